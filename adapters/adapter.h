@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* One host adapter: where a host keeps its MCP servers and how it spells them.
+ */
+#ifndef MCPFLEET_ADAPTER_H
+#define MCPFLEET_ADAPTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "catalogue.h"
+#include "err.h"
+
+enum host_format {
+	HOST_FORMAT_JSON,  /* strict JSON */
+	HOST_FORMAT_JSONC, /* JSON with comments and trailing commas */
+	HOST_FORMAT_TOML,
+};
+
+enum host_os {
+	HOST_OS_LINUX,
+	HOST_OS_MACOS,
+	HOST_OS_WINDOWS,
+};
+
+/*
+ * What the adapters may know of the machine: the OS and the environment
+ * (HOME, CODEX_HOME, XDG_CONFIG_HOME, ...). The agent passes the real
+ * environment; tests pass a sandbox.
+ */
+struct host_env {
+	enum host_os os;
+	/* Returns the value of an environment variable, or NULL when unset. */
+	const char *(*getenv)(void *ctx, const char *name);
+	void *ctx;
+};
+
+/* Returns the variable's value when set and non-empty, else NULL. */
+const char *host_env_get(const struct host_env *env, const char *name);
+
+/* The process's own environment, on the OS this was built for. */
+const struct host_env *host_env_process(void);
+
+/* Where a host's file is on this machine. */
+struct host_location {
+	char *path;   /* the config file mcpfleet edits */
+	char *marker; /* the directory whose existence means "installed" */
+	bool present; /* the file or the marker directory exists */
+	char *note;   /* why absent or how the path was chosen; may be NULL */
+};
+
+/* Frees what a location holds and zeroes it. NULL-safe. */
+void host_location_clear(struct host_location *loc);
+
+struct adapter {
+	const char *id;   /* host id, as in "hosts": [...] */
+	const char *name; /* for people */
+	enum host_format format;
+	/* The object (JSON) or table (TOML) that holds servers by name. */
+	const char *const *key_path;
+	size_t key_depth;
+	/* The host expands ${VAR} itself: placeholders are kept. */
+	bool expands_env;
+	/* The entry can say "disabled"; otherwise a disabled server is
+	 * left out of the file (and removed if it was there). */
+	bool can_disable;
+	/* The entry can carry tools.allow / tools.deny. */
+	bool can_filter_tools;
+	/*
+	 * Finds the host's file. Returns 0 and fills *out (present or not), or
+	 * -ERR_NOMEM, or -ERR_INVALID with d saying why the environment is
+	 * unusable (a relocation variable that points nowhere).
+	 */
+	int (*locate)(const struct host_env *env, struct host_location *out,
+	              struct diag *d);
+	/*
+	 * Renders one server, with its ${VAR}s already resolved unless
+	 * expands_env, into the host's own entry. Returns 0 and a new value in
+	 * *out, -ERR_SKIP with d saying why the host cannot take this server,
+	 * or -ERR_NOMEM.
+	 */
+	int (*render)(const struct server *s, json_t **out, struct diag *d);
+};
+
+/* The registry: every adapter, in a stable order. */
+extern const struct adapter *const adapter_registry[];
+extern const size_t adapter_count;
+
+/* Returns the adapter with this id, or NULL. */
+const struct adapter *adapter_find(const char *id);
+
+/* True when id names an adapter (for catalogue validation). */
+bool adapter_known(const char *id);
+
+/* Shared rendering helpers (adapters/render.c). */
+
+/* Returns a new JSON array of the strings in v, or NULL on ENOMEM. */
+json_t *render_strv(const struct strv *v);
+/* Returns a new JSON object of the pairs in l, or NULL on ENOMEM. */
+json_t *render_kvlist(const struct kvlist *l);
+/*
+ * Sets key to value in o, taking the reference (NULL value means ENOMEM).
+ * Returns 0 or -ERR_NOMEM; errors stick, so calls can be chained with |=.
+ */
+int render_set(json_t *o, const char *key, json_t *value);
+
+/*
+ * Resolves the ${VAR} placeholders of every string of s from env into a
+ * new server *out (free with server_clear). Returns 0, -ERR_NOMEM, or
+ * -ERR_SKIP with d naming the first unset variable and the field.
+ */
+int render_resolve(const struct server *s, const struct host_env *env,
+                   struct server *out, struct diag *d);
+
+/* Joins path pieces with '/' into a new string, or NULL on ENOMEM. */
+char *render_path(const char *first, ...) __attribute__((sentinel));
+
+/*
+ * The user's home directory: HOME (USERPROFILE on Windows). Returns it, or
+ * NULL with d set when it is unset.
+ */
+const char *render_home(const struct host_env *env, struct diag *d);
+
+/*
+ * Fills *out from a file path and a marker directory (both new strings,
+ * owned by *out afterwards, as is note), deciding whether the host is
+ * present. Returns 0, or -ERR_NOMEM when path or marker is NULL (the strings
+ * given are freed).
+ */
+int render_location(struct host_location *out, char *path, char *marker,
+                    char *note);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* Claude Code: user-scope servers in ~/.claude.json, a large state file the app
+ * rewrites itself. */
+#include <stdlib.h>
+
+#include "adapter.h"
+
+static const char *const claude_code_key[] = {"mcpServers"};
+
+static int claude_code_locate(const struct host_env *env,
+                              struct host_location *out, struct diag *d)
+{
+	const char *dir = host_env_get(env, "CLAUDE_CONFIG_DIR");
+	const char *home;
+
+	/* CLAUDE_CONFIG_DIR moves the whole configuration, the global
+	 * .claude.json included. */
+	if (dir != NULL)
+		return render_location(out,
+		                       render_path(dir, ".claude.json", NULL),
+		                       render_path(dir, NULL), NULL);
+	if ((home = render_home(env, d)) == NULL)
+		return -ERR_INVALID;
+	return render_location(out, render_path(home, ".claude.json", NULL),
+	                       render_path(home, ".claude", NULL), NULL);
+}
+
+static int claude_code_render(const struct server *s, json_t **out,
+                              struct diag *d)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	(void)d;
+	if (o == NULL)
+		return -ERR_NOMEM;
+	/* A remote entry without "type" is an error in Claude Code; stdio
+	 * is written explicitly too, as "claude mcp add" does. */
+	r |= render_set(o, "type",
+	                json_string(server_transport_name(s->transport)));
+	if (s->transport == SERVER_STDIO) {
+		r |= render_set(o, "command", json_string(s->command));
+		r |= render_set(o, "args", render_strv(&s->args));
+		r |= render_set(o, "env", render_kvlist(&s->env));
+	} else {
+		r |= render_set(o, "url", json_string(s->url));
+		if (s->headers.n > 0)
+			r |= render_set(o, "headers",
+			                render_kvlist(&s->headers));
+	}
+	if (r != 0) {
+		json_decref(o);
+		return -ERR_NOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+const struct adapter adapter_claude_code = {
+    .id = "claude-code",
+    .name = "Claude Code",
+    .format = HOST_FORMAT_JSON,
+    .key_path = claude_code_key,
+    .key_depth = 1,
+    .expands_env = false,
+    .can_disable = false,
+    .can_filter_tools = false,
+    .locate = claude_code_locate,
+    .render = claude_code_render,
+};

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* Cursor: mcpServers in ~/.cursor/mcp.json, often minified; no disabled flag.
+ */
+#include "adapter.h"
+
+static const char *const cursor_key[] = {"mcpServers"};
+
+static int cursor_locate(const struct host_env *env, struct host_location *out,
+                         struct diag *d)
+{
+	const char *home = render_home(env, d);
+
+	if (home == NULL)
+		return -ERR_INVALID;
+	return render_location(out,
+	                       render_path(home, ".cursor", "mcp.json", NULL),
+	                       render_path(home, ".cursor", NULL), NULL);
+}
+
+static int cursor_render(const struct server *s, json_t **out, struct diag *d)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	(void)d;
+	if (o == NULL)
+		return -ERR_NOMEM;
+	/* Cursor infers the remote transport from the server itself. */
+	if (s->transport == SERVER_STDIO) {
+		r |= render_set(o, "command", json_string(s->command));
+		r |= render_set(o, "args", render_strv(&s->args));
+		if (s->env.n > 0)
+			r |= render_set(o, "env", render_kvlist(&s->env));
+	} else {
+		r |= render_set(o, "url", json_string(s->url));
+		if (s->headers.n > 0)
+			r |= render_set(o, "headers",
+			                render_kvlist(&s->headers));
+	}
+	if (r != 0) {
+		json_decref(o);
+		return -ERR_NOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+const struct adapter adapter_cursor = {
+    .id = "cursor",
+    .name = "Cursor",
+    .format = HOST_FORMAT_JSON,
+    .key_path = cursor_key,
+    .key_depth = 1,
+    .expands_env = false,
+    .can_disable = false,
+    .can_filter_tools = false,
+    .locate = cursor_locate,
+    .render = cursor_render,
+};

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* Factory Droid: mcpServers in ~/.factory/mcp.json; expands ${VAR} itself. */
+#include "adapter.h"
+
+static const char *const droid_key[] = {"mcpServers"};
+
+static int droid_locate(const struct host_env *env, struct host_location *out,
+                        struct diag *d)
+{
+	const char *home = render_home(env, d);
+
+	if (home == NULL)
+		return -ERR_INVALID;
+	return render_location(out,
+	                       render_path(home, ".factory", "mcp.json", NULL),
+	                       render_path(home, ".factory", NULL), NULL);
+}
+
+static int droid_render(const struct server *s, json_t **out, struct diag *d)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	(void)d;
+	if (o == NULL)
+		return -ERR_NOMEM;
+	r |= render_set(o, "type",
+	                json_string(server_transport_name(s->transport)));
+	if (s->transport == SERVER_STDIO) {
+		r |= render_set(o, "command", json_string(s->command));
+		r |= render_set(o, "args", render_strv(&s->args));
+		if (s->env.n > 0)
+			r |= render_set(o, "env", render_kvlist(&s->env));
+	} else {
+		r |= render_set(o, "url", json_string(s->url));
+		if (s->headers.n > 0)
+			r |= render_set(o, "headers",
+			                render_kvlist(&s->headers));
+	}
+	r |= render_set(o, "disabled", json_boolean(s->disabled));
+	if (s->tools_allow.n > 0)
+		r |=
+		    render_set(o, "enabledTools", render_strv(&s->tools_allow));
+	if (s->tools_deny.n > 0)
+		r |=
+		    render_set(o, "disabledTools", render_strv(&s->tools_deny));
+	if (r != 0) {
+		json_decref(o);
+		return -ERR_NOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+const struct adapter adapter_droid = {
+    .id = "droid",
+    .name = "Factory Droid",
+    .format = HOST_FORMAT_JSON,
+    .key_path = droid_key,
+    .key_depth = 1,
+    .expands_env = true,
+    .can_disable = true,
+    .can_filter_tools = true,
+    .locate = droid_locate,
+    .render = droid_render,
+};

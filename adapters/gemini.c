@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Gemini CLI: mcpServers in ~/.gemini/settings.json (JSONC); no per-server
+ * enable flag. */
+#include "adapter.h"
+
+static const char *const gemini_key[] = {"mcpServers"};
+
+static int gemini_locate(const struct host_env *env, struct host_location *out,
+                         struct diag *d)
+{
+	const char *home = host_env_get(env, "GEMINI_CLI_HOME");
+
+	/* GEMINI_CLI_HOME replaces the home directory, not .gemini. */
+	if (home == NULL && (home = render_home(env, d)) == NULL)
+		return -ERR_INVALID;
+	return render_location(
+	    out, render_path(home, ".gemini", "settings.json", NULL),
+	    render_path(home, ".gemini", NULL), NULL);
+}
+
+static int gemini_render(const struct server *s, json_t **out, struct diag *d)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	(void)d;
+	if (o == NULL)
+		return -ERR_NOMEM;
+	if (s->transport == SERVER_STDIO) {
+		r |= render_set(o, "command", json_string(s->command));
+		r |= render_set(o, "args", render_strv(&s->args));
+		if (s->env.n > 0)
+			r |= render_set(o, "env", render_kvlist(&s->env));
+	} else {
+		/* url + type, not the deprecated httpUrl. */
+		r |= render_set(o, "url", json_string(s->url));
+		r |= render_set(
+		    o, "type",
+		    json_string(server_transport_name(s->transport)));
+		if (s->headers.n > 0)
+			r |= render_set(o, "headers",
+			                render_kvlist(&s->headers));
+	}
+	if (s->tools_allow.n > 0)
+		r |=
+		    render_set(o, "includeTools", render_strv(&s->tools_allow));
+	if (s->tools_deny.n > 0)
+		r |= render_set(o, "excludeTools", render_strv(&s->tools_deny));
+	if (r != 0) {
+		json_decref(o);
+		return -ERR_NOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+const struct adapter adapter_gemini = {
+    .id = "gemini",
+    .name = "Gemini CLI",
+    .format = HOST_FORMAT_JSONC,
+    .key_path = gemini_key,
+    .key_depth = 1,
+    .expands_env = false,
+    .can_disable = false,
+    .can_filter_tools = true,
+    .locate = gemini_locate,
+    .render = gemini_render,
+};

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* Plans and applies the managed entries of one host file; the heart of every
+ * sync. */
+#ifndef MCPFLEET_HOSTFILE_H
+#define MCPFLEET_HOSTFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapter.h"
+#include "catalogue.h"
+
+enum host_status {
+	HOST_OK,      /* planned (and applied, unless a dry run) */
+	HOST_BLOCKED, /* the file or the environment is unusable: untouched */
+	HOST_SKIPPED, /* present, but excluded from this run */
+	HOST_ABSENT,  /* not installed on this machine */
+};
+
+enum plan_op {
+	PLAN_ADD,
+	PLAN_UPDATE,
+	PLAN_REMOVE,
+	PLAN_UNCHANGED,
+	PLAN_SKIP,     /* the host cannot take this server (reason says why) */
+	PLAN_CONFLICT, /* the user has an entry of that name: left alone */
+};
+
+struct plan_item {
+	char *name;
+	enum plan_op op;
+	char *reason; /* for SKIP, CONFLICT and some REMOVEs; may be NULL */
+};
+
+/* What a file looked like when it was last synced: the no-op fast path. */
+struct host_stamp {
+	bool valid;
+	uint64_t dev, ino, size;
+	int64_t mtime_ns;
+	char digest[65]; /* hex SHA-256 of the plan's inputs */
+};
+
+/* The managed state of one host, as state.json keeps it. */
+struct host_state {
+	char *path;             /* the file the names below live in */
+	struct strv managed;    /* entries mcpfleet wrote */
+	bool created_container; /* the key path object was made by us */
+	bool created_file;      /* the file was made by us */
+	struct host_stamp stamp;
+};
+
+struct host_plan {
+	const struct adapter *adapter;
+	struct host_location loc;
+	enum host_status status;
+	char *message; /* why blocked or skipped; NULL when OK */
+	struct plan_item *items;
+	size_t nitems;
+	struct strv warnings;
+	struct host_state after; /* the state once applied */
+	bool changed;            /* new_text differs from the file */
+	bool delete_file;        /* remove the file instead of writing it */
+	char *old_text;
+	size_t old_len;
+	bool old_exists;
+	char *new_text;
+	size_t new_len;
+	char *backup_path; /* set by hostfile_apply when it backed up */
+};
+
+/* Returns "add", "update", ... for an op, "ok", "blocked", ... for a status. */
+const char *plan_op_name(enum plan_op op);
+const char *host_status_name(enum host_status st);
+
+/*
+ * Plans one host: where its file is, which of servers it should hold
+ * (the hosts allowlist, disabled, ${VAR}s, what the host can take), and
+ * the adds, updates and removes against the file and prev (the state of
+ * the last sync; NULL for none). Never fails for a bad file: that makes
+ * the plan BLOCKED with a message naming the file, line and reason.
+ * Returns 0 and fills *out (free with host_plan_clear), or -ERR_NOMEM.
+ */
+int hostfile_plan(const struct adapter *a, const struct host_env *env,
+                  const struct server *servers, size_t nservers,
+                  const struct host_state *prev, struct host_plan *out);
+
+/*
+ * Writes a planned change: backs the old file up to <file>.bak (once per
+ * plan), then writes the new text crash-safely, keeping the file's mode.
+ * Does nothing when the plan has no change. Returns 0, or -ERR_IO with
+ * the plan's message set (the file is then untouched).
+ */
+int hostfile_apply(struct host_plan *p);
+
+/* Frees what a plan holds and zeroes it. NULL-safe. */
+void host_plan_clear(struct host_plan *p);
+
+/* Frees what a host state holds and zeroes it. NULL-safe. */
+void host_state_clear(struct host_state *s);
+
+#endif

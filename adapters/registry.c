@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* The host adapters, in one table: adding a host is one file and one line here.
+ */
+#include <string.h>
+
+#include "adapter.h"
+
+extern const struct adapter adapter_claude_code;
+extern const struct adapter adapter_claude_desktop;
+extern const struct adapter adapter_codex;
+extern const struct adapter adapter_droid;
+extern const struct adapter adapter_cursor;
+extern const struct adapter adapter_opencode;
+extern const struct adapter adapter_gemini;
+
+const struct adapter *const adapter_registry[] = {
+    &adapter_claude_code, &adapter_claude_desktop, &adapter_codex,
+    &adapter_droid,       &adapter_cursor,         &adapter_opencode,
+    &adapter_gemini,
+};
+
+const size_t adapter_count =
+    sizeof(adapter_registry) / sizeof(adapter_registry[0]);
+
+const struct adapter *adapter_find(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < adapter_count; i++)
+		if (strcmp(adapter_registry[i]->id, id) == 0)
+			return adapter_registry[i];
+	return NULL;
+}
+
+bool adapter_known(const char *id)
+{
+	return adapter_find(id) != NULL;
+}

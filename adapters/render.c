@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers the adapters share: environment, placeholders, JSON building, paths.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter.h"
+#include "buf.h"
+#include "fileio.h"
+
+static const char *render_process_getenv(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+const struct host_env *host_env_process(void)
+{
+	static const struct host_env env = {
+#if defined(__APPLE__)
+		.os = HOST_OS_MACOS,
+#elif defined(_WIN32)
+		.os = HOST_OS_WINDOWS,
+#else
+		.os = HOST_OS_LINUX,
+#endif
+		.getenv = render_process_getenv,
+		.ctx = NULL,
+	};
+	return &env;
+}
+
+const char *host_env_get(const struct host_env *env, const char *name)
+{
+	const char *v = env->getenv(env->ctx, name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+void host_location_clear(struct host_location *loc)
+{
+	if (loc == NULL)
+		return;
+	free(loc->path);
+	free(loc->marker);
+	free(loc->note);
+	memset(loc, 0, sizeof(*loc));
+}
+
+json_t *render_strv(const struct strv *v)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	if (a == NULL)
+		return NULL;
+	for (i = 0; i < v->n; i++)
+		if (json_array_append_new(a, json_string(v->v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+json_t *render_kvlist(const struct kvlist *l)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < l->n; i++)
+		if (json_object_set_new(o, l->v[i].key,
+		                        json_string(l->v[i].value)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+int render_set(json_t *o, const char *key, json_t *value)
+{
+	if (value == NULL)
+		return -ERR_NOMEM;
+	return json_object_set_new(o, key, value) == 0 ? 0 : -ERR_NOMEM;
+}
+
+/*
+ * Expands ${VAR} in s into a new string. Placeholders were validated when
+ * the catalogue was parsed; ${secret:...} never reaches an agent unresolved,
+ * and is left as written if it does.
+ */
+static int render_expand(const char *field, const char *s,
+                         const struct host_env *env, char **out, struct diag *d)
+{
+	struct buf b = BUF_INIT;
+	const char *p = s, *open, *close;
+	char name[256];
+	int r = 0;
+
+	while ((open = strstr(p, "${")) != NULL) {
+		size_t n;
+		const char *val;
+
+		if ((r = buf_append(&b, p, (size_t)(open - p))) != 0)
+			goto fail;
+		close = strchr(open + 2, '}');
+		n = close ? (size_t)(close - open - 2) : 0;
+		if (close == NULL || n == 0 || n >= sizeof(name) ||
+		    strncmp(open + 2, "secret:", 7) == 0) {
+			/* Not ours to expand: keep it literally. */
+			size_t keep = close ? (size_t)(close - open) + 1 : 2;
+
+			if ((r = buf_append(&b, open, keep)) != 0)
+				goto fail;
+			p = open + keep;
+			continue;
+		}
+		memcpy(name, open + 2, n);
+		name[n] = '\0';
+		if ((val = env->getenv(env->ctx, name)) == NULL) {
+			r = diag_set(d, ERR_SKIP, 0, 0,
+			             "%s: ${%s} is not set in the environment",
+			             field, name);
+			goto fail;
+		}
+		if ((r = buf_puts(&b, val)) != 0)
+			goto fail;
+		p = close + 1;
+	}
+	if ((r = buf_puts(&b, p)) != 0)
+		goto fail;
+	if ((*out = buf_steal(&b, NULL)) == NULL)
+		r = -ERR_NOMEM;
+	return r;
+fail:
+	buf_free(&b);
+	return r;
+}
+
+static int render_expand_strv(const char *field, struct strv *v,
+                              const struct host_env *env, struct diag *d)
+{
+	size_t i;
+	char *x;
+	int r;
+
+	for (i = 0; i < v->n; i++) {
+		if ((r = render_expand(field, v->v[i], env, &x, d)) != 0)
+			return r;
+		free(v->v[i]);
+		v->v[i] = x;
+	}
+	return 0;
+}
+
+static int render_expand_kv(const char *field, struct kvlist *l,
+                            const struct host_env *env, struct diag *d)
+{
+	size_t i;
+	char *x;
+	int r;
+
+	for (i = 0; i < l->n; i++) {
+		if ((r = render_expand(field, l->v[i].value, env, &x, d)) != 0)
+			return r;
+		free(l->v[i].value);
+		l->v[i].value = x;
+	}
+	return 0;
+}
+
+static int render_expand_str(const char *field, char **s,
+                             const struct host_env *env, struct diag *d)
+{
+	char *x;
+	int r;
+
+	if (*s == NULL)
+		return 0;
+	if ((r = render_expand(field, *s, env, &x, d)) != 0)
+		return r;
+	free(*s);
+	*s = x;
+	return 0;
+}
+
+int render_resolve(const struct server *s, const struct host_env *env,
+                   struct server *out, struct diag *d)
+{
+	struct server c;
+	int r;
+
+	if ((r = server_copy(s, &c)) != 0)
+		return r;
+	if ((r = render_expand_str("command", &c.command, env, d)) != 0 ||
+	    (r = render_expand_strv("args", &c.args, env, d)) != 0 ||
+	    (r = render_expand_kv("env", &c.env, env, d)) != 0 ||
+	    (r = render_expand_str("url", &c.url, env, d)) != 0 ||
+	    (r = render_expand_kv("headers", &c.headers, env, d)) != 0) {
+		server_clear(&c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+char *render_path(const char *first, ...)
+{
+	struct buf b = BUF_INIT;
+	const char *p;
+	va_list ap;
+	int r = 0;
+
+	va_start(ap, first);
+	for (p = first; p != NULL && r == 0; p = va_arg(ap, const char *)) {
+		if (b.len > 0 && b.data[b.len - 1] != '/')
+			r = buf_putc(&b, '/');
+		if (r == 0)
+			r = buf_puts(&b, b.len > 0 && *p == '/' ? p + 1 : p);
+	}
+	va_end(ap);
+	if (r != 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
+}
+
+const char *render_home(const struct host_env *env, struct diag *d)
+{
+	const char *var = env->os == HOST_OS_WINDOWS ? "USERPROFILE" : "HOME";
+	const char *home = host_env_get(env, var);
+
+	if (home == NULL)
+		diag_set(d, ERR_INVALID, 0, 0,
+		         "%s is not set: cannot find the hosts' files", var);
+	return home;
+}
+
+int render_location(struct host_location *out, char *path, char *marker,
+                    char *note)
+{
+	if (path == NULL || marker == NULL) {
+		free(path);
+		free(marker);
+		free(note);
+		return -ERR_NOMEM;
+	}
+	out->path = path;
+	out->marker = marker;
+	out->note = note;
+	out->present = fileio_is_dir(marker) || fileio_exists(path);
+	return 0;
+}

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/* Splices whole [PATH.NAME] tables in a TOML document as text. */
+#include "tomledit.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* One splice against the original text: replace [start, end) with text. */
+struct tomledit_splice {
+	size_t start;
+	size_t end;
+	char *text;
+};
+
+/*
+ * Follows path from the root. Returns 0 with *out the table (NULL when a
+ * table on the path is absent), or -ERR_TYPE when a value on the path is
+ * not a table.
+ */
+static int tomledit_find(const struct toml_doc *doc, const char *const *path,
+                         size_t depth, const struct toml_value **out,
+                         struct diag *d)
+{
+	const struct toml_value *t = toml_root(doc);
+	size_t i;
+
+	for (i = 0; i < depth && t != NULL; i++) {
+		t = toml_table_get(t, path[i]);
+		if (t != NULL && toml_type(t) != TOML_TABLE)
+			return diag_set(d, ERR_TYPE, 0, 0,
+			                "'%s' is not a table", path[i]);
+	}
+	*out = t;
+	return 0;
+}
+
+int tomledit_names(const struct toml_doc *doc, const char *const *path,
+                   size_t depth, char ***names, size_t *n, struct diag *d)
+{
+	const struct toml_value *t;
+	char **v = NULL;
+	size_t i, count;
+	int r;
+
+	if ((r = tomledit_find(doc, path, depth, &t, d)) != 0)
+		return r;
+	count = t != NULL ? toml_table_size(t) : 0;
+	if (count > 0 && (v = calloc(count, sizeof(*v))) == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; i < count; i++)
+		if ((v[i] = strdup(toml_table_key(t, i))) == NULL) {
+			jdoc_names_free(v, i);
+			return -ERR_NOMEM;
+		}
+	*names = v;
+	*n = count;
+	return 0;
+}
+
+int tomledit_get(const struct toml_doc *doc, const char *const *path,
+                 size_t depth, const char *name, json_t **out, struct diag *d)
+{
+	const struct toml_value *t, *v;
+	int r;
+
+	if ((r = tomledit_find(doc, path, depth, &t, d)) != 0)
+		return r;
+	if (t == NULL || (v = toml_table_get(t, name)) == NULL)
+		return -ERR_NOENT;
+	return toml_to_json(v, out);
+}
+
+/* True when sec's header starts with path (and, when name, then name). */
+static bool tomledit_section_under(const struct toml_section *sec,
+                                   const char *const *path, size_t depth,
+                                   const char *name)
+{
+	size_t i;
+
+	if (sec->depth < depth + (name != NULL ? 1 : 0) || sec->depth == 0)
+		return false;
+	for (i = 0; i < depth; i++)
+		if (strcmp(sec->path[i], path[i]) != 0)
+			return false;
+	return name == NULL || strcmp(sec->path[depth], name) == 0;
+}
+
+/* Offset of the start of the line that ends at e (e just past a '\n' or at
+ * EOF). */
+static size_t tomledit_line_start(const char *text, size_t e)
+{
+	size_t i = e;
+
+	if (i > 0 && text[i - 1] == '\n')
+		i--;
+	while (i > 0 && text[i - 1] != '\n')
+		i--;
+	return i;
+}
+
+/* True when [s, e) holds only blanks and perhaps a comment. */
+static bool tomledit_line_blank_or_comment(const char *text, size_t s, size_t e)
+{
+	for (; s < e; s++) {
+		char c = text[s];
+
+		if (c == '#')
+			return true;
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * End of a section's own content: trailing blank and comment lines belong
+ * to whatever follows (the user's comment above the next table stays).
+ */
+static size_t tomledit_content_end(const char *text,
+                                   const struct toml_section *sec)
+{
+	size_t e = sec->end;
+
+	while (e > sec->body) {
+		size_t ls = tomledit_line_start(text, e);
+
+		if (ls < sec->body ||
+		    !tomledit_line_blank_or_comment(text, ls, e))
+			break;
+		e = ls;
+	}
+	return e;
+}
+
+/* Length of the blank line just before start (the one we insert), or 0. */
+static size_t tomledit_blank_before(const char *text, size_t start,
+                                    const char *eol)
+{
+	size_t n = strlen(eol);
+
+	if (start < n || memcmp(text + start - n, eol, n) != 0)
+		return 0;
+	/* text[start - n .. start) ends the previous line; that line is
+	 * blank when it is exactly eol, at the start of the text or after
+	 * another line end. */
+	if (start == n || text[start - n - 1] == '\n')
+		return n;
+	return 0;
+}
+
+static int tomledit_render(const char *const *path, size_t depth,
+                           const char *name, const json_t *value,
+                           const char *eol, struct buf *b, struct diag *d)
+{
+	const char *key;
+	const json_t *v;
+	size_t i;
+	int r = 0;
+
+	if (!json_is_object(value))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "entry '%s' is not a table", name);
+	r |= buf_putc(b, '[');
+	for (i = 0; i < depth; i++) {
+		r |= toml_write_key(b, path[i]);
+		r |= buf_putc(b, '.');
+	}
+	r |= toml_write_key(b, name);
+	r |= buf_putc(b, ']');
+	r |= buf_puts(b, eol);
+	json_object_foreach((json_t *)(uintptr_t)value, key, v)
+	{
+		r |= toml_write_key(b, key);
+		r |= buf_puts(b, " = ");
+		if (r == 0 && (r = toml_write_value(b, v)) != 0)
+			return diag_set(d, r, 0, 0,
+			                "entry '%s': field '%s' has no TOML "
+			                "form",
+			                name, key);
+		r |= buf_puts(b, eol);
+	}
+	return r != 0 ? -ERR_NOMEM : 0;
+}
+
+static int tomledit_splice_cmp(const void *a, const void *b)
+{
+	const struct tomledit_splice *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	/* At one offset, an insertion (empty range) goes before a deletion
+	 * that starts there. */
+	return (x->end > x->start) - (y->end > y->start);
+}
+
+static int tomledit_push(struct tomledit_splice **v, size_t *n, size_t *cap,
+                         size_t start, size_t end, char *text)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct tomledit_splice *nv = realloc(*v, ncap * sizeof(*nv));
+
+		if (nv == NULL) {
+			free(text);
+			return -ERR_NOMEM;
+		}
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[*n].start = start;
+	(*v)[*n].end = end;
+	(*v)[*n].text = text;
+	(*n)++;
+	return 0;
+}
+
+/* Removes every section of name, each with the blank line before it. */
+static int
+tomledit_remove_sections(const char *text, const struct toml_section *secs,
+                         size_t nsecs, const char *const *path, size_t depth,
+                         const char *name, size_t skip_first, const char *eol,
+                         struct tomledit_splice **v, size_t *n, size_t *cap)
+{
+	size_t i, seen = 0;
+	int r;
+
+	for (i = 0; i < nsecs; i++) {
+		size_t s;
+
+		if (!tomledit_section_under(&secs[i], path, depth, name))
+			continue;
+		if (seen++ < skip_first)
+			continue;
+		s = secs[i].start;
+		s -= tomledit_blank_before(text, s, eol);
+		if ((r = tomledit_push(v, n, cap, s,
+		                       tomledit_content_end(text, &secs[i]),
+		                       NULL)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
+                  const char *const *path, size_t depth,
+                  const struct jedit *edits, size_t n, char **out,
+                  size_t *outlen, struct diag *d)
+{
+	const struct toml_section *secs;
+	const struct toml_value *table, *member;
+	struct tomledit_splice *sp = NULL;
+	struct buf adds = BUF_INIT, res = BUF_INIT, block = BUF_INIT;
+	struct toml_doc *check = NULL;
+	struct diag cd;
+	const char *eol = "\n", *nl;
+	size_t nsecs, nsp = 0, cap = 0, i, pos, insert_at = len;
+	int r;
+
+	if ((nl = memchr(text, '\n', len)) != NULL && nl > text &&
+	    nl[-1] == '\r')
+		eol = "\r\n";
+	if ((r = tomledit_find(doc, path, depth, &table, d)) != 0)
+		return r;
+	nsecs = toml_sections(doc, &secs);
+	/* New tables go after the last table of the family, else at the end. */
+	for (i = 0; i < nsecs; i++)
+		if (secs[i].depth >= depth && secs[i].depth > 0 &&
+		    tomledit_section_under(&secs[i], path, depth, NULL))
+			insert_at = tomledit_content_end(text, &secs[i]);
+	for (i = 0; i < n; i++) {
+		const char *name = edits[i].name;
+		size_t j, first = nsecs;
+
+		member = table != NULL ? toml_table_get(table, name) : NULL;
+		if (member != NULL) {
+			enum toml_origin o = toml_type(member) == TOML_TABLE
+			                         ? toml_table_origin(member)
+			                         : TOML_ORIGIN_INLINE;
+
+			if (o != TOML_ORIGIN_HEADER &&
+			    o != TOML_ORIGIN_IMPLICIT) {
+				r = diag_set(d, ERR_CONFLICT, 0, 0,
+				             "'%s' is not written as its own "
+				             "table; edit it by hand or make "
+				             "it a table",
+				             name);
+				goto out;
+			}
+			for (j = 0; j < nsecs && first == nsecs; j++)
+				if (tomledit_section_under(&secs[j], path,
+				                           depth, name))
+					first = j;
+		}
+		if (edits[i].value == NULL) {
+			if (member == NULL)
+				continue;
+			if ((r = tomledit_remove_sections(
+			         text, secs, nsecs, path, depth, name, 0, eol,
+			         &sp, &nsp, &cap)) != 0)
+				goto out;
+			continue;
+		}
+		buf_reset(&block);
+		if ((r = tomledit_render(path, depth, name, edits[i].value, eol,
+		                         &block, d)) != 0)
+			goto out;
+		if (member != NULL && first < nsecs) {
+			char *t = buf_steal(&block, NULL);
+
+			if (t == NULL) {
+				r = -ERR_NOMEM;
+				goto out;
+			}
+			if ((r = tomledit_push(
+			         &sp, &nsp, &cap, secs[first].start,
+			         tomledit_content_end(text, &secs[first]),
+			         t)) != 0)
+				goto out;
+			if ((r = tomledit_remove_sections(
+			         text, secs, nsecs, path, depth, name, 1, eol,
+			         &sp, &nsp, &cap)) != 0)
+				goto out;
+			continue;
+		}
+		/* A new table: one blank line before it, unless it opens the
+		 * file. */
+		if (insert_at > 0 || adds.len > 0)
+			r |= buf_puts(&adds, eol);
+		r |= buf_append(&adds, block.data, block.len);
+		if (r != 0) {
+			r = -ERR_NOMEM;
+			goto out;
+		}
+	}
+	if (adds.len > 0) {
+		char *t;
+
+		/* The last line of the file may lack its line end. */
+		if (insert_at == len && len > 0 && text[len - 1] != '\n') {
+			struct buf fix = BUF_INIT;
+
+			if (buf_puts(&fix, eol) != 0 ||
+			    buf_append(&fix, adds.data, adds.len) != 0) {
+				buf_free(&fix);
+				r = -ERR_NOMEM;
+				goto out;
+			}
+			buf_free(&adds);
+			adds = fix;
+		}
+		if ((t = buf_steal(&adds, NULL)) == NULL) {
+			r = -ERR_NOMEM;
+			goto out;
+		}
+		if ((r = tomledit_push(&sp, &nsp, &cap, insert_at, insert_at,
+		                       t)) != 0)
+			goto out;
+	}
+	qsort(sp, nsp, sizeof(*sp), tomledit_splice_cmp);
+	for (pos = 0, i = 0; i < nsp; i++) {
+		if (sp[i].start < pos) {
+			r = diag_set(d, ERR_INTERNAL, 0, 0,
+			             "overlapping edits in the TOML file");
+			goto out;
+		}
+		r |= buf_append(&res, text + pos, sp[i].start - pos);
+		if (sp[i].text != NULL)
+			r |= buf_puts(&res, sp[i].text);
+		pos = sp[i].end;
+	}
+	r |= buf_append(&res, text + pos, len - pos);
+	if (r != 0) {
+		r = -ERR_NOMEM;
+		goto out;
+	}
+	/* Never hand back a document that does not parse. */
+	if ((r = toml_parse(res.data, res.len, &check, &cd)) != 0) {
+		r = diag_set(d, ERR_INVALID, cd.line, cd.col,
+		             "the edited file would not parse (line %u: %s)",
+		             cd.line, cd.msg);
+		goto out;
+	}
+	*outlen = res.len;
+	if ((*out = buf_steal(&res, NULL)) == NULL)
+		r = -ERR_NOMEM;
+out:
+	toml_free(check);
+	for (i = 0; i < nsp; i++)
+		free(sp[i].text);
+	free(sp);
+	buf_free(&adds);
+	buf_free(&res);
+	buf_free(&block);
+	return r;
+}

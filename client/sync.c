@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/* mcpfleet sync: merge the catalogues, plan every host, write, report. */
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fileio.h"
+#include "hostfile.h"
+#include "jsonutil.h"
+#include "state.h"
+
+/* The merged view: fleet entries first claim their names. */
+struct sync_merged {
+	const struct server **v;
+	size_t n;
+	struct strv warnings;
+};
+
+static int sync_merge(const struct catalogue *personal,
+                      const struct catalogue *fleet, struct sync_merged *m)
+{
+	size_t i, cap = personal->n + (fleet ? fleet->n : 0);
+	char msg[512];
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if (cap > 0 && (m->v = calloc(cap, sizeof(*m->v))) == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; fleet != NULL && i < fleet->n; i++)
+		m->v[m->n++] = &fleet->servers[i];
+	for (i = 0; i < personal->n; i++) {
+		const struct server *s = &personal->servers[i];
+
+		if (fleet != NULL && catalogue_find(fleet, s->name) != NULL) {
+			(void)snprintf(msg, sizeof(msg),
+			               "personal server '%s' is shadowed by "
+			               "the fleet's server of the same name",
+			               s->name);
+			if ((r = strv_push(&m->warnings, msg)) != 0)
+				return r;
+			continue;
+		}
+		m->v[m->n++] = s;
+	}
+	return 0;
+}
+
+/* "~/x" for a path under $HOME, for people. */
+static const char *sync_pretty_path(const struct sync_opts *o, const char *path,
+                                    char *buf, size_t size)
+{
+	const char *home = host_env_get(o->env, "HOME");
+	size_t n;
+
+	if (path == NULL)
+		return "-";
+	if (home == NULL || (n = strlen(home)) == 0 ||
+	    strncmp(path, home, n) != 0 || path[n] != '/')
+		return path;
+	if ((size_t)snprintf(buf, size, "~%s", path + n) >= size)
+		return path;
+	return buf;
+}
+
+static char sync_op_mark(enum plan_op op)
+{
+	switch (op) {
+	case PLAN_ADD:
+		return '+';
+	case PLAN_UPDATE:
+		return '~';
+	case PLAN_REMOVE:
+		return '-';
+	case PLAN_UNCHANGED:
+		return '=';
+	case PLAN_SKIP:
+		return '.';
+	case PLAN_CONFLICT:
+		return '!';
+	}
+	return '?';
+}
+
+static void sync_print_human(const struct sync_opts *o,
+                             const struct host_plan *p)
+{
+	char pbuf[4096];
+	size_t i;
+
+	fprintf(o->out, "%-15s %s", p->adapter->id,
+	        p->status == HOST_ABSENT
+	            ? "absent"
+	            : sync_pretty_path(o, p->loc.path, pbuf, sizeof(pbuf)));
+	if (p->status == HOST_BLOCKED)
+		fprintf(o->out, "\n  blocked: %s\n", p->message);
+	else if (p->status == HOST_OK)
+		fprintf(o->out, "%s\n",
+		        p->changed
+		            ? (o->dry_run ? "  (would change)" : "  (written)")
+		            : "  (unchanged)");
+	else
+		fputc('\n', o->out);
+	for (i = 0; i < p->nitems && p->status == HOST_OK; i++) {
+		const struct plan_item *it = &p->items[i];
+
+		fprintf(o->out, "  %c %-24s %s%s%s\n", sync_op_mark(it->op),
+		        it->name, plan_op_name(it->op), it->reason ? ": " : "",
+		        it->reason ? it->reason : "");
+	}
+}
+
+static json_t *sync_plan_json(const struct sync_opts *o,
+                              const struct host_plan *p)
+{
+	json_t *h, *actions, *warnings, *managed;
+	size_t i;
+	int bad = 0;
+
+	h = json_object();
+	actions = json_array();
+	warnings = json_array();
+	managed = json_array();
+	if (h == NULL || actions == NULL || warnings == NULL ||
+	    managed == NULL) {
+		json_decref(h);
+		json_decref(actions);
+		json_decref(warnings);
+		json_decref(managed);
+		return NULL;
+	}
+	bad |= json_object_set_new(h, "host", json_string(p->adapter->id));
+	bad |= json_object_set_new(h, "name", json_string(p->adapter->name));
+	bad |= json_object_set_new(
+	    h, "path", p->loc.path ? json_string(p->loc.path) : json_null());
+	bad |= json_object_set_new(h, "status",
+	                           json_string(host_status_name(p->status)));
+	bad |= json_object_set_new(
+	    h, "message", p->message ? json_string(p->message) : json_null());
+	bad |= json_object_set_new(h, "changed", json_boolean(p->changed));
+	bad |= json_object_set_new(h, "backup",
+	                           p->backup_path ? json_string(p->backup_path)
+	                                          : json_null());
+	for (i = 0; i < p->nitems; i++)
+		bad |= json_array_append_new(
+		    actions,
+		    json_pack("{s:s,s:s,s:s?}", "server", p->items[i].name,
+		              "action", plan_op_name(p->items[i].op), "reason",
+		              p->items[i].reason));
+	bad |= json_object_set_new(h, "actions", actions);
+	for (i = 0; i < p->warnings.n; i++)
+		bad |= json_array_append_new(warnings,
+		                             json_string(p->warnings.v[i]));
+	bad |= json_object_set_new(h, "warnings", warnings);
+	for (i = 0; i < p->after.managed.n; i++)
+		bad |= json_array_append_new(
+		    managed, json_string(p->after.managed.v[i]));
+	bad |= json_object_set_new(h, "managed", managed);
+	(void)o;
+	if (bad) {
+		json_decref(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Serialises syncs of one $MCPFLEET_HOME (a manual sync and the agent). */
+static int sync_lock(const char *home)
+{
+	char *path = fileio_join(home, ".lock");
+	int fd;
+
+	if (path == NULL)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+int sync_run(const struct sync_opts *o, const struct catalogue *personal,
+             const struct catalogue *fleet, uint64_t fleet_revision)
+{
+	struct agent_state st = {0};
+	struct sync_merged m = {0};
+	struct host_plan plan;
+	json_t *report = NULL, *hosts = NULL, *warnings = NULL;
+	struct diag d;
+	char *state_path = NULL;
+	size_t i, j;
+	int exit_code = EXIT_OK, r, lock = -1;
+
+	diag_clear(&d);
+	if (!fileio_is_dir(o->home) && !o->dry_run &&
+	    fileio_mkdirs(o->home, 0700) != 0) {
+		fprintf(o->err, "mcpfleet: %s: cannot create: %s\n", o->home,
+		        strerror(errno));
+		return EXIT_CONFIG;
+	}
+	if (fileio_is_dir(o->home) && (lock = sync_lock(o->home)) < 0) {
+		fprintf(o->err, "mcpfleet: %s/.lock: cannot lock: %s\n",
+		        o->home, strerror(errno));
+		return EXIT_CONFIG;
+	}
+	if ((state_path = fileio_join(o->home, "state.json")) == NULL)
+		goto nomem;
+	if ((r = state_load(state_path, &st, &d)) != 0) {
+		fprintf(o->err, "mcpfleet: %s\n", d.msg);
+		exit_code = EXIT_CONFIG;
+		goto out;
+	}
+	for (i = 0; o->ignore_stamps && i < st.n; i++)
+		st.hosts[i].st.stamp.valid = false;
+	if (sync_merge(personal, fleet, &m) != 0)
+		goto nomem;
+	if (o->json) {
+		report = json_object();
+		hosts = json_array();
+		warnings = json_array();
+		if (report == NULL || hosts == NULL || warnings == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < m.warnings.n; i++) {
+		if (o->json)
+			json_array_append_new(warnings,
+			                      json_string(m.warnings.v[i]));
+		else
+			fprintf(o->err, "mcpfleet: warning: %s\n",
+			        m.warnings.v[i]);
+	}
+	/* One server array for the planner, in name order. */
+	{
+		struct server *flat = NULL;
+
+		if (m.n > 0 && (flat = calloc(m.n, sizeof(*flat))) == NULL)
+			goto nomem;
+		for (i = 0; i < m.n; i++)
+			flat[i] = *m.v[i]; /* shallow: read-only below */
+		for (i = 0; i < adapter_count; i++) {
+			const struct adapter *a = adapter_registry[i];
+
+			r = hostfile_plan(a, o->env, flat, m.n,
+			                  state_get(&st, a->id), &plan);
+			if (r != 0) {
+				free(flat);
+				goto nomem;
+			}
+			if (!o->dry_run && plan.status == HOST_OK)
+				(void)hostfile_apply(&plan);
+			if (plan.status == HOST_BLOCKED)
+				exit_code = EXIT_BLOCKED;
+			if (o->json) {
+				json_array_append_new(hosts,
+				                      sync_plan_json(o, &plan));
+			} else {
+				sync_print_human(o, &plan);
+				for (j = 0; j < plan.warnings.n; j++)
+					fprintf(o->err,
+					        "mcpfleet: warning: %s\n",
+					        plan.warnings.v[j]);
+				if (plan.status == HOST_BLOCKED)
+					fprintf(o->err, "mcpfleet: %s\n",
+					        plan.message);
+			}
+			if (!o->dry_run && plan.status != HOST_ABSENT &&
+			    state_put(&st, a->id, &plan.after) != 0) {
+				host_plan_clear(&plan);
+				free(flat);
+				goto nomem;
+			}
+			host_plan_clear(&plan);
+		}
+		free(flat);
+	}
+	if (!o->dry_run) {
+		st.last_sync = (int64_t)time(NULL);
+		if (fleet != NULL)
+			st.revision = fleet_revision;
+		if (state_save(state_path, &st) != 0) {
+			fprintf(o->err, "mcpfleet: %s: cannot write: %s\n",
+			        state_path, strerror(errno));
+			exit_code = EXIT_CONFIG;
+		}
+	}
+	if (o->json) {
+		char *s;
+
+		json_object_set_new(report, "dry_run",
+		                    json_boolean(o->dry_run));
+		json_object_set_new(report, "exit", json_integer(exit_code));
+		json_object_set_new(report, "warnings", warnings);
+		json_object_set_new(report, "hosts", hosts);
+		warnings = hosts = NULL;
+		if ((s = jsonutil_dump_pretty(report, NULL)) == NULL)
+			goto nomem;
+		fputs(s, o->out);
+		free(s);
+	} else if (o->dry_run) {
+		fprintf(o->out, "dry run: nothing was written\n");
+	}
+	goto out;
+nomem:
+	fprintf(o->err, "mcpfleet: out of memory\n");
+	exit_code = EXIT_CONFIG;
+out:
+	json_decref(report);
+	json_decref(hosts);
+	json_decref(warnings);
+	strv_clear(&m.warnings);
+	free(m.v);
+	state_clear(&st);
+	free(state_path);
+	if (lock >= 0)
+		close(lock);
+	return exit_code;
+}

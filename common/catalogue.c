@@ -1,0 +1,876 @@
+/* SPDX-License-Identifier: MIT */
+/* The canonical server schema: parse, validate, copy and serialise. */
+#include "catalogue.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+
+static const char *const catalogue_reserved_names[] = {
+    "servers",   /* OpenCode V2's mcp.servers envelope */
+    "timeout",   /* OpenCode V2's mcp.timeout */
+    "workspace", /* reserved by Claude Code */
+};
+
+const char *server_transport_name(enum server_transport t)
+{
+	switch (t) {
+	case SERVER_STDIO:
+		return "stdio";
+	case SERVER_HTTP:
+		return "http";
+	case SERVER_SSE:
+		return "sse";
+	}
+	return "?";
+}
+
+void strv_clear(struct strv *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->n; i++)
+		free(v->v[i]);
+	free(v->v);
+	v->v = NULL;
+	v->n = 0;
+}
+
+void kvlist_clear(struct kvlist *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int strv_push(struct strv *v, const char *s)
+{
+	char **nv, *c;
+
+	if ((c = strdup(s)) == NULL)
+		return -ERR_NOMEM;
+	if ((nv = realloc(v->v, (v->n + 1) * sizeof(*nv))) == NULL) {
+		free(c);
+		return -ERR_NOMEM;
+	}
+	nv[v->n++] = c;
+	v->v = nv;
+	return 0;
+}
+
+bool strv_has(const struct strv *v, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (strcmp(v->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+int kvlist_push(struct kvlist *l, const char *key, const char *value)
+{
+	struct kv *nv;
+	char *k, *val;
+
+	k = strdup(key);
+	val = strdup(value);
+	if (k == NULL || val == NULL)
+		goto nomem;
+	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL)
+		goto nomem;
+	nv[l->n].key = k;
+	nv[l->n].value = val;
+	l->n++;
+	l->v = nv;
+	return 0;
+nomem:
+	free(k);
+	free(val);
+	return -ERR_NOMEM;
+}
+
+const char *kvlist_get(const struct kvlist *l, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].key, key) == 0)
+			return l->v[i].value;
+	return NULL;
+}
+
+int server_name_check(const char *name, struct diag *d)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0)
+		return diag_set(d, ERR_INVALID, 0, 0, "server name is empty");
+	if (n > SERVER_NAME_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "server name '%.64s...' is longer than %d "
+		                "characters",
+		                name, SERVER_NAME_MAX);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "server name '%s': only letters, "
+			                "digits, '-' and '_' are allowed",
+			                jsonutil_printable(name));
+	}
+	for (i = 0; i < sizeof(catalogue_reserved_names) /
+	                    sizeof(catalogue_reserved_names[0]);
+	     i++)
+		if (strcmp(name, catalogue_reserved_names[i]) == 0)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "server name '%s' is reserved by a "
+			                "host (servers, timeout, workspace)",
+			                name);
+	return 0;
+}
+
+/* Environment variable names as POSIX's portable set has them. */
+static bool catalogue_env_name_ok(const char *s)
+{
+	const char *p;
+
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+	      *s == '_'))
+		return false;
+	for (p = s + 1; *p != '\0'; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return true;
+}
+
+/* HTTP field names are RFC 9110 tokens. */
+static bool catalogue_header_name_ok(const char *s)
+{
+	const char *p;
+
+	if (*s == '\0')
+		return false;
+	for (p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Checks a string value: length, no control characters (tab allowed where
+ * the value may hold free text), and well-formed ${...} placeholders.
+ */
+static int catalogue_check_string(const char *field, const char *s,
+                                  bool allow_tab,
+                                  const struct catalogue_opts *opts,
+                                  struct diag *d)
+{
+	const char *p, *end;
+	size_t n = strlen(s);
+
+	if (n > CATALOGUE_MAX_STRING)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s: longer than %d bytes", field,
+		                CATALOGUE_MAX_STRING);
+	for (p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s: control character 0x%02x is not "
+			                "allowed",
+			                field, c);
+	}
+	for (p = strstr(s, "${"); p != NULL; p = strstr(end + 1, "${")) {
+		const char *name = p + 2;
+		char tmp[SERVER_NAME_MAX * 4 + 1];
+		size_t len;
+		bool secret = false;
+
+		if ((end = strchr(name, '}')) == NULL)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s: unterminated '${' placeholder",
+			                field);
+		if (strncmp(name, "secret:", 7) == 0) {
+			secret = true;
+			name += 7;
+		}
+		len = (size_t)(end - name);
+		if (len == 0 || len >= sizeof(tmp))
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s: empty or overlong name in "
+			                "placeholder",
+			                field);
+		memcpy(tmp, name, len);
+		tmp[len] = '\0';
+		if (!catalogue_env_name_ok(tmp))
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s: '%s' is not a valid %s name "
+			                "([A-Za-z_][A-Za-z0-9_]*)",
+			                field, jsonutil_printable(tmp),
+			                secret ? "secret" : "variable");
+		if (secret && !opts->allow_secret_refs)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s: ${secret:%s} is resolved by the "
+			                "fleet server and cannot appear in a "
+			                "personal catalogue",
+			                field, tmp);
+	}
+	return 0;
+}
+
+static int catalogue_get_string_list(const char *field, const json_t *v,
+                                     const struct catalogue_opts *opts,
+                                     bool unique, struct strv *out,
+                                     struct diag *d)
+{
+	struct strv list = {0};
+	size_t i;
+	const json_t *item;
+	int r;
+
+	if (!json_is_array(v))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s: must be an array of strings", field);
+	if (json_array_size(v) > CATALOGUE_MAX_LIST)
+		return diag_set(d, ERR_INVALID, 0, 0, "%s: more than %d items",
+		                field, CATALOGUE_MAX_LIST);
+	json_array_foreach(v, i, item)
+	{
+		if (!json_is_string(item)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s[%zu]: must be a string", field, i);
+			goto fail;
+		}
+		if ((r = catalogue_check_string(field, json_string_value(item),
+		                                true, opts, d)) != 0)
+			goto fail;
+		if (unique && strv_has(&list, json_string_value(item))) {
+			r = diag_set(
+			    d, ERR_INVALID, 0, 0, "%s: '%s' is listed twice",
+			    field, jsonutil_printable(json_string_value(item)));
+			goto fail;
+		}
+		if ((r = strv_push(&list, json_string_value(item))) != 0)
+			goto fail;
+	}
+	*out = list;
+	return 0;
+fail:
+	strv_clear(&list);
+	return r;
+}
+
+static int catalogue_get_map(const char *field, const json_t *v,
+                             const struct catalogue_opts *opts,
+                             bool (*key_ok)(const char *), const char *key_rule,
+                             struct kvlist *out, struct diag *d)
+{
+	struct kvlist list = {0};
+	const char *key;
+	const json_t *val;
+	int r;
+
+	if (!json_is_object(v))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s: must be an object of strings", field);
+	if (json_object_size(v) > CATALOGUE_MAX_LIST)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s: more than %d entries", field,
+		                CATALOGUE_MAX_LIST);
+	json_object_foreach((json_t *)(uintptr_t)v, key, val)
+	{
+		if (!key_ok(key)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s: '%s' is not a valid name (%s)", field,
+			             jsonutil_printable(key), key_rule);
+			goto fail;
+		}
+		if (!json_is_string(val)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s.%s: must be a string", field, key);
+			goto fail;
+		}
+		if ((r = catalogue_check_string(field, json_string_value(val),
+		                                true, opts, d)) != 0)
+			goto fail;
+		if ((r = kvlist_push(&list, key, json_string_value(val))) != 0)
+			goto fail;
+	}
+	*out = list;
+	return 0;
+fail:
+	kvlist_clear(&list);
+	return r;
+}
+
+static bool catalogue_url_ok(const char *u)
+{
+	const char *host;
+
+	if (strncmp(u, "https://", 8) == 0)
+		host = u + 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		host = u + 7;
+	else
+		return false;
+	if (*host == '\0' || *host == '/')
+		return false;
+	/* Placeholders (${VAR}) are checked with the other strings. */
+	return strpbrk(u, " \t\"<>\\`") == NULL;
+}
+
+int server_from_json(const char *name, const json_t *entry,
+                     const struct catalogue_opts *opts, struct server *out,
+                     struct diag *d)
+{
+	static const char *const known[] = {"command", "args",     "env",
+	                                    "url",     "type",     "headers",
+	                                    "hosts",   "disabled", "tools"};
+	static const struct catalogue_opts defaults = {0};
+	struct server s = {0};
+	const json_t *v, *type;
+	const char *key;
+	char field[SERVER_NAME_MAX + 64];
+	size_t i;
+	int r;
+
+	if (opts == NULL)
+		opts = &defaults;
+	if ((r = server_name_check(name, d)) != 0)
+		return r;
+	if (!json_is_object(entry))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "servers.%s: must be an object", name);
+	json_object_foreach((json_t *)(uintptr_t)entry, key, v)
+	{
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0]))
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "servers.%s: unknown field '%s' "
+			                "(known: command, args, env, url, "
+			                "type, headers, hosts, disabled, "
+			                "tools)",
+			                name, jsonutil_printable(key));
+	}
+	if ((s.name = strdup(name)) == NULL)
+		return -ERR_NOMEM;
+	s.origin = SERVER_PERSONAL;
+	{
+		const json_t *cmd = json_object_get(entry, "command");
+		const json_t *url = json_object_get(entry, "url");
+
+		if ((cmd == NULL) == (url == NULL)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "servers.%s: needs exactly one of "
+			             "'command' (stdio) or 'url' (remote)",
+			             name);
+			goto fail;
+		}
+		type = json_object_get(entry, "type");
+		if (type != NULL && !json_is_string(type)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "servers.%s.type: must be a string", name);
+			goto fail;
+		}
+		if (cmd != NULL) {
+			if (!json_is_string(cmd) ||
+			    json_string_length(cmd) == 0) {
+				r = diag_set(d, ERR_INVALID, 0, 0,
+				             "servers.%s.command: must be a "
+				             "non-empty string",
+				             name);
+				goto fail;
+			}
+			if (type != NULL &&
+			    strcmp(json_string_value(type), "stdio") != 0) {
+				r = diag_set(d, ERR_INVALID, 0, 0,
+				             "servers.%s.type: '%s' does not "
+				             "go with 'command' (use 'stdio' "
+				             "or leave it out)",
+				             name,
+				             jsonutil_printable(
+				                 json_string_value(type)));
+				goto fail;
+			}
+			(void)snprintf(field, sizeof(field),
+			               "servers.%s.command", name);
+			if ((r = catalogue_check_string(field,
+			                                json_string_value(cmd),
+			                                false, opts, d)) != 0)
+				goto fail;
+			s.transport = SERVER_STDIO;
+			if ((s.command = strdup(json_string_value(cmd))) ==
+			    NULL)
+				goto nomem;
+		} else {
+			const char *t = type ? json_string_value(type) : "http";
+
+			if (!json_is_string(url) ||
+			    !catalogue_url_ok(json_string_value(url))) {
+				r = diag_set(d, ERR_INVALID, 0, 0,
+				             "servers.%s.url: must be an "
+				             "http:// or https:// URL",
+				             name);
+				goto fail;
+			}
+			if (strcmp(t, "http") == 0)
+				s.transport = SERVER_HTTP;
+			else if (strcmp(t, "sse") == 0)
+				s.transport = SERVER_SSE;
+			else {
+				r = diag_set(d, ERR_INVALID, 0, 0,
+				             "servers.%s.type: '%s' is not a "
+				             "remote transport (use 'http' or "
+				             "'sse')",
+				             name, jsonutil_printable(t));
+				goto fail;
+			}
+			(void)snprintf(field, sizeof(field), "servers.%s.url",
+			               name);
+			if ((r = catalogue_check_string(field,
+			                                json_string_value(url),
+			                                false, opts, d)) != 0)
+				goto fail;
+			if ((s.url = strdup(json_string_value(url))) == NULL)
+				goto nomem;
+		}
+	}
+	if ((v = json_object_get(entry, "args")) != NULL) {
+		(void)snprintf(field, sizeof(field), "servers.%s.args", name);
+		if (s.transport != SERVER_STDIO) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s: only a stdio server has arguments",
+			             field);
+			goto fail;
+		}
+		if ((r = catalogue_get_string_list(field, v, opts, false,
+		                                   &s.args, d)) != 0)
+			goto fail;
+	}
+	if ((v = json_object_get(entry, "env")) != NULL) {
+		(void)snprintf(field, sizeof(field), "servers.%s.env", name);
+		if (s.transport != SERVER_STDIO) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s: only a stdio server has an "
+			             "environment (remote servers take "
+			             "'headers')",
+			             field);
+			goto fail;
+		}
+		if ((r = catalogue_get_map(
+		         field, v, opts, catalogue_env_name_ok,
+		         "[A-Za-z_][A-Za-z0-9_]*", &s.env, d)) != 0)
+			goto fail;
+	}
+	if ((v = json_object_get(entry, "headers")) != NULL) {
+		(void)snprintf(field, sizeof(field), "servers.%s.headers",
+		               name);
+		if (s.transport == SERVER_STDIO) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s: only a remote server has headers",
+			             field);
+			goto fail;
+		}
+		if ((r = catalogue_get_map(
+		         field, v, opts, catalogue_header_name_ok,
+		         "an HTTP field name", &s.headers, d)) != 0)
+			goto fail;
+	}
+	if ((v = json_object_get(entry, "hosts")) != NULL) {
+		(void)snprintf(field, sizeof(field), "servers.%s.hosts", name);
+		if ((r = catalogue_get_string_list(field, v, opts, true,
+		                                   &s.hosts, d)) != 0)
+			goto fail;
+		s.has_hosts = true;
+		for (i = 0; i < s.hosts.n; i++)
+			if (opts->host_known != NULL &&
+			    !opts->host_known(s.hosts.v[i])) {
+				r = diag_set(d, ERR_INVALID, 0, 0,
+				             "%s: unknown host '%s' (see "
+				             "'mcpfleet hosts')",
+				             field,
+				             jsonutil_printable(s.hosts.v[i]));
+				goto fail;
+			}
+	}
+	if ((v = json_object_get(entry, "disabled")) != NULL) {
+		if (!json_is_boolean(v)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "servers.%s.disabled: must be true or "
+			             "false",
+			             name);
+			goto fail;
+		}
+		s.disabled = json_is_true(v);
+	}
+	if ((v = json_object_get(entry, "tools")) != NULL) {
+		const json_t *tv;
+
+		if (!json_is_object(v)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "servers.%s.tools: must be an object "
+			             "with 'allow' and/or 'deny'",
+			             name);
+			goto fail;
+		}
+		json_object_foreach((json_t *)(uintptr_t)v, key, tv)
+		{
+			struct strv *dst;
+
+			if (strcmp(key, "allow") == 0)
+				dst = &s.tools_allow;
+			else if (strcmp(key, "deny") == 0)
+				dst = &s.tools_deny;
+			else {
+				r = diag_set(d, ERR_INVALID, 0, 0,
+				             "servers.%s.tools: unknown field "
+				             "'%s' (known: allow, deny)",
+				             name, jsonutil_printable(key));
+				goto fail;
+			}
+			(void)snprintf(field, sizeof(field),
+			               "servers.%s.tools.%s", name, key);
+			if ((r = catalogue_get_string_list(field, tv, opts,
+			                                   true, dst, d)) != 0)
+				goto fail;
+		}
+	}
+	*out = s;
+	return 0;
+nomem:
+	r = -ERR_NOMEM;
+fail:
+	server_clear(&s);
+	return r;
+}
+
+static json_t *catalogue_strv_json(const struct strv *v)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	if (a == NULL)
+		return NULL;
+	for (i = 0; i < v->n; i++)
+		if (json_array_append_new(a, json_string(v->v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static json_t *catalogue_kv_json(const struct kvlist *l)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < l->n; i++)
+		if (json_object_set_new(o, l->v[i].key,
+		                        json_string(l->v[i].value)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+json_t *server_to_json(const struct server *s)
+{
+	json_t *o = json_object(), *tools;
+	int bad = 0;
+
+	if (o == NULL)
+		return NULL;
+	if (s->transport == SERVER_STDIO) {
+		bad |=
+		    json_object_set_new(o, "command", json_string(s->command));
+		if (s->args.n > 0)
+			bad |= json_object_set_new(
+			    o, "args", catalogue_strv_json(&s->args));
+		if (s->env.n > 0)
+			bad |= json_object_set_new(o, "env",
+			                           catalogue_kv_json(&s->env));
+	} else {
+		bad |= json_object_set_new(o, "url", json_string(s->url));
+		bad |= json_object_set_new(
+		    o, "type",
+		    json_string(server_transport_name(s->transport)));
+		if (s->headers.n > 0)
+			bad |= json_object_set_new(
+			    o, "headers", catalogue_kv_json(&s->headers));
+	}
+	if (s->has_hosts)
+		bad |= json_object_set_new(o, "hosts",
+		                           catalogue_strv_json(&s->hosts));
+	if (s->disabled)
+		bad |= json_object_set_new(o, "disabled", json_true());
+	if (s->tools_allow.n > 0 || s->tools_deny.n > 0) {
+		if ((tools = json_object()) == NULL) {
+			json_decref(o);
+			return NULL;
+		}
+		if (s->tools_allow.n > 0)
+			bad |= json_object_set_new(
+			    tools, "allow",
+			    catalogue_strv_json(&s->tools_allow));
+		if (s->tools_deny.n > 0)
+			bad |= json_object_set_new(
+			    tools, "deny", catalogue_strv_json(&s->tools_deny));
+		bad |= json_object_set_new(o, "tools", tools);
+	}
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int server_copy(const struct server *s, struct server *out)
+{
+	struct server c = {0};
+	json_t *j;
+	int r;
+
+	/* The JSON form is complete; going through it keeps one definition
+	 * of what a server holds. */
+	if ((j = server_to_json(s)) == NULL)
+		return -ERR_NOMEM;
+	r = server_from_json(
+	    s->name, j, &(struct catalogue_opts){.allow_secret_refs = true}, &c,
+	    NULL);
+	json_decref(j);
+	if (r != 0)
+		return r == -ERR_NOMEM ? r : -ERR_INTERNAL;
+	c.origin = s->origin;
+	*out = c;
+	return 0;
+}
+
+void server_clear(struct server *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->command);
+	free(s->url);
+	strv_clear(&s->args);
+	kvlist_clear(&s->env);
+	kvlist_clear(&s->headers);
+	strv_clear(&s->hosts);
+	strv_clear(&s->tools_allow);
+	strv_clear(&s->tools_deny);
+	memset(s, 0, sizeof(*s));
+}
+
+static int catalogue_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct server *)a)->name,
+	              ((const struct server *)b)->name);
+}
+
+int catalogue_parse(const char *text, size_t len,
+                    const struct catalogue_opts *opts, struct catalogue *out,
+                    struct diag *d)
+{
+	struct catalogue c = {0};
+	json_error_t je;
+	json_t *root, *v, *servers;
+	const char *key;
+	size_t n;
+	int r = 0;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL)
+		return diag_set(d, ERR_PARSE, (unsigned)je.line,
+		                (unsigned)je.column, "%s", je.text);
+	if (!json_is_object(root)) {
+		r = diag_set(d, ERR_INVALID, 1, 1,
+		             "the document must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "version") != 0 &&
+		    strcmp(key, "servers") != 0 &&
+		    strcmp(key, "$schema") != 0) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "unknown top-level field '%s' (known: "
+			             "version, servers)",
+			             jsonutil_printable(key));
+			goto out;
+		}
+	}
+	v = json_object_get(root, "version");
+	if (!json_is_integer(v) || json_integer_value(v) != CATALOGUE_VERSION) {
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "version: must be %d (this mcpfleet reads "
+		             "catalogue version %d)",
+		             CATALOGUE_VERSION, CATALOGUE_VERSION);
+		goto out;
+	}
+	servers = json_object_get(root, "servers");
+	if (servers == NULL)
+		servers = json_object();
+	else
+		json_incref(servers);
+	if (!json_is_object(servers)) {
+		json_decref(servers);
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "servers: must be an object of name: entry");
+		goto out;
+	}
+	n = json_object_size(servers);
+	if (n > CATALOGUE_MAX_SERVERS) {
+		json_decref(servers);
+		r = diag_set(d, ERR_TOOBIG, 0, 0,
+		             "servers: more than %d entries",
+		             CATALOGUE_MAX_SERVERS);
+		goto out;
+	}
+	if (n > 0 && (c.servers = calloc(n, sizeof(*c.servers))) == NULL) {
+		json_decref(servers);
+		r = -ERR_NOMEM;
+		goto out;
+	}
+	json_object_foreach(servers, key, v)
+	{
+		if ((r = server_from_json(key, v, opts, &c.servers[c.n], d)) !=
+		    0)
+			break;
+		c.n++;
+	}
+	json_decref(servers);
+	if (r != 0) {
+		catalogue_clear(&c);
+		goto out;
+	}
+	if (c.n > 1)
+		qsort(c.servers, c.n, sizeof(*c.servers), catalogue_cmp);
+	*out = c;
+out:
+	json_decref(root);
+	return r;
+}
+
+json_t *catalogue_to_json(const struct catalogue *c)
+{
+	json_t *root = json_object(), *servers = json_object();
+	size_t i;
+
+	if (root == NULL || servers == NULL)
+		goto fail;
+	for (i = 0; i < c->n; i++)
+		if (json_object_set_new(servers, c->servers[i].name,
+		                        server_to_json(&c->servers[i])) != 0)
+			goto fail;
+	if (json_object_set_new(root, "version",
+	                        json_integer(CATALOGUE_VERSION)) != 0)
+		goto fail;
+	if (json_object_set_new(root, "servers", servers) != 0) {
+		servers = NULL;
+		goto fail;
+	}
+	return root;
+fail:
+	json_decref(servers);
+	json_decref(root);
+	return NULL;
+}
+
+const struct server *catalogue_find(const struct catalogue *c, const char *name)
+{
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(name, c->servers[mid].name);
+
+		if (cmp == 0)
+			return &c->servers[mid];
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int catalogue_put(struct catalogue *c, struct server *s)
+{
+	struct server *ns;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		int cmp = strcmp(s->name, c->servers[i].name);
+
+		if (cmp == 0) {
+			server_clear(&c->servers[i]);
+			c->servers[i] = *s;
+			memset(s, 0, sizeof(*s));
+			return 0;
+		}
+		if (cmp < 0)
+			break;
+	}
+	if (c->n >= CATALOGUE_MAX_SERVERS)
+		return -ERR_TOOBIG;
+	if ((ns = realloc(c->servers, (c->n + 1) * sizeof(*ns))) == NULL)
+		return -ERR_NOMEM;
+	c->servers = ns;
+	memmove(&ns[i + 1], &ns[i], (c->n - i) * sizeof(*ns));
+	ns[i] = *s;
+	c->n++;
+	memset(s, 0, sizeof(*s));
+	return 0;
+}
+
+int catalogue_remove(struct catalogue *c, const char *name)
+{
+	const struct server *s = catalogue_find(c, name);
+	size_t i;
+
+	if (s == NULL)
+		return -ERR_NOENT;
+	i = (size_t)(s - c->servers);
+	server_clear(&c->servers[i]);
+	memmove(&c->servers[i], &c->servers[i + 1],
+	        (c->n - i - 1) * sizeof(*c->servers));
+	c->n--;
+	return 0;
+}
+
+void catalogue_clear(struct catalogue *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		server_clear(&c->servers[i]);
+	free(c->servers);
+	c->servers = NULL;
+	c->n = 0;
+}

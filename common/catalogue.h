@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* The canonical server schema: one model of an MCP server, parsed and
+ * validated. */
+#ifndef MCPFLEET_CATALOGUE_H
+#define MCPFLEET_CATALOGUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+#define CATALOGUE_VERSION     1
+#define CATALOGUE_MAX_SERVERS 4096
+#define CATALOGUE_MAX_STRING  65536 /* bytes in any one string value */
+#define CATALOGUE_MAX_LIST    1024  /* items in any one list or map */
+#define SERVER_NAME_MAX       64
+
+enum server_transport {
+	SERVER_STDIO,
+	SERVER_HTTP, /* Streamable HTTP */
+	SERVER_SSE,
+};
+
+/* Where an entry came from when the personal and fleet catalogues merge. */
+enum server_origin {
+	SERVER_PERSONAL,
+	SERVER_FLEET,
+};
+
+struct strv {
+	char **v;
+	size_t n;
+};
+
+struct kv {
+	char *key;
+	char *value;
+};
+
+struct kvlist {
+	struct kv *v;
+	size_t n;
+};
+
+struct server {
+	char *name;
+	enum server_transport transport;
+	enum server_origin origin;
+	char *command;         /* stdio only */
+	struct strv args;      /* stdio only */
+	struct kvlist env;     /* stdio only */
+	char *url;             /* remote only */
+	struct kvlist headers; /* remote only */
+	bool has_hosts;        /* false: every host */
+	struct strv hosts;
+	bool disabled;
+	struct strv tools_allow;
+	struct strv tools_deny;
+};
+
+struct catalogue {
+	struct server *servers; /* sorted by name */
+	size_t n;
+};
+
+/* Options of the parser. */
+struct catalogue_opts {
+	/* Allow ${secret:NAME} references (the server's catalogue); the
+	 * personal catalogue rejects them. */
+	bool allow_secret_refs;
+	/* Returns whether a host id is known; NULL accepts any id. */
+	bool (*host_known)(const char *id);
+};
+
+/*
+ * Validates a server name: [A-Za-z0-9_-]{1,64}, not a reserved name.
+ * Returns 0, or -ERR_INVALID with d saying why.
+ */
+int server_name_check(const char *name, struct diag *d);
+
+/*
+ * Builds a server from one canonical JSON entry (the value of
+ * servers.NAME). Returns 0 and fills *out (free with server_clear), or
+ * -ERR_INVALID / -ERR_NOMEM with d naming the field and the reason.
+ */
+int server_from_json(const char *name, const json_t *entry,
+                     const struct catalogue_opts *opts, struct server *out,
+                     struct diag *d);
+
+/* Returns a new canonical JSON entry for s (no name), or NULL on ENOMEM. */
+json_t *server_to_json(const struct server *s);
+
+/* Deep-copies a server. Returns 0 or -ERR_NOMEM. */
+int server_copy(const struct server *s, struct server *out);
+
+/* Frees what a server holds and zeroes it. NULL-safe. */
+void server_clear(struct server *s);
+
+/*
+ * Parses a canonical catalogue document ({"version": 1, "servers": {...}}).
+ * Duplicate keys anywhere are rejected. Returns 0 and fills *out (free with
+ * catalogue_clear), or -ERR_PARSE / -ERR_INVALID / -ERR_TOOBIG / -ERR_NOMEM
+ * with d set (line and column for syntax errors, the field path otherwise).
+ */
+int catalogue_parse(const char *text, size_t len,
+                    const struct catalogue_opts *opts, struct catalogue *out,
+                    struct diag *d);
+
+/* Returns a new JSON document for the catalogue, or NULL on ENOMEM. */
+json_t *catalogue_to_json(const struct catalogue *c);
+
+/* Returns the server named name, or NULL. */
+const struct server *catalogue_find(const struct catalogue *c,
+                                    const char *name);
+
+/*
+ * Adds s (taking ownership of what it holds, which is zeroed) or replaces
+ * the entry of the same name. Returns 0 or -ERR_NOMEM / -ERR_TOOBIG.
+ */
+int catalogue_put(struct catalogue *c, struct server *s);
+
+/* Removes the entry named name. Returns 0 or -ERR_NOENT. */
+int catalogue_remove(struct catalogue *c, const char *name);
+
+/* Frees what a catalogue holds and zeroes it. NULL-safe. */
+void catalogue_clear(struct catalogue *c);
+
+/* Returns the id of a transport: "stdio", "http" or "sse". */
+const char *server_transport_name(enum server_transport t);
+
+/* Frees a strv / kvlist and zeroes it. NULL-safe. */
+void strv_clear(struct strv *v);
+void kvlist_clear(struct kvlist *l);
+/* Appends a copy of s. Returns 0 or -ERR_NOMEM. */
+int strv_push(struct strv *v, const char *s);
+/* True when v holds s. */
+bool strv_has(const struct strv *v, const char *s);
+/* Appends copies of key and value. Returns 0 or -ERR_NOMEM. */
+int kvlist_push(struct kvlist *l, const char *key, const char *value);
+/* Returns the value of key, or NULL. */
+const char *kvlist_get(const struct kvlist *l, const char *key);
+
+#endif

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/* Whole-file reads and crash-safe whole-file writes. */
+#include "fileio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+
+int fileio_read(const char *path, size_t max, char **data, size_t *len)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t cap, n = 0;
+	ssize_t got;
+	int fd, r = 0, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? -ERR_NOENT : -ERR_IO;
+	if (fstat(fd, &st) != 0) {
+		r = -ERR_IO;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		r = -ERR_IO;
+		goto out;
+	}
+	if ((size_t)st.st_size > max) {
+		r = -ERR_TOOBIG;
+		goto out;
+	}
+	/* The size can change under us; read until EOF, within max. */
+	cap = (size_t)st.st_size + 1;
+	if ((p = malloc(cap)) == NULL) {
+		r = -ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (n + 1 >= cap) {
+			char *np;
+
+			if (cap > max + 1) {
+				r = -ERR_TOOBIG;
+				goto out;
+			}
+			cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+			if ((np = realloc(p, cap)) == NULL) {
+				r = -ERR_NOMEM;
+				goto out;
+			}
+			p = np;
+		}
+		got = read(fd, p + n, cap - n - 1);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -ERR_IO;
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (n > max) {
+		r = -ERR_TOOBIG;
+		goto out;
+	}
+	p[n] = '\0';
+	*data = p;
+	*len = n;
+	p = NULL;
+out:
+	saved = errno;
+	free(p);
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+static int fileio_write_all(int fd, const char *p, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -ERR_IO;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int fileio_fsync_dir(const char *path)
+{
+	char *dir;
+	int fd, r = 0;
+
+	if ((dir = fileio_dirname(path)) == NULL)
+		return -ERR_NOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -ERR_IO;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		r = -ERR_IO;
+	close(fd);
+	return r;
+}
+
+int fileio_write_atomic(const char *path, const void *data, size_t len,
+                        mode_t mode, unsigned flags)
+{
+	return fileio_write_atomic_st(path, data, len, mode, flags, NULL);
+}
+
+int fileio_write_atomic_st(const char *path, const void *data, size_t len,
+                           mode_t mode, unsigned flags, struct stat *out_st)
+{
+	struct stat st;
+	char tmp[4096], *real = NULL;
+	int fd = -1, r = 0, w, saved;
+	bool have_old = false;
+
+	/* A dotfile manager's symlink stays a symlink: write its target. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		if ((real = realpath(path, NULL)) == NULL)
+			return -ERR_IO;
+		path = real;
+	}
+	if (stat(path, &st) == 0) {
+		if (!(flags & FILEIO_FORCE_MODE))
+			mode = st.st_mode & 07777;
+		have_old = true;
+	}
+	w = snprintf(tmp, sizeof(tmp), "%s.mcpfleet-XXXXXX", path);
+	if (w < 0 || (size_t)w >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		r = -ERR_IO;
+		goto out;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		r = -ERR_IO;
+		goto out;
+	}
+	if ((r = fileio_write_all(fd, data, len)) != 0)
+		goto fail;
+	/* mkstemp creates 0600; give the file the owner's mode bits, and
+	 * keep its owner where we are allowed to (root editing a user file). */
+	if (fchmod(fd, mode) != 0) {
+		r = -ERR_IO;
+		goto fail;
+	}
+	if (have_old && (st.st_uid != geteuid() || st.st_gid != getegid()))
+		(void)!fchown(fd, st.st_uid, st.st_gid);
+	if (fsync(fd) != 0 || (out_st != NULL && fstat(fd, out_st) != 0)) {
+		r = -ERR_IO;
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = -ERR_IO;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		r = -ERR_IO;
+		goto fail;
+	}
+	r = fileio_fsync_dir(path);
+	goto out;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+out:
+	saved = errno;
+	free(real);
+	errno = saved;
+	return r;
+}
+
+int fileio_clean_temps(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char *dir, tmp[4096];
+	struct dirent *de;
+	size_t blen;
+	DIR *d;
+	int n = 0;
+
+	base = base ? base + 1 : path;
+	blen = strlen(base);
+	if ((dir = fileio_dirname(path)) == NULL)
+		return 0;
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int w;
+
+		if (strncmp(de->d_name, base, blen) != 0 ||
+		    strncmp(de->d_name + blen, ".mcpfleet-", 10) != 0 ||
+		    strlen(de->d_name + blen + 10) != 6)
+			continue;
+		w = snprintf(tmp, sizeof(tmp), "%s/%s", dir, de->d_name);
+		if (w > 0 && (size_t)w < sizeof(tmp) && unlink(tmp) == 0)
+			n++;
+	}
+	closedir(d);
+	free(dir);
+	return n;
+}
+
+bool fileio_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+bool fileio_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int fileio_mkdirs(const char *path, mode_t mode)
+{
+	char *p, *s;
+	int r = 0;
+
+	if (fileio_is_dir(path))
+		return 0;
+	if ((p = strdup(path)) == NULL)
+		return -ERR_NOMEM;
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST) {
+			r = -ERR_IO;
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, mode) != 0 && errno != EEXIST)
+		r = -ERR_IO;
+	else if (!fileio_is_dir(p)) {
+		errno = ENOTDIR;
+		r = -ERR_IO;
+	}
+out:
+	free(p);
+	return r;
+}
+
+char *fileio_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p;
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	if ((p = malloc(la + lb + 2)) == NULL)
+		return NULL;
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+char *fileio_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	char *p;
+
+	if (slash == NULL)
+		return strdup(".");
+	n = slash == path ? 1 : (size_t)(slash - path);
+	if ((p = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(p, path, n);
+	p[n] = '\0';
+	return p;
+}

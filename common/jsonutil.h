@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Small jansson helpers shared by the programs. */
+#ifndef MCPFLEET_JSONUTIL_H
+#define MCPFLEET_JSONUTIL_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/*
+ * Returns s, or, when s holds control characters or is long, a quoted and
+ * shortened copy in a per-thread buffer valid until the next call. For
+ * error messages that echo user input.
+ */
+const char *jsonutil_printable(const char *s);
+
+/*
+ * Serialises v as the project writes JSON files: two-space indentation,
+ * keys in insertion order, UTF-8 unescaped, trailing newline. Returns a new
+ * string (caller frees) or NULL on ENOMEM.
+ */
+char *jsonutil_dump_pretty(const json_t *v, size_t *len);
+
+#endif

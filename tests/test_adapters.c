@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Golden tests per host: tests/golden/<host>/<case>/ holds "before" (the
+ * host file as the user has it; absent when there is none), "after" (the
+ * exact bytes expected once the catalogue is synced) and optionally its own
+ * "catalogue.json" (else tests/golden/catalogue.json). Each case checks:
+ * sync gives "after" byte for byte; a second sync changes nothing; syncing
+ * an empty catalogue gives "before" back byte for byte (or no file).
+ * MCPFLEET_GOLDEN_UPDATE=1 rewrites the "after" files, for review.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "adapter.h"
+#include "catalogue.h"
+#include "fileio.h"
+#include "hostfile.h"
+
+/* The sandbox the adapters see. */
+struct test_env {
+	const char *home;
+	enum host_os os;
+};
+
+static const char *test_adapters_getenv(void *ctx, const char *name)
+{
+	const struct test_env *te = ctx;
+
+	if (strcmp(name, "HOME") == 0)
+		return te->home;
+	if (strcmp(name, "TEST_TOKEN") == 0)
+		return "tok-\xc3\xa9-123";
+	if (strcmp(name, "TEST_LEVEL") == 0)
+		return "debug";
+	return NULL;
+}
+
+static void test_adapters_env(struct test_env *te, struct host_env *env)
+{
+	env->os = te->os;
+	env->getenv = test_adapters_getenv;
+	env->ctx = te;
+}
+
+static void test_adapters_load(const char *path, struct catalogue *c)
+{
+	struct catalogue_opts opts = {.host_known = adapter_known};
+	struct diag d;
+	size_t len;
+	char *text = tu_read(path, &len);
+
+	if (catalogue_parse(text, len, &opts, c, &d) != 0)
+		fail_msg("%s: %s", path, d.msg);
+	free(text);
+}
+
+/* Plans and applies one sync; returns the plan's new state. */
+static void test_adapters_sync(const struct adapter *a,
+                               const struct host_env *env,
+                               const struct catalogue *c,
+                               const struct host_state *prev,
+                               struct host_plan *p)
+{
+	assert_int_equal(hostfile_plan(a, env, c->servers, c->n, prev, p), 0);
+	if (p->status != HOST_OK)
+		fail_msg("%s: status %s: %s", a->id,
+		         host_status_name(p->status),
+		         p->message ? p->message : "");
+	assert_int_equal(hostfile_apply(p), 0);
+}
+
+static void test_adapters_run_case(const struct adapter *a, const char *dir)
+{
+	struct test_env te = {0};
+	struct host_env env;
+	struct host_location loc = {0};
+	struct catalogue c = {0}, empty = {0};
+	struct host_plan p1 = {0}, p2 = {0}, p3 = {0};
+	struct diag d;
+	char *before_path = tu_path(dir, "before");
+	char *after_path = tu_path(dir, "after");
+	char *cat_path = tu_path(dir, "catalogue.json");
+	char *home = tu_mkdtemp(), *hostdir, *before = NULL, *got;
+	size_t before_len = 0, got_len, i;
+	bool has_before = fileio_exists(before_path), conflict = false;
+
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	if (!fileio_exists(cat_path)) {
+		free(cat_path);
+		cat_path = tu_path(TEST_DATA, "golden/catalogue.json");
+	}
+	test_adapters_load(cat_path, &c);
+	assert_int_equal(a->locate(&env, &loc, &d), 0);
+	hostdir = fileio_dirname(loc.path);
+	assert_int_equal(fileio_mkdirs(hostdir, 0755), 0);
+	assert_int_equal(fileio_mkdirs(loc.marker, 0755), 0);
+	if (has_before) {
+		before = tu_read(before_path, &before_len);
+		tu_write(loc.path, before, before_len);
+	}
+
+	/* 1. The sync writes exactly the golden bytes. */
+	test_adapters_sync(a, &env, &c, NULL, &p1);
+	got = tu_read(loc.path, &got_len);
+	if (getenv("MCPFLEET_GOLDEN_UPDATE") != NULL)
+		tu_write(after_path, got, got_len);
+	free(got);
+	{
+		size_t exp_len;
+		char *exp = tu_read(after_path, &exp_len);
+
+		tu_assert_file_eq(loc.path, exp, exp_len);
+		free(exp);
+	}
+	if (has_before) {
+		assert_non_null(p1.backup_path);
+		tu_assert_file_eq(p1.backup_path, before, before_len);
+	}
+
+	/* 2. Syncing again changes nothing and reads nothing. */
+	test_adapters_sync(a, &env, &c, &p1.after, &p2);
+	assert_false(p2.changed);
+	for (i = 0; i < p2.nitems; i++) {
+		assert_true(p2.items[i].op == PLAN_UNCHANGED ||
+		            p2.items[i].op == PLAN_SKIP ||
+		            p2.items[i].op == PLAN_CONFLICT);
+		conflict |= p2.items[i].op == PLAN_CONFLICT;
+	}
+	/* The stamp fast path reads nothing, unless a conflict must be
+	 * looked at again. */
+	if (!conflict)
+		assert_null(p2.old_text);
+
+	/* 3. An empty catalogue gives back the original bytes. */
+	test_adapters_sync(a, &env, &empty, &p2.after, &p3);
+	if (has_before)
+		tu_assert_file_eq(loc.path, before, before_len);
+	else if (fileio_exists(loc.path))
+		fail_msg("%s: %s was created by mcpfleet and should be gone",
+		         a->id, loc.path);
+	assert_int_equal(p3.after.managed.n, 0);
+
+	host_plan_clear(&p1);
+	host_plan_clear(&p2);
+	host_plan_clear(&p3);
+	host_location_clear(&loc);
+	catalogue_clear(&c);
+	free(before);
+	free(hostdir);
+	free(before_path);
+	free(after_path);
+	free(cat_path);
+	tu_rmtree(home);
+	free(home);
+}
+
+static void test_adapters_golden(void **state)
+{
+	const struct adapter *a = *state;
+	char *root = tu_path(TEST_DATA, "golden"), *hostroot;
+	struct dirent **ents;
+	int n, i, ran = 0;
+
+	hostroot = tu_path(root, a->id);
+	n = scandir(hostroot, &ents, NULL, alphasort);
+	if (n < 0)
+		fail_msg("%s: no golden cases", hostroot);
+	for (i = 0; i < n; i++) {
+		char *dir;
+
+		if (ents[i]->d_name[0] != '.') {
+			dir = tu_path(hostroot, ents[i]->d_name);
+			if (fileio_is_dir(dir)) {
+				print_message("  %s/%s\n", a->id,
+				              ents[i]->d_name);
+				test_adapters_run_case(a, dir);
+				ran++;
+			}
+			free(dir);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	assert_true(ran > 0);
+	free(hostroot);
+	free(root);
+}
+
+/* A sandbox environment with extra variables: "NAME=value" strings. */
+struct test_vars {
+	const char *const *vars;
+	enum host_os os;
+};
+
+static const char *test_adapters_vars_getenv(void *ctx, const char *name)
+{
+	const struct test_vars *tv = ctx;
+	size_t n = strlen(name), i;
+
+	for (i = 0; tv->vars[i] != NULL; i++)
+		if (strncmp(tv->vars[i], name, n) == 0 && tv->vars[i][n] == '=')
+			return tv->vars[i] + n + 1;
+	return NULL;
+}
+
+/* Locates host id in the environment vars; returns the path (caller frees). */
+static char *test_adapters_where(const char *id, enum host_os os,
+                                 const char *const *vars, bool *present)
+{
+	struct test_vars tv = {vars, os};
+	struct host_env env = {os, test_adapters_vars_getenv, &tv};
+	struct host_location loc = {0};
+	struct diag d;
+	char *path;
+
+	assert_int_equal(adapter_find(id)->locate(&env, &loc, &d), 0);
+	path = loc.path;
+	if (present != NULL)
+		*present = loc.present;
+	loc.path = NULL;
+	host_location_clear(&loc);
+	return path;
+}
+
+static void test_adapters_locate_relocations(void **state)
+{
+	char *dir = tu_mkdtemp(), *p, home[4200], xdg[4200], codex[4200],
+	     gem[4200];
+	bool present;
+
+	(void)state;
+	(void)snprintf(home, sizeof(home), "HOME=%s", dir);
+	(void)snprintf(xdg, sizeof(xdg), "XDG_CONFIG_HOME=%s/xdg", dir);
+	(void)snprintf(codex, sizeof(codex), "CODEX_HOME=%s/cx", dir);
+	(void)snprintf(gem, sizeof(gem), "GEMINI_CLI_HOME=%s/g", dir);
+	{
+		const char *const v[] = {home, NULL};
+
+		p = test_adapters_where("claude-code", HOST_OS_LINUX, v,
+		                        &present);
+		assert_string_equal(p + strlen(dir), "/.claude.json");
+		assert_false(present);
+		free(p);
+		p = test_adapters_where("codex", HOST_OS_LINUX, v, NULL);
+		assert_string_equal(p + strlen(dir), "/.codex/config.toml");
+		free(p);
+		p = test_adapters_where("opencode", HOST_OS_LINUX, v, NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/.config/opencode/opencode.json");
+		free(p);
+		p = test_adapters_where("claude-desktop", HOST_OS_MACOS, v,
+		                        NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/Library/Application Support/Claude/"
+		                    "claude_desktop_config.json");
+		free(p);
+		p = test_adapters_where("claude-desktop", HOST_OS_LINUX, v,
+		                        NULL);
+		assert_string_equal(
+		    p + strlen(dir),
+		    "/.config/Claude/claude_desktop_config.json");
+		free(p);
+		/* The claude-code marker is ~/.claude, not the home itself. */
+		p = tu_path(dir, ".claude");
+		assert_int_equal(fileio_mkdirs(p, 0700), 0);
+		free(p);
+		p = test_adapters_where("claude-code", HOST_OS_LINUX, v,
+		                        &present);
+		assert_true(present);
+		free(p);
+	}
+	{
+		const char *const v[] = {
+		    home, xdg, codex, gem, "CLAUDE_CONFIG_DIR=/cc", NULL};
+
+		p = test_adapters_where("claude-code", HOST_OS_LINUX, v, NULL);
+		assert_string_equal(p, "/cc/.claude.json");
+		free(p);
+		p = test_adapters_where("codex", HOST_OS_LINUX, v, &present);
+		assert_string_equal(p + strlen(dir), "/cx/config.toml");
+		assert_false(present); /* CODEX_HOME must exist */
+		free(p);
+		p = test_adapters_where("gemini", HOST_OS_LINUX, v, NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/g/.gemini/settings.json");
+		free(p);
+		p = test_adapters_where("opencode", HOST_OS_LINUX, v, NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/xdg/opencode/opencode.json");
+		free(p);
+		/* An opencode.jsonc wins over opencode.json. */
+		p = tu_path(dir, "xdg/opencode/opencode.jsonc");
+		tu_write(p, "{}", 2);
+		free(p);
+		p = test_adapters_where("opencode", HOST_OS_LINUX, v, &present);
+		assert_string_equal(p + strlen(dir),
+		                    "/xdg/opencode/opencode.jsonc");
+		assert_true(present);
+		free(p);
+	}
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_adapters_locate_windows_msix(void **state)
+{
+	char *dir = tu_mkdtemp(), *p, appdata[4200], local[4200];
+
+	(void)state;
+	(void)snprintf(appdata, sizeof(appdata), "APPDATA=%s/Roaming", dir);
+	(void)snprintf(local, sizeof(local), "LOCALAPPDATA=%s/Local", dir);
+	{
+		const char *const v[] = {appdata, local, "USERPROFILE=/u",
+		                         NULL};
+
+		p = test_adapters_where("claude-desktop", HOST_OS_WINDOWS, v,
+		                        NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/Roaming/Claude/"
+		                    "claude_desktop_config.json");
+		free(p);
+		p = tu_path(dir, "Local/Packages/Claude_pzs8sxrjxfjjc/"
+		                 "LocalCache/Roaming/Claude");
+		assert_int_equal(fileio_mkdirs(p, 0755), 0);
+		free(p);
+		p = test_adapters_where("claude-desktop", HOST_OS_WINDOWS, v,
+		                        NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/Local/Packages/Claude_pzs8sxrjxfjjc/"
+		                    "LocalCache/Roaming/Claude/"
+		                    "claude_desktop_config.json");
+		free(p);
+		p = test_adapters_where("cursor", HOST_OS_WINDOWS, v, NULL);
+		assert_string_equal(p, "/u/.cursor/mcp.json");
+		free(p);
+	}
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Renders server (one canonical JSON entry) for a host; returns the code. */
+static int test_adapters_render(const char *id, const char *entry, char **out,
+                                struct diag *d)
+{
+	const struct adapter *a = adapter_find(id);
+	struct server s = {0};
+	json_t *e = json_loads(entry, 0, NULL), *r = NULL;
+	int code;
+
+	assert_non_null(e);
+	assert_int_equal(server_from_json("s", e, NULL, &s, d), 0);
+	code = a->render(&s, &r, d);
+	if (code == 0) {
+		*out = json_dumps(r, JSON_COMPACT);
+		json_decref(r);
+	}
+	server_clear(&s);
+	json_decref(e);
+	return code;
+}
+
+static void test_adapters_render_rules(void **state)
+{
+	static const struct {
+		const char *host, *entry, *expect; /* expect NULL: skipped */
+	} cases[] = {
+	    {"claude-code", "{\"command\":\"x\"}",
+	     "{\"type\":\"stdio\",\"command\":\"x\",\"args\":[],"
+	     "\"env\":{}}"},
+	    {"claude-code", "{\"url\":\"https://h/\",\"type\":\"sse\"}",
+	     "{\"type\":\"sse\",\"url\":\"https://h/\"}"},
+	    {"claude-desktop", "{\"url\":\"https://h/\"}", NULL},
+	    {"claude-desktop", "{\"command\":\"x\",\"env\":{\"A\":\"1\"}}",
+	     "{\"command\":\"x\",\"args\":[],\"env\":{\"A\":\"1\"}}"},
+	    {"codex", "{\"url\":\"https://h/\",\"type\":\"sse\"}", NULL},
+	    {"codex",
+	     "{\"url\":\"https://h/\",\"headers\":{\"Authorization\":"
+	     "\"Bearer t\"},\"disabled\":true,\"tools\":{\"allow\":[\"a\"],"
+	     "\"deny\":[\"b\"]}}",
+	     "{\"url\":\"https://h/\",\"http_headers\":{\"Authorization\":"
+	     "\"Bearer t\"},\"enabled\":false,\"enabled_tools\":[\"a\"],"
+	     "\"disabled_tools\":[\"b\"]}"},
+	    {"droid",
+	     "{\"command\":\"x\",\"env\":{\"T\":\"${TOK}\"},\"disabled\":"
+	     "true,\"tools\":{\"deny\":[\"b\"]}}",
+	     "{\"type\":\"stdio\",\"command\":\"x\",\"args\":[],\"env\":"
+	     "{\"T\":\"${TOK}\"},\"disabled\":true,\"disabledTools\":"
+	     "[\"b\"]}"},
+	    {"cursor", "{\"url\":\"https://h/\",\"type\":\"sse\"}",
+	     "{\"url\":\"https://h/\"}"},
+	    {"opencode",
+	     "{\"command\":\"npx\",\"args\":[\"-y\",\"p\"],\"env\":"
+	     "{\"K\":\"v\"},\"disabled\":true}",
+	     "{\"type\":\"local\",\"command\":[\"npx\",\"-y\",\"p\"],"
+	     "\"environment\":{\"K\":\"v\"},\"enabled\":false}"},
+	    {"opencode", "{\"url\":\"https://h/\",\"headers\":{\"A\":\"b\"}}",
+	     "{\"type\":\"remote\",\"url\":\"https://h/\",\"headers\":"
+	     "{\"A\":\"b\"},\"enabled\":true}"},
+	    {"gemini",
+	     "{\"url\":\"https://h/\",\"tools\":{\"allow\":[\"a\"],"
+	     "\"deny\":[\"b\"]}}",
+	     "{\"url\":\"https://h/\",\"type\":\"http\",\"includeTools\":"
+	     "[\"a\"],\"excludeTools\":[\"b\"]}"},
+	};
+	struct diag d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = NULL;
+		int r = test_adapters_render(cases[i].host, cases[i].entry,
+		                             &got, &d);
+
+		if (cases[i].expect == NULL) {
+			if (r != -ERR_SKIP)
+				fail_msg("%s: %s should be skipped",
+				         cases[i].host, cases[i].entry);
+			assert_true(strlen(d.msg) > 10);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		if (strcmp(got, cases[i].expect) != 0)
+			fail_msg("%s: %s\n  got    %s\n  expect %s",
+			         cases[i].host, cases[i].entry, got,
+			         cases[i].expect);
+		free(got);
+	}
+}
+
+static void test_adapters_registry_is_complete(void **state)
+{
+	static const char *const ids[] = {
+	    "claude-code", "claude-desktop", "codex", "droid",
+	    "cursor",      "opencode",       "gemini"};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(adapter_count, 7);
+	for (i = 0; i < 7; i++) {
+		const struct adapter *a = adapter_find(ids[i]);
+
+		assert_non_null(a);
+		assert_non_null(a->locate);
+		assert_non_null(a->render);
+		assert_true(a->key_depth >= 1);
+	}
+	assert_null(adapter_find("vscode"));
+}
+
+int main(void)
+{
+	static const struct CMUnitTest unit[] = {
+	    cmocka_unit_test(test_adapters_registry_is_complete),
+	    cmocka_unit_test(test_adapters_locate_relocations),
+	    cmocka_unit_test(test_adapters_locate_windows_msix),
+	    cmocka_unit_test(test_adapters_render_rules),
+	};
+	struct CMUnitTest tests[32];
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(unit) / sizeof(unit[0]); i++)
+		tests[n++] = unit[i];
+	for (i = 0; i < adapter_count; i++) {
+		tests[n] =
+		    (struct CMUnitTest)cmocka_unit_test(test_adapters_golden);
+		tests[n].name = adapter_registry[i]->id;
+		tests[n].initial_state = (void *)(uintptr_t)adapter_registry[i];
+		n++;
+	}
+	return _cmocka_run_group_tests("adapters", tests, n, NULL, NULL);
+}

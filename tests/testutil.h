@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the cmocka programs: sandbox directories and file fixtures.
+ */
+#ifndef MCPFLEET_TESTUTIL_H
+#define MCPFLEET_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* Creates a fresh directory under $TMPDIR (or /tmp); returns a new path. Fails
+ * the test on error. */
+char *tu_mkdtemp(void);
+/* Removes a directory tree. NULL-safe. */
+void tu_rmtree(const char *path);
+/* Reads a whole file, NUL-terminated; fails the test when it cannot. Caller
+ * frees. */
+char *tu_read(const char *path, size_t *len);
+/* Reads a file under tests/ (TEST_DATA); fails the test when it cannot. Caller
+ * frees. */
+char *tu_read_data(const char *relpath, size_t *len);
+/* Writes a whole file (creating parent directories); fails the test on error.
+ */
+void tu_write(const char *path, const char *data, size_t len);
+/* Returns a new string: dir + "/" + name. */
+char *tu_path(const char *dir, const char *name);
+/* Asserts that a file holds exactly these bytes, printing both on a mismatch.
+ */
+void tu_assert_file_eq(const char *path, const char *expect, size_t len);
+
+#endif
