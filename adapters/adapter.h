@@ -60,8 +60,9 @@ struct adapter {
 	/* The object (JSON) or table (TOML) that holds servers by name. */
 	const char *const *key_path;
 	size_t key_depth;
-	/* The host expands ${VAR} itself: placeholders are kept. */
-	bool expands_env;
+	/* Where the host expands ${VAR} itself (RENDER_KEEP_*): there the
+	 * placeholders are kept; everywhere else mcpfleet resolves them. */
+	unsigned expands_env;
 	/* The entry can say "disabled"; otherwise a disabled server is
 	 * left out of the file (and removed if it was there). */
 	bool can_disable;
@@ -75,10 +76,10 @@ struct adapter {
 	int (*locate)(const struct host_env *env, struct host_location *out,
 	              struct diag *d);
 	/*
-	 * Renders one server, with its ${VAR}s already resolved unless
-	 * expands_env, into the host's own entry. Returns 0 and a new value in
-	 * *out, -ERR_SKIP with d saying why the host cannot take this server,
-	 * or -ERR_NOMEM.
+	 * Renders one server, with its ${VAR}s already resolved except where
+	 * expands_env keeps them, into the host's own entry. Returns 0 and a
+	 * new value in *out, -ERR_SKIP with d saying why the host cannot take
+	 * this server, or -ERR_NOMEM.
 	 */
 	int (*render)(const struct server *s, json_t **out, struct diag *d);
 };
@@ -105,13 +106,18 @@ json_t *render_kvlist(const struct kvlist *l);
  */
 int render_set(json_t *o, const char *key, json_t *value);
 
+/* Fields whose ${VAR}s a host expands itself (struct adapter.expands_env). */
+#define RENDER_KEEP_ENV     0x1u /* env values */
+#define RENDER_KEEP_HEADERS 0x2u /* header values */
+
 /*
- * Resolves the ${VAR} placeholders of every string of s from env into a
- * new server *out (free with server_clear). Returns 0, -ERR_NOMEM, or
- * -ERR_SKIP with d naming the first unset variable and the field.
+ * Resolves the ${VAR} placeholders of the strings of s from env into a new
+ * server *out (free with server_clear), except in the fields of keep.
+ * Returns 0, -ERR_NOMEM, or -ERR_SKIP with d naming the first unset
+ * variable and the field.
  */
 int render_resolve(const struct server *s, const struct host_env *env,
-                   struct server *out, struct diag *d);
+                   unsigned keep, struct server *out, struct diag *d);
 
 /* Joins path pieces with '/' into a new string, or NULL on ENOMEM. */
 char *render_path(const char *first, ...) __attribute__((sentinel));

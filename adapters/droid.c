@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Factory Droid: mcpServers in ~/.factory/mcp.json; expands ${VAR} itself. */
+/* Factory Droid: mcpServers in ~/.factory/mcp.json; expands ${VAR} in env and
+ * headers itself. */
 #include "adapter.h"
 
 static const char *const droid_key[] = {"mcpServers"};
@@ -58,7 +59,7 @@ const struct adapter adapter_droid = {
     .format = HOST_FORMAT_JSON,
     .key_path = droid_key,
     .key_depth = 1,
-    .expands_env = true,
+    .expands_env = RENDER_KEEP_ENV | RENDER_KEEP_HEADERS,
     .can_disable = true,
     .can_filter_tools = true,
     .locate = droid_locate,

@@ -324,12 +324,9 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 			(*nskips)++;
 			continue;
 		}
-		r = 0;
-		if (!a->expands_env)
-			r = render_resolve(s, env, &resolved, &d);
+		r = render_resolve(s, env, a->expands_env, &resolved, &d);
 		if (r == 0)
-			r = a->render(a->expands_env ? s : &resolved, &entry,
-			              &d);
+			r = a->render(&resolved, &entry, &d);
 		server_clear(&resolved);
 		if (r == -ERR_SKIP) {
 			skips[*nskips].name = s->name;
@@ -560,8 +557,10 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 	}
 
 	/* stat before read: a change after the stat shows at the next run. */
-	if (stat(p.loc.path, &st) == 0)
+	if (stat(p.loc.path, &st) == 0) {
 		hostfile_stamp_from(&p.after.stamp, &st);
+		p.read_stamp = p.after.stamp;
+	}
 	r = fileio_read(p.loc.path, HOSTFILE_MAX_SIZE, &p.old_text, &p.old_len);
 	if (r == -ERR_NOENT) {
 		p.old_exists = false;
@@ -794,7 +793,7 @@ static int hostfile_delete(struct host_plan *p)
 
 int hostfile_apply(struct host_plan *p)
 {
-	struct stat st, old;
+	struct stat st, now;
 	char *bak = NULL;
 	int r = 0;
 
@@ -806,14 +805,21 @@ int hostfile_apply(struct host_plan *p)
 	 * caller holds the lock, so any such file is stale. */
 	(void)fileio_clean_temps(p->loc.path);
 	if (p->old_exists) {
-		if (stat(p->loc.path, &old) != 0)
-			old.st_mode = 0600;
+		/* Another program may have rewritten the file since it was read
+		 * (Claude Code rewrites its own): writing now would undo that. */
+		if (stat(p->loc.path, &now) != 0 ||
+		    !hostfile_stamp_matches(&p->read_stamp, &now)) {
+			hostfile_set_message(p, HOST_BLOCKED,
+			                     "%s: %s: changed by another program "
+			                     "during the sync; not written",
+			                     p->adapter->id, p->loc.path);
+			return -ERR_CONFLICT;
+		}
 		if ((bak = hostfile_backup_path(p->loc.path)) == NULL)
 			return -ERR_NOMEM;
 		(void)fileio_clean_temps(bak);
-		if (fileio_write_atomic(bak, p->old_text, p->old_len,
-		                        old.st_mode & 07777,
-		                        FILEIO_FORCE_MODE) != 0) {
+		if (fileio_backup(p->loc.path, bak, p->old_text, p->old_len) !=
+		    0) {
 			r = -ERR_IO;
 			hostfile_set_message(p, HOST_BLOCKED,
 			                     "%s: %s: cannot write the backup: "
@@ -838,6 +844,27 @@ int hostfile_apply(struct host_plan *p)
 	}
 	hostfile_stamp_from(&p->after.stamp, &st);
 	return 0;
+}
+
+bool host_state_equal(const struct host_state *a, const struct host_state *b)
+{
+	size_t i;
+
+	if ((a->path == NULL) != (b->path == NULL) ||
+	    (a->path != NULL && strcmp(a->path, b->path) != 0) ||
+	    a->managed.n != b->managed.n ||
+	    a->created_container != b->created_container ||
+	    a->created_file != b->created_file ||
+	    a->stamp.valid != b->stamp.valid)
+		return false;
+	for (i = 0; i < a->managed.n; i++)
+		if (strcmp(a->managed.v[i], b->managed.v[i]) != 0)
+			return false;
+	return !a->stamp.valid ||
+	       (a->stamp.dev == b->stamp.dev && a->stamp.ino == b->stamp.ino &&
+	        a->stamp.size == b->stamp.size &&
+	        a->stamp.mtime_ns == b->stamp.mtime_ns &&
+	        strcmp(a->stamp.digest, b->stamp.digest) == 0);
 }
 
 void host_state_clear(struct host_state *s)

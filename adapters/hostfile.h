@@ -67,6 +67,7 @@ struct host_plan {
 	char *new_text;
 	size_t new_len;
 	char *backup_path; /* set by hostfile_apply when it backed up */
+	struct host_stamp read_stamp; /* the file as it was when read */
 };
 
 /* Returns "add", "update", ... for an op, "ok", "blocked", ... for a status. */
@@ -88,13 +89,18 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 /*
  * Writes a planned change: backs the old file up to <file>.bak (once per
  * plan), then writes the new text crash-safely, keeping the file's mode.
- * Does nothing when the plan has no change. Returns 0, or -ERR_IO with
- * the plan's message set (the file is then untouched).
+ * Does nothing when the plan has no change. Returns 0; -ERR_CONFLICT when
+ * another program changed the file since it was read (nothing written:
+ * plan again); -ERR_IO. On failure the plan is BLOCKED with its message
+ * set, and the file is untouched.
  */
 int hostfile_apply(struct host_plan *p);
 
 /* Frees what a plan holds and zeroes it. NULL-safe. */
 void host_plan_clear(struct host_plan *p);
+
+/* True when two host states record the same thing. */
+bool host_state_equal(const struct host_state *a, const struct host_state *b);
 
 /* Frees what a host state holds and zeroes it. NULL-safe. */
 void host_state_clear(struct host_state *s);

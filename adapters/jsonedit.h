@@ -29,6 +29,8 @@ struct jdoc;
  * Returns 0 and a new document in *out (free with jdoc_free), or
  * -ERR_PARSE / -ERR_DUPLICATE / -ERR_TOOBIG / -ERR_NOMEM with d set to the
  * 1-based line and column and a reason that names the offending key or token.
+ * An empty or blank text is not a document (-ERR_PARSE). Texts of 1 GiB or
+ * more are refused (-ERR_TOOBIG).
  */
 int jdoc_parse(const char *text, size_t len, unsigned flags,
 	       struct jdoc **out, struct diag *d);
@@ -52,6 +54,8 @@ int jdoc_find_object(const struct jdoc *doc, const char *const *path,
  * Names of the members of the object at path, in document order.
  * Returns 0 with *names a new array of new strings (free with
  * jdoc_names_free) and *n its length, or the errors of jdoc_find_object.
+ * A name holding a NUL character (written \u0000) cannot be returned as a
+ * C string: -ERR_INVALID.
  */
 int jdoc_member_names(const struct jdoc *doc, const char *const *path,
 		      size_t depth, char ***names, size_t *n, struct diag *d);
@@ -63,6 +67,9 @@ void jdoc_names_free(char **names, size_t n);
  * Decodes member name of the object at path into a new jansson value
  * (caller json_decref()s it). Returns 0, -ERR_NOENT when the object or the
  * member is absent, -ERR_TYPE as jdoc_find_object.
+ * Comments and trailing commas (JSONC) are skipped. An integer too large for
+ * json_int_t becomes a real; -ERR_INVALID when a number overflows a double
+ * or a string or name holds a NUL character, which jansson cannot hold.
  */
 int jdoc_member_get(const struct jdoc *doc, const char *const *path,
 		    size_t depth, const char *name, json_t **out,
@@ -76,6 +83,13 @@ struct jedit {
 
 /* jdoc_edit flags */
 #define JEDIT_PRUNE_EMPTY 0x1u /* drop the edited object from its parent when it ends empty */
+/*
+ * JEDIT_PRUNE_EMPTY, and also drop each object up the path that this leaves
+ * empty, so that what a call created for a path of depth 2 or more goes away
+ * as a whole. It would also drop an empty parent the user wrote: use it only
+ * for parents known to be the caller's own.
+ */
+#define JEDIT_PRUNE_PATH 0x3u
 
 /*
  * Applies edits to the object at path and returns the new text. Only the
@@ -90,11 +104,20 @@ struct jedit {
  *     so that adding members and then removing them gives back the original
  *     bytes; an object emptied of all members becomes "{}" (or is removed
  *     from its parent with JEDIT_PRUNE_EMPTY);
- *   - removing an absent member is not an error.
+ *   - removing an absent member is not an error;
+ *   - replacing a member with a value equal to its current one (as
+ *     json_equal() sees it) leaves its bytes as written.
+ * One exception to the round trip: an empty object written with blanks
+  * inside ("{ }", "{\n}") comes back as "{}". Comments are never removed,
+ * except those between a removed member's key and its comma; an object
+ * holding a comment is not pruned.
  * Objects missing on the path are created, innermost last.
+ * Edits apply in order; a name given twice ends as its last edit says.
  * Returns 0 with *out a new NUL-terminated text (caller frees) and *outlen,
  * or -ERR_TYPE / -ERR_NOMEM / -ERR_INVALID (d says why). The result always
  * parses with the same flags (the function checks it).
+ * Also -ERR_TOOBIG when a new value would nest deeper than JDOC_MAX_DEPTH,
+ * and -ERR_INTERNAL should that check ever fail (nothing is returned then).
  */
 int jdoc_edit(const struct jdoc *doc, const char *const *path, size_t depth,
 	      const struct jedit *edits, size_t n, unsigned flags, char **out,

@@ -187,7 +187,7 @@ static int render_expand_str(const char *field, char **s,
 }
 
 int render_resolve(const struct server *s, const struct host_env *env,
-                   struct server *out, struct diag *d)
+                   unsigned keep, struct server *out, struct diag *d)
 {
 	struct server c;
 	int r;
@@ -196,9 +196,11 @@ int render_resolve(const struct server *s, const struct host_env *env,
 		return r;
 	if ((r = render_expand_str("command", &c.command, env, d)) != 0 ||
 	    (r = render_expand_strv("args", &c.args, env, d)) != 0 ||
-	    (r = render_expand_kv("env", &c.env, env, d)) != 0 ||
+	    (!(keep & RENDER_KEEP_ENV) &&
+	     (r = render_expand_kv("env", &c.env, env, d)) != 0) ||
 	    (r = render_expand_str("url", &c.url, env, d)) != 0 ||
-	    (r = render_expand_kv("headers", &c.headers, env, d)) != 0) {
+	    (!(keep & RENDER_KEEP_HEADERS) &&
+	     (r = render_expand_kv("headers", &c.headers, env, d)) != 0)) {
 		server_clear(&c);
 		return r;
 	}

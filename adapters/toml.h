@@ -85,6 +85,10 @@ const struct toml_value *toml_table_value(const struct toml_value *t, size_t i);
 /* Returns the member named key, or NULL. */
 const struct toml_value *toml_table_get(const struct toml_value *t,
 					const char *key);
+/*
+ * How t came to be. An implicit table that dotted keys then extend (b in
+ * [a.b.c] then [a] b.x = 1) is defined by them and reads as dotted.
+ */
 enum toml_origin toml_table_origin(const struct toml_value *t);
 
 /* Arrays. */

@@ -121,6 +121,7 @@ int state_load(const char *path, struct agent_state *out, struct diag *d)
 	st.revision =
 	    (uint64_t)json_integer_value(json_object_get(root, "revision"));
 	st.last_sync = json_integer_value(json_object_get(root, "last_sync"));
+	st.pending = json_is_true(json_object_get(root, "pending"));
 	hosts = json_object_get(root, "hosts");
 	if (hosts != NULL && !json_is_object(hosts)) {
 		r = diag_set(d, ERR_INVALID, 0, 0,
@@ -203,6 +204,8 @@ int state_save(const char *path, const struct agent_state *st)
 	                           json_integer((json_int_t)st->revision));
 	bad |= json_object_set_new(root, "last_sync",
 	                           json_integer((json_int_t)st->last_sync));
+	if (st->pending)
+		bad |= json_object_set_new(root, "pending", json_true());
 	for (i = 0; i < st->n; i++)
 		bad |= json_object_set_new(hosts, st->hosts[i].id,
 		                           state_host_json(&st->hosts[i].st));
@@ -211,6 +214,7 @@ int state_save(const char *path, const struct agent_state *st)
 		r = -ERR_NOMEM;
 		goto out;
 	}
+	(void)fileio_clean_temps(path);
 	if (fileio_write_atomic(path, text, len, 0600, FILEIO_FORCE_MODE) != 0)
 		r = -ERR_IO;
 out:

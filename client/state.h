@@ -4,6 +4,7 @@
 #ifndef MCPFLEET_STATE_H
 #define MCPFLEET_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@ struct state_host {
 struct agent_state {
 	uint64_t revision; /* last applied fleet revision, 0 when none */
 	int64_t last_sync; /* Unix seconds, 0 when never */
+	bool pending;      /* a sync was writing: it may have been cut short */
 	struct state_host *hosts;
 	size_t n;
 };

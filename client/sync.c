@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -191,12 +192,171 @@ static int sync_lock(const char *home)
 	return fd;
 }
 
+/*
+ * Records, for every host about to be written, the union of the names it
+ * manages now and after: the state a crash in the middle may leave.
+ */
+static int sync_state_intent(struct agent_state *st,
+                             const struct host_plan *plans)
+{
+	size_t i, k;
+	int r;
+
+	for (i = 0; i < adapter_count; i++) {
+		const struct host_plan *p = &plans[i];
+		const struct host_state *prev = state_get(st, p->adapter->id);
+		struct host_state hs = {0};
+
+		if (p->status != HOST_OK || !p->changed)
+			continue;
+		if ((hs.path = strdup(p->after.path)) == NULL)
+			return -ERR_NOMEM;
+		for (k = 0; prev != NULL && k < prev->managed.n; k++)
+			if ((r = strv_push(&hs.managed, prev->managed.v[k])) != 0)
+				goto fail;
+		for (k = 0; k < p->after.managed.n; k++)
+			if (!strv_has(&hs.managed, p->after.managed.v[k]) &&
+			    (r = strv_push(&hs.managed,
+			                   p->after.managed.v[k])) != 0)
+				goto fail;
+		hs.created_container = p->after.created_container ||
+		                       (prev != NULL && prev->created_container);
+		hs.created_file = p->after.created_file ||
+		                  (prev != NULL && prev->created_file);
+		if ((r = state_put(st, p->adapter->id, &hs)) != 0)
+			goto fail;
+		continue;
+	fail:
+		host_state_clear(&hs);
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Applies one plan. When another program changed the file since it was
+ * read, plans that host again from the file as it is now, once.
+ */
+static int sync_apply(const struct sync_opts *o, const struct server *servers,
+                      size_t n, const struct agent_state *st,
+                      struct host_plan *p)
+{
+	struct host_plan again;
+	const struct adapter *a = p->adapter;
+	int r;
+
+	if (p->status != HOST_OK || !p->changed)
+		return 0;
+	if (hostfile_apply(p) != -ERR_CONFLICT)
+		return 0;
+	if ((r = hostfile_plan(a, o->env, servers, n, state_get(st, a->id),
+	                       &again)) != 0)
+		return r;
+	host_plan_clear(p);
+	*p = again;
+	(void)hostfile_apply(p);
+	return 0;
+}
+
+/*
+ * The last sync was cut short while writing: remove the temporary files it
+ * may have left next to the host files (we hold the lock, so they are
+ * stale). The write-ahead state already covers every name it may have
+ * written.
+ */
+static void sync_recover(const struct sync_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < adapter_count; i++) {
+		struct host_location loc = {0};
+		struct diag d;
+		char *bak;
+
+		if (adapter_registry[i]->locate(o->env, &loc, &d) != 0)
+			continue;
+		(void)fileio_clean_temps(loc.path);
+		if ((bak = malloc(strlen(loc.path) + 5)) != NULL) {
+			memcpy(bak, loc.path, strlen(loc.path));
+			memcpy(bak + strlen(loc.path), ".bak", 5);
+			(void)fileio_clean_temps(bak);
+			free(bak);
+		}
+		host_location_clear(&loc);
+	}
+}
+
+struct sync_job {
+	pthread_t tid;
+	bool started;
+	const struct sync_opts *o;
+	const struct server *servers;
+	size_t n;
+	const struct agent_state *st;
+	struct host_plan *p;
+	int r;
+};
+
+static void *sync_apply_thread(void *arg)
+{
+	struct sync_job *job = arg;
+
+	job->r = sync_apply(job->o, job->servers, job->n, job->st, job->p);
+	return NULL;
+}
+
+/*
+ * Applies every changed plan, the hosts in parallel: each write ends in
+ * fsyncs, and the file system commits concurrent ones together, so seven
+ * hosts cost about what one does. A host that cannot get a thread is
+ * applied on this one.
+ */
+static int sync_apply_all(const struct sync_opts *o,
+                          const struct server *servers, size_t n,
+                          const struct agent_state *st,
+                          struct host_plan *plans)
+{
+	struct sync_job *jobs = calloc(adapter_count, sizeof(*jobs));
+	size_t i;
+	int r = 0;
+
+	if (jobs == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; i < adapter_count; i++) {
+		struct sync_job *job = &jobs[i];
+
+		job->o = o;
+		job->servers = servers;
+		job->n = n;
+		job->st = st;
+		job->p = &plans[i];
+		job->r = 0;
+		job->started = false;
+		if (plans[i].status != HOST_OK || !plans[i].changed)
+			continue;
+		job->started = pthread_create(&job->tid, NULL,
+		                              sync_apply_thread, job) == 0;
+		if (!job->started)
+			sync_apply_thread(job);
+	}
+	for (i = 0; i < adapter_count; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].tid, NULL);
+		if (jobs[i].r != 0)
+			r = jobs[i].r;
+	}
+	free(jobs);
+	return r;
+}
+
 int sync_run(const struct sync_opts *o, const struct catalogue *personal,
              const struct catalogue *fleet, uint64_t fleet_revision)
 {
 	struct agent_state st = {0};
 	struct sync_merged m = {0};
-	struct host_plan plan;
+	struct host_plan *plans = NULL;
+	struct server *flat = NULL;
+	bool changed = false, dirty = false;
 	json_t *report = NULL, *hosts = NULL, *warnings = NULL;
 	struct diag d;
 	char *state_path = NULL;
@@ -222,6 +382,8 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 		exit_code = EXIT_CONFIG;
 		goto out;
 	}
+	if (st.pending && !o->dry_run)
+		sync_recover(o);
 	for (i = 0; o->ignore_stamps && i < st.n; i++)
 		st.hosts[i].st.stamp.valid = false;
 	if (sync_merge(personal, fleet, &m) != 0)
@@ -242,58 +404,69 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 			        m.warnings.v[i]);
 	}
 	/* One server array for the planner, in name order. */
-	{
-		struct server *flat = NULL;
+	if (m.n > 0 && (flat = calloc(m.n, sizeof(*flat))) == NULL)
+		goto nomem;
+	for (i = 0; i < m.n; i++)
+		flat[i] = *m.v[i]; /* shallow: read-only below */
+	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL)
+		goto nomem;
+	for (i = 0; i < adapter_count; i++) {
+		const struct adapter *a = adapter_registry[i];
 
-		if (m.n > 0 && (flat = calloc(m.n, sizeof(*flat))) == NULL)
+		if (hostfile_plan(a, o->env, flat, m.n, state_get(&st, a->id),
+		                  &plans[i]) != 0)
 			goto nomem;
-		for (i = 0; i < m.n; i++)
-			flat[i] = *m.v[i]; /* shallow: read-only below */
-		for (i = 0; i < adapter_count; i++) {
-			const struct adapter *a = adapter_registry[i];
-
-			r = hostfile_plan(a, o->env, flat, m.n,
-			                  state_get(&st, a->id), &plan);
-			if (r != 0) {
-				free(flat);
-				goto nomem;
-			}
-			if (!o->dry_run && plan.status == HOST_OK)
-				(void)hostfile_apply(&plan);
-			if (plan.status == HOST_BLOCKED)
-				exit_code = EXIT_BLOCKED;
-			if (o->json) {
-				json_array_append_new(hosts,
-				                      sync_plan_json(o, &plan));
-			} else {
-				sync_print_human(o, &plan);
-				for (j = 0; j < plan.warnings.n; j++)
-					fprintf(o->err,
-					        "mcpfleet: warning: %s\n",
-					        plan.warnings.v[j]);
-				if (plan.status == HOST_BLOCKED)
-					fprintf(o->err, "mcpfleet: %s\n",
-					        plan.message);
-			}
-			if (!o->dry_run && plan.status != HOST_ABSENT &&
-			    state_put(&st, a->id, &plan.after) != 0) {
-				host_plan_clear(&plan);
-				free(flat);
-				goto nomem;
-			}
-			host_plan_clear(&plan);
-		}
-		free(flat);
+		changed |= plans[i].status == HOST_OK && plans[i].changed;
 	}
-	if (!o->dry_run) {
+	if (!o->dry_run && changed) {
+		/* Write-ahead: record every name about to be written before
+		 * writing it, so that a crash never leaves an entry of ours
+		 * that the next sync would take for the user's. */
+		if (sync_state_intent(&st, plans) != 0)
+			goto nomem;
 		st.last_sync = (int64_t)time(NULL);
-		if (fleet != NULL)
-			st.revision = fleet_revision;
-		if (state_save(state_path, &st) != 0) {
-			fprintf(o->err, "mcpfleet: %s: cannot write: %s\n",
-			        state_path, strerror(errno));
-			exit_code = EXIT_CONFIG;
+		st.pending = true;
+		if (state_save(state_path, &st) != 0)
+			goto save_failed;
+		if (sync_apply_all(o, flat, m.n, &st, plans) != 0)
+			goto nomem;
+	}
+	for (i = 0; i < adapter_count; i++) {
+		struct host_plan *p = &plans[i];
+		const struct host_state *prev = state_get(&st, p->adapter->id);
+
+		if (p->status == HOST_BLOCKED)
+			exit_code = EXIT_BLOCKED;
+		if (o->json) {
+			json_array_append_new(hosts, sync_plan_json(o, p));
+		} else {
+			sync_print_human(o, p);
+			for (j = 0; j < p->warnings.n; j++)
+				fprintf(o->err, "mcpfleet: warning: %s\n",
+				        p->warnings.v[j]);
+			if (p->status == HOST_BLOCKED)
+				fprintf(o->err, "mcpfleet: %s\n", p->message);
 		}
+		/* A host whose write failed keeps the write-ahead state. */
+		if (o->dry_run || p->status == HOST_ABSENT ||
+		    (p->status == HOST_BLOCKED && p->changed) ||
+		    (prev != NULL && host_state_equal(prev, &p->after)))
+			continue;
+		dirty = true;
+		if (state_put(&st, p->adapter->id, &p->after) != 0)
+			goto nomem;
+	}
+	if (fleet != NULL && st.revision != fleet_revision) {
+		st.revision = fleet_revision;
+		dirty = true;
+	}
+	/* A sync that changes nothing writes nothing, state included. */
+	if (!o->dry_run && (dirty || changed)) {
+		if (changed)
+			st.last_sync = (int64_t)time(NULL);
+		st.pending = false;
+		if (state_save(state_path, &st) != 0)
+			goto save_failed;
 	}
 	if (o->json) {
 		char *s;
@@ -312,10 +485,19 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 		fprintf(o->out, "dry run: nothing was written\n");
 	}
 	goto out;
+save_failed:
+	fprintf(o->err, "mcpfleet: %s: cannot write: %s\n", state_path,
+	        strerror(errno));
+	exit_code = EXIT_CONFIG;
+	goto out;
 nomem:
 	fprintf(o->err, "mcpfleet: out of memory\n");
 	exit_code = EXIT_CONFIG;
 out:
+	for (i = 0; plans != NULL && i < adapter_count; i++)
+		host_plan_clear(&plans[i]);
+	free(plans);
+	free(flat);
 	json_decref(report);
 	json_decref(hosts);
 	json_decref(warnings);

@@ -192,6 +192,27 @@ out:
 	return r;
 }
 
+int fileio_backup(const char *path, const char *bak, const void *data,
+                  size_t len)
+{
+	struct stat st;
+
+	if (unlink(bak) != 0 && errno != ENOENT)
+		return -ERR_IO;
+	/* The old version stays as it is, under a second name: the rename
+	 * that follows gives path a new file. */
+	if (linkat(AT_FDCWD, path, AT_FDCWD, bak, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EPERM && errno != EXDEV && errno != EMLINK &&
+	    errno != ENOSYS && errno != EOPNOTSUPP)
+		return -ERR_IO;
+	/* No hard links on this file system (some network and FUSE ones). */
+	if (stat(path, &st) != 0)
+		st.st_mode = 0600;
+	return fileio_write_atomic(bak, data, len, st.st_mode & 07777,
+	                           FILEIO_FORCE_MODE);
+}
+
 int fileio_clean_temps(const char *path)
 {
 	const char *base = strrchr(path, '/');

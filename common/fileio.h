@@ -37,6 +37,15 @@ int fileio_write_atomic_st(const char *path, const void *data, size_t len,
                            mode_t mode, unsigned flags, struct stat *st);
 
 /*
+ * Makes bak a backup of path as it is now (its last version, which data
+ * and len hold): a hard link to the same file when the file system allows
+ * it, which costs no copy and keeps the mode; else a copy with path's mode.
+ * An existing bak is replaced. Returns 0 or -ERR_IO (errno kept).
+ */
+int fileio_backup(const char *path, const char *bak, const void *data,
+                  size_t len);
+
+/*
  * Removes the temporary files fileio_write_atomic leaves for path when it
  * is killed before its rename (path.mcpfleet-XXXXXX). Call it only while
  * holding the lock that serialises writers of path. Returns the number

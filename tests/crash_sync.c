@@ -8,14 +8,18 @@
  *   usage: crash_sync MCPFLEET_BINARY [KILLS]
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "fileio.h"
 #include "fixture.h"
@@ -80,6 +84,12 @@ static void crash_set_catalogue(const char *prefix)
 {
 	char *text = fixture_catalogue(prefix, 100), *p;
 
+	p = crash_path(".mcpfleet");
+	if (fileio_mkdirs(p, 0700) != 0) {
+		fprintf(stderr, "crash: cannot create %s\n", p);
+		exit(1);
+	}
+	free(p);
 	p = crash_path(".mcpfleet/mcp.json");
 	if (fileio_write_atomic(p, text, strlen(text), 0600, 0) != 0) {
 		fprintf(stderr, "crash: cannot write %s\n", p);
@@ -92,7 +102,10 @@ static void crash_set_catalogue(const char *prefix)
 /* Starts "mcpfleet sync" in the sandbox; returns its pid. */
 static pid_t crash_spawn(void)
 {
-	pid_t pid = fork();
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
 
 	if (pid < 0) {
 		perror("fork");
@@ -158,6 +171,64 @@ static int crash_temps(const char *dir)
 	}
 	closedir(d);
 	return n;
+}
+
+/* True when two state.json texts record the same managed names per host. */
+static bool crash_same_managed(const char *x, const char *y)
+{
+	json_t *a = json_loads(x, 0, NULL), *b = json_loads(y, 0, NULL);
+	json_t *ha = json_object_get(a, "hosts"), *hb = json_object_get(b, "hosts");
+	const char *key;
+	json_t *v;
+	bool same = ha != NULL && hb != NULL &&
+	            json_object_size(ha) == json_object_size(hb);
+
+	json_object_foreach(ha, key, v)
+	{
+		json_t *w = json_object_get(hb, key);
+
+		if (w == NULL || !json_equal(json_object_get(v, "managed"),
+		                             json_object_get(w, "managed")))
+			same = false;
+	}
+	json_decref(a);
+	json_decref(b);
+	return same;
+}
+
+/* Runs a complete sync and checks it reaches snapshot b. Returns 0 or 1. */
+static int crash_converges(const struct snapshot *b, int kill_no)
+{
+	struct snapshot c = {0};
+	int f, bad = 0;
+
+	if (crash_wait(crash_spawn()) != 0) {
+		printf("FAIL kill %d: the sync after it did not succeed\n",
+		       kill_no);
+		return 1;
+	}
+	crash_take(&c);
+	for (f = 0; f < CRASH_NFILES; f++)
+		if (c.len[f] != b->len[f] ||
+		    memcmp(c.data[f], b->data[f], c.len[f]) != 0) {
+			printf("FAIL kill %d: %s did not converge\n", kill_no,
+			       fixture_host_files[f]);
+			bad = 1;
+		}
+	if (!crash_same_managed(c.data[CRASH_NFILES], b->data[CRASH_NFILES])) {
+		printf("FAIL kill %d: state.json does not manage what a clean "
+		       "sync does: entries were orphaned\n",
+		       kill_no);
+		bad = 1;
+	}
+	if (crash_temps(crash_home) != 0) {
+		printf("FAIL kill %d: temporary files were left behind\n",
+		       kill_no);
+		bad = 1;
+	}
+	for (f = 0; f <= CRASH_NFILES; f++)
+		free(c.data[f]);
+	return bad;
 }
 
 int main(int argc, char **argv)
@@ -237,6 +308,10 @@ int main(int argc, char **argv)
 			}
 			free(p);
 		}
+		/* The next complete sync converges from wherever the kill
+		 * left things: same files, same managed names, no leftovers. */
+		if (!bad)
+			bad = crash_converges(&b, i);
 		if (bad) {
 			failed++;
 		} else {
@@ -247,30 +322,6 @@ int main(int argc, char **argv)
 	printf("crash_sync: %d kills left some files old and some new "
 	       "(mid-run)\n",
 	       mixed);
-
-	/* A complete run after all that converges and cleans up. */
-	if (crash_wait(crash_spawn()) != 0) {
-		printf("FAIL the sync after the kills did not succeed\n");
-		failed++;
-	} else {
-		struct snapshot c = {0};
-
-		crash_take(&c);
-		for (f = 0; f < CRASH_NFILES; f++)
-			if (c.len[f] != b.len[f] ||
-			    memcmp(c.data[f], b.data[f], c.len[f]) != 0) {
-				printf("FAIL %s did not converge\n",
-				       fixture_host_files[f]);
-				failed++;
-			}
-		if (crash_temps(crash_home) != 0) {
-			printf("FAIL temporary files were left behind\n");
-			failed++;
-		}
-		passed++;
-		for (f = 0; f <= CRASH_NFILES; f++)
-			free(c.data[f]);
-	}
 	for (f = 0; f <= CRASH_NFILES; f++) {
 		free(a.data[f]);
 		free(b.data[f]);
