@@ -55,6 +55,17 @@ static double bench_median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* CPU time (user + system) of this process so far, in ms. */
+static double bench_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double bench_last_cpu;
+
 static double bench_sync(struct bench *b, const struct catalogue *c,
                          bool ignore_stamps)
 {
@@ -65,9 +76,10 @@ static double bench_sync(struct bench *b, const struct catalogue *c,
 	    .err = b->devnull,
 	    .ignore_stamps = ignore_stamps,
 	};
-	double t0 = bench_now_ms();
+	double c0 = bench_cpu_ms(), t0 = bench_now_ms();
 	int code = sync_run(&o, c, NULL, 0);
 
+	bench_last_cpu = bench_cpu_ms() - c0;
 	if (code != EXIT_OK) {
 		fprintf(stderr, "bench: sync failed (%d)\n", code);
 		exit(1);
@@ -101,7 +113,7 @@ int main(int argc, char **argv)
 	struct catalogue c = {0};
 	struct diag d;
 	struct bench b;
-	double *full, *noop, *cold;
+	double *full, *noop, *cold, *fullc, *noopc, *coldc;
 	char *text, *state;
 	long long m0;
 	int i;
@@ -129,6 +141,9 @@ int main(int argc, char **argv)
 	full = calloc((size_t)runs, sizeof(double));
 	noop = calloc((size_t)runs, sizeof(double));
 	cold = calloc((size_t)runs, sizeof(double));
+	fullc = calloc((size_t)runs, sizeof(double));
+	noopc = calloc((size_t)runs, sizeof(double));
+	coldc = calloc((size_t)runs, sizeof(double));
 
 	for (i = 0; i < runs; i++) {
 		/* Full: a fresh sandbox each time, outside the timing. */
@@ -138,12 +153,17 @@ int main(int argc, char **argv)
 		}
 		unlink(state);
 		full[i] = bench_sync(&b, &c, false);
+		fullc[i] = bench_last_cpu;
 	}
 	m0 = bench_mtimes(&b);
-	for (i = 0; i < runs; i++)
+	for (i = 0; i < runs; i++) {
 		noop[i] = bench_sync(&b, &c, false);
-	for (i = 0; i < runs; i++)
+		noopc[i] = bench_last_cpu;
+	}
+	for (i = 0; i < runs; i++) {
 		cold[i] = bench_sync(&b, &c, true);
+		coldc[i] = bench_last_cpu;
+	}
 	if (bench_mtimes(&b) != m0) {
 		fprintf(stderr, "bench: a no-op sync wrote a host file\n");
 		return 1;
@@ -156,18 +176,25 @@ int main(int argc, char **argv)
 		printf("bench_sync: 100 servers x 7 hosts, ~/.claude.json %zu "
 		       "bytes, %d runs each\n",
 		       size, runs);
-		printf("  full sync                 median %8.2f ms\n", mf);
-		printf("  no-op re-sync             median %8.2f ms  (wrote "
+		printf("                            wall (median)   cpu (median)\n");
+		printf("  full sync                 %8.2f ms    %8.2f ms\n", mf,
+		       bench_median(fullc, runs));
+		printf("  no-op re-sync             %8.2f ms    %8.2f ms  (wrote "
 		       "nothing)\n",
-		       mn);
-		printf("  no-op, files re-parsed    median %8.2f ms\n", mc);
-		printf("  ratios: full/no-op %.1fx, re-parsed/no-op %.1fx\n",
+		       mn, bench_median(noopc, runs));
+		printf("  no-op, files re-parsed    %8.2f ms    %8.2f ms\n", mc,
+		       bench_median(coldc, runs));
+		printf("  ratios (wall): full/no-op %.1fx, re-parsed/no-op "
+		       "%.1fx\n",
 		       mf / mn, mc / mn);
 	}
 	catalogue_clear(&c);
 	free(full);
 	free(noop);
 	free(cold);
+	free(fullc);
+	free(noopc);
+	free(coldc);
 	{
 		char cmd[512];
 

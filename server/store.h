@@ -1,0 +1,866 @@
+/* SPDX-License-Identifier: MIT */
+/* The control plane's store: the one interface to fleet state; nothing
+ * outside the store speaks SQL. */
+#ifndef MCPFLEET_STORE_H
+#define MCPFLEET_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/*
+ * A store is opened by backend name ("sqlite" today; "postgres" later) and
+ * used through the store_* functions below, which validate their input and
+ * dispatch to the backend's struct store_backend (the table at the end of
+ * this file, as OpenSMTPD's queue_backend.c dispatches to queue_fs.c).
+ *
+ * Threads: a struct store is a connection. Each thread opens its own and
+ * never shares it; the SQLite backend gives each handle its own sqlite3
+ * connection and statement cache, and the database file (WAL mode) lets
+ * one writer and many readers work at once, writers waiting up to 5 s for
+ * each other.
+ *
+ * Errors: every function returns 0 or a negative code from err.h and, when
+ * d is not NULL, says why in d->msg:
+ *   -ERR_INVALID   an argument fails validation ("user name 'a b': only
+ *                  letters, digits and . _ @ - are allowed");
+ *   -ERR_NOENT     the thing named does not exist ("no user named 'x'");
+ *   -ERR_EXISTS    a duplicate ("user 'x' already exists");
+ *   -ERR_CONFLICT  the current state forbids it (a removal that would
+ *                  orphan something, revoking what is already revoked,
+ *                  a used-up enrollment token);
+ *   -ERR_PERM      a revoked token, a disabled user;
+ *   -ERR_VERIFY    an expired token, a broken audit chain;
+ *   -ERR_IO        the backend failed (busy, disk, corrupt file);
+ *   -ERR_NOMEM, -ERR_TOOBIG.
+ * Out-parameters are set only on success (store_audit_verify() documents
+ * its one exception).
+ *
+ * Identity: entities are looked up by name with the *_get functions and
+ * handled by id everywhere else (ids are never reused, so an id in the
+ * audit log names one thing forever). Times are Unix seconds, taken from
+ * the system clock unless store_set_now() fixed them.
+ *
+ * Atomicity: every mutating call is atomic on its own (a savepoint inside
+ * the caller's transaction, or a transaction of its own). The caller groups
+ * a mutation and its audit row with store_begin()/store_commit().
+ *
+ * Deletion rules (what a removal does to what depends on it):
+ *   user    refused (-ERR_CONFLICT) while the user has an active device
+ *           (revoke them first: store_device_revoke_user()) or owns a
+ *           user-scoped secret (remove it first; it is never dropped
+ *           silently). Otherwise removes the user's memberships, grants to
+ *           the user, enrollment tokens, revoked devices and those devices'
+ *           delivery records: list deliveries before removing a user.
+ *   team    refused while team-scoped secrets exist; removes memberships
+ *           and grants to the team.
+ *   server  removes its grants.
+ *   secret  removes every version of the name at that scope; delivery
+ *           records keep the name, scope and version that were delivered.
+ *   device  never removed, only revoked (the certificate serial stays
+ *           known as revoked).
+ *   audit   rows are never updated or removed.
+ */
+
+struct store;
+
+/* Limits enforced on input: the store is the last line of validation. */
+#define STORE_NAME_MAX     128 /* user, team, secret, token names */
+#define STORE_TEXT_MAX     255 /* email, hostname, os, reasons, actor */
+#define STORE_JSON_MAX     (1u << 20)          /* entry_json, report_json */
+#define STORE_DETAILS_MAX  65536               /* audit details_json */
+#define STORE_SEALED_MAX   ((16u << 20) + 28u) /* CRYPTO_SEAL_MAX + overhead */
+#define STORE_HASH_HEX     64                  /* hex SHA-256 */
+#define STORE_SERIAL_MAX   40                  /* hex of a 20-octet serial */
+#define STORE_SIG_HEX_MAX  144                 /* hex of a DER P-256 sig */
+#define STORE_AUDIT_LIMIT  10000 /* rows in one store_audit_list() */
+#define STORE_AAD_MAX      32
+
+/* ---- Open, close, transactions ---- */
+
+/*
+ * Opens the store at path with the backend called backend_name ("sqlite";
+ * for SQLite path is the database file, created 0600 when absent). Applies
+ * pending schema migrations in one transaction; refuses (-ERR_INVALID) a
+ * database whose schema is newer than this build. Returns 0 with *out
+ * (close with store_close()), -ERR_NOENT for an unknown backend, -ERR_IO.
+ */
+int store_open(const char *backend_name, const char *path, struct store **out,
+               struct diag *d);
+
+/*
+ * Test hook: as store_open(), with extra migrations appended after the
+ * built-in ones (schema versions N+1, N+2, ...), exactly as a later build
+ * appends its own. extra may be NULL when nextra is 0.
+ */
+struct store_open_opts {
+	const char *const *extra_migrations;
+	size_t nextra;
+};
+int store_open_opts(const char *backend_name, const char *path,
+                    const struct store_open_opts *opts, struct store **out,
+                    struct diag *d);
+
+/* Closes the store, rolling back an open transaction. NULL-safe. */
+void store_close(struct store *st);
+
+/* The schema version of the open database, and the newest this build knows
+ * (without test migrations). */
+int store_schema_version(struct store *st, int64_t *version, struct diag *d);
+int64_t store_schema_latest(const char *backend_name);
+
+/* Fixes the clock used for created_at and similar columns; 0 returns to the
+ * system clock. For tests. */
+void store_set_now(struct store *st, int64_t now);
+/* The store's current time. */
+int64_t store_now(const struct store *st);
+
+/*
+ * Starts a write transaction (SQLite: BEGIN IMMEDIATE, so the write lock is
+ * taken now and a later statement cannot fail with "busy"). Transactions do
+ * not nest: -ERR_INVALID when one is open. store_commit() makes it durable;
+ * store_rollback() undoes everything since store_begin() (rolling back with
+ * none open is a no-op returning 0). When store_commit() fails the
+ * transaction has been rolled back.
+ */
+int store_begin(struct store *st, struct diag *d);
+int store_commit(struct store *st, struct diag *d);
+int store_rollback(struct store *st, struct diag *d);
+/* True while a store_begin() transaction is open. */
+bool store_in_transaction(const struct store *st);
+
+/* ---- Users ---- */
+
+struct store_user {
+	int64_t id;
+	char *name;
+	char *email; /* "" when none */
+	bool disabled;
+	int64_t created_at;
+};
+
+struct store_user_list {
+	struct store_user *v; /* ordered by name */
+	size_t n;
+};
+
+/*
+ * Adds a user. name: [A-Za-z0-9._@-]{1,128}; email: NULL or up to 255
+ * printable bytes. Returns 0 with *id (may be NULL), -ERR_EXISTS.
+ */
+int store_user_add(struct store *st, const char *name, const char *email,
+                   int64_t *id, struct diag *d);
+/* Fetches a user by name or by id. Returns 0 with *out (free its strings
+ * with store_user_clear()), or -ERR_NOENT ("no user named 'x'"). */
+int store_user_get(struct store *st, const char *name, struct store_user *out,
+                   struct diag *d);
+int store_user_get_id(struct store *st, int64_t id, struct store_user *out,
+                      struct diag *d);
+/* Every user. Returns 0 with *out (free with store_user_list_free()). */
+int store_user_list(struct store *st, struct store_user_list *out,
+                    struct diag *d);
+/* Removes a user (see the deletion rules above). -ERR_NOENT, -ERR_CONFLICT. */
+int store_user_remove(struct store *st, int64_t id, struct diag *d);
+/* Disables or enables a user: a disabled user's tokens cannot enroll. */
+int store_user_set_disabled(struct store *st, int64_t id, bool disabled,
+                            struct diag *d);
+void store_user_clear(struct store_user *u);
+void store_user_list_free(struct store_user_list *l);
+
+/* ---- Teams and memberships ---- */
+
+/* The implicit team every user belongs to; never stored, and no stored
+ * team may take its name. Grants target it with STORE_TARGET_EVERYONE. */
+#define STORE_TEAM_EVERYONE "everyone"
+
+struct store_team {
+	int64_t id;
+	char *name;
+	int64_t created_at;
+};
+
+struct store_team_list {
+	struct store_team *v; /* ordered by name */
+	size_t n;
+};
+
+/* One membership. */
+struct store_member {
+	int64_t team_id;
+	int64_t user_id;
+};
+
+struct store_member_list {
+	struct store_member *v; /* ordered by user_id, then team_id */
+	size_t n;
+};
+
+/* Adds a team; name as for users, not "everyone" (-ERR_INVALID). Returns 0
+ * with *id (may be NULL), -ERR_EXISTS. */
+int store_team_add(struct store *st, const char *name, int64_t *id,
+                   struct diag *d);
+/* Fetches a team by name or id (free with store_team_clear()); -ERR_NOENT. */
+int store_team_get(struct store *st, const char *name, struct store_team *out,
+                   struct diag *d);
+int store_team_get_id(struct store *st, int64_t id, struct store_team *out,
+                      struct diag *d);
+/* Every team (free with store_team_list_free()). */
+int store_team_list(struct store *st, struct store_team_list *out,
+                    struct diag *d);
+/* Removes a team (see the deletion rules). -ERR_NOENT, -ERR_CONFLICT. */
+int store_team_remove(struct store *st, int64_t id, struct diag *d);
+void store_team_clear(struct store_team *t);
+void store_team_list_free(struct store_team_list *l);
+
+/* Adds user to team: -ERR_NOENT for either missing, -ERR_EXISTS. */
+int store_member_add(struct store *st, int64_t team_id, int64_t user_id,
+                     struct diag *d);
+/* Removes user from team: -ERR_NOENT when not a member. */
+int store_member_remove(struct store *st, int64_t team_id, int64_t user_id,
+                        struct diag *d);
+/* The teams of a user (free with store_team_list_free()); -ERR_NOENT when
+ * the user does not exist. */
+int store_member_teams(struct store *st, int64_t user_id,
+                       struct store_team_list *out, struct diag *d);
+/* The members of a team (free with store_user_list_free()). */
+int store_member_users(struct store *st, int64_t team_id,
+                       struct store_user_list *out, struct diag *d);
+/* Every membership (free with store_member_list_free()). */
+int store_member_all(struct store *st, struct store_member_list *out,
+                     struct diag *d);
+void store_member_list_free(struct store_member_list *l);
+
+/* ---- Servers (the catalogue) ---- */
+
+struct store_server {
+	int64_t id;
+	char *name;
+	char *entry_json; /* one canonical entry (common/catalogue.c) */
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+struct store_server_list {
+	struct store_server *v; /* ordered by name */
+	size_t n;
+};
+
+/* Adds a server. name: server_name_check() rules; entry_json: a JSON
+ * object of at most STORE_JSON_MAX bytes, stored as given. -ERR_EXISTS. */
+int store_server_add(struct store *st, const char *name,
+                     const char *entry_json, int64_t *id, struct diag *d);
+/* Fetches a server by name or id (free with store_server_clear()). */
+int store_server_get(struct store *st, const char *name,
+                     struct store_server *out, struct diag *d);
+int store_server_get_id(struct store *st, int64_t id, struct store_server *out,
+                        struct diag *d);
+/* Every server (free with store_server_list_free()). */
+int store_server_list(struct store *st, struct store_server_list *out,
+                      struct diag *d);
+/* Replaces a server's entry. -ERR_NOENT. */
+int store_server_set(struct store *st, int64_t id, const char *entry_json,
+                     struct diag *d);
+/* Removes a server and its grants. -ERR_NOENT. */
+int store_server_remove(struct store *st, int64_t id, struct diag *d);
+void store_server_clear(struct store_server *s);
+void store_server_list_free(struct store_server_list *l);
+
+/* ---- Grants ---- */
+
+enum store_target {
+	STORE_TARGET_EVERYONE,
+	STORE_TARGET_TEAM,
+	STORE_TARGET_USER,
+};
+
+struct store_grant {
+	int64_t id;
+	int64_t server_id;
+	char *server_name;
+	enum store_target kind;
+	int64_t target_id;  /* team or user id; 0 for everyone */
+	char *target_name;  /* team or user name; "everyone" */
+	char *tools_allow;  /* JSON array of strings, or NULL */
+	char *tools_deny;   /* JSON array of strings, or NULL */
+	int64_t created_at;
+};
+
+struct store_grant_list {
+	struct store_grant *v; /* ordered by server name, then id */
+	size_t n;
+};
+
+/*
+ * Grants a server to everyone (target_id 0), a team or a user.
+ * tools_allow / tools_deny: NULL or a JSON array of strings. Returns 0 with
+ * *id (may be NULL); -ERR_NOENT for a missing server or target,
+ * -ERR_EXISTS when that server is already granted to that target.
+ */
+int store_grant_add(struct store *st, int64_t server_id, enum store_target kind,
+                    int64_t target_id, const char *tools_allow,
+                    const char *tools_deny, int64_t *id, struct diag *d);
+/* The grants of one server, or every grant when server_id is 0 (free with
+ * store_grant_list_free()). */
+int store_grant_list(struct store *st, int64_t server_id,
+                     struct store_grant_list *out, struct diag *d);
+/* Removes one grant. -ERR_NOENT. */
+int store_grant_remove(struct store *st, int64_t id, struct diag *d);
+void store_grant_clear(struct store_grant *g);
+void store_grant_list_free(struct store_grant_list *l);
+/* "everyone", "team", "user"; and back (-ERR_INVALID). */
+const char *store_target_name(enum store_target kind);
+int store_target_parse(const char *s, enum store_target *out);
+
+/* ---- Secrets ---- */
+
+enum store_scope {
+	STORE_SCOPE_ORG,
+	STORE_SCOPE_TEAM,
+	STORE_SCOPE_USER,
+};
+
+struct store_secret {
+	int64_t id; /* this version's record id: the sealing AAD */
+	char *name;
+	enum store_scope scope;
+	int64_t scope_id;  /* team or user id; 0 for org */
+	char *scope_name;  /* team or user name; "" for org */
+	int64_t version;   /* in a list: the latest version */
+	int64_t created_at; /* of this version (a list's updated_at) */
+	uint8_t *sealed;   /* NULL in store_secret_list() */
+	size_t sealed_len;
+};
+
+struct store_secret_list {
+	struct store_secret *v; /* ordered by name, scope, scope_id */
+	size_t n;
+};
+
+/*
+ * Setting a secret is two calls inside one store_begin() transaction,
+ * because the sealed bytes authenticate their own record id (AAD):
+ *
+ *   store_begin(st, d);
+ *   store_secret_next(st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, team, &id,
+ *                     &version, d);
+ *   store_secret_aad(id, aad, &aadlen);
+ *   crypto_seal(rng, master, aad, aadlen, value, len, &sealed, &n, d);
+ *   store_secret_put(st, id, sealed, n, d);
+ *   store_audit_append(...);
+ *   store_commit(st, d);
+ *
+ * store_secret_next() allocates a record id from a counter that never goes
+ * back (an id is never reused, even after a removal or a rollback, so an
+ * old sealed blob can never be replayed into a later record) and the next
+ * version of (name, scope, scope_id): 1, 2, ... It validates the name
+ * ([A-Za-z_][A-Za-z0-9_]{0,127}, as ${secret:NAME}) and that the team or
+ * user exists (-ERR_NOENT). -ERR_INVALID outside a transaction.
+ *
+ * store_secret_put() stores the sealed bytes for the id that the last
+ * store_secret_next() of this transaction returned (-ERR_INVALID for any
+ * other id, or when none is pending). Nothing is visible until then.
+ */
+int store_secret_next(struct store *st, const char *name,
+                      enum store_scope scope, int64_t scope_id, int64_t *id,
+                      int64_t *version, struct diag *d);
+int store_secret_put(struct store *st, int64_t id, const uint8_t *sealed,
+                     size_t len, struct diag *d);
+/*
+ * Writes the AAD of secret record id ("mcpfleet-secret:<id>") into out.
+ * Returns 0 with *len, or -ERR_INVALID for an id <= 0.
+ */
+int store_secret_aad(int64_t id, char out[STORE_AAD_MAX], size_t *len);
+/* Every secret name per scope with its latest version and when it was set;
+ * never the sealed bytes (free with store_secret_list_free()). */
+int store_secret_list(struct store *st, struct store_secret_list *out,
+                      struct diag *d);
+/* The latest version of (name, scope, scope_id) with its sealed bytes (free
+ * with store_secret_clear()); -ERR_NOENT ("no secret 'X' at team 'dev'"). */
+int store_secret_get(struct store *st, const char *name,
+                     enum store_scope scope, int64_t scope_id,
+                     struct store_secret *out, struct diag *d);
+/* Removes every version of name at the scope. -ERR_NOENT. */
+int store_secret_remove(struct store *st, const char *name,
+                        enum store_scope scope, int64_t scope_id,
+                        struct diag *d);
+/* The latest version of every secret, sealed bytes included (free with
+ * store_secret_list_free()). */
+int store_secret_latest_all(struct store *st, struct store_secret_list *out,
+                            struct diag *d);
+void store_secret_clear(struct store_secret *s);
+void store_secret_list_free(struct store_secret_list *l);
+/* "org", "team", "user"; and back (-ERR_INVALID). */
+const char *store_scope_name(enum store_scope scope);
+int store_scope_parse(const char *s, enum store_scope *out);
+
+/* ---- Enrollment tokens ---- */
+
+struct store_token {
+	int64_t id;
+	char token_hash[STORE_HASH_HEX + 1];
+	int64_t user_id;
+	char *user_name;
+	int64_t expires_at;
+	int64_t uses_left;
+	bool revoked;
+	int64_t created_at;
+	char *created_by; /* "" when unknown */
+};
+
+struct store_token_list {
+	struct store_token *v; /* ordered by id */
+	size_t n;
+};
+
+/*
+ * Stores a new enrollment token by its hash (64 lowercase hex digits; the
+ * token itself is never stored), bound to user_id, valid until expires_at,
+ * for uses (1..1000000) enrollments. created_by: NULL or a short name.
+ * Returns 0 with *id (may be NULL); -ERR_NOENT, -ERR_EXISTS.
+ */
+int store_token_create(struct store *st, const char *token_hash,
+                       int64_t user_id, int64_t expires_at, int64_t uses,
+                       const char *created_by, int64_t *id, struct diag *d);
+/* Fetches a token by its hash (free with store_token_clear()). */
+int store_token_get_by_hash(struct store *st, const char *token_hash,
+                            struct store_token *out, struct diag *d);
+/*
+ * Uses a token once, at time now: one statement decrements uses_left only
+ * when it is above 0, the token is not revoked, now is before expires_at
+ * and its user is not disabled. Returns 0 with *out (may be NULL; the token
+ * after the use) or, when nothing was decremented, why: -ERR_NOENT unknown
+ * token, -ERR_PERM revoked (or its user disabled), -ERR_VERIFY expired,
+ * -ERR_CONFLICT used up.
+ */
+int store_token_consume(struct store *st, const char *token_hash, int64_t now,
+                        struct store_token *out, struct diag *d);
+/* Every token (free with store_token_list_free()). */
+int store_token_list(struct store *st, struct store_token_list *out,
+                     struct diag *d);
+/* Revokes one token: -ERR_NOENT, -ERR_CONFLICT when already revoked. */
+int store_token_revoke(struct store *st, int64_t id, struct diag *d);
+/* Revokes every unrevoked token of a user; *count (may be NULL) says how
+ * many. -ERR_NOENT when the user does not exist. */
+int store_token_revoke_user(struct store *st, int64_t user_id, size_t *count,
+                            struct diag *d);
+void store_token_clear(struct store_token *t);
+void store_token_list_free(struct store_token_list *l);
+
+/* ---- Devices ---- */
+
+enum store_device_status {
+	STORE_DEVICE_ACTIVE,
+	STORE_DEVICE_REVOKED,
+};
+
+struct store_device {
+	char *id; /* "dev-<hex>" */
+	int64_t user_id;
+	char *user_name;
+	char *hostname;
+	char *os;
+	char *cert_serial;      /* lowercase hex */
+	char *cert_fingerprint; /* lowercase hex SHA-256 */
+	int64_t enrolled_at;
+	int64_t last_seen; /* 0: never connected */
+	int64_t applied_revision;
+	char *report_json; /* last sync report, or NULL */
+	enum store_device_status status;
+	int64_t revoked_at; /* 0 while active */
+	char *revoke_reason; /* NULL while active */
+};
+
+struct store_device_list {
+	struct store_device *v; /* ordered by id */
+	size_t n;
+};
+
+/* The ids of devices, e.g. those a revocation touched. */
+struct store_id_list {
+	char **v;
+	size_t n;
+};
+
+/*
+ * Records a newly enrolled, active device. id: [A-Za-z0-9._-]{1,128};
+ * hostname, os: up to 255 printable bytes; cert_serial: 1..40 hex digits,
+ * cert_fingerprint: 64 hex digits (stored in lowercase). Returns 0;
+ * -ERR_NOENT for a missing user, -ERR_EXISTS for a known id or serial.
+ */
+int store_device_create(struct store *st, const char *id, int64_t user_id,
+                        const char *hostname, const char *os,
+                        const char *cert_serial, const char *cert_fingerprint,
+                        struct diag *d);
+/* Fetches a device by id or by certificate serial (free with
+ * store_device_clear()). -ERR_NOENT. */
+int store_device_get(struct store *st, const char *id,
+                     struct store_device *out, struct diag *d);
+int store_device_get_by_serial(struct store *st, const char *cert_serial,
+                               struct store_device *out, struct diag *d);
+/* Every device, or one user's when user_id is not 0 (free with
+ * store_device_list_free()). */
+int store_device_list(struct store *st, int64_t user_id,
+                      struct store_device_list *out, struct diag *d);
+/* Records that a device was seen: last_seen, the revision it applied and,
+ * when report_json is not NULL, its sync report (a JSON object). */
+int store_device_touch(struct store *st, const char *id, int64_t last_seen,
+                       int64_t applied_revision, const char *report_json,
+                       struct diag *d);
+/* Revokes a device: -ERR_NOENT, -ERR_CONFLICT when already revoked. reason:
+ * NULL or up to 255 printable bytes. */
+int store_device_revoke(struct store *st, const char *id, const char *reason,
+                        struct diag *d);
+/* Revokes every active device of a user. Returns 0 with *ids (may be NULL;
+ * free with store_id_list_free()) listing them, possibly none; -ERR_NOENT
+ * when the user does not exist. */
+int store_device_revoke_user(struct store *st, int64_t user_id,
+                             const char *reason, struct store_id_list *ids,
+                             struct diag *d);
+void store_device_clear(struct store_device *dev);
+void store_device_list_free(struct store_device_list *l);
+void store_id_list_free(struct store_id_list *l);
+
+/* ---- Deliveries ---- */
+
+struct store_delivery {
+	char *device_id;
+	int64_t secret_id;
+	char *secret_name;
+	enum store_scope scope;
+	int64_t scope_id;
+	char *scope_name; /* as it was when delivered; "" for org */
+	int64_t version;
+	int64_t revision;     /* the first revision that carried it */
+	int64_t delivered_at; /* first delivery */
+};
+
+struct store_delivery_list {
+	struct store_delivery *v; /* by name, scope, version, device */
+	size_t n;
+};
+
+/*
+ * Records that secret record secret_id reached device_id in revision. The
+ * name, scope and version are copied from the secret, so the record
+ * outlives the secret's removal. Recording the same (device, secret) again
+ * keeps the first record and returns 0. -ERR_NOENT for a missing device or
+ * secret.
+ */
+int store_delivery_record(struct store *st, const char *device_id,
+                          int64_t secret_id, int64_t revision,
+                          struct diag *d);
+/* Everything ever delivered to any device of the user: what to rotate
+ * when they leave (free with store_delivery_list_free()). */
+int store_delivery_list_user(struct store *st, int64_t user_id,
+                             struct store_delivery_list *out, struct diag *d);
+void store_delivery_list_free(struct store_delivery_list *l);
+
+/* ---- Admin tokens ---- */
+
+struct store_admin_token {
+	int64_t id;
+	char *name;
+	char token_hash[STORE_HASH_HEX + 1];
+	int64_t created_at;
+	bool revoked;
+};
+
+struct store_admin_token_list {
+	struct store_admin_token *v; /* ordered by id */
+	size_t n;
+};
+
+/* Stores an admin token by its hash. name: 1..128 printable bytes.
+ * -ERR_EXISTS for a known hash. */
+int store_admin_token_add(struct store *st, const char *name,
+                          const char *token_hash, int64_t *id,
+                          struct diag *d);
+/* Fetches an admin token by hash, revoked or not: the caller checks
+ * ->revoked (free with store_admin_token_clear()). -ERR_NOENT. */
+int store_admin_token_get_by_hash(struct store *st, const char *token_hash,
+                                  struct store_admin_token *out,
+                                  struct diag *d);
+int store_admin_token_list(struct store *st, struct store_admin_token_list *out,
+                           struct diag *d);
+/* Revokes an admin token: -ERR_NOENT, -ERR_CONFLICT when already revoked. */
+int store_admin_token_revoke(struct store *st, int64_t id, struct diag *d);
+void store_admin_token_clear(struct store_admin_token *t);
+void store_admin_token_list_free(struct store_admin_token_list *l);
+
+/* ---- Catalogue revisions ---- */
+
+struct store_revision {
+	int64_t revision;
+	int64_t created_at;
+	int64_t leaf_count;
+	char merkle_root[STORE_HASH_HEX + 1];
+	char signature[STORE_SIG_HEX_MAX + 1]; /* hex DER ECDSA */
+};
+
+/* Increments the revision counter and returns the new value in *next; part
+ * of the caller's transaction when one is open (a rollback undoes it). */
+int store_revision_bump(struct store *st, int64_t *next, struct diag *d);
+/* The counter's value (0 before the first bump). */
+int store_revision_current(struct store *st, int64_t *cur, struct diag *d);
+/* Records a signed revision (hex root and signature). -ERR_EXISTS. */
+int store_revision_record(struct store *st, const struct store_revision *rev,
+                          struct diag *d);
+/* The highest recorded revision; -ERR_NOENT when none. */
+int store_revision_latest(struct store *st, struct store_revision *out,
+                          struct diag *d);
+
+/* ---- Audit log ---- */
+
+/*
+ * Rows are appended with consecutive ids from 1. hash is the lowercase hex
+ * SHA-256 of this serialisation (lengths in decimal bytes, "\n" a newline):
+ *
+ *   "mcpfleet-audit-v1\n"
+ *   "id=" ID "\n" "at=" AT "\n"
+ *   "actor=" LEN ":" ACTOR "\n"
+ *   "action=" LEN ":" ACTION "\n"
+ *   "target=" LEN ":" TARGET "\n"
+ *   "details=" ("-" | LEN ":" DETAILS) "\n"      ("-": no details)
+ *   "prev=" PREV_HASH "\n"
+ *
+ * and prev_hash is the hash of row id-1, 64 zeros for row 1. The hashing
+ * lives in store.c, so every backend chains the same way.
+ */
+struct store_audit {
+	int64_t id;
+	int64_t at;
+	char *actor;   /* who: "admin:NAME", "device:ID", "system" */
+	char *action;  /* what: "user.add", "device.revoke", ... */
+	char *target;  /* on what; may be "" */
+	char *details; /* JSON object text, or NULL */
+	char prev_hash[STORE_HASH_HEX + 1];
+	char hash[STORE_HASH_HEX + 1];
+};
+
+struct store_audit_list {
+	struct store_audit *v; /* ordered by id */
+	size_t n;
+};
+
+/*
+ * Appends a row at store_now(). actor, action: 1..255 printable bytes;
+ * target: 0..255; details_json: NULL or a JSON object of at most
+ * STORE_DETAILS_MAX bytes. Inside the caller's transaction it commits or
+ * rolls back with the mutation it describes. Returns 0 with *id (may be
+ * NULL).
+ */
+int store_audit_append(struct store *st, const char *actor, const char *action,
+                       const char *target, const char *details_json,
+                       int64_t *id, struct diag *d);
+/* Up to limit (1..STORE_AUDIT_LIMIT) rows with at >= since and id >
+ * after_id, oldest first (free with store_audit_list_free()). */
+int store_audit_list(struct store *st, int64_t since, int64_t after_id,
+                     size_t limit, struct store_audit_list *out,
+                     struct diag *d);
+/*
+ * Walks the whole chain. Returns 0 (and *rows, may be NULL, the number of
+ * rows checked) when every row's hash matches its content, links to the
+ * previous row and ids run 1, 2, ... to the last appended; otherwise
+ * -ERR_VERIFY with *first_bad_id (may be NULL) set to the first row that
+ * does not check, even on this failure, and d naming it and why: its content
+ * was edited, its link is broken, rows before it were deleted (an id gap),
+ * or rows after the last were deleted. Other errors leave *first_bad_id
+ * alone.
+ */
+int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
+                       struct diag *d);
+/* Writes the hash of row into out (computed over row's fields as above). */
+int store_audit_hash(const struct store_audit *row,
+                     char out[STORE_HASH_HEX + 1]);
+void store_audit_clear(struct store_audit *a);
+void store_audit_list_free(struct store_audit_list *l);
+
+/* ---- Snapshot: everything a revision is computed from ---- */
+
+struct store_snapshot {
+	int64_t revision; /* the revision counter when it was read */
+	struct store_user_list users;
+	struct store_team_list teams;
+	struct store_member_list members;
+	struct store_server_list servers;
+	struct store_grant_list grants;
+	struct store_secret_list secrets; /* latest versions, sealed bytes */
+};
+
+/* Reads every list in one read transaction (so they agree with each other),
+ * one query each. Returns 0 with *out (free with store_snapshot_free()). */
+int store_snapshot_load(struct store *st, struct store_snapshot *out,
+                        struct diag *d);
+void store_snapshot_free(struct store_snapshot *s);
+
+/* ---- Backend interface (store.c and the backends only) ---- */
+
+/*
+ * A backend implements these on its own connection handle (void *h). The
+ * store validates every argument before calling, so a backend trusts its
+ * input; it returns 0 or a negative err.h code with d set. Mutations are
+ * called inside a transaction or savepoint that store.c opened (tx), so a
+ * backend may run several statements and fail half-way. Lists are filled
+ * into a zeroed *out only on success.
+ */
+enum store_txop {
+	STORE_TX_BEGIN_WRITE, /* BEGIN IMMEDIATE */
+	STORE_TX_BEGIN_READ,  /* a consistent read snapshot */
+	STORE_TX_COMMIT,
+	STORE_TX_ROLLBACK,
+	STORE_TX_SAVEPOINT, /* nested: one level is enough */
+	STORE_TX_RELEASE,
+	STORE_TX_ROLLBACK_TO,
+};
+
+struct store_backend {
+	const char *name;
+	int64_t schema_version; /* the newest schema this backend creates */
+
+	int (*open)(const char *path, const struct store_open_opts *opts,
+	            void **h, struct diag *d);
+	void (*close)(void *h);
+	int (*tx)(void *h, enum store_txop op, struct diag *d);
+	int (*schema_version_get)(void *h, int64_t *version, struct diag *d);
+
+	int (*user_add)(void *h, const char *name, const char *email,
+	                int64_t now, int64_t *id, struct diag *d);
+	int (*user_get)(void *h, const char *name, int64_t id,
+	                struct store_user *out, struct diag *d);
+	int (*user_list)(void *h, struct store_user_list *out, struct diag *d);
+	int (*user_remove)(void *h, int64_t id, struct diag *d);
+	int (*user_set_disabled)(void *h, int64_t id, bool disabled,
+	                         struct diag *d);
+
+	int (*team_add)(void *h, const char *name, int64_t now, int64_t *id,
+	                struct diag *d);
+	int (*team_get)(void *h, const char *name, int64_t id,
+	                struct store_team *out, struct diag *d);
+	int (*team_list)(void *h, struct store_team_list *out, struct diag *d);
+	int (*team_remove)(void *h, int64_t id, struct diag *d);
+
+	int (*member_add)(void *h, int64_t team_id, int64_t user_id,
+	                  int64_t now, struct diag *d);
+	int (*member_remove)(void *h, int64_t team_id, int64_t user_id,
+	                     struct diag *d);
+	int (*member_teams)(void *h, int64_t user_id,
+	                    struct store_team_list *out, struct diag *d);
+	int (*member_users)(void *h, int64_t team_id,
+	                    struct store_user_list *out, struct diag *d);
+	int (*member_all)(void *h, struct store_member_list *out,
+	                  struct diag *d);
+
+	int (*server_add)(void *h, const char *name, const char *entry_json,
+	                  int64_t now, int64_t *id, struct diag *d);
+	int (*server_get)(void *h, const char *name, int64_t id,
+	                  struct store_server *out, struct diag *d);
+	int (*server_list)(void *h, struct store_server_list *out,
+	                   struct diag *d);
+	int (*server_set)(void *h, int64_t id, const char *entry_json,
+	                  int64_t now, struct diag *d);
+	int (*server_remove)(void *h, int64_t id, struct diag *d);
+
+	int (*grant_add)(void *h, int64_t server_id, enum store_target kind,
+	                 int64_t target_id, const char *tools_allow,
+	                 const char *tools_deny, int64_t now, int64_t *id,
+	                 struct diag *d);
+	int (*grant_list)(void *h, int64_t server_id,
+	                  struct store_grant_list *out, struct diag *d);
+	int (*grant_remove)(void *h, int64_t id, struct diag *d);
+
+	/* Checks the scope exists, allocates the never-reused id and the next
+	 * version. */
+	int (*secret_next)(void *h, const char *name, enum store_scope scope,
+	                   int64_t scope_id, int64_t *id, int64_t *version,
+	                   struct diag *d);
+	int (*secret_put)(void *h, int64_t id, const char *name,
+	                  enum store_scope scope, int64_t scope_id,
+	                  int64_t version, const uint8_t *sealed, size_t len,
+	                  int64_t now, struct diag *d);
+	int (*secret_list)(void *h, struct store_secret_list *out,
+	                   struct diag *d);
+	int (*secret_get)(void *h, const char *name, enum store_scope scope,
+	                  int64_t scope_id, struct store_secret *out,
+	                  struct diag *d);
+	int (*secret_remove)(void *h, const char *name, enum store_scope scope,
+	                     int64_t scope_id, struct diag *d);
+	int (*secret_latest_all)(void *h, struct store_secret_list *out,
+	                         struct diag *d);
+
+	int (*token_create)(void *h, const char *token_hash, int64_t user_id,
+	                    int64_t expires_at, int64_t uses,
+	                    const char *created_by, int64_t now, int64_t *id,
+	                    struct diag *d);
+	int (*token_get)(void *h, const char *token_hash,
+	                 struct store_token *out, struct diag *d);
+	/* One statement decrements; on a refusal the backend reads the row to
+	 * say which condition failed. */
+	int (*token_consume)(void *h, const char *token_hash, int64_t now,
+	                     struct store_token *out, struct diag *d);
+	int (*token_list)(void *h, struct store_token_list *out,
+	                  struct diag *d);
+	int (*token_revoke)(void *h, int64_t id, struct diag *d);
+	int (*token_revoke_user)(void *h, int64_t user_id, size_t *count,
+	                         struct diag *d);
+
+	int (*device_create)(void *h, const char *id, int64_t user_id,
+	                     const char *hostname, const char *os,
+	                     const char *cert_serial,
+	                     const char *cert_fingerprint, int64_t now,
+	                     struct diag *d);
+	int (*device_get)(void *h, const char *id, const char *cert_serial,
+	                  struct store_device *out, struct diag *d);
+	int (*device_list)(void *h, int64_t user_id,
+	                   struct store_device_list *out, struct diag *d);
+	int (*device_touch)(void *h, const char *id, int64_t last_seen,
+	                    int64_t applied_revision, const char *report_json,
+	                    struct diag *d);
+	int (*device_revoke)(void *h, const char *id, const char *reason,
+	                     int64_t now, struct diag *d);
+	int (*device_revoke_user)(void *h, int64_t user_id, const char *reason,
+	                          int64_t now, struct store_id_list *ids,
+	                          struct diag *d);
+
+	int (*delivery_record)(void *h, const char *device_id,
+	                       int64_t secret_id, int64_t revision,
+	                       int64_t now, struct diag *d);
+	int (*delivery_list_user)(void *h, int64_t user_id,
+	                          struct store_delivery_list *out,
+	                          struct diag *d);
+
+	int (*admin_token_add)(void *h, const char *name,
+	                       const char *token_hash, int64_t now,
+	                       int64_t *id, struct diag *d);
+	int (*admin_token_get)(void *h, const char *token_hash,
+	                       struct store_admin_token *out, struct diag *d);
+	int (*admin_token_list)(void *h, struct store_admin_token_list *out,
+	                        struct diag *d);
+	int (*admin_token_revoke)(void *h, int64_t id, struct diag *d);
+
+	int (*revision_bump)(void *h, int64_t *next, struct diag *d);
+	int (*revision_current)(void *h, int64_t *cur, struct diag *d);
+	int (*revision_record)(void *h, const struct store_revision *rev,
+	                       int64_t now, struct diag *d);
+	int (*revision_latest)(void *h, struct store_revision *out,
+	                       struct diag *d);
+
+	/* The last row's id and hash (0 and "" for an empty log) and the id
+	 * the backend recorded as last appended (its truncation check). */
+	int (*audit_last)(void *h, int64_t *last_id,
+	                  char last_hash[STORE_HASH_HEX + 1], int64_t *head_id,
+	                  struct diag *d);
+	/* Inserts a row whose id and hash store.c computed, and records its
+	 * id as the last appended. */
+	int (*audit_insert)(void *h, const struct store_audit *row,
+	                    struct diag *d);
+	int (*audit_list)(void *h, int64_t since, int64_t after_id,
+	                  size_t limit, struct store_audit_list *out,
+	                  struct diag *d);
+};
+
+/* The backends built in. */
+extern const struct store_backend store_backend_sqlite;
+
+#endif
