@@ -806,13 +806,15 @@ int hostfile_apply(struct host_plan *p)
 	(void)fileio_clean_temps(p->loc.path);
 	if (p->old_exists) {
 		/* Another program may have rewritten the file since it was read
-		 * (Claude Code rewrites its own): writing now would undo that. */
+		 * (Claude Code rewrites its own): writing now would undo that.
+		 */
 		if (stat(p->loc.path, &now) != 0 ||
 		    !hostfile_stamp_matches(&p->read_stamp, &now)) {
-			hostfile_set_message(p, HOST_BLOCKED,
-			                     "%s: %s: changed by another program "
-			                     "during the sync; not written",
-			                     p->adapter->id, p->loc.path);
+			hostfile_set_message(
+			    p, HOST_BLOCKED,
+			    "%s: %s: changed by another program "
+			    "during the sync; not written",
+			    p->adapter->id, p->loc.path);
 			return -ERR_CONFLICT;
 		}
 		if ((bak = hostfile_backup_path(p->loc.path)) == NULL)

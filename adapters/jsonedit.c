@@ -2262,13 +2262,14 @@ out:
 static int jedit_layout(const struct jdoc *doc, uint32_t oi)
 {
 	const struct jdoc_object *o = &doc->obj[oi];
-	const struct jdoc_member *m = doc->mem + o->first;
+	const struct jdoc_member *m;
 	size_t i, from;
 
 	if (o->count == 0)
 		return memchr(doc->text + o->open, '\n', o->close - o->open)
 		           ? 1
 		           : -1;
+	m = &doc->mem[o->first];
 	for (i = o->count; i-- > 0;) {
 		from = i == 0 ? o->open + 1 : m[i - 1].comma + 1;
 		if (memchr(doc->text + from, '\n', m[i].key - from) != NULL)
@@ -2515,10 +2516,12 @@ static bool jedit_verify(const struct jedit_obj *eo, const struct jdoc *chk)
 static bool jedit_only_member(const struct jdoc *doc, uint32_t oi)
 {
 	const struct jdoc_object *o = &doc->obj[oi];
-	const struct jdoc_member *m = &doc->mem[o->first];
+	const struct jdoc_member *m;
 
-	return o->count == 1 &&
-	       !jedit_trivia_comment(doc->text, o->open, m->key) &&
+	if (o->count != 1)
+		return false;
+	m = &doc->mem[o->first];
+	return !jedit_trivia_comment(doc->text, o->open, m->key) &&
 	       !jedit_trivia_comment(doc->text, m->valend, o->close);
 }
 

@@ -212,15 +212,17 @@ static int sync_state_intent(struct agent_state *st,
 		if ((hs.path = strdup(p->after.path)) == NULL)
 			return -ERR_NOMEM;
 		for (k = 0; prev != NULL && k < prev->managed.n; k++)
-			if ((r = strv_push(&hs.managed, prev->managed.v[k])) != 0)
+			if ((r = strv_push(&hs.managed, prev->managed.v[k])) !=
+			    0)
 				goto fail;
 		for (k = 0; k < p->after.managed.n; k++)
 			if (!strv_has(&hs.managed, p->after.managed.v[k]) &&
 			    (r = strv_push(&hs.managed,
 			                   p->after.managed.v[k])) != 0)
 				goto fail;
-		hs.created_container = p->after.created_container ||
-		                       (prev != NULL && prev->created_container);
+		hs.created_container =
+		    p->after.created_container ||
+		    (prev != NULL && prev->created_container);
 		hs.created_file = p->after.created_file ||
 		                  (prev != NULL && prev->created_file);
 		if ((r = state_put(st, p->adapter->id, &hs)) != 0)
@@ -313,8 +315,7 @@ static void *sync_apply_thread(void *arg)
  */
 static int sync_apply_all(const struct sync_opts *o,
                           const struct server *servers, size_t n,
-                          const struct agent_state *st,
-                          struct host_plan *plans)
+                          const struct agent_state *st, struct host_plan *plans)
 {
 	struct sync_job *jobs = calloc(adapter_count, sizeof(*jobs));
 	size_t i;

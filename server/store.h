@@ -76,7 +76,7 @@ struct store;
 #define STORE_SERIAL_MAX   40                  /* hex of a 20-octet serial */
 #define STORE_SIG_HEX_MAX  144                 /* hex of a DER P-256 sig */
 #define STORE_AUDIT_LIMIT  10000 /* rows in one store_audit_list() */
-#define STORE_AAD_MAX      32
+#define STORE_AAD_MAX      48
 
 /* ---- Open, close, transactions ---- */
 
@@ -352,8 +352,9 @@ struct store_secret_list {
  *   store_commit(st, d);
  *
  * store_secret_next() allocates a record id from a counter that never goes
- * back (an id is never reused, even after a removal or a rollback, so an
- * old sealed blob can never be replayed into a later record) and the next
+ * back (an id is never reused after a removal, so an old sealed blob, from a
+ * backup say, can never be replayed into a later record; an id handed out
+ * in a transaction that rolled back was never stored anywhere) and the next
  * version of (name, scope, scope_id): 1, 2, ... It validates the name
  * ([A-Za-z_][A-Za-z0-9_]{0,127}, as ${secret:NAME}) and that the team or
  * user exists (-ERR_NOENT). -ERR_INVALID outside a transaction.
@@ -485,8 +486,9 @@ struct store_id_list {
 
 /*
  * Records a newly enrolled, active device. id: [A-Za-z0-9._-]{1,128};
- * hostname, os: up to 255 printable bytes; cert_serial: 1..40 hex digits,
- * cert_fingerprint: 64 hex digits (stored in lowercase). Returns 0;
+ * hostname, os: up to 255 printable bytes; cert_serial: 1..40 lowercase
+ * hex digits, cert_fingerprint: 64 (as struct crypto_cert_info has them,
+ * which is how the hub will look them up). Returns 0;
  * -ERR_NOENT for a missing user, -ERR_EXISTS for a known id or serial.
  */
 int store_device_create(struct store *st, const char *id, int64_t user_id,

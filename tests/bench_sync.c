@@ -176,12 +176,14 @@ int main(int argc, char **argv)
 		printf("bench_sync: 100 servers x 7 hosts, ~/.claude.json %zu "
 		       "bytes, %d runs each\n",
 		       size, runs);
-		printf("                            wall (median)   cpu (median)\n");
+		printf("                            wall (median)   cpu "
+		       "(median)\n");
 		printf("  full sync                 %8.2f ms    %8.2f ms\n", mf,
 		       bench_median(fullc, runs));
-		printf("  no-op re-sync             %8.2f ms    %8.2f ms  (wrote "
-		       "nothing)\n",
-		       mn, bench_median(noopc, runs));
+		printf(
+		    "  no-op re-sync             %8.2f ms    %8.2f ms  (wrote "
+		    "nothing)\n",
+		    mn, bench_median(noopc, runs));
 		printf("  no-op, files re-parsed    %8.2f ms    %8.2f ms\n", mc,
 		       bench_median(coldc, runs));
 		printf("  ratios (wall): full/no-op %.1fx, re-parsed/no-op "

@@ -177,7 +177,8 @@ static int crash_temps(const char *dir)
 static bool crash_same_managed(const char *x, const char *y)
 {
 	json_t *a = json_loads(x, 0, NULL), *b = json_loads(y, 0, NULL);
-	json_t *ha = json_object_get(a, "hosts"), *hb = json_object_get(b, "hosts");
+	json_t *ha = json_object_get(a, "hosts"),
+	       *hb = json_object_get(b, "hosts");
 	const char *key;
 	json_t *v;
 	bool same = ha != NULL && hb != NULL &&

@@ -1,0 +1,1418 @@
+/* SPDX-License-Identifier: MIT */
+/* mcpfleetd's network layer on libwebsockets 4.1.6 built with OpenSSL. */
+#include "net.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "crypto.h"
+
+/*
+ * The peer certificate is read with OpenSSL's X509 API through
+ * lws_get_ssl() and the verify callback's X509_STORE_CTX: lws 4.1.6 exposes
+ * neither the serial nor a fingerprint (transport notes, G3). The trust
+ * anchor is loaded the same way, because 4.1.6's OpenSSL backend ignores
+ * server_ssl_ca_mem: only ssl_ca_filepath reaches the server's store.
+ */
+
+#define NET_DEFAULT_ADDRESS "127.0.0.1"
+#define NET_CHUNK           16384 /* response body bytes per write */
+#define NET_RX_KEEP         16384 /* reassembly memory kept between messages */
+#define NET_DISCARD_FACTOR  4     /* 413: drain bodies up to 4 x max_body */
+#define NET_LOG_LINE        512
+
+struct net_msg {
+	struct net_msg *next;
+	size_t len;
+	unsigned char data[]; /* LWS_PRE bytes of headroom, then len bytes */
+};
+
+/* The per-session data of the agent protocol: lws allocates and zeroes it,
+ * and frees it after LWS_CALLBACK_CLOSED. */
+struct net_conn {
+	struct net *net;
+	struct lws *wsi;
+	struct net_conn *prev; /* net->conns, while opened */
+	struct net_conn *next;
+	uint64_t id;
+	void *user;
+	struct net_identity ident;
+	bool opened;      /* on_open accepted it: on_close is owed */
+	bool established; /* the 101 went out */
+	bool closing;     /* net_close() asked: close once the queue is out */
+	bool close_sent;  /* our close frame is on its way */
+	bool peer_closed; /* the peer's close frame arrived */
+	int close_code;
+	int peer_code;
+	char close_reason[NET_REASON_MAX + 1];
+	char peer_reason[NET_REASON_MAX + 1];
+	struct net_msg *qhead;
+	struct net_msg *qtail;
+	size_t qbytes;
+	struct buf rx; /* a fragmented message being reassembled */
+};
+
+enum net_ex_state {
+	NET_EX_BODY,  /* reading the request body */
+	NET_EX_CORE,  /* with the core after NET_DEFER */
+	NET_EX_WRITE, /* the response is being written */
+};
+
+/* Request fields kept as offsets into the string store until it stops
+ * growing. */
+enum net_field {
+	NET_F_PATH,
+	NET_F_HOST,
+	NET_F_ORIGIN,
+	NET_F_AUTH,
+	NET_F_CTYPE,
+	NET_F_COOKIE,
+	NET_F_CSRF,
+	NET_F_COUNT_
+};
+
+struct net_exchange {
+	struct net *net;
+	struct lws *wsi; /* NULL once the connection is gone */
+	struct net_exchange *prev; /* net->exchanges */
+	struct net_exchange *next;
+	struct net_exchange *done_next; /* net->done_head, under net->lock */
+	enum net_ex_state state;
+	bool close_after; /* close the connection after the response */
+	bool head_only;   /* HEAD: headers without the body */
+	bool headers_sent;
+	size_t expect; /* Content-Length */
+	size_t sent;   /* body bytes written */
+	struct net_request req;
+	struct net_response resp;
+	struct buf body;
+	struct buf store; /* the request's strings, NUL-separated */
+	size_t off[NET_F_COUNT_];
+	size_t param_off[NET_PARAMS_MAX][2];
+	struct net_param params[NET_PARAMS_MAX];
+	char peer[NET_PEER_MAX];
+};
+
+/* The per-session data of the API protocol; lws frees it on every
+ * protocol rebind, that is after each keep-alive transaction. */
+struct net_http {
+	struct net_exchange *ex;
+};
+
+struct net {
+	struct lws_context *ctx;
+	struct lws_vhost *agent_vh;
+	struct lws_vhost *api_vh;
+	struct net_callbacks cb;
+	size_t max_message;
+	size_t max_body;
+	size_t max_queue;
+	unsigned timeout_secs;
+	lws_retry_bo_t retry; /* the agent vhost's ping and hang-up times */
+	struct lws_protocols agent_protocols[2];
+	struct lws_protocols api_protocols[2];
+	/* Valid during net_create() only: the vhosts load the CA from it. */
+	const char *ca_pem;
+	size_t ca_len;
+	char ca_error[160];
+	atomic_int stop;
+	atomic_int wake;
+	pthread_mutex_t lock; /* guards done_head/done_tail */
+	struct net_exchange *done_head;
+	struct net_exchange *done_tail;
+	struct net_exchange *exchanges; /* every live exchange */
+	struct net_conn *conns;         /* every opened connection */
+	size_t nconns;
+	uint64_t next_id;
+	lws_sorted_usec_list_t sul; /* bounds net_service_once()'s wait */
+};
+
+static struct net *net_of(struct lws *wsi)
+{
+	struct lws_context *ctx = wsi != NULL ? lws_get_context(wsi) : NULL;
+
+	return ctx != NULL ? lws_context_user(ctx) : NULL;
+}
+
+static void net_log(struct net *net, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void net_log(struct net *net, int level, const char *fmt, ...)
+{
+	char line[NET_LOG_LINE];
+	va_list ap;
+
+	if (net == NULL || net->cb.on_log == NULL)
+		return;
+	va_start(ap, fmt);
+	/* A log line cut short is still worth logging. */
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	net->cb.on_log(net->cb.arg, level, line);
+}
+
+/* Copies s into dst (size bytes). Returns 0, or -ERR_TRUNC. */
+static int net_copy(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= size)
+		return -ERR_TRUNC;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+/* The numeric address of the peer, an IPv4-mapped one unmapped. */
+static void net_peer(struct lws *wsi, char out[NET_PEER_MAX])
+{
+	char tmp[NET_PEER_MAX];
+	const char *p;
+
+	out[0] = '\0';
+	p = lws_get_peer_simple(wsi, tmp, sizeof(tmp));
+	if (p == NULL)
+		return;
+	tmp[sizeof(tmp) - 1] = '\0';
+	if (strncmp(tmp, "::ffff:", 7) == 0 && strchr(tmp + 7, '.') != NULL)
+		(void)net_copy(out, NET_PEER_MAX, tmp + 7);
+	else
+		(void)net_copy(out, NET_PEER_MAX, tmp);
+}
+
+/* Replaces bytes a log line or a close reason should not carry. */
+static void net_sanitize(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* ---- Certificates ---- */
+
+/* Fills id (peer left alone) from a certificate. Returns 0 or -ERR_INVALID. */
+static int net_identity_of(X509 *x, struct net_identity *id)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	char *h;
+	int n, r = -ERR_INVALID;
+
+	bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(x), NULL);
+	if (bn == NULL || BN_is_negative(bn))
+		goto out;
+	hex = BN_bn2hex(bn);
+	if (hex == NULL || net_copy(id->serial, sizeof(id->serial), hex) != 0)
+		goto out;
+	for (h = id->serial; *h != '\0'; h++)
+		if (*h >= 'A' && *h <= 'F')
+			*h = (char)(*h - 'A' + 'a');
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 ||
+	    mdlen != CRYPTO_HASH_LEN ||
+	    crypto_hex(md, mdlen, id->fingerprint, sizeof(id->fingerprint)) !=
+	        0)
+		goto out;
+	/* G2: the CN itself, not lws' "everything after /CN=". A CN that
+	 * does not fit, or hides a NUL, is no identity at all. */
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+	                              id->cn, (int)sizeof(id->cn));
+	if (n < 0)
+		id->cn[0] = '\0';
+	else if ((size_t)n >= sizeof(id->cn) || strlen(id->cn) != (size_t)n)
+		goto out;
+	r = 0;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return r;
+}
+
+/* LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: puts the fleet CA in
+ * the vhost's store, the agent port's trust anchor and, on both ports, the
+ * source OpenSSL completes the server's chain from. On the agent port also
+ * turns session resumption off: a resumed session skips the verify
+ * callback, so a device refused since would get back in. */
+static int net_load_ca(struct net *net, SSL_CTX *sctx, bool agent)
+{
+	X509_STORE *store;
+	BIO *bio = NULL;
+	X509 *x;
+	int n = 0, r = -ERR_CRYPTO;
+
+	if (net->ca_pem == NULL || sctx == NULL)
+		goto out;
+	store = SSL_CTX_get_cert_store(sctx);
+	bio = BIO_new_mem_buf(net->ca_pem, (int)net->ca_len);
+	if (store == NULL || bio == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) != 1) {
+			X509_free(x);
+			goto out;
+		}
+		X509_free(x);
+		n++;
+	}
+	if (n == 0)
+		goto out;
+	if (agent) {
+		SSL_CTX_set_session_cache_mode(sctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_options(sctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(sctx, 0);
+	}
+	r = 0;
+out:
+	if (r != 0)
+		(void)snprintf(net->ca_error, sizeof(net->ca_error),
+		               "fleet CA: no certificate could be loaded");
+	BIO_free(bio);
+	return r;
+}
+
+/*
+ * LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION, once per chain
+ * depth. G1: lws treats our 0 as "accept" even when OpenSSL's own check
+ * failed, so a failed chain must be refused here. The leaf then goes to
+ * the core. Returns 0 to accept, 1 to refuse.
+ */
+static int net_verify_client(struct net *net, struct lws *wsi,
+                             X509_STORE_CTX *xs, int preverify_ok)
+{
+	struct net_identity id;
+	X509 *x;
+	int err, depth;
+
+	memset(&id, 0, sizeof(id));
+	if (wsi != NULL)
+		net_peer(wsi, id.peer);
+	depth = X509_STORE_CTX_get_error_depth(xs);
+	if (!preverify_ok) {
+		err = X509_STORE_CTX_get_error(xs);
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused client certificate "
+		        "(depth %d): %s",
+		        id.peer, depth, X509_verify_cert_error_string(err));
+		return 1;
+	}
+	if (depth != 0)
+		return 0;
+	x = X509_STORE_CTX_get_current_cert(xs);
+	if (x == NULL || net_identity_of(x, &id) != 0) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused client certificate: "
+		        "unreadable serial or subject",
+		        id.peer);
+		return 1;
+	}
+	if (net->cb.check_cert != NULL &&
+	    net->cb.check_cert(net->cb.arg, &id) != NET_ACCEPT) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused client certificate serial %s "
+		        "(CN %s): not accepted",
+		        id.peer, id.serial, id.cn);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- Agent connections ---- */
+
+static void net_conn_free_queue(struct net_conn *c)
+{
+	struct net_msg *m;
+
+	while ((m = c->qhead) != NULL) {
+		c->qhead = m->next;
+		free(m);
+	}
+	c->qtail = NULL;
+	c->qbytes = 0;
+}
+
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: the last point where refusing
+ * keeps the client from ever seeing an established websocket. */
+static int net_conn_filter(struct net *net, struct lws *wsi,
+                           struct net_conn *c, const char *subprotocol)
+{
+	union lws_tls_cert_info_results ir;
+	struct net_identity id;
+	X509 *x;
+
+	memset(&id, 0, sizeof(id));
+	net_peer(wsi, id.peer);
+	if (c == NULL)
+		return 1;
+	/* Defence in depth for G1: the chain must have verified. */
+	if (lws_tls_peer_cert_info(wsi, LWS_TLS_CERT_INFO_VERIFIED, &ir, 0) !=
+	        0 ||
+	    !ir.verified) {
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused: client certificate not "
+		        "verified",
+		        id.peer);
+		return 1;
+	}
+	/* lws binds a request without Sec-WebSocket-Protocol to the first
+	 * protocol anyway; the agent must ask for ours by name. */
+	if (subprotocol == NULL || *subprotocol == '\0') {
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused: no websocket subprotocol "
+		        "(want %s)",
+		        id.peer, NET_SUBPROTOCOL);
+		return 1;
+	}
+	x = SSL_get0_peer_certificate(lws_get_ssl(wsi));
+	if (x == NULL || net_identity_of(x, &id) != 0) {
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused: unreadable client "
+		        "certificate",
+		        id.peer);
+		return 1;
+	}
+	/* Asked again in case the handshake skipped the verify callback. */
+	if (net->cb.check_cert != NULL &&
+	    net->cb.check_cert(net->cb.arg, &id) != NET_ACCEPT) {
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused serial %s (CN %s): not "
+		        "accepted",
+		        id.peer, id.serial, id.cn);
+		return 1;
+	}
+	c->net = net;
+	c->wsi = wsi;
+	c->id = ++net->next_id;
+	c->ident = id;
+	if (net->cb.on_open != NULL &&
+	    net->cb.on_open(net->cb.arg, c, &c->ident) != NET_ACCEPT) {
+		net_conn_free_queue(c);
+		net_log(net, NET_LOG_INFO,
+		        "agent port: %s: serial %s (CN %s) refused by the core",
+		        id.peer, id.serial, id.cn);
+		return 1;
+	}
+	c->opened = true;
+	c->next = net->conns;
+	if (net->conns != NULL)
+		net->conns->prev = c;
+	net->conns = c;
+	net->nconns++;
+	return 0;
+}
+
+/* Sends our close frame now (from the receive path) and tells lws to close:
+ * the caller returns -1. */
+static int net_conn_abort(struct net *net, struct net_conn *c, int code,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int net_conn_abort(struct net *net, struct net_conn *c, int code,
+                          const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* Our own reason text: cutting it at the frame's limit is fine. */
+	(void)vsnprintf(c->close_reason, sizeof(c->close_reason), fmt, ap);
+	va_end(ap);
+	c->close_code = code;
+	c->closing = true;
+	c->close_sent = true;
+	lws_close_reason(c->wsi, (enum lws_close_status)code,
+	                 (unsigned char *)c->close_reason,
+	                 strlen(c->close_reason));
+	net_log(net, NET_LOG_WARN, "agent port: %s: serial %s: closed %d: %s",
+	        c->ident.peer, c->ident.serial, code, c->close_reason);
+	return -1;
+}
+
+/* LWS_CALLBACK_RECEIVE: one piece of a frame. */
+static int net_conn_receive(struct net *net, struct lws *wsi,
+                            struct net_conn *c, const void *in, size_t len)
+{
+	size_t rem, have, max = net->max_message;
+
+	if (c == NULL || !c->opened)
+		return -1;
+	if (c->close_sent)
+		return 0;
+	if (!lws_frame_is_binary(wsi))
+		return net_conn_abort(net, c, NET_CLOSE_UNSUPPORTED,
+		                      "binary frames only");
+	rem = lws_remaining_packet_payload(wsi);
+	have = c->rx.len;
+	/* The frame header announced rem more bytes: refuse before they
+	 * arrive rather than after. */
+	if (len > max || have > max - len || rem > max - have - len)
+		return net_conn_abort(net, c, NET_CLOSE_TOO_BIG,
+		                      "message over %zu bytes", max);
+	if (lws_is_final_fragment(wsi) && have == 0) {
+		if (net->cb.on_message != NULL)
+			net->cb.on_message(net->cb.arg, c, in, len);
+		return 0;
+	}
+	if (buf_append(&c->rx, in, len) != 0)
+		return net_conn_abort(net, c, NET_CLOSE_INTERNAL,
+		                      "out of memory");
+	if (!lws_is_final_fragment(wsi))
+		return 0;
+	if (net->cb.on_message != NULL)
+		net->cb.on_message(net->cb.arg, c, c->rx.data, c->rx.len);
+	if (c->rx.cap > NET_RX_KEEP)
+		buf_free(&c->rx);
+	else
+		buf_reset(&c->rx);
+	return 0;
+}
+
+/* LWS_CALLBACK_SERVER_WRITEABLE: one queued message, or the close frame
+ * once the queue is empty. lws may call it more often than asked (G7). */
+static int net_conn_writeable(struct lws *wsi, struct net_conn *c)
+{
+	struct net_msg *m;
+	size_t len;
+	int n;
+
+	if (c == NULL || !c->opened || !c->established)
+		return 0;
+	if (c->close_sent)
+		return -1;
+	m = c->qhead;
+	if (m != NULL) {
+		c->qhead = m->next;
+		if (c->qhead == NULL)
+			c->qtail = NULL;
+		len = m->len;
+		c->qbytes -= len;
+		n = lws_write(wsi, m->data + LWS_PRE, len, LWS_WRITE_BINARY);
+		free(m);
+		if (n < 0 || (size_t)n < len)
+			return -1;
+		if (c->qhead != NULL || c->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->closing) {
+		c->close_sent = true;
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+		                 (unsigned char *)c->close_reason,
+		                 strlen(c->close_reason));
+		return -1;
+	}
+	return 0;
+}
+
+/* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: in is the close payload. */
+static void net_conn_peer_close(struct net_conn *c, const unsigned char *in,
+                                size_t len)
+{
+	size_t n;
+
+	if (c == NULL || c->peer_closed)
+		return;
+	c->peer_closed = true;
+	if (in == NULL || len < 2) {
+		c->peer_code = NET_CLOSE_NO_STATUS;
+		return;
+	}
+	c->peer_code = (in[0] << 8) | in[1];
+	n = len - 2;
+	if (n > NET_REASON_MAX)
+		n = NET_REASON_MAX;
+	memcpy(c->peer_reason, in + 2, n);
+	c->peer_reason[n] = '\0';
+	net_sanitize(c->peer_reason);
+}
+
+/* LWS_CALLBACK_CLOSED (and CLOSED_HTTP, should an upgrade fail after the
+ * filter): lws calls it even for connections refused earlier (G6), so
+ * only an opened connection counts, and only once. */
+static void net_conn_finish(struct net *net, struct net_conn *c)
+{
+	const char *reason;
+	int code;
+
+	if (c == NULL)
+		return;
+	if (c->opened) {
+		c->opened = false;
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			net->conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		c->prev = c->next = NULL;
+		net->nconns--;
+		if (c->closing) {
+			code = c->close_code;
+			reason = c->close_reason;
+		} else if (c->peer_closed) {
+			code = c->peer_code;
+			reason = c->peer_reason;
+		} else {
+			code = NET_CLOSE_ABNORMAL;
+			reason = "connection lost";
+		}
+		if (net->cb.on_close != NULL)
+			net->cb.on_close(net->cb.arg, c, code, reason);
+	}
+	net_conn_free_queue(c);
+	buf_free(&c->rx);
+}
+
+int net_send(struct net_conn *c, const void *data, size_t len)
+{
+	struct net *net = c->net;
+	struct net_msg *m;
+
+	if (!c->opened || c->closing)
+		return -ERR_INVALID;
+	if (len > net->max_message || c->qbytes > net->max_queue - len)
+		return -ERR_TOOBIG;
+	m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (m == NULL)
+		return -ERR_NOMEM;
+	m->next = NULL;
+	m->len = len;
+	if (len > 0)
+		memcpy(m->data + LWS_PRE, data, len);
+	if (c->qtail != NULL)
+		c->qtail->next = m;
+	else
+		c->qhead = m;
+	c->qtail = m;
+	c->qbytes += len;
+	if (c->established)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+int net_close(struct net_conn *c, int code, const char *reason)
+{
+	if (code < 1000 || code > 4999 || (code >= 1004 && code <= 1006) ||
+	    code == 1015)
+		return -ERR_INVALID;
+	if (reason == NULL)
+		reason = "";
+	if (strlen(reason) > NET_REASON_MAX)
+		return -ERR_TOOBIG;
+	if (!c->opened || c->closing)
+		return 0;
+	c->closing = true;
+	c->close_code = code;
+	(void)net_copy(c->close_reason, sizeof(c->close_reason), reason);
+	net_sanitize(c->close_reason);
+	/* A peer that stops reading must not hold the close up for ever. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
+	                (int)c->net->timeout_secs * 3);
+	if (c->established)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+const struct net_identity *net_conn_identity(const struct net_conn *c)
+{
+	return &c->ident;
+}
+
+uint64_t net_conn_id(const struct net_conn *c)
+{
+	return c->id;
+}
+
+void net_conn_set_user(struct net_conn *c, void *user)
+{
+	c->user = user;
+}
+
+void *net_conn_user(const struct net_conn *c)
+{
+	return c->user;
+}
+
+size_t net_conn_count(const struct net *net)
+{
+	return net->nconns;
+}
+
+/* ---- API exchanges ---- */
+
+const char *net_request_param(const struct net_request *req,
+                              const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->nparams; i++)
+		if (strcmp(req->params[i].name, name) == 0)
+			return req->params[i].value;
+	return NULL;
+}
+
+int net_response_type(struct net_response *resp, const char *type)
+{
+	const char *p;
+
+	for (p = type; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return -ERR_INVALID;
+	if (net_copy(resp->content_type, sizeof(resp->content_type), type) !=
+	    0)
+		return -ERR_INVALID;
+	return 0;
+}
+
+/* RFC 9110 token characters. */
+static bool net_is_tchar(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+int net_response_header(struct net_response *resp, const char *name,
+                        const char *value)
+{
+	const char *p;
+	size_t nlen = strlen(name), vlen = strlen(value);
+
+	if (nlen == 0)
+		return -ERR_INVALID;
+	for (p = name; *p != '\0'; p++)
+		if (!net_is_tchar(*p))
+			return -ERR_INVALID;
+	/* No CR, LF or other control byte: no header injection. */
+	for (p = value; *p != '\0'; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return -ERR_INVALID;
+	if (resp->headers.len + nlen + vlen + 3 > NET_HEADER_MAX)
+		return -ERR_TOOBIG;
+	if (buf_append(&resp->headers, name, nlen) != 0 ||
+	    buf_append(&resp->headers, ":", 2) != 0 ||
+	    buf_append(&resp->headers, value, vlen + 1) != 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void net_ex_free(struct net *net, struct net_exchange *ex)
+{
+	if (ex == NULL)
+		return;
+	if (ex->prev != NULL)
+		ex->prev->next = ex->next;
+	else if (net->exchanges == ex)
+		net->exchanges = ex->next;
+	if (ex->next != NULL)
+		ex->next->prev = ex->prev;
+	buf_free(&ex->body);
+	buf_free(&ex->store);
+	buf_free(&ex->resp.body);
+	buf_free(&ex->resp.headers);
+	free(ex);
+}
+
+/* Appends s (n bytes) and a NUL to the store; *off gets where. */
+static int net_ex_store(struct net_exchange *ex, const char *s, size_t n,
+                        size_t *off)
+{
+	*off = ex->store.len;
+	if (buf_append(&ex->store, s, n) != 0 || buf_putc(&ex->store, '\0'))
+		return -ERR_NOMEM;
+	return 0;
+}
+
+/* Copies header h into the store. Returns 0, -ERR_TOOBIG, -ERR_NOMEM. */
+static int net_ex_header(struct net_exchange *ex, struct lws *wsi,
+                         enum lws_token_indexes h, char *tmp, size_t tmpsize,
+                         size_t *off)
+{
+	int n = 0;
+
+	if (lws_hdr_total_length(wsi, h) > 0) {
+		n = lws_hdr_copy(wsi, tmp, (int)tmpsize, h);
+		if (n < 0)
+			return -ERR_TOOBIG;
+	}
+	return net_ex_store(ex, tmp, (size_t)n, off);
+}
+
+/* Turns the stored offsets into the request's pointers, once the store
+ * has stopped growing. */
+static void net_ex_fix(struct net_exchange *ex)
+{
+	const char *s = ex->store.data;
+	size_t i;
+
+	ex->req.path = s + ex->off[NET_F_PATH];
+	ex->req.host = s + ex->off[NET_F_HOST];
+	ex->req.origin = s + ex->off[NET_F_ORIGIN];
+	ex->req.authorization = s + ex->off[NET_F_AUTH];
+	ex->req.content_type = s + ex->off[NET_F_CTYPE];
+	ex->req.cookie = s + ex->off[NET_F_COOKIE];
+	ex->req.csrf_token = s + ex->off[NET_F_CSRF];
+	for (i = 0; i < ex->req.nparams; i++) {
+		ex->params[i].name = s + ex->param_off[i][0];
+		ex->params[i].value = s + ex->param_off[i][1];
+	}
+	ex->req.params = ex->params;
+	ex->req.body = ex->body.data != NULL ? ex->body.data : "";
+	ex->req.body_len = ex->body.len;
+	ex->req.peer = ex->peer;
+}
+
+/* Reads the query parameters. Returns 0, -ERR_TOOBIG or -ERR_NOMEM. */
+static int net_ex_params(struct net_exchange *ex, struct lws *wsi, char *tmp,
+                         size_t tmpsize)
+{
+	char *eq;
+	int i, n;
+	size_t k = 0;
+
+	for (i = 0;; i++) {
+		n = lws_hdr_copy_fragment(wsi, tmp, (int)tmpsize,
+		                          WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		if (n == 0)
+			continue;
+		if (k == NET_PARAMS_MAX)
+			return -ERR_TOOBIG;
+		eq = memchr(tmp, '=', (size_t)n);
+		if (eq != NULL) {
+			if (net_ex_store(ex, tmp, (size_t)(eq - tmp),
+			                 &ex->param_off[k][0]) != 0 ||
+			    net_ex_store(ex, eq + 1, strlen(eq + 1),
+			                 &ex->param_off[k][1]) != 0)
+				return -ERR_NOMEM;
+		} else if (net_ex_store(ex, tmp, (size_t)n,
+		                        &ex->param_off[k][0]) != 0 ||
+		           net_ex_store(ex, "", 0, &ex->param_off[k][1]) != 0)
+			return -ERR_NOMEM;
+		k++;
+	}
+	ex->req.nparams = k;
+	return 0;
+}
+
+/* Answers an exchange that never reaches the core (400, 404, 411, 413). */
+static int net_http_refuse(struct net_exchange *ex, int status,
+                           const char *msg, bool close_after)
+{
+	ex->resp.status = status;
+	(void)net_response_type(&ex->resp, "text/plain; charset=utf-8");
+	buf_reset(&ex->resp.body);
+	if (buf_puts(&ex->resp.body, msg) != 0 ||
+	    buf_putc(&ex->resp.body, '\n') != 0)
+		return -1;
+	ex->close_after = close_after;
+	ex->state = NET_EX_WRITE;
+	lws_callback_on_writable(ex->wsi);
+	return 0;
+}
+
+/* Hands a complete request to the core. */
+static int net_http_dispatch(struct net *net, struct net_http *h)
+{
+	struct net_exchange *ex = h != NULL ? h->ex : NULL;
+	int r = NET_DONE;
+
+	if (ex == NULL || ex->state != NET_EX_BODY)
+		return 0;
+	net_ex_fix(ex);
+	ex->state = NET_EX_CORE;
+	if (net->cb.on_request == NULL)
+		return net_http_refuse(ex, 404, "not found", false);
+	r = net->cb.on_request(net->cb.arg, ex, &ex->req, &ex->resp);
+	if (r == NET_DEFER) {
+		/* The core answers later; bound the wait. */
+		lws_set_timeout(ex->wsi, PENDING_TIMEOUT_USER_OK,
+		                (int)net->timeout_secs * 6);
+		return 0;
+	}
+	ex->state = NET_EX_WRITE;
+	lws_callback_on_writable(ex->wsi);
+	return 0;
+}
+
+/* Parses a Content-Length: digits only, no sign, no overflow. */
+static int net_parse_length(const char *s, size_t *out)
+{
+	size_t v = 0;
+
+	if (*s == '\0')
+		return -ERR_INVALID;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (SIZE_MAX - 9) / 10)
+			return -ERR_INVALID;
+		v = v * 10 + (size_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* LWS_CALLBACK_HTTP: the request line and headers are in. */
+static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
+                          const char *path, size_t pathlen)
+{
+	static const char *const methods[] = {
+	    [LWSHUMETH_GET] = "GET",       [LWSHUMETH_POST] = "POST",
+	    [LWSHUMETH_OPTIONS] = "OPTIONS", [LWSHUMETH_PUT] = "PUT",
+	    [LWSHUMETH_PATCH] = "PATCH",   [LWSHUMETH_DELETE] = "DELETE",
+	    [LWSHUMETH_HEAD] = "HEAD",
+	};
+	struct net_exchange *ex;
+	char *tmp = NULL, *uri = NULL, cl[32];
+	size_t length = 0;
+	bool has_length, body_method;
+	int meth, urilen = 0, n, r = -1;
+
+	if (h == NULL)
+		return -1;
+	meth = lws_http_get_uri_and_method(wsi, &uri, &urilen);
+	if (meth < 0 || (size_t)meth >= sizeof(methods) / sizeof(methods[0]) ||
+	    methods[meth] == NULL)
+		return -1;
+	ex = calloc(1, sizeof(*ex));
+	tmp = malloc(NET_HEADER_MAX + 1);
+	if (ex == NULL || tmp == NULL) {
+		free(ex);
+		goto out;
+	}
+	ex->net = net;
+	ex->wsi = wsi;
+	ex->next = net->exchanges;
+	if (net->exchanges != NULL)
+		net->exchanges->prev = ex;
+	net->exchanges = ex;
+	h->ex = ex;
+	ex->req.id = ++net->next_id;
+	ex->req.method = methods[meth];
+	ex->head_only = meth == LWSHUMETH_HEAD;
+	ex->state = NET_EX_BODY;
+	net_peer(wsi, ex->peer);
+	if (path == NULL)
+		path = "";
+	if (net_ex_store(ex, path, strnlen(path, pathlen),
+	                 &ex->off[NET_F_PATH]) != 0 ||
+	    net_ex_header(ex, wsi, WSI_TOKEN_HOST, tmp, NET_HEADER_MAX + 1,
+	                  &ex->off[NET_F_HOST]) != 0 ||
+	    net_ex_header(ex, wsi, WSI_TOKEN_ORIGIN, tmp, NET_HEADER_MAX + 1,
+	                  &ex->off[NET_F_ORIGIN]) != 0 ||
+	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_AUTHORIZATION, tmp,
+	                  NET_HEADER_MAX + 1, &ex->off[NET_F_AUTH]) != 0 ||
+	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, tmp,
+	                  NET_HEADER_MAX + 1, &ex->off[NET_F_CTYPE]) != 0 ||
+	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_COOKIE, tmp,
+	                  NET_HEADER_MAX + 1, &ex->off[NET_F_COOKIE]) != 0) {
+		r = net_http_refuse(ex, 431, "request header too large", true);
+		goto out;
+	}
+	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1, "x-csrf-token:",
+	                        13);
+	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
+	                 &ex->off[NET_F_CSRF]) != 0 ||
+	    net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
+		r = net_http_refuse(ex, 400, "too many query parameters", true);
+		goto out;
+	}
+
+	body_method = strcmp(ex->req.method, "POST") == 0 ||
+	              strcmp(ex->req.method, "PUT") == 0 ||
+	              strcmp(ex->req.method, "PATCH") == 0;
+	has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) >
+	             0;
+	/* lws 4.1.6 neither decodes a chunked request body nor knows where
+	 * a POST without Content-Length ends (it waits for 100 MB). */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
+	    (body_method && !has_length)) {
+		r = net_http_refuse(ex, 411, "Content-Length required", true);
+		goto out;
+	}
+	if (has_length &&
+	    (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <
+	         0 ||
+	     net_parse_length(cl, &length) != 0)) {
+		r = net_http_refuse(ex, 400, "bad Content-Length", true);
+		goto out;
+	}
+	if (length > net->max_body) {
+		net_log(net, NET_LOG_INFO,
+		        "API port: %s: %s %s: body of %zu bytes refused (cap "
+		        "%zu)",
+		        ex->peer, ex->req.method, ex->store.data, length,
+		        net->max_body);
+		/* A body a few times the cap is drained so that the client,
+		 * which is still sending, reads the 413; a larger one is not
+		 * read at all. */
+		r = net_http_refuse(ex, 413, "request body too large",
+		                    length / NET_DISCARD_FACTOR > net->max_body);
+		goto out;
+	}
+	ex->expect = length;
+	if (length > 0 && buf_reserve(&ex->body, length) != 0)
+		goto out;
+	/* lws itself calls HTTP_BODY_COMPLETION for a POST with an explicit
+	 * zero length, and for any body; otherwise the request is complete. */
+	if (length == 0 && !(has_length && meth == LWSHUMETH_POST))
+		r = net_http_dispatch(net, h);
+	else
+		r = 0;
+out:
+	free(tmp);
+	return r;
+}
+
+/* LWS_CALLBACK_HTTP_BODY: the body arrives in pieces. */
+static int net_http_body(struct net_http *h, const void *in, size_t len)
+{
+	struct net_exchange *ex = h != NULL ? h->ex : NULL;
+
+	if (ex == NULL)
+		return -1;
+	if (ex->state != NET_EX_BODY)
+		return 0; /* being refused: drain */
+	if (len > ex->expect || ex->body.len > ex->expect - len)
+		return -1;
+	if (len > 0 && buf_append(&ex->body, in, len) != 0)
+		return -1;
+	return 0;
+}
+
+/* LWS_CALLBACK_HTTP_WRITEABLE: the headers, then the body in chunks. */
+static int net_http_writeable(struct net *net, struct lws *wsi,
+                              struct net_http *h)
+{
+	unsigned char hb[LWS_PRE + NET_HEADER_MAX + 1024];
+	unsigned char cb[LWS_PRE + NET_CHUNK];
+	unsigned char *start, *p, *end;
+	struct net_exchange *ex = h != NULL ? h->ex : NULL;
+	struct net_response *resp;
+	const char *name, *value;
+	size_t off, n, total;
+	bool close_after;
+
+	if (ex == NULL || ex->state != NET_EX_WRITE)
+		return 0;
+	resp = &ex->resp;
+	total = ex->head_only ? 0 : resp->body.len;
+	if (!ex->headers_sent) {
+		start = hb + LWS_PRE;
+		p = start;
+		end = hb + sizeof(hb) - 1;
+		if (resp->status < 100 || resp->status > 599)
+			resp->status = 500;
+		if (lws_add_http_common_headers(
+		        wsi, (unsigned)resp->status,
+		        resp->content_type[0] != '\0' ? resp->content_type
+		                                      : NULL,
+		        resp->body.len, &p, end) != 0)
+			return -1;
+		for (off = 0; off < resp->headers.len;) {
+			name = resp->headers.data + off;
+			value = name + strlen(name) + 1;
+			off = (size_t)(value - resp->headers.data) +
+			      strlen(value) + 1;
+			if (lws_add_http_header_by_name(
+			        wsi, (const unsigned char *)name,
+			        (const unsigned char *)value,
+			        (int)strlen(value), &p, end) != 0)
+				return -1;
+		}
+		if (ex->close_after &&
+		    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+		                                 (const unsigned char *)"close",
+		                                 5, &p, end) != 0)
+			return -1;
+		if (lws_finalize_write_http_header(wsi, start, &p, end) != 0)
+			return -1;
+		ex->headers_sent = true;
+		if (total > 0) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	} else if (ex->sent < total) {
+		n = total - ex->sent;
+		if (n > NET_CHUNK)
+			n = NET_CHUNK;
+		memcpy(cb + LWS_PRE, resp->body.data + ex->sent, n);
+		if (lws_write(wsi, cb + LWS_PRE, n,
+		              ex->sent + n == total ? LWS_WRITE_HTTP_FINAL
+		                                    : LWS_WRITE_HTTP) !=
+		    (int)n)
+			return -1;
+		ex->sent += n;
+		/* A slow reader of a large body is still a live one. */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+		                (int)net->timeout_secs);
+		if (ex->sent < total) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
+	close_after = ex->close_after;
+	h->ex = NULL;
+	net_ex_free(net, ex);
+	if (close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* LWS_CALLBACK_CLOSED_HTTP and HTTP_DROP_PROTOCOL: lws frees h next. An
+ * exchange the core still holds stays alive, orphaned, for net_respond(). */
+static void net_http_closed(struct net *net, struct net_http *h)
+{
+	struct net_exchange *ex = h != NULL ? h->ex : NULL;
+
+	if (ex == NULL)
+		return;
+	h->ex = NULL;
+	ex->wsi = NULL;
+	if (ex->state != NET_EX_CORE)
+		net_ex_free(net, ex);
+}
+
+void net_respond(struct net *net, struct net_exchange *ex)
+{
+	pthread_mutex_lock(&net->lock);
+	ex->done_next = NULL;
+	if (net->done_tail != NULL)
+		net->done_tail->done_next = ex;
+	else
+		net->done_head = ex;
+	net->done_tail = ex;
+	pthread_mutex_unlock(&net->lock);
+	lws_cancel_service(net->ctx);
+}
+
+/* LWS_CALLBACK_EVENT_WAIT_CANCELLED. It also fires with no cancel at all
+ * (G3), hence the flag and the list, both idempotent. */
+static void net_on_cancel(struct net *net)
+{
+	struct net_exchange *ex, *next;
+
+	if (atomic_exchange(&net->wake, 0) != 0 && net->cb.on_wake != NULL)
+		net->cb.on_wake(net->cb.arg);
+	pthread_mutex_lock(&net->lock);
+	ex = net->done_head;
+	net->done_head = net->done_tail = NULL;
+	pthread_mutex_unlock(&net->lock);
+	for (; ex != NULL; ex = next) {
+		next = ex->done_next;
+		ex->done_next = NULL;
+		if (ex->wsi == NULL || ex->state != NET_EX_CORE) {
+			net_ex_free(net, ex);
+			continue;
+		}
+		ex->state = NET_EX_WRITE;
+		lws_callback_on_writable(ex->wsi);
+	}
+}
+
+/* ---- Protocol callbacks ---- */
+
+static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                        void *user, void *in, size_t len)
+{
+	struct net *net = net_of(wsi);
+	struct net_conn *c = user;
+
+	if (net == NULL)
+		return reason ==
+		               LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION
+		           ? 1
+		           : 0;
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		return net_load_ca(net, user, true) != 0 ? 1 : 0;
+	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		return net_verify_client(net, wsi, user, (int)len);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return net_conn_filter(net, wsi, c, in);
+	case LWS_CALLBACK_ESTABLISHED:
+		if (c == NULL || !c->opened)
+			return -1;
+		c->established = true;
+		if (c->qhead != NULL || c->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return net_conn_receive(net, wsi, c, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return net_conn_writeable(wsi, c);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		net_conn_peer_close(c, in, len);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		net_conn_finish(net, c);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		/* Only websocket upgrades belong on this port. */
+		(void)lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+		return -1;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		net_on_cancel(net);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int net_api_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                      void *user, void *in, size_t len)
+{
+	struct net *net = net_of(wsi);
+	struct net_http *h = user;
+
+	if (net == NULL)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		return net_load_ca(net, user, false) != 0 ? 1 : 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return 1; /* no websockets on the API port */
+	case LWS_CALLBACK_HTTP:
+		return net_http_begin(net, wsi, h, in, len);
+	case LWS_CALLBACK_HTTP_BODY:
+		return net_http_body(h, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return net_http_dispatch(net, h);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return net_http_writeable(net, wsi, h);
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		net_http_closed(net, h);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ---- The service ---- */
+
+static void net_sul_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul; /* only here to end lws_service()'s wait */
+}
+
+static struct lws_vhost *net_vhost(struct net *net, const struct net_config *cfg,
+                                   const char *name, int port, bool agent,
+                                   struct diag *d)
+{
+	struct lws_context_creation_info vi;
+	struct lws_vhost *vh;
+	const char *addr = cfg->address != NULL ? cfg->address
+	                                        : NET_DEFAULT_ADDRESS;
+
+	memset(&vi, 0, sizeof(vi));
+	vi.vhost_name = name;
+	vi.port = port;
+	vi.iface = addr;
+	vi.protocols = agent ? net->agent_protocols : net->api_protocols;
+	vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	             LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	if (strchr(addr, ':') == NULL)
+		vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (agent)
+		vi.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+	vi.server_ssl_cert_mem = cfg->cert_pem;
+	vi.server_ssl_cert_mem_len = (unsigned int)cfg->cert_len;
+	vi.server_ssl_private_key_mem = cfg->key_pem;
+	vi.server_ssl_private_key_mem_len = (unsigned int)cfg->key_len;
+	vi.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	vi.alpn = "http/1.1"; /* no HTTP/2: the API is plain HTTP/1.1 */
+	vi.keepalive_timeout =
+	    cfg->keepalive_secs != 0 ? (int)cfg->keepalive_secs : 5;
+	vi.timeout_secs = net->timeout_secs;
+	if (agent)
+		vi.retry_and_idle_policy = &net->retry;
+	net->ca_error[0] = '\0';
+	vh = lws_create_vhost(net->ctx, &vi);
+	if (vh == NULL) {
+		if (net->ca_error[0] != '\0')
+			diag_set(d, ERR_CRYPTO, 0, 0, "%s port: %s", name,
+			         net->ca_error);
+		else
+			diag_set(d, ERR_NETWORK, 0, 0,
+			         "%s port: cannot serve %s:%d (address in use, "
+			         "or a certificate or key that does not load)",
+			         name, addr, port);
+	}
+	return vh;
+}
+
+int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
+               struct net **out, struct diag *d)
+{
+	struct lws_context_creation_info info;
+	struct net *net = NULL;
+	unsigned ping, hangup;
+	int r;
+
+	if (cfg->cert_pem == NULL || cfg->key_pem == NULL ||
+	    cfg->ca_pem == NULL || cfg->cert_len == 0 || cfg->key_len == 0 ||
+	    cfg->ca_len == 0 || cfg->cert_len > CRYPTO_PEM_MAX ||
+	    cfg->key_len > CRYPTO_PEM_MAX || cfg->ca_len > CRYPTO_PEM_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "net: the CA, the server certificate and its "
+		                "key are required (PEM, at most %d bytes)",
+		                CRYPTO_PEM_MAX);
+	if (cfg->agent_port < 0 || cfg->agent_port > 65535 ||
+	    cfg->api_port < 0 || cfg->api_port > 65535 ||
+	    (cfg->agent_port != 0 && cfg->agent_port == cfg->api_port))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "net: bad ports %d and %d", cfg->agent_port,
+		                cfg->api_port);
+	ping = cfg->ping_secs != 0 ? cfg->ping_secs : 30;
+	hangup = cfg->hangup_secs != 0 ? cfg->hangup_secs : 75;
+	if (ping > 65535 || hangup > 65535 || hangup <= ping)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "net: hang-up time (%u s) must exceed the ping "
+		                "time (%u s)",
+		                hangup, ping);
+
+	net = calloc(1, sizeof(*net));
+	if (net == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "net: out of memory");
+	if (pthread_mutex_init(&net->lock, NULL) != 0) {
+		free(net);
+		return diag_set(d, ERR_INTERNAL, 0, 0, "net: mutex");
+	}
+	atomic_init(&net->stop, 0);
+	atomic_init(&net->wake, 0);
+	if (cb != NULL)
+		net->cb = *cb;
+	net->max_message =
+	    cfg->max_message != 0 ? cfg->max_message : NET_MESSAGE_MAX;
+	net->max_body = cfg->max_body != 0 ? cfg->max_body : NET_BODY_MAX;
+	net->max_queue = cfg->max_queue != 0 ? cfg->max_queue : NET_QUEUE_MAX;
+	if (net->max_queue < net->max_message)
+		net->max_queue = net->max_message;
+	net->timeout_secs = cfg->timeout_secs != 0 ? cfg->timeout_secs : 10;
+	net->retry.secs_since_valid_ping = (uint16_t)ping;
+	net->retry.secs_since_valid_hangup = (uint16_t)hangup;
+	net->ca_pem = cfg->ca_pem;
+	net->ca_len = cfg->ca_len;
+
+	/* lws reads the rx chunk size and the per-session size from here;
+	 * the agent port gets lws' default 4 KiB receive buffer, which it
+	 * allocates for every connection. */
+	net->agent_protocols[0].name = NET_SUBPROTOCOL;
+	net->agent_protocols[0].callback = net_agent_cb;
+	net->agent_protocols[0].per_session_data_size = sizeof(struct net_conn);
+	net->api_protocols[0].name = "http";
+	net->api_protocols[0].callback = net_api_cb;
+	net->api_protocols[0].per_session_data_size = sizeof(struct net_http);
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	               LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.user = net;
+	info.timeout_secs = net->timeout_secs;
+	info.max_http_header_data = NET_HEADER_MAX + 1024;
+	net->ctx = lws_create_context(&info);
+	if (net->ctx == NULL) {
+		r = diag_set(d, ERR_NETWORK, 0, 0,
+		             "net: cannot create the libwebsockets context");
+		goto out;
+	}
+	net->agent_vh = net_vhost(net, cfg, "agent", cfg->agent_port, true, d);
+	if (net->agent_vh == NULL) {
+		r = net->ca_error[0] != '\0' ? -ERR_CRYPTO : -ERR_NETWORK;
+		goto out;
+	}
+	net->api_vh = net_vhost(net, cfg, "API", cfg->api_port, false, d);
+	if (net->api_vh == NULL) {
+		r = net->ca_error[0] != '\0' ? -ERR_CRYPTO : -ERR_NETWORK;
+		goto out;
+	}
+	r = 0;
+out:
+	net->ca_pem = NULL;
+	net->ca_len = 0;
+	if (r != 0) {
+		net_free(net);
+		return r;
+	}
+	*out = net;
+	return 0;
+}
+
+void net_free(struct net *net)
+{
+	struct net_exchange *ex;
+
+	if (net == NULL)
+		return;
+	if (net->ctx != NULL) {
+		lws_sul_cancel(&net->sul);
+		lws_context_destroy(net->ctx);
+		net->ctx = NULL;
+	}
+	pthread_mutex_lock(&net->lock);
+	net->done_head = net->done_tail = NULL;
+	pthread_mutex_unlock(&net->lock);
+	while ((ex = net->exchanges) != NULL)
+		net_ex_free(net, ex);
+	pthread_mutex_destroy(&net->lock);
+	free(net);
+}
+
+int net_agent_port(const struct net *net)
+{
+	return lws_get_vhost_listen_port(net->agent_vh);
+}
+
+int net_api_port(const struct net *net)
+{
+	return lws_get_vhost_listen_port(net->api_vh);
+}
+
+int net_service_once(struct net *net, int timeout_ms)
+{
+	int n;
+
+	if (timeout_ms <= 0)
+		return lws_service(net->ctx, -1) < 0 ? -ERR_NETWORK : 0;
+	/* lws 4.1 ignores lws_service()'s timeout and sleeps until the next
+	 * event or timer: a timer bounds the wait. */
+	lws_sul_schedule(net->ctx, 0, &net->sul, net_sul_cb,
+	                 (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+	n = lws_service(net->ctx, 0);
+	lws_sul_cancel(&net->sul);
+	return n < 0 ? -ERR_NETWORK : 0;
+}
+
+int net_run(struct net *net)
+{
+	while (atomic_load(&net->stop) == 0)
+		if (lws_service(net->ctx, 0) < 0)
+			return -ERR_NETWORK;
+	return 0;
+}
+
+void net_stop(struct net *net)
+{
+	atomic_store(&net->stop, 1);
+	lws_cancel_service(net->ctx);
+}
+
+void net_wake(struct net *net)
+{
+	atomic_store(&net->wake, 1);
+	lws_cancel_service(net->ctx);
+}

@@ -1,0 +1,1839 @@
+/* SPDX-License-Identifier: MIT */
+/* The store's front: validates input, keeps every call atomic, chains the
+ * audit log, and dispatches to the backend chosen at open time. */
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "catalogue.h"
+#include "crypto.h"
+#include "jsonutil.h"
+
+_Static_assert(STORE_SEALED_MAX == CRYPTO_SEAL_MAX + CRYPTO_SEAL_OVERHEAD,
+               "STORE_SEALED_MAX must follow crypto.h");
+_Static_assert(STORE_HASH_HEX == CRYPTO_HEX_LEN, "a hash is a SHA-256");
+_Static_assert(STORE_SIG_HEX_MAX == 2 * CRYPTO_SIG_MAX, "signature in hex");
+
+#define STORE_USES_MAX    1000000
+#define STORE_VERIFY_PAGE 1000
+
+static const struct store_backend *const store_backends[] = {
+    &store_backend_sqlite,
+};
+
+static const char store_zero_hash[STORE_HASH_HEX + 1] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+struct store {
+	const struct store_backend *be;
+	void *h;       /* the backend's connection */
+	bool in_tx;    /* a store_begin() transaction is open */
+	int64_t fixed; /* store_set_now(); 0: the system clock */
+	/* The secret record that store_secret_next() reserved in this
+	 * transaction and store_secret_put() may fill. */
+	struct {
+		bool set;
+		int64_t id;
+		int64_t scope_id;
+		int64_t version;
+		enum store_scope scope;
+		char name[STORE_NAME_MAX + 1];
+	} pending;
+};
+
+/* ---- Validation ---- */
+
+static bool store_is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
+static size_t store_utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	size_t n, i;
+	unsigned min, cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		min = 0x80;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		min = 0x800;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		min = 0x10000;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * Free text (email, hostname, reasons, audit fields): at most max bytes,
+ * at least one unless empty_ok, valid UTF-8 without control characters, so
+ * that every value can be printed and put in JSON as it is.
+ */
+static int store_check_text(const char *what, const char *s, size_t max,
+                            bool empty_ok, struct diag *d)
+{
+	const unsigned char *p;
+	size_t n, len;
+
+	if (s == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "%s is missing", what);
+	len = strnlen(s, max + 1);
+	if (len == 0 && !empty_ok)
+		return diag_set(d, ERR_INVALID, 0, 0, "%s is empty", what);
+	if (len > max)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s is longer than %zu bytes", what, max);
+	for (p = (const unsigned char *)s; *p != '\0'; p += n) {
+		if (*p < 0x20 || *p == 0x7f)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s: control character 0x%02x is not "
+			                "allowed",
+			                what, *p);
+		if ((n = store_utf8_len(p)) == 0)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s is not valid UTF-8", what);
+	}
+	return 0;
+}
+
+/* User and team names: [A-Za-z0-9._@-]{1,128}. */
+static int store_check_name(const char *what, const char *s, struct diag *d)
+{
+	size_t i, len;
+
+	if (s == NULL || *s == '\0')
+		return diag_set(d, ERR_INVALID, 0, 0, "%s is empty", what);
+	len = strnlen(s, STORE_NAME_MAX + 1);
+	if (len > STORE_NAME_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s '%.32s...' is longer than %d characters",
+		                what, jsonutil_printable(s), STORE_NAME_MAX);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!store_is_alnum(c) && c != '.' && c != '_' && c != '@' &&
+		    c != '-')
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s '%s': only letters, digits and "
+			                ". _ @ - are allowed",
+			                what, jsonutil_printable(s));
+	}
+	return 0;
+}
+
+/* Secret names, as ${secret:NAME} spells them: [A-Za-z_][A-Za-z0-9_]*, up
+ * to 128 characters. */
+static int store_check_secret_name(const char *s, struct diag *d)
+{
+	size_t i, len;
+
+	if (s == NULL || *s == '\0')
+		return diag_set(d, ERR_INVALID, 0, 0, "secret name is empty");
+	len = strnlen(s, STORE_NAME_MAX + 1);
+	if (len > STORE_NAME_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "secret name '%.32s...' is longer than %d "
+		                "characters",
+		                jsonutil_printable(s), STORE_NAME_MAX);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!(store_is_alnum(c) || c == '_') ||
+		    (i == 0 && c >= '0' && c <= '9'))
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "secret name '%s' is not valid "
+			                "([A-Za-z_][A-Za-z0-9_]*)",
+			                jsonutil_printable(s));
+	}
+	return 0;
+}
+
+/* Device ids: [A-Za-z0-9._-]{1,128}. */
+static int store_check_device_id(const char *s, struct diag *d)
+{
+	size_t i, len;
+
+	if (s == NULL || *s == '\0')
+		return diag_set(d, ERR_INVALID, 0, 0, "device id is empty");
+	len = strnlen(s, STORE_NAME_MAX + 1);
+	if (len > STORE_NAME_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "device id is longer than %d characters",
+		                STORE_NAME_MAX);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!store_is_alnum(c) && c != '.' && c != '_' && c != '-')
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "device id '%s': only letters, digits "
+			                "and . _ - are allowed",
+			                jsonutil_printable(s));
+	}
+	return 0;
+}
+
+/* Lowercase hex of min..max digits. */
+static int store_check_hex(const char *what, const char *s, size_t min,
+                           size_t max, struct diag *d)
+{
+	size_t i, len;
+
+	if (s == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "%s is missing", what);
+	len = strnlen(s, max + 1);
+	if (len < min || len > max)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                min == max ? "%s must be %zu hex digits"
+		                           : "%s must be %zu to %zu hex digits",
+		                what, min, max);
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "%s: '%c' is not a lowercase hex digit",
+			                what, s[i] >= 0x20 && s[i] < 0x7f ? s[i]
+			                                                  : '?');
+	return 0;
+}
+
+enum store_json_kind {
+	STORE_JSON_OBJECT,
+	STORE_JSON_STRINGS, /* an array of strings */
+};
+
+/* A JSON document of at most max bytes, without duplicate keys, of kind. */
+static int store_check_json(const char *what, const char *s, size_t max,
+                            enum store_json_kind kind, struct diag *d)
+{
+	json_error_t jerr;
+	json_t *j = NULL, *v;
+	size_t len, i;
+	int r = 0;
+
+	if (s == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "%s is missing", what);
+	if ((len = strnlen(s, max + 1)) > max)
+		return diag_set(d, ERR_TOOBIG, 0, 0,
+		                "%s is longer than %zu bytes", what, max);
+	j = json_loadb(s, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (j == NULL) {
+		r = diag_set(d, ERR_INVALID, (unsigned)jerr.line,
+		             (unsigned)jerr.column, "%s: %d:%d: %s", what,
+		             jerr.line, jerr.column, jerr.text);
+		goto out;
+	}
+	if (kind == STORE_JSON_OBJECT && !json_is_object(j)) {
+		r = diag_set(d, ERR_INVALID, 0, 0, "%s must be a JSON object",
+		             what);
+		goto out;
+	}
+	if (kind == STORE_JSON_STRINGS) {
+		if (!json_is_array(j)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s must be a JSON array of strings", what);
+			goto out;
+		}
+		json_array_foreach(j, i, v)
+		{
+			if (!json_is_string(v)) {
+				r = diag_set(d, ERR_INVALID, 0, 0,
+				             "%s[%zu] is not a string", what, i);
+				goto out;
+			}
+		}
+	}
+out:
+	json_decref(j);
+	return r;
+}
+
+static int store_check_id(const char *what, int64_t id, struct diag *d)
+{
+	if (id <= 0)
+		return diag_set(d, ERR_INVALID, 0, 0, "%s %" PRId64 " is not valid",
+		                what, id);
+	return 0;
+}
+
+static int store_check_scope(enum store_scope scope, int64_t scope_id,
+                             struct diag *d)
+{
+	switch (scope) {
+	case STORE_SCOPE_ORG:
+		if (scope_id != 0)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "an org-scoped secret takes scope id 0");
+		return 0;
+	case STORE_SCOPE_TEAM:
+		return store_check_id("team id", scope_id, d);
+	case STORE_SCOPE_USER:
+		return store_check_id("user id", scope_id, d);
+	}
+	return diag_set(d, ERR_INVALID, 0, 0, "unknown secret scope %d",
+	                (int)scope);
+}
+
+static int store_check_target(enum store_target kind, int64_t target_id,
+                              struct diag *d)
+{
+	switch (kind) {
+	case STORE_TARGET_EVERYONE:
+		if (target_id != 0)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "a grant to everyone takes target id 0");
+		return 0;
+	case STORE_TARGET_TEAM:
+		return store_check_id("team id", target_id, d);
+	case STORE_TARGET_USER:
+		return store_check_id("user id", target_id, d);
+	}
+	return diag_set(d, ERR_INVALID, 0, 0, "unknown grant target %d",
+	                (int)kind);
+}
+
+/* ---- Open, close, clock ---- */
+
+int store_open_opts(const char *backend_name, const char *path,
+                    const struct store_open_opts *opts, struct store **out,
+                    struct diag *d)
+{
+	static const struct store_open_opts none = {NULL, 0};
+	const struct store_backend *be = NULL;
+	struct store *st = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++)
+		if (backend_name != NULL &&
+		    strcmp(store_backends[i]->name, backend_name) == 0)
+			be = store_backends[i];
+	if (be == NULL)
+		return diag_set(d, ERR_NOENT, 0, 0, "no store backend named '%s'",
+		                backend_name ? jsonutil_printable(backend_name)
+		                             : "(null)");
+	if (path == NULL || *path == '\0')
+		return diag_set(d, ERR_INVALID, 0, 0, "store path is empty");
+	if (opts == NULL)
+		opts = &none;
+	if (opts->nextra > 0 && opts->extra_migrations == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "extra migrations missing");
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	st->be = be;
+	if ((r = be->open(path, opts, &st->h, d)) != 0)
+		goto out;
+	*out = st;
+	st = NULL;
+out:
+	free(st);
+	return r;
+}
+
+int store_open(const char *backend_name, const char *path, struct store **out,
+               struct diag *d)
+{
+	return store_open_opts(backend_name, path, NULL, out, d);
+}
+
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->in_tx)
+		(void)st->be->tx(st->h, STORE_TX_ROLLBACK, NULL);
+	st->be->close(st->h);
+	free(st);
+}
+
+int store_schema_version(struct store *st, int64_t *version, struct diag *d)
+{
+	return st->be->schema_version_get(st->h, version, d);
+}
+
+int64_t store_schema_latest(const char *backend_name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++)
+		if (strcmp(store_backends[i]->name, backend_name) == 0)
+			return store_backends[i]->schema_version;
+	return 0;
+}
+
+void store_set_now(struct store *st, int64_t now)
+{
+	st->fixed = now;
+}
+
+int64_t store_now(const struct store *st)
+{
+	return st->fixed != 0 ? st->fixed : (int64_t)time(NULL);
+}
+
+/* ---- Transactions ---- */
+
+int store_begin(struct store *st, struct diag *d)
+{
+	int r;
+
+	if (st->in_tx)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "a store transaction is already open");
+	if ((r = st->be->tx(st->h, STORE_TX_BEGIN_WRITE, d)) != 0)
+		return r;
+	st->in_tx = true;
+	st->pending.set = false;
+	return 0;
+}
+
+int store_commit(struct store *st, struct diag *d)
+{
+	int r;
+
+	if (!st->in_tx)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "no store transaction is open");
+	st->in_tx = false;
+	st->pending.set = false;
+	if ((r = st->be->tx(st->h, STORE_TX_COMMIT, d)) != 0)
+		(void)st->be->tx(st->h, STORE_TX_ROLLBACK, NULL);
+	return r;
+}
+
+int store_rollback(struct store *st, struct diag *d)
+{
+	if (!st->in_tx)
+		return 0;
+	st->in_tx = false;
+	st->pending.set = false;
+	return st->be->tx(st->h, STORE_TX_ROLLBACK, d);
+}
+
+bool store_in_transaction(const struct store *st)
+{
+	return st->in_tx;
+}
+
+/*
+ * Every mutation runs between store_op_begin() and store_op_end(): a
+ * savepoint inside the caller's transaction, a transaction of its own
+ * otherwise. So a backend may run several statements, and a failure half-way
+ * leaves nothing behind while the caller's earlier work stays.
+ */
+static int store_op_begin(struct store *st, struct diag *d)
+{
+	return st->be->tx(st->h,
+	                  st->in_tx ? STORE_TX_SAVEPOINT : STORE_TX_BEGIN_WRITE,
+	                  d);
+}
+
+static int store_op_end(struct store *st, int r, struct diag *d)
+{
+	if (r == 0) {
+		r = st->be->tx(st->h,
+		               st->in_tx ? STORE_TX_RELEASE : STORE_TX_COMMIT, d);
+		if (r == 0)
+			return 0;
+	}
+	/* The first error's message is the one that matters. */
+	(void)st->be->tx(st->h,
+	                 st->in_tx ? STORE_TX_ROLLBACK_TO : STORE_TX_ROLLBACK,
+	                 NULL);
+	return r;
+}
+
+/* Reads that take more than one statement see one snapshot. */
+static int store_read_begin(struct store *st, struct diag *d)
+{
+	if (st->in_tx)
+		return 0;
+	return st->be->tx(st->h, STORE_TX_BEGIN_READ, d);
+}
+
+static int store_read_end(struct store *st, int r, struct diag *d)
+{
+	int r2;
+
+	if (st->in_tx)
+		return r;
+	r2 = st->be->tx(st->h, r == 0 ? STORE_TX_COMMIT : STORE_TX_ROLLBACK,
+	                r == 0 ? d : NULL);
+	return r != 0 ? r : r2;
+}
+
+/* ---- Users ---- */
+
+int store_user_add(struct store *st, const char *name, const char *email,
+                   int64_t *id, struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if ((r = store_check_name("user name", name, d)) != 0)
+		return r;
+	if (email != NULL &&
+	    (r = store_check_text("email", email, STORE_TEXT_MAX, true, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->user_add(st->h, name, email, store_now(st), &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_user_get(struct store *st, const char *name, struct store_user *out,
+                   struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_name("user name", name, d)) != 0)
+		return r;
+	return st->be->user_get(st->h, name, 0, out, d);
+}
+
+int store_user_get_id(struct store *st, int64_t id, struct store_user *out,
+                      struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", id, d)) != 0)
+		return r;
+	return st->be->user_get(st->h, NULL, id, out, d);
+}
+
+int store_user_list(struct store *st, struct store_user_list *out,
+                    struct diag *d)
+{
+	return st->be->user_list(st->h, out, d);
+}
+
+int store_user_remove(struct store *st, int64_t id, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->user_remove(st->h, id, d);
+	return store_op_end(st, r, d);
+}
+
+int store_user_set_disabled(struct store *st, int64_t id, bool disabled,
+                            struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->user_set_disabled(st->h, id, disabled, d);
+	return store_op_end(st, r, d);
+}
+
+void store_user_clear(struct store_user *u)
+{
+	if (u == NULL)
+		return;
+	free(u->name);
+	free(u->email);
+	memset(u, 0, sizeof(*u));
+}
+
+void store_user_list_free(struct store_user_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_user_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Teams and memberships ---- */
+
+static int store_check_team_name(const char *name, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_name("team name", name, d)) != 0)
+		return r;
+	if (strcmp(name, STORE_TEAM_EVERYONE) == 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "team name 'everyone' is reserved: every user "
+		                "is in it already (grant to everyone instead)");
+	return 0;
+}
+
+int store_team_add(struct store *st, const char *name, int64_t *id,
+                   struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if ((r = store_check_team_name(name, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->team_add(st->h, name, store_now(st), &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_team_get(struct store *st, const char *name, struct store_team *out,
+                   struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_name("team name", name, d)) != 0)
+		return r;
+	return st->be->team_get(st->h, name, 0, out, d);
+}
+
+int store_team_get_id(struct store *st, int64_t id, struct store_team *out,
+                      struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("team id", id, d)) != 0)
+		return r;
+	return st->be->team_get(st->h, NULL, id, out, d);
+}
+
+int store_team_list(struct store *st, struct store_team_list *out,
+                    struct diag *d)
+{
+	return st->be->team_list(st->h, out, d);
+}
+
+int store_team_remove(struct store *st, int64_t id, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("team id", id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->team_remove(st->h, id, d);
+	return store_op_end(st, r, d);
+}
+
+void store_team_clear(struct store_team *t)
+{
+	if (t == NULL)
+		return;
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_team_list_free(struct store_team_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_team_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int store_member_add(struct store *st, int64_t team_id, int64_t user_id,
+                     struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("team id", team_id, d)) != 0 ||
+	    (r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->member_add(st->h, team_id, user_id, store_now(st), d);
+	return store_op_end(st, r, d);
+}
+
+int store_member_remove(struct store *st, int64_t team_id, int64_t user_id,
+                        struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("team id", team_id, d)) != 0 ||
+	    (r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->member_remove(st->h, team_id, user_id, d);
+	return store_op_end(st, r, d);
+}
+
+int store_member_teams(struct store *st, int64_t user_id,
+                       struct store_team_list *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	r = st->be->member_teams(st->h, user_id, out, d);
+	return store_read_end(st, r, d);
+}
+
+int store_member_users(struct store *st, int64_t team_id,
+                       struct store_user_list *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("team id", team_id, d)) != 0)
+		return r;
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	r = st->be->member_users(st->h, team_id, out, d);
+	return store_read_end(st, r, d);
+}
+
+int store_member_all(struct store *st, struct store_member_list *out,
+                     struct diag *d)
+{
+	return st->be->member_all(st->h, out, d);
+}
+
+void store_member_list_free(struct store_member_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Servers ---- */
+
+int store_server_add(struct store *st, const char *name,
+                     const char *entry_json, int64_t *id, struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if (name == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "server name is missing");
+	if ((r = server_name_check(name, d)) != 0 ||
+	    (r = store_check_json("server entry", entry_json, STORE_JSON_MAX,
+	                          STORE_JSON_OBJECT, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->server_add(st->h, name, entry_json, store_now(st), &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_server_get(struct store *st, const char *name,
+                     struct store_server *out, struct diag *d)
+{
+	int r;
+
+	if (name == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "server name is missing");
+	if ((r = server_name_check(name, d)) != 0)
+		return r;
+	return st->be->server_get(st->h, name, 0, out, d);
+}
+
+int store_server_get_id(struct store *st, int64_t id, struct store_server *out,
+                        struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("server id", id, d)) != 0)
+		return r;
+	return st->be->server_get(st->h, NULL, id, out, d);
+}
+
+int store_server_list(struct store *st, struct store_server_list *out,
+                      struct diag *d)
+{
+	return st->be->server_list(st->h, out, d);
+}
+
+int store_server_set(struct store *st, int64_t id, const char *entry_json,
+                     struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("server id", id, d)) != 0 ||
+	    (r = store_check_json("server entry", entry_json, STORE_JSON_MAX,
+	                          STORE_JSON_OBJECT, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->server_set(st->h, id, entry_json, store_now(st), d);
+	return store_op_end(st, r, d);
+}
+
+int store_server_remove(struct store *st, int64_t id, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("server id", id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->server_remove(st->h, id, d);
+	return store_op_end(st, r, d);
+}
+
+void store_server_clear(struct store_server *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->entry_json);
+	memset(s, 0, sizeof(*s));
+}
+
+void store_server_list_free(struct store_server_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_server_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Grants ---- */
+
+int store_grant_add(struct store *st, int64_t server_id, enum store_target kind,
+                    int64_t target_id, const char *tools_allow,
+                    const char *tools_deny, int64_t *id, struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if ((r = store_check_id("server id", server_id, d)) != 0 ||
+	    (r = store_check_target(kind, target_id, d)) != 0)
+		return r;
+	if (tools_allow != NULL &&
+	    (r = store_check_json("tools allow list", tools_allow,
+	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) != 0)
+		return r;
+	if (tools_deny != NULL &&
+	    (r = store_check_json("tools deny list", tools_deny,
+	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->grant_add(st->h, server_id, kind, target_id, tools_allow,
+	                      tools_deny, store_now(st), &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_grant_list(struct store *st, int64_t server_id,
+                     struct store_grant_list *out, struct diag *d)
+{
+	if (server_id < 0)
+		return diag_set(d, ERR_INVALID, 0, 0, "server id %" PRId64
+		                " is not valid", server_id);
+	return st->be->grant_list(st->h, server_id, out, d);
+}
+
+int store_grant_remove(struct store *st, int64_t id, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("grant id", id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->grant_remove(st->h, id, d);
+	return store_op_end(st, r, d);
+}
+
+void store_grant_clear(struct store_grant *g)
+{
+	if (g == NULL)
+		return;
+	free(g->server_name);
+	free(g->target_name);
+	free(g->tools_allow);
+	free(g->tools_deny);
+	memset(g, 0, sizeof(*g));
+}
+
+void store_grant_list_free(struct store_grant_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_grant_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+const char *store_target_name(enum store_target kind)
+{
+	switch (kind) {
+	case STORE_TARGET_EVERYONE:
+		return "everyone";
+	case STORE_TARGET_TEAM:
+		return "team";
+	case STORE_TARGET_USER:
+		return "user";
+	}
+	return "?";
+}
+
+int store_target_parse(const char *s, enum store_target *out)
+{
+	if (s == NULL)
+		return -ERR_INVALID;
+	if (strcmp(s, "everyone") == 0)
+		*out = STORE_TARGET_EVERYONE;
+	else if (strcmp(s, "team") == 0)
+		*out = STORE_TARGET_TEAM;
+	else if (strcmp(s, "user") == 0)
+		*out = STORE_TARGET_USER;
+	else
+		return -ERR_INVALID;
+	return 0;
+}
+
+/* ---- Secrets ---- */
+
+int store_secret_next(struct store *st, const char *name,
+                      enum store_scope scope, int64_t scope_id, int64_t *id,
+                      int64_t *version, struct diag *d)
+{
+	int64_t nid = 0, nversion = 0;
+	int r;
+
+	if ((r = store_check_secret_name(name, d)) != 0 ||
+	    (r = store_check_scope(scope, scope_id, d)) != 0)
+		return r;
+	/* The id and version mean something only together with the sealed
+	 * bytes that store_secret_put() adds in the same transaction. */
+	if (!st->in_tx)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "store_secret_next() needs an open transaction "
+		                "(store_begin())");
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->secret_next(st->h, name, scope, scope_id, &nid, &nversion,
+	                        d);
+	if ((r = store_op_end(st, r, d)) != 0)
+		return r;
+	st->pending.set = true;
+	st->pending.id = nid;
+	st->pending.scope = scope;
+	st->pending.scope_id = scope_id;
+	st->pending.version = nversion;
+	/* Checked above: the name fits. */
+	memcpy(st->pending.name, name, strlen(name) + 1);
+	*id = nid;
+	*version = nversion;
+	return 0;
+}
+
+int store_secret_put(struct store *st, int64_t id, const uint8_t *sealed,
+                     size_t len, struct diag *d)
+{
+	int r;
+
+	if (!st->in_tx || !st->pending.set || st->pending.id != id)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "secret record %" PRId64 " was not reserved by "
+		                "store_secret_next() in this transaction",
+		                id);
+	if (sealed == NULL || len < CRYPTO_SEAL_OVERHEAD)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "sealed value of secret '%s' is too short",
+		                st->pending.name);
+	if (len > STORE_SEALED_MAX)
+		return diag_set(d, ERR_TOOBIG, 0, 0,
+		                "sealed value of secret '%s' is larger than "
+		                "%u bytes",
+		                st->pending.name, STORE_SEALED_MAX);
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->secret_put(st->h, id, st->pending.name, st->pending.scope,
+	                       st->pending.scope_id, st->pending.version, sealed,
+	                       len, store_now(st), d);
+	if ((r = store_op_end(st, r, d)) == 0)
+		st->pending.set = false;
+	return r;
+}
+
+int store_secret_aad(int64_t id, char out[STORE_AAD_MAX], size_t *len)
+{
+	int n;
+
+	if (id <= 0)
+		return -ERR_INVALID;
+	n = snprintf(out, STORE_AAD_MAX, "mcpfleet-secret:%" PRId64, id);
+	if (n < 0 || n >= STORE_AAD_MAX)
+		return -ERR_TRUNC;
+	*len = (size_t)n;
+	return 0;
+}
+
+int store_secret_list(struct store *st, struct store_secret_list *out,
+                      struct diag *d)
+{
+	return st->be->secret_list(st->h, out, d);
+}
+
+int store_secret_get(struct store *st, const char *name,
+                     enum store_scope scope, int64_t scope_id,
+                     struct store_secret *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_secret_name(name, d)) != 0 ||
+	    (r = store_check_scope(scope, scope_id, d)) != 0)
+		return r;
+	return st->be->secret_get(st->h, name, scope, scope_id, out, d);
+}
+
+int store_secret_remove(struct store *st, const char *name,
+                        enum store_scope scope, int64_t scope_id,
+                        struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_secret_name(name, d)) != 0 ||
+	    (r = store_check_scope(scope, scope_id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->secret_remove(st->h, name, scope, scope_id, d);
+	return store_op_end(st, r, d);
+}
+
+int store_secret_latest_all(struct store *st, struct store_secret_list *out,
+                            struct diag *d)
+{
+	return st->be->secret_latest_all(st->h, out, d);
+}
+
+void store_secret_clear(struct store_secret *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->scope_name);
+	free(s->sealed);
+	memset(s, 0, sizeof(*s));
+}
+
+void store_secret_list_free(struct store_secret_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_secret_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+const char *store_scope_name(enum store_scope scope)
+{
+	switch (scope) {
+	case STORE_SCOPE_ORG:
+		return "org";
+	case STORE_SCOPE_TEAM:
+		return "team";
+	case STORE_SCOPE_USER:
+		return "user";
+	}
+	return "?";
+}
+
+int store_scope_parse(const char *s, enum store_scope *out)
+{
+	if (s == NULL)
+		return -ERR_INVALID;
+	if (strcmp(s, "org") == 0)
+		*out = STORE_SCOPE_ORG;
+	else if (strcmp(s, "team") == 0)
+		*out = STORE_SCOPE_TEAM;
+	else if (strcmp(s, "user") == 0)
+		*out = STORE_SCOPE_USER;
+	else
+		return -ERR_INVALID;
+	return 0;
+}
+
+/* ---- Enrollment tokens ---- */
+
+int store_token_create(struct store *st, const char *token_hash,
+                       int64_t user_id, int64_t expires_at, int64_t uses,
+                       const char *created_by, int64_t *id, struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if ((r = store_check_hex("token hash", token_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0 ||
+	    (r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	if (uses < 1 || uses > STORE_USES_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "token uses must be 1 to %d", STORE_USES_MAX);
+	if (expires_at <= store_now(st))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "token would expire before it is created");
+	if (created_by != NULL &&
+	    (r = store_check_text("token creator", created_by, STORE_TEXT_MAX,
+	                          true, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->token_create(st->h, token_hash, user_id, expires_at, uses,
+	                         created_by, store_now(st), &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_token_get_by_hash(struct store *st, const char *token_hash,
+                            struct store_token *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_hex("token hash", token_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	return st->be->token_get(st->h, token_hash, out, d);
+}
+
+int store_token_consume(struct store *st, const char *token_hash, int64_t now,
+                        struct store_token *out, struct diag *d)
+{
+	struct store_token t = {0};
+	int r;
+
+	if ((r = store_check_hex("token hash", token_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->token_consume(st->h, token_hash, now, &t, d);
+	if ((r = store_op_end(st, r, d)) != 0)
+		goto out;
+	if (out != NULL) {
+		*out = t;
+		memset(&t, 0, sizeof(t));
+	}
+out:
+	store_token_clear(&t);
+	return r;
+}
+
+int store_token_list(struct store *st, struct store_token_list *out,
+                     struct diag *d)
+{
+	return st->be->token_list(st->h, out, d);
+}
+
+int store_token_revoke(struct store *st, int64_t id, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("token id", id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->token_revoke(st->h, id, d);
+	return store_op_end(st, r, d);
+}
+
+int store_token_revoke_user(struct store *st, int64_t user_id, size_t *count,
+                            struct diag *d)
+{
+	size_t n = 0;
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->token_revoke_user(st->h, user_id, &n, d);
+	if ((r = store_op_end(st, r, d)) == 0 && count != NULL)
+		*count = n;
+	return r;
+}
+
+void store_token_clear(struct store_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->user_name);
+	free(t->created_by);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_token_list_free(struct store_token_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_token_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Devices ---- */
+
+int store_device_create(struct store *st, const char *id, int64_t user_id,
+                        const char *hostname, const char *os,
+                        const char *cert_serial, const char *cert_fingerprint,
+                        struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(id, d)) != 0 ||
+	    (r = store_check_id("user id", user_id, d)) != 0 ||
+	    (r = store_check_text("hostname", hostname, STORE_TEXT_MAX, false,
+	                          d)) != 0 ||
+	    (r = store_check_text("os", os, STORE_TEXT_MAX, false, d)) != 0 ||
+	    (r = store_check_hex("certificate serial", cert_serial, 1,
+	                         STORE_SERIAL_MAX, d)) != 0 ||
+	    (r = store_check_hex("certificate fingerprint", cert_fingerprint,
+	                         STORE_HASH_HEX, STORE_HASH_HEX, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->device_create(st->h, id, user_id, hostname, os, cert_serial,
+	                          cert_fingerprint, store_now(st), d);
+	return store_op_end(st, r, d);
+}
+
+int store_device_get(struct store *st, const char *id,
+                     struct store_device *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(id, d)) != 0)
+		return r;
+	return st->be->device_get(st->h, id, NULL, out, d);
+}
+
+int store_device_get_by_serial(struct store *st, const char *cert_serial,
+                               struct store_device *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_hex("certificate serial", cert_serial, 1,
+	                         STORE_SERIAL_MAX, d)) != 0)
+		return r;
+	return st->be->device_get(st->h, NULL, cert_serial, out, d);
+}
+
+int store_device_list(struct store *st, int64_t user_id,
+                      struct store_device_list *out, struct diag *d)
+{
+	if (user_id < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "user id %" PRId64 " is not valid", user_id);
+	return st->be->device_list(st->h, user_id, out, d);
+}
+
+int store_device_touch(struct store *st, const char *id, int64_t last_seen,
+                       int64_t applied_revision, const char *report_json,
+                       struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(id, d)) != 0)
+		return r;
+	if (last_seen < 0 || applied_revision < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "device %s: negative time or revision", id);
+	if (report_json != NULL &&
+	    (r = store_check_json("device report", report_json, STORE_JSON_MAX,
+	                          STORE_JSON_OBJECT, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->device_touch(st->h, id, last_seen, applied_revision,
+	                         report_json, d);
+	return store_op_end(st, r, d);
+}
+
+int store_device_revoke(struct store *st, const char *id, const char *reason,
+                        struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(id, d)) != 0)
+		return r;
+	if (reason != NULL &&
+	    (r = store_check_text("revocation reason", reason, STORE_TEXT_MAX,
+	                          true, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->device_revoke(st->h, id, reason, store_now(st), d);
+	return store_op_end(st, r, d);
+}
+
+int store_device_revoke_user(struct store *st, int64_t user_id,
+                             const char *reason, struct store_id_list *ids,
+                             struct diag *d)
+{
+	struct store_id_list l = {NULL, 0};
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	if (reason != NULL &&
+	    (r = store_check_text("revocation reason", reason, STORE_TEXT_MAX,
+	                          true, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->device_revoke_user(st->h, user_id, reason, store_now(st),
+	                               &l, d);
+	if ((r = store_op_end(st, r, d)) != 0)
+		goto out;
+	if (ids != NULL) {
+		*ids = l;
+		l.v = NULL;
+		l.n = 0;
+	}
+out:
+	store_id_list_free(&l);
+	return r;
+}
+
+void store_device_clear(struct store_device *dev)
+{
+	if (dev == NULL)
+		return;
+	free(dev->id);
+	free(dev->user_name);
+	free(dev->hostname);
+	free(dev->os);
+	free(dev->cert_serial);
+	free(dev->cert_fingerprint);
+	free(dev->report_json);
+	free(dev->revoke_reason);
+	memset(dev, 0, sizeof(*dev));
+}
+
+void store_device_list_free(struct store_device_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_device_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void store_id_list_free(struct store_id_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Deliveries ---- */
+
+int store_delivery_record(struct store *st, const char *device_id,
+                          int64_t secret_id, int64_t revision,
+                          struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(device_id, d)) != 0 ||
+	    (r = store_check_id("secret id", secret_id, d)) != 0)
+		return r;
+	if (revision < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "revision %" PRId64 " is not valid", revision);
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->delivery_record(st->h, device_id, secret_id, revision,
+	                            store_now(st), d);
+	return store_op_end(st, r, d);
+}
+
+int store_delivery_list_user(struct store *st, int64_t user_id,
+                             struct store_delivery_list *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	r = st->be->delivery_list_user(st->h, user_id, out, d);
+	return store_read_end(st, r, d);
+}
+
+void store_delivery_list_free(struct store_delivery_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].device_id);
+		free(l->v[i].secret_name);
+		free(l->v[i].scope_name);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Admin tokens ---- */
+
+int store_admin_token_add(struct store *st, const char *name,
+                          const char *token_hash, int64_t *id,
+                          struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if ((r = store_check_text("admin token name", name, STORE_NAME_MAX,
+	                          false, d)) != 0 ||
+	    (r = store_check_hex("token hash", token_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->admin_token_add(st->h, name, token_hash, store_now(st),
+	                            &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_admin_token_get_by_hash(struct store *st, const char *token_hash,
+                                  struct store_admin_token *out,
+                                  struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_hex("token hash", token_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	return st->be->admin_token_get(st->h, token_hash, out, d);
+}
+
+int store_admin_token_list(struct store *st, struct store_admin_token_list *out,
+                           struct diag *d)
+{
+	return st->be->admin_token_list(st->h, out, d);
+}
+
+int store_admin_token_revoke(struct store *st, int64_t id, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("admin token id", id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->admin_token_revoke(st->h, id, d);
+	return store_op_end(st, r, d);
+}
+
+void store_admin_token_clear(struct store_admin_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_admin_token_list_free(struct store_admin_token_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_admin_token_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Revisions ---- */
+
+int store_revision_bump(struct store *st, int64_t *next, struct diag *d)
+{
+	int64_t n = 0;
+	int r;
+
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->revision_bump(st->h, &n, d);
+	if ((r = store_op_end(st, r, d)) == 0)
+		*next = n;
+	return r;
+}
+
+int store_revision_current(struct store *st, int64_t *cur, struct diag *d)
+{
+	return st->be->revision_current(st->h, cur, d);
+}
+
+int store_revision_record(struct store *st, const struct store_revision *rev,
+                          struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("revision", rev->revision, d)) != 0 ||
+	    (r = store_check_hex("merkle root", rev->merkle_root,
+	                         STORE_HASH_HEX, STORE_HASH_HEX, d)) != 0 ||
+	    (r = store_check_hex("signature", rev->signature, 2,
+	                         STORE_SIG_HEX_MAX, d)) != 0)
+		return r;
+	if (rev->leaf_count < 0)
+		return diag_set(d, ERR_INVALID, 0, 0, "negative leaf count");
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->revision_record(st->h, rev, store_now(st), d);
+	return store_op_end(st, r, d);
+}
+
+int store_revision_latest(struct store *st, struct store_revision *out,
+                          struct diag *d)
+{
+	return st->be->revision_latest(st->h, out, d);
+}
+
+/* ---- Audit log ---- */
+
+/* Appends "key=LEN:value\n", or "key=-\n" for NULL. */
+static int store_audit_field(struct buf *b, const char *key, const char *v)
+{
+	int r;
+
+	if (v == NULL)
+		return buf_printf(b, "%s=-\n", key);
+	if ((r = buf_printf(b, "%s=%zu:", key, strlen(v))) != 0 ||
+	    (r = buf_puts(b, v)) != 0)
+		return r;
+	return buf_putc(b, '\n');
+}
+
+int store_audit_hash(const struct store_audit *row,
+                     char out[STORE_HASH_HEX + 1])
+{
+	struct buf b = BUF_INIT;
+	uint8_t h[CRYPTO_HASH_LEN];
+	int r;
+
+	/* Length-prefixed fields: no two rows serialise alike however their
+	 * text is chosen, and "-" (no details) differs from "0:" (empty). */
+	if ((r = buf_printf(&b,
+	                    "mcpfleet-audit-v1\nid=%" PRId64 "\nat=%" PRId64
+	                    "\n",
+	                    row->id, row->at)) != 0 ||
+	    (r = store_audit_field(&b, "actor", row->actor)) != 0 ||
+	    (r = store_audit_field(&b, "action", row->action)) != 0 ||
+	    (r = store_audit_field(&b, "target", row->target)) != 0 ||
+	    (r = store_audit_field(&b, "details", row->details)) != 0 ||
+	    (r = buf_printf(&b, "prev=%s\n", row->prev_hash)) != 0)
+		goto out;
+	if ((r = crypto_sha256(b.data, b.len, h)) != 0)
+		goto out;
+	r = crypto_hex(h, sizeof(h), out, STORE_HASH_HEX + 1);
+out:
+	buf_free(&b);
+	return r;
+}
+
+int store_audit_append(struct store *st, const char *actor, const char *action,
+                       const char *target, const char *details_json,
+                       int64_t *id, struct diag *d)
+{
+	struct store_audit row;
+	int64_t last_id = 0, head_id = 0;
+	char last_hash[STORE_HASH_HEX + 1] = "";
+	int r;
+
+	memset(&row, 0, sizeof(row));
+	if ((r = store_check_text("audit actor", actor, STORE_TEXT_MAX, false,
+	                          d)) != 0 ||
+	    (r = store_check_text("audit action", action, STORE_TEXT_MAX, false,
+	                          d)) != 0 ||
+	    (r = store_check_text("audit target", target, STORE_TEXT_MAX, true,
+	                          d)) != 0)
+		return r;
+	if (details_json != NULL &&
+	    (r = store_check_json("audit details", details_json,
+	                          STORE_DETAILS_MAX, STORE_JSON_OBJECT, d)) != 0)
+		return r;
+	row.actor = strdup(actor);
+	row.action = strdup(action);
+	row.target = strdup(target);
+	row.details = details_json != NULL ? strdup(details_json) : NULL;
+	if (row.actor == NULL || row.action == NULL || row.target == NULL ||
+	    (details_json != NULL && row.details == NULL)) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	if ((r = store_op_begin(st, d)) != 0)
+		goto out;
+	if ((r = st->be->audit_last(st->h, &last_id, last_hash, &head_id, d)) !=
+	    0)
+		goto end;
+	/* After a truncation (head beyond the last row) the ids go on from the
+	 * head, never reusing one, so store_audit_verify() still sees the
+	 * gap. */
+	row.id = (head_id > last_id ? head_id : last_id) + 1;
+	row.at = store_now(st);
+	memcpy(row.prev_hash, last_id > 0 ? last_hash : store_zero_hash,
+	       STORE_HASH_HEX + 1);
+	if ((r = store_audit_hash(&row, row.hash)) != 0) {
+		r = diag_set(d, r, 0, 0, "audit: cannot hash row %" PRId64,
+		             row.id);
+		goto end;
+	}
+	r = st->be->audit_insert(st->h, &row, d);
+end:
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = row.id;
+out:
+	store_audit_clear(&row);
+	return r;
+}
+
+int store_audit_list(struct store *st, int64_t since, int64_t after_id,
+                     size_t limit, struct store_audit_list *out,
+                     struct diag *d)
+{
+	if (limit == 0 || limit > STORE_AUDIT_LIMIT)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "audit list limit must be 1 to %d",
+		                STORE_AUDIT_LIMIT);
+	if (after_id < 0)
+		after_id = 0;
+	return st->be->audit_list(st->h, since, after_id, limit, out, d);
+}
+
+/*
+ * Checks one page of rows against the running state (*expect: the id the
+ * next row must have; prev: the hash it must link to). Returns 0, or
+ * -ERR_VERIFY with *bad and d.
+ */
+static int store_audit_check_page(const struct store_audit_list *page,
+                                  int64_t *expect,
+                                  char prev[STORE_HASH_HEX + 1], int64_t *bad,
+                                  struct diag *d)
+{
+	char h[STORE_HASH_HEX + 1];
+	const struct store_audit *a;
+	size_t i;
+	int r;
+
+	for (i = 0; i < page->n; i++) {
+		a = &page->v[i];
+		if (a->id != *expect) {
+			*bad = a->id;
+			return diag_set(d, ERR_VERIFY, 0, 0,
+			                "audit row %" PRId64 ": rows %" PRId64
+			                "..%" PRId64 " before it are missing "
+			                "(deleted)",
+			                a->id, *expect, a->id - 1);
+		}
+		if ((r = store_audit_hash(a, h)) != 0)
+			return diag_set(d, r, 0, 0,
+			                "audit row %" PRId64 ": cannot hash it",
+			                a->id);
+		if (strcmp(h, a->hash) != 0) {
+			*bad = a->id;
+			return diag_set(d, ERR_VERIFY, 0, 0,
+			                "audit row %" PRId64 ": its content does "
+			                "not match its hash (the row was edited)",
+			                a->id);
+		}
+		if (strcmp(a->prev_hash, prev) != 0) {
+			*bad = a->id;
+			return diag_set(d, ERR_VERIFY, 0, 0,
+			                "audit row %" PRId64 ": its link does not "
+			                "match the hash of row %" PRId64
+			                " (the chain is broken: one of the two "
+			                "was rewritten)",
+			                a->id, a->id - 1);
+		}
+		memcpy(prev, a->hash, STORE_HASH_HEX + 1);
+		(*expect)++;
+	}
+	return 0;
+}
+
+int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
+                       struct diag *d)
+{
+	struct store_audit_list page = {NULL, 0};
+	char prev[STORE_HASH_HEX + 1], last_hash[STORE_HASH_HEX + 1];
+	int64_t expect = 1, after = 0, bad = 0, last_id = 0, head_id = 0;
+	int r;
+
+	memcpy(prev, store_zero_hash, sizeof(prev));
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	for (;;) {
+		store_audit_list_free(&page);
+		if ((r = st->be->audit_list(st->h, INT64_MIN, after,
+		                            STORE_VERIFY_PAGE, &page, d)) != 0)
+			goto out;
+		if (page.n == 0)
+			break;
+		if ((r = store_audit_check_page(&page, &expect, prev, &bad,
+		                                d)) != 0)
+			goto out;
+		after = page.v[page.n - 1].id;
+	}
+	if ((r = st->be->audit_last(st->h, &last_id, last_hash, &head_id, d)) !=
+	    0)
+		goto out;
+	if (head_id > last_id) {
+		bad = last_id + 1;
+		r = diag_set(d, ERR_VERIFY, 0, 0,
+		             "audit rows %" PRId64 "..%" PRId64
+		             " are missing: the log ends at row %" PRId64
+		             " but row %" PRId64 " was appended (deleted at "
+		             "the end)",
+		             last_id + 1, head_id, last_id, head_id);
+		goto out;
+	}
+out:
+	store_audit_list_free(&page);
+	r = store_read_end(st, r, d);
+	if (r == -ERR_VERIFY && bad > 0 && first_bad_id != NULL)
+		*first_bad_id = bad;
+	if (r == 0 && rows != NULL)
+		*rows = expect - 1;
+	return r;
+}
+
+void store_audit_clear(struct store_audit *a)
+{
+	if (a == NULL)
+		return;
+	free(a->actor);
+	free(a->action);
+	free(a->target);
+	free(a->details);
+	memset(a, 0, sizeof(*a));
+}
+
+void store_audit_list_free(struct store_audit_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		store_audit_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- Snapshot ---- */
+
+int store_snapshot_load(struct store *st, struct store_snapshot *out,
+                        struct diag *d)
+{
+	struct store_snapshot s;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	if ((r = st->be->revision_current(st->h, &s.revision, d)) != 0 ||
+	    (r = st->be->user_list(st->h, &s.users, d)) != 0 ||
+	    (r = st->be->team_list(st->h, &s.teams, d)) != 0 ||
+	    (r = st->be->member_all(st->h, &s.members, d)) != 0 ||
+	    (r = st->be->server_list(st->h, &s.servers, d)) != 0 ||
+	    (r = st->be->grant_list(st->h, 0, &s.grants, d)) != 0 ||
+	    (r = st->be->secret_latest_all(st->h, &s.secrets, d)) != 0)
+		goto out;
+out:
+	if ((r = store_read_end(st, r, d)) == 0) {
+		*out = s;
+		memset(&s, 0, sizeof(s));
+	}
+	store_snapshot_free(&s);
+	return r;
+}
+
+void store_snapshot_free(struct store_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	store_user_list_free(&s->users);
+	store_team_list_free(&s->teams);
+	store_member_list_free(&s->members);
+	store_server_list_free(&s->servers);
+	store_grant_list_free(&s->grants);
+	store_secret_list_free(&s->secrets);
+	s->revision = 0;
+}

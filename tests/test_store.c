@@ -1,0 +1,1532 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: server/store.c over server/store_sqlite.c. */
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "store.h"
+
+#define TS_NOW 1700000000 /* the fixed clock of every test */
+
+struct ts_fixture {
+	char *dir;
+	char *path; /* dir/fleet.db */
+	struct store *st;
+};
+
+static struct ts_fixture *ts_fx(void **state)
+{
+	return *state;
+}
+
+static int ts_setup(void **state)
+{
+	struct ts_fixture *f = calloc(1, sizeof(*f));
+	struct diag d;
+
+	assert_non_null(f);
+	f->dir = tu_mkdtemp();
+	f->path = tu_path(f->dir, "fleet.db");
+	diag_clear(&d);
+	if (store_open("sqlite", f->path, &f->st, &d) != 0)
+		fail_msg("store_open: %s", d.msg);
+	store_set_now(f->st, TS_NOW);
+	*state = f;
+	return 0;
+}
+
+static int ts_teardown(void **state)
+{
+	struct ts_fixture *f = *state;
+
+	store_close(f->st);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+/* Reopens the fixture's store, as a restart of the daemon does. */
+static void ts_reopen(struct ts_fixture *f)
+{
+	struct diag d;
+
+	store_close(f->st);
+	f->st = NULL;
+	if (store_open("sqlite", f->path, &f->st, &d) != 0)
+		fail_msg("store_open: %s", d.msg);
+	store_set_now(f->st, TS_NOW);
+}
+
+/* Asserts that r is code and that d->msg contains needle. */
+static void ts_expect(int r, int code, const struct diag *d,
+                      const char *needle)
+{
+	if (r != code)
+		fail_msg("expected %d (%s), got %d (%s): %s", code,
+		         err_str(code), r, err_str(r), d->msg);
+	if (needle != NULL && strstr(d->msg, needle) == NULL)
+		fail_msg("message '%s' lacks '%s'", d->msg, needle);
+}
+
+/* Asserts success, printing the diag otherwise. */
+static void ts_ok(int r, const struct diag *d)
+{
+	if (r != 0)
+		fail_msg("unexpected %d (%s): %s", r, err_str(r), d->msg);
+}
+
+/* Runs SQL on the database file directly, behind the store's back. */
+static void ts_sql(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* Runs SQL expected to fail, returning the message (caller frees). */
+static char *ts_sql_fails(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL, *copy;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		fail_msg("%s: succeeded", sql);
+	copy = strdup(msg ? msg : "");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return copy;
+}
+
+/* One integer from a query on the file. */
+static int64_t ts_sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static void ts_hash(const char *seed, char out[STORE_HASH_HEX + 1])
+{
+	uint8_t h[CRYPTO_HASH_LEN];
+
+	assert_int_equal(crypto_sha256(seed, strlen(seed), h), 0);
+	assert_int_equal(crypto_hex(h, sizeof(h), out, STORE_HASH_HEX + 1), 0);
+}
+
+static int64_t ts_user(struct store *st, const char *name)
+{
+	struct diag d;
+	int64_t id = 0;
+
+	ts_ok(store_user_add(st, name, NULL, &id, &d), &d);
+	return id;
+}
+
+static int64_t ts_team(struct store *st, const char *name)
+{
+	struct diag d;
+	int64_t id = 0;
+
+	ts_ok(store_team_add(st, name, &id, &d), &d);
+	return id;
+}
+
+static int64_t ts_server(struct store *st, const char *name)
+{
+	struct diag d;
+	int64_t id = 0;
+
+	ts_ok(store_server_add(st, name,
+	                       "{\"url\": \"https://x.example/mcp\", "
+	                       "\"type\": \"http\"}",
+	                       &id, &d),
+	      &d);
+	return id;
+}
+
+/* Sets a secret the way the daemon will: reserve, seal with the id as
+ * AAD, put, in one transaction. Returns the record id. */
+static int64_t ts_secret(struct store *st, const char *name,
+                         enum store_scope scope, int64_t scope_id,
+                         const char *value, int64_t *version)
+{
+	static const uint8_t key[CRYPTO_SEAL_KEY_LEN] = {1, 2, 3};
+	struct crypto_rng *rng = NULL;
+	char aad[STORE_AAD_MAX];
+	uint8_t *sealed = NULL;
+	size_t aadlen, n;
+	int64_t id = 0, v = 0;
+	struct diag d;
+
+	ts_ok(crypto_rng_new("test_store", &rng, &d), &d);
+	ts_ok(store_begin(st, &d), &d);
+	ts_ok(store_secret_next(st, name, scope, scope_id, &id, &v, &d), &d);
+	assert_int_equal(store_secret_aad(id, aad, &aadlen), 0);
+	ts_ok(crypto_seal(rng, key, aad, aadlen, value, strlen(value), &sealed,
+	                  &n, &d),
+	      &d);
+	ts_ok(store_secret_put(st, id, sealed, n, &d), &d);
+	ts_ok(store_audit_append(st, "admin:test", "secret.set", name, NULL,
+	                         NULL, &d),
+	      &d);
+	ts_ok(store_commit(st, &d), &d);
+	free(sealed);
+	crypto_rng_free(rng);
+	if (version != NULL)
+		*version = v;
+	return id;
+}
+
+static void ts_device(struct store *st, const char *id, int64_t user,
+                      const char *serial)
+{
+	char fp[STORE_HASH_HEX + 1];
+	struct diag d;
+
+	ts_hash(id, fp);
+	ts_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp,
+	                          &d),
+	      &d);
+}
+
+static double ts_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- Open, schema, migrations ---- */
+
+static void test_store_open_creates_schema(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct stat sb;
+	int64_t v = 0;
+	struct diag d;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+
+	ts_ok(store_schema_version(f->st, &v, &d), &d);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_schema_latest("sqlite"), 1);
+	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
+	                                     "sqlite_master WHERE type = "
+	                                     "'table' AND name IN ('users', "
+	                                     "'teams', 'memberships', "
+	                                     "'servers', 'grants', 'secrets', "
+	                                     "'devices', 'enroll_tokens', "
+	                                     "'deliveries', 'admin_tokens', "
+	                                     "'revisions', 'audit', 'meta')"),
+	                 13);
+	/* WAL, owner-only. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_store_open_unknown_backend(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store *st = NULL;
+	struct diag d;
+
+	ts_expect(store_open("postgres", f->path, &st, &d), -ERR_NOENT, &d,
+	          "no store backend named 'postgres'");
+	assert_null(st);
+}
+
+static void test_store_reopen_keeps_data(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_snapshot snap;
+	struct store_device dev;
+	struct store_token tok;
+	struct store_revision rev;
+	struct store_audit_list al = {NULL, 0};
+	char hash[STORE_HASH_HEX + 1];
+	int64_t ann, dev_team, srv, rows = 0, n = 0, tid = 0;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	dev_team = ts_team(f->st, "dev");
+	ts_ok(store_member_add(f->st, dev_team, ann, &d), &d);
+	srv = ts_server(f->st, "github");
+	ts_ok(store_grant_add(f->st, srv, STORE_TARGET_TEAM, dev_team, NULL,
+	                      "[\"delete_repository\"]", NULL, &d),
+	      &d);
+	(void)ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev_team,
+	                "ghp_1", NULL);
+	ts_hash("tok", hash);
+	ts_ok(store_token_create(f->st, hash, ann, TS_NOW + 3600, 1, "admin",
+	                         &tid, &d),
+	      &d);
+	ts_device(f->st, "dev-01", ann, "0a");
+	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	assert_int_equal(n, 2);
+	memset(&rev, 0, sizeof(rev));
+	rev.revision = 2;
+	rev.leaf_count = 1;
+	ts_hash("root", rev.merkle_root);
+	memcpy(rev.signature, "3045", 5);
+	ts_ok(store_revision_record(f->st, &rev, &d), &d);
+	ts_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
+	                         NULL, &d),
+	      &d);
+
+	ts_reopen(f);
+
+	ts_ok(store_snapshot_load(f->st, &snap, &d), &d);
+	assert_int_equal(snap.revision, 2);
+	assert_int_equal(snap.users.n, 1);
+	assert_string_equal(snap.users.v[0].name, "ann");
+	assert_int_equal(snap.teams.n, 1);
+	assert_int_equal(snap.members.n, 1);
+	assert_int_equal(snap.members.v[0].user_id, ann);
+	assert_int_equal(snap.servers.n, 1);
+	assert_int_equal(snap.grants.n, 1);
+	assert_string_equal(snap.grants.v[0].tools_deny,
+	                    "[\"delete_repository\"]");
+	assert_null(snap.grants.v[0].tools_allow);
+	assert_int_equal(snap.secrets.n, 1);
+	assert_string_equal(snap.secrets.v[0].scope_name, "dev");
+	store_snapshot_free(&snap);
+	ts_ok(store_token_get_by_hash(f->st, hash, &tok, &d), &d);
+	assert_int_equal(tok.id, tid);
+	assert_string_equal(tok.user_name, "ann");
+	store_token_clear(&tok);
+	ts_ok(store_device_get(f->st, "dev-01", &dev, &d), &d);
+	assert_int_equal(dev.status, STORE_DEVICE_ACTIVE);
+	store_device_clear(&dev);
+	memset(&rev, 0, sizeof(rev));
+	ts_ok(store_revision_latest(f->st, &rev, &d), &d);
+	assert_int_equal(rev.revision, 2);
+	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	assert_int_equal(n, 3);
+	ts_ok(store_audit_list(f->st, 0, 0, 100, &al, &d), &d);
+	assert_int_equal(al.n, 2);
+	store_audit_list_free(&al);
+	ts_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	assert_int_equal(rows, 2);
+}
+
+static void test_store_newer_schema_refused(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store *st = NULL;
+	struct diag d;
+
+	store_close(f->st);
+	f->st = NULL;
+	ts_sql(f->path, "PRAGMA user_version = 7");
+	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
+	          "schema version 7 is newer than this build knows (1)");
+	assert_null(st);
+	ts_sql(f->path, "PRAGMA user_version = 1");
+	ts_reopen(f);
+}
+
+static void test_store_foreign_database_refused(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	char *other = tu_path(f->dir, "other.db");
+	struct store *st = NULL;
+	struct diag d;
+
+	ts_sql(other, "PRAGMA application_id = 42; CREATE TABLE t (x);");
+	ts_expect(store_open("sqlite", other, &st, &d), -ERR_INVALID, &d,
+	          "not an mcpfleet database");
+	assert_null(st);
+	free(other);
+}
+
+static void test_store_migrations_idempotent(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	static const char *const v2[] = {
+	    "CREATE TABLE extra_v2 (x INTEGER);"
+	    "INSERT INTO extra_v2 VALUES (1);",
+	};
+	static const char *const v3_bad[] = {
+	    "CREATE TABLE extra_v2 (x INTEGER);"
+	    "INSERT INTO extra_v2 VALUES (1);",
+	    "CREATE TABLE extra_v3 (y); CREATE TABLE extra_v3 (y);",
+	};
+	struct store_open_opts o2 = {v2, 1}, o3 = {v3_bad, 2};
+	struct store *st = NULL;
+	int64_t v = 0;
+	struct diag d;
+
+	ts_user(f->st, "kept");
+	store_close(f->st);
+	f->st = NULL;
+	/* Version 2 is applied once, whatever the number of opens. */
+	ts_ok(store_open_opts("sqlite", f->path, &o2, &st, &d), &d);
+	ts_ok(store_schema_version(st, &v, &d), &d);
+	assert_int_equal(v, 2);
+	store_close(st);
+	ts_ok(store_open_opts("sqlite", f->path, &o2, &st, &d), &d);
+	store_close(st);
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM extra_v2"),
+	                 1);
+	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), 2);
+	/* A failing migration changes nothing and says which. */
+	st = NULL;
+	ts_expect(store_open_opts("sqlite", f->path, &o3, &st, &d), -ERR_IO,
+	          &d, "schema migration to version 3");
+	assert_null(st);
+	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
+	                                     "sqlite_master WHERE name = "
+	                                     "'extra_v3'"),
+	                 0);
+	/* This build, without version 2, refuses the upgraded file. */
+	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
+	          "schema version 2 is newer");
+	/* Data from version 1 survived the migration. */
+	ts_ok(store_open_opts("sqlite", f->path, &o2, &f->st, &d), &d);
+	{
+		struct store_user u;
+
+		ts_ok(store_user_get(f->st, "kept", &u, &d), &d);
+		store_user_clear(&u);
+	}
+}
+
+/* ---- Transactions ---- */
+
+static void test_store_transaction_rules(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_user_list l = {NULL, 0};
+	struct diag d;
+
+	ts_expect(store_commit(f->st, &d), -ERR_INVALID, &d, "no store "
+	                                                     "transaction");
+	ts_ok(store_rollback(f->st, &d), &d);
+	ts_ok(store_begin(f->st, &d), &d);
+	assert_true(store_in_transaction(f->st));
+	ts_expect(store_begin(f->st, &d), -ERR_INVALID, &d, "already open");
+	/* A failed call inside a transaction undoes only itself. */
+	ts_user(f->st, "a");
+	ts_expect(store_user_add(f->st, "a", NULL, NULL, &d), -ERR_EXISTS, &d,
+	          "user 'a' already exists");
+	ts_user(f->st, "b");
+	ts_ok(store_commit(f->st, &d), &d);
+	assert_false(store_in_transaction(f->st));
+	ts_ok(store_user_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	store_user_list_free(&l);
+	/* Rollback undoes everything since begin. */
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "c");
+	ts_ok(store_rollback(f->st, &d), &d);
+	ts_ok(store_user_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	store_user_list_free(&l);
+}
+
+static void test_store_second_handle_sees_commits(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store *other = NULL;
+	struct store_user u;
+	struct diag d;
+
+	ts_ok(store_open("sqlite", f->path, &other, &d), &d);
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "ann");
+	/* WAL: the reader does not block and does not see uncommitted rows. */
+	ts_expect(store_user_get(other, "ann", &u, &d), -ERR_NOENT, &d,
+	          "no user named 'ann'");
+	ts_ok(store_commit(f->st, &d), &d);
+	ts_ok(store_user_get(other, "ann", &u, &d), &d);
+	store_user_clear(&u);
+	store_close(other);
+}
+
+/* ---- Users, teams, memberships ---- */
+
+static void test_store_users_crud(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_user_list l = {NULL, 0};
+	struct store_user u;
+	char long_name[STORE_NAME_MAX + 2];
+	int64_t id = 0, id2;
+	struct diag d;
+
+	ts_ok(store_user_add(f->st, "ann@example.com", "ann@example.com", &id,
+	                     &d),
+	      &d);
+	assert_true(id > 0);
+	ts_expect(store_user_add(f->st, "ann@example.com", NULL, NULL, &d),
+	          -ERR_EXISTS, &d, "user 'ann@example.com' already exists");
+	ts_expect(store_user_add(f->st, "a b", NULL, NULL, &d), -ERR_INVALID,
+	          &d, "only letters, digits");
+	ts_expect(store_user_add(f->st, "", NULL, NULL, &d), -ERR_INVALID, &d,
+	          "empty");
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	ts_expect(store_user_add(f->st, long_name, NULL, NULL, &d),
+	          -ERR_INVALID, &d, "longer than 128");
+	long_name[STORE_NAME_MAX] = '\0';
+	ts_ok(store_user_add(f->st, long_name, NULL, NULL, &d), &d);
+	ts_expect(store_user_add(f->st, "bob", "bad\nemail", NULL, &d),
+	          -ERR_INVALID, &d, "control character");
+	id2 = ts_user(f->st, "bob.smith_2-x");
+
+	ts_ok(store_user_get(f->st, "ann@example.com", &u, &d), &d);
+	assert_int_equal(u.id, id);
+	assert_string_equal(u.email, "ann@example.com");
+	assert_false(u.disabled);
+	assert_int_equal(u.created_at, TS_NOW);
+	store_user_clear(&u);
+	ts_ok(store_user_get_id(f->st, id2, &u, &d), &d);
+	assert_string_equal(u.name, "bob.smith_2-x");
+	assert_string_equal(u.email, "");
+	store_user_clear(&u);
+	ts_expect(store_user_get(f->st, "nobody", &u, &d), -ERR_NOENT, &d,
+	          "no user named 'nobody'");
+	ts_expect(store_user_get_id(f->st, 999, &u, &d), -ERR_NOENT, &d,
+	          "no user with id 999");
+
+	ts_ok(store_user_set_disabled(f->st, id, true, &d), &d);
+	ts_ok(store_user_get_id(f->st, id, &u, &d), &d);
+	assert_true(u.disabled);
+	store_user_clear(&u);
+	ts_expect(store_user_set_disabled(f->st, 999, true, &d), -ERR_NOENT,
+	          &d, "no user with id 999");
+
+	ts_ok(store_user_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.v[0].name, "ann@example.com");
+	assert_string_equal(l.v[1].name, "bob.smith_2-x");
+	store_user_list_free(&l);
+
+	ts_ok(store_user_remove(f->st, id2, &d), &d);
+	ts_expect(store_user_remove(f->st, id2, &d), -ERR_NOENT, &d,
+	          "no user with id");
+	/* Ids are never reused. */
+	assert_true(ts_user(f->st, "carol") > id2);
+}
+
+static void test_store_teams_and_members(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_team_list tl = {NULL, 0};
+	struct store_user_list ul = {NULL, 0};
+	struct store_member_list ml = {NULL, 0};
+	struct store_team t;
+	int64_t ann, bob, dev, ops;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	bob = ts_user(f->st, "bob");
+	dev = ts_team(f->st, "dev");
+	ops = ts_team(f->st, "ops");
+	ts_expect(store_team_add(f->st, "everyone", NULL, &d), -ERR_INVALID,
+	          &d, "'everyone' is reserved");
+	ts_expect(store_team_add(f->st, "dev", NULL, &d), -ERR_EXISTS, &d,
+	          "team 'dev' already exists");
+	ts_ok(store_team_get(f->st, "ops", &t, &d), &d);
+	assert_int_equal(t.id, ops);
+	store_team_clear(&t);
+	ts_expect(store_team_get(f->st, "qa", &t, &d), -ERR_NOENT, &d,
+	          "no team named 'qa'");
+
+	ts_ok(store_member_add(f->st, dev, ann, &d), &d);
+	ts_ok(store_member_add(f->st, ops, ann, &d), &d);
+	ts_ok(store_member_add(f->st, dev, bob, &d), &d);
+	ts_expect(store_member_add(f->st, dev, ann, &d), -ERR_EXISTS, &d,
+	          "user 'ann' is already a member of team 'dev'");
+	ts_expect(store_member_add(f->st, 999, ann, &d), -ERR_NOENT, &d,
+	          "no team with id 999");
+	ts_expect(store_member_add(f->st, dev, 999, &d), -ERR_NOENT, &d,
+	          "no user with id 999");
+
+	ts_ok(store_member_teams(f->st, ann, &tl, &d), &d);
+	assert_int_equal(tl.n, 2);
+	assert_string_equal(tl.v[0].name, "dev");
+	assert_string_equal(tl.v[1].name, "ops");
+	store_team_list_free(&tl);
+	ts_ok(store_member_users(f->st, dev, &ul, &d), &d);
+	assert_int_equal(ul.n, 2);
+	assert_string_equal(ul.v[0].name, "ann");
+	assert_string_equal(ul.v[1].name, "bob");
+	store_user_list_free(&ul);
+	ts_ok(store_member_all(f->st, &ml, &d), &d);
+	assert_int_equal(ml.n, 3);
+	assert_int_equal(ml.v[0].user_id, ann); /* by user, then team */
+	assert_int_equal(ml.v[0].team_id, dev);
+	assert_int_equal(ml.v[2].user_id, bob);
+	store_member_list_free(&ml);
+
+	ts_ok(store_member_remove(f->st, ops, ann, &d), &d);
+	ts_expect(store_member_remove(f->st, ops, ann, &d), -ERR_NOENT, &d,
+	          "user 'ann' is not a member of team 'ops'");
+	/* Removing a team takes its memberships with it. */
+	ts_ok(store_team_remove(f->st, dev, &d), &d);
+	ts_ok(store_member_all(f->st, &ml, &d), &d);
+	assert_int_equal(ml.n, 0);
+	store_member_list_free(&ml);
+	ts_ok(store_team_list(f->st, &tl, &d), &d);
+	assert_int_equal(tl.n, 1);
+	store_team_list_free(&tl);
+	ts_expect(store_team_remove(f->st, dev, &d), -ERR_NOENT, &d,
+	          "no team with id");
+	ts_expect(store_member_teams(f->st, 999, &tl, &d), -ERR_NOENT, &d,
+	          "no user with id 999");
+}
+
+/* ---- Servers and grants ---- */
+
+static void test_store_servers_crud(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_server_list l = {NULL, 0};
+	struct store_server s;
+	int64_t id;
+	struct diag d;
+
+	id = ts_server(f->st, "github");
+	ts_expect(store_server_add(f->st, "github", "{}", NULL, &d),
+	          -ERR_EXISTS, &d, "server 'github' already exists");
+	ts_expect(store_server_add(f->st, "bad name", "{}", NULL, &d),
+	          -ERR_INVALID, &d, "server name");
+	ts_expect(store_server_add(f->st, "servers", "{}", NULL, &d),
+	          -ERR_INVALID, &d, "reserved");
+	ts_expect(store_server_add(f->st, "x", "{\"a\": ", NULL, &d),
+	          -ERR_INVALID, &d, "server entry");
+	ts_expect(store_server_add(f->st, "x", "[1]", NULL, &d), -ERR_INVALID,
+	          &d, "must be a JSON object");
+	ts_expect(store_server_add(f->st, "x", "{\"a\": 1, \"a\": 2}", NULL,
+	                           &d),
+	          -ERR_INVALID, &d, "duplicate");
+
+	store_set_now(f->st, TS_NOW + 60);
+	ts_ok(store_server_set(f->st, id, "{\"command\": \"npx\"}", &d), &d);
+	ts_ok(store_server_get(f->st, "github", &s, &d), &d);
+	assert_string_equal(s.entry_json, "{\"command\": \"npx\"}");
+	assert_int_equal(s.created_at, TS_NOW);
+	assert_int_equal(s.updated_at, TS_NOW + 60);
+	store_server_clear(&s);
+	ts_expect(store_server_set(f->st, 999, "{}", &d), -ERR_NOENT, &d,
+	          "no server with id 999");
+	ts_expect(store_server_get(f->st, "gitlab", &s, &d), -ERR_NOENT, &d,
+	          "no server named 'gitlab'");
+	ts_server(f->st, "aaa");
+	ts_ok(store_server_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].name, "aaa");
+	store_server_list_free(&l);
+	ts_ok(store_server_remove(f->st, id, &d), &d);
+	ts_expect(store_server_remove(f->st, id, &d), -ERR_NOENT, &d,
+	          "no server with id");
+}
+
+static void test_store_grants_cascade_on_server_removal(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_grant_list l = {NULL, 0};
+	int64_t gh, fs, ann, dev, g1 = 0, g2 = 0, g3 = 0;
+	struct diag d;
+
+	gh = ts_server(f->st, "github");
+	fs = ts_server(f->st, "fs");
+	ann = ts_user(f->st, "ann");
+	dev = ts_team(f->st, "dev");
+	ts_ok(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL, NULL,
+	                      &g1, &d),
+	      &d);
+	ts_ok(store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev,
+	                      "[\"search\"]", NULL, &g2, &d),
+	      &d);
+	ts_ok(store_grant_add(f->st, gh, STORE_TARGET_USER, ann, NULL, NULL,
+	                      &g3, &d),
+	      &d);
+	ts_ok(store_grant_add(f->st, fs, STORE_TARGET_TEAM, dev, NULL, NULL,
+	                      NULL, &d),
+	      &d);
+	ts_expect(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL,
+	                          NULL, NULL, &d),
+	          -ERR_EXISTS, &d,
+	          "server 'github' is already granted to everyone");
+	ts_expect(store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev, NULL,
+	                          NULL, NULL, &d),
+	          -ERR_EXISTS, &d, "already granted to team 'dev'");
+	ts_expect(store_grant_add(f->st, gh, STORE_TARGET_TEAM, 999, NULL,
+	                          NULL, NULL, &d),
+	          -ERR_NOENT, &d, "no team with id 999");
+	ts_expect(store_grant_add(f->st, 999, STORE_TARGET_EVERYONE, 0, NULL,
+	                          NULL, NULL, &d),
+	          -ERR_NOENT, &d, "no server with id 999");
+	ts_expect(store_grant_add(f->st, fs, STORE_TARGET_EVERYONE, 5, NULL,
+	                          NULL, NULL, &d),
+	          -ERR_INVALID, &d, "target id 0");
+	ts_expect(store_grant_add(f->st, fs, STORE_TARGET_USER, ann, "[1]",
+	                          NULL, NULL, &d),
+	          -ERR_INVALID, &d, "tools allow list[0] is not a string");
+
+	ts_ok(store_grant_list(f->st, gh, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.v[0].id, g1);
+	assert_int_equal(l.v[0].kind, STORE_TARGET_EVERYONE);
+	assert_string_equal(l.v[0].target_name, "everyone");
+	assert_int_equal(l.v[1].kind, STORE_TARGET_TEAM);
+	assert_int_equal(l.v[1].target_id, dev);
+	assert_string_equal(l.v[1].target_name, "dev");
+	assert_string_equal(l.v[1].tools_allow, "[\"search\"]");
+	assert_string_equal(l.v[2].target_name, "ann");
+	assert_string_equal(l.v[2].server_name, "github");
+	store_grant_list_free(&l);
+	ts_ok(store_grant_list(f->st, 0, &l, &d), &d);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.v[0].server_name, "fs"); /* by server name */
+	store_grant_list_free(&l);
+
+	/* Removing a server removes its grants, and only its. */
+	ts_ok(store_server_remove(f->st, gh, &d), &d);
+	ts_ok(store_grant_list(f->st, 0, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].server_name, "fs");
+	store_grant_list_free(&l);
+	ts_expect(store_grant_remove(f->st, g2, &d), -ERR_NOENT, &d,
+	          "no grant with id");
+	/* So does removing the team a grant targets. */
+	ts_ok(store_team_remove(f->st, dev, &d), &d);
+	ts_ok(store_grant_list(f->st, 0, &l, &d), &d);
+	assert_int_equal(l.n, 0);
+	store_grant_list_free(&l);
+	/* And removing by id. */
+	ts_ok(store_grant_add(f->st, fs, STORE_TARGET_USER, ann, NULL, NULL,
+	                      &g1, &d),
+	      &d);
+	ts_ok(store_grant_remove(f->st, g1, &d), &d);
+	(void)g3;
+}
+
+/* ---- Secrets ---- */
+
+static void test_store_secret_versions_increment(void **state)
+{
+	static const uint8_t key[CRYPTO_SEAL_KEY_LEN] = {1, 2, 3};
+	struct ts_fixture *f = ts_fx(state);
+	struct store_secret_list l = {NULL, 0};
+	struct store_secret s;
+	char aad[STORE_AAD_MAX];
+	uint8_t *pt = NULL, junk[CRYPTO_SEAL_OVERHEAD + 1] = {0};
+	size_t aadlen, ptlen;
+	int64_t dev, ann, id1, id2, id3, v = 0, id = 0;
+	struct diag d;
+
+	dev = ts_team(f->st, "dev");
+	ann = ts_user(f->st, "ann");
+	ts_expect(store_secret_next(f->st, "TOKEN", STORE_SCOPE_ORG, 0, &id,
+	                            &v, &d),
+	          -ERR_INVALID, &d, "needs an open transaction");
+	id1 = ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev, "v1", &v);
+	assert_int_equal(v, 1);
+	id2 = ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev, "v2", &v);
+	assert_int_equal(v, 2);
+	id3 = ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_ORG, 0, "org", &v);
+	assert_int_equal(v, 1);
+	(void)ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_USER, ann, "mine",
+	                &v);
+	assert_int_equal(v, 1);
+	assert_true(id2 > id1 && id3 > id2);
+
+	/* The latest version opens with its own id as AAD, and only so. */
+	ts_ok(store_secret_get(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev, &s,
+	                       &d),
+	      &d);
+	assert_int_equal(s.id, id2);
+	assert_int_equal(s.version, 2);
+	assert_string_equal(s.scope_name, "dev");
+	assert_int_equal(store_secret_aad(s.id, aad, &aadlen), 0);
+	ts_ok(crypto_open(key, aad, aadlen, s.sealed, s.sealed_len, &pt,
+	                  &ptlen, &d),
+	      &d);
+	assert_string_equal((char *)pt, "v2");
+	crypto_secret_free(pt, ptlen);
+	assert_int_equal(store_secret_aad(id1, aad, &aadlen), 0);
+	assert_int_equal(crypto_open(key, aad, aadlen, s.sealed, s.sealed_len,
+	                             &pt, &ptlen, &d),
+	                 -ERR_VERIFY);
+	store_secret_clear(&s);
+
+	/* Lists: one row per name and scope, latest version, no value. */
+	ts_ok(store_secret_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.v[0].scope, STORE_SCOPE_ORG);
+	assert_string_equal(l.v[0].scope_name, "");
+	assert_int_equal(l.v[1].scope, STORE_SCOPE_TEAM);
+	assert_int_equal(l.v[1].version, 2);
+	assert_int_equal(l.v[1].id, id2);
+	assert_null(l.v[1].sealed);
+	assert_int_equal(l.v[2].scope, STORE_SCOPE_USER);
+	assert_string_equal(l.v[2].scope_name, "ann");
+	store_secret_list_free(&l);
+	ts_ok(store_secret_latest_all(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_non_null(l.v[1].sealed);
+	assert_int_equal(l.v[1].sealed_len, 2 + CRYPTO_SEAL_OVERHEAD);
+	store_secret_list_free(&l);
+
+	/* Put only what was reserved, in the same transaction. */
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_expect(store_secret_put(f->st, id1, junk, sizeof(junk), &d),
+	          -ERR_INVALID, &d, "was not reserved");
+	ts_ok(store_secret_next(f->st, "X", STORE_SCOPE_ORG, 0, &id, &v, &d),
+	      &d);
+	ts_expect(store_secret_put(f->st, id + 1, junk, sizeof(junk), &d),
+	          -ERR_INVALID, &d, "was not reserved");
+	ts_expect(store_secret_put(f->st, id, junk, 3, &d), -ERR_INVALID, &d,
+	          "too short");
+	ts_ok(store_rollback(f->st, &d), &d);
+	ts_expect(store_secret_get(f->st, "X", STORE_SCOPE_ORG, 0, &s, &d),
+	          -ERR_NOENT, &d, "no secret 'X' at org");
+
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_expect(store_secret_next(f->st, "T", STORE_SCOPE_TEAM, 999, &id, &v,
+	                            &d),
+	          -ERR_NOENT, &d, "no team with id 999");
+	ts_expect(store_secret_next(f->st, "9T", STORE_SCOPE_ORG, 0, &id, &v,
+	                            &d),
+	          -ERR_INVALID, &d, "secret name '9T' is not valid");
+	ts_expect(store_secret_next(f->st, "T", STORE_SCOPE_ORG, 3, &id, &v,
+	                            &d),
+	          -ERR_INVALID, &d, "scope id 0");
+	ts_ok(store_rollback(f->st, &d), &d);
+
+	/* Removing drops every version; a new one starts at 1 with a new id. */
+	ts_ok(store_secret_remove(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev,
+	                          &d),
+	      &d);
+	ts_expect(store_secret_remove(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM,
+	                              dev, &d),
+	          -ERR_NOENT, &d, "no secret 'GITHUB_TOKEN' at team 'dev'");
+	ts_expect(store_secret_get(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev,
+	                           &s, &d),
+	          -ERR_NOENT, &d, "at team 'dev'");
+	id = ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev, "v3", &v);
+	assert_int_equal(v, 1);
+	assert_true(id > id3);
+}
+
+/* ---- Enrollment tokens ---- */
+
+static void test_store_token_lifecycle(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_token_list l = {NULL, 0};
+	struct store_token t;
+	char h1[STORE_HASH_HEX + 1], h2[STORE_HASH_HEX + 1],
+	    h3[STORE_HASH_HEX + 1], h4[STORE_HASH_HEX + 1],
+	    unknown[STORE_HASH_HEX + 1];
+	int64_t ann, bob, t2 = 0;
+	size_t n = 0;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	bob = ts_user(f->st, "bob");
+	ts_hash("t1", h1);
+	ts_hash("t2", h2);
+	ts_hash("t3", h3);
+	ts_hash("t4", h4);
+	ts_hash("unknown", unknown);
+	ts_ok(store_token_create(f->st, h1, ann, TS_NOW + 86400, 2, "admin:it",
+	                         NULL, &d),
+	      &d);
+	ts_expect(store_token_create(f->st, h1, ann, TS_NOW + 86400, 1, NULL,
+	                             NULL, &d),
+	          -ERR_EXISTS, &d, "exists");
+	ts_expect(store_token_create(f->st, h2, 999, TS_NOW + 1, 1, NULL, NULL,
+	                             &d),
+	          -ERR_NOENT, &d, "no user with id 999");
+	ts_expect(store_token_create(f->st, "ABC", ann, TS_NOW + 1, 1, NULL,
+	                             NULL, &d),
+	          -ERR_INVALID, &d, "token hash");
+	ts_expect(store_token_create(f->st, h2, ann, TS_NOW + 1, 0, NULL, NULL,
+	                             &d),
+	          -ERR_INVALID, &d, "uses");
+	ts_ok(store_token_create(f->st, h2, ann, TS_NOW + 60, 1, NULL, &t2, &d),
+	      &d);
+	ts_ok(store_token_create(f->st, h3, ann, TS_NOW + 60, 5, NULL, NULL,
+	                         &d),
+	      &d);
+	ts_ok(store_token_create(f->st, h4, bob, TS_NOW + 60, 5, NULL, NULL,
+	                         &d),
+	      &d);
+
+	/* Consumed until used up. */
+	ts_ok(store_token_consume(f->st, h1, TS_NOW, &t, &d), &d);
+	assert_int_equal(t.uses_left, 1);
+	assert_int_equal(t.user_id, ann);
+	assert_string_equal(t.user_name, "ann");
+	assert_string_equal(t.created_by, "admin:it");
+	store_token_clear(&t);
+	ts_ok(store_token_consume(f->st, h1, TS_NOW, NULL, &d), &d);
+	ts_expect(store_token_consume(f->st, h1, TS_NOW, NULL, &d),
+	          -ERR_CONFLICT, &d, "has been used up");
+	/* Expired: at expires_at exactly, and after. */
+	ts_expect(store_token_consume(f->st, h2, TS_NOW + 60, NULL, &d),
+	          -ERR_VERIFY, &d, "expired at 2023-11-14T22:14:20Z");
+	ts_ok(store_token_get_by_hash(f->st, h2, &t, &d), &d);
+	assert_int_equal(t.uses_left, 1); /* untouched */
+	store_token_clear(&t);
+	/* Revoked. */
+	ts_ok(store_token_revoke(f->st, t2, &d), &d);
+	ts_expect(store_token_revoke(f->st, t2, &d), -ERR_CONFLICT, &d,
+	          "already revoked");
+	ts_expect(store_token_revoke(f->st, 999, &d), -ERR_NOENT, &d,
+	          "no enrollment token with id 999");
+	ts_expect(store_token_consume(f->st, h2, TS_NOW, NULL, &d), -ERR_PERM,
+	          &d, "was revoked");
+	/* Unknown. */
+	ts_expect(store_token_consume(f->st, unknown, TS_NOW, NULL, &d),
+	          -ERR_NOENT, &d, "unknown enrollment token");
+	ts_expect(store_token_get_by_hash(f->st, unknown, &t, &d), -ERR_NOENT,
+	          &d, "no enrollment token");
+	/* The user is disabled. */
+	ts_ok(store_user_set_disabled(f->st, bob, true, &d), &d);
+	ts_expect(store_token_consume(f->st, h4, TS_NOW, NULL, &d), -ERR_PERM,
+	          &d, "user 'bob' is disabled");
+	ts_ok(store_user_set_disabled(f->st, bob, false, &d), &d);
+	ts_ok(store_token_consume(f->st, h4, TS_NOW, NULL, &d), &d);
+
+	/* Revoke every token of a user. */
+	ts_ok(store_token_revoke_user(f->st, ann, &n, &d), &d);
+	assert_int_equal(n, 2); /* h1 (used up) and h3; h2 was revoked */
+	ts_expect(store_token_consume(f->st, h3, TS_NOW, NULL, &d), -ERR_PERM,
+	          &d, "was revoked");
+	ts_ok(store_token_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 4);
+	assert_true(l.v[0].revoked && l.v[1].revoked && l.v[2].revoked);
+	assert_false(l.v[3].revoked);
+	assert_int_equal(l.v[3].uses_left, 4);
+	store_token_list_free(&l);
+}
+
+/* ---- Devices ---- */
+
+static void test_store_device_revoke(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_device_list l = {NULL, 0};
+	struct store_id_list ids = {NULL, 0};
+	struct store_device dev;
+	char fp[STORE_HASH_HEX + 1];
+	int64_t ann, bob;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	bob = ts_user(f->st, "bob");
+	ts_device(f->st, "dev-c", ann, "0c");
+	ts_device(f->st, "dev-a", ann, "0a");
+	ts_device(f->st, "dev-b", ann, "0b");
+	ts_device(f->st, "dev-z", bob, "ff");
+	ts_hash("x", fp);
+	ts_expect(store_device_create(f->st, "dev-a", ann, "h", "linux", "99",
+	                              fp, &d),
+	          -ERR_EXISTS, &d, "device 'dev-a' already exists");
+	ts_expect(store_device_create(f->st, "dev-d", ann, "h", "linux", "0a",
+	                              fp, &d),
+	          -ERR_EXISTS, &d, "serial 0a is already registered");
+	ts_expect(store_device_create(f->st, "dev-d", 999, "h", "linux", "0d",
+	                              fp, &d),
+	          -ERR_NOENT, &d, "no user with id 999");
+	ts_expect(store_device_create(f->st, "dev-d", ann, "h", "linux", "0D",
+	                              fp, &d),
+	          -ERR_INVALID, &d, "lowercase hex");
+
+	ts_ok(store_device_get_by_serial(f->st, "0b", &dev, &d), &d);
+	assert_string_equal(dev.id, "dev-b");
+	assert_string_equal(dev.user_name, "ann");
+	assert_string_equal(dev.hostname, "laptop");
+	assert_int_equal(dev.enrolled_at, TS_NOW);
+	assert_int_equal(dev.last_seen, 0);
+	assert_null(dev.report_json);
+	store_device_clear(&dev);
+	ts_expect(store_device_get(f->st, "dev-q", &dev, &d), -ERR_NOENT, &d,
+	          "no device 'dev-q'");
+	ts_expect(store_device_get_by_serial(f->st, "1234", &dev, &d),
+	          -ERR_NOENT, &d, "serial 1234");
+
+	ts_ok(store_device_touch(f->st, "dev-a", TS_NOW + 5, 7,
+	                         "{\"codex\": {\"status\": \"ok\"}}", &d),
+	      &d);
+	ts_ok(store_device_touch(f->st, "dev-a", TS_NOW + 9, 8, NULL, &d), &d);
+	ts_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	assert_int_equal(dev.last_seen, TS_NOW + 9);
+	assert_int_equal(dev.applied_revision, 8);
+	assert_string_equal(dev.report_json, "{\"codex\": {\"status\": \"ok\"}}");
+	store_device_clear(&dev);
+	ts_expect(store_device_touch(f->st, "dev-q", 1, 1, NULL, &d),
+	          -ERR_NOENT, &d, "no device 'dev-q'");
+
+	store_set_now(f->st, TS_NOW + 100);
+	ts_ok(store_device_revoke(f->st, "dev-b", "lost laptop", &d), &d);
+	ts_expect(store_device_revoke(f->st, "dev-b", NULL, &d), -ERR_CONFLICT,
+	          &d, "device 'dev-b' is already revoked");
+	ts_expect(store_device_revoke(f->st, "dev-q", NULL, &d), -ERR_NOENT,
+	          &d, "no device 'dev-q'");
+	ts_ok(store_device_get(f->st, "dev-b", &dev, &d), &d);
+	assert_int_equal(dev.status, STORE_DEVICE_REVOKED);
+	assert_int_equal(dev.revoked_at, TS_NOW + 100);
+	assert_string_equal(dev.revoke_reason, "lost laptop");
+	store_device_clear(&dev);
+
+	/* Revoke all: only the active ones, named in order. */
+	ts_ok(store_device_revoke_user(f->st, ann, "offboarded", &ids, &d), &d);
+	assert_int_equal(ids.n, 2);
+	assert_string_equal(ids.v[0], "dev-a");
+	assert_string_equal(ids.v[1], "dev-c");
+	store_id_list_free(&ids);
+	ts_ok(store_device_revoke_user(f->st, ann, NULL, &ids, &d), &d);
+	assert_int_equal(ids.n, 0);
+	store_id_list_free(&ids);
+	ts_expect(store_device_revoke_user(f->st, 999, NULL, &ids, &d),
+	          -ERR_NOENT, &d, "no user with id 999");
+
+	ts_ok(store_device_list(f->st, ann, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.v[0].id, "dev-a");
+	assert_int_equal(l.v[0].status, STORE_DEVICE_REVOKED);
+	assert_string_equal(l.v[1].revoke_reason, "lost laptop");
+	store_device_list_free(&l);
+	ts_ok(store_device_list(f->st, 0, &l, &d), &d);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.v[3].status, STORE_DEVICE_ACTIVE);
+	store_device_list_free(&l);
+}
+
+static void test_store_removal_rules(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_device dev;
+	struct store_user u;
+	int64_t ann, dev_team;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	dev_team = ts_team(f->st, "dev");
+	ts_ok(store_member_add(f->st, dev_team, ann, &d), &d);
+	ts_device(f->st, "dev-1", ann, "01");
+	(void)ts_secret(f->st, "MINE", STORE_SCOPE_USER, ann, "x", NULL);
+	(void)ts_secret(f->st, "SHARED", STORE_SCOPE_TEAM, dev_team, "y", NULL);
+
+	ts_expect(store_user_remove(f->st, ann, &d), -ERR_CONFLICT, &d,
+	          "user 'ann' has 1 active device; revoke it first");
+	ts_ok(store_device_revoke(f->st, "dev-1", NULL, &d), &d);
+	ts_expect(store_user_remove(f->st, ann, &d), -ERR_CONFLICT, &d,
+	          "user 'ann' still owns 1 secret (first: 'MINE')");
+	ts_expect(store_team_remove(f->st, dev_team, &d), -ERR_CONFLICT, &d,
+	          "team 'dev' still owns 1 secret (first: 'SHARED')");
+	ts_ok(store_secret_remove(f->st, "MINE", STORE_SCOPE_USER, ann, &d),
+	      &d);
+	ts_ok(store_user_remove(f->st, ann, &d), &d);
+	ts_expect(store_user_get(f->st, "ann", &u, &d), -ERR_NOENT, &d, NULL);
+	/* The revoked device went with its user. */
+	ts_expect(store_device_get(f->st, "dev-1", &dev, &d), -ERR_NOENT, &d,
+	          NULL);
+	ts_ok(store_secret_remove(f->st, "SHARED", STORE_SCOPE_TEAM, dev_team,
+	                          &d),
+	      &d);
+	ts_ok(store_team_remove(f->st, dev_team, &d), &d);
+}
+
+/* ---- Deliveries ---- */
+
+static void test_store_deliveries_for_offboarding(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_delivery_list l = {NULL, 0};
+	int64_t ann, bob, dev, org1, team1, team2, mine;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	bob = ts_user(f->st, "bob");
+	dev = ts_team(f->st, "dev");
+	ts_device(f->st, "dev-ann-1", ann, "a1");
+	ts_device(f->st, "dev-ann-2", ann, "a2");
+	ts_device(f->st, "dev-bob-1", bob, "b1");
+	org1 = ts_secret(f->st, "ORG_KEY", STORE_SCOPE_ORG, 0, "o", NULL);
+	team1 = ts_secret(f->st, "GH", STORE_SCOPE_TEAM, dev, "t1", NULL);
+	mine = ts_secret(f->st, "BOB_ONLY", STORE_SCOPE_USER, bob, "b", NULL);
+
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_ok(store_delivery_record(f->st, "dev-ann-1", org1, 1, &d), &d);
+	ts_ok(store_delivery_record(f->st, "dev-ann-1", team1, 1, &d), &d);
+	ts_ok(store_delivery_record(f->st, "dev-ann-2", team1, 1, &d), &d);
+	ts_ok(store_delivery_record(f->st, "dev-bob-1", mine, 1, &d), &d);
+	ts_ok(store_commit(f->st, &d), &d);
+	/* Pushed again in revision 2: the first record stays. */
+	store_set_now(f->st, TS_NOW + 50);
+	ts_ok(store_delivery_record(f->st, "dev-ann-1", team1, 2, &d), &d);
+	/* Rotated: version 2 reaches one device in revision 3. */
+	team2 = ts_secret(f->st, "GH", STORE_SCOPE_TEAM, dev, "t2", NULL);
+	ts_ok(store_delivery_record(f->st, "dev-ann-1", team2, 3, &d), &d);
+	ts_expect(store_delivery_record(f->st, "dev-none", team2, 3, &d),
+	          -ERR_NOENT, &d, "no device 'dev-none'");
+	ts_expect(store_delivery_record(f->st, "dev-ann-1", 999, 3, &d),
+	          -ERR_NOENT, &d, "no secret record 999");
+	/* Removing the secret does not erase what was delivered. */
+	ts_ok(store_secret_remove(f->st, "GH", STORE_SCOPE_TEAM, dev, &d), &d);
+
+	ts_ok(store_device_revoke_user(f->st, ann, "left", NULL, &d), &d);
+	ts_ok(store_delivery_list_user(f->st, ann, &l, &d), &d);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.v[0].secret_name, "GH");
+	assert_int_equal(l.v[0].scope, STORE_SCOPE_TEAM);
+	assert_string_equal(l.v[0].scope_name, "dev");
+	assert_int_equal(l.v[0].version, 1);
+	assert_string_equal(l.v[0].device_id, "dev-ann-1");
+	assert_int_equal(l.v[0].revision, 1);
+	assert_int_equal(l.v[0].delivered_at, TS_NOW);
+	assert_string_equal(l.v[1].device_id, "dev-ann-2");
+	assert_int_equal(l.v[1].version, 1);
+	assert_int_equal(l.v[2].version, 2);
+	assert_int_equal(l.v[2].secret_id, team2);
+	assert_int_equal(l.v[2].revision, 3);
+	assert_string_equal(l.v[3].secret_name, "ORG_KEY");
+	assert_int_equal(l.v[3].scope, STORE_SCOPE_ORG);
+	assert_string_equal(l.v[3].scope_name, "");
+	store_delivery_list_free(&l);
+	/* Bob's list holds only his. */
+	ts_ok(store_delivery_list_user(f->st, bob, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].secret_name, "BOB_ONLY");
+	store_delivery_list_free(&l);
+	ts_expect(store_delivery_list_user(f->st, 999, &l, &d), -ERR_NOENT, &d,
+	          "no user with id 999");
+}
+
+/* ---- Admin tokens, revisions ---- */
+
+static void test_store_admin_tokens(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_admin_token_list l = {NULL, 0};
+	struct store_admin_token t;
+	char h1[STORE_HASH_HEX + 1], h2[STORE_HASH_HEX + 1];
+	int64_t id = 0;
+	struct diag d;
+
+	ts_hash("a1", h1);
+	ts_hash("a2", h2);
+	ts_ok(store_admin_token_add(f->st, "initial", h1, &id, &d), &d);
+	ts_expect(store_admin_token_add(f->st, "again", h1, NULL, &d),
+	          -ERR_EXISTS, &d, "admin token with this hash exists");
+	ts_expect(store_admin_token_add(f->st, "", h2, NULL, &d), -ERR_INVALID,
+	          &d, "admin token name is empty");
+	ts_ok(store_admin_token_add(f->st, "ci bot", h2, NULL, &d), &d);
+	ts_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
+	assert_int_equal(t.id, id);
+	assert_string_equal(t.name, "initial");
+	assert_string_equal(t.token_hash, h1);
+	assert_false(t.revoked);
+	store_admin_token_clear(&t);
+	ts_ok(store_admin_token_revoke(f->st, id, &d), &d);
+	ts_expect(store_admin_token_revoke(f->st, id, &d), -ERR_CONFLICT, &d,
+	          "already revoked");
+	ts_expect(store_admin_token_revoke(f->st, 999, &d), -ERR_NOENT, &d,
+	          "no admin token with id 999");
+	ts_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
+	assert_true(t.revoked);
+	store_admin_token_clear(&t);
+	ts_ok(store_admin_token_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[1].name, "ci bot");
+	store_admin_token_list_free(&l);
+}
+
+static void test_store_revisions(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_revision rev, got;
+	int64_t n = 0;
+	struct diag d;
+
+	ts_expect(store_revision_latest(f->st, &got, &d), -ERR_NOENT, &d,
+	          "no revision");
+	ts_ok(store_revision_current(f->st, &n, &d), &d);
+	assert_int_equal(n, 0);
+	/* A bump is part of the caller's transaction. */
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	assert_int_equal(n, 1);
+	ts_ok(store_rollback(f->st, &d), &d);
+	ts_ok(store_revision_current(f->st, &n, &d), &d);
+	assert_int_equal(n, 0);
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	ts_ok(store_commit(f->st, &d), &d);
+	assert_int_equal(n, 1);
+	memset(&rev, 0, sizeof(rev));
+	rev.revision = 1;
+	rev.leaf_count = 10000;
+	ts_hash("root", rev.merkle_root);
+	ts_hash("sig", rev.signature);
+	ts_ok(store_revision_record(f->st, &rev, &d), &d);
+	ts_expect(store_revision_record(f->st, &rev, &d), -ERR_EXISTS, &d,
+	          "revision 1 is already recorded");
+	rev.merkle_root[0] = 'X';
+	rev.revision = 2;
+	ts_expect(store_revision_record(f->st, &rev, &d), -ERR_INVALID, &d,
+	          "merkle root");
+	ts_ok(store_revision_latest(f->st, &got, &d), &d);
+	assert_int_equal(got.revision, 1);
+	assert_int_equal(got.leaf_count, 10000);
+	assert_int_equal(got.created_at, TS_NOW);
+	assert_string_equal(got.signature, rev.signature);
+}
+
+/* ---- Audit log ---- */
+
+/* Appends n rows: user.add u0, u1, ... with details on the even ones. */
+static void ts_audit_rows(struct store *st, int n)
+{
+	char target[32], details[64];
+	int64_t id = 0;
+	struct diag d;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		(void)snprintf(target, sizeof(target), "u%d", i);
+		(void)snprintf(details, sizeof(details), "{\"n\": %d}", i);
+		store_set_now(st, TS_NOW + i);
+		ts_ok(store_audit_append(st, "admin:root", "user.add", target,
+		                         i % 2 == 0 ? details : NULL, &id, &d),
+		      &d);
+		assert_int_equal(id, i + 1);
+	}
+}
+
+static void test_store_audit_chain_verifies(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_audit_list l = {NULL, 0};
+	char h[STORE_HASH_HEX + 1];
+	int64_t rows = 0, bad = -1;
+	struct diag d;
+	size_t i;
+
+	ts_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
+	assert_int_equal(rows, 0);
+	ts_audit_rows(f->st, 2500); /* more than one verification page */
+	ts_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
+	assert_int_equal(rows, 2500);
+	assert_int_equal(bad, -1);
+
+	ts_ok(store_audit_list(f->st, 0, 0, 10, &l, &d), &d);
+	assert_int_equal(l.n, 10);
+	assert_string_equal(l.v[0].prev_hash, "00000000000000000000000000000000"
+	                                      "00000000000000000000000000000000");
+	for (i = 1; i < l.n; i++)
+		assert_string_equal(l.v[i].prev_hash, l.v[i - 1].hash);
+	assert_string_equal(l.v[0].details, "{\"n\": 0}");
+	assert_null(l.v[1].details);
+	assert_int_equal(store_audit_hash(&l.v[3], h), 0);
+	assert_string_equal(h, l.v[3].hash);
+	store_audit_list_free(&l);
+	/* since (time) and after (id) page through it. */
+	ts_ok(store_audit_list(f->st, TS_NOW + 2490, 0, 100, &l, &d), &d);
+	assert_int_equal(l.n, 10);
+	assert_int_equal(l.v[0].id, 2491);
+	store_audit_list_free(&l);
+	ts_ok(store_audit_list(f->st, 0, 2498, 100, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	store_audit_list_free(&l);
+	ts_expect(store_audit_list(f->st, 0, 0, 0, &l, &d), -ERR_INVALID, &d,
+	          "limit");
+	ts_expect(store_audit_append(f->st, "", "x", "", NULL, NULL, &d),
+	          -ERR_INVALID, &d, "audit actor is empty");
+	ts_expect(store_audit_append(f->st, "a", "x", "", "[1]", NULL, &d),
+	          -ERR_INVALID, &d, "audit details must be a JSON object");
+}
+
+static void test_store_audit_edited_row_named(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	int64_t bad = 0;
+	char *msg;
+	struct diag d;
+
+	ts_audit_rows(f->st, 20);
+	/* The table itself refuses edits... */
+	msg = ts_sql_fails(f->path, "UPDATE audit SET target = 'x' WHERE id = 7");
+	assert_non_null(strstr(msg, "append-only"));
+	free(msg);
+	msg = ts_sql_fails(f->path, "DELETE FROM audit WHERE id = 7");
+	assert_non_null(strstr(msg, "append-only"));
+	free(msg);
+	/* ...but someone with the file can drop the trigger. */
+	ts_sql(f->path, "DROP TRIGGER audit_no_update;"
+	                "UPDATE audit SET target = 'mallory' WHERE id = 7");
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 7: its content does not match its hash");
+	assert_int_equal(bad, 7);
+	/* Rehashing the edited row breaks the next link instead. */
+	ts_sql(f->path, "UPDATE audit SET target = 'u6' WHERE id = 7;"
+	                "UPDATE audit SET hash = prev_hash WHERE id = 12");
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 12: its content does not match");
+	assert_int_equal(bad, 12);
+}
+
+static void test_store_audit_relinked_row_named(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_audit_list l = {NULL, 0};
+	char h[STORE_HASH_HEX + 1], sql[512];
+	int64_t bad = 0;
+	struct diag d;
+
+	ts_audit_rows(f->st, 10);
+	/* Rewrite row 4 and give it a valid hash of its new content: row 4
+	 * checks, row 5's link to it does not. */
+	ts_ok(store_audit_list(f->st, 0, 3, 1, &l, &d), &d);
+	assert_int_equal(l.v[0].id, 4);
+	free(l.v[0].target);
+	l.v[0].target = strdup("forged");
+	assert_int_equal(store_audit_hash(&l.v[0], h), 0);
+	(void)snprintf(sql, sizeof(sql),
+	               "DROP TRIGGER audit_no_update;"
+	               "UPDATE audit SET target = 'forged', hash = '%s' "
+	               "WHERE id = 4",
+	               h);
+	store_audit_list_free(&l);
+	ts_sql(f->path, sql);
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 5: its link does not match the hash of row 4");
+	assert_int_equal(bad, 5);
+}
+
+static void test_store_audit_deleted_row_named(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	int64_t bad = 0, id = 0;
+	struct diag d;
+
+	ts_audit_rows(f->st, 20);
+	ts_sql(f->path, "DROP TRIGGER audit_no_delete;"
+	                "DELETE FROM audit WHERE id IN (9, 10)");
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 11: rows 9..10 before it are missing (deleted)");
+	assert_int_equal(bad, 11);
+}
+
+static void test_store_audit_truncated_tail_named(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	int64_t bad = 0, id = 0;
+	struct diag d;
+
+	ts_audit_rows(f->st, 20);
+	ts_sql(f->path, "DROP TRIGGER audit_no_delete;"
+	                "DELETE FROM audit WHERE id > 17");
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit rows 18..20 are missing");
+	assert_int_equal(bad, 18);
+	/* Appending goes on after the head: the gap stays visible. */
+	ts_ok(store_audit_append(f->st, "system", "x", "", NULL, &id, &d), &d);
+	assert_int_equal(id, 21);
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "rows 18..20 before it are missing");
+	assert_int_equal(bad, 21);
+}
+
+static void test_store_audit_rollback_leaves_no_row(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_audit_list l = {NULL, 0};
+	struct store_user u;
+	int64_t rows = 0, id = 0;
+	struct diag d;
+
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "ann");
+	ts_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
+	                         &id, &d),
+	      &d);
+	assert_int_equal(id, 1);
+	ts_ok(store_rollback(f->st, &d), &d);
+	ts_expect(store_user_get(f->st, "ann", &u, &d), -ERR_NOENT, &d, NULL);
+	ts_ok(store_audit_list(f->st, 0, 0, 10, &l, &d), &d);
+	assert_int_equal(l.n, 0);
+	store_audit_list_free(&l);
+	ts_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	assert_int_equal(rows, 0);
+	/* Committed, both are there and the chain starts at 1. */
+	ts_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "ann");
+	ts_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
+	                         &id, &d),
+	      &d);
+	ts_ok(store_commit(f->st, &d), &d);
+	assert_int_equal(id, 1);
+	ts_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	assert_int_equal(rows, 1);
+}
+
+/* ---- Snapshot and scale ---- */
+
+static void test_store_snapshot_and_scale(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_user_list ul = {NULL, 0};
+	struct store_device_list dl = {NULL, 0};
+	struct store_snapshot snap;
+	char name[32], serial[32], fp[STORE_HASH_HEX + 1];
+	int64_t ids[10000], teams[10], srv;
+	double t0, t1, t2, t3, t4;
+	struct diag d;
+	int i;
+
+	t0 = ts_seconds();
+	ts_ok(store_begin(f->st, &d), &d);
+	for (i = 0; i < 10; i++) {
+		(void)snprintf(name, sizeof(name), "team%d", i);
+		teams[i] = ts_team(f->st, name);
+	}
+	ts_hash("fp", fp);
+	for (i = 0; i < 10000; i++) {
+		(void)snprintf(name, sizeof(name), "user%05d", i);
+		ts_ok(store_user_add(f->st, name, NULL, &ids[i], &d), &d);
+		(void)snprintf(name, sizeof(name), "dev-%05x", i);
+		(void)snprintf(serial, sizeof(serial), "%08x", i + 1);
+		ts_ok(store_device_create(f->st, name, ids[i], "host", "linux",
+		                          serial, fp, &d),
+		      &d);
+		ts_ok(store_member_add(f->st, teams[i % 10], ids[i], &d), &d);
+	}
+	ts_ok(store_audit_append(f->st, "admin:root", "bulk.add", "", NULL,
+	                         NULL, &d),
+	      &d);
+	ts_ok(store_commit(f->st, &d), &d);
+	t1 = ts_seconds();
+	ts_ok(store_user_list(f->st, &ul, &d), &d);
+	ts_ok(store_device_list(f->st, 0, &dl, &d), &d);
+	t2 = ts_seconds();
+	assert_int_equal(ul.n, 10000);
+	assert_int_equal(dl.n, 10000);
+	assert_string_equal(ul.v[0].name, "user00000");
+	assert_string_equal(dl.v[9999].id, "dev-0270f");
+	store_user_list_free(&ul);
+	store_device_list_free(&dl);
+
+	srv = ts_server(f->st, "github");
+	ts_ok(store_grant_add(f->st, srv, STORE_TARGET_EVERYONE, 0, NULL, NULL,
+	                      NULL, &d),
+	      &d);
+	(void)ts_secret(f->st, "ORG", STORE_SCOPE_ORG, 0, "x", NULL);
+	ts_ok(store_begin(f->st, &d), &d);
+	for (i = 0; i < 1000; i++) {
+		struct crypto_rng *rng = NULL;
+		static const uint8_t key[CRYPTO_SEAL_KEY_LEN] = {9};
+		char aad[STORE_AAD_MAX];
+		uint8_t *sealed = NULL;
+		size_t aadlen, n;
+		int64_t id = 0, v = 0;
+
+		if (i == 0 || rng == NULL)
+			ts_ok(crypto_rng_new(NULL, &rng, &d), &d);
+		ts_ok(store_secret_next(f->st, "MINE", STORE_SCOPE_USER, ids[i],
+		                        &id, &v, &d),
+		      &d);
+		assert_int_equal(store_secret_aad(id, aad, &aadlen), 0);
+		ts_ok(crypto_seal(rng, key, aad, aadlen, "v", 1, &sealed, &n,
+		                  &d),
+		      &d);
+		ts_ok(store_secret_put(f->st, id, sealed, n, &d), &d);
+		free(sealed);
+		crypto_rng_free(rng);
+	}
+	ts_ok(store_commit(f->st, &d), &d);
+	t3 = ts_seconds();
+	ts_ok(store_snapshot_load(f->st, &snap, &d), &d);
+	t4 = ts_seconds();
+	assert_int_equal(snap.users.n, 10000);
+	assert_int_equal(snap.teams.n, 10);
+	assert_int_equal(snap.members.n, 10000);
+	assert_int_equal(snap.grants.n, 1);
+	assert_int_equal(snap.secrets.n, 1001);
+	assert_non_null(snap.secrets.v[500].sealed);
+	store_snapshot_free(&snap);
+	print_message("store: 10,000 users + 10,000 devices + 10,000 "
+	              "memberships in one transaction: %.3f s; list users + "
+	              "devices: %.3f s; snapshot (10k users, 10k members, "
+	              "1001 secrets): %.3f s\n",
+	              t1 - t0, t2 - t1, t4 - t3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define TS(fn) cmocka_unit_test_setup_teardown(fn, ts_setup, ts_teardown)
+	    TS(test_store_open_creates_schema),
+	    TS(test_store_open_unknown_backend),
+	    TS(test_store_reopen_keeps_data),
+	    TS(test_store_newer_schema_refused),
+	    TS(test_store_foreign_database_refused),
+	    TS(test_store_migrations_idempotent),
+	    TS(test_store_transaction_rules),
+	    TS(test_store_second_handle_sees_commits),
+	    TS(test_store_users_crud),
+	    TS(test_store_teams_and_members),
+	    TS(test_store_servers_crud),
+	    TS(test_store_grants_cascade_on_server_removal),
+	    TS(test_store_secret_versions_increment),
+	    TS(test_store_token_lifecycle),
+	    TS(test_store_device_revoke),
+	    TS(test_store_removal_rules),
+	    TS(test_store_deliveries_for_offboarding),
+	    TS(test_store_admin_tokens),
+	    TS(test_store_revisions),
+	    TS(test_store_audit_chain_verifies),
+	    TS(test_store_audit_edited_row_named),
+	    TS(test_store_audit_relinked_row_named),
+	    TS(test_store_audit_deleted_row_named),
+	    TS(test_store_audit_truncated_tail_named),
+	    TS(test_store_audit_rollback_leaves_no_row),
+	    TS(test_store_snapshot_and_scale),
+#undef TS
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
