@@ -215,10 +215,10 @@ static int store_check_hex(const char *what, const char *s, size_t min,
 	for (i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
 		      (s[i] >= 'a' && s[i] <= 'f')))
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "%s: '%c' is not a lowercase hex digit",
-			                what, s[i] >= 0x20 && s[i] < 0x7f ? s[i]
-			                                                  : '?');
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "%s: '%c' is not a lowercase hex digit", what,
+			    s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?');
 	return 0;
 }
 
@@ -256,14 +256,16 @@ static int store_check_json(const char *what, const char *s, size_t max,
 	if (kind == STORE_JSON_STRINGS) {
 		if (!json_is_array(j)) {
 			r = diag_set(d, ERR_INVALID, 0, 0,
-			             "%s must be a JSON array of strings", what);
+			             "%s must be a JSON array of strings",
+			             what);
 			goto out;
 		}
 		json_array_foreach(j, i, v)
 		{
 			if (!json_is_string(v)) {
 				r = diag_set(d, ERR_INVALID, 0, 0,
-				             "%s[%zu] is not a string", what, i);
+				             "%s[%zu] is not a string", what,
+				             i);
 				goto out;
 			}
 		}
@@ -276,8 +278,8 @@ out:
 static int store_check_id(const char *what, int64_t id, struct diag *d)
 {
 	if (id <= 0)
-		return diag_set(d, ERR_INVALID, 0, 0, "%s %" PRId64 " is not valid",
-		                what, id);
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s %" PRId64 " is not valid", what, id);
 	return 0;
 }
 
@@ -287,8 +289,9 @@ static int store_check_scope(enum store_scope scope, int64_t scope_id,
 	switch (scope) {
 	case STORE_SCOPE_ORG:
 		if (scope_id != 0)
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "an org-scoped secret takes scope id 0");
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "an org-scoped secret takes scope id 0");
 		return 0;
 	case STORE_SCOPE_TEAM:
 		return store_check_id("team id", scope_id, d);
@@ -305,8 +308,9 @@ static int store_check_target(enum store_target kind, int64_t target_id,
 	switch (kind) {
 	case STORE_TARGET_EVERYONE:
 		if (target_id != 0)
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "a grant to everyone takes target id 0");
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "a grant to everyone takes target id 0");
 		return 0;
 	case STORE_TARGET_TEAM:
 		return store_check_id("team id", target_id, d);
@@ -319,7 +323,7 @@ static int store_check_target(enum store_target kind, int64_t target_id,
 
 /* ---- Open, close, clock ---- */
 
-int store_open_opts(const char *backend_name, const char *path,
+int store_open_with(const char *backend_name, const char *path,
                     const struct store_open_opts *opts, struct store **out,
                     struct diag *d)
 {
@@ -334,15 +338,16 @@ int store_open_opts(const char *backend_name, const char *path,
 		    strcmp(store_backends[i]->name, backend_name) == 0)
 			be = store_backends[i];
 	if (be == NULL)
-		return diag_set(d, ERR_NOENT, 0, 0, "no store backend named '%s'",
-		                backend_name ? jsonutil_printable(backend_name)
-		                             : "(null)");
+		return diag_set(
+		    d, ERR_NOENT, 0, 0, "no store backend named '%s'",
+		    backend_name ? jsonutil_printable(backend_name) : "(null)");
 	if (path == NULL || *path == '\0')
 		return diag_set(d, ERR_INVALID, 0, 0, "store path is empty");
 	if (opts == NULL)
 		opts = &none;
 	if (opts->nextra > 0 && opts->extra_migrations == NULL)
-		return diag_set(d, ERR_INVALID, 0, 0, "extra migrations missing");
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "extra migrations missing");
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 	st->be = be;
@@ -358,7 +363,7 @@ out:
 int store_open(const char *backend_name, const char *path, struct store **out,
                struct diag *d)
 {
-	return store_open_opts(backend_name, path, NULL, out, d);
+	return store_open_with(backend_name, path, NULL, out, d);
 }
 
 void store_close(struct store *st)
@@ -381,7 +386,8 @@ int64_t store_schema_latest(const char *backend_name)
 	size_t i;
 
 	for (i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++)
-		if (strcmp(store_backends[i]->name, backend_name) == 0)
+		if (backend_name != NULL &&
+		    strcmp(store_backends[i]->name, backend_name) == 0)
 			return store_backends[i]->schema_version;
 	return 0;
 }
@@ -448,23 +454,21 @@ bool store_in_transaction(const struct store *st)
  */
 static int store_op_begin(struct store *st, struct diag *d)
 {
-	return st->be->tx(st->h,
-	                  st->in_tx ? STORE_TX_SAVEPOINT : STORE_TX_BEGIN_WRITE,
-	                  d);
+	return st->be->tx(
+	    st->h, st->in_tx ? STORE_TX_SAVEPOINT : STORE_TX_BEGIN_WRITE, d);
 }
 
 static int store_op_end(struct store *st, int r, struct diag *d)
 {
 	if (r == 0) {
-		r = st->be->tx(st->h,
-		               st->in_tx ? STORE_TX_RELEASE : STORE_TX_COMMIT, d);
+		r = st->be->tx(
+		    st->h, st->in_tx ? STORE_TX_RELEASE : STORE_TX_COMMIT, d);
 		if (r == 0)
 			return 0;
 	}
 	/* The first error's message is the one that matters. */
-	(void)st->be->tx(st->h,
-	                 st->in_tx ? STORE_TX_ROLLBACK_TO : STORE_TX_ROLLBACK,
-	                 NULL);
+	(void)st->be->tx(
+	    st->h, st->in_tx ? STORE_TX_ROLLBACK_TO : STORE_TX_ROLLBACK, NULL);
 	return r;
 }
 
@@ -498,7 +502,8 @@ int store_user_add(struct store *st, const char *name, const char *email,
 	if ((r = store_check_name("user name", name, d)) != 0)
 		return r;
 	if (email != NULL &&
-	    (r = store_check_text("email", email, STORE_TEXT_MAX, true, d)) != 0)
+	    (r = store_check_text("email", email, STORE_TEXT_MAX, true, d)) !=
+	        0)
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
@@ -742,8 +747,8 @@ void store_member_list_free(struct store_member_list *l)
 
 /* ---- Servers ---- */
 
-int store_server_add(struct store *st, const char *name,
-                     const char *entry_json, int64_t *id, struct diag *d)
+int store_server_add(struct store *st, const char *name, const char *entry_json,
+                     int64_t *id, struct diag *d)
 {
 	int64_t nid = 0;
 	int r;
@@ -853,11 +858,13 @@ int store_grant_add(struct store *st, int64_t server_id, enum store_target kind,
 		return r;
 	if (tools_allow != NULL &&
 	    (r = store_check_json("tools allow list", tools_allow,
-	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) != 0)
+	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) !=
+	        0)
 		return r;
 	if (tools_deny != NULL &&
 	    (r = store_check_json("tools deny list", tools_deny,
-	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) != 0)
+	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) !=
+	        0)
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
@@ -872,8 +879,9 @@ int store_grant_list(struct store *st, int64_t server_id,
                      struct store_grant_list *out, struct diag *d)
 {
 	if (server_id < 0)
-		return diag_set(d, ERR_INVALID, 0, 0, "server id %" PRId64
-		                " is not valid", server_id);
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "server id %" PRId64 " is not valid",
+		                server_id);
 	return st->be->grant_list(st->h, server_id, out, d);
 }
 
@@ -999,8 +1007,8 @@ int store_secret_put(struct store *st, int64_t id, const uint8_t *sealed,
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
 	r = st->be->secret_put(st->h, id, st->pending.name, st->pending.scope,
-	                       st->pending.scope_id, st->pending.version, sealed,
-	                       len, store_now(st), d);
+	                       st->pending.scope_id, st->pending.version,
+	                       sealed, len, store_now(st), d);
 	if ((r = store_op_end(st, r, d)) == 0)
 		st->pending.set = false;
 	return r;
@@ -1025,9 +1033,8 @@ int store_secret_list(struct store *st, struct store_secret_list *out,
 	return st->be->secret_list(st->h, out, d);
 }
 
-int store_secret_get(struct store *st, const char *name,
-                     enum store_scope scope, int64_t scope_id,
-                     struct store_secret *out, struct diag *d)
+int store_secret_get(struct store *st, const char *name, enum store_scope scope,
+                     int64_t scope_id, struct store_secret *out, struct diag *d)
 {
 	int r;
 
@@ -1257,8 +1264,8 @@ int store_device_create(struct store *st, const char *id, int64_t user_id,
 	return store_op_end(st, r, d);
 }
 
-int store_device_get(struct store *st, const char *id,
-                     struct store_device *out, struct diag *d)
+int store_device_get(struct store *st, const char *id, struct store_device *out,
+                     struct diag *d)
 {
 	int r;
 
@@ -1399,8 +1406,7 @@ void store_id_list_free(struct store_id_list *l)
 /* ---- Deliveries ---- */
 
 int store_delivery_record(struct store *st, const char *device_id,
-                          int64_t secret_id, int64_t revision,
-                          struct diag *d)
+                          int64_t secret_id, int64_t revision, struct diag *d)
 {
 	int r;
 
@@ -1449,8 +1455,7 @@ void store_delivery_list_free(struct store_delivery_list *l)
 /* ---- Admin tokens ---- */
 
 int store_admin_token_add(struct store *st, const char *name,
-                          const char *token_hash, int64_t *id,
-                          struct diag *d)
+                          const char *token_hash, int64_t *id, struct diag *d)
 {
 	int64_t nid = 0;
 	int r;
@@ -1470,8 +1475,7 @@ int store_admin_token_add(struct store *st, const char *name,
 }
 
 int store_admin_token_get_by_hash(struct store *st, const char *token_hash,
-                                  struct store_admin_token *out,
-                                  struct diag *d)
+                                  struct store_admin_token *out, struct diag *d)
 {
 	int r;
 
@@ -1589,10 +1593,9 @@ int store_audit_hash(const struct store_audit *row,
 
 	/* Length-prefixed fields: no two rows serialise alike however their
 	 * text is chosen, and "-" (no details) differs from "0:" (empty). */
-	if ((r = buf_printf(&b,
-	                    "mcpfleet-audit-v1\nid=%" PRId64 "\nat=%" PRId64
-	                    "\n",
-	                    row->id, row->at)) != 0 ||
+	if ((r = buf_printf(
+	         &b, "mcpfleet-audit-v1\nid=%" PRId64 "\nat=%" PRId64 "\n",
+	         row->id, row->at)) != 0 ||
 	    (r = store_audit_field(&b, "actor", row->actor)) != 0 ||
 	    (r = store_audit_field(&b, "action", row->action)) != 0 ||
 	    (r = store_audit_field(&b, "target", row->target)) != 0 ||
@@ -1626,7 +1629,8 @@ int store_audit_append(struct store *st, const char *actor, const char *action,
 		return r;
 	if (details_json != NULL &&
 	    (r = store_check_json("audit details", details_json,
-	                          STORE_DETAILS_MAX, STORE_JSON_OBJECT, d)) != 0)
+	                          STORE_DETAILS_MAX, STORE_JSON_OBJECT, d)) !=
+	        0)
 		return r;
 	row.actor = strdup(actor);
 	row.action = strdup(action);
@@ -1664,8 +1668,7 @@ out:
 }
 
 int store_audit_list(struct store *st, int64_t since, int64_t after_id,
-                     size_t limit, struct store_audit_list *out,
-                     struct diag *d)
+                     size_t limit, struct store_audit_list *out, struct diag *d)
 {
 	if (limit == 0 || limit > STORE_AUDIT_LIMIT)
 		return diag_set(d, ERR_INVALID, 0, 0,
@@ -1707,15 +1710,17 @@ static int store_audit_check_page(const struct store_audit_list *page,
 			                a->id);
 		if (strcmp(h, a->hash) != 0) {
 			*bad = a->id;
-			return diag_set(d, ERR_VERIFY, 0, 0,
-			                "audit row %" PRId64 ": its content does "
-			                "not match its hash (the row was edited)",
-			                a->id);
+			return diag_set(
+			    d, ERR_VERIFY, 0, 0,
+			    "audit row %" PRId64 ": its content does "
+			    "not match its hash (the row was edited)",
+			    a->id);
 		}
 		if (strcmp(a->prev_hash, prev) != 0) {
 			*bad = a->id;
 			return diag_set(d, ERR_VERIFY, 0, 0,
-			                "audit row %" PRId64 ": its link does not "
+			                "audit row %" PRId64
+			                ": its link does not "
 			                "match the hash of row %" PRId64
 			                " (the chain is broken: one of the two "
 			                "was rewritten)",

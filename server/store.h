@@ -59,24 +59,24 @@
  *   server  removes its grants.
  *   secret  removes every version of the name at that scope; delivery
  *           records keep the name, scope and version that were delivered.
- *   device  never removed, only revoked (the certificate serial stays
- *           known as revoked).
+ *   device  never removed on its own, only revoked (its certificate
+ *           serial stays known as revoked); its user's removal takes it.
  *   audit   rows are never updated or removed.
  */
 
 struct store;
 
 /* Limits enforced on input: the store is the last line of validation. */
-#define STORE_NAME_MAX     128 /* user, team, secret, token names */
-#define STORE_TEXT_MAX     255 /* email, hostname, os, reasons, actor */
-#define STORE_JSON_MAX     (1u << 20)          /* entry_json, report_json */
-#define STORE_DETAILS_MAX  65536               /* audit details_json */
-#define STORE_SEALED_MAX   ((16u << 20) + 28u) /* CRYPTO_SEAL_MAX + overhead */
-#define STORE_HASH_HEX     64                  /* hex SHA-256 */
-#define STORE_SERIAL_MAX   40                  /* hex of a 20-octet serial */
-#define STORE_SIG_HEX_MAX  144                 /* hex of a DER P-256 sig */
-#define STORE_AUDIT_LIMIT  10000 /* rows in one store_audit_list() */
-#define STORE_AAD_MAX      48
+#define STORE_NAME_MAX    128        /* user, team, secret, token names */
+#define STORE_TEXT_MAX    255        /* email, hostname, os, reasons, actor */
+#define STORE_JSON_MAX    (1u << 20) /* entry_json, report_json */
+#define STORE_DETAILS_MAX 65536      /* audit details_json */
+#define STORE_SEALED_MAX  ((16u << 20) + 28u) /* CRYPTO_SEAL_MAX + overhead */
+#define STORE_HASH_HEX    64                  /* hex SHA-256 */
+#define STORE_SERIAL_MAX  40                  /* hex of a 20-octet serial */
+#define STORE_SIG_HEX_MAX 144                 /* hex of a DER P-256 sig */
+#define STORE_AUDIT_LIMIT 10000 /* rows in one store_audit_list() */
+#define STORE_AAD_MAX     48
 
 /* ---- Open, close, transactions ---- */
 
@@ -93,13 +93,13 @@ int store_open(const char *backend_name, const char *path, struct store **out,
 /*
  * Test hook: as store_open(), with extra migrations appended after the
  * built-in ones (schema versions N+1, N+2, ...), exactly as a later build
- * appends its own. extra may be NULL when nextra is 0.
+ * appends its own. extra_migrations may be NULL when nextra is 0.
  */
 struct store_open_opts {
 	const char *const *extra_migrations;
 	size_t nextra;
 };
-int store_open_opts(const char *backend_name, const char *path,
+int store_open_with(const char *backend_name, const char *path,
                     const struct store_open_opts *opts, struct store **out,
                     struct diag *d);
 
@@ -249,8 +249,8 @@ struct store_server_list {
 
 /* Adds a server. name: server_name_check() rules; entry_json: a JSON
  * object of at most STORE_JSON_MAX bytes, stored as given. -ERR_EXISTS. */
-int store_server_add(struct store *st, const char *name,
-                     const char *entry_json, int64_t *id, struct diag *d);
+int store_server_add(struct store *st, const char *name, const char *entry_json,
+                     int64_t *id, struct diag *d);
 /* Fetches a server by name or id (free with store_server_clear()). */
 int store_server_get(struct store *st, const char *name,
                      struct store_server *out, struct diag *d);
@@ -280,10 +280,10 @@ struct store_grant {
 	int64_t server_id;
 	char *server_name;
 	enum store_target kind;
-	int64_t target_id;  /* team or user id; 0 for everyone */
-	char *target_name;  /* team or user name; "everyone" */
-	char *tools_allow;  /* JSON array of strings, or NULL */
-	char *tools_deny;   /* JSON array of strings, or NULL */
+	int64_t target_id; /* team or user id; 0 for everyone */
+	char *target_name; /* team or user name; "everyone" */
+	char *tools_allow; /* JSON array of strings, or NULL */
+	char *tools_deny;  /* JSON array of strings, or NULL */
 	int64_t created_at;
 };
 
@@ -325,11 +325,11 @@ struct store_secret {
 	int64_t id; /* this version's record id: the sealing AAD */
 	char *name;
 	enum store_scope scope;
-	int64_t scope_id;  /* team or user id; 0 for org */
-	char *scope_name;  /* team or user name; "" for org */
-	int64_t version;   /* in a list: the latest version */
+	int64_t scope_id;   /* team or user id; 0 for org */
+	char *scope_name;   /* team or user name; "" for org */
+	int64_t version;    /* in a list: the latest version */
 	int64_t created_at; /* of this version (a list's updated_at) */
-	uint8_t *sealed;   /* NULL in store_secret_list() */
+	uint8_t *sealed;    /* NULL in store_secret_list() */
 	size_t sealed_len;
 };
 
@@ -379,9 +379,9 @@ int store_secret_list(struct store *st, struct store_secret_list *out,
                       struct diag *d);
 /* The latest version of (name, scope, scope_id) with its sealed bytes (free
  * with store_secret_clear()); -ERR_NOENT ("no secret 'X' at team 'dev'"). */
-int store_secret_get(struct store *st, const char *name,
-                     enum store_scope scope, int64_t scope_id,
-                     struct store_secret *out, struct diag *d);
+int store_secret_get(struct store *st, const char *name, enum store_scope scope,
+                     int64_t scope_id, struct store_secret *out,
+                     struct diag *d);
 /* Removes every version of name at the scope. -ERR_NOENT. */
 int store_secret_remove(struct store *st, const char *name,
                         enum store_scope scope, int64_t scope_id,
@@ -469,7 +469,7 @@ struct store_device {
 	int64_t applied_revision;
 	char *report_json; /* last sync report, or NULL */
 	enum store_device_status status;
-	int64_t revoked_at; /* 0 while active */
+	int64_t revoked_at;  /* 0 while active */
 	char *revoke_reason; /* NULL while active */
 };
 
@@ -497,8 +497,8 @@ int store_device_create(struct store *st, const char *id, int64_t user_id,
                         struct diag *d);
 /* Fetches a device by id or by certificate serial (free with
  * store_device_clear()). -ERR_NOENT. */
-int store_device_get(struct store *st, const char *id,
-                     struct store_device *out, struct diag *d);
+int store_device_get(struct store *st, const char *id, struct store_device *out,
+                     struct diag *d);
 int store_device_get_by_serial(struct store *st, const char *cert_serial,
                                struct store_device *out, struct diag *d);
 /* Every device, or one user's when user_id is not 0 (free with
@@ -551,8 +551,7 @@ struct store_delivery_list {
  * secret.
  */
 int store_delivery_record(struct store *st, const char *device_id,
-                          int64_t secret_id, int64_t revision,
-                          struct diag *d);
+                          int64_t secret_id, int64_t revision, struct diag *d);
 /* Everything ever delivered to any device of the user: what to rotate
  * when they leave (free with store_delivery_list_free()). */
 int store_delivery_list_user(struct store *st, int64_t user_id,
@@ -577,8 +576,7 @@ struct store_admin_token_list {
 /* Stores an admin token by its hash. name: 1..128 printable bytes.
  * -ERR_EXISTS for a known hash. */
 int store_admin_token_add(struct store *st, const char *name,
-                          const char *token_hash, int64_t *id,
-                          struct diag *d);
+                          const char *token_hash, int64_t *id, struct diag *d);
 /* Fetches an admin token by hash, revoked or not: the caller checks
  * ->revoked (free with store_admin_token_clear()). -ERR_NOENT. */
 int store_admin_token_get_by_hash(struct store *st, const char *token_hash,
@@ -826,15 +824,15 @@ struct store_backend {
 	                          struct diag *d);
 
 	int (*delivery_record)(void *h, const char *device_id,
-	                       int64_t secret_id, int64_t revision,
-	                       int64_t now, struct diag *d);
+	                       int64_t secret_id, int64_t revision, int64_t now,
+	                       struct diag *d);
 	int (*delivery_list_user)(void *h, int64_t user_id,
 	                          struct store_delivery_list *out,
 	                          struct diag *d);
 
 	int (*admin_token_add)(void *h, const char *name,
-	                       const char *token_hash, int64_t now,
-	                       int64_t *id, struct diag *d);
+	                       const char *token_hash, int64_t now, int64_t *id,
+	                       struct diag *d);
 	int (*admin_token_get)(void *h, const char *token_hash,
 	                       struct store_admin_token *out, struct diag *d);
 	int (*admin_token_list)(void *h, struct store_admin_token_list *out,

@@ -254,43 +254,46 @@ enum store_sqlite_sq {
 	SQ_COUNT_
 };
 
-#define SQ_USER_COLS "u.id, u.name, ifnull(u.email, ''), u.disabled, u.created_at"
+/* SQL reads better laid out by hand. */
+/* clang-format off */
+#define SQ_USER_COLS \
+	"u.id, u.name, ifnull(u.email, ''), u.disabled, u.created_at"
 #define SQ_SERVER_COLS "id, name, entry_json, created_at, updated_at"
-#define SQ_GRANT_SELECT                                                        \
-	"SELECT g.id, g.server_id, s.name, g.kind,"                            \
-	" ifnull(g.team_id, ifnull(g.user_id, 0)),"                            \
-	" CASE g.kind WHEN 'team' THEN t.name WHEN 'user' THEN u.name"         \
-	" ELSE 'everyone' END,"                                                \
-	" g.tools_allow, g.tools_deny, g.created_at"                           \
-	" FROM grants g JOIN servers s ON s.id = g.server_id"                  \
-	" LEFT JOIN teams t ON t.id = g.team_id"                               \
+#define SQ_GRANT_SELECT \
+	"SELECT g.id, g.server_id, s.name, g.kind," \
+	" ifnull(g.team_id, ifnull(g.user_id, 0))," \
+	" CASE g.kind WHEN 'team' THEN t.name WHEN 'user' THEN u.name" \
+	" ELSE 'everyone' END," \
+	" g.tools_allow, g.tools_deny, g.created_at" \
+	" FROM grants g JOIN servers s ON s.id = g.server_id" \
+	" LEFT JOIN teams t ON t.id = g.team_id" \
 	" LEFT JOIN users u ON u.id = g.user_id"
-#define SQ_SCOPE_NAME(a)                                                       \
-	"CASE " a ".scope"                                                     \
+/* The name of a secret's team or user; a is the table's alias. */
+#define SQ_SCOPE_NAME(a) \
+	"CASE " a ".scope" \
 	" WHEN 'team' THEN (SELECT name FROM teams WHERE id = " a ".scope_id)" \
 	" WHEN 'user' THEN (SELECT name FROM users WHERE id = " a ".scope_id)" \
 	" ELSE '' END"
 /* The latest version of each secret: SQLite takes the bare columns of a
  * max() aggregate from the row that holds the maximum. */
-#define SQ_SECRET_LATEST(extra)                                                \
-	"SELECT l.id, l.name, l.scope, l.scope_id, " SQ_SCOPE_NAME(            \
-	    "l") ", l.version, l.created_at" extra " FROM"                     \
-	         " (SELECT id, name, scope, scope_id, max(version) AS version," \
-	         " created_at, sealed FROM secrets"                            \
-	         " GROUP BY name, scope, scope_id) l"                          \
-	         " ORDER BY l.name, l.scope, l.scope_id"
-#define SQ_TOKEN_SELECT                                                        \
-	"SELECT k.id, k.token_hash, k.user_id, u.name, k.expires_at,"          \
-	" k.uses_left, k.revoked, k.created_at, ifnull(k.created_by, ''),"     \
+#define SQ_SECRET_LATEST(extra) \
+	"SELECT l.id, l.name, l.scope, l.scope_id, " SQ_SCOPE_NAME("l") "," \
+	" l.version, l.created_at" extra \
+	" FROM (SELECT id, name, scope, scope_id," \
+	" max(version) AS version, created_at, sealed" \
+	" FROM secrets GROUP BY name, scope, scope_id) l" \
+	" ORDER BY l.name, l.scope, l.scope_id"
+#define SQ_TOKEN_SELECT \
+	"SELECT k.id, k.token_hash, k.user_id, u.name, k.expires_at," \
+	" k.uses_left, k.revoked, k.created_at, ifnull(k.created_by, '')," \
 	" u.disabled FROM enroll_tokens k JOIN users u ON u.id = k.user_id"
-#define SQ_DEVICE_SELECT                                                       \
-	"SELECT d.id, d.user_id, u.name, d.hostname, d.os, d.cert_serial,"     \
-	" d.cert_fingerprint, d.enrolled_at, d.last_seen,"                     \
-	" d.applied_revision, d.report_json, d.status, d.revoked_at,"          \
+#define SQ_DEVICE_SELECT \
+	"SELECT d.id, d.user_id, u.name, d.hostname, d.os, d.cert_serial," \
+	" d.cert_fingerprint, d.enrolled_at, d.last_seen," \
+	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
 	" d.revoke_reason FROM devices d JOIN users u ON u.id = d.user_id"
 #define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked"
-#define SQ_AUDIT_COLS                                                          \
-	"id, at, actor, action, target, details, prev_hash, hash"
+#define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
 
 static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -363,10 +366,12 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [SQ_SECRET_LIST] = SQ_SECRET_LATEST(""),
     [SQ_SECRET_LATEST_ALL] = SQ_SECRET_LATEST(", l.sealed"),
-    [SQ_SECRET_GET] = "SELECT s.id, s.name, s.scope, s.scope_id, " SQ_SCOPE_NAME(
-        "s") ", s.version, s.created_at, s.sealed FROM secrets s"
-             " WHERE s.name = ?1 AND s.scope = ?2 AND s.scope_id = ?3"
-             " ORDER BY s.version DESC LIMIT 1",
+    [SQ_SECRET_GET] = "SELECT s.id, s.name, s.scope, s.scope_id, "
+                      SQ_SCOPE_NAME("s") ", s.version, s.created_at,"
+                      " s.sealed FROM secrets s"
+                      " WHERE s.name = ?1 AND s.scope = ?2"
+                      " AND s.scope_id = ?3"
+                      " ORDER BY s.version DESC LIMIT 1",
     [SQ_SECRET_EXISTS] = "SELECT 1 FROM secrets WHERE id = ?1",
     [SQ_SECRET_REMOVE] = "DELETE FROM secrets WHERE name = ?1"
                          " AND scope = ?2 AND scope_id = ?3",
@@ -413,9 +418,9 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_DELIVERY_RECORD] = "INSERT OR IGNORE INTO deliveries (device_id,"
                            " secret_id, secret_name, scope, scope_id,"
                            " scope_name, version, revision, delivered_at)"
-                           " SELECT ?1, s.id, s.name, s.scope, s.scope_id, " SQ_SCOPE_NAME(
-                               "s") ", s.version, ?3, ?4 FROM secrets s"
-                                    " WHERE s.id = ?2",
+                           " SELECT ?1, s.id, s.name, s.scope, s.scope_id, "
+                           SQ_SCOPE_NAME("s") ", s.version, ?3, ?4"
+                           " FROM secrets s WHERE s.id = ?2",
     [SQ_DELIVERY_LIST_USER] = "SELECT l.device_id, l.secret_id,"
                               " l.secret_name, l.scope, l.scope_id,"
                               " ifnull(l.scope_name, ''), l.version,"
@@ -446,6 +451,7 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_AUDIT_LIST] = "SELECT " SQ_AUDIT_COLS " FROM audit"
                       " WHERE id > ?2 AND at >= ?1 ORDER BY id LIMIT ?3",
 };
+/* clang-format on */
 
 /* One connection: not shared between threads. */
 struct store_sqlite {
@@ -501,8 +507,8 @@ static int store_sqlite_stmt(struct store_sqlite *db, enum store_sqlite_sq id,
 
 	if (db->stmt[id] == NULL) {
 		rc = sqlite3_prepare_v3(db->db, store_sqlite_sql[id], -1,
-		                        SQLITE_PREPARE_PERSISTENT, &db->stmt[id],
-		                        NULL);
+		                        SQLITE_PREPARE_PERSISTENT,
+		                        &db->stmt[id], NULL);
 		if (rc != SQLITE_OK)
 			return store_sqlite_fail(db, rc, "prepare", d);
 	}
@@ -566,10 +572,10 @@ static int store_sqlite_step(struct store_sqlite *db, sqlite3_stmt *s,
 
 	if (db->bind_rc != SQLITE_OK) {
 		db->last_rc = db->bind_rc;
-		return diag_set(d, db->bind_rc == SQLITE_NOMEM ? ERR_NOMEM
-		                                               : ERR_INTERNAL,
-		                0, 0, "store %s: %s: cannot bind: %s", db->path,
-		                what, sqlite3_errstr(db->bind_rc));
+		return diag_set(
+		    d, db->bind_rc == SQLITE_NOMEM ? ERR_NOMEM : ERR_INTERNAL,
+		    0, 0, "store %s: %s: cannot bind: %s", db->path, what,
+		    sqlite3_errstr(db->bind_rc));
 	}
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -643,8 +649,7 @@ static int store_sqlite_col_fixed(sqlite3_stmt *s, int i, char *out,
 	return 0;
 }
 
-static int store_sqlite_col_scope(sqlite3_stmt *s, int i,
-                                  enum store_scope *out)
+static int store_sqlite_col_scope(sqlite3_stmt *s, int i, enum store_scope *out)
 {
 	const char *t = (const char *)sqlite3_column_text(s, i);
 
@@ -934,7 +939,8 @@ static int store_sqlite_read_fail(struct store_sqlite *db, int r,
  * element with clear, then the array) and *n; resets s either way.
  */
 static int store_sqlite_collect(struct store_sqlite *db, sqlite3_stmt *s,
-                                size_t size, int (*read)(sqlite3_stmt *, void *),
+                                size_t size,
+                                int (*read)(sqlite3_stmt *, void *),
                                 void (*clear)(void *), void **v, size_t *n,
                                 const char *what, struct diag *d)
 {
@@ -1076,8 +1082,8 @@ static void store_sqlite_scope_label(struct store_sqlite *db,
                                      char *out, size_t size)
 {
 	char name[STORE_NAME_MAX + 1];
-	enum store_sqlite_sq q = scope == STORE_SCOPE_TEAM ? SQ_TEAM_NAME
-	                                                   : SQ_USER_NAME;
+	enum store_sqlite_sq q =
+	    scope == STORE_SCOPE_TEAM ? SQ_TEAM_NAME : SQ_USER_NAME;
 
 	if (scope == STORE_SCOPE_ORG) {
 		(void)snprintf(out, size, "org");
@@ -1157,7 +1163,8 @@ static int store_sqlite_exec(struct store_sqlite *db, const char *sql,
 	int rc, r = 0;
 
 	if ((rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg)) != SQLITE_OK)
-		r = diag_set(d, (rc & 0xff) == SQLITE_NOMEM ? ERR_NOMEM : ERR_IO,
+		r = diag_set(d,
+		             (rc & 0xff) == SQLITE_NOMEM ? ERR_NOMEM : ERR_IO,
 		             0, 0, "store %s: %s: %s", db->path, what,
 		             msg != NULL ? msg : sqlite3_errstr(rc));
 	sqlite3_free(msg);
@@ -1181,14 +1188,15 @@ static int store_sqlite_migrate(struct store_sqlite *db,
 	int r;
 
 	known = (int64_t)(STORE_SQLITE_NMIGRATIONS + opts->nextra);
-	if ((r = store_sqlite_pragma(db, "PRAGMA application_id", &app, NULL,
-	                             0, d)) != 0)
+	if ((r = store_sqlite_pragma(db, "PRAGMA application_id", &app, NULL, 0,
+	                             d)) != 0)
 		return r;
 	if (app != 0 && app != STORE_SQLITE_APP_ID)
-		return diag_set(d, ERR_INVALID, 0, 0,
-		                "store %s: not an mcpfleet database (application "
-		                "id 0x%08" PRIx64 ")",
-		                db->path, (uint64_t)app);
+		return diag_set(
+		    d, ERR_INVALID, 0, 0,
+		    "store %s: not an mcpfleet database (application "
+		    "id 0x%08" PRIx64 ")",
+		    db->path, (uint64_t)app);
 	if ((r = store_sqlite_pragma(db, "PRAGMA user_version", &have, NULL, 0,
 	                             d)) != 0)
 		return r;
@@ -1271,7 +1279,8 @@ static int store_sqlite_open(const char *path,
 	                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
 	                     NULL);
 	if (rc != SQLITE_OK) {
-		r = diag_set(d, (rc & 0xff) == SQLITE_NOMEM ? ERR_NOMEM : ERR_IO,
+		r = diag_set(d,
+		             (rc & 0xff) == SQLITE_NOMEM ? ERR_NOMEM : ERR_IO,
 		             0, 0, "store %s: cannot open: %s", path,
 		             db->db != NULL ? sqlite3_errmsg(db->db)
 		                            : sqlite3_errstr(rc));
@@ -1411,10 +1420,9 @@ static int store_sqlite_user_list(void *h, struct store_user_list *out,
 	int r;
 
 	if ((r = store_sqlite_stmt(db, SQ_USER_LIST, &s, d)) != 0 ||
-	    (r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_user,
-	                              store_sqlite_clear_user, &v, &n, "users",
-	                              d)) != 0)
+	    (r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_user,
+	         store_sqlite_clear_user, &v, &n, "users", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -1559,10 +1567,9 @@ static int store_sqlite_teams(struct store_sqlite *db, sqlite3_stmt *s,
 	size_t n = 0;
 	int r;
 
-	if ((r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_team,
-	                              store_sqlite_clear_team, &v, &n, "teams",
-	                              d)) != 0)
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_team,
+	         store_sqlite_clear_team, &v, &n, "teams", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -1628,8 +1635,8 @@ static int store_sqlite_member_add(void *h, int64_t team_id, int64_t user_id,
 	return r < 0 ? r : 0;
 }
 
-static int store_sqlite_member_remove(void *h, int64_t team_id,
-                                      int64_t user_id, struct diag *d)
+static int store_sqlite_member_remove(void *h, int64_t team_id, int64_t user_id,
+                                      struct diag *d)
 {
 	struct store_sqlite *db = h;
 	char team[STORE_NAME_MAX + 1], user[STORE_NAME_MAX + 1];
@@ -1680,10 +1687,9 @@ static int store_sqlite_users(struct store_sqlite *db, sqlite3_stmt *s,
 	size_t n = 0;
 	int r;
 
-	if ((r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_user,
-	                              store_sqlite_clear_user, &v, &n, "users",
-	                              d)) != 0)
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_user,
+	         store_sqlite_clear_user, &v, &n, "users", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -1717,10 +1723,9 @@ static int store_sqlite_member_all(void *h, struct store_member_list *out,
 	int r;
 
 	if ((r = store_sqlite_stmt(db, SQ_MEMBER_ALL, &s, d)) != 0 ||
-	    (r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_member,
-	                              store_sqlite_clear_nothing, &v, &n,
-	                              "memberships", d)) != 0)
+	    (r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_member,
+	         store_sqlite_clear_nothing, &v, &n, "memberships", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -1758,9 +1763,8 @@ static int store_sqlite_server_get(void *h, const char *name, int64_t id,
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if ((r = store_sqlite_stmt(db,
-	                           name ? SQ_SERVER_BY_NAME : SQ_SERVER_BY_ID,
-	                           &s, d)) != 0)
+	if ((r = store_sqlite_stmt(
+	         db, name ? SQ_SERVER_BY_NAME : SQ_SERVER_BY_ID, &s, d)) != 0)
 		return r;
 	if (name != NULL)
 		store_sqlite_bind_text(db, s, 1, name);
@@ -1791,10 +1795,9 @@ static int store_sqlite_server_list(void *h, struct store_server_list *out,
 	int r;
 
 	if ((r = store_sqlite_stmt(db, SQ_SERVER_LIST, &s, d)) != 0 ||
-	    (r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_server,
-	                              store_sqlite_clear_server, &v, &n,
-	                              "servers", d)) != 0)
+	    (r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_server,
+	         store_sqlite_clear_server, &v, &n, "servers", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -1862,7 +1865,8 @@ static int store_sqlite_grant_add(void *h, int64_t server_id,
 	if (kind == STORE_TARGET_EVERYONE)
 		(void)snprintf(target, sizeof(target), "everyone");
 	else if ((r = store_sqlite_name(
-	              db, kind == STORE_TARGET_TEAM ? SQ_TEAM_NAME : SQ_USER_NAME,
+	              db,
+	              kind == STORE_TARGET_TEAM ? SQ_TEAM_NAME : SQ_USER_NAME,
 	              store_target_name(kind), target_id, target, d)) != 0)
 		return r;
 	if ((r = store_sqlite_stmt(db, SQ_GRANT_ADD, &s, d)) != 0)
@@ -1877,21 +1881,20 @@ static int store_sqlite_grant_add(void *h, int64_t server_id,
 	store_sqlite_bind_text(db, s, 6, tools_deny);
 	store_sqlite_bind_int(db, s, 7, now);
 	if ((r = store_sqlite_int(db, s, id, "add grant", d)) == -ERR_EXISTS)
-		r = diag_set(d, ERR_EXISTS, 0, 0,
-		             "server '%s' is already granted to %s%s%s%s", server,
-		             kind == STORE_TARGET_EVERYONE
-		                 ? ""
-		                 : store_target_name(kind),
-		             kind == STORE_TARGET_EVERYONE ? "" : " '", target,
-		             kind == STORE_TARGET_EVERYONE ? "" : "'");
+		r = diag_set(
+		    d, ERR_EXISTS, 0, 0,
+		    "server '%s' is already granted to %s%s%s%s", server,
+		    kind == STORE_TARGET_EVERYONE ? ""
+		                                  : store_target_name(kind),
+		    kind == STORE_TARGET_EVERYONE ? "" : " '", target,
+		    kind == STORE_TARGET_EVERYONE ? "" : "'");
 	else if (r == 0)
 		r = diag_set(d, ERR_INTERNAL, 0, 0, "add grant: no id");
 	return r < 0 ? r : 0;
 }
 
 static int store_sqlite_grant_list(void *h, int64_t server_id,
-                                   struct store_grant_list *out,
-                                   struct diag *d)
+                                   struct store_grant_list *out, struct diag *d)
 {
 	struct store_sqlite *db = h;
 	sqlite3_stmt *s = NULL;
@@ -1899,17 +1902,15 @@ static int store_sqlite_grant_list(void *h, int64_t server_id,
 	size_t n = 0;
 	int r;
 
-	if ((r = store_sqlite_stmt(db,
-	                           server_id ? SQ_GRANT_LIST_SERVER
-	                                     : SQ_GRANT_LIST_ALL,
-	                           &s, d)) != 0)
+	if ((r = store_sqlite_stmt(
+	         db, server_id ? SQ_GRANT_LIST_SERVER : SQ_GRANT_LIST_ALL, &s,
+	         d)) != 0)
 		return r;
 	if (server_id != 0)
 		store_sqlite_bind_int(db, s, 1, server_id);
-	if ((r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_grant,
-	                              store_sqlite_clear_grant, &v, &n,
-	                              "grants", d)) != 0)
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_grant,
+	         store_sqlite_clear_grant, &v, &n, "grants", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -1949,11 +1950,9 @@ static int store_sqlite_secret_next(void *h, const char *name,
 	int r;
 
 	if (scope != STORE_SCOPE_ORG &&
-	    (r = store_sqlite_name(db,
-	                           scope == STORE_SCOPE_TEAM ? SQ_TEAM_NAME
-	                                                     : SQ_USER_NAME,
-	                           store_scope_name(scope), scope_id, owner,
-	                           d)) != 0)
+	    (r = store_sqlite_name(
+	         db, scope == STORE_SCOPE_TEAM ? SQ_TEAM_NAME : SQ_USER_NAME,
+	         store_scope_name(scope), scope_id, owner, d)) != 0)
 		return r;
 	if ((r = store_sqlite_meta_bump(db, "secret_id", &nid, d)) != 0)
 		return r;
@@ -2001,9 +2000,9 @@ static int store_sqlite_secret_put(void *h, int64_t id, const char *name,
 	return r < 0 ? r : 0;
 }
 
-static int store_sqlite_secrets(struct store_sqlite *db,
-                                enum store_sqlite_sq q, bool sealed,
-                                struct store_secret_list *out, struct diag *d)
+static int store_sqlite_secrets(struct store_sqlite *db, enum store_sqlite_sq q,
+                                bool sealed, struct store_secret_list *out,
+                                struct diag *d)
 {
 	sqlite3_stmt *s = NULL;
 	void *v = NULL;
@@ -2011,11 +2010,11 @@ static int store_sqlite_secrets(struct store_sqlite *db,
 	int r;
 
 	if ((r = store_sqlite_stmt(db, q, &s, d)) != 0 ||
-	    (r = store_sqlite_collect(
-	         db, s, sizeof(*out->v),
-	         sealed ? store_sqlite_read_secret_sealed
-	                : store_sqlite_read_secret,
-	         store_sqlite_clear_secret, &v, &n, "secrets", d)) != 0)
+	    (r = store_sqlite_collect(db, s, sizeof(*out->v),
+	                              sealed ? store_sqlite_read_secret_sealed
+	                                     : store_sqlite_read_secret,
+	                              store_sqlite_clear_secret, &v, &n,
+	                              "secrets", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -2125,8 +2124,8 @@ static int store_sqlite_token_create(void *h, const char *token_hash,
 /* Reads a token by hash: 1 with *out (and *user_disabled), 0 for none. */
 static int store_sqlite_token_read(struct store_sqlite *db,
                                    const char *token_hash,
-                                   struct store_token *out,
-                                   bool *user_disabled, struct diag *d)
+                                   struct store_token *out, bool *user_disabled,
+                                   struct diag *d)
 {
 	struct store_token t;
 	sqlite3_stmt *s = NULL;
@@ -2203,7 +2202,8 @@ static int store_sqlite_token_consume(void *h, const char *token_hash,
 		             t.id, t.user_name, when);
 	} else if (t.uses_left <= 0)
 		r = diag_set(d, ERR_CONFLICT, 0, 0,
-		             "enrollment token %" PRId64 " (user '%s') has been "
+		             "enrollment token %" PRId64
+		             " (user '%s') has been "
 		             "used up",
 		             t.id, t.user_name);
 	else if (disabled)
@@ -2213,8 +2213,7 @@ static int store_sqlite_token_consume(void *h, const char *token_hash,
 		             t.id, t.user_name);
 	else
 		r = diag_set(d, ERR_INTERNAL, 0, 0,
-		             "enrollment token %" PRId64 " was not used",
-		             t.id);
+		             "enrollment token %" PRId64 " was not used", t.id);
 	store_token_clear(&t);
 	return r;
 }
@@ -2229,10 +2228,9 @@ static int store_sqlite_token_list(void *h, struct store_token_list *out,
 	int r;
 
 	if ((r = store_sqlite_stmt(db, SQ_TOKEN_LIST, &s, d)) != 0 ||
-	    (r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_token,
-	                              store_sqlite_clear_token, &v, &n,
-	                              "tokens", d)) != 0)
+	    (r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_token,
+	         store_sqlite_clear_token, &v, &n, "tokens", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -2307,8 +2305,8 @@ static int store_sqlite_token_revoke_user(void *h, int64_t user_id,
 static int store_sqlite_device_create(void *h, const char *id, int64_t user_id,
                                       const char *hostname, const char *os,
                                       const char *cert_serial,
-                                      const char *cert_fingerprint,
-                                      int64_t now, struct diag *d)
+                                      const char *cert_fingerprint, int64_t now,
+                                      struct diag *d)
 {
 	struct store_sqlite *db = h;
 	char user[STORE_NAME_MAX + 1];
@@ -2347,8 +2345,8 @@ static int store_sqlite_device_get(void *h, const char *id,
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if ((r = store_sqlite_stmt(db, id ? SQ_DEVICE_BY_ID : SQ_DEVICE_BY_SERIAL,
-	                           &s, d)) != 0)
+	if ((r = store_sqlite_stmt(
+	         db, id ? SQ_DEVICE_BY_ID : SQ_DEVICE_BY_SERIAL, &s, d)) != 0)
 		return r;
 	store_sqlite_bind_text(db, s, 1, id ? id : cert_serial);
 	r = store_sqlite_one(db, s, store_sqlite_read_device,
@@ -2376,25 +2374,22 @@ static int store_sqlite_device_list(void *h, int64_t user_id,
 	size_t n = 0;
 	int r;
 
-	if ((r = store_sqlite_stmt(db,
-	                           user_id ? SQ_DEVICE_LIST_USER
-	                                   : SQ_DEVICE_LIST_ALL,
-	                           &s, d)) != 0)
+	if ((r = store_sqlite_stmt(
+	         db, user_id ? SQ_DEVICE_LIST_USER : SQ_DEVICE_LIST_ALL, &s,
+	         d)) != 0)
 		return r;
 	if (user_id != 0)
 		store_sqlite_bind_int(db, s, 1, user_id);
-	if ((r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_device,
-	                              store_sqlite_clear_device, &v, &n,
-	                              "devices", d)) != 0)
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_device,
+	         store_sqlite_clear_device, &v, &n, "devices", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
 	return 0;
 }
 
-static int store_sqlite_device_touch(void *h, const char *id,
-                                     int64_t last_seen,
+static int store_sqlite_device_touch(void *h, const char *id, int64_t last_seen,
                                      int64_t applied_revision,
                                      const char *report_json, struct diag *d)
 {
@@ -2527,7 +2522,8 @@ static int store_sqlite_delivery_record(void *h, const char *device_id,
 	store_sqlite_done(s);
 	/* The device is a foreign key; a missing one fails the insert. */
 	if (r == -ERR_NOENT)
-		return diag_set(d, ERR_NOENT, 0, 0, "no device '%s'", device_id);
+		return diag_set(d, ERR_NOENT, 0, 0, "no device '%s'",
+		                device_id);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(db->db) > 0)
@@ -2539,8 +2535,8 @@ static int store_sqlite_delivery_record(void *h, const char *device_id,
 	if ((r = store_sqlite_int(db, s, &one, "secret", d)) < 0)
 		return r;
 	if (r == 0)
-		return diag_set(d, ERR_NOENT, 0, 0,
-		                "no secret record %" PRId64, secret_id);
+		return diag_set(d, ERR_NOENT, 0, 0, "no secret record %" PRId64,
+		                secret_id);
 	return 0;
 }
 
@@ -2560,10 +2556,9 @@ static int store_sqlite_delivery_list_user(void *h, int64_t user_id,
 	    (r = store_sqlite_stmt(db, SQ_DELIVERY_LIST_USER, &s, d)) != 0)
 		return r;
 	store_sqlite_bind_int(db, s, 1, user_id);
-	if ((r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_delivery,
-	                              store_sqlite_clear_delivery, &v, &n,
-	                              "deliveries", d)) != 0)
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_delivery,
+	         store_sqlite_clear_delivery, &v, &n, "deliveries", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
@@ -2629,18 +2624,16 @@ static int store_sqlite_admin_token_list(void *h,
 	int r;
 
 	if ((r = store_sqlite_stmt(db, SQ_ADMIN_LIST, &s, d)) != 0 ||
-	    (r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_admin,
-	                              store_sqlite_clear_admin, &v, &n,
-	                              "admin tokens", d)) != 0)
+	    (r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_admin,
+	         store_sqlite_clear_admin, &v, &n, "admin tokens", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
 	return 0;
 }
 
-static int store_sqlite_admin_token_revoke(void *h, int64_t id,
-                                           struct diag *d)
+static int store_sqlite_admin_token_revoke(void *h, int64_t id, struct diag *d)
 {
 	return store_sqlite_revoke_flag(h, SQ_ADMIN_REVOKE, SQ_ADMIN_REVOKED,
 	                                "admin token", id, d);
@@ -2653,8 +2646,7 @@ static int store_sqlite_revision_bump(void *h, int64_t *next, struct diag *d)
 	return store_sqlite_meta_bump(h, "revision", next, d);
 }
 
-static int store_sqlite_revision_current(void *h, int64_t *cur,
-                                         struct diag *d)
+static int store_sqlite_revision_current(void *h, int64_t *cur, struct diag *d)
 {
 	return store_sqlite_meta_get(h, "revision", cur, d);
 }
@@ -2791,10 +2783,9 @@ static int store_sqlite_audit_list(void *h, int64_t since, int64_t after_id,
 	store_sqlite_bind_int(db, s, 1, since);
 	store_sqlite_bind_int(db, s, 2, after_id);
 	store_sqlite_bind_int(db, s, 3, (int64_t)limit);
-	if ((r = store_sqlite_collect(db, s, sizeof(*out->v),
-	                              store_sqlite_read_audit,
-	                              store_sqlite_clear_audit, &v, &n,
-	                              "audit", d)) != 0)
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_audit,
+	         store_sqlite_clear_audit, &v, &n, "audit", d)) != 0)
 		return r;
 	out->v = v;
 	out->n = n;
