@@ -11,9 +11,9 @@
 
 /*
  * Trust. A server is accepted when its chain verifies against ca_pem (the
- * fleet CA; libwebsockets 4.1.6 reads only the first certificate of it)
- * and its certificate names the URL's host (a DNS name, or an IP address
- * SAN for an IP literal, IPv6 included). With a pin ("sha256:HEX", the
+ * fleet CA; every certificate in it is a trust anchor) and its
+ * certificate names the URL's host (a DNS name, or an IP address SAN for an
+ * IP literal, IPv6 included). With a pin ("sha256:HEX", the
  * SHA-256 of the CA certificate's DER as in an enrollment link), the chain
  * must also contain that certificate; with a pin and no ca_pem, the pinned
  * CA is the trust anchor, provided the server sends it after its own

@@ -138,6 +138,10 @@ struct net {
 	size_t nconns;
 	uint64_t next_id;
 	lws_sorted_usec_list_t sul; /* bounds net_service_once()'s wait */
+	/* Handed to both vhosts as their client SSL_CTX and freed by us:
+	 * left to itself, lws 4.1.6 builds one for the first vhost and never
+	 * frees it (one SSL_CTX and the system CA store leaked per net). */
+	SSL_CTX *client_ctx;
 };
 
 static struct net *net_of(struct lws *wsi)
@@ -1240,6 +1244,7 @@ static struct lws_vhost *net_vhost(struct net *net, const struct net_config *cfg
 	vi.timeout_secs = net->timeout_secs;
 	if (agent)
 		vi.retry_and_idle_policy = &net->retry;
+	vi.provided_client_ssl_ctx = net->client_ctx;
 	net->ca_error[0] = '\0';
 	vh = lws_create_vhost(net->ctx, &vi);
 	if (vh == NULL) {
@@ -1324,6 +1329,12 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	info.user = net;
 	info.timeout_secs = net->timeout_secs;
 	info.max_http_header_data = NET_HEADER_MAX + 1024;
+	net->client_ctx = SSL_CTX_new(TLS_client_method());
+	if (net->client_ctx == NULL) {
+		r = diag_set(d, ERR_CRYPTO, 0, 0,
+		             "net: cannot create an OpenSSL context");
+		goto out;
+	}
 	net->ctx = lws_create_context(&info);
 	if (net->ctx == NULL) {
 		r = diag_set(d, ERR_NETWORK, 0, 0,
@@ -1363,6 +1374,7 @@ void net_free(struct net *net)
 		lws_context_destroy(net->ctx);
 		net->ctx = NULL;
 	}
+	SSL_CTX_free(net->client_ctx);
 	pthread_mutex_lock(&net->lock);
 	net->done_head = net->done_tail = NULL;
 	pthread_mutex_unlock(&net->lock);

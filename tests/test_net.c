@@ -1,0 +1,1217 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of server/net.c and common/netclient.c over loopback: mutual TLS,
+ * refusals, close codes, size caps, cross-thread sends and the API port. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "net.h"
+#include "netclient.h"
+
+#define TN_MAX_MESSAGE (64u * 1024)
+#define TN_MAX_BODY    (256u * 1024)
+#define TN_WAIT_MS     5000
+
+/* One key and certificate, PEM. */
+struct tn_cred {
+	struct crypto_key *key;
+	char *key_pem;
+	size_t key_len;
+	char *cert_pem;
+	size_t cert_len;
+	struct crypto_cert_info info;
+};
+
+enum tn_cmd { TN_CMD_NONE, TN_CMD_SEND, TN_CMD_SEND_CLOSE };
+
+/* The fake daemon core: records what the net layer reports. */
+struct tn_core {
+	pthread_mutex_t mu;
+	int opens;
+	int closes;
+	int messages;
+	int wakes;
+	struct net_identity id;
+	int close_code;
+	char close_reason[NET_REASON_MAX + 1];
+	struct net_conn *conn; /* the latest open one */
+	char reject_serial[64];
+	enum tn_cmd cmd;
+	char cmd_data[64];
+	int cmd_code;
+	char cmd_reason[64];
+	char log[4096];
+};
+
+struct tn_fixture {
+	struct crypto_rng *rng;
+	char *dir;
+	struct tn_cred ca, server, device, foreign_ca, foreign;
+	char ca_pin[CRYPTO_HEX_LEN + 8];
+	char foreign_pin[CRYPTO_HEX_LEN + 8];
+	char *ca_file, *device_cert_file, *device_key_file;
+	struct tn_core core;
+	struct net *net;
+	pthread_t thread;
+	int agent_port, api_port;
+	bool verbose;
+};
+
+static struct tn_fixture *tn_fx;
+
+static int64_t tn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void tn_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void tn_lws_emit(int level, const char *line)
+{
+	(void)level;
+	if (tn_fx != NULL && tn_fx->verbose)
+		fprintf(stderr, "lws: %s", line);
+}
+
+/* ---- The fake core ---- */
+
+static int tn_check_cert(void *arg, const struct net_identity *id)
+{
+	struct tn_core *core = arg;
+	int r;
+
+	pthread_mutex_lock(&core->mu);
+	r = strcmp(core->reject_serial, id->serial) == 0 ? NET_REJECT
+	                                                 : NET_ACCEPT;
+	pthread_mutex_unlock(&core->mu);
+	return r;
+}
+
+static int tn_on_open(void *arg, struct net_conn *c,
+                      const struct net_identity *id)
+{
+	struct tn_core *core = arg;
+
+	pthread_mutex_lock(&core->mu);
+	core->opens++;
+	core->id = *id;
+	core->conn = c;
+	pthread_mutex_unlock(&core->mu);
+	return NET_ACCEPT;
+}
+
+static void tn_on_message(void *arg, struct net_conn *c, const void *data,
+                          size_t len)
+{
+	struct tn_core *core = arg;
+
+	pthread_mutex_lock(&core->mu);
+	core->messages++;
+	pthread_mutex_unlock(&core->mu);
+	/* Echo, so that the client sees the round trip. */
+	assert_int_equal(net_send(c, data, len), 0);
+}
+
+static void tn_on_close(void *arg, struct net_conn *c, int code,
+                        const char *reason)
+{
+	struct tn_core *core = arg;
+
+	pthread_mutex_lock(&core->mu);
+	core->closes++;
+	core->close_code = code;
+	snprintf(core->close_reason, sizeof(core->close_reason), "%s", reason);
+	if (core->conn == c)
+		core->conn = NULL;
+	pthread_mutex_unlock(&core->mu);
+}
+
+/* Runs the command another thread left, on the service thread. */
+static void tn_on_wake(void *arg)
+{
+	struct tn_core *core = arg;
+	struct net_conn *c;
+
+	pthread_mutex_lock(&core->mu);
+	core->wakes++;
+	c = core->conn;
+	if (c != NULL && core->cmd != TN_CMD_NONE) {
+		assert_int_equal(net_send(c, core->cmd_data,
+		                          strlen(core->cmd_data)),
+		                 0);
+		if (core->cmd == TN_CMD_SEND_CLOSE)
+			assert_int_equal(
+			    net_close(c, core->cmd_code, core->cmd_reason), 0);
+	}
+	core->cmd = TN_CMD_NONE;
+	pthread_mutex_unlock(&core->mu);
+}
+
+static void tn_on_log(void *arg, int level, const char *msg)
+{
+	struct tn_core *core = arg;
+	size_t n;
+
+	pthread_mutex_lock(&core->mu);
+	n = strlen(core->log);
+	if (n + strlen(msg) + 2 < sizeof(core->log))
+		snprintf(core->log + n, sizeof(core->log) - n, "%s\n", msg);
+	pthread_mutex_unlock(&core->mu);
+	if (tn_fx != NULL && tn_fx->verbose)
+		fprintf(stderr, "net[%d]: %s\n", level, msg);
+}
+
+struct tn_deferred {
+	struct net *net;
+	struct net_exchange *ex;
+	struct net_response *resp;
+};
+
+static void *tn_defer_thread(void *p)
+{
+	struct tn_deferred *job = p;
+
+	tn_sleep_ms(30);
+	job->resp->status = 202;
+	assert_int_equal(net_response_type(job->resp, "text/plain"), 0);
+	assert_int_equal(buf_puts(&job->resp->body, "answered later"), 0);
+	net_respond(job->net, job->ex);
+	free(job);
+	return NULL;
+}
+
+static int tn_on_request(void *arg, struct net_exchange *ex,
+                         const struct net_request *req,
+                         struct net_response *resp)
+{
+	struct tn_deferred *job;
+	const char *a;
+	pthread_t t;
+
+	(void)arg;
+	if (strcmp(req->path, "/echo") == 0) {
+		resp->status = 200;
+		assert_int_equal(
+		    net_response_type(resp, "application/octet-stream"), 0);
+		assert_int_equal(
+		    net_response_header(resp, "Set-Cookie", "s=1; HttpOnly"),
+		    0);
+		/* Header injection is refused. */
+		assert_int_equal(
+		    net_response_header(resp, "X-Bad", "a\r\nInjected: 1"),
+		    -ERR_INVALID);
+		if (strcmp(req->method, "POST") == 0) {
+			assert_int_equal(buf_append(&resp->body, req->body,
+			                            req->body_len),
+			                 0);
+			return NET_DONE;
+		}
+		a = net_request_param(req, "a");
+		assert_int_equal(
+		    buf_printf(&resp->body, "%s %s a=%s b=%s auth=%s peer=%s",
+		               req->method, req->path, a != NULL ? a : "-",
+		               net_request_param(req, "b") != NULL
+		                   ? net_request_param(req, "b")
+		                   : "-",
+		               req->authorization, req->peer),
+		    0);
+		return NET_DONE;
+	}
+	if (strcmp(req->path, "/defer") == 0) {
+		job = calloc(1, sizeof(*job));
+		assert_non_null(job);
+		job->net = tn_fx->net;
+		job->ex = ex;
+		job->resp = resp;
+		assert_int_equal(pthread_create(&t, NULL, tn_defer_thread, job),
+		                 0);
+		pthread_detach(t);
+		return NET_DEFER;
+	}
+	resp->status = 404;
+	assert_int_equal(buf_puts(&resp->body, "no such page"), 0);
+	return NET_DONE;
+}
+
+static void *tn_service_thread(void *p)
+{
+	struct tn_fixture *f = p;
+
+	assert_int_equal(net_run(f->net), 0);
+	return NULL;
+}
+
+/* Waits until *counter (read under the core's lock) reaches want. */
+static bool tn_wait_count(struct tn_fixture *f, const int *counter, int want)
+{
+	int64_t deadline = tn_now_ms() + TN_WAIT_MS;
+	int v;
+
+	for (;;) {
+		pthread_mutex_lock(&f->core.mu);
+		v = *counter;
+		pthread_mutex_unlock(&f->core.mu);
+		if (v >= want)
+			return true;
+		if (tn_now_ms() > deadline)
+			return false;
+		tn_sleep_ms(2);
+	}
+}
+
+static int tn_get(struct tn_fixture *f, const int *counter)
+{
+	int v;
+
+	pthread_mutex_lock(&f->core.mu);
+	v = *counter;
+	pthread_mutex_unlock(&f->core.mu);
+	return v;
+}
+
+/* ---- Credentials ---- */
+
+static void tn_make_ca(struct tn_fixture *f, struct tn_cred *c,
+                       const char *cn)
+{
+	struct crypto_ca_req req = {.cn = cn, .org = "Test", .years = 1};
+	struct diag d;
+
+	assert_int_equal(crypto_key_generate(f->rng, &c->key, &d), 0);
+	assert_int_equal(crypto_ca_create(f->rng, c->key, &req, &c->cert_pem,
+	                                  &c->cert_len, &d),
+	                 0);
+	assert_int_equal(crypto_key_write_private(c->key, &c->key_pem,
+	                                          &c->key_len, &d),
+	                 0);
+}
+
+static void tn_make_leaf(struct tn_fixture *f, struct tn_cred *c,
+                         const struct tn_cred *ca, const char *cn,
+                         enum crypto_purpose purpose,
+                         const char *const *san, size_t nsan)
+{
+	struct crypto_cert_req req = {.cn = cn,
+	                              .org = "Test",
+	                              .days = 1,
+	                              .purpose = purpose,
+	                              .san = san,
+	                              .nsan = nsan};
+	struct diag d;
+
+	assert_int_equal(crypto_key_generate(f->rng, &c->key, &d), 0);
+	if (crypto_cert_issue(f->rng, ca->key, ca->cert_pem, ca->cert_len,
+	                      c->key, &req, &c->cert_pem, &c->cert_len,
+	                      &c->info, &d) != 0)
+		fail_msg("issue %s: %s", cn, d.msg);
+	assert_int_equal(crypto_key_write_private(c->key, &c->key_pem,
+	                                          &c->key_len, &d),
+	                 0);
+}
+
+static void tn_cred_free(struct tn_cred *c)
+{
+	crypto_key_free(c->key);
+	crypto_secret_free(c->key_pem, c->key_len);
+	free(c->cert_pem);
+}
+
+static struct net *tn_start_net(struct tn_fixture *f, const char *addr,
+                                struct diag *d)
+{
+	struct net_config cfg = {
+	    .address = addr,
+	    .ca_pem = f->ca.cert_pem,
+	    .ca_len = f->ca.cert_len,
+	    .cert_pem = f->server.cert_pem,
+	    .cert_len = f->server.cert_len,
+	    .key_pem = f->server.key_pem,
+	    .key_len = f->server.key_len,
+	    .max_message = TN_MAX_MESSAGE,
+	    .max_body = TN_MAX_BODY,
+	    .timeout_secs = 5,
+	};
+	struct net_callbacks cb = {
+	    .arg = &f->core,
+	    .check_cert = tn_check_cert,
+	    .on_open = tn_on_open,
+	    .on_message = tn_on_message,
+	    .on_close = tn_on_close,
+	    .on_wake = tn_on_wake,
+	    .on_request = tn_on_request,
+	    .on_log = tn_on_log,
+	};
+	struct net *net = NULL;
+
+	if (net_create(&cfg, &cb, &net, d) != 0)
+		return NULL;
+	return net;
+}
+
+static int tn_group_setup(void **state)
+{
+	static const char *const san[] = {"localhost", "127.0.0.1", "::1"};
+	struct tn_fixture *f = calloc(1, sizeof(*f));
+	struct diag d;
+	int64_t t0;
+
+	if (f == NULL)
+		return -1;
+	tn_fx = f;
+	f->verbose = getenv("TN_VERBOSE") != NULL;
+	netclient_lws_log(f->verbose ? NETCLIENT_LOG_ERR | NETCLIENT_LOG_WARN
+	                             : 0,
+	                  tn_lws_emit);
+	pthread_mutex_init(&f->core.mu, NULL);
+	t0 = tn_now_ms();
+	assert_int_equal(crypto_rng_new("test_net", &f->rng, &d), 0);
+	tn_make_ca(f, &f->ca, "Fleet CA");
+	tn_make_leaf(f, &f->server, &f->ca, "mcpfleetd", CRYPTO_PURPOSE_SERVER,
+	             san, 3);
+	tn_make_leaf(f, &f->device, &f->ca, "dev-0001", CRYPTO_PURPOSE_CLIENT,
+	             NULL, 0);
+	tn_make_ca(f, &f->foreign_ca, "Foreign CA");
+	tn_make_leaf(f, &f->foreign, &f->foreign_ca, "dev-0001",
+	             CRYPTO_PURPOSE_CLIENT, NULL, 0);
+	memcpy(f->ca_pin, "sha256:", 7);
+	assert_int_equal(crypto_cert_fingerprint(f->ca.cert_pem,
+	                                         f->ca.cert_len,
+	                                         f->ca_pin + 7, &d),
+	                 0);
+	memcpy(f->foreign_pin, "sha256:", 7);
+	assert_int_equal(crypto_cert_fingerprint(f->foreign_ca.cert_pem,
+	                                         f->foreign_ca.cert_len,
+	                                         f->foreign_pin + 7, &d),
+	                 0);
+	f->dir = tu_mkdtemp();
+	f->ca_file = tu_path(f->dir, "ca.crt");
+	f->device_cert_file = tu_path(f->dir, "device.crt");
+	f->device_key_file = tu_path(f->dir, "device.key");
+	tu_write(f->ca_file, f->ca.cert_pem, f->ca.cert_len);
+	tu_write(f->device_cert_file, f->device.cert_pem, f->device.cert_len);
+	tu_write(f->device_key_file, f->device.key_pem, f->device.key_len);
+
+	f->net = tn_start_net(f, NULL, &d);
+	if (f->net == NULL)
+		fail_msg("net_create: %s", d.msg);
+	f->agent_port = net_agent_port(f->net);
+	f->api_port = net_api_port(f->net);
+	assert_true(f->agent_port > 0 && f->api_port > 0);
+	assert_int_not_equal(f->agent_port, f->api_port);
+	assert_int_equal(pthread_create(&f->thread, NULL, tn_service_thread, f),
+	                 0);
+	if (f->verbose)
+		fprintf(stderr, "setup: %lld ms, agent port %d, API port %d\n",
+		        (long long)(tn_now_ms() - t0), f->agent_port,
+		        f->api_port);
+	*state = f;
+	return 0;
+}
+
+static int tn_group_teardown(void **state)
+{
+	struct tn_fixture *f = *state;
+
+	net_stop(f->net);
+	pthread_join(f->thread, NULL);
+	net_free(f->net);
+	tn_cred_free(&f->ca);
+	tn_cred_free(&f->server);
+	tn_cred_free(&f->device);
+	tn_cred_free(&f->foreign_ca);
+	tn_cred_free(&f->foreign);
+	crypto_rng_free(f->rng);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f->ca_file);
+	free(f->device_cert_file);
+	free(f->device_key_file);
+	pthread_mutex_destroy(&f->core.mu);
+	free(f);
+	tn_fx = NULL;
+	return 0;
+}
+
+/* Each test starts with a clean record. */
+static int tn_setup(void **state)
+{
+	struct tn_fixture *f = *state;
+
+	pthread_mutex_lock(&f->core.mu);
+	f->core.reject_serial[0] = '\0';
+	f->core.cmd = TN_CMD_NONE;
+	f->core.log[0] = '\0';
+	pthread_mutex_unlock(&f->core.mu);
+	return 0;
+}
+
+/* ---- Client helpers ---- */
+
+static struct netclient_ws *tn_ws_open(struct tn_fixture *f,
+                                       const struct tn_cred *cred)
+{
+	char url[64];
+	struct netclient_ws_config cfg = {
+	    .url = url,
+	    .ca_pem = f->ca.cert_pem,
+	    .ca_len = f->ca.cert_len,
+	    .cert_pem = cred->cert_pem,
+	    .cert_len = cred->cert_len,
+	    .key_pem = cred->key_pem,
+	    .key_len = cred->key_len,
+	    .connect_timeout_ms = TN_WAIT_MS,
+	};
+	struct netclient_ws *ws = NULL;
+	struct diag d;
+
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent", f->agent_port);
+	if (netclient_ws_open(&cfg, &ws, &d) != 0)
+		fail_msg("netclient_ws_open: %s", d.msg);
+	return ws;
+}
+
+/* Services ws until it has a message or closes; returns the message. */
+static char *tn_ws_recv(struct netclient_ws *ws, size_t *len)
+{
+	int64_t deadline = tn_now_ms() + TN_WAIT_MS;
+	void *data;
+
+	while (tn_now_ms() < deadline) {
+		if (netclient_ws_recv(ws, &data, len) == 0)
+			return data;
+		if (netclient_ws_state(ws) == NETCLIENT_WS_CLOSED)
+			return NULL;
+		assert_int_equal(netclient_ws_service(ws, 20), 0);
+	}
+	return NULL;
+}
+
+static bool tn_ws_wait_closed(struct netclient_ws *ws)
+{
+	int64_t deadline = tn_now_ms() + TN_WAIT_MS;
+
+	while (netclient_ws_state(ws) != NETCLIENT_WS_CLOSED) {
+		if (tn_now_ms() > deadline)
+			return false;
+		assert_int_equal(netclient_ws_service(ws, 20), 0);
+	}
+	return true;
+}
+
+static int tn_https(struct tn_fixture *f, const char *method,
+                    const char *path, const void *body, size_t body_len,
+                    const char *ca, size_t calen, const char *pin, int port,
+                    struct netclient_response *resp,
+                    enum netclient_fail *fail, struct diag *d)
+{
+	static const struct netclient_header headers[] = {
+	    {"Authorization", "Bearer t0ken"},
+	    {"Content-Type", "application/octet-stream"},
+	};
+	char url[128];
+	struct netclient_request req = {
+	    .method = method,
+	    .url = url,
+	    .headers = headers,
+	    .nheaders = 2,
+	    .body = body,
+	    .body_len = body_len,
+	    .ca_pem = ca,
+	    .ca_len = calen,
+	    .pin = pin,
+	    .timeout_ms = TN_WAIT_MS,
+	};
+
+	(void)f;
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", port, path);
+	*fail = NETCLIENT_OK;
+	return netclient_https(&req, resp, fail, d);
+}
+
+/* Sends req over a plain TCP connection and returns what comes back
+ * within a second (possibly nothing). */
+static size_t tn_plaintext(int port, const char *req, char *out, size_t size)
+{
+	struct sockaddr_in sa;
+	struct pollfd pfd;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_true(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (got < size - 1 && poll(&pfd, 1, 1000) == 1) {
+		n = read(fd, out + got, size - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	close(fd);
+	return got;
+}
+
+/* openssl s_client sends a websocket upgrade; returns its output. */
+static char *tn_s_client(struct tn_fixture *f, bool with_cert,
+                         bool with_subprotocol)
+{
+	char cmd[4096], certargs[2048], req[512];
+	char *reqfile, *outfile, *out;
+	int w;
+
+	reqfile = tu_path(f->dir, "upgrade.txt");
+	outfile = tu_path(f->dir, "s_client.out");
+	w = snprintf(req, sizeof(req),
+	             "GET /agent HTTP/1.1\r\nHost: localhost\r\n"
+	             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	             "Sec-WebSocket-Version: 13\r\n%s\r\n",
+	             with_subprotocol ? "Sec-WebSocket-Protocol: mcpfleet.v1\r\n"
+	                              : "");
+	assert_true(w > 0 && (size_t)w < sizeof(req));
+	tu_write(reqfile, req, (size_t)w);
+	certargs[0] = '\0';
+	if (with_cert) {
+		w = snprintf(certargs, sizeof(certargs), "-cert '%s' -key '%s'",
+		             f->device_cert_file, f->device_key_file);
+		assert_true(w > 0 && (size_t)w < sizeof(certargs));
+	}
+	w = snprintf(cmd, sizeof(cmd),
+	             "(cat '%s'; sleep 1) | timeout 10 openssl s_client "
+	             "-connect 127.0.0.1:%d -CAfile '%s' %s -quiet >'%s' 2>&1",
+	             reqfile, f->agent_port, f->ca_file, certargs, outfile);
+	assert_true(w > 0 && (size_t)w < sizeof(cmd));
+	/* The exit status does not matter: the output says it all. */
+	if (system(cmd) == -1)
+		fail_msg("cannot run openssl s_client");
+	out = tu_read(outfile, NULL);
+	free(reqfile);
+	free(outfile);
+	return out;
+}
+
+/* ---- Agent port ---- */
+
+static void test_net_ws_good_cert_round_trip(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_ws *ws;
+	enum netclient_fail fail;
+	struct diag d;
+	char *msg;
+	size_t len;
+	int opens = tn_get(f, &f->core.opens);
+	int64_t t0 = tn_now_ms();
+
+	ws = tn_ws_open(f, &f->device);
+	if (netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d) != 0)
+		fail_msg("open: %s", d.msg);
+	if (f->verbose)
+		fprintf(stderr, "mTLS websocket open in %lld ms\n",
+		        (long long)(tn_now_ms() - t0));
+	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
+	pthread_mutex_lock(&f->core.mu);
+	assert_string_equal(f->core.id.serial, f->device.info.serial);
+	assert_string_equal(f->core.id.fingerprint,
+	                    f->device.info.fingerprint);
+	assert_string_equal(f->core.id.cn, "dev-0001");
+	assert_string_equal(f->core.id.peer, "127.0.0.1");
+	pthread_mutex_unlock(&f->core.mu);
+
+	/* A small message and one that lws hands over in many pieces. */
+	assert_int_equal(netclient_ws_send(ws, "hello", 5), 0);
+	msg = tn_ws_recv(ws, &len);
+	assert_non_null(msg);
+	assert_int_equal(len, 5);
+	assert_memory_equal(msg, "hello", 5);
+	free(msg);
+	{
+		size_t big = TN_MAX_MESSAGE, i;
+		char *p = malloc(big);
+
+		assert_non_null(p);
+		for (i = 0; i < big; i++)
+			p[i] = (char)(i * 7);
+		assert_int_equal(netclient_ws_send(ws, p, big), 0);
+		msg = tn_ws_recv(ws, &len);
+		assert_non_null(msg);
+		assert_int_equal(len, big);
+		assert_memory_equal(msg, p, big);
+		free(msg);
+		free(p);
+	}
+	/* A normal close from the agent reaches on_close. */
+	{
+		int closes = tn_get(f, &f->core.closes);
+
+		assert_int_equal(netclient_ws_close(ws, 1000, "bye"), 0);
+		assert_true(tn_ws_wait_closed(ws));
+		assert_true(tn_wait_count(f, &f->core.closes, closes + 1));
+		pthread_mutex_lock(&f->core.mu);
+		assert_int_equal(f->core.close_code, 1000);
+		assert_string_equal(f->core.close_reason, "bye");
+		pthread_mutex_unlock(&f->core.mu);
+	}
+	netclient_ws_free(ws);
+	assert_int_equal(net_conn_count(f->net), 0);
+}
+
+static void test_net_ws_no_client_cert_refused(void **state)
+{
+	struct tn_fixture *f = *state;
+	int opens = tn_get(f, &f->core.opens);
+	char *out;
+
+	/* Control: the same request with the device certificate upgrades,
+	 * so a refusal below is the certificate's doing. */
+	out = tn_s_client(f, true, true);
+	assert_non_null(strstr(out, "101 Switching Protocols"));
+	free(out);
+	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
+	opens++;
+
+	out = tn_s_client(f, false, true);
+	if (f->verbose)
+		fprintf(stderr, "no cert: %s\n", out);
+	assert_null(strstr(out, "101 Switching"));
+	assert_null(strstr(out, "HTTP/1.1"));
+	free(out);
+
+	/* A certificate but no subprotocol: no upgrade either. */
+	out = tn_s_client(f, true, false);
+	assert_null(strstr(out, "101 Switching"));
+	free(out);
+	tn_sleep_ms(50);
+	assert_int_equal(tn_get(f, &f->core.opens), opens);
+	/* Everything opened here has closed again. */
+	assert_true(tn_wait_count(f, &f->core.closes, tn_get(f, &f->core.opens)));
+}
+
+static void test_net_ws_foreign_ca_refused(void **state)
+{
+	struct tn_fixture *f = *state;
+	int opens = tn_get(f, &f->core.opens);
+	struct netclient_ws *ws;
+	enum netclient_fail fail = NETCLIENT_OK;
+	struct diag d;
+	int code = -1;
+
+	ws = tn_ws_open(f, &f->foreign);
+	assert_int_not_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d),
+	                     0);
+	if (f->verbose)
+		fprintf(stderr, "foreign CA: %s (%s)\n", d.msg,
+		        netclient_fail_str(fail));
+	assert_int_equal(netclient_ws_state(ws), NETCLIENT_WS_CLOSED);
+	assert_int_equal(netclient_ws_closed(ws, &code, NULL, NULL), 0);
+	assert_int_equal(code, 0); /* never opened */
+	netclient_ws_free(ws);
+	assert_int_equal(tn_get(f, &f->core.opens), opens);
+	pthread_mutex_lock(&f->core.mu);
+	assert_non_null(strstr(f->core.log, "refused client certificate"));
+	pthread_mutex_unlock(&f->core.mu);
+}
+
+static void test_net_ws_core_rejects_serial(void **state)
+{
+	struct tn_fixture *f = *state;
+	int opens = tn_get(f, &f->core.opens);
+	struct netclient_ws *ws;
+	enum netclient_fail fail = NETCLIENT_OK;
+	struct diag d;
+
+	pthread_mutex_lock(&f->core.mu);
+	snprintf(f->core.reject_serial, sizeof(f->core.reject_serial), "%s",
+	         f->device.info.serial);
+	pthread_mutex_unlock(&f->core.mu);
+	ws = tn_ws_open(f, &f->device);
+	assert_int_not_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d),
+	                     0);
+	netclient_ws_free(ws);
+	assert_int_equal(tn_get(f, &f->core.opens), opens);
+	pthread_mutex_lock(&f->core.mu);
+	assert_non_null(strstr(f->core.log, f->device.info.serial));
+	assert_non_null(strstr(f->core.log, "not accepted"));
+	f->core.reject_serial[0] = '\0';
+	pthread_mutex_unlock(&f->core.mu);
+
+	/* Accepted again as soon as the core says so. */
+	ws = tn_ws_open(f, &f->device);
+	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
+	netclient_ws_free(ws);
+}
+
+/* Revocation: a signed message, then close 1008 "revoked", sent from a
+ * core thread through net_wake(). */
+static void test_net_ws_revoked_close_1008(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_ws *ws;
+	enum netclient_fail fail;
+	struct diag d;
+	const char *reason = NULL;
+	char *msg;
+	size_t len;
+	int code = 0, opens = tn_get(f, &f->core.opens);
+	int closes = tn_get(f, &f->core.closes);
+
+	ws = tn_ws_open(f, &f->device);
+	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
+	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
+	pthread_mutex_lock(&f->core.mu);
+	f->core.cmd = TN_CMD_SEND_CLOSE;
+	snprintf(f->core.cmd_data, sizeof(f->core.cmd_data), "revocation");
+	f->core.cmd_code = NET_CLOSE_POLICY;
+	snprintf(f->core.cmd_reason, sizeof(f->core.cmd_reason), "revoked");
+	pthread_mutex_unlock(&f->core.mu);
+	net_wake(f->net);
+
+	msg = tn_ws_recv(ws, &len);
+	assert_non_null(msg);
+	assert_memory_equal(msg, "revocation", len);
+	free(msg);
+	assert_true(tn_ws_wait_closed(ws));
+	assert_int_equal(netclient_ws_closed(ws, &code, &reason, NULL), 0);
+	assert_int_equal(code, 1008);
+	assert_string_equal(reason, "revoked");
+	netclient_ws_free(ws);
+	assert_true(tn_wait_count(f, &f->core.closes, closes + 1));
+	pthread_mutex_lock(&f->core.mu);
+	assert_int_equal(f->core.close_code, 1008);
+	assert_string_equal(f->core.close_reason, "revoked");
+	pthread_mutex_unlock(&f->core.mu);
+}
+
+struct tn_sender {
+	struct tn_fixture *f;
+	int64_t sent_at;
+};
+
+static void *tn_sender_thread(void *p)
+{
+	struct tn_sender *s = p;
+
+	pthread_mutex_lock(&s->f->core.mu);
+	s->f->core.cmd = TN_CMD_SEND;
+	snprintf(s->f->core.cmd_data, sizeof(s->f->core.cmd_data),
+	         "from another thread");
+	pthread_mutex_unlock(&s->f->core.mu);
+	s->sent_at = tn_now_ms();
+	net_wake(s->f->net);
+	return NULL;
+}
+
+static void test_net_ws_send_from_other_thread(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_ws *ws;
+	enum netclient_fail fail;
+	struct tn_sender s = {.f = f};
+	struct diag d;
+	pthread_t t;
+	char *msg;
+	size_t len;
+	int opens = tn_get(f, &f->core.opens);
+	int wakes;
+
+	ws = tn_ws_open(f, &f->device);
+	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
+	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
+	wakes = tn_get(f, &f->core.wakes);
+	assert_int_equal(pthread_create(&t, NULL, tn_sender_thread, &s), 0);
+	msg = tn_ws_recv(ws, &len);
+	pthread_join(t, NULL);
+	assert_non_null(msg);
+	assert_int_equal(len, strlen("from another thread"));
+	assert_memory_equal(msg, "from another thread", len);
+	if (f->verbose)
+		fprintf(stderr, "net_wake to client receipt: %lld ms\n",
+		        (long long)(tn_now_ms() - s.sent_at));
+	free(msg);
+	/* on_wake ran once for this wake, not for lws' spurious ones. */
+	assert_int_equal(tn_get(f, &f->core.wakes), wakes + 1);
+	netclient_ws_free(ws);
+}
+
+static void test_net_ws_oversized_message_closes_only_that(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_ws *ws, *other;
+	enum netclient_fail fail;
+	struct diag d;
+	const char *reason = NULL;
+	char *big, *msg;
+	size_t len;
+	int code = 0, closes;
+
+	other = tn_ws_open(f, &f->device);
+	assert_int_equal(netclient_ws_wait_open(other, TN_WAIT_MS, &fail, &d),
+	                 0);
+	ws = tn_ws_open(f, &f->device);
+	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
+	closes = tn_get(f, &f->core.closes);
+
+	big = calloc(1, TN_MAX_MESSAGE + 1);
+	assert_non_null(big);
+	assert_int_equal(netclient_ws_send(ws, big, TN_MAX_MESSAGE + 1), 0);
+	free(big);
+	assert_true(tn_ws_wait_closed(ws));
+	assert_int_equal(netclient_ws_closed(ws, &code, &reason, NULL), 0);
+	assert_int_equal(code, 1009);
+	assert_non_null(strstr(reason, "message over"));
+	netclient_ws_free(ws);
+	assert_true(tn_wait_count(f, &f->core.closes, closes + 1));
+	pthread_mutex_lock(&f->core.mu);
+	assert_int_equal(f->core.close_code, 1009);
+	assert_non_null(strstr(f->core.log, "closed 1009"));
+	pthread_mutex_unlock(&f->core.mu);
+
+	/* The other connection is still served. */
+	assert_int_equal(netclient_ws_send(other, "still", 5), 0);
+	msg = tn_ws_recv(other, &len);
+	assert_non_null(msg);
+	assert_memory_equal(msg, "still", 5);
+	free(msg);
+	netclient_ws_free(other);
+}
+
+/* G4: both ports refuse to talk plain HTTP. */
+static void test_net_plaintext_refused(void **state)
+{
+	struct tn_fixture *f = *state;
+	char out[512];
+	size_t n;
+
+	n = tn_plaintext(f->agent_port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+	                 out, sizeof(out));
+	assert_true(n == 0 || strncmp(out, "HTTP/", 5) != 0);
+	n = tn_plaintext(f->api_port, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n",
+	                 out, sizeof(out));
+	assert_true(n == 0 || strncmp(out, "HTTP/", 5) != 0);
+}
+
+/* ---- API port ---- */
+
+static void test_net_api_get_post_round_trip(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_response resp = {0};
+	enum netclient_fail fail;
+	struct diag d;
+	char *body;
+	size_t i, n = 100000;
+	int64_t t0 = tn_now_ms();
+
+	if (tn_https(f, "GET", "/echo?a=1&b=two%20words", NULL, 0,
+	             f->ca.cert_pem, f->ca.cert_len, NULL, f->api_port, &resp,
+	             &fail, &d) != 0)
+		fail_msg("GET: %s", d.msg);
+	if (f->verbose)
+		fprintf(stderr, "HTTPS GET in %lld ms\n",
+		        (long long)(tn_now_ms() - t0));
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.body, "GET /echo a=1 b=two words auth=Bearer "
+	                               "t0ken peer=127.0.0.1");
+	assert_int_equal(netclient_http_status(&resp, NULL, NULL), 0);
+	netclient_response_free(&resp);
+
+	body = malloc(n);
+	assert_non_null(body);
+	for (i = 0; i < n; i++)
+		body[i] = (char)(i * 13);
+	assert_int_equal(tn_https(f, "POST", "/echo", body, n, f->ca.cert_pem,
+	                          f->ca.cert_len, NULL, f->api_port, &resp,
+	                          &fail, &d),
+	                 0);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(resp.len, n);
+	assert_memory_equal(resp.body, body, n);
+	netclient_response_free(&resp);
+	free(body);
+
+	/* An HTTP error status is a response, judged separately. */
+	assert_int_equal(tn_https(f, "GET", "/nowhere", NULL, 0,
+	                          f->ca.cert_pem, f->ca.cert_len, NULL,
+	                          f->api_port, &resp, &fail, &d),
+	                 0);
+	assert_int_equal(resp.status, 404);
+	assert_int_equal(netclient_http_status(&resp, &fail, &d), -ERR_NOENT);
+	assert_int_equal(fail, NETCLIENT_FAIL_HTTP);
+	assert_non_null(strstr(d.msg, "404"));
+	netclient_response_free(&resp);
+
+	/* Answered from another thread. */
+	assert_int_equal(tn_https(f, "GET", "/defer", NULL, 0, f->ca.cert_pem,
+	                          f->ca.cert_len, NULL, f->api_port, &resp,
+	                          &fail, &d),
+	                 0);
+	assert_int_equal(resp.status, 202);
+	assert_string_equal(resp.body, "answered later");
+	netclient_response_free(&resp);
+}
+
+static void test_net_api_body_too_large_413(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_response resp = {0};
+	enum netclient_fail fail;
+	struct diag d;
+	char *body = calloc(1, TN_MAX_BODY + 1);
+
+	assert_non_null(body);
+	if (tn_https(f, "POST", "/echo", body, TN_MAX_BODY + 1,
+	             f->ca.cert_pem, f->ca.cert_len, NULL, f->api_port, &resp,
+	             &fail, &d) != 0)
+		fail_msg("POST: %s", d.msg);
+	assert_int_equal(resp.status, 413);
+	netclient_response_free(&resp);
+	free(body);
+	pthread_mutex_lock(&f->core.mu);
+	assert_non_null(strstr(f->core.log, "refused (cap"));
+	pthread_mutex_unlock(&f->core.mu);
+
+	/* Still serving. */
+	assert_int_equal(tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
+	                          f->ca.cert_len, NULL, f->api_port, &resp,
+	                          &fail, &d),
+	                 0);
+	assert_int_equal(resp.status, 200);
+	netclient_response_free(&resp);
+}
+
+static void test_net_api_trust_failures_are_distinct(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_response resp = {0};
+	enum netclient_fail fail;
+	struct diag d;
+	int r, closed_port;
+
+	/* The pin alone is enough: the server sends its CA. */
+	r = tn_https(f, "GET", "/echo", NULL, 0, NULL, 0, f->ca_pin,
+	             f->api_port, &resp, &fail, &d);
+	if (r != 0)
+		fail_msg("pin only: %s", d.msg);
+	assert_int_equal(resp.status, 200);
+	netclient_response_free(&resp);
+	/* CA and matching pin. */
+	assert_int_equal(tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
+	                          f->ca.cert_len, f->ca_pin, f->api_port,
+	                          &resp, &fail, &d),
+	                 0);
+	netclient_response_free(&resp);
+
+	/* A wrong pin, alone. */
+	r = tn_https(f, "GET", "/echo", NULL, 0, NULL, 0, f->foreign_pin,
+	             f->api_port, &resp, &fail, &d);
+	assert_int_equal(r, -ERR_VERIFY);
+	assert_int_equal(fail, NETCLIENT_FAIL_PIN);
+	/* A wrong pin with the right CA. */
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
+	             f->ca.cert_len, f->foreign_pin, f->api_port, &resp, &fail,
+	             &d);
+	assert_int_equal(r, -ERR_VERIFY);
+	assert_int_equal(fail, NETCLIENT_FAIL_PIN);
+	/* The wrong CA. */
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->foreign_ca.cert_pem,
+	             f->foreign_ca.cert_len, NULL, f->api_port, &resp, &fail,
+	             &d);
+	if (f->verbose)
+		fprintf(stderr, "wrong CA: %s\n", d.msg);
+	assert_int_equal(r, -ERR_VERIFY);
+	assert_int_equal(fail, NETCLIENT_FAIL_TLS);
+	/* The wrong CA with its own (matching) pin: still not trusted. */
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->foreign_ca.cert_pem,
+	             f->foreign_ca.cert_len, f->foreign_pin, f->api_port,
+	             &resp, &fail, &d);
+	assert_int_equal(r, -ERR_VERIFY);
+	assert_int_equal(fail, NETCLIENT_FAIL_TLS);
+
+	/* Nobody listening. */
+	{
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
+		                 0);
+		assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl),
+		                 0);
+		closed_port = ntohs(sa.sin_port);
+		close(fd);
+	}
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
+	             f->ca.cert_len, NULL, closed_port, &resp, &fail, &d);
+	if (f->verbose)
+		fprintf(stderr, "refused: %s\n", d.msg);
+	assert_int_equal(r, -ERR_NETWORK);
+	assert_int_equal(fail, NETCLIENT_FAIL_CONNECT);
+
+	/* The agent port wants a client certificate. */
+	r = tn_https(f, "GET", "/", NULL, 0, f->ca.cert_pem, f->ca.cert_len,
+	             NULL, f->agent_port, &resp, &fail, &d);
+	assert_int_not_equal(r, 0);
+
+	/* Bad input never reaches the network. */
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
+	             f->ca.cert_len, "sha256:abc", f->api_port, &resp, &fail,
+	             &d);
+	assert_int_equal(r, -ERR_INVALID);
+	assert_int_equal(fail, NETCLIENT_FAIL_USAGE);
+}
+
+/* A silent server: the request times out. */
+static void test_net_api_timeout(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_response resp = {0};
+	struct netclient_request req = {0};
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	enum netclient_fail fail = NETCLIENT_OK;
+	struct diag d;
+	char url[64];
+	int fd, r;
+	int64_t t0;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", ntohs(sa.sin_port));
+	req.url = url;
+	req.ca_pem = f->ca.cert_pem;
+	req.ca_len = f->ca.cert_len;
+	req.timeout_ms = 300;
+	t0 = tn_now_ms();
+	r = netclient_https(&req, &resp, &fail, &d);
+	assert_int_equal(r, -ERR_NETWORK);
+	assert_int_equal(fail, NETCLIENT_FAIL_TIMEOUT);
+	assert_true(tn_now_ms() - t0 < 2000);
+	close(fd);
+}
+
+static void *tn_v6_thread(void *p)
+{
+	assert_int_equal(net_run(p), 0);
+	return NULL;
+}
+
+/* The same over IPv6 loopback, where lws 4.1.6's own host check would cut
+ * "::1" at its first ':'. */
+static void test_net_ipv6_loopback(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_response resp = {0};
+	struct netclient_request req = {0};
+	struct netclient_ws_config wcfg = {0};
+	struct netclient_ws *ws = NULL;
+	enum netclient_fail fail = NETCLIENT_OK;
+	struct net *net6;
+	struct diag d;
+	char url[64], wurl[64], *msg;
+	size_t len;
+	pthread_t t;
+
+	net6 = tn_start_net(f, "::1", &d);
+	if (net6 == NULL) {
+		fprintf(stderr, "no IPv6 loopback here (%s): skipped\n", d.msg);
+		skip();
+	}
+	assert_int_equal(pthread_create(&t, NULL, tn_v6_thread, net6), 0);
+	snprintf(url, sizeof(url), "https://[::1]:%d/echo", net_api_port(net6));
+	req.url = url;
+	req.pin = f->ca_pin;
+	req.timeout_ms = TN_WAIT_MS;
+	if (netclient_https(&req, &resp, &fail, &d) != 0)
+		fail_msg("IPv6 HTTPS: %s", d.msg);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(resp.body, "peer=::1"));
+	netclient_response_free(&resp);
+
+	snprintf(wurl, sizeof(wurl), "wss://[::1]:%d/agent",
+	         net_agent_port(net6));
+	wcfg.url = wurl;
+	wcfg.ca_pem = f->ca.cert_pem;
+	wcfg.ca_len = f->ca.cert_len;
+	wcfg.cert_pem = f->device.cert_pem;
+	wcfg.cert_len = f->device.cert_len;
+	wcfg.key_pem = f->device.key_pem;
+	wcfg.key_len = f->device.key_len;
+	assert_int_equal(netclient_ws_open(&wcfg, &ws, &d), 0);
+	if (netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d) != 0)
+		fail_msg("IPv6 websocket: %s", d.msg);
+	assert_int_equal(netclient_ws_send(ws, "v6", 2), 0);
+	msg = tn_ws_recv(ws, &len);
+	assert_non_null(msg);
+	assert_memory_equal(msg, "v6", 2);
+	free(msg);
+	netclient_ws_free(ws);
+
+	net_stop(net6);
+	pthread_join(t, NULL);
+	net_free(net6);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_net_ws_good_cert_round_trip, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_no_client_cert_refused,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_foreign_ca_refused, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_core_rejects_serial, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_revoked_close_1008, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_send_from_other_thread,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_oversized_message_closes_only_that,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_plaintext_refused, tn_setup),
+	    cmocka_unit_test_setup(test_net_api_get_post_round_trip, tn_setup),
+	    cmocka_unit_test_setup(test_net_api_body_too_large_413, tn_setup),
+	    cmocka_unit_test_setup(test_net_api_trust_failures_are_distinct,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_api_timeout, tn_setup),
+	    cmocka_unit_test_setup(test_net_ipv6_loopback, tn_setup),
+	};
+
+	/* The program's duty (G14): a vanished peer must not kill it. */
+	signal(SIGPIPE, SIG_IGN);
+	if (getenv("TN_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TN_FILTER"));
+	return cmocka_run_group_tests(tests, tn_group_setup, tn_group_teardown);
+}
