@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* The admin REST API under /api/v1/ (JSON over TLS); see server/API.md. */
+#ifndef MCPFLEET_API_H
+#define MCPFLEET_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "crypto.h"
+#include "net.h"
+#include "store.h"
+
+#define API_PREFIX "/api/v1/"
+
+/* What the daemon core does after a committed change. Called on the
+ * thread that called api_handle(), after the commit. */
+struct api_hooks {
+	void *arg;
+	/* Something that can change a view was committed (a server, grant,
+	 * membership, secret, user or device). Rebuild and push. */
+	void (*changed)(void *arg);
+	/* These devices were revoked: hand them their revocation and close
+	 * them if connected. */
+	void (*revoked)(void *arg, const char *const *device_ids, size_t n);
+	/* Optional: adds live facts to a device object ("connected",
+	 * "connected_since", "omitted"). */
+	void (*device_extra)(void *arg, const char *device_id, json_t *obj);
+};
+
+struct api_ctx {
+	struct store *st; /* this thread's connection */
+	struct crypto_rng *rng;
+	const uint8_t *master; /* CRYPTO_SEAL_KEY_LEN bytes */
+	const char *link_host; /* host written into enrollment links */
+	int api_port;
+	const char *ca_pin; /* "sha256:HEX" */
+	int64_t token_ttl;  /* default enrollment token lifetime, seconds */
+	struct api_hooks hooks;
+};
+
+/*
+ * Handles one request whose path starts with API_PREFIX: authenticates
+ * the bearer token, routes, validates, performs the change with its audit
+ * row in one transaction, calls the hooks, and fills resp with a JSON body
+ * and status (errors: {"error": "message"} with 400, 401, 403, 404, 405,
+ * 409, 413 or 500). Never returns a secret value.
+ */
+void api_handle(const struct api_ctx *a, const struct net_request *req,
+                struct net_response *resp);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* mcpfleetd's data directory: the fleet CA, the server's TLS certificate,
+ * the catalogue signing key, the master key that seals secrets, and the
+ * daemon's configuration file. */
+#ifndef MCPFLEET_PKI_H
+#define MCPFLEET_PKI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "err.h"
+
+/* File names inside the data directory (DESIGN.md). Every key file is
+ * 0600; the directory is 0700. */
+#define PKI_DB_FILE          "fleet.db"
+#define PKI_CA_CERT_FILE     "ca.crt"
+#define PKI_CA_KEY_FILE      "ca.key"
+#define PKI_SERVER_CERT_FILE "server.crt"
+#define PKI_SERVER_KEY_FILE  "server.key"
+#define PKI_SIGNER_KEY_FILE  "signer.key"
+#define PKI_MASTER_KEY_FILE  "master.key"
+#define PKI_CONF_FILE        "mcpfleetd.conf"
+
+#define PKI_DEFAULT_AGENT_PORT 7443
+#define PKI_DEFAULT_API_PORT   7444
+#define PKI_NAMES_MAX          16   /* --name values */
+#define PKI_NAME_MAX           253  /* one DNS name or IP literal */
+#define PKI_PIN_LEN            (7 + CRYPTO_HEX_LEN) /* "sha256:" + hex */
+#define PKI_CA_YEARS           20
+#define PKI_SERVER_DAYS        825
+#define PKI_DEVICE_DAYS        365  /* validity of an issued device cert */
+
+/*
+ * mcpfleetd.conf, a "key = value" file ('#' starts a comment line):
+ *   listen = 127.0.0.1            address both ports bind (default 0.0.0.0
+ *                                 written by init as 0.0.0.0)
+ *   agent_port = 7443
+ *   api_port = 7444
+ *   name = fleet.example.com      repeated; the first is the host that
+ *   name = 10.0.0.5               enrollment links and mcpfleetctl use
+ *   device_days = 365             validity of device certificates
+ *   token_ttl = 86400             default enrollment token lifetime, s
+ *   enroll_rate = 10              enrollment attempts per address per
+ *                                 minute
+ * Unknown keys and malformed values are errors naming file and line.
+ */
+struct pki_conf {
+	char listen[64];
+	int agent_port;
+	int api_port;
+	char names[PKI_NAMES_MAX][PKI_NAME_MAX + 1];
+	size_t nnames;
+	unsigned device_days;
+	int64_t token_ttl;
+	unsigned enroll_rate;
+};
+
+/* Fills c with the defaults (names: "localhost", "127.0.0.1"). */
+void pki_conf_defaults(struct pki_conf *c);
+/* Reads dir/mcpfleetd.conf over the defaults. Returns 0, -ERR_NOENT,
+ * -ERR_PARSE / -ERR_INVALID with d naming the line, -ERR_IO. */
+int pki_conf_load(const char *dir, struct pki_conf *c, struct diag *d);
+/* Writes dir/mcpfleetd.conf (0600, atomically). */
+int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d);
+
+/* Everything mcpfleetd serves with, loaded from the data directory. */
+struct pki {
+	char *ca_pem; /* the fleet CA certificate, NUL-terminated */
+	size_t ca_len;
+	struct crypto_key *ca_key;
+	char ca_pin[PKI_PIN_LEN + 1]; /* "sha256:" + hex of the CA's DER */
+	char *server_cert_pem;
+	size_t server_cert_len;
+	char *server_key_pem; /* wiped on free */
+	size_t server_key_len;
+	struct crypto_key *signer;   /* catalogue signing key (private) */
+	char *signer_pub_pem;        /* its public key, PEM */
+	size_t signer_pub_len;
+	char signer_key_id[CRYPTO_HEX_LEN + 1];
+	uint8_t master[CRYPTO_SEAL_KEY_LEN]; /* wiped on free */
+};
+
+/*
+ * Creates the key material in dir (which must exist, 0700): a P-256 fleet
+ * CA valid PKI_CA_YEARS, the server key and certificate (serverAuth, SAN =
+ * conf->names) signed by it, a separate catalogue signing key, and 32
+ * random bytes of master key. Every key file is written 0600, atomically.
+ * Refuses (-ERR_EXISTS, d naming the file) when any of these files already
+ * exists, and then writes nothing. Returns 0 or a negative code.
+ */
+int pki_create(const char *dir, const struct pki_conf *conf,
+               struct crypto_rng *rng, struct diag *d);
+
+/*
+ * Loads what pki_create() wrote. Checks that each key file is not readable
+ * by group or others (-ERR_PERM naming it), that the server certificate
+ * chains to the CA and that the CA key matches the CA certificate. Returns
+ * 0 with *out (free with pki_free()), or a negative code with d naming the
+ * file and the reason.
+ */
+int pki_load(const char *dir, struct pki *out, struct diag *d);
+
+/* Frees and wipes. NULL-safe. */
+void pki_free(struct pki *p);
+
+#endif

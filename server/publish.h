@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* Revisions: every active device's view, signed once over a Merkle root;
+ * and signed revocations. */
+#ifndef MCPFLEET_PUBLISH_H
+#define MCPFLEET_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "pki.h"
+#include "store.h"
+
+/* One device's part of a revision. */
+struct publication_entry {
+	char *device_id;
+	int64_t user_id;
+	char *user;
+	uint8_t *envelope; /* packed SignedEnvelope of its Catalogue */
+	size_t envelope_len;
+	/* SHA-256 over the view's servers only (not revision, time or
+	 * device): equal hashes mean nothing changed for this device. */
+	uint8_t view_hash[CRYPTO_HASH_LEN];
+	int64_t *secret_ids; /* secret record ids the view carries */
+	size_t nsecret_ids;
+	char *omitted_json; /* JSON array of {"server","reason"}, "[]" */
+};
+
+/* One signed revision. Immutable once built: the service thread may read
+ * it while the core thread builds the next one. */
+struct publication {
+	uint64_t revision;
+	int64_t issued_at;
+	struct publication_entry *v; /* sorted by device_id */
+	size_t n;
+};
+
+/*
+ * Builds the next revision: in one store transaction, bumps the revision
+ * counter, loads the snapshot and the active devices, computes each user's
+ * view once (view_compute()), makes one Catalogue payload per device (user,
+ * device id, revision, issued-at, servers), signs them all with one
+ * signature (envelope_batch_sign()), records the revision (root and
+ * signature) and commits. With no active device, *out holds no entry and
+ * nothing is signed (the counter still moves). Returns 0 with *out (free
+ * with publication_free()), or a negative code with d set; the store is
+ * unchanged on failure.
+ */
+int publish_build(struct store *st, const struct pki *pki,
+                  struct crypto_rng *rng, struct publication **out,
+                  struct diag *d);
+
+/* The entry of device_id, or NULL (binary search). */
+const struct publication_entry *
+publication_find(const struct publication *p, const char *device_id);
+
+/* Frees a publication. NULL-safe. */
+void publication_free(struct publication *p);
+
+/*
+ * Signs a revocation for one device as its own one-leaf revision: payload
+ * Revocation{user, device_id, revision, revoked_at, reason}. Returns 0
+ * with *out (a packed SignedEnvelope; caller frees with free()) and *len.
+ */
+int publish_revocation(const struct pki *pki, struct crypto_rng *rng,
+                       const char *user, const char *device_id,
+                       uint64_t revision, int64_t revoked_at,
+                       const char *reason, uint8_t **out, size_t *len,
+                       struct diag *d);
+
+#endif
