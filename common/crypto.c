@@ -411,6 +411,17 @@ int crypto_key_load_private(const char *pem, size_t len,
 	}
 	if ((r = crypto_pk_check_p256(&k->pk, "private key", d)) != 0)
 		goto out;
+	/* SEC1 files carry the public point beside the scalar, and mbedTLS
+	 * takes both as they are: a damaged scalar would load, match its
+	 * certificate, and sign garbage. The point must be d*G. */
+	mret = mbedtls_ecp_check_pub_priv(mbedtls_pk_ec(k->pk),
+	                                  mbedtls_pk_ec(k->pk));
+	if (mret != 0) {
+		r = diag_set(d, ERR_VERIFY, 0, 0,
+		             "private key: damaged (its public point does not "
+		             "match its private scalar)");
+		goto out;
+	}
 	*out = k;
 	k = NULL;
 	r = 0;

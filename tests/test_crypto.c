@@ -329,6 +329,36 @@ static void test_crypto_key_pem_round_trip(void **state)
 	crypto_key_free(pub);
 }
 
+/* A damaged private scalar must not load (its public point gives it away),
+ * whichever base64 character of the scalar is hit. */
+static void test_crypto_key_damaged_scalar_refused(void **state)
+{
+	static const char head[] = "-----BEGIN EC PRIVATE KEY-----\n";
+	struct tc_fixture *f = tc_fx(state);
+	struct crypto_key *k = NULL, *bad = NULL;
+	char *pem = NULL;
+	size_t len = 0, i;
+	struct diag d;
+
+	assert_int_equal(crypto_key_generate(f->rng, &k, &d), 0);
+	assert_int_equal(crypto_key_write_private(k, &pem, &len, &d), 0);
+	/* DER 30 77 02 01 01 04 20 then the 32-byte scalar: base64
+	 * characters 10 to 51 of the body hold it. */
+	for (i = sizeof(head) - 1 + 12; i < sizeof(head) - 1 + 50; i += 7) {
+		char saved = pem[i];
+
+		pem[i] = saved == 'A' ? 'B' : 'A';
+		assert_int_not_equal(crypto_key_load_private(pem, len, &bad,
+		                                             &d),
+		                     0);
+		pem[i] = saved;
+	}
+	assert_int_equal(crypto_key_load_private(pem, len, &bad, &d), 0);
+	crypto_key_free(bad);
+	crypto_key_free(k);
+	crypto_secret_free(pem, len);
+}
+
 static void test_crypto_key_rejects_other_keys(void **state)
 {
 	char key[2048], csr[4096];
@@ -1605,6 +1635,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crypto_key_pem_round_trip),
+	    cmocka_unit_test(test_crypto_key_damaged_scalar_refused),
 	    cmocka_unit_test(test_crypto_key_rejects_other_keys),
 	    cmocka_unit_test(test_crypto_csr_create_parse_verify),
 	    cmocka_unit_test(test_crypto_csr_bad_signature_rejected),
