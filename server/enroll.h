@@ -18,15 +18,20 @@
 #define ENROLL_LIMITER_SLOTS 1024 /* addresses tracked at once */
 
 /*
- * A per-address rate limit: at most rate attempts per address in any 60 s
- * (a token bucket per address; the table holds ENROLL_LIMITER_SLOTS
- * addresses and forgets the least recently seen). Not thread-safe: one
+ * A per-address rate limit: a token bucket per address that holds rate
+ * attempts and refills at rate per 60 s, so a burst of rate and then about
+ * rate a minute (up to twice rate in the worst 60 s window). The table
+ * holds ENROLL_LIMITER_SLOTS addresses and forgets the least recently
+ * seen, which starts afresh when it comes back. Not thread-safe: one
  * owner.
  */
 struct enroll_limiter;
+/* Returns 0 with *out (free with enroll_limiter_free()), -ERR_INVALID for
+ * a rate of 0, -ERR_NOMEM. */
 int enroll_limiter_new(unsigned rate, struct enroll_limiter **out);
 void enroll_limiter_free(struct enroll_limiter *l);
-/* True when peer may try now (and counts the attempt). */
+/* True when peer may try now (and counts the attempt). now is in seconds;
+ * a peer that is NULL, empty or 64 bytes or longer is refused. */
 bool enroll_limiter_allow(struct enroll_limiter *l, const char *peer,
                           int64_t now);
 
@@ -50,15 +55,19 @@ struct enroll_ctx {
 /*
  * Handles one POST /v1/enroll body (a protobuf EnrollRequest) from peer
  * (a numeric address, for the audit row). In this order: caps the body at
- * ENROLL_BODY_MAX, decodes it, checks the facts (hostname, os: at most 255
- * printable bytes), parses the CSR and verifies its self-signature
- * (crypto_csr_parse), and then, in one store transaction, consumes the
- * token (store_token_consume: unknown, revoked, expired, used up, disabled
+ * ENROLL_BODY_MAX, decodes it, checks the token's form and the facts
+ * (hostname and os: 1 to 255 bytes, the others at most 255; printable
+ * UTF-8, as the store wants them), parses the CSR (at most 8192 bytes) and
+ * verifies its self-signature (crypto_csr_parse), all before the token is
+ * touched, and then, in one store transaction, consumes the token
+ * (store_token_consume: unknown, revoked, expired, used up, disabled
  * user), issues a certificate whose subject the server chooses (CN = a new
  * random device id, clientAuth, ctx->device_days), records the device and
- * appends an audit row "enroll.ok" (actor "token:<id>"). Every refusal is
- * audited too ("enroll.refused", target = the peer, details = the reason),
- * in its own transaction.
+ * appends an audit row "enroll.ok" (actor "token:<id>", target = the
+ * device id). Every refusal is audited too ("enroll.refused", actor
+ * "peer:<addr>", target = the peer, details = {"status", "reason"} and,
+ * when the token is known, its id and user), in its own transaction; a
+ * refusal whose row cannot be written stands all the same.
  *
  * Writes the answer into *status and out: 200 and a packed EnrollResponse
  * (device id, user, certificate, CA, signer public key, agent port), or

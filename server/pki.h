@@ -11,8 +11,10 @@
 #include "crypto.h"
 #include "err.h"
 
-/* File names inside the data directory (DESIGN.md). Every key file is
- * 0600; the directory is 0700. */
+/* File names inside the data directory (DESIGN.md). Every file pki_create()
+ * and pki_conf_write() write is 0600 (certificates too: the directory is
+ * 0700 anyway). master.key holds the 32 bytes as 64 lowercase hex digits
+ * and a newline, so that an admin can copy it into a password manager. */
 #define PKI_DB_FILE          "fleet.db"
 #define PKI_CA_CERT_FILE     "ca.crt"
 #define PKI_CA_KEY_FILE      "ca.key"
@@ -33,17 +35,21 @@
 
 /*
  * mcpfleetd.conf, a "key = value" file ('#' starts a comment line):
- *   listen = 127.0.0.1            address both ports bind (default 0.0.0.0
- *                                 written by init as 0.0.0.0)
- *   agent_port = 7443
+ *   listen = 127.0.0.1            address both ports bind, an IPv4 or
+ *                                 IPv6 literal (default 0.0.0.0, written
+ *                                 by init as 0.0.0.0)
+ *   agent_port = 7443             1..65535, the two ports differ
  *   api_port = 7444
  *   name = fleet.example.com      repeated; the first is the host that
- *   name = 10.0.0.5               enrollment links and mcpfleetctl use
- *   device_days = 365             validity of device certificates
- *   token_ttl = 86400             default enrollment token lifetime, s
+ *   name = 10.0.0.5               enrollment links and mcpfleetctl use;
+ *                                 the file's names replace the defaults
+ *   device_days = 365             validity of device certificates, 1..36500
+ *   token_ttl = 86400             default enrollment token lifetime, s,
+ *                                 60 s to 366 days
  *   enroll_rate = 10              enrollment attempts per address per
- *                                 minute
- * Unknown keys and malformed values are errors naming file and line.
+ *                                 minute, 1..100000
+ * Unknown keys, a key other than name given twice and malformed values
+ * are errors naming file and line.
  */
 struct pki_conf {
 	char listen[64];
