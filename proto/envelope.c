@@ -104,6 +104,19 @@ size_t envelope_batch_count(const struct envelope_batch *b)
 	return b->n;
 }
 
+void envelope_batch_root(const struct envelope_batch *b,
+                         uint8_t root[CRYPTO_HASH_LEN])
+{
+	memcpy(root, b->root, CRYPTO_HASH_LEN);
+}
+
+size_t envelope_batch_signature(const struct envelope_batch *b,
+                                uint8_t sig[CRYPTO_SIG_MAX])
+{
+	memcpy(sig, b->sig, b->siglen);
+	return b->siglen;
+}
+
 int envelope_batch_pack(const struct envelope_batch *b, size_t i, uint8_t **out,
                         size_t *len)
 {
@@ -152,7 +165,8 @@ void envelope_batch_free(struct envelope_batch *b)
 	if (b == NULL)
 		return;
 	for (i = 0; b->leaves != NULL && i < b->n; i++)
-		free(b->leaves[i]);
+		if (b->leaves[i] != NULL)
+			crypto_secret_free(b->leaves[i], b->lens[i]);
 	free(b->leaves);
 	free(b->lens);
 	crypto_merkle_free(b->tree);

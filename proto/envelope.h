@@ -48,6 +48,15 @@ int envelope_batch_sign(const struct envelope_payload *payloads, size_t n,
 /* Number of payloads in a batch. */
 size_t envelope_batch_count(const struct envelope_batch *b);
 
+/* The batch's Merkle root, as signed (the server records it with the
+ * revision). */
+void envelope_batch_root(const struct envelope_batch *b,
+                         uint8_t root[CRYPTO_HASH_LEN]);
+
+/* Copies the batch's DER signature into sig and returns its length. */
+size_t envelope_batch_signature(const struct envelope_batch *b,
+                                uint8_t sig[CRYPTO_SIG_MAX]);
+
 /*
  * Packs the SignedEnvelope of payload i (what catalogue.pb keeps). Returns
  * 0 with *out a new buffer (caller frees) of *len bytes, or -ERR_INVALID /
@@ -56,7 +65,8 @@ size_t envelope_batch_count(const struct envelope_batch *b);
 int envelope_batch_pack(const struct envelope_batch *b, size_t i, uint8_t **out,
                         size_t *len);
 
-/* Frees a batch. NULL-safe. */
+/* Frees a batch, wiping its copies of the payloads (a catalogue carries
+ * resolved secrets). NULL-safe. */
 void envelope_batch_free(struct envelope_batch *b);
 
 /* What a verified envelope holds. */

@@ -1,3 +1,456 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder while this module is written. */
+/* Revisions: every active device's view, signed once over a Merkle root;
+ * and signed revocations. */
 #include "publish.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "envelope.h"
+#include "view.h"
+
+/* One user's view, computed once for all of the user's devices. */
+struct publish_user {
+	int64_t user_id;
+	struct view view;
+	uint8_t *servers; /* the packed servers: field 5 of a Catalogue */
+	size_t servers_len;
+	uint8_t hash[CRYPTO_HASH_LEN];
+	char *omitted_json;
+};
+
+/* What publish_build() holds while it works. */
+struct publish_work {
+	struct store_snapshot snap;
+	struct store_device_list devs;
+	const struct store_device **active; /* by id */
+	size_t nactive;
+	struct view_ctx *ctx;
+	struct publish_user *users; /* by user id */
+	size_t nusers;
+	struct envelope_payload *payloads;
+	struct envelope_batch *batch;
+};
+
+static int publish_i64_cmp(int64_t x, int64_t y)
+{
+	return (x > y) - (x < y);
+}
+
+static int publish_device_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct store_device *const *)a)->id,
+	              (*(const struct store_device *const *)b)->id);
+}
+
+static int publish_user_cmp(const void *a, const void *b)
+{
+	return publish_i64_cmp(((const struct publish_user *)a)->user_id,
+	                       ((const struct publish_user *)b)->user_id);
+}
+
+static struct publish_user *publish_user_find(struct publish_work *w,
+                                              int64_t user_id)
+{
+	struct publish_user key = {.user_id = user_id};
+
+	return bsearch(&key, w->users, w->nusers, sizeof(*w->users),
+	               publish_user_cmp);
+}
+
+/*
+ * Packs the view's servers alone, as a Catalogue holding only field 5.
+ * Protobuf-c writes fields in number order, and a message is the
+ * concatenation of its fields, so a device's payload is its header
+ * (fields 1-4) followed by these bytes: the servers, secrets and all, are
+ * encoded once per user and not once per device. Returns 0 or -ERR_NOMEM.
+ */
+static int publish_pack_servers(const struct view *v, uint8_t **out,
+                                size_t *len)
+{
+	Mcpfleet__V1__Catalogue c;
+	Mcpfleet__V1__Server *m = NULL, **mp = NULL;
+	uint8_t *buf = NULL;
+	size_t i, n = 0, plen;
+	int r = -ERR_NOMEM;
+
+	mcpfleet__v1__catalogue__init(&c);
+	if (v->cat.n > 0 && ((m = calloc(v->cat.n, sizeof(*m))) == NULL ||
+	                     (mp = calloc(v->cat.n, sizeof(*mp))) == NULL))
+		goto out;
+	for (i = 0; i < v->cat.n; i++) {
+		if (envelope_server_message(&v->cat.servers[i], &m[i]) != 0)
+			goto out;
+		mp[i] = &m[i];
+		n++;
+	}
+	c.n_servers = v->cat.n;
+	c.servers = mp;
+	plen = mcpfleet__v1__catalogue__get_packed_size(&c);
+	/* One byte more than needed: an empty view packs to nothing. */
+	if ((buf = malloc(plen + 1)) == NULL)
+		goto out;
+	mcpfleet__v1__catalogue__pack(&c, buf);
+	*out = buf;
+	*len = plen;
+	r = 0;
+out:
+	for (i = 0; i < n; i++)
+		envelope_server_clear(&m[i]);
+	free(m);
+	free(mp);
+	return r;
+}
+
+/* The view's omitted servers as a JSON array of {"server","reason"}. */
+static char *publish_omitted_json(const struct view *v)
+{
+	json_t *a = json_array();
+	char *s = NULL;
+	size_t i;
+
+	if (a == NULL)
+		return NULL;
+	for (i = 0; i < v->nomitted; i++)
+		if (json_array_append_new(
+		        a,
+		        json_pack("{s:s,s:s}", "server", v->omitted[i].server,
+		                  "reason", v->omitted[i].reason)) != 0)
+			goto out;
+	s = json_dumps(a, JSON_COMPACT);
+out:
+	json_decref(a);
+	return s;
+}
+
+/* Collects the active devices (by id) and their distinct users. */
+static int publish_collect(struct publish_work *w)
+{
+	size_t i, n = 0;
+
+	if (w->devs.n == 0)
+		return 0;
+	w->active = calloc(w->devs.n, sizeof(*w->active));
+	w->users = calloc(w->devs.n, sizeof(*w->users));
+	if (w->active == NULL || w->users == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; i < w->devs.n; i++)
+		if (w->devs.v[i].status == STORE_DEVICE_ACTIVE)
+			w->active[w->nactive++] = &w->devs.v[i];
+	qsort(w->active, w->nactive, sizeof(*w->active), publish_device_cmp);
+	for (i = 0; i < w->nactive; i++)
+		w->users[i].user_id = w->active[i]->user_id;
+	qsort(w->users, w->nactive, sizeof(*w->users), publish_user_cmp);
+	for (i = 0; i < w->nactive; i++)
+		if (n == 0 || w->users[n - 1].user_id != w->users[i].user_id)
+			w->users[n++].user_id = w->users[i].user_id;
+	w->nusers = n;
+	return 0;
+}
+
+/* Computes, packs and hashes each user's view once. */
+static int publish_views(struct publish_work *w, struct diag *d)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < w->nusers; i++) {
+		struct publish_user *u = &w->users[i];
+
+		if ((r = view_ctx_compute(w->ctx, u->user_id, &u->view, d)) !=
+		    0)
+			return r;
+		if (publish_pack_servers(&u->view, &u->servers,
+		                         &u->servers_len) != 0 ||
+		    (u->omitted_json = publish_omitted_json(&u->view)) == NULL)
+			return diag_set(d, ERR_NOMEM, 0, 0,
+			                "publish: out of memory packing the "
+			                "view of user %lld",
+			                (long long)u->user_id);
+		if (crypto_sha256(u->servers, u->servers_len, u->hash) != 0)
+			return diag_set(d, ERR_CRYPTO, 0, 0,
+			                "publish: SHA-256 failed");
+	}
+	return 0;
+}
+
+/* One device's Catalogue payload: its header, then its user's servers. */
+static int publish_payload(const struct store_device *dev,
+                           const struct publish_user *u, uint64_t revision,
+                           int64_t issued_at, uint8_t **out, size_t *len)
+{
+	Mcpfleet__V1__Catalogue c;
+	uint8_t *buf;
+	size_t hl;
+
+	mcpfleet__v1__catalogue__init(&c);
+	c.user = dev->user_name;
+	c.device_id = dev->id;
+	c.revision = revision;
+	c.issued_at = issued_at;
+	hl = mcpfleet__v1__catalogue__get_packed_size(&c);
+	if ((buf = malloc(hl + u->servers_len + 1)) == NULL)
+		return -ERR_NOMEM;
+	mcpfleet__v1__catalogue__pack(&c, buf);
+	if (u->servers_len > 0)
+		memcpy(buf + hl, u->servers, u->servers_len);
+	*out = buf;
+	*len = hl + u->servers_len;
+	return 0;
+}
+
+static void publish_entry_clear(struct publication_entry *e)
+{
+	free(e->device_id);
+	free(e->user);
+	crypto_secret_free(e->envelope, e->envelope_len);
+	free(e->secret_ids);
+	free(e->omitted_json);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Fills entry i (device w->active[i]) but for its envelope. */
+static int publish_entry(struct publish_work *w, size_t i,
+                         struct publication_entry *e)
+{
+	const struct store_device *dev = w->active[i];
+	const struct publish_user *u = publish_user_find(w, dev->user_id);
+
+	e->user_id = dev->user_id;
+	memcpy(e->view_hash, u->hash, CRYPTO_HASH_LEN);
+	if ((e->device_id = strdup(dev->id)) == NULL ||
+	    (e->user = strdup(dev->user_name)) == NULL ||
+	    (e->omitted_json = strdup(u->omitted_json)) == NULL)
+		return -ERR_NOMEM;
+	if (u->view.nsecret_ids > 0) {
+		e->secret_ids =
+		    calloc(u->view.nsecret_ids, sizeof(*e->secret_ids));
+		if (e->secret_ids == NULL)
+			return -ERR_NOMEM;
+		memcpy(e->secret_ids, u->view.secret_ids,
+		       u->view.nsecret_ids * sizeof(*e->secret_ids));
+		e->nsecret_ids = u->view.nsecret_ids;
+	}
+	return 0;
+}
+
+/* Signs every payload once and packs each device's envelope. */
+static int publish_sign(struct publish_work *w, struct publication *p,
+                        const struct pki *pki, struct crypto_rng *rng,
+                        struct diag *d)
+{
+	size_t i;
+	int r;
+
+	w->payloads = calloc(w->nactive, sizeof(*w->payloads));
+	if (w->payloads == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	for (i = 0; i < w->nactive; i++) {
+		uint8_t *buf = NULL;
+
+		w->payloads[i].kind = ENVELOPE_CATALOGUE;
+		if (publish_payload(w->active[i],
+		                    publish_user_find(w, w->active[i]->user_id),
+		                    p->revision, p->issued_at, &buf,
+		                    &w->payloads[i].len) != 0)
+			return diag_set(d, ERR_NOMEM, 0, 0,
+			                "publish: out of memory");
+		w->payloads[i].data = buf;
+	}
+	if ((r = envelope_batch_sign(w->payloads, w->nactive, p->revision,
+	                             pki->signer, rng, &w->batch, d)) != 0)
+		return r;
+	for (i = 0; i < w->nactive; i++)
+		if (envelope_batch_pack(w->batch, i, &p->v[i].envelope,
+		                        &p->v[i].envelope_len) != 0)
+			return diag_set(d, ERR_NOMEM, 0, 0,
+			                "publish: out of memory packing the "
+			                "envelope of %s",
+			                w->active[i]->id);
+	return 0;
+}
+
+/* Records the signed revision: its root, leaf count and signature. */
+static int publish_record(struct store *st, const struct publish_work *w,
+                          const struct publication *p, struct diag *d)
+{
+	struct store_revision rev;
+	uint8_t root[CRYPTO_HASH_LEN], sig[CRYPTO_SIG_MAX];
+	size_t siglen;
+
+	memset(&rev, 0, sizeof(rev));
+	rev.revision = (int64_t)p->revision;
+	rev.created_at = p->issued_at;
+	rev.leaf_count = (int64_t)w->nactive;
+	envelope_batch_root(w->batch, root);
+	siglen = envelope_batch_signature(w->batch, sig);
+	if (crypto_hex(root, sizeof(root), rev.merkle_root,
+	               sizeof(rev.merkle_root)) != 0 ||
+	    crypto_hex(sig, siglen, rev.signature, sizeof(rev.signature)) != 0)
+		return diag_set(d, ERR_INTERNAL, 0, 0,
+		                "publish: revision %llu: root or signature "
+		                "does not fit its record",
+		                (unsigned long long)p->revision);
+	return store_revision_record(st, &rev, d);
+}
+
+static void publish_work_free(struct publish_work *w)
+{
+	size_t i;
+
+	envelope_batch_free(w->batch);
+	for (i = 0; w->payloads != NULL && i < w->nactive; i++)
+		crypto_secret_free((void *)(uintptr_t)w->payloads[i].data,
+		                   w->payloads[i].len);
+	free(w->payloads);
+	for (i = 0; w->users != NULL && i < w->nusers; i++) {
+		view_clear(&w->users[i].view);
+		crypto_secret_free(w->users[i].servers,
+		                   w->users[i].servers_len);
+		free(w->users[i].omitted_json);
+	}
+	free(w->users);
+	view_ctx_free(w->ctx);
+	free(w->active);
+	store_device_list_free(&w->devs);
+	store_snapshot_free(&w->snap);
+}
+
+int publish_build(struct store *st, const struct pki *pki,
+                  struct crypto_rng *rng, struct publication **out,
+                  struct diag *d)
+{
+	struct publish_work w;
+	struct publication *p = NULL;
+	int64_t rev = 0;
+	size_t i;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	if (pki == NULL || pki->signer == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "publish: no catalogue signing key");
+	if ((r = store_begin(st, d)) != 0)
+		return r;
+	if ((r = store_revision_bump(st, &rev, d)) != 0 ||
+	    (r = store_snapshot_load(st, &w.snap, d)) != 0 ||
+	    (r = store_device_list(st, 0, &w.devs, d)) != 0)
+		goto out;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (r = publish_collect(&w)) != 0) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+		goto out;
+	}
+	p->revision = (uint64_t)rev;
+	p->issued_at = store_now(st);
+	/* No device, nothing to sign: the counter still moves, so that the
+	 * next revision any device sees is newer than anything before. */
+	if (w.nactive == 0)
+		goto commit;
+	if ((p->v = calloc(w.nactive, sizeof(*p->v))) == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+		goto out;
+	}
+	p->n = w.nactive;
+	if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0 ||
+	    (r = publish_views(&w, d)) != 0)
+		goto out;
+	for (i = 0; i < w.nactive; i++)
+		if (publish_entry(&w, i, &p->v[i]) != 0) {
+			r = diag_set(d, ERR_NOMEM, 0, 0,
+			             "publish: out of memory");
+			goto out;
+		}
+	if ((r = publish_sign(&w, p, pki, rng, d)) != 0 ||
+	    (r = publish_record(st, &w, p, d)) != 0)
+		goto out;
+commit:
+	if ((r = store_commit(st, d)) != 0)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	/* The first error's message is the one that matters. */
+	if (r != 0)
+		(void)store_rollback(st, NULL);
+	publication_free(p);
+	publish_work_free(&w);
+	return r;
+}
+
+static int publish_entry_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct publication_entry *)elem)->device_id);
+}
+
+const struct publication_entry *publication_find(const struct publication *p,
+                                                 const char *device_id)
+{
+	if (p == NULL || p->n == 0 || device_id == NULL)
+		return NULL;
+	return bsearch(device_id, p->v, p->n, sizeof(*p->v), publish_entry_cmp);
+}
+
+void publication_free(struct publication *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n; i++)
+		publish_entry_clear(&p->v[i]);
+	free(p->v);
+	free(p);
+}
+
+int publish_revocation(const struct pki *pki, struct crypto_rng *rng,
+                       const char *user, const char *device_id,
+                       uint64_t revision, int64_t revoked_at,
+                       const char *reason, uint8_t **out, size_t *len,
+                       struct diag *d)
+{
+	Mcpfleet__V1__Revocation m;
+	struct envelope_payload pl;
+	struct envelope_batch *b = NULL;
+	uint8_t *buf = NULL;
+	int r;
+
+	if (pki == NULL || pki->signer == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "revocation: no catalogue signing key");
+	if (user == NULL || device_id == NULL || *user == '\0' ||
+	    *device_id == '\0')
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "revocation: a user and a device id are "
+		                "required");
+	mcpfleet__v1__revocation__init(&m);
+	/* The generated message is not const-correct; pack only reads. */
+	m.user = (char *)(uintptr_t)user;
+	m.device_id = (char *)(uintptr_t)device_id;
+	m.revision = revision;
+	m.revoked_at = revoked_at;
+	if (reason != NULL)
+		m.reason = (char *)(uintptr_t)reason;
+	pl.kind = ENVELOPE_REVOCATION;
+	pl.len = mcpfleet__v1__revocation__get_packed_size(&m);
+	if ((buf = malloc(pl.len + 1)) == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0,
+		             "revocation of %s: out of memory", device_id);
+		goto out;
+	}
+	mcpfleet__v1__revocation__pack(&m, buf);
+	pl.data = buf;
+	if ((r = envelope_batch_sign(&pl, 1, revision, pki->signer, rng, &b,
+	                             d)) != 0)
+		goto out;
+	if ((r = envelope_batch_pack(b, 0, out, len)) != 0)
+		r = diag_set(d, ERR_NOMEM, 0, 0,
+		             "revocation of %s: out of memory", device_id);
+out:
+	envelope_batch_free(b);
+	free(buf);
+	return r;
+}

@@ -49,6 +49,19 @@ struct view {
  * its record id (store_secret_aad()). A name set nowhere, or a sealed value
  * that does not open, omits the whole server with the reason. The record
  * ids used go to secret_ids (deliveries are recorded from them).
+ * Substituted text is never scanned again. A value the agent would refuse
+ * in that field (a control character, bytes that are not UTF-8, "${",
+ * which the agent reads as a placeholder, a URL that no longer parses, a
+ * string over CATALOGUE_MAX_STRING) omits the server too: the agent
+ * rejects a whole catalogue over one bad entry. Reasons never quote a
+ * secret's value. A reference anywhere else (hosts, tools) omits the
+ * server for the same reason.
+ *
+ * The model and the wire cannot tell an empty allow list from none (both
+ * mean "no filter"), so a server whose allow list ends empty is omitted
+ * with the reason rather than delivered with every tool allowed. A grant
+ * whose allow list is [] counts as having none, as "allow": [] does in an
+ * entry.
  *
  * A disabled or unknown user gets an empty view. Returns 0 with *out (free
  * with view_clear()), or -ERR_NOMEM.
@@ -56,6 +69,29 @@ struct view {
 int view_compute(const struct store_snapshot *snap, int64_t user_id,
                  const uint8_t master[CRYPTO_SEAL_KEY_LEN], struct view *out,
                  struct diag *d);
+
+/*
+ * The same computation for many users of one snapshot: the servers and the
+ * grants' tool lists are parsed once, users, teams, memberships, grants and
+ * secrets indexed once, and each secret opened at most once (the opened
+ * values are kept, and wiped by view_ctx_free()). view_compute() is
+ * view_ctx_new(), one view_ctx_compute() and view_ctx_free(); without the
+ * context, N views would cost N times the whole snapshot.
+ *
+ * view_ctx_new() borrows snap, which must outlive the context, and copies
+ * master. Returns 0 with *out (free with view_ctx_free()), or -ERR_NOMEM.
+ * A context is used by one thread at a time.
+ */
+struct view_ctx;
+
+int view_ctx_new(const struct store_snapshot *snap,
+                 const uint8_t master[CRYPTO_SEAL_KEY_LEN],
+                 struct view_ctx **out, struct diag *d);
+/* As view_compute(), over the context's snapshot. */
+int view_ctx_compute(struct view_ctx *ctx, int64_t user_id, struct view *out,
+                     struct diag *d);
+/* Frees a context, wiping the secrets it opened. NULL-safe. */
+void view_ctx_free(struct view_ctx *ctx);
 
 /* Frees a view (secret values are wiped). NULL-safe. */
 void view_clear(struct view *v);
