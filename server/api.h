@@ -25,8 +25,12 @@ struct api_hooks {
 	 * them if connected. */
 	void (*revoked)(void *arg, const char *const *device_ids, size_t n);
 	/* Optional: adds live facts to a device object ("connected",
-	 * "connected_since", "omitted"). */
+	 * "connected_since", "omitted"), which api.c presets to false, null
+	 * and (on GET /api/v1/devices/{id}) null. */
 	void (*device_extra)(void *arg, const char *device_id, json_t *obj);
+	/* Optional: how many agents are connected now, for
+	 * GET /api/v1/status; NULL reports 0. */
+	size_t (*connected_count)(void *arg);
 };
 
 struct api_ctx {

@@ -1,0 +1,1443 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: server/api.c, the admin REST API, over a store in a temporary
+ * directory, with hooks that record their calls. */
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "api.h"
+#include "buf.h"
+#include "crypto.h"
+#include "err.h"
+#include "store.h"
+#include "token.h"
+
+#define TA_NOW   1700000000 /* the fixed clock of every test */
+#define TA_TOKEN "test-admin-token-0123456789"
+#define TA_PIN                                                                 \
+	"sha256:"                                                              \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TA_FP        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define TA_MAXREV    8
+#define TA_VALUE_MAX 65536 /* API.md: a secret value is 1 byte to 64 KiB */
+
+/* What the hooks saw. */
+struct ta_hooks {
+	int changed;
+	int revoked_calls;
+	char revoked[TA_MAXREV][64];
+	size_t nrevoked;
+	int extra;
+	size_t connected;
+};
+
+struct ta {
+	char *dir;
+	char *path;
+	struct store *st;
+	struct crypto_rng *rng;
+	uint8_t master[CRYPTO_SEAL_KEY_LEN];
+	struct api_ctx a;
+	struct ta_hooks h;
+	int64_t admin_id;
+	/* The last answer. */
+	int status;
+	json_t *ans;
+	char *text;
+	char allow[128];
+	char www_auth[64];
+	/* Every answer body so far, to look for secret values in. */
+	struct buf seen;
+};
+
+static void ta_hook_changed(void *arg)
+{
+	struct ta *f = arg;
+
+	f->h.changed++;
+}
+
+static void ta_hook_revoked(void *arg, const char *const *ids, size_t n)
+{
+	struct ta *f = arg;
+	size_t i;
+
+	f->h.revoked_calls++;
+	for (i = 0; i < n && f->h.nrevoked < TA_MAXREV; i++)
+		(void)snprintf(f->h.revoked[f->h.nrevoked++],
+		               sizeof(f->h.revoked[0]), "%s", ids[i]);
+}
+
+static void ta_hook_extra(void *arg, const char *id, json_t *obj)
+{
+	struct ta *f = arg;
+
+	f->h.extra++;
+	/* dev-1 is "connected". */
+	if (strcmp(id, "dev-1") == 0) {
+		json_object_set_new(obj, "connected", json_true());
+		json_object_set_new(obj, "connected_since",
+		                    json_integer(TA_NOW - 5));
+	}
+}
+
+static size_t ta_hook_connected(void *arg)
+{
+	struct ta *f = arg;
+
+	return f->h.connected;
+}
+
+static int ta_setup(void **state)
+{
+	struct ta *f = calloc(1, sizeof(*f));
+	char hash[CRYPTO_HEX_LEN + 1];
+	struct diag d;
+	size_t i;
+
+	assert_non_null(f);
+	f->dir = tu_mkdtemp();
+	f->path = tu_path(f->dir, "fleet.db");
+	diag_clear(&d);
+	if (store_open("sqlite", f->path, &f->st, &d) != 0)
+		fail_msg("store_open: %s", d.msg);
+	store_set_now(f->st, TA_NOW);
+	assert_int_equal(crypto_rng_new("test_api", &f->rng, &d), 0);
+	for (i = 0; i < sizeof(f->master); i++)
+		f->master[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(token_hash(TA_TOKEN, hash), 0);
+	assert_int_equal(
+	    store_admin_token_add(f->st, "test", hash, &f->admin_id, &d), 0);
+	f->a.st = f->st;
+	f->a.rng = f->rng;
+	f->a.master = f->master;
+	f->a.link_host = "fleet.example";
+	f->a.api_port = 7444;
+	f->a.ca_pin = TA_PIN;
+	f->a.token_ttl = 86400;
+	f->a.hooks.arg = f;
+	f->a.hooks.changed = ta_hook_changed;
+	f->a.hooks.revoked = ta_hook_revoked;
+	f->a.hooks.device_extra = ta_hook_extra;
+	f->a.hooks.connected_count = ta_hook_connected;
+	*state = f;
+	return 0;
+}
+
+static int ta_teardown(void **state)
+{
+	struct ta *f = *state;
+
+	json_decref(f->ans);
+	free(f->text);
+	buf_free(&f->seen);
+	store_close(f->st);
+	crypto_rng_free(f->rng);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+/* The value of response header name, or "". */
+static void ta_header(const struct net_response *resp, const char *name,
+                      char *out, size_t size)
+{
+	const char *p = resp->headers.data, *end = p + resp->headers.len;
+
+	out[0] = '\0';
+	while (p != NULL && p < end) {
+		const char *value = p + strlen(p) + 1;
+		size_t n = strlen(name);
+
+		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0')
+			(void)snprintf(out, size, "%s", value);
+		p = value + strlen(value) + 1;
+	}
+}
+
+/*
+ * Calls api_handle with method and target ("/api/v1/...?a=b&c=d", the
+ * query already decoded as libwebsockets hands it over), body (NULL: none)
+ * and the Authorization header auth. Keeps the answer in f. Returns the
+ * status.
+ */
+static int ta_call_as(struct ta *f, const char *auth, const char *method,
+                      const char *target, const char *body)
+{
+	struct net_request req;
+	struct net_response resp;
+	struct net_param params[8];
+	char path[1024], *q, *amp;
+	json_error_t jerr;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	assert_true(strlen(target) < sizeof(path));
+	memcpy(path, target, strlen(target) + 1);
+	if ((q = strchr(path, '?')) != NULL) {
+		*q++ = '\0';
+		while (q != NULL && req.nparams < 8) {
+			char *eq;
+
+			if ((amp = strchr(q, '&')) != NULL)
+				*amp++ = '\0';
+			params[req.nparams].name = q;
+			params[req.nparams].value = "";
+			if ((eq = strchr(q, '=')) != NULL) {
+				*eq = '\0';
+				params[req.nparams].value = eq + 1;
+			}
+			req.nparams++;
+			q = amp;
+		}
+	}
+	req.id = 1;
+	req.method = method;
+	req.path = path;
+	req.params = params;
+	req.host = "fleet.example";
+	req.origin = "";
+	req.authorization = auth;
+	req.content_type = body != NULL ? "application/json" : "";
+	req.cookie = "";
+	req.csrf_token = "";
+	req.body = body != NULL ? body : "";
+	req.body_len = body != NULL ? strlen(body) : 0;
+	req.peer = "127.0.0.1";
+
+	api_handle(&f->a, &req, &resp);
+
+	assert_false(store_in_transaction(f->st));
+	assert_string_equal(resp.content_type, "application/json");
+	json_decref(f->ans);
+	free(f->text);
+	f->status = resp.status;
+	f->text = strdup(resp.body.data != NULL ? resp.body.data : "");
+	assert_non_null(f->text);
+	assert_int_equal(buf_puts(&f->seen, f->text), 0);
+	f->ans = json_loads(f->text, JSON_DECODE_ANY, &jerr);
+	if (f->ans == NULL)
+		fail_msg("answer is not JSON: %s: %s", jerr.text, f->text);
+	ta_header(&resp, "Allow", f->allow, sizeof(f->allow));
+	ta_header(&resp, "WWW-Authenticate", f->www_auth, sizeof(f->www_auth));
+	buf_free(&resp.body);
+	buf_free(&resp.headers);
+	return f->status;
+}
+
+static int ta_call(struct ta *f, const char *method, const char *target,
+                   const char *body)
+{
+	return ta_call_as(f, "Bearer " TA_TOKEN, method, target, body);
+}
+
+/* Asserts the last answer's status, and for an error that its message
+ * contains needle (when not NULL). */
+static void ta_expect(struct ta *f, int status, const char *needle)
+{
+	const char *msg = json_string_value(json_object_get(f->ans, "error"));
+
+	if (f->status != status)
+		fail_msg("expected %d, got %d: %s", status, f->status, f->text);
+	if (needle != NULL && (msg == NULL || strstr(msg, needle) == NULL))
+		fail_msg("error '%s' lacks '%s'", msg ? msg : "(none)", needle);
+}
+
+static const char *ta_str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	if (s == NULL)
+		fail_msg("no string '%s'", key);
+	return s;
+}
+
+static json_int_t ta_int(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		fail_msg("no integer '%s'", key);
+	return json_integer_value(v);
+}
+
+/* Every row of the audit log. */
+static void ta_audit(struct ta *f, struct store_audit_list *l)
+{
+	struct diag d;
+
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(
+	    store_audit_list(f->st, 0, 0, STORE_AUDIT_LIMIT, l, &d), 0);
+}
+
+static size_t ta_audit_count(struct ta *f)
+{
+	struct store_audit_list l;
+	size_t n;
+
+	ta_audit(f, &l);
+	n = l.n;
+	store_audit_list_free(&l);
+	return n;
+}
+
+/* The last audit row's action, target and details ("" for none). */
+static void ta_audit_last(struct ta *f, const char *action, const char *target)
+{
+	struct store_audit_list l;
+
+	ta_audit(f, &l);
+	assert_true(l.n > 0);
+	assert_string_equal(l.v[l.n - 1].actor, "admin:test");
+	assert_string_equal(l.v[l.n - 1].action, action);
+	assert_string_equal(l.v[l.n - 1].target, target);
+	store_audit_list_free(&l);
+}
+
+static int64_t ta_user(struct ta *f, const char *name)
+{
+	struct store_user u;
+	struct diag d;
+	int64_t id;
+
+	assert_int_equal(store_user_get(f->st, name, &u, &d), 0);
+	id = u.id;
+	store_user_clear(&u);
+	return id;
+}
+
+/* A device enrolled for user, as enroll.c records one. */
+static void ta_device(struct ta *f, const char *id, const char *user,
+                      const char *serial)
+{
+	struct diag d;
+
+	if (store_device_create(f->st, id, ta_user(f, user), "laptop", "linux",
+	                        serial, TA_FP, &d) != 0)
+		fail_msg("device_create: %s", d.msg);
+}
+
+static void ta_seed(struct ta *f)
+{
+	assert_int_equal(ta_call(f, "POST", "/api/v1/users",
+	                         "{\"name\":\"alice\",\"email\":\"a@x\"}"),
+	                 201);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/users", "{\"name\":\"bob\"}"), 201);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/teams", "{\"name\":\"dev\"}"), 201);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/teams/dev/members",
+	                         "{\"user\":\"alice\"}"),
+	                 201);
+}
+
+static const char ta_entry[] =
+    "{\"url\":\"https://api.example.com/mcp\",\"type\":\"http\","
+    "\"headers\":{\"Authorization\":\"Bearer ${secret:GITHUB_TOKEN}\"}}";
+
+/* ---- Authentication ---- */
+
+static void test_api_auth(void **state)
+{
+	struct ta *f = *state;
+	struct diag d;
+
+	ta_call_as(f, "", "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "admin token");
+	assert_string_equal(f->www_auth, "Bearer");
+	ta_call_as(f, "Bearer nope", "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "unknown admin token");
+	ta_call_as(f, "Basic " TA_TOKEN, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, NULL);
+	ta_call_as(f, "Bearer ", "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, NULL);
+	ta_call_as(f, "Bearer a\x01z", "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, NULL);
+	/* Unknown paths answer 401 too: nothing is told to strangers. */
+	ta_call_as(f, "", "GET", "/api/v1/nope", NULL);
+	ta_expect(f, 401, NULL);
+	/* The scheme is case-insensitive (RFC 9110 11.1). */
+	assert_int_equal(
+	    ta_call_as(f, "bearer " TA_TOKEN, "GET", "/api/v1/users", NULL),
+	    200);
+	assert_int_equal(store_admin_token_revoke(f->st, f->admin_id, &d), 0);
+	ta_call(f, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "revoked");
+}
+
+/* ---- Routing ---- */
+
+static void test_api_routing(void **state)
+{
+	struct ta *f = *state;
+
+	ta_call(f, "GET", "/api/v1/nope", NULL);
+	ta_expect(f, 404, "no such API path");
+	ta_call(f, "GET", "/api/v1/", NULL);
+	ta_expect(f, 404, NULL);
+	ta_call(f, "GET", "/api/v1", NULL);
+	ta_expect(f, 404, NULL);
+	ta_call(f, "GET", "/api/v1/users/", NULL);
+	ta_expect(f, 404, NULL);
+	ta_call(f, "GET", "/api/v1/users/alice/x/y/z", NULL);
+	ta_expect(f, 404, NULL);
+	ta_call(f, "PATCH", "/api/v1/users", NULL);
+	ta_expect(f, 405, "PATCH");
+	assert_string_equal(f->allow, "GET, POST");
+	ta_call(f, "PUT", "/api/v1/users/alice", NULL);
+	ta_expect(f, 405, NULL);
+	assert_string_equal(f->allow, "GET, DELETE");
+	ta_call(f, "GET", "/api/v1/audit/verify/x", NULL);
+	ta_expect(f, 404, NULL);
+	/* Names in paths are validated before use. */
+	ta_call(f, "GET", "/api/v1/users/a b", NULL);
+	ta_expect(f, 400, "user name");
+	ta_call(f, "GET", "/api/v1/users/\xff\xfe", NULL);
+	ta_expect(f, 400, "user name");
+	ta_call(f, "GET", "/api/v1/devices/dev;1", NULL);
+	ta_expect(f, 400, "device id");
+	ta_call(f, "DELETE", "/api/v1/grants/12x", NULL);
+	ta_expect(f, 400, "grant id");
+	ta_call(f, "DELETE", "/api/v1/grants/-1", NULL);
+	ta_expect(f, 400, "grant id");
+	ta_call(f, "PUT", "/api/v1/secrets/1BAD", "{\"value\":\"x\"}");
+	ta_expect(f, 400, "secret name");
+}
+
+/* ---- Bodies ---- */
+
+static void test_api_bodies(void **state)
+{
+	struct ta *f = *state;
+	size_t big = (1u << 20) + 1;
+	char *huge;
+
+	ta_call(f, "POST", "/api/v1/users", "{");
+	ta_expect(f, 400, "body");
+	ta_call(f, "POST", "/api/v1/users", "[]");
+	ta_expect(f, 400, "object");
+	ta_call(f, "POST", "/api/v1/users", "{\"name\":\"a\",\"nmae\":\"b\"}");
+	ta_expect(f, 400, "unknown field 'nmae'");
+	ta_call(f, "POST", "/api/v1/users", "{\"name\":5}");
+	ta_expect(f, 400, "field 'name' must be a string");
+	ta_call(f, "POST", "/api/v1/users", "{\"name\":\"a\",\"name\":\"b\"}");
+	ta_expect(f, 400, "duplicate");
+	ta_call(f, "POST", "/api/v1/users", "{}");
+	ta_expect(f, 400, "field 'name' is missing");
+	ta_call(f, "POST", "/api/v1/users", NULL);
+	ta_expect(f, 400, "field 'name' is missing");
+	ta_call(f, "POST", "/api/v1/users", "{\"name\":null}");
+	ta_expect(f, 400, "field 'name' is missing");
+	ta_call(f, "GET", "/api/v1/users", "{}");
+	ta_expect(f, 400, "takes no body");
+	ta_call(f, "DELETE", "/api/v1/secrets/X", "{\"team\":\"dev\"}");
+	ta_expect(f, 400, "takes no body");
+	ta_call(f, "GET", "/api/v1/users?x=1", NULL);
+	ta_expect(f, 400, "unknown query parameter 'x'");
+	ta_call(f, "DELETE", "/api/v1/secrets/X?tema=dev", NULL);
+	ta_expect(f, 400, "unknown query parameter 'tema'");
+	ta_call(f, "GET", "/api/v1/grants?server=a&server=b", NULL);
+	ta_expect(f, 400, "twice");
+	ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"a\",\"ttl\":1.5}");
+	ta_expect(f, 400, "field 'ttl' must be an integer");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"s\",\"everyone\":true,\"tools_deny\":[1]}");
+	ta_expect(f, 400, "field 'tools_deny'");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"s\",\"everyone\":\"yes\"}");
+	ta_expect(f, 400, "field 'everyone'");
+
+	huge = malloc(big + 1);
+	assert_non_null(huge);
+	memset(huge, ' ', big);
+	huge[0] = '{';
+	huge[big - 1] = '}';
+	huge[big] = '\0';
+	ta_call(f, "POST", "/api/v1/users", huge);
+	ta_expect(f, 413, NULL);
+	free(huge);
+	/* Nothing of this reached the store. */
+	assert_int_equal(ta_audit_count(f), 0);
+	assert_int_equal(f->h.changed, 0);
+}
+
+static void test_api_content_type(void **state)
+{
+	struct ta *f = *state;
+	struct net_request req;
+	struct net_response resp;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.method = "POST";
+	req.path = "/api/v1/users";
+	req.authorization = "Bearer " TA_TOKEN;
+	req.content_type = "application/x-www-form-urlencoded";
+	req.body = "name=alice";
+	req.body_len = strlen(req.body);
+	api_handle(&f->a, &req, &resp);
+	assert_int_equal(resp.status, 400);
+	assert_non_null(strstr(resp.body.data, "Content-Type"));
+	buf_free(&resp.body);
+	buf_free(&resp.headers);
+
+	memset(&resp, 0, sizeof(resp));
+	req.content_type = "application/json; charset=utf-8";
+	req.body = "{\"name\":\"alice\"}";
+	req.body_len = strlen(req.body);
+	api_handle(&f->a, &req, &resp);
+	assert_int_equal(resp.status, 201);
+	buf_free(&resp.body);
+	buf_free(&resp.headers);
+}
+
+/* ---- Users ---- */
+
+static void test_api_users(void **state)
+{
+	struct ta *f = *state;
+	json_t *v;
+
+	assert_int_equal(ta_call(f, "POST", "/api/v1/users",
+	                         "{\"name\":\"alice\",\"email\":\"a@x\"}"),
+	                 201);
+	assert_true(ta_int(f->ans, "id") > 0);
+	assert_string_equal(ta_str(f->ans, "name"), "alice");
+	assert_string_equal(ta_str(f->ans, "email"), "a@x");
+	assert_true(json_is_false(json_object_get(f->ans, "disabled")));
+	assert_int_equal(ta_int(f->ans, "created_at"), TA_NOW);
+	ta_audit_last(f, "user.add", "alice");
+	/* A user alone changes no view. */
+	assert_int_equal(f->h.changed, 0);
+
+	ta_call(f, "POST", "/api/v1/users", "{\"name\":\"alice\"}");
+	ta_expect(f, 409, "already exists");
+	ta_call(f, "POST", "/api/v1/users", "{\"name\":\"a b\"}");
+	ta_expect(f, 400, "user name");
+	assert_int_equal(ta_audit_count(f), 1);
+
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/users", "{\"name\":\"bob\"}"), 201);
+	assert_true(json_is_null(json_object_get(f->ans, "email")));
+	assert_int_equal(ta_call(f, "GET", "/api/v1/users", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_string_equal(ta_str(json_array_get(f->ans, 0), "name"), "alice");
+	assert_true(ta_int(json_array_get(f->ans, 1), "id") > 0);
+
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/teams", "{\"name\":\"dev\"}"), 201);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/teams/dev/members",
+	                         "{\"user\":\"alice\"}"),
+	                 201);
+	ta_device(f, "dev-1", "alice", "0a");
+	assert_int_equal(ta_call(f, "GET", "/api/v1/users/alice", NULL), 200);
+	v = json_object_get(f->ans, "teams");
+	assert_int_equal(json_array_size(v), 1);
+	assert_string_equal(json_string_value(json_array_get(v, 0)), "dev");
+	v = json_object_get(f->ans, "devices");
+	assert_int_equal(json_array_size(v), 1);
+	assert_string_equal(json_string_value(json_array_get(v, 0)), "dev-1");
+
+	ta_call(f, "GET", "/api/v1/users/carol", NULL);
+	ta_expect(f, 404, "no user named 'carol'");
+	ta_call(f, "DELETE", "/api/v1/users/bob2", NULL);
+	ta_expect(f, 404, "no user named 'bob2'");
+
+	/* Alice still has an active device. */
+	ta_call(f, "DELETE", "/api/v1/users/alice", NULL);
+	ta_expect(f, 409, "active device");
+	assert_int_equal(ta_call(f, "DELETE", "/api/v1/users/bob", NULL), 200);
+	assert_true(json_is_true(json_object_get(f->ans, "removed")));
+	assert_true(ta_int(f->ans, "id") > 0);
+	ta_audit_last(f, "user.remove", "bob");
+	ta_call(f, "GET", "/api/v1/users/bob", NULL);
+	ta_expect(f, 404, NULL);
+}
+
+static void test_api_offboard(void **state)
+{
+	struct ta *f = *state;
+	char aad[STORE_AAD_MAX];
+	struct store_user u;
+	struct store_device dev;
+	struct store_audit_list l;
+	int64_t sid, version;
+	size_t aadlen, i;
+	uint8_t *sealed;
+	size_t n;
+	struct diag d;
+	json_t *v, *dl;
+	int changed;
+
+	ta_seed(f);
+	ta_device(f, "dev-1", "alice", "0a");
+	ta_device(f, "dev-2", "alice", "0b");
+	ta_device(f, "dev-3", "alice", "0c");
+	ta_device(f, "dev-9", "bob", "09");
+	assert_int_equal(store_device_revoke(f->st, "dev-3", "old", &d), 0);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"alice\"}"), 201);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/tokens",
+	                         "{\"user\":\"alice\",\"uses\":3}"),
+	                 201);
+	/* A user-scoped secret reached dev-1 in revision 12. */
+	assert_int_equal(store_begin(f->st, &d), 0);
+	assert_int_equal(
+	    store_secret_next(f->st, "GITHUB_TOKEN", STORE_SCOPE_USER,
+	                      ta_user(f, "alice"), &sid, &version, &d),
+	    0);
+	assert_int_equal(store_secret_aad(sid, aad, &aadlen), 0);
+	assert_int_equal(crypto_seal(f->rng, f->master, aad, aadlen, "v", 1,
+	                             &sealed, &n, &d),
+	                 0);
+	assert_int_equal(store_secret_put(f->st, sid, sealed, n, &d), 0);
+	free(sealed);
+	assert_int_equal(store_commit(f->st, &d), 0);
+	assert_int_equal(store_delivery_record(f->st, "dev-1", sid, 12, &d), 0);
+
+	changed = f->h.changed;
+	assert_int_equal(ta_call(f, "POST", "/api/v1/users/alice/offboard",
+	                         "{\"reason\":\"left\"}"),
+	                 200);
+	assert_string_equal(ta_str(f->ans, "user"), "alice");
+	assert_true(json_is_true(json_object_get(f->ans, "disabled")));
+	v = json_object_get(f->ans, "devices_revoked");
+	assert_int_equal(json_array_size(v), 2);
+	assert_string_equal(json_string_value(json_array_get(v, 0)), "dev-1");
+	assert_string_equal(json_string_value(json_array_get(v, 1)), "dev-2");
+	assert_int_equal(ta_int(f->ans, "tokens_revoked"), 2);
+	dl = json_object_get(f->ans, "deliveries");
+	assert_int_equal(json_array_size(dl), 1);
+	v = json_array_get(dl, 0);
+	assert_string_equal(ta_str(v, "secret"), "GITHUB_TOKEN");
+	assert_string_equal(ta_str(v, "scope"), "user");
+	assert_string_equal(ta_str(v, "scope_name"), "alice");
+	assert_int_equal(ta_int(v, "version"), 1);
+	assert_string_equal(ta_str(v, "device"), "dev-1");
+	assert_int_equal(ta_int(v, "revision"), 12);
+	assert_int_equal(ta_int(v, "delivered_at"), TA_NOW);
+
+	/* The hooks: both devices, then a rebuild. */
+	assert_int_equal(f->h.revoked_calls, 1);
+	assert_int_equal(f->h.nrevoked, 2);
+	assert_string_equal(f->h.revoked[0], "dev-1");
+	assert_string_equal(f->h.revoked[1], "dev-2");
+	assert_int_equal(f->h.changed, changed + 1);
+
+	/* The store agrees, and one audit row says so. */
+	assert_int_equal(store_user_get(f->st, "alice", &u, &d), 0);
+	assert_true(u.disabled);
+	store_user_clear(&u);
+	assert_int_equal(store_device_get(f->st, "dev-2", &dev, &d), 0);
+	assert_int_equal(dev.status, STORE_DEVICE_REVOKED);
+	assert_string_equal(dev.revoke_reason, "left");
+	store_device_clear(&dev);
+	assert_int_equal(store_device_get(f->st, "dev-9", &dev, &d), 0);
+	assert_int_equal(dev.status, STORE_DEVICE_ACTIVE);
+	store_device_clear(&dev);
+	ta_audit(f, &l);
+	assert_string_equal(l.v[l.n - 1].action, "user.offboard");
+	assert_string_equal(l.v[l.n - 1].target, "alice");
+	assert_non_null(strstr(l.v[l.n - 1].details, "dev-2"));
+	assert_string_equal(l.v[l.n - 2].action, "token.create");
+	store_audit_list_free(&l);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/tokens", NULL), 200);
+	for (i = 0; i < json_array_size(f->ans); i++)
+		assert_true(json_is_true(
+		    json_object_get(json_array_get(f->ans, i), "revoked")));
+
+	/* A disabled user gets no new token. */
+	ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"alice\"}");
+	ta_expect(f, 409, "disabled");
+	/* Offboarding again revokes nothing more. */
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/users/alice/offboard", NULL), 200);
+	assert_int_equal(
+	    json_array_size(json_object_get(f->ans, "devices_revoked")), 0);
+	assert_int_equal(f->h.revoked_calls, 1);
+	ta_call(f, "POST", "/api/v1/users/nobody/offboard", NULL);
+	ta_expect(f, 404, "no user named 'nobody'");
+}
+
+/* ---- Teams ---- */
+
+static void test_api_teams(void **state)
+{
+	struct ta *f = *state;
+	int changed;
+
+	ta_seed(f);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/teams", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 1);
+	ta_call(f, "POST", "/api/v1/teams", "{\"name\":\"everyone\"}");
+	ta_expect(f, 400, "reserved");
+	ta_call(f, "POST", "/api/v1/teams", "{\"name\":\"dev\"}");
+	ta_expect(f, 409, NULL);
+
+	changed = f->h.changed;
+	assert_int_equal(ta_call(f, "POST", "/api/v1/teams/dev/members",
+	                         "{\"user\":\"bob\"}"),
+	                 201);
+	assert_string_equal(ta_str(f->ans, "team"), "dev");
+	assert_string_equal(ta_str(f->ans, "user"), "bob");
+	assert_int_equal(f->h.changed, changed + 1);
+	ta_audit_last(f, "team.member.add", "dev");
+	ta_call(f, "POST", "/api/v1/teams/dev/members", "{\"user\":\"bob\"}");
+	ta_expect(f, 409, NULL);
+	ta_call(f, "POST", "/api/v1/teams/dev/members", "{\"user\":\"zed\"}");
+	ta_expect(f, 404, "no user named 'zed'");
+	ta_call(f, "POST", "/api/v1/teams/ops/members", "{\"user\":\"bob\"}");
+	ta_expect(f, 404, "no team named 'ops'");
+	assert_int_equal(f->h.changed, changed + 1);
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/teams/dev", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "members")),
+	                 2);
+	assert_int_equal(
+	    ta_call(f, "DELETE", "/api/v1/teams/dev/members/bob", NULL), 200);
+	ta_audit_last(f, "team.member.remove", "dev");
+	ta_call(f, "DELETE", "/api/v1/teams/dev/members/bob", NULL);
+	ta_expect(f, 404, NULL);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/teams/dev", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "members")),
+	                 1);
+
+	/* A team that owns secrets stays. */
+	assert_int_equal(ta_call(f, "PUT", "/api/v1/secrets/DEV_KEY",
+	                         "{\"value\":\"k\",\"team\":\"dev\"}"),
+	                 201);
+	ta_call(f, "DELETE", "/api/v1/teams/dev", NULL);
+	ta_expect(f, 409, "secret");
+	assert_int_equal(
+	    ta_call(f, "DELETE", "/api/v1/secrets/DEV_KEY?team=dev", NULL),
+	    200);
+	assert_int_equal(ta_call(f, "DELETE", "/api/v1/teams/dev", NULL), 200);
+	ta_audit_last(f, "team.remove", "dev");
+	ta_call(f, "GET", "/api/v1/teams/dev", NULL);
+	ta_expect(f, 404, "no team named 'dev'");
+}
+
+/* ---- Servers and grants ---- */
+
+static void test_api_servers(void **state)
+{
+	struct ta *f = *state;
+	struct store_audit_list l;
+	char body[1024];
+	int changed = f->h.changed;
+
+	(void)snprintf(body, sizeof(body), "{\"name\":\"github\",\"entry\":%s}",
+	               ta_entry);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/servers", body), 201);
+	assert_string_equal(ta_str(f->ans, "name"), "github");
+	assert_string_equal(ta_str(json_object_get(f->ans, "entry"), "url"),
+	                    "https://api.example.com/mcp");
+	assert_int_equal(ta_int(f->ans, "created_at"), TA_NOW);
+	assert_int_equal(ta_int(f->ans, "updated_at"), TA_NOW);
+	assert_int_equal(f->h.changed, changed + 1);
+	ta_audit(f, &l);
+	assert_string_equal(l.v[l.n - 1].action, "server.add");
+	assert_non_null(strstr(l.v[l.n - 1].details, "secret:GITHUB_TOKEN"));
+	store_audit_list_free(&l);
+
+	ta_call(f, "POST", "/api/v1/servers", body);
+	ta_expect(f, 409, "already exists");
+	ta_call(f, "POST", "/api/v1/servers",
+	        "{\"name\":\"x\",\"entry\":{\"command\":\"a\",\"bogus\":1}}");
+	ta_expect(f, 400, "entry");
+	ta_expect(f, 400, "bogus");
+	ta_call(f, "POST", "/api/v1/servers",
+	        "{\"name\":\"x\",\"entry\":{\"command\":\"a\",\"url\":\"b\"}}");
+	ta_expect(f, 400, "entry");
+	ta_call(f, "POST", "/api/v1/servers",
+	        "{\"name\":\"a b\",\"entry\":{\"command\":\"a\"}}");
+	ta_expect(f, 400, "field 'name'");
+	ta_call(f, "POST", "/api/v1/servers",
+	        "{\"name\":\"timeout\",\"entry\":{\"command\":\"a\"}}");
+	ta_expect(f, 400, "field 'name'");
+	ta_call(f, "POST", "/api/v1/servers", "{\"name\":\"x\",\"entry\":[1]}");
+	ta_expect(f, 400, "field 'entry' must be an object");
+	assert_int_equal(f->h.changed, changed + 1);
+
+	assert_int_equal(ta_call(f, "PUT", "/api/v1/servers/github",
+	                         "{\"entry\":{\"command\":\"npx\","
+	                         "\"args\":[\"-y\",\"gh\"]}}"),
+	                 200);
+	assert_string_equal(ta_str(json_object_get(f->ans, "entry"), "command"),
+	                    "npx");
+	ta_audit_last(f, "server.set", "github");
+	ta_call(f, "PUT", "/api/v1/servers/gitlab",
+	        "{\"entry\":{\"command\":\"npx\"}}");
+	ta_expect(f, 404, "gitlab");
+	ta_call(f, "PUT", "/api/v1/servers/github",
+	        "{\"name\":\"github\",\"entry\":{\"command\":\"npx\"}}");
+	ta_expect(f, 400, "unknown field 'name'");
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/servers", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 1);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/servers/github", NULL),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "grants")), 0);
+	assert_int_equal(ta_call(f, "DELETE", "/api/v1/servers/github", NULL),
+	                 200);
+	ta_audit_last(f, "server.remove", "github");
+	ta_call(f, "GET", "/api/v1/servers/github", NULL);
+	ta_expect(f, 404, "github");
+}
+
+static void test_api_grants(void **state)
+{
+	struct ta *f = *state;
+	char body[1024], path[64];
+	json_int_t id;
+	json_t *g;
+	int changed;
+
+	ta_seed(f);
+	(void)snprintf(body, sizeof(body), "{\"name\":\"github\",\"entry\":%s}",
+	               ta_entry);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/servers", body), 201);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/servers",
+	                         "{\"name\":\"fs\",\"entry\":"
+	                         "{\"command\":\"npx\"}}"),
+	                 201);
+	changed = f->h.changed;
+
+	assert_int_equal(ta_call(f, "POST", "/api/v1/grants",
+	                         "{\"server\":\"github\",\"team\":\"dev\","
+	                         "\"tools_deny\":[\"delete_repository\"]}"),
+	                 201);
+	assert_string_equal(ta_str(f->ans, "server"), "github");
+	assert_string_equal(ta_str(f->ans, "target"), "team");
+	assert_string_equal(ta_str(f->ans, "target_name"), "dev");
+	assert_true(json_is_null(json_object_get(f->ans, "tools_allow")));
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(f->ans, "tools_deny"), 0)),
+	                    "delete_repository");
+	id = ta_int(f->ans, "id");
+	assert_int_equal(f->h.changed, changed + 1);
+	ta_audit_last(f, "grant.add", "github");
+
+	assert_int_equal(ta_call(f, "POST", "/api/v1/grants",
+	                         "{\"server\":\"github\",\"everyone\":true}"),
+	                 201);
+	assert_string_equal(ta_str(f->ans, "target"), "everyone");
+	assert_string_equal(ta_str(f->ans, "target_name"), "everyone");
+	assert_int_equal(ta_call(f, "POST", "/api/v1/grants",
+	                         "{\"server\":\"fs\",\"user\":\"bob\","
+	                         "\"tools_allow\":[\"read\"]}"),
+	                 201);
+	assert_string_equal(ta_str(f->ans, "target"), "user");
+
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"team\":\"dev\"}");
+	ta_expect(f, 409, NULL);
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"team\":\"dev\",\"user\":\"bob\"}");
+	ta_expect(f, 400, "exactly one");
+	ta_call(f, "POST", "/api/v1/grants", "{\"server\":\"github\"}");
+	ta_expect(f, 400, "exactly one");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"everyone\":false}");
+	ta_expect(f, 400, "'everyone' must be true");
+	ta_call(
+	    f, "POST", "/api/v1/grants",
+	    "{\"server\":\"github\",\"tools_allow\":[\"\"],\"user\":\"bob\"}");
+	ta_expect(f, 400, "tools_allow");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"nope\",\"everyone\":true}");
+	ta_expect(f, 404, "nope");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"team\":\"ops\"}");
+	ta_expect(f, 404, "no team named 'ops'");
+	/* A refused change pushes nothing. */
+	assert_int_equal(f->h.changed, changed + 3);
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/grants", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 3);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/grants?server=fs", NULL),
+	                 200);
+	assert_int_equal(json_array_size(f->ans), 1);
+	g = json_array_get(f->ans, 0);
+	assert_string_equal(ta_str(g, "target_name"), "bob");
+	ta_call(f, "GET", "/api/v1/grants?server=nope", NULL);
+	ta_expect(f, 404, "nope");
+	assert_int_equal(ta_call(f, "GET", "/api/v1/servers/github", NULL),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "grants")), 2);
+
+	(void)snprintf(path, sizeof(path),
+	               "/api/v1/grants/%" JSON_INTEGER_FORMAT, id);
+	assert_int_equal(ta_call(f, "DELETE", path, NULL), 200);
+	ta_audit_last(f, "grant.remove", "github");
+	ta_call(f, "DELETE", path, NULL);
+	ta_expect(f, 404, "no grant with id");
+}
+
+/* ---- Secrets ---- */
+
+/* Fails when s occurs in the len bytes at p. */
+static void ta_absent(const char *what, const void *p, size_t len,
+                      const char *s)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp((const char *)p + i, s, n) == 0)
+			fail_msg("%s holds the secret value '%s'", what, s);
+}
+
+static void test_api_secrets(void **state)
+{
+	struct ta *f = *state;
+	static const char *const values[] = {
+	    "org-value-6c7b1e", "team-value-91f0aa", "user-value-2d4e8b",
+	    "user-value-2-77c3d1", "broken-value-5a5a5a"};
+	struct store_audit_list l;
+	struct store_secret s;
+	uint8_t *pt = NULL;
+	size_t ptlen = 0, aadlen, i, len;
+	char aad[STORE_AAD_MAX], body[256], *db;
+	struct diag d;
+	json_t *v;
+	int changed;
+
+	ta_seed(f);
+	changed = f->h.changed;
+	(void)snprintf(body, sizeof(body), "{\"value\":\"%s\"}", values[0]);
+	assert_int_equal(
+	    ta_call(f, "PUT", "/api/v1/secrets/GITHUB_TOKEN", body), 201);
+	assert_string_equal(ta_str(f->ans, "name"), "GITHUB_TOKEN");
+	assert_string_equal(ta_str(f->ans, "scope"), "org");
+	assert_true(json_is_null(json_object_get(f->ans, "scope_name")));
+	assert_int_equal(ta_int(f->ans, "version"), 1);
+	assert_int_equal(ta_int(f->ans, "updated_at"), TA_NOW);
+	assert_null(json_object_get(f->ans, "value"));
+	assert_int_equal(f->h.changed, changed + 1);
+	ta_audit_last(f, "secret.set", "GITHUB_TOKEN");
+
+	(void)snprintf(body, sizeof(body),
+	               "{\"value\":\"%s\",\"team\":\"dev\"}", values[1]);
+	assert_int_equal(
+	    ta_call(f, "PUT", "/api/v1/secrets/GITHUB_TOKEN", body), 201);
+	assert_string_equal(ta_str(f->ans, "scope"), "team");
+	assert_string_equal(ta_str(f->ans, "scope_name"), "dev");
+	(void)snprintf(body, sizeof(body),
+	               "{\"value\":\"%s\",\"user\":\"alice\"}", values[2]);
+	assert_int_equal(
+	    ta_call(f, "PUT", "/api/v1/secrets/GITHUB_TOKEN", body), 201);
+	(void)snprintf(body, sizeof(body),
+	               "{\"value\":\"%s\",\"user\":\"alice\"}", values[3]);
+	assert_int_equal(
+	    ta_call(f, "PUT", "/api/v1/secrets/GITHUB_TOKEN", body), 201);
+	assert_int_equal(ta_int(f->ans, "version"), 2);
+
+	/* The sealed bytes open, under the record's own id, to the value. */
+	assert_int_equal(store_secret_get(f->st, "GITHUB_TOKEN",
+	                                  STORE_SCOPE_USER, ta_user(f, "alice"),
+	                                  &s, &d),
+	                 0);
+	assert_int_equal(s.id, ta_int(f->ans, "id"));
+	assert_int_equal(store_secret_aad(s.id, aad, &aadlen), 0);
+	assert_int_equal(crypto_open(f->master, aad, aadlen, s.sealed,
+	                             s.sealed_len, &pt, &ptlen, &d),
+	                 0);
+	assert_int_equal(ptlen, strlen(values[3]));
+	assert_memory_equal(pt, values[3], ptlen);
+	crypto_secret_free(pt, ptlen);
+	store_secret_clear(&s);
+
+	ta_call(f, "PUT", "/api/v1/secrets/X",
+	        "{\"value\":\"v\",\"team\":\"dev\",\"user\":\"alice\"}");
+	ta_expect(f, 400, "at most one");
+	ta_call(f, "PUT", "/api/v1/secrets/X", "{\"value\":\"\"}");
+	ta_expect(f, 400, "field 'value'");
+	ta_call(f, "PUT", "/api/v1/secrets/X", "{\"value\":7}");
+	ta_expect(f, 400, "field 'value'");
+	ta_call(f, "PUT", "/api/v1/secrets/X",
+	        "{\"value\":\"v\",\"user\":\"zed\"}");
+	ta_expect(f, 404, "no user named 'zed'");
+	/* A malformed body is not quoted back: it may hold the value. */
+	(void)snprintf(body, sizeof(body), "{\"value\":\"%s", values[4]);
+	ta_call(f, "PUT", "/api/v1/secrets/X", body);
+	ta_expect(f, 400, "body");
+	(void)snprintf(body, sizeof(body), "{\"value\":\"%s\" x}", values[4]);
+	ta_call(f, "PUT", "/api/v1/secrets/X", body);
+	ta_expect(f, 400, "body");
+	(void)snprintf(body, sizeof(body), "{\"value\":%s}", values[4]);
+	ta_call(f, "PUT", "/api/v1/secrets/X", body);
+	ta_expect(f, 400, "body");
+	{
+		/* Just over 64 KiB. */
+		size_t n = TA_VALUE_MAX + 1;
+		char *big = malloc(n + 32);
+
+		assert_non_null(big);
+		memcpy(big, "{\"value\":\"", 10);
+		memset(big + 10, 'a', n);
+		memcpy(big + 10 + n, "\"}", 3);
+		ta_call(f, "PUT", "/api/v1/secrets/X", big);
+		ta_expect(f, 400, "field 'value'");
+		big[10 + n - 1] = '"';
+		big[10 + n] = '}';
+		big[10 + n + 1] = '\0';
+		assert_int_equal(ta_call(f, "PUT", "/api/v1/secrets/BIG", big),
+		                 201);
+		free(big);
+	}
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/secrets", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 4);
+	for (i = 0; i < json_array_size(f->ans); i++) {
+		v = json_array_get(f->ans, i);
+		assert_true(ta_int(v, "id") > 0);
+		assert_null(json_object_get(v, "value"));
+		assert_null(json_object_get(v, "sealed"));
+	}
+
+	ta_call(f, "DELETE", "/api/v1/secrets/GITHUB_TOKEN?team=ops", NULL);
+	ta_expect(f, 404, "no team named 'ops'");
+	assert_int_equal(ta_call(f, "DELETE",
+	                         "/api/v1/secrets/GITHUB_TOKEN?user=alice",
+	                         NULL),
+	                 200);
+	assert_string_equal(ta_str(f->ans, "scope"), "user");
+	ta_audit_last(f, "secret.remove", "GITHUB_TOKEN");
+	ta_call(f, "DELETE", "/api/v1/secrets/GITHUB_TOKEN?user=alice", NULL);
+	ta_expect(f, 404, "GITHUB_TOKEN");
+	assert_int_equal(
+	    ta_call(f, "DELETE", "/api/v1/secrets/GITHUB_TOKEN", NULL), 200);
+	assert_string_equal(ta_str(f->ans, "scope"), "org");
+	assert_int_equal(ta_call(f, "GET", "/api/v1/secrets", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit", NULL), 200);
+
+	/* No answer, no audit row and no byte of the database file holds a
+	 * value. */
+	ta_audit(f, &l);
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		size_t j;
+
+		ta_absent("an answer", f->seen.data, f->seen.len, values[i]);
+		for (j = 0; j < l.n; j++) {
+			ta_absent("an audit row", l.v[j].target,
+			          strlen(l.v[j].target), values[i]);
+			if (l.v[j].details != NULL)
+				ta_absent("an audit row", l.v[j].details,
+				          strlen(l.v[j].details), values[i]);
+		}
+	}
+	store_audit_list_free(&l);
+	store_close(f->st);
+	f->st = NULL;
+	db = tu_read(f->path, &len);
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		ta_absent("the database", db, len, values[i]);
+	free(db);
+	assert_int_equal(store_open("sqlite", f->path, &f->st, &d), 0);
+}
+
+/* ---- Enrollment tokens ---- */
+
+static void test_api_tokens(void **state)
+{
+	struct ta *f = *state;
+	char hash[CRYPTO_HEX_LEN + 1], tok[TOKEN_MAX + 1], path[64];
+	char prefix[TOKEN_LINK_MAX];
+	struct token_link_parts parts;
+	struct store_token t;
+	struct store_audit_list l;
+	struct diag d;
+	json_int_t id;
+	size_t i;
+
+	ta_seed(f);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"alice\"}"), 201);
+	id = ta_int(f->ans, "id");
+	assert_string_equal(ta_str(f->ans, "user"), "alice");
+	assert_int_equal(ta_int(f->ans, "expires_at"), TA_NOW + 86400);
+	assert_int_equal(ta_int(f->ans, "uses_left"), 1);
+	assert_true(json_is_false(json_object_get(f->ans, "revoked")));
+	assert_string_equal(ta_str(f->ans, "created_by"), "admin:test");
+	(void)snprintf(tok, sizeof(tok), "%s", ta_str(f->ans, "token"));
+	assert_int_equal(strlen(tok), TOKEN_LEN);
+	(void)snprintf(prefix, sizeof(prefix),
+	               "mcpfleet://fleet.example:7444/enroll/%s#ca=%s", tok,
+	               TA_PIN);
+	assert_string_equal(ta_str(f->ans, "link"), prefix);
+	assert_int_equal(token_link_parse(ta_str(f->ans, "link"), &parts, &d),
+	                 0);
+	assert_string_equal(parts.token, tok);
+	/* The store knows the token by its hash only. */
+	assert_int_equal(token_hash(tok, hash), 0);
+	assert_int_equal(store_token_get_by_hash(f->st, hash, &t, &d), 0);
+	assert_int_equal(t.id, id);
+	store_token_clear(&t);
+	ta_audit_last(f, "token.create", "alice");
+	assert_int_equal(f->h.changed, 1); /* the membership of ta_seed */
+
+	assert_int_equal(ta_call(f, "POST", "/api/v1/tokens",
+	                         "{\"user\":\"bob\",\"ttl\":2592000,"
+	                         "\"uses\":1000}"),
+	                 201);
+	assert_int_equal(ta_int(f->ans, "expires_at"), TA_NOW + 2592000);
+	assert_int_equal(ta_int(f->ans, "uses_left"), 1000);
+	ta_call(f, "POST", "/api/v1/tokens",
+	        "{\"user\":\"bob\",\"ttl\":2592001}");
+	ta_expect(f, 400, "field 'ttl'");
+	ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"bob\",\"ttl\":0}");
+	ta_expect(f, 400, "field 'ttl'");
+	ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"bob\",\"ttl\":-5}");
+	ta_expect(f, 400, "field 'ttl'");
+	ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"bob\",\"uses\":0}");
+	ta_expect(f, 400, "field 'uses'");
+	ta_call(f, "POST", "/api/v1/tokens",
+	        "{\"user\":\"bob\",\"uses\":1001}");
+	ta_expect(f, 400, "field 'uses'");
+	ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"zed\"}");
+	ta_expect(f, 404, "no user named 'zed'");
+
+	/* Listed, never with the token. */
+	assert_int_equal(ta_call(f, "GET", "/api/v1/tokens", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	for (i = 0; i < 2; i++) {
+		assert_null(
+		    json_object_get(json_array_get(f->ans, i), "token"));
+		assert_null(json_object_get(json_array_get(f->ans, i), "link"));
+	}
+	assert_null(strstr(f->text, tok));
+	ta_audit(f, &l);
+	for (i = 0; i < l.n; i++)
+		assert_true(l.v[i].details == NULL ||
+		            strstr(l.v[i].details, tok) == NULL);
+	store_audit_list_free(&l);
+
+	(void)snprintf(path, sizeof(path),
+	               "/api/v1/tokens/%" JSON_INTEGER_FORMAT, id);
+	assert_int_equal(ta_call(f, "DELETE", path, NULL), 200);
+	assert_true(json_is_true(json_object_get(f->ans, "revoked")));
+	ta_audit_last(f, "token.revoke", "alice");
+	ta_call(f, "DELETE", path, NULL);
+	ta_expect(f, 409, "already revoked");
+	ta_call(f, "DELETE", "/api/v1/tokens/999", NULL);
+	ta_expect(f, 404, "999");
+	ta_call(f, "DELETE", "/api/v1/tokens/abc", NULL);
+	ta_expect(f, 400, "token id");
+	assert_int_equal(f->h.changed, 1);
+}
+
+static void test_api_token_link_host(void **state)
+{
+	struct ta *f = *state;
+
+	ta_seed(f);
+	f->a.link_host = "fd00::1";
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"alice\"}"), 201);
+	assert_non_null(
+	    strstr(ta_str(f->ans, "link"), "mcpfleet://[fd00::1]:7444/"));
+	f->a.link_host = NULL;
+	ta_call(f, "POST", "/api/v1/tokens", "{\"user\":\"alice\"}");
+	ta_expect(f, 500, "link");
+	assert_int_equal(ta_call(f, "GET", "/api/v1/tokens", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 1);
+}
+
+/* ---- Devices ---- */
+
+static void test_api_devices(void **state)
+{
+	struct ta *f = *state;
+	struct diag d;
+	json_t *v;
+	int changed;
+
+	ta_seed(f);
+	ta_device(f, "dev-1", "alice", "0a");
+	ta_device(f, "dev-2", "bob", "0b");
+	assert_int_equal(store_device_touch(f->st, "dev-1", TA_NOW - 10, 3,
+	                                    "{\"hosts\":{\"codex\":\"ok\"}}",
+	                                    &d),
+	                 0);
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/devices", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(f->h.extra, 2);
+	v = json_array_get(f->ans, 0);
+	assert_string_equal(ta_str(v, "id"), "dev-1");
+	assert_string_equal(ta_str(v, "user"), "alice");
+	assert_string_equal(ta_str(v, "hostname"), "laptop");
+	assert_string_equal(ta_str(v, "os"), "linux");
+	assert_string_equal(ta_str(v, "cert_serial"), "0a");
+	assert_string_equal(ta_str(v, "cert_fingerprint"), TA_FP);
+	assert_int_equal(ta_int(v, "enrolled_at"), TA_NOW);
+	assert_int_equal(ta_int(v, "last_seen"), TA_NOW - 10);
+	assert_int_equal(ta_int(v, "applied_revision"), 3);
+	assert_string_equal(ta_str(v, "status"), "active");
+	assert_true(json_is_null(json_object_get(v, "revoked_at")));
+	assert_true(json_is_true(json_object_get(v, "connected")));
+	assert_int_equal(ta_int(v, "connected_since"), TA_NOW - 5);
+	assert_null(json_object_get(v, "report"));
+	v = json_array_get(f->ans, 1);
+	assert_true(json_is_null(json_object_get(v, "last_seen")));
+	assert_true(json_is_false(json_object_get(v, "connected")));
+	assert_true(json_is_null(json_object_get(v, "connected_since")));
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/devices?user=bob", NULL),
+	                 200);
+	assert_int_equal(json_array_size(f->ans), 1);
+	ta_call(f, "GET", "/api/v1/devices?user=zed", NULL);
+	ta_expect(f, 404, "no user named 'zed'");
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/devices/dev-1", NULL), 200);
+	assert_string_equal(
+	    ta_str(json_object_get(json_object_get(f->ans, "report"), "hosts"),
+	           "codex"),
+	    "ok");
+	assert_true(json_is_null(json_object_get(f->ans, "omitted")));
+	assert_int_equal(ta_call(f, "GET", "/api/v1/devices/dev-2", NULL), 200);
+	assert_true(json_is_null(json_object_get(f->ans, "report")));
+	ta_call(f, "GET", "/api/v1/devices/dev-7", NULL);
+	ta_expect(f, 404, "dev-7");
+
+	changed = f->h.changed;
+	assert_int_equal(ta_call(f, "POST", "/api/v1/devices/dev-1/revoke",
+	                         "{\"reason\":\"laptop lost\"}"),
+	                 200);
+	assert_string_equal(ta_str(f->ans, "status"), "revoked");
+	assert_string_equal(ta_str(f->ans, "revoke_reason"), "laptop lost");
+	assert_int_equal(ta_int(f->ans, "revoked_at"), TA_NOW);
+	assert_int_equal(f->h.revoked_calls, 1);
+	assert_int_equal(f->h.nrevoked, 1);
+	assert_string_equal(f->h.revoked[0], "dev-1");
+	assert_int_equal(f->h.changed, changed + 1);
+	ta_audit_last(f, "device.revoke", "dev-1");
+
+	ta_call(f, "POST", "/api/v1/devices/dev-1/revoke", NULL);
+	ta_expect(f, 409, "already revoked");
+	ta_call(f, "POST", "/api/v1/devices/dev-7/revoke", NULL);
+	ta_expect(f, 404, "dev-7");
+	assert_int_equal(f->h.revoked_calls, 1);
+	assert_int_equal(f->h.changed, changed + 1);
+	/* Without the hook the live facts are "not connected". */
+	f->a.hooks.device_extra = NULL;
+	assert_int_equal(ta_call(f, "GET", "/api/v1/devices/dev-2", NULL), 200);
+	assert_true(json_is_false(json_object_get(f->ans, "connected")));
+}
+
+/* ---- Audit ---- */
+
+static void test_api_audit(void **state)
+{
+	struct ta *f = *state;
+	sqlite3 *db;
+	json_t *row;
+	int64_t i;
+
+	ta_seed(f);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 4);
+	row = json_array_get(f->ans, 0);
+	assert_int_equal(ta_int(row, "id"), 1);
+	assert_int_equal(ta_int(row, "at"), TA_NOW);
+	assert_string_equal(ta_str(row, "actor"), "admin:test");
+	assert_string_equal(ta_str(row, "action"), "user.add");
+	assert_string_equal(ta_str(row, "target"), "alice");
+	assert_string_equal(ta_str(json_object_get(row, "details"), "email"),
+	                    "a@x");
+	assert_int_equal(strlen(ta_str(row, "hash")), 64);
+	assert_string_equal(ta_str(row, "prev_hash"),
+	                    "0000000000000000000000000000000000000000000000000"
+	                    "000000000000000");
+	assert_true(json_is_null(
+	    json_object_get(json_array_get(f->ans, 1), "details")));
+
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?after=1&limit=2", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(ta_int(json_array_get(f->ans, 0), "id"), 2);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?since=1700000001", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 0);
+	ta_call(f, "GET", "/api/v1/audit?limit=0", NULL);
+	ta_expect(f, 400, "limit");
+	ta_call(f, "GET", "/api/v1/audit?limit=10001", NULL);
+	ta_expect(f, 400, "limit");
+	ta_call(f, "GET", "/api/v1/audit?since=yesterday", NULL);
+	ta_expect(f, 400, "since");
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit/verify", NULL), 200);
+	assert_true(json_is_true(json_object_get(f->ans, "ok")));
+	assert_int_equal(ta_int(f->ans, "rows"), 4);
+
+	/* Someone edits row 3 behind the store's back. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "DROP TRIGGER audit_no_update;"
+	                              "UPDATE audit SET target = 'mallory' "
+	                              "WHERE id = 3;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	ta_call(f, "GET", "/api/v1/audit/verify", NULL);
+	ta_expect(f, 409, "row 3");
+	assert_true(json_is_false(json_object_get(f->ans, "ok")));
+	i = ta_int(f->ans, "first_bad_id");
+	assert_int_equal(i, 3);
+}
+
+/* ---- Admin tokens ---- */
+
+static void test_api_admin_tokens(void **state)
+{
+	struct ta *f = *state;
+	char auth[TOKEN_MAX + 16], path[64];
+	json_int_t id;
+
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/admin-tokens", "{\"name\":\"ci\"}"),
+	    201);
+	id = ta_int(f->ans, "id");
+	assert_string_equal(ta_str(f->ans, "name"), "ci");
+	assert_true(json_is_false(json_object_get(f->ans, "revoked")));
+	(void)snprintf(auth, sizeof(auth), "Bearer %s",
+	               ta_str(f->ans, "token"));
+	ta_audit_last(f, "admin-token.create", "ci");
+	ta_call(f, "POST", "/api/v1/admin-tokens", "{}");
+	ta_expect(f, 400, "field 'name' is missing");
+
+	/* The new token works, and its rows name it. */
+	assert_int_equal(ta_call_as(f, auth, "POST", "/api/v1/users",
+	                            "{\"name\":\"carol\"}"),
+	                 201);
+	{
+		struct store_audit_list l;
+
+		ta_audit(f, &l);
+		assert_string_equal(l.v[l.n - 1].actor, "admin:ci");
+		store_audit_list_free(&l);
+	}
+	assert_int_equal(ta_call(f, "GET", "/api/v1/admin-tokens", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_null(strstr(f->text, "token\""));
+	assert_null(strstr(f->text, "hash"));
+
+	(void)snprintf(path, sizeof(path),
+	               "/api/v1/admin-tokens/%" JSON_INTEGER_FORMAT, id);
+	ta_call_as(f, auth, "DELETE", path, NULL);
+	ta_expect(f, 409, "itself");
+	assert_int_equal(ta_call(f, "DELETE", path, NULL), 200);
+	assert_true(json_is_true(json_object_get(f->ans, "revoked")));
+	ta_audit_last(f, "admin-token.revoke", "ci");
+	ta_call(f, "DELETE", path, NULL);
+	ta_expect(f, 409, "already revoked");
+	ta_call(f, "DELETE", "/api/v1/admin-tokens/77", NULL);
+	ta_expect(f, 404, "77");
+	ta_call_as(f, auth, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "revoked");
+	assert_int_equal(f->h.changed, 0);
+}
+
+/* ---- Status ---- */
+
+static void test_api_status(void **state)
+{
+	struct ta *f = *state;
+	struct diag d;
+	int64_t rev;
+	json_t *dev;
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/status", NULL), 200);
+	assert_int_equal(ta_int(f->ans, "revision"), 0);
+	ta_seed(f);
+	ta_device(f, "dev-1", "alice", "0a");
+	ta_device(f, "dev-2", "alice", "0b");
+	ta_device(f, "dev-3", "bob", "0c");
+	assert_int_equal(store_device_revoke(f->st, "dev-3", NULL, &d), 0);
+	assert_int_equal(store_revision_bump(f->st, &rev, &d), 0);
+	assert_int_equal(store_revision_bump(f->st, &rev, &d), 0);
+	f->h.connected = 1;
+	assert_int_equal(ta_call(f, "GET", "/api/v1/status", NULL), 200);
+	assert_int_equal(ta_int(f->ans, "revision"), 2);
+	dev = json_object_get(f->ans, "devices");
+	assert_int_equal(ta_int(dev, "active"), 2);
+	assert_int_equal(ta_int(dev, "revoked"), 1);
+	assert_int_equal(ta_int(dev, "connected"), 1);
+	assert_string_equal(ta_str(f->ans, "version"), "0.1.0");
+	f->a.hooks.connected_count = NULL;
+	assert_int_equal(ta_call(f, "GET", "/api/v1/status", NULL), 200);
+	assert_int_equal(
+	    ta_int(json_object_get(f->ans, "devices"), "connected"), 0);
+}
+
+/* ---- Atomicity ---- */
+
+/* A change whose audit row cannot be written is not made: the mutation
+ * and its row are one transaction. */
+static void test_api_audit_failure_rolls_back(void **state)
+{
+	struct ta *f = *state;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "CREATE TRIGGER no_rows BEFORE INSERT "
+	                              "ON audit BEGIN SELECT RAISE(ABORT, "
+	                              "'disk on fire'); END;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	ta_call(f, "POST", "/api/v1/users", "{\"name\":\"alice\"}");
+	ta_expect(f, 500, "store failure");
+	ta_call(f, "POST", "/api/v1/teams", "{\"name\":\"dev\"}");
+	ta_expect(f, 500, NULL);
+	assert_int_equal(f->h.changed, 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "DROP TRIGGER no_rows;", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/users", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 0);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/teams", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 0);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/users", "{\"name\":\"alice\"}"), 201);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define TA_TEST(fn) cmocka_unit_test_setup_teardown(fn, ta_setup, ta_teardown)
+	    TA_TEST(test_api_auth),
+	    TA_TEST(test_api_routing),
+	    TA_TEST(test_api_bodies),
+	    TA_TEST(test_api_content_type),
+	    TA_TEST(test_api_users),
+	    TA_TEST(test_api_offboard),
+	    TA_TEST(test_api_teams),
+	    TA_TEST(test_api_servers),
+	    TA_TEST(test_api_grants),
+	    TA_TEST(test_api_secrets),
+	    TA_TEST(test_api_tokens),
+	    TA_TEST(test_api_token_link_host),
+	    TA_TEST(test_api_devices),
+	    TA_TEST(test_api_audit),
+	    TA_TEST(test_api_admin_tokens),
+	    TA_TEST(test_api_status),
+	    TA_TEST(test_api_audit_failure_rolls_back),
+#undef TA_TEST
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
