@@ -402,15 +402,17 @@ static int net_conn_filter(struct net *net, struct lws *wsi,
 	c->wsi = wsi;
 	c->id = ++net->next_id;
 	c->ident = id;
+	/* on_open may already send and close (net.h). */
+	c->opened = true;
 	if (net->cb.on_open != NULL &&
 	    net->cb.on_open(net->cb.arg, c, &c->ident) != NET_ACCEPT) {
+		c->opened = false;
 		net_conn_free_queue(c);
 		net_log(net, NET_LOG_INFO,
 		        "agent port: %s: serial %s (CN %s) refused by the core",
 		        id.peer, id.serial, id.cn);
 		return 1;
 	}
-	c->opened = true;
 	c->next = net->conns;
 	if (net->conns != NULL)
 		net->conns->prev = c;

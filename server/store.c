@@ -122,7 +122,9 @@ static int store_check_text(const char *what, const char *s, size_t max,
 	return 0;
 }
 
-/* User and team names: [A-Za-z0-9._@-]{1,128}. */
+/* User and team names: [A-Za-z0-9][A-Za-z0-9._@-]{0,127}. The first
+ * character rules out "." and "..": names go into API paths, where a dot
+ * segment would name another resource. */
 static int store_check_name(const char *what, const char *s, struct diag *d)
 {
 	size_t i, len;
@@ -137,11 +139,12 @@ static int store_check_name(const char *what, const char *s, struct diag *d)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!store_is_alnum(c) && c != '.' && c != '_' && c != '@' &&
-		    c != '-')
+		if (!store_is_alnum(c) &&
+		    (i == 0 || (c != '.' && c != '_' && c != '@' && c != '-')))
 			return diag_set(d, ERR_INVALID, 0, 0,
 			                "%s '%s': only letters, digits and "
-			                ". _ @ - are allowed",
+			                ". _ @ - are allowed, starting with a "
+			                "letter or digit",
 			                what, jsonutil_printable(s));
 	}
 	return 0;
@@ -174,7 +177,7 @@ static int store_check_secret_name(const char *s, struct diag *d)
 	return 0;
 }
 
-/* Device ids: [A-Za-z0-9._-]{1,128}. */
+/* Device ids: [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
 static int store_check_device_id(const char *s, struct diag *d)
 {
 	size_t i, len;
@@ -189,10 +192,12 @@ static int store_check_device_id(const char *s, struct diag *d)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!store_is_alnum(c) && c != '.' && c != '_' && c != '-')
+		if (!store_is_alnum(c) &&
+		    (i == 0 || (c != '.' && c != '_' && c != '-')))
 			return diag_set(d, ERR_INVALID, 0, 0,
 			                "device id '%s': only letters, digits "
-			                "and . _ - are allowed",
+			                "and . _ - are allowed, starting with a "
+			                "letter or digit",
 			                jsonutil_printable(s));
 	}
 	return 0;

@@ -147,8 +147,8 @@ struct store_user_list {
 };
 
 /*
- * Adds a user. name: [A-Za-z0-9._@-]{1,128}; email: NULL or up to 255
- * printable bytes. Returns 0 with *id (may be NULL), -ERR_EXISTS.
+ * Adds a user. name: [A-Za-z0-9][A-Za-z0-9._@-]{0,127}; email: NULL or
+ * up to 255 printable bytes. Returns 0 with *id (may be NULL), -ERR_EXISTS.
  */
 int store_user_add(struct store *st, const char *name, const char *email,
                    int64_t *id, struct diag *d);
@@ -485,8 +485,8 @@ struct store_id_list {
 };
 
 /*
- * Records a newly enrolled, active device. id: [A-Za-z0-9._-]{1,128};
- * hostname, os: up to 255 printable bytes; cert_serial: 1..40 lowercase
+ * Records a newly enrolled, active device.
+ * id: [A-Za-z0-9][A-Za-z0-9._-]{0,127}; hostname, os: up to 255 printable bytes; cert_serial: 1..40 lowercase
  * hex digits, cert_fingerprint: 64 (as struct crypto_cert_info has them,
  * which is how the hub will look them up). Returns 0;
  * -ERR_NOENT for a missing user, -ERR_EXISTS for a known id or serial.

@@ -1,0 +1,831 @@
+/* SPDX-License-Identifier: MIT */
+/* mcpfleetd's core thread: the store, the admin API, enrollment, and each
+ * new signed revision, handed to the hub through a locked mailbox. */
+#include "core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "enroll.h"
+#include "fileio.h"
+#include "hub.h"
+#include "store.h"
+
+#define CORE_ONLINE_ID_MAX 128
+
+enum core_job_kind {
+	CORE_JOB_EXCHANGE,
+	CORE_JOB_TOUCH,
+	CORE_JOB_DELIVERY,
+};
+
+struct core_job {
+	enum core_job_kind kind;
+	struct core_job *next;
+	/* CORE_JOB_EXCHANGE */
+	struct net_exchange *ex;
+	const struct net_request *req;
+	struct net_response *resp;
+	/* CORE_JOB_TOUCH, CORE_JOB_DELIVERY */
+	char *device_id;
+	uint64_t revision;
+	char *report_json;
+	int64_t *secret_ids;
+	size_t nsecrets;
+};
+
+/* ---- Logging ---- */
+
+void core_log(const struct core *c, int level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info"};
+	char stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	va_list ap;
+
+	if (level == CORE_LOG_INFO && (c == NULL || !c->verbose))
+		return;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s mcpfleetd: %s: ", stamp, names[level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- Shared objects ---- */
+
+void core_pub_release(struct core_pub *p)
+{
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	publication_free(p->p);
+	free(p);
+}
+
+static struct core_pub *core_pub_ref(struct core_pub *p)
+{
+	if (p != NULL)
+		atomic_fetch_add(&p->refs, 1);
+	return p;
+}
+
+void core_device_clear(struct core_device *dev)
+{
+	if (dev == NULL)
+		return;
+	free(dev->serial);
+	free(dev->id);
+	free(dev->user);
+	free(dev->revocation);
+	memset(dev, 0, sizeof(*dev));
+}
+
+static void core_dir_release(struct core_dir *dir)
+{
+	size_t i;
+
+	if (dir == NULL || atomic_fetch_sub(&dir->refs, 1) != 1)
+		return;
+	for (i = 0; i < dir->n; i++)
+		core_device_clear(&dir->v[i]);
+	free(dir->v);
+	free(dir);
+}
+
+static int core_device_cmp(const void *a, const void *b)
+{
+	const struct core_device *x = a, *y = b;
+
+	return strcmp(x->serial, y->serial);
+}
+
+static const struct core_device *core_dir_find(const struct core_dir *dir,
+                                               const char *serial)
+{
+	struct core_device key;
+
+	if (dir == NULL || dir->n == 0)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.serial = (char *)(uintptr_t)serial;
+	return bsearch(&key, dir->v, dir->n, sizeof(*dir->v), core_device_cmp);
+}
+
+static int core_device_copy(const struct core_device *s,
+                            struct core_device *out)
+{
+	struct core_device d;
+
+	memset(&d, 0, sizeof(d));
+	d.serial = strdup(s->serial);
+	d.id = strdup(s->id);
+	d.user = strdup(s->user);
+	d.revoked = s->revoked;
+	if (s->revocation != NULL) {
+		d.revocation = malloc(s->revocation_len);
+		if (d.revocation != NULL) {
+			memcpy(d.revocation, s->revocation, s->revocation_len);
+			d.revocation_len = s->revocation_len;
+		}
+	}
+	if (d.serial == NULL || d.id == NULL || d.user == NULL ||
+	    (s->revocation != NULL && d.revocation == NULL)) {
+		core_device_clear(&d);
+		return -ERR_NOMEM;
+	}
+	*out = d;
+	return 0;
+}
+
+int core_dir_lookup(struct core *c, const char *serial, struct core_device *out)
+{
+	const struct core_device *dev;
+	int r = -ERR_NOENT;
+
+	pthread_mutex_lock(&c->mu);
+	dev = core_dir_find(c->dir, serial);
+	if (dev != NULL)
+		r = core_device_copy(dev, out);
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+/*
+ * Rebuilds the device directory from the store (core thread). A revoked
+ * device keeps the revocation already signed for it; a newly revoked one
+ * gets one signed now, at the current revision.
+ */
+static int core_dir_rebuild(struct core *c, struct diag *d)
+{
+	struct store_device_list l = {0};
+	struct core_dir *dir, *old;
+	const struct core_device *prev;
+	int64_t rev = 0;
+	size_t i;
+	int r;
+
+	r = store_device_list(c->st, 0, &l, d);
+	if (r != 0)
+		return r;
+	r = store_revision_current(c->st, &rev, d);
+	if (r != 0)
+		goto out;
+	r = -ERR_NOMEM;
+	dir = calloc(1, sizeof(*dir));
+	if (dir == NULL)
+		goto out;
+	atomic_init(&dir->refs, 1);
+	dir->v = calloc(l.n > 0 ? l.n : 1, sizeof(*dir->v));
+	if (dir->v == NULL) {
+		free(dir);
+		goto out;
+	}
+	pthread_mutex_lock(&c->mu);
+	old = c->dir;
+	if (old != NULL)
+		atomic_fetch_add(&old->refs, 1);
+	pthread_mutex_unlock(&c->mu);
+	for (i = 0; i < l.n; i++) {
+		const struct store_device *sd = &l.v[i];
+		struct core_device *cd = &dir->v[dir->n];
+
+		cd->serial = strdup(sd->cert_serial);
+		cd->id = strdup(sd->id);
+		cd->user = strdup(sd->user_name);
+		cd->revoked = sd->status == STORE_DEVICE_REVOKED;
+		dir->n++;
+		if (cd->serial == NULL || cd->id == NULL || cd->user == NULL)
+			goto fail;
+		if (!cd->revoked)
+			continue;
+		prev = core_dir_find(old, sd->cert_serial);
+		if (prev != NULL && prev->revocation != NULL) {
+			cd->revocation = malloc(prev->revocation_len);
+			if (cd->revocation == NULL)
+				goto fail;
+			memcpy(cd->revocation, prev->revocation,
+			       prev->revocation_len);
+			cd->revocation_len = prev->revocation_len;
+			continue;
+		}
+		r = publish_revocation(
+		    &c->pki, c->rng, sd->user_name, sd->id, (uint64_t)rev,
+		    sd->revoked_at,
+		    sd->revoke_reason != NULL ? sd->revoke_reason : "",
+		    &cd->revocation, &cd->revocation_len, d);
+		if (r != 0)
+			goto fail;
+		r = -ERR_NOMEM;
+	}
+	qsort(dir->v, dir->n, sizeof(*dir->v), core_device_cmp);
+	core_dir_release(old);
+	pthread_mutex_lock(&c->mu);
+	old = c->dir;
+	c->dir = dir;
+	pthread_mutex_unlock(&c->mu);
+	core_dir_release(old);
+	r = 0;
+	goto out;
+fail:
+	core_dir_release(old);
+	core_dir_release(dir);
+	if (r == -ERR_NOMEM)
+		diag_set(d, ERR_NOMEM, 0, 0, "device directory: out of memory");
+out:
+	store_device_list_free(&l);
+	return r;
+}
+
+/* Builds the next revision and hands it to the hub (core thread). */
+static int core_publish(struct core *c, struct diag *d)
+{
+	struct publication *p = NULL;
+	struct core_pub *cp, *old;
+	int r;
+
+	r = publish_build(c->st, &c->pki, c->rng, &p, d);
+	if (r != 0)
+		return r;
+	cp = calloc(1, sizeof(*cp));
+	if (cp == NULL) {
+		publication_free(p);
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	}
+	cp->p = p;
+	atomic_init(&cp->refs, 1);
+	core_pub_release(c->pub);
+	c->pub = cp;
+	pthread_mutex_lock(&c->mu);
+	old = c->pending_pub;
+	c->pending_pub = core_pub_ref(cp);
+	pthread_mutex_unlock(&c->mu);
+	core_pub_release(old);
+	c->dirty = false;
+	core_log(c, CORE_LOG_INFO, "revision %llu: %zu device(s)",
+	         (unsigned long long)p->revision, p->n);
+	if (c->net != NULL)
+		net_wake(c->net);
+	return 0;
+}
+
+struct core_pub *core_take_pub(struct core *c)
+{
+	struct core_pub *p;
+
+	pthread_mutex_lock(&c->mu);
+	p = c->pending_pub;
+	c->pending_pub = NULL;
+	pthread_mutex_unlock(&c->mu);
+	return p;
+}
+
+char **core_take_kicks(struct core *c, size_t *n)
+{
+	char **k;
+
+	pthread_mutex_lock(&c->mu);
+	k = c->kicks;
+	*n = c->nkicks;
+	c->kicks = NULL;
+	c->nkicks = 0;
+	pthread_mutex_unlock(&c->mu);
+	return k;
+}
+
+/* ---- Who is connected ---- */
+
+/* The entry of id, or where it would go; under mu. */
+static size_t core_online_pos(const struct core *c, const char *id, bool *found)
+{
+	size_t lo = 0, hi = c->nonline, mid;
+	int k;
+
+	*found = false;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		k = strcmp(c->online[mid].id, id);
+		if (k == 0) {
+			*found = true;
+			return mid;
+		}
+		if (k < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void core_online_set(struct core *c, const char *device_id, int64_t since,
+                     bool up)
+{
+	struct core_online *v;
+	bool found;
+	size_t i;
+	char *id;
+
+	pthread_mutex_lock(&c->mu);
+	i = core_online_pos(c, device_id, &found);
+	if (found) {
+		c->online[i].count += up ? 1 : -1;
+		if (up)
+			c->online[i].since = since;
+		if (c->online[i].count <= 0) {
+			free(c->online[i].id);
+			memmove(&c->online[i], &c->online[i + 1],
+			        (c->nonline - i - 1) * sizeof(*c->online));
+			c->nonline--;
+		}
+	} else if (up && (id = strdup(device_id)) != NULL) {
+		v = realloc(c->online, (c->nonline + 1) * sizeof(*v));
+		if (v == NULL) {
+			free(id);
+		} else {
+			c->online = v;
+			memmove(&v[i + 1], &v[i],
+			        (c->nonline - i) * sizeof(*v));
+			v[i].id = id;
+			v[i].since = since;
+			v[i].count = 1;
+			c->nonline++;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- Jobs ---- */
+
+static void core_job_free(struct core_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->device_id);
+	free(j->report_json);
+	free(j->secret_ids);
+	free(j);
+}
+
+static void core_enqueue(struct core *c, struct core_job *j)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->jobs_tail != NULL)
+		c->jobs_tail->next = j;
+	else
+		c->jobs_head = j;
+	c->jobs_tail = j;
+	c->njobs++;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void core_fail_exchange(struct core *c, struct net_exchange *ex,
+                               struct net_response *resp)
+{
+	resp->status = 500;
+	net_respond(c->net, ex);
+}
+
+void core_submit_exchange(struct core *c, struct net_exchange *ex,
+                          const struct net_request *req,
+                          struct net_response *resp)
+{
+	struct core_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		core_fail_exchange(c, ex, resp);
+		return;
+	}
+	j->kind = CORE_JOB_EXCHANGE;
+	j->ex = ex;
+	j->req = req;
+	j->resp = resp;
+	core_enqueue(c, j);
+}
+
+void core_submit_touch(struct core *c, const char *device_id,
+                       uint64_t applied_revision, char *report_json)
+{
+	struct core_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || (j->device_id = strdup(device_id)) == NULL) {
+		free(j);
+		free(report_json);
+		return; /* only last_seen is lost */
+	}
+	j->kind = CORE_JOB_TOUCH;
+	j->revision = applied_revision;
+	j->report_json = report_json;
+	core_enqueue(c, j);
+}
+
+void core_submit_delivery(struct core *c, const char *device_id,
+                          uint64_t revision, const int64_t *secret_ids,
+                          size_t n)
+{
+	struct core_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || (j->device_id = strdup(device_id)) == NULL ||
+	    (j->secret_ids = malloc(n * sizeof(*secret_ids))) == NULL) {
+		if (j != NULL)
+			free(j->device_id);
+		free(j);
+		core_log(c, CORE_LOG_ERR,
+		         "%s: out of memory: a delivery is not recorded",
+		         device_id);
+		return;
+	}
+	j->kind = CORE_JOB_DELIVERY;
+	j->revision = revision;
+	memcpy(j->secret_ids, secret_ids, n * sizeof(*secret_ids));
+	j->nsecrets = n;
+	core_enqueue(c, j);
+}
+
+/* ---- API hooks (core thread) ---- */
+
+static void core_hook_changed(void *arg)
+{
+	struct core *c = arg;
+
+	c->dirty = true;
+}
+
+static void core_hook_revoked(void *arg, const char *const *ids, size_t n)
+{
+	struct core *c = arg;
+	struct diag d;
+	char **k;
+	size_t i;
+
+	diag_clear(&d);
+	if (core_dir_rebuild(c, &d) != 0)
+		core_log(c, CORE_LOG_ERR, "device directory: %s", d.msg);
+	c->dirty = true;
+	pthread_mutex_lock(&c->mu);
+	k = realloc(c->kicks, (c->nkicks + n) * sizeof(*k));
+	if (k != NULL) {
+		c->kicks = k;
+		for (i = 0; i < n; i++)
+			if ((k[c->nkicks] = strdup(ids[i])) != NULL)
+				c->nkicks++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	net_wake(c->net);
+}
+
+static void core_hook_device_extra(void *arg, const char *device_id,
+                                   json_t *obj)
+{
+	struct core *c = arg;
+	const struct publication_entry *e;
+	bool found;
+	size_t i;
+	json_t *om;
+
+	pthread_mutex_lock(&c->mu);
+	i = core_online_pos(c, device_id, &found);
+	json_object_set_new(obj, "connected", json_boolean(found));
+	json_object_set_new(obj, "connected_since",
+	                    found ? json_integer(c->online[i].since)
+	                          : json_null());
+	pthread_mutex_unlock(&c->mu);
+	if (c->pub == NULL)
+		return;
+	e = publication_find(c->pub->p, device_id);
+	if (e == NULL || e->omitted_json == NULL)
+		return;
+	om = json_loads(e->omitted_json, 0, NULL);
+	if (om != NULL)
+		json_object_set_new(obj, "omitted", om);
+}
+
+static size_t core_hook_connected_count(void *arg)
+{
+	struct core *c = arg;
+	size_t n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->nonline;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+/* ---- Requests (core thread) ---- */
+
+static void core_error(struct net_response *resp, int status, const char *msg)
+{
+	json_t *o = json_pack("{s:s}", "error", msg);
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	resp->status = status;
+	buf_reset(&resp->body);
+	(void)net_response_type(resp, "application/json");
+	if (s != NULL)
+		(void)buf_puts(&resp->body, s);
+	free(s);
+	json_decref(o);
+}
+
+static void core_enroll(struct core *c, const struct net_request *req,
+                        struct net_response *resp)
+{
+	struct enroll_ctx ex = {
+	    .st = c->st,
+	    .pki = &c->pki,
+	    .rng = c->rng,
+	    .device_days = c->conf.device_days,
+	    .agent_port = net_agent_port(c->net),
+	};
+	struct enroll_result res;
+	struct diag d;
+	int status = 500;
+
+	if (!enroll_limiter_allow(c->limiter, req->peer, store_now(c->st))) {
+		core_log(c, CORE_LOG_WARN,
+		         "enroll from %s: refused: rate limit", req->peer);
+		resp->status = 429;
+		(void)net_response_type(resp, "text/plain");
+		(void)buf_puts(
+		    &resp->body,
+		    "too many enrollment attempts from this address; "
+		    "wait a minute\n");
+		return;
+	}
+	diag_clear(&d);
+	if (enroll_handle(&ex, req->peer, req->body, req->body_len, &status,
+	                  &resp->body, &res, &d) != 0) {
+		core_log(c, CORE_LOG_WARN, "enroll from %s: refused: %s",
+		         req->peer, d.msg);
+		resp->status = status;
+		(void)net_response_type(resp, "text/plain");
+		return;
+	}
+	resp->status = status;
+	(void)net_response_type(resp, "application/x-protobuf");
+	core_log(c, CORE_LOG_INFO, "enrolled %s for %s from %s", res.device_id,
+	         res.user, req->peer);
+	diag_clear(&d);
+	if (core_dir_rebuild(c, &d) != 0)
+		core_log(c, CORE_LOG_ERR, "device directory: %s", d.msg);
+	c->dirty = true;
+}
+
+static void core_exchange(struct core *c, const struct net_request *req,
+                          struct net_response *resp)
+{
+	struct api_ctx a = {
+	    .st = c->st,
+	    .rng = c->rng,
+	    .master = c->pki.master,
+	    .link_host = c->conf.names[0],
+	    .api_port = net_api_port(c->net),
+	    .ca_pin = c->pki.ca_pin,
+	    .token_ttl = c->conf.token_ttl,
+	    .hooks =
+	        {
+	            .arg = c,
+	            .changed = core_hook_changed,
+	            .revoked = core_hook_revoked,
+	            .device_extra = core_hook_device_extra,
+	            .connected_count = core_hook_connected_count,
+	        },
+	};
+
+	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) == 0 ||
+	    strcmp(req->path, "/api/v1") == 0) {
+		api_handle(&a, req, resp);
+		return;
+	}
+	if (strcmp(req->path, "/v1/enroll") == 0) {
+		if (strcmp(req->method, "POST") != 0) {
+			core_error(resp, 405, "use POST");
+			return;
+		}
+		core_enroll(c, req, resp);
+		return;
+	}
+	if (strcmp(req->path, "/healthz") == 0) {
+		resp->status = 200;
+		(void)net_response_type(resp, "text/plain");
+		(void)buf_puts(&resp->body, "ok\n");
+		return;
+	}
+	core_error(resp, 404, "not found");
+}
+
+static void core_job_run(struct core *c, struct core_job *j)
+{
+	struct diag d;
+	size_t i;
+
+	diag_clear(&d);
+	switch (j->kind) {
+	case CORE_JOB_EXCHANGE:
+		core_exchange(c, j->req, j->resp);
+		break;
+	case CORE_JOB_TOUCH:
+		if (store_device_touch(c->st, j->device_id, store_now(c->st),
+		                       (int64_t)(j->revision & INT64_MAX),
+		                       j->report_json, &d) != 0)
+			core_log(c, CORE_LOG_WARN, "%s: %s", j->device_id,
+			         d.msg);
+		break;
+	case CORE_JOB_DELIVERY:
+		for (i = 0; i < j->nsecrets; i++)
+			if (store_delivery_record(
+			        c->st, j->device_id, j->secret_ids[i],
+			        (int64_t)(j->revision & INT64_MAX), &d) != 0)
+				core_log(c, CORE_LOG_ERR,
+				         "%s: delivery not recorded: %s",
+				         j->device_id, d.msg);
+		break;
+	}
+}
+
+/*
+ * The core thread: takes every queued job, runs them, makes one new
+ * revision if any of them changed something, then answers the requests,
+ * so that an admin's answer follows the push it caused.
+ */
+static void *core_thread(void *arg)
+{
+	struct core *c = arg;
+	struct core_job *jobs, *j, *answer, **atail;
+	struct diag d;
+
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		while (!c->stop && c->jobs_head == NULL)
+			pthread_cond_wait(&c->cv, &c->mu);
+		jobs = c->jobs_head;
+		c->jobs_head = c->jobs_tail = NULL;
+		c->njobs = 0;
+		if (c->stop && jobs == NULL) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		pthread_mutex_unlock(&c->mu);
+		answer = NULL;
+		atail = &answer;
+		while ((j = jobs) != NULL) {
+			jobs = j->next;
+			j->next = NULL;
+			core_job_run(c, j);
+			if (j->kind == CORE_JOB_EXCHANGE) {
+				*atail = j;
+				atail = &j->next;
+			} else
+				core_job_free(j);
+		}
+		if (c->dirty) {
+			diag_clear(&d);
+			if (core_publish(c, &d) != 0)
+				core_log(c, CORE_LOG_ERR, "publish: %s", d.msg);
+		}
+		while ((j = answer) != NULL) {
+			answer = j->next;
+			net_respond(c->net, j->ex);
+			core_job_free(j);
+		}
+	}
+	return NULL;
+}
+
+/* ---- Life cycle ---- */
+
+int core_open(struct core *c, const char *data_dir, const char *listen,
+              int agent_port, int api_port, struct diag *d)
+{
+	struct net_callbacks cb = hub_callbacks;
+	struct net_config nc;
+	char *db = NULL;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->data_dir = strdup(data_dir);
+	if (c->data_dir == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	r = pki_conf_load(data_dir, &c->conf, d);
+	if (r == -ERR_NOENT)
+		return diag_set(d, ERR_NOENT, 0, 0,
+		                "%s: no %s: initialise it first with "
+		                "'mcpfleetd init --data %s'",
+		                data_dir, PKI_CONF_FILE, data_dir);
+	if (r != 0)
+		return r;
+	if (listen != NULL) {
+		if (strlen(listen) >= sizeof(c->conf.listen))
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "--listen: address too long");
+		memcpy(c->conf.listen, listen, strlen(listen) + 1);
+	}
+	if (agent_port >= 0)
+		c->conf.agent_port = agent_port;
+	if (api_port >= 0)
+		c->conf.api_port = api_port;
+	r = pki_load(data_dir, &c->pki, d);
+	if (r != 0)
+		return r;
+	r = crypto_rng_new("mcpfleetd", &c->rng, d);
+	if (r != 0)
+		return r;
+	db = fileio_join(data_dir, PKI_DB_FILE);
+	if (db == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	r = store_open("sqlite", db, &c->st, d);
+	free(db);
+	if (r != 0)
+		return r;
+	r = enroll_limiter_new(c->conf.enroll_rate, &c->limiter);
+	if (r != 0)
+		return diag_set(d, -r, 0, 0, "enrollment limiter: %s",
+		                err_str(r));
+	r = core_dir_rebuild(c, d);
+	if (r != 0)
+		return r;
+	r = core_publish(c, d);
+	if (r != 0)
+		return r;
+	r = hub_new(c, &c->hub);
+	if (r != 0)
+		return diag_set(d, -r, 0, 0, "hub: %s", err_str(r));
+	memset(&nc, 0, sizeof(nc));
+	nc.address = c->conf.listen;
+	nc.agent_port = c->conf.agent_port;
+	nc.api_port = c->conf.api_port;
+	nc.ca_pem = c->pki.ca_pem;
+	nc.ca_len = c->pki.ca_len;
+	nc.cert_pem = c->pki.server_cert_pem;
+	nc.cert_len = c->pki.server_cert_len;
+	nc.key_pem = c->pki.server_key_pem;
+	nc.key_len = c->pki.server_key_len;
+	cb.arg = c;
+	return net_create(&nc, &cb, &c->net, d);
+}
+
+int core_run(struct core *c)
+{
+	int r;
+
+	if (pthread_create(&c->thread, NULL, core_thread, c) != 0)
+		return -ERR_INTERNAL;
+	c->thread_started = true;
+	/* The first revision was built before the loop existed. */
+	net_wake(c->net);
+	r = net_run(c->net);
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	c->thread_started = false;
+	return r;
+}
+
+void core_stop(struct core *c)
+{
+	if (c->net != NULL)
+		net_stop(c->net);
+}
+
+void core_close(struct core *c)
+{
+	struct core_job *j;
+	size_t i;
+
+	/* Deferred exchanges still queued die with the net. */
+	while ((j = c->jobs_head) != NULL) {
+		c->jobs_head = j->next;
+		core_job_free(j);
+	}
+	net_free(c->net);
+	hub_free(c->hub);
+	core_pub_release(c->pending_pub);
+	core_pub_release(c->pub);
+	core_dir_release(c->dir);
+	for (i = 0; i < c->nkicks; i++)
+		free(c->kicks[i]);
+	free(c->kicks);
+	for (i = 0; i < c->nonline; i++)
+		free(c->online[i].id);
+	free(c->online);
+	enroll_limiter_free(c->limiter);
+	store_close(c->st);
+	crypto_rng_free(c->rng);
+	pki_free(&c->pki);
+	free(c->data_dir);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	memset(c, 0, sizeof(*c));
+}

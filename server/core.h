@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* mcpfleetd's core: the state shared by the service thread (the hub) and
+ * the core thread (store, crypto, admin API, enrollment). */
+#ifndef MCPFLEET_CORE_H
+#define MCPFLEET_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "net.h"
+#include "pki.h"
+#include "publish.h"
+
+/*
+ * Threads. The service thread runs net_run() and every net callback: the
+ * hub (hub.c) keeps the agent connections. The core thread (core.c) owns a
+ * store connection and does everything that touches the store or signs:
+ * admin API requests and enrollments (deferred by the hub with NET_DEFER),
+ * sync reports and delivery records (queued by the hub), and each new
+ * revision. The two meet only in struct core's locked mailbox:
+ *
+ *   hub -> core   jobs (core_submit_*), a queue with a condition variable;
+ *   core -> hub   the newest publication, the devices to kick, and the
+ *                 device directory, followed by net_wake().
+ */
+
+/* One device as the hub needs to know it during a TLS handshake. */
+struct core_device {
+	char *serial; /* certificate serial, lowercase hex */
+	char *id;
+	char *user;
+	bool revoked;
+	uint8_t *revocation; /* packed signed revocation, when revoked */
+	size_t revocation_len;
+};
+
+/* Every device, sorted by serial: an immutable snapshot the core replaces
+ * whole. */
+struct core_dir {
+	struct core_device *v;
+	size_t n;
+	atomic_int refs;
+};
+
+/* A publication shared by both threads. */
+struct core_pub {
+	struct publication *p;
+	atomic_int refs;
+};
+
+struct core_job;
+struct hub;
+
+struct core {
+	/* Fixed once serving. */
+	char *data_dir;
+	struct pki pki;
+	struct pki_conf conf;
+	struct crypto_rng *rng;
+	struct net *net;
+	int verbose;
+
+	/* Core thread only. */
+	struct store *st;
+	struct enroll_limiter *limiter;
+	struct core_pub *pub; /* the newest revision (the core's reference) */
+	bool dirty;           /* a change awaits its revision */
+	pthread_t thread;
+	bool thread_started;
+
+	/* Shared, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct core_job *jobs_head;
+	struct core_job *jobs_tail;
+	size_t njobs;
+	bool stop;
+	struct core_pub *pending_pub; /* for the hub to take */
+	char **kicks;                 /* device ids revoked, for the hub */
+	size_t nkicks;
+	struct core_dir *dir;
+	struct core_online *online; /* connected devices, sorted by id */
+	size_t nonline;
+
+	/* Service thread only. */
+	struct hub *hub;
+};
+
+/* ---- Logging (the daemon's one log, to stderr) ---- */
+
+#define CORE_LOG_ERR  0
+#define CORE_LOG_WARN 1
+#define CORE_LOG_INFO 2
+
+void core_log(const struct core *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- Life cycle ---- */
+
+/*
+ * Loads the data directory (configuration, key material, store), builds
+ * the device directory and a first revision, and creates the network
+ * service on the configured ports (listen/agent_port/api_port override the
+ * configuration when not NULL / not -1). Returns 0 or a negative code with
+ * d naming the file or port and the reason.
+ */
+int core_open(struct core *c, const char *data_dir, const char *listen,
+              int agent_port, int api_port, struct diag *d);
+
+/* Starts the core thread, then runs the service loop until core_stop().
+ * Returns 0 or a negative code. */
+int core_run(struct core *c);
+
+/* Makes core_run() return. Async-signal-safe. */
+void core_stop(struct core *c);
+
+/* Frees everything core_open() made. */
+void core_close(struct core *c);
+
+/* ---- Mailbox (both threads) ---- */
+
+/* A connected device, as the API shows it. */
+struct core_online {
+	char *id;
+	int64_t since;
+	int count; /* connections: a replaced one may linger a moment */
+};
+
+/* Hub -> core: a device's connection opened (up) or closed. */
+void core_online_set(struct core *c, const char *device_id, int64_t since,
+                     bool up);
+
+/* Hub -> core: handle an API request or an enrollment; the core calls
+ * net_respond(). */
+void core_submit_exchange(struct core *c, struct net_exchange *ex,
+                          const struct net_request *req,
+                          struct net_response *resp);
+/* Hub -> core: a device was seen (report_json may be NULL). */
+void core_submit_touch(struct core *c, const char *device_id,
+                       uint64_t applied_revision, char *report_json);
+/* Hub -> core: secrets of revision reached device_id. */
+void core_submit_delivery(struct core *c, const char *device_id,
+                          uint64_t revision, const int64_t *secret_ids,
+                          size_t n);
+
+/* Core -> hub: takes the newest publication (a reference the caller
+ * releases with core_pub_release()), or NULL when none is new. */
+struct core_pub *core_take_pub(struct core *c);
+/* Core -> hub: takes the device ids to kick (caller frees each and the
+ * array). */
+char **core_take_kicks(struct core *c, size_t *n);
+/* The device with this certificate serial, copied into *out (free with
+ * core_device_clear()). Returns 0 or -ERR_NOENT. */
+int core_dir_lookup(struct core *c, const char *serial,
+                    struct core_device *out);
+void core_device_clear(struct core_device *dev);
+
+void core_pub_release(struct core_pub *p);
+
+#endif

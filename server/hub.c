@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent hub: who is connected, what each device was sent, and the
+ * protocol of the agent websocket (mcpfleet.v1), on the service thread. */
+#include "hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "mcpfleet.pb-c.h"
+#include "store.h"
+
+#define HUB_BUCKETS       4096 /* device id hash buckets */
+#define HUB_REPORT_HOSTS  64   /* hosts kept from one sync report */
+#define HUB_REPORT_NAMES  1024 /* managed names kept per host */
+#define HUB_REPORT_STRING 1024 /* bytes kept of one report string */
+
+/* One agent connection. */
+struct hub_conn {
+	struct net_conn *nc;
+	char *device_id;
+	char *user;
+	char *serial;
+	int64_t since;
+	bool hello;       /* the agent said hello: it may be sent envelopes */
+	bool sent;        /* sent_hash holds what it was last sent */
+	bool closing;     /* revoked or refused: sends nothing more */
+	uint64_t applied; /* the revision it says it applied */
+	uint8_t sent_hash[CRYPTO_HASH_LEN];
+	struct hub_conn *bnext;       /* same bucket */
+	struct hub_conn *prev, *next; /* every connection */
+};
+
+struct hub {
+	struct core *core;
+	struct core_pub *pub; /* the newest revision the hub knows */
+	struct hub_conn *buckets[HUB_BUCKETS];
+	struct hub_conn *all;
+	size_t n;
+};
+
+static uint32_t hub_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	while (*s != '\0')
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h % HUB_BUCKETS;
+}
+
+static struct hub_conn *hub_find(struct hub *h, const char *device_id)
+{
+	struct hub_conn *hc;
+
+	for (hc = h->buckets[hub_hash(device_id)]; hc != NULL; hc = hc->bnext)
+		if (strcmp(hc->device_id, device_id) == 0)
+			return hc;
+	return NULL;
+}
+
+static void hub_link(struct hub *h, struct hub_conn *hc)
+{
+	uint32_t b = hub_hash(hc->device_id);
+
+	hc->bnext = h->buckets[b];
+	h->buckets[b] = hc;
+	hc->prev = NULL;
+	hc->next = h->all;
+	if (h->all != NULL)
+		h->all->prev = hc;
+	h->all = hc;
+	h->n++;
+}
+
+static void hub_unlink(struct hub *h, struct hub_conn *hc)
+{
+	struct hub_conn **pp = &h->buckets[hub_hash(hc->device_id)];
+
+	while (*pp != NULL && *pp != hc)
+		pp = &(*pp)->bnext;
+	if (*pp == hc)
+		*pp = hc->bnext;
+	if (hc->prev != NULL)
+		hc->prev->next = hc->next;
+	else
+		h->all = hc->next;
+	if (hc->next != NULL)
+		hc->next->prev = hc->prev;
+	h->n--;
+}
+
+static void hub_conn_free(struct hub_conn *hc)
+{
+	if (hc == NULL)
+		return;
+	free(hc->device_id);
+	free(hc->user);
+	free(hc->serial);
+	free(hc);
+}
+
+int hub_new(struct core *c, struct hub **out)
+{
+	struct hub *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return -ERR_NOMEM;
+	h->core = c;
+	*out = h;
+	return 0;
+}
+
+void hub_free(struct hub *h)
+{
+	struct hub_conn *hc;
+
+	if (h == NULL)
+		return;
+	while ((hc = h->all) != NULL) {
+		hub_unlink(h, hc);
+		hub_conn_free(hc);
+	}
+	core_pub_release(h->pub);
+	free(h);
+}
+
+/*
+ * Sends a SignedEnvelope (already packed) as a ServerFrame. The frame is
+ * the envelope behind its field key: ServerFrame's field 1, length
+ * delimited, which is exactly what protobuf would encode.
+ */
+static int hub_send_envelope(struct hub_conn *hc, const uint8_t *env,
+                             size_t len)
+{
+	uint8_t head[1 + 10];
+	size_t n = 0, v = len;
+	uint8_t *frame;
+	int r;
+
+	head[n++] = 0x0a; /* field 1, wire type 2 */
+	do {
+		head[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	frame = malloc(n + len);
+	if (frame == NULL)
+		return -ERR_NOMEM;
+	memcpy(frame, head, n);
+	memcpy(frame + n, env, len);
+	r = net_send(hc->nc, frame, n + len);
+	free(frame);
+	return r;
+}
+
+/* Sends a device its revocation and closes it. */
+static void hub_revoke(struct hub *h, struct hub_conn *hc)
+{
+	struct core_device dev;
+
+	if (hc->closing)
+		return;
+	hc->closing = true;
+	if (core_dir_lookup(h->core, hc->serial, &dev) == 0) {
+		if (dev.revocation != NULL &&
+		    hub_send_envelope(hc, dev.revocation, dev.revocation_len) !=
+		        0)
+			core_log(h->core, CORE_LOG_WARN,
+			         "%s: cannot queue its revocation",
+			         hc->device_id);
+		core_device_clear(&dev);
+	}
+	core_log(h->core, CORE_LOG_INFO, "%s: revoked: closing", hc->device_id);
+	net_close(hc->nc, NET_CLOSE_POLICY, "revoked");
+}
+
+/* Sends hc its entry of the hub's publication when it is news to it. */
+static void hub_push(struct hub *h, struct hub_conn *hc)
+{
+	const struct publication_entry *e;
+	const struct publication *p;
+
+	if (h->pub == NULL || !hc->hello || hc->closing)
+		return;
+	p = h->pub->p;
+	e = publication_find(p, hc->device_id);
+	if (e == NULL || p->revision <= hc->applied)
+		return;
+	if (hc->sent &&
+	    memcmp(hc->sent_hash, e->view_hash, CRYPTO_HASH_LEN) == 0)
+		return;
+	if (hub_send_envelope(hc, e->envelope, e->envelope_len) != 0) {
+		core_log(h->core, CORE_LOG_WARN,
+		         "%s: send queue full: closing the connection",
+		         hc->device_id);
+		hc->closing = true;
+		net_close(hc->nc, NET_CLOSE_GOING_AWAY, "too slow");
+		return;
+	}
+	memcpy(hc->sent_hash, e->view_hash, CRYPTO_HASH_LEN);
+	hc->sent = true;
+	if (e->nsecret_ids > 0)
+		core_submit_delivery(h->core, hc->device_id, p->revision,
+		                     e->secret_ids, e->nsecret_ids);
+}
+
+static int hub_check_cert(void *arg, const struct net_identity *id)
+{
+	struct core *c = arg;
+	struct core_device dev;
+
+	/* Revoked devices get in, to be handed their revocation. */
+	if (core_dir_lookup(c, id->serial, &dev) != 0)
+		return NET_REJECT;
+	core_device_clear(&dev);
+	return NET_ACCEPT;
+}
+
+static int hub_on_open(void *arg, struct net_conn *nc,
+                       const struct net_identity *id)
+{
+	struct core *c = arg;
+	struct hub *h = c->hub;
+	struct core_device dev;
+	struct hub_conn *hc, *old;
+	int r = NET_REJECT;
+
+	if (core_dir_lookup(c, id->serial, &dev) != 0) {
+		core_log(c, CORE_LOG_WARN,
+		         "agent %s: certificate serial %s unknown: refused",
+		         id->peer, id->serial);
+		return NET_REJECT;
+	}
+	if (strcmp(dev.id, id->cn) != 0) {
+		core_log(c, CORE_LOG_WARN,
+		         "agent %s: certificate CN %s is not device %s: "
+		         "refused",
+		         id->peer, id->cn, dev.id);
+		goto out;
+	}
+	hc = calloc(1, sizeof(*hc));
+	if (hc == NULL)
+		goto out;
+	hc->nc = nc;
+	hc->device_id = strdup(dev.id);
+	hc->user = strdup(dev.user);
+	hc->serial = strdup(dev.serial);
+	hc->since = (int64_t)time(NULL);
+	if (hc->device_id == NULL || hc->user == NULL || hc->serial == NULL) {
+		hub_conn_free(hc);
+		goto out;
+	}
+	/* One connection per device: a new one replaces the old. */
+	old = hub_find(h, hc->device_id);
+	if (old != NULL && !old->closing) {
+		old->closing = true;
+		net_close(old->nc, NET_CLOSE_POLICY,
+		          "replaced by a newer connection");
+	}
+	hub_link(h, hc);
+	net_conn_set_user(nc, hc);
+	core_online_set(c, hc->device_id, hc->since, true);
+	core_log(c, CORE_LOG_INFO, "%s (%s) connected from %s", hc->device_id,
+	         hc->user, id->peer);
+	if (dev.revoked)
+		hub_revoke(h, hc);
+	r = NET_ACCEPT;
+out:
+	core_device_clear(&dev);
+	return r;
+}
+
+static void hub_protocol_error(struct hub *h, struct hub_conn *hc, int code,
+                               const char *why)
+{
+	core_log(h->core, CORE_LOG_WARN, "%s: %s: closing", hc->device_id, why);
+	hc->closing = true;
+	net_close(hc->nc, code, why);
+}
+
+/* A JSON string of at most HUB_REPORT_STRING bytes; invalid UTF-8 becomes
+ * "?" rather than failing the report. */
+static json_t *hub_jstr(const char *s)
+{
+	json_t *j;
+	size_t n = s != NULL ? strnlen(s, HUB_REPORT_STRING) : 0;
+
+	j = json_stringn(s != NULL ? s : "", n);
+	return j != NULL ? j : json_string("?");
+}
+
+static const char *hub_host_status(Mcpfleet__V1__HostStatus s)
+{
+	switch (s) {
+	case MCPFLEET__V1__HOST_STATUS__HOST_STATUS_OK:
+		return "ok";
+	case MCPFLEET__V1__HOST_STATUS__HOST_STATUS_BLOCKED:
+		return "blocked";
+	case MCPFLEET__V1__HOST_STATUS__HOST_STATUS_SKIPPED:
+		return "skipped";
+	case MCPFLEET__V1__HOST_STATUS__HOST_STATUS_ABSENT:
+		return "absent";
+	default:
+		return "unknown";
+	}
+}
+
+char *hub_report_json(const Mcpfleet__V1__SyncReport *rep)
+{
+	json_t *o = json_object(), *hosts = json_array();
+	char *s = NULL;
+	size_t i, j;
+
+	if (o == NULL || hosts == NULL)
+		goto out;
+	json_object_set_new(
+	    o, "revision",
+	    json_integer((json_int_t)(rep->revision & INT64_MAX)));
+	json_object_set_new(o, "synced_at",
+	                    json_integer((json_int_t)rep->synced_at));
+	for (i = 0; i < rep->n_hosts && i < HUB_REPORT_HOSTS; i++) {
+		const Mcpfleet__V1__HostReport *hr = rep->hosts[i];
+		json_t *ho = json_object(), *names = json_array();
+
+		if (ho == NULL || names == NULL) {
+			json_decref(ho);
+			json_decref(names);
+			goto out;
+		}
+		for (j = 0; j < hr->n_managed && j < HUB_REPORT_NAMES; j++)
+			json_array_append_new(names, hub_jstr(hr->managed[j]));
+		json_object_set_new(ho, "host", hub_jstr(hr->host));
+		json_object_set_new(ho, "status",
+		                    json_string(hub_host_status(hr->status)));
+		json_object_set_new(ho, "message", hub_jstr(hr->message));
+		json_object_set_new(ho, "managed", names);
+		json_object_set_new(ho, "drift", json_boolean(hr->drift));
+		json_array_append_new(hosts, ho);
+	}
+	json_object_set(o, "hosts", hosts);
+	s = json_dumps(o, JSON_COMPACT);
+out:
+	json_decref(hosts);
+	json_decref(o);
+	return s;
+}
+
+static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
+                           size_t len)
+{
+	struct core *c = arg;
+	struct hub *h = c->hub;
+	struct hub_conn *hc = net_conn_user(nc);
+	Mcpfleet__V1__AgentFrame *f;
+
+	if (hc == NULL || hc->closing)
+		return;
+	f = mcpfleet__v1__agent_frame__unpack(NULL, len, data);
+	if (f == NULL) {
+		hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
+		                   "malformed frame");
+		return;
+	}
+	switch (f->body_case) {
+	case MCPFLEET__V1__AGENT_FRAME__BODY_HELLO:
+		if (f->hello->device_id == NULL ||
+		    strcmp(f->hello->device_id, hc->device_id) != 0) {
+			hub_protocol_error(h, hc, NET_CLOSE_POLICY,
+			                   "hello names another device");
+			break;
+		}
+		hc->hello = true;
+		hc->applied = f->hello->applied_revision;
+		core_submit_touch(c, hc->device_id, hc->applied, NULL);
+		hub_push(h, hc);
+		break;
+	case MCPFLEET__V1__AGENT_FRAME__BODY_REPORT:
+		if (!hc->hello) {
+			hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
+			                   "report before hello");
+			break;
+		}
+		if (f->report->revision > hc->applied)
+			hc->applied = f->report->revision;
+		core_submit_touch(c, hc->device_id, hc->applied,
+		                  hub_report_json(f->report));
+		break;
+	case MCPFLEET__V1__AGENT_FRAME__BODY_PONG:
+		break;
+	default:
+		hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
+		                   "frame without a body");
+		break;
+	}
+	mcpfleet__v1__agent_frame__free_unpacked(f, NULL);
+}
+
+static void hub_on_close(void *arg, struct net_conn *nc, int code,
+                         const char *reason)
+{
+	struct core *c = arg;
+	struct hub *h = c->hub;
+	struct hub_conn *hc = net_conn_user(nc);
+
+	if (hc == NULL)
+		return;
+	core_log(c, CORE_LOG_INFO, "%s disconnected (%d %s)", hc->device_id,
+	         code, reason);
+	core_online_set(c, hc->device_id, 0, false);
+	hub_unlink(h, hc);
+	hub_conn_free(hc);
+	net_conn_set_user(nc, NULL);
+}
+
+static void hub_on_wake(void *arg)
+{
+	struct core *c = arg;
+	struct hub *h = c->hub;
+	struct core_pub *pub;
+	struct hub_conn *hc;
+	char **kicks;
+	size_t i, n;
+
+	kicks = core_take_kicks(c, &n);
+	for (i = 0; i < n; i++) {
+		hc = hub_find(h, kicks[i]);
+		if (hc != NULL)
+			hub_revoke(h, hc);
+		free(kicks[i]);
+	}
+	free(kicks);
+	pub = core_take_pub(c);
+	if (pub != NULL) {
+		core_pub_release(h->pub);
+		h->pub = pub;
+		for (hc = h->all; hc != NULL; hc = hc->next)
+			hub_push(h, hc);
+	}
+}
+
+static int hub_on_request(void *arg, struct net_exchange *ex,
+                          const struct net_request *req,
+                          struct net_response *resp)
+{
+	struct core *c = arg;
+
+	core_submit_exchange(c, ex, req, resp);
+	return NET_DEFER;
+}
+
+static void hub_on_log(void *arg, int level, const char *msg)
+{
+	core_log(arg,
+	         level == NET_LOG_ERR    ? CORE_LOG_ERR
+	         : level == NET_LOG_WARN ? CORE_LOG_WARN
+	                                 : CORE_LOG_INFO,
+	         "%s", msg);
+}
+
+const struct net_callbacks hub_callbacks = {
+    .check_cert = hub_check_cert,
+    .on_open = hub_on_open,
+    .on_message = hub_on_message,
+    .on_close = hub_on_close,
+    .on_wake = hub_on_wake,
+    .on_request = hub_on_request,
+    .on_log = hub_on_log,
+};

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* mcpfleetd: the control plane's entry point, `init` and `serve`. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "fileio.h"
+#include "netclient.h"
+#include "pki.h"
+#include "store.h"
+#include "token.h"
+
+#define MCPFLEETD_VERSION "0.1.0"
+
+enum {
+	MCPFLEETD_EXIT_OK = 0,
+	MCPFLEETD_EXIT_FAIL = 1,
+	MCPFLEETD_EXIT_USAGE = 2,
+};
+
+static struct core *mcpfleetd_core; /* for the signal handler only */
+
+static void mcpfleetd_usage(FILE *f)
+{
+	fputs(
+	    "usage: mcpfleetd init --data DIR [--name HOST]... "
+	    "[--listen ADDR]\n"
+	    "                      [--agent-port P] [--api-port P]\n"
+	    "       mcpfleetd serve --data DIR [--listen ADDR] "
+	    "[--agent-port P]\n"
+	    "                       [--api-port P] [-v]\n"
+	    "       mcpfleetd version\n"
+	    "\n"
+	    "init creates DIR (0700) with the store, the fleet CA, the "
+	    "server's TLS\n"
+	    "certificate for the --name values (default localhost and "
+	    "127.0.0.1), the\n"
+	    "catalogue signing key and the master key, and prints the first "
+	    "admin token.\n"
+	    "serve runs the agent port (mutual TLS, default 7443) and the API "
+	    "port\n"
+	    "(default 7444) until SIGTERM or SIGINT.\n",
+	    f);
+}
+
+static int mcpfleetd_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int mcpfleetd_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mcpfleetd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n\n", stderr);
+	mcpfleetd_usage(stderr);
+	return MCPFLEETD_EXIT_USAGE;
+}
+
+static int mcpfleetd_port(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < 0 || v > 65535)
+		return -ERR_INVALID;
+	*out = (int)v;
+	return 0;
+}
+
+/* The options init and serve share. */
+struct mcpfleetd_opts {
+	const char *data;
+	const char *listen;
+	int agent_port;
+	int api_port;
+	const char *names[PKI_NAMES_MAX];
+	size_t nnames;
+	int verbose;
+};
+
+static int mcpfleetd_parse(int argc, char **argv, bool init,
+                           struct mcpfleetd_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"agent-port", required_argument, NULL, 'a'},
+	    {"api-port", required_argument, NULL, 'p'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->agent_port = -1;
+	o->api_port = -1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:n:l:a:p:vh", longopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case 'd':
+			o->data = optarg;
+			break;
+		case 'n':
+			if (!init)
+				return mcpfleetd_usage_error(
+				    "--name is an init option (%s)", optarg);
+			if (o->nnames == PKI_NAMES_MAX)
+				return mcpfleetd_usage_error(
+				    "too many --name values (at %s)", optarg);
+			o->names[o->nnames++] = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'a':
+			if (mcpfleetd_port(optarg, &o->agent_port) != 0)
+				return mcpfleetd_usage_error(
+				    "--agent-port: '%s' is not a port", optarg);
+			break;
+		case 'p':
+			if (mcpfleetd_port(optarg, &o->api_port) != 0)
+				return mcpfleetd_usage_error(
+				    "--api-port: '%s' is not a port", optarg);
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			mcpfleetd_usage(stdout);
+			exit(MCPFLEETD_EXIT_OK);
+		default:
+			return mcpfleetd_usage_error("%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return mcpfleetd_usage_error("unexpected argument '%s'",
+		                             argv[optind]);
+	if (o->data == NULL)
+		return mcpfleetd_usage_error("%s", "--data DIR is required");
+	return 0;
+}
+
+/* Refuses a data directory that already holds any of our files. */
+static int mcpfleetd_check_empty(const char *dir, struct diag *d)
+{
+	static const char *const files[] = {
+	    PKI_DB_FILE,         PKI_CONF_FILE,        PKI_CA_CERT_FILE,
+	    PKI_CA_KEY_FILE,     PKI_SERVER_CERT_FILE, PKI_SERVER_KEY_FILE,
+	    PKI_SIGNER_KEY_FILE, PKI_MASTER_KEY_FILE,
+	};
+	size_t i;
+	char *p;
+	bool exists;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		p = fileio_join(dir, files[i]);
+		if (p == NULL)
+			return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+		exists = fileio_exists(p);
+		free(p);
+		if (exists)
+			return diag_set(d, ERR_EXISTS, 0, 0,
+			                "%s/%s already exists: this directory "
+			                "is initialised; nothing was changed",
+			                dir, files[i]);
+	}
+	return 0;
+}
+
+static int mcpfleetd_init(int argc, char **argv)
+{
+	struct mcpfleetd_opts o;
+	struct pki_conf conf;
+	struct crypto_rng *rng = NULL;
+	struct store *st = NULL;
+	struct pki pki;
+	char token[TOKEN_LEN + 1], hash[CRYPTO_HEX_LEN + 1];
+	struct diag d;
+	char *db = NULL;
+	size_t i;
+	int r, rc = MCPFLEETD_EXIT_FAIL;
+
+	memset(&pki, 0, sizeof(pki));
+	r = mcpfleetd_parse(argc, argv, true, &o);
+	if (r != 0)
+		return r;
+	diag_clear(&d);
+	pki_conf_defaults(&conf);
+	if (o.nnames > 0) {
+		conf.nnames = 0;
+		for (i = 0; i < o.nnames; i++) {
+			if (strlen(o.names[i]) > PKI_NAME_MAX ||
+			    o.names[i][0] == '\0')
+				return mcpfleetd_usage_error(
+				    "--name: '%s' is not a host name",
+				    o.names[i]);
+			memcpy(conf.names[conf.nnames++], o.names[i],
+			       strlen(o.names[i]) + 1);
+		}
+	}
+	if (o.listen != NULL) {
+		if (strlen(o.listen) >= sizeof(conf.listen))
+			return mcpfleetd_usage_error(
+			    "--listen: '%s' is too long", o.listen);
+		memcpy(conf.listen, o.listen, strlen(o.listen) + 1);
+	}
+	if (o.agent_port >= 0)
+		conf.agent_port = o.agent_port;
+	if (o.api_port >= 0)
+		conf.api_port = o.api_port;
+
+	if (fileio_mkdirs(o.data, 0700) != 0) {
+		fprintf(stderr, "mcpfleetd: %s: cannot create: %s\n", o.data,
+		        strerror(errno));
+		return MCPFLEETD_EXIT_FAIL;
+	}
+	(void)chmod(o.data, 0700);
+	if (mcpfleetd_check_empty(o.data, &d) != 0 ||
+	    crypto_rng_new("mcpfleetd init", &rng, &d) != 0 ||
+	    pki_create(o.data, &conf, rng, &d) != 0 ||
+	    pki_load(o.data, &pki, &d) != 0)
+		goto out;
+	db = fileio_join(o.data, PKI_DB_FILE);
+	if (db == NULL || store_open("sqlite", db, &st, &d) != 0)
+		goto out;
+	if (token_new(rng, token, hash) != 0) {
+		diag_set(&d, ERR_CRYPTO, 0, 0, "cannot make a token");
+		goto out;
+	}
+	if (store_begin(st, &d) != 0 ||
+	    store_admin_token_add(st, "initial", hash, NULL, &d) != 0 ||
+	    store_audit_append(st, "system", "init", o.data, NULL, NULL, &d) !=
+	        0 ||
+	    store_commit(st, &d) != 0)
+		goto out;
+	/* The configuration last: its presence says init completed. */
+	if (pki_conf_write(o.data, &conf, &d) != 0)
+		goto out;
+	printf("mcpfleetd: initialised %s\n"
+	       "  agent port %d, API port %d, names:",
+	       o.data, conf.agent_port, conf.api_port);
+	for (i = 0; i < conf.nnames; i++)
+		printf(" %s", conf.names[i]);
+	printf("\n  fleet CA pin: %s\n"
+	       "\n"
+	       "The first admin token (shown once, store it safely):\n"
+	       "  %s\n"
+	       "\n"
+	       "Next: mcpfleetd serve --data %s\n"
+	       "      export MCPFLEET_SERVER=https://%s:%d MCPFLEET_TOKEN=... "
+	       "MCPFLEET_CA=%s/ca.crt\n",
+	       pki.ca_pin, token, o.data, conf.names[0], conf.api_port, o.data);
+	rc = MCPFLEETD_EXIT_OK;
+out:
+	if (rc != MCPFLEETD_EXIT_OK)
+		fprintf(stderr, "mcpfleetd: init: %s\n", d.msg);
+	crypto_wipe(token, sizeof(token));
+	store_close(st);
+	free(db);
+	pki_free(&pki);
+	crypto_rng_free(rng);
+	return rc;
+}
+
+static void mcpfleetd_on_signal(int sig)
+{
+	(void)sig;
+	if (mcpfleetd_core != NULL)
+		core_stop(mcpfleetd_core);
+}
+
+static void mcpfleetd_lws_log(int level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "mcpfleetd: libwebsockets: %s", line);
+}
+
+static int mcpfleetd_serve(int argc, char **argv)
+{
+	struct mcpfleetd_opts o;
+	struct sigaction sa;
+	struct core c;
+	struct diag d;
+	int r;
+
+	r = mcpfleetd_parse(argc, argv, false, &o);
+	if (r != 0)
+		return r;
+	netclient_lws_log(o.verbose > 1 ? NETCLIENT_LOG_ERR | NETCLIENT_LOG_WARN
+	                                : 0,
+	                  mcpfleetd_lws_log);
+	diag_clear(&d);
+	r = core_open(&c, o.data, o.listen, o.agent_port, o.api_port, &d);
+	if (r != 0) {
+		fprintf(stderr, "mcpfleetd: serve: %s\n", d.msg);
+		core_close(&c);
+		return MCPFLEETD_EXIT_FAIL;
+	}
+	c.verbose = o.verbose;
+	mcpfleetd_core = &c;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = mcpfleetd_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	fprintf(stderr,
+	        "mcpfleetd: serving %s: agent port %d, API port %d, CA %s\n",
+	        o.data, net_agent_port(c.net), net_api_port(c.net),
+	        c.pki.ca_pin);
+	fflush(stderr);
+	r = core_run(&c);
+	mcpfleetd_core = NULL;
+	core_close(&c);
+	fprintf(stderr, "mcpfleetd: stopped\n");
+	return r == 0 ? MCPFLEETD_EXIT_OK : MCPFLEETD_EXIT_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN); /* transport notes, G14 */
+	if (argc < 2) {
+		mcpfleetd_usage(stderr);
+		return MCPFLEETD_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "init") == 0)
+		return mcpfleetd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return mcpfleetd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0 ||
+	    strcmp(argv[1], "--version") == 0) {
+		printf("mcpfleetd %s\n", MCPFLEETD_VERSION);
+		return MCPFLEETD_EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		mcpfleetd_usage(stdout);
+		return MCPFLEETD_EXIT_OK;
+	}
+	return mcpfleetd_usage_error("unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,1046 @@
+/* SPDX-License-Identifier: MIT */
+/* The control plane end to end: the real mcpfleetd on loopback with a
+ * temporary data directory, driven over its admin API and by small test
+ * agents that enroll, connect with their certificates and verify every
+ * envelope they are sent. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "envelope.h"
+#include "err.h"
+#include "mcpfleet.pb-c.h"
+#include "netclient.h"
+#include "token.h"
+
+#define TF_WAIT_MS 10000
+
+static char *tf_daemon; /* path of mcpfleetd, from argv[1] */
+
+struct tf_fixture {
+	struct crypto_rng *rng;
+	char *dir;
+	char *data;
+	char *log;
+	pid_t pid;
+	int agent_port;
+	int api_port;
+	char token[TOKEN_MAX + 1];
+	char *ca_pem;
+	size_t ca_len;
+	char pin[7 + CRYPTO_HEX_LEN + 1];
+};
+
+static struct tf_fixture *tf_fx;
+
+static int64_t tf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int tf_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Runs argv, its stdout into out (size bytes, NUL-terminated). Returns the
+ * exit status. */
+static int tf_run(char *const argv[], char *out, size_t size)
+{
+	int pipefd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (got + 1 < size &&
+	       (n = read(pipefd[0], out + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void tf_start(struct tf_fixture *f)
+{
+	char ap[16], pp[16];
+	char serve[] = "serve", data[] = "--data", agent[] = "--agent-port",
+	     api[] = "--api-port", v[] = "-v";
+	char *argv[] = {tf_daemon, serve, data, f->data, agent,
+	                ap,        api,   pp,   v,       NULL};
+	int fd;
+
+	snprintf(ap, sizeof(ap), "%d", f->agent_port);
+	snprintf(pp, sizeof(pp), "%d", f->api_port);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+}
+
+static void tf_stop(struct tf_fixture *f)
+{
+	int status;
+
+	if (f->pid <= 0)
+		return;
+	kill(f->pid, SIGTERM);
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	f->pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- The admin API ---- */
+
+/* One API call: returns the status, *out the parsed JSON answer (may be
+ * NULL). */
+static int tf_api(const char *method, const char *path, const char *body,
+                  json_t **out)
+{
+	struct tf_fixture *f = tf_fx;
+	char url[256], auth[TOKEN_MAX + 16];
+	struct netclient_header headers[] = {
+	    {"Authorization", auth},
+	    {"Content-Type", "application/json"},
+	};
+	struct netclient_request req = {
+	    .method = method,
+	    .url = url,
+	    .headers = headers,
+	    .nheaders = 2,
+	    .body = body,
+	    .body_len = body != NULL ? strlen(body) : 0,
+	    .ca_pem = f->ca_pem,
+	    .ca_len = f->ca_len,
+	    .timeout_ms = TF_WAIT_MS,
+	};
+	struct netclient_response resp = {0};
+	enum netclient_fail fail;
+	struct diag d;
+	int status;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", f->api_port, path);
+	snprintf(auth, sizeof(auth), "Bearer %s", f->token);
+	if (netclient_https(&req, &resp, &fail, &d) != 0)
+		fail_msg("%s %s: %s", method, path, d.msg);
+	status = resp.status;
+	if (out != NULL) {
+		*out = json_loads(resp.body != NULL ? resp.body : "", 0, NULL);
+		if (*out == NULL)
+			fail_msg("%s %s: %d, not JSON: %s", method, path,
+			         status, resp.body);
+	}
+	netclient_response_free(&resp);
+	return status;
+}
+
+/* An API call that must answer want. */
+static void tf_ok(int want, const char *method, const char *path,
+                  const char *body)
+{
+	json_t *j = NULL;
+	int status = tf_api(method, path, body, &j);
+
+	if (status != want) {
+		char *s = json_dumps(j, 0);
+
+		fail_msg("%s %s: want %d, got %d: %s", method, path, want,
+		         status, s != NULL ? s : "?");
+	}
+	json_decref(j);
+}
+
+/* Creates an enrollment token for user; returns the token (static). */
+static const char *tf_token(const char *user, int ttl, int uses)
+{
+	static char token[TOKEN_MAX + 1];
+	struct token_link_parts parts;
+	char body[256];
+	json_t *j = NULL;
+	struct diag d;
+
+	snprintf(body, sizeof(body),
+	         "{\"user\": \"%s\", \"ttl\": %d, \"uses\": %d}", user, ttl,
+	         uses);
+	assert_int_equal(tf_api("POST", "/api/v1/tokens", body, &j), 201);
+	if (token_link_parse(json_string_value(json_object_get(j, "link")),
+	                     &parts, &d) != 0)
+		fail_msg("link: %s", d.msg);
+	assert_int_equal(parts.port, tf_fx->api_port);
+	assert_string_equal(parts.pin, tf_fx->pin);
+	memcpy(token, parts.token, sizeof(token));
+	json_decref(j);
+	return token;
+}
+
+/* ---- A small agent ---- */
+
+struct tf_agent {
+	struct crypto_key *key;
+	char *key_pem;
+	size_t key_len;
+	char *cert_pem;
+	size_t cert_len;
+	char device_id[64];
+	char user[128];
+	struct crypto_key *signer;
+	struct netclient_ws *ws;
+	uint64_t applied;
+};
+
+static void tf_agent_free(struct tf_agent *a)
+{
+	netclient_ws_free(a->ws);
+	crypto_key_free(a->key);
+	crypto_key_free(a->signer);
+	crypto_secret_free(a->key_pem, a->key_len);
+	free(a->cert_pem);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Enrolls with token; returns the HTTP status and, on 200, fills a. The
+ * body of a refusal goes to why. */
+static int tf_enroll(struct tf_agent *a, const char *token, char *why,
+                     size_t whysize)
+{
+	struct tf_fixture *f = tf_fx;
+	Mcpfleet__V1__EnrollRequest req;
+	Mcpfleet__V1__DeviceFacts facts;
+	Mcpfleet__V1__EnrollResponse *er;
+	struct netclient_response resp = {0};
+	struct crypto_cert_info info;
+	struct crypto_key *pub = NULL;
+	enum netclient_fail fail;
+	char url[128], *csr = NULL;
+	uint8_t *body;
+	size_t len, csrlen;
+	struct diag d;
+	int status;
+
+	memset(a, 0, sizeof(*a));
+	/* The generated INIT macros cast away const; the functions do not. */
+	mcpfleet__v1__enroll_request__init(&req);
+	mcpfleet__v1__device_facts__init(&facts);
+	assert_int_equal(crypto_key_generate(f->rng, &a->key, &d), 0);
+	assert_int_equal(
+	    crypto_key_write_private(a->key, &a->key_pem, &a->key_len, &d), 0);
+	assert_int_equal(
+	    crypto_csr_create(f->rng, a->key, "ignored", &csr, &csrlen, &d), 0);
+	facts.hostname = "testhost";
+	facts.os = "linux";
+	req.token = (char *)(uintptr_t)token;
+	req.csr_pem.data = (uint8_t *)csr;
+	req.csr_pem.len = csrlen;
+	req.facts = &facts;
+	len = mcpfleet__v1__enroll_request__get_packed_size(&req);
+	body = malloc(len);
+	assert_non_null(body);
+	mcpfleet__v1__enroll_request__pack(&req, body);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1/enroll",
+	         f->api_port);
+	{
+		struct netclient_request r = {
+		    .method = "POST",
+		    .url = url,
+		    .body = body,
+		    .body_len = len,
+		    .pin = f->pin,
+		    .timeout_ms = TF_WAIT_MS,
+		};
+
+		if (netclient_https(&r, &resp, &fail, &d) != 0)
+			fail_msg("enroll: %s", d.msg);
+	}
+	free(body);
+	free(csr);
+	status = resp.status;
+	if (status != 200) {
+		snprintf(why, whysize, "%s",
+		         resp.body != NULL ? resp.body : "");
+		netclient_response_free(&resp);
+		tf_agent_free(a);
+		return status;
+	}
+	er = mcpfleet__v1__enroll_response__unpack(NULL, resp.len,
+	                                           (uint8_t *)resp.body);
+	assert_non_null(er);
+	/* The certificate is for our key, chains to the pinned CA, and is
+	 * named after the device id the server chose. */
+	assert_int_equal(crypto_cert_pin_check((char *)er->ca_pem.data,
+	                                       er->ca_pem.len, f->pin, &d),
+	                 0);
+	assert_int_equal(
+	    crypto_cert_verify((char *)er->certificate_pem.data,
+	                       er->certificate_pem.len, (char *)er->ca_pem.data,
+	                       er->ca_pem.len, CRYPTO_PURPOSE_CLIENT, &d),
+	    0);
+	assert_int_equal(crypto_cert_parse((char *)er->certificate_pem.data,
+	                                   er->certificate_pem.len, &info, &pub,
+	                                   &d),
+	                 0);
+	assert_string_equal(info.cn, er->device_id);
+	crypto_key_free(pub);
+	snprintf(a->device_id, sizeof(a->device_id), "%s", er->device_id);
+	snprintf(a->user, sizeof(a->user), "%s", er->user);
+	a->cert_pem =
+	    strndup((char *)er->certificate_pem.data, er->certificate_pem.len);
+	a->cert_len = er->certificate_pem.len;
+	assert_int_equal(
+	    crypto_key_load_public((char *)er->signer_public_pem.data,
+	                           er->signer_public_pem.len, &a->signer, &d),
+	    0);
+	assert_int_equal((int)er->agent_port, f->agent_port);
+	mcpfleet__v1__enroll_response__free_unpacked(er, NULL);
+	netclient_response_free(&resp);
+	return 200;
+}
+
+static void tf_agent_enroll(struct tf_agent *a, const char *user)
+{
+	char why[256];
+	int status = tf_enroll(a, tf_token(user, 3600, 1), why, sizeof(why));
+
+	if (status != 200)
+		fail_msg("enroll %s: %d %s", user, status, why);
+}
+
+static void tf_send_frame(struct tf_agent *a, Mcpfleet__V1__AgentFrame *fr)
+{
+	size_t len = mcpfleet__v1__agent_frame__get_packed_size(fr);
+	uint8_t *buf = malloc(len + 1);
+
+	assert_non_null(buf);
+	mcpfleet__v1__agent_frame__pack(fr, buf);
+	assert_int_equal(netclient_ws_send(a->ws, buf, len), 0);
+	free(buf);
+}
+
+/* Connects with the device certificate; returns 0 when open (and says
+ * hello), or -1. */
+static int tf_connect(struct tf_agent *a, const char *cert, size_t certlen,
+                      const char *key, size_t keylen)
+{
+	struct tf_fixture *f = tf_fx;
+	char url[64];
+	struct netclient_ws_config cfg = {
+	    .url = url,
+	    .ca_pem = f->ca_pem,
+	    .ca_len = f->ca_len,
+	    .cert_pem = cert,
+	    .cert_len = certlen,
+	    .key_pem = key,
+	    .key_len = keylen,
+	    .connect_timeout_ms = TF_WAIT_MS,
+	};
+	Mcpfleet__V1__AgentFrame fr;
+	Mcpfleet__V1__Hello hello;
+	enum netclient_fail fail;
+	struct diag d;
+
+	mcpfleet__v1__agent_frame__init(&fr);
+	mcpfleet__v1__hello__init(&hello);
+
+	netclient_ws_free(a->ws);
+	a->ws = NULL;
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", f->agent_port);
+	if (netclient_ws_open(&cfg, &a->ws, &d) != 0)
+		fail_msg("ws open: %s", d.msg);
+	if (netclient_ws_wait_open(a->ws, TF_WAIT_MS, &fail, &d) != 0)
+		return -1;
+	hello.device_id = a->device_id;
+	hello.applied_revision = a->applied;
+	fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_HELLO;
+	fr.hello = &hello;
+	tf_send_frame(a, &fr);
+	return 0;
+}
+
+static void tf_agent_connect(struct tf_agent *a)
+{
+	assert_int_equal(
+	    tf_connect(a, a->cert_pem, a->cert_len, a->key_pem, a->key_len), 0);
+}
+
+/*
+ * Waits for the next envelope and verifies it as an agent must: signature,
+ * proof, user and device. Returns NULL when the connection closed or
+ * nothing came within ms. Caller frees with tf_opened_free().
+ */
+static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
+{
+	int64_t deadline = tf_now_ms() + ms;
+	Mcpfleet__V1__ServerFrame *fr;
+	struct envelope_opened *o;
+	uint8_t *packed;
+	size_t len, plen;
+	struct diag d;
+	void *data;
+
+	for (;;) {
+		if (netclient_ws_recv(a->ws, &data, &len) == 0)
+			break;
+		if (netclient_ws_state(a->ws) == NETCLIENT_WS_CLOSED ||
+		    tf_now_ms() > deadline)
+			return NULL;
+		assert_int_equal(netclient_ws_service(a->ws, 20), 0);
+	}
+	fr = mcpfleet__v1__server_frame__unpack(NULL, len, data);
+	free(data);
+	assert_non_null(fr);
+	assert_int_equal(fr->body_case,
+	                 MCPFLEET__V1__SERVER_FRAME__BODY_ENVELOPE);
+	plen = mcpfleet__v1__signed_envelope__get_packed_size(fr->envelope);
+	packed = malloc(plen + 1);
+	assert_non_null(packed);
+	mcpfleet__v1__signed_envelope__pack(fr->envelope, packed);
+	mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
+	o = calloc(1, sizeof(*o));
+	assert_non_null(o);
+	if (envelope_open(packed, plen, a->signer, a->user, a->device_id, o,
+	                  &d) != 0)
+		fail_msg("%s: envelope does not verify: %s", a->device_id,
+		         d.msg);
+	free(packed);
+	if (o->kind == ENVELOPE_CATALOGUE) {
+		assert_true(o->revision > a->applied);
+		a->applied = o->revision;
+	}
+	return o;
+}
+
+static void tf_opened_free(struct envelope_opened *o)
+{
+	envelope_opened_clear(o);
+	free(o);
+}
+
+/* The catalogue server named name in o, or NULL. */
+static const Mcpfleet__V1__Server *tf_server(const struct envelope_opened *o,
+                                             const char *name)
+{
+	size_t i;
+
+	for (i = 0; o->catalogue != NULL && i < o->catalogue->n_servers; i++)
+		if (strcmp(o->catalogue->servers[i]->name, name) == 0)
+			return o->catalogue->servers[i];
+	return NULL;
+}
+
+/* Waits for a catalogue that has (want) or lacks (!want) server name. */
+static struct envelope_opened *tf_wait_server(struct tf_agent *a,
+                                              const char *name, bool want)
+{
+	int64_t deadline = tf_now_ms() + TF_WAIT_MS;
+	struct envelope_opened *o;
+
+	while (tf_now_ms() < deadline) {
+		o = tf_recv(a, (int)(deadline - tf_now_ms()));
+		if (o == NULL)
+			break;
+		if (o->kind == ENVELOPE_CATALOGUE &&
+		    (tf_server(o, name) != NULL) == want)
+			return o;
+		tf_opened_free(o);
+	}
+	fail_msg("%s: no catalogue %s %s", a->device_id,
+	         want ? "with" : "without", name);
+	return NULL;
+}
+
+/* True when nothing arrives on a within ms. */
+static bool tf_quiet(struct tf_agent *a, int ms)
+{
+	struct envelope_opened *o = tf_recv(a, ms);
+
+	if (o == NULL)
+		return true;
+	tf_opened_free(o);
+	return false;
+}
+
+static const char *tf_header(const Mcpfleet__V1__Server *s, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_headers; i++)
+		if (strcmp(s->headers[i]->key, k) == 0)
+			return s->headers[i]->value;
+	return NULL;
+}
+
+/* Sets the enrollment rate limit in mcpfleetd.conf (read at start). */
+static void tf_set_enroll_rate(struct tf_fixture *f, int rate)
+{
+	char *path = tu_path(f->data, "mcpfleetd.conf"), *conf, *p, *e;
+	char line[64];
+	struct buf b = BUF_INIT;
+	size_t len;
+
+	conf = tu_read(path, &len);
+	p = strstr(conf, "enroll_rate = ");
+	assert_non_null(p);
+	e = strchr(p, '\n');
+	assert_non_null(e);
+	snprintf(line, sizeof(line), "enroll_rate = %d", rate);
+	assert_int_equal(buf_append(&b, conf, (size_t)(p - conf)), 0);
+	assert_int_equal(buf_puts(&b, line), 0);
+	assert_int_equal(buf_puts(&b, e), 0);
+	tu_write(path, b.data, b.len);
+	buf_free(&b);
+	free(conf);
+	free(path);
+}
+
+/* ---- Fixture ---- */
+
+static void tf_wait_up(struct tf_fixture *f);
+
+static int tf_group_setup(void **state)
+{
+	struct tf_fixture *f = calloc(1, sizeof(*f));
+	char out[4096], *p, *e;
+	char ap[16], pp[16];
+	char init[] = "init", data[] = "--data", name[] = "--name",
+	     ip[] = "127.0.0.1", lh[] = "localhost", agent[] = "--agent-port",
+	     api[] = "--api-port", listen[] = "--listen";
+	char *argv[] = {tf_daemon, init, data,  NULL, name, ip, name, lh,
+	                listen,    ip,   agent, ap,   api,  pp, NULL};
+	struct diag d;
+	char *ca_file;
+
+	assert_non_null(f);
+	tf_fx = f;
+	assert_int_equal(crypto_rng_new("test_fleet", &f->rng, &d), 0);
+	f->dir = tu_mkdtemp();
+	f->data = tu_path(f->dir, "data");
+	f->log = tu_path(f->dir, "mcpfleetd.log");
+	f->agent_port = tf_free_port();
+	f->api_port = tf_free_port();
+	snprintf(ap, sizeof(ap), "%d", f->agent_port);
+	snprintf(pp, sizeof(pp), "%d", f->api_port);
+	argv[3] = f->data;
+	assert_int_equal(tf_run(argv, out, sizeof(out)), 0);
+	/* The token is the line after "admin token". */
+	p = strstr(out, "admin token");
+	assert_non_null(p);
+	p = strchr(p, '\n');
+	assert_non_null(p);
+	while (*p == '\n' || *p == ' ')
+		p++;
+	e = strchr(p, '\n');
+	assert_non_null(e);
+	assert_true((size_t)(e - p) < sizeof(f->token));
+	memcpy(f->token, p, (size_t)(e - p));
+	/* A second init refuses and changes nothing. */
+	assert_int_not_equal(tf_run(argv, out, sizeof(out)), 0);
+	ca_file = tu_path(f->data, "ca.crt");
+	f->ca_pem = tu_read(ca_file, &f->ca_len);
+	free(ca_file);
+	memcpy(f->pin, "sha256:", 7);
+	assert_int_equal(
+	    crypto_cert_fingerprint(f->ca_pem, f->ca_len, f->pin + 7, &d), 0);
+	/* The tests enroll more devices a minute than the default allows. */
+	tf_set_enroll_rate(f, 1000);
+	tf_start(f);
+	tf_wait_up(f);
+	*state = f;
+	return 0;
+}
+
+/* Waits until the daemon answers /healthz. */
+static void tf_wait_up(struct tf_fixture *f)
+{
+	int64_t deadline = tf_now_ms() + TF_WAIT_MS;
+	struct diag d;
+
+	for (;;) {
+		struct netclient_response resp = {0};
+		char url[64];
+		struct netclient_request req = {.url = url,
+		                                .ca_pem = f->ca_pem,
+		                                .ca_len = f->ca_len,
+		                                .timeout_ms = 1000};
+		enum netclient_fail fail;
+
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d/healthz",
+		         f->api_port);
+		if (netclient_https(&req, &resp, &fail, &d) == 0 &&
+		    resp.status == 200) {
+			netclient_response_free(&resp);
+			break;
+		}
+		netclient_response_free(&resp);
+		if (tf_now_ms() > deadline)
+			fail_msg("mcpfleetd did not come up: %s", d.msg);
+		usleep(50 * 1000);
+	}
+}
+
+static int tf_group_teardown(void **state)
+{
+	struct tf_fixture *f = *state;
+
+	tf_stop(f);
+	if (getenv("TF_KEEP") == NULL)
+		tu_rmtree(f->dir);
+	else
+		fprintf(stderr, "kept %s\n", f->dir);
+	free(f->dir);
+	free(f->data);
+	free(f->log);
+	free(f->ca_pem);
+	crypto_rng_free(f->rng);
+	free(f);
+	tf_fx = NULL;
+	return 0;
+}
+
+/* ---- Tests ---- */
+
+static void test_fleet_enroll_tokens(void **state)
+{
+	struct tf_agent a;
+	char why[256], tok[TOKEN_MAX + 1];
+	json_t *j = NULL;
+	int id;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"erin\"}");
+	/* A good token enrolls once, and only once. */
+	snprintf(tok, sizeof(tok), "%s", tf_token("erin", 3600, 1));
+	assert_int_equal(tf_enroll(&a, tok, why, sizeof(why)), 200);
+	assert_string_equal(a.user, "erin");
+	assert_int_equal(strncmp(a.device_id, "dev-", 4), 0);
+	tf_agent_free(&a);
+	assert_int_equal(tf_enroll(&a, tok, why, sizeof(why)), 403);
+	assert_non_null(strstr(why, "used"));
+	/* Unknown and revoked tokens. */
+	assert_int_equal(tf_enroll(&a, "AAAAnotatokenAAAA", why, sizeof(why)),
+	                 403);
+	snprintf(tok, sizeof(tok), "%s", tf_token("erin", 3600, 1));
+	assert_int_equal(tf_api("GET", "/api/v1/tokens", NULL, &j), 200);
+	id = (int)json_integer_value(
+	    json_object_get(json_array_get(j, json_array_size(j) - 1), "id"));
+	json_decref(j);
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/api/v1/tokens/%d", id);
+		tf_ok(200, "DELETE", path, NULL);
+	}
+	assert_int_equal(tf_enroll(&a, tok, why, sizeof(why)), 403);
+	assert_non_null(strstr(why, "revoked"));
+	/* An expired token. */
+	snprintf(tok, sizeof(tok), "%s", tf_token("erin", 1, 1));
+	sleep(2);
+	assert_int_equal(tf_enroll(&a, tok, why, sizeof(why)), 403);
+	assert_non_null(strstr(why, "expired"));
+}
+
+static void test_fleet_push_on_every_change(void **state)
+{
+	struct envelope_opened *o;
+	struct tf_agent a;
+	const Mcpfleet__V1__Server *s;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"alice\"}");
+	tf_agent_enroll(&a, "alice");
+	tf_agent_connect(&a);
+	/* A new server granted to everyone. */
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"fs\", \"entry\": {\"command\": \"npx\", "
+	      "\"args\": [\"-y\", \"srv\"]}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"fs\", \"everyone\": true}");
+	o = tf_wait_server(&a, "fs", true);
+	s = tf_server(o, "fs");
+	assert_string_equal(s->command, "npx");
+	tf_opened_free(o);
+	/* A team grant reaches a member. */
+	tf_ok(201, "POST", "/api/v1/teams", "{\"name\": \"dev\"}");
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"gh\", \"entry\": {\"url\": "
+	      "\"https://gh.example/mcp\", \"headers\": {\"Authorization\": "
+	      "\"Bearer ${secret:GH}\"}}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"gh\", \"team\": \"dev\", \"tools_deny\": "
+	      "[\"delete_repo\"]}");
+	tf_ok(201, "POST", "/api/v1/teams/dev/members",
+	      "{\"user\": \"alice\"}");
+	/* Granted, but its secret is missing: left out. */
+	assert_true(tf_quiet(&a, 500));
+	tf_ok(201, "PUT", "/api/v1/secrets/GH", "{\"value\": \"org-token\"}");
+	o = tf_wait_server(&a, "gh", true);
+	s = tf_server(o, "gh");
+	assert_string_equal(tf_header(s, "Authorization"), "Bearer org-token");
+	assert_int_equal(s->n_tools_deny, 1);
+	assert_string_equal(s->tools_deny[0], "delete_repo");
+	tf_opened_free(o);
+	/* An edited server. */
+	tf_ok(200, "PUT", "/api/v1/servers/fs",
+	      "{\"entry\": {\"command\": \"node\"}}");
+	o = tf_wait_server(&a, "fs", true);
+	assert_string_equal(tf_server(o, "fs")->command, "node");
+	tf_opened_free(o);
+	/* Membership removed: the team's server goes. */
+	tf_ok(200, "DELETE", "/api/v1/teams/dev/members/alice", NULL);
+	o = tf_wait_server(&a, "gh", false);
+	tf_opened_free(o);
+	/* Nothing changed for alice: nothing is sent. */
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"zed\"}");
+	assert_true(tf_quiet(&a, 500));
+	tf_agent_free(&a);
+}
+
+static void test_fleet_secrets_stay_with_their_user(void **state)
+{
+	struct envelope_opened *o;
+	struct tf_agent a, b;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"ann\"}");
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"ben\"}");
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"jira\", \"entry\": {\"command\": \"jira-mcp\", "
+	      "\"env\": {\"JIRA_TOKEN\": \"${secret:JIRA}\"}}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"jira\", \"user\": \"ann\"}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"jira\", \"user\": \"ben\"}");
+	tf_ok(201, "PUT", "/api/v1/secrets/JIRA",
+	      "{\"value\": \"ann-secret\", \"user\": \"ann\"}");
+	tf_ok(201, "PUT", "/api/v1/secrets/JIRA",
+	      "{\"value\": \"ben-secret\", \"user\": \"ben\"}");
+	tf_agent_enroll(&a, "ann");
+	tf_agent_enroll(&b, "ben");
+	tf_agent_connect(&a);
+	tf_agent_connect(&b);
+	o = tf_wait_server(&a, "jira", true);
+	assert_string_equal(tf_server(o, "jira")->env[0]->value, "ann-secret");
+	tf_opened_free(o);
+	o = tf_wait_server(&b, "jira", true);
+	assert_string_equal(tf_server(o, "jira")->env[0]->value, "ben-secret");
+	tf_opened_free(o);
+	/* Rotating ann's secret reaches ann only. */
+	tf_ok(201, "PUT", "/api/v1/secrets/JIRA",
+	      "{\"value\": \"ann-rotated\", \"user\": \"ann\"}");
+	o = tf_wait_server(&a, "jira", true);
+	assert_string_equal(tf_server(o, "jira")->env[0]->value, "ann-rotated");
+	tf_opened_free(o);
+	assert_true(tf_quiet(&b, 500));
+	tf_agent_free(&a);
+	tf_agent_free(&b);
+}
+
+/* Expects the revocation and then the 1008 close. */
+static void tf_expect_revoked(struct tf_agent *a)
+{
+	struct envelope_opened *o = tf_recv(a, TF_WAIT_MS);
+	int64_t deadline = tf_now_ms() + TF_WAIT_MS;
+	const char *reason = NULL;
+	int code = 0;
+
+	assert_non_null(o);
+	assert_int_equal(o->kind, ENVELOPE_REVOCATION);
+	assert_string_equal(o->revocation->device_id, a->device_id);
+	tf_opened_free(o);
+	while (netclient_ws_state(a->ws) != NETCLIENT_WS_CLOSED &&
+	       tf_now_ms() < deadline)
+		assert_int_equal(netclient_ws_service(a->ws, 20), 0);
+	assert_int_equal(netclient_ws_closed(a->ws, &code, &reason, NULL), 0);
+	assert_int_equal(code, 1008);
+	assert_string_equal(reason, "revoked");
+}
+
+static void test_fleet_revoke_connected_and_offline(void **state)
+{
+	struct tf_agent a, b;
+	char path[128];
+	json_t *j = NULL, *dl;
+	size_t i;
+	bool found = false;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"carl\"}");
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"wiki\", \"entry\": {\"command\": \"wiki\", "
+	      "\"args\": [\"${secret:WIKI}\"]}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"wiki\", \"user\": \"carl\"}");
+	tf_ok(201, "PUT", "/api/v1/secrets/WIKI",
+	      "{\"value\": \"w1\", \"user\": \"carl\"}");
+	tf_agent_enroll(&a, "carl");
+	tf_agent_enroll(&b, "carl");
+	tf_agent_connect(&a);
+	tf_opened_free(tf_wait_server(&a, "wiki", true));
+	tf_agent_connect(&b);
+	tf_opened_free(tf_wait_server(&b, "wiki", true));
+	/* b goes offline. */
+	netclient_ws_free(b.ws);
+	b.ws = NULL;
+	/* Revoking a connected device: revocation, then 1008. */
+	snprintf(path, sizeof(path), "/api/v1/devices/%s/revoke", a.device_id);
+	tf_ok(200, "POST", path, "{\"reason\": \"laptop lost\"}");
+	tf_expect_revoked(&a);
+	tf_ok(409, "POST", path, NULL);
+	/* It comes back: told again, never served a view. */
+	tf_agent_connect(&a);
+	tf_expect_revoked(&a);
+	/* Offboarding carl revokes b while offline and lists what to
+	 * rotate. */
+	assert_int_equal(
+	    tf_api("POST", "/api/v1/users/carl/offboard", "{}", &j), 200);
+	dl = json_object_get(j, "deliveries");
+	for (i = 0; i < json_array_size(dl); i++) {
+		json_t *e = json_array_get(dl, i);
+
+		if (strcmp(json_string_value(json_object_get(e, "secret")),
+		           "WIKI") == 0)
+			found = true;
+	}
+	assert_true(found);
+	json_decref(j);
+	tf_agent_connect(&b);
+	tf_expect_revoked(&b);
+	tf_agent_free(&a);
+	tf_agent_free(&b);
+}
+
+static void test_fleet_refuses_strangers(void **state)
+{
+	struct tf_fixture *f = *state;
+	struct crypto_key *cakey = NULL, *key = NULL;
+	char *capem = NULL, *pem = NULL, *keypem = NULL;
+	size_t calen, len, keylen;
+	struct crypto_ca_req careq = {.cn = "Foreign", .years = 1};
+	struct crypto_cert_req req = {.cn = "dev-000000000000000000000000",
+	                              .days = 1,
+	                              .purpose = CRYPTO_PURPOSE_CLIENT};
+	struct tf_agent a;
+	struct sockaddr_in sa;
+	char buf[256];
+	struct diag d;
+	ssize_t n;
+	int fd;
+
+	/* A certificate from another CA. */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(crypto_key_generate(f->rng, &cakey, &d), 0);
+	assert_int_equal(
+	    crypto_ca_create(f->rng, cakey, &careq, &capem, &calen, &d), 0);
+	assert_int_equal(crypto_key_generate(f->rng, &key, &d), 0);
+	assert_int_equal(crypto_cert_issue(f->rng, cakey, capem, calen, key,
+	                                   &req, &pem, &len, NULL, &d),
+	                 0);
+	assert_int_equal(crypto_key_write_private(key, &keypem, &keylen, &d),
+	                 0);
+	snprintf(a.device_id, sizeof(a.device_id), "%s", req.cn);
+	assert_int_equal(tf_connect(&a, pem, len, keypem, keylen), -1);
+	netclient_ws_free(a.ws);
+	/* No certificate at all: the handshake fails. */
+	{
+		char url[64];
+		struct netclient_request r = {.url = url,
+		                              .ca_pem = f->ca_pem,
+		                              .ca_len = f->ca_len,
+		                              .timeout_ms = TF_WAIT_MS};
+		struct netclient_response resp = {0};
+		enum netclient_fail fail;
+
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d/",
+		         f->agent_port);
+		assert_int_not_equal(netclient_https(&r, &resp, &fail, &d), 0);
+		netclient_response_free(&resp);
+	}
+	/* Plain HTTP on the agent port gets no HTTP answer. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)f->agent_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_true(write(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27) == 27);
+	{
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+		n = 0;
+		if (poll(&pfd, 1, 2000) > 0)
+			n = read(fd, buf, sizeof(buf) - 1);
+	}
+	close(fd);
+	assert_true(n <= 0 || strncmp(buf, "HTTP/", 5) != 0);
+	/* A wrong admin token. */
+	{
+		char saved[sizeof(f->token)];
+
+		memcpy(saved, f->token, sizeof(saved));
+		snprintf(f->token, sizeof(f->token), "not-the-token");
+		tf_ok(401, "GET", "/api/v1/users", NULL);
+		memcpy(f->token, saved, sizeof(saved));
+	}
+	crypto_key_free(cakey);
+	crypto_key_free(key);
+	free(capem);
+	free(pem);
+	crypto_secret_free(keypem, keylen);
+}
+
+static void test_fleet_bad_frame_closes_only_that(void **state)
+{
+	struct tf_agent a, b;
+	int64_t deadline;
+	int code = 0;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"dora\"}");
+	tf_agent_enroll(&a, "dora");
+	tf_agent_enroll(&b, "dora");
+	tf_agent_connect(&a);
+	tf_agent_connect(&b);
+	assert_int_equal(netclient_ws_send(a.ws, "\xff\xff\xff garbage", 11),
+	                 0);
+	deadline = tf_now_ms() + TF_WAIT_MS;
+	while (netclient_ws_state(a.ws) != NETCLIENT_WS_CLOSED &&
+	       tf_now_ms() < deadline)
+		assert_int_equal(netclient_ws_service(a.ws, 20), 0);
+	assert_int_equal(netclient_ws_closed(a.ws, &code, NULL, NULL), 0);
+	assert_int_equal(code, 1002);
+	/* The server and the other connection carry on. */
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"dora-srv\", \"entry\": {\"command\": \"x\"}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"dora-srv\", \"user\": \"dora\"}");
+	tf_opened_free(tf_wait_server(&b, "dora-srv", true));
+	tf_agent_free(&a);
+	tf_agent_free(&b);
+}
+
+static void test_fleet_restart_keeps_state(void **state)
+{
+	struct tf_fixture *f = *state;
+	struct envelope_opened *o;
+	struct tf_agent a;
+	json_t *j = NULL;
+	int64_t deadline;
+
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"fay\"}");
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"fay-srv\", \"entry\": {\"command\": \"y\"}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"fay-srv\", \"user\": \"fay\"}");
+	tf_agent_enroll(&a, "fay");
+	tf_agent_connect(&a);
+	tf_opened_free(tf_wait_server(&a, "fay-srv", true));
+	tf_stop(f);
+	tf_start(f);
+	/* The agent reconnects with its applied revision: it is sent the
+	 * same servers under a newer revision. */
+	deadline = tf_now_ms() + TF_WAIT_MS;
+	while (tf_connect(&a, a.cert_pem, a.cert_len, a.key_pem, a.key_len) !=
+	       0) {
+		assert_true(tf_now_ms() < deadline);
+		usleep(100 * 1000);
+	}
+	o = tf_wait_server(&a, "fay-srv", true);
+	tf_opened_free(o);
+	assert_int_equal(tf_api("GET", "/api/v1/users/fay", NULL, &j), 200);
+	json_decref(j);
+	assert_int_equal(tf_api("GET", "/api/v1/audit/verify", NULL, &j), 200);
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	tf_agent_free(&a);
+}
+
+static void test_fleet_enroll_rate_limited(void **state)
+{
+	struct tf_fixture *f = *state;
+	struct tf_agent a;
+	char why[256];
+	int i, status = 0;
+
+	tf_stop(f);
+	tf_set_enroll_rate(f, 3);
+	tf_start(f);
+	tf_wait_up(f);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(tf_enroll(&a, "nope", why, sizeof(why)), 403);
+	status = tf_enroll(&a, "nope", why, sizeof(why));
+	assert_int_equal(status, 429);
+	assert_non_null(strstr(why, "too many"));
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fleet_enroll_tokens),
+	    cmocka_unit_test(test_fleet_push_on_every_change),
+	    cmocka_unit_test(test_fleet_secrets_stay_with_their_user),
+	    cmocka_unit_test(test_fleet_revoke_connected_and_offline),
+	    cmocka_unit_test(test_fleet_refuses_strangers),
+	    cmocka_unit_test(test_fleet_bad_frame_closes_only_that),
+	    cmocka_unit_test(test_fleet_restart_keeps_state),
+	    cmocka_unit_test(test_fleet_enroll_rate_limited),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s PATH-TO-MCPFLEETD\n", argv[0]);
+		return 2;
+	}
+	tf_daemon = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	netclient_lws_log(0, NULL);
+	if (getenv("TF_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TF_FILTER"));
+	return cmocka_run_group_tests(tests, tf_group_setup, tf_group_teardown);
+}
