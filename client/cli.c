@@ -3,21 +3,25 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "catalogue.h"
+#include "enrollment.h"
 #include "fileio.h"
 #include "jsonutil.h"
 #include "personal.h"
 #include "serverflags.h"
 #include "sync.h"
 
-#define CLI_VERSION "0.1.0"
+#define CLI_VERSION AGENT_VERSION
 
 void cli_usage(FILE *f)
 {
@@ -35,16 +39,30 @@ void cli_usage(FILE *f)
 	      "  list [--json]\n"
 	      "\n"
 	      "Hosts:\n"
-	      "  sync [--dry-run] [--json]   render the catalogue into every "
-	      "present host\n"
+	      "  sync [--dry-run] [--json]   render the personal and the last "
+	      "verified fleet\n"
+	      "                              catalogue into every present "
+	      "host\n"
 	      "  hosts [--json]              which hosts are present, and "
 	      "their files\n"
+	      "\n"
+	      "Fleet:\n"
+	      "  enroll LINK                 join a fleet with the link your "
+	      "administrator gave\n"
+	      "  run                         stay connected: apply updates, "
+	      "report, reconnect\n"
+	      "  status [--json]             enrollment, connection, "
+	      "revision, hosts\n"
+	      "  unenroll                    remove every fleet entry and the "
+	      "device credentials\n"
 	      "\n"
 	      "  help, version\n"
 	      "\n"
 	      "Exit codes: 0 ok, 1 a host was blocked, 2 usage or "
 	      "configuration error,\n"
-	      "3 not enrolled or server unreachable.\n",
+	      "3 not enrolled, server unreachable or enrollment refused, 4 "
+	      "(run) this device\n"
+	      "was revoked: its fleet entries and credentials were removed.\n",
 	      f);
 }
 
@@ -323,25 +341,149 @@ static int cli_hosts(const struct cli *c, int argc, char **argv)
 
 static int cli_sync(const struct cli *c, int argc, char **argv)
 {
-	struct catalogue cat = {0};
+	struct catalogue cat = {0}, fleet = {0};
 	struct sync_opts o = {
 	    .home = c->home,
 	    .env = c->env,
 	    .out = c->out,
 	    .err = c->err,
 	};
-	char *path = NULL;
-	int code = EXIT_CONFIG;
+	struct diag d;
+	uint64_t revision = 0;
+	bool have_fleet = false;
+	char *path = NULL, *enrolled = NULL;
+	int r, code = EXIT_CONFIG;
 
+	diag_clear(&d);
 	if (cli_switches(c, argc, argv, &o.json, &o.dry_run) != 0)
 		return EXIT_CONFIG;
 	if ((path = cli_catalogue_path(c)) == NULL ||
 	    cli_load(c, path, &cat) != 0)
 		goto out;
-	code = sync_run(&o, &cat, NULL, 0);
+	/* Enrolled: the fleet part is catalogue.pb, verified again now. */
+	r = agent_fleet_load(c->home, &fleet, &revision, &d);
+	if (r != 0 && r != -ERR_NOENT) {
+		cli_error(c, "%s; nothing was written", d.msg);
+		goto out;
+	}
+	have_fleet = r == 0;
+	/* An unenroll between the load and the sync must win. */
+	if (have_fleet) {
+		if ((enrolled = fileio_join(c->home, ENROLLMENT_FILE)) ==
+		    NULL) {
+			cli_error(c, "out of memory");
+			goto out;
+		}
+		o.require = enrolled;
+	}
+	code = sync_run(&o, &cat, have_fleet ? &fleet : NULL, revision);
+	if (code == EXIT_NOT_ENROLLED)
+		cli_error(c,
+		          "%s was removed meanwhile (unenrolled); nothing "
+		          "was written: run 'mcpfleet sync' again",
+		          enrolled);
 out:
 	catalogue_clear(&cat);
+	catalogue_clear(&fleet);
+	free(enrolled);
 	free(path);
+	return code;
+}
+
+static int cli_enroll(const struct cli *c, int argc, char **argv)
+{
+	struct enrollment_opts o = {
+	    .home = c->home,
+	    .out = c->out,
+	    .err = c->err,
+	};
+
+	if (argc != 2 || argv[1][0] == '-') {
+		cli_error(c, "usage: mcpfleet enroll LINK (the "
+		             "mcpfleet://HOST:PORT/enroll/TOKEN#ca=sha256:HEX "
+		             "link your administrator gave you)");
+		return EXIT_CONFIG;
+	}
+	return enrollment_enroll(&o, argv[1]);
+}
+
+/* Set by SIGTERM and SIGINT while "run" serves. */
+static atomic_int cli_stop;
+
+static void cli_on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&cli_stop, 1);
+}
+
+static void cli_agent_opts(const struct cli *c, struct agent_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->home = c->home;
+	o->env = c->env;
+	o->out = c->out;
+	o->err = c->err;
+}
+
+static int cli_run(const struct cli *c, int argc, char **argv)
+{
+	struct agent_opts o;
+	struct sigaction sa;
+
+	if (cli_switches(c, argc, argv, NULL, NULL) != 0)
+		return EXIT_CONFIG;
+	cli_agent_opts(c, &o);
+	o.stop = &cli_stop;
+	/* No SA_RESTART: a signal should cut a wait short. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0)
+		return cli_error(c, "run: cannot handle signals: %s",
+		                 strerror(errno));
+	return agent_run(&o);
+}
+
+static int cli_status(const struct cli *c, int argc, char **argv)
+{
+	struct agent_opts o;
+	bool json = false;
+
+	if (cli_switches(c, argc, argv, &json, NULL) != 0)
+		return EXIT_CONFIG;
+	cli_agent_opts(c, &o);
+	return agent_status(&o, json);
+}
+
+static int cli_unenroll(const struct cli *c, int argc, char **argv)
+{
+	struct agent_opts o;
+	struct enrollment e;
+	struct diag d;
+	int code;
+
+	diag_clear(&d);
+	if (cli_switches(c, argc, argv, NULL, NULL) != 0)
+		return EXIT_CONFIG;
+	if (!enrollment_exists(c->home)) {
+		cli_error(c, "unenroll: not enrolled (no %s/%s)", c->home,
+		          ENROLLMENT_FILE);
+		return EXIT_NOT_ENROLLED;
+	}
+	/* A broken enrollment.json is still an enrollment to remove. */
+	if (enrollment_load(c->home, &e, &d) != 0)
+		(void)snprintf(e.device_id, sizeof(e.device_id), "%s",
+		               "this device");
+	cli_agent_opts(c, &o);
+	code = agent_leave(&o, false);
+	if (code == EXIT_CONFIG)
+		return code;
+	fprintf(c->out,
+	        "unenrolled %s: fleet entries removed from the hosts, device "
+	        "credentials deleted; a running 'mcpfleet run' stops by "
+	        "itself\n",
+	        e.device_id);
 	return code;
 }
 
@@ -351,8 +493,11 @@ int cli_main(const struct cli *c, int argc, char **argv)
 		const char *name;
 		int (*fn)(const struct cli *, int, char **);
 	} commands[] = {
-	    {"add", cli_add},   {"remove", cli_remove}, {"list", cli_list},
-	    {"sync", cli_sync}, {"hosts", cli_hosts},
+	    {"add", cli_add},           {"remove", cli_remove},
+	    {"list", cli_list},         {"sync", cli_sync},
+	    {"hosts", cli_hosts},       {"enroll", cli_enroll},
+	    {"run", cli_run},           {"status", cli_status},
+	    {"unenroll", cli_unenroll},
 	};
 	size_t i;
 

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "fileio.h"
+#include "netclient.h"
 
 int main(int argc, char **argv)
 {
@@ -20,6 +21,12 @@ int main(int argc, char **argv)
 	int code;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* libwebsockets' own log lines only on request: every failure that
+	 * matters reaches the user through our own messages. */
+	netclient_lws_log(getenv("MCPFLEET_LWS_DEBUG") != NULL
+	                      ? NETCLIENT_LOG_ERR | NETCLIENT_LOG_WARN
+	                      : 0,
+	                  NULL);
 	if ((h = host_env_get(env, "MCPFLEET_HOME")) != NULL)
 		c.home = h;
 	else if ((h = host_env_get(env, "HOME")) != NULL &&

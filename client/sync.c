@@ -350,8 +350,72 @@ static int sync_apply_all(const struct sync_opts *o,
 	return r;
 }
 
+/* Fills *out from the plans and the state recorded after them. */
+static int sync_result_fill(const struct sync_opts *o,
+                            const struct host_plan *plans,
+                            const struct agent_state *st,
+                            struct sync_result *out)
+{
+	struct sync_result res = {0};
+	size_t i, k;
+	int r = -ERR_NOMEM;
+
+	if ((res.hosts = calloc(adapter_count, sizeof(*res.hosts))) == NULL)
+		return -ERR_NOMEM;
+	res.n = adapter_count;
+	for (i = 0; i < adapter_count; i++) {
+		const struct host_plan *p = &plans[i];
+		struct sync_host_result *h = &res.hosts[i];
+		const struct host_state *hs = state_get(st, p->adapter->id);
+		const struct strv *names;
+
+		h->id = p->adapter->id;
+		h->status = p->status;
+		h->changed = p->changed;
+		if (p->message != NULL &&
+		    (h->message = strdup(p->message)) == NULL)
+			goto out;
+		/* A dry run records nothing: what the plan would leave. */
+		names = (o->dry_run && p->status == HOST_OK) || hs == NULL
+		            ? &p->after.managed
+		            : &hs->managed;
+		if (p->status == HOST_ABSENT && hs == NULL)
+			continue;
+		for (k = 0; k < names->n; k++)
+			if (strv_push(&h->managed, names->v[k]) != 0)
+				goto out;
+	}
+	*out = res;
+	memset(&res, 0, sizeof(res));
+	r = 0;
+out:
+	sync_result_clear(&res);
+	return r;
+}
+
+void sync_result_clear(struct sync_result *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++) {
+		free(r->hosts[i].message);
+		strv_clear(&r->hosts[i].managed);
+	}
+	free(r->hosts);
+	memset(r, 0, sizeof(*r));
+}
+
 int sync_run(const struct sync_opts *o, const struct catalogue *personal,
              const struct catalogue *fleet, uint64_t fleet_revision)
+{
+	return sync_run_report(o, personal, fleet, fleet_revision, NULL);
+}
+
+int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
+                    const struct catalogue *fleet, uint64_t fleet_revision,
+                    struct sync_result *out)
 {
 	struct agent_state st = {0};
 	struct sync_merged m = {0};
@@ -375,6 +439,12 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 		fprintf(o->err, "mcpfleet: %s/.lock: cannot lock: %s\n",
 		        o->home, strerror(errno));
 		return EXIT_CONFIG;
+	}
+	/* Checked under the lock: whoever removes it and then syncs runs
+	 * after us, or we see it gone. */
+	if (o->require != NULL && !fileio_exists(o->require)) {
+		exit_code = EXIT_NOT_ENROLLED;
+		goto out;
 	}
 	if ((state_path = fileio_join(o->home, "state.json")) == NULL)
 		goto nomem;
@@ -400,7 +470,7 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 		if (o->json)
 			json_array_append_new(warnings,
 			                      json_string(m.warnings.v[i]));
-		else
+		else if (!o->quiet)
 			fprintf(o->err, "mcpfleet: warning: %s\n",
 			        m.warnings.v[i]);
 	}
@@ -440,7 +510,7 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 			exit_code = EXIT_BLOCKED;
 		if (o->json) {
 			json_array_append_new(hosts, sync_plan_json(o, p));
-		} else {
+		} else if (!o->quiet) {
 			sync_print_human(o, p);
 			for (j = 0; j < p->warnings.n; j++)
 				fprintf(o->err, "mcpfleet: warning: %s\n",
@@ -469,7 +539,7 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 		if (state_save(state_path, &st) != 0)
 			goto save_failed;
 	}
-	if (o->json) {
+	if (o->json && !o->quiet) {
 		char *s;
 
 		json_object_set_new(report, "dry_run",
@@ -482,9 +552,11 @@ int sync_run(const struct sync_opts *o, const struct catalogue *personal,
 			goto nomem;
 		fputs(s, o->out);
 		free(s);
-	} else if (o->dry_run) {
+	} else if (o->dry_run && !o->quiet) {
 		fprintf(o->out, "dry run: nothing was written\n");
 	}
+	if (out != NULL && sync_result_fill(o, plans, &st, out) != 0)
+		goto nomem;
 	goto out;
 save_failed:
 	fprintf(o->err, "mcpfleet: %s: cannot write: %s\n", state_path,

@@ -9,6 +9,7 @@
 
 #include "adapter.h"
 #include "catalogue.h"
+#include "hostfile.h"
 
 /* Exit codes of the agent's commands (DESIGN.md). */
 enum {
@@ -16,6 +17,8 @@ enum {
 	EXIT_BLOCKED = 1,      /* one or more hosts blocked */
 	EXIT_CONFIG = 2,       /* usage or configuration error */
 	EXIT_NOT_ENROLLED = 3, /* not enrolled, or the server is unreachable */
+	EXIT_REVOKED = 4,      /* "run": the server revoked this device; its
+	                          fleet entries and credentials are gone */
 };
 
 struct sync_opts {
@@ -24,6 +27,13 @@ struct sync_opts {
 	bool dry_run;               /* plan and print; write nothing at all */
 	bool json;                  /* print the stable JSON report */
 	bool ignore_stamps;         /* re-read every file (benchmarks, tests) */
+	bool quiet;                 /* print no plan and no warnings (the
+	                               agent's periodic re-check); errors are
+	                               still printed */
+	/* When set, a file that must still exist once the lock is held (the
+	 * agent's enrollment.json); if it is gone, nothing is read or written
+	 * and the result is EXIT_NOT_ENROLLED. */
+	const char *require;
 	FILE *out;
 	FILE *err;
 };
@@ -38,5 +48,33 @@ struct sync_opts {
  */
 int sync_run(const struct sync_opts *o, const struct catalogue *personal,
              const struct catalogue *fleet, uint64_t fleet_revision);
+
+/* What a sync did to one host, for the agent's report to the server. */
+struct sync_host_result {
+	const char *id;          /* the adapter's id (static) */
+	enum host_status status; /* ok, blocked, skipped or absent */
+	char *message;           /* why blocked or skipped; NULL otherwise */
+	struct strv managed;     /* the names mcpfleet manages there now */
+	bool changed;            /* the file was written (in a dry run: would
+	                            be) */
+};
+
+struct sync_result {
+	struct sync_host_result *hosts; /* every adapter, registry order */
+	size_t n;
+};
+
+/*
+ * As sync_run (EXIT_NOT_ENROLLED too, see o->require), and when every host
+ * was planned (the exit code is EXIT_OK
+ * or EXIT_BLOCKED) fills *out (free with sync_result_clear) with what
+ * happened to each host. *out is left alone on EXIT_CONFIG.
+ */
+int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
+                    const struct catalogue *fleet, uint64_t fleet_revision,
+                    struct sync_result *out);
+
+/* Frees what a result holds and zeroes it. NULL-safe. */
+void sync_result_clear(struct sync_result *r);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Bearer tokens (enrollment and admin) and enrollment links. */
+/* Bearer tokens (enrollment and admin) and enrollment links, shared by
+ * mcpfleetd, mcpfleetctl and the agent. */
 #ifndef MCPFLEET_TOKEN_H
 #define MCPFLEET_TOKEN_H
 
