@@ -44,7 +44,8 @@ struct tn_core {
 	int messages;
 	int wakes;
 	struct net_identity id;
-	int close_code;
+	int close_code;  /* of the latest opened connection */
+	int conn_closes; /* closes of the latest opened connection */
 	char close_reason[NET_REASON_MAX + 1];
 	struct net_conn *conn; /* the latest open one */
 	char reject_serial[64];
@@ -139,10 +140,15 @@ static void tn_on_close(void *arg, struct net_conn *c, int code,
 
 	pthread_mutex_lock(&core->mu);
 	core->closes++;
-	core->close_code = code;
-	snprintf(core->close_reason, sizeof(core->close_reason), "%s", reason);
-	if (core->conn == c)
+	/* A connection of an earlier test may close late: only the latest
+	 * opened one's code is recorded. */
+	if (core->conn == c) {
+		core->conn_closes++;
+		core->close_code = code;
+		snprintf(core->close_reason, sizeof(core->close_reason), "%s",
+		         reason);
 		core->conn = NULL;
+	}
 	pthread_mutex_unlock(&core->mu);
 }
 
@@ -156,9 +162,8 @@ static void tn_on_wake(void *arg)
 	core->wakes++;
 	c = core->conn;
 	if (c != NULL && core->cmd != TN_CMD_NONE) {
-		assert_int_equal(net_send(c, core->cmd_data,
-		                          strlen(core->cmd_data)),
-		                 0);
+		assert_int_equal(
+		    net_send(c, core->cmd_data, strlen(core->cmd_data)), 0);
 		if (core->cmd == TN_CMD_SEND_CLOSE)
 			assert_int_equal(
 			    net_close(c, core->cmd_code, core->cmd_reason), 0);
@@ -221,9 +226,9 @@ static int tn_on_request(void *arg, struct net_exchange *ex,
 		    net_response_header(resp, "X-Bad", "a\r\nInjected: 1"),
 		    -ERR_INVALID);
 		if (strcmp(req->method, "POST") == 0) {
-			assert_int_equal(buf_append(&resp->body, req->body,
-			                            req->body_len),
-			                 0);
+			assert_int_equal(
+			    buf_append(&resp->body, req->body, req->body_len),
+			    0);
 			return NET_DONE;
 		}
 		a = net_request_param(req, "a");
@@ -279,6 +284,21 @@ static bool tn_wait_count(struct tn_fixture *f, const int *counter, int want)
 	}
 }
 
+/* Waits for the latest opened connection to close; returns its close code
+ * and copies its reason (the asserts run with the lock released). */
+static int tn_wait_conn_close(struct tn_fixture *f, int before, char *reason,
+                              size_t size)
+{
+	int code;
+
+	assert_true(tn_wait_count(f, &f->core.conn_closes, before + 1));
+	pthread_mutex_lock(&f->core.mu);
+	code = f->core.close_code;
+	snprintf(reason, size, "%s", f->core.close_reason);
+	pthread_mutex_unlock(&f->core.mu);
+	return code;
+}
+
 static int tn_get(struct tn_fixture *f, const int *counter)
 {
 	int v;
@@ -291,8 +311,7 @@ static int tn_get(struct tn_fixture *f, const int *counter)
 
 /* ---- Credentials ---- */
 
-static void tn_make_ca(struct tn_fixture *f, struct tn_cred *c,
-                       const char *cn)
+static void tn_make_ca(struct tn_fixture *f, struct tn_cred *c, const char *cn)
 {
 	struct crypto_ca_req req = {.cn = cn, .org = "Test", .years = 1};
 	struct diag d;
@@ -301,15 +320,14 @@ static void tn_make_ca(struct tn_fixture *f, struct tn_cred *c,
 	assert_int_equal(crypto_ca_create(f->rng, c->key, &req, &c->cert_pem,
 	                                  &c->cert_len, &d),
 	                 0);
-	assert_int_equal(crypto_key_write_private(c->key, &c->key_pem,
-	                                          &c->key_len, &d),
-	                 0);
+	assert_int_equal(
+	    crypto_key_write_private(c->key, &c->key_pem, &c->key_len, &d), 0);
 }
 
 static void tn_make_leaf(struct tn_fixture *f, struct tn_cred *c,
                          const struct tn_cred *ca, const char *cn,
-                         enum crypto_purpose purpose,
-                         const char *const *san, size_t nsan)
+                         enum crypto_purpose purpose, const char *const *san,
+                         size_t nsan)
 {
 	struct crypto_cert_req req = {.cn = cn,
 	                              .org = "Test",
@@ -324,9 +342,8 @@ static void tn_make_leaf(struct tn_fixture *f, struct tn_cred *c,
 	                      c->key, &req, &c->cert_pem, &c->cert_len,
 	                      &c->info, &d) != 0)
 		fail_msg("issue %s: %s", cn, d.msg);
-	assert_int_equal(crypto_key_write_private(c->key, &c->key_pem,
-	                                          &c->key_len, &d),
-	                 0);
+	assert_int_equal(
+	    crypto_key_write_private(c->key, &c->key_pem, &c->key_len, &d), 0);
 }
 
 static void tn_cred_free(struct tn_cred *c)
@@ -394,8 +411,7 @@ static int tn_group_setup(void **state)
 	tn_make_leaf(f, &f->foreign, &f->foreign_ca, "dev-0001",
 	             CRYPTO_PURPOSE_CLIENT, NULL, 0);
 	memcpy(f->ca_pin, "sha256:", 7);
-	assert_int_equal(crypto_cert_fingerprint(f->ca.cert_pem,
-	                                         f->ca.cert_len,
+	assert_int_equal(crypto_cert_fingerprint(f->ca.cert_pem, f->ca.cert_len,
 	                                         f->ca_pin + 7, &d),
 	                 0);
 	memcpy(f->foreign_pin, "sha256:", 7);
@@ -518,11 +534,11 @@ static bool tn_ws_wait_closed(struct netclient_ws *ws)
 	return true;
 }
 
-static int tn_https(struct tn_fixture *f, const char *method,
-                    const char *path, const void *body, size_t body_len,
-                    const char *ca, size_t calen, const char *pin, int port,
-                    struct netclient_response *resp,
-                    enum netclient_fail *fail, struct diag *d)
+static int tn_https(struct tn_fixture *f, const char *method, const char *path,
+                    const void *body, size_t body_len, const char *ca,
+                    size_t calen, const char *pin, int port,
+                    struct netclient_response *resp, enum netclient_fail *fail,
+                    struct diag *d)
 {
 	static const struct netclient_header headers[] = {
 	    {"Authorization", "Bearer t0ken"},
@@ -589,13 +605,13 @@ static char *tn_s_client(struct tn_fixture *f, bool with_cert,
 
 	reqfile = tu_path(f->dir, "upgrade.txt");
 	outfile = tu_path(f->dir, "s_client.out");
-	w = snprintf(req, sizeof(req),
-	             "GET /agent HTTP/1.1\r\nHost: localhost\r\n"
-	             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-	             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-	             "Sec-WebSocket-Version: 13\r\n%s\r\n",
-	             with_subprotocol ? "Sec-WebSocket-Protocol: mcpfleet.v1\r\n"
-	                              : "");
+	w = snprintf(
+	    req, sizeof(req),
+	    "GET /agent HTTP/1.1\r\nHost: localhost\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n%s\r\n",
+	    with_subprotocol ? "Sec-WebSocket-Protocol: mcpfleet.v1\r\n" : "");
 	assert_true(w > 0 && (size_t)w < sizeof(req));
 	tu_write(reqfile, req, (size_t)w);
 	certargs[0] = '\0';
@@ -640,8 +656,7 @@ static void test_net_ws_good_cert_round_trip(void **state)
 	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
 	pthread_mutex_lock(&f->core.mu);
 	assert_string_equal(f->core.id.serial, f->device.info.serial);
-	assert_string_equal(f->core.id.fingerprint,
-	                    f->device.info.fingerprint);
+	assert_string_equal(f->core.id.fingerprint, f->device.info.fingerprint);
 	assert_string_equal(f->core.id.cn, "dev-0001");
 	assert_string_equal(f->core.id.peer, "127.0.0.1");
 	pthread_mutex_unlock(&f->core.mu);
@@ -670,15 +685,14 @@ static void test_net_ws_good_cert_round_trip(void **state)
 	}
 	/* A normal close from the agent reaches on_close. */
 	{
-		int closes = tn_get(f, &f->core.closes);
+		int closes = tn_get(f, &f->core.conn_closes);
+		char why[NET_REASON_MAX + 1];
 
 		assert_int_equal(netclient_ws_close(ws, 1000, "bye"), 0);
 		assert_true(tn_ws_wait_closed(ws));
-		assert_true(tn_wait_count(f, &f->core.closes, closes + 1));
-		pthread_mutex_lock(&f->core.mu);
-		assert_int_equal(f->core.close_code, 1000);
-		assert_string_equal(f->core.close_reason, "bye");
-		pthread_mutex_unlock(&f->core.mu);
+		assert_int_equal(
+		    tn_wait_conn_close(f, closes, why, sizeof(why)), 1000);
+		assert_string_equal(why, "bye");
 	}
 	netclient_ws_free(ws);
 	assert_int_equal(net_conn_count(f->net), 0);
@@ -712,7 +726,8 @@ static void test_net_ws_no_client_cert_refused(void **state)
 	tn_sleep_ms(50);
 	assert_int_equal(tn_get(f, &f->core.opens), opens);
 	/* Everything opened here has closed again. */
-	assert_true(tn_wait_count(f, &f->core.closes, tn_get(f, &f->core.opens)));
+	assert_true(
+	    tn_wait_count(f, &f->core.closes, tn_get(f, &f->core.opens)));
 }
 
 static void test_net_ws_foreign_ca_refused(void **state)
@@ -780,12 +795,14 @@ static void test_net_ws_revoked_close_1008(void **state)
 	const char *reason = NULL;
 	char *msg;
 	size_t len;
-	int code = 0, opens = tn_get(f, &f->core.opens);
-	int closes = tn_get(f, &f->core.closes);
+	int code = 0, opens = tn_get(f, &f->core.opens), closes;
+	char why[NET_REASON_MAX + 1];
 
 	ws = tn_ws_open(f, &f->device);
 	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
 	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
+	/* Counted from here: an earlier test's connection may close late. */
+	closes = tn_get(f, &f->core.conn_closes);
 	pthread_mutex_lock(&f->core.mu);
 	f->core.cmd = TN_CMD_SEND_CLOSE;
 	snprintf(f->core.cmd_data, sizeof(f->core.cmd_data), "revocation");
@@ -803,11 +820,8 @@ static void test_net_ws_revoked_close_1008(void **state)
 	assert_int_equal(code, 1008);
 	assert_string_equal(reason, "revoked");
 	netclient_ws_free(ws);
-	assert_true(tn_wait_count(f, &f->core.closes, closes + 1));
-	pthread_mutex_lock(&f->core.mu);
-	assert_int_equal(f->core.close_code, 1008);
-	assert_string_equal(f->core.close_reason, "revoked");
-	pthread_mutex_unlock(&f->core.mu);
+	assert_int_equal(tn_wait_conn_close(f, closes, why, sizeof(why)), 1008);
+	assert_string_equal(why, "revoked");
 }
 
 struct tn_sender {
@@ -871,13 +885,15 @@ static void test_net_ws_oversized_message_closes_only_that(void **state)
 	char *big, *msg;
 	size_t len;
 	int code = 0, closes;
+	char why[NET_REASON_MAX + 1];
+	bool logged;
 
 	other = tn_ws_open(f, &f->device);
 	assert_int_equal(netclient_ws_wait_open(other, TN_WAIT_MS, &fail, &d),
 	                 0);
 	ws = tn_ws_open(f, &f->device);
 	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
-	closes = tn_get(f, &f->core.closes);
+	closes = tn_get(f, &f->core.conn_closes);
 
 	big = calloc(1, TN_MAX_MESSAGE + 1);
 	assert_non_null(big);
@@ -888,11 +904,11 @@ static void test_net_ws_oversized_message_closes_only_that(void **state)
 	assert_int_equal(code, 1009);
 	assert_non_null(strstr(reason, "message over"));
 	netclient_ws_free(ws);
-	assert_true(tn_wait_count(f, &f->core.closes, closes + 1));
+	assert_int_equal(tn_wait_conn_close(f, closes, why, sizeof(why)), 1009);
 	pthread_mutex_lock(&f->core.mu);
-	assert_int_equal(f->core.close_code, 1009);
-	assert_non_null(strstr(f->core.log, "closed 1009"));
+	logged = strstr(f->core.log, "closed 1009") != NULL;
 	pthread_mutex_unlock(&f->core.mu);
+	assert_true(logged);
 
 	/* The other connection is still served. */
 	assert_int_equal(netclient_ws_send(other, "still", 5), 0);
@@ -958,9 +974,9 @@ static void test_net_api_get_post_round_trip(void **state)
 	free(body);
 
 	/* An HTTP error status is a response, judged separately. */
-	assert_int_equal(tn_https(f, "GET", "/nowhere", NULL, 0,
-	                          f->ca.cert_pem, f->ca.cert_len, NULL,
-	                          f->api_port, &resp, &fail, &d),
+	assert_int_equal(tn_https(f, "GET", "/nowhere", NULL, 0, f->ca.cert_pem,
+	                          f->ca.cert_len, NULL, f->api_port, &resp,
+	                          &fail, &d),
 	                 0);
 	assert_int_equal(resp.status, 404);
 	assert_int_equal(netclient_http_status(&resp, &fail, &d), -ERR_NOENT);
@@ -987,9 +1003,8 @@ static void test_net_api_body_too_large_413(void **state)
 	char *body = calloc(1, TN_MAX_BODY + 1);
 
 	assert_non_null(body);
-	if (tn_https(f, "POST", "/echo", body, TN_MAX_BODY + 1,
-	             f->ca.cert_pem, f->ca.cert_len, NULL, f->api_port, &resp,
-	             &fail, &d) != 0)
+	if (tn_https(f, "POST", "/echo", body, TN_MAX_BODY + 1, f->ca.cert_pem,
+	             f->ca.cert_len, NULL, f->api_port, &resp, &fail, &d) != 0)
 		fail_msg("POST: %s", d.msg);
 	assert_int_equal(resp.status, 413);
 	netclient_response_free(&resp);
@@ -1024,8 +1039,8 @@ static void test_net_api_trust_failures_are_distinct(void **state)
 	netclient_response_free(&resp);
 	/* CA and matching pin. */
 	assert_int_equal(tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
-	                          f->ca.cert_len, f->ca_pin, f->api_port,
-	                          &resp, &fail, &d),
+	                          f->ca.cert_len, f->ca_pin, f->api_port, &resp,
+	                          &fail, &d),
 	                 0);
 	netclient_response_free(&resp);
 
@@ -1035,9 +1050,8 @@ static void test_net_api_trust_failures_are_distinct(void **state)
 	assert_int_equal(r, -ERR_VERIFY);
 	assert_int_equal(fail, NETCLIENT_FAIL_PIN);
 	/* A wrong pin with the right CA. */
-	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
-	             f->ca.cert_len, f->foreign_pin, f->api_port, &resp, &fail,
-	             &d);
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem, f->ca.cert_len,
+	             f->foreign_pin, f->api_port, &resp, &fail, &d);
 	assert_int_equal(r, -ERR_VERIFY);
 	assert_int_equal(fail, NETCLIENT_FAIL_PIN);
 	/* The wrong CA. */
@@ -1050,8 +1064,8 @@ static void test_net_api_trust_failures_are_distinct(void **state)
 	assert_int_equal(fail, NETCLIENT_FAIL_TLS);
 	/* The wrong CA with its own (matching) pin: still not trusted. */
 	r = tn_https(f, "GET", "/echo", NULL, 0, f->foreign_ca.cert_pem,
-	             f->foreign_ca.cert_len, f->foreign_pin, f->api_port,
-	             &resp, &fail, &d);
+	             f->foreign_ca.cert_len, f->foreign_pin, f->api_port, &resp,
+	             &fail, &d);
 	assert_int_equal(r, -ERR_VERIFY);
 	assert_int_equal(fail, NETCLIENT_FAIL_TLS);
 
@@ -1071,8 +1085,8 @@ static void test_net_api_trust_failures_are_distinct(void **state)
 		closed_port = ntohs(sa.sin_port);
 		close(fd);
 	}
-	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
-	             f->ca.cert_len, NULL, closed_port, &resp, &fail, &d);
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem, f->ca.cert_len,
+	             NULL, closed_port, &resp, &fail, &d);
 	if (f->verbose)
 		fprintf(stderr, "refused: %s\n", d.msg);
 	assert_int_equal(r, -ERR_NETWORK);
@@ -1084,9 +1098,8 @@ static void test_net_api_trust_failures_are_distinct(void **state)
 	assert_int_not_equal(r, 0);
 
 	/* Bad input never reaches the network. */
-	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem,
-	             f->ca.cert_len, "sha256:abc", f->api_port, &resp, &fail,
-	             &d);
+	r = tn_https(f, "GET", "/echo", NULL, 0, f->ca.cert_pem, f->ca.cert_len,
+	             "sha256:abc", f->api_port, &resp, &fail, &d);
 	assert_int_equal(r, -ERR_INVALID);
 	assert_int_equal(fail, NETCLIENT_FAIL_USAGE);
 }
@@ -1198,8 +1211,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_net_ws_revoked_close_1008, tn_setup),
 	    cmocka_unit_test_setup(test_net_ws_send_from_other_thread,
 	                           tn_setup),
-	    cmocka_unit_test_setup(test_net_ws_oversized_message_closes_only_that,
-	                           tn_setup),
+	    cmocka_unit_test_setup(
+	        test_net_ws_oversized_message_closes_only_that, tn_setup),
 	    cmocka_unit_test_setup(test_net_plaintext_refused, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_get_post_round_trip, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_body_too_large_413, tn_setup),
