@@ -1,28 +1,40 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The main job on the embedded default, in a sandbox home: build mcpfleet,
-# give the sandbox the seven hosts (with some settings and a server of the
-# user's own in their files), add two servers to the personal catalogue,
-# sync, and show every host file. Nothing outside the sandbox is touched.
+# The main job on the embedded default, in a sandbox: build mcpfleet, start a
+# local mcpfleetd (SQLite store, on 127.0.0.1), add a user, servers, a secret
+# and grants with mcpfleetctl, enroll an agent in a sandbox home whose seven
+# hosts already hold some settings and a server of the user's own, run it,
+# show the host files, push a new server org-wide, then revoke the device and
+# show that only the fleet's entries went. Nothing outside the sandbox is
+# touched, and every process it starts is stopped at the end.
 #   usage: scripts/demo.sh [SANDBOX_DIR]   (default /tmp/mcpfleet-demo)
+#   MCPFLEET_DEMO_PORTS="AGENT API"        (default "17443 17444")
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 sandbox=${1:-/tmp/mcpfleet-demo}
+ports=${MCPFLEET_DEMO_PORTS:-17443 17444}
+agent_port=${ports% *}
+api_port=${ports#* }
 
 sh "$top/scripts/deps.sh"
 build="${MCPFLEET_BUILD:-$top/build}"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target mcpfleet >/dev/null
+cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" \
+	--target mcpfleet mcpfleetd mcpfleetctl >/dev/null
 mcpfleet="$build/mcpfleet"
+mcpfleetd="$build/mcpfleetd"
+mcpfleetctl="$build/mcpfleetctl"
 
 case "$sandbox" in /*) ;; *) sandbox="$PWD/$sandbox" ;; esac
 rm -rf "$sandbox"
-mkdir -p "$sandbox/.claude" "$sandbox/.codex" "$sandbox/.factory" \
-	"$sandbox/.cursor" "$sandbox/.gemini" "$sandbox/.config/opencode" \
-	"$sandbox/.config/Claude"
+data="$sandbox/server"
+home="$sandbox/home"
+mkdir -p "$home/.claude" "$home/.codex" "$home/.factory" \
+	"$home/.cursor" "$home/.gemini" "$home/.config/opencode" \
+	"$home/.config/Claude"
 
 # What the user already has: settings, comments, a server of their own.
-cat >"$sandbox/.claude.json" <<'JSON'
+cat >"$home/.claude.json" <<'JSON'
 {
   "numStartups": 12,
   "theme": "dark",
@@ -32,42 +44,125 @@ cat >"$sandbox/.claude.json" <<'JSON'
   "hasCompletedOnboarding": true
 }
 JSON
-cat >"$sandbox/.codex/config.toml" <<'TOML'
+cat >"$home/.codex/config.toml" <<'TOML'
 # my Codex settings
 model = "gpt-5-codex"
 
 [tui]
 notifications = true   # keep me
 TOML
-cat >"$sandbox/.gemini/settings.json" <<'JSONC'
+cat >"$home/.gemini/settings.json" <<'JSONC'
 {
   // Gemini CLI settings
   "security": { "folderTrust": { "enabled": false } }
 }
 JSONC
-printf '{"mcpServers":{}}' >"$sandbox/.cursor/mcp.json"
+printf '{"mcpServers":{}}' >"$home/.cursor/mcp.json"
 
-run() {
-	printf '\n$ mcpfleet %s\n' "$*"
+server_pid=""
+agent_pid=""
+cleanup() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
+	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n### %s\n' "$*"; }
+# The agent's environment: the sandbox home and nothing that relocates a host.
+agent() {
 	env -u CLAUDE_CONFIG_DIR -u CODEX_HOME -u GEMINI_CLI_HOME -u XDG_CONFIG_HOME \
-		HOME="$sandbox" MCPFLEET_HOME="$sandbox/.mcpfleet" \
-		DOCS_TOKEN=demo-token-123 "$mcpfleet" "$@"
+		HOME="$home" MCPFLEET_HOME="$home/.mcpfleet" "$mcpfleet" "$@"
+}
+ctl() {
+	printf '$ mcpfleetctl %s\n' "$*"
+	"$mcpfleetctl" "$@"
+}
+show_hosts() {
+	for f in .claude.json .config/Claude/claude_desktop_config.json .codex/config.toml \
+		.factory/mcp.json .cursor/mcp.json .config/opencode/opencode.json .gemini/settings.json; do
+		printf '\n===== ~/%s =====\n' "$f"
+		cat "$home/$f" 2>/dev/null || echo "(absent)"
+	done
+}
+# Waits (at most 20 s) until the agent has applied a revision above $1.
+wait_applied() {
+	i=0
+	while [ $i -lt 200 ]; do
+		rev=$(agent status --json 2>/dev/null |
+			sed -n 's/^  "revision": *\([0-9]*\).*/\1/p' | head -1)
+		[ -n "$rev" ] && [ "$rev" -gt "$1" ] && { echo "$rev"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "the agent did not apply a new revision within 20 s" >&2
+	return 1
 }
 
-echo "sandbox home: $sandbox"
-run hosts
-run add everything --command npx --arg -y --arg @modelcontextprotocol/server-everything
-run add docs --url https://docs.example.com/mcp --header 'Authorization: Bearer ${DOCS_TOKEN}' \
-	--tools-deny delete_page
-run list
-run sync || true
-
-for f in .claude.json .config/Claude/claude_desktop_config.json .codex/config.toml \
-	.factory/mcp.json .cursor/mcp.json .config/opencode/opencode.json .gemini/settings.json; do
-	printf '\n===== ~/%s =====\n' "$f"
-	cat "$sandbox/$f"
+say "a local control plane: mcpfleetd init + serve (data in $data)"
+"$mcpfleetd" init --data "$data" --listen 127.0.0.1 --name 127.0.0.1 \
+	--agent-port "$agent_port" --api-port "$api_port" | tee "$sandbox/init.txt"
+"$mcpfleetd" serve --data "$data" -v 2>"$sandbox/mcpfleetd.log" &
+server_pid=$!
+export MCPFLEET_SERVER="https://127.0.0.1:$api_port" MCPFLEET_CA="$data/ca.crt"
+MCPFLEET_TOKEN=$(sed -n '/admin token/{n;p;}' "$sandbox/init.txt" | tr -d ' ')
+export MCPFLEET_TOKEN
+i=0
+until "$mcpfleetctl" status >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$server_pid" 2>/dev/null; then
+		echo "mcpfleetd did not start; its log:" >&2
+		cat "$sandbox/mcpfleetd.log" >&2
+		exit 1
+	fi
+	sleep 0.1
 done
 
-run sync
-printf '\nThe second sync wrote nothing. Backups of the first: %s\n' \
-	"$(cd "$sandbox" && find . -name '*.bak' | sort | tr '\n' ' ')"
+say "the admin sets up a user, two servers, a secret and grants"
+ctl user add alice --email alice@example.com
+ctl server add everything --command npx --arg -y --arg @modelcontextprotocol/server-everything
+ctl grant add everything --everyone
+ctl server add docs --url https://docs.example.com/mcp \
+	--header 'Authorization: Bearer ${secret:DOCS_TOKEN}'
+ctl grant add docs --user alice --tools-deny delete_page
+printf '$ printf ... | mcpfleetctl secret set DOCS_TOKEN --user alice\n'
+printf 'alice-docs-token-123' | "$mcpfleetctl" secret set DOCS_TOKEN --user alice
+link=$("$mcpfleetctl" token create --user alice | grep '^mcpfleet://')
+printf 'enrollment link: %s\n' "$link"
+
+say "alice's workstation (HOME=$home): what the hosts hold before"
+agent hosts
+
+say "alice enrolls and starts the agent"
+printf '$ mcpfleet enroll LINK\n'
+agent enroll "$link"
+agent run >"$sandbox/agent.log" 2>&1 &
+agent_pid=$!
+rev=$(wait_applied 0)
+agent status
+say "the host files, fleet revision $rev applied"
+show_hosts
+
+say "an org-wide push: a new server for everyone"
+ctl server add search --url https://search.example.com/mcp
+ctl grant add search --everyone
+t0=$(date +%s%N)
+rev=$(wait_applied "$rev")
+t1=$(date +%s%N)
+printf 'revision %s applied on the workstation %s ms after the grant\n' \
+	"$rev" $(((t1 - t0) / 1000000))
+printf '\n===== ~/.codex/config.toml =====\n'
+cat "$home/.codex/config.toml"
+
+say "offboarding: the device is revoked"
+device=$("$mcpfleetctl" device list --json | sed -n 's/.*"id": *"\(dev-[0-9a-f]*\)".*/\1/p' | head -1)
+ctl device revoke "$device" --reason "demo: offboarding"
+code=0
+wait "$agent_pid" || code=$?
+agent_pid=""
+printf 'the agent exited with %s (4: revoked, fleet entries and credentials removed)\n' "$code"
+say "the host files after revocation: only alice's own settings and servers remain"
+show_hosts
+say "what to rotate"
+ctl user offboard alice
+printf '\nSandbox kept in %s (server log: mcpfleetd.log, agent log: agent.log).\n' "$sandbox"
