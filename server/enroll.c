@@ -531,7 +531,12 @@ refuse:
 	                     have_hash ? hash : NULL);
 	*status = code;
 	buf_reset(out);
-	(void)buf_puts(out, why.msg);
+	/* A store or crypto failure is the server's business: the peer is
+	 * not authenticated yet, so it gets no file names or SQLite text; d
+	 * (for the server's log) and the audit row have them. */
+	(void)buf_puts(out, code >= 500 ? "the server failed to enroll this "
+	                                  "device; its log says why"
+	                                : why.msg);
 	(void)diag_set(d, r, 0, 0, "%s", why.msg);
 out:
 	if (t.have_tok)

@@ -76,7 +76,8 @@ struct enroll_ctx {
  * crypto failure) and a one-line text/plain reason. The rate limit is the
  * caller's (it answers 429 before calling). Returns 0 when the device was
  * enrolled, with *res (may be NULL); otherwise the negative code of the
- * refusal, with d saying why (the same text as the body).
+ * refusal, with d saying why (the same text as the body, except for a
+ * 500, whose body says only that the server failed).
  */
 int enroll_handle(const struct enroll_ctx *ctx, const char *peer,
                   const void *body, size_t len, int *status, struct buf *out,
