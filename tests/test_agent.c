@@ -35,14 +35,6 @@
 #define TA_MAX_HOST 8
 #define TA_QUEUE    16
 
-struct ta_cred {
-	struct crypto_key *key;
-	char *key_pem;
-	size_t key_len;
-	char *cert_pem;
-	size_t cert_len;
-};
-
 /* The last sync report the fake server received, flattened. */
 struct ta_report {
 	uint64_t revision;
@@ -72,7 +64,7 @@ struct ta_core {
 
 struct ta_fixture {
 	struct crypto_rng *rng;
-	struct ta_cred ca, server, foreign_ca;
+	struct tu_cred ca, server, foreign_ca;
 	struct crypto_key *signer, *rogue;
 	char *signer_pem;
 	size_t signer_len;
@@ -99,35 +91,7 @@ struct ta_box {
 
 static struct ta_fixture *ta_fx;
 
-static int64_t ta_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void ta_sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* ---- Credentials and envelopes ---- */
-
-static void ta_make_ca(struct ta_fixture *f, struct ta_cred *c, const char *cn)
-{
-	struct crypto_ca_req req = {.cn = cn, .org = "Test", .years = 1};
-	struct diag d;
-
-	assert_int_equal(crypto_key_generate(f->rng, &c->key, &d), 0);
-	assert_int_equal(crypto_ca_create(f->rng, c->key, &req, &c->cert_pem,
-	                                  &c->cert_len, &d),
-	                 0);
-	assert_int_equal(
-	    crypto_key_write_private(c->key, &c->key_pem, &c->key_len, &d), 0);
-}
 
 /* Issues a leaf for key (a new one when NULL) from the fleet CA. */
 static char *ta_issue(struct ta_fixture *f, struct crypto_key *key,
@@ -147,13 +111,6 @@ static char *ta_issue(struct ta_fixture *f, struct crypto_key *key,
 	                      key, &req, &pem, len, NULL, &d) != 0)
 		fail_msg("issue %s: %s", cn, d.msg);
 	return pem;
-}
-
-static void ta_cred_free(struct ta_cred *c)
-{
-	crypto_key_free(c->key);
-	crypto_secret_free(c->key_pem, c->key_len);
-	free(c->cert_pem);
 }
 
 /* A packed Catalogue for (user, device) at rev holding the servers of a
@@ -288,7 +245,7 @@ static void ta_enroll_answer(struct ta_fixture *f,
 	Mcpfleet__V1__EnrollRequest *er;
 	Mcpfleet__V1__EnrollResponse a;
 	struct crypto_key *pub = NULL, *other = NULL;
-	struct ta_cred *ca = &f->ca;
+	struct tu_cred *ca = &f->ca;
 	char id[64], *cert = NULL;
 	const char *cn = id;
 	size_t cert_len = 0, n;
@@ -526,12 +483,12 @@ static int ta_get(struct ta_fixture *f, const int *counter)
 
 static bool ta_wait(struct ta_fixture *f, const int *counter, int want)
 {
-	int64_t deadline = ta_now_ms() + TA_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TA_WAIT_MS;
 
 	while (ta_get(f, counter) < want) {
-		if (ta_now_ms() > deadline)
+		if (tu_now_ms() > deadline)
 			return false;
-		ta_sleep_ms(5);
+		tu_sleep_ms(5);
 	}
 	return true;
 }
@@ -570,8 +527,8 @@ static int ta_group_setup(void **state)
 	netclient_lws_log(getenv("TA_VERBOSE") ? NETCLIENT_LOG_ERR : 0, NULL);
 	pthread_mutex_init(&f->core.mu, NULL);
 	assert_int_equal(crypto_rng_new("test_agent", &f->rng, &d), 0);
-	ta_make_ca(f, &f->ca, "Fleet CA");
-	ta_make_ca(f, &f->foreign_ca, "Foreign CA");
+	tu_cred_ca(f->rng, &f->ca, "Fleet CA");
+	tu_cred_ca(f->rng, &f->foreign_ca, "Foreign CA");
 	assert_int_equal(crypto_key_generate(f->rng, &f->server.key, &d), 0);
 	f->server.cert_pem =
 	    ta_issue(f, f->server.key, "mcpfleetd", CRYPTO_PURPOSE_SERVER, san,
@@ -626,9 +583,9 @@ static int ta_group_teardown(void **state)
 	net_free(f->net);
 	for (i = 0; i < f->core.nq; i++)
 		free(f->core.queue[i]);
-	ta_cred_free(&f->ca);
-	ta_cred_free(&f->server);
-	ta_cred_free(&f->foreign_ca);
+	tu_cred_free(&f->ca);
+	tu_cred_free(&f->server);
+	tu_cred_free(&f->foreign_ca);
 	crypto_key_free(f->signer);
 	crypto_key_free(f->rogue);
 	free(f->signer_pem);
@@ -718,16 +675,16 @@ static int ta_agent_stop(struct ta_box *b)
 /* Waits for the agent to return by itself (a revocation). */
 static int ta_agent_join(struct ta_box *b)
 {
-	int64_t deadline = ta_now_ms() + TA_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TA_WAIT_MS;
 	int r;
 
 	for (;;) {
 		r = pthread_tryjoin_np(b->agent, NULL);
 		if (r == 0)
 			break;
-		if (ta_now_ms() > deadline)
+		if (tu_now_ms() > deadline)
 			fail_msg("the agent did not stop by itself");
-		ta_sleep_ms(10);
+		tu_sleep_ms(10);
 	}
 	b->agent_running = false;
 	return b->agent_code;
@@ -1312,7 +1269,7 @@ static void test_agent_run_apply_replay_drift(void **state)
 	ta_push_env(f, keep, keep_len);
 	env = ta_catalogue_env(f, b->device_id, 4, TA_OLD, &len);
 	ta_push_env(f, env, len);
-	ta_sleep_ms(50);
+	tu_sleep_ms(50);
 	assert_int_equal(ta_get(f, &f->core.reports), 1);
 	assert_int_equal(stat(pb, &st2), 0);
 	assert_int_equal(st1.st_ino, st2.st_ino);
@@ -1602,7 +1559,7 @@ static void test_agent_unenroll_while_running(void **state)
 	free(out);
 	free(err);
 	assert_int_equal(ta_agent_join(b), EXIT_NOT_ENROLLED);
-	ta_sleep_ms(250);
+	tu_sleep_ms(250);
 	text = ta_read_rel(b, ".cursor/mcp.json");
 	assert_true(text == NULL || strstr(text, "gh.example") == NULL);
 	free(text);

@@ -49,14 +49,6 @@ struct tf_fixture {
 
 static struct tf_fixture *tf_fx;
 
-static int64_t tf_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int tf_free_port(void)
 {
 	struct sockaddr_in sa;
@@ -418,7 +410,7 @@ static void tf_agent_connect(struct tf_agent *a)
  */
 static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 {
-	int64_t deadline = tf_now_ms() + ms;
+	int64_t deadline = tu_now_ms() + ms;
 	Mcpfleet__V1__ServerFrame *fr;
 	struct envelope_opened *o;
 	uint8_t *packed;
@@ -430,7 +422,7 @@ static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 		if (netclient_ws_recv(a->ws, &data, &len) == 0)
 			break;
 		if (netclient_ws_state(a->ws) == NETCLIENT_WS_CLOSED ||
-		    tf_now_ms() > deadline)
+		    tu_now_ms() > deadline)
 			return NULL;
 		assert_int_equal(netclient_ws_service(a->ws, 20), 0);
 	}
@@ -480,11 +472,11 @@ static const Mcpfleet__V1__Server *tf_server(const struct envelope_opened *o,
 static struct envelope_opened *tf_wait_server(struct tf_agent *a,
                                               const char *name, bool want)
 {
-	int64_t deadline = tf_now_ms() + TF_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TF_WAIT_MS;
 	struct envelope_opened *o;
 
-	while (tf_now_ms() < deadline) {
-		o = tf_recv(a, (int)(deadline - tf_now_ms()));
+	while (tu_now_ms() < deadline) {
+		o = tf_recv(a, (int)(deadline - tu_now_ms()));
 		if (o == NULL)
 			break;
 		if (o->kind == ENVELOPE_CATALOGUE &&
@@ -600,7 +592,7 @@ static int tf_group_setup(void **state)
 /* Waits until the daemon answers /healthz. */
 static void tf_wait_up(struct tf_fixture *f)
 {
-	int64_t deadline = tf_now_ms() + TF_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TF_WAIT_MS;
 	struct diag d;
 
 	for (;;) {
@@ -620,9 +612,9 @@ static void tf_wait_up(struct tf_fixture *f)
 			break;
 		}
 		netclient_response_free(&resp);
-		if (tf_now_ms() > deadline)
+		if (tu_now_ms() > deadline)
 			fail_msg("mcpfleetd did not come up: %s", d.msg);
-		usleep(50 * 1000);
+		tu_sleep_ms(50);
 	}
 }
 
@@ -787,7 +779,7 @@ static void test_fleet_secrets_stay_with_their_user(void **state)
 static void tf_expect_revoked(struct tf_agent *a)
 {
 	struct envelope_opened *o = tf_recv(a, TF_WAIT_MS);
-	int64_t deadline = tf_now_ms() + TF_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TF_WAIT_MS;
 	const char *reason = NULL;
 	int code = 0;
 
@@ -796,7 +788,7 @@ static void tf_expect_revoked(struct tf_agent *a)
 	assert_string_equal(o->revocation->device_id, a->device_id);
 	tf_opened_free(o);
 	while (netclient_ws_state(a->ws) != NETCLIENT_WS_CLOSED &&
-	       tf_now_ms() < deadline)
+	       tu_now_ms() < deadline)
 		assert_int_equal(netclient_ws_service(a->ws, 20), 0);
 	assert_int_equal(netclient_ws_closed(a->ws, &code, &reason, NULL), 0);
 	assert_int_equal(code, 1008);
@@ -950,9 +942,9 @@ static void test_fleet_bad_frame_closes_only_that(void **state)
 	tf_agent_connect(&b);
 	assert_int_equal(netclient_ws_send(a.ws, "\xff\xff\xff garbage", 11),
 	                 0);
-	deadline = tf_now_ms() + TF_WAIT_MS;
+	deadline = tu_now_ms() + TF_WAIT_MS;
 	while (netclient_ws_state(a.ws) != NETCLIENT_WS_CLOSED &&
-	       tf_now_ms() < deadline)
+	       tu_now_ms() < deadline)
 		assert_int_equal(netclient_ws_service(a.ws, 20), 0);
 	assert_int_equal(netclient_ws_closed(a.ws, &code, NULL, NULL), 0);
 	assert_int_equal(code, 1002);
@@ -986,11 +978,11 @@ static void test_fleet_restart_keeps_state(void **state)
 	tf_start(f);
 	/* The agent reconnects with its applied revision: it is sent the
 	 * same servers under a newer revision. */
-	deadline = tf_now_ms() + TF_WAIT_MS;
+	deadline = tu_now_ms() + TF_WAIT_MS;
 	while (tf_connect(&a, a.cert_pem, a.cert_len, a.key_pem, a.key_len) !=
 	       0) {
-		assert_true(tf_now_ms() < deadline);
-		usleep(100 * 1000);
+		assert_true(tu_now_ms() < deadline);
+		tu_sleep_ms(100);
 	}
 	o = tf_wait_server(&a, "fay-srv", true);
 	tf_opened_free(o);

@@ -24,16 +24,6 @@
 #define TN_MAX_BODY    (256u * 1024)
 #define TN_WAIT_MS     5000
 
-/* One key and certificate, PEM. */
-struct tn_cred {
-	struct crypto_key *key;
-	char *key_pem;
-	size_t key_len;
-	char *cert_pem;
-	size_t cert_len;
-	struct crypto_cert_info info;
-};
-
 enum tn_cmd { TN_CMD_NONE, TN_CMD_SEND, TN_CMD_SEND_CLOSE };
 
 /* The fake daemon core: records what the net layer reports. */
@@ -59,7 +49,7 @@ struct tn_core {
 struct tn_fixture {
 	struct crypto_rng *rng;
 	char *dir;
-	struct tn_cred ca, server, device, foreign_ca, foreign;
+	struct tu_cred ca, server, device, foreign_ca, foreign;
 	char ca_pin[CRYPTO_HEX_LEN + 8];
 	char foreign_pin[CRYPTO_HEX_LEN + 8];
 	char *ca_file, *device_cert_file, *device_key_file;
@@ -71,21 +61,6 @@ struct tn_fixture {
 };
 
 static struct tn_fixture *tn_fx;
-
-static int64_t tn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void tn_sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
 
 static void tn_lws_emit(int level, const char *line)
 {
@@ -196,7 +171,7 @@ static void *tn_defer_thread(void *p)
 {
 	struct tn_deferred *job = p;
 
-	tn_sleep_ms(30);
+	tu_sleep_ms(30);
 	job->resp->status = 202;
 	assert_int_equal(net_response_type(job->resp, "text/plain"), 0);
 	assert_int_equal(buf_puts(&job->resp->body, "answered later"), 0);
@@ -269,7 +244,7 @@ static void *tn_service_thread(void *p)
 /* Waits until *counter (read under the core's lock) reaches want. */
 static bool tn_wait_count(struct tn_fixture *f, const int *counter, int want)
 {
-	int64_t deadline = tn_now_ms() + TN_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TN_WAIT_MS;
 	int v;
 
 	for (;;) {
@@ -278,9 +253,9 @@ static bool tn_wait_count(struct tn_fixture *f, const int *counter, int want)
 		pthread_mutex_unlock(&f->core.mu);
 		if (v >= want)
 			return true;
-		if (tn_now_ms() > deadline)
+		if (tu_now_ms() > deadline)
 			return false;
-		tn_sleep_ms(2);
+		tu_sleep_ms(2);
 	}
 }
 
@@ -310,48 +285,6 @@ static int tn_get(struct tn_fixture *f, const int *counter)
 }
 
 /* ---- Credentials ---- */
-
-static void tn_make_ca(struct tn_fixture *f, struct tn_cred *c, const char *cn)
-{
-	struct crypto_ca_req req = {.cn = cn, .org = "Test", .years = 1};
-	struct diag d;
-
-	assert_int_equal(crypto_key_generate(f->rng, &c->key, &d), 0);
-	assert_int_equal(crypto_ca_create(f->rng, c->key, &req, &c->cert_pem,
-	                                  &c->cert_len, &d),
-	                 0);
-	assert_int_equal(
-	    crypto_key_write_private(c->key, &c->key_pem, &c->key_len, &d), 0);
-}
-
-static void tn_make_leaf(struct tn_fixture *f, struct tn_cred *c,
-                         const struct tn_cred *ca, const char *cn,
-                         enum crypto_purpose purpose, const char *const *san,
-                         size_t nsan)
-{
-	struct crypto_cert_req req = {.cn = cn,
-	                              .org = "Test",
-	                              .days = 1,
-	                              .purpose = purpose,
-	                              .san = san,
-	                              .nsan = nsan};
-	struct diag d;
-
-	assert_int_equal(crypto_key_generate(f->rng, &c->key, &d), 0);
-	if (crypto_cert_issue(f->rng, ca->key, ca->cert_pem, ca->cert_len,
-	                      c->key, &req, &c->cert_pem, &c->cert_len,
-	                      &c->info, &d) != 0)
-		fail_msg("issue %s: %s", cn, d.msg);
-	assert_int_equal(
-	    crypto_key_write_private(c->key, &c->key_pem, &c->key_len, &d), 0);
-}
-
-static void tn_cred_free(struct tn_cred *c)
-{
-	crypto_key_free(c->key);
-	crypto_secret_free(c->key_pem, c->key_len);
-	free(c->cert_pem);
-}
 
 static struct net *tn_start_net(struct tn_fixture *f, const char *addr,
                                 struct diag *d)
@@ -400,15 +333,15 @@ static int tn_group_setup(void **state)
 	                             : 0,
 	                  tn_lws_emit);
 	pthread_mutex_init(&f->core.mu, NULL);
-	t0 = tn_now_ms();
+	t0 = tu_now_ms();
 	assert_int_equal(crypto_rng_new("test_net", &f->rng, &d), 0);
-	tn_make_ca(f, &f->ca, "Fleet CA");
-	tn_make_leaf(f, &f->server, &f->ca, "mcpfleetd", CRYPTO_PURPOSE_SERVER,
-	             san, 3);
-	tn_make_leaf(f, &f->device, &f->ca, "dev-0001", CRYPTO_PURPOSE_CLIENT,
-	             NULL, 0);
-	tn_make_ca(f, &f->foreign_ca, "Foreign CA");
-	tn_make_leaf(f, &f->foreign, &f->foreign_ca, "dev-0001",
+	tu_cred_ca(f->rng, &f->ca, "Fleet CA");
+	tu_cred_leaf(f->rng, &f->server, &f->ca, "mcpfleetd",
+	             CRYPTO_PURPOSE_SERVER, san, 3);
+	tu_cred_leaf(f->rng, &f->device, &f->ca, "dev-0001",
+	             CRYPTO_PURPOSE_CLIENT, NULL, 0);
+	tu_cred_ca(f->rng, &f->foreign_ca, "Foreign CA");
+	tu_cred_leaf(f->rng, &f->foreign, &f->foreign_ca, "dev-0001",
 	             CRYPTO_PURPOSE_CLIENT, NULL, 0);
 	memcpy(f->ca_pin, "sha256:", 7);
 	assert_int_equal(crypto_cert_fingerprint(f->ca.cert_pem, f->ca.cert_len,
@@ -438,7 +371,7 @@ static int tn_group_setup(void **state)
 	                 0);
 	if (f->verbose)
 		fprintf(stderr, "setup: %lld ms, agent port %d, API port %d\n",
-		        (long long)(tn_now_ms() - t0), f->agent_port,
+		        (long long)(tu_now_ms() - t0), f->agent_port,
 		        f->api_port);
 	*state = f;
 	return 0;
@@ -451,11 +384,11 @@ static int tn_group_teardown(void **state)
 	net_stop(f->net);
 	pthread_join(f->thread, NULL);
 	net_free(f->net);
-	tn_cred_free(&f->ca);
-	tn_cred_free(&f->server);
-	tn_cred_free(&f->device);
-	tn_cred_free(&f->foreign_ca);
-	tn_cred_free(&f->foreign);
+	tu_cred_free(&f->ca);
+	tu_cred_free(&f->server);
+	tu_cred_free(&f->device);
+	tu_cred_free(&f->foreign_ca);
+	tu_cred_free(&f->foreign);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
 	free(f->dir);
@@ -484,7 +417,7 @@ static int tn_setup(void **state)
 /* ---- Client helpers ---- */
 
 static struct netclient_ws *tn_ws_open(struct tn_fixture *f,
-                                       const struct tn_cred *cred)
+                                       const struct tu_cred *cred)
 {
 	char url[64];
 	struct netclient_ws_config cfg = {
@@ -509,10 +442,10 @@ static struct netclient_ws *tn_ws_open(struct tn_fixture *f,
 /* Services ws until it has a message or closes; returns the message. */
 static char *tn_ws_recv(struct netclient_ws *ws, size_t *len)
 {
-	int64_t deadline = tn_now_ms() + TN_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TN_WAIT_MS;
 	void *data;
 
-	while (tn_now_ms() < deadline) {
+	while (tu_now_ms() < deadline) {
 		if (netclient_ws_recv(ws, &data, len) == 0)
 			return data;
 		if (netclient_ws_state(ws) == NETCLIENT_WS_CLOSED)
@@ -524,10 +457,10 @@ static char *tn_ws_recv(struct netclient_ws *ws, size_t *len)
 
 static bool tn_ws_wait_closed(struct netclient_ws *ws)
 {
-	int64_t deadline = tn_now_ms() + TN_WAIT_MS;
+	int64_t deadline = tu_now_ms() + TN_WAIT_MS;
 
 	while (netclient_ws_state(ws) != NETCLIENT_WS_CLOSED) {
-		if (tn_now_ms() > deadline)
+		if (tu_now_ms() > deadline)
 			return false;
 		assert_int_equal(netclient_ws_service(ws, 20), 0);
 	}
@@ -645,14 +578,14 @@ static void test_net_ws_good_cert_round_trip(void **state)
 	char *msg;
 	size_t len;
 	int opens = tn_get(f, &f->core.opens);
-	int64_t t0 = tn_now_ms();
+	int64_t t0 = tu_now_ms();
 
 	ws = tn_ws_open(f, &f->device);
 	if (netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d) != 0)
 		fail_msg("open: %s", d.msg);
 	if (f->verbose)
 		fprintf(stderr, "mTLS websocket open in %lld ms\n",
-		        (long long)(tn_now_ms() - t0));
+		        (long long)(tu_now_ms() - t0));
 	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
 	pthread_mutex_lock(&f->core.mu);
 	assert_string_equal(f->core.id.serial, f->device.info.serial);
@@ -723,7 +656,7 @@ static void test_net_ws_no_client_cert_refused(void **state)
 	out = tn_s_client(f, true, false);
 	assert_null(strstr(out, "101 Switching"));
 	free(out);
-	tn_sleep_ms(50);
+	tu_sleep_ms(50);
 	assert_int_equal(tn_get(f, &f->core.opens), opens);
 	/* Everything opened here has closed again. */
 	assert_true(
@@ -838,7 +771,7 @@ static void *tn_sender_thread(void *p)
 	snprintf(s->f->core.cmd_data, sizeof(s->f->core.cmd_data),
 	         "from another thread");
 	pthread_mutex_unlock(&s->f->core.mu);
-	s->sent_at = tn_now_ms();
+	s->sent_at = tu_now_ms();
 	net_wake(s->f->net);
 	return NULL;
 }
@@ -868,7 +801,7 @@ static void test_net_ws_send_from_other_thread(void **state)
 	assert_memory_equal(msg, "from another thread", len);
 	if (f->verbose)
 		fprintf(stderr, "net_wake to client receipt: %lld ms\n",
-		        (long long)(tn_now_ms() - s.sent_at));
+		        (long long)(tu_now_ms() - s.sent_at));
 	free(msg);
 	/* on_wake ran once for this wake, not for lws' spurious ones. */
 	assert_int_equal(tn_get(f, &f->core.wakes), wakes + 1);
@@ -944,7 +877,7 @@ static void test_net_api_get_post_round_trip(void **state)
 	struct diag d;
 	char *body;
 	size_t i, n = 100000;
-	int64_t t0 = tn_now_ms();
+	int64_t t0 = tu_now_ms();
 
 	if (tn_https(f, "GET", "/echo?a=1&b=two%20words", NULL, 0,
 	             f->ca.cert_pem, f->ca.cert_len, NULL, f->api_port, &resp,
@@ -952,7 +885,7 @@ static void test_net_api_get_post_round_trip(void **state)
 		fail_msg("GET: %s", d.msg);
 	if (f->verbose)
 		fprintf(stderr, "HTTPS GET in %lld ms\n",
-		        (long long)(tn_now_ms() - t0));
+		        (long long)(tu_now_ms() - t0));
 	assert_int_equal(resp.status, 200);
 	assert_string_equal(resp.body, "GET /echo a=1 b=two words auth=Bearer "
 	                               "t0ken peer=127.0.0.1");
@@ -1130,11 +1063,11 @@ static void test_net_api_timeout(void **state)
 	req.ca_pem = f->ca.cert_pem;
 	req.ca_len = f->ca.cert_len;
 	req.timeout_ms = 300;
-	t0 = tn_now_ms();
+	t0 = tu_now_ms();
 	r = netclient_https(&req, &resp, &fail, &d);
 	assert_int_equal(r, -ERR_NETWORK);
 	assert_int_equal(fail, NETCLIENT_FAIL_TIMEOUT);
-	assert_true(tn_now_ms() - t0 < 2000);
+	assert_true(tu_now_ms() - t0 < 2000);
 	close(fd);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -96,4 +97,64 @@ void tu_assert_file_eq(const char *path, const char *expect, size_t len)
 		fail();
 	}
 	free(got);
+}
+
+int64_t tu_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tu_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+void tu_cred_ca(struct crypto_rng *rng, struct tu_cred *c, const char *cn)
+{
+	struct crypto_ca_req req = {.cn = cn, .org = "Test", .years = 1};
+	struct diag d;
+
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(crypto_key_generate(rng, &c->key, &d), 0);
+	assert_int_equal(
+	    crypto_ca_create(rng, c->key, &req, &c->cert_pem, &c->cert_len, &d),
+	    0);
+	assert_int_equal(
+	    crypto_key_write_private(c->key, &c->key_pem, &c->key_len, &d), 0);
+}
+
+void tu_cred_leaf(struct crypto_rng *rng, struct tu_cred *c,
+                  const struct tu_cred *ca, const char *cn,
+                  enum crypto_purpose purpose, const char *const *san,
+                  size_t nsan)
+{
+	struct crypto_cert_req req = {.cn = cn,
+	                              .org = "Test",
+	                              .days = 1,
+	                              .purpose = purpose,
+	                              .san = san,
+	                              .nsan = nsan};
+	struct diag d;
+
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(crypto_key_generate(rng, &c->key, &d), 0);
+	if (crypto_cert_issue(rng, ca->key, ca->cert_pem, ca->cert_len, c->key,
+	                      &req, &c->cert_pem, &c->cert_len, &c->info,
+	                      &d) != 0)
+		fail_msg("issue %s: %s", cn, d.msg);
+	assert_int_equal(
+	    crypto_key_write_private(c->key, &c->key_pem, &c->key_len, &d), 0);
+}
+
+void tu_cred_free(struct tu_cred *c)
+{
+	crypto_key_free(c->key);
+	crypto_secret_free(c->key_pem, c->key_len);
+	free(c->cert_pem);
+	memset(c, 0, sizeof(*c));
 }

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "crypto.h"
+
 /* Creates a fresh directory under $TMPDIR (or /tmp); returns a new path. Fails
  * the test on error. */
 char *tu_mkdtemp(void);
@@ -30,5 +32,31 @@ char *tu_path(const char *dir, const char *name);
 /* Asserts that a file holds exactly these bytes, printing both on a mismatch.
  */
 void tu_assert_file_eq(const char *path, const char *expect, size_t len);
+
+/* Monotonic milliseconds, and a sleep. */
+int64_t tu_now_ms(void);
+void tu_sleep_ms(int ms);
+
+/* A key and its certificate, PEM, for tests that speak TLS. */
+struct tu_cred {
+	struct crypto_key *key;
+	char *key_pem;
+	size_t key_len;
+	char *cert_pem;
+	size_t cert_len;
+	struct crypto_cert_info info; /* leaves only */
+};
+
+/* A new key and a self-signed CA "O=Test,CN=cn" valid a year; fails the
+ * test on error. */
+void tu_cred_ca(struct crypto_rng *rng, struct tu_cred *c, const char *cn);
+/* A new key and a leaf certificate from ca, valid a day, for purpose with
+ * the given SubjectAltNames (may be none); fails the test on error. */
+void tu_cred_leaf(struct crypto_rng *rng, struct tu_cred *c,
+                  const struct tu_cred *ca, const char *cn,
+                  enum crypto_purpose purpose, const char *const *san,
+                  size_t nsan);
+/* Frees and zeroes. NULL-safe fields. */
+void tu_cred_free(struct tu_cred *c);
 
 #endif
