@@ -754,8 +754,7 @@ out:
 	return 0;
 }
 
-/* The path of a file's backup: a new string, or NULL on ENOMEM. */
-static char *hostfile_backup_path(const char *path)
+char *hostfile_backup_path(const char *path)
 {
 	size_t n = strlen(path);
 	char *bak = malloc(n + 5);

@@ -96,6 +96,10 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
  */
 int hostfile_apply(struct host_plan *p);
 
+/* The path of a host file's backup ("<path>.bak"): a new string (caller
+ * frees), or NULL on ENOMEM. */
+char *hostfile_backup_path(const char *path);
+
 /* Frees what a plan holds and zeroes it. NULL-safe. */
 void host_plan_clear(struct host_plan *p);
 

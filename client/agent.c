@@ -506,6 +506,31 @@ out:
 	catalogue_clear(&personal);
 }
 
+/*
+ * Deletes the backups mcpfleet made of the host files it managed: each
+ * was written while enrolled and may hold fleet entries with their
+ * credentials, which must not outlive the enrollment. The host files
+ * themselves keep everything of the user's.
+ */
+static void agent_scrub_backups(const struct agent_opts *o,
+                                const struct agent_state *st)
+{
+	size_t i;
+	char *bak;
+
+	for (i = 0; i < st->n; i++) {
+		if (st->hosts[i].st.path == NULL ||
+		    (bak = hostfile_backup_path(st->hosts[i].st.path)) == NULL)
+			continue;
+		if (unlink(bak) != 0 && errno != ENOENT)
+			fprintf(o->err,
+			        "mcpfleet: warning: %s: cannot remove: %s (it "
+			        "may hold fleet credentials)\n",
+			        bak, strerror(errno));
+		free(bak);
+	}
+}
+
 int agent_leave(const struct agent_opts *o, bool force)
 {
 	struct sync_opts so = {
@@ -566,6 +591,8 @@ int agent_leave(const struct agent_opts *o, bool force)
 		        "mcpfleet: warning: a host file is blocked: its fleet "
 		        "entries go with the next 'mcpfleet sync' once it is "
 		        "fixed\n");
+	if (code != EXIT_CONFIG)
+		agent_scrub_backups(o, &st);
 	if (enrollment_remove(o->home, &d) != 0) {
 		fprintf(o->err, "mcpfleet: %s\n", d.msg);
 		code = EXIT_CONFIG;

@@ -278,9 +278,7 @@ static void sync_recover(const struct sync_opts *o)
 		if (adapter_registry[i]->locate(o->env, &loc, &d) != 0)
 			continue;
 		(void)fileio_clean_temps(loc.path);
-		if ((bak = malloc(strlen(loc.path) + 5)) != NULL) {
-			memcpy(bak, loc.path, strlen(loc.path));
-			memcpy(bak + strlen(loc.path), ".bak", 5);
+		if ((bak = hostfile_backup_path(loc.path)) != NULL) {
 			(void)fileio_clean_temps(bak);
 			free(bak);
 		}

@@ -14,8 +14,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TMO=${HOSTS_TIMEOUT:-60}
-CACHE=${MCPFLEET_CACHE:-$HOME/.cache/mcpfleet}/hostpeers
+# shellcheck source=tests/hosts/lib.sh
+. "$HERE/lib.sh"    # install_peers, start_everything, the sandbox files, list_all, expect
 
 usage() {
     echo "usage: $0 MCPFLEET_BINARY | --selfcheck | --selfcheck-broken" >&2
@@ -36,17 +36,9 @@ case "${1:-}" in
 esac
 
 T0=$(date +%s%N)
-since() { local ms=$((($(date +%s%N) - $1) / 1000000)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
-PASS=0
-FAIL=0
-pass() { PASS=$((PASS + 1)); echo "PASS: $*"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL: $*"; }
-note() { echo "  note: $*"; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcpfleet-hosts.XXXXXX")
 SB=$WORK/home            # the sandbox HOME
-SE_PID=
-LIST_PIDS=()
 cleanup() {
     local pid
     for pid in $SE_PID "${LIST_PIDS[@]}"; do
@@ -67,261 +59,18 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------
 # 1. the pinned host CLIs (clean install into the cache, reused while the lock matches)
 # ---------------------------------------------------------------------------
-install_peers() {
-    mkdir -p "$CACHE"
-    exec 9>"$CACHE.lock"
-    flock -w 900 9 || { echo "cannot lock $CACHE.lock" >&2; exit 2; }
-    local want
-    want=$(cat "$HERE/package.json" "$HERE/package-lock.json" | sha256sum | cut -d' ' -f1)
-    want="$want $(uname -sm | tr ' ' -) node-$(node -p 'process.versions.node.split(".")[0]')"
-    if [ -d "$CACHE/node_modules" ] && [ "$(cat "$CACHE/.stamp" 2>/dev/null)" = "$want" ]; then
-        echo "host CLIs: reusing $CACHE"
-    else
-        echo "host CLIs: installing into $CACHE ..."
-        rm -rf "$CACHE/node_modules" "$CACHE/.stamp"
-        cp "$HERE/package.json" "$HERE/package-lock.json" "$CACHE/"
-        # Not `npm ci`: it refuses this lock because the registry lacks some platform
-        # packages the CLIs list as optional (e.g. @factory/cli-linux-x64@0.225.1).
-        # A clean `npm install` from package.json + lock is the same thing otherwise.
-        if ! (cd "$CACHE" && timeout 1200 npm install --no-audit --no-fund --no-save \
-                --loglevel=error >"$WORK/npm-install.log" 2>&1); then
-            tail -30 "$WORK/npm-install.log" >&2
-            echo "npm install failed" >&2
-            exit 2
-        fi
-        if ! (cd "$CACHE" && node -e '
-            const want = require("./package.json"); let bad = 0;
-            for (const [n, v] of Object.entries({...want.dependencies, ...want.optionalDependencies})) {
-                const got = require("./node_modules/" + n + "/package.json").version;
-                if (got !== v) { console.error(n + ": want " + v + ", got " + got); bad = 1; }
-            }
-            process.exit(bad)'); then
-            echo "installed versions differ from tests/hosts/package.json" >&2
-            exit 2
-        fi
-        echo "$want" >"$CACHE/.stamp"
-    fi
-    exec 9>&-
-}
 install_peers
-
-BIN=$CACHE/node_modules/.bin
-SE=$CACHE/node_modules/@modelcontextprotocol/server-everything/dist/index.js
-for b in claude codex gemini opencode droid; do
-    [ -x "$BIN/$b" ] || { echo "missing $BIN/$b (delete $CACHE and retry)" >&2; exit 2; }
-done
-[ -f "$SE" ] || { echo "missing $SE" >&2; exit 2; }
-HPATH=$BIN:$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin
 
 # ---------------------------------------------------------------------------
 # 2. server-everything over Streamable HTTP on a free loopback port
 # ---------------------------------------------------------------------------
-PORT_FILE=$WORK/everything.port
-PORT=0 MCP_PORT_FILE=$PORT_FILE node --require "$HERE/loopback.cjs" "$SE" streamableHttp \
-    >"$WORK/everything.log" 2>&1 &
-SE_PID=$!
-for _ in $(seq 150); do
-    [ -s "$PORT_FILE" ] && break
-    kill -0 "$SE_PID" 2>/dev/null || break
-    sleep 0.1
-done
-[ -s "$PORT_FILE" ] || { cat "$WORK/everything.log" >&2; echo "server-everything did not start" >&2; exit 2; }
-PORT=$(cat "$PORT_FILE")
-URL=http://127.0.0.1:$PORT/mcp
-echo "server-everything: $URL (pid $SE_PID)"
+start_everything
 
 # ---------------------------------------------------------------------------
 # 3. the sandbox HOME: every host present, each file with a user-authored entry
-#    ("my-own", a working stdio server) and sibling keys. Rendered "before"
-#    (user content only) or "after" (plus the two managed entries, as the selfcheck
-#    writes them in the formats verified in FINDINGS.md).
+#    and sibling keys (lib.sh renders them)
 # ---------------------------------------------------------------------------
-mkdir -p "$SB/.claude" "$SB/.codex" "$SB/.gemini" "$SB/.config/opencode" "$SB/.factory" "$SB/.cursor"
-# OpenCode installs @opencode-ai/plugin from npm into its config dir on every start
-# unless node_modules/ exists and package-lock.json lists it (what a used install has).
-mkdir -p "$SB/.config/opencode/node_modules"
-echo '{"packages":{"":{"dependencies":{"@opencode-ai/plugin":"*"}}}}' >"$SB/.config/opencode/package-lock.json"
-
-HOSTS="claude-code codex gemini opencode droid cursor"
-hostfile() {
-    case $1 in
-        claude-code) echo "$SB/.claude.json" ;;
-        codex) echo "$SB/.codex/config.toml" ;;
-        gemini) echo "$SB/.gemini/settings.json" ;;
-        opencode) echo "$SB/.config/opencode/opencode.json" ;;
-        droid) echo "$SB/.factory/mcp.json" ;;
-        cursor) echo "$SB/.cursor/mcp.json" ;;
-    esac
-}
-
-# $1 = before | after | broken
-render_claude() {
-    # Claude Code's own format (JSON.stringify(x, null, 2), no final newline) and the
-    # keys it adds on first start, so that merely listing does not make it rewrite.
-    MODE_R=$1 SE=$SE URL=$URL node -e '
-        const m = process.env.MODE_R, se = process.env.SE, url = process.env.URL;
-        const servers = { "my-own": { type: "stdio", command: "node", args: [se, "stdio"], env: { MY_OWN: "1" } } };
-        if (m === "after") {
-            servers["everything-stdio"] = { type: "stdio", command: "node", args: [se, "stdio"] };
-            servers["everything-http"] = { type: "http", url: url };
-        } else if (m === "broken") {
-            servers["everything-stdio"] = { type: "stdio", command: "node", args: se + " stdio" };
-            servers["everything-http"] = { url: url };
-        }
-        const doc = {
-            numStartups: 12, installMethod: "npm-global", autoUpdates: false,
-            hasCompletedOnboarding: true, lastOnboardingVersion: "2.1.330",
-            tipsHistory: { "new-user-warmup": 1 },
-            mcpServers: servers,
-            firstStartTime: "2026-01-05T09:00:00.000Z", firstStartVersion: "2.1.300",
-            machineID: "0".repeat(64), opusProMigrationComplete: true, seenNotifications: {},
-            hasResetAutoModeOptInForDefaultOffer: true, migrationVersion: 15,
-            userID: "1".repeat(64),
-        };
-        process.stdout.write(JSON.stringify(doc, null, 2));'
-}
-
-render_codex() {
-    cat <<EOF
-# my Codex settings (hand-written; comments must survive)
-model = "gpt-5-codex"
-approval_policy = "on-request"
-
-[mcp_servers.my-own]
-command = "node"
-args = ["$SE", "stdio"]   # trailing comment
-
-[mcp_servers.my-own.env]
-MY_OWN = "1"
-
-[projects."/home/someone/src"]
-trust_level = "trusted"
-EOF
-    case $1 in
-        after) cat <<EOF
-
-[mcp_servers.everything-stdio]
-command = "node"
-args = ["$SE", "stdio"]
-
-[mcp_servers.everything-http]
-url = "$URL"
-EOF
-            ;;
-        broken) cat <<EOF
-
-[mcp_servers.everything-stdio]
-command = "node"
-args = ["$SE", "stdio"]
-
-[mcp_servers.everything-http]
-command = "node"
-url = "$URL"
-EOF
-            ;;
-    esac
-}
-
-render_gemini() {
-    local managed=
-    case $1 in
-        after) managed=",
-    \"everything-stdio\": { \"command\": \"node\", \"args\": [\"$SE\", \"stdio\"] },
-    \"everything-http\": { \"url\": \"$URL\", \"type\": \"http\" }" ;;
-        broken) managed=",
-    \"everything-stdio\": { \"command\": \"node\", \"args\": [\"$SE\", \"stdio\"] },
-    \"everything-http\": { \"url\": \"$URL\", \"type\": \"streamable-http\" }," ;;
-    esac
-    cat <<EOF
-{
-  // my Gemini CLI settings: JSONC, comments must survive
-  "general": { "enableAutoUpdate": false },
-  "privacy": { "usageStatisticsEnabled": false },
-  "security": { "folderTrust": { "enabled": false } },
-  "mcpServers": {
-    "my-own": { "command": "node", "args": ["$SE", "stdio"], "env": { "MY_OWN": "1" } }$managed
-  },
-  "ui": { "hideBanner": true }
-}
-EOF
-}
-
-render_opencode() {
-    local managed=
-    case $1 in
-        after) managed=",
-    \"everything-stdio\": { \"type\": \"local\", \"command\": [\"node\", \"$SE\", \"stdio\"] },
-    \"everything-http\": { \"type\": \"remote\", \"url\": \"$URL\" }" ;;
-        broken) managed=",
-    \"everything-stdio\": { \"type\": \"stdio\", \"command\": \"node\", \"args\": [\"$SE\", \"stdio\"] },
-    \"everything-http\": { \"type\": \"http\", \"url\": \"$URL\" }" ;;
-    esac
-    cat <<EOF
-{
-  "\$schema": "https://opencode.ai/config.json",
-  "autoupdate": false,
-  "mcp": {
-    "my-own": {
-      "type": "local",
-      "command": ["node", "$SE", "stdio"],
-      "environment": { "MY_OWN": "1" }
-    }$managed
-  }
-}
-EOF
-}
-
-render_droid() {
-    local managed=
-    case $1 in
-        after) managed=",
-    \"everything-stdio\": {
-      \"type\": \"stdio\",
-      \"command\": \"node\",
-      \"args\": [\"$SE\", \"stdio\"]
-    },
-    \"everything-http\": {
-      \"type\": \"http\",
-      \"url\": \"$URL\"
-    }" ;;
-        broken) managed=",
-    \"everything-stdio\": { \"type\": \"stdio\", \"command\": \"node\", \"args\": [\"$SE\", \"stdio\"] },
-    \"everything-http\": { \"url\": \"$URL\" }" ;;
-    esac
-    cat <<EOF
-{
-  "mcpServers": {
-    "my-own": {
-      "type": "stdio",
-      "command": "node",
-      "args": ["$SE", "stdio"],
-      "env": { "MY_OWN": "1" }
-    }$managed
-  }
-}
-EOF
-}
-
-render_cursor() {
-    # minified, no final newline: what Cursor itself writes
-    local managed=
-    case $1 in
-        after|broken) managed=",\"everything-stdio\":{\"command\":\"node\",\"args\":[\"$SE\",\"stdio\"]},\"everything-http\":{\"url\":\"$URL\"}" ;;
-    esac
-    printf '{"mcpServers":{"my-own":{"command":"node","args":["%s","stdio"]}%s}}' "$SE" "$managed"
-}
-
-render_all() {
-    local h f
-    for h in $HOSTS; do
-        f=$(hostfile "$h")
-        case $h in
-            claude-code) render_claude "$1" ;;
-            *) "render_$h" "$1" ;;
-        esac >"$f" # in place: keeps the file's mode, as mcpfleet must
-    done
-}
-
+seed_home "$SB"
 render_all before
 chmod 600 "$(hostfile gemini)" "$(hostfile claude-code)"
 mkdir -p "$WORK/orig"
@@ -330,117 +79,9 @@ for h in $HOSTS; do
 done
 
 # ---------------------------------------------------------------------------
-# 4. running the host CLIs (all five in parallel, each bounded)
+# 4. running the host CLIs: list_all, expect, cursor_expect (lib.sh)
 # ---------------------------------------------------------------------------
-host_env=(env -i "PATH=$HPATH" "HOME=$SB" "TERM=dumb" "NO_COLOR=1" "LANG=C.UTF-8"
-    # keep the hosts off the network: the list must work offline
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" "DISABLE_AUTOUPDATER=1"
-    "OPENCODE_DISABLE_MODELS_FETCH=1" "OPENCODE_DISABLE_AUTOUPDATE=1"
-    "FACTORY_AIRGAP_ENABLED=1")
-
-CLIS="claude codex gemini opencode droid"
-list_all() { # $1 = phase tag; output in $WORK/$1.<cli>
-    local tag=$1 c pid t
-    t=$(date +%s%N)
-    mkdir -p "$WORK/pre-$tag"
-    for h in $HOSTS; do cp -p "$(hostfile "$h")" "$WORK/pre-$tag/$h"; done
-    for c in $CLIS; do
-        (
-            cd "$SB"
-            t1=$(date +%s%N)
-            "${host_env[@]}" timeout "$TMO" "$BIN/$c" mcp list </dev/null >"$WORK/$tag.$c.raw" 2>&1 &
-            cpid=$!
-            trap 'kill $cpid 2>/dev/null; exit 143' TERM
-            rc=0
-            wait $cpid || rc=$?
-            echo "$c $(since "$t1")" >"$WORK/$tag.$c.time"
-            sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$WORK/$tag.$c.raw" >"$WORK/$tag.$c"
-            echo "$rc" >"$WORK/$tag.$c.rc"
-        ) &
-        LIST_PIDS+=("$!")
-    done
-    for pid in "${LIST_PIDS[@]}"; do wait "$pid" || true; done
-    LIST_PIDS=()
-    echo "[$tag] host lists took $(since "$t") ($(cat "$WORK/$tag".*.time | tr '\n' ' ' | sed 's/ $//'))"
-    # listing is only an observation: undo anything a host wrote into its own file
-    for h in $HOSTS; do
-        if ! cmp -s "$WORK/pre-$tag/$h" "$(hostfile "$h")"; then
-            note "$h's file changed while its CLI listed; restored"
-            cp -p "$WORK/pre-$tag/$h" "$(hostfile "$h")"
-        fi
-    done
-}
-
-show() { # $1 = output file: print it indented, for a failure
-    sed 's/^/    | /' "$1" | head -40
-}
-
-# expect TAG CLI NAME STATE   STATE: connected | listed | absent
-# Patterns are the CLIs' real output formats (see FINDINGS.md), ANSI stripped.
-NAMEPORT=$(printf '%s' "$URL" | sed 's/[.]/\\./g')
-expect() {
-    local tag=$1 c=$2 name=$3 state=$4 out=$WORK/$1.$2 re kind=stdio
-    [[ $name == *http* ]] && kind=http
-    if [ "$(cat "$out.rc")" != 0 ]; then
-        fail "[$tag] $c mcp list: exit $(cat "$out.rc") (wanted $name $state)"
-        show "$out"
-        return
-    fi
-    case $state in
-        listed|absent)
-            case $c in
-                claude) re="^$name: " ;;
-                codex) re="^$name +" ;;
-                gemini) re="^[^ ]+ $name: " ;;
-                opencode) re="^[^ ]+ +[^ ]+ $name " ;;
-                droid) re="^  $name  " ;;
-            esac ;;
-        connected)
-            case $c:$kind in
-                claude:stdio) re="^$name: node .* - ✔ Connected\$" ;;
-                claude:http) re="^$name: $NAMEPORT \\(HTTP\\) - ✔ Connected\$" ;;
-                # codex mcp list never connects; for a URL its Auth column comes from an
-                # OAuth-discovery probe: "Unsupported" = the server answered, "Unknown" = not
-                codex:stdio) re="^$name +node +.* +enabled +Unsupported *\$" ;;
-                codex:http) re="^$name +$NAMEPORT +- +enabled +Unsupported *\$" ;;
-                gemini:stdio) re="^✓ $name: node .* \\(stdio\\) - Connected\$" ;;
-                gemini:http) re="^✓ $name: $NAMEPORT \\(http\\) - Connected\$" ;;
-                opencode:*) re="^[^ ]+ +✓ $name connected\$" ;;
-                droid:stdio) re="^  $name  stdio  connected  \\[user\\]\$" ;;
-                droid:http) re="^  $name  http  connected  \\[user\\]\$" ;;
-            esac ;;
-    esac
-    local what="$state"
-    [ "$c:$state" = codex:connected ] && { [ $kind = http ] && what="enabled and reachable" || what="enabled"; }
-    if [ "$state" = absent ]; then
-        if grep -Eq -- "$re" "$out"; then fail "[$tag] $c: $name is still listed"; show "$out"; else pass "[$tag] $c: $name absent"; fi
-    else
-        if grep -Eq -- "$re" "$out"; then pass "[$tag] $c: $name $what"; else fail "[$tag] $c: $name not $what"; show "$out"; fi
-    fi
-}
-
-cursor_expect() { # TAG NAME... (present) ; names prefixed with ! must be absent
-    local tag=$1 f
-    f=$(hostfile cursor)
-    shift
-    if URL=$URL SE=$SE node -e '
-        const doc = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-        const s = doc.mcpServers || {}; const bad = [];
-        for (const n of process.argv.slice(2)) {
-            if (n[0] === "!") { if (n.slice(1) in s) bad.push(n.slice(1) + " present"); }
-            else if (!(n in s)) bad.push(n + " missing");
-        }
-        const h = s["everything-http"], st = s["everything-stdio"];
-        if (h && h.url !== process.env.URL) bad.push("everything-http url " + h.url);
-        if (st && (st.command !== "node" || JSON.stringify(st.args) !== JSON.stringify([process.env.SE, "stdio"])))
-            bad.push("everything-stdio command/args");
-        if (bad.length) { console.log(bad.join(", ")); process.exit(1); }' "$f" "$@" >"$WORK/$tag.cursor" 2>&1
-    then
-        pass "[$tag] cursor: mcp.json has $*"
-    else
-        fail "[$tag] cursor: mcp.json: $(head -c 300 "$WORK/$tag.cursor")"
-    fi
-}
+set_host_env
 
 # ---------------------------------------------------------------------------
 # 5. the test
