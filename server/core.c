@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "hub.h"
 #include "store.h"
+#include "web.h"
 
 #define CORE_ONLINE_ID_MAX 128
 
@@ -590,6 +591,7 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	    .api_port = net_api_port(c->net),
 	    .ca_pin = c->pki.ca_pin,
 	    .token_ttl = c->conf.token_ttl,
+	    .sessions = c->sessions,
 	    .hooks =
 	        {
 	            .arg = c,
@@ -617,6 +619,12 @@ static void core_exchange(struct core *c, const struct net_request *req,
 		resp->status = 200;
 		(void)net_response_type(resp, "text/plain");
 		(void)buf_puts(&resp->body, "ok\n");
+		return;
+	}
+	/* Everything else that is not an API is the web console's. */
+	if (strncmp(req->path, "/api/", 5) != 0 &&
+	    strncmp(req->path, "/v1/", 4) != 0) {
+		web_serve(req, resp);
 		return;
 	}
 	core_error(resp, 404, "not found");
@@ -751,6 +759,10 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "enrollment limiter: %s",
 		                err_str(r));
+	r = api_sessions_new(API_SESSIONS_MAX, API_LOGIN_RATE, &c->sessions);
+	if (r != 0)
+		return diag_set(d, -r, 0, 0, "console sessions: %s",
+		                err_str(r));
 	r = core_dir_rebuild(c, d);
 	if (r != 0)
 		return r;
@@ -821,6 +833,7 @@ void core_close(struct core *c)
 		free(c->online[i].id);
 	free(c->online);
 	enroll_limiter_free(c->limiter);
+	api_sessions_free(c->sessions);
 	store_close(c->st);
 	crypto_rng_free(c->rng);
 	pki_free(&c->pki);

@@ -52,6 +52,8 @@ struct ta {
 	char *text;
 	char allow[128];
 	char www_auth[64];
+	char set_cookie[256];
+	char cache_control[64];
 	/* Every answer body so far, to look for secret values in. */
 	struct buf seen;
 };
@@ -126,6 +128,9 @@ static int ta_setup(void **state)
 	f->a.hooks.revoked = ta_hook_revoked;
 	f->a.hooks.device_extra = ta_hook_extra;
 	f->a.hooks.connected_count = ta_hook_connected;
+	assert_int_equal(
+	    api_sessions_new(API_SESSIONS_MAX, API_LOGIN_RATE, &f->a.sessions),
+	    0);
 	*state = f;
 	return 0;
 }
@@ -137,6 +142,7 @@ static int ta_teardown(void **state)
 	json_decref(f->ans);
 	free(f->text);
 	buf_free(&f->seen);
+	api_sessions_free(f->a.sessions);
 	store_close(f->st);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
@@ -163,14 +169,23 @@ static void ta_header(const struct net_response *resp, const char *name,
 	}
 }
 
+/* The request headers a call sends; NULL fields are sent empty, a NULL
+ * peer as 127.0.0.1. */
+struct ta_hdrs {
+	const char *auth;
+	const char *cookie;
+	const char *csrf;
+	const char *origin;
+	const char *peer;
+};
+
 /*
  * Calls api_handle with method and target ("/api/v1/...?a=b&c=d", the
  * query already decoded as libwebsockets hands it over), body (NULL: none)
- * and the Authorization header auth. Keeps the answer in f. Returns the
- * status.
+ * and the headers hd. Keeps the answer in f. Returns the status.
  */
-static int ta_call_as(struct ta *f, const char *auth, const char *method,
-                      const char *target, const char *body)
+static int ta_request(struct ta *f, const struct ta_hdrs *hd,
+                      const char *method, const char *target, const char *body)
 {
 	struct net_request req;
 	struct net_response resp;
@@ -204,14 +219,14 @@ static int ta_call_as(struct ta *f, const char *auth, const char *method,
 	req.path = path;
 	req.params = params;
 	req.host = "fleet.example";
-	req.origin = "";
-	req.authorization = auth;
+	req.origin = hd->origin != NULL ? hd->origin : "";
+	req.authorization = hd->auth != NULL ? hd->auth : "";
 	req.content_type = body != NULL ? "application/json" : "";
-	req.cookie = "";
-	req.csrf_token = "";
+	req.cookie = hd->cookie != NULL ? hd->cookie : "";
+	req.csrf_token = hd->csrf != NULL ? hd->csrf : "";
 	req.body = body != NULL ? body : "";
 	req.body_len = body != NULL ? strlen(body) : 0;
-	req.peer = "127.0.0.1";
+	req.peer = hd->peer != NULL ? hd->peer : "127.0.0.1";
 
 	api_handle(&f->a, &req, &resp);
 
@@ -228,9 +243,21 @@ static int ta_call_as(struct ta *f, const char *auth, const char *method,
 		fail_msg("answer is not JSON: %s: %s", jerr.text, f->text);
 	ta_header(&resp, "Allow", f->allow, sizeof(f->allow));
 	ta_header(&resp, "WWW-Authenticate", f->www_auth, sizeof(f->www_auth));
+	ta_header(&resp, "Set-Cookie", f->set_cookie, sizeof(f->set_cookie));
+	ta_header(&resp, "Cache-Control", f->cache_control,
+	          sizeof(f->cache_control));
 	buf_free(&resp.body);
 	buf_free(&resp.headers);
 	return f->status;
+}
+
+/* Calls with the Authorization header auth (NULL: none). */
+static int ta_call_as(struct ta *f, const char *auth, const char *method,
+                      const char *target, const char *body)
+{
+	struct ta_hdrs hd = {.auth = auth};
+
+	return ta_request(f, &hd, method, target, body);
 }
 
 static int ta_call(struct ta *f, const char *method, const char *target,
@@ -372,6 +399,426 @@ static void test_api_auth(void **state)
 	assert_int_equal(store_admin_token_revoke(f->st, f->admin_id, &d), 0);
 	ta_call(f, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, "revoked");
+}
+
+/* ---- Console sessions ---- */
+
+#define TA_ORIGIN "https://fleet.example" /* the Host of every request */
+
+/* A signed-in console: its Cookie header and CSRF token. */
+struct ta_console {
+	char cookie[128];
+	char csrf[TOKEN_LEN + 1];
+};
+
+/* The last audit row's actor and action. */
+static void ta_audit_actor(struct ta *f, const char *actor, const char *action)
+{
+	struct store_audit_list l;
+
+	ta_audit(f, &l);
+	assert_true(l.n > 0);
+	assert_string_equal(l.v[l.n - 1].actor, actor);
+	assert_string_equal(l.v[l.n - 1].action, action);
+	store_audit_list_free(&l);
+}
+
+/* POST /session with token from peer; on 201 fills *con (when not NULL)
+ * from the answer and its Set-Cookie. Returns the status. */
+static int ta_login(struct ta *f, const char *token, const char *peer,
+                    struct ta_console *con)
+{
+	struct ta_hdrs hd = {.peer = peer, .origin = TA_ORIGIN};
+	char body[512];
+	size_t n;
+	int status;
+
+	(void)snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
+	status = ta_request(f, &hd, "POST", "/api/v1/session", body);
+	if (status != 201 || con == NULL)
+		return status;
+	n = strcspn(f->set_cookie, ";");
+	assert_true(n < sizeof(con->cookie));
+	memcpy(con->cookie, f->set_cookie, n);
+	con->cookie[n] = '\0';
+	assert_int_equal(strlen(ta_str(f->ans, "csrf")), TOKEN_LEN);
+	memcpy(con->csrf, ta_str(f->ans, "csrf"), TOKEN_LEN + 1);
+	return status;
+}
+
+/* A request as the console makes it: cookie, CSRF token, our Origin. */
+static int ta_console_call(struct ta *f, const struct ta_console *con,
+                           const char *method, const char *target,
+                           const char *body)
+{
+	struct ta_hdrs hd = {
+	    .cookie = con->cookie, .csrf = con->csrf, .origin = TA_ORIGIN};
+
+	return ta_request(f, &hd, method, target, body);
+}
+
+/* Makes an admin token called name; its token and its revoke path. */
+static void ta_admin_token(struct ta *f, const char *name, char *tok,
+                           size_t toksize, char *target, size_t tsize)
+{
+	char body[128];
+
+	(void)snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+	ta_call(f, "POST", "/api/v1/admin-tokens", body);
+	ta_expect(f, 201, NULL);
+	(void)snprintf(tok, toksize, "%s", ta_str(f->ans, "token"));
+	(void)snprintf(target, tsize, "/api/v1/admin-tokens/%" PRId64,
+	               (int64_t)ta_int(f->ans, "id"));
+}
+
+static void test_api_session_login(void **state)
+{
+	struct ta *f = *state;
+	struct store_audit_list l;
+	struct ta_console con;
+	struct ta_hdrs none = {0};
+	struct api_sessions *keep;
+	char tok[TOKEN_MAX + 1], target[64];
+	size_t rows;
+
+	/* A good admin token: 201, the cookie, a CSRF token, an audit row. */
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	assert_string_equal(ta_str(f->ans, "admin"), "test");
+	assert_int_equal(ta_int(f->ans, "expires_at"),
+	                 TA_NOW + API_SESSION_TTL);
+	assert_int_equal(ta_int(f->ans, "idle_timeout"), API_SESSION_IDLE);
+	assert_true(strncmp(f->set_cookie, "mcpfleet_session=", 17) == 0);
+	assert_int_equal(strlen(con.cookie), 17 + TOKEN_LEN);
+	assert_non_null(strstr(f->set_cookie, "; HttpOnly"));
+	assert_non_null(strstr(f->set_cookie, "; Secure"));
+	assert_non_null(strstr(f->set_cookie, "; SameSite=Strict"));
+	assert_non_null(strstr(f->set_cookie, "; Path=/api/"));
+	assert_string_equal(f->cache_control, "no-store");
+	ta_audit_actor(f, "admin:test (console)", "session.login");
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 1);
+
+	/* A wrong one: 401, no cookie, and a "session.refused" row that
+	 * names the peer and never the token. */
+	rows = ta_audit_count(f);
+	ta_login(f, "wrong-admin-token-value", "192.0.2.7", NULL);
+	ta_expect(f, 401, "unknown admin token");
+	assert_string_equal(f->set_cookie, "");
+	assert_int_equal(ta_audit_count(f), rows + 1);
+	ta_audit(f, &l);
+	assert_string_equal(l.v[l.n - 1].actor, "peer:192.0.2.7");
+	assert_string_equal(l.v[l.n - 1].action, "session.refused");
+	assert_string_equal(l.v[l.n - 1].target, "192.0.2.7");
+	assert_non_null(strstr(l.v[l.n - 1].details, "unknown admin token"));
+	assert_null(strstr(l.v[l.n - 1].details, "wrong-admin-token"));
+	store_audit_list_free(&l);
+	ta_login(f, "a\\u0001b", "192.0.2.7", NULL);
+	ta_expect(f, 401, "malformed");
+	assert_int_equal(ta_audit_count(f), rows + 2);
+
+	/* Malformed bodies are refused before anything is counted. */
+	ta_request(f, &none, "POST", "/api/v1/session", "{}");
+	ta_expect(f, 400, "'token' is missing");
+	ta_request(f, &none, "POST", "/api/v1/session",
+	           "{\"token\":\"" TA_TOKEN "\",\"x\":1}");
+	ta_expect(f, 400, "unknown field");
+	ta_request(f, &none, "PUT", "/api/v1/session", NULL);
+	ta_expect(f, 401, NULL);
+	ta_call(f, "PUT", "/api/v1/session", NULL);
+	ta_expect(f, 405, NULL);
+	assert_string_equal(f->allow, "POST, GET, DELETE");
+	assert_int_equal(ta_audit_count(f), rows + 2);
+
+	/* A revoked admin token cannot sign in. */
+	ta_admin_token(f, "old", tok, sizeof(tok), target, sizeof(target));
+	assert_int_equal(ta_call(f, "DELETE", target, NULL), 200);
+	ta_login(f, tok, NULL, NULL);
+	ta_expect(f, 401, "revoked");
+
+	/* Without a session table the console is off. */
+	keep = f->a.sessions;
+	f->a.sessions = NULL;
+	ta_login(f, TA_TOKEN, NULL, NULL);
+	ta_expect(f, 404, "not enabled");
+	none.cookie = con.cookie;
+	ta_request(f, &none, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "missing admin token");
+	f->a.sessions = keep;
+}
+
+static void test_api_session_cookie_auth(void **state)
+{
+	struct ta *f = *state;
+	struct ta_console con;
+	struct ta_hdrs hd = {0};
+	char cookie[256];
+
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	/* A read needs only the cookie. */
+	hd.cookie = con.cookie;
+	assert_int_equal(ta_request(f, &hd, "GET", "/api/v1/users", NULL), 200);
+	/* A change with the CSRF token works, audited as the console. */
+	assert_int_equal(ta_console_call(f, &con, "POST", "/api/v1/users",
+	                                 "{\"name\":\"alice\"}"),
+	                 201);
+	ta_audit_actor(f, "admin:test (console)", "user.add");
+	/* GET /session gives the CSRF token back to a reloaded page. */
+	assert_int_equal(ta_request(f, &hd, "GET", "/api/v1/session", NULL),
+	                 200);
+	assert_string_equal(ta_str(f->ans, "csrf"), con.csrf);
+	assert_string_equal(ta_str(f->ans, "admin"), "test");
+	/* The cookie among others, and after a stale one of the same name. */
+	(void)snprintf(cookie, sizeof(cookie),
+	               "theme=dark; mcpfleet_session=stale0000; %s; x=y",
+	               con.cookie);
+	hd.cookie = cookie;
+	assert_int_equal(ta_request(f, &hd, "GET", "/api/v1/users", NULL), 200);
+	/* A bearer token wins over the cookie, and needs no CSRF token. */
+	hd.auth = "Bearer nope";
+	ta_request(f, &hd, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "unknown admin token");
+	hd.auth = "Bearer " TA_TOKEN;
+	assert_int_equal(
+	    ta_request(f, &hd, "POST", "/api/v1/teams", "{\"name\":\"dev\"}"),
+	    201);
+	ta_audit_actor(f, "admin:test", "team.add");
+	/* ... but /session is the cookie's only. */
+	ta_request(f, &hd, "GET", "/api/v1/session", NULL);
+	ta_expect(f, 404, "bearer");
+	ta_request(f, &hd, "DELETE", "/api/v1/session", NULL);
+	ta_expect(f, 404, "bearer");
+	/* An unknown session: 401, and the browser is told to drop it. */
+	hd.auth = NULL;
+	hd.cookie =
+	    "mcpfleet_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	ta_request(f, &hd, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "sign in again");
+	assert_non_null(strstr(f->set_cookie, "Max-Age=0"));
+	hd.cookie = "other=1; mcpfleet_session=";
+	ta_request(f, &hd, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, NULL);
+}
+
+static void test_api_session_csrf(void **state)
+{
+	struct ta *f = *state;
+	struct ta_console con, other;
+	struct ta_hdrs hd = {.origin = TA_ORIGIN};
+	char wrong[TOKEN_LEN + 1], longer[TOKEN_LEN + 2];
+	size_t rows;
+
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	rows = ta_audit_count(f);
+	hd.cookie = con.cookie;
+	/* No token, a wrong one, a short one, a long one: 403, no change. */
+	ta_request(f, &hd, "POST", "/api/v1/users", "{\"name\":\"eve\"}");
+	ta_expect(f, 403, "X-CSRF-Token");
+	memcpy(wrong, con.csrf, sizeof(wrong));
+	wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+	hd.csrf = wrong;
+	ta_request(f, &hd, "POST", "/api/v1/users", "{\"name\":\"eve\"}");
+	ta_expect(f, 403, "X-CSRF-Token");
+	hd.csrf = "abc";
+	ta_request(f, &hd, "DELETE", "/api/v1/users/alice", NULL);
+	ta_expect(f, 403, "X-CSRF-Token");
+	(void)snprintf(longer, sizeof(longer), "%sx", con.csrf);
+	hd.csrf = longer;
+	ta_request(f, &hd, "PUT", "/api/v1/secrets/X", "{\"value\":\"v\"}");
+	ta_expect(f, 403, "X-CSRF-Token");
+	/* Signing out is a change too. */
+	hd.csrf = NULL;
+	ta_request(f, &hd, "DELETE", "/api/v1/session", NULL);
+	ta_expect(f, 403, "X-CSRF-Token");
+	assert_int_equal(ta_audit_count(f), rows);
+	ta_call(f, "GET", "/api/v1/users", NULL);
+	assert_int_equal(json_array_size(f->ans), 0);
+	/* Another session's token is not this one's. */
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &other), 201);
+	hd.csrf = other.csrf;
+	ta_request(f, &hd, "POST", "/api/v1/users", "{\"name\":\"eve\"}");
+	ta_expect(f, 403, "X-CSRF-Token");
+}
+
+static void test_api_session_origin(void **state)
+{
+	static const char *const bad[] = {
+	    "https://evil.example",       "null",
+	    "http://fleet.example",       "https://fleet.example:8443",
+	    "https://fleet.example.evil",
+	};
+	struct ta *f = *state;
+	struct ta_console con;
+	struct ta_hdrs hd = {0};
+	size_t i;
+
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	hd.cookie = con.cookie;
+	hd.csrf = con.csrf;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hd.origin = bad[i];
+		ta_request(f, &hd, "POST", "/api/v1/users",
+		           "{\"name\":\"eve\"}");
+		ta_expect(f, 403, "is not this server");
+		ta_request(f, &hd, "GET", "/api/v1/users", NULL);
+		ta_expect(f, 403, "is not this server");
+		hd.peer = "198.51.100.1";
+		ta_request(f, &hd, "POST", "/api/v1/session",
+		           "{\"token\":\"" TA_TOKEN "\"}");
+		ta_expect(f, 403, "is not this server");
+		hd.peer = NULL;
+	}
+	/* The same origin in another case, and none at all, are fine. */
+	hd.origin = "HTTPS://Fleet.Example";
+	assert_int_equal(
+	    ta_request(f, &hd, "POST", "/api/v1/users", "{\"name\":\"alice\"}"),
+	    201);
+	hd.origin = NULL;
+	assert_int_equal(
+	    ta_request(f, &hd, "POST", "/api/v1/users", "{\"name\":\"bob\"}"),
+	    201);
+}
+
+static void test_api_session_logout(void **state)
+{
+	struct ta *f = *state;
+	struct ta_console con, other;
+	struct ta_hdrs hd = {0};
+
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &other), 201);
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 2);
+	assert_int_equal(
+	    ta_console_call(f, &con, "DELETE", "/api/v1/session", NULL), 200);
+	assert_true(json_is_true(json_object_get(f->ans, "signed_out")));
+	assert_non_null(strstr(f->set_cookie, "mcpfleet_session=;"));
+	assert_non_null(strstr(f->set_cookie, "Max-Age=0"));
+	ta_audit_actor(f, "admin:test (console)", "session.logout");
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 1);
+	/* That session is gone; the other one is not. */
+	ta_console_call(f, &con, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "sign in again");
+	ta_console_call(f, &con, "DELETE", "/api/v1/session", NULL);
+	ta_expect(f, 401, NULL);
+	assert_int_equal(
+	    ta_console_call(f, &other, "GET", "/api/v1/users", NULL), 200);
+	/* Signing in again from a browser that has a session replaces it. */
+	hd.cookie = other.cookie;
+	assert_int_equal(ta_request(f, &hd, "POST", "/api/v1/session",
+	                            "{\"token\":\"" TA_TOKEN "\"}"),
+	                 201);
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 1);
+	ta_console_call(f, &other, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, NULL);
+}
+
+static void test_api_session_expiry(void **state)
+{
+	struct ta *f = *state;
+	struct ta_console con;
+	int64_t t;
+
+	/* Idle: API_SESSION_IDLE without a request ends it. */
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	store_set_now(f->st, TA_NOW + API_SESSION_IDLE - 1);
+	assert_int_equal(ta_console_call(f, &con, "GET", "/api/v1/users", NULL),
+	                 200);
+	store_set_now(f->st, TA_NOW + 2 * API_SESSION_IDLE - 2);
+	assert_int_equal(ta_console_call(f, &con, "GET", "/api/v1/users", NULL),
+	                 200);
+	store_set_now(f->st, TA_NOW + 3 * API_SESSION_IDLE - 2);
+	ta_console_call(f, &con, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "expired");
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 0);
+
+	/* Absolute: API_SESSION_TTL after sign-in, however busy. */
+	store_set_now(f->st, TA_NOW);
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	for (t = TA_NOW; t < TA_NOW + API_SESSION_TTL;
+	     t += API_SESSION_IDLE / 2) {
+		store_set_now(f->st, t);
+		assert_int_equal(
+		    ta_console_call(f, &con, "GET", "/api/v1/status", NULL),
+		    200);
+	}
+	store_set_now(f->st, TA_NOW + API_SESSION_TTL);
+	ta_console_call(f, &con, "GET", "/api/v1/status", NULL);
+	ta_expect(f, 401, "expired");
+}
+
+static void test_api_session_revoked_admin(void **state)
+{
+	struct ta *f = *state;
+	struct ta_console con;
+	char tok[TOKEN_MAX + 1], target[64];
+
+	ta_admin_token(f, "ops", tok, sizeof(tok), target, sizeof(target));
+	assert_int_equal(ta_login(f, tok, NULL, &con), 201);
+	assert_int_equal(ta_console_call(f, &con, "GET", "/api/v1/users", NULL),
+	                 200);
+	/* The console cannot revoke the token it signed in with. */
+	ta_console_call(f, &con, "DELETE", target, NULL);
+	ta_expect(f, 409, "cannot revoke itself");
+	/* Revoking that token ends its sessions at their next request. */
+	assert_int_equal(ta_call(f, "DELETE", target, NULL), 200);
+	ta_console_call(f, &con, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, "revoked");
+	assert_non_null(strstr(f->set_cookie, "Max-Age=0"));
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 0);
+}
+
+static void test_api_session_rate_limit(void **state)
+{
+	struct ta *f = *state;
+	size_t rows;
+	int i;
+
+	for (i = 0; i < API_LOGIN_RATE; i++) {
+		ta_login(f, "guess-number-n", "203.0.113.9", NULL);
+		ta_expect(f, 401, NULL);
+	}
+	/* The limit holds even for the right token, and a refusal by the
+	 * limit writes no row. */
+	rows = ta_audit_count(f);
+	ta_login(f, TA_TOKEN, "203.0.113.9", NULL);
+	ta_expect(f, 429, "too many sign-in attempts");
+	assert_int_equal(ta_audit_count(f), rows);
+	/* Another address is not held back; a minute later, neither is
+	 * this one. */
+	assert_int_equal(ta_login(f, TA_TOKEN, "203.0.113.10", NULL), 201);
+	store_set_now(f->st, TA_NOW + 60);
+	assert_int_equal(ta_login(f, TA_TOKEN, "203.0.113.9", NULL), 201);
+}
+
+static void test_api_session_max(void **state)
+{
+	struct ta *f = *state;
+	struct ta_console first, c;
+	struct api_sessions *s = NULL;
+	char peer[32];
+	int i;
+
+	assert_int_equal(ta_login(f, TA_TOKEN, "10.0.0.1", &first), 201);
+	for (i = 1; i < API_SESSIONS_MAX; i++) {
+		(void)snprintf(peer, sizeof(peer), "10.0.%d.%d", i / 200,
+		               i % 200 + 2);
+		store_set_now(f->st, TA_NOW + i);
+		assert_int_equal(ta_login(f, TA_TOKEN, peer, &c), 201);
+	}
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW + i),
+	                 API_SESSIONS_MAX);
+	/* The table is full: the least recently used session goes. */
+	store_set_now(f->st, TA_NOW + i);
+	assert_int_equal(ta_login(f, TA_TOKEN, "10.1.0.1", &c), 201);
+	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW + i),
+	                 API_SESSIONS_MAX);
+	ta_console_call(f, &first, "GET", "/api/v1/users", NULL);
+	ta_expect(f, 401, NULL);
+	assert_int_equal(ta_console_call(f, &c, "GET", "/api/v1/users", NULL),
+	                 200);
+	/* Bad arguments. */
+	assert_int_equal(api_sessions_new(0, 1, &s), -ERR_INVALID);
+	assert_int_equal(api_sessions_new(1, 0, &s), -ERR_INVALID);
+	assert_null(s);
+	api_sessions_free(NULL);
 }
 
 /* ---- Routing ---- */
@@ -1420,6 +1867,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define TA_TEST(fn) cmocka_unit_test_setup_teardown(fn, ta_setup, ta_teardown)
 	    TA_TEST(test_api_auth),
+	    TA_TEST(test_api_session_login),
+	    TA_TEST(test_api_session_cookie_auth),
+	    TA_TEST(test_api_session_csrf),
+	    TA_TEST(test_api_session_origin),
+	    TA_TEST(test_api_session_logout),
+	    TA_TEST(test_api_session_expiry),
+	    TA_TEST(test_api_session_revoked_admin),
+	    TA_TEST(test_api_session_rate_limit),
+	    TA_TEST(test_api_session_max),
 	    TA_TEST(test_api_routing),
 	    TA_TEST(test_api_bodies),
 	    TA_TEST(test_api_content_type),

@@ -6,8 +6,10 @@
  * Input format: the first line is "METHOD TARGET [TOKEN]", where TARGET is
  * a path with an optional "?a=b&c" query (taken as already decoded, as
  * libwebsockets hands it over) and TOKEN replaces the valid admin token
- * ("-": no Authorization header); everything after the first newline is
- * the body.
+ * ("-": no Authorization header; "session": no Authorization header but
+ * the cookie, CSRF token and Origin of a console session signed in at
+ * start; "cookie:TEXT": TEXT as the Cookie header, without Authorization);
+ * everything after the first newline is the body.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +41,13 @@ static struct {
 	 * check stops. */
 	char canary[2 * 16 + 1];
 	bool canary_out;
+	/* The console session made at start, and the headers of the call
+	 * being made ("" when absent). */
+	char session_cookie[128];
+	char session_csrf[TOKEN_LEN + 1];
+	const char *cookie;
+	const char *csrf;
+	const char *origin;
 } fuzz_api;
 
 static void fuzz_api_changed(void *arg)
@@ -62,6 +71,7 @@ static void fuzz_api_cleanup(void)
 	char path[320];
 	size_t i;
 
+	api_sessions_free(fuzz_api.a.sessions);
 	store_close(fuzz_api.st);
 	crypto_rng_free(fuzz_api.rng);
 	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
@@ -70,6 +80,28 @@ static void fuzz_api_cleanup(void)
 		(void)unlink(path);
 	}
 	(void)rmdir(fuzz_api.dir);
+}
+
+/* Keeps the first console session's cookie and CSRF token. */
+static void fuzz_api_keep_session(const struct net_response *resp)
+{
+	const char *p = resp->headers.data, *end = p + resp->headers.len;
+	const char *value;
+	json_t *ans = json_loads(resp->body.data, 0, NULL);
+	const char *csrf = json_string_value(json_object_get(ans, "csrf"));
+
+	for (; p != NULL && p < end; p = value + strlen(value) + 1) {
+		value = p + strlen(p) + 1;
+		if (strcmp(p, "Set-Cookie:") == 0)
+			(void)snprintf(fuzz_api.session_cookie,
+			               sizeof(fuzz_api.session_cookie), "%.*s",
+			               (int)strcspn(value, ";"), value);
+	}
+	if (csrf == NULL || fuzz_api.session_cookie[0] == '\0')
+		abort();
+	(void)snprintf(fuzz_api.session_csrf, sizeof(fuzz_api.session_csrf),
+	               "%s", csrf);
+	json_decref(ans);
 }
 
 /* Answers one request; aborts when the answer breaks an invariant.
@@ -105,12 +137,12 @@ static int fuzz_api_call(const char *method, char *target, const char *auth,
 	req.method = method;
 	req.path = target;
 	req.params = params;
-	req.host = "";
-	req.origin = "";
+	req.host = "fleet.example";
+	req.origin = fuzz_api.origin != NULL ? fuzz_api.origin : "";
 	req.authorization = auth;
 	req.content_type = "application/json";
-	req.cookie = "";
-	req.csrf_token = "";
+	req.cookie = fuzz_api.cookie != NULL ? fuzz_api.cookie : "";
+	req.csrf_token = fuzz_api.csrf != NULL ? fuzz_api.csrf : "";
 	req.body = body;
 	req.body_len = body_len;
 	req.peer = "127.0.0.1";
@@ -128,6 +160,7 @@ static int fuzz_api_call(const char *method, char *target, const char *auth,
 	case 405:
 	case 409:
 	case 413:
+	case 429:
 		break;
 	default: /* 500: a bug, the store is healthy */
 		abort();
@@ -141,6 +174,9 @@ static int fuzz_api_call(const char *method, char *target, const char *auth,
 	if (!fuzz_api.canary_out &&
 	    strstr(resp.body.data, fuzz_api.canary) != NULL)
 		abort();
+	if (status == 201 && strcmp(target, "/api/v1/session") == 0 &&
+	    fuzz_api.session_cookie[0] == '\0')
+		fuzz_api_keep_session(&resp);
 	buf_free(&resp.body);
 	buf_free(&resp.headers);
 	return status;
@@ -194,6 +230,9 @@ static void fuzz_api_init(void)
 	fuzz_api.a.token_ttl = 86400;
 	fuzz_api.a.hooks.changed = fuzz_api_changed;
 	fuzz_api.a.hooks.revoked = fuzz_api_revoked;
+	if (api_sessions_new(API_SESSIONS_MAX, API_LOGIN_RATE,
+	                     &fuzz_api.a.sessions) != 0)
+		abort();
 
 	fuzz_api_seed("POST", "/api/v1/users",
 	              "{\"name\":\"alice\",\"email\":\"a@x\"}");
@@ -214,6 +253,10 @@ static void fuzz_api_init(void)
 	                        "00112233445566778899aabbccddeeff00112233445566"
 	                        "778899aabbccddeeff",
 	                        &d) != 0)
+		abort();
+	fuzz_api_seed("POST", "/api/v1/session",
+	              "{\"token\":\"" FUZZ_API_TOKEN "\"}");
+	if (fuzz_api.session_cookie[0] == '\0')
 		abort();
 }
 
@@ -248,12 +291,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		target = line + strlen(line);
 	if ((token = strchr(target, ' ')) != NULL)
 		*token++ = '\0';
-	if (token == NULL)
+	fuzz_api.cookie = fuzz_api.csrf = fuzz_api.origin = NULL;
+	if (token == NULL) {
 		(void)snprintf(auth, sizeof(auth), "Bearer %s", FUZZ_API_TOKEN);
-	else if (strcmp(token, "-") == 0)
+	} else if (strcmp(token, "-") == 0) {
 		auth[0] = '\0';
-	else
+	} else if (strcmp(token, "session") == 0) {
+		auth[0] = '\0';
+		fuzz_api.cookie = fuzz_api.session_cookie;
+		fuzz_api.csrf = fuzz_api.session_csrf;
+		fuzz_api.origin = "https://fleet.example";
+	} else if (strncmp(token, "cookie:", 7) == 0) {
+		auth[0] = '\0';
+		fuzz_api.cookie = token + 7;
+	} else {
 		(void)snprintf(auth, sizeof(auth), "Bearer %s", token);
+	}
 
 	/* The body is NUL-terminated, as net.c hands it over. */
 	if ((body = malloc(body_len + 1)) == NULL)

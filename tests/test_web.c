@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests: server/web.c, the embedded web console: what is served, with
+ * which headers, and that the files stay fit for a strict CSP. */
+#include "testutil.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "net.h"
+#include "web.h"
+
+/* One answer of web_serve(). */
+struct tw_answer {
+	int status;
+	char type[128];
+	struct buf body;
+	struct buf headers;
+};
+
+static void tw_serve(const char *method, const char *path,
+                     struct tw_answer *out)
+{
+	struct net_request req;
+	struct net_response resp;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.method = method;
+	req.path = path;
+	req.host = "fleet.example:7444";
+	req.origin = "";
+	req.authorization = "";
+	req.content_type = "";
+	req.cookie = "";
+	req.csrf_token = "";
+	req.body = "";
+	req.peer = "127.0.0.1";
+	web_serve(&req, &resp);
+	memset(out, 0, sizeof(*out));
+	out->status = resp.status;
+	(void)snprintf(out->type, sizeof(out->type), "%s", resp.content_type);
+	out->body = resp.body;
+	out->headers = resp.headers;
+}
+
+static void tw_free(struct tw_answer *a)
+{
+	buf_free(&a->body);
+	buf_free(&a->headers);
+}
+
+/* The value of response header name, or NULL. */
+static const char *tw_header(const struct tw_answer *a, const char *name)
+{
+	const char *p = a->headers.data, *end = p + a->headers.len;
+	size_t n = strlen(name);
+
+	while (p != NULL && p < end) {
+		const char *value = p + strlen(p) + 1;
+
+		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0')
+			return value;
+		p = value + strlen(value) + 1;
+	}
+	return NULL;
+}
+
+static void tw_expect_header(const struct tw_answer *a, const char *name,
+                             const char *value)
+{
+	const char *got = tw_header(a, name);
+
+	if (got == NULL)
+		fail_msg("no %s header", name);
+	assert_string_equal(got, value);
+}
+
+/* The headers every answer carries, errors included. */
+static void tw_expect_security(const struct tw_answer *a)
+{
+	tw_expect_header(a, "Content-Security-Policy", WEB_CSP);
+	tw_expect_header(a, "X-Content-Type-Options", "nosniff");
+	tw_expect_header(a, "Referrer-Policy", "no-referrer");
+	tw_expect_header(a, "X-Frame-Options", "DENY");
+	assert_non_null(strstr(WEB_CSP, "default-src 'self'"));
+	assert_non_null(strstr(WEB_CSP, "frame-ancestors 'none'"));
+}
+
+static void test_web_index(void **state)
+{
+	const struct web_asset *idx = web_find("/index.html");
+	struct tw_answer a;
+
+	(void)state;
+	assert_non_null(idx);
+	assert_ptr_equal(web_find("/"), idx);
+	tw_serve("GET", "/", &a);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(a.type, "text/html; charset=utf-8");
+	assert_int_equal(a.body.len, idx->len);
+	assert_memory_equal(a.body.data, idx->data, idx->len);
+	assert_true(strncmp(a.body.data, "<!DOCTYPE html>", 15) == 0);
+	tw_expect_security(&a);
+	tw_expect_header(&a, "Cache-Control", "no-cache");
+	tw_free(&a);
+	tw_serve("GET", "/index.html", &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body.len, idx->len);
+	tw_free(&a);
+}
+
+/* Every file in web/ is served, byte for byte, with its type. */
+static void test_web_assets(void **state)
+{
+	static const struct {
+		const char *file;
+		const char *type;
+	} want[] = {
+	    {"index.html", "text/html; charset=utf-8"},
+	    {"app.css", "text/css; charset=utf-8"},
+	    {"app.js", "text/javascript; charset=utf-8"},
+	    {"favicon.svg", "image/svg+xml"},
+	};
+	char path[64], rel[64];
+	struct tw_answer a;
+	size_t i, len;
+	char *src;
+
+	(void)state;
+	assert_int_equal(web_nassets, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		(void)snprintf(path, sizeof(path), "/%s", want[i].file);
+		(void)snprintf(rel, sizeof(rel), "../web/%s", want[i].file);
+		src = tu_read_data(rel, &len);
+		tw_serve("GET", path, &a);
+		assert_int_equal(a.status, 200);
+		assert_string_equal(a.type, want[i].type);
+		assert_int_equal(a.body.len, len);
+		assert_memory_equal(a.body.data, src, len);
+		/* The table keeps a NUL after the bytes. */
+		assert_int_equal(web_find(path)->data[len], 0);
+		tw_expect_security(&a);
+		tw_expect_header(&a, "Cache-Control", "no-cache");
+		tw_free(&a);
+		free(src);
+	}
+}
+
+/* HEAD answers as GET would, body included: net.c sends its length as
+ * Content-Length and none of its bytes. */
+static void test_web_head(void **state)
+{
+	struct tw_answer get, head;
+
+	(void)state;
+	tw_serve("GET", "/app.js", &get);
+	tw_serve("HEAD", "/app.js", &head);
+	assert_int_equal(head.status, 200);
+	assert_string_equal(head.type, get.type);
+	assert_int_equal(head.body.len, get.body.len);
+	assert_int_equal(head.headers.len, get.headers.len);
+	assert_memory_equal(head.headers.data, get.headers.data,
+	                    get.headers.len);
+	tw_free(&get);
+	tw_free(&head);
+	tw_serve("HEAD", "/nope", &head);
+	assert_int_equal(head.status, 404);
+	tw_free(&head);
+}
+
+static void test_web_not_found(void **state)
+{
+	static const char *const paths[] = {
+	    "/nope", "/index.htm", "/app.js/", "/APP.JS",
+	    "",      "/app.js.",   "//",       "/web/app.js",
+	};
+	struct tw_answer a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		tw_serve("GET", paths[i], &a);
+		if (a.status != 404)
+			fail_msg("%s: %d", paths[i], a.status);
+		assert_string_equal(a.type, "text/plain; charset=utf-8");
+		tw_expect_security(&a);
+		tw_expect_header(&a, "Cache-Control", "no-store");
+		tw_free(&a);
+	}
+	assert_null(web_find(NULL));
+}
+
+static void test_web_methods(void **state)
+{
+	static const char *const methods[] = {"POST", "PUT", "DELETE", "PATCH",
+	                                      "OPTIONS"};
+	struct tw_answer a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		tw_serve(methods[i], "/", &a);
+		assert_int_equal(a.status, 405);
+		tw_expect_header(&a, "Allow", "GET, HEAD");
+		tw_expect_security(&a);
+		tw_free(&a);
+	}
+	tw_serve("POST", "/nope", &a);
+	assert_int_equal(a.status, 404);
+	tw_free(&a);
+}
+
+/* Does text hold needle, ignoring ASCII case? */
+static bool tw_has(const char *text, const char *needle)
+{
+	size_t n = strlen(needle);
+	const char *p;
+
+	for (p = text; *p != '\0'; p++)
+		if (strncasecmp(p, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What the CSP (default-src 'self', no 'unsafe-inline') requires of the
+ * files, and what the console promises: no inline script, style or event
+ * handler, nothing from another origin, and no markup built from strings.
+ */
+static void test_web_csp_friendly(void **state)
+{
+	static const char *const html_bad[] = {
+	    "<style",     " style=",     " onclick=", " onload=", " onerror=",
+	    " onsubmit=", "javascript:", "http://",   "https://", "//cdn",
+	};
+	static const char *const js_bad[] = {
+	    "innerHTML",
+	    "outerHTML",
+	    "insertAdjacentHTML",
+	    "document.write",
+	    "eval(",
+	    "new Function",
+	    "setAttribute('style'",
+	    ".cssText",
+	    "import(",
+	    "XMLHttpRequest",
+	};
+	const struct web_asset *idx = web_find("/index.html");
+	const struct web_asset *js = web_find("/app.js");
+	const struct web_asset *css = web_find("/app.css");
+	const char *p, *q;
+	size_t i, scripts = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(html_bad) / sizeof(html_bad[0]); i++)
+		if (tw_has((const char *)idx->data, html_bad[i]))
+			fail_msg("index.html holds '%s'", html_bad[i]);
+	/* Every <script> has a src on this origin and is empty. */
+	for (p = (const char *)idx->data; (p = strstr(p, "<script")) != NULL;
+	     p++) {
+		char tag[256];
+
+		q = strchr(p, '>');
+		assert_non_null(q);
+		assert_true((size_t)(q - p) < sizeof(tag));
+		memcpy(tag, p, (size_t)(q - p));
+		tag[q - p] = '\0';
+		assert_non_null(strstr(tag, " src=\"/"));
+		assert_true(strncmp(q, "></script>", 10) == 0);
+		scripts++;
+	}
+	assert_int_equal(scripts, 1);
+	for (i = 0; i < sizeof(js_bad) / sizeof(js_bad[0]); i++)
+		if (strstr((const char *)js->data, js_bad[i]) != NULL)
+			fail_msg("app.js holds '%s'", js_bad[i]);
+	assert_null(strstr((const char *)css->data, "@import"));
+	assert_null(strstr((const char *)css->data, "url("));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_web_index),
+	    cmocka_unit_test(test_web_assets),
+	    cmocka_unit_test(test_web_head),
+	    cmocka_unit_test(test_web_not_found),
+	    cmocka_unit_test(test_web_methods),
+	    cmocka_unit_test(test_web_csp_friendly),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: MIT
+// Browser test of the web console: a real mcpfleetd on loopback (init, then
+// serve on ports the kernel picks), Debian's Chromium driven by
+// playwright-core, and, when given, a real agent enrolled with the link the
+// console showed. Signs in with the admin token, adds a user, a team, a
+// server, a grant and a secret, makes an enrollment link, revokes things,
+// checks the audit log, signs out, and takes screenshots.
+//
+//   node tests/web/console.test.mjs MCPFLEETD [OUTDIR] [MCPFLEET]
+//
+// OUTDIR (default: the current directory) receives console-*.png.
+// Environment: MCPFLEET_CACHE (default ~/.cache/mcpfleet; playwright-core
+// goes to its webpeers/), CHROMIUM (default /usr/bin/chromium), KEEP=1
+// keeps the scratch directory. Exit 0 pass, 1 fail, 77 skip (only when
+// Chromium is missing and cannot be installed).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SKIP = 77;
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const T0 = Date.now();
+
+const [daemonArg, outArg, agentArg] = process.argv.slice(2);
+if (!daemonArg) {
+  console.error('usage: console.test.mjs MCPFLEETD [OUTDIR] [MCPFLEET]');
+  process.exit(2);
+}
+const DAEMON = path.resolve(daemonArg);
+const OUT = path.resolve(outArg || '.');
+const AGENT = agentArg ? path.resolve(agentArg) : null;
+
+let passed = 0;
+const log = (msg) => console.log(`[${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}`);
+const pass = (msg) => {
+  passed++;
+  log('PASS: ' + msg);
+};
+
+// ---- Chromium and playwright-core ----
+
+function haveChromium() {
+  return fs.existsSync(CHROMIUM) && spawnSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+// Debian's package, as scripts/deps.sh installs it; here only if missing.
+function ensureChromium() {
+  if (haveChromium()) return;
+  if (process.env.CHROMIUM) {
+    console.log(`SKIP: ${CHROMIUM} (CHROMIUM) does not run`);
+    process.exit(SKIP);
+  }
+  log('chromium is missing: installing the Debian package');
+  const root = process.getuid && process.getuid() === 0;
+  const pre = root ? [] : ['sudo', '-n'];
+  const run = (args) => spawnSync(pre.length ? pre[0] : args[0], pre.length ? pre.slice(1).concat(args) : args.slice(1), {
+    stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 900_000,
+  });
+  run(['apt-get', 'update', '-qq']);
+  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium']);
+  if (!haveChromium()) {
+    console.log('SKIP: chromium is not installed and could not be (apt-get install chromium failed)');
+    process.exit(SKIP);
+  }
+}
+
+// playwright-core, pinned by tests/web/package.json and its lock, installed
+// once into the cache and reused while they do not change.
+function ensurePlaywright() {
+  const cache = path.join(process.env.MCPFLEET_CACHE || path.join(os.homedir(), '.cache', 'mcpfleet'), 'webpeers');
+  fs.mkdirSync(cache, { recursive: true });
+  const pkg = fs.readFileSync(path.join(HERE, 'package.json'));
+  const lock = fs.readFileSync(path.join(HERE, 'package-lock.json'));
+  const want = crypto.createHash('sha256').update(pkg).update(lock).digest('hex') + ` node-${process.versions.node.split('.')[0]}`;
+  const stamp = path.join(cache, '.stamp');
+  const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
+  if (have !== want || !fs.existsSync(path.join(cache, 'node_modules', 'playwright-core'))) {
+    log(`playwright-core: installing into ${cache}`);
+    fs.rmSync(path.join(cache, 'node_modules'), { recursive: true, force: true });
+    fs.rmSync(stamp, { force: true });
+    fs.writeFileSync(path.join(cache, 'package.json'), pkg);
+    fs.writeFileSync(path.join(cache, 'package-lock.json'), lock);
+    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: cache, encoding: 'utf8', timeout: 600_000,
+      // The library only: Playwright must not fetch a browser of its own.
+      env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' },
+    });
+    if (r.status !== 0) {
+      console.error(r.stdout, r.stderr);
+      throw new Error('npm ci of playwright-core failed');
+    }
+    fs.writeFileSync(stamp, want);
+  } else {
+    log(`playwright-core: reusing ${cache}`);
+  }
+  return createRequire(path.join(cache, 'package.json'))('playwright-core');
+}
+
+// ---- mcpfleetd ----
+
+async function waitFor(what, fn, ms = 15_000, every = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+function init(data) {
+  const r = spawnSync(DAEMON, ['init', '--data', data, '--name', '127.0.0.1'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mcpfleetd init: ${r.stderr}`);
+  const m = /first admin token[^\n]*\n\s*(\S+)/.exec(r.stdout);
+  if (!m) throw new Error('no admin token in: ' + r.stdout);
+  return m[1];
+}
+
+async function serve(data, logFile) {
+  const fd = fs.openSync(logFile, 'a');
+  const p = spawn(DAEMON, ['serve', '--data', data, '--agent-port', '0', '--api-port', '0'], { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const port = await waitFor('mcpfleetd to listen', () => {
+    if (p.exitCode !== null) throw new Error('mcpfleetd exited: ' + fs.readFileSync(logFile, 'utf8'));
+    const m = /API port (\d+)/.exec(fs.readFileSync(logFile, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  });
+  return { proc: p, port };
+}
+
+async function stop(p, ms = 10_000) {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return p ? p.exitCode : null;
+  const done = new Promise((r) => p.once('exit', (code) => r(code)));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), ms);
+  const code = await done;
+  clearTimeout(t);
+  return code;
+}
+
+// ---- The agent (optional) ----
+
+// A sandbox HOME: no host's relocation variable leaks in from outside.
+function agentEnv(home) {
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    MCPFLEET_HOME: path.join(home, '.mcpfleet'),
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    LANG: 'C.UTF-8',
+  };
+}
+
+// ---- The test ----
+
+async function main() {
+  ensureChromium();
+  const { chromium } = ensurePlaywright();
+  fs.mkdirSync(OUT, { recursive: true });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpfleet-web-'));
+  const data = path.join(work, 'data');
+  let daemon = null;
+  let agent = null;
+  let ctx = null;
+  const problems = [];
+  try {
+    const token = init(data);
+    const srv = await serve(data, path.join(work, 'mcpfleetd.log'));
+    daemon = srv.proc;
+    const base = `https://127.0.0.1:${srv.port}`;
+    log(`mcpfleetd: ${base}`);
+
+    ctx = await chromium.launchPersistentContext(path.join(work, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      ignoreHTTPSErrors: true, // the fleet CA is our own
+      viewport: { width: 1280, height: 900 },
+      permissions: ['clipboard-read', 'clipboard-write'],
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+    });
+    const page = ctx.pages()[0] || (await ctx.newPage());
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+    page.on('console', (m) => {
+      // A 401 or 403 the test provokes is logged as a failed load; a
+      // policy violation or a script error is a failure.
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push('console: ' + m.text());
+    });
+    page.on('dialog', (d) => d.accept());
+    const shot = async (name) => {
+      const file = path.join(OUT, `console-${name}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      log(`screenshot ${file}`);
+    };
+    const main = page.locator('main');
+    // Opens a view by its address and waits for its heading; outside JSON
+    // data, a view never shows a stray "null", "undefined" or "[object".
+    const go = async (hash, heading) => {
+      await page.evaluate((h) => { location.hash = h; }, hash);
+      await main.getByRole('heading', { level: 1, name: heading }).waitFor();
+      const prose = await main.evaluate((m) => {
+        const c = m.cloneNode(true);
+        for (const x of c.querySelectorAll('code, pre, textarea')) x.remove(); // data shown as JSON may say null
+        return c.textContent;
+      });
+      assert.doesNotMatch(prose, /\b(null|undefined|NaN)\b|\[object /, `view ${hash}`);
+    };
+    const row = (text) => main.locator('tbody tr', { hasText: text });
+    // A field by the start of its label (labels carry hints after it).
+    const lbl = (l) => main.locator('input, select, textarea')
+      .and(main.getByLabel(new RegExp('^' + l.replace(/[()]/g, '\\$&') + '\\b')));
+
+    // -- The page and its headers.
+    const resp = await page.goto(base + '/');
+    const hdr = resp.headers();
+    assert.equal(resp.status(), 200);
+    assert.match(hdr['content-type'], /^text\/html/);
+    assert.match(hdr['content-security-policy'], /default-src 'self'/);
+    assert.match(hdr['content-security-policy'], /frame-ancestors 'none'/);
+    assert.equal(hdr['x-content-type-options'], 'nosniff');
+    assert.equal(hdr['referrer-policy'], 'no-referrer');
+    pass('GET / serves the console with CSP, nosniff and no-referrer');
+
+    // -- Signing in.
+    await page.getByLabel('Admin token').waitFor();
+    await shot('login');
+    await page.getByLabel('Admin token').fill('not-a-valid-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#login-error', { hasText: 'unknown admin token' }).waitFor();
+    pass('a wrong admin token is refused with the reason shown');
+    await page.getByLabel('Admin token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#who', { hasText: 'initial' }).waitFor();
+    await main.getByRole('heading', { name: 'Overview' }).waitFor();
+    const cookies = await ctx.cookies(base + '/api/v1/');
+    const sc = cookies.find((c) => c.name === 'mcpfleet_session');
+    assert.ok(sc, 'session cookie set');
+    assert.equal(sc.httpOnly, true);
+    assert.equal(sc.secure, true);
+    assert.equal(sc.sameSite, 'Strict');
+    assert.equal(sc.path, '/api/');
+    assert.equal(await page.evaluate(() => document.cookie), '', 'the cookie is not readable by scripts');
+    pass('signed in: HttpOnly, Secure, SameSite=Strict cookie on /api/');
+
+    // -- A change without the CSRF token is refused, even from the page.
+    const forged = await page.evaluate(async () => (await fetch('/api/v1/users', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'eve' }),
+    })).status);
+    assert.equal(forged, 403);
+    pass('a POST with the cookie but without X-CSRF-Token gets 403');
+
+    // -- Users.
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Users', exact: true }).click();
+    await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    await lbl('Name').fill('alice');
+    await lbl('Email').fill('alice@example.com');
+    await main.getByRole('button', { name: 'Add user' }).click();
+    await row('alice@example.com').waitFor();
+    // Data is text, never markup.
+    await lbl('Name').fill('mallory');
+    await lbl('Email').fill('<img src=x onerror="window.__xss=1">');
+    await main.getByRole('button', { name: 'Add user' }).click();
+    await row('mallory').waitFor();
+    assert.equal(await row('mallory').locator('td').nth(1).textContent(), '<img src=x onerror="window.__xss=1">');
+    assert.equal(await main.locator('img').count(), 0);
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    await lbl('Name').fill('Bad Name!');
+    await main.getByRole('button', { name: 'Add user' }).click();
+    await main.getByRole('alert').filter({ hasText: 'only letters, digits' }).waitFor();
+    pass('users: added alice and mallory (markup in the email shown as text); a bad name shows the API\'s reason');
+
+    // -- Teams and membership.
+    await go('#/teams', 'Teams');
+    await lbl('Name').fill('dev');
+    await main.getByRole('button', { name: 'Add team' }).click();
+    await main.getByRole('link', { name: 'dev', exact: true }).click();
+    await main.getByRole('heading', { name: 'dev', level: 1 }).waitFor();
+    await lbl('User').fill('alice');
+    await main.getByRole('button', { name: 'Add member' }).click();
+    await main.getByRole('button', { name: 'Remove alice from dev' }).waitFor();
+    pass('teams: dev added, alice is a member');
+
+    // -- Servers: validation errors, then a good entry.
+    await go('#/servers', 'Servers');
+    await lbl('Name').fill('github');
+    const entry = lbl('Entry');
+    await entry.fill('{"url": ');
+    await main.getByRole('button', { name: 'Add server' }).click();
+    await main.getByRole('alert').filter({ hasText: 'not valid JSON' }).waitFor();
+    assert.equal(await entry.getAttribute('aria-invalid'), 'true');
+    await entry.fill('{"url": "https://api.example.com/mcp", "command": "npx"}');
+    await main.getByRole('button', { name: 'Add server' }).click();
+    await main.getByRole('alert').filter({ hasText: "field 'entry'" }).waitFor();
+    const apiError = await main.getByRole('alert').filter({ hasText: "field 'entry'" }).textContent();
+    await shot('server-error');
+    await entry.fill(JSON.stringify({
+      url: 'https://api.example.com/mcp', type: 'http',
+      headers: { Authorization: 'Bearer ${secret:GITHUB_TOKEN}' }, tools: { deny: ['delete_repository'] },
+    }, null, 2));
+    await main.getByRole('button', { name: 'Add server' }).click();
+    await main.getByRole('heading', { name: 'github', level: 1 }).waitFor();
+    await shot('server');
+    pass(`servers: invalid JSON and an invalid entry are refused with the reason (${apiError.trim()}); github added`);
+    // A second server, whose command is markup, edited in place.
+    await go('#/servers', 'Servers');
+    await lbl('Name').fill('everything');
+    await entry.fill('{"command": "<b>npx</b>", "args": ["-y", "@modelcontextprotocol/server-everything"]}');
+    await main.getByRole('button', { name: 'Add server' }).click();
+    await main.getByRole('heading', { name: 'everything', level: 1 }).waitFor();
+    await lbl('Entry').fill('{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}');
+    await main.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#toast', { hasText: 'saved' }).waitFor();
+    await go('#/servers', 'Servers');
+    await row('everything').filter({ hasText: 'npx -y @modelcontextprotocol/server-everything' }).waitFor();
+    assert.equal(await main.locator('b').count(), 0);
+    pass('servers: everything added, then edited (PUT)');
+
+    // -- Grants.
+    await go('#/grants', 'Grants');
+    await lbl('Server').selectOption('github');
+    await main.getByRole('radio', { name: 'A team' }).check();
+    await lbl('Team or user').fill('dev');
+    await lbl('Tools denied').fill('delete_repository, delete_org');
+    await main.getByRole('button', { name: 'Add grant' }).click();
+    await row('delete_repository, delete_org').waitFor();
+    await lbl('Server').selectOption('everything');
+    await main.getByRole('radio', { name: 'Everyone' }).check();
+    await main.getByRole('button', { name: 'Add grant' }).click();
+    await row('everything').waitFor();
+    await shot('grants');
+    pass('grants: github to team dev (deny two tools), everything to everyone');
+
+    // -- Secrets: the value goes in and never comes back.
+    const SECRET = 'ghp_console_' + crypto.randomBytes(12).toString('hex');
+    await go('#/secrets', 'Secrets');
+    await lbl('Name').fill('GITHUB_TOKEN');
+    await lbl('Scope').selectOption('user');
+    await lbl('Team or user').fill('alice');
+    const value = lbl('Value');
+    assert.equal(await value.getAttribute('type'), 'password');
+    await value.fill(SECRET);
+    await main.getByRole('button', { name: 'Set secret' }).click();
+    await row('GITHUB_TOKEN').filter({ hasText: 'alice' }).waitFor();
+    assert.equal(await lbl('Value').inputValue(), '');
+    await lbl('Name').fill('ORG_KEY');
+    await lbl('Value').fill('org-value-to-remove');
+    await main.getByRole('button', { name: 'Set secret' }).click();
+    await row('ORG_KEY').waitFor();
+    await main.getByRole('button', { name: 'Remove secret ORG_KEY' }).click();
+    await row('ORG_KEY').waitFor({ state: 'detached' });
+    await shot('secrets');
+    const html = await page.content();
+    assert.ok(!html.includes(SECRET), 'the secret value is not in the page');
+    pass('secrets: GITHUB_TOKEN set for alice (password field, cleared, never shown); ORG_KEY set and removed');
+
+    // -- Enrollment links: one revoked, one shown once and used.
+    await go('#/tokens', 'Enrollment');
+    await lbl('User').fill('alice');
+    await main.getByRole('button', { name: 'Create link' }).click();
+    await main.locator('#enroll-link').waitFor();
+    await main.getByRole('button', { name: 'Done' }).click();
+    await main.getByRole('button', { name: /^Revoke enrollment link/ }).first().click();
+    await row('revoked').waitFor();
+    pass('enrollment: a link created, then revoked from the list');
+    await lbl('User').fill('alice');
+    await main.getByRole('button', { name: 'Create link' }).click();
+    const linkBox = main.locator('#enroll-link');
+    await linkBox.waitFor();
+    const link = await linkBox.inputValue();
+    assert.match(link, /^mcpfleet:\/\/127\.0\.0\.1:\d+\/enroll\/[A-Za-z0-9_-]{43}#ca=sha256:[0-9a-f]{64}$/);
+    await main.getByRole('button', { name: 'Copy' }).click();
+    await main.getByText('Copied to the clipboard.').waitFor();
+    const clip = await page.evaluate(() => navigator.clipboard.readText()).catch(() => null);
+    if (clip !== null) assert.equal(clip, link);
+    await shot('token');
+    pass('enrollment: the link is shown once, well formed, and copied' + (clip !== null ? ' (clipboard checked)' : ''));
+
+    // -- A real device, when the agent was given.
+    if (AGENT) {
+      const home = path.join(work, 'alice');
+      fs.mkdirSync(path.join(home, '.cursor'), { recursive: true });
+      const env = agentEnv(home);
+      const en = spawnSync(AGENT, ['enroll', link], { env, encoding: 'utf8', timeout: 60_000 });
+      if (en.status !== 0) throw new Error(`mcpfleet enroll: ${en.status}: ${en.stdout}${en.stderr}`);
+      const enrollment = JSON.parse(fs.readFileSync(path.join(home, '.mcpfleet', 'enrollment.json'), 'utf8'));
+      const dev = enrollment.device_id;
+      const agentLog = fs.openSync(path.join(work, 'agent.log'), 'a');
+      agent = spawn(AGENT, ['run'], { env, stdio: ['ignore', agentLog, agentLog] });
+      fs.closeSync(agentLog);
+      const cursorFile = path.join(home, '.cursor', 'mcp.json');
+      await waitFor('the agent to write cursor\'s file', () => fs.existsSync(cursorFile) && fs.readFileSync(cursorFile, 'utf8').includes(SECRET), 30_000);
+      pass(`agent: enrolled with the console's link as ${dev}; github (with alice's secret) and everything reached cursor`);
+
+      await go('#/devices', 'Devices');
+      await waitFor('the device to show connected with a report', async () => {
+        await go('#/devices/' + dev, new RegExp(dev));
+        const connected = await main.getByText('connected', { exact: true }).count();
+        const reported = await main.locator('tbody tr', { hasText: 'cursor' }).count();
+        return connected > 0 && reported > 0;
+      }, 30_000, 500);
+      await row('cursor').filter({ hasText: 'github' }).waitFor();
+      await shot('device');
+      pass('devices: connected, applied revision and the last sync report per host');
+
+      await lbl('Reason').fill('laptop lost');
+      await main.getByRole('button', { name: 'Revoke device' }).click();
+      await main.getByText('laptop lost').waitFor();
+      const code = await waitFor('the agent to exit', () => (agent.exitCode !== null ? { code: agent.exitCode } : null), 30_000);
+      assert.equal(code.code, 4, 'mcpfleet run exits 4 when revoked');
+      assert.ok(!fs.existsSync(cursorFile) || !fs.readFileSync(cursorFile, 'utf8').includes('github'), 'fleet entries wiped');
+      pass('devices: revoked with a reason from the console; the agent wiped its entries and exited 4');
+    } else {
+      log('no agent given: the device steps are left out');
+    }
+
+    // -- Offboarding lists what to rotate.
+    await go('#/users/alice', 'alice');
+    await lbl('Reason').fill('left the company');
+    await main.getByRole('button', { name: 'Offboard alice' }).click();
+    await main.locator('#offboard-result').waitFor();
+    if (AGENT) await main.locator('#offboard-result tbody tr', { hasText: 'GITHUB_TOKEN' }).waitFor();
+    await main.getByText('disabled (offboarded)').waitFor();
+    await shot('offboard');
+    pass('users: alice offboarded; the credentials to rotate are listed' + (AGENT ? ' (GITHUB_TOKEN v1)' : ''));
+    await go('#/users/mallory', 'mallory');
+    await main.getByRole('button', { name: 'Remove mallory' }).click();
+    await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    assert.equal(await row('mallory').count(), 0);
+    pass('users: mallory removed');
+
+    // -- The audit log, with console actors, and its verification.
+    await go('#/audit', 'Audit log');
+    await row('user.add').first().waitFor();
+    await row('admin:initial (console)').first().waitFor();
+    await row('session.refused').first().waitFor();
+    await main.getByRole('button', { name: 'Verify the chain' }).click();
+    await main.getByText('The chain is intact').waitFor();
+    await shot('audit');
+    pass('audit: console actions as "admin:initial (console)", the refused sign-in, chain verified');
+
+    await go('#/overview', 'Overview');
+    await shot('overview');
+
+    // -- Signing out ends the session on the server.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Admin token').waitFor();
+    const after = await page.evaluate(async () => (await fetch('/api/v1/users')).status);
+    assert.equal(after, 401);
+    await page.reload();
+    await page.getByLabel('Admin token').waitFor();
+    pass('signed out: the API answers 401 and a reload shows the sign-in page');
+
+    assert.deepEqual(problems, [], 'no script errors or policy violations');
+    pass('no script error or Content-Security-Policy violation in the page');
+
+    await ctx.close();
+    ctx = null;
+    const code = await stop(daemon);
+    if (code !== 0) throw new Error(`mcpfleetd exited with ${code} on SIGTERM: ${fs.readFileSync(path.join(work, 'mcpfleetd.log'), 'utf8').slice(-3000)}`);
+    pass('mcpfleetd stopped cleanly on SIGTERM');
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+    await stop(agent);
+    const code = await stop(daemon);
+    if (code !== null && code !== 0) log(`mcpfleetd exited with ${code}`);
+    if (process.env.KEEP === '1') log(`kept ${work}`);
+    else fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(() => {
+  console.log(`${passed} passed, 0 failed`);
+  process.exit(0);
+}, (err) => {
+  console.error('FAIL:', err && err.stack ? err.stack : err);
+  console.log(`${passed} passed, 1 failed`);
+  process.exit(1);
+});
