@@ -36,6 +36,7 @@
 #define AGENT_WATCH_MAX     32
 #define AGENT_FRAME_MAX     (ENVELOPE_MAX + 4096)
 #define AGENT_ERROR_MAX     300
+#define AGENT_DRIFT_MAX     256 /* the host ids of one drift */
 #define AGENT_STATUS_MAX    (64u * 1024)
 
 /* One watched file name: a host's config file, or mcp.json. */
@@ -60,6 +61,9 @@ struct agent {
 	bool connected;
 	int64_t since; /* Unix seconds of the last change of connected */
 	char last_error[AGENT_ERROR_MAX];
+	/* The last time hosts had to be repaired, and which. */
+	int64_t drift_at;
+	char drift_hosts[AGENT_DRIFT_MAX];
 	/* Re-checks of the hosts. */
 	int64_t next_check; /* monotonic ms */
 	int64_t dirty_at;   /* monotonic ms; 0: no file event pending */
@@ -120,6 +124,14 @@ unsigned agent_backoff_ms(unsigned attempt, unsigned min_ms, unsigned max_ms,
 
 /* ---- agent.status ---- */
 
+/* The last drift as agent.status and status --json show it, or null. */
+static json_t *agent_drift_json(int64_t at, const char *hosts)
+{
+	if (at <= 0)
+		return json_null();
+	return json_pack("{s:I,s:s}", "at", (json_int_t)at, "hosts", hosts);
+}
+
 static void agent_status_write(struct agent *a)
 {
 	json_t *j;
@@ -127,13 +139,14 @@ static void agent_status_write(struct agent *a)
 	size_t len;
 
 	/* pid 0: no agent is running any more. */
-	j = json_pack("{s:I,s:b,s:I,s:s?,s:s,s:s,s:I,s:I}", "pid",
+	j = json_pack("{s:I,s:b,s:I,s:s?,s:s,s:s,s:I,s:I,s:o}", "pid",
 	              (json_int_t)(a->exited ? 0 : getpid()), "connected",
 	              a->connected, "since", (json_int_t)a->since, "last_error",
 	              a->last_error[0] ? a->last_error : NULL, "server",
 	              a->url.data ? a->url.data : "", "device_id",
 	              a->e.device_id, "revision", (json_int_t)a->applied,
-	              "updated_at", (json_int_t)time(NULL));
+	              "updated_at", (json_int_t)time(NULL), "last_drift",
+	              agent_drift_json(a->drift_at, a->drift_hosts));
 	if (j == NULL ||
 	    (path = fileio_join(a->o->home, AGENT_STATUS_FILE)) == NULL ||
 	    (text = jsonutil_dump_pretty(j, &len)) == NULL)
@@ -429,6 +442,20 @@ static int agent_personal(const char *home, struct catalogue *out,
 	return r;
 }
 
+/* Records that host had drifted, now (first: a new drift starts). */
+static void agent_drift_note(struct agent *a, const char *host, bool first)
+{
+	size_t n;
+
+	if (first) {
+		a->drift_at = (int64_t)time(NULL);
+		a->drift_hosts[0] = '\0';
+	}
+	n = strlen(a->drift_hosts);
+	(void)snprintf(a->drift_hosts + n, sizeof(a->drift_hosts) - n, "%s%s",
+	               n > 0 ? ", " : "", host);
+}
+
 /*
  * Renders the personal and the verified fleet catalogue and reports it.
  * With recheck, first plans a dry run and writes only when a host has
@@ -474,12 +501,14 @@ static void agent_sync(struct agent *a, bool recheck)
 		for (i = 0; i < plan.n; i++) {
 			drift[i] = plan.hosts[i].status == HOST_OK &&
 			           plan.hosts[i].changed;
-			if (drift[i])
+			if (drift[i]) {
 				agent_log(a,
 				          "%s: changed since the last sync; "
 				          "applying revision %llu again",
 				          plan.hosts[i].id,
 				          (unsigned long long)a->applied);
+				agent_drift_note(a, plan.hosts[i].id, !any);
+			}
 			any |= drift[i];
 		}
 		if (!any)
@@ -499,6 +528,8 @@ static void agent_sync(struct agent *a, bool recheck)
 		goto out;
 	}
 	agent_report(a, &res, drift);
+	if (any)
+		agent_status_write(a); /* the last drift, for status */
 out:
 	free(drift);
 	sync_result_clear(&plan);
@@ -1128,6 +1159,8 @@ struct agent_seen {
 	int64_t since;
 	char server[ENROLLMENT_HOST_MAX + 32];
 	char last_error[AGENT_ERROR_MAX];
+	int64_t drift_at;
+	char drift_hosts[AGENT_DRIFT_MAX];
 };
 
 static void agent_seen_load(const char *home, struct agent_seen *s)
@@ -1153,6 +1186,11 @@ static void agent_seen_load(const char *home, struct agent_seen *s)
 		(void)snprintf(s->server, sizeof(s->server), "%s", v);
 	if ((v = json_string_value(json_object_get(j, "last_error"))) != NULL)
 		(void)snprintf(s->last_error, sizeof(s->last_error), "%s", v);
+	s->drift_at = json_integer_value(
+	    json_object_get(json_object_get(j, "last_drift"), "at"));
+	if ((v = json_string_value(json_object_get(
+	         json_object_get(j, "last_drift"), "hosts"))) != NULL)
+		(void)snprintf(s->drift_hosts, sizeof(s->drift_hosts), "%s", v);
 out:
 	json_decref(j);
 	free(text);
@@ -1185,6 +1223,10 @@ static json_t *agent_status_json(const struct agent_opts *o,
 	        : json_pack("{s:b,s:b}", "running", false, "connected", false),
 	    "revision", (json_int_t)st->revision, "last_sync",
 	    st->last_sync > 0 ? json_integer(st->last_sync) : json_null());
+	if (root != NULL)
+		json_object_set_new(
+		    root, "last_drift",
+		    agent_drift_json(seen->drift_at, seen->drift_hosts));
 	if (root == NULL || (hosts = json_array()) == NULL) {
 		json_decref(root);
 		return NULL;
@@ -1243,6 +1285,11 @@ static void agent_status_human(const struct agent_opts *o,
 	agent_time(st->last_sync, t, sizeof(t));
 	fprintf(o->out, "revision   %llu (last sync %s)\n",
 	        (unsigned long long)st->revision, t);
+	if (seen->drift_at > 0) {
+		agent_time(seen->drift_at, t, sizeof(t));
+		fprintf(o->out, "last drift %s: %s repaired\n", t,
+		        seen->drift_hosts);
+	}
 	fprintf(o->out, "\n%-15s %-8s %s\n", "HOST", "PRESENT", "MANAGED");
 	for (i = 0; i < adapter_count; i++) {
 		const struct adapter *ad = adapter_registry[i];

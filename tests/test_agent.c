@@ -1350,6 +1350,9 @@ static void test_agent_run_apply_replay_drift(void **state)
 		assert_non_null(strstr(out, b->device_id));
 		assert_non_null(strstr(out, "revision   6"));
 		assert_non_null(strstr(out, "not running"));
+		/* The drift repaired above is the last one. */
+		assert_non_null(strstr(out, "last drift"));
+		assert_non_null(strstr(out, ": cursor repaired"));
 		free(out);
 		free(err);
 	}
