@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,10 @@
 #include "token.h"
 
 #define MCPFLEETD_VERSION "0.1.0"
+
+/* The most open files serve asks for: libwebsockets allocates tables sized
+ * by the limit, so an unlimited hard limit is not taken at its word. */
+#define MCPFLEETD_NOFILE_MAX ((rlim_t)1 << 20)
 
 enum {
 	MCPFLEETD_EXIT_OK = 0,
@@ -290,17 +295,45 @@ static void mcpfleetd_lws_log(int level, const char *line)
 	fprintf(stderr, "mcpfleetd: libwebsockets: %s", line);
 }
 
+/*
+ * Raises the soft limit on open files to the hard one (at most
+ * MCPFLEETD_NOFILE_MAX): every connected agent holds a socket, and the
+ * usual soft limit of 1024 would cap the fleet at about a thousand. It
+ * must come before the libwebsockets context exists, which sizes itself by
+ * the limit in force. Returns that limit (0 when unknown).
+ */
+static rlim_t mcpfleetd_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	want = rl.rlim_max;
+	if (want == RLIM_INFINITY || want > MCPFLEETD_NOFILE_MAX)
+		want = MCPFLEETD_NOFILE_MAX;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return rl.rlim_cur;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	return rl.rlim_cur;
+}
+
 static int mcpfleetd_serve(int argc, char **argv)
 {
 	struct mcpfleetd_opts o;
 	struct sigaction sa;
 	struct core c;
 	struct diag d;
+	rlim_t nofile;
 	int r;
 
 	r = mcpfleetd_parse(argc, argv, false, &o);
 	if (r != 0)
 		return r;
+	nofile = mcpfleetd_raise_nofile();
 	netclient_lws_log(o.verbose > 1 ? NETCLIENT_LOG_ERR | NETCLIENT_LOG_WARN
 	                                : 0,
 	                  mcpfleetd_lws_log);
@@ -319,9 +352,10 @@ static int mcpfleetd_serve(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	fprintf(stderr,
-	        "mcpfleetd: serving %s: agent port %d, API port %d, CA %s\n",
+	        "mcpfleetd: serving %s: agent port %d, API port %d, CA %s, "
+	        "open files limit %llu\n",
 	        o.data, net_agent_port(c.net), net_api_port(c.net),
-	        c.pki.ca_pin);
+	        c.pki.ca_pin, (unsigned long long)nofile);
 	fflush(stderr);
 	r = core_run(&c);
 	mcpfleetd_core = NULL;

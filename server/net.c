@@ -33,6 +33,7 @@
 #define NET_RX_KEEP         16384 /* reassembly memory kept between messages */
 #define NET_DISCARD_FACTOR  4     /* 413: drain bodies up to 4 x max_body */
 #define NET_LOG_LINE        512
+#define NET_KEEPALIVE_TICK  LWS_US_PER_SEC /* the keepalive sweep */
 
 struct net_msg {
 	struct net_msg *next;
@@ -55,6 +56,9 @@ struct net_conn {
 	bool closing;     /* net_close() asked: close once the queue is out */
 	bool close_sent;  /* our close frame is on its way */
 	bool peer_closed; /* the peer's close frame arrived */
+	bool ping_due;    /* a websocket ping is to be written */
+	bool ping_sent;   /* and no frame has come since */
+	bool hung_up;     /* silent too long: being dropped */
 	int close_code;
 	int peer_code;
 	char close_reason[NET_REASON_MAX + 1];
@@ -62,7 +66,8 @@ struct net_conn {
 	struct net_msg *qhead;
 	struct net_msg *qtail;
 	size_t qbytes;
-	struct buf rx; /* a fragmented message being reassembled */
+	struct buf rx;      /* a fragmented message being reassembled */
+	lws_usec_t last_rx; /* the peer's last frame, a pong included */
 };
 
 enum net_ex_state {
@@ -121,7 +126,12 @@ struct net {
 	size_t max_body;
 	size_t max_queue;
 	unsigned timeout_secs;
-	lws_retry_bo_t retry; /* the agent vhost's ping and hang-up times */
+	lws_usec_t ping_us;   /* agent port: idle time before a ping */
+	lws_usec_t hangup_us; /* and before hanging up */
+	/* All zero: libwebsockets keeps no validity timer of its own on the
+	 * agent port (net_keepalive() does the work). */
+	lws_retry_bo_t retry;
+	lws_sorted_usec_list_t keepalive;
 	struct lws_protocols agent_protocols[2];
 	struct lws_protocols api_protocols[2];
 	/* Valid during net_create() only: the vhosts load the CA from it. */
@@ -498,6 +508,20 @@ static int net_conn_writeable(struct lws *wsi, struct net_conn *c)
 		return 0;
 	if (c->close_sent)
 		return -1;
+	if (c->ping_due) {
+		unsigned char ping[LWS_PRE + 1];
+
+		/* Not empty: lws 4.1.6 does not report an empty pong
+		 * (LWS_CALLBACK_RECEIVE_PONG), and the answer would go
+		 * unseen. */
+		c->ping_due = false;
+		ping[LWS_PRE] = 'k';
+		if (lws_write(wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+			return -1;
+		if (c->qhead != NULL || c->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
 	m = c->qhead;
 	if (m != NULL) {
 		c->qhead = m->next;
@@ -1128,6 +1152,45 @@ static void net_on_cancel(struct net *net)
 	}
 }
 
+/*
+ * The agent port's keepalive: one sweep a second over the open
+ * connections pings those silent for ping_us and drops those silent for
+ * hangup_us. libwebsockets 4.1.6 would keep a validity timer per
+ * connection instead, in one sorted linked list per service thread: every
+ * re-arm (each pong, each ping sent) walks the list. With 10,000 agents
+ * that took ~40 s of CPU a minute while idle and stalled pushes for 2-4 s
+ * during waves of pings (tests/bench_fleet.c).
+ */
+static void net_keepalive(lws_sorted_usec_list_t *sul)
+{
+	struct net *net = lws_container_of(sul, struct net, keepalive);
+	lws_usec_t now = lws_now_usecs(), idle;
+	struct net_conn *c;
+
+	for (c = net->conns; c != NULL; c = c->next) {
+		if (!c->established || c->closing || c->close_sent ||
+		    c->hung_up)
+			continue;
+		idle = now - c->last_rx;
+		if (idle >= net->hangup_us) {
+			/* As lws' own keepalive: no close frame, and on_close
+			 * says 1006 "connection lost". */
+			c->hung_up = true;
+			lws_set_timeout(c->wsi,
+			                PENDING_TIMEOUT_WS_PONG_CHECK_GET_PONG,
+			                LWS_TO_KILL_ASYNC);
+		} else if (idle + NET_KEEPALIVE_TICK / 2 >= net->ping_us &&
+		           !c->ping_sent) {
+			/* (Half a tick early rather than a tick late.) */
+			c->ping_sent = true;
+			c->ping_due = true;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+	lws_sul_schedule(net->ctx, 0, &net->keepalive, net_keepalive,
+	                 NET_KEEPALIVE_TICK);
+}
+
 /* ---- Protocol callbacks ---- */
 
 static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
@@ -1152,11 +1215,22 @@ static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c == NULL || !c->opened)
 			return -1;
 		c->established = true;
+		c->last_rx = lws_now_usecs();
 		if (c->qhead != NULL || c->closing)
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		if (c != NULL) {
+			c->last_rx = lws_now_usecs();
+			c->ping_sent = false;
+		}
 		return net_conn_receive(net, wsi, c, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c != NULL) {
+			c->last_rx = lws_now_usecs();
+			c->ping_sent = false;
+		}
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return net_conn_writeable(wsi, c);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -1310,8 +1384,8 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	if (net->max_queue < net->max_message)
 		net->max_queue = net->max_message;
 	net->timeout_secs = cfg->timeout_secs != 0 ? cfg->timeout_secs : 10;
-	net->retry.secs_since_valid_ping = (uint16_t)ping;
-	net->retry.secs_since_valid_hangup = (uint16_t)hangup;
+	net->ping_us = (lws_usec_t)ping * LWS_US_PER_SEC;
+	net->hangup_us = (lws_usec_t)hangup * LWS_US_PER_SEC;
 	net->ca_pem = cfg->ca_pem;
 	net->ca_len = cfg->ca_len;
 
@@ -1353,6 +1427,8 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 		r = net->ca_error[0] != '\0' ? -ERR_CRYPTO : -ERR_NETWORK;
 		goto out;
 	}
+	lws_sul_schedule(net->ctx, 0, &net->keepalive, net_keepalive,
+	                 NET_KEEPALIVE_TICK);
 	r = 0;
 out:
 	net->ca_pem = NULL;
@@ -1373,6 +1449,7 @@ void net_free(struct net *net)
 		return;
 	if (net->ctx != NULL) {
 		lws_sul_cancel(&net->sul);
+		lws_sul_cancel(&net->keepalive);
 		lws_context_destroy(net->ctx);
 		net->ctx = NULL;
 	}

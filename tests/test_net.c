@@ -57,6 +57,7 @@ struct tn_fixture {
 	struct net *net;
 	pthread_t thread;
 	int agent_port, api_port;
+	unsigned ping_secs, hangup_secs; /* of nets started from here on */
 	bool verbose;
 };
 
@@ -300,6 +301,8 @@ static struct net *tn_start_net(struct tn_fixture *f, const char *addr,
 	    .max_message = TN_MAX_MESSAGE,
 	    .max_body = TN_MAX_BODY,
 	    .timeout_secs = 5,
+	    .ping_secs = f->ping_secs,
+	    .hangup_secs = f->hangup_secs,
 	};
 	struct net_callbacks cb = {
 	    .arg = &f->core,
@@ -1071,6 +1074,64 @@ static void test_net_api_timeout(void **state)
 	close(fd);
 }
 
+static void *tn_keepalive_thread(void *p)
+{
+	assert_int_equal(net_run(p), 0);
+	return NULL;
+}
+
+/* A peer that answers pings stays past the hang-up time; one that goes
+ * silent is dropped, as "connection lost". */
+static void test_net_ws_keepalive(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_ws_config cfg = {0};
+	struct netclient_ws *ws = NULL;
+	enum netclient_fail fail;
+	struct net *net;
+	struct diag d;
+	char url[64], why[NET_REASON_MAX + 1];
+	int64_t until;
+	int opens, closes;
+	pthread_t t;
+
+	f->ping_secs = 1;
+	f->hangup_secs = 2;
+	net = tn_start_net(f, NULL, &d);
+	f->ping_secs = f->hangup_secs = 0;
+	if (net == NULL)
+		fail_msg("net_create: %s", d.msg);
+	assert_int_equal(pthread_create(&t, NULL, tn_keepalive_thread, net), 0);
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent",
+	         net_agent_port(net));
+	cfg.url = url;
+	cfg.ca_pem = f->ca.cert_pem;
+	cfg.ca_len = f->ca.cert_len;
+	cfg.cert_pem = f->device.cert_pem;
+	cfg.cert_len = f->device.cert_len;
+	cfg.key_pem = f->device.key_pem;
+	cfg.key_len = f->device.key_len;
+	opens = tn_get(f, &f->core.opens);
+	assert_int_equal(netclient_ws_open(&cfg, &ws, &d), 0);
+	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
+	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
+	closes = tn_get(f, &f->core.conn_closes);
+	/* Serviced, it answers the pings: still open after 3.5 s. */
+	until = tu_now_ms() + 3500;
+	while (tu_now_ms() < until)
+		assert_int_equal(netclient_ws_service(ws, 20), 0);
+	assert_int_equal(netclient_ws_state(ws), NETCLIENT_WS_OPEN);
+	assert_int_equal(tn_get(f, &f->core.conn_closes), closes);
+	/* Left alone, it is hung up on within the wait. */
+	assert_int_equal(tn_wait_conn_close(f, closes, why, sizeof(why)),
+	                 NET_CLOSE_ABNORMAL);
+	assert_string_equal(why, "connection lost");
+	netclient_ws_free(ws);
+	net_stop(net);
+	pthread_join(t, NULL);
+	net_free(net);
+}
+
 static void *tn_v6_thread(void *p)
 {
 	assert_int_equal(net_run(p), 0);
@@ -1153,6 +1214,7 @@ int main(void)
 	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_api_timeout, tn_setup),
 	    cmocka_unit_test_setup(test_net_ipv6_loopback, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_keepalive, tn_setup),
 	};
 
 	/* The program's duty (G14): a vanished peer must not kill it. */
