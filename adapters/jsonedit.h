@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Format-preserving JSON and JSONC editing: change some members, keep every other byte. */
+/* Format-preserving JSON and JSONC editing: change some members, keep every
+ * other byte. */
 #ifndef MCPFLEET_JSONEDIT_H
 #define MCPFLEET_JSONEDIT_H
 
@@ -21,7 +22,7 @@
  */
 struct jdoc;
 
-#define JDOC_JSONC 0x1u
+#define JDOC_JSONC     0x1u
 #define JDOC_MAX_DEPTH 256
 
 /*
@@ -32,8 +33,8 @@ struct jdoc;
  * An empty or blank text is not a document (-ERR_PARSE). Texts of 1 GiB or
  * more are refused (-ERR_TOOBIG).
  */
-int jdoc_parse(const char *text, size_t len, unsigned flags,
-	       struct jdoc **out, struct diag *d);
+int jdoc_parse(const char *text, size_t len, unsigned flags, struct jdoc **out,
+               struct diag *d);
 
 /* Frees a document. NULL-safe. */
 void jdoc_free(struct jdoc *doc);
@@ -48,7 +49,7 @@ const char *jdoc_text(const struct jdoc *doc, size_t *len);
  * an object (d names the path).
  */
 int jdoc_find_object(const struct jdoc *doc, const char *const *path,
-		     size_t depth, struct diag *d);
+                     size_t depth, struct diag *d);
 
 /*
  * Names of the members of the object at path, in document order.
@@ -58,7 +59,7 @@ int jdoc_find_object(const struct jdoc *doc, const char *const *path,
  * C string: -ERR_INVALID.
  */
 int jdoc_member_names(const struct jdoc *doc, const char *const *path,
-		      size_t depth, char ***names, size_t *n, struct diag *d);
+                      size_t depth, char ***names, size_t *n, struct diag *d);
 
 /* Frees what jdoc_member_names returned. NULL-safe. */
 void jdoc_names_free(char **names, size_t n);
@@ -72,8 +73,8 @@ void jdoc_names_free(char **names, size_t n);
  * or a string or name holds a NUL character, which jansson cannot hold.
  */
 int jdoc_member_get(const struct jdoc *doc, const char *const *path,
-		    size_t depth, const char *name, json_t **out,
-		    struct diag *d);
+                    size_t depth, const char *name, json_t **out,
+                    struct diag *d);
 
 /* One change to a member of the object being edited. */
 struct jedit {
@@ -82,7 +83,8 @@ struct jedit {
 };
 
 /* jdoc_edit flags */
-#define JEDIT_PRUNE_EMPTY 0x1u /* drop the edited object from its parent when it ends empty */
+#define JEDIT_PRUNE_EMPTY                                                      \
+	0x1u /* drop the edited object from its parent when it ends empty */
 /*
  * JEDIT_PRUNE_EMPTY, and also drop each object up the path that this leaves
  * empty, so that what a call created for a path of depth 2 or more goes away
@@ -108,7 +110,7 @@ struct jedit {
  *   - replacing a member with a value equal to its current one (as
  *     json_equal() sees it) leaves its bytes as written.
  * One exception to the round trip: an empty object written with blanks
-  * inside ("{ }", "{\n}") comes back as "{}". Comments are never removed,
+ * inside ("{ }", "{\n}") comes back as "{}". Comments are never removed,
  * except those between a removed member's key and its comma; an object
  * holding a comment is not pruned.
  * Objects missing on the path are created, innermost last.
@@ -120,7 +122,7 @@ struct jedit {
  * and -ERR_INTERNAL should that check ever fail (nothing is returned then).
  */
 int jdoc_edit(const struct jdoc *doc, const char *const *path, size_t depth,
-	      const struct jedit *edits, size_t n, unsigned flags, char **out,
-	      size_t *outlen, struct diag *d);
+              const struct jedit *edits, size_t n, unsigned flags, char **out,
+              size_t *outlen, struct diag *d);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* TOML 1.0 parser (full specification) with section spans, and a small writer. */
+/* TOML 1.0 parser (full specification) with section spans, and a small writer.
+ */
 #ifndef MCPFLEET_TOML_H
 #define MCPFLEET_TOML_H
 
@@ -17,7 +18,7 @@ enum toml_type {
 	TOML_INTEGER,
 	TOML_FLOAT,
 	TOML_BOOL,
-	TOML_DATETIME,	     /* offset date-time */
+	TOML_DATETIME,       /* offset date-time */
 	TOML_LOCAL_DATETIME, /* date-time without offset */
 	TOML_LOCAL_DATE,
 	TOML_LOCAL_TIME,
@@ -28,11 +29,11 @@ enum toml_type {
 /* How a table came to exist: it decides what may still be added to it. */
 enum toml_origin {
 	TOML_ORIGIN_ROOT,
-	TOML_ORIGIN_HEADER,	  /* [a.b] */
+	TOML_ORIGIN_HEADER,       /* [a.b] */
 	TOML_ORIGIN_ARRAY_HEADER, /* an element of [[a.b]] */
-	TOML_ORIGIN_IMPLICIT,	  /* a prefix of a header, e.g. a in [a.b] */
-	TOML_ORIGIN_DOTTED,	  /* a in a.b = 1 */
-	TOML_ORIGIN_INLINE,	  /* { ... } */
+	TOML_ORIGIN_IMPLICIT,     /* a prefix of a header, e.g. a in [a.b] */
+	TOML_ORIGIN_DOTTED,       /* a in a.b = 1 */
+	TOML_ORIGIN_INLINE,       /* { ... } */
 };
 
 struct toml_doc;
@@ -47,12 +48,13 @@ struct toml_value;
  * its body starts past the byte order mark, if any (0 or 3).
  */
 struct toml_section {
-	char **path;  /* unescaped keys of the header */
-	size_t depth; /* 0 for the root section */
-	bool array;   /* [[...]] */
-	size_t start; /* offset of the first byte of the header's line */
-	size_t body;  /* offset just past the header's line (its newline) */
-	size_t end;   /* offset of the first byte of the next header's line, or the text length */
+	char **path;   /* unescaped keys of the header */
+	size_t depth;  /* 0 for the root section */
+	bool array;    /* [[...]] */
+	size_t start;  /* offset of the first byte of the header's line */
+	size_t body;   /* offset just past the header's line (its newline) */
+	size_t end;    /* offset of the first byte of the next header's line, or
+	                  the text length */
 	unsigned line; /* 1-based line of the header (1 for the root section) */
 };
 
@@ -64,7 +66,7 @@ struct toml_section {
  * twice", "invalid escape \\q", ...). Nesting is capped at 256 levels.
  */
 int toml_parse(const char *text, size_t len, struct toml_doc **out,
-	       struct diag *d);
+               struct diag *d);
 
 /* Frees a document. NULL-safe. */
 void toml_free(struct toml_doc *doc);
@@ -74,7 +76,7 @@ const struct toml_value *toml_root(const struct toml_doc *doc);
 
 /* The sections; *out is valid until toml_free. Returns the count (>= 1). */
 size_t toml_sections(const struct toml_doc *doc,
-		     const struct toml_section **out);
+                     const struct toml_section **out);
 
 enum toml_type toml_type(const struct toml_value *v);
 
@@ -84,7 +86,7 @@ const char *toml_table_key(const struct toml_value *t, size_t i);
 const struct toml_value *toml_table_value(const struct toml_value *t, size_t i);
 /* Returns the member named key, or NULL. */
 const struct toml_value *toml_table_get(const struct toml_value *t,
-					const char *key);
+                                        const char *key);
 /*
  * How t came to be. An implicit table that dotted keys then extend (b in
  * [a.b.c] then [a] b.x = 1) is defined by them and reads as dotted.
@@ -100,7 +102,8 @@ const char *toml_string(const struct toml_value *v, size_t *len);
 int64_t toml_integer(const struct toml_value *v);
 double toml_float(const struct toml_value *v);
 bool toml_bool(const struct toml_value *v);
-/* Date/time values, as written in the document (normalised 'T' separator, upper-case). */
+/* Date/time values, as written in the document (normalised 'T' separator,
+ * upper-case). */
 const char *toml_datetime(const struct toml_value *v);
 
 /*

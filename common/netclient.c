@@ -31,16 +31,16 @@
  * or unmatchable.
  */
 
-#define NETCLIENT_HOST_MAX  256
-#define NETCLIENT_PATH_MAX  4096
-#define NETCLIENT_CHUNK     16384
-#define NETCLIENT_RXQ_MAX   (16u << 20) /* received, not yet taken */
-#define NETCLIENT_WHY_MAX   256
+#define NETCLIENT_HOST_MAX 256
+#define NETCLIENT_PATH_MAX 4096
+#define NETCLIENT_CHUNK    16384
+#define NETCLIENT_RXQ_MAX  (16u << 20) /* received, not yet taken */
+#define NETCLIENT_WHY_MAX  256
 
 struct netclient_url {
-	char host[NETCLIENT_HOST_MAX];     /* without brackets */
+	char host[NETCLIENT_HOST_MAX];        /* without brackets */
 	char hosthdr[NETCLIENT_HOST_MAX + 8]; /* Host header: [v6]:port */
-	char path[NETCLIENT_PATH_MAX];     /* path and query */
+	char path[NETCLIENT_PATH_MAX];        /* path and query */
 	int port;
 	bool ip6;
 };
@@ -163,8 +163,8 @@ static int netclient_url_parse(const char *url, const char *scheme,
 			                "%s: unterminated [IPv6] host", url);
 		n = (size_t)(hend - h - 1);
 		if (n == 0 || n >= sizeof(u->host))
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "%s: bad host", url);
+			return diag_set(d, ERR_INVALID, 0, 0, "%s: bad host",
+			                url);
 		memcpy(u->host, h + 1, n);
 		u->host[n] = '\0';
 		if (inet_pton(AF_INET6, u->host, a6) != 1)
@@ -176,8 +176,8 @@ static int netclient_url_parse(const char *url, const char *scheme,
 		hend = h + strcspn(h, ":/?#");
 		n = (size_t)(hend - h);
 		if (n == 0 || n >= sizeof(u->host))
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "%s: bad host", url);
+			return diag_set(d, ERR_INVALID, 0, 0, "%s: bad host",
+			                url);
 		memcpy(u->host, h, n);
 		u->host[n] = '\0';
 		p = hend;
@@ -187,8 +187,8 @@ static int netclient_url_parse(const char *url, const char *scheme,
 		for (p++; *p >= '0' && *p <= '9' && port <= 65535; p++)
 			port = port * 10 + (*p - '0');
 		if (port < 1 || port > 65535 || p != pe)
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "%s: bad port", url);
+			return diag_set(d, ERR_INVALID, 0, 0, "%s: bad port",
+			                url);
 	} else if (p != pe)
 		return diag_set(d, ERR_INVALID, 0, 0, "%s: bad host", url);
 	u->port = (int)port;
@@ -253,8 +253,7 @@ static bool netclient_names_host(X509 *x, const struct netclient_url *u)
 	if (u->ip6 || inet_pton(AF_INET, u->host, a4) == 1)
 		return X509_check_ip_asc(x, u->host, 0) == 1;
 	return X509_check_host(x, u->host, strlen(u->host),
-	                       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-	                       NULL) == 1;
+	                       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
 }
 
 /*
@@ -265,7 +264,7 @@ static bool netclient_names_host(X509 *x, const struct netclient_url *u)
 static int netclient_verify(struct netclient_tls *t, X509_STORE_CTX *xs,
                             int preverify_ok)
 {
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	X509 *x = X509_STORE_CTX_get_current_cert(xs);
 	int err = X509_STORE_CTX_get_error(xs);
 	int depth = X509_STORE_CTX_get_error_depth(xs), i;
@@ -273,7 +272,8 @@ static int netclient_verify(struct netclient_tls *t, X509_STORE_CTX *xs,
 	if (!preverify_ok) {
 		/* The pinned CA, sent by the server, is the anchor. OpenSSL
 		 * still checks every signature and the names after this. */
-		if (t->pin_only && err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN &&
+		if (t->pin_only &&
+		    err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN &&
 		    netclient_is_pinned(x, t->pin)) {
 			X509_STORE_CTX_set_error(xs, X509_V_OK);
 			return 0;
@@ -287,8 +287,9 @@ static int netclient_verify(struct netclient_tls *t, X509_STORE_CTX *xs,
 			X509_STORE_CTX_set_error(xs, X509_V_OK);
 			return 0;
 		}
-		if (t->pin_only && (err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-		                    err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT))
+		if (t->pin_only &&
+		    (err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+		     err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT))
 			netclient_tls_fail(t, NETCLIENT_FAIL_PIN,
 			                   "the server's CA is not the pinned "
 			                   "one");
@@ -315,10 +316,12 @@ static int netclient_verify(struct netclient_tls *t, X509_STORE_CTX *xs,
 			if (netclient_is_pinned(sk_X509_value(chain, i),
 			                        t->pin))
 				return 0;
-		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
-		netclient_tls_fail(t, NETCLIENT_FAIL_PIN,
-		                   "no certificate of the server's chain matches "
-		                   "the pin");
+		X509_STORE_CTX_set_error(xs,
+		                         X509_V_ERR_APPLICATION_VERIFICATION);
+		netclient_tls_fail(
+		    t, NETCLIENT_FAIL_PIN,
+		    "no certificate of the server's chain matches "
+		    "the pin");
 		return 1;
 	}
 	return 0;
@@ -344,17 +347,15 @@ static void netclient_conn_error(struct netclient_tls *t, const void *in,
 		                   "cannot connect to %s:%d (%s)", t->url->host,
 		                   t->url->port, why[0] != '\0' ? why : "?");
 	else if (!handshake_done && (strncmp(why, "connect SSL", 11) == 0 ||
-	                             strncmp(why, "connect SYSCALL", 15) ==
-	                                 0 ||
+	                             strncmp(why, "connect SYSCALL", 15) == 0 ||
 	                             strncmp(why, "connect unk", 11) == 0))
 		netclient_tls_fail(t, NETCLIENT_FAIL_TLS,
 		                   "TLS handshake with %s:%d failed (%s)",
 		                   t->url->host, t->url->port, why);
 	else
-		netclient_tls_fail(t, NETCLIENT_FAIL_PROTOCOL,
-		                   "%s:%d: connection failed (%s)",
-		                   t->url->host, t->url->port,
-		                   why[0] != '\0' ? why : "?");
+		netclient_tls_fail(
+		    t, NETCLIENT_FAIL_PROTOCOL, "%s:%d: connection failed (%s)",
+		    t->url->host, t->url->port, why[0] != '\0' ? why : "?");
 }
 
 /*
@@ -606,8 +607,8 @@ static int netclient_http_cb(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 int netclient_https(const struct netclient_request *req,
-                    struct netclient_response *resp,
-                    enum netclient_fail *fail, struct diag *d)
+                    struct netclient_response *resp, enum netclient_fail *fail,
+                    struct diag *d)
 {
 	const struct lws_protocols protocols[] = {
 	    {"mcpfleet-https", netclient_http_cb, 0, 0, 0, NULL, 0},
@@ -628,8 +629,8 @@ int netclient_https(const struct netclient_request *req,
 	memset(&h, 0, sizeof(h));
 	h.req = req;
 	h.tls.url = &h.url;
-	h.max = req->max_response != 0 ? req->max_response
-	                                : NETCLIENT_RESPONSE_MAX;
+	h.max =
+	    req->max_response != 0 ? req->max_response : NETCLIENT_RESPONSE_MAX;
 	h.has_body = req->body_len > 0 || strcmp(method, "POST") == 0 ||
 	             strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 	if (netclient_url_parse(req->url, "https", &h.url, d) != 0) {
@@ -661,16 +662,17 @@ int netclient_https(const struct netclient_request *req,
 		    crypto_unhex(hex, CRYPTO_HEX_LEN, capin, sizeof(capin),
 		                 &n) != 0 ||
 		    !crypto_ct_equal(capin, h.tls.pin, CRYPTO_HASH_LEN))
-			netclient_tls_fail(&h.tls, NETCLIENT_FAIL_PIN,
-			                   "the CA given is not the pinned one");
+			netclient_tls_fail(
+			    &h.tls, NETCLIENT_FAIL_PIN,
+			    "the CA given is not the pinned one");
 		if (h.tls.fail != NETCLIENT_OK)
 			goto out;
 	}
 
 	sctx = netclient_ssl_ctx(req->ca_pem, req->ca_len, NULL, 0, NULL, 0);
 	if (sctx != NULL)
-		ctx = netclient_context(&h, protocols, sctx,
-		                        timeout / 1000 + 5);
+		ctx =
+		    netclient_context(&h, protocols, sctx, timeout / 1000 + 5);
 	if (ctx == NULL) {
 		netclient_tls_fail(&h.tls, NETCLIENT_FAIL_LOCAL,
 		                   "cannot create a libwebsockets context");
@@ -808,7 +810,7 @@ struct netclient_ws {
 	lws_sorted_usec_list_t sul;
 	enum netclient_ws_state state;
 	size_t max_message;
-	int64_t deadline; /* of the connection attempt */
+	int64_t deadline;            /* of the connection attempt */
 	struct netclient_msg *qhead; /* to send */
 	struct netclient_msg *qtail;
 	struct netclient_msg *rhead; /* received */
@@ -902,8 +904,7 @@ static int netclient_ws_receive(struct netclient_ws *ws, struct lws *wsi,
 		dlen = ws->rx.len;
 	}
 	if (ws->rbytes > NETCLIENT_RXQ_MAX - dlen)
-		return netclient_ws_abort(ws, wsi, 1008,
-		                          "receive queue full");
+		return netclient_ws_abort(ws, wsi, 1008, "receive queue full");
 	m = netclient_msg_new(data, dlen);
 	buf_free(&ws->rx);
 	if (m == NULL)
@@ -983,8 +984,9 @@ static int netclient_ws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		ws->peer_code = 1005;
 		if (pl != NULL && len >= 2) {
 			ws->peer_code = (pl[0] << 8) | pl[1];
-			n = len - 2 > NETCLIENT_REASON_MAX ? NETCLIENT_REASON_MAX
-			                                   : len - 2;
+			n = len - 2 > NETCLIENT_REASON_MAX
+			        ? NETCLIENT_REASON_MAX
+			        : len - 2;
 			memcpy(ws->peer_reason, pl + 2, n);
 			ws->peer_reason[n] = '\0';
 			for (n = 0; ws->peer_reason[n] != '\0'; n++)
@@ -1013,10 +1015,9 @@ static int netclient_ws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 				netclient_tls_fail(&ws->tls,
 				                   NETCLIENT_FAIL_PROTOCOL,
 				                   "connection closed");
-			netclient_ws_finish(ws, ws->state == NETCLIENT_WS_OPEN
-			                            ? 1006
-			                            : 0,
-			                    ws->tls.why);
+			netclient_ws_finish(
+			    ws, ws->state == NETCLIENT_WS_OPEN ? 1006 : 0,
+			    ws->tls.why);
 		}
 		return 0;
 	default:
@@ -1031,9 +1032,8 @@ int netclient_ws_open(const struct netclient_ws_config *cfg,
 	struct netclient_ws *ws;
 	unsigned ping = cfg->ping_secs != 0 ? cfg->ping_secs : 40;
 	unsigned hangup = cfg->hangup_secs != 0 ? cfg->hangup_secs : 100;
-	unsigned timeout = cfg->connect_timeout_ms != 0
-	                       ? cfg->connect_timeout_ms
-	                       : 15000;
+	unsigned timeout =
+	    cfg->connect_timeout_ms != 0 ? cfg->connect_timeout_ms : 15000;
 	int r;
 
 	if (cfg->ca_pem == NULL || cfg->cert_pem == NULL ||
@@ -1043,15 +1043,16 @@ int netclient_ws_open(const struct netclient_ws_config *cfg,
 		                "websocket: the CA, the device certificate and "
 		                "its key are required");
 	if (ping > 65535 || hangup > 65535 || hangup <= ping)
-		return diag_set(d, ERR_INVALID, 0, 0,
-		                "websocket: hang-up time must exceed ping time");
+		return diag_set(
+		    d, ERR_INVALID, 0, 0,
+		    "websocket: hang-up time must exceed ping time");
 	ws = calloc(1, sizeof(*ws));
 	if (ws == NULL)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 	ws->tls.url = &ws->url;
 	ws->state = NETCLIENT_WS_CONNECTING;
-	ws->max_message = cfg->max_message != 0 ? cfg->max_message
-	                                        : NETCLIENT_MESSAGE_MAX;
+	ws->max_message =
+	    cfg->max_message != 0 ? cfg->max_message : NETCLIENT_MESSAGE_MAX;
 	ws->retry.secs_since_valid_ping = (uint16_t)ping;
 	ws->retry.secs_since_valid_hangup = (uint16_t)hangup;
 	ws->protocols[0].name = NETCLIENT_SUBPROTOCOL;
@@ -1062,13 +1063,14 @@ int netclient_ws_open(const struct netclient_ws_config *cfg,
 	ws->sctx = netclient_ssl_ctx(cfg->ca_pem, cfg->ca_len, cfg->cert_pem,
 	                             cfg->cert_len, cfg->key_pem, cfg->key_len);
 	if (ws->sctx == NULL) {
-		r = diag_set(d, ERR_CRYPTO, 0, 0,
-		             "websocket: the CA, device certificate or key does "
-		             "not load, or the key does not match");
+		r = diag_set(
+		    d, ERR_CRYPTO, 0, 0,
+		    "websocket: the CA, device certificate or key does "
+		    "not load, or the key does not match");
 		goto out;
 	}
-	ws->ctx = netclient_context(ws, ws->protocols, ws->sctx,
-	                            timeout / 1000 + 5);
+	ws->ctx =
+	    netclient_context(ws, ws->protocols, ws->sctx, timeout / 1000 + 5);
 	if (ws->ctx == NULL) {
 		r = diag_set(d, ERR_INTERNAL, 0, 0,
 		             "websocket: cannot create a libwebsockets context "
@@ -1132,7 +1134,8 @@ int netclient_ws_service(struct netclient_ws *ws, int timeout_ms)
 			                   "no websocket within the connect "
 			                   "timeout");
 			if (ws->wsi != NULL)
-				lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK,
+				lws_set_timeout(ws->wsi,
+				                PENDING_TIMEOUT_USER_OK,
 				                LWS_TO_KILL_ASYNC);
 			netclient_ws_finish(ws, 0, ws->tls.why);
 			timeout_ms = 0;
@@ -1157,8 +1160,9 @@ int netclient_ws_wait_open(struct netclient_ws *ws, int timeout_ms,
 			break;
 		r = netclient_ws_service(ws, (int)left);
 		if (r != 0)
-			return diag_set(d, ERR_NETWORK, 0, 0,
-			                "websocket: libwebsockets service failed");
+			return diag_set(
+			    d, ERR_NETWORK, 0, 0,
+			    "websocket: libwebsockets service failed");
 	}
 	if (ws->state == NETCLIENT_WS_OPEN)
 		return 0;
@@ -1170,8 +1174,8 @@ int netclient_ws_wait_open(struct netclient_ws *ws, int timeout_ms,
 	if (fail != NULL)
 		*fail = f;
 	r = netclient_code(f);
-	return diag_set(d, r, 0, 0, "%s:%d: %s: %s", ws->url.host,
-	                ws->url.port, netclient_fail_str(f),
+	return diag_set(d, r, 0, 0, "%s:%d: %s: %s", ws->url.host, ws->url.port,
+	                netclient_fail_str(f),
 	                ws->state == NETCLIENT_WS_CONNECTING
 	                    ? "not open yet"
 	                    : ws->final_reason);

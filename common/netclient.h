@@ -83,9 +83,9 @@ struct netclient_request {
 	size_t body_len;
 	const char *ca_pem; /* the CA to trust; NULL: the pin alone */
 	size_t ca_len;
-	const char *pin;      /* "sha256:HEX" or HEX; NULL: none */
-	unsigned timeout_ms;  /* the whole exchange; 0: 30000 */
-	size_t max_response;  /* 0: NETCLIENT_RESPONSE_MAX */
+	const char *pin;     /* "sha256:HEX" or HEX; NULL: none */
+	unsigned timeout_ms; /* the whole exchange; 0: 30000 */
+	size_t max_response; /* 0: NETCLIENT_RESPONSE_MAX */
 };
 
 struct netclient_response {
@@ -103,8 +103,8 @@ struct netclient_response {
  * in certificate chain (depth 1)".
  */
 int netclient_https(const struct netclient_request *req,
-                    struct netclient_response *resp,
-                    enum netclient_fail *fail, struct diag *d);
+                    struct netclient_response *resp, enum netclient_fail *fail,
+                    struct diag *d);
 
 /* Frees the body; the response is then empty. NULL-safe. */
 void netclient_response_free(struct netclient_response *resp);
@@ -128,7 +128,7 @@ enum netclient_ws_state {
 };
 
 struct netclient_ws_config {
-	const char *url; /* wss://HOST[:PORT]/PATH, as for netclient_https */
+	const char *url;    /* wss://HOST[:PORT]/PATH, as for netclient_https */
 	const char *ca_pem; /* the CA to trust (required) */
 	size_t ca_len;
 	const char *cert_pem; /* the device certificate */

@@ -22,8 +22,8 @@ int token_new(struct crypto_rng *rng, char token[TOKEN_LEN + 1],
 	if (crypto_random(rng, raw, 32) != 0)
 		return -ERR_CRYPTO;
 	for (i = 0; i < sizeof(raw); i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
-		             raw[i + 2];
+		uint32_t v = (uint32_t)raw[i] << 16 |
+		             (uint32_t)raw[i + 1] << 8 | raw[i + 2];
 
 		out[o++] = token_b64[v >> 18 & 63];
 		out[o++] = token_b64[v >> 12 & 63];
@@ -114,7 +114,8 @@ int token_link_parse(const char *link, struct token_link_parts *out,
 		if (!isalnum((unsigned char)p.host[i]) &&
 		    strchr(".-:", p.host[i]) == NULL)
 			return diag_set(d, ERR_INVALID, 0, 0,
-			                "enrollment link: bad host '%s'", p.host);
+			                "enrollment link: bad host '%s'",
+			                p.host);
 	if (*e != ':')
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "enrollment link: no port after the host");
@@ -138,8 +139,8 @@ int token_link_parse(const char *link, struct token_link_parts *out,
 		                "enrollment link: bad token");
 	memcpy(p.token, s, n);
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)p.token[i]) &&
-		    p.token[i] != '-' && p.token[i] != '_')
+		if (!isalnum((unsigned char)p.token[i]) && p.token[i] != '-' &&
+		    p.token[i] != '_')
 			return diag_set(d, ERR_INVALID, 0, 0,
 			                "enrollment link: bad token");
 	if (strncmp(frag, "#ca=sha256:", 11) != 0 ||

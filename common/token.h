@@ -9,8 +9,8 @@
 #include "crypto.h"
 #include "err.h"
 
-#define TOKEN_LEN     43  /* base64url of 32 random bytes, no padding */
-#define TOKEN_MAX     256 /* longest token string accepted as input */
+#define TOKEN_LEN      43  /* base64url of 32 random bytes, no padding */
+#define TOKEN_MAX      256 /* longest token string accepted as input */
 #define TOKEN_LINK_MAX 512
 
 /*

@@ -14,8 +14,8 @@
 #include "store.h"
 #include "token.h"
 
-#define ENROLL_BODY_MAX  (64u * 1024) /* a request body, bytes */
-#define ENROLL_LIMITER_SLOTS 1024 /* addresses tracked at once */
+#define ENROLL_BODY_MAX      (64u * 1024) /* a request body, bytes */
+#define ENROLL_LIMITER_SLOTS 1024         /* addresses tracked at once */
 
 /*
  * A per-address rate limit: a token bucket per address that holds rate

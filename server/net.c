@@ -91,7 +91,7 @@ enum net_field {
 
 struct net_exchange {
 	struct net *net;
-	struct lws *wsi; /* NULL once the connection is gone */
+	struct lws *wsi;           /* NULL once the connection is gone */
 	struct net_exchange *prev; /* net->exchanges */
 	struct net_exchange *next;
 	struct net_exchange *done_next; /* net->done_head, under net->lock */
@@ -361,8 +361,8 @@ static void net_conn_free_queue(struct net_conn *c)
 
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: the last point where refusing
  * keeps the client from ever seeing an established websocket. */
-static int net_conn_filter(struct net *net, struct lws *wsi,
-                           struct net_conn *c, const char *subprotocol)
+static int net_conn_filter(struct net *net, struct lws *wsi, struct net_conn *c,
+                           const char *subprotocol)
 {
 	union lws_tls_cert_info_results ir;
 	struct net_identity id;
@@ -683,8 +683,7 @@ size_t net_conn_count(const struct net *net)
 
 /* ---- API exchanges ---- */
 
-const char *net_request_param(const struct net_request *req,
-                              const char *name)
+const char *net_request_param(const struct net_request *req, const char *name)
 {
 	size_t i;
 
@@ -701,8 +700,7 @@ int net_response_type(struct net_response *resp, const char *type)
 	for (p = type; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return -ERR_INVALID;
-	if (net_copy(resp->content_type, sizeof(resp->content_type), type) !=
-	    0)
+	if (net_copy(resp->content_type, sizeof(resp->content_type), type) != 0)
 		return -ERR_INVALID;
 	return 0;
 }
@@ -711,7 +709,8 @@ int net_response_type(struct net_response *resp, const char *type)
 static bool net_is_tchar(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+	       (ch >= '0' && ch <= '9') ||
+	       strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
 int net_response_header(struct net_response *resp, const char *name,
@@ -839,8 +838,8 @@ static int net_ex_params(struct net_exchange *ex, struct lws *wsi, char *tmp,
 }
 
 /* Answers an exchange that never reaches the core (400, 404, 411, 413). */
-static int net_http_refuse(struct net_exchange *ex, int status,
-                           const char *msg, bool close_after)
+static int net_http_refuse(struct net_exchange *ex, int status, const char *msg,
+                           bool close_after)
 {
 	ex->resp.status = status;
 	(void)net_response_type(&ex->resp, "text/plain; charset=utf-8");
@@ -899,9 +898,9 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
                           const char *path, size_t pathlen)
 {
 	static const char *const methods[] = {
-	    [LWSHUMETH_GET] = "GET",       [LWSHUMETH_POST] = "POST",
+	    [LWSHUMETH_GET] = "GET",         [LWSHUMETH_POST] = "POST",
 	    [LWSHUMETH_OPTIONS] = "OPTIONS", [LWSHUMETH_PUT] = "PUT",
-	    [LWSHUMETH_PATCH] = "PATCH",   [LWSHUMETH_DELETE] = "DELETE",
+	    [LWSHUMETH_PATCH] = "PATCH",     [LWSHUMETH_DELETE] = "DELETE",
 	    [LWSHUMETH_HEAD] = "HEAD",
 	};
 	struct net_exchange *ex;
@@ -951,8 +950,8 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 		r = net_http_refuse(ex, 431, "request header too large", true);
 		goto out;
 	}
-	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1, "x-csrf-token:",
-	                        13);
+	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
+	                        "x-csrf-token:", 13);
 	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
 	                 &ex->off[NET_F_CSRF]) != 0 ||
 	    net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
@@ -963,8 +962,8 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	body_method = strcmp(ex->req.method, "POST") == 0 ||
 	              strcmp(ex->req.method, "PUT") == 0 ||
 	              strcmp(ex->req.method, "PATCH") == 0;
-	has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) >
-	             0;
+	has_length =
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
 	/* lws 4.1.6 neither decodes a chunked request body nor knows where
 	 * a POST without Content-Length ends (it waits for 100 MB). */
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
@@ -972,10 +971,9 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 		r = net_http_refuse(ex, 411, "Content-Length required", true);
 		goto out;
 	}
-	if (has_length &&
-	    (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <
-	         0 ||
-	     net_parse_length(cl, &length) != 0)) {
+	if (has_length && (lws_hdr_copy(wsi, cl, sizeof(cl),
+	                                WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0 ||
+	                   net_parse_length(cl, &length) != 0)) {
 		r = net_http_refuse(ex, 400, "bad Content-Length", true);
 		goto out;
 	}
@@ -989,7 +987,8 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 		 * which is still sending, reads the 413; a larger one is not
 		 * read at all. */
 		r = net_http_refuse(ex, 413, "request body too large",
-		                    length / NET_DISCARD_FACTOR > net->max_body);
+		                    length / NET_DISCARD_FACTOR >
+		                        net->max_body);
 		goto out;
 	}
 	ex->expect = length;
@@ -1045,11 +1044,11 @@ static int net_http_writeable(struct net *net, struct lws *wsi,
 		end = hb + sizeof(hb) - 1;
 		if (resp->status < 100 || resp->status > 599)
 			resp->status = 500;
-		if (lws_add_http_common_headers(
-		        wsi, (unsigned)resp->status,
-		        resp->content_type[0] != '\0' ? resp->content_type
-		                                      : NULL,
-		        resp->body.len, &p, end) != 0)
+		if (lws_add_http_common_headers(wsi, (unsigned)resp->status,
+		                                resp->content_type[0] != '\0'
+		                                    ? resp->content_type
+		                                    : NULL,
+		                                resp->body.len, &p, end) != 0)
 			return -1;
 		for (off = 0; off < resp->headers.len;) {
 			name = resp->headers.data + off;
@@ -1081,8 +1080,7 @@ static int net_http_writeable(struct net *net, struct lws *wsi,
 		memcpy(cb + LWS_PRE, resp->body.data + ex->sent, n);
 		if (lws_write(wsi, cb + LWS_PRE, n,
 		              ex->sent + n == total ? LWS_WRITE_HTTP_FINAL
-		                                    : LWS_WRITE_HTTP) !=
-		    (int)n)
+		                                    : LWS_WRITE_HTTP) != (int)n)
 			return -1;
 		ex->sent += n;
 		/* A slow reader of a large body is still a live one. */
@@ -1289,14 +1287,15 @@ static void net_sul_cb(lws_sorted_usec_list_t *sul)
 	(void)sul; /* only here to end lws_service()'s wait */
 }
 
-static struct lws_vhost *net_vhost(struct net *net, const struct net_config *cfg,
+static struct lws_vhost *net_vhost(struct net *net,
+                                   const struct net_config *cfg,
                                    const char *name, int port, bool agent,
                                    struct diag *d)
 {
 	struct lws_context_creation_info vi;
 	struct lws_vhost *vh;
-	const char *addr = cfg->address != NULL ? cfg->address
-	                                        : NET_DEFAULT_ADDRESS;
+	const char *addr =
+	    cfg->address != NULL ? cfg->address : NET_DEFAULT_ADDRESS;
 
 	memset(&vi, 0, sizeof(vi));
 	vi.vhost_name = name;
@@ -1308,7 +1307,8 @@ static struct lws_vhost *net_vhost(struct net *net, const struct net_config *cfg
 	if (strchr(addr, ':') == NULL)
 		vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (agent)
-		vi.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+		vi.options |=
+		    LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
 	vi.server_ssl_cert_mem = cfg->cert_pem;
 	vi.server_ssl_cert_mem_len = (unsigned int)cfg->cert_len;
 	vi.server_ssl_private_key_mem = cfg->key_pem;

@@ -38,28 +38,31 @@
 #define NET_QUEUE_MAX   (16u << 20) /* default bytes queued per connection */
 #define NET_REASON_MAX  123         /* close reason bytes (RFC 6455 5.5) */
 #define NET_PEER_MAX    64
-#define NET_HEADER_MAX  8192 /* one request header value, and all extra
-                                response headers together */
-#define NET_PARAMS_MAX  64   /* query parameters kept */
+#define NET_HEADER_MAX                                                         \
+	8192              /* one request header value, and all extra           \
+	                     response headers together */
+#define NET_PARAMS_MAX 64 /* query parameters kept */
 
 /* Websocket close codes (RFC 6455 7.4.1) used on the agent port. */
-#define NET_CLOSE_NORMAL     1000
-#define NET_CLOSE_GOING_AWAY 1001
-#define NET_CLOSE_PROTOCOL   1002
+#define NET_CLOSE_NORMAL      1000
+#define NET_CLOSE_GOING_AWAY  1001
+#define NET_CLOSE_PROTOCOL    1002
 #define NET_CLOSE_UNSUPPORTED 1003 /* a text frame */
-#define NET_CLOSE_NO_STATUS  1005 /* reported only: close frame without code */
-#define NET_CLOSE_ABNORMAL   1006 /* reported only: no close frame at all */
-#define NET_CLOSE_POLICY     1008 /* e.g. "revoked" */
-#define NET_CLOSE_TOO_BIG    1009
-#define NET_CLOSE_INTERNAL   1011
+#define NET_CLOSE_NO_STATUS   1005 /* reported only: close frame without code */
+#define NET_CLOSE_ABNORMAL    1006 /* reported only: no close frame at all */
+#define NET_CLOSE_POLICY      1008 /* e.g. "revoked" */
+#define NET_CLOSE_TOO_BIG     1009
+#define NET_CLOSE_INTERNAL    1011
 
 /* Verdicts returned by check_cert and on_open. */
 #define NET_ACCEPT 0
 #define NET_REJECT 1
 
-/* Returns of on_request. */
-#define NET_DONE  0 /* resp is complete: the module sends it now */
-#define NET_DEFER 1 /* the core completes resp later and calls net_respond() */
+/* Returns of on_request: NET_DONE, resp is complete and the module sends
+ * it now; NET_DEFER, the core completes resp later and calls
+ * net_respond(). */
+#define NET_DONE  0
+#define NET_DEFER 1
 
 /* Levels of on_log. */
 #define NET_LOG_ERR  0
@@ -114,8 +117,7 @@ struct net_request {
 };
 
 /* Returns the value of the first query parameter called name, or NULL. */
-const char *net_request_param(const struct net_request *req,
-                              const char *name);
+const char *net_request_param(const struct net_request *req, const char *name);
 
 /*
  * The response the core fills: status (0 means 500), an optional content

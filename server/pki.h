@@ -26,12 +26,12 @@
 
 #define PKI_DEFAULT_AGENT_PORT 7443
 #define PKI_DEFAULT_API_PORT   7444
-#define PKI_NAMES_MAX          16   /* --name values */
-#define PKI_NAME_MAX           253  /* one DNS name or IP literal */
+#define PKI_NAMES_MAX          16  /* --name values */
+#define PKI_NAME_MAX           253 /* one DNS name or IP literal */
 #define PKI_PIN_LEN            (7 + CRYPTO_HEX_LEN) /* "sha256:" + hex */
 #define PKI_CA_YEARS           20
 #define PKI_SERVER_DAYS        825
-#define PKI_DEVICE_DAYS        365  /* validity of an issued device cert */
+#define PKI_DEVICE_DAYS        365 /* validity of an issued device cert */
 
 /*
  * mcpfleetd.conf, a "key = value" file ('#' starts a comment line):
@@ -80,8 +80,8 @@ struct pki {
 	size_t server_cert_len;
 	char *server_key_pem; /* wiped on free */
 	size_t server_key_len;
-	struct crypto_key *signer;   /* catalogue signing key (private) */
-	char *signer_pub_pem;        /* its public key, PEM */
+	struct crypto_key *signer; /* catalogue signing key (private) */
+	char *signer_pub_pem;      /* its public key, PEM */
 	size_t signer_pub_len;
 	char signer_key_id[CRYPTO_HEX_LEN + 1];
 	uint8_t master[CRYPTO_SEAL_KEY_LEN]; /* wiped on free */

@@ -52,8 +52,8 @@ int publish_build(struct store *st, const struct pki *pki,
                   struct diag *d);
 
 /* The entry of device_id, or NULL (binary search). */
-const struct publication_entry *
-publication_find(const struct publication *p, const char *device_id);
+const struct publication_entry *publication_find(const struct publication *p,
+                                                 const char *device_id);
 
 /* Frees a publication. NULL-safe. */
 void publication_free(struct publication *p);

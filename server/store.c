@@ -194,11 +194,12 @@ static int store_check_device_id(const char *s, struct diag *d)
 
 		if (!store_is_alnum(c) &&
 		    (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "device id '%s': only letters, digits "
-			                "and . _ - are allowed, starting with a "
-			                "letter or digit",
-			                jsonutil_printable(s));
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "device id '%s': only letters, digits "
+			    "and . _ - are allowed, starting with a "
+			    "letter or digit",
+			    jsonutil_printable(s));
 	}
 	return 0;
 }

@@ -486,10 +486,11 @@ struct store_id_list {
 
 /*
  * Records a newly enrolled, active device.
- * id: [A-Za-z0-9][A-Za-z0-9._-]{0,127}; hostname, os: up to 255 printable bytes; cert_serial: 1..40 lowercase
- * hex digits, cert_fingerprint: 64 (as struct crypto_cert_info has them,
- * which is how the hub will look them up). Returns 0;
- * -ERR_NOENT for a missing user, -ERR_EXISTS for a known id or serial.
+ * id: [A-Za-z0-9][A-Za-z0-9._-]{0,127}; hostname, os: up to 255 printable
+ * bytes; cert_serial: 1..40 lowercase hex digits, cert_fingerprint: 64 (as
+ * struct crypto_cert_info has them, which is how the hub will look them up).
+ * Returns 0; -ERR_NOENT for a missing user, -ERR_EXISTS for a known id or
+ * serial.
  */
 int store_device_create(struct store *st, const char *id, int64_t user_id,
                         const char *hostname, const char *os,

@@ -19,8 +19,8 @@ struct view_omitted {
 };
 
 struct view {
-	struct catalogue cat;  /* the servers, sorted by name, SERVER_FLEET */
-	int64_t *secret_ids;   /* secret record ids used (sorted, unique) */
+	struct catalogue cat; /* the servers, sorted by name, SERVER_FLEET */
+	int64_t *secret_ids;  /* secret record ids used (sorted, unique) */
 	size_t nsecret_ids;
 	struct view_omitted *omitted; /* sorted by server name */
 	size_t nomitted;

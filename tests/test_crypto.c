@@ -348,9 +348,8 @@ static void test_crypto_key_damaged_scalar_refused(void **state)
 		char saved = pem[i];
 
 		pem[i] = saved == 'A' ? 'B' : 'A';
-		assert_int_not_equal(crypto_key_load_private(pem, len, &bad,
-		                                             &d),
-		                     0);
+		assert_int_not_equal(
+		    crypto_key_load_private(pem, len, &bad, &d), 0);
 		pem[i] = saved;
 	}
 	assert_int_equal(crypto_key_load_private(pem, len, &bad, &d), 0);
