@@ -122,6 +122,13 @@ unsigned agent_backoff_ms(unsigned attempt, unsigned min_ms, unsigned max_ms,
 	return (unsigned)(base / 2 + ((base * (uint64_t)rnd) >> 32));
 }
 
+unsigned agent_respread_ms(unsigned min_ms, uint32_t rnd)
+{
+	uint64_t span = (uint64_t)min_ms * AGENT_RESPREAD;
+
+	return (unsigned)(min_ms / 2 + ((span * rnd) >> 32));
+}
+
 /* ---- agent.status ---- */
 
 /* The last drift as agent.status and status --json show it, or null. */
@@ -950,7 +957,8 @@ static void agent_drain(struct agent *a)
 
 /*
  * One connection, from the first try to its close. Returns true when it
- * was open (the backoff starts again from its minimum).
+ * was open: the next try is then spread out (agent_respread_ms()) and the
+ * backoff starts again from its minimum.
  */
 static bool agent_session(struct agent *a)
 {
@@ -1086,6 +1094,7 @@ int agent_run(const struct agent_opts *o)
 	struct agent a;
 	unsigned attempt = 0, delay;
 	uint32_t rnd;
+	bool lost;
 	int code;
 
 	memset(&a, 0, sizeof(a));
@@ -1106,17 +1115,25 @@ int agent_run(const struct agent_opts *o)
 	          a.have_fleet ? "" : " (no fleet catalogue yet)");
 	agent_set_connected(&a, false);
 	while (!agent_stopped(&a)) {
-		if (agent_session(&a))
-			attempt = 0;
+		lost = agent_session(&a);
 		if (agent_stopped(&a))
 			break;
 		if (crypto_random(a.rng, &rnd, sizeof(rnd)) != 0)
 			rnd = (uint32_t)agent_now_ms() * 2654435761u;
-		delay = agent_backoff_ms(
-		    attempt, agent_opt(o->backoff_min_ms, AGENT_BACKOFF_MIN),
-		    agent_opt(o->backoff_max_ms, AGENT_BACKOFF_MAX), rnd);
-		if (attempt < 32)
-			attempt++;
+		if (lost) {
+			attempt = 0;
+			delay = agent_respread_ms(
+			    agent_opt(o->backoff_min_ms, AGENT_BACKOFF_MIN),
+			    rnd);
+		} else {
+			delay = agent_backoff_ms(
+			    attempt,
+			    agent_opt(o->backoff_min_ms, AGENT_BACKOFF_MIN),
+			    agent_opt(o->backoff_max_ms, AGENT_BACKOFF_MAX),
+			    rnd);
+			if (attempt < 32)
+				attempt++;
+		}
 		agent_log(&a, "reconnecting in %u.%03u s", delay / 1000,
 		          delay % 1000);
 		agent_wait(&a, delay);

@@ -20,6 +20,10 @@
 #define AGENT_RECHECK_MS  30000 /* re-check the hosts for drift */
 #define AGENT_BACKOFF_MIN 1000  /* first reconnect delay, ms */
 #define AGENT_BACKOFF_MAX 60000 /* the cap, ms */
+/* After losing an established connection, the first retry is spread over
+ * this many times the first delay (DESIGN.md "Scale": a restarted server
+ * must not meet its whole fleet in the same second). */
+#define AGENT_RESPREAD 10
 
 struct agent_opts {
 	const char *home;           /* $MCPFLEET_HOME */
@@ -80,6 +84,14 @@ int agent_leave(const struct agent_opts *o, bool force);
 /* Prints "mcpfleet status": enrollment, agent connection, revision and the
  * hosts, as text or JSON. Returns the exit code (EXIT_OK, EXIT_CONFIG). */
 int agent_status(const struct agent_opts *o, bool json);
+
+/*
+ * The delay before the first reconnect after an established connection
+ * was lost: uniform over [min_ms / 2, min_ms / 2 + AGENT_RESPREAD *
+ * min_ms), taken from rnd (uniform over 32 bits). Every agent of a fleet
+ * loses a restarting server at the same moment; this spreads them out.
+ */
+unsigned agent_respread_ms(unsigned min_ms, uint32_t rnd);
 
 /*
  * The delay before reconnect attempt number attempt (0, 1, ...): min_ms

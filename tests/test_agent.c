@@ -1586,6 +1586,11 @@ static void test_agent_backoff(void **state)
 		assert_true(agent_backoff_ms(i, 1000, 60000, 0xffffffffu) <
 		            90000);
 	}
+	/* After a lost connection: spread over ten times the first delay. */
+	assert_int_equal(agent_respread_ms(1000, 0), 500);
+	assert_int_equal(agent_respread_ms(1000, 0x80000000u), 5500);
+	d = agent_respread_ms(1000, 0xffffffffu);
+	assert_true(d >= 10400 && d < 10500);
 }
 
 int main(void)
