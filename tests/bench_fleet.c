@@ -346,12 +346,17 @@ static void bf_settle_dev(struct bf_agents *ag, struct bf_dev *dev,
 	dev->pending_len = 0;
 }
 
+/* -R: retry a lost connection after 1 s +-50% as the agent did before
+ * agent_respread_ms(), to measure the storm both ways. */
+static bool bf_old_retry;
+
 /* The connection of dev has ended (or never began): back off as the agent
  * does (client/agent.c: 1 s doubling up to 60 s, times 0.5 to 1.5). */
 static void bf_dev_down(struct bf_agents *ag, struct bf_dev *dev)
 {
 	uint32_t rnd = 0;
 	unsigned delay;
+	bool was_open;
 
 	if (dev->state == BF_DOWN)
 		return;
@@ -361,16 +366,23 @@ static void bf_dev_down(struct bf_agents *ag, struct bf_dev *dev)
 	} else {
 		ag->closes++;
 	}
+	was_open = dev->state != BF_DIALING;
 	dev->state = BF_DOWN;
 	dev->wsi = NULL;
 	dev->hello_due = false;
 	buf_free(&dev->rx);
 	if (crypto_random(ag->rng, &rnd, sizeof(rnd)) != 0)
 		rnd = (uint32_t)bf_now_us() * 2654435761u;
-	delay = agent_backoff_ms(dev->attempt, AGENT_BACKOFF_MIN,
-	                         AGENT_BACKOFF_MAX, rnd);
-	if (dev->attempt < 32)
-		dev->attempt++;
+	/* As the real agent (client/agent.c): a lost connection's first
+	 * retry is spread out, unless -R asks for the old 1 s +-50%. */
+	if (was_open && !bf_old_retry) {
+		delay = agent_respread_ms(AGENT_BACKOFF_MIN, rnd);
+	} else {
+		delay = agent_backoff_ms(dev->attempt, AGENT_BACKOFF_MIN,
+		                         AGENT_BACKOFF_MAX, rnd);
+		if (dev->attempt < 32)
+			dev->attempt++;
+	}
 	dev->retry_us = bf_now_us() + (int64_t)delay * 1000;
 	ag->ndown++;
 }
@@ -2303,7 +2315,7 @@ static void bf_usage(void)
 	    stderr,
 	    "usage: bench_fleet PATH-TO-MCPFLEETD [-n AGENTS] [-j PROCS] "
 	    "[-u USERS] [-p PUSHES] [-I IDLE_SECS] [-V K] [-l NOFILE] [-k DIR] "
-	    "[-S]\n");
+	    "[-S] [-R]\n");
 	exit(2);
 }
 
@@ -2331,7 +2343,7 @@ int main(int argc, char **argv)
 		bf_usage();
 	b.daemon = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:S")) != -1) {
+	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:SR")) != -1) {
 		switch (opt) {
 		case 'n':
 			if (bf_number(optarg, 1, 1000000, &v) != 0)
@@ -2378,6 +2390,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			b.storm = false;
+			break;
+		case 'R':
+			bf_old_retry = true;
 			break;
 		default:
 			bf_usage();
