@@ -145,11 +145,11 @@ show_hosts
 
 say "an org-wide push: a new server for everyone"
 ctl server add search --url https://search.example.com/mcp
-ctl grant add search --everyone
 t0=$(date +%s%N)
+ctl grant add search --everyone
 rev=$(wait_applied "$rev")
 t1=$(date +%s%N)
-printf 'revision %s applied on the workstation %s ms after the grant\n' \
+printf 'revision %s applied on the workstation %s ms after the grant was asked for\n' \
 	"$rev" $(((t1 - t0) / 1000000))
 printf '\n===== ~/.codex/config.toml =====\n'
 cat "$home/.codex/config.toml"
