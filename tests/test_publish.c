@@ -25,12 +25,6 @@ struct tp_fixture {
 	struct crypto_key *other; /* some other key */
 };
 
-static void tp_ok(int r, const struct diag *d)
-{
-	if (r != 0)
-		fail_msg("unexpected %d (%s): %s", r, err_str(r), d->msg);
-}
-
 static int tp_setup(void **state)
 {
 	struct tp_fixture *f = calloc(1, sizeof(*f));
@@ -40,18 +34,18 @@ static int tp_setup(void **state)
 	f->dir = tu_mkdtemp();
 	f->path = tu_path(f->dir, "fleet.db");
 	diag_clear(&d);
-	tp_ok(store_open("sqlite", f->path, &f->st, &d), &d);
+	tu_ok(store_open("sqlite", f->path, &f->st, &d), &d);
 	store_set_now(f->st, TP_NOW);
-	tp_ok(crypto_rng_new("test_publish", &f->rng, &d), &d);
-	tp_ok(crypto_key_generate(f->rng, &f->pki.signer, &d), &d);
-	tp_ok(crypto_key_write_public(f->pki.signer, &f->pki.signer_pub_pem,
+	tu_ok(crypto_rng_new("test_publish", &f->rng, &d), &d);
+	tu_ok(crypto_key_generate(f->rng, &f->pki.signer, &d), &d);
+	tu_ok(crypto_key_write_public(f->pki.signer, &f->pki.signer_pub_pem,
 	                              &f->pki.signer_pub_len, &d),
 	      &d);
-	tp_ok(crypto_key_load_public(f->pki.signer_pub_pem,
+	tu_ok(crypto_key_load_public(f->pki.signer_pub_pem,
 	                             f->pki.signer_pub_len, &f->pub, &d),
 	      &d);
-	tp_ok(crypto_key_generate(f->rng, &f->other, &d), &d);
-	tp_ok(crypto_random(f->rng, f->pki.master, sizeof(f->pki.master)), &d);
+	tu_ok(crypto_key_generate(f->rng, &f->other, &d), &d);
+	tu_ok(crypto_random(f->rng, f->pki.master, sizeof(f->pki.master)), &d);
 	*state = f;
 	return 0;
 }
@@ -78,7 +72,7 @@ static int64_t tp_user(struct tp_fixture *f, const char *name)
 	struct diag d;
 	int64_t id = 0;
 
-	tp_ok(store_user_add(f->st, name, NULL, &id, &d), &d);
+	tu_ok(store_user_add(f->st, name, NULL, &id, &d), &d);
 	return id;
 }
 
@@ -88,7 +82,7 @@ static int64_t tp_server(struct tp_fixture *f, const char *name,
 	struct diag d;
 	int64_t id = 0;
 
-	tp_ok(store_server_add(f->st, name, json, &id, &d), &d);
+	tu_ok(store_server_add(f->st, name, json, &id, &d), &d);
 	return id;
 }
 
@@ -96,7 +90,7 @@ static void tp_grant_everyone(struct tp_fixture *f, int64_t server)
 {
 	struct diag d;
 
-	tp_ok(store_grant_add(f->st, server, STORE_TARGET_EVERYONE, 0, NULL,
+	tu_ok(store_grant_add(f->st, server, STORE_TARGET_EVERYONE, 0, NULL,
 	                      NULL, NULL, &d),
 	      &d);
 }
@@ -111,14 +105,14 @@ static int64_t tp_secret(struct tp_fixture *f, const char *name,
 	int64_t id = 0, v = 0;
 	struct diag d;
 
-	tp_ok(store_begin(f->st, &d), &d);
-	tp_ok(store_secret_next(f->st, name, scope, scope_id, &id, &v, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_secret_next(f->st, name, scope, scope_id, &id, &v, &d), &d);
 	assert_int_equal(store_secret_aad(id, aad, &aadlen), 0);
-	tp_ok(crypto_seal(f->rng, f->pki.master, aad, aadlen, value,
+	tu_ok(crypto_seal(f->rng, f->pki.master, aad, aadlen, value,
 	                  strlen(value), &sealed, &n, &d),
 	      &d);
-	tp_ok(store_secret_put(f->st, id, sealed, n, &d), &d);
-	tp_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_secret_put(f->st, id, sealed, n, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	free(sealed);
 	return id;
 }
@@ -132,7 +126,7 @@ static void tp_device(struct tp_fixture *f, const char *id, int64_t user,
 
 	assert_int_equal(crypto_sha256(id, strlen(id), h), 0);
 	assert_int_equal(crypto_hex(h, sizeof(h), fp, sizeof(fp)), 0);
-	tp_ok(store_device_create(f->st, id, user, "laptop", "linux", serial,
+	tu_ok(store_device_create(f->st, id, user, "laptop", "linux", serial,
 	                          fp, &d),
 	      &d);
 }
@@ -143,7 +137,7 @@ static struct publication *tp_build(struct tp_fixture *f)
 	struct diag d;
 
 	diag_clear(&d);
-	tp_ok(publish_build(f->st, &f->pki, f->rng, &p, &d), &d);
+	tu_ok(publish_build(f->st, &f->pki, f->rng, &p, &d), &d);
 	assert_non_null(p);
 	assert_false(store_in_transaction(f->st));
 	return p;
@@ -156,7 +150,7 @@ static void tp_open(struct tp_fixture *f, const struct publication_entry *e,
 	struct diag d;
 
 	diag_clear(&d);
-	tp_ok(envelope_open(e->envelope, e->envelope_len, f->pub, e->user,
+	tu_ok(envelope_open(e->envelope, e->envelope_len, f->pub, e->user,
 	                    e->device_id, o, &d),
 	      &d);
 }
@@ -188,7 +182,7 @@ static void tp_fleet(struct tp_fixture *f)
 	tp_device(f, "dev-a2", alice, "0a02");
 	tp_device(f, "dev-a1", alice, "0a01");
 	tp_device(f, "dev-c1", carol, "0c01");
-	tp_ok(store_device_revoke(f->st, "dev-c1", "lost", &d), &d);
+	tu_ok(store_device_revoke(f->st, "dev-c1", "lost", &d), &d);
 }
 
 static const char *tp_header(const Mcpfleet__V1__Catalogue *c,
@@ -243,7 +237,7 @@ static void test_publish_envelopes_open_per_device(void **state)
 		    i < 2 ? "Bearer alice-token" : "Bearer org-token");
 		/* What the agent builds from it passes its own checks. */
 		diag_clear(&d);
-		tp_ok(envelope_catalogue_model(o.catalogue, &model, &d), &d);
+		tu_ok(envelope_catalogue_model(o.catalogue, &model, &d), &d);
 		assert_int_equal(model.n, 2);
 		assert_string_equal(model.servers[0].name, "fs");
 		assert_string_equal(kvlist_get(&model.servers[0].env, "LOG"),
@@ -285,7 +279,7 @@ static void test_publish_records_revision(void **state)
 
 	tp_fleet(f);
 	p = tp_build(f);
-	tp_ok(store_revision_latest(f->st, &rev, &d), &d);
+	tu_ok(store_revision_latest(f->st, &rev, &d), &d);
 	assert_int_equal(rev.revision, 1);
 	assert_int_equal(rev.leaf_count, 3);
 	/* The recorded root and signature are the envelopes' own. */
@@ -306,9 +300,9 @@ static void test_publish_records_revision(void **state)
 
 	p2 = tp_build(f);
 	assert_int_equal(p2->revision, 2);
-	tp_ok(store_revision_latest(f->st, &rev, &d), &d);
+	tu_ok(store_revision_latest(f->st, &rev, &d), &d);
 	assert_int_equal(rev.revision, 2);
-	tp_ok(store_revision_current(f->st, &cur, &d), &d);
+	tu_ok(store_revision_current(f->st, &cur, &d), &d);
 	assert_int_equal(cur, 2);
 	publication_free(p);
 	publication_free(p2);
@@ -339,7 +333,7 @@ static void test_publish_view_hash_tracks_changes(void **state)
 		                    p1->v[i].envelope_len) == 0);
 	}
 	/* A new version of alice's token changes her devices' views only. */
-	tp_ok(store_user_get(f->st, "alice", &u, &d), &d);
+	tu_ok(store_user_get(f->st, "alice", &u, &d), &d);
 	id = tp_secret(f, "GH", STORE_SCOPE_USER, u.id, "alice-rotated");
 	store_user_clear(&u);
 	p3 = tp_build(f);
@@ -389,7 +383,7 @@ static void test_publish_no_devices_empty(void **state)
 	assert_null(p->v);
 	assert_null(publication_find(p, "dev-x"));
 	/* The counter moved; nothing was signed, so nothing recorded. */
-	tp_ok(store_revision_current(f->st, &cur, &d), &d);
+	tu_ok(store_revision_current(f->st, &cur, &d), &d);
 	assert_int_equal(cur, 1);
 	assert_int_equal(store_revision_latest(f->st, &rev, &d), -ERR_NOENT);
 	publication_free(p);
@@ -453,7 +447,7 @@ static void test_publish_failure_leaves_store_unchanged(void **state)
 	assert_null(p);
 	assert_true(d.msg[0] != '\0');
 	assert_false(store_in_transaction(f->st));
-	tp_ok(store_revision_current(f->st, &cur, &d), &d);
+	tu_ok(store_revision_current(f->st, &cur, &d), &d);
 	assert_int_equal(cur, 0);
 	assert_int_equal(store_revision_latest(f->st, &rev, &d), -ERR_NOENT);
 	f->pki.signer = NULL;
@@ -475,11 +469,11 @@ static void test_publish_revocation_opens(void **state)
 	struct diag d;
 
 	diag_clear(&d);
-	tp_ok(publish_revocation(&f->pki, f->rng, "alice", "dev-a1", 7,
+	tu_ok(publish_revocation(&f->pki, f->rng, "alice", "dev-a1", 7,
 	                         TP_NOW + 5, "laptop stolen", &env, &len, &d),
 	      &d);
 	memset(&o, 0, sizeof(o));
-	tp_ok(envelope_open(env, len, f->pub, "alice", "dev-a1", &o, &d), &d);
+	tu_ok(envelope_open(env, len, f->pub, "alice", "dev-a1", &o, &d), &d);
 	assert_int_equal(o.kind, ENVELOPE_REVOCATION);
 	assert_int_equal(o.revision, 7);
 	assert_null(o.catalogue);
@@ -499,7 +493,7 @@ static void test_publish_revocation_opens(void **state)
 	free(env);
 	/* No reason is fine; no device is not. */
 	env = NULL;
-	tp_ok(publish_revocation(&f->pki, f->rng, "alice", "dev-a1", 8, TP_NOW,
+	tu_ok(publish_revocation(&f->pki, f->rng, "alice", "dev-a1", 8, TP_NOW,
 	                         NULL, &env, &len, &d),
 	      &d);
 	free(env);

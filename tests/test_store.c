@@ -79,12 +79,6 @@ static void ts_expect(int r, int code, const struct diag *d, const char *needle)
 }
 
 /* Asserts success, printing the diag otherwise. */
-static void ts_ok(int r, const struct diag *d)
-{
-	if (r != 0)
-		fail_msg("unexpected %d (%s): %s", r, err_str(r), d->msg);
-}
-
 /* Runs SQL on the database file directly, behind the store's back. */
 static void ts_sql(const char *path, const char *sql)
 {
@@ -142,7 +136,7 @@ static int64_t ts_user(struct store *st, const char *name)
 	struct diag d;
 	int64_t id = 0;
 
-	ts_ok(store_user_add(st, name, NULL, &id, &d), &d);
+	tu_ok(store_user_add(st, name, NULL, &id, &d), &d);
 	return id;
 }
 
@@ -151,7 +145,7 @@ static int64_t ts_team(struct store *st, const char *name)
 	struct diag d;
 	int64_t id = 0;
 
-	ts_ok(store_team_add(st, name, &id, &d), &d);
+	tu_ok(store_team_add(st, name, &id, &d), &d);
 	return id;
 }
 
@@ -160,7 +154,7 @@ static int64_t ts_server(struct store *st, const char *name)
 	struct diag d;
 	int64_t id = 0;
 
-	ts_ok(store_server_add(st, name,
+	tu_ok(store_server_add(st, name,
 	                       "{\"url\": \"https://x.example/mcp\", "
 	                       "\"type\": \"http\"}",
 	                       &id, &d),
@@ -182,18 +176,18 @@ static int64_t ts_secret(struct store *st, const char *name,
 	int64_t id = 0, v = 0;
 	struct diag d;
 
-	ts_ok(crypto_rng_new("test_store", &rng, &d), &d);
-	ts_ok(store_begin(st, &d), &d);
-	ts_ok(store_secret_next(st, name, scope, scope_id, &id, &v, &d), &d);
+	tu_ok(crypto_rng_new("test_store", &rng, &d), &d);
+	tu_ok(store_begin(st, &d), &d);
+	tu_ok(store_secret_next(st, name, scope, scope_id, &id, &v, &d), &d);
 	assert_int_equal(store_secret_aad(id, aad, &aadlen), 0);
-	ts_ok(crypto_seal(rng, key, aad, aadlen, value, strlen(value), &sealed,
+	tu_ok(crypto_seal(rng, key, aad, aadlen, value, strlen(value), &sealed,
 	                  &n, &d),
 	      &d);
-	ts_ok(store_secret_put(st, id, sealed, n, &d), &d);
-	ts_ok(store_audit_append(st, "admin:test", "secret.set", name, NULL,
+	tu_ok(store_secret_put(st, id, sealed, n, &d), &d);
+	tu_ok(store_audit_append(st, "admin:test", "secret.set", name, NULL,
 	                         NULL, &d),
 	      &d);
-	ts_ok(store_commit(st, &d), &d);
+	tu_ok(store_commit(st, &d), &d);
 	free(sealed);
 	crypto_rng_free(rng);
 	if (version != NULL)
@@ -208,7 +202,7 @@ static void ts_device(struct store *st, const char *id, int64_t user,
 	struct diag d;
 
 	ts_hash(id, fp);
-	ts_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp,
+	tu_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp,
 	                          &d),
 	      &d);
 }
@@ -232,7 +226,7 @@ static void test_store_open_creates_schema(void **state)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
 
-	ts_ok(store_schema_version(f->st, &v, &d), &d);
+	tu_ok(store_schema_version(f->st, &v, &d), &d);
 	assert_int_equal(v, 1);
 	assert_int_equal(store_schema_latest("sqlite"), 1);
 	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), 1);
@@ -283,34 +277,34 @@ static void test_store_reopen_keeps_data(void **state)
 
 	ann = ts_user(f->st, "ann");
 	dev_team = ts_team(f->st, "dev");
-	ts_ok(store_member_add(f->st, dev_team, ann, &d), &d);
+	tu_ok(store_member_add(f->st, dev_team, ann, &d), &d);
 	srv = ts_server(f->st, "github");
-	ts_ok(store_grant_add(f->st, srv, STORE_TARGET_TEAM, dev_team, NULL,
+	tu_ok(store_grant_add(f->st, srv, STORE_TARGET_TEAM, dev_team, NULL,
 	                      "[\"delete_repository\"]", NULL, &d),
 	      &d);
 	(void)ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev_team,
 	                "ghp_1", NULL);
 	ts_hash("tok", hash);
-	ts_ok(store_token_create(f->st, hash, ann, TS_NOW + 3600, 1, "admin",
+	tu_ok(store_token_create(f->st, hash, ann, TS_NOW + 3600, 1, "admin",
 	                         &tid, &d),
 	      &d);
 	ts_device(f->st, "dev-01", ann, "0a");
-	ts_ok(store_revision_bump(f->st, &n, &d), &d);
-	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	tu_ok(store_revision_bump(f->st, &n, &d), &d);
+	tu_ok(store_revision_bump(f->st, &n, &d), &d);
 	assert_int_equal(n, 2);
 	memset(&rev, 0, sizeof(rev));
 	rev.revision = 2;
 	rev.leaf_count = 1;
 	ts_hash("root", rev.merkle_root);
 	memcpy(rev.signature, "3045", 5);
-	ts_ok(store_revision_record(f->st, &rev, &d), &d);
-	ts_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
+	tu_ok(store_revision_record(f->st, &rev, &d), &d);
+	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
 	                         NULL, &d),
 	      &d);
 
 	ts_reopen(f);
 
-	ts_ok(store_snapshot_load(f->st, &snap, &d), &d);
+	tu_ok(store_snapshot_load(f->st, &snap, &d), &d);
 	assert_int_equal(snap.revision, 2);
 	assert_int_equal(snap.users.n, 1);
 	assert_string_equal(snap.users.v[0].name, "ann");
@@ -325,22 +319,22 @@ static void test_store_reopen_keeps_data(void **state)
 	assert_int_equal(snap.secrets.n, 1);
 	assert_string_equal(snap.secrets.v[0].scope_name, "dev");
 	store_snapshot_free(&snap);
-	ts_ok(store_token_get_by_hash(f->st, hash, &tok, &d), &d);
+	tu_ok(store_token_get_by_hash(f->st, hash, &tok, &d), &d);
 	assert_int_equal(tok.id, tid);
 	assert_string_equal(tok.user_name, "ann");
 	store_token_clear(&tok);
-	ts_ok(store_device_get(f->st, "dev-01", &dev, &d), &d);
+	tu_ok(store_device_get(f->st, "dev-01", &dev, &d), &d);
 	assert_int_equal(dev.status, STORE_DEVICE_ACTIVE);
 	store_device_clear(&dev);
 	memset(&rev, 0, sizeof(rev));
-	ts_ok(store_revision_latest(f->st, &rev, &d), &d);
+	tu_ok(store_revision_latest(f->st, &rev, &d), &d);
 	assert_int_equal(rev.revision, 2);
-	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	tu_ok(store_revision_bump(f->st, &n, &d), &d);
 	assert_int_equal(n, 3);
-	ts_ok(store_audit_list(f->st, 0, 0, 100, &al, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, 0, 100, &al, &d), &d);
 	assert_int_equal(al.n, 2);
 	store_audit_list_free(&al);
-	ts_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
 	assert_int_equal(rows, 2);
 }
 
@@ -395,11 +389,11 @@ static void test_store_migrations_idempotent(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	/* Version 2 is applied once, whatever the number of opens. */
-	ts_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
-	ts_ok(store_schema_version(st, &v, &d), &d);
+	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
+	tu_ok(store_schema_version(st, &v, &d), &d);
 	assert_int_equal(v, 2);
 	store_close(st);
-	ts_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
+	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
 	store_close(st);
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM extra_v2"),
 	                 1);
@@ -418,11 +412,11 @@ static void test_store_migrations_idempotent(void **state)
 	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
 	          "schema version 2 is newer");
 	/* Data from version 1 survived the migration. */
-	ts_ok(store_open_with("sqlite", f->path, &o2, &f->st, &d), &d);
+	tu_ok(store_open_with("sqlite", f->path, &o2, &f->st, &d), &d);
 	{
 		struct store_user u;
 
-		ts_ok(store_user_get(f->st, "kept", &u, &d), &d);
+		tu_ok(store_user_get(f->st, "kept", &u, &d), &d);
 		store_user_clear(&u);
 	}
 }
@@ -438,8 +432,8 @@ static void test_store_transaction_rules(void **state)
 	ts_expect(store_commit(f->st, &d), -ERR_INVALID, &d,
 	          "no store "
 	          "transaction");
-	ts_ok(store_rollback(f->st, &d), &d);
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	assert_true(store_in_transaction(f->st));
 	ts_expect(store_begin(f->st, &d), -ERR_INVALID, &d, "already open");
 	/* A failed call inside a transaction undoes only itself. */
@@ -447,16 +441,16 @@ static void test_store_transaction_rules(void **state)
 	ts_expect(store_user_add(f->st, "a", NULL, NULL, &d), -ERR_EXISTS, &d,
 	          "user 'a' already exists");
 	ts_user(f->st, "b");
-	ts_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	assert_false(store_in_transaction(f->st));
-	ts_ok(store_user_list(f->st, &l, &d), &d);
+	tu_ok(store_user_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	store_user_list_free(&l);
 	/* Rollback undoes everything since begin. */
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	ts_user(f->st, "c");
-	ts_ok(store_rollback(f->st, &d), &d);
-	ts_ok(store_user_list(f->st, &l, &d), &d);
+	tu_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_user_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	store_user_list_free(&l);
 }
@@ -468,14 +462,14 @@ static void test_store_second_handle_sees_commits(void **state)
 	struct store_user u;
 	struct diag d;
 
-	ts_ok(store_open("sqlite", f->path, &other, &d), &d);
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_open("sqlite", f->path, &other, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	ts_user(f->st, "ann");
 	/* WAL: the reader does not block and does not see uncommitted rows. */
 	ts_expect(store_user_get(other, "ann", &u, &d), -ERR_NOENT, &d,
 	          "no user named 'ann'");
-	ts_ok(store_commit(f->st, &d), &d);
-	ts_ok(store_user_get(other, "ann", &u, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_user_get(other, "ann", &u, &d), &d);
 	store_user_clear(&u);
 	store_close(other);
 }
@@ -491,7 +485,7 @@ static void test_store_users_crud(void **state)
 	int64_t id = 0, id2;
 	struct diag d;
 
-	ts_ok(store_user_add(f->st, "ann@example.com", "ann@example.com", &id,
+	tu_ok(store_user_add(f->st, "ann@example.com", "ann@example.com", &id,
 	                     &d),
 	      &d);
 	assert_true(id > 0);
@@ -506,18 +500,18 @@ static void test_store_users_crud(void **state)
 	ts_expect(store_user_add(f->st, long_name, NULL, NULL, &d),
 	          -ERR_INVALID, &d, "longer than 128");
 	long_name[STORE_NAME_MAX] = '\0';
-	ts_ok(store_user_add(f->st, long_name, NULL, NULL, &d), &d);
+	tu_ok(store_user_add(f->st, long_name, NULL, NULL, &d), &d);
 	ts_expect(store_user_add(f->st, "bob", "bad\nemail", NULL, &d),
 	          -ERR_INVALID, &d, "control character");
 	id2 = ts_user(f->st, "bob.smith_2-x");
 
-	ts_ok(store_user_get(f->st, "ann@example.com", &u, &d), &d);
+	tu_ok(store_user_get(f->st, "ann@example.com", &u, &d), &d);
 	assert_int_equal(u.id, id);
 	assert_string_equal(u.email, "ann@example.com");
 	assert_false(u.disabled);
 	assert_int_equal(u.created_at, TS_NOW);
 	store_user_clear(&u);
-	ts_ok(store_user_get_id(f->st, id2, &u, &d), &d);
+	tu_ok(store_user_get_id(f->st, id2, &u, &d), &d);
 	assert_string_equal(u.name, "bob.smith_2-x");
 	assert_string_equal(u.email, "");
 	store_user_clear(&u);
@@ -526,20 +520,20 @@ static void test_store_users_crud(void **state)
 	ts_expect(store_user_get_id(f->st, 999, &u, &d), -ERR_NOENT, &d,
 	          "no user with id 999");
 
-	ts_ok(store_user_set_disabled(f->st, id, true, &d), &d);
-	ts_ok(store_user_get_id(f->st, id, &u, &d), &d);
+	tu_ok(store_user_set_disabled(f->st, id, true, &d), &d);
+	tu_ok(store_user_get_id(f->st, id, &u, &d), &d);
 	assert_true(u.disabled);
 	store_user_clear(&u);
 	ts_expect(store_user_set_disabled(f->st, 999, true, &d), -ERR_NOENT, &d,
 	          "no user with id 999");
 
-	ts_ok(store_user_list(f->st, &l, &d), &d);
+	tu_ok(store_user_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.v[0].name, "ann@example.com");
 	assert_string_equal(l.v[1].name, "bob.smith_2-x");
 	store_user_list_free(&l);
 
-	ts_ok(store_user_remove(f->st, id2, &d), &d);
+	tu_ok(store_user_remove(f->st, id2, &d), &d);
 	ts_expect(store_user_remove(f->st, id2, &d), -ERR_NOENT, &d,
 	          "no user with id");
 	/* Ids are never reused. */
@@ -564,15 +558,15 @@ static void test_store_teams_and_members(void **state)
 	          "'everyone' is reserved");
 	ts_expect(store_team_add(f->st, "dev", NULL, &d), -ERR_EXISTS, &d,
 	          "team 'dev' already exists");
-	ts_ok(store_team_get(f->st, "ops", &t, &d), &d);
+	tu_ok(store_team_get(f->st, "ops", &t, &d), &d);
 	assert_int_equal(t.id, ops);
 	store_team_clear(&t);
 	ts_expect(store_team_get(f->st, "qa", &t, &d), -ERR_NOENT, &d,
 	          "no team named 'qa'");
 
-	ts_ok(store_member_add(f->st, dev, ann, &d), &d);
-	ts_ok(store_member_add(f->st, ops, ann, &d), &d);
-	ts_ok(store_member_add(f->st, dev, bob, &d), &d);
+	tu_ok(store_member_add(f->st, dev, ann, &d), &d);
+	tu_ok(store_member_add(f->st, ops, ann, &d), &d);
+	tu_ok(store_member_add(f->st, dev, bob, &d), &d);
 	ts_expect(store_member_add(f->st, dev, ann, &d), -ERR_EXISTS, &d,
 	          "user 'ann' is already a member of team 'dev'");
 	ts_expect(store_member_add(f->st, 999, ann, &d), -ERR_NOENT, &d,
@@ -580,32 +574,32 @@ static void test_store_teams_and_members(void **state)
 	ts_expect(store_member_add(f->st, dev, 999, &d), -ERR_NOENT, &d,
 	          "no user with id 999");
 
-	ts_ok(store_member_teams(f->st, ann, &tl, &d), &d);
+	tu_ok(store_member_teams(f->st, ann, &tl, &d), &d);
 	assert_int_equal(tl.n, 2);
 	assert_string_equal(tl.v[0].name, "dev");
 	assert_string_equal(tl.v[1].name, "ops");
 	store_team_list_free(&tl);
-	ts_ok(store_member_users(f->st, dev, &ul, &d), &d);
+	tu_ok(store_member_users(f->st, dev, &ul, &d), &d);
 	assert_int_equal(ul.n, 2);
 	assert_string_equal(ul.v[0].name, "ann");
 	assert_string_equal(ul.v[1].name, "bob");
 	store_user_list_free(&ul);
-	ts_ok(store_member_all(f->st, &ml, &d), &d);
+	tu_ok(store_member_all(f->st, &ml, &d), &d);
 	assert_int_equal(ml.n, 3);
 	assert_int_equal(ml.v[0].user_id, ann); /* by user, then team */
 	assert_int_equal(ml.v[0].team_id, dev);
 	assert_int_equal(ml.v[2].user_id, bob);
 	store_member_list_free(&ml);
 
-	ts_ok(store_member_remove(f->st, ops, ann, &d), &d);
+	tu_ok(store_member_remove(f->st, ops, ann, &d), &d);
 	ts_expect(store_member_remove(f->st, ops, ann, &d), -ERR_NOENT, &d,
 	          "user 'ann' is not a member of team 'ops'");
 	/* Removing a team takes its memberships with it. */
-	ts_ok(store_team_remove(f->st, dev, &d), &d);
-	ts_ok(store_member_all(f->st, &ml, &d), &d);
+	tu_ok(store_team_remove(f->st, dev, &d), &d);
+	tu_ok(store_member_all(f->st, &ml, &d), &d);
 	assert_int_equal(ml.n, 0);
 	store_member_list_free(&ml);
-	ts_ok(store_team_list(f->st, &tl, &d), &d);
+	tu_ok(store_team_list(f->st, &tl, &d), &d);
 	assert_int_equal(tl.n, 1);
 	store_team_list_free(&tl);
 	ts_expect(store_team_remove(f->st, dev, &d), -ERR_NOENT, &d,
@@ -640,8 +634,8 @@ static void test_store_servers_crud(void **state)
 	    -ERR_INVALID, &d, "duplicate");
 
 	store_set_now(f->st, TS_NOW + 60);
-	ts_ok(store_server_set(f->st, id, "{\"command\": \"npx\"}", &d), &d);
-	ts_ok(store_server_get(f->st, "github", &s, &d), &d);
+	tu_ok(store_server_set(f->st, id, "{\"command\": \"npx\"}", &d), &d);
+	tu_ok(store_server_get(f->st, "github", &s, &d), &d);
 	assert_string_equal(s.entry_json, "{\"command\": \"npx\"}");
 	assert_int_equal(s.created_at, TS_NOW);
 	assert_int_equal(s.updated_at, TS_NOW + 60);
@@ -651,11 +645,11 @@ static void test_store_servers_crud(void **state)
 	ts_expect(store_server_get(f->st, "gitlab", &s, &d), -ERR_NOENT, &d,
 	          "no server named 'gitlab'");
 	ts_server(f->st, "aaa");
-	ts_ok(store_server_list(f->st, &l, &d), &d);
+	tu_ok(store_server_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[0].name, "aaa");
 	store_server_list_free(&l);
-	ts_ok(store_server_remove(f->st, id, &d), &d);
+	tu_ok(store_server_remove(f->st, id, &d), &d);
 	ts_expect(store_server_remove(f->st, id, &d), -ERR_NOENT, &d,
 	          "no server with id");
 }
@@ -671,16 +665,16 @@ static void test_store_grants_cascade_on_server_removal(void **state)
 	fs = ts_server(f->st, "fs");
 	ann = ts_user(f->st, "ann");
 	dev = ts_team(f->st, "dev");
-	ts_ok(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL, NULL,
+	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL, NULL,
 	                      &g1, &d),
 	      &d);
-	ts_ok(store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev, "[\"search\"]",
+	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev, "[\"search\"]",
 	                      NULL, &g2, &d),
 	      &d);
-	ts_ok(store_grant_add(f->st, gh, STORE_TARGET_USER, ann, NULL, NULL,
+	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_USER, ann, NULL, NULL,
 	                      &g3, &d),
 	      &d);
-	ts_ok(store_grant_add(f->st, fs, STORE_TARGET_TEAM, dev, NULL, NULL,
+	tu_ok(store_grant_add(f->st, fs, STORE_TARGET_TEAM, dev, NULL, NULL,
 	                      NULL, &d),
 	      &d);
 	ts_expect(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL,
@@ -703,7 +697,7 @@ static void test_store_grants_cascade_on_server_removal(void **state)
 	                          NULL, NULL, &d),
 	          -ERR_INVALID, &d, "tools allow list[0] is not a string");
 
-	ts_ok(store_grant_list(f->st, gh, &l, &d), &d);
+	tu_ok(store_grant_list(f->st, gh, &l, &d), &d);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.v[0].id, g1);
 	assert_int_equal(l.v[0].kind, STORE_TARGET_EVERYONE);
@@ -716,29 +710,29 @@ static void test_store_grants_cascade_on_server_removal(void **state)
 	assert_string_equal(l.v[2].target_name, "ann");
 	assert_string_equal(l.v[2].server_name, "github");
 	store_grant_list_free(&l);
-	ts_ok(store_grant_list(f->st, 0, &l, &d), &d);
+	tu_ok(store_grant_list(f->st, 0, &l, &d), &d);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.v[0].server_name, "fs"); /* by server name */
 	store_grant_list_free(&l);
 
 	/* Removing a server removes its grants, and only its. */
-	ts_ok(store_server_remove(f->st, gh, &d), &d);
-	ts_ok(store_grant_list(f->st, 0, &l, &d), &d);
+	tu_ok(store_server_remove(f->st, gh, &d), &d);
+	tu_ok(store_grant_list(f->st, 0, &l, &d), &d);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].server_name, "fs");
 	store_grant_list_free(&l);
 	ts_expect(store_grant_remove(f->st, g2, &d), -ERR_NOENT, &d,
 	          "no grant with id");
 	/* So does removing the team a grant targets. */
-	ts_ok(store_team_remove(f->st, dev, &d), &d);
-	ts_ok(store_grant_list(f->st, 0, &l, &d), &d);
+	tu_ok(store_team_remove(f->st, dev, &d), &d);
+	tu_ok(store_grant_list(f->st, 0, &l, &d), &d);
 	assert_int_equal(l.n, 0);
 	store_grant_list_free(&l);
 	/* And removing by id. */
-	ts_ok(store_grant_add(f->st, fs, STORE_TARGET_USER, ann, NULL, NULL,
+	tu_ok(store_grant_add(f->st, fs, STORE_TARGET_USER, ann, NULL, NULL,
 	                      &g1, &d),
 	      &d);
-	ts_ok(store_grant_remove(f->st, g1, &d), &d);
+	tu_ok(store_grant_remove(f->st, g1, &d), &d);
 	ts_expect(store_grant_remove(f->st, g1, &d), -ERR_NOENT, &d,
 	          "no grant with id");
 }
@@ -774,14 +768,14 @@ static void test_store_secret_versions_increment(void **state)
 	assert_true(id2 > id1 && id3 > id2);
 
 	/* The latest version opens with its own id as AAD, and only so. */
-	ts_ok(store_secret_get(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev, &s,
+	tu_ok(store_secret_get(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev, &s,
 	                       &d),
 	      &d);
 	assert_int_equal(s.id, id2);
 	assert_int_equal(s.version, 2);
 	assert_string_equal(s.scope_name, "dev");
 	assert_int_equal(store_secret_aad(s.id, aad, &aadlen), 0);
-	ts_ok(crypto_open(key, aad, aadlen, s.sealed, s.sealed_len, &pt, &ptlen,
+	tu_ok(crypto_open(key, aad, aadlen, s.sealed, s.sealed_len, &pt, &ptlen,
 	                  &d),
 	      &d);
 	assert_string_equal((char *)pt, "v2");
@@ -793,7 +787,7 @@ static void test_store_secret_versions_increment(void **state)
 	store_secret_clear(&s);
 
 	/* Lists: one row per name and scope, latest version, no value. */
-	ts_ok(store_secret_list(f->st, &l, &d), &d);
+	tu_ok(store_secret_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.v[0].scope, STORE_SCOPE_ORG);
 	assert_string_equal(l.v[0].scope_name, "");
@@ -804,27 +798,27 @@ static void test_store_secret_versions_increment(void **state)
 	assert_int_equal(l.v[2].scope, STORE_SCOPE_USER);
 	assert_string_equal(l.v[2].scope_name, "ann");
 	store_secret_list_free(&l);
-	ts_ok(store_secret_latest_all(f->st, &l, &d), &d);
+	tu_ok(store_secret_latest_all(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 3);
 	assert_non_null(l.v[1].sealed);
 	assert_int_equal(l.v[1].sealed_len, 2 + CRYPTO_SEAL_OVERHEAD);
 	store_secret_list_free(&l);
 
 	/* Put only what was reserved, in the same transaction. */
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	ts_expect(store_secret_put(f->st, id1, junk, sizeof(junk), &d),
 	          -ERR_INVALID, &d, "was not reserved");
-	ts_ok(store_secret_next(f->st, "X", STORE_SCOPE_ORG, 0, &id, &v, &d),
+	tu_ok(store_secret_next(f->st, "X", STORE_SCOPE_ORG, 0, &id, &v, &d),
 	      &d);
 	ts_expect(store_secret_put(f->st, id + 1, junk, sizeof(junk), &d),
 	          -ERR_INVALID, &d, "was not reserved");
 	ts_expect(store_secret_put(f->st, id, junk, 3, &d), -ERR_INVALID, &d,
 	          "too short");
-	ts_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_rollback(f->st, &d), &d);
 	ts_expect(store_secret_get(f->st, "X", STORE_SCOPE_ORG, 0, &s, &d),
 	          -ERR_NOENT, &d, "no secret 'X' at org");
 
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	ts_expect(
 	    store_secret_next(f->st, "T", STORE_SCOPE_TEAM, 999, &id, &v, &d),
 	    -ERR_NOENT, &d, "no team with id 999");
@@ -834,10 +828,10 @@ static void test_store_secret_versions_increment(void **state)
 	ts_expect(
 	    store_secret_next(f->st, "T", STORE_SCOPE_ORG, 3, &id, &v, &d),
 	    -ERR_INVALID, &d, "scope id 0");
-	ts_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_rollback(f->st, &d), &d);
 
 	/* Removing drops every version; a new one starts at 1 with a new id. */
-	ts_ok(store_secret_remove(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev,
+	tu_ok(store_secret_remove(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev,
 	                          &d),
 	      &d);
 	ts_expect(store_secret_remove(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM,
@@ -872,7 +866,7 @@ static void test_store_token_lifecycle(void **state)
 	ts_hash("t3", h3);
 	ts_hash("t4", h4);
 	ts_hash("unknown", unknown);
-	ts_ok(store_token_create(f->st, h1, ann, TS_NOW + 86400, 2, "admin:it",
+	tu_ok(store_token_create(f->st, h1, ann, TS_NOW + 86400, 2, "admin:it",
 	                         NULL, &d),
 	      &d);
 	ts_expect(store_token_create(f->st, h1, ann, TS_NOW + 86400, 1, NULL,
@@ -887,33 +881,33 @@ static void test_store_token_lifecycle(void **state)
 	ts_expect(
 	    store_token_create(f->st, h2, ann, TS_NOW + 1, 0, NULL, NULL, &d),
 	    -ERR_INVALID, &d, "uses");
-	ts_ok(store_token_create(f->st, h2, ann, TS_NOW + 60, 1, NULL, &t2, &d),
+	tu_ok(store_token_create(f->st, h2, ann, TS_NOW + 60, 1, NULL, &t2, &d),
 	      &d);
-	ts_ok(
+	tu_ok(
 	    store_token_create(f->st, h3, ann, TS_NOW + 60, 5, NULL, NULL, &d),
 	    &d);
-	ts_ok(
+	tu_ok(
 	    store_token_create(f->st, h4, bob, TS_NOW + 60, 5, NULL, NULL, &d),
 	    &d);
 
 	/* Consumed until used up. */
-	ts_ok(store_token_consume(f->st, h1, TS_NOW, &t, &d), &d);
+	tu_ok(store_token_consume(f->st, h1, TS_NOW, &t, &d), &d);
 	assert_int_equal(t.uses_left, 1);
 	assert_int_equal(t.user_id, ann);
 	assert_string_equal(t.user_name, "ann");
 	assert_string_equal(t.created_by, "admin:it");
 	store_token_clear(&t);
-	ts_ok(store_token_consume(f->st, h1, TS_NOW, NULL, &d), &d);
+	tu_ok(store_token_consume(f->st, h1, TS_NOW, NULL, &d), &d);
 	ts_expect(store_token_consume(f->st, h1, TS_NOW, NULL, &d),
 	          -ERR_CONFLICT, &d, "has been used up");
 	/* Expired: at expires_at exactly, and after. */
 	ts_expect(store_token_consume(f->st, h2, TS_NOW + 60, NULL, &d),
 	          -ERR_VERIFY, &d, "expired at 2023-11-14T22:14:20Z");
-	ts_ok(store_token_get_by_hash(f->st, h2, &t, &d), &d);
+	tu_ok(store_token_get_by_hash(f->st, h2, &t, &d), &d);
 	assert_int_equal(t.uses_left, 1); /* untouched */
 	store_token_clear(&t);
 	/* Revoked. */
-	ts_ok(store_token_revoke(f->st, t2, &d), &d);
+	tu_ok(store_token_revoke(f->st, t2, &d), &d);
 	ts_expect(store_token_revoke(f->st, t2, &d), -ERR_CONFLICT, &d,
 	          "already revoked");
 	ts_expect(store_token_revoke(f->st, 999, &d), -ERR_NOENT, &d,
@@ -926,18 +920,18 @@ static void test_store_token_lifecycle(void **state)
 	ts_expect(store_token_get_by_hash(f->st, unknown, &t, &d), -ERR_NOENT,
 	          &d, "no enrollment token");
 	/* The user is disabled. */
-	ts_ok(store_user_set_disabled(f->st, bob, true, &d), &d);
+	tu_ok(store_user_set_disabled(f->st, bob, true, &d), &d);
 	ts_expect(store_token_consume(f->st, h4, TS_NOW, NULL, &d), -ERR_PERM,
 	          &d, "user 'bob' is disabled");
-	ts_ok(store_user_set_disabled(f->st, bob, false, &d), &d);
-	ts_ok(store_token_consume(f->st, h4, TS_NOW, NULL, &d), &d);
+	tu_ok(store_user_set_disabled(f->st, bob, false, &d), &d);
+	tu_ok(store_token_consume(f->st, h4, TS_NOW, NULL, &d), &d);
 
 	/* Revoke every token of a user. */
-	ts_ok(store_token_revoke_user(f->st, ann, &n, &d), &d);
+	tu_ok(store_token_revoke_user(f->st, ann, &n, &d), &d);
 	assert_int_equal(n, 2); /* h1 (used up) and h3; h2 was revoked */
 	ts_expect(store_token_consume(f->st, h3, TS_NOW, NULL, &d), -ERR_PERM,
 	          &d, "was revoked");
-	ts_ok(store_token_list(f->st, &l, &d), &d);
+	tu_ok(store_token_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 4);
 	assert_true(l.v[0].revoked && l.v[1].revoked && l.v[2].revoked);
 	assert_false(l.v[3].revoked);
@@ -977,7 +971,7 @@ static void test_store_device_revoke(void **state)
 	                              fp, &d),
 	          -ERR_INVALID, &d, "lowercase hex");
 
-	ts_ok(store_device_get_by_serial(f->st, "0b", &dev, &d), &d);
+	tu_ok(store_device_get_by_serial(f->st, "0b", &dev, &d), &d);
 	assert_string_equal(dev.id, "dev-b");
 	assert_string_equal(dev.user_name, "ann");
 	assert_string_equal(dev.hostname, "laptop");
@@ -990,11 +984,11 @@ static void test_store_device_revoke(void **state)
 	ts_expect(store_device_get_by_serial(f->st, "1234", &dev, &d),
 	          -ERR_NOENT, &d, "serial 1234");
 
-	ts_ok(store_device_touch(f->st, "dev-a", TS_NOW + 5, 7,
+	tu_ok(store_device_touch(f->st, "dev-a", TS_NOW + 5, 7,
 	                         "{\"codex\": {\"status\": \"ok\"}}", &d),
 	      &d);
-	ts_ok(store_device_touch(f->st, "dev-a", TS_NOW + 9, 8, NULL, &d), &d);
-	ts_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	tu_ok(store_device_touch(f->st, "dev-a", TS_NOW + 9, 8, NULL, &d), &d);
+	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
 	assert_int_equal(dev.last_seen, TS_NOW + 9);
 	assert_int_equal(dev.applied_revision, 8);
 	assert_string_equal(dev.report_json,
@@ -1004,36 +998,36 @@ static void test_store_device_revoke(void **state)
 	          -ERR_NOENT, &d, "no device 'dev-q'");
 
 	store_set_now(f->st, TS_NOW + 100);
-	ts_ok(store_device_revoke(f->st, "dev-b", "lost laptop", &d), &d);
+	tu_ok(store_device_revoke(f->st, "dev-b", "lost laptop", &d), &d);
 	ts_expect(store_device_revoke(f->st, "dev-b", NULL, &d), -ERR_CONFLICT,
 	          &d, "device 'dev-b' is already revoked");
 	ts_expect(store_device_revoke(f->st, "dev-q", NULL, &d), -ERR_NOENT, &d,
 	          "no device 'dev-q'");
-	ts_ok(store_device_get(f->st, "dev-b", &dev, &d), &d);
+	tu_ok(store_device_get(f->st, "dev-b", &dev, &d), &d);
 	assert_int_equal(dev.status, STORE_DEVICE_REVOKED);
 	assert_int_equal(dev.revoked_at, TS_NOW + 100);
 	assert_string_equal(dev.revoke_reason, "lost laptop");
 	store_device_clear(&dev);
 
 	/* Revoke all: only the active ones, named in order. */
-	ts_ok(store_device_revoke_user(f->st, ann, "offboarded", &ids, &d), &d);
+	tu_ok(store_device_revoke_user(f->st, ann, "offboarded", &ids, &d), &d);
 	assert_int_equal(ids.n, 2);
 	assert_string_equal(ids.v[0], "dev-a");
 	assert_string_equal(ids.v[1], "dev-c");
 	store_id_list_free(&ids);
-	ts_ok(store_device_revoke_user(f->st, ann, NULL, &ids, &d), &d);
+	tu_ok(store_device_revoke_user(f->st, ann, NULL, &ids, &d), &d);
 	assert_int_equal(ids.n, 0);
 	store_id_list_free(&ids);
 	ts_expect(store_device_revoke_user(f->st, 999, NULL, &ids, &d),
 	          -ERR_NOENT, &d, "no user with id 999");
 
-	ts_ok(store_device_list(f->st, ann, &l, &d), &d);
+	tu_ok(store_device_list(f->st, ann, &l, &d), &d);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.v[0].id, "dev-a");
 	assert_int_equal(l.v[0].status, STORE_DEVICE_REVOKED);
 	assert_string_equal(l.v[1].revoke_reason, "lost laptop");
 	store_device_list_free(&l);
-	ts_ok(store_device_list(f->st, 0, &l, &d), &d);
+	tu_ok(store_device_list(f->st, 0, &l, &d), &d);
 	assert_int_equal(l.n, 4);
 	assert_int_equal(l.v[3].status, STORE_DEVICE_ACTIVE);
 	store_device_list_free(&l);
@@ -1049,29 +1043,29 @@ static void test_store_removal_rules(void **state)
 
 	ann = ts_user(f->st, "ann");
 	dev_team = ts_team(f->st, "dev");
-	ts_ok(store_member_add(f->st, dev_team, ann, &d), &d);
+	tu_ok(store_member_add(f->st, dev_team, ann, &d), &d);
 	ts_device(f->st, "dev-1", ann, "01");
 	(void)ts_secret(f->st, "MINE", STORE_SCOPE_USER, ann, "x", NULL);
 	(void)ts_secret(f->st, "SHARED", STORE_SCOPE_TEAM, dev_team, "y", NULL);
 
 	ts_expect(store_user_remove(f->st, ann, &d), -ERR_CONFLICT, &d,
 	          "user 'ann' has 1 active device; revoke it first");
-	ts_ok(store_device_revoke(f->st, "dev-1", NULL, &d), &d);
+	tu_ok(store_device_revoke(f->st, "dev-1", NULL, &d), &d);
 	ts_expect(store_user_remove(f->st, ann, &d), -ERR_CONFLICT, &d,
 	          "user 'ann' still owns 1 secret (first: 'MINE')");
 	ts_expect(store_team_remove(f->st, dev_team, &d), -ERR_CONFLICT, &d,
 	          "team 'dev' still owns 1 secret (first: 'SHARED')");
-	ts_ok(store_secret_remove(f->st, "MINE", STORE_SCOPE_USER, ann, &d),
+	tu_ok(store_secret_remove(f->st, "MINE", STORE_SCOPE_USER, ann, &d),
 	      &d);
-	ts_ok(store_user_remove(f->st, ann, &d), &d);
+	tu_ok(store_user_remove(f->st, ann, &d), &d);
 	ts_expect(store_user_get(f->st, "ann", &u, &d), -ERR_NOENT, &d, NULL);
 	/* The revoked device went with its user. */
 	ts_expect(store_device_get(f->st, "dev-1", &dev, &d), -ERR_NOENT, &d,
 	          NULL);
-	ts_ok(store_secret_remove(f->st, "SHARED", STORE_SCOPE_TEAM, dev_team,
+	tu_ok(store_secret_remove(f->st, "SHARED", STORE_SCOPE_TEAM, dev_team,
 	                          &d),
 	      &d);
-	ts_ok(store_team_remove(f->st, dev_team, &d), &d);
+	tu_ok(store_team_remove(f->st, dev_team, &d), &d);
 }
 
 /* ---- Deliveries ---- */
@@ -1093,27 +1087,27 @@ static void test_store_deliveries_for_offboarding(void **state)
 	team1 = ts_secret(f->st, "GH", STORE_SCOPE_TEAM, dev, "t1", NULL);
 	mine = ts_secret(f->st, "BOB_ONLY", STORE_SCOPE_USER, bob, "b", NULL);
 
-	ts_ok(store_begin(f->st, &d), &d);
-	ts_ok(store_delivery_record(f->st, "dev-ann-1", org1, 1, &d), &d);
-	ts_ok(store_delivery_record(f->st, "dev-ann-1", team1, 1, &d), &d);
-	ts_ok(store_delivery_record(f->st, "dev-ann-2", team1, 1, &d), &d);
-	ts_ok(store_delivery_record(f->st, "dev-bob-1", mine, 1, &d), &d);
-	ts_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_delivery_record(f->st, "dev-ann-1", org1, 1, &d), &d);
+	tu_ok(store_delivery_record(f->st, "dev-ann-1", team1, 1, &d), &d);
+	tu_ok(store_delivery_record(f->st, "dev-ann-2", team1, 1, &d), &d);
+	tu_ok(store_delivery_record(f->st, "dev-bob-1", mine, 1, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	/* Pushed again in revision 2: the first record stays. */
 	store_set_now(f->st, TS_NOW + 50);
-	ts_ok(store_delivery_record(f->st, "dev-ann-1", team1, 2, &d), &d);
+	tu_ok(store_delivery_record(f->st, "dev-ann-1", team1, 2, &d), &d);
 	/* Rotated: version 2 reaches one device in revision 3. */
 	team2 = ts_secret(f->st, "GH", STORE_SCOPE_TEAM, dev, "t2", NULL);
-	ts_ok(store_delivery_record(f->st, "dev-ann-1", team2, 3, &d), &d);
+	tu_ok(store_delivery_record(f->st, "dev-ann-1", team2, 3, &d), &d);
 	ts_expect(store_delivery_record(f->st, "dev-none", team2, 3, &d),
 	          -ERR_NOENT, &d, "no device 'dev-none'");
 	ts_expect(store_delivery_record(f->st, "dev-ann-1", 999, 3, &d),
 	          -ERR_NOENT, &d, "no secret record 999");
 	/* Removing the secret does not erase what was delivered. */
-	ts_ok(store_secret_remove(f->st, "GH", STORE_SCOPE_TEAM, dev, &d), &d);
+	tu_ok(store_secret_remove(f->st, "GH", STORE_SCOPE_TEAM, dev, &d), &d);
 
-	ts_ok(store_device_revoke_user(f->st, ann, "left", NULL, &d), &d);
-	ts_ok(store_delivery_list_user(f->st, ann, &l, &d), &d);
+	tu_ok(store_device_revoke_user(f->st, ann, "left", NULL, &d), &d);
+	tu_ok(store_delivery_list_user(f->st, ann, &l, &d), &d);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.v[0].secret_name, "GH");
 	assert_int_equal(l.v[0].scope, STORE_SCOPE_TEAM);
@@ -1132,7 +1126,7 @@ static void test_store_deliveries_for_offboarding(void **state)
 	assert_string_equal(l.v[3].scope_name, "");
 	store_delivery_list_free(&l);
 	/* Bob's list holds only his. */
-	ts_ok(store_delivery_list_user(f->st, bob, &l, &d), &d);
+	tu_ok(store_delivery_list_user(f->st, bob, &l, &d), &d);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].secret_name, "BOB_ONLY");
 	store_delivery_list_free(&l);
@@ -1153,27 +1147,27 @@ static void test_store_admin_tokens(void **state)
 
 	ts_hash("a1", h1);
 	ts_hash("a2", h2);
-	ts_ok(store_admin_token_add(f->st, "initial", h1, &id, &d), &d);
+	tu_ok(store_admin_token_add(f->st, "initial", h1, &id, &d), &d);
 	ts_expect(store_admin_token_add(f->st, "again", h1, NULL, &d),
 	          -ERR_EXISTS, &d, "admin token with this hash exists");
 	ts_expect(store_admin_token_add(f->st, "", h2, NULL, &d), -ERR_INVALID,
 	          &d, "admin token name is empty");
-	ts_ok(store_admin_token_add(f->st, "ci bot", h2, NULL, &d), &d);
-	ts_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
+	tu_ok(store_admin_token_add(f->st, "ci bot", h2, NULL, &d), &d);
+	tu_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
 	assert_int_equal(t.id, id);
 	assert_string_equal(t.name, "initial");
 	assert_string_equal(t.token_hash, h1);
 	assert_false(t.revoked);
 	store_admin_token_clear(&t);
-	ts_ok(store_admin_token_revoke(f->st, id, &d), &d);
+	tu_ok(store_admin_token_revoke(f->st, id, &d), &d);
 	ts_expect(store_admin_token_revoke(f->st, id, &d), -ERR_CONFLICT, &d,
 	          "already revoked");
 	ts_expect(store_admin_token_revoke(f->st, 999, &d), -ERR_NOENT, &d,
 	          "no admin token with id 999");
-	ts_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
+	tu_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
 	assert_true(t.revoked);
 	store_admin_token_clear(&t);
-	ts_ok(store_admin_token_list(f->st, &l, &d), &d);
+	tu_ok(store_admin_token_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[1].name, "ci bot");
 	store_admin_token_list_free(&l);
@@ -1188,32 +1182,32 @@ static void test_store_revisions(void **state)
 
 	ts_expect(store_revision_latest(f->st, &got, &d), -ERR_NOENT, &d,
 	          "no revision");
-	ts_ok(store_revision_current(f->st, &n, &d), &d);
+	tu_ok(store_revision_current(f->st, &n, &d), &d);
 	assert_int_equal(n, 0);
 	/* A bump is part of the caller's transaction. */
-	ts_ok(store_begin(f->st, &d), &d);
-	ts_ok(store_revision_bump(f->st, &n, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_revision_bump(f->st, &n, &d), &d);
 	assert_int_equal(n, 1);
-	ts_ok(store_rollback(f->st, &d), &d);
-	ts_ok(store_revision_current(f->st, &n, &d), &d);
+	tu_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_revision_current(f->st, &n, &d), &d);
 	assert_int_equal(n, 0);
-	ts_ok(store_begin(f->st, &d), &d);
-	ts_ok(store_revision_bump(f->st, &n, &d), &d);
-	ts_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_revision_bump(f->st, &n, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	assert_int_equal(n, 1);
 	memset(&rev, 0, sizeof(rev));
 	rev.revision = 1;
 	rev.leaf_count = 10000;
 	ts_hash("root", rev.merkle_root);
 	ts_hash("sig", rev.signature);
-	ts_ok(store_revision_record(f->st, &rev, &d), &d);
+	tu_ok(store_revision_record(f->st, &rev, &d), &d);
 	ts_expect(store_revision_record(f->st, &rev, &d), -ERR_EXISTS, &d,
 	          "revision 1 is already recorded");
 	rev.merkle_root[0] = 'X';
 	rev.revision = 2;
 	ts_expect(store_revision_record(f->st, &rev, &d), -ERR_INVALID, &d,
 	          "merkle root");
-	ts_ok(store_revision_latest(f->st, &got, &d), &d);
+	tu_ok(store_revision_latest(f->st, &got, &d), &d);
 	assert_int_equal(got.revision, 1);
 	assert_int_equal(got.leaf_count, 10000);
 	assert_int_equal(got.created_at, TS_NOW);
@@ -1234,7 +1228,7 @@ static void ts_audit_rows(struct store *st, int n)
 		(void)snprintf(target, sizeof(target), "u%d", i);
 		(void)snprintf(details, sizeof(details), "{\"n\": %d}", i);
 		store_set_now(st, TS_NOW + i);
-		ts_ok(store_audit_append(st, "admin:root", "user.add", target,
+		tu_ok(store_audit_append(st, "admin:root", "user.add", target,
 		                         i % 2 == 0 ? details : NULL, &id, &d),
 		      &d);
 		assert_int_equal(id, i + 1);
@@ -1250,14 +1244,14 @@ static void test_store_audit_chain_verifies(void **state)
 	struct diag d;
 	size_t i;
 
-	ts_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
+	tu_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
 	assert_int_equal(rows, 0);
 	ts_audit_rows(f->st, 2500); /* more than one verification page */
-	ts_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
+	tu_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
 	assert_int_equal(rows, 2500);
 	assert_int_equal(bad, -1);
 
-	ts_ok(store_audit_list(f->st, 0, 0, 10, &l, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, 0, 10, &l, &d), &d);
 	assert_int_equal(l.n, 10);
 	assert_string_equal(l.v[0].prev_hash,
 	                    "00000000000000000000000000000000"
@@ -1270,11 +1264,11 @@ static void test_store_audit_chain_verifies(void **state)
 	assert_string_equal(h, l.v[3].hash);
 	store_audit_list_free(&l);
 	/* since (time) and after (id) page through it. */
-	ts_ok(store_audit_list(f->st, TS_NOW + 2490, 0, 100, &l, &d), &d);
+	tu_ok(store_audit_list(f->st, TS_NOW + 2490, 0, 100, &l, &d), &d);
 	assert_int_equal(l.n, 10);
 	assert_int_equal(l.v[0].id, 2491);
 	store_audit_list_free(&l);
-	ts_ok(store_audit_list(f->st, 0, 2498, 100, &l, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, 2498, 100, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	store_audit_list_free(&l);
 	ts_expect(store_audit_list(f->st, 0, 0, 0, &l, &d), -ERR_INVALID, &d,
@@ -1326,7 +1320,7 @@ static void test_store_audit_relinked_row_named(void **state)
 	ts_audit_rows(f->st, 10);
 	/* Rewrite row 4 and give it a valid hash of its new content: row 4
 	 * checks, row 5's link to it does not. */
-	ts_ok(store_audit_list(f->st, 0, 3, 1, &l, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, 3, 1, &l, &d), &d);
 	assert_int_equal(l.v[0].id, 4);
 	free(l.v[0].target);
 	l.v[0].target = strdup("forged");
@@ -1370,7 +1364,7 @@ static void test_store_audit_truncated_tail_named(void **state)
 	          "audit rows 18..20 are missing");
 	assert_int_equal(bad, 18);
 	/* Appending goes on after the head: the gap stays visible. */
-	ts_ok(store_audit_append(f->st, "system", "x", "", NULL, &id, &d), &d);
+	tu_ok(store_audit_append(f->st, "system", "x", "", NULL, &id, &d), &d);
 	assert_int_equal(id, 21);
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "rows 18..20 before it are missing");
@@ -1385,28 +1379,28 @@ static void test_store_audit_rollback_leaves_no_row(void **state)
 	int64_t rows = 0, id = 0;
 	struct diag d;
 
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	ts_user(f->st, "ann");
-	ts_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
+	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
 	                         &id, &d),
 	      &d);
 	assert_int_equal(id, 1);
-	ts_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_rollback(f->st, &d), &d);
 	ts_expect(store_user_get(f->st, "ann", &u, &d), -ERR_NOENT, &d, NULL);
-	ts_ok(store_audit_list(f->st, 0, 0, 10, &l, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, 0, 10, &l, &d), &d);
 	assert_int_equal(l.n, 0);
 	store_audit_list_free(&l);
-	ts_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
 	assert_int_equal(rows, 0);
 	/* Committed, both are there and the chain starts at 1. */
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	ts_user(f->st, "ann");
-	ts_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
+	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "ann", NULL,
 	                         &id, &d),
 	      &d);
-	ts_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	assert_int_equal(id, 1);
-	ts_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
 	assert_int_equal(rows, 1);
 }
 
@@ -1427,7 +1421,7 @@ static void test_store_snapshot_and_scale(void **state)
 	int i;
 
 	t0 = ts_seconds();
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	for (i = 0; i < 10; i++) {
 		(void)snprintf(name, sizeof(name), "team%d", i);
 		teams[i] = ts_team(f->st, name);
@@ -1435,21 +1429,21 @@ static void test_store_snapshot_and_scale(void **state)
 	ts_hash("fp", fp);
 	for (i = 0; i < 10000; i++) {
 		(void)snprintf(name, sizeof(name), "user%05d", i);
-		ts_ok(store_user_add(f->st, name, NULL, &ids[i], &d), &d);
+		tu_ok(store_user_add(f->st, name, NULL, &ids[i], &d), &d);
 		(void)snprintf(name, sizeof(name), "dev-%05x", i);
 		(void)snprintf(serial, sizeof(serial), "%08x", i + 1);
-		ts_ok(store_device_create(f->st, name, ids[i], "host", "linux",
+		tu_ok(store_device_create(f->st, name, ids[i], "host", "linux",
 		                          serial, fp, &d),
 		      &d);
-		ts_ok(store_member_add(f->st, teams[i % 10], ids[i], &d), &d);
+		tu_ok(store_member_add(f->st, teams[i % 10], ids[i], &d), &d);
 	}
-	ts_ok(store_audit_append(f->st, "admin:root", "bulk.add", "", NULL,
+	tu_ok(store_audit_append(f->st, "admin:root", "bulk.add", "", NULL,
 	                         NULL, &d),
 	      &d);
-	ts_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	t1 = ts_seconds();
-	ts_ok(store_user_list(f->st, &ul, &d), &d);
-	ts_ok(store_device_list(f->st, 0, &dl, &d), &d);
+	tu_ok(store_user_list(f->st, &ul, &d), &d);
+	tu_ok(store_device_list(f->st, 0, &dl, &d), &d);
 	t2 = ts_seconds();
 	assert_int_equal(ul.n, 10000);
 	assert_int_equal(dl.n, 10000);
@@ -1459,32 +1453,32 @@ static void test_store_snapshot_and_scale(void **state)
 	store_device_list_free(&dl);
 
 	srv = ts_server(f->st, "github");
-	ts_ok(store_grant_add(f->st, srv, STORE_TARGET_EVERYONE, 0, NULL, NULL,
+	tu_ok(store_grant_add(f->st, srv, STORE_TARGET_EVERYONE, 0, NULL, NULL,
 	                      NULL, &d),
 	      &d);
 	(void)ts_secret(f->st, "ORG", STORE_SCOPE_ORG, 0, "x", NULL);
-	ts_ok(crypto_rng_new(NULL, &rng, &d), &d);
-	ts_ok(store_begin(f->st, &d), &d);
+	tu_ok(crypto_rng_new(NULL, &rng, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
 	for (i = 0; i < 1000; i++) {
 		char aad[STORE_AAD_MAX];
 		uint8_t *sealed = NULL;
 		size_t aadlen, n;
 		int64_t id = 0, v = 0;
 
-		ts_ok(store_secret_next(f->st, "MINE", STORE_SCOPE_USER, ids[i],
+		tu_ok(store_secret_next(f->st, "MINE", STORE_SCOPE_USER, ids[i],
 		                        &id, &v, &d),
 		      &d);
 		assert_int_equal(store_secret_aad(id, aad, &aadlen), 0);
-		ts_ok(
+		tu_ok(
 		    crypto_seal(rng, key, aad, aadlen, "v", 1, &sealed, &n, &d),
 		    &d);
-		ts_ok(store_secret_put(f->st, id, sealed, n, &d), &d);
+		tu_ok(store_secret_put(f->st, id, sealed, n, &d), &d);
 		free(sealed);
 	}
 	crypto_rng_free(rng);
-	ts_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	t3 = ts_seconds();
-	ts_ok(store_snapshot_load(f->st, &snap, &d), &d);
+	tu_ok(store_snapshot_load(f->st, &snap, &d), &d);
 	t4 = ts_seconds();
 	assert_int_equal(snap.users.n, 10000);
 	assert_int_equal(snap.teams.n, 10);

@@ -22,12 +22,6 @@ struct tv_fixture {
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
 };
 
-static void tv_ok(int r, const struct diag *d)
-{
-	if (r != 0)
-		fail_msg("unexpected %d (%s): %s", r, err_str(r), d->msg);
-}
-
 static int tv_setup(void **state)
 {
 	struct tv_fixture *f = calloc(1, sizeof(*f));
@@ -37,10 +31,10 @@ static int tv_setup(void **state)
 	f->dir = tu_mkdtemp();
 	f->path = tu_path(f->dir, "fleet.db");
 	diag_clear(&d);
-	tv_ok(store_open("sqlite", f->path, &f->st, &d), &d);
+	tu_ok(store_open("sqlite", f->path, &f->st, &d), &d);
 	store_set_now(f->st, TV_NOW);
-	tv_ok(crypto_rng_new("test_view", &f->rng, &d), &d);
-	tv_ok(crypto_random(f->rng, f->master, sizeof(f->master)), &d);
+	tu_ok(crypto_rng_new("test_view", &f->rng, &d), &d);
+	tu_ok(crypto_random(f->rng, f->master, sizeof(f->master)), &d);
 	*state = f;
 	return 0;
 }
@@ -63,7 +57,7 @@ static int64_t tv_user(struct tv_fixture *f, const char *name)
 	struct diag d;
 	int64_t id = 0;
 
-	tv_ok(store_user_add(f->st, name, NULL, &id, &d), &d);
+	tu_ok(store_user_add(f->st, name, NULL, &id, &d), &d);
 	return id;
 }
 
@@ -72,7 +66,7 @@ static int64_t tv_team(struct tv_fixture *f, const char *name)
 	struct diag d;
 	int64_t id = 0;
 
-	tv_ok(store_team_add(f->st, name, &id, &d), &d);
+	tu_ok(store_team_add(f->st, name, &id, &d), &d);
 	return id;
 }
 
@@ -80,7 +74,7 @@ static void tv_member(struct tv_fixture *f, int64_t team, int64_t user)
 {
 	struct diag d;
 
-	tv_ok(store_member_add(f->st, team, user, &d), &d);
+	tu_ok(store_member_add(f->st, team, user, &d), &d);
 }
 
 static int64_t tv_server(struct tv_fixture *f, const char *name,
@@ -89,7 +83,7 @@ static int64_t tv_server(struct tv_fixture *f, const char *name,
 	struct diag d;
 	int64_t id = 0;
 
-	tv_ok(store_server_add(f->st, name, json, &id, &d), &d);
+	tu_ok(store_server_add(f->st, name, json, &id, &d), &d);
 	return id;
 }
 
@@ -99,7 +93,7 @@ static void tv_grant(struct tv_fixture *f, int64_t server,
 {
 	struct diag d;
 
-	tv_ok(
+	tu_ok(
 	    store_grant_add(f->st, server, kind, target, allow, deny, NULL, &d),
 	    &d);
 }
@@ -116,14 +110,14 @@ static int64_t tv_secret(struct tv_fixture *f, const char *name,
 	int64_t id = 0, v = 0;
 	struct diag d;
 
-	tv_ok(store_begin(f->st, &d), &d);
-	tv_ok(store_secret_next(f->st, name, scope, scope_id, &id, &v, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_secret_next(f->st, name, scope, scope_id, &id, &v, &d), &d);
 	assert_int_equal(store_secret_aad(id, aad, &aadlen), 0);
-	tv_ok(crypto_seal(f->rng, f->master, aad, aadlen, value, strlen(value),
+	tu_ok(crypto_seal(f->rng, f->master, aad, aadlen, value, strlen(value),
 	                  &sealed, &n, &d),
 	      &d);
-	tv_ok(store_secret_put(f->st, id, sealed, n, &d), &d);
-	tv_ok(store_commit(f->st, &d), &d);
+	tu_ok(store_secret_put(f->st, id, sealed, n, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
 	free(sealed);
 	return id;
 }
@@ -132,7 +126,7 @@ static void tv_snapshot(struct tv_fixture *f, struct store_snapshot *snap)
 {
 	struct diag d;
 
-	tv_ok(store_snapshot_load(f->st, snap, &d), &d);
+	tu_ok(store_snapshot_load(f->st, snap, &d), &d);
 }
 
 /* Computes user's view from a fresh snapshot. */
@@ -143,7 +137,7 @@ static void tv_view(struct tv_fixture *f, int64_t user, struct view *v)
 
 	tv_snapshot(f, &snap);
 	diag_clear(&d);
-	tv_ok(view_compute(&snap, user, f->master, v, &d), &d);
+	tu_ok(view_compute(&snap, user, f->master, v, &d), &d);
 	store_snapshot_free(&snap);
 }
 
@@ -285,7 +279,7 @@ static void test_view_disabled_or_unknown_user_empty(void **state)
 	assert_int_equal(v.cat.n, 1);
 	view_clear(&v);
 
-	tv_ok(store_user_set_disabled(f->st, alice, true, &d), &d);
+	tu_ok(store_user_set_disabled(f->st, alice, true, &d), &d);
 	tv_view(f, alice, &v);
 	assert_int_equal(v.cat.n, 0);
 	assert_int_equal(v.nomitted, 0);
@@ -787,7 +781,7 @@ static void test_view_tampered_secret_omits(void **state)
 	memcpy(moved->sealed, good->sealed, good->sealed_len);
 	moved->sealed_len = good->sealed_len;
 	diag_clear(&d);
-	tv_ok(view_compute(&snap, alice, f->master, &v, &d), &d);
+	tu_ok(view_compute(&snap, alice, f->master, &v, &d), &d);
 	assert_int_equal(v.cat.n, 1);
 	assert_string_equal(kvlist_get(&tv_find(&v, "c")->env, "K"),
 	                    "good-value");
@@ -824,11 +818,11 @@ static void test_view_ctx_matches_single_views(void **state)
 	(void)tv_secret(f, "GH", STORE_SCOPE_TEAM, dev, "team-gh");
 	(void)tv_secret(f, "GH", STORE_SCOPE_USER, bob, "bob-gh");
 	tv_snapshot(f, &snap);
-	tv_ok(view_ctx_new(&snap, f->master, &ctx, &d), &d);
+	tu_ok(view_ctx_new(&snap, f->master, &ctx, &d), &d);
 	/* The opened-secret cache gives the same answer every time. */
 	for (round = 0; round < 2; round++) {
-		tv_ok(view_ctx_compute(ctx, alice, &v1, &d), &d);
-		tv_ok(view_ctx_compute(ctx, bob, &v2, &d), &d);
+		tu_ok(view_ctx_compute(ctx, alice, &v1, &d), &d);
+		tu_ok(view_ctx_compute(ctx, bob, &v2, &d), &d);
 		assert_string_equal(
 		    kvlist_get(&tv_find(&v1, "gh")->headers, "Authorization"),
 		    "Bearer team-gh");

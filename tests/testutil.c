@@ -158,3 +158,9 @@ void tu_cred_free(struct tu_cred *c)
 	free(c->cert_pem);
 	memset(c, 0, sizeof(*c));
 }
+
+void tu_ok(int r, const struct diag *d)
+{
+	if (r != 0)
+		fail_msg("unexpected %d (%s): %s", r, err_str(r), d->msg);
+}

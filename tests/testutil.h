@@ -33,6 +33,9 @@ char *tu_path(const char *dir, const char *name);
  */
 void tu_assert_file_eq(const char *path, const char *expect, size_t len);
 
+/* Fails the test unless r is 0, printing the code and d's message. */
+void tu_ok(int r, const struct diag *d);
+
 /* Monotonic milliseconds, and a sleep. */
 int64_t tu_now_ms(void);
 void tu_sleep_ms(int ms);
