@@ -160,6 +160,16 @@ int core_dir_lookup(struct core *c, const char *serial, struct core_device *out)
 	return r;
 }
 
+bool core_dir_known(struct core *c, const char *serial)
+{
+	bool known;
+
+	pthread_mutex_lock(&c->mu);
+	known = core_dir_find(c->dir, serial) != NULL;
+	pthread_mutex_unlock(&c->mu);
+	return known;
+}
+
 /*
  * Rebuilds the device directory from the store (core thread). A revoked
  * device keeps the revocation already signed for it; a newly revoked one

@@ -160,6 +160,9 @@ char **core_take_kicks(struct core *c, size_t *n);
  * core_device_clear()). Returns 0 or -ERR_NOENT. */
 int core_dir_lookup(struct core *c, const char *serial,
                     struct core_device *out);
+/* True when a device (active or revoked) has this certificate serial: the
+ * TLS handshake's question, answered without copying anything. */
+bool core_dir_known(struct core *c, const char *serial);
 void core_device_clear(struct core_device *dev);
 
 void core_pub_release(struct core_pub *p);
