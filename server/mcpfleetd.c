@@ -160,14 +160,12 @@ static int mcpfleetd_parse(int argc, char **argv, bool init,
 	return 0;
 }
 
-/* Refuses a data directory that already holds any of our files. */
+/* Refuses a data directory that already holds the store or the
+ * configuration; pki_create() refuses its own key and certificate files
+ * the same way, before it writes anything. */
 static int mcpfleetd_check_empty(const char *dir, struct diag *d)
 {
-	static const char *const files[] = {
-	    PKI_DB_FILE,         PKI_CONF_FILE,        PKI_CA_CERT_FILE,
-	    PKI_CA_KEY_FILE,     PKI_SERVER_CERT_FILE, PKI_SERVER_KEY_FILE,
-	    PKI_SIGNER_KEY_FILE, PKI_MASTER_KEY_FILE,
-	};
+	static const char *const files[] = {PKI_DB_FILE, PKI_CONF_FILE};
 	size_t i;
 	char *p;
 	bool exists;
