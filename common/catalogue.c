@@ -14,6 +14,25 @@ static const char *const catalogue_reserved_names[] = {
     "workspace", /* reserved by Claude Code */
 };
 
+bool server_via_launcher(const struct server *s)
+{
+	return s->via == SERVER_VIA_LAUNCHER ||
+	       (s->via == SERVER_VIA_DEFAULT && s->origin == SERVER_FLEET);
+}
+
+const char *server_via_name(enum server_via via)
+{
+	switch (via) {
+	case SERVER_VIA_LAUNCHER:
+		return "launcher";
+	case SERVER_VIA_DIRECT:
+		return "direct";
+	case SERVER_VIA_DEFAULT:
+		break;
+	}
+	return NULL;
+}
+
 const char *server_transport_name(enum server_transport t)
 {
 	switch (t) {
@@ -339,13 +358,79 @@ static bool catalogue_url_ok(const char *u)
 	return strpbrk(u, " \t\"<>\\`") == NULL;
 }
 
+/* Reads via, rate and tool_rates of entry into s. */
+static int catalogue_limits(const char *name, const json_t *entry,
+                            struct server *s, struct diag *d)
+{
+	const json_t *v, *tv;
+	const char *key;
+	char field[SERVER_NAME_MAX + 64];
+	struct rate rate;
+	int r;
+
+	if ((v = json_object_get(entry, "via")) != NULL) {
+		const char *t = json_string_value(v);
+
+		if (t != NULL && strcmp(t, "launcher") == 0)
+			s->via = SERVER_VIA_LAUNCHER;
+		else if (t != NULL && strcmp(t, "direct") == 0)
+			s->via = SERVER_VIA_DIRECT;
+		else
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "servers.%s.via: must be \"launcher\" "
+			                "(mcpfleet exec runs it) or \"direct\" "
+			                "(the host runs it itself)",
+			                name);
+	}
+	if ((v = json_object_get(entry, "rate")) != NULL) {
+		(void)snprintf(field, sizeof(field), "servers.%s.rate", name);
+		if (!json_is_string(v))
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "%s: must be a string such as \"60/min\"", field);
+		if ((r = rate_parse(field, json_string_value(v), &s->rate,
+		                    d)) != 0)
+			return r;
+	}
+	if ((v = json_object_get(entry, "tool_rates")) != NULL) {
+		if (!json_is_object(v) || json_object_size(v) == 0 ||
+		    json_object_size(v) > CATALOGUE_MAX_LIST)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "servers.%s.tool_rates: must be an "
+			                "object of tool globs to rates, such "
+			                "as {\"delete_*\": \"5/hour\"}",
+			                name);
+		json_object_foreach((json_t *)(uintptr_t)v, key, tv)
+		{
+			(void)snprintf(field, sizeof(field),
+			               "servers.%s.tool_rates", name);
+			if ((r = glob_check(field, key, d)) != 0)
+				return r;
+			(void)snprintf(field, sizeof(field),
+			               "servers.%s.tool_rates.%.64s", name,
+			               key);
+			if (!json_is_string(tv))
+				return diag_set(d, ERR_INVALID, 0, 0,
+				                "%s: must be a string such as "
+				                "\"5/hour\"",
+				                field);
+			if ((r = rate_parse(field, json_string_value(tv), &rate,
+			                    d)) != 0 ||
+			    (r = tool_rate_list_put(&s->tool_rates, key,
+			                            &rate)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 int server_from_json(const char *name, const json_t *entry,
                      const struct catalogue_opts *opts, struct server *out,
                      struct diag *d)
 {
-	static const char *const known[] = {"command", "args",     "env",
-	                                    "url",     "type",     "headers",
-	                                    "hosts",   "disabled", "tools"};
+	static const char *const known[] = {
+	    "command", "args",     "env",   "url", "type", "headers",
+	    "hosts",   "disabled", "tools", "via", "rate", "tool_rates"};
 	static const struct catalogue_opts defaults = {0};
 	struct server s = {0};
 	const json_t *v, *type;
@@ -371,7 +456,7 @@ int server_from_json(const char *name, const json_t *entry,
 			                "servers.%s: unknown field '%s' "
 			                "(known: command, args, env, url, "
 			                "type, headers, hosts, disabled, "
-			                "tools)",
+			                "tools, via, rate, tool_rates)",
 			                name, jsonutil_printable(key));
 	}
 	if ((s.name = strdup(name)) == NULL)
@@ -557,6 +642,8 @@ int server_from_json(const char *name, const json_t *entry,
 				goto fail;
 		}
 	}
+	if ((r = catalogue_limits(name, entry, &s, d)) != 0)
+		goto fail;
 	*out = s;
 	return 0;
 nomem:
@@ -600,6 +687,7 @@ static json_t *catalogue_kv_json(const struct kvlist *l)
 json_t *server_to_json(const struct server *s)
 {
 	json_t *o = json_object(), *tools;
+	char rate[RATE_TEXT_MAX];
 	int bad = 0;
 
 	if (o == NULL)
@@ -640,6 +728,25 @@ json_t *server_to_json(const struct server *s)
 			bad |= json_object_set_new(
 			    tools, "deny", catalogue_strv_json(&s->tools_deny));
 		bad |= json_object_set_new(o, "tools", tools);
+	}
+	if (server_via_name(s->via) != NULL)
+		bad |= json_object_set_new(
+		    o, "via", json_string(server_via_name(s->via)));
+	if (s->rate.count > 0)
+		bad |= json_object_set_new(
+		    o, "rate", json_string(rate_format(&s->rate, rate)));
+	if (s->tool_rates.n > 0) {
+		json_t *tr = json_object();
+		size_t i;
+
+		bad |= tr == NULL;
+		for (i = 0; tr != NULL && i < s->tool_rates.n; i++)
+			bad |= json_object_set_new(
+			    tr, s->tool_rates.v[i].tools,
+			    json_string(
+			        rate_format(&s->tool_rates.v[i].rate, rate)));
+		if (tr != NULL)
+			bad |= json_object_set_new(o, "tool_rates", tr);
 	}
 	if (bad) {
 		json_decref(o);
@@ -682,6 +789,7 @@ void server_clear(struct server *s)
 	strv_clear(&s->hosts);
 	strv_clear(&s->tools_allow);
 	strv_clear(&s->tools_deny);
+	tool_rate_list_clear(&s->tool_rates);
 	memset(s, 0, sizeof(*s));
 }
 

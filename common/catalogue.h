@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "rate.h"
 
 #define CATALOGUE_VERSION     1
 #define CATALOGUE_MAX_SERVERS 4096
@@ -27,6 +28,13 @@ enum server_transport {
 enum server_origin {
 	SERVER_PERSONAL,
 	SERVER_FLEET,
+};
+
+/* How the hosts reach a server (DESIGN.md, "Edge launcher"). */
+enum server_via {
+	SERVER_VIA_DEFAULT,  /* launcher for fleet servers, direct otherwise */
+	SERVER_VIA_LAUNCHER, /* "mcpfleet exec NAME" in every host file */
+	SERVER_VIA_DIRECT,   /* rendered natively, credentials included */
 };
 
 struct strv {
@@ -58,6 +66,9 @@ struct server {
 	bool disabled;
 	struct strv tools_allow;
 	struct strv tools_deny;
+	enum server_via via;
+	struct rate rate;                 /* calls per user; count 0: none */
+	struct tool_rate_list tool_rates; /* per tool glob */
 };
 
 struct catalogue {
@@ -126,6 +137,13 @@ int catalogue_remove(struct catalogue *c, const char *name);
 
 /* Frees what a catalogue holds and zeroes it. NULL-safe. */
 void catalogue_clear(struct catalogue *c);
+
+/* True when the hosts reach s through the launcher: via "launcher", or
+ * via unset on a fleet server. */
+bool server_via_launcher(const struct server *s);
+
+/* "launcher", "direct", or NULL for the default. */
+const char *server_via_name(enum server_via via);
 
 /* Returns the id of a transport: "stdio", "http" or "sse". */
 const char *server_transport_name(enum server_transport t);

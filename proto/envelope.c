@@ -334,6 +334,51 @@ static json_t *envelope_strings(char **v, size_t n)
 }
 
 /* The canonical JSON entry of a Server message. */
+/* A Rate message as the catalogue spells it. A zero count or period
+ * (missing from the wire) is spelled as it is ("0/min", "5/0s"), so that
+ * the parser refuses it with its reason. */
+static json_t *envelope_rate_json(const Mcpfleet__V1__Rate *r)
+{
+	char text[RATE_TEXT_MAX];
+	struct rate rate = {0, 0};
+
+	if (r != NULL) {
+		rate.count = r->count;
+		rate.per_secs = r->per_secs;
+	}
+	return json_string(rate_format(&rate, text));
+}
+
+/* Adds via, rate and tool_rates of m to o; returns non-zero on ENOMEM. An
+ * unknown via is written as its number, for the parser to refuse. */
+static int envelope_limits_json(const Mcpfleet__V1__Server *m, json_t *o)
+{
+	json_t *tr;
+	size_t i;
+	int bad = 0;
+
+	if (m->via == MCPFLEET__V1__VIA__VIA_LAUNCHER)
+		bad |= json_object_set_new(o, "via", json_string("launcher"));
+	else if (m->via == MCPFLEET__V1__VIA__VIA_DIRECT)
+		bad |= json_object_set_new(o, "via", json_string("direct"));
+	else if (m->via != MCPFLEET__V1__VIA__VIA_DEFAULT)
+		bad |= json_object_set_new(o, "via", json_integer(m->via));
+	if (m->rate != NULL)
+		bad |=
+		    json_object_set_new(o, "rate", envelope_rate_json(m->rate));
+	if (m->n_tool_rates == 0)
+		return bad;
+	if ((tr = json_object()) == NULL)
+		return 1;
+	for (i = 0; i < m->n_tool_rates; i++) {
+		const Mcpfleet__V1__ToolRate *t = m->tool_rates[i];
+
+		bad |= json_object_set_new(tr, t->tools ? t->tools : "",
+		                           envelope_rate_json(t->rate));
+	}
+	return bad | json_object_set_new(o, "tool_rates", tr);
+}
+
 static json_t *envelope_server_json(const Mcpfleet__V1__Server *m)
 {
 	json_t *o = json_object(), *map, *tools;
@@ -391,6 +436,7 @@ static json_t *envelope_server_json(const Mcpfleet__V1__Server *m)
 			bad |= json_object_set_new(o, "tools", tools);
 		}
 	}
+	bad |= envelope_limits_json(m, o);
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -481,6 +527,48 @@ ENVELOPE_MAP_BUILDER(envelope_env_map, Mcpfleet__V1__Server__EnvEntry,
 ENVELOPE_MAP_BUILDER(envelope_headers_map, Mcpfleet__V1__Server__HeadersEntry,
                      mcpfleet__v1__server__headers_entry__init)
 
+/*
+ * The rate and tool rates of s as messages: the Rate alone, and one block
+ * of (ToolRate, its Rate) pairs whose first ToolRate is at the block's
+ * address, so that envelope_server_clear() frees it through tool_rates[0]
+ * (as the map builders do).
+ */
+static int envelope_rates(const struct server *s, Mcpfleet__V1__Server *m)
+{
+	struct envelope_tool_rate {
+		Mcpfleet__V1__ToolRate tr; /* first: the block's address */
+		Mcpfleet__V1__Rate rate;
+	} * v;
+	size_t i, n = s->tool_rates.n;
+
+	if (s->rate.count > 0) {
+		if ((m->rate = malloc(sizeof(*m->rate))) == NULL)
+			return -ERR_NOMEM;
+		mcpfleet__v1__rate__init(m->rate);
+		m->rate->count = s->rate.count;
+		m->rate->per_secs = s->rate.per_secs;
+	}
+	if (n == 0)
+		return 0;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return -ERR_NOMEM;
+	if ((m->tool_rates = calloc(n, sizeof(*m->tool_rates))) == NULL) {
+		free(v);
+		return -ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		mcpfleet__v1__tool_rate__init(&v[i].tr);
+		mcpfleet__v1__rate__init(&v[i].rate);
+		v[i].rate.count = s->tool_rates.v[i].rate.count;
+		v[i].rate.per_secs = s->tool_rates.v[i].rate.per_secs;
+		v[i].tr.tools = s->tool_rates.v[i].tools;
+		v[i].tr.rate = &v[i].rate;
+		m->tool_rates[i] = &v[i].tr;
+	}
+	m->n_tool_rates = n;
+	return 0;
+}
+
 int envelope_server_message(const struct server *s, Mcpfleet__V1__Server *m)
 {
 	mcpfleet__v1__server__init(m);
@@ -509,10 +597,14 @@ int envelope_server_message(const struct server *s, Mcpfleet__V1__Server *m)
 	m->tools_allow = s->tools_allow.v;
 	m->n_tools_deny = s->tools_deny.n;
 	m->tools_deny = s->tools_deny.v;
+	m->via = s->via == SERVER_VIA_LAUNCHER ? MCPFLEET__V1__VIA__VIA_LAUNCHER
+	         : s->via == SERVER_VIA_DIRECT ? MCPFLEET__V1__VIA__VIA_DIRECT
+	                                       : MCPFLEET__V1__VIA__VIA_DEFAULT;
 	if (envelope_env_map(&s->env, &m->env, &m->n_env) != 0)
 		return -ERR_NOMEM;
 	if (envelope_headers_map(&s->headers, &m->headers, &m->n_headers) !=
-	    0) {
+	        0 ||
+	    envelope_rates(s, m) != 0) {
 		envelope_server_clear(m);
 		return -ERR_NOMEM;
 	}
@@ -531,8 +623,16 @@ void envelope_server_clear(Mcpfleet__V1__Server *m)
 		free(m->headers[0]);
 		free(m->headers);
 	}
+	if (m->n_tool_rates > 0) {
+		free(m->tool_rates[0]);
+		free(m->tool_rates);
+	}
+	free(m->rate);
 	m->env = NULL;
 	m->headers = NULL;
 	m->n_env = 0;
 	m->n_headers = 0;
+	m->rate = NULL;
+	m->tool_rates = NULL;
+	m->n_tool_rates = 0;
 }
