@@ -18,8 +18,10 @@
 
 #include <jansson.h>
 
+#include "agentsock.h"
 #include "buf.h"
 #include "crypto.h"
+#include "devsecret.h"
 #include "enrollment.h"
 #include "envelope.h"
 #include "fileio.h"
@@ -27,6 +29,7 @@
 #include "jsonutil.h"
 #include "netclient.h"
 #include "personal.h"
+#include "spool.h"
 #include "state.h"
 #include "sync.h"
 
@@ -38,6 +41,8 @@
 #define AGENT_ERROR_MAX     300
 #define AGENT_DRIFT_MAX     256 /* the host ids of one drift */
 #define AGENT_STATUS_MAX    (64u * 1024)
+#define AGENT_CALLS_BATCH   500   /* records in one CallBatch */
+#define AGENT_CALLS_RESEND  10000 /* ms without an ack: send again */
 
 /* One watched file name: a host's config file, or mcp.json. */
 struct agent_watch {
@@ -70,6 +75,20 @@ struct agent {
 	int ino;            /* inotify descriptor, -1 without */
 	struct agent_watch watches[AGENT_WATCH_MAX];
 	size_t nwatches;
+	/* The launchers: their socket, and the calls they audited. */
+	struct agentsock *sock;
+	struct spool *spool;
+	uint64_t calls_inflight; /* the last seq of the batch awaiting its
+	                            ack; 0: none */
+	int64_t calls_sent_at;   /* monotonic ms */
+	int64_t offline_grace;   /* seconds, from the catalogue; 0: default */
+	int64_t last_contact;    /* Unix seconds the server last spoke */
+	/* The data key the secrets come sealed with (data.key). */
+	uint8_t data_key[DEVSECRET_KEY_LEN];
+	bool have_key;
+	char data_key_id[CRYPTO_HEX_LEN + 1];
+	bool revoked;
+	size_t shown_sessions, shown_spooled; /* as agent.status last said */
 	bool exited; /* agent_run is returning: agent.status says so */
 	bool done;   /* stop serving: revoked or unenrolled */
 	int code;    /* the exit code once done */
@@ -146,14 +165,23 @@ static void agent_status_write(struct agent *a)
 	size_t len;
 
 	/* pid 0: no agent is running any more. */
-	j = json_pack("{s:I,s:b,s:I,s:s?,s:s,s:s,s:I,s:I,s:o}", "pid",
-	              (json_int_t)(a->exited ? 0 : getpid()), "connected",
-	              a->connected, "since", (json_int_t)a->since, "last_error",
-	              a->last_error[0] ? a->last_error : NULL, "server",
-	              a->url.data ? a->url.data : "", "device_id",
-	              a->e.device_id, "revision", (json_int_t)a->applied,
-	              "updated_at", (json_int_t)time(NULL), "last_drift",
-	              agent_drift_json(a->drift_at, a->drift_hosts));
+	j = json_pack(
+	    "{s:I,s:b,s:I,s:s?,s:s,s:s,s:I,s:I,s:o,s:b,s:I,s:I,s:I,"
+	    "s:I}",
+	    "pid", (json_int_t)(a->exited ? 0 : getpid()), "connected",
+	    a->connected, "since", (json_int_t)a->since, "last_error",
+	    a->last_error[0] ? a->last_error : NULL, "server",
+	    a->url.data ? a->url.data : "", "device_id", a->e.device_id,
+	    "revision", (json_int_t)a->applied, "updated_at",
+	    (json_int_t)time(NULL), "last_drift",
+	    agent_drift_json(a->drift_at, a->drift_hosts), "revoked",
+	    a->revoked, "last_contact", (json_int_t)a->last_contact,
+	    "offline_grace",
+	    (json_int_t)(a->offline_grace > 0 ? a->offline_grace
+	                                      : AGENTSOCK_GRACE_DEFAULT),
+	    "sessions", (json_int_t)(a->sock ? agentsock_sessions(a->sock) : 0),
+	    "calls_spooled",
+	    (json_int_t)(a->spool ? spool_count(a->spool) : 0));
 	if (j == NULL ||
 	    (path = fileio_join(a->o->home, AGENT_STATUS_FILE)) == NULL ||
 	    (text = jsonutil_dump_pretty(j, &len)) == NULL)
@@ -195,9 +223,24 @@ static void agent_set_error(struct agent *a, const char *fmt, ...)
 /* ---- The verified catalogue ---- */
 
 /* Reads and verifies catalogue.pb; see agent_fleet_load. */
+/* The fleet's settings a catalogue carries (mcpfleetd.conf). */
+struct agent_settings {
+	int64_t offline_grace;   /* seconds; 0: the default */
+	uint64_t call_spool_max; /* bytes; 0: the default */
+};
+
+static void agent_settings_of(const Mcpfleet__V1__Catalogue *c,
+                              struct agent_settings *out)
+{
+	out->offline_grace =
+	    c->offline_grace_secs > 0 ? c->offline_grace_secs : 0;
+	out->call_spool_max = c->call_spool_max;
+}
+
 static int agent_fleet_verify(const char *home, const struct enrollment *e,
                               struct crypto_key *signer, struct catalogue *out,
-                              uint64_t *revision, struct diag *d)
+                              uint64_t *revision, struct agent_settings *set,
+                              struct diag *d)
 {
 	struct envelope_opened op = {0};
 	struct agent_state st = {0};
@@ -252,6 +295,8 @@ static int agent_fleet_verify(const char *home, const struct enrollment *e,
 	}
 	*out = cat;
 	*revision = op.revision;
+	if (set != NULL)
+		agent_settings_of(op.catalogue, set);
 	memset(&cat, 0, sizeof(cat));
 out:
 	catalogue_clear(&cat);
@@ -263,9 +308,56 @@ out:
 	return r;
 }
 
+/*
+ * What the hosts get of the fleet catalogue: every server as it is (a
+ * launcher entry needs none of its secrets), but a "direct" server, which
+ * the host runs itself, with its secrets opened, as the fleet asked; one
+ * whose secrets cannot be opened is left out with a warning on err.
+ */
+static int agent_fleet_hosts(const struct catalogue *fleet, const uint8_t *key,
+                             const char *device_id, struct catalogue *out,
+                             FILE *err)
+{
+	struct catalogue c = {0};
+	struct diag d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < fleet->n; i++) {
+		const struct server *s = &fleet->servers[i];
+		struct server x;
+
+		if (server_via_launcher(s) || !server_has_secrets(s))
+			r = server_copy(s, &x);
+		else if (key == NULL) {
+			fprintf(err,
+			        "mcpfleet: warning: server %s left out: its "
+			        "secrets need the data key, which the fleet "
+			        "server has not sent yet\n",
+			        s->name);
+			continue;
+		} else if ((r = devsecret_fill(s, key, device_id, &x, &d)) ==
+		           -ERR_VERIFY) {
+			fprintf(err, "mcpfleet: warning: %s; left out\n",
+			        d.msg);
+			continue;
+		}
+		if (r != 0 || (r = catalogue_put(&c, &x)) != 0) {
+			server_wipe(&x);
+			catalogue_clear(&c);
+			return -ERR_NOMEM;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
 int agent_fleet_load(const char *home, struct catalogue *out,
                      uint64_t *revision, struct diag *d)
 {
+	struct catalogue sealed = {0};
+	uint8_t key[DEVSECRET_KEY_LEN];
+	bool have_key;
 	struct enrollment e;
 	struct crypto_key *signer = NULL;
 	struct diag inner;
@@ -291,8 +383,16 @@ int agent_fleet_load(const char *home, struct catalogue *out,
 		r = diag_set(d, r, 0, 0, "%s: %s", path, inner.msg);
 		goto out;
 	}
-	r = agent_fleet_verify(home, &e, signer, out, revision, d);
+	r = agent_fleet_verify(home, &e, signer, &sealed, revision, NULL, d);
+	if (r != 0)
+		goto out;
+	have_key = enrollment_data_key_load(home, key, NULL) == 0;
+	if (agent_fleet_hosts(&sealed, have_key ? key : NULL, e.device_id, out,
+	                      stderr) != 0)
+		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 out:
+	explicit_bzero(key, sizeof(key));
+	catalogue_clear(&sealed);
 	crypto_key_free(signer);
 	free(pem);
 	free(path);
@@ -352,6 +452,7 @@ static void agent_hello(struct agent *a)
 	h.applied_revision = a->applied;
 	h.hosts_present = present;
 	h.agent_version = (char *)(uintptr_t)AGENT_VERSION;
+	h.data_key_id = a->have_key ? a->data_key_id : (char *)(uintptr_t) "";
 	f.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_HELLO;
 	f.hello = &h;
 	agent_send(a, &f);
@@ -479,7 +580,7 @@ static void agent_sync(struct agent *a, bool recheck)
 	    .require = a->enrollment_path,
 	};
 	struct sync_result res = {0}, plan = {0};
-	struct catalogue personal = {0};
+	struct catalogue personal = {0}, fleet = {0};
 	bool *drift = NULL, any = false;
 	struct diag d;
 	size_t i;
@@ -492,13 +593,18 @@ static void agent_sync(struct agent *a, bool recheck)
 		agent_report_blocked(a, d.msg);
 		goto out;
 	}
+	if (agent_fleet_hosts(&a->fleet, a->have_key ? a->data_key : NULL,
+	                      a->e.device_id, &fleet, a->o->err) != 0) {
+		agent_log(a, "out of memory; hosts not synced");
+		goto out;
+	}
 	if (recheck) {
 		struct sync_opts dry = so;
 
 		dry.dry_run = true;
 		dry.quiet = true;
-		code = sync_run_report(&dry, &personal, &a->fleet, a->applied,
-		                       &plan);
+		code =
+		    sync_run_report(&dry, &personal, &fleet, a->applied, &plan);
 		if (code == EXIT_NOT_ENROLLED)
 			a->next_check = 0; /* the next tick stops the agent */
 		if (code == EXIT_CONFIG || code == EXIT_NOT_ENROLLED)
@@ -521,7 +627,7 @@ static void agent_sync(struct agent *a, bool recheck)
 		if (!any)
 			goto out;
 	}
-	code = sync_run_report(&so, &personal, &a->fleet, a->applied, &res);
+	code = sync_run_report(&so, &personal, &fleet, a->applied, &res);
 	fflush(a->o->out);
 	if (code == EXIT_NOT_ENROLLED) {
 		/* Unenrolled meanwhile: the next tick stops the agent. */
@@ -542,6 +648,9 @@ out:
 	sync_result_clear(&plan);
 	sync_result_clear(&res);
 	catalogue_clear(&personal);
+	for (i = 0; i < fleet.n; i++)
+		server_wipe(&fleet.servers[i]);
+	catalogue_clear(&fleet);
 }
 
 /*
@@ -659,6 +768,15 @@ static void agent_revoked(struct agent *a, const Mcpfleet__V1__Revocation *rv)
 	          reason);
 	catalogue_clear(&a->fleet);
 	a->have_fleet = false;
+	a->revoked = true;
+	if (a->sock != NULL) {
+		char why[300];
+
+		(void)snprintf(why, sizeof(why),
+		               "this device was revoked by the fleet (%s)",
+		               reason);
+		agentsock_end_all(a->sock, EXEC_EXIT_REVOKED, why);
+	}
 	code = agent_leave(a->o, true);
 	a->done = true;
 	a->code = EXIT_REVOKED;
@@ -673,6 +791,38 @@ static void agent_revoked(struct agent *a, const Mcpfleet__V1__Revocation *rv)
 	                                       : "NOT all removed",
 	                enrollment_exists(a->o->home) ? "NOT deleted"
 	                                              : "deleted");
+}
+
+/* The enrollment is gone: the agent stops, and so do its launchers. */
+static void agent_unenrolled(struct agent *a)
+{
+	a->done = true;
+	a->code = EXIT_NOT_ENROLLED;
+	if (a->sock != NULL)
+		agentsock_end_all(a->sock, EXEC_EXIT_NOT_ENROLLED,
+		                  "this device left the fleet ('mcpfleet "
+		                  "unenroll')");
+}
+
+/* Tells the launchers' socket what is applied now: sessions of servers
+ * that went end. */
+static void agent_launchers_update(struct agent *a)
+{
+	if (a->sock != NULL &&
+	    agentsock_update(a->sock, a->have_fleet ? &a->fleet : NULL,
+	                     a->applied, a->e.user, a->e.device_id,
+	                     a->offline_grace,
+	                     a->have_key ? a->data_key : NULL) != 0)
+		agent_log(a, "out of memory: the launchers still see the "
+		             "previous catalogue");
+}
+
+/* The server spoke: the offline grace starts again. */
+static void agent_contact(struct agent *a)
+{
+	a->last_contact = (int64_t)time(NULL);
+	if (a->sock != NULL)
+		agentsock_contact(a->sock, a->last_contact);
 }
 
 static void agent_catalogue(struct agent *a, const uint8_t *data, size_t len,
@@ -702,8 +852,7 @@ static void agent_catalogue(struct agent *a, const uint8_t *data, size_t len,
 	}
 	if (!enrollment_exists(a->o->home)) {
 		agent_log(a, "the enrollment was removed; stopping");
-		a->done = true;
-		a->code = EXIT_NOT_ENROLLED;
+		agent_unenrolled(a);
 		goto out;
 	}
 	/* Kept before it is applied, so that "mcpfleet sync" renders the
@@ -721,6 +870,15 @@ static void agent_catalogue(struct agent *a, const uint8_t *data, size_t len,
 	memset(&model, 0, sizeof(model));
 	a->have_fleet = true;
 	a->applied = op->revision;
+	{
+		struct agent_settings set;
+
+		agent_settings_of(op->catalogue, &set);
+		a->offline_grace = set.offline_grace;
+		if (a->spool != NULL && set.call_spool_max > 0)
+			spool_set_max(a->spool, set.call_spool_max);
+	}
+	agent_launchers_update(a);
 	agent_log(a, "applying catalogue revision %llu (%zu server%s)",
 	          (unsigned long long)a->applied, a->fleet.n,
 	          a->fleet.n == 1 ? "" : "s");
@@ -768,6 +926,37 @@ out:
 	free(data);
 }
 
+/* The server's data key for this device: kept (0600), and the hosts
+ * rendered again (a "direct" server may need its secrets now). */
+static void agent_device_key(struct agent *a, const Mcpfleet__V1__DeviceKey *k)
+{
+	char id[CRYPTO_HEX_LEN + 1];
+
+	if (k->key.len != DEVSECRET_KEY_LEN ||
+	    devsecret_key_id(k->key.data, id) != 0 || k->key_id == NULL ||
+	    strcmp(id, k->key_id) != 0) {
+		agent_log(a,
+		          "ignored a data key of %zu bytes whose id does not "
+		          "match it",
+		          k->key.len);
+		return;
+	}
+	if (a->have_key && strcmp(id, a->data_key_id) == 0)
+		return;
+	if (enrollment_data_key_save(a->o->home, k->key.data) != 0) {
+		agent_log(a, "%s/%s: cannot write: %s", a->o->home,
+		          ENROLLMENT_DATAKEY, strerror(errno));
+		return;
+	}
+	memcpy(a->data_key, k->key.data, DEVSECRET_KEY_LEN);
+	(void)snprintf(a->data_key_id, sizeof(a->data_key_id), "%s", id);
+	a->have_key = true;
+	agent_log(a, "received this device's data key %.16s", id);
+	agent_launchers_update(a);
+	if (a->have_fleet)
+		agent_sync(a, false);
+}
+
 static void agent_frame(struct agent *a, const uint8_t *data, size_t len)
 {
 	Mcpfleet__V1__ServerFrame *f;
@@ -784,7 +973,19 @@ static void agent_frame(struct agent *a, const uint8_t *data, size_t len)
 		          len);
 		return;
 	}
+	agent_contact(a);
 	switch (f->body_case) {
+	case MCPFLEET__V1__SERVER_FRAME__BODY_CALLS_ACK:
+		if (a->spool != NULL &&
+		    spool_ack(a->spool, f->calls_ack->through_seq) != 0)
+			agent_log(a,
+			          "the calls spool could not be rewritten: %s",
+			          strerror(errno));
+		a->calls_inflight = 0;
+		break;
+	case MCPFLEET__V1__SERVER_FRAME__BODY_DEVICE_KEY:
+		agent_device_key(a, f->device_key);
+		break;
 	case MCPFLEET__V1__SERVER_FRAME__BODY_PING:
 		pong.nonce = f->ping->nonce;
 		out.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_PONG;
@@ -906,6 +1107,13 @@ static void agent_tick(struct agent *a)
 	int64_t now;
 
 	agent_watch_read(a);
+	if (a->sock != NULL &&
+	    (agentsock_sessions(a->sock) != a->shown_sessions ||
+	     spool_count(a->spool) != a->shown_spooled)) {
+		a->shown_sessions = agentsock_sessions(a->sock);
+		a->shown_spooled = spool_count(a->spool);
+		agent_status_write(a); /* for "mcpfleet status" */
+	}
 	now = agent_now_ms();
 	if (!(a->dirty_at != 0 && now >= a->dirty_at) && now < a->next_check)
 		return;
@@ -914,8 +1122,7 @@ static void agent_tick(struct agent *a)
 	if (!enrollment_exists(a->o->home)) {
 		agent_log(a, "the enrollment was removed ('mcpfleet "
 		             "unenroll'); stopping");
-		a->done = true;
-		a->code = EXIT_NOT_ENROLLED;
+		agent_unenrolled(a);
 		return;
 	}
 	agent_watch_setup(a);
@@ -942,6 +1149,33 @@ static void agent_wait(struct agent *a, unsigned ms)
 }
 
 /* ---- The connection ---- */
+
+/*
+ * Sends the spooled call records after the last acknowledged one, a batch
+ * at a time: the next goes once the server acknowledged this one, or again
+ * when no acknowledgement came in AGENT_CALLS_RESEND ms (the server keeps
+ * one record per seq, so a repeat is harmless).
+ */
+static void agent_calls_send(struct agent *a)
+{
+	Mcpfleet__V1__AgentFrame f;
+	Mcpfleet__V1__CallBatch batch;
+	int64_t now = agent_now_ms();
+
+	if (a->spool == NULL || (a->calls_inflight != 0 &&
+	                         now - a->calls_sent_at < AGENT_CALLS_RESEND))
+		return;
+	if (spool_batch(a->spool, spool_acked(a->spool), AGENT_CALLS_BATCH,
+	                &batch) == 0)
+		return;
+	mcpfleet__v1__agent_frame__init(&f);
+	f.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_CALLS;
+	f.calls = &batch;
+	agent_send(a, &f);
+	a->calls_inflight = batch.calls[batch.n_calls - 1]->seq;
+	a->calls_sent_at = now;
+	spool_batch_clear(&batch);
+}
 
 static void agent_drain(struct agent *a)
 {
@@ -999,11 +1233,14 @@ static bool agent_session(struct agent *a)
 	agent_log(a, "connected to %s as %s", a->url.data, a->e.device_id);
 	agent_set_connected(a, true);
 	agent_hello(a);
+	agent_contact(a);
+	a->calls_inflight = 0;
 	while (netclient_ws_state(a->ws) == NETCLIENT_WS_OPEN) {
 		agent_drain(a);
 		if (agent_stopped(a))
 			break;
 		agent_tick(a);
+		agent_calls_send(a);
 		if (netclient_ws_service(a->ws, AGENT_SLICE_MS) != 0)
 			break;
 	}
@@ -1030,13 +1267,32 @@ out:
 	return opened;
 }
 
+/* The last contact with the server an earlier run recorded, or 0. */
+static int64_t agent_last_contact(const char *home)
+{
+	char *path = fileio_join(home, AGENT_STATUS_FILE), *text = NULL;
+	json_t *j = NULL;
+	int64_t v = 0;
+	size_t len;
+
+	if (path != NULL &&
+	    fileio_read(path, AGENT_STATUS_MAX, &text, &len) == 0 &&
+	    (j = json_loadb(text, len, 0, NULL)) != NULL)
+		v = json_integer_value(json_object_get(j, "last_contact"));
+	json_decref(j);
+	free(text);
+	free(path);
+	return v;
+}
+
 /* Loads what the agent needs; prints why not and returns an exit code. */
 static int agent_setup(struct agent *a)
 {
 	const struct agent_opts *o = a->o;
 	struct agent_state st = {0};
+	struct agent_settings set = {0};
 	struct diag d;
-	char *state_path = NULL;
+	char *state_path = NULL, *spool_path = NULL;
 	int r, code = EXIT_CONFIG;
 
 	diag_clear(&d);
@@ -1072,18 +1328,42 @@ static int agent_setup(struct agent *a)
 	}
 	a->applied = st.revision;
 	r = agent_fleet_verify(o->home, &a->e, a->creds.signer, &a->fleet,
-	                       &a->applied, &d);
-	if (r == 0)
+	                       &a->applied, &set, &d);
+	if (r == 0) {
 		a->have_fleet = true;
-	else if (r != -ERR_NOENT)
+		a->offline_grace = set.offline_grace;
+	} else if (r != -ERR_NOENT)
 		fprintf(o->err,
 		        "mcpfleet: warning: %s; waiting for the server's "
 		        "copy\n",
 		        d.msg);
 	if (a->applied < st.revision)
 		a->applied = st.revision;
+	if (enrollment_data_key_load(o->home, a->data_key, &d) == 0 &&
+	    devsecret_key_id(a->data_key, a->data_key_id) == 0)
+		a->have_key = true;
+	/* The offline grace runs from the last contact, across restarts. */
+	a->last_contact = agent_last_contact(o->home);
+	if (a->last_contact == 0)
+		a->last_contact = a->e.enrolled_at;
+	if ((spool_path = fileio_join(o->home, SPOOL_FILE)) == NULL ||
+	    spool_open(spool_path,
+	               set.call_spool_max ? set.call_spool_max
+	                                  : SPOOL_DEFAULT_MAX,
+	               &a->spool, &d) != 0) {
+		fprintf(o->err, "mcpfleet: run: %s\n",
+		        spool_path ? d.msg : "out of memory");
+		goto out;
+	}
+	if (agentsock_start(o->home, a->spool, o->err, &a->sock, &d) != 0) {
+		fprintf(o->err, "mcpfleet: run: %s\n", d.msg);
+		goto out;
+	}
+	agentsock_contact(a->sock, a->last_contact);
+	agent_launchers_update(a);
 	code = EXIT_OK;
 out:
+	free(spool_path);
 	state_clear(&st);
 	free(state_path);
 	return code;
@@ -1145,11 +1425,14 @@ int agent_run(const struct agent_opts *o)
 	a.exited = true;
 	agent_status_write(&a);
 out:
+	agentsock_stop(a.sock);
+	spool_free(a.spool);
 	if (a.ino >= 0)
 		close(a.ino);
 	agent_watch_clear(&a);
 	catalogue_clear(&a.fleet);
 	enrollment_creds_clear(&a.creds);
+	explicit_bzero(a.data_key, sizeof(a.data_key));
 	crypto_rng_free(a.rng);
 	buf_free(&a.url);
 	free(a.enrollment_path);
@@ -1178,6 +1461,10 @@ struct agent_seen {
 	char last_error[AGENT_ERROR_MAX];
 	int64_t drift_at;
 	char drift_hosts[AGENT_DRIFT_MAX];
+	int64_t sessions;      /* live launcher sessions */
+	int64_t calls_spooled; /* call records not yet delivered */
+	int64_t last_contact;
+	bool revoked;
 };
 
 static void agent_seen_load(const char *home, struct agent_seen *s)
@@ -1208,6 +1495,13 @@ static void agent_seen_load(const char *home, struct agent_seen *s)
 	if ((v = json_string_value(json_object_get(
 	         json_object_get(j, "last_drift"), "hosts"))) != NULL)
 		(void)snprintf(s->drift_hosts, sizeof(s->drift_hosts), "%s", v);
+	s->sessions =
+	    s->running ? json_integer_value(json_object_get(j, "sessions")) : 0;
+	s->calls_spooled =
+	    json_integer_value(json_object_get(j, "calls_spooled"));
+	s->last_contact =
+	    json_integer_value(json_object_get(j, "last_contact"));
+	s->revoked = json_is_true(json_object_get(j, "revoked"));
 out:
 	json_decref(j);
 	free(text);
@@ -1232,11 +1526,16 @@ static json_t *agent_status_json(const struct agent_opts *o,
 	             : json_null(),
 	    "agent",
 	    seen->known
-	        ? json_pack("{s:b,s:b,s:I,s:s?,s:s?}", "running", seen->running,
-	                    "connected", seen->connected, "since",
-	                    (json_int_t)seen->since, "server",
-	                    seen->server[0] ? seen->server : NULL, "last_error",
-	                    seen->last_error[0] ? seen->last_error : NULL)
+	        ? json_pack("{s:b,s:b,s:I,s:s?,s:s?,s:I,s:I,s:I,s:b}",
+	                    "running", seen->running, "connected",
+	                    seen->connected, "since", (json_int_t)seen->since,
+	                    "server", seen->server[0] ? seen->server : NULL,
+	                    "last_error",
+	                    seen->last_error[0] ? seen->last_error : NULL,
+	                    "launcher_sessions", (json_int_t)seen->sessions,
+	                    "calls_spooled", (json_int_t)seen->calls_spooled,
+	                    "last_contact", (json_int_t)seen->last_contact,
+	                    "revoked", seen->revoked)
 	        : json_pack("{s:b,s:b}", "running", false, "connected", false),
 	    "revision", (json_int_t)st->revision, "last_sync",
 	    st->last_sync > 0 ? json_integer(st->last_sync) : json_null());
@@ -1299,6 +1598,14 @@ static void agent_status_human(const struct agent_opts *o,
 		fprintf(o->out,
 		        "agent      running, not connected since %s%s%s\n", t,
 		        seen->last_error[0] ? ": " : "", seen->last_error);
+	if (seen->known && seen->running)
+		fprintf(o->out,
+		        "launcher   %lld live session%s, %lld call record%s "
+		        "waiting for the server\n",
+		        (long long)seen->sessions,
+		        seen->sessions == 1 ? "" : "s",
+		        (long long)seen->calls_spooled,
+		        seen->calls_spooled == 1 ? "" : "s");
 	agent_time(st->last_sync, t, sizeof(t));
 	fprintf(o->out, "revision   %llu (last sync %s)\n",
 	        (unsigned long long)st->revision, t);

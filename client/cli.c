@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "catalogue.h"
 #include "enrollment.h"
+#include "exec.h"
 #include "fileio.h"
 #include "jsonutil.h"
 #include "personal.h"
@@ -25,45 +26,52 @@
 
 void cli_usage(FILE *f)
 {
-	fputs("usage: mcpfleet COMMAND [ARGS]\n"
-	      "\n"
-	      "Personal catalogue ($MCPFLEET_HOME/mcp.json, default "
-	      "~/.mcpfleet):\n"
-	      "  add NAME (--command CMD [--arg A]... | --url URL [--type "
-	      "http|sse]\n"
-	      "           [--header 'K: V']...) [--env K=V]... [--host ID]... "
-	      "[--disabled]\n"
-	      "           [--tools-allow a,b] [--tools-deny a,b] [--replace]\n"
-	      "  add NAME --json '{...}' [--replace]\n"
-	      "  remove NAME\n"
-	      "  list [--json]\n"
-	      "\n"
-	      "Hosts:\n"
-	      "  sync [--dry-run] [--json]   render the personal and the last "
-	      "verified fleet\n"
-	      "                              catalogue into every present "
-	      "host\n"
-	      "  hosts [--json]              which hosts are present, and "
-	      "their files\n"
-	      "\n"
-	      "Fleet:\n"
-	      "  enroll LINK                 join a fleet with the link your "
-	      "administrator gave\n"
-	      "  run                         stay connected: apply updates, "
-	      "report, reconnect\n"
-	      "  status [--json]             enrollment, connection, "
-	      "revision, hosts\n"
-	      "  unenroll                    remove every fleet entry and the "
-	      "device credentials\n"
-	      "\n"
-	      "  help, version\n"
-	      "\n"
-	      "Exit codes: 0 ok, 1 a host was blocked, 2 usage or "
-	      "configuration error,\n"
-	      "3 not enrolled, server unreachable or enrollment refused, 4 "
-	      "(run) this device\n"
-	      "was revoked: its fleet entries and credentials were removed.\n",
-	      f);
+	fputs(
+	    "usage: mcpfleet COMMAND [ARGS]\n"
+	    "\n"
+	    "Personal catalogue ($MCPFLEET_HOME/mcp.json, default "
+	    "~/.mcpfleet):\n"
+	    "  add NAME (--command CMD [--arg A]... | --url URL [--type "
+	    "http|sse]\n"
+	    "           [--header 'K: V']...) [--env K=V]... [--host ID]... "
+	    "[--disabled]\n"
+	    "           [--tools-allow a,b] [--tools-deny a,b] [--replace]\n"
+	    "  add NAME --json '{...}' [--replace]\n"
+	    "  remove NAME\n"
+	    "  list [--json]\n"
+	    "\n"
+	    "Hosts:\n"
+	    "  sync [--dry-run] [--json]   render the personal and the last "
+	    "verified fleet\n"
+	    "                              catalogue into every present "
+	    "host\n"
+	    "  hosts [--json]              which hosts are present, and "
+	    "their files\n"
+	    "\n"
+	    "Fleet:\n"
+	    "  enroll LINK                 join a fleet with the link your "
+	    "administrator gave\n"
+	    "  run                         stay connected: apply updates, "
+	    "report, reconnect\n"
+	    "  status [--json]             enrollment, connection, "
+	    "revision, hosts\n"
+	    "  unenroll                    remove every fleet entry and the "
+	    "device credentials\n"
+	    "  exec [--home DIR] NAME      run server NAME for a host, through "
+	    "the launcher:\n"
+	    "                              credentials from the agent, tool "
+	    "filters, rate\n"
+	    "                              limits and the calls audit (what "
+	    "host files run)\n"
+	    "\n"
+	    "  help, version\n"
+	    "\n"
+	    "Exit codes: 0 ok, 1 a host was blocked, 2 usage or "
+	    "configuration error,\n"
+	    "3 not enrolled, server unreachable or enrollment refused, 4 "
+	    "(run) this device\n"
+	    "was revoked: its fleet entries and credentials were removed.\n",
+	    f);
 }
 
 static int cli_error(const struct cli *c, const char *fmt, ...)
@@ -445,6 +453,36 @@ static int cli_run(const struct cli *c, int argc, char **argv)
 	return agent_run(&o);
 }
 
+/* "exec [--home DIR] NAME": what the hosts run for a launcher server. */
+static int cli_exec(const struct cli *c, int argc, char **argv)
+{
+	struct exec_opts o = {
+	    .home = c->home,
+	    .env = c->env,
+	    .in = 0,
+	    .out = 1,
+	    .err = c->err,
+	};
+	struct diag d;
+	int i = 1;
+
+	if (i + 1 < argc && strcmp(argv[i], "--home") == 0) {
+		o.home = argv[i + 1];
+		i += 2;
+	}
+	if (i + 1 != argc || argv[i][0] == '-') {
+		cli_error(c, "usage: mcpfleet exec [--home DIR] NAME");
+		return EXEC_EXIT_USAGE;
+	}
+	o.name = argv[i];
+	if (server_name_check(o.name, &d) != 0) {
+		cli_error(c, "exec: %s", d.msg);
+		return EXEC_EXIT_USAGE;
+	}
+	/* Our stdout is the protocol: nothing else may be printed there. */
+	return exec_run(&o);
+}
+
 static int cli_status(const struct cli *c, int argc, char **argv)
 {
 	struct agent_opts o;
@@ -497,7 +535,7 @@ int cli_main(const struct cli *c, int argc, char **argv)
 	    {"list", cli_list},         {"sync", cli_sync},
 	    {"hosts", cli_hosts},       {"enroll", cli_enroll},
 	    {"run", cli_run},           {"status", cli_status},
-	    {"unenroll", cli_unenroll},
+	    {"unenroll", cli_unenroll}, {"exec", cli_exec},
 	};
 	size_t i;
 

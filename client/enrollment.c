@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "jsonutil.h"
 #include "netclient.h"
+#include "spool.h"
 #include "state.h"
 #include "sync.h"
 #include "token.h"
@@ -347,13 +348,50 @@ void enrollment_creds_clear(struct enrollment_creds *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int enrollment_data_key_load(const char *home, uint8_t key[32], struct diag *d)
+{
+	char *path = fileio_join(home, ENROLLMENT_DATAKEY), *data = NULL;
+	size_t len = 0;
+	int r;
+
+	if (path == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	r = fileio_read(path, 64, &data, &len);
+	if (r == 0 && len != 32)
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "%s: %zu bytes, not a 32-byte data key", path,
+		             len);
+	else if (r == -ERR_IO)
+		r = diag_set(d, ERR_IO, 0, 0, "%s: cannot read: %s", path,
+		             strerror(errno));
+	else if (r == 0)
+		memcpy(key, data, 32);
+	if (data != NULL)
+		crypto_secret_free(data, len);
+	free(path);
+	return r;
+}
+
+int enrollment_data_key_save(const char *home, const uint8_t key[32])
+{
+	char *path = fileio_join(home, ENROLLMENT_DATAKEY);
+	int r;
+
+	if (path == NULL)
+		return -ERR_NOMEM;
+	r = fileio_write_atomic(path, key, 32, 0600, FILEIO_FORCE_MODE);
+	free(path);
+	return r;
+}
+
 int enrollment_remove(const char *home, struct diag *d)
 {
 	/* enrollment.json first: from then on the machine is not
 	 * enrolled, whatever else a crash leaves behind. */
 	static const char *const names[] = {
-	    ENROLLMENT_FILE, ENROLLMENT_CATALOGUE, ENROLLMENT_KEY,
-	    ENROLLMENT_CERT, ENROLLMENT_CA,        ENROLLMENT_SIGNER,
+	    ENROLLMENT_FILE,   ENROLLMENT_CATALOGUE, ENROLLMENT_DATAKEY,
+	    ENROLLMENT_KEY,    ENROLLMENT_CERT,      ENROLLMENT_CA,
+	    ENROLLMENT_SIGNER, SPOOL_FILE,
 	};
 	struct buf tmp = BUF_INIT;
 	size_t i;

@@ -21,6 +21,7 @@
 #define ENROLLMENT_CA        "ca.crt"
 #define ENROLLMENT_SIGNER    "signer.pub"
 #define ENROLLMENT_CATALOGUE "catalogue.pb" /* the last verified envelope */
+#define ENROLLMENT_DATAKEY   "data.key"     /* 0600: opens the sealed secrets */
 
 #define ENROLLMENT_VERSION            1
 #define ENROLLMENT_HOST_MAX           255
@@ -93,6 +94,15 @@ int enrollment_load(const char *home, struct enrollment *out, struct diag *d);
  * -ERR_IO or -ERR_NOMEM. (enrollment_enroll uses it; tests too.)
  */
 int enrollment_save(const char *home, const struct enrollment *e);
+
+/*
+ * The device's data key (common/devsecret.h), 32 bytes, which the server
+ * sends over the agent's connection. Load returns 0 with key, -ERR_NOENT
+ * when none has come, or -ERR_INVALID / -ERR_IO with d naming the file.
+ * Save writes it 0600, crash-safely: 0 or -ERR_IO.
+ */
+int enrollment_data_key_load(const char *home, uint8_t key[32], struct diag *d);
+int enrollment_data_key_save(const char *home, const uint8_t key[32]);
 
 /*
  * Loads the device key and certificate, the CA and the signing key.

@@ -54,6 +54,62 @@ static int sync_merge(const struct catalogue *personal,
 	return 0;
 }
 
+int sync_self_path(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size > 0 ? size - 1 : 0);
+
+	if (n <= 0 || (size_t)n >= size - 1 || buf[0] != '/')
+		return -ERR_IO;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* True when home is env's default $MCPFLEET_HOME, ~/.mcpfleet. */
+static bool sync_home_is_default(const char *home, const struct host_env *env)
+{
+	const char *h = host_env_get(env, "HOME");
+	size_t n = h ? strlen(h) : 0;
+
+	while (n > 1 && h[n - 1] == '/')
+		n--;
+	return h != NULL && strncmp(home, h, n) == 0 &&
+	       strcmp(home + n, "/.mcpfleet") == 0;
+}
+
+int sync_launcher_entry(const struct server *s, const char *launcher,
+                        const char *home, const struct host_env *env,
+                        struct server *out)
+{
+	struct server e = {0};
+	int r = -ERR_NOMEM;
+	size_t i;
+
+	e.transport = SERVER_STDIO;
+	e.origin = s->origin;
+	e.via = s->via;
+	e.disabled = s->disabled;
+	e.has_hosts = s->has_hosts;
+	if ((e.name = strdup(s->name)) == NULL ||
+	    (e.command = strdup(launcher)) == NULL ||
+	    strv_push(&e.args, "exec") != 0)
+		goto out;
+	if (!sync_home_is_default(home, env) &&
+	    (strv_push(&e.args, "--home") != 0 ||
+	     strv_push(&e.args, home) != 0))
+		goto out;
+	if (strv_push(&e.args, s->name) != 0)
+		goto out;
+	for (i = 0; i < s->hosts.n; i++)
+		if (strv_push(&e.hosts, s->hosts.v[i]) != 0)
+			goto out;
+	*out = e;
+	memset(&e, 0, sizeof(e));
+	r = 0;
+out:
+	server_clear(&e);
+	return r;
+}
+
 /* "~/x" for a path under $HOME, for people. */
 static const char *sync_pretty_path(const struct sync_opts *o, const char *path,
                                     char *buf, size_t size)
@@ -418,7 +474,9 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	struct agent_state st = {0};
 	struct sync_merged m = {0};
 	struct host_plan *plans = NULL;
-	struct server *flat = NULL;
+	struct server *flat = NULL, *owned = NULL;
+	const char *launcher = o->launcher;
+	char self[4096];
 	bool changed = false, dirty = false;
 	json_t *report = NULL, *hosts = NULL, *warnings = NULL;
 	struct diag d;
@@ -472,11 +530,31 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 			fprintf(o->err, "mcpfleet: warning: %s\n",
 			        m.warnings.v[i]);
 	}
-	/* One server array for the planner, in name order. */
-	if (m.n > 0 && (flat = calloc(m.n, sizeof(*flat))) == NULL)
+	/* One server array for the planner, in name order: launcher servers
+	 * as their "mcpfleet exec" entries, the others as they are. */
+	if (m.n > 0 && ((flat = calloc(m.n, sizeof(*flat))) == NULL ||
+	                (owned = calloc(m.n, sizeof(*owned))) == NULL))
 		goto nomem;
-	for (i = 0; i < m.n; i++)
+	for (i = 0; i < m.n; i++) {
 		flat[i] = *m.v[i]; /* shallow: read-only below */
+		if (!server_via_launcher(m.v[i]))
+			continue;
+		if (launcher == NULL) {
+			if (sync_self_path(self, sizeof(self)) != 0) {
+				fprintf(o->err,
+				        "mcpfleet: cannot find the path of "
+				        "this program for the launcher "
+				        "entries\n");
+				exit_code = EXIT_CONFIG;
+				goto out;
+			}
+			launcher = self;
+		}
+		if (sync_launcher_entry(m.v[i], launcher, o->home, o->env,
+		                        &owned[i]) != 0)
+			goto nomem;
+		flat[i] = owned[i];
+	}
 	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL)
 		goto nomem;
 	for (i = 0; i < adapter_count; i++) {
@@ -569,6 +647,9 @@ out:
 		host_plan_clear(&plans[i]);
 	free(plans);
 	free(flat);
+	for (i = 0; owned != NULL && i < m.n; i++)
+		server_clear(&owned[i]);
+	free(owned);
 	json_decref(report);
 	json_decref(hosts);
 	json_decref(warnings);

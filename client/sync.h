@@ -34,6 +34,9 @@ struct sync_opts {
 	 * agent's enrollment.json); if it is gone, nothing is read or written
 	 * and the result is EXIT_NOT_ENROLLED. */
 	const char *require;
+	/* The absolute path of the mcpfleet binary that launcher entries run
+	 * ("mcpfleet exec NAME"); NULL: this process's own executable. */
+	const char *launcher;
 	FILE *out;
 	FILE *err;
 };
@@ -48,6 +51,22 @@ struct sync_opts {
  */
 int sync_run(const struct sync_opts *o, const struct catalogue *personal,
              const struct catalogue *fleet, uint64_t fleet_revision);
+
+/*
+ * The entry a host gets for a server reached through the launcher
+ * (server_via_launcher()): a stdio server running launcher with "exec
+ * NAME" ("exec --home HOME NAME" when home is not the default ~/.mcpfleet
+ * of env), keeping only the name, the hosts allowlist and disabled: no
+ * env, headers, URL, tool filter or secret. Returns 0 with *out (free with
+ * server_clear()), or -ERR_NOMEM.
+ */
+int sync_launcher_entry(const struct server *s, const char *launcher,
+                        const char *home, const struct host_env *env,
+                        struct server *out);
+
+/* Fills buf with the absolute path of this process's executable. Returns
+ * 0, or -ERR_IO when the system does not say. */
+int sync_self_path(char *buf, size_t size);
 
 /* What a sync did to one host, for the agent's report to the server. */
 struct sync_host_result {

@@ -20,6 +20,100 @@ bool server_via_launcher(const struct server *s)
 	       (s->via == SERVER_VIA_DEFAULT && s->origin == SERVER_FLEET);
 }
 
+int sealed_list_push(struct sealed_list *l, const char *name, int64_t version,
+                     const uint8_t *data, size_t len)
+{
+	struct sealed_secret *nv, e = {0};
+
+	if ((e.name = strdup(name)) == NULL ||
+	    (e.data = malloc(len > 0 ? len : 1)) == NULL) {
+		free(e.name);
+		return -ERR_NOMEM;
+	}
+	memcpy(e.data, data, len);
+	e.len = len;
+	e.version = version;
+	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL) {
+		free(e.name);
+		free(e.data);
+		return -ERR_NOMEM;
+	}
+	l->v = nv;
+	l->v[l->n++] = e;
+	return 0;
+}
+
+const struct sealed_secret *sealed_list_find(const struct sealed_list *l,
+                                             const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+void sealed_list_clear(struct sealed_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].data);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int catalogue_refs_of(const char *s, struct strv *out)
+{
+	const char *p = s, *end;
+	char name[256];
+	size_t n;
+	int r;
+
+	while (p != NULL && (p = strstr(p, "${secret:")) != NULL) {
+		p += 9;
+		if ((end = strchr(p, '}')) == NULL)
+			break;
+		n = (size_t)(end - p);
+		if (n > 0 && n < sizeof(name)) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			if (!strv_has(out, name) &&
+			    (r = strv_push(out, name)) != 0)
+				return r;
+		}
+		p = end + 1;
+	}
+	return 0;
+}
+
+int server_secret_refs(const struct server *s, struct strv *out)
+{
+	size_t i;
+	int r = 0;
+
+	r |= catalogue_refs_of(s->command, out);
+	r |= catalogue_refs_of(s->url, out);
+	for (i = 0; i < s->args.n; i++)
+		r |= catalogue_refs_of(s->args.v[i], out);
+	for (i = 0; i < s->env.n; i++)
+		r |= catalogue_refs_of(s->env.v[i].value, out);
+	for (i = 0; i < s->headers.n; i++)
+		r |= catalogue_refs_of(s->headers.v[i].value, out);
+	return r != 0 ? -ERR_NOMEM : 0;
+}
+
+bool server_has_secrets(const struct server *s)
+{
+	return s->secrets.n > 0;
+}
+
 const char *server_via_name(enum server_via via)
 {
 	switch (via) {
@@ -759,10 +853,11 @@ int server_copy(const struct server *s, struct server *out)
 {
 	struct server c = {0};
 	json_t *j;
+	size_t i;
 	int r;
 
-	/* The JSON form is complete; going through it keeps one definition
-	 * of what a server holds. */
+	/* The JSON form is complete but for the secrets' names; going
+	 * through it keeps one definition of what a server holds. */
 	if ((j = server_to_json(s)) == NULL)
 		return -ERR_NOMEM;
 	r = server_from_json(
@@ -772,6 +867,14 @@ int server_copy(const struct server *s, struct server *out)
 	if (r != 0)
 		return r == -ERR_NOMEM ? r : -ERR_INTERNAL;
 	c.origin = s->origin;
+	for (i = 0; i < s->secrets.n; i++)
+		if (sealed_list_push(&c.secrets, s->secrets.v[i].name,
+		                     s->secrets.v[i].version,
+		                     s->secrets.v[i].data,
+		                     s->secrets.v[i].len) != 0) {
+			server_clear(&c);
+			return -ERR_NOMEM;
+		}
 	*out = c;
 	return 0;
 }
@@ -790,6 +893,7 @@ void server_clear(struct server *s)
 	strv_clear(&s->tools_allow);
 	strv_clear(&s->tools_deny);
 	tool_rate_list_clear(&s->tool_rates);
+	sealed_list_clear(&s->secrets);
 	memset(s, 0, sizeof(*s));
 }
 

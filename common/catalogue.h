@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -29,6 +30,29 @@ enum server_origin {
 	SERVER_PERSONAL,
 	SERVER_FLEET,
 };
+
+/* A secret's value sealed for one device: AES-256-GCM under its data key
+ * (common/devsecret.h). */
+struct sealed_secret {
+	char *name;
+	int64_t version;
+	uint8_t *data;
+	size_t len;
+};
+
+struct sealed_list {
+	struct sealed_secret *v;
+	size_t n;
+};
+
+/* Appends a copy. Returns 0 or -ERR_NOMEM. */
+int sealed_list_push(struct sealed_list *l, const char *name, int64_t version,
+                     const uint8_t *data, size_t len);
+/* Returns the entry named name, or NULL. */
+const struct sealed_secret *sealed_list_find(const struct sealed_list *l,
+                                             const char *name);
+/* Frees and zeroes. NULL-safe. */
+void sealed_list_clear(struct sealed_list *l);
 
 /* How the hosts reach a server (DESIGN.md, "Edge launcher"). */
 enum server_via {
@@ -69,6 +93,10 @@ struct server {
 	enum server_via via;
 	struct rate rate;                 /* calls per user; count 0: none */
 	struct tool_rate_list tool_rates; /* per tool glob */
+	/* Fleet only, not in the canonical JSON: the values of the
+	 * ${secret:NAME}s in the strings above, sealed for this device
+	 * (common/devsecret.h). */
+	struct sealed_list secrets;
 };
 
 struct catalogue {
@@ -141,6 +169,14 @@ void catalogue_clear(struct catalogue *c);
 /* True when the hosts reach s through the launcher: via "launcher", or
  * via unset on a fleet server. */
 bool server_via_launcher(const struct server *s);
+
+/* Collects the names of the ${secret:NAME}s in the command, args, env
+ * values, URL and header values of s (each once) into *out. Returns 0 or
+ * -ERR_NOMEM. */
+int server_secret_refs(const struct server *s, struct strv *out);
+
+/* True when s needs secrets from the fleet (s->secrets is not empty). */
+bool server_has_secrets(const struct server *s);
 
 /* "launcher", "direct", or NULL for the default. */
 const char *server_via_name(enum server_via via);

@@ -444,12 +444,87 @@ static json_t *envelope_server_json(const Mcpfleet__V1__Server *m)
 	return o;
 }
 
+/*
+ * Checks the catalogue's sealed values: each a secret name, at most one
+ * per name, of a plausible size.
+ */
+static int envelope_sealed_check(const Mcpfleet__V1__Catalogue *c,
+                                 struct diag *d)
+{
+	size_t i, k;
+
+	if (c->n_secrets > CATALOGUE_MAX_LIST)
+		return diag_set(d, ERR_TOOBIG, 0, 0,
+		                "catalogue: more than %d sealed secrets",
+		                CATALOGUE_MAX_LIST);
+	for (i = 0; i < c->n_secrets; i++) {
+		const Mcpfleet__V1__SealedSecret *ss = c->secrets[i];
+		size_t n = ss->name ? strlen(ss->name) : 0;
+
+		if (n == 0 || n > 128 ||
+		    strspn(ss->name,
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+		           "rstuvwxyz0123456789_") != n ||
+		    ss->sealed.len < CRYPTO_SEAL_OVERHEAD ||
+		    ss->sealed.len >
+		        CATALOGUE_MAX_STRING + CRYPTO_SEAL_OVERHEAD)
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "catalogue: sealed secret %zu: a bad "
+			                "name or size",
+			                i);
+		for (k = 0; k < i; k++)
+			if (strcmp(c->secrets[k]->name, ss->name) == 0)
+				return diag_set(d, ERR_INVALID, 0, 0,
+				                "catalogue: sealed secret %s "
+				                "appears twice",
+				                ss->name);
+	}
+	return 0;
+}
+
+/*
+ * Gives s the sealed value of every ${secret:NAME} its strings hold, so
+ * that a launcher never meets a placeholder it cannot fill.
+ */
+static int envelope_sealed_model(const Mcpfleet__V1__Catalogue *c,
+                                 struct server *s, struct diag *d)
+{
+	struct strv refs = {0};
+	size_t i, k;
+	int r;
+
+	if ((r = server_secret_refs(s, &refs)) != 0)
+		goto out;
+	for (i = 0; i < refs.n; i++) {
+		for (k = 0; k < c->n_secrets; k++)
+			if (strcmp(c->secrets[k]->name, refs.v[i]) == 0)
+				break;
+		if (k == c->n_secrets) {
+			r = diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "servers.%s: ${secret:%s} came without its "
+			    "sealed value",
+			    s->name, refs.v[i]);
+			goto out;
+		}
+		if ((r = sealed_list_push(&s->secrets, c->secrets[k]->name,
+		                          c->secrets[k]->version,
+		                          c->secrets[k]->sealed.data,
+		                          c->secrets[k]->sealed.len)) != 0)
+			goto out;
+	}
+out:
+	strv_clear(&refs);
+	return r;
+}
+
 int envelope_catalogue_model(const Mcpfleet__V1__Catalogue *c,
                              struct catalogue *out, struct diag *d)
 {
-	/* The server resolves ${secret:...}; hosts unknown to this agent
-	 * (a newer fleet) are kept and simply match no adapter. */
-	struct catalogue_opts opts = {.allow_secret_refs = false};
+	/* Secret values come sealed beside their ${secret:NAME}s; hosts
+	 * unknown to this agent (a newer fleet) are kept and simply match no
+	 * adapter. */
+	struct catalogue_opts opts = {.allow_secret_refs = true};
 	struct catalogue cat = {0};
 	size_t i;
 	int r;
@@ -458,6 +533,8 @@ int envelope_catalogue_model(const Mcpfleet__V1__Catalogue *c,
 		return diag_set(d, ERR_TOOBIG, 0, 0,
 		                "catalogue: more than %d servers",
 		                CATALOGUE_MAX_SERVERS);
+	if ((r = envelope_sealed_check(c, d)) != 0)
+		return r;
 	for (i = 0; i < c->n_servers; i++) {
 		struct server s;
 		json_t *j = envelope_server_json(c->servers[i]);
@@ -471,6 +548,10 @@ int envelope_catalogue_model(const Mcpfleet__V1__Catalogue *c,
 		if (r != 0)
 			goto fail;
 		s.origin = SERVER_FLEET;
+		if ((r = envelope_sealed_model(c, &s, d)) != 0) {
+			server_clear(&s);
+			goto fail;
+		}
 		if (catalogue_find(&cat, s.name) != NULL) {
 			server_clear(&s);
 			r = diag_set(d, ERR_INVALID, 0, 0,

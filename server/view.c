@@ -63,6 +63,7 @@ struct view_ctx {
 	struct store_member *members;    /* by user, then team */
 	struct view_secret *secrets;     /* by name, scope, scope id */
 	size_t nteams, nmembers, nsecrets;
+	bool sealing; /* keep ${secret:NAME}s: values go sealed beside */
 };
 
 /* The user a view is being computed for. */
@@ -590,6 +591,33 @@ int view_ctx_new(const struct store_snapshot *snap,
 	return 0;
 }
 
+void view_ctx_set_sealing(struct view_ctx *ctx, bool on)
+{
+	ctx->sealing = on;
+}
+
+int view_ctx_secret(const struct view_ctx *ctx, int64_t secret_id,
+                    const char **name, int64_t *version, const uint8_t **value,
+                    size_t *len)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nsecrets; i++) {
+		const struct view_secret *s = &ctx->secrets[i];
+
+		if (s->row->id != secret_id)
+			continue;
+		if (s->pt == NULL)
+			return -ERR_NOENT; /* no view used it */
+		*name = s->row->name;
+		*version = s->row->version;
+		*value = s->pt;
+		*len = s->len;
+		return 0;
+	}
+	return -ERR_NOENT;
+}
+
 void view_ctx_free(struct view_ctx *ctx)
 {
 	size_t i;
@@ -899,6 +927,12 @@ static int view_subst(struct view_ctx *ctx, const struct view_user *vu,
 			        : -ERR_INVALID;
 			goto fail;
 		}
+	}
+	if (ctx->sealing) {
+		/* Checked as filled in, delivered as written: the values go
+		 * sealed for each device (view_ctx_secret()). */
+		crypto_secret_free(res, total + 1);
+		return 0;
 	}
 	free(*sp);
 	*sp = res;

@@ -4,6 +4,7 @@
 #ifndef MCPFLEET_VIEW_H
 #define MCPFLEET_VIEW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,6 +88,21 @@ struct view_ctx;
 int view_ctx_new(const struct store_snapshot *snap,
                  const uint8_t master[CRYPTO_SEAL_KEY_LEN],
                  struct view_ctx **out, struct diag *d);
+/*
+ * With sealing on, views keep each "${secret:NAME}" as written (every
+ * check above still runs on the filled-in text) and the values travel
+ * sealed for each device beside the catalogue: view_ctx_secret() gives
+ * the value of each record id in a view's secret_ids. Off by default.
+ */
+void view_ctx_set_sealing(struct view_ctx *ctx, bool on);
+
+/* The name, version and opened value of secret record secret_id, which a
+ * view of this context used. Borrowed until view_ctx_free(). Returns 0 or
+ * -ERR_NOENT. */
+int view_ctx_secret(const struct view_ctx *ctx, int64_t secret_id,
+                    const char **name, int64_t *version, const uint8_t **value,
+                    size_t *len);
+
 /* As view_compute(), over the context's snapshot. */
 int view_ctx_compute(struct view_ctx *ctx, int64_t user_id, struct view *out,
                      struct diag *d);
