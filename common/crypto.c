@@ -20,6 +20,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/gcm.h>
+#include <mbedtls/hkdf.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
@@ -170,6 +171,20 @@ static int crypto_rng_cb(void *ctx, unsigned char *buf, size_t len)
 int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_HASH_LEN])
 {
 	if (mbedtls_sha256_ret(data, len, out, 0) != 0)
+		return -ERR_CRYPTO;
+	return 0;
+}
+
+int crypto_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm,
+                       size_t ikm_len, const void *info, size_t info_len,
+                       uint8_t *out, size_t out_len)
+{
+	const mbedtls_md_info_t *md =
+	    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+
+	if (md == NULL || out_len == 0 || out_len > 255 * CRYPTO_HASH_LEN ||
+	    mbedtls_hkdf(md, salt, salt_len, ikm, ikm_len, info, info_len, out,
+	                 out_len) != 0)
 		return -ERR_CRYPTO;
 	return 0;
 }

@@ -63,6 +63,12 @@ int crypto_random(struct crypto_rng *rng, void *buf, size_t len);
 /* out = SHA-256(data). Returns 0 or -ERR_CRYPTO. */
 int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_HASH_LEN]);
 
+/* HKDF-SHA256 (RFC 5869): out_len (1..8160) bytes from ikm, salt and info.
+ * Returns 0 or -ERR_CRYPTO. */
+int crypto_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm,
+                       size_t ikm_len, const void *info, size_t info_len,
+                       uint8_t *out, size_t out_len);
+
 /*
  * Writes 2*len lowercase hex digits and a NUL into out (outsize bytes).
  * Returns 0, or -ERR_TRUNC when outsize < 2*len+1 (out untouched).

@@ -10,6 +10,16 @@
 
 #define DEVSECRET_REF "${secret:"
 
+int devsecret_derive(const uint8_t master[CRYPTO_SEAL_KEY_LEN],
+                     const char *device_id, uint8_t key[DEVSECRET_KEY_LEN])
+{
+	static const char salt[] = "mcpfleet-device-data-key-v1";
+
+	return crypto_hkdf_sha256(salt, sizeof(salt) - 1, master,
+	                          CRYPTO_SEAL_KEY_LEN, device_id,
+	                          strlen(device_id), key, DEVSECRET_KEY_LEN);
+}
+
 int devsecret_key_id(const uint8_t key[DEVSECRET_KEY_LEN],
                      char out[CRYPTO_HEX_LEN + 1])
 {

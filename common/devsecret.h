@@ -15,9 +15,9 @@
 #define DEVSECRET_AAD_MAX 512
 
 /*
- * The server gives every device a random data key (kept sealed under its
- * master key) and seals each secret value of that device's catalogue under
- * it with AES-256-GCM, the associated data binding the value to the
+ * The server gives every device its own data key (devsecret_derive()) and
+ * seals each secret value of that device's catalogue under it with
+ * AES-256-GCM, the associated data binding the value to the
  * device, the secret's name and its version:
  *
  *   "mcpfleet-devsecret-v1\n" DEVICE_ID "\n" NAME "\n" VERSION
@@ -28,6 +28,17 @@
  * to render a server the fleet wants rendered natively). Deleting the key
  * (revocation, unenroll) makes every sealed copy useless.
  */
+
+/*
+ * The data key of device_id: HKDF-SHA256 of the server's master key with
+ * the salt "mcpfleet-device-data-key-v1" and the device id as info. It is
+ * random to anyone without master.key, and needs no storage: the server
+ * derives it again for every revision, and only the device keeps a copy
+ * (data.key), which revocation and unenroll delete. Returns 0 or
+ * -ERR_CRYPTO.
+ */
+int devsecret_derive(const uint8_t master[CRYPTO_SEAL_KEY_LEN],
+                     const char *device_id, uint8_t key[DEVSECRET_KEY_LEN]);
 
 /* Writes the hex SHA-256 of key (its id, as Hello and DeviceKey carry). */
 int devsecret_key_id(const uint8_t key[DEVSECRET_KEY_LEN],

@@ -7,6 +7,8 @@
 # MCPFLEETD, MCPFLEETCTL and MCPFLEET, declares APID and DEV (associative arrays) and
 # SERVER_PID, and kills what they name in its exit trap.
 
+FLEET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 HOSTS7="claude-code claude-desktop codex droid cursor opencode gemini"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ms_since() { echo $(($(now_ms) - $1)); }
@@ -118,7 +120,7 @@ files_sha() { # USER: sha256 of the seven host files
     local f
     for f in $(host_files "$1"); do sha256sum "$f"; done
 }
-names() { node "$HERE/hostfiles.cjs" names "$WORK/$1"; }
+names() { node "$FLEET_DIR/hostfiles.cjs" names "$WORK/$1"; }
 want_names() { # ALL DESKTOP: what names prints for a home with these servers
     local h
     for h in $HOSTS7; do
@@ -136,7 +138,7 @@ check_names() { # TAG USER ALL DESKTOP: PASS/FAIL on what the seven files hold
         diff <(want_names "$3" "$4") <(names "$2" 2>&1) | sed 's/^/    | /' || true
     fi
 }
-entry() { node "$HERE/hostfiles.cjs" entry "$WORK/$1" "$2" "$3"; }
+entry() { node "$FLEET_DIR/hostfiles.cjs" entry "$WORK/$1" "$2" "$3"; }
 all_files_have() { # USER STRING: every host file holds STRING
     local f
     for f in $(host_files "$1"); do grep -qF -- "$2" "$f" || return 1; done
