@@ -193,6 +193,8 @@ static int ts_post(struct ts_server *s, int fd, struct ts_req *rq)
 		                    "\"capabilities\":{}}");
 		r = ts_respond(fd, 200, "OK", "application/json",
 		               "Mcp-Session-Id: sess-1\r\n", ans);
+	} else if (id == NULL && strcmp(method, "chatty") == 0) {
+		r = ts_respond(fd, 200, "OK", "application/json", "", "{}");
 	} else if (id == NULL && strcmp(method, "boom") != 0) {
 		r = ts_respond(fd, 202, "Accepted", "text/plain", "", "");
 	} else if (strcmp(method, "tools/list") == 0) {
@@ -717,6 +719,10 @@ static void test_bridge_http_failures_answer_requests(void **state)
 	tb_expect_none(b, 300);
 	assert_true(tb_log_has("HTTP 500 Internal Server Error (boom not "
 	                       "delivered)"));
+	/* A body for a notification is no message for the host. */
+	tb_send(b, "{\"jsonrpc\":\"2.0\",\"method\":\"chatty\"}");
+	tb_expect_none(b, 300);
+	assert_true(tb_log_has("with a body for chatty; ignored"));
 	bridge_free(b);
 	ts_stop(s);
 	ts_free(s);
