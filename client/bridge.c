@@ -596,7 +596,7 @@ static int bridge_set_endpoint(struct bridge *b, const char *data, size_t len)
 		r = -ERR_INVALID;
 		goto out;
 	}
-	if (strcmp(o1, o2) != 0) {
+	if (strcasecmp(o1, o2) != 0) {
 		bridge_fail(b,
 		            "mcpfleet: GET %s: the endpoint %s is on another "
 		            "origin; refused",
@@ -959,10 +959,15 @@ static void bridge_get_open(struct bridge *b)
 {
 	struct bridge_xfer *x;
 
-	if (b->closing || b->get != NULL || b->failed)
+	if (b->closing || b->failed ||
+	    (b->transport == BRIDGE_HTTP && b->get_disabled)) {
+		b->get_at = 0; /* else bridge_poll() would wait for nothing */
+		return;
+	}
+	if (b->get != NULL)
 		return;
 	if (b->transport == BRIDGE_HTTP &&
-	    (b->get_disabled || b->get_at == 0 || bridge_now_ms() < b->get_at))
+	    (b->get_at == 0 || bridge_now_ms() < b->get_at))
 		return;
 	b->get_at = 0;
 	if ((x = bridge_xfer_new(b, BRIDGE_GET)) == NULL ||

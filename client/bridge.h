@@ -39,7 +39,7 @@ int bridge_open(const struct bridge_config *cfg, struct bridge **out,
 /*
  * Queues one JSON-RPC message (object or batch, no trailing newline) for the
  * server. Returns 0, -ERR_TOOBIG (over max_message), -ERR_NOMEM,
- * -ERR_INVALID (not JSON, or the bridge is closed).
+ * -ERR_INVALID (not JSON, or the bridge is closed or failed).
  */
 int bridge_send(struct bridge *b, const char *msg, size_t len);
 /*

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -805,6 +806,8 @@ static void test_bridge_http_get_405_logged_once(void **state)
 	struct ts_server *s = ts_start(0, 0);
 	char *url = tb_url(s, "/mcp");
 	struct bridge *b;
+	struct diag d;
+	clock_t c0;
 	int i, gets = 0;
 
 	(void)state;
@@ -817,6 +820,14 @@ static void test_bridge_http_get_405_logged_once(void **state)
 	tb_send(b, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}");
 	tb_expect(b, "\"id\":9", "result");
 	assert_true(tb_log_has("offers no stream of its own (HTTP 405)"));
+	/* Another initialized asks for no stream again, and the wait is
+	 * a wait, not a spin. */
+	tb_send(b, "{\"jsonrpc\":\"2.0\",\"method\":"
+	           "\"notifications/initialized\"}");
+	tb_expect_none(b, 100);
+	c0 = clock();
+	tu_ok(bridge_poll(b, NULL, 0, 300, &d), &d);
+	assert_true(clock() - c0 < CLOCKS_PER_SEC / 10);
 	bridge_close(b, 1000);
 	bridge_free(b);
 	ts_stop(s);
