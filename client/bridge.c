@@ -870,7 +870,7 @@ static int bridge_xfer_start(struct bridge *b, struct bridge_xfer *x,
 
 /*
  * A new transfer of kind, linked into b and not started. The options here
- * are the bridge's security posture; see bridge.h and the report in docs.
+ * are the bridge's security posture, each with its reason below.
  */
 static struct bridge_xfer *bridge_xfer_new(struct bridge *b,
                                            enum bridge_kind kind)
