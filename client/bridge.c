@@ -61,6 +61,7 @@ struct bridge_xfer {
 	size_t body_len;
 	json_t *ids;        /* POST: ids of its requests not answered yet */
 	int batch;          /* POST: the message was an array */
+	int has_requests;   /* POST: it held at least one request */
 	char *method;       /* POST: the first method named, for the log */
 	int is_init;        /* POST: initialize */
 	int is_initialized; /* POST: notifications/initialized */
@@ -595,7 +596,7 @@ static int bridge_set_endpoint(struct bridge *b, const char *data, size_t len)
 		r = -ERR_INVALID;
 		goto out;
 	}
-	if (strcmp(o1, o2) != 0) {
+	if (strcasecmp(o1, o2) != 0) {
 		bridge_fail(b,
 		            "mcpfleet: GET %s: the endpoint %s is on another "
 		            "origin; refused",
@@ -686,10 +687,11 @@ static size_t bridge_on_header(char *p, size_t size, size_t nitems, void *ud)
 			           b->url_show);
 		else
 			x->session = strndup(v, n - i);
-	} else if (n == 0 && x->is_init && x->status >= 200 &&
-	           x->status < 300) {
+	} else if (n == 0 && x->is_init && x->session != NULL &&
+	           x->status >= 200 && x->status < 300) {
 		/* End of the initialize answer's headers: the session starts
-		 * before its body, which may be a long stream. */
+		 * before its body, which may be a long stream. (A blank line
+		 * after trailers finds x->session already taken.) */
 		free(b->session);
 		b->session = x->session;
 		x->session = NULL;
@@ -868,7 +870,7 @@ static int bridge_xfer_start(struct bridge *b, struct bridge_xfer *x,
 
 /*
  * A new transfer of kind, linked into b and not started. The options here
- * are the bridge's security posture; see bridge.h and the report in docs.
+ * are the bridge's security posture, each with its reason below.
  */
 static struct bridge_xfer *bridge_xfer_new(struct bridge *b,
                                            enum bridge_kind kind)
@@ -957,10 +959,15 @@ static void bridge_get_open(struct bridge *b)
 {
 	struct bridge_xfer *x;
 
-	if (b->closing || b->get != NULL || b->failed)
+	if (b->closing || b->failed ||
+	    (b->transport == BRIDGE_HTTP && b->get_disabled)) {
+		b->get_at = 0; /* else bridge_poll() would wait for nothing */
+		return;
+	}
+	if (b->get != NULL)
 		return;
 	if (b->transport == BRIDGE_HTTP &&
-	    (b->get_disabled || b->get_at == 0 || bridge_now_ms() < b->get_at))
+	    (b->get_at == 0 || bridge_now_ms() < b->get_at))
 		return;
 	b->get_at = 0;
 	if ((x = bridge_xfer_new(b, BRIDGE_GET)) == NULL ||
@@ -1044,7 +1051,14 @@ static void bridge_done_post(struct bridge *b, struct bridge_xfer *x,
 		         b->url_show);
 		bridge_forget_session(b);
 	}
-	if (!failed && x->mode == BRIDGE_BODY_JSON && x->in.len > 0) {
+	if (!failed && x->mode == BRIDGE_BODY_JSON && x->in.len > 0 &&
+	    !x->has_requests) {
+		/* Only requests have answers; the host would take this body
+		 * for a message of the server's. */
+		bridge_log(b, "POST %s: HTTP %ld with a body for %s; ignored",
+		           b->url_show, x->status,
+		           x->method != NULL ? x->method : "a response");
+	} else if (!failed && x->mode == BRIDGE_BODY_JSON && x->in.len > 0) {
 		const char *id;
 		size_t idlen;
 		int has_method;
@@ -1308,6 +1322,7 @@ static int bridge_note_message(struct bridge *b, struct bridge_xfer *x,
 		return -ERR_NOMEM;
 	if (id != NULL && json_array_append(x->ids, id) != 0)
 		return -ERR_NOMEM;
+	x->has_requests |= id != NULL;
 	if (id != NULL && strcmp(method, "initialize") == 0 &&
 	    b->transport == BRIDGE_HTTP) {
 		/* A new session: the old one's id and stream are gone. */

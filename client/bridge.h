@@ -39,14 +39,16 @@ int bridge_open(const struct bridge_config *cfg, struct bridge **out,
 /*
  * Queues one JSON-RPC message (object or batch, no trailing newline) for the
  * server. Returns 0, -ERR_TOOBIG (over max_message), -ERR_NOMEM,
- * -ERR_INVALID (not JSON, or the bridge is closed).
+ * -ERR_INVALID (not JSON, or the bridge is closed or failed).
  */
 int bridge_send(struct bridge *b, const char *msg, size_t len);
 /*
- * Runs the transfers for at most timeout_ms; returns early when a message is
- * ready for bridge_recv() or one of the extra fds has events (revents filled,
- * as poll() does). Returns 0; a negative code when the bridge failed for
- * good, with d saying why (the SSE stream lost, for example).
+ * Runs the transfers for at most timeout_ms (negative: no limit); returns
+ * early when a message is ready for bridge_recv() or one of the extra fds has
+ * events (revents filled by poll() itself, so POLLHUP and POLLERR show too;
+ * only the first 16 fds wake the wait up). Returns 0; a negative code when
+ * the bridge failed for good, with d saying why (the SSE stream lost, for
+ * example).
  */
 int bridge_poll(struct bridge *b, struct pollfd *extra, size_t nextra,
                 int timeout_ms, struct diag *d);

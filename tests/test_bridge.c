@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -13,9 +14,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include "bridge.h"
 #include "buf.h"
@@ -40,6 +45,7 @@ struct ts_server {
 	int lfd;
 	int port;
 	int is_proxy;
+	SSL_CTX *tls;         /* NULL: plain HTTP */
 	int legacy;           /* HTTP+SSE at /sse and /messages */
 	int get_405;          /* Streamable HTTP: no GET stream */
 	const char *endpoint; /* legacy: the endpoint event's data */
@@ -62,12 +68,29 @@ struct ts_conn {
 	int fd;
 };
 
+/* The TLS session of the connection this thread serves, if any. */
+static _Thread_local SSL *ts_ssl;
+
+static ssize_t ts_recv(int fd, char *p, size_t n)
+{
+	int r;
+
+	if (ts_ssl == NULL)
+		return recv(fd, p, n, 0);
+	r = SSL_read(ts_ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+	return r > 0 ? r : -1;
+}
+
 static int ts_write(int fd, const char *p, size_t n)
 {
 	ssize_t w;
 
 	while (n > 0) {
-		w = send(fd, p, n, MSG_NOSIGNAL);
+		if (ts_ssl != NULL)
+			w = SSL_write(ts_ssl, p,
+			              n > INT_MAX ? INT_MAX : (int)n);
+		else
+			w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -193,6 +216,8 @@ static int ts_post(struct ts_server *s, int fd, struct ts_req *rq)
 		                    "\"capabilities\":{}}");
 		r = ts_respond(fd, 200, "OK", "application/json",
 		               "Mcp-Session-Id: sess-1\r\n", ans);
+	} else if (id == NULL && strcmp(method, "chatty") == 0) {
+		r = ts_respond(fd, 200, "OK", "application/json", "", "{}");
 	} else if (id == NULL && strcmp(method, "boom") != 0) {
 		r = ts_respond(fd, 202, "Accepted", "text/plain", "", "");
 	} else if (strcmp(method, "tools/list") == 0) {
@@ -285,7 +310,7 @@ static int ts_read_req(int fd, struct ts_req *rq, struct buf *in)
 	       NULL) {
 		if (in->len > TS_HEAD_MAX)
 			return -1;
-		n = recv(fd, tmp, sizeof(tmp), 0);
+		n = ts_recv(fd, tmp, sizeof(tmp));
 		if (n <= 0)
 			return -1;
 		assert_int_equal(buf_append(in, tmp, (size_t)n), 0);
@@ -298,7 +323,7 @@ static int ts_read_req(int fd, struct ts_req *rq, struct buf *in)
 		if (strncasecmp(cl + 1, "content-length:", 15) == 0)
 			blen = strtoul(cl + 16, NULL, 10);
 	while (in->len < hlen + blen) {
-		n = recv(fd, tmp, sizeof(tmp), 0);
+		n = ts_recv(fd, tmp, sizeof(tmp));
 		if (n <= 0)
 			return -1;
 		assert_int_equal(buf_append(in, tmp, (size_t)n), 0);
@@ -318,6 +343,13 @@ static void *ts_conn_main(void *arg)
 	struct ts_req rq, *kept;
 	int r;
 
+	if (s->tls != NULL) {
+		ts_ssl = SSL_new(s->tls);
+		assert_non_null(ts_ssl);
+		SSL_set_fd(ts_ssl, c->fd);
+		if (SSL_accept(ts_ssl) != 1)
+			goto out; /* the client refused the certificate */
+	}
 	for (;;) {
 		memset(&rq, 0, sizeof(rq));
 		if (ts_read_req(c->fd, &rq, &in) != 0) {
@@ -348,8 +380,11 @@ static void *ts_conn_main(void *arg)
 		if (r != 0)
 			break;
 	}
+out:
 	buf_free(&in);
 	shutdown(c->fd, SHUT_RDWR);
+	SSL_free(ts_ssl);
+	ts_ssl = NULL;
 	free(c);
 	return NULL;
 }
@@ -445,6 +480,7 @@ static void ts_free(struct ts_server *s)
 		free(s->req[i].body);
 	}
 	buf_free(&s->push);
+	SSL_CTX_free(s->tls);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -717,6 +753,10 @@ static void test_bridge_http_failures_answer_requests(void **state)
 	tb_expect_none(b, 300);
 	assert_true(tb_log_has("HTTP 500 Internal Server Error (boom not "
 	                       "delivered)"));
+	/* A body for a notification is no message for the host. */
+	tb_send(b, "{\"jsonrpc\":\"2.0\",\"method\":\"chatty\"}");
+	tb_expect_none(b, 300);
+	assert_true(tb_log_has("with a body for chatty; ignored"));
 	bridge_free(b);
 	ts_stop(s);
 	ts_free(s);
@@ -766,6 +806,8 @@ static void test_bridge_http_get_405_logged_once(void **state)
 	struct ts_server *s = ts_start(0, 0);
 	char *url = tb_url(s, "/mcp");
 	struct bridge *b;
+	struct diag d;
+	clock_t c0;
 	int i, gets = 0;
 
 	(void)state;
@@ -778,6 +820,14 @@ static void test_bridge_http_get_405_logged_once(void **state)
 	tb_send(b, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}");
 	tb_expect(b, "\"id\":9", "result");
 	assert_true(tb_log_has("offers no stream of its own (HTTP 405)"));
+	/* Another initialized asks for no stream again, and the wait is
+	 * a wait, not a spin. */
+	tb_send(b, "{\"jsonrpc\":\"2.0\",\"method\":"
+	           "\"notifications/initialized\"}");
+	tb_expect_none(b, 100);
+	c0 = clock();
+	tu_ok(bridge_poll(b, NULL, 0, 300, &d), &d);
+	assert_true(clock() - c0 < CLOCKS_PER_SEC / 10);
 	bridge_close(b, 1000);
 	bridge_free(b);
 	ts_stop(s);
@@ -957,6 +1007,104 @@ static void test_bridge_poll_reports_extra_fds(void **state)
 	free(url);
 }
 
+/* A server context with a leaf of ca for the given SubjectAltName. */
+static SSL_CTX *tb_tls_ctx(struct crypto_rng *rng, const struct tu_cred *ca,
+                           const char *san)
+{
+	const char *const sans[] = {san};
+	struct tu_cred leaf;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	BIO *bc, *bk;
+	X509 *cert;
+	EVP_PKEY *key;
+
+	assert_non_null(ctx);
+	tu_cred_leaf(rng, &leaf, ca, san, CRYPTO_PURPOSE_SERVER, sans, 1);
+	bc = BIO_new_mem_buf(leaf.cert_pem, (int)leaf.cert_len);
+	bk = BIO_new_mem_buf(leaf.key_pem, (int)leaf.key_len);
+	cert = PEM_read_bio_X509(bc, NULL, NULL, NULL);
+	key = PEM_read_bio_PrivateKey(bk, NULL, NULL, NULL);
+	assert_non_null(cert);
+	assert_non_null(key);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	BIO_free(bc);
+	BIO_free(bk);
+	tu_cred_free(&leaf);
+	return ctx;
+}
+
+/* Opens an https bridge to s (with ca_file, or the system store when
+ * NULL), sends a ping and returns the one message it gets. */
+static char *tb_tls_ping(const struct ts_server *s, const char *ca_file)
+{
+	struct buf u = BUF_INIT;
+	struct bridge_config cfg = {.transport = BRIDGE_HTTP,
+	                            .connect_timeout_ms = 2000,
+	                            .ca_file = ca_file,
+	                            .log = tb_on_log,
+	                            .log_ctx = &tb_logs};
+	struct bridge *b = NULL;
+	struct diag d;
+	char *m;
+
+	assert_int_equal(buf_printf(&u, "https://127.0.0.1:%d/mcp", s->port),
+	                 0);
+	cfg.url = u.data;
+	tu_ok(bridge_open(&cfg, &b, &d), &d);
+	tb_send(b, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}");
+	m = tb_recv(b);
+	bridge_free(b);
+	buf_free(&u);
+	return m;
+}
+
+static void test_bridge_https_verifies_peer_and_name(void **state)
+{
+	struct crypto_rng *rng = NULL;
+	struct tu_cred ca;
+	struct ts_server *good = ts_start(0, 0), *wrong = ts_start(0, 0);
+	struct diag d;
+	char *dir = tu_mkdtemp(), *ca_path = tu_path(dir, "ca.pem"), *m;
+
+	(void)state;
+	tu_ok(crypto_rng_new("test_bridge", &rng, &d), &d);
+	tu_cred_ca(rng, &ca, "Bridge Test CA");
+	tu_write(ca_path, ca.cert_pem, ca.cert_len);
+	good->tls = tb_tls_ctx(rng, &ca, "127.0.0.1");
+	wrong->tls = tb_tls_ctx(rng, &ca, "elsewhere.example");
+	/* The test CA given: the answer comes through. */
+	m = tb_tls_ping(good, ca_path);
+	if (strstr(m, "\"result\":{}") == NULL)
+		fail_msg("got %s", m);
+	free(m);
+	/* The system store does not know the test CA. */
+	m = tb_tls_ping(good, NULL);
+	if (strstr(m, "\"id\":3") == NULL || strstr(m, "\"error\"") == NULL ||
+	    strstr(m, "certificate") == NULL)
+		fail_msg("got %s", m);
+	free(m);
+	/* A certificate for another name is refused, CA or not. */
+	m = tb_tls_ping(wrong, ca_path);
+	if (strstr(m, "\"id\":3") == NULL || strstr(m, "\"error\"") == NULL ||
+	    strstr(m, "127.0.0.1") == NULL)
+		fail_msg("got %s", m);
+	free(m);
+	ts_stop(good);
+	ts_stop(wrong);
+	assert_int_equal(good->nreq, 1);
+	assert_int_equal(wrong->nreq, 0);
+	ts_free(good);
+	ts_free(wrong);
+	tu_cred_free(&ca);
+	crypto_rng_free(rng);
+	tu_rmtree(dir);
+	free(dir);
+	free(ca_path);
+}
+
 static void test_bridge_open_refuses_bad_config(void **state)
 {
 	struct bridge_config cfg = {.url = "ftp://127.0.0.1/x"};
@@ -997,6 +1145,8 @@ int main(void)
 	                           tb_setup),
 	    cmocka_unit_test_setup(test_bridge_proxy_and_no_proxy, tb_setup),
 	    cmocka_unit_test_setup(test_bridge_poll_reports_extra_fds,
+	                           tb_setup),
+	    cmocka_unit_test_setup(test_bridge_https_verifies_peer_and_name,
 	                           tb_setup),
 	    cmocka_unit_test(test_bridge_open_refuses_bad_config),
 	};
