@@ -30,6 +30,7 @@ struct hub_conn {
 	bool sent;        /* sent_hash holds what it was last sent */
 	bool closing;     /* revoked or refused: sends nothing more */
 	uint64_t applied; /* the revision it says it applied */
+	char key_id[CRYPTO_HEX_LEN + 1]; /* the data key it holds, or "" */
 	uint8_t sent_hash[CRYPTO_HASH_LEN];
 	struct hub_conn *bnext;       /* same bucket */
 	struct hub_conn *prev, *next; /* every connection */
@@ -177,7 +178,40 @@ static void hub_revoke(struct hub *h, struct hub_conn *hc)
 	net_close(hc->nc, NET_CLOSE_POLICY, "revoked");
 }
 
-/* Sends hc its entry of the hub's publication when it is news to it. */
+/* Sends hc its data key when it holds another (or none): before any
+ * envelope whose secrets are sealed with it. Returns 0 or -ERR_NOMEM /
+ * the send's error. */
+static int hub_send_key(struct hub_conn *hc, const struct publication_entry *e)
+{
+	Mcpfleet__V1__ServerFrame fr;
+	Mcpfleet__V1__DeviceKey k;
+	uint8_t buf[128];
+	size_t n;
+	int r;
+
+	if (strcmp(hc->key_id, e->data_key_id) == 0)
+		return 0;
+	mcpfleet__v1__device_key__init(&k);
+	k.key.data = (uint8_t *)(uintptr_t)e->data_key;
+	k.key.len = sizeof(e->data_key);
+	k.key_id = (char *)(uintptr_t)e->data_key_id;
+	mcpfleet__v1__server_frame__init(&fr);
+	fr.body_case = MCPFLEET__V1__SERVER_FRAME__BODY_DEVICE_KEY;
+	fr.device_key = &k;
+	if ((n = mcpfleet__v1__server_frame__get_packed_size(&fr)) >
+	    sizeof(buf))
+		return -ERR_INTERNAL;
+	mcpfleet__v1__server_frame__pack(&fr, buf);
+	r = net_send(hc->nc, buf, n);
+	explicit_bzero(buf, sizeof(buf));
+	if (r == 0)
+		(void)snprintf(hc->key_id, sizeof(hc->key_id), "%s",
+		               e->data_key_id);
+	return r;
+}
+
+/* Sends hc its entry of the hub's publication when it is news to it (and
+ * its data key first, when it holds another). */
 static void hub_push(struct hub *h, struct hub_conn *hc)
 {
 	const struct publication_entry *e;
@@ -187,7 +221,18 @@ static void hub_push(struct hub *h, struct hub_conn *hc)
 		return;
 	p = h->pub->p;
 	e = publication_find(p, hc->device_id);
-	if (e == NULL || p->revision <= hc->applied)
+	if (e == NULL)
+		return;
+	if (hub_send_key(hc, e) != 0) {
+		core_log(
+		    h->core, CORE_LOG_WARN,
+		    "%s: cannot queue its data key: closing the connection",
+		    hc->device_id);
+		hc->closing = true;
+		net_close(hc->nc, NET_CLOSE_GOING_AWAY, "too slow");
+		return;
+	}
+	if (p->revision <= hc->applied)
 		return;
 	if (hc->sent &&
 	    memcmp(hc->sent_hash, e->view_hash, CRYPTO_HASH_LEN) == 0)
@@ -371,6 +416,9 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 		}
 		hc->hello = true;
 		hc->applied = f->hello->applied_revision;
+		(void)snprintf(hc->key_id, sizeof(hc->key_id), "%s",
+		               f->hello->data_key_id ? f->hello->data_key_id
+		                                     : "");
 		core_submit_touch(c, hc->device_id, hc->applied, NULL);
 		hub_push(h, hc);
 		break;

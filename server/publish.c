@@ -33,6 +33,7 @@ struct publish_work {
 	size_t nusers;
 	struct envelope_payload *payloads;
 	struct envelope_batch *batch;
+	const uint8_t *master; /* the data keys derive from it */
 };
 
 static int publish_i64_cmp(int64_t x, int64_t y)
@@ -151,6 +152,30 @@ static int publish_collect(struct publish_work *w)
 	return 0;
 }
 
+/*
+ * What identifies a view's content: its packed servers, which keep their
+ * ${secret:NAME}s, and the secret records they use (a new version of a
+ * secret is a new record: a rotation changes the view).
+ */
+static int publish_view_hash(struct publish_user *u)
+{
+	size_t n = u->servers_len + u->view.nsecret_ids * 8, i, k;
+	uint8_t *buf = malloc(n + 1);
+	int r;
+
+	if (buf == NULL)
+		return -ERR_NOMEM;
+	memcpy(buf, u->servers, u->servers_len);
+	for (i = 0; i < u->view.nsecret_ids; i++)
+		for (k = 0; k < 8; k++)
+			buf[u->servers_len + i * 8 + k] =
+			    (uint8_t)((uint64_t)u->view.secret_ids[i] >>
+			              (8 * k));
+	r = crypto_sha256(buf, n, u->hash);
+	free(buf);
+	return r;
+}
+
 /* Computes, packs and hashes each user's view once. */
 static int publish_views(struct publish_work *w, struct diag *d)
 {
@@ -170,36 +195,80 @@ static int publish_views(struct publish_work *w, struct diag *d)
 			                "publish: out of memory packing the "
 			                "view of user %lld",
 			                (long long)u->user_id);
-		if (crypto_sha256(u->servers, u->servers_len, u->hash) != 0)
+		if (publish_view_hash(u) != 0)
 			return diag_set(d, ERR_CRYPTO, 0, 0,
 			                "publish: SHA-256 failed");
 	}
 	return 0;
 }
 
-/* One device's Catalogue payload: its header, then its user's servers. */
-static int publish_payload(const struct store_device *dev,
-                           const struct publish_user *u, uint64_t revision,
-                           int64_t issued_at, uint8_t **out, size_t *len)
+/*
+ * One device's Catalogue payload: its header (with the view's secret
+ * values sealed for this device), then its user's servers. Returns 0,
+ * -ERR_NOMEM or -ERR_CRYPTO.
+ */
+static int publish_payload(const struct publish_work *w,
+                           const struct store_device *dev,
+                           const struct publish_user *u,
+                           const struct publication_entry *e, uint64_t revision,
+                           int64_t issued_at, struct crypto_rng *rng,
+                           uint8_t **out, size_t *len)
 {
 	Mcpfleet__V1__Catalogue c;
+	Mcpfleet__V1__SealedSecret *ss = NULL, **ssp = NULL;
+	size_t hl, i, n = u->view.nsecret_ids;
 	uint8_t *buf;
-	size_t hl;
+	int r = -ERR_NOMEM;
 
 	mcpfleet__v1__catalogue__init(&c);
 	c.user = dev->user_name;
 	c.device_id = dev->id;
 	c.revision = revision;
 	c.issued_at = issued_at;
+	c.data_key_id = (char *)(uintptr_t)e->data_key_id;
+	if (n > 0 && ((ss = calloc(n, sizeof(*ss))) == NULL ||
+	              (ssp = calloc(n, sizeof(*ssp))) == NULL))
+		goto out;
+	for (i = 0; i < n; i++) {
+		const char *name;
+		const uint8_t *value;
+		int64_t version;
+		size_t vlen;
+
+		mcpfleet__v1__sealed_secret__init(&ss[i]);
+		ssp[i] = &ss[i];
+		if (view_ctx_secret(w->ctx, u->view.secret_ids[i], &name,
+		                    &version, &value, &vlen) != 0) {
+			r = -ERR_INTERNAL;
+			goto out;
+		}
+		ss[i].name = (char *)(uintptr_t)name;
+		ss[i].version = version;
+		if ((r = devsecret_seal(rng, e->data_key, dev->id, name,
+		                        version, (const char *)value, vlen,
+		                        &ss[i].sealed.data, &ss[i].sealed.len,
+		                        NULL)) != 0)
+			goto out;
+		c.n_secrets = i + 1;
+	}
+	c.secrets = ssp;
 	hl = mcpfleet__v1__catalogue__get_packed_size(&c);
-	if ((buf = malloc(hl + u->servers_len + 1)) == NULL)
-		return -ERR_NOMEM;
+	if ((buf = malloc(hl + u->servers_len + 1)) == NULL) {
+		r = -ERR_NOMEM;
+		goto out;
+	}
 	mcpfleet__v1__catalogue__pack(&c, buf);
 	if (u->servers_len > 0)
 		memcpy(buf + hl, u->servers, u->servers_len);
 	*out = buf;
 	*len = hl + u->servers_len;
-	return 0;
+	r = 0;
+out:
+	for (i = 0; ss != NULL && i < n; i++)
+		free(ss[i].sealed.data);
+	free(ss);
+	free(ssp);
+	return r;
 }
 
 static void publish_entry_clear(struct publication_entry *e)
@@ -207,6 +276,7 @@ static void publish_entry_clear(struct publication_entry *e)
 	free(e->device_id);
 	free(e->user);
 	crypto_secret_free(e->envelope, e->envelope_len);
+	explicit_bzero(e->data_key, sizeof(e->data_key));
 	free(e->secret_ids);
 	free(e->omitted_json);
 	memset(e, 0, sizeof(*e));
@@ -221,6 +291,9 @@ static int publish_entry(struct publish_work *w, size_t i,
 
 	e->user_id = dev->user_id;
 	memcpy(e->view_hash, u->hash, CRYPTO_HASH_LEN);
+	if (devsecret_derive(w->master, dev->id, e->data_key) != 0 ||
+	    devsecret_key_id(e->data_key, e->data_key_id) != 0)
+		return -ERR_INTERNAL;
 	if ((e->device_id = strdup(dev->id)) == NULL ||
 	    (e->user = strdup(dev->user_name)) == NULL ||
 	    (e->omitted_json = strdup(u->omitted_json)) == NULL)
@@ -252,12 +325,14 @@ static int publish_sign(struct publish_work *w, struct publication *p,
 		uint8_t *buf = NULL;
 
 		w->payloads[i].kind = ENVELOPE_CATALOGUE;
-		if (publish_payload(w->active[i],
-		                    publish_user_find(w, w->active[i]->user_id),
-		                    p->revision, p->issued_at, &buf,
-		                    &w->payloads[i].len) != 0)
-			return diag_set(d, ERR_NOMEM, 0, 0,
-			                "publish: out of memory");
+		if ((r = publish_payload(
+		         w, w->active[i],
+		         publish_user_find(w, w->active[i]->user_id), &p->v[i],
+		         p->revision, p->issued_at, rng, &buf,
+		         &w->payloads[i].len)) != 0)
+			return diag_set(d, r, 0, 0,
+			                "publish: the payload of %s: %s",
+			                w->active[i]->id, err_str(r));
 		w->payloads[i].data = buf;
 	}
 	if ((r = envelope_batch_sign(w->payloads, w->nactive, p->revision,
@@ -355,8 +430,11 @@ int publish_build(struct store *st, const struct pki *pki,
 		goto out;
 	}
 	p->n = w.nactive;
-	if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0 ||
-	    (r = publish_views(&w, d)) != 0)
+	w.master = pki->master;
+	if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0)
+		goto out;
+	view_ctx_set_sealing(w.ctx, true);
+	if ((r = publish_views(&w, d)) != 0)
 		goto out;
 	for (i = 0; i < w.nactive; i++)
 		if (publish_entry(&w, i, &p->v[i]) != 0) {

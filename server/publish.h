@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "crypto.h"
+#include "devsecret.h"
 #include "err.h"
 #include "pki.h"
 #include "store.h"
@@ -25,6 +26,11 @@ struct publication_entry {
 	int64_t *secret_ids; /* secret record ids the view carries */
 	size_t nsecret_ids;
 	char *omitted_json; /* JSON array of {"server","reason"}, "[]" */
+	/* The device's data key (devsecret_derive()), which its secret
+	 * values are sealed with; the hub hands it to an agent that holds
+	 * another. Wiped on free. */
+	uint8_t data_key[DEVSECRET_KEY_LEN];
+	char data_key_id[CRYPTO_HEX_LEN + 1];
 };
 
 /* One signed revision. Immutable once built: the service thread may read
@@ -39,8 +45,10 @@ struct publication {
 /*
  * Builds the next revision: in one store transaction, bumps the revision
  * counter, loads the snapshot and the active devices, computes each user's
- * view once (view_compute()), makes one Catalogue payload per device (user,
- * device id, revision, issued-at, servers), signs them all with one
+ * view once (view_compute(), with its ${secret:NAME}s kept), makes one
+ * Catalogue payload per device (user, device id, revision, issued-at,
+ * servers, and every secret value of the view sealed for that device under
+ * its data key: docs/design.md, "Secrets at rest"), signs them all with one
  * signature (envelope_batch_sign()), records the revision (root and
  * signature) and commits. With no active device, *out holds no entry and
  * nothing is signed (the counter still moves). Returns 0 with *out (free

@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "crypto.h"
+#include "devsecret.h"
 #include "envelope.h"
 #include "err.h"
 #include "mcpfleet.pb-c.h"
@@ -228,6 +229,8 @@ struct tf_agent {
 	struct crypto_key *signer;
 	struct netclient_ws *ws;
 	uint64_t applied;
+	uint8_t data_key[DEVSECRET_KEY_LEN]; /* from the server's DeviceKey */
+	bool have_key;
 };
 
 static void tf_agent_free(struct tf_agent *a)
@@ -403,10 +406,80 @@ static void tf_agent_connect(struct tf_agent *a)
 	    tf_connect(a, a->cert_pem, a->cert_len, a->key_pem, a->key_len), 0);
 }
 
+/* s with every ${secret:NAME} filled in from the catalogue's sealed values
+ * (a new string), as the agent does for a launcher. */
+static char *tf_fill(const struct tf_agent *a, const Mcpfleet__V1__Catalogue *c,
+                     const char *s)
+{
+	struct buf b = BUF_INIT;
+	const char *p = s, *q, *end;
+	size_t i, aadlen, ptlen;
+	char aad[DEVSECRET_AAD_MAX];
+	uint8_t *pt;
+
+	while ((q = strstr(p, "${secret:")) != NULL) {
+		end = strchr(q, '}');
+		assert_non_null(end);
+		assert_int_equal(buf_append(&b, p, (size_t)(q - p)), 0);
+		for (i = 0; i < c->n_secrets; i++)
+			if (strlen(c->secrets[i]->name) ==
+			        (size_t)(end - q - 9) &&
+			    strncmp(c->secrets[i]->name, q + 9,
+			            (size_t)(end - q - 9)) == 0)
+				break;
+		assert_true(i < c->n_secrets);
+		assert_true(a->have_key);
+		assert_int_equal(
+		    devsecret_aad(a->device_id, c->secrets[i]->name,
+		                  c->secrets[i]->version, aad, &aadlen),
+		    0);
+		assert_int_equal(crypto_open(a->data_key, aad, aadlen,
+		                             c->secrets[i]->sealed.data,
+		                             c->secrets[i]->sealed.len, &pt,
+		                             &ptlen, NULL),
+		                 0);
+		assert_int_equal(buf_append(&b, pt, ptlen), 0);
+		crypto_secret_free(pt, ptlen);
+		p = end + 1;
+	}
+	assert_int_equal(buf_puts(&b, p), 0);
+	return buf_steal(&b, NULL);
+}
+
+/* Fills the secrets of every env, header and argument value of the
+ * catalogue's servers in place, so that the tests read what a server gets. */
+static void tf_fill_all(const struct tf_agent *a, Mcpfleet__V1__Catalogue *c)
+{
+	size_t i, k;
+	char *v;
+
+	for (i = 0; i < c->n_servers; i++) {
+		Mcpfleet__V1__Server *m = c->servers[i];
+
+		for (k = 0; k < m->n_env; k++) {
+			v = tf_fill(a, c, m->env[k]->value);
+			free(m->env[k]->value);
+			m->env[k]->value = v;
+		}
+		for (k = 0; k < m->n_headers; k++) {
+			v = tf_fill(a, c, m->headers[k]->value);
+			free(m->headers[k]->value);
+			m->headers[k]->value = v;
+		}
+		for (k = 0; k < m->n_args; k++) {
+			v = tf_fill(a, c, m->args[k]);
+			free(m->args[k]);
+			m->args[k] = v;
+		}
+	}
+}
+
 /*
  * Waits for the next envelope and verifies it as an agent must: signature,
- * proof, user and device. Returns NULL when the connection closed or
- * nothing came within ms. Caller frees with tf_opened_free().
+ * proof, user and device; a DeviceKey frame before it is kept, and the
+ * catalogue's secrets are filled in with it (the envelope itself holds
+ * none in clear). Returns NULL when the connection closed or nothing came
+ * within ms. Caller frees with tf_opened_free().
  */
 static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 {
@@ -429,6 +502,18 @@ static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 	fr = mcpfleet__v1__server_frame__unpack(NULL, len, data);
 	free(data);
 	assert_non_null(fr);
+	if (fr->body_case == MCPFLEET__V1__SERVER_FRAME__BODY_DEVICE_KEY) {
+		char id[CRYPTO_HEX_LEN + 1];
+
+		assert_int_equal(fr->device_key->key.len, DEVSECRET_KEY_LEN);
+		memcpy(a->data_key, fr->device_key->key.data,
+		       DEVSECRET_KEY_LEN);
+		assert_int_equal(devsecret_key_id(a->data_key, id), 0);
+		assert_string_equal(id, fr->device_key->key_id);
+		a->have_key = true;
+		mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
+		return tf_recv(a, ms);
+	}
 	assert_int_equal(fr->body_case,
 	                 MCPFLEET__V1__SERVER_FRAME__BODY_ENVELOPE);
 	plen = mcpfleet__v1__signed_envelope__get_packed_size(fr->envelope);
@@ -446,6 +531,7 @@ static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 	if (o->kind == ENVELOPE_CATALOGUE) {
 		assert_true(o->revision > a->applied);
 		a->applied = o->revision;
+		tf_fill_all(a, o->catalogue);
 	}
 	return o;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests: server/publish.c, signed revisions and revocations. */
+#define _GNU_SOURCE /* memmem */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <jansson.h>
 
 #include "crypto.h"
+#include "devsecret.h"
 #include "envelope.h"
 #include "pki.h"
 #include "publish.h"
@@ -200,6 +202,33 @@ static const char *tp_header(const Mcpfleet__V1__Catalogue *c,
 	return NULL;
 }
 
+/*
+ * The value of a header of server as the device sees it: the envelope keeps
+ * the placeholder, and the value opens only with the device's data key
+ * (derived here from the master key, as the server does). Returns a new
+ * string.
+ */
+static char *tp_opened_header(struct tp_fixture *f,
+                              const Mcpfleet__V1__Catalogue *c,
+                              const char *server, const char *key)
+{
+	uint8_t dk[DEVSECRET_KEY_LEN];
+	struct catalogue model;
+	struct server filled;
+	struct diag d;
+	char *v;
+
+	tu_ok(envelope_catalogue_model(c, &model, &d), &d);
+	assert_int_equal(devsecret_derive(f->pki.master, c->device_id, dk), 0);
+	tu_ok(devsecret_fill(catalogue_find(&model, server), dk, c->device_id,
+	                     &filled, &d),
+	      &d);
+	v = strdup(kvlist_get(&filled.headers, key));
+	server_wipe(&filled);
+	catalogue_clear(&model);
+	return v;
+}
+
 static void test_publish_envelopes_open_per_device(void **state)
 {
 	struct tp_fixture *f = *state;
@@ -232,9 +261,19 @@ static void test_publish_envelopes_open_per_device(void **state)
 		assert_int_equal(o.catalogue->revision, 1);
 		assert_int_equal(o.catalogue->issued_at, TP_NOW);
 		assert_int_equal(o.catalogue->n_servers, 2);
+		/* The value travels sealed for this device only. */
 		assert_string_equal(
 		    tp_header(o.catalogue, "gh", "Authorization"),
-		    i < 2 ? "Bearer alice-token" : "Bearer org-token");
+		    "Bearer ${secret:GH}");
+		assert_null(memmem(e->envelope, e->envelope_len, "-token", 6));
+		{
+			char *v = tp_opened_header(f, o.catalogue, "gh",
+			                           "Authorization");
+
+			assert_string_equal(v, i < 2 ? "Bearer alice-token"
+			                             : "Bearer org-token");
+			free(v);
+		}
 		/* What the agent builds from it passes its own checks. */
 		diag_clear(&d);
 		tu_ok(envelope_catalogue_model(o.catalogue, &model, &d), &d);
@@ -360,8 +399,13 @@ static void test_publish_view_hash_tracks_changes(void **state)
 	assert_true(b->secret_ids[0] != id);
 	memset(&o, 0, sizeof(o));
 	tp_open(f, a, &o);
-	assert_string_equal(tp_header(o.catalogue, "gh", "Authorization"),
-	                    "Bearer alice-rotated");
+	{
+		char *v =
+		    tp_opened_header(f, o.catalogue, "gh", "Authorization");
+
+		assert_string_equal(v, "Bearer alice-rotated");
+		free(v);
+	}
 	envelope_opened_clear(&o);
 	publication_free(p1);
 	publication_free(p2);

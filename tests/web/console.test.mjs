@@ -397,8 +397,13 @@ async function main() {
       agent = spawn(AGENT, ['run'], { env, stdio: ['ignore', agentLog, agentLog] });
       fs.closeSync(agentLog);
       const cursorFile = path.join(home, '.cursor', 'mcp.json');
-      await waitFor('the agent to write cursor\'s file', () => fs.existsSync(cursorFile) && fs.readFileSync(cursorFile, 'utf8').includes(SECRET), 30_000);
-      pass(`agent: enrolled with the console's link as ${dev}; github (with alice's secret) and everything reached cursor`);
+      const launched = () => {
+        const t = fs.existsSync(cursorFile) ? fs.readFileSync(cursorFile, 'utf8') : '';
+        return t.includes('"github"') && t.includes('"everything"') && t.includes('"exec"');
+      };
+      await waitFor('the agent to write cursor\'s file', launched, 30_000);
+      assert.ok(!fs.readFileSync(cursorFile, 'utf8').includes(SECRET), "alice's secret is not in cursor's file");
+      pass(`agent: enrolled with the console's link as ${dev}; github and everything reached cursor as launcher entries, without alice's secret`);
 
       await go('#/devices', 'Devices');
       await waitFor('the device to show connected with a report', async () => {
