@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "rate.h"
 
 /* Appends the comma-separated items of list to the array at o[key]. */
 static int serverflags_list(json_t *o, const char *key, const char *list)
@@ -63,6 +64,7 @@ int serverflags_parse(int argc, char **argv, json_t **out, struct diag *d)
 	static const char *const with_value[] = {
 	    "--command", "--arg",  "--url",         "--type",       "--header",
 	    "--env",     "--host", "--tools-allow", "--tools-deny", "--json",
+	    "--via",     "--rate", "--tool-rate",
 	};
 	json_t *o = json_object(), *tools = NULL;
 	bool json_given = false, other_given = false;
@@ -169,6 +171,23 @@ int serverflags_parse(int argc, char **argv, json_t **out, struct diag *d)
 			                    (size_t)(c - val), v);
 		} else if (strcmp(flag, "--disabled") == 0) {
 			r = json_object_set_new(o, "disabled", json_true());
+		} else if (strcmp(flag, "--via") == 0 ||
+		           strcmp(flag, "--rate") == 0) {
+			/* Checked with the whole entry (catalogue.c). */
+			r = json_object_set_new(o, flag + 2, json_string(val));
+		} else if (strcmp(flag, "--tool-rate") == 0) {
+			struct tool_rate tr = {0};
+			char text[RATE_TEXT_MAX];
+
+			if ((r = tool_rate_parse("--tool-rate", val, &tr, d)) !=
+			    0) {
+				r = -ERR_USAGE;
+				goto fail;
+			}
+			r = serverflags_map(o, "tool_rates", tr.tools,
+			                    strlen(tr.tools),
+			                    rate_format(&tr.rate, text));
+			tool_rate_clear(&tr);
 		} else {
 			/* --tools-allow / --tools-deny */
 			if (tools == NULL &&

@@ -13,7 +13,8 @@
  *   --command CMD [--arg A]... | --url URL [--type http|sse] [--header 'K:
  * V']...
  *   [--env K=V]... [--host ID]... [--disabled] [--tools-allow a,b]
- *   [--tools-deny a,b] | --json '{...}'
+ *   [--tools-deny a,b] [--via launcher|direct] [--rate N/PERIOD]
+ *   [--tool-rate GLOB=N/PERIOD]... | --json '{...}'
  * Flags may also be written --flag=value; unknown flags are errors, so the
  * caller passes only the arguments after NAME. Returns 0 with *out a
  * new object (caller json_decref()s), or -ERR_USAGE with d naming the flag.

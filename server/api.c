@@ -1936,6 +1936,68 @@ out:
 	return r;
 }
 
+/* ---- Calls ---- */
+
+static json_t *api_call_json(struct api_call *c, const void *p)
+{
+	const struct store_call *v = p;
+
+	(void)c;
+	return json_pack(
+	    "{s:I,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:s,s:I,s:I,"
+	    "s:s?,s:I}",
+	    "id", (json_int_t)v->id, "device", v->device_id, "user",
+	    v->user_name, "seq", (json_int_t)v->seq, "at",
+	    (json_int_t)(v->at_ms / 1000), "at_ms", (json_int_t)v->at_ms,
+	    "server", v->server, "method", v->method, "name", v->name,
+	    "duration_us", (json_int_t)v->duration_us, "outcome",
+	    store_call_outcome_name(v->outcome), "bytes_in",
+	    (json_int_t)v->bytes_in, "bytes_out", (json_int_t)v->bytes_out,
+	    "detail", v->detail, "received_at", (json_int_t)v->received_at);
+}
+
+static int api_calls_list(struct api_call *c)
+{
+	struct store_call_filter f = {0};
+	struct store_call_list l = {0};
+	int64_t limit;
+	int r;
+
+	f.user = net_request_param(c->req, "user");
+	f.device_id = net_request_param(c->req, "device");
+	f.server = net_request_param(c->req, "server");
+	f.name = net_request_param(c->req, "tool");
+	f.outcome = net_request_param(c->req, "outcome");
+	/* Unix seconds, as for the audit log. */
+	if ((r = api_query_int(c, "since", 0, INT64_MAX / 1000, 0,
+	                       &f.since_ms)) != 0 ||
+	    (r = api_query_int(c, "until", 0, INT64_MAX / 1000, 0,
+	                       &f.until_ms)) != 0 ||
+	    (r = api_query_int(c, "before", 0, INT64_MAX, 0, &f.before_id)) !=
+	        0 ||
+	    (r = api_query_int(c, "limit", 1, STORE_CALL_LIMIT, 100, &limit)) !=
+	        0)
+		goto out;
+	f.limit = (size_t)limit;
+	f.since_ms *= 1000;
+	f.until_ms *= 1000;
+	if (f.outcome != NULL &&
+	    store_call_outcome_parse(f.outcome,
+	                             &(enum store_call_outcome){0}) != 0) {
+		r = api_fail(c, 400,
+		             "query parameter 'outcome' must be ok, error, "
+		             "denied or rate_limited");
+		goto out;
+	}
+	if ((r = api_store_result(c, store_calls_list(c->st, &f, &l, &c->d))) !=
+	    0)
+		goto out;
+	r = api_answer_list(c, l.v, l.n, sizeof(*l.v), api_call_json);
+out:
+	store_call_list_free(&l);
+	return r;
+}
+
 /* ---- Audit ---- */
 
 static json_t *api_audit_json(struct api_call *c, const void *p)
@@ -2189,6 +2251,9 @@ static const char *const api_query_server[] = {"server", NULL};
 static const char *const api_query_user[] = {"user", NULL};
 static const char *const api_query_scope[] = {"team", "user", NULL};
 static const char *const api_query_audit[] = {"since", "after", "limit", NULL};
+static const char *const api_query_calls[] = {
+    "user",  "device", "server", "tool",  "outcome",
+    "since", "until",  "before", "limit", NULL};
 
 static const struct api_route api_routes[] = {
     {"GET", "users", api_users_list, NULL, NULL},
@@ -2220,6 +2285,7 @@ static const struct api_route api_routes[] = {
     {"GET", "devices/*", api_device_answer, NULL, NULL},
     {"POST", "devices/*/revoke", api_device_revoke, api_fields_reason, NULL},
     {"GET", "audit", api_audit_list, NULL, api_query_audit},
+    {"GET", "calls", api_calls_list, NULL, api_query_calls},
     {"GET", "audit/verify", api_audit_verify, NULL, NULL},
     {"GET", "admin-tokens", api_admin_tokens_list, NULL, NULL},
     {"POST", "admin-tokens", api_admin_token_create, api_fields_name, NULL},

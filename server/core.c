@@ -24,6 +24,7 @@ enum core_job_kind {
 	CORE_JOB_EXCHANGE,
 	CORE_JOB_TOUCH,
 	CORE_JOB_DELIVERY,
+	CORE_JOB_CALLS,
 };
 
 struct core_job {
@@ -39,6 +40,8 @@ struct core_job {
 	char *report_json;
 	int64_t *secret_ids;
 	size_t nsecrets;
+	/* CORE_JOB_CALLS */
+	struct store_call_list calls;
 };
 
 /* ---- Logging ---- */
@@ -263,7 +266,12 @@ static int core_publish(struct core *c, struct diag *d)
 	struct core_pub *cp, *old;
 	int r;
 
-	r = publish_build(c->st, &c->pki, c->rng, &p, d);
+	r = publish_build_with(
+	    c->st, &c->pki,
+	    &(struct publish_settings){.offline_grace = c->conf.offline_grace,
+	                               .call_spool_max =
+	                                   (uint64_t)c->conf.call_spool_max},
+	    c->rng, &p, d);
 	if (r != 0)
 		return r;
 	cp = calloc(1, sizeof(*cp));
@@ -297,6 +305,65 @@ struct core_pub *core_take_pub(struct core *c)
 	c->pending_pub = NULL;
 	pthread_mutex_unlock(&c->mu);
 	return p;
+}
+
+static void core_enqueue(struct core *c, struct core_job *j);
+
+void core_submit_calls(struct core *c, const char *device_id,
+                       struct store_call *v, size_t n)
+{
+	struct core_job *j = calloc(1, sizeof(*j));
+	struct store_call_list l = {.v = v, .n = n};
+
+	if (j == NULL || (j->device_id = strdup(device_id)) == NULL) {
+		free(j);
+		store_call_list_free(&l); /* not acknowledged: sent again */
+		return;
+	}
+	j->kind = CORE_JOB_CALLS;
+	j->calls = l;
+	core_enqueue(c, j);
+}
+
+/* Stores a batch and queues its acknowledgement for the hub. */
+static void core_calls(struct core *c, const struct core_job *j)
+{
+	struct core_ack *a;
+	uint64_t through = 0;
+	size_t added = 0;
+	struct diag d;
+
+	diag_clear(&d);
+	if (store_calls_insert(c->st, j->device_id, j->calls.v, j->calls.n,
+	                       &added, &through, &d) != 0) {
+		core_log(c, CORE_LOG_WARN,
+		         "%s: a batch of %zu call records refused: %s",
+		         j->device_id, j->calls.n, d.msg);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	a = realloc(c->acks, (c->nacks + 1) * sizeof(*a));
+	if (a != NULL) {
+		c->acks = a;
+		a[c->nacks].through = through;
+		if ((a[c->nacks].device_id = strdup(j->device_id)) != NULL)
+			c->nacks++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	net_wake(c->net);
+}
+
+struct core_ack *core_take_acks(struct core *c, size_t *n)
+{
+	struct core_ack *a;
+
+	pthread_mutex_lock(&c->mu);
+	a = c->acks;
+	*n = c->nacks;
+	c->acks = NULL;
+	c->nacks = 0;
+	pthread_mutex_unlock(&c->mu);
+	return a;
 }
 
 char **core_take_kicks(struct core *c, size_t *n)
@@ -382,6 +449,7 @@ static void core_job_free(struct core_job *j)
 	free(j->device_id);
 	free(j->report_json);
 	free(j->secret_ids);
+	store_call_list_free(&j->calls);
 	free(j);
 }
 
@@ -650,6 +718,9 @@ static void core_job_run(struct core *c, struct core_job *j)
 	case CORE_JOB_EXCHANGE:
 		core_exchange(c, j->req, j->resp);
 		break;
+	case CORE_JOB_CALLS:
+		core_calls(c, j);
+		break;
 	case CORE_JOB_TOUCH:
 		if (store_device_touch(c->st, j->device_id, store_now(c->st),
 		                       (int64_t)(j->revision & INT64_MAX),
@@ -674,12 +745,35 @@ static void core_job_run(struct core *c, struct core_job *j)
  * revision if any of them changed something, then answers the requests,
  * so that an admin's answer follows the push it caused.
  */
+/* Drops the calls older than calls_retention, at most once an hour. */
+static void core_prune_calls(struct core *c, int64_t *next)
+{
+	int64_t now = store_now(c->st);
+	size_t n = 0;
+	struct diag d;
+
+	if (now < *next)
+		return;
+	*next = now + 3600;
+	diag_clear(&d);
+	if (store_calls_prune(c->st, now - c->conf.calls_retention, &n, &d) !=
+	    0)
+		core_log(c, CORE_LOG_WARN, "calls retention: %s", d.msg);
+	else if (n > 0)
+		core_log(c, CORE_LOG_INFO,
+		         "calls retention: %zu call records older than %lld s "
+		         "removed",
+		         n, (long long)c->conf.calls_retention);
+}
+
 static void *core_thread(void *arg)
 {
 	struct core *c = arg;
 	struct core_job *jobs, *j, *answer, **atail;
+	int64_t next_prune = 0;
 	struct diag d;
 
+	core_prune_calls(c, &next_prune);
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
 		while (!c->stop && c->jobs_head == NULL)
@@ -692,6 +786,7 @@ static void *core_thread(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&c->mu);
+		core_prune_calls(c, &next_prune);
 		answer = NULL;
 		atail = &answer;
 		while ((j = jobs) != NULL) {
@@ -839,6 +934,9 @@ void core_close(struct core *c)
 	for (i = 0; i < c->nkicks; i++)
 		free(c->kicks[i]);
 	free(c->kicks);
+	for (i = 0; i < c->nacks; i++)
+		free(c->acks[i].device_id);
+	free(c->acks);
 	for (i = 0; i < c->nonline; i++)
 		free(c->online[i].id);
 	free(c->online);

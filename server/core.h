@@ -54,6 +54,12 @@ struct core_pub {
 };
 
 struct api_sessions;
+
+/* A device's call records are stored up to through: its CallAck. */
+struct core_ack {
+	char *device_id;
+	uint64_t through;
+};
 struct core_job;
 struct hub;
 
@@ -85,6 +91,8 @@ struct core {
 	struct core_pub *pending_pub; /* for the hub to take */
 	char **kicks;                 /* device ids revoked, for the hub */
 	size_t nkicks;
+	struct core_ack *acks; /* call batches stored, for the hub */
+	size_t nacks;
 	struct core_dir *dir;
 	struct core_online *online; /* connected devices, sorted by id */
 	size_t nonline;
@@ -153,6 +161,18 @@ void core_submit_delivery(struct core *c, const char *device_id,
 /* Core -> hub: takes the newest publication (a reference the caller
  * releases with core_pub_release()), or NULL when none is new. */
 struct core_pub *core_take_pub(struct core *c);
+
+/*
+ * Stores a CallBatch's records of device_id on the core thread (taking v,
+ * n records, and their strings); once stored, the hub gets an
+ * acknowledgement through core_take_acks(). A refused batch is logged and
+ * not acknowledged: the agent keeps it.
+ */
+void core_submit_calls(struct core *c, const char *device_id,
+                       struct store_call *v, size_t n);
+/* The acknowledgements waiting for the hub (caller frees each device_id,
+ * then the array). Service thread. */
+struct core_ack *core_take_acks(struct core *c, size_t *n);
 /* Core -> hub: takes the device ids to kick (caller frees each and the
  * array). */
 char **core_take_kicks(struct core *c, size_t *n);

@@ -192,6 +192,19 @@ static const struct ctl_opt ctl_opts_audit[] = {
     {NULL, NULL, NULL, CTL_STRING, 0},
 };
 
+static const struct ctl_opt ctl_opts_calls[] = {
+    {"--user", "U", "user", CTL_STRING, CTL_QUERY},
+    {"--device", "ID", "device", CTL_STRING, CTL_QUERY},
+    {"--server", "S", "server", CTL_STRING, CTL_QUERY},
+    {"--tool", "T", "tool", CTL_STRING, CTL_QUERY},
+    {"--outcome", "O", "outcome", CTL_STRING, CTL_QUERY},
+    {"--since", "T", "since", CTL_SINCE, CTL_QUERY},
+    {"--until", "T", "until", CTL_SINCE, CTL_QUERY},
+    {"--before", "ID", "before", CTL_COUNT, CTL_QUERY},
+    {"--limit", "N", "limit", CTL_COUNT, CTL_QUERY},
+    {NULL, NULL, NULL, CTL_STRING, 0},
+};
+
 /* The global options, before the command or among its own. */
 enum ctl_global {
 	CTL_G_SERVER,
@@ -300,6 +313,16 @@ static const struct ctl_col ctl_audit_cols[] = {
     {NULL, NULL, 0},
 };
 
+static const struct ctl_col ctl_call_cols[] = {
+    {"ID", "id", 0},          {"AT", "at", CTL_COL_TIME},
+    {"USER", "user", 0},      {"DEVICE", "device", 0},
+    {"SERVER", "server", 0},  {"METHOD", "method", 0},
+    {"NAME", "name", 0},      {"OUTCOME", "outcome", 0},
+    {"US", "duration_us", 0}, {"IN", "bytes_in", 0},
+    {"OUT", "bytes_out", 0},  {"DETAIL", "detail", 0},
+    {NULL, NULL, 0},
+};
+
 static const struct ctl_col ctl_admin_token_cols[] = {
     {"ID", "id", 0},           {"NAME", "name", 0},
     {"REVOKED", "revoked", 0}, {"CREATED", "created_at", CTL_COL_TIME},
@@ -347,6 +370,7 @@ static const struct ctl_view ctl_secret_view = {.cols = ctl_secret_cols};
 static const struct ctl_view ctl_token_view = {.cols = ctl_token_cols};
 static const struct ctl_view ctl_device_view = {.cols = ctl_device_cols};
 static const struct ctl_view ctl_audit_view = {.cols = ctl_audit_cols};
+static const struct ctl_view ctl_call_view = {.cols = ctl_call_cols};
 static const struct ctl_view ctl_admin_token_view = {.cols =
                                                          ctl_admin_token_cols};
 static const struct ctl_view ctl_status_view = {.cols = ctl_status_cols};
@@ -361,7 +385,8 @@ static const struct ctl_view ctl_offboard_view = {
 #define CTL_ENTRY_FLAGS                                                        \
 	"(--command CMD [--arg A]... | --url URL [--type http|sse] "           \
 	"[--header 'K: V']...) [--env K=V]... [--host ID]... [--disabled] "    \
-	"[--tools-allow a,b] [--tools-deny a,b] | --json '{...}'"
+	"[--tools-allow a,b] [--tools-deny a,b] [--via launcher|direct] "      \
+	"[--rate N/PERIOD] [--tool-rate GLOB=N/PERIOD]... | --json '{...}'"
 
 static const struct ctl_command ctl_commands[] = {
     {.words = "user add",
@@ -588,6 +613,17 @@ static const struct ctl_command ctl_commands[] = {
      .help = "Lists the audit log, oldest first. --since takes Unix "
              "seconds, a UTC date (2024-06-01 or 2024-06-01T12:00:00Z) or "
              "a duration ago (1h, 7d); --after ID starts after a row."},
+    {.words = "calls list",
+     .method = "GET",
+     .path = "calls",
+     .opts = ctl_opts_calls,
+     .view = &ctl_call_view,
+     .help = "Lists the tool calls, resource reads and prompt gets made "
+             "through the launchers, newest first (100 unless --limit, at "
+             "most 1000; --before ID pages on): who, on which device and "
+             "server, the outcome (ok, error, denied, rate_limited), the "
+             "duration in microseconds and the bytes. Never arguments or "
+             "results. --since and --until as for audit list."},
     {.words = "audit verify",
      .method = "GET",
      .path = "audit/verify",

@@ -390,6 +390,67 @@ out:
 	return s;
 }
 
+/*
+ * Hands a CallBatch to the core, which stores it (the device's user from
+ * the directory, never from the agent) and acknowledges it. A batch over
+ * STORE_CALL_BATCH records closes the connection: the agent never sends
+ * one.
+ */
+static void hub_calls(struct hub *h, struct hub_conn *hc,
+                      const Mcpfleet__V1__CallBatch *b)
+{
+	struct store_call *v;
+	size_t i;
+
+	if (b->n_calls == 0)
+		return;
+	if (b->n_calls > STORE_CALL_BATCH) {
+		hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
+		                   "too many call records in one batch");
+		return;
+	}
+	if ((v = calloc(b->n_calls, sizeof(*v))) == NULL)
+		return; /* not acknowledged: the agent sends it again */
+	for (i = 0; i < b->n_calls; i++) {
+		const Mcpfleet__V1__CallRecord *m = b->calls[i];
+
+		v[i].seq = m->seq;
+		v[i].at_ms = m->at_ms;
+		v[i].duration_us = m->duration_us;
+		v[i].outcome = (enum store_call_outcome)m->outcome;
+		v[i].bytes_in = m->bytes_in;
+		v[i].bytes_out = m->bytes_out;
+		v[i].server = strdup(m->server ? m->server : "");
+		v[i].method = strdup(m->method ? m->method : "");
+		v[i].name = strdup(m->name ? m->name : "");
+		v[i].detail = m->detail != NULL && m->detail[0] != '\0'
+		                  ? strdup(m->detail)
+		                  : NULL;
+	}
+	core_submit_calls(h->core, hc->device_id, v, b->n_calls);
+}
+
+/* Sends a device the acknowledgement of its stored calls. */
+static void hub_ack(struct hub *h, const struct core_ack *a)
+{
+	struct hub_conn *hc = hub_find(h, a->device_id);
+	Mcpfleet__V1__ServerFrame fr;
+	Mcpfleet__V1__CallAck ack;
+	uint8_t buf[32];
+	size_t n;
+
+	if (hc == NULL || hc->closing)
+		return; /* the agent sends the batch again, and it is kept once
+		         */
+	mcpfleet__v1__call_ack__init(&ack);
+	ack.through_seq = a->through;
+	mcpfleet__v1__server_frame__init(&fr);
+	fr.body_case = MCPFLEET__V1__SERVER_FRAME__BODY_CALLS_ACK;
+	fr.calls_ack = &ack;
+	n = mcpfleet__v1__server_frame__pack(&fr, buf);
+	(void)net_send(hc->nc, buf, n);
+}
+
 static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
                            size_t len)
 {
@@ -435,6 +496,14 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 		break;
 	case MCPFLEET__V1__AGENT_FRAME__BODY_PONG:
 		break;
+	case MCPFLEET__V1__AGENT_FRAME__BODY_CALLS:
+		if (!hc->hello) {
+			hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
+			                   "calls before hello");
+			break;
+		}
+		hub_calls(h, hc, f->calls);
+		break;
 	default:
 		hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
 		                   "frame without a body");
@@ -466,9 +535,16 @@ static void hub_on_wake(void *arg)
 	struct hub *h = c->hub;
 	struct core_pub *pub;
 	struct hub_conn *hc;
+	struct core_ack *acks;
 	char **kicks;
 	size_t i, n;
 
+	acks = core_take_acks(c, &n);
+	for (i = 0; i < n; i++) {
+		hub_ack(h, &acks[i]);
+		free(acks[i].device_id);
+	}
+	free(acks);
 	kicks = core_take_kicks(c, &n);
 	for (i = 0; i < n; i++) {
 		hc = hub_find(h, kicks[i]);

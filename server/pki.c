@@ -27,6 +27,9 @@
 #define PKI_MASTER_HEX      (2 * CRYPTO_SEAL_KEY_LEN)
 #define PKI_DEFAULT_TTL     86400
 #define PKI_DEFAULT_RATE    10
+#define PKI_DEFAULT_GRACE   (7 * 86400)
+#define PKI_DEFAULT_SPOOL   (8 << 20)
+#define PKI_DEFAULT_KEEP    (90 * 86400)
 #define PKI_TOKEN_TTL_MAX   (366 * 86400LL) /* a year and a day */
 #define PKI_ENROLL_RATE_MAX 100000u
 
@@ -399,6 +402,9 @@ void pki_conf_defaults(struct pki_conf *c)
 	c->device_days = PKI_DEVICE_DAYS;
 	c->token_ttl = PKI_DEFAULT_TTL;
 	c->enroll_rate = PKI_DEFAULT_RATE;
+	c->offline_grace = PKI_DEFAULT_GRACE;
+	c->call_spool_max = PKI_DEFAULT_SPOOL;
+	c->calls_retention = PKI_DEFAULT_KEEP;
 }
 
 /* A decimal number in [min, max], digits only. */
@@ -504,6 +510,9 @@ enum {
 	PKI_K_TOKEN_TTL = 1u << 4,
 	PKI_K_ENROLL_RATE = 1u << 5,
 	PKI_K_NAME = 1u << 6, /* repeatable */
+	PKI_K_GRACE = 1u << 7,
+	PKI_K_SPOOL = 1u << 8,
+	PKI_K_KEEP = 1u << 9,
 };
 
 /* Applies one "key = value" line to c. */
@@ -532,6 +541,12 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 		bit = PKI_K_ENROLL_RATE;
 	else if (strcmp(key, "name") == 0)
 		bit = PKI_K_NAME;
+	else if (strcmp(key, "offline_grace") == 0)
+		bit = PKI_K_GRACE;
+	else if (strcmp(key, "call_spool_max") == 0)
+		bit = PKI_K_SPOOL;
+	else if (strcmp(key, "calls_retention") == 0)
+		bit = PKI_K_KEEP;
 	else
 		return diag_set(d, ERR_PARSE, line, 0,
 		                "%s:%u: unknown key '%.64s'", path, line, key);
@@ -583,6 +598,26 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 			                "to %u",
 			                path, line, v, PKI_ENROLL_RATE_MAX);
 		c->enroll_rate = (unsigned)n;
+		break;
+	case PKI_K_GRACE:
+	case PKI_K_KEEP:
+		if (pki_conf_number(v, 60, 3650LL * 86400, &n) != 0)
+			return diag_set(d, ERR_INVALID, line, 0,
+			                "%s:%u: %s: '%.64s' is not 60 seconds "
+			                "to 10 years (in seconds)",
+			                path, line, key, v);
+		if (bit == PKI_K_GRACE)
+			c->offline_grace = n;
+		else
+			c->calls_retention = n;
+		break;
+	case PKI_K_SPOOL:
+		if (pki_conf_number(v, 65536, 256LL << 20, &n) != 0)
+			return diag_set(d, ERR_INVALID, line, 0,
+			                "%s:%u: call_spool_max: '%.64s' is not "
+			                "65536 to 268435456 bytes",
+			                path, line, v);
+		c->call_spool_max = n;
 		break;
 	default: /* PKI_K_NAME */
 		/* The file's names replace the defaults, not add to them. */
@@ -733,8 +768,13 @@ int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d)
 		r = buf_printf(&b,
 		               "device_days = %u\n"
 		               "token_ttl = %" PRId64 "\n"
-		               "enroll_rate = %u\n",
-		               c->device_days, c->token_ttl, c->enroll_rate);
+		               "enroll_rate = %u\n"
+		               "offline_grace = %" PRId64 "\n"
+		               "call_spool_max = %" PRId64 "\n"
+		               "calls_retention = %" PRId64 "\n",
+		               c->device_days, c->token_ttl, c->enroll_rate,
+		               c->offline_grace, c->call_spool_max,
+		               c->calls_retention);
 	if (r != 0) {
 		r = diag_set(d, ERR_NOMEM, 0, 0, "%s: out of memory", path);
 		goto out;

@@ -60,6 +60,13 @@ struct pki_conf {
 	unsigned device_days;
 	int64_t token_ttl;
 	unsigned enroll_rate;
+	/* The launchers (docs/design.md, "Edge launcher"): how long an agent
+	 * that cannot reach the server may still run fleet servers, how many
+	 * bytes of call records it keeps meanwhile, and how long the server
+	 * keeps calls (seconds). */
+	int64_t offline_grace;
+	int64_t call_spool_max;
+	int64_t calls_retention;
 };
 
 /* Fills c with the defaults (names: "localhost", "127.0.0.1"). */

@@ -34,6 +34,7 @@ struct publish_work {
 	struct envelope_payload *payloads;
 	struct envelope_batch *batch;
 	const uint8_t *master; /* the data keys derive from it */
+	struct publish_settings set;
 };
 
 static int publish_i64_cmp(int64_t x, int64_t y)
@@ -226,6 +227,8 @@ static int publish_payload(const struct publish_work *w,
 	c.revision = revision;
 	c.issued_at = issued_at;
 	c.data_key_id = (char *)(uintptr_t)e->data_key_id;
+	c.offline_grace_secs = w->set.offline_grace;
+	c.call_spool_max = w->set.call_spool_max;
 	if (n > 0 && ((ss = calloc(n, sizeof(*ss))) == NULL ||
 	              (ssp = calloc(n, sizeof(*ssp))) == NULL))
 		goto out;
@@ -398,6 +401,14 @@ int publish_build(struct store *st, const struct pki *pki,
                   struct crypto_rng *rng, struct publication **out,
                   struct diag *d)
 {
+	return publish_build_with(st, pki, NULL, rng, out, d);
+}
+
+int publish_build_with(struct store *st, const struct pki *pki,
+                       const struct publish_settings *set,
+                       struct crypto_rng *rng, struct publication **out,
+                       struct diag *d)
+{
 	struct publish_work w;
 	struct publication *p = NULL;
 	int64_t rev = 0;
@@ -431,6 +442,8 @@ int publish_build(struct store *st, const struct pki *pki,
 	}
 	p->n = w.nactive;
 	w.master = pki->master;
+	if (set != NULL)
+		w.set = *set;
 	if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0)
 		goto out;
 	view_ctx_set_sealing(w.ctx, true);

@@ -59,6 +59,18 @@ int publish_build(struct store *st, const struct pki *pki,
                   struct crypto_rng *rng, struct publication **out,
                   struct diag *d);
 
+/* The fleet settings every Catalogue carries to the agents. */
+struct publish_settings {
+	int64_t offline_grace;   /* seconds; 0: the agent's default */
+	uint64_t call_spool_max; /* bytes; 0: the agent's default */
+};
+
+/* As publish_build(), with the settings set (NULL: none). */
+int publish_build_with(struct store *st, const struct pki *pki,
+                       const struct publish_settings *set,
+                       struct crypto_rng *rng, struct publication **out,
+                       struct diag *d);
+
 /* The entry of device_id, or NULL (binary search). */
 const struct publication_entry *publication_find(const struct publication *p,
                                                  const char *device_id);

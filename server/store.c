@@ -1848,3 +1848,164 @@ void store_snapshot_free(struct store_snapshot *s)
 	store_secret_list_free(&s->secrets);
 	s->revision = 0;
 }
+
+/* ---- Calls ---- */
+
+static const char *const store_call_outcomes[] = {"ok", "error", "denied",
+                                                  "rate_limited"};
+
+const char *store_call_outcome_name(enum store_call_outcome o)
+{
+	return (size_t)o < sizeof(store_call_outcomes) /
+	                       sizeof(store_call_outcomes[0])
+	           ? store_call_outcomes[o]
+	           : "?";
+}
+
+int store_call_outcome_parse(const char *s, enum store_call_outcome *out)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < sizeof(store_call_outcomes) /
+	                                 sizeof(store_call_outcomes[0]);
+	     i++)
+		if (strcmp(s, store_call_outcomes[i]) == 0) {
+			*out = (enum store_call_outcome)i;
+			return 0;
+		}
+	return -ERR_INVALID;
+}
+
+/* Checks record i of a batch. */
+static int store_check_call(const struct store_call *c, size_t i,
+                            struct diag *d)
+{
+	char what[64];
+	int r;
+
+	(void)snprintf(what, sizeof(what), "call record %zu", i);
+	if (c->seq == 0 || c->seq > INT64_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0, "%s: seq is not valid",
+		                what);
+	if ((size_t)c->outcome >=
+	    sizeof(store_call_outcomes) / sizeof(store_call_outcomes[0]))
+		return diag_set(d, ERR_INVALID, 0, 0, "%s: unknown outcome %d",
+		                what, (int)c->outcome);
+	if (c->server == NULL || server_name_check(c->server, NULL) != 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s: server is not a server name", what);
+	(void)snprintf(what, sizeof(what), "call record %zu: method", i);
+	if ((r = store_check_text(what, c->method, STORE_CALL_METHOD, false,
+	                          d)) != 0)
+		return r;
+	(void)snprintf(what, sizeof(what), "call record %zu: name", i);
+	if ((r = store_check_text(what, c->name ? c->name : "", STORE_CALL_NAME,
+	                          true, d)) != 0)
+		return r;
+	(void)snprintf(what, sizeof(what), "call record %zu: detail", i);
+	if (c->detail != NULL &&
+	    (r = store_check_text(what, c->detail, STORE_CALL_DETAIL, true,
+	                          d)) != 0)
+		return r;
+	if (c->duration_us < 0 || c->at_ms < 0 || c->bytes_in > INT64_MAX ||
+	    c->bytes_out > INT64_MAX)
+		return diag_set(
+		    d, ERR_INVALID, 0, 0,
+		    "call record %zu: a negative or overlong number", i);
+	return 0;
+}
+
+int store_calls_insert(struct store *st, const char *device_id,
+                       const struct store_call *v, size_t n, size_t *inserted,
+                       uint64_t *through, struct diag *d)
+{
+	size_t i, k = 0;
+	uint64_t seq = 0;
+	int r;
+
+	if ((r = store_check_device_id(device_id, d)) != 0)
+		return r;
+	if (n > STORE_CALL_BATCH)
+		return diag_set(d, ERR_TOOBIG, 0, 0,
+		                "more than %d call records in one batch",
+		                STORE_CALL_BATCH);
+	for (i = 0; i < n; i++)
+		if ((r = store_check_call(&v[i], i, d)) != 0)
+			return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	for (i = 0; i < n && r == 0; i++) {
+		r = st->be->call_insert(st->h, device_id, &v[i], store_now(st),
+		                        d);
+		if (r > 0) {
+			k++;
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = st->be->call_through(st->h, device_id, &seq, d);
+	if ((r = store_op_end(st, r, d)) != 0)
+		return r;
+	if (inserted != NULL)
+		*inserted = k;
+	if (through != NULL)
+		*through = seq;
+	return 0;
+}
+
+int store_calls_list(struct store *st, const struct store_call_filter *f,
+                     struct store_call_list *out, struct diag *d)
+{
+	struct store_call_filter g = *f;
+	enum store_call_outcome o;
+	int r;
+
+	if (g.limit == 0)
+		g.limit = 100;
+	if (g.limit > STORE_CALL_LIMIT)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "limit: at most %d calls at a time",
+		                STORE_CALL_LIMIT);
+	if (g.outcome != NULL && store_call_outcome_parse(g.outcome, &o) != 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "outcome: '%s' is not ok, error, denied or "
+		                "rate_limited",
+		                g.outcome);
+	if (g.since_ms < 0 || g.until_ms < 0 || g.before_id < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "since, until and before must not be negative");
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	r = st->be->calls_list(st->h, &g, out, d);
+	return store_read_end(st, r, d);
+}
+
+int store_calls_prune(struct store *st, int64_t before_s, size_t *removed,
+                      struct diag *d)
+{
+	int r;
+
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->calls_prune(st->h, before_s, removed, d);
+	return store_op_end(st, r, d);
+}
+
+void store_call_list_free(struct store_call_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].device_id);
+		free(l->v[i].user_name);
+		free(l->v[i].server);
+		free(l->v[i].method);
+		free(l->v[i].name);
+		free(l->v[i].detail);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

@@ -678,6 +678,76 @@ int store_audit_hash(const struct store_audit *row,
 void store_audit_clear(struct store_audit *a);
 void store_audit_list_free(struct store_audit_list *l);
 
+/* ---- Calls: the launchers' audit records ---- */
+
+#define STORE_CALL_BATCH  1000 /* records in one store_calls_insert() */
+#define STORE_CALL_LIMIT  1000 /* rows in one store_calls_list() */
+#define STORE_CALL_NAME   512  /* bytes of a tool, URI or prompt name */
+#define STORE_CALL_METHOD 32
+#define STORE_CALL_DETAIL 255
+
+enum store_call_outcome {
+	STORE_CALL_OK,
+	STORE_CALL_ERROR,
+	STORE_CALL_DENIED,
+	STORE_CALL_RATE_LIMITED,
+};
+
+struct store_call {
+	int64_t id;      /* the store's own, increasing; 0 on insert */
+	char *device_id; /* set by the store on list */
+	char *user_name; /* the device's user when it was received */
+	uint64_t seq;    /* the device's record number: one row per seq */
+	int64_t at_ms;   /* Unix milliseconds of the request */
+	char *server;
+	char *method; /* tools/call, resources/read, prompts/get */
+	char *name;   /* may be "" */
+	int64_t duration_us;
+	enum store_call_outcome outcome;
+	uint64_t bytes_in, bytes_out;
+	char *detail; /* may be NULL */
+	int64_t received_at;
+};
+
+struct store_call_list {
+	struct store_call *v; /* newest first */
+	size_t n;
+};
+
+/* What store_calls_list() selects; NULL or 0 fields select everything. */
+struct store_call_filter {
+	const char *user, *device_id, *server, *name;
+	const char *outcome; /* "ok", "error", "denied", "rate_limited" */
+	int64_t since_ms, until_ms; /* at_ms >= since, < until (0: open) */
+	int64_t before_id;          /* id < before (paging; 0: from the top) */
+	size_t limit;               /* 1..STORE_CALL_LIMIT; 0: 100 */
+};
+
+/*
+ * Stores n (<= STORE_CALL_BATCH) records of device_id (active or not: the
+ * device's user is copied from the directory), skipping those whose seq it
+ * holds already (a batch sent again after a lost acknowledgement). Every
+ * record is validated first (server a server name, method 1..32 printable
+ * bytes, name 0..512 and detail 0..255 bytes of UTF-8 without control
+ * characters, a known outcome, seq > 0): one bad record refuses the whole
+ * batch (-ERR_INVALID naming it), so that the agent keeps it and the
+ * error shows. Returns 0 with *inserted (may be NULL) and *through (may
+ * be NULL) the highest seq stored for the device.
+ */
+int store_calls_insert(struct store *st, const char *device_id,
+                       const struct store_call *v, size_t n, size_t *inserted,
+                       uint64_t *through, struct diag *d);
+/* Lists calls as f selects (free with store_call_list_free()). */
+int store_calls_list(struct store *st, const struct store_call_filter *f,
+                     struct store_call_list *out, struct diag *d);
+/* Removes the calls received before before_s. *removed may be NULL. */
+int store_calls_prune(struct store *st, int64_t before_s, size_t *removed,
+                      struct diag *d);
+/* "ok", ... and back (-ERR_INVALID). */
+const char *store_call_outcome_name(enum store_call_outcome o);
+int store_call_outcome_parse(const char *s, enum store_call_outcome *out);
+void store_call_list_free(struct store_call_list *l);
+
 /* ---- Snapshot: everything a revision is computed from ---- */
 
 struct store_snapshot {
@@ -859,6 +929,17 @@ struct store_backend {
 	int (*audit_list)(void *h, int64_t since, int64_t after_id,
 	                  size_t limit, struct store_audit_list *out,
 	                  struct diag *d);
+
+	/* One record; 1 inserted, 0 held already. */
+	int (*call_insert)(void *h, const char *device_id,
+	                   const struct store_call *c, int64_t now,
+	                   struct diag *d);
+	int (*call_through)(void *h, const char *device_id, uint64_t *seq,
+	                    struct diag *d);
+	int (*calls_list)(void *h, const struct store_call_filter *f,
+	                  struct store_call_list *out, struct diag *d);
+	int (*calls_prune)(void *h, int64_t before_s, size_t *removed,
+	                   struct diag *d);
 };
 
 /* The backends built in. */

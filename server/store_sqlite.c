@@ -167,6 +167,29 @@ static const char *const store_sqlite_migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n",
+    /* 2: the launchers' calls; one row per (device, seq). The user is
+     * copied, so that a record outlives its device and user. */
+    "CREATE TABLE calls (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  device_id TEXT NOT NULL,\n"
+    "  user_name TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  server TEXT NOT NULL,\n"
+    "  method TEXT NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  duration_us INTEGER NOT NULL,\n"
+    "  outcome INTEGER NOT NULL,\n"
+    "  bytes_in INTEGER NOT NULL,\n"
+    "  bytes_out INTEGER NOT NULL,\n"
+    "  detail TEXT,\n"
+    "  received_at INTEGER NOT NULL,\n"
+    "  UNIQUE (device_id, seq)\n"
+    ");\n"
+    "CREATE INDEX calls_at ON calls (at_ms);\n"
+    "CREATE INDEX calls_user ON calls (user_name, id);\n"
+    "CREATE INDEX calls_server ON calls (server, id);\n"
+    "CREATE INDEX calls_received ON calls (received_at);\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -241,6 +264,10 @@ enum store_sqlite_sq {
 	SQ_DEVICE_REVOKE_USER,
 	SQ_DELIVERY_RECORD,
 	SQ_DELIVERY_LIST_USER,
+	SQ_CALL_INSERT,
+	SQ_CALL_THROUGH,
+	SQ_CALL_LIST,
+	SQ_CALL_PRUNE,
 	SQ_ADMIN_ADD,
 	SQ_ADMIN_BY_HASH,
 	SQ_ADMIN_LIST,
@@ -421,6 +448,28 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                            " SELECT ?1, s.id, s.name, s.scope, s.scope_id, "
                            SQ_SCOPE_NAME("s") ", s.version, ?3, ?4"
                            " FROM secrets s WHERE s.id = ?2",
+    [SQ_CALL_INSERT] = "INSERT OR IGNORE INTO calls (device_id, user_name,"
+                       " seq, at_ms, server, method, name, duration_us,"
+                       " outcome, bytes_in, bytes_out, detail, received_at)"
+                       " SELECT ?1, ifnull((SELECT u.name FROM devices d"
+                       " JOIN users u ON u.id = d.user_id WHERE d.id = ?1),"
+                       " ''), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12",
+    [SQ_CALL_THROUGH] = "SELECT ifnull(max(seq), 0) FROM calls"
+                        " WHERE device_id = ?1",
+    /* One statement for every filter: a NULL parameter selects all. */
+    [SQ_CALL_LIST] = "SELECT id, device_id, user_name, seq, at_ms, server,"
+                     " method, name, duration_us, outcome, bytes_in,"
+                     " bytes_out, detail, received_at FROM calls"
+                     " WHERE (?1 IS NULL OR user_name = ?1)"
+                     " AND (?2 IS NULL OR device_id = ?2)"
+                     " AND (?3 IS NULL OR server = ?3)"
+                     " AND (?4 IS NULL OR name = ?4)"
+                     " AND (?5 IS NULL OR outcome = ?5)"
+                     " AND (?6 IS NULL OR at_ms >= ?6)"
+                     " AND (?7 IS NULL OR at_ms < ?7)"
+                     " AND (?8 IS NULL OR id < ?8)"
+                     " ORDER BY id DESC LIMIT ?9",
+    [SQ_CALL_PRUNE] = "DELETE FROM calls WHERE received_at < ?1",
     [SQ_DELIVERY_LIST_USER] = "SELECT l.device_id, l.secret_id,"
                               " l.secret_name, l.scope, l.scope_id,"
                               " ifnull(l.scope_name, ''), l.version,"
@@ -2565,6 +2614,152 @@ static int store_sqlite_delivery_list_user(void *h, int64_t user_id,
 	return 0;
 }
 
+/* ---- Calls ---- */
+
+static int store_sqlite_call_insert(void *h, const char *device_id,
+                                    const struct store_call *c, int64_t now,
+                                    struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_CALL_INSERT, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, device_id);
+	store_sqlite_bind_int(db, s, 2, (int64_t)c->seq);
+	store_sqlite_bind_int(db, s, 3, c->at_ms);
+	store_sqlite_bind_text(db, s, 4, c->server);
+	store_sqlite_bind_text(db, s, 5, c->method);
+	store_sqlite_bind_text(db, s, 6, c->name ? c->name : "");
+	store_sqlite_bind_int(db, s, 7, c->duration_us);
+	store_sqlite_bind_int(db, s, 8, (int64_t)c->outcome);
+	store_sqlite_bind_int(db, s, 9, (int64_t)c->bytes_in);
+	store_sqlite_bind_int(db, s, 10, (int64_t)c->bytes_out);
+	store_sqlite_bind_text(db, s, 11, c->detail);
+	store_sqlite_bind_int(db, s, 12, now);
+	r = store_sqlite_step(db, s, "insert call", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	return sqlite3_changes(db->db) > 0 ? 1 : 0;
+}
+
+static int store_sqlite_call_through(void *h, const char *device_id,
+                                     uint64_t *seq, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int64_t v = 0;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_CALL_THROUGH, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, device_id);
+	if ((r = store_sqlite_int(db, s, &v, "calls", d)) < 0)
+		return r;
+	*seq = (uint64_t)v;
+	return 0;
+}
+
+static int store_sqlite_read_call(sqlite3_stmt *s, void *p)
+{
+	struct store_call *v = p;
+
+	v->id = sqlite3_column_int64(s, 0);
+	v->seq = (uint64_t)sqlite3_column_int64(s, 3);
+	v->at_ms = sqlite3_column_int64(s, 4);
+	v->duration_us = sqlite3_column_int64(s, 8);
+	v->outcome = (enum store_call_outcome)sqlite3_column_int64(s, 9);
+	v->bytes_in = (uint64_t)sqlite3_column_int64(s, 10);
+	v->bytes_out = (uint64_t)sqlite3_column_int64(s, 11);
+	v->received_at = sqlite3_column_int64(s, 13);
+	if (store_sqlite_col_str(s, 1, &v->device_id) != 0 ||
+	    store_sqlite_col_str(s, 2, &v->user_name) != 0 ||
+	    store_sqlite_col_str(s, 5, &v->server) != 0 ||
+	    store_sqlite_col_str(s, 6, &v->method) != 0 ||
+	    store_sqlite_col_str(s, 7, &v->name) != 0)
+		return -ERR_NOMEM;
+	if (sqlite3_column_type(s, 12) != SQLITE_NULL &&
+	    store_sqlite_col_str(s, 12, &v->detail) != 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void store_sqlite_clear_call(void *p)
+{
+	struct store_call *v = p;
+
+	free(v->device_id);
+	free(v->user_name);
+	free(v->server);
+	free(v->method);
+	free(v->name);
+	free(v->detail);
+	memset(v, 0, sizeof(*v));
+}
+
+static void store_sqlite_bind_opt(struct store_sqlite *db, sqlite3_stmt *s,
+                                  int i, int64_t v)
+{
+	if (v != 0)
+		store_sqlite_bind_int(db, s, i, v);
+	else
+		store_sqlite_bind_text(db, s, i, NULL);
+}
+
+static int store_sqlite_calls_list(void *h, const struct store_call_filter *f,
+                                   struct store_call_list *out, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	enum store_call_outcome o = STORE_CALL_OK;
+	sqlite3_stmt *s = NULL;
+	void *v = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_CALL_LIST, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, f->user);
+	store_sqlite_bind_text(db, s, 2, f->device_id);
+	store_sqlite_bind_text(db, s, 3, f->server);
+	store_sqlite_bind_text(db, s, 4, f->name);
+	if (f->outcome != NULL && store_call_outcome_parse(f->outcome, &o) == 0)
+		store_sqlite_bind_int(db, s, 5, (int64_t)o);
+	else
+		store_sqlite_bind_text(db, s, 5, NULL);
+	store_sqlite_bind_opt(db, s, 6, f->since_ms);
+	store_sqlite_bind_opt(db, s, 7, f->until_ms);
+	store_sqlite_bind_opt(db, s, 8, f->before_id);
+	store_sqlite_bind_int(db, s, 9, (int64_t)f->limit);
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_call,
+	         store_sqlite_clear_call, &v, &n, "calls", d)) != 0)
+		return r;
+	out->v = v;
+	out->n = n;
+	return 0;
+}
+
+static int store_sqlite_calls_prune(void *h, int64_t before_s, size_t *removed,
+                                    struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_CALL_PRUNE, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, before_s);
+	r = store_sqlite_step(db, s, "prune calls", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	if (removed != NULL)
+		*removed = (size_t)sqlite3_changes(db->db);
+	return 0;
+}
+
 /* ---- Admin tokens ---- */
 
 static int store_sqlite_admin_token_add(void *h, const char *name,
@@ -2841,6 +3036,10 @@ const struct store_backend store_backend_sqlite = {
     .device_revoke_user = store_sqlite_device_revoke_user,
     .delivery_record = store_sqlite_delivery_record,
     .delivery_list_user = store_sqlite_delivery_list_user,
+    .call_insert = store_sqlite_call_insert,
+    .call_through = store_sqlite_call_through,
+    .calls_list = store_sqlite_calls_list,
+    .calls_prune = store_sqlite_calls_prune,
     .admin_token_add = store_sqlite_admin_token_add,
     .admin_token_get = store_sqlite_admin_token_get,
     .admin_token_list = store_sqlite_admin_token_list,

@@ -15,6 +15,10 @@
 #include "err.h"
 #include "store.h"
 
+/* The schema version this build creates: 1 the initial one, 2 calls. */
+#define TS_SCHEMA     2
+#define TS_SCHEMA_STR "2"
+
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
 struct ts_fixture {
@@ -227,9 +231,9 @@ static void test_store_open_creates_schema(void **state)
 	sqlite3_stmt *s = NULL;
 
 	tu_ok(store_schema_version(f->st, &v, &d), &d);
-	assert_int_equal(v, 1);
-	assert_int_equal(store_schema_latest("sqlite"), 1);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(v, TS_SCHEMA);
+	assert_int_equal(store_schema_latest("sqlite"), TS_SCHEMA);
+	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), TS_SCHEMA);
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
 	                                     "sqlite_master WHERE type = "
 	                                     "'table' AND name IN ('users', "
@@ -347,10 +351,12 @@ static void test_store_newer_schema_refused(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	ts_sql(f->path, "PRAGMA user_version = 7");
-	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
-	          "schema version 7 is newer than this build knows (1)");
+	ts_expect(
+	    store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
+	    "schema version 7 is newer than this build knows (" TS_SCHEMA_STR
+	    ")");
 	assert_null(st);
-	ts_sql(f->path, "PRAGMA user_version = 1");
+	ts_sql(f->path, "PRAGMA user_version = " TS_SCHEMA_STR);
 	ts_reopen(f);
 }
 
@@ -391,27 +397,29 @@ static void test_store_migrations_idempotent(void **state)
 	/* Version 2 is applied once, whatever the number of opens. */
 	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
 	tu_ok(store_schema_version(st, &v, &d), &d);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, TS_SCHEMA + 1);
 	store_close(st);
 	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
 	store_close(st);
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM extra_v2"),
 	                 1);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"),
+	                 TS_SCHEMA + 1);
 	/* A failing migration changes nothing and says which. */
 	st = NULL;
 	ts_expect(store_open_with("sqlite", f->path, &o3, &st, &d), -ERR_IO, &d,
-	          "schema migration to version 3");
+	          "schema migration to version 4");
 	assert_null(st);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"),
+	                 TS_SCHEMA + 1);
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
 	                                     "sqlite_master WHERE name = "
 	                                     "'extra_v3'"),
 	                 0);
-	/* This build, without version 2, refuses the upgraded file. */
+	/* This build, without version 3, refuses the upgraded file. */
 	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
-	          "schema version 2 is newer");
-	/* Data from version 1 survived the migration. */
+	          "schema version 3 is newer");
+	/* The data of the earlier versions survived the migration. */
 	tu_ok(store_open_with("sqlite", f->path, &o2, &f->st, &d), &d);
 	{
 		struct store_user u;
@@ -1494,10 +1502,106 @@ static void test_store_snapshot_and_scale(void **state)
 	              t1 - t0, t2 - t1, t4 - t3);
 }
 
+static struct store_call ts_call(uint64_t seq, const char *name,
+                                 enum store_call_outcome o, int64_t at_ms)
+{
+	struct store_call c = {0};
+
+	c.seq = seq;
+	c.at_ms = at_ms;
+	c.server = (char *)(uintptr_t) "gh";
+	c.method = (char *)(uintptr_t) "tools/call";
+	c.name = (char *)(uintptr_t)name;
+	c.outcome = o;
+	c.duration_us = 120;
+	c.bytes_in = 40;
+	c.bytes_out = 900;
+	c.detail = o == STORE_CALL_DENIED ? (char *)(uintptr_t) "denied" : NULL;
+	return c;
+}
+
+static void test_store_calls(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_call v[3], bad;
+	struct store_call_filter flt = {0};
+	struct store_call_list l = {0};
+	int64_t ann = ts_user(f->st, "ann");
+	uint64_t through = 0;
+	size_t added = 9, removed = 0;
+	struct diag d;
+
+	ts_device(f->st, "dev-01", ann, "0a");
+	v[0] = ts_call(10, "search", STORE_CALL_OK, 1000);
+	v[1] = ts_call(11, "delete_repo", STORE_CALL_DENIED, 2000);
+	v[2] = ts_call(12, "search", STORE_CALL_RATE_LIMITED, 3000);
+	tu_ok(store_calls_insert(f->st, "dev-01", v, 3, &added, &through, &d),
+	      &d);
+	assert_int_equal(added, 3);
+	assert_int_equal(through, 12);
+	/* The same batch again (a lost acknowledgement): stored once. */
+	tu_ok(store_calls_insert(f->st, "dev-01", v, 3, &added, &through, &d),
+	      &d);
+	assert_int_equal(added, 0);
+	assert_int_equal(through, 12);
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	/* Newest first, the user copied from the directory. */
+	assert_int_equal(l.v[0].seq, 12);
+	assert_string_equal(l.v[0].user_name, "ann");
+	assert_string_equal(l.v[1].detail, "denied");
+	assert_null(l.v[0].detail);
+	store_call_list_free(&l);
+	/* Filters and paging. */
+	flt.outcome = "denied";
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].name, "delete_repo");
+	store_call_list_free(&l);
+	flt.outcome = NULL;
+	flt.name = "search";
+	flt.limit = 1;
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	flt.before_id = l.v[0].id;
+	store_call_list_free(&l);
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].seq, 10);
+	store_call_list_free(&l);
+	memset(&flt, 0, sizeof(flt));
+	flt.since_ms = 2000;
+	flt.until_ms = 3000;
+	flt.user = "ann";
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].seq, 11);
+	store_call_list_free(&l);
+	flt.outcome = "maybe";
+	ts_expect(store_calls_list(f->st, &flt, &l, &d), -ERR_INVALID, &d,
+	          "outcome");
+	/* One bad record refuses the batch, naming it. */
+	v[0] = ts_call(14, "fine", STORE_CALL_OK, 4000);
+	v[1] = ts_call(13, "x\ny", STORE_CALL_OK, 4000);
+	ts_expect(store_calls_insert(f->st, "dev-01", v, 2, NULL, NULL, &d),
+	          -ERR_INVALID, &d, "call record 1: name");
+	bad = ts_call(0, "x", STORE_CALL_OK, 4000);
+	ts_expect(store_calls_insert(f->st, "dev-01", &bad, 1, NULL, NULL, &d),
+	          -ERR_INVALID, &d, "seq");
+	memset(&flt, 0, sizeof(flt));
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	store_call_list_free(&l);
+	/* Retention. */
+	tu_ok(store_calls_prune(f->st, TS_NOW + 1, &removed, &d), &d);
+	assert_int_equal(removed, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, ts_setup, ts_teardown)
+	    TS(test_store_calls),
 	    TS(test_store_open_creates_schema),
 	    TS(test_store_open_unknown_backend),
 	    TS(test_store_reopen_keeps_data),
