@@ -845,6 +845,9 @@ static void test_relay_malformed_client(void **state)
 	     RELAY_CODE_INVALID, "9"},
 	    {"{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"ping\"}\n",
 	     RELAY_CODE_INVALID, "null"},
+	    {"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/"
+	     "call\\u0000\"}\n",
+	     RELAY_CODE_INVALID, "3"},
 	};
 	size_t i;
 
