@@ -1406,6 +1406,11 @@ static int relay_client_one(struct relay *r, const struct relay_msg *m,
 		*forward = true;
 		return 0;
 	}
+	/* A server reading C strings would see "tools/call\0x" as
+	 * "tools/call": refuse what the relay and it could read apart. */
+	if (memchr(meth, '\0', ml) != NULL)
+		return relay_invalid(r, m, true,
+		                     "method holds a NUL character");
 	if (relay_method_is(meth, ml, "tools/call"))
 		kind = RELAY_KIND_CALL;
 	else if (relay_method_is(meth, ml, "resources/read"))
