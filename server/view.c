@@ -218,18 +218,28 @@ static int view_kvlist_copy(const struct kvlist *from, struct kvlist *to)
 }
 
 /*
- * Copies a parsed server, tool lists left out (the caller merges them).
+ * Copies a parsed server (how it is reached and its rate limits too), tool
+ * lists left out (the caller merges them).
  * server_copy() goes through JSON; this runs once per user and server, so
  * it copies the fields directly. Returns 0 or -ERR_NOMEM (out cleared).
  */
 static int view_server_copy(const struct server *s, struct server *out)
 {
 	struct server c = {0};
+	size_t i;
 
 	c.transport = s->transport;
 	c.origin = SERVER_FLEET;
 	c.has_hosts = s->has_hosts;
 	c.disabled = s->disabled;
+	c.via = s->via;
+	c.rate = s->rate;
+	for (i = 0; i < s->tool_rates.n; i++)
+		if (tool_rate_list_put(&c.tool_rates, s->tool_rates.v[i].tools,
+		                       &s->tool_rates.v[i].rate) != 0) {
+			server_clear(&c);
+			return -ERR_NOMEM;
+		}
 	if ((c.name = strdup(s->name)) == NULL ||
 	    (s->command != NULL && (c.command = strdup(s->command)) == NULL) ||
 	    (s->url != NULL && (c.url = strdup(s->url)) == NULL) ||

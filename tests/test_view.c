@@ -323,6 +323,31 @@ static void test_view_unparsable_entry_omitted(void **state)
 
 /* ---- Tool filters ---- */
 
+/* How a server is reached and its rate limits reach the view as written. */
+static void test_view_keeps_via_and_rates(void **state)
+{
+	struct tv_fixture *f = *state;
+	int64_t alice = tv_user(f, "alice");
+	int64_t gh = tv_server(
+	    f, "gh",
+	    "{\"url\": \"https://gh.example/mcp\", \"via\": \"direct\", "
+	    "\"rate\": \"60/min\", \"tool_rates\": {\"delete_*\": "
+	    "\"5/hour\"}}");
+	const struct server *s;
+	struct view v;
+
+	tv_grant(f, gh, STORE_TARGET_EVERYONE, 0, NULL, NULL);
+	tv_view(f, alice, &v);
+	assert_non_null(s = tv_find(&v, "gh"));
+	assert_int_equal(s->via, SERVER_VIA_DIRECT);
+	assert_int_equal(s->rate.count, 60);
+	assert_int_equal(s->rate.per_secs, 60);
+	assert_int_equal(s->tool_rates.n, 1);
+	assert_string_equal(s->tool_rates.v[0].tools, "delete_*");
+	assert_int_equal(s->tool_rates.v[0].rate.per_secs, 3600);
+	view_clear(&v);
+}
+
 static void test_view_tools_deny_wins_across_grants(void **state)
 {
 	struct tv_fixture *f = *state;
@@ -858,6 +883,7 @@ int main(void)
 	    TV(test_view_user_secret_stays_with_its_user),
 	    TV(test_view_tampered_secret_omits),
 	    TV(test_view_ctx_matches_single_views),
+	    TV(test_view_keeps_via_and_rates),
 #undef TV
 	};
 

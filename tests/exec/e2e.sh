@@ -97,7 +97,8 @@ ctl_must "user add alice" user add alice
 ctl_must "user add bob" user add bob
 # shellcheck disable=SC2016 # ${secret:...} is for the server
 ctl_must "server add ev-stdio" server add ev-stdio --command node --arg "$SE" --arg stdio \
-    --env 'EVERYTHING_TOKEN=${secret:EV_TOKEN}' --tools-deny get-tiny-image
+    --env 'EVERYTHING_TOKEN=${secret:EV_TOKEN}' --tools-deny get-tiny-image \
+    --tool-rate 'echo=3/min'
 # shellcheck disable=SC2016
 ctl_must "server add ev-http" server add ev-http --url "http://127.0.0.1:$PH/mcp" --type http \
     --header 'Authorization: Bearer ${secret:EV_TOKEN}'
@@ -106,7 +107,7 @@ ctl_must "server add ev-sse" server add ev-sse --url "http://127.0.0.1:$PS/sse" 
     --header 'Authorization: Bearer ${secret:EV_TOKEN}'
 printf %s "$VAL_A" | ctl_must "secret set (alice)" secret set EV_TOKEN --user alice
 printf %s "$VAL_B" | ctl_must "secret set (bob)" secret set EV_TOKEN --user bob
-ctl_must "grant ev-stdio" grant add ev-stdio --everyone --tool-rate 'echo=3/min'
+ctl_must "grant ev-stdio" grant add ev-stdio --everyone
 ctl_must "grant ev-http" grant add ev-http --everyone
 ctl_must "grant ev-sse" grant add ev-sse --everyone
 pass "[launch] three servers, per-user tokens, a tool filter and a rate limit"
@@ -131,8 +132,9 @@ launcher_entry() { # HOST NAME: the entry runs "$MCPFLEET exec NAME", with no en
         } else {
             const e = JSON.parse(t);
             const argv = Array.isArray(e.command) ? e.command : [e.command, ...(e.args || [])];
+            const empty = (o) => !o || Object.keys(o).length === 0;
             ok = JSON.stringify(argv) === JSON.stringify([mf, "exec", n]) &&
-                !e.url && !e.headers && !e.env && !e.environment && !e.httpUrl;
+                !e.url && !e.httpUrl && empty(e.headers) && empty(e.env) && empty(e.environment);
         }
         process.exit(ok ? 0 : 1)'
 }
@@ -152,7 +154,7 @@ if grep -rqF -- "$VAL_A" "$WORK/alice"; then
 else
     pass "[launch] grep -r finds alice's token nowhere in her home (host files, backups, catalogue.pb, spool)"
 fi
-if grep -rqF -- "127.0.0.1:$PH" "$WORK/alice" || grep -rqF -- "127.0.0.1:$PS" "$WORK/alice/.claude.json"; then
+if grep -qF -e "127.0.0.1:$PH" -e "127.0.0.1:$PS" $(host_files alice); then
     fail "[launch] a remote URL is in a host file"
 else
     pass "[launch] no host file holds a remote server's URL"
@@ -164,13 +166,15 @@ expect_launched() { # TAG CLI NAME
     local tag=$1 c=$2 n=$3 out=$WORK/$1.$2 re
     case $c in
         claude) re="^$n: $MFRE exec $n - ✔ Connected\$" ;;
-        codex) re="^$n +$MFRE +exec $n +- +enabled +Unsupported *\$" ;;
+        # codex mcp list starts no server: enabled is all it can show
+        codex) re="^$n +$MFRE +exec $n +- +- +enabled +Unsupported *\$" ;;
         gemini) re="^✓ $n: $MFRE exec $n \\(stdio\\) - Connected\$" ;;
         opencode) re="^[^ ]+ +✓ $n connected\$" ;;
         droid) re="^  $n  stdio  connected  \\[user\\]\$" ;;
     esac
     if grep -Eq -- "$re" "$out"; then
-        pass "[$tag] $c: $n connected through the launcher"
+        if [ "$c" = codex ]; then pass "[$tag] codex: $n enabled as a launcher entry"; else
+        pass "[$tag] $c: $n connected through the launcher"; fi
     else
         fail "[$tag] $c: $n not connected through the launcher"
         show "$out"

@@ -3,7 +3,9 @@
 # agents (mcpfleet enroll, mcpfleet run) in sandbox homes that hold all seven hosts'
 # files with the user's own servers and settings; the real host CLIs list the result
 # (tests/hosts/lib.sh). Phases: 1 onboarding, 2 org-wide push (timed), 3 permissions,
-# 4 secret rotation, 5 offboarding, 6 faults.
+# 4 secret rotation, 5 offboarding, 6 faults. The servers are rendered natively
+# ("via": "direct"), credentials in the host files; tests/exec/e2e.sh covers the
+# default, the launcher.
 #
 #   tests/fleet/e2e.sh MCPFLEETD MCPFLEETCTL MCPFLEET
 #
@@ -81,10 +83,10 @@ ctl_must "user add bob" user add bob
 ctl_must "team add dev" team add dev
 ctl_must "team member add dev alice" team member add dev alice
 # shellcheck disable=SC2016 # ${secret:...} is for the server
-ctl_must "server add everything-stdio" server add everything-stdio --command node --arg "$SE" --arg stdio \
+ctl_must "server add everything-stdio" server add everything-stdio --via direct --command node --arg "$SE" --arg stdio \
     --env 'EVERYTHING_TOKEN=${secret:EVERYTHING_TOKEN}'
 # shellcheck disable=SC2016
-ctl_must "server add everything-http" server add everything-http --url "$URL" --type http \
+ctl_must "server add everything-http" server add everything-http --via direct --url "$URL" --type http \
     --header 'Authorization: Bearer ${secret:EVERYTHING_TOKEN}'
 printf %s "$VAL_ALICE" | ctl_must "secret set (alice)" secret set EVERYTHING_TOKEN --user alice
 printf %s "$VAL_BOB" | ctl_must "secret set (bob)" secret set EVERYTHING_TOKEN --user bob
@@ -170,7 +172,7 @@ poll() { # SECONDS CMD...: CMD every 10 ms until it succeeds; 1 when time runs o
 PUSH_MS=()
 ORG=
 for i in $(seq "$PUSHES"); do
-    ctl_must "server add org-$i" server add "org-$i" --command node --arg "$SE" --arg stdio
+    ctl_must "server add org-$i" server add "org-$i" --via direct --command node --arg "$SE" --arg stdio
     r0=$(revision)
     t=$(now_ms)
     ctl_must "grant add org-$i --everyone" grant add "org-$i" --everyone
@@ -208,7 +210,7 @@ echo "[push] took $(since "$P2")"
 echo "== 3. permissions"
 # ---------------------------------------------------------------------------
 P3=$(date +%s%N)
-ctl_must "server add dev-tools" server add dev-tools --command node --arg "$SE" --arg stdio
+ctl_must "server add dev-tools" server add dev-tools --via direct --command node --arg "$SE" --arg stdio
 r0=$(revision)
 ctl_must "grant add dev-tools --team dev --tools-deny get-env,get-sum" grant add dev-tools --team dev \
     --tools-deny get-env,get-sum
@@ -422,7 +424,7 @@ else
     fail "[fault] carol's agent did not reconnect within 60 s of the restart"
 fi
 r0=$(revision)
-ctl_must "server add after-restart" server add after-restart --command node --arg "$SE" --arg stdio
+ctl_must "server add after-restart" server add after-restart --via direct --command node --arg "$SE" --arg stdio
 ctl_must "grant add after-restart --user carol" grant add after-restart --user carol
 if wait_until 30 has_names carol "after-restart,everything-http,everything-stdio,my-own$ORG" "after-restart,everything-stdio,my-own$ORG"; then
     pass "[fault] a change made after the restart reached carol's hosts"
@@ -481,7 +483,7 @@ cp -p "$CUR" "$WORK/cursor.good"
 printf '{"mcpServers": {"my-own": {"command": "node",' >"$CUR"
 cp -p "$CUR" "$WORK/cursor.broken"
 r0=$(revision)
-ctl_must "server add late" server add late --command node --arg "$SE" --arg stdio
+ctl_must "server add late" server add late --via direct --command node --arg "$SE" --arg stdio
 ctl_must "grant add late --everyone" grant add late --everyone
 others_have_late() {
     local h
