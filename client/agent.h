@@ -21,7 +21,7 @@
 #define AGENT_BACKOFF_MIN 1000  /* first reconnect delay, ms */
 #define AGENT_BACKOFF_MAX 60000 /* the cap, ms */
 /* After losing an established connection, the first retry is spread over
- * this many times the first delay (DESIGN.md "Scale": a restarted server
+ * this many times the first delay (docs/design.md "Scale": a restarted server
  * must not meet its whole fleet in the same second). */
 #define AGENT_RESPREAD 10
 

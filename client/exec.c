@@ -322,7 +322,7 @@ static int exec_personal(struct exec *e, struct server *out, struct diag *d)
 }
 
 /*
- * Finds the definition (DESIGN.md, "Edge launcher", fail closed): the
+ * Finds the definition (docs/design.md, "Edge launcher", fail closed): the
  * running agent's answer for a fleet server; without an agent, the
  * verified catalogue.pb for a fleet server that needs no secret, within
  * the offline grace; otherwise a personal server of that name. Returns 0

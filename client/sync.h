@@ -11,7 +11,7 @@
 #include "catalogue.h"
 #include "hostfile.h"
 
-/* Exit codes of the agent's commands (DESIGN.md). */
+/* Exit codes of the agent's commands (docs/design.md). */
 enum {
 	EXIT_OK = 0,
 	EXIT_BLOCKED = 1,      /* one or more hosts blocked */
@@ -43,7 +43,7 @@ struct sync_opts {
 
 /*
  * Renders fleet (may be NULL) plus personal into every present host, as
- * DESIGN.md's "Files on a workstation" says: fleet entries win a name
+ * docs/design.md's "Files on a workstation" says: fleet entries win a name
  * clash, which is reported. Records the result in state.json unless a dry
  * run. Prints the plan (human or JSON) to o->out, warnings to o->err.
  * Returns an exit code: EXIT_OK, EXIT_BLOCKED, or EXIT_CONFIG (state.json

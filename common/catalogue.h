@@ -54,7 +54,7 @@ const struct sealed_secret *sealed_list_find(const struct sealed_list *l,
 /* Frees and zeroes. NULL-safe. */
 void sealed_list_clear(struct sealed_list *l);
 
-/* How the hosts reach a server (DESIGN.md, "Edge launcher"). */
+/* How the hosts reach a server (docs/design.md, "Edge launcher"). */
 enum server_via {
 	SERVER_VIA_DEFAULT,  /* launcher for fleet servers, direct otherwise */
 	SERVER_VIA_LAUNCHER, /* "mcpfleet exec NAME" in every host file */

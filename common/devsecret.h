@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Secrets at rest on a workstation: each device's data key, and the secret
- * values of its catalogue sealed under it (DESIGN.md, "Edge launcher"). */
+ * values of its catalogue sealed under it (docs/design.md, "Edge launcher"). */
 #ifndef MCPFLEET_DEVSECRET_H
 #define MCPFLEET_DEVSECRET_H
 

@@ -191,7 +191,7 @@ int netclient_ws_close(struct netclient_ws *ws, int code, const char *reason);
  * (1008 "revoked"), or the one we sent, or 1006 with "connection lost"; 0
  * when it never opened, with *fail saying why (NETCLIENT_FAIL_TLS covers a
  * server that refused our certificate: over TLS 1.3 it can only say so
- * after the handshake, transport notes G5). Any out-parameter may be NULL;
+ * after the handshake, docs/transport.md, G5). Any out-parameter may be NULL;
  * *reason stays valid until netclient_ws_free(). Returns -ERR_INVALID
  * while not closed.
  */

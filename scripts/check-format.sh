@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Fails when a C file of the project differs from what .clang-format makes
-# of it (STYLE.md: one .clang-format, applied to every file). Fix with:
+# of it (docs/style.md: one .clang-format, applied to every file). Fix with:
 #   clang-format -i FILE...
 top=${1:-$(dirname "$0")/..}
 cd "$top" || exit 2

@@ -142,6 +142,14 @@ rev=$(wait_applied 0)
 agent status
 say "the host files, fleet revision $rev applied"
 show_hosts
+say "every fleet server runs through the launcher: no secret, no URL in any file"
+printf '$ grep -r alice-docs-token-123 ~\n'
+if grep -rqF alice-docs-token-123 "$home"; then
+	echo "FOUND the token in: $(grep -rlF alice-docs-token-123 "$home")"
+else
+	echo "alice's docs token is in no file of her home (catalogue.pb holds it sealed)"
+fi
+printf 'a host starts "mcpfleet exec docs"; the agent hands it the definition and the token\n'
 
 say "an org-wide push: a new server for everyone"
 ctl server add search --url https://search.example.com/mcp

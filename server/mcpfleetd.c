@@ -364,7 +364,7 @@ static int mcpfleetd_serve(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	signal(SIGPIPE, SIG_IGN); /* transport notes, G14 */
+	signal(SIGPIPE, SIG_IGN); /* docs/transport.md, G14 */
 	if (argc < 2) {
 		mcpfleetd_usage(stderr);
 		return MCPFLEETD_EXIT_USAGE;

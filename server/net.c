@@ -23,7 +23,7 @@
 /*
  * The peer certificate is read with OpenSSL's X509 API through
  * lws_get_ssl() and the verify callback's X509_STORE_CTX: lws 4.1.6 exposes
- * neither the serial nor a fingerprint (transport notes, G3). The trust
+ * neither the serial nor a fingerprint (docs/transport.md, G3). The trust
  * anchor is loaded the same way, because 4.1.6's OpenSSL backend ignores
  * server_ssl_ca_mem: only ssl_ca_filepath reaches the server's store.
  */

@@ -22,7 +22,7 @@
  *
  * SIGPIPE: writes to a socket whose peer went away raise SIGPIPE; the
  * program ignores it once at start (signal(SIGPIPE, SIG_IGN)), as both
- * daemons do (transport notes, G14). This module does not change signal
+ * daemons do (docs/transport.md, G14). This module does not change signal
  * dispositions.
  *
  * Logging: the module never logs. Refused handshakes and similar events

@@ -11,10 +11,11 @@
 #include "crypto.h"
 #include "err.h"
 
-/* File names inside the data directory (DESIGN.md). Every file pki_create()
- * and pki_conf_write() write is 0600 (certificates too: the directory is
- * 0700 anyway). master.key holds the 32 bytes as 64 lowercase hex digits
- * and a newline, so that an admin can copy it into a password manager. */
+/* File names inside the data directory (docs/design.md). Every file
+ * pki_create() and pki_conf_write() write is 0600 (certificates too: the
+ * directory is 0700 anyway). master.key holds the 32 bytes as 64 lowercase hex
+ * digits and a newline, so that an admin can copy it into a password manager.
+ */
 #define PKI_DB_FILE          "fleet.db"
 #define PKI_CA_CERT_FILE     "ca.crt"
 #define PKI_CA_KEY_FILE      "ca.key"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Benchmark: DESIGN.md's scale claim against the real mcpfleetd on
+ * Benchmark: docs/design.md's scale claim against the real mcpfleetd on
  * 127.0.0.1. One daemon holds N connected agents (default 10,000), simulated
  * by a few child processes that each drive many mTLS websockets from one
  * libwebsockets context. Prints: the enrollment rate through POST /v1/enroll;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Benchmark: publish_build() for 100, 1,000 and 10,000 active devices,
- * against signing each device's view separately (DESIGN.md, "Signing
- * cost": measure before and after). The fleet: devices / DEVICES_PER_USER
+ * against signing each device's view separately (docs/design.md, "Signed
+ * envelopes": measure before and after). The fleet: devices / DEVICES_PER_USER
  * users in 10 teams, 10 servers reaching them through everyone, team and
  * user grants with tool lists, and org, team and user secrets in headers
  * and env. Prints medians (wall and CPU) and the ratio. Not a test.

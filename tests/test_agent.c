@@ -1594,7 +1594,7 @@ static void test_agent_exec_revoked(void **state)
 }
 
 /* A fleet server's default is the launcher: every host file holds
- * "mcpfleet exec NAME" and nothing of the server's own (DESIGN.md, "Edge
+ * "mcpfleet exec NAME" and nothing of the server's own (docs/design.md, "Edge
  * launcher"). */
 static void test_agent_launcher_entries(void **state)
 {
