@@ -531,23 +531,9 @@ static void agentsock_on_admit(struct agentsock *as,
 static void agentsock_on_call(struct agentsock *as,
                               struct agentsock_session *ss, json_t *msg)
 {
-	struct spool_record r = {
-	    .at_ms = json_integer_value(json_object_get(msg, "at_ms")),
-	    .server = ss->server,
-	    .method = json_string_value(json_object_get(msg, "method")),
-	    .name = json_string_value(json_object_get(msg, "name")),
-	    .duration_us =
-	        json_integer_value(json_object_get(msg, "duration_us")),
-	    .outcome = (int)json_integer_value(json_object_get(msg, "outcome")),
-	    .bytes_in =
-	        (uint64_t)json_integer_value(json_object_get(msg, "bytes_in")),
-	    .bytes_out =
-	        (uint64_t)json_integer_value(json_object_get(msg, "bytes_out")),
-	    .detail = json_string_value(json_object_get(msg, "detail")),
-	};
+	struct spool_record r;
 
-	if (ss->server == NULL || r.method == NULL || r.outcome < 0 ||
-	    r.outcome > MCPFLEET__V1__CALL_OUTCOME__CALL_RATE_LIMITED) {
+	if (spool_record_from_json(msg, ss->server, &r) != 0) {
 		agentsock_log(as, "ignored a call record without a server, "
 		                  "method or known outcome");
 		return;

@@ -887,24 +887,11 @@ static void exec_spool_held(struct exec *e)
 		return;
 	}
 	for (i = 0; i < json_array_size(e->held); i++) {
-		json_t *m = json_array_get(e->held, i);
-		struct spool_record r = {
-		    .at_ms = json_integer_value(json_object_get(m, "at_ms")),
-		    .server = e->o->name,
-		    .method = json_string_value(json_object_get(m, "method")),
-		    .name = json_string_value(json_object_get(m, "name")),
-		    .duration_us =
-		        json_integer_value(json_object_get(m, "duration_us")),
-		    .outcome =
-		        (int)json_integer_value(json_object_get(m, "outcome")),
-		    .bytes_in = (uint64_t)json_integer_value(
-		        json_object_get(m, "bytes_in")),
-		    .bytes_out = (uint64_t)json_integer_value(
-		        json_object_get(m, "bytes_out")),
-		    .detail = json_string_value(json_object_get(m, "detail")),
-		};
+		struct spool_record r;
 
-		(void)spool_append(sp, &r);
+		if (spool_record_from_json(json_array_get(e->held, i),
+		                           e->o->name, &r) == 0)
+			(void)spool_append(sp, &r);
 	}
 	spool_free(sp);
 	free(path);

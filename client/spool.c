@@ -40,6 +40,31 @@ struct spool {
 	bool dirty; /* the file lacks records: rewrite at the next chance */
 };
 
+int spool_record_from_json(const json_t *msg, const char *server,
+                           struct spool_record *r)
+{
+	const json_t *o = json_object_get(msg, "outcome");
+
+	memset(r, 0, sizeof(*r));
+	r->at_ms = json_integer_value(json_object_get(msg, "at_ms"));
+	r->server = server;
+	r->method = json_string_value(json_object_get(msg, "method"));
+	r->name = json_string_value(json_object_get(msg, "name"));
+	r->duration_us =
+	    json_integer_value(json_object_get(msg, "duration_us"));
+	r->outcome = (int)json_integer_value(o);
+	r->bytes_in =
+	    (uint64_t)json_integer_value(json_object_get(msg, "bytes_in"));
+	r->bytes_out =
+	    (uint64_t)json_integer_value(json_object_get(msg, "bytes_out"));
+	r->detail = json_string_value(json_object_get(msg, "detail"));
+	if (server == NULL || r->method == NULL || !json_is_integer(o) ||
+	    r->outcome < 0 ||
+	    r->outcome > MCPFLEET__V1__CALL_OUTCOME__CALL_RATE_LIMITED)
+		return -ERR_INVALID;
+	return 0;
+}
+
 static void spool_rec_clear(struct spool_rec *r)
 {
 	free(r->server);

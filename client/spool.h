@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "err.h"
 #include "mcpfleet.pb-c.h"
 
@@ -30,6 +32,14 @@ struct spool_record {
 	uint64_t bytes_out;
 	const char *detail; /* may be NULL */
 };
+
+/*
+ * Reads a launcher's "call" message (client/agentsock.c) into *r for
+ * server; the strings point into msg. Returns 0, or -ERR_INVALID when the
+ * method or the outcome is missing or unknown.
+ */
+int spool_record_from_json(const json_t *msg, const char *server,
+                           struct spool_record *r);
 
 /*
  * The records are lines of JSON in SPOOL_FILE, each with its seq; the

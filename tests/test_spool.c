@@ -148,12 +148,41 @@ static void test_spool_torn_line(void **state)
 	free(dir);
 }
 
+static void test_spool_record_from_json(void **state)
+{
+	struct spool_record r;
+	json_t *m = json_pack(
+	    "{s:s,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:s}", "op", "call", "method",
+	    "tools/call", "name", "echo", "at_ms", (json_int_t)5, "duration_us",
+	    (json_int_t)7, "outcome", 3, "bytes_in", (json_int_t)11,
+	    "bytes_out", (json_int_t)13, "detail", "rate limit 3/min");
+
+	(void)state;
+	assert_int_equal(spool_record_from_json(m, "gh", &r), 0);
+	assert_string_equal(r.server, "gh");
+	assert_string_equal(r.method, "tools/call");
+	assert_string_equal(r.name, "echo");
+	assert_int_equal(r.outcome, 3);
+	assert_int_equal(r.bytes_out, 13);
+	assert_string_equal(r.detail, "rate limit 3/min");
+	assert_int_equal(spool_record_from_json(m, NULL, &r), -ERR_INVALID);
+	json_object_set_new(m, "outcome", json_integer(4));
+	assert_int_equal(spool_record_from_json(m, "gh", &r), -ERR_INVALID);
+	json_object_set_new(m, "outcome", json_string("ok"));
+	assert_int_equal(spool_record_from_json(m, "gh", &r), -ERR_INVALID);
+	json_object_set_new(m, "outcome", json_integer(0));
+	json_object_del(m, "method");
+	assert_int_equal(spool_record_from_json(m, "gh", &r), -ERR_INVALID);
+	json_decref(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_spool_order_ack_reopen),
 	    cmocka_unit_test(test_spool_bound_drops_oldest),
 	    cmocka_unit_test(test_spool_torn_line),
+	    cmocka_unit_test(test_spool_record_from_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
