@@ -23,7 +23,7 @@
 #define CTL_VERSION      "0.1.0"
 #define CTL_API          "/api/v1/"
 #define CTL_POS_MAX      2    /* positional arguments of one command */
-#define CTL_OPTS_MAX     8    /* options of one command */
+#define CTL_OPTS_MAX     16   /* options of one command (test_ctl checks) */
 #define CTL_SEGMENT_MAX  256  /* one argument that goes into the path */
 #define CTL_KEY_MAX      64   /* one JSON key in a column path */
 #define CTL_MSG_MAX      2048 /* one error message */
@@ -2447,6 +2447,23 @@ int ctl_build_request(const struct ctl_io *io, int argc, char **argv,
 	}
 	ctl_run_clear(&r);
 	return code;
+}
+
+int ctl_selfcheck(struct diag *d)
+{
+	size_t i, k;
+
+	for (i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++) {
+		for (k = 0; ctl_commands[i].opts != NULL &&
+		            ctl_commands[i].opts[k].name != NULL;
+		     k++)
+			;
+		if (k > CTL_OPTS_MAX)
+			return diag_set(d, ERR_INTERNAL, 0, 0,
+			                "%s: %zu options, more than %d",
+			                ctl_commands[i].words, k, CTL_OPTS_MAX);
+	}
+	return 0;
 }
 
 int ctl_main(const struct ctl_io *io, int argc, char **argv)

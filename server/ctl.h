@@ -43,6 +43,11 @@ struct ctl_io {
  */
 int ctl_main(const struct ctl_io *io, int argc, char **argv);
 
+/* Checks the command table: every command takes at most as many options
+ * as a run can hold. Returns 0, or -ERR_INTERNAL with d naming the
+ * command. For tests. */
+int ctl_selfcheck(struct diag *d);
+
 /* One API request. */
 struct ctl_request {
 	const char *method; /* static: "GET", "POST", "PUT" or "DELETE" */

@@ -194,7 +194,9 @@ static void view_server_wipe(struct server *s)
 	view_strv_wipe(&s->hosts);
 	view_strv_wipe(&s->tools_allow);
 	view_strv_wipe(&s->tools_deny);
-	memset(s, 0, sizeof(*s));
+	s->name = s->command = s->url = NULL;
+	/* The rest holds no secret: freed as usual. */
+	server_clear(s);
 }
 
 static int view_strv_copy(const struct strv *from, struct strv *to)

@@ -1206,9 +1206,19 @@ static void test_ctl_live_query(void **state)
 	assert_string_equal(tc_last(f).query, "server=gh");
 }
 
+/* No command has more options than a run holds (calls list has nine). */
+static void test_ctl_table_fits(void **state)
+{
+	struct diag d;
+
+	(void)state;
+	tu_ok(ctl_selfcheck(&d), &d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
+	    cmocka_unit_test(test_ctl_table_fits),
 	    cmocka_unit_test(test_ctl_duration_parse),
 	    cmocka_unit_test(test_ctl_since_parse),
 	    cmocka_unit_test(test_ctl_exit_codes),
