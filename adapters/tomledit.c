@@ -40,7 +40,7 @@ static int tomledit_find(const struct toml_doc *doc, const char *const *path,
 int tomledit_names(const struct toml_doc *doc, const char *const *path,
                    size_t depth, char ***names, size_t *n, struct diag *d)
 {
-	const struct toml_value *t;
+	const struct toml_value *t = NULL;
 	char **v = NULL;
 	size_t i, count;
 	int r;
@@ -63,7 +63,7 @@ int tomledit_names(const struct toml_doc *doc, const char *const *path,
 int tomledit_get(const struct toml_doc *doc, const char *const *path,
                  size_t depth, const char *name, json_t **out, struct diag *d)
 {
-	const struct toml_value *t, *v;
+	const struct toml_value *t = NULL, *v;
 	int r;
 
 	if ((r = tomledit_find(doc, path, depth, &t, d)) != 0)
@@ -250,7 +250,7 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
                   size_t *outlen, struct diag *d)
 {
 	const struct toml_section *secs;
-	const struct toml_value *table, *member;
+	const struct toml_value *table = NULL, *member;
 	struct tomledit_splice *sp = NULL;
 	struct buf adds = BUF_INIT, res = BUF_INIT, block = BUF_INIT;
 	struct toml_doc *check = NULL;

@@ -12,7 +12,12 @@
 #include <strings.h>
 #include <time.h>
 
+/* libcurl is loaded when the first bridge opens (bridge_curl_load()): a
+ * launcher of a stdio server, the common case, never maps it and the two
+ * dozen libraries it pulls in, and starts that much sooner. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <jansson.h>
 
 #include "buf.h"
@@ -113,11 +118,121 @@ struct bridge {
 	char fail_msg[512];
 };
 
+/* The libcurl functions the bridge calls, from the library loaded at run
+ * time; the names below stand for them. */
+static struct bridge_curl_api {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	void (*free)(void *);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd[], unsigned int,
+	                        int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	CURLU *(*url)(void);
+	CURLU *(*url_dup)(const CURLU *);
+	void (*url_cleanup)(CURLU *);
+	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+} bridge_curl;
+
+/* curl.h spells these two as macros of themselves. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init         bridge_curl.global_init
+#define curl_easy_init           bridge_curl.easy_init
+#define curl_easy_setopt         bridge_curl.easy_setopt
+#define curl_easy_getinfo        bridge_curl.easy_getinfo
+#define curl_easy_cleanup        bridge_curl.easy_cleanup
+#define curl_easy_strerror       bridge_curl.easy_strerror
+#define curl_free                bridge_curl.free
+#define curl_multi_init          bridge_curl.multi_init
+#define curl_multi_add_handle    bridge_curl.multi_add_handle
+#define curl_multi_remove_handle bridge_curl.multi_remove_handle
+#define curl_multi_perform       bridge_curl.multi_perform
+#define curl_multi_poll          bridge_curl.multi_poll
+#define curl_multi_info_read     bridge_curl.multi_info_read
+#define curl_multi_cleanup       bridge_curl.multi_cleanup
+#define curl_slist_append        bridge_curl.slist_append
+#define curl_slist_free_all      bridge_curl.slist_free_all
+#define curl_url                 bridge_curl.url
+#define curl_url_dup             bridge_curl.url_dup
+#define curl_url_cleanup         bridge_curl.url_cleanup
+#define curl_url_get             bridge_curl.url_get
+#define curl_url_set             bridge_curl.url_set
+
+static char bridge_curl_error[256];
+
+/* Loads libcurl and finds every function above. Returns 0, or -ERR_INTERNAL
+ * with bridge_curl_error saying why. */
+static int bridge_curl_load(void)
+{
+	static const char *const names[] = {
+	    "curl_global_init",
+	    "curl_easy_init",
+	    "curl_easy_setopt",
+	    "curl_easy_getinfo",
+	    "curl_easy_cleanup",
+	    "curl_easy_strerror",
+	    "curl_free",
+	    "curl_multi_init",
+	    "curl_multi_add_handle",
+	    "curl_multi_remove_handle",
+	    "curl_multi_perform",
+	    "curl_multi_poll",
+	    "curl_multi_info_read",
+	    "curl_multi_cleanup",
+	    "curl_slist_append",
+	    "curl_slist_free_all",
+	    "curl_url",
+	    "curl_url_dup",
+	    "curl_url_cleanup",
+	    "curl_url_get",
+	    "curl_url_set",
+	};
+	void *h = dlopen(BRIDGE_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+	void *fn[sizeof(names) / sizeof(names[0])];
+	size_t i;
+
+	if (h == NULL) {
+		(void)snprintf(bridge_curl_error, sizeof(bridge_curl_error),
+		               "cannot load %s: %s", BRIDGE_LIBCURL, dlerror());
+		return -ERR_INTERNAL;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((fn[i] = dlsym(h, names[i])) == NULL) {
+			(void)snprintf(bridge_curl_error,
+			               sizeof(bridge_curl_error),
+			               "%s lacks %s (libcurl 7.80 or newer is "
+			               "needed)",
+			               BRIDGE_LIBCURL, names[i]);
+			dlclose(h);
+			return -ERR_INTERNAL;
+		}
+	/* The table's members are in the order of names; object and function
+	 * pointers convert through dlsym's void * as POSIX guarantees. */
+	memcpy(&bridge_curl, fn, sizeof(bridge_curl));
+	return 0;
+}
+
 static pthread_once_t bridge_once = PTHREAD_ONCE_INIT;
 static CURLcode bridge_global_rc = CURLE_FAILED_INIT;
+static bool bridge_loaded;
 
 static void bridge_global_init(void)
 {
+	if (bridge_curl_load() != 0)
+		return;
+	bridge_loaded = true;
 	bridge_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -1253,6 +1368,9 @@ int bridge_open(const struct bridge_config *cfg, struct bridge **out,
 	int r = -ERR_NOMEM;
 
 	pthread_once(&bridge_once, bridge_global_init);
+	if (!bridge_loaded)
+		return diag_set(d, ERR_INTERNAL, 0, 0, "bridge: %s",
+		                bridge_curl_error);
 	if (bridge_global_rc != CURLE_OK)
 		return diag_set(d, ERR_INTERNAL, 0, 0, "bridge: libcurl: %s",
 		                curl_easy_strerror(bridge_global_rc));

@@ -1577,7 +1577,7 @@ out:
 static int api_grant_remove(struct api_call *c)
 {
 	struct store_grant g = {0};
-	int64_t id;
+	int64_t id = 0;
 	int r;
 
 	c->changed = true;
@@ -1799,7 +1799,7 @@ static int api_token_revoke(struct api_call *c)
 {
 	struct store_token_list l = {0};
 	struct store_token *t = NULL;
-	int64_t id;
+	int64_t id = 0;
 	size_t i;
 	int r;
 
@@ -2115,7 +2115,7 @@ static int api_admin_token_revoke(struct api_call *c)
 {
 	struct store_admin_token_list l = {0};
 	struct store_admin_token *t = NULL;
-	int64_t id;
+	int64_t id = 0;
 	size_t i;
 	int r;
 
