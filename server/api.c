@@ -18,18 +18,19 @@
 #include "jsonutil.h"
 #include "token.h"
 
-#define API_VERSION       "0.1.0"
-#define API_BODY_MAX      (1u << 20) /* API.md: bodies are at most 1 MiB */
-#define API_PATH_MAX      1024
-#define API_SEGS_MAX      4 /* "teams/{name}/members/{user}" */
-#define API_ARGS_MAX      2 /* captured path segments */
-#define API_ERR_MAX       512
-#define API_ALLOW_MAX     64
-#define API_TTL_DEFAULT   86400
-#define API_TTL_MAX       (30 * 86400)
-#define API_USES_MAX      1000
-#define API_VALUE_MAX     65536 /* bytes of one secret value */
-#define API_AUDIT_DEFAULT 1000
+#define API_VERSION        "0.1.0"
+#define API_BODY_MAX       (1u << 20) /* API.md: bodies are at most 1 MiB */
+#define API_PATH_MAX       1024
+#define API_SEGS_MAX       4 /* "teams/{name}/members/{user}" */
+#define API_ARGS_MAX       2 /* captured path segments */
+#define API_ERR_MAX        512
+#define API_ALLOW_MAX      64
+#define API_TTL_DEFAULT    86400
+#define API_TTL_MAX        (30 * 86400)
+#define API_USES_MAX       1000
+#define API_VALUE_MAX      65536 /* bytes of one secret value */
+#define API_AUDIT_DEFAULT  1000
+#define API_OFFBOARD_CALLS 20 /* the user's last calls in the report */
 /* A server entry larger than this is summarised in its audit row, which
  * holds at most STORE_DETAILS_MAX bytes. */
 #define API_AUDIT_ENTRY_MAX 32768
@@ -1096,12 +1097,16 @@ static json_t *api_delivery_json(struct api_call *c, const void *p)
 /* Disables the user, revokes every active device and unused token, and
  * lists what was ever delivered to them: one transaction, one audit
  * row. */
+static json_t *api_call_json(struct api_call *c, const void *p);
+
 static int api_user_offboard(struct api_call *c)
 {
 	const char *reason = api_str(c, "reason");
 	struct store_user u = {0};
 	struct store_id_list ids = {0};
 	struct store_delivery_list dl = {0};
+	struct store_call_list calls = {0};
+	struct store_call_filter cf = {0};
 	size_t ntokens = 0;
 	json_t *devices = NULL;
 	int r;
@@ -1120,18 +1125,27 @@ static int api_user_offboard(struct api_call *c)
 	    (r = api_store_result(
 	         c, store_delivery_list_user(c->st, u.id, &dl, &c->d))) != 0)
 		goto out;
+	/* What they did last through the launchers, for the report. */
+	cf.user = u.name;
+	cf.limit = API_OFFBOARD_CALLS;
+	if ((r = api_store_result(
+	         c, store_calls_list(c->st, &cf, &calls, &c->d))) != 0)
+		goto out;
 	if ((devices = api_strings_at(ids.v, ids.n, sizeof(*ids.v), 0)) ==
 	    NULL) {
 		r = api_nomem(c);
 		goto out;
 	}
-	if ((r = api_answer(c, 200,
-	                    json_pack("{s:s,s:b,s:O,s:I,s:o}", "user", u.name,
-	                              "disabled", 1, "devices_revoked", devices,
-	                              "tokens_revoked", (json_int_t)ntokens,
-	                              "deliveries",
-	                              api_array(c, dl.v, dl.n, sizeof(*dl.v),
-	                                        api_delivery_json)))) != 0)
+	if ((r = api_answer(
+	         c, 200,
+	         json_pack(
+	             "{s:s,s:b,s:O,s:I,s:o,s:o}", "user", u.name, "disabled", 1,
+	             "devices_revoked", devices, "tokens_revoked",
+	             (json_int_t)ntokens, "deliveries",
+	             api_array(c, dl.v, dl.n, sizeof(*dl.v), api_delivery_json),
+	             "last_calls",
+	             api_array(c, calls.v, calls.n, sizeof(*calls.v),
+	                       api_call_json)))) != 0)
 		goto out;
 	if ((r = api_commit(c, "user.offboard", u.name, "{s:s?,s:O,s:I}",
 	                    "reason", reason, "devices_revoked", devices,
@@ -1145,6 +1159,7 @@ out:
 	store_user_clear(&u);
 	store_id_list_free(&ids);
 	store_delivery_list_free(&dl);
+	store_call_list_free(&calls);
 	return r;
 }
 

@@ -79,6 +79,9 @@ struct ctl_view {
 	const char *nested;         /* key of an array of objects, or NULL */
 	const char *nested_title;
 	const struct ctl_col *nested_cols;
+	const char *nested2; /* a second one, or NULL */
+	const char *nested2_title;
+	const struct ctl_col *nested2_cols;
 };
 
 struct ctl_run;
@@ -380,6 +383,9 @@ static const struct ctl_view ctl_offboard_view = {
     .nested_title = "Credentials delivered to the user's devices (rotate "
                     "these)",
     .nested_cols = ctl_delivery_cols,
+    .nested2 = "last_calls",
+    .nested2_title = "Their last calls through the launchers",
+    .nested2_cols = ctl_call_cols,
 };
 
 #define CTL_ENTRY_FLAGS                                                        \
@@ -427,7 +433,8 @@ static const struct ctl_command ctl_commands[] = {
      .view = &ctl_offboard_view,
      .help = "Disables a user, revokes all their devices and unused "
              "enrollment tokens, and lists every credential their devices "
-             "received, so that only those need rotating."},
+             "received, so that only those need rotating, then their last "
+             "20 calls through the launchers."},
     {.words = "team add",
      .args = "NAME",
      .keys = "name",
@@ -1188,6 +1195,21 @@ static int ctl_print_list(FILE *f, const struct ctl_col *cols,
 }
 
 /* Prints one object, one line per column, then its nested table. */
+
+/* A titled table of the objects of arr, when arr is an array. */
+static int ctl_print_nested(FILE *f, const char *title,
+                            const struct ctl_col *cols, const json_t *arr)
+{
+	if (!json_is_array(arr))
+		return 0;
+	if (json_array_size(arr) == 0) {
+		fprintf(f, "\n%s: none\n", title);
+		return 0;
+	}
+	fprintf(f, "\n%s:\n", title);
+	return ctl_print_list(f, cols, arr);
+}
+
 static int ctl_print_object(FILE *f, const struct ctl_view *v, const json_t *o)
 {
 	struct ctl_table t = {.ncols = 2};
@@ -1207,14 +1229,13 @@ static int ctl_print_object(FILE *f, const struct ctl_view *v, const json_t *o)
 	if (r == 0)
 		ctl_table_print(f, &t);
 	nested = v->nested != NULL ? json_object_get(o, v->nested) : NULL;
-	if (r == 0 && json_is_array(nested)) {
-		if (json_array_size(nested) == 0)
-			fprintf(f, "\n%s: none\n", v->nested_title);
-		else {
-			fprintf(f, "\n%s:\n", v->nested_title);
-			r = ctl_print_list(f, v->nested_cols, nested);
-		}
-	}
+	if (r == 0)
+		r = ctl_print_nested(f, v->nested_title, v->nested_cols,
+		                     nested);
+	nested = v->nested2 != NULL ? json_object_get(o, v->nested2) : NULL;
+	if (r == 0)
+		r = ctl_print_nested(f, v->nested2_title, v->nested2_cols,
+		                     nested);
 	buf_free(&b);
 	ctl_table_free(&t);
 	return r;

@@ -1050,6 +1050,25 @@ static void test_api_offboard(void **state)
 	free(sealed);
 	assert_int_equal(store_commit(f->st, &d), 0);
 	assert_int_equal(store_delivery_record(f->st, "dev-1", sid, 12, &d), 0);
+	/* A call alice made through a launcher, and one of bob's. */
+	{
+		struct store_call call = {
+		    .seq = 1,
+		    .at_ms = 1000,
+		    .server = (char *)(uintptr_t) "gh",
+		    .method = (char *)(uintptr_t) "tools/call",
+		    .name = (char *)(uintptr_t) "search",
+		    .outcome = STORE_CALL_DENIED,
+		};
+
+		assert_int_equal(store_calls_insert(f->st, "dev-1", &call, 1,
+		                                    NULL, NULL, &d),
+		                 0);
+		call.name = (char *)(uintptr_t) "bobs";
+		assert_int_equal(store_calls_insert(f->st, "dev-9", &call, 1,
+		                                    NULL, NULL, &d),
+		                 0);
+	}
 
 	changed = f->h.changed;
 	assert_int_equal(ta_call(f, "POST", "/api/v1/users/alice/offboard",
@@ -1072,6 +1091,11 @@ static void test_api_offboard(void **state)
 	assert_string_equal(ta_str(v, "device"), "dev-1");
 	assert_int_equal(ta_int(v, "revision"), 12);
 	assert_int_equal(ta_int(v, "delivered_at"), TA_NOW);
+	/* The report ends with their last calls: theirs only. */
+	dl = json_object_get(f->ans, "last_calls");
+	assert_int_equal(json_array_size(dl), 1);
+	assert_string_equal(ta_str(json_array_get(dl, 0), "name"), "search");
+	assert_string_equal(ta_str(json_array_get(dl, 0), "outcome"), "denied");
 
 	/* The hooks: both devices, then a rebuild. */
 	assert_int_equal(f->h.revoked_calls, 1);

@@ -313,5 +313,13 @@ else
     fail "[closed] revoked: exec exit $rc: $(head -c 300 "$WORK/mf.out")"
 fi
 
+ctl_must "user offboard alice" user offboard alice
+if grep -q "Their last calls through the launchers" <<<"$CTL_OUT" && grep -q "get-sum" <<<"$CTL_OUT" &&
+    grep -q "rate_limited" <<<"$CTL_OUT"; then
+    pass "[closed] user offboard lists what alice did last through the launchers"
+else
+    fail "[closed] user offboard: $(head -c 600 <<<"$CTL_OUT")"
+fi
+
 echo "== the end"
 finish
