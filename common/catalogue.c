@@ -456,10 +456,8 @@ static bool catalogue_url_ok(const char *u)
 static int catalogue_limits(const char *name, const json_t *entry,
                             struct server *s, struct diag *d)
 {
-	const json_t *v, *tv;
-	const char *key;
+	const json_t *v;
 	char field[SERVER_NAME_MAX + 64];
-	struct rate rate;
 	int r;
 
 	if ((v = json_object_get(entry, "via")) != NULL) {
@@ -487,35 +485,62 @@ static int catalogue_limits(const char *name, const json_t *entry,
 			return r;
 	}
 	if ((v = json_object_get(entry, "tool_rates")) != NULL) {
-		if (!json_is_object(v) || json_object_size(v) == 0 ||
-		    json_object_size(v) > CATALOGUE_MAX_LIST)
-			return diag_set(d, ERR_INVALID, 0, 0,
-			                "servers.%s.tool_rates: must be an "
-			                "object of tool globs to rates, such "
-			                "as {\"delete_*\": \"5/hour\"}",
-			                name);
-		json_object_foreach((json_t *)(uintptr_t)v, key, tv)
-		{
-			(void)snprintf(field, sizeof(field),
-			               "servers.%s.tool_rates", name);
-			if ((r = glob_check(field, key, d)) != 0)
-				return r;
-			(void)snprintf(field, sizeof(field),
-			               "servers.%s.tool_rates.%.64s", name,
-			               key);
-			if (!json_is_string(tv))
-				return diag_set(d, ERR_INVALID, 0, 0,
-				                "%s: must be a string such as "
-				                "\"5/hour\"",
-				                field);
-			if ((r = rate_parse(field, json_string_value(tv), &rate,
-			                    d)) != 0 ||
-			    (r = tool_rate_list_put(&s->tool_rates, key,
-			                            &rate)) != 0)
-				return r;
-		}
+		(void)snprintf(field, sizeof(field), "servers.%s.tool_rates",
+		               name);
+		return tool_rates_from_json(field, v, &s->tool_rates, d);
 	}
 	return 0;
+}
+
+int tool_rates_from_json(const char *field, const json_t *v,
+                         struct tool_rate_list *out, struct diag *d)
+{
+	const json_t *tv;
+	const char *key;
+	char sub[256];
+	struct rate rate;
+	int r;
+
+	if (!json_is_object(v) || json_object_size(v) == 0 ||
+	    json_object_size(v) > CATALOGUE_MAX_LIST)
+		return diag_set(
+		    d, ERR_INVALID, 0, 0,
+		    "%s: must be an object of 1 to %d tool globs to "
+		    "rates, such as {\"delete_*\": \"5/hour\"}",
+		    field, CATALOGUE_MAX_LIST);
+	json_object_foreach((json_t *)(uintptr_t)v, key, tv)
+	{
+		if ((r = glob_check(field, key, d)) != 0)
+			return r;
+		(void)snprintf(sub, sizeof(sub), "%.160s.%.64s", field, key);
+		if (!json_is_string(tv))
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "%s: must be a string such as \"5/hour\"", sub);
+		if ((r = rate_parse(sub, json_string_value(tv), &rate, d)) !=
+		        0 ||
+		    (r = tool_rate_list_put(out, key, &rate)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+json_t *tool_rates_to_json(const struct tool_rate_list *l)
+{
+	char rate[RATE_TEXT_MAX];
+	json_t *o = json_object();
+	size_t i;
+	int bad = o == NULL;
+
+	for (i = 0; o != NULL && i < l->n; i++)
+		bad |= json_object_set_new(
+		    o, l->v[i].tools,
+		    json_string(rate_format(&l->v[i].rate, rate)));
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 int server_from_json(const char *name, const json_t *entry,
@@ -829,19 +854,9 @@ json_t *server_to_json(const struct server *s)
 	if (s->rate.count > 0)
 		bad |= json_object_set_new(
 		    o, "rate", json_string(rate_format(&s->rate, rate)));
-	if (s->tool_rates.n > 0) {
-		json_t *tr = json_object();
-		size_t i;
-
-		bad |= tr == NULL;
-		for (i = 0; tr != NULL && i < s->tool_rates.n; i++)
-			bad |= json_object_set_new(
-			    tr, s->tool_rates.v[i].tools,
-			    json_string(
-			        rate_format(&s->tool_rates.v[i].rate, rate)));
-		if (tr != NULL)
-			bad |= json_object_set_new(o, "tool_rates", tr);
-	}
+	if (s->tool_rates.n > 0)
+		bad |= json_object_set_new(o, "tool_rates",
+		                           tool_rates_to_json(&s->tool_rates));
 	if (bad) {
 		json_decref(o);
 		return NULL;

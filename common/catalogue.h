@@ -131,6 +131,18 @@ int server_from_json(const char *name, const json_t *entry,
 /* Returns a new canonical JSON entry for s (no name), or NULL on ENOMEM. */
 json_t *server_to_json(const struct server *s);
 
+/*
+ * Reads a JSON object of tool globs to rates ({"delete_*": "5/hour"}, 1 to
+ * CATALOGUE_MAX_LIST of them) into out, as the "tool_rates" of an entry or
+ * a grant; field names v in errors. Returns 0, -ERR_INVALID with d, or
+ * -ERR_NOMEM.
+ */
+int tool_rates_from_json(const char *field, const json_t *v,
+                         struct tool_rate_list *out, struct diag *d);
+/* The object tool_rates_from_json() reads, rates in their canonical
+ * spelling (a new reference), or NULL when out of memory. */
+json_t *tool_rates_to_json(const struct tool_rate_list *l);
+
 /* Deep-copies a server. Returns 0 or -ERR_NOMEM. */
 int server_copy(const struct server *s, struct server *out);
 

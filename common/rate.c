@@ -45,8 +45,9 @@ int rate_parse(const char *field, const char *text, struct rate *out,
 	if (isdigit((unsigned char)*p) && !rate_number(&p, &mult))
 		goto bad;
 	n = strlen(p);
-	if (n > 1 && p[n - 1] == 's' && strcmp(p, "s") != 0)
-		n--; /* "minutes", "hours" */
+	/* "minutes", "hours"; not "ms" (read as milliseconds) or "hs". */
+	if (n > 2 && p[n - 1] == 's')
+		n--;
 	for (i = 0; i < sizeof(rate_units) / sizeof(rate_units[0]); i++)
 		if (strlen(rate_units[i].name) == n &&
 		    strncmp(p, rate_units[i].name, n) == 0)

@@ -1311,12 +1311,14 @@ static json_t *api_grant_json(struct api_call *c, const void *p)
 	const struct store_grant *g = p;
 
 	(void)c;
-	return json_pack(
-	    "{s:I,s:s,s:s,s:s,s:o,s:o,s:I}", "id", (json_int_t)g->id, "server",
-	    g->server_name, "target", store_target_name(g->kind), "target_name",
-	    g->target_name, "tools_allow", api_json_text(g->tools_allow),
-	    "tools_deny", api_json_text(g->tools_deny), "created_at",
-	    (json_int_t)g->created_at);
+	return json_pack("{s:I,s:s,s:s,s:s,s:o,s:o,s:s?,s:o,s:I}", "id",
+	                 (json_int_t)g->id, "server", g->server_name, "target",
+	                 store_target_name(g->kind), "target_name",
+	                 g->target_name, "tools_allow",
+	                 api_json_text(g->tools_allow), "tools_deny",
+	                 api_json_text(g->tools_deny), "rate", g->rate,
+	                 "tool_rates", api_json_text(g->tool_rates),
+	                 "created_at", (json_int_t)g->created_at);
 }
 
 static int api_servers_list(struct api_call *c)
@@ -1542,9 +1544,10 @@ static int api_grant_add(struct api_call *c)
 	const char *team = api_str(c, "team"), *user = api_str(c, "user");
 	struct store_server s = {0};
 	struct store_grant g = {0};
+	struct store_grant_limits lim = {0};
 	enum store_scope scope;
 	enum store_target kind;
-	char *allow = NULL, *deny = NULL;
+	char *allow = NULL, *deny = NULL, *tool_rates = NULL;
 	int64_t target = 0, id = 0;
 	int r;
 
@@ -1559,6 +1562,12 @@ static int api_grant_add(struct api_call *c)
 		r = api_fail(c, 400, "field 'everyone' must be true");
 		goto out;
 	}
+	if (api_get(c, "tool_rates") != NULL &&
+	    (tool_rates = json_dumps(api_get(c, "tool_rates"), JSON_COMPACT)) ==
+	        NULL) {
+		r = api_fail(c, 500, "out of memory");
+		goto out;
+	}
 	if ((r = api_strings_text(c, "tools_allow", &allow)) != 0 ||
 	    (r = api_strings_text(c, "tools_deny", &deny)) != 0 ||
 	    (r = api_begin(c)) != 0 ||
@@ -1570,20 +1579,26 @@ static int api_grant_add(struct api_call *c)
 	kind = scope == STORE_SCOPE_TEAM   ? STORE_TARGET_TEAM
 	       : scope == STORE_SCOPE_USER ? STORE_TARGET_USER
 	                                   : STORE_TARGET_EVERYONE;
+	lim.tools_allow = allow;
+	lim.tools_deny = deny;
+	lim.rate = api_str(c, "rate");
+	lim.tool_rates = tool_rates;
 	if ((r = api_store_result(c, store_grant_add(c->st, s.id, kind, target,
-	                                             allow, deny, &id,
-	                                             &c->d))) != 0 ||
+	                                             &lim, &id, &c->d))) != 0 ||
 	    (r = api_grant_find(c, s.id, id, &g)) != 0 ||
 	    (r = api_answer(c, 201, api_grant_json(c, &g))) != 0)
 		goto out;
-	r = api_commit(c, "grant.add", g.server_name, "{s:I,s:s,s:s,s:O?,s:O?}",
-	               "id", (json_int_t)g.id, "target",
-	               store_target_name(g.kind), "target_name", g.target_name,
-	               "tools_allow", api_get(c, "tools_allow"), "tools_deny",
-	               api_get(c, "tools_deny"));
+	r = api_commit(
+	    c, "grant.add", g.server_name, "{s:I,s:s,s:s,s:O?,s:O?,s:s?,s:o?}",
+	    "id", (json_int_t)g.id, "target", store_target_name(g.kind),
+	    "target_name", g.target_name, "tools_allow",
+	    api_get(c, "tools_allow"), "tools_deny", api_get(c, "tools_deny"),
+	    "rate", g.rate, "tool_rates",
+	    g.tool_rates != NULL ? api_json_text(g.tool_rates) : NULL);
 out:
 	free(allow);
 	free(deny);
+	free(tool_rates);
 	store_server_clear(&s);
 	store_grant_clear(&g);
 	return r;
@@ -2240,6 +2255,8 @@ static const struct api_field api_fields_grant[] = {
     {"user", API_STRING, false, 0, 0},
     {"tools_allow", API_STRINGS, false, 0, CATALOGUE_MAX_LIST},
     {"tools_deny", API_STRINGS, false, 0, CATALOGUE_MAX_LIST},
+    {"rate", API_STRING, false, 1, RATE_TEXT_MAX - 1},
+    {"tool_rates", API_OBJECT, false, 0, 0},
     {NULL, API_STRING, false, 0, 0},
 };
 

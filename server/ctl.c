@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "fileio.h"
 #include "jsonutil.h"
+#include "rate.h"
 #include "serverflags.h"
 
 #define CTL_PROG         "mcpfleetctl"
@@ -46,6 +47,9 @@ enum ctl_kind {
 	CTL_DURATION, /* "24h": 86400 */
 	CTL_COUNT,    /* a positive whole number */
 	CTL_SINCE,    /* a point in time: Unix seconds */
+	CTL_RATE,     /* "60/min", checked and canonical */
+	/* "GLOB=RATE[,GLOB=RATE]": {"GLOB": "RATE"}; may be repeated */
+	CTL_TOOL_RATES,
 };
 
 #define CTL_QUERY    0x1u /* goes into the query string, not the body */
@@ -123,6 +127,7 @@ struct ctl_run {
 	const char *pos[CTL_POS_MAX];
 	size_t npos;
 	const char *optval[CTL_OPTS_MAX];
+	char *optjoined[CTL_OPTS_MAX]; /* a repeated option's values, a,b */
 	char **rest;
 	int nrest;
 	struct ctl_request req;
@@ -156,6 +161,8 @@ static const struct ctl_opt ctl_opts_grant[] = {
     {"--user", "U", "user", CTL_STRING, CTL_ONE},
     {"--tools-allow", "a,b", "tools_allow", CTL_LIST, 0},
     {"--tools-deny", "a,b", "tools_deny", CTL_LIST, 0},
+    {"--rate", "N/UNIT", "rate", CTL_RATE, 0},
+    {"--tool-rate", "GLOB=N/UNIT", "tool_rates", CTL_TOOL_RATES, 0},
     {NULL, NULL, NULL, CTL_STRING, 0},
 };
 
@@ -256,6 +263,8 @@ static const struct ctl_col ctl_grant_cols[] = {
     {"NAME", "target_name", 0},
     {"ALLOW", "tools_allow", 0},
     {"DENY", "tools_deny", 0},
+    {"RATE", "rate", 0},
+    {"TOOL RATES", "tool_rates", 0},
     {"CREATED", "created_at", CTL_COL_TIME},
     {NULL, NULL, 0},
 };
@@ -528,7 +537,9 @@ static const struct ctl_command ctl_commands[] = {
      .view = &ctl_grant_view,
      .help = "Grants a server to everyone, a team or a user, optionally "
              "limited to some tools (--tools-allow) or without some "
-             "(--tools-deny)."},
+             "(--tools-deny), and rate-limited per user (--rate 60/min) or "
+             "per tool (--tool-rate 'delete_*=5/hour', repeatable). Where "
+             "the server and its grants both limit, the stricter wins."},
     {.words = "grant list",
      .method = "GET",
      .path = "grants",
@@ -1720,6 +1731,69 @@ static json_t *ctl_list_json(const char *val)
 	return a;
 }
 
+/* "60/min" as its canonical JSON string; an exit code after saying why. */
+static int ctl_rate_json(struct ctl_run *r, const struct ctl_opt *o,
+                         const char *val, json_t **out)
+{
+	char canon[RATE_TEXT_MAX];
+	struct rate rt;
+	struct diag d;
+
+	diag_clear(&d);
+	if (rate_parse(o->name, val, &rt, &d) != 0)
+		return ctl_usage_error(r, "%s", d.msg);
+	if ((*out = json_string(rate_format(&rt, canon))) == NULL)
+		return ctl_oom(r);
+	return CTL_EXIT_OK;
+}
+
+/* "GLOB=RATE,GLOB=RATE" as {"GLOB": "RATE"}; an exit code after saying
+ * why. */
+static int ctl_tool_rates_json(struct ctl_run *r, const struct ctl_opt *o,
+                               const char *val, json_t **out)
+{
+	char canon[RATE_TEXT_MAX];
+	struct tool_rate tr = {0};
+	struct diag d;
+	json_t *obj = json_object();
+	char *copy = strdup(val), *item, *save = NULL;
+	int code = CTL_EXIT_OK;
+
+	diag_clear(&d);
+	if (obj == NULL || copy == NULL) {
+		code = ctl_oom(r);
+		goto out;
+	}
+	for (item = strtok_r(copy, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (tool_rate_parse(o->name, item, &tr, &d) != 0) {
+			code = ctl_usage_error(r, "%s", d.msg);
+			goto out;
+		}
+		if (json_object_set_new(
+		        obj, tr.tools,
+		        json_string(rate_format(&tr.rate, canon))) != 0) {
+			code = ctl_oom(r);
+			goto out;
+		}
+		tool_rate_clear(&tr);
+	}
+	if (json_object_size(obj) == 0) {
+		code = ctl_usage_error(r,
+		                       "%s '%s': expected GLOB=RATE such as "
+		                       "delete_*=5/hour",
+		                       o->name, val);
+		goto out;
+	}
+	*out = obj;
+	obj = NULL;
+out:
+	tool_rate_clear(&tr);
+	json_decref(obj);
+	free(copy);
+	return code;
+}
+
 /* Converts an option's text into its JSON value. Returns CTL_EXIT_OK with
  * *out (a new reference) or an exit code after saying why. */
 static int ctl_opt_value(struct ctl_run *r, const struct ctl_opt *o,
@@ -1771,6 +1845,10 @@ static int ctl_opt_value(struct ctl_run *r, const struct ctl_opt *o,
 			    o->name, val);
 		j = json_integer((json_int_t)n);
 		break;
+	case CTL_RATE:
+		return ctl_rate_json(r, o, val, out);
+	case CTL_TOOL_RATES:
+		return ctl_tool_rates_json(r, o, val, out);
 	}
 	if (j == NULL)
 		return ctl_oom(r);
@@ -1874,6 +1952,23 @@ out:
  * and options; then builds the request without what build adds. Returns
  * an exit code; r->helped when help was printed instead.
  */
+/* A repeated option: its values joined with ','. Returns 0 or -ERR_NOMEM. */
+static int ctl_opt_join(struct ctl_run *r, int k, const char *val)
+{
+	size_t a = strlen(r->optval[k]), b = strlen(val != NULL ? val : "");
+	char *j = malloc(a + b + 2);
+
+	if (j == NULL)
+		return -ERR_NOMEM;
+	memcpy(j, r->optval[k], a);
+	j[a] = ',';
+	memcpy(j + a + 1, val != NULL ? val : "", b + 1);
+	free(r->optjoined[k]);
+	r->optjoined[k] = j;
+	r->optval[k] = j;
+	return 0;
+}
+
 static int ctl_parse(struct ctl_run *r, int argc, char **argv)
 {
 	const struct ctl_command *c;
@@ -1955,6 +2050,12 @@ static int ctl_parse(struct ctl_run *r, int argc, char **argv)
 			k = ctl_lookup(r, c->opts, argc, argv, &i, &val);
 			if (k == -2)
 				return CTL_EXIT_USAGE;
+			if (k >= 0 && r->optval[k] != NULL &&
+			    c->opts[k].kind == CTL_TOOL_RATES) {
+				if (ctl_opt_join(r, k, val) != 0)
+					return ctl_oom(r);
+				continue;
+			}
 			if (k >= 0) {
 				if (r->optval[k] != NULL)
 					return ctl_usage_error(
@@ -2434,6 +2535,10 @@ static void ctl_run_init(struct ctl_run *r, const struct ctl_io *io)
 
 static void ctl_run_clear(struct ctl_run *r)
 {
+	size_t i;
+
+	for (i = 0; i < CTL_OPTS_MAX; i++)
+		free(r->optjoined[i]);
 	ctl_request_clear(&r->req);
 	free(r->server);
 	crypto_secret_free(r->token, r->token_len);

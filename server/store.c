@@ -15,6 +15,7 @@
 #include "catalogue.h"
 #include "crypto.h"
 #include "jsonutil.h"
+#include "rate.h"
 
 _Static_assert(STORE_SEALED_MAX == CRYPTO_SEAL_MAX + CRYPTO_SEAL_OVERHEAD,
                "STORE_SEALED_MAX must follow crypto.h");
@@ -852,32 +853,85 @@ void store_server_list_free(struct store_server_list *l)
 
 /* ---- Grants ---- */
 
-int store_grant_add(struct store *st, int64_t server_id, enum store_target kind,
-                    int64_t target_id, const char *tools_allow,
-                    const char *tools_deny, int64_t *id, struct diag *d)
+/*
+ * A grant's limits, checked, with the rates in their canonical spelling
+ * (into rate_buf, and a new string in *tool_rates_json the caller frees).
+ */
+static int store_grant_limits_canon(const struct store_grant_limits *in,
+                                    struct store_grant_limits *out,
+                                    char rate_buf[RATE_TEXT_MAX],
+                                    char **tool_rates_json, struct diag *d)
 {
+	struct tool_rate_list tl = {0};
+	struct rate rt;
+	json_error_t jerr;
+	json_t *j;
+	int r;
+
+	*out = *in;
+	if (in->tools_allow != NULL &&
+	    (r = store_check_json("tools allow list", in->tools_allow,
+	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) !=
+	        0)
+		return r;
+	if (in->tools_deny != NULL &&
+	    (r = store_check_json("tools deny list", in->tools_deny,
+	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) !=
+	        0)
+		return r;
+	if (in->rate != NULL) {
+		if ((r = rate_parse("grant rate", in->rate, &rt, d)) != 0)
+			return r;
+		out->rate = rate_format(&rt, rate_buf);
+	}
+	if (in->tool_rates == NULL)
+		return 0;
+	if ((r = store_check_json("grant tool rates", in->tool_rates,
+	                          STORE_DETAILS_MAX, STORE_JSON_OBJECT, d)) !=
+	    0)
+		return r;
+	if ((j = json_loads(in->tool_rates, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "grant tool rates: %s",
+		                jerr.text);
+	if ((r = tool_rates_from_json("grant tool rates", j, &tl, d)) == 0) {
+		json_decref(j);
+		if ((j = tool_rates_to_json(&tl)) == NULL ||
+		    (*tool_rates_json =
+		         json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+			r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+		else
+			out->tool_rates = *tool_rates_json;
+	}
+	json_decref(j);
+	tool_rate_list_clear(&tl);
+	return r;
+}
+
+int store_grant_add(struct store *st, int64_t server_id, enum store_target kind,
+                    int64_t target_id, const struct store_grant_limits *lim,
+                    int64_t *id, struct diag *d)
+{
+	static const struct store_grant_limits none = {0};
+	struct store_grant_limits canon;
+	char rate_buf[RATE_TEXT_MAX];
+	char *tool_rates = NULL;
 	int64_t nid = 0;
 	int r;
 
 	if ((r = store_check_id("server id", server_id, d)) != 0 ||
-	    (r = store_check_target(kind, target_id, d)) != 0)
-		return r;
-	if (tools_allow != NULL &&
-	    (r = store_check_json("tools allow list", tools_allow,
-	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) !=
-	        0)
-		return r;
-	if (tools_deny != NULL &&
-	    (r = store_check_json("tools deny list", tools_deny,
-	                          STORE_DETAILS_MAX, STORE_JSON_STRINGS, d)) !=
-	        0)
-		return r;
+	    (r = store_check_target(kind, target_id, d)) != 0 ||
+	    (r = store_grant_limits_canon(lim != NULL ? lim : &none, &canon,
+	                                  rate_buf, &tool_rates, d)) != 0)
+		goto out;
 	if ((r = store_op_begin(st, d)) != 0)
-		return r;
-	r = st->be->grant_add(st->h, server_id, kind, target_id, tools_allow,
-	                      tools_deny, store_now(st), &nid, d);
+		goto out;
+	r = st->be->grant_add(st->h, server_id, kind, target_id, &canon,
+	                      store_now(st), &nid, d);
 	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
 		*id = nid;
+out:
+	free(tool_rates);
 	return r;
 }
 
@@ -911,6 +965,8 @@ void store_grant_clear(struct store_grant *g)
 	free(g->target_name);
 	free(g->tools_allow);
 	free(g->tools_deny);
+	free(g->rate);
+	free(g->tool_rates);
 	memset(g, 0, sizeof(*g));
 }
 

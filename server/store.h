@@ -284,6 +284,8 @@ struct store_grant {
 	char *target_name; /* team or user name; "everyone" */
 	char *tools_allow; /* JSON array of strings, or NULL */
 	char *tools_deny;  /* JSON array of strings, or NULL */
+	char *rate;        /* canonical rate ("60/min"), or NULL */
+	char *tool_rates;  /* JSON object {"glob": "rate"}, or NULL */
 	int64_t created_at;
 };
 
@@ -292,15 +294,25 @@ struct store_grant_list {
 	size_t n;
 };
 
+/* What a grant limits beyond reaching the server; every field may be NULL. */
+struct store_grant_limits {
+	const char *tools_allow; /* JSON array of strings */
+	const char *tools_deny;  /* JSON array of strings */
+	const char *rate;        /* a rate as rate_parse() reads it: "60/min" */
+	const char *tool_rates;  /* JSON object, tool glob -> rate */
+};
+
 /*
- * Grants a server to everyone (target_id 0), a team or a user.
- * tools_allow / tools_deny: NULL or a JSON array of strings. Returns 0 with
- * *id (may be NULL); -ERR_NOENT for a missing server or target,
+ * Grants a server to everyone (target_id 0), a team or a user, with the
+ * limits in lim (may be NULL: none). Rates are stored in their canonical
+ * spelling (rate_format()); tool_rates takes at most CATALOGUE_MAX_LIST
+ * globs (glob_check()). Returns 0 with *id (may be NULL); -ERR_INVALID
+ * naming the field; -ERR_NOENT for a missing server or target,
  * -ERR_EXISTS when that server is already granted to that target.
  */
 int store_grant_add(struct store *st, int64_t server_id, enum store_target kind,
-                    int64_t target_id, const char *tools_allow,
-                    const char *tools_deny, int64_t *id, struct diag *d);
+                    int64_t target_id, const struct store_grant_limits *lim,
+                    int64_t *id, struct diag *d);
 /* The grants of one server, or every grant when server_id is 0 (free with
  * store_grant_list_free()). */
 int store_grant_list(struct store *st, int64_t server_id,
@@ -833,10 +845,11 @@ struct store_backend {
 	                  int64_t now, struct diag *d);
 	int (*server_remove)(void *h, int64_t id, struct diag *d);
 
+	/* lim checked and canonical. */
 	int (*grant_add)(void *h, int64_t server_id, enum store_target kind,
-	                 int64_t target_id, const char *tools_allow,
-	                 const char *tools_deny, int64_t now, int64_t *id,
-	                 struct diag *d);
+	                 int64_t target_id,
+	                 const struct store_grant_limits *lim, int64_t now,
+	                 int64_t *id, struct diag *d);
 	int (*grant_list)(void *h, int64_t server_id,
 	                  struct store_grant_list *out, struct diag *d);
 	int (*grant_remove)(void *h, int64_t id, struct diag *d);

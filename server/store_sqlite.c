@@ -190,6 +190,9 @@ static const char *const store_sqlite_migrations[] = {
     "CREATE INDEX calls_user ON calls (user_name, id);\n"
     "CREATE INDEX calls_server ON calls (server, id);\n"
     "CREATE INDEX calls_received ON calls (received_at);\n",
+    /* 3: rate limits on grants, in their canonical spelling. */
+    "ALTER TABLE grants ADD COLUMN rate TEXT;\n"
+    "ALTER TABLE grants ADD COLUMN tool_rates TEXT;\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -291,7 +294,7 @@ enum store_sqlite_sq {
 	" ifnull(g.team_id, ifnull(g.user_id, 0))," \
 	" CASE g.kind WHEN 'team' THEN t.name WHEN 'user' THEN u.name" \
 	" ELSE 'everyone' END," \
-	" g.tools_allow, g.tools_deny, g.created_at" \
+	" g.tools_allow, g.tools_deny, g.created_at, g.rate, g.tool_rates" \
 	" FROM grants g JOIN servers s ON s.id = g.server_id" \
 	" LEFT JOIN teams t ON t.id = g.team_id" \
 	" LEFT JOIN users u ON u.id = g.user_id"
@@ -379,8 +382,9 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                       " WHERE id = ?1",
     [SQ_SERVER_REMOVE] = "DELETE FROM servers WHERE id = ?1",
     [SQ_GRANT_ADD] = "INSERT INTO grants (server_id, kind, team_id, user_id,"
-                     " tools_allow, tools_deny, created_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                     " tools_allow, tools_deny, created_at, rate, tool_rates)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                     " RETURNING id",
     [SQ_GRANT_LIST_ALL] = SQ_GRANT_SELECT " ORDER BY s.name, g.id",
     [SQ_GRANT_LIST_SERVER] = SQ_GRANT_SELECT " WHERE g.server_id = ?1"
                                              " ORDER BY g.id",
@@ -785,7 +789,9 @@ static int store_sqlite_read_grant(sqlite3_stmt *s, void *p)
 	if (store_sqlite_col_str(s, 2, &g->server_name) != 0 ||
 	    store_sqlite_col_str(s, 5, &g->target_name) != 0 ||
 	    store_sqlite_col_str(s, 6, &g->tools_allow) != 0 ||
-	    store_sqlite_col_str(s, 7, &g->tools_deny) != 0)
+	    store_sqlite_col_str(s, 7, &g->tools_deny) != 0 ||
+	    store_sqlite_col_str(s, 9, &g->rate) != 0 ||
+	    store_sqlite_col_str(s, 10, &g->tool_rates) != 0)
 		return -ERR_NOMEM;
 	return 0;
 }
@@ -1899,9 +1905,8 @@ static int store_sqlite_server_remove(void *h, int64_t id, struct diag *d)
 
 static int store_sqlite_grant_add(void *h, int64_t server_id,
                                   enum store_target kind, int64_t target_id,
-                                  const char *tools_allow,
-                                  const char *tools_deny, int64_t now,
-                                  int64_t *id, struct diag *d)
+                                  const struct store_grant_limits *lim,
+                                  int64_t now, int64_t *id, struct diag *d)
 {
 	struct store_sqlite *db = h;
 	char server[STORE_NAME_MAX + 1], target[STORE_NAME_MAX + 1];
@@ -1926,9 +1931,11 @@ static int store_sqlite_grant_add(void *h, int64_t server_id,
 	                     kind == STORE_TARGET_TEAM ? target_id : 0);
 	store_sqlite_bind_id(db, s, 4,
 	                     kind == STORE_TARGET_USER ? target_id : 0);
-	store_sqlite_bind_text(db, s, 5, tools_allow);
-	store_sqlite_bind_text(db, s, 6, tools_deny);
+	store_sqlite_bind_text(db, s, 5, lim->tools_allow);
+	store_sqlite_bind_text(db, s, 6, lim->tools_deny);
 	store_sqlite_bind_int(db, s, 7, now);
+	store_sqlite_bind_text(db, s, 8, lim->rate);
+	store_sqlite_bind_text(db, s, 9, lim->tool_rates);
 	if ((r = store_sqlite_int(db, s, id, "add grant", d)) == -ERR_EXISTS)
 		r = diag_set(
 		    d, ERR_EXISTS, 0, 0,

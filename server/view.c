@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "devsecret.h"
+
 #define VIEW_REF     "${secret:"
 #define VIEW_REF_LEN (sizeof(VIEW_REF) - 1)
 /* The parser accepts placeholder names up to this long; longer ones never
@@ -32,7 +34,9 @@ struct view_grant {
 	bool has_allow; /* a non-empty allow list */
 	struct strv allow;
 	struct strv deny;
-	char *reason; /* a tool list that cannot be used, or NULL */
+	struct rate rate;                 /* count 0: none */
+	struct tool_rate_list tool_rates; /* per tool glob */
+	char *reason; /* a tool list or rate that cannot be used, or NULL */
 };
 
 /* A secret of the snapshot and, once needed, its opened value. */
@@ -148,55 +152,6 @@ static int view_ids_push(struct view_ids *l, int64_t id)
 	}
 	l->v[l->n++] = id;
 	return 0;
-}
-
-/* Wipes a string in place (it may hold a secret's value), then frees it. */
-static void view_str_free(char *s)
-{
-	if (s != NULL)
-		crypto_secret_free(s, strlen(s));
-}
-
-static void view_strv_wipe(struct strv *v)
-{
-	size_t i;
-
-	for (i = 0; i < v->n; i++)
-		view_str_free(v->v[i]);
-	free(v->v);
-	v->v = NULL;
-	v->n = 0;
-}
-
-static void view_kvlist_wipe(struct kvlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		view_str_free(l->v[i].key);
-		view_str_free(l->v[i].value);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-/* As server_clear(), wiping every string first: a resolved server holds
- * secrets in its command, args, env, url or headers. */
-static void view_server_wipe(struct server *s)
-{
-	view_str_free(s->name);
-	view_str_free(s->command);
-	view_str_free(s->url);
-	view_strv_wipe(&s->args);
-	view_kvlist_wipe(&s->env);
-	view_kvlist_wipe(&s->headers);
-	view_strv_wipe(&s->hosts);
-	view_strv_wipe(&s->tools_allow);
-	view_strv_wipe(&s->tools_deny);
-	s->name = s->command = s->url = NULL;
-	/* The rest holds no secret: freed as usual. */
-	server_clear(s);
 }
 
 static int view_strv_copy(const struct strv *from, struct strv *to)
@@ -429,6 +384,34 @@ out:
 	return r;
 }
 
+/*
+ * Parses a grant's rate and tool rates (text the store checked and made
+ * canonical, or NULL). Returns 0, -ERR_INVALID with *which and *why set,
+ * or -ERR_NOMEM.
+ */
+static int view_grant_rates(const struct store_grant *row, struct rate *rate,
+                            struct tool_rate_list *tr, const char **which,
+                            const char **why)
+{
+	json_t *j;
+	int r;
+
+	*which = "rate";
+	*why = "is not a rate such as 60/min";
+	if (row->rate != NULL && rate_parse("rate", row->rate, rate, NULL) != 0)
+		return -ERR_INVALID;
+	if (row->tool_rates == NULL)
+		return 0;
+	*which = "tool_rates";
+	*why = "is not an object of tool globs to rates";
+	if ((j = json_loads(row->tool_rates, JSON_REJECT_DUPLICATES, NULL)) ==
+	    NULL)
+		return -ERR_INVALID;
+	r = tool_rates_from_json("tool_rates", j, tr, NULL);
+	json_decref(j);
+	return r;
+}
+
 static int view_grant_cmp(const void *a, const void *b)
 {
 	const struct view_grant *x = a, *y = b;
@@ -471,6 +454,17 @@ static int view_ctx_grants(struct view_ctx *ctx)
 		    view_strf(&g->reason,
 		              "grant %lld of servers.%s to %s %s: its tools.%s "
 		              "list %s",
+		              (long long)g->row->id, g->row->server_name,
+		              store_target_name(g->row->kind),
+		              g->row->target_name, which, why) != 0)
+			return -ERR_NOMEM;
+		if (r == 0 &&
+		    (r = view_grant_rates(g->row, &g->rate, &g->tool_rates,
+		                          &which, &why)) == -ERR_NOMEM)
+			return r;
+		if (r != 0 && g->reason == NULL &&
+		    view_strf(&g->reason,
+		              "grant %lld of servers.%s to %s %s: its %s %s",
 		              (long long)g->row->id, g->row->server_name,
 		              store_target_name(g->row->kind),
 		              g->row->target_name, which, why) != 0)
@@ -643,6 +637,7 @@ void view_ctx_free(struct view_ctx *ctx)
 	for (i = 0; i < ctx->ngrants; i++) {
 		strv_clear(&ctx->grants[i].allow);
 		strv_clear(&ctx->grants[i].deny);
+		tool_rate_list_clear(&ctx->grants[i].tool_rates);
 		free(ctx->grants[i].reason);
 	}
 	for (i = 0; i < ctx->nsecrets; i++)
@@ -1081,6 +1076,37 @@ out:
 	return r;
 }
 
+/*
+ * Merges the rate limits of the grants g[0..ng) into s, which holds the
+ * entry's own: as with tool filters, the stricter limit wins
+ * (rate_stricter()), for the server's rate and for each tool glob; globs
+ * only some of them name are all kept. Returns 0 or -ERR_NOMEM.
+ */
+static int view_rates(const struct view_grant *const *g, size_t ng,
+                      struct server *s)
+{
+	size_t i, k, j;
+
+	for (i = 0; i < ng; i++) {
+		const struct tool_rate_list *from = &g[i]->tool_rates;
+
+		s->rate = rate_stricter(s->rate, g[i]->rate);
+		for (k = 0; k < from->n; k++) {
+			struct rate rt = from->v[k].rate;
+
+			for (j = 0; j < s->tool_rates.n; j++)
+				if (strcmp(s->tool_rates.v[j].tools,
+				           from->v[k].tools) == 0)
+					rt = rate_stricter(
+					    s->tool_rates.v[j].rate, rt);
+			if (tool_rate_list_put(&s->tool_rates, from->v[k].tools,
+			                       &rt) != 0)
+				return -ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
 /* ---- One user's view ---- */
 
 /* Finds the grants of one target: [*lo, *hi) of ctx->grants. */
@@ -1213,7 +1239,8 @@ static int view_add_server(struct view_ctx *ctx, const struct view_user *vu,
 		}
 	if ((r = view_server_copy(&vs->s, &s)) != 0)
 		goto out;
-	if ((r = view_tools(&vs->s, g, ng, &s, &reason)) == 0 && vs->has_refs)
+	if ((r = view_tools(&vs->s, g, ng, &s, &reason)) == 0 &&
+	    (r = view_rates(g, ng, &s)) == 0 && vs->has_refs)
 		r = view_server_resolve(ctx, vu, &s, &mine, &reason);
 	if (r == -ERR_NOMEM)
 		goto out;
@@ -1239,7 +1266,7 @@ static int view_add_server(struct view_ctx *ctx, const struct view_user *vu,
 	memset(&s, 0, sizeof(s));
 	r = 0;
 out:
-	view_server_wipe(&s);
+	server_wipe(&s);
 	free(mine.v);
 	free(reason);
 	return r;
@@ -1350,7 +1377,7 @@ void view_clear(struct view *v)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->cat.n; i++)
-		view_server_wipe(&v->cat.servers[i]);
+		server_wipe(&v->cat.servers[i]);
 	free(v->cat.servers);
 	free(v->secret_ids);
 	for (i = 0; i < v->nomitted; i++) {

@@ -64,6 +64,12 @@ struct view {
  * whose allow list is [] counts as having none, as "allow": [] does in an
  * entry.
  *
+ * Rate limits merge the same way, on top of the entry's own rate and
+ * tool_rates: the stricter rate wins (rate_stricter()), for the server and
+ * for each tool glob; globs named by only some are all kept. A grant whose
+ * rate or tool rates do not parse makes the server omitted, as a bad tool
+ * list does.
+ *
  * A disabled or unknown user gets an empty view. Returns 0 with *out (free
  * with view_clear()), or -ERR_NOMEM.
  */

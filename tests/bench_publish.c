@@ -179,27 +179,37 @@ static void bench_setup(struct bench *b, size_t ndevices, size_t per_user)
 		if (k < 4) {
 			r = store_grant_add(
 			    b->st, b->servers[k], STORE_TARGET_EVERYONE, 0,
-			    NULL, k == 1 ? "[\"write_file\"]" : NULL, NULL, &d);
+			    &(struct store_grant_limits){
+			        .tools_deny =
+			            k == 1 ? "[\"write_file\"]" : NULL},
+			    NULL, &d);
 			continue;
 		}
 		if (k < 8) {
 			r = store_grant_add(
 			    b->st, b->servers[k], STORE_TARGET_TEAM,
-			    b->teams[k % BENCH_TEAMS], "[\"read\", \"search\"]",
-			    NULL, NULL, &d);
+			    b->teams[k % BENCH_TEAMS],
+			    &(struct store_grant_limits){
+			        .tools_allow = "[\"read\", \"search\"]"},
+			    NULL, &d);
 			if (r == 0)
 				r = store_grant_add(
 				    b->st, b->servers[k], STORE_TARGET_TEAM,
 				    b->teams[(k + 3) % BENCH_TEAMS],
-				    "[\"read\", \"write\"]", "[\"admin\"]",
+				    &(struct store_grant_limits){
+				        .tools_allow = "[\"read\", \"write\"]",
+				        .tools_deny = "[\"admin\"]"},
 				    NULL, &d);
 			continue;
 		}
 		for (i = 0; i < b->nusers && r == 0; i++)
 			r = store_grant_add(
 			    b->st, b->servers[k], STORE_TARGET_USER,
-			    b->users[i], NULL,
-			    i % 5 == 0 ? "[\"query\"]" : NULL, NULL, &d);
+			    b->users[i],
+			    &(struct store_grant_limits){
+			        .tools_deny =
+			            i % 5 == 0 ? "[\"query\"]" : NULL},
+			    NULL, &d);
 	}
 	if (r != 0)
 		bench_die("grant", r, &d);

@@ -1308,6 +1308,37 @@ static void test_api_grants(void **state)
 	                         "\"tools_allow\":[\"read\"]}"),
 	                 201);
 	assert_string_equal(ta_str(f->ans, "target"), "user");
+	assert_true(json_is_null(json_object_get(f->ans, "rate")));
+	assert_true(json_is_null(json_object_get(f->ans, "tool_rates")));
+	/* Rates come back in their canonical spelling. */
+	assert_int_equal(ta_call(f, "POST", "/api/v1/grants",
+	                         "{\"server\":\"fs\",\"team\":\"dev\","
+	                         "\"rate\":\"120/2minutes\",\"tool_rates\":"
+	                         "{\"delete_*\":\"5/hours\"}}"),
+	                 201);
+	assert_string_equal(ta_str(f->ans, "rate"), "120/2min");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(f->ans, "tool_rates"), "delete_*")),
+	    "5/hour");
+	ta_audit_last(f, "grant.add", "fs");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"user\":\"bob\",\"rate\":\"9/ms\"}");
+	ta_expect(f, 400, "grant rate: '9/ms' is not a rate");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"user\":\"bob\",\"rate\":5}");
+	ta_expect(f, 400, "rate");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"user\":\"bob\",\"tool_rates\":"
+	        "{\"a b\":\"1/s\"}}");
+	ta_expect(f, 400, "grant tool rates");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"user\":\"bob\",\"tool_rates\":"
+	        "{\"push\":1}}");
+	ta_expect(f, 400, "grant tool rates.push: must be a string");
+	ta_call(f, "POST", "/api/v1/grants",
+	        "{\"server\":\"github\",\"user\":\"bob\",\"tool_rates\":{}}");
+	ta_expect(f, 400, "grant tool rates: must be an object of 1 to");
 
 	ta_call(f, "POST", "/api/v1/grants",
 	        "{\"server\":\"github\",\"team\":\"dev\"}");
@@ -1331,13 +1362,13 @@ static void test_api_grants(void **state)
 	        "{\"server\":\"github\",\"team\":\"ops\"}");
 	ta_expect(f, 404, "no team named 'ops'");
 	/* A refused change pushes nothing. */
-	assert_int_equal(f->h.changed, changed + 3);
+	assert_int_equal(f->h.changed, changed + 4);
 
 	assert_int_equal(ta_call(f, "GET", "/api/v1/grants", NULL), 200);
-	assert_int_equal(json_array_size(f->ans), 3);
+	assert_int_equal(json_array_size(f->ans), 4);
 	assert_int_equal(ta_call(f, "GET", "/api/v1/grants?server=fs", NULL),
 	                 200);
-	assert_int_equal(json_array_size(f->ans), 1);
+	assert_int_equal(json_array_size(f->ans), 2);
 	g = json_array_get(f->ans, 0);
 	assert_string_equal(ta_str(g, "target_name"), "bob");
 	ta_call(f, "GET", "/api/v1/grants?server=nope", NULL);

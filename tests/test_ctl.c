@@ -246,6 +246,13 @@ static void test_ctl_build_grant_add(void **state)
 	          "/api/v1/grants",
 	          "{\"server\": \"gh\", \"everyone\": true, "
 	          "\"tools_allow\": [\"x\", \"y\"]}");
+	/* Rates in their canonical spelling; --tool-rate repeats. */
+	tc_expect("grant add gh --user bob --rate 120/2min --tool-rate "
+	          "delete_*=5/hours,push=1/s --tool-rate admin=3/day",
+	          NULL, "POST", "/api/v1/grants",
+	          "{\"server\": \"gh\", \"user\": \"bob\", "
+	          "\"rate\": \"120/2min\", \"tool_rates\": {\"delete_*\": "
+	          "\"5/hour\", \"push\": \"1/s\", \"admin\": \"3/day\"}}");
 	/* Global options may follow the command. */
 	tc_expect("grant add gh --json --user alice --timeout 5", NULL, "POST",
 	          "/api/v1/grants",
@@ -451,6 +458,15 @@ static void test_ctl_usage_errors(void **state)
 	    {"grant add gh --everyone=yes", NULL, "--everyone takes no value"},
 	    {"grant add gh --everyone --tools-deny ,", NULL,
 	     "--tools-deny ',': expected a comma-separated list"},
+	    {"grant add gh --everyone --rate 5/fortnight", NULL,
+	     "grant add: --rate: '5/fortnight' is not a rate (write it as "
+	     "COUNT/PERIOD"},
+	    {"grant add gh --everyone --tool-rate push", NULL,
+	     "grant add: --tool-rate: 'push': write it as GLOB=RATE"},
+	    {"grant add gh --everyone --tool-rate ,", NULL,
+	     "--tool-rate ',': expected GLOB=RATE such as delete_*=5/hour"},
+	    {"grant add gh --everyone --rate 1/s --rate 2/s", NULL,
+	     "--rate given twice"},
 	    {"secret remove K --team a --user b", NULL,
 	     "secret remove: give only one of --team T or --user U"},
 	    {"token create", NULL,
@@ -921,8 +937,8 @@ static void test_ctl_live_list_table(void **state)
 
 	/* An empty list is a header alone. */
 	assert_int_equal(tc_main(&f->io, "grant list", NULL, &o), CTL_EXIT_OK);
-	assert_string_equal(o.out, "ID  SERVER  TO  NAME  ALLOW  DENY  "
-	                           "CREATED\n");
+	assert_string_equal(o.out, "ID  SERVER  TO  NAME  ALLOW  DENY  RATE  "
+	                           "TOOL RATES  CREATED\n");
 	tc_out_free(&o);
 }
 
@@ -1187,9 +1203,10 @@ static void test_ctl_live_object_views(void **state)
 	           "ENTRY     {\"url\":\"https://x/mcp\",\"type\":\"http\"}\n"
 	           "\n"
 	           "Grants:\n"
-	           "ID  SERVER  TO    NAME  ALLOW  DENY               CREATED\n"
-	           "4   gh      team  dev   -      delete_repository  "
-	           "2024-06-01T00:00:00Z\n");
+	           "ID  SERVER  TO    NAME  ALLOW  DENY               RATE  "
+	           "TOOL RATES  CREATED\n"
+	           "4   gh      team  dev   -      delete_repository  -     "
+	           "-           2024-06-01T00:00:00Z\n");
 	tc_out_free(&o);
 }
 

@@ -93,7 +93,7 @@ static void tp_grant_everyone(struct tp_fixture *f, int64_t server)
 	struct diag d;
 
 	tu_ok(store_grant_add(f->st, server, STORE_TARGET_EVERYONE, 0, NULL,
-	                      NULL, NULL, &d),
+	                      NULL, &d),
 	      &d);
 }
 

@@ -15,9 +15,12 @@
 #include "err.h"
 #include "store.h"
 
-/* The schema version this build creates: 1 the initial one, 2 calls. */
-#define TS_SCHEMA     2
-#define TS_SCHEMA_STR "2"
+/* The schema version this build creates: 1 the initial one, 2 calls, 3
+ * grant rates; and the two after it, as text. */
+#define TS_SCHEMA        3
+#define TS_SCHEMA_STR    "3"
+#define TS_SCHEMA_P1_STR "4"
+#define TS_SCHEMA_P2_STR "5"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -283,8 +286,10 @@ static void test_store_reopen_keeps_data(void **state)
 	dev_team = ts_team(f->st, "dev");
 	tu_ok(store_member_add(f->st, dev_team, ann, &d), &d);
 	srv = ts_server(f->st, "github");
-	tu_ok(store_grant_add(f->st, srv, STORE_TARGET_TEAM, dev_team, NULL,
-	                      "[\"delete_repository\"]", NULL, &d),
+	tu_ok(store_grant_add(f->st, srv, STORE_TARGET_TEAM, dev_team,
+	                      &(struct store_grant_limits){
+	                          .tools_deny = "[\"delete_repository\"]"},
+	                      NULL, &d),
 	      &d);
 	(void)ts_secret(f->st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev_team,
 	                "ghp_1", NULL);
@@ -394,7 +399,8 @@ static void test_store_migrations_idempotent(void **state)
 	ts_user(f->st, "kept");
 	store_close(f->st);
 	f->st = NULL;
-	/* Version 2 is applied once, whatever the number of opens. */
+	/* The first extra version is applied once, whatever the number of
+	 * opens. */
 	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
 	tu_ok(store_schema_version(st, &v, &d), &d);
 	assert_int_equal(v, TS_SCHEMA + 1);
@@ -408,7 +414,7 @@ static void test_store_migrations_idempotent(void **state)
 	/* A failing migration changes nothing and says which. */
 	st = NULL;
 	ts_expect(store_open_with("sqlite", f->path, &o3, &st, &d), -ERR_IO, &d,
-	          "schema migration to version 4");
+	          "schema migration to version " TS_SCHEMA_P2_STR);
 	assert_null(st);
 	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"),
 	                 TS_SCHEMA + 1);
@@ -416,9 +422,9 @@ static void test_store_migrations_idempotent(void **state)
 	                                     "sqlite_master WHERE name = "
 	                                     "'extra_v3'"),
 	                 0);
-	/* This build, without version 3, refuses the upgraded file. */
+	/* This build, without the extra version, refuses the upgraded file. */
 	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
-	          "schema version 3 is newer");
+	          "schema version " TS_SCHEMA_P1_STR " is newer");
 	/* The data of the earlier versions survived the migration. */
 	tu_ok(store_open_with("sqlite", f->path, &o2, &f->st, &d), &d);
 	{
@@ -673,37 +679,40 @@ static void test_store_grants_cascade_on_server_removal(void **state)
 	fs = ts_server(f->st, "fs");
 	ann = ts_user(f->st, "ann");
 	dev = ts_team(f->st, "dev");
-	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL, NULL,
-	                      &g1, &d),
+	tu_ok(
+	    store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL, &g1, &d),
+	    &d);
+	tu_ok(store_grant_add(
+	          f->st, gh, STORE_TARGET_TEAM, dev,
+	          &(struct store_grant_limits){.tools_allow = "[\"search\"]"},
+	          &g2, &d),
 	      &d);
-	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev, "[\"search\"]",
-	                      NULL, &g2, &d),
+	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_USER, ann, NULL, &g3, &d),
 	      &d);
-	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_USER, ann, NULL, NULL,
-	                      &g3, &d),
-	      &d);
-	tu_ok(store_grant_add(f->st, fs, STORE_TARGET_TEAM, dev, NULL, NULL,
-	                      NULL, &d),
-	      &d);
+	tu_ok(
+	    store_grant_add(f->st, fs, STORE_TARGET_TEAM, dev, NULL, NULL, &d),
+	    &d);
 	ts_expect(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0, NULL,
-	                          NULL, NULL, &d),
+	                          NULL, &d),
 	          -ERR_EXISTS, &d,
 	          "server 'github' is already granted to everyone");
-	ts_expect(store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev, NULL, NULL,
-	                          NULL, &d),
-	          -ERR_EXISTS, &d, "already granted to team 'dev'");
-	ts_expect(store_grant_add(f->st, gh, STORE_TARGET_TEAM, 999, NULL, NULL,
-	                          NULL, &d),
-	          -ERR_NOENT, &d, "no team with id 999");
+	ts_expect(
+	    store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev, NULL, NULL, &d),
+	    -ERR_EXISTS, &d, "already granted to team 'dev'");
+	ts_expect(
+	    store_grant_add(f->st, gh, STORE_TARGET_TEAM, 999, NULL, NULL, &d),
+	    -ERR_NOENT, &d, "no team with id 999");
 	ts_expect(store_grant_add(f->st, 999, STORE_TARGET_EVERYONE, 0, NULL,
-	                          NULL, NULL, &d),
+	                          NULL, &d),
 	          -ERR_NOENT, &d, "no server with id 999");
 	ts_expect(store_grant_add(f->st, fs, STORE_TARGET_EVERYONE, 5, NULL,
-	                          NULL, NULL, &d),
+	                          NULL, &d),
 	          -ERR_INVALID, &d, "target id 0");
-	ts_expect(store_grant_add(f->st, fs, STORE_TARGET_USER, ann, "[1]",
-	                          NULL, NULL, &d),
-	          -ERR_INVALID, &d, "tools allow list[0] is not a string");
+	ts_expect(
+	    store_grant_add(f->st, fs, STORE_TARGET_USER, ann,
+	                    &(struct store_grant_limits){.tools_allow = "[1]"},
+	                    NULL, &d),
+	    -ERR_INVALID, &d, "tools allow list[0] is not a string");
 
 	tu_ok(store_grant_list(f->st, gh, &l, &d), &d);
 	assert_int_equal(l.n, 3);
@@ -737,8 +746,7 @@ static void test_store_grants_cascade_on_server_removal(void **state)
 	assert_int_equal(l.n, 0);
 	store_grant_list_free(&l);
 	/* And removing by id. */
-	tu_ok(store_grant_add(f->st, fs, STORE_TARGET_USER, ann, NULL, NULL,
-	                      &g1, &d),
+	tu_ok(store_grant_add(f->st, fs, STORE_TARGET_USER, ann, NULL, &g1, &d),
 	      &d);
 	tu_ok(store_grant_remove(f->st, g1, &d), &d);
 	ts_expect(store_grant_remove(f->st, g1, &d), -ERR_NOENT, &d,
@@ -1462,7 +1470,7 @@ static void test_store_snapshot_and_scale(void **state)
 
 	srv = ts_server(f->st, "github");
 	tu_ok(store_grant_add(f->st, srv, STORE_TARGET_EVERYONE, 0, NULL, NULL,
-	                      NULL, &d),
+	                      &d),
 	      &d);
 	(void)ts_secret(f->st, "ORG", STORE_SCOPE_ORG, 0, "x", NULL);
 	tu_ok(crypto_rng_new(NULL, &rng, &d), &d);

@@ -93,9 +93,11 @@ static void tv_grant(struct tv_fixture *f, int64_t server,
 {
 	struct diag d;
 
-	tu_ok(
-	    store_grant_add(f->st, server, kind, target, allow, deny, NULL, &d),
-	    &d);
+	tu_ok(store_grant_add(f->st, server, kind, target,
+	                      &(struct store_grant_limits){.tools_allow = allow,
+	                                                   .tools_deny = deny},
+	                      NULL, &d),
+	      &d);
 }
 
 /* Sets a secret as the daemon does: reserve the id, seal with its AAD,
@@ -345,6 +347,68 @@ static void test_view_keeps_via_and_rates(void **state)
 	assert_int_equal(s->tool_rates.n, 1);
 	assert_string_equal(s->tool_rates.v[0].tools, "delete_*");
 	assert_int_equal(s->tool_rates.v[0].rate.per_secs, 3600);
+	view_clear(&v);
+}
+
+/* Grant rates merge with the entry's as filters do: the stricter wins, for
+ * the server and per tool glob; globs named by only one are kept. */
+static void test_view_grant_rates_stricter_wins(void **state)
+{
+	struct tv_fixture *f = *state;
+	int64_t alice = tv_user(f, "alice");
+	int64_t dev = tv_team(f, "dev");
+	int64_t gh = tv_server(
+	    f, "gh",
+	    "{\"url\": \"https://gh.example/mcp\", \"rate\": \"60/min\", "
+	    "\"tool_rates\": {\"delete_*\": \"5/hour\", \"push\": "
+	    "\"10/min\"}}");
+	int64_t fs = tv_server(f, "fs", TV_HTTP("https://fs.example/mcp"));
+	struct diag d;
+	const struct server *s;
+	struct view v;
+	size_t i;
+
+	tv_member(f, dev, alice);
+	/* 100/min is laxer than the entry's 60/min; 30/min is stricter. */
+	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_EVERYONE, 0,
+	                      &(struct store_grant_limits){.rate = "100/min"},
+	                      NULL, &d),
+	      &d);
+	tu_ok(store_grant_add(f->st, gh, STORE_TARGET_TEAM, dev,
+	                      &(struct store_grant_limits){
+	                          .rate = "1/2s",
+	                          .tool_rates =
+	                              "{\"delete_*\": \"1/day\", \"push\": "
+	                              "\"20/min\", \"admin_*\": \"2/hour\"}"},
+	                      NULL, &d),
+	      &d);
+	tu_ok(store_grant_add(f->st, fs, STORE_TARGET_USER, alice,
+	                      &(struct store_grant_limits){.rate = "3/min"},
+	                      NULL, &d),
+	      &d);
+	tv_view(f, alice, &v);
+	assert_non_null(s = tv_find(&v, "gh"));
+	assert_int_equal(s->rate.count, 1); /* 30/min beats 60 and 100 */
+	assert_int_equal(s->rate.per_secs, 2);
+	assert_int_equal(s->tool_rates.n, 3);
+	for (i = 0; i < s->tool_rates.n; i++) {
+		const struct tool_rate *t = &s->tool_rates.v[i];
+
+		if (strcmp(t->tools, "delete_*") == 0) {
+			assert_int_equal(t->rate.count, 1);
+			assert_int_equal(t->rate.per_secs, 86400);
+		} else if (strcmp(t->tools, "push") == 0) {
+			assert_int_equal(t->rate.count, 10);
+			assert_int_equal(t->rate.per_secs, 60);
+		} else {
+			assert_string_equal(t->tools, "admin_*");
+			assert_int_equal(t->rate.count, 2);
+		}
+	}
+	assert_non_null(s = tv_find(&v, "fs"));
+	assert_int_equal(s->rate.count, 3);
+	assert_int_equal(s->tool_rates.n, 0);
+	tv_agent_accepts(&v);
 	view_clear(&v);
 }
 
@@ -884,6 +948,7 @@ int main(void)
 	    TV(test_view_tampered_secret_omits),
 	    TV(test_view_ctx_matches_single_views),
 	    TV(test_view_keeps_via_and_rates),
+	    TV(test_view_grant_rates_stricter_wins),
 #undef TV
 	};
 
