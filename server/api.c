@@ -1862,7 +1862,7 @@ static json_t *api_device_base(const struct store_device *dev)
 {
 	return json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:I,s:s,s:o,s:s?,"
-	    "s:b,s:n}",
+	    "s:I,s:b,s:n}",
 	    "id", dev->id, "user", dev->user_name, "hostname", dev->hostname,
 	    "os", dev->os, "cert_serial", dev->cert_serial, "cert_fingerprint",
 	    dev->cert_fingerprint, "enrolled_at", (json_int_t)dev->enrolled_at,
@@ -1870,7 +1870,8 @@ static json_t *api_device_base(const struct store_device *dev)
 	    (json_int_t)dev->applied_revision, "status",
 	    dev->status == STORE_DEVICE_REVOKED ? "revoked" : "active",
 	    "revoked_at", api_time(dev->revoked_at), "revoke_reason",
-	    dev->revoke_reason, "connected", 0, "connected_since");
+	    dev->revoke_reason, "calls_dropped", (json_int_t)dev->calls_dropped,
+	    "connected", 0, "connected_since");
 }
 
 /* Lets the daemon core add what only it knows (connected, omitted). */

@@ -42,6 +42,7 @@ struct core_job {
 	size_t nsecrets;
 	/* CORE_JOB_CALLS */
 	struct store_call_list calls;
+	int64_t calls_dropped; /* the agent's count */
 };
 
 /* ---- Logging ---- */
@@ -310,7 +311,7 @@ struct core_pub *core_take_pub(struct core *c)
 static void core_enqueue(struct core *c, struct core_job *j);
 
 void core_submit_calls(struct core *c, const char *device_id,
-                       struct store_call *v, size_t n)
+                       struct store_call *v, size_t n, uint64_t dropped)
 {
 	struct core_job *j = calloc(1, sizeof(*j));
 	struct store_call_list l = {.v = v, .n = n};
@@ -322,6 +323,7 @@ void core_submit_calls(struct core *c, const char *device_id,
 	}
 	j->kind = CORE_JOB_CALLS;
 	j->calls = l;
+	j->calls_dropped = (int64_t)(dropped & INT64_MAX);
 	core_enqueue(c, j);
 }
 
@@ -341,6 +343,10 @@ static void core_calls(struct core *c, const struct core_job *j)
 		         j->device_id, j->calls.n, d.msg);
 		return;
 	}
+	if (j->calls_dropped > 0 &&
+	    store_device_calls_dropped(c->st, j->device_id, j->calls_dropped,
+	                               &d) != 0)
+		core_log(c, CORE_LOG_WARN, "%s: %s", j->device_id, d.msg);
 	pthread_mutex_lock(&c->mu);
 	a = realloc(c->acks, (c->nacks + 1) * sizeof(*a));
 	if (a != NULL) {

@@ -166,10 +166,11 @@ struct core_pub *core_take_pub(struct core *c);
  * Stores a CallBatch's records of device_id on the core thread (taking v,
  * n records, and their strings); once stored, the hub gets an
  * acknowledgement through core_take_acks(). A refused batch is logged and
- * not acknowledged: the agent keeps it.
+ * not acknowledged: the agent keeps it. dropped, the records the agent's
+ * full spool dropped in total, is kept with the device.
  */
 void core_submit_calls(struct core *c, const char *device_id,
-                       struct store_call *v, size_t n);
+                       struct store_call *v, size_t n, uint64_t dropped);
 /* The acknowledgements waiting for the hub (caller frees each device_id,
  * then the array). Service thread. */
 struct core_ack *core_take_acks(struct core *c, size_t *n);

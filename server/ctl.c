@@ -313,6 +313,7 @@ static const struct ctl_col ctl_device_cols[] = {
     {"CERT SHA-256", "cert_fingerprint", CTL_COL_DETAIL},
     {"REVOKED", "revoked_at", CTL_COL_TIME | CTL_COL_DETAIL},
     {"REVOKE REASON", "revoke_reason", CTL_COL_DETAIL},
+    {"CALLS DROPPED", "calls_dropped", CTL_COL_DETAIL},
     {"OMITTED", "omitted", CTL_COL_DETAIL},
     {"REPORT", "report", CTL_COL_DETAIL},
     {NULL, NULL, 0},

@@ -427,7 +427,7 @@ static void hub_calls(struct hub *h, struct hub_conn *hc,
 		                  ? strdup(m->detail)
 		                  : NULL;
 	}
-	core_submit_calls(h->core, hc->device_id, v, b->n_calls);
+	core_submit_calls(h->core, hc->device_id, v, b->n_calls, b->dropped);
 }
 
 /* Sends a device the acknowledgement of its stored calls. */

@@ -1378,6 +1378,23 @@ int store_device_touch(struct store *st, const char *id, int64_t last_seen,
 	return store_op_end(st, r, d);
 }
 
+int store_device_calls_dropped(struct store *st, const char *id,
+                               int64_t dropped, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(id, d)) != 0)
+		return r;
+	if (dropped < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "device %s: a negative count of dropped calls",
+		                id);
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->device_calls_dropped(st->h, id, dropped, d);
+	return store_op_end(st, r, d);
+}
+
 int store_device_revoke(struct store *st, const char *id, const char *reason,
                         struct diag *d)
 {

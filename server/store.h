@@ -483,6 +483,9 @@ struct store_device {
 	enum store_device_status status;
 	int64_t revoked_at;  /* 0 while active */
 	char *revoke_reason; /* NULL while active */
+	/* Call records its full spool dropped while offline, in total (the
+	 * agent's count: it only grows). */
+	int64_t calls_dropped;
 };
 
 struct store_device_list {
@@ -523,6 +526,10 @@ int store_device_list(struct store *st, int64_t user_id,
 int store_device_touch(struct store *st, const char *id, int64_t last_seen,
                        int64_t applied_revision, const char *report_json,
                        struct diag *d);
+/* Records the agent's count of call records dropped (the highest one seen
+ * is kept). -ERR_NOENT for an unknown device. */
+int store_device_calls_dropped(struct store *st, const char *id,
+                               int64_t dropped, struct diag *d);
 /* Revokes a device: -ERR_NOENT, -ERR_CONFLICT when already revoked. reason:
  * NULL or up to 255 printable bytes. */
 int store_device_revoke(struct store *st, const char *id, const char *reason,
@@ -901,6 +908,8 @@ struct store_backend {
 	int (*device_touch)(void *h, const char *id, int64_t last_seen,
 	                    int64_t applied_revision, const char *report_json,
 	                    struct diag *d);
+	int (*device_calls_dropped)(void *h, const char *id, int64_t dropped,
+	                            struct diag *d);
 	int (*device_revoke)(void *h, const char *id, const char *reason,
 	                     int64_t now, struct diag *d);
 	int (*device_revoke_user)(void *h, int64_t user_id, const char *reason,

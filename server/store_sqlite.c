@@ -190,9 +190,12 @@ static const char *const store_sqlite_migrations[] = {
     "CREATE INDEX calls_user ON calls (user_name, id);\n"
     "CREATE INDEX calls_server ON calls (server, id);\n"
     "CREATE INDEX calls_received ON calls (received_at);\n",
-    /* 3: rate limits on grants, in their canonical spelling. */
+    /* 3: rate limits on grants, in their canonical spelling; the call
+     * records each device's launchers had to drop. */
     "ALTER TABLE grants ADD COLUMN rate TEXT;\n"
-    "ALTER TABLE grants ADD COLUMN tool_rates TEXT;\n",
+    "ALTER TABLE grants ADD COLUMN tool_rates TEXT;\n"
+    "ALTER TABLE devices ADD COLUMN calls_dropped INTEGER NOT NULL\n"
+    "  DEFAULT 0;\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -262,6 +265,7 @@ enum store_sqlite_sq {
 	SQ_DEVICE_LIST_ALL,
 	SQ_DEVICE_LIST_USER,
 	SQ_DEVICE_TOUCH,
+	SQ_DEVICE_CALLS_DROPPED,
 	SQ_DEVICE_STATUS,
 	SQ_DEVICE_REVOKE,
 	SQ_DEVICE_REVOKE_USER,
@@ -321,7 +325,8 @@ enum store_sqlite_sq {
 	"SELECT d.id, d.user_id, u.name, d.hostname, d.os, d.cert_serial," \
 	" d.cert_fingerprint, d.enrolled_at, d.last_seen," \
 	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
-	" d.revoke_reason FROM devices d JOIN users u ON u.id = d.user_id"
+	" d.revoke_reason, d.calls_dropped" \
+	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked"
 #define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
 
@@ -433,6 +438,9 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_DEVICE_LIST_ALL] = SQ_DEVICE_SELECT " ORDER BY d.id",
     [SQ_DEVICE_LIST_USER] = SQ_DEVICE_SELECT " WHERE d.user_id = ?1"
                                              " ORDER BY d.id",
+    [SQ_DEVICE_CALLS_DROPPED] = "UPDATE devices"
+                                " SET calls_dropped = max(calls_dropped, ?2)"
+                                " WHERE id = ?1",
     [SQ_DEVICE_TOUCH] = "UPDATE devices SET last_seen = ?2,"
                         " applied_revision = ?3,"
                         " report_json = ifnull(?4, report_json)"
@@ -889,6 +897,7 @@ static int store_sqlite_read_device(sqlite3_stmt *s, void *p)
 	else
 		return -ERR_IO;
 	v->revoked_at = sqlite3_column_int64(s, 12);
+	v->calls_dropped = sqlite3_column_int64(s, 14);
 	if (store_sqlite_col_str(s, 0, &v->id) != 0 ||
 	    store_sqlite_col_str(s, 2, &v->user_name) != 0 ||
 	    store_sqlite_col_str(s, 3, &v->hostname) != 0 ||
@@ -2468,6 +2477,26 @@ static int store_sqlite_device_touch(void *h, const char *id, int64_t last_seen,
 	return 0;
 }
 
+static int store_sqlite_device_calls_dropped(void *h, const char *id,
+                                             int64_t dropped, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_DEVICE_CALLS_DROPPED, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, id);
+	store_sqlite_bind_int(db, s, 2, dropped);
+	r = store_sqlite_step(db, s, "record dropped calls", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(db->db) == 0)
+		return diag_set(d, ERR_NOENT, 0, 0, "no device '%s'", id);
+	return 0;
+}
+
 static int store_sqlite_device_revoke(void *h, const char *id,
                                       const char *reason, int64_t now,
                                       struct diag *d)
@@ -3039,6 +3068,7 @@ const struct store_backend store_backend_sqlite = {
     .device_get = store_sqlite_device_get,
     .device_list = store_sqlite_device_list,
     .device_touch = store_sqlite_device_touch,
+    .device_calls_dropped = store_sqlite_device_calls_dropped,
     .device_revoke = store_sqlite_device_revoke,
     .device_revoke_user = store_sqlite_device_revoke_user,
     .delivery_record = store_sqlite_delivery_record,

@@ -1603,6 +1603,21 @@ static void test_store_calls(void **state)
 	/* Retention. */
 	tu_ok(store_calls_prune(f->st, TS_NOW + 1, &removed, &d), &d);
 	assert_int_equal(removed, 3);
+
+	/* The agent's count of dropped records: the highest is kept. */
+	tu_ok(store_device_calls_dropped(f->st, "dev-01", 7, &d), &d);
+	tu_ok(store_device_calls_dropped(f->st, "dev-01", 5, &d), &d);
+	{
+		struct store_device dev = {0};
+
+		tu_ok(store_device_get(f->st, "dev-01", &dev, &d), &d);
+		assert_int_equal(dev.calls_dropped, 7);
+		store_device_clear(&dev);
+	}
+	ts_expect(store_device_calls_dropped(f->st, "dev-99", 1, &d),
+	          -ERR_NOENT, &d, "no device 'dev-99'");
+	ts_expect(store_device_calls_dropped(f->st, "dev-01", -1, &d),
+	          -ERR_INVALID, &d, "negative count");
 }
 
 int main(void)

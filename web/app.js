@@ -403,7 +403,9 @@
           { label: 'Revision', cell: (d) => String(d.revision), cls: 'num' },
           { label: 'Delivered', cell: (d) => timeCell(d.delivered_at) },
         ], res.deliveries, '')
-        : h('p', { class: 'empty' }, `No credential ever reached ${res.user}'s devices: nothing to rotate.`));
+        : h('p', { class: 'empty' }, `No credential ever reached ${res.user}'s devices: nothing to rotate.`),
+      h('h3', null, 'Their last calls'),
+      callTable(res.last_calls || [], `${res.user}'s devices made no call through the launcher.`));
   }
 
   // ---- Teams ----
@@ -516,20 +518,80 @@
     return '—';
   }
 
+  // How the hosts reach a server and its rate limits: small controls over
+  // the entry's "via", "rate" and "tool_rates", kept in step with the JSON.
+  // On save the controls win; editing the JSON updates them.
+  const parseToolRates = (text) => {
+    const out = {};
+    for (const item of list(text)) {
+      const eq = item.lastIndexOf('=');
+      if (eq <= 0) throw new Error(`Tool rate "${item}": write it as GLOB=RATE, e.g. delete_*=5/hour.`);
+      out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+    }
+    return out;
+  };
+  const toolRatesText = (tr) => (tr && typeof tr === 'object' ? Object.entries(tr).map(([g, r]) => `${g}=${r}`).join(', ') : '');
+
+  function launchControls(entryIn) {
+    const viaSel = field('Via', h('select', null,
+      h('option', { value: '' }, 'default (launcher)'),
+      h('option', { value: 'launcher' }, 'launcher: mcpfleet exec'),
+      h('option', { value: 'direct' }, 'direct: in the host files')), { hint: 'how the hosts run it' });
+    const rateIn = field('Rate', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: '60/min' }), { hint: 'calls per user; empty: none' });
+    const toolIn = field('Tool rates', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: 'delete_*=5/hour' }), { hint: 'GLOB=RATE, comma-separated', cls: 'grow' });
+    const load = () => {
+      let e;
+      try {
+        e = JSON.parse(entryIn.input.value);
+      } catch (err) {
+        return;
+      }
+      if (!e || typeof e !== 'object') return;
+      viaSel.input.value = e.via === 'launcher' || e.via === 'direct' ? e.via : '';
+      rateIn.input.value = typeof e.rate === 'string' ? e.rate : '';
+      toolIn.input.value = toolRatesText(e.tool_rates);
+    };
+    entryIn.input.addEventListener('input', load);
+    load();
+    return {
+      wrap: h('div', { class: 'inline' }, viaSel.wrap, rateIn.wrap, toolIn.wrap),
+      // Writes the controls into entry (an object) and returns it.
+      apply(entry) {
+        if (viaSel.input.value) entry.via = viaSel.input.value;
+        else delete entry.via;
+        if (rateIn.input.value.trim()) entry.rate = rateIn.input.value.trim();
+        else delete entry.rate;
+        const tr = parseToolRates(toolIn.input.value);
+        if (Object.keys(tr).length) entry.tool_rates = tr;
+        else delete entry.tool_rates;
+        return entry;
+      },
+    };
+  }
+
+  const viaText = (e) => (e && e.via ? e.via : 'launcher');
+  const limitsText = (e) => {
+    const parts = [];
+    if (e && e.rate) parts.push(e.rate);
+    if (e && e.tool_rates) parts.push(toolRatesText(e.tool_rates));
+    return parts.length ? h('code', null, parts.join('; ')) : '—';
+  };
+
   views.servers = async (name) => {
     if (name) return serverView(name);
     const servers = await api('GET', 'servers');
     const box = errorBox();
     const nameIn = field('Name', h('input', { required: true, autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9_-]{1,64}' }), { hint: 'letters, digits, _ and -' });
     const entryIn = entryEditor(ENTRY_EXAMPLE, box);
+    const launch = launchControls(entryIn);
     const submit = h('button', { type: 'submit' }, 'Add server');
-    const form = h('form', { novalidate: true }, h('div', { class: 'inline' }, nameIn.wrap), entryIn.wrap, h('div', { class: 'actions' }, submit));
+    const form = h('form', { novalidate: true }, h('div', { class: 'inline' }, nameIn.wrap), entryIn.wrap, launch.wrap, h('div', { class: 'actions' }, submit));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       entryIn.input.removeAttribute('aria-invalid');
       busy(submit, box, async () => {
         try {
-          const entry = parseEntry(entryIn.input.value);
+          const entry = launch.apply(parseEntry(entryIn.input.value));
           const s = await api('POST', 'servers', { name: nameIn.input.value.trim(), entry });
           toast(`Server ${s.name} added`);
           location.hash = '#/servers/' + enc(s.name);
@@ -545,6 +607,8 @@
         { label: 'Name', cell: (s) => link('servers', s.name) },
         { label: 'Runs', cell: (s) => summary(s.entry) },
         { label: 'Hosts', cell: (s) => (s.entry && s.entry.hosts ? s.entry.hosts.join(', ') : 'all') },
+        { label: 'Via', cell: (s) => viaText(s.entry) },
+        { label: 'Limits', cell: (s) => limitsText(s.entry) },
         { label: 'Updated', cell: (s) => timeCell(s.updated_at) },
       ], servers, 'No servers yet: add the first one below.')),
       card('Add a server', form, box),
@@ -555,14 +619,15 @@
     const s = await api('GET', 'servers/' + enc(name));
     const box = errorBox();
     const entryIn = entryEditor(JSON.stringify(s.entry, null, 2), box);
+    const launch = launchControls(entryIn);
     const save = h('button', { type: 'submit' }, 'Save');
-    const form = h('form', { novalidate: true }, entryIn.wrap, h('div', { class: 'actions' }, save));
+    const form = h('form', { novalidate: true }, entryIn.wrap, launch.wrap, h('div', { class: 'actions' }, save));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       entryIn.input.removeAttribute('aria-invalid');
       busy(save, box, async () => {
         try {
-          const entry = parseEntry(entryIn.input.value);
+          const entry = launch.apply(parseEntry(entryIn.input.value));
           await api('PUT', 'servers/' + enc(s.name), { entry });
           toast(`Server ${s.name} saved: devices get it now`);
           rerender();
@@ -610,6 +675,8 @@
       { label: 'To', cell: target },
       { label: 'Tools allowed', cell: (g) => tools(g.tools_allow) },
       { label: 'Tools denied', cell: (g) => tools(g.tools_deny) },
+      { label: 'Rate', cell: (g) => (g.rate ? h('code', null, g.rate) : '—') },
+      { label: 'Tool rates', cell: (g) => (g.tool_rates ? h('code', null, toolRatesText(g.tool_rates)) : '—') },
       { label: 'Created', cell: (g) => timeCell(g.created_at) },
       {
         label: '',
@@ -642,6 +709,8 @@
     const targetIn = field('Team or user', h('input', { autocomplete: 'off', disabled: true, list: 'grant-teams' }));
     const allowIn = field('Tools allowed', h('input', { autocomplete: 'off', spellcheck: 'false' }), { hint: 'comma-separated; empty: all' });
     const denyIn = field('Tools denied', h('input', { autocomplete: 'off', spellcheck: 'false' }), { hint: 'comma-separated' });
+    const rateIn = field('Rate', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: '60/min' }), { hint: 'calls per user; the stricter limit wins' });
+    const toolRateIn = field('Tool rates', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: 'delete_*=5/hour' }), { hint: 'GLOB=RATE, comma-separated' });
     kinds.addEventListener('change', () => {
       const k = kinds.querySelector('input:checked').value;
       targetIn.input.disabled = k === 'everyone';
@@ -649,7 +718,7 @@
       if (k !== 'everyone') targetIn.input.focus();
     });
     const submit = h('button', { type: 'submit', disabled: servers.length === 0 }, 'Add grant');
-    const form = h('form', { class: 'inline', novalidate: true }, serverSel.wrap, kinds, targetIn.wrap, allowIn.wrap, denyIn.wrap, submit,
+    const form = h('form', { class: 'inline', novalidate: true }, serverSel.wrap, kinds, targetIn.wrap, allowIn.wrap, denyIn.wrap, rateIn.wrap, toolRateIn.wrap, submit,
       names('grant-teams', teams), names('grant-users', users));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -662,6 +731,9 @@
         const deny = list(denyIn.input.value);
         if (allow.length) body.tools_allow = allow;
         if (deny.length) body.tools_deny = deny;
+        if (rateIn.input.value.trim()) body.rate = rateIn.input.value.trim();
+        const tr = parseToolRates(toolRateIn.input.value);
+        if (Object.keys(tr).length) body.tool_rates = tr;
         const g = await api('POST', 'grants', body);
         toast(`Grant ${g.id}: ${g.server} to ${g.target_name}`);
         rerender();
@@ -917,6 +989,7 @@
         h('dt', null, 'Applied revision'), h('dd', null, String(d.applied_revision)),
         h('dt', null, 'Enrolled'), h('dd', null, timeCell(d.enrolled_at)),
         h('dt', null, 'Last seen'), h('dd', null, timeCell(d.last_seen)),
+        h('dt', null, 'Calls dropped offline'), h('dd', null, String(d.calls_dropped || 0), ' (', h('a', { href: '#/calls/' + enc(d.id) }, 'its calls'), ')'),
         h('dt', null, 'Certificate'), h('dd', null, h('code', { class: 'small' }, `serial ${d.cert_serial}`), h('br'), h('code', { class: 'small' }, `sha256 ${d.cert_fingerprint}`)))),
       card('Last sync report', report),
       d.omitted && d.omitted.length ? card('Left out of its catalogue', table([
@@ -929,6 +1002,93 @@
         form, box),
     ];
   }
+
+  // ---- Calls ----
+
+  const fmtDuration = (us) => (us >= 1e6 ? `${(us / 1e6).toFixed(1)} s` : us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us} µs`);
+  const outcomeBadge = (o) => badge(o, o === 'ok' ? 'ok' : o === 'error' ? 'bad' : 'warn');
+
+  function callTable(rows, emptyText) {
+    return table([
+      { label: 'Time', cell: (c) => timeCell(c.at), cls: 'when' },
+      { label: 'User', cell: (c) => link('users', c.user) },
+      { label: 'Device', cell: (c) => link('devices', c.device) },
+      { label: 'Server', cell: (c) => c.server },
+      { label: 'Method', cell: (c) => h('code', null, c.method) },
+      { label: 'Name', cell: (c) => h('code', null, c.name || '—') },
+      { label: 'Outcome', cell: (c) => h('span', null, outcomeBadge(c.outcome), c.detail ? h('span', { class: 'muted small' }, ' ', c.detail) : null) },
+      { label: 'Duration', cell: (c) => fmtDuration(c.duration_us), cls: 'num' },
+      { label: 'Bytes in/out', cell: (c) => `${c.bytes_in} / ${c.bytes_out}`, cls: 'num' },
+    ], rows, emptyText);
+  }
+
+  // #/calls/DEVICE opens the page filtered to that device.
+  views.calls = async (device) => {
+    const PAGE = 100;
+    const box = errorBox();
+    const holder = h('div');
+    const text = (label, hint) => field(label, h('input', { autocomplete: 'off', spellcheck: 'false' }), { hint });
+    const userIn = text('User');
+    const deviceIn = text('Device', 'dev-…');
+    if (device) deviceIn.input.value = device;
+    const serverIn = text('Server');
+    const toolIn = text('Tool', 'exact name');
+    const outcomeSel = field('Outcome', h('select', null,
+      h('option', { value: '' }, 'any'), h('option', { value: 'ok' }, 'ok'), h('option', { value: 'error' }, 'error'),
+      h('option', { value: 'denied' }, 'denied'), h('option', { value: 'rate_limited' }, 'rate limited')));
+    const sinceSel = field('Since', h('select', null,
+      h('option', { value: 3600 }, 'Last hour'),
+      h('option', { value: 86400 }, 'Last 24 hours'),
+      h('option', { value: 7 * 86400, selected: true }, 'Last 7 days'),
+      h('option', { value: 30 * 86400 }, 'Last 30 days'),
+      h('option', { value: 0 }, 'Everything')));
+    const apply = h('button', { type: 'submit' }, 'Filter');
+    const older = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Older');
+    const form = h('form', { class: 'inline', novalidate: true }, userIn.wrap, deviceIn.wrap, serverIn.wrap, toolIn.wrap, outcomeSel.wrap, sinceSel.wrap, apply);
+    let rows = [];
+    let before = 0;
+
+    function query() {
+      const q = new URLSearchParams();
+      const put = (k, v) => { if (v.trim()) q.set(k, v.trim()); };
+      put('user', userIn.input.value);
+      put('device', deviceIn.input.value);
+      put('server', serverIn.input.value);
+      put('tool', toolIn.input.value);
+      put('outcome', outcomeSel.input.value);
+      const secs = Number(sinceSel.input.value);
+      if (secs) q.set('since', String(Math.max(0, Math.floor(Date.now() / 1000) - secs)));
+      q.set('limit', String(PAGE));
+      if (before) q.set('before', String(before));
+      return q.toString();
+    }
+
+    // A page of the newest calls (fresh) or the next older one.
+    async function load(fresh) {
+      if (fresh) {
+        rows = [];
+        before = 0;
+      }
+      const page = await api('GET', 'calls?' + query());
+      rows = rows.concat(page);
+      before = page.length === PAGE ? page[page.length - 1].id : 0;
+      older.hidden = before === 0;
+      holder.replaceChildren(
+        h('p', { class: 'muted small', role: 'status' }, `${rows.length} call${rows.length === 1 ? '' : 's'} shown, newest first.`),
+        callTable(rows, 'No calls match.'));
+    }
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      busy(apply, box, () => load(true));
+    });
+    older.addEventListener('click', () => busy(older, box, () => load(false)));
+    await load(true);
+    return [
+      title('Calls'),
+      card('Filter', h('p', { class: 'muted small' }, 'Every tools/call, resources/read and prompts/get the launchers ran, with its outcome: never the arguments or the results.'), form, box),
+      card('Calls', holder, h('div', { class: 'actions' }, older)),
+    ];
+  };
 
   // ---- Audit ----
 

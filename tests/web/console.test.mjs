@@ -3,7 +3,9 @@
 // serve on ports the kernel picks), Debian's Chromium driven by
 // playwright-core, and, when given, a real agent enrolled with the link the
 // console showed. Signs in with the admin token, adds a user, a team, a
-// server, a grant and a secret, makes an enrollment link, revokes things,
+// server (with its via and rate controls), a grant (with rates) and a
+// secret, makes an enrollment link, delivers call records over the agent
+// port as an agent does and filters them on the Calls page, revokes things,
 // checks the audit log, signs out, and takes screenshots.
 //
 //   node tests/web/console.test.mjs MCPFLEETD [OUTDIR] [MCPFLEET]
@@ -20,6 +22,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 const SKIP = 77;
@@ -128,10 +131,10 @@ async function serve(data, logFile) {
   fs.closeSync(fd);
   const port = await waitFor('mcpfleetd to listen', () => {
     if (p.exitCode !== null) throw new Error('mcpfleetd exited: ' + fs.readFileSync(logFile, 'utf8'));
-    const m = /API port (\d+)/.exec(fs.readFileSync(logFile, 'utf8'));
-    return m ? Number(m[1]) : 0;
+    const m = /agent port (\d+), API port (\d+)/.exec(fs.readFileSync(logFile, 'utf8'));
+    return m ? { agent: Number(m[1]), api: Number(m[2]) } : 0;
   });
-  return { proc: p, port };
+  return { proc: p, port: port.api, agentPort: port.agent };
 }
 
 async function stop(p, ms = 10_000) {
@@ -155,6 +158,110 @@ function agentEnv(home) {
     XDG_CONFIG_HOME: path.join(home, '.config'),
     LANG: 'C.UTF-8',
   };
+}
+
+// ---- The agent port, spoken directly: hello and a CallBatch ----
+
+// Protobuf, as much as these frames need.
+const pbVarint = (n) => {
+  let v = BigInt(n);
+  const out = [];
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return Buffer.from(out);
+};
+const pbInt = (f, n) => Buffer.concat([pbVarint(f << 3), pbVarint(n)]);
+const pbBytes = (f, b) => {
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b, 'utf8');
+  return Buffer.concat([pbVarint((f << 3) | 2), pbVarint(buf.length), buf]);
+};
+const OUTCOMES = { ok: 0, error: 1, denied: 2, rate_limited: 3 };
+
+function callRecord(c) {
+  return Buffer.concat([pbInt(1, c.seq), pbInt(2, c.at_ms), pbBytes(3, c.server), pbBytes(4, c.method),
+    pbBytes(5, c.name), pbInt(6, c.duration_us), pbInt(7, OUTCOMES[c.outcome]), pbInt(8, c.bytes_in),
+    pbInt(9, c.bytes_out), c.detail ? pbBytes(10, c.detail) : Buffer.alloc(0)]);
+}
+
+// One masked binary websocket frame.
+function wsFrame(payload) {
+  const mask = crypto.randomBytes(4);
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x82, 0x80 | n])
+    : n < 65536 ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 0xff])
+      : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; })()]);
+  const body = Buffer.from(payload);
+  for (let i = 0; i < n; i++) body[i] ^= mask[i % 4];
+  return Buffer.concat([head, mask, body]);
+}
+
+// Connects as the device (its key and certificate under MCPFLEET_HOME),
+// says hello, sends one CallBatch and resolves with CallAck.through_seq.
+function sendCalls(port, home, deviceId, calls, dropped = 0) {
+  const dir = path.join(home, '.mcpfleet');
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({
+      host: '127.0.0.1', port, servername: '127.0.0.1',
+      key: fs.readFileSync(path.join(dir, 'device.key')),
+      cert: fs.readFileSync(path.join(dir, 'device.crt')),
+      ca: fs.readFileSync(path.join(dir, 'ca.crt')),
+    });
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('no CallAck within 15 s')); }, 15_000);
+    let buf = Buffer.alloc(0);
+    let open = false;
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('secureConnect', () => {
+      sock.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+        + `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n`
+        + 'Sec-WebSocket-Protocol: mcpfleet.v1\r\n\r\n');
+    });
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!open) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        if (!/^HTTP\/1\.1 101/.test(buf.subarray(0, end).toString())) {
+          clearTimeout(timer);
+          reject(new Error('websocket refused: ' + buf.subarray(0, end).toString()));
+          sock.destroy();
+          return;
+        }
+        buf = buf.subarray(end + 4);
+        open = true;
+        sock.write(wsFrame(pbBytes(1, pbBytes(1, deviceId))));                 // AgentFrame.hello
+        sock.write(wsFrame(pbBytes(4, Buffer.concat([...calls.map((c) => pbBytes(1, callRecord(c))),
+          dropped ? pbInt(2, dropped) : Buffer.alloc(0)])))); // .calls, CallBatch.dropped
+      }
+      // Server frames: an unmasked header, then a ServerFrame.
+      while (buf.length >= 2) {
+        let n = buf[1] & 0x7f;
+        let off = 2;
+        if (n === 126) { if (buf.length < 4) return; n = buf.readUInt16BE(2); off = 4; }
+        else if (n === 127) { if (buf.length < 10) return; n = Number(buf.readBigUInt64BE(2)); off = 10; }
+        if (buf.length < off + n) return;
+        const msg = buf.subarray(off, off + n);
+        buf = buf.subarray(off + n);
+        // ServerFrame.calls_ack = 4 (0x22), CallAck.through_seq = 1 (0x08).
+        if (msg[0] === 0x22 && msg[2] === 0x08) {
+          let v = 0n;
+          let shift = 0n;
+          for (let i = 3; i < msg.length; i++) {
+            v |= BigInt(msg[i] & 0x7f) << shift;
+            shift += 7n;
+            if (!(msg[i] & 0x80)) break;
+          }
+          clearTimeout(timer);
+          sock.destroy();
+          resolve(Number(v));
+          return;
+        }
+      }
+    });
+  });
 }
 
 // ---- The test ----
@@ -306,8 +413,17 @@ async function main() {
       url: 'https://api.example.com/mcp', type: 'http',
       headers: { Authorization: 'Bearer ${secret:GITHUB_TOKEN}' }, tools: { deny: ['delete_repository'] },
     }, null, 2));
+    await lbl('Rate').fill('120/min');
+    await lbl('Tool rates').fill('delete_*=5/hour');
     await main.getByRole('button', { name: 'Add server' }).click();
     await main.getByRole('heading', { name: 'github', level: 1 }).waitFor();
+    {
+      const saved = JSON.parse(await lbl('Entry').inputValue());
+      assert.equal(saved.rate, '120/min');
+      assert.deepEqual(saved.tool_rates, { 'delete_*': '5/hour' });
+      assert.equal(await lbl('Via').inputValue(), '');
+      assert.equal(await lbl('Rate').inputValue(), '120/min');
+    }
     await shot('server');
     pass(`servers: invalid JSON and an invalid entry are refused with the reason (${apiError.trim()}); github added`);
     // A second server, whose command is markup, edited in place.
@@ -317,12 +433,14 @@ async function main() {
     await main.getByRole('button', { name: 'Add server' }).click();
     await main.getByRole('heading', { name: 'everything', level: 1 }).waitFor();
     await lbl('Entry').fill('{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}');
+    await lbl('Via').selectOption('direct');
     await main.getByRole('button', { name: 'Save' }).click();
     await page.locator('#toast', { hasText: 'saved' }).waitFor();
     await go('#/servers', 'Servers');
-    await row('everything').filter({ hasText: 'npx -y @modelcontextprotocol/server-everything' }).waitFor();
+    await row('everything').filter({ hasText: 'npx -y @modelcontextprotocol/server-everything' }).filter({ hasText: 'direct' }).waitFor();
+    await row('github').filter({ hasText: '120/min; delete_*=5/hour' }).waitFor();
     assert.equal(await main.locator('b').count(), 0);
-    pass('servers: everything added, then edited (PUT)');
+    pass('servers: everything added, then edited (PUT) to via direct; github shows its rate limits');
 
     // -- Grants.
     await go('#/grants', 'Grants');
@@ -330,14 +448,16 @@ async function main() {
     await main.getByRole('radio', { name: 'A team' }).check();
     await lbl('Team or user').fill('dev');
     await lbl('Tools denied').fill('delete_repository, delete_org');
+    await lbl('Rate').fill('30/minutes');
+    await lbl('Tool rates').fill('merge_*=2/day');
     await main.getByRole('button', { name: 'Add grant' }).click();
-    await row('delete_repository, delete_org').waitFor();
+    await row('delete_repository, delete_org').filter({ hasText: '30/min' }).filter({ hasText: 'merge_*=2/day' }).waitFor();
     await lbl('Server').selectOption('everything');
     await main.getByRole('radio', { name: 'Everyone' }).check();
     await main.getByRole('button', { name: 'Add grant' }).click();
     await row('everything').waitFor();
     await shot('grants');
-    pass('grants: github to team dev (deny two tools), everything to everyone');
+    pass('grants: github to team dev (deny two tools, 30/min, merge_*=2/day), everything to everyone');
 
     // -- Secrets: the value goes in and never comes back.
     const SECRET = 'ghp_console_' + crypto.randomBytes(12).toString('hex');
@@ -393,6 +513,32 @@ async function main() {
       if (en.status !== 0) throw new Error(`mcpfleet enroll: ${en.status}: ${en.stdout}${en.stderr}`);
       const enrollment = JSON.parse(fs.readFileSync(path.join(home, '.mcpfleet', 'enrollment.json'), 'utf8'));
       const dev = enrollment.device_id;
+      // The launcher's audit, as the agent delivers it: a CallBatch over
+      // the agent port, acknowledged through its last seq.
+      const now = Date.now();
+      const calls = [
+        { seq: 1, at_ms: now - 60_000, server: 'github', method: 'tools/call', name: 'search_code', duration_us: 1830, outcome: 'ok', bytes_in: 120, bytes_out: 5630 },
+        { seq: 2, at_ms: now - 30_000, server: 'github', method: 'tools/call', name: 'delete_repository', duration_us: 40, outcome: 'denied', bytes_in: 80, bytes_out: 0, detail: 'denied by the grant' },
+        { seq: 3, at_ms: now - 10_000, server: 'everything', method: 'resources/read', name: 'test://static/resource/1', duration_us: 900, outcome: 'ok', bytes_in: 60, bytes_out: 400 },
+      ];
+      assert.equal(await sendCalls(srv.agentPort, home, dev, calls), 3);
+      assert.equal(await sendCalls(srv.agentPort, home, dev, calls, 4), 3); // again: stored once
+      pass('calls: a CallBatch over the agent port is acknowledged through seq 3, again when sent twice');
+      await go('#/calls', 'Calls');
+      await row('search_code').waitFor();
+      assert.equal(await main.locator('tbody tr').count(), 3);
+      await row('delete_repository').filter({ hasText: 'alice' }).filter({ hasText: 'denied by the grant' }).waitFor();
+      await lbl('Outcome').selectOption('denied');
+      await main.getByRole('button', { name: 'Filter' }).click();
+      await main.getByText('1 call shown').waitFor();
+      assert.equal(await main.locator('tbody tr').count(), 1);
+      await lbl('Outcome').selectOption('');
+      await lbl('Server').fill('everything');
+      await main.getByRole('button', { name: 'Filter' }).click();
+      await row('test://static/resource/1').waitFor();
+      assert.equal(await main.locator('tbody tr').count(), 1);
+      await shot('calls');
+      pass('calls: the Calls page lists them with alice and the device; the outcome and server filters work');
       const agentLog = fs.openSync(path.join(work, 'agent.log'), 'a');
       agent = spawn(AGENT, ['run'], { env, stdio: ['ignore', agentLog, agentLog] });
       fs.closeSync(agentLog);
@@ -413,8 +559,14 @@ async function main() {
         return connected > 0 && reported > 0;
       }, 30_000, 500);
       await row('cursor').filter({ hasText: 'github' }).waitFor();
+      await main.locator('dd', { hasText: /^4 \(its calls\)$/ }).waitFor();
       await shot('device');
-      pass('devices: connected, applied revision and the last sync report per host');
+      await main.getByRole('link', { name: 'its calls' }).click();
+      await main.getByRole('heading', { name: 'Calls', level: 1 }).waitFor();
+      assert.equal(await lbl('Device').inputValue(), dev);
+      await row('search_code').waitFor();
+      await go('#/devices/' + dev, new RegExp(dev));
+      pass('devices: connected, applied revision, the last sync report per host, 4 calls dropped offline and a link to its calls');
 
       await lbl('Reason').fill('laptop lost');
       await main.getByRole('button', { name: 'Revoke device' }).click();
@@ -432,10 +584,13 @@ async function main() {
     await lbl('Reason').fill('left the company');
     await main.getByRole('button', { name: 'Offboard alice' }).click();
     await main.locator('#offboard-result').waitFor();
-    if (AGENT) await main.locator('#offboard-result tbody tr', { hasText: 'GITHUB_TOKEN' }).waitFor();
+    if (AGENT) {
+      await main.locator('#offboard-result tbody tr', { hasText: 'GITHUB_TOKEN' }).waitFor();
+      await main.locator('#offboard-result tbody tr', { hasText: 'delete_repository' }).filter({ hasText: 'denied' }).waitFor();
+    }
     await main.getByText('disabled (offboarded)').waitFor();
     await shot('offboard');
-    pass('users: alice offboarded; the credentials to rotate are listed' + (AGENT ? ' (GITHUB_TOKEN v1)' : ''));
+    pass('users: alice offboarded; the credentials to rotate are listed' + (AGENT ? ' (GITHUB_TOKEN v1), then her last calls' : ''));
     await go('#/users/mallory', 'mallory');
     await main.getByRole('button', { name: 'Remove mallory' }).click();
     await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
