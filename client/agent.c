@@ -81,6 +81,7 @@ struct agent {
 	uint64_t calls_inflight; /* the last seq of the batch awaiting its
 	                            ack; 0: none */
 	int64_t calls_sent_at;   /* monotonic ms */
+	int64_t held_checked_at; /* monotonic ms: launchers' held records */
 	int64_t offline_grace;   /* seconds, from the catalogue; 0: default */
 	int64_t last_contact;    /* Unix seconds the server last spoke */
 	/* The data key the secrets come sealed with (data.key). */
@@ -1156,14 +1157,36 @@ static void agent_wait(struct agent *a, unsigned ms)
  * when no acknowledgement came in AGENT_CALLS_RESEND ms (the server keeps
  * one record per seq, so a repeat is harmless).
  */
+/* At most once a second: the records launchers held while no agent took
+ * them (client/spool.c) join the spool. */
+static void agent_calls_absorb(struct agent *a, int64_t now)
+{
+	struct diag d;
+	int n;
+
+	if (now - a->held_checked_at < 1000)
+		return;
+	a->held_checked_at = now;
+	if ((n = spool_absorb(a->spool, a->o->home, &d)) < 0)
+		agent_log(a, "%s", d.msg);
+	else if (n > 0)
+		agent_log(a,
+		          "%d call record(s) the launchers held joined the "
+		          "spool",
+		          n);
+}
+
 static void agent_calls_send(struct agent *a)
 {
 	Mcpfleet__V1__AgentFrame f;
 	Mcpfleet__V1__CallBatch batch;
 	int64_t now = agent_now_ms();
 
-	if (a->spool == NULL || (a->calls_inflight != 0 &&
-	                         now - a->calls_sent_at < AGENT_CALLS_RESEND))
+	if (a->spool == NULL)
+		return;
+	agent_calls_absorb(a, now);
+	if (a->calls_inflight != 0 &&
+	    now - a->calls_sent_at < AGENT_CALLS_RESEND)
 		return;
 	if (spool_batch(a->spool, spool_acked(a->spool), AGENT_CALLS_BATCH,
 	                &batch) == 0)

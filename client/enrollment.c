@@ -391,7 +391,7 @@ int enrollment_remove(const char *home, struct diag *d)
 	static const char *const names[] = {
 	    ENROLLMENT_FILE,   ENROLLMENT_CATALOGUE, ENROLLMENT_DATAKEY,
 	    ENROLLMENT_KEY,    ENROLLMENT_CERT,      ENROLLMENT_CA,
-	    ENROLLMENT_SIGNER, SPOOL_FILE,
+	    ENROLLMENT_SIGNER, SPOOL_FILE,           SPOOL_HELD_FILE,
 	};
 	struct buf tmp = BUF_INIT;
 	size_t i;

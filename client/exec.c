@@ -868,33 +868,25 @@ static void exec_on_signal(int sig)
 	exec_signalled = 1;
 }
 
-/* Records that no agent took: into the spool file, where the agent finds
- * them when it starts. */
+/* Records that no agent took: held for the agent, which takes them into
+ * its spool (client/spool.c, spool_hold()). */
 static void exec_spool_held(struct exec *e)
 {
-	struct spool *sp = NULL;
 	struct diag d;
-	char *path;
-	size_t i;
+	size_t n = json_array_size(e->held), i;
+	json_t **v;
 
-	if (json_array_size(e->held) == 0 ||
-	    (path = fileio_join(e->o->home, SPOOL_FILE)) == NULL)
+	if (n == 0)
 		return;
-	if (spool_open(path, SPOOL_MAX_MAX, &sp, &d) != 0) {
-		exec_say(e, "%zu call records lost: %s",
-		         json_array_size(e->held), d.msg);
-		free(path);
+	if ((v = calloc(n, sizeof(*v))) == NULL) {
+		exec_say(e, "%zu call records lost: out of memory", n);
 		return;
 	}
-	for (i = 0; i < json_array_size(e->held); i++) {
-		struct spool_record r;
-
-		if (spool_record_from_json(json_array_get(e->held, i),
-		                           e->o->name, &r) == 0)
-			(void)spool_append(sp, &r);
-	}
-	spool_free(sp);
-	free(path);
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(e->held, i);
+	if (spool_hold(e->o->home, e->o->name, v, n, &d) != 0)
+		exec_say(e, "%zu call records lost: %s", n, d.msg);
+	free(v);
 }
 
 int exec_run(const struct exec_opts *o)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -480,4 +482,157 @@ uint64_t spool_dropped(struct spool *s)
 	v = s->dropped;
 	pthread_mutex_unlock(&s->mu);
 	return v;
+}
+
+/* ---- Records held by launchers ---- */
+
+/* Opens home's held file with flags, locked exclusively. Returns the
+ * descriptor, or -1 with errno (ENOENT when absent and not created). */
+static int spool_held_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int spool_hold(const char *home, const char *server, json_t *const *msgs,
+               size_t n, struct diag *d)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	char *path = fileio_join(home, SPOOL_HELD_FILE);
+	size_t i;
+	int fd = -1, r = 0;
+
+	if (path == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		json_t *line = json_copy(msgs[i]);
+		char *text;
+
+		if (line == NULL ||
+		    json_object_set_new(line, "server", json_string(server)) !=
+		        0 ||
+		    (text = json_dumps(line, JSON_COMPACT)) == NULL) {
+			json_decref(line);
+			r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+			break;
+		}
+		r = buf_printf(&b, "%s\n", text);
+		free(text);
+		json_decref(line);
+	}
+	if (r != 0)
+		goto out;
+	if ((fd = spool_held_open(path, O_WRONLY | O_APPEND | O_CREAT)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		r = diag_set(d, ERR_IO, 0, 0, "%s: cannot open (%s)", path,
+		             strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = diag_set(d, ERR_IO, 0, 0, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size + b.len > SPOOL_MAX_MAX) {
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "%s: full (%u MiB of records no agent took yet: "
+		             "start 'mcpfleet run')",
+		             path, SPOOL_MAX_MAX >> 20);
+		goto out;
+	}
+	for (i = 0; i < b.len;) {
+		ssize_t w = write(fd, b.data + i, b.len - i);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = diag_set(d, ERR_IO, 0, 0, "%s: cannot write (%s)",
+			             path, strerror(errno));
+			break;
+		}
+		i += (size_t)w;
+	}
+out:
+	if (fd >= 0)
+		close(fd); /* and unlocks */
+	buf_free(&b);
+	free(path);
+	return r;
+}
+
+int spool_absorb(struct spool *s, const char *home, struct diag *d)
+{
+	char *path = fileio_join(home, SPOOL_HELD_FILE);
+	char *text = NULL, *line, *nl;
+	struct stat st;
+	size_t len = 0;
+	ssize_t got;
+	int fd = -1, taken = 0;
+
+	if (path == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	/* The common case, nothing held, costs one stat(). */
+	if (stat(path, &st) != 0 || st.st_size == 0)
+		goto out;
+	if ((fd = spool_held_open(path, O_RDWR)) < 0 || fstat(fd, &st) != 0) {
+		taken = diag_set(d, ERR_IO, 0, 0, "%s: cannot read (%s)", path,
+		                 strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > SPOOL_MAX_MAX + (1 << 20) ||
+	    (text = malloc((size_t)st.st_size + 1)) == NULL) {
+		taken = diag_set(d, ERR_IO, 0, 0,
+		                 "%s: not a regular file of at most %u MiB",
+		                 path, (SPOOL_MAX_MAX >> 20) + 1);
+		goto out;
+	}
+	while (len < (size_t)st.st_size &&
+	       (got = read(fd, text + len, (size_t)st.st_size - len)) > 0)
+		len += (size_t)got;
+	text[len] = '\0';
+	for (line = text; *line != '\0'; line = nl) {
+		struct spool_record r;
+		json_t *j;
+
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		else
+			nl = line + strlen(line);
+		j = json_loads(line, 0, NULL);
+		if (j != NULL &&
+		    spool_record_from_json(
+		        j, json_string_value(json_object_get(j, "server")),
+		        &r) == 0) {
+			(void)spool_append(s, &r);
+			taken++;
+		} else if (*line != '\0') {
+			pthread_mutex_lock(&s->mu);
+			s->dropped++; /* a torn line: counted, as in the spool
+			               */
+			pthread_mutex_unlock(&s->mu);
+		}
+		json_decref(j);
+	}
+	/* Taken into the spool (on disk): the held copies go. */
+	if (ftruncate(fd, 0) != 0)
+		taken = diag_set(d, ERR_IO, 0, 0, "%s: cannot empty (%s)", path,
+		                 strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(path);
+	return taken;
 }

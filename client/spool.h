@@ -14,7 +14,8 @@
 #include "mcpfleet.pb-c.h"
 
 #define SPOOL_FILE        "calls.spool"
-#define SPOOL_DEFAULT_MAX (8u << 20) /* bytes, until the server says */
+#define SPOOL_HELD_FILE   "calls.held" /* records no agent took */
+#define SPOOL_DEFAULT_MAX (8u << 20)   /* bytes, until the server says */
 #define SPOOL_MIN_MAX     (64u << 10)
 #define SPOOL_MAX_MAX     (256u << 20)
 #define SPOOL_NAME_MAX    512 /* bytes of a tool, URI or prompt name */
@@ -85,6 +86,25 @@ void spool_batch_clear(Mcpfleet__V1__CallBatch *batch);
 /* The server stored every record up to through: forgets them and rewrites
  * the file. Returns 0 or -ERR_IO. */
 int spool_ack(struct spool *s, uint64_t through);
+
+/*
+ * The records a launcher could not hand to the agent (none was running, or
+ * it went away mid-session) go to SPOOL_HELD_FILE in home, which only
+ * launchers append to and only the agent empties, both under an exclusive
+ * flock(): the spool file itself has one writer, the agent. spool_hold()
+ * appends the "call" messages msgs[0..n) of server (0600, at most
+ * SPOOL_MAX_MAX bytes in the file: beyond it they are refused). Returns 0,
+ * or -ERR_IO / -ERR_NOMEM / -ERR_INVALID (full) with d naming the file.
+ */
+int spool_hold(const char *home, const char *server, json_t *const *msgs,
+               size_t n, struct diag *d);
+
+/*
+ * Moves the held records of home into s (new seqs), then empties the held
+ * file. Cheap when there is none. Returns the records taken, or -ERR_IO
+ * with d naming the file (the held file is left as it was).
+ */
+int spool_absorb(struct spool *s, const char *home, struct diag *d);
 
 /* The highest acknowledged seq, the records kept and their bytes, and how
  * many were dropped in all. */

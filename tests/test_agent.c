@@ -33,6 +33,7 @@
 #include "net.h"
 #include "netclient.h"
 #include "state.h"
+#include "spool.h"
 #include "sync.h"
 
 #define TA_WAIT_MS  8000
@@ -1593,6 +1594,67 @@ static void test_agent_exec_revoked(void **state)
 	}
 }
 
+#define TA_EXEC_PLAIN                                                          \
+	"{\"version\":1,\"servers\":{\"stub\":{\"command\":\"" TA_MCP_STUB     \
+	"\"}}}"
+
+/*
+ * A server without secrets runs with the agent stopped (from the verified
+ * catalogue.pb); its calls are held, and reach the server once the agent
+ * runs again, once each.
+ */
+static void test_agent_exec_held_calls(void **state)
+{
+	struct ta_box *b = *state;
+	struct ta_fixture *f = ta_fx;
+	struct ta_exec x;
+	char buf[64];
+	uint8_t *env;
+	json_t *j;
+	size_t len;
+
+	ta_enroll_ok(f, b);
+	ta_agent_start(b);
+	assert_true(ta_wait(f, &f->core.hellos, 1));
+	env = ta_catalogue_env(f, b->device_id, 1, TA_EXEC_PLAIN, &len);
+	ta_push_env(f, env, len);
+	assert_true(ta_wait(f, &f->core.reports, 1));
+	assert_int_equal(ta_agent_stop(b), EXIT_OK);
+
+	ta_exec_start(b, "stub", &x);
+	ta_exec_send(&x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	                 "\"initialize\",\"params\":{}}");
+	j = ta_exec_recv(&x);
+	assert_non_null(json_object_get(j, "result"));
+	json_decref(j);
+	assert_string_equal(
+	    ta_exec_call(&x, 2, "echo", "{\"text\":\"a\"}", buf, sizeof(buf)),
+	    "a");
+	assert_string_equal(
+	    ta_exec_call(&x, 3, "echo", "{\"text\":\"b\"}", buf, sizeof(buf)),
+	    "b");
+	ta_exec_end(&x);
+	{
+		char *p = tu_path(b->mfhome, SPOOL_HELD_FILE);
+
+		assert_true(fileio_exists(p));
+		free(p);
+	}
+	pthread_mutex_lock(&f->core.mu);
+	assert_int_equal(f->core.ncalls, 0);
+	pthread_mutex_unlock(&f->core.mu);
+
+	ta_agent_start(b);
+	assert_true(ta_calls_at_least(f, 2));
+	tu_sleep_ms(300); /* nothing more comes */
+	pthread_mutex_lock(&f->core.mu);
+	assert_int_equal(f->core.ncalls, 2);
+	assert_string_equal(f->core.call_name[0], "echo");
+	assert_int_equal(f->core.call_outcome[1],
+	                 MCPFLEET__V1__CALL_OUTCOME__CALL_OK);
+	pthread_mutex_unlock(&f->core.mu);
+}
+
 /* A fleet server's default is the launcher: every host file holds
  * "mcpfleet exec NAME" and nothing of the server's own (docs/design.md, "Edge
  * launcher"). */
@@ -2136,6 +2198,8 @@ int main(void)
 	                                    ta_setup, ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_exec_session, ta_setup,
 	                                    ta_teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_exec_held_calls,
+	                                    ta_setup, ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_exec_revoked, ta_setup,
 	                                    ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_run_apply_replay_drift,

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -176,6 +178,82 @@ static void test_spool_record_from_json(void **state)
 	json_decref(m);
 }
 
+#define TS_WRITERS 4
+#define TS_EACH    200
+
+/* Launchers hold records in parallel (processes, one record per call, as
+ * the agent drains the file between them); the agent takes every one into
+ * its spool exactly once, and the held file ends empty. */
+static void test_spool_hold_and_absorb(void **state)
+{
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, SPOOL_FILE);
+	char *held = tu_path(dir, SPOOL_HELD_FILE);
+	Mcpfleet__V1__CallBatch b;
+	pid_t pid[TS_WRITERS];
+	struct spool *s;
+	struct diag d;
+	struct stat st;
+	size_t total = 0, i;
+	int k, n, status, rounds = 0;
+
+	(void)state;
+	tu_ok(spool_open(path, SPOOL_DEFAULT_MAX, &s, &d), &d);
+	/* Nothing held: nothing taken. */
+	assert_int_equal(spool_absorb(s, dir, &d), 0);
+	for (k = 0; k < TS_WRITERS; k++) {
+		if ((pid[k] = fork()) == 0) {
+			json_t *m = json_pack("{s:s,s:s,s:s,s:i}", "op", "call",
+			                      "method", "tools/call", "name",
+			                      "echo", "outcome", 0);
+
+			for (i = 0; i < TS_EACH; i++)
+				if (spool_hold(dir, "gh", &m, 1, &d) != 0)
+					_exit(1);
+			_exit(0);
+		}
+		assert_true(pid[k] > 0);
+	}
+	/* The agent drains while they write. */
+	while (total < TS_WRITERS * TS_EACH && rounds++ < 100000) {
+		assert_true((n = spool_absorb(s, dir, &d)) >= 0);
+		total += (size_t)n;
+	}
+	for (k = 0; k < TS_WRITERS; k++) {
+		assert_int_equal(waitpid(pid[k], &status, 0), pid[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_true((n = spool_absorb(s, dir, &d)) >= 0);
+	total += (size_t)n;
+	assert_int_equal(total, TS_WRITERS * TS_EACH);
+	assert_int_equal(spool_count(s), TS_WRITERS * TS_EACH);
+	assert_int_equal(spool_dropped(s), 0);
+	assert_int_equal(stat(held, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(spool_batch(s, 0, 1, &b), 1);
+	assert_string_equal(b.calls[0]->server, "gh");
+	assert_string_equal(b.calls[0]->name, "echo");
+	spool_batch_clear(&b);
+
+	/* A torn line is dropped and counted; a record after it is taken. */
+	tu_write(held,
+	         "{\"method\":\"tools/ca\n{\"server\":\"fs\",\"method\":"
+	         "\"tools/call\",\"outcome\":2}\n",
+	         strlen("{\"method\":\"tools/ca\n{\"server\":\"fs\",\"method\":"
+	                "\"tools/call\",\"outcome\":2}\n"));
+	assert_int_equal(spool_absorb(s, dir, &d), 1);
+	assert_int_equal(spool_dropped(s), 1);
+	/* The spool on disk has them: a restarted agent finds them. */
+	spool_free(s);
+	tu_ok(spool_open(path, SPOOL_DEFAULT_MAX, &s, &d), &d);
+	assert_int_equal(spool_count(s), TS_WRITERS * TS_EACH + 1);
+	spool_free(s);
+	tu_rmtree(dir);
+	free(held);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +261,7 @@ int main(void)
 	    cmocka_unit_test(test_spool_bound_drops_oldest),
 	    cmocka_unit_test(test_spool_torn_line),
 	    cmocka_unit_test(test_spool_record_from_json),
+	    cmocka_unit_test(test_spool_hold_and_absorb),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
