@@ -26,7 +26,6 @@
 struct agentsock_session {
 	struct agentsock_conn c;
 	char *server; /* once open */
-	int64_t opened_at;
 };
 
 /* The rate buckets of one server, shared by all its sessions: the limits
@@ -494,7 +493,6 @@ static bool agentsock_on_open(struct agentsock *as,
 		agentsock_refuse(ss, op, EXEC_EXIT_UNKNOWN, "out of memory");
 		return false;
 	}
-	ss->opened_at = (int64_t)time(NULL);
 	ans = json_pack("{s:s,s:b,s:o,s:I,s:s?,s:s?}", "op", op, "ok", true,
 	                "server", def, "revision", (json_int_t)as->revision,
 	                "user", as->user, "device_id", as->device_id);
