@@ -26,6 +26,7 @@
 struct agentsock_session {
 	struct agentsock_conn c;
 	char *server; /* once open */
+	char *policy; /* the tool policy it runs with (agentsock_policy()) */
 };
 
 /* The rate buckets of one server, shared by all its sessions: the limits
@@ -434,6 +435,68 @@ static int agentsock_refusal(struct agentsock *as, const char *name,
 	return 0;
 }
 
+/*
+ * What a live launcher enforces itself and may have to change: the tool
+ * lists, and whether it asks the agent before each tools/call (the rates
+ * themselves are the agent's). A new JSON object, or NULL.
+ */
+static json_t *agentsock_policy(const struct server *s)
+{
+	json_t *allow = json_array(), *deny = json_array();
+	size_t i;
+
+	for (i = 0; allow != NULL && i < s->tools_allow.n; i++)
+		(void)json_array_append_new(allow,
+		                            json_string(s->tools_allow.v[i]));
+	for (i = 0; deny != NULL && i < s->tools_deny.n; i++)
+		(void)json_array_append_new(deny,
+		                            json_string(s->tools_deny.v[i]));
+	if (allow == NULL || deny == NULL) {
+		json_decref(allow);
+		json_decref(deny);
+		return NULL;
+	}
+	return json_pack("{s:o,s:o,s:b}", "tools_allow", allow, "tools_deny",
+	                 deny, "limited",
+	                 s->rate.count > 0 || s->tool_rates.n > 0);
+}
+
+/* The policy's text, to tell a change; a new string or NULL. */
+static char *agentsock_policy_text(const struct server *s)
+{
+	json_t *p = agentsock_policy(s);
+	char *t = p ? json_dumps(p, JSON_COMPACT) : NULL;
+
+	json_decref(p);
+	return t;
+}
+
+/* Sends a live session its server's new tool policy, when it changed. */
+static void agentsock_push_policy(struct agentsock *as,
+                                  struct agentsock_session *ss,
+                                  const struct server *s)
+{
+	char *text = agentsock_policy_text(s);
+	json_t *m;
+
+	if (text == NULL ||
+	    (ss->policy != NULL && strcmp(text, ss->policy) == 0)) {
+		free(text);
+		return;
+	}
+	if ((m = agentsock_policy(s)) != NULL &&
+	    json_object_set_new(m, "op", json_string("policy")) == 0 &&
+	    agentsock_send(&ss->c, m) == 0) {
+		agentsock_log(as, "new tool policy for a session of '%s'",
+		              ss->server);
+		free(ss->policy);
+		ss->policy = text;
+		text = NULL;
+	}
+	json_decref(m);
+	free(text);
+}
+
 static void agentsock_refuse(struct agentsock_session *ss, const char *op,
                              int code, const char *why)
 {
@@ -487,6 +550,7 @@ static bool agentsock_on_open(struct agentsock *as,
 		s = &open;
 	}
 	def = server_to_json(s);
+	ss->policy = agentsock_policy_text(s);
 	server_wipe(&open);
 	if (def == NULL || (ss->server = strdup(name)) == NULL) {
 		json_decref(def);
@@ -576,6 +640,7 @@ static void agentsock_session_close(struct agentsock *as, size_t i)
 {
 	agentsock_close(&as->sessions[i].c);
 	free(as->sessions[i].server);
+	free(as->sessions[i].policy);
 	as->sessions[i] = as->sessions[--as->n];
 }
 
@@ -589,7 +654,8 @@ static void agentsock_end(struct agentsock_session *ss, int code,
 	json_decref(m);
 }
 
-/* After an update: ends the sessions whose server may no longer run. */
+/* After an update: ends the sessions whose server may no longer run, and
+ * tells the others of a new tool policy. */
 static void agentsock_recheck(struct agentsock *as)
 {
 	const struct server *s;
@@ -602,9 +668,13 @@ static void agentsock_recheck(struct agentsock *as)
 	for (i = 0; i < as->n;) {
 		struct agentsock_session *ss = &as->sessions[i];
 
-		if (ss->server == NULL ||
-		    (code = agentsock_refusal(as, ss->server, &s, why,
+		if (ss->server == NULL) {
+			i++;
+			continue;
+		}
+		if ((code = agentsock_refusal(as, ss->server, &s, why,
 		                              sizeof(why))) == 0) {
+			agentsock_push_policy(as, ss, s);
 			i++;
 			continue;
 		}

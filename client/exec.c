@@ -55,7 +55,8 @@ struct exec {
 	int64_t held_since;       /* monotonic ms of the oldest; 0: none */
 	struct limiter *lim;      /* when no agent decides */
 	struct relay *relay;
-	bool ended; /* the agent ended the session */
+	json_t *policy; /* a "policy" that came during a call: applied after */
+	bool ended;     /* the agent ended the session */
 	int end_code;
 	char end_reason[512];
 };
@@ -92,13 +93,76 @@ static void exec_agent_lost(struct exec *e)
 	e->reattach_at = exec_now_ms() + EXEC_REATTACH_MS;
 }
 
-/* A message the agent sent on its own: "end" is the only one. */
-static void exec_agent_msg(struct exec *e, json_t *msg)
+static int exec_admit(void *ctx, const char *tool, int64_t *retry_ms, char *why,
+                      size_t whylen);
+
+/* Reads a JSON array of strings into v; false when it is not one. */
+static bool exec_strv(const json_t *a, struct strv *v)
+{
+	size_t i;
+
+	if (!json_is_array(a))
+		return false;
+	for (i = 0; i < json_array_size(a); i++)
+		if (!json_is_string(json_array_get(a, i)) ||
+		    strv_push(v, json_string_value(json_array_get(a, i))) != 0)
+			return false;
+	return true;
+}
+
+/* "policy": the fleet changed the server's tool lists or limits. The host
+ * is told to list the tools again when the lists changed. */
+static void exec_agent_policy(struct exec *e, const json_t *msg,
+                              struct buf *to_host)
+{
+	struct strv allow = {0}, deny = {0};
+	bool limited = json_is_true(json_object_get(msg, "limited"));
+	int r;
+
+	if (!exec_strv(json_object_get(msg, "tools_allow"), &allow) ||
+	    !exec_strv(json_object_get(msg, "tools_deny"), &deny))
+		exec_say(e, "ignored a tool policy from the agent that is not "
+		            "two lists of tools");
+	else if ((r = relay_set_policy(e->relay, &allow, &deny,
+	                               limited ? exec_admit : NULL)) < 0)
+		exec_say(e, "out of memory: the tool policy stays as it was");
+	else if (r > 0) {
+		exec_say(e,
+		         "the fleet changed the tool policy: %zu allowed, "
+		         "%zu denied",
+		         allow.n, deny.n);
+		(void)buf_puts(to_host, RELAY_LIST_CHANGED);
+	}
+	strv_clear(&allow);
+	strv_clear(&deny);
+}
+
+/* Applies a policy that came while the relay was busy with a call. */
+static void exec_policy_due(struct exec *e, struct buf *to_host)
+{
+	if (e->policy == NULL)
+		return;
+	exec_agent_policy(e, e->policy, to_host);
+	json_decref(e->policy);
+	e->policy = NULL;
+}
+
+/* A message the agent sent on its own: "end" or "policy". Without to_host
+ * (inside the relay, asking for admission), a policy waits for
+ * exec_policy_due(). */
+static void exec_agent_msg(struct exec *e, json_t *msg, struct buf *to_host)
 {
 	const char *op = json_string_value(json_object_get(msg, "op"));
 	const char *why;
 	json_int_t code;
 
+	if (op != NULL && strcmp(op, "policy") == 0 && e->relay != NULL) {
+		json_decref(e->policy);
+		e->policy = json_incref(msg);
+		if (to_host != NULL)
+			exec_policy_due(e, to_host);
+		return;
+	}
 	if (op == NULL || strcmp(op, "end") != 0)
 		return;
 	code = json_integer_value(json_object_get(msg, "code"));
@@ -109,13 +173,14 @@ static void exec_agent_msg(struct exec *e, json_t *msg)
 	               why ? jsonutil_printable(why) : "ended by the agent");
 }
 
-static void exec_agent_read(struct exec *e)
+/* The agent's messages; what the host must hear goes to to_host. */
+static void exec_agent_read(struct exec *e, struct buf *to_host)
 {
 	json_t *msg;
 	int r;
 
 	while (e->ag.fd >= 0 && (r = agentsock_recv(&e->ag, 0, &msg)) == 0) {
-		exec_agent_msg(e, msg);
+		exec_agent_msg(e, msg, to_host);
 		json_decref(msg);
 	}
 	if (e->ag.fd >= 0 && r == -ERR_IO)
@@ -252,7 +317,7 @@ static int exec_admit(void *ctx, const char *tool, int64_t *retry_ms, char *why,
 				json_decref(ans);
 				return r;
 			}
-			exec_agent_msg(e, ans);
+			exec_agent_msg(e, ans, NULL);
 			json_decref(ans);
 		}
 		exec_agent_lost(e);
@@ -685,7 +750,8 @@ static int exec_stdio(struct exec *e)
 		if (poll(p, np, exec_timeout(e)) < 0 && errno != EINTR)
 			break;
 		if (i_ag < np && p[i_ag].revents)
-			exec_agent_read(e);
+			exec_agent_read(e, &to_host.b);
+		exec_policy_due(e, &to_host.b);
 		exec_reattach(e);
 		exec_flush_due(e, false);
 		if (i_in < np && p[i_in].revents) {
@@ -824,7 +890,8 @@ static int exec_remote(struct exec *e)
 			break;
 		}
 		if (i_ag < np && p[i_ag].revents)
-			exec_agent_read(e);
+			exec_agent_read(e, &to_host.b);
+		exec_policy_due(e, &to_host.b);
 		exec_reattach(e);
 		exec_flush_due(e, false);
 		if (i_in < np && p[i_in].revents) {
@@ -949,6 +1016,7 @@ out:
 	limiter_free(e.lim);
 	agentsock_close(&e.ag);
 	json_decref(e.held);
+	json_decref(e.policy);
 	server_clear(&e.def);
 	return code;
 }

@@ -1987,6 +1987,43 @@ static int relay_copy_strv(struct strv *dst, const struct strv *src)
 	return 0;
 }
 
+static bool relay_strv_equal(const struct strv *a, const struct strv *b)
+{
+	size_t i;
+
+	if (a->n != (b != NULL ? b->n : 0))
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+int relay_set_policy(struct relay *r, const struct strv *allow,
+                     const struct strv *deny,
+                     int (*admit)(void *ctx, const char *tool,
+                                  int64_t *retry_ms, char *why, size_t whylen))
+{
+	struct strv a = {0}, d = {0};
+	int rc;
+
+	r->hooks.admit = admit;
+	if (relay_strv_equal(&r->allow, allow) &&
+	    relay_strv_equal(&r->deny, deny))
+		return 0;
+	if ((rc = relay_copy_strv(&a, allow)) != 0 ||
+	    (rc = relay_copy_strv(&d, deny)) != 0) {
+		strv_clear(&a);
+		strv_clear(&d);
+		return rc;
+	}
+	strv_clear(&r->allow);
+	strv_clear(&r->deny);
+	r->allow = a;
+	r->deny = d;
+	return 1;
+}
+
 int relay_new(const struct relay_config *cfg, struct relay **out)
 {
 	struct relay *r = NULL;

@@ -92,6 +92,24 @@ struct relay;
  * with relay_free), -ERR_NOMEM, or -ERR_INVALID when cfg is NULL. */
 int relay_new(const struct relay_config *cfg, struct relay **out);
 
+/*
+ * A new tool policy for a live relay (the fleet changed it): allow and deny
+ * copied, admit (may be NULL) replacing the hook. tools/list answers and
+ * tools/call requests from now on follow it. Returns 1 when the tool lists
+ * changed (the host should list the tools again: RELAY_LIST_CHANGED), 0
+ * when not, or -ERR_NOMEM (the lists are kept as they were).
+ */
+int relay_set_policy(struct relay *r, const struct strv *allow,
+                     const struct strv *deny,
+                     int (*admit)(void *ctx, const char *tool,
+                                  int64_t *retry_ms, char *why, size_t whylen));
+
+/* The notification that tells the host its tool list changed (MCP's
+ * notifications/tools/list_changed), as one stdio line. */
+#define RELAY_LIST_CHANGED                                                     \
+	"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/"               \
+	"list_changed\"}\n"
+
 /* Frees a relay without recording what is pending (call relay_finish
  * first for that). NULL-safe. */
 void relay_free(struct relay *r);

@@ -135,6 +135,10 @@ static const char *ta_exec_call(struct ta_exec *x, int id, const char *tool,
 	"\",\"env\":{\"TOKEN\":\"Bearer ${secret:STUB_TOKEN}\",\"HOSTVAR\":"   \
 	"\"${TA_SECRET_VAR}\"},\"tools\":{\"deny\":[\"delete_*\"]},"           \
 	"\"tool_rates\":{\"echo\":\"2/hour\"}}}}"
+/* The stub without secrets or limits. */
+#define TA_EXEC_PLAIN                                                          \
+	"{\"version\":1,\"servers\":{\"stub\":{\"command\":\"" TA_MCP_STUB     \
+	"\"}}}"
 #define TA_EXEC_EMPTY "{\"version\":1,\"servers\":{}}"
 #define TA_STUB_TOKEN "s3cr3t-v4lue"
 
@@ -355,6 +359,89 @@ static void test_exec_session(void **state)
 	ta_exec_end(&x);
 }
 
+#define TA_EXEC_DENY_ECHO                                                      \
+	"{\"version\":1,\"servers\":{\"stub\":{\"command\":\"" TA_MCP_STUB     \
+	"\",\"tools\":{\"deny\":[\"ec*\"]},\"rate\":\"1/hour\"}}}"
+
+/* The number of tools a tools/list answer holds, and whether it has one. */
+static size_t ta_exec_tools(struct ta_exec *x, int id, const char *name,
+                            bool *has)
+{
+	char req[128];
+	json_t *j, *tools;
+	size_t i, n;
+
+	(void)snprintf(req, sizeof(req),
+	               "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+	               "\"tools/list\"}",
+	               id);
+	ta_exec_send(x, req);
+	j = ta_exec_recv(x);
+	tools = json_object_get(json_object_get(j, "result"), "tools");
+	n = json_array_size(tools);
+	*has = false;
+	for (i = 0; i < n; i++)
+		*has |= strcmp(json_string_value(json_object_get(
+		                   json_array_get(tools, i), "name")),
+		               name) == 0;
+	json_decref(j);
+	return n;
+}
+
+/*
+ * A revision that changes a live server's tool policy reaches the running
+ * session: the host is told its tool list changed, the newly denied tool
+ * is gone and refused, and the new rate limit holds, without a restart.
+ */
+static void test_exec_live_policy(void **state)
+{
+	struct ta_box *b = *state;
+	struct ta_fixture *f = ta_fx;
+	struct ta_exec x;
+	char buf[64];
+	uint8_t *env;
+	json_t *j;
+	size_t len;
+	bool has;
+
+	ta_enroll_ok(f, b);
+	ta_agent_start(b);
+	assert_true(ta_wait(f, &f->core.hellos, 1));
+	env = ta_catalogue_env(f, b->device_id, 1, TA_EXEC_PLAIN, &len);
+	ta_push_env(f, env, len);
+	assert_true(ta_wait(f, &f->core.reports, 1));
+
+	ta_exec_start(b, "stub", &x);
+	ta_exec_send(&x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	                 "\"initialize\",\"params\":{}}");
+	json_decref(ta_exec_recv(&x));
+	assert_int_equal(ta_exec_tools(&x, 2, "echo", &has), 5);
+	assert_true(has);
+	assert_string_equal(
+	    ta_exec_call(&x, 3, "echo", "{\"text\":\"a\"}", buf, sizeof(buf)),
+	    "a");
+
+	env = ta_catalogue_env(f, b->device_id, 2, TA_EXEC_DENY_ECHO, &len);
+	ta_push_env(f, env, len);
+	j = ta_exec_recv(&x);
+	assert_string_equal(json_string_value(json_object_get(j, "method")),
+	                    "notifications/tools/list_changed");
+	json_decref(j);
+	assert_int_equal(ta_exec_tools(&x, 4, "echo", &has), 4);
+	assert_false(has);
+	assert_string_equal(
+	    ta_exec_call(&x, 5, "echo", "{\"text\":\"b\"}", buf, sizeof(buf)),
+	    "error -32001");
+	/* 1/hour, asked of the agent from now on. */
+	assert_string_equal(
+	    ta_exec_call(&x, 6, "env", "{\"name\":\"X\"}", buf, sizeof(buf)),
+	    "(unset)");
+	assert_string_equal(
+	    ta_exec_call(&x, 7, "env", "{\"name\":\"X\"}", buf, sizeof(buf)),
+	    "error -32029");
+	ta_exec_end(&x);
+}
+
 /* Revocation: the live session ends within 1 s, and no launcher starts
  * again; with the agent stopped, a server with secrets is refused. */
 static void test_exec_revoked(void **state)
@@ -409,10 +496,6 @@ static void test_exec_revoked(void **state)
 		free(p);
 	}
 }
-
-#define TA_EXEC_PLAIN                                                          \
-	"{\"version\":1,\"servers\":{\"stub\":{\"command\":\"" TA_MCP_STUB     \
-	"\"}}}"
 
 /*
  * A server without secrets runs with the agent stopped (from the verified
@@ -477,6 +560,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_exec_session, ta_setup,
 	                                    ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_held_calls, ta_setup,
+	                                    ta_teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_live_policy, ta_setup,
 	                                    ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_exec_revoked, ta_setup,
 	                                    ta_teardown),
