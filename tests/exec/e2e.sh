@@ -4,7 +4,9 @@
 # over stdio (its token in its environment), over Streamable HTTP and over legacy SSE
 # (both behind a proxy that refuses any request without the token). Checks that the
 # real host CLIs connect through the launcher, that no file of the home holds the token
-# or the remote URL, the official MCP TypeScript SDK as an independent client (tool
+# or the remote URL, which tools claude -p, codex exec and gemini -p offer their model
+# (a fake model API on loopback records it: the denied tool never reaches a model), the
+# official MCP TypeScript SDK as an independent client (tool
 # filter, rate limit, the calls audit, the offline spool), and fail-closed behaviour
 # (revocation ends a live session within a second, a stopped agent refuses).
 #
@@ -36,15 +38,16 @@ DATA=$WORK/data
 SLOG=$WORK/mcpfleetd.log
 SERVER_PID=
 SSE_PID=
+MODEL_PID=
 PROXY_PIDS=()
 HOLD_PID=
 declare -A APID=() DEV=()
 cleanup() {
     local pid
-    for pid in "${APID[@]}" $SERVER_PID $SE_PID $SSE_PID "${PROXY_PIDS[@]}" $HOLD_PID "${LIST_PIDS[@]}"; do
+    for pid in "${APID[@]}" $SERVER_PID $SE_PID $SSE_PID $MODEL_PID "${PROXY_PIDS[@]}" $HOLD_PID "${LIST_PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
-    for pid in "${APID[@]}" $SERVER_PID $SE_PID $SSE_PID "${PROXY_PIDS[@]}" $HOLD_PID "${LIST_PIDS[@]}"; do
+    for pid in "${APID[@]}" $SERVER_PID $SE_PID $SSE_PID $MODEL_PID "${PROXY_PIDS[@]}" $HOLD_PID "${LIST_PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
     if [ "${KEEP:-0}" = 1 ]; then echo "sandbox kept: $WORK" >&2; else rm -rf "$WORK"; fi
@@ -173,7 +176,7 @@ expect_launched() { # TAG CLI NAME
         droid) re="^  $n  stdio  connected  \\[user\\]\$" ;;
     esac
     if grep -Eq -- "$re" "$out"; then
-        if [ "$c" = codex ]; then pass "[$tag] codex: $n enabled as a launcher entry"; else
+        if [ "$c" = codex ]; then pass "[$tag] codex: $n enabled as a launcher entry (connected: see [model])"; else
         pass "[$tag] $c: $n connected through the launcher"; fi
     else
         fail "[$tag] $c: $n not connected through the launcher"
@@ -193,6 +196,71 @@ if [ "$(stats "$PH" | jsx 'd.refused === 0 && d.ok > 0')" = true ] &&
 else
     fail "[launch] a request reached a proxy without the token: http $(stats "$PH"), sse $(stats "$PS")"
 fi
+
+# ---------------------------------------------------------------------------
+echo "== 1b. the tools each host offers its model (a fake model API on loopback)"
+# ---------------------------------------------------------------------------
+# claude -p, codex exec and gemini -p run one prompt against tests/exec/fake-model.cjs;
+# what they sent it shows which fleet tools reached the model: every server's through the
+# launcher (for codex, which mcp list cannot show, the proof that it connects), and
+# ev-stdio's denied get-tiny-image nowhere, while ev-http, which denies nothing, offers it.
+node "$HERE/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >"$WORK/fake-model.out" 2>&1 &
+MODEL_PID=$!
+MP=$(port_of "$WORK/model.port" $MODEL_PID) || abort "the fake model did not start"
+GEMINI_SETTINGS=$WORK/alice/.gemini/settings.json
+cp -p "$GEMINI_SETTINGS" "$WORK/gemini-settings.orig"
+# As a user who chose API-key sign-in (gemini reads no auth type from its environment
+# when its base URL is set); restored afterwards.
+# (The file is JSONC: into its "security" object, or after its first brace.)
+if grep -q '"security": *{' "$GEMINI_SETTINGS"; then
+    sed -i '0,/"security": *{/s//"security": { "auth": { "selectedType": "gemini-api-key" },/' "$GEMINI_SETTINGS"
+else
+    sed -i '0,/{/s//{ "security": { "auth": { "selectedType": "gemini-api-key" } },/' "$GEMINI_SETTINGS"
+fi
+ask_model() { # CLI: one prompt; the tools offered, "SERVER TOOL" lines, in $WORK/offered.CLI
+    local c=$1 rc=0 t
+    t=$(date +%s%N)
+    : >"$WORK/model.log"
+    set_host_env
+    case $c in
+        claude) (cd "$SB" && "${host_env[@]}" ANTHROPIC_BASE_URL="http://127.0.0.1:$MP" \
+            ANTHROPIC_API_KEY=sk-fake timeout "$TMO" "$BIN/claude" -p "say ok" \
+            >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+        codex) (cd "$SB" && "${host_env[@]}" FAKE_MODEL_KEY=fake timeout "$TMO" "$BIN/codex" exec \
+            --skip-git-repo-check -c model=fake-model -c model_provider=fake \
+            -c "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:$MP/v1\",env_key=\"FAKE_MODEL_KEY\",wire_api=\"responses\"}" \
+            "say ok" >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+        gemini) (cd "$SB" && "${host_env[@]}" GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:$MP" \
+            GEMINI_API_KEY=fake GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" \
+            --approval-mode yolo -p "say ok" >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+    esac
+    node "$HERE/offered.cjs" "$c" "$WORK/model.log" >"$WORK/offered.$c"
+    echo "[model] $c: exit $rc, $(wc -l <"$WORK/offered.$c") fleet tools offered, $(since "$t")"
+}
+has_tool() { grep -qx -- "$2 $3" "$WORK/offered.$1"; } # CLI SERVER TOOL
+for c in claude codex gemini; do
+    ask_model "$c"
+    miss=""
+    for n in ev-stdio ev-http ev-sse; do has_tool "$c" "$n" echo || miss="$miss $n"; done
+    if [ -z "$miss" ]; then
+        pass "[model] $c offered its model the tools of ev-stdio, ev-http and ev-sse, through the launcher"
+    else
+        fail "[model] $c did not offer echo of:$miss"
+        show "$WORK/model.$c.out"
+        show "$WORK/offered.$c"
+    fi
+    if ! has_tool "$c" ev-stdio get-tiny-image && has_tool "$c" ev-http get-tiny-image; then
+        pass "[model] $c: ev-stdio's denied get-tiny-image is not offered (ev-http's is)"
+    else
+        fail "[model] $c: the denied tool: $(grep get-tiny-image "$WORK/offered.$c" | tr '\n' ';')"
+    fi
+done
+kill "$MODEL_PID" 2>/dev/null || true
+wait "$MODEL_PID" 2>/dev/null || true
+MODEL_PID=
+cp -p "$WORK/gemini-settings.orig" "$GEMINI_SETTINGS"
+# The hosts keep notes in their own files as they run; only the fleet's entries matter here.
+check_names model alice ev-http,ev-sse,ev-stdio,my-own ev-http,ev-sse,ev-stdio,my-own
 
 # ---------------------------------------------------------------------------
 echo "== 2. the MCP TypeScript SDK through the launcher"
