@@ -2046,7 +2046,7 @@ static json_t *api_audit_json(struct api_call *c, const void *p)
 static int api_audit_list(struct api_call *c)
 {
 	struct store_audit_list l = {0};
-	int64_t since, after, limit;
+	int64_t since = 0, after = 0, limit = 0;
 	int r;
 
 	if ((r = api_query_int(c, "since", 0, INT64_MAX, 0, &since)) != 0 ||
