@@ -8,6 +8,10 @@
  * tool result; and the launcher's resident memory, steady and at its peak.
  * Not a test: it prints figures.
  *   usage: bench_exec [--pin CPU] MCPFLEET MCP_STUB [STARTS] [CALLS]
+ * A third column, the floor, runs the stub behind the least a relay can be
+ * (this program again, as "bench_exec --relay MCP_STUB": one poll loop that
+ * copies bytes each way, nothing parsed): what any extra process on the
+ * path costs on this machine, which the launcher is compared against.
  * With --pin every process of the run shares one CPU: the launcher's own
  * cost. Without it the scheduler places them, and on a virtual machine a
  * wake-up across CPUs costs tens of microseconds, paid at every extra hop.
@@ -18,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +171,44 @@ static long bench_rss_kb(pid_t pid, const char *field)
 
 static int bench_main(int argc, char **argv, int pin);
 
+/* Copies everything from fd a to fd b; false at the end or an error. */
+static bool bench_copy(int a, int b, char *buf, size_t size)
+{
+	ssize_t n = read(a, buf, size), w, off = 0;
+
+	if (n <= 0)
+		return false;
+	while (off < n) {
+		if ((w = write(b, buf + off, (size_t)(n - off))) <= 0)
+			return false;
+		off += w;
+	}
+	return true;
+}
+
+/* The floor: the stub behind a plain byte relay. */
+static int bench_relay(char *cmd)
+{
+	static char buf[1 << 18];
+	struct bench_proc c = {0};
+	char *argv[] = {cmd, NULL};
+	struct pollfd p[2];
+
+	bench_start(&c, argv, getenv("HOME") ? getenv("HOME") : "/");
+	p[0] = (struct pollfd){.fd = 0, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = c.out, .events = POLLIN};
+	for (;;) {
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[0].revents && !bench_copy(0, c.in, buf, sizeof(buf)))
+			break;
+		if (p[1].revents && !bench_copy(c.out, 1, buf, sizeof(buf)))
+			break;
+	}
+	bench_stop(&c);
+	return 0;
+}
+
 #define BENCH_INIT                                                             \
 	"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"  \
 	"{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"             \
@@ -175,6 +218,8 @@ int main(int argc, char **argv)
 {
 	int pin = -1;
 
+	if (argc == 3 && strcmp(argv[1], "--relay") == 0)
+		return bench_relay(argv[2]);
 	if (argc > 2 && strcmp(argv[1], "--pin") == 0) {
 		pin = (int)strtol(argv[2], NULL, 10);
 		argv += 2;
@@ -192,6 +237,9 @@ int main(int argc, char **argv)
 	return bench_main(argc, argv, pin);
 }
 
+/* This program's own path, for the floor relay. */
+static char bench_self[4096];
+
 static int bench_main(int argc, char **argv, int pin)
 {
 	int starts = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 40;
@@ -199,8 +247,9 @@ static int bench_main(int argc, char **argv, int pin)
 	char home[] = "/tmp/mcpfleet-bench-exec.XXXXXX";
 	char *direct[] = {argv[2], NULL};
 	char *launched[] = {argv[1], (char *)"exec", (char *)"stub", NULL};
-	char *const *cmd[2] = {direct, launched};
-	double *st[2], *lat[2], big[2][5], t0, t;
+	char *relayed[] = {bench_self, (char *)"--relay", argv[2], NULL};
+	char *const *cmd[3] = {direct, launched, relayed};
+	double *st[3], *lat[3], big[3][5], t0, t;
 	struct catalogue fleet = {0};
 	struct agentsock *as = NULL;
 	struct spool *spool = NULL;
@@ -215,6 +264,8 @@ static int bench_main(int argc, char **argv, int pin)
 	if (argc < 3)
 		bench_die(
 		    "usage: bench_exec MCPFLEET MCP_STUB [STARTS] [CALLS]");
+	if (readlink("/proc/self/exe", bench_self, sizeof(bench_self) - 1) <= 0)
+		bench_die("readlink /proc/self/exe");
 	signal(SIGPIPE, SIG_IGN);
 	if (mkdtemp(home) == NULL)
 		bench_die("mkdtemp");
@@ -249,13 +300,13 @@ static int bench_main(int argc, char **argv, int pin)
 		bench_die(d.msg);
 	free(path);
 
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		st[k] = calloc((size_t)starts, sizeof(double));
 		lat[k] = calloc((size_t)calls, sizeof(double));
 	}
 	/* 1. Start to the initialize answer, turn about. */
 	for (i = 0; i < starts; i++)
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 3; k++) {
 			t0 = bench_now_us();
 			bench_start(&p, cmd[k], home);
 			bench_send(&p, BENCH_INIT);
@@ -264,7 +315,7 @@ static int bench_main(int argc, char **argv, int pin)
 			bench_stop(&p);
 		}
 	/* 2. Round trips, 3. a 10 MB result, 4. memory. */
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		bench_start(&p, cmd[k], home);
 		bench_send(&p, BENCH_INIT);
 		(void)bench_line(&p);
@@ -308,7 +359,10 @@ static int bench_main(int argc, char **argv, int pin)
 		       ld = bench_median(lat[0], calls),
 		       ll = bench_median(lat[1], calls),
 		       bd = bench_median(big[0], 5),
-		       bl = bench_median(big[1], 5);
+		       bl = bench_median(big[1], 5),
+		       sf = bench_median(st[2], starts),
+		       lf = bench_median(lat[2], calls),
+		       bf = bench_median(big[2], 5);
 
 		printf("bench_exec: the stub MCP server direct vs through "
 		       "'mcpfleet exec' (%s), %s\n",
@@ -325,6 +379,11 @@ static int bench_main(int argc, char **argv, int pin)
 		printf("10 MB result:               direct %.0f MB/s, launcher "
 		       "%.0f MB/s (x%.2f), median of 5\n",
 		       bd, bl, bl / bd);
+		printf("the floor, a plain relay:   start +%.2f ms, round trip "
+		       "+%.1f us, %.0f MB/s; the launcher over it: start "
+		       "+%.2f ms, round trip +%.1f us (x%.2f)\n",
+		       (sf - sd) / 1e3, lf - ld, bf, (sl - sf) / 1e3, ll - lf,
+		       ll / lf);
 		printf("launcher memory:            %ld kB resident after %d "
 		       "calls, %ld kB peak with 10 MB results\n",
 		       rss, calls, hwm);
@@ -333,7 +392,7 @@ static int bench_main(int argc, char **argv, int pin)
 	agentsock_stop(as);
 	spool_free(spool);
 	catalogue_clear(&fleet);
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		free(st[k]);
 		free(lat[k]);
 	}
