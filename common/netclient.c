@@ -4,6 +4,8 @@
 #include "netclient.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +24,182 @@
 
 #include "buf.h"
 #include "crypto.h"
+
+/*
+ * libwebsockets, and the OpenSSL it is built on, are loaded when the first
+ * request or connection starts (docs/design.md, "Start-up cost"): the
+ * commands that never reach the network, the launcher above all, then never
+ * map them (OpenSSL's relocations alone are 1.6 MB of resident memory).
+ * Every function of either that this file calls is in this list; the names
+ * stand for the pointers found in the loaded library.
+ */
+#define NETCLIENT_LIB(X)                                                       \
+	X(lws_add_http_header_by_name)                                         \
+	X(lws_add_http_header_by_token)                                        \
+	X(lws_callback_on_writable)                                            \
+	X(lws_cancel_service)                                                  \
+	X(lws_client_connect_via_info)                                         \
+	X(lws_client_http_body_pending)                                        \
+	X(lws_close_reason)                                                    \
+	X(lws_context_destroy)                                                 \
+	X(lws_context_user)                                                    \
+	X(lws_create_context)                                                  \
+	X(lws_frame_is_binary)                                                 \
+	X(lws_get_context)                                                     \
+	X(lws_http_client_http_response)                                       \
+	X(lws_http_client_read)                                                \
+	X(lws_is_final_fragment)                                               \
+	X(lws_remaining_packet_payload)                                        \
+	X(lws_service)                                                         \
+	X(lws_set_log_level)                                                   \
+	X(lws_set_timeout)                                                     \
+	X(lws_sul_cancel)                                                      \
+	X(lws_sul_schedule)                                                    \
+	X(lws_write)                                                           \
+	X(BIO_free)                                                            \
+	X(BIO_new_mem_buf)                                                     \
+	X(ERR_clear_error)                                                     \
+	X(EVP_PKEY_free)                                                       \
+	X(EVP_sha256)                                                          \
+	X(OPENSSL_sk_num)                                                      \
+	X(OPENSSL_sk_value)                                                    \
+	X(PEM_read_bio_PrivateKey)                                             \
+	X(PEM_read_bio_X509)                                                   \
+	X(SSL_CTX_check_private_key)                                           \
+	X(SSL_CTX_ctrl)                                                        \
+	X(SSL_CTX_free)                                                        \
+	X(SSL_CTX_get_cert_store)                                              \
+	X(SSL_CTX_new)                                                         \
+	X(SSL_CTX_use_PrivateKey)                                              \
+	X(SSL_CTX_use_certificate)                                             \
+	X(TLS_client_method)                                                   \
+	X(X509_STORE_CTX_get0_chain)                                           \
+	X(X509_STORE_CTX_get_current_cert)                                     \
+	X(X509_STORE_CTX_get_error)                                            \
+	X(X509_STORE_CTX_get_error_depth)                                      \
+	X(X509_STORE_CTX_set_error)                                            \
+	X(X509_STORE_add_cert)                                                 \
+	X(X509_check_host)                                                     \
+	X(X509_check_ip_asc)                                                   \
+	X(X509_digest)                                                         \
+	X(X509_free)                                                           \
+	X(X509_verify_cert_error_string)
+
+static struct netclient_lib {
+#define NETCLIENT_MEMBER(f) __typeof__(f) *f;
+	NETCLIENT_LIB(NETCLIENT_MEMBER)
+#undef NETCLIENT_MEMBER
+} netclient_lib;
+
+static const char *const netclient_lib_names[] = {
+#define NETCLIENT_NAME(f) #f,
+    NETCLIENT_LIB(NETCLIENT_NAME)
+#undef NETCLIENT_NAME
+};
+
+_Static_assert(sizeof(netclient_lib) == sizeof(netclient_lib_names) /
+                                            sizeof(char *) * sizeof(void *),
+               "one pointer per name");
+
+static pthread_once_t netclient_lib_once = PTHREAD_ONCE_INIT;
+static bool netclient_lib_ok;
+static char netclient_lib_error[512];
+static int netclient_log_levels = NETCLIENT_LOG_ERR | NETCLIENT_LOG_WARN;
+static void (*netclient_log_emit)(int level, const char *line);
+
+static void netclient_lib_load(void)
+{
+	void *fn[sizeof(netclient_lib_names) / sizeof(char *)];
+	void *h = dlopen(NETCLIENT_LIBLWS, RTLD_NOW | RTLD_LOCAL);
+	size_t i;
+
+	if (h == NULL) {
+		(void)snprintf(netclient_lib_error, sizeof(netclient_lib_error),
+		               "cannot load %s: %s", NETCLIENT_LIBLWS,
+		               dlerror());
+		return;
+	}
+	/* dlsym on the handle searches the library and what it depends on:
+	 * OpenSSL's functions come from the libssl and libcrypto it uses. */
+	for (i = 0; i < sizeof(fn) / sizeof(fn[0]); i++)
+		if ((fn[i] = dlsym(h, netclient_lib_names[i])) == NULL) {
+			(void)snprintf(
+			    netclient_lib_error, sizeof(netclient_lib_error),
+			    "%s or its OpenSSL lacks %s", NETCLIENT_LIBLWS,
+			    netclient_lib_names[i]);
+			dlclose(h);
+			return;
+		}
+	/* In the order of the names; object and function pointers convert
+	 * through dlsym's void * as POSIX guarantees. */
+	memcpy(&netclient_lib, fn, sizeof(netclient_lib));
+	netclient_lib.lws_set_log_level(netclient_log_levels,
+	                                netclient_log_emit);
+	netclient_lib_ok = true;
+}
+
+/* Loads the libraries once. Returns 0, or -ERR_INTERNAL with d. */
+static int netclient_lib_ready(struct diag *d)
+{
+	(void)pthread_once(&netclient_lib_once, netclient_lib_load);
+	if (netclient_lib_ok)
+		return 0;
+	return diag_set(d, ERR_INTERNAL, 0, 0, "%s", netclient_lib_error);
+}
+
+#define lws_add_http_header_by_name  netclient_lib.lws_add_http_header_by_name
+#define lws_add_http_header_by_token netclient_lib.lws_add_http_header_by_token
+#define lws_callback_on_writable     netclient_lib.lws_callback_on_writable
+#define lws_cancel_service           netclient_lib.lws_cancel_service
+#define lws_client_connect_via_info  netclient_lib.lws_client_connect_via_info
+#define lws_client_http_body_pending netclient_lib.lws_client_http_body_pending
+#define lws_close_reason             netclient_lib.lws_close_reason
+#define lws_context_destroy          netclient_lib.lws_context_destroy
+#define lws_context_user             netclient_lib.lws_context_user
+#define lws_create_context           netclient_lib.lws_create_context
+#define lws_frame_is_binary          netclient_lib.lws_frame_is_binary
+#define lws_get_context              netclient_lib.lws_get_context
+#define lws_http_client_http_response                                          \
+	netclient_lib.lws_http_client_http_response
+#define lws_http_client_read         netclient_lib.lws_http_client_read
+#define lws_is_final_fragment        netclient_lib.lws_is_final_fragment
+#define lws_remaining_packet_payload netclient_lib.lws_remaining_packet_payload
+#define lws_service                  netclient_lib.lws_service
+#define lws_set_timeout              netclient_lib.lws_set_timeout
+#define lws_sul_cancel               netclient_lib.lws_sul_cancel
+#define lws_sul_schedule             netclient_lib.lws_sul_schedule
+#define lws_write                    netclient_lib.lws_write
+#define BIO_free                     netclient_lib.BIO_free
+#define BIO_new_mem_buf              netclient_lib.BIO_new_mem_buf
+#define ERR_clear_error              netclient_lib.ERR_clear_error
+#define EVP_PKEY_free                netclient_lib.EVP_PKEY_free
+#define EVP_sha256                   netclient_lib.EVP_sha256
+#define OPENSSL_sk_num               netclient_lib.OPENSSL_sk_num
+#define OPENSSL_sk_value             netclient_lib.OPENSSL_sk_value
+#define PEM_read_bio_PrivateKey      netclient_lib.PEM_read_bio_PrivateKey
+#define PEM_read_bio_X509            netclient_lib.PEM_read_bio_X509
+#define SSL_CTX_check_private_key    netclient_lib.SSL_CTX_check_private_key
+#define SSL_CTX_ctrl                 netclient_lib.SSL_CTX_ctrl
+#define SSL_CTX_free                 netclient_lib.SSL_CTX_free
+#define SSL_CTX_get_cert_store       netclient_lib.SSL_CTX_get_cert_store
+#define SSL_CTX_new                  netclient_lib.SSL_CTX_new
+#define SSL_CTX_use_PrivateKey       netclient_lib.SSL_CTX_use_PrivateKey
+#define SSL_CTX_use_certificate      netclient_lib.SSL_CTX_use_certificate
+#define TLS_client_method            netclient_lib.TLS_client_method
+#define X509_STORE_CTX_get0_chain    netclient_lib.X509_STORE_CTX_get0_chain
+#define X509_STORE_CTX_get_current_cert                                        \
+	netclient_lib.X509_STORE_CTX_get_current_cert
+#define X509_STORE_CTX_get_error netclient_lib.X509_STORE_CTX_get_error
+#define X509_STORE_CTX_get_error_depth                                         \
+	netclient_lib.X509_STORE_CTX_get_error_depth
+#define X509_STORE_CTX_set_error netclient_lib.X509_STORE_CTX_set_error
+#define X509_STORE_add_cert      netclient_lib.X509_STORE_add_cert
+#define X509_check_host          netclient_lib.X509_check_host
+#define X509_check_ip_asc        netclient_lib.X509_check_ip_asc
+#define X509_digest              netclient_lib.X509_digest
+#define X509_free                netclient_lib.X509_free
+#define X509_verify_cert_error_string                                          \
+	netclient_lib.X509_verify_cert_error_string
 
 /*
  * The server's chain is judged in LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_
@@ -82,7 +260,17 @@ const char *netclient_fail_str(enum netclient_fail f)
 
 void netclient_lws_log(int levels, void (*emit)(int level, const char *line))
 {
-	lws_set_log_level(levels, emit);
+	void *h;
+
+	netclient_log_levels = levels;
+	netclient_log_emit = emit;
+	/* A program that links libwebsockets itself (mcpfleetd) has it set
+	 * now; the others when it loads. */
+	if ((h = dlopen(NETCLIENT_LIBLWS, RTLD_NOW | RTLD_NOLOAD)) != NULL) {
+		dlclose(h);
+		if (netclient_lib_ready(NULL) == 0)
+			netclient_lib.lws_set_log_level(levels, emit);
+	}
 }
 
 static int64_t netclient_now_ms(void)
@@ -626,6 +814,11 @@ int netclient_https(const struct netclient_request *req,
 	size_t blen;
 	int r;
 
+	if ((r = netclient_lib_ready(d)) != 0) {
+		if (fail != NULL)
+			*fail = NETCLIENT_FAIL_LOCAL;
+		return r;
+	}
 	memset(&h, 0, sizeof(h));
 	h.req = req;
 	h.tls.url = &h.url;
@@ -1042,6 +1235,8 @@ int netclient_ws_open(const struct netclient_ws_config *cfg,
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "websocket: the CA, the device certificate and "
 		                "its key are required");
+	if ((r = netclient_lib_ready(d)) != 0)
+		return r;
 	if (ping > 65535 || hangup > 65535 || hangup <= ping)
 		return diag_set(
 		    d, ERR_INVALID, 0, 0,

@@ -293,6 +293,20 @@ static void test_exec_session(void **state)
 	j = ta_exec_recv(&x);
 	assert_non_null(json_object_get(j, "result"));
 	json_decref(j);
+	/* A launcher of a stdio server never maps the network libraries
+	 * (common/netclient.c loads them on first use). */
+	{
+		char path[64], *maps;
+		size_t n;
+
+		(void)snprintf(path, sizeof(path), "/proc/%d/maps", (int)x.pid);
+		maps = tu_read(path, &n);
+		assert_non_null(strstr(maps, "libc.so"));
+		assert_null(strstr(maps, "libwebsockets"));
+		assert_null(strstr(maps, "libcrypto.so"));
+		assert_null(strstr(maps, "libcurl"));
+		free(maps);
+	}
 	ta_exec_send(&x, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
 	                 "\"tools/list\"}");
 	j = ta_exec_recv(&x);
