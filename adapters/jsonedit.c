@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "jsonutil.h"
 
 /*
  * Offsets are 32-bit to keep the per-member records small: the parser has to
@@ -417,40 +418,13 @@ static int jdoc_scan_string(struct jdoc_parser *jp, size_t *pp, bool *escaped)
 
 static int jdoc_scan_number(struct jdoc_parser *jp, size_t *pp)
 {
-	const unsigned char *s = jp->s;
-	size_t p = *pp, n = jp->len;
+	size_t p = *pp;
 
-	if (s[p] == '-')
-		p++;
-	if (p >= n || !jdoc_is_digit(s[p]))
-		goto bad;
-	if (s[p] == '0')
-		p++;
-	else
-		while (p < n && jdoc_is_digit(s[p]))
-			p++;
-	if (p < n && s[p] == '.') {
-		p++;
-		if (p >= n || !jdoc_is_digit(s[p]))
-			goto bad;
-		while (p < n && jdoc_is_digit(s[p]))
-			p++;
-	}
-	if (p < n && (s[p] == 'e' || s[p] == 'E')) {
-		p++;
-		if (p < n && (s[p] == '+' || s[p] == '-'))
-			p++;
-		if (p >= n || !jdoc_is_digit(s[p]))
-			goto bad;
-		while (p < n && jdoc_is_digit(s[p]))
-			p++;
-	}
-	if (p < n && jdoc_is_word(s[p]))
-		goto bad;
+	if (!jsonutil_scan_number(jp->s, jp->len, &p) ||
+	    (p < jp->len && jdoc_is_word(jp->s[p])))
+		return jdoc_fail(jp, *pp, ERR_PARSE, "invalid number");
 	*pp = p;
 	return 0;
-bad:
-	return jdoc_fail(jp, *pp, ERR_PARSE, "invalid number");
 }
 
 static int jdoc_scan_literal(struct jdoc_parser *jp, size_t *pp)

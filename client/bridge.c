@@ -438,13 +438,9 @@ static size_t bridge_skip_value(const char *s, size_t n, size_t i)
 	return n;
 }
 
-/*
- * Looks at the top level of a JSON text: returns 2 for an array, 1 for an
- * object (then *id and *idlen span its "id" value, or *id is NULL, and
- * *has_method says whether it names a method), 0 for anything else.
- */
-static int bridge_skim(const char *s, size_t n, const char **id, size_t *idlen,
-                       int *has_method)
+/* bridge_skim() before it forgets what a text other than an object set. */
+static int bridge_skim_top(const char *s, size_t n, const char **id,
+                           size_t *idlen, int *has_method)
 {
 	size_t i = bridge_skip_ws(s, n, 0), k, kend, v;
 
@@ -488,6 +484,19 @@ static int bridge_skim(const char *s, size_t n, const char **id, size_t *idlen,
 		return i < n && s[i] == '}' ? 1 : 0;
 	}
 	return 0;
+}
+
+int bridge_skim(const char *s, size_t n, const char **id, size_t *idlen,
+                int *has_method)
+{
+	int kind = bridge_skim_top(s, n, id, idlen, has_method);
+
+	if (kind != 1) {
+		*id = NULL;
+		*idlen = 0;
+		*has_method = 0;
+	}
+	return kind;
 }
 
 /* --- messages for the host --- */

@@ -68,4 +68,16 @@ void bridge_close(struct bridge *b, int timeout_ms);
  * credentials). NULL-safe. */
 void bridge_free(struct bridge *b);
 
+/*
+ * Looks at the top level of a JSON text of n bytes, without validating it
+ * (the server's messages go to the host as they are): returns 2 for an
+ * array, 1 for an object (then *id and *idlen span the text of its "id"
+ * value, the last one given, or *id is NULL, and *has_method says whether
+ * it names a method), 0 for anything else. Public for its tests and fuzz
+ * target (tests/fuzz/fuzz_bridge.c); the bridge uses it to match answers to
+ * requests.
+ */
+int bridge_skim(const char *s, size_t n, const char **id, size_t *idlen,
+                int *has_method);
+
 #endif

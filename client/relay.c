@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "jsonutil.h"
 #include "rate.h"
 
 #define RELAY_TRACK     6    /* depths whose meaning the scanner follows */
@@ -302,38 +303,9 @@ fail:
 static int relay_json_number(const unsigned char *t, size_t n, size_t *pp,
                              const char **why)
 {
-	size_t p = *pp;
-
-	if (p < n && t[p] == '-')
-		p++;
-	if (p >= n || !relay_is_digit(t[p]))
-		goto fail;
-	if (t[p] == '0')
-		p++;
-	else
-		while (p < n && relay_is_digit(t[p]))
-			p++;
-	if (p < n && t[p] == '.') {
-		p++;
-		if (p >= n || !relay_is_digit(t[p]))
-			goto fail;
-		while (p < n && relay_is_digit(t[p]))
-			p++;
-	}
-	if (p < n && (t[p] == 'e' || t[p] == 'E')) {
-		p++;
-		if (p < n && (t[p] == '+' || t[p] == '-'))
-			p++;
-		if (p >= n || !relay_is_digit(t[p]))
-			goto fail;
-		while (p < n && relay_is_digit(t[p]))
-			p++;
-	}
-	*pp = p;
-	return 0;
-fail:
+	if (jsonutil_scan_number(t, n, pp))
+		return 0;
 	*why = "invalid number";
-	*pp = p;
 	return -ERR_PARSE;
 }
 

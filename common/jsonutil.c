@@ -54,3 +54,46 @@ char *jsonutil_dump_pretty(const json_t *v, size_t *len)
 		*len = n + 1;
 	return t;
 }
+
+static bool jsonutil_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Skips a run of digits; false when there is none. */
+static bool jsonutil_digits(const unsigned char *t, size_t n, size_t *pp)
+{
+	size_t p = *pp;
+
+	while (p < n && jsonutil_digit(t[p]))
+		p++;
+	if (p == *pp)
+		return false;
+	*pp = p;
+	return true;
+}
+
+bool jsonutil_scan_number(const unsigned char *t, size_t n, size_t *pp)
+{
+	size_t p = *pp;
+	bool ok = true;
+
+	if (p < n && t[p] == '-')
+		p++;
+	if (p < n && t[p] == '0')
+		p++; /* no leading zeros: "01" ends after the 0 */
+	else
+		ok = jsonutil_digits(t, n, &p);
+	if (ok && p < n && t[p] == '.') {
+		p++;
+		ok = jsonutil_digits(t, n, &p);
+	}
+	if (ok && p < n && (t[p] == 'e' || t[p] == 'E')) {
+		p++;
+		if (p < n && (t[p] == '+' || t[p] == '-'))
+			p++;
+		ok = jsonutil_digits(t, n, &p);
+	}
+	*pp = p;
+	return ok;
+}

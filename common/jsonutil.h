@@ -3,6 +3,7 @@
 #ifndef MCPFLEET_JSONUTIL_H
 #define MCPFLEET_JSONUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -20,5 +21,14 @@ const char *jsonutil_printable(const char *s);
  * string (caller frees) or NULL on ENOMEM.
  */
 char *jsonutil_dump_pretty(const json_t *v, size_t *len);
+
+/*
+ * Scans the JSON number (RFC 8259's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?
+ * ([eE][+-]?[0-9]+)?) that starts at t[*pp], n bytes in all: true with *pp
+ * just past it, or false with *pp where it goes wrong. What may follow it
+ * is the caller's to judge. The one spelling of the grammar for the relay
+ * and the JSON editor.
+ */
+bool jsonutil_scan_number(const unsigned char *t, size_t n, size_t *pp);
 
 #endif
