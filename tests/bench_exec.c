@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "benchutil.h"
 #include "agentsock.h"
 #include "catalogue.h"
 #include "fileio.h"
@@ -45,27 +46,6 @@ struct bench_proc {
 	size_t len, cap;
 	size_t scanned; /* bytes of buf known to hold no newline */
 };
-
-static double bench_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int bench_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double bench_median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), bench_cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void bench_die(const char *what)
 {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "adapter.h"
 #include "catalogue.h"
 #include "fileio.h"
@@ -32,36 +33,6 @@ static const char *bench_getenv(void *ctx, const char *name)
 	struct bench *b = ctx;
 
 	return strcmp(name, "HOME") == 0 ? b->home : NULL;
-}
-
-static double bench_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int bench_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double bench_median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), bench_cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* CPU time (user + system) of this process so far, in ms. */
-static double bench_cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static double bench_last_cpu;
