@@ -107,13 +107,13 @@ ctl_must "server add ev-http" server add ev-http --url "http://127.0.0.1:$PH/mcp
     --header 'Authorization: Bearer ${secret:EV_TOKEN}'
 # shellcheck disable=SC2016
 ctl_must "server add ev-sse" server add ev-sse --url "http://127.0.0.1:$PS/sse" --type sse \
-    --header 'Authorization: Bearer ${secret:EV_TOKEN}'
+    --header 'Authorization: Bearer ${secret:EV_TOKEN}' --tools-deny get-tiny-image
 printf %s "$VAL_A" | ctl_must "secret set (alice)" secret set EV_TOKEN --user alice
 printf %s "$VAL_B" | ctl_must "secret set (bob)" secret set EV_TOKEN --user bob
 ctl_must "grant ev-stdio" grant add ev-stdio --everyone
 ctl_must "grant ev-http" grant add ev-http --everyone
 ctl_must "grant ev-sse" grant add ev-sse --everyone
-pass "[launch] three servers, per-user tokens, a tool filter and a rate limit"
+pass "[launch] three servers, per-user tokens, tool filters and a rate limit"
 
 enroll launch alice
 start_agent alice
@@ -203,7 +203,8 @@ echo "== 1b. the tools each host offers its model (a fake model API on loopback)
 # claude -p, codex exec and gemini -p run one prompt against tests/exec/fake-model.cjs;
 # what they sent it shows which fleet tools reached the model: every server's through the
 # launcher (for codex, which mcp list cannot show, the proof that it connects), and
-# ev-stdio's denied get-tiny-image nowhere, while ev-http, which denies nothing, offers it.
+# get-tiny-image, denied on ev-stdio (stdio) and ev-sse (bridged), for neither of them,
+# while ev-http, which denies nothing, offers it.
 node "$HERE/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >"$WORK/fake-model.out" 2>&1 &
 MODEL_PID=$!
 MP=$(port_of "$WORK/model.port" $MODEL_PID) || abort "the fake model did not start"
@@ -249,10 +250,11 @@ for c in claude codex gemini; do
         show "$WORK/model.$c.out"
         show "$WORK/offered.$c"
     fi
-    if ! has_tool "$c" ev-stdio get-tiny-image && has_tool "$c" ev-http get-tiny-image; then
-        pass "[model] $c: ev-stdio's denied get-tiny-image is not offered (ev-http's is)"
+    if ! has_tool "$c" ev-stdio get-tiny-image && ! has_tool "$c" ev-sse get-tiny-image &&
+        has_tool "$c" ev-http get-tiny-image; then
+        pass "[model] $c: get-tiny-image, denied on ev-stdio and ev-sse, is not offered for them (ev-http's is)"
     else
-        fail "[model] $c: the denied tool: $(grep get-tiny-image "$WORK/offered.$c" | tr '\n' ';')"
+        fail "[model] $c: the denied tool, offered as: $(grep get-tiny-image "$WORK/offered.$c" | tr '\n' ';')"
     fi
 done
 kill "$MODEL_PID" 2>/dev/null || true
