@@ -225,11 +225,15 @@ ask_model() { # CLI: one prompt; the tools offered, "SERVER TOOL" lines, in $WOR
     set_host_env
     case $c in
         claude) (cd "$SB" && "${host_env[@]}" ANTHROPIC_BASE_URL="http://127.0.0.1:$MP" \
-            ANTHROPIC_API_KEY=sk-fake timeout "$TMO" "$BIN/claude" -p "say ok" \
-            >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+            ANTHROPIC_API_KEY=sk-fake DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 \
+            timeout "$TMO" "$BIN/claude" -p "say ok" >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+        # features.plugins=false and no metrics exporter: codex exec would otherwise look up
+        # github.com, api.github.com and chatgpt.com (its curated plugins) and ab.chatgpt.com
+        # (its metrics), none of them on loopback.
         codex) (cd "$SB" && "${host_env[@]}" FAKE_MODEL_KEY=fake timeout "$TMO" "$BIN/codex" exec \
             --skip-git-repo-check -c model=fake-model -c model_provider=fake \
             -c "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:$MP/v1\",env_key=\"FAKE_MODEL_KEY\",wire_api=\"responses\"}" \
+            -c features.plugins=false -c 'otel.metrics_exporter="none"' \
             "say ok" >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
         gemini) (cd "$SB" && "${host_env[@]}" GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:$MP" \
             GEMINI_API_KEY=fake GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" \
