@@ -5,10 +5,12 @@
 # (both behind a proxy that refuses any request without the token). Checks that the
 # real host CLIs connect through the launcher, that no file of the home holds the token
 # or the remote URL, which tools claude -p, codex exec and gemini -p offer their model
-# (a fake model API on loopback records it: the denied tool never reaches a model), the
-# official MCP TypeScript SDK as an independent client (tool
-# filter, rate limit, the calls audit, the offline spool), and fail-closed behaviour
-# (revocation ends a live session within a second, a stopped agent refuses).
+# (a fake model API on loopback records it: every fleet server's tools reach the model,
+# a denied tool never does; for codex, whose mcp list starts no server, this is the proof
+# that it connects through the launcher), the official MCP TypeScript SDK as an
+# independent client (tool filter, rate limit, the calls audit, the offline spool), and
+# fail-closed behaviour (revocation ends a live session within a second, a stopped agent
+# refuses).
 #
 #   tests/exec/e2e.sh MCPFLEETD MCPFLEETCTL MCPFLEET
 #
@@ -107,13 +109,13 @@ ctl_must "server add ev-http" server add ev-http --url "http://127.0.0.1:$PH/mcp
     --header 'Authorization: Bearer ${secret:EV_TOKEN}'
 # shellcheck disable=SC2016
 ctl_must "server add ev-sse" server add ev-sse --url "http://127.0.0.1:$PS/sse" --type sse \
-    --header 'Authorization: Bearer ${secret:EV_TOKEN}'
+    --header 'Authorization: Bearer ${secret:EV_TOKEN}' --tools-deny get-tiny-image
 printf %s "$VAL_A" | ctl_must "secret set (alice)" secret set EV_TOKEN --user alice
 printf %s "$VAL_B" | ctl_must "secret set (bob)" secret set EV_TOKEN --user bob
 ctl_must "grant ev-stdio" grant add ev-stdio --everyone
 ctl_must "grant ev-http" grant add ev-http --everyone
 ctl_must "grant ev-sse" grant add ev-sse --everyone
-pass "[launch] three servers, per-user tokens, a tool filter and a rate limit"
+pass "[launch] three servers, per-user tokens, tool filters and a rate limit"
 
 enroll launch alice
 start_agent alice
@@ -203,7 +205,8 @@ echo "== 1b. the tools each host offers its model (a fake model API on loopback)
 # claude -p, codex exec and gemini -p run one prompt against tests/exec/fake-model.cjs;
 # what they sent it shows which fleet tools reached the model: every server's through the
 # launcher (for codex, which mcp list cannot show, the proof that it connects), and
-# ev-stdio's denied get-tiny-image nowhere, while ev-http, which denies nothing, offers it.
+# get-tiny-image, denied on ev-stdio (stdio) and ev-sse (bridged), for neither of them,
+# while ev-http, which denies nothing, offers it. Each turn must end well (exit 0).
 node "$HERE/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >"$WORK/fake-model.out" 2>&1 &
 MODEL_PID=$!
 MP=$(port_of "$WORK/model.port" $MODEL_PID) || abort "the fake model did not start"
@@ -217,42 +220,62 @@ if grep -q '"security": *{' "$GEMINI_SETTINGS"; then
 else
     sed -i '0,/{/s//{ "security": { "auth": { "selectedType": "gemini-api-key" } },/' "$GEMINI_SETTINGS"
 fi
-ask_model() { # CLI: one prompt; the tools offered, "SERVER TOOL" lines, in $WORK/offered.CLI
-    local c=$1 rc=0 t
+ask_model() { # CLI: one prompt; its requests in $WORK/model.CLI.log, the tools offered
+    local c=$1 t         # ("SERVER TOOL" lines) in $WORK/offered.CLI, its exit status in MRC
     t=$(date +%s%N)
-    : >"$WORK/model.log"
+    MRC=0
     set_host_env
+    rm -f "$WORK/model.log"
     case $c in
         claude) (cd "$SB" && "${host_env[@]}" ANTHROPIC_BASE_URL="http://127.0.0.1:$MP" \
-            ANTHROPIC_API_KEY=sk-fake timeout "$TMO" "$BIN/claude" -p "say ok" \
-            >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+            ANTHROPIC_API_KEY=sk-fake DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 \
+            timeout "$TMO" "$BIN/claude" -p "say ok" >"$WORK/model.$c.out" 2>&1) || MRC=$? ;;
+        # features.plugins=false and no metrics exporter: codex exec would otherwise look up
+        # github.com, api.github.com and chatgpt.com (its curated plugins) and ab.chatgpt.com
+        # (its metrics), none of them on loopback.
         codex) (cd "$SB" && "${host_env[@]}" FAKE_MODEL_KEY=fake timeout "$TMO" "$BIN/codex" exec \
             --skip-git-repo-check -c model=fake-model -c model_provider=fake \
             -c "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:$MP/v1\",env_key=\"FAKE_MODEL_KEY\",wire_api=\"responses\"}" \
-            "say ok" >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+            -c features.plugins=false -c 'otel.metrics_exporter="none"' \
+            "say ok" >"$WORK/model.$c.out" 2>&1) || MRC=$? ;;
         gemini) (cd "$SB" && "${host_env[@]}" GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:$MP" \
             GEMINI_API_KEY=fake GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" \
-            --approval-mode yolo -p "say ok" >"$WORK/model.$c.out" 2>&1) || rc=$? ;;
+            --approval-mode yolo -p "say ok" >"$WORK/model.$c.out" 2>&1) || MRC=$? ;;
     esac
-    node "$HERE/offered.cjs" "$c" "$WORK/model.log" >"$WORK/offered.$c"
-    echo "[model] $c: exit $rc, $(wc -l <"$WORK/offered.$c") fleet tools offered, $(since "$t")"
+    # The fake model opens the log for each request: what this run sent, kept apart.
+    touch "$WORK/model.log"
+    mv "$WORK/model.log" "$WORK/model.$c.log"
+    node "$HERE/offered.cjs" "$c" "$WORK/model.$c.log" >"$WORK/offered.$c"
+    echo "[model] $c: exit $MRC, $(wc -l <"$WORK/model.$c.log") requests, $(wc -l <"$WORK/offered.$c") fleet tools offered, $(since "$t")"
+}
+model_diag() { # CLI: what a failure shows: the CLI's last lines, its requests, the tools seen
+    echo "    $1's output, last lines:"
+    grep -v ' is already registered. ' "$WORK/model.$1.out" | tail -15 | sed 's/^/    | /'
+    echo "    its requests to the fake model:"
+    node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n"))
+        if (l) { const r = JSON.parse(l); console.log(`    | ${r.method} ${r.url}`); }' "$WORK/model.$1.log" | head -10
+    echo "    the MCP tools it offered (SERVER TOOL): $(tr '\n' ';' <"$WORK/offered.$1")"
 }
 has_tool() { grep -qx -- "$2 $3" "$WORK/offered.$1"; } # CLI SERVER TOOL
 for c in claude codex gemini; do
     ask_model "$c"
     miss=""
     for n in ev-stdio ev-http ev-sse; do has_tool "$c" "$n" echo || miss="$miss $n"; done
-    if [ -z "$miss" ]; then
+    if [ -n "$miss" ]; then
+        fail "[model] $c (exit $MRC) did not offer echo of:$miss"
+        model_diag "$c"
+    elif [ "$MRC" != 0 ]; then
+        fail "[model] $c offered the fleet tools, but its turn against the fake model failed (exit $MRC)"
+        model_diag "$c"
+    else
         pass "[model] $c offered its model the tools of ev-stdio, ev-http and ev-sse, through the launcher"
-    else
-        fail "[model] $c did not offer echo of:$miss"
-        show "$WORK/model.$c.out"
-        show "$WORK/offered.$c"
     fi
-    if ! has_tool "$c" ev-stdio get-tiny-image && has_tool "$c" ev-http get-tiny-image; then
-        pass "[model] $c: ev-stdio's denied get-tiny-image is not offered (ev-http's is)"
+    if ! has_tool "$c" ev-stdio get-tiny-image && ! has_tool "$c" ev-sse get-tiny-image &&
+        has_tool "$c" ev-http get-tiny-image; then
+        pass "[model] $c: get-tiny-image, denied on ev-stdio and ev-sse, is not offered for them (ev-http's is)"
     else
-        fail "[model] $c: the denied tool: $(grep get-tiny-image "$WORK/offered.$c" | tr '\n' ';')"
+        fail "[model] $c: the denied tool, offered as: $(grep get-tiny-image "$WORK/offered.$c" | tr '\n' ';')"
+        model_diag "$c"
     fi
 done
 kill "$MODEL_PID" 2>/dev/null || true

@@ -3,7 +3,8 @@
 // (one JSON line each: method, url, body) and ends each turn with the text
 // "ok", in the streaming shape of the API asked for: Anthropic Messages
 // (claude -p), OpenAI Responses (codex exec), Gemini generateContent
-// (gemini -p). Anything else gets an empty JSON object.
+// (gemini -p); Anthropic's count_tokens gets a count. Anything else gets an
+// empty JSON object.
 //
 //   node tests/exec/fake-model.cjs PORTFILE LOG
 //
@@ -93,6 +94,10 @@ const srv = http.createServer((req, res) => {
     fs.appendFileSync(logFile, JSON.stringify({ method: req.method, url: req.url, body }) + '\n');
     const path = req.url.split('?')[0];
     if (req.method === 'POST' && path.endsWith('/v1/messages')) return anthropic(res, body || {});
+    if (req.method === 'POST' && path.endsWith('/v1/messages/count_tokens')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ input_tokens: 1 }));
+    }
     if (req.method === 'POST' && path.endsWith('/responses')) return responses(res);
     if (req.method === 'POST' && /\/models\/[^/]+:(streamGenerateContent|generateContent|countTokens)$/.test(path)) return gemini(res, path, body);
     res.writeHead(200, { 'content-type': 'application/json' });
