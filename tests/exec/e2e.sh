@@ -159,6 +159,7 @@ if grep -rqF -- "$VAL_A" "$WORK/alice"; then
 else
     pass "[launch] grep -r finds alice's token nowhere in her home (host files, backups, catalogue.pb, spool)"
 fi
+# shellcheck disable=SC2046 # one word per host file
 if grep -qF -e "127.0.0.1:$PH" -e "127.0.0.1:$PS" $(host_files alice); then
     fail "[launch] a remote URL is in a host file"
 else
