@@ -432,6 +432,20 @@ static int hostfile_digest(const struct adapter *a, const char *path,
 	return 0;
 }
 
+/* What a file that is not a regular one is, for a message. */
+static const char *hostfile_file_kind(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (S_ISDIR(m))
+		return "a directory";
+	return "not a plain file";
+}
+
 static void hostfile_stamp_from(struct host_stamp *s, const struct stat *st)
 {
 	s->valid = true;
@@ -558,6 +572,16 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 
 	/* stat before read: a change after the stat shows at the next run. */
 	if (stat(p.loc.path, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			/* A FIFO, socket or device: never opened (a FIFO
+			 * would hang the sync), never replaced. */
+			r = hostfile_set_message(
+			    &p, HOST_BLOCKED,
+			    "%s: %s: not a regular file (%s); host skipped, "
+			    "file unchanged",
+			    a->id, p.loc.path, hostfile_file_kind(st.st_mode));
+			goto done;
+		}
 		hostfile_stamp_from(&p.after.stamp, &st);
 		p.read_stamp = p.after.stamp;
 	}

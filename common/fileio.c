@@ -21,7 +21,9 @@ int fileio_read(const char *path, size_t max, char **data, size_t *len)
 	ssize_t got;
 	int fd, r = 0, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* Without blocking: opening a FIFO for reading would wait for a
+	 * writer for ever. Only a regular file is read. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return errno == ENOENT ? -ERR_NOENT : -ERR_IO;
 	if (fstat(fd, &st) != 0) {
 		r = -ERR_IO;
@@ -32,6 +34,8 @@ int fileio_read(const char *path, size_t max, char **data, size_t *len)
 		r = -ERR_IO;
 		goto out;
 	}
+	/* A regular file ignores O_NONBLOCK; cleared all the same. */
+	(void)fcntl(fd, F_SETFL, 0);
 	if ((size_t)st.st_size > max) {
 		r = -ERR_TOOBIG;
 		goto out;

@@ -215,6 +215,32 @@ static void test_sync_blocks_only_the_broken_host(void **state)
 	free(t);
 }
 
+/* A host file that is a FIFO never hangs the sync (it is not even opened)
+ * and is never replaced; the other hosts go on. */
+static void test_sync_fifo_host_file_blocks_that_host(void **state)
+{
+	struct sandbox *sb = *state;
+	char *p = tu_path(sb->home, ".cursor/mcp.json"), *t;
+	struct stat st;
+	int64_t t0;
+
+	sandbox_dirs(sb, all_dirs);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	t0 = tu_now_ms();
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_BLOCKED);
+	assert_true(tu_now_ms() - t0 < 5000);
+	assert_non_null(strstr(sb->err, "/.cursor/mcp.json: not a regular file "
+	                                "(a FIFO); host skipped, file "
+	                                "unchanged"));
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	t = sandbox_read(sb, ".gemini/settings.json");
+	assert_non_null(strstr(t, "\"web\""));
+	free(t);
+	free(p);
+}
+
 /* Every file under home, with its bytes, as one string. */
 static char *sandbox_snapshot(struct sandbox *sb)
 {
@@ -493,6 +519,7 @@ int main(void)
 	    SB_TEST(test_sync_writes_every_present_host),
 	    SB_TEST(test_sync_absent_hosts_are_not_created),
 	    SB_TEST(test_sync_blocks_only_the_broken_host),
+	    SB_TEST(test_sync_fifo_host_file_blocks_that_host),
 	    SB_TEST(test_sync_dry_run_writes_nothing),
 	    SB_TEST(test_sync_json_report),
 	    SB_TEST(test_sync_allowlist_change_removes),
