@@ -113,7 +113,7 @@ int render_set(json_t *o, const char *key, json_t *value);
 /*
  * Resolves the ${VAR} placeholders of the strings of s from env into a new
  * server *out (free with server_clear), except in the fields of keep.
- * Returns 0, -ERR_NOMEM, or -ERR_SKIP with d naming the first unset
+ * Returns 0, -ERR_NOMEM, or -ERR_UNSET with d naming the first unset
  * variable and the field.
  */
 int render_resolve(const struct server *s, const struct host_env *env,

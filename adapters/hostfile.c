@@ -54,6 +54,8 @@ const char *plan_op_name(enum plan_op op)
 		return "remove";
 	case PLAN_UNCHANGED:
 		return "unchanged";
+	case PLAN_HELD:
+		return "held";
 	case PLAN_SKIP:
 		return "skip";
 	case PLAN_CONFLICT:
@@ -290,7 +292,70 @@ static int hostfile_set_message(struct host_plan *p, enum host_status st,
 struct hostfile_skip {
 	const char *name;
 	char reason[600];
+	bool held; /* an unset ${VAR}, the entry kept as it was written */
 };
+
+#define HOSTFILE_SOURCE_HEX 32 /* hex digits of a definition's digest */
+
+/* True when a string of s (command, args, env, URL, headers) holds a
+ * ${VAR} that the sync resolves. */
+static bool hostfile_has_vars(const struct server *s)
+{
+	size_t i;
+
+	if ((s->command && strstr(s->command, "${")) ||
+	    (s->url && strstr(s->url, "${")))
+		return true;
+	for (i = 0; i < s->args.n; i++)
+		if (strstr(s->args.v[i], "${"))
+			return true;
+	for (i = 0; i < s->env.n; i++)
+		if (strstr(s->env.v[i].value, "${"))
+			return true;
+	for (i = 0; i < s->headers.n; i++)
+		if (strstr(s->headers.v[i].value, "${"))
+			return true;
+	return false;
+}
+
+/* The digest of a server's definition as the catalogue has it, before
+ * any ${VAR} is resolved, in hex. Returns 0 or -ERR_NOMEM. */
+static int hostfile_source_digest(const struct server *s,
+                                  char hex[HOSTFILE_SOURCE_HEX + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	json_t *j = server_to_json(s);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	unsigned char md[32];
+	size_t i;
+	int r = -ERR_NOMEM;
+
+	json_decref(j);
+	if (text == NULL)
+		return r;
+	if (mbedtls_sha256_ret((const unsigned char *)text, strlen(text), md,
+	                       0) == 0) {
+		for (i = 0; i < HOSTFILE_SOURCE_HEX / 2; i++) {
+			hex[2 * i] = digits[md[i] >> 4];
+			hex[2 * i + 1] = digits[md[i] & 15];
+		}
+		hex[HOSTFILE_SOURCE_HEX] = '\0';
+		r = 0;
+	}
+	free(text);
+	return r;
+}
+
+static const char *hostfile_written(const struct host_state *st,
+                                    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->written.n; i++)
+		if (strcmp(st->written.v[i].key, name) == 0)
+			return st->written.v[i].value;
+	return NULL;
+}
 
 /*
  * Renders what the host should hold. Servers the host cannot take become
@@ -298,6 +363,7 @@ struct hostfile_skip {
  */
 static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
                            const struct server *servers, size_t nservers,
+                           const struct host_state *prev,
                            struct hostfile_want *want, size_t *nwant,
                            struct hostfile_skip *skips, size_t *nskips)
 {
@@ -328,7 +394,47 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 		if (r == 0)
 			r = a->render(&resolved, &entry, &d);
 		server_clear(&resolved);
-		if (r == -ERR_SKIP) {
+		if (r == -ERR_UNSET || (r == 0 && hostfile_has_vars(s))) {
+			/* Which definition an entry with ${VAR}s came from:
+			 * recorded when written, compared when unset. */
+			char hex[HOSTFILE_SOURCE_HEX + 1];
+			const char *was = hostfile_written(prev, s->name);
+			int rr = hostfile_source_digest(s, hex);
+
+			if (rr == 0 && r == 0)
+				rr = kvlist_push(&p->after.written, s->name,
+				                 hex);
+			if (rr == 0 && r == -ERR_UNSET &&
+			    strv_has(&prev->managed, s->name) &&
+			    (was == NULL || strcmp(was, hex) == 0)) {
+				skips[*nskips].name = s->name;
+				skips[*nskips].held = true;
+				(void)snprintf(skips[*nskips].reason,
+				               sizeof(skips[0].reason),
+				               "kept as written: %s", d.msg);
+				(*nskips)++;
+				if (was != NULL)
+					rr = kvlist_push(&p->after.written,
+					                 s->name, was);
+				if (rr == 0)
+					rr = hostfile_warn(
+					    p,
+					    "%s: %s kept as it was written: "
+					    "%s (set it, or change the "
+					    "catalogue, to update it)",
+					    a->id, s->name, d.msg);
+				if (rr != 0) {
+					json_decref(entry);
+					return rr;
+				}
+				continue;
+			}
+			if (rr != 0) {
+				json_decref(entry);
+				return rr;
+			}
+		}
+		if (r == -ERR_SKIP || r == -ERR_UNSET) {
 			skips[*nskips].name = s->name;
 			(void)snprintf(skips[*nskips].reason,
 			               sizeof(skips[0].reason), "%s", d.msg);
@@ -478,6 +584,10 @@ static int hostfile_state_copy(const struct host_state *src,
 	for (i = 0; i < src->managed.n; i++)
 		if ((r = strv_push(&dst->managed, src->managed.v[i])) != 0)
 			return r;
+	for (i = 0; i < src->written.n; i++)
+		if ((r = kvlist_push(&dst->written, src->written.v[i].key,
+		                     src->written.v[i].value)) != 0)
+			return r;
 	dst->created_container = src->created_container;
 	dst->created_file = src->created_file;
 	dst->stamp = src->stamp;
@@ -538,7 +648,7 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 		r = -ERR_NOMEM;
 		goto out;
 	}
-	if ((r = hostfile_wanted(&p, env, servers, nservers, want, &nwant,
+	if ((r = hostfile_wanted(&p, env, servers, nservers, prev, want, &nwant,
 	                         skips, &nskips)) != 0)
 		goto out;
 
@@ -554,16 +664,23 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 	       hostfile_stamp_matches(&prev->stamp, &st);
 	for (i = 0; fast && i < nwant; i++)
 		fast = strv_has(managed_before, want[i].name);
+	/* A skipped entry of ours goes, unless it is held. */
+	for (i = 0; fast && i < nskips; i++)
+		fast =
+		    skips[i].held || !strv_has(managed_before, skips[i].name);
 	if (fast) {
 		for (i = 0; i < nwant; i++)
 			if ((r = hostfile_item(&p, want[i].name, PLAN_UNCHANGED,
 			                       NULL)) != 0)
 				goto out;
 		for (i = 0; i < nskips; i++)
-			if ((r = hostfile_item(&p, skips[i].name, PLAN_SKIP,
+			if ((r = hostfile_item(&p, skips[i].name,
+			                       skips[i].held ? PLAN_HELD
+			                                     : PLAN_SKIP,
 			                       skips[i].reason)) != 0)
 				goto out;
 		strv_clear(&p.after.managed);
+		kvlist_clear(&p.after.written);
 		free(p.after.path);
 		p.after.path = NULL;
 		r = hostfile_state_copy(prev, &p.after);
@@ -683,6 +800,14 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 		bool ours = strv_has(managed_before, name) &&
 		            strv_has(&(struct strv){names, nnames}, name);
 
+		if (ours && skips[i].held) {
+			/* Left in the file as it is, and still ours. */
+			if ((r = strv_push(&p.after.managed, name)) != 0 ||
+			    (r = hostfile_item(&p, name, PLAN_HELD,
+			                       skips[i].reason)) != 0)
+				goto out;
+			continue;
+		}
 		if ((r = hostfile_item(&p, name, ours ? PLAN_REMOVE : PLAN_SKIP,
 		                       skips[i].reason)) != 0)
 			goto out;
@@ -877,13 +1002,17 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 
 	if ((a->path == NULL) != (b->path == NULL) ||
 	    (a->path != NULL && strcmp(a->path, b->path) != 0) ||
-	    a->managed.n != b->managed.n ||
+	    a->managed.n != b->managed.n || a->written.n != b->written.n ||
 	    a->created_container != b->created_container ||
 	    a->created_file != b->created_file ||
 	    a->stamp.valid != b->stamp.valid)
 		return false;
 	for (i = 0; i < a->managed.n; i++)
 		if (strcmp(a->managed.v[i], b->managed.v[i]) != 0)
+			return false;
+	for (i = 0; i < a->written.n; i++)
+		if (strcmp(a->written.v[i].key, b->written.v[i].key) != 0 ||
+		    strcmp(a->written.v[i].value, b->written.v[i].value) != 0)
 			return false;
 	return !a->stamp.valid ||
 	       (a->stamp.dev == b->stamp.dev && a->stamp.ino == b->stamp.ino &&
@@ -898,6 +1027,7 @@ void host_state_clear(struct host_state *s)
 		return;
 	free(s->path);
 	strv_clear(&s->managed);
+	kvlist_clear(&s->written);
 	memset(s, 0, sizeof(*s));
 }
 

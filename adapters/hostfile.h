@@ -25,6 +25,9 @@ enum plan_op {
 	PLAN_UNCHANGED,
 	PLAN_SKIP,     /* the host cannot take this server (reason says why) */
 	PLAN_CONFLICT, /* the user has an entry of that name: left alone */
+	/* a ${VAR} of it is not set now: the entry written earlier stays as
+	 * it was until the variable is set or the catalogue changes it */
+	PLAN_HELD,
 };
 
 struct plan_item {
@@ -43,8 +46,12 @@ struct host_stamp {
 
 /* The managed state of one host, as state.json keeps it. */
 struct host_state {
-	char *path;             /* the file the names below live in */
-	struct strv managed;    /* entries mcpfleet wrote */
+	char *path;          /* the file the names below live in */
+	struct strv managed; /* entries mcpfleet wrote */
+	/* For entries with ${VAR}s: the digest of the catalogue's definition
+	 * each was written from (hostfile_source_digest()), which tells a
+	 * held entry's catalogue change from a variable merely unset. */
+	struct kvlist written;
 	bool created_container; /* the key path object was made by us */
 	bool created_file;      /* the file was made by us */
 	struct host_stamp stamp;

@@ -120,7 +120,7 @@ static int render_expand(const char *field, const char *s,
 		memcpy(name, open + 2, n);
 		name[n] = '\0';
 		if ((val = env->getenv(env->ctx, name)) == NULL) {
-			r = diag_set(d, ERR_SKIP, 0, 0,
+			r = diag_set(d, ERR_UNSET, 0, 0,
 			             "%s: ${%s} is not set in the environment",
 			             field, name);
 			goto fail;

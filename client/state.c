@@ -59,6 +59,27 @@ static int state_host_from_json(const char *id, const json_t *o,
 			             jsonutil_printable(id));
 		goto fail;
 	}
+	v = json_object_get(o, "written");
+	if (v != NULL) {
+		const char *k;
+		json_t *val;
+
+		if (!json_is_object(v)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "hosts.%s.written: must be an object of "
+			             "names to digests",
+			             jsonutil_printable(id));
+			goto fail;
+		}
+		json_object_foreach((json_t *)(uintptr_t)v, k, val)
+		{
+			if (!json_is_string(val))
+				continue; /* a digest is only a hint */
+			if ((r = kvlist_push(&hs.written, k,
+			                     json_string_value(val))) != 0)
+				goto fail;
+		}
+	}
 	hs.created_container =
 	    json_is_true(json_object_get(o, "created_container"));
 	hs.created_file = json_is_true(json_object_get(o, "created_file"));
@@ -165,6 +186,17 @@ static json_t *state_host_json(const struct host_state *hs)
 	for (i = 0; i < hs->managed.n; i++)
 		bad |= json_array_append_new(m, json_string(hs->managed.v[i]));
 	bad |= json_object_set_new(o, "managed", m);
+	if (hs->written.n > 0) {
+		json_t *w = json_object();
+
+		bad |= w == NULL;
+		for (i = 0; w != NULL && i < hs->written.n; i++)
+			bad |= json_object_set_new(
+			    w, hs->written.v[i].key,
+			    json_string(hs->written.v[i].value));
+		if (w != NULL)
+			bad |= json_object_set_new(o, "written", w);
+	}
 	bad |= json_object_set_new(o, "created_container",
 	                           json_boolean(hs->created_container));
 	bad |= json_object_set_new(o, "created_file",

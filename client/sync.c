@@ -142,6 +142,8 @@ static char sync_op_mark(enum plan_op op)
 		return '.';
 	case PLAN_CONFLICT:
 		return '!';
+	case PLAN_HELD:
+		return '*';
 	}
 	return '?';
 }

@@ -22,6 +22,7 @@
 	X(TYPE, "wrong type")                                                  \
 	X(CONFLICT, "conflict with an entry the user authored")                \
 	X(SKIP, "skipped")                                                     \
+	X(UNSET, "an environment variable is not set")                         \
 	X(USAGE, "usage error")                                                \
 	X(CRYPTO, "cryptographic failure")                                     \
 	X(VERIFY, "verification failed")                                       \

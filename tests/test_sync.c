@@ -20,6 +20,7 @@ struct sandbox {
 	struct host_env env;
 	char *out, *err; /* what the last run printed */
 	size_t outlen, errlen;
+	bool unset_set_var; /* SET_VAR missing, as from a systemd unit */
 };
 
 static const char *sandbox_getenv(void *ctx, const char *name)
@@ -28,7 +29,7 @@ static const char *sandbox_getenv(void *ctx, const char *name)
 
 	if (strcmp(name, "HOME") == 0)
 		return sb->home;
-	if (strcmp(name, "SET_VAR") == 0)
+	if (strcmp(name, "SET_VAR") == 0 && !sb->unset_set_var)
 		return "value-of-set-var";
 	return NULL;
 }
@@ -387,6 +388,62 @@ static void test_sync_unset_variable_skips_and_warns(void **state)
 	assert_non_null(strstr(sb->err, "${UNSET_VAR} is not set"));
 }
 
+#define HELD_X(arg)                                                            \
+	"{\"version\":1,\"servers\":{\"x\":{\"command\":\"a\",\"args\":["      \
+	"\"" arg                                                               \
+	"\"],\"env\":{\"S\":\"${SET_VAR}\"}},\"y\":{\"command\":\"b\"}}}"
+
+/*
+ * A ${VAR} unset in a later run (a sync from a systemd unit, whose
+ * environment lacks the shell's) keeps the entry written earlier, with a
+ * warning; it goes only once the catalogue changes that server.
+ */
+static void test_sync_unset_variable_keeps_written_entry(void **state)
+{
+	struct sandbox *sb = *state;
+	char *before, *t;
+
+	sandbox_dirs(sb, all_dirs);
+	assert_int_equal(sandbox_sync(sb, HELD_X("1"), NULL, false, false),
+	                 EXIT_OK);
+	before = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(strstr(before, "value-of-set-var"));
+
+	sb->unset_set_var = true;
+	assert_int_equal(sandbox_sync(sb, HELD_X("1"), NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_string_equal(t, before);
+	free(t);
+	assert_non_null(strstr(sb->err, "cursor: x kept as it was written: "
+	                                "env: ${SET_VAR} is not set"));
+	assert_non_null(strstr(sb->out,
+	                       "  * x                        held: kept as "
+	                       "written: env: ${SET_VAR} is not set"));
+	/* Again (the no-op path): still held, still there. */
+	assert_int_equal(sandbox_sync(sb, HELD_X("1"), NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_string_equal(t, before);
+	free(t);
+	/* The catalogue changes x: the old entry no longer stands. */
+	assert_int_equal(sandbox_sync(sb, HELD_X("2"), NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_null(strstr(t, "\"x\""));
+	assert_non_null(strstr(t, "\"y\""));
+	free(t);
+	/* Set again: written from the new definition. */
+	sb->unset_set_var = false;
+	assert_int_equal(sandbox_sync(sb, HELD_X("2"), NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(strstr(t, "value-of-set-var"));
+	assert_non_null(strstr(t, "\"2\""));
+	free(t);
+	free(before);
+}
+
 static void test_sync_disabled_per_host(void **state)
 {
 	struct sandbox *sb = *state;
@@ -520,6 +577,7 @@ int main(void)
 	    SB_TEST(test_sync_absent_hosts_are_not_created),
 	    SB_TEST(test_sync_blocks_only_the_broken_host),
 	    SB_TEST(test_sync_fifo_host_file_blocks_that_host),
+	    SB_TEST(test_sync_unset_variable_keeps_written_entry),
 	    SB_TEST(test_sync_dry_run_writes_nothing),
 	    SB_TEST(test_sync_json_report),
 	    SB_TEST(test_sync_allowlist_change_removes),
