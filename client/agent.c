@@ -503,6 +503,8 @@ static void agent_report(struct agent *a, const struct sync_result *res,
 			hr[i].message = h->message;
 		hr[i].n_managed = h->managed.n;
 		hr[i].managed = h->managed.v;
+		hr[i].n_warnings = h->warnings.n;
+		hr[i].warnings = h->warnings.v;
 		hr[i].drift = drift != NULL && drift[i];
 		hp[i] = &hr[i];
 	}

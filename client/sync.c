@@ -440,6 +440,9 @@ static int sync_result_fill(const struct sync_opts *o,
 		for (k = 0; k < names->n; k++)
 			if (strv_push(&h->managed, names->v[k]) != 0)
 				goto out;
+		for (k = 0; k < p->warnings.n; k++)
+			if (strv_push(&h->warnings, p->warnings.v[k]) != 0)
+				goto out;
 	}
 	*out = res;
 	memset(&res, 0, sizeof(res));
@@ -458,6 +461,7 @@ void sync_result_clear(struct sync_result *r)
 	for (i = 0; i < r->n; i++) {
 		free(r->hosts[i].message);
 		strv_clear(&r->hosts[i].managed);
+		strv_clear(&r->hosts[i].warnings);
 	}
 	free(r->hosts);
 	memset(r, 0, sizeof(*r));

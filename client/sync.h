@@ -74,6 +74,7 @@ struct sync_host_result {
 	enum host_status status; /* ok, blocked, skipped or absent */
 	char *message;           /* why blocked or skipped; NULL otherwise */
 	struct strv managed;     /* the names mcpfleet manages there now */
+	struct strv warnings;    /* what the host could not do as asked */
 	bool changed;            /* the file was written (in a dry run: would
 	                            be) */
 };

@@ -80,7 +80,8 @@ struct ctl_col {
  * column, followed by the table of its nested array. */
 struct ctl_view {
 	const struct ctl_col *cols; /* ends with a NULL label */
-	const char *nested;         /* key of an array of objects, or NULL */
+	const char *nested; /* key ("a.b" looks into an object) of an array of
+	                       objects, or NULL */
 	const char *nested_title;
 	const struct ctl_col *nested_cols;
 	const char *nested2; /* a second one, or NULL */
@@ -315,7 +316,6 @@ static const struct ctl_col ctl_device_cols[] = {
     {"REVOKE REASON", "revoke_reason", CTL_COL_DETAIL},
     {"CALLS DROPPED", "calls_dropped", CTL_COL_DETAIL},
     {"OMITTED", "omitted", CTL_COL_DETAIL},
-    {"REPORT", "report", CTL_COL_DETAIL},
     {NULL, NULL, 0},
 };
 
@@ -381,7 +381,20 @@ static const struct ctl_view ctl_server_view = {
 };
 static const struct ctl_view ctl_secret_view = {.cols = ctl_secret_cols};
 static const struct ctl_view ctl_token_view = {.cols = ctl_token_cols};
-static const struct ctl_view ctl_device_view = {.cols = ctl_device_cols};
+/* A device's last sync report, host by host. */
+static const struct ctl_col ctl_report_cols[] = {
+    {"HOST", "host", 0},       {"STATUS", "status", 0},
+    {"MANAGED", "managed", 0}, {"DRIFT", "drift", 0},
+    {"MESSAGE", "message", 0}, {"WARNINGS", "warnings", 0},
+    {NULL, NULL, 0},
+};
+
+static const struct ctl_view ctl_device_view = {
+    .cols = ctl_device_cols,
+    .nested = "report.hosts",
+    .nested_title = "Last sync report",
+    .nested_cols = ctl_report_cols,
+};
 static const struct ctl_view ctl_audit_view = {.cols = ctl_audit_cols};
 static const struct ctl_view ctl_call_view = {.cols = ctl_call_cols};
 static const struct ctl_view ctl_admin_token_view = {.cols =
@@ -1240,11 +1253,11 @@ static int ctl_print_object(FILE *f, const struct ctl_view *v, const json_t *o)
 	}
 	if (r == 0)
 		ctl_table_print(f, &t);
-	nested = v->nested != NULL ? json_object_get(o, v->nested) : NULL;
+	nested = v->nested != NULL ? ctl_get(o, v->nested) : NULL;
 	if (r == 0)
 		r = ctl_print_nested(f, v->nested_title, v->nested_cols,
 		                     nested);
-	nested = v->nested2 != NULL ? json_object_get(o, v->nested2) : NULL;
+	nested = v->nested2 != NULL ? ctl_get(o, v->nested2) : NULL;
 	if (r == 0)
 		r = ctl_print_nested(f, v->nested2_title, v->nested2_cols,
 		                     nested);

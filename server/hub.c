@@ -14,10 +14,11 @@
 #include "mcpfleet.pb-c.h"
 #include "store.h"
 
-#define HUB_BUCKETS       4096 /* device id hash buckets */
-#define HUB_REPORT_HOSTS  64   /* hosts kept from one sync report */
-#define HUB_REPORT_NAMES  1024 /* managed names kept per host */
-#define HUB_REPORT_STRING 1024 /* bytes kept of one report string */
+#define HUB_BUCKETS         4096 /* device id hash buckets */
+#define HUB_REPORT_HOSTS    64   /* hosts kept from one sync report */
+#define HUB_REPORT_NAMES    1024 /* managed names kept per host */
+#define HUB_REPORT_STRING   1024 /* bytes kept of one report string */
+#define HUB_REPORT_WARNINGS 16   /* warnings kept of one host */
 
 /* One agent connection. */
 struct hub_conn {
@@ -366,20 +367,25 @@ char *hub_report_json(const Mcpfleet__V1__SyncReport *rep)
 	for (i = 0; i < rep->n_hosts && i < HUB_REPORT_HOSTS; i++) {
 		const Mcpfleet__V1__HostReport *hr = rep->hosts[i];
 		json_t *ho = json_object(), *names = json_array();
+		json_t *warn = json_array();
 
-		if (ho == NULL || names == NULL) {
+		if (ho == NULL || names == NULL || warn == NULL) {
 			json_decref(ho);
 			json_decref(names);
+			json_decref(warn);
 			goto out;
 		}
 		for (j = 0; j < hr->n_managed && j < HUB_REPORT_NAMES; j++)
 			json_array_append_new(names, hub_jstr(hr->managed[j]));
+		for (j = 0; j < hr->n_warnings && j < HUB_REPORT_WARNINGS; j++)
+			json_array_append_new(warn, hub_jstr(hr->warnings[j]));
 		json_object_set_new(ho, "host", hub_jstr(hr->host));
 		json_object_set_new(ho, "status",
 		                    json_string(hub_host_status(hr->status)));
 		json_object_set_new(ho, "message", hub_jstr(hr->message));
 		json_object_set_new(ho, "managed", names);
 		json_object_set_new(ho, "drift", json_boolean(hr->drift));
+		json_object_set_new(ho, "warnings", warn);
 		json_array_append_new(hosts, ho);
 	}
 	json_object_set(o, "hosts", hosts);

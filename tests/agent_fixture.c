@@ -337,6 +337,8 @@ void ta_on_message(void *arg, struct net_conn *c, const void *data, size_t len)
 			ta_join(r->managed[i], sizeof(r->managed[i]),
 			        h->managed, h->n_managed);
 			r->drift[i] = h->drift;
+			ta_join(r->warnings[i], sizeof(r->warnings[i]),
+			        h->warnings, h->n_warnings);
 		}
 		core->reports++;
 		break;

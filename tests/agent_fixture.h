@@ -51,6 +51,7 @@ struct ta_report {
 	int status[TA_MAX_HOST];
 	char managed[TA_MAX_HOST][256]; /* comma-separated */
 	bool drift[TA_MAX_HOST];
+	char warnings[TA_MAX_HOST][1024]; /* comma-separated */
 };
 
 /* The fake daemon: what it saw, and what it is told to send. */
@@ -166,7 +167,7 @@ int ta_cli(struct ta_box *b, char **out, char **err, int argc, char **argv);
 #define TA_FLEET2                                                              \
 	"{\"version\":1,\"servers\":{\"gh\":{\"url\":\"https://gh.example/"    \
 	"mcp\",\"via\":\"direct\"},\"jira\":{\"url\":\"https://jira.example/"  \
-	"mcp\",\"via\":\"direct\"}}}"
+	"mcp\",\"via\":\"direct\",\"tools\":{\"deny\":[\"delete\"]}}}}"
 #define TA_OLD                                                                 \
 	"{\"version\":1,\"servers\":{\"stale\":{\"url\":\"https://old."        \
 	"example/mcp\",\"via\":\"direct\"}}}"

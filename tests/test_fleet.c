@@ -26,6 +26,7 @@
 #include "devsecret.h"
 #include "envelope.h"
 #include "err.h"
+#include "hub.h"
 #include "mcpfleet.pb-c.h"
 #include "netclient.h"
 #include "token.h"
@@ -1098,9 +1099,47 @@ static void test_fleet_enroll_rate_limited(void **state)
 	assert_non_null(strstr(why, "too many"));
 }
 
+/* What the hub keeps of a sync report: per host its status, names and the
+ * warnings that make an "ok" less than plain. */
+static void test_fleet_report_json_keeps_warnings(void **state)
+{
+	Mcpfleet__V1__SyncReport rep;
+	Mcpfleet__V1__HostReport h, *hp = &h;
+	char *warn[] = {"cursor: jira: tools.allow/deny cannot be enforced",
+	                "cursor: x kept as it was written"};
+	char *names[] = {"jira", "x"};
+	json_t *j, *host;
+	char *text;
+
+	(void)state;
+	mcpfleet__v1__sync_report__init(&rep);
+	mcpfleet__v1__host_report__init(&h);
+	h.host = "cursor";
+	h.status = MCPFLEET__V1__HOST_STATUS__HOST_STATUS_OK;
+	h.managed = names;
+	h.n_managed = 2;
+	h.warnings = warn;
+	h.n_warnings = 2;
+	rep.revision = 7;
+	rep.hosts = &hp;
+	rep.n_hosts = 1;
+	assert_non_null(text = hub_report_json(&rep));
+	assert_non_null(j = json_loads(text, 0, NULL));
+	host = json_array_get(json_object_get(j, "hosts"), 0);
+	assert_string_equal(json_string_value(json_object_get(host, "status")),
+	                    "ok");
+	assert_int_equal(json_array_size(json_object_get(host, "warnings")), 2);
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(host, "warnings"), 1)),
+	                    warn[1]);
+	json_decref(j);
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fleet_report_json_keeps_warnings),
 	    cmocka_unit_test(test_fleet_enroll_tokens),
 	    cmocka_unit_test(test_fleet_push_on_every_change),
 	    cmocka_unit_test(test_fleet_secrets_stay_with_their_user),

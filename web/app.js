@@ -970,10 +970,12 @@
         h('p', { class: 'muted small' }, `Revision ${rep.revision}, synced `, timeCell(rep.synced_at), '.'),
         table([
           { label: 'Host', cell: (x) => h('code', null, x.host) },
-          { label: 'Status', cell: (x) => hostStatus(x.status) },
+          // "ok" with warnings is not a plain ok: the host could not do
+          // everything the catalogue asks (a filter, a held entry).
+          { label: 'Status', cell: (x) => (x.status === 'ok' && x.warnings && x.warnings.length ? badge(`ok, ${x.warnings.length} warning${x.warnings.length === 1 ? '' : 's'}`, 'warn') : hostStatus(x.status)) },
           { label: 'Managed entries', cell: (x) => (x.managed && x.managed.length ? x.managed.join(', ') : '—') },
           { label: 'Drift', cell: (x) => (x.drift ? badge('repaired', 'warn') : '—') },
-          { label: 'Message', cell: (x) => x.message || '—' },
+          { label: 'Message', cell: (x) => (x.warnings && x.warnings.length ? h('ul', { class: 'plain' }, ...(x.message ? [h('li', null, x.message)] : []), ...x.warnings.map((w) => h('li', null, w))) : x.message || '—') },
         ], rep.hosts || [], 'The report names no host.'),
       ];
     }

@@ -432,7 +432,7 @@ async function main() {
     await entry.fill('{"command": "<b>npx</b>", "args": ["-y", "@modelcontextprotocol/server-everything"]}');
     await main.getByRole('button', { name: 'Add server' }).click();
     await main.getByRole('heading', { name: 'everything', level: 1 }).waitFor();
-    await lbl('Entry').fill('{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}');
+    await lbl('Entry').fill('{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"], "tools": {"deny": ["echo"]}}');
     await lbl('Via').selectOption('direct');
     await main.getByRole('button', { name: 'Save' }).click();
     await page.locator('#toast', { hasText: 'saved' }).waitFor();
@@ -559,6 +559,9 @@ async function main() {
         return connected > 0 && reported > 0;
       }, 30_000, 500);
       await row('cursor').filter({ hasText: 'github' }).waitFor();
+      // everything is rendered directly with a deny list Cursor cannot apply:
+      // its report is not a plain ok.
+      await row('cursor').filter({ hasText: 'ok, 1 warning' }).filter({ hasText: 'cannot be enforced by Cursor' }).waitFor();
       await main.locator('dd', { hasText: /^4 \(its calls\)$/ }).waitFor();
       await shot('device');
       await main.getByRole('link', { name: 'its calls' }).click();
@@ -566,7 +569,7 @@ async function main() {
       assert.equal(await lbl('Device').inputValue(), dev);
       await row('search_code').waitFor();
       await go('#/devices/' + dev, new RegExp(dev));
-      pass('devices: connected, applied revision, the last sync report per host, 4 calls dropped offline and a link to its calls');
+      pass('devices: connected, applied revision, the last sync report per host (cursor: ok, 1 warning: a deny list it cannot enforce), 4 calls dropped offline and a link to its calls');
 
       await lbl('Reason').fill('laptop lost');
       await main.getByRole('button', { name: 'Revoke device' }).click();
