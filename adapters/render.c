@@ -204,6 +204,19 @@ int render_resolve(const struct server *s, const struct host_env *env,
 		server_clear(&c);
 		return r;
 	}
+	/* A variable's value can make a header no host can send. */
+	for (size_t i = 0; i < c.headers.n; i++) {
+		const char *why = header_value_problem(c.headers.v[i].value);
+
+		if (why != NULL) {
+			r = diag_set(d, ERR_SKIP, 0, 0,
+			             "headers.%s: with its ${VAR}s filled in, "
+			             "the value %s",
+			             c.headers.v[i].key, why);
+			server_clear(&c);
+			return r;
+		}
+	}
 	*out = c;
 	return 0;
 }

@@ -272,6 +272,24 @@ static bool catalogue_env_name_ok(const char *s)
 	return true;
 }
 
+const char *header_value_problem(const char *v)
+{
+	size_t i, n = strlen(v);
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c >= 0x80)
+			return "holds a character that is not ASCII";
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return "holds a control character";
+	}
+	if (n > 0 && (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' ||
+	              v[n - 1] == '\t'))
+		return "starts or ends with a space or tab, which HTTP drops";
+	return NULL;
+}
+
 /* HTTP field names are RFC 9110 tokens. */
 static bool catalogue_header_name_ok(const char *s)
 {
@@ -701,6 +719,19 @@ int server_from_json(const char *name, const json_t *entry,
 		         field, v, opts, catalogue_header_name_ok,
 		         "an HTTP field name", &s.headers, d)) != 0)
 			goto fail;
+		for (i = 0; i < s.headers.n; i++) {
+			const char *why =
+			    header_value_problem(s.headers.v[i].value);
+
+			if (why != NULL) {
+				r = diag_set(
+				    d, ERR_INVALID, 0, 0,
+				    "%s.%s: %s (an HTTP field value is "
+				    "visible ASCII, spaces and tabs)",
+				    field, s.headers.v[i].key, why);
+				goto fail;
+			}
+		}
 	}
 	if ((v = json_object_get(entry, "hosts")) != NULL) {
 		(void)snprintf(field, sizeof(field), "servers.%s.hosts", name);

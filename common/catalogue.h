@@ -119,6 +119,10 @@ struct catalogue_opts {
  */
 int server_name_check(const char *name, struct diag *d);
 
+/* Why v cannot be an HTTP field value as written (RFC 9110: visible ASCII,
+ * spaces and tabs inside, none at either end), or NULL when it can. */
+const char *header_value_problem(const char *v);
+
 /*
  * Builds a server from one canonical JSON entry (the value of
  * servers.NAME). Returns 0 and fills *out (free with server_clear), or
