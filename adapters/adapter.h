@@ -60,8 +60,8 @@ struct adapter {
 	/* The object (JSON) or table (TOML) that holds servers by name. */
 	const char *const *key_path;
 	size_t key_depth;
-	/* Where the host expands ${VAR} itself (RENDER_KEEP_*): there the
-	 * placeholders are kept; everywhere else mcpfleet resolves them. */
+	/* Where the host expands ${VAR} itself (RENDER_KEEP_*): there a
+	 * ${host:VAR} is left to it; mcpfleet resolves every plain ${VAR}. */
 	unsigned expands_env;
 	/* The entry can say "disabled"; otherwise a disabled server is
 	 * left out of the file (and removed if it was there). */
@@ -106,15 +106,23 @@ json_t *render_kvlist(const struct kvlist *l);
  */
 int render_set(json_t *o, const char *key, json_t *value);
 
-/* Fields whose ${VAR}s a host expands itself (struct adapter.expands_env). */
+/* Fields where a host expands ${VAR} itself (struct adapter.expands_env):
+ * there a ${host:VAR} of the catalogue is written as ${VAR}. */
 #define RENDER_KEEP_ENV     0x1u /* env values */
 #define RENDER_KEEP_HEADERS 0x2u /* header values */
+#define RENDER_KEEP_COMMAND 0x4u
+#define RENDER_KEEP_ARGS    0x8u
+#define RENDER_KEEP_URL     0x10u
+/* For the launcher, which runs with the host's own environment: every
+ * ${host:VAR} is resolved from env, as a plain ${VAR}. */
+#define RENDER_RESOLVE_HOST 0x100u
 
 /*
- * Resolves the ${VAR} placeholders of the strings of s from env into a new
- * server *out (free with server_clear), except in the fields of keep.
- * Returns 0, -ERR_NOMEM, or -ERR_UNSET with d naming the first unset
- * variable and the field.
+ * Resolves the placeholders of the strings of s into a new server *out
+ * (free with server_clear): every ${VAR} from env; a ${host:VAR} kept for
+ * the host in the fields of keep, and elsewhere -ERR_SKIP (the host cannot
+ * expand it) unless keep has RENDER_RESOLVE_HOST. Returns 0, -ERR_NOMEM,
+ * -ERR_SKIP, or -ERR_UNSET, with d naming the field and the variable.
  */
 int render_resolve(const struct server *s, const struct host_env *env,
                    unsigned keep, struct server *out, struct diag *d);

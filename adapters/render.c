@@ -86,28 +86,43 @@ int render_set(json_t *o, const char *key, json_t *value)
 	return json_object_set_new(o, key, value) == 0 ? 0 : -ERR_NOMEM;
 }
 
+/* What a ${host:VAR} placeholder becomes in one field. */
+enum render_host_var {
+	RENDER_HOST_SKIP,    /* the host does not expand variables here */
+	RENDER_HOST_KEEP,    /* the host does: written as it spells it */
+	RENDER_HOST_RESOLVE, /* resolved here (the launcher runs with the
+	                        host's own environment) */
+};
+
 /*
- * Expands ${VAR} in s into a new string. Placeholders were validated when
- * the catalogue was parsed; ${secret:...} never reaches an agent unresolved,
- * and is left as written if it does.
+ * Expands the placeholders of s into a new string: ${VAR} from env, always;
+ * ${host:VAR} as mode says; ${secret:...} is left as written (it never
+ * reaches an agent unresolved). Placeholders were validated when the
+ * catalogue was parsed.
  */
 static int render_expand(const char *field, const char *s,
-                         const struct host_env *env, char **out, struct diag *d)
+                         const struct host_env *env, enum render_host_var mode,
+                         char **out, struct diag *d)
 {
 	struct buf b = BUF_INIT;
-	const char *p = s, *open, *close;
-	char name[256];
+	const char *p = s, *open, *close, *name;
+	char var[256];
 	int r = 0;
 
 	while ((open = strstr(p, "${")) != NULL) {
 		size_t n;
+		bool host;
 		const char *val;
 
 		if ((r = buf_append(&b, p, (size_t)(open - p))) != 0)
 			goto fail;
 		close = strchr(open + 2, '}');
-		n = close ? (size_t)(close - open - 2) : 0;
-		if (close == NULL || n == 0 || n >= sizeof(name) ||
+		name = open + 2;
+		host = strncmp(name, "host:", 5) == 0;
+		if (host)
+			name += 5;
+		n = close ? (size_t)(close - name) : 0;
+		if (close == NULL || n == 0 || n >= sizeof(var) ||
 		    strncmp(open + 2, "secret:", 7) == 0) {
 			/* Not ours to expand: keep it literally. */
 			size_t keep = close ? (size_t)(close - open) + 1 : 2;
@@ -117,17 +132,32 @@ static int render_expand(const char *field, const char *s,
 			p = open + keep;
 			continue;
 		}
-		memcpy(name, open + 2, n);
-		name[n] = '\0';
-		if ((val = env->getenv(env->ctx, name)) == NULL) {
+		memcpy(var, name, n);
+		var[n] = '\0';
+		p = close + 1;
+		if (host && mode == RENDER_HOST_SKIP) {
+			r = diag_set(
+			    d, ERR_SKIP, 0, 0,
+			    "%s: ${host:%s} asks the host to expand %s "
+			    "itself, and this host does not expand "
+			    "variables there",
+			    field, var, var);
+			goto fail;
+		}
+		if (host && mode == RENDER_HOST_KEEP) {
+			/* Every host that expands variables spells ${VAR}. */
+			if ((r = buf_printf(&b, "${%s}", var)) != 0)
+				goto fail;
+			continue;
+		}
+		if ((val = env->getenv(env->ctx, var)) == NULL) {
 			r = diag_set(d, ERR_UNSET, 0, 0,
 			             "%s: ${%s} is not set in the environment",
-			             field, name);
+			             field, var);
 			goto fail;
 		}
 		if ((r = buf_puts(&b, val)) != 0)
 			goto fail;
-		p = close + 1;
 	}
 	if ((r = buf_puts(&b, p)) != 0)
 		goto fail;
@@ -139,15 +169,24 @@ fail:
 	return r;
 }
 
+/* The ${host:VAR} mode of a field, from render_resolve()'s keep. */
+static enum render_host_var render_mode(unsigned keep, unsigned field)
+{
+	if (keep & RENDER_RESOLVE_HOST)
+		return RENDER_HOST_RESOLVE;
+	return (keep & field) ? RENDER_HOST_KEEP : RENDER_HOST_SKIP;
+}
+
 static int render_expand_strv(const char *field, struct strv *v,
-                              const struct host_env *env, struct diag *d)
+                              const struct host_env *env,
+                              enum render_host_var mode, struct diag *d)
 {
 	size_t i;
 	char *x;
 	int r;
 
 	for (i = 0; i < v->n; i++) {
-		if ((r = render_expand(field, v->v[i], env, &x, d)) != 0)
+		if ((r = render_expand(field, v->v[i], env, mode, &x, d)) != 0)
 			return r;
 		free(v->v[i]);
 		v->v[i] = x;
@@ -156,14 +195,19 @@ static int render_expand_strv(const char *field, struct strv *v,
 }
 
 static int render_expand_kv(const char *field, struct kvlist *l,
-                            const struct host_env *env, struct diag *d)
+                            const struct host_env *env,
+                            enum render_host_var mode, struct diag *d)
 {
+	char sub[128];
 	size_t i;
 	char *x;
 	int r;
 
 	for (i = 0; i < l->n; i++) {
-		if ((r = render_expand(field, l->v[i].value, env, &x, d)) != 0)
+		(void)snprintf(sub, sizeof(sub), "%s.%.64s", field,
+		               l->v[i].key);
+		if ((r = render_expand(sub, l->v[i].value, env, mode, &x, d)) !=
+		    0)
 			return r;
 		free(l->v[i].value);
 		l->v[i].value = x;
@@ -172,14 +216,15 @@ static int render_expand_kv(const char *field, struct kvlist *l,
 }
 
 static int render_expand_str(const char *field, char **s,
-                             const struct host_env *env, struct diag *d)
+                             const struct host_env *env,
+                             enum render_host_var mode, struct diag *d)
 {
 	char *x;
 	int r;
 
 	if (*s == NULL)
 		return 0;
-	if ((r = render_expand(field, *s, env, &x, d)) != 0)
+	if ((r = render_expand(field, *s, env, mode, &x, d)) != 0)
 		return r;
 	free(*s);
 	*s = x;
@@ -190,22 +235,31 @@ int render_resolve(const struct server *s, const struct host_env *env,
                    unsigned keep, struct server *out, struct diag *d)
 {
 	struct server c;
+	size_t i;
 	int r;
 
 	if ((r = server_copy(s, &c)) != 0)
 		return r;
-	if ((r = render_expand_str("command", &c.command, env, d)) != 0 ||
-	    (r = render_expand_strv("args", &c.args, env, d)) != 0 ||
-	    (!(keep & RENDER_KEEP_ENV) &&
-	     (r = render_expand_kv("env", &c.env, env, d)) != 0) ||
-	    (r = render_expand_str("url", &c.url, env, d)) != 0 ||
-	    (!(keep & RENDER_KEEP_HEADERS) &&
-	     (r = render_expand_kv("headers", &c.headers, env, d)) != 0)) {
+	if ((r = render_expand_str("command", &c.command, env,
+	                           render_mode(keep, RENDER_KEEP_COMMAND),
+	                           d)) != 0 ||
+	    (r = render_expand_strv("args", &c.args, env,
+	                            render_mode(keep, RENDER_KEEP_ARGS), d)) !=
+	        0 ||
+	    (r = render_expand_kv("env", &c.env, env,
+	                          render_mode(keep, RENDER_KEEP_ENV), d)) !=
+	        0 ||
+	    (r = render_expand_str("url", &c.url, env,
+	                           render_mode(keep, RENDER_KEEP_URL), d)) !=
+	        0 ||
+	    (r = render_expand_kv("headers", &c.headers, env,
+	                          render_mode(keep, RENDER_KEEP_HEADERS), d)) !=
+	        0) {
 		server_clear(&c);
 		return r;
 	}
 	/* A variable's value can make a header no host can send. */
-	for (size_t i = 0; i < c.headers.n; i++) {
+	for (i = 0; i < c.headers.n; i++) {
 		const char *why = header_value_problem(c.headers.v[i].value);
 
 		if (why != NULL) {

@@ -501,7 +501,7 @@ personal:
 found:
 	/* ${VAR}s from the environment the host gave us, as the host
 	 * would have given them to the server. */
-	r = render_resolve(&s, e->o->env, 0, &e->def, d);
+	r = render_resolve(&s, e->o->env, RENDER_RESOLVE_HOST, &e->def, d);
 	server_clear(&s);
 	if (r != 0)
 		return EXEC_EXIT_USAGE;

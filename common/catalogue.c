@@ -344,6 +344,8 @@ static int catalogue_check_string(const char *field, const char *s,
 		if (strncmp(name, "secret:", 7) == 0) {
 			secret = true;
 			name += 7;
+		} else if (strncmp(name, "host:", 5) == 0) {
+			name += 5; /* left to the host: render.c */
 		}
 		len = (size_t)(end - name);
 		if (len == 0 || len >= sizeof(tmp))

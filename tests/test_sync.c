@@ -380,12 +380,40 @@ static void test_sync_unset_variable_skips_and_warns(void **state)
 	assert_null(strstr(t, "\"x\""));
 	assert_non_null(strstr(t, "pre-value-of-set-var-post"));
 	free(t);
-	/* Droid expands ${VAR} itself: the placeholder stays. */
+	/* Droid too: resolved at sync time, like every host (Droid would
+	 * fail the whole server on a variable of its own environment). */
 	t = sandbox_read(sb, ".factory/mcp.json");
-	assert_non_null(strstr(t, "${UNSET_VAR}"));
-	assert_non_null(strstr(t, "${SET_VAR}"));
+	assert_null(strstr(t, "\"x\""));
+	assert_null(strstr(t, "${"));
+	assert_non_null(strstr(t, "pre-value-of-set-var-post"));
 	free(t);
 	assert_non_null(strstr(sb->err, "${UNSET_VAR} is not set"));
+	assert_non_null(strstr(sb->err, "droid: x skipped: env.K: "));
+}
+
+/* ${host:VAR} leaves VAR to the host's own expansion where the host has
+ * one (Droid, in env and headers), and skips the server elsewhere. */
+static void test_sync_host_variable_left_to_the_host(void **state)
+{
+	struct sandbox *sb = *state;
+	char *t;
+
+	sandbox_dirs(sb, all_dirs);
+	assert_int_equal(
+	    sandbox_sync(sb,
+	                 "{\"version\":1,\"servers\":{\"z\":{\"command\":"
+	                 "\"a\",\"env\":{\"T\":\"Bearer ${host:TOK}\"}}}}",
+	                 NULL, false, false),
+	    EXIT_OK);
+	t = sandbox_read(sb, ".factory/mcp.json");
+	assert_non_null(strstr(t, "\"T\": \"Bearer ${TOK}\""));
+	free(t);
+	/* Nothing for Cursor: its file is not even created. */
+	assert_false(sandbox_exists(sb, ".cursor/mcp.json"));
+	assert_non_null(strstr(sb->err, "cursor: z skipped: env.T: ${host:TOK} "
+	                                "asks the host to expand TOK itself, "
+	                                "and this host does not expand "
+	                                "variables there"));
 }
 
 #define HELD_X(arg)                                                            \
@@ -416,10 +444,10 @@ static void test_sync_unset_variable_keeps_written_entry(void **state)
 	assert_string_equal(t, before);
 	free(t);
 	assert_non_null(strstr(sb->err, "cursor: x kept as it was written: "
-	                                "env: ${SET_VAR} is not set"));
+	                                "env.S: ${SET_VAR} is not set"));
 	assert_non_null(strstr(sb->out,
 	                       "  * x                        held: kept as "
-	                       "written: env: ${SET_VAR} is not set"));
+	                       "written: env.S: ${SET_VAR} is not set"));
 	/* Again (the no-op path): still held, still there. */
 	assert_int_equal(sandbox_sync(sb, HELD_X("1"), NULL, false, false),
 	                 EXIT_OK);
@@ -578,6 +606,7 @@ int main(void)
 	    SB_TEST(test_sync_blocks_only_the_broken_host),
 	    SB_TEST(test_sync_fifo_host_file_blocks_that_host),
 	    SB_TEST(test_sync_unset_variable_keeps_written_entry),
+	    SB_TEST(test_sync_host_variable_left_to_the_host),
 	    SB_TEST(test_sync_dry_run_writes_nothing),
 	    SB_TEST(test_sync_json_report),
 	    SB_TEST(test_sync_allowlist_change_removes),
