@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "catalogue.h"
 #include "err.h"
 
@@ -63,6 +64,16 @@ struct adapter {
 	/* Where the host expands ${VAR} itself (RENDER_KEEP_*): there a
 	 * ${host:VAR} is left to it; mcpfleet resolves every plain ${VAR}. */
 	unsigned expands_env;
+	/*
+	 * How a value is written so that the host, which expands text of its
+	 * own in some fields, hands the server exactly that value: appends
+	 * text, as the host must read it in field (a RENDER_KEEP_* bit), to
+	 * out. Returns 0, -ERR_NOMEM, or -ERR_SKIP with d saying why the
+	 * host cannot be given it (no escape). NULL: the host expands
+	 * nothing, text is written as it is. See render_literal_*().
+	 */
+	int (*literal)(unsigned field, const char *text, size_t len,
+	               struct buf *out, struct diag *d);
 	/* The entry can say "disabled"; otherwise a disabled server is
 	 * left out of the file (and removed if it was there). */
 	bool can_disable;
@@ -126,6 +137,31 @@ int render_set(json_t *o, const char *key, json_t *value);
  */
 int render_resolve(const struct server *s, const struct host_env *env,
                    unsigned keep, struct server *out, struct diag *d);
+
+/*
+ * As render_resolve() for a host: every value written with a's literal()
+ * so that it reaches the server unchanged. -ERR_SKIP when a value cannot.
+ */
+int render_resolve_for(const struct adapter *a, const struct server *s,
+                       const struct host_env *env, struct server *out,
+                       struct diag *d);
+
+/* The literal() of the hosts that expand ${VAR} and ${VAR:-default} (Claude
+ * Code everywhere, Droid in env and headers; fields: where): every "${"
+ * becomes "${__MCPFLEET_LITERAL:-$}{", which they read as "${" (the
+ * variable is reserved: never set it). */
+int render_literal_braces(unsigned where, unsigned field, const char *text,
+                          size_t len, struct buf *out, struct diag *d);
+/* Gemini CLI's: $NAME and ${NAME} expand; in args an escape as above,
+ * elsewhere (expanded twice) no escape: -ERR_SKIP. */
+int render_literal_dollar(unsigned once, unsigned twice, unsigned field,
+                          const char *text, size_t len, struct buf *out,
+                          struct diag *d);
+/* A host with expansions and no escape: -ERR_SKIP when text holds one of
+ * the NULL-terminated patterns in a field of where. */
+int render_literal_refuse(unsigned where, const char *const *patterns,
+                          unsigned field, const char *text, size_t len,
+                          struct buf *out, struct diag *d);
 
 /* Joins path pieces with '/' into a new string, or NULL on ENOMEM. */
 char *render_path(const char *first, ...) __attribute__((sentinel));

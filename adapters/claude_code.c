@@ -56,6 +56,17 @@ static int claude_code_render(const struct server *s, json_t **out,
 	return 0;
 }
 
+/* Claude Code expands ${VAR} and ${VAR:-default} in every field of an
+ * entry (tests/hosts/FINDINGS.md): written so that it reads the value. */
+static int claude_code_literal(unsigned field, const char *text, size_t len,
+                               struct buf *out, struct diag *d)
+{
+	return render_literal_braces(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
+	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
+	                                 RENDER_KEEP_HEADERS,
+	                             field, text, len, out, d);
+}
+
 const struct adapter adapter_claude_code = {
     .id = "claude-code",
     .name = "Claude Code",
@@ -63,6 +74,7 @@ const struct adapter adapter_claude_code = {
     .key_path = claude_code_key,
     .key_depth = 1,
     .expands_env = 0,
+    .literal = claude_code_literal,
     .can_disable = false,
     .can_filter_tools = false,
     .locate = claude_code_locate,

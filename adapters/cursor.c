@@ -45,6 +45,20 @@ static int cursor_render(const struct server *s, json_t **out, struct diag *d)
 	return 0;
 }
 
+/* Cursor interpolates ${env:NAME}, ${userHome}, ${workspaceFolder} and
+ * their kin in its entries, with no escape documented (it has no CLI to
+ * check): a value holding "${" is not given to it. */
+static int cursor_literal(unsigned field, const char *text, size_t len,
+                          struct buf *out, struct diag *d)
+{
+	static const char *const patterns[] = {"${", NULL};
+
+	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
+	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
+	                                 RENDER_KEEP_HEADERS,
+	                             patterns, field, text, len, out, d);
+}
+
 const struct adapter adapter_cursor = {
     .id = "cursor",
     .name = "Cursor",
@@ -52,6 +66,7 @@ const struct adapter adapter_cursor = {
     .key_path = cursor_key,
     .key_depth = 1,
     .expands_env = 0,
+    .literal = cursor_literal,
     .can_disable = false,
     .can_filter_tools = false,
     .locate = cursor_locate,

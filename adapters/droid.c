@@ -53,6 +53,14 @@ static int droid_render(const struct server *s, json_t **out, struct diag *d)
 	return 0;
 }
 
+/* Droid expands ${VAR} (and ${VAR:-default}) in env and headers only. */
+static int droid_literal(unsigned field, const char *text, size_t len,
+                         struct buf *out, struct diag *d)
+{
+	return render_literal_braces(RENDER_KEEP_ENV | RENDER_KEEP_HEADERS,
+	                             field, text, len, out, d);
+}
+
 const struct adapter adapter_droid = {
     .id = "droid",
     .name = "Factory Droid",
@@ -60,6 +68,7 @@ const struct adapter adapter_droid = {
     .key_path = droid_key,
     .key_depth = 1,
     .expands_env = RENDER_KEEP_ENV | RENDER_KEEP_HEADERS,
+    .literal = droid_literal,
     .can_disable = true,
     .can_filter_tools = true,
     .locate = droid_locate,

@@ -54,6 +54,17 @@ static int gemini_render(const struct server *s, json_t **out, struct diag *d)
 	return 0;
 }
 
+/* Gemini CLI expands $NAME and ${NAME} in args once, and in env and
+ * headers twice (FINDINGS.md): args are escaped, env and headers cannot
+ * be. */
+static int gemini_literal(unsigned field, const char *text, size_t len,
+                          struct buf *out, struct diag *d)
+{
+	return render_literal_dollar(RENDER_KEEP_ARGS,
+	                             RENDER_KEEP_ENV | RENDER_KEEP_HEADERS,
+	                             field, text, len, out, d);
+}
+
 const struct adapter adapter_gemini = {
     .id = "gemini",
     .name = "Gemini CLI",
@@ -61,6 +72,7 @@ const struct adapter adapter_gemini = {
     .key_path = gemini_key,
     .key_depth = 1,
     .expands_env = 0,
+    .literal = gemini_literal,
     .can_disable = false,
     .can_filter_tools = true,
     .locate = gemini_locate,

@@ -390,7 +390,7 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 			(*nskips)++;
 			continue;
 		}
-		r = render_resolve(s, env, a->expands_env, &resolved, &d);
+		r = render_resolve_for(a, s, env, &resolved, &d);
 		if (r == 0)
 			r = a->render(&resolved, &entry, &d);
 		server_clear(&resolved);

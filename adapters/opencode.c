@@ -83,6 +83,18 @@ static int opencode_render(const struct server *s, json_t **out, struct diag *d)
 	return 0;
 }
 
+/* OpenCode expands {env:X} and {file:X} in every string, with no escape. */
+static int opencode_literal(unsigned field, const char *text, size_t len,
+                            struct buf *out, struct diag *d)
+{
+	static const char *const patterns[] = {"{env:", "{file:", NULL};
+
+	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
+	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
+	                                 RENDER_KEEP_HEADERS,
+	                             patterns, field, text, len, out, d);
+}
+
 const struct adapter adapter_opencode = {
     .id = "opencode",
     .name = "OpenCode",
@@ -90,6 +102,7 @@ const struct adapter adapter_opencode = {
     .key_path = opencode_key,
     .key_depth = 1,
     .expands_env = 0,
+    .literal = opencode_literal,
     .can_disable = true,
     .can_filter_tools = false,
     .locate = opencode_locate,

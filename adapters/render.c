@@ -94,6 +94,31 @@ enum render_host_var {
 	                        host's own environment) */
 };
 
+/* How one field is written: its ${host:VAR} mode, and the host's literal()
+ * (may be NULL) with the field's bit. */
+struct render_field {
+	enum render_host_var mode;
+	const struct adapter *a;
+	unsigned bit;
+};
+
+/* Appends text of field as the host must read it; a refusal names the
+ * field (args, env.KEY, ...). */
+static int render_put(const struct render_field *f, const char *field,
+                      const char *text, size_t len, struct buf *b,
+                      struct diag *d)
+{
+	struct diag sub;
+	int r;
+
+	if (f->a == NULL || f->a->literal == NULL)
+		return buf_append(b, text, len);
+	diag_clear(&sub);
+	if ((r = f->a->literal(f->bit, text, len, b, &sub)) == -ERR_SKIP)
+		return diag_set(d, ERR_SKIP, 0, 0, "%s: %s", field, sub.msg);
+	return r;
+}
+
 /*
  * Expands the placeholders of s into a new string: ${VAR} from env, always;
  * ${host:VAR} as mode says; ${secret:...} is left as written (it never
@@ -101,9 +126,11 @@ enum render_host_var {
  * catalogue was parsed.
  */
 static int render_expand(const char *field, const char *s,
-                         const struct host_env *env, enum render_host_var mode,
-                         char **out, struct diag *d)
+                         const struct host_env *env,
+                         const struct render_field *f, char **out,
+                         struct diag *d)
 {
+	enum render_host_var mode = f->mode;
 	struct buf b = BUF_INIT;
 	const char *p = s, *open, *close, *name;
 	char var[256];
@@ -114,7 +141,8 @@ static int render_expand(const char *field, const char *s,
 		bool host;
 		const char *val;
 
-		if ((r = buf_append(&b, p, (size_t)(open - p))) != 0)
+		if ((r = render_put(f, field, p, (size_t)(open - p), &b, d)) !=
+		    0)
 			goto fail;
 		close = strchr(open + 2, '}');
 		name = open + 2;
@@ -127,7 +155,7 @@ static int render_expand(const char *field, const char *s,
 			/* Not ours to expand: keep it literally. */
 			size_t keep = close ? (size_t)(close - open) + 1 : 2;
 
-			if ((r = buf_append(&b, open, keep)) != 0)
+			if ((r = render_put(f, field, open, keep, &b, d)) != 0)
 				goto fail;
 			p = open + keep;
 			continue;
@@ -156,10 +184,10 @@ static int render_expand(const char *field, const char *s,
 			             field, var);
 			goto fail;
 		}
-		if ((r = buf_puts(&b, val)) != 0)
+		if ((r = render_put(f, field, val, strlen(val), &b, d)) != 0)
 			goto fail;
 	}
-	if ((r = buf_puts(&b, p)) != 0)
+	if ((r = render_put(f, field, p, strlen(p), &b, d)) != 0)
 		goto fail;
 	if ((*out = buf_steal(&b, NULL)) == NULL)
 		r = -ERR_NOMEM;
@@ -169,17 +197,22 @@ fail:
 	return r;
 }
 
-/* The ${host:VAR} mode of a field, from render_resolve()'s keep. */
-static enum render_host_var render_mode(unsigned keep, unsigned field)
+/* How a field is written, from render_resolve()'s keep and the host. */
+static struct render_field render_field_of(const struct adapter *a,
+                                           unsigned keep, unsigned bit)
 {
+	struct render_field f = {RENDER_HOST_SKIP, a, bit};
+
 	if (keep & RENDER_RESOLVE_HOST)
-		return RENDER_HOST_RESOLVE;
-	return (keep & field) ? RENDER_HOST_KEEP : RENDER_HOST_SKIP;
+		f.mode = RENDER_HOST_RESOLVE;
+	else if (keep & bit)
+		f.mode = RENDER_HOST_KEEP;
+	return f;
 }
 
 static int render_expand_strv(const char *field, struct strv *v,
                               const struct host_env *env,
-                              enum render_host_var mode, struct diag *d)
+                              const struct render_field *mode, struct diag *d)
 {
 	size_t i;
 	char *x;
@@ -196,7 +229,7 @@ static int render_expand_strv(const char *field, struct strv *v,
 
 static int render_expand_kv(const char *field, struct kvlist *l,
                             const struct host_env *env,
-                            enum render_host_var mode, struct diag *d)
+                            const struct render_field *mode, struct diag *d)
 {
 	char sub[128];
 	size_t i;
@@ -217,7 +250,7 @@ static int render_expand_kv(const char *field, struct kvlist *l,
 
 static int render_expand_str(const char *field, char **s,
                              const struct host_env *env,
-                             enum render_host_var mode, struct diag *d)
+                             const struct render_field *mode, struct diag *d)
 {
 	char *x;
 	int r;
@@ -231,30 +264,27 @@ static int render_expand_str(const char *field, char **s,
 	return 0;
 }
 
-int render_resolve(const struct server *s, const struct host_env *env,
-                   unsigned keep, struct server *out, struct diag *d)
+static int render_resolve_with(const struct adapter *a, const struct server *s,
+                               const struct host_env *env, unsigned keep,
+                               struct server *out, struct diag *d)
 {
+	const struct render_field
+	    fc = render_field_of(a, keep, RENDER_KEEP_COMMAND),
+	    fa = render_field_of(a, keep, RENDER_KEEP_ARGS),
+	    fe = render_field_of(a, keep, RENDER_KEEP_ENV),
+	    fu = render_field_of(a, keep, RENDER_KEEP_URL),
+	    fh = render_field_of(a, keep, RENDER_KEEP_HEADERS);
 	struct server c;
 	size_t i;
 	int r;
 
 	if ((r = server_copy(s, &c)) != 0)
 		return r;
-	if ((r = render_expand_str("command", &c.command, env,
-	                           render_mode(keep, RENDER_KEEP_COMMAND),
-	                           d)) != 0 ||
-	    (r = render_expand_strv("args", &c.args, env,
-	                            render_mode(keep, RENDER_KEEP_ARGS), d)) !=
-	        0 ||
-	    (r = render_expand_kv("env", &c.env, env,
-	                          render_mode(keep, RENDER_KEEP_ENV), d)) !=
-	        0 ||
-	    (r = render_expand_str("url", &c.url, env,
-	                           render_mode(keep, RENDER_KEEP_URL), d)) !=
-	        0 ||
-	    (r = render_expand_kv("headers", &c.headers, env,
-	                          render_mode(keep, RENDER_KEEP_HEADERS), d)) !=
-	        0) {
+	if ((r = render_expand_str("command", &c.command, env, &fc, d)) != 0 ||
+	    (r = render_expand_strv("args", &c.args, env, &fa, d)) != 0 ||
+	    (r = render_expand_kv("env", &c.env, env, &fe, d)) != 0 ||
+	    (r = render_expand_str("url", &c.url, env, &fu, d)) != 0 ||
+	    (r = render_expand_kv("headers", &c.headers, env, &fh, d)) != 0) {
 		server_clear(&c);
 		return r;
 	}
@@ -273,6 +303,106 @@ int render_resolve(const struct server *s, const struct host_env *env,
 	}
 	*out = c;
 	return 0;
+}
+
+int render_resolve(const struct server *s, const struct host_env *env,
+                   unsigned keep, struct server *out, struct diag *d)
+{
+	return render_resolve_with(NULL, s, env, keep, out, d);
+}
+
+int render_resolve_for(const struct adapter *a, const struct server *s,
+                       const struct host_env *env, struct server *out,
+                       struct diag *d)
+{
+	return render_resolve_with(a, s, env, a->expands_env, out, d);
+}
+
+/* ---- Writing a value literally ---- */
+
+#define RENDER_LITERAL_DOLLAR "${__MCPFLEET_LITERAL:-$}"
+
+int render_literal_braces(unsigned where, unsigned field, const char *text,
+                          size_t len, struct buf *out, struct diag *d)
+{
+	size_t i, from = 0;
+	int r;
+
+	(void)d;
+	if (!(where & field))
+		return buf_append(out, text, len);
+	for (i = 0; i + 1 < len; i++) {
+		if (text[i] != '$' || text[i + 1] != '{')
+			continue;
+		if ((r = buf_append(out, text + from, i - from)) != 0 ||
+		    (r = buf_puts(out, RENDER_LITERAL_DOLLAR)) != 0)
+			return r;
+		from = i + 1; /* the '{' is written as it is */
+	}
+	return buf_append(out, text + from, len - from);
+}
+
+/* True when text[i] is a '$' the host reads as the start of a variable. */
+static bool render_dollar_expands(const char *text, size_t len, size_t i)
+{
+	unsigned char c;
+
+	if (text[i] != '$' || i + 1 >= len)
+		return false;
+	c = (unsigned char)text[i + 1];
+	return c == '{' || c == '_' || (c >= '0' && c <= '9') ||
+	       (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int render_literal_dollar(unsigned once, unsigned twice, unsigned field,
+                          const char *text, size_t len, struct buf *out,
+                          struct diag *d)
+{
+	size_t i, from = 0;
+	int r;
+
+	if (!((once | twice) & field))
+		return buf_append(out, text, len);
+	for (i = 0; i < len; i++) {
+		if (!render_dollar_expands(text, len, i))
+			continue;
+		if (twice & field)
+			return diag_set(
+			    d, ERR_SKIP, 0, 0,
+			    "'%.*s' would be expanded by the host, "
+			    "which has no way to write it literally "
+			    "there",
+			    (int)(len > 80 ? 80 : len), text);
+		if ((r = buf_append(out, text + from, i - from)) != 0 ||
+		    (r = buf_puts(out, RENDER_LITERAL_DOLLAR)) != 0)
+			return r;
+		from = i + 1;
+	}
+	return buf_append(out, text + from, len - from);
+}
+
+int render_literal_refuse(unsigned where, const char *const *patterns,
+                          unsigned field, const char *text, size_t len,
+                          struct buf *out, struct diag *d)
+{
+	size_t k, n;
+
+	for (k = 0; (where & field) && patterns[k] != NULL; k++) {
+		size_t i;
+		bool hit = false;
+
+		n = strlen(patterns[k]);
+		for (i = 0; !hit && n > 0 && i + n <= len; i++)
+			hit = memcmp(text + i, patterns[k], n) == 0;
+		if (hit)
+			return diag_set(d, ERR_SKIP, 0, 0,
+			                "'%.*s' holds %s, which the host would "
+			                "expand, and it has no way to write it "
+			                "literally",
+			                (int)(len > 80 ? 80 : len), text,
+			                patterns[k]);
+	}
+	return buf_append(out, text, len);
 }
 
 char *render_path(const char *first, ...)

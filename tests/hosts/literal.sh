@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Values arrive literally: one server (tests/hosts/recorder.cjs, which records its argv and
+# its REC_* environment) synced by mcpfleet into every host with arguments and environment
+# values that hosts like to expand ($HOME, {env:HOME}, a variable whose value holds ${...}),
+# then started by each host's real CLI. For each host, the server must receive exactly the
+# catalogue's values, or be left out of that host with a warning that names the field;
+# never a different value.
+#
+#   tests/hosts/literal.sh MCPFLEET
+#
+# Environment: MCPFLEET_CACHE, HOSTS_TIMEOUT as for run.sh; KEEP=1 keeps the sandbox.
+# Loopback only.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/hosts/lib.sh
+. "$HERE/lib.sh"
+[ $# = 1 ] || { echo "usage: $0 MCPFLEET" >&2; exit 2; }
+MCPFLEET=$(realpath "$1")
+T0=$(date +%s%N)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcpfleet-literal.XXXXXX")
+SB=$WORK/home
+MODEL_PID=
+cleanup() {
+    [ -n "$MODEL_PID" ] && kill "$MODEL_PID" 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "sandbox kept: $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+install_peers
+seed_home "$SB"
+set_host_env
+
+# Two servers, each recording into its own file: rec-args takes the arguments, rec-env
+# the environment (a host that cannot write one field must not cost the other).
+# shellcheck disable=SC2016 # the dollars are the point
+ARGS=('$HOME' '$$x' '{env:HOME}' '{file:/etc/hostname}' '%HOME%' 'LIT=${HOME}' 'a\b')
+# shellcheck disable=SC2016
+declare -A ENVV=([REC_DOLLAR]='$HOME' [REC_OPENCODE]='{env:HOME}' [REC_BRACES]='${HOME}x')
+add=(add rec-args --command node --arg "$HERE/recorder.cjs" --arg "$WORK/rec-args.jsonl")
+for a in "${ARGS[@]}"; do
+    # A literal ${...} can only come from a variable's value: mcpfleet reads ${X} as its own.
+    case $a in LIT=*) add+=(--arg 'LIT=${LIT_BRACES}') ;; *) add+=(--arg "$a") ;; esac
+done
+adde=(add rec-env --command node --arg "$HERE/recorder.cjs" --arg "$WORK/rec-env.jsonl")
+for k in "${!ENVV[@]}"; do
+    case $k in REC_BRACES) adde+=(--env "$k=\${LIT_BRACES}x") ;; *) adde+=(--env "$k=${ENVV[$k]}") ;; esac
+done
+mf() { (cd "$SB" && "${host_env[@]}" "MCPFLEET_HOME=$SB/.mcpfleet" LIT_BRACES='${HOME}' \
+    timeout "$TMO" "$MCPFLEET" "$@") </dev/null >"$WORK/mf.out" 2>&1; }
+mf "${add[@]}" || { cat "$WORK/mf.out"; exit 1; }
+mf "${adde[@]}" || { cat "$WORK/mf.out"; exit 1; }
+mf sync || true
+cp "$WORK/mf.out" "$WORK/sync.out"
+echo "-- sync:"; sed 's/^/   | /' "$WORK/sync.out"
+
+want_args=$(printf '%s\n' "${ARGS[@]}")
+want_env='{"REC_DOLLAR":"$HOME","REC_OPENCODE":"{env:HOME}","REC_BRACES":"${HOME}x"}'
+
+node "$HERE/../exec/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >/dev/null 2>&1 &
+MODEL_PID=$!
+for _ in $(seq 50); do [ -s "$WORK/model.port" ] && break; sleep 0.1; done
+MP=$(cat "$WORK/model.port")
+
+start_host() { # CLI: makes the host start its servers
+    case $1 in
+        codex) "${host_env[@]}" FAKE_MODEL_KEY=fake timeout "$TMO" "$BIN/codex" exec --skip-git-repo-check \
+            -c model=fake-model -c model_provider=fake -c features.plugins=false \
+            -c 'otel.metrics_exporter="none"' \
+            -c "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:$MP/v1\",env_key=\"FAKE_MODEL_KEY\",wire_api=\"responses\"}" \
+            "say ok" ;;
+        gemini) "${host_env[@]}" GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" mcp list ;;
+        *) "${host_env[@]}" timeout "$TMO" "$BIN/$1" mcp list ;;
+    esac
+}
+check() { # CLI HOST SERVER: what the server recorded against what it must receive
+    local c=$1 host=$2 n=$3 rec=$WORK/$3.jsonl diffs
+    if [ ! -s "$rec" ]; then
+        if grep -q "$host: $n skipped" "$WORK/sync.out"; then
+            pass "$c: $n left out, with a warning: $(grep "$host: $n skipped" "$WORK/sync.out" | head -1 | sed 's/^mcpfleet: warning: //')"
+        else
+            fail "$c: $n never started and sync gave no reason"
+            tail -5 "$WORK/$c.out" | sed 's/^/    | /'
+        fi
+        return
+    fi
+    diffs=$(A="$want_args" E="$want_env" G="$(head -1 "$rec")" N=$n node -e '
+        const g = JSON.parse(process.env.G), out = [];
+        if (process.env.N === "rec-args")
+            process.env.A.trim().split("\n").forEach((v, i) => { if (g.argv[i] !== v)
+                out.push(`arg ${i + 1}: ${JSON.stringify(v)} arrived as ${JSON.stringify(g.argv[i])}`); });
+        else
+            for (const [k, v] of Object.entries(JSON.parse(process.env.E))) if (g.env[k] !== v)
+                out.push(`env ${k}: ${JSON.stringify(v)} arrived as ${JSON.stringify(g.env[k])}`);
+        console.log(out.join("; "));')
+    if [ -z "$diffs" ]; then pass "$c: $n: every value arrived exactly as written"; else fail "$c: $n: $diffs"; fi
+}
+for c in claude codex gemini opencode droid; do
+    rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl"
+    (cd "$SB" && start_host "$c") </dev/null >"$WORK/$c.out" 2>&1 || true
+    host=$c; [ "$c" = claude ] && host=claude-code
+    check "$c" "$host" rec-args
+    check "$c" "$host" rec-env
+done
+echo "total $(since "$T0")"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
