@@ -38,6 +38,8 @@ static const char *test_adapters_getenv(void *ctx, const char *name)
 		return "tok-e-123"; /* a header value: ASCII */
 	if (strcmp(name, "TEST_LEVEL") == 0)
 		return "debug";
+	if (strcmp(name, "TEST_BRACES") == 0)
+		return "${HOME}";
 	return NULL;
 }
 
@@ -455,9 +457,93 @@ static void test_adapters_registry_is_complete(void **state)
 	assert_null(adapter_find("vscode"));
 }
 
+/* Resolves a one-server catalogue for host id; returns the status and, on
+ * success, the first arg and the value of env K in *arg, *env (caller
+ * frees). */
+static int test_adapters_literal(const char *id, const char *entry, char **arg,
+                                 char **env, struct diag *d)
+{
+	const struct adapter *a = adapter_find(id);
+	struct test_env te = {.home = "/home/u"};
+	struct host_env he;
+	struct server s = {0}, out = {0};
+	json_t *j = json_loads(entry, 0, NULL);
+	int r;
+
+	assert_non_null(a);
+	assert_non_null(j);
+	test_adapters_env(&te, &he);
+	assert_int_equal(server_from_json("s", j, NULL, &s, d), 0);
+	json_decref(j);
+	r = render_resolve_for(a, &s, &he, &out, d);
+	if (r == 0) {
+		*arg = out.args.n ? strdup(out.args.v[0]) : NULL;
+		*env = out.env.n ? strdup(out.env.v[0].value) : NULL;
+	}
+	server_clear(&s);
+	server_clear(&out);
+	return r;
+}
+
+/* What each host is given so that it hands the server the value as written
+ * (tests/hosts/FINDINGS.md, "Values the hosts expand"). */
+static void test_adapters_literal_values(void **state)
+{
+	static const char *const e =
+	    "{\"command\":\"x\",\"args\":[\"$HOME a${TEST_BRACES}b\"],"
+	    "\"env\":{\"K\":\"${TEST_BRACES}\"}}";
+	struct diag d;
+	char *arg = NULL, *env = NULL;
+
+	(void)state;
+	/* Codex expands nothing: as it is. */
+	assert_int_equal(test_adapters_literal("codex", e, &arg, &env, &d), 0);
+	assert_string_equal(arg, "$HOME a${HOME}b");
+	assert_string_equal(env, "${HOME}");
+	free(arg);
+	free(env);
+	/* Claude Code: every "${" in the default-value form. */
+	assert_int_equal(
+	    test_adapters_literal("claude-code", e, &arg, &env, &d), 0);
+	assert_string_equal(arg, "$HOME a${__MCPFLEET_LITERAL:-$}{HOME}b");
+	assert_string_equal(env, "${__MCPFLEET_LITERAL:-$}{HOME}");
+	free(arg);
+	free(env);
+	/* Droid: only in env. */
+	assert_int_equal(test_adapters_literal("droid", e, &arg, &env, &d), 0);
+	assert_string_equal(arg, "$HOME a${HOME}b");
+	assert_string_equal(env, "${__MCPFLEET_LITERAL:-$}{HOME}");
+	free(arg);
+	free(env);
+	/* Gemini: args escaped, env (expanded twice) refused. */
+	assert_int_equal(
+	    test_adapters_literal("gemini",
+	                          "{\"command\":\"x\",\"args\":"
+	                          "[\"$HOME $$x ${TEST_LEVEL} $\"]}",
+	                          &arg, &env, &d),
+	    0);
+	assert_string_equal(arg, "${__MCPFLEET_LITERAL:-$}HOME "
+	                         "$${__MCPFLEET_LITERAL:-$}x debug $");
+	free(arg);
+	assert_int_equal(test_adapters_literal("gemini", e, &arg, &env, &d),
+	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "env.K: '${HOME}' would be expanded"));
+	/* OpenCode and Cursor: no escape, the server is refused. */
+	assert_int_equal(test_adapters_literal("opencode",
+	                                       "{\"command\":\"x\",\"args\":"
+	                                       "[\"{env:HOME}\"]}",
+	                                       &arg, &env, &d),
+	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "args: '{env:HOME}' holds {env:"));
+	assert_int_equal(test_adapters_literal("cursor", e, &arg, &env, &d),
+	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "holds ${"));
+}
+
 int main(void)
 {
 	static const struct CMUnitTest unit[] = {
+	    cmocka_unit_test(test_adapters_literal_values),
 	    cmocka_unit_test(test_adapters_registry_is_complete),
 	    cmocka_unit_test(test_adapters_locate_relocations),
 	    cmocka_unit_test(test_adapters_locate_windows_msix),
