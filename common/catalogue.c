@@ -310,8 +310,11 @@ static bool catalogue_header_name_ok(const char *s)
  * Checks a string value: length, no control characters (tab allowed where
  * the value may hold free text), and well-formed ${...} placeholders.
  */
+#define CATALOGUE_TAB     0x1u /* a tab may appear (free text) */
+#define CATALOGUE_NEWLINE 0x2u /* and line breaks (an env value: a PEM key) */
+
 static int catalogue_check_string(const char *field, const char *s,
-                                  bool allow_tab,
+                                  unsigned allow,
                                   const struct catalogue_opts *opts,
                                   struct diag *d)
 {
@@ -325,7 +328,10 @@ static int catalogue_check_string(const char *field, const char *s,
 	for (p = s; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f)
+		if ((c < 0x20 && !((allow & CATALOGUE_TAB) && c == '\t') &&
+		     !((allow & CATALOGUE_NEWLINE) &&
+		       (c == '\n' || c == '\r'))) ||
+		    c == 0x7f)
 			return diag_set(d, ERR_INVALID, 0, 0,
 			                "%s: control character 0x%02x is not "
 			                "allowed",
@@ -395,7 +401,7 @@ static int catalogue_get_string_list(const char *field, const json_t *v,
 			goto fail;
 		}
 		if ((r = catalogue_check_string(field, json_string_value(item),
-		                                true, opts, d)) != 0)
+		                                CATALOGUE_TAB, opts, d)) != 0)
 			goto fail;
 		if (unique && strv_has(&list, json_string_value(item))) {
 			r = diag_set(
@@ -416,7 +422,7 @@ fail:
 static int catalogue_get_map(const char *field, const json_t *v,
                              const struct catalogue_opts *opts,
                              bool (*key_ok)(const char *), const char *key_rule,
-                             struct kvlist *out, struct diag *d)
+                             unsigned allow, struct kvlist *out, struct diag *d)
 {
 	struct kvlist list = {0};
 	const char *key;
@@ -444,7 +450,7 @@ static int catalogue_get_map(const char *field, const json_t *v,
 			goto fail;
 		}
 		if ((r = catalogue_check_string(field, json_string_value(val),
-		                                true, opts, d)) != 0)
+		                                allow, opts, d)) != 0)
 			goto fail;
 		if ((r = kvlist_push(&list, key, json_string_value(val))) != 0)
 			goto fail;
@@ -642,7 +648,7 @@ int server_from_json(const char *name, const json_t *entry,
 			               "servers.%s.command", name);
 			if ((r = catalogue_check_string(field,
 			                                json_string_value(cmd),
-			                                false, opts, d)) != 0)
+			                                0, opts, d)) != 0)
 				goto fail;
 			s.transport = SERVER_STDIO;
 			if ((s.command = strdup(json_string_value(cmd))) ==
@@ -675,7 +681,7 @@ int server_from_json(const char *name, const json_t *entry,
 			               name);
 			if ((r = catalogue_check_string(field,
 			                                json_string_value(url),
-			                                false, opts, d)) != 0)
+			                                0, opts, d)) != 0)
 				goto fail;
 			if ((s.url = strdup(json_string_value(url))) == NULL)
 				goto nomem;
@@ -705,7 +711,8 @@ int server_from_json(const char *name, const json_t *entry,
 		}
 		if ((r = catalogue_get_map(
 		         field, v, opts, catalogue_env_name_ok,
-		         "[A-Za-z_][A-Za-z0-9_]*", &s.env, d)) != 0)
+		         "[A-Za-z_][A-Za-z0-9_]*",
+		         CATALOGUE_TAB | CATALOGUE_NEWLINE, &s.env, d)) != 0)
 			goto fail;
 	}
 	if ((v = json_object_get(entry, "headers")) != NULL) {
@@ -717,9 +724,10 @@ int server_from_json(const char *name, const json_t *entry,
 			             field);
 			goto fail;
 		}
-		if ((r = catalogue_get_map(
-		         field, v, opts, catalogue_header_name_ok,
-		         "an HTTP field name", &s.headers, d)) != 0)
+		if ((r = catalogue_get_map(field, v, opts,
+		                           catalogue_header_name_ok,
+		                           "an HTTP field name", CATALOGUE_TAB,
+		                           &s.headers, d)) != 0)
 			goto fail;
 		for (i = 0; i < s.headers.n; i++) {
 			const char *why =

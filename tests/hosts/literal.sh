@@ -35,6 +35,8 @@ set_host_env
 ARGS=('$HOME' '$$x' '{env:HOME}' '{file:/etc/hostname}' '%HOME%' 'LIT=${HOME}' 'a\b')
 # shellcheck disable=SC2016
 declare -A ENVV=([REC_DOLLAR]='$HOME' [REC_OPENCODE]='{env:HOME}' [REC_BRACES]='${HOME}x')
+# A third server takes a multi-line value (a PEM key) alone.
+PEM=$'-----BEGIN KEY-----\nAAAA\r\nBBBB\n-----END KEY-----'
 add=(add rec-args --command node --arg "$HERE/recorder.cjs" --arg "$WORK/rec-args.jsonl")
 for a in "${ARGS[@]}"; do
     # A literal ${...} can only come from a variable's value: mcpfleet reads ${X} as its own.
@@ -48,12 +50,15 @@ mf() { (cd "$SB" && "${host_env[@]}" "MCPFLEET_HOME=$SB/.mcpfleet" LIT_BRACES='$
     timeout "$TMO" "$MCPFLEET" "$@") </dev/null >"$WORK/mf.out" 2>&1; }
 mf "${add[@]}" || { cat "$WORK/mf.out"; exit 1; }
 mf "${adde[@]}" || { cat "$WORK/mf.out"; exit 1; }
+mf add rec-pem --command node --arg "$HERE/recorder.cjs" --arg "$WORK/rec-pem.jsonl" \
+    --env "REC_PEM=$PEM" || { cat "$WORK/mf.out"; exit 1; }
 mf sync || true
 cp "$WORK/mf.out" "$WORK/sync.out"
 echo "-- sync:"; sed 's/^/   | /' "$WORK/sync.out"
 
 want_args=$(printf '%s\n' "${ARGS[@]}")
 want_env='{"REC_DOLLAR":"$HOME","REC_OPENCODE":"{env:HOME}","REC_BRACES":"${HOME}x"}'
+want_pem='{"REC_PEM":"-----BEGIN KEY-----\nAAAA\r\nBBBB\n-----END KEY-----"}'
 
 node "$HERE/../exec/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >/dev/null 2>&1 &
 MODEL_PID=$!
@@ -82,7 +87,9 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
         fi
         return
     fi
-    diffs=$(A="$want_args" E="$want_env" G="$(head -1 "$rec")" N=$n node -e '
+    local want=$want_env
+    [ "$n" = rec-pem ] && want=$want_pem
+    diffs=$(A="$want_args" E="$want" G="$(head -1 "$rec")" N=$n node -e '
         const g = JSON.parse(process.env.G), out = [];
         if (process.env.N === "rec-args")
             process.env.A.trim().split("\n").forEach((v, i) => { if (g.argv[i] !== v)
@@ -94,11 +101,12 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
     if [ -z "$diffs" ]; then pass "$c: $n: every value arrived exactly as written"; else fail "$c: $n: $diffs"; fi
 }
 for c in claude codex gemini opencode droid; do
-    rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl"
+    rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl" "$WORK/rec-pem.jsonl"
     (cd "$SB" && start_host "$c") </dev/null >"$WORK/$c.out" 2>&1 || true
     host=$c; [ "$c" = claude ] && host=claude-code
     check "$c" "$host" rec-args
     check "$c" "$host" rec-env
+    check "$c" "$host" rec-pem
 done
 echo "total $(since "$T0")"
 echo "$PASS passed, $FAIL failed"
