@@ -12,11 +12,15 @@ extern const struct adapter adapter_droid;
 extern const struct adapter adapter_cursor;
 extern const struct adapter adapter_opencode;
 extern const struct adapter adapter_gemini;
+extern const struct adapter adapter_vscode;
+extern const struct adapter adapter_vscode_insiders;
+extern const struct adapter adapter_vscodium;
 
 const struct adapter *const adapter_registry[] = {
     &adapter_claude_code, &adapter_claude_desktop, &adapter_codex,
     &adapter_droid,       &adapter_cursor,         &adapter_opencode,
-    &adapter_gemini,
+    &adapter_gemini,      &adapter_vscode,         &adapter_vscode_insiders,
+    &adapter_vscodium,
 };
 
 const size_t adapter_count =

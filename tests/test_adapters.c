@@ -270,6 +270,16 @@ static void test_adapters_locate_relocations(void **state)
 		    p + strlen(dir),
 		    "/.config/Claude/claude_desktop_config.json");
 		free(p);
+		p = test_adapters_where("vscode", HOST_OS_LINUX, v, NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/.config/Code/User/mcp.json");
+		free(p);
+		p = test_adapters_where("vscode-insiders", HOST_OS_MACOS, v,
+		                        NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/Library/Application Support/Code - "
+		                    "Insiders/User/mcp.json");
+		free(p);
 		/* The claude-code marker is ~/.claude, not the home itself. */
 		p = tu_path(dir, ".claude");
 		assert_int_equal(fileio_mkdirs(p, 0700), 0);
@@ -285,6 +295,10 @@ static void test_adapters_locate_relocations(void **state)
 
 		p = test_adapters_where("claude-code", HOST_OS_LINUX, v, NULL);
 		assert_string_equal(p, "/cc/.claude.json");
+		free(p);
+		p = test_adapters_where("vscodium", HOST_OS_LINUX, v, NULL);
+		assert_string_equal(p + strlen(dir),
+		                    "/xdg/VSCodium/User/mcp.json");
 		free(p);
 		p = test_adapters_where("codex", HOST_OS_LINUX, v, &present);
 		assert_string_equal(p + strlen(dir), "/cx/config.toml");
@@ -440,13 +454,14 @@ static void test_adapters_render_rules(void **state)
 static void test_adapters_registry_is_complete(void **state)
 {
 	static const char *const ids[] = {
-	    "claude-code", "claude-desktop", "codex", "droid",
-	    "cursor",      "opencode",       "gemini"};
+	    "claude-code",     "claude-desktop", "codex",  "droid",
+	    "cursor",          "opencode",       "gemini", "vscode",
+	    "vscode-insiders", "vscodium"};
 	size_t i;
 
 	(void)state;
-	assert_int_equal(adapter_count, 7);
-	for (i = 0; i < 7; i++) {
+	assert_int_equal(adapter_count, 10);
+	for (i = 0; i < 10; i++) {
 		const struct adapter *a = adapter_find(ids[i]);
 
 		assert_non_null(a);
@@ -454,7 +469,7 @@ static void test_adapters_registry_is_complete(void **state)
 		assert_non_null(a->render);
 		assert_true(a->key_depth >= 1);
 	}
-	assert_null(adapter_find("vscode"));
+	assert_null(adapter_find("vim"));
 }
 
 /* Resolves a one-server catalogue for host id; returns the status and, on
@@ -549,7 +564,7 @@ int main(void)
 	    cmocka_unit_test(test_adapters_locate_windows_msix),
 	    cmocka_unit_test(test_adapters_render_rules),
 	};
-	struct CMUnitTest tests[32];
+	struct CMUnitTest tests[64];
 	size_t i, n = 0;
 
 	for (i = 0; i < sizeof(unit) / sizeof(unit[0]); i++)
