@@ -15,12 +15,16 @@ extern const struct adapter adapter_gemini;
 extern const struct adapter adapter_vscode;
 extern const struct adapter adapter_vscode_insiders;
 extern const struct adapter adapter_vscodium;
+extern const struct adapter adapter_windsurf;
+extern const struct adapter adapter_kiro;
+extern const struct adapter adapter_lmstudio;
 
 const struct adapter *const adapter_registry[] = {
     &adapter_claude_code, &adapter_claude_desktop, &adapter_codex,
     &adapter_droid,       &adapter_cursor,         &adapter_opencode,
     &adapter_gemini,      &adapter_vscode,         &adapter_vscode_insiders,
-    &adapter_vscodium,
+    &adapter_vscodium,    &adapter_windsurf,       &adapter_kiro,
+    &adapter_lmstudio,
 };
 
 const size_t adapter_count =

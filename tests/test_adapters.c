@@ -454,14 +454,15 @@ static void test_adapters_render_rules(void **state)
 static void test_adapters_registry_is_complete(void **state)
 {
 	static const char *const ids[] = {
-	    "claude-code",     "claude-desktop", "codex",  "droid",
-	    "cursor",          "opencode",       "gemini", "vscode",
-	    "vscode-insiders", "vscodium"};
+	    "claude-code",     "claude-desktop", "codex",    "droid",
+	    "cursor",          "opencode",       "gemini",   "vscode",
+	    "vscode-insiders", "vscodium",       "windsurf", "kiro",
+	    "lmstudio"};
 	size_t i;
 
 	(void)state;
-	assert_int_equal(adapter_count, 10);
-	for (i = 0; i < 10; i++) {
+	assert_int_equal(adapter_count, 13);
+	for (i = 0; i < 13; i++) {
 		const struct adapter *a = adapter_find(ids[i]);
 
 		assert_non_null(a);

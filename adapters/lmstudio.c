@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* LM Studio: mcpServers in ~/.lmstudio/mcp.json, in Cursor's notation (a
+ * remote server by "url", with "headers"). */
+#include "adapter.h"
+
+static const char *const lmstudio_key[] = {"mcpServers"};
+
+static int lmstudio_locate(const struct host_env *env,
+                           struct host_location *out, struct diag *d)
+{
+	const char *home = render_home(env, d);
+
+	if (home == NULL)
+		return -ERR_INVALID;
+	return render_location(out,
+	                       render_path(home, ".lmstudio", "mcp.json", NULL),
+	                       render_path(home, ".lmstudio", NULL), NULL);
+}
+
+static int lmstudio_render(const struct server *s, json_t **out, struct diag *d)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	(void)d;
+	if (o == NULL)
+		return -ERR_NOMEM;
+	if (s->transport == SERVER_STDIO) {
+		r |= render_set(o, "command", json_string(s->command));
+		r |= render_set(o, "args", render_strv(&s->args));
+		if (s->env.n > 0)
+			r |= render_set(o, "env", render_kvlist(&s->env));
+	} else {
+		r |= render_set(o, "url", json_string(s->url));
+		if (s->headers.n > 0)
+			r |= render_set(o, "headers",
+			                render_kvlist(&s->headers));
+	}
+	if (r != 0) {
+		json_decref(o);
+		return -ERR_NOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+const struct adapter adapter_lmstudio = {
+    .id = "lmstudio",
+    .name = "LM Studio",
+    .format = HOST_FORMAT_JSON,
+    .key_path = lmstudio_key,
+    .key_depth = 1,
+    .expands_env = 0,
+    .literal = NULL, /* no expansion documented */
+    .can_disable = false,
+    .can_filter_tools = false,
+    .locate = lmstudio_locate,
+    .render = lmstudio_render,
+};
