@@ -18,13 +18,15 @@ extern const struct adapter adapter_vscodium;
 extern const struct adapter adapter_windsurf;
 extern const struct adapter adapter_kiro;
 extern const struct adapter adapter_lmstudio;
+extern const struct adapter adapter_copilot;
+extern const struct adapter adapter_crush;
 
 const struct adapter *const adapter_registry[] = {
     &adapter_claude_code, &adapter_claude_desktop, &adapter_codex,
     &adapter_droid,       &adapter_cursor,         &adapter_opencode,
     &adapter_gemini,      &adapter_vscode,         &adapter_vscode_insiders,
     &adapter_vscodium,    &adapter_windsurf,       &adapter_kiro,
-    &adapter_lmstudio,
+    &adapter_lmstudio,    &adapter_copilot,        &adapter_crush,
 };
 
 const size_t adapter_count =

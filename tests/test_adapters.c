@@ -457,12 +457,12 @@ static void test_adapters_registry_is_complete(void **state)
 	    "claude-code",     "claude-desktop", "codex",    "droid",
 	    "cursor",          "opencode",       "gemini",   "vscode",
 	    "vscode-insiders", "vscodium",       "windsurf", "kiro",
-	    "lmstudio"};
+	    "lmstudio",        "copilot",        "crush"};
 	size_t i;
 
 	(void)state;
-	assert_int_equal(adapter_count, 13);
-	for (i = 0; i < 13; i++) {
+	assert_int_equal(adapter_count, sizeof(ids) / sizeof(ids[0]));
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		const struct adapter *a = adapter_find(ids[i]);
 
 		assert_non_null(a);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* GitHub Copilot CLI: mcpServers in ~/.copilot/mcp-config.json ($COPILOT_HOME
+ * when set), each with its "type" and the "tools" Copilot may call. */
+#include "adapter.h"
+
+static const char *const copilot_key[] = {"mcpServers"};
+
+static int copilot_locate(const struct host_env *env, struct host_location *out,
+                          struct diag *d)
+{
+	const char *base = host_env_get(env, "COPILOT_HOME"), *home;
+
+	if (base != NULL)
+		return render_location(
+		    out, render_path(base, "mcp-config.json", NULL),
+		    render_path(base, NULL), NULL);
+	if ((home = render_home(env, d)) == NULL)
+		return -ERR_INVALID;
+	return render_location(
+	    out, render_path(home, ".copilot", "mcp-config.json", NULL),
+	    render_path(home, ".copilot", NULL), NULL);
+}
+
+static int copilot_render(const struct server *s, json_t **out, struct diag *d)
+{
+	json_t *o = json_object(), *all;
+	int r = 0;
+
+	(void)d;
+	if (o == NULL)
+		return -ERR_NOMEM;
+	r |= render_set(o, "type",
+	                json_string(server_transport_name(s->transport)));
+	if (s->transport == SERVER_STDIO) {
+		r |= render_set(o, "command", json_string(s->command));
+		r |= render_set(o, "args", render_strv(&s->args));
+		if (s->env.n > 0)
+			r |= render_set(o, "env", render_kvlist(&s->env));
+	} else {
+		r |= render_set(o, "url", json_string(s->url));
+		if (s->headers.n > 0)
+			r |= render_set(o, "headers",
+			                render_kvlist(&s->headers));
+	}
+	/* "tools" is required: the allowed ones, or every one. A deny list
+	 * has no place here (can_filter_tools is false: sync warns). */
+	if (s->tools_allow.n > 0)
+		r |= render_set(o, "tools", render_strv(&s->tools_allow));
+	else if ((all = json_array()) == NULL ||
+	         json_array_append_new(all, json_string("*")) != 0) {
+		json_decref(all);
+		r |= -ERR_NOMEM;
+	} else
+		r |= render_set(o, "tools", all);
+	if (r != 0) {
+		json_decref(o);
+		return -ERR_NOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+/* Copilot expands ${VAR} in these entries, with no escape documented: a
+ * value holding "${" is not given to it. */
+static int copilot_literal(unsigned field, const char *text, size_t len,
+                           struct buf *out, struct diag *d)
+{
+	static const char *const patterns[] = {"${", NULL};
+
+	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
+	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
+	                                 RENDER_KEEP_HEADERS,
+	                             patterns, field, text, len, out, d);
+}
+
+const struct adapter adapter_copilot = {
+    .id = "copilot",
+    .name = "GitHub Copilot CLI",
+    .format = HOST_FORMAT_JSON,
+    .key_path = copilot_key,
+    .key_depth = 1,
+    .expands_env = 0,
+    .literal = copilot_literal,
+    .can_disable = false,
+    .can_filter_tools = false,
+    .locate = copilot_locate,
+    .render = copilot_render,
+};
