@@ -244,6 +244,44 @@ static bool ta_tree_lacks(const char *dir, const char *needle)
 	return ok;
 }
 
+/*
+ * An enrolled, running agent that has applied revision 1 of the stub: with
+ * key, the catalogue whose ${secret:STUB_TOKEN} is sealed under it (the key
+ * sent first, as the hub does); without, TA_EXEC_PLAIN.
+ */
+static void ta_exec_fleet(struct ta_fixture *f, struct ta_box *b,
+                          uint8_t key[DEVSECRET_KEY_LEN])
+{
+	uint8_t *env;
+	size_t len;
+
+	ta_enroll_ok(f, b);
+	ta_agent_start(b);
+	assert_true(ta_wait(f, &f->core.hellos, 1));
+	if (key != NULL) {
+		assert_int_equal(crypto_random(f->rng, key, DEVSECRET_KEY_LEN),
+		                 0);
+		ta_push_key(f, key);
+		env = ta_sealed_env(f, b->device_id, 1, key, &len);
+	} else {
+		env = ta_catalogue_env(f, b->device_id, 1, TA_EXEC_PLAIN, &len);
+	}
+	ta_push_env(f, env, len);
+	assert_true(ta_wait(f, &f->core.reports, 1));
+}
+
+/* The MCP handshake's first step, answered with a result. */
+static void ta_exec_initialize(struct ta_exec *x)
+{
+	json_t *j;
+
+	ta_exec_send(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	                "\"initialize\",\"params\":{}}");
+	j = ta_exec_recv(x);
+	assert_non_null(json_object_get(j, "result"));
+	json_decref(j);
+}
+
 static bool ta_calls_at_least(struct ta_fixture *f, size_t n)
 {
 	int64_t deadline = tu_now_ms() + TA_WAIT_MS;
@@ -278,21 +316,10 @@ static void test_exec_session(void **state)
 	int64_t t0;
 	int code;
 
-	ta_enroll_ok(f, b);
-	ta_agent_start(b);
-	assert_true(ta_wait(f, &f->core.hellos, 1));
-	assert_int_equal(crypto_random(f->rng, key, sizeof(key)), 0);
-	ta_push_key(f, key);
-	env = ta_sealed_env(f, b->device_id, 1, key, &len);
-	ta_push_env(f, env, len);
-	assert_true(ta_wait(f, &f->core.reports, 1));
+	ta_exec_fleet(f, b, key);
 
 	ta_exec_start(b, "stub", &x);
-	ta_exec_send(&x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-	                 "\"initialize\",\"params\":{}}");
-	j = ta_exec_recv(&x);
-	assert_non_null(json_object_get(j, "result"));
-	json_decref(j);
+	ta_exec_initialize(&x);
 	/* A launcher of a stdio server never maps the network libraries
 	 * (common/netclient.c loads them on first use). */
 	{
@@ -418,17 +445,10 @@ static void test_exec_live_policy(void **state)
 	size_t len;
 	bool has;
 
-	ta_enroll_ok(f, b);
-	ta_agent_start(b);
-	assert_true(ta_wait(f, &f->core.hellos, 1));
-	env = ta_catalogue_env(f, b->device_id, 1, TA_EXEC_PLAIN, &len);
-	ta_push_env(f, env, len);
-	assert_true(ta_wait(f, &f->core.reports, 1));
+	ta_exec_fleet(f, b, NULL);
 
 	ta_exec_start(b, "stub", &x);
-	ta_exec_send(&x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-	                 "\"initialize\",\"params\":{}}");
-	json_decref(ta_exec_recv(&x));
+	ta_exec_initialize(&x);
 	assert_int_equal(ta_exec_tools(&x, 2, "echo", &has), 5);
 	assert_true(has);
 	assert_string_equal(
@@ -464,18 +484,10 @@ static void test_exec_revoked(void **state)
 	struct ta_fixture *f = ta_fx;
 	uint8_t key[DEVSECRET_KEY_LEN], *env, *payload;
 	struct ta_exec x;
-	json_t *j;
 	size_t len, plen;
 	int64_t t0;
 
-	ta_enroll_ok(f, b);
-	ta_agent_start(b);
-	assert_true(ta_wait(f, &f->core.hellos, 1));
-	assert_int_equal(crypto_random(f->rng, key, sizeof(key)), 0);
-	ta_push_key(f, key);
-	env = ta_sealed_env(f, b->device_id, 1, key, &len);
-	ta_push_env(f, env, len);
-	assert_true(ta_wait(f, &f->core.reports, 1));
+	ta_exec_fleet(f, b, key);
 
 	/* The agent stopped: a server whose secrets it holds is refused. */
 	assert_int_equal(ta_agent_stop(b), EXIT_OK);
@@ -486,10 +498,7 @@ static void test_exec_revoked(void **state)
 	ta_agent_start(b);
 	assert_true(ta_wait(f, &f->core.hellos, 2));
 	ta_exec_start(b, "stub", &x);
-	ta_exec_send(&x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-	                 "\"initialize\",\"params\":{}}");
-	j = ta_exec_recv(&x);
-	json_decref(j);
+	ta_exec_initialize(&x);
 	payload = ta_revocation_payload(TA_USER, b->device_id, 2, &plen);
 	env =
 	    ta_sign(f, f->signer, ENVELOPE_REVOCATION, payload, plen, 2, &len);
@@ -522,24 +531,12 @@ static void test_exec_held_calls(void **state)
 	struct ta_fixture *f = ta_fx;
 	struct ta_exec x;
 	char buf[64];
-	uint8_t *env;
-	json_t *j;
-	size_t len;
 
-	ta_enroll_ok(f, b);
-	ta_agent_start(b);
-	assert_true(ta_wait(f, &f->core.hellos, 1));
-	env = ta_catalogue_env(f, b->device_id, 1, TA_EXEC_PLAIN, &len);
-	ta_push_env(f, env, len);
-	assert_true(ta_wait(f, &f->core.reports, 1));
+	ta_exec_fleet(f, b, NULL);
 	assert_int_equal(ta_agent_stop(b), EXIT_OK);
 
 	ta_exec_start(b, "stub", &x);
-	ta_exec_send(&x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-	                 "\"initialize\",\"params\":{}}");
-	j = ta_exec_recv(&x);
-	assert_non_null(json_object_get(j, "result"));
-	json_decref(j);
+	ta_exec_initialize(&x);
 	assert_string_equal(
 	    ta_exec_call(&x, 2, "echo", "{\"text\":\"a\"}", buf, sizeof(buf)),
 	    "a");
