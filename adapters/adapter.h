@@ -117,6 +117,18 @@ json_t *render_kvlist(const struct kvlist *l);
  */
 int render_set(json_t *o, const char *key, json_t *value);
 
+/*
+ * Sets the fields most hosts spell alike: command, args and env (when
+ * there is one) for a stdio server; the URL under url_key ("url", or the
+ * host's own name for it) and headers (when there are any) for a remote
+ * one. Returns 0 or -ERR_NOMEM, so that calls chain with |=.
+ */
+int render_fields(json_t *o, const struct server *s, const char *url_key);
+
+/* Ends a render: *out = o when r is 0, else o is freed and -ERR_NOMEM
+ * returned. */
+int render_finish(json_t *o, int r, json_t **out);
+
 /* Fields where a host expands ${VAR} itself (struct adapter.expands_env):
  * there a ${host:VAR} of the catalogue is written as ${VAR}. */
 #define RENDER_KEEP_ENV     0x1u /* env values */
@@ -157,6 +169,11 @@ int render_literal_braces(unsigned where, unsigned field, const char *text,
 int render_literal_dollar(unsigned once, unsigned twice, unsigned field,
                           const char *text, size_t len, struct buf *out,
                           struct diag *d);
+/* The literal() of a host that substitutes "${...}" forms in every field
+ * and documents no escape (Cursor, VS Code, Windsurf, Kiro, Copilot CLI):
+ * a value holding "${" is refused. */
+int render_literal_no_braces(unsigned field, const char *text, size_t len,
+                             struct buf *out, struct diag *d);
 /* A host with expansions and no escape: -ERR_SKIP when text holds one of
  * the NULL-terminated patterns in a field of where. */
 int render_literal_refuse(unsigned where, const char *const *patterns,

@@ -97,7 +97,6 @@ static int claude_desktop_render(const struct server *s, json_t **out,
                                  struct diag *d)
 {
 	json_t *o;
-	int r = 0;
 
 	if (s->transport != SERVER_STDIO)
 		return diag_set(d, ERR_SKIP, 0, 0,
@@ -106,16 +105,7 @@ static int claude_desktop_render(const struct server *s, json_t **out,
 		                "the app)");
 	if ((o = json_object()) == NULL)
 		return -ERR_NOMEM;
-	r |= render_set(o, "command", json_string(s->command));
-	r |= render_set(o, "args", render_strv(&s->args));
-	if (s->env.n > 0)
-		r |= render_set(o, "env", render_kvlist(&s->env));
-	if (r != 0) {
-		json_decref(o);
-		return -ERR_NOMEM;
-	}
-	*out = o;
-	return 0;
+	return render_finish(o, render_fields(o, s, "url"), out);
 }
 
 const struct adapter adapter_claude_desktop = {

@@ -24,24 +24,14 @@ static int copilot_locate(const struct host_env *env, struct host_location *out,
 static int copilot_render(const struct server *s, json_t **out, struct diag *d)
 {
 	json_t *o = json_object(), *all;
-	int r = 0;
+	int r;
 
 	(void)d;
 	if (o == NULL)
 		return -ERR_NOMEM;
-	r |= render_set(o, "type",
-	                json_string(server_transport_name(s->transport)));
-	if (s->transport == SERVER_STDIO) {
-		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
-		if (s->env.n > 0)
-			r |= render_set(o, "env", render_kvlist(&s->env));
-	} else {
-		r |= render_set(o, "url", json_string(s->url));
-		if (s->headers.n > 0)
-			r |= render_set(o, "headers",
-			                render_kvlist(&s->headers));
-	}
+	r = render_set(o, "type",
+	               json_string(server_transport_name(s->transport)));
+	r |= render_fields(o, s, "url");
 	/* "tools" is required: the allowed ones, or every one. A deny list
 	 * has no place here (can_filter_tools is false: sync warns). */
 	if (s->tools_allow.n > 0)
@@ -52,27 +42,11 @@ static int copilot_render(const struct server *s, json_t **out, struct diag *d)
 		r |= -ERR_NOMEM;
 	} else
 		r |= render_set(o, "tools", all);
-	if (r != 0) {
-		json_decref(o);
-		return -ERR_NOMEM;
-	}
-	*out = o;
-	return 0;
+	return render_finish(o, r, out);
 }
 
 /* Copilot expands ${VAR} in these entries, with no escape documented: a
  * value holding "${" is not given to it. */
-static int copilot_literal(unsigned field, const char *text, size_t len,
-                           struct buf *out, struct diag *d)
-{
-	static const char *const patterns[] = {"${", NULL};
-
-	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
-	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
-	                                 RENDER_KEEP_HEADERS,
-	                             patterns, field, text, len, out, d);
-}
-
 const struct adapter adapter_copilot = {
     .id = "copilot",
     .name = "GitHub Copilot CLI",
@@ -80,7 +54,7 @@ const struct adapter adapter_copilot = {
     .key_path = copilot_key,
     .key_depth = 1,
     .expands_env = 0,
-    .literal = copilot_literal,
+    .literal = render_literal_no_braces,
     .can_disable = false,
     .can_filter_tools = false,
     .locate = copilot_locate,

@@ -20,45 +20,17 @@ static int cursor_locate(const struct host_env *env, struct host_location *out,
 static int cursor_render(const struct server *s, json_t **out, struct diag *d)
 {
 	json_t *o = json_object();
-	int r = 0;
 
 	(void)d;
 	if (o == NULL)
 		return -ERR_NOMEM;
 	/* Cursor infers the remote transport from the server itself. */
-	if (s->transport == SERVER_STDIO) {
-		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
-		if (s->env.n > 0)
-			r |= render_set(o, "env", render_kvlist(&s->env));
-	} else {
-		r |= render_set(o, "url", json_string(s->url));
-		if (s->headers.n > 0)
-			r |= render_set(o, "headers",
-			                render_kvlist(&s->headers));
-	}
-	if (r != 0) {
-		json_decref(o);
-		return -ERR_NOMEM;
-	}
-	*out = o;
-	return 0;
+	return render_finish(o, render_fields(o, s, "url"), out);
 }
 
 /* Cursor interpolates ${env:NAME}, ${userHome}, ${workspaceFolder} and
  * their kin in its entries, with no escape documented (it has no CLI to
  * check): a value holding "${" is not given to it. */
-static int cursor_literal(unsigned field, const char *text, size_t len,
-                          struct buf *out, struct diag *d)
-{
-	static const char *const patterns[] = {"${", NULL};
-
-	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
-	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
-	                                 RENDER_KEEP_HEADERS,
-	                             patterns, field, text, len, out, d);
-}
-
 const struct adapter adapter_cursor = {
     .id = "cursor",
     .name = "Cursor",
@@ -66,7 +38,7 @@ const struct adapter adapter_cursor = {
     .key_path = cursor_key,
     .key_depth = 1,
     .expands_env = 0,
-    .literal = cursor_literal,
+    .literal = render_literal_no_braces,
     .can_disable = false,
     .can_filter_tools = false,
     .locate = cursor_locate,

@@ -20,24 +20,14 @@ static int droid_locate(const struct host_env *env, struct host_location *out,
 static int droid_render(const struct server *s, json_t **out, struct diag *d)
 {
 	json_t *o = json_object();
-	int r = 0;
+	int r;
 
 	(void)d;
 	if (o == NULL)
 		return -ERR_NOMEM;
-	r |= render_set(o, "type",
-	                json_string(server_transport_name(s->transport)));
-	if (s->transport == SERVER_STDIO) {
-		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
-		if (s->env.n > 0)
-			r |= render_set(o, "env", render_kvlist(&s->env));
-	} else {
-		r |= render_set(o, "url", json_string(s->url));
-		if (s->headers.n > 0)
-			r |= render_set(o, "headers",
-			                render_kvlist(&s->headers));
-	}
+	r = render_set(o, "type",
+	               json_string(server_transport_name(s->transport)));
+	r |= render_fields(o, s, "url");
 	r |= render_set(o, "disabled", json_boolean(s->disabled));
 	if (s->tools_allow.n > 0)
 		r |=
@@ -45,12 +35,7 @@ static int droid_render(const struct server *s, json_t **out, struct diag *d)
 	if (s->tools_deny.n > 0)
 		r |=
 		    render_set(o, "disabledTools", render_strv(&s->tools_deny));
-	if (r != 0) {
-		json_decref(o);
-		return -ERR_NOMEM;
-	}
-	*out = o;
-	return 0;
+	return render_finish(o, r, out);
 }
 
 /* Droid expands ${VAR} (and ${VAR:-default}) in env and headers only. */

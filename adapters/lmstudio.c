@@ -20,28 +20,11 @@ static int lmstudio_locate(const struct host_env *env,
 static int lmstudio_render(const struct server *s, json_t **out, struct diag *d)
 {
 	json_t *o = json_object();
-	int r = 0;
 
 	(void)d;
 	if (o == NULL)
 		return -ERR_NOMEM;
-	if (s->transport == SERVER_STDIO) {
-		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
-		if (s->env.n > 0)
-			r |= render_set(o, "env", render_kvlist(&s->env));
-	} else {
-		r |= render_set(o, "url", json_string(s->url));
-		if (s->headers.n > 0)
-			r |= render_set(o, "headers",
-			                render_kvlist(&s->headers));
-	}
-	if (r != 0) {
-		json_decref(o);
-		return -ERR_NOMEM;
-	}
-	*out = o;
-	return 0;
+	return render_finish(o, render_fields(o, s, "url"), out);
 }
 
 const struct adapter adapter_lmstudio = {

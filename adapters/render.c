@@ -86,6 +86,34 @@ int render_set(json_t *o, const char *key, json_t *value)
 	return json_object_set_new(o, key, value) == 0 ? 0 : -ERR_NOMEM;
 }
 
+int render_fields(json_t *o, const struct server *s, const char *url_key)
+{
+	int r = 0;
+
+	if (s->transport == SERVER_STDIO) {
+		r |= render_set(o, "command", json_string(s->command));
+		r |= render_set(o, "args", render_strv(&s->args));
+		if (s->env.n > 0)
+			r |= render_set(o, "env", render_kvlist(&s->env));
+	} else {
+		r |= render_set(o, url_key, json_string(s->url));
+		if (s->headers.n > 0)
+			r |= render_set(o, "headers",
+			                render_kvlist(&s->headers));
+	}
+	return r != 0 ? -ERR_NOMEM : 0;
+}
+
+int render_finish(json_t *o, int r, json_t **out)
+{
+	if (r != 0) {
+		json_decref(o);
+		return -ERR_NOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
 /* What a ${host:VAR} placeholder becomes in one field. */
 enum render_host_var {
 	RENDER_HOST_SKIP,    /* the host does not expand variables here */
@@ -379,6 +407,17 @@ int render_literal_dollar(unsigned once, unsigned twice, unsigned field,
 		from = i + 1;
 	}
 	return buf_append(out, text + from, len - from);
+}
+
+int render_literal_no_braces(unsigned field, const char *text, size_t len,
+                             struct buf *out, struct diag *d)
+{
+	static const char *const patterns[] = {"${", NULL};
+
+	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
+	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
+	                                 RENDER_KEEP_HEADERS,
+	                             patterns, field, text, len, out, d);
 }
 
 int render_literal_refuse(unsigned where, const char *const *patterns,

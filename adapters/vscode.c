@@ -68,48 +68,20 @@ static int vscodium_locate(const struct host_env *env,
 static int vscode_render(const struct server *s, json_t **out, struct diag *d)
 {
 	json_t *o = json_object();
-	int r = 0;
+	int r;
 
 	(void)d;
 	if (o == NULL)
 		return -ERR_NOMEM;
-	if (s->transport == SERVER_STDIO) {
-		r |= render_set(o, "type", json_string("stdio"));
-		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
-		if (s->env.n > 0)
-			r |= render_set(o, "env", render_kvlist(&s->env));
-	} else {
-		r |= render_set(
-		    o, "type",
-		    json_string(s->transport == SERVER_SSE ? "sse" : "http"));
-		r |= render_set(o, "url", json_string(s->url));
-		if (s->headers.n > 0)
-			r |= render_set(o, "headers",
-			                render_kvlist(&s->headers));
-	}
-	if (r != 0) {
-		json_decref(o);
-		return -ERR_NOMEM;
-	}
-	*out = o;
-	return 0;
+	r = render_set(o, "type",
+	               json_string(server_transport_name(s->transport)));
+	r |= render_fields(o, s, "url");
+	return render_finish(o, r, out);
 }
 
 /* VS Code substitutes ${env:NAME}, ${input:ID}, ${userHome},
  * ${workspaceFolder} and their kin in these files, with no escape: a value
- * holding "${" is not given to it. */
-static int vscode_literal(unsigned field, const char *text, size_t len,
-                          struct buf *out, struct diag *d)
-{
-	static const char *const patterns[] = {"${", NULL};
-
-	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
-	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
-	                                 RENDER_KEEP_HEADERS,
-	                             patterns, field, text, len, out, d);
-}
-
+ * holding "${" is not given to it (render_literal_no_braces()). */
 #define VSCODE_ADAPTER(var, id_, name_, locate_)                               \
 	const struct adapter var = {                                           \
 	    .id = id_,                                                         \
@@ -118,7 +90,7 @@ static int vscode_literal(unsigned field, const char *text, size_t len,
 	    .key_path = vscode_key,                                            \
 	    .key_depth = 1,                                                    \
 	    .expands_env = 0,                                                  \
-	    .literal = vscode_literal,                                         \
+	    .literal = render_literal_no_braces,                               \
 	    .can_disable = false,                                              \
 	    .can_filter_tools = false,                                         \
 	    .locate = locate_,                                                 \

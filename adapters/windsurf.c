@@ -21,44 +21,18 @@ static int windsurf_locate(const struct host_env *env,
 static int windsurf_render(const struct server *s, json_t **out, struct diag *d)
 {
 	json_t *o = json_object();
-	int r = 0;
+	int r;
 
 	(void)d;
 	if (o == NULL)
 		return -ERR_NOMEM;
-	if (s->transport == SERVER_STDIO) {
-		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
-		if (s->env.n > 0)
-			r |= render_set(o, "env", render_kvlist(&s->env));
-	} else {
-		r |= render_set(o, "serverUrl", json_string(s->url));
-		if (s->headers.n > 0)
-			r |= render_set(o, "headers",
-			                render_kvlist(&s->headers));
-	}
+	r = render_fields(o, s, "serverUrl");
 	r |= render_set(o, "disabled", json_boolean(s->disabled));
-	if (r != 0) {
-		json_decref(o);
-		return -ERR_NOMEM;
-	}
-	*out = o;
-	return 0;
+	return render_finish(o, r, out);
 }
 
 /* Windsurf interpolates ${env:NAME} (and ${file:...}) in its entries, with
  * no escape documented: a value holding "${" is not given to it. */
-static int windsurf_literal(unsigned field, const char *text, size_t len,
-                            struct buf *out, struct diag *d)
-{
-	static const char *const patterns[] = {"${", NULL};
-
-	return render_literal_refuse(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
-	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
-	                                 RENDER_KEEP_HEADERS,
-	                             patterns, field, text, len, out, d);
-}
-
 const struct adapter adapter_windsurf = {
     .id = "windsurf",
     .name = "Windsurf",
@@ -66,7 +40,7 @@ const struct adapter adapter_windsurf = {
     .key_path = windsurf_key,
     .key_depth = 1,
     .expands_env = 0,
-    .literal = windsurf_literal,
+    .literal = render_literal_no_braces,
     .can_disable = true,
     .can_filter_tools = false,
     .locate = windsurf_locate,
