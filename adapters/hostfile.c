@@ -297,25 +297,16 @@ struct hostfile_skip {
 
 #define HOSTFILE_SOURCE_HEX 32 /* hex digits of a definition's digest */
 
-/* True when a string of s (command, args, env, URL, headers) holds a
- * ${VAR} that the sync resolves. */
+static int hostfile_var_cb(void *ctx, const char *value)
+{
+	(void)ctx;
+	return strstr(value, "${") != NULL;
+}
+
+/* True when a string of s holds a ${VAR} that the sync resolves. */
 static bool hostfile_has_vars(const struct server *s)
 {
-	size_t i;
-
-	if ((s->command && strstr(s->command, "${")) ||
-	    (s->url && strstr(s->url, "${")))
-		return true;
-	for (i = 0; i < s->args.n; i++)
-		if (strstr(s->args.v[i], "${"))
-			return true;
-	for (i = 0; i < s->env.n; i++)
-		if (strstr(s->env.v[i].value, "${"))
-			return true;
-	for (i = 0; i < s->headers.n; i++)
-		if (strstr(s->headers.v[i].value, "${"))
-			return true;
-	return false;
+	return server_each_value(s, hostfile_var_cb, NULL) != 0;
 }
 
 /* The digest of a server's definition as the catalogue has it, before

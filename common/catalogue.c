@@ -93,20 +93,36 @@ static int catalogue_refs_of(const char *s, struct strv *out)
 	return 0;
 }
 
-int server_secret_refs(const struct server *s, struct strv *out)
+int server_each_value(const struct server *s,
+                      int (*fn)(void *ctx, const char *value), void *ctx)
 {
 	size_t i;
 	int r = 0;
 
-	r |= catalogue_refs_of(s->command, out);
-	r |= catalogue_refs_of(s->url, out);
+	if (s->command != NULL && (r = fn(ctx, s->command)) != 0)
+		return r;
+	if (s->url != NULL && (r = fn(ctx, s->url)) != 0)
+		return r;
 	for (i = 0; i < s->args.n; i++)
-		r |= catalogue_refs_of(s->args.v[i], out);
+		if ((r = fn(ctx, s->args.v[i])) != 0)
+			return r;
 	for (i = 0; i < s->env.n; i++)
-		r |= catalogue_refs_of(s->env.v[i].value, out);
+		if ((r = fn(ctx, s->env.v[i].value)) != 0)
+			return r;
 	for (i = 0; i < s->headers.n; i++)
-		r |= catalogue_refs_of(s->headers.v[i].value, out);
-	return r != 0 ? -ERR_NOMEM : 0;
+		if ((r = fn(ctx, s->headers.v[i].value)) != 0)
+			return r;
+	return 0;
+}
+
+static int catalogue_refs_cb(void *ctx, const char *value)
+{
+	return catalogue_refs_of(value, ctx) != 0 ? -ERR_NOMEM : 0;
+}
+
+int server_secret_refs(const struct server *s, struct strv *out)
+{
+	return server_each_value(s, catalogue_refs_cb, out);
 }
 
 bool server_has_secrets(const struct server *s)

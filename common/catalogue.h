@@ -186,6 +186,12 @@ void catalogue_clear(struct catalogue *c);
  * via unset on a fleet server. */
 bool server_via_launcher(const struct server *s);
 
+/* Calls fn on each string of s a placeholder may stand in: the command,
+ * the URL, the args, env values and header values, in that order, until
+ * one returns non-zero, which is returned (else 0). */
+int server_each_value(const struct server *s,
+                      int (*fn)(void *ctx, const char *value), void *ctx);
+
 /* Collects the names of the ${secret:NAME}s in the command, args, env
  * values, URL and header values of s (each once) into *out. Returns 0 or
  * -ERR_NOMEM. */
