@@ -107,8 +107,6 @@ bool adapter_known(const char *id);
 
 /* Shared rendering helpers (adapters/render.c). */
 
-/* Returns a new JSON array of the strings in v, or NULL on ENOMEM. */
-json_t *render_strv(const struct strv *v);
 /* Returns a new JSON object of the pairs in l, or NULL on ENOMEM. */
 json_t *render_kvlist(const struct kvlist *l);
 /*

@@ -40,7 +40,7 @@ static int claude_code_render(const struct server *s, json_t **out,
 	                json_string(server_transport_name(s->transport)));
 	if (s->transport == SERVER_STDIO) {
 		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
+		r |= render_set(o, "args", strv_json(&s->args));
 		r |= render_set(o, "env", render_kvlist(&s->env));
 	} else {
 		r |= render_set(o, "url", json_string(s->url));

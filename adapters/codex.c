@@ -48,7 +48,7 @@ static int codex_render(const struct server *s, json_t **out, struct diag *d)
 	if (s->transport == SERVER_STDIO) {
 		r |= render_set(o, "command", json_string(s->command));
 		if (s->args.n > 0)
-			r |= render_set(o, "args", render_strv(&s->args));
+			r |= render_set(o, "args", strv_json(&s->args));
 		if (s->env.n > 0)
 			r |= render_set(o, "env", render_kvlist(&s->env));
 	} else {
@@ -60,11 +60,9 @@ static int codex_render(const struct server *s, json_t **out, struct diag *d)
 	if (s->disabled)
 		r |= render_set(o, "enabled", json_false());
 	if (s->tools_allow.n > 0)
-		r |= render_set(o, "enabled_tools",
-		                render_strv(&s->tools_allow));
+		r |= render_set(o, "enabled_tools", strv_json(&s->tools_allow));
 	if (s->tools_deny.n > 0)
-		r |= render_set(o, "disabled_tools",
-		                render_strv(&s->tools_deny));
+		r |= render_set(o, "disabled_tools", strv_json(&s->tools_deny));
 	if (r != 0) {
 		json_decref(o);
 		return -ERR_NOMEM;

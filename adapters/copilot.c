@@ -35,7 +35,7 @@ static int copilot_render(const struct server *s, json_t **out, struct diag *d)
 	/* "tools" is required: the allowed ones, or every one. A deny list
 	 * has no place here (can_filter_tools is false: sync warns). */
 	if (s->tools_allow.n > 0)
-		r |= render_set(o, "tools", render_strv(&s->tools_allow));
+		r |= render_set(o, "tools", strv_json(&s->tools_allow));
 	else if ((all = json_array()) == NULL ||
 	         json_array_append_new(all, json_string("*")) != 0) {
 		json_decref(all);

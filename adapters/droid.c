@@ -30,11 +30,9 @@ static int droid_render(const struct server *s, json_t **out, struct diag *d)
 	r |= render_fields(o, s, "url");
 	r |= render_set(o, "disabled", json_boolean(s->disabled));
 	if (s->tools_allow.n > 0)
-		r |=
-		    render_set(o, "enabledTools", render_strv(&s->tools_allow));
+		r |= render_set(o, "enabledTools", strv_json(&s->tools_allow));
 	if (s->tools_deny.n > 0)
-		r |=
-		    render_set(o, "disabledTools", render_strv(&s->tools_deny));
+		r |= render_set(o, "disabledTools", strv_json(&s->tools_deny));
 	return render_finish(o, r, out);
 }
 

@@ -28,7 +28,7 @@ static int gemini_render(const struct server *s, json_t **out, struct diag *d)
 		return -ERR_NOMEM;
 	if (s->transport == SERVER_STDIO) {
 		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
+		r |= render_set(o, "args", strv_json(&s->args));
 		if (s->env.n > 0)
 			r |= render_set(o, "env", render_kvlist(&s->env));
 	} else {
@@ -42,10 +42,9 @@ static int gemini_render(const struct server *s, json_t **out, struct diag *d)
 			                render_kvlist(&s->headers));
 	}
 	if (s->tools_allow.n > 0)
-		r |=
-		    render_set(o, "includeTools", render_strv(&s->tools_allow));
+		r |= render_set(o, "includeTools", strv_json(&s->tools_allow));
 	if (s->tools_deny.n > 0)
-		r |= render_set(o, "excludeTools", render_strv(&s->tools_deny));
+		r |= render_set(o, "excludeTools", strv_json(&s->tools_deny));
 	if (r != 0) {
 		json_decref(o);
 		return -ERR_NOMEM;

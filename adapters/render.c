@@ -48,21 +48,6 @@ void host_location_clear(struct host_location *loc)
 	memset(loc, 0, sizeof(*loc));
 }
 
-json_t *render_strv(const struct strv *v)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	if (a == NULL)
-		return NULL;
-	for (i = 0; i < v->n; i++)
-		if (json_array_append_new(a, json_string(v->v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 json_t *render_kvlist(const struct kvlist *l)
 {
 	json_t *o = json_object();
@@ -92,7 +77,7 @@ int render_fields(json_t *o, const struct server *s, const char *url_key)
 
 	if (s->transport == SERVER_STDIO) {
 		r |= render_set(o, "command", json_string(s->command));
-		r |= render_set(o, "args", render_strv(&s->args));
+		r |= render_set(o, "args", strv_json(&s->args));
 		if (s->env.n > 0)
 			r |= render_set(o, "env", render_kvlist(&s->env));
 	} else {

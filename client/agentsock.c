@@ -442,15 +442,9 @@ static int agentsock_refusal(struct agentsock *as, const char *name,
  */
 static json_t *agentsock_policy(const struct server *s)
 {
-	json_t *allow = json_array(), *deny = json_array();
-	size_t i;
+	json_t *allow = strv_json(&s->tools_allow),
+	       *deny = strv_json(&s->tools_deny);
 
-	for (i = 0; allow != NULL && i < s->tools_allow.n; i++)
-		(void)json_array_append_new(allow,
-		                            json_string(s->tools_allow.v[i]));
-	for (i = 0; deny != NULL && i < s->tools_deny.n; i++)
-		(void)json_array_append_new(deny,
-		                            json_string(s->tools_deny.v[i]));
 	if (allow == NULL || deny == NULL) {
 		json_decref(allow);
 		json_decref(deny);

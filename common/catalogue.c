@@ -829,7 +829,7 @@ fail:
 	return r;
 }
 
-static json_t *catalogue_strv_json(const struct strv *v)
+json_t *strv_json(const struct strv *v)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -872,8 +872,8 @@ json_t *server_to_json(const struct server *s)
 		bad |=
 		    json_object_set_new(o, "command", json_string(s->command));
 		if (s->args.n > 0)
-			bad |= json_object_set_new(
-			    o, "args", catalogue_strv_json(&s->args));
+			bad |=
+			    json_object_set_new(o, "args", strv_json(&s->args));
 		if (s->env.n > 0)
 			bad |= json_object_set_new(o, "env",
 			                           catalogue_kv_json(&s->env));
@@ -887,8 +887,7 @@ json_t *server_to_json(const struct server *s)
 			    o, "headers", catalogue_kv_json(&s->headers));
 	}
 	if (s->has_hosts)
-		bad |= json_object_set_new(o, "hosts",
-		                           catalogue_strv_json(&s->hosts));
+		bad |= json_object_set_new(o, "hosts", strv_json(&s->hosts));
 	if (s->disabled)
 		bad |= json_object_set_new(o, "disabled", json_true());
 	if (s->tools_allow.n > 0 || s->tools_deny.n > 0) {
@@ -897,12 +896,11 @@ json_t *server_to_json(const struct server *s)
 			return NULL;
 		}
 		if (s->tools_allow.n > 0)
-			bad |= json_object_set_new(
-			    tools, "allow",
-			    catalogue_strv_json(&s->tools_allow));
+			bad |= json_object_set_new(tools, "allow",
+			                           strv_json(&s->tools_allow));
 		if (s->tools_deny.n > 0)
-			bad |= json_object_set_new(
-			    tools, "deny", catalogue_strv_json(&s->tools_deny));
+			bad |= json_object_set_new(tools, "deny",
+			                           strv_json(&s->tools_deny));
 		bad |= json_object_set_new(o, "tools", tools);
 	}
 	if (server_via_name(s->via) != NULL)

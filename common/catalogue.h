@@ -213,6 +213,8 @@ void kvlist_clear(struct kvlist *l);
 int strv_push(struct strv *v, const char *s);
 /* True when v holds s. */
 bool strv_has(const struct strv *v, const char *s);
+/* A new JSON array of the strings of v, or NULL when out of memory. */
+json_t *strv_json(const struct strv *v);
 /* Appends copies of key and value. Returns 0 or -ERR_NOMEM. */
 int kvlist_push(struct kvlist *l, const char *key, const char *value);
 /* Returns the value of key, or NULL. */
