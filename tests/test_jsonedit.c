@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for adapters/jsonedit.c: the validating parser and byte-exact edits. */
+/* Tests for adapters/formats/jsonedit.c: the validating parser and byte-exact
+ * edits. */
 #include "testutil.h"
 
 #include <stdbool.h>
