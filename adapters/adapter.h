@@ -54,6 +54,10 @@ struct host_location {
 /* Frees what a location holds and zeroes it. NULL-safe. */
 void host_location_clear(struct host_location *loc);
 
+/* struct adapter.tool_filters */
+#define ADAPTER_TOOLS_ALLOW 0x1u /* withholds every tool not listed */
+#define ADAPTER_TOOLS_DENY  0x2u /* withholds the listed tools */
+
 struct adapter {
 	const char *id;   /* host id, as in "hosts": [...] */
 	const char *name; /* for people */
@@ -77,8 +81,9 @@ struct adapter {
 	/* The entry can say "disabled"; otherwise a disabled server is
 	 * left out of the file (and removed if it was there). */
 	bool can_disable;
-	/* The entry can carry tools.allow / tools.deny. */
-	bool can_filter_tools;
+	/* The tool filters the host enforces (ADAPTER_TOOLS_*): where the
+	 * catalogue sets one the host lacks, sync warns per server. */
+	unsigned tool_filters;
 	/*
 	 * Finds the host's file. Returns 0 and fills *out (present or not), or
 	 * -ERR_NOMEM, or -ERR_INVALID with d saying why the environment is

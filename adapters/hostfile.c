@@ -352,6 +352,28 @@ static const char *hostfile_written(const struct host_state *st,
  * Renders what the host should hold. Servers the host cannot take become
  * SKIP items (or, later, REMOVEs when they were managed) with a reason.
  */
+/* Warns when s sets a tool filter that a's file cannot carry: the server is
+ * written, and the host offers every tool the filter would withhold. */
+static int hostfile_warn_filters(struct host_plan *p, const struct adapter *a,
+                                 const struct server *s)
+{
+	const char *what;
+
+	if (s->tools_allow.n > 0 && !(a->tool_filters & ADAPTER_TOOLS_ALLOW))
+		what = s->tools_deny.n > 0 &&
+		               !(a->tool_filters & ADAPTER_TOOLS_DENY)
+		           ? "tools.allow and tools.deny"
+		           : "tools.allow";
+	else if (s->tools_deny.n > 0 && !(a->tool_filters & ADAPTER_TOOLS_DENY))
+		what = "tools.deny";
+	else
+		return 0;
+	return hostfile_warn(p,
+	                     "%s: %s: %s cannot be enforced by %s (no such "
+	                     "tool filter in its file)",
+	                     a->id, s->name, what, a->name);
+}
+
 static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
                            const struct server *servers, size_t nservers,
                            const struct host_state *prev,
@@ -437,13 +459,7 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 		}
 		if (r != 0)
 			return r;
-		if ((s->tools_allow.n > 0 || s->tools_deny.n > 0) &&
-		    !a->can_filter_tools &&
-		    (r = hostfile_warn(p,
-		                       "%s: %s: tools.allow/deny cannot be "
-		                       "enforced by %s (no tool filter in its "
-		                       "file)",
-		                       a->id, s->name, a->name)) != 0) {
+		if ((r = hostfile_warn_filters(p, a, s)) != 0) {
 			json_decref(entry);
 			return r;
 		}

@@ -492,7 +492,7 @@ static void test_agent_run_apply_replay_drift(void **state)
 	assert_string_equal(r.managed[ta_report_host(&r, "cursor")], "gh,jira");
 	/* Cursor has no tool filter: its report says so; Droid has one. */
 	assert_non_null(strstr(r.warnings[ta_report_host(&r, "cursor")],
-	                       "jira: tools.allow/deny cannot be enforced"));
+	                       "jira: tools.deny cannot be enforced"));
 	assert_string_equal(r.warnings[ta_report_host(&r, "droid")], "");
 	log = ta_log(b);
 	assert_non_null(strstr(log, "ignored catalogue revision 5"));

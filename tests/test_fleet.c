@@ -1105,7 +1105,7 @@ static void test_fleet_report_json_keeps_warnings(void **state)
 {
 	Mcpfleet__V1__SyncReport rep;
 	Mcpfleet__V1__HostReport h, *hp = &h;
-	char *warn[] = {"cursor: jira: tools.allow/deny cannot be enforced",
+	char *warn[] = {"cursor: jira: tools.deny cannot be enforced",
 	                "cursor: x kept as it was written"};
 	char *names[] = {"jira", "x"};
 	json_t *j, *host;

@@ -76,7 +76,7 @@ const struct adapter adapter_claude_code = {
     .expands_env = 0,
     .literal = claude_code_literal,
     .can_disable = false,
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = claude_code_locate,
     .render = claude_code_render,
 };

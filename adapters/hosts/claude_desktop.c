@@ -116,7 +116,7 @@ const struct adapter adapter_claude_desktop = {
     .key_depth = 1,
     .expands_env = 0,
     .can_disable = false,
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = claude_desktop_locate,
     .render = claude_desktop_render,
 };

@@ -79,7 +79,7 @@ const struct adapter adapter_codex = {
     .key_depth = 1,
     .expands_env = 0,
     .can_disable = true,
-    .can_filter_tools = true,
+    .tool_filters = ADAPTER_TOOLS_ALLOW | ADAPTER_TOOLS_DENY,
     .locate = codex_locate,
     .render = codex_render,
 };

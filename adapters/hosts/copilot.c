@@ -33,7 +33,7 @@ static int copilot_render(const struct server *s, json_t **out, struct diag *d)
 	               json_string(server_transport_name(s->transport)));
 	r |= render_fields(o, s, "url");
 	/* "tools" is required: the allowed ones, or every one. A deny list
-	 * has no place here (can_filter_tools is false: sync warns). */
+	 * has no place here (sync warns). */
 	if (s->tools_allow.n > 0)
 		r |= render_set(o, "tools", strv_json(&s->tools_allow));
 	else if ((all = json_array()) == NULL ||
@@ -56,7 +56,7 @@ const struct adapter adapter_copilot = {
     .expands_env = 0,
     .literal = render_literal_no_braces,
     .can_disable = false,
-    .can_filter_tools = false,
+    .tool_filters = ADAPTER_TOOLS_ALLOW,
     .locate = copilot_locate,
     .render = copilot_render,
 };

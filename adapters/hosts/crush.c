@@ -66,7 +66,7 @@ const struct adapter adapter_crush = {
     .expands_env = 0,
     .literal = crush_literal,
     .can_disable = false,
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = crush_locate,
     .render = crush_render,
 };

@@ -40,7 +40,7 @@ const struct adapter adapter_cursor = {
     .expands_env = 0,
     .literal = render_literal_no_braces,
     .can_disable = false,
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = cursor_locate,
     .render = cursor_render,
 };

@@ -53,7 +53,7 @@ const struct adapter adapter_droid = {
     .expands_env = RENDER_KEEP_ENV | RENDER_KEEP_HEADERS,
     .literal = droid_literal,
     .can_disable = true,
-    .can_filter_tools = true,
+    .tool_filters = ADAPTER_TOOLS_ALLOW | ADAPTER_TOOLS_DENY,
     .locate = droid_locate,
     .render = droid_render,
 };

@@ -73,7 +73,7 @@ const struct adapter adapter_gemini = {
     .expands_env = 0,
     .literal = gemini_literal,
     .can_disable = false,
-    .can_filter_tools = true,
+    .tool_filters = ADAPTER_TOOLS_ALLOW | ADAPTER_TOOLS_DENY,
     .locate = gemini_locate,
     .render = gemini_render,
 };

@@ -43,7 +43,7 @@ const struct adapter adapter_kiro = {
     .can_disable = true,
     /* disabledTools exists, but whether it takes globs, and what of an
      * allow list, is unchecked: the launcher enforces filters. */
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = kiro_locate,
     .render = kiro_render,
 };

@@ -36,7 +36,7 @@ const struct adapter adapter_lmstudio = {
     .expands_env = 0,
     .literal = NULL, /* no expansion documented */
     .can_disable = false,
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = lmstudio_locate,
     .render = lmstudio_render,
 };

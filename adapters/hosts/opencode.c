@@ -104,7 +104,7 @@ const struct adapter adapter_opencode = {
     .expands_env = 0,
     .literal = opencode_literal,
     .can_disable = true,
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = opencode_locate,
     .render = opencode_render,
 };

@@ -92,7 +92,7 @@ static int vscode_render(const struct server *s, json_t **out, struct diag *d)
 	    .expands_env = 0,                                                  \
 	    .literal = render_literal_no_braces,                               \
 	    .can_disable = false,                                              \
-	    .can_filter_tools = false,                                         \
+	    .tool_filters = 0,                                                 \
 	    .locate = locate_,                                                 \
 	    .render = vscode_render,                                           \
 	}

@@ -42,7 +42,7 @@ const struct adapter adapter_windsurf = {
     .expands_env = 0,
     .literal = render_literal_no_braces,
     .can_disable = true,
-    .can_filter_tools = false,
+    .tool_filters = 0,
     .locate = windsurf_locate,
     .render = windsurf_render,
 };
