@@ -1520,6 +1520,23 @@ int jdoc_member_get(const struct jdoc *doc, const char *const *path,
 	                    d);
 }
 
+int jdoc_member_span(const struct jdoc *doc, const char *const *path,
+                     size_t depth, const char *name, size_t *begin,
+                     size_t *end, struct diag *d)
+{
+	uint32_t oi, mi;
+	size_t have;
+	int r;
+
+	if ((r = jdoc_lookup(doc, path, depth, &oi, &have, d)) != 0)
+		return r;
+	if ((mi = jdoc_find(doc, oi, name, strlen(name))) == JDOC_NONE)
+		return diag_set(d, ERR_NOENT, 0, 0, "%s: no such member", name);
+	*begin = doc->mem[mi].val;
+	*end = doc->mem[mi].valend;
+	return 0;
+}
+
 /*
  * Editing. The object being edited is copied out of the document, changed
  * member by member with splices that keep every byte they do not own, and
