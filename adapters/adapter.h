@@ -58,6 +58,31 @@ void host_location_clear(struct host_location *loc);
 #define ADAPTER_TOOLS_ALLOW 0x1u /* withholds every tool not listed */
 #define ADAPTER_TOOLS_DENY  0x2u /* withholds the listed tools */
 
+/*
+ * Where a host keeps rules that withhold tools, apart from the server
+ * entries: Claude Code's permissions.deny list in settings.json. Managed
+ * like the entries (only the rules mcpfleet added, byte-exact edits, state
+ * kept per file).
+ */
+struct adapter_filters {
+	const char *what; /* names the rules in messages: "permissions.deny" */
+	enum host_format format;
+	/* Finds the file (its marker is the host's). */
+	int (*locate)(const struct host_env *env, struct host_location *out,
+	              struct diag *d);
+	/* The list of rules, a JSON array of strings: key_path[key_depth - 1]
+	 * names it, the rest the objects on the way. */
+	const char *const *key_path;
+	size_t key_depth;
+	/*
+	 * Appends to out the rule that withholds the tools of server whose
+	 * names match glob ('*' any run). Returns 0, -ERR_NOMEM, or -ERR_SKIP
+	 * with d saying why the host cannot be given that glob.
+	 */
+	int (*rule)(const char *server, const char *glob, struct buf *out,
+	            struct diag *d);
+};
+
 struct adapter {
 	const char *id;   /* host id, as in "hosts": [...] */
 	const char *name; /* for people */
@@ -84,6 +109,8 @@ struct adapter {
 	/* The tool filters the host enforces (ADAPTER_TOOLS_*): where the
 	 * catalogue sets one the host lacks, sync warns per server. */
 	unsigned tool_filters;
+	/* Where the deny filter lives when not in the entry; NULL: there. */
+	const struct adapter_filters *filters;
 	/*
 	 * Finds the host's file. Returns 0 and fills *out (present or not), or
 	 * -ERR_NOMEM, or -ERR_INVALID with d saying why the environment is

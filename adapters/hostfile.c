@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "fileio.h"
 #include "jsonedit.h"
+#include "jsonlist.h"
 #include "jsonutil.h"
 #include "toml.h"
 #include "tomledit.h"
@@ -28,9 +29,18 @@
  * path of a newer mcpfleet does not trust an older stamp. */
 #define HOSTFILE_RENDER_VERSION "mcpfleet-render-1"
 
+/* Where in a file the managed entries are: the host's server entries, or
+ * its tool rules (a list of strings). */
+struct hostfile_target {
+	enum host_format format;
+	const char *const *key_path;
+	size_t key_depth;
+	bool list;
+};
+
 /* A parsed host file, in whichever format the host uses. */
 struct hostfile_doc {
-	const struct adapter *a;
+	const struct hostfile_target *a;
 	struct jdoc *json;
 	struct toml_doc *toml;
 	const char *text;
@@ -79,12 +89,12 @@ const char *host_status_name(enum host_status st)
 	return "?";
 }
 
-static unsigned hostfile_json_flags(const struct adapter *a)
+static unsigned hostfile_json_flags(const struct hostfile_target *a)
 {
 	return a->format == HOST_FORMAT_JSONC ? JDOC_JSONC : 0;
 }
 
-static int hostfile_doc_parse(const struct adapter *a, const char *text,
+static int hostfile_doc_parse(const struct hostfile_target *a, const char *text,
                               size_t len, struct hostfile_doc *doc,
                               struct diag *d)
 {
@@ -113,11 +123,17 @@ static void hostfile_doc_free(struct hostfile_doc *doc)
 static int hostfile_doc_names(const struct hostfile_doc *doc, char ***names,
                               size_t *n, bool *exists, struct diag *d)
 {
-	const struct adapter *a = doc->a;
+	const struct hostfile_target *a = doc->a;
 	int r;
 
 	*names = NULL;
 	*n = 0;
+	if (a->list) {
+		r = jlist_strings(doc->json, a->key_path, a->key_depth, names,
+		                  n, d);
+		*exists = r == 0;
+		return r == -ERR_NOENT ? 0 : r;
+	}
 	if (doc->toml != NULL) {
 		const struct toml_value *t = toml_root(doc->toml);
 		size_t i;
@@ -139,8 +155,10 @@ static int hostfile_doc_names(const struct hostfile_doc *doc, char ***names,
 static int hostfile_doc_get(const struct hostfile_doc *doc, const char *name,
                             json_t **out, struct diag *d)
 {
-	const struct adapter *a = doc->a;
+	const struct hostfile_target *a = doc->a;
 
+	if (a->list) /* a rule is there or not: present is "true" */
+		return (*out = json_true()) != NULL ? 0 : -ERR_NOMEM;
 	if (doc->toml != NULL)
 		return tomledit_get(doc->toml, a->key_path, a->key_depth, name,
 		                    out, d);
@@ -152,8 +170,13 @@ static int hostfile_doc_edit(const struct hostfile_doc *doc,
                              const struct jedit *edits, size_t n, bool prune,
                              char **out, size_t *outlen, struct diag *d)
 {
-	const struct adapter *a = doc->a;
+	const struct hostfile_target *a = doc->a;
 
+	if (a->list)
+		return jlist_edit(doc->json, hostfile_json_flags(a),
+		                  a->key_path, a->key_depth, edits, n,
+		                  prune ? JEDIT_PRUNE_EMPTY : 0, out, outlen,
+		                  d);
 	if (doc->toml != NULL)
 		return tomledit_edit(doc->toml, doc->text, doc->len,
 		                     a->key_path, a->key_depth, edits, n, out,
@@ -166,8 +189,8 @@ static int hostfile_doc_edit(const struct hostfile_doc *doc,
  * True when a text holds nothing but what mcpfleet would have created empty:
  * "{}" (JSON) or blanks (TOML). Such a file, made by us, can be deleted.
  */
-static bool hostfile_text_empty(const struct adapter *a, const char *text,
-                                size_t len)
+static bool hostfile_text_empty(const struct hostfile_target *a,
+                                const char *text, size_t len)
 {
 	size_t i;
 	int braces = 0;
@@ -189,7 +212,7 @@ static bool hostfile_text_empty(const struct adapter *a, const char *text,
 }
 
 /* Text of a new file holding only entries under the key path. */
-static int hostfile_fresh_text(const struct adapter *a,
+static int hostfile_fresh_text(const struct hostfile_target *a,
                                const struct jedit *edits, size_t n, char **out,
                                size_t *outlen, struct diag *d)
 {
@@ -210,7 +233,9 @@ static int hostfile_fresh_text(const struct adapter *a,
 		return -ERR_NOMEM;
 	obj = root;
 	for (i = 0; i < a->key_depth; i++) {
-		if ((inner = json_object()) == NULL ||
+		inner = a->list && i + 1 == a->key_depth ? json_array()
+		                                         : json_object();
+		if (inner == NULL ||
 		    json_object_set_new(obj, a->key_path[i], inner) != 0) {
 			r = -ERR_NOMEM;
 			goto out;
@@ -219,8 +244,11 @@ static int hostfile_fresh_text(const struct adapter *a,
 	}
 	for (i = 0; i < n; i++)
 		if (edits[i].value != NULL &&
-		    json_object_set(obj, edits[i].name,
-		                    (json_t *)(uintptr_t)edits[i].value) != 0) {
+		    (a->list ? json_array_append_new(obj,
+		                                     json_string(edits[i].name))
+		             : json_object_set(
+		                   obj, edits[i].name,
+		                   (json_t *)(uintptr_t)edits[i].value)) != 0) {
 			r = -ERR_NOMEM;
 			goto out;
 		}
@@ -598,6 +626,495 @@ static int hostfile_state_copy(const struct host_state *src,
 	dst->created_container = src->created_container;
 	dst->created_file = src->created_file;
 	dst->stamp = src->stamp;
+	if (src->filters != NULL &&
+	    ((dst->filters = calloc(1, sizeof(*dst->filters))) == NULL ||
+	     (r = hostfile_state_copy(src->filters, dst->filters)) != 0))
+		return dst->filters == NULL ? -ERR_NOMEM : r;
+	return 0;
+}
+
+/* One file's plan in the making: the phases below share it. */
+struct hostfile_run {
+	struct host_plan *p;
+	const struct hostfile_target *t;
+	const struct host_state *prev; /* of this file; never NULL */
+	const struct hostfile_want *want;
+	size_t nwant;
+	const struct hostfile_skip *skips;
+	size_t nskips;
+	struct hostfile_doc doc;
+	char **names; /* the entries in the file */
+	size_t nnames;
+	bool container; /* the key path is there */
+	struct jedit *edits;
+	size_t nedits;
+	struct diag d;
+};
+
+/* Stops a phase: the file is unusable, the plan BLOCKED (1), or ENOMEM. */
+#define HOSTFILE_STOP 1
+
+static int hostfile_block(struct hostfile_run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int hostfile_block(struct hostfile_run *run, const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r = hostfile_set_message(run->p, HOST_BLOCKED,
+	                         "%s: %s: %s; host skipped, file unchanged",
+	                         run->p->adapter->id, run->p->loc.path, msg);
+	return r != 0 ? r : HOSTFILE_STOP;
+}
+
+/*
+ * The no-op fast path: same inputs, same file, every wanted entry already
+ * ours. Nothing to read. Returns HOSTFILE_STOP when it applies.
+ */
+static int hostfile_phase_fast(struct hostfile_run *run)
+{
+	struct host_plan *p = run->p;
+	const struct host_state *prev = run->prev;
+	struct stat st;
+	size_t i;
+	bool fast;
+	int r;
+
+	if ((r = hostfile_digest(p->adapter, p->loc.path, run->want, run->nwant,
+	                         &prev->managed, prev->created_container,
+	                         prev->created_file, p->after.stamp.digest)) !=
+	    0)
+		return r;
+	fast = prev->stamp.valid &&
+	       strcmp(prev->stamp.digest, p->after.stamp.digest) == 0 &&
+	       stat(p->loc.path, &st) == 0 &&
+	       hostfile_stamp_matches(&prev->stamp, &st);
+	for (i = 0; fast && i < run->nwant; i++)
+		fast = strv_has(&prev->managed, run->want[i].name);
+	/* A skipped entry of ours goes, unless it is held. */
+	for (i = 0; fast && i < run->nskips; i++)
+		fast = run->skips[i].held ||
+		       !strv_has(&prev->managed, run->skips[i].name);
+	if (!fast)
+		return 0;
+	for (i = 0; i < run->nwant; i++)
+		if ((r = hostfile_item(p, run->want[i].name, PLAN_UNCHANGED,
+		                       NULL)) != 0)
+			return r;
+	for (i = 0; i < run->nskips; i++)
+		if ((r = hostfile_item(p, run->skips[i].name,
+		                       run->skips[i].held ? PLAN_HELD
+		                                          : PLAN_SKIP,
+		                       run->skips[i].reason)) != 0)
+			return r;
+	host_state_clear(&p->after);
+	if ((r = hostfile_state_copy(prev, &p->after)) != 0)
+		return r;
+	return HOSTFILE_STOP;
+}
+
+/* Reads the file (stat first: a change after the stat shows at the next
+ * run) and parses it. */
+static int hostfile_phase_read(struct hostfile_run *run)
+{
+	struct host_plan *p = run->p;
+	struct diag *d = &run->d;
+	struct stat st;
+	int r;
+
+	if (stat(p->loc.path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			/* A FIFO, socket or device: never opened (a FIFO
+			 * would hang the sync), never replaced. */
+			return hostfile_block(run, "not a regular file (%s)",
+			                      hostfile_file_kind(st.st_mode));
+		hostfile_stamp_from(&p->after.stamp, &st);
+		p->read_stamp = p->after.stamp;
+	}
+	r = fileio_read(p->loc.path, HOSTFILE_MAX_SIZE, &p->old_text,
+	                &p->old_len);
+	if (r == -ERR_NOENT) {
+		p->old_exists = false;
+		p->after.stamp.valid = false;
+		return 0;
+	}
+	if (r == -ERR_NOMEM)
+		return r;
+	if (r == -ERR_TOOBIG)
+		return hostfile_block(run, "larger than %u MB",
+		                      HOSTFILE_MAX_SIZE >> 20);
+	if (r != 0)
+		return hostfile_block(run, "cannot read: %s", strerror(errno));
+	p->old_exists = true;
+	r = hostfile_doc_parse(run->t, p->old_text, p->old_len, &run->doc, d);
+	if (r == 0)
+		r = hostfile_doc_names(&run->doc, &run->names, &run->nnames,
+		                       &run->container, d);
+	if (r == -ERR_NOMEM)
+		return r;
+	if (r != 0 && d->line > 0) {
+		r = hostfile_set_message(p, HOST_BLOCKED,
+		                         "%s: %s:%u:%u: %s; host skipped, file "
+		                         "unchanged",
+		                         p->adapter->id, p->loc.path, d->line,
+		                         d->col, d->msg);
+		return r != 0 ? r : HOSTFILE_STOP;
+	}
+	if (r != 0)
+		return hostfile_block(run, "%s", d->msg);
+	return 0;
+}
+
+static int hostfile_edit_push(struct hostfile_run *run, const char *name,
+                              const json_t *value)
+{
+	run->edits[run->nedits].name = name;
+	run->edits[run->nedits].value = value;
+	run->nedits++;
+	return 0;
+}
+
+/* The adds and updates of what the host should hold. */
+static int hostfile_phase_wanted(struct hostfile_run *run)
+{
+	struct host_plan *p = run->p;
+	const struct strv *before = &run->prev->managed;
+	const struct strv names = {run->names, run->nnames};
+	size_t i;
+	int r;
+
+	for (i = 0; i < run->nwant; i++) {
+		const char *name = run->want[i].name;
+		bool exists = strv_has(&names, name);
+		json_t *cur = NULL;
+
+		if (exists && !strv_has(before, name) && run->t->list) {
+			/* The user's own rule, the same as ours: in force,
+			 * and left to them. */
+			if ((r = hostfile_item(p, name, PLAN_UNCHANGED,
+			                       "already in the file")) != 0)
+				return r;
+			continue;
+		}
+		if (exists && !strv_has(before, name)) {
+			if ((r = hostfile_item(p, name, PLAN_CONFLICT,
+			                       "an entry of this name that "
+			                       "mcpfleet did not write is in "
+			                       "the file")) != 0 ||
+			    (r = hostfile_warn(p,
+			                       "%s: %s: an entry named '%s' "
+			                       "that mcpfleet did not write is "
+			                       "already there; left untouched",
+			                       p->adapter->id, p->loc.path,
+			                       name)) != 0)
+				return r;
+			continue;
+		}
+		if ((r = strv_push(&p->after.managed, name)) != 0)
+			return r;
+		if (exists) {
+			r = hostfile_doc_get(&run->doc, name, &cur, &run->d);
+			if (r == -ERR_NOMEM)
+				return r;
+			if (r == 0 && json_equal(cur, run->want[i].entry)) {
+				json_decref(cur);
+				if ((r = hostfile_item(p, name, PLAN_UNCHANGED,
+				                       NULL)) != 0)
+					return r;
+				continue;
+			}
+			json_decref(cur);
+		}
+		hostfile_edit_push(run, name, run->want[i].entry);
+		if ((r = hostfile_item(p, name, exists ? PLAN_UPDATE : PLAN_ADD,
+		                       NULL)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The removes: entries of ours the host should no longer hold. */
+static int hostfile_phase_removed(struct hostfile_run *run)
+{
+	struct host_plan *p = run->p;
+	const struct strv *before = &run->prev->managed;
+	const struct strv names = {run->names, run->nnames};
+	size_t i;
+	int r;
+
+	for (i = 0; i < run->nskips; i++) {
+		const char *name = run->skips[i].name;
+		bool ours = strv_has(before, name) && strv_has(&names, name);
+
+		if (ours && run->skips[i].held) {
+			/* Left in the file as it is, and still ours. */
+			if ((r = strv_push(&p->after.managed, name)) != 0 ||
+			    (r = hostfile_item(p, name, PLAN_HELD,
+			                       run->skips[i].reason)) != 0)
+				return r;
+			continue;
+		}
+		if ((r = hostfile_item(p, name, ours ? PLAN_REMOVE : PLAN_SKIP,
+		                       run->skips[i].reason)) != 0)
+			return r;
+		if (ours)
+			hostfile_edit_push(run, name, NULL);
+	}
+	for (i = 0; i < before->n; i++) {
+		const char *name = before->v[i];
+
+		if (hostfile_find_want(run->want, run->nwant, name) != NULL ||
+		    hostfile_skip_reason(run->skips, run->nskips, name) !=
+		        NULL ||
+		    !strv_has(&names, name))
+			continue;
+		hostfile_edit_push(run, name, NULL);
+		if ((r = hostfile_item(p, name, PLAN_REMOVE,
+		                       run->t->list
+		                           ? "no longer in the catalogue"
+		                           : "no longer in the catalogue for "
+		                             "this host")) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The new text, and what the file will be once written. */
+static int hostfile_phase_text(struct hostfile_run *run)
+{
+	struct host_plan *p = run->p;
+	const struct host_state *prev = run->prev;
+	int r;
+
+	p->after.created_container =
+	    run->container ? prev->created_container : p->after.managed.n > 0;
+	p->after.created_file =
+	    p->old_exists ? prev->created_file : p->after.managed.n > 0;
+	if (run->nedits > 0) {
+		bool prune = prev->created_container && p->after.managed.n == 0;
+
+		if (p->old_exists)
+			r = hostfile_doc_edit(&run->doc, run->edits,
+			                      run->nedits, prune, &p->new_text,
+			                      &p->new_len, &run->d);
+		else
+			r = hostfile_fresh_text(run->t, run->edits, run->nedits,
+			                        &p->new_text, &p->new_len,
+			                        &run->d);
+		if (r == -ERR_NOMEM)
+			return r;
+		if (r != 0)
+			return hostfile_block(run, "%s", run->d.msg);
+		p->changed = !p->old_exists || p->new_len != p->old_len ||
+		             memcmp(p->new_text, p->old_text, p->new_len) != 0;
+		if (p->after.created_file && p->after.managed.n == 0 &&
+		    hostfile_text_empty(run->t, p->new_text, p->new_len)) {
+			p->delete_file = p->old_exists;
+			p->changed = p->old_exists;
+			p->after.created_file = false;
+			p->after.created_container = false;
+		}
+		/* An emptied container of ours was pruned with the edit. */
+		if (p->after.managed.n == 0)
+			p->after.created_container = false;
+	}
+	/* The stamp the next run compares with: this run's result as input.
+	 * It is valid for an unchanged file (stat taken before the read) and
+	 * made valid by hostfile_apply for a written one. */
+	if ((r = hostfile_digest(p->adapter, p->loc.path, run->want, run->nwant,
+	                         &p->after.managed, p->after.created_container,
+	                         p->after.created_file,
+	                         p->after.stamp.digest)) != 0)
+		return r;
+	if (p->changed || !p->old_exists)
+		p->after.stamp.valid = false;
+	return 0;
+}
+
+/*
+ * Plans one file of a located host against prev (its state at the last
+ * sync; never NULL): the fast path, or read, compare and edit. A file that
+ * cannot be used makes p BLOCKED. Returns 0 or -ERR_NOMEM.
+ */
+static int hostfile_plan_file(struct host_plan *p,
+                              const struct hostfile_target *t,
+                              const struct hostfile_want *want, size_t nwant,
+                              const struct hostfile_skip *skips, size_t nskips,
+                              const struct host_state *prev)
+{
+	struct hostfile_run run = {.p = p,
+	                           .t = t,
+	                           .prev = prev,
+	                           .want = want,
+	                           .nwant = nwant,
+	                           .skips = skips,
+	                           .nskips = nskips};
+	int r;
+
+	diag_clear(&run.d);
+	if ((r = hostfile_phase_fast(&run)) == 0 &&
+	    (r = hostfile_phase_read(&run)) == 0) {
+		run.edits = calloc(nwant + nskips + prev->managed.n + 1,
+		                   sizeof(*run.edits));
+		r = run.edits == NULL ? -ERR_NOMEM : 0;
+		if (r == 0 && (r = hostfile_phase_wanted(&run)) == 0 &&
+		    (r = hostfile_phase_removed(&run)) == 0)
+			r = hostfile_phase_text(&run);
+	}
+	hostfile_doc_free(&run.doc);
+	jdoc_names_free(run.names, run.nnames);
+	free(run.edits);
+	return r == HOSTFILE_STOP ? 0 : r;
+}
+
+/* The rules that carry the deny lists of the servers the host holds. */
+static int hostfile_rules(struct host_plan *p, const struct adapter_filters *f,
+                          const struct server *servers, size_t nservers,
+                          const struct hostfile_want *want, size_t nwant,
+                          const struct hostfile_skip *skips, size_t nskips,
+                          struct hostfile_want **rules, size_t *nrules)
+{
+	struct buf b = {0};
+	size_t i, k, cap = 0;
+	int r = 0;
+
+	*rules = NULL;
+	*nrules = 0;
+	for (i = 0; i < nservers; i++)
+		cap += servers[i].tools_deny.n;
+	if (cap == 0)
+		return 0;
+	if ((*rules = calloc(cap, sizeof(**rules))) == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; i < nservers && r == 0; i++) {
+		const struct server *s = &servers[i];
+		const char *held = hostfile_skip_reason(skips, nskips, s->name);
+		bool kept = false;
+
+		for (k = 0; k < nskips && held != NULL; k++)
+			kept |= strcmp(skips[k].name, s->name) == 0 &&
+			        skips[k].held;
+		if (hostfile_find_want(want, nwant, s->name) == NULL && !kept)
+			continue;
+		for (k = 0; k < s->tools_deny.n && r == 0; k++) {
+			struct diag d;
+			char *name;
+
+			diag_clear(&d);
+			buf_reset(&b);
+			r = f->rule(s->name, s->tools_deny.v[k], &b, &d);
+			if (r == -ERR_SKIP) {
+				r = hostfile_warn(
+				    p,
+				    "%s: %s: tools.deny '%s' cannot be "
+				    "enforced by %s: %s",
+				    p->adapter->id, s->name, s->tools_deny.v[k],
+				    p->adapter->name, d.msg);
+				continue;
+			}
+			if (r == 0 &&
+			    hostfile_find_want(*rules, *nrules, b.data) != NULL)
+				continue;
+			if (r == 0 &&
+			    ((name = strdup(b.data)) == NULL ||
+			     ((*rules)[*nrules].entry = json_true()) == NULL)) {
+				free(name);
+				r = -ERR_NOMEM;
+			}
+			if (r == 0)
+				(*rules)[(*nrules)++].name = name;
+		}
+	}
+	buf_free(&b);
+	return r;
+}
+
+static void hostfile_rules_free(struct hostfile_want *rules, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free((char *)(uintptr_t)rules[i].name);
+		json_decref(rules[i].entry);
+	}
+	free(rules);
+}
+
+/*
+ * The host's tool rules in their own file: a plan of it in p->filters.
+ * A file that cannot be used blocks only the rules, with a warning: the
+ * servers are still written.
+ */
+static int hostfile_plan_filters(struct host_plan *p,
+                                 const struct host_env *env,
+                                 const struct server *servers, size_t nservers,
+                                 const struct hostfile_want *want, size_t nwant,
+                                 const struct hostfile_skip *skips,
+                                 size_t nskips, const struct host_state *prev)
+{
+	static const struct host_state none = {0};
+	const struct adapter_filters *f = p->adapter->filters;
+	const struct hostfile_target t = {f->format, f->key_path, f->key_depth,
+	                                  true};
+	struct host_plan *fp;
+	struct hostfile_want *rules = NULL;
+	size_t nrules = 0;
+	struct diag d;
+	int r;
+
+	diag_clear(&d);
+	if ((fp = calloc(1, sizeof(*fp))) == NULL)
+		return -ERR_NOMEM;
+	p->filters = fp;
+	fp->adapter = p->adapter;
+	fp->status = HOST_OK;
+	if ((r = f->locate(env, &fp->loc, &d)) != 0)
+		return r == -ERR_NOMEM
+		           ? r
+		           : hostfile_set_message(fp, HOST_BLOCKED,
+		                                  "%s: %s: %s", p->adapter->id,
+		                                  f->what, d.msg);
+	if ((fp->after.path = strdup(fp->loc.path)) == NULL)
+		return -ERR_NOMEM;
+	if (prev == NULL || prev->path == NULL ||
+	    strcmp(prev->path, fp->loc.path) != 0)
+		prev = &none;
+	if ((r = hostfile_rules(p, f, servers, nservers, want, nwant, skips,
+	                        nskips, &rules, &nrules)) == 0)
+		r = hostfile_plan_file(fp, &t, rules, nrules, NULL, 0, prev);
+	hostfile_rules_free(rules, nrules);
+	return r;
+}
+
+/* After the rules' plan: their state joins the host's; a rules' file that
+ * cannot be used keeps its state, and the host says so. */
+static int hostfile_filters_settle(struct host_plan *p,
+                                   const struct host_state *orig)
+{
+	struct host_plan *fp = p->filters;
+	const struct host_state *was = orig != NULL ? orig->filters : NULL;
+	int r;
+
+	if ((p->after.filters = calloc(1, sizeof(*p->after.filters))) == NULL)
+		return -ERR_NOMEM;
+	if (fp->status == HOST_OK)
+		return hostfile_state_copy(&fp->after, p->after.filters);
+	if ((r = hostfile_warn(p, "%s (tool rules not written)",
+	                       fp->message)) != 0)
+		return r;
+	if (was == NULL) {
+		free(p->after.filters);
+		p->after.filters = NULL;
+		return 0;
+	}
+	if ((r = hostfile_state_copy(was, p->after.filters)) != 0)
+		return r;
+	p->after.filters->stamp.valid = false;
 	return 0;
 }
 
@@ -606,18 +1123,14 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
                   const struct host_state *prev, struct host_plan *out)
 {
 	static const struct host_state none = {0};
+	const struct hostfile_target t = {a->format, a->key_path, a->key_depth,
+	                                  false};
 	const struct host_state *orig = prev;
 	struct host_plan p = {0};
 	struct hostfile_want *want = NULL;
 	struct hostfile_skip *skips = NULL;
-	struct hostfile_doc doc = {0};
-	struct jedit *edits = NULL;
-	struct strv *managed_before;
-	struct stat st;
 	struct diag d;
-	char **names = NULL;
-	size_t nwant = 0, nskips = 0, nnames = 0, nedits = 0, i;
-	bool container, same_path, fast;
+	size_t nwant = 0, nskips = 0, i;
 	int r;
 
 	diag_clear(&d);
@@ -638,17 +1151,13 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 			goto out;
 		goto done;
 	}
-	if (prev == NULL)
+	if (prev == NULL || prev->path == NULL ||
+	    strcmp(prev->path, p.loc.path) != 0)
 		prev = &none;
-	same_path = prev->path != NULL && strcmp(prev->path, p.loc.path) == 0;
-	if (!same_path)
-		prev = &none;
-	managed_before = (struct strv *)(uintptr_t)&prev->managed;
 	if ((p.after.path = strdup(p.loc.path)) == NULL) {
 		r = -ERR_NOMEM;
 		goto out;
 	}
-
 	if (nservers > 0 &&
 	    ((want = calloc(nservers, sizeof(*want))) == NULL ||
 	     (skips = calloc(nservers, sizeof(*skips))) == NULL)) {
@@ -656,236 +1165,21 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 		goto out;
 	}
 	if ((r = hostfile_wanted(&p, env, servers, nservers, prev, want, &nwant,
-	                         skips, &nskips)) != 0)
+	                         skips, &nskips)) != 0 ||
+	    (r = hostfile_plan_file(&p, &t, want, nwant, skips, nskips,
+	                            prev)) != 0)
 		goto out;
-
-	/* The no-op fast path: same inputs, same file, every wanted entry
-	 * already ours. Nothing to read. */
-	if ((r = hostfile_digest(a, p.loc.path, want, nwant, managed_before,
-	                         prev->created_container, prev->created_file,
-	                         p.after.stamp.digest)) != 0)
-		goto out;
-	fast = prev->stamp.valid &&
-	       strcmp(prev->stamp.digest, p.after.stamp.digest) == 0 &&
-	       stat(p.loc.path, &st) == 0 &&
-	       hostfile_stamp_matches(&prev->stamp, &st);
-	for (i = 0; fast && i < nwant; i++)
-		fast = strv_has(managed_before, want[i].name);
-	/* A skipped entry of ours goes, unless it is held. */
-	for (i = 0; fast && i < nskips; i++)
-		fast =
-		    skips[i].held || !strv_has(managed_before, skips[i].name);
-	if (fast) {
-		for (i = 0; i < nwant; i++)
-			if ((r = hostfile_item(&p, want[i].name, PLAN_UNCHANGED,
-			                       NULL)) != 0)
-				goto out;
-		for (i = 0; i < nskips; i++)
-			if ((r = hostfile_item(&p, skips[i].name,
-			                       skips[i].held ? PLAN_HELD
-			                                     : PLAN_SKIP,
-			                       skips[i].reason)) != 0)
-				goto out;
-		strv_clear(&p.after.managed);
-		kvlist_clear(&p.after.written);
-		free(p.after.path);
-		p.after.path = NULL;
-		r = hostfile_state_copy(prev, &p.after);
-		goto out;
-	}
-
-	/* stat before read: a change after the stat shows at the next run. */
-	if (stat(p.loc.path, &st) == 0) {
-		if (!S_ISREG(st.st_mode)) {
-			/* A FIFO, socket or device: never opened (a FIFO
-			 * would hang the sync), never replaced. */
-			r = hostfile_set_message(
-			    &p, HOST_BLOCKED,
-			    "%s: %s: not a regular file (%s); host skipped, "
-			    "file unchanged",
-			    a->id, p.loc.path, hostfile_file_kind(st.st_mode));
-			goto done;
-		}
-		hostfile_stamp_from(&p.after.stamp, &st);
-		p.read_stamp = p.after.stamp;
-	}
-	r = fileio_read(p.loc.path, HOSTFILE_MAX_SIZE, &p.old_text, &p.old_len);
-	if (r == -ERR_NOENT) {
-		p.old_exists = false;
-		p.after.stamp.valid = false;
-	} else if (r == -ERR_NOMEM) {
-		goto out;
-	} else if (r == -ERR_TOOBIG) {
-		r = hostfile_set_message(&p, HOST_BLOCKED,
-		                         "%s: %s: larger than %u MB; host "
-		                         "skipped, file unchanged",
-		                         a->id, p.loc.path,
-		                         HOSTFILE_MAX_SIZE >> 20);
-		goto done;
-	} else if (r != 0) {
-		r = hostfile_set_message(&p, HOST_BLOCKED,
-		                         "%s: %s: cannot read: %s; host "
-		                         "skipped, file unchanged",
-		                         a->id, p.loc.path, strerror(errno));
-		goto done;
-	} else {
-		p.old_exists = true;
-	}
-
-	container = false;
-	if (p.old_exists) {
-		r = hostfile_doc_parse(a, p.old_text, p.old_len, &doc, &d);
-		if (r == 0)
-			r = hostfile_doc_names(&doc, &names, &nnames,
-			                       &container, &d);
-		if (r == -ERR_NOMEM)
+	if (p.status == HOST_OK && a->filters != NULL) {
+		host_state_clear(p.after.filters);
+		free(p.after.filters);
+		p.after.filters = NULL;
+		if ((r = hostfile_plan_filters(
+		         &p, env, servers, nservers, want, nwant, skips, nskips,
+		         orig ? orig->filters : NULL)) != 0)
 			goto out;
-		if (r != 0) {
-			if (d.line > 0)
-				r = hostfile_set_message(
-				    &p, HOST_BLOCKED,
-				    "%s: %s:%u:%u: %s; host skipped, file "
-				    "unchanged",
-				    a->id, p.loc.path, d.line, d.col, d.msg);
-			else
-				r = hostfile_set_message(
-				    &p, HOST_BLOCKED,
-				    "%s: %s: %s; host skipped, file "
-				    "unchanged",
-				    a->id, p.loc.path, d.msg);
-			goto done;
-		}
-	}
-
-	if ((edits = calloc(nwant + managed_before->n + 1, sizeof(*edits))) ==
-	    NULL) {
-		r = -ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < nwant; i++) {
-		const char *name = want[i].name;
-		bool exists = strv_has(&(struct strv){names, nnames}, name);
-		json_t *cur = NULL;
-
-		if (exists && !strv_has(managed_before, name)) {
-			if ((r = hostfile_item(&p, name, PLAN_CONFLICT,
-			                       "an entry of this name that "
-			                       "mcpfleet did not write is in "
-			                       "the file")) != 0 ||
-			    (r = hostfile_warn(&p,
-			                       "%s: %s: an entry named '%s' "
-			                       "that mcpfleet did not write is "
-			                       "already there; left untouched",
-			                       a->id, p.loc.path, name)) != 0)
-				goto out;
-			continue;
-		}
-		if ((r = strv_push(&p.after.managed, name)) != 0)
-			goto out;
-		if (exists) {
-			r = hostfile_doc_get(&doc, name, &cur, &d);
-			if (r == -ERR_NOMEM)
-				goto out;
-			if (r == 0 && json_equal(cur, want[i].entry)) {
-				json_decref(cur);
-				if ((r = hostfile_item(&p, name, PLAN_UNCHANGED,
-				                       NULL)) != 0)
-					goto out;
-				continue;
-			}
-			json_decref(cur);
-		}
-		edits[nedits].name = name;
-		edits[nedits].value = want[i].entry;
-		nedits++;
-		if ((r = hostfile_item(
-		         &p, name, exists ? PLAN_UPDATE : PLAN_ADD, NULL)) != 0)
+		if ((r = hostfile_filters_settle(&p, orig)) != 0)
 			goto out;
 	}
-	for (i = 0; i < nskips; i++) {
-		const char *name = skips[i].name;
-		bool ours = strv_has(managed_before, name) &&
-		            strv_has(&(struct strv){names, nnames}, name);
-
-		if (ours && skips[i].held) {
-			/* Left in the file as it is, and still ours. */
-			if ((r = strv_push(&p.after.managed, name)) != 0 ||
-			    (r = hostfile_item(&p, name, PLAN_HELD,
-			                       skips[i].reason)) != 0)
-				goto out;
-			continue;
-		}
-		if ((r = hostfile_item(&p, name, ours ? PLAN_REMOVE : PLAN_SKIP,
-		                       skips[i].reason)) != 0)
-			goto out;
-		if (ours) {
-			edits[nedits].name = name;
-			edits[nedits].value = NULL;
-			nedits++;
-		}
-	}
-	for (i = 0; i < managed_before->n; i++) {
-		const char *name = managed_before->v[i];
-
-		if (hostfile_find_want(want, nwant, name) != NULL ||
-		    hostfile_skip_reason(skips, nskips, name) != NULL ||
-		    !strv_has(&(struct strv){names, nnames}, name))
-			continue;
-		edits[nedits].name = name;
-		edits[nedits].value = NULL;
-		nedits++;
-		if ((r = hostfile_item(&p, name, PLAN_REMOVE,
-		                       "no longer in the catalogue for this "
-		                       "host")) != 0)
-			goto out;
-	}
-
-	p.after.created_container =
-	    container ? prev->created_container : p.after.managed.n > 0;
-	p.after.created_file =
-	    p.old_exists ? prev->created_file : p.after.managed.n > 0;
-	if (nedits > 0) {
-		bool prune = prev->created_container && p.after.managed.n == 0;
-
-		if (p.old_exists)
-			r = hostfile_doc_edit(&doc, edits, nedits, prune,
-			                      &p.new_text, &p.new_len, &d);
-		else
-			r = hostfile_fresh_text(a, edits, nedits, &p.new_text,
-			                        &p.new_len, &d);
-		if (r == -ERR_NOMEM)
-			goto out;
-		if (r != 0) {
-			r = hostfile_set_message(&p, HOST_BLOCKED,
-			                         "%s: %s: %s; host skipped, "
-			                         "file unchanged",
-			                         a->id, p.loc.path, d.msg);
-			goto done;
-		}
-		p.changed = !p.old_exists || p.new_len != p.old_len ||
-		            memcmp(p.new_text, p.old_text, p.new_len) != 0;
-		if (p.after.created_file && p.after.managed.n == 0 &&
-		    hostfile_text_empty(a, p.new_text, p.new_len)) {
-			p.delete_file = p.old_exists;
-			p.changed = p.old_exists;
-			p.after.created_file = false;
-			p.after.created_container = false;
-		}
-		/* An emptied container of ours was pruned with the edit. */
-		if (p.after.managed.n == 0)
-			p.after.created_container = false;
-	}
-	/* The stamp the next run compares with: this run's result as input.
-	 * It is valid for an unchanged file (stat taken before the read) and
-	 * made valid by hostfile_apply for a written one. */
-	if ((r = hostfile_digest(a, p.loc.path, want, nwant, &p.after.managed,
-	                         p.after.created_container,
-	                         p.after.created_file, p.after.stamp.digest)) !=
-	    0)
-		goto out;
-	if (p.changed || !p.old_exists)
-		p.after.stamp.valid = false;
-	goto out;
 done:
 	/* A blocked host keeps its previous managed state, unverified. */
 	if (r == 0 && p.status == HOST_BLOCKED) {
@@ -895,13 +1189,10 @@ done:
 		p.after.stamp.valid = false;
 	}
 out:
-	hostfile_doc_free(&doc);
-	jdoc_names_free(names, nnames);
 	for (i = 0; i < nwant; i++)
 		json_decref(want[i].entry);
 	free(want);
 	free(skips);
-	free(edits);
 	if (r != 0) {
 		host_plan_clear(&p);
 		return r;
@@ -946,7 +1237,38 @@ static int hostfile_delete(struct host_plan *p)
 	return 0;
 }
 
+bool hostfile_changed(const struct host_plan *p)
+{
+	return p->changed || (p->filters != NULL && p->filters->changed);
+}
+
+static int hostfile_apply_file(struct host_plan *p);
+
 int hostfile_apply(struct host_plan *p)
+{
+	struct host_plan *fp = p->filters;
+	int r;
+
+	if (p->status != HOST_OK)
+		return 0;
+	if ((r = hostfile_apply_file(p)) != 0 || fp == NULL ||
+	    fp->status != HOST_OK || !fp->changed)
+		return r;
+	if ((r = hostfile_apply_file(fp)) == 0) {
+		if (p->after.filters != NULL)
+			p->after.filters->stamp = fp->after.stamp;
+		return 0;
+	}
+	/* The servers are written; the rules keep their state, and the
+	 * host's report says they were not. */
+	if (p->after.filters != NULL)
+		p->after.filters->stamp.valid = false;
+	if (hostfile_warn(p, "%s (tool rules not written)", fp->message) != 0)
+		return -ERR_NOMEM;
+	return r == -ERR_CONFLICT ? r : 0;
+}
+
+static int hostfile_apply_file(struct host_plan *p)
 {
 	struct stat st, now;
 	char *bak = NULL;
@@ -1021,6 +1343,9 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 		if (strcmp(a->written.v[i].key, b->written.v[i].key) != 0 ||
 		    strcmp(a->written.v[i].value, b->written.v[i].value) != 0)
 			return false;
+	if ((a->filters == NULL) != (b->filters == NULL) ||
+	    (a->filters != NULL && !host_state_equal(a->filters, b->filters)))
+		return false;
 	return !a->stamp.valid ||
 	       (a->stamp.dev == b->stamp.dev && a->stamp.ino == b->stamp.ino &&
 	        a->stamp.size == b->stamp.size &&
@@ -1035,6 +1360,8 @@ void host_state_clear(struct host_state *s)
 	free(s->path);
 	strv_clear(&s->managed);
 	kvlist_clear(&s->written);
+	host_state_clear(s->filters);
+	free(s->filters);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1056,5 +1383,7 @@ void host_plan_clear(struct host_plan *p)
 	free(p->old_text);
 	free(p->new_text);
 	free(p->backup_path);
+	host_plan_clear(p->filters);
+	free(p->filters);
 	memset(p, 0, sizeof(*p));
 }

@@ -55,6 +55,9 @@ struct host_state {
 	bool created_container; /* the key path object was made by us */
 	bool created_file;      /* the file was made by us */
 	struct host_stamp stamp;
+	/* The rules in the host's second file (struct adapter_filters),
+	 * managed as above by rule; NULL when there is none. */
+	struct host_state *filters;
 };
 
 struct host_plan {
@@ -75,7 +78,13 @@ struct host_plan {
 	size_t new_len;
 	char *backup_path; /* set by hostfile_apply when it backed up */
 	struct host_stamp read_stamp; /* the file as it was when read */
+	/* The host's tool rules in their own file (struct adapter_filters):
+	 * a plan of that file, its items named by rule; NULL when none. */
+	struct host_plan *filters;
 };
+
+/* True when applying p writes a file: the host's, or its rules' file. */
+bool hostfile_changed(const struct host_plan *p);
 
 /* Returns "add", "update", ... for an op, "ok", "blocked", ... for a status. */
 const char *plan_op_name(enum plan_op op);
@@ -95,7 +104,9 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 
 /*
  * Writes a planned change: backs the old file up to <file>.bak (once per
- * plan), then writes the new text crash-safely, keeping the file's mode.
+ * plan), then writes the new text crash-safely, keeping the file's mode;
+ * then the same for the rules' file, if it changes (a failure there leaves
+ * the host's file written and p->filters BLOCKED).
  * Does nothing when the plan has no change. Returns 0; -ERR_CONFLICT when
  * another program changed the file since it was read (nothing written:
  * plan again); -ERR_IO. On failure the plan is BLOCKED with its message

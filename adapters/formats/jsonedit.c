@@ -1521,8 +1521,8 @@ int jdoc_member_get(const struct jdoc *doc, const char *const *path,
 }
 
 int jdoc_member_span(const struct jdoc *doc, const char *const *path,
-                     size_t depth, const char *name, size_t *begin,
-                     size_t *end, struct diag *d)
+                     size_t depth, const char *name, size_t *begin, size_t *end,
+                     struct diag *d)
 {
 	uint32_t oi, mi;
 	size_t have;

@@ -81,8 +81,8 @@ int jdoc_member_get(const struct jdoc *doc, const char *const *path,
  * path. Returns 0, or the errors of jdoc_member_get.
  */
 int jdoc_member_span(const struct jdoc *doc, const char *const *path,
-                     size_t depth, const char *name, size_t *begin,
-                     size_t *end, struct diag *d);
+                     size_t depth, const char *name, size_t *begin, size_t *end,
+                     struct diag *d);
 
 /* One change to a member of the object being edited. */
 struct jedit {

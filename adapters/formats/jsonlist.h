@@ -18,8 +18,8 @@
  * way is absent, -ERR_TYPE when the member is not an array or an object on
  * the way is not an object (d names it), -ERR_NOMEM. depth is at least 1.
  */
-int jlist_strings(const struct jdoc *doc, const char *const *path,
-                  size_t depth, char ***out, size_t *n, struct diag *d);
+int jlist_strings(const struct jdoc *doc, const char *const *path, size_t depth,
+                  char ***out, size_t *n, struct diag *d);
 
 /*
  * Applies edits to that array and returns the new text: an edit with a
