@@ -544,7 +544,8 @@ static int hostfile_digest(const struct adapter *a, const char *path,
 	r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)path,
 	                               strlen(path) + 1);
 	for (i = 0; i < nwant && r == 0; i++) {
-		char *s = json_dumps(want[i].entry, JSON_COMPACT);
+		char *s =
+		    json_dumps(want[i].entry, JSON_COMPACT | JSON_ENCODE_ANY);
 
 		if (s == NULL) {
 			mbedtls_sha256_free(&ctx);

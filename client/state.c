@@ -30,8 +30,10 @@ static int state_strv(const json_t *a, struct strv *out)
 	return 0;
 }
 
-static int state_host_from_json(const char *id, const json_t *o,
-                                struct agent_state *st, struct diag *d)
+/* Reads one host's state (id names it in messages) into *hs, which the
+ * caller clears. */
+static int state_host_parse(const char *id, const json_t *o,
+                            struct host_state *out, struct diag *d)
 {
 	struct host_state hs = {0};
 	const json_t *v, *stamp;
@@ -100,11 +102,34 @@ static int state_host_from_json(const char *id, const json_t *o,
 			    json_object_get(stamp, "mtime_ns"));
 		}
 	}
-	if ((r = state_put(st, id, &hs)) != 0)
-		goto fail;
+	v = json_object_get(o, "filters");
+	if (v != NULL) {
+		char sub[300];
+
+		(void)snprintf(sub, sizeof(sub), "%s.filters", id);
+		if ((hs.filters = calloc(1, sizeof(*hs.filters))) == NULL) {
+			r = -ERR_NOMEM;
+			goto fail;
+		}
+		if ((r = state_host_parse(sub, v, hs.filters, d)) != 0)
+			goto fail;
+	}
+	*out = hs;
 	return 0;
 fail:
 	host_state_clear(&hs);
+	return r;
+}
+
+static int state_host_from_json(const char *id, const json_t *o,
+                                struct agent_state *st, struct diag *d)
+{
+	struct host_state hs = {0};
+	int r;
+
+	if ((r = state_host_parse(id, o, &hs, d)) == 0 &&
+	    (r = state_put(st, id, &hs)) != 0)
+		host_state_clear(&hs);
 	return r;
 }
 
@@ -209,6 +234,9 @@ static json_t *state_host_json(const struct host_state *hs)
 		    (json_int_t)hs->stamp.mtime_ns, "digest", hs->stamp.digest);
 		bad |= json_object_set_new(o, "stamp", stamp);
 	}
+	if (hs->filters != NULL)
+		bad |= json_object_set_new(o, "filters",
+		                           state_host_json(hs->filters));
 	if (bad) {
 		json_decref(o);
 		return NULL;

@@ -174,6 +174,24 @@ static void sync_print_human(const struct sync_opts *o,
 		        it->name, plan_op_name(it->op), it->reason ? ": " : "",
 		        it->reason ? it->reason : "");
 	}
+	/* The tool rules, when there are any, under their own file. */
+	if (p->status == HOST_OK && p->filters != NULL &&
+	    p->filters->status == HOST_OK && p->filters->nitems > 0) {
+		fprintf(o->out, "  tool rules: %s",
+		        sync_pretty_path(o, p->filters->loc.path, pbuf,
+		                         sizeof(pbuf)));
+		fprintf(o->out, " (%s)%s\n", p->adapter->filters->what,
+		        p->filters->changed
+		            ? (o->dry_run ? "  (would change)" : "  (written)")
+		            : "  (unchanged)");
+		for (i = 0; i < p->filters->nitems; i++) {
+			const struct plan_item *it = &p->filters->items[i];
+
+			fprintf(o->out, "    %c %-22s %s\n",
+			        sync_op_mark(it->op), it->name,
+			        plan_op_name(it->op));
+		}
+	}
 }
 
 static json_t *sync_plan_json(const struct sync_opts *o,
@@ -203,7 +221,8 @@ static json_t *sync_plan_json(const struct sync_opts *o,
 	                           json_string(host_status_name(p->status)));
 	bad |= json_object_set_new(
 	    h, "message", p->message ? json_string(p->message) : json_null());
-	bad |= json_object_set_new(h, "changed", json_boolean(p->changed));
+	bad |= json_object_set_new(h, "changed",
+	                           json_boolean(hostfile_changed(p)));
 	bad |= json_object_set_new(h, "backup",
 	                           p->backup_path ? json_string(p->backup_path)
 	                                          : json_null());
@@ -214,6 +233,22 @@ static json_t *sync_plan_json(const struct sync_opts *o,
 		              "action", plan_op_name(p->items[i].op), "reason",
 		              p->items[i].reason));
 	bad |= json_object_set_new(h, "actions", actions);
+	if (p->filters != NULL && p->filters->status == HOST_OK) {
+		json_t *rules = json_array();
+
+		for (i = 0; rules != NULL && i < p->filters->nitems; i++)
+			bad |= json_array_append_new(
+			    rules,
+			    json_pack("{s:s,s:s}", "rule",
+			              p->filters->items[i].name, "action",
+			              plan_op_name(p->filters->items[i].op)));
+		bad |= json_object_set_new(
+		    h, "tool_rules",
+		    json_pack("{s:s,s:s,s:b,s:o*}", "path",
+		              p->filters->loc.path, "what",
+		              p->adapter->filters->what, "changed",
+		              p->filters->changed, "actions", rules));
+	}
 	for (i = 0; i < p->warnings.n; i++)
 		bad |= json_array_append_new(warnings,
 		                             json_string(p->warnings.v[i]));
@@ -250,14 +285,39 @@ static int sync_lock(const char *home)
 	return fd;
 }
 
+/* The union of what a file's state is before and after a write. */
+static int sync_state_union(const struct host_state *prev,
+                            const struct host_state *after,
+                            struct host_state *hs)
+{
+	size_t k;
+	int r;
+
+	if ((hs->path = strdup(after->path)) == NULL)
+		return -ERR_NOMEM;
+	for (k = 0; prev != NULL && k < prev->managed.n; k++)
+		if ((r = strv_push(&hs->managed, prev->managed.v[k])) != 0)
+			return r;
+	for (k = 0; k < after->managed.n; k++)
+		if (!strv_has(&hs->managed, after->managed.v[k]) &&
+		    (r = strv_push(&hs->managed, after->managed.v[k])) != 0)
+			return r;
+	hs->created_container = after->created_container ||
+	                        (prev != NULL && prev->created_container);
+	hs->created_file =
+	    after->created_file || (prev != NULL && prev->created_file);
+	return 0;
+}
+
 /*
  * Records, for every host about to be written, the union of the names it
- * manages now and after: the state a crash in the middle may leave.
+ * manages now and after (its rules too): the state a crash in the middle
+ * may leave.
  */
 static int sync_state_intent(struct agent_state *st,
                              const struct host_plan *plans)
 {
-	size_t i, k;
+	size_t i;
 	int r;
 
 	for (i = 0; i < adapter_count; i++) {
@@ -265,30 +325,18 @@ static int sync_state_intent(struct agent_state *st,
 		const struct host_state *prev = state_get(st, p->adapter->id);
 		struct host_state hs = {0};
 
-		if (p->status != HOST_OK || !p->changed)
+		if (p->status != HOST_OK || !hostfile_changed(p))
 			continue;
-		if ((hs.path = strdup(p->after.path)) == NULL)
-			return -ERR_NOMEM;
-		for (k = 0; prev != NULL && k < prev->managed.n; k++)
-			if ((r = strv_push(&hs.managed, prev->managed.v[k])) !=
-			    0)
-				goto fail;
-		for (k = 0; k < p->after.managed.n; k++)
-			if (!strv_has(&hs.managed, p->after.managed.v[k]) &&
-			    (r = strv_push(&hs.managed,
-			                   p->after.managed.v[k])) != 0)
-				goto fail;
-		hs.created_container =
-		    p->after.created_container ||
-		    (prev != NULL && prev->created_container);
-		hs.created_file = p->after.created_file ||
-		                  (prev != NULL && prev->created_file);
-		if ((r = state_put(st, p->adapter->id, &hs)) != 0)
-			goto fail;
-		continue;
-	fail:
-		host_state_clear(&hs);
-		return r;
+		if ((r = sync_state_union(prev, &p->after, &hs)) != 0 ||
+		    (p->after.filters != NULL &&
+		     ((hs.filters = calloc(1, sizeof(*hs.filters))) == NULL ||
+		      (r = sync_state_union(prev ? prev->filters : NULL,
+		                            p->after.filters, hs.filters)) !=
+		          0)) ||
+		    (r = state_put(st, p->adapter->id, &hs)) != 0) {
+			host_state_clear(&hs);
+			return r != 0 ? r : -ERR_NOMEM;
+		}
 	}
 	return 0;
 }
@@ -305,7 +353,7 @@ static int sync_apply(const struct sync_opts *o, const struct server *servers,
 	const struct adapter *a = p->adapter;
 	int r;
 
-	if (p->status != HOST_OK || !p->changed)
+	if (p->status != HOST_OK || !hostfile_changed(p))
 		return 0;
 	if (hostfile_apply(p) != -ERR_CONFLICT)
 		return 0;
@@ -389,7 +437,7 @@ static int sync_apply_all(const struct sync_opts *o,
 		job->p = &plans[i];
 		job->r = 0;
 		job->started = false;
-		if (plans[i].status != HOST_OK || !plans[i].changed)
+		if (plans[i].status != HOST_OK || !hostfile_changed(&plans[i]))
 			continue;
 		job->started = pthread_create(&job->tid, NULL,
 		                              sync_apply_thread, job) == 0;
@@ -427,7 +475,7 @@ static int sync_result_fill(const struct sync_opts *o,
 
 		h->id = p->adapter->id;
 		h->status = p->status;
-		h->changed = p->changed;
+		h->changed = hostfile_changed(p);
 		if (p->message != NULL &&
 		    (h->message = strdup(p->message)) == NULL)
 			goto out;
@@ -569,7 +617,8 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		if (hostfile_plan(a, o->env, flat, m.n, state_get(&st, a->id),
 		                  &plans[i]) != 0)
 			goto nomem;
-		changed |= plans[i].status == HOST_OK && plans[i].changed;
+		changed |=
+		    plans[i].status == HOST_OK && hostfile_changed(&plans[i]);
 	}
 	if (!o->dry_run && changed) {
 		/* Write-ahead: record every name about to be written before
@@ -602,7 +651,7 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		}
 		/* A host whose write failed keeps the write-ahead state. */
 		if (o->dry_run || p->status == HOST_ABSENT ||
-		    (p->status == HOST_BLOCKED && p->changed) ||
+		    (p->status == HOST_BLOCKED && hostfile_changed(p)) ||
 		    (prev != NULL && host_state_equal(prev, &p->after)))
 			continue;
 		dirty = true;

@@ -383,6 +383,106 @@ static int test_adapters_render(const char *id, const char *entry, char **out,
 	return code;
 }
 
+/* Claude Code's denied tools: rules in ~/.claude/settings.json beside the
+ * user's own, byte-exact, and gone with the catalogue's deny list. */
+static void test_adapters_claude_deny_rules(void **state)
+{
+	static const char user[] =
+	    "{\n  \"model\": \"opus\",\n  \"permissions\": {\n    \"deny\": [\n"
+	    "      \"Bash(rm *)\"\n    ]\n  }\n}\n";
+	const struct adapter *a = adapter_find("claude-code");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0}, empty = {0};
+	struct host_plan p1 = {0}, p2 = {0}, p3 = {0};
+	char *home = tu_mkdtemp(), *dir, *path, *text;
+	size_t len;
+
+	(void)state;
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	test_adapters_load(TEST_DATA "/golden/catalogue.json", &c);
+	dir = tu_path(home, ".claude");
+	path = tu_path(dir, "settings.json");
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	tu_write(path, user, sizeof(user) - 1);
+
+	test_adapters_sync(a, &env, &c, NULL, &p1);
+	assert_non_null(p1.filters);
+	assert_true(p1.filters->changed);
+	text = tu_read(path, &len);
+	assert_string_equal(text,
+	                    "{\n  \"model\": \"opus\",\n  \"permissions\": {\n"
+	                    "    \"deny\": [\n      \"Bash(rm *)\",\n      "
+	                    "\"mcp__github__delete_repository\"\n    ]\n  "
+	                    "}\n}\n");
+	free(text);
+	assert_int_equal(p1.after.filters->managed.n, 1);
+	assert_string_equal(p1.after.filters->managed.v[0],
+	                    "mcp__github__delete_repository");
+
+	/* Again: nothing to do, in either file. */
+	test_adapters_sync(a, &env, &c, &p1.after, &p2);
+	assert_false(hostfile_changed(&p2));
+
+	/* The deny list gone: the rule goes, the user's stays, bytes as
+	 * they were. */
+	test_adapters_sync(a, &env, &empty, &p2.after, &p3);
+	assert_true(p3.filters->changed);
+	tu_assert_file_eq(path, user, sizeof(user) - 1);
+	assert_int_equal(p3.after.filters->managed.n, 0);
+
+	host_plan_clear(&p1);
+	host_plan_clear(&p2);
+	host_plan_clear(&p3);
+	catalogue_clear(&c);
+	free(path);
+	free(dir);
+	tu_rmtree(home);
+	free(home);
+}
+
+/* A settings.json that does not parse blocks the rules only: the servers
+ * are written, and the report says the rules are not. */
+static void test_adapters_claude_deny_bad_settings(void **state)
+{
+	const struct adapter *a = adapter_find("claude-code");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0};
+	struct host_plan p = {0};
+	char *home = tu_mkdtemp(), *dir, *path;
+	size_t i;
+	bool said = false;
+
+	(void)state;
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	test_adapters_load(TEST_DATA "/golden/catalogue.json", &c);
+	dir = tu_path(home, ".claude");
+	path = tu_path(dir, "settings.json");
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	tu_write(path, "{\"permissions\": ", 16);
+	test_adapters_sync(a, &env, &c, NULL, &p);
+	assert_int_equal(p.status, HOST_OK);
+	assert_true(p.changed);
+	assert_int_equal(p.filters->status, HOST_BLOCKED);
+	for (i = 0; i < p.warnings.n; i++)
+		said |=
+		    strstr(p.warnings.v[i], "settings.json:1:") != NULL &&
+		    strstr(p.warnings.v[i], "tool rules not written") != NULL;
+	assert_true(said);
+	tu_assert_file_eq(path, "{\"permissions\": ", 16);
+	host_plan_clear(&p);
+	catalogue_clear(&c);
+	free(path);
+	free(dir);
+	tu_rmtree(home);
+	free(home);
+}
+
 static void test_adapters_render_rules(void **state)
 {
 	static const struct {
@@ -564,6 +664,8 @@ int main(void)
 	    cmocka_unit_test(test_adapters_locate_relocations),
 	    cmocka_unit_test(test_adapters_locate_windows_msix),
 	    cmocka_unit_test(test_adapters_render_rules),
+	    cmocka_unit_test(test_adapters_claude_deny_rules),
+	    cmocka_unit_test(test_adapters_claude_deny_bad_settings),
 	};
 	struct CMUnitTest tests[64];
 	size_t i, n = 0;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Claude Code: user-scope servers in ~/.claude.json, a large state file the app
- * rewrites itself. */
+ * rewrites itself; denied tools as permissions.deny rules in
+ * ~/.claude/settings.json. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "adapter.h"
 
@@ -67,6 +69,59 @@ static int claude_code_literal(unsigned field, const char *text, size_t len,
 	                             field, text, len, out, d);
 }
 
+static const char *const claude_code_deny_key[] = {"permissions", "deny"};
+
+/* The settings file beside the servers' one: $CLAUDE_CONFIG_DIR or
+ * ~/.claude. */
+static int claude_code_settings(const struct host_env *env,
+                                struct host_location *out, struct diag *d)
+{
+	const char *dir = host_env_get(env, "CLAUDE_CONFIG_DIR");
+	const char *home;
+
+	if (dir != NULL)
+		return render_location(out,
+		                       render_path(dir, "settings.json", NULL),
+		                       render_path(dir, NULL), NULL);
+	if ((home = render_home(env, d)) == NULL)
+		return -ERR_INVALID;
+	return render_location(
+	    out, render_path(home, ".claude", "settings.json", NULL),
+	    render_path(home, ".claude", NULL), NULL);
+}
+
+/*
+ * A deny rule names a tool as Claude Code does, mcp__SERVER__TOOL, where
+ * '*' matches any run of characters (in deny rules only). A tool name
+ * holding another character is rewritten by Claude Code (to '_'), so a glob
+ * with one would not match what the catalogue means.
+ */
+static int claude_code_rule(const char *server, const char *glob,
+                            struct buf *out, struct diag *d)
+{
+	size_t i;
+
+	for (i = 0; glob[i] != '\0'; i++)
+		if (!((glob[i] >= 'a' && glob[i] <= 'z') ||
+		      (glob[i] >= 'A' && glob[i] <= 'Z') ||
+		      (glob[i] >= '0' && glob[i] <= '9') ||
+		      strchr("_-*", glob[i]) != NULL))
+			return diag_set(d, ERR_SKIP, 0, 0,
+			                "'%c' has no place in a deny rule "
+			                "(letters, digits, '_', '-' and '*')",
+			                glob[i]);
+	return buf_printf(out, "mcp__%s__%s", server, glob);
+}
+
+static const struct adapter_filters claude_code_filters = {
+    .what = "permissions.deny",
+    .format = HOST_FORMAT_JSON,
+    .locate = claude_code_settings,
+    .key_path = claude_code_deny_key,
+    .key_depth = 2,
+    .rule = claude_code_rule,
+};
+
 const struct adapter adapter_claude_code = {
     .id = "claude-code",
     .name = "Claude Code",
@@ -76,7 +131,8 @@ const struct adapter adapter_claude_code = {
     .expands_env = 0,
     .literal = claude_code_literal,
     .can_disable = false,
-    .tool_filters = 0,
+    .tool_filters = ADAPTER_TOOLS_DENY,
+    .filters = &claude_code_filters,
     .locate = claude_code_locate,
     .render = claude_code_render,
 };
