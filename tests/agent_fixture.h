@@ -40,7 +40,7 @@
 
 #define TA_WAIT_MS  8000
 #define TA_USER     "alice"
-#define TA_MAX_HOST 16
+#define TA_MAX_HOST 64
 #define TA_QUEUE    16
 
 /* The last sync report the fake server received, flattened. */
