@@ -20,6 +20,7 @@ extern const struct adapter adapter_kiro;
 extern const struct adapter adapter_lmstudio;
 extern const struct adapter adapter_copilot;
 extern const struct adapter adapter_crush;
+extern const struct adapter adapter_qwen;
 
 const struct adapter *const adapter_registry[] = {
     &adapter_claude_code, &adapter_claude_desktop, &adapter_codex,
@@ -27,6 +28,7 @@ const struct adapter *const adapter_registry[] = {
     &adapter_gemini,      &adapter_vscode,         &adapter_vscode_insiders,
     &adapter_vscodium,    &adapter_windsurf,       &adapter_kiro,
     &adapter_lmstudio,    &adapter_copilot,        &adapter_crush,
+    &adapter_qwen,
 };
 
 const size_t adapter_count =

@@ -525,6 +525,13 @@ static void test_adapters_render_rules(void **state)
 	     "\"deny\":[\"b\"]}}",
 	     "{\"url\":\"https://h/\",\"type\":\"http\",\"includeTools\":"
 	     "[\"a\"],\"excludeTools\":[\"b\"]}"},
+	    {"qwen",
+	     "{\"url\":\"https://h/\",\"tools\":{\"allow\":[\"a\"],"
+	     "\"deny\":[\"b\"]},\"disabled\":false}",
+	     "{\"httpUrl\":\"https://h/\",\"includeTools\":[\"a\"],"
+	     "\"excludeTools\":[\"b\"]}"},
+	    {"qwen", "{\"url\":\"https://h/sse\",\"type\":\"sse\"}",
+	     "{\"url\":\"https://h/sse\"}"},
 	};
 	struct diag d;
 	size_t i;
@@ -557,7 +564,7 @@ static void test_adapters_registry_is_complete(void **state)
 	    "claude-code",     "claude-desktop", "codex",    "droid",
 	    "cursor",          "opencode",       "gemini",   "vscode",
 	    "vscode-insiders", "vscodium",       "windsurf", "kiro",
-	    "lmstudio",        "copilot",        "crush"};
+	    "lmstudio",        "copilot",        "crush",    "qwen"};
 	size_t i;
 
 	(void)state;
@@ -656,6 +663,64 @@ static void test_adapters_literal_values(void **state)
 	assert_non_null(strstr(d.msg, "holds ${"));
 }
 
+/* Qwen Code: where QWEN_HOME points, and values it would expand (no
+ * escape: refused in every field). */
+static void test_adapters_qwen(void **state)
+{
+	const struct adapter *a = adapter_find("qwen");
+	const char *const abs[] = {"HOME=/h", "QWEN_HOME=/q", NULL};
+	const char *const tilde[] = {"HOME=/h", "QWEN_HOME=~/cfg/qwen", NULL};
+	const char *const rel[] = {"HOME=/h", "QWEN_HOME=cfg", NULL};
+	const char *const none[] = {"HOME=/h", NULL};
+	struct test_vars tv = {rel, HOST_OS_LINUX};
+	struct host_env env = {HOST_OS_LINUX, test_adapters_vars_getenv, &tv};
+	struct host_location loc = {0};
+	struct diag d;
+	char *p, *arg = NULL, *val = NULL;
+
+	(void)state;
+	p = test_adapters_where("qwen", HOST_OS_LINUX, none, NULL);
+	assert_string_equal(p, "/h/.qwen/settings.json");
+	free(p);
+	p = test_adapters_where("qwen", HOST_OS_LINUX, abs, NULL);
+	assert_string_equal(p, "/q/settings.json");
+	free(p);
+	p = test_adapters_where("qwen", HOST_OS_LINUX, tilde, NULL);
+	assert_string_equal(p, "/h/cfg/qwen/settings.json");
+	free(p);
+	assert_int_equal(a->locate(&env, &loc, &d), -ERR_INVALID);
+	assert_non_null(strstr(d.msg, "QWEN_HOME=cfg is relative"));
+	/* A "$" that starts no name is left alone. */
+	assert_int_equal(test_adapters_literal("qwen",
+	                                       "{\"command\":\"x\",\"args\":"
+	                                       "[\"$ 5$ a$-b\"],\"env\":{\"K\":"
+	                                       "\"$\"}}",
+	                                       &arg, &val, &d),
+	                 0);
+	assert_string_equal(arg, "$ 5$ a$-b");
+	assert_string_equal(val, "$");
+	free(arg);
+	free(val);
+	assert_int_equal(test_adapters_literal("qwen",
+	                                       "{\"command\":\"x\",\"args\":"
+	                                       "[\"$HOME\"]}",
+	                                       &arg, &val, &d),
+	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "args: '$HOME' would be expanded"));
+	assert_int_equal(test_adapters_literal("qwen",
+	                                       "{\"command\":\"x\",\"env\":"
+	                                       "{\"K\":\"${TEST_BRACES}\"}}",
+	                                       &arg, &val, &d),
+	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "env.K: '${HOME}' would be expanded"));
+	assert_int_equal(test_adapters_literal("qwen",
+	                                       "{\"url\":\"https://h/\","
+	                                       "\"headers\":{\"A\":\"$x\"}}",
+	                                       &arg, &val, &d),
+	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "headers.A: '$x' would be expanded"));
+}
+
 int main(void)
 {
 	static const struct CMUnitTest unit[] = {
@@ -666,6 +731,7 @@ int main(void)
 	    cmocka_unit_test(test_adapters_render_rules),
 	    cmocka_unit_test(test_adapters_claude_deny_rules),
 	    cmocka_unit_test(test_adapters_claude_deny_bad_settings),
+	    cmocka_unit_test(test_adapters_qwen),
 	};
 	struct CMUnitTest tests[64];
 	size_t i, n = 0;

@@ -2,9 +2,9 @@
 // A fake model API on 127.0.0.1 for the host CLIs: it records every request
 // (one JSON line each: method, url, body) and ends each turn with the text
 // "ok", in the streaming shape of the API asked for: Anthropic Messages
-// (claude -p), OpenAI Responses (codex exec), Gemini generateContent
-// (gemini -p); Anthropic's count_tokens gets a count. Anything else gets an
-// empty JSON object.
+// (claude -p), OpenAI Responses (codex exec, copilot -p), Gemini
+// generateContent (gemini -p), OpenAI Chat Completions (qwen -p); Anthropic's
+// count_tokens gets a count. Anything else gets an empty JSON object.
 //
 //   node tests/exec/fake-model.cjs PORTFILE LOG
 //
@@ -55,6 +55,23 @@ function responses(res) {
   ]);
 }
 
+function chat(res, body) {
+  const base = { id: 'chatcmpl-fake', object: 'chat.completion', created: 1, model: body.model || 'fake' };
+  const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
+  if (!body.stream) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...base, usage,
+      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] }));
+    return;
+  }
+  const chunk = (delta, finish) => ({ ...base, object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta, finish_reason: finish }] });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: 'ok' }, null))}\n\n`);
+  res.write(`data: ${JSON.stringify({ ...chunk({}, 'stop'), usage })}\n\n`);
+  res.end('data: [DONE]\n\n');
+}
+
 // A value that satisfies a (Gemini or JSON) schema, for the hosts' own
 // structured calls (gemini's model router, say).
 function sample(schema) {
@@ -99,6 +116,7 @@ const srv = http.createServer((req, res) => {
       return res.end(JSON.stringify({ input_tokens: 1 }));
     }
     if (req.method === 'POST' && path.endsWith('/responses')) return responses(res);
+    if (req.method === 'POST' && path.endsWith('/chat/completions')) return chat(res, body || {});
     if (req.method === 'POST' && /\/models\/[^/]+:(streamGenerateContent|generateContent|countTokens)$/.test(path)) return gemini(res, path, body);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{}');

@@ -69,7 +69,7 @@ install_peers() {
     exec 9>&-
     BIN=$CACHE/node_modules/.bin
     SE=$CACHE/node_modules/@modelcontextprotocol/server-everything/dist/index.js
-    for b in claude codex gemini opencode droid; do
+    for b in claude codex gemini opencode droid qwen copilot; do
         [ -x "$BIN/$b" ] || { echo "missing $BIN/$b (delete $CACHE and retry)" >&2; exit 2; }
     done
     [ -f "$SE" ] || { echo "missing $SE" >&2; exit 2; }
@@ -120,6 +120,8 @@ hostfile() {
         droid) echo "$SB/.factory/mcp.json" ;;
         cursor) echo "$SB/.cursor/mcp.json" ;;
         claude-desktop) echo "$SB/.config/Claude/claude_desktop_config.json" ;;
+        qwen) echo "$SB/.qwen/settings.json" ;;
+        copilot) echo "$SB/.copilot/mcp-config.json" ;;
     esac
 }
 
@@ -280,6 +282,68 @@ render_cursor() {
     printf '{"mcpServers":{"my-own":{"command":"node","args":["%s","stdio"]}%s}}' "$SE" "$managed"
 }
 
+# Qwen Code's own settings (JSONC, like Gemini CLI's), with the "$version" it adds to a
+# file that lacks it (FINDINGS.md), auto-update and usage statistics off. Remote servers: httpUrl (Streamable HTTP); broken: the Gemini spelling url +
+# type "http", which Qwen reads as SSE, and args as a string.
+render_qwen() {
+    local managed=
+    case $1 in
+        after) managed=",
+    \"everything-stdio\": { \"command\": \"node\", \"args\": [\"$SE\", \"stdio\"] },
+    \"everything-http\": { \"httpUrl\": \"$URL\" }" ;;
+        broken) managed=",
+    \"everything-stdio\": { \"command\": \"node\", \"args\": \"$SE stdio\" },
+    \"everything-http\": { \"url\": \"$URL\", \"type\": \"http\" }" ;;
+    esac
+    cat <<EOF
+{
+  // my Qwen Code settings: comments must survive
+  "\$version": 4,
+  "general": { "enableAutoUpdate": false },
+  "privacy": { "usageStatisticsEnabled": false },
+  "mcpServers": {
+    "my-own": { "command": "node", "args": ["$SE", "stdio"], "env": { "MY_OWN": "1" } }$managed
+  }
+}
+EOF
+}
+
+# GitHub Copilot CLI: "type" and "tools" on every entry; broken: args as a string (the
+# entry is dropped) and a remote URL under type "stdio".
+render_copilot() {
+    local managed=
+    case $1 in
+        after) managed=",
+    \"everything-stdio\": {
+      \"type\": \"stdio\",
+      \"command\": \"node\",
+      \"args\": [\"$SE\", \"stdio\"],
+      \"tools\": [\"*\"]
+    },
+    \"everything-http\": {
+      \"type\": \"http\",
+      \"url\": \"$URL\",
+      \"tools\": [\"*\"]
+    }" ;;
+        broken) managed=",
+    \"everything-stdio\": { \"type\": \"stdio\", \"command\": \"node\", \"args\": \"$SE stdio\", \"tools\": [\"*\"] },
+    \"everything-http\": { \"type\": \"stdio\", \"url\": \"$URL\", \"tools\": [\"*\"] }" ;;
+    esac
+    cat <<EOF
+{
+  "mcpServers": {
+    "my-own": {
+      "type": "local",
+      "command": "node",
+      "args": ["$SE", "stdio"],
+      "env": { "MY_OWN": "1" },
+      "tools": ["*"]
+    }$managed
+  }
+}
+EOF
+}
+
 render_all() {
     local h f
     for h in $HOSTS; do
@@ -299,7 +363,7 @@ set_host_env() { # host_env=(env -i ...): how the hosts are run, in HOME=$SB
         # keep the hosts off the network: the list must work offline
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" "DISABLE_AUTOUPDATER=1"
         "OPENCODE_DISABLE_MODELS_FETCH=1" "OPENCODE_DISABLE_AUTOUPDATE=1"
-        "FACTORY_AIRGAP_ENABLED=1")
+        "FACTORY_AIRGAP_ENABLED=1" "COPILOT_OFFLINE=true")
 }
 
 CLIS="claude codex gemini opencode droid"
@@ -354,6 +418,8 @@ expect() {
                 gemini) re="^[^ ]+ $name: " ;;
                 opencode) re="^[^ ]+ +[^ ]+ $name " ;;
                 droid) re="^  $name  " ;;
+                qwen) re="^[^ ]+ $name: " ;;
+                copilot) re="^  $name \\(" ;;
             esac ;;
         connected)
             case $c:$kind in
@@ -368,10 +434,17 @@ expect() {
                 opencode:*) re="^[^ ]+ +✓ $name connected\$" ;;
                 droid:stdio) re="^  $name  stdio  connected  \\[user\\]\$" ;;
                 droid:http) re="^  $name  http  connected  \\[user\\]\$" ;;
+                qwen:stdio) re="^✓ $name: node .* \\(stdio\\) - Connected\$" ;;
+                qwen:http) re="^✓ $name: $NAMEPORT \\(http\\) - Connected\$" ;;
+                # copilot mcp list never connects: the server listed with its transport
+                # (type stdio is shown as "local"); filters.sh proves the connection
+                copilot:stdio) re="^  $name \\(local\\)\$" ;;
+                copilot:http) re="^  $name \\(http\\)\$" ;;
             esac ;;
     esac
     local what="$state"
     [ "$c:$state" = codex:connected ] && { [ $kind = http ] && what="enabled and reachable" || what="enabled"; }
+    [ "$c:$state" = copilot:connected ] && what="listed as $kind"
     if [ "$state" = absent ]; then
         if grep -Eq -- "$re" "$out"; then fail "[$tag] $c: $name is still listed"; show "$out"; else pass "[$tag] $c: $name absent"; fi
     else

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-host test: mcpfleet against the real CLIs of Claude Code, Codex, Gemini CLI,
-# OpenCode and Factory Droid (plus Cursor's file, which has no CLI).
+# OpenCode, Factory Droid, Qwen Code and GitHub Copilot CLI (plus Cursor's file, which has
+# no CLI).
 #
 #   tests/hosts/run.sh MCPFLEET_BINARY     the real test
 #   tests/hosts/run.sh --selfcheck         proves the harness: hand-writes the host files
@@ -16,6 +17,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/hosts/lib.sh
 . "$HERE/lib.sh"    # install_peers, start_everything, the sandbox files, list_all, expect
+# Hosts this test adds to lib.sh's (which tests/fleet and tests/exec share).
+HOSTS="$HOSTS qwen copilot"
+CLIS="$CLIS qwen copilot"
 
 usage() {
     echo "usage: $0 MCPFLEET_BINARY | --selfcheck | --selfcheck-broken" >&2
@@ -71,6 +75,7 @@ start_everything
 #    and sibling keys (lib.sh renders them)
 # ---------------------------------------------------------------------------
 seed_home "$SB"
+mkdir -p "$SB/.qwen" "$SB/.copilot"
 render_all before
 chmod 600 "$(hostfile gemini)" "$(hostfile claude-code)"
 mkdir -p "$WORK/orig"
@@ -127,7 +132,7 @@ case $MODE in
         mf_check "hosts" hosts
         missing=
         for h in $HOSTS; do grep -q -- "$h" "$WORK/mcpfleet.out" || missing="$missing $h"; done
-        if [ -z "$missing" ]; then pass "mcpfleet hosts names all six hosts"; else fail "mcpfleet hosts lacks:$missing"; show "$WORK/mcpfleet.out"; fi
+        if [ -z "$missing" ]; then pass "mcpfleet hosts names all $(echo $HOSTS | wc -w) hosts"; else fail "mcpfleet hosts lacks:$missing"; show "$WORK/mcpfleet.out"; fi
         mf_check "sync" sync
         ;;
     selfcheck) render_all after ;;
