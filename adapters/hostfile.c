@@ -1245,6 +1245,33 @@ bool hostfile_changed(const struct host_plan *p)
 
 static int hostfile_apply_file(struct host_plan *p);
 
+/*
+ * Creates the directory of a new host file when it is missing, owner-only:
+ * only below the host's marker directory, which exists and says the host is
+ * installed (Continue's ~/.continue/mcpServers/, Cline's data/settings/ are
+ * made by the host on first use, or never).
+ */
+static int hostfile_make_dir(struct host_plan *p)
+{
+	size_t n = strlen(p->loc.marker);
+	char *dir;
+	int r = 0;
+
+	if (strncmp(p->loc.path, p->loc.marker, n) != 0 ||
+	    p->loc.path[n] != '/' || !fileio_is_dir(p->loc.marker))
+		return 0;
+	if ((dir = fileio_dirname(p->loc.path)) == NULL)
+		return -ERR_NOMEM;
+	if (!fileio_is_dir(dir) && (r = fileio_mkdirs(dir, 0700)) != 0) {
+		if (r != -ERR_NOMEM)
+			hostfile_set_message(
+			    p, HOST_BLOCKED, "%s: %s: cannot create: %s",
+			    p->adapter->id, dir, strerror(errno));
+	}
+	free(dir);
+	return r;
+}
+
 int hostfile_apply(struct host_plan *p)
 {
 	struct host_plan *fp = p->filters;
@@ -1312,6 +1339,8 @@ static int hostfile_apply_file(struct host_plan *p)
 		free(p->backup_path);
 		p->backup_path = bak;
 	}
+	if (!p->old_exists && (r = hostfile_make_dir(p)) != 0)
+		return r;
 	/* A new host file may hold credentials: owner-only until the owner
 	 * says otherwise. An existing file keeps its mode. */
 	if (fileio_write_atomic_st(p->loc.path, p->new_text, p->new_len, 0600,

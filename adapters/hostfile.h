@@ -104,9 +104,10 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 
 /*
  * Writes a planned change: backs the old file up to <file>.bak (once per
- * plan), then writes the new text crash-safely, keeping the file's mode;
- * then the same for the rules' file, if it changes (a failure there leaves
- * the host's file written and p->filters BLOCKED).
+ * plan), then writes the new text crash-safely, keeping the file's mode. A
+ * new file's missing directory is created (0700) when it lies below the
+ * host's marker directory. Then the same for the rules' file, if it changes
+ * (a failure there leaves the host's file written and p->filters BLOCKED).
  * Does nothing when the plan has no change. Returns 0; -ERR_CONFLICT when
  * another program changed the file since it was read (nothing written:
  * plan again); -ERR_IO. On failure the plan is BLOCKED with its message

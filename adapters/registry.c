@@ -21,6 +21,11 @@ extern const struct adapter adapter_lmstudio;
 extern const struct adapter adapter_copilot;
 extern const struct adapter adapter_crush;
 extern const struct adapter adapter_qwen;
+extern const struct adapter adapter_cline;
+extern const struct adapter adapter_cline_vscode;
+extern const struct adapter adapter_zed;
+extern const struct adapter adapter_amazonq;
+extern const struct adapter adapter_continue;
 
 const struct adapter *const adapter_registry[] = {
     &adapter_claude_code, &adapter_claude_desktop, &adapter_codex,
@@ -28,7 +33,8 @@ const struct adapter *const adapter_registry[] = {
     &adapter_gemini,      &adapter_vscode,         &adapter_vscode_insiders,
     &adapter_vscodium,    &adapter_windsurf,       &adapter_kiro,
     &adapter_lmstudio,    &adapter_copilot,        &adapter_crush,
-    &adapter_qwen,
+    &adapter_qwen,        &adapter_cline,          &adapter_cline_vscode,
+    &adapter_zed,         &adapter_amazonq,        &adapter_continue,
 };
 
 const size_t adapter_count =

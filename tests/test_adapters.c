@@ -558,13 +558,155 @@ static void test_adapters_render_rules(void **state)
 	}
 }
 
+/* Where Cline (CLI and extension), Zed and Amazon Q keep their files, and
+ * the variables that move them (tests/hosts/FINDINGS.md). */
+static void test_adapters_locate_more_hosts(void **state)
+{
+	static const struct {
+		const char *id;
+		enum host_os os;
+		const char *env[3];
+		const char *path;
+	} cases[] = {
+	    {"cline",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", NULL, NULL},
+	     "/h/.cline/data/settings/cline_mcp_settings.json"},
+	    {"cline",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", "CLINE_DIR=/c", NULL},
+	     "/c/data/settings/cline_mcp_settings.json"},
+	    {"cline",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", "CLINE_DATA_DIR=/d", NULL},
+	     "/d/settings/cline_mcp_settings.json"},
+	    {"cline",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", "CLINE_MCP_SETTINGS_PATH=/m/x.json", NULL},
+	     "/m/x.json"},
+	    {"cline",
+	     HOST_OS_WINDOWS,
+	     {"USERPROFILE=C:/u", NULL, NULL},
+	     "C:/u/.cline/data/settings/cline_mcp_settings.json"},
+	    {"cline-vscode",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", NULL, NULL},
+	     "/h/.config/Code/User/globalStorage/saoudrizwan.claude-dev/"
+	     "settings/cline_mcp_settings.json"},
+	    {"cline-vscode",
+	     HOST_OS_MACOS,
+	     {"HOME=/h", NULL, NULL},
+	     "/h/Library/Application Support/Code/User/globalStorage/"
+	     "saoudrizwan.claude-dev/settings/cline_mcp_settings.json"},
+	    {"cline-vscode",
+	     HOST_OS_WINDOWS,
+	     {"APPDATA=C:/a", NULL, NULL},
+	     "C:/a/Code/User/globalStorage/saoudrizwan.claude-dev/settings/"
+	     "cline_mcp_settings.json"},
+	    {"zed",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", NULL, NULL},
+	     "/h/.config/zed/settings.json"},
+	    {"zed",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", "XDG_CONFIG_HOME=/x", NULL},
+	     "/x/zed/settings.json"},
+	    {"zed",
+	     HOST_OS_LINUX,
+	     {"XDG_CONFIG_HOME=/x", "FLATPAK_XDG_CONFIG_HOME=/f", NULL},
+	     "/f/zed/settings.json"},
+	    {"zed",
+	     HOST_OS_MACOS,
+	     {"HOME=/h", "XDG_CONFIG_HOME=/x", NULL},
+	     "/h/.config/zed/settings.json"},
+	    {"zed",
+	     HOST_OS_WINDOWS,
+	     {"APPDATA=C:/a", NULL, NULL},
+	     "C:/a/Zed/settings.json"},
+	    {"amazonq",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", NULL, NULL},
+	     "/h/.aws/amazonq/mcp.json"},
+	    {"amazonq",
+	     HOST_OS_WINDOWS,
+	     {"USERPROFILE=C:/u", NULL, NULL},
+	     "C:/u/.aws/amazonq/mcp.json"},
+	    {"continue",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", NULL, NULL},
+	     "/h/.continue/mcpServers/mcpfleet.json"},
+	    {"continue",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", "CONTINUE_GLOBAL_DIR=/g", NULL},
+	     "/g/mcpServers/mcpfleet.json"},
+	    {"continue",
+	     HOST_OS_WINDOWS,
+	     {"USERPROFILE=C:/u", NULL, NULL},
+	     "C:/u/.continue/mcpServers/mcpfleet.json"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *p = test_adapters_where(cases[i].id, cases[i].os,
+		                              cases[i].env, NULL);
+
+		if (strcmp(p, cases[i].path) != 0)
+			fail_msg("%s: got %s, expected %s", cases[i].id, p,
+			         cases[i].path);
+		free(p);
+	}
+}
+
+/* A present host whose file's directory is missing gets it: Continue's
+ * mcpServers/ below ~/.continue; its file goes again with the last entry, and
+ * nothing is created while the host is absent. */
+static void test_adapters_creates_file_dir(void **state)
+{
+	const struct adapter *a = adapter_find("continue");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0}, empty = {0};
+	struct host_plan p1 = {0}, p2 = {0}, p3 = {0};
+	char *home = tu_mkdtemp(), *marker = tu_path(home, ".continue");
+	char *file = tu_path(marker, "mcpServers/mcpfleet.json");
+	char *cat = tu_path(TEST_DATA, "golden/catalogue.json");
+
+	(void)state;
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	test_adapters_load(cat, &c);
+	/* Absent: nothing is created. */
+	assert_int_equal(hostfile_plan(a, &env, c.servers, c.n, NULL, &p1), 0);
+	assert_int_equal(p1.status, HOST_ABSENT);
+	assert_int_equal(hostfile_apply(&p1), 0);
+	assert_false(fileio_exists(marker));
+	assert_int_equal(fileio_mkdirs(marker, 0755), 0);
+	test_adapters_sync(a, &env, &c, NULL, &p2);
+	assert_true(fileio_exists(file));
+	test_adapters_sync(a, &env, &empty, &p2.after, &p3);
+	assert_false(fileio_exists(file));
+	host_plan_clear(&p1);
+	host_plan_clear(&p2);
+	host_plan_clear(&p3);
+	catalogue_clear(&c);
+	tu_rmtree(home);
+	free(cat);
+	free(file);
+	free(marker);
+	free(home);
+}
+
 static void test_adapters_registry_is_complete(void **state)
 {
 	static const char *const ids[] = {
 	    "claude-code",     "claude-desktop", "codex",    "droid",
 	    "cursor",          "opencode",       "gemini",   "vscode",
 	    "vscode-insiders", "vscodium",       "windsurf", "kiro",
-	    "lmstudio",        "copilot",        "crush",    "qwen"};
+	    "lmstudio",        "copilot",        "crush",    "qwen",
+	    "cline",           "cline-vscode",   "zed",      "amazonq",
+	    "continue"};
 	size_t i;
 
 	(void)state;
@@ -661,6 +803,33 @@ static void test_adapters_literal_values(void **state)
 	assert_int_equal(test_adapters_literal("cursor", e, &arg, &env, &d),
 	                 -ERR_SKIP);
 	assert_non_null(strstr(d.msg, "holds ${"));
+	/* Cline and Zed expand nothing: as it is. */
+	assert_int_equal(test_adapters_literal("cline", e, &arg, &env, &d), 0);
+	assert_string_equal(arg, "$HOME a${HOME}b");
+	assert_string_equal(env, "${HOME}");
+	free(arg);
+	free(env);
+	assert_int_equal(test_adapters_literal("zed", e, &arg, &env, &d), 0);
+	assert_string_equal(env, "${HOME}");
+	free(arg);
+	free(env);
+	/* Amazon Q: ${env:NAME} has no escape; other text goes as it is. */
+	assert_int_equal(test_adapters_literal("amazonq", e, &arg, &env, &d),
+	                 0);
+	assert_string_equal(env, "${HOME}");
+	free(arg);
+	free(env);
+	{
+		/* A variable's value can hold one: straight to literal(). */
+		const struct adapter *q = adapter_find("amazonq");
+		struct buf b = BUF_INIT;
+
+		assert_int_equal(
+		    q->literal(RENDER_KEEP_ENV, "${env:HOME}", 11, &b, &d),
+		    -ERR_SKIP);
+		assert_non_null(strstr(d.msg, "holds ${env:"));
+		buf_free(&b);
+	}
 }
 
 /* Qwen Code: where QWEN_HOME points, and values it would expand (no
@@ -732,6 +901,8 @@ int main(void)
 	    cmocka_unit_test(test_adapters_claude_deny_rules),
 	    cmocka_unit_test(test_adapters_claude_deny_bad_settings),
 	    cmocka_unit_test(test_adapters_qwen),
+	    cmocka_unit_test(test_adapters_locate_more_hosts),
+	    cmocka_unit_test(test_adapters_creates_file_dir),
 	};
 	struct CMUnitTest tests[64];
 	size_t i, n = 0;

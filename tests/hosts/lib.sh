@@ -122,6 +122,7 @@ hostfile() {
         claude-desktop) echo "$SB/.config/Claude/claude_desktop_config.json" ;;
         qwen) echo "$SB/.qwen/settings.json" ;;
         copilot) echo "$SB/.copilot/mcp-config.json" ;;
+        cline) echo "$SB/.cline/data/settings/cline_mcp_settings.json" ;;
     esac
 }
 

@@ -14,6 +14,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/hosts/lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=tests/hosts/cline.sh
+. "$HERE/cline.sh"
 [ $# = 1 ] || { echo "usage: $0 MCPFLEET" >&2; exit 2; }
 MCPFLEET=$(realpath "$1")
 T0=$(date +%s%N)
@@ -22,11 +24,13 @@ SB=$WORK/home
 MODEL_PID=
 cleanup() {
     [ -n "$MODEL_PID" ] && kill "$MODEL_PID" 2>/dev/null || true
+    [ -n "$CLINE_MODEL_PID" ] && kill "$CLINE_MODEL_PID" 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ]; then echo "sandbox kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 install_peers
 seed_home "$SB"
+cline_seed "$SB"
 set_host_env
 
 # Two servers, each recording into its own file: rec-args takes the arguments, rec-env
@@ -64,6 +68,7 @@ node "$HERE/../exec/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >/dev/n
 MODEL_PID=$!
 for _ in $(seq 50); do [ -s "$WORK/model.port" ] && break; sleep 0.1; done
 MP=$(cat "$WORK/model.port")
+cline_start_model # here, not in start_host's subshell, so that cleanup can stop it
 
 start_host() { # CLI: makes the host start its servers
     case $1 in
@@ -73,6 +78,7 @@ start_host() { # CLI: makes the host start its servers
             -c "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:$MP/v1\",env_key=\"FAKE_MODEL_KEY\",wire_api=\"responses\"}" \
             "say ok" ;;
         gemini) "${host_env[@]}" GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" mcp list ;;
+        cline) cline_run literal ;;
         *) "${host_env[@]}" timeout "$TMO" "$BIN/$1" mcp list ;;
     esac
 }
@@ -100,7 +106,7 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
         console.log(out.join("; "));')
     if [ -z "$diffs" ]; then pass "$c: $n: every value arrived exactly as written"; else fail "$c: $n: $diffs"; fi
 }
-for c in claude codex gemini opencode droid; do
+for c in claude codex gemini opencode droid cline; do
     rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl" "$WORK/rec-pem.jsonl"
     (cd "$SB" && start_host "$c") </dev/null >"$WORK/$c.out" 2>&1 || true
     host=$c; [ "$c" = claude ] && host=claude-code

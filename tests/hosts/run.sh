@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-host test: mcpfleet against the real CLIs of Claude Code, Codex, Gemini CLI,
 # OpenCode, Factory Droid, Qwen Code and GitHub Copilot CLI (plus Cursor's file, which has
-# no CLI).
+# no CLI), and the Cline CLI (tests/hosts/cline.sh: it has no `mcp list`, it offers the
+# servers' tools to a fake model).
 #
 #   tests/hosts/run.sh MCPFLEET_BINARY     the real test
 #   tests/hosts/run.sh --selfcheck         proves the harness: hand-writes the host files
@@ -20,6 +21,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Hosts this test adds to lib.sh's (which tests/fleet and tests/exec share).
 HOSTS="$HOSTS qwen copilot"
 CLIS="$CLIS qwen copilot"
+# shellcheck source=tests/hosts/cline.sh
+. "$HERE/cline.sh"  # the Cline CLI: cline_seed, cline_run, cline_expect
 
 usage() {
     echo "usage: $0 MCPFLEET_BINARY | --selfcheck | --selfcheck-broken" >&2
@@ -45,10 +48,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcpfleet-hosts.XXXXXX")
 SB=$WORK/home            # the sandbox HOME
 cleanup() {
     local pid
-    for pid in $SE_PID "${LIST_PIDS[@]}"; do
+    for pid in $SE_PID $CLINE_MODEL_PID "${LIST_PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
-    for pid in $SE_PID "${LIST_PIDS[@]}"; do
+    for pid in $SE_PID $CLINE_MODEL_PID "${LIST_PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
     if [ "${KEEP:-0}" = 1 ]; then
@@ -76,6 +79,7 @@ start_everything
 # ---------------------------------------------------------------------------
 seed_home "$SB"
 mkdir -p "$SB/.qwen" "$SB/.copilot"
+cline_seed "$SB"
 render_all before
 chmod 600 "$(hostfile gemini)" "$(hostfile claude-code)"
 mkdir -p "$WORK/orig"
@@ -116,6 +120,9 @@ if [ "$MODE" != real ] || [ "${BASELINE:-0}" = 1 ]; then
         expect baseline "$c" my-own connected
         expect baseline "$c" everything-stdio absent
     done
+    cline_run baseline
+    cline_expect baseline my-own connected
+    cline_expect baseline everything-stdio absent
 fi
 
 echo "== add two servers and sync"
@@ -146,6 +153,8 @@ for c in $CLIS; do
     expect synced "$c" my-own connected
 done
 cursor_expect synced everything-stdio everything-http my-own
+cline_run synced
+for n in everything-stdio everything-http my-own; do cline_expect synced "$n" connected; done
 
 echo "== remove both and sync"
 case $MODE in
@@ -170,6 +179,10 @@ for c in $CLIS; do
     expect removed "$c" my-own connected
 done
 cursor_expect removed '!everything-stdio' '!everything-http' my-own
+cline_run removed
+cline_expect removed everything-stdio absent
+cline_expect removed everything-http absent
+cline_expect removed my-own connected
 
 for h in $HOSTS; do
     f=$(hostfile "$h")
