@@ -57,6 +57,7 @@ void host_location_clear(struct host_location *loc);
 /* struct adapter.tool_filters */
 #define ADAPTER_TOOLS_ALLOW 0x1u /* withholds every tool not listed */
 #define ADAPTER_TOOLS_DENY  0x2u /* withholds the listed tools */
+#define ADAPTER_TOOLS_GLOB  0x4u /* the lists take '*' globs, not only names */
 
 /*
  * Where a host keeps rules that withhold tools, apart from the server
@@ -194,13 +195,14 @@ int render_resolve_for(const struct adapter *a, const struct server *s,
  * variable is reserved: never set it). */
 int render_literal_braces(unsigned where, unsigned field, const char *text,
                           size_t len, struct buf *out, struct diag *d);
-/* Gemini CLI's: $NAME and ${NAME} expand; in args an escape as above,
- * elsewhere (expanded twice) no escape: -ERR_SKIP. */
+/* For hosts where $NAME and ${NAME} expand: in the fields of once an escape
+ * as above for every '$' before a name or '{'; in those of twice (Gemini
+ * CLI's env and headers, expanded twice) no escape works: -ERR_SKIP. */
 int render_literal_dollar(unsigned once, unsigned twice, unsigned field,
                           const char *text, size_t len, struct buf *out,
                           struct diag *d);
 /* The literal() of a host that substitutes "${...}" forms in every field
- * and documents no escape (Cursor, VS Code, Windsurf, Kiro, Copilot CLI):
+ * and documents no escape (Cursor, VS Code, Windsurf, Kiro):
  * a value holding "${" is refused. */
 int render_literal_no_braces(unsigned field, const char *text, size_t len,
                              struct buf *out, struct diag *d);

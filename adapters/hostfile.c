@@ -380,6 +380,37 @@ static const char *hostfile_written(const struct host_state *st,
  * Renders what the host should hold. Servers the host cannot take become
  * SKIP items (or, later, REMOVEs when they were managed) with a reason.
  */
+/*
+ * Warns about a glob in a tool list of s where a's lists take names only:
+ * the glob is written as a name, so an allow list withholds the tools it
+ * meant to allow (fails closed) and a deny list withholds nothing.
+ */
+static int hostfile_warn_globs(struct host_plan *p, const struct adapter *a,
+                               const struct server *s)
+{
+	const struct strv *lists[] = {&s->tools_allow, &s->tools_deny};
+	size_t i, k;
+	int r;
+
+	if (a->tool_filters & ADAPTER_TOOLS_GLOB)
+		return 0;
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < lists[i]->n; k++) {
+			if (strchr(lists[i]->v[k], '*') == NULL)
+				continue;
+			if ((r = hostfile_warn(
+			         p,
+			         "%s: %s: tools.%s '%s' is a glob, and %s "
+			         "matches tool names exactly: %s",
+			         a->id, s->name, i == 0 ? "allow" : "deny",
+			         lists[i]->v[k], a->name,
+			         i == 0 ? "the tools it matches are withheld"
+			                : "it withholds no tool")) != 0)
+				return r;
+		}
+	return 0;
+}
+
 /* Warns when s sets a tool filter that a's file cannot carry: the server is
  * written, and the host offers every tool the filter would withhold. */
 static int hostfile_warn_filters(struct host_plan *p, const struct adapter *a,
@@ -395,7 +426,7 @@ static int hostfile_warn_filters(struct host_plan *p, const struct adapter *a,
 	else if (s->tools_deny.n > 0 && !(a->tool_filters & ADAPTER_TOOLS_DENY))
 		what = "tools.deny";
 	else
-		return 0;
+		return hostfile_warn_globs(p, a, s);
 	return hostfile_warn(p,
 	                     "%s: %s: %s cannot be enforced by %s (no such "
 	                     "tool filter in its file)",

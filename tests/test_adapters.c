@@ -832,6 +832,112 @@ static void test_adapters_literal_values(void **state)
 	}
 }
 
+/* Copilot CLI expands $NAME and ${...} once everywhere: each escaped.
+ * Crush reads values as shell words: refused where it would change them. */
+static void test_adapters_literal_copilot_crush(void **state)
+{
+	const struct adapter *crush = adapter_find("crush");
+	static const char *const bad[] = {"$x", "a`id`", "a\\\\b", "a\\", NULL};
+	struct diag d;
+	char *arg = NULL, *env = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(
+	    test_adapters_literal("copilot",
+	                          "{\"command\":\"x\",\"args\":"
+	                          "[\"$HOME $$x ${TEST_LEVEL} $ 5$\"],"
+	                          "\"env\":{\"K\":\"${TEST_BRACES}\"}}",
+	                          &arg, &env, &d),
+	    0);
+	assert_string_equal(arg, "${__MCPFLEET_LITERAL:-$}HOME "
+	                         "$${__MCPFLEET_LITERAL:-$}x debug $ 5$");
+	assert_string_equal(env, "${__MCPFLEET_LITERAL:-$}{HOME}");
+	free(arg);
+	free(env);
+	/* Crush: a Windows path is literal there, "$" and the rest not. */
+	assert_int_equal(test_adapters_literal("crush",
+	                                       "{\"command\":\"x\",\"args\":"
+	                                       "[\"C:\\\\bin\\\\x 'q' \\\"\"]}",
+	                                       &arg, &env, &d),
+	                 0);
+	assert_string_equal(arg, "C:\\bin\\x 'q' \"");
+	free(arg);
+	for (i = 0; bad[i] != NULL; i++) {
+		struct buf b = BUF_INIT;
+
+		assert_int_equal(crush->literal(RENDER_KEEP_ARGS, bad[i],
+		                                strlen(bad[i]), &b, &d),
+		                 -ERR_SKIP);
+		buf_free(&b);
+	}
+	assert_non_null(strstr(d.msg, "ends in a backslash"));
+}
+
+/* A glob in a tool list of a host that matches names exactly is written as a
+ * name, with a warning that says what it does there; Claude Code's rules
+ * take it. */
+static void test_adapters_tool_globs(void **state)
+{
+	static const char cat[] =
+	    "{\"version\":1,\"servers\":{\"gh\":{\"command\":\"x\",\"tools\":"
+	    "{\"allow\":[\"get_*\",\"list\"],\"deny\":[\"delete_*\"]}}}}";
+	struct catalogue_opts opts = {.host_known = adapter_known};
+	struct test_env te = {.home = "/nonexistent"};
+	struct host_env env;
+	struct catalogue c = {0};
+	struct host_plan p = {0};
+	struct diag d;
+	char *home = tu_mkdtemp(), *dir, *path;
+	size_t i;
+	bool allow = false, deny = false;
+
+	(void)state;
+	if (catalogue_parse(cat, sizeof(cat) - 1, &opts, &c, &d) != 0)
+		fail_msg("%s", d.msg);
+	te.home = home;
+	test_adapters_env(&te, &env);
+	dir = tu_path(home, ".gemini");
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	assert_int_equal(hostfile_plan(adapter_find("gemini"), &env, c.servers,
+	                               c.n, NULL, &p),
+	                 0);
+	for (i = 0; i < p.warnings.n; i++) {
+		allow |=
+		    strstr(p.warnings.v[i],
+		           "gemini: gh: tools.allow 'get_*' is a glob, and "
+		           "Gemini CLI matches tool names exactly: the "
+		           "tools it matches are withheld") != NULL;
+		deny |= strstr(p.warnings.v[i], "tools.deny 'delete_*' is a "
+		                                "glob") != NULL &&
+		        strstr(p.warnings.v[i], "it withholds no tool") != NULL;
+	}
+	assert_true(allow);
+	assert_true(deny);
+	assert_int_equal(p.warnings.n, 2);
+	host_plan_clear(&p);
+	free(dir);
+	/* Claude Code: the glob is a rule, no warning. */
+	dir = tu_path(home, ".claude");
+	path = tu_path(home, ".claude.json");
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	tu_write(path, "{}\n", 3);
+	assert_int_equal(hostfile_plan(adapter_find("claude-code"), &env,
+	                               c.servers, c.n, NULL, &p),
+	                 0);
+	assert_int_equal(p.warnings.n, 1); /* tools.allow: no such filter */
+	assert_non_null(strstr(p.warnings.v[0], "tools.allow cannot be"));
+	assert_non_null(p.filters);
+	assert_int_equal(p.filters->nitems, 1);
+	assert_string_equal(p.filters->items[0].name, "mcp__gh__delete_*");
+	host_plan_clear(&p);
+	catalogue_clear(&c);
+	free(path);
+	free(dir);
+	tu_rmtree(home);
+	free(home);
+}
+
 /* Qwen Code: where QWEN_HOME points, and values it would expand (no
  * escape: refused in every field). */
 static void test_adapters_qwen(void **state)
@@ -894,6 +1000,8 @@ int main(void)
 {
 	static const struct CMUnitTest unit[] = {
 	    cmocka_unit_test(test_adapters_literal_values),
+	    cmocka_unit_test(test_adapters_literal_copilot_crush),
+	    cmocka_unit_test(test_adapters_tool_globs),
 	    cmocka_unit_test(test_adapters_registry_is_complete),
 	    cmocka_unit_test(test_adapters_locate_relocations),
 	    cmocka_unit_test(test_adapters_locate_windows_msix),

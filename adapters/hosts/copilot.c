@@ -45,8 +45,21 @@ static int copilot_render(const struct server *s, json_t **out, struct diag *d)
 	return render_finish(o, r, out);
 }
 
-/* Copilot expands ${VAR} in these entries, with no escape documented: a
- * value holding "${" is not given to it. */
+/*
+ * Copilot expands $VAR, ${VAR} and ${VAR:-default} once, in every field of
+ * an entry (tests/hosts/FINDINGS.md): each '$' it would read as the start
+ * of a variable is written as ${__MCPFLEET_LITERAL:-$}, which it reads as
+ * '$'.
+ */
+static int copilot_literal(unsigned field, const char *text, size_t len,
+                           struct buf *out, struct diag *d)
+{
+	return render_literal_dollar(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
+	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
+	                                 RENDER_KEEP_HEADERS,
+	                             0, field, text, len, out, d);
+}
+
 const struct adapter adapter_copilot = {
     .id = "copilot",
     .name = "GitHub Copilot CLI",
@@ -54,7 +67,7 @@ const struct adapter adapter_copilot = {
     .key_path = copilot_key,
     .key_depth = 1,
     .expands_env = 0,
-    .literal = render_literal_no_braces,
+    .literal = copilot_literal,
     .can_disable = false,
     .tool_filters = ADAPTER_TOOLS_ALLOW,
     .locate = copilot_locate,
