@@ -30,6 +30,7 @@ cleanup() {
 trap cleanup EXIT
 install_peers
 seed_home "$SB"
+mkdir -p "$SB/.qwen" "$SB/.copilot"
 cline_seed "$SB"
 set_host_env
 
@@ -79,6 +80,10 @@ start_host() { # CLI: makes the host start its servers
             "say ok" ;;
         gemini) "${host_env[@]}" GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" mcp list ;;
         cline) cline_run literal ;;
+        # copilot mcp list never starts a server: a prompt against the fake model does
+        copilot) "${host_env[@]}" COPILOT_PROVIDER_BASE_URL="http://127.0.0.1:$MP/v1" \
+            COPILOT_PROVIDER_WIRE_API=responses COPILOT_PROVIDER_API_KEY=fake COPILOT_MODEL=fake-model \
+            timeout "$TMO" "$BIN/copilot" -p "say ok" --allow-all-tools ;;
         *) "${host_env[@]}" timeout "$TMO" "$BIN/$1" mcp list ;;
     esac
 }
@@ -106,7 +111,7 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
         console.log(out.join("; "));')
     if [ -z "$diffs" ]; then pass "$c: $n: every value arrived exactly as written"; else fail "$c: $n: $diffs"; fi
 }
-for c in claude codex gemini opencode droid cline; do
+for c in claude codex gemini opencode droid cline qwen copilot; do
     rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl" "$WORK/rec-pem.jsonl"
     (cd "$SB" && start_host "$c") </dev/null >"$WORK/$c.out" 2>&1 || true
     host=$c; [ "$c" = claude ] && host=claude-code
