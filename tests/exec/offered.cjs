@@ -6,8 +6,10 @@
 //   claude  mcp__SERVER__TOOL, as tools or in its list of deferred tools
 //   codex   a tool namespace mcp__SERVER holding the tools
 //   gemini  function declarations mcp_SERVER_TOOL
+//   qwen    mcp__SERVER__TOOL, as claude (deferred tools in its prompt)
+//   copilot tools SERVER-TOOL (SERVER without '-', as the callers name them)
 //
-//   node tests/exec/offered.cjs claude|codex|gemini LOG
+//   node tests/exec/offered.cjs claude|codex|gemini|qwen|copilot LOG
 'use strict';
 const fs = require('node:fs');
 
@@ -20,7 +22,7 @@ for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
   if (!line) continue;
   const body = JSON.parse(line).body;
   if (!body || typeof body !== 'object') continue;
-  if (host === 'claude') {
+  if (host === 'claude' || host === 'qwen') {
     for (const m of JSON.stringify(body).matchAll(/mcp__([A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*?)__([A-Za-z0-9_-]+)/g)) add(m[1], m[2]);
   } else if (host === 'codex') {
     for (const t of body.tools || []) {
@@ -33,6 +35,11 @@ for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
         const m = /^mcp_([^_]+)_(.+)$/.exec(f.name || '');
         if (m) add(m[1], m[2]);
       }
+    }
+  } else if (host === 'copilot') {
+    for (const t of body.tools || []) {
+      const m = /^([A-Za-z0-9]+)-(.+)$/.exec(t.name || '');
+      if (m) add(m[1], m[2]);
     }
   } else {
     process.stderr.write(`offered.cjs: unknown host '${host}'\n`);
