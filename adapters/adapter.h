@@ -71,10 +71,15 @@ struct adapter_filters {
 	/* Finds the file (its marker is the host's). */
 	int (*locate)(const struct host_env *env, struct host_location *out,
 	              struct diag *d);
-	/* The list of rules, a JSON array of strings: key_path[key_depth - 1]
-	 * names it, the rest the objects on the way. */
+	/* Where the rules are: key_path[key_depth - 1] names them, the rest
+	 * the objects on the way. The file may be the host's own (OpenCode):
+	 * then both edits go into one write. */
 	const char *const *key_path;
 	size_t key_depth;
+	/* NULL: the rules are a JSON array of strings (Claude Code's
+	 * permissions.deny); else an object whose members RULE: member_value
+	 * are the rules (OpenCode's "permission": {"RULE": "deny"}). */
+	const char *member_value;
 	/*
 	 * Appends to out the rule that withholds the tools of server whose
 	 * names match glob ('*' any run). Returns 0, -ERR_NOMEM, or -ERR_SKIP
@@ -211,6 +216,14 @@ int render_literal_no_braces(unsigned field, const char *text, size_t len,
 int render_literal_refuse(unsigned where, const char *const *patterns,
                           unsigned field, const char *text, size_t len,
                           struct buf *out, struct diag *d);
+
+/*
+ * Checks that glob, a tool glob of the catalogue, can be written into a
+ * host's rule naming tools SERVER<sep>TOOL: letters, digits, '_', '-' and
+ * '*' (other characters are rewritten by the hosts in tool names, or mean
+ * more in their patterns). Returns 0, or -ERR_SKIP with d saying why.
+ */
+int render_rule_glob(const char *glob, struct diag *d);
 
 /* Joins path pieces with '/' into a new string, or NULL on ENOMEM. */
 char *render_path(const char *first, ...) __attribute__((sentinel));

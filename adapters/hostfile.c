@@ -670,6 +670,9 @@ struct hostfile_run {
 	struct host_plan *p;
 	const struct hostfile_target *t;
 	const struct host_state *prev; /* of this file; never NULL */
+	/* The host's plan when this file is the host's own and that plan
+	 * read it: its text is read from there (rules of OpenCode). */
+	const struct host_plan *base;
 	const struct hostfile_want *want;
 	size_t nwant;
 	const struct hostfile_skip *skips;
@@ -750,12 +753,13 @@ static int hostfile_phase_fast(struct hostfile_run *run)
 	return HOSTFILE_STOP;
 }
 
+static int hostfile_phase_parse(struct hostfile_run *run);
+
 /* Reads the file (stat first: a change after the stat shows at the next
  * run) and parses it. */
 static int hostfile_phase_read(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
-	struct diag *d = &run->d;
 	struct stat st;
 	int r;
 
@@ -772,6 +776,7 @@ static int hostfile_phase_read(struct hostfile_run *run)
 	                &p->old_len);
 	if (r == -ERR_NOENT) {
 		p->old_exists = false;
+		p->read = true;
 		p->after.stamp.valid = false;
 		return 0;
 	}
@@ -783,6 +788,44 @@ static int hostfile_phase_read(struct hostfile_run *run)
 	if (r != 0)
 		return hostfile_block(run, "cannot read: %s", strerror(errno));
 	p->old_exists = true;
+	p->read = true;
+	return hostfile_phase_parse(run);
+}
+
+/*
+ * For rules in the host's own file, read after the host's plan: its text as
+ * that plan leaves it, which the rules' edits then go into.
+ */
+static int hostfile_phase_read_base(struct hostfile_run *run)
+{
+	const struct host_plan *b = run->base;
+	struct host_plan *p = run->p;
+	const char *text = b->changed ? b->new_text : b->old_text;
+	size_t len = b->changed ? b->new_len : b->old_len;
+
+	p->read_stamp = b->read_stamp;
+	p->after.stamp = b->read_stamp;
+	p->old_exists = b->changed ? !b->delete_file : b->old_exists;
+	p->read = true;
+	if (!p->old_exists) {
+		p->after.stamp.valid = false;
+		return 0;
+	}
+	if ((p->old_text = malloc(len + 1)) == NULL)
+		return -ERR_NOMEM;
+	memcpy(p->old_text, text, len);
+	p->old_text[len] = '\0';
+	p->old_len = len;
+	return hostfile_phase_parse(run);
+}
+
+/* Parses the text read and finds the entries in it. */
+static int hostfile_phase_parse(struct hostfile_run *run)
+{
+	struct host_plan *p = run->p;
+	struct diag *d = &run->d;
+	int r;
+
 	r = hostfile_doc_parse(run->t, p->old_text, p->old_len, &run->doc, d);
 	if (r == 0)
 		r = hostfile_doc_names(&run->doc, &run->names, &run->nnames,
@@ -977,11 +1020,13 @@ static int hostfile_plan_file(struct host_plan *p,
                               const struct hostfile_target *t,
                               const struct hostfile_want *want, size_t nwant,
                               const struct hostfile_skip *skips, size_t nskips,
-                              const struct host_state *prev)
+                              const struct host_state *prev,
+                              const struct host_plan *base)
 {
 	struct hostfile_run run = {.p = p,
 	                           .t = t,
 	                           .prev = prev,
+	                           .base = base,
 	                           .want = want,
 	                           .nwant = nwant,
 	                           .skips = skips,
@@ -990,7 +1035,8 @@ static int hostfile_plan_file(struct host_plan *p,
 
 	diag_clear(&run.d);
 	if ((r = hostfile_phase_fast(&run)) == 0 &&
-	    (r = hostfile_phase_read(&run)) == 0) {
+	    (r = base != NULL ? hostfile_phase_read_base(&run)
+	                      : hostfile_phase_read(&run)) == 0) {
 		run.edits = calloc(nwant + nskips + prev->managed.n + 1,
 		                   sizeof(*run.edits));
 		r = run.edits == NULL ? -ERR_NOMEM : 0;
@@ -1052,9 +1098,11 @@ static int hostfile_rules(struct host_plan *p, const struct adapter_filters *f,
 			if (r == 0 &&
 			    hostfile_find_want(*rules, *nrules, b.data) != NULL)
 				continue;
-			if (r == 0 &&
-			    ((name = strdup(b.data)) == NULL ||
-			     ((*rules)[*nrules].entry = json_true()) == NULL)) {
+			if (r == 0 && ((name = strdup(b.data)) == NULL ||
+			               ((*rules)[*nrules].entry =
+			                    f->member_value != NULL
+			                        ? json_string(f->member_value)
+			                        : json_true()) == NULL)) {
 				free(name);
 				r = -ERR_NOMEM;
 			}
@@ -1078,6 +1126,36 @@ static void hostfile_rules_free(struct hostfile_want *rules, size_t n)
 }
 
 /*
+ * Rules planned on the text of the host's plan, in its file: one text, one
+ * write (the host's), so that neither write undoes the other.
+ */
+static void hostfile_filters_join(struct host_plan *p, struct host_plan *fp)
+{
+	free(p->new_text);
+	p->new_text = fp->new_text;
+	p->new_len = fp->new_len;
+	fp->new_text = NULL;
+	fp->new_len = 0;
+	fp->joined = true;
+	p->delete_file = false;
+	p->changed = !p->old_exists || p->new_len != p->old_len ||
+	             memcmp(p->new_text, p->old_text, p->new_len) != 0;
+	/* The last of ours gone from a file of ours: the file goes. */
+	if (p->after.created_file && p->after.managed.n == 0 &&
+	    fp->after.managed.n == 0 &&
+	    hostfile_text_empty(
+	        &(const struct hostfile_target){.format = p->adapter->format},
+	        p->new_text, p->new_len)) {
+		p->delete_file = p->old_exists;
+		p->changed = p->old_exists;
+		p->after.created_file = false;
+		p->after.created_container = false;
+	}
+	if (p->changed)
+		p->after.stamp.valid = false;
+}
+
+/*
  * The host's tool rules in their own file: a plan of it in p->filters.
  * A file that cannot be used blocks only the rules, with a warning: the
  * servers are still written.
@@ -1092,7 +1170,7 @@ static int hostfile_plan_filters(struct host_plan *p,
 	static const struct host_state none = {0};
 	const struct adapter_filters *f = p->adapter->filters;
 	const struct hostfile_target t = {f->format, f->key_path, f->key_depth,
-	                                  true};
+	                                  f->member_value == NULL};
 	struct host_plan *fp;
 	struct hostfile_want *rules = NULL;
 	size_t nrules = 0;
@@ -1116,10 +1194,15 @@ static int hostfile_plan_filters(struct host_plan *p,
 	if (prev == NULL || prev->path == NULL ||
 	    strcmp(prev->path, fp->loc.path) != 0)
 		prev = &none;
+	fp->shares_file = strcmp(fp->loc.path, p->loc.path) == 0;
 	if ((r = hostfile_rules(p, f, servers, nservers, want, nwant, skips,
 	                        nskips, &rules, &nrules)) == 0)
-		r = hostfile_plan_file(fp, &t, rules, nrules, NULL, 0, prev);
+		r = hostfile_plan_file(fp, &t, rules, nrules, NULL, 0, prev,
+		                       fp->shares_file && p->read ? p : NULL);
 	hostfile_rules_free(rules, nrules);
+	if (r == 0 && fp->shares_file && p->read && fp->status == HOST_OK &&
+	    fp->changed)
+		hostfile_filters_join(p, fp);
 	return r;
 }
 
@@ -1198,8 +1281,8 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 	}
 	if ((r = hostfile_wanted(&p, env, servers, nservers, prev, want, &nwant,
 	                         skips, &nskips)) != 0 ||
-	    (r = hostfile_plan_file(&p, &t, want, nwant, skips, nskips,
-	                            prev)) != 0)
+	    (r = hostfile_plan_file(&p, &t, want, nwant, skips, nskips, prev,
+	                            NULL)) != 0)
 		goto out;
 	if (p.status == HOST_OK && a->filters != NULL) {
 		host_state_clear(p.after.filters);
@@ -1311,8 +1394,14 @@ int hostfile_apply(struct host_plan *p)
 	if (p->status != HOST_OK)
 		return 0;
 	if ((r = hostfile_apply_file(p)) != 0 || fp == NULL ||
-	    fp->status != HOST_OK || !fp->changed)
+	    fp->status != HOST_OK)
 		return r;
+	/* Rules in the host's file went into its text: the file as written
+	 * is what they were planned against. */
+	if (fp->shares_file && p->changed && p->after.filters != NULL)
+		p->after.filters->stamp = p->after.stamp;
+	if (!fp->changed || fp->joined)
+		return 0;
 	if ((r = hostfile_apply_file(fp)) == 0) {
 		if (p->after.filters != NULL)
 			p->after.filters->stamp = fp->after.stamp;

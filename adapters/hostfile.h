@@ -71,6 +71,12 @@ struct host_plan {
 	struct host_state after; /* the state once applied */
 	bool changed;            /* new_text differs from the file */
 	bool delete_file;        /* remove the file instead of writing it */
+	bool read;               /* the file was read (not the fast path) */
+	/* Of a rules' plan: its file is the host's own. Planned after the
+	 * host's, on its text when that plan read the file, and then joined
+	 * into it (one write). */
+	bool shares_file;
+	bool joined; /* its change went into the host's text: written with it */
 	char *old_text;
 	size_t old_len;
 	bool old_exists;

@@ -429,6 +429,22 @@ int render_literal_refuse(unsigned where, const char *const *patterns,
 	return buf_append(out, text, len);
 }
 
+int render_rule_glob(const char *glob, struct diag *d)
+{
+	size_t i;
+
+	for (i = 0; glob[i] != '\0'; i++)
+		if (!((glob[i] >= 'a' && glob[i] <= 'z') ||
+		      (glob[i] >= 'A' && glob[i] <= 'Z') ||
+		      (glob[i] >= '0' && glob[i] <= '9') ||
+		      strchr("_-*", glob[i]) != NULL))
+			return diag_set(d, ERR_SKIP, 0, 0,
+			                "'%c' has no place in a tool rule "
+			                "(letters, digits, '_', '-' and '*')",
+			                glob[i]);
+	return 0;
+}
+
 char *render_path(const char *first, ...)
 {
 	struct buf b = BUF_INIT;

@@ -443,6 +443,73 @@ static void test_adapters_claude_deny_rules(void **state)
 	free(home);
 }
 
+/* OpenCode: the deny rules go into the "permission" object of the same
+ * file, in one write with the entries; a "permission" that is not an
+ * object blocks the rules only. */
+static void test_adapters_opencode_permission(void **state)
+{
+	static const char user[] =
+	    "{\n  \"permission\": {\"bash\": \"ask\"}\n}\n";
+	static const char flat[] = "{\"permission\": \"allow\"}\n";
+	const struct adapter *a = adapter_find("opencode");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0}, empty = {0};
+	struct host_plan p1 = {0}, p2 = {0}, p3 = {0}, p4 = {0};
+	char *home = tu_mkdtemp(), *dir, *path, *text;
+	size_t len, i;
+	bool warned = false;
+
+	(void)state;
+	te.home = home;
+	test_adapters_env(&te, &env);
+	test_adapters_load(TEST_DATA "/golden/catalogue.json", &c);
+	dir = tu_path(home, ".config/opencode");
+	path = tu_path(dir, "opencode.json");
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	tu_write(path, user, sizeof(user) - 1);
+
+	test_adapters_sync(a, &env, &c, NULL, &p1);
+	assert_true(p1.changed);
+	assert_true(p1.filters->shares_file);
+	assert_true(p1.filters->joined); /* one write: the host's */
+	text = tu_read(path, &len);
+	assert_non_null(strstr(text,
+	                       "\"permission\": {\"bash\": \"ask\", "
+	                       "\"github_delete_repository\": \"deny\"}"));
+	assert_non_null(strstr(text, "\"mcp\""));
+	free(text);
+	/* Again: the fast path for both. */
+	test_adapters_sync(a, &env, &c, &p1.after, &p2);
+	assert_false(hostfile_changed(&p2));
+	assert_true(p2.after.filters->stamp.valid);
+	/* Back to nothing: the user's bytes. */
+	test_adapters_sync(a, &env, &empty, &p2.after, &p3);
+	tu_assert_file_eq(path, user, sizeof(user) - 1);
+
+	tu_write(path, flat, sizeof(flat) - 1);
+	test_adapters_sync(a, &env, &c, NULL, &p4);
+	assert_int_equal(p4.filters->status, HOST_BLOCKED);
+	for (i = 0; i < p4.warnings.n; i++)
+		warned |= strstr(p4.warnings.v[i],
+		                 "(tool rules not written)") != NULL;
+	assert_true(warned);
+	text = tu_read(path, &len);
+	assert_non_null(strstr(text, "\"github\""));
+	assert_non_null(strstr(text, "\"permission\": \"allow\""));
+	free(text);
+
+	host_plan_clear(&p1);
+	host_plan_clear(&p2);
+	host_plan_clear(&p3);
+	host_plan_clear(&p4);
+	catalogue_clear(&c);
+	free(path);
+	free(dir);
+	tu_rmtree(home);
+	free(home);
+}
+
 /* A settings.json that does not parse blocks the rules only: the servers
  * are written, and the report says the rules are not. */
 static void test_adapters_claude_deny_bad_settings(void **state)
@@ -1002,6 +1069,7 @@ int main(void)
 	    cmocka_unit_test(test_adapters_literal_values),
 	    cmocka_unit_test(test_adapters_literal_copilot_crush),
 	    cmocka_unit_test(test_adapters_tool_globs),
+	    cmocka_unit_test(test_adapters_opencode_permission),
 	    cmocka_unit_test(test_adapters_registry_is_complete),
 	    cmocka_unit_test(test_adapters_locate_relocations),
 	    cmocka_unit_test(test_adapters_locate_windows_msix),

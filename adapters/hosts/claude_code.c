@@ -99,18 +99,9 @@ static int claude_code_settings(const struct host_env *env,
 static int claude_code_rule(const char *server, const char *glob,
                             struct buf *out, struct diag *d)
 {
-	size_t i;
+	int r = render_rule_glob(glob, d);
 
-	for (i = 0; glob[i] != '\0'; i++)
-		if (!((glob[i] >= 'a' && glob[i] <= 'z') ||
-		      (glob[i] >= 'A' && glob[i] <= 'Z') ||
-		      (glob[i] >= '0' && glob[i] <= '9') ||
-		      strchr("_-*", glob[i]) != NULL))
-			return diag_set(d, ERR_SKIP, 0, 0,
-			                "'%c' has no place in a deny rule "
-			                "(letters, digits, '_', '-' and '*')",
-			                glob[i]);
-	return buf_printf(out, "mcp__%s__%s", server, glob);
+	return r != 0 ? r : buf_printf(out, "mcp__%s__%s", server, glob);
 }
 
 static const struct adapter_filters claude_code_filters = {

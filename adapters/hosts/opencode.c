@@ -95,6 +95,31 @@ static int opencode_literal(unsigned field, const char *text, size_t len,
 	                             patterns, field, text, len, out, d);
 }
 
+/*
+ * OpenCode names a server's tools SERVER_TOOL and withholds from the model
+ * every tool a "permission" rule denies ('*' matches any run; the last rule
+ * that matches wins, so ours, added at the end, override the user's).
+ */
+static const char *const opencode_permission_key[] = {"permission"};
+
+static int opencode_rule(const char *server, const char *glob, struct buf *out,
+                         struct diag *d)
+{
+	int r = render_rule_glob(glob, d);
+
+	return r != 0 ? r : buf_printf(out, "%s_%s", server, glob);
+}
+
+static const struct adapter_filters opencode_filters = {
+    .what = "permission",
+    .format = HOST_FORMAT_JSONC,
+    .locate = opencode_locate,
+    .key_path = opencode_permission_key,
+    .key_depth = 1,
+    .member_value = "deny",
+    .rule = opencode_rule,
+};
+
 const struct adapter adapter_opencode = {
     .id = "opencode",
     .name = "OpenCode",
@@ -104,7 +129,8 @@ const struct adapter adapter_opencode = {
     .expands_env = 0,
     .literal = opencode_literal,
     .can_disable = true,
-    .tool_filters = 0,
+    .tool_filters = ADAPTER_TOOLS_DENY | ADAPTER_TOOLS_GLOB,
+    .filters = &opencode_filters,
     .locate = opencode_locate,
     .render = opencode_render,
 };

@@ -8,8 +8,9 @@
 //   gemini  function declarations mcp_SERVER_TOOL
 //   qwen    mcp__SERVER__TOOL, as claude (deferred tools in its prompt)
 //   copilot tools SERVER-TOOL (SERVER without '-', as the callers name them)
+//   opencode Chat Completions functions SERVER_TOOL (SERVER without '_')
 //
-//   node tests/exec/offered.cjs claude|codex|gemini|qwen|copilot LOG
+//   node tests/exec/offered.cjs claude|codex|gemini|qwen|copilot|opencode LOG
 'use strict';
 const fs = require('node:fs');
 
@@ -35,6 +36,11 @@ for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
         const m = /^mcp_([^_]+)_(.+)$/.exec(f.name || '');
         if (m) add(m[1], m[2]);
       }
+    }
+  } else if (host === 'opencode') {
+    for (const t of body.tools || []) {
+      const m = /^([A-Za-z0-9-]+)_(.+)$/.exec((t.function && t.function.name) || '');
+      if (m) add(m[1], m[2]);
     }
   } else if (host === 'copilot') {
     for (const t of body.tools || []) {

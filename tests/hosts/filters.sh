@@ -54,6 +54,15 @@ node -e '
         j.security = { ...(j.security || {}), auth: { selectedType: auth } };
         fs.writeFileSync(f, JSON.stringify(j, null, 2));
     }' "$SB/.gemini/settings.json" "$SB/.qwen/settings.json"
+# OpenCode: the fake model as a provider of its own (an OpenAI-compatible one, which
+# OpenCode bundles), added after the sync beside what mcpfleet wrote.
+node -e '
+    const fs = require("fs"), f = process.argv[1], j = JSON.parse(fs.readFileSync(f, "utf8"));
+    j.provider = { fake: { npm: "@ai-sdk/openai-compatible", name: "Fake",
+        options: { baseURL: "http://127.0.0.1:" + process.argv[2] + "/v1", apiKey: "fake" },
+        models: { "fake-model": { name: "fake" } } } };
+    j.model = "fake/fake-model";
+    fs.writeFileSync(f, JSON.stringify(j, null, 2));' "$SB/.config/opencode/opencode.json" "$MP"
 
 ask() { # CLI: one prompt against the fake model; the tools offered in $WORK/offered.CLI
     local c=$1 t rc=0
@@ -75,6 +84,7 @@ ask() { # CLI: one prompt against the fake model; the tools offered in $WORK/off
         copilot) (cd "$SB" && "${host_env[@]}" COPILOT_PROVIDER_BASE_URL="http://127.0.0.1:$MP/v1" \
             COPILOT_PROVIDER_WIRE_API=responses COPILOT_PROVIDER_API_KEY=fake COPILOT_MODEL=fake-model \
             timeout "$TMO" "$BIN/copilot" -p "say ok" --allow-all-tools) ;;
+        opencode) (cd "$SB" && "${host_env[@]}" timeout "$TMO" "$BIN/opencode" run "say ok") ;;
     esac </dev/null >"$WORK/$c.out" 2>&1 || rc=$?
     touch "$WORK/model.log"
     mv "$WORK/model.log" "$WORK/model.$c.log"
@@ -83,7 +93,7 @@ ask() { # CLI: one prompt against the fake model; the tools offered in $WORK/off
 }
 has() { grep -qx -- "$2 $3" "$WORK/offered.$1"; } # CLI SERVER TOOL
 warned() { grep -q -- "$1: $2: $3 cannot be enforced" "$WORK/sync.out"; } # HOST SERVER FILTER
-for c in claude codex gemini qwen copilot; do
+for c in claude codex gemini qwen copilot opencode; do
     host=$c; [ "$c" = claude ] && host=claude-code
     ask "$c"
     if ! has "$c" evdeny echo; then
