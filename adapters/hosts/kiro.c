@@ -27,6 +27,10 @@ static int kiro_render(const struct server *s, json_t **out, struct diag *d)
 		return -ERR_NOMEM;
 	r = render_fields(o, s, "url");
 	r |= render_set(o, "disabled", json_boolean(s->disabled));
+	/* Tool names, as its documentation's example gives them; no allow
+	 * list (sync warns). */
+	if (s->tools_deny.n > 0)
+		r |= render_set(o, "disabledTools", strv_json(&s->tools_deny));
 	return render_finish(o, r, out);
 }
 
@@ -41,9 +45,7 @@ const struct adapter adapter_kiro = {
     .expands_env = 0,
     .literal = render_literal_no_braces,
     .can_disable = true,
-    /* disabledTools exists, but whether it takes globs, and what of an
-     * allow list, is unchecked: the launcher enforces filters. */
-    .tool_filters = 0,
+    .tool_filters = ADAPTER_TOOLS_DENY,
     .locate = kiro_locate,
     .render = kiro_render,
 };
