@@ -52,7 +52,7 @@ int tomledit_names(const struct toml_doc *doc, const char *const *path,
 		return -ERR_NOMEM;
 	for (i = 0; i < count; i++)
 		if ((v[i] = strdup(toml_table_key(t, i))) == NULL) {
-			jdoc_names_free(v, i);
+			edit_names_free(v, i);
 			return -ERR_NOMEM;
 		}
 	*names = v;

@@ -8,13 +8,13 @@
 
 #include <jansson.h>
 
+#include "edit.h"
 #include "err.h"
-#include "jsonedit.h"
 #include "toml.h"
 
 /*
  * Names of the members of the table at path (e.g. {"mcp_servers"}), in
- * document order. Returns 0 with *names (free with jdoc_names_free) and *n
+ * document order. Returns 0 with *names (free with edit_names_free) and *n
  * (zero members when the table is absent), -ERR_TYPE when a value on the
  * path is not a table, -ERR_NOMEM.
  */
