@@ -378,7 +378,9 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
 		                       t)) != 0)
 			goto out;
 	}
-	qsort(sp, nsp, sizeof(*sp), tomledit_splice_cmp);
+	/* qsort() may not be given a NULL array, even of no items. */
+	if (nsp > 1)
+		qsort(sp, nsp, sizeof(*sp), tomledit_splice_cmp);
 	for (pos = 0, i = 0; i < nsp; i++) {
 		if (sp[i].start < pos) {
 			r = diag_set(d, ERR_INTERNAL, 0, 0,
