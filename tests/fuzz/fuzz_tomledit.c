@@ -131,7 +131,8 @@ static void fuzz_verify(const struct toml_doc *orig, const char *const *path,
 	toml_free(again);
 }
 
-/* An edit either works and shows, or fails with a named reason. */
+/* An edit either works and shows, or fails with a named reason; added says
+ * that name is absent from doc. */
 static void fuzz_edit(const struct toml_doc *doc, const uint8_t *data,
                       size_t size, const char *const *path, size_t depth,
                       const char *name, const json_t *value, bool added)
@@ -154,9 +155,13 @@ static void fuzz_edit(const struct toml_doc *doc, const uint8_t *data,
 		return;
 	}
 	fuzz_check(out != NULL && strlen(out) == outlen, "output length");
+	/* Removing what is not there changes nothing. */
+	if (value == NULL && added)
+		fuzz_check(outlen == size && memcmp(out, data, size) == 0,
+		           "removing an absent member changed the text");
 	fuzz_verify(doc, path, depth, name, value, out, outlen);
 	/* A member added, then removed, gives back the original bytes. */
-	if (added) {
+	if (added && value != NULL) {
 		const struct jedit rm = {name, NULL};
 
 		fuzz_check(toml_parse(out, outlen, &mid, &d) == 0, "reparse");
@@ -196,8 +201,10 @@ static void fuzz_path(const struct toml_doc *doc, const uint8_t *data,
 		fuzz_check(r == -ERR_TYPE || r == -ERR_NOMEM, "names error");
 		return;
 	}
-	if (tomledit_get(doc, path, depth, FUZZ_NEW, &v, &d) == -ERR_NOENT)
+	if (tomledit_get(doc, path, depth, FUZZ_NEW, &v, &d) == -ERR_NOENT) {
+		fuzz_edit(doc, data, size, path, depth, FUZZ_NEW, NULL, true);
 		fuzz_edit(doc, data, size, path, depth, FUZZ_NEW, entry, true);
+	}
 	json_decref(v);
 	for (i = 0; i < n && i < FUZZ_MAX_NAMES; i++) {
 		/* A name cut at a NUL cannot be found again. */
