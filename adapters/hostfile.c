@@ -38,9 +38,36 @@ struct hostfile_target {
 	bool list;
 };
 
+struct hostfile_doc;
+
+/* The operations on one way of holding entries in a file. */
+struct hostfile_ops {
+	/* Parses doc->text into doc; 0 or an error with d set. */
+	int (*parse)(struct hostfile_doc *doc, struct diag *d);
+	/* Frees what parse made. */
+	void (*free)(struct hostfile_doc *doc);
+	/* As hostfile_doc_names. */
+	int (*names)(const struct hostfile_doc *doc, char ***names, size_t *n,
+	             bool *exists, struct diag *d);
+	/* One entry as JSON (caller json_decref()s). */
+	int (*get)(const struct hostfile_doc *doc, const char *name,
+	           json_t **out, struct diag *d);
+	/* The edits applied to the text; *out is new (caller frees). */
+	int (*edit)(const struct hostfile_doc *doc, const struct jedit *edits,
+	            size_t n, bool prune, char **out, size_t *outlen,
+	            struct diag *d);
+	/* The text of a new file holding only the edits' entries. */
+	int (*fresh_text)(const struct hostfile_target *a,
+	                  const struct jedit *edits, size_t n, char **out,
+	                  size_t *outlen, struct diag *d);
+	/* As hostfile_text_empty. */
+	bool (*text_empty)(const char *text, size_t len);
+};
+
 /* A parsed host file, in whichever format the host uses. */
 struct hostfile_doc {
 	const struct hostfile_target *a;
+	const struct hostfile_ops *ops;
 	struct jdoc *json;
 	struct toml_doc *toml;
 	const char *text;
@@ -94,141 +121,60 @@ static unsigned hostfile_json_flags(const struct hostfile_target *a)
 	return a->format == HOST_FORMAT_JSONC ? JDOC_JSONC : 0;
 }
 
-static int hostfile_doc_parse(const struct hostfile_target *a, const char *text,
-                              size_t len, struct hostfile_doc *doc,
-                              struct diag *d)
+static int hostfile_json_parse(struct hostfile_doc *doc, struct diag *d)
 {
-	memset(doc, 0, sizeof(*doc));
-	doc->a = a;
-	doc->text = text;
-	doc->len = len;
-	if (a->format == HOST_FORMAT_TOML)
-		return toml_parse(text, len, &doc->toml, d);
-	return jdoc_parse(text, len, hostfile_json_flags(a), &doc->json, d);
+	return jdoc_parse(doc->text, doc->len, hostfile_json_flags(doc->a),
+	                  &doc->json, d);
 }
 
-static void hostfile_doc_free(struct hostfile_doc *doc)
+static void hostfile_json_free(struct hostfile_doc *doc)
 {
 	jdoc_free(doc->json);
-	toml_free(doc->toml);
 	doc->json = NULL;
-	doc->toml = NULL;
 }
 
-/*
- * Names under the host's key path. Returns 0 (with *exists telling whether
- * the container is there), -ERR_TYPE when something on the path is not an
- * object or table, -ERR_NOMEM.
- */
-static int hostfile_doc_names(const struct hostfile_doc *doc, char ***names,
-                              size_t *n, bool *exists, struct diag *d)
+static int hostfile_json_names(const struct hostfile_doc *doc, char ***names,
+                               size_t *n, bool *exists, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
 	int r;
 
-	*names = NULL;
-	*n = 0;
-	if (a->list) {
-		r = jlist_strings(doc->json, a->key_path, a->key_depth, names,
-		                  n, d);
-		*exists = r == 0;
-		return r == -ERR_NOENT ? 0 : r;
-	}
-	if (doc->toml != NULL) {
-		const struct toml_value *t = toml_root(doc->toml);
-		size_t i;
-
-		for (i = 0; i < a->key_depth && t != NULL; i++)
-			t = toml_type(t) == TOML_TABLE
-			        ? toml_table_get(t, a->key_path[i])
-			        : NULL;
-		*exists = t != NULL;
-		return tomledit_names(doc->toml, a->key_path, a->key_depth,
-		                      names, n, d);
-	}
 	r = jdoc_member_names(doc->json, a->key_path, a->key_depth, names, n,
 	                      d);
 	*exists = r == 0;
 	return r == -ERR_NOENT ? 0 : r;
 }
 
-static int hostfile_doc_get(const struct hostfile_doc *doc, const char *name,
-                            json_t **out, struct diag *d)
+static int hostfile_json_get(const struct hostfile_doc *doc, const char *name,
+                             json_t **out, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
 
-	if (a->list) /* a rule is there or not: present is "true" */
-		return (*out = json_true()) != NULL ? 0 : -ERR_NOMEM;
-	if (doc->toml != NULL)
-		return tomledit_get(doc->toml, a->key_path, a->key_depth, name,
-		                    out, d);
 	return jdoc_member_get(doc->json, a->key_path, a->key_depth, name, out,
 	                       d);
 }
 
-static int hostfile_doc_edit(const struct hostfile_doc *doc,
-                             const struct jedit *edits, size_t n, bool prune,
-                             char **out, size_t *outlen, struct diag *d)
+static int hostfile_json_edit(const struct hostfile_doc *doc,
+                              const struct jedit *edits, size_t n, bool prune,
+                              char **out, size_t *outlen, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
 
-	if (a->list)
-		return jlist_edit(doc->json, hostfile_json_flags(a),
-		                  a->key_path, a->key_depth, edits, n,
-		                  prune ? JEDIT_PRUNE_EMPTY : 0, out, outlen,
-		                  d);
-	if (doc->toml != NULL)
-		return tomledit_edit(doc->toml, doc->text, doc->len,
-		                     a->key_path, a->key_depth, edits, n, out,
-		                     outlen, d);
 	return jdoc_edit(doc->json, a->key_path, a->key_depth, edits, n,
 	                 prune ? JEDIT_PRUNE_EMPTY : 0, out, outlen, d);
 }
 
-/*
- * True when a text holds nothing but what mcpfleet would have created empty:
- * "{}" (JSON) or blanks (TOML). Such a file, made by us, can be deleted.
- */
-static bool hostfile_text_empty(const struct hostfile_target *a,
-                                const char *text, size_t len)
-{
-	size_t i;
-	int braces = 0;
-
-	for (i = 0; i < len; i++) {
-		char c = text[i];
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (a->format != HOST_FORMAT_TOML && braces == 0 && c == '{')
-			braces = 1;
-		else if (a->format != HOST_FORMAT_TOML && braces == 1 &&
-		         c == '}')
-			braces = 2;
-		else
-			return false;
-	}
-	return a->format == HOST_FORMAT_TOML || braces == 2;
-}
-
-/* Text of a new file holding only entries under the key path. */
-static int hostfile_fresh_text(const struct hostfile_target *a,
-                               const struct jedit *edits, size_t n, char **out,
-                               size_t *outlen, struct diag *d)
+/* A new JSON file holding only the entries (or, for a list, the strings)
+ * under the key path. */
+static int hostfile_json_fresh_text(const struct hostfile_target *a,
+                                    const struct jedit *edits, size_t n,
+                                    char **out, size_t *outlen, struct diag *d)
 {
 	json_t *root = NULL, *obj, *inner;
-	struct toml_doc *empty = NULL;
 	size_t i;
 	int r = 0;
 
-	if (a->format == HOST_FORMAT_TOML) {
-		if ((r = toml_parse("", 0, &empty, d)) == 0)
-			r = tomledit_edit(empty, "", 0, a->key_path,
-			                  a->key_depth, edits, n, out, outlen,
-			                  d);
-		toml_free(empty);
-		return r;
-	}
+	(void)d;
 	if ((root = json_object()) == NULL)
 		return -ERR_NOMEM;
 	obj = root;
@@ -257,6 +203,240 @@ static int hostfile_fresh_text(const struct hostfile_target *a,
 out:
 	json_decref(root);
 	return r;
+}
+
+/* True when a JSON text is "{}" with blanks around, as mcpfleet would have
+ * created it empty. */
+static bool hostfile_json_text_empty(const char *text, size_t len)
+{
+	size_t i;
+	int braces = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (braces == 0 && c == '{')
+			braces = 1;
+		else if (braces == 1 && c == '}')
+			braces = 2;
+		else
+			return false;
+	}
+	return braces == 2;
+}
+
+static int hostfile_jlist_names(const struct hostfile_doc *doc, char ***names,
+                                size_t *n, bool *exists, struct diag *d)
+{
+	const struct hostfile_target *a = doc->a;
+	int r;
+
+	r = jlist_strings(doc->json, a->key_path, a->key_depth, names, n, d);
+	*exists = r == 0;
+	return r == -ERR_NOENT ? 0 : r;
+}
+
+static int hostfile_jlist_get(const struct hostfile_doc *doc, const char *name,
+                              json_t **out, struct diag *d)
+{
+	(void)doc;
+	(void)name;
+	(void)d;
+	/* A rule is there or not: present is "true". */
+	return (*out = json_true()) != NULL ? 0 : -ERR_NOMEM;
+}
+
+static int hostfile_jlist_edit(const struct hostfile_doc *doc,
+                               const struct jedit *edits, size_t n, bool prune,
+                               char **out, size_t *outlen, struct diag *d)
+{
+	const struct hostfile_target *a = doc->a;
+
+	return jlist_edit(doc->json, hostfile_json_flags(a), a->key_path,
+	                  a->key_depth, edits, n, prune ? JEDIT_PRUNE_EMPTY : 0,
+	                  out, outlen, d);
+}
+
+static int hostfile_toml_parse(struct hostfile_doc *doc, struct diag *d)
+{
+	return toml_parse(doc->text, doc->len, &doc->toml, d);
+}
+
+static void hostfile_toml_free(struct hostfile_doc *doc)
+{
+	toml_free(doc->toml);
+	doc->toml = NULL;
+}
+
+static int hostfile_toml_names(const struct hostfile_doc *doc, char ***names,
+                               size_t *n, bool *exists, struct diag *d)
+{
+	const struct hostfile_target *a = doc->a;
+	const struct toml_value *t = toml_root(doc->toml);
+	size_t i;
+
+	for (i = 0; i < a->key_depth && t != NULL; i++)
+		t = toml_type(t) == TOML_TABLE
+		        ? toml_table_get(t, a->key_path[i])
+		        : NULL;
+	*exists = t != NULL;
+	return tomledit_names(doc->toml, a->key_path, a->key_depth, names, n,
+	                      d);
+}
+
+static int hostfile_toml_get(const struct hostfile_doc *doc, const char *name,
+                             json_t **out, struct diag *d)
+{
+	const struct hostfile_target *a = doc->a;
+
+	return tomledit_get(doc->toml, a->key_path, a->key_depth, name, out, d);
+}
+
+static int hostfile_toml_edit(const struct hostfile_doc *doc,
+                              const struct jedit *edits, size_t n, bool prune,
+                              char **out, size_t *outlen, struct diag *d)
+{
+	const struct hostfile_target *a = doc->a;
+
+	/* A TOML file keeps its [PATH] parent: nothing to prune. */
+	(void)prune;
+	return tomledit_edit(doc->toml, doc->text, doc->len, a->key_path,
+	                     a->key_depth, edits, n, out, outlen, d);
+}
+
+/* A new TOML file: the edits applied to an empty document. */
+static int hostfile_toml_fresh_text(const struct hostfile_target *a,
+                                    const struct jedit *edits, size_t n,
+                                    char **out, size_t *outlen, struct diag *d)
+{
+	struct toml_doc *empty = NULL;
+	int r;
+
+	if ((r = toml_parse("", 0, &empty, d)) == 0)
+		r = tomledit_edit(empty, "", 0, a->key_path, a->key_depth,
+		                  edits, n, out, outlen, d);
+	toml_free(empty);
+	return r;
+}
+
+/* True when a TOML text holds nothing but blanks. */
+static bool hostfile_toml_text_empty(const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' &&
+		    text[i] != '\n')
+			return false;
+	return true;
+}
+
+/* Entries as the members of a JSON or JSONC object. */
+static const struct hostfile_ops hostfile_json_ops = {
+    .parse = hostfile_json_parse,
+    .free = hostfile_json_free,
+    .names = hostfile_json_names,
+    .get = hostfile_json_get,
+    .edit = hostfile_json_edit,
+    .fresh_text = hostfile_json_fresh_text,
+    .text_empty = hostfile_json_text_empty,
+};
+
+/* Entries as the strings of a JSON or JSONC array (tool rules). */
+static const struct hostfile_ops hostfile_jlist_ops = {
+    .parse = hostfile_json_parse,
+    .free = hostfile_json_free,
+    .names = hostfile_jlist_names,
+    .get = hostfile_jlist_get,
+    .edit = hostfile_jlist_edit,
+    .fresh_text = hostfile_json_fresh_text,
+    .text_empty = hostfile_json_text_empty,
+};
+
+/* Entries as [PATH.NAME] tables of a TOML file. */
+static const struct hostfile_ops hostfile_toml_ops = {
+    .parse = hostfile_toml_parse,
+    .free = hostfile_toml_free,
+    .names = hostfile_toml_names,
+    .get = hostfile_toml_get,
+    .edit = hostfile_toml_edit,
+    .fresh_text = hostfile_toml_fresh_text,
+    .text_empty = hostfile_toml_text_empty,
+};
+
+/* Lists of strings are JSON only (Claude Code's permissions.deny). */
+static const struct hostfile_ops *
+hostfile_ops_for(const struct hostfile_target *a)
+{
+	if (a->list)
+		return &hostfile_jlist_ops;
+	if (a->format == HOST_FORMAT_TOML)
+		return &hostfile_toml_ops;
+	return &hostfile_json_ops;
+}
+
+static int hostfile_doc_parse(const struct hostfile_target *a, const char *text,
+                              size_t len, struct hostfile_doc *doc,
+                              struct diag *d)
+{
+	memset(doc, 0, sizeof(*doc));
+	doc->a = a;
+	doc->ops = hostfile_ops_for(a);
+	doc->text = text;
+	doc->len = len;
+	return doc->ops->parse(doc, d);
+}
+
+static void hostfile_doc_free(struct hostfile_doc *doc)
+{
+	if (doc->ops != NULL)
+		doc->ops->free(doc);
+}
+
+/*
+ * Names under the host's key path. Returns 0 (with *exists telling whether
+ * the container is there), -ERR_TYPE when something on the path is not an
+ * object or table, -ERR_NOMEM.
+ */
+static int hostfile_doc_names(const struct hostfile_doc *doc, char ***names,
+                              size_t *n, bool *exists, struct diag *d)
+{
+	*names = NULL;
+	*n = 0;
+	return doc->ops->names(doc, names, n, exists, d);
+}
+
+static int hostfile_doc_get(const struct hostfile_doc *doc, const char *name,
+                            json_t **out, struct diag *d)
+{
+	return doc->ops->get(doc, name, out, d);
+}
+
+static int hostfile_doc_edit(const struct hostfile_doc *doc,
+                             const struct jedit *edits, size_t n, bool prune,
+                             char **out, size_t *outlen, struct diag *d)
+{
+	return doc->ops->edit(doc, edits, n, prune, out, outlen, d);
+}
+
+/*
+ * True when a text holds nothing but what mcpfleet would have created empty:
+ * "{}" (JSON) or blanks (TOML). Such a file, made by us, can be deleted.
+ */
+static bool hostfile_text_empty(const struct hostfile_target *a,
+                                const char *text, size_t len)
+{
+	return hostfile_ops_for(a)->text_empty(text, len);
+}
+
+/* Text of a new file holding only entries under the key path. */
+static int hostfile_fresh_text(const struct hostfile_target *a,
+                               const struct jedit *edits, size_t n, char **out,
+                               size_t *outlen, struct diag *d)
+{
+	return hostfile_ops_for(a)->fresh_text(a, edits, n, out, outlen, d);
 }
 
 static int hostfile_item(struct host_plan *p, const char *name, enum plan_op op,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for adapters/formats/jsonedit.c: the validating parser and byte-exact
- * edits. */
+/* Tests for adapters/formats/jsondoc.c, jsonconv.c and jsonedit.c: the
+ * validating parser, conversion to jansson and byte-exact edits. */
 #include "testutil.h"
 
 #include <stdbool.h>

@@ -2,6 +2,7 @@
 /* Splices whole [PATH.NAME] tables in a TOML document as text. */
 #include "tomledit.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ int tomledit_names(const struct toml_doc *doc, const char *const *path,
 		return -ERR_NOMEM;
 	for (i = 0; i < count; i++)
 		if ((v[i] = strdup(toml_table_key(t, i))) == NULL) {
-			jdoc_names_free(v, i);
+			edit_names_free(v, i);
 			return -ERR_NOMEM;
 		}
 	*names = v;
@@ -88,51 +89,69 @@ static bool tomledit_section_under(const struct toml_section *sec,
 	return name == NULL || strcmp(sec->path[depth], name) == 0;
 }
 
-/* Offset of the start of the line that ends at e (e just past a '\n' or at
- * EOF). */
-static size_t tomledit_line_start(const char *text, size_t e)
+/*
+ * Skips the string that opens at text[i] (a quote) and returns the offset
+ * just past it. The text has parsed, so every string is closed.
+ */
+static size_t tomledit_skip_string(const char *text, size_t i, size_t end)
 {
-	size_t i = e;
+	char q = text[i];
+	bool ml = i + 2 < end && text[i + 1] == q && text[i + 2] == q;
+	size_t k;
 
-	if (i > 0 && text[i - 1] == '\n')
-		i--;
-	while (i > 0 && text[i - 1] != '\n')
-		i--;
-	return i;
-}
-
-/* True when [s, e) holds only blanks and perhaps a comment. */
-static bool tomledit_line_blank_or_comment(const char *text, size_t s, size_t e)
-{
-	for (; s < e; s++) {
-		char c = text[s];
-
-		if (c == '#')
-			return true;
-		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-			return false;
+	i += ml ? 3 : 1;
+	while (i < end) {
+		if (q == '"' && text[i] == '\\') {
+			i += 2;
+			continue;
+		}
+		if (!ml && (text[i] == q || text[i] == '\n'))
+			return i + 1;
+		if (ml && i + 2 < end && text[i] == q && text[i + 1] == q &&
+		    text[i + 2] == q) {
+			/* Up to two more quotes belong to the string. */
+			for (k = 3; k < 5 && i + k < end && text[i + k] == q;
+			     k++)
+				;
+			return i + k;
+		}
+		i++;
 	}
-	return true;
+	return end;
 }
 
 /*
  * End of a section's own content: trailing blank and comment lines belong
- * to whatever follows (the user's comment above the next table stays).
+ * to whatever follows (the user's comment above the next table stays). The
+ * body is scanned rather than read backwards, because a line that looks
+ * like a comment may be inside a multi-line string.
  */
 static size_t tomledit_content_end(const char *text,
                                    const struct toml_section *sec)
 {
-	size_t e = sec->end;
+	size_t i = sec->body, last = sec->body;
+	const char *nl;
 
-	while (e > sec->body) {
-		size_t ls = tomledit_line_start(text, e);
+	while (i < sec->end) {
+		char c = text[i];
 
-		if (ls < sec->body ||
-		    !tomledit_line_blank_or_comment(text, ls, e))
-			break;
-		e = ls;
+		if (c == '#') {
+			nl = memchr(text + i, '\n', sec->end - i);
+			i = nl != NULL ? (size_t)(nl - text) + 1 : sec->end;
+		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			i++;
+		} else if (c == '"' || c == '\'') {
+			i = tomledit_skip_string(text, i, sec->end);
+			last = i;
+		} else {
+			last = ++i;
+		}
 	}
-	return e;
+	if (last == sec->body)
+		return sec->body;
+	/* The line holding the last value ends the content. */
+	nl = memchr(text + last, '\n', sec->end - last);
+	return nl != NULL ? (size_t)(nl - text) + 1 : sec->end;
 }
 
 /* Length of the blank line just before start (the one we insert), or 0. */
@@ -359,7 +378,9 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
 		                       t)) != 0)
 			goto out;
 	}
-	qsort(sp, nsp, sizeof(*sp), tomledit_splice_cmp);
+	/* qsort() may not be given a NULL array, even of no items. */
+	if (nsp > 1)
+		qsort(sp, nsp, sizeof(*sp), tomledit_splice_cmp);
 	for (pos = 0, i = 0; i < nsp; i++) {
 		if (sp[i].start < pos) {
 			r = diag_set(d, ERR_INTERNAL, 0, 0,
