@@ -1383,6 +1383,15 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 	        strcmp(a->stamp.digest, b->stamp.digest) == 0);
 }
 
+int host_state_copy(const struct host_state *src, struct host_state *dst)
+{
+	int r = hostfile_state_copy(src, dst);
+
+	if (r != 0)
+		host_state_clear(dst);
+	return r;
+}
+
 void host_state_clear(struct host_state *s)
 {
 	if (s == NULL)

@@ -125,6 +125,10 @@ void host_plan_clear(struct host_plan *p);
 /* True when two host states record the same thing. */
 bool host_state_equal(const struct host_state *a, const struct host_state *b);
 
+/* Fills *dst with a copy of *src (free with host_state_clear). Returns 0,
+ * or -ERR_NOMEM with *dst empty. */
+int host_state_copy(const struct host_state *src, struct host_state *dst);
+
 /* Frees what a host state holds and zeroes it. NULL-safe. */
 void host_state_clear(struct host_state *s);
 

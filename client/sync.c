@@ -11,12 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "fileio.h"
 #include "hostfile.h"
-#include "jsonutil.h"
 #include "state.h"
+#include "syncreport.h"
 
 /* The merged view: fleet entries first claim their names. */
 struct sync_merged {
@@ -108,161 +106,6 @@ int sync_launcher_entry(const struct server *s, const char *launcher,
 out:
 	server_clear(&e);
 	return r;
-}
-
-/* "~/x" for a path under $HOME, for people. */
-static const char *sync_pretty_path(const struct sync_opts *o, const char *path,
-                                    char *buf, size_t size)
-{
-	const char *home = host_env_get(o->env, "HOME");
-	size_t n;
-
-	if (path == NULL)
-		return "-";
-	if (home == NULL || (n = strlen(home)) == 0 ||
-	    strncmp(path, home, n) != 0 || path[n] != '/')
-		return path;
-	if ((size_t)snprintf(buf, size, "~%s", path + n) >= size)
-		return path;
-	return buf;
-}
-
-static char sync_op_mark(enum plan_op op)
-{
-	switch (op) {
-	case PLAN_ADD:
-		return '+';
-	case PLAN_UPDATE:
-		return '~';
-	case PLAN_REMOVE:
-		return '-';
-	case PLAN_UNCHANGED:
-		return '=';
-	case PLAN_SKIP:
-		return '.';
-	case PLAN_CONFLICT:
-		return '!';
-	case PLAN_HELD:
-		return '*';
-	}
-	return '?';
-}
-
-static void sync_print_human(const struct sync_opts *o,
-                             const struct host_plan *p)
-{
-	char pbuf[4096];
-	size_t i;
-
-	fprintf(o->out, "%-15s %s", p->adapter->id,
-	        p->status == HOST_ABSENT
-	            ? "absent"
-	            : sync_pretty_path(o, p->loc.path, pbuf, sizeof(pbuf)));
-	if (p->status == HOST_BLOCKED)
-		fprintf(o->out, "\n  blocked: %s\n", p->message);
-	else if (p->status == HOST_OK)
-		fprintf(o->out, "%s\n",
-		        p->changed
-		            ? (o->dry_run ? "  (would change)" : "  (written)")
-		            : "  (unchanged)");
-	else
-		fputc('\n', o->out);
-	for (i = 0; i < p->nitems && p->status == HOST_OK; i++) {
-		const struct plan_item *it = &p->items[i];
-
-		fprintf(o->out, "  %c %-24s %s%s%s\n", sync_op_mark(it->op),
-		        it->name, plan_op_name(it->op), it->reason ? ": " : "",
-		        it->reason ? it->reason : "");
-	}
-	/* The tool rules, when there are any, under their own file. */
-	if (p->status == HOST_OK && p->filters != NULL &&
-	    p->filters->status == HOST_OK && p->filters->nitems > 0) {
-		fprintf(o->out, "  tool rules: %s",
-		        sync_pretty_path(o, p->filters->loc.path, pbuf,
-		                         sizeof(pbuf)));
-		fprintf(o->out, " (%s)%s\n", p->adapter->filters->what,
-		        p->filters->changed
-		            ? (o->dry_run ? "  (would change)" : "  (written)")
-		            : "  (unchanged)");
-		for (i = 0; i < p->filters->nitems; i++) {
-			const struct plan_item *it = &p->filters->items[i];
-
-			fprintf(o->out, "    %c %-22s %s\n",
-			        sync_op_mark(it->op), it->name,
-			        plan_op_name(it->op));
-		}
-	}
-}
-
-static json_t *sync_plan_json(const struct sync_opts *o,
-                              const struct host_plan *p)
-{
-	json_t *h, *actions, *warnings, *managed;
-	size_t i;
-	int bad = 0;
-
-	h = json_object();
-	actions = json_array();
-	warnings = json_array();
-	managed = json_array();
-	if (h == NULL || actions == NULL || warnings == NULL ||
-	    managed == NULL) {
-		json_decref(h);
-		json_decref(actions);
-		json_decref(warnings);
-		json_decref(managed);
-		return NULL;
-	}
-	bad |= json_object_set_new(h, "host", json_string(p->adapter->id));
-	bad |= json_object_set_new(h, "name", json_string(p->adapter->name));
-	bad |= json_object_set_new(
-	    h, "path", p->loc.path ? json_string(p->loc.path) : json_null());
-	bad |= json_object_set_new(h, "status",
-	                           json_string(host_status_name(p->status)));
-	bad |= json_object_set_new(
-	    h, "message", p->message ? json_string(p->message) : json_null());
-	bad |= json_object_set_new(h, "changed",
-	                           json_boolean(hostfile_changed(p)));
-	bad |= json_object_set_new(h, "backup",
-	                           p->backup_path ? json_string(p->backup_path)
-	                                          : json_null());
-	for (i = 0; i < p->nitems; i++)
-		bad |= json_array_append_new(
-		    actions,
-		    json_pack("{s:s,s:s,s:s?}", "server", p->items[i].name,
-		              "action", plan_op_name(p->items[i].op), "reason",
-		              p->items[i].reason));
-	bad |= json_object_set_new(h, "actions", actions);
-	if (p->filters != NULL && p->filters->status == HOST_OK) {
-		json_t *rules = json_array();
-
-		for (i = 0; rules != NULL && i < p->filters->nitems; i++)
-			bad |= json_array_append_new(
-			    rules,
-			    json_pack("{s:s,s:s}", "rule",
-			              p->filters->items[i].name, "action",
-			              plan_op_name(p->filters->items[i].op)));
-		bad |= json_object_set_new(
-		    h, "tool_rules",
-		    json_pack("{s:s,s:s,s:b,s:o*}", "path",
-		              p->filters->loc.path, "what",
-		              p->adapter->filters->what, "changed",
-		              p->filters->changed, "actions", rules));
-	}
-	for (i = 0; i < p->warnings.n; i++)
-		bad |= json_array_append_new(warnings,
-		                             json_string(p->warnings.v[i]));
-	bad |= json_object_set_new(h, "warnings", warnings);
-	for (i = 0; i < p->after.managed.n; i++)
-		bad |= json_array_append_new(
-		    managed, json_string(p->after.managed.v[i]));
-	bad |= json_object_set_new(h, "managed", managed);
-	(void)o;
-	if (bad) {
-		json_decref(h);
-		return NULL;
-	}
-	return h;
 }
 
 /* Serialises syncs of one $MCPFLEET_HOME (a manual sync and the agent). */
@@ -532,10 +375,10 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	const char *launcher = o->launcher;
 	char self[4096];
 	bool changed = false, dirty = false;
-	json_t *report = NULL, *hosts = NULL, *warnings = NULL;
+	struct sync_report report = {0};
 	struct diag d;
 	char *state_path = NULL;
-	size_t i, j;
+	size_t i;
 	int exit_code = EXIT_OK, r, lock = -1;
 
 	diag_clear(&d);
@@ -569,21 +412,6 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		st.hosts[i].st.stamp.valid = false;
 	if (sync_merge(personal, fleet, &m) != 0)
 		goto nomem;
-	if (o->json) {
-		report = json_object();
-		hosts = json_array();
-		warnings = json_array();
-		if (report == NULL || hosts == NULL || warnings == NULL)
-			goto nomem;
-	}
-	for (i = 0; i < m.warnings.n; i++) {
-		if (o->json)
-			json_array_append_new(warnings,
-			                      json_string(m.warnings.v[i]));
-		else if (!o->quiet)
-			fprintf(o->err, "mcpfleet: warning: %s\n",
-			        m.warnings.v[i]);
-	}
 	/* One server array for the planner, in name order: launcher servers
 	 * as their "mcpfleet exec" entries, the others as they are. */
 	if (m.n > 0 && ((flat = calloc(m.n, sizeof(*flat))) == NULL ||
@@ -636,27 +464,22 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	for (i = 0; i < adapter_count; i++) {
 		struct host_plan *p = &plans[i];
 		const struct host_state *prev = state_get(&st, p->adapter->id);
+		struct host_state hs;
 
 		if (p->status == HOST_BLOCKED)
 			exit_code = EXIT_BLOCKED;
-		if (o->json) {
-			json_array_append_new(hosts, sync_plan_json(o, p));
-		} else if (!o->quiet) {
-			sync_print_human(o, p);
-			for (j = 0; j < p->warnings.n; j++)
-				fprintf(o->err, "mcpfleet: warning: %s\n",
-				        p->warnings.v[j]);
-			if (p->status == HOST_BLOCKED)
-				fprintf(o->err, "mcpfleet: %s\n", p->message);
-		}
 		/* A host whose write failed keeps the write-ahead state. */
 		if (o->dry_run || p->status == HOST_ABSENT ||
 		    (p->status == HOST_BLOCKED && hostfile_changed(p)) ||
 		    (prev != NULL && host_state_equal(prev, &p->after)))
 			continue;
 		dirty = true;
-		if (state_put(&st, p->adapter->id, &p->after) != 0)
+		/* A copy: the report still shows p->after. */
+		if (host_state_copy(&p->after, &hs) != 0 ||
+		    state_put(&st, p->adapter->id, &hs) != 0) {
+			host_state_clear(&hs);
 			goto nomem;
+		}
 	}
 	if (fleet != NULL && st.revision != fleet_revision) {
 		st.revision = fleet_revision;
@@ -670,22 +493,12 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		if (state_save(state_path, &st) != 0)
 			goto save_failed;
 	}
-	if (o->json && !o->quiet) {
-		char *s;
-
-		json_object_set_new(report, "dry_run",
-		                    json_boolean(o->dry_run));
-		json_object_set_new(report, "exit", json_integer(exit_code));
-		json_object_set_new(report, "warnings", warnings);
-		json_object_set_new(report, "hosts", hosts);
-		warnings = hosts = NULL;
-		if ((s = jsonutil_dump_pretty(report, NULL)) == NULL)
-			goto nomem;
-		fputs(s, o->out);
-		free(s);
-	} else if (o->dry_run && !o->quiet) {
-		fprintf(o->out, "dry run: nothing was written\n");
-	}
+	report.plans = plans;
+	report.n = adapter_count;
+	report.warnings = &m.warnings;
+	report.exit_code = exit_code;
+	if (syncreport_print(o, &report) != 0)
+		goto nomem;
 	if (out != NULL && sync_result_fill(o, plans, &st, out) != 0)
 		goto nomem;
 	goto out;
@@ -705,9 +518,6 @@ out:
 	for (i = 0; owned != NULL && i < m.n; i++)
 		server_clear(&owned[i]);
 	free(owned);
-	json_decref(report);
-	json_decref(hosts);
-	json_decref(warnings);
 	strv_clear(&m.warnings);
 	free(m.v);
 	state_clear(&st);

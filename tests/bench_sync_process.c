@@ -9,6 +9,7 @@
  * file, fsync and rename), and the figures are medians, the ratio the
  * median of the per-pair ratios. Not a test: it prints figures.
  *   usage: bench_sync_process [RUNS] [CLAUDE_JSON_BYTES] [DIR]
+ * With BENCH_KEEP set in the environment the sandbox is kept (for perf).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -306,7 +307,9 @@ int main(int argc, char **argv)
 	bench_series_print("full sync", "write floor", &full, runs);
 	bench_series_print("one server changed", "write floor", &one, runs);
 	bench_series_print("no-op", "read floor", &noop, runs);
-	{
+	if (getenv("BENCH_KEEP") != NULL) {
+		printf("  sandbox kept: HOME=%s\n", b.home);
+	} else {
 		struct buf cmd = BUF_INIT;
 
 		buf_printf(&cmd, "rm -rf '%s'", b.home);
