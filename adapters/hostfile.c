@@ -596,6 +596,8 @@ static void hostfile_stamp_from(struct host_stamp *s, const struct stat *st)
 	s->size = (uint64_t)st->st_size;
 	s->mtime_ns =
 	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	s->ctime_ns =
+	    (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
 static bool hostfile_stamp_matches(const struct host_stamp *s,
@@ -605,7 +607,8 @@ static bool hostfile_stamp_matches(const struct host_stamp *s,
 
 	hostfile_stamp_from(&now, st);
 	return s->valid && s->dev == now.dev && s->ino == now.ino &&
-	       s->size == now.size && s->mtime_ns == now.mtime_ns;
+	       s->size == now.size && s->mtime_ns == now.mtime_ns &&
+	       s->ctime_ns == now.ctime_ns;
 }
 
 static int hostfile_state_copy(const struct host_state *src,
@@ -1380,6 +1383,7 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 	       (a->stamp.dev == b->stamp.dev && a->stamp.ino == b->stamp.ino &&
 	        a->stamp.size == b->stamp.size &&
 	        a->stamp.mtime_ns == b->stamp.mtime_ns &&
+	        a->stamp.ctime_ns == b->stamp.ctime_ns &&
 	        strcmp(a->stamp.digest, b->stamp.digest) == 0);
 }
 

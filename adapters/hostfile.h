@@ -41,6 +41,9 @@ struct host_stamp {
 	bool valid;
 	uint64_t dev, ino, size;
 	int64_t mtime_ns;
+	/* An edit that keeps the size and puts the mtime back still moves
+	 * the ctime (0 in a state.json from before it was kept: no match). */
+	int64_t ctime_ns;
 	char digest[65]; /* hex SHA-256 of the plan's inputs */
 };
 

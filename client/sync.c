@@ -14,7 +14,11 @@
 #include "fileio.h"
 #include "hostfile.h"
 #include "state.h"
+#include "syncfast.h"
 #include "syncreport.h"
+
+/* How old the newest stamped file must be for a no-op to be recorded. */
+#define SYNC_SETTLE_NS (20 * 1000000LL)
 
 /* The merged view: fleet entries first claim their names. */
 struct sync_merged {
@@ -343,6 +347,29 @@ out:
 	return r;
 }
 
+/*
+ * Records a sync that changed nothing for the fast path, unless a file
+ * changed while it ran (its key at the start no longer holds), or one was
+ * changed so recently that a change after now could carry the same stamp
+ * (file times come from a clock that ticks every few milliseconds).
+ */
+static void sync_record(const struct sync_opts *o, const struct server *flat,
+                        size_t n, uint64_t revision, const char *state_path,
+                        const struct syncfast_key *start, const char *fast_path,
+                        const struct host_plan *plans)
+{
+	struct syncfast_key now;
+	struct timespec ts;
+
+	if (syncfast_key(o, flat, n, revision, state_path, &now) != 0 ||
+	    memcmp(now.hosts, start->hosts, sizeof(now.hosts)) != 0 ||
+	    clock_gettime(CLOCK_REALTIME, &ts) != 0 ||
+	    now.newest_ns >
+	        (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - SYNC_SETTLE_NS)
+		return;
+	(void)syncfast_save(fast_path, &now, plans);
+}
+
 void sync_result_clear(struct sync_result *r)
 {
 	size_t i;
@@ -377,7 +404,9 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	bool changed = false, dirty = false;
 	struct sync_report report = {0};
 	struct diag d;
-	char *state_path = NULL;
+	char *state_path = NULL, *fast_path = NULL;
+	struct syncfast_key key;
+	bool have_key = false;
 	size_t i;
 	int exit_code = EXIT_OK, r, lock = -1;
 
@@ -401,15 +430,6 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	}
 	if ((state_path = fileio_join(o->home, "state.json")) == NULL)
 		goto nomem;
-	if ((r = state_load(state_path, &st, &d)) != 0) {
-		fprintf(o->err, "mcpfleet: %s\n", d.msg);
-		exit_code = EXIT_CONFIG;
-		goto out;
-	}
-	if (st.pending && !o->dry_run)
-		sync_recover(o);
-	for (i = 0; o->ignore_stamps && i < st.n; i++)
-		st.hosts[i].st.stamp.valid = false;
 	if (sync_merge(personal, fleet, &m) != 0)
 		goto nomem;
 	/* One server array for the planner, in name order: launcher servers
@@ -437,6 +457,34 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 			goto nomem;
 		flat[i] = owned[i];
 	}
+	/* The no-op fast path: the same inputs as a sync that changed
+	 * nothing, the same report, nothing rendered or read. */
+	if ((fast_path = fileio_join(o->home, SYNCFAST_FILE)) == NULL)
+		goto nomem;
+	if (lock >= 0 && !o->ignore_stamps &&
+	    syncfast_key(o, flat, m.n, fleet ? fleet_revision : 0, state_path,
+	                 &key) == 0) {
+		have_key = true;
+		if (out == NULL &&
+		    syncfast_load(fast_path, &key, &plans) == 0) {
+			report.plans = plans;
+			report.n = adapter_count;
+			report.warnings = &m.warnings;
+			report.exit_code = EXIT_OK;
+			if (syncreport_print(o, &report) != 0)
+				goto nomem;
+			goto out;
+		}
+	}
+	if ((r = state_load(state_path, &st, &d)) != 0) {
+		fprintf(o->err, "mcpfleet: %s\n", d.msg);
+		exit_code = EXIT_CONFIG;
+		goto out;
+	}
+	if (st.pending && !o->dry_run)
+		sync_recover(o);
+	for (i = 0; o->ignore_stamps && i < st.n; i++)
+		st.hosts[i].st.stamp.valid = false;
 	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL)
 		goto nomem;
 	for (i = 0; i < adapter_count; i++) {
@@ -499,6 +547,9 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	report.exit_code = exit_code;
 	if (syncreport_print(o, &report) != 0)
 		goto nomem;
+	if (have_key && !o->dry_run && !changed && exit_code == EXIT_OK)
+		sync_record(o, flat, m.n, fleet ? fleet_revision : 0,
+		            state_path, &key, fast_path, plans);
 	if (out != NULL && sync_result_fill(o, plans, &st, out) != 0)
 		goto nomem;
 	goto out;
@@ -522,6 +573,7 @@ out:
 	free(m.v);
 	state_clear(&st);
 	free(state_path);
+	free(fast_path);
 	if (lock >= 0)
 		close(lock);
 	return exit_code;
