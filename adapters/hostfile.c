@@ -521,16 +521,15 @@ hostfile_find_want(const struct hostfile_want *want, size_t n, const char *name)
 }
 
 /*
- * Digest of everything a plan depends on besides the file itself: when it
- * and the file's stat are what the last sync recorded, nothing can change.
+ * Digest of what a file should hold: the render version, the host, the
+ * path and every wanted entry, each dumped once per plan (hostfile_digest
+ * takes it twice). Returns 0 or -ERR_NOMEM / -ERR_CRYPTO.
  */
-static int hostfile_digest(const struct adapter *a, const char *path,
-                           const struct hostfile_want *want, size_t nwant,
-                           const struct strv *managed, bool created_container,
-                           bool created_file, char hex[65])
+static int hostfile_want_digest(const struct adapter *a, const char *path,
+                                const struct hostfile_want *want, size_t nwant,
+                                unsigned char md[32])
 {
 	mbedtls_sha256_context ctx;
-	unsigned char md[32];
 	size_t i;
 	int r = 0;
 
@@ -558,6 +557,28 @@ static int hostfile_digest(const struct adapter *a, const char *path,
 		                               strlen(s) + 1);
 		free(s);
 	}
+	r |= mbedtls_sha256_finish_ret(&ctx, md);
+	mbedtls_sha256_free(&ctx);
+	return r != 0 ? -ERR_CRYPTO : 0;
+}
+
+/*
+ * Digest of everything a plan depends on besides the file itself (what it
+ * should hold, wmd, and what it held): when it and the file's stat are what
+ * the last sync recorded, nothing can change.
+ */
+static int hostfile_digest(const unsigned char wmd[32],
+                           const struct strv *managed, bool created_container,
+                           bool created_file, char hex[65])
+{
+	mbedtls_sha256_context ctx;
+	unsigned char md[32];
+	size_t i;
+	int r = 0;
+
+	mbedtls_sha256_init(&ctx);
+	r |= mbedtls_sha256_starts_ret(&ctx, 0);
+	r |= mbedtls_sha256_update_ret(&ctx, wmd, 32);
 	r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)"|", 1);
 	for (i = 0; i < managed->n && r == 0; i++)
 		r |= mbedtls_sha256_update_ret(
@@ -569,8 +590,11 @@ static int hostfile_digest(const struct adapter *a, const char *path,
 	mbedtls_sha256_free(&ctx);
 	if (r != 0)
 		return -ERR_CRYPTO;
-	for (i = 0; i < 32; i++)
-		(void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	hex[64] = '\0';
 	return 0;
 }
 
@@ -653,6 +677,7 @@ struct hostfile_run {
 	struct jedit *edits;
 	size_t nedits;
 	struct diag d;
+	unsigned char wmd[32]; /* hostfile_want_digest() */
 };
 
 /* Stops a phase: the file is unusable, the plan BLOCKED (1), or ENOMEM. */
@@ -689,10 +714,9 @@ static int hostfile_phase_fast(struct hostfile_run *run)
 	bool fast;
 	int r;
 
-	if ((r = hostfile_digest(p->adapter, p->loc.path, run->want, run->nwant,
-	                         &prev->managed, prev->created_container,
-	                         prev->created_file, p->after.stamp.digest)) !=
-	    0)
+	if ((r = hostfile_digest(run->wmd, &prev->managed,
+	                         prev->created_container, prev->created_file,
+	                         p->after.stamp.digest)) != 0)
 		return r;
 	fast = prev->stamp.valid &&
 	       strcmp(prev->stamp.digest, p->after.stamp.digest) == 0 &&
@@ -930,10 +954,9 @@ static int hostfile_phase_text(struct hostfile_run *run)
 	/* The stamp the next run compares with: this run's result as input.
 	 * It is valid for an unchanged file (stat taken before the read) and
 	 * made valid by hostfile_apply for a written one. */
-	if ((r = hostfile_digest(p->adapter, p->loc.path, run->want, run->nwant,
-	                         &p->after.managed, p->after.created_container,
-	                         p->after.created_file,
-	                         p->after.stamp.digest)) != 0)
+	if ((r = hostfile_digest(
+	         run->wmd, &p->after.managed, p->after.created_container,
+	         p->after.created_file, p->after.stamp.digest)) != 0)
 		return r;
 	if (p->changed || !p->old_exists)
 		p->after.stamp.valid = false;
@@ -961,7 +984,9 @@ static int hostfile_plan_file(struct host_plan *p,
 	int r;
 
 	diag_clear(&run.d);
-	if ((r = hostfile_phase_fast(&run)) == 0 &&
+	if ((r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
+	                              run.wmd)) == 0 &&
+	    (r = hostfile_phase_fast(&run)) == 0 &&
 	    (r = hostfile_phase_read(&run)) == 0) {
 		run.edits = calloc(nwant + nskips + prev->managed.n + 1,
 		                   sizeof(*run.edits));

@@ -40,8 +40,10 @@ int fileio_read(const char *path, size_t max, char **data, size_t *len)
 		r = -ERR_TOOBIG;
 		goto out;
 	}
-	/* The size can change under us; read until EOF, within max. */
-	cap = (size_t)st.st_size + 1;
+	/* The size can change under us; read until EOF, within max. Room
+	 * for the NUL and one byte more: a file that did not grow meets its
+	 * EOF without the buffer growing (a copy of a 5 MB file). */
+	cap = (size_t)st.st_size + 2;
 	if ((p = malloc(cap)) == NULL) {
 		r = -ERR_NOMEM;
 		goto out;
