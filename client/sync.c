@@ -156,17 +156,35 @@ static int sync_state_union(const struct host_state *prev,
 	return 0;
 }
 
+/* True when the union hs records nothing that prev does not (hs holds
+ * prev's names, so the same count is the same names). */
+static bool sync_state_covers(const struct host_state *prev,
+                              const struct host_state *hs)
+{
+	if (prev == NULL)
+		return false;
+	if (prev->managed.n != hs->managed.n ||
+	    prev->created_container != hs->created_container ||
+	    prev->created_file != hs->created_file ||
+	    (hs->filters != NULL &&
+	     !sync_state_covers(prev->filters, hs->filters)))
+		return false;
+	return true;
+}
+
 /*
  * Records, for every host about to be written, the union of the names it
  * manages now and after (its rules too): the state a crash in the middle
- * may leave.
+ * may leave. Sets *grew when that adds anything to st: when it does not,
+ * st already covers every name about to be written.
  */
 static int sync_state_intent(struct agent_state *st,
-                             const struct host_plan *plans)
+                             const struct host_plan *plans, bool *grew)
 {
 	size_t i;
 	int r;
 
+	*grew = false;
 	for (i = 0; i < adapter_count; i++) {
 		const struct host_plan *p = &plans[i];
 		const struct host_state *prev = state_get(st, p->adapter->id);
@@ -179,10 +197,18 @@ static int sync_state_intent(struct agent_state *st,
 		     ((hs.filters = calloc(1, sizeof(*hs.filters))) == NULL ||
 		      (r = sync_state_union(prev ? prev->filters : NULL,
 		                            p->after.filters, hs.filters)) !=
-		          0)) ||
-		    (r = state_put(st, p->adapter->id, &hs)) != 0) {
+		          0))) {
 			host_state_clear(&hs);
 			return r != 0 ? r : -ERR_NOMEM;
+		}
+		if (sync_state_covers(prev, &hs)) {
+			host_state_clear(&hs);
+			continue;
+		}
+		*grew = true;
+		if ((r = state_put(st, p->adapter->id, &hs)) != 0) {
+			host_state_clear(&hs);
+			return r;
 		}
 	}
 	return 0;
@@ -497,15 +523,22 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		    plans[i].status == HOST_OK && hostfile_changed(&plans[i]);
 	}
 	if (!o->dry_run && changed) {
+		bool grew;
+
 		/* Write-ahead: record every name about to be written before
 		 * writing it, so that a crash never leaves an entry of ours
-		 * that the next sync would take for the user's. */
-		if (sync_state_intent(&st, plans) != 0)
+		 * that the next sync would take for the user's. When
+		 * state.json has them all (an update), that costs nothing:
+		 * a crash then leaves at most a temporary file, which the
+		 * next write of that file removes. */
+		if (sync_state_intent(&st, plans, &grew) != 0)
 			goto nomem;
-		st.last_sync = (int64_t)time(NULL);
-		st.pending = true;
-		if (state_save(state_path, &st) != 0)
-			goto save_failed;
+		if (grew) {
+			st.last_sync = (int64_t)time(NULL);
+			st.pending = true;
+			if (state_save(state_path, &st) != 0)
+				goto save_failed;
+		}
 		if (sync_apply_all(o, flat, m.n, &st, plans) != 0)
 			goto nomem;
 	}
