@@ -327,6 +327,65 @@ static int sync_apply_all(const struct sync_opts *o,
 	return r;
 }
 
+/* Hosts planned at once, at most (one thread each, the caller's included). */
+#define SYNC_PLAN_THREADS 4
+
+struct sync_planner {
+	const struct sync_opts *o;
+	const struct server *servers;
+	size_t n;
+	const struct agent_state *st;
+	struct host_plan *plans;
+	size_t next; /* the next host to plan (atomic) */
+	int r;       /* -ERR_NOMEM when any plan failed (atomic) */
+};
+
+static void *sync_plan_thread(void *arg)
+{
+	struct sync_planner *pl = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED)) <
+	       adapter_count) {
+		const struct adapter *a = adapter_registry[i];
+
+		if (hostfile_plan(a, pl->o->env, pl->servers, pl->n,
+		                  state_get(pl->st, a->id), &pl->plans[i]) != 0)
+			__atomic_store_n(&pl->r, -ERR_NOMEM, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * Plans every host into plans[] (zeroed; registry order), on as many
+ * threads as there are processors, up to SYNC_PLAN_THREADS: planning is
+ * most of a sync's work (the largest file parsed and edited, every server
+ * rendered for every host), and the hosts are independent. Hosts are
+ * taken in registry order, Claude Code's large file first. Returns 0 or
+ * -ERR_NOMEM.
+ */
+static int sync_plan_all(const struct sync_opts *o,
+                         const struct server *servers, size_t n,
+                         const struct agent_state *st, struct host_plan *plans)
+{
+	struct sync_planner pl = {o, servers, n, st, plans, 0, 0};
+	pthread_t tids[SYNC_PLAN_THREADS - 1];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k, started = 0, want;
+
+	want = cpus > 1 ? (size_t)cpus : 1;
+	if (want > SYNC_PLAN_THREADS)
+		want = SYNC_PLAN_THREADS;
+	for (k = 0; k + 1 < want; k++)
+		if (pthread_create(&tids[started], NULL, sync_plan_thread,
+		                   &pl) == 0)
+			started++;
+	sync_plan_thread(&pl);
+	for (k = 0; k < started; k++)
+		pthread_join(tids[k], NULL);
+	return pl.r;
+}
+
 /* Fills *out from the plans and the state recorded after them. */
 static int sync_result_fill(const struct sync_opts *o,
                             const struct host_plan *plans,
@@ -513,15 +572,11 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		st.hosts[i].st.stamp.valid = false;
 	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL)
 		goto nomem;
-	for (i = 0; i < adapter_count; i++) {
-		const struct adapter *a = adapter_registry[i];
-
-		if (hostfile_plan(a, o->env, flat, m.n, state_get(&st, a->id),
-		                  &plans[i]) != 0)
-			goto nomem;
+	if (sync_plan_all(o, flat, m.n, &st, plans) != 0)
+		goto nomem;
+	for (i = 0; i < adapter_count; i++)
 		changed |=
 		    plans[i].status == HOST_OK && hostfile_changed(&plans[i]);
-	}
 	if (!o->dry_run && changed) {
 		bool grew;
 
