@@ -520,10 +520,71 @@ hostfile_find_want(const struct hostfile_want *want, size_t n, const char *name)
 	return NULL;
 }
 
+/* Hashes a rendered value by its structure: a tag per type, lengths, the
+ * members in the order the renderer set them (json_dumps' order). */
+static int hostfile_hash_json(mbedtls_sha256_context *ctx, const json_t *v)
+{
+	unsigned char tag = (unsigned char)json_typeof(v);
+	uint64_t n;
+	int r = mbedtls_sha256_update_ret(ctx, &tag, 1);
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *m;
+
+		n = json_object_size(v);
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+		                               sizeof(n));
+		json_object_foreach((json_t *)(uintptr_t)v, k, m)
+		{
+			r |= mbedtls_sha256_update_ret(
+			    ctx, (const unsigned char *)k, strlen(k) + 1);
+			r |= hostfile_hash_json(ctx, m);
+		}
+		break;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+
+		n = json_array_size(v);
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+		                               sizeof(n));
+		for (i = 0; i < json_array_size(v); i++)
+			r |= hostfile_hash_json(ctx, json_array_get(v, i));
+		break;
+	}
+	case JSON_STRING:
+		n = json_string_length(v);
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+		                               sizeof(n));
+		r |= mbedtls_sha256_update_ret(
+		    ctx, (const unsigned char *)json_string_value(v), n);
+		break;
+	case JSON_INTEGER: {
+		json_int_t i = json_integer_value(v);
+
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&i,
+		                               sizeof(i));
+		break;
+	}
+	case JSON_REAL: {
+		double d = json_real_value(v);
+
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&d,
+		                               sizeof(d));
+		break;
+	}
+	default: /* true, false, null: the tag says it all */
+		break;
+	}
+	return r;
+}
+
 /*
  * Digest of what a file should hold: the render version, the host, the
- * path and every wanted entry, each dumped once per plan (hostfile_digest
- * takes it twice). Returns 0 or -ERR_NOMEM / -ERR_CRYPTO.
+ * path and every wanted entry, each hashed once per plan (hostfile_digest
+ * takes it twice). Returns 0 or -ERR_CRYPTO.
  */
 static int hostfile_want_digest(const struct adapter *a, const char *path,
                                 const struct hostfile_want *want, size_t nwant,
@@ -543,19 +604,10 @@ static int hostfile_want_digest(const struct adapter *a, const char *path,
 	r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)path,
 	                               strlen(path) + 1);
 	for (i = 0; i < nwant && r == 0; i++) {
-		char *s =
-		    json_dumps(want[i].entry, JSON_COMPACT | JSON_ENCODE_ANY);
-
-		if (s == NULL) {
-			mbedtls_sha256_free(&ctx);
-			return -ERR_NOMEM;
-		}
 		r |= mbedtls_sha256_update_ret(
 		    &ctx, (const unsigned char *)want[i].name,
 		    strlen(want[i].name) + 1);
-		r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)s,
-		                               strlen(s) + 1);
-		free(s);
+		r |= hostfile_hash_json(&ctx, want[i].entry);
 	}
 	r |= mbedtls_sha256_finish_ret(&ctx, md);
 	mbedtls_sha256_free(&ctx);
