@@ -731,17 +731,77 @@ hostfile_find_want(const struct hostfile_want *want, size_t n, const char *name)
 	return NULL;
 }
 
+/* Hashes a rendered value by its structure: a tag per type, lengths, the
+ * members in the order the renderer set them (json_dumps' order). */
+static int hostfile_hash_json(mbedtls_sha256_context *ctx, const json_t *v)
+{
+	unsigned char tag = (unsigned char)json_typeof(v);
+	uint64_t n;
+	int r = mbedtls_sha256_update_ret(ctx, &tag, 1);
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *m;
+
+		n = json_object_size(v);
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+		                               sizeof(n));
+		json_object_foreach((json_t *)(uintptr_t)v, k, m)
+		{
+			r |= mbedtls_sha256_update_ret(
+			    ctx, (const unsigned char *)k, strlen(k) + 1);
+			r |= hostfile_hash_json(ctx, m);
+		}
+		break;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+
+		n = json_array_size(v);
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+		                               sizeof(n));
+		for (i = 0; i < json_array_size(v); i++)
+			r |= hostfile_hash_json(ctx, json_array_get(v, i));
+		break;
+	}
+	case JSON_STRING:
+		n = json_string_length(v);
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+		                               sizeof(n));
+		r |= mbedtls_sha256_update_ret(
+		    ctx, (const unsigned char *)json_string_value(v), n);
+		break;
+	case JSON_INTEGER: {
+		json_int_t i = json_integer_value(v);
+
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&i,
+		                               sizeof(i));
+		break;
+	}
+	case JSON_REAL: {
+		double d = json_real_value(v);
+
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)&d,
+		                               sizeof(d));
+		break;
+	}
+	default: /* true, false, null: the tag says it all */
+		break;
+	}
+	return r;
+}
+
 /*
- * Digest of everything a plan depends on besides the file itself: when it
- * and the file's stat are what the last sync recorded, nothing can change.
+ * Digest of what a file should hold: the render version, the host, the
+ * path and every wanted entry, each hashed once per plan (hostfile_digest
+ * takes it twice). Returns 0 or -ERR_CRYPTO.
  */
-static int hostfile_digest(const struct adapter *a, const char *path,
-                           const struct hostfile_want *want, size_t nwant,
-                           const struct strv *managed, bool created_container,
-                           bool created_file, char hex[65])
+static int hostfile_want_digest(const struct adapter *a, const char *path,
+                                const struct hostfile_want *want, size_t nwant,
+                                unsigned char md[32])
 {
 	mbedtls_sha256_context ctx;
-	unsigned char md[32];
 	size_t i;
 	int r = 0;
 
@@ -755,20 +815,33 @@ static int hostfile_digest(const struct adapter *a, const char *path,
 	r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)path,
 	                               strlen(path) + 1);
 	for (i = 0; i < nwant && r == 0; i++) {
-		char *s =
-		    json_dumps(want[i].entry, JSON_COMPACT | JSON_ENCODE_ANY);
-
-		if (s == NULL) {
-			mbedtls_sha256_free(&ctx);
-			return -ERR_NOMEM;
-		}
 		r |= mbedtls_sha256_update_ret(
 		    &ctx, (const unsigned char *)want[i].name,
 		    strlen(want[i].name) + 1);
-		r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)s,
-		                               strlen(s) + 1);
-		free(s);
+		r |= hostfile_hash_json(&ctx, want[i].entry);
 	}
+	r |= mbedtls_sha256_finish_ret(&ctx, md);
+	mbedtls_sha256_free(&ctx);
+	return r != 0 ? -ERR_CRYPTO : 0;
+}
+
+/*
+ * Digest of everything a plan depends on besides the file itself (what it
+ * should hold, wmd, and what it held): when it and the file's stat are what
+ * the last sync recorded, nothing can change.
+ */
+static int hostfile_digest(const unsigned char wmd[32],
+                           const struct strv *managed, bool created_container,
+                           bool created_file, char hex[65])
+{
+	mbedtls_sha256_context ctx;
+	unsigned char md[32];
+	size_t i;
+	int r = 0;
+
+	mbedtls_sha256_init(&ctx);
+	r |= mbedtls_sha256_starts_ret(&ctx, 0);
+	r |= mbedtls_sha256_update_ret(&ctx, wmd, 32);
 	r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)"|", 1);
 	for (i = 0; i < managed->n && r == 0; i++)
 		r |= mbedtls_sha256_update_ret(
@@ -780,8 +853,11 @@ static int hostfile_digest(const struct adapter *a, const char *path,
 	mbedtls_sha256_free(&ctx);
 	if (r != 0)
 		return -ERR_CRYPTO;
-	for (i = 0; i < 32; i++)
-		(void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	hex[64] = '\0';
 	return 0;
 }
 
@@ -807,6 +883,8 @@ static void hostfile_stamp_from(struct host_stamp *s, const struct stat *st)
 	s->size = (uint64_t)st->st_size;
 	s->mtime_ns =
 	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	s->ctime_ns =
+	    (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
 static bool hostfile_stamp_matches(const struct host_stamp *s,
@@ -816,7 +894,8 @@ static bool hostfile_stamp_matches(const struct host_stamp *s,
 
 	hostfile_stamp_from(&now, st);
 	return s->valid && s->dev == now.dev && s->ino == now.ino &&
-	       s->size == now.size && s->mtime_ns == now.mtime_ns;
+	       s->size == now.size && s->mtime_ns == now.mtime_ns &&
+	       s->ctime_ns == now.ctime_ns;
 }
 
 static int hostfile_state_copy(const struct host_state *src,
@@ -864,6 +943,7 @@ struct hostfile_run {
 	struct jedit *edits;
 	size_t nedits;
 	struct diag d;
+	unsigned char wmd[32]; /* hostfile_want_digest() */
 };
 
 /* Stops a phase: the file is unusable, the plan BLOCKED (1), or ENOMEM. */
@@ -900,10 +980,9 @@ static int hostfile_phase_fast(struct hostfile_run *run)
 	bool fast;
 	int r;
 
-	if ((r = hostfile_digest(p->adapter, p->loc.path, run->want, run->nwant,
-	                         &prev->managed, prev->created_container,
-	                         prev->created_file, p->after.stamp.digest)) !=
-	    0)
+	if ((r = hostfile_digest(run->wmd, &prev->managed,
+	                         prev->created_container, prev->created_file,
+	                         p->after.stamp.digest)) != 0)
 		return r;
 	fast = prev->stamp.valid &&
 	       strcmp(prev->stamp.digest, p->after.stamp.digest) == 0 &&
@@ -1181,10 +1260,9 @@ static int hostfile_phase_text(struct hostfile_run *run)
 	/* The stamp the next run compares with: this run's result as input.
 	 * It is valid for an unchanged file (stat taken before the read) and
 	 * made valid by hostfile_apply for a written one. */
-	if ((r = hostfile_digest(p->adapter, p->loc.path, run->want, run->nwant,
-	                         &p->after.managed, p->after.created_container,
-	                         p->after.created_file,
-	                         p->after.stamp.digest)) != 0)
+	if ((r = hostfile_digest(
+	         run->wmd, &p->after.managed, p->after.created_container,
+	         p->after.created_file, p->after.stamp.digest)) != 0)
 		return r;
 	if (p->changed || !p->old_exists)
 		p->after.stamp.valid = false;
@@ -1214,7 +1292,9 @@ static int hostfile_plan_file(struct host_plan *p,
 	int r;
 
 	diag_clear(&run.d);
-	if ((r = hostfile_phase_fast(&run)) == 0 &&
+	if ((r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
+	                              run.wmd)) == 0 &&
+	    (r = hostfile_phase_fast(&run)) == 0 &&
 	    (r = base != NULL ? hostfile_phase_read_base(&run)
 	                      : hostfile_phase_read(&run)) == 0) {
 		run.edits = calloc(nwant + nskips + prev->managed.n + 1,
@@ -1680,7 +1760,17 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 	       (a->stamp.dev == b->stamp.dev && a->stamp.ino == b->stamp.ino &&
 	        a->stamp.size == b->stamp.size &&
 	        a->stamp.mtime_ns == b->stamp.mtime_ns &&
+	        a->stamp.ctime_ns == b->stamp.ctime_ns &&
 	        strcmp(a->stamp.digest, b->stamp.digest) == 0);
+}
+
+int host_state_copy(const struct host_state *src, struct host_state *dst)
+{
+	int r = hostfile_state_copy(src, dst);
+
+	if (r != 0)
+		host_state_clear(dst);
+	return r;
 }
 
 void host_state_clear(struct host_state *s)

@@ -41,6 +41,9 @@ struct host_stamp {
 	bool valid;
 	uint64_t dev, ino, size;
 	int64_t mtime_ns;
+	/* An edit that keeps the size and puts the mtime back still moves
+	 * the ctime (0 in a state.json from before it was kept: no match). */
+	int64_t ctime_ns;
 	char digest[65]; /* hex SHA-256 of the plan's inputs */
 };
 
@@ -130,6 +133,10 @@ void host_plan_clear(struct host_plan *p);
 
 /* True when two host states record the same thing. */
 bool host_state_equal(const struct host_state *a, const struct host_state *b);
+
+/* Fills *dst with a copy of *src (free with host_state_clear). Returns 0,
+ * or -ERR_NOMEM with *dst empty. */
+int host_state_copy(const struct host_state *src, struct host_state *dst);
 
 /* Frees what a host state holds and zeroes it. NULL-safe. */
 void host_state_clear(struct host_state *s);

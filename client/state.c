@@ -100,6 +100,8 @@ static int state_host_parse(const char *id, const json_t *o,
 			    json_object_get(stamp, "size"));
 			hs.stamp.mtime_ns = json_integer_value(
 			    json_object_get(stamp, "mtime_ns"));
+			hs.stamp.ctime_ns = json_integer_value(
+			    json_object_get(stamp, "ctime_ns"));
 		}
 	}
 	v = json_object_get(o, "filters");
@@ -228,10 +230,11 @@ static json_t *state_host_json(const struct host_state *hs)
 	                           json_boolean(hs->created_file));
 	if (hs->stamp.valid) {
 		stamp = json_pack(
-		    "{s:I,s:I,s:I,s:I,s:s}", "dev", (json_int_t)hs->stamp.dev,
-		    "ino", (json_int_t)hs->stamp.ino, "size",
-		    (json_int_t)hs->stamp.size, "mtime_ns",
-		    (json_int_t)hs->stamp.mtime_ns, "digest", hs->stamp.digest);
+		    "{s:I,s:I,s:I,s:I,s:I,s:s}", "dev",
+		    (json_int_t)hs->stamp.dev, "ino", (json_int_t)hs->stamp.ino,
+		    "size", (json_int_t)hs->stamp.size, "mtime_ns",
+		    (json_int_t)hs->stamp.mtime_ns, "ctime_ns",
+		    (json_int_t)hs->stamp.ctime_ns, "digest", hs->stamp.digest);
 		bad |= json_object_set_new(o, "stamp", stamp);
 	}
 	if (hs->filters != NULL)

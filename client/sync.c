@@ -11,12 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "fileio.h"
 #include "hostfile.h"
-#include "jsonutil.h"
 #include "state.h"
+#include "syncfast.h"
+#include "syncreport.h"
+
+/* How old the newest stamped file must be for a no-op to be recorded. */
+#define SYNC_SETTLE_NS (20 * 1000000LL)
 
 /* The merged view: fleet entries first claim their names. */
 struct sync_merged {
@@ -110,161 +112,6 @@ out:
 	return r;
 }
 
-/* "~/x" for a path under $HOME, for people. */
-static const char *sync_pretty_path(const struct sync_opts *o, const char *path,
-                                    char *buf, size_t size)
-{
-	const char *home = host_env_get(o->env, "HOME");
-	size_t n;
-
-	if (path == NULL)
-		return "-";
-	if (home == NULL || (n = strlen(home)) == 0 ||
-	    strncmp(path, home, n) != 0 || path[n] != '/')
-		return path;
-	if ((size_t)snprintf(buf, size, "~%s", path + n) >= size)
-		return path;
-	return buf;
-}
-
-static char sync_op_mark(enum plan_op op)
-{
-	switch (op) {
-	case PLAN_ADD:
-		return '+';
-	case PLAN_UPDATE:
-		return '~';
-	case PLAN_REMOVE:
-		return '-';
-	case PLAN_UNCHANGED:
-		return '=';
-	case PLAN_SKIP:
-		return '.';
-	case PLAN_CONFLICT:
-		return '!';
-	case PLAN_HELD:
-		return '*';
-	}
-	return '?';
-}
-
-static void sync_print_human(const struct sync_opts *o,
-                             const struct host_plan *p)
-{
-	char pbuf[4096];
-	size_t i;
-
-	fprintf(o->out, "%-15s %s", p->adapter->id,
-	        p->status == HOST_ABSENT
-	            ? "absent"
-	            : sync_pretty_path(o, p->loc.path, pbuf, sizeof(pbuf)));
-	if (p->status == HOST_BLOCKED)
-		fprintf(o->out, "\n  blocked: %s\n", p->message);
-	else if (p->status == HOST_OK)
-		fprintf(o->out, "%s\n",
-		        p->changed
-		            ? (o->dry_run ? "  (would change)" : "  (written)")
-		            : "  (unchanged)");
-	else
-		fputc('\n', o->out);
-	for (i = 0; i < p->nitems && p->status == HOST_OK; i++) {
-		const struct plan_item *it = &p->items[i];
-
-		fprintf(o->out, "  %c %-24s %s%s%s\n", sync_op_mark(it->op),
-		        it->name, plan_op_name(it->op), it->reason ? ": " : "",
-		        it->reason ? it->reason : "");
-	}
-	/* The tool rules, when there are any, under their own file. */
-	if (p->status == HOST_OK && p->filters != NULL &&
-	    p->filters->status == HOST_OK && p->filters->nitems > 0) {
-		fprintf(o->out, "  tool rules: %s",
-		        sync_pretty_path(o, p->filters->loc.path, pbuf,
-		                         sizeof(pbuf)));
-		fprintf(o->out, " (%s)%s\n", p->adapter->filters->what,
-		        p->filters->changed
-		            ? (o->dry_run ? "  (would change)" : "  (written)")
-		            : "  (unchanged)");
-		for (i = 0; i < p->filters->nitems; i++) {
-			const struct plan_item *it = &p->filters->items[i];
-
-			fprintf(o->out, "    %c %-22s %s\n",
-			        sync_op_mark(it->op), it->name,
-			        plan_op_name(it->op));
-		}
-	}
-}
-
-static json_t *sync_plan_json(const struct sync_opts *o,
-                              const struct host_plan *p)
-{
-	json_t *h, *actions, *warnings, *managed;
-	size_t i;
-	int bad = 0;
-
-	h = json_object();
-	actions = json_array();
-	warnings = json_array();
-	managed = json_array();
-	if (h == NULL || actions == NULL || warnings == NULL ||
-	    managed == NULL) {
-		json_decref(h);
-		json_decref(actions);
-		json_decref(warnings);
-		json_decref(managed);
-		return NULL;
-	}
-	bad |= json_object_set_new(h, "host", json_string(p->adapter->id));
-	bad |= json_object_set_new(h, "name", json_string(p->adapter->name));
-	bad |= json_object_set_new(
-	    h, "path", p->loc.path ? json_string(p->loc.path) : json_null());
-	bad |= json_object_set_new(h, "status",
-	                           json_string(host_status_name(p->status)));
-	bad |= json_object_set_new(
-	    h, "message", p->message ? json_string(p->message) : json_null());
-	bad |= json_object_set_new(h, "changed",
-	                           json_boolean(hostfile_changed(p)));
-	bad |= json_object_set_new(h, "backup",
-	                           p->backup_path ? json_string(p->backup_path)
-	                                          : json_null());
-	for (i = 0; i < p->nitems; i++)
-		bad |= json_array_append_new(
-		    actions,
-		    json_pack("{s:s,s:s,s:s?}", "server", p->items[i].name,
-		              "action", plan_op_name(p->items[i].op), "reason",
-		              p->items[i].reason));
-	bad |= json_object_set_new(h, "actions", actions);
-	if (p->filters != NULL && p->filters->status == HOST_OK) {
-		json_t *rules = json_array();
-
-		for (i = 0; rules != NULL && i < p->filters->nitems; i++)
-			bad |= json_array_append_new(
-			    rules,
-			    json_pack("{s:s,s:s}", "rule",
-			              p->filters->items[i].name, "action",
-			              plan_op_name(p->filters->items[i].op)));
-		bad |= json_object_set_new(
-		    h, "tool_rules",
-		    json_pack("{s:s,s:s,s:b,s:o*}", "path",
-		              p->filters->loc.path, "what",
-		              p->adapter->filters->what, "changed",
-		              p->filters->changed, "actions", rules));
-	}
-	for (i = 0; i < p->warnings.n; i++)
-		bad |= json_array_append_new(warnings,
-		                             json_string(p->warnings.v[i]));
-	bad |= json_object_set_new(h, "warnings", warnings);
-	for (i = 0; i < p->after.managed.n; i++)
-		bad |= json_array_append_new(
-		    managed, json_string(p->after.managed.v[i]));
-	bad |= json_object_set_new(h, "managed", managed);
-	(void)o;
-	if (bad) {
-		json_decref(h);
-		return NULL;
-	}
-	return h;
-}
-
 /* Serialises syncs of one $MCPFLEET_HOME (a manual sync and the agent). */
 static int sync_lock(const char *home)
 {
@@ -309,17 +156,35 @@ static int sync_state_union(const struct host_state *prev,
 	return 0;
 }
 
+/* True when the union hs records nothing that prev does not (hs holds
+ * prev's names, so the same count is the same names). */
+static bool sync_state_covers(const struct host_state *prev,
+                              const struct host_state *hs)
+{
+	if (prev == NULL)
+		return false;
+	if (prev->managed.n != hs->managed.n ||
+	    prev->created_container != hs->created_container ||
+	    prev->created_file != hs->created_file ||
+	    (hs->filters != NULL &&
+	     !sync_state_covers(prev->filters, hs->filters)))
+		return false;
+	return true;
+}
+
 /*
  * Records, for every host about to be written, the union of the names it
  * manages now and after (its rules too): the state a crash in the middle
- * may leave.
+ * may leave. Sets *grew when that adds anything to st: when it does not,
+ * st already covers every name about to be written.
  */
 static int sync_state_intent(struct agent_state *st,
-                             const struct host_plan *plans)
+                             const struct host_plan *plans, bool *grew)
 {
 	size_t i;
 	int r;
 
+	*grew = false;
 	for (i = 0; i < adapter_count; i++) {
 		const struct host_plan *p = &plans[i];
 		const struct host_state *prev = state_get(st, p->adapter->id);
@@ -332,10 +197,18 @@ static int sync_state_intent(struct agent_state *st,
 		     ((hs.filters = calloc(1, sizeof(*hs.filters))) == NULL ||
 		      (r = sync_state_union(prev ? prev->filters : NULL,
 		                            p->after.filters, hs.filters)) !=
-		          0)) ||
-		    (r = state_put(st, p->adapter->id, &hs)) != 0) {
+		          0))) {
 			host_state_clear(&hs);
 			return r != 0 ? r : -ERR_NOMEM;
+		}
+		if (sync_state_covers(prev, &hs)) {
+			host_state_clear(&hs);
+			continue;
+		}
+		*grew = true;
+		if ((r = state_put(st, p->adapter->id, &hs)) != 0) {
+			host_state_clear(&hs);
+			return r;
 		}
 	}
 	return 0;
@@ -454,6 +327,65 @@ static int sync_apply_all(const struct sync_opts *o,
 	return r;
 }
 
+/* Hosts planned at once, at most (one thread each, the caller's included). */
+#define SYNC_PLAN_THREADS 4
+
+struct sync_planner {
+	const struct sync_opts *o;
+	const struct server *servers;
+	size_t n;
+	const struct agent_state *st;
+	struct host_plan *plans;
+	size_t next; /* the next host to plan (atomic) */
+	int r;       /* -ERR_NOMEM when any plan failed (atomic) */
+};
+
+static void *sync_plan_thread(void *arg)
+{
+	struct sync_planner *pl = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED)) <
+	       adapter_count) {
+		const struct adapter *a = adapter_registry[i];
+
+		if (hostfile_plan(a, pl->o->env, pl->servers, pl->n,
+		                  state_get(pl->st, a->id), &pl->plans[i]) != 0)
+			__atomic_store_n(&pl->r, -ERR_NOMEM, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * Plans every host into plans[] (zeroed; registry order), on as many
+ * threads as there are processors, up to SYNC_PLAN_THREADS: planning is
+ * most of a sync's work (the largest file parsed and edited, every server
+ * rendered for every host), and the hosts are independent. Hosts are
+ * taken in registry order, Claude Code's large file first. Returns 0 or
+ * -ERR_NOMEM.
+ */
+static int sync_plan_all(const struct sync_opts *o,
+                         const struct server *servers, size_t n,
+                         const struct agent_state *st, struct host_plan *plans)
+{
+	struct sync_planner pl = {o, servers, n, st, plans, 0, 0};
+	pthread_t tids[SYNC_PLAN_THREADS - 1];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k, started = 0, want;
+
+	want = cpus > 1 ? (size_t)cpus : 1;
+	if (want > SYNC_PLAN_THREADS)
+		want = SYNC_PLAN_THREADS;
+	for (k = 0; k + 1 < want; k++)
+		if (pthread_create(&tids[started], NULL, sync_plan_thread,
+		                   &pl) == 0)
+			started++;
+	sync_plan_thread(&pl);
+	for (k = 0; k < started; k++)
+		pthread_join(tids[k], NULL);
+	return pl.r;
+}
+
 /* Fills *out from the plans and the state recorded after them. */
 static int sync_result_fill(const struct sync_opts *o,
                             const struct host_plan *plans,
@@ -500,6 +432,29 @@ out:
 	return r;
 }
 
+/*
+ * Records a sync that changed nothing for the fast path, unless a file
+ * changed while it ran (its key at the start no longer holds), or one was
+ * changed so recently that a change after now could carry the same stamp
+ * (file times come from a clock that ticks every few milliseconds).
+ */
+static void sync_record(const struct sync_opts *o, const struct server *flat,
+                        size_t n, uint64_t revision, const char *state_path,
+                        const struct syncfast_key *start, const char *fast_path,
+                        const struct host_plan *plans)
+{
+	struct syncfast_key now;
+	struct timespec ts;
+
+	if (syncfast_key(o, flat, n, revision, state_path, &now) != 0 ||
+	    memcmp(now.hosts, start->hosts, sizeof(now.hosts)) != 0 ||
+	    clock_gettime(CLOCK_REALTIME, &ts) != 0 ||
+	    now.newest_ns >
+	        (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - SYNC_SETTLE_NS)
+		return;
+	(void)syncfast_save(fast_path, &now, plans);
+}
+
 void sync_result_clear(struct sync_result *r)
 {
 	size_t i;
@@ -532,10 +487,12 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	const char *launcher = o->launcher;
 	char self[4096];
 	bool changed = false, dirty = false;
-	json_t *report = NULL, *hosts = NULL, *warnings = NULL;
+	struct sync_report report = {0};
 	struct diag d;
-	char *state_path = NULL;
-	size_t i, j;
+	char *state_path = NULL, *fast_path = NULL;
+	struct syncfast_key key;
+	bool have_key = false;
+	size_t i;
 	int exit_code = EXIT_OK, r, lock = -1;
 
 	diag_clear(&d);
@@ -558,32 +515,8 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	}
 	if ((state_path = fileio_join(o->home, "state.json")) == NULL)
 		goto nomem;
-	if ((r = state_load(state_path, &st, &d)) != 0) {
-		fprintf(o->err, "mcpfleet: %s\n", d.msg);
-		exit_code = EXIT_CONFIG;
-		goto out;
-	}
-	if (st.pending && !o->dry_run)
-		sync_recover(o);
-	for (i = 0; o->ignore_stamps && i < st.n; i++)
-		st.hosts[i].st.stamp.valid = false;
 	if (sync_merge(personal, fleet, &m) != 0)
 		goto nomem;
-	if (o->json) {
-		report = json_object();
-		hosts = json_array();
-		warnings = json_array();
-		if (report == NULL || hosts == NULL || warnings == NULL)
-			goto nomem;
-	}
-	for (i = 0; i < m.warnings.n; i++) {
-		if (o->json)
-			json_array_append_new(warnings,
-			                      json_string(m.warnings.v[i]));
-		else if (!o->quiet)
-			fprintf(o->err, "mcpfleet: warning: %s\n",
-			        m.warnings.v[i]);
-	}
 	/* One server array for the planner, in name order: launcher servers
 	 * as their "mcpfleet exec" entries, the others as they are. */
 	if (m.n > 0 && ((flat = calloc(m.n, sizeof(*flat))) == NULL ||
@@ -609,54 +542,80 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 			goto nomem;
 		flat[i] = owned[i];
 	}
+	/* The no-op fast path: the same inputs as a sync that changed
+	 * nothing, the same report, nothing rendered or read. */
+	if ((fast_path = fileio_join(o->home, SYNCFAST_FILE)) == NULL)
+		goto nomem;
+	if (lock >= 0 && !o->ignore_stamps &&
+	    syncfast_key(o, flat, m.n, fleet ? fleet_revision : 0, state_path,
+	                 &key) == 0) {
+		have_key = true;
+		if (out == NULL &&
+		    syncfast_load(fast_path, &key, &plans) == 0) {
+			report.plans = plans;
+			report.n = adapter_count;
+			report.warnings = &m.warnings;
+			report.exit_code = EXIT_OK;
+			if (syncreport_print(o, &report) != 0)
+				goto nomem;
+			goto out;
+		}
+	}
+	if ((r = state_load(state_path, &st, &d)) != 0) {
+		fprintf(o->err, "mcpfleet: %s\n", d.msg);
+		exit_code = EXIT_CONFIG;
+		goto out;
+	}
+	if (st.pending && !o->dry_run)
+		sync_recover(o);
+	for (i = 0; o->ignore_stamps && i < st.n; i++)
+		st.hosts[i].st.stamp.valid = false;
 	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL)
 		goto nomem;
-	for (i = 0; i < adapter_count; i++) {
-		const struct adapter *a = adapter_registry[i];
-
-		if (hostfile_plan(a, o->env, flat, m.n, state_get(&st, a->id),
-		                  &plans[i]) != 0)
-			goto nomem;
+	if (sync_plan_all(o, flat, m.n, &st, plans) != 0)
+		goto nomem;
+	for (i = 0; i < adapter_count; i++)
 		changed |=
 		    plans[i].status == HOST_OK && hostfile_changed(&plans[i]);
-	}
 	if (!o->dry_run && changed) {
+		bool grew;
+
 		/* Write-ahead: record every name about to be written before
 		 * writing it, so that a crash never leaves an entry of ours
-		 * that the next sync would take for the user's. */
-		if (sync_state_intent(&st, plans) != 0)
+		 * that the next sync would take for the user's. When
+		 * state.json has them all (an update), that costs nothing:
+		 * a crash then leaves at most a temporary file, which the
+		 * next write of that file removes. */
+		if (sync_state_intent(&st, plans, &grew) != 0)
 			goto nomem;
-		st.last_sync = (int64_t)time(NULL);
-		st.pending = true;
-		if (state_save(state_path, &st) != 0)
-			goto save_failed;
+		if (grew) {
+			st.last_sync = (int64_t)time(NULL);
+			st.pending = true;
+			if (state_save(state_path, &st) != 0)
+				goto save_failed;
+		}
 		if (sync_apply_all(o, flat, m.n, &st, plans) != 0)
 			goto nomem;
 	}
 	for (i = 0; i < adapter_count; i++) {
 		struct host_plan *p = &plans[i];
 		const struct host_state *prev = state_get(&st, p->adapter->id);
+		struct host_state hs;
 
 		if (p->status == HOST_BLOCKED)
 			exit_code = EXIT_BLOCKED;
-		if (o->json) {
-			json_array_append_new(hosts, sync_plan_json(o, p));
-		} else if (!o->quiet) {
-			sync_print_human(o, p);
-			for (j = 0; j < p->warnings.n; j++)
-				fprintf(o->err, "mcpfleet: warning: %s\n",
-				        p->warnings.v[j]);
-			if (p->status == HOST_BLOCKED)
-				fprintf(o->err, "mcpfleet: %s\n", p->message);
-		}
 		/* A host whose write failed keeps the write-ahead state. */
 		if (o->dry_run || p->status == HOST_ABSENT ||
 		    (p->status == HOST_BLOCKED && hostfile_changed(p)) ||
 		    (prev != NULL && host_state_equal(prev, &p->after)))
 			continue;
 		dirty = true;
-		if (state_put(&st, p->adapter->id, &p->after) != 0)
+		/* A copy: the report still shows p->after. */
+		if (host_state_copy(&p->after, &hs) != 0 ||
+		    state_put(&st, p->adapter->id, &hs) != 0) {
+			host_state_clear(&hs);
 			goto nomem;
+		}
 	}
 	if (fleet != NULL && st.revision != fleet_revision) {
 		st.revision = fleet_revision;
@@ -670,22 +629,15 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		if (state_save(state_path, &st) != 0)
 			goto save_failed;
 	}
-	if (o->json && !o->quiet) {
-		char *s;
-
-		json_object_set_new(report, "dry_run",
-		                    json_boolean(o->dry_run));
-		json_object_set_new(report, "exit", json_integer(exit_code));
-		json_object_set_new(report, "warnings", warnings);
-		json_object_set_new(report, "hosts", hosts);
-		warnings = hosts = NULL;
-		if ((s = jsonutil_dump_pretty(report, NULL)) == NULL)
-			goto nomem;
-		fputs(s, o->out);
-		free(s);
-	} else if (o->dry_run && !o->quiet) {
-		fprintf(o->out, "dry run: nothing was written\n");
-	}
+	report.plans = plans;
+	report.n = adapter_count;
+	report.warnings = &m.warnings;
+	report.exit_code = exit_code;
+	if (syncreport_print(o, &report) != 0)
+		goto nomem;
+	if (have_key && !o->dry_run && !changed && exit_code == EXIT_OK)
+		sync_record(o, flat, m.n, fleet ? fleet_revision : 0,
+		            state_path, &key, fast_path, plans);
 	if (out != NULL && sync_result_fill(o, plans, &st, out) != 0)
 		goto nomem;
 	goto out;
@@ -705,13 +657,11 @@ out:
 	for (i = 0; owned != NULL && i < m.n; i++)
 		server_clear(&owned[i]);
 	free(owned);
-	json_decref(report);
-	json_decref(hosts);
-	json_decref(warnings);
 	strv_clear(&m.warnings);
 	free(m.v);
 	state_clear(&st);
 	free(state_path);
+	free(fast_path);
 	if (lock >= 0)
 		close(lock);
 	return exit_code;

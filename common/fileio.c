@@ -40,8 +40,10 @@ int fileio_read(const char *path, size_t max, char **data, size_t *len)
 		r = -ERR_TOOBIG;
 		goto out;
 	}
-	/* The size can change under us; read until EOF, within max. */
-	cap = (size_t)st.st_size + 1;
+	/* The size can change under us; read until EOF, within max. Room
+	 * for the NUL and one byte more: a file that did not grow meets its
+	 * EOF without the buffer growing (a copy of a 5 MB file). */
+	cap = (size_t)st.st_size + 2;
 	if ((p = malloc(cap)) == NULL) {
 		r = -ERR_NOMEM;
 		goto out;
@@ -131,7 +133,7 @@ int fileio_write_atomic(const char *path, const void *data, size_t len,
 int fileio_write_atomic_st(const char *path, const void *data, size_t len,
                            mode_t mode, unsigned flags, struct stat *out_st)
 {
-	struct stat st;
+	struct stat st, after;
 	char tmp[4096], *real = NULL;
 	int fd = -1, r = 0, w, saved;
 	bool have_old = false;
@@ -181,6 +183,14 @@ int fileio_write_atomic_st(const char *path, const void *data, size_t len,
 		r = -ERR_IO;
 		goto fail;
 	}
+	/* The rename moves the file's ctime: the status as written is the
+	 * one after it, when nobody has changed the file meanwhile. */
+	if (out_st != NULL && stat(path, &after) == 0 &&
+	    after.st_dev == out_st->st_dev && after.st_ino == out_st->st_ino &&
+	    after.st_size == out_st->st_size &&
+	    after.st_mtim.tv_sec == out_st->st_mtim.tv_sec &&
+	    after.st_mtim.tv_nsec == out_st->st_mtim.tv_nsec)
+		*out_st = after;
 	r = fileio_fsync_dir(path);
 	goto out;
 fail:

@@ -31,7 +31,9 @@ int fileio_write_atomic(const char *path, const void *data, size_t len,
 
 /*
  * As fileio_write_atomic, and fills *st (when not NULL) with the new file's
- * status as written, before anyone else could change it.
+ * status as written, before anyone else could change it: taken before the
+ * rename, with the ctime the rename gave it when the file after the rename
+ * is the same one (device, inode, size, mtime).
  */
 int fileio_write_atomic_st(const char *path, const void *data, size_t len,
                            mode_t mode, unsigned flags, struct stat *st);

@@ -114,6 +114,52 @@ static void test_catalogue_round_trips_through_json(void **state)
 	catalogue_clear(&c2);
 }
 
+static void test_catalogue_copy_is_the_original(void **state)
+{
+	const char *text =
+	    "{\"version\":1,\"servers\":{\"a\":{\"command\":\"x\","
+	    "\"args\":[\"1\",\"${V}\"],\"env\":{\"K\":\"v\",\"L\":\"w\"},"
+	    "\"disabled\":true,\"hosts\":[\"codex\"],\"via\":\"direct\","
+	    "\"rate\":\"10/min\",\"tool_rates\":{\"w*\":\"1/s\"},"
+	    "\"tools\":{\"allow\":[\"t1\",\"t2\"],\"deny\":[\"t3\"]}},"
+	    "\"b\":{\"url\":\"http://127.0.0.1:1/mcp\",\"type\":\"sse\","
+	    "\"headers\":{\"H\":\"h\"},\"hosts\":[]}}}";
+	struct catalogue c = {0};
+	struct diag d;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(test_catalogue_try(text, &c, &d), 0);
+	c.servers[0].origin = SERVER_FLEET;
+	assert_int_equal(sealed_list_push(&c.servers[0].secrets, "tok", 3,
+	                                  (const uint8_t *)"\1\2\3", 3),
+	                 0);
+	for (i = 0; i < c.n; i++) {
+		struct server cp = {0};
+		json_t *a, *b;
+
+		assert_int_equal(server_copy(&c.servers[i], &cp), 0);
+		a = server_to_json(&c.servers[i]);
+		b = server_to_json(&cp);
+		assert_true(json_equal(a, b));
+		assert_string_equal(cp.name, c.servers[i].name);
+		assert_int_equal(cp.origin, c.servers[i].origin);
+		assert_int_equal(cp.transport, c.servers[i].transport);
+		assert_int_equal(cp.via, c.servers[i].via);
+		assert_int_equal(cp.has_hosts, c.servers[i].has_hosts);
+		assert_int_equal(cp.secrets.n, c.servers[i].secrets.n);
+		if (cp.secrets.n > 0) {
+			assert_string_equal(cp.secrets.v[0].name, "tok");
+			assert_int_equal(cp.secrets.v[0].version, 3);
+			assert_memory_equal(cp.secrets.v[0].data, "\1\2\3", 3);
+		}
+		json_decref(a);
+		json_decref(b);
+		server_clear(&cp);
+	}
+	catalogue_clear(&c);
+}
+
 static void test_catalogue_rejects_bad_documents(void **state)
 {
 	(void)state;
@@ -304,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_catalogue_parses_design_example),
 	    cmocka_unit_test(test_catalogue_round_trips_through_json),
+	    cmocka_unit_test(test_catalogue_copy_is_the_original),
 	    cmocka_unit_test(test_catalogue_rejects_bad_documents),
 	    cmocka_unit_test(test_catalogue_rejects_bad_entries),
 	    cmocka_unit_test(test_catalogue_secret_refs_allowed_for_fleet),

@@ -2,6 +2,7 @@
 /* Unit tests: client/sync.c over a sandbox home, as "mcpfleet sync" runs it. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ struct sandbox {
 	struct host_env env;
 	char *out, *err; /* what the last run printed */
 	size_t outlen, errlen;
-	bool unset_set_var; /* SET_VAR missing, as from a systemd unit */
+	bool unset_set_var;  /* SET_VAR missing, as from a systemd unit */
+	const char *set_var; /* SET_VAR's value; NULL: "value-of-set-var" */
 };
 
 static const char *sandbox_getenv(void *ctx, const char *name)
@@ -30,7 +32,7 @@ static const char *sandbox_getenv(void *ctx, const char *name)
 	if (strcmp(name, "HOME") == 0)
 		return sb->home;
 	if (strcmp(name, "SET_VAR") == 0 && !sb->unset_set_var)
-		return "value-of-set-var";
+		return sb->set_var ? sb->set_var : "value-of-set-var";
 	return NULL;
 }
 
@@ -595,6 +597,167 @@ static void test_sync_personal_load_names_file(void **state)
 	free(p);
 }
 
+/*
+ * The no-op fast path. Each case syncs, lets the files age past the
+ * settling time, syncs again (a no-op that leaves the record), then changes
+ * one input: the next sync must notice, or the case fails.
+ */
+static void sandbox_recorded(struct sandbox *sb, const char *catalogue)
+{
+	char *rec = tu_path(sb->mfdir, "sync.fast");
+
+	assert_int_equal(sandbox_sync(sb, catalogue, NULL, false, false),
+	                 EXIT_OK);
+	usleep(40000);
+	assert_int_equal(sandbox_sync(sb, catalogue, NULL, false, false),
+	                 EXIT_OK);
+	if (!fileio_exists(rec)) { /* a write of ours settled late */
+		usleep(40000);
+		assert_int_equal(
+		    sandbox_sync(sb, catalogue, NULL, false, false), EXIT_OK);
+	}
+	assert_true(fileio_exists(rec));
+	free(rec);
+}
+
+static void test_sync_fast_noop_replays_the_record(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *const dirs[] = {".cursor", ".codex", NULL};
+	char *rec = tu_path(sb->mfdir, "sync.fast"), *full, *t, *at;
+	size_t n;
+
+	sandbox_dirs(sb, dirs);
+	sandbox_recorded(sb, TWO_SERVERS);
+	full = strdup(sb->out);
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_OK);
+	assert_string_equal(sb->out, full); /* the same report */
+	/* The report comes from the record: a name changed in it shows. */
+	t = tu_read(rec, &n);
+	for (at = t; at + 6 <= t + n; at++)
+		if (memcmp(at, "\2\0\0\0fs", 6) == 0)
+			at[5] = 'z';
+	tu_write(rec, t, n);
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_OK);
+	assert_non_null(strstr(sb->out, "= fz "));
+	free(t);
+	free(full);
+	free(rec);
+}
+
+static void test_sync_fast_sees_an_edit_that_keeps_size_and_mtime(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *const dirs[] = {".cursor", NULL};
+	char *p = tu_path(sb->home, ".cursor/mcp.json"), *t, *at;
+	struct timespec times[2];
+	struct stat st;
+	int fd;
+
+	sandbox_dirs(sb, dirs);
+	sandbox_recorded(sb, TWO_SERVERS);
+	/* The user edits our entry in place, same size, and puts the
+	 * mtime back: only the ctime tells. */
+	assert_int_equal(stat(p, &st), 0);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(at = strstr(t, "\"npx\""));
+	assert_true((fd = open(p, O_WRONLY)) >= 0);
+	assert_int_equal(pwrite(fd, "npz", 3, at + 1 - t), 3);
+	assert_int_equal(close(fd), 0);
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, p, times, 0), 0);
+	free(t);
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(strstr(t, "\"npx\""));
+	assert_null(strstr(t, "\"npz\""));
+	free(t);
+	free(p);
+}
+
+#define VAR_SERVER                                                             \
+	"{\"version\":1,\"servers\":{\"fs\":{\"command\":\"npx\",\"args\":"    \
+	"[\"--token\",\"${SET_VAR}\"]}}}"
+
+static void test_sync_fast_sees_an_environment_change(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *const dirs[] = {".cursor", NULL};
+	char *t;
+
+	sandbox_dirs(sb, dirs);
+	sandbox_recorded(sb, VAR_SERVER);
+	sb->set_var = "another-value";
+	assert_int_equal(sandbox_sync(sb, VAR_SERVER, NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(strstr(t, "another-value"));
+	assert_null(strstr(t, "value-of-set-var"));
+	free(t);
+}
+
+static void test_sync_fast_sees_a_new_host(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *const dirs[] = {".cursor", NULL};
+	const char *const more[] = {".codex", NULL};
+	char *t;
+
+	sandbox_dirs(sb, dirs);
+	sandbox_recorded(sb, TWO_SERVERS);
+	sandbox_dirs(sb, more);
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".codex/config.toml");
+	assert_non_null(t);
+	assert_non_null(strstr(t, "[mcp_servers.fs]"));
+	free(t);
+}
+
+static void test_sync_fast_sees_a_removed_file(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *const dirs[] = {".cursor", NULL};
+	char *p = tu_path(sb->home, ".cursor/mcp.json"), *t;
+
+	sandbox_dirs(sb, dirs);
+	sandbox_recorded(sb, TWO_SERVERS);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(t);
+	assert_non_null(strstr(t, "\"fs\""));
+	free(t);
+	free(p);
+}
+
+static void test_sync_fast_sees_a_catalogue_change(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *const dirs[] = {".cursor", NULL};
+	char *t;
+
+	sandbox_dirs(sb, dirs);
+	sandbox_recorded(sb, TWO_SERVERS);
+	/* The same servers, one command changed. */
+	assert_int_equal(
+	    sandbox_sync(sb,
+	                 "{\"version\":1,\"servers\":{\"fs\":{\"command\":"
+	                 "\"uvx\",\"args\":[\"-y\",\"fs\"]},\"web\":{\"url\":"
+	                 "\"http://127.0.0.1:3001/mcp\"}}}",
+	                 NULL, false, false),
+	    EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(strstr(t, "\"uvx\""));
+	assert_null(strstr(t, "\"npx\""));
+	free(t);
+}
+
 #define SB_TEST(fn)                                                            \
 	cmocka_unit_test_setup_teardown(fn, sandbox_setup, sandbox_teardown)
 
@@ -617,6 +780,12 @@ int main(void)
 	    SB_TEST(test_sync_fleet_wins_name_clash),
 	    SB_TEST(test_sync_bad_state_is_a_config_error),
 	    SB_TEST(test_sync_personal_load_names_file),
+	    SB_TEST(test_sync_fast_noop_replays_the_record),
+	    SB_TEST(test_sync_fast_sees_an_edit_that_keeps_size_and_mtime),
+	    SB_TEST(test_sync_fast_sees_an_environment_change),
+	    SB_TEST(test_sync_fast_sees_a_new_host),
+	    SB_TEST(test_sync_fast_sees_a_removed_file),
+	    SB_TEST(test_sync_fast_sees_a_catalogue_change),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
