@@ -764,7 +764,23 @@ static int net_ex_store(struct net_exchange *ex, const char *s, size_t n,
 	return 0;
 }
 
-/* Copies header h into the store. Returns 0, -ERR_TOOBIG, -ERR_NOMEM. */
+/* The first byte of v (n bytes) that RFC 9110 does not allow in a field
+ * value: a control byte other than HTAB, NUL included. Returns its offset,
+ * or n when there is none. */
+static size_t net_field_bad(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
+		    v[i] == 0x7f)
+			return i;
+	return n;
+}
+
+/* Copies header h into the store. Returns 0, -ERR_TOOBIG, -ERR_NOMEM, or
+ * -ERR_INVALID for a control byte: C strings downstream would end at a NUL
+ * and read "TOKEN\0junk" as TOKEN. */
 static int net_ex_header(struct net_exchange *ex, struct lws *wsi,
                          enum lws_token_indexes h, char *tmp, size_t tmpsize,
                          size_t *off)
@@ -775,6 +791,8 @@ static int net_ex_header(struct net_exchange *ex, struct lws *wsi,
 		n = lws_hdr_copy(wsi, tmp, (int)tmpsize, h);
 		if (n < 0)
 			return -ERR_TOOBIG;
+		if (net_field_bad(tmp, (size_t)n) != (size_t)n)
+			return -ERR_INVALID;
 	}
 	return net_ex_store(ex, tmp, (size_t)n, off);
 }
@@ -903,9 +921,21 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	    [LWSHUMETH_PATCH] = "PATCH",     [LWSHUMETH_DELETE] = "DELETE",
 	    [LWSHUMETH_HEAD] = "HEAD",
 	};
+	/* Every header the core reads, by the name its error gives. */
+	static const struct {
+		enum lws_token_indexes token;
+		enum net_field field;
+		const char *name;
+	} hdrs[] = {
+	    {WSI_TOKEN_HOST, NET_F_HOST, "Host"},
+	    {WSI_TOKEN_ORIGIN, NET_F_ORIGIN, "Origin"},
+	    {WSI_TOKEN_HTTP_AUTHORIZATION, NET_F_AUTH, "Authorization"},
+	    {WSI_TOKEN_HTTP_CONTENT_TYPE, NET_F_CTYPE, "Content-Type"},
+	    {WSI_TOKEN_HTTP_COOKIE, NET_F_COOKIE, "Cookie"},
+	};
 	struct net_exchange *ex;
-	char *tmp = NULL, *uri = NULL, cl[32];
-	size_t length = 0;
+	char *tmp = NULL, *uri = NULL, cl[32], msg[96];
+	size_t length = 0, i;
 	bool has_length, body_method;
 	int meth, urilen = 0, n, r = -1;
 
@@ -936,22 +966,33 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	if (path == NULL)
 		path = "";
 	if (net_ex_store(ex, path, strnlen(path, pathlen),
-	                 &ex->off[NET_F_PATH]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HOST, tmp, NET_HEADER_MAX + 1,
-	                  &ex->off[NET_F_HOST]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_ORIGIN, tmp, NET_HEADER_MAX + 1,
-	                  &ex->off[NET_F_ORIGIN]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_AUTHORIZATION, tmp,
-	                  NET_HEADER_MAX + 1, &ex->off[NET_F_AUTH]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, tmp,
-	                  NET_HEADER_MAX + 1, &ex->off[NET_F_CTYPE]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_COOKIE, tmp,
-	                  NET_HEADER_MAX + 1, &ex->off[NET_F_COOKIE]) != 0) {
-		r = net_http_refuse(ex, 431, "request header too large", true);
+	                 &ex->off[NET_F_PATH]) != 0)
 		goto out;
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		n = net_ex_header(ex, wsi, hdrs[i].token, tmp,
+		                  NET_HEADER_MAX + 1, &ex->off[hdrs[i].field]);
+		if (n == -ERR_INVALID) {
+			(void)snprintf(msg, sizeof(msg),
+			               "header %s holds a control character",
+			               hdrs[i].name);
+			r = net_http_refuse(ex, 400, msg, true);
+			goto out;
+		}
+		if (n != 0) {
+			r = net_http_refuse(ex, 431, "request header too large",
+			                    true);
+			goto out;
+		}
 	}
 	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
 	                        "x-csrf-token:", 13);
+	if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
+		r = net_http_refuse(ex, 400,
+		                    "header X-CSRF-Token holds a control "
+		                    "character",
+		                    true);
+		goto out;
+	}
 	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
 	                 &ex->off[NET_F_CSRF]) != 0 ||
 	    net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
@@ -971,9 +1012,10 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 		r = net_http_refuse(ex, 411, "Content-Length required", true);
 		goto out;
 	}
-	if (has_length && (lws_hdr_copy(wsi, cl, sizeof(cl),
-	                                WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0 ||
-	                   net_parse_length(cl, &length) != 0)) {
+	if (has_length &&
+	    ((n = lws_hdr_copy(wsi, cl, sizeof(cl),
+	                       WSI_TOKEN_HTTP_CONTENT_LENGTH)) < 0 ||
+	     strlen(cl) != (size_t)n || net_parse_length(cl, &length) != 0)) {
 		r = net_http_refuse(ex, 400, "bad Content-Length", true);
 		goto out;
 	}

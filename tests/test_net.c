@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "crypto.h"
 #include "err.h"
 #include "net.h"
@@ -570,6 +573,112 @@ static char *tn_s_client(struct tn_fixture *f, bool with_cert,
 	return out;
 }
 
+/* ---- A raw TLS client: bytes as a hostile peer writes them ---- */
+
+struct tn_tls {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+};
+
+/* Connects to 127.0.0.1:port over TLS, with the device's certificate when
+ * with_cert. The server is not verified: these tests are about it. */
+static void tn_tls_open(struct tn_fixture *f, int port, bool with_cert,
+                        struct tn_tls *t)
+{
+	struct sockaddr_in sa;
+
+	memset(t, 0, sizeof(*t));
+	t->ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(t->ctx);
+	if (with_cert) {
+		assert_int_equal(
+		    SSL_CTX_use_certificate_file(t->ctx, f->device_cert_file,
+		                                 SSL_FILETYPE_PEM),
+		    1);
+		assert_int_equal(SSL_CTX_use_PrivateKey_file(t->ctx,
+		                                             f->device_key_file,
+		                                             SSL_FILETYPE_PEM),
+		                 1);
+	}
+	t->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(t->fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(t->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	t->ssl = SSL_new(t->ctx);
+	assert_non_null(t->ssl);
+	assert_int_equal(SSL_set_fd(t->ssl, t->fd), 1);
+	if (SSL_connect(t->ssl) != 1)
+		fail_msg("TLS handshake with port %d failed", port);
+}
+
+static void tn_tls_write(struct tn_tls *t, const void *data, size_t len)
+{
+	assert_int_equal(SSL_write(t->ssl, data, (int)len), (int)len);
+}
+
+/* Whether want occurs in the n bytes at s (which may hold NULs). */
+static bool tn_has(const char *s, size_t n, const char *want)
+{
+	size_t i, k = strlen(want);
+
+	for (i = 0; i + k <= n; i++)
+		if (memcmp(s + i, want, k) == 0)
+			return true;
+	return false;
+}
+
+/* Reads into out (size bytes, NUL-terminated) until want appears (when not
+ * NULL), the peer closes or 3 s pass. Returns the bytes read. */
+static size_t tn_tls_read(struct tn_tls *t, const char *want, char *out,
+                          size_t size)
+{
+	int64_t deadline = tu_now_ms() + 3000;
+	struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+	size_t got = 0;
+	int n;
+
+	while (got < size - 1 && tu_now_ms() < deadline) {
+		if (SSL_pending(t->ssl) == 0 && poll(&pfd, 1, 100) != 1)
+			continue;
+		n = SSL_read(t->ssl, out + got, (int)(size - 1 - got));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		out[got] = '\0';
+		if (want != NULL && tn_has(out, got, want))
+			break;
+	}
+	out[got] = '\0';
+	return got;
+}
+
+static void tn_tls_close(struct tn_tls *t)
+{
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	close(t->fd);
+	ERR_clear_error();
+}
+
+/* Sends req (len bytes, NULs allowed) to the API port on a connection of
+ * its own and returns the answer in out. */
+static size_t tn_api_raw(struct tn_fixture *f, const void *req, size_t len,
+                         char *out, size_t size)
+{
+	struct tn_tls t;
+	size_t n;
+
+	tn_tls_open(f, f->api_port, false, &t);
+	tn_tls_write(&t, req, len);
+	n = tn_tls_read(&t, NULL, out, size);
+	tn_tls_close(&t);
+	return n;
+}
+
 /* ---- Agent port ---- */
 
 static void test_net_ws_good_cert_round_trip(void **state)
@@ -1041,6 +1150,55 @@ static void test_net_api_trust_failures_are_distinct(void **state)
 }
 
 /* A silent server: the request times out. */
+/* A NUL or another control byte in a header the server reads is refused
+ * (400 naming the header): C strings downstream would end at the NUL. */
+static void test_net_api_control_byte_in_header_400(void **state)
+{
+	static const struct {
+		const char *req;
+		size_t len;
+		const char *status;
+		const char *body;
+	} cases[] = {
+#define TN_REQ(s) s, sizeof(s) - 1
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Authorization: Bearer t0ken\0junk\r\n\r\n"),
+	     "HTTP/1.1 400", "header Authorization holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: local\0host\r\n\r\n"),
+	     "HTTP/1.1 400", "header Host holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Cookie: s=abc\x01\r\n\r\n"),
+	     "HTTP/1.1 400", "header Cookie holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Content-Type: text/plain\x1b[2J\r\n\r\n"),
+	     "HTTP/1.1 400", "header Content-Type holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "X-CSRF-Token: abc\0def\r\n\r\n"),
+	     "HTTP/1.1 400", "header X-CSRF-Token holds a control character"},
+	    {TN_REQ("POST /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Content-Length: 2\0 9\r\n\r\nab"),
+	     "HTTP/1.1 400", "bad Content-Length"},
+	    /* HTAB is allowed in a field value (RFC 9110 5.5). */
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Authorization: Bearer\tt0ken\r\n\r\n"),
+	     "HTTP/1.1 200", "auth=Bearer\tt0ken"},
+#undef TN_REQ
+	};
+	struct tn_fixture *f = *state;
+	char out[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)tn_api_raw(f, cases[i].req, cases[i].len, out,
+		                 sizeof(out));
+		if (strncmp(out, cases[i].status, strlen(cases[i].status)) !=
+		        0 ||
+		    strstr(out, cases[i].body) == NULL)
+			fail_msg("case %zu: want %s ... %s, got: %s", i,
+			         cases[i].status, cases[i].body, out);
+	}
+}
+
 static void test_net_api_timeout(void **state)
 {
 	struct tn_fixture *f = *state;
@@ -1211,6 +1369,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_net_api_get_post_round_trip, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_body_too_large_413, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_trust_failures_are_distinct,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_api_control_byte_in_header_400,
 	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_api_timeout, tn_setup),
 	    cmocka_unit_test_setup(test_net_ipv6_loopback, tn_setup),
