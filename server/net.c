@@ -19,6 +19,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "crypto.h"
+#include "tlsread.h"
 
 /*
  * The peer certificate is read with OpenSSL's X509 API through
@@ -117,6 +118,16 @@ struct net_http {
 	struct net_exchange *ex;
 };
 
+/* The per-session data of NET_REFUSE_PROTOCOL: a request lws could not
+ * parse as HTTP, answered with a 501 or a 400 and closed. */
+struct net_refuse {
+	int status; /* 0 until the request came in */
+	bool sent;
+	char msg[128];
+};
+
+#define NET_REFUSE_PROTOCOL "mcpfleet-refuse"
+
 struct net {
 	struct lws_context *ctx;
 	struct lws_vhost *agent_vh;
@@ -133,7 +144,7 @@ struct net {
 	lws_retry_bo_t retry;
 	lws_sorted_usec_list_t keepalive;
 	struct lws_protocols agent_protocols[2];
-	struct lws_protocols api_protocols[2];
+	struct lws_protocols api_protocols[3];
 	/* Valid during net_create() only: the vhosts load the CA from it. */
 	const char *ca_pem;
 	size_t ca_len;
@@ -282,6 +293,9 @@ static int net_load_ca(struct net *net, SSL_CTX *sctx, bool agent)
 		n++;
 	}
 	if (n == 0)
+		goto out;
+	/* The checks lws 4.1.6 does not make (tlsread.h). */
+	if (tlsread_watch_ctx(sctx, agent ? TLSREAD_WS : TLSREAD_HTTP) != 0)
 		goto out;
 	if (agent) {
 		SSL_CTX_set_session_cache_mode(sctx, SSL_SESS_CACHE_OFF);
@@ -462,11 +476,16 @@ static int net_conn_receive(struct net *net, struct lws *wsi,
                             struct net_conn *c, const void *in, size_t len)
 {
 	size_t rem, have, max = net->max_message;
+	char why[NET_REASON_MAX + 1];
 
 	if (c == NULL || !c->opened)
 		return -1;
 	if (c->close_sent)
 		return 0;
+	/* RFC 6455 5.1: a server MUST close on an unmasked client frame;
+	 * lws 4.1.6 unmasks what it gets without looking. */
+	if (tlsread_ws_fault(lws_get_ssl(wsi), why, sizeof(why)))
+		return net_conn_abort(net, c, NET_CLOSE_PROTOCOL, "%s", why);
 	if (!lws_frame_is_binary(wsi))
 		return net_conn_abort(net, c, NET_CLOSE_UNSUPPORTED,
 		                      "binary frames only");
@@ -963,6 +982,12 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	ex->head_only = meth == LWSHUMETH_HEAD;
 	ex->state = NET_EX_BODY;
 	net_peer(wsi, ex->peer);
+	/* lws took "get" for GET (tlsread.h). */
+	n = tlsread_request(lws_get_ssl(wsi), msg, sizeof(msg));
+	if (n != 0) {
+		r = net_http_refuse(ex, n, msg, true);
+		goto out;
+	}
 	if (path == NULL)
 		path = "";
 	if (net_ex_store(ex, path, strnlen(path, pathlen),
@@ -1206,11 +1231,23 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 	struct net *net = lws_container_of(sul, struct net, keepalive);
 	lws_usec_t now = lws_now_usecs(), idle;
 	struct net_conn *c;
+	char why[NET_REASON_MAX + 1];
 
 	for (c = net->conns; c != NULL; c = c->next) {
 		if (!c->established || c->closing || c->close_sent ||
 		    c->hung_up)
 			continue;
+		/* An unmasked ping or close never reaches
+		 * net_conn_receive(). */
+		if (tlsread_ws_fault(lws_get_ssl(c->wsi), why, sizeof(why))) {
+			net_conn_free_queue(c);
+			c->closing = true;
+			c->close_code = NET_CLOSE_PROTOCOL;
+			(void)net_copy(c->close_reason, sizeof(c->close_reason),
+			               why);
+			lws_callback_on_writable(c->wsi);
+			continue;
+		}
 		idle = now - c->last_rx;
 		if (idle >= net->hangup_us) {
 			/* As lws' own keepalive: no close frame, and on_close
@@ -1292,6 +1329,62 @@ static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
 	}
 }
 
+/*
+ * The API port's fallback (LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_
+ * ACCEPT_CONFIG): lws 4.1.6 would answer an unknown method with a 403 of
+ * its own; it hands the connection here instead, as raw bytes.
+ */
+static int net_refuse_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                         void *user, void *in, size_t len)
+{
+	unsigned char out[LWS_PRE + 512];
+	struct net_refuse *r = user;
+	int n;
+
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX:
+		if (r == NULL)
+			return -1;
+		if (r->status != 0)
+			return 0; /* more of it: the answer is on its way */
+		r->status =
+		    tlsread_request(lws_get_ssl(wsi), r->msg, sizeof(r->msg));
+		if (r->status == 0) {
+			r->status = 400;
+			(void)net_copy(r->msg, sizeof(r->msg),
+			               "malformed request");
+		}
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (r == NULL || r->status == 0)
+			return 0;
+		if (r->sent)
+			return -1; /* lws flushed the answer first */
+		n = snprintf((char *)out + LWS_PRE, sizeof(out) - LWS_PRE,
+		             "HTTP/1.1 %d %s\r\n"
+		             "content-type: text/plain; charset=utf-8\r\n"
+		             "content-length: %zu\r\n"
+		             "connection: close\r\n\r\n%s\n",
+		             r->status,
+		             r->status == 501 ? "Not Implemented"
+		                              : "Bad Request",
+		             strlen(r->msg) + 1, r->msg);
+		if (n < 0 || (size_t)n >= sizeof(out) - LWS_PRE)
+			return -1;
+		r->sent = true;
+		if (lws_write(wsi, out + LWS_PRE, (size_t)n, LWS_WRITE_RAW) !=
+		    n)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static int net_api_cb(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len)
 {
@@ -1348,9 +1441,16 @@ static struct lws_vhost *net_vhost(struct net *net,
 	             LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
 	if (strchr(addr, ':') == NULL)
 		vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	if (agent)
+	if (agent) {
 		vi.options |=
 		    LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+	} else {
+		/* A method lws does not know goes to net_refuse_cb(). */
+		vi.options |=
+		    LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+		vi.listen_accept_role = "raw-skt";
+		vi.listen_accept_protocol = NET_REFUSE_PROTOCOL;
+	}
 	vi.server_ssl_cert_mem = cfg->cert_pem;
 	vi.server_ssl_cert_mem_len = (unsigned int)cfg->cert_len;
 	vi.server_ssl_private_key_mem = cfg->key_pem;
@@ -1440,6 +1540,9 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	net->api_protocols[0].name = "http";
 	net->api_protocols[0].callback = net_api_cb;
 	net->api_protocols[0].per_session_data_size = sizeof(struct net_http);
+	net->api_protocols[1].name = NET_REFUSE_PROTOCOL;
+	net->api_protocols[1].callback = net_refuse_cb;
+	net->api_protocols[1].per_session_data_size = sizeof(struct net_refuse);
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |

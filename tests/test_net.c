@@ -15,9 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "crypto.h"
 #include "err.h"
 #include "net.h"
@@ -573,109 +570,18 @@ static char *tn_s_client(struct tn_fixture *f, bool with_cert,
 	return out;
 }
 
-/* ---- A raw TLS client: bytes as a hostile peer writes them ---- */
-
-struct tn_tls {
-	SSL_CTX *ctx;
-	SSL *ssl;
-	int fd;
-};
-
-/* Connects to 127.0.0.1:port over TLS, with the device's certificate when
- * with_cert. The server is not verified: these tests are about it. */
-static void tn_tls_open(struct tn_fixture *f, int port, bool with_cert,
-                        struct tn_tls *t)
-{
-	struct sockaddr_in sa;
-
-	memset(t, 0, sizeof(*t));
-	t->ctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(t->ctx);
-	if (with_cert) {
-		assert_int_equal(
-		    SSL_CTX_use_certificate_file(t->ctx, f->device_cert_file,
-		                                 SSL_FILETYPE_PEM),
-		    1);
-		assert_int_equal(SSL_CTX_use_PrivateKey_file(t->ctx,
-		                                             f->device_key_file,
-		                                             SSL_FILETYPE_PEM),
-		                 1);
-	}
-	t->fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(t->fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(t->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	t->ssl = SSL_new(t->ctx);
-	assert_non_null(t->ssl);
-	assert_int_equal(SSL_set_fd(t->ssl, t->fd), 1);
-	if (SSL_connect(t->ssl) != 1)
-		fail_msg("TLS handshake with port %d failed", port);
-}
-
-static void tn_tls_write(struct tn_tls *t, const void *data, size_t len)
-{
-	assert_int_equal(SSL_write(t->ssl, data, (int)len), (int)len);
-}
-
-/* Whether want occurs in the n bytes at s (which may hold NULs). */
-static bool tn_has(const char *s, size_t n, const char *want)
-{
-	size_t i, k = strlen(want);
-
-	for (i = 0; i + k <= n; i++)
-		if (memcmp(s + i, want, k) == 0)
-			return true;
-	return false;
-}
-
-/* Reads into out (size bytes, NUL-terminated) until want appears (when not
- * NULL), the peer closes or 3 s pass. Returns the bytes read. */
-static size_t tn_tls_read(struct tn_tls *t, const char *want, char *out,
-                          size_t size)
-{
-	int64_t deadline = tu_now_ms() + 3000;
-	struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
-	size_t got = 0;
-	int n;
-
-	while (got < size - 1 && tu_now_ms() < deadline) {
-		if (SSL_pending(t->ssl) == 0 && poll(&pfd, 1, 100) != 1)
-			continue;
-		n = SSL_read(t->ssl, out + got, (int)(size - 1 - got));
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		out[got] = '\0';
-		if (want != NULL && tn_has(out, got, want))
-			break;
-	}
-	out[got] = '\0';
-	return got;
-}
-
-static void tn_tls_close(struct tn_tls *t)
-{
-	SSL_free(t->ssl);
-	SSL_CTX_free(t->ctx);
-	close(t->fd);
-	ERR_clear_error();
-}
-
 /* Sends req (len bytes, NULs allowed) to the API port on a connection of
  * its own and returns the answer in out. */
 static size_t tn_api_raw(struct tn_fixture *f, const void *req, size_t len,
                          char *out, size_t size)
 {
-	struct tn_tls t;
+	struct tu_tls t;
 	size_t n;
 
-	tn_tls_open(f, f->api_port, false, &t);
-	tn_tls_write(&t, req, len);
-	n = tn_tls_read(&t, NULL, out, size);
-	tn_tls_close(&t);
+	tu_tls_open(f->api_port, NULL, NULL, &t);
+	tu_tls_write(&t, req, len);
+	n = tu_tls_read(&t, NULL, out, size);
+	tu_tls_close(&t);
 	return n;
 }
 
@@ -979,6 +885,58 @@ static void test_net_plaintext_refused(void **state)
 	assert_true(n == 0 || strncmp(out, "HTTP/", 5) != 0);
 }
 
+/* RFC 6455 5.1: the server MUST close on an unmasked client frame; lws
+ * 4.1.6 alone would take it. A raw TLS client sends one. */
+static void test_net_ws_unmasked_frame_closes_1002(void **state)
+{
+	static const char upgrade[] =
+	    "GET /agent HTTP/1.1\r\nHost: localhost\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Protocol: mcpfleet.v1\r\n\r\n";
+	/* A masked frame first (key 0: the payload as is), then the same
+	 * unmasked. */
+	static const unsigned char masked[] = {0x82, 0x83, 0,   0,  0,
+	                                       0,    'o',  'k', '!'};
+	static const unsigned char unmasked[] = {0x82, 0x03, 'a', 'b', 'c'};
+	struct tn_fixture *f = *state;
+	struct tu_tls t;
+	char out[4096], reason[NET_REASON_MAX + 1];
+	const unsigned char *p;
+	size_t n;
+	int closes = tn_get(f, &f->core.conn_closes);
+	int messages;
+
+	tu_tls_open(f->agent_port, f->device_cert_file, f->device_key_file, &t);
+	tu_tls_write(&t, upgrade, sizeof(upgrade) - 1);
+	n = tu_tls_read(&t, "\r\n\r\n", out, sizeof(out));
+	if (strncmp(out, "HTTP/1.1 101", 12) != 0)
+		fail_msg("upgrade: %.*s", (int)n, out);
+	messages = tn_get(f, &f->core.messages);
+	tu_tls_write(&t, masked, sizeof(masked));
+	assert_true(tn_wait_count(f, &f->core.messages, messages + 1));
+	messages++;
+	tu_tls_write(&t, unmasked, sizeof(unmasked));
+	/* The close frame: FIN + close, then 1002 and the reason. */
+	n = tu_tls_read(&t, "unmasked", out, sizeof(out));
+	/* Past the echo of the first message: short unmasked frames. */
+	p = (const unsigned char *)out;
+	while (p + 2 <= (const unsigned char *)out + n && p[0] != 0x88 &&
+	       p[1] < 126)
+		p += 2 + p[1];
+	if (p + 4 > (const unsigned char *)out + n || p[0] != 0x88 ||
+	    p[2] != 0x03 || p[3] != 0xea)
+		fail_msg("no close 1002 in %zu bytes", n);
+	assert_true(tu_has(out, n, "unmasked client frame"));
+	tu_tls_close(&t);
+	assert_int_equal(tn_wait_conn_close(f, closes, reason, sizeof(reason)),
+	                 NET_CLOSE_PROTOCOL);
+	assert_non_null(strstr(reason, "unmasked"));
+	/* Its payload never reached the core. */
+	assert_int_equal(tn_get(f, &f->core.messages), messages);
+}
+
 /* ---- API port ---- */
 
 static void test_net_api_get_post_round_trip(void **state)
@@ -1199,6 +1157,62 @@ static void test_net_api_control_byte_in_header_400(void **state)
 	}
 }
 
+/* RFC 9110 9.1: methods are case-sensitive; one the server does not
+ * implement is 501, a malformed request line 400 (raw requests). */
+static void test_net_api_methods_501_and_bad_lines_400(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *status;
+		const char *body;
+	} cases[] = {
+	    {"get /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method get is not implemented"},
+	    {"Post /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+	     "HTTP/1.1 501", "method Post is not implemented"},
+	    {"FOO /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method FOO is not implemented"},
+	    {"BREW /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method BREW is not implemented"},
+	    {"G(T /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	    {"GET  /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	    {"GET /echo HTTP/1.1 x\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	    {"GET /echo HTTQ/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	};
+	static const char pipelined[] =
+	    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 22\r\n\r\n"
+	    "get / HTTP/1.1\r\nX: y\r\n"
+	    "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "delete /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct tn_fixture *f = *state;
+	char out[8192], *second, *third;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)tn_api_raw(f, cases[i].req, strlen(cases[i].req), out,
+		                 sizeof(out));
+		if (strncmp(out, cases[i].status, strlen(cases[i].status)) !=
+		        0 ||
+		    strstr(out, cases[i].body) == NULL)
+			fail_msg("case %zu: want %s ... %s, got: %s", i,
+			         cases[i].status, cases[i].body, out);
+	}
+	/* A body that looks like a request line is a body; the requests
+	 * after it are judged in turn. */
+	(void)tn_api_raw(f, pipelined, sizeof(pipelined) - 1, out, sizeof(out));
+	second = strstr(out + 1, "HTTP/1.1 ");
+	third = second != NULL ? strstr(second + 1, "HTTP/1.1 ") : NULL;
+	if (strncmp(out, "HTTP/1.1 200", 12) != 0 || second == NULL ||
+	    strncmp(second, "HTTP/1.1 200", 12) != 0 || third == NULL ||
+	    strncmp(third, "HTTP/1.1 501", 12) != 0 ||
+	    strstr(third, "method delete") == NULL)
+		fail_msg("pipelined: %s", out);
+}
+
 static void test_net_api_timeout(void **state)
 {
 	struct tn_fixture *f = *state;
@@ -1365,12 +1379,16 @@ int main(void)
 	                           tn_setup),
 	    cmocka_unit_test_setup(
 	        test_net_ws_oversized_message_closes_only_that, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_unmasked_frame_closes_1002,
+	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_plaintext_refused, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_get_post_round_trip, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_body_too_large_413, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_trust_failures_are_distinct,
 	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_api_control_byte_in_header_400,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_api_methods_501_and_bad_lines_400,
 	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_api_timeout, tn_setup),
 	    cmocka_unit_test_setup(test_net_ipv6_loopback, tn_setup),
