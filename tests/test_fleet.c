@@ -1063,6 +1063,46 @@ static void test_fleet_nul_in_frame_string_closes(void **state)
 	tf_agent_free(&a);
 }
 
+/* The real daemon over raw TLS: a method the route does not allow is 405
+ * with an Allow header; one the server does not implement is 501. */
+static void test_fleet_methods_405_allow_and_501(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *status;
+		const char *want;
+	} cases[] = {
+	    {"GET /v1/enroll HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405",
+	     "Allow: POST\r\n"},
+	    {"DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405",
+	     "Allow: GET, HEAD\r\n"},
+	    {"POST /index.html HTTP/1.1\r\nHost: x\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     "HTTP/1.1 405", "Allow: GET, HEAD\r\n"},
+	    {"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method get is not implemented"},
+	    {"TRACE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method TRACE is not implemented"},
+	    {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200", "ok"},
+	};
+	struct tu_tls t;
+	char out[8192];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tu_tls_open(tf_fx->api_port, NULL, NULL, &t);
+		tu_tls_write(&t, cases[i].req, strlen(cases[i].req));
+		(void)tu_tls_read(&t, NULL, out, sizeof(out));
+		tu_tls_close(&t);
+		if (strncmp(out, cases[i].status, strlen(cases[i].status)) !=
+		        0 ||
+		    strstr(out, cases[i].want) == NULL)
+			fail_msg("case %zu: want %s ... %s, got: %s", i,
+			         cases[i].status, cases[i].want, out);
+	}
+}
+
 static void test_fleet_bad_frame_closes_only_that(void **state)
 {
 	struct tf_agent a, b;
@@ -1195,6 +1235,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_fleet_refuses_strangers),
 	    cmocka_unit_test(test_fleet_bad_frame_closes_only_that),
 	    cmocka_unit_test(test_fleet_nul_in_frame_string_closes),
+	    cmocka_unit_test(test_fleet_methods_405_allow_and_501),
 	    cmocka_unit_test(test_fleet_restart_keeps_state),
 	    cmocka_unit_test(test_fleet_enroll_rate_limited),
 	};
