@@ -225,6 +225,20 @@ static void net_sanitize(char *s)
 			*s = '?';
 }
 
+/* The first byte of v (n bytes) that RFC 9110 does not allow in a field
+ * value: a control byte other than HTAB, NUL included. Returns its offset,
+ * or n when there is none. */
+static size_t net_field_bad(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
+		    v[i] == 0x7f)
+			return i;
+	return n;
+}
+
 /* ---- Certificates ---- */
 
 /* Fills id (peer left alone) from a certificate. Returns 0 or -ERR_INVALID. */
@@ -373,6 +387,37 @@ static void net_conn_free_queue(struct net_conn *c)
 	c->qbytes = 0;
 }
 
+/* The name of the first upgrade header that holds a control byte, or
+ * NULL: lws would read "mcpfleet.v1\0junk" as our subprotocol. */
+static const char *net_upgrade_bad_header(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes token;
+		const char *name;
+	} hdrs[] = {
+	    {WSI_TOKEN_HOST, "Host"},
+	    {WSI_TOKEN_ORIGIN, "Origin"},
+	    {WSI_TOKEN_UPGRADE, "Upgrade"},
+	    {WSI_TOKEN_CONNECTION, "Connection"},
+	    {WSI_TOKEN_KEY, "Sec-WebSocket-Key"},
+	    {WSI_TOKEN_VERSION, "Sec-WebSocket-Version"},
+	    {WSI_TOKEN_PROTOCOL, "Sec-WebSocket-Protocol"},
+	    {WSI_TOKEN_EXTENSIONS, "Sec-WebSocket-Extensions"},
+	};
+	char v[NET_HEADER_MAX + 1];
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		if (lws_hdr_total_length(wsi, hdrs[i].token) <= 0)
+			continue;
+		n = lws_hdr_copy(wsi, v, (int)sizeof(v), hdrs[i].token);
+		if (n < 0 || net_field_bad(v, (size_t)n) != (size_t)n)
+			return hdrs[i].name;
+	}
+	return NULL;
+}
+
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: the last point where refusing
  * keeps the client from ever seeing an established websocket. */
 static int net_conn_filter(struct net *net, struct lws *wsi, struct net_conn *c,
@@ -380,6 +425,7 @@ static int net_conn_filter(struct net *net, struct lws *wsi, struct net_conn *c,
 {
 	union lws_tls_cert_info_results ir;
 	struct net_identity id;
+	const char *bad;
 	X509 *x;
 
 	memset(&id, 0, sizeof(id));
@@ -394,6 +440,13 @@ static int net_conn_filter(struct net *net, struct lws *wsi, struct net_conn *c,
 		        "agent port: %s: refused: client certificate not "
 		        "verified",
 		        id.peer);
+		return 1;
+	}
+	if ((bad = net_upgrade_bad_header(wsi)) != NULL) {
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused: header %s holds a control "
+		        "character (or is too long)",
+		        id.peer, bad);
 		return 1;
 	}
 	/* lws binds a request without Sec-WebSocket-Protocol to the first
@@ -783,20 +836,6 @@ static int net_ex_store(struct net_exchange *ex, const char *s, size_t n,
 	return 0;
 }
 
-/* The first byte of v (n bytes) that RFC 9110 does not allow in a field
- * value: a control byte other than HTAB, NUL included. Returns its offset,
- * or n when there is none. */
-static size_t net_field_bad(const char *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
-		    v[i] == 0x7f)
-			return i;
-	return n;
-}
-
 /* Copies header h into the store. Returns 0, -ERR_TOOBIG, -ERR_NOMEM, or
  * -ERR_INVALID for a control byte: C strings downstream would end at a NUL
  * and read "TOKEN\0junk" as TOKEN. */
@@ -861,7 +900,8 @@ static int net_ex_params(struct net_exchange *ex, struct lws *wsi, char *tmp,
 		if (eq != NULL) {
 			if (net_ex_store(ex, tmp, (size_t)(eq - tmp),
 			                 &ex->param_off[k][0]) != 0 ||
-			    net_ex_store(ex, eq + 1, strlen(eq + 1),
+			    net_ex_store(ex, eq + 1,
+			                 (size_t)n - (size_t)(eq - tmp) - 1,
 			                 &ex->param_off[k][1]) != 0)
 				return -ERR_NOMEM;
 		} else if (net_ex_store(ex, tmp, (size_t)n,

@@ -937,6 +937,35 @@ static void test_net_ws_unmasked_frame_closes_1002(void **state)
 	assert_int_equal(tn_get(f, &f->core.messages), messages);
 }
 
+/* A control byte in an upgrade header the server reads refuses the
+ * upgrade: "mcpfleet.v1\0junk" is not our subprotocol. */
+static void test_net_ws_control_byte_in_upgrade_refused(void **state)
+{
+	static const char upgrade[] =
+	    "GET /agent HTTP/1.1\r\nHost: localhost\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Protocol: mcpfleet.v1\0junk\r\n\r\n";
+	struct tn_fixture *f = *state;
+	struct tu_tls t;
+	char out[4096];
+	int opens = tn_get(f, &f->core.opens);
+
+	tu_tls_open(f->agent_port, f->device_cert_file, f->device_key_file, &t);
+	tu_tls_write(&t, upgrade, sizeof(upgrade) - 1);
+	(void)tu_tls_read(&t, "\r\n\r\n", out, sizeof(out));
+	tu_tls_close(&t);
+	if (strncmp(out, "HTTP/1.1 101", 12) == 0)
+		fail_msg("upgraded: %s", out);
+	assert_int_equal(tn_get(f, &f->core.opens), opens);
+	pthread_mutex_lock(&f->core.mu);
+	memcpy(out, f->core.log, sizeof(f->core.log));
+	pthread_mutex_unlock(&f->core.mu);
+	if (strstr(out, "Sec-WebSocket-Protocol holds a control") == NULL)
+		fail_msg("log: %s", out);
+}
+
 /* ---- API port ---- */
 
 static void test_net_api_get_post_round_trip(void **state)
@@ -1380,6 +1409,8 @@ int main(void)
 	    cmocka_unit_test_setup(
 	        test_net_ws_oversized_message_closes_only_that, tn_setup),
 	    cmocka_unit_test_setup(test_net_ws_unmasked_frame_closes_1002,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_control_byte_in_upgrade_refused,
 	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_plaintext_refused, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_get_post_round_trip, tn_setup),
