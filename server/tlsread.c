@@ -221,9 +221,9 @@ static void tlsread_ws_unmasked(struct tlsread_conn *c, unsigned char b0)
 	               "unmasked client frame (opcode %u)", b0 & 0x0fu);
 }
 
-static void tlsread_feed(struct tlsread_conn *c, const unsigned char *p,
-                         size_t n)
+void tlsread_conn_feed(struct tlsread_conn *c, const void *data, size_t n)
 {
+	const unsigned char *p = data;
 	size_t i, k;
 
 	for (i = 0; i < n && c->st != TR_OFF; i++) {
@@ -300,29 +300,35 @@ static void tlsread_feed(struct tlsread_conn *c, const unsigned char *p,
 	}
 }
 
-static struct tlsread_conn *tlsread_conn_of(SSL *ssl, bool create)
+/* The parser of ssl, NULL when ssl is not watched. */
+static struct tlsread_conn *tlsread_conn_of(SSL *ssl)
+{
+	if (ssl == NULL || tlsread_ssl_idx < 0)
+		return NULL;
+	return SSL_get_ex_data(ssl, tlsread_ssl_idx);
+}
+
+/* Gives ssl its parser if its SSL_CTX is watched. Returns 0 (watched or
+ * not), or -1 without memory. */
+static int tlsread_attach(SSL *ssl)
 {
 	struct tlsread_conn *c;
 	void *kind;
 
-	if (ssl == NULL || tlsread_ssl_idx < 0)
-		return NULL;
-	c = SSL_get_ex_data(ssl, tlsread_ssl_idx);
-	if (c != NULL || !create)
-		return c;
+	if (tlsread_ctx_idx < 0 || tlsread_ssl_idx < 0 ||
+	    tlsread_conn_of(ssl) != NULL)
+		return 0;
 	kind = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tlsread_ctx_idx);
 	if (kind == NULL)
-		return NULL;
-	c = calloc(1, sizeof(*c));
+		return 0;
+	c = tlsread_conn_new((enum tlsread_kind)(uintptr_t)kind);
 	if (c == NULL)
-		return NULL;
-	c->kind = (enum tlsread_kind)(uintptr_t)kind;
-	c->st = TR_LINE;
+		return -1;
 	if (SSL_set_ex_data(ssl, tlsread_ssl_idx, c) != 1) {
-		free(c);
-		return NULL;
+		tlsread_conn_free(c);
+		return -1;
 	}
-	return c;
+	return 0;
 }
 
 /* libwebsockets' SSL_read() comes here (see tlsread.h). */
@@ -334,17 +340,34 @@ int SSL_read(SSL *ssl, void *buf, int num)
 	pthread_once(&tlsread_once, tlsread_init);
 	if (tlsread_real == NULL)
 		return -1;
+	/* A watched connection that cannot be watched is not served: the
+	 * error makes lws close it. */
+	if (tlsread_attach(ssl) != 0)
+		return -1;
 	n = tlsread_real(ssl, buf, num);
-	if (n > 0 && tlsread_ctx_idx >= 0 &&
-	    (c = tlsread_conn_of(ssl, true)) != NULL)
-		tlsread_feed(c, buf, (size_t)n);
+	if (n > 0 && (c = tlsread_conn_of(ssl)) != NULL)
+		tlsread_conn_feed(c, buf, (size_t)n);
 	return n;
 }
 
-int tlsread_request(SSL *ssl, char *msg, size_t size)
+struct tlsread_conn *tlsread_conn_new(enum tlsread_kind kind)
 {
-	struct tlsread_conn *c = tlsread_conn_of(ssl, false);
+	struct tlsread_conn *c = calloc(1, sizeof(*c));
 
+	if (c == NULL)
+		return NULL;
+	c->kind = kind;
+	c->st = TR_LINE;
+	return c;
+}
+
+void tlsread_conn_free(struct tlsread_conn *c)
+{
+	free(c);
+}
+
+int tlsread_conn_request(struct tlsread_conn *c, char *msg, size_t size)
+{
 	if (c == NULL || c->kind != TLSREAD_HTTP)
 		return 0;
 	c->begun++;
@@ -354,12 +377,20 @@ int tlsread_request(SSL *ssl, char *msg, size_t size)
 	return c->fault_status;
 }
 
-int tlsread_ws_fault(SSL *ssl, char *msg, size_t size)
+int tlsread_conn_ws_fault(const struct tlsread_conn *c, char *msg, size_t size)
 {
-	struct tlsread_conn *c = tlsread_conn_of(ssl, false);
-
 	if (c == NULL || !c->ws_fault)
 		return 0;
 	(void)snprintf(msg, size, "%s", c->fault_msg);
 	return 1;
+}
+
+int tlsread_request(SSL *ssl, char *msg, size_t size)
+{
+	return tlsread_conn_request(tlsread_conn_of(ssl), msg, size);
+}
+
+int tlsread_ws_fault(SSL *ssl, char *msg, size_t size)
+{
+	return tlsread_conn_ws_fault(tlsread_conn_of(ssl), msg, size);
 }

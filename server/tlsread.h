@@ -43,4 +43,19 @@ int tlsread_request(SSL *ssl, char *msg, size_t size);
  */
 int tlsread_ws_fault(SSL *ssl, char *msg, size_t size);
 
+/*
+ * The parser behind SSL_read(), one per connection, for the tests and the
+ * fuzz target (tests/fuzz/fuzz_tlsread.c). tlsread_conn_new() returns a
+ * new parser of a connection of that kind, or NULL without memory; free it
+ * with tlsread_conn_free(). tlsread_conn_feed() gives it the next bytes
+ * read; tlsread_conn_request() and tlsread_conn_ws_fault() are
+ * tlsread_request() and tlsread_ws_fault() for it.
+ */
+struct tlsread_conn;
+struct tlsread_conn *tlsread_conn_new(enum tlsread_kind kind);
+void tlsread_conn_feed(struct tlsread_conn *c, const void *data, size_t len);
+int tlsread_conn_request(struct tlsread_conn *c, char *msg, size_t size);
+int tlsread_conn_ws_fault(const struct tlsread_conn *c, char *msg, size_t size);
+void tlsread_conn_free(struct tlsread_conn *c);
+
 #endif
