@@ -182,6 +182,11 @@ static int enroll_check_request(const Mcpfleet__V1__EnrollRequest *req,
 		return diag_set(d, ERR_TOOBIG, 0, 0,
 		                "csr_pem: %zu bytes, more than %d",
 		                req->csr_pem.len, ENROLL_CSR_MAX);
+	/* PEM is text: mbedTLS would read it up to a NUL and ignore the
+	 * rest. */
+	if (memchr(req->csr_pem.data, '\0', req->csr_pem.len) != NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "csr_pem holds a NUL byte");
 	if (f == NULL)
 		return diag_set(d, ERR_INVALID, 0, 0, "facts are missing");
 	if ((r = enroll_check_text("facts.hostname", f->hostname, true, d)) !=

@@ -667,7 +667,7 @@ static void te_poke_nul(uint8_t *body, size_t len)
 static void test_enroll_nul_in_string_field(void **state)
 {
 	struct te_fixture *f = *state;
-	char tok[TOKEN_LEN + 1], withjunk[TOKEN_LEN + 8];
+	char tok[TOKEN_LEN + 1], withjunk[TOKEN_LEN + 8], *csr;
 	struct te_answer a;
 	uint8_t *body;
 	size_t before, len;
@@ -693,6 +693,18 @@ static void test_enroll_nul_in_string_field(void **state)
 	free(body);
 	te_expect_refused(f, &a, before, -ERR_INVALID, 400,
 	                  "facts.hostname holds a NUL byte");
+	/* A bytes field holding PEM text: the CSR, then a NUL and junk. */
+	csr = malloc(f->csr_len + 5);
+	assert_non_null(csr);
+	memcpy(csr, f->csr, f->csr_len);
+	memcpy(csr + f->csr_len, "\0junk", 5);
+	before = te_audit_count(f);
+	te_pack(tok, csr, f->csr_len + 5, "laptop", "linux", true, &body, &len);
+	free(csr);
+	te_call(f, body, len, &a);
+	free(body);
+	te_expect_refused(f, &a, before, -ERR_INVALID, 400,
+	                  "csr_pem holds a NUL byte");
 	assert_int_equal(te_uses_left(f, tid), 1);
 	assert_int_equal(te_devices(f), 0);
 }
