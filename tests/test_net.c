@@ -935,6 +935,21 @@ static void test_net_ws_unmasked_frame_closes_1002(void **state)
 	assert_non_null(strstr(reason, "unmasked"));
 	/* Its payload never reached the core. */
 	assert_int_equal(tn_get(f, &f->core.messages), messages);
+
+	/* An unmasked ping never reaches net_conn_receive(): the keepalive
+	 * sweep closes the connection within a second or so. */
+	closes = tn_get(f, &f->core.conn_closes);
+	tu_tls_open(f->agent_port, f->device_cert_file, f->device_key_file, &t);
+	tu_tls_write(&t, upgrade, sizeof(upgrade) - 1);
+	n = tu_tls_read(&t, "\r\n\r\n", out, sizeof(out));
+	if (strncmp(out, "HTTP/1.1 101", 12) != 0)
+		fail_msg("upgrade: %.*s", (int)n, out);
+	tu_tls_write(&t, "\x89\x01p", 3);
+	n = tu_tls_read(&t, "unmasked", out, sizeof(out));
+	assert_true(tu_has(out, n, "unmasked client frame (opcode 9)"));
+	tu_tls_close(&t);
+	assert_int_equal(tn_wait_conn_close(f, closes, reason, sizeof(reason)),
+	                 NET_CLOSE_PROTOCOL);
 }
 
 /* A control byte in an upgrade header the server reads refuses the
