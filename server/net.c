@@ -309,8 +309,13 @@ static int net_load_ca(struct net *net, SSL_CTX *sctx, bool agent)
 	if (n == 0)
 		goto out;
 	/* The checks lws 4.1.6 does not make (tlsread.h). */
-	if (tlsread_watch_ctx(sctx, agent ? TLSREAD_WS : TLSREAD_HTTP) != 0)
+	if (tlsread_watch_ctx(sctx, agent ? TLSREAD_WS : TLSREAD_HTTP) != 0) {
+		(void)snprintf(net->ca_error, sizeof(net->ca_error),
+		               "the plaintext checks cannot see what "
+		               "libwebsockets reads (server/tlsread.c)");
+		r = -ERR_INTERNAL;
 		goto out;
+	}
 	if (agent) {
 		SSL_CTX_set_session_cache_mode(sctx, SSL_SESS_CACHE_OFF);
 		SSL_CTX_set_options(sctx, SSL_OP_NO_TICKET);
@@ -318,7 +323,7 @@ static int net_load_ca(struct net *net, SSL_CTX *sctx, bool agent)
 	}
 	r = 0;
 out:
-	if (r != 0)
+	if (r != 0 && net->ca_error[0] == '\0')
 		(void)snprintf(net->ca_error, sizeof(net->ca_error),
 		               "fleet CA: no certificate could be loaded");
 	BIO_free(bio);

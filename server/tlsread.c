@@ -84,8 +84,16 @@ static void tlsread_init(void)
 
 int tlsread_watch_ctx(SSL_CTX *sctx, enum tlsread_kind kind)
 {
+	void *global, *ours;
+	int (*self)(SSL *, void *, int) = SSL_read;
+
 	pthread_once(&tlsread_once, tlsread_init);
-	if (tlsread_real == NULL || tlsread_ctx_idx < 0 ||
+	/* The global scope, which libwebsockets' references bind in, must
+	 * find this SSL_read(): if it does not (a static or otherwise linked
+	 * lws), nothing would be checked, and the server does not start. */
+	global = dlsym(RTLD_DEFAULT, "SSL_read");
+	memcpy(&ours, &self, sizeof(ours));
+	if (tlsread_real == NULL || global != ours || tlsread_ctx_idx < 0 ||
 	    tlsread_ssl_idx < 0 || sctx == NULL)
 		return -ERR_INTERNAL;
 	if (SSL_CTX_set_ex_data(sctx, tlsread_ctx_idx,

@@ -16,8 +16,9 @@ enum tlsread_kind {
 };
 
 /*
- * Watches every connection accepted with sctx from now on. Returns 0, or
- * -ERR_NOMEM.
+ * Watches every connection accepted with sctx from now on. Returns 0,
+ * -ERR_NOMEM, or -ERR_INTERNAL when libwebsockets' SSL_read() calls would
+ * not come here.
  *
  * Why this exists: lws 4.1.6 matches the method case-insensitively ("get"
  * is GET) and unmasks client frames without checking that they were
