@@ -694,12 +694,19 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	if (strcmp(req->path, "/v1/enroll") == 0) {
 		if (strcmp(req->method, "POST") != 0) {
 			core_error(resp, 405, "use POST");
+			(void)net_response_header(resp, "Allow", "POST");
 			return;
 		}
 		core_enroll(c, req, resp);
 		return;
 	}
 	if (strcmp(req->path, "/healthz") == 0) {
+		if (strcmp(req->method, "GET") != 0 &&
+		    strcmp(req->method, "HEAD") != 0) {
+			core_error(resp, 405, "use GET or HEAD");
+			(void)net_response_header(resp, "Allow", "GET, HEAD");
+			return;
+		}
 		resp->status = 200;
 		(void)net_response_type(resp, "text/plain");
 		(void)buf_puts(&resp->body, "ok\n");

@@ -11,6 +11,8 @@
 #include <jansson.h>
 
 #include "mcpfleet.pb-c.h"
+#include "pbwire.h"
+#include "text.h"
 
 #define ENROLL_CSR_MAX  8192 /* a P-256 CSR in PEM is about 500 bytes */
 #define ENROLL_FACT_MAX 255  /* one device fact, bytes (STORE_TEXT_MAX) */
@@ -124,16 +126,16 @@ bool enroll_limiter_allow(struct enroll_limiter *l, const char *peer,
 /* ---- Checking the request ---- */
 
 /*
- * A device fact: at most ENROLL_FACT_MAX bytes of UTF-8 without control
- * characters (C0, DEL, C1), as the store accepts and as an admin can read
- * it in a terminal. The message never echoes the value.
+ * A device fact: at most ENROLL_FACT_MAX bytes of UTF-8 an admin can read
+ * in a terminal or the console as it is: no control characters (C0, DEL,
+ * C1) and no bidirectional overrides or other invisible characters
+ * (text_check_line()). The message never echoes the value.
  */
 static int enroll_check_text(const char *what, const char *s, bool required,
                              struct diag *d)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n, i, j, k;
-	uint32_t cp, min;
+	struct text_error e;
+	size_t n;
 
 	n = s != NULL ? strnlen(s, ENROLL_FACT_MAX + 1) : 0;
 	if (n == 0 && required)
@@ -142,46 +144,22 @@ static int enroll_check_text(const char *what, const char *s, bool required,
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "%s is longer than %d bytes", what,
 		                ENROLL_FACT_MAX);
-	for (i = 0; i < n; i += k) {
-		if (p[i] < 0x80) {
-			if (p[i] < 0x20 || p[i] == 0x7f)
-				return diag_set(d, ERR_INVALID, 0, 0,
-				                "%s holds control character "
-				                "0x%02x",
-				                what, p[i]);
-			k = 1;
-			continue;
-		}
-		if ((p[i] & 0xe0) == 0xc0) {
-			k = 2;
-			cp = p[i] & 0x1fu;
-			min = 0x80;
-		} else if ((p[i] & 0xf0) == 0xe0) {
-			k = 3;
-			cp = p[i] & 0x0fu;
-			min = 0x800;
-		} else if ((p[i] & 0xf8) == 0xf0) {
-			k = 4;
-			cp = p[i] & 0x07u;
-			min = 0x10000;
-		} else {
-			goto bad;
-		}
-		if (k > n - i)
-			goto bad;
-		for (j = 1; j < k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (p[i + j] & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
-			goto bad;
+	if (text_check_line(s, n, &e) == 0)
+		return 0;
+	switch (e.fault) {
+	case TEXT_CONTROL:
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s holds control character U+%04X (byte %zu)",
+		                what, (unsigned)e.cp, e.at + 1);
+	case TEXT_INVISIBLE:
+		return diag_set(
+		    d, ERR_INVALID, 0, 0, "%s holds U+%04X, %s (byte %zu)",
+		    what, (unsigned)e.cp, text_fault_str(e.fault), e.at + 1);
+	default:
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s is not printable UTF-8 (byte %zu)", what,
+		                e.at + 1);
 	}
-	return 0;
-bad:
-	return diag_set(d, ERR_INVALID, 0, 0,
-	                "%s is not printable UTF-8 (byte %zu)", what, i + 1);
 }
 
 /* Checks every field of a decoded request; *hash gets the token's. */
@@ -204,6 +182,11 @@ static int enroll_check_request(const Mcpfleet__V1__EnrollRequest *req,
 		return diag_set(d, ERR_TOOBIG, 0, 0,
 		                "csr_pem: %zu bytes, more than %d",
 		                req->csr_pem.len, ENROLL_CSR_MAX);
+	/* PEM is text: mbedTLS would read it up to a NUL and ignore the
+	 * rest. */
+	if (memchr(req->csr_pem.data, '\0', req->csr_pem.len) != NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "csr_pem holds a NUL byte");
 	if (f == NULL)
 		return diag_set(d, ERR_INVALID, 0, 0, "facts are missing");
 	if ((r = enroll_check_text("facts.hostname", f->hostname, true, d)) !=
@@ -492,7 +475,11 @@ int enroll_handle(const struct enroll_ctx *ctx, const char *peer,
 		             "request body is not an EnrollRequest (protobuf)");
 		goto refuse;
 	}
-	if ((r = enroll_check_request(req, hash, &why)) != 0)
+	/* protobuf-c cut each string at its first NUL: "TOKEN\0junk" would
+	 * pass for TOKEN. */
+	if ((r = pbwire_check_strings(&mcpfleet__v1__enroll_request__descriptor,
+	                              body, len, &why)) != 0 ||
+	    (r = enroll_check_request(req, hash, &why)) != 0)
 		goto refuse;
 	have_hash = true;
 	if ((r = crypto_csr_parse((const char *)req->csr_pem.data,

@@ -56,11 +56,12 @@ struct enroll_ctx {
  * Handles one POST /v1/enroll body (a protobuf EnrollRequest) from peer
  * (a numeric address, for the audit row). In this order: caps the body at
  * ENROLL_BODY_MAX, decodes it, checks the token's form and the facts
- * (hostname and os: 1 to 255 bytes, the others at most 255; printable
- * UTF-8, as the store wants them), parses the CSR (at most 8192 bytes) and
- * verifies its self-signature (crypto_csr_parse), all before the token is
- * touched, and then, in one store transaction, consumes the token
- * (store_token_consume: unknown, revoked, expired, used up, disabled
+ * (no string field may hold a NUL byte; hostname and os: 1 to 255
+ * bytes, the others at most 255; printable UTF-8 without bidirectional
+ * overrides or other invisible characters, text_check_line()), parses the CSR
+ * (at most 8192 bytes) and verifies its self-signature (crypto_csr_parse), all
+ * before the token is touched, and then, in one store transaction, consumes the
+ * token (store_token_consume: unknown, revoked, expired, used up, disabled
  * user), issues a certificate whose subject the server chooses (CN = a new
  * random device id, clientAuth, ctx->device_days), records the device and
  * appends an audit row "enroll.ok" (actor "token:<id>", target = the

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "mcpfleet.pb-c.h"
+#include "pbwire.h"
 #include "store.h"
 
 #define HUB_BUCKETS         4096 /* device id hash buckets */
@@ -319,9 +320,13 @@ out:
 static void hub_protocol_error(struct hub *h, struct hub_conn *hc, int code,
                                const char *why)
 {
+	char reason[NET_REASON_MAX + 1];
+
 	core_log(h->core, CORE_LOG_WARN, "%s: %s: closing", hc->device_id, why);
 	hc->closing = true;
-	net_close(hc->nc, code, why);
+	/* A reason cut at the close frame's limit still closes. */
+	(void)snprintf(reason, sizeof(reason), "%s", why);
+	net_close(hc->nc, code, reason);
 }
 
 /* A JSON string of at most HUB_REPORT_STRING bytes; invalid UTF-8 becomes
@@ -464,6 +469,7 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 	struct hub *h = c->hub;
 	struct hub_conn *hc = net_conn_user(nc);
 	Mcpfleet__V1__AgentFrame *f;
+	struct diag why;
 
 	if (hc == NULL || hc->closing)
 		return;
@@ -471,6 +477,15 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 	if (f == NULL) {
 		hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
 		                   "malformed frame");
+		return;
+	}
+	/* protobuf-c cut each string at its first NUL; the rest would be
+	 * ignored silently. */
+	diag_clear(&why);
+	if (pbwire_check_strings(&mcpfleet__v1__agent_frame__descriptor, data,
+	                         len, &why) != 0) {
+		mcpfleet__v1__agent_frame__free_unpacked(f, NULL);
+		hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL, why.msg);
 		return;
 	}
 	switch (f->body_case) {

@@ -19,6 +19,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "crypto.h"
+#include "tlsread.h"
 
 /*
  * The peer certificate is read with OpenSSL's X509 API through
@@ -117,6 +118,16 @@ struct net_http {
 	struct net_exchange *ex;
 };
 
+/* The per-session data of NET_REFUSE_PROTOCOL: a request lws could not
+ * parse as HTTP, answered with a 501 or a 400 and closed. */
+struct net_refuse {
+	int status; /* 0 until the request came in */
+	bool sent;
+	char msg[128];
+};
+
+#define NET_REFUSE_PROTOCOL "mcpfleet-refuse"
+
 struct net {
 	struct lws_context *ctx;
 	struct lws_vhost *agent_vh;
@@ -133,7 +144,7 @@ struct net {
 	lws_retry_bo_t retry;
 	lws_sorted_usec_list_t keepalive;
 	struct lws_protocols agent_protocols[2];
-	struct lws_protocols api_protocols[2];
+	struct lws_protocols api_protocols[3];
 	/* Valid during net_create() only: the vhosts load the CA from it. */
 	const char *ca_pem;
 	size_t ca_len;
@@ -214,6 +225,20 @@ static void net_sanitize(char *s)
 			*s = '?';
 }
 
+/* The first byte of v (n bytes) that RFC 9110 does not allow in a field
+ * value: a control byte other than HTAB, NUL included. Returns its offset,
+ * or n when there is none. */
+static size_t net_field_bad(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
+		    v[i] == 0x7f)
+			return i;
+	return n;
+}
+
 /* ---- Certificates ---- */
 
 /* Fills id (peer left alone) from a certificate. Returns 0 or -ERR_INVALID. */
@@ -283,6 +308,14 @@ static int net_load_ca(struct net *net, SSL_CTX *sctx, bool agent)
 	}
 	if (n == 0)
 		goto out;
+	/* The checks lws 4.1.6 does not make (tlsread.h). */
+	if (tlsread_watch_ctx(sctx, agent ? TLSREAD_WS : TLSREAD_HTTP) != 0) {
+		(void)snprintf(net->ca_error, sizeof(net->ca_error),
+		               "the plaintext checks cannot see what "
+		               "libwebsockets reads (server/tlsread.c)");
+		r = -ERR_INTERNAL;
+		goto out;
+	}
 	if (agent) {
 		SSL_CTX_set_session_cache_mode(sctx, SSL_SESS_CACHE_OFF);
 		SSL_CTX_set_options(sctx, SSL_OP_NO_TICKET);
@@ -290,7 +323,7 @@ static int net_load_ca(struct net *net, SSL_CTX *sctx, bool agent)
 	}
 	r = 0;
 out:
-	if (r != 0)
+	if (r != 0 && net->ca_error[0] == '\0')
 		(void)snprintf(net->ca_error, sizeof(net->ca_error),
 		               "fleet CA: no certificate could be loaded");
 	BIO_free(bio);
@@ -359,6 +392,37 @@ static void net_conn_free_queue(struct net_conn *c)
 	c->qbytes = 0;
 }
 
+/* The name of the first upgrade header that holds a control byte, or
+ * NULL: lws would read "mcpfleet.v1\0junk" as our subprotocol. */
+static const char *net_upgrade_bad_header(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes token;
+		const char *name;
+	} hdrs[] = {
+	    {WSI_TOKEN_HOST, "Host"},
+	    {WSI_TOKEN_ORIGIN, "Origin"},
+	    {WSI_TOKEN_UPGRADE, "Upgrade"},
+	    {WSI_TOKEN_CONNECTION, "Connection"},
+	    {WSI_TOKEN_KEY, "Sec-WebSocket-Key"},
+	    {WSI_TOKEN_VERSION, "Sec-WebSocket-Version"},
+	    {WSI_TOKEN_PROTOCOL, "Sec-WebSocket-Protocol"},
+	    {WSI_TOKEN_EXTENSIONS, "Sec-WebSocket-Extensions"},
+	};
+	char v[NET_HEADER_MAX + 1];
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		if (lws_hdr_total_length(wsi, hdrs[i].token) <= 0)
+			continue;
+		n = lws_hdr_copy(wsi, v, (int)sizeof(v), hdrs[i].token);
+		if (n < 0 || net_field_bad(v, (size_t)n) != (size_t)n)
+			return hdrs[i].name;
+	}
+	return NULL;
+}
+
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: the last point where refusing
  * keeps the client from ever seeing an established websocket. */
 static int net_conn_filter(struct net *net, struct lws *wsi, struct net_conn *c,
@@ -366,6 +430,7 @@ static int net_conn_filter(struct net *net, struct lws *wsi, struct net_conn *c,
 {
 	union lws_tls_cert_info_results ir;
 	struct net_identity id;
+	const char *bad;
 	X509 *x;
 
 	memset(&id, 0, sizeof(id));
@@ -380,6 +445,13 @@ static int net_conn_filter(struct net *net, struct lws *wsi, struct net_conn *c,
 		        "agent port: %s: refused: client certificate not "
 		        "verified",
 		        id.peer);
+		return 1;
+	}
+	if ((bad = net_upgrade_bad_header(wsi)) != NULL) {
+		net_log(net, NET_LOG_WARN,
+		        "agent port: %s: refused: header %s holds a control "
+		        "character (or is too long)",
+		        id.peer, bad);
 		return 1;
 	}
 	/* lws binds a request without Sec-WebSocket-Protocol to the first
@@ -462,11 +534,16 @@ static int net_conn_receive(struct net *net, struct lws *wsi,
                             struct net_conn *c, const void *in, size_t len)
 {
 	size_t rem, have, max = net->max_message;
+	char why[NET_REASON_MAX + 1];
 
 	if (c == NULL || !c->opened)
 		return -1;
 	if (c->close_sent)
 		return 0;
+	/* RFC 6455 5.1: a server MUST close on an unmasked client frame;
+	 * lws 4.1.6 unmasks what it gets without looking. */
+	if (tlsread_ws_fault(lws_get_ssl(wsi), why, sizeof(why)))
+		return net_conn_abort(net, c, NET_CLOSE_PROTOCOL, "%s", why);
 	if (!lws_frame_is_binary(wsi))
 		return net_conn_abort(net, c, NET_CLOSE_UNSUPPORTED,
 		                      "binary frames only");
@@ -764,7 +841,9 @@ static int net_ex_store(struct net_exchange *ex, const char *s, size_t n,
 	return 0;
 }
 
-/* Copies header h into the store. Returns 0, -ERR_TOOBIG, -ERR_NOMEM. */
+/* Copies header h into the store. Returns 0, -ERR_TOOBIG, -ERR_NOMEM, or
+ * -ERR_INVALID for a control byte: C strings downstream would end at a NUL
+ * and read "TOKEN\0junk" as TOKEN. */
 static int net_ex_header(struct net_exchange *ex, struct lws *wsi,
                          enum lws_token_indexes h, char *tmp, size_t tmpsize,
                          size_t *off)
@@ -775,6 +854,8 @@ static int net_ex_header(struct net_exchange *ex, struct lws *wsi,
 		n = lws_hdr_copy(wsi, tmp, (int)tmpsize, h);
 		if (n < 0)
 			return -ERR_TOOBIG;
+		if (net_field_bad(tmp, (size_t)n) != (size_t)n)
+			return -ERR_INVALID;
 	}
 	return net_ex_store(ex, tmp, (size_t)n, off);
 }
@@ -824,7 +905,8 @@ static int net_ex_params(struct net_exchange *ex, struct lws *wsi, char *tmp,
 		if (eq != NULL) {
 			if (net_ex_store(ex, tmp, (size_t)(eq - tmp),
 			                 &ex->param_off[k][0]) != 0 ||
-			    net_ex_store(ex, eq + 1, strlen(eq + 1),
+			    net_ex_store(ex, eq + 1,
+			                 (size_t)n - (size_t)(eq - tmp) - 1,
 			                 &ex->param_off[k][1]) != 0)
 				return -ERR_NOMEM;
 		} else if (net_ex_store(ex, tmp, (size_t)n,
@@ -903,9 +985,21 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	    [LWSHUMETH_PATCH] = "PATCH",     [LWSHUMETH_DELETE] = "DELETE",
 	    [LWSHUMETH_HEAD] = "HEAD",
 	};
+	/* Every header the core reads, by the name its error gives. */
+	static const struct {
+		enum lws_token_indexes token;
+		enum net_field field;
+		const char *name;
+	} hdrs[] = {
+	    {WSI_TOKEN_HOST, NET_F_HOST, "Host"},
+	    {WSI_TOKEN_ORIGIN, NET_F_ORIGIN, "Origin"},
+	    {WSI_TOKEN_HTTP_AUTHORIZATION, NET_F_AUTH, "Authorization"},
+	    {WSI_TOKEN_HTTP_CONTENT_TYPE, NET_F_CTYPE, "Content-Type"},
+	    {WSI_TOKEN_HTTP_COOKIE, NET_F_COOKIE, "Cookie"},
+	};
 	struct net_exchange *ex;
-	char *tmp = NULL, *uri = NULL, cl[32];
-	size_t length = 0;
+	char *tmp = NULL, *uri = NULL, cl[32], msg[96];
+	size_t length = 0, i;
 	bool has_length, body_method;
 	int meth, urilen = 0, n, r = -1;
 
@@ -933,25 +1027,42 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	ex->head_only = meth == LWSHUMETH_HEAD;
 	ex->state = NET_EX_BODY;
 	net_peer(wsi, ex->peer);
+	/* lws took "get" for GET (tlsread.h). */
+	n = tlsread_request(lws_get_ssl(wsi), msg, sizeof(msg));
+	if (n != 0) {
+		r = net_http_refuse(ex, n, msg, true);
+		goto out;
+	}
 	if (path == NULL)
 		path = "";
 	if (net_ex_store(ex, path, strnlen(path, pathlen),
-	                 &ex->off[NET_F_PATH]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HOST, tmp, NET_HEADER_MAX + 1,
-	                  &ex->off[NET_F_HOST]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_ORIGIN, tmp, NET_HEADER_MAX + 1,
-	                  &ex->off[NET_F_ORIGIN]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_AUTHORIZATION, tmp,
-	                  NET_HEADER_MAX + 1, &ex->off[NET_F_AUTH]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, tmp,
-	                  NET_HEADER_MAX + 1, &ex->off[NET_F_CTYPE]) != 0 ||
-	    net_ex_header(ex, wsi, WSI_TOKEN_HTTP_COOKIE, tmp,
-	                  NET_HEADER_MAX + 1, &ex->off[NET_F_COOKIE]) != 0) {
-		r = net_http_refuse(ex, 431, "request header too large", true);
+	                 &ex->off[NET_F_PATH]) != 0)
 		goto out;
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		n = net_ex_header(ex, wsi, hdrs[i].token, tmp,
+		                  NET_HEADER_MAX + 1, &ex->off[hdrs[i].field]);
+		if (n == -ERR_INVALID) {
+			(void)snprintf(msg, sizeof(msg),
+			               "header %s holds a control character",
+			               hdrs[i].name);
+			r = net_http_refuse(ex, 400, msg, true);
+			goto out;
+		}
+		if (n != 0) {
+			r = net_http_refuse(ex, 431, "request header too large",
+			                    true);
+			goto out;
+		}
 	}
 	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
 	                        "x-csrf-token:", 13);
+	if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
+		r = net_http_refuse(ex, 400,
+		                    "header X-CSRF-Token holds a control "
+		                    "character",
+		                    true);
+		goto out;
+	}
 	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
 	                 &ex->off[NET_F_CSRF]) != 0 ||
 	    net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
@@ -971,9 +1082,10 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 		r = net_http_refuse(ex, 411, "Content-Length required", true);
 		goto out;
 	}
-	if (has_length && (lws_hdr_copy(wsi, cl, sizeof(cl),
-	                                WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0 ||
-	                   net_parse_length(cl, &length) != 0)) {
+	if (has_length &&
+	    ((n = lws_hdr_copy(wsi, cl, sizeof(cl),
+	                       WSI_TOKEN_HTTP_CONTENT_LENGTH)) < 0 ||
+	     strlen(cl) != (size_t)n || net_parse_length(cl, &length) != 0)) {
 		r = net_http_refuse(ex, 400, "bad Content-Length", true);
 		goto out;
 	}
@@ -1164,11 +1276,23 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 	struct net *net = lws_container_of(sul, struct net, keepalive);
 	lws_usec_t now = lws_now_usecs(), idle;
 	struct net_conn *c;
+	char why[NET_REASON_MAX + 1];
 
 	for (c = net->conns; c != NULL; c = c->next) {
 		if (!c->established || c->closing || c->close_sent ||
 		    c->hung_up)
 			continue;
+		/* An unmasked ping or close never reaches
+		 * net_conn_receive(). */
+		if (tlsread_ws_fault(lws_get_ssl(c->wsi), why, sizeof(why))) {
+			net_conn_free_queue(c);
+			c->closing = true;
+			c->close_code = NET_CLOSE_PROTOCOL;
+			(void)net_copy(c->close_reason, sizeof(c->close_reason),
+			               why);
+			lws_callback_on_writable(c->wsi);
+			continue;
+		}
 		idle = now - c->last_rx;
 		if (idle >= net->hangup_us) {
 			/* As lws' own keepalive: no close frame, and on_close
@@ -1250,6 +1374,62 @@ static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
 	}
 }
 
+/*
+ * The API port's fallback (LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_
+ * ACCEPT_CONFIG): lws 4.1.6 would answer an unknown method with a 403 of
+ * its own; it hands the connection here instead, as raw bytes.
+ */
+static int net_refuse_cb(struct lws *wsi, enum lws_callback_reasons reason,
+                         void *user, void *in, size_t len)
+{
+	unsigned char out[LWS_PRE + 512];
+	struct net_refuse *r = user;
+	int n;
+
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX:
+		if (r == NULL)
+			return -1;
+		if (r->status != 0)
+			return 0; /* more of it: the answer is on its way */
+		r->status =
+		    tlsread_request(lws_get_ssl(wsi), r->msg, sizeof(r->msg));
+		if (r->status == 0) {
+			r->status = 400;
+			(void)net_copy(r->msg, sizeof(r->msg),
+			               "malformed request");
+		}
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		if (r == NULL || r->status == 0)
+			return 0;
+		if (r->sent)
+			return -1; /* lws flushed the answer first */
+		n = snprintf((char *)out + LWS_PRE, sizeof(out) - LWS_PRE,
+		             "HTTP/1.1 %d %s\r\n"
+		             "content-type: text/plain; charset=utf-8\r\n"
+		             "content-length: %zu\r\n"
+		             "connection: close\r\n\r\n%s\n",
+		             r->status,
+		             r->status == 501 ? "Not Implemented"
+		                              : "Bad Request",
+		             strlen(r->msg) + 1, r->msg);
+		if (n < 0 || (size_t)n >= sizeof(out) - LWS_PRE)
+			return -1;
+		r->sent = true;
+		if (lws_write(wsi, out + LWS_PRE, (size_t)n, LWS_WRITE_RAW) !=
+		    n)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static int net_api_cb(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len)
 {
@@ -1306,9 +1486,16 @@ static struct lws_vhost *net_vhost(struct net *net,
 	             LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
 	if (strchr(addr, ':') == NULL)
 		vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	if (agent)
+	if (agent) {
 		vi.options |=
 		    LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+	} else {
+		/* A method lws does not know goes to net_refuse_cb(). */
+		vi.options |=
+		    LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+		vi.listen_accept_role = "raw-skt";
+		vi.listen_accept_protocol = NET_REFUSE_PROTOCOL;
+	}
 	vi.server_ssl_cert_mem = cfg->cert_pem;
 	vi.server_ssl_cert_mem_len = (unsigned int)cfg->cert_len;
 	vi.server_ssl_private_key_mem = cfg->key_pem;
@@ -1398,6 +1585,9 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	net->api_protocols[0].name = "http";
 	net->api_protocols[0].callback = net_api_cb;
 	net->api_protocols[0].per_session_data_size = sizeof(struct net_http);
+	net->api_protocols[1].name = NET_REFUSE_PROTOCOL;
+	net->api_protocols[1].callback = net_refuse_cb;
+	net->api_protocols[1].per_session_data_size = sizeof(struct net_refuse);
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |

@@ -650,6 +650,107 @@ static void test_enroll_bad_fields(void **state)
 	assert_int_equal(te_uses_left(f, tid), 0);
 }
 
+/* Replaces the '#' of the first "#junk" in the packed body with a NUL:
+ * protobuf-c would hand the string over cut there. */
+static void te_poke_nul(uint8_t *body, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 5 <= len; i++)
+		if (memcmp(body + i, "#junk", 5) == 0) {
+			body[i] = '\0';
+			return;
+		}
+	fail_msg("no #junk in the packed body");
+}
+
+static void test_enroll_nul_in_string_field(void **state)
+{
+	struct te_fixture *f = *state;
+	char tok[TOKEN_LEN + 1], withjunk[TOKEN_LEN + 8], *csr;
+	struct te_answer a;
+	uint8_t *body;
+	size_t before, len;
+	int64_t tid;
+
+	tid = te_token(f, f->alice, 3600, 1, tok);
+	/* "TOKEN\0junk": the token before the NUL is a good one. */
+	assert_true(snprintf(withjunk, sizeof(withjunk), "%s#junk", tok) > 0);
+	before = te_audit_count(f);
+	te_pack(withjunk, f->csr, f->csr_len, "laptop", "linux", true, &body,
+	        &len);
+	te_poke_nul(body, len);
+	te_call(f, body, len, &a);
+	free(body);
+	te_expect_refused(f, &a, before, -ERR_INVALID, 400,
+	                  "token holds a NUL byte");
+
+	before = te_audit_count(f);
+	te_pack(tok, f->csr, f->csr_len, "laptop#junk", "linux", true, &body,
+	        &len);
+	te_poke_nul(body, len);
+	te_call(f, body, len, &a);
+	free(body);
+	te_expect_refused(f, &a, before, -ERR_INVALID, 400,
+	                  "facts.hostname holds a NUL byte");
+	/* A bytes field holding PEM text: the CSR, then a NUL and junk. */
+	csr = malloc(f->csr_len + 5);
+	assert_non_null(csr);
+	memcpy(csr, f->csr, f->csr_len);
+	memcpy(csr + f->csr_len, "\0junk", 5);
+	before = te_audit_count(f);
+	te_pack(tok, csr, f->csr_len + 5, "laptop", "linux", true, &body, &len);
+	free(csr);
+	te_call(f, body, len, &a);
+	free(body);
+	te_expect_refused(f, &a, before, -ERR_INVALID, 400,
+	                  "csr_pem holds a NUL byte");
+	assert_int_equal(te_uses_left(f, tid), 1);
+	assert_int_equal(te_devices(f), 0);
+}
+
+/* Bidirectional overrides and isolates, and other invisible characters,
+ * would make a host name read as another one in a terminal. */
+static void test_enroll_invisible_in_hostname(void **state)
+{
+	static const char *const bad[] = {
+	    "laptop\xe2\x80\xaegpj.exe", /* U+202E RIGHT-TO-LEFT OVERRIDE */
+	    "\xe2\x80\xaalaptop",        /* U+202A */
+	    "lap\xe2\x81\xa6top",        /* U+2066 LEFT-TO-RIGHT ISOLATE */
+	    "lap\xe2\x81\xa9top",        /* U+2069 POP DIRECTIONAL ISOLATE */
+	    "lap\xe2\x80\x8btop",        /* U+200B ZERO WIDTH SPACE */
+	    "lap\xe2\x80\x8ftop",        /* U+200F RIGHT-TO-LEFT MARK */
+	    "lap\xef\xbb\xbftop",        /* U+FEFF */
+	    "lap\xc2\x85top",            /* U+0085, a C1 control */
+	};
+	struct te_fixture *f = *state;
+	char tok[TOKEN_LEN + 1];
+	struct te_answer a;
+	uint8_t *body;
+	size_t before, len, i;
+	int64_t tid;
+
+	tid = te_token(f, f->alice, 3600, 1, tok);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		before = te_audit_count(f);
+		te_pack(tok, f->csr, f->csr_len, bad[i], "linux", true, &body,
+		        &len);
+		te_call(f, body, len, &a);
+		free(body);
+		te_expect_refused(f, &a, before, -ERR_INVALID, 400,
+		                  "facts.hostname holds");
+	}
+	assert_int_equal(te_uses_left(f, tid), 1);
+	/* Other scripts are fine, right-to-left ones included. */
+	te_pack(tok, f->csr, f->csr_len, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d-pc",
+	        "linux", true, &body, &len);
+	te_call(f, body, len, &a);
+	free(body);
+	if (a.r != 0)
+		fail_msg("enroll: %s", a.d.msg);
+	buf_free(&a.body);
+}
+
 static void test_enroll_store_failure_is_500(void **state)
 {
 	struct te_fixture *f = *state;
@@ -764,6 +865,10 @@ int main(void)
 	                                    te_teardown),
 	    cmocka_unit_test_setup_teardown(test_enroll_bad_fields, te_setup,
 	                                    te_teardown),
+	    cmocka_unit_test_setup_teardown(test_enroll_nul_in_string_field,
+	                                    te_setup, te_teardown),
+	    cmocka_unit_test_setup_teardown(test_enroll_invisible_in_hostname,
+	                                    te_setup, te_teardown),
 	    cmocka_unit_test_setup_teardown(test_enroll_store_failure_is_500,
 	                                    te_setup, te_teardown),
 	    cmocka_unit_test(test_enroll_limiter_allows_rate_then_refills),

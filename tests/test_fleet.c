@@ -1015,6 +1015,94 @@ static void test_fleet_refuses_strangers(void **state)
 	crypto_secret_free(keypem, keylen);
 }
 
+/* A string field with a NUL inside closes the connection (1002): the
+ * device id before the NUL is the agent's own, and protobuf-c alone would
+ * have let the rest go unseen. */
+static void test_fleet_nul_in_frame_string_closes(void **state)
+{
+	Mcpfleet__V1__AgentFrame fr;
+	Mcpfleet__V1__Hello hello;
+	struct tf_agent a;
+	char id[80];
+	const char *reason = NULL;
+	uint8_t *buf, *p;
+	size_t len;
+	int64_t deadline;
+	int code = 0;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"nils\"}");
+	tf_agent_enroll(&a, "nils");
+	tf_agent_connect(&a);
+	assert_true(snprintf(id, sizeof(id), "%s#junk", a.device_id) > 0);
+	mcpfleet__v1__agent_frame__init(&fr);
+	mcpfleet__v1__hello__init(&hello);
+	hello.device_id = id;
+	fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_HELLO;
+	fr.hello = &hello;
+	len = mcpfleet__v1__agent_frame__get_packed_size(&fr);
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	mcpfleet__v1__agent_frame__pack(&fr, buf);
+	/* The marker, not a length byte that happens to be '#'. */
+	for (p = buf; p + 5 <= buf + len && memcmp(p, "#junk", 5) != 0; p++)
+		;
+	assert_true(p + 5 <= buf + len);
+	*p = '\0';
+	assert_int_equal(netclient_ws_send(a.ws, buf, len), 0);
+	free(buf);
+	deadline = tu_now_ms() + TF_WAIT_MS;
+	while (netclient_ws_state(a.ws) != NETCLIENT_WS_CLOSED &&
+	       tu_now_ms() < deadline)
+		assert_int_equal(netclient_ws_service(a.ws, 20), 0);
+	assert_int_equal(netclient_ws_closed(a.ws, &code, &reason, NULL), 0);
+	assert_int_equal(code, 1002);
+	assert_non_null(reason);
+	if (strstr(reason, "hello.device_id holds a NUL byte") == NULL)
+		fail_msg("close reason: %s", reason);
+	tf_agent_free(&a);
+}
+
+/* The real daemon over raw TLS: a method the route does not allow is 405
+ * with an Allow header; one the server does not implement is 501. */
+static void test_fleet_methods_405_allow_and_501(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *status;
+		const char *want;
+	} cases[] = {
+	    {"GET /v1/enroll HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405",
+	     "Allow: POST\r\n"},
+	    {"DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405",
+	     "Allow: GET, HEAD\r\n"},
+	    {"POST /index.html HTTP/1.1\r\nHost: x\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     "HTTP/1.1 405", "Allow: GET, HEAD\r\n"},
+	    {"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method get is not implemented"},
+	    {"TRACE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method TRACE is not implemented"},
+	    {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200", "ok"},
+	};
+	struct tu_tls t;
+	char out[8192];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tu_tls_open(tf_fx->api_port, NULL, NULL, &t);
+		tu_tls_write(&t, cases[i].req, strlen(cases[i].req));
+		(void)tu_tls_read(&t, NULL, out, sizeof(out));
+		tu_tls_close(&t);
+		if (strncmp(out, cases[i].status, strlen(cases[i].status)) !=
+		        0 ||
+		    strstr(out, cases[i].want) == NULL)
+			fail_msg("case %zu: want %s ... %s, got: %s", i,
+			         cases[i].status, cases[i].want, out);
+	}
+}
+
 static void test_fleet_bad_frame_closes_only_that(void **state)
 {
 	struct tf_agent a, b;
@@ -1146,6 +1234,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_fleet_revoke_connected_and_offline),
 	    cmocka_unit_test(test_fleet_refuses_strangers),
 	    cmocka_unit_test(test_fleet_bad_frame_closes_only_that),
+	    cmocka_unit_test(test_fleet_nul_in_frame_string_closes),
+	    cmocka_unit_test(test_fleet_methods_405_allow_and_501),
 	    cmocka_unit_test(test_fleet_restart_keeps_state),
 	    cmocka_unit_test(test_fleet_enroll_rate_limited),
 	};

@@ -570,6 +570,21 @@ static char *tn_s_client(struct tn_fixture *f, bool with_cert,
 	return out;
 }
 
+/* Sends req (len bytes, NULs allowed) to the API port on a connection of
+ * its own and returns the answer in out. */
+static size_t tn_api_raw(struct tn_fixture *f, const void *req, size_t len,
+                         char *out, size_t size)
+{
+	struct tu_tls t;
+	size_t n;
+
+	tu_tls_open(f->api_port, NULL, NULL, &t);
+	tu_tls_write(&t, req, len);
+	n = tu_tls_read(&t, NULL, out, size);
+	tu_tls_close(&t);
+	return n;
+}
+
 /* ---- Agent port ---- */
 
 static void test_net_ws_good_cert_round_trip(void **state)
@@ -870,6 +885,102 @@ static void test_net_plaintext_refused(void **state)
 	assert_true(n == 0 || strncmp(out, "HTTP/", 5) != 0);
 }
 
+/* RFC 6455 5.1: the server MUST close on an unmasked client frame; lws
+ * 4.1.6 alone would take it. A raw TLS client sends one. */
+static void test_net_ws_unmasked_frame_closes_1002(void **state)
+{
+	static const char upgrade[] =
+	    "GET /agent HTTP/1.1\r\nHost: localhost\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Protocol: mcpfleet.v1\r\n\r\n";
+	/* A masked frame first (key 0: the payload as is), then the same
+	 * unmasked. */
+	static const unsigned char masked[] = {0x82, 0x83, 0,   0,  0,
+	                                       0,    'o',  'k', '!'};
+	static const unsigned char unmasked[] = {0x82, 0x03, 'a', 'b', 'c'};
+	struct tn_fixture *f = *state;
+	struct tu_tls t;
+	char out[4096], reason[NET_REASON_MAX + 1];
+	const unsigned char *p;
+	size_t n;
+	int closes = tn_get(f, &f->core.conn_closes);
+	int messages;
+
+	tu_tls_open(f->agent_port, f->device_cert_file, f->device_key_file, &t);
+	tu_tls_write(&t, upgrade, sizeof(upgrade) - 1);
+	n = tu_tls_read(&t, "\r\n\r\n", out, sizeof(out));
+	if (strncmp(out, "HTTP/1.1 101", 12) != 0)
+		fail_msg("upgrade: %.*s", (int)n, out);
+	messages = tn_get(f, &f->core.messages);
+	tu_tls_write(&t, masked, sizeof(masked));
+	assert_true(tn_wait_count(f, &f->core.messages, messages + 1));
+	messages++;
+	tu_tls_write(&t, unmasked, sizeof(unmasked));
+	/* The close frame: FIN + close, then 1002 and the reason. */
+	n = tu_tls_read(&t, "unmasked", out, sizeof(out));
+	/* Past the echo of the first message: short unmasked frames. */
+	p = (const unsigned char *)out;
+	while (p + 2 <= (const unsigned char *)out + n && p[0] != 0x88 &&
+	       p[1] < 126)
+		p += 2 + p[1];
+	if (p + 4 > (const unsigned char *)out + n || p[0] != 0x88 ||
+	    p[2] != 0x03 || p[3] != 0xea)
+		fail_msg("no close 1002 in %zu bytes", n);
+	assert_true(tu_has(out, n, "unmasked client frame"));
+	tu_tls_close(&t);
+	assert_int_equal(tn_wait_conn_close(f, closes, reason, sizeof(reason)),
+	                 NET_CLOSE_PROTOCOL);
+	assert_non_null(strstr(reason, "unmasked"));
+	/* Its payload never reached the core. */
+	assert_int_equal(tn_get(f, &f->core.messages), messages);
+
+	/* An unmasked ping never reaches net_conn_receive(): the keepalive
+	 * sweep closes the connection within a second or so. */
+	closes = tn_get(f, &f->core.conn_closes);
+	tu_tls_open(f->agent_port, f->device_cert_file, f->device_key_file, &t);
+	tu_tls_write(&t, upgrade, sizeof(upgrade) - 1);
+	n = tu_tls_read(&t, "\r\n\r\n", out, sizeof(out));
+	if (strncmp(out, "HTTP/1.1 101", 12) != 0)
+		fail_msg("upgrade: %.*s", (int)n, out);
+	tu_tls_write(&t, "\x89\x01p", 3);
+	n = tu_tls_read(&t, "unmasked", out, sizeof(out));
+	assert_true(tu_has(out, n, "unmasked client frame (opcode 9)"));
+	tu_tls_close(&t);
+	assert_int_equal(tn_wait_conn_close(f, closes, reason, sizeof(reason)),
+	                 NET_CLOSE_PROTOCOL);
+}
+
+/* A control byte in an upgrade header the server reads refuses the
+ * upgrade: "mcpfleet.v1\0junk" is not our subprotocol. */
+static void test_net_ws_control_byte_in_upgrade_refused(void **state)
+{
+	static const char upgrade[] =
+	    "GET /agent HTTP/1.1\r\nHost: localhost\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Protocol: mcpfleet.v1\0junk\r\n\r\n";
+	struct tn_fixture *f = *state;
+	struct tu_tls t;
+	char out[4096];
+	int opens = tn_get(f, &f->core.opens);
+
+	tu_tls_open(f->agent_port, f->device_cert_file, f->device_key_file, &t);
+	tu_tls_write(&t, upgrade, sizeof(upgrade) - 1);
+	(void)tu_tls_read(&t, "\r\n\r\n", out, sizeof(out));
+	tu_tls_close(&t);
+	if (strncmp(out, "HTTP/1.1 101", 12) == 0)
+		fail_msg("upgraded: %s", out);
+	assert_int_equal(tn_get(f, &f->core.opens), opens);
+	pthread_mutex_lock(&f->core.mu);
+	memcpy(out, f->core.log, sizeof(f->core.log));
+	pthread_mutex_unlock(&f->core.mu);
+	if (strstr(out, "Sec-WebSocket-Protocol holds a control") == NULL)
+		fail_msg("log: %s", out);
+}
+
 /* ---- API port ---- */
 
 static void test_net_api_get_post_round_trip(void **state)
@@ -1041,6 +1152,112 @@ static void test_net_api_trust_failures_are_distinct(void **state)
 }
 
 /* A silent server: the request times out. */
+/* A NUL or another control byte in a header the server reads is refused
+ * (400 naming the header): C strings downstream would end at the NUL. */
+static void test_net_api_control_byte_in_header_400(void **state)
+{
+	static const struct {
+		const char *req;
+		size_t len;
+		const char *status;
+		const char *body;
+	} cases[] = {
+#define TN_REQ(s) s, sizeof(s) - 1
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Authorization: Bearer t0ken\0junk\r\n\r\n"),
+	     "HTTP/1.1 400", "header Authorization holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: local\0host\r\n\r\n"),
+	     "HTTP/1.1 400", "header Host holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Cookie: s=abc\x01\r\n\r\n"),
+	     "HTTP/1.1 400", "header Cookie holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Content-Type: text/plain\x1b[2J\r\n\r\n"),
+	     "HTTP/1.1 400", "header Content-Type holds a control character"},
+	    {TN_REQ("GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "X-CSRF-Token: abc\0def\r\n\r\n"),
+	     "HTTP/1.1 400", "header X-CSRF-Token holds a control character"},
+	    {TN_REQ("POST /echo HTTP/1.1\r\nHost: localhost\r\n"
+	            "Content-Length: 2\0 9\r\n\r\nab"),
+	     "HTTP/1.1 400", "bad Content-Length"},
+	    /* HTAB is allowed in a field value (RFC 9110 5.5). */
+	    {TN_REQ(
+	         "GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+	         "Authorization: Bearer\tt0ken\r\nConnection: close\r\n\r\n"),
+	     "HTTP/1.1 200", "auth=Bearer\tt0ken"},
+#undef TN_REQ
+	};
+	struct tn_fixture *f = *state;
+	char out[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)tn_api_raw(f, cases[i].req, cases[i].len, out,
+		                 sizeof(out));
+		if (strncmp(out, cases[i].status, strlen(cases[i].status)) !=
+		        0 ||
+		    strstr(out, cases[i].body) == NULL)
+			fail_msg("case %zu: want %s ... %s, got: %s", i,
+			         cases[i].status, cases[i].body, out);
+	}
+}
+
+/* RFC 9110 9.1: methods are case-sensitive; one the server does not
+ * implement is 501, a malformed request line 400 (raw requests). */
+static void test_net_api_methods_501_and_bad_lines_400(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *status;
+		const char *body;
+	} cases[] = {
+	    {"get /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method get is not implemented"},
+	    {"Post /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+	     "HTTP/1.1 501", "method Post is not implemented"},
+	    {"FOO /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method FOO is not implemented"},
+	    {"BREW /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501",
+	     "method BREW is not implemented"},
+	    {"G(T /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	    {"GET  /echo HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	    {"GET /echo HTTP/1.1 x\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	    {"GET /echo HTTQ/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400",
+	     "malformed request line"},
+	};
+	static const char pipelined[] =
+	    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 22\r\n\r\n"
+	    "get / HTTP/1.1\r\nX: y\r\n"
+	    "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "delete /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct tn_fixture *f = *state;
+	char out[8192], *second, *third;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)tn_api_raw(f, cases[i].req, strlen(cases[i].req), out,
+		                 sizeof(out));
+		if (strncmp(out, cases[i].status, strlen(cases[i].status)) !=
+		        0 ||
+		    strstr(out, cases[i].body) == NULL)
+			fail_msg("case %zu: want %s ... %s, got: %s", i,
+			         cases[i].status, cases[i].body, out);
+	}
+	/* A body that looks like a request line is a body; the requests
+	 * after it are judged in turn. */
+	(void)tn_api_raw(f, pipelined, sizeof(pipelined) - 1, out, sizeof(out));
+	second = strstr(out + 1, "HTTP/1.1 ");
+	third = second != NULL ? strstr(second + 1, "HTTP/1.1 ") : NULL;
+	if (strncmp(out, "HTTP/1.1 200", 12) != 0 || second == NULL ||
+	    strncmp(second, "HTTP/1.1 200", 12) != 0 || third == NULL ||
+	    strncmp(third, "HTTP/1.1 501", 12) != 0 ||
+	    strstr(third, "method delete") == NULL)
+		fail_msg("pipelined: %s", out);
+}
+
 static void test_net_api_timeout(void **state)
 {
 	struct tn_fixture *f = *state;
@@ -1207,10 +1424,18 @@ int main(void)
 	                           tn_setup),
 	    cmocka_unit_test_setup(
 	        test_net_ws_oversized_message_closes_only_that, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_unmasked_frame_closes_1002,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_control_byte_in_upgrade_refused,
+	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_plaintext_refused, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_get_post_round_trip, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_body_too_large_413, tn_setup),
 	    cmocka_unit_test_setup(test_net_api_trust_failures_are_distinct,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_api_control_byte_in_header_400,
+	                           tn_setup),
+	    cmocka_unit_test_setup(test_net_api_methods_501_and_bad_lines_400,
 	                           tn_setup),
 	    cmocka_unit_test_setup(test_net_api_timeout, tn_setup),
 	    cmocka_unit_test_setup(test_net_ipv6_loopback, tn_setup),

@@ -3,12 +3,18 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
 
 #include "fileio.h"
 
@@ -163,4 +169,84 @@ void tu_ok(int r, const struct diag *d)
 {
 	if (r != 0)
 		fail_msg("unexpected %d (%s): %s", r, err_str(r), d->msg);
+}
+
+/* ---- A raw TLS client ---- */
+
+void tu_tls_open(int port, const char *cert_file, const char *key_file,
+                 struct tu_tls *t)
+{
+	struct sockaddr_in sa;
+
+	memset(t, 0, sizeof(*t));
+	t->ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(t->ctx);
+	if (cert_file != NULL) {
+		assert_int_equal(SSL_CTX_use_certificate_file(t->ctx, cert_file,
+		                                              SSL_FILETYPE_PEM),
+		                 1);
+		assert_int_equal(SSL_CTX_use_PrivateKey_file(t->ctx, key_file,
+		                                             SSL_FILETYPE_PEM),
+		                 1);
+	}
+	t->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(t->fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(t->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	t->ssl = SSL_new(t->ctx);
+	assert_non_null(t->ssl);
+	assert_int_equal(SSL_set_fd(t->ssl, t->fd), 1);
+	if (SSL_connect(t->ssl) != 1)
+		fail_msg("TLS handshake with port %d failed", port);
+}
+
+void tu_tls_write(struct tu_tls *t, const void *data, size_t len)
+{
+	assert_int_equal(SSL_write(t->ssl, data, (int)len), (int)len);
+}
+
+/* Whether want occurs in the n bytes at s (which may hold NULs). */
+bool tu_has(const char *s, size_t n, const char *want)
+{
+	size_t i, k = strlen(want);
+
+	for (i = 0; i + k <= n; i++)
+		if (memcmp(s + i, want, k) == 0)
+			return true;
+	return false;
+}
+
+/* Reads into out (size bytes, NUL-terminated) until want appears (when not
+ * NULL), the peer closes or 3 s pass. Returns the bytes read. */
+size_t tu_tls_read(struct tu_tls *t, const char *want, char *out, size_t size)
+{
+	int64_t deadline = tu_now_ms() + 3000;
+	struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+	size_t got = 0;
+	int n;
+
+	while (got < size - 1 && tu_now_ms() < deadline) {
+		if (SSL_pending(t->ssl) == 0 && poll(&pfd, 1, 100) != 1)
+			continue;
+		n = SSL_read(t->ssl, out + got, (int)(size - 1 - got));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		out[got] = '\0';
+		if (want != NULL && tu_has(out, got, want))
+			break;
+	}
+	out[got] = '\0';
+	return got;
+}
+
+void tu_tls_close(struct tu_tls *t)
+{
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	close(t->fd);
+	ERR_clear_error();
 }

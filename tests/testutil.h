@@ -7,9 +7,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
 
 #include "crypto.h"
 
@@ -61,5 +63,27 @@ void tu_cred_leaf(struct crypto_rng *rng, struct tu_cred *c,
                   size_t nsan);
 /* Frees and zeroes. NULL-safe fields. */
 void tu_cred_free(struct tu_cred *c);
+
+/*
+ * A raw TLS client on loopback, for bytes as a hostile peer writes them.
+ * tu_tls_open() connects to 127.0.0.1:port, with a client certificate
+ * when cert_file (and key_file, PEM) is given; the server is not
+ * verified, since the tests are about it.
+ */
+struct tu_tls {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+};
+
+void tu_tls_open(int port, const char *cert_file, const char *key_file,
+                 struct tu_tls *t);
+void tu_tls_write(struct tu_tls *t, const void *data, size_t len);
+/* Reads into out (size bytes, NUL-terminated) until want appears (when not
+ * NULL), the peer closes or 3 s pass. Returns the bytes read. */
+size_t tu_tls_read(struct tu_tls *t, const char *want, char *out, size_t size);
+void tu_tls_close(struct tu_tls *t);
+/* Whether want occurs in the n bytes at s (which may hold NULs). */
+bool tu_has(const char *s, size_t n, const char *want);
 
 #endif
