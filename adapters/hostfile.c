@@ -123,8 +123,11 @@ static unsigned hostfile_json_flags(const struct hostfile_target *a)
 
 static int hostfile_json_parse(struct hostfile_doc *doc, struct diag *d)
 {
-	return jdoc_parse(doc->text, doc->len, hostfile_json_flags(doc->a),
-	                  &doc->json, d);
+	/* The plan keeps the text it read until it is cleared, past the
+	 * document. */
+	return jdoc_parse(doc->text, doc->len,
+	                  hostfile_json_flags(doc->a) | JDOC_BORROW, &doc->json,
+	                  d);
 }
 
 static void hostfile_json_free(struct hostfile_doc *doc)
@@ -939,7 +942,10 @@ struct hostfile_run {
 	struct hostfile_doc doc;
 	char **names; /* the entries in the file */
 	size_t nnames;
-	bool container; /* the key path is there */
+	struct strset inset; /* names, for lookups */
+	struct strset ours;  /* prev->managed, for lookups */
+	struct strset named; /* the names of want and skips */
+	bool container;      /* the key path is there */
 	struct jedit *edits;
 	size_t nedits;
 	struct diag d;
@@ -989,11 +995,11 @@ static int hostfile_phase_fast(struct hostfile_run *run)
 	       stat(p->loc.path, &st) == 0 &&
 	       hostfile_stamp_matches(&prev->stamp, &st);
 	for (i = 0; fast && i < run->nwant; i++)
-		fast = strv_has(&prev->managed, run->want[i].name);
+		fast = strset_has(&run->ours, run->want[i].name);
 	/* A skipped entry of ours goes, unless it is held. */
 	for (i = 0; fast && i < run->nskips; i++)
 		fast = run->skips[i].held ||
-		       !strv_has(&prev->managed, run->skips[i].name);
+		       !strset_has(&run->ours, run->skips[i].name);
 	if (!fast)
 		return 0;
 	for (i = 0; i < run->nwant; i++)
@@ -1117,17 +1123,16 @@ static int hostfile_edit_push(struct hostfile_run *run, const char *name,
 static int hostfile_phase_wanted(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
-	const struct strv *before = &run->prev->managed;
-	const struct strv names = {run->names, run->nnames};
 	size_t i;
 	int r;
 
 	for (i = 0; i < run->nwant; i++) {
 		const char *name = run->want[i].name;
-		bool exists = strv_has(&names, name);
+		bool exists = strset_has(&run->inset, name);
+		bool ours = strset_has(&run->ours, name);
 		json_t *cur = NULL;
 
-		if (exists && !strv_has(before, name) && run->t->list) {
+		if (exists && !ours && run->t->list) {
 			/* The user's own rule, the same as ours: in force,
 			 * and left to them. */
 			if ((r = hostfile_item(p, name, PLAN_UNCHANGED,
@@ -1135,7 +1140,7 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 				return r;
 			continue;
 		}
-		if (exists && !strv_has(before, name)) {
+		if (exists && !ours) {
 			if ((r = hostfile_item(p, name, PLAN_CONFLICT,
 			                       "an entry of this name that "
 			                       "mcpfleet did not write is in "
@@ -1172,18 +1177,36 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 	return 0;
 }
 
+/* The set of the names the catalogue has for this file, wanted or not. */
+static int hostfile_named(struct hostfile_run *run)
+{
+	char **v;
+	size_t i, n = 0;
+	int r;
+
+	if ((v = calloc(run->nwant + run->nskips + 1, sizeof(*v))) == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; i < run->nwant; i++)
+		v[n++] = (char *)(uintptr_t)run->want[i].name;
+	for (i = 0; i < run->nskips; i++)
+		v[n++] = (char *)(uintptr_t)run->skips[i].name;
+	r = strset_init(&run->named, v, n);
+	free(v);
+	return r;
+}
+
 /* The removes: entries of ours the host should no longer hold. */
 static int hostfile_phase_removed(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
 	const struct strv *before = &run->prev->managed;
-	const struct strv names = {run->names, run->nnames};
 	size_t i;
 	int r;
 
 	for (i = 0; i < run->nskips; i++) {
 		const char *name = run->skips[i].name;
-		bool ours = strv_has(before, name) && strv_has(&names, name);
+		bool ours = strset_has(&run->ours, name) &&
+		            strset_has(&run->inset, name);
 
 		if (ours && run->skips[i].held) {
 			/* Left in the file as it is, and still ours. */
@@ -1202,10 +1225,8 @@ static int hostfile_phase_removed(struct hostfile_run *run)
 	for (i = 0; i < before->n; i++) {
 		const char *name = before->v[i];
 
-		if (hostfile_find_want(run->want, run->nwant, name) != NULL ||
-		    hostfile_skip_reason(run->skips, run->nskips, name) !=
-		        NULL ||
-		    !strv_has(&names, name))
+		if (strset_has(&run->named, name) ||
+		    !strset_has(&run->inset, name))
 			continue;
 		hostfile_edit_push(run, name, NULL);
 		if ((r = hostfile_item(p, name, PLAN_REMOVE,
@@ -1292,19 +1313,26 @@ static int hostfile_plan_file(struct host_plan *p,
 	int r;
 
 	diag_clear(&run.d);
-	if ((r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
+	if ((r = strset_init(&run.ours, prev->managed.v, prev->managed.n)) ==
+	        0 &&
+	    (r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
 	                              run.wmd)) == 0 &&
 	    (r = hostfile_phase_fast(&run)) == 0 &&
 	    (r = base != NULL ? hostfile_phase_read_base(&run)
-	                      : hostfile_phase_read(&run)) == 0) {
+	                      : hostfile_phase_read(&run)) == 0 &&
+	    (r = strset_init(&run.inset, run.names, run.nnames)) == 0) {
 		run.edits = calloc(nwant + nskips + prev->managed.n + 1,
 		                   sizeof(*run.edits));
 		r = run.edits == NULL ? -ERR_NOMEM : 0;
 		if (r == 0 && (r = hostfile_phase_wanted(&run)) == 0 &&
+		    (r = hostfile_named(&run)) == 0 &&
 		    (r = hostfile_phase_removed(&run)) == 0)
 			r = hostfile_phase_text(&run);
 	}
 	hostfile_doc_free(&run.doc);
+	strset_clear(&run.inset);
+	strset_clear(&run.ours);
+	strset_clear(&run.named);
 	jdoc_names_free(run.names, run.nnames);
 	free(run.edits);
 	return r == HOSTFILE_STOP ? 0 : r;

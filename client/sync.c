@@ -137,6 +137,7 @@ static int sync_state_union(const struct host_state *prev,
                             const struct host_state *after,
                             struct host_state *hs)
 {
+	struct strset had = {0};
 	size_t k;
 	int r;
 
@@ -145,10 +146,23 @@ static int sync_state_union(const struct host_state *prev,
 	for (k = 0; prev != NULL && k < prev->managed.n; k++)
 		if ((r = strv_push(&hs->managed, prev->managed.v[k])) != 0)
 			return r;
-	for (k = 0; k < after->managed.n; k++)
-		if (!strv_has(&hs->managed, after->managed.v[k]) &&
-		    (r = strv_push(&hs->managed, after->managed.v[k])) != 0)
+	if (prev != NULL &&
+	    (r = strset_init(&had, prev->managed.v, prev->managed.n)) != 0)
+		return r;
+	for (k = 0; k < after->managed.n; k++) {
+		const char *name = after->managed.v[k];
+		/* The names added so far: the few that are new. */
+		const struct strv added = {hs->managed.v + had.n,
+		                           hs->managed.n - had.n};
+
+		if (strset_has(&had, name) || strv_has(&added, name))
+			continue;
+		if ((r = strv_push(&hs->managed, name)) != 0) {
+			strset_clear(&had);
 			return r;
+		}
+	}
+	strset_clear(&had);
 	hs->created_container = after->created_container ||
 	                        (prev != NULL && prev->created_container);
 	hs->created_file =
@@ -172,14 +186,57 @@ static bool sync_state_covers(const struct host_state *prev,
 	return true;
 }
 
+/* The write of one host, on a thread of its own. */
+struct sync_job {
+	pthread_t tid;
+	bool changes; /* the plan changes its file (set once planned) */
+	bool started, threaded;
+	const struct sync_opts *o;
+	const struct server *servers;
+	size_t n;
+	const struct host_state *prev; /* the host's state, for a re-plan */
+	struct host_state own;         /* prev's copy, for an early write */
+	struct host_plan *p;
+	int r;
+};
+
 /*
- * Records, for every host about to be written, the union of the names it
- * manages now and after (its rules too): the state a crash in the middle
- * may leave. Sets *grew when that adds anything to st: when it does not,
- * st already covers every name about to be written.
+ * The union of the names p manages now (prev) and after its write, its
+ * rules' too: the state a crash in the middle of writing p may leave.
  */
-static int sync_state_intent(struct agent_state *st,
-                             const struct host_plan *plans, bool *grew)
+static int sync_plan_union(const struct host_state *prev,
+                           const struct host_plan *p, struct host_state *hs)
+{
+	int r;
+
+	memset(hs, 0, sizeof(*hs));
+	if ((r = sync_state_union(prev, &p->after, hs)) != 0 ||
+	    (p->after.filters != NULL &&
+	     ((hs->filters = calloc(1, sizeof(*hs->filters))) == NULL ||
+	      (r = sync_state_union(prev ? prev->filters : NULL,
+	                            p->after.filters, hs->filters)) != 0))) {
+		host_state_clear(hs);
+		return r != 0 ? r : -ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* True when p is to be written (planned, not a dry run, a change). */
+static bool sync_plan_writes(const struct sync_opts *o,
+                             const struct host_plan *p)
+{
+	return !o->dry_run && p->status == HOST_OK && hostfile_changed(p);
+}
+
+/*
+ * Records, for every host about to be written and not yet started, the
+ * union of the names it manages now and after (its rules too). Sets *grew
+ * when that adds anything to st: when it does not, st already covers every
+ * name about to be written.
+ */
+static int sync_state_intent(const struct sync_opts *o, struct agent_state *st,
+                             const struct host_plan *plans,
+                             const struct sync_job *jobs, bool *grew)
 {
 	size_t i;
 	int r;
@@ -188,19 +245,12 @@ static int sync_state_intent(struct agent_state *st,
 	for (i = 0; i < adapter_count; i++) {
 		const struct host_plan *p = &plans[i];
 		const struct host_state *prev = state_get(st, p->adapter->id);
-		struct host_state hs = {0};
+		struct host_state hs;
 
-		if (p->status != HOST_OK || !hostfile_changed(p))
+		if (jobs[i].started || !sync_plan_writes(o, p))
 			continue;
-		if ((r = sync_state_union(prev, &p->after, &hs)) != 0 ||
-		    (p->after.filters != NULL &&
-		     ((hs.filters = calloc(1, sizeof(*hs.filters))) == NULL ||
-		      (r = sync_state_union(prev ? prev->filters : NULL,
-		                            p->after.filters, hs.filters)) !=
-		          0))) {
-			host_state_clear(&hs);
-			return r != 0 ? r : -ERR_NOMEM;
-		}
+		if ((r = sync_plan_union(prev, p, &hs)) != 0)
+			return r;
 		if (sync_state_covers(prev, &hs)) {
 			host_state_clear(&hs);
 			continue;
@@ -216,10 +266,11 @@ static int sync_state_intent(struct agent_state *st,
 
 /*
  * Applies one plan. When another program changed the file since it was
- * read, plans that host again from the file as it is now, once.
+ * read, plans that host again from the file as it is now (against prev,
+ * its recorded state), once.
  */
 static int sync_apply(const struct sync_opts *o, const struct server *servers,
-                      size_t n, const struct agent_state *st,
+                      size_t n, const struct host_state *prev,
                       struct host_plan *p)
 {
 	struct host_plan again;
@@ -230,8 +281,7 @@ static int sync_apply(const struct sync_opts *o, const struct server *servers,
 		return 0;
 	if (hostfile_apply(p) != -ERR_CONFLICT)
 		return 0;
-	if ((r = hostfile_plan(a, o->env, servers, n, state_get(st, a->id),
-	                       &again)) != 0)
+	if ((r = hostfile_plan(a, o->env, servers, n, prev, &again)) != 0)
 		return r;
 	host_plan_clear(p);
 	*p = again;
@@ -265,65 +315,37 @@ static void sync_recover(const struct sync_opts *o)
 	}
 }
 
-struct sync_job {
-	pthread_t tid;
-	bool started;
-	const struct sync_opts *o;
-	const struct server *servers;
-	size_t n;
-	const struct agent_state *st;
-	struct host_plan *p;
-	int r;
-};
-
 static void *sync_apply_thread(void *arg)
 {
 	struct sync_job *job = arg;
 
-	job->r = sync_apply(job->o, job->servers, job->n, job->st, job->p);
+	job->r = sync_apply(job->o, job->servers, job->n, job->prev, job->p);
 	return NULL;
 }
 
-/*
- * Applies every changed plan, the hosts in parallel: each write ends in
- * fsyncs, and the file system commits concurrent ones together, so seven
- * hosts cost about what one does. A host that cannot get a thread is
- * applied on this one.
- */
-static int sync_apply_all(const struct sync_opts *o,
-                          const struct server *servers, size_t n,
-                          const struct agent_state *st, struct host_plan *plans)
+/* Starts the write of job's plan: on a thread, else on this one. */
+static void sync_job_start(struct sync_job *job)
 {
-	struct sync_job *jobs = calloc(adapter_count, sizeof(*jobs));
+	job->started = true;
+	job->threaded =
+	    pthread_create(&job->tid, NULL, sync_apply_thread, job) == 0;
+	if (!job->threaded)
+		sync_apply_thread(job);
+}
+
+/* Waits for every started write. Returns the first failure, or 0. */
+static int sync_jobs_join(struct sync_job *jobs)
+{
 	size_t i;
 	int r = 0;
 
-	if (jobs == NULL)
-		return -ERR_NOMEM;
 	for (i = 0; i < adapter_count; i++) {
-		struct sync_job *job = &jobs[i];
-
-		job->o = o;
-		job->servers = servers;
-		job->n = n;
-		job->st = st;
-		job->p = &plans[i];
-		job->r = 0;
-		job->started = false;
-		if (plans[i].status != HOST_OK || !hostfile_changed(&plans[i]))
-			continue;
-		job->started = pthread_create(&job->tid, NULL,
-		                              sync_apply_thread, job) == 0;
-		if (!job->started)
-			sync_apply_thread(job);
-	}
-	for (i = 0; i < adapter_count; i++) {
-		if (jobs[i].started)
+		if (jobs[i].threaded)
 			pthread_join(jobs[i].tid, NULL);
-		if (jobs[i].r != 0)
+		jobs[i].threaded = false;
+		if (jobs[i].r != 0 && r == 0)
 			r = jobs[i].r;
 	}
-	free(jobs);
 	return r;
 }
 
@@ -334,11 +356,43 @@ struct sync_planner {
 	const struct sync_opts *o;
 	const struct server *servers;
 	size_t n;
-	const struct agent_state *st;
+	const struct agent_state *st; /* read-only while planners run */
 	struct host_plan *plans;
+	struct sync_job *jobs;
 	size_t next; /* the next host to plan (atomic) */
 	int r;       /* -ERR_NOMEM when any plan failed (atomic) */
 };
+
+/*
+ * Once host i is planned, its write starts at once when st already records
+ * every name it may write: no write-ahead state is needed for it, and its
+ * fsyncs then overlap the planning of the other hosts. The job works on a
+ * copy of the host's state, since st grows while it runs.
+ */
+static int sync_plan_early(struct sync_planner *pl, size_t i)
+{
+	struct host_plan *p = &pl->plans[i];
+	struct sync_job *job = &pl->jobs[i];
+	const struct host_state *prev = state_get(pl->st, p->adapter->id);
+	struct host_state hs;
+	bool covered;
+	int r;
+
+	job->changes = p->status == HOST_OK && hostfile_changed(p);
+	if (!sync_plan_writes(pl->o, p))
+		return 0;
+	if ((r = sync_plan_union(prev, p, &hs)) != 0)
+		return r;
+	covered = sync_state_covers(prev, &hs);
+	host_state_clear(&hs);
+	if (!covered)
+		return 0;
+	if ((r = host_state_copy(prev, &job->own)) != 0)
+		return r;
+	job->prev = &job->own;
+	sync_job_start(job);
+	return 0;
+}
 
 static void *sync_plan_thread(void *arg)
 {
@@ -350,7 +404,9 @@ static void *sync_plan_thread(void *arg)
 		const struct adapter *a = adapter_registry[i];
 
 		if (hostfile_plan(a, pl->o->env, pl->servers, pl->n,
-		                  state_get(pl->st, a->id), &pl->plans[i]) != 0)
+		                  state_get(pl->st, a->id),
+		                  &pl->plans[i]) != 0 ||
+		    sync_plan_early(pl, i) != 0)
 			__atomic_store_n(&pl->r, -ERR_NOMEM, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -361,18 +417,26 @@ static void *sync_plan_thread(void *arg)
  * threads as there are processors, up to SYNC_PLAN_THREADS: planning is
  * most of a sync's work (the largest file parsed and edited, every server
  * rendered for every host), and the hosts are independent. Hosts are
- * taken in registry order, Claude Code's large file first. Returns 0 or
- * -ERR_NOMEM.
+ * taken in registry order, Claude Code's large file first. The writes that
+ * need no write-ahead state start as their plans end (sync_plan_early).
+ * Returns 0 or -ERR_NOMEM.
  */
 static int sync_plan_all(const struct sync_opts *o,
                          const struct server *servers, size_t n,
-                         const struct agent_state *st, struct host_plan *plans)
+                         const struct agent_state *st, struct host_plan *plans,
+                         struct sync_job *jobs)
 {
-	struct sync_planner pl = {o, servers, n, st, plans, 0, 0};
+	struct sync_planner pl = {o, servers, n, st, plans, jobs, 0, 0};
 	pthread_t tids[SYNC_PLAN_THREADS - 1];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t k, started = 0, want;
 
+	for (k = 0; k < adapter_count; k++) {
+		jobs[k].o = o;
+		jobs[k].servers = servers;
+		jobs[k].n = n;
+		jobs[k].p = &plans[k];
+	}
 	want = cpus > 1 ? (size_t)cpus : 1;
 	if (want > SYNC_PLAN_THREADS)
 		want = SYNC_PLAN_THREADS;
@@ -384,6 +448,26 @@ static int sync_plan_all(const struct sync_opts *o,
 	for (k = 0; k < started; k++)
 		pthread_join(tids[k], NULL);
 	return pl.r;
+}
+
+/*
+ * Starts the writes the planners left (those that needed the write-ahead
+ * state), the hosts in parallel: each write ends in fsyncs, and the file
+ * system commits concurrent ones together. prev is each host's state as
+ * recorded now.
+ */
+static void sync_apply_rest(const struct sync_opts *o,
+                            const struct agent_state *st,
+                            struct host_plan *plans, struct sync_job *jobs)
+{
+	size_t i;
+
+	for (i = 0; i < adapter_count; i++) {
+		if (jobs[i].started || !sync_plan_writes(o, &plans[i]))
+			continue;
+		jobs[i].prev = state_get(st, plans[i].adapter->id);
+		sync_job_start(&jobs[i]);
+	}
 }
 
 /* Fills *out from the plans and the state recorded after them. */
@@ -483,6 +567,7 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	struct agent_state st = {0};
 	struct sync_merged m = {0};
 	struct host_plan *plans = NULL;
+	struct sync_job *jobs = NULL;
 	struct server *flat = NULL, *owned = NULL;
 	const char *launcher = o->launcher;
 	char self[4096];
@@ -570,14 +655,13 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		sync_recover(o);
 	for (i = 0; o->ignore_stamps && i < st.n; i++)
 		st.hosts[i].st.stamp.valid = false;
-	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL)
+	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL ||
+	    (jobs = calloc(adapter_count, sizeof(*jobs))) == NULL)
 		goto nomem;
-	if (sync_plan_all(o, flat, m.n, &st, plans) != 0)
-		goto nomem;
+	r = sync_plan_all(o, flat, m.n, &st, plans, jobs);
 	for (i = 0; i < adapter_count; i++)
-		changed |=
-		    plans[i].status == HOST_OK && hostfile_changed(&plans[i]);
-	if (!o->dry_run && changed) {
+		changed |= jobs[i].changes;
+	if (r == 0 && !o->dry_run && changed) {
 		bool grew;
 
 		/* Write-ahead: record every name about to be written before
@@ -585,18 +669,22 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		 * that the next sync would take for the user's. When
 		 * state.json has them all (an update), that costs nothing:
 		 * a crash then leaves at most a temporary file, which the
-		 * next write of that file removes. */
-		if (sync_state_intent(&st, plans, &grew) != 0)
-			goto nomem;
-		if (grew) {
+		 * next write of that file removes; those writes have
+		 * started already. */
+		if ((r = sync_state_intent(o, &st, plans, jobs, &grew)) == 0 &&
+		    grew) {
 			st.last_sync = (int64_t)time(NULL);
 			st.pending = true;
-			if (state_save(state_path, &st) != 0)
+			if (state_save(state_path, &st) != 0) {
+				(void)sync_jobs_join(jobs);
 				goto save_failed;
+			}
 		}
-		if (sync_apply_all(o, flat, m.n, &st, plans) != 0)
-			goto nomem;
+		if (r == 0)
+			sync_apply_rest(o, &st, plans, jobs);
 	}
+	if (sync_jobs_join(jobs) != 0 || r != 0)
+		goto nomem;
 	for (i = 0; i < adapter_count; i++) {
 		struct host_plan *p = &plans[i];
 		const struct host_state *prev = state_get(&st, p->adapter->id);
@@ -652,7 +740,10 @@ nomem:
 out:
 	for (i = 0; plans != NULL && i < adapter_count; i++)
 		host_plan_clear(&plans[i]);
+	for (i = 0; jobs != NULL && i < adapter_count; i++)
+		host_state_clear(&jobs[i].own);
 	free(plans);
+	free(jobs);
 	free(flat);
 	for (i = 0; owned != NULL && i < m.n; i++)
 		server_clear(&owned[i]);

@@ -929,15 +929,25 @@ int jdoc_parse_depth(const char *text, size_t len, unsigned flags,
 		             len, JDOC_MAX_LEN - 1);
 		goto out;
 	}
+	if (flags & JDOC_BORROW && text == NULL)
+		text = "";
 	if ((doc = calloc(1, sizeof(*doc))) == NULL ||
-	    (doc->text = malloc(len + 1)) == NULL ||
 	    (jp = calloc(1, sizeof(*jp))) == NULL) {
 		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 		goto out;
 	}
-	if (len > 0)
-		memcpy(doc->text, text, len);
-	doc->text[len] = '\0';
+	if (flags & JDOC_BORROW) {
+		doc->text = (char *)(uintptr_t)text;
+		doc->borrowed = true;
+	} else {
+		if ((doc->text = malloc(len + 1)) == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+			goto out;
+		}
+		if (len > 0)
+			memcpy(doc->text, text, len);
+		doc->text[len] = '\0';
+	}
 	doc->len = len;
 	doc->flags = flags & JDOC_JSONC;
 	jp->s = (const unsigned char *)doc->text;
@@ -976,7 +986,8 @@ void jdoc_free(struct jdoc *doc)
 {
 	if (doc == NULL)
 		return;
-	free(doc->text);
+	if (!doc->borrowed)
+		free(doc->text);
 	free(doc->mem);
 	free(doc->obj);
 	buf_free(&doc->arena);
