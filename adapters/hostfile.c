@@ -52,9 +52,9 @@ struct hostfile_ops {
 	/* One entry as JSON (caller json_decref()s). */
 	int (*get)(const struct hostfile_doc *doc, const char *name,
 	           json_t **out, struct diag *d);
-	/* The edits applied to the text; *out is new (caller frees). */
+	/* The edits applied to the text, as a splice of it (edit.h). */
 	int (*edit)(const struct hostfile_doc *doc, const struct jedit *edits,
-	            size_t n, bool prune, char **out, size_t *outlen,
+	            size_t n, bool prune, struct edit_splice *out,
 	            struct diag *d);
 	/* The text of a new file holding only the edits' entries. */
 	int (*fresh_text)(const struct hostfile_target *a,
@@ -159,12 +159,25 @@ static int hostfile_json_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_json_edit(const struct hostfile_doc *doc,
                               const struct jedit *edits, size_t n, bool prune,
-                              char **out, size_t *outlen, struct diag *d)
+                              struct edit_splice *out, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
 
-	return jdoc_edit(doc->json, a->key_path, a->key_depth, edits, n,
-	                 prune ? JEDIT_PRUNE_EMPTY : 0, out, outlen, d);
+	return jdoc_edit_splice(doc->json, a->key_path, a->key_depth, edits, n,
+	                        prune ? JEDIT_PRUNE_EMPTY : 0, out, d);
+}
+
+/* An editor's whole new text as a splice replacing all of the old. */
+static int hostfile_whole(const struct hostfile_doc *doc, int r, char *text,
+                          size_t len, struct edit_splice *out)
+{
+	if (r != 0)
+		return r;
+	out->at = 0;
+	out->end = doc->len;
+	out->text = text;
+	out->len = len;
+	return 0;
 }
 
 /* A new JSON file holding only the entries (or, for a list, the strings)
@@ -253,13 +266,17 @@ static int hostfile_jlist_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_jlist_edit(const struct hostfile_doc *doc,
                                const struct jedit *edits, size_t n, bool prune,
-                               char **out, size_t *outlen, struct diag *d)
+                               struct edit_splice *out, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
 
-	return jlist_edit(doc->json, hostfile_json_flags(a), a->key_path,
-	                  a->key_depth, edits, n, prune ? JEDIT_PRUNE_EMPTY : 0,
-	                  out, outlen, d);
+	r = jlist_edit(doc->json, hostfile_json_flags(a), a->key_path,
+	               a->key_depth, edits, n, prune ? JEDIT_PRUNE_EMPTY : 0,
+	               &text, &len, d);
+	return hostfile_whole(doc, r, text, len, out);
 }
 
 static int hostfile_toml_parse(struct hostfile_doc *doc, struct diag *d)
@@ -299,14 +316,18 @@ static int hostfile_toml_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_toml_edit(const struct hostfile_doc *doc,
                               const struct jedit *edits, size_t n, bool prune,
-                              char **out, size_t *outlen, struct diag *d)
+                              struct edit_splice *out, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
 
 	/* A TOML file keeps its [PATH] parent: nothing to prune. */
 	(void)prune;
-	return tomledit_edit(doc->toml, doc->text, doc->len, a->key_path,
-	                     a->key_depth, edits, n, out, outlen, d);
+	r = tomledit_edit(doc->toml, doc->text, doc->len, a->key_path,
+	                  a->key_depth, edits, n, &text, &len, d);
+	return hostfile_whole(doc, r, text, len, out);
 }
 
 /* A new TOML file: the edits applied to an empty document. */
@@ -419,9 +440,10 @@ static int hostfile_doc_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_doc_edit(const struct hostfile_doc *doc,
                              const struct jedit *edits, size_t n, bool prune,
-                             char **out, size_t *outlen, struct diag *d)
+                             struct edit_splice *out, struct diag *d)
 {
-	return doc->ops->edit(doc, edits, n, prune, out, outlen, d);
+	memset(out, 0, sizeof(*out));
+	return doc->ops->edit(doc, edits, n, prune, out, d);
 }
 
 /*
@@ -952,6 +974,30 @@ struct hostfile_run {
 	unsigned char wmd[32]; /* hostfile_want_digest() */
 };
 
+/* The whole text p writes, as a new string (a rare need: the writer writes
+ * the splice's pieces). The file's text when p changes nothing. */
+static int hostfile_new_join(const struct host_plan *p, char **out, size_t *len)
+{
+	static const struct edit_splice none = {0};
+
+	return edit_splice_join(p->changed ? &p->edit : &none, p->old_text,
+	                        p->old_exists ? p->old_len : 0, out, len);
+}
+
+/* Sets *empty when the text p writes is what mcpfleet creates empty. */
+static int hostfile_new_empty(const struct host_plan *p,
+                              const struct hostfile_target *t, bool *empty)
+{
+	char *text;
+	size_t len;
+
+	if (hostfile_new_join(p, &text, &len) != 0)
+		return -ERR_NOMEM;
+	*empty = hostfile_text_empty(t, text, len);
+	free(text);
+	return 0;
+}
+
 /* Stops a phase: the file is unusable, the plan BLOCKED (1), or ENOMEM. */
 #define HOSTFILE_STOP 1
 
@@ -1065,8 +1111,6 @@ static int hostfile_phase_read_base(struct hostfile_run *run)
 {
 	const struct host_plan *b = run->base;
 	struct host_plan *p = run->p;
-	const char *text = b->changed ? b->new_text : b->old_text;
-	size_t len = b->changed ? b->new_len : b->old_len;
 
 	p->read_stamp = b->read_stamp;
 	p->after.stamp = b->read_stamp;
@@ -1076,11 +1120,8 @@ static int hostfile_phase_read_base(struct hostfile_run *run)
 		p->after.stamp.valid = false;
 		return 0;
 	}
-	if ((p->old_text = malloc(len + 1)) == NULL)
+	if (hostfile_new_join(b, &p->old_text, &p->old_len) != 0)
 		return -ERR_NOMEM;
-	memcpy(p->old_text, text, len);
-	p->old_text[len] = '\0';
-	p->old_len = len;
 	return hostfile_phase_parse(run);
 }
 
@@ -1244,6 +1285,7 @@ static int hostfile_phase_text(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
 	const struct host_state *prev = run->prev;
+	bool empty = false;
 	int r;
 
 	p->after.created_container =
@@ -1255,20 +1297,22 @@ static int hostfile_phase_text(struct hostfile_run *run)
 
 		if (p->old_exists)
 			r = hostfile_doc_edit(&run->doc, run->edits,
-			                      run->nedits, prune, &p->new_text,
-			                      &p->new_len, &run->d);
+			                      run->nedits, prune, &p->edit,
+			                      &run->d);
 		else
 			r = hostfile_fresh_text(run->t, run->edits, run->nedits,
-			                        &p->new_text, &p->new_len,
+			                        &p->edit.text, &p->edit.len,
 			                        &run->d);
 		if (r == -ERR_NOMEM)
 			return r;
 		if (r != 0)
 			return hostfile_block(run, "%s", run->d.msg);
-		p->changed = !p->old_exists || p->new_len != p->old_len ||
-		             memcmp(p->new_text, p->old_text, p->new_len) != 0;
+		p->changed = !p->old_exists ||
+		             edit_splice_changes(&p->edit, p->old_text);
 		if (p->after.created_file && p->after.managed.n == 0 &&
-		    hostfile_text_empty(run->t, p->new_text, p->new_len)) {
+		    (r = hostfile_new_empty(p, run->t, &empty)) != 0)
+			return r;
+		if (empty) {
 			p->delete_file = p->old_exists;
 			p->changed = p->old_exists;
 			p->after.created_file = false;
@@ -1417,23 +1461,32 @@ static void hostfile_rules_free(struct hostfile_want *rules, size_t n)
  * Rules planned on the text of the host's plan, in its file: one text, one
  * write (the host's), so that neither write undoes the other.
  */
-static void hostfile_filters_join(struct host_plan *p, struct host_plan *fp)
+static int hostfile_filters_join(struct host_plan *p, struct host_plan *fp)
 {
-	free(p->new_text);
-	p->new_text = fp->new_text;
-	p->new_len = fp->new_len;
-	fp->new_text = NULL;
-	fp->new_len = 0;
+	struct edit_splice all = {0};
+	bool empty = false;
+	int r;
+
+	/* fp's text is its whole edit over p's: p's file, whole. */
+	if (hostfile_new_join(fp, &all.text, &all.len) != 0)
+		return -ERR_NOMEM;
+	all.end = p->old_len;
+	edit_splice_free(&p->edit);
+	p->edit = all;
+	edit_splice_free(&fp->edit);
 	fp->joined = true;
 	p->delete_file = false;
-	p->changed = !p->old_exists || p->new_len != p->old_len ||
-	             memcmp(p->new_text, p->old_text, p->new_len) != 0;
+	p->changed =
+	    !p->old_exists || edit_splice_changes(&p->edit, p->old_text);
 	/* The last of ours gone from a file of ours: the file goes. */
 	if (p->after.created_file && p->after.managed.n == 0 &&
 	    fp->after.managed.n == 0 &&
-	    hostfile_text_empty(
-	        &(const struct hostfile_target){.format = p->adapter->format},
-	        p->new_text, p->new_len)) {
+	    (r = hostfile_new_empty(
+	         p,
+	         &(const struct hostfile_target){.format = p->adapter->format},
+	         &empty)) != 0)
+		return r;
+	if (empty) {
 		p->delete_file = p->old_exists;
 		p->changed = p->old_exists;
 		p->after.created_file = false;
@@ -1441,6 +1494,7 @@ static void hostfile_filters_join(struct host_plan *p, struct host_plan *fp)
 	}
 	if (p->changed)
 		p->after.stamp.valid = false;
+	return 0;
 }
 
 /*
@@ -1490,7 +1544,7 @@ static int hostfile_plan_filters(struct host_plan *p,
 	hostfile_rules_free(rules, nrules);
 	if (r == 0 && fp->shares_file && p->read && fp->status == HOST_OK &&
 	    fp->changed)
-		hostfile_filters_join(p, fp);
+		r = hostfile_filters_join(p, fp);
 	return r;
 }
 
@@ -1706,6 +1760,12 @@ int hostfile_apply(struct host_plan *p)
 
 static int hostfile_apply_file(struct host_plan *p)
 {
+	size_t old_len = p->old_exists ? p->old_len : 0;
+	const struct iovec iov[3] = {
+	    {.iov_base = p->old_text, .iov_len = p->edit.at},
+	    {.iov_base = p->edit.text, .iov_len = p->edit.len},
+	    {.iov_base = old_len > 0 ? p->old_text + p->edit.end : NULL,
+	     .iov_len = old_len - p->edit.end}};
 	struct stat st, now;
 	char *bak = NULL;
 	int r = 0;
@@ -1751,8 +1811,7 @@ static int hostfile_apply_file(struct host_plan *p)
 		return r;
 	/* A new host file may hold credentials: owner-only until the owner
 	 * says otherwise. An existing file keeps its mode. */
-	if (fileio_write_atomic_st(p->loc.path, p->new_text, p->new_len, 0600,
-	                           0, &st) != 0) {
+	if (fileio_write_atomic_iov(p->loc.path, iov, 3, 0600, 0, &st) != 0) {
 		hostfile_set_message(
 		    p, HOST_BLOCKED, "%s: %s: cannot write: %s; file unchanged",
 		    p->adapter->id, p->loc.path, strerror(errno));
@@ -1829,7 +1888,7 @@ void host_plan_clear(struct host_plan *p)
 	strv_clear(&p->warnings);
 	host_state_clear(&p->after);
 	free(p->old_text);
-	free(p->new_text);
+	edit_splice_free(&p->edit);
 	free(p->backup_path);
 	host_plan_clear(p->filters);
 	free(p->filters);

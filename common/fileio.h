@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 
 /*
@@ -37,6 +38,11 @@ int fileio_write_atomic(const char *path, const void *data, size_t len,
  */
 int fileio_write_atomic_st(const char *path, const void *data, size_t len,
                            mode_t mode, unsigned flags, struct stat *st);
+
+/* As fileio_write_atomic_st, the content given as n pieces, written in
+ * order (an edited file's unchanged head and tail around its new part). */
+int fileio_write_atomic_iov(const char *path, const struct iovec *iov, int n,
+                            mode_t mode, unsigned flags, struct stat *st);
 
 /*
  * Makes bak a backup of path as it is now (its last version, which data
