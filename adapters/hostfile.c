@@ -1699,7 +1699,8 @@ bool hostfile_changed(const struct host_plan *p)
 	return p->changed || (p->filters != NULL && p->filters->changed);
 }
 
-static int hostfile_apply_file(struct host_plan *p);
+static int hostfile_apply_file(struct host_plan *p,
+                               const struct fileio_gate *gate);
 
 /*
  * Creates the directory of a new host file when it is missing, owner-only:
@@ -1730,12 +1731,17 @@ static int hostfile_make_dir(struct host_plan *p)
 
 int hostfile_apply(struct host_plan *p)
 {
+	return hostfile_apply_gated(p, NULL);
+}
+
+int hostfile_apply_gated(struct host_plan *p, const struct fileio_gate *gate)
+{
 	struct host_plan *fp = p->filters;
 	int r;
 
 	if (p->status != HOST_OK)
 		return 0;
-	if ((r = hostfile_apply_file(p)) != 0 || fp == NULL ||
+	if ((r = hostfile_apply_file(p, gate)) != 0 || fp == NULL ||
 	    fp->status != HOST_OK)
 		return r;
 	/* Rules in the host's file went into its text: the file as written
@@ -1744,7 +1750,7 @@ int hostfile_apply(struct host_plan *p)
 		p->after.filters->stamp = p->after.stamp;
 	if (!fp->changed || fp->joined)
 		return 0;
-	if ((r = hostfile_apply_file(fp)) == 0) {
+	if ((r = hostfile_apply_file(fp, gate)) == 0) {
 		if (p->after.filters != NULL)
 			p->after.filters->stamp = fp->after.stamp;
 		return 0;
@@ -1758,8 +1764,42 @@ int hostfile_apply(struct host_plan *p)
 	return r == -ERR_CONFLICT ? r : 0;
 }
 
-static int hostfile_apply_file(struct host_plan *p)
+/* A gated write's last check: the file is still as it was left when the
+ * write began (with its backup's link), once the gate let it through. */
+struct hostfile_recheck {
+	const struct fileio_gate *gate;
+	struct host_plan *p;
+	bool existed;
+	struct stat linked;
+};
+
+static int hostfile_recheck_pass(void *ctx)
 {
+	struct hostfile_recheck *rc = ctx;
+	struct host_plan *p = rc->p;
+	struct host_stamp was = {0};
+	struct stat now;
+	int r;
+
+	if ((r = rc->gate->pass(rc->gate->ctx)) != 0)
+		return r;
+	hostfile_stamp_from(&was, &rc->linked);
+	if (rc->existed ? stat(p->loc.path, &now) == 0 &&
+	                      hostfile_stamp_matches(&was, &now)
+	                : lstat(p->loc.path, &now) != 0 && errno == ENOENT)
+		return 0;
+	hostfile_set_message(p, HOST_BLOCKED,
+	                     "%s: %s: changed by another program during the "
+	                     "sync; not written",
+	                     p->adapter->id, p->loc.path);
+	return -ERR_CONFLICT;
+}
+
+static int hostfile_apply_file(struct host_plan *p,
+                               const struct fileio_gate *gate)
+{
+	struct hostfile_recheck rc = {gate, p, p->old_exists, {0}};
+	const struct fileio_gate recheck = {hostfile_recheck_pass, &rc};
 	size_t old_len = p->old_exists ? p->old_len : 0;
 	const struct iovec iov[3] = {
 	    {.iov_base = p->old_text, .iov_len = p->edit.at},
@@ -1811,7 +1851,15 @@ static int hostfile_apply_file(struct host_plan *p)
 		return r;
 	/* A new host file may hold credentials: owner-only until the owner
 	 * says otherwise. An existing file keeps its mode. */
-	if (fileio_write_atomic_iov(p->loc.path, iov, 3, 0600, 0, &st) != 0) {
+	if (gate != NULL && p->old_exists && stat(p->loc.path, &rc.linked) != 0)
+		rc.linked.st_ino = 0; /* gone: the recheck fails */
+	if ((r = fileio_write_atomic_iov(p->loc.path, iov, 3, 0600, 0, &st,
+	                                 gate != NULL ? &recheck : NULL)) ==
+	    -ERR_CONFLICT) {
+		p->after.stamp.valid = false;
+		return r;
+	}
+	if (r != 0) {
 		hostfile_set_message(
 		    p, HOST_BLOCKED, "%s: %s: cannot write: %s; file unchanged",
 		    p->adapter->id, p->loc.path, strerror(errno));

@@ -11,6 +11,7 @@
 #include "adapter.h"
 #include "catalogue.h"
 #include "edit.h"
+#include "fileio.h"
 
 enum host_status {
 	HOST_OK,      /* planned (and applied, unless a dry run) */
@@ -126,6 +127,14 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
  * set, and the file is untouched.
  */
 int hostfile_apply(struct host_plan *p);
+
+/*
+ * hostfile_apply, each file's rename held until gate lets it happen (its
+ * new content written and synced meanwhile), and the file checked once
+ * more after that wait: -ERR_CONFLICT when another program changed it.
+ * A gate that refuses leaves the files as they were (its code returned).
+ */
+int hostfile_apply_gated(struct host_plan *p, const struct fileio_gate *gate);
 
 /* The path of a host file's backup ("<path>.bak"): a new string (caller
  * frees), or NULL on ENOMEM. */

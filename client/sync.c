@@ -186,16 +186,53 @@ static bool sync_state_covers(const struct host_state *prev,
 	return true;
 }
 
+/*
+ * Holds the renames of the writes that need the write-ahead state (their
+ * names are not all in state.json yet) until it is saved: their new texts
+ * are written and synced meanwhile, while other hosts are still planned.
+ */
+struct sync_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+	int verdict; /* 0: rename; else the writes are abandoned with it */
+};
+
+static int sync_gate_pass(void *ctx)
+{
+	struct sync_gate *g = ctx;
+	int r;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	r = g->verdict;
+	pthread_mutex_unlock(&g->mu);
+	return r;
+}
+
+static void sync_gate_open(struct sync_gate *g, int verdict)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	g->verdict = verdict;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
 /* The write of one host, on a thread of its own. */
 struct sync_job {
 	pthread_t tid;
 	bool changes; /* the plan changes its file (set once planned) */
 	bool started, threaded;
+	bool deferred; /* gated, and no thread: run once the gate opens */
 	const struct sync_opts *o;
 	const struct server *servers;
 	size_t n;
-	const struct host_state *prev; /* the host's state, for a re-plan */
-	struct host_state own;         /* prev's copy, for an early write */
+	struct host_state prev;   /* the host's state before: for a re-plan */
+	struct host_state intent; /* what a crash may leave, when it grows */
+	bool grows;               /* intent records names prev does not */
+	const struct fileio_gate *gate; /* when grows */
 	struct host_plan *p;
 	int r;
 };
@@ -221,42 +258,26 @@ static int sync_plan_union(const struct host_state *prev,
 	return 0;
 }
 
-/* True when p is to be written (planned, not a dry run, a change). */
-static bool sync_plan_writes(const struct sync_opts *o,
-                             const struct host_plan *p)
-{
-	return !o->dry_run && p->status == HOST_OK && hostfile_changed(p);
-}
-
 /*
- * Records, for every host about to be written and not yet started, the
- * union of the names it manages now and after (its rules too). Sets *grew
- * when that adds anything to st: when it does not, st already covers every
- * name about to be written.
+ * Records in st the intents of the writes that grow it (computed by the
+ * planners, so that the writes running meanwhile are not read). Sets *grew
+ * when there was any: state.json must then be saved before they rename.
  */
-static int sync_state_intent(const struct sync_opts *o, struct agent_state *st,
-                             const struct host_plan *plans,
-                             const struct sync_job *jobs, bool *grew)
+static int sync_state_intent(struct agent_state *st, struct sync_job *jobs,
+                             bool *grew)
 {
 	size_t i;
 	int r;
 
 	*grew = false;
 	for (i = 0; i < adapter_count; i++) {
-		const struct host_plan *p = &plans[i];
-		const struct host_state *prev = state_get(st, p->adapter->id);
 		struct host_state hs;
 
-		if (jobs[i].started || !sync_plan_writes(o, p))
+		if (!jobs[i].grows)
 			continue;
-		if ((r = sync_plan_union(prev, p, &hs)) != 0)
-			return r;
-		if (sync_state_covers(prev, &hs)) {
-			host_state_clear(&hs);
-			continue;
-		}
 		*grew = true;
-		if ((r = state_put(st, p->adapter->id, &hs)) != 0) {
+		if ((r = host_state_copy(&jobs[i].intent, &hs)) != 0 ||
+		    (r = state_put(st, jobs[i].p->adapter->id, &hs)) != 0) {
 			host_state_clear(&hs);
 			return r;
 		}
@@ -269,23 +290,23 @@ static int sync_state_intent(const struct sync_opts *o, struct agent_state *st,
  * read, plans that host again from the file as it is now (against prev,
  * its recorded state), once.
  */
-static int sync_apply(const struct sync_opts *o, const struct server *servers,
-                      size_t n, const struct host_state *prev,
-                      struct host_plan *p)
+static int sync_apply(struct sync_job *job)
 {
-	struct host_plan again;
+	struct host_plan again, *p = job->p;
 	const struct adapter *a = p->adapter;
 	int r;
 
 	if (p->status != HOST_OK || !hostfile_changed(p))
 		return 0;
-	if (hostfile_apply(p) != -ERR_CONFLICT)
+	if (hostfile_apply_gated(p, job->gate) != -ERR_CONFLICT)
 		return 0;
-	if ((r = hostfile_plan(a, o->env, servers, n, prev, &again)) != 0)
+	if ((r = hostfile_plan(a, job->o->env, job->servers, job->n,
+	                       job->prev.path != NULL ? &job->prev : NULL,
+	                       &again)) != 0)
 		return r;
 	host_plan_clear(p);
 	*p = again;
-	(void)hostfile_apply(p);
+	(void)hostfile_apply_gated(p, job->gate);
 	return 0;
 }
 
@@ -319,26 +340,40 @@ static void *sync_apply_thread(void *arg)
 {
 	struct sync_job *job = arg;
 
-	job->r = sync_apply(job->o, job->servers, job->n, job->prev, job->p);
+	job->r = sync_apply(job);
 	return NULL;
 }
 
-/* Starts the write of job's plan: on a thread, else on this one. */
+/*
+ * Starts the write of job's plan on a thread. Without a thread, an
+ * ungated write runs on this one, a gated one once the gate opens (a
+ * planner waiting on it would hold up the very save that opens it).
+ */
 static void sync_job_start(struct sync_job *job)
 {
 	job->started = true;
 	job->threaded =
 	    pthread_create(&job->tid, NULL, sync_apply_thread, job) == 0;
-	if (!job->threaded)
+	if (job->threaded)
+		return;
+	if (job->gate != NULL)
+		job->deferred = true;
+	else
 		sync_apply_thread(job);
 }
 
-/* Waits for every started write. Returns the first failure, or 0. */
+/* Runs the deferred writes (the gate is open), then waits for every
+ * started one. Returns the first failure, or 0. */
 static int sync_jobs_join(struct sync_job *jobs)
 {
 	size_t i;
 	int r = 0;
 
+	for (i = 0; i < adapter_count; i++)
+		if (jobs[i].deferred) {
+			jobs[i].deferred = false;
+			sync_apply_thread(&jobs[i]);
+		}
 	for (i = 0; i < adapter_count; i++) {
 		if (jobs[i].threaded)
 			pthread_join(jobs[i].tid, NULL);
@@ -347,6 +382,12 @@ static int sync_jobs_join(struct sync_job *jobs)
 			r = jobs[i].r;
 	}
 	return r;
+}
+
+static void sync_job_clear(struct sync_job *job)
+{
+	host_state_clear(&job->prev);
+	host_state_clear(&job->intent);
 }
 
 /* Hosts planned at once, at most (one thread each, the caller's included). */
@@ -359,37 +400,33 @@ struct sync_planner {
 	const struct agent_state *st; /* read-only while planners run */
 	struct host_plan *plans;
 	struct sync_job *jobs;
+	const struct fileio_gate *gate;
 	size_t next; /* the next host to plan (atomic) */
 	int r;       /* -ERR_NOMEM when any plan failed (atomic) */
 };
 
 /*
- * Once host i is planned, its write starts at once when st already records
- * every name it may write: no write-ahead state is needed for it, and its
- * fsyncs then overlap the planning of the other hosts. The job works on a
- * copy of the host's state, since st grows while it runs.
+ * Once host i is planned, its write starts at once, so that its fsyncs
+ * overlap the planning of the other hosts. When st does not yet record
+ * every name it may write, its rename waits at the gate for the
+ * write-ahead state. The job keeps copies of what it needs of st, which
+ * grows while it runs.
  */
-static int sync_plan_early(struct sync_planner *pl, size_t i)
+static int sync_plan_started(struct sync_planner *pl, size_t i)
 {
 	struct host_plan *p = &pl->plans[i];
 	struct sync_job *job = &pl->jobs[i];
 	const struct host_state *prev = state_get(pl->st, p->adapter->id);
-	struct host_state hs;
-	bool covered;
 	int r;
 
 	job->changes = p->status == HOST_OK && hostfile_changed(p);
-	if (!sync_plan_writes(pl->o, p))
+	if (pl->o->dry_run || !job->changes)
 		return 0;
-	if ((r = sync_plan_union(prev, p, &hs)) != 0)
+	if ((r = sync_plan_union(prev, p, &job->intent)) != 0 ||
+	    (prev != NULL && (r = host_state_copy(prev, &job->prev)) != 0))
 		return r;
-	covered = sync_state_covers(prev, &hs);
-	host_state_clear(&hs);
-	if (!covered)
-		return 0;
-	if ((r = host_state_copy(prev, &job->own)) != 0)
-		return r;
-	job->prev = &job->own;
+	job->grows = !sync_state_covers(prev, &job->intent);
+	job->gate = job->grows ? pl->gate : NULL;
 	sync_job_start(job);
 	return 0;
 }
@@ -406,7 +443,7 @@ static void *sync_plan_thread(void *arg)
 		if (hostfile_plan(a, pl->o->env, pl->servers, pl->n,
 		                  state_get(pl->st, a->id),
 		                  &pl->plans[i]) != 0 ||
-		    sync_plan_early(pl, i) != 0)
+		    sync_plan_started(pl, i) != 0)
 			__atomic_store_n(&pl->r, -ERR_NOMEM, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -417,16 +454,15 @@ static void *sync_plan_thread(void *arg)
  * threads as there are processors, up to SYNC_PLAN_THREADS: planning is
  * most of a sync's work (the largest file parsed and edited, every server
  * rendered for every host), and the hosts are independent. Hosts are
- * taken in registry order, Claude Code's large file first. The writes that
- * need no write-ahead state start as their plans end (sync_plan_early).
- * Returns 0 or -ERR_NOMEM.
+ * taken in registry order, Claude Code's large file first. Each write
+ * starts as its plan ends (sync_plan_started). Returns 0 or -ERR_NOMEM.
  */
 static int sync_plan_all(const struct sync_opts *o,
                          const struct server *servers, size_t n,
                          const struct agent_state *st, struct host_plan *plans,
-                         struct sync_job *jobs)
+                         struct sync_job *jobs, const struct fileio_gate *gate)
 {
-	struct sync_planner pl = {o, servers, n, st, plans, jobs, 0, 0};
+	struct sync_planner pl = {o, servers, n, st, plans, jobs, gate, 0, 0};
 	pthread_t tids[SYNC_PLAN_THREADS - 1];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t k, started = 0, want;
@@ -448,26 +484,6 @@ static int sync_plan_all(const struct sync_opts *o,
 	for (k = 0; k < started; k++)
 		pthread_join(tids[k], NULL);
 	return pl.r;
-}
-
-/*
- * Starts the writes the planners left (those that needed the write-ahead
- * state), the hosts in parallel: each write ends in fsyncs, and the file
- * system commits concurrent ones together. prev is each host's state as
- * recorded now.
- */
-static void sync_apply_rest(const struct sync_opts *o,
-                            const struct agent_state *st,
-                            struct host_plan *plans, struct sync_job *jobs)
-{
-	size_t i;
-
-	for (i = 0; i < adapter_count; i++) {
-		if (jobs[i].started || !sync_plan_writes(o, &plans[i]))
-			continue;
-		jobs[i].prev = state_get(st, plans[i].adapter->id);
-		sync_job_start(&jobs[i]);
-	}
 }
 
 /* Fills *out from the plans and the state recorded after them. */
@@ -568,6 +584,11 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	struct sync_merged m = {0};
 	struct host_plan *plans = NULL;
 	struct sync_job *jobs = NULL;
+	struct sync_gate gate = {PTHREAD_MUTEX_INITIALIZER,
+	                         PTHREAD_COND_INITIALIZER, false, 0};
+	const struct fileio_gate gate_pass = {sync_gate_pass, &gate};
+	bool grew = false;
+	int saved;
 	struct server *flat = NULL, *owned = NULL;
 	const char *launcher = o->launcher;
 	char self[4096];
@@ -658,31 +679,28 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL ||
 	    (jobs = calloc(adapter_count, sizeof(*jobs))) == NULL)
 		goto nomem;
-	r = sync_plan_all(o, flat, m.n, &st, plans, jobs);
+	/* Write-ahead: every name about to be written is recorded before
+	 * the file that holds it is renamed into place, so that a crash
+	 * never leaves an entry of ours that the next sync would take for
+	 * the user's. The writes start as their plans end; those with names
+	 * state.json lacks wait at the gate, before their renames, for it to
+	 * be saved (a crash before then leaves at most a temporary file,
+	 * which the next write of that file removes). */
+	r = sync_plan_all(o, flat, m.n, &st, plans, jobs, &gate_pass);
 	for (i = 0; i < adapter_count; i++)
 		changed |= jobs[i].changes;
-	if (r == 0 && !o->dry_run && changed) {
-		bool grew;
-
-		/* Write-ahead: record every name about to be written before
-		 * writing it, so that a crash never leaves an entry of ours
-		 * that the next sync would take for the user's. When
-		 * state.json has them all (an update), that costs nothing:
-		 * a crash then leaves at most a temporary file, which the
-		 * next write of that file removes; those writes have
-		 * started already. */
-		if ((r = sync_state_intent(o, &st, plans, jobs, &grew)) == 0 &&
-		    grew) {
-			st.last_sync = (int64_t)time(NULL);
-			st.pending = true;
-			if (state_save(state_path, &st) != 0) {
-				(void)sync_jobs_join(jobs);
-				goto save_failed;
-			}
+	if (r == 0 && (r = sync_state_intent(&st, jobs, &grew)) == 0 && grew) {
+		st.last_sync = (int64_t)time(NULL);
+		st.pending = true;
+		if (state_save(state_path, &st) != 0) {
+			saved = errno;
+			sync_gate_open(&gate, -ERR_IO);
+			(void)sync_jobs_join(jobs);
+			errno = saved;
+			goto save_failed;
 		}
-		if (r == 0)
-			sync_apply_rest(o, &st, plans, jobs);
 	}
+	sync_gate_open(&gate, r);
 	if (sync_jobs_join(jobs) != 0 || r != 0)
 		goto nomem;
 	for (i = 0; i < adapter_count; i++) {
@@ -741,7 +759,7 @@ out:
 	for (i = 0; plans != NULL && i < adapter_count; i++)
 		host_plan_clear(&plans[i]);
 	for (i = 0; jobs != NULL && i < adapter_count; i++)
-		host_state_clear(&jobs[i].own);
+		sync_job_clear(&jobs[i]);
 	free(plans);
 	free(jobs);
 	free(flat);

@@ -151,11 +151,13 @@ int fileio_write_atomic_st(const char *path, const void *data, size_t len,
 {
 	struct iovec one = {(void *)(uintptr_t)data, len};
 
-	return fileio_write_atomic_iov(path, &one, 1, mode, flags, out_st);
+	return fileio_write_atomic_iov(path, &one, 1, mode, flags, out_st,
+	                               NULL);
 }
 
 int fileio_write_atomic_iov(const char *path, const struct iovec *iov, int n,
-                            mode_t mode, unsigned flags, struct stat *out_st)
+                            mode_t mode, unsigned flags, struct stat *out_st,
+                            const struct fileio_gate *gate)
 {
 	struct stat st, after;
 	char tmp[4096], *real = NULL;
@@ -203,6 +205,8 @@ int fileio_write_atomic_iov(const char *path, const struct iovec *iov, int n,
 		goto fail;
 	}
 	fd = -1;
+	if (gate != NULL && (r = gate->pass(gate->ctx)) != 0)
+		goto fail;
 	if (rename(tmp, path) != 0) {
 		r = -ERR_IO;
 		goto fail;
