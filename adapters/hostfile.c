@@ -52,9 +52,9 @@ struct hostfile_ops {
 	/* One entry as JSON (caller json_decref()s). */
 	int (*get)(const struct hostfile_doc *doc, const char *name,
 	           json_t **out, struct diag *d);
-	/* The edits applied to the text; *out is new (caller frees). */
+	/* The edits applied to the text, as a splice of it (edit.h). */
 	int (*edit)(const struct hostfile_doc *doc, const struct jedit *edits,
-	            size_t n, bool prune, char **out, size_t *outlen,
+	            size_t n, bool prune, struct edit_splice *out,
 	            struct diag *d);
 	/* The text of a new file holding only the edits' entries. */
 	int (*fresh_text)(const struct hostfile_target *a,
@@ -123,8 +123,11 @@ static unsigned hostfile_json_flags(const struct hostfile_target *a)
 
 static int hostfile_json_parse(struct hostfile_doc *doc, struct diag *d)
 {
-	return jdoc_parse(doc->text, doc->len, hostfile_json_flags(doc->a),
-	                  &doc->json, d);
+	/* The plan keeps the text it read until it is cleared, past the
+	 * document. */
+	return jdoc_parse(doc->text, doc->len,
+	                  hostfile_json_flags(doc->a) | JDOC_BORROW, &doc->json,
+	                  d);
 }
 
 static void hostfile_json_free(struct hostfile_doc *doc)
@@ -156,12 +159,25 @@ static int hostfile_json_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_json_edit(const struct hostfile_doc *doc,
                               const struct jedit *edits, size_t n, bool prune,
-                              char **out, size_t *outlen, struct diag *d)
+                              struct edit_splice *out, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
 
-	return jdoc_edit(doc->json, a->key_path, a->key_depth, edits, n,
-	                 prune ? JEDIT_PRUNE_EMPTY : 0, out, outlen, d);
+	return jdoc_edit_splice(doc->json, a->key_path, a->key_depth, edits, n,
+	                        prune ? JEDIT_PRUNE_EMPTY : 0, out, d);
+}
+
+/* An editor's whole new text as a splice replacing all of the old. */
+static int hostfile_whole(const struct hostfile_doc *doc, int r, char *text,
+                          size_t len, struct edit_splice *out)
+{
+	if (r != 0)
+		return r;
+	out->at = 0;
+	out->end = doc->len;
+	out->text = text;
+	out->len = len;
+	return 0;
 }
 
 /* A new JSON file holding only the entries (or, for a list, the strings)
@@ -250,13 +266,17 @@ static int hostfile_jlist_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_jlist_edit(const struct hostfile_doc *doc,
                                const struct jedit *edits, size_t n, bool prune,
-                               char **out, size_t *outlen, struct diag *d)
+                               struct edit_splice *out, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
 
-	return jlist_edit(doc->json, hostfile_json_flags(a), a->key_path,
-	                  a->key_depth, edits, n, prune ? JEDIT_PRUNE_EMPTY : 0,
-	                  out, outlen, d);
+	r = jlist_edit(doc->json, hostfile_json_flags(a), a->key_path,
+	               a->key_depth, edits, n, prune ? JEDIT_PRUNE_EMPTY : 0,
+	               &text, &len, d);
+	return hostfile_whole(doc, r, text, len, out);
 }
 
 static int hostfile_toml_parse(struct hostfile_doc *doc, struct diag *d)
@@ -296,14 +316,18 @@ static int hostfile_toml_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_toml_edit(const struct hostfile_doc *doc,
                               const struct jedit *edits, size_t n, bool prune,
-                              char **out, size_t *outlen, struct diag *d)
+                              struct edit_splice *out, struct diag *d)
 {
 	const struct hostfile_target *a = doc->a;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
 
 	/* A TOML file keeps its [PATH] parent: nothing to prune. */
 	(void)prune;
-	return tomledit_edit(doc->toml, doc->text, doc->len, a->key_path,
-	                     a->key_depth, edits, n, out, outlen, d);
+	r = tomledit_edit(doc->toml, doc->text, doc->len, a->key_path,
+	                  a->key_depth, edits, n, &text, &len, d);
+	return hostfile_whole(doc, r, text, len, out);
 }
 
 /* A new TOML file: the edits applied to an empty document. */
@@ -416,9 +440,10 @@ static int hostfile_doc_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_doc_edit(const struct hostfile_doc *doc,
                              const struct jedit *edits, size_t n, bool prune,
-                             char **out, size_t *outlen, struct diag *d)
+                             struct edit_splice *out, struct diag *d)
 {
-	return doc->ops->edit(doc, edits, n, prune, out, outlen, d);
+	memset(out, 0, sizeof(*out));
+	return doc->ops->edit(doc, edits, n, prune, out, d);
 }
 
 /*
@@ -939,12 +964,39 @@ struct hostfile_run {
 	struct hostfile_doc doc;
 	char **names; /* the entries in the file */
 	size_t nnames;
-	bool container; /* the key path is there */
+	struct strset inset; /* names, for lookups */
+	struct strset ours;  /* prev->managed, for lookups */
+	struct strset named; /* the names of want and skips */
+	bool container;      /* the key path is there */
 	struct jedit *edits;
 	size_t nedits;
 	struct diag d;
 	unsigned char wmd[32]; /* hostfile_want_digest() */
 };
+
+/* The whole text p writes, as a new string (a rare need: the writer writes
+ * the splice's pieces). The file's text when p changes nothing. */
+static int hostfile_new_join(const struct host_plan *p, char **out, size_t *len)
+{
+	static const struct edit_splice none = {0};
+
+	return edit_splice_join(p->changed ? &p->edit : &none, p->old_text,
+	                        p->old_exists ? p->old_len : 0, out, len);
+}
+
+/* Sets *empty when the text p writes is what mcpfleet creates empty. */
+static int hostfile_new_empty(const struct host_plan *p,
+                              const struct hostfile_target *t, bool *empty)
+{
+	char *text;
+	size_t len;
+
+	if (hostfile_new_join(p, &text, &len) != 0)
+		return -ERR_NOMEM;
+	*empty = hostfile_text_empty(t, text, len);
+	free(text);
+	return 0;
+}
 
 /* Stops a phase: the file is unusable, the plan BLOCKED (1), or ENOMEM. */
 #define HOSTFILE_STOP 1
@@ -989,11 +1041,11 @@ static int hostfile_phase_fast(struct hostfile_run *run)
 	       stat(p->loc.path, &st) == 0 &&
 	       hostfile_stamp_matches(&prev->stamp, &st);
 	for (i = 0; fast && i < run->nwant; i++)
-		fast = strv_has(&prev->managed, run->want[i].name);
+		fast = strset_has(&run->ours, run->want[i].name);
 	/* A skipped entry of ours goes, unless it is held. */
 	for (i = 0; fast && i < run->nskips; i++)
 		fast = run->skips[i].held ||
-		       !strv_has(&prev->managed, run->skips[i].name);
+		       !strset_has(&run->ours, run->skips[i].name);
 	if (!fast)
 		return 0;
 	for (i = 0; i < run->nwant; i++)
@@ -1059,8 +1111,6 @@ static int hostfile_phase_read_base(struct hostfile_run *run)
 {
 	const struct host_plan *b = run->base;
 	struct host_plan *p = run->p;
-	const char *text = b->changed ? b->new_text : b->old_text;
-	size_t len = b->changed ? b->new_len : b->old_len;
 
 	p->read_stamp = b->read_stamp;
 	p->after.stamp = b->read_stamp;
@@ -1070,11 +1120,8 @@ static int hostfile_phase_read_base(struct hostfile_run *run)
 		p->after.stamp.valid = false;
 		return 0;
 	}
-	if ((p->old_text = malloc(len + 1)) == NULL)
+	if (hostfile_new_join(b, &p->old_text, &p->old_len) != 0)
 		return -ERR_NOMEM;
-	memcpy(p->old_text, text, len);
-	p->old_text[len] = '\0';
-	p->old_len = len;
 	return hostfile_phase_parse(run);
 }
 
@@ -1117,17 +1164,16 @@ static int hostfile_edit_push(struct hostfile_run *run, const char *name,
 static int hostfile_phase_wanted(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
-	const struct strv *before = &run->prev->managed;
-	const struct strv names = {run->names, run->nnames};
 	size_t i;
 	int r;
 
 	for (i = 0; i < run->nwant; i++) {
 		const char *name = run->want[i].name;
-		bool exists = strv_has(&names, name);
+		bool exists = strset_has(&run->inset, name);
+		bool ours = strset_has(&run->ours, name);
 		json_t *cur = NULL;
 
-		if (exists && !strv_has(before, name) && run->t->list) {
+		if (exists && !ours && run->t->list) {
 			/* The user's own rule, the same as ours: in force,
 			 * and left to them. */
 			if ((r = hostfile_item(p, name, PLAN_UNCHANGED,
@@ -1135,7 +1181,7 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 				return r;
 			continue;
 		}
-		if (exists && !strv_has(before, name)) {
+		if (exists && !ours) {
 			if ((r = hostfile_item(p, name, PLAN_CONFLICT,
 			                       "an entry of this name that "
 			                       "mcpfleet did not write is in "
@@ -1172,18 +1218,36 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 	return 0;
 }
 
+/* The set of the names the catalogue has for this file, wanted or not. */
+static int hostfile_named(struct hostfile_run *run)
+{
+	char **v;
+	size_t i, n = 0;
+	int r;
+
+	if ((v = calloc(run->nwant + run->nskips + 1, sizeof(*v))) == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; i < run->nwant; i++)
+		v[n++] = (char *)(uintptr_t)run->want[i].name;
+	for (i = 0; i < run->nskips; i++)
+		v[n++] = (char *)(uintptr_t)run->skips[i].name;
+	r = strset_init(&run->named, v, n);
+	free(v);
+	return r;
+}
+
 /* The removes: entries of ours the host should no longer hold. */
 static int hostfile_phase_removed(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
 	const struct strv *before = &run->prev->managed;
-	const struct strv names = {run->names, run->nnames};
 	size_t i;
 	int r;
 
 	for (i = 0; i < run->nskips; i++) {
 		const char *name = run->skips[i].name;
-		bool ours = strv_has(before, name) && strv_has(&names, name);
+		bool ours = strset_has(&run->ours, name) &&
+		            strset_has(&run->inset, name);
 
 		if (ours && run->skips[i].held) {
 			/* Left in the file as it is, and still ours. */
@@ -1202,10 +1266,8 @@ static int hostfile_phase_removed(struct hostfile_run *run)
 	for (i = 0; i < before->n; i++) {
 		const char *name = before->v[i];
 
-		if (hostfile_find_want(run->want, run->nwant, name) != NULL ||
-		    hostfile_skip_reason(run->skips, run->nskips, name) !=
-		        NULL ||
-		    !strv_has(&names, name))
+		if (strset_has(&run->named, name) ||
+		    !strset_has(&run->inset, name))
 			continue;
 		hostfile_edit_push(run, name, NULL);
 		if ((r = hostfile_item(p, name, PLAN_REMOVE,
@@ -1223,6 +1285,7 @@ static int hostfile_phase_text(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
 	const struct host_state *prev = run->prev;
+	bool empty = false;
 	int r;
 
 	p->after.created_container =
@@ -1234,20 +1297,22 @@ static int hostfile_phase_text(struct hostfile_run *run)
 
 		if (p->old_exists)
 			r = hostfile_doc_edit(&run->doc, run->edits,
-			                      run->nedits, prune, &p->new_text,
-			                      &p->new_len, &run->d);
+			                      run->nedits, prune, &p->edit,
+			                      &run->d);
 		else
 			r = hostfile_fresh_text(run->t, run->edits, run->nedits,
-			                        &p->new_text, &p->new_len,
+			                        &p->edit.text, &p->edit.len,
 			                        &run->d);
 		if (r == -ERR_NOMEM)
 			return r;
 		if (r != 0)
 			return hostfile_block(run, "%s", run->d.msg);
-		p->changed = !p->old_exists || p->new_len != p->old_len ||
-		             memcmp(p->new_text, p->old_text, p->new_len) != 0;
+		p->changed = !p->old_exists ||
+		             edit_splice_changes(&p->edit, p->old_text);
 		if (p->after.created_file && p->after.managed.n == 0 &&
-		    hostfile_text_empty(run->t, p->new_text, p->new_len)) {
+		    (r = hostfile_new_empty(p, run->t, &empty)) != 0)
+			return r;
+		if (empty) {
 			p->delete_file = p->old_exists;
 			p->changed = p->old_exists;
 			p->after.created_file = false;
@@ -1292,19 +1357,26 @@ static int hostfile_plan_file(struct host_plan *p,
 	int r;
 
 	diag_clear(&run.d);
-	if ((r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
+	if ((r = strset_init(&run.ours, prev->managed.v, prev->managed.n)) ==
+	        0 &&
+	    (r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
 	                              run.wmd)) == 0 &&
 	    (r = hostfile_phase_fast(&run)) == 0 &&
 	    (r = base != NULL ? hostfile_phase_read_base(&run)
-	                      : hostfile_phase_read(&run)) == 0) {
+	                      : hostfile_phase_read(&run)) == 0 &&
+	    (r = strset_init(&run.inset, run.names, run.nnames)) == 0) {
 		run.edits = calloc(nwant + nskips + prev->managed.n + 1,
 		                   sizeof(*run.edits));
 		r = run.edits == NULL ? -ERR_NOMEM : 0;
 		if (r == 0 && (r = hostfile_phase_wanted(&run)) == 0 &&
+		    (r = hostfile_named(&run)) == 0 &&
 		    (r = hostfile_phase_removed(&run)) == 0)
 			r = hostfile_phase_text(&run);
 	}
 	hostfile_doc_free(&run.doc);
+	strset_clear(&run.inset);
+	strset_clear(&run.ours);
+	strset_clear(&run.named);
 	jdoc_names_free(run.names, run.nnames);
 	free(run.edits);
 	return r == HOSTFILE_STOP ? 0 : r;
@@ -1389,23 +1461,32 @@ static void hostfile_rules_free(struct hostfile_want *rules, size_t n)
  * Rules planned on the text of the host's plan, in its file: one text, one
  * write (the host's), so that neither write undoes the other.
  */
-static void hostfile_filters_join(struct host_plan *p, struct host_plan *fp)
+static int hostfile_filters_join(struct host_plan *p, struct host_plan *fp)
 {
-	free(p->new_text);
-	p->new_text = fp->new_text;
-	p->new_len = fp->new_len;
-	fp->new_text = NULL;
-	fp->new_len = 0;
+	struct edit_splice all = {0};
+	bool empty = false;
+	int r;
+
+	/* fp's text is its whole edit over p's: p's file, whole. */
+	if (hostfile_new_join(fp, &all.text, &all.len) != 0)
+		return -ERR_NOMEM;
+	all.end = p->old_len;
+	edit_splice_free(&p->edit);
+	p->edit = all;
+	edit_splice_free(&fp->edit);
 	fp->joined = true;
 	p->delete_file = false;
-	p->changed = !p->old_exists || p->new_len != p->old_len ||
-	             memcmp(p->new_text, p->old_text, p->new_len) != 0;
+	p->changed =
+	    !p->old_exists || edit_splice_changes(&p->edit, p->old_text);
 	/* The last of ours gone from a file of ours: the file goes. */
 	if (p->after.created_file && p->after.managed.n == 0 &&
 	    fp->after.managed.n == 0 &&
-	    hostfile_text_empty(
-	        &(const struct hostfile_target){.format = p->adapter->format},
-	        p->new_text, p->new_len)) {
+	    (r = hostfile_new_empty(
+	         p,
+	         &(const struct hostfile_target){.format = p->adapter->format},
+	         &empty)) != 0)
+		return r;
+	if (empty) {
 		p->delete_file = p->old_exists;
 		p->changed = p->old_exists;
 		p->after.created_file = false;
@@ -1413,6 +1494,7 @@ static void hostfile_filters_join(struct host_plan *p, struct host_plan *fp)
 	}
 	if (p->changed)
 		p->after.stamp.valid = false;
+	return 0;
 }
 
 /*
@@ -1462,7 +1544,7 @@ static int hostfile_plan_filters(struct host_plan *p,
 	hostfile_rules_free(rules, nrules);
 	if (r == 0 && fp->shares_file && p->read && fp->status == HOST_OK &&
 	    fp->changed)
-		hostfile_filters_join(p, fp);
+		r = hostfile_filters_join(p, fp);
 	return r;
 }
 
@@ -1617,7 +1699,8 @@ bool hostfile_changed(const struct host_plan *p)
 	return p->changed || (p->filters != NULL && p->filters->changed);
 }
 
-static int hostfile_apply_file(struct host_plan *p);
+static int hostfile_apply_file(struct host_plan *p,
+                               const struct fileio_gate *gate);
 
 /*
  * Creates the directory of a new host file when it is missing, owner-only:
@@ -1648,12 +1731,17 @@ static int hostfile_make_dir(struct host_plan *p)
 
 int hostfile_apply(struct host_plan *p)
 {
+	return hostfile_apply_gated(p, NULL);
+}
+
+int hostfile_apply_gated(struct host_plan *p, const struct fileio_gate *gate)
+{
 	struct host_plan *fp = p->filters;
 	int r;
 
 	if (p->status != HOST_OK)
 		return 0;
-	if ((r = hostfile_apply_file(p)) != 0 || fp == NULL ||
+	if ((r = hostfile_apply_file(p, gate)) != 0 || fp == NULL ||
 	    fp->status != HOST_OK)
 		return r;
 	/* Rules in the host's file went into its text: the file as written
@@ -1662,7 +1750,7 @@ int hostfile_apply(struct host_plan *p)
 		p->after.filters->stamp = p->after.stamp;
 	if (!fp->changed || fp->joined)
 		return 0;
-	if ((r = hostfile_apply_file(fp)) == 0) {
+	if ((r = hostfile_apply_file(fp, gate)) == 0) {
 		if (p->after.filters != NULL)
 			p->after.filters->stamp = fp->after.stamp;
 		return 0;
@@ -1676,8 +1764,48 @@ int hostfile_apply(struct host_plan *p)
 	return r == -ERR_CONFLICT ? r : 0;
 }
 
-static int hostfile_apply_file(struct host_plan *p)
+/* A gated write's last check: the file is still as it was left when the
+ * write began (with its backup's link), once the gate let it through. */
+struct hostfile_recheck {
+	const struct fileio_gate *gate;
+	struct host_plan *p;
+	bool existed;
+	struct stat linked;
+};
+
+static int hostfile_recheck_pass(void *ctx)
 {
+	struct hostfile_recheck *rc = ctx;
+	struct host_plan *p = rc->p;
+	struct host_stamp was = {0};
+	struct stat now;
+	int r;
+
+	if ((r = rc->gate->pass(rc->gate->ctx)) != 0)
+		return r;
+	hostfile_stamp_from(&was, &rc->linked);
+	if (rc->existed ? stat(p->loc.path, &now) == 0 &&
+	                      hostfile_stamp_matches(&was, &now)
+	                : lstat(p->loc.path, &now) != 0 && errno == ENOENT)
+		return 0;
+	hostfile_set_message(p, HOST_BLOCKED,
+	                     "%s: %s: changed by another program during the "
+	                     "sync; not written",
+	                     p->adapter->id, p->loc.path);
+	return -ERR_CONFLICT;
+}
+
+static int hostfile_apply_file(struct host_plan *p,
+                               const struct fileio_gate *gate)
+{
+	struct hostfile_recheck rc = {gate, p, p->old_exists, {0}};
+	const struct fileio_gate recheck = {hostfile_recheck_pass, &rc};
+	size_t old_len = p->old_exists ? p->old_len : 0;
+	const struct iovec iov[3] = {
+	    {.iov_base = p->old_text, .iov_len = p->edit.at},
+	    {.iov_base = p->edit.text, .iov_len = p->edit.len},
+	    {.iov_base = old_len > 0 ? p->old_text + p->edit.end : NULL,
+	     .iov_len = old_len - p->edit.end}};
 	struct stat st, now;
 	char *bak = NULL;
 	int r = 0;
@@ -1723,8 +1851,15 @@ static int hostfile_apply_file(struct host_plan *p)
 		return r;
 	/* A new host file may hold credentials: owner-only until the owner
 	 * says otherwise. An existing file keeps its mode. */
-	if (fileio_write_atomic_st(p->loc.path, p->new_text, p->new_len, 0600,
-	                           0, &st) != 0) {
+	if (gate != NULL && p->old_exists && stat(p->loc.path, &rc.linked) != 0)
+		rc.linked.st_ino = 0; /* gone: the recheck fails */
+	if ((r = fileio_write_atomic_iov(p->loc.path, iov, 3, 0600, 0, &st,
+	                                 gate != NULL ? &recheck : NULL)) ==
+	    -ERR_CONFLICT) {
+		p->after.stamp.valid = false;
+		return r;
+	}
+	if (r != 0) {
 		hostfile_set_message(
 		    p, HOST_BLOCKED, "%s: %s: cannot write: %s; file unchanged",
 		    p->adapter->id, p->loc.path, strerror(errno));
@@ -1801,7 +1936,7 @@ void host_plan_clear(struct host_plan *p)
 	strv_clear(&p->warnings);
 	host_state_clear(&p->after);
 	free(p->old_text);
-	free(p->new_text);
+	edit_splice_free(&p->edit);
 	free(p->backup_path);
 	host_plan_clear(p->filters);
 	free(p->filters);

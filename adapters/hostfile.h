@@ -10,6 +10,8 @@
 
 #include "adapter.h"
 #include "catalogue.h"
+#include "edit.h"
+#include "fileio.h"
 
 enum host_status {
 	HOST_OK,      /* planned (and applied, unless a dry run) */
@@ -72,7 +74,7 @@ struct host_plan {
 	size_t nitems;
 	struct strv warnings;
 	struct host_state after; /* the state once applied */
-	bool changed;            /* new_text differs from the file */
+	bool changed;            /* the edit changes the file */
 	bool delete_file;        /* remove the file instead of writing it */
 	bool read;               /* the file was read (not the fast path) */
 	/* Of a rules' plan: its file is the host's own. Planned after the
@@ -83,8 +85,10 @@ struct host_plan {
 	char *old_text;
 	size_t old_len;
 	bool old_exists;
-	char *new_text;
-	size_t new_len;
+	/* The text to write: old_text with the splice applied (a new file:
+	 * the splice's text alone). A large file's edit is a small piece
+	 * between its unchanged head and tail, written as three. */
+	struct edit_splice edit;
 	char *backup_path; /* set by hostfile_apply when it backed up */
 	struct host_stamp read_stamp; /* the file as it was when read */
 	/* The host's tool rules in their own file (struct adapter_filters):
@@ -123,6 +127,14 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
  * set, and the file is untouched.
  */
 int hostfile_apply(struct host_plan *p);
+
+/*
+ * hostfile_apply, each file's rename held until gate lets it happen (its
+ * new content written and synced meanwhile), and the file checked once
+ * more after that wait: -ERR_CONFLICT when another program changed it.
+ * A gate that refuses leaves the files as they were (its code returned).
+ */
+int hostfile_apply_gated(struct host_plan *p, const struct fileio_gate *gate);
 
 /* The path of a host file's backup ("<path>.bak"): a new string (caller
  * frees), or NULL on ENOMEM. */

@@ -137,6 +137,7 @@ static int sync_state_union(const struct host_state *prev,
                             const struct host_state *after,
                             struct host_state *hs)
 {
+	struct strset had = {0};
 	size_t k;
 	int r;
 
@@ -145,10 +146,23 @@ static int sync_state_union(const struct host_state *prev,
 	for (k = 0; prev != NULL && k < prev->managed.n; k++)
 		if ((r = strv_push(&hs->managed, prev->managed.v[k])) != 0)
 			return r;
-	for (k = 0; k < after->managed.n; k++)
-		if (!strv_has(&hs->managed, after->managed.v[k]) &&
-		    (r = strv_push(&hs->managed, after->managed.v[k])) != 0)
+	if (prev != NULL &&
+	    (r = strset_init(&had, prev->managed.v, prev->managed.n)) != 0)
+		return r;
+	for (k = 0; k < after->managed.n; k++) {
+		const char *name = after->managed.v[k];
+		/* The names added so far: the few that are new. */
+		const struct strv added = {hs->managed.v + had.n,
+		                           hs->managed.n - had.n};
+
+		if (strset_has(&had, name) || strv_has(&added, name))
+			continue;
+		if ((r = strv_push(&hs->managed, name)) != 0) {
+			strset_clear(&had);
 			return r;
+		}
+	}
+	strset_clear(&had);
 	hs->created_container = after->created_container ||
 	                        (prev != NULL && prev->created_container);
 	hs->created_file =
@@ -173,40 +187,97 @@ static bool sync_state_covers(const struct host_state *prev,
 }
 
 /*
- * Records, for every host about to be written, the union of the names it
- * manages now and after (its rules too): the state a crash in the middle
- * may leave. Sets *grew when that adds anything to st: when it does not,
- * st already covers every name about to be written.
+ * Holds the renames of the writes that need the write-ahead state (their
+ * names are not all in state.json yet) until it is saved: their new texts
+ * are written and synced meanwhile, while other hosts are still planned.
  */
-static int sync_state_intent(struct agent_state *st,
-                             const struct host_plan *plans, bool *grew)
+struct sync_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+	int verdict; /* 0: rename; else the writes are abandoned with it */
+};
+
+static int sync_gate_pass(void *ctx)
+{
+	struct sync_gate *g = ctx;
+	int r;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	r = g->verdict;
+	pthread_mutex_unlock(&g->mu);
+	return r;
+}
+
+static void sync_gate_open(struct sync_gate *g, int verdict)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	g->verdict = verdict;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* The write of one host, on a thread of its own. */
+struct sync_job {
+	pthread_t tid;
+	bool changes; /* the plan changes its file (set once planned) */
+	bool started, threaded;
+	bool deferred; /* gated, and no thread: run once the gate opens */
+	const struct sync_opts *o;
+	const struct server *servers;
+	size_t n;
+	struct host_state prev;   /* the host's state before: for a re-plan */
+	struct host_state intent; /* what a crash may leave, when it grows */
+	bool grows;               /* intent records names prev does not */
+	const struct fileio_gate *gate; /* when grows */
+	struct host_plan *p;
+	int r;
+};
+
+/*
+ * The union of the names p manages now (prev) and after its write, its
+ * rules' too: the state a crash in the middle of writing p may leave.
+ */
+static int sync_plan_union(const struct host_state *prev,
+                           const struct host_plan *p, struct host_state *hs)
+{
+	int r;
+
+	memset(hs, 0, sizeof(*hs));
+	if ((r = sync_state_union(prev, &p->after, hs)) != 0 ||
+	    (p->after.filters != NULL &&
+	     ((hs->filters = calloc(1, sizeof(*hs->filters))) == NULL ||
+	      (r = sync_state_union(prev ? prev->filters : NULL,
+	                            p->after.filters, hs->filters)) != 0))) {
+		host_state_clear(hs);
+		return r != 0 ? r : -ERR_NOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Records in st the intents of the writes that grow it (computed by the
+ * planners, so that the writes running meanwhile are not read). Sets *grew
+ * when there was any: state.json must then be saved before they rename.
+ */
+static int sync_state_intent(struct agent_state *st, struct sync_job *jobs,
+                             bool *grew)
 {
 	size_t i;
 	int r;
 
 	*grew = false;
 	for (i = 0; i < adapter_count; i++) {
-		const struct host_plan *p = &plans[i];
-		const struct host_state *prev = state_get(st, p->adapter->id);
-		struct host_state hs = {0};
+		struct host_state hs;
 
-		if (p->status != HOST_OK || !hostfile_changed(p))
+		if (!jobs[i].grows)
 			continue;
-		if ((r = sync_state_union(prev, &p->after, &hs)) != 0 ||
-		    (p->after.filters != NULL &&
-		     ((hs.filters = calloc(1, sizeof(*hs.filters))) == NULL ||
-		      (r = sync_state_union(prev ? prev->filters : NULL,
-		                            p->after.filters, hs.filters)) !=
-		          0))) {
-			host_state_clear(&hs);
-			return r != 0 ? r : -ERR_NOMEM;
-		}
-		if (sync_state_covers(prev, &hs)) {
-			host_state_clear(&hs);
-			continue;
-		}
 		*grew = true;
-		if ((r = state_put(st, p->adapter->id, &hs)) != 0) {
+		if ((r = host_state_copy(&jobs[i].intent, &hs)) != 0 ||
+		    (r = state_put(st, jobs[i].p->adapter->id, &hs)) != 0) {
 			host_state_clear(&hs);
 			return r;
 		}
@@ -216,26 +287,26 @@ static int sync_state_intent(struct agent_state *st,
 
 /*
  * Applies one plan. When another program changed the file since it was
- * read, plans that host again from the file as it is now, once.
+ * read, plans that host again from the file as it is now (against prev,
+ * its recorded state), once.
  */
-static int sync_apply(const struct sync_opts *o, const struct server *servers,
-                      size_t n, const struct agent_state *st,
-                      struct host_plan *p)
+static int sync_apply(struct sync_job *job)
 {
-	struct host_plan again;
+	struct host_plan again, *p = job->p;
 	const struct adapter *a = p->adapter;
 	int r;
 
 	if (p->status != HOST_OK || !hostfile_changed(p))
 		return 0;
-	if (hostfile_apply(p) != -ERR_CONFLICT)
+	if (hostfile_apply_gated(p, job->gate) != -ERR_CONFLICT)
 		return 0;
-	if ((r = hostfile_plan(a, o->env, servers, n, state_get(st, a->id),
+	if ((r = hostfile_plan(a, job->o->env, job->servers, job->n,
+	                       job->prev.path != NULL ? &job->prev : NULL,
 	                       &again)) != 0)
 		return r;
 	host_plan_clear(p);
 	*p = again;
-	(void)hostfile_apply(p);
+	(void)hostfile_apply_gated(p, job->gate);
 	return 0;
 }
 
@@ -265,66 +336,58 @@ static void sync_recover(const struct sync_opts *o)
 	}
 }
 
-struct sync_job {
-	pthread_t tid;
-	bool started;
-	const struct sync_opts *o;
-	const struct server *servers;
-	size_t n;
-	const struct agent_state *st;
-	struct host_plan *p;
-	int r;
-};
-
 static void *sync_apply_thread(void *arg)
 {
 	struct sync_job *job = arg;
 
-	job->r = sync_apply(job->o, job->servers, job->n, job->st, job->p);
+	job->r = sync_apply(job);
 	return NULL;
 }
 
 /*
- * Applies every changed plan, the hosts in parallel: each write ends in
- * fsyncs, and the file system commits concurrent ones together, so seven
- * hosts cost about what one does. A host that cannot get a thread is
- * applied on this one.
+ * Starts the write of job's plan on a thread. Without a thread, an
+ * ungated write runs on this one, a gated one once the gate opens (a
+ * planner waiting on it would hold up the very save that opens it).
  */
-static int sync_apply_all(const struct sync_opts *o,
-                          const struct server *servers, size_t n,
-                          const struct agent_state *st, struct host_plan *plans)
+static void sync_job_start(struct sync_job *job)
 {
-	struct sync_job *jobs = calloc(adapter_count, sizeof(*jobs));
+	job->started = true;
+	job->threaded =
+	    pthread_create(&job->tid, NULL, sync_apply_thread, job) == 0;
+	if (job->threaded)
+		return;
+	if (job->gate != NULL)
+		job->deferred = true;
+	else
+		sync_apply_thread(job);
+}
+
+/* Runs the deferred writes (the gate is open), then waits for every
+ * started one. Returns the first failure, or 0. */
+static int sync_jobs_join(struct sync_job *jobs)
+{
 	size_t i;
 	int r = 0;
 
-	if (jobs == NULL)
-		return -ERR_NOMEM;
+	for (i = 0; i < adapter_count; i++)
+		if (jobs[i].deferred) {
+			jobs[i].deferred = false;
+			sync_apply_thread(&jobs[i]);
+		}
 	for (i = 0; i < adapter_count; i++) {
-		struct sync_job *job = &jobs[i];
-
-		job->o = o;
-		job->servers = servers;
-		job->n = n;
-		job->st = st;
-		job->p = &plans[i];
-		job->r = 0;
-		job->started = false;
-		if (plans[i].status != HOST_OK || !hostfile_changed(&plans[i]))
-			continue;
-		job->started = pthread_create(&job->tid, NULL,
-		                              sync_apply_thread, job) == 0;
-		if (!job->started)
-			sync_apply_thread(job);
-	}
-	for (i = 0; i < adapter_count; i++) {
-		if (jobs[i].started)
+		if (jobs[i].threaded)
 			pthread_join(jobs[i].tid, NULL);
-		if (jobs[i].r != 0)
+		jobs[i].threaded = false;
+		if (jobs[i].r != 0 && r == 0)
 			r = jobs[i].r;
 	}
-	free(jobs);
 	return r;
+}
+
+static void sync_job_clear(struct sync_job *job)
+{
+	host_state_clear(&job->prev);
+	host_state_clear(&job->intent);
 }
 
 /* Hosts planned at once, at most (one thread each, the caller's included). */
@@ -334,11 +397,39 @@ struct sync_planner {
 	const struct sync_opts *o;
 	const struct server *servers;
 	size_t n;
-	const struct agent_state *st;
+	const struct agent_state *st; /* read-only while planners run */
 	struct host_plan *plans;
+	struct sync_job *jobs;
+	const struct fileio_gate *gate;
 	size_t next; /* the next host to plan (atomic) */
 	int r;       /* -ERR_NOMEM when any plan failed (atomic) */
 };
+
+/*
+ * Once host i is planned, its write starts at once, so that its fsyncs
+ * overlap the planning of the other hosts. When st does not yet record
+ * every name it may write, its rename waits at the gate for the
+ * write-ahead state. The job keeps copies of what it needs of st, which
+ * grows while it runs.
+ */
+static int sync_plan_started(struct sync_planner *pl, size_t i)
+{
+	struct host_plan *p = &pl->plans[i];
+	struct sync_job *job = &pl->jobs[i];
+	const struct host_state *prev = state_get(pl->st, p->adapter->id);
+	int r;
+
+	job->changes = p->status == HOST_OK && hostfile_changed(p);
+	if (pl->o->dry_run || !job->changes)
+		return 0;
+	if ((r = sync_plan_union(prev, p, &job->intent)) != 0 ||
+	    (prev != NULL && (r = host_state_copy(prev, &job->prev)) != 0))
+		return r;
+	job->grows = !sync_state_covers(prev, &job->intent);
+	job->gate = job->grows ? pl->gate : NULL;
+	sync_job_start(job);
+	return 0;
+}
 
 static void *sync_plan_thread(void *arg)
 {
@@ -350,7 +441,9 @@ static void *sync_plan_thread(void *arg)
 		const struct adapter *a = adapter_registry[i];
 
 		if (hostfile_plan(a, pl->o->env, pl->servers, pl->n,
-		                  state_get(pl->st, a->id), &pl->plans[i]) != 0)
+		                  state_get(pl->st, a->id),
+		                  &pl->plans[i]) != 0 ||
+		    sync_plan_started(pl, i) != 0)
 			__atomic_store_n(&pl->r, -ERR_NOMEM, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -361,18 +454,25 @@ static void *sync_plan_thread(void *arg)
  * threads as there are processors, up to SYNC_PLAN_THREADS: planning is
  * most of a sync's work (the largest file parsed and edited, every server
  * rendered for every host), and the hosts are independent. Hosts are
- * taken in registry order, Claude Code's large file first. Returns 0 or
- * -ERR_NOMEM.
+ * taken in registry order, Claude Code's large file first. Each write
+ * starts as its plan ends (sync_plan_started). Returns 0 or -ERR_NOMEM.
  */
 static int sync_plan_all(const struct sync_opts *o,
                          const struct server *servers, size_t n,
-                         const struct agent_state *st, struct host_plan *plans)
+                         const struct agent_state *st, struct host_plan *plans,
+                         struct sync_job *jobs, const struct fileio_gate *gate)
 {
-	struct sync_planner pl = {o, servers, n, st, plans, 0, 0};
+	struct sync_planner pl = {o, servers, n, st, plans, jobs, gate, 0, 0};
 	pthread_t tids[SYNC_PLAN_THREADS - 1];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t k, started = 0, want;
 
+	for (k = 0; k < adapter_count; k++) {
+		jobs[k].o = o;
+		jobs[k].servers = servers;
+		jobs[k].n = n;
+		jobs[k].p = &plans[k];
+	}
 	want = cpus > 1 ? (size_t)cpus : 1;
 	if (want > SYNC_PLAN_THREADS)
 		want = SYNC_PLAN_THREADS;
@@ -483,6 +583,12 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	struct agent_state st = {0};
 	struct sync_merged m = {0};
 	struct host_plan *plans = NULL;
+	struct sync_job *jobs = NULL;
+	struct sync_gate gate = {PTHREAD_MUTEX_INITIALIZER,
+	                         PTHREAD_COND_INITIALIZER, false, 0};
+	const struct fileio_gate gate_pass = {sync_gate_pass, &gate};
+	bool grew = false;
+	int saved;
 	struct server *flat = NULL, *owned = NULL;
 	const char *launcher = o->launcher;
 	char self[4096];
@@ -570,33 +676,33 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 		sync_recover(o);
 	for (i = 0; o->ignore_stamps && i < st.n; i++)
 		st.hosts[i].st.stamp.valid = false;
-	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL)
+	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL ||
+	    (jobs = calloc(adapter_count, sizeof(*jobs))) == NULL)
 		goto nomem;
-	if (sync_plan_all(o, flat, m.n, &st, plans) != 0)
-		goto nomem;
+	/* Write-ahead: every name about to be written is recorded before
+	 * the file that holds it is renamed into place, so that a crash
+	 * never leaves an entry of ours that the next sync would take for
+	 * the user's. The writes start as their plans end; those with names
+	 * state.json lacks wait at the gate, before their renames, for it to
+	 * be saved (a crash before then leaves at most a temporary file,
+	 * which the next write of that file removes). */
+	r = sync_plan_all(o, flat, m.n, &st, plans, jobs, &gate_pass);
 	for (i = 0; i < adapter_count; i++)
-		changed |=
-		    plans[i].status == HOST_OK && hostfile_changed(&plans[i]);
-	if (!o->dry_run && changed) {
-		bool grew;
-
-		/* Write-ahead: record every name about to be written before
-		 * writing it, so that a crash never leaves an entry of ours
-		 * that the next sync would take for the user's. When
-		 * state.json has them all (an update), that costs nothing:
-		 * a crash then leaves at most a temporary file, which the
-		 * next write of that file removes. */
-		if (sync_state_intent(&st, plans, &grew) != 0)
-			goto nomem;
-		if (grew) {
-			st.last_sync = (int64_t)time(NULL);
-			st.pending = true;
-			if (state_save(state_path, &st) != 0)
-				goto save_failed;
+		changed |= jobs[i].changes;
+	if (r == 0 && (r = sync_state_intent(&st, jobs, &grew)) == 0 && grew) {
+		st.last_sync = (int64_t)time(NULL);
+		st.pending = true;
+		if (state_save(state_path, &st) != 0) {
+			saved = errno;
+			sync_gate_open(&gate, -ERR_IO);
+			(void)sync_jobs_join(jobs);
+			errno = saved;
+			goto save_failed;
 		}
-		if (sync_apply_all(o, flat, m.n, &st, plans) != 0)
-			goto nomem;
 	}
+	sync_gate_open(&gate, r);
+	if (sync_jobs_join(jobs) != 0 || r != 0)
+		goto nomem;
 	for (i = 0; i < adapter_count; i++) {
 		struct host_plan *p = &plans[i];
 		const struct host_state *prev = state_get(&st, p->adapter->id);
@@ -652,7 +758,10 @@ nomem:
 out:
 	for (i = 0; plans != NULL && i < adapter_count; i++)
 		host_plan_clear(&plans[i]);
+	for (i = 0; jobs != NULL && i < adapter_count; i++)
+		sync_job_clear(&jobs[i]);
 	free(plans);
+	free(jobs);
 	free(flat);
 	for (i = 0; owned != NULL && i < m.n; i++)
 		server_clear(&owned[i]);

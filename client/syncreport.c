@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "err.h"
 #include "jsonutil.h"
 
@@ -169,28 +170,52 @@ static json_t *syncreport_host_json(const struct sync_opts *o,
 	return h;
 }
 
+/*
+ * Prints warnings, then a blocked host's message (when not NULL), to the
+ * error stream in one write: it is unbuffered, and a host can have a
+ * hundred warnings (a filter no host file can hold, for each server).
+ */
+static void syncreport_warnings(const struct sync_opts *o, const struct strv *w,
+                                const char *blocked)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+	int bad = 0;
+
+	fflush(o->out);
+	for (i = 0; i < w->n; i++)
+		bad |= buf_printf(&b, "mcpfleet: warning: %s\n", w->v[i]);
+	if (blocked != NULL)
+		bad |= buf_printf(&b, "mcpfleet: %s\n", blocked);
+	if (bad == 0 && b.len > 0)
+		fwrite(b.data, 1, b.len, o->err);
+	else if (bad != 0) /* out of memory: one line at a time */
+		for (i = 0; i < w->n; i++)
+			fprintf(o->err, "mcpfleet: warning: %s\n", w->v[i]);
+	if (bad != 0 && blocked != NULL)
+		fprintf(o->err, "mcpfleet: %s\n", blocked);
+	buf_free(&b);
+}
+
 int syncreport_print(const struct sync_opts *o, const struct sync_report *r)
 {
 	json_t *report = NULL, *hosts = NULL, *warnings = NULL;
-	size_t i, j;
+	size_t i;
 	int bad = 0;
 	char *s;
 
 	if (o->quiet)
 		return 0;
 	if (!o->json) {
-		for (i = 0; r->warnings != NULL && i < r->warnings->n; i++)
-			fprintf(o->err, "mcpfleet: warning: %s\n",
-			        r->warnings->v[i]);
+		if (r->warnings != NULL)
+			syncreport_warnings(o, r->warnings, NULL);
 		for (i = 0; i < r->n; i++) {
 			const struct host_plan *p = &r->plans[i];
 
 			syncreport_human(o, p);
-			for (j = 0; j < p->warnings.n; j++)
-				fprintf(o->err, "mcpfleet: warning: %s\n",
-				        p->warnings.v[j]);
-			if (p->status == HOST_BLOCKED)
-				fprintf(o->err, "mcpfleet: %s\n", p->message);
+			syncreport_warnings(
+			    o, &p->warnings,
+			    p->status == HOST_BLOCKED ? p->message : NULL);
 		}
 		if (o->dry_run)
 			fprintf(o->out, "dry run: nothing was written\n");

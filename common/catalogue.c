@@ -209,6 +209,40 @@ bool strv_has(const struct strv *v, const char *s)
 	return false;
 }
 
+static int strset_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int strset_init(struct strset *set, char *const *v, size_t n)
+{
+	set->v = NULL;
+	set->n = 0;
+	if (n == 0)
+		return 0;
+	if ((set->v = malloc(n * sizeof(*set->v))) == NULL)
+		return -ERR_NOMEM;
+	memcpy(set->v, v, n * sizeof(*set->v));
+	set->n = n;
+	qsort(set->v, n, sizeof(*set->v), strset_cmp);
+	return 0;
+}
+
+bool strset_has(const struct strset *set, const char *s)
+{
+	return set->n > 0 &&
+	       bsearch(&s, set->v, set->n, sizeof(*set->v), strset_cmp) != NULL;
+}
+
+void strset_clear(struct strset *set)
+{
+	if (set == NULL)
+		return;
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
 int kvlist_push(struct kvlist *l, const char *key, const char *value)
 {
 	struct kv *nv;

@@ -213,6 +213,22 @@ void kvlist_clear(struct kvlist *l);
 int strv_push(struct strv *v, const char *s);
 /* True when v holds s. */
 bool strv_has(const struct strv *v, const char *s);
+
+/*
+ * A sorted view of n strings, for lookups in O(log n) where a list is
+ * searched once per item of another (a host's entries against the
+ * catalogue's). The strings are borrowed: they must outlive the set.
+ */
+struct strset {
+	const char **v;
+	size_t n;
+};
+/* Builds the set of v[0..n). Returns 0 or -ERR_NOMEM. */
+int strset_init(struct strset *set, char *const *v, size_t n);
+/* True when the set holds s. */
+bool strset_has(const struct strset *set, const char *s);
+/* Frees the view (not the strings) and zeroes it. NULL-safe. */
+void strset_clear(struct strset *set);
 /* A new JSON array of the strings of v, or NULL when out of memory. */
 json_t *strv_json(const struct strv *v);
 /* Appends copies of key and value. Returns 0 or -ERR_NOMEM. */

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,19 +91,34 @@ out:
 	return r;
 }
 
-static int fileio_write_all(int fd, const char *p, size_t len)
+/* Writes every piece, whatever short writes the kernel makes. */
+static int fileio_writev_all(int fd, const struct iovec *iov, int n)
 {
+	struct iovec part[16];
 	ssize_t w;
+	int i, k;
 
-	while (len > 0) {
-		w = write(fd, p, len);
+	if (n < 0 || n > 16) {
+		errno = EINVAL;
+		return -ERR_IO;
+	}
+	for (i = k = 0; i < n; i++)
+		if (iov[i].iov_len > 0)
+			part[k++] = iov[i];
+	i = 0;
+	while (i < k) {
+		w = writev(fd, part + i, k - i);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -ERR_IO;
 		}
-		p += w;
-		len -= (size_t)w;
+		while (i < k && (size_t)w >= part[i].iov_len)
+			w -= (ssize_t)part[i++].iov_len;
+		if (i < k) {
+			part[i].iov_base = (char *)part[i].iov_base + w;
+			part[i].iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }
@@ -133,6 +149,16 @@ int fileio_write_atomic(const char *path, const void *data, size_t len,
 int fileio_write_atomic_st(const char *path, const void *data, size_t len,
                            mode_t mode, unsigned flags, struct stat *out_st)
 {
+	struct iovec one = {(void *)(uintptr_t)data, len};
+
+	return fileio_write_atomic_iov(path, &one, 1, mode, flags, out_st,
+	                               NULL);
+}
+
+int fileio_write_atomic_iov(const char *path, const struct iovec *iov, int n,
+                            mode_t mode, unsigned flags, struct stat *out_st,
+                            const struct fileio_gate *gate)
+{
 	struct stat st, after;
 	char tmp[4096], *real = NULL;
 	int fd = -1, r = 0, w, saved;
@@ -159,7 +185,7 @@ int fileio_write_atomic_st(const char *path, const void *data, size_t len,
 		r = -ERR_IO;
 		goto out;
 	}
-	if ((r = fileio_write_all(fd, data, len)) != 0)
+	if ((r = fileio_writev_all(fd, iov, n)) != 0)
 		goto fail;
 	/* mkstemp creates 0600; give the file the owner's mode bits, and
 	 * keep its owner where we are allowed to (root editing a user file). */
@@ -179,6 +205,8 @@ int fileio_write_atomic_st(const char *path, const void *data, size_t len,
 		goto fail;
 	}
 	fd = -1;
+	if (gate != NULL && (r = gate->pass(gate->ctx)) != 0)
+		goto fail;
 	if (rename(tmp, path) != 0) {
 		r = -ERR_IO;
 		goto fail;

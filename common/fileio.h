@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 
 /*
@@ -37,6 +38,26 @@ int fileio_write_atomic(const char *path, const void *data, size_t len,
  */
 int fileio_write_atomic_st(const char *path, const void *data, size_t len,
                            mode_t mode, unsigned flags, struct stat *st);
+
+/*
+ * A step between a write's two halves: called once the new content is
+ * durable in the temporary file, before it is renamed over the path. A
+ * nonzero return abandons the write (the temporary file removed, the path
+ * untouched) and is what the write returns.
+ */
+struct fileio_gate {
+	int (*pass)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * As fileio_write_atomic_st, the content given as n pieces (at most 16),
+ * written in order (an edited file's unchanged head and tail around its new
+ * part), and the rename held until gate (when not NULL) lets it happen.
+ */
+int fileio_write_atomic_iov(const char *path, const struct iovec *iov, int n,
+                            mode_t mode, unsigned flags, struct stat *st,
+                            const struct fileio_gate *gate);
 
 /*
  * Makes bak a backup of path as it is now (its last version, which data

@@ -765,6 +765,107 @@ static void test_adapters_creates_file_dir(void **state)
 	free(home);
 }
 
+/* A gate for hostfile_apply_gated: its verdict, and what another program
+ * writes to the file while the write waits at it. */
+struct test_gate {
+	int verdict;
+	const char *path, *rewrite;
+	int passes;
+};
+
+static int test_gate_pass(void *ctx)
+{
+	struct test_gate *g = ctx;
+
+	g->passes++;
+	if (g->rewrite != NULL)
+		tu_write(g->path, g->rewrite, strlen(g->rewrite));
+	return g->verdict;
+}
+
+/* True when dir holds a temporary file of a write. */
+static bool test_adapters_temp_left(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	bool found = false;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		found |= strstr(de->d_name, ".mcpfleet-") != NULL;
+	closedir(d);
+	return found;
+}
+
+/* A gated write renames only once the gate lets it: a refusing gate leaves
+ * the file as it was, a file another program rewrote meanwhile is not
+ * overwritten (-ERR_CONFLICT), an open gate writes; never a temporary file
+ * left behind. */
+static void test_adapters_gated_apply(void **state)
+{
+	static const char user[] = "{\n  \"mcpServers\": {\n    \"mine\": "
+	                           "{\"command\": \"x\"}\n  }\n}\n";
+	static const char other[] = "{\"mcpServers\": {}, \"theirs\": 1}\n";
+	const struct adapter *a = adapter_find("cursor");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0};
+	struct host_plan p = {0};
+	char *home = tu_mkdtemp(), *dir = tu_path(home, ".cursor");
+	char *file = tu_path(dir, "mcp.json");
+	char *cat = tu_path(TEST_DATA, "golden/catalogue.json"), *text;
+	struct test_gate g = {.verdict = -ERR_IO, .path = file};
+	const struct fileio_gate gate = {test_gate_pass, &g};
+	size_t len;
+
+	(void)state;
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	test_adapters_load(cat, &c);
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	tu_write(file, user, strlen(user));
+
+	assert_int_equal(hostfile_plan(a, &env, c.servers, c.n, NULL, &p), 0);
+	assert_true(p.changed);
+	assert_int_not_equal(hostfile_apply_gated(&p, &gate), 0);
+	assert_int_equal(g.passes, 1);
+	text = tu_read(file, &len);
+	assert_string_equal(text, user);
+	free(text);
+	assert_false(test_adapters_temp_left(dir));
+	host_plan_clear(&p);
+
+	g.verdict = 0;
+	g.rewrite = other;
+	assert_int_equal(hostfile_plan(a, &env, c.servers, c.n, NULL, &p), 0);
+	assert_int_equal(hostfile_apply_gated(&p, &gate), -ERR_CONFLICT);
+	assert_int_equal(p.status, HOST_BLOCKED);
+	assert_non_null(strstr(p.message, "changed by another program"));
+	text = tu_read(file, &len);
+	assert_string_equal(text, other);
+	free(text);
+	assert_false(test_adapters_temp_left(dir));
+	host_plan_clear(&p);
+
+	g.rewrite = NULL;
+	assert_int_equal(hostfile_plan(a, &env, c.servers, c.n, NULL, &p), 0);
+	assert_int_equal(hostfile_apply_gated(&p, &gate), 0);
+	text = tu_read(file, &len);
+	assert_non_null(strstr(text, "\"theirs\": 1"));
+	assert_non_null(strstr(text, "\"everything\""));
+	free(text);
+	assert_false(test_adapters_temp_left(dir));
+	host_plan_clear(&p);
+
+	catalogue_clear(&c);
+	tu_rmtree(home);
+	free(cat);
+	free(file);
+	free(dir);
+	free(home);
+}
+
 static void test_adapters_registry_is_complete(void **state)
 {
 	static const char *const ids[] = {
@@ -1071,6 +1172,7 @@ int main(void)
 	    cmocka_unit_test(test_adapters_tool_globs),
 	    cmocka_unit_test(test_adapters_opencode_permission),
 	    cmocka_unit_test(test_adapters_registry_is_complete),
+	    cmocka_unit_test(test_adapters_gated_apply),
 	    cmocka_unit_test(test_adapters_locate_relocations),
 	    cmocka_unit_test(test_adapters_locate_windows_msix),
 	    cmocka_unit_test(test_adapters_render_rules),

@@ -1440,10 +1440,61 @@ static void test_jsonedit_identity_add_remove(void **state)
 	assert_true(checked >= 60);
 }
 
+/*
+ * A string's scan takes 16 bytes, then 8, then one at a time: a special
+ * byte at every offset (each side of those blocks' edges) is seen, and the
+ * indentation skip stops at the first byte that is not a space.
+ */
+static void test_jsonedit_parse_string_offsets(void **state)
+{
+	static const struct {
+		const char *bytes;
+		bool ok;
+	} cases[] = {
+	    {"\\\"", true},  {"\\u00e9", true}, {"\xc3\xa9", true},
+	    {"\x7f", true},  {"\x01", false},   {"\x1f", false},
+	    {"\x80", false}, {"\xc3", false},   {"\"x", false},
+	    {"\\q", false},  {"\t", false},     {"\xf0\x9f\x98\x80", true},
+	};
+	struct buf t = BUF_INIT;
+	struct jdoc *doc = NULL;
+	struct diag d;
+	size_t c, pre, post, i;
+
+	(void)state;
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (pre = 0; pre < 40; pre++)
+			for (post = 0; post < 20; post += 3) {
+				buf_reset(&t);
+				buf_append(&t, "{\n", strlen("{\n"));
+				for (i = 0; i < pre % 19; i++)
+					buf_append(&t, " ", strlen(" "));
+				buf_append(&t, "\"k\": \"",
+				           strlen("\"k\": \""));
+				for (i = 0; i < pre; i++)
+					buf_append(&t, "a", strlen("a"));
+				buf_append(&t, cases[c].bytes,
+				           strlen(cases[c].bytes));
+				for (i = 0; i < post; i++)
+					buf_append(&t, "b", strlen("b"));
+				buf_append(&t, "\"}", strlen("\"}"));
+				if ((jdoc_parse(t.data, t.len, 0, &doc, &d) ==
+				     0) != cases[c].ok)
+					fail_msg("case %zu at %zu+%zu: %s", c,
+					         pre, post,
+					         cases[c].ok ? d.msg
+					                     : "accepted");
+				jdoc_free(doc);
+				doc = NULL;
+			}
+	buf_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_jsonedit_parse_valid),
+	    cmocka_unit_test(test_jsonedit_parse_string_offsets),
 	    cmocka_unit_test(test_jsonedit_parse_invalid),
 	    cmocka_unit_test(test_jsonedit_parse_jsonc),
 	    cmocka_unit_test(test_jsonedit_parse_duplicate),

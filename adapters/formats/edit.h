@@ -4,6 +4,7 @@
 #ifndef MCPFLEET_EDIT_H
 #define MCPFLEET_EDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -13,6 +14,35 @@ struct jedit {
 	const char *name;    /* member name, any UTF-8 */
 	const json_t *value; /* new value; NULL removes the member */
 };
+
+/*
+ * An edit's result as a splice of the text edited: the new text is the
+ * original's bytes [0, at), then the len bytes of text, then the original's
+ * bytes from end on. A large file's edit is then one small new piece, with
+ * no copy of the rest (the writer writes the three pieces). An unchanged
+ * text is at == end with len 0.
+ */
+struct edit_splice {
+	size_t at, end;
+	char *text; /* new, NUL-terminated; NULL when len is 0 */
+	size_t len;
+};
+
+/* The length of the new text of s over an original of orig_len bytes. */
+size_t edit_splice_size(const struct edit_splice *s, size_t orig_len);
+
+/* True when s changes the original text orig. */
+bool edit_splice_changes(const struct edit_splice *s, const char *orig);
+
+/*
+ * The whole new text of s over orig (orig_len bytes): a new NUL-terminated
+ * string in *out and its length in *outlen. Returns 0 or -ERR_NOMEM.
+ */
+int edit_splice_join(const struct edit_splice *s, const char *orig,
+                     size_t orig_len, char **out, size_t *outlen);
+
+/* Frees the splice's text and zeroes it. NULL-safe. */
+void edit_splice_free(struct edit_splice *s);
 
 /*
  * Frees an array of n names as the editors' listings return it: n new

@@ -22,11 +22,16 @@
  */
 struct jdoc;
 
-#define JDOC_JSONC     0x1u
+#define JDOC_JSONC 0x1u
+/* The document reads the caller's text in place instead of copying it:
+ * the text must outlive the document, unchanged, with a NUL at text[len]
+ * (a 5 MB file then costs no second 5 MB buffer). */
+#define JDOC_BORROW    0x2u
 #define JDOC_MAX_DEPTH 256
 
 /*
- * Parses len bytes of text. The text is copied; the document owns its copy.
+ * Parses len bytes of text. The text is copied (the document owns its copy)
+ * unless flags holds JDOC_BORROW.
  * Returns 0 and a new document in *out (free with jdoc_free), or
  * -ERR_PARSE / -ERR_DUPLICATE / -ERR_TOOBIG / -ERR_NOMEM with d set to the
  * 1-based line and column and a reason that names the offending key or token.

@@ -44,9 +44,10 @@ struct jdoc_object {
 
 /* A parsed document (jsondoc.h): its text and the spans of its objects. */
 struct jdoc {
-	char *text; /* NUL-terminated copy */
+	char *text; /* NUL-terminated: a copy, or the caller's (borrowed) */
 	size_t len;
 	unsigned flags;
+	bool borrowed;
 	uint32_t root; /* offset of the root value */
 	struct jdoc_member *mem;
 	size_t nmem;

@@ -998,12 +998,12 @@ static bool jedit_only_member(const struct jdoc *doc, uint32_t oi)
 
 static int jedit_check_args(const struct jdoc *doc, const char *const *path,
                             size_t depth, const struct jedit *edits, size_t n,
-                            char **out, size_t *outlen, struct diag *d)
+                            const void *out, struct diag *d)
 {
 	size_t i;
 
-	if (doc == NULL || out == NULL || outlen == NULL ||
-	    (depth > 0 && path == NULL) || (n > 0 && edits == NULL))
+	if (doc == NULL || out == NULL || (depth > 0 && path == NULL) ||
+	    (n > 0 && edits == NULL))
 		return diag_set(d, ERR_INVALID, 0, 0, "jdoc_edit: bad call");
 	if (depth >= JDOC_MAX_DEPTH)
 		return diag_set(d, ERR_TOOBIG, 0, 0,
@@ -1029,21 +1029,35 @@ int jdoc_edit(const struct jdoc *doc, const char *const *path, size_t depth,
               const struct jedit *edits, size_t n, unsigned flags, char **out,
               size_t *outlen, struct diag *d)
 {
+	struct edit_splice sp;
+	int r;
+
+	if (doc == NULL || out == NULL || outlen == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "jdoc_edit: bad call");
+	if ((r = jdoc_edit_splice(doc, path, depth, edits, n, flags, &sp, d)) !=
+	    0)
+		return r;
+	r = edit_splice_join(&sp, doc->text, doc->len, out, outlen);
+	edit_splice_free(&sp);
+	return r != 0 ? diag_set(d, ERR_NOMEM, 0, 0, "out of memory") : 0;
+}
+
+int jdoc_edit_splice(const struct jdoc *doc, const char *const *path,
+                     size_t depth, const struct jedit *edits, size_t n,
+                     unsigned flags, struct edit_splice *out, struct diag *d)
+{
 	uint32_t chain[JDOC_MAX_DEPTH + 1], mi;
 	struct jedit_obj eo;
 	struct jedit_style st;
-	struct buf res = BUF_INIT;
 	json_t *net = NULL, *wrap;
 	struct jdoc *chk = NULL;
 	char ps[256];
 	size_t have, i, k, lvl;
-	char *text;
 	int r;
 
 	memset(&eo, 0, sizeof(eo));
 	memset(&st, 0, sizeof(st));
-	if ((r = jedit_check_args(doc, path, depth, edits, n, out, outlen,
-	                          d)) != 0)
+	if ((r = jedit_check_args(doc, path, depth, edits, n, out, d)) != 0)
 		goto out;
 	if (!jdoc_root_is_object(doc)) {
 		r = diag_set(d, ERR_TYPE, 0, 0,
@@ -1125,38 +1139,32 @@ int jdoc_edit(const struct jdoc *doc, const char *const *path, size_t depth,
 		}
 	}
 	if (!eo.changed) {
-		r = buf_append(&res, doc->text, doc->len);
-	} else {
-		if ((r = buf_reserve(&res, doc->len + eo.t.len)) != 0 ||
-		    (r = buf_append(&res, doc->text, eo.open)) != 0 ||
-		    (r = buf_append(&res, eo.t.data, eo.t.len)) != 0 ||
-		    (r = buf_append(&res, doc->text + eo.close + 1,
-		                    doc->len - eo.close - 1)) != 0)
-			goto fail;
-		/*
-		 * The bytes around the object are the original ones, which
-		 * parsed; so the result parses if and only if the new object
-		 * does, at its depth. Checking it alone spares a second pass
-		 * over a large file. Its members must also be the ones the
-		 * splices meant, where they meant them: a member swallowed by
-		 * a comment would parse, yet be lost.
-		 */
-		r = jdoc_parse_depth(res.data + eo.open, eo.t.len, doc->flags,
-		                     JDOC_MAX_DEPTH - eo.level + 1, &chk, NULL);
-		if (r != 0 || !jedit_verify(&eo, chk)) {
-			r = diag_set(d, ERR_INTERNAL, 0, 0,
-			             "the edit would not give the intended "
-			             "JSON; nothing written");
-			goto out;
-		}
+		memset(out, 0, sizeof(*out));
+		r = 0;
+		goto out;
 	}
-	if (r != 0)
-		goto fail;
-	if ((text = buf_steal(&res, outlen)) == NULL) {
+	/*
+	 * The bytes around the object are the original ones, which parsed;
+	 * so the result parses if and only if the new object does, at its
+	 * depth. Checking it alone spares a second pass over a large file.
+	 * Its members must also be the ones the splices meant, where they
+	 * meant them: a member swallowed by a comment would parse, yet be
+	 * lost.
+	 */
+	r = jdoc_parse_depth(eo.t.data, eo.t.len, doc->flags | JDOC_BORROW,
+	                     JDOC_MAX_DEPTH - eo.level + 1, &chk, NULL);
+	if (r != 0 || !jedit_verify(&eo, chk)) {
+		r = diag_set(d, ERR_INTERNAL, 0, 0,
+		             "the edit would not give the intended "
+		             "JSON; nothing written");
+		goto out;
+	}
+	out->at = eo.open;
+	out->end = eo.close + 1;
+	if ((out->text = buf_steal(&eo.t, &out->len)) == NULL) {
 		r = -ERR_NOMEM;
 		goto fail;
 	}
-	*out = text;
 	r = 0;
 	goto out;
 fail:
@@ -1172,6 +1180,5 @@ out:
 	json_decref(net);
 	jedit_obj_free(&eo);
 	jedit_style_free(&st);
-	buf_free(&res);
 	return r;
 }

@@ -55,4 +55,13 @@ int jdoc_edit(const struct jdoc *doc, const char *const *path, size_t depth,
               const struct jedit *edits, size_t n, unsigned flags, char **out,
               size_t *outlen, struct diag *d);
 
+/*
+ * jdoc_edit, with the result as a splice of the document's text (edit.h):
+ * the edited object's bytes replaced by its new ones. Fills *out (free with
+ * edit_splice_free) on success only.
+ */
+int jdoc_edit_splice(const struct jdoc *doc, const char *const *path,
+                     size_t depth, const struct jedit *edits, size_t n,
+                     unsigned flags, struct edit_splice *out, struct diag *d);
+
 #endif
