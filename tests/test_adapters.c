@@ -737,6 +737,40 @@ static void test_adapters_locate_more_hosts(void **state)
 	}
 }
 
+/* cn's config.yaml is edited, never created: without it cn uses its remote
+ * default config, which a new file would replace. */
+static void test_adapters_continue_cli_not_created(void **state)
+{
+	const struct adapter *a = adapter_find("continue-cli");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0};
+	struct host_plan p = {0};
+	char *home = tu_mkdtemp(), *dir = tu_path(home, ".continue");
+	char *file = tu_path(dir, "config.yaml");
+	char *cat = tu_path(TEST_DATA, "golden/catalogue.json");
+
+	(void)state;
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	test_adapters_load(cat, &c);
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	assert_int_equal(hostfile_plan(a, &env, c.servers, c.n, NULL, &p), 0);
+	assert_int_equal(p.status, HOST_ABSENT);
+	assert_non_null(p.loc.note);
+	assert_non_null(strstr(p.loc.note, "not created"));
+	assert_int_equal(hostfile_apply(&p), 0);
+	assert_false(fileio_exists(file));
+	host_plan_clear(&p);
+	catalogue_clear(&c);
+	tu_rmtree(home);
+	free(cat);
+	free(file);
+	free(dir);
+	free(home);
+}
+
 /* A config.yaml that cn's host cannot be edited safely in blocks the host,
  * naming the file, the line and the reason, and stays as it was. */
 static void test_adapters_continue_cli_refused(void **state)
@@ -1130,6 +1164,7 @@ int main(void)
 	    cmocka_unit_test(test_adapters_qwen),
 	    cmocka_unit_test(test_adapters_locate_more_hosts),
 	    cmocka_unit_test(test_adapters_creates_file_dir),
+	    cmocka_unit_test(test_adapters_continue_cli_not_created),
 	    cmocka_unit_test(test_adapters_continue_cli_refused),
 	};
 	struct CMUnitTest tests[64];

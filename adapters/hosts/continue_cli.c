@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /* Continue's CLI, cn (npm @continuedev/cli): the items of the mcpServers list
  * in $CONTINUE_GLOBAL_DIR/config.yaml (default ~/.continue/config.yaml). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "adapter.h"
+#include "fileio.h"
 
 static const char *const continue_cli_key[] = {"mcpServers"};
 
-/* cn reads only this file (never ~/.continue/mcpServers/, the extension's
- * folder). Once it exists it replaces cn's remote default config, so a file
- * mcpfleet creates carries the name and version cn requires of it. */
+/*
+ * cn reads only this file (never ~/.continue/mcpServers/, the extension's
+ * folder). Once the file exists it replaces cn's remote default config (the
+ * hub's, with its models), so a file mcpfleet created would leave a
+ * logged-in user with no model: the host counts as present only when the
+ * file is there, and mcpfleet never creates it.
+ */
 static int continue_cli_locate(const struct host_env *env,
                                struct host_location *out, struct diag *d)
 {
 	const char *dir = host_env_get(env, "CONTINUE_GLOBAL_DIR"), *home;
-	char *base;
+	char *base, *note;
+	int r;
 
 	if (dir != NULL)
 		base = render_path(dir, NULL);
@@ -22,8 +31,22 @@ static int continue_cli_locate(const struct host_env *env,
 		return -ERR_INVALID;
 	if (base == NULL)
 		return -ERR_NOMEM;
-	return render_location(out, render_path(base, "config.yaml", NULL),
-	                       base, NULL);
+	if ((note = strdup("config.yaml is not created: it would replace "
+	                   "cn's default config")) == NULL) {
+		free(base);
+		return -ERR_NOMEM;
+	}
+	if ((r = render_location(out, render_path(base, "config.yaml", NULL),
+	                         base, NULL)) != 0) {
+		free(note);
+		return r;
+	}
+	out->present = fileio_exists(out->path);
+	if (!out->present)
+		out->note = note;
+	else
+		free(note);
+	return 0;
 }
 
 static int continue_cli_render(const struct server *s, json_t **out,
