@@ -365,6 +365,22 @@ static void test_yamledit_refusals(void **state)
 	ye_refused("mcpServers:\n  - {name: a, command: [x}\n", 2, "expected");
 	ye_refused("mcpServers:\n  - name: a\n   x: 1\n", 3, "left of");
 	ye_refused("<<: *base\n", 1, "merge key");
+	ye_refused("mcpServers:\n  - name: a\n    args: [x,\n  - name: b]\n", 2,
+	           "does not close within its item");
+	ye_refused("mcpServers:\n  - name: a\n    oops\n", 3, "not a mapping");
+	{
+		static const char nul[] = "a: 1\nb\0: 2\n";
+		struct yaml_doc *doc = NULL;
+		struct diag d;
+
+		diag_clear(&d);
+		assert_int_equal(
+		    yamledit_parse(nul, sizeof(nul) - 1, YE_KEY, &doc, &d),
+		    -ERR_PARSE);
+		assert_int_equal(d.line, 2);
+		assert_non_null(strstr(d.msg, "NUL"));
+		assert_null(doc);
+	}
 	/* A leading document marker and directives are fine. */
 	yamledit_free(ye_parse("%YAML 1.2\n---\nmcpServers: []\n"));
 	/* Another key's multi-line flow value is skipped whole. */

@@ -39,6 +39,8 @@ struct yaml_doc {
 	char *key;
 };
 
+static bool yamledit_is_utf8(const char *s, size_t len);
+
 /* One line of the text. */
 struct yamledit_line {
 	size_t start, end, next; /* end: before "\r\n" or "\n" */
@@ -728,6 +730,11 @@ static int yamledit_name_scalar(const char *t, size_t pos, size_t end,
 			*why = "a name holding a NUL";
 			return -ERR_PARSE;
 		}
+		if (!yamledit_is_utf8(b.data != NULL ? b.data : "", b.len)) {
+			buf_free(&b);
+			*why = "a name that is not UTF-8";
+			return -ERR_PARSE;
+		}
 		if ((*out = buf_steal(&b, NULL)) == NULL)
 			return -ERR_NOMEM;
 		return 0;
@@ -742,6 +749,10 @@ static int yamledit_name_scalar(const char *t, size_t pos, size_t end,
 			return -ERR_PARSE;
 	while (e > pos && (t[e - 1] == ' ' || t[e - 1] == '\t'))
 		e--;
+	if (!yamledit_is_utf8(t + pos, e - pos)) {
+		*why = "a name that is not UTF-8";
+		return -ERR_PARSE;
+	}
 	if ((*out = strndup(t + pos, e - pos)) == NULL)
 		return -ERR_NOMEM;
 	return 0;
@@ -845,10 +856,9 @@ static int yamledit_item(struct yaml_doc *doc, const struct yamledit_line *l,
 				return yamledit_refuse(doc, m.first, d,
 				                       "a line left of the "
 				                       "item's keys");
-			if (m.indent > map_indent)
-				ks = m.first;
-			else
-				ks = m.first;
+			/* Deeper lines are nested values: only their
+			 * node properties are looked at. */
+			ks = m.first;
 		} else {
 			ks = rest;
 		}
@@ -870,8 +880,7 @@ static int yamledit_item(struct yaml_doc *doc, const struct yamledit_line *l,
 		if (ke == (size_t)-1)
 			return -ERR_NOMEM;
 		if (ke == 0) {
-			if (pos == l->start ||
-			    (m.indent == map_indent && pos < skip_to))
+			if (pos == l->start || m.indent == map_indent)
 				return yamledit_refuse(
 				    doc, ks, d,
 				    "an item that is not a mapping");
@@ -916,17 +925,13 @@ static int yamledit_item(struct yaml_doc *doc, const struct yamledit_line *l,
 				skip_to = s;
 		}
 	}
-	if (skip_to > it->end) {
-		yamledit_line_at(t, doc->len, skip_to > 0 ? skip_to - 1 : 0,
-		                 &m);
-		it->end = m.next;
-	}
-	*next = pos > it->end ? pos : it->end;
-	if (*next > it->end) {
-		/* Blank and comment lines after the item belong to what
-		 * follows. */
-		*next = pos;
-	}
+	/* A flow value or quoted string still open where the item ends. */
+	if (skip_to > pos)
+		return yamledit_refuse(doc, it->start, d,
+		                       "a value that does not close within "
+		                       "its item");
+	/* Blank and comment lines after the item belong to what follows. */
+	*next = pos;
 	return 0;
 }
 
@@ -1026,6 +1031,7 @@ int yamledit_parse(const char *text, size_t len, const char *key,
 	struct yamledit_line l, m;
 	size_t pos = 0, colon = 0, limit;
 	bool content = false;
+	const char *nul;
 	char *k = NULL;
 	int r = 0;
 
@@ -1039,6 +1045,12 @@ int yamledit_parse(const char *text, size_t len, const char *key,
 	doc->len = len;
 	doc->eol = "\n";
 	doc->indent = 2;
+	/* YAML has no NUL: a text holding one is not YAML. */
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		r = yamledit_refuse(doc, (size_t)(nul - text), d,
+		                    "a NUL byte: not a YAML text");
+		goto out;
+	}
 	yamledit_line_at(text, len, 0, &l);
 	if (l.next > l.end + 1)
 		doc->eol = "\r\n";
@@ -1229,26 +1241,55 @@ int yamledit_get(const struct yaml_doc *doc, const char *name, json_t **out,
 
 /* ---- writing ---- */
 
-/* Decodes one UTF-8 sequence at s (valid: jansson checked it). */
-static uint32_t yamledit_utf8(const unsigned char *s, size_t *n)
+/* Decodes one UTF-8 sequence at s[0..len): its code point and length, or
+ * (uint32_t)-1 when it is not valid UTF-8. */
+static uint32_t yamledit_utf8(const unsigned char *s, size_t len, size_t *n)
 {
+	uint32_t cp, min;
+	size_t k, need;
+
 	if (s[0] < 0x80) {
 		*n = 1;
 		return s[0];
 	}
 	if ((s[0] & 0xe0) == 0xc0) {
-		*n = 2;
-		return ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
+		need = 2;
+		cp = s[0] & 0x1f;
+		min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		need = 3;
+		cp = s[0] & 0x0f;
+		min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		need = 4;
+		cp = s[0] & 0x07;
+		min = 0x10000;
+	} else {
+		return (uint32_t)-1;
 	}
-	if ((s[0] & 0xf0) == 0xe0) {
-		*n = 3;
-		return ((uint32_t)(s[0] & 0x0f) << 12) |
-		       ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+	if (need > len)
+		return (uint32_t)-1;
+	for (k = 1; k < need; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return (uint32_t)-1;
+		cp = (cp << 6) | (s[k] & 0x3f);
 	}
-	*n = 4;
-	return ((uint32_t)(s[0] & 0x07) << 18) |
-	       ((uint32_t)(s[1] & 0x3f) << 12) |
-	       ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return (uint32_t)-1;
+	*n = need;
+	return cp;
+}
+
+/* True when s[0..len) is UTF-8. */
+static bool yamledit_is_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, n;
+
+	for (i = 0; i < len; i += n)
+		if (yamledit_utf8(p + i, len - i, &n) == (uint32_t)-1)
+			return false;
+	return true;
 }
 
 /* A JSON string that YAML reads back the same: every character YAML
@@ -1261,9 +1302,9 @@ static int yamledit_put_string(struct buf *b, const char *s, size_t len)
 	int r = buf_putc(b, '"');
 
 	for (i = 0; i < len && r == 0; i += n) {
-		uint32_t cp = yamledit_utf8(p + i, &n);
+		uint32_t cp = yamledit_utf8(p + i, len - i, &n);
 
-		if (i + n > len)
+		if (cp == (uint32_t)-1)
 			return -ERR_INVALID;
 		if (cp == '"' || cp == '\\') {
 			r |= buf_putc(b, '\\');

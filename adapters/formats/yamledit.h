@@ -28,9 +28,9 @@ struct yaml_doc;
  * what it cannot edit safely: tabs in the sequence's indentation, anchors,
  * aliases or tags in it, a second document, a value of key that is not a
  * block sequence (a flow sequence other than "[]"), two items of one name,
- * key written twice, a flow item it cannot read. text must stay valid while
- * doc is used. Returns 0 with *out (free with yamledit_free), -ERR_PARSE or
- * -ERR_NOMEM.
+ * key written twice, a flow item it cannot read, a NUL byte. text must stay
+ * valid while doc is used. Returns 0 with *out (free with yamledit_free),
+ * -ERR_PARSE or -ERR_NOMEM.
  */
 int yamledit_parse(const char *text, size_t len, const char *key,
                    struct yaml_doc **out, struct diag *d);
