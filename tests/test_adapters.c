@@ -579,6 +579,18 @@ static void test_adapters_render_rules(void **state)
 	     "[\"b\"]}"},
 	    {"cursor", "{\"url\":\"https://h/\",\"type\":\"sse\"}",
 	     "{\"url\":\"https://h/\"}"},
+	    {"continue-cli",
+	     "{\"url\":\"https://h/\",\"headers\":{\"A\":\"b\"},"
+	     "\"tools\":{\"deny\":[\"x\"]}}",
+	     "{\"type\":\"streamable-http\",\"url\":\"https://h/\","
+	     "\"requestOptions\":{\"headers\":{\"A\":\"b\"}}}"},
+	    {"continue-cli", "{\"url\":\"https://h/\",\"type\":\"sse\"}",
+	     "{\"type\":\"sse\",\"url\":\"https://h/\"}"},
+	    {"continue-cli",
+	     "{\"command\":\"x\",\"env\":{\"K\":\"v\"},\"disabled\":"
+	     "false}",
+	     "{\"type\":\"stdio\",\"command\":\"x\",\"args\":[],\"env\":"
+	     "{\"K\":\"v\"}}"},
 	    {"opencode",
 	     "{\"command\":\"npx\",\"args\":[\"-y\",\"p\"],\"env\":"
 	     "{\"K\":\"v\"},\"disabled\":true}",
@@ -954,6 +966,11 @@ static void test_adapters_literal_values(void **state)
 	assert_non_null(strstr(d.msg, "args: '{env:HOME}' holds {env:"));
 	assert_int_equal(test_adapters_literal("cursor", e, &arg, &env, &d),
 	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "holds ${"));
+	/* cn fills ${{ ... }} templates in its whole text: no escape. */
+	assert_int_equal(
+	    test_adapters_literal("continue-cli", e, &arg, &env, &d),
+	    -ERR_SKIP);
 	assert_non_null(strstr(d.msg, "holds ${"));
 	/* Cline and Zed expand nothing: as it is. */
 	assert_int_equal(test_adapters_literal("cline", e, &arg, &env, &d), 0);
