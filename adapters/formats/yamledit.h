@@ -64,11 +64,14 @@ int yamledit_get(const struct yaml_doc *doc, const char *name, json_t **out,
  * its lines; removing an absent name changes nothing. A sequence left with
  * no items is written "KEY: []" (cn refuses a null), or is removed with its
  * key when prune says the key was the caller's own. The file's line ending
- * is kept. The result is read again and checked to hold the edits and every
- * other named item; -ERR_INVALID (nothing to write) when it does not. On
- * success *out is a new NUL-terminated text (caller frees) and *outlen its
- * length. Errors: -ERR_INVALID (an entry not an object, or one with a
- * "name" of its own), -ERR_NOMEM.
+ * is kept, and adding an item and then removing it gives back the original
+ * bytes, except that a last line without a line end gains one (which the
+ * new item needed) and a list with no item, null or "[]" spelt otherwise,
+ * comes back as "KEY: []". The result is read again and checked to hold the
+ * edits and every other named item; -ERR_INVALID (nothing to write) when it
+ * does not. On success *out is a new NUL-terminated text (caller frees) and
+ * *outlen its length. Errors: -ERR_INVALID (an entry not an object, or one with
+ * a "name" of its own), -ERR_NOMEM.
  */
 int yamledit_edit(const struct yaml_doc *doc, const struct jedit *edits,
                   size_t n, bool prune, char **out, size_t *outlen,
