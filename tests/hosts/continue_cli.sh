@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Continue's CLI (npm @continuedev/cli, `cn`) for run.sh: source it after lib.sh. It
+# Continue's CLI (npm @continuedev/cli, `cn`) for run.sh and literal.sh: source it after
+# lib.sh. It
 # reads only ~/.continue/config.yaml and has no `mcp list`; what it can do offline is
 # run one prompt headless (`cn -p`) against the model of that file: it starts every
 # server of its mcpServers list first and offers all their tools to the model, by the
@@ -71,6 +72,13 @@ EOF
     printf '\nrules:\n  - Answer briefly\n'
 }
 
+# The requests server-everything's HTTP side has logged so far (0 when it is not running).
+cn_http_requests() {
+    local n=0
+    [ -f "$WORK/everything.log" ] && n=$(grep -c 'Received MCP' "$WORK/everything.log" || true)
+    echo "${n:-0}"
+}
+
 # cn_run TAG: one headless prompt in $SB; the number of servers whose tools were
 # offered goes to $WORK/TAG.cn, the requests server-everything's HTTP side got
 # meanwhile to $WORK/TAG.cn.http.
@@ -80,12 +88,12 @@ cn_run() {
     f=$(cn_file)
     cp -p "$f" "$WORK/pre-$tag.cn" 2>/dev/null || true
     : >"$WORK/cn-model.log"
-    before=$(grep -c 'Received MCP' "$WORK/everything.log" || true)
+    before=$(cn_http_requests)
     (cd "$SB" && "${host_env[@]}" CONTINUE_CLI_ENABLE_TELEMETRY=0 CONTINUE_METRICS_ENABLED=0 \
         timeout "$TMO" node "$CACHE/node_modules/@continuedev/cli/dist/cn.js" -p "say ok") \
         </dev/null >"$WORK/$tag.cn.raw" 2>&1 || rc=$?
     echo "$rc" >"$WORK/$tag.cn.rc"
-    echo $(($(grep -c 'Received MCP' "$WORK/everything.log" || true) - before)) >"$WORK/$tag.cn.http"
+    echo $(($(cn_http_requests) - before)) >"$WORK/$tag.cn.http"
     node -e '
         const fs = require("fs");
         let most = 0;
