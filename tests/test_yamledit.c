@@ -288,6 +288,43 @@ static void test_yamledit_empty_list(void **state)
 	json_decref(v);
 }
 
+/* Items as users write them: the name after other keys, a flow item over
+ * several lines, a quoted key; the user's bytes stay. */
+static void test_yamledit_shapes(void **state)
+{
+	static const char text[] = "\"mcpServers\":   # quoted key\n"
+	                           "  - command: npx\n"
+	                           "    name: late   # name last\n"
+	                           "  - {name: multi,\n"
+	                           "     command: x}\n"
+	                           "  -\n"
+	                           "    name: nested-start\n"
+	                           "    args:\n"
+	                           "    - '# x'\n";
+	json_t *v = ye_json("{\"command\": \"c\"}");
+	const struct jedit rm[] = {{"multi", NULL}, {"late", v}};
+	struct yaml_doc *doc = ye_parse(text);
+	char **names = NULL;
+	size_t n = 0;
+
+	(void)state;
+	tu_ok(yamledit_names(doc, &names, &n), NULL);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[0], "late");
+	assert_string_equal(names[1], "multi");
+	assert_string_equal(names[2], "nested-start");
+	edit_names_free(names, n);
+	yamledit_free(doc);
+	ye_expect(text, rm, 2,
+	          "\"mcpServers\":   # quoted key\n"
+	          "  - {\"name\": \"late\", \"command\": \"c\"}\n"
+	          "  -\n"
+	          "    name: nested-start\n"
+	          "    args:\n"
+	          "    - '# x'\n");
+	json_decref(v);
+}
+
 /* A CRLF file stays CRLF. */
 static void test_yamledit_crlf(void **state)
 {
@@ -421,6 +458,7 @@ int main(void)
 	    cmocka_unit_test(test_yamledit_round_trip),
 	    cmocka_unit_test(test_yamledit_fresh),
 	    cmocka_unit_test(test_yamledit_empty_list),
+	    cmocka_unit_test(test_yamledit_shapes),
 	    cmocka_unit_test(test_yamledit_crlf),
 	    cmocka_unit_test(test_yamledit_quoting),
 	    cmocka_unit_test(test_yamledit_refusals),
