@@ -17,6 +17,7 @@ enum host_format {
 	HOST_FORMAT_JSON,  /* strict JSON */
 	HOST_FORMAT_JSONC, /* JSON with comments and trailing commas */
 	HOST_FORMAT_TOML,
+	HOST_FORMAT_YAML, /* items of a top-level block list, by "name" */
 };
 
 enum host_os {
@@ -93,7 +94,8 @@ struct adapter {
 	const char *id;   /* host id, as in "hosts": [...] */
 	const char *name; /* for people */
 	enum host_format format;
-	/* The object (JSON) or table (TOML) that holds servers by name. */
+	/* The object (JSON) or table (TOML) that holds servers by name; for
+	 * YAML, the one top-level key whose list holds them. */
 	const char *const *key_path;
 	size_t key_depth;
 	/* Where the host expands ${VAR} itself (RENDER_KEEP_*): there a

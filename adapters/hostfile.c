@@ -20,6 +20,7 @@
 #include "jsonutil.h"
 #include "toml.h"
 #include "tomledit.h"
+#include "yamledit.h"
 
 /* Host files larger than this are refused (Claude Code's state file is a
  * few MB in heavy use). */
@@ -70,6 +71,7 @@ struct hostfile_doc {
 	const struct hostfile_ops *ops;
 	struct jdoc *json;
 	struct toml_doc *toml;
+	struct yaml_doc *yaml;
 	const char *text;
 	size_t len;
 };
@@ -357,6 +359,73 @@ static bool hostfile_toml_text_empty(const char *text, size_t len)
 	return true;
 }
 
+/*
+ * A new YAML file starts with the keys Continue's config.yaml requires
+ * (name and version; schema v1 as cn's own configs write it), the only
+ * YAML host. A file that holds only this is one mcpfleet may delete.
+ */
+#define HOSTFILE_YAML_HEADER "name: mcpfleet\nversion: 0.0.1\nschema: v1\n"
+
+static int hostfile_yaml_parse(struct hostfile_doc *doc, struct diag *d)
+{
+	return yamledit_parse(doc->text, doc->len, doc->a->key_path[0],
+	                      &doc->yaml, d);
+}
+
+static void hostfile_yaml_free(struct hostfile_doc *doc)
+{
+	yamledit_free(doc->yaml);
+	doc->yaml = NULL;
+}
+
+static int hostfile_yaml_names(const struct hostfile_doc *doc, char ***names,
+                               size_t *n, bool *exists, struct diag *d)
+{
+	(void)d;
+	*exists = yamledit_exists(doc->yaml);
+	return yamledit_names(doc->yaml, names, n);
+}
+
+static int hostfile_yaml_get(const struct hostfile_doc *doc, const char *name,
+                             json_t **out, struct diag *d)
+{
+	return yamledit_get(doc->yaml, name, out, d);
+}
+
+static int hostfile_yaml_edit(const struct hostfile_doc *doc,
+                              const struct jedit *edits, size_t n, bool prune,
+                              char **out, size_t *outlen, struct diag *d)
+{
+	return yamledit_edit(doc->yaml, edits, n, prune, out, outlen, d);
+}
+
+static int hostfile_yaml_fresh_text(const struct hostfile_target *a,
+                                    const struct jedit *edits, size_t n,
+                                    char **out, size_t *outlen, struct diag *d)
+{
+	static const char header[] = HOSTFILE_YAML_HEADER;
+	struct yaml_doc *doc = NULL;
+	int r;
+
+	if ((r = yamledit_parse(header, sizeof(header) - 1, a->key_path[0],
+	                        &doc, d)) == 0)
+		r = yamledit_edit(doc, edits, n, true, out, outlen, d);
+	yamledit_free(doc);
+	return r;
+}
+
+/* True when a YAML text is blank or the header alone, with blanks. */
+static bool hostfile_yaml_text_empty(const char *text, size_t len)
+{
+	static const char header[] = HOSTFILE_YAML_HEADER;
+	size_t i = 0;
+
+	if (len >= sizeof(header) - 1 &&
+	    memcmp(text, header, sizeof(header) - 1) == 0)
+		i = sizeof(header) - 1;
+	return hostfile_toml_text_empty(text + i, len - i);
+}
+
 /* Entries as the members of a JSON or JSONC object. */
 static const struct hostfile_ops hostfile_json_ops = {
     .parse = hostfile_json_parse,
@@ -390,6 +459,17 @@ static const struct hostfile_ops hostfile_toml_ops = {
     .text_empty = hostfile_toml_text_empty,
 };
 
+/* Entries as the named items of a top-level YAML list (Continue's cn). */
+static const struct hostfile_ops hostfile_yaml_ops = {
+    .parse = hostfile_yaml_parse,
+    .free = hostfile_yaml_free,
+    .names = hostfile_yaml_names,
+    .get = hostfile_yaml_get,
+    .edit = hostfile_yaml_edit,
+    .fresh_text = hostfile_yaml_fresh_text,
+    .text_empty = hostfile_yaml_text_empty,
+};
+
 /* Lists of strings are JSON only (Claude Code's permissions.deny). */
 static const struct hostfile_ops *
 hostfile_ops_for(const struct hostfile_target *a)
@@ -398,6 +478,8 @@ hostfile_ops_for(const struct hostfile_target *a)
 		return &hostfile_jlist_ops;
 	if (a->format == HOST_FORMAT_TOML)
 		return &hostfile_toml_ops;
+	if (a->format == HOST_FORMAT_YAML)
+		return &hostfile_yaml_ops;
 	return &hostfile_json_ops;
 }
 

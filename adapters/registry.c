@@ -26,15 +26,17 @@ extern const struct adapter adapter_cline_vscode;
 extern const struct adapter adapter_zed;
 extern const struct adapter adapter_amazonq;
 extern const struct adapter adapter_continue;
+extern const struct adapter adapter_continue_cli;
 
 const struct adapter *const adapter_registry[] = {
-    &adapter_claude_code, &adapter_claude_desktop, &adapter_codex,
-    &adapter_droid,       &adapter_cursor,         &adapter_opencode,
-    &adapter_gemini,      &adapter_vscode,         &adapter_vscode_insiders,
-    &adapter_vscodium,    &adapter_windsurf,       &adapter_kiro,
-    &adapter_lmstudio,    &adapter_copilot,        &adapter_crush,
-    &adapter_qwen,        &adapter_cline,          &adapter_cline_vscode,
-    &adapter_zed,         &adapter_amazonq,        &adapter_continue,
+    &adapter_claude_code,  &adapter_claude_desktop, &adapter_codex,
+    &adapter_droid,        &adapter_cursor,         &adapter_opencode,
+    &adapter_gemini,       &adapter_vscode,         &adapter_vscode_insiders,
+    &adapter_vscodium,     &adapter_windsurf,       &adapter_kiro,
+    &adapter_lmstudio,     &adapter_copilot,        &adapter_crush,
+    &adapter_qwen,         &adapter_cline,          &adapter_cline_vscode,
+    &adapter_zed,          &adapter_amazonq,        &adapter_continue,
+    &adapter_continue_cli,
 };
 
 const size_t adapter_count =

@@ -579,6 +579,18 @@ static void test_adapters_render_rules(void **state)
 	     "[\"b\"]}"},
 	    {"cursor", "{\"url\":\"https://h/\",\"type\":\"sse\"}",
 	     "{\"url\":\"https://h/\"}"},
+	    {"continue-cli",
+	     "{\"url\":\"https://h/\",\"headers\":{\"A\":\"b\"},"
+	     "\"tools\":{\"deny\":[\"x\"]}}",
+	     "{\"type\":\"streamable-http\",\"url\":\"https://h/\","
+	     "\"requestOptions\":{\"headers\":{\"A\":\"b\"}}}"},
+	    {"continue-cli", "{\"url\":\"https://h/\",\"type\":\"sse\"}",
+	     "{\"type\":\"sse\",\"url\":\"https://h/\"}"},
+	    {"continue-cli",
+	     "{\"command\":\"x\",\"env\":{\"K\":\"v\"},\"disabled\":"
+	     "false}",
+	     "{\"type\":\"stdio\",\"command\":\"x\",\"args\":[],\"env\":"
+	     "{\"K\":\"v\"}}"},
 	    {"opencode",
 	     "{\"command\":\"npx\",\"args\":[\"-y\",\"p\"],\"env\":"
 	     "{\"K\":\"v\"},\"disabled\":true}",
@@ -710,6 +722,18 @@ static void test_adapters_locate_more_hosts(void **state)
 	     HOST_OS_WINDOWS,
 	     {"USERPROFILE=C:/u", NULL, NULL},
 	     "C:/u/.continue/mcpServers/mcpfleet.json"},
+	    {"continue-cli",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", NULL, NULL},
+	     "/h/.continue/config.yaml"},
+	    {"continue-cli",
+	     HOST_OS_LINUX,
+	     {"HOME=/h", "CONTINUE_GLOBAL_DIR=/g", NULL},
+	     "/g/config.yaml"},
+	    {"continue-cli",
+	     HOST_OS_WINDOWS,
+	     {"USERPROFILE=C:/u", NULL, NULL},
+	     "C:/u/.continue/config.yaml"},
 	};
 	size_t i;
 
@@ -723,6 +747,79 @@ static void test_adapters_locate_more_hosts(void **state)
 			         cases[i].path);
 		free(p);
 	}
+}
+
+/* cn's config.yaml is edited, never created: without it cn uses its remote
+ * default config, which a new file would replace. */
+static void test_adapters_continue_cli_not_created(void **state)
+{
+	const struct adapter *a = adapter_find("continue-cli");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0};
+	struct host_plan p = {0};
+	char *home = tu_mkdtemp(), *dir = tu_path(home, ".continue");
+	char *file = tu_path(dir, "config.yaml");
+	char *cat = tu_path(TEST_DATA, "golden/catalogue.json");
+
+	(void)state;
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	test_adapters_load(cat, &c);
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	assert_int_equal(hostfile_plan(a, &env, c.servers, c.n, NULL, &p), 0);
+	assert_int_equal(p.status, HOST_ABSENT);
+	assert_non_null(p.loc.note);
+	assert_non_null(strstr(p.loc.note, "not created"));
+	assert_int_equal(hostfile_apply(&p), 0);
+	assert_false(fileio_exists(file));
+	host_plan_clear(&p);
+	catalogue_clear(&c);
+	tu_rmtree(home);
+	free(cat);
+	free(file);
+	free(dir);
+	free(home);
+}
+
+/* A config.yaml that cn's host cannot be edited safely in blocks the host,
+ * naming the file, the line and the reason, and stays as it was. */
+static void test_adapters_continue_cli_refused(void **state)
+{
+	static const char text[] = "name: x\nversion: 1\nmcpServers:\n"
+	                           "  - name: a\n    command: x\n"
+	                           "  - name: a\n    command: y\n";
+	const struct adapter *a = adapter_find("continue-cli");
+	struct test_env te = {0};
+	struct host_env env;
+	struct catalogue c = {0};
+	struct host_plan p = {0};
+	char *home = tu_mkdtemp(), *dir = tu_path(home, ".continue");
+	char *file = tu_path(dir, "config.yaml");
+	char *cat = tu_path(TEST_DATA, "golden/catalogue.json");
+
+	(void)state;
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	test_adapters_load(cat, &c);
+	assert_int_equal(fileio_mkdirs(dir, 0755), 0);
+	tu_write(file, text, strlen(text));
+	assert_int_equal(hostfile_plan(a, &env, c.servers, c.n, NULL, &p), 0);
+	assert_int_equal(p.status, HOST_BLOCKED);
+	assert_non_null(p.message);
+	assert_non_null(strstr(p.message, "config.yaml:6:"));
+	assert_non_null(strstr(p.message, "two items named 'a'"));
+	assert_int_equal(hostfile_apply(&p), 0);
+	tu_assert_file_eq(file, text, strlen(text));
+	host_plan_clear(&p);
+	catalogue_clear(&c);
+	tu_rmtree(home);
+	free(cat);
+	free(file);
+	free(dir);
+	free(home);
 }
 
 /* A present host whose file's directory is missing gets it: Continue's
@@ -874,7 +971,7 @@ static void test_adapters_registry_is_complete(void **state)
 	    "vscode-insiders", "vscodium",       "windsurf", "kiro",
 	    "lmstudio",        "copilot",        "crush",    "qwen",
 	    "cline",           "cline-vscode",   "zed",      "amazonq",
-	    "continue"};
+	    "continue",        "continue-cli"};
 	size_t i;
 
 	(void)state;
@@ -970,6 +1067,11 @@ static void test_adapters_literal_values(void **state)
 	assert_non_null(strstr(d.msg, "args: '{env:HOME}' holds {env:"));
 	assert_int_equal(test_adapters_literal("cursor", e, &arg, &env, &d),
 	                 -ERR_SKIP);
+	assert_non_null(strstr(d.msg, "holds ${"));
+	/* cn fills ${{ ... }} templates in its whole text: no escape. */
+	assert_int_equal(
+	    test_adapters_literal("continue-cli", e, &arg, &env, &d),
+	    -ERR_SKIP);
 	assert_non_null(strstr(d.msg, "holds ${"));
 	/* Cline and Zed expand nothing: as it is. */
 	assert_int_equal(test_adapters_literal("cline", e, &arg, &env, &d), 0);
@@ -1181,6 +1283,8 @@ int main(void)
 	    cmocka_unit_test(test_adapters_qwen),
 	    cmocka_unit_test(test_adapters_locate_more_hosts),
 	    cmocka_unit_test(test_adapters_creates_file_dir),
+	    cmocka_unit_test(test_adapters_continue_cli_not_created),
+	    cmocka_unit_test(test_adapters_continue_cli_refused),
 	};
 	struct CMUnitTest tests[64];
 	size_t i, n = 0;

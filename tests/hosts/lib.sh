@@ -123,6 +123,7 @@ hostfile() {
         qwen) echo "$SB/.qwen/settings.json" ;;
         copilot) echo "$SB/.copilot/mcp-config.json" ;;
         cline) echo "$SB/.cline/data/settings/cline_mcp_settings.json" ;;
+        continue-cli) echo "$SB/.continue/config.yaml" ;;
     esac
 }
 

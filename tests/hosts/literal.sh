@@ -4,7 +4,7 @@
 # values that hosts like to expand ($HOME, {env:HOME}, a variable whose value holds ${...}),
 # then started by each host's real CLI. For each host, the server must receive exactly the
 # catalogue's values, or be left out of that host with a warning that names the field;
-# never a different value.
+# never a different value. cn also gets strings that YAML reads otherwise unquoted.
 #
 #   tests/hosts/literal.sh MCPFLEET
 #
@@ -16,6 +16,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 # shellcheck source=tests/hosts/cline.sh
 . "$HERE/cline.sh"
+# shellcheck source=tests/hosts/continue_cli.sh
+. "$HERE/continue_cli.sh"
 [ $# = 1 ] || { echo "usage: $0 MCPFLEET" >&2; exit 2; }
 MCPFLEET=$(realpath "$1")
 T0=$(date +%s%N)
@@ -25,6 +27,7 @@ MODEL_PID=
 cleanup() {
     [ -n "$MODEL_PID" ] && kill "$MODEL_PID" 2>/dev/null || true
     [ -n "$CLINE_MODEL_PID" ] && kill "$CLINE_MODEL_PID" 2>/dev/null || true
+    [ -n "$CN_MODEL_PID" ] && kill "$CN_MODEL_PID" 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ]; then echo "sandbox kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -32,6 +35,8 @@ install_peers
 seed_home "$SB"
 mkdir -p "$SB/.qwen" "$SB/.copilot"
 cline_seed "$SB"
+cn_seed "$SB"
+render_continue-cli before >"$(cn_file)" # cn's file is edited, never created
 set_host_env
 
 # Two servers, each recording into its own file: rec-args takes the arguments, rec-env
@@ -57,11 +62,19 @@ mf "${add[@]}" || { cat "$WORK/mf.out"; exit 1; }
 mf "${adde[@]}" || { cat "$WORK/mf.out"; exit 1; }
 mf add rec-pem --command node --arg "$HERE/recorder.cjs" --arg "$WORK/rec-pem.jsonl" \
     --env "REC_PEM=$PEM" || { cat "$WORK/mf.out"; exit 1; }
+# cn alone gets a fourth: strings YAML would read otherwise, unless written quoted.
+LS=$(printf '\xe2\x80\xa8')
+YAMLV=('# not a comment' 'a: b' "it's \"q\"" 'ünï ✓ 😀' "line${LS}sep" 'back\slash' '- item'
+    '[x]' '{y: z}' '*alias' '&anchor' '!tag' '~' 'null' 'true' '123' '0x1F' ' lead' 'trail ')
+addy=(add rec-yaml --host continue-cli --command node --arg "$HERE/recorder.cjs" --arg "$WORK/rec-yaml.jsonl")
+for a in "${YAMLV[@]}"; do addy+=(--arg "$a"); done
+mf "${addy[@]}" || { cat "$WORK/mf.out"; exit 1; }
 mf sync || true
 cp "$WORK/mf.out" "$WORK/sync.out"
 echo "-- sync:"; sed 's/^/   | /' "$WORK/sync.out"
 
 want_args=$(printf '%s\n' "${ARGS[@]}")
+want_yaml=$(printf '%s\0' "${YAMLV[@]}" | node -e 'process.stdout.write(JSON.stringify(require("fs").readFileSync(0, "utf8").split("\0").slice(0, -1)))')
 want_env='{"REC_DOLLAR":"$HOME","REC_OPENCODE":"{env:HOME}","REC_BRACES":"${HOME}x"}'
 want_pem='{"REC_PEM":"-----BEGIN KEY-----\nAAAA\r\nBBBB\n-----END KEY-----"}'
 
@@ -80,6 +93,7 @@ start_host() { # CLI: makes the host start its servers
             "say ok" ;;
         gemini) "${host_env[@]}" GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" mcp list ;;
         cline) cline_run literal ;;
+        cn) cn_run literal ;;
         # copilot mcp list never starts a server: a prompt against the fake model does
         copilot) "${host_env[@]}" COPILOT_PROVIDER_BASE_URL="http://127.0.0.1:$MP/v1" \
             COPILOT_PROVIDER_WIRE_API=responses COPILOT_PROVIDER_API_KEY=fake COPILOT_MODEL=fake-model \
@@ -100,9 +114,12 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
     fi
     local want=$want_env
     [ "$n" = rec-pem ] && want=$want_pem
-    diffs=$(A="$want_args" E="$want" G="$(head -1 "$rec")" N=$n node -e '
+    diffs=$(A="$want_args" E="$want" Y="$want_yaml" G="$(head -1 "$rec")" N=$n node -e '
         const g = JSON.parse(process.env.G), out = [];
-        if (process.env.N === "rec-args")
+        if (process.env.N === "rec-yaml")
+            JSON.parse(process.env.Y).forEach((v, i) => { if (g.argv[i] !== v)
+                out.push(`arg ${i + 1}: ${JSON.stringify(v)} arrived as ${JSON.stringify(g.argv[i])}`); });
+        else if (process.env.N === "rec-args")
             process.env.A.trim().split("\n").forEach((v, i) => { if (g.argv[i] !== v)
                 out.push(`arg ${i + 1}: ${JSON.stringify(v)} arrived as ${JSON.stringify(g.argv[i])}`); });
         else
@@ -111,13 +128,14 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
         console.log(out.join("; "));')
     if [ -z "$diffs" ]; then pass "$c: $n: every value arrived exactly as written"; else fail "$c: $n: $diffs"; fi
 }
-for c in claude codex gemini opencode droid cline qwen copilot; do
-    rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl" "$WORK/rec-pem.jsonl"
+for c in claude codex gemini opencode droid cline qwen copilot cn; do
+    rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl" "$WORK/rec-pem.jsonl" "$WORK/rec-yaml.jsonl"
     (cd "$SB" && start_host "$c") </dev/null >"$WORK/$c.out" 2>&1 || true
-    host=$c; [ "$c" = claude ] && host=claude-code
+    host=$c; [ "$c" = claude ] && host=claude-code; [ "$c" = cn ] && host=continue-cli
     check "$c" "$host" rec-args
     check "$c" "$host" rec-env
     check "$c" "$host" rec-pem
+    if [ "$c" = cn ]; then check "$c" "$host" rec-yaml; fi
 done
 echo "total $(since "$T0")"
 echo "$PASS passed, $FAIL failed"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real-host test: mcpfleet against the real CLIs of Claude Code, Codex, Gemini CLI,
 # OpenCode, Factory Droid, Qwen Code and GitHub Copilot CLI (plus Cursor's file, which has
-# no CLI), and the Cline CLI (tests/hosts/cline.sh: it has no `mcp list`, it offers the
-# servers' tools to a fake model).
+# no CLI), the Cline CLI (tests/hosts/cline.sh: it has no `mcp list`, it offers the
+# servers' tools to a fake model) and Continue's CLI, cn (tests/hosts/continue_cli.sh, in
+# the same way).
 #
 #   tests/hosts/run.sh MCPFLEET_BINARY     the real test
 #   tests/hosts/run.sh --selfcheck         proves the harness: hand-writes the host files
@@ -23,6 +24,8 @@ HOSTS="$HOSTS qwen copilot"
 CLIS="$CLIS qwen copilot"
 # shellcheck source=tests/hosts/cline.sh
 . "$HERE/cline.sh"  # the Cline CLI: cline_seed, cline_run, cline_expect
+# shellcheck source=tests/hosts/continue_cli.sh
+. "$HERE/continue_cli.sh"  # Continue's cn: cn_seed, cn_run, cn_expect
 
 usage() {
     echo "usage: $0 MCPFLEET_BINARY | --selfcheck | --selfcheck-broken" >&2
@@ -48,10 +51,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcpfleet-hosts.XXXXXX")
 SB=$WORK/home            # the sandbox HOME
 cleanup() {
     local pid
-    for pid in $SE_PID $CLINE_MODEL_PID "${LIST_PIDS[@]}"; do
+    for pid in $SE_PID $CLINE_MODEL_PID $CN_MODEL_PID "${LIST_PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
-    for pid in $SE_PID $CLINE_MODEL_PID "${LIST_PIDS[@]}"; do
+    for pid in $SE_PID $CLINE_MODEL_PID $CN_MODEL_PID "${LIST_PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
     if [ "${KEEP:-0}" = 1 ]; then
@@ -80,6 +83,7 @@ start_everything
 seed_home "$SB"
 mkdir -p "$SB/.qwen" "$SB/.copilot"
 cline_seed "$SB"
+cn_seed "$SB"
 render_all before
 chmod 600 "$(hostfile gemini)" "$(hostfile claude-code)"
 mkdir -p "$WORK/orig"
@@ -123,6 +127,8 @@ if [ "$MODE" != real ] || [ "${BASELINE:-0}" = 1 ]; then
     cline_run baseline
     cline_expect baseline my-own connected
     cline_expect baseline everything-stdio absent
+    cn_run baseline
+    cn_expect baseline 1 unused
 fi
 
 echo "== add two servers and sync"
@@ -155,6 +161,8 @@ done
 cursor_expect synced everything-stdio everything-http my-own
 cline_run synced
 for n in everything-stdio everything-http my-own; do cline_expect synced "$n" connected; done
+cn_run synced
+cn_expect synced 3 used
 
 echo "== remove both and sync"
 case $MODE in
@@ -183,6 +191,8 @@ cline_run removed
 cline_expect removed everything-stdio absent
 cline_expect removed everything-http absent
 cline_expect removed my-own connected
+cn_run removed
+cn_expect removed 1 unused
 
 for h in $HOSTS; do
     f=$(hostfile "$h")
