@@ -394,9 +394,14 @@ static int hostfile_yaml_get(const struct hostfile_doc *doc, const char *name,
 
 static int hostfile_yaml_edit(const struct hostfile_doc *doc,
                               const struct jedit *edits, size_t n, bool prune,
-                              char **out, size_t *outlen, struct diag *d)
+                              struct edit_splice *out, struct diag *d)
 {
-	return yamledit_edit(doc->yaml, edits, n, prune, out, outlen, d);
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	r = yamledit_edit(doc->yaml, edits, n, prune, &text, &len, d);
+	return hostfile_whole(doc, r, text, len, out);
 }
 
 static int hostfile_yaml_fresh_text(const struct hostfile_target *a,
