@@ -321,11 +321,13 @@ static void hub_protocol_error(struct hub *h, struct hub_conn *hc, int code,
                                const char *why)
 {
 	char reason[NET_REASON_MAX + 1];
+	size_t n = strnlen(why, NET_REASON_MAX);
 
 	core_log(h->core, CORE_LOG_WARN, "%s: %s: closing", hc->device_id, why);
 	hc->closing = true;
 	/* A reason cut at the close frame's limit still closes. */
-	(void)snprintf(reason, sizeof(reason), "%s", why);
+	memcpy(reason, why, n);
+	reason[n] = '\0';
 	net_close(hc->nc, code, reason);
 }
 
