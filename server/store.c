@@ -27,6 +27,7 @@ _Static_assert(STORE_SIG_HEX_MAX == 2 * CRYPTO_SIG_MAX, "signature in hex");
 
 static const struct store_backend *const store_backends[] = {
     &store_backend_sqlite,
+    &store_backend_pg,
 };
 
 static const char store_zero_hash[STORE_HASH_HEX + 1] =

@@ -11,16 +11,21 @@
 #include "err.h"
 
 /*
- * A store is opened by backend name ("sqlite" today; "postgres" later) and
- * used through the store_* functions below, which validate their input and
- * dispatch to the backend's struct store_backend (the table at the end of
- * this file, as OpenSMTPD's queue_backend.c dispatches to queue_fs.c).
+ * A store is opened by backend name ("sqlite", the embedded default, or
+ * "postgres") and used through the store_* functions below, which validate
+ * their input and dispatch to the backend's struct store_backend (the table at
+ * the end of this file, as OpenSMTPD's queue_backend.c dispatches to
+ * queue_fs.c).
  *
  * Threads: a struct store is a connection. Each thread opens its own and
  * never shares it; the SQLite backend gives each handle its own sqlite3
  * connection and statement cache, and the database file (WAL mode) lets
  * one writer and many readers work at once, writers waiting up to 5 s for
- * each other.
+ * each other. The PostgreSQL backend gives each handle its own libpq
+ * connection and prepared statements; every write transaction takes one
+ * advisory lock, so that one writer at a time works on the database
+ * whichever daemon it belongs to, waiting up to 5 s for it (then -ERR_IO,
+ * "busy").
  *
  * Errors: every function returns 0 or a negative code from err.h and, when
  * d is not NULL, says why in d->msg:
@@ -81,11 +86,16 @@ struct store;
 /* ---- Open, close, transactions ---- */
 
 /*
- * Opens the store at path with the backend called backend_name ("sqlite";
- * for SQLite path is the database file, created 0600 when absent). Applies
+ * Opens the store at path with the backend called backend_name. For
+ * "sqlite" path is the database file, created 0600 when absent; for
+ * "postgres" it is a libpq connection string (keyword=value pairs or a
+ * postgres:// URI; PGSERVICE, PGPASSFILE and the other libpq variables
+ * apply), and messages name the connection without its password. Applies
  * pending schema migrations in one transaction; refuses (-ERR_INVALID) a
- * database whose schema is newer than this build. Returns 0 with *out
- * (close with store_close()), -ERR_NOENT for an unknown backend, -ERR_IO.
+ * database whose schema is newer than this build, or one that is not
+ * mcpfleet's. Returns 0 with *out (close with store_close()), -ERR_NOENT
+ * for an unknown backend, -ERR_IO (a PostgreSQL server that cannot be
+ * reached or refuses the login included).
  */
 int store_open(const char *backend_name, const char *path, struct store **out,
                struct diag *d);
@@ -118,8 +128,9 @@ void store_set_now(struct store *st, int64_t now);
 int64_t store_now(const struct store *st);
 
 /*
- * Starts a write transaction (SQLite: BEGIN IMMEDIATE, so the write lock is
- * taken now and a later statement cannot fail with "busy"). Transactions do
+ * Starts a write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN
+ * and the writer's advisory lock; either way the write lock is taken now
+ * and a later statement cannot fail with "busy"). Transactions do
  * not nest: -ERR_INVALID when one is open. store_commit() makes it durable;
  * store_rollback() undoes everything since store_begin() (rolling back with
  * none open is a no-op returning 0). When store_commit() fails the
@@ -796,7 +807,7 @@ void store_snapshot_free(struct store_snapshot *s);
  * into a zeroed *out only on success.
  */
 enum store_txop {
-	STORE_TX_BEGIN_WRITE, /* BEGIN IMMEDIATE */
+	STORE_TX_BEGIN_WRITE, /* BEGIN IMMEDIATE, or BEGIN + advisory lock */
 	STORE_TX_BEGIN_READ,  /* a consistent read snapshot */
 	STORE_TX_COMMIT,
 	STORE_TX_ROLLBACK,
@@ -964,7 +975,9 @@ struct store_backend {
 	                   struct diag *d);
 };
 
-/* The backends built in. */
+/* The backends built in: "sqlite" (store_sqlite.c), "postgres"
+ * (store_pg.c). */
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_pg;
 
 #endif

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests: server/store.c over server/store_sqlite.c. */
+/* Unit tests: server/store.c over each backend, server/store_sqlite.c and
+ * server/store_pg.c. Every case runs once per backend: SQLite always,
+ * PostgreSQL when MCPFLEET_TEST_PG names a database to clear and use
+ * (tests/pg/cluster.sh provides one). "test_store sqlite" or "test_store
+ * postgres" runs one backend only. */
 #include "testutil.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "crypto.h"
@@ -26,9 +32,58 @@
 
 struct ts_fixture {
 	char *dir;
-	char *path; /* dir/fleet.db */
+	char *path; /* dir/fleet.db, or the PostgreSQL connection string */
 	struct store *st;
 };
+
+/* The backend the running group tests: "sqlite" or "postgres". */
+static const char *ts_backend = "sqlite";
+/* The PostgreSQL database of the tests (MCPFLEET_TEST_PG). */
+static const char *ts_pg_conninfo;
+
+static bool ts_pg(void)
+{
+	return strcmp(ts_backend, "postgres") == 0;
+}
+
+/* Runs SQL on the PostgreSQL database behind the store's back. Returns
+ * NULL on success, else the error message (caller frees). */
+static char *ts_pg_exec(const char *conninfo, const char *sql, int64_t *v)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *res = NULL;
+	char *msg = NULL;
+	ExecStatusType st;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("%s: %s", conninfo, PQerrorMessage(c));
+	res = PQexec(c, sql);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		msg = strdup(PQresultErrorMessage(res));
+	else if (v != NULL) {
+		assert_true(PQntuples(res) >= 1);
+		*v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	PQfinish(c);
+	return msg;
+}
+
+/* Empties the PostgreSQL database: one fresh schema per test. */
+static void ts_pg_reset(void)
+{
+	char *msg = ts_pg_exec(ts_pg_conninfo,
+	                       "SET client_min_messages = warning;"
+	                       "DROP SCHEMA public CASCADE;"
+	                       "CREATE SCHEMA public AUTHORIZATION "
+	                       "pg_database_owner;"
+	                       "GRANT USAGE ON SCHEMA public TO PUBLIC",
+	                       NULL);
+
+	if (msg != NULL)
+		fail_msg("reset: %s", msg);
+}
 
 static struct ts_fixture *ts_fx(void **state)
 {
@@ -42,9 +97,14 @@ static int ts_setup(void **state)
 
 	assert_non_null(f);
 	f->dir = tu_mkdtemp();
-	f->path = tu_path(f->dir, "fleet.db");
+	if (ts_pg()) {
+		ts_pg_reset();
+		f->path = strdup(ts_pg_conninfo);
+	} else {
+		f->path = tu_path(f->dir, "fleet.db");
+	}
 	diag_clear(&d);
-	if (store_open("sqlite", f->path, &f->st, &d) != 0)
+	if (store_open(ts_backend, f->path, &f->st, &d) != 0)
 		fail_msg("store_open: %s", d.msg);
 	store_set_now(f->st, TS_NOW);
 	*state = f;
@@ -70,7 +130,7 @@ static void ts_reopen(struct ts_fixture *f)
 
 	store_close(f->st);
 	f->st = NULL;
-	if (store_open("sqlite", f->path, &f->st, &d) != 0)
+	if (store_open(ts_backend, f->path, &f->st, &d) != 0)
 		fail_msg("store_open: %s", d.msg);
 	store_set_now(f->st, TS_NOW);
 }
@@ -92,6 +152,11 @@ static void ts_sql(const char *path, const char *sql)
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
+	if (ts_pg()) {
+		if ((msg = ts_pg_exec(path, sql, NULL)) != NULL)
+			fail_msg("%s: %s", sql, msg);
+		return;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
@@ -105,6 +170,11 @@ static char *ts_sql_fails(const char *path, const char *sql)
 	sqlite3 *db = NULL;
 	char *msg = NULL, *copy;
 
+	if (ts_pg()) {
+		if ((copy = ts_pg_exec(path, sql, NULL)) == NULL)
+			fail_msg("%s: succeeded", sql);
+		return copy;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		fail_msg("%s: succeeded", sql);
@@ -119,8 +189,14 @@ static int64_t ts_sql_int(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
-	int64_t v;
+	int64_t v = 0;
+	char *msg;
 
+	if (ts_pg()) {
+		if ((msg = ts_pg_exec(path, sql, &v)) != NULL)
+			fail_msg("%s: %s", sql, msg);
+		return v;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -128,6 +204,51 @@ static int64_t ts_sql_int(const char *path, const char *sql)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return v;
+}
+
+/* The schema version as the database records it. */
+static int64_t ts_stored_version(const char *path)
+{
+	return ts_sql_int(path, ts_pg() ? "SELECT version FROM mcpfleet_schema"
+	                                : "PRAGMA user_version");
+}
+
+/* Sets the recorded schema version behind the store's back. */
+static void ts_set_version(const char *path, const char *v)
+{
+	char sql[96];
+
+	(void)snprintf(sql, sizeof(sql),
+	               ts_pg() ? "UPDATE mcpfleet_schema SET version = %s"
+	                       : "PRAGMA user_version = %s",
+	               v);
+	ts_sql(path, sql);
+}
+
+/* Whether the table exists. */
+static int64_t ts_table_exists(const char *path, const char *name)
+{
+	char sql[160];
+
+	(void)snprintf(sql, sizeof(sql),
+	               ts_pg() ? "SELECT count(*) FROM pg_tables WHERE "
+	                         "schemaname = 'public' AND tablename = '%s'"
+	                       : "SELECT count(*) FROM sqlite_master WHERE "
+	                         "name = '%s'",
+	               name);
+	return ts_sql_int(path, sql);
+}
+
+/* Drops the audit table's trigger name (what someone with the database
+ * could do). */
+static void ts_drop_trigger(const char *path, const char *name)
+{
+	char sql[96];
+
+	(void)snprintf(sql, sizeof(sql),
+	               ts_pg() ? "DROP TRIGGER %s ON audit" : "DROP TRIGGER %s",
+	               name);
+	ts_sql(path, sql);
 }
 
 static void ts_hash(const char *seed, char out[STORE_HASH_HEX + 1])
@@ -236,7 +357,22 @@ static void test_store_open_creates_schema(void **state)
 	tu_ok(store_schema_version(f->st, &v, &d), &d);
 	assert_int_equal(v, TS_SCHEMA);
 	assert_int_equal(store_schema_latest("sqlite"), TS_SCHEMA);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), TS_SCHEMA);
+	assert_int_equal(store_schema_latest("postgres"), TS_SCHEMA);
+	assert_int_equal(ts_stored_version(f->path), TS_SCHEMA);
+	if (ts_pg()) {
+		/* No file, so no WAL or file mode to check. */
+		assert_int_equal(
+		    ts_sql_int(
+		        f->path,
+		        "SELECT count(*) FROM pg_tables WHERE "
+		        "schemaname = 'public' AND tablename IN ('users', "
+		        "'teams', 'memberships', 'servers', 'grants', "
+		        "'secrets', 'devices', 'enroll_tokens', "
+		        "'deliveries', 'admin_tokens', 'revisions', "
+		        "'audit', 'meta', 'calls', 'mcpfleet_schema')"),
+		    15);
+		return;
+	}
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
 	                                     "sqlite_master WHERE type = "
 	                                     "'table' AND name IN ('users', "
@@ -265,8 +401,8 @@ static void test_store_open_unknown_backend(void **state)
 	struct store *st = NULL;
 	struct diag d;
 
-	ts_expect(store_open("postgres", f->path, &st, &d), -ERR_NOENT, &d,
-	          "no store backend named 'postgres'");
+	ts_expect(store_open("oracle", f->path, &st, &d), -ERR_NOENT, &d,
+	          "no store backend named 'oracle'");
 	assert_null(st);
 }
 
@@ -355,13 +491,13 @@ static void test_store_newer_schema_refused(void **state)
 
 	store_close(f->st);
 	f->st = NULL;
-	ts_sql(f->path, "PRAGMA user_version = 7");
+	ts_set_version(f->path, "7");
 	ts_expect(
-	    store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
+	    store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
 	    "schema version 7 is newer than this build knows (" TS_SCHEMA_STR
 	    ")");
 	assert_null(st);
-	ts_sql(f->path, "PRAGMA user_version = " TS_SCHEMA_STR);
+	ts_set_version(f->path, TS_SCHEMA_STR);
 	ts_reopen(f);
 }
 
@@ -372,8 +508,19 @@ static void test_store_foreign_database_refused(void **state)
 	struct store *st = NULL;
 	struct diag d;
 
-	ts_sql(other, "PRAGMA application_id = 42; CREATE TABLE t (x);");
-	ts_expect(store_open("sqlite", other, &st, &d), -ERR_INVALID, &d,
+	if (ts_pg()) {
+		/* Another application's tables, and no schema table. */
+		store_close(f->st);
+		f->st = NULL;
+		ts_pg_reset();
+		free(other);
+		other = strdup(f->path);
+		ts_sql(other, "CREATE TABLE t (x integer)");
+	} else {
+		ts_sql(other,
+		       "PRAGMA application_id = 42; CREATE TABLE t (x);");
+	}
+	ts_expect(store_open(ts_backend, other, &st, &d), -ERR_INVALID, &d,
 	          "not an mcpfleet database");
 	assert_null(st);
 	free(other);
@@ -401,32 +548,27 @@ static void test_store_migrations_idempotent(void **state)
 	f->st = NULL;
 	/* The first extra version is applied once, whatever the number of
 	 * opens. */
-	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
+	tu_ok(store_open_with(ts_backend, f->path, &o2, &st, &d), &d);
 	tu_ok(store_schema_version(st, &v, &d), &d);
 	assert_int_equal(v, TS_SCHEMA + 1);
 	store_close(st);
-	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
+	tu_ok(store_open_with(ts_backend, f->path, &o2, &st, &d), &d);
 	store_close(st);
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM extra_v2"),
 	                 1);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"),
-	                 TS_SCHEMA + 1);
+	assert_int_equal(ts_stored_version(f->path), TS_SCHEMA + 1);
 	/* A failing migration changes nothing and says which. */
 	st = NULL;
-	ts_expect(store_open_with("sqlite", f->path, &o3, &st, &d), -ERR_IO, &d,
-	          "schema migration to version " TS_SCHEMA_P2_STR);
+	ts_expect(store_open_with(ts_backend, f->path, &o3, &st, &d), -ERR_IO,
+	          &d, "schema migration to version " TS_SCHEMA_P2_STR);
 	assert_null(st);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"),
-	                 TS_SCHEMA + 1);
-	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
-	                                     "sqlite_master WHERE name = "
-	                                     "'extra_v3'"),
-	                 0);
+	assert_int_equal(ts_stored_version(f->path), TS_SCHEMA + 1);
+	assert_int_equal(ts_table_exists(f->path, "extra_v3"), 0);
 	/* This build, without the extra version, refuses the upgraded file. */
-	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
+	ts_expect(store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
 	          "schema version " TS_SCHEMA_P1_STR " is newer");
 	/* The data of the earlier versions survived the migration. */
-	tu_ok(store_open_with("sqlite", f->path, &o2, &f->st, &d), &d);
+	tu_ok(store_open_with(ts_backend, f->path, &o2, &f->st, &d), &d);
 	{
 		struct store_user u;
 
@@ -476,7 +618,7 @@ static void test_store_second_handle_sees_commits(void **state)
 	struct store_user u;
 	struct diag d;
 
-	tu_ok(store_open("sqlite", f->path, &other, &d), &d);
+	tu_ok(store_open(ts_backend, f->path, &other, &d), &d);
 	tu_ok(store_begin(f->st, &d), &d);
 	ts_user(f->st, "ann");
 	/* WAL: the reader does not block and does not see uncommitted rows. */
@@ -1312,8 +1454,8 @@ static void test_store_audit_edited_row_named(void **state)
 	assert_non_null(strstr(msg, "append-only"));
 	free(msg);
 	/* ...but someone with the file can drop the trigger. */
-	ts_sql(f->path, "DROP TRIGGER audit_no_update;"
-	                "UPDATE audit SET target = 'mallory' WHERE id = 7");
+	ts_drop_trigger(f->path, "audit_no_update");
+	ts_sql(f->path, "UPDATE audit SET target = 'mallory' WHERE id = 7");
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "audit row 7: its content does not match its hash");
 	assert_int_equal(bad, 7);
@@ -1341,8 +1483,8 @@ static void test_store_audit_relinked_row_named(void **state)
 	free(l.v[0].target);
 	l.v[0].target = strdup("forged");
 	assert_int_equal(store_audit_hash(&l.v[0], h), 0);
+	ts_drop_trigger(f->path, "audit_no_update");
 	(void)snprintf(sql, sizeof(sql),
-	               "DROP TRIGGER audit_no_update;"
 	               "UPDATE audit SET target = 'forged', hash = '%s' "
 	               "WHERE id = 4",
 	               h);
@@ -1360,8 +1502,8 @@ static void test_store_audit_deleted_row_named(void **state)
 	struct diag d;
 
 	ts_audit_rows(f->st, 20);
-	ts_sql(f->path, "DROP TRIGGER audit_no_delete;"
-	                "DELETE FROM audit WHERE id IN (9, 10)");
+	ts_drop_trigger(f->path, "audit_no_delete");
+	ts_sql(f->path, "DELETE FROM audit WHERE id IN (9, 10)");
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "audit row 11: rows 9..10 before it are missing (deleted)");
 	assert_int_equal(bad, 11);
@@ -1374,8 +1516,8 @@ static void test_store_audit_truncated_tail_named(void **state)
 	struct diag d;
 
 	ts_audit_rows(f->st, 20);
-	ts_sql(f->path, "DROP TRIGGER audit_no_delete;"
-	                "DELETE FROM audit WHERE id > 17");
+	ts_drop_trigger(f->path, "audit_no_delete");
+	ts_sql(f->path, "DELETE FROM audit WHERE id > 17");
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "audit rows 18..20 are missing");
 	assert_int_equal(bad, 18);
@@ -1620,7 +1762,205 @@ static void test_store_calls(void **state)
 	          -ERR_INVALID, &d, "negative count");
 }
 
-int main(void)
+/* ---- PostgreSQL only ---- */
+
+struct ts_bumper {
+	const char *conninfo;
+	int n;
+	int64_t got[200];
+	int failed;
+	char msg[512];
+};
+
+/* Bumps the revision counter n times on a connection of its own, half of
+ * them inside a transaction with an audit row. */
+static void *ts_bump_thread(void *arg)
+{
+	struct ts_bumper *b = arg;
+	struct store *st = NULL;
+	struct diag d;
+	int i;
+
+	if (store_open("postgres", b->conninfo, &st, &d) != 0) {
+		b->failed = 1;
+		(void)snprintf(b->msg, sizeof(b->msg), "%s", d.msg);
+		return NULL;
+	}
+	for (i = 0; i < b->n; i++) {
+		int r;
+
+		if (i % 2 == 0) {
+			r = store_revision_bump(st, &b->got[i], &d);
+		} else {
+			r = store_begin(st, &d);
+			if (r == 0)
+				r = store_revision_bump(st, &b->got[i], &d);
+			if (r == 0)
+				r = store_audit_append(st, "system",
+				                       "catalogue.publish", "",
+				                       NULL, NULL, &d);
+			if (r == 0)
+				r = store_commit(st, &d);
+			else
+				(void)store_rollback(st, NULL);
+		}
+		if (r != 0) {
+			b->failed = 1;
+			(void)snprintf(b->msg, sizeof(b->msg), "%s", d.msg);
+			break;
+		}
+	}
+	store_close(st);
+	return NULL;
+}
+
+static int ts_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void test_store_pg_concurrent_revisions_unique(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	static struct ts_bumper b[2];
+	pthread_t t[2];
+	int64_t all[400], rows = 0, cur = 0;
+	struct diag d;
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].conninfo = f->path;
+		b[i].n = 200;
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, ts_bump_thread, &b[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		if (b[i].failed)
+			fail_msg("bumper %d: %s", i, b[i].msg);
+	}
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 200; j++)
+			all[i * 200 + j] = b[i].got[j];
+	qsort(all, 400, sizeof(all[0]), ts_cmp_i64);
+	/* Every number once: 1..400, none twice, none lost. */
+	for (i = 0; i < 400; i++)
+		assert_int_equal(all[i], i + 1);
+	tu_ok(store_revision_current(f->st, &cur, &d), &d);
+	assert_int_equal(cur, 400);
+	/* The audit rows the two wrote in turn still chain. */
+	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	assert_int_equal(rows, 200);
+}
+
+/* MCPFLEET_TEST_PG_TCP with a password put into its URI. */
+static char *ts_tcp_with_password(const char *pw)
+{
+	const char *tcp = getenv("MCPFLEET_TEST_PG_TCP");
+	const char *at;
+	char *out;
+	size_t n;
+
+	if (tcp == NULL)
+		fail_msg("MCPFLEET_TEST_PG_TCP is not set");
+	at = strchr(tcp, '@');
+	assert_non_null(at);
+	n = strlen(tcp) + strlen(pw) + 2;
+	out = malloc(n);
+	assert_non_null(out);
+	(void)snprintf(out, n, "%.*s:%s%s", (int)(at - tcp), tcp, pw, at);
+	return out;
+}
+
+static void test_store_pg_login_never_shows_password(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	const char *good = getenv("MCPFLEET_TEST_PG_PASSWORD");
+	const char *wrong = "Wr0ngPassw0rd-7f3a";
+	char *uri, *pass, *line;
+	struct store *st = NULL;
+	struct diag d;
+	FILE *fp;
+	size_t n;
+
+	assert_non_null(good);
+	/* The role "fleet" is to create the schema: start from none. */
+	store_close(f->st);
+	f->st = NULL;
+	ts_pg_reset();
+	/* A wrong password: the I/O code, a reason, and no password. */
+	uri = ts_tcp_with_password(wrong);
+	ts_expect(store_open("postgres", uri, &st, &d), -ERR_IO, &d,
+	          "password authentication failed");
+	assert_null(st);
+	assert_null(strstr(d.msg, wrong));
+	assert_null(strstr(d.msg, good));
+	assert_non_null(strstr(d.msg, "user=fleet"));
+	free(uri);
+	/* The right one works (the role owns the database). */
+	uri = ts_tcp_with_password(good);
+	tu_ok(store_open("postgres", uri, &st, &d), &d);
+	store_close(st);
+	st = NULL;
+	free(uri);
+	/* And so does libpq's password file, with no password in the
+	 * connection string. */
+	pass = tu_path(f->dir, "pgpass");
+	fp = fopen(pass, "w");
+	assert_non_null(fp);
+	n = strlen(good) + 64;
+	line = malloc(n);
+	assert_non_null(line);
+	(void)snprintf(line, n, "127.0.0.1:*:fleet:fleet:%s\n", good);
+	assert_true(fputs(line, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(pass, 0600), 0);
+	assert_int_equal(setenv("PGPASSFILE", pass, 1), 0);
+	tu_ok(store_open("postgres", getenv("MCPFLEET_TEST_PG_TCP"), &st, &d),
+	      &d);
+	store_close(st);
+	assert_int_equal(unsetenv("PGPASSFILE"), 0);
+	free(line);
+	free(pass);
+}
+
+static void test_store_pg_second_writer_refused(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store *other = NULL;
+	struct store_user_list l = {NULL, 0};
+	double t0, t1;
+	struct diag d;
+
+	tu_ok(store_open("postgres", f->path, &other, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "ann");
+	/* Readers are not held up by the writer... */
+	tu_ok(store_user_list(other, &l, &d), &d);
+	assert_int_equal(l.n, 0);
+	store_user_list_free(&l);
+	/* ...a second writer is, and gives up after the lock timeout. */
+	t0 = ts_seconds();
+	ts_expect(store_begin(other, &d), -ERR_IO, &d, "busy");
+	t1 = ts_seconds();
+	assert_false(store_in_transaction(other));
+	assert_true(t1 - t0 >= 4.5);
+	assert_true(t1 - t0 < 15.0);
+	tu_ok(store_commit(f->st, &d), &d);
+	/* Once the first has committed, the second writes. */
+	tu_ok(store_begin(other, &d), &d);
+	ts_user(other, "bob");
+	tu_ok(store_commit(other, &d), &d);
+	tu_ok(store_user_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	store_user_list_free(&l);
+	store_close(other);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, ts_setup, ts_teardown)
@@ -1651,7 +1991,42 @@ int main(void)
 	    TS(test_store_audit_truncated_tail_named),
 	    TS(test_store_audit_rollback_leaves_no_row),
 	    TS(test_store_snapshot_and_scale),
+	};
+	const struct CMUnitTest pg_only[] = {
+	    TS(test_store_pg_concurrent_revisions_unique),
+	    TS(test_store_pg_login_never_shows_password),
+	    TS(test_store_pg_second_writer_refused),
 #undef TS
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const char *only = argc > 1 ? argv[1] : NULL;
+	int failed = 0;
+
+	if (only != NULL && strcmp(only, "sqlite") != 0 &&
+	    strcmp(only, "postgres") != 0) {
+		fprintf(stderr, "usage: %s [sqlite | postgres]\n", argv[0]);
+		return 2;
+	}
+	ts_pg_conninfo = getenv("MCPFLEET_TEST_PG");
+	if (only == NULL || strcmp(only, "sqlite") == 0) {
+		ts_backend = "sqlite";
+		failed += cmocka_run_group_tests_name("store_sqlite", tests,
+		                                      NULL, NULL);
+	}
+	if (only != NULL && strcmp(only, "postgres") == 0 &&
+	    (ts_pg_conninfo == NULL || *ts_pg_conninfo == '\0')) {
+		fprintf(stderr,
+		        "%s: MCPFLEET_TEST_PG is not set (run under "
+		        "tests/pg/cluster.sh)\n",
+		        argv[0]);
+		return 1;
+	}
+	if (ts_pg_conninfo != NULL && *ts_pg_conninfo != '\0' &&
+	    (only == NULL || strcmp(only, "postgres") == 0)) {
+		ts_backend = "postgres";
+		failed += cmocka_run_group_tests_name("store_postgres", tests,
+		                                      NULL, NULL);
+		failed += cmocka_run_group_tests_name("store_postgres_only",
+		                                      pg_only, NULL, NULL);
+	}
+	return failed;
 }
