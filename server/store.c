@@ -349,7 +349,8 @@ int store_open_with(const char *backend_name, const char *path,
 		return diag_set(
 		    d, ERR_NOENT, 0, 0, "no store backend named '%s'",
 		    backend_name ? jsonutil_printable(backend_name) : "(null)");
-	if (path == NULL || *path == '\0')
+	/* libpq's empty connection string takes everything from PG*. */
+	if (path == NULL || (*path == '\0' && be != &store_backend_pg))
 		return diag_set(d, ERR_INVALID, 0, 0, "store path is empty");
 	if (opts == NULL)
 		opts = &none;
@@ -372,6 +373,40 @@ int store_open(const char *backend_name, const char *path, struct store **out,
                struct diag *d)
 {
 	return store_open_with(backend_name, path, NULL, out, d);
+}
+
+int store_location(const char *spec, const char *sqlite_path,
+                   const char **backend, char **path, struct diag *d)
+{
+	const struct store_backend *be = &store_backend_sqlite;
+	const char *p = sqlite_path;
+	char *copy;
+	int r;
+
+	if (spec == NULL || *spec == '\0' || strcmp(spec, "sqlite") == 0) {
+		if (sqlite_path == NULL || *sqlite_path == '\0')
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "store path is empty");
+	} else if (strncmp(spec, "postgres://", 11) == 0 ||
+	           strncmp(spec, "postgresql://", 13) == 0) {
+		be = &store_backend_pg;
+		p = spec;
+	} else if (strncmp(spec, "postgres:", 9) == 0) {
+		be = &store_backend_pg;
+		p = spec + 9;
+	} else {
+		/* Not repeated: a mistyped URI may hold a password. */
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "store: the location is neither sqlite, "
+		                "postgres://... nor postgres:KEYWORD=VALUE...");
+	}
+	if (be->location_check != NULL && (r = be->location_check(p, d)) != 0)
+		return r;
+	if ((copy = strdup(p)) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	*backend = be->name;
+	*path = copy;
+	return 0;
 }
 
 void store_close(struct store *st)

@@ -113,6 +113,24 @@ int store_open_with(const char *backend_name, const char *path,
                     const struct store_open_opts *opts, struct store **out,
                     struct diag *d);
 
+/*
+ * Resolves a store location as mcpfleetd's --store option and the store key
+ * of mcpfleetd.conf spell it:
+ *   NULL, "" or "sqlite"          SQLite at sqlite_path (the default);
+ *   "postgres://..." or
+ *   "postgresql://..."            PostgreSQL, a libpq URI;
+ *   "postgres:" KEYWORD=VALUE...  PostgreSQL, libpq keyword pairs, possibly
+ *                                 none ("postgres:" alone: PGSERVICE,
+ *                                 PGHOST and the rest say where).
+ * A location that holds a password is refused (-ERR_INVALID): it belongs
+ * in PGPASSFILE or a service file, never on a command line, in a
+ * configuration file or in the audit log. Returns 0 with *backend (a
+ * static name) and *path (a new string; caller frees), -ERR_INVALID,
+ * -ERR_NOMEM.
+ */
+int store_location(const char *spec, const char *sqlite_path,
+                   const char **backend, char **path, struct diag *d);
+
 /* Closes the store, rolling back an open transaction. NULL-safe. */
 void store_close(struct store *st);
 
@@ -822,6 +840,8 @@ struct store_backend {
 
 	int (*open)(const char *path, const struct store_open_opts *opts,
 	            void **h, struct diag *d);
+	/* Checks a path given by a user (store_location()); may be NULL. */
+	int (*location_check)(const char *path, struct diag *d);
 	void (*close)(void *h);
 	int (*tx)(void *h, enum store_txop op, struct diag *d);
 	int (*schema_version_get)(void *h, int64_t *version, struct diag *d);

@@ -1353,6 +1353,36 @@ static int store_pg_describe(struct store_pg *db, const char *conninfo,
 	return 0;
 }
 
+/* A location a user gave (store_location()): parsable, and without a
+ * password, which belongs in PGPASSFILE or a service file. */
+static int store_pg_location_check(const char *conninfo, struct diag *d)
+{
+	PQconninfoOption *opts, *o;
+	bool pw = false;
+
+	if ((opts = PQconninfoParse(conninfo, NULL)) == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "store: not a valid PostgreSQL connection "
+		                "string (keyword=value pairs or a "
+		                "postgres:// URI)");
+	for (o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		    *o->val != '\0')
+			pw = true;
+		if (o->val != NULL)
+			explicit_bzero(o->val, strlen(o->val));
+	}
+	PQconninfoFree(opts);
+	if (pw)
+		return diag_set(
+		    d, ERR_INVALID, 0, 0,
+		    "store: the connection string holds a password; "
+		    "put it in a password file (PGPASSFILE, "
+		    "~/.pgpass) or a service file (PGSERVICE) "
+		    "instead");
+	return 0;
+}
+
 /* The schema version, or 0 when there is no mcpfleet_schema table yet;
  * *foreign counts the other tables of the current schema. */
 static int store_pg_version_read(struct store_pg *db, int64_t *version,
@@ -2851,6 +2881,7 @@ const struct store_backend store_backend_pg = {
     .name = "postgres",
     .schema_version = (int64_t)STORE_PG_NMIGRATIONS,
     .open = store_pg_open,
+    .location_check = store_pg_location_check,
     .close = store_pg_close,
     .tx = store_pg_tx,
     .schema_version_get = store_pg_schema_version_get,
