@@ -42,6 +42,7 @@ static void mcpfleetd_usage(FILE *f)
 	    "       mcpfleetd serve --data DIR [--listen ADDR] "
 	    "[--agent-port P]\n"
 	    "                       [--api-port P] [-v]\n"
+	    "       mcpfleetd migrate --data DIR --to LOCATION\n"
 	    "       mcpfleetd version\n"
 	    "\n"
 	    "init creates DIR (0700) with the store, the fleet CA, the "
@@ -58,6 +59,11 @@ static void mcpfleetd_usage(FILE *f)
 	    "no password:\n"
 	    "put that in a password or service file. serve uses what init "
 	    "recorded.\n"
+	    "migrate copies DIR's SQLite store into an empty PostgreSQL "
+	    "database at\n"
+	    "LOCATION (ids, audit chain, revisions, delivery history) and "
+	    "makes it DIR's\n"
+	    "store; stop serve first.\n"
 	    "serve runs the agent port (mutual TLS, default 7443) and the API "
 	    "port\n"
 	    "(default 7444) until SIGTERM or SIGINT.\n",
@@ -348,6 +354,112 @@ out:
 	return rc;
 }
 
+/*
+ * mcpfleetd migrate --data DIR --to LOCATION: copies the data directory's
+ * SQLite store into an empty PostgreSQL database (store_copy(): every
+ * row with its ids, the audit chain verified before the commit), records
+ * the move in the copied audit log and points mcpfleetd.conf at the new
+ * store. fleet.db is kept as it was, unused. Stop serve first: the copy
+ * holds the SQLite write lock, and a running daemon keeps the old store
+ * until it restarts.
+ */
+static int mcpfleetd_migrate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"to", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *data = NULL, *to = NULL, *backend = NULL;
+	struct store *src = NULL, *dst = NULL;
+	struct pki_conf conf;
+	struct diag d;
+	char *db = NULL, *path = NULL;
+	int64_t rows = 0, checked = 0;
+	int ch, rc = MCPFLEETD_EXIT_FAIL;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:t:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			data = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'h':
+			mcpfleetd_usage(stdout);
+			exit(MCPFLEETD_EXIT_OK);
+		default:
+			return mcpfleetd_usage_error("%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return mcpfleetd_usage_error("unexpected argument '%s'",
+		                             argv[optind]);
+	if (data == NULL || to == NULL)
+		return mcpfleetd_usage_error(
+		    "%s", "migrate wants --data DIR and --to LOCATION");
+	diag_clear(&d);
+	if (strlen(to) > PKI_STORE_MAX)
+		return mcpfleetd_usage_error("--to: longer than %d bytes",
+		                             PKI_STORE_MAX);
+	if (store_location(to, "-", &backend, &path, &d) != 0)
+		return mcpfleetd_usage_error("--to: %s", d.msg);
+	if (strcmp(backend, "postgres") != 0) {
+		free(path);
+		return mcpfleetd_usage_error(
+		    "%s", "--to: migrate copies to PostgreSQL "
+		          "(postgres://... or postgres:KEYWORD=VALUE...)");
+	}
+	if (pki_conf_load(data, &conf, &d) != 0)
+		goto out;
+	if (conf.store[0] != '\0') {
+		diag_set(&d, ERR_INVALID, 0, 0,
+		         "%s: the store is already in PostgreSQL (the store "
+		         "key of mcpfleetd.conf); nothing was changed",
+		         data);
+		goto out;
+	}
+	if ((db = fileio_join(data, PKI_DB_FILE)) == NULL) {
+		diag_set(&d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	if (!fileio_exists(db)) {
+		diag_set(&d, ERR_NOENT, 0, 0, "%s: no such store", db);
+		goto out;
+	}
+	if (store_open("sqlite", db, &src, &d) != 0 ||
+	    store_open(backend, path, &dst, &d) != 0 ||
+	    store_copy(src, dst, &rows, &d) != 0)
+		goto out;
+	/* The move is the first row the new store appends; the location
+	 * holds no password (store_location() refused one). */
+	if (store_audit_append(dst, "system", "store.migrate", to,
+	                       "{\"from\": \"sqlite\"}", NULL, &d) != 0 ||
+	    store_audit_verify(dst, &checked, NULL, &d) != 0)
+		goto out;
+	memcpy(conf.store, to, strlen(to) + 1);
+	if (pki_conf_write(data, &conf, &d) != 0)
+		goto out;
+	printf("mcpfleetd: migrated %s to PostgreSQL: %lld rows copied, "
+	       "audit chain of %lld rows verified\n"
+	       "  %s/mcpfleetd.conf now names the new store; %s is kept, "
+	       "unused.\n"
+	       "Next: mcpfleetd serve --data %s\n",
+	       db, (long long)rows, (long long)checked, data, db, data);
+	rc = MCPFLEETD_EXIT_OK;
+out:
+	if (rc != MCPFLEETD_EXIT_OK)
+		fprintf(stderr, "mcpfleetd: migrate: %s\n", d.msg);
+	store_close(dst);
+	store_close(src);
+	free(db);
+	free(path);
+	return rc;
+}
+
 static void mcpfleetd_on_signal(int sig)
 {
 	(void)sig;
@@ -441,6 +553,8 @@ int main(int argc, char **argv)
 		return mcpfleetd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return mcpfleetd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "migrate") == 0)
+		return mcpfleetd_migrate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("mcpfleetd %s\n", MCPFLEETD_VERSION);

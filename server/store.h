@@ -814,6 +814,24 @@ int store_snapshot_load(struct store *st, struct store_snapshot *out,
                         struct diag *d);
 void store_snapshot_free(struct store_snapshot *s);
 
+/* ---- Copying a store (mcpfleetd migrate) ---- */
+
+/*
+ * Copies everything in from into to: every table row for row with its ids
+ * (so that the audit log, the secrets' sealing AAD and the delivery
+ * records name the same things as before), the counters (revision, secret
+ * ids, audit head) and each table's id floor (the highest id ever handed
+ * out, so that ids stay never reused). from is held in a write transaction
+ * meanwhile, so nothing changes it; to is written in one transaction whose
+ * audit chain must verify before it commits: all or nothing. to must be
+ * empty (-ERR_CONFLICT naming what it holds) and at from's schema version
+ * (-ERR_INVALID); neither may have a store_begin() transaction open.
+ * Today from must be SQLite and to PostgreSQL (-ERR_INVALID otherwise).
+ * Returns 0 with *rows (may be NULL), the number of rows copied.
+ */
+int store_copy(struct store *from, struct store *to, int64_t *rows,
+               struct diag *d);
+
 /* ---- Backend interface (store.c and the backends only) ---- */
 
 /*
@@ -832,6 +850,22 @@ enum store_txop {
 	STORE_TX_SAVEPOINT, /* nested: one level is enough */
 	STORE_TX_RELEASE,
 	STORE_TX_ROLLBACK_TO,
+};
+
+/* One value of a copied row (store_copy()). */
+enum store_cell_type {
+	STORE_CELL_NULL,
+	STORE_CELL_INT,
+	STORE_CELL_TEXT,
+	STORE_CELL_BLOB,
+};
+
+struct store_cell {
+	enum store_cell_type type;
+	int64_t i;
+	const char *s;    /* TEXT, NUL-terminated */
+	const uint8_t *b; /* BLOB */
+	size_t len;       /* BLOB */
 };
 
 struct store_backend {
@@ -993,6 +1027,28 @@ struct store_backend {
 	                  struct store_call_list *out, struct diag *d);
 	int (*calls_prune)(void *h, int64_t before_s, size_t *removed,
 	                   struct diag *d);
+
+	/* Copying (store_copy(), inside its transactions); a backend that
+	 * is not copied from or to leaves the ones it does not need NULL.
+	 * table and cols come from store.c's own list, never from input. */
+	int (*table_count)(void *h, const char *table, int64_t *n,
+	                   struct diag *d);
+	/* Calls row for every row of table, cells in the order of cols. */
+	int (*table_each)(void *h, const char *table, const char *const *cols,
+	                  size_t ncols,
+	                  int (*row)(void *arg, const struct store_cell *cells,
+	                             struct diag *d),
+	                  void *arg, struct diag *d);
+	/* Inserts one row; a meta row replaces the default one. */
+	int (*table_insert)(void *h, const char *table, const char *const *cols,
+	                    size_t ncols, const struct store_cell *cells,
+	                    struct diag *d);
+	/* The highest id table ever handed out (0: none), and raising the
+	 * next one above floor. */
+	int (*id_floor_get)(void *h, const char *table, int64_t *floor,
+	                    struct diag *d);
+	int (*id_floor_set)(void *h, const char *table, int64_t floor,
+	                    struct diag *d);
 };
 
 /* The backends built in: "sqlite" (store_sqlite.c), "postgres"

@@ -527,6 +527,9 @@ struct store_pg {
 	PGconn *conn;
 	char *label;    /* the connection without its password, for messages */
 	char *password; /* only to scrub it from messages; wiped on close */
+	/* The tables whose copy INSERT is prepared (store_copy()). */
+	char copy_prepared[16][24];
+	size_t ncopy_prepared;
 	char sqlstate[6];    /* of the last failed statement */
 	char constraint[64]; /* the constraint it broke, or "" */
 	bool prepared[PQ_COUNT_];
@@ -2877,6 +2880,136 @@ static int store_pg_audit_list(void *h, int64_t since, int64_t after_id,
 	                     store_pg_clear_audit, "audit", d);
 }
 
+/* ---- Copying (store_copy()) ---- */
+
+/* table and cols come from store.c's own list, never from input, so they
+ * may be put into the SQL text. */
+static int store_pg_table_count(void *h, const char *table, int64_t *n,
+                                struct diag *d)
+{
+	char sql[128];
+	PGresult *res = NULL;
+	int r;
+
+	(void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	if ((r = store_pg_simple(h, sql, table, &res, d)) != 0)
+		return r;
+	*n = store_pg_int(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* Prepares "INSERT INTO table (cols) VALUES ($1, ...)" once, as
+ * mfcopy_<table>; a meta row replaces the default one. */
+static int store_pg_copy_prepare(struct store_pg *db, const char *table,
+                                 const char *const *cols, size_t ncols,
+                                 char name[24], struct diag *d)
+{
+	char sql[1024];
+	PGresult *res;
+	size_t len, i;
+	int n, r;
+
+	n = snprintf(name, 24, "mfcopy_%s", table);
+	if (n < 0 || n >= 24)
+		return diag_set(d, ERR_INTERNAL, 0, 0, "copy %s: name", table);
+	for (i = 0; i < db->ncopy_prepared; i++)
+		if (strcmp(db->copy_prepared[i], name) == 0)
+			return 0;
+	if (db->ncopy_prepared ==
+	    sizeof(db->copy_prepared) / sizeof(db->copy_prepared[0]))
+		return diag_set(d, ERR_INTERNAL, 0, 0, "copy: too many tables");
+	n = snprintf(sql, sizeof(sql), "INSERT INTO %s (", table);
+	len = n > 0 ? (size_t)n : 0;
+	for (i = 0; i < ncols && len < sizeof(sql); i++) {
+		n = snprintf(sql + len, sizeof(sql) - len, "%s%s",
+		             i ? ", " : "", cols[i]);
+		len += n > 0 ? (size_t)n : 0;
+	}
+	for (i = 0; i < ncols && len < sizeof(sql); i++) {
+		n = snprintf(sql + len, sizeof(sql) - len, "%s$%zu",
+		             i ? ", " : ") VALUES (", i + 1);
+		len += n > 0 ? (size_t)n : 0;
+	}
+	if (len < sizeof(sql)) {
+		n = snprintf(sql + len, sizeof(sql) - len, ")%s",
+		             strcmp(table, "meta") == 0
+		                 ? " ON CONFLICT (key) DO UPDATE"
+		                   " SET value = EXCLUDED.value"
+		                 : "");
+		len += n > 0 ? (size_t)n : 0;
+	}
+	if (len >= sizeof(sql))
+		return diag_set(d, ERR_INTERNAL, 0, 0,
+		                "copy %s: statement too long", table);
+	res = PQprepare(db->conn, name, sql, 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = store_pg_fail(db, res, "prepare", d);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	memcpy(db->copy_prepared[db->ncopy_prepared++], name, strlen(name) + 1);
+	return 0;
+}
+
+static int store_pg_table_insert(void *h, const char *table,
+                                 const char *const *cols, size_t ncols,
+                                 const struct store_cell *cells, struct diag *d)
+{
+	struct store_pg *db = h;
+	struct store_pg_args a = {0};
+	char name[24];
+	PGresult *res;
+	size_t i;
+	int r;
+
+	if ((r = store_pg_copy_prepare(db, table, cols, ncols, name, d)) != 0)
+		return r;
+	for (i = 0; i < ncols; i++)
+		switch (cells[i].type) {
+		case STORE_CELL_NULL:
+			store_pg_arg_text(&a, NULL);
+			break;
+		case STORE_CELL_INT:
+			store_pg_arg_int(&a, cells[i].i);
+			break;
+		case STORE_CELL_TEXT:
+			store_pg_arg_text(&a, cells[i].s);
+			break;
+		case STORE_CELL_BLOB:
+			store_pg_arg_blob(&a, cells[i].b, cells[i].len);
+			break;
+		}
+	if (a.overflow)
+		return diag_set(d, ERR_INTERNAL, 0, 0,
+		                "copy %s: too many columns", table);
+	res = PQexecPrepared(db->conn, name, a.n, a.v, a.len, a.fmt, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = store_pg_fail(db, res, table, d);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Moves the identity sequence of table past floor, so that the next id
+ * is above every id the source ever handed out. */
+static int store_pg_id_floor_set(void *h, const char *table, int64_t floor,
+                                 struct diag *d)
+{
+	char sql[160];
+
+	if (floor <= 0)
+		return 0;
+	(void)snprintf(sql, sizeof(sql),
+	               "SELECT setval(pg_get_serial_sequence('%s', 'id'), "
+	               "%" PRId64 ", true)",
+	               table, floor);
+	return store_pg_simple(h, sql, table, NULL, d);
+}
+
 const struct store_backend store_backend_pg = {
     .name = "postgres",
     .schema_version = (int64_t)STORE_PG_NMIGRATIONS,
@@ -2943,4 +3076,7 @@ const struct store_backend store_backend_pg = {
     .audit_last = store_pg_audit_last,
     .audit_insert = store_pg_audit_insert,
     .audit_list = store_pg_audit_list,
+    .table_count = store_pg_table_count,
+    .table_insert = store_pg_table_insert,
+    .id_floor_set = store_pg_id_floor_set,
 };

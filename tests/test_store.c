@@ -1960,6 +1960,174 @@ static void test_store_pg_second_writer_refused(void **state)
 	store_close(other);
 }
 
+/* Fills a SQLite store with one of everything, gaps in the ids included. */
+static void ts_fill_for_copy(struct store *st, int64_t *bob_id)
+{
+	struct store_call calls[2];
+	struct store_revision rev;
+	char hash[STORE_HASH_HEX + 1];
+	int64_t ann, bob, dev_team, srv, sec, n = 0;
+	struct diag d;
+
+	ann = ts_user(st, "ann");
+	bob = ts_user(st, "bob");
+	dev_team = ts_team(st, "dev");
+	tu_ok(store_member_add(st, dev_team, ann, &d), &d);
+	srv = ts_server(st, "github");
+	tu_ok(store_grant_add(st, srv, STORE_TARGET_TEAM, dev_team,
+	                      &(struct store_grant_limits){
+	                          .tools_deny = "[\"delete_repository\"]",
+	                          .rate = "60/min"},
+	                      NULL, &d),
+	      &d);
+	tu_ok(
+	    store_grant_add(st, srv, STORE_TARGET_EVERYONE, 0, NULL, NULL, &d),
+	    &d);
+	(void)ts_secret(st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev_team, "ghp_1",
+	                NULL);
+	sec = ts_secret(st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev_team, "ghp_2",
+	                NULL);
+	(void)ts_secret(st, "ORG_KEY", STORE_SCOPE_ORG, 0, "k", NULL);
+	ts_hash("tok", hash);
+	tu_ok(store_token_create(st, hash, ann, TS_NOW + 3600, 2, "admin", NULL,
+	                         &d),
+	      &d);
+	ts_hash("admin", hash);
+	tu_ok(store_admin_token_add(st, "initial", hash, NULL, &d), &d);
+	ts_device(st, "dev-01", ann, "0a");
+	tu_ok(store_device_touch(st, "dev-01", TS_NOW + 5, 2, "{\"ok\": true}",
+	                         &d),
+	      &d);
+	tu_ok(store_revision_bump(st, &n, &d), &d);
+	tu_ok(store_revision_bump(st, &n, &d), &d);
+	memset(&rev, 0, sizeof(rev));
+	rev.revision = 2;
+	rev.leaf_count = 1;
+	ts_hash("root", rev.merkle_root);
+	memcpy(rev.signature, "3045", 5);
+	tu_ok(store_revision_record(st, &rev, &d), &d);
+	tu_ok(store_delivery_record(st, "dev-01", sec, 2, &d), &d);
+	calls[0] = ts_call(1, "search", STORE_CALL_OK, 1000);
+	calls[1] = ts_call(2, "delete", STORE_CALL_DENIED, 2000);
+	tu_ok(store_calls_insert(st, "dev-01", calls, 2, NULL, NULL, &d), &d);
+	/* bob goes: his id must not come back after the copy. */
+	tu_ok(store_user_remove(st, bob, &d), &d);
+	tu_ok(store_audit_append(st, "admin:root", "user.remove", "bob",
+	                         "{\"id\": 2}", NULL, &d),
+	      &d);
+	*bob_id = bob;
+}
+
+static void test_store_pg_copy_from_sqlite(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	char *src_path = tu_path(f->dir, "src.db");
+	struct store *src = NULL;
+	struct store_snapshot a, b;
+	struct store_audit_list la = {NULL, 0}, lb = {NULL, 0};
+	struct store_delivery_list da = {NULL, 0}, db = {NULL, 0};
+	struct store_call_list ca = {NULL, 0}, cb = {NULL, 0};
+	struct store_call_filter all = {0};
+	struct store_revision ra, rb;
+	struct store_device dev;
+	int64_t bob = 0, rows = 0, id = 0, v = 0, ann;
+	size_t i;
+	struct diag d;
+
+	tu_ok(store_open("sqlite", src_path, &src, &d), &d);
+	store_set_now(src, TS_NOW);
+	ts_fill_for_copy(src, &bob);
+	/* Nothing can be copied from PostgreSQL yet. */
+	ts_expect(store_copy(f->st, src, NULL, &d), -ERR_INVALID, &d,
+	          "cannot be copied from");
+	tu_ok(store_copy(src, f->st, &rows, &d), &d);
+	assert_true(rows > 20);
+	/* What the daemon reads is the same on both. */
+	tu_ok(store_snapshot_load(src, &a, &d), &d);
+	tu_ok(store_snapshot_load(f->st, &b, &d), &d);
+	assert_int_equal(a.revision, b.revision);
+	assert_int_equal(a.users.n, b.users.n);
+	for (i = 0; i < a.users.n; i++) {
+		assert_int_equal(a.users.v[i].id, b.users.v[i].id);
+		assert_string_equal(a.users.v[i].name, b.users.v[i].name);
+	}
+	assert_int_equal(a.members.n, b.members.n);
+	assert_int_equal(a.grants.n, b.grants.n);
+	for (i = 0; i < a.grants.n; i++) {
+		assert_int_equal(a.grants.v[i].id, b.grants.v[i].id);
+		assert_string_equal(a.grants.v[i].target_name,
+		                    b.grants.v[i].target_name);
+	}
+	assert_string_equal(b.grants.v[0].rate, "60/min");
+	assert_int_equal(a.secrets.n, b.secrets.n);
+	for (i = 0; i < a.secrets.n; i++) {
+		assert_int_equal(a.secrets.v[i].id, b.secrets.v[i].id);
+		assert_int_equal(a.secrets.v[i].version,
+		                 b.secrets.v[i].version);
+		assert_int_equal(a.secrets.v[i].sealed_len,
+		                 b.secrets.v[i].sealed_len);
+		assert_memory_equal(a.secrets.v[i].sealed,
+		                    b.secrets.v[i].sealed,
+		                    a.secrets.v[i].sealed_len);
+	}
+	store_snapshot_free(&a);
+	store_snapshot_free(&b);
+	/* The audit chain, row for row, and it verifies. */
+	tu_ok(store_audit_list(src, 0, 0, 1000, &la, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, 0, 1000, &lb, &d), &d);
+	assert_int_equal(la.n, lb.n);
+	for (i = 0; i < la.n; i++) {
+		assert_int_equal(la.v[i].id, lb.v[i].id);
+		assert_string_equal(la.v[i].hash, lb.v[i].hash);
+	}
+	store_audit_list_free(&la);
+	store_audit_list_free(&lb);
+	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	assert_true(rows >= 4);
+	/* Revisions and delivery history. */
+	tu_ok(store_revision_latest(src, &ra, &d), &d);
+	tu_ok(store_revision_latest(f->st, &rb, &d), &d);
+	assert_int_equal(ra.revision, rb.revision);
+	assert_string_equal(ra.signature, rb.signature);
+	ann = 1;
+	tu_ok(store_delivery_list_user(src, ann, &da, &d), &d);
+	tu_ok(store_delivery_list_user(f->st, ann, &db, &d), &d);
+	assert_int_equal(da.n, 1);
+	assert_int_equal(db.n, 1);
+	assert_int_equal(da.v[0].secret_id, db.v[0].secret_id);
+	assert_int_equal(db.v[0].revision, 2);
+	assert_string_equal(db.v[0].scope_name, "dev");
+	store_delivery_list_free(&da);
+	store_delivery_list_free(&db);
+	tu_ok(store_calls_list(src, &all, &ca, &d), &d);
+	tu_ok(store_calls_list(f->st, &all, &cb, &d), &d);
+	assert_int_equal(ca.n, 2);
+	assert_int_equal(cb.n, 2);
+	assert_int_equal(ca.v[0].id, cb.v[0].id);
+	assert_string_equal(cb.v[1].user_name, "ann");
+	store_call_list_free(&ca);
+	store_call_list_free(&cb);
+	tu_ok(store_device_get(f->st, "dev-01", &dev, &d), &d);
+	assert_int_equal(dev.applied_revision, 2);
+	assert_string_equal(dev.report_json, "{\"ok\": true}");
+	store_device_clear(&dev);
+	/* Counters go on where the source stopped; bob's id stays his. */
+	tu_ok(store_revision_bump(f->st, &v, &d), &d);
+	assert_int_equal(v, 3);
+	assert_int_equal(ts_user(f->st, "carol"), bob + 1);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_secret_next(f->st, "X", STORE_SCOPE_ORG, 0, &id, &v, &d),
+	      &d);
+	assert_int_equal(id, 4);
+	tu_ok(store_rollback(f->st, &d), &d);
+	/* A target that holds anything is refused, and left alone. */
+	ts_expect(store_copy(src, f->st, NULL, &d), -ERR_CONFLICT, &d,
+	          "not empty");
+	tu_ok(store_audit_verify(f->st, NULL, NULL, &d), &d);
+	store_close(src);
+	free(src_path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1996,6 +2164,7 @@ int main(int argc, char **argv)
 	    TS(test_store_pg_concurrent_revisions_unique),
 	    TS(test_store_pg_login_never_shows_password),
 	    TS(test_store_pg_second_writer_refused),
+	    TS(test_store_pg_copy_from_sqlite),
 #undef TS
 	};
 	const char *only = argc > 1 ? argv[1] : NULL;

@@ -86,5 +86,48 @@ else
 		ok "a wrong password fails without showing it" || bad "unexpected: $(cat "$dir/out")"
 fi
 
+# migrate: a SQLite data directory into the (emptied) database.
+psql_q "SET client_min_messages = warning; DROP SCHEMA public CASCADE;
+	CREATE SCHEMA public AUTHORIZATION pg_database_owner"
+"$bin" init --data "$dir/s" --agent-port 17443 --api-port 17444 >/dev/null 2>&1 ||
+	bad "init on SQLite"
+if "$bin" migrate --data "$dir/s" --to "postgres://fleet:Hunter2pw@127.0.0.1/fleet" \
+	>"$dir/out" 2>&1 || grep -q Hunter2pw "$dir/out"; then
+	bad "migrate took or repeated a password"
+fi
+if "$bin" migrate --data "$dir/s" --to "postgres:$MCPFLEET_TEST_PG" >"$dir/out" 2>&1; then
+	grep -q "audit chain of 2 rows verified" "$dir/out" && ok "migrate copies and verifies" ||
+		bad "migrate said: $(cat "$dir/out")"
+else
+	bad "migrate: $(cat "$dir/out")"
+fi
+[ "$(psql_q "SELECT string_agg(action, ',' ORDER BY id) FROM audit")" = "init,store.migrate" ] &&
+	[ "$(psql_q "SELECT count(*) FROM admin_tokens")" = "1" ] &&
+	ok "the audit log and admin token moved, and the move is logged" ||
+	bad "PostgreSQL holds: $(psql_q "SELECT string_agg(action, ',') FROM audit")"
+grep -q "^store = postgres:" "$dir/s/mcpfleetd.conf" && ok "mcpfleetd.conf names the new store" ||
+	bad "mcpfleetd.conf was not updated"
+"$bin" migrate --data "$dir/s" --to "postgres:$MCPFLEET_TEST_PG" >"$dir/out" 2>&1 &&
+	bad "a second migrate ran" || ok "a migrated directory is not migrated again"
+"$bin" init --data "$dir/t" --agent-port 17443 --api-port 17444 >/dev/null 2>&1
+if "$bin" migrate --data "$dir/t" --to "postgres:$MCPFLEET_TEST_PG" >"$dir/out" 2>&1; then
+	bad "migrate into a used database ran"
+else
+	grep -q "not empty" "$dir/out" && grep -q -v "^store" "$dir/t/mcpfleetd.conf" &&
+		! grep -q "^store" "$dir/t/mcpfleetd.conf" &&
+		ok "migrate refuses a database that is not empty" || bad "unexpected: $(cat "$dir/out")"
+fi
+"$bin" serve --data "$dir/s" --agent-port 0 --api-port 0 >"$dir/serve.log" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 50 ] && ! grep -q "serving" "$dir/serve.log"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill "$pid" 2>/dev/null
+wait "$pid"
+grep -q "serving" "$dir/serve.log" && ok "serve runs on the migrated store" ||
+	bad "serve after migrate: $(cat "$dir/serve.log")"
+
 [ "$fails" -eq 0 ] || { echo "$fails failed" >&2; exit 1; }
 echo "mcpfleetd on PostgreSQL: all checks passed"
