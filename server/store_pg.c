@@ -530,6 +530,9 @@ struct store_pg {
 	/* The tables whose copy INSERT is prepared (store_copy()). */
 	char copy_prepared[16][24];
 	size_t ncopy_prepared;
+	/* A transaction is open: a lost connection then fails it rather
+	 * than reconnecting half-way. */
+	bool in_tx;
 	char sqlstate[6];    /* of the last failed statement */
 	char constraint[64]; /* the constraint it broke, or "" */
 	bool prepared[PQ_COUNT_];
@@ -665,19 +668,41 @@ static int store_pg_fail(struct store_pg *db, const PGresult *res,
 
 /* Runs SQL text without parameters (transaction control, migrations).
  * Returns 0 with *out (may be NULL: cleared) or an error. */
+static int store_pg_reconnect(struct store_pg *db);
+
+/*
+ * Whether a failed statement may run again on a new connection: the
+ * connection was lost, and outside a transaction (a statement there reads,
+ * or begins one: every write is inside one). Reconnects when so.
+ */
+static bool store_pg_retry(struct store_pg *db, int attempt)
+{
+	return attempt == 0 && !db->in_tx &&
+	       PQstatus(db->conn) == CONNECTION_BAD &&
+	       store_pg_reconnect(db) == 0;
+}
+
 static int store_pg_simple(struct store_pg *db, const char *sql,
                            const char *what, PGresult **out, struct diag *d)
 {
-	PGresult *res = PQexec(db->conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-	int r;
+	PGresult *res;
+	ExecStatusType st;
+	int r, attempt;
 
-	if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
-		if (out != NULL)
-			*out = res;
-		else
-			PQclear(res);
-		return 0;
+	for (attempt = 0;; attempt++) {
+		res = PQexec(db->conn, sql);
+		st = PQresultStatus(res);
+		if (res != NULL &&
+		    (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+			if (out != NULL)
+				*out = res;
+			else
+				PQclear(res);
+			return 0;
+		}
+		if (!store_pg_retry(db, attempt))
+			break;
+		PQclear(res);
 	}
 	r = store_pg_fail(db, res, what, d);
 	PQclear(res);
@@ -693,30 +718,42 @@ static int store_pg_exec(struct store_pg *db, enum store_pg_sq id,
 	char name[16];
 	PGresult *res;
 	ExecStatusType st;
-	int r;
+	int r, attempt;
 
 	if (a != NULL && a->overflow)
 		return diag_set(d, ERR_INTERNAL, 0, 0,
 		                "store %s: %s: too many parameters", db->label,
 		                what);
 	(void)snprintf(name, sizeof(name), "mf%d", (int)id);
-	if (!db->prepared[id]) {
-		res = PQprepare(db->conn, name, store_pg_sql[id], 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			r = store_pg_fail(db, res, "prepare", d);
+	for (attempt = 0;; attempt++) {
+		if (!db->prepared[id]) {
+			res = PQprepare(db->conn, name, store_pg_sql[id], 0,
+			                NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				if (store_pg_retry(db, attempt)) {
+					PQclear(res);
+					continue;
+				}
+				r = store_pg_fail(db, res, "prepare", d);
+				PQclear(res);
+				return r;
+			}
 			PQclear(res);
-			return r;
+			db->prepared[id] = true;
 		}
+		res = PQexecPrepared(db->conn, name, a != NULL ? a->n : 0,
+		                     a != NULL ? a->v : NULL,
+		                     a != NULL ? a->len : NULL,
+		                     a != NULL ? a->fmt : NULL, 0);
+		st = PQresultStatus(res);
+		if (res != NULL &&
+		    (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+			*out = res;
+			return 0;
+		}
+		if (!store_pg_retry(db, attempt))
+			break;
 		PQclear(res);
-		db->prepared[id] = true;
-	}
-	res = PQexecPrepared(db->conn, name, a != NULL ? a->n : 0,
-	                     a != NULL ? a->v : NULL, a != NULL ? a->len : NULL,
-	                     a != NULL ? a->fmt : NULL, 0);
-	st = PQresultStatus(res);
-	if (res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
-		*out = res;
-		return 0;
 	}
 	r = store_pg_fail(db, res, what, d);
 	PQclear(res);
@@ -1447,6 +1484,7 @@ static int store_pg_migrate(struct store_pg *db,
 		if ((r = store_pg_simple(db, "BEGIN", "migrate", NULL, d)) != 0)
 			return r;
 		in_tx = true;
+		db->in_tx = true;
 		if ((r = store_pg_exec(db, PQ_WRITE_LOCK, NULL, "migrate", &res,
 		                       d)) != 0)
 			goto out;
@@ -1508,7 +1546,35 @@ commit:
 out:
 	if (in_tx)
 		(void)store_pg_simple(db, "ROLLBACK", "migrate", NULL, NULL);
+	db->in_tx = false;
 	return r;
+}
+
+/* The session's settings, at connect and after a reconnect. */
+static int store_pg_configure(struct store_pg *db, struct diag *d)
+{
+	char sql[96];
+
+	/* A writer waits for another at most this long, as SQLite's busy
+	 * timeout; times are plain integers, so the zone does not matter. */
+	(void)snprintf(sql, sizeof(sql),
+	               "SET lock_timeout = %d; SET client_min_messages = "
+	               "warning",
+	               STORE_PG_LOCK_MS);
+	return store_pg_simple(db, sql, "configure", NULL, d);
+}
+
+/* A new connection with the same parameters, after the server went away
+ * (a restart, a failover, an idle timeout): prepared statements start
+ * over. */
+static int store_pg_reconnect(struct store_pg *db)
+{
+	PQreset(db->conn);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return -ERR_IO;
+	memset(db->prepared, 0, sizeof(db->prepared));
+	db->ncopy_prepared = 0;
+	return store_pg_configure(db, NULL);
 }
 
 static int store_pg_open(const char *path, const struct store_open_opts *opts,
@@ -1519,7 +1585,7 @@ static int store_pg_open(const char *path, const struct store_open_opts *opts,
 	    "connect_timeout", "fallback_application_name", "dbname", NULL};
 	const char *vals[] = {"10", "mcpfleetd", path, NULL};
 	struct store_pg *db;
-	char clean[384], sql[96];
+	char clean[384];
 	int r;
 
 	if ((db = calloc(1, sizeof(*db))) == NULL)
@@ -1546,13 +1612,7 @@ static int store_pg_open(const char *path, const struct store_open_opts *opts,
 		             db->label, PQserverVersion(db->conn) / 10000);
 		goto out;
 	}
-	/* A writer waits for another at most this long, as SQLite's busy
-	 * timeout; times are plain integers, so the zone does not matter. */
-	(void)snprintf(sql, sizeof(sql),
-	               "SET lock_timeout = %d; SET client_min_messages = "
-	               "warning",
-	               STORE_PG_LOCK_MS);
-	if ((r = store_pg_simple(db, sql, "configure", NULL, d)) != 0)
+	if ((r = store_pg_configure(db, d)) != 0)
 		goto out;
 	if ((r = store_pg_migrate(db, opts, d)) != 0)
 		goto out;
@@ -1606,23 +1666,33 @@ static int store_pg_tx(void *h, enum store_txop op, struct diag *d)
 		                         "COMMITTED",
 		                         "begin", NULL, d)) != 0)
 			return r;
+		db->in_tx = true;
 		if ((r = store_pg_exec(db, PQ_WRITE_LOCK, NULL,
 		                       "begin (writer lock)", &res, d)) != 0) {
 			(void)store_pg_simple(db, "ROLLBACK", "rollback", NULL,
 			                      NULL);
+			db->in_tx = false;
 			return r;
 		}
 		PQclear(res);
 		return 0;
 	case STORE_TX_BEGIN_READ:
-		return store_pg_simple(db,
-		                       "BEGIN ISOLATION LEVEL REPEATABLE READ "
-		                       "READ ONLY",
-		                       "begin", NULL, d);
+		r = store_pg_simple(db,
+		                    "BEGIN ISOLATION LEVEL REPEATABLE READ "
+		                    "READ ONLY",
+		                    "begin", NULL, d);
+		db->in_tx = r == 0;
+		return r;
 	case STORE_TX_COMMIT:
-		return store_pg_commit(db, "COMMIT", d);
+		r = store_pg_commit(db, "COMMIT", d);
+		db->in_tx = false;
+		return r;
 	case STORE_TX_ROLLBACK:
-		if (PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		db->in_tx = false;
+		/* Nothing open, or the connection is gone and the server
+		 * rolled back. */
+		if (PQtransactionStatus(db->conn) == PQTRANS_IDLE ||
+		    PQstatus(db->conn) == CONNECTION_BAD)
 			return 0;
 		return store_pg_simple(db, "ROLLBACK", "rollback", NULL, d);
 	case STORE_TX_SAVEPOINT:

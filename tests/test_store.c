@@ -2128,6 +2128,50 @@ static void test_store_pg_copy_from_sqlite(void **state)
 	free(src_path);
 }
 
+/* Ends the store's server connections, as a server restart would. */
+static void ts_pg_kill_store_connections(const char *conninfo)
+{
+	int64_t n = 0;
+	char *msg = ts_pg_exec(conninfo,
+	                       "SELECT count(pg_terminate_backend(pid)) FROM "
+	                       "pg_stat_activity WHERE application_name = "
+	                       "'mcpfleetd' AND pid <> pg_backend_pid()",
+	                       &n);
+
+	if (msg != NULL)
+		fail_msg("terminate: %s", msg);
+	assert_true(n >= 1);
+}
+
+static void test_store_pg_reconnects(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_user u;
+	struct diag d;
+
+	ts_user(f->st, "ann");
+	/* Outside a transaction the next call reconnects by itself. */
+	ts_pg_kill_store_connections(f->path);
+	tu_ok(store_user_get(f->st, "ann", &u, &d), &d);
+	store_user_clear(&u);
+	ts_pg_kill_store_connections(f->path);
+	ts_user(f->st, "bob");
+	/* Inside one, the transaction fails whole, and the one after it
+	 * works again. */
+	tu_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "carol");
+	ts_pg_kill_store_connections(f->path);
+	ts_expect(store_user_add(f->st, "dave", NULL, NULL, &d), -ERR_IO, &d,
+	          NULL);
+	ts_expect(store_commit(f->st, &d), -ERR_IO, &d, NULL);
+	assert_false(store_in_transaction(f->st));
+	ts_expect(store_user_get(f->st, "carol", &u, &d), -ERR_NOENT, &d,
+	          "no user named 'carol'");
+	ts_user(f->st, "erin");
+	tu_ok(store_user_get(f->st, "bob", &u, &d), &d);
+	store_user_clear(&u);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -2165,6 +2209,7 @@ int main(int argc, char **argv)
 	    TS(test_store_pg_login_never_shows_password),
 	    TS(test_store_pg_second_writer_refused),
 	    TS(test_store_pg_copy_from_sqlite),
+	    TS(test_store_pg_reconnects),
 #undef TS
 	};
 	const char *only = argc > 1 ? argv[1] : NULL;
