@@ -25,7 +25,8 @@
  * connection and prepared statements; every write transaction takes one
  * advisory lock, so that one writer at a time works on the database
  * whichever daemon it belongs to, waiting up to 5 s for it (then -ERR_IO,
- * "busy").
+ * "busy"). A lost connection is made again by the next call outside a
+ * transaction; inside one, the transaction fails.
  *
  * Errors: every function returns 0 or a negative code from err.h and, when
  * d is not NULL, says why in d->msg:
