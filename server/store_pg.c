@@ -602,17 +602,28 @@ static void store_pg_arg_blob(struct store_pg_args *a, const void *p,
 static void store_pg_scrub(const struct store_pg *db, const char *msg,
                            char *out, size_t size)
 {
-	const char *pw = db != NULL ? db->password : NULL;
-	size_t pwlen = pw != NULL ? strlen(pw) : 0, o = 0;
+	/* The connection string's password, and the one libpq takes from
+	 * PGPASSWORD when there is none there. */
+	const char *pws[2] = {db != NULL ? db->password : NULL,
+	                      getenv("PGPASSWORD")};
 	const char *p = msg != NULL ? msg : "unknown error";
+	size_t o = 0, i, n;
+	bool hit;
 
 	while (*p != '\0' && o + 1 < size) {
-		if (pwlen > 0 && strncmp(p, pw, pwlen) == 0) {
+		hit = false;
+		for (i = 0; i < 2 && !hit; i++) {
+			n = pws[i] != NULL ? strlen(pws[i]) : 0;
+			if (n > 0 && strncmp(p, pws[i], n) == 0) {
+				hit = true;
+				p += n;
+			}
+		}
+		if (hit) {
 			if (o + 4 >= size)
 				break;
 			memcpy(out + o, "***", 3);
 			o += 3;
-			p += pwlen;
 			continue;
 		}
 		out[o++] = *p == '\n' || *p == '\t' ? ' ' : *p;
@@ -1360,8 +1371,9 @@ static int store_pg_describe(struct store_pg *db, const char *conninfo,
 	static const char *const shown[] = {"service", "host",   "hostaddr",
 	                                    "port",    "dbname", "user"};
 	PQconninfoOption *opts, *o;
-	char label[512];
+	char label[512], clean[512];
 	size_t len = 0, i;
+	bool nomem = false;
 	int n;
 
 	if ((opts = PQconninfoParse(conninfo, NULL)) == NULL)
@@ -1383,12 +1395,14 @@ static int store_pg_describe(struct store_pg *db, const char *conninfo,
 	for (o = opts; o->keyword != NULL; o++)
 		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
 		    *o->val != '\0' && (db->password = strdup(o->val)) == NULL)
-			break;
+			nomem = true;
 	for (o = opts; o->keyword != NULL; o++)
 		if (o->val != NULL)
 			explicit_bzero(o->val, strlen(o->val));
 	PQconninfoFree(opts);
-	if ((db->label = strdup(label)) == NULL)
+	/* The password may be a host or database name too. */
+	store_pg_scrub(db, label, clean, sizeof(clean));
+	if (nomem || (db->label = strdup(clean)) == NULL)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 	return 0;
 }

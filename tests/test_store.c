@@ -1900,6 +1900,19 @@ static void test_store_pg_login_never_shows_password(void **state)
 	assert_null(strstr(d.msg, good));
 	assert_non_null(strstr(d.msg, "user=fleet"));
 	free(uri);
+	/* Whatever the server says is scrubbed of the password too (here it
+	 * names the database, which is the password). */
+	{
+		char ci[512];
+
+		(void)snprintf(ci, sizeof(ci),
+		               "%s dbname=Zq9SecretPw password=Zq9SecretPw",
+		               ts_pg_conninfo);
+		ts_expect(store_open("postgres", ci, &st, &d), -ERR_IO, &d,
+		          "does not exist");
+		assert_null(strstr(d.msg, "Zq9SecretPw"));
+		assert_non_null(strstr(d.msg, "***"));
+	}
 	/* The right one works (the role owns the database). */
 	uri = ts_tcp_with_password(good);
 	tu_ok(store_open("postgres", uri, &st, &d), &d);
