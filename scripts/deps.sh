@@ -5,7 +5,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates
 libwebsockets-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
-libsqlite3-dev libmbedtls-dev libcmocka-dev libjansson-dev
+libsqlite3-dev libpq-dev postgresql libmbedtls-dev libcmocka-dev libjansson-dev
 libcurl4-openssl-dev
 clang clang-format libclang-rt-14-dev openssl nodejs npm
 chromium"

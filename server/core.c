@@ -833,7 +833,8 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 {
 	struct net_callbacks cb = hub_callbacks;
 	struct net_config nc;
-	char *db = NULL;
+	const char *backend = NULL;
+	char *db = NULL, *path = NULL;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -869,8 +870,12 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	db = fileio_join(data_dir, PKI_DB_FILE);
 	if (db == NULL)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
-	r = store_open("sqlite", db, &c->st, d);
+	r = store_location(c->conf.store, db, &backend, &path, d);
 	free(db);
+	if (r != 0)
+		return r;
+	r = store_open(backend, path, &c->st, d);
+	free(path);
 	if (r != 0)
 		return r;
 	r = enroll_limiter_new(c->conf.enroll_rate, &c->limiter);

@@ -37,10 +37,12 @@ static void mcpfleetd_usage(FILE *f)
 	fputs(
 	    "usage: mcpfleetd init --data DIR [--name HOST]... "
 	    "[--listen ADDR]\n"
-	    "                      [--agent-port P] [--api-port P]\n"
+	    "                      [--agent-port P] [--api-port P] "
+	    "[--store LOCATION]\n"
 	    "       mcpfleetd serve --data DIR [--listen ADDR] "
 	    "[--agent-port P]\n"
 	    "                       [--api-port P] [-v]\n"
+	    "       mcpfleetd migrate --data DIR --to LOCATION\n"
 	    "       mcpfleetd version\n"
 	    "\n"
 	    "init creates DIR (0700) with the store, the fleet CA, the "
@@ -49,6 +51,19 @@ static void mcpfleetd_usage(FILE *f)
 	    "127.0.0.1), the\n"
 	    "catalogue signing key and the master key, and prints the first "
 	    "admin token.\n"
+	    "--store keeps the store in PostgreSQL instead of DIR/fleet.db: "
+	    "postgres://...\n"
+	    "or postgres:KEYWORD=VALUE... (libpq's; PGSERVICE, PGPASSFILE "
+	    "and the other\n"
+	    "PG* variables apply). It must name an empty database and hold "
+	    "no password:\n"
+	    "put that in a password or service file. serve uses what init "
+	    "recorded.\n"
+	    "migrate copies DIR's SQLite store into an empty PostgreSQL "
+	    "database at\n"
+	    "LOCATION (ids, audit chain, revisions, delivery history) and "
+	    "makes it DIR's\n"
+	    "store; stop serve first.\n"
 	    "serve runs the agent port (mutual TLS, default 7443) and the API "
 	    "port\n"
 	    "(default 7444) until SIGTERM or SIGINT.\n",
@@ -92,6 +107,7 @@ struct mcpfleetd_opts {
 	int api_port;
 	const char *names[PKI_NAMES_MAX];
 	size_t nnames;
+	const char *store;
 	int verbose;
 };
 
@@ -104,6 +120,7 @@ static int mcpfleetd_parse(int argc, char **argv, bool init,
 	    {"listen", required_argument, NULL, 'l'},
 	    {"agent-port", required_argument, NULL, 'a'},
 	    {"api-port", required_argument, NULL, 'p'},
+	    {"store", required_argument, NULL, 's'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -132,6 +149,14 @@ static int mcpfleetd_parse(int argc, char **argv, bool init,
 		case 'l':
 			o->listen = optarg;
 			break;
+		case 's':
+			/* Not echoed: it might hold a password. */
+			if (!init)
+				return mcpfleetd_usage_error(
+				    "%s", "--store is an init option (serve "
+				          "uses the store init recorded)");
+			o->store = optarg;
+			break;
 		case 'a':
 			if (mcpfleetd_port(optarg, &o->agent_port) != 0)
 				return mcpfleetd_usage_error(
@@ -158,6 +183,37 @@ static int mcpfleetd_parse(int argc, char **argv, bool init,
 	if (o->data == NULL)
 		return mcpfleetd_usage_error("%s", "--data DIR is required");
 	return 0;
+}
+
+/*
+ * For a store outside the data directory: refuses one that already holds
+ * a fleet (users, admin tokens or audit rows), before anything is written,
+ * since init would otherwise add a second first admin token to it.
+ */
+static int mcpfleetd_check_store_empty(const char *backend, const char *path,
+                                       struct diag *d)
+{
+	struct store *st = NULL;
+	struct store_audit_list al = {NULL, 0};
+	struct store_admin_token_list tl = {NULL, 0};
+	struct store_user_list ul = {NULL, 0};
+	int r;
+
+	if ((r = store_open(backend, path, &st, d)) != 0)
+		return r;
+	if ((r = store_audit_list(st, 0, 0, 1, &al, d)) == 0 &&
+	    (r = store_admin_token_list(st, &tl, d)) == 0 &&
+	    (r = store_user_list(st, &ul, d)) == 0 &&
+	    (al.n > 0 || tl.n > 0 || ul.n > 0))
+		r = diag_set(d, ERR_EXISTS, 0, 0,
+		             "the store already holds a fleet (audit rows, "
+		             "admin tokens or users): init wants an empty "
+		             "database; nothing was changed");
+	store_audit_list_free(&al);
+	store_admin_token_list_free(&tl);
+	store_user_list_free(&ul);
+	store_close(st);
+	return r;
 }
 
 /* Refuses a data directory that already holds the store or the
@@ -194,7 +250,8 @@ static int mcpfleetd_init(int argc, char **argv)
 	struct pki pki;
 	char token[TOKEN_LEN + 1], hash[CRYPTO_HEX_LEN + 1];
 	struct diag d;
-	char *db = NULL;
+	const char *backend = NULL;
+	char *db = NULL, *path = NULL;
 	size_t i;
 	int r, rc = MCPFLEETD_EXIT_FAIL;
 
@@ -226,6 +283,16 @@ static int mcpfleetd_init(int argc, char **argv)
 		conf.agent_port = o.agent_port;
 	if (o.api_port >= 0)
 		conf.api_port = o.api_port;
+	if (o.store != NULL) {
+		if (strlen(o.store) > PKI_STORE_MAX)
+			return mcpfleetd_usage_error(
+			    "--store: longer than %d bytes", PKI_STORE_MAX);
+		if (store_location(o.store, "-", &backend, &path, &d) != 0)
+			return mcpfleetd_usage_error("--store: %s", d.msg);
+		free(path);
+		path = NULL;
+		memcpy(conf.store, o.store, strlen(o.store) + 1);
+	}
 
 	if (fileio_mkdirs(o.data, 0700) != 0) {
 		fprintf(stderr, "mcpfleetd: %s: cannot create: %s\n", o.data,
@@ -233,13 +300,19 @@ static int mcpfleetd_init(int argc, char **argv)
 		return MCPFLEETD_EXIT_FAIL;
 	}
 	(void)chmod(o.data, 0700);
+	if ((db = fileio_join(o.data, PKI_DB_FILE)) == NULL) {
+		diag_set(&d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
 	if (mcpfleetd_check_empty(o.data, &d) != 0 ||
+	    store_location(conf.store, db, &backend, &path, &d) != 0 ||
+	    (strcmp(backend, "sqlite") != 0 &&
+	     mcpfleetd_check_store_empty(backend, path, &d) != 0) ||
 	    crypto_rng_new("mcpfleetd init", &rng, &d) != 0 ||
 	    pki_create(o.data, &conf, rng, &d) != 0 ||
 	    pki_load(o.data, &pki, &d) != 0)
 		goto out;
-	db = fileio_join(o.data, PKI_DB_FILE);
-	if (db == NULL || store_open("sqlite", db, &st, &d) != 0)
+	if (store_open(backend, path, &st, &d) != 0)
 		goto out;
 	if (token_new(rng, token, hash) != 0) {
 		diag_set(&d, ERR_CRYPTO, 0, 0, "cannot make a token");
@@ -275,8 +348,115 @@ out:
 	crypto_wipe(token, sizeof(token));
 	store_close(st);
 	free(db);
+	free(path);
 	pki_free(&pki);
 	crypto_rng_free(rng);
+	return rc;
+}
+
+/*
+ * mcpfleetd migrate --data DIR --to LOCATION: copies the data directory's
+ * SQLite store into an empty PostgreSQL database (store_copy(): every
+ * row with its ids, the audit chain verified before the commit), records
+ * the move in the copied audit log and points mcpfleetd.conf at the new
+ * store. fleet.db is kept as it was, unused. Stop serve first: the copy
+ * holds the SQLite write lock, and a running daemon keeps the old store
+ * until it restarts.
+ */
+static int mcpfleetd_migrate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"to", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *data = NULL, *to = NULL, *backend = NULL;
+	struct store *src = NULL, *dst = NULL;
+	struct pki_conf conf;
+	struct diag d;
+	char *db = NULL, *path = NULL;
+	int64_t rows = 0, checked = 0;
+	int ch, rc = MCPFLEETD_EXIT_FAIL;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:t:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			data = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'h':
+			mcpfleetd_usage(stdout);
+			exit(MCPFLEETD_EXIT_OK);
+		default:
+			return mcpfleetd_usage_error("%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return mcpfleetd_usage_error("unexpected argument '%s'",
+		                             argv[optind]);
+	if (data == NULL || to == NULL)
+		return mcpfleetd_usage_error(
+		    "%s", "migrate wants --data DIR and --to LOCATION");
+	diag_clear(&d);
+	if (strlen(to) > PKI_STORE_MAX)
+		return mcpfleetd_usage_error("--to: longer than %d bytes",
+		                             PKI_STORE_MAX);
+	if (store_location(to, "-", &backend, &path, &d) != 0)
+		return mcpfleetd_usage_error("--to: %s", d.msg);
+	if (strcmp(backend, "postgres") != 0) {
+		free(path);
+		return mcpfleetd_usage_error(
+		    "%s", "--to: migrate copies to PostgreSQL "
+		          "(postgres://... or postgres:KEYWORD=VALUE...)");
+	}
+	if (pki_conf_load(data, &conf, &d) != 0)
+		goto out;
+	if (conf.store[0] != '\0') {
+		diag_set(&d, ERR_INVALID, 0, 0,
+		         "%s: the store is already in PostgreSQL (the store "
+		         "key of mcpfleetd.conf); nothing was changed",
+		         data);
+		goto out;
+	}
+	if ((db = fileio_join(data, PKI_DB_FILE)) == NULL) {
+		diag_set(&d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	if (!fileio_exists(db)) {
+		diag_set(&d, ERR_NOENT, 0, 0, "%s: no such store", db);
+		goto out;
+	}
+	if (store_open("sqlite", db, &src, &d) != 0 ||
+	    store_open(backend, path, &dst, &d) != 0 ||
+	    store_copy(src, dst, &rows, &d) != 0)
+		goto out;
+	/* The move is the first row the new store appends; the location
+	 * holds no password (store_location() refused one). */
+	if (store_audit_append(dst, "system", "store.migrate", to,
+	                       "{\"from\": \"sqlite\"}", NULL, &d) != 0 ||
+	    store_audit_verify(dst, &checked, NULL, &d) != 0)
+		goto out;
+	memcpy(conf.store, to, strlen(to) + 1);
+	if (pki_conf_write(data, &conf, &d) != 0)
+		goto out;
+	printf("mcpfleetd: migrated %s to PostgreSQL: %lld rows copied, "
+	       "audit chain of %lld rows verified\n"
+	       "  %s/mcpfleetd.conf now names the new store; %s is kept, "
+	       "unused.\n"
+	       "Next: mcpfleetd serve --data %s\n",
+	       db, (long long)rows, (long long)checked, data, db, data);
+	rc = MCPFLEETD_EXIT_OK;
+out:
+	if (rc != MCPFLEETD_EXIT_OK)
+		fprintf(stderr, "mcpfleetd: migrate: %s\n", d.msg);
+	store_close(dst);
+	store_close(src);
+	free(db);
+	free(path);
 	return rc;
 }
 
@@ -373,6 +553,8 @@ int main(int argc, char **argv)
 		return mcpfleetd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return mcpfleetd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "migrate") == 0)
+		return mcpfleetd_migrate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("mcpfleetd %s\n", MCPFLEETD_VERSION);

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "fileio.h"
+#include "store.h"
 
 #define PKI_CA_CN           "mcpfleet fleet CA"
 #define PKI_ORG             "mcpfleet"
@@ -458,6 +459,22 @@ static int pki_conf_name_check(const char *v, struct diag *sub)
 	return r;
 }
 
+/* The store key: a location store_location() takes, short enough. */
+static int pki_conf_store_check(const char *v, struct diag *sub)
+{
+	const char *backend = NULL;
+	char *path = NULL;
+	int r;
+
+	if (strnlen(v, PKI_STORE_MAX + 1) > PKI_STORE_MAX)
+		return diag_set(sub, ERR_INVALID, 0, 0,
+		                "store: longer than %d bytes", PKI_STORE_MAX);
+	if ((r = store_location(v, "-", &backend, &path, sub)) != 0)
+		return r;
+	free(path);
+	return 0;
+}
+
 /* Checks a whole configuration (what pki_conf_write() will write). */
 static int pki_conf_check(const struct pki_conf *c, struct diag *sub)
 {
@@ -498,6 +515,12 @@ static int pki_conf_check(const struct pki_conf *c, struct diag *sub)
 		return diag_set(sub, ERR_INVALID, 0, 0,
 		                "enroll_rate must be 1 to %u",
 		                PKI_ENROLL_RATE_MAX);
+	if (memchr(c->store, '\0', sizeof(c->store)) == NULL)
+		return diag_set(sub, ERR_INVALID, 0, 0,
+		                "store is not terminated");
+	if (c->store[0] != '\0' &&
+	    (r = pki_conf_store_check(c->store, sub)) != 0)
+		return r;
 	return 0;
 }
 
@@ -513,6 +536,7 @@ enum {
 	PKI_K_GRACE = 1u << 7,
 	PKI_K_SPOOL = 1u << 8,
 	PKI_K_KEEP = 1u << 9,
+	PKI_K_STORE = 1u << 10,
 };
 
 /* Applies one "key = value" line to c. */
@@ -547,6 +571,8 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 		bit = PKI_K_SPOOL;
 	else if (strcmp(key, "calls_retention") == 0)
 		bit = PKI_K_KEEP;
+	else if (strcmp(key, "store") == 0)
+		bit = PKI_K_STORE;
 	else
 		return diag_set(d, ERR_PARSE, line, 0,
 		                "%s:%u: unknown key '%.64s'", path, line, key);
@@ -611,6 +637,13 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 		else
 			c->calls_retention = n;
 		break;
+	case PKI_K_STORE:
+		if ((r = pki_conf_store_check(v, &sub)) != 0)
+			return diag_set(d, r, line, 0, "%s:%u: %s", path, line,
+			                sub.msg);
+		len = strlen(v);
+		memcpy(c->store, v, len + 1);
+		break;
 	case PKI_K_SPOOL:
 		if (pki_conf_number(v, 65536, 256LL << 20, &n) != 0)
 			return diag_set(d, ERR_INVALID, line, 0,
@@ -640,6 +673,7 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 }
 
 /* Strips spaces and tabs from both ends of s[0..*len). */
+
 static const char *pki_conf_trim(const char *s, size_t *len)
 {
 	size_t n = *len;
@@ -775,6 +809,8 @@ int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d)
 		               c->device_days, c->token_ttl, c->enroll_rate,
 		               c->offline_grace, c->call_spool_max,
 		               c->calls_retention);
+	if (r == 0 && c->store[0] != '\0')
+		r = buf_printf(&b, "store = %s\n", c->store);
 	if (r != 0) {
 		r = diag_set(d, ERR_NOMEM, 0, 0, "%s: out of memory", path);
 		goto out;

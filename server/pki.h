@@ -28,6 +28,7 @@
 #define PKI_DEFAULT_AGENT_PORT 7443
 #define PKI_DEFAULT_API_PORT   7444
 #define PKI_NAMES_MAX          16  /* --name values */
+#define PKI_STORE_MAX          512 /* the store key's value */
 #define PKI_NAME_MAX           253 /* one DNS name or IP literal */
 #define PKI_PIN_LEN            (7 + CRYPTO_HEX_LEN) /* "sha256:" + hex */
 #define PKI_CA_YEARS           20
@@ -68,6 +69,9 @@ struct pki_conf {
 	int64_t offline_grace;
 	int64_t call_spool_max;
 	int64_t calls_retention;
+	/* Where the store is (store_location()): "" for SQLite in the data
+	 * directory, else a PostgreSQL location without a password. */
+	char store[PKI_STORE_MAX + 1];
 };
 
 /* Fills c with the defaults (names: "localhost", "127.0.0.1"). */

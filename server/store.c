@@ -27,6 +27,7 @@ _Static_assert(STORE_SIG_HEX_MAX == 2 * CRYPTO_SIG_MAX, "signature in hex");
 
 static const struct store_backend *const store_backends[] = {
     &store_backend_sqlite,
+    &store_backend_pg,
 };
 
 static const char store_zero_hash[STORE_HASH_HEX + 1] =
@@ -348,7 +349,8 @@ int store_open_with(const char *backend_name, const char *path,
 		return diag_set(
 		    d, ERR_NOENT, 0, 0, "no store backend named '%s'",
 		    backend_name ? jsonutil_printable(backend_name) : "(null)");
-	if (path == NULL || *path == '\0')
+	/* libpq's empty connection string takes everything from PG*. */
+	if (path == NULL || (*path == '\0' && be != &store_backend_pg))
 		return diag_set(d, ERR_INVALID, 0, 0, "store path is empty");
 	if (opts == NULL)
 		opts = &none;
@@ -371,6 +373,40 @@ int store_open(const char *backend_name, const char *path, struct store **out,
                struct diag *d)
 {
 	return store_open_with(backend_name, path, NULL, out, d);
+}
+
+int store_location(const char *spec, const char *sqlite_path,
+                   const char **backend, char **path, struct diag *d)
+{
+	const struct store_backend *be = &store_backend_sqlite;
+	const char *p = sqlite_path;
+	char *copy;
+	int r;
+
+	if (spec == NULL || *spec == '\0' || strcmp(spec, "sqlite") == 0) {
+		if (sqlite_path == NULL || *sqlite_path == '\0')
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "store path is empty");
+	} else if (strncmp(spec, "postgres://", 11) == 0 ||
+	           strncmp(spec, "postgresql://", 13) == 0) {
+		be = &store_backend_pg;
+		p = spec;
+	} else if (strncmp(spec, "postgres:", 9) == 0) {
+		be = &store_backend_pg;
+		p = spec + 9;
+	} else {
+		/* Not repeated: a mistyped URI may hold a password. */
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "store: the location is neither sqlite, "
+		                "postgres://... nor postgres:KEYWORD=VALUE...");
+	}
+	if (be->location_check != NULL && (r = be->location_check(p, d)) != 0)
+		return r;
+	if ((copy = strdup(p)) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	*backend = be->name;
+	*path = copy;
+	return 0;
 }
 
 void store_close(struct store *st)
@@ -2081,4 +2117,206 @@ void store_call_list_free(struct store_call_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+/* ---- Copying a store ---- */
+
+#define STORE_COPY_COLS 14
+
+/* Every table at the current schema (3), parents before children, with
+ * its columns; has_id marks the tables whose ids a counter hands out. */
+static const struct store_copy_table {
+	const char *name;
+	bool has_id;
+	const char *cols[STORE_COPY_COLS];
+} store_copy_tables[] = {
+    {"users", true, {"id", "name", "email", "disabled", "created_at"}},
+    {"teams", true, {"id", "name", "created_at"}},
+    {"memberships", false, {"team_id", "user_id", "created_at"}},
+    {"servers", true, {"id", "name", "entry_json", "created_at", "updated_at"}},
+    {"grants",
+     true,
+     {"id", "server_id", "kind", "team_id", "user_id", "tools_allow",
+      "tools_deny", "created_at", "rate", "tool_rates"}},
+    {"secrets",
+     false,
+     {"id", "name", "scope", "scope_id", "version", "sealed", "created_at"}},
+    {"devices",
+     false,
+     {"id", "user_id", "hostname", "os", "cert_serial", "cert_fingerprint",
+      "enrolled_at", "last_seen", "applied_revision", "report_json", "status",
+      "revoked_at", "revoke_reason", "calls_dropped"}},
+    {"enroll_tokens",
+     true,
+     {"id", "token_hash", "user_id", "expires_at", "uses_left", "revoked",
+      "created_at", "created_by"}},
+    {"deliveries",
+     false,
+     {"device_id", "secret_id", "secret_name", "scope", "scope_id",
+      "scope_name", "version", "revision", "delivered_at"}},
+    {"admin_tokens",
+     true,
+     {"id", "name", "token_hash", "created_at", "revoked"}},
+    {"revisions",
+     false,
+     {"revision", "created_at", "leaf_count", "merkle_root", "signature"}},
+    {"audit",
+     false,
+     {"id", "at", "actor", "action", "target", "details", "prev_hash", "hash"}},
+    {"calls",
+     true,
+     {"id", "device_id", "user_name", "seq", "at_ms", "server", "method",
+      "name", "duration_us", "outcome", "bytes_in", "bytes_out", "detail",
+      "received_at"}},
+    {"meta", false, {"key", "value"}},
+};
+
+struct store_copy_ctx {
+	struct store *to;
+	const struct store_copy_table *t;
+	size_t ncols;
+	int64_t rows;
+};
+
+static int store_copy_row(void *arg, const struct store_cell *cells,
+                          struct diag *d)
+{
+	struct store_copy_ctx *c = arg;
+	int r;
+
+	r = c->to->be->table_insert(c->to->h, c->t->name, c->t->cols, c->ncols,
+	                            cells, d);
+	if (r == 0)
+		c->rows++;
+	return r;
+}
+
+static size_t store_copy_ncols(const struct store_copy_table *t)
+{
+	size_t n = 0;
+
+	while (n < STORE_COPY_COLS && t->cols[n] != NULL)
+		n++;
+	return n;
+}
+
+/* Refuses a target that holds anything: a row in a table, or a counter
+ * that moved (meta). */
+static int store_copy_check_empty(struct store *to, struct diag *d)
+{
+	char hash[STORE_HASH_HEX + 1];
+	int64_t n = 0, last = 0, head = 0;
+	size_t i;
+	int r;
+
+	for (i = 0;
+	     i < sizeof(store_copy_tables) / sizeof(store_copy_tables[0]);
+	     i++) {
+		if (strcmp(store_copy_tables[i].name, "meta") == 0)
+			continue;
+		if ((r = to->be->table_count(to->h, store_copy_tables[i].name,
+		                             &n, d)) != 0)
+			return r;
+		if (n > 0)
+			return diag_set(d, ERR_CONFLICT, 0, 0,
+			                "the target store is not empty (table "
+			                "%s holds %" PRId64
+			                " rows); migrate wants an empty "
+			                "database",
+			                store_copy_tables[i].name, n);
+	}
+	if ((r = to->be->revision_current(to->h, &n, d)) != 0 ||
+	    (r = to->be->audit_last(to->h, &last, hash, &head, d)) != 0)
+		return r;
+	if (n != 0 || head != 0)
+		return diag_set(d, ERR_CONFLICT, 0, 0,
+		                "the target store is not empty (its counters "
+		                "moved: revision %" PRId64
+		                ", audit head %" PRId64
+		                "); migrate wants an empty database",
+		                n, head);
+	return 0;
+}
+
+int store_copy(struct store *from, struct store *to, int64_t *rows,
+               struct diag *d)
+{
+	struct store_copy_ctx c;
+	int64_t vfrom = 0, vto = 0, total = 0, n = 0, floor = 0;
+	bool from_tx = false, to_tx = false;
+	size_t i;
+	int r;
+
+	if (from->be->table_each == NULL || from->be->id_floor_get == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "a %s store cannot be copied from",
+		                from->be->name);
+	if (to->be->table_insert == NULL || to->be->id_floor_set == NULL ||
+	    to->be->table_count == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "a %s store cannot be copied to", to->be->name);
+	if (from->in_tx || to->in_tx)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "a store transaction is already open");
+	if ((r = from->be->schema_version_get(from->h, &vfrom, d)) != 0 ||
+	    (r = to->be->schema_version_get(to->h, &vto, d)) != 0)
+		return r;
+	if (vfrom != vto)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "the stores are at schema versions %" PRId64
+		                " and %" PRId64 "; open both with one build",
+		                vfrom, vto);
+	/* The source's write lock keeps a running daemon from changing it
+	 * half-way. */
+	if ((r = from->be->tx(from->h, STORE_TX_BEGIN_WRITE, d)) != 0)
+		return r;
+	from_tx = true;
+	if ((r = to->be->tx(to->h, STORE_TX_BEGIN_WRITE, d)) != 0)
+		goto out;
+	to_tx = true;
+	if ((r = store_copy_check_empty(to, d)) != 0)
+		goto out;
+	for (i = 0;
+	     i < sizeof(store_copy_tables) / sizeof(store_copy_tables[0]);
+	     i++) {
+		memset(&c, 0, sizeof(c));
+		c.to = to;
+		c.t = &store_copy_tables[i];
+		c.ncols = store_copy_ncols(c.t);
+		if ((r = from->be->table_each(from->h, c.t->name, c.t->cols,
+		                              c.ncols, store_copy_row, &c,
+		                              d)) != 0)
+			goto out;
+		if ((r = to->be->table_count(to->h, c.t->name, &n, d)) != 0)
+			goto out;
+		if (n != c.rows) {
+			r = diag_set(d, ERR_IO, 0, 0,
+			             "copy: table %s holds %" PRId64
+			             " rows after %" PRId64 " were copied",
+			             c.t->name, n, c.rows);
+			goto out;
+		}
+		total += c.rows;
+		if (c.t->has_id && ((r = from->be->id_floor_get(
+		                         from->h, c.t->name, &floor, d)) != 0 ||
+		                    (r = to->be->id_floor_set(to->h, c.t->name,
+		                                              floor, d)) != 0))
+			goto out;
+	}
+	/* The copied chain must verify before it is committed. */
+	to->in_tx = true;
+	r = store_audit_verify(to, NULL, NULL, d);
+	to->in_tx = false;
+	if (r != 0)
+		goto out;
+	r = to->be->tx(to->h, STORE_TX_COMMIT, d);
+	to_tx = false;
+	if (r == 0 && rows != NULL)
+		*rows = total;
+out:
+	if (to_tx)
+		(void)to->be->tx(to->h, STORE_TX_ROLLBACK, NULL);
+	if (from_tx)
+		(void)from->be->tx(from->h, STORE_TX_ROLLBACK, NULL);
+	return r;
 }

@@ -11,16 +11,22 @@
 #include "err.h"
 
 /*
- * A store is opened by backend name ("sqlite" today; "postgres" later) and
- * used through the store_* functions below, which validate their input and
- * dispatch to the backend's struct store_backend (the table at the end of
- * this file, as OpenSMTPD's queue_backend.c dispatches to queue_fs.c).
+ * A store is opened by backend name ("sqlite", the embedded default, or
+ * "postgres") and used through the store_* functions below, which validate
+ * their input and dispatch to the backend's struct store_backend (the table at
+ * the end of this file, as OpenSMTPD's queue_backend.c dispatches to
+ * queue_fs.c).
  *
  * Threads: a struct store is a connection. Each thread opens its own and
  * never shares it; the SQLite backend gives each handle its own sqlite3
  * connection and statement cache, and the database file (WAL mode) lets
  * one writer and many readers work at once, writers waiting up to 5 s for
- * each other.
+ * each other. The PostgreSQL backend gives each handle its own libpq
+ * connection and prepared statements; every write transaction takes one
+ * advisory lock, so that one writer at a time works on the database
+ * whichever daemon it belongs to, waiting up to 5 s for it (then -ERR_IO,
+ * "busy"). A lost connection is made again by the next call outside a
+ * transaction; inside one, the transaction fails.
  *
  * Errors: every function returns 0 or a negative code from err.h and, when
  * d is not NULL, says why in d->msg:
@@ -81,11 +87,16 @@ struct store;
 /* ---- Open, close, transactions ---- */
 
 /*
- * Opens the store at path with the backend called backend_name ("sqlite";
- * for SQLite path is the database file, created 0600 when absent). Applies
+ * Opens the store at path with the backend called backend_name. For
+ * "sqlite" path is the database file, created 0600 when absent; for
+ * "postgres" it is a libpq connection string (keyword=value pairs or a
+ * postgres:// URI; PGSERVICE, PGPASSFILE and the other libpq variables
+ * apply), and messages name the connection without its password. Applies
  * pending schema migrations in one transaction; refuses (-ERR_INVALID) a
- * database whose schema is newer than this build. Returns 0 with *out
- * (close with store_close()), -ERR_NOENT for an unknown backend, -ERR_IO.
+ * database whose schema is newer than this build, or one that is not
+ * mcpfleet's. Returns 0 with *out (close with store_close()), -ERR_NOENT
+ * for an unknown backend, -ERR_IO (a PostgreSQL server that cannot be
+ * reached or refuses the login included).
  */
 int store_open(const char *backend_name, const char *path, struct store **out,
                struct diag *d);
@@ -103,6 +114,24 @@ int store_open_with(const char *backend_name, const char *path,
                     const struct store_open_opts *opts, struct store **out,
                     struct diag *d);
 
+/*
+ * Resolves a store location as mcpfleetd's --store option and the store key
+ * of mcpfleetd.conf spell it:
+ *   NULL, "" or "sqlite"          SQLite at sqlite_path (the default);
+ *   "postgres://..." or
+ *   "postgresql://..."            PostgreSQL, a libpq URI;
+ *   "postgres:" KEYWORD=VALUE...  PostgreSQL, libpq keyword pairs, possibly
+ *                                 none ("postgres:" alone: PGSERVICE,
+ *                                 PGHOST and the rest say where).
+ * A location that holds a password is refused (-ERR_INVALID): it belongs
+ * in PGPASSFILE or a service file, never on a command line, in a
+ * configuration file or in the audit log. Returns 0 with *backend (a
+ * static name) and *path (a new string; caller frees), -ERR_INVALID,
+ * -ERR_NOMEM.
+ */
+int store_location(const char *spec, const char *sqlite_path,
+                   const char **backend, char **path, struct diag *d);
+
 /* Closes the store, rolling back an open transaction. NULL-safe. */
 void store_close(struct store *st);
 
@@ -118,8 +147,9 @@ void store_set_now(struct store *st, int64_t now);
 int64_t store_now(const struct store *st);
 
 /*
- * Starts a write transaction (SQLite: BEGIN IMMEDIATE, so the write lock is
- * taken now and a later statement cannot fail with "busy"). Transactions do
+ * Starts a write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN
+ * and the writer's advisory lock; either way the write lock is taken now
+ * and a later statement cannot fail with "busy"). Transactions do
  * not nest: -ERR_INVALID when one is open. store_commit() makes it durable;
  * store_rollback() undoes everything since store_begin() (rolling back with
  * none open is a no-op returning 0). When store_commit() fails the
@@ -785,6 +815,24 @@ int store_snapshot_load(struct store *st, struct store_snapshot *out,
                         struct diag *d);
 void store_snapshot_free(struct store_snapshot *s);
 
+/* ---- Copying a store (mcpfleetd migrate) ---- */
+
+/*
+ * Copies everything in from into to: every table row for row with its ids
+ * (so that the audit log, the secrets' sealing AAD and the delivery
+ * records name the same things as before), the counters (revision, secret
+ * ids, audit head) and each table's id floor (the highest id ever handed
+ * out, so that ids stay never reused). from is held in a write transaction
+ * meanwhile, so nothing changes it; to is written in one transaction whose
+ * audit chain must verify before it commits: all or nothing. to must be
+ * empty (-ERR_CONFLICT naming what it holds) and at from's schema version
+ * (-ERR_INVALID); neither may have a store_begin() transaction open.
+ * Today from must be SQLite and to PostgreSQL (-ERR_INVALID otherwise).
+ * Returns 0 with *rows (may be NULL), the number of rows copied.
+ */
+int store_copy(struct store *from, struct store *to, int64_t *rows,
+               struct diag *d);
+
 /* ---- Backend interface (store.c and the backends only) ---- */
 
 /*
@@ -796,7 +844,7 @@ void store_snapshot_free(struct store_snapshot *s);
  * into a zeroed *out only on success.
  */
 enum store_txop {
-	STORE_TX_BEGIN_WRITE, /* BEGIN IMMEDIATE */
+	STORE_TX_BEGIN_WRITE, /* BEGIN IMMEDIATE, or BEGIN + advisory lock */
 	STORE_TX_BEGIN_READ,  /* a consistent read snapshot */
 	STORE_TX_COMMIT,
 	STORE_TX_ROLLBACK,
@@ -805,12 +853,30 @@ enum store_txop {
 	STORE_TX_ROLLBACK_TO,
 };
 
+/* One value of a copied row (store_copy()). */
+enum store_cell_type {
+	STORE_CELL_NULL,
+	STORE_CELL_INT,
+	STORE_CELL_TEXT,
+	STORE_CELL_BLOB,
+};
+
+struct store_cell {
+	enum store_cell_type type;
+	int64_t i;
+	const char *s;    /* TEXT, NUL-terminated */
+	const uint8_t *b; /* BLOB */
+	size_t len;       /* BLOB */
+};
+
 struct store_backend {
 	const char *name;
 	int64_t schema_version; /* the newest schema this backend creates */
 
 	int (*open)(const char *path, const struct store_open_opts *opts,
 	            void **h, struct diag *d);
+	/* Checks a path given by a user (store_location()); may be NULL. */
+	int (*location_check)(const char *path, struct diag *d);
 	void (*close)(void *h);
 	int (*tx)(void *h, enum store_txop op, struct diag *d);
 	int (*schema_version_get)(void *h, int64_t *version, struct diag *d);
@@ -962,9 +1028,33 @@ struct store_backend {
 	                  struct store_call_list *out, struct diag *d);
 	int (*calls_prune)(void *h, int64_t before_s, size_t *removed,
 	                   struct diag *d);
+
+	/* Copying (store_copy(), inside its transactions); a backend that
+	 * is not copied from or to leaves the ones it does not need NULL.
+	 * table and cols come from store.c's own list, never from input. */
+	int (*table_count)(void *h, const char *table, int64_t *n,
+	                   struct diag *d);
+	/* Calls row for every row of table, cells in the order of cols. */
+	int (*table_each)(void *h, const char *table, const char *const *cols,
+	                  size_t ncols,
+	                  int (*row)(void *arg, const struct store_cell *cells,
+	                             struct diag *d),
+	                  void *arg, struct diag *d);
+	/* Inserts one row; a meta row replaces the default one. */
+	int (*table_insert)(void *h, const char *table, const char *const *cols,
+	                    size_t ncols, const struct store_cell *cells,
+	                    struct diag *d);
+	/* The highest id table ever handed out (0: none), and raising the
+	 * next one above floor. */
+	int (*id_floor_get)(void *h, const char *table, int64_t *floor,
+	                    struct diag *d);
+	int (*id_floor_set)(void *h, const char *table, int64_t floor,
+	                    struct diag *d);
 };
 
-/* The backends built in. */
+/* The backends built in: "sqlite" (store_sqlite.c), "postgres"
+ * (store_pg.c). */
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_pg;
 
 #endif

@@ -3023,6 +3023,122 @@ static int store_sqlite_audit_list(void *h, int64_t since, int64_t after_id,
 	return 0;
 }
 
+/* ---- Copying (store_copy()) ---- */
+
+/* table and cols come from store.c's own list, never from input, so they
+ * may be put into the SQL text. */
+static int store_sqlite_sql_cols(char *sql, size_t size, const char *head,
+                                 const char *table, const char *const *cols,
+                                 size_t ncols, const char *tail)
+{
+	size_t len, i;
+	int n;
+
+	n = snprintf(sql, size, "%s", head);
+	if (n < 0 || (size_t)n >= size)
+		return -ERR_TRUNC;
+	len = (size_t)n;
+	for (i = 0; i < ncols; i++) {
+		n = snprintf(sql + len, size - len, "%s%s", i ? ", " : "",
+		             cols[i]);
+		if (n < 0 || (size_t)n >= size - len)
+			return -ERR_TRUNC;
+		len += (size_t)n;
+	}
+	n = snprintf(sql + len, size - len, " FROM %s%s", table, tail);
+	if (n < 0 || (size_t)n >= size - len)
+		return -ERR_TRUNC;
+	return 0;
+}
+
+/* Runs a query of one integer built from fixed names. */
+static int store_sqlite_query_int(struct store_sqlite *db, const char *sql,
+                                  int64_t *v, struct diag *d)
+{
+	return store_sqlite_pragma(db, sql, v, NULL, 0, d);
+}
+
+static int store_sqlite_table_count(void *h, const char *table, int64_t *n,
+                                    struct diag *d)
+{
+	char sql[128];
+
+	(void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	return store_sqlite_query_int(h, sql, n, d);
+}
+
+static int store_sqlite_table_each(
+    void *h, const char *table, const char *const *cols, size_t ncols,
+    int (*row)(void *arg, const struct store_cell *cells, struct diag *d),
+    void *arg, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	struct store_cell cells[16];
+	sqlite3_stmt *s = NULL;
+	char sql[1024];
+	size_t i;
+	int rc, r;
+
+	if (ncols == 0 || ncols > sizeof(cells) / sizeof(cells[0]) ||
+	    store_sqlite_sql_cols(sql, sizeof(sql), "SELECT ", table, cols,
+	                          ncols, " ORDER BY 1") != 0)
+		return diag_set(d, ERR_INTERNAL, 0, 0,
+		                "copy %s: too many columns", table);
+	if ((rc = sqlite3_prepare_v2(db->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return store_sqlite_fail(db, rc, table, d);
+	db->bind_rc = SQLITE_OK;
+	while ((r = store_sqlite_step(db, s, table, d)) == 1) {
+		memset(cells, 0, sizeof(cells));
+		for (i = 0; i < ncols; i++) {
+			switch (sqlite3_column_type(s, (int)i)) {
+			case SQLITE_NULL:
+				cells[i].type = STORE_CELL_NULL;
+				break;
+			case SQLITE_INTEGER:
+				cells[i].type = STORE_CELL_INT;
+				cells[i].i = sqlite3_column_int64(s, (int)i);
+				break;
+			case SQLITE_BLOB:
+				cells[i].type = STORE_CELL_BLOB;
+				cells[i].b = sqlite3_column_blob(s, (int)i);
+				cells[i].len =
+				    (size_t)sqlite3_column_bytes(s, (int)i);
+				break;
+			default: /* TEXT; a REAL is never written */
+				cells[i].type = STORE_CELL_TEXT;
+				cells[i].s = (const char *)sqlite3_column_text(
+				    s, (int)i);
+				if (cells[i].s == NULL) {
+					r = diag_set(d, ERR_NOMEM, 0, 0,
+					             "out of memory");
+					goto out;
+				}
+				break;
+			}
+		}
+		if ((r = row(arg, cells, d)) != 0)
+			goto out;
+	}
+out:
+	sqlite3_finalize(s);
+	return r < 0 ? r : 0;
+}
+
+/* AUTOINCREMENT remembers the highest id ever used in sqlite_sequence,
+ * which may be above the highest id left; calls has plain rowids. */
+static int store_sqlite_id_floor_get(void *h, const char *table, int64_t *floor,
+                                     struct diag *d)
+{
+	char sql[256];
+
+	(void)snprintf(sql, sizeof(sql),
+	               "SELECT max(ifnull((SELECT seq FROM sqlite_sequence "
+	               "WHERE name = '%s'), 0), ifnull((SELECT max(id) FROM "
+	               "%s), 0))",
+	               table, table);
+	return store_sqlite_query_int(h, sql, floor, d);
+}
+
 const struct store_backend store_backend_sqlite = {
     .name = "sqlite",
     .schema_version = (int64_t)STORE_SQLITE_NMIGRATIONS,
@@ -3088,4 +3204,7 @@ const struct store_backend store_backend_sqlite = {
     .audit_last = store_sqlite_audit_last,
     .audit_insert = store_sqlite_audit_insert,
     .audit_list = store_sqlite_audit_list,
+    .table_count = store_sqlite_table_count,
+    .table_each = store_sqlite_table_each,
+    .id_floor_get = store_sqlite_id_floor_get,
 };

@@ -536,6 +536,22 @@ static void test_pki_conf_round_trip(void **state)
 	assert_int_equal(back.device_days, 30);
 	assert_int_equal(back.token_ttl, 3600);
 	assert_int_equal(back.enroll_rate, 5);
+	assert_string_equal(back.store, "");
+
+	/* A PostgreSQL store is kept as given. */
+	memcpy(c.store, "postgres://fleet@db.example/fleet",
+	       sizeof("postgres://fleet@db.example/fleet"));
+	if (pki_conf_write(f->dir, &c, &d) != 0)
+		fail_msg("pki_conf_write: %s", d.msg);
+	if (pki_conf_load(f->dir, &back, &d) != 0)
+		fail_msg("pki_conf_load: %s", d.msg);
+	assert_string_equal(back.store, "postgres://fleet@db.example/fleet");
+	/* Never with a password. */
+	memcpy(c.store, "postgres:password=x host=db",
+	       sizeof("postgres:password=x host=db"));
+	tp_expect(pki_conf_write(f->dir, &c, &d), -ERR_INVALID, &d,
+	          "holds a password");
+	c.store[0] = '\0';
 
 	/* An invalid configuration is not written. */
 	c.api_port = c.agent_port;
@@ -633,6 +649,10 @@ static void test_pki_conf_errors_name_the_line(void **state)
 	tp_conf_bad(f->dir, "name = DNS:ok.example\n", -ERR_INVALID, 1,
 	            "prefix");
 	tp_conf_bad(f->dir, "listen = 1.2.3.4\x01\n", -ERR_PARSE, 1, "control");
+	tp_conf_bad(f->dir, "store = mysql://x\n", -ERR_INVALID, 1,
+	            "neither sqlite");
+	tp_conf_bad(f->dir, "store = postgres://u:secret@h/db\n", -ERR_INVALID,
+	            1, "holds a password");
 	/* The ports clash only once the whole file is read. */
 	tp_conf_bad(f->dir, "agent_port = 9000\napi_port = 9000\n",
 	            -ERR_INVALID, 0, "both 9000");

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests: server/store.c over server/store_sqlite.c. */
+/* Unit tests: server/store.c over each backend, server/store_sqlite.c and
+ * server/store_pg.c. Every case runs once per backend: SQLite always,
+ * PostgreSQL when MCPFLEET_TEST_PG names a database to clear and use
+ * (tests/pg/cluster.sh provides one). "test_store sqlite" or "test_store
+ * postgres" runs one backend only. */
 #include "testutil.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "crypto.h"
@@ -26,9 +32,58 @@
 
 struct ts_fixture {
 	char *dir;
-	char *path; /* dir/fleet.db */
+	char *path; /* dir/fleet.db, or the PostgreSQL connection string */
 	struct store *st;
 };
+
+/* The backend the running group tests: "sqlite" or "postgres". */
+static const char *ts_backend = "sqlite";
+/* The PostgreSQL database of the tests (MCPFLEET_TEST_PG). */
+static const char *ts_pg_conninfo;
+
+static bool ts_pg(void)
+{
+	return strcmp(ts_backend, "postgres") == 0;
+}
+
+/* Runs SQL on the PostgreSQL database behind the store's back. Returns
+ * NULL on success, else the error message (caller frees). */
+static char *ts_pg_exec(const char *conninfo, const char *sql, int64_t *v)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *res = NULL;
+	char *msg = NULL;
+	ExecStatusType st;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("%s: %s", conninfo, PQerrorMessage(c));
+	res = PQexec(c, sql);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		msg = strdup(PQresultErrorMessage(res));
+	else if (v != NULL) {
+		assert_true(PQntuples(res) >= 1);
+		*v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	PQfinish(c);
+	return msg;
+}
+
+/* Empties the PostgreSQL database: one fresh schema per test. */
+static void ts_pg_reset(void)
+{
+	char *msg = ts_pg_exec(ts_pg_conninfo,
+	                       "SET client_min_messages = warning;"
+	                       "DROP SCHEMA public CASCADE;"
+	                       "CREATE SCHEMA public AUTHORIZATION "
+	                       "pg_database_owner;"
+	                       "GRANT USAGE ON SCHEMA public TO PUBLIC",
+	                       NULL);
+
+	if (msg != NULL)
+		fail_msg("reset: %s", msg);
+}
 
 static struct ts_fixture *ts_fx(void **state)
 {
@@ -42,9 +97,14 @@ static int ts_setup(void **state)
 
 	assert_non_null(f);
 	f->dir = tu_mkdtemp();
-	f->path = tu_path(f->dir, "fleet.db");
+	if (ts_pg()) {
+		ts_pg_reset();
+		f->path = strdup(ts_pg_conninfo);
+	} else {
+		f->path = tu_path(f->dir, "fleet.db");
+	}
 	diag_clear(&d);
-	if (store_open("sqlite", f->path, &f->st, &d) != 0)
+	if (store_open(ts_backend, f->path, &f->st, &d) != 0)
 		fail_msg("store_open: %s", d.msg);
 	store_set_now(f->st, TS_NOW);
 	*state = f;
@@ -70,7 +130,7 @@ static void ts_reopen(struct ts_fixture *f)
 
 	store_close(f->st);
 	f->st = NULL;
-	if (store_open("sqlite", f->path, &f->st, &d) != 0)
+	if (store_open(ts_backend, f->path, &f->st, &d) != 0)
 		fail_msg("store_open: %s", d.msg);
 	store_set_now(f->st, TS_NOW);
 }
@@ -92,6 +152,11 @@ static void ts_sql(const char *path, const char *sql)
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
+	if (ts_pg()) {
+		if ((msg = ts_pg_exec(path, sql, NULL)) != NULL)
+			fail_msg("%s: %s", sql, msg);
+		return;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
@@ -105,6 +170,11 @@ static char *ts_sql_fails(const char *path, const char *sql)
 	sqlite3 *db = NULL;
 	char *msg = NULL, *copy;
 
+	if (ts_pg()) {
+		if ((copy = ts_pg_exec(path, sql, NULL)) == NULL)
+			fail_msg("%s: succeeded", sql);
+		return copy;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		fail_msg("%s: succeeded", sql);
@@ -119,8 +189,14 @@ static int64_t ts_sql_int(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
-	int64_t v;
+	int64_t v = 0;
+	char *msg;
 
+	if (ts_pg()) {
+		if ((msg = ts_pg_exec(path, sql, &v)) != NULL)
+			fail_msg("%s: %s", sql, msg);
+		return v;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -128,6 +204,51 @@ static int64_t ts_sql_int(const char *path, const char *sql)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return v;
+}
+
+/* The schema version as the database records it. */
+static int64_t ts_stored_version(const char *path)
+{
+	return ts_sql_int(path, ts_pg() ? "SELECT version FROM mcpfleet_schema"
+	                                : "PRAGMA user_version");
+}
+
+/* Sets the recorded schema version behind the store's back. */
+static void ts_set_version(const char *path, const char *v)
+{
+	char sql[96];
+
+	(void)snprintf(sql, sizeof(sql),
+	               ts_pg() ? "UPDATE mcpfleet_schema SET version = %s"
+	                       : "PRAGMA user_version = %s",
+	               v);
+	ts_sql(path, sql);
+}
+
+/* Whether the table exists. */
+static int64_t ts_table_exists(const char *path, const char *name)
+{
+	char sql[160];
+
+	(void)snprintf(sql, sizeof(sql),
+	               ts_pg() ? "SELECT count(*) FROM pg_tables WHERE "
+	                         "schemaname = 'public' AND tablename = '%s'"
+	                       : "SELECT count(*) FROM sqlite_master WHERE "
+	                         "name = '%s'",
+	               name);
+	return ts_sql_int(path, sql);
+}
+
+/* Drops the audit table's trigger name (what someone with the database
+ * could do). */
+static void ts_drop_trigger(const char *path, const char *name)
+{
+	char sql[96];
+
+	(void)snprintf(sql, sizeof(sql),
+	               ts_pg() ? "DROP TRIGGER %s ON audit" : "DROP TRIGGER %s",
+	               name);
+	ts_sql(path, sql);
 }
 
 static void ts_hash(const char *seed, char out[STORE_HASH_HEX + 1])
@@ -236,7 +357,22 @@ static void test_store_open_creates_schema(void **state)
 	tu_ok(store_schema_version(f->st, &v, &d), &d);
 	assert_int_equal(v, TS_SCHEMA);
 	assert_int_equal(store_schema_latest("sqlite"), TS_SCHEMA);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"), TS_SCHEMA);
+	assert_int_equal(store_schema_latest("postgres"), TS_SCHEMA);
+	assert_int_equal(ts_stored_version(f->path), TS_SCHEMA);
+	if (ts_pg()) {
+		/* No file, so no WAL or file mode to check. */
+		assert_int_equal(
+		    ts_sql_int(
+		        f->path,
+		        "SELECT count(*) FROM pg_tables WHERE "
+		        "schemaname = 'public' AND tablename IN ('users', "
+		        "'teams', 'memberships', 'servers', 'grants', "
+		        "'secrets', 'devices', 'enroll_tokens', "
+		        "'deliveries', 'admin_tokens', 'revisions', "
+		        "'audit', 'meta', 'calls', 'mcpfleet_schema')"),
+		    15);
+		return;
+	}
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
 	                                     "sqlite_master WHERE type = "
 	                                     "'table' AND name IN ('users', "
@@ -265,8 +401,8 @@ static void test_store_open_unknown_backend(void **state)
 	struct store *st = NULL;
 	struct diag d;
 
-	ts_expect(store_open("postgres", f->path, &st, &d), -ERR_NOENT, &d,
-	          "no store backend named 'postgres'");
+	ts_expect(store_open("oracle", f->path, &st, &d), -ERR_NOENT, &d,
+	          "no store backend named 'oracle'");
 	assert_null(st);
 }
 
@@ -355,13 +491,13 @@ static void test_store_newer_schema_refused(void **state)
 
 	store_close(f->st);
 	f->st = NULL;
-	ts_sql(f->path, "PRAGMA user_version = 7");
+	ts_set_version(f->path, "7");
 	ts_expect(
-	    store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
+	    store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
 	    "schema version 7 is newer than this build knows (" TS_SCHEMA_STR
 	    ")");
 	assert_null(st);
-	ts_sql(f->path, "PRAGMA user_version = " TS_SCHEMA_STR);
+	ts_set_version(f->path, TS_SCHEMA_STR);
 	ts_reopen(f);
 }
 
@@ -372,8 +508,19 @@ static void test_store_foreign_database_refused(void **state)
 	struct store *st = NULL;
 	struct diag d;
 
-	ts_sql(other, "PRAGMA application_id = 42; CREATE TABLE t (x);");
-	ts_expect(store_open("sqlite", other, &st, &d), -ERR_INVALID, &d,
+	if (ts_pg()) {
+		/* Another application's tables, and no schema table. */
+		store_close(f->st);
+		f->st = NULL;
+		ts_pg_reset();
+		free(other);
+		other = strdup(f->path);
+		ts_sql(other, "CREATE TABLE t (x integer)");
+	} else {
+		ts_sql(other,
+		       "PRAGMA application_id = 42; CREATE TABLE t (x);");
+	}
+	ts_expect(store_open(ts_backend, other, &st, &d), -ERR_INVALID, &d,
 	          "not an mcpfleet database");
 	assert_null(st);
 	free(other);
@@ -401,32 +548,27 @@ static void test_store_migrations_idempotent(void **state)
 	f->st = NULL;
 	/* The first extra version is applied once, whatever the number of
 	 * opens. */
-	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
+	tu_ok(store_open_with(ts_backend, f->path, &o2, &st, &d), &d);
 	tu_ok(store_schema_version(st, &v, &d), &d);
 	assert_int_equal(v, TS_SCHEMA + 1);
 	store_close(st);
-	tu_ok(store_open_with("sqlite", f->path, &o2, &st, &d), &d);
+	tu_ok(store_open_with(ts_backend, f->path, &o2, &st, &d), &d);
 	store_close(st);
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM extra_v2"),
 	                 1);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"),
-	                 TS_SCHEMA + 1);
+	assert_int_equal(ts_stored_version(f->path), TS_SCHEMA + 1);
 	/* A failing migration changes nothing and says which. */
 	st = NULL;
-	ts_expect(store_open_with("sqlite", f->path, &o3, &st, &d), -ERR_IO, &d,
-	          "schema migration to version " TS_SCHEMA_P2_STR);
+	ts_expect(store_open_with(ts_backend, f->path, &o3, &st, &d), -ERR_IO,
+	          &d, "schema migration to version " TS_SCHEMA_P2_STR);
 	assert_null(st);
-	assert_int_equal(ts_sql_int(f->path, "PRAGMA user_version"),
-	                 TS_SCHEMA + 1);
-	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
-	                                     "sqlite_master WHERE name = "
-	                                     "'extra_v3'"),
-	                 0);
+	assert_int_equal(ts_stored_version(f->path), TS_SCHEMA + 1);
+	assert_int_equal(ts_table_exists(f->path, "extra_v3"), 0);
 	/* This build, without the extra version, refuses the upgraded file. */
-	ts_expect(store_open("sqlite", f->path, &st, &d), -ERR_INVALID, &d,
+	ts_expect(store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
 	          "schema version " TS_SCHEMA_P1_STR " is newer");
 	/* The data of the earlier versions survived the migration. */
-	tu_ok(store_open_with("sqlite", f->path, &o2, &f->st, &d), &d);
+	tu_ok(store_open_with(ts_backend, f->path, &o2, &f->st, &d), &d);
 	{
 		struct store_user u;
 
@@ -476,7 +618,7 @@ static void test_store_second_handle_sees_commits(void **state)
 	struct store_user u;
 	struct diag d;
 
-	tu_ok(store_open("sqlite", f->path, &other, &d), &d);
+	tu_ok(store_open(ts_backend, f->path, &other, &d), &d);
 	tu_ok(store_begin(f->st, &d), &d);
 	ts_user(f->st, "ann");
 	/* WAL: the reader does not block and does not see uncommitted rows. */
@@ -1312,8 +1454,8 @@ static void test_store_audit_edited_row_named(void **state)
 	assert_non_null(strstr(msg, "append-only"));
 	free(msg);
 	/* ...but someone with the file can drop the trigger. */
-	ts_sql(f->path, "DROP TRIGGER audit_no_update;"
-	                "UPDATE audit SET target = 'mallory' WHERE id = 7");
+	ts_drop_trigger(f->path, "audit_no_update");
+	ts_sql(f->path, "UPDATE audit SET target = 'mallory' WHERE id = 7");
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "audit row 7: its content does not match its hash");
 	assert_int_equal(bad, 7);
@@ -1341,8 +1483,8 @@ static void test_store_audit_relinked_row_named(void **state)
 	free(l.v[0].target);
 	l.v[0].target = strdup("forged");
 	assert_int_equal(store_audit_hash(&l.v[0], h), 0);
+	ts_drop_trigger(f->path, "audit_no_update");
 	(void)snprintf(sql, sizeof(sql),
-	               "DROP TRIGGER audit_no_update;"
 	               "UPDATE audit SET target = 'forged', hash = '%s' "
 	               "WHERE id = 4",
 	               h);
@@ -1360,8 +1502,8 @@ static void test_store_audit_deleted_row_named(void **state)
 	struct diag d;
 
 	ts_audit_rows(f->st, 20);
-	ts_sql(f->path, "DROP TRIGGER audit_no_delete;"
-	                "DELETE FROM audit WHERE id IN (9, 10)");
+	ts_drop_trigger(f->path, "audit_no_delete");
+	ts_sql(f->path, "DELETE FROM audit WHERE id IN (9, 10)");
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "audit row 11: rows 9..10 before it are missing (deleted)");
 	assert_int_equal(bad, 11);
@@ -1374,8 +1516,8 @@ static void test_store_audit_truncated_tail_named(void **state)
 	struct diag d;
 
 	ts_audit_rows(f->st, 20);
-	ts_sql(f->path, "DROP TRIGGER audit_no_delete;"
-	                "DELETE FROM audit WHERE id > 17");
+	ts_drop_trigger(f->path, "audit_no_delete");
+	ts_sql(f->path, "DELETE FROM audit WHERE id > 17");
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "audit rows 18..20 are missing");
 	assert_int_equal(bad, 18);
@@ -1620,7 +1762,430 @@ static void test_store_calls(void **state)
 	          -ERR_INVALID, &d, "negative count");
 }
 
-int main(void)
+/* ---- PostgreSQL only ---- */
+
+struct ts_bumper {
+	const char *conninfo;
+	int n;
+	int64_t got[200];
+	int failed;
+	char msg[512];
+};
+
+/* Bumps the revision counter n times on a connection of its own, half of
+ * them inside a transaction with an audit row. */
+static void *ts_bump_thread(void *arg)
+{
+	struct ts_bumper *b = arg;
+	struct store *st = NULL;
+	struct diag d;
+	int i;
+
+	if (store_open("postgres", b->conninfo, &st, &d) != 0) {
+		b->failed = 1;
+		(void)snprintf(b->msg, sizeof(b->msg), "%s", d.msg);
+		return NULL;
+	}
+	for (i = 0; i < b->n; i++) {
+		int r;
+
+		if (i % 2 == 0) {
+			r = store_revision_bump(st, &b->got[i], &d);
+		} else {
+			r = store_begin(st, &d);
+			if (r == 0)
+				r = store_revision_bump(st, &b->got[i], &d);
+			if (r == 0)
+				r = store_audit_append(st, "system",
+				                       "catalogue.publish", "",
+				                       NULL, NULL, &d);
+			if (r == 0)
+				r = store_commit(st, &d);
+			else
+				(void)store_rollback(st, NULL);
+		}
+		if (r != 0) {
+			b->failed = 1;
+			(void)snprintf(b->msg, sizeof(b->msg), "%s", d.msg);
+			break;
+		}
+	}
+	store_close(st);
+	return NULL;
+}
+
+static int ts_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void test_store_pg_concurrent_revisions_unique(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	static struct ts_bumper b[2];
+	pthread_t t[2];
+	int64_t all[400], rows = 0, cur = 0;
+	struct diag d;
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].conninfo = f->path;
+		b[i].n = 200;
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, ts_bump_thread, &b[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		if (b[i].failed)
+			fail_msg("bumper %d: %s", i, b[i].msg);
+	}
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 200; j++)
+			all[i * 200 + j] = b[i].got[j];
+	qsort(all, 400, sizeof(all[0]), ts_cmp_i64);
+	/* Every number once: 1..400, none twice, none lost. */
+	for (i = 0; i < 400; i++)
+		assert_int_equal(all[i], i + 1);
+	tu_ok(store_revision_current(f->st, &cur, &d), &d);
+	assert_int_equal(cur, 400);
+	/* The audit rows the two wrote in turn still chain. */
+	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	assert_int_equal(rows, 200);
+}
+
+/* MCPFLEET_TEST_PG_TCP with a password put into its URI. */
+static char *ts_tcp_with_password(const char *pw)
+{
+	const char *tcp = getenv("MCPFLEET_TEST_PG_TCP");
+	const char *at;
+	char *out;
+	size_t n;
+
+	if (tcp == NULL)
+		fail_msg("MCPFLEET_TEST_PG_TCP is not set");
+	at = strchr(tcp, '@');
+	assert_non_null(at);
+	n = strlen(tcp) + strlen(pw) + 2;
+	out = malloc(n);
+	assert_non_null(out);
+	(void)snprintf(out, n, "%.*s:%s%s", (int)(at - tcp), tcp, pw, at);
+	return out;
+}
+
+static void test_store_pg_login_never_shows_password(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	const char *good = getenv("MCPFLEET_TEST_PG_PASSWORD");
+	const char *wrong = "Wr0ngPassw0rd-7f3a";
+	char *uri, *pass, *line;
+	struct store *st = NULL;
+	struct diag d;
+	FILE *fp;
+	size_t n;
+
+	assert_non_null(good);
+	/* The role "fleet" is to create the schema: start from none. */
+	store_close(f->st);
+	f->st = NULL;
+	ts_pg_reset();
+	/* A wrong password: the I/O code, a reason, and no password. */
+	uri = ts_tcp_with_password(wrong);
+	ts_expect(store_open("postgres", uri, &st, &d), -ERR_IO, &d,
+	          "password authentication failed");
+	assert_null(st);
+	assert_null(strstr(d.msg, wrong));
+	assert_null(strstr(d.msg, good));
+	assert_non_null(strstr(d.msg, "user=fleet"));
+	free(uri);
+	/* Whatever the server says is scrubbed of the password too (here it
+	 * names the database, which is the password). */
+	{
+		char ci[512];
+
+		(void)snprintf(ci, sizeof(ci),
+		               "%s dbname=Zq9SecretPw password=Zq9SecretPw",
+		               ts_pg_conninfo);
+		ts_expect(store_open("postgres", ci, &st, &d), -ERR_IO, &d,
+		          "does not exist");
+		assert_null(strstr(d.msg, "Zq9SecretPw"));
+		assert_non_null(strstr(d.msg, "***"));
+	}
+	/* The right one works (the role owns the database). */
+	uri = ts_tcp_with_password(good);
+	tu_ok(store_open("postgres", uri, &st, &d), &d);
+	store_close(st);
+	st = NULL;
+	free(uri);
+	/* And so does libpq's password file, with no password in the
+	 * connection string. */
+	pass = tu_path(f->dir, "pgpass");
+	fp = fopen(pass, "w");
+	assert_non_null(fp);
+	n = strlen(good) + 64;
+	line = malloc(n);
+	assert_non_null(line);
+	(void)snprintf(line, n, "127.0.0.1:*:fleet:fleet:%s\n", good);
+	assert_true(fputs(line, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(pass, 0600), 0);
+	assert_int_equal(setenv("PGPASSFILE", pass, 1), 0);
+	tu_ok(store_open("postgres", getenv("MCPFLEET_TEST_PG_TCP"), &st, &d),
+	      &d);
+	store_close(st);
+	assert_int_equal(unsetenv("PGPASSFILE"), 0);
+	free(line);
+	free(pass);
+}
+
+static void test_store_pg_second_writer_refused(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store *other = NULL;
+	struct store_user_list l = {NULL, 0};
+	double t0, t1;
+	struct diag d;
+
+	tu_ok(store_open("postgres", f->path, &other, &d), &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "ann");
+	/* Readers are not held up by the writer... */
+	tu_ok(store_user_list(other, &l, &d), &d);
+	assert_int_equal(l.n, 0);
+	store_user_list_free(&l);
+	/* ...a second writer is, and gives up after the lock timeout. */
+	t0 = ts_seconds();
+	ts_expect(store_begin(other, &d), -ERR_IO, &d, "busy");
+	t1 = ts_seconds();
+	assert_false(store_in_transaction(other));
+	assert_true(t1 - t0 >= 4.5);
+	assert_true(t1 - t0 < 15.0);
+	tu_ok(store_commit(f->st, &d), &d);
+	/* Once the first has committed, the second writes. */
+	tu_ok(store_begin(other, &d), &d);
+	ts_user(other, "bob");
+	tu_ok(store_commit(other, &d), &d);
+	tu_ok(store_user_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	store_user_list_free(&l);
+	store_close(other);
+}
+
+/* Fills a SQLite store with one of everything, gaps in the ids included. */
+static void ts_fill_for_copy(struct store *st, int64_t *bob_id)
+{
+	struct store_call calls[2];
+	struct store_revision rev;
+	char hash[STORE_HASH_HEX + 1];
+	int64_t ann, bob, dev_team, srv, sec, n = 0;
+	struct diag d;
+
+	ann = ts_user(st, "ann");
+	bob = ts_user(st, "bob");
+	dev_team = ts_team(st, "dev");
+	tu_ok(store_member_add(st, dev_team, ann, &d), &d);
+	srv = ts_server(st, "github");
+	tu_ok(store_grant_add(st, srv, STORE_TARGET_TEAM, dev_team,
+	                      &(struct store_grant_limits){
+	                          .tools_deny = "[\"delete_repository\"]",
+	                          .rate = "60/min"},
+	                      NULL, &d),
+	      &d);
+	tu_ok(
+	    store_grant_add(st, srv, STORE_TARGET_EVERYONE, 0, NULL, NULL, &d),
+	    &d);
+	(void)ts_secret(st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev_team, "ghp_1",
+	                NULL);
+	sec = ts_secret(st, "GITHUB_TOKEN", STORE_SCOPE_TEAM, dev_team, "ghp_2",
+	                NULL);
+	(void)ts_secret(st, "ORG_KEY", STORE_SCOPE_ORG, 0, "k", NULL);
+	ts_hash("tok", hash);
+	tu_ok(store_token_create(st, hash, ann, TS_NOW + 3600, 2, "admin", NULL,
+	                         &d),
+	      &d);
+	ts_hash("admin", hash);
+	tu_ok(store_admin_token_add(st, "initial", hash, NULL, &d), &d);
+	ts_device(st, "dev-01", ann, "0a");
+	tu_ok(store_device_touch(st, "dev-01", TS_NOW + 5, 2, "{\"ok\": true}",
+	                         &d),
+	      &d);
+	tu_ok(store_revision_bump(st, &n, &d), &d);
+	tu_ok(store_revision_bump(st, &n, &d), &d);
+	memset(&rev, 0, sizeof(rev));
+	rev.revision = 2;
+	rev.leaf_count = 1;
+	ts_hash("root", rev.merkle_root);
+	memcpy(rev.signature, "3045", 5);
+	tu_ok(store_revision_record(st, &rev, &d), &d);
+	tu_ok(store_delivery_record(st, "dev-01", sec, 2, &d), &d);
+	calls[0] = ts_call(1, "search", STORE_CALL_OK, 1000);
+	calls[1] = ts_call(2, "delete", STORE_CALL_DENIED, 2000);
+	tu_ok(store_calls_insert(st, "dev-01", calls, 2, NULL, NULL, &d), &d);
+	/* bob goes: his id must not come back after the copy. */
+	tu_ok(store_user_remove(st, bob, &d), &d);
+	tu_ok(store_audit_append(st, "admin:root", "user.remove", "bob",
+	                         "{\"id\": 2}", NULL, &d),
+	      &d);
+	*bob_id = bob;
+}
+
+static void test_store_pg_copy_from_sqlite(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	char *src_path = tu_path(f->dir, "src.db");
+	struct store *src = NULL;
+	struct store_snapshot a, b;
+	struct store_audit_list la = {NULL, 0}, lb = {NULL, 0};
+	struct store_delivery_list da = {NULL, 0}, db = {NULL, 0};
+	struct store_call_list ca = {NULL, 0}, cb = {NULL, 0};
+	struct store_call_filter all = {0};
+	struct store_revision ra, rb;
+	struct store_device dev;
+	int64_t bob = 0, rows = 0, id = 0, v = 0, ann;
+	size_t i;
+	struct diag d;
+
+	tu_ok(store_open("sqlite", src_path, &src, &d), &d);
+	store_set_now(src, TS_NOW);
+	ts_fill_for_copy(src, &bob);
+	/* Nothing can be copied from PostgreSQL yet. */
+	ts_expect(store_copy(f->st, src, NULL, &d), -ERR_INVALID, &d,
+	          "cannot be copied from");
+	tu_ok(store_copy(src, f->st, &rows, &d), &d);
+	assert_true(rows > 20);
+	/* What the daemon reads is the same on both. */
+	tu_ok(store_snapshot_load(src, &a, &d), &d);
+	tu_ok(store_snapshot_load(f->st, &b, &d), &d);
+	assert_int_equal(a.revision, b.revision);
+	assert_int_equal(a.users.n, b.users.n);
+	for (i = 0; i < a.users.n; i++) {
+		assert_int_equal(a.users.v[i].id, b.users.v[i].id);
+		assert_string_equal(a.users.v[i].name, b.users.v[i].name);
+	}
+	assert_int_equal(a.members.n, b.members.n);
+	assert_int_equal(a.grants.n, b.grants.n);
+	for (i = 0; i < a.grants.n; i++) {
+		assert_int_equal(a.grants.v[i].id, b.grants.v[i].id);
+		assert_string_equal(a.grants.v[i].target_name,
+		                    b.grants.v[i].target_name);
+	}
+	assert_string_equal(b.grants.v[0].rate, "60/min");
+	assert_int_equal(a.secrets.n, b.secrets.n);
+	for (i = 0; i < a.secrets.n; i++) {
+		assert_int_equal(a.secrets.v[i].id, b.secrets.v[i].id);
+		assert_int_equal(a.secrets.v[i].version,
+		                 b.secrets.v[i].version);
+		assert_int_equal(a.secrets.v[i].sealed_len,
+		                 b.secrets.v[i].sealed_len);
+		assert_memory_equal(a.secrets.v[i].sealed,
+		                    b.secrets.v[i].sealed,
+		                    a.secrets.v[i].sealed_len);
+	}
+	store_snapshot_free(&a);
+	store_snapshot_free(&b);
+	/* The audit chain, row for row, and it verifies. */
+	tu_ok(store_audit_list(src, 0, 0, 1000, &la, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, 0, 1000, &lb, &d), &d);
+	assert_int_equal(la.n, lb.n);
+	for (i = 0; i < la.n; i++) {
+		assert_int_equal(la.v[i].id, lb.v[i].id);
+		assert_string_equal(la.v[i].hash, lb.v[i].hash);
+	}
+	store_audit_list_free(&la);
+	store_audit_list_free(&lb);
+	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
+	assert_true(rows >= 4);
+	/* Revisions and delivery history. */
+	tu_ok(store_revision_latest(src, &ra, &d), &d);
+	tu_ok(store_revision_latest(f->st, &rb, &d), &d);
+	assert_int_equal(ra.revision, rb.revision);
+	assert_string_equal(ra.signature, rb.signature);
+	ann = 1;
+	tu_ok(store_delivery_list_user(src, ann, &da, &d), &d);
+	tu_ok(store_delivery_list_user(f->st, ann, &db, &d), &d);
+	assert_int_equal(da.n, 1);
+	assert_int_equal(db.n, 1);
+	assert_int_equal(da.v[0].secret_id, db.v[0].secret_id);
+	assert_int_equal(db.v[0].revision, 2);
+	assert_string_equal(db.v[0].scope_name, "dev");
+	store_delivery_list_free(&da);
+	store_delivery_list_free(&db);
+	tu_ok(store_calls_list(src, &all, &ca, &d), &d);
+	tu_ok(store_calls_list(f->st, &all, &cb, &d), &d);
+	assert_int_equal(ca.n, 2);
+	assert_int_equal(cb.n, 2);
+	assert_int_equal(ca.v[0].id, cb.v[0].id);
+	assert_string_equal(cb.v[1].user_name, "ann");
+	store_call_list_free(&ca);
+	store_call_list_free(&cb);
+	tu_ok(store_device_get(f->st, "dev-01", &dev, &d), &d);
+	assert_int_equal(dev.applied_revision, 2);
+	assert_string_equal(dev.report_json, "{\"ok\": true}");
+	store_device_clear(&dev);
+	/* Counters go on where the source stopped; bob's id stays his. */
+	tu_ok(store_revision_bump(f->st, &v, &d), &d);
+	assert_int_equal(v, 3);
+	assert_int_equal(ts_user(f->st, "carol"), bob + 1);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_secret_next(f->st, "X", STORE_SCOPE_ORG, 0, &id, &v, &d),
+	      &d);
+	assert_int_equal(id, 4);
+	tu_ok(store_rollback(f->st, &d), &d);
+	/* A target that holds anything is refused, and left alone. */
+	ts_expect(store_copy(src, f->st, NULL, &d), -ERR_CONFLICT, &d,
+	          "not empty");
+	tu_ok(store_audit_verify(f->st, NULL, NULL, &d), &d);
+	store_close(src);
+	free(src_path);
+}
+
+/* Ends the store's server connections, as a server restart would. */
+static void ts_pg_kill_store_connections(const char *conninfo)
+{
+	int64_t n = 0;
+	char *msg = ts_pg_exec(conninfo,
+	                       "SELECT count(pg_terminate_backend(pid)) FROM "
+	                       "pg_stat_activity WHERE application_name = "
+	                       "'mcpfleetd' AND pid <> pg_backend_pid()",
+	                       &n);
+
+	if (msg != NULL)
+		fail_msg("terminate: %s", msg);
+	assert_true(n >= 1);
+}
+
+static void test_store_pg_reconnects(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_user u;
+	struct diag d;
+
+	ts_user(f->st, "ann");
+	/* Outside a transaction the next call reconnects by itself. */
+	ts_pg_kill_store_connections(f->path);
+	tu_ok(store_user_get(f->st, "ann", &u, &d), &d);
+	store_user_clear(&u);
+	ts_pg_kill_store_connections(f->path);
+	ts_user(f->st, "bob");
+	/* Inside one, the transaction fails whole, and the one after it
+	 * works again. */
+	tu_ok(store_begin(f->st, &d), &d);
+	ts_user(f->st, "carol");
+	ts_pg_kill_store_connections(f->path);
+	ts_expect(store_user_add(f->st, "dave", NULL, NULL, &d), -ERR_IO, &d,
+	          NULL);
+	ts_expect(store_commit(f->st, &d), -ERR_IO, &d, NULL);
+	assert_false(store_in_transaction(f->st));
+	ts_expect(store_user_get(f->st, "carol", &u, &d), -ERR_NOENT, &d,
+	          "no user named 'carol'");
+	ts_user(f->st, "erin");
+	tu_ok(store_user_get(f->st, "bob", &u, &d), &d);
+	store_user_clear(&u);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, ts_setup, ts_teardown)
@@ -1651,7 +2216,44 @@ int main(void)
 	    TS(test_store_audit_truncated_tail_named),
 	    TS(test_store_audit_rollback_leaves_no_row),
 	    TS(test_store_snapshot_and_scale),
+	};
+	const struct CMUnitTest pg_only[] = {
+	    TS(test_store_pg_concurrent_revisions_unique),
+	    TS(test_store_pg_login_never_shows_password),
+	    TS(test_store_pg_second_writer_refused),
+	    TS(test_store_pg_copy_from_sqlite),
+	    TS(test_store_pg_reconnects),
 #undef TS
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const char *only = argc > 1 ? argv[1] : NULL;
+	int failed = 0;
+
+	if (only != NULL && strcmp(only, "sqlite") != 0 &&
+	    strcmp(only, "postgres") != 0) {
+		fprintf(stderr, "usage: %s [sqlite | postgres]\n", argv[0]);
+		return 2;
+	}
+	ts_pg_conninfo = getenv("MCPFLEET_TEST_PG");
+	if (only == NULL || strcmp(only, "sqlite") == 0) {
+		ts_backend = "sqlite";
+		failed += cmocka_run_group_tests_name("store_sqlite", tests,
+		                                      NULL, NULL);
+	}
+	if (only != NULL && strcmp(only, "postgres") == 0 &&
+	    (ts_pg_conninfo == NULL || *ts_pg_conninfo == '\0')) {
+		fprintf(stderr,
+		        "%s: MCPFLEET_TEST_PG is not set (run under "
+		        "tests/pg/cluster.sh)\n",
+		        argv[0]);
+		return 1;
+	}
+	if (ts_pg_conninfo != NULL && *ts_pg_conninfo != '\0' &&
+	    (only == NULL || strcmp(only, "postgres") == 0)) {
+		ts_backend = "postgres";
+		failed += cmocka_run_group_tests_name("store_postgres", tests,
+		                                      NULL, NULL);
+		failed += cmocka_run_group_tests_name("store_postgres_only",
+		                                      pg_only, NULL, NULL);
+	}
+	return failed;
 }
