@@ -125,6 +125,11 @@ int fixture_sandbox(const char *home, size_t claude_size)
 	    {".gemini/settings.json",
 	     "{\n  // mine\n  \"security\": {\"folderTrust\": "
 	     "{\"enabled\": false}}\n}\n"},
+	    /* cn's own config (mcpfleet edits it, never creates it). */
+	    {".continue/config.yaml",
+	     "name: my config\nversion: 0.0.1\nschema: v1\n\nmodels:\n"
+	     "  - name: gpt\n    provider: openai\n    model: gpt-5\n"
+	     "    apiKey: ${{ secrets.OPENAI_API_KEY }}\n"},
 	};
 	char *claude;
 	size_t i, len;
