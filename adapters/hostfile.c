@@ -53,6 +53,10 @@ struct hostfile_ops {
 	/* One entry as JSON (caller json_decref()s). */
 	int (*get)(const struct hostfile_doc *doc, const char *name,
 	           json_t **out, struct diag *d);
+	/* Optional: sets *equal when the entry name equals want, faster
+	 * than get and json_equal(). */
+	int (*equal)(const struct hostfile_doc *doc, const char *name,
+	             const json_t *want, bool *equal, struct diag *d);
 	/* The edits applied to the text, as a splice of it (edit.h). */
 	int (*edit)(const struct hostfile_doc *doc, const struct jedit *edits,
 	            size_t n, bool prune, struct edit_splice *out,
@@ -157,6 +161,15 @@ static int hostfile_json_get(const struct hostfile_doc *doc, const char *name,
 
 	return jdoc_member_get(doc->json, a->key_path, a->key_depth, name, out,
 	                       d);
+}
+
+static int hostfile_json_equal(const struct hostfile_doc *doc, const char *name,
+                               const json_t *want, bool *equal, struct diag *d)
+{
+	const struct hostfile_target *a = doc->a;
+
+	return jdoc_member_equal(doc->json, a->key_path, a->key_depth, name,
+	                         want, equal, d);
 }
 
 static int hostfile_json_edit(const struct hostfile_doc *doc,
@@ -437,6 +450,7 @@ static const struct hostfile_ops hostfile_json_ops = {
     .free = hostfile_json_free,
     .names = hostfile_json_names,
     .get = hostfile_json_get,
+    .equal = hostfile_json_equal,
     .edit = hostfile_json_edit,
     .fresh_text = hostfile_json_fresh_text,
     .text_empty = hostfile_json_text_empty,
@@ -519,10 +533,19 @@ static int hostfile_doc_names(const struct hostfile_doc *doc, char ***names,
 	return doc->ops->names(doc, names, n, exists, d);
 }
 
-static int hostfile_doc_get(const struct hostfile_doc *doc, const char *name,
-                            json_t **out, struct diag *d)
+/* Sets *equal when the entry name in the file equals want. */
+static int hostfile_doc_equal(const struct hostfile_doc *doc, const char *name,
+                              const json_t *want, bool *equal, struct diag *d)
 {
-	return doc->ops->get(doc, name, out, d);
+	json_t *cur = NULL;
+	int r;
+
+	if (doc->ops->equal != NULL)
+		return doc->ops->equal(doc, name, want, equal, d);
+	r = doc->ops->get(doc, name, &cur, d);
+	*equal = r == 0 && json_equal(cur, want);
+	json_decref(cur);
+	return r;
 }
 
 static int hostfile_doc_edit(const struct hostfile_doc *doc,
@@ -1258,7 +1281,6 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 		const char *name = run->want[i].name;
 		bool exists = strset_has(&run->inset, name);
 		bool ours = strset_has(&run->ours, name);
-		json_t *cur = NULL;
 
 		if (exists && !ours && run->t->list) {
 			/* The user's own rule, the same as ours: in force,
@@ -1285,17 +1307,19 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 		if ((r = strv_push(&p->after.managed, name)) != 0)
 			return r;
 		if (exists) {
-			r = hostfile_doc_get(&run->doc, name, &cur, &run->d);
+			bool same;
+
+			r = hostfile_doc_equal(&run->doc, name,
+			                       run->want[i].entry, &same,
+			                       &run->d);
 			if (r == -ERR_NOMEM)
 				return r;
-			if (r == 0 && json_equal(cur, run->want[i].entry)) {
-				json_decref(cur);
+			if (r == 0 && same) {
 				if ((r = hostfile_item(p, name, PLAN_UNCHANGED,
 				                       NULL)) != 0)
 					return r;
 				continue;
 			}
-			json_decref(cur);
 		}
 		hostfile_edit_push(run, name, run->want[i].entry);
 		if ((r = hostfile_item(p, name, exists ? PLAN_UPDATE : PLAN_ADD,

@@ -1490,11 +1490,90 @@ static void test_jsonedit_parse_string_offsets(void **state)
 	buf_free(&t);
 }
 
+/*
+ * jdoc_member_equal agrees with converting the member and json_equal(), on
+ * entries that differ in one thing each and on ones that differ only in
+ * how they are written.
+ */
+static void test_jsonedit_member_equal(void **state)
+{
+	static const char *const values[] = {
+	    "{\"command\": \"npx\", \"args\": [\"-y\", \"x\"]}",
+	    "{ \"args\" : [ \"-y\" , \"x\" ] , \"command\" : \"npx\" }",
+	    "{\"command\": \"npx\", \"args\": [\"-y\"]}",
+	    "{\"command\": \"npx\", \"args\": [\"-y\", \"x\", \"z\"]}",
+	    "{\"command\": \"npx\"}",
+	    "{\"command\": \"npx\", \"args\": [\"-y\", \"x\"], \"env\": {}}",
+	    "{\"command\": \"n\\u0070x\", \"args\": [\"-y\", \"x\"]}",
+	    "{\"command\": \"npx\", \"args\": [\"-y\", \"x\\u0000\"]}",
+	    "{\"command\": \"caf\\u00e9\"}",
+	    "{\"command\": \"caf\xc3\xa9\"}",
+	    "{\"t\": 1}",
+	    "{\"t\": 1.0}",
+	    "{\"t\": 10}",
+	    "{\"t\": true, \"f\": false, \"n\": null}",
+	    "{\"t\": false, \"f\": false, \"n\": null}",
+	    "{\"t\": [1, [2, {\"a\": []}]]}",
+	    "{\"t\": [1, [2, {\"a\": [0]}]]}",
+	    "[\"not\", \"an\", \"object\"]",
+	    "\"text\"",
+	    "{\"t\": 1e400}",
+	};
+	size_t i, k, n = sizeof(values) / sizeof(values[0]);
+	struct buf t = BUF_INIT;
+	const char *path[] = {"mcpServers"};
+	struct jdoc *doc;
+	struct diag d;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		json_t *want = json_loads(values[i], JSON_DECODE_ANY, NULL);
+
+		if (want == NULL) /* 1e400: nothing jansson holds */
+			continue;
+		for (k = 0; k < n; k++) {
+			json_t *cur = NULL;
+			bool eq = true, expect;
+
+			buf_reset(&t);
+			buf_printf(&t, "{\"mcpServers\": {\"s\": %s}}",
+			           values[k]);
+			assert_int_equal(jdoc_parse(t.data, t.len, 0, &doc, &d),
+			                 0);
+			expect =
+			    jdoc_member_get(doc, path, 1, "s", &cur, &d) == 0 &&
+			    json_equal(cur, want);
+			assert_int_equal(
+			    jdoc_member_equal(doc, path, 1, "s", want, &eq, &d),
+			    0);
+			if (eq != expect)
+				fail_msg("%s against %s: %d, expected %d",
+				         values[k], values[i], eq, expect);
+			json_decref(cur);
+			jdoc_free(doc);
+		}
+		json_decref(want);
+	}
+	assert_int_equal(jdoc_parse("{\"a\": {}}", 9, 0, &doc, &d), 0);
+	{
+		json_t *w = json_object();
+		bool eq = true;
+
+		assert_int_equal(
+		    jdoc_member_equal(doc, path, 1, "s", w, &eq, &d),
+		    -ERR_NOENT);
+		json_decref(w);
+	}
+	jdoc_free(doc);
+	buf_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_jsonedit_parse_valid),
 	    cmocka_unit_test(test_jsonedit_parse_string_offsets),
+	    cmocka_unit_test(test_jsonedit_member_equal),
 	    cmocka_unit_test(test_jsonedit_parse_invalid),
 	    cmocka_unit_test(test_jsonedit_parse_jsonc),
 	    cmocka_unit_test(test_jsonedit_parse_duplicate),

@@ -317,3 +317,169 @@ int jdoc_member_get(const struct jdoc *doc, const char *const *path,
 	return jdoc_convert(doc->text, doc->len, doc->mem[mi].val, what, out,
 	                    d);
 }
+
+/*
+ * Compares the value at c->p with w as json_equal() would compare it with
+ * the value's conversion, without building one: the members of a host
+ * file's entry are looked up in the entry mcpfleet wants there. Sets *eq;
+ * returns 0 or -ERR_NOMEM / -ERR_INTERNAL.
+ */
+static int jdoc_cmp_value(struct jdoc_conv *c, const json_t *w, bool *eq,
+                          unsigned budget);
+
+static int jdoc_cmp_object(struct jdoc_conv *c, const json_t *w, bool *eq,
+                           unsigned budget)
+{
+	size_t n = 0;
+	int r;
+
+	if (!json_is_object(w)) {
+		*eq = false;
+		return 0;
+	}
+	c->p++;
+	for (;;) {
+		const json_t *m;
+
+		jdoc_conv_skip(c);
+		if (c->p >= c->len)
+			return -ERR_INTERNAL;
+		if (c->s[c->p] == '}') {
+			c->p++;
+			break;
+		}
+		if (c->s[c->p] != '"')
+			return -ERR_INTERNAL;
+		if ((r = jdoc_conv_string(c)) != 0)
+			return r;
+		/* A name holding a NUL is no name of a jansson object. */
+		m = memchr(c->tmp.data, '\0', c->tmp.len) == NULL
+		        ? json_object_get(w, c->tmp.data)
+		        : NULL;
+		if (m == NULL) {
+			*eq = false;
+			return 0;
+		}
+		jdoc_conv_skip(c);
+		if (c->p >= c->len || c->s[c->p] != ':')
+			return -ERR_INTERNAL;
+		c->p++;
+		jdoc_conv_skip(c);
+		if ((r = jdoc_cmp_value(c, m, eq, budget)) != 0 || !*eq)
+			return r;
+		n++;
+		jdoc_conv_skip(c);
+		if (c->p < c->len && c->s[c->p] == ',')
+			c->p++;
+	}
+	/* Names are distinct in a valid document: as many means the same. */
+	*eq = n == json_object_size(w);
+	return 0;
+}
+
+static int jdoc_cmp_array(struct jdoc_conv *c, const json_t *w, bool *eq,
+                          unsigned budget)
+{
+	size_t n = 0;
+	int r;
+
+	if (!json_is_array(w)) {
+		*eq = false;
+		return 0;
+	}
+	c->p++;
+	for (;;) {
+		jdoc_conv_skip(c);
+		if (c->p >= c->len)
+			return -ERR_INTERNAL;
+		if (c->s[c->p] == ']') {
+			c->p++;
+			break;
+		}
+		if (n >= json_array_size(w)) {
+			*eq = false;
+			return 0;
+		}
+		if ((r = jdoc_cmp_value(c, json_array_get(w, n), eq, budget)) !=
+		        0 ||
+		    !*eq)
+			return r;
+		n++;
+		jdoc_conv_skip(c);
+		if (c->p < c->len && c->s[c->p] == ',')
+			c->p++;
+	}
+	*eq = n == json_array_size(w);
+	return 0;
+}
+
+static int jdoc_cmp_value(struct jdoc_conv *c, const json_t *w, bool *eq,
+                          unsigned budget)
+{
+	json_t *v = NULL;
+	int r;
+
+	if (c->p >= c->len || budget == 0)
+		return -ERR_INTERNAL;
+	switch (c->s[c->p]) {
+	case '{':
+		return jdoc_cmp_object(c, w, eq, budget - 1);
+	case '[':
+		return jdoc_cmp_array(c, w, eq, budget - 1);
+	case '"':
+		if ((r = jdoc_conv_string(c)) != 0)
+			return r;
+		*eq =
+		    json_is_string(w) && json_string_length(w) == c->tmp.len &&
+		    memcmp(json_string_value(w), c->tmp.data, c->tmp.len) == 0;
+		return 0;
+	case 't':
+		c->p += 4;
+		*eq = json_is_true(w);
+		return 0;
+	case 'f':
+		c->p += 5;
+		*eq = json_is_false(w);
+		return 0;
+	case 'n':
+		c->p += 4;
+		*eq = json_is_null(w);
+		return 0;
+	default:
+		/* Numbers are rare in an entry: converted, as jansson compares
+		 * integers and reals by type. */
+		if ((r = jdoc_conv_number(c, &v)) != 0) {
+			*eq = false;
+			return r == -ERR_INVALID ? 0 : r;
+		}
+		*eq = json_equal(v, w);
+		json_decref(v);
+		return 0;
+	}
+}
+
+int jdoc_member_equal(const struct jdoc *doc, const char *const *path,
+                      size_t depth, const char *name, const json_t *want,
+                      bool *equal, struct diag *d)
+{
+	struct jdoc_conv c = {
+	    (const unsigned char *)doc->text, doc->len, 0, BUF_INIT, d, name};
+	uint32_t oi, mi;
+	size_t have;
+	int r;
+
+	*equal = false;
+	if ((r = jdoc_lookup(doc, path, depth, &oi, &have, d)) != 0)
+		return r;
+	if (name == NULL || want == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "no member name");
+	if ((mi = jdoc_find(doc, oi, name, strlen(name))) == JDOC_NONE)
+		return diag_set(d, ERR_NOENT, 0, 0, "%s: no such member", name);
+	c.p = doc->mem[mi].val;
+	r = jdoc_cmp_value(&c, want, equal, JDOC_MAX_DEPTH + 1);
+	buf_free(&c.tmp);
+	if (r == -ERR_INTERNAL)
+		r = diag_set(d, ERR_INTERNAL, 0, 0,
+		             "%s: cannot compare the value", name);
+	return r;
+}

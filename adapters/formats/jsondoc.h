@@ -4,6 +4,7 @@
 #ifndef MCPFLEET_JSONDOC_H
 #define MCPFLEET_JSONDOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -80,6 +81,17 @@ void jdoc_names_free(char **names, size_t n);
 int jdoc_member_get(const struct jdoc *doc, const char *const *path,
                     size_t depth, const char *name, json_t **out,
                     struct diag *d);
+
+/*
+ * Sets *equal to whether member name of the object at path equals want, as
+ * json_equal() would find it equal to the member's conversion, without
+ * converting it (a host file's hundred entries compared with the ones
+ * wanted cost no jansson values). Returns 0, or the errors of
+ * jdoc_member_get; a value jansson cannot hold is unequal.
+ */
+int jdoc_member_equal(const struct jdoc *doc, const char *const *path,
+                      size_t depth, const char *name, const json_t *want,
+                      bool *equal, struct diag *d);
 
 /*
  * The byte span [*begin, *end) of the value of member name of the object at
