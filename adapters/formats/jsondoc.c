@@ -32,14 +32,6 @@
 #define JDOC_SWAR_CTZ 0
 #endif
 
-/* x86-64 always has SSE2: strings are scanned 16 bytes at a time. */
-#if defined(__SSE2__) && defined(__GNUC__)
-#include <emmintrin.h>
-#define JDOC_SSE2 1
-#else
-#define JDOC_SSE2 0
-#endif
-
 enum jdoc_kind { JDOC_KIND_OBJECT, JDOC_KIND_ARRAY };
 
 /* One open container. */
@@ -331,28 +323,6 @@ static int jdoc_scan_string(struct jdoc_parser *jp, size_t *pp, bool *escaped)
 	int r;
 
 	for (;;) {
-#if JDOC_SSE2
-		/* The first '"', '\\', control or non-ASCII byte of 16: the
-		 * bytes up to it are plain. */
-		while (end - q >= 16) {
-			const __m128i v =
-			    _mm_loadu_si128((const __m128i *)(const void *)q);
-			const __m128i ctl = _mm_set1_epi8(0x1f);
-			__m128i sp = _mm_or_si128(
-			    _mm_or_si128(
-			        _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-			        _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-			    _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
-			unsigned bits = (unsigned)(_mm_movemask_epi8(sp) |
-			                           _mm_movemask_epi8(v));
-
-			if (bits != 0) {
-				q += __builtin_ctz(bits);
-				break;
-			}
-			q += 16;
-		}
-#endif
 		while (end - q >= 8) {
 			memcpy(&w, q, 8);
 			if ((m = jdoc_swar_special(w)) != 0) {
@@ -461,15 +431,6 @@ static int jdoc_skip(struct jdoc_parser *jp, size_t *pp)
 	int r;
 
 	for (;;) {
-		/* Indentation, eight spaces at a time. */
-		while (n - p >= 8) {
-			uint64_t w;
-
-			memcpy(&w, s + p, 8);
-			if (w != 0x2020202020202020ull)
-				break;
-			p += 8;
-		}
 		while (p < n && jdoc_is_ws(s[p]))
 			p++;
 		if (p >= n || s[p] != '/')
