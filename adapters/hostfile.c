@@ -634,9 +634,32 @@ static int hostfile_set_message(struct host_plan *p, enum host_status st,
 /* The reason recorded for a server this host will not hold, or NULL. */
 struct hostfile_skip {
 	const char *name;
-	char reason[600];
+	char *reason;
 	bool held; /* an unset ${VAR}, the entry kept as it was written */
 };
+
+/* Records a skip of name with a formatted reason. Returns 0 or
+ * -ERR_NOMEM. */
+static int hostfile_skip_add(struct hostfile_skip *skips, size_t *nskips,
+                             const char *name, bool held, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int hostfile_skip_add(struct hostfile_skip *skips, size_t *nskips,
+                             const char *name, bool held, const char *fmt, ...)
+{
+	char reason[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if ((skips[*nskips].reason = strdup(reason)) == NULL)
+		return -ERR_NOMEM;
+	skips[*nskips].name = name;
+	skips[*nskips].held = held;
+	(*nskips)++;
+	return 0;
+}
 
 #define HOSTFILE_SOURCE_HEX 32 /* hex digits of a definition's digest */
 
@@ -770,11 +793,11 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 		if (s->has_hosts && !strv_has(&s->hosts, a->id))
 			continue;
 		if (s->disabled && !a->can_disable) {
-			skips[*nskips].name = s->name;
-			(void)snprintf(
-			    skips[*nskips].reason, sizeof(skips[0].reason),
-			    "disabled (%s has no disabled flag)", a->name);
-			(*nskips)++;
+			if ((r = hostfile_skip_add(
+			         skips, nskips, s->name, false,
+			         "disabled (%s has no disabled flag)",
+			         a->name)) != 0)
+				return r;
 			continue;
 		}
 		r = render_resolve_for(a, s, env, &resolved, &d);
@@ -794,13 +817,10 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 			if (rr == 0 && r == -ERR_UNSET &&
 			    strv_has(&prev->managed, s->name) &&
 			    (was == NULL || strcmp(was, hex) == 0)) {
-				skips[*nskips].name = s->name;
-				skips[*nskips].held = true;
-				(void)snprintf(skips[*nskips].reason,
-				               sizeof(skips[0].reason),
-				               "kept as written: %s", d.msg);
-				(*nskips)++;
-				if (was != NULL)
+				rr = hostfile_skip_add(
+				    skips, nskips, s->name, true,
+				    "kept as written: %s", d.msg);
+				if (rr == 0 && was != NULL)
 					rr = kvlist_push(&p->after.written,
 					                 s->name, was);
 				if (rr == 0)
@@ -822,10 +842,9 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 			}
 		}
 		if (r == -ERR_SKIP || r == -ERR_UNSET) {
-			skips[*nskips].name = s->name;
-			(void)snprintf(skips[*nskips].reason,
-			               sizeof(skips[0].reason), "%s", d.msg);
-			(*nskips)++;
+			if ((r = hostfile_skip_add(skips, nskips, s->name,
+			                           false, "%s", d.msg)) != 0)
+				return r;
 			if ((r = hostfile_warn(p, "%s: %s skipped: %s", a->id,
 			                       s->name, d.msg)) != 0)
 				return r;
@@ -1728,7 +1747,7 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 	}
 	if (nservers > 0 &&
 	    ((want = calloc(nservers, sizeof(*want))) == NULL ||
-	     (skips = calloc(nservers, sizeof(*skips))) == NULL)) {
+	     (skips = malloc(nservers * sizeof(*skips))) == NULL)) {
 		r = -ERR_NOMEM;
 		goto out;
 	}
@@ -1760,6 +1779,8 @@ out:
 	for (i = 0; i < nwant; i++)
 		json_decref(want[i].entry);
 	free(want);
+	for (i = 0; i < nskips; i++)
+		free(skips[i].reason);
 	free(skips);
 	if (r != 0) {
 		host_plan_clear(&p);
