@@ -57,6 +57,30 @@ static void jdoc_conv_skip(struct jdoc_conv *c)
 	}
 }
 
+/*
+ * In an object or array: skips to the next member or element. Returns 1
+ * past the closing close, 0 at an item, -ERR_INTERNAL at the end of the
+ * text.
+ */
+static int jdoc_conv_next(struct jdoc_conv *c, unsigned char close)
+{
+	jdoc_conv_skip(c);
+	if (c->p >= c->len)
+		return -ERR_INTERNAL;
+	if (c->s[c->p] != close)
+		return 0;
+	c->p++;
+	return 1;
+}
+
+/* After an item: skips blanks and its comma, if any. */
+static void jdoc_conv_after(struct jdoc_conv *c)
+{
+	jdoc_conv_skip(c);
+	if (c->p < c->len && c->s[c->p] == ',')
+		c->p++;
+}
+
 /* Decodes the string at c->p into c->tmp (reset first). */
 static int jdoc_conv_string(struct jdoc_conv *c)
 {
@@ -140,15 +164,10 @@ static int jdoc_conv_object(struct jdoc_conv *c, json_t **out, unsigned budget)
 		return -ERR_NOMEM;
 	c->p++;
 	for (;;) {
-		jdoc_conv_skip(c);
-		if (c->p >= c->len) {
-			r = -ERR_INTERNAL;
+		if ((r = jdoc_conv_next(c, '}')) < 0)
 			goto out;
-		}
-		if (c->s[c->p] == '}') {
-			c->p++;
+		if (r == 1)
 			break;
-		}
 		if (c->s[c->p] != '"') {
 			r = -ERR_INTERNAL;
 			goto out;
@@ -184,9 +203,7 @@ static int jdoc_conv_object(struct jdoc_conv *c, json_t **out, unsigned budget)
 		v = NULL;
 		free(key);
 		key = NULL;
-		jdoc_conv_skip(c);
-		if (c->p < c->len && c->s[c->p] == ',')
-			c->p++;
+		jdoc_conv_after(c);
 	}
 	*out = obj;
 	obj = NULL;
@@ -206,24 +223,17 @@ static int jdoc_conv_array(struct jdoc_conv *c, json_t **out, unsigned budget)
 		return -ERR_NOMEM;
 	c->p++;
 	for (;;) {
-		jdoc_conv_skip(c);
-		if (c->p >= c->len) {
-			r = -ERR_INTERNAL;
+		if ((r = jdoc_conv_next(c, ']')) < 0)
 			goto out;
-		}
-		if (c->s[c->p] == ']') {
-			c->p++;
+		if (r == 1)
 			break;
-		}
 		if ((r = jdoc_conv_value(c, &v, budget)) != 0)
 			goto out;
 		if (json_array_append_new(arr, v) != 0) {
 			r = -ERR_NOMEM;
 			goto out;
 		}
-		jdoc_conv_skip(c);
-		if (c->p < c->len && c->s[c->p] == ',')
-			c->p++;
+		jdoc_conv_after(c);
 	}
 	*out = arr;
 	arr = NULL;
@@ -341,11 +351,9 @@ static int jdoc_cmp_object(struct jdoc_conv *c, const json_t *w, bool *eq,
 	for (;;) {
 		const json_t *m;
 
-		jdoc_conv_skip(c);
-		if (c->p >= c->len)
-			return -ERR_INTERNAL;
-		if (c->s[c->p] == '}') {
-			c->p++;
+		if ((r = jdoc_conv_next(c, '}')) != 0) {
+			if (r < 0)
+				return r;
 			break;
 		}
 		if (c->s[c->p] != '"')
@@ -368,9 +376,7 @@ static int jdoc_cmp_object(struct jdoc_conv *c, const json_t *w, bool *eq,
 		if ((r = jdoc_cmp_value(c, m, eq, budget)) != 0 || !*eq)
 			return r;
 		n++;
-		jdoc_conv_skip(c);
-		if (c->p < c->len && c->s[c->p] == ',')
-			c->p++;
+		jdoc_conv_after(c);
 	}
 	/* Names are distinct in a valid document: as many means the same. */
 	*eq = n == json_object_size(w);
@@ -389,11 +395,9 @@ static int jdoc_cmp_array(struct jdoc_conv *c, const json_t *w, bool *eq,
 	}
 	c->p++;
 	for (;;) {
-		jdoc_conv_skip(c);
-		if (c->p >= c->len)
-			return -ERR_INTERNAL;
-		if (c->s[c->p] == ']') {
-			c->p++;
+		if ((r = jdoc_conv_next(c, ']')) != 0) {
+			if (r < 0)
+				return r;
 			break;
 		}
 		if (n >= json_array_size(w)) {
@@ -405,9 +409,7 @@ static int jdoc_cmp_array(struct jdoc_conv *c, const json_t *w, bool *eq,
 		    !*eq)
 			return r;
 		n++;
-		jdoc_conv_skip(c);
-		if (c->p < c->len && c->s[c->p] == ',')
-			c->p++;
+		jdoc_conv_after(c);
 	}
 	*eq = n == json_array_size(w);
 	return 0;
