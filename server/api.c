@@ -14,8 +14,8 @@
 #include <strings.h>
 
 #include "catalogue.h"
-#include "enroll.h"
 #include "jsonutil.h"
+#include "session.h"
 #include "token.h"
 
 #define API_VERSION        "0.1.0"
@@ -34,10 +34,6 @@
 /* A server entry larger than this is summarised in its audit row, which
  * holds at most STORE_DETAILS_MAX bytes. */
 #define API_AUDIT_ENTRY_MAX 32768
-#define API_COOKIE_MAX      256
-/* The cookie's attributes: never readable by scripts, sent only over TLS,
- * never on a request that another site started, and only to the API. */
-#define API_COOKIE_ATTRS "; HttpOnly; Secure; SameSite=Strict; Path=/api/"
 
 /* ---- Requests, routes and answers ---- */
 
@@ -70,9 +66,9 @@ struct api_call {
 	/* "admin:NAME", or "admin:NAME (console)" in a console session. */
 	char actor[STORE_NAME_MAX + 20];
 	/* The console session, when its cookie authenticated the request. */
-	struct api_session *session;
-	char cookie[API_COOKIE_MAX]; /* a Set-Cookie value to send, or "" */
-	bool clear_cookie;           /* ... or one that clears the cookie */
+	struct session *session;
+	char cookie[SESSION_COOKIE_MAX]; /* a Set-Cookie value to send, or "" */
+	bool clear_cookie;               /* ... or one that clears the cookie */
 	int status;
 	json_t *out; /* the answer */
 	char err[API_ERR_MAX];
@@ -538,195 +534,26 @@ static int api_body_parse(struct api_call *c, const struct api_route *rt)
 	return 0;
 }
 
-/* ---- Console sessions ---- */
+/* ---- Console sessions (session.h) ---- */
 
-/* One signed-in console. A free slot has an empty id_hash. */
-struct api_session {
-	char id_hash[CRYPTO_HEX_LEN + 1]; /* SHA-256 of the cookie value */
-	char csrf[TOKEN_LEN + 1];
-	char admin_hash[CRYPTO_HEX_LEN + 1]; /* the admin token's hash */
-	int64_t created;
-	int64_t last_used;
-};
-
-struct api_sessions {
-	struct api_session *v;
-	size_t max;
-	struct enroll_limiter *limiter; /* sign-in attempts per address */
-};
-
-void api_sessions_free(struct api_sessions *s)
+int api_sessions_new(size_t max, unsigned login_rate,
+                     struct session_table **out)
 {
-	if (s == NULL)
-		return;
-	if (s->v != NULL)
-		crypto_wipe(s->v, s->max * sizeof(*s->v));
-	free(s->v);
-	enroll_limiter_free(s->limiter);
-	free(s);
+	return session_table_new(max, login_rate, out);
 }
 
-int api_sessions_new(size_t max, unsigned login_rate, struct api_sessions **out)
+void api_sessions_free(struct session_table *t)
 {
-	struct api_sessions *s = NULL;
-	int r;
-
-	if (max == 0 || login_rate == 0)
-		return -ERR_INVALID;
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->v = calloc(max, sizeof(*s->v))) == NULL) {
-		r = -ERR_NOMEM;
-		goto out;
-	}
-	s->max = max;
-	if ((r = enroll_limiter_new(login_rate, &s->limiter)) != 0)
-		goto out;
-	*out = s;
-	s = NULL;
-out:
-	api_sessions_free(s);
-	return r;
+	session_table_free(t);
 }
 
-static void api_session_drop(struct api_session *se)
-{
-	crypto_wipe(se, sizeof(*se));
-}
-
-/* Is the slot a session still alive at now? Drops one that has expired
- * (API_SESSION_TTL after sign-in, or API_SESSION_IDLE after its last
- * request). */
-static bool api_session_live(struct api_session *se, int64_t now)
-{
-	if (se->id_hash[0] == '\0')
-		return false;
-	if (now - se->created >= API_SESSION_TTL ||
-	    now - se->last_used >= API_SESSION_IDLE) {
-		api_session_drop(se);
-		return false;
-	}
-	return true;
-}
-
-size_t api_sessions_count(struct api_sessions *s, int64_t now)
-{
-	size_t i, n = 0;
-
-	for (i = 0; s != NULL && i < s->max; i++)
-		if (api_session_live(&s->v[i], now))
-			n++;
-	return n;
-}
-
-/* The live session whose cookie value is the len bytes at id, or NULL. */
-static struct api_session *api_session_find(struct api_sessions *s,
-                                            const char *id, size_t len,
-                                            int64_t now)
-{
-	char tok[TOKEN_LEN + 1], hash[CRYPTO_HEX_LEN + 1];
-	struct api_session *hit = NULL;
-	size_t i;
-
-	if (len != TOKEN_LEN)
-		return NULL;
-	memcpy(tok, id, len);
-	tok[len] = '\0';
-	if (token_hash(tok, hash) != 0)
-		return NULL;
-	for (i = 0; i < s->max; i++)
-		if (api_session_live(&s->v[i], now) &&
-		    crypto_ct_equal(s->v[i].id_hash, hash, CRYPTO_HEX_LEN))
-			hit = &s->v[i];
-	return hit;
-}
-
-/* The slot for a new session: a free or expired one, else the least
- * recently used, which is signed out. */
-static struct api_session *api_session_slot(struct api_sessions *s, int64_t now)
-{
-	struct api_session *lru = &s->v[0];
-	size_t i;
-
-	for (i = 0; i < s->max; i++) {
-		if (!api_session_live(&s->v[i], now))
-			return &s->v[i];
-		if (s->v[i].last_used < lru->last_used)
-			lru = &s->v[i];
-	}
-	api_session_drop(lru);
-	return lru;
-}
-
-/*
- * Finds the next API_SESSION_COOKIE pair of a Cookie header from *p on:
- * sets *val and *len to its value and moves *p past it. Returns false when
- * there is none left. A browser may send the name more than once (cookies
- * of other paths or domains); the caller tries each.
- */
-static bool api_cookie_next(const char **p, const char **val, size_t *len)
-{
-	static const char name[] = API_SESSION_COOKIE;
-	const size_t n = sizeof(name) - 1;
-	const char *s = *p, *end, *v;
-	size_t vlen;
-
-	for (; *s != '\0'; s = end) {
-		while (*s == ' ' || *s == '\t' || *s == ';')
-			s++;
-		end = s + strcspn(s, ";");
-		if ((size_t)(end - s) <= n || strncmp(s, name, n) != 0 ||
-		    s[n] != '=')
-			continue;
-		v = s + n + 1;
-		vlen = (size_t)(end - v);
-		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-			vlen--;
-		*val = v;
-		*len = vlen;
-		*p = end;
-		return true;
-	}
-	*p = s;
-	return false;
-}
-
-static bool api_has_session_cookie(const char *cookie)
-{
-	const char *p = cookie != NULL ? cookie : "", *v;
-	size_t len;
-
-	return api_cookie_next(&p, &v, &len);
-}
-
-/* Is the Origin header absent, or this server: "https://" and the Host
- * header? A browser sends Origin on every cross-site request that could
- * change something; "null" (a sandboxed or opaque origin) never matches. */
-static bool api_origin_ok(const struct net_request *req)
-{
-	static const char https[] = "https://";
-	const size_t n = sizeof(https) - 1;
-	const char *o = req->origin, *h = req->host;
-
-	if (o == NULL || *o == '\0')
-		return true;
-	if (h == NULL || *h == '\0')
-		return false;
-	return strncasecmp(o, https, n) == 0 && strcasecmp(o + n, h) == 0;
-}
+/* ---- Authentication ---- */
 
 /* GET and HEAD change nothing, so they need no CSRF token. */
 static bool api_is_safe_method(const char *method)
 {
 	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
-
-static bool api_csrf_ok(const struct api_session *se, const char *given)
-{
-	return given != NULL && strlen(given) == TOKEN_LEN &&
-	       crypto_ct_equal(se->csrf, given, TOKEN_LEN);
-}
-
-/* ---- Authentication ---- */
 
 /* Loads the admin token whose hash is given into c->admin, refusing an
  * unknown or revoked one, and sets the audit actor. */
@@ -775,38 +602,34 @@ static int api_auth_bearer(struct api_call *c)
  */
 static int api_auth_session(struct api_call *c)
 {
-	struct api_sessions *s = c->a->sessions;
-	const char *p = c->req->cookie, *v;
-	struct api_session *se = NULL;
+	struct session *se;
 	int64_t now = store_now(c->st);
-	size_t len;
 	int r;
 
-	while (se == NULL && api_cookie_next(&p, &v, &len))
-		se = api_session_find(s, v, len, now);
+	se = session_find(c->a->sessions, c->req->cookie, now);
 	if (se == NULL) {
 		c->clear_cookie = true;
 		return api_fail(c, 401,
 		                "console session expired or unknown; sign in "
 		                "again");
 	}
-	if (!api_origin_ok(c->req))
+	if (!session_origin_ok(c->req->origin, c->req->host))
 		return api_fail(c, 403, "Origin '%s' is not this server",
 		                jsonutil_printable(c->req->origin));
 	if (!api_is_safe_method(c->req->method) &&
-	    !api_csrf_ok(se, c->req->csrf_token))
+	    !session_csrf_ok(se, c->req->csrf_token))
 		return api_fail(
 		    c, 403,
 		    "missing or wrong X-CSRF-Token for this console "
 		    "session");
 	if ((r = api_admin_load(c, se->admin_hash, true)) != 0) {
 		if (c->status == 401) {
-			api_session_drop(se);
+			session_drop(se);
 			c->clear_cookie = true;
 		}
 		return r;
 	}
-	se->last_used = now;
+	session_touch(se, now);
 	c->session = se;
 	return 0;
 }
@@ -819,7 +642,7 @@ static int api_authenticate(struct api_call *c)
 
 	if (h != NULL && *h != '\0')
 		return api_auth_bearer(c);
-	if (c->a->sessions != NULL && api_has_session_cookie(c->req->cookie))
+	if (c->a->sessions != NULL && session_has_cookie(c->req->cookie))
 		return api_auth_session(c);
 	return api_fail(c, 401,
 	                "missing admin token (Authorization: Bearer TOKEN)");
@@ -857,28 +680,24 @@ out:
  * out. */
 static int api_session_login(struct api_call *c)
 {
-	struct api_sessions *s = c->a->sessions;
-	char hash[CRYPTO_HEX_LEN + 1], scratch[CRYPTO_HEX_LEN + 1];
-	char sid[TOKEN_LEN + 1];
-	struct api_session se, *slot;
+	struct session_table *t = c->a->sessions;
+	char hash[CRYPTO_HEX_LEN + 1];
+	struct session se;
 	int64_t now = store_now(c->st);
-	const char *p, *v;
-	size_t len;
-	int r, n;
+	int r;
 
 	memset(&se, 0, sizeof(se));
-	memset(sid, 0, sizeof(sid));
 	memset(hash, 0, sizeof(hash));
-	if (s == NULL) {
+	if (t == NULL) {
 		r = api_fail(c, 404, "console sessions are not enabled");
 		goto out;
 	}
-	if (!api_origin_ok(c->req)) {
+	if (!session_origin_ok(c->req->origin, c->req->host)) {
 		r = api_fail(c, 403, "Origin '%s' is not this server",
 		             jsonutil_printable(c->req->origin));
 		goto out;
 	}
-	if (!enroll_limiter_allow(s->limiter, c->req->peer, now)) {
+	if (!session_login_allow(t, c->req->peer, now)) {
 		r = api_fail(c, 429,
 		             "too many sign-in attempts from this address; "
 		             "wait a minute");
@@ -893,18 +712,9 @@ static int api_session_login(struct api_call *c)
 			api_login_refused(c);
 		goto out;
 	}
-	if (c->a->rng == NULL || token_new(c->a->rng, sid, se.id_hash) != 0 ||
-	    token_new(c->a->rng, se.csrf, scratch) != 0) {
+	if (session_new(c->a->rng, hash, now, &se, c->cookie,
+	                sizeof(c->cookie)) != 0) {
 		r = api_fail(c, 500, "cannot make a session");
-		goto out;
-	}
-	memcpy(se.admin_hash, hash, sizeof(hash));
-	se.created = now;
-	se.last_used = now;
-	n = snprintf(c->cookie, sizeof(c->cookie), "%s=%s" API_COOKIE_ATTRS,
-	             API_SESSION_COOKIE, sid);
-	if (n < 0 || (size_t)n >= sizeof(c->cookie)) {
-		r = api_fail(c, 500, "session cookie too long");
 		goto out;
 	}
 	if ((r = api_begin(c)) != 0 ||
@@ -912,24 +722,16 @@ static int api_session_login(struct api_call *c)
 	         c, 201,
 	         json_pack("{s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name,
 	                   "csrf", se.csrf, "created_at", (json_int_t)now,
-	                   "expires_at", (json_int_t)(now + API_SESSION_TTL),
-	                   "idle_timeout", (json_int_t)API_SESSION_IDLE))) !=
-	        0 ||
+	                   "expires_at", (json_int_t)session_expires(&se),
+	                   "idle_timeout", (json_int_t)SESSION_IDLE))) != 0 ||
 	    (r = api_commit(c, "session.login", c->admin.name, "{s:s}", "peer",
 	                    c->req->peer)) != 0)
 		goto out;
-	/* A session the browser already had is replaced, not kept. */
-	p = c->req->cookie != NULL ? c->req->cookie : "";
-	while (api_cookie_next(&p, &v, &len))
-		if ((slot = api_session_find(s, v, len, now)) != NULL)
-			api_session_drop(slot);
-	slot = api_session_slot(s, now);
-	*slot = se;
+	session_install(t, c->req->cookie, &se, now);
 out:
 	if (r != 0)
 		crypto_wipe(c->cookie, sizeof(c->cookie));
 	crypto_wipe(&se, sizeof(se));
-	crypto_wipe(sid, sizeof(sid));
 	crypto_wipe(hash, sizeof(hash));
 	return r;
 }
@@ -938,7 +740,7 @@ out:
  * that was reloaded; only this origin can read the answer). */
 static int api_session_show(struct api_call *c)
 {
-	const struct api_session *se = c->session;
+	const struct session *se = c->session;
 
 	if (se == NULL)
 		return api_fail(c, 404,
@@ -948,8 +750,8 @@ static int api_session_show(struct api_call *c)
 	    c, 200,
 	    json_pack("{s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name, "csrf",
 	              se->csrf, "created_at", (json_int_t)se->created,
-	              "expires_at", (json_int_t)(se->created + API_SESSION_TTL),
-	              "idle_timeout", (json_int_t)API_SESSION_IDLE));
+	              "expires_at", (json_int_t)session_expires(se),
+	              "idle_timeout", (json_int_t)SESSION_IDLE));
 }
 
 /* DELETE /session: signs out, and tells the browser to drop the cookie. */
@@ -966,7 +768,7 @@ static int api_session_logout(struct api_call *c)
 	        0 ||
 	    (r = api_commit(c, "session.logout", c->admin.name, NULL)) != 0)
 		return r;
-	api_session_drop(c->session);
+	session_drop(c->session);
 	c->session = NULL;
 	c->clear_cookie = true;
 	return 0;
@@ -2473,8 +2275,7 @@ static void api_respond(struct api_call *c, int r, struct net_response *resp)
 		(void)net_response_header(resp, "Set-Cookie", c->cookie);
 	else if (c->clear_cookie)
 		(void)net_response_header(resp, "Set-Cookie",
-		                          API_SESSION_COOKIE
-		                          "=" API_COOKIE_ATTRS "; Max-Age=0");
+		                          SESSION_COOKIE_CLEAR);
 	if (c->status == 401)
 		(void)net_response_header(resp, "WWW-Authenticate", "Bearer");
 	if (c->status == 405)

@@ -10,41 +10,25 @@
 
 #include "crypto.h"
 #include "net.h"
+#include "session.h"
 #include "store.h"
 
 #define API_PREFIX "/api/v1/"
 
-/* Console sessions (POST /api/v1/session; server/API.md, "Console
- * sessions"). */
-#define API_SESSION_COOKIE "mcpfleet_session"
-#define API_SESSIONS_MAX                                                       \
-	64                           /* held at once; the least recently       \
-	                                used goes when a new one needs         \
-	                                room */
-#define API_SESSION_TTL  (12 * 3600) /* seconds from sign-in */
-#define API_SESSION_IDLE (30 * 60)   /* seconds without a request */
-#define API_LOGIN_RATE                                                         \
-	10 /* sign-in attempts per address a                                   \
-	      minute */
+/* The console sessions the daemon keeps for the API (session.h): at most
+ * API_SESSIONS_MAX at once, the least recently used going when a new one
+ * needs room, and API_LOGIN_RATE sign-in attempts per address a minute. */
+#define API_SESSIONS_MAX 64
+#define API_LOGIN_RATE   10
 
-/*
- * The console sessions: in memory only (a restart signs every console out),
- * each one a random id whose SHA-256 is kept, a CSRF token, and the hash of
- * the admin token that opened it, checked again on every request (so
- * revoking that token ends its sessions). Also the per-address limit on
- * sign-in attempts. Not thread-safe: it belongs to the one thread that
- * calls api_handle().
- */
-struct api_sessions;
-
-/* Returns 0 with *out (free with api_sessions_free()), -ERR_INVALID for a
- * max or rate of 0, -ERR_NOMEM. */
+/* session_table_new() and session_table_free() under their names from
+ * before session.c, which server/core.c still calls; new code calls
+ * session.h. Returns 0 with *out, -ERR_INVALID for a max or rate
+ * of 0, -ERR_NOMEM. */
 int api_sessions_new(size_t max, unsigned login_rate,
-                     struct api_sessions **out);
-/* Wipes and frees every session. NULL-safe. */
-void api_sessions_free(struct api_sessions *s);
-/* Sessions alive at now (expired ones are dropped). */
-size_t api_sessions_count(struct api_sessions *s, int64_t now);
+                     struct session_table **out);
+/* NULL-safe. */
+void api_sessions_free(struct session_table *t);
 
 /* What the daemon core does after a committed change. Called on the
  * thread that called api_handle(), after the commit. */
@@ -75,7 +59,7 @@ struct api_ctx {
 	int64_t token_ttl;  /* default enrollment token lifetime, seconds */
 	/* Console sessions, kept by the caller across requests; NULL: none
 	 * (a session cookie is ignored and sign-in answers 404). */
-	struct api_sessions *sessions;
+	struct session_table *sessions;
 	struct api_hooks hooks;
 };
 

@@ -53,7 +53,7 @@ struct core_pub {
 	atomic_int refs;
 };
 
-struct api_sessions;
+struct session_table;
 
 /* A device's call records are stored up to through: its CallAck. */
 struct core_ack {
@@ -75,7 +75,7 @@ struct core {
 	/* Core thread only. */
 	struct store *st;
 	struct enroll_limiter *limiter;
-	struct api_sessions *sessions; /* the web console's, in memory */
+	struct session_table *sessions; /* the web console's, in memory */
 	struct core_pub *pub; /* the newest revision (the core's reference) */
 	bool dirty;           /* a change awaits its revision */
 	pthread_t thread;

@@ -129,7 +129,7 @@ static int ta_setup(void **state)
 	f->a.hooks.device_extra = ta_hook_extra;
 	f->a.hooks.connected_count = ta_hook_connected;
 	assert_int_equal(
-	    api_sessions_new(API_SESSIONS_MAX, API_LOGIN_RATE, &f->a.sessions),
+	    session_table_new(API_SESSIONS_MAX, API_LOGIN_RATE, &f->a.sessions),
 	    0);
 	*state = f;
 	return 0;
@@ -142,7 +142,7 @@ static int ta_teardown(void **state)
 	json_decref(f->ans);
 	free(f->text);
 	buf_free(&f->seen);
-	api_sessions_free(f->a.sessions);
+	session_table_free(f->a.sessions);
 	store_close(f->st);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
@@ -477,16 +477,15 @@ static void test_api_session_login(void **state)
 	struct store_audit_list l;
 	struct ta_console con;
 	struct ta_hdrs none = {0};
-	struct api_sessions *keep;
+	struct session_table *keep;
 	char tok[TOKEN_MAX + 1], target[64];
 	size_t rows;
 
 	/* A good admin token: 201, the cookie, a CSRF token, an audit row. */
 	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
 	assert_string_equal(ta_str(f->ans, "admin"), "test");
-	assert_int_equal(ta_int(f->ans, "expires_at"),
-	                 TA_NOW + API_SESSION_TTL);
-	assert_int_equal(ta_int(f->ans, "idle_timeout"), API_SESSION_IDLE);
+	assert_int_equal(ta_int(f->ans, "expires_at"), TA_NOW + SESSION_TTL);
+	assert_int_equal(ta_int(f->ans, "idle_timeout"), SESSION_IDLE);
 	assert_true(strncmp(f->set_cookie, "mcpfleet_session=", 17) == 0);
 	assert_int_equal(strlen(con.cookie), 17 + TOKEN_LEN);
 	assert_non_null(strstr(f->set_cookie, "; HttpOnly"));
@@ -495,7 +494,7 @@ static void test_api_session_login(void **state)
 	assert_non_null(strstr(f->set_cookie, "; Path=/api/"));
 	assert_string_equal(f->cache_control, "no-store");
 	ta_audit_actor(f, "admin:test (console)", "session.login");
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 1);
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 1);
 
 	/* A wrong one: 401, no cookie, and a "session.refused" row that
 	 * names the peer and never the token. */
@@ -685,14 +684,14 @@ static void test_api_session_logout(void **state)
 
 	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
 	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &other), 201);
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 2);
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 2);
 	assert_int_equal(
 	    ta_console_call(f, &con, "DELETE", "/api/v1/session", NULL), 200);
 	assert_true(json_is_true(json_object_get(f->ans, "signed_out")));
 	assert_non_null(strstr(f->set_cookie, "mcpfleet_session=;"));
 	assert_non_null(strstr(f->set_cookie, "Max-Age=0"));
 	ta_audit_actor(f, "admin:test (console)", "session.logout");
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 1);
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 1);
 	/* That session is gone; the other one is not. */
 	ta_console_call(f, &con, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, "sign in again");
@@ -705,7 +704,7 @@ static void test_api_session_logout(void **state)
 	assert_int_equal(ta_request(f, &hd, "POST", "/api/v1/session",
 	                            "{\"token\":\"" TA_TOKEN "\"}"),
 	                 201);
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 1);
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 1);
 	ta_console_call(f, &other, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, NULL);
 }
@@ -716,30 +715,29 @@ static void test_api_session_expiry(void **state)
 	struct ta_console con;
 	int64_t t;
 
-	/* Idle: API_SESSION_IDLE without a request ends it. */
+	/* Idle: SESSION_IDLE without a request ends it. */
 	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
-	store_set_now(f->st, TA_NOW + API_SESSION_IDLE - 1);
+	store_set_now(f->st, TA_NOW + SESSION_IDLE - 1);
 	assert_int_equal(ta_console_call(f, &con, "GET", "/api/v1/users", NULL),
 	                 200);
-	store_set_now(f->st, TA_NOW + 2 * API_SESSION_IDLE - 2);
+	store_set_now(f->st, TA_NOW + 2 * SESSION_IDLE - 2);
 	assert_int_equal(ta_console_call(f, &con, "GET", "/api/v1/users", NULL),
 	                 200);
-	store_set_now(f->st, TA_NOW + 3 * API_SESSION_IDLE - 2);
+	store_set_now(f->st, TA_NOW + 3 * SESSION_IDLE - 2);
 	ta_console_call(f, &con, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, "expired");
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 0);
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 0);
 
-	/* Absolute: API_SESSION_TTL after sign-in, however busy. */
+	/* Absolute: SESSION_TTL after sign-in, however busy. */
 	store_set_now(f->st, TA_NOW);
 	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
-	for (t = TA_NOW; t < TA_NOW + API_SESSION_TTL;
-	     t += API_SESSION_IDLE / 2) {
+	for (t = TA_NOW; t < TA_NOW + SESSION_TTL; t += SESSION_IDLE / 2) {
 		store_set_now(f->st, t);
 		assert_int_equal(
 		    ta_console_call(f, &con, "GET", "/api/v1/status", NULL),
 		    200);
 	}
-	store_set_now(f->st, TA_NOW + API_SESSION_TTL);
+	store_set_now(f->st, TA_NOW + SESSION_TTL);
 	ta_console_call(f, &con, "GET", "/api/v1/status", NULL);
 	ta_expect(f, 401, "expired");
 }
@@ -762,7 +760,7 @@ static void test_api_session_revoked_admin(void **state)
 	ta_console_call(f, &con, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, "revoked");
 	assert_non_null(strstr(f->set_cookie, "Max-Age=0"));
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW), 0);
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 0);
 }
 
 static void test_api_session_rate_limit(void **state)
@@ -792,7 +790,7 @@ static void test_api_session_max(void **state)
 {
 	struct ta *f = *state;
 	struct ta_console first, c;
-	struct api_sessions *s = NULL;
+	struct session_table *s = NULL;
 	char peer[32];
 	int i;
 
@@ -803,22 +801,22 @@ static void test_api_session_max(void **state)
 		store_set_now(f->st, TA_NOW + i);
 		assert_int_equal(ta_login(f, TA_TOKEN, peer, &c), 201);
 	}
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW + i),
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW + i),
 	                 API_SESSIONS_MAX);
 	/* The table is full: the least recently used session goes. */
 	store_set_now(f->st, TA_NOW + i);
 	assert_int_equal(ta_login(f, TA_TOKEN, "10.1.0.1", &c), 201);
-	assert_int_equal(api_sessions_count(f->a.sessions, TA_NOW + i),
+	assert_int_equal(session_table_count(f->a.sessions, TA_NOW + i),
 	                 API_SESSIONS_MAX);
 	ta_console_call(f, &first, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, NULL);
 	assert_int_equal(ta_console_call(f, &c, "GET", "/api/v1/users", NULL),
 	                 200);
 	/* Bad arguments. */
-	assert_int_equal(api_sessions_new(0, 1, &s), -ERR_INVALID);
-	assert_int_equal(api_sessions_new(1, 0, &s), -ERR_INVALID);
+	assert_int_equal(session_table_new(0, 1, &s), -ERR_INVALID);
+	assert_int_equal(session_table_new(1, 0, &s), -ERR_INVALID);
 	assert_null(s);
-	api_sessions_free(NULL);
+	session_table_free(NULL);
 }
 
 /* ---- Routing ---- */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of mcpfleetctl (server/ctl.c): durations and times, the requests
+/* Tests of mcpfleetctl (server/ctl/ctl.c): durations and times, the requests
  * that arguments become, exit codes, and real commands against a fake API
  * served by server/net.c on loopback. */
 #define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, ptsname */

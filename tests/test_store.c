@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests: server/store.c over each backend, server/store_sqlite.c and
- * server/store_pg.c. Every case runs once per backend: SQLite always,
+/* Unit tests: server/store/store.c over each backend, store_sqlite.c and
+ * store_pg.c beside it. Every case runs once per backend: SQLite always,
  * PostgreSQL when MCPFLEET_TEST_PG names a database to clear and use
  * (tests/pg/cluster.sh provides one). "test_store sqlite" or "test_store
  * postgres" runs one backend only. */

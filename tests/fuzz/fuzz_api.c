@@ -71,7 +71,7 @@ static void fuzz_api_cleanup(void)
 	char path[320];
 	size_t i;
 
-	api_sessions_free(fuzz_api.a.sessions);
+	session_table_free(fuzz_api.a.sessions);
 	store_close(fuzz_api.st);
 	crypto_rng_free(fuzz_api.rng);
 	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
@@ -230,8 +230,8 @@ static void fuzz_api_init(void)
 	fuzz_api.a.token_ttl = 86400;
 	fuzz_api.a.hooks.changed = fuzz_api_changed;
 	fuzz_api.a.hooks.revoked = fuzz_api_revoked;
-	if (api_sessions_new(API_SESSIONS_MAX, API_LOGIN_RATE,
-	                     &fuzz_api.a.sessions) != 0)
+	if (session_table_new(API_SESSIONS_MAX, API_LOGIN_RATE,
+	                      &fuzz_api.a.sessions) != 0)
 		abort();
 
 	fuzz_api_seed("POST", "/api/v1/users",

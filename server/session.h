@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* The web console's sessions: who is signed in, by which cookie, with which
+ * CSRF token, until when; and the limit on sign-in attempts. */
+#ifndef MCPFLEET_SESSION_H
+#define MCPFLEET_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "token.h"
+
+/* server/API.md, "Console sessions". */
+#define SESSION_COOKIE     "mcpfleet_session"
+#define SESSION_TTL        (12 * 3600) /* seconds from sign-in */
+#define SESSION_IDLE       (30 * 60)   /* seconds without a request */
+#define SESSION_COOKIE_MAX 256         /* bytes of a Set-Cookie value */
+/* The cookie's attributes: never readable by scripts, sent only over TLS,
+ * never on a request that another site started, and only to the API. */
+#define SESSION_COOKIE_ATTRS "; HttpOnly; Secure; SameSite=Strict; Path=/api/"
+/* The Set-Cookie value that tells the browser to drop the cookie. */
+#define SESSION_COOKIE_CLEAR                                                   \
+	SESSION_COOKIE "=" SESSION_COOKIE_ATTRS "; Max-Age=0"
+
+/* One signed-in console. Only the SHA-256 of the cookie value is kept;
+ * the admin token that opened it is checked again on every request by its
+ * hash, so revoking that token ends the session. */
+struct session {
+	char id_hash[CRYPTO_HEX_LEN + 1]; /* "" in a free slot */
+	char csrf[TOKEN_LEN + 1];
+	char admin_hash[CRYPTO_HEX_LEN + 1];
+	int64_t created;
+	int64_t last_used;
+};
+
+/*
+ * The sessions: in memory only (a restart signs every console out), at
+ * most max at once, and the per-address limit on sign-in attempts. Not
+ * thread-safe: it belongs to the one thread that answers the API.
+ */
+struct session_table;
+
+/* Returns 0 with *out (free with session_table_free()), -ERR_INVALID for
+ * a max or login_rate of 0, -ERR_NOMEM. */
+int session_table_new(size_t max, unsigned login_rate,
+                      struct session_table **out);
+/* Wipes and frees every session. NULL-safe. */
+void session_table_free(struct session_table *t);
+/* Sessions alive at now (expired ones are dropped). NULL-safe: 0. */
+size_t session_table_count(struct session_table *t, int64_t now);
+
+/* True when peer may try to sign in at now, and counts the attempt
+ * (login_rate a minute per address). */
+bool session_login_allow(struct session_table *t, const char *peer,
+                         int64_t now);
+
+/*
+ * Makes a session for the admin token whose hash is admin_hash, opened at
+ * now: fills *se and writes the Set-Cookie value that carries its id
+ * into cookie (size bytes). The session is not in any table until
+ * session_install(). Returns 0, -ERR_CRYPTO (rng NULL or failing), or
+ * -ERR_TRUNC when the cookie does not fit; the caller wipes *se and
+ * cookie when done.
+ */
+int session_new(struct crypto_rng *rng, const char *admin_hash, int64_t now,
+                struct session *se, char *cookie, size_t size);
+/* Puts se into t, signing out the sessions that the Cookie header (NULL:
+ * none) already names, and the least recently used one if t is full. */
+void session_install(struct session_table *t, const char *cookie_header,
+                     const struct session *se, int64_t now);
+
+/* The live session that a Cookie header (NULL: none) names, or NULL. A
+ * browser may send SESSION_COOKIE more than once (cookies of other paths
+ * or domains); each is tried. The session stays owned by t. */
+struct session *session_find(struct session_table *t, const char *cookie_header,
+                             int64_t now);
+/* Does the Cookie header (NULL: none) carry SESSION_COOKIE at all? */
+bool session_has_cookie(const char *cookie_header);
+/* Records a request at now, which keeps the session alive. */
+void session_touch(struct session *se, int64_t now);
+/* Signs a session out: wipes it and frees its slot. */
+void session_drop(struct session *se);
+/* When the session ends however busy it is: SESSION_TTL after sign-in. */
+int64_t session_expires(const struct session *se);
+
+/* Is given (NULL: none) the session's CSRF token? Constant time. */
+bool session_csrf_ok(const struct session *se, const char *given);
+/* Is the Origin header (NULL or "": absent) this server, "https://" and
+ * the Host header? Absent is fine; "null" never matches. */
+bool session_origin_ok(const char *origin, const char *host);
+
+#endif
