@@ -276,6 +276,14 @@ out:
 
 static void publish_entry_clear(struct publication_entry *e)
 {
+	/* A shared entry is another publication's too: only this copy of
+	 * its data key goes. */
+	if (e->refs != NULL && atomic_fetch_sub(e->refs, 1) != 1) {
+		explicit_bzero(e->data_key, sizeof(e->data_key));
+		memset(e, 0, sizeof(*e));
+		return;
+	}
+	free(e->refs);
 	free(e->device_id);
 	free(e->user);
 	crypto_secret_free(e->envelope, e->envelope_len);
@@ -294,6 +302,9 @@ static int publish_entry(struct publish_work *w, size_t i,
 
 	e->user_id = dev->user_id;
 	memcpy(e->view_hash, u->hash, CRYPTO_HASH_LEN);
+	if ((e->refs = malloc(sizeof(*e->refs))) == NULL)
+		return -ERR_NOMEM;
+	atomic_init(e->refs, 1);
 	if (devsecret_derive(w->master, dev->id, e->data_key) != 0 ||
 	    devsecret_key_id(e->data_key, e->data_key_id) != 0)
 		return -ERR_INTERNAL;
@@ -327,6 +338,7 @@ static int publish_sign(struct publish_work *w, struct publication *p,
 	for (i = 0; i < w->nactive; i++) {
 		uint8_t *buf = NULL;
 
+		p->v[i].revision = p->revision;
 		w->payloads[i].kind = ENVELOPE_CATALOGUE;
 		if ((r = publish_payload(
 		         w, w->active[i],
@@ -467,6 +479,155 @@ out:
 	/* The first error's message is the one that matters. */
 	if (r != 0)
 		(void)store_rollback(st, NULL);
+	publication_free(p);
+	publish_work_free(&w);
+	return r;
+}
+
+/* Loads the devices ids into w->devs, as store_device_list() would. */
+static int publish_load_devices(struct store *st, struct publish_work *w,
+                                const char *const *ids, size_t n,
+                                struct diag *d)
+{
+	size_t i;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((w->devs.v = calloc(n, sizeof(*w->devs.v))) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	for (i = 0; i < n; i++) {
+		if ((r = store_device_get(st, ids[i], &w->devs.v[w->devs.n],
+		                          d)) != 0)
+			return r;
+		w->devs.n++;
+	}
+	return 0;
+}
+
+/* Drops the active devices named twice (w->active is sorted by id). */
+static void publish_dedupe(struct publish_work *w)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nactive; i++)
+		if (n == 0 ||
+		    strcmp(w->active[n - 1]->id, w->active[i]->id) != 0)
+			w->active[n++] = w->active[i];
+	w->nactive = n;
+}
+
+/*
+ * Fills p with base's entries (shared: one more reference each) and add's
+ * (moved: add keeps none), by device id; add's entry wins over base's of
+ * the same device. Returns 0 or -ERR_NOMEM / -ERR_INTERNAL, with p and add
+ * unchanged.
+ */
+static int publish_merge(const struct publication *base,
+                         struct publication *add, struct publication *p)
+{
+	struct publication_entry *v;
+	size_t i = 0, k = 0, n = 0;
+	int c;
+
+	for (i = 0; i < base->n; i++)
+		if (base->v[i].refs == NULL)
+			return -ERR_INTERNAL; /* not publish_build()'s */
+	if ((v = calloc(base->n + add->n + 1, sizeof(*v))) == NULL)
+		return -ERR_NOMEM;
+	i = 0;
+	while (i < base->n || k < add->n) {
+		c = i == base->n ? 1
+		    : k == add->n
+		        ? -1
+		        : strcmp(base->v[i].device_id, add->v[k].device_id);
+		if (c < 0) {
+			v[n] = base->v[i++];
+			atomic_fetch_add(v[n++].refs, 1);
+			continue;
+		}
+		if (c == 0)
+			i++;
+		v[n++] = add->v[k++];
+	}
+	for (k = 0; k < add->n; k++)
+		memset(&add->v[k], 0, sizeof(add->v[k]));
+	add->n = 0;
+	p->v = v;
+	p->n = n;
+	return 0;
+}
+
+int publish_add(struct store *st, const struct pki *pki,
+                const struct publish_settings *set, struct crypto_rng *rng,
+                const struct publication *base, const char *const *ids,
+                size_t n, struct publication **out, struct diag *d)
+{
+	struct publish_work w;
+	struct publication *p = NULL, *add = NULL;
+	int64_t rev = 0;
+	size_t i;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	if (pki == NULL || pki->signer == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "publish: no catalogue signing key");
+	if (base == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "publish: no revision to add devices to");
+	if ((r = store_begin(st, d)) != 0)
+		return r;
+	if ((r = store_revision_bump(st, &rev, d)) != 0 ||
+	    (r = store_snapshot_load(st, &w.snap, d)) != 0 ||
+	    (r = publish_load_devices(st, &w, ids, n, d)) != 0)
+		goto out;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (add = calloc(1, sizeof(*add))) == NULL ||
+	    (r = publish_collect(&w)) != 0) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+		goto out;
+	}
+	publish_dedupe(&w);
+	add->revision = p->revision = (uint64_t)rev;
+	add->issued_at = p->issued_at = store_now(st);
+	if (w.nactive > 0) {
+		if ((add->v = calloc(w.nactive, sizeof(*add->v))) == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0,
+			             "publish: out of memory");
+			goto out;
+		}
+		add->n = w.nactive;
+		w.master = pki->master;
+		if (set != NULL)
+			w.set = *set;
+		if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0)
+			goto out;
+		view_ctx_set_sealing(w.ctx, true);
+		if ((r = publish_views(&w, d)) != 0)
+			goto out;
+		for (i = 0; i < w.nactive; i++)
+			if (publish_entry(&w, i, &add->v[i]) != 0) {
+				r = diag_set(d, ERR_NOMEM, 0, 0,
+				             "publish: out of memory");
+				goto out;
+			}
+		if ((r = publish_sign(&w, add, pki, rng, d)) != 0 ||
+		    (r = publish_record(st, &w, add, d)) != 0)
+			goto out;
+	}
+	if ((r = publish_merge(base, add, p)) != 0) {
+		r = diag_set(d, -r, 0, 0, "publish: %s", err_str(r));
+		goto out;
+	}
+	if ((r = store_commit(st, d)) != 0)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	if (r != 0)
+		(void)store_rollback(st, NULL);
+	publication_free(add);
 	publication_free(p);
 	publish_work_free(&w);
 	return r;
