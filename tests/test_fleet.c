@@ -232,6 +232,7 @@ struct tf_agent {
 	uint64_t applied;
 	uint8_t data_key[DEVSECRET_KEY_LEN]; /* from the server's DeviceKey */
 	bool have_key;
+	uint64_t leaves; /* the leaf count of the last envelope's revision */
 };
 
 static void tf_agent_free(struct tf_agent *a)
@@ -521,6 +522,8 @@ static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 	packed = malloc(plen + 1);
 	assert_non_null(packed);
 	mcpfleet__v1__signed_envelope__pack(fr->envelope, packed);
+	a->leaves =
+	    fr->envelope->proof != NULL ? fr->envelope->proof->leaf_count : 0;
 	mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
 	o = calloc(1, sizeof(*o));
 	assert_non_null(o);
@@ -936,6 +939,89 @@ static void test_fleet_revoke_connected_and_offline(void **state)
 	tf_agent_free(&b);
 }
 
+/* The revision counter, as GET /api/v1/status has it. */
+static int64_t tf_revision(void)
+{
+	json_t *j = NULL;
+	int64_t rev;
+
+	assert_int_equal(tf_api("GET", "/api/v1/status", NULL, &j), 200);
+	rev = (int64_t)json_integer_value(json_object_get(j, "revision"));
+	json_decref(j);
+	return rev;
+}
+
+#define TF_ENROLL_RUN 5
+
+/*
+ * Enrollments one after another: each new device is in a revision of its
+ * own at once (one revision, one leaf, however many devices there are), its
+ * first envelope is its user's view, and a connected device of the same
+ * user is sent nothing. A change after them still reaches every one.
+ */
+static void test_fleet_enroll_adds_one_revision(void **state)
+{
+	struct tf_agent a[TF_ENROLL_RUN];
+	struct envelope_opened *o, *first = NULL;
+	char why[256], tok[TOKEN_MAX + 1];
+	int64_t before;
+	size_t i, k;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"ivy\"}");
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"ivy-fs\", \"entry\": {\"command\": \"ivy\"}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"ivy-fs\", \"user\": \"ivy\"}");
+	for (i = 0; i < TF_ENROLL_RUN; i++) {
+		snprintf(tok, sizeof(tok), "%s", tf_token("ivy", 3600, 1));
+		before = tf_revision();
+		assert_int_equal(tf_enroll(&a[i], tok, why, sizeof(why)), 200);
+		assert_int_equal(tf_revision(), before + 1);
+		tf_agent_connect(&a[i]);
+		o = tf_recv(&a[i], TF_WAIT_MS);
+		assert_non_null(o);
+		assert_int_equal(o->kind, ENVELOPE_CATALOGUE);
+		assert_int_equal(o->revision, before + 1);
+		/* Signed alone: not with every other device again. */
+		assert_int_equal(a[i].leaves, 1);
+		assert_string_equal(o->catalogue->device_id, a[i].device_id);
+		assert_non_null(tf_server(o, "ivy-fs"));
+		if (first == NULL) {
+			first = o;
+			continue;
+		}
+		assert_int_equal(o->catalogue->n_servers,
+		                 first->catalogue->n_servers);
+		for (k = 0; k < o->catalogue->n_servers; k++)
+			assert_string_equal(o->catalogue->servers[k]->name,
+			                    first->catalogue->servers[k]->name);
+		tf_opened_free(o);
+		/* The ones before it had nothing new. */
+		assert_true(tf_quiet(&a[0], 100));
+	}
+	tf_opened_free(first);
+	/* After a run of added revisions, a change builds everyone's. */
+	tf_ok(200, "PUT", "/api/v1/servers/ivy-fs",
+	      "{\"entry\": {\"command\": \"ivy2\"}}");
+	for (i = 0; i < TF_ENROLL_RUN; i++) {
+		o = tf_wait_server(&a[i], "ivy-fs", true);
+		assert_string_equal(tf_server(o, "ivy-fs")->command, "ivy2");
+		tf_opened_free(o);
+	}
+	/* And a revocation takes effect at once, as ever. */
+	{
+		char path[96];
+
+		snprintf(path, sizeof(path), "/api/v1/devices/%s/revoke",
+		         a[2].device_id);
+		tf_ok(200, "POST", path, "{\"reason\": \"test\"}");
+	}
+	tf_expect_revoked(&a[2]);
+	for (i = 0; i < TF_ENROLL_RUN; i++)
+		tf_agent_free(&a[i]);
+}
+
 static void test_fleet_refuses_strangers(void **state)
 {
 	struct tf_fixture *f = *state;
@@ -1232,6 +1318,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_fleet_push_on_every_change),
 	    cmocka_unit_test(test_fleet_secrets_stay_with_their_user),
 	    cmocka_unit_test(test_fleet_revoke_connected_and_offline),
+	    cmocka_unit_test(test_fleet_enroll_adds_one_revision),
 	    cmocka_unit_test(test_fleet_refuses_strangers),
 	    cmocka_unit_test(test_fleet_bad_frame_closes_only_that),
 	    cmocka_unit_test(test_fleet_nul_in_frame_string_closes),
