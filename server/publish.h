@@ -20,9 +20,9 @@ struct publication_entry {
 	/* The revision its envelope was signed at: the publication's, or an
 	 * older one for an entry that publish_add() carried over. */
 	uint64_t revision;
-	/* Shared by every publication that carries this entry (publish_add()
-	 * copies entries, not what they point to); NULL: this one only. */
-	atomic_int *refs;
+	/* One per publication that carries this entry: publish_add() shares
+	 * the entries of its base, never copies them. */
+	atomic_int refs;
 	int64_t user_id;
 	char *user;
 	uint8_t *envelope; /* packed SignedEnvelope of its Catalogue */
@@ -45,7 +45,7 @@ struct publication_entry {
 struct publication {
 	uint64_t revision; /* the newest of its entries' */
 	int64_t issued_at;
-	struct publication_entry *v; /* sorted by device_id */
+	struct publication_entry **v; /* sorted by device_id */
 	size_t n;
 };
 

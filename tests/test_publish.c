@@ -247,7 +247,7 @@ static void test_publish_envelopes_open_per_device(void **state)
 	/* The revoked device gets nothing. */
 	assert_int_equal(p->n, 3);
 	for (i = 0; i < p->n; i++) {
-		const struct publication_entry *e = &p->v[i];
+		const struct publication_entry *e = p->v[i];
 
 		assert_string_equal(e->device_id, ids[i]);
 		assert_string_equal(e->user, users[i]);
@@ -289,19 +289,19 @@ static void test_publish_envelopes_open_per_device(void **state)
 	/* Another device's envelope does not open as this one, nor as this
 	 * device of another user, nor under another key. */
 	memset(&o, 0, sizeof(o));
-	assert_int_equal(envelope_open(p->v[0].envelope, p->v[0].envelope_len,
+	assert_int_equal(envelope_open(p->v[0]->envelope, p->v[0]->envelope_len,
 	                               f->pub, "alice", "dev-a2", &o, &d),
 	                 -ERR_VERIFY);
-	assert_int_equal(envelope_open(p->v[2].envelope, p->v[2].envelope_len,
+	assert_int_equal(envelope_open(p->v[2]->envelope, p->v[2]->envelope_len,
 	                               f->pub, "alice", "dev-b1", &o, &d),
 	                 -ERR_VERIFY);
-	assert_int_equal(envelope_open(p->v[2].envelope, p->v[2].envelope_len,
+	assert_int_equal(envelope_open(p->v[2]->envelope, p->v[2]->envelope_len,
 	                               f->other, "bob", "dev-b1", &o, &d),
 	                 -ERR_VERIFY);
 	/* Both of alice's devices carry one view. */
-	assert_memory_equal(p->v[0].view_hash, p->v[1].view_hash,
+	assert_memory_equal(p->v[0]->view_hash, p->v[1]->view_hash,
 	                    CRYPTO_HASH_LEN);
-	assert_memory_not_equal(p->v[0].view_hash, p->v[2].view_hash,
+	assert_memory_not_equal(p->v[0]->view_hash, p->v[2]->view_hash,
 	                        CRYPTO_HASH_LEN);
 	publication_free(p);
 }
@@ -322,8 +322,8 @@ static void test_publish_records_revision(void **state)
 	assert_int_equal(rev.revision, 1);
 	assert_int_equal(rev.leaf_count, 3);
 	/* The recorded root and signature are the envelopes' own. */
-	env = mcpfleet__v1__signed_envelope__unpack(NULL, p->v[1].envelope_len,
-	                                            p->v[1].envelope);
+	env = mcpfleet__v1__signed_envelope__unpack(NULL, p->v[1]->envelope_len,
+	                                            p->v[1]->envelope);
 	assert_non_null(env);
 	assert_int_equal(crypto_hex(env->merkle_root.data, env->merkle_root.len,
 	                            hex, sizeof(hex)),
@@ -365,11 +365,11 @@ static void test_publish_view_hash_tracks_changes(void **state)
 	 * envelopes (revision, signature) differ. */
 	assert_int_equal(p2->n, p1->n);
 	for (i = 0; i < p1->n; i++) {
-		assert_memory_equal(p1->v[i].view_hash, p2->v[i].view_hash,
+		assert_memory_equal(p1->v[i]->view_hash, p2->v[i]->view_hash,
 		                    CRYPTO_HASH_LEN);
-		assert_false(p1->v[i].envelope_len == p2->v[i].envelope_len &&
-		             memcmp(p1->v[i].envelope, p2->v[i].envelope,
-		                    p1->v[i].envelope_len) == 0);
+		assert_false(p1->v[i]->envelope_len == p2->v[i]->envelope_len &&
+		             memcmp(p1->v[i]->envelope, p2->v[i]->envelope,
+		                    p1->v[i]->envelope_len) == 0);
 	}
 	/* A new version of alice's token changes her devices' views only. */
 	tu_ok(store_user_get(f->st, "alice", &u, &d), &d);
@@ -378,15 +378,15 @@ static void test_publish_view_hash_tracks_changes(void **state)
 	p3 = tp_build(f);
 	assert_int_equal(p3->revision, 3);
 	for (i = 0; i < p3->n; i++) {
-		bool alice = strcmp(p3->v[i].user, "alice") == 0;
+		bool alice = strcmp(p3->v[i]->user, "alice") == 0;
 
 		if (alice)
-			assert_memory_not_equal(p2->v[i].view_hash,
-			                        p3->v[i].view_hash,
+			assert_memory_not_equal(p2->v[i]->view_hash,
+			                        p3->v[i]->view_hash,
 			                        CRYPTO_HASH_LEN);
 		else
-			assert_memory_equal(p2->v[i].view_hash,
-			                    p3->v[i].view_hash,
+			assert_memory_equal(p2->v[i]->view_hash,
+			                    p3->v[i]->view_hash,
 			                    CRYPTO_HASH_LEN);
 	}
 	a = publication_find(p3, "dev-a1");
@@ -469,8 +469,8 @@ static void test_publish_omitted_json_and_find(void **state)
 
 	(void)tp_secret(f, "GITHUB_TOKEN", STORE_SCOPE_ORG, 0, "t");
 	p = tp_build(f);
-	assert_string_equal(p->v[0].omitted_json, "[]");
-	assert_int_equal(p->v[0].nsecret_ids, 1);
+	assert_string_equal(p->v[0]->omitted_json, "[]");
+	assert_int_equal(p->v[0]->nsecret_ids, 1);
 	publication_free(p);
 }
 
@@ -581,10 +581,10 @@ static void test_publish_add_signs_only_the_new(void **state)
 	assert_int_equal(rev.revision, 2);
 	assert_int_equal(rev.leaf_count, 2);
 	for (i = 0; i + 1 < p->n; i++)
-		assert_true(strcmp(p->v[i].device_id, p->v[i + 1].device_id) <
+		assert_true(strcmp(p->v[i]->device_id, p->v[i + 1]->device_id) <
 		            0);
 	for (i = 0; i < base->n; i++) {
-		eb = &base->v[i];
+		eb = base->v[i];
 		e = publication_find(p, eb->device_id);
 		assert_non_null(e);
 		assert_ptr_equal(e->envelope, eb->envelope);
