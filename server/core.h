@@ -39,11 +39,13 @@ struct core_device {
 	size_t revocation_len;
 };
 
-/* Every device, sorted by serial: an immutable snapshot the core replaces
- * whole. */
+/* Every device, sorted by serial. The core thread alone changes it, under
+ * mu: an enrolled device is inserted (core_dir_add() in core.c), and a
+ * revocation replaces the whole directory, rebuilt from the store. */
 struct core_dir {
 	struct core_device *v;
 	size_t n;
+	size_t cap; /* room in v */
 	atomic_int refs;
 };
 
@@ -51,6 +53,11 @@ struct core_dir {
 struct core_pub {
 	struct publication *p;
 	atomic_int refs;
+	/* When p is the revision base plus the devices added (publish_add()),
+	 * and base is the one the hub holds, only those may have news. */
+	uint64_t base; /* 0: every device's view was built anew */
+	char **added;
+	size_t nadded;
 };
 
 struct session_table;
@@ -78,6 +85,8 @@ struct core {
 	struct session_table *sessions; /* the web console's, in memory */
 	struct core_pub *pub; /* the newest revision (the core's reference) */
 	bool dirty;           /* a change awaits its revision */
+	char **added;         /* devices enrolled since, awaiting theirs */
+	size_t nadded;
 	pthread_t thread;
 	bool thread_started;
 

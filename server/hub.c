@@ -234,7 +234,8 @@ static void hub_push(struct hub *h, struct hub_conn *hc)
 		net_close(hc->nc, NET_CLOSE_GOING_AWAY, "too slow");
 		return;
 	}
-	if (p->revision <= hc->applied)
+	/* An entry publish_add() carried over keeps its older revision. */
+	if (e->revision <= hc->applied)
 		return;
 	if (hc->sent &&
 	    memcmp(hc->sent_hash, e->view_hash, CRYPTO_HASH_LEN) == 0)
@@ -250,7 +251,7 @@ static void hub_push(struct hub *h, struct hub_conn *hc)
 	memcpy(hc->sent_hash, e->view_hash, CRYPTO_HASH_LEN);
 	hc->sent = true;
 	if (e->nsecret_ids > 0)
-		core_submit_delivery(h->core, hc->device_id, p->revision,
+		core_submit_delivery(h->core, hc->device_id, e->revision,
 		                     e->secret_ids, e->nsecret_ids);
 }
 
@@ -577,12 +578,24 @@ static void hub_on_wake(void *arg)
 	}
 	free(kicks);
 	pub = core_take_pub(c);
-	if (pub != NULL) {
+	if (pub == NULL)
+		return;
+	/* Devices just enrolled, added to the revision the hub holds: the
+	 * others' entries are the same, and a wake costs no walk of every
+	 * connection. */
+	if (pub->base != 0 && h->pub != NULL &&
+	    h->pub->p->revision == pub->base) {
 		core_pub_release(h->pub);
 		h->pub = pub;
-		for (hc = h->all; hc != NULL; hc = hc->next)
-			hub_push(h, hc);
+		for (i = 0; i < pub->nadded; i++)
+			if ((hc = hub_find(h, pub->added[i])) != NULL)
+				hub_push(h, hc);
+		return;
 	}
+	core_pub_release(h->pub);
+	h->pub = pub;
+	for (hc = h->all; hc != NULL; hc = hc->next)
+		hub_push(h, hc);
 }
 
 static int hub_on_request(void *arg, struct net_exchange *ex,

@@ -274,24 +274,51 @@ out:
 	return r;
 }
 
-static void publish_entry_clear(struct publication_entry *e)
+/* Drops one reference to e; the last frees it. NULL-safe. */
+static void publish_entry_release(struct publication_entry *e)
 {
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
 	free(e->device_id);
 	free(e->user);
 	crypto_secret_free(e->envelope, e->envelope_len);
 	explicit_bzero(e->data_key, sizeof(e->data_key));
 	free(e->secret_ids);
 	free(e->omitted_json);
-	memset(e, 0, sizeof(*e));
+	free(e);
 }
 
-/* Fills entry i (device w->active[i]) but for its envelope. */
+static int publish_entry_fill(const struct publish_work *w,
+                              const struct store_device *dev,
+                              const struct publish_user *u,
+                              struct publication_entry *e);
+
+/* A new entry for device w->active[i] (*out), but for its envelope.
+ * Returns 0, -ERR_NOMEM or -ERR_INTERNAL. */
 static int publish_entry(struct publish_work *w, size_t i,
-                         struct publication_entry *e)
+                         struct publication_entry **out)
 {
 	const struct store_device *dev = w->active[i];
 	const struct publish_user *u = publish_user_find(w, dev->user_id);
+	struct publication_entry *e = calloc(1, sizeof(*e));
+	int r;
 
+	if (e == NULL)
+		return -ERR_NOMEM;
+	atomic_init(&e->refs, 1);
+	if ((r = publish_entry_fill(w, dev, u, e)) != 0) {
+		publish_entry_release(e);
+		return r;
+	}
+	*out = e;
+	return 0;
+}
+
+static int publish_entry_fill(const struct publish_work *w,
+                              const struct store_device *dev,
+                              const struct publish_user *u,
+                              struct publication_entry *e)
+{
 	e->user_id = dev->user_id;
 	memcpy(e->view_hash, u->hash, CRYPTO_HASH_LEN);
 	if (devsecret_derive(w->master, dev->id, e->data_key) != 0 ||
@@ -327,10 +354,11 @@ static int publish_sign(struct publish_work *w, struct publication *p,
 	for (i = 0; i < w->nactive; i++) {
 		uint8_t *buf = NULL;
 
+		p->v[i]->revision = p->revision;
 		w->payloads[i].kind = ENVELOPE_CATALOGUE;
 		if ((r = publish_payload(
 		         w, w->active[i],
-		         publish_user_find(w, w->active[i]->user_id), &p->v[i],
+		         publish_user_find(w, w->active[i]->user_id), p->v[i],
 		         p->revision, p->issued_at, rng, &buf,
 		         &w->payloads[i].len)) != 0)
 			return diag_set(d, r, 0, 0,
@@ -342,8 +370,8 @@ static int publish_sign(struct publish_work *w, struct publication *p,
 	                             pki->signer, rng, &w->batch, d)) != 0)
 		return r;
 	for (i = 0; i < w->nactive; i++)
-		if (envelope_batch_pack(w->batch, i, &p->v[i].envelope,
-		                        &p->v[i].envelope_len) != 0)
+		if (envelope_batch_pack(w->batch, i, &p->v[i]->envelope,
+		                        &p->v[i]->envelope_len) != 0)
 			return diag_set(d, ERR_NOMEM, 0, 0,
 			                "publish: out of memory packing the "
 			                "envelope of %s",
@@ -472,17 +500,179 @@ out:
 	return r;
 }
 
+/* Loads the devices ids into w->devs, as store_device_list() would. */
+static int publish_load_devices(struct store *st, struct publish_work *w,
+                                const char *const *ids, size_t n,
+                                struct diag *d)
+{
+	size_t i;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((w->devs.v = calloc(n, sizeof(*w->devs.v))) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	for (i = 0; i < n; i++) {
+		if ((r = store_device_get(st, ids[i], &w->devs.v[w->devs.n],
+		                          d)) != 0)
+			return r;
+		w->devs.n++;
+	}
+	return 0;
+}
+
+/* Drops the active devices named twice (w->active is sorted by id). */
+static void publish_dedupe(struct publish_work *w)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->nactive; i++)
+		if (n == 0 ||
+		    strcmp(w->active[n - 1]->id, w->active[i]->id) != 0)
+			w->active[n++] = w->active[i];
+	w->nactive = n;
+}
+
+/* Where device_id is or would go in p's entries. */
+static size_t publish_pos(const struct publication *p, const char *device_id)
+{
+	size_t lo = 0, hi = p->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(p->v[mid]->device_id, device_id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Fills p with base's entries (shared: one more reference each) and add's
+ * (moved: add keeps none), by device id; add's entry wins over base's of
+ * the same device. One binary search per added entry, no comparison per
+ * carried one. Returns 0 or -ERR_NOMEM,
+ * with p and add unchanged.
+ */
+static int publish_merge(const struct publication *base,
+                         struct publication *add, struct publication *p)
+{
+	struct publication_entry **v;
+	size_t i = 0, k, at, n = 0;
+
+	if ((v = calloc(base->n + add->n + 1, sizeof(*v))) == NULL)
+		return -ERR_NOMEM;
+	for (k = 0; k <= add->n; k++) {
+		at = k < add->n ? publish_pos(base, add->v[k]->device_id)
+		                : base->n;
+		for (; i < at; i++) {
+			v[n] = base->v[i];
+			atomic_fetch_add(&v[n++]->refs, 1);
+		}
+		if (k == add->n)
+			break;
+		if (i < base->n &&
+		    strcmp(base->v[i]->device_id, add->v[k]->device_id) == 0)
+			i++; /* replaced */
+		v[n++] = add->v[k];
+	}
+	add->n = 0;
+	p->v = v;
+	p->n = n;
+	return 0;
+}
+
+int publish_add(struct store *st, const struct pki *pki,
+                const struct publish_settings *set, struct crypto_rng *rng,
+                const struct publication *base, const char *const *ids,
+                size_t n, struct publication **out, struct diag *d)
+{
+	struct publish_work w;
+	struct publication *p = NULL, *add = NULL;
+	int64_t rev = 0;
+	size_t i;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	if (pki == NULL || pki->signer == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "publish: no catalogue signing key");
+	if (base == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "publish: no revision to add devices to");
+	if ((r = store_begin(st, d)) != 0)
+		return r;
+	if ((r = store_revision_bump(st, &rev, d)) != 0 ||
+	    (r = store_snapshot_load(st, &w.snap, d)) != 0 ||
+	    (r = publish_load_devices(st, &w, ids, n, d)) != 0)
+		goto out;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (add = calloc(1, sizeof(*add))) == NULL ||
+	    (r = publish_collect(&w)) != 0) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+		goto out;
+	}
+	publish_dedupe(&w);
+	add->revision = p->revision = (uint64_t)rev;
+	add->issued_at = p->issued_at = store_now(st);
+	if (w.nactive > 0) {
+		if ((add->v = calloc(w.nactive, sizeof(*add->v))) == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0,
+			             "publish: out of memory");
+			goto out;
+		}
+		add->n = w.nactive;
+		w.master = pki->master;
+		if (set != NULL)
+			w.set = *set;
+		if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0)
+			goto out;
+		view_ctx_set_sealing(w.ctx, true);
+		if ((r = publish_views(&w, d)) != 0)
+			goto out;
+		for (i = 0; i < w.nactive; i++)
+			if (publish_entry(&w, i, &add->v[i]) != 0) {
+				r = diag_set(d, ERR_NOMEM, 0, 0,
+				             "publish: out of memory");
+				goto out;
+			}
+		if ((r = publish_sign(&w, add, pki, rng, d)) != 0 ||
+		    (r = publish_record(st, &w, add, d)) != 0)
+			goto out;
+	}
+	if ((r = publish_merge(base, add, p)) != 0) {
+		r = diag_set(d, -r, 0, 0, "publish: %s", err_str(r));
+		goto out;
+	}
+	if ((r = store_commit(st, d)) != 0)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	if (r != 0)
+		(void)store_rollback(st, NULL);
+	publication_free(add);
+	publication_free(p);
+	publish_work_free(&w);
+	return r;
+}
+
 static int publish_entry_cmp(const void *key, const void *elem)
 {
-	return strcmp(key, ((const struct publication_entry *)elem)->device_id);
+	return strcmp(
+	    key, (*(const struct publication_entry *const *)elem)->device_id);
 }
 
 const struct publication_entry *publication_find(const struct publication *p,
                                                  const char *device_id)
 {
+	struct publication_entry *const *pe;
+
 	if (p == NULL || p->n == 0 || device_id == NULL)
 		return NULL;
-	return bsearch(device_id, p->v, p->n, sizeof(*p->v), publish_entry_cmp);
+	pe = bsearch(device_id, p->v, p->n, sizeof(*p->v), publish_entry_cmp);
+	return pe != NULL ? *pe : NULL;
 }
 
 void publication_free(struct publication *p)
@@ -492,7 +682,7 @@ void publication_free(struct publication *p)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->n; i++)
-		publish_entry_clear(&p->v[i]);
+		publish_entry_release(p->v[i]);
 	free(p->v);
 	free(p);
 }

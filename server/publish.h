@@ -4,6 +4,7 @@
 #ifndef MCPFLEET_PUBLISH_H
 #define MCPFLEET_PUBLISH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,12 @@
 /* One device's part of a revision. */
 struct publication_entry {
 	char *device_id;
+	/* The revision its envelope was signed at: the publication's, or an
+	 * older one for an entry that publish_add() carried over. */
+	uint64_t revision;
+	/* One per publication that carries this entry: publish_add() shares
+	 * the entries of its base, never copies them. */
+	atomic_int refs;
 	int64_t user_id;
 	char *user;
 	uint8_t *envelope; /* packed SignedEnvelope of its Catalogue */
@@ -36,9 +43,9 @@ struct publication_entry {
 /* One signed revision. Immutable once built: the service thread may read
  * it while the core thread builds the next one. */
 struct publication {
-	uint64_t revision;
+	uint64_t revision; /* the newest of its entries' */
 	int64_t issued_at;
-	struct publication_entry *v; /* sorted by device_id */
+	struct publication_entry **v; /* sorted by device_id */
 	size_t n;
 };
 
@@ -70,6 +77,25 @@ int publish_build_with(struct store *st, const struct pki *pki,
                        const struct publish_settings *set,
                        struct crypto_rng *rng, struct publication **out,
                        struct diag *d);
+
+/*
+ * Builds the next revision as base plus the devices ids (n of them, each
+ * active in the store; an id base already holds is replaced): in one store
+ * transaction, bumps the revision counter, loads the snapshot and those
+ * devices, computes the view of their users only, signs their payloads as
+ * one batch of their own at the new revision and records it (leaf count:
+ * those devices alone). base's entries are carried over as they are, with
+ * their envelopes and revisions: for a new device, which changes no one
+ * else's view, the cost does not grow with the fleet. The caller must know
+ * that nothing else changed since base was built (publish_build_with()
+ * otherwise). Returns 0 with *out (free with publication_free(); base stays
+ * the caller's and may be freed first), or a negative code with d set; the
+ * store is unchanged on failure.
+ */
+int publish_add(struct store *st, const struct pki *pki,
+                const struct publish_settings *set, struct crypto_rng *rng,
+                const struct publication *base, const char *const *ids,
+                size_t n, struct publication **out, struct diag *d);
 
 /* The entry of device_id, or NULL (binary search). */
 const struct publication_entry *publication_find(const struct publication *p,

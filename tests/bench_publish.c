@@ -227,7 +227,7 @@ static struct envelope_payload *bench_payloads(const struct publication *p)
 	for (i = 0; i < p->n; i++) {
 		Mcpfleet__V1__SignedEnvelope *e =
 		    mcpfleet__v1__signed_envelope__unpack(
-		        NULL, p->v[i].envelope_len, p->v[i].envelope);
+		        NULL, p->v[i]->envelope_len, p->v[i]->envelope);
 		uint8_t *data;
 
 		if (e == NULL || (data = malloc(e->payload.len + 1)) == NULL)
@@ -307,7 +307,7 @@ static void bench_scale(size_t ndevices, size_t per_user, int runs)
 	if (p->n != ndevices)
 		bench_die("publication size", -ERR_INTERNAL, NULL);
 	for (i = 0; i < p->n; i++)
-		bytes += p->v[i].envelope_len;
+		bytes += p->v[i]->envelope_len;
 	pl = bench_payloads(p);
 	for (k = 0; k < runs; k++)
 		wall[k] = bench_sign(&b, pl, p->n, false, &cpu[k]);

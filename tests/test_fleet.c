@@ -31,7 +31,8 @@
 #include "netclient.h"
 #include "token.h"
 
-#define TF_WAIT_MS 10000
+#define TF_WAIT_MS           10000
+#define TF_ENROLL_ANSWER_MAX (1024 * 1024) /* an EnrollResponse, bytes */
 
 static char *tf_daemon; /* path of mcpfleetd, from argv[1] */
 
@@ -232,6 +233,7 @@ struct tf_agent {
 	uint64_t applied;
 	uint8_t data_key[DEVSECRET_KEY_LEN]; /* from the server's DeviceKey */
 	bool have_key;
+	uint64_t leaves; /* the leaf count of the last envelope's revision */
 };
 
 static void tf_agent_free(struct tf_agent *a)
@@ -246,22 +248,17 @@ static void tf_agent_free(struct tf_agent *a)
 
 /* Enrolls with token; returns the HTTP status and, on 200, fills a. The
  * body of a refusal goes to why. */
-static int tf_enroll(struct tf_agent *a, const char *token, char *why,
-                     size_t whysize)
+/* A new key for a, and the packed EnrollRequest for it (*body, caller
+ * frees). */
+static void tf_enroll_request(struct tf_agent *a, const char *token,
+                              uint8_t **body, size_t *len)
 {
 	struct tf_fixture *f = tf_fx;
 	Mcpfleet__V1__EnrollRequest req;
 	Mcpfleet__V1__DeviceFacts facts;
-	Mcpfleet__V1__EnrollResponse *er;
-	struct netclient_response resp = {0};
-	struct crypto_cert_info info;
-	struct crypto_key *pub = NULL;
-	enum netclient_fail fail;
-	char url[128], *csr = NULL;
-	uint8_t *body;
-	size_t len, csrlen;
+	char *csr = NULL;
+	size_t csrlen;
 	struct diag d;
-	int status;
 
 	memset(a, 0, sizeof(*a));
 	/* The generated INIT macros cast away const; the functions do not. */
@@ -278,37 +275,58 @@ static int tf_enroll(struct tf_agent *a, const char *token, char *why,
 	req.csr_pem.data = (uint8_t *)csr;
 	req.csr_pem.len = csrlen;
 	req.facts = &facts;
-	len = mcpfleet__v1__enroll_request__get_packed_size(&req);
-	body = malloc(len);
-	assert_non_null(body);
-	mcpfleet__v1__enroll_request__pack(&req, body);
+	*len = mcpfleet__v1__enroll_request__get_packed_size(&req);
+	*body = malloc(*len);
+	assert_non_null(*body);
+	mcpfleet__v1__enroll_request__pack(&req, *body);
+	free(csr);
+}
+
+/* POST /v1/enroll. Returns 0 with *resp, or -1 with d saying why. Asserts
+ * nothing: child processes call it. */
+static int tf_enroll_post(const uint8_t *body, size_t len,
+                          struct netclient_response *resp, struct diag *d)
+{
+	struct tf_fixture *f = tf_fx;
+	enum netclient_fail fail;
+	char url[128];
+	struct netclient_request r = {
+	    .method = "POST",
+	    .url = url,
+	    .body = body,
+	    .body_len = len,
+	    .pin = f->pin,
+	    .timeout_ms = TF_WAIT_MS,
+	};
+
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1/enroll",
 	         f->api_port);
-	{
-		struct netclient_request r = {
-		    .method = "POST",
-		    .url = url,
-		    .body = body,
-		    .body_len = len,
-		    .pin = f->pin,
-		    .timeout_ms = TF_WAIT_MS,
-		};
+	memset(resp, 0, sizeof(*resp));
+	return netclient_https(&r, resp, &fail, d) != 0 ? -1 : 0;
+}
 
-		if (netclient_https(&r, &resp, &fail, &d) != 0)
-			fail_msg("enroll: %s", d.msg);
-	}
-	free(body);
-	free(csr);
-	status = resp.status;
+/* Takes the answer to a's enrollment (resp, which it frees); returns its
+ * status, and why when it is not 200. */
+static int tf_enroll_answer(struct tf_agent *a, struct netclient_response *resp,
+                            char *why, size_t whysize)
+{
+	struct tf_fixture *f = tf_fx;
+	Mcpfleet__V1__EnrollResponse *er;
+	struct crypto_cert_info info;
+	struct crypto_key *pub = NULL;
+	struct netclient_response r = *resp;
+	struct diag d;
+	int status;
+
+	status = r.status;
 	if (status != 200) {
-		snprintf(why, whysize, "%s",
-		         resp.body != NULL ? resp.body : "");
-		netclient_response_free(&resp);
+		snprintf(why, whysize, "%s", r.body != NULL ? r.body : "");
+		netclient_response_free(&r);
 		tf_agent_free(a);
 		return status;
 	}
-	er = mcpfleet__v1__enroll_response__unpack(NULL, resp.len,
-	                                           (uint8_t *)resp.body);
+	er = mcpfleet__v1__enroll_response__unpack(NULL, r.len,
+	                                           (uint8_t *)r.body);
 	assert_non_null(er);
 	/* The certificate is for our key, chains to the pinned CA, and is
 	 * named after the device id the server chose. */
@@ -337,8 +355,25 @@ static int tf_enroll(struct tf_agent *a, const char *token, char *why,
 	    0);
 	assert_int_equal((int)er->agent_port, f->agent_port);
 	mcpfleet__v1__enroll_response__free_unpacked(er, NULL);
-	netclient_response_free(&resp);
+	netclient_response_free(&r);
 	return 200;
+}
+
+static int tf_enroll(struct tf_agent *a, const char *token, char *why,
+                     size_t whysize)
+{
+	struct netclient_response resp;
+	struct diag d;
+	uint8_t *body;
+	size_t len;
+	int r;
+
+	tf_enroll_request(a, token, &body, &len);
+	r = tf_enroll_post(body, len, &resp, &d);
+	free(body);
+	if (r != 0)
+		fail_msg("enroll: %s", d.msg);
+	return tf_enroll_answer(a, &resp, why, whysize);
 }
 
 static void tf_agent_enroll(struct tf_agent *a, const char *user)
@@ -521,6 +556,8 @@ static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 	packed = malloc(plen + 1);
 	assert_non_null(packed);
 	mcpfleet__v1__signed_envelope__pack(fr->envelope, packed);
+	a->leaves =
+	    fr->envelope->proof != NULL ? fr->envelope->proof->leaf_count : 0;
 	mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
 	o = calloc(1, sizeof(*o));
 	assert_non_null(o);
@@ -936,6 +973,217 @@ static void test_fleet_revoke_connected_and_offline(void **state)
 	tf_agent_free(&b);
 }
 
+/* The revision counter, as GET /api/v1/status has it. */
+static int64_t tf_revision(void)
+{
+	json_t *j = NULL;
+	int64_t rev;
+
+	assert_int_equal(tf_api("GET", "/api/v1/status", NULL, &j), 200);
+	rev = (int64_t)json_integer_value(json_object_get(j, "revision"));
+	json_decref(j);
+	return rev;
+}
+
+#define TF_ENROLL_RUN 5
+
+/*
+ * Enrollments one after another: each new device is in a revision of its
+ * own at once (one revision, one leaf, however many devices there are), its
+ * first envelope is its user's view, and a connected device of the same
+ * user is sent nothing. A change after them still reaches every one.
+ */
+static void test_fleet_enroll_adds_one_revision(void **state)
+{
+	struct tf_agent a[TF_ENROLL_RUN];
+	struct envelope_opened *o, *first = NULL;
+	char why[256], tok[TOKEN_MAX + 1];
+	int64_t before;
+	size_t i, k;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"ivy\"}");
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"ivy-fs\", \"entry\": {\"command\": \"ivy\"}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"ivy-fs\", \"user\": \"ivy\"}");
+	for (i = 0; i < TF_ENROLL_RUN; i++) {
+		snprintf(tok, sizeof(tok), "%s", tf_token("ivy", 3600, 1));
+		before = tf_revision();
+		assert_int_equal(tf_enroll(&a[i], tok, why, sizeof(why)), 200);
+		assert_int_equal(tf_revision(), before + 1);
+		tf_agent_connect(&a[i]);
+		o = tf_recv(&a[i], TF_WAIT_MS);
+		assert_non_null(o);
+		assert_int_equal(o->kind, ENVELOPE_CATALOGUE);
+		assert_int_equal(o->revision, before + 1);
+		/* Signed alone: not with every other device again. */
+		assert_int_equal(a[i].leaves, 1);
+		assert_string_equal(o->catalogue->device_id, a[i].device_id);
+		assert_non_null(tf_server(o, "ivy-fs"));
+		if (first == NULL) {
+			first = o;
+			continue;
+		}
+		assert_int_equal(o->catalogue->n_servers,
+		                 first->catalogue->n_servers);
+		for (k = 0; k < o->catalogue->n_servers; k++)
+			assert_string_equal(o->catalogue->servers[k]->name,
+			                    first->catalogue->servers[k]->name);
+		tf_opened_free(o);
+		/* The ones before it had nothing new. */
+		assert_true(tf_quiet(&a[0], 100));
+	}
+	tf_opened_free(first);
+	/* After a run of added revisions, a change builds everyone's. */
+	tf_ok(200, "PUT", "/api/v1/servers/ivy-fs",
+	      "{\"entry\": {\"command\": \"ivy2\"}}");
+	for (i = 0; i < TF_ENROLL_RUN; i++) {
+		o = tf_wait_server(&a[i], "ivy-fs", true);
+		assert_string_equal(tf_server(o, "ivy-fs")->command, "ivy2");
+		tf_opened_free(o);
+	}
+	/* And a revocation takes effect at once, as ever. */
+	{
+		char path[96];
+
+		snprintf(path, sizeof(path), "/api/v1/devices/%s/revoke",
+		         a[2].device_id);
+		tf_ok(200, "POST", path, "{\"reason\": \"test\"}");
+	}
+	tf_expect_revoked(&a[2]);
+	for (i = 0; i < TF_ENROLL_RUN; i++)
+		tf_agent_free(&a[i]);
+}
+
+#define TF_ENROLL_BURST 6
+
+/* One of a burst of enrollments, posted by a child process of its own
+ * (the client library is not for threads), its answer through a pipe. */
+struct tf_burst {
+	pid_t pid;
+	int fd;
+	uint8_t *body;
+	size_t len;
+	struct netclient_response resp;
+};
+
+static void tf_burst_start(struct tf_burst *b)
+{
+	struct netclient_response resp;
+	struct diag d;
+	int fds[2];
+	size_t off;
+	ssize_t k;
+
+	assert_int_equal(pipe(fds), 0);
+	b->pid = fork();
+	assert_true(b->pid >= 0);
+	if (b->pid > 0) {
+		close(fds[1]);
+		b->fd = fds[0];
+		return;
+	}
+	close(fds[0]);
+	if (tf_enroll_post(b->body, b->len, &resp, &d) != 0)
+		_exit(1);
+	if (write(fds[1], &resp.status, sizeof(resp.status)) !=
+	        (ssize_t)sizeof(resp.status) ||
+	    write(fds[1], &resp.len, sizeof(resp.len)) !=
+	        (ssize_t)sizeof(resp.len))
+		_exit(1);
+	for (off = 0; off < resp.len; off += (size_t)k)
+		if ((k = write(fds[1], resp.body + off, resp.len - off)) <= 0)
+			_exit(1);
+	_exit(0);
+}
+
+/* Reads everything or fails the test. */
+static void tf_read_all(int fd, void *buf, size_t n)
+{
+	size_t off;
+	ssize_t k;
+
+	for (off = 0; off < n; off += (size_t)k) {
+		k = read(fd, (char *)buf + off, n - off);
+		assert_true(k > 0);
+	}
+}
+
+static void tf_burst_finish(struct tf_burst *b)
+{
+	int status;
+
+	memset(&b->resp, 0, sizeof(b->resp));
+	tf_read_all(b->fd, &b->resp.status, sizeof(b->resp.status));
+	tf_read_all(b->fd, &b->resp.len, sizeof(b->resp.len));
+	assert_true(b->resp.len < TF_ENROLL_ANSWER_MAX);
+	b->resp.body = malloc(b->resp.len + 1);
+	assert_non_null(b->resp.body);
+	tf_read_all(b->fd, b->resp.body, b->resp.len);
+	b->resp.body[b->resp.len] = '\0';
+	close(b->fd);
+	assert_int_equal(waitpid(b->pid, &status, 0), b->pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Enrollments at once: every new device gets its own user's view as its
+ * first envelope, and those that queued together share a revision (never
+ * more revisions than enrollments).
+ */
+static void test_fleet_enroll_burst_shares_revisions(void **state)
+{
+	struct tf_burst b[TF_ENROLL_BURST];
+	struct tf_agent a[TF_ENROLL_BURST];
+	struct envelope_opened *o;
+	char why[256], tok[TOKEN_MAX + 1];
+	int64_t before, after;
+	size_t i;
+
+	(void)state;
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"jay\"}");
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"jay-fs\", \"entry\": {\"command\": \"jay\"}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"jay-fs\", \"user\": \"jay\"}");
+	snprintf(tok, sizeof(tok), "%s",
+	         tf_token("jay", 3600, TF_ENROLL_BURST));
+	memset(b, 0, sizeof(b));
+	for (i = 0; i < TF_ENROLL_BURST; i++)
+		tf_enroll_request(&a[i], tok, &b[i].body, &b[i].len);
+	before = tf_revision();
+	for (i = 0; i < TF_ENROLL_BURST; i++)
+		tf_burst_start(&b[i]);
+	for (i = 0; i < TF_ENROLL_BURST; i++) {
+		tf_burst_finish(&b[i]);
+		free(b[i].body);
+	}
+	for (i = 0; i < TF_ENROLL_BURST; i++)
+		if (tf_enroll_answer(&a[i], &b[i].resp, why, sizeof(why)) !=
+		    200)
+			fail_msg("enroll %zu: %s", i, why);
+	after = tf_revision();
+	print_message("%d enrollments at once: %lld revision(s)\n",
+	              TF_ENROLL_BURST, (long long)(after - before));
+	assert_true(after > before);
+	assert_true(after <= before + TF_ENROLL_BURST);
+	for (i = 0; i < TF_ENROLL_BURST; i++) {
+		tf_agent_connect(&a[i]);
+		o = tf_recv(&a[i], TF_WAIT_MS);
+		assert_non_null(o);
+		assert_int_equal(o->kind, ENVELOPE_CATALOGUE);
+		assert_true((int64_t)o->revision > before);
+		assert_string_equal(o->catalogue->device_id, a[i].device_id);
+		assert_string_equal(o->catalogue->user, "jay");
+		assert_non_null(tf_server(o, "jay-fs"));
+		assert_true(a[i].leaves >= 1 && a[i].leaves <= TF_ENROLL_BURST);
+		tf_opened_free(o);
+	}
+	for (i = 0; i < TF_ENROLL_BURST; i++)
+		tf_agent_free(&a[i]);
+}
+
 static void test_fleet_refuses_strangers(void **state)
 {
 	struct tf_fixture *f = *state;
@@ -1232,6 +1480,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_fleet_push_on_every_change),
 	    cmocka_unit_test(test_fleet_secrets_stay_with_their_user),
 	    cmocka_unit_test(test_fleet_revoke_connected_and_offline),
+	    cmocka_unit_test(test_fleet_enroll_adds_one_revision),
+	    cmocka_unit_test(test_fleet_enroll_burst_shares_revisions),
 	    cmocka_unit_test(test_fleet_refuses_strangers),
 	    cmocka_unit_test(test_fleet_bad_frame_closes_only_that),
 	    cmocka_unit_test(test_fleet_nul_in_frame_string_closes),

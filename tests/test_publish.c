@@ -247,7 +247,7 @@ static void test_publish_envelopes_open_per_device(void **state)
 	/* The revoked device gets nothing. */
 	assert_int_equal(p->n, 3);
 	for (i = 0; i < p->n; i++) {
-		const struct publication_entry *e = &p->v[i];
+		const struct publication_entry *e = p->v[i];
 
 		assert_string_equal(e->device_id, ids[i]);
 		assert_string_equal(e->user, users[i]);
@@ -289,19 +289,19 @@ static void test_publish_envelopes_open_per_device(void **state)
 	/* Another device's envelope does not open as this one, nor as this
 	 * device of another user, nor under another key. */
 	memset(&o, 0, sizeof(o));
-	assert_int_equal(envelope_open(p->v[0].envelope, p->v[0].envelope_len,
+	assert_int_equal(envelope_open(p->v[0]->envelope, p->v[0]->envelope_len,
 	                               f->pub, "alice", "dev-a2", &o, &d),
 	                 -ERR_VERIFY);
-	assert_int_equal(envelope_open(p->v[2].envelope, p->v[2].envelope_len,
+	assert_int_equal(envelope_open(p->v[2]->envelope, p->v[2]->envelope_len,
 	                               f->pub, "alice", "dev-b1", &o, &d),
 	                 -ERR_VERIFY);
-	assert_int_equal(envelope_open(p->v[2].envelope, p->v[2].envelope_len,
+	assert_int_equal(envelope_open(p->v[2]->envelope, p->v[2]->envelope_len,
 	                               f->other, "bob", "dev-b1", &o, &d),
 	                 -ERR_VERIFY);
 	/* Both of alice's devices carry one view. */
-	assert_memory_equal(p->v[0].view_hash, p->v[1].view_hash,
+	assert_memory_equal(p->v[0]->view_hash, p->v[1]->view_hash,
 	                    CRYPTO_HASH_LEN);
-	assert_memory_not_equal(p->v[0].view_hash, p->v[2].view_hash,
+	assert_memory_not_equal(p->v[0]->view_hash, p->v[2]->view_hash,
 	                        CRYPTO_HASH_LEN);
 	publication_free(p);
 }
@@ -322,8 +322,8 @@ static void test_publish_records_revision(void **state)
 	assert_int_equal(rev.revision, 1);
 	assert_int_equal(rev.leaf_count, 3);
 	/* The recorded root and signature are the envelopes' own. */
-	env = mcpfleet__v1__signed_envelope__unpack(NULL, p->v[1].envelope_len,
-	                                            p->v[1].envelope);
+	env = mcpfleet__v1__signed_envelope__unpack(NULL, p->v[1]->envelope_len,
+	                                            p->v[1]->envelope);
 	assert_non_null(env);
 	assert_int_equal(crypto_hex(env->merkle_root.data, env->merkle_root.len,
 	                            hex, sizeof(hex)),
@@ -365,11 +365,11 @@ static void test_publish_view_hash_tracks_changes(void **state)
 	 * envelopes (revision, signature) differ. */
 	assert_int_equal(p2->n, p1->n);
 	for (i = 0; i < p1->n; i++) {
-		assert_memory_equal(p1->v[i].view_hash, p2->v[i].view_hash,
+		assert_memory_equal(p1->v[i]->view_hash, p2->v[i]->view_hash,
 		                    CRYPTO_HASH_LEN);
-		assert_false(p1->v[i].envelope_len == p2->v[i].envelope_len &&
-		             memcmp(p1->v[i].envelope, p2->v[i].envelope,
-		                    p1->v[i].envelope_len) == 0);
+		assert_false(p1->v[i]->envelope_len == p2->v[i]->envelope_len &&
+		             memcmp(p1->v[i]->envelope, p2->v[i]->envelope,
+		                    p1->v[i]->envelope_len) == 0);
 	}
 	/* A new version of alice's token changes her devices' views only. */
 	tu_ok(store_user_get(f->st, "alice", &u, &d), &d);
@@ -378,15 +378,15 @@ static void test_publish_view_hash_tracks_changes(void **state)
 	p3 = tp_build(f);
 	assert_int_equal(p3->revision, 3);
 	for (i = 0; i < p3->n; i++) {
-		bool alice = strcmp(p3->v[i].user, "alice") == 0;
+		bool alice = strcmp(p3->v[i]->user, "alice") == 0;
 
 		if (alice)
-			assert_memory_not_equal(p2->v[i].view_hash,
-			                        p3->v[i].view_hash,
+			assert_memory_not_equal(p2->v[i]->view_hash,
+			                        p3->v[i]->view_hash,
 			                        CRYPTO_HASH_LEN);
 		else
-			assert_memory_equal(p2->v[i].view_hash,
-			                    p3->v[i].view_hash,
+			assert_memory_equal(p2->v[i]->view_hash,
+			                    p3->v[i]->view_hash,
 			                    CRYPTO_HASH_LEN);
 	}
 	a = publication_find(p3, "dev-a1");
@@ -469,8 +469,8 @@ static void test_publish_omitted_json_and_find(void **state)
 
 	(void)tp_secret(f, "GITHUB_TOKEN", STORE_SCOPE_ORG, 0, "t");
 	p = tp_build(f);
-	assert_string_equal(p->v[0].omitted_json, "[]");
-	assert_int_equal(p->v[0].nsecret_ids, 1);
+	assert_string_equal(p->v[0]->omitted_json, "[]");
+	assert_int_equal(p->v[0]->nsecret_ids, 1);
 	publication_free(p);
 }
 
@@ -548,6 +548,125 @@ static void test_publish_revocation_opens(void **state)
 	assert_null(env);
 }
 
+/*
+ * A device added to a revision: signed alone at the next revision, with
+ * the view a full build would give it; every other entry is the base's own
+ * (the same envelope, not signed again), and the base may go first.
+ */
+static void test_publish_add_signs_only_the_new(void **state)
+{
+	struct tp_fixture *f = *state;
+	static const char *const add[] = {"dev-a3", "dev-b2"};
+	const struct publication_entry *e, *eb;
+	struct publication *base, *p, *full;
+	struct envelope_opened o;
+	struct store_revision rev;
+	const uint8_t *kept;
+	struct diag d;
+	size_t i;
+
+	tp_fleet(f);
+	base = tp_build(f);
+	assert_int_equal(base->n, 3);
+	tp_device(f, "dev-a3", 1, "0a03");
+	tp_device(f, "dev-b2", 2, "0b02");
+	diag_clear(&d);
+	tu_ok(publish_add(f->st, &f->pki, NULL, f->rng, base, add, 2, &p, &d),
+	      &d);
+	assert_false(store_in_transaction(f->st));
+	assert_int_equal(p->revision, 2);
+	assert_int_equal(p->n, 5);
+	/* Recorded as a revision of two leaves, not five. */
+	tu_ok(store_revision_latest(f->st, &rev, &d), &d);
+	assert_int_equal(rev.revision, 2);
+	assert_int_equal(rev.leaf_count, 2);
+	for (i = 0; i + 1 < p->n; i++)
+		assert_true(strcmp(p->v[i]->device_id, p->v[i + 1]->device_id) <
+		            0);
+	for (i = 0; i < base->n; i++) {
+		eb = base->v[i];
+		e = publication_find(p, eb->device_id);
+		assert_non_null(e);
+		assert_ptr_equal(e->envelope, eb->envelope);
+		assert_int_equal(e->revision, 1);
+	}
+	e = publication_find(p, "dev-a1");
+	kept = e->envelope;
+	/* The new ones open as their devices, at the new revision, with
+	 * their users' views: the same as a full build's. */
+	full = tp_build(f);
+	for (i = 0; i < 2; i++) {
+		e = publication_find(p, add[i]);
+		assert_non_null(e);
+		assert_int_equal(e->revision, 2);
+		memset(&o, 0, sizeof(o));
+		tp_open(f, e, &o);
+		assert_int_equal(o.revision, 2);
+		assert_string_equal(o.catalogue->device_id, add[i]);
+		assert_int_equal(o.catalogue->n_servers, 2);
+		envelope_opened_clear(&o);
+		assert_memory_equal(e->view_hash,
+		                    publication_find(full, add[i])->view_hash,
+		                    CRYPTO_HASH_LEN);
+		assert_string_equal(
+		    e->data_key_id,
+		    publication_find(full, add[i])->data_key_id);
+	}
+	publication_free(full);
+	/* The carried entries outlive the base they came from. */
+	publication_free(base);
+	e = publication_find(p, "dev-a1");
+	assert_ptr_equal(e->envelope, kept);
+	memset(&o, 0, sizeof(o));
+	tp_open(f, e, &o);
+	assert_int_equal(o.revision, 1);
+	envelope_opened_clear(&o);
+	publication_free(p);
+}
+
+/* Adding to an added revision, and a device the base already has. */
+static void test_publish_add_chains_and_replaces(void **state)
+{
+	struct tp_fixture *f = *state;
+	static const char *const one[] = {"dev-a3"};
+	static const char *const again[] = {"dev-a3", "dev-a3", "dev-a1"};
+	struct publication *base, *p1, *p2;
+	const struct publication_entry *e;
+	struct store_revision rev;
+	struct diag d;
+
+	tp_fleet(f);
+	base = tp_build(f);
+	tp_device(f, "dev-a3", 1, "0a03");
+	diag_clear(&d);
+	tu_ok(publish_add(f->st, &f->pki, NULL, f->rng, base, one, 1, &p1, &d),
+	      &d);
+	publication_free(base);
+	tu_ok(publish_add(f->st, &f->pki, NULL, f->rng, p1, again, 3, &p2, &d),
+	      &d);
+	assert_int_equal(p2->revision, 3);
+	assert_int_equal(p2->n, 4); /* named twice, one entry */
+	tu_ok(store_revision_latest(f->st, &rev, &d), &d);
+	assert_int_equal(rev.leaf_count, 2);
+	e = publication_find(p2, "dev-a1");
+	assert_int_equal(e->revision, 3);
+	assert_int_equal(publication_find(p2, "dev-a2")->revision, 1);
+	assert_int_equal(publication_find(p2, "dev-a3")->revision, 3);
+	assert_int_equal(publication_find(p1, "dev-a3")->revision, 2);
+	publication_free(p1);
+	publication_free(p2);
+	/* A device that is not in the store: nothing changes. */
+	tu_ok(publish_build(f->st, &f->pki, f->rng, &base, &d), &d);
+	assert_int_equal(publish_add(f->st, &f->pki, NULL, f->rng, base,
+	                             (const char *const[]){"dev-none"}, 1, &p1,
+	                             &d),
+	                 -ERR_NOENT);
+	assert_false(store_in_transaction(f->st));
+	tu_ok(store_revision_latest(f->st, &rev, &d), &d);
+	assert_int_equal(rev.revision, 4);
+	publication_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +678,8 @@ int main(void)
 	    TP(test_publish_omitted_json_and_find),
 	    TP(test_publish_failure_leaves_store_unchanged),
 	    TP(test_publish_revocation_opens),
+	    TP(test_publish_add_signs_only_the_new),
+	    TP(test_publish_add_chains_and_replaces),
 #undef TP
 	};
 
