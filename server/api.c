@@ -534,19 +534,6 @@ static int api_body_parse(struct api_call *c, const struct api_route *rt)
 	return 0;
 }
 
-/* ---- Console sessions (session.h) ---- */
-
-int api_sessions_new(size_t max, unsigned login_rate,
-                     struct session_table **out)
-{
-	return session_table_new(max, login_rate, out);
-}
-
-void api_sessions_free(struct session_table *t)
-{
-	session_table_free(t);
-}
-
 /* ---- Authentication ---- */
 
 /* GET and HEAD change nothing, so they need no CSRF token. */

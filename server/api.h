@@ -21,15 +21,6 @@
 #define API_SESSIONS_MAX 64
 #define API_LOGIN_RATE   10
 
-/* session_table_new() and session_table_free() under their names from
- * before session.c, which server/core.c still calls; new code calls
- * session.h. Returns 0 with *out, -ERR_INVALID for a max or rate
- * of 0, -ERR_NOMEM. */
-int api_sessions_new(size_t max, unsigned login_rate,
-                     struct session_table **out);
-/* NULL-safe. */
-void api_sessions_free(struct session_table *t);
-
 /* What the daemon core does after a committed change. Called on the
  * thread that called api_handle(), after the commit. */
 struct api_hooks {

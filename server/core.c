@@ -15,6 +15,7 @@
 #include "enroll.h"
 #include "fileio.h"
 #include "hub.h"
+#include "session.h"
 #include "store.h"
 #include "web.h"
 
@@ -1037,7 +1038,7 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "enrollment limiter: %s",
 		                err_str(r));
-	r = api_sessions_new(API_SESSIONS_MAX, API_LOGIN_RATE, &c->sessions);
+	r = session_table_new(API_SESSIONS_MAX, API_LOGIN_RATE, &c->sessions);
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "console sessions: %s",
 		                err_str(r));
@@ -1115,7 +1116,7 @@ void core_close(struct core *c)
 		free(c->online[i].id);
 	free(c->online);
 	enroll_limiter_free(c->limiter);
-	api_sessions_free(c->sessions);
+	session_table_free(c->sessions);
 	store_close(c->st);
 	crypto_rng_free(c->rng);
 	pki_free(&c->pki);
