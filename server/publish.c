@@ -432,6 +432,39 @@ int publish_build(struct store *st, const struct pki *pki,
 	return publish_build_with(st, pki, NULL, rng, out, d);
 }
 
+/*
+ * Fills p with the signed entries of w's active devices (their views
+ * computed, sealed and signed) and records the revision. Returns 0 or the
+ * error, d set.
+ */
+static int publish_fill(struct store *st, struct publish_work *w,
+                        struct publication *p, const struct pki *pki,
+                        const struct publish_settings *set,
+                        struct crypto_rng *rng, struct diag *d)
+{
+	size_t i;
+	int r;
+
+	if ((p->v = calloc(w->nactive, sizeof(*p->v))) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	p->n = w->nactive;
+	w->master = pki->master;
+	if (set != NULL)
+		w->set = *set;
+	if ((r = view_ctx_new(&w->snap, pki->master, &w->ctx, d)) != 0)
+		return r;
+	view_ctx_set_sealing(w->ctx, true);
+	if ((r = publish_views(w, d)) != 0)
+		return r;
+	for (i = 0; i < w->nactive; i++)
+		if (publish_entry(w, i, &p->v[i]) != 0)
+			return diag_set(d, ERR_NOMEM, 0, 0,
+			                "publish: out of memory");
+	if ((r = publish_sign(w, p, pki, rng, d)) != 0)
+		return r;
+	return publish_record(st, w, p, d);
+}
+
 int publish_build_with(struct store *st, const struct pki *pki,
                        const struct publish_settings *set,
                        struct crypto_rng *rng, struct publication **out,
@@ -440,7 +473,6 @@ int publish_build_with(struct store *st, const struct pki *pki,
 	struct publish_work w;
 	struct publication *p = NULL;
 	int64_t rev = 0;
-	size_t i;
 	int r;
 
 	memset(&w, 0, sizeof(w));
@@ -462,31 +494,9 @@ int publish_build_with(struct store *st, const struct pki *pki,
 	p->issued_at = store_now(st);
 	/* No device, nothing to sign: the counter still moves, so that the
 	 * next revision any device sees is newer than anything before. */
-	if (w.nactive == 0)
-		goto commit;
-	if ((p->v = calloc(w.nactive, sizeof(*p->v))) == NULL) {
-		r = diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	if (w.nactive > 0 &&
+	    (r = publish_fill(st, &w, p, pki, set, rng, d)) != 0)
 		goto out;
-	}
-	p->n = w.nactive;
-	w.master = pki->master;
-	if (set != NULL)
-		w.set = *set;
-	if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0)
-		goto out;
-	view_ctx_set_sealing(w.ctx, true);
-	if ((r = publish_views(&w, d)) != 0)
-		goto out;
-	for (i = 0; i < w.nactive; i++)
-		if (publish_entry(&w, i, &p->v[i]) != 0) {
-			r = diag_set(d, ERR_NOMEM, 0, 0,
-			             "publish: out of memory");
-			goto out;
-		}
-	if ((r = publish_sign(&w, p, pki, rng, d)) != 0 ||
-	    (r = publish_record(st, &w, p, d)) != 0)
-		goto out;
-commit:
 	if ((r = store_commit(st, d)) != 0)
 		goto out;
 	*out = p;
@@ -591,7 +601,6 @@ int publish_add(struct store *st, const struct pki *pki,
 	struct publish_work w;
 	struct publication *p = NULL, *add = NULL;
 	int64_t rev = 0;
-	size_t i;
 	int r;
 
 	memset(&w, 0, sizeof(w));
@@ -616,31 +625,9 @@ int publish_add(struct store *st, const struct pki *pki,
 	publish_dedupe(&w);
 	add->revision = p->revision = (uint64_t)rev;
 	add->issued_at = p->issued_at = store_now(st);
-	if (w.nactive > 0) {
-		if ((add->v = calloc(w.nactive, sizeof(*add->v))) == NULL) {
-			r = diag_set(d, ERR_NOMEM, 0, 0,
-			             "publish: out of memory");
-			goto out;
-		}
-		add->n = w.nactive;
-		w.master = pki->master;
-		if (set != NULL)
-			w.set = *set;
-		if ((r = view_ctx_new(&w.snap, pki->master, &w.ctx, d)) != 0)
-			goto out;
-		view_ctx_set_sealing(w.ctx, true);
-		if ((r = publish_views(&w, d)) != 0)
-			goto out;
-		for (i = 0; i < w.nactive; i++)
-			if (publish_entry(&w, i, &add->v[i]) != 0) {
-				r = diag_set(d, ERR_NOMEM, 0, 0,
-				             "publish: out of memory");
-				goto out;
-			}
-		if ((r = publish_sign(&w, add, pki, rng, d)) != 0 ||
-		    (r = publish_record(st, &w, add, d)) != 0)
-			goto out;
-	}
+	if (w.nactive > 0 &&
+	    (r = publish_fill(st, &w, add, pki, set, rng, d)) != 0)
+		goto out;
 	if ((r = publish_merge(base, add, p)) != 0) {
 		r = diag_set(d, -r, 0, 0, "publish: %s", err_str(r));
 		goto out;
