@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "buf.h"
+
 /* One change to a member of the object or table being edited. */
 struct jedit {
 	const char *name;    /* member name, any UTF-8 */
@@ -43,6 +45,38 @@ int edit_splice_join(const struct edit_splice *s, const char *orig,
 
 /* Frees the splice's text and zeroes it. NULL-safe. */
 void edit_splice_free(struct edit_splice *s);
+
+/*
+ * Several splices against one original text, applied together (the TOML
+ * and YAML editors build their edits so): each replaces [start, end) of
+ * the original with text (NULL: with nothing).
+ */
+struct edit_piece {
+	size_t start, end;
+	char *text;
+};
+
+struct edit_pieces {
+	struct edit_piece *v;
+	size_t n, cap;
+};
+
+/* Adds a splice, taking text (freed even on failure). Returns 0 or
+ * -ERR_NOMEM. */
+int edit_pieces_push(struct edit_pieces *l, size_t start, size_t end,
+                     char *text);
+
+/*
+ * Appends to out the original text of len bytes with every splice applied,
+ * in order of position (at one offset an insertion before a deletion that
+ * starts there). Returns 0, -ERR_INVALID when two splices overlap, or
+ * -ERR_NOMEM.
+ */
+int edit_pieces_apply(struct edit_pieces *l, const char *orig, size_t len,
+                      struct buf *out);
+
+/* Frees the splices and their texts and zeroes l. NULL-safe. */
+void edit_pieces_free(struct edit_pieces *l);
 
 /*
  * Frees an array of n names as the editors' listings return it: n new

@@ -9,13 +9,6 @@
 
 #include "buf.h"
 
-/* One splice against the original text: replace [start, end) with text. */
-struct tomledit_splice {
-	size_t start;
-	size_t end;
-	char *text;
-};
-
 /*
  * Follows path from the root. Returns 0 with *out the table (NULL when a
  * table on the path is absent), or -ERR_TYPE when a value on the path is
@@ -204,44 +197,13 @@ static int tomledit_render(const char *const *path, size_t depth,
 	return r != 0 ? -ERR_NOMEM : 0;
 }
 
-static int tomledit_splice_cmp(const void *a, const void *b)
-{
-	const struct tomledit_splice *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	/* At one offset, an insertion (empty range) goes before a deletion
-	 * that starts there. */
-	return (x->end > x->start) - (y->end > y->start);
-}
-
-static int tomledit_push(struct tomledit_splice **v, size_t *n, size_t *cap,
-                         size_t start, size_t end, char *text)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		struct tomledit_splice *nv = realloc(*v, ncap * sizeof(*nv));
-
-		if (nv == NULL) {
-			free(text);
-			return -ERR_NOMEM;
-		}
-		*v = nv;
-		*cap = ncap;
-	}
-	(*v)[*n].start = start;
-	(*v)[*n].end = end;
-	(*v)[*n].text = text;
-	(*n)++;
-	return 0;
-}
-
 /* Removes every section of name, each with the blank line before it. */
-static int
-tomledit_remove_sections(const char *text, const struct toml_section *secs,
-                         size_t nsecs, const char *const *path, size_t depth,
-                         const char *name, size_t skip_first, const char *eol,
-                         struct tomledit_splice **v, size_t *n, size_t *cap)
+static int tomledit_remove_sections(const char *text,
+                                    const struct toml_section *secs,
+                                    size_t nsecs, const char *const *path,
+                                    size_t depth, const char *name,
+                                    size_t skip_first, const char *eol,
+                                    struct edit_pieces *sp)
 {
 	size_t i, seen = 0;
 	int r;
@@ -255,9 +217,9 @@ tomledit_remove_sections(const char *text, const struct toml_section *secs,
 			continue;
 		s = secs[i].start;
 		s -= tomledit_blank_before(text, s, eol);
-		if ((r = tomledit_push(v, n, cap, s,
-		                       tomledit_content_end(text, &secs[i]),
-		                       NULL)) != 0)
+		if ((r = edit_pieces_push(sp, s,
+		                          tomledit_content_end(text, &secs[i]),
+		                          NULL)) != 0)
 			return r;
 	}
 	return 0;
@@ -270,12 +232,12 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
 {
 	const struct toml_section *secs;
 	const struct toml_value *table = NULL, *member;
-	struct tomledit_splice *sp = NULL;
+	struct edit_pieces sp = {0};
 	struct buf adds = BUF_INIT, res = BUF_INIT, block = BUF_INIT;
 	struct toml_doc *check = NULL;
 	struct diag cd;
 	const char *eol = "\n", *nl;
-	size_t nsecs, nsp = 0, cap = 0, i, pos, insert_at = len;
+	size_t nsecs, i, insert_at = len;
 	int r;
 
 	if ((nl = memchr(text, '\n', len)) != NULL && nl > text &&
@@ -316,9 +278,9 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
 		if (edits[i].value == NULL) {
 			if (member == NULL)
 				continue;
-			if ((r = tomledit_remove_sections(
-			         text, secs, nsecs, path, depth, name, 0, eol,
-			         &sp, &nsp, &cap)) != 0)
+			if ((r = tomledit_remove_sections(text, secs, nsecs,
+			                                  path, depth, name, 0,
+			                                  eol, &sp)) != 0)
 				goto out;
 			continue;
 		}
@@ -333,14 +295,14 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
 				r = -ERR_NOMEM;
 				goto out;
 			}
-			if ((r = tomledit_push(
-			         &sp, &nsp, &cap, secs[first].start,
+			if ((r = edit_pieces_push(
+			         &sp, secs[first].start,
 			         tomledit_content_end(text, &secs[first]),
 			         t)) != 0)
 				goto out;
-			if ((r = tomledit_remove_sections(
-			         text, secs, nsecs, path, depth, name, 1, eol,
-			         &sp, &nsp, &cap)) != 0)
+			if ((r = tomledit_remove_sections(text, secs, nsecs,
+			                                  path, depth, name, 1,
+			                                  eol, &sp)) != 0)
 				goto out;
 			continue;
 		}
@@ -374,27 +336,13 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
 			r = -ERR_NOMEM;
 			goto out;
 		}
-		if ((r = tomledit_push(&sp, &nsp, &cap, insert_at, insert_at,
-		                       t)) != 0)
+		if ((r = edit_pieces_push(&sp, insert_at, insert_at, t)) != 0)
 			goto out;
 	}
-	/* qsort() may not be given a NULL array, even of no items. */
-	if (nsp > 1)
-		qsort(sp, nsp, sizeof(*sp), tomledit_splice_cmp);
-	for (pos = 0, i = 0; i < nsp; i++) {
-		if (sp[i].start < pos) {
+	if ((r = edit_pieces_apply(&sp, text, len, &res)) != 0) {
+		if (r == -ERR_INVALID)
 			r = diag_set(d, ERR_INTERNAL, 0, 0,
 			             "overlapping edits in the TOML file");
-			goto out;
-		}
-		r |= buf_append(&res, text + pos, sp[i].start - pos);
-		if (sp[i].text != NULL)
-			r |= buf_puts(&res, sp[i].text);
-		pos = sp[i].end;
-	}
-	r |= buf_append(&res, text + pos, len - pos);
-	if (r != 0) {
-		r = -ERR_NOMEM;
 		goto out;
 	}
 	/* Never hand back a document that does not parse. */
@@ -409,9 +357,7 @@ int tomledit_edit(const struct toml_doc *doc, const char *text, size_t len,
 		r = -ERR_NOMEM;
 out:
 	toml_free(check);
-	for (i = 0; i < nsp; i++)
-		free(sp[i].text);
-	free(sp);
+	edit_pieces_free(&sp);
 	buf_free(&adds);
 	buf_free(&res);
 	buf_free(&block);

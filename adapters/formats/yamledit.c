@@ -1437,41 +1437,6 @@ static int yamledit_render(const struct yaml_doc *doc, const char *name,
 	return r != 0 ? -ERR_NOMEM : 0;
 }
 
-struct yamledit_splice {
-	size_t start, end;
-	char *text; /* NULL: nothing */
-};
-
-static int yamledit_push(struct yamledit_splice **v, size_t *n, size_t *cap,
-                         size_t start, size_t end, char *text)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		struct yamledit_splice *nv = realloc(*v, ncap * sizeof(*nv));
-
-		if (nv == NULL) {
-			free(text);
-			return -ERR_NOMEM;
-		}
-		*v = nv;
-		*cap = ncap;
-	}
-	(*v)[*n].start = start;
-	(*v)[*n].end = end;
-	(*v)[*n].text = text;
-	(*n)++;
-	return 0;
-}
-
-static int yamledit_splice_cmp(const void *a, const void *b)
-{
-	const struct yamledit_splice *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return (x->end > x->start) - (y->end > y->start);
-}
-
 /* The last edit of name among edits[0..n), or NULL. */
 static const struct jedit *yamledit_edit_of(const struct jedit *edits, size_t n,
                                             const char *name)
@@ -1542,10 +1507,10 @@ int yamledit_edit(const struct yaml_doc *doc, const struct jedit *edits,
                   struct diag *d)
 {
 	const char *t = doc->text, *eol = doc->eol;
-	struct yamledit_splice *sp = NULL;
+	struct edit_pieces sp = {0};
 	struct buf adds = BUF_INIT, res = BUF_INIT, line = BUF_INIT;
 	const struct jedit *e;
-	size_t nsp = 0, cap = 0, i, pos, remaining = doc->nitems, removed = 0;
+	size_t i, remaining = doc->nitems, removed = 0;
 	bool drop_key;
 	char *s;
 	int r = 0;
@@ -1565,8 +1530,8 @@ int yamledit_edit(const struct yaml_doc *doc, const struct jedit *edits,
 			remaining++;
 	/* The last item of ours gone from a key of ours: the key goes. */
 	drop_key = doc->exists && prune && remaining == 0 && removed > 0;
-	if (drop_key && (r = yamledit_push(&sp, &nsp, &cap, doc->key_start,
-	                                   doc->value_end, NULL)) != 0)
+	if (drop_key && (r = edit_pieces_push(&sp, doc->key_start,
+	                                      doc->value_end, NULL)) != 0)
 		goto out;
 	for (i = 0; i < doc->nitems && !drop_key; i++) {
 		const struct yamledit_item *it = &doc->items[i];
@@ -1585,8 +1550,7 @@ int yamledit_edit(const struct yaml_doc *doc, const struct jedit *edits,
 				goto out;
 			}
 		}
-		if ((r = yamledit_push(&sp, &nsp, &cap, it->start, it->end,
-		                       s)) != 0)
+		if ((r = edit_pieces_push(&sp, it->start, it->end, s)) != 0)
 			goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -1617,11 +1581,11 @@ int yamledit_edit(const struct yaml_doc *doc, const struct jedit *edits,
 			r = -ERR_NOMEM;
 			goto out;
 		}
-		if ((r = yamledit_push(&sp, &nsp, &cap, at, at, s)) != 0)
+		if ((r = edit_pieces_push(&sp, at, at, s)) != 0)
 			goto out;
 		if (doc->exists && doc->flow_empty &&
-		    (r = yamledit_push(&sp, &nsp, &cap, doc->key_colon,
-		                       doc->empty_end, NULL)) != 0)
+		    (r = edit_pieces_push(&sp, doc->key_colon, doc->empty_end,
+		                          NULL)) != 0)
 			goto out;
 	} else if (doc->exists && !drop_key && remaining == 0 && removed > 0 &&
 	           !doc->flow_empty) {
@@ -1630,26 +1594,14 @@ int yamledit_edit(const struct yaml_doc *doc, const struct jedit *edits,
 			r = -ERR_NOMEM;
 			goto out;
 		}
-		if ((r = yamledit_push(&sp, &nsp, &cap, doc->key_colon,
-		                       doc->key_colon, s)) != 0)
+		if ((r = edit_pieces_push(&sp, doc->key_colon, doc->key_colon,
+		                          s)) != 0)
 			goto out;
 	}
-	if (nsp > 1)
-		qsort(sp, nsp, sizeof(*sp), yamledit_splice_cmp);
-	for (pos = 0, i = 0; i < nsp; i++) {
-		if (sp[i].start < pos) {
+	if ((r = edit_pieces_apply(&sp, t, doc->len, &res)) != 0) {
+		if (r == -ERR_INVALID)
 			r = diag_set(d, ERR_INTERNAL, 0, 0,
 			             "overlapping edits in the YAML file");
-			goto out;
-		}
-		r |= buf_append(&res, t + pos, sp[i].start - pos);
-		if (sp[i].text != NULL)
-			r |= buf_puts(&res, sp[i].text);
-		pos = sp[i].end;
-	}
-	r |= buf_append(&res, t + pos, doc->len - pos);
-	if (r != 0) {
-		r = -ERR_NOMEM;
 		goto out;
 	}
 	if ((r = yamledit_check(doc, edits, n, res.data != NULL ? res.data : "",
@@ -1659,9 +1611,7 @@ int yamledit_edit(const struct yaml_doc *doc, const struct jedit *edits,
 	if ((*out = buf_steal(&res, NULL)) == NULL)
 		r = -ERR_NOMEM;
 out:
-	for (i = 0; i < nsp; i++)
-		free(sp[i].text);
-	free(sp);
+	edit_pieces_free(&sp);
 	buf_free(&adds);
 	buf_free(&res);
 	buf_free(&line);
