@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* mcpfleetd's network layer on libwebsockets 4.1.6 built with OpenSSL. */
+/* mcpfleetd's network layer on libwebsockets 4.1.6 built with OpenSSL,
+ * running on a libev loop of its own (epoll). */
 #include "net.h"
 
 #include <pthread.h>
