@@ -160,8 +160,9 @@ struct net {
 	struct net_conn *conns;         /* every opened connection */
 	size_t nconns;
 	uint64_t next_id;
-	/* The loop lws runs on (a foreign loop, its plugin libev): ours, so
-	 * that net_run() can leave it (docs/design.md, "The event loop"). */
+	/* The libev loop lws runs on, handed to it as a foreign loop: ours,
+	 * so that net_run() can leave it (docs/design.md, "The event
+	 * loop"). */
 	struct ev_loop *loop;
 	void *foreign_loops[1]; /* info.foreign_loops */
 	ev_async stop_async;    /* net_stop(): ends ev_run() */
@@ -1643,7 +1644,8 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	net->ctx = lws_create_context(&info);
 	if (net->ctx == NULL) {
 		r = diag_set(d, ERR_NETWORK, 0, 0,
-		             "net: cannot create the libwebsockets context");
+		             "net: cannot create the libwebsockets context "
+		             "(its libev plugin is libwebsockets-evlib-ev)");
 		goto out;
 	}
 	net->agent_vh = net_vhost(net, cfg, "agent", cfg->agent_port, true, d);
