@@ -4,7 +4,7 @@
 # installs only what is missing. Needs root (or sudo) when something is.
 set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates
-libwebsockets-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
+libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
 libsqlite3-dev libpq-dev postgresql libmbedtls-dev libcmocka-dev libjansson-dev
 libcurl4-openssl-dev
 clang clang-format libclang-rt-14-dev openssl nodejs npm

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* mcpfleetd's network layer on libwebsockets 4.1.6 built with OpenSSL. */
+/* mcpfleetd's network layer on libwebsockets 4.1.6 built with OpenSSL,
+ * running on a libev loop of its own (epoll). */
 #include "net.h"
 
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -158,7 +160,13 @@ struct net {
 	struct net_conn *conns;         /* every opened connection */
 	size_t nconns;
 	uint64_t next_id;
-	lws_sorted_usec_list_t sul; /* bounds net_service_once()'s wait */
+	/* The libev loop lws runs on, handed to it as a foreign loop: ours,
+	 * so that net_run() can leave it (docs/design.md, "The event
+	 * loop"). */
+	struct ev_loop *loop;
+	void *foreign_loops[1]; /* info.foreign_loops */
+	ev_async stop_async;    /* net_stop(): ends ev_run() */
+	ev_timer once;          /* bounds net_service_once()'s wait */
 	/* Handed to both vhosts as their client SSL_CTX and freed by us:
 	 * left to itself, lws 4.1.6 builds one for the first vhost and never
 	 * frees it (one SSL_CTX and the system CA store leaked per net). */
@@ -1462,9 +1470,22 @@ static int net_api_cb(struct lws *wsi, enum lws_callback_reasons reason,
 
 /* ---- The service ---- */
 
-static void net_sul_cb(lws_sorted_usec_list_t *sul)
+/* net_stop()'s watcher: ev_async_send() is the one libev call that is
+ * safe from another thread and from a signal handler. */
+static void net_stop_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
-	(void)sul; /* only here to end lws_service()'s wait */
+	struct net *net = w->data;
+
+	(void)revents;
+	if (atomic_load(&net->stop) != 0)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void net_once_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents; /* only here to end ev_run()'s wait */
 }
 
 static struct lws_vhost *net_vhost(struct net *net,
@@ -1589,9 +1610,28 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	net->api_protocols[1].callback = net_refuse_cb;
 	net->api_protocols[1].per_session_data_size = sizeof(struct net_refuse);
 
+	/* epoll: with 10,000 agents poll() over every socket was most of an
+	 * idle daemon's CPU. No signal watchers: the program handles its own
+	 * signals, and libev leaves the signal mask alone. */
+	net->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+	if (net->loop == NULL)
+		net->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (net->loop == NULL) {
+		r = diag_set(d, ERR_NETWORK, 0, 0,
+		             "net: cannot create the event loop (libev)");
+		goto out;
+	}
+	ev_async_init(&net->stop_async, net_stop_cb);
+	net->stop_async.data = net;
+	ev_async_start(net->loop, &net->stop_async);
+	ev_timer_init(&net->once, net_once_cb, 0., 0.);
+	net->foreign_loops[0] = net->loop;
+
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-	               LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	               LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	               LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = net->foreign_loops;
 	info.user = net;
 	info.timeout_secs = net->timeout_secs;
 	info.max_http_header_data = NET_HEADER_MAX + 1024;
@@ -1604,7 +1644,8 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	net->ctx = lws_create_context(&info);
 	if (net->ctx == NULL) {
 		r = diag_set(d, ERR_NETWORK, 0, 0,
-		             "net: cannot create the libwebsockets context");
+		             "net: cannot create the libwebsockets context "
+		             "(its libev plugin is libwebsockets-evlib-ev)");
 		goto out;
 	}
 	net->agent_vh = net_vhost(net, cfg, "agent", cfg->agent_port, true, d);
@@ -1637,11 +1678,18 @@ void net_free(struct net *net)
 
 	if (net == NULL)
 		return;
+	/* lws stops its watchers on the loop it was given, and leaves the
+	 * loop to us. */
 	if (net->ctx != NULL) {
-		lws_sul_cancel(&net->sul);
 		lws_sul_cancel(&net->keepalive);
 		lws_context_destroy(net->ctx);
 		net->ctx = NULL;
+	}
+	if (net->loop != NULL) {
+		ev_timer_stop(net->loop, &net->once);
+		ev_async_stop(net->loop, &net->stop_async);
+		ev_loop_destroy(net->loop);
+		net->loop = NULL;
 	}
 	SSL_CTX_free(net->client_ctx);
 	pthread_mutex_lock(&net->lock);
@@ -1663,33 +1711,37 @@ int net_api_port(const struct net *net)
 	return lws_get_vhost_listen_port(net->api_vh);
 }
 
+/*
+ * Under an event library lws_service() is ev_run() until the loop has
+ * nothing left to watch, which for a server is never: the loop is run
+ * here instead, one iteration at a time or until net_stop().
+ */
 int net_service_once(struct net *net, int timeout_ms)
 {
-	int n;
-
-	if (timeout_ms <= 0)
-		return lws_service(net->ctx, -1) < 0 ? -ERR_NETWORK : 0;
-	/* lws 4.1 ignores lws_service()'s timeout and sleeps until the next
-	 * event or timer: a timer bounds the wait. */
-	lws_sul_schedule(net->ctx, 0, &net->sul, net_sul_cb,
-	                 (lws_usec_t)timeout_ms * LWS_US_PER_MS);
-	n = lws_service(net->ctx, 0);
-	lws_sul_cancel(&net->sul);
-	return n < 0 ? -ERR_NETWORK : 0;
+	if (timeout_ms <= 0) {
+		(void)ev_run(net->loop, EVRUN_NOWAIT);
+		return 0;
+	}
+	/* The loop's clock stands still between runs. */
+	ev_now_update(net->loop);
+	ev_timer_set(&net->once, (double)timeout_ms / 1000., 0.);
+	ev_timer_start(net->loop, &net->once);
+	(void)ev_run(net->loop, EVRUN_ONCE);
+	ev_timer_stop(net->loop, &net->once);
+	return 0;
 }
 
 int net_run(struct net *net)
 {
 	while (atomic_load(&net->stop) == 0)
-		if (lws_service(net->ctx, 0) < 0)
-			return -ERR_NETWORK;
+		(void)ev_run(net->loop, 0);
 	return 0;
 }
 
 void net_stop(struct net *net)
 {
 	atomic_store(&net->stop, 1);
-	lws_cancel_service(net->ctx);
+	ev_async_send(net->loop, &net->stop_async);
 }
 
 void net_wake(struct net *net)

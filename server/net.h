@@ -242,17 +242,17 @@ void net_free(struct net *net);
 int net_agent_port(const struct net *net);
 int net_api_port(const struct net *net);
 
-/* Runs the service loop until net_stop(). Returns 0, or -ERR_NETWORK when
- * libwebsockets fails. */
+/* Runs the service loop (libev, docs/design.md "The event loop") until
+ * net_stop(). Returns 0. */
 int net_run(struct net *net);
 
 /* Serves whatever is ready, waiting at most timeout_ms for something to
- * happen (0: do not wait). Returns 0 or -ERR_NETWORK. For tests and for
- * programs with their own loop. */
+ * happen (0: do not wait). Returns 0. For tests and for programs with
+ * their own loop. */
 int net_service_once(struct net *net, int timeout_ms);
 
 /* Makes net_run() return soon. Any thread; async-signal-safe (an atomic
- * store and an eventfd write). */
+ * store and ev_async_send(), an eventfd write). */
 void net_stop(struct net *net);
 
 /* Makes the service thread call on_wake soon. Any thread. */
