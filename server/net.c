@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* mcpfleetd's network layer on libwebsockets 4.1.6 built with OpenSSL,
  * running on a libev loop of its own (epoll). */
+#define _GNU_SOURCE /* accept4() */
 #include "net.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <libwebsockets.h>
@@ -37,6 +44,7 @@
 #define NET_DISCARD_FACTOR  4     /* 413: drain bodies up to 4 x max_body */
 #define NET_LOG_LINE        512
 #define NET_KEEPALIVE_TICK  LWS_US_PER_SEC /* the keepalive sweep */
+#define NET_ACCEPT_BURST    64 /* agent connections accepted per wakeup */
 
 struct net_msg {
 	struct net_msg *next;
@@ -46,6 +54,13 @@ struct net_msg {
 
 /* The per-session data of the agent protocol: lws allocates and zeroes it,
  * and frees it after LWS_CALLBACK_CLOSED. */
+/* An agent connection in its handshake; the wsi's opaque user data points
+ * here until it ends. */
+struct net_handshake {
+	struct lws *wsi;
+	lws_usec_t since;
+};
+
 struct net_conn {
 	struct net *net;
 	struct lws *wsi;
@@ -167,6 +182,17 @@ struct net {
 	void *foreign_loops[1]; /* info.foreign_loops */
 	ev_async stop_async;    /* net_stop(): ends ev_run() */
 	ev_timer once;          /* bounds net_service_once()'s wait */
+	/* The agent port's listening socket is ours, not lws': see
+	 * net_accept(). */
+	int agent_fd;
+	int agent_port;
+	ev_io agent_io;
+	/* Agent connections accepted and not yet websockets nor gone: the
+	 * first handshakes of handshakes_max places, in no order. */
+	struct net_handshake *hs;
+	unsigned handshakes;
+	unsigned handshakes_max; /* cfg->handshakes_max */
+	bool accept_paused;      /* agent_io stopped: handshakes_max, EMFILE */
 	/* Handed to both vhosts as their client SSL_CTX and freed by us:
 	 * left to itself, lws 4.1.6 builds one for the first vhost and never
 	 * frees it (one SSL_CTX and the system CA store leaked per net). */
@@ -1270,6 +1296,186 @@ static void net_on_cancel(struct net *net)
 	}
 }
 
+/* ---- The agent port's listener ---- */
+
+/*
+ * The agent port accepts its own connections and hands them to lws
+ * (lws_adopt_socket_vhost()), so that it can stop accepting. lws 4.1.6
+ * arms a timeout for every connection it accepts, and keeps the timeouts
+ * of a service thread in one sorted linked list: each new connection
+ * walked all the others still in their handshake. After a restart 10,000
+ * agents reconnecting within seconds made that walk most of the daemon's
+ * CPU, handshakes timed out faster than they completed, and the fleet did
+ * not come back for minutes. With at most handshakes_max connections in
+ * their handshake the walk stays short; the others wait in the kernel's
+ * backlog, where a waiting agent costs nothing.
+ */
+
+static void net_accept_resume(struct net *net)
+{
+	if (net->accept_paused && net->agent_fd >= 0 &&
+	    net->handshakes < net->handshakes_max) {
+		net->accept_paused = false;
+		ev_io_start(net->loop, &net->agent_io);
+	}
+}
+
+static void net_accept_pause(struct net *net)
+{
+	if (!net->accept_paused) {
+		net->accept_paused = true;
+		ev_io_stop(net->loop, &net->agent_io);
+	}
+}
+
+/* Its websocket is open, or it is gone before that: the last place
+ * moves into its own. */
+static void net_handshake_end(struct net *net, struct lws *wsi)
+{
+	struct net_handshake *h = lws_get_opaque_user_data(wsi), *last;
+
+	if (h == NULL || net->handshakes == 0 || h < net->hs ||
+	    h >= net->hs + net->handshakes || h->wsi != wsi)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	last = &net->hs[--net->handshakes];
+	if (h != last) {
+		*h = *last;
+		lws_set_opaque_user_data(h->wsi, h);
+	}
+	net_accept_resume(net);
+}
+
+/*
+ * From the keepalive sweep: a handshake past timeout_secs is dropped.
+ * (lws 4.1.6 arms its own TLS accept timeout, but lets a silent
+ * connection stay about 10 s whatever timeout_secs says.)
+ */
+static void net_handshake_expire(struct net *net, lws_usec_t now)
+{
+	lws_usec_t limit = (lws_usec_t)net->timeout_secs * LWS_US_PER_SEC;
+	unsigned k;
+
+	for (k = 0; k < net->handshakes; k++)
+		if (now - net->hs[k].since > limit)
+			lws_set_timeout(net->hs[k].wsi,
+			                PENDING_TIMEOUT_SSL_ACCEPT,
+			                LWS_TO_KILL_ASYNC);
+}
+
+static void net_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct net *net = w->data;
+	struct lws *wsi;
+	int fd, one = 1, n;
+
+	(void)loop;
+	(void)revents;
+	for (n = 0; n < NET_ACCEPT_BURST; n++) {
+		if (net->handshakes >= net->handshakes_max) {
+			net_accept_pause(net);
+			return;
+		}
+		fd = accept4(net->agent_fd, NULL, NULL,
+		             SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Until the next keepalive tick, rather than
+				 * a loop that spins on a full table. */
+				net_log(net, LLL_WARN,
+				        "agent port: cannot accept: %s",
+				        strerror(errno));
+				net_accept_pause(net);
+			}
+			return;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		                 sizeof(one));
+		/* On failure lws has closed fd. Counted from here, not
+		 * from LWS_CALLBACK_WSI_CREATE: lws makes wsis of its own
+		 * on the first vhost, and clears the opaque pointer after
+		 * that callback. */
+		wsi = lws_adopt_socket_vhost(net->agent_vh, fd);
+		if (wsi == NULL) {
+			net_log(net, LLL_WARN,
+			        "agent port: cannot take a connection");
+			continue;
+		}
+		net->hs[net->handshakes].wsi = wsi;
+		net->hs[net->handshakes].since = lws_now_usecs();
+		lws_set_opaque_user_data(wsi, &net->hs[net->handshakes]);
+		net->handshakes++;
+	}
+}
+
+/* Binds and listens on addr:port for the agent port (port 0: the kernel
+ * picks). Returns 0 or -ERR_NETWORK with d set. */
+static int net_listen(struct net *net, const char *addr, int port,
+                      struct diag *d)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char service[8];
+	int fd = -1, one = 1, rc, err = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	(void)snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(addr, service, &hints, &res);
+	if (rc != 0)
+		return diag_set(d, ERR_NETWORK, 0, 0,
+		                "agent port: cannot use the address %s: %s",
+		                addr, gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+		            ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		                 sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, SOMAXCONN) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return diag_set(d, ERR_NETWORK, 0, 0,
+		                "agent port: cannot serve %s:%d: %s", addr,
+		                port, strerror(err));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		err = errno;
+		close(fd);
+		return diag_set(d, ERR_NETWORK, 0, 0,
+		                "agent port: getsockname: %s", strerror(err));
+	}
+	net->agent_port = ntohs(ss.ss_family == AF_INET6
+	                            ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                            : ((struct sockaddr_in *)&ss)->sin_port);
+	net->agent_fd = fd;
+	ev_io_init(&net->agent_io, net_accept, fd, EV_READ);
+	net->agent_io.data = net;
+	ev_io_start(net->loop, &net->agent_io);
+	return 0;
+}
+
+static void net_listen_close(struct net *net)
+{
+	if (net->agent_fd < 0)
+		return;
+	ev_io_stop(net->loop, &net->agent_io);
+	close(net->agent_fd);
+	net->agent_fd = -1;
+}
+
 /*
  * The agent port's keepalive: one sweep a second over the open
  * connections pings those silent for ping_us and drops those silent for
@@ -1317,6 +1523,8 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 			lws_callback_on_writable(c->wsi);
 		}
 	}
+	net_handshake_expire(net, now);
+	net_accept_resume(net); /* after EMFILE */
 	lws_sul_schedule(net->ctx, 0, &net->keepalive, net_keepalive,
 	                 NET_KEEPALIVE_TICK);
 }
@@ -1335,6 +1543,9 @@ static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		           ? 1
 		           : 0;
 	switch (reason) {
+	case LWS_CALLBACK_WSI_DESTROY:
+		net_handshake_end(net, wsi);
+		return 0;
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		return net_load_ca(net, user, true) != 0 ? 1 : 0;
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
@@ -1342,6 +1553,7 @@ static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return net_conn_filter(net, wsi, c, in);
 	case LWS_CALLBACK_ESTABLISHED:
+		net_handshake_end(net, wsi);
 		if (c == NULL || !c->opened)
 			return -1;
 		c->established = true;
@@ -1500,7 +1712,8 @@ static struct lws_vhost *net_vhost(struct net *net,
 
 	memset(&vi, 0, sizeof(vi));
 	vi.vhost_name = name;
-	vi.port = port;
+	/* The agent port listens through net_listen(). */
+	vi.port = agent ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	vi.iface = addr;
 	vi.protocols = agent ? net->agent_protocols : net->api_protocols;
 	vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
@@ -1581,6 +1794,15 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 		free(net);
 		return diag_set(d, ERR_INTERNAL, 0, 0, "net: mutex");
 	}
+	net->agent_fd = -1;
+	net->handshakes_max =
+	    cfg->handshakes_max != 0 ? cfg->handshakes_max : NET_HANDSHAKES_MAX;
+	net->hs = calloc(net->handshakes_max, sizeof(*net->hs));
+	if (net->hs == NULL) {
+		pthread_mutex_destroy(&net->lock);
+		free(net);
+		return diag_set(d, ERR_NOMEM, 0, 0, "net: out of memory");
+	}
 	atomic_init(&net->stop, 0);
 	atomic_init(&net->wake, 0);
 	if (cb != NULL)
@@ -1658,6 +1880,10 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 		r = net->ca_error[0] != '\0' ? -ERR_CRYPTO : -ERR_NETWORK;
 		goto out;
 	}
+	if ((r = net_listen(
+	         net, cfg->address != NULL ? cfg->address : NET_DEFAULT_ADDRESS,
+	         cfg->agent_port, d)) != 0)
+		goto out;
 	lws_sul_schedule(net->ctx, 0, &net->keepalive, net_keepalive,
 	                 NET_KEEPALIVE_TICK);
 	r = 0;
@@ -1680,6 +1906,8 @@ void net_free(struct net *net)
 		return;
 	/* lws stops its watchers on the loop it was given, and leaves the
 	 * loop to us. */
+	if (net->loop != NULL)
+		net_listen_close(net);
 	if (net->ctx != NULL) {
 		lws_sul_cancel(&net->keepalive);
 		lws_context_destroy(net->ctx);
@@ -1692,6 +1920,7 @@ void net_free(struct net *net)
 		net->loop = NULL;
 	}
 	SSL_CTX_free(net->client_ctx);
+	free(net->hs);
 	pthread_mutex_lock(&net->lock);
 	net->done_head = net->done_tail = NULL;
 	pthread_mutex_unlock(&net->lock);
@@ -1703,7 +1932,7 @@ void net_free(struct net *net)
 
 int net_agent_port(const struct net *net)
 {
-	return lws_get_vhost_listen_port(net->agent_vh);
+	return net->agent_port;
 }
 
 int net_api_port(const struct net *net)

@@ -202,6 +202,8 @@ struct net_callbacks {
 
 /* What to serve. PEM inputs are copied or loaded before net_create()
  * returns. */
+#define NET_HANDSHAKES_MAX 256
+
 struct net_config {
 	const char *address; /* listen address; NULL: "127.0.0.1" */
 	int agent_port;      /* 0: the kernel picks, see net_agent_port() */
@@ -222,6 +224,11 @@ struct net_config {
 	unsigned hangup_secs;    /* idle time before a hang-up; 0: 75 */
 	unsigned timeout_secs;   /* TLS handshake, headers, body; 0: 10 */
 	unsigned keepalive_secs; /* idle HTTP keep-alive; 0: 5 */
+	/* Agent connections accepted and not yet websockets (TLS and the
+	 * upgrade under way); past it the agent port stops accepting until
+	 * one finishes, and the rest wait in the kernel's backlog.
+	 * 0: NET_HANDSHAKES_MAX. */
+	unsigned handshakes_max;
 };
 
 /*

@@ -58,6 +58,7 @@ struct tn_fixture {
 	pthread_t thread;
 	int agent_port, api_port;
 	unsigned ping_secs, hangup_secs; /* of nets started from here on */
+	unsigned handshakes_max, timeout_secs; /* likewise; 0: defaults */
 	bool verbose;
 };
 
@@ -300,7 +301,8 @@ static struct net *tn_start_net(struct tn_fixture *f, const char *addr,
 	    .key_len = f->server.key_len,
 	    .max_message = TN_MAX_MESSAGE,
 	    .max_body = TN_MAX_BODY,
-	    .timeout_secs = 5,
+	    .timeout_secs = f->timeout_secs != 0 ? f->timeout_secs : 5,
+	    .handshakes_max = f->handshakes_max,
 	    .ping_secs = f->ping_secs,
 	    .hangup_secs = f->hangup_secs,
 	};
@@ -1411,6 +1413,104 @@ static void test_net_ipv6_loopback(void **state)
 	net_free(net6);
 }
 
+static void *tn_cap_thread(void *p)
+{
+	assert_int_equal(net_run(p), 0);
+	return NULL;
+}
+
+/* Opens a websocket to port as the test device; returns how long it took
+ * to open (ms), or -1. */
+static int64_t tn_ws_open_ms(struct tn_fixture *f, int port)
+{
+	struct netclient_ws_config cfg = {0};
+	struct netclient_ws *ws = NULL;
+	enum netclient_fail fail;
+	struct diag d;
+	char url[64];
+	int64_t t0 = tu_now_ms(), ms = -1;
+
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent", port);
+	cfg.url = url;
+	cfg.ca_pem = f->ca.cert_pem;
+	cfg.ca_len = f->ca.cert_len;
+	cfg.cert_pem = f->device.cert_pem;
+	cfg.cert_len = f->device.cert_len;
+	cfg.key_pem = f->device.key_pem;
+	cfg.key_len = f->device.key_len;
+	cfg.connect_timeout_ms = TN_WAIT_MS;
+	if (netclient_ws_open(&cfg, &ws, &d) == 0 &&
+	    netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d) == 0)
+		ms = tu_now_ms() - t0;
+	netclient_ws_free(ws);
+	return ms;
+}
+
+/* The agent port takes at most handshakes_max connections into their
+ * handshake at a time: with two silent connections holding both places,
+ * an agent waits in the backlog until the handshake timeout drops them;
+ * an opened websocket or a closed connection gives its place back. */
+static void test_net_ws_handshake_cap(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct sockaddr_in sa;
+	struct net *net;
+	struct diag d;
+	int silent[2], k, port;
+	int64_t ms;
+	pthread_t t;
+
+	f->handshakes_max = 2;
+	f->timeout_secs = 2;
+	net = tn_start_net(f, NULL, &d);
+	f->handshakes_max = f->timeout_secs = 0;
+	if (net == NULL)
+		fail_msg("net_create: %s", d.msg);
+	assert_int_equal(pthread_create(&t, NULL, tn_cap_thread, net), 0);
+	port = net_agent_port(net);
+	assert_true(port > 0);
+
+	/* Places are given back: more agents than places, one by one. */
+	for (k = 0; k < 5; k++) {
+		ms = tn_ws_open_ms(f, port);
+		assert_true(ms >= 0 && ms < 1500);
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	for (k = 0; k < 2; k++) {
+		silent[k] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(silent[k] >= 0);
+		assert_int_equal(
+		    connect(silent[k], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	tu_sleep_ms(200); /* accepted: both places taken */
+	ms = tn_ws_open_ms(f, port);
+	assert_true(ms >= 1000); /* waited for the 2 s timeout */
+	assert_true(ms < TN_WAIT_MS);
+	close(silent[0]);
+	close(silent[1]);
+
+	/* A connection closed in its handshake gives its place back. */
+	for (k = 0; k < 2; k++) {
+		silent[k] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(
+		    connect(silent[k], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	tu_sleep_ms(200);
+	close(silent[0]);
+	close(silent[1]);
+	tu_sleep_ms(200);
+	ms = tn_ws_open_ms(f, port);
+	assert_true(ms >= 0 && ms < 1000);
+
+	net_stop(net);
+	pthread_join(t, NULL);
+	net_free(net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1440,6 +1540,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_net_api_timeout, tn_setup),
 	    cmocka_unit_test_setup(test_net_ipv6_loopback, tn_setup),
 	    cmocka_unit_test_setup(test_net_ws_keepalive, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_handshake_cap, tn_setup),
 	};
 
 	/* The program's duty (G14): a vanished peer must not kill it. */
