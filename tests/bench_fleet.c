@@ -17,7 +17,7 @@
  *
  *   usage: bench_fleet PATH-TO-MCPFLEETD [-n AGENTS] [-j PROCS] [-u USERS]
  *                      [-p PUSHES] [-I IDLE_SECS] [-T PHASE_SECS] [-V K]
- *                      [-l NOFILE] [-k DIR] [-S]
+ *                      [-l NOFILE] [-k DIR] [-S] [-R] [-C]
  *
  * -k DIR keeps the data directory and the agents' credentials in DIR; a
  * later run with the same DIR skips init and enrollment (and so measures
@@ -26,8 +26,10 @@
  * it). -T bounds the connect phase and the storm (default 900 s): an agent
  * still missing then fails the run. -l starts the daemon with that soft
  * RLIMIT_NOFILE (to check that it raises its own). -S skips the reconnect
- * storm. One process holds at most ~19,900 files here, so -j must keep
- * N / PROCS under the soft limit.
+ * storm; -R retries a lost connection as the agent did before its
+ * respread; -C (the CI smoke test) also fails the run when a connection
+ * attempt failed while the daemon was up. One process holds at most
+ * ~19,900 files here, so -j must keep N / PROCS under the soft limit.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <arpa/inet.h>
@@ -1130,6 +1132,7 @@ struct bf {
 	size_t verify_every;
 	long nofile;
 	bool storm;
+	bool check; /* -C: a failed attempt while the daemon is up fails */
 	const char *keep;
 	char *dir;
 	char *data;
@@ -1971,6 +1974,7 @@ struct bf_result {
 	double stop_ms;           /* SIGTERM to exit, during a storm */
 	unsigned long verified;
 	unsigned long verify_bad;
+	unsigned long connect_failures;
 };
 
 static void bf_enroll_phase(struct bf *b, struct bf_result *res)
@@ -2046,6 +2050,7 @@ static void bf_connect_phase(struct bf *b, struct bf_result *res)
 	res->connect_median_s = bf_median(p.rx_ms, p.nrx) / 1e3;
 	res->connect_cpu_ms = cpu1 - cpu0;
 	res->agents_cpu_ms = p.agents_cpu_ms;
+	res->connect_failures = p.failures;
 	printf("connect: %zu/%zu connected and received their first "
 	       "envelope in %.2f s (%.0f/s; median agent %.2f s), %u "
 	       "handshakes in flight; attempts %lu, failures %lu\n",
@@ -2425,7 +2430,7 @@ static void bf_usage(void)
 	    stderr,
 	    "usage: bench_fleet PATH-TO-MCPFLEETD [-n AGENTS] [-j PROCS] "
 	    "[-u USERS] [-p PUSHES] [-I IDLE_SECS] [-V K] [-l NOFILE] [-k DIR] "
-	    "[-S] [-R]\n");
+	    "[-S] [-R] [-C]\n");
 	exit(2);
 }
 
@@ -2453,7 +2458,7 @@ int main(int argc, char **argv)
 		bf_usage();
 	b.daemon = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:SR")) != -1) {
+	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:SRC")) != -1) {
 		switch (opt) {
 		case 'n':
 			if (bf_number(optarg, 1, 1000000, &v) != 0)
@@ -2503,6 +2508,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			bf_old_retry = true;
+			break;
+		case 'C':
+			b.check = true;
 			break;
 		default:
 			bf_usage();
@@ -2607,5 +2615,12 @@ int main(int argc, char **argv)
 	free(b.dir);
 	free(b.data);
 	free(b.log);
+	if (b.check && res.connect_failures > 0) {
+		fprintf(stderr,
+		        "bench_fleet: -C: %lu connection attempts failed while "
+		        "the daemon was up\n",
+		        res.connect_failures);
+		return 1;
+	}
 	return res.verify_bad == 0 ? 0 : 1;
 }
