@@ -991,6 +991,7 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	struct net_config nc;
 	const char *backend = NULL;
 	char *db = NULL, *path = NULL;
+	int64_t keyed = 0;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -1034,6 +1035,17 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	free(path);
 	if (r != 0)
 		return r;
+	/* The audit chain is keyed; a data directory from before audit keys
+	 * gets its key now, from the next row on (docs/design.md, "The
+	 * audit chain"). */
+	r = pki_audit_attach(data_dir, &c->pki, c->st, c->rng, &keyed, d);
+	if (r != 0)
+		return r;
+	if (keyed > 0)
+		fprintf(stderr,
+		        "mcpfleetd: created %s/%s: the audit chain is keyed "
+		        "from row %lld on\n",
+		        data_dir, PKI_AUDIT_KEY_FILE, (long long)keyed);
 	r = enroll_limiter_new(c->conf.enroll_rate, &c->limiter);
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "enrollment limiter: %s",

@@ -312,7 +312,8 @@ static int mcpfleetd_init(int argc, char **argv)
 	    pki_create(o.data, &conf, rng, &d) != 0 ||
 	    pki_load(o.data, &pki, &d) != 0)
 		goto out;
-	if (store_open(backend, path, &st, &d) != 0)
+	if (store_open(backend, path, &st, &d) != 0 ||
+	    pki_audit_attach(o.data, &pki, st, rng, NULL, &d) != 0)
 		goto out;
 	if (token_new(rng, token, hash) != 0) {
 		diag_set(&d, ERR_CRYPTO, 0, 0, "cannot make a token");
@@ -373,12 +374,15 @@ static int mcpfleetd_migrate(int argc, char **argv)
 	};
 	const char *data = NULL, *to = NULL, *backend = NULL;
 	struct store *src = NULL, *dst = NULL;
+	struct crypto_rng *rng = NULL;
 	struct pki_conf conf;
+	struct pki pki;
 	struct diag d;
 	char *db = NULL, *path = NULL;
 	int64_t rows = 0, checked = 0;
 	int ch, rc = MCPFLEETD_EXIT_FAIL;
 
+	memset(&pki, 0, sizeof(pki));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "d:t:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -430,8 +434,15 @@ static int mcpfleetd_migrate(int argc, char **argv)
 		diag_set(&d, ERR_NOENT, 0, 0, "%s: no such store", db);
 		goto out;
 	}
-	if (store_open("sqlite", db, &src, &d) != 0 ||
+	/* The chain is copied as it is and must verify under the data
+	 * directory's audit key on both sides; one from before audit keys
+	 * gets its key first, as serve would give it. */
+	if (pki_load(data, &pki, &d) != 0 ||
+	    crypto_rng_new("mcpfleetd migrate", &rng, &d) != 0 ||
+	    store_open("sqlite", db, &src, &d) != 0 ||
+	    pki_audit_attach(data, &pki, src, rng, NULL, &d) != 0 ||
 	    store_open(backend, path, &dst, &d) != 0 ||
+	    pki_audit_attach(data, &pki, dst, rng, NULL, &d) != 0 ||
 	    store_copy(src, dst, &rows, &d) != 0)
 		goto out;
 	/* The move is the first row the new store appends; the location
@@ -455,6 +466,8 @@ out:
 		fprintf(stderr, "mcpfleetd: migrate: %s\n", d.msg);
 	store_close(dst);
 	store_close(src);
+	pki_free(&pki);
+	crypto_rng_free(rng);
 	free(db);
 	free(path);
 	return rc;
