@@ -1937,9 +1937,11 @@ static int store_audit_check_page(const struct store *st,
 				return diag_set(
 				    d, ERR_VERIFY, 0, 0,
 				    "audit row %" PRId64 ": its hash %.16s... "
-				    "is not the checkpoint's %.16s...: rows "
-				    "1..%" PRId64 " were rewritten since the "
-				    "checkpoint and the chain recomputed",
+				    "is not the checkpoint's %.16s...: it is "
+				    "not the row the checkpoint counted (rows "
+				    "1..%" PRId64 " were rewritten and the "
+				    "chain recomputed, or rows deleted and "
+				    "others appended in their place)",
 				    a->id, a->hash, w->cp->hash, a->id);
 			}
 		}

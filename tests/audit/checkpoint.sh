@@ -1,0 +1,181 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Audit checkpoints end to end, as an administrator uses them: the real
+# mcpfleetd on loopback, mcpfleetctl audit checkpoint, the SQLite store
+# tampered with directly (sqlite3), and audit verify --checkpoint naming
+# what changed; a checkpoint with a bad signature, or another server's,
+# is refused.
+#   tests/audit/checkpoint.sh build/mcpfleetd build/mcpfleetctl
+set -u
+daemon=$1
+ctl=$2
+dir=$(mktemp -d /tmp/mcpfleet-audit.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+fails=0
+ok() { echo "ok: $1"; }
+bad() {
+	echo "FAIL: $1" >&2
+	[ -f "$dir/serve.log" ] && sed "s/^/  serve.log: /" "$dir/serve.log" >&2
+	fails=$((fails + 1))
+}
+command -v sqlite3 >/dev/null || { echo "FAIL: no sqlite3 CLI" >&2; exit 1; }
+
+# init DATA: a data directory; sets token.
+init() {
+	"$daemon" init --data "$1" >"$dir/init.out" 2>&1 || {
+		echo "FAIL: init: $(cat "$dir/init.out")" >&2
+		exit 1
+	}
+	token=$(sed -n '/first admin token/{n;p;}' "$dir/init.out" | tr -d ' ')
+}
+
+# serve DATA: runs the daemon on ephemeral ports; sets pid and the
+# mcpfleetctl environment.
+serve() {
+	: >"$dir/serve.log" # not the last run's "serving" line
+	"$daemon" serve --data "$1" --listen 127.0.0.1 --agent-port 0 --api-port 0 \
+		>"$dir/serve.log" 2>&1 &
+	pid=$!
+	i=0
+	while [ $i -lt 100 ] && ! grep -q "serving" "$dir/serve.log"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	port=$(sed -n 's/.*API port \([0-9]*\),.*/\1/p' "$dir/serve.log")
+	[ -n "$port" ] || { echo "FAIL: serve: $(cat "$dir/serve.log")" >&2; exit 1; }
+	export MCPFLEET_SERVER="https://127.0.0.1:$port" MCPFLEET_TOKEN="$token" \
+		MCPFLEET_CA="$1/ca.crt"
+}
+
+stop() {
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=
+}
+
+# sql DATA STATEMENTS: runs them on the stopped daemon's store, past the
+# triggers that refuse to change audit rows.
+sql() {
+	sqlite3 "$1/fleet.db" "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; $2"
+}
+
+data=$dir/a
+init "$data"
+[ "$(stat -c %a "$data/audit.key")" = 600 ] && ok "init writes audit.key 0600" ||
+	bad "audit.key: $(ls -l "$data/audit.key" 2>&1)"
+serve "$data"
+for u in alice bob carol; do
+	"$ctl" user add "$u" >/dev/null || bad "user add $u"
+done
+out=$("$ctl" audit verify 2>&1) && echo "$out" | grep -q "4 rows verified, keyed (HMAC-SHA-256) from row 1" &&
+	ok "audit verify: $out" || bad "audit verify: $out"
+
+# The checkpoint: a signed JSON document of the head.
+if "$ctl" audit checkpoint >"$dir/cp.json" 2>"$dir/err"; then
+	grep -q '"format": "mcpfleet-audit-checkpoint-v1"' "$dir/cp.json" &&
+		grep -q '"rows": 4' "$dir/cp.json" && grep -q '"last_id": 4' "$dir/cp.json" &&
+		grep -q '"signature": "3' "$dir/cp.json" &&
+		ok "audit checkpoint prints the signed head" || bad "checkpoint: $(cat "$dir/cp.json")"
+else
+	bad "audit checkpoint: $(cat "$dir/err")"
+fi
+head=$(sqlite3 "$data/fleet.db" "SELECT hash FROM audit WHERE id = 4")
+grep -q "\"head_hash\": \"$head\"" "$dir/cp.json" && ok "its head_hash is row 4's hash" ||
+	bad "head_hash is not row 4's $head"
+
+out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1) &&
+	echo "$out" | grep -q "checkpoint of 4 rows signed .* holds" &&
+	ok "verify --checkpoint passes untampered" || bad "verify --checkpoint: $out"
+"$ctl" user add dave >/dev/null || bad "user add dave"
+out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1) &&
+	echo "$out" | grep -q "5 rows verified" &&
+	ok "rows appended after the checkpoint pass" || bad "after an append: $out"
+
+# A bad signature is refused before the server is asked, naming the file.
+sed 's/"rows": 4/"rows": 3/; s/"last_id": 4/"last_id": 3/' "$dir/cp.json" >"$dir/forged.json"
+out=$("$ctl" audit verify --checkpoint "$dir/forged.json" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "forged.json: checkpoint: bad signature" &&
+	ok "an altered checkpoint is refused: $out" || bad "altered checkpoint (rc $rc): $out"
+sig=$(sed -n 's/.*"signature": "\(.*\)".*/\1/p' "$dir/cp.json")
+case $sig in *0) new=${sig%0}1 ;; *) new=${sig%?}0 ;; esac
+sed "s/$sig/$new/" "$dir/cp.json" >"$dir/badsig.json"
+out=$("$ctl" audit verify --checkpoint "$dir/badsig.json" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "bad signature" &&
+	ok "a checkpoint with a broken signature is refused" || bad "broken signature (rc $rc): $out"
+printf '{"format": "x"}' >"$dir/junk.json"
+out=$("$ctl" audit verify --checkpoint "$dir/junk.json" 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q "junk.json: checkpoint: " &&
+	ok "a file that is no checkpoint is a usage error: $out" || bad "junk: $out"
+stop
+
+# Another server's checkpoint: valid under its own key, refused by this one.
+token_a=$token
+init "$dir/b"
+serve "$dir/b"
+"$ctl" audit checkpoint >"$dir/other.json" || bad "checkpoint of the other server"
+stop
+token=$token_a
+serve "$data"
+out=$("$ctl" audit verify --checkpoint "$dir/other.json" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "signed by key .*, not by the server's signing key" &&
+	ok "another server's checkpoint is refused: $out" || bad "other server's (rc $rc): $out"
+stop
+cp "$data/fleet.db" "$dir/clean.db"
+
+# Tampering 1: the last rows deleted and the head lowered to match. The
+# chain alone cannot tell; the checkpoint does.
+sql "$data" "DELETE FROM audit WHERE id >= 4; UPDATE meta SET value = 3 WHERE key = 'audit_head';"
+serve "$data"
+out=$("$ctl" audit verify 2>&1) && ok "truncated, the chain alone still verifies ($out)" ||
+	bad "the truncated chain: $out"
+out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "audit rows 4..4 are missing: the checkpoint counted 4 rows but the log ends at row 3" &&
+	ok "verify --checkpoint names the deleted rows: $out" || bad "truncation (rc $rc): $out"
+stop
+
+# Tampering 2: a row before the checkpoint edited in place.
+cp "$dir/clean.db" "$data/fleet.db"
+rm -f "$data/fleet.db-wal" "$data/fleet.db-shm"
+sql "$data" "UPDATE audit SET target = 'mallory' WHERE id = 2;"
+serve "$data"
+out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "audit row 2: its hash is not the audit key's HMAC of its content" &&
+	ok "verify --checkpoint names the edited row: $out" || bad "edited row (rc $rc): $out"
+out=$("$ctl" audit verify 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "audit row 2" && ok "so does plain verify" ||
+	bad "plain verify of an edited row: $out"
+stop
+
+# Tampering 3: the row at the checkpoint replaced by the one after it,
+# renumbered (content, hash and link copied): the chain breaks at row 4.
+cp "$dir/clean.db" "$data/fleet.db"
+rm -f "$data/fleet.db-wal" "$data/fleet.db-shm"
+sql "$data" "DELETE FROM audit WHERE id >= 4; UPDATE meta SET value = 3 WHERE key = 'audit_head';"
+serve "$data"
+"$ctl" user add eve >/dev/null || bad "user add eve"
+out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "audit row 4: its hash .* is not the checkpoint's .*: it is not the row the checkpoint counted" &&
+	ok "a new row 4 after a truncation is not the checkpoint's: $out" || bad "replaced row 4 (rc $rc): $out"
+stop
+
+# Untampered again, it passes.
+cp "$dir/clean.db" "$data/fleet.db"
+rm -f "$data/fleet.db-wal" "$data/fleet.db-shm"
+serve "$data"
+out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1) && ok "the clean copy passes again" ||
+	bad "the clean copy: $out"
+stop
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
+echo "all checks passed"
