@@ -61,7 +61,7 @@ stop() {
 # sql DATA STATEMENTS: runs them on the stopped daemon's store, past the
 # triggers that refuse to change audit rows.
 sql() {
-	sqlite3 "$1/fleet.db" "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; $2"
+	sqlite3 "$1/fleet.db" "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; $2"
 }
 
 data=$dir/a
@@ -141,6 +141,11 @@ rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "audit rows 4..4 are missing: the checkpoint counted 4 rows but the log ends at row 3" &&
 	ok "verify --checkpoint names the deleted rows: $out" || bad "truncation (rc $rc): $out"
 stop
+# The same offline, on the data directory, as an auditor runs it.
+out=$("$daemon" audit-verify --data "$data" --checkpoint "$dir/cp.json" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "audit rows 4..4 are missing: the checkpoint counted 4 rows" &&
+	ok "mcpfleetd audit-verify names them too" || bad "audit-verify of the truncation (rc $rc): $out"
 
 # Tampering 2: a row before the checkpoint edited in place.
 cp "$dir/clean.db" "$data/fleet.db"
@@ -176,6 +181,44 @@ serve "$data"
 out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1) && ok "the clean copy passes again" ||
 	bad "the clean copy: $out"
 stop
+out=$("$daemon" audit-verify --data "$data" --checkpoint "$dir/cp.json" 2>&1) &&
+	echo "$out" | grep -q "audit chain of 5 rows verified, keyed (HMAC-SHA-256) from row 1" &&
+	echo "$out" | grep -q "the checkpoint of 4 rows in .* holds" &&
+	ok "mcpfleetd audit-verify passes it offline" || bad "offline audit-verify: $out"
+out=$("$daemon" audit-verify --data "$data" --checkpoint "$dir/other.json" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "other.json: checkpoint: signed by key" &&
+	ok "and refuses another server's checkpoint" || bad "offline, another server's: $out"
+
+# An installation from before audit keys: no audit.key, and a chain of
+# plain SHA-256 rows (row 1 rehashed so here). serve keys it from the next
+# row on, and the first keyed row pins the plain ones.
+plainrow1() { # DATA TARGET: the plain hash of the init row naming TARGET
+	at=$(sqlite3 "$1/fleet.db" "SELECT at FROM audit WHERE id = 1")
+	printf 'mcpfleet-audit-v1\nid=1\nat=%s\nactor=6:system\naction=4:init\ntarget=%d:%s\ndetails=-\nprev=%s\n' \
+		"$at" "${#2}" "$2" 0000000000000000000000000000000000000000000000000000000000000000 |
+		sha256sum | cut -d' ' -f1
+}
+old=$dir/c
+init "$old"
+rm "$old/audit.key"
+sql "$old" "UPDATE audit SET hash = '$(plainrow1 "$old" "$old")' WHERE id = 1;"
+out=$("$daemon" audit-verify --data "$old" 2>&1) &&
+	echo "$out" | grep -q "audit chain of 1 rows verified, unkeyed (no audit.key yet" &&
+	ok "a data directory from before audit keys verifies unkeyed: $out" || bad "unkeyed: $out"
+serve "$old"
+grep -q "created $old/audit.key: the audit chain is keyed from row 2 on" "$dir/serve.log" &&
+	ok "serve creates audit.key on the first start after the upgrade" || bad "no audit.key created"
+[ "$(stat -c %a "$old/audit.key")" = 600 ] && [ "$(sed -n 2p "$old/audit.key")" = "keyed_from=2" ] &&
+	ok "audit.key is 0600 and says keyed_from=2" || bad "audit.key: $(ls -l "$old/audit.key")"
+out=$("$ctl" audit verify 2>&1) && echo "$out" | grep -q "2 rows verified, keyed (HMAC-SHA-256) from row 2" &&
+	ok "verify says from which row the chain is keyed: $out" || bad "upgraded verify: $out"
+"$ctl" audit list | grep -q "audit.key" && ok "the key's creation is the first keyed row" ||
+	bad "no audit.key row"
+stop
+sql "$old" "UPDATE audit SET target = 'x', hash = '$(plainrow1 "$old" x)' WHERE id = 1;"
+out=$("$daemon" audit-verify --data "$old" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "audit row 2: its link does not match the hash of row 1" &&
+	ok "a plain row rewritten before the key breaks the keyed row's link" || bad "rewritten plain row: $out"
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed" >&2; exit 1; }
 echo "all checks passed"
