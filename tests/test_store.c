@@ -1678,22 +1678,37 @@ static void test_store_audit_checkpoint_truncation(void **state)
 	struct ts_fixture *f = ts_fx(state);
 	struct store_audit_head cp, h, other;
 	struct store *st2 = NULL;
-	int64_t bad = 0, rows = 0;
+	int64_t bad = 0, rows = 0, seal17 = 0;
+	char sql[128];
 	struct diag d;
 
 	tu_ok(store_audit_key(f->st, ts_audit_key, 1, &d), &d);
-	ts_audit_rows(f->st, 20);
+	ts_audit_rows(f->st, 17);
+	seal17 = ts_sql_int(f->path,
+	                    "SELECT value FROM meta WHERE key = 'audit_seal'");
+	assert_true(seal17 != 0);
+	ts_audit_rows_from(f->st, 18, 3);
 	tu_ok(store_audit_verify_head(f->st, NULL, &cp, NULL, &d), &d);
 	assert_int_equal(cp.rows, 20);
 	/* The checkpoint holds, and rows after it do not matter. */
 	ts_audit_rows_from(f->st, 21, 3);
 	tu_ok(store_audit_verify_head(f->st, &cp, &h, &bad, &d), &d);
 	assert_int_equal(h.rows, 23);
-	/* The last rows deleted and the head lowered to match: the chain
-	 * alone verifies, even under the key... */
+	/* The last rows deleted and the head lowered to match: the head's
+	 * seal, which needs the key, names another row... */
 	ts_drop_trigger(f->path, "audit_no_delete");
 	ts_sql(f->path, "DELETE FROM audit WHERE id > 17");
 	ts_sql(f->path, "UPDATE meta SET value = 17 WHERE key = 'audit_head'");
+	ts_expect(store_audit_verify(f->st, &rows, &bad, &d), -ERR_VERIFY, &d,
+	          "audit head: row 17 does not carry the audit key's seal");
+	assert_int_equal(bad, 18);
+	/* ...unless the seal of that older head was kept and put back: then
+	 * the chain alone verifies, even under the key... */
+	(void)snprintf(sql, sizeof(sql),
+	               "UPDATE meta SET value = %" PRId64
+	               " WHERE key = 'audit_seal'",
+	               seal17);
+	ts_sql(f->path, sql);
 	tu_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
 	assert_int_equal(rows, 17);
 	/* ...the checkpoint names the rows that went. */
@@ -1703,7 +1718,10 @@ static void test_store_audit_checkpoint_truncation(void **state)
 	          "rows but the log ends at row 17");
 	assert_int_equal(bad, 18);
 	/* New rows in their place are not the ones it counted. */
-	ts_audit_rows_from(f->st, 18, 3);
+	ts_audit_rows_from(f->st, 18, 2);
+	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "other",
+	                         NULL, NULL, &d),
+	      &d);
 	ts_expect(store_audit_verify_head(f->st, &cp, NULL, &bad, &d),
 	          -ERR_VERIFY, &d, "audit row 20: its hash");
 	assert_non_null(strstr(d.msg, "is not the checkpoint's"));

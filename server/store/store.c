@@ -1760,6 +1760,35 @@ out:
 	return r;
 }
 
+/*
+ * The head's seal: 63 bits of the HMAC under the audit key of the last
+ * row's id and hash, kept beside the head so that deleting the newest rows
+ * and lowering the head to match needs the key too.
+ */
+static int store_audit_seal(const struct store *st, int64_t id,
+                            const char *hash, int64_t *seal)
+{
+	struct buf b = BUF_INIT;
+	uint8_t h[CRYPTO_HASH_LEN];
+	uint64_t v = 0;
+	size_t i;
+	int r;
+
+	if ((r = buf_printf(&b,
+	                    "mcpfleet-audit-head-v1\nid=%" PRId64 "\nhash=%s\n",
+	                    id, hash)) != 0 ||
+	    (r = crypto_hmac_sha256(st->audit_key, sizeof(st->audit_key),
+	                            b.data, b.len, h)) != 0)
+		goto out;
+	for (i = 0; i < 8; i++)
+		v = v << 8 | h[i];
+	*seal = (int64_t)(v & (uint64_t)INT64_MAX);
+out:
+	crypto_wipe(h, sizeof(h));
+	buf_free(&b);
+	return r;
+}
+
 int store_audit_key(struct store *st, const uint8_t key[STORE_AUDIT_KEY_LEN],
                     int64_t keyed_from, struct diag *d)
 {
@@ -1800,7 +1829,7 @@ int store_audit_append(struct store *st, const char *actor, const char *action,
                        int64_t *id, struct diag *d)
 {
 	struct store_audit row;
-	int64_t last_id = 0, head_id = 0;
+	int64_t last_id = 0, head_id = 0, seal = 0;
 	char last_hash[STORE_HASH_HEX + 1] = "";
 	int r;
 
@@ -1843,7 +1872,16 @@ int store_audit_append(struct store *st, const char *actor, const char *action,
 		             row.id);
 		goto end;
 	}
-	r = st->be->audit_insert(st->h, &row, d);
+	if ((r = st->be->audit_insert(st->h, &row, d)) != 0)
+		goto end;
+	if (st->keyed && row.id >= st->keyed_from) {
+		if ((r = store_audit_seal(st, row.id, row.hash, &seal)) != 0) {
+			r = diag_set(d, r, 0, 0,
+			             "audit: cannot seal row %" PRId64, row.id);
+			goto end;
+		}
+		r = st->be->audit_seal_set(st->h, seal, d);
+	}
 end:
 	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
 		*id = row.id;
@@ -1959,7 +1997,8 @@ int store_audit_verify_head(struct store *st, const struct store_audit_head *cp,
 	struct store_audit_list page = {NULL, 0};
 	struct store_audit_walk w;
 	char last_hash[STORE_HASH_HEX + 1];
-	int64_t after = 0, bad = 0, last_id = 0, head_id = 0;
+	int64_t after = 0, bad = 0, last_id = 0, head_id = 0, seal = 0,
+	        want = 0;
 	int r;
 
 	memset(&w, 0, sizeof(w));
@@ -2012,6 +2051,24 @@ int store_audit_verify_head(struct store *st, const struct store_audit_head *cp,
 		             "the end)",
 		             last_id + 1, head_id, last_id, head_id);
 		goto out;
+	}
+	/* Rows deleted at the end with the head lowered to match: the seal
+	 * of the head, which only the key makes, names another row. */
+	if (st->keyed && last_id >= st->keyed_from) {
+		if ((r = st->be->audit_seal_get(st->h, &seal, d)) != 0 ||
+		    (r = store_audit_seal(st, last_id, w.prev, &want)) != 0)
+			goto out;
+		if (seal != want) {
+			bad = last_id + 1;
+			r = diag_set(d, ERR_VERIFY, 0, 0,
+			             "audit head: row %" PRId64
+			             " does not carry the audit key's seal "
+			             "of the last row appended (rows after "
+			             "it were deleted and the head lowered to "
+			             "match, or the seal was edited)",
+			             last_id);
+			goto out;
+		}
 	}
 	if (cp != NULL && cp->rows > 0 && !w.cp_seen) {
 		bad = w.expect;

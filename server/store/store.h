@@ -738,8 +738,11 @@ int store_audit_list(struct store *st, int64_t since, int64_t after_id,
  * -ERR_VERIFY with *first_bad_id (may be NULL) set to the first row that
  * does not check, even on this failure, and d naming it and why: its content
  * was edited, its link is broken, rows before it were deleted (an id gap),
- * or rows after the last were deleted. Other errors leave *first_bad_id
- * alone.
+ * or rows after the last were deleted: with the head left (it is beyond
+ * the last row) or, on a keyed handle, lowered to match (meta.audit_seal,
+ * an HMAC of the last keyed row's id and hash written with it, names
+ * another row; putting back a seal copied earlier defeats this, a
+ * checkpoint does not). Other errors leave *first_bad_id alone.
  */
 int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
                        struct diag *d);
@@ -1062,6 +1065,10 @@ struct store_backend {
 	int (*audit_list)(void *h, int64_t since, int64_t after_id,
 	                  size_t limit, struct store_audit_list *out,
 	                  struct diag *d);
+	/* The seal of the head (store.c's keyed MAC of the last row's id and
+	 * hash; 0 when none was ever written), and writing it. */
+	int (*audit_seal_get)(void *h, int64_t *seal, struct diag *d);
+	int (*audit_seal_set)(void *h, int64_t seal, struct diag *d);
 
 	/* One record; 1 inserted, 0 held already. */
 	int (*call_insert)(void *h, const char *device_id,

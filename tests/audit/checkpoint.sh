@@ -69,9 +69,14 @@ init "$data"
 [ "$(stat -c %a "$data/audit.key")" = 600 ] && ok "init writes audit.key 0600" ||
 	bad "audit.key: $(ls -l "$data/audit.key" 2>&1)"
 serve "$data"
-for u in alice bob carol; do
+for u in alice bob; do
 	"$ctl" user add "$u" >/dev/null || bad "user add $u"
 done
+# The head's seal while row 3 is the last, as someone reading the database
+# could keep it.
+seal3=$(sqlite3 "$data/fleet.db" "SELECT value FROM meta WHERE key = 'audit_seal'")
+"$ctl" user add carol >/dev/null || bad "user add carol"
+
 out=$("$ctl" audit verify 2>&1) && echo "$out" | grep -q "4 rows verified, keyed (HMAC-SHA-256) from row 1" &&
 	ok "audit verify: $out" || bad "audit verify: $out"
 
@@ -131,11 +136,19 @@ stop
 cp "$data/fleet.db" "$dir/clean.db"
 
 # Tampering 1: the last rows deleted and the head lowered to match. The
-# chain alone cannot tell; the checkpoint does.
+# head's seal, which needs the audit key, gives it away; with an older
+# seal put back, only the checkpoint does.
 sql "$data" "DELETE FROM audit WHERE id >= 4; UPDATE meta SET value = 3 WHERE key = 'audit_head';"
 serve "$data"
-out=$("$ctl" audit verify 2>&1) && ok "truncated, the chain alone still verifies ($out)" ||
-	bad "the truncated chain: $out"
+out=$("$ctl" audit verify 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "audit head: row 3 does not carry the audit key's seal" &&
+	ok "the truncation is caught by the head's seal: $out" || bad "truncation, seal (rc $rc): $out"
+stop
+sql "$data" "UPDATE meta SET value = $seal3 WHERE key = 'audit_seal';"
+serve "$data"
+out=$("$ctl" audit verify 2>&1) && ok "with row 3's old seal put back, the chain alone verifies ($out)" ||
+	bad "the truncated chain with the old seal: $out"
 out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1)
 rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "audit rows 4..4 are missing: the checkpoint counted 4 rows but the log ends at row 3" &&
@@ -165,7 +178,8 @@ stop
 # renumbered (content, hash and link copied): the chain breaks at row 4.
 cp "$dir/clean.db" "$data/fleet.db"
 rm -f "$data/fleet.db-wal" "$data/fleet.db-shm"
-sql "$data" "DELETE FROM audit WHERE id >= 4; UPDATE meta SET value = 3 WHERE key = 'audit_head';"
+sql "$data" "DELETE FROM audit WHERE id >= 4; UPDATE meta SET value = 3 WHERE key = 'audit_head';
+	UPDATE meta SET value = $seal3 WHERE key = 'audit_seal';"
 serve "$data"
 "$ctl" user add eve >/dev/null || bad "user add eve"
 out=$("$ctl" audit verify --checkpoint "$dir/cp.json" 2>&1)
