@@ -1719,8 +1719,8 @@ static void test_store_audit_checkpoint_truncation(void **state)
 	assert_int_equal(bad, 18);
 	/* New rows in their place are not the ones it counted. */
 	ts_audit_rows_from(f->st, 18, 2);
-	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "other",
-	                         NULL, NULL, &d),
+	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "other", NULL,
+	                         NULL, &d),
 	      &d);
 	ts_expect(store_audit_verify_head(f->st, &cp, NULL, &bad, &d),
 	          -ERR_VERIFY, &d, "audit row 20: its hash");
