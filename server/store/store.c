@@ -2052,6 +2052,16 @@ int store_audit_verify_head(struct store *st, const struct store_audit_head *cp,
 		             last_id + 1, head_id, last_id, head_id);
 		goto out;
 	}
+	if (cp != NULL && cp->rows > 0 && !w.cp_seen) {
+		bad = w.expect;
+		r = diag_set(d, ERR_VERIFY, 0, 0,
+		             "audit rows %" PRId64 "..%" PRId64
+		             " are missing: the checkpoint counted %" PRId64
+		             " rows but the log ends at row %" PRId64
+		             " (rows deleted at the end and the head lowered)",
+		             w.expect, cp->rows, cp->rows, w.expect - 1);
+		goto out;
+	}
 	/* Rows deleted at the end with the head lowered to match: the seal
 	 * of the head, which only the key makes, names another row. */
 	if (st->keyed && last_id >= st->keyed_from) {
@@ -2069,16 +2079,6 @@ int store_audit_verify_head(struct store *st, const struct store_audit_head *cp,
 			             last_id);
 			goto out;
 		}
-	}
-	if (cp != NULL && cp->rows > 0 && !w.cp_seen) {
-		bad = w.expect;
-		r = diag_set(d, ERR_VERIFY, 0, 0,
-		             "audit rows %" PRId64 "..%" PRId64
-		             " are missing: the checkpoint counted %" PRId64
-		             " rows but the log ends at row %" PRId64
-		             " (rows deleted at the end and the head lowered)",
-		             w.expect, cp->rows, cp->rows, w.expect - 1);
-		goto out;
 	}
 	r = 0;
 out:
