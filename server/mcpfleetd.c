@@ -51,7 +51,8 @@ static void mcpfleetd_usage(FILE *f)
 	    "server's TLS\n"
 	    "certificate for the --name values (default localhost and "
 	    "127.0.0.1), the\n"
-	    "catalogue signing key and the master key, and prints the first "
+	    "catalogue signing key, the master key and the audit key, and "
+	    "prints the first\n"
 	    "admin token.\n"
 	    "--store keeps the store in PostgreSQL instead of DIR/fleet.db: "
 	    "postgres://...\n"
@@ -74,7 +75,12 @@ static void mcpfleetd_usage(FILE *f)
 	    "trusted build.\n"
 	    "serve runs the agent port (mutual TLS, default 7443) and the API "
 	    "port\n"
-	    "(default 7444) until SIGTERM or SIGINT.\n",
+	    "(default 7444) until SIGTERM or SIGINT. In a DIR from before "
+	    "audit "
+	    "keys, serve\n"
+	    "(or migrate) first creates DIR/audit.key, keying the audit chain "
+	    "from the next\n"
+	    "row on.\n",
 	    f);
 }
 
