@@ -1115,7 +1115,7 @@ int pki_audit_attach(const char *dir, struct pki *p, struct store *st,
 	char *path = NULL, *text = NULL;
 	size_t len = 0;
 	int64_t next = 0;
-	bool written = false;
+	bool written = false, sealed = false;
 	int r, w;
 
 	if (p->audit_keyed) {
@@ -1136,8 +1136,22 @@ int pki_audit_attach(const char *dir, struct pki *p, struct store *st,
 	 * one appended below, whoever else writes to the store. */
 	if ((r = store_begin(st, d)) != 0)
 		goto out;
-	if ((r = store_audit_next_id(st, &next, d)) != 0 ||
-	    (r = pki_audit_text(key, next, &text, &len, d)) != 0)
+	if ((r = store_audit_next_id(st, &next, &sealed, d)) != 0)
+		goto rollback;
+	/* Another data directory's key already keys this store (daemons
+	 * sharing one PostgreSQL store, or a data directory restored
+	 * without its audit.key): a second key would leave a chain that
+	 * neither verifies. */
+	if (sealed) {
+		r = diag_set(d, ERR_CONFLICT, 0, 0,
+		             "%s is missing but the store's audit chain is "
+		             "already keyed: copy the audit.key of the data "
+		             "directory that keyed it here, as for master.key; "
+		             "nothing was changed",
+		             path);
+		goto rollback;
+	}
+	if ((r = pki_audit_text(key, next, &text, &len, d)) != 0)
 		goto rollback;
 	if (fileio_exists(path)) {
 		r = diag_set(d, ERR_EXISTS, 0, 0,

@@ -139,9 +139,10 @@ int pki_load(const char *dir, struct pki *out, struct diag *d);
  * inside one write transaction on st: keyed from the next row id, written
  * to dir/audit.key (0600), and the row "audit.key" (actor "system",
  * details {"keyed_from": N}) appended as the first row under it, which pins
- * every unkeyed row before it. Returns 0 with *created (may be NULL) N, or
- * 0 when the key existed; a negative code with d naming the file or the
- * store's reason, nothing written.
+ * every unkeyed row before it. Refuses (-ERR_CONFLICT) a store whose chain
+ * some other audit.key already keys. Returns 0 with *created (may be NULL)
+ * N, or 0 when the key existed; a negative code with d naming the file or
+ * the store's reason, nothing written.
  */
 int pki_audit_attach(const char *dir, struct pki *p, struct store *st,
                      struct crypto_rng *rng, int64_t *created, struct diag *d);

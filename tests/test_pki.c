@@ -496,8 +496,8 @@ static void test_pki_audit_key_upgrade(void **state)
 	struct store *st = NULL;
 	struct pki p;
 	struct diag d;
-	char *saved, *path, *db, *text;
-	size_t saved_len, len;
+	char *saved, *path, *db, *text, *text_saved = NULL;
+	size_t saved_len, len, text_len = 0;
 	int64_t created = -1, rows = 0;
 
 	tp_create(f);
@@ -555,7 +555,8 @@ static void test_pki_audit_key_upgrade(void **state)
 	text = tu_read(path, &len);
 	assert_int_equal(len, 65 + 13);
 	assert_memory_equal(text + 65, "keyed_from=3\n", 13);
-	free(text);
+	text_saved = text;
+	text_len = len;
 	assert_int_equal(store_audit_list(st, 0, 2, 10, &l, &d), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].action, "audit.key");
@@ -565,6 +566,26 @@ static void test_pki_audit_key_upgrade(void **state)
 	assert_int_equal(rows, 3);
 	store_close(st);
 
+	/* A data directory without audit.key on a store that some key
+	 * already keys is refused, and nothing is written. */
+	{
+		struct pki p2;
+
+		memcpy(&p2, &p, sizeof(p2));
+		p2.audit_keyed = false;
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(store_open("sqlite", db, &st, &d), 0);
+		tp_expect(
+		    pki_audit_attach(f->dir, &p2, st, f->rng, &created, &d),
+		    -ERR_CONFLICT, &d, "already keyed");
+		assert_false(fileio_exists(path));
+		assert_int_equal(store_audit_list(st, 0, 0, 10, &l, &d), 0);
+		assert_int_equal(l.n, 3);
+		store_audit_list_free(&l);
+		store_close(st);
+		tu_write(path, text_saved, text_len);
+		assert_int_equal(chmod(path, 0600), 0);
+	}
 	/* Loaded again, the key is attached without a new row; without it
 	 * the keyed row does not verify. */
 	pki_free(&p);
@@ -579,6 +600,7 @@ static void test_pki_audit_key_upgrade(void **state)
 	assert_int_equal(rows, 3);
 	store_close(st);
 	pki_free(&p);
+	free(text_saved);
 	free(db);
 	free(path);
 }

@@ -1642,13 +1642,15 @@ static void test_store_audit_keyed_from_later_row(void **state)
 	struct ts_fixture *f = ts_fx(state);
 	struct store_audit_head h;
 	int64_t bad = 0, next = 0;
+	bool sealed = true;
 	struct diag d;
 
 	/* An installation from before audit keys: five plain rows, then the
 	 * key from the next row on. */
 	ts_audit_rows(f->st, 5);
-	tu_ok(store_audit_next_id(f->st, &next, &d), &d);
+	tu_ok(store_audit_next_id(f->st, &next, &sealed, &d), &d);
 	assert_int_equal(next, 6);
+	assert_false(sealed);
 	tu_ok(store_audit_key(f->st, ts_audit_key, next, &d), &d);
 	tu_ok(store_audit_append(f->st, "system", "audit.key", "",
 	                         "{\"keyed_from\": 6}", NULL, &d),
@@ -1659,6 +1661,9 @@ static void test_store_audit_keyed_from_later_row(void **state)
 	tu_ok(store_audit_verify_head(f->st, NULL, &h, &bad, &d), &d);
 	assert_int_equal(h.rows, 7);
 	assert_int_equal(h.keyed_from, 6);
+	tu_ok(store_audit_next_id(f->st, &next, &sealed, &d), &d);
+	assert_int_equal(next, 8);
+	assert_true(sealed);
 	/* The plain rows before the key are pinned by the first keyed row:
 	 * rewriting one and recomputing the plain chain breaks its link. */
 	ts_drop_trigger(f->path, "audit_no_update");

@@ -1809,18 +1809,22 @@ int store_audit_key(struct store *st, const uint8_t key[STORE_AUDIT_KEY_LEN],
 	return 0;
 }
 
-int store_audit_next_id(struct store *st, int64_t *next, struct diag *d)
+int store_audit_next_id(struct store *st, int64_t *next, bool *keyed,
+                        struct diag *d)
 {
 	char last_hash[STORE_HASH_HEX + 1] = "";
-	int64_t last_id = 0, head_id = 0;
+	int64_t last_id = 0, head_id = 0, seal = 0;
 	int r;
 
 	if ((r = store_read_begin(st, d)) != 0)
 		return r;
-	r = st->be->audit_last(st->h, &last_id, last_hash, &head_id, d);
+	if ((r = st->be->audit_last(st->h, &last_id, last_hash, &head_id, d)) ==
+	    0)
+		r = st->be->audit_seal_get(st->h, &seal, d);
 	if ((r = store_read_end(st, r, d)) != 0)
 		return r;
 	*next = (head_id > last_id ? head_id : last_id) + 1;
+	*keyed = seal != 0;
 	return 0;
 }
 

@@ -713,8 +713,10 @@ int store_audit_key(struct store *st, const uint8_t key[STORE_AUDIT_KEY_LEN],
                     int64_t keyed_from, struct diag *d);
 
 /* The id the next appended row will get (1 for an empty log), for
- * choosing keyed_from. */
-int store_audit_next_id(struct store *st, int64_t *next, struct diag *d);
+ * choosing keyed_from, and whether any row was ever appended under a key
+ * (the head was sealed). */
+int store_audit_next_id(struct store *st, int64_t *next, bool *keyed,
+                        struct diag *d);
 
 /*
  * Appends a row at store_now(). actor, action: 1..255 printable bytes;
