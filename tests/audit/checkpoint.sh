@@ -203,9 +203,10 @@ out=$("$daemon" audit-verify --data "$data" --checkpoint "$dir/other.json" 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "other.json: checkpoint: signed by key" &&
 	ok "and refuses another server's checkpoint" || bad "offline, another server's: $out"
 
-# An installation from before audit keys: no audit.key, and a chain of
-# plain SHA-256 rows (row 1 rehashed so here). serve keys it from the next
-# row on, and the first keyed row pins the plain ones.
+# An installation from before audit keys: no audit.key, a chain of plain
+# SHA-256 rows and no head seal (row 1 rehashed and the seal dropped here).
+# serve keys it from the next row on, and the first keyed row pins the
+# plain ones. Without audit.key on a keyed store, serve refuses.
 plainrow1() { # DATA TARGET: the plain hash of the init row naming TARGET
 	at=$(sqlite3 "$1/fleet.db" "SELECT at FROM audit WHERE id = 1")
 	printf 'mcpfleet-audit-v1\nid=1\nat=%s\nactor=6:system\naction=4:init\ntarget=%d:%s\ndetails=-\nprev=%s\n' \
@@ -215,7 +216,8 @@ plainrow1() { # DATA TARGET: the plain hash of the init row naming TARGET
 old=$dir/c
 init "$old"
 rm "$old/audit.key"
-sql "$old" "UPDATE audit SET hash = '$(plainrow1 "$old" "$old")' WHERE id = 1;"
+sql "$old" "UPDATE audit SET hash = '$(plainrow1 "$old" "$old")' WHERE id = 1;
+	DELETE FROM meta WHERE key = 'audit_seal';"
 out=$("$daemon" audit-verify --data "$old" 2>&1) &&
 	echo "$out" | grep -q "audit chain of 1 rows verified, unkeyed (no audit.key yet" &&
 	ok "a data directory from before audit keys verifies unkeyed: $out" || bad "unkeyed: $out"
@@ -224,11 +226,21 @@ grep -q "created $old/audit.key: the audit chain is keyed from row 2 on" "$dir/s
 	ok "serve creates audit.key on the first start after the upgrade" || bad "no audit.key created"
 [ "$(stat -c %a "$old/audit.key")" = 600 ] && [ "$(sed -n 2p "$old/audit.key")" = "keyed_from=2" ] &&
 	ok "audit.key is 0600 and says keyed_from=2" || bad "audit.key: $(ls -l "$old/audit.key")"
+
 out=$("$ctl" audit verify 2>&1) && echo "$out" | grep -q "2 rows verified, keyed (HMAC-SHA-256) from row 2" &&
 	ok "verify says from which row the chain is keyed: $out" || bad "upgraded verify: $out"
 "$ctl" audit list | grep -q "audit.key" && ok "the key's creation is the first keyed row" ||
 	bad "no audit.key row"
 stop
+mv "$old/audit.key" "$dir/audit.key.c"
+if "$daemon" serve --data "$old" --agent-port 0 --api-port 0 >"$dir/out" 2>&1; then
+	bad "serve ran without audit.key on a keyed store"
+else
+	grep -q "audit.key is missing but the store's audit chain is already keyed" "$dir/out" &&
+		[ ! -e "$old/audit.key" ] && ok "without audit.key, a keyed store is refused" ||
+		bad "no audit.key: $(cat "$dir/out")"
+fi
+mv "$dir/audit.key.c" "$old/audit.key"
 sql "$old" "UPDATE audit SET target = 'x', hash = '$(plainrow1 "$old" x)' WHERE id = 1;"
 out=$("$daemon" audit-verify --data "$old" 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "audit row 2: its link does not match the hash of row 1" &&
