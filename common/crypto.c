@@ -175,6 +175,18 @@ int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_HASH_LEN])
 	return 0;
 }
 
+int crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
+                       size_t len, uint8_t out[CRYPTO_HASH_LEN])
+{
+	const mbedtls_md_info_t *md =
+	    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+
+	if (md == NULL ||
+	    mbedtls_md_hmac(md, key, key_len, data, len, out) != 0)
+		return -ERR_CRYPTO;
+	return 0;
+}
+
 int crypto_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm,
                        size_t ikm_len, const void *info, size_t info_len,
                        uint8_t *out, size_t out_len)

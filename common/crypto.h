@@ -63,6 +63,10 @@ int crypto_random(struct crypto_rng *rng, void *buf, size_t len);
 /* out = SHA-256(data). Returns 0 or -ERR_CRYPTO. */
 int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_HASH_LEN]);
 
+/* out = HMAC-SHA-256(key, data) (RFC 2104). Returns 0 or -ERR_CRYPTO. */
+int crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
+                       size_t len, uint8_t out[CRYPTO_HASH_LEN]);
+
 /* HKDF-SHA256 (RFC 5869): out_len (1..8160) bytes from ikm, salt and info.
  * Returns 0 or -ERR_CRYPTO. */
 int crypto_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm,

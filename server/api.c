@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "catalogue.h"
+#include "checkpoint.h"
 #include "jsonutil.h"
 #include "session.h"
 #include "token.h"
@@ -1852,21 +1853,121 @@ out:
 	return r;
 }
 
+/* A chain that does not verify: 409 with the first bad row. */
+static int api_audit_broken(struct api_call *c, int64_t bad)
+{
+	json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", c->d.msg);
+
+	if (o != NULL && bad > 0 &&
+	    json_object_set_new(o, "first_bad_id", json_integer(bad)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return api_answer(c, 409, o);
+}
+
 static int api_audit_verify(struct api_call *c)
 {
-	int64_t rows = 0, bad = 0;
+	struct store_audit_head h;
+	int64_t bad = 0;
 	int r;
 
-	r = store_audit_verify(c->st, &rows, &bad, &c->d);
+	r = store_audit_verify_head(c->st, NULL, &h, &bad, &c->d);
 	if (r == -ERR_VERIFY)
-		return api_answer(c, 409,
-		                  json_pack("{s:b,s:s,s:I}", "ok", 0, "error",
-		                            c->d.msg, "first_bad_id",
-		                            (json_int_t)bad));
+		return api_audit_broken(c, bad);
 	if ((r = api_store_result(c, r)) != 0)
 		return r;
-	return api_answer(
-	    c, 200, json_pack("{s:b,s:I}", "ok", 1, "rows", (json_int_t)rows));
+	return api_answer(c, 200,
+	                  json_pack("{s:b,s:I,s:I}", "ok", 1, "rows",
+	                            (json_int_t)h.rows, "keyed_from",
+	                            (json_int_t)h.keyed_from));
+}
+
+/*
+ * GET audit/checkpoint: the head of the chain, verified first (a broken
+ * chain is never signed), signed with the catalogue signing key.
+ */
+static int api_audit_checkpoint(struct api_call *c)
+{
+	struct store_audit_head h;
+	struct checkpoint cp;
+	int64_t bad = 0;
+	int r;
+
+	memset(&cp, 0, sizeof(cp));
+	if (c->a->signer == NULL || c->a->signer_pub_pem == NULL ||
+	    c->a->rng == NULL)
+		return api_fail(c, 500,
+		                "no signing key to sign a checkpoint "
+		                "with");
+	r = store_audit_verify_head(c->st, NULL, &h, &bad, &c->d);
+	if (r == -ERR_VERIFY)
+		return api_audit_broken(c, bad);
+	if ((r = api_store_result(c, r)) != 0)
+		return r;
+	cp.rows = h.rows;
+	cp.last_id = h.rows;
+	memcpy(cp.head_hash, h.hash, sizeof(cp.head_hash));
+	cp.head_at = h.at;
+	cp.keyed_from = h.keyed_from;
+	cp.at = store_now(c->st);
+	diag_clear(&c->d);
+	if ((r = checkpoint_sign(&cp, c->a->signer, c->a->signer_pub_pem,
+	                         c->a->rng, &c->d)) != 0) {
+		r = api_fail(c, 500, "checkpoint: %s", c->d.msg);
+		goto out;
+	}
+	r = api_answer(c, 200, checkpoint_json(&cp));
+out:
+	checkpoint_clear(&cp);
+	return r;
+}
+
+/*
+ * POST audit/verify {"checkpoint": {...}}: the checkpoint must carry this
+ * server's signature, and the chain must verify and still hold it.
+ */
+static int api_audit_verify_checkpoint(struct api_call *c)
+{
+	struct store_audit_head h, want;
+	struct checkpoint cp;
+	int64_t bad = 0;
+	int r;
+
+	memset(&cp, 0, sizeof(cp));
+	if (c->a->signer_key_id == NULL)
+		return api_fail(c, 500,
+		                "no signing key to check a checkpoint "
+		                "with");
+	if (checkpoint_from_json(json_object_get(c->body, "checkpoint"), &cp,
+	                         &c->d) != 0)
+		return api_fail(c, 400, "%s", c->d.msg);
+	if (checkpoint_verify(&cp, c->a->signer_key_id, &c->d) != 0) {
+		r = api_audit_broken(c, 0);
+		goto out;
+	}
+	memset(&want, 0, sizeof(want));
+	want.rows = cp.rows;
+	want.at = cp.head_at;
+	memcpy(want.hash, cp.head_hash, sizeof(want.hash));
+	want.keyed_from = cp.keyed_from;
+	r = store_audit_verify_head(c->st, &want, &h, &bad, &c->d);
+	if (r == -ERR_VERIFY) {
+		r = api_audit_broken(c, bad);
+		goto out;
+	}
+	if ((r = api_store_result(c, r)) != 0)
+		goto out;
+	r = api_answer(c, 200,
+	               json_pack("{s:b,s:I,s:I,s:{s:I,s:s,s:I,s:s}}", "ok", 1,
+	                         "rows", (json_int_t)h.rows, "keyed_from",
+	                         (json_int_t)h.keyed_from, "checkpoint", "rows",
+	                         (json_int_t)cp.rows, "head_hash", cp.head_hash,
+	                         "at", (json_int_t)cp.at, "signer_key_id",
+	                         cp.key_id));
+out:
+	checkpoint_clear(&cp);
+	return r;
 }
 
 /* ---- Admin tokens ---- */
@@ -2069,6 +2170,11 @@ static const struct api_field api_fields_token[] = {
     {NULL, API_STRING, false, 0, 0},
 };
 
+static const struct api_field api_fields_checkpoint[] = {
+    {"checkpoint", API_OBJECT, true, 0, 0},
+    {NULL, API_STRING, false, 0, 0},
+};
+
 static const char *const api_query_server[] = {"server", NULL};
 static const char *const api_query_user[] = {"user", NULL};
 static const char *const api_query_scope[] = {"team", "user", NULL};
@@ -2109,6 +2215,9 @@ static const struct api_route api_routes[] = {
     {"GET", "audit", api_audit_list, NULL, api_query_audit},
     {"GET", "calls", api_calls_list, NULL, api_query_calls},
     {"GET", "audit/verify", api_audit_verify, NULL, NULL},
+    {"POST", "audit/verify", api_audit_verify_checkpoint, api_fields_checkpoint,
+     NULL},
+    {"GET", "audit/checkpoint", api_audit_checkpoint, NULL, NULL},
     {"GET", "admin-tokens", api_admin_tokens_list, NULL, NULL},
     {"POST", "admin-tokens", api_admin_token_create, api_fields_name, NULL},
     {"DELETE", "admin-tokens/*", api_admin_token_revoke, NULL, NULL},

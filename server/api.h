@@ -44,6 +44,12 @@ struct api_ctx {
 	struct store *st; /* this thread's connection */
 	struct crypto_rng *rng;
 	const uint8_t *master; /* CRYPTO_SEAL_KEY_LEN bytes */
+	/* The catalogue signing key, which also signs audit checkpoints
+	 * (NULL: GET audit/checkpoint answers 500), its public key PEM and
+	 * its id. Used on the thread that calls api_handle() only. */
+	struct crypto_key *signer;
+	const char *signer_pub_pem;
+	const char *signer_key_id;
 	const char *link_host; /* host written into enrollment links */
 	int api_port;
 	const char *ca_pin; /* "sha256:HEX" */

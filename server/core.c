@@ -820,6 +820,9 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	    .st = c->st,
 	    .rng = c->rng,
 	    .master = c->pki.master,
+	    .signer = c->pki.signer,
+	    .signer_pub_pem = c->pki.signer_pub_pem,
+	    .signer_key_id = c->pki.signer_key_id,
 	    .link_host = c->conf.names[0],
 	    .api_port = net_api_port(c->net),
 	    .ca_pin = c->pki.ca_pin,
@@ -991,6 +994,7 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	struct net_config nc;
 	const char *backend = NULL;
 	char *db = NULL, *path = NULL;
+	int64_t keyed = 0;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -1034,6 +1038,17 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	free(path);
 	if (r != 0)
 		return r;
+	/* The audit chain is keyed; a data directory from before audit keys
+	 * gets its key now, from the next row on (docs/design.md, "The
+	 * audit chain"). */
+	r = pki_audit_attach(data_dir, &c->pki, c->st, c->rng, &keyed, d);
+	if (r != 0)
+		return r;
+	if (keyed > 0)
+		fprintf(stderr,
+		        "mcpfleetd: created %s/%s: the audit chain is keyed "
+		        "from row %lld on\n",
+		        data_dir, PKI_AUDIT_KEY_FILE, (long long)keyed);
 	r = enroll_limiter_new(c->conf.enroll_rate, &c->limiter);
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "enrollment limiter: %s",

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "core.h"
 #include "fileio.h"
 #include "netclient.h"
@@ -43,13 +44,15 @@ static void mcpfleetd_usage(FILE *f)
 	    "[--agent-port P]\n"
 	    "                       [--api-port P] [-v]\n"
 	    "       mcpfleetd migrate --data DIR --to LOCATION\n"
+	    "       mcpfleetd audit-verify --data DIR [--checkpoint FILE]\n"
 	    "       mcpfleetd version\n"
 	    "\n"
 	    "init creates DIR (0700) with the store, the fleet CA, the "
 	    "server's TLS\n"
 	    "certificate for the --name values (default localhost and "
 	    "127.0.0.1), the\n"
-	    "catalogue signing key and the master key, and prints the first "
+	    "catalogue signing key, the master key and the audit key, and "
+	    "prints the first\n"
 	    "admin token.\n"
 	    "--store keeps the store in PostgreSQL instead of DIR/fleet.db: "
 	    "postgres://...\n"
@@ -64,9 +67,20 @@ static void mcpfleetd_usage(FILE *f)
 	    "LOCATION (ids, audit chain, revisions, delivery history) and "
 	    "makes it DIR's\n"
 	    "store; stop serve first.\n"
+	    "audit-verify checks DIR's audit chain offline, under DIR's "
+	    "audit key, and\n"
+	    "with --checkpoint a checkpoint from 'mcpfleetctl audit "
+	    "checkpoint' against\n"
+	    "it and DIR's signing key: for an auditor's copy of DIR, with a "
+	    "trusted build.\n"
 	    "serve runs the agent port (mutual TLS, default 7443) and the API "
 	    "port\n"
-	    "(default 7444) until SIGTERM or SIGINT.\n",
+	    "(default 7444) until SIGTERM or SIGINT. In a DIR from before "
+	    "audit "
+	    "keys, serve\n"
+	    "(or migrate) first creates DIR/audit.key, keying the audit chain "
+	    "from the next\n"
+	    "row on.\n",
 	    f);
 }
 
@@ -312,7 +326,8 @@ static int mcpfleetd_init(int argc, char **argv)
 	    pki_create(o.data, &conf, rng, &d) != 0 ||
 	    pki_load(o.data, &pki, &d) != 0)
 		goto out;
-	if (store_open(backend, path, &st, &d) != 0)
+	if (store_open(backend, path, &st, &d) != 0 ||
+	    pki_audit_attach(o.data, &pki, st, rng, NULL, &d) != 0)
 		goto out;
 	if (token_new(rng, token, hash) != 0) {
 		diag_set(&d, ERR_CRYPTO, 0, 0, "cannot make a token");
@@ -373,12 +388,15 @@ static int mcpfleetd_migrate(int argc, char **argv)
 	};
 	const char *data = NULL, *to = NULL, *backend = NULL;
 	struct store *src = NULL, *dst = NULL;
+	struct crypto_rng *rng = NULL;
 	struct pki_conf conf;
+	struct pki pki;
 	struct diag d;
 	char *db = NULL, *path = NULL;
 	int64_t rows = 0, checked = 0;
 	int ch, rc = MCPFLEETD_EXIT_FAIL;
 
+	memset(&pki, 0, sizeof(pki));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "d:t:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -430,8 +448,15 @@ static int mcpfleetd_migrate(int argc, char **argv)
 		diag_set(&d, ERR_NOENT, 0, 0, "%s: no such store", db);
 		goto out;
 	}
-	if (store_open("sqlite", db, &src, &d) != 0 ||
+	/* The chain is copied as it is and must verify under the data
+	 * directory's audit key on both sides; one from before audit keys
+	 * gets its key first, as serve would give it. */
+	if (pki_load(data, &pki, &d) != 0 ||
+	    crypto_rng_new("mcpfleetd migrate", &rng, &d) != 0 ||
+	    store_open("sqlite", db, &src, &d) != 0 ||
+	    pki_audit_attach(data, &pki, src, rng, NULL, &d) != 0 ||
 	    store_open(backend, path, &dst, &d) != 0 ||
+	    pki_audit_attach(data, &pki, dst, rng, NULL, &d) != 0 ||
 	    store_copy(src, dst, &rows, &d) != 0)
 		goto out;
 	/* The move is the first row the new store appends; the location
@@ -455,6 +480,126 @@ out:
 		fprintf(stderr, "mcpfleetd: migrate: %s\n", d.msg);
 	store_close(dst);
 	store_close(src);
+	pki_free(&pki);
+	crypto_rng_free(rng);
+	free(db);
+	free(path);
+	return rc;
+}
+
+/*
+ * mcpfleetd audit-verify --data DIR [--checkpoint FILE]: what
+ * GET /api/v1/audit/verify and POST /api/v1/audit/verify do, without the
+ * daemon: on a copy of the data directory an auditor trusts more than the
+ * running server. Changes nothing (a directory without audit.key is
+ * verified unkeyed, and says so).
+ */
+static int mcpfleetd_audit_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"checkpoint", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *data = NULL, *file = NULL, *backend = NULL;
+	struct store_audit_head want, head;
+	struct checkpoint cp;
+	struct store *st = NULL;
+	struct pki_conf conf;
+	struct pki pki;
+	struct diag d, sub;
+	char *db = NULL, *path = NULL, *text = NULL;
+	size_t len = 0;
+	int64_t bad = 0;
+	int ch, r, rc = MCPFLEETD_EXIT_FAIL;
+
+	memset(&pki, 0, sizeof(pki));
+	memset(&cp, 0, sizeof(cp));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			data = optarg;
+			break;
+		case 'c':
+			file = optarg;
+			break;
+		case 'h':
+			mcpfleetd_usage(stdout);
+			exit(MCPFLEETD_EXIT_OK);
+		default:
+			return mcpfleetd_usage_error("%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return mcpfleetd_usage_error("unexpected argument '%s'",
+		                             argv[optind]);
+	if (data == NULL)
+		return mcpfleetd_usage_error("%s", "--data DIR is required");
+	diag_clear(&d);
+	diag_clear(&sub);
+	if (file != NULL) {
+		if ((r = fileio_read(file, CHECKPOINT_MAX, &text, &len)) != 0) {
+			diag_set(&d, -r, 0, 0, "%s: %s", file,
+			         r == -ERR_TOOBIG  ? "larger than a checkpoint"
+			         : r == -ERR_NOENT ? "no such file"
+			                           : strerror(errno));
+			goto out;
+		}
+		if ((r = checkpoint_parse(text, len, &cp, &sub)) != 0) {
+			diag_set(&d, -r, 0, 0, "%s: %s", file, sub.msg);
+			goto out;
+		}
+	}
+	if (pki_conf_load(data, &conf, &d) != 0 ||
+	    pki_load(data, &pki, &d) != 0)
+		goto out;
+	if (file != NULL &&
+	    (r = checkpoint_verify(&cp, pki.signer_key_id, &sub)) != 0) {
+		diag_set(&d, -r, 0, 0, "%s: %s", file, sub.msg);
+		goto out;
+	}
+	if ((db = fileio_join(data, PKI_DB_FILE)) == NULL) {
+		diag_set(&d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	if (store_location(conf.store, db, &backend, &path, &d) != 0 ||
+	    store_open(backend, path, &st, &d) != 0)
+		goto out;
+	if (pki.audit_keyed &&
+	    store_audit_key(st, pki.audit_key, pki.audit_keyed_from, &d) != 0)
+		goto out;
+	memset(&want, 0, sizeof(want));
+	want.rows = cp.rows;
+	want.at = cp.head_at;
+	memcpy(want.hash, cp.head_hash, sizeof(want.hash));
+	want.keyed_from = cp.keyed_from;
+	if (store_audit_verify_head(st, file != NULL ? &want : NULL, &head,
+	                            &bad, &d) != 0)
+		goto out;
+	if (head.keyed_from > 0)
+		printf(
+		    "mcpfleetd: %s: audit chain of %lld rows verified, keyed "
+		    "(HMAC-SHA-256) from row %lld\n",
+		    data, (long long)head.rows, (long long)head.keyed_from);
+	else
+		printf("mcpfleetd: %s: audit chain of %lld rows verified, "
+		       "unkeyed (no %s yet: serve creates it)\n",
+		       data, (long long)head.rows, PKI_AUDIT_KEY_FILE);
+	if (file != NULL)
+		printf(
+		    "  the checkpoint of %lld rows in %s holds: no row up to "
+		    "it was removed or changed\n",
+		    (long long)cp.rows, file);
+	rc = MCPFLEETD_EXIT_OK;
+out:
+	if (rc != MCPFLEETD_EXIT_OK)
+		fprintf(stderr, "mcpfleetd: audit-verify: %s\n", d.msg);
+	store_close(st);
+	pki_free(&pki);
+	checkpoint_clear(&cp);
+	free(text);
 	free(db);
 	free(path);
 	return rc;
@@ -555,6 +700,8 @@ int main(int argc, char **argv)
 		return mcpfleetd_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "migrate") == 0)
 		return mcpfleetd_migrate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "audit-verify") == 0)
+		return mcpfleetd_audit_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("mcpfleetd %s\n", MCPFLEETD_VERSION);

@@ -42,6 +42,7 @@ enum {
 	PKI_F_SERVER_KEY,
 	PKI_F_SIGNER_KEY,
 	PKI_F_MASTER_KEY,
+	PKI_F_AUDIT_KEY,
 	PKI_NFILES
 };
 
@@ -52,6 +53,7 @@ static const char *const pki_file_names[PKI_NFILES] = {
     [PKI_F_SERVER_KEY] = PKI_SERVER_KEY_FILE,
     [PKI_F_SIGNER_KEY] = PKI_SIGNER_KEY_FILE,
     [PKI_F_MASTER_KEY] = PKI_MASTER_KEY_FILE,
+    [PKI_F_AUDIT_KEY] = PKI_AUDIT_KEY_FILE,
 };
 
 /* Re-labels a lower layer's message with the file it concerns. */
@@ -262,6 +264,106 @@ out:
 	return r;
 }
 
+/*
+ * Reads audit.key: 64 hex digits and a newline, then optionally
+ * "keyed_from=N" and a newline (N >= 1; absent: 1). Returns 0 with key and
+ * *from, -ERR_NOENT when the file is absent, another code naming it.
+ */
+static int pki_read_audit(const char *dir, uint8_t key[CRYPTO_SEAL_KEY_LEN],
+                          int64_t *from, struct diag *d)
+{
+	static const char tag[] = "keyed_from=";
+	uint8_t k[CRYPTO_SEAL_KEY_LEN];
+	char *path = NULL, *data = NULL;
+	size_t len = 0, n = 0, i, rest;
+	long long v = 0;
+	const char *p;
+	int r;
+
+	if ((r = pki_read(dir, PKI_AUDIT_KEY_FILE, true, &path, &data, &len,
+	                  d)) != 0)
+		goto out;
+	if (len < PKI_MASTER_HEX + 1 || data[PKI_MASTER_HEX] != '\n' ||
+	    crypto_unhex(data, PKI_MASTER_HEX, k, sizeof(k), &n) != 0 ||
+	    n != sizeof(k)) {
+		r = diag_set(d, ERR_PARSE, 0, 0,
+		             "%s: want %d hex digits and a newline", path,
+		             PKI_MASTER_HEX);
+		goto out;
+	}
+	p = data + PKI_MASTER_HEX + 1;
+	rest = len - PKI_MASTER_HEX - 1;
+	if (rest == 0) {
+		v = 1;
+	} else {
+		if (rest < sizeof(tag) ||
+		    memcmp(p, tag, sizeof(tag) - 1) != 0 ||
+		    p[rest - 1] != '\n' || rest - sizeof(tag) > 18 ||
+		    p[sizeof(tag) - 1] == '\n') {
+			r = diag_set(d, ERR_PARSE, 0, 0,
+			             "%s: line 2: want keyed_from=N and a "
+			             "newline, or no line 2",
+			             path);
+			goto out;
+		}
+		for (i = sizeof(tag) - 1; i < rest - 1; i++) {
+			if (p[i] < '0' || p[i] > '9') {
+				r = diag_set(d, ERR_PARSE, 0, 0,
+				             "%s: line 2: keyed_from is not a "
+				             "number",
+				             path);
+				goto out;
+			}
+			v = v * 10 + (p[i] - '0');
+		}
+		if (v < 1) {
+			r = diag_set(d, ERR_PARSE, 0, 0,
+			             "%s: line 2: keyed_from must be 1 or "
+			             "more",
+			             path);
+			goto out;
+		}
+	}
+	memcpy(key, k, sizeof(k));
+	*from = (int64_t)v;
+	r = 0;
+out:
+	crypto_wipe(k, sizeof(k));
+	if (data != NULL)
+		crypto_secret_free(data, len + 1);
+	free(path);
+	return r;
+}
+
+/* The text of audit.key for key, keyed from row from. Returns a new
+ * buffer (caller frees with crypto_secret_free(*out, *len + 1)). */
+static int pki_audit_text(const uint8_t key[CRYPTO_SEAL_KEY_LEN], int64_t from,
+                          char **out, size_t *len, struct diag *d)
+{
+	size_t cap = PKI_MASTER_HEX + 40;
+	char *t;
+	int w = 0;
+
+	if ((t = malloc(cap)) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	if (crypto_hex(key, CRYPTO_SEAL_KEY_LEN, t, cap) != 0) {
+		crypto_secret_free(t, cap);
+		return diag_set(d, ERR_INTERNAL, 0, 0, "audit key: hex");
+	}
+	if (from > 1)
+		w = snprintf(t + PKI_MASTER_HEX, cap - PKI_MASTER_HEX,
+		             "\nkeyed_from=%" PRId64 "\n", from);
+	else
+		w = snprintf(t + PKI_MASTER_HEX, cap - PKI_MASTER_HEX, "\n");
+	if (w < 0 || (size_t)w >= cap - PKI_MASTER_HEX) {
+		crypto_secret_free(t, cap);
+		return diag_set(d, ERR_TRUNC, 0, 0, "audit key: too long");
+	}
+	*out = t;
+	*len = PKI_MASTER_HEX + (size_t)w;
+	return 0;
+}
+
 int pki_load(const char *dir, struct pki *out, struct diag *d)
 {
 	struct pki p;
@@ -361,6 +463,15 @@ int pki_load(const char *dir, struct pki *out, struct diag *d)
 
 	if ((r = pki_read_master(dir, p.master, d)) != 0)
 		goto out;
+	r = pki_read_audit(dir, p.audit_key, &p.audit_keyed_from, d);
+	if (r == -ERR_NOENT) {
+		diag_clear(d);
+		r = 0;
+	} else if (r != 0) {
+		goto out;
+	} else {
+		p.audit_keyed = true;
+	}
 	*out = p;
 	memset(&p, 0, sizeof(p));
 	r = 0;
@@ -386,6 +497,7 @@ void pki_free(struct pki *p)
 	crypto_key_free(p->signer);
 	free(p->signer_pub_pem);
 	crypto_wipe(p->master, sizeof(p->master));
+	crypto_wipe(p->audit_key, sizeof(p->audit_key));
 	memset(p, 0, sizeof(*p));
 }
 
@@ -868,7 +980,7 @@ int pki_create(const char *dir, const struct pki_conf *conf,
 	struct pki_out f[PKI_NFILES];
 	struct crypto_key *ca = NULL, *srv = NULL, *signer = NULL;
 	const char *san[PKI_NAMES_MAX];
-	uint8_t master[CRYPTO_SEAL_KEY_LEN];
+	uint8_t master[CRYPTO_SEAL_KEY_LEN], audit[CRYPTO_SEAL_KEY_LEN];
 	struct crypto_ca_req careq;
 	struct crypto_cert_req req;
 	struct diag sub;
@@ -956,6 +1068,16 @@ int pki_create(const char *dir, const struct pki_conf *conf,
 	f[PKI_F_MASTER_KEY].data[PKI_MASTER_HEX] = '\n';
 	f[PKI_F_MASTER_KEY].data[PKI_MASTER_HEX + 1] = '\0';
 
+	/* The audit key, keying the chain from its first row. */
+	if (crypto_random(rng, audit, sizeof(audit)) != 0) {
+		r = diag_set(d, ERR_CRYPTO, 0, 0, "audit key: no randomness");
+		goto out;
+	}
+	f[PKI_F_AUDIT_KEY].secret = true;
+	if ((r = pki_audit_text(audit, 1, &f[PKI_F_AUDIT_KEY].data,
+	                        &f[PKI_F_AUDIT_KEY].len, d)) != 0)
+		goto out;
+
 	for (i = 0; i < PKI_NFILES; i++) {
 		if (fileio_write_atomic(f[i].path, f[i].data, f[i].len,
 		                        PKI_FILE_MODE,
@@ -976,8 +1098,103 @@ out:
 		pki_out_free(&f[i]);
 	}
 	crypto_wipe(master, sizeof(master));
+	crypto_wipe(audit, sizeof(audit));
 	crypto_key_free(ca);
 	crypto_key_free(srv);
 	crypto_key_free(signer);
+	return r;
+}
+
+/* ---- The audit key ---- */
+
+int pki_audit_attach(const char *dir, struct pki *p, struct store *st,
+                     struct crypto_rng *rng, int64_t *created, struct diag *d)
+{
+	uint8_t key[CRYPTO_SEAL_KEY_LEN];
+	char details[64];
+	char *path = NULL, *text = NULL;
+	size_t len = 0;
+	int64_t next = 0;
+	bool written = false, sealed = false;
+	int r, w;
+
+	if (p->audit_keyed) {
+		if ((r = store_audit_key(st, p->audit_key, p->audit_keyed_from,
+		                         d)) != 0)
+			return r;
+		if (created != NULL)
+			*created = 0;
+		return 0;
+	}
+	if ((path = fileio_join(dir, PKI_AUDIT_KEY_FILE)) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	if (crypto_random(rng, key, sizeof(key)) != 0) {
+		r = diag_set(d, ERR_CRYPTO, 0, 0, "%s: no randomness", path);
+		goto out;
+	}
+	/* The write lock first, so that the row keyed_from names is the
+	 * one appended below, whoever else writes to the store. */
+	if ((r = store_begin(st, d)) != 0)
+		goto out;
+	if ((r = store_audit_next_id(st, &next, &sealed, d)) != 0)
+		goto rollback;
+	/* Another data directory's key already keys this store (daemons
+	 * sharing one PostgreSQL store, or a data directory restored
+	 * without its audit.key): a second key would leave a chain that
+	 * neither verifies. */
+	if (sealed) {
+		r = diag_set(d, ERR_CONFLICT, 0, 0,
+		             "%s is missing but the store's audit chain is "
+		             "already keyed: copy the audit.key of the data "
+		             "directory that keyed it here, as for master.key; "
+		             "nothing was changed",
+		             path);
+		goto rollback;
+	}
+	if ((r = pki_audit_text(key, next, &text, &len, d)) != 0)
+		goto rollback;
+	if (fileio_exists(path)) {
+		r = diag_set(d, ERR_EXISTS, 0, 0,
+		             "%s appeared while it was being created; "
+		             "nothing was changed",
+		             path);
+		goto rollback;
+	}
+	/* The file before the commit: a row keyed under a key that was
+	 * never written down could never be verified again. */
+	if (fileio_write_atomic(path, text, len, PKI_FILE_MODE,
+	                        FILEIO_FORCE_MODE) != 0) {
+		r = diag_set(d, ERR_IO, 0, 0, "%s: %s", path, strerror(errno));
+		goto rollback;
+	}
+	written = true;
+	w = snprintf(details, sizeof(details), "{\"keyed_from\": %" PRId64 "}",
+	             next);
+	if (w < 0 || (size_t)w >= sizeof(details)) {
+		r = diag_set(d, ERR_TRUNC, 0, 0, "audit key: details");
+		goto rollback;
+	}
+	if ((r = store_audit_key(st, key, next, d)) != 0 ||
+	    (r = store_audit_append(st, "system", "audit.key", "", details,
+	                            NULL, d)) != 0 ||
+	    (r = store_commit(st, d)) != 0)
+		goto rollback;
+	memcpy(p->audit_key, key, sizeof(key));
+	p->audit_keyed_from = next;
+	p->audit_keyed = true;
+	if (created != NULL)
+		*created = next;
+	r = 0;
+	goto out;
+rollback:
+	(void)store_rollback(st, NULL);
+	(void)store_audit_key(st, NULL, 0, NULL);
+	if (written)
+		(void)unlink(path);
+out:
+	crypto_wipe(key, sizeof(key));
+	if (text != NULL)
+		crypto_secret_free(text, len + 1);
+	free(path);
 	return r;
 }

@@ -11,10 +11,16 @@
 #include "crypto.h"
 #include "err.h"
 
+struct store;
+
 /* File names inside the data directory (docs/design.md). Every file
  * pki_create() and pki_conf_write() write is 0600 (certificates too: the
  * directory is 0700 anyway). master.key holds the 32 bytes as 64 lowercase hex
  * digits and a newline, so that an admin can copy it into a password manager.
+ * audit.key, the key of the audit chain's HMACs (store_audit_key()), is
+ * written the same way; it has a second line "keyed_from=N" when the key
+ * came after the chain began (an installation from before audit keys:
+ * pki_audit_attach()), N the first row it keys.
  */
 #define PKI_DB_FILE          "fleet.db"
 #define PKI_CA_CERT_FILE     "ca.crt"
@@ -23,6 +29,7 @@
 #define PKI_SERVER_KEY_FILE  "server.key"
 #define PKI_SIGNER_KEY_FILE  "signer.key"
 #define PKI_MASTER_KEY_FILE  "master.key"
+#define PKI_AUDIT_KEY_FILE   "audit.key"
 #define PKI_CONF_FILE        "mcpfleetd.conf"
 
 #define PKI_DEFAULT_AGENT_PORT 7443
@@ -97,13 +104,19 @@ struct pki {
 	size_t signer_pub_len;
 	char signer_key_id[CRYPTO_HEX_LEN + 1];
 	uint8_t master[CRYPTO_SEAL_KEY_LEN]; /* wiped on free */
+	/* audit.key: absent (audit_keyed false) in a data directory from
+	 * before audit keys until pki_audit_attach() creates it. */
+	bool audit_keyed;
+	int64_t audit_keyed_from;
+	uint8_t audit_key[CRYPTO_SEAL_KEY_LEN]; /* wiped on free */
 };
 
 /*
  * Creates the key material in dir (which must exist, 0700): a P-256 fleet
  * CA valid PKI_CA_YEARS, the server key and certificate (serverAuth, SAN =
- * conf->names) signed by it, a separate catalogue signing key, and 32
- * random bytes of master key. Every key file is written 0600, atomically.
+ * conf->names) signed by it, a separate catalogue signing key, 32
+ * random bytes of master key and 32 of audit key (keying the chain from row
+ * 1). Every key file is written 0600, atomically.
  * Refuses (-ERR_EXISTS, d naming the file) when any of these files already
  * exists, and then writes nothing. Returns 0 or a negative code.
  */
@@ -111,13 +124,28 @@ int pki_create(const char *dir, const struct pki_conf *conf,
                struct crypto_rng *rng, struct diag *d);
 
 /*
- * Loads what pki_create() wrote. Checks that each key file is not readable
+ * Loads what pki_create() wrote (audit.key may be absent: p->audit_keyed
+ * false). Checks that each key file is not readable
  * by group or others (-ERR_PERM naming it), that the server certificate
  * chains to the CA and that the CA key matches the CA certificate. Returns
  * 0 with *out (free with pki_free()), or a negative code with d naming the
  * file and the reason.
  */
 int pki_load(const char *dir, struct pki *out, struct diag *d);
+
+/*
+ * Gives st the audit key of p (store_audit_key()). When the data directory
+ * has none (an installation from before audit keys), creates it first,
+ * inside one write transaction on st: keyed from the next row id, written
+ * to dir/audit.key (0600), and the row "audit.key" (actor "system",
+ * details {"keyed_from": N}) appended as the first row under it, which pins
+ * every unkeyed row before it. Refuses (-ERR_CONFLICT) a store whose chain
+ * some other audit.key already keys. Returns 0 with *created (may be NULL)
+ * N, or 0 when the key existed; a negative code with d naming the file or
+ * the store's reason, nothing written.
+ */
+int pki_audit_attach(const char *dir, struct pki *p, struct store *st,
+                     struct crypto_rng *rng, int64_t *created, struct diag *d);
 
 /* Frees and wipes. NULL-safe. */
 void pki_free(struct pki *p);

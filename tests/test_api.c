@@ -1796,6 +1796,107 @@ static void test_api_audit(void **state)
 	assert_int_equal(i, 3);
 }
 
+/* GET audit/checkpoint signs the verified head; POST audit/verify checks a
+ * checkpoint's signature against the server's key and the chain against
+ * it. */
+static void test_api_audit_checkpoint(void **state)
+{
+	static const uint8_t key[STORE_AUDIT_KEY_LEN] = {1, 2, 3};
+	struct ta *f = *state;
+	struct crypto_key *signer = NULL;
+	char id[CRYPTO_HEX_LEN + 1], *pem = NULL, *body;
+	json_t *cp, *req;
+	struct diag d;
+	sqlite3 *db;
+
+	diag_clear(&d);
+	ta_call(f, "GET", "/api/v1/audit/checkpoint", NULL);
+	ta_expect(f, 500, "no signing key");
+	assert_int_equal(crypto_key_generate(f->rng, &signer, &d), 0);
+	assert_int_equal(crypto_key_write_public(signer, &pem, NULL, &d), 0);
+	assert_int_equal(crypto_key_id(signer, id), 0);
+	f->a.signer = signer;
+	f->a.signer_pub_pem = pem;
+	f->a.signer_key_id = id;
+	assert_int_equal(store_audit_key(f->st, key, 1, &d), 0);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/users", "{\"name\":\"alice\"}"), 201);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/users", "{\"name\":\"bob\"}"), 201);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit/verify", NULL), 200);
+	assert_int_equal(ta_int(f->ans, "keyed_from"), 1);
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit/checkpoint", NULL),
+	                 200);
+	assert_string_equal(
+	    json_string_value(json_object_get(f->ans, "format")),
+	    "mcpfleet-audit-checkpoint-v1");
+	assert_int_equal(ta_int(f->ans, "rows"), 2);
+	assert_int_equal(ta_int(f->ans, "last_id"), 2);
+	assert_int_equal(ta_int(f->ans, "at"), TA_NOW);
+	assert_string_equal(
+	    json_string_value(json_object_get(f->ans, "signer_key_id")), id);
+	cp = json_incref(f->ans);
+	/* Taking one changes nothing. */
+	assert_int_equal(ta_audit_count(f), 2);
+
+	req = json_pack("{s:O}", "checkpoint", cp);
+	body = json_dumps(req, JSON_COMPACT);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/audit/verify", body), 200);
+	assert_true(json_is_true(json_object_get(f->ans, "ok")));
+	assert_int_equal(ta_int(f->ans, "rows"), 2);
+	free(body);
+
+	/* Altered after signing: refused, naming the signature. */
+	json_decref(req);
+	req = json_pack("{s:o}", "checkpoint", json_deep_copy(cp));
+	json_object_set_new(json_object_get(req, "checkpoint"), "head_at",
+	                    json_integer(1));
+	body = json_dumps(req, JSON_COMPACT);
+	ta_call(f, "POST", "/api/v1/audit/verify", body);
+	ta_expect(f, 409, "bad signature");
+	assert_true(json_is_false(json_object_get(f->ans, "ok")));
+	free(body);
+	json_decref(req);
+
+	/* Malformed: 400 naming the member. */
+	ta_call(f, "POST", "/api/v1/audit/verify", "{\"checkpoint\": {}}");
+	ta_expect(f, 400, "'format' is missing");
+	ta_call(f, "POST", "/api/v1/audit/verify", "{}");
+	ta_expect(f, 400, "checkpoint");
+
+	/* The row it counted, edited under it: 409 with the row. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "DROP TRIGGER audit_no_update;"
+	                              "UPDATE audit SET target = 'x' "
+	                              "WHERE id = 2;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	req = json_pack("{s:O}", "checkpoint", cp);
+	body = json_dumps(req, JSON_COMPACT);
+	ta_call(f, "POST", "/api/v1/audit/verify", body);
+	ta_expect(f, 409, "audit row 2");
+	assert_int_equal(ta_int(f->ans, "first_bad_id"), 2);
+	free(body);
+	/* A broken chain is never signed. */
+	ta_call(f, "GET", "/api/v1/audit/checkpoint", NULL);
+	ta_expect(f, 409, "audit row 2");
+
+	/* A server with another key refuses it, naming both keys. */
+	f->a.signer_key_id = "0000000000000000000000000000000000000000000000"
+	                     "000000000000000000";
+	ta_call(f, "POST", "/api/v1/audit/verify", body = json_dumps(req, 0));
+	ta_expect(f, 409, "not by the server's signing key");
+	free(body);
+	json_decref(req);
+	json_decref(cp);
+	f->a.signer = NULL;
+	crypto_key_free(signer);
+	free(pem);
+}
+
 /* ---- Admin tokens ---- */
 
 static void test_api_admin_tokens(void **state)
@@ -1942,6 +2043,7 @@ int main(void)
 	    TA_TEST(test_api_token_link_host),
 	    TA_TEST(test_api_devices),
 	    TA_TEST(test_api_audit),
+	    TA_TEST(test_api_audit_checkpoint),
 	    TA_TEST(test_api_admin_tokens),
 	    TA_TEST(test_api_status),
 	    TA_TEST(test_api_audit_failure_rolls_back),

@@ -1274,6 +1274,13 @@ static void test_crypto_hash_hex_compare(void **state)
 	assert_true(crypto_ct_equal("abcd", "abcd", 4));
 	assert_false(crypto_ct_equal("abcd", "abce", 4));
 	assert_true(crypto_ct_equal("a", "b", 0));
+	/* HMAC-SHA-256, RFC 4231 test case 2. */
+	assert_int_equal(crypto_hmac_sha256(
+	                     "Jefe", 4, "what do ya want for nothing?", 28, h),
+	                 0);
+	tc_hex(h, sizeof(h), hex, sizeof(hex));
+	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c7"
+	                         "5a003f089d2739839dec58b964ec3843");
 }
 
 struct tc_thread {

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "checkpoint.h"
 #include "crypto.h"
 #include "ctl.h"
 #include "net.h"
@@ -428,6 +429,88 @@ static void test_ctl_secret_from_terminal(void **state)
 	free(err);
 	fclose(in);
 	close(t.master);
+}
+
+/* audit checkpoint is a GET; audit verify --checkpoint FILE checks the
+ * file's signature before it sends it as a POST, and names the file. */
+static void test_ctl_audit_checkpoint(void **state)
+{
+	struct crypto_rng *rng = NULL;
+	struct crypto_key *key = NULL;
+	struct checkpoint cp;
+	struct ctl_request req;
+	struct tc_out o;
+	struct diag d;
+	char *dir, *good, *bad, *pem = NULL, *text, line[512];
+	json_t *doc;
+
+	(void)state;
+	tc_expect("audit checkpoint", NULL, "GET", "/api/v1/audit/checkpoint",
+	          NULL);
+	diag_clear(&d);
+	assert_int_equal(crypto_rng_new("test_ctl", &rng, &d), 0);
+	assert_int_equal(crypto_key_generate(rng, &key, &d), 0);
+	assert_int_equal(crypto_key_write_public(key, &pem, NULL, &d), 0);
+	memset(&cp, 0, sizeof(cp));
+	cp.rows = cp.last_id = 3;
+	memset(cp.head_hash, 'a', CRYPTO_HEX_LEN);
+	cp.keyed_from = 1;
+	cp.at = TC_NOW;
+	assert_int_equal(checkpoint_sign(&cp, key, pem, rng, &d), 0);
+	doc = checkpoint_json(&cp);
+	assert_non_null(doc);
+	dir = tu_mkdtemp();
+	good = tu_path(dir, "cp.json");
+	text = json_dumps(doc, JSON_INDENT(2));
+	tu_write(good, text, strlen(text));
+	free(text);
+
+	(void)snprintf(line, sizeof(line), "audit verify --checkpoint %s",
+	               good);
+	assert_int_equal(tc_build(line, NULL, &req, &o), CTL_EXIT_OK);
+	assert_string_equal(req.method, "POST");
+	assert_string_equal(req.path, "/api/v1/audit/verify");
+	assert_true(json_equal(json_object_get(req.body, "checkpoint"), doc));
+	assert_int_equal(json_object_size(req.body), 1);
+	ctl_request_clear(&req);
+	tc_out_free(&o);
+
+	/* Altered: refused here (exit 1), naming the file. */
+	bad = tu_path(dir, "bad.json");
+	json_object_set_new(doc, "rows", json_integer(2));
+	json_object_set_new(doc, "last_id", json_integer(2));
+	text = json_dumps(doc, 0);
+	tu_write(bad, text, strlen(text));
+	free(text);
+	(void)snprintf(line, sizeof(line), "audit verify --checkpoint %s", bad);
+	assert_int_equal(tc_build(line, NULL, &req, &o), CTL_EXIT_REFUSED);
+	assert_non_null(strstr(o.err, "bad.json: checkpoint: bad signature"));
+	tc_out_free(&o);
+	/* Not JSON, not a checkpoint, not there: usage errors. */
+	tu_write(bad, "{\"rows\": ", 9);
+	assert_int_equal(tc_build(line, NULL, &req, &o), CTL_EXIT_USAGE);
+	assert_non_null(strstr(o.err, "bad.json:1: not a checkpoint"));
+	tc_out_free(&o);
+	tu_write(bad, "{\"rows\": 1}", 11);
+	assert_int_equal(tc_build(line, NULL, &req, &o), CTL_EXIT_USAGE);
+	assert_non_null(
+	    strstr(o.err, "bad.json: checkpoint: 'format' is missing"));
+	tc_out_free(&o);
+	assert_int_equal(unlink(bad), 0);
+	assert_int_equal(tc_build(line, NULL, &req, &o), CTL_EXIT_USAGE);
+	assert_non_null(strstr(o.err, "bad.json: no such file"));
+	tc_out_free(&o);
+
+	json_decref(doc);
+	checkpoint_clear(&cp);
+	crypto_key_free(key);
+	crypto_rng_free(rng);
+	free(pem);
+	(void)unlink(good);
+	tu_rmtree(dir);
+	free(dir);
+	free(good);
+	free(bad);
 }
 
 static void test_ctl_usage_errors(void **state)
@@ -1241,6 +1324,7 @@ int main(void)
 	    cmocka_unit_test(test_ctl_exit_codes),
 	    cmocka_unit_test(test_ctl_build_grant_add),
 	    cmocka_unit_test(test_ctl_build_requests),
+	    cmocka_unit_test(test_ctl_audit_checkpoint),
 	    cmocka_unit_test(test_ctl_build_server_entry),
 	    cmocka_unit_test(test_ctl_build_secret_value),
 	    cmocka_unit_test(test_ctl_secret_from_terminal),

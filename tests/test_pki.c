@@ -14,18 +14,18 @@
 #include "err.h"
 #include "fileio.h"
 #include "pki.h"
+#include "store.h"
 
 static const char *const tp_files[] = {
     PKI_CA_CERT_FILE,    PKI_CA_KEY_FILE,     PKI_SERVER_CERT_FILE,
     PKI_SERVER_KEY_FILE, PKI_SIGNER_KEY_FILE, PKI_MASTER_KEY_FILE,
+    PKI_AUDIT_KEY_FILE,
 };
 #define TP_NFILES (sizeof(tp_files) / sizeof(tp_files[0]))
 
 static const char *const tp_key_files[] = {
-    PKI_CA_KEY_FILE,
-    PKI_SERVER_KEY_FILE,
-    PKI_SIGNER_KEY_FILE,
-    PKI_MASTER_KEY_FILE,
+    PKI_CA_KEY_FILE,     PKI_SERVER_KEY_FILE, PKI_SIGNER_KEY_FILE,
+    PKI_MASTER_KEY_FILE, PKI_AUDIT_KEY_FILE,
 };
 
 struct tp_fixture {
@@ -486,6 +486,125 @@ static void test_pki_load_missing_file(void **state)
 	          PKI_SIGNER_KEY_FILE);
 }
 
+/* audit.key: written by create, optional for load (a data directory from
+ * before audit keys), strict in form, and created by pki_audit_attach()
+ * from the next row of an existing chain, which it pins with a keyed row. */
+static void test_pki_audit_key_upgrade(void **state)
+{
+	struct tp_fixture *f = *state;
+	struct store_audit_list l = {NULL, 0};
+	struct store *st = NULL;
+	struct pki p;
+	struct diag d;
+	char *saved, *path, *db, *text, *text_saved = NULL;
+	size_t saved_len, len, text_len = 0;
+	int64_t created = -1, rows = 0;
+
+	tp_create(f);
+	memset(&p, 0, sizeof(p));
+	diag_clear(&d);
+	assert_int_equal(pki_load(f->dir, &p, &d), 0);
+	assert_true(p.audit_keyed);
+	assert_int_equal(p.audit_keyed_from, 1);
+	pki_free(&p);
+
+	saved = tp_save(f->dir, PKI_AUDIT_KEY_FILE, &saved_len);
+	assert_int_equal(saved_len, 65);
+	tp_replace(f->dir, PKI_AUDIT_KEY_FILE, saved, 64);
+	tp_expect(pki_load(f->dir, &p, &d), -ERR_PARSE, &d, PKI_AUDIT_KEY_FILE);
+	tp_replace(f->dir, PKI_AUDIT_KEY_FILE, "x", 1);
+	tp_expect(pki_load(f->dir, &p, &d), -ERR_PARSE, &d, PKI_AUDIT_KEY_FILE);
+	{
+		char buf[128];
+
+		memcpy(buf, saved, 65);
+		memcpy(buf + 65, "keyed_from=0\n", 13);
+		tp_replace(f->dir, PKI_AUDIT_KEY_FILE, buf, 78);
+		tp_expect(pki_load(f->dir, &p, &d), -ERR_PARSE, &d,
+		          "1 or more");
+		memcpy(buf + 65, "keyed_from=x7\n", 14);
+		tp_replace(f->dir, PKI_AUDIT_KEY_FILE, buf, 79);
+		tp_expect(pki_load(f->dir, &p, &d), -ERR_PARSE, &d,
+		          "not a number");
+		memcpy(buf + 65, "keyed_from=17\n", 14);
+		tp_replace(f->dir, PKI_AUDIT_KEY_FILE, buf, 79);
+		assert_int_equal(pki_load(f->dir, &p, &d), 0);
+		assert_int_equal(p.audit_keyed_from, 17);
+		pki_free(&p);
+	}
+	free(saved);
+
+	/* An installation from before audit keys: no audit.key, a chain of
+	 * unkeyed rows. */
+	path = tu_path(f->dir, PKI_AUDIT_KEY_FILE);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(pki_load(f->dir, &p, &d), 0);
+	assert_false(p.audit_keyed);
+	db = tu_path(f->dir, PKI_DB_FILE);
+	assert_int_equal(store_open("sqlite", db, &st, &d), 0);
+	assert_int_equal(
+	    store_audit_append(st, "system", "init", "x", NULL, NULL, &d), 0);
+	assert_int_equal(
+	    store_audit_append(st, "admin:a", "user.add", "b", NULL, NULL, &d),
+	    0);
+	assert_int_equal(pki_audit_attach(f->dir, &p, st, f->rng, &created, &d),
+	                 0);
+	assert_int_equal(created, 3);
+	assert_true(p.audit_keyed);
+	assert_int_equal(p.audit_keyed_from, 3);
+	text = tu_read(path, &len);
+	assert_int_equal(len, 65 + 13);
+	assert_memory_equal(text + 65, "keyed_from=3\n", 13);
+	text_saved = text;
+	text_len = len;
+	assert_int_equal(store_audit_list(st, 0, 2, 10, &l, &d), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].action, "audit.key");
+	assert_string_equal(l.v[0].details, "{\"keyed_from\": 3}");
+	store_audit_list_free(&l);
+	assert_int_equal(store_audit_verify(st, &rows, NULL, &d), 0);
+	assert_int_equal(rows, 3);
+	store_close(st);
+
+	/* A data directory without audit.key on a store that some key
+	 * already keys is refused, and nothing is written. */
+	{
+		struct pki p2;
+
+		memcpy(&p2, &p, sizeof(p2));
+		p2.audit_keyed = false;
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(store_open("sqlite", db, &st, &d), 0);
+		tp_expect(
+		    pki_audit_attach(f->dir, &p2, st, f->rng, &created, &d),
+		    -ERR_CONFLICT, &d, "already keyed");
+		assert_false(fileio_exists(path));
+		assert_int_equal(store_audit_list(st, 0, 0, 10, &l, &d), 0);
+		assert_int_equal(l.n, 3);
+		store_audit_list_free(&l);
+		store_close(st);
+		tu_write(path, text_saved, text_len);
+		assert_int_equal(chmod(path, 0600), 0);
+	}
+	/* Loaded again, the key is attached without a new row; without it
+	 * the keyed row does not verify. */
+	pki_free(&p);
+	assert_int_equal(pki_load(f->dir, &p, &d), 0);
+	assert_int_equal(store_open("sqlite", db, &st, &d), 0);
+	assert_int_equal(store_audit_verify(st, NULL, NULL, &d), -ERR_VERIFY);
+	assert_non_null(strstr(d.msg, "row 3"));
+	assert_int_equal(pki_audit_attach(f->dir, &p, st, f->rng, &created, &d),
+	                 0);
+	assert_int_equal(created, 0);
+	assert_int_equal(store_audit_verify(st, &rows, NULL, &d), 0);
+	assert_int_equal(rows, 3);
+	store_close(st);
+	pki_free(&p);
+	free(text_saved);
+	free(db);
+	free(path);
+}
+
 /* ---- mcpfleetd.conf ---- */
 
 static void tp_write_conf(const char *dir, const char *text)
@@ -691,6 +810,8 @@ int main(void)
 	        tp_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_pki_load_refuses_tampered_material, tp_setup, tp_teardown),
+	    cmocka_unit_test_setup_teardown(test_pki_audit_key_upgrade,
+	                                    tp_setup, tp_teardown),
 	    cmocka_unit_test_setup_teardown(test_pki_load_missing_file,
 	                                    tp_setup, tp_teardown),
 	    cmocka_unit_test_setup_teardown(test_pki_conf_round_trip, tp_setup,

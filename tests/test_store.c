@@ -1393,6 +1393,22 @@ static void ts_audit_rows(struct store *st, int n)
 	}
 }
 
+/* Appends n rows whose ids start at first. */
+static void ts_audit_rows_from(struct store *st, int64_t first, int n)
+{
+	int64_t id = 0;
+	struct diag d;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		store_set_now(st, TS_NOW + first + i);
+		tu_ok(store_audit_append(st, "admin:root", "user.add", "late",
+		                         NULL, &id, &d),
+		      &d);
+		assert_int_equal(id, first + i);
+	}
+}
+
 static void test_store_audit_chain_verifies(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -1527,6 +1543,206 @@ static void test_store_audit_truncated_tail_named(void **state)
 	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
 	          "rows 18..20 before it are missing");
 	assert_int_equal(bad, 21);
+}
+
+/* ---- The keyed chain and checkpoints ---- */
+
+static const uint8_t ts_audit_key[STORE_AUDIT_KEY_LEN] = {
+    0xa1, 0x7e, 0x5e, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+    0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13,
+    0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d};
+
+/*
+ * Rewrites row `from` (target forged) and recomputes the plain SHA-256
+ * chain from it to row `to`, as anyone with the database but without the
+ * audit key can: every hash and link consistent. The caller has dropped
+ * the trigger that refuses updates.
+ */
+static void ts_audit_rechain(struct ts_fixture *f, int64_t from, int64_t to)
+{
+	struct store_audit_list l = {NULL, 0};
+	char prev[STORE_HASH_HEX + 1], sql[512];
+	struct store *plain = NULL;
+	struct diag d;
+	size_t i;
+
+	tu_ok(store_open(ts_backend, f->path, &plain, &d), &d);
+	tu_ok(store_audit_list(plain, 0, from - 2 > 0 ? from - 2 : 0,
+	                       (size_t)(to - from + 2), &l, &d),
+	      &d);
+	prev[0] = '\0';
+	for (i = 0; i < l.n; i++) {
+		if (l.v[i].id < from) {
+			memcpy(prev, l.v[i].hash, sizeof(prev));
+			continue;
+		}
+		if (l.v[i].id == from) {
+			free(l.v[i].target);
+			l.v[i].target = strdup("forged");
+		}
+		if (prev[0] != '\0')
+			memcpy(l.v[i].prev_hash, prev, sizeof(prev));
+		assert_int_equal(store_audit_hash(&l.v[i], l.v[i].hash), 0);
+		(void)snprintf(sql, sizeof(sql),
+		               "UPDATE audit SET target = '%s', prev_hash = "
+		               "'%s', hash = '%s' WHERE id = %" PRId64,
+		               l.v[i].target, l.v[i].prev_hash, l.v[i].hash,
+		               l.v[i].id);
+		ts_sql(f->path, sql);
+		memcpy(prev, l.v[i].hash, sizeof(prev));
+	}
+	store_audit_list_free(&l);
+	store_close(plain);
+}
+
+static void test_store_audit_keyed_rewrite_detected(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_audit_head h;
+	struct store_audit_list l = {NULL, 0};
+	struct store *plain = NULL;
+	char h4[STORE_HASH_HEX + 1];
+	int64_t bad = 0, rows = 0;
+	struct diag d;
+
+	ts_expect(store_audit_key(f->st, ts_audit_key, 0, &d), -ERR_INVALID, &d,
+	          "keyed_from 0");
+	tu_ok(store_audit_key(f->st, ts_audit_key, 1, &d), &d);
+	ts_audit_rows(f->st, 12);
+	tu_ok(store_audit_verify_head(f->st, NULL, &h, &bad, &d), &d);
+	assert_int_equal(h.rows, 12);
+	assert_int_equal(h.keyed_from, 1);
+	assert_int_equal(h.at, TS_NOW + 11);
+	/* A keyed row is not its plain SHA-256. */
+	tu_ok(store_audit_list(f->st, 0, 3, 1, &l, &d), &d);
+	assert_int_equal(store_audit_hash(&l.v[0], h4), 0);
+	assert_string_not_equal(h4, l.v[0].hash);
+	store_audit_list_free(&l);
+	/* Without the key, the chain does not check. */
+	tu_ok(store_open(ts_backend, f->path, &plain, &d), &d);
+	ts_expect(store_audit_verify(plain, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 1: its content does not match its hash (the row "
+	          "was edited, or it is keyed");
+	/* Row 1 rewritten and the plain chain recomputed from it to the
+	 * end: consistent to anyone without the key... */
+	ts_drop_trigger(f->path, "audit_no_update");
+	ts_audit_rechain(f, 1, 12);
+	tu_ok(store_audit_verify(plain, &rows, NULL, &d), &d);
+	assert_int_equal(rows, 12);
+	store_close(plain);
+	/* ...but not under it. */
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 1: its hash is not the audit key's HMAC of its "
+	          "content");
+	assert_int_equal(bad, 1);
+}
+
+static void test_store_audit_keyed_from_later_row(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_audit_head h;
+	int64_t bad = 0, next = 0;
+	bool sealed = true;
+	struct diag d;
+
+	/* An installation from before audit keys: five plain rows, then the
+	 * key from the next row on. */
+	ts_audit_rows(f->st, 5);
+	tu_ok(store_audit_next_id(f->st, &next, &sealed, &d), &d);
+	assert_int_equal(next, 6);
+	assert_false(sealed);
+	tu_ok(store_audit_key(f->st, ts_audit_key, next, &d), &d);
+	tu_ok(store_audit_append(f->st, "system", "audit.key", "",
+	                         "{\"keyed_from\": 6}", NULL, &d),
+	      &d);
+	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "x", NULL,
+	                         NULL, &d),
+	      &d);
+	tu_ok(store_audit_verify_head(f->st, NULL, &h, &bad, &d), &d);
+	assert_int_equal(h.rows, 7);
+	assert_int_equal(h.keyed_from, 6);
+	tu_ok(store_audit_next_id(f->st, &next, &sealed, &d), &d);
+	assert_int_equal(next, 8);
+	assert_true(sealed);
+	/* The plain rows before the key are pinned by the first keyed row:
+	 * rewriting one and recomputing the plain chain breaks its link. */
+	ts_drop_trigger(f->path, "audit_no_update");
+	ts_audit_rechain(f, 2, 5);
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 6: its link does not match the hash of row 5");
+	assert_int_equal(bad, 6);
+	/* And relinking row 6 needs the key. */
+	ts_audit_rechain(f, 6, 7);
+	ts_expect(store_audit_verify(f->st, NULL, &bad, &d), -ERR_VERIFY, &d,
+	          "audit row 6: its hash is not the audit key's HMAC");
+	assert_int_equal(bad, 6);
+}
+
+static void test_store_audit_checkpoint_truncation(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_audit_head cp, h, other;
+	struct store *st2 = NULL;
+	int64_t bad = 0, rows = 0, seal17 = 0;
+	char sql[128];
+	struct diag d;
+
+	tu_ok(store_audit_key(f->st, ts_audit_key, 1, &d), &d);
+	ts_audit_rows(f->st, 17);
+	seal17 = ts_sql_int(f->path,
+	                    "SELECT value FROM meta WHERE key = 'audit_seal'");
+	assert_true(seal17 != 0);
+	ts_audit_rows_from(f->st, 18, 3);
+	tu_ok(store_audit_verify_head(f->st, NULL, &cp, NULL, &d), &d);
+	assert_int_equal(cp.rows, 20);
+	/* The checkpoint holds, and rows after it do not matter. */
+	ts_audit_rows_from(f->st, 21, 3);
+	tu_ok(store_audit_verify_head(f->st, &cp, &h, &bad, &d), &d);
+	assert_int_equal(h.rows, 23);
+	/* The last rows deleted and the head lowered to match: the head's
+	 * seal, which needs the key, names another row... */
+	ts_drop_trigger(f->path, "audit_no_delete");
+	ts_sql(f->path, "DELETE FROM audit WHERE id > 17");
+	ts_sql(f->path, "UPDATE meta SET value = 17 WHERE key = 'audit_head'");
+	ts_expect(store_audit_verify(f->st, &rows, &bad, &d), -ERR_VERIFY, &d,
+	          "audit head: row 17 does not carry the audit key's seal");
+	assert_int_equal(bad, 18);
+	/* ...unless the seal of that older head was kept and put back: then
+	 * the chain alone verifies, even under the key... */
+	(void)snprintf(sql, sizeof(sql),
+	               "UPDATE meta SET value = %" PRId64
+	               " WHERE key = 'audit_seal'",
+	               seal17);
+	ts_sql(f->path, sql);
+	tu_ok(store_audit_verify(f->st, &rows, &bad, &d), &d);
+	assert_int_equal(rows, 17);
+	/* ...the checkpoint names the rows that went. */
+	ts_expect(store_audit_verify_head(f->st, &cp, NULL, &bad, &d),
+	          -ERR_VERIFY, &d,
+	          "audit rows 18..20 are missing: the checkpoint counted 20 "
+	          "rows but the log ends at row 17");
+	assert_int_equal(bad, 18);
+	/* New rows in their place are not the ones it counted. */
+	ts_audit_rows_from(f->st, 18, 2);
+	tu_ok(store_audit_append(f->st, "admin:root", "user.add", "other", NULL,
+	                         NULL, &d),
+	      &d);
+	ts_expect(store_audit_verify_head(f->st, &cp, NULL, &bad, &d),
+	          -ERR_VERIFY, &d, "audit row 20: its hash");
+	assert_non_null(strstr(d.msg, "is not the checkpoint's"));
+	assert_int_equal(bad, 20);
+	/* A chain keyed from another row, or not at all, is not the one the
+	 * checkpoint saw. */
+	other = cp;
+	other.keyed_from = 2;
+	ts_expect(store_audit_verify_head(f->st, &other, NULL, &bad, &d),
+	          -ERR_VERIFY, &d,
+	          "the chain was keyed from row 2 but the audit key now keys "
+	          "it from row 1");
+	tu_ok(store_open(ts_backend, f->path, &st2, &d), &d);
+	ts_expect(store_audit_verify_head(st2, &cp, NULL, &bad, &d),
+	          -ERR_VERIFY, &d, "this store has no audit key");
+	store_close(st2);
 }
 
 static void test_store_audit_rollback_leaves_no_row(void **state)
@@ -2049,10 +2265,20 @@ static void test_store_pg_copy_from_sqlite(void **state)
 
 	tu_ok(store_open("sqlite", src_path, &src, &d), &d);
 	store_set_now(src, TS_NOW);
+	/* A chain keyed from its third row, as after an upgrade. */
+	tu_ok(store_audit_append(src, "system", "init", "", NULL, NULL, &d),
+	      &d);
+	tu_ok(store_audit_append(src, "system", "x", "", NULL, NULL, &d), &d);
+	tu_ok(store_audit_key(src, ts_audit_key, 3, &d), &d);
 	ts_fill_for_copy(src, &bob);
 	/* Nothing can be copied from PostgreSQL yet. */
 	ts_expect(store_copy(f->st, src, NULL, &d), -ERR_INVALID, &d,
 	          "cannot be copied from");
+	/* The chain is copied as it is: it verifies under the key only, and
+	 * a copy that does not verify leaves nothing behind. */
+	ts_expect(store_copy(src, f->st, NULL, &d), -ERR_VERIFY, &d,
+	          "audit row 3: its content does not match its hash");
+	tu_ok(store_audit_key(f->st, ts_audit_key, 3, &d), &d);
 	tu_ok(store_copy(src, f->st, &rows, &d), &d);
 	assert_true(rows > 20);
 	/* What the daemon reads is the same on both. */
@@ -2097,6 +2323,24 @@ static void test_store_pg_copy_from_sqlite(void **state)
 	store_audit_list_free(&lb);
 	tu_ok(store_audit_verify(f->st, &rows, NULL, &d), &d);
 	assert_true(rows >= 4);
+	/* The next row chains identically on both backends. */
+	store_set_now(src, TS_NOW + 99);
+	store_set_now(f->st, TS_NOW + 99);
+	tu_ok(store_audit_append(src, "admin:root", "next", "t", "{\"a\": 1}",
+	                         NULL, &d),
+	      &d);
+	tu_ok(store_audit_append(f->st, "admin:root", "next", "t", "{\"a\": 1}",
+	                         NULL, &d),
+	      &d);
+	tu_ok(store_audit_list(src, 0, rows, 1, &la, &d), &d);
+	tu_ok(store_audit_list(f->st, 0, rows, 1, &lb, &d), &d);
+	assert_int_equal(la.n, 1);
+	assert_int_equal(lb.n, 1);
+	assert_string_equal(la.v[0].hash, lb.v[0].hash);
+	store_audit_list_free(&la);
+	store_audit_list_free(&lb);
+	tu_ok(store_audit_verify(f->st, NULL, NULL, &d), &d);
+	store_set_now(f->st, TS_NOW);
 	/* Revisions and delivery history. */
 	tu_ok(store_revision_latest(src, &ra, &d), &d);
 	tu_ok(store_revision_latest(f->st, &rb, &d), &d);
@@ -2214,6 +2458,9 @@ int main(int argc, char **argv)
 	    TS(test_store_audit_relinked_row_named),
 	    TS(test_store_audit_deleted_row_named),
 	    TS(test_store_audit_truncated_tail_named),
+	    TS(test_store_audit_keyed_rewrite_detected),
+	    TS(test_store_audit_keyed_from_later_row),
+	    TS(test_store_audit_checkpoint_truncation),
 	    TS(test_store_audit_rollback_leaves_no_row),
 	    TS(test_store_snapshot_and_scale),
 	};

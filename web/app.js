@@ -1139,7 +1139,7 @@
     verifyBtn.addEventListener('click', () => busy(verifyBtn, box, async () => {
       try {
         const v = await api('GET', 'audit/verify');
-        verifyOut.replaceChildren(h('p', { class: 'note ok' }, `The chain is intact: ${v.rows} rows, each hash chained to the one before.`));
+        verifyOut.replaceChildren(h('p', { class: 'note ok' }, `The chain is intact: ${v.rows} rows, each hash chained to the one before` + (v.keyed_from > 0 ? `, keyed (HMAC-SHA-256) from row ${v.keyed_from}.` : '.')));
       } catch (e) {
         if (e.status !== 409) throw e;
         verifyOut.replaceChildren(h('p', { class: 'note bad' }, 'The chain is broken: ' + e.message));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "checkpoint.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "jsonutil.h"
@@ -54,8 +55,9 @@ enum ctl_kind {
 
 #define CTL_QUERY    0x1u /* goes into the query string, not the body */
 #define CTL_REQUIRED 0x2u
-#define CTL_ONE      0x4u /* exactly one of the options marked so */
-#define CTL_AT_MOST  0x8u /* at most one of the options marked so */
+#define CTL_ONE      0x4u  /* exactly one of the options marked so */
+#define CTL_AT_MOST  0x8u  /* at most one of the options marked so */
+#define CTL_LOCAL    0x10u /* read by the command's build step, not sent */
 
 struct ctl_opt {
 	const char *name; /* "--email" */
@@ -108,6 +110,10 @@ struct ctl_command {
 	 * the answer and {@key} a time field. */
 	const char *done;
 	const struct ctl_view *view;
+	/* Checks the answer before it is shown; returns an exit code. */
+	int (*check)(struct ctl_run *r, const json_t *answer);
+	/* The answer is a document to keep: printed as JSON, always. */
+	bool document;
 	const char *help;
 };
 
@@ -141,10 +147,13 @@ struct ctl_run {
 	size_t ca_len;
 	char *secret;
 	size_t secret_len;
+	const char *done; /* the build step's choice over cmd->done */
 };
 
 static int ctl_build_entry(struct ctl_run *r);
 static int ctl_build_secret(struct ctl_run *r);
+static int ctl_build_verify(struct ctl_run *r);
+static int ctl_check_checkpoint(struct ctl_run *r, const json_t *answer);
 
 static const struct ctl_opt ctl_opts_email[] = {
     {"--email", "E", "email", CTL_STRING, 0},
@@ -200,6 +209,11 @@ static const struct ctl_opt ctl_opts_audit[] = {
     {"--since", "T", "since", CTL_SINCE, CTL_QUERY},
     {"--after", "ID", "after", CTL_COUNT, CTL_QUERY},
     {"--limit", "N", "limit", CTL_COUNT, CTL_QUERY},
+    {NULL, NULL, NULL, CTL_STRING, 0},
+};
+
+static const struct ctl_opt ctl_opts_verify[] = {
+    {"--checkpoint", "FILE", "checkpoint", CTL_STRING, CTL_LOCAL},
     {NULL, NULL, NULL, CTL_STRING, 0},
 };
 
@@ -659,9 +673,29 @@ static const struct ctl_command ctl_commands[] = {
     {.words = "audit verify",
      .method = "GET",
      .path = "audit/verify",
-     .done = "audit log intact: {rows} rows verified",
-     .help = "Checks the audit log's hash chain; exits 1 when a row was "
-             "altered."},
+     .opts = ctl_opts_verify,
+     .build = ctl_build_verify,
+     .done = "audit log intact: {rows} rows verified, keyed (HMAC-SHA-256) "
+             "from row {keyed_from}",
+     .help = "Checks the audit log's chain: every row's HMAC under the "
+             "server's audit key (rows from before the key, plain "
+             "SHA-256), and the links between rows; exits 1 naming the "
+             "first row that was altered, removed or rewritten. With "
+             "--checkpoint FILE (from 'audit checkpoint'), also checks the "
+             "checkpoint's signature here and on the server, and that "
+             "nothing at or before it was removed or changed."},
+    {.words = "audit checkpoint",
+     .method = "GET",
+     .path = "audit/checkpoint",
+     .check = ctl_check_checkpoint,
+     .document = true,
+     .help = "Prints a checkpoint of the audit log: its row count, last "
+             "row id, head hash and the time, signed with the server's "
+             "catalogue signing key, as a JSON document. Keep it away from "
+             "the server (mcpfleetctl audit checkpoint > cp.json); 'audit "
+             "verify --checkpoint cp.json' later proves that no row up to "
+             "it was removed or changed. The server verifies the chain "
+             "before it signs."},
     {.words = "status",
      .method = "GET",
      .path = "status",
@@ -1932,7 +1966,7 @@ static int ctl_request_make(struct ctl_run *r)
 	}
 	for (i = 0; c->opts != NULL && c->opts[i].name != NULL; i++) {
 		o = &c->opts[i];
-		if (r->optval[i] == NULL)
+		if (r->optval[i] == NULL || (o->flags & CTL_LOCAL))
 			continue;
 		code = ctl_opt_value(r, o, r->optval[i], &v);
 		if (code != CTL_EXIT_OK)
@@ -2282,6 +2316,93 @@ static int ctl_build_secret(struct ctl_run *r)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * audit verify --checkpoint FILE: the file must be a checkpoint whose
+ * signature holds under the public key it names; the server then checks
+ * that the key is its own and that its chain still holds the checkpoint.
+ */
+static int ctl_build_verify(struct ctl_run *r)
+{
+	struct checkpoint cp;
+	const char *file = r->optval[0];
+	char *data = NULL;
+	size_t len = 0;
+	json_t *doc = NULL;
+	json_error_t je;
+	struct diag d;
+	int code;
+
+	if (file == NULL)
+		return CTL_EXIT_OK;
+	memset(&cp, 0, sizeof(cp));
+	diag_clear(&d);
+	if ((code = fileio_read(file, CHECKPOINT_MAX, &data, &len)) != 0) {
+		code = ctl_error(r, CTL_EXIT_USAGE, "%s: %s", file,
+		                 code == -ERR_TOOBIG
+		                     ? "larger than a checkpoint (16 KiB)"
+		                 : code == -ERR_NOENT ? "no such file"
+		                                      : strerror(errno));
+		goto out;
+	}
+	if ((doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL) {
+		code = ctl_error(r, CTL_EXIT_USAGE,
+		                 "%s:%d: not a checkpoint (not JSON: %s)", file,
+		                 je.line, je.text);
+		goto out;
+	}
+	if (checkpoint_from_json(doc, &cp, &d) != 0) {
+		code = ctl_error(r, CTL_EXIT_USAGE, "%s: %s", file, d.msg);
+		goto out;
+	}
+	/* Refused here, before the server is asked: a checkpoint that does
+	 * not hold under its own key was altered wherever it was kept. */
+	if (checkpoint_verify(&cp, NULL, &d) != 0) {
+		code = ctl_error(r, CTL_EXIT_REFUSED, "%s: %s", file, d.msg);
+		goto out;
+	}
+	r->req.method = "POST";
+	if ((r->req.body = json_pack("{s:O}", "checkpoint", doc)) == NULL) {
+		code = ctl_oom(r);
+		goto out;
+	}
+	r->done =
+	    "audit log intact: {rows} rows verified, keyed (HMAC-SHA-256) "
+	    "from row {keyed_from};\nthe checkpoint of "
+	    "{checkpoint.rows} rows signed {@checkpoint.at} by key "
+	    "{checkpoint.signer_key_id} holds: no row up to it was removed "
+	    "or changed";
+	code = CTL_EXIT_OK;
+out:
+	json_decref(doc);
+	free(data);
+	checkpoint_clear(&cp);
+	return code;
+}
+
+/* audit checkpoint: what is printed to be kept must hold under its own
+ * key, or it is useless later. */
+static int ctl_check_checkpoint(struct ctl_run *r, const json_t *answer)
+{
+	struct checkpoint cp;
+	struct diag d;
+	json_t *copy;
+	int code = CTL_EXIT_OK;
+
+	memset(&cp, 0, sizeof(cp));
+	diag_clear(&d);
+	if ((copy = json_deep_copy(answer)) == NULL)
+		return ctl_oom(r);
+	if (checkpoint_from_json(copy, &cp, &d) != 0 ||
+	    checkpoint_verify(&cp, NULL, &d) != 0)
+		code = ctl_error(r, CTL_EXIT_SERVER,
+		                 "the server's checkpoint does not check: %s",
+		                 d.msg);
+	json_decref(copy);
+	checkpoint_clear(&cp);
+	return code;
+}
+
 /* ---- The connection ---- */
 
 /* Reads the admin token from a file, without its trailing newline. */
@@ -2523,8 +2644,17 @@ static int ctl_render(struct ctl_run *r, const json_t *answer)
 		free(s);
 		return CTL_EXIT_OK;
 	}
-	if (c->done != NULL) {
-		rc = ctl_expand(&b, c->done, r, answer, false);
+	if (c->document) {
+		if (answer == NULL ||
+		    (s = jsonutil_dump_pretty(answer, NULL)) == NULL)
+			return ctl_oom(r);
+		fputs(s, r->io->out);
+		free(s);
+		return CTL_EXIT_OK;
+	}
+	if (r->done != NULL || c->done != NULL) {
+		rc = ctl_expand(&b, r->done != NULL ? r->done : c->done, r,
+		                answer, false);
 		if (rc == 0)
 			fprintf(r->io->out, "%s\n", b.data);
 	}
@@ -2623,6 +2753,8 @@ int ctl_main(const struct ctl_io *io, int argc, char **argv)
 		code = r.cmd->build(&r);
 	if (code == CTL_EXIT_OK)
 		code = ctl_perform(&r, &answer);
+	if (code == CTL_EXIT_OK && r.cmd->check != NULL)
+		code = r.cmd->check(&r, answer);
 	if (code == CTL_EXIT_OK)
 		code = ctl_render(&r, answer);
 out:

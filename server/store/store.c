@@ -38,6 +38,10 @@ struct store {
 	void *h;       /* the backend's connection */
 	bool in_tx;    /* a store_begin() transaction is open */
 	int64_t fixed; /* store_set_now(); 0: the system clock */
+	/* store_audit_key(): rows from keyed_from on are HMACs under it. */
+	bool keyed;
+	int64_t keyed_from;
+	uint8_t audit_key[STORE_AUDIT_KEY_LEN];
 	/* The secret record that store_secret_next() reserved in this
 	 * transaction and store_secret_put() may fill. */
 	struct {
@@ -416,6 +420,7 @@ void store_close(struct store *st)
 	if (st->in_tx)
 		(void)st->be->tx(st->h, STORE_TX_ROLLBACK, NULL);
 	st->be->close(st->h);
+	crypto_wipe(st->audit_key, sizeof(st->audit_key));
 	free(st);
 }
 
@@ -1699,6 +1704,24 @@ static int store_audit_field(struct buf *b, const char *key, const char *v)
 	return buf_putc(b, '\n');
 }
 
+/* The serialisation a row's hash covers (store.h), under version tag v. */
+static int store_audit_text(struct buf *b, const char *v,
+                            const struct store_audit *row)
+{
+	int r;
+
+	/* Length-prefixed fields: no two rows serialise alike however their
+	 * text is chosen, and "-" (no details) differs from "0:" (empty). */
+	if ((r = buf_printf(b, "%s\nid=%" PRId64 "\nat=%" PRId64 "\n", v,
+	                    row->id, row->at)) != 0 ||
+	    (r = store_audit_field(b, "actor", row->actor)) != 0 ||
+	    (r = store_audit_field(b, "action", row->action)) != 0 ||
+	    (r = store_audit_field(b, "target", row->target)) != 0 ||
+	    (r = store_audit_field(b, "details", row->details)) != 0)
+		return r;
+	return buf_printf(b, "prev=%s\n", row->prev_hash);
+}
+
 int store_audit_hash(const struct store_audit *row,
                      char out[STORE_HASH_HEX + 1])
 {
@@ -1706,18 +1729,8 @@ int store_audit_hash(const struct store_audit *row,
 	uint8_t h[CRYPTO_HASH_LEN];
 	int r;
 
-	/* Length-prefixed fields: no two rows serialise alike however their
-	 * text is chosen, and "-" (no details) differs from "0:" (empty). */
-	if ((r = buf_printf(
-	         &b, "mcpfleet-audit-v1\nid=%" PRId64 "\nat=%" PRId64 "\n",
-	         row->id, row->at)) != 0 ||
-	    (r = store_audit_field(&b, "actor", row->actor)) != 0 ||
-	    (r = store_audit_field(&b, "action", row->action)) != 0 ||
-	    (r = store_audit_field(&b, "target", row->target)) != 0 ||
-	    (r = store_audit_field(&b, "details", row->details)) != 0 ||
-	    (r = buf_printf(&b, "prev=%s\n", row->prev_hash)) != 0)
-		goto out;
-	if ((r = crypto_sha256(b.data, b.len, h)) != 0)
+	if ((r = store_audit_text(&b, "mcpfleet-audit-v1", row)) != 0 ||
+	    (r = crypto_sha256(b.data, b.len, h)) != 0)
 		goto out;
 	r = crypto_hex(h, sizeof(h), out, STORE_HASH_HEX + 1);
 out:
@@ -1725,12 +1738,102 @@ out:
 	return r;
 }
 
+/* The hash row must have on this handle: an HMAC from keyed_from on. */
+static int store_audit_row_hash(const struct store *st,
+                                const struct store_audit *row,
+                                char out[STORE_HASH_HEX + 1])
+{
+	struct buf b = BUF_INIT;
+	uint8_t h[CRYPTO_HASH_LEN];
+	int r;
+
+	if (!st->keyed || row->id < st->keyed_from)
+		return store_audit_hash(row, out);
+	if ((r = store_audit_text(&b, "mcpfleet-audit-v2", row)) != 0 ||
+	    (r = crypto_hmac_sha256(st->audit_key, sizeof(st->audit_key),
+	                            b.data, b.len, h)) != 0)
+		goto out;
+	r = crypto_hex(h, sizeof(h), out, STORE_HASH_HEX + 1);
+out:
+	crypto_wipe(h, sizeof(h));
+	buf_free(&b);
+	return r;
+}
+
+/*
+ * The head's seal: 63 bits of the HMAC under the audit key of the last
+ * row's id and hash, kept beside the head so that deleting the newest rows
+ * and lowering the head to match needs the key too.
+ */
+static int store_audit_seal(const struct store *st, int64_t id,
+                            const char *hash, int64_t *seal)
+{
+	struct buf b = BUF_INIT;
+	uint8_t h[CRYPTO_HASH_LEN];
+	uint64_t v = 0;
+	size_t i;
+	int r;
+
+	if ((r = buf_printf(&b,
+	                    "mcpfleet-audit-head-v1\nid=%" PRId64 "\nhash=%s\n",
+	                    id, hash)) != 0 ||
+	    (r = crypto_hmac_sha256(st->audit_key, sizeof(st->audit_key),
+	                            b.data, b.len, h)) != 0)
+		goto out;
+	for (i = 0; i < 8; i++)
+		v = v << 8 | h[i];
+	*seal = (int64_t)(v & (uint64_t)INT64_MAX);
+out:
+	crypto_wipe(h, sizeof(h));
+	buf_free(&b);
+	return r;
+}
+
+int store_audit_key(struct store *st, const uint8_t key[STORE_AUDIT_KEY_LEN],
+                    int64_t keyed_from, struct diag *d)
+{
+	if (key == NULL) {
+		crypto_wipe(st->audit_key, sizeof(st->audit_key));
+		st->keyed = false;
+		st->keyed_from = 0;
+		return 0;
+	}
+	if (keyed_from < 1)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "audit key: keyed_from %" PRId64
+		                " is not a row id (1 or more)",
+		                keyed_from);
+	memcpy(st->audit_key, key, sizeof(st->audit_key));
+	st->keyed_from = keyed_from;
+	st->keyed = true;
+	return 0;
+}
+
+int store_audit_next_id(struct store *st, int64_t *next, bool *keyed,
+                        struct diag *d)
+{
+	char last_hash[STORE_HASH_HEX + 1] = "";
+	int64_t last_id = 0, head_id = 0, seal = 0;
+	int r;
+
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	if ((r = st->be->audit_last(st->h, &last_id, last_hash, &head_id, d)) ==
+	    0)
+		r = st->be->audit_seal_get(st->h, &seal, d);
+	if ((r = store_read_end(st, r, d)) != 0)
+		return r;
+	*next = (head_id > last_id ? head_id : last_id) + 1;
+	*keyed = seal != 0;
+	return 0;
+}
+
 int store_audit_append(struct store *st, const char *actor, const char *action,
                        const char *target, const char *details_json,
                        int64_t *id, struct diag *d)
 {
 	struct store_audit row;
-	int64_t last_id = 0, head_id = 0;
+	int64_t last_id = 0, head_id = 0, seal = 0;
 	char last_hash[STORE_HASH_HEX + 1] = "";
 	int r;
 
@@ -1768,12 +1871,21 @@ int store_audit_append(struct store *st, const char *actor, const char *action,
 	row.at = store_now(st);
 	memcpy(row.prev_hash, last_id > 0 ? last_hash : store_zero_hash,
 	       STORE_HASH_HEX + 1);
-	if ((r = store_audit_hash(&row, row.hash)) != 0) {
+	if ((r = store_audit_row_hash(st, &row, row.hash)) != 0) {
 		r = diag_set(d, r, 0, 0, "audit: cannot hash row %" PRId64,
 		             row.id);
 		goto end;
 	}
-	r = st->be->audit_insert(st->h, &row, d);
+	if ((r = st->be->audit_insert(st->h, &row, d)) != 0)
+		goto end;
+	if (st->keyed && row.id >= st->keyed_from) {
+		if ((r = store_audit_seal(st, row.id, row.hash, &seal)) != 0) {
+			r = diag_set(d, r, 0, 0,
+			             "audit: cannot seal row %" PRId64, row.id);
+			goto end;
+		}
+		r = st->be->audit_seal_set(st->h, seal, d);
+	}
 end:
 	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
 		*id = row.id;
@@ -1794,14 +1906,22 @@ int store_audit_list(struct store *st, int64_t since, int64_t after_id,
 	return st->be->audit_list(st->h, since, after_id, limit, out, d);
 }
 
+/* What store_audit_check_page() carries from one page to the next. */
+struct store_audit_walk {
+	int64_t expect;                /* the id the next row must have */
+	char prev[STORE_HASH_HEX + 1]; /* the hash it must link to */
+	int64_t at;                    /* the last row's time */
+	const struct store_audit_head *cp;
+	bool cp_seen; /* the checkpoint's row was reached */
+};
+
 /*
- * Checks one page of rows against the running state (*expect: the id the
- * next row must have; prev: the hash it must link to). Returns 0, or
+ * Checks one page of rows against the running state w. Returns 0, or
  * -ERR_VERIFY with *bad and d.
  */
-static int store_audit_check_page(const struct store_audit_list *page,
-                                  int64_t *expect,
-                                  char prev[STORE_HASH_HEX + 1], int64_t *bad,
+static int store_audit_check_page(const struct store *st,
+                                  const struct store_audit_list *page,
+                                  struct store_audit_walk *w, int64_t *bad,
                                   struct diag *d)
 {
 	char h[STORE_HASH_HEX + 1];
@@ -1811,27 +1931,38 @@ static int store_audit_check_page(const struct store_audit_list *page,
 
 	for (i = 0; i < page->n; i++) {
 		a = &page->v[i];
-		if (a->id != *expect) {
+		if (a->id != w->expect) {
 			*bad = a->id;
 			return diag_set(d, ERR_VERIFY, 0, 0,
 			                "audit row %" PRId64 ": rows %" PRId64
 			                "..%" PRId64 " before it are missing "
 			                "(deleted)",
-			                a->id, *expect, a->id - 1);
+			                a->id, w->expect, a->id - 1);
 		}
-		if ((r = store_audit_hash(a, h)) != 0)
+		if ((r = store_audit_row_hash(st, a, h)) != 0)
 			return diag_set(d, r, 0, 0,
 			                "audit row %" PRId64 ": cannot hash it",
 			                a->id);
 		if (strcmp(h, a->hash) != 0) {
 			*bad = a->id;
+			if (st->keyed && a->id >= st->keyed_from)
+				return diag_set(
+				    d, ERR_VERIFY, 0, 0,
+				    "audit row %" PRId64 ": its hash is not "
+				    "the audit key's HMAC of its content (the "
+				    "row was edited, or its hash recomputed "
+				    "without the key)",
+				    a->id);
 			return diag_set(
 			    d, ERR_VERIFY, 0, 0,
 			    "audit row %" PRId64 ": its content does "
-			    "not match its hash (the row was edited)",
-			    a->id);
+			    "not match its hash (the row was edited%s)",
+			    a->id,
+			    st->keyed ? ""
+			              : ", or it is keyed and this store "
+			                "has no audit key");
 		}
-		if (strcmp(a->prev_hash, prev) != 0) {
+		if (strcmp(a->prev_hash, w->prev) != 0) {
 			*bad = a->id;
 			return diag_set(d, ERR_VERIFY, 0, 0,
 			                "audit row %" PRId64
@@ -1841,21 +1972,64 @@ static int store_audit_check_page(const struct store_audit_list *page,
 			                "was rewritten)",
 			                a->id, a->id - 1);
 		}
-		memcpy(prev, a->hash, STORE_HASH_HEX + 1);
-		(*expect)++;
+		if (w->cp != NULL && a->id == w->cp->rows) {
+			w->cp_seen = true;
+			if (strcmp(a->hash, w->cp->hash) != 0) {
+				*bad = a->id;
+				return diag_set(
+				    d, ERR_VERIFY, 0, 0,
+				    "audit row %" PRId64 ": its hash %.16s... "
+				    "is not the checkpoint's %.16s...: it is "
+				    "not the row the checkpoint counted (rows "
+				    "1..%" PRId64 " were rewritten and the "
+				    "chain recomputed, or rows deleted and "
+				    "others appended in their place)",
+				    a->id, a->hash, w->cp->hash, a->id);
+			}
+		}
+		memcpy(w->prev, a->hash, STORE_HASH_HEX + 1);
+		w->at = a->at;
+		w->expect++;
 	}
 	return 0;
 }
 
-int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
-                       struct diag *d)
+int store_audit_verify_head(struct store *st, const struct store_audit_head *cp,
+                            struct store_audit_head *out, int64_t *first_bad_id,
+                            struct diag *d)
 {
 	struct store_audit_list page = {NULL, 0};
-	char prev[STORE_HASH_HEX + 1], last_hash[STORE_HASH_HEX + 1];
-	int64_t expect = 1, after = 0, bad = 0, last_id = 0, head_id = 0;
+	struct store_audit_walk w;
+	char last_hash[STORE_HASH_HEX + 1];
+	int64_t after = 0, bad = 0, last_id = 0, head_id = 0, seal = 0,
+	        want = 0;
 	int r;
 
-	memcpy(prev, store_zero_hash, sizeof(prev));
+	memset(&w, 0, sizeof(w));
+	w.expect = 1;
+	w.cp = cp;
+	memcpy(w.prev, store_zero_hash, sizeof(w.prev));
+	if (cp != NULL && cp->rows > 0 &&
+	    strnlen(cp->hash, sizeof(cp->hash)) != STORE_HASH_HEX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "checkpoint: the head hash is not %d hex "
+		                "digits",
+		                STORE_HASH_HEX);
+	if (cp != NULL && cp->keyed_from > 0 &&
+	    (!st->keyed || st->keyed_from != cp->keyed_from)) {
+		if (!st->keyed)
+			return diag_set(d, ERR_VERIFY, 0, 0,
+			                "checkpoint: the chain was keyed from "
+			                "row %" PRId64
+			                " but this store has no audit key",
+			                cp->keyed_from);
+		return diag_set(d, ERR_VERIFY, 0, 0,
+		                "checkpoint: the chain was keyed from row "
+		                "%" PRId64 " but the audit key now keys it "
+		                "from row %" PRId64
+		                " (the audit key file was replaced)",
+		                cp->keyed_from, st->keyed_from);
+	}
 	if ((r = store_read_begin(st, d)) != 0)
 		return r;
 	for (;;) {
@@ -1865,8 +2039,7 @@ int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
 			goto out;
 		if (page.n == 0)
 			break;
-		if ((r = store_audit_check_page(&page, &expect, prev, &bad,
-		                                d)) != 0)
+		if ((r = store_audit_check_page(st, &page, &w, &bad, d)) != 0)
 			goto out;
 		after = page.v[page.n - 1].id;
 	}
@@ -1883,13 +2056,60 @@ int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
 		             last_id + 1, head_id, last_id, head_id);
 		goto out;
 	}
+	if (cp != NULL && cp->rows > 0 && !w.cp_seen) {
+		bad = w.expect;
+		r = diag_set(d, ERR_VERIFY, 0, 0,
+		             "audit rows %" PRId64 "..%" PRId64
+		             " are missing: the checkpoint counted %" PRId64
+		             " rows but the log ends at row %" PRId64
+		             " (rows deleted at the end and the head lowered)",
+		             w.expect, cp->rows, cp->rows, w.expect - 1);
+		goto out;
+	}
+	/* Rows deleted at the end with the head lowered to match: the seal
+	 * of the head, which only the key makes, names another row. */
+	if (st->keyed && last_id >= st->keyed_from) {
+		if ((r = st->be->audit_seal_get(st->h, &seal, d)) != 0 ||
+		    (r = store_audit_seal(st, last_id, w.prev, &want)) != 0)
+			goto out;
+		if (seal != want) {
+			bad = last_id + 1;
+			r = diag_set(d, ERR_VERIFY, 0, 0,
+			             "audit head: row %" PRId64
+			             " does not carry the audit key's seal "
+			             "of the last row appended (rows after "
+			             "it were deleted and the head lowered to "
+			             "match, or the seal was edited)",
+			             last_id);
+			goto out;
+		}
+	}
+	r = 0;
 out:
 	store_audit_list_free(&page);
 	r = store_read_end(st, r, d);
 	if (r == -ERR_VERIFY && bad > 0 && first_bad_id != NULL)
 		*first_bad_id = bad;
+	if (r == 0 && out != NULL) {
+		memset(out, 0, sizeof(*out));
+		out->rows = w.expect - 1;
+		out->at = w.at;
+		if (out->rows > 0)
+			memcpy(out->hash, w.prev, sizeof(out->hash));
+		out->keyed_from = st->keyed ? st->keyed_from : 0;
+	}
+	return r;
+}
+
+int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
+                       struct diag *d)
+{
+	struct store_audit_head h;
+	int r;
+
+	r = store_audit_verify_head(st, NULL, &h, first_bad_id, d);
 	if (r == 0 && rows != NULL)
-		*rows = expect - 1;
+		*rows = h.rows;
 	return r;
 }
 

@@ -675,8 +675,14 @@ int store_revision_latest(struct store *st, struct store_revision *out,
  *   "details=" ("-" | LEN ":" DETAILS) "\n"      ("-": no details)
  *   "prev=" PREV_HASH "\n"
  *
- * and prev_hash is the hash of row id-1, 64 zeros for row 1. The hashing
- * lives in store.c, so every backend chains the same way.
+ * and prev_hash is the hash of row id-1, 64 zeros for row 1. Once the
+ * store has an audit key (store_audit_key()), every row from keyed_from on
+ * is instead the hex HMAC-SHA-256 under that key of the same serialisation
+ * with "mcpfleet-audit-v2\n" as its first line: without the key nobody can
+ * rewrite a row and recompute the chain after it, and the first keyed row,
+ * which links to the last unkeyed one, pins every row before it. The
+ * hashing lives in store.c, so every backend chains the same way
+ * (docs/design.md, "The audit chain").
  */
 struct store_audit {
 	int64_t id;
@@ -693,6 +699,24 @@ struct store_audit_list {
 	struct store_audit *v; /* ordered by id */
 	size_t n;
 };
+
+#define STORE_AUDIT_KEY_LEN 32
+
+/*
+ * Keys this handle's audit chain: rows with id >= keyed_from (>= 1) are
+ * appended and verified as HMAC-SHA-256 under key (copied; wiped by
+ * store_close()), rows before it as plain SHA-256. Without a key, every
+ * row is plain SHA-256 (a keyed row then fails to verify). key NULL takes
+ * the key away again. Returns 0 or -ERR_INVALID.
+ */
+int store_audit_key(struct store *st, const uint8_t key[STORE_AUDIT_KEY_LEN],
+                    int64_t keyed_from, struct diag *d);
+
+/* The id the next appended row will get (1 for an empty log), for
+ * choosing keyed_from, and whether any row was ever appended under a key
+ * (the head was sealed). */
+int store_audit_next_id(struct store *st, int64_t *next, bool *keyed,
+                        struct diag *d);
 
 /*
  * Appends a row at store_now(). actor, action: 1..255 printable bytes;
@@ -716,11 +740,37 @@ int store_audit_list(struct store *st, int64_t since, int64_t after_id,
  * -ERR_VERIFY with *first_bad_id (may be NULL) set to the first row that
  * does not check, even on this failure, and d naming it and why: its content
  * was edited, its link is broken, rows before it were deleted (an id gap),
- * or rows after the last were deleted. Other errors leave *first_bad_id
- * alone.
+ * or rows after the last were deleted: with the head left (it is beyond
+ * the last row) or, on a keyed handle, lowered to match (meta.audit_seal,
+ * an HMAC of the last keyed row's id and hash written with it, names
+ * another row; putting back a seal copied earlier defeats this, a
+ * checkpoint does not). Other errors leave *first_bad_id alone.
  */
 int store_audit_verify(struct store *st, int64_t *rows, int64_t *first_bad_id,
                        struct diag *d);
+
+/* The head of a verified chain, and what a checkpoint records of it. */
+struct store_audit_head {
+	int64_t rows;                  /* rows 1..rows */
+	int64_t at;                    /* the last row's time; 0: none */
+	char hash[STORE_HASH_HEX + 1]; /* the last row's; "" when empty */
+	int64_t keyed_from;            /* 0: the handle has no audit key */
+};
+
+/*
+ * As store_audit_verify(), and also against a checkpoint taken earlier
+ * (cp, NULL for none): the log must still hold at least cp->rows rows
+ * (else rows cp->rows+1.. were deleted, the head lowered with them), row
+ * cp->rows must have cp->hash (else rows at or before it were rewritten
+ * and the chain recomputed), and with cp->keyed_from > 0 the handle must
+ * key the chain from the same row (else the audit key was replaced). d
+ * names the row and what mismatched; *first_bad_id as above. Returns 0
+ * with *out (may be NULL) the head of the whole chain, read in the same
+ * transaction as the rows.
+ */
+int store_audit_verify_head(struct store *st, const struct store_audit_head *cp,
+                            struct store_audit_head *out, int64_t *first_bad_id,
+                            struct diag *d);
 /* Writes the hash of row into out (computed over row's fields as above). */
 int store_audit_hash(const struct store_audit *row,
                      char out[STORE_HASH_HEX + 1]);
@@ -1017,6 +1067,10 @@ struct store_backend {
 	int (*audit_list)(void *h, int64_t since, int64_t after_id,
 	                  size_t limit, struct store_audit_list *out,
 	                  struct diag *d);
+	/* The seal of the head (store.c's keyed MAC of the last row's id and
+	 * hash; 0 when none was ever written), and writing it. */
+	int (*audit_seal_get)(void *h, int64_t *seal, struct diag *d);
+	int (*audit_seal_set)(void *h, int64_t seal, struct diag *d);
 
 	/* One record; 1 inserted, 0 held already. */
 	int (*call_insert)(void *h, const char *device_id,

@@ -214,6 +214,7 @@ enum store_pg_sq {
 	PQ_META_GET,
 	PQ_META_SET,
 	PQ_META_BUMP,
+	PQ_META_UPSERT,
 	PQ_USER_ADD,
 	PQ_USER_BY_NAME,
 	PQ_USER_BY_ID,
@@ -338,6 +339,8 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_META_SET] = "UPDATE meta SET value = $2 WHERE key = $1",
     [PQ_META_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = $1"
                      " RETURNING value",
+    [PQ_META_UPSERT] = "INSERT INTO meta (key, value) VALUES ($1, $2)"
+                       " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
     [PQ_USER_ADD] = "INSERT INTO users (name, email, disabled, created_at)"
                     " VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING"
                     " RETURNING id",
@@ -2951,6 +2954,30 @@ static int store_pg_audit_insert(void *h, const struct store_audit *row,
 	return store_pg_run(h, PQ_META_SET, &b, "audit head", NULL, d);
 }
 
+/* meta.audit_seal: a row written with the first keyed audit row, so a
+ * store from before audit keys has none (0). */
+static int store_pg_audit_seal_get(void *h, int64_t *seal, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	int64_t v = 0;
+	int r;
+
+	store_pg_arg_text(&a, "audit_seal");
+	if ((r = store_pg_int1(h, PQ_META_GET, &a, &v, "audit seal", d)) < 0)
+		return r;
+	*seal = r == 1 ? v : 0;
+	return 0;
+}
+
+static int store_pg_audit_seal_set(void *h, int64_t seal, struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, "audit_seal");
+	store_pg_arg_int(&a, seal);
+	return store_pg_run(h, PQ_META_UPSERT, &a, "audit seal", NULL, d);
+}
+
 static int store_pg_audit_list(void *h, int64_t since, int64_t after_id,
                                size_t limit, struct store_audit_list *out,
                                struct diag *d)
@@ -3160,6 +3187,8 @@ const struct store_backend store_backend_pg = {
     .audit_last = store_pg_audit_last,
     .audit_insert = store_pg_audit_insert,
     .audit_list = store_pg_audit_list,
+    .audit_seal_get = store_pg_audit_seal_get,
+    .audit_seal_set = store_pg_audit_seal_set,
     .table_count = store_pg_table_count,
     .table_insert = store_pg_table_insert,
     .id_floor_set = store_pg_id_floor_set,

@@ -214,6 +214,7 @@ enum store_sqlite_sq {
 	SQ_META_GET,
 	SQ_META_SET,
 	SQ_META_BUMP,
+	SQ_META_UPSERT,
 	SQ_USER_ADD,
 	SQ_USER_BY_NAME,
 	SQ_USER_BY_ID,
@@ -342,6 +343,8 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_META_SET] = "UPDATE meta SET value = ?2 WHERE key = ?1",
     [SQ_META_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = ?1"
                      " RETURNING value",
+    [SQ_META_UPSERT] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     [SQ_USER_ADD] = "INSERT INTO users (name, email, disabled, created_at)"
                     " VALUES (?1, ?2, 0, ?3) RETURNING id",
     [SQ_USER_BY_NAME] = "SELECT " SQ_USER_COLS " FROM users u"
@@ -2999,6 +3002,39 @@ static int store_sqlite_audit_insert(void *h, const struct store_audit *row,
 	return r < 0 ? r : 0;
 }
 
+/* meta.audit_seal: a row written with the first keyed audit row, so a
+ * store from before audit keys has none (0). */
+static int store_sqlite_audit_seal_get(void *h, int64_t *seal, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int64_t v = 0;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_META_GET, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, "audit_seal");
+	if ((r = store_sqlite_int(db, s, &v, "audit seal", d)) < 0)
+		return r;
+	*seal = r == 1 ? v : 0;
+	return 0;
+}
+
+static int store_sqlite_audit_seal_set(void *h, int64_t seal, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_META_UPSERT, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, "audit_seal");
+	store_sqlite_bind_int(db, s, 2, seal);
+	r = store_sqlite_step(db, s, "audit seal", d);
+	store_sqlite_done(s);
+	return r < 0 ? r : 0;
+}
+
 static int store_sqlite_audit_list(void *h, int64_t since, int64_t after_id,
                                    size_t limit, struct store_audit_list *out,
                                    struct diag *d)
@@ -3204,6 +3240,8 @@ const struct store_backend store_backend_sqlite = {
     .audit_last = store_sqlite_audit_last,
     .audit_insert = store_sqlite_audit_insert,
     .audit_list = store_sqlite_audit_list,
+    .audit_seal_get = store_sqlite_audit_seal_get,
+    .audit_seal_set = store_sqlite_audit_seal_set,
     .table_count = store_sqlite_table_count,
     .table_each = store_sqlite_table_each,
     .id_floor_get = store_sqlite_id_floor_get,

@@ -34,6 +34,10 @@ static struct {
 	struct store *st;
 	struct crypto_rng *rng;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
+	/* The signing key of audit checkpoints, and the chain's key. */
+	struct crypto_key *signer;
+	char *signer_pem;
+	char signer_id[CRYPTO_HEX_LEN + 1];
 	struct api_ctx a;
 	/* A secret value that no answer may show. It is random, so no
 	 * corpus file holds it; once an input does (the fuzzer can learn it
@@ -73,6 +77,8 @@ static void fuzz_api_cleanup(void)
 
 	session_table_free(fuzz_api.a.sessions);
 	store_close(fuzz_api.st);
+	crypto_key_free(fuzz_api.signer);
+	free(fuzz_api.signer_pem);
 	crypto_rng_free(fuzz_api.rng);
 	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
 		(void)snprintf(path, sizeof(path), "%s%s", fuzz_api.db,
@@ -221,6 +227,15 @@ static void fuzz_api_init(void)
 	    store_admin_token_add(fuzz_api.st, "fuzz", hash, NULL, &d) != 0)
 		abort();
 	memset(fuzz_api.master, 0x5a, sizeof(fuzz_api.master));
+	if (crypto_key_generate(fuzz_api.rng, &fuzz_api.signer, &d) != 0 ||
+	    crypto_key_write_public(fuzz_api.signer, &fuzz_api.signer_pem, NULL,
+	                            &d) != 0 ||
+	    crypto_key_id(fuzz_api.signer, fuzz_api.signer_id) != 0 ||
+	    store_audit_key(fuzz_api.st, fuzz_api.master, 1, &d) != 0)
+		abort();
+	fuzz_api.a.signer = fuzz_api.signer;
+	fuzz_api.a.signer_pub_pem = fuzz_api.signer_pem;
+	fuzz_api.a.signer_key_id = fuzz_api.signer_id;
 	fuzz_api.a.st = fuzz_api.st;
 	fuzz_api.a.rng = fuzz_api.rng;
 	fuzz_api.a.master = fuzz_api.master;

@@ -107,6 +107,10 @@ fi
 	bad "PostgreSQL holds: $(psql_q "SELECT string_agg(action, ',') FROM audit")"
 grep -q "^store = postgres:" "$dir/s/mcpfleetd.conf" && ok "mcpfleetd.conf names the new store" ||
 	bad "mcpfleetd.conf was not updated"
+"$bin" audit-verify --data "$dir/s" >"$dir/out" 2>&1 &&
+	grep -q "audit chain of 2 rows verified, keyed (HMAC-SHA-256) from row 1" "$dir/out" &&
+	ok "the copied chain verifies under the audit key in PostgreSQL" ||
+	bad "audit-verify after migrate: $(cat "$dir/out")"
 "$bin" migrate --data "$dir/s" --to "postgres:$MCPFLEET_TEST_PG" >"$dir/out" 2>&1 &&
 	bad "a second migrate ran" || ok "a migrated directory is not migrated again"
 "$bin" init --data "$dir/t" --agent-port 17443 --api-port 17444 >/dev/null 2>&1
