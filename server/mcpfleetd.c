@@ -66,7 +66,13 @@ static void mcpfleetd_usage(FILE *f)
 	    "store; stop serve first.\n"
 	    "serve runs the agent port (mutual TLS, default 7443) and the API "
 	    "port\n"
-	    "(default 7444) until SIGTERM or SIGINT.\n",
+	    "(default 7444) until SIGTERM or SIGINT. Several serve replicas "
+	    "may "
+	    "share one\n"
+	    "PostgreSQL store and copies of the key files; each registers its "
+	    "agent_address\n"
+	    "(mcpfleetd.conf; default the first name and the agent port) for "
+	    "the agents.\n",
 	    f);
 }
 
