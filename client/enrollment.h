@@ -43,8 +43,8 @@ struct enrollment {
 	int64_t enrolled_at; /* Unix seconds */
 };
 
-/* The replica set's agent addresses (docs/design.md, "Replicas"), as
- * replicas.json keeps them: replicas_list_check() holds. */
+/* The replica set's agent addresses (docs/design.md, "Replicas: the agents'
+ * side"), as replicas.json keeps them: replicas_list_check() holds. */
 struct enrollment_replicas {
 	char v[REPLICAS_MAX][REPLICAS_ADDR_MAX + 1];
 	size_t n;

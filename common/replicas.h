@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The replica set's agent addresses ("host:port"): their syntax, the
  * bounds of a list, and the order in which an agent tries them
- * (docs/design.md, "Replicas"). */
+ * (docs/design.md, "Replicas: the agents' side"). */
 #ifndef MCPFLEET_REPLICAS_H
 #define MCPFLEET_REPLICAS_H
 

@@ -90,9 +90,10 @@ struct core {
 	bool dirty;           /* a change awaits its revision */
 	char **added;         /* devices enrolled since, awaiting theirs */
 	size_t nadded;
-	/* The replica set (docs/design.md, "Replicas"): the agent addresses
-	 * of every replica heard of lately, this one's always among them, and
-	 * when this one next says it is alive (Unix seconds). */
+	/* The replica set (docs/design.md, "Replicas: the agents' side"): the
+	 * agent addresses of every replica heard of lately, this one's always
+	 * among them, and when this one next says it is alive (Unix seconds).
+	 */
 	struct store_id_list replicas;
 	int64_t next_beat;
 	pthread_t thread;

@@ -82,8 +82,9 @@ struct pki_conf {
 	/* Where the store is (store_location()): "" for SQLite in the data
 	 * directory, else a PostgreSQL location without a password. */
 	char store[PKI_STORE_MAX + 1];
-	/* The replica set (docs/design.md, "Replicas"): this replica's agent
-	 * address ("" for the default), and its heartbeat period. */
+	/* The replica set (docs/design.md, "Replicas: the agents' side"): this
+	 * replica's agent address ("" for the default), and its heartbeat
+	 * period. */
 	char agent_address[REPLICAS_ADDR_MAX + 1];
 	int64_t replica_heartbeat;
 };

@@ -797,7 +797,7 @@ const char *store_call_outcome_name(enum store_call_outcome o);
 int store_call_outcome_parse(const char *s, enum store_call_outcome *out);
 void store_call_list_free(struct store_call_list *l);
 
-/* ---- Replicas (docs/design.md, "Replicas") ---- */
+/* ---- Replicas (docs/design.md, "Replicas: the agents' side") ---- */
 
 /*
  * The mcpfleetd replicas sharing this store, each under its agent address
@@ -816,8 +816,7 @@ int store_replica_list(struct store *st, int64_t since_s,
 int store_replica_prune(struct store *st, int64_t before_s, size_t *removed,
                         struct diag *d);
 /* Removes address (a replica stopping); an unknown one is no error. */
-int store_replica_remove(struct store *st, const char *address,
-                         struct diag *d);
+int store_replica_remove(struct store *st, const char *address, struct diag *d);
 
 /* ---- Snapshot: everything a revision is computed from ---- */
 

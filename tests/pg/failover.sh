@@ -1,13 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Failover between mcpfleetd replicas (docs/design.md, "Replicas"), with
-# real processes on loopback: two `mcpfleetd serve` sharing one PostgreSQL
-# store and one set of key material, and a real `mcpfleet run` in a sandbox
-# HOME enrolled through replica 1. Replica 1 is killed with SIGKILL; the
+# Failover between mcpfleetd replicas (docs/design.md, "Replicas: the
+# agents' side"), with real processes on loopback: two `mcpfleetd serve`
+# sharing one PostgreSQL store and one set of key material, and a real
+# `mcpfleet run` in a sandbox HOME enrolled through replica 1. Replica 1 is killed with SIGKILL; the
 # agent must be served by replica 2 (hello accepted at its revision, then a
 # change made through replica 2's API reaches it) within 30 s, without
 # enrolling again. Run under tests/pg/cluster.sh:
-#   tests/pg/cluster.sh tests/pg/replicas.sh mcpfleetd mcpfleetctl mcpfleet
+#   tests/pg/cluster.sh tests/pg/failover.sh mcpfleetd mcpfleetctl mcpfleet
 #
 # Replica 2's data directory is a copy of replica 1's: the key files (the
 # fleet CA and its key, the server certificate and key, the signing key and
