@@ -615,25 +615,25 @@ static void core_replicas_hand(struct core *c)
 
 /*
  * The heartbeat, when due: records this replica as alive, forgets the
- * replicas not heard of for three periods, and reads the set; when it
+ * replicas not heard of for three of their periods, and reads the set; when it
  * changed, the hub tells every connected agent. A failing store keeps the
  * set as it was (this replica's address is in it anyway).
  */
 static void core_replicas_beat(struct core *c)
 {
 	struct store_id_list l = {NULL, 0};
-	int64_t now = (int64_t)time(NULL), since;
+	int64_t now = (int64_t)time(NULL);
 	struct diag d;
 	size_t i;
 
 	if (now < c->next_beat)
 		return;
 	c->next_beat = now + c->conf.replica_heartbeat;
-	since = now - 3 * c->conf.replica_heartbeat;
 	diag_clear(&d);
-	if (store_replica_beat(c->st, c->agent_address, &d) != 0 ||
-	    store_replica_prune(c->st, since, NULL, &d) != 0 ||
-	    store_replica_list(c->st, since, &l, &d) != 0) {
+	if (store_replica_beat(c->st, c->agent_address,
+	                       c->conf.replica_heartbeat, &d) != 0 ||
+	    store_replica_prune(c->st, NULL, &d) != 0 ||
+	    store_replica_list(c->st, &l, &d) != 0) {
 		core_log(c, CORE_LOG_WARN, "replica heartbeat: %s", d.msg);
 		store_id_list_free(&l);
 		if (c->replicas.n > 0)
@@ -958,6 +958,9 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	    .ca_pin = c->pki.ca_pin,
 	    .token_ttl = c->conf.token_ttl,
 	    .sessions = c->sessions,
+	    .replicas = (const char *const *)c->replicas.v,
+	    .nreplicas = c->replicas.n,
+	    .replica = c->agent_address,
 	    .hooks =
 	        {
 	            .arg = c,

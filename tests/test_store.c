@@ -1673,7 +1673,7 @@ static struct store_call ts_call(uint64_t seq, const char *name,
 }
 
 /* Replicas register by agent address, heartbeat, and drop out of the list
- * once their last heartbeat is older than the bound asked for. */
+ * three of their own periods after their last heartbeat. */
 static void test_store_replicas(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -1681,41 +1681,51 @@ static void test_store_replicas(void **state)
 	size_t removed = 9;
 	struct diag d;
 
-	tu_ok(store_replica_beat(f->st, "b.example.com:7443", &d), &d);
+	/* Gone after TS_NOW + 30, and after TS_NOW + 20 + 3 and + 60. */
+	tu_ok(store_replica_beat(f->st, "b.example.com:7443", 10, &d), &d);
 	store_set_now(f->st, TS_NOW + 20);
-	tu_ok(store_replica_beat(f->st, "[::1]:7443", &d), &d);
-	tu_ok(store_replica_beat(f->st, "10.0.0.5:7443", &d), &d);
-	tu_ok(store_replica_list(f->st, TS_NOW, &l, &d), &d);
+	tu_ok(store_replica_beat(f->st, "[::1]:7443", 1, &d), &d);
+	tu_ok(store_replica_beat(f->st, "10.0.0.5:7443", 20, &d), &d);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.v[0], "10.0.0.5:7443");
 	assert_string_equal(l.v[1], "[::1]:7443");
 	assert_string_equal(l.v[2], "b.example.com:7443");
 	store_id_list_free(&l);
-	/* The first one's heartbeat is older than the bound now. */
-	tu_ok(store_replica_list(f->st, TS_NOW + 10, &l, &d), &d);
+	/* Each by its own period: the one-second replica is gone first. */
+	store_set_now(f->st, TS_NOW + 24);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[0], "10.0.0.5:7443");
+	assert_string_equal(l.v[1], "b.example.com:7443");
+	store_id_list_free(&l);
+	store_set_now(f->st, TS_NOW + 31);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 1);
 	store_id_list_free(&l);
 	/* A heartbeat refreshes the row rather than adding one. */
-	tu_ok(store_replica_beat(f->st, "b.example.com:7443", &d), &d);
-	tu_ok(store_replica_list(f->st, TS_NOW + 10, &l, &d), &d);
-	assert_int_equal(l.n, 3);
+	tu_ok(store_replica_beat(f->st, "b.example.com:7443", 10, &d), &d);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
 	store_id_list_free(&l);
-	store_set_now(f->st, TS_NOW + 40);
-	tu_ok(store_replica_beat(f->st, "10.0.0.5:7443", &d), &d);
-	tu_ok(store_replica_prune(f->st, TS_NOW + 30, &removed, &d), &d);
-	assert_int_equal(removed, 2);
+	/* Pruning removes the gone ones only. */
+	tu_ok(store_replica_prune(f->st, &removed, &d), &d);
+	assert_int_equal(removed, 1);
 	tu_ok(store_replica_remove(f->st, "10.0.0.5:7443", &d), &d);
 	tu_ok(store_replica_remove(f->st, "10.0.0.5:7443", &d), &d);
-	tu_ok(store_replica_list(f->st, 0, &l, &d), &d);
-	assert_int_equal(l.n, 0);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0], "b.example.com:7443");
 	store_id_list_free(&l);
-	/* Only addresses: the store is the last line of validation. */
-	assert_int_equal(store_replica_beat(f->st, "no-port", &d),
+	/* Only addresses and periods the store can judge. */
+	assert_int_equal(store_replica_beat(f->st, "no-port", 10, &d),
 	                 -ERR_INVALID);
 	assert_non_null(strstr(d.msg, "replica address"));
-	assert_int_equal(store_replica_beat(f->st, "::1:7443", &d),
+	assert_int_equal(store_replica_beat(f->st, "::1:7443", 10, &d),
 	                 -ERR_INVALID);
+	assert_int_equal(store_replica_beat(f->st, "a.example:1", 0, &d),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(d.msg, "want 1 to 3600"));
 	assert_int_equal(store_replica_remove(f->st, "a b:1", &d),
 	                 -ERR_INVALID);
 }

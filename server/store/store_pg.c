@@ -205,7 +205,8 @@ static const char *const store_pg_migrations[] = {
     /* 4: the replicas sharing the store, with their last heartbeat. */
     "CREATE TABLE replicas (\n"
     "  address TEXT COLLATE \"C\" PRIMARY KEY,\n"
-    "  heartbeat BIGINT NOT NULL\n"
+    "  heartbeat BIGINT NOT NULL,\n"
+    "  gone_at BIGINT NOT NULL\n"
     ");\n",
 };
 
@@ -498,12 +499,13 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                      " ORDER BY id DESC LIMIT $9::bigint",
     [PQ_CALL_PRUNE] = "DELETE FROM calls WHERE received_at < $1",
     [PQ_REPLICA_BEAT] =
-	"INSERT INTO replicas (address, heartbeat) VALUES ($1, $2)"
-	" ON CONFLICT (address) DO UPDATE SET heartbeat = excluded.heartbeat",
+	"INSERT INTO replicas (address, heartbeat, gone_at)"
+	" VALUES ($1, $2, $3) ON CONFLICT (address) DO UPDATE"
+	" SET heartbeat = excluded.heartbeat, gone_at = excluded.gone_at",
     [PQ_REPLICA_LIST] =
-	"SELECT address FROM replicas WHERE heartbeat >= $1"
+	"SELECT address FROM replicas WHERE gone_at >= $1"
 	" ORDER BY address LIMIT $2",
-    [PQ_REPLICA_PRUNE] = "DELETE FROM replicas WHERE heartbeat < $1",
+    [PQ_REPLICA_PRUNE] = "DELETE FROM replicas WHERE gone_at < $1",
     [PQ_REPLICA_REMOVE] = "DELETE FROM replicas WHERE address = $1",
     [PQ_DELIVERY_LIST_USER] = "SELECT l.device_id, l.secret_id,"
                               " l.secret_name, l.scope, l.scope_id,"
@@ -2800,17 +2802,18 @@ static int store_pg_calls_prune(void *h, int64_t before_s, size_t *removed,
 /* ---- Replicas ---- */
 
 static int store_pg_replica_beat(void *h, const char *address, int64_t now,
-                                 struct diag *d)
+                                 int64_t gone_at, struct diag *d)
 {
 	struct store_pg_args a = {0};
 
 	store_pg_arg_text(&a, address);
 	store_pg_arg_int(&a, now);
+	store_pg_arg_int(&a, gone_at);
 	return store_pg_run(h, PQ_REPLICA_BEAT, &a, "replica heartbeat", NULL,
 	                    d);
 }
 
-static int store_pg_replica_list(void *h, int64_t since_s, size_t limit,
+static int store_pg_replica_list(void *h, int64_t now, size_t limit,
                                  struct store_id_list *out, struct diag *d)
 {
 	struct store_pg_args a = {0};
@@ -2819,7 +2822,7 @@ static int store_pg_replica_list(void *h, int64_t since_s, size_t limit,
 	size_t n = 0, rows, i;
 	int r;
 
-	store_pg_arg_int(&a, since_s);
+	store_pg_arg_int(&a, now);
 	store_pg_arg_int(&a, (int64_t)limit);
 	if ((r = store_pg_exec(h, PQ_REPLICA_LIST, &a, "replicas", &res, d)) !=
 	    0)
@@ -2847,14 +2850,14 @@ out:
 	return r;
 }
 
-static int store_pg_replica_prune(void *h, int64_t before_s, size_t *removed,
+static int store_pg_replica_prune(void *h, int64_t now, size_t *removed,
                                   struct diag *d)
 {
 	struct store_pg_args a = {0};
 	int64_t n = 0;
 	int r;
 
-	store_pg_arg_int(&a, before_s);
+	store_pg_arg_int(&a, now);
 	if ((r = store_pg_run(h, PQ_REPLICA_PRUNE, &a, "prune replicas", &n,
 	                      d)) != 0)
 		return r;

@@ -197,10 +197,11 @@ static const char *const store_sqlite_migrations[] = {
     "ALTER TABLE devices ADD COLUMN calls_dropped INTEGER NOT NULL\n"
     "  DEFAULT 0;\n",
     /* 4: the replicas sharing the store, by agent address, with their
-     * last heartbeat (Unix seconds). */
+     * last heartbeat and when they count as gone (Unix seconds). */
     "CREATE TABLE replicas (\n"
     "  address TEXT PRIMARY KEY,\n"
-    "  heartbeat INTEGER NOT NULL\n"
+    "  heartbeat INTEGER NOT NULL,\n"
+    "  gone_at INTEGER NOT NULL\n"
     ") WITHOUT ROWID;\n",
 };
 
@@ -493,12 +494,13 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                      " ORDER BY id DESC LIMIT ?9",
     [SQ_CALL_PRUNE] = "DELETE FROM calls WHERE received_at < ?1",
     [SQ_REPLICA_BEAT] =
-	"INSERT INTO replicas (address, heartbeat) VALUES (?1, ?2)"
-	" ON CONFLICT (address) DO UPDATE SET heartbeat = excluded.heartbeat",
+	"INSERT INTO replicas (address, heartbeat, gone_at)"
+	" VALUES (?1, ?2, ?3) ON CONFLICT (address) DO UPDATE"
+	" SET heartbeat = excluded.heartbeat, gone_at = excluded.gone_at",
     [SQ_REPLICA_LIST] =
-	"SELECT address FROM replicas WHERE heartbeat >= ?1"
+	"SELECT address FROM replicas WHERE gone_at >= ?1"
 	" ORDER BY address LIMIT ?2",
-    [SQ_REPLICA_PRUNE] = "DELETE FROM replicas WHERE heartbeat < ?1",
+    [SQ_REPLICA_PRUNE] = "DELETE FROM replicas WHERE gone_at < ?1",
     [SQ_REPLICA_REMOVE] = "DELETE FROM replicas WHERE address = ?1",
     [SQ_DELIVERY_LIST_USER] = "SELECT l.device_id, l.secret_id,"
                               " l.secret_name, l.scope, l.scope_id,"
@@ -2817,7 +2819,7 @@ static int store_sqlite_calls_prune(void *h, int64_t before_s, size_t *removed,
 /* ---- Replicas ---- */
 
 static int store_sqlite_replica_beat(void *h, const char *address, int64_t now,
-                                     struct diag *d)
+                                     int64_t gone_at, struct diag *d)
 {
 	struct store_sqlite *db = h;
 	sqlite3_stmt *s = NULL;
@@ -2827,12 +2829,13 @@ static int store_sqlite_replica_beat(void *h, const char *address, int64_t now,
 		return r;
 	store_sqlite_bind_text(db, s, 1, address);
 	store_sqlite_bind_int(db, s, 2, now);
+	store_sqlite_bind_int(db, s, 3, gone_at);
 	r = store_sqlite_step(db, s, "replica heartbeat", d);
 	store_sqlite_done(s);
 	return r < 0 ? r : 0;
 }
 
-static int store_sqlite_replica_list(void *h, int64_t since_s, size_t limit,
+static int store_sqlite_replica_list(void *h, int64_t now, size_t limit,
                                      struct store_id_list *out, struct diag *d)
 {
 	struct store_sqlite *db = h;
@@ -2843,7 +2846,7 @@ static int store_sqlite_replica_list(void *h, int64_t since_s, size_t limit,
 
 	if ((r = store_sqlite_stmt(db, SQ_REPLICA_LIST, &s, d)) != 0)
 		return r;
-	store_sqlite_bind_int(db, s, 1, since_s);
+	store_sqlite_bind_int(db, s, 1, now);
 	store_sqlite_bind_int(db, s, 2, (int64_t)limit);
 	while ((r = store_sqlite_step(db, s, "replicas", d)) == 1) {
 		if (n == cap) {
@@ -2876,8 +2879,8 @@ out:
 	return r;
 }
 
-static int store_sqlite_replica_prune(void *h, int64_t before_s,
-                                      size_t *removed, struct diag *d)
+static int store_sqlite_replica_prune(void *h, int64_t now, size_t *removed,
+                                      struct diag *d)
 {
 	struct store_sqlite *db = h;
 	sqlite3_stmt *s = NULL;
@@ -2885,7 +2888,7 @@ static int store_sqlite_replica_prune(void *h, int64_t before_s,
 
 	if ((r = store_sqlite_stmt(db, SQ_REPLICA_PRUNE, &s, d)) != 0)
 		return r;
-	store_sqlite_bind_int(db, s, 1, before_s);
+	store_sqlite_bind_int(db, s, 1, now);
 	r = store_sqlite_step(db, s, "prune replicas", d);
 	store_sqlite_done(s);
 	if (r < 0)
