@@ -626,7 +626,9 @@ static void core_replicas_beat(struct core *c)
 	struct diag d;
 	size_t i;
 
-	if (now < c->next_beat)
+	/* Due, or the clock went back by more than a period. */
+	if (now < c->next_beat &&
+	    c->next_beat - now <= c->conf.replica_heartbeat)
 		return;
 	c->next_beat = now + c->conf.replica_heartbeat;
 	diag_clear(&d);
