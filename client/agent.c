@@ -1267,11 +1267,6 @@ static void agent_drain(struct agent *a)
 	}
 }
 
-/*
- * One connection, from the first try to its close. Returns true when it
- * was open: the next try is then spread out (agent_respread_ms()) and the
- * backoff starts again from its minimum.
- */
 /* Points a->url at the replica of the set's place a->cur. */
 static int agent_url(struct agent *a)
 {
@@ -1279,6 +1274,11 @@ static int agent_url(struct agent *a)
 	return buf_printf(&a->url, "wss://%s/", a->reps.v[a->cur]);
 }
 
+/*
+ * One connection, from the first try to its close. Returns true when it
+ * was open: the next try is then spread out (agent_respread_ms()) and the
+ * backoff starts again from its minimum.
+ */
 static bool agent_session(struct agent *a)
 {
 	struct netclient_ws_config cfg = {
