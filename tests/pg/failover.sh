@@ -89,7 +89,7 @@ for f in ca.crt ca.key server.crt server.key signer.key master.key mcpfleetd.con
 done
 
 start_replica r1
-r1=$pids
+r1=$pid
 api1=$(api_port_of "$dir/r1.log")
 agent1=$(agent_port_of "$dir/r1.log")
 ok "replica 1 serves: agent port $agent1, API port $api1"
