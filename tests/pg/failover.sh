@@ -9,10 +9,12 @@
 # enrolling again. Run under tests/pg/cluster.sh:
 #   tests/pg/cluster.sh tests/pg/failover.sh mcpfleetd mcpfleetctl mcpfleet
 #
-# Replica 2's data directory is a copy of replica 1's: the key files (the
-# fleet CA and its key, the server certificate and key, the signing key and
-# the master key) and mcpfleetd.conf, which names the shared store. Both
-# replicas run on 127.0.0.1, which the shared server certificate names, on
+# Replica 2's data directory holds copies of replica 1's shared key files
+# (the fleet CA and its key, the signing key and the master key) and of
+# mcpfleetd.conf, which names the shared store, and a server key and
+# certificate of its own, issued here by the fleet CA with openssl: the
+# agent must accept any certificate of the fleet CA that names the host it
+# dials. Both replicas run on 127.0.0.1, which both certificates name, on
 # ports of their own (serve --agent-port 0 --api-port 0: the system picks,
 # the log says which), so each one's agent address is 127.0.0.1:PORT.
 #
@@ -84,9 +86,26 @@ sed -n '/first admin token/{n;p}' "$dir/init.out" | tr -d ' \n' >"$dir/admin.tok
 echo "replica_heartbeat = 1" >>"$dir/r1/mcpfleetd.conf"
 # Replica 2 shares the key material and the store (see the header).
 mkdir -m 0700 "$dir/r2"
-for f in ca.crt ca.key server.crt server.key signer.key master.key mcpfleetd.conf; do
+for f in ca.crt ca.key signer.key master.key mcpfleetd.conf; do
 	cp -p "$dir/r1/$f" "$dir/r2/$f" || die "cannot copy $f"
 done
+command -v openssl >/dev/null || die "no openssl command (apt-get install openssl)"
+(
+	umask 077
+	cd "$dir/r2" &&
+		openssl ecparam -name prime256v1 -genkey -noout -out server.key &&
+		openssl req -new -key server.key -subj "/O=mcpfleet/CN=mcpfleetd replica 2" \
+			-out server.csr &&
+		printf 'subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+			>server.ext &&
+		openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
+			-set_serial "0x$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" \
+			-days 30 -sha256 -extfile server.ext -out server.crt &&
+		rm -f server.csr server.ext
+) >"$dir/openssl.out" 2>&1 || die "replica 2's certificate: $(cat "$dir/openssl.out")"
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256; }
+[ "$(fp "$dir/r1/server.crt")" != "$(fp "$dir/r2/server.crt")" ] ||
+	die "replica 2 has replica 1's certificate"
 
 start_replica r1
 r1=$pid
@@ -136,7 +155,7 @@ rev=$(mf status --json | sed -n 's/^  "revision": \([0-9]*\),*$/\1/p')
 kill -9 "$r1"
 t0=$(now)
 wait_for 300 connected_to "$agent2" || die "the agent did not reach replica 2 within 30 s"
-ok "the agent reconnected to replica 2 after $(($(now) - t0)) s, without enrolling again"
+ok "the agent reconnected to replica 2 (its own certificate) after $(($(now) - t0)) s, without enrolling again"
 hello_seen() {
 	ctl_at "$api2" --json device show "$device" >"$dir/dev.json" 2>/dev/null &&
 		grep -q '"connected": *true' "$dir/dev.json"
