@@ -29,6 +29,7 @@
 #include "jsonutil.h"
 #include "netclient.h"
 #include "personal.h"
+#include "replicas.h"
 #include "spool.h"
 #include "state.h"
 #include "sync.h"
@@ -56,6 +57,10 @@ struct agent {
 	struct enrollment e;
 	struct enrollment_creds creds;
 	struct crypto_rng *rng;
+	/* The replica set (replicas.json, or the enrolled server) and the
+	 * one tried or connected to now; url is its wss:// URL. */
+	struct enrollment_replicas reps;
+	size_t cur;
 	struct buf url;
 	char *enrollment_path;   /* the agent syncs only while it exists */
 	struct netclient_ws *ws; /* open or opening; NULL between tries */
@@ -183,6 +188,9 @@ static void agent_status_write(struct agent *a)
 	    "sessions", (json_int_t)(a->sock ? agentsock_sessions(a->sock) : 0),
 	    "calls_spooled",
 	    (json_int_t)(a->spool ? spool_count(a->spool) : 0));
+	if (j != NULL && a->reps.n > 0)
+		json_object_set_new(j, "replica",
+		                    json_string(a->reps.v[a->cur]));
 	if (j == NULL ||
 	    (path = fileio_join(a->o->home, AGENT_STATUS_FILE)) == NULL ||
 	    (text = jsonutil_dump_pretty(j, &len)) == NULL)
@@ -960,6 +968,48 @@ static void agent_device_key(struct agent *a, const Mcpfleet__V1__DeviceKey *k)
 		agent_sync(a, false);
 }
 
+/*
+ * The replica set, from the server over the mutual-TLS connection: checked
+ * (a bad list is logged and the old one kept), kept in replicas.json, and
+ * used from the next connection attempt on. The replica connected to keeps
+ * its place; were it left out, the next attempt goes to this device's
+ * starting place in the new list.
+ */
+static void agent_replicas(struct agent *a, const Mcpfleet__V1__Replicas *rs)
+{
+	struct enrollment_replicas next;
+	struct diag d;
+	size_t i;
+
+	diag_clear(&d);
+	memset(&next, 0, sizeof(next));
+	if (enrollment_replicas_set(
+	        &next, (const char *const *)rs->agent_addresses,
+	        rs->n_agent_addresses, "the server's replica set", &d) != 0) {
+		agent_log(a, "ignored the server's replica set: %s", d.msg);
+		return;
+	}
+	for (i = 0; i < next.n && next.n == a->reps.n; i++)
+		if (strcmp(next.v[i], a->reps.v[i]) != 0)
+			break;
+	if (next.n == a->reps.n && i == next.n)
+		return;
+	if (enrollment_replicas_save(a->o->home, &next) != 0)
+		agent_log(a, "%s/%s: cannot write: %s", a->o->home,
+		          ENROLLMENT_REPLICAS, strerror(errno));
+	for (i = 0; i < next.n; i++)
+		if (a->reps.n > 0 && strcmp(next.v[i], a->reps.v[a->cur]) == 0)
+			break;
+	if (i == next.n)
+		i = (replicas_start(a->e.device_id, next.n) + next.n - 1) %
+		    next.n;
+	a->reps = next;
+	a->cur = i;
+	agent_log(a, "the fleet has %zu replica%s", next.n,
+	          next.n == 1 ? "" : "s");
+	agent_status_write(a);
+}
+
 static void agent_frame(struct agent *a, const uint8_t *data, size_t len)
 {
 	Mcpfleet__V1__ServerFrame *f;
@@ -997,6 +1047,9 @@ static void agent_frame(struct agent *a, const uint8_t *data, size_t len)
 		break;
 	case MCPFLEET__V1__SERVER_FRAME__BODY_ENVELOPE:
 		agent_envelope(a, f->envelope);
+		break;
+	case MCPFLEET__V1__SERVER_FRAME__BODY_REPLICAS:
+		agent_replicas(a, f->replicas);
 		break;
 	default:
 		agent_log(a, "ignored a ServerFrame without a body");
@@ -1214,6 +1267,13 @@ static void agent_drain(struct agent *a)
 	}
 }
 
+/* Points a->url at the replica of the set's place a->cur. */
+static int agent_url(struct agent *a)
+{
+	buf_reset(&a->url);
+	return buf_printf(&a->url, "wss://%s/", a->reps.v[a->cur]);
+}
+
 /*
  * One connection, from the first try to its close. Returns true when it
  * was open: the next try is then spread out (agent_respread_ms()) and the
@@ -1337,12 +1397,28 @@ static int agent_setup(struct agent *a)
 		fprintf(o->err, "mcpfleet: run: %s\n", d.msg);
 		goto out;
 	}
+	/* The replica set; an enrollment without one has the server it
+	 * enrolled with. */
+	r = enrollment_replicas_load(o->home, &a->reps, &d);
+	if (r != 0 && r != -ERR_NOENT)
+		fprintf(o->err,
+		        "mcpfleet: warning: %s; using the enrolled server "
+		        "only\n",
+		        d.msg);
+	if (r != 0) {
+		memset(&a->reps, 0, sizeof(a->reps));
+		if (replicas_addr_format(a->e.server, a->e.agent_port,
+		                         a->reps.v[0], &d) != 0) {
+			fprintf(o->err, "mcpfleet: run: %s/%s: server: %s\n",
+			        o->home, ENROLLMENT_FILE, d.msg);
+			goto out;
+		}
+		a->reps.n = 1;
+	}
+	a->cur = replicas_start(a->e.device_id, a->reps.n);
 	if ((a->enrollment_path = fileio_join(o->home, ENROLLMENT_FILE)) ==
 	        NULL ||
-	    buf_printf(&a->url, "wss://%s%s%s:%d/",
-	               strchr(a->e.server, ':') ? "[" : "", a->e.server,
-	               strchr(a->e.server, ':') ? "]" : "",
-	               a->e.agent_port) != 0 ||
+	    agent_url(a) != 0 ||
 	    (state_path = fileio_join(o->home, "state.json")) == NULL) {
 		fprintf(o->err, "mcpfleet: out of memory\n");
 		goto out;
@@ -1398,6 +1474,7 @@ int agent_run(const struct agent_opts *o)
 {
 	struct agent a;
 	unsigned attempt = 0, delay;
+	size_t first;
 	uint32_t rnd;
 	bool lost;
 	int code;
@@ -1419,14 +1496,23 @@ int agent_run(const struct agent_opts *o)
 	          a.e.user, a.url.data,
 	          a.have_fleet ? "" : " (no fleet catalogue yet)");
 	agent_set_connected(&a, false);
+	/*
+	 * Each try goes to the next replica of the set. A round of failures
+	 * (every replica tried since the round's first) doubles the backoff;
+	 * a connection that was open starts a new round at the replica after
+	 * the one it lost, after a spread-out delay.
+	 */
+	first = a.cur;
 	while (!agent_stopped(&a)) {
 		lost = agent_session(&a);
 		if (agent_stopped(&a))
 			break;
 		if (crypto_random(a.rng, &rnd, sizeof(rnd)) != 0)
 			rnd = (uint32_t)agent_now_ms() * 2654435761u;
+		a.cur = replicas_next(a.cur, a.reps.n);
 		if (lost) {
 			attempt = 0;
+			first = a.cur;
 			delay = agent_respread_ms(
 			    agent_opt(o->backoff_min_ms, AGENT_BACKOFF_MIN),
 			    rnd);
@@ -1436,11 +1522,15 @@ int agent_run(const struct agent_opts *o)
 			    agent_opt(o->backoff_min_ms, AGENT_BACKOFF_MIN),
 			    agent_opt(o->backoff_max_ms, AGENT_BACKOFF_MAX),
 			    rnd);
-			if (attempt < 32)
+			if (a.cur == first && attempt < 32)
 				attempt++;
 		}
-		agent_log(&a, "reconnecting in %u.%03u s", delay / 1000,
-		          delay % 1000);
+		if (agent_url(&a) != 0) {
+			agent_log(&a, "out of memory");
+			break;
+		}
+		agent_log(&a, "reconnecting to %s in %u.%03u s",
+		          a.reps.v[a.cur], delay / 1000, delay % 1000);
 		agent_wait(&a, delay);
 	}
 	code = a.done ? a.code : EXIT_OK;
@@ -1483,6 +1573,7 @@ struct agent_seen {
 	bool connected;
 	int64_t since;
 	char server[ENROLLMENT_HOST_MAX + 32];
+	char replica[REPLICAS_ADDR_MAX + 1]; /* the set's one it uses */
 	char last_error[AGENT_ERROR_MAX];
 	int64_t drift_at;
 	char drift_hosts[AGENT_DRIFT_MAX];
@@ -1515,6 +1606,8 @@ static void agent_seen_load(const char *home, struct agent_seen *s)
 		(void)snprintf(s->server, sizeof(s->server), "%s", v);
 	if ((v = json_string_value(json_object_get(j, "last_error"))) != NULL)
 		(void)snprintf(s->last_error, sizeof(s->last_error), "%s", v);
+	if ((v = json_string_value(json_object_get(j, "replica"))) != NULL)
+		(void)snprintf(s->replica, sizeof(s->replica), "%s", v);
 	s->drift_at = json_integer_value(
 	    json_object_get(json_object_get(j, "last_drift"), "at"));
 	if ((v = json_string_value(json_object_get(
@@ -1533,12 +1626,19 @@ out:
 	free(path);
 }
 
+/* True when the running agent is connected to address. */
+static bool agent_seen_on(const struct agent_seen *seen, const char *address)
+{
+	return seen->connected && strcmp(seen->replica, address) == 0;
+}
+
 static json_t *agent_status_json(const struct agent_opts *o,
                                  const struct enrollment *e, bool enrolled,
                                  const struct agent_seen *seen,
-                                 const struct agent_state *st)
+                                 const struct agent_state *st,
+                                 const struct enrollment_replicas *reps)
 {
-	json_t *root, *hosts;
+	json_t *root, *hosts, *rl;
 	size_t i, k;
 
 	root = json_pack(
@@ -1551,10 +1651,11 @@ static json_t *agent_status_json(const struct agent_opts *o,
 	             : json_null(),
 	    "agent",
 	    seen->known
-	        ? json_pack("{s:b,s:b,s:I,s:s?,s:s?,s:I,s:I,s:I,s:b}",
+	        ? json_pack("{s:b,s:b,s:I,s:s?,s:s?,s:s?,s:I,s:I,s:I,s:b}",
 	                    "running", seen->running, "connected",
 	                    seen->connected, "since", (json_int_t)seen->since,
 	                    "server", seen->server[0] ? seen->server : NULL,
+	                    "replica", seen->replica[0] ? seen->replica : NULL,
 	                    "last_error",
 	                    seen->last_error[0] ? seen->last_error : NULL,
 	                    "launcher_sessions", (json_int_t)seen->sessions,
@@ -1568,6 +1669,14 @@ static json_t *agent_status_json(const struct agent_opts *o,
 		json_object_set_new(
 		    root, "last_drift",
 		    agent_drift_json(seen->drift_at, seen->drift_hosts));
+	if (root != NULL && (rl = json_array()) != NULL) {
+		for (i = 0; i < reps->n; i++)
+			json_array_append_new(
+			    rl, json_pack("{s:s,s:b}", "address", reps->v[i],
+			                  "connected",
+			                  agent_seen_on(seen, reps->v[i])));
+		json_object_set_new(root, "replicas", rl);
+	}
 	if (root == NULL || (hosts = json_array()) == NULL) {
 		json_decref(root);
 		return NULL;
@@ -1597,7 +1706,8 @@ static json_t *agent_status_json(const struct agent_opts *o,
 static void agent_status_human(const struct agent_opts *o,
                                const struct enrollment *e, bool enrolled,
                                const struct agent_seen *seen,
-                               const struct agent_state *st)
+                               const struct agent_state *st,
+                               const struct enrollment_replicas *reps)
 {
 	char t[64];
 	size_t i, k;
@@ -1623,6 +1733,11 @@ static void agent_status_human(const struct agent_opts *o,
 		fprintf(o->out,
 		        "agent      running, not connected since %s%s%s\n", t,
 		        seen->last_error[0] ? ": " : "", seen->last_error);
+	for (i = 0; i < reps->n; i++)
+		fprintf(o->out, "%s%s%s%s", i == 0 ? "replicas   " : ", ",
+		        reps->v[i],
+		        agent_seen_on(seen, reps->v[i]) ? " (connected)" : "",
+		        i + 1 == reps->n ? "\n" : "");
 	if (seen->known && seen->running)
 		fprintf(o->out,
 		        "launcher   %lld live session%s, %lld call record%s "
@@ -1665,6 +1780,7 @@ int agent_status(const struct agent_opts *o, bool json)
 	struct enrollment e;
 	struct agent_state st = {0};
 	struct agent_seen seen;
+	struct enrollment_replicas reps;
 	struct diag d;
 	char *state_path = NULL, *text;
 	bool enrolled = false;
@@ -1686,9 +1802,22 @@ int agent_status(const struct agent_opts *o, bool json)
 		goto out;
 	}
 	agent_seen_load(o->home, &seen);
+	/* The replica set the agent keeps; without one, the enrolled
+	 * server. */
+	memset(&reps, 0, sizeof(reps));
+	if (enrolled &&
+	    (r = enrollment_replicas_load(o->home, &reps, &d)) != 0) {
+		if (r != -ERR_NOENT)
+			fprintf(o->err, "mcpfleet: status: warning: %s\n",
+			        d.msg);
+		memset(&reps, 0, sizeof(reps));
+		if (replicas_addr_format(e.server, e.agent_port, reps.v[0],
+		                         &d) == 0)
+			reps.n = 1;
+	}
 	if (json) {
-		if ((j = agent_status_json(o, &e, enrolled, &seen, &st)) ==
-		        NULL ||
+		if ((j = agent_status_json(o, &e, enrolled, &seen, &st,
+		                           &reps)) == NULL ||
 		    (text = jsonutil_dump_pretty(j, NULL)) == NULL) {
 			json_decref(j);
 			fprintf(o->err, "mcpfleet: out of memory\n");
@@ -1698,7 +1827,7 @@ int agent_status(const struct agent_opts *o, bool json)
 		free(text);
 		json_decref(j);
 	} else {
-		agent_status_human(o, &e, enrolled, &seen, &st);
+		agent_status_human(o, &e, enrolled, &seen, &st, &reps);
 	}
 	code = EXIT_OK;
 out:

@@ -43,10 +43,13 @@ struct agent_opts {
 
 /*
  * Runs "mcpfleet run" until *o->stop, the device is revoked, or the
- * enrollment disappears. Connects to wss://SERVER:AGENT_PORT/ with the
- * device certificate, says Hello, applies every signed catalogue newer than
- * the applied revision (persisting it as catalogue.pb first), reports each
- * sync, answers pings, reconnects with jittered exponential backoff, and
+ * enrollment disappears. Connects to a replica of the fleet
+ * (wss://HOST:PORT/ of replicas.json, from this device's place in it on,
+ * or the enrolled server and agent port) with the device certificate,
+ * keeps the replica set the server sends, says Hello, applies every signed
+ * catalogue newer than the applied revision (persisting it as catalogue.pb
+ * first), reports each sync, answers pings, reconnects to the next replica with
+ * jittered exponential backoff (doubled once per round of the set), and
  * re-applies the last verified catalogue when a host file lost managed
  * entries. Keeps agent.status current. Returns the exit code: EXIT_OK when
  * stopped; EXIT_NOT_ENROLLED when not enrolled (or unenrolled meanwhile);

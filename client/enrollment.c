@@ -272,6 +272,136 @@ out:
 	return r;
 }
 
+/* ---- The replica set ---- */
+
+int enrollment_replicas_set(struct enrollment_replicas *out,
+                            const char *const *v, size_t n, const char *what,
+                            struct diag *d)
+{
+	size_t i;
+	int r;
+
+	if ((r = replicas_list_check(v, n, what, d)) != 0)
+		return r;
+	for (i = 0; i < n; i++)
+		memcpy(out->v[i], v[i], strlen(v[i]) + 1);
+	out->n = n;
+	return 0;
+}
+
+int enrollment_replicas_load(const char *home, struct enrollment_replicas *out,
+                             struct diag *d)
+{
+	const char *v[REPLICAS_MAX];
+	struct diag sub;
+	json_error_t je;
+	json_t *root = NULL;
+	const json_t *a, *e;
+	char *path = NULL, *text = NULL;
+	size_t len, i;
+	int r;
+
+	if ((path = fileio_join(home, ENROLLMENT_REPLICAS)) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	r = fileio_read(path, ENROLLMENT_JSON_MAX, &text, &len);
+	if (r == -ERR_NOENT) {
+		r = diag_set(d, ERR_NOENT, 0, 0, "%s: none", path);
+		goto out;
+	}
+	if (r != 0) {
+		r = diag_set(d, r, 0, 0, "%s: cannot read (%s)", path,
+		             r == -ERR_IO ? strerror(errno) : err_str(r));
+		goto out;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL) {
+		r = diag_set(d, ERR_PARSE, (unsigned)je.line,
+		             (unsigned)je.column, "%s:%d:%d: %s", path, je.line,
+		             je.column, je.text);
+		goto out;
+	}
+	if (!json_is_object(root) ||
+	    !json_is_integer(json_object_get(root, "version")) ||
+	    json_integer_value(json_object_get(root, "version")) !=
+	        ENROLLMENT_VERSION) {
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "%s: must be an object with version %d", path,
+		             ENROLLMENT_VERSION);
+		goto out;
+	}
+	a = json_object_get(root, "addresses");
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > REPLICAS_MAX) {
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "%s: addresses: must be an array of 1 to %d "
+		             "strings",
+		             path, REPLICAS_MAX);
+		goto out;
+	}
+	json_array_foreach(a, i, e)
+	{
+		if (!json_is_string(e) ||
+		    strlen(json_string_value(e)) != json_string_length(e)) {
+			r = diag_set(d, ERR_INVALID, 0, 0,
+			             "%s: addresses[%zu]: must be a string",
+			             path, i);
+			goto out;
+		}
+		v[i] = json_string_value(e);
+	}
+	diag_clear(&sub);
+	if ((r = enrollment_replicas_set(out, v, json_array_size(a),
+	                                 "addresses", &sub)) != 0) {
+		r = diag_set(d, r, 0, 0, "%s: %s", path, sub.msg);
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(root);
+	free(text);
+	free(path);
+	return r;
+}
+
+/* Returns a new JSON text for r, or NULL on ENOMEM. */
+static char *enrollment_replicas_json(const struct enrollment_replicas *r,
+                                      size_t *len)
+{
+	json_t *root, *a = json_array();
+	char *text;
+	size_t i;
+
+	for (i = 0; a != NULL && i < r->n; i++)
+		if (json_array_append_new(a, json_string(r->v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	root = json_pack("{s:i,s:o?,s:I}", "version", ENROLLMENT_VERSION,
+	                 "addresses", a, "updated_at", (json_int_t)time(NULL));
+	if (root == NULL)
+		return NULL;
+	text = jsonutil_dump_pretty(root, len);
+	json_decref(root);
+	return text;
+}
+
+int enrollment_replicas_save(const char *home,
+                             const struct enrollment_replicas *r)
+{
+	char *path = NULL, *text = NULL;
+	size_t len;
+	int rc = -ERR_NOMEM;
+
+	if ((path = fileio_join(home, ENROLLMENT_REPLICAS)) == NULL ||
+	    (text = enrollment_replicas_json(r, &len)) == NULL)
+		goto out;
+	rc = fileio_write_atomic(path, text, len, 0600, FILEIO_FORCE_MODE);
+out:
+	free(text);
+	free(path);
+	return rc;
+}
+
 /* Reads home/name (at most CRYPTO_PEM_MAX bytes) or says why not. */
 static int enrollment_read(const char *home, const char *name, char **data,
                            size_t *len, struct diag *d)
@@ -389,9 +519,10 @@ int enrollment_remove(const char *home, struct diag *d)
 	/* enrollment.json first: from then on the machine is not
 	 * enrolled, whatever else a crash leaves behind. */
 	static const char *const names[] = {
-	    ENROLLMENT_FILE,   ENROLLMENT_CATALOGUE, ENROLLMENT_DATAKEY,
-	    ENROLLMENT_KEY,    ENROLLMENT_CERT,      ENROLLMENT_CA,
-	    ENROLLMENT_SIGNER, SPOOL_FILE,           SPOOL_HELD_FILE,
+	    ENROLLMENT_FILE,    ENROLLMENT_CATALOGUE, ENROLLMENT_REPLICAS,
+	    ENROLLMENT_DATAKEY, ENROLLMENT_KEY,       ENROLLMENT_CERT,
+	    ENROLLMENT_CA,      ENROLLMENT_SIGNER,    SPOOL_FILE,
+	    SPOOL_HELD_FILE,
 	};
 	struct buf tmp = BUF_INIT;
 	size_t i;
@@ -621,6 +752,11 @@ static int enrollment_check(const Mcpfleet__V1__EnrollResponse *a,
 		             "agent_port: %u is not a port", a->agent_port);
 		goto out;
 	}
+	if (a->n_agent_addresses > 0 &&
+	    (r = replicas_list_check((const char *const *)a->agent_addresses,
+	                             a->n_agent_addresses, "agent_addresses",
+	                             d)) != 0)
+		goto out;
 	if ((r = enrollment_pem(&a->ca_pem, "ca_pem", d)) != 0 ||
 	    (r = enrollment_pem(&a->certificate_pem, "certificate_pem", d)) !=
 	        0 ||
@@ -804,13 +940,16 @@ int enrollment_enroll(const struct enrollment_opts *o, const char *link)
 	struct netclient_header hdr = {"Content-Type",
 	                               "application/x-protobuf"};
 	Mcpfleet__V1__EnrollResponse *ans = NULL;
-	struct enrollment_file files[5];
+	struct enrollment_file files[6];
+	struct enrollment_replicas reps;
 	enum netclient_fail fail = NETCLIENT_OK;
 	struct buf url = BUF_INIT;
 	struct diag d;
 	char *csr = NULL, *key_pem = NULL, *json = NULL, *cat = NULL;
+	char *reps_json = NULL, *reps_path = NULL;
 	uint8_t *body = NULL;
 	size_t csr_len = 0, key_len = 0, json_len = 0, body_len = 0;
+	size_t reps_len = 0, nfiles;
 	int code = EXIT_CONFIG, r;
 
 	diag_clear(&d);
@@ -902,9 +1041,22 @@ int enrollment_enroll(const struct enrollment_opts *o, const char *link)
 		code = enrollment_error(o, EXIT_CONFIG, "out of memory");
 		goto out;
 	}
-	/* A catalogue of an earlier enrollment would never verify again. */
+	/* A catalogue of an earlier enrollment would never verify again;
+	 * its replica set belongs to another fleet. */
 	if ((cat = fileio_join(o->home, ENROLLMENT_CATALOGUE)) != NULL)
 		(void)unlink(cat);
+	if ((reps_path = fileio_join(o->home, ENROLLMENT_REPLICAS)) != NULL)
+		(void)unlink(reps_path);
+	memset(&reps, 0, sizeof(reps));
+	if (ans->n_agent_addresses > 0 &&
+	    (enrollment_replicas_set(
+	         &reps, (const char *const *)ans->agent_addresses,
+	         ans->n_agent_addresses, "agent_addresses", &d) != 0 ||
+	     (reps_json = enrollment_replicas_json(&reps, &reps_len)) ==
+	         NULL)) {
+		code = enrollment_error(o, EXIT_CONFIG, "out of memory");
+		goto out;
+	}
 	files[0] = (struct enrollment_file){.name = ENROLLMENT_KEY,
 	                                    .data = key_pem,
 	                                    .len = key_len,
@@ -924,12 +1076,19 @@ int enrollment_enroll(const struct enrollment_opts *o, const char *link)
 	    .data = (const char *)ans->signer_public_pem.data,
 	    .len = ans->signer_public_pem.len,
 	    .mode = 0644};
-	files[4] = (struct enrollment_file){.name = ENROLLMENT_FILE,
-	                                    .data = json,
-	                                    .len = json_len,
-	                                    .mode = 0600};
+	nfiles = 4;
+	if (reps_json != NULL)
+		files[nfiles++] =
+		    (struct enrollment_file){.name = ENROLLMENT_REPLICAS,
+		                             .data = reps_json,
+		                             .len = reps_len,
+		                             .mode = 0600};
+	files[nfiles++] = (struct enrollment_file){.name = ENROLLMENT_FILE,
+	                                           .data = json,
+	                                           .len = json_len,
+	                                           .mode = 0600};
 	enrollment_reset_revision(o);
-	if (enrollment_install(o->home, files, 5, &d) != 0) {
+	if (enrollment_install(o->home, files, nfiles, &d) != 0) {
 		code = enrollment_error(o, EXIT_CONFIG, "%s", d.msg);
 		goto out;
 	}
@@ -940,10 +1099,12 @@ int enrollment_enroll(const struct enrollment_opts *o, const char *link)
 	        e.device_id, e.user, url.data);
 	code = EXIT_OK;
 out:
-	for (r = 0; r < 5; r++) {
+	for (r = 0; r < 6; r++) {
 		free(files[r].tmp);
 		free(files[r].final);
 	}
+	free(reps_json);
+	free(reps_path);
 	if (ans != NULL)
 		mcpfleet__v1__enroll_response__free_unpacked(ans, NULL);
 	netclient_response_free(&resp);

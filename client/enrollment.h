@@ -10,6 +10,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "replicas.h"
 
 /*
  * The files, in $MCPFLEET_HOME. enrollment.json is written last and
@@ -22,6 +23,7 @@
 #define ENROLLMENT_SIGNER    "signer.pub"
 #define ENROLLMENT_CATALOGUE "catalogue.pb" /* the last verified envelope */
 #define ENROLLMENT_DATAKEY   "data.key"     /* 0600: opens the sealed secrets */
+#define ENROLLMENT_REPLICAS  "replicas.json" /* the replica set's addresses */
 
 #define ENROLLMENT_VERSION            1
 #define ENROLLMENT_HOST_MAX           255
@@ -39,6 +41,13 @@ struct enrollment {
 	char user[ENROLLMENT_USER_MAX + 1];
 	char ca_pin[ENROLLMENT_PIN_LEN + 1];
 	int64_t enrolled_at; /* Unix seconds */
+};
+
+/* The replica set's agent addresses (docs/design.md, "Replicas: the agents'
+ * side"), as replicas.json keeps them: replicas_list_check() holds. */
+struct enrollment_replicas {
+	char v[REPLICAS_MAX][REPLICAS_ADDR_MAX + 1];
+	size_t n;
 };
 
 /* The credentials the agent needs, loaded from $MCPFLEET_HOME. */
@@ -69,13 +78,14 @@ struct enrollment_opts {
  * enrolled, makes the P-256 device key and a CSR here, POSTs
  * https://HOST:PORT/v1/enroll trusting only the CA whose SHA-256 the link
  * pins, checks the answer (the CA is the pinned one, the certificate chains
- * to it, holds our key and names the device id it came with) and installs
- * device.key, device.crt, ca.crt, signer.pub and then enrollment.json, all
- * or nothing. Returns the exit code: EXIT_OK; EXIT_CONFIG for a bad link,
- * an existing enrollment or an unusable $MCPFLEET_HOME; EXIT_NOT_ENROLLED
- * when the server cannot be reached, is not the pinned one, refuses the
- * token (the server's reason is printed) or answers something that does
- * not verify. o->err says why.
+ * to it, holds our key and names the device id it came with; the replica
+ * set's addresses, when given, are valid) and installs device.key,
+ * device.crt, ca.crt, signer.pub, replicas.json (when the server sent the
+ * replica set) and then enrollment.json, all or nothing. Returns the exit code:
+ * EXIT_OK; EXIT_CONFIG for a bad link, an existing enrollment or an unusable
+ * $MCPFLEET_HOME; EXIT_NOT_ENROLLED when the server cannot be reached, is not
+ * the pinned one, refuses the token (the server's reason is printed) or answers
+ * something that does not verify. o->err says why.
  */
 int enrollment_enroll(const struct enrollment_opts *o, const char *link);
 
@@ -105,6 +115,29 @@ int enrollment_data_key_load(const char *home, uint8_t key[32], struct diag *d);
 int enrollment_data_key_save(const char *home, const uint8_t key[32]);
 
 /*
+ * Fills *out from n addresses as the server sent them, after checking
+ * them with replicas_list_check() (what names them in d's message).
+ * Returns 0, or -ERR_INVALID with d saying which address and why.
+ */
+int enrollment_replicas_set(struct enrollment_replicas *out,
+                            const char *const *v, size_t n, const char *what,
+                            struct diag *d);
+
+/*
+ * Loads replicas.json. Returns 0 with *out, -ERR_NOENT when there is none
+ * (an enrollment with a server that predates replicas: the agent uses the
+ * enrolled server and agent port), or -ERR_IO / -ERR_PARSE / -ERR_INVALID
+ * with d naming the file and the field.
+ */
+int enrollment_replicas_load(const char *home, struct enrollment_replicas *out,
+                             struct diag *d);
+
+/* Writes replicas.json (0600), crash-safely: a reader sees the old list or
+ * the new one. Returns 0, -ERR_IO or -ERR_NOMEM. */
+int enrollment_replicas_save(const char *home,
+                             const struct enrollment_replicas *r);
+
+/*
  * Loads the device key and certificate, the CA and the signing key.
  * Returns 0 with *out (free with enrollment_creds_clear), or a negative
  * code with d naming the file and the reason.
@@ -117,8 +150,8 @@ void enrollment_creds_clear(struct enrollment_creds *c);
 
 /*
  * Deletes the enrollment: enrollment.json first (the machine is then no
- * longer enrolled), then catalogue.pb, the device key, certificate, CA
- * and signing key. A file already gone is
+ * longer enrolled), then catalogue.pb, replicas.json, the device key,
+ * certificate, CA and signing key. A file already gone is
  * not an error. Returns 0, or -ERR_IO with d naming the first file that
  * could not be removed (the others are still tried).
  */

@@ -2078,6 +2078,7 @@ static int api_status(struct api_call *c)
 	struct store_device_list l = {0};
 	int64_t revision = 0, active = 0, revoked = 0;
 	size_t connected = 0, i;
+	json_t *reps;
 	int r;
 
 	if ((r = api_store_result(
@@ -2093,13 +2094,19 @@ static int api_status(struct api_call *c)
 	}
 	if (h->connected_count != NULL)
 		connected = h->connected_count(h->arg);
+	if ((reps = json_array()) == NULL) {
+		r = api_nomem(c);
+		goto out;
+	}
+	for (i = 0; i < c->a->nreplicas; i++)
+		json_array_append_new(reps, json_string(c->a->replicas[i]));
 	r = api_answer(c, 200,
-	               json_pack("{s:I,s:{s:I,s:I,s:I},s:s}", "revision",
-	                         (json_int_t)revision, "devices", "active",
-	                         (json_int_t)active, "revoked",
+	               json_pack("{s:I,s:{s:I,s:I,s:I},s:s,s:s?,s:o}",
+	                         "revision", (json_int_t)revision, "devices",
+	                         "active", (json_int_t)active, "revoked",
 	                         (json_int_t)revoked, "connected",
-	                         (json_int_t)connected, "version",
-	                         API_VERSION));
+	                         (json_int_t)connected, "version", API_VERSION,
+	                         "replica", c->a->replica, "replicas", reps));
 out:
 	store_device_list_free(&l);
 	return r;

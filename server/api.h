@@ -57,6 +57,12 @@ struct api_ctx {
 	/* Console sessions, kept by the caller across requests; NULL: none
 	 * (a session cookie is ignored and sign-in answers 404). */
 	struct session_table *sessions;
+	/* The replica set's agent addresses, and the one of this replica,
+	 * for GET status (docs/design.md, "Replicas: the agents' side");
+	 * NULL / 0: none. */
+	const char *const *replicas;
+	size_t nreplicas;
+	const char *replica;
 	struct api_hooks hooks;
 };
 

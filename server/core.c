@@ -3,6 +3,7 @@
  * new signed revision, handed to the hub through a locked mailbox. */
 #include "core.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "enroll.h"
 #include "fileio.h"
 #include "hub.h"
+#include "mcpfleet.pb-c.h"
 #include "session.h"
 #include "store.h"
 #include "web.h"
@@ -529,6 +531,137 @@ char **core_take_kicks(struct core *c, size_t *n)
 	return k;
 }
 
+uint8_t *core_take_replicas(struct core *c, size_t *len)
+{
+	uint8_t *f;
+
+	pthread_mutex_lock(&c->mu);
+	f = c->replicas_frame;
+	*len = c->replicas_frame_len;
+	c->replicas_frame = NULL;
+	c->replicas_frame_len = 0;
+	pthread_mutex_unlock(&c->mu);
+	return f;
+}
+
+/* ---- The replica set (core thread) ---- */
+
+static bool core_replicas_same(const struct store_id_list *a,
+                               const struct store_id_list *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Adds this replica's address to l when the store did not list it (a
+ * failed heartbeat, a clock step): agents are always told of the replica
+ * they talk to. Returns 0 or -ERR_NOMEM. */
+static int core_replicas_self(struct core *c, struct store_id_list *l)
+{
+	char **v;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], c->agent_address) == 0)
+			return 0;
+	if (l->n >= REPLICAS_MAX) {
+		l->n--;
+		free(l->v[l->n]);
+	}
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL)
+		return -ERR_NOMEM;
+	l->v = v;
+	if ((v[l->n] = strdup(c->agent_address)) == NULL)
+		return -ERR_NOMEM;
+	l->n++;
+	return 0;
+}
+
+/* Packs the list as a ServerFrame and hands it to the hub. */
+static void core_replicas_hand(struct core *c)
+{
+	Mcpfleet__V1__ServerFrame fr;
+	Mcpfleet__V1__Replicas rs;
+	uint8_t *buf;
+	size_t n;
+
+	mcpfleet__v1__replicas__init(&rs);
+	rs.agent_addresses = c->replicas.v;
+	rs.n_agent_addresses = c->replicas.n;
+	mcpfleet__v1__server_frame__init(&fr);
+	fr.body_case = MCPFLEET__V1__SERVER_FRAME__BODY_REPLICAS;
+	fr.replicas = &rs;
+	n = mcpfleet__v1__server_frame__get_packed_size(&fr);
+	if ((buf = malloc(n)) == NULL) {
+		core_log(c, CORE_LOG_ERR,
+		         "out of memory: the replica set is not sent");
+		return;
+	}
+	mcpfleet__v1__server_frame__pack(&fr, buf);
+	pthread_mutex_lock(&c->mu);
+	free(c->replicas_frame);
+	c->replicas_frame = buf;
+	c->replicas_frame_len = n;
+	pthread_mutex_unlock(&c->mu);
+	if (c->net != NULL)
+		net_wake(c->net);
+}
+
+/*
+ * The heartbeat, when due: records this replica as alive, forgets the
+ * replicas not heard of for three of their periods, and reads the set; when it
+ * changed, the hub tells every connected agent. A failing store keeps the
+ * set as it was (this replica's address is in it anyway).
+ */
+static void core_replicas_beat(struct core *c)
+{
+	struct store_id_list l = {NULL, 0};
+	int64_t now = (int64_t)time(NULL);
+	struct diag d;
+	size_t i;
+
+	/* Due, or the clock went back by more than a period. */
+	if (now < c->next_beat &&
+	    c->next_beat - now <= c->conf.replica_heartbeat)
+		return;
+	c->next_beat = now + c->conf.replica_heartbeat;
+	diag_clear(&d);
+	if (store_replica_beat(c->st, c->agent_address,
+	                       c->conf.replica_heartbeat, &d) != 0 ||
+	    store_replica_prune(c->st, NULL, &d) != 0 ||
+	    store_replica_list(c->st, &l, &d) != 0) {
+		core_log(c, CORE_LOG_WARN, "replica heartbeat: %s", d.msg);
+		store_id_list_free(&l);
+		if (c->replicas.n > 0)
+			return;
+	}
+	if (core_replicas_self(c, &l) != 0) {
+		core_log(c, CORE_LOG_ERR, "out of memory: replica set");
+		store_id_list_free(&l);
+		return;
+	}
+	if (core_replicas_same(&l, &c->replicas)) {
+		store_id_list_free(&l);
+		return;
+	}
+	store_id_list_free(&c->replicas);
+	c->replicas = l;
+	if (c->verbose)
+		for (i = 0; i < l.n; i++)
+			core_log(c, CORE_LOG_INFO, "replica set: %zu/%zu %s%s",
+			         i + 1, l.n, l.v[i],
+			         strcmp(l.v[i], c->agent_address) == 0
+			             ? " (this one)"
+			             : "");
+	core_replicas_hand(c);
+}
+
 /* ---- Who is connected ---- */
 
 /* The entry of id, or where it would go; under mu. */
@@ -773,6 +906,8 @@ static void core_enroll(struct core *c, const struct net_request *req,
 	    .rng = c->rng,
 	    .device_days = c->conf.device_days,
 	    .agent_port = net_agent_port(c->net),
+	    .agent_addresses = (const char *const *)c->replicas.v,
+	    .nagent_addresses = c->replicas.n,
 	};
 	struct enroll_result res;
 	struct diag d;
@@ -828,6 +963,9 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	    .ca_pin = c->pki.ca_pin,
 	    .token_ttl = c->conf.token_ttl,
 	    .sessions = c->sessions,
+	    .replicas = (const char *const *)c->replicas.v,
+	    .nreplicas = c->replicas.n,
+	    .replica = c->agent_address,
 	    .hooks =
 	        {
 	            .arg = c,
@@ -936,13 +1074,19 @@ static void *core_thread(void *arg)
 	struct core *c = arg;
 	struct core_job *jobs, *j, *answer, **atail;
 	int64_t next_prune = 0;
+	struct timespec wake;
 	struct diag d;
 
 	core_prune_calls(c, &next_prune);
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
+		/* Until a job comes, or the next heartbeat is due. */
+		wake.tv_sec = (time_t)c->next_beat;
+		wake.tv_nsec = 0;
 		while (!c->stop && c->jobs_head == NULL)
-			pthread_cond_wait(&c->cv, &c->mu);
+			if (pthread_cond_timedwait(&c->cv, &c->mu, &wake) ==
+			    ETIMEDOUT)
+				break;
 		jobs = c->jobs_head;
 		c->jobs_head = c->jobs_tail = NULL;
 		c->njobs = 0;
@@ -952,6 +1096,7 @@ static void *core_thread(void *arg)
 		}
 		pthread_mutex_unlock(&c->mu);
 		core_prune_calls(c, &next_prune);
+		core_replicas_beat(c);
 		answer = NULL;
 		atail = &answer;
 		while ((j = jobs) != NULL) {
@@ -1077,11 +1222,27 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	nc.key_pem = c->pki.server_key_pem;
 	nc.key_len = c->pki.server_key_len;
 	cb.arg = c;
-	return net_create(&nc, &cb, &c->net, d);
+	if ((r = net_create(&nc, &cb, &c->net, d)) != 0)
+		return r;
+	/* The agent port is known now, even one the system chose. */
+	if (c->conf.agent_address[0] != '\0')
+		memcpy(c->agent_address, c->conf.agent_address,
+		       sizeof(c->agent_address));
+	else if (replicas_addr_format(c->conf.names[0], net_agent_port(c->net),
+	                              c->agent_address, d) != 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "%s/%s: the first name '%s' and port %d make "
+		                "no agent address; set agent_address",
+		                data_dir, PKI_CONF_FILE, c->conf.names[0],
+		                net_agent_port(c->net));
+	/* Registered before the first enrollment can be answered. */
+	core_replicas_beat(c);
+	return 0;
 }
 
 int core_run(struct core *c)
 {
+	struct diag d;
 	int r;
 
 	if (pthread_create(&c->thread, NULL, core_thread, c) != 0)
@@ -1096,6 +1257,11 @@ int core_run(struct core *c)
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
 	c->thread_started = false;
+	/* Stopping: the other replicas need not wait for it to go stale. */
+	diag_clear(&d);
+	if (c->agent_address[0] != '\0' &&
+	    store_replica_remove(c->st, c->agent_address, &d) != 0)
+		core_log(c, CORE_LOG_WARN, "replica set: %s", d.msg);
 	return r;
 }
 
@@ -1121,6 +1287,8 @@ void core_close(struct core *c)
 	core_pub_release(c->pub);
 	core_dir_release(c->dir);
 	core_added_clear(c);
+	store_id_list_free(&c->replicas);
+	free(c->replicas_frame);
 	for (i = 0; i < c->nkicks; i++)
 		free(c->kicks[i]);
 	free(c->kicks);

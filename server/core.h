@@ -15,6 +15,8 @@
 #include "net.h"
 #include "pki.h"
 #include "publish.h"
+#include "replicas.h"
+#include "store.h"
 
 /*
  * Threads. The service thread runs net_run() and every net callback: the
@@ -78,6 +80,7 @@ struct core {
 	struct crypto_rng *rng;
 	struct net *net;
 	int verbose;
+	char agent_address[REPLICAS_ADDR_MAX + 1]; /* this replica's */
 
 	/* Core thread only. */
 	struct store *st;
@@ -87,6 +90,12 @@ struct core {
 	bool dirty;           /* a change awaits its revision */
 	char **added;         /* devices enrolled since, awaiting theirs */
 	size_t nadded;
+	/* The replica set (docs/design.md, "Replicas: the agents' side"): the
+	 * agent addresses of every replica heard of lately, this one's always
+	 * among them, and when this one next says it is alive (Unix seconds).
+	 */
+	struct store_id_list replicas;
+	int64_t next_beat;
 	pthread_t thread;
 	bool thread_started;
 
@@ -105,6 +114,8 @@ struct core {
 	struct core_dir *dir;
 	struct core_online *online; /* connected devices, sorted by id */
 	size_t nonline;
+	uint8_t *replicas_frame; /* a packed ServerFrame, for the hub */
+	size_t replicas_frame_len;
 
 	/* Service thread only. */
 	struct hub *hub;
@@ -183,6 +194,10 @@ void core_submit_calls(struct core *c, const char *device_id,
 /* The acknowledgements waiting for the hub (caller frees each device_id,
  * then the array). Service thread. */
 struct core_ack *core_take_acks(struct core *c, size_t *n);
+/* Core -> hub: takes the replica set as a packed ServerFrame (a new
+ * buffer the caller frees; *len its size) when it changed since the last
+ * call, else NULL. */
+uint8_t *core_take_replicas(struct core *c, size_t *len);
 /* Core -> hub: takes the device ids to kick (caller frees each and the
  * array). */
 char **core_take_kicks(struct core *c, size_t *n);

@@ -331,6 +331,8 @@ static int enroll_pack(const struct enroll_ctx *ctx, const char *device_id,
 	rsp.signer_public_pem.data = (uint8_t *)ctx->pki->signer_pub_pem;
 	rsp.signer_public_pem.len = ctx->pki->signer_pub_len;
 	rsp.agent_port = (uint32_t)ctx->agent_port;
+	rsp.agent_addresses = (char **)(uintptr_t)ctx->agent_addresses;
+	rsp.n_agent_addresses = ctx->nagent_addresses;
 	n = mcpfleet__v1__enroll_response__get_packed_size(&rsp);
 	buf_reset(out);
 	if ((r = buf_reserve(out, n)) != 0)

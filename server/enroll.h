@@ -50,6 +50,10 @@ struct enroll_ctx {
 	struct crypto_rng *rng;
 	unsigned device_days;
 	int agent_port; /* told to the agent in EnrollResponse */
+	/* The replica set's agent addresses, told to the agent too
+	 * (borrowed; replicas_list_check() holds for them). */
+	const char *const *agent_addresses;
+	size_t nagent_addresses;
 };
 
 /*

@@ -44,6 +44,8 @@ struct hub {
 	struct hub_conn *buckets[HUB_BUCKETS];
 	struct hub_conn *all;
 	size_t n;
+	uint8_t *replicas; /* the replica set, a packed ServerFrame */
+	size_t replicas_len;
 };
 
 static uint32_t hub_hash(const char *s)
@@ -128,7 +130,18 @@ void hub_free(struct hub *h)
 		hub_conn_free(hc);
 	}
 	core_pub_release(h->pub);
+	free(h->replicas);
 	free(h);
+}
+
+/* Tells hc the replica set (after its hello, and when the set changes). */
+static void hub_send_replicas(struct hub *h, struct hub_conn *hc)
+{
+	if (h->replicas == NULL || !hc->hello || hc->closing)
+		return;
+	if (net_send(hc->nc, h->replicas, h->replicas_len) != 0)
+		core_log(h->core, CORE_LOG_WARN,
+		         "%s: cannot queue the replica set", hc->device_id);
 }
 
 /*
@@ -506,6 +519,7 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 		                                     : "");
 		core_submit_touch(c, hc->device_id, hc->applied, NULL);
 		hub_push(h, hc);
+		hub_send_replicas(h, hc);
 		break;
 	case MCPFLEET__V1__AGENT_FRAME__BODY_REPORT:
 		if (!hc->hello) {
@@ -560,9 +574,17 @@ static void hub_on_wake(void *arg)
 	struct core_pub *pub;
 	struct hub_conn *hc;
 	struct core_ack *acks;
+	uint8_t *replicas;
 	char **kicks;
 	size_t i, n;
 
+	if ((replicas = core_take_replicas(c, &n)) != NULL) {
+		free(h->replicas);
+		h->replicas = replicas;
+		h->replicas_len = n;
+		for (hc = h->all; hc != NULL; hc = hc->next)
+			hub_send_replicas(h, hc);
+	}
 	acks = core_take_acks(c, &n);
 	for (i = 0; i < n; i++) {
 		hub_ack(h, &acks[i]);

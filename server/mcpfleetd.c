@@ -76,11 +76,14 @@ static void mcpfleetd_usage(FILE *f)
 	    "serve runs the agent port (mutual TLS, default 7443) and the API "
 	    "port\n"
 	    "(default 7444) until SIGTERM or SIGINT. In a DIR from before "
-	    "audit "
-	    "keys, serve\n"
+	    "audit keys, serve\n"
 	    "(or migrate) first creates DIR/audit.key, keying the audit chain "
 	    "from the next\n"
-	    "row on.\n",
+	    "row on. Several serve replicas may share one PostgreSQL store "
+	    "and copies of the\n"
+	    "key files; each registers its agent_address (mcpfleetd.conf; "
+	    "default the first\n"
+	    "name and the agent port) for the agents.\n",
 	    f);
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -518,6 +519,7 @@ void pki_conf_defaults(struct pki_conf *c)
 	c->offline_grace = PKI_DEFAULT_GRACE;
 	c->call_spool_max = PKI_DEFAULT_SPOOL;
 	c->calls_retention = PKI_DEFAULT_KEEP;
+	c->replica_heartbeat = PKI_DEFAULT_HEARTBEAT;
 }
 
 /* A decimal number in [min, max], digits only. */
@@ -587,6 +589,32 @@ static int pki_conf_store_check(const char *v, struct diag *sub)
 	return 0;
 }
 
+/*
+ * An agent address: valid, and its host one of the names, which the
+ * server certificate holds: agents check that it names the host they
+ * connect to.
+ */
+static int pki_conf_address_check(const struct pki_conf *c, const char *v,
+                                  struct diag *sub)
+{
+	char host[REPLICAS_HOST_MAX + 1];
+	struct diag inner;
+	size_t i;
+
+	diag_clear(&inner);
+	if (replicas_addr_parse(v, host, NULL, &inner) != 0)
+		return diag_set(sub, ERR_INVALID, 0, 0, "agent_address: %s",
+		                inner.msg);
+	for (i = 0; i < c->nnames; i++)
+		if (strcasecmp(host, c->names[i]) == 0)
+			return 0;
+	return diag_set(sub, ERR_INVALID, 0, 0,
+	                "agent_address: host '%s' is not one of the names "
+	                "(the server certificate's): agents would refuse "
+	                "this replica",
+	                host);
+}
+
 /* Checks a whole configuration (what pki_conf_write() will write). */
 static int pki_conf_check(const struct pki_conf *c, struct diag *sub)
 {
@@ -633,6 +661,14 @@ static int pki_conf_check(const struct pki_conf *c, struct diag *sub)
 	if (c->store[0] != '\0' &&
 	    (r = pki_conf_store_check(c->store, sub)) != 0)
 		return r;
+	if (c->replica_heartbeat < 1 || c->replica_heartbeat > 3600)
+		return diag_set(sub, ERR_INVALID, 0, 0,
+		                "replica_heartbeat must be 1 to 3600 seconds");
+	if (memchr(c->agent_address, '\0', sizeof(c->agent_address)) == NULL)
+		return diag_set(sub, ERR_INVALID, 0, 0,
+		                "agent_address is not terminated");
+	if (c->agent_address[0] != '\0')
+		return pki_conf_address_check(c, c->agent_address, sub);
 	return 0;
 }
 
@@ -649,6 +685,8 @@ enum {
 	PKI_K_SPOOL = 1u << 8,
 	PKI_K_KEEP = 1u << 9,
 	PKI_K_STORE = 1u << 10,
+	PKI_K_ADDRESS = 1u << 11,
+	PKI_K_HEARTBEAT = 1u << 12,
 };
 
 /* Applies one "key = value" line to c. */
@@ -685,6 +723,10 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 		bit = PKI_K_KEEP;
 	else if (strcmp(key, "store") == 0)
 		bit = PKI_K_STORE;
+	else if (strcmp(key, "agent_address") == 0)
+		bit = PKI_K_ADDRESS;
+	else if (strcmp(key, "replica_heartbeat") == 0)
+		bit = PKI_K_HEARTBEAT;
 	else
 		return diag_set(d, ERR_PARSE, line, 0,
 		                "%s:%u: unknown key '%.64s'", path, line, key);
@@ -755,6 +797,23 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 			                sub.msg);
 		len = strlen(v);
 		memcpy(c->store, v, len + 1);
+		break;
+	case PKI_K_ADDRESS:
+		/* Its host is checked against the names once all are read. */
+		if (replicas_addr_parse(v, NULL, NULL, &sub) != 0)
+			return diag_set(d, ERR_INVALID, line, 0,
+			                "%s:%u: agent_address: %s", path, line,
+			                sub.msg);
+		memcpy(c->agent_address, v, strlen(v) + 1);
+		break;
+	case PKI_K_HEARTBEAT:
+		if (pki_conf_number(v, 1, 3600, &n) != 0)
+			return diag_set(
+			    d, ERR_INVALID, line, 0,
+			    "%s:%u: replica_heartbeat: '%.64s' is not "
+			    "1 to 3600 seconds",
+			    path, line, v);
+		c->replica_heartbeat = n;
 		break;
 	case PKI_K_SPOOL:
 		if (pki_conf_number(v, 65536, 256LL << 20, &n) != 0)
@@ -923,6 +982,11 @@ int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d)
 		               c->calls_retention);
 	if (r == 0 && c->store[0] != '\0')
 		r = buf_printf(&b, "store = %s\n", c->store);
+	if (r == 0 && c->agent_address[0] != '\0')
+		r = buf_printf(&b, "agent_address = %s\n", c->agent_address);
+	if (r == 0 && c->replica_heartbeat != PKI_DEFAULT_HEARTBEAT)
+		r = buf_printf(&b, "replica_heartbeat = %" PRId64 "\n",
+		               c->replica_heartbeat);
 	if (r != 0) {
 		r = diag_set(d, ERR_NOMEM, 0, 0, "%s: out of memory", path);
 		goto out;

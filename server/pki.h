@@ -10,6 +10,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "replicas.h"
 
 struct store;
 
@@ -41,6 +42,7 @@ struct store;
 #define PKI_CA_YEARS           20
 #define PKI_SERVER_DAYS        825
 #define PKI_DEVICE_DAYS        365 /* validity of an issued device cert */
+#define PKI_DEFAULT_HEARTBEAT  10  /* replica_heartbeat, seconds */
 
 /*
  * mcpfleetd.conf, a "key = value" file ('#' starts a comment line):
@@ -57,6 +59,14 @@ struct store;
  *                                 60 s to 366 days
  *   enroll_rate = 10              enrollment attempts per address per
  *                                 minute, 1..100000
+ *   agent_address = host:port     where agents reach this replica
+ *                                 (replicas_addr_parse(); its host one of
+ *                                 the names, which the server certificate
+ *                                 holds); default the first name and the
+ *                                 agent port
+ *   replica_heartbeat = 10        seconds between a replica's heartbeats
+ *                                 in the store, 1..3600; one not heard of
+ *                                 for three is dropped from the replica set
  * Unknown keys, a key other than name given twice and malformed values
  * are errors naming file and line.
  */
@@ -79,6 +89,11 @@ struct pki_conf {
 	/* Where the store is (store_location()): "" for SQLite in the data
 	 * directory, else a PostgreSQL location without a password. */
 	char store[PKI_STORE_MAX + 1];
+	/* The replica set (docs/design.md, "Replicas: the agents' side"): this
+	 * replica's agent address ("" for the default), and its heartbeat
+	 * period. */
+	char agent_address[REPLICAS_ADDR_MAX + 1];
+	int64_t replica_heartbeat;
 };
 
 /* Fills c with the defaults (names: "localhost", "127.0.0.1"). */

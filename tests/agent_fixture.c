@@ -159,7 +159,8 @@ void ta_enroll_answer(struct ta_fixture *f, const struct net_request *req,
 	Mcpfleet__V1__EnrollResponse a;
 	struct crypto_key *pub = NULL, *other = NULL;
 	struct tu_cred *ca = &f->ca;
-	char id[64], *cert = NULL;
+	char id[64], *cert = NULL, reps[2][32];
+	char *repv[2] = {reps[0], reps[1]};
 	const char *cn = id;
 	size_t cert_len = 0, n;
 	uint8_t *buf;
@@ -210,6 +211,22 @@ void ta_enroll_answer(struct ta_fixture *f, const struct net_request *req,
 	a.signer_public_pem.data = (uint8_t *)f->signer_pem;
 	a.signer_public_pem.len = f->signer_len;
 	a.agent_port = (uint32_t)f->agent_port;
+	/* "replicas": a replica set whose first address nobody listens on;
+	 * "badreplicas": one that is no address. */
+	if (strcmp(er->token, "replicas") == 0) {
+		(void)snprintf(reps[0], sizeof(reps[0]), "127.0.0.1:%d",
+		               ta_closed_port());
+		(void)snprintf(reps[1], sizeof(reps[1]), "127.0.0.1:%d",
+		               f->agent_port);
+		a.agent_addresses = repv;
+		a.n_agent_addresses = 2;
+	} else if (strcmp(er->token, "badreplicas") == 0) {
+		(void)snprintf(reps[0], sizeof(reps[0]), "127.0.0.1:%d",
+		               f->agent_port);
+		(void)snprintf(reps[1], sizeof(reps[1]), "127.0.0.1:0");
+		a.agent_addresses = repv;
+		a.n_agent_addresses = 2;
+	}
 	n = mcpfleet__v1__enroll_response__get_packed_size(&a);
 	buf = malloc(n);
 	assert_non_null(buf);
@@ -410,6 +427,27 @@ void ta_push(struct ta_fixture *f, uint8_t *frame, size_t len)
 	f->core.nq++;
 	pthread_mutex_unlock(&f->core.mu);
 	net_wake(f->net);
+}
+
+/* Queues a Replicas ServerFrame with these n addresses. */
+void ta_push_replicas(struct ta_fixture *f, const char *const *v, size_t n)
+{
+	Mcpfleet__V1__ServerFrame fr;
+	Mcpfleet__V1__Replicas rs;
+	uint8_t *buf;
+	size_t len;
+
+	mcpfleet__v1__replicas__init(&rs);
+	rs.agent_addresses = (char **)(uintptr_t)v;
+	rs.n_agent_addresses = n;
+	mcpfleet__v1__server_frame__init(&fr);
+	fr.body_case = MCPFLEET__V1__SERVER_FRAME__BODY_REPLICAS;
+	fr.replicas = &rs;
+	len = mcpfleet__v1__server_frame__get_packed_size(&fr);
+	buf = malloc(len);
+	assert_non_null(buf);
+	mcpfleet__v1__server_frame__pack(&fr, buf);
+	ta_push(f, buf, len);
 }
 
 /* Queues a SignedEnvelope (taken) as a ServerFrame. */
@@ -714,6 +752,7 @@ bool ta_no_enrollment_files(const char *mfhome)
 		    strcmp(de->d_name, "ca.crt") == 0 ||
 		    strcmp(de->d_name, "signer.pub") == 0 ||
 		    strcmp(de->d_name, "enrollment.json") == 0 ||
+		    strcmp(de->d_name, "replicas.json") == 0 ||
 		    strstr(de->d_name, ".enroll-new") != NULL ||
 		    strstr(de->d_name, ".mcpfleet-") != NULL)
 			clean = false;

@@ -134,6 +134,7 @@ void ta_on_wake(void *arg);
 void *ta_service(void *p);
 void ta_push(struct ta_fixture *f, uint8_t *frame, size_t len);
 void ta_push_env(struct ta_fixture *f, uint8_t *env, size_t len);
+void ta_push_replicas(struct ta_fixture *f, const char *const *v, size_t n);
 int ta_get(struct ta_fixture *f, const int *counter);
 bool ta_wait(struct ta_fixture *f, const int *counter, int want);
 struct ta_report ta_last_report(struct ta_fixture *f);

@@ -199,6 +199,144 @@ static void test_agent_enroll_bad_answer(void **state)
 	assert_false(enrollment_exists(b->mfhome));
 }
 
+/* An answer whose replica set holds something that is no address: refused,
+ * naming it, and nothing installed. */
+static void test_agent_enroll_bad_replicas(void **state)
+{
+	struct ta_box *b = *state;
+	struct ta_fixture *f = ta_fx;
+	char *msg = NULL;
+
+	assert_int_equal(
+	    ta_enroll(f, b, f->api_port, "badreplicas", f->ca_pin, &msg),
+	    EXIT_NOT_ENROLLED);
+	assert_non_null(strstr(msg, "agent_addresses[1]"));
+	assert_non_null(strstr(msg, "port must be 1 to 65535"));
+	free(msg);
+	assert_true(ta_no_enrollment_files(b->mfhome));
+	assert_false(enrollment_exists(b->mfhome));
+}
+
+/* Waits until the file at path contains want; true when it did. */
+static bool ta_file_has(const char *path, const char *want)
+{
+	int64_t deadline = tu_now_ms() + TA_WAIT_MS;
+	bool found = false;
+	char *text;
+	size_t n;
+
+	while (!found && tu_now_ms() < deadline) {
+		if (fileio_exists(path)) {
+			fflush(NULL);
+			text = tu_read(path, &n);
+			found = strstr(text, want) != NULL;
+			free(text);
+		}
+		if (!found)
+			tu_sleep_ms(20);
+	}
+	return found;
+}
+
+/*
+ * The replica set: kept from the enrollment answer, the agent gets past a
+ * replica nobody listens on to the one that serves, takes a new set from
+ * the server (and refuses a bad one), tries the next replica once its
+ * connection is lost, and status shows the set and where it is connected.
+ */
+static void test_agent_replicas_failover(void **state)
+{
+	struct ta_box *b = *state;
+	struct ta_fixture *f = ta_fx;
+	struct enrollment_replicas reps;
+	char live[32], other[32], want[64], *p, *out = NULL, *err = NULL;
+	const char *next[2] = {live, other};
+	const char *bad[1] = {"no-port"};
+	char *argv[] = {"status", "--json"};
+	json_t *j, *rl;
+	size_t i, connected = 0;
+	struct diag d;
+	char *msg = NULL;
+
+	assert_int_equal(
+	    ta_enroll(f, b, f->api_port, "replicas", f->ca_pin, &msg), EXIT_OK);
+	free(msg);
+	(void)snprintf(live, sizeof(live), "127.0.0.1:%d", f->agent_port);
+	(void)snprintf(other, sizeof(other), "localhost:%d", f->agent_port);
+	tu_ok(enrollment_replicas_load(b->mfhome, &reps, &d), &d);
+	assert_int_equal(reps.n, 2);
+	assert_string_equal(reps.v[1], live);
+	assert_string_not_equal(reps.v[0], live);
+	{
+		struct enrollment e;
+
+		tu_ok(enrollment_load(b->mfhome, &e, &d), &d);
+		(void)snprintf(b->device_id, sizeof(b->device_id), "%s",
+		               e.device_id);
+	}
+	/* Wherever its device id starts it, the agent reaches the live one. */
+	ta_agent_start(b);
+	assert_true(ta_wait(f, &f->core.hellos, 1));
+	assert_int_equal(ta_cli(b, &out, &err, 2, argv), EXIT_OK);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	rl = json_object_get(j, "replicas");
+	assert_int_equal(json_array_size(rl), 2);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(rl, 1), "address")),
+	                    live);
+	assert_true(
+	    json_is_true(json_object_get(json_array_get(rl, 1), "connected")));
+	assert_false(
+	    json_is_true(json_object_get(json_array_get(rl, 0), "connected")));
+	json_decref(j);
+	free(out);
+	free(err);
+	out = err = NULL;
+
+	/* A new set from the server replaces the kept one. */
+	ta_push_replicas(f, next, 2);
+	p = tu_path(b->mfhome, "replicas.json");
+	assert_true(ta_file_has(p, other));
+	tu_ok(enrollment_replicas_load(b->mfhome, &reps, &d), &d);
+	assert_int_equal(reps.n, 2);
+	assert_string_equal(reps.v[0], live);
+	assert_string_equal(reps.v[1], other);
+	/* A bad one is refused and the kept set stays. */
+	ta_push_replicas(f, bad, 1);
+	assert_true(ta_file_has(b->log_path, "ignored the server's replica "
+	                                     "set: the server's replica "
+	                                     "set[0]: 'no-port': no port"));
+	tu_ok(enrollment_replicas_load(b->mfhome, &reps, &d), &d);
+	assert_string_equal(reps.v[1], other);
+	free(p);
+
+	/* The connection goes: the next try is the next replica. */
+	pthread_mutex_lock(&f->core.mu);
+	f->core.close_after = true;
+	pthread_mutex_unlock(&f->core.mu);
+	net_wake(f->net);
+	(void)snprintf(want, sizeof(want), "reconnecting to %s", other);
+	assert_true(ta_file_has(b->log_path, want));
+	assert_true(ta_wait(f, &f->core.hellos, 2));
+	assert_int_equal(ta_cli(b, &out, &err, 2, argv), EXIT_OK);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	rl = json_object_get(j, "replicas");
+	assert_int_equal(json_array_size(rl), 2);
+	for (i = 0; i < 2; i++)
+		connected += json_is_true(
+		    json_object_get(json_array_get(rl, i), "connected"));
+	assert_int_equal(connected, 1);
+	json_decref(j);
+	free(out);
+	free(err);
+	assert_int_equal(ta_agent_stop(b), EXIT_OK);
+	/* unenroll takes the set too. */
+	assert_int_equal(enrollment_remove(b->mfhome, &d), 0);
+	assert_false(ta_exists(b->mfhome, "replicas.json"));
+}
+
 static void test_agent_enroll_atomic(void **state)
 {
 	struct ta_box *b = *state;
@@ -819,6 +957,10 @@ int main(void)
 	                                    ta_setup, ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_enroll_atomic, ta_setup,
 	                                    ta_teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_enroll_bad_replicas,
+	                                    ta_setup, ta_teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_replicas_failover,
+	                                    ta_setup, ta_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_agent_catalogue_tamper_rejected, ta_setup, ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_launcher_entries,

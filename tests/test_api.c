@@ -1975,10 +1975,36 @@ static void test_api_status(void **state)
 	assert_int_equal(ta_int(dev, "revoked"), 1);
 	assert_int_equal(ta_int(dev, "connected"), 1);
 	assert_string_equal(ta_str(f->ans, "version"), "0.1.0");
+	/* No replica set known: an empty list, no replica. */
+	assert_int_equal(json_array_size(json_object_get(f->ans, "replicas")),
+	                 0);
+	assert_true(json_is_null(json_object_get(f->ans, "replica")));
 	f->a.hooks.connected_count = NULL;
 	assert_int_equal(ta_call(f, "GET", "/api/v1/status", NULL), 200);
 	assert_int_equal(
 	    ta_int(json_object_get(f->ans, "devices"), "connected"), 0);
+	/* The replica set, and which one answers. */
+	{
+		static const char *const reps[] = {"a.example:7443",
+		                                   "b.example:7443"};
+
+		f->a.replicas = reps;
+		f->a.nreplicas = 2;
+		f->a.replica = reps[1];
+		assert_int_equal(ta_call(f, "GET", "/api/v1/status", NULL),
+		                 200);
+		assert_string_equal(ta_str(f->ans, "replica"),
+		                    "b.example:7443");
+		assert_int_equal(
+		    json_array_size(json_object_get(f->ans, "replicas")), 2);
+		assert_string_equal(
+		    json_string_value(
+		        json_array_get(json_object_get(f->ans, "replicas"), 0)),
+		    "a.example:7443");
+		f->a.replicas = NULL;
+		f->a.nreplicas = 0;
+		f->a.replica = NULL;
+	}
 }
 
 /* ---- Atomicity ---- */

@@ -802,7 +802,9 @@ static void tc_route(const struct net_request *req, json_t *body,
 		tc_answer(resp, 200,
 		          "{\"revision\": 12, \"devices\": {\"active\": 3, "
 		          "\"revoked\": 1, \"connected\": 2}, \"version\": "
-		          "\"0.1.0\"}");
+		          "\"0.1.0\", \"replica\": \"a.example:7443\", "
+		          "\"replicas\": [\"a.example:7443\", "
+		          "\"b.example:7443\"]}");
 	else if (strcmp(p, "/api/v1/tokens") == 0)
 		tc_answer_json(
 		    resp, 201,
@@ -1251,7 +1253,10 @@ static void test_ctl_live_object_views(void **state)
 	                           "VERSION            0.1.0\n"
 	                           "DEVICES ACTIVE     3\n"
 	                           "DEVICES REVOKED    1\n"
-	                           "DEVICES CONNECTED  2\n");
+	                           "DEVICES CONNECTED  2\n"
+	                           "REPLICA            a.example:7443\n"
+	                           "REPLICAS           "
+	                           "a.example:7443,b.example:7443\n");
 	tc_out_free(&o);
 
 	assert_int_equal(

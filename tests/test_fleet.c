@@ -234,6 +234,8 @@ struct tf_agent {
 	uint8_t data_key[DEVSECRET_KEY_LEN]; /* from the server's DeviceKey */
 	bool have_key;
 	uint64_t leaves; /* the leaf count of the last envelope's revision */
+	unsigned replica_frames; /* Replicas frames seen */
+	char replica[64];        /* the first address of the last one */
 };
 
 static void tf_agent_free(struct tf_agent *a)
@@ -310,6 +312,7 @@ static int tf_enroll_post(const uint8_t *body, size_t len,
 static int tf_enroll_answer(struct tf_agent *a, struct netclient_response *resp,
                             char *why, size_t whysize)
 {
+	char addr[64];
 	struct tf_fixture *f = tf_fx;
 	Mcpfleet__V1__EnrollResponse *er;
 	struct crypto_cert_info info;
@@ -344,6 +347,11 @@ static int tf_enroll_answer(struct tf_agent *a, struct netclient_response *resp,
 	                 0);
 	assert_string_equal(info.cn, er->device_id);
 	crypto_key_free(pub);
+	/* The replica set: this one alone, at the first name and the agent
+	 * port. */
+	assert_int_equal(er->n_agent_addresses, 1);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", f->agent_port);
+	assert_string_equal(er->agent_addresses[0], addr);
 	snprintf(a->device_id, sizeof(a->device_id), "%s", er->device_id);
 	snprintf(a->user, sizeof(a->user), "%s", er->user);
 	a->cert_pem =
@@ -547,6 +555,14 @@ static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 		assert_int_equal(devsecret_key_id(a->data_key, id), 0);
 		assert_string_equal(id, fr->device_key->key_id);
 		a->have_key = true;
+		mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
+		return tf_recv(a, ms);
+	}
+	if (fr->body_case == MCPFLEET__V1__SERVER_FRAME__BODY_REPLICAS) {
+		assert_int_equal(fr->replicas->n_agent_addresses, 1);
+		snprintf(a->replica, sizeof(a->replica), "%s",
+		         fr->replicas->agent_addresses[0]);
+		a->replica_frames++;
 		mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
 		return tf_recv(a, ms);
 	}
@@ -805,6 +821,7 @@ static void test_fleet_enroll_tokens(void **state)
 
 static void test_fleet_push_on_every_change(void **state)
 {
+	char why[64];
 	struct envelope_opened *o;
 	struct tf_agent a;
 	const Mcpfleet__V1__Server *s;
@@ -836,6 +853,11 @@ static void test_fleet_push_on_every_change(void **state)
 	      "{\"user\": \"alice\"}");
 	/* Granted, but its secret is missing: left out. */
 	assert_true(tf_quiet(&a, 500));
+	/* After its hello the agent was told (by now) the replica set: this
+	 * one. */
+	assert_true(a.replica_frames >= 1);
+	snprintf(why, sizeof(why), "127.0.0.1:%d", tf_fx->agent_port);
+	assert_string_equal(a.replica, why);
 	tf_ok(201, "PUT", "/api/v1/secrets/GH", "{\"value\": \"org-token\"}");
 	o = tf_wait_server(&a, "gh", true);
 	s = tf_server(o, "gh");

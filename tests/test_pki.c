@@ -656,6 +656,25 @@ static void test_pki_conf_round_trip(void **state)
 	assert_int_equal(back.token_ttl, 3600);
 	assert_int_equal(back.enroll_rate, 5);
 	assert_string_equal(back.store, "");
+	assert_string_equal(back.agent_address, "");
+	assert_int_equal(back.replica_heartbeat, PKI_DEFAULT_HEARTBEAT);
+
+	/* A replica's own agent address and heartbeat. */
+	memcpy(c.agent_address, "[fe80::1]:9443", sizeof("[fe80::1]:9443"));
+	c.replica_heartbeat = 2;
+	if (pki_conf_write(f->dir, &c, &d) != 0)
+		fail_msg("pki_conf_write: %s", d.msg);
+	if (pki_conf_load(f->dir, &back, &d) != 0)
+		fail_msg("pki_conf_load: %s", d.msg);
+	assert_string_equal(back.agent_address, "[fe80::1]:9443");
+	assert_int_equal(back.replica_heartbeat, 2);
+	/* Its host must be one the server certificate names. */
+	memcpy(c.agent_address, "other.example:9443",
+	       sizeof("other.example:9443"));
+	tp_expect(pki_conf_write(f->dir, &c, &d), -ERR_INVALID, &d,
+	          "host 'other.example' is not one of the names");
+	c.agent_address[0] = '\0';
+	c.replica_heartbeat = PKI_DEFAULT_HEARTBEAT;
 
 	/* A PostgreSQL store is kept as given. */
 	memcpy(c.store, "postgres://fleet@db.example/fleet",
@@ -772,6 +791,19 @@ static void test_pki_conf_errors_name_the_line(void **state)
 	            "neither sqlite");
 	tp_conf_bad(f->dir, "store = postgres://u:secret@h/db\n", -ERR_INVALID,
 	            1, "holds a password");
+	tp_conf_bad(f->dir, "agent_address = fleet.example.com\n", -ERR_INVALID,
+	            1, "agent_address: 'fleet.example.com': no port");
+	tp_conf_bad(f->dir, "agent_address = ::1:7443\n", -ERR_INVALID, 1,
+	            "brackets");
+	tp_conf_bad(f->dir, "replica_heartbeat = 0\n", -ERR_INVALID, 1,
+	            "replica_heartbeat");
+	tp_conf_bad(f->dir, "replica_heartbeat = 3601\n", -ERR_INVALID, 1,
+	            "1 to 3600 seconds");
+	/* An address's host is checked against the names once all are read. */
+	tp_conf_bad(f->dir,
+	            "agent_address = fleet.example.com:7443\n"
+	            "name = other.example\n",
+	            -ERR_INVALID, 0, "is not one of the names");
 	/* The ports clash only once the whole file is read. */
 	tp_conf_bad(f->dir, "agent_port = 9000\napi_port = 9000\n",
 	            -ERR_INVALID, 0, "both 9000");

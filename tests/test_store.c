@@ -23,10 +23,10 @@
 
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
  * grant rates; and the two after it, as text. */
-#define TS_SCHEMA        3
-#define TS_SCHEMA_STR    "3"
-#define TS_SCHEMA_P1_STR "4"
-#define TS_SCHEMA_P2_STR "5"
+#define TS_SCHEMA        4
+#define TS_SCHEMA_STR    "4"
+#define TS_SCHEMA_P1_STR "5"
+#define TS_SCHEMA_P2_STR "6"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -369,8 +369,9 @@ static void test_store_open_creates_schema(void **state)
 		        "'teams', 'memberships', 'servers', 'grants', "
 		        "'secrets', 'devices', 'enroll_tokens', "
 		        "'deliveries', 'admin_tokens', 'revisions', "
-		        "'audit', 'meta', 'calls', 'mcpfleet_schema')"),
-		    15);
+		        "'audit', 'meta', 'calls', 'replicas', "
+		        "'mcpfleet_schema')"),
+		    16);
 		return;
 	}
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
@@ -380,8 +381,9 @@ static void test_store_open_creates_schema(void **state)
 	                                     "'servers', 'grants', 'secrets', "
 	                                     "'devices', 'enroll_tokens', "
 	                                     "'deliveries', 'admin_tokens', "
-	                                     "'revisions', 'audit', 'meta')"),
-	                 13);
+	                                     "'revisions', 'audit', 'meta', "
+	                                     "'replicas')"),
+	                 14);
 	/* WAL, owner-only. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(
@@ -1886,6 +1888,64 @@ static struct store_call ts_call(uint64_t seq, const char *name,
 	return c;
 }
 
+/* Replicas register by agent address, heartbeat, and drop out of the list
+ * three of their own periods after their last heartbeat. */
+static void test_store_replicas(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_id_list l = {NULL, 0};
+	size_t removed = 9;
+	struct diag d;
+
+	/* Gone after TS_NOW + 30, and after TS_NOW + 20 + 3 and + 60. */
+	tu_ok(store_replica_beat(f->st, "b.example.com:7443", 10, &d), &d);
+	store_set_now(f->st, TS_NOW + 20);
+	tu_ok(store_replica_beat(f->st, "[::1]:7443", 1, &d), &d);
+	tu_ok(store_replica_beat(f->st, "10.0.0.5:7443", 20, &d), &d);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.v[0], "10.0.0.5:7443");
+	assert_string_equal(l.v[1], "[::1]:7443");
+	assert_string_equal(l.v[2], "b.example.com:7443");
+	store_id_list_free(&l);
+	/* Each by its own period: the one-second replica is gone first. */
+	store_set_now(f->st, TS_NOW + 24);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0], "10.0.0.5:7443");
+	assert_string_equal(l.v[1], "b.example.com:7443");
+	store_id_list_free(&l);
+	store_set_now(f->st, TS_NOW + 31);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	store_id_list_free(&l);
+	/* A heartbeat refreshes the row rather than adding one. */
+	tu_ok(store_replica_beat(f->st, "b.example.com:7443", 10, &d), &d);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	store_id_list_free(&l);
+	/* Pruning removes the gone ones only. */
+	tu_ok(store_replica_prune(f->st, &removed, &d), &d);
+	assert_int_equal(removed, 1);
+	tu_ok(store_replica_remove(f->st, "10.0.0.5:7443", &d), &d);
+	tu_ok(store_replica_remove(f->st, "10.0.0.5:7443", &d), &d);
+	tu_ok(store_replica_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0], "b.example.com:7443");
+	store_id_list_free(&l);
+	/* Only addresses and periods the store can judge. */
+	assert_int_equal(store_replica_beat(f->st, "no-port", 10, &d),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(d.msg, "replica address"));
+	assert_int_equal(store_replica_beat(f->st, "::1:7443", 10, &d),
+	                 -ERR_INVALID);
+	assert_int_equal(store_replica_beat(f->st, "a.example:1", 0, &d),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(d.msg, "want 1 to 3600"));
+	assert_int_equal(store_replica_remove(f->st, "a b:1", &d),
+	                 -ERR_INVALID);
+}
+
 static void test_store_calls(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -2434,6 +2494,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, ts_setup, ts_teardown)
 	    TS(test_store_calls),
+	    TS(test_store_replicas),
 	    TS(test_store_open_creates_schema),
 	    TS(test_store_open_unknown_backend),
 	    TS(test_store_reopen_keeps_data),

@@ -362,6 +362,8 @@ static const struct ctl_col ctl_status_cols[] = {
     {"DEVICES ACTIVE", "devices.active", 0},
     {"DEVICES REVOKED", "devices.revoked", 0},
     {"DEVICES CONNECTED", "devices.connected", 0},
+    {"REPLICA", "replica", 0},
+    {"REPLICAS", "replicas", 0},
     {NULL, NULL, 0},
 };
 

@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "jsonutil.h"
 #include "rate.h"
+#include "replicas.h"
 
 _Static_assert(STORE_SEALED_MAX == CRYPTO_SEAL_MAX + CRYPTO_SEAL_OVERHEAD,
                "STORE_SEALED_MAX must follow crypto.h");
@@ -2317,6 +2318,70 @@ int store_calls_prune(struct store *st, int64_t before_s, size_t *removed,
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
 	r = st->be->calls_prune(st->h, before_s, removed, d);
+	return store_op_end(st, r, d);
+}
+
+/* ---- Replicas ---- */
+
+static int store_check_replica(const char *address, struct diag *d)
+{
+	struct diag sub;
+
+	diag_clear(&sub);
+	if (replicas_addr_parse(address, NULL, NULL, &sub) != 0)
+		return diag_set(d, ERR_INVALID, 0, 0, "replica address: %s",
+		                sub.msg);
+	return 0;
+}
+
+int store_replica_beat(struct store *st, const char *address, int64_t period_s,
+                       struct diag *d)
+{
+	int64_t now = store_now(st);
+	int r;
+
+	if ((r = store_check_replica(address, d)) != 0)
+		return r;
+	if (period_s < 1 || period_s > 3600)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "replica heartbeat period: %lld s, want 1 to "
+		                "3600",
+		                (long long)period_s);
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->replica_beat(st->h, address, now, now + 3 * period_s, d);
+	return store_op_end(st, r, d);
+}
+
+int store_replica_list(struct store *st, struct store_id_list *out,
+                       struct diag *d)
+{
+	int r;
+
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	r = st->be->replica_list(st->h, store_now(st), REPLICAS_MAX, out, d);
+	return store_read_end(st, r, d);
+}
+
+int store_replica_prune(struct store *st, size_t *removed, struct diag *d)
+{
+	int r;
+
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->replica_prune(st->h, store_now(st), removed, d);
+	return store_op_end(st, r, d);
+}
+
+int store_replica_remove(struct store *st, const char *address, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_replica(address, d)) != 0 ||
+	    (r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->replica_remove(st->h, address, d);
 	return store_op_end(st, r, d);
 }
 

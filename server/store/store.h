@@ -847,6 +847,29 @@ const char *store_call_outcome_name(enum store_call_outcome o);
 int store_call_outcome_parse(const char *s, enum store_call_outcome *out);
 void store_call_list_free(struct store_call_list *l);
 
+/* ---- Replicas (docs/design.md, "Replicas: the agents' side") ---- */
+
+/*
+ * The mcpfleetd replicas sharing this store, each under its agent address
+ * (replicas_addr_parse()) with the time of its last heartbeat and the time
+ * it counts as gone: three of its own heartbeat periods later, so that
+ * replicas with different periods judge each other right. Not copied by
+ * store_copy(): replicas register again when they start.
+ */
+
+/* Records address as alive now, beating every period_s seconds (1..3600),
+ * inserting or refreshing it. */
+int store_replica_beat(struct store *st, const char *address, int64_t period_s,
+                       struct diag *d);
+/* The addresses of the replicas not gone now, sorted, at most REPLICAS_MAX
+ * (free with store_id_list_free()). */
+int store_replica_list(struct store *st, struct store_id_list *out,
+                       struct diag *d);
+/* Removes the replicas gone now. *removed may be NULL. */
+int store_replica_prune(struct store *st, size_t *removed, struct diag *d);
+/* Removes address (a replica stopping); an unknown one is no error. */
+int store_replica_remove(struct store *st, const char *address, struct diag *d);
+
 /* ---- Snapshot: everything a revision is computed from ---- */
 
 struct store_snapshot {
@@ -1082,6 +1105,16 @@ struct store_backend {
 	                  struct store_call_list *out, struct diag *d);
 	int (*calls_prune)(void *h, int64_t before_s, size_t *removed,
 	                   struct diag *d);
+
+	/* gone_at: when the replica counts as gone without another beat. */
+	int (*replica_beat)(void *h, const char *address, int64_t now,
+	                    int64_t gone_at, struct diag *d);
+	/* Those whose gone_at is at or after now; and removing the others. */
+	int (*replica_list)(void *h, int64_t now, size_t limit,
+	                    struct store_id_list *out, struct diag *d);
+	int (*replica_prune)(void *h, int64_t now, size_t *removed,
+	                     struct diag *d);
+	int (*replica_remove)(void *h, const char *address, struct diag *d);
 
 	/* Copying (store_copy(), inside its transactions); a backend that
 	 * is not copied from or to leaves the ones it does not need NULL.

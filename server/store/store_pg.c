@@ -202,6 +202,12 @@ static const char *const store_pg_migrations[] = {
     "ALTER TABLE grants ADD COLUMN tool_rates TEXT;\n"
     "ALTER TABLE devices ADD COLUMN calls_dropped BIGINT NOT NULL\n"
     "  DEFAULT 0;\n",
+    /* 4: the replicas sharing the store, with their last heartbeat. */
+    "CREATE TABLE replicas (\n"
+    "  address TEXT COLLATE \"C\" PRIMARY KEY,\n"
+    "  heartbeat BIGINT NOT NULL,\n"
+    "  gone_at BIGINT NOT NULL\n"
+    ");\n",
 };
 
 #define STORE_PG_NMIGRATIONS                                                   \
@@ -276,6 +282,10 @@ enum store_pg_sq {
 	PQ_CALL_THROUGH,
 	PQ_CALL_LIST,
 	PQ_CALL_PRUNE,
+	PQ_REPLICA_BEAT,
+	PQ_REPLICA_LIST,
+	PQ_REPLICA_PRUNE,
+	PQ_REPLICA_REMOVE,
 	PQ_ADMIN_ADD,
 	PQ_ADMIN_BY_HASH,
 	PQ_ADMIN_LIST,
@@ -491,6 +501,15 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                      " AND ($8::bigint IS NULL OR id < $8::bigint)"
                      " ORDER BY id DESC LIMIT $9::bigint",
     [PQ_CALL_PRUNE] = "DELETE FROM calls WHERE received_at < $1",
+    [PQ_REPLICA_BEAT] =
+	"INSERT INTO replicas (address, heartbeat, gone_at)"
+	" VALUES ($1, $2, $3) ON CONFLICT (address) DO UPDATE"
+	" SET heartbeat = excluded.heartbeat, gone_at = excluded.gone_at",
+    [PQ_REPLICA_LIST] =
+	"SELECT address FROM replicas WHERE gone_at >= $1"
+	" ORDER BY address LIMIT $2",
+    [PQ_REPLICA_PRUNE] = "DELETE FROM replicas WHERE gone_at < $1",
+    [PQ_REPLICA_REMOVE] = "DELETE FROM replicas WHERE address = $1",
     [PQ_DELIVERY_LIST_USER] = "SELECT l.device_id, l.secret_id,"
                               " l.secret_name, l.scope, l.scope_id,"
                               " coalesce(l.scope_name, ''), l.version,"
@@ -2783,6 +2802,82 @@ static int store_pg_calls_prune(void *h, int64_t before_s, size_t *removed,
 	return 0;
 }
 
+/* ---- Replicas ---- */
+
+static int store_pg_replica_beat(void *h, const char *address, int64_t now,
+                                 int64_t gone_at, struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, address);
+	store_pg_arg_int(&a, now);
+	store_pg_arg_int(&a, gone_at);
+	return store_pg_run(h, PQ_REPLICA_BEAT, &a, "replica heartbeat", NULL,
+	                    d);
+}
+
+static int store_pg_replica_list(void *h, int64_t now, size_t limit,
+                                 struct store_id_list *out, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	PGresult *res = NULL;
+	char **v = NULL;
+	size_t n = 0, rows, i;
+	int r;
+
+	store_pg_arg_int(&a, now);
+	store_pg_arg_int(&a, (int64_t)limit);
+	if ((r = store_pg_exec(h, PQ_REPLICA_LIST, &a, "replicas", &res, d)) !=
+	    0)
+		return r;
+	rows = (size_t)PQntuples(res);
+	if (rows > 0 && (v = calloc(rows, sizeof(*v))) == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	for (n = 0; n < rows; n++)
+		if ((v[n] = strdup(PQgetvalue(res, (int)n, 0))) == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+			goto out;
+		}
+	out->v = v;
+	out->n = n;
+	v = NULL;
+	n = 0;
+	r = 0;
+out:
+	PQclear(res);
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return r;
+}
+
+static int store_pg_replica_prune(void *h, int64_t now, size_t *removed,
+                                  struct diag *d)
+{
+	struct store_pg_args a = {0};
+	int64_t n = 0;
+	int r;
+
+	store_pg_arg_int(&a, now);
+	if ((r = store_pg_run(h, PQ_REPLICA_PRUNE, &a, "prune replicas", &n,
+	                      d)) != 0)
+		return r;
+	if (removed != NULL)
+		*removed = (size_t)n;
+	return 0;
+}
+
+static int store_pg_replica_remove(void *h, const char *address, struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, address);
+	return store_pg_run(h, PQ_REPLICA_REMOVE, &a, "remove replica", NULL,
+	                    d);
+}
+
 /* ---- Admin tokens ---- */
 
 static int store_pg_admin_token_add(void *h, const char *name,
@@ -3176,6 +3271,10 @@ const struct store_backend store_backend_pg = {
     .call_through = store_pg_call_through,
     .calls_list = store_pg_calls_list,
     .calls_prune = store_pg_calls_prune,
+    .replica_beat = store_pg_replica_beat,
+    .replica_list = store_pg_replica_list,
+    .replica_prune = store_pg_replica_prune,
+    .replica_remove = store_pg_replica_remove,
     .admin_token_add = store_pg_admin_token_add,
     .admin_token_get = store_pg_admin_token_get,
     .admin_token_list = store_pg_admin_token_list,

@@ -196,6 +196,13 @@ static const char *const store_sqlite_migrations[] = {
     "ALTER TABLE grants ADD COLUMN tool_rates TEXT;\n"
     "ALTER TABLE devices ADD COLUMN calls_dropped INTEGER NOT NULL\n"
     "  DEFAULT 0;\n",
+    /* 4: the replicas sharing the store, by agent address, with their
+     * last heartbeat and when they count as gone (Unix seconds). */
+    "CREATE TABLE replicas (\n"
+    "  address TEXT PRIMARY KEY,\n"
+    "  heartbeat INTEGER NOT NULL,\n"
+    "  gone_at INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -276,6 +283,10 @@ enum store_sqlite_sq {
 	SQ_CALL_THROUGH,
 	SQ_CALL_LIST,
 	SQ_CALL_PRUNE,
+	SQ_REPLICA_BEAT,
+	SQ_REPLICA_LIST,
+	SQ_REPLICA_PRUNE,
+	SQ_REPLICA_REMOVE,
 	SQ_ADMIN_ADD,
 	SQ_ADMIN_BY_HASH,
 	SQ_ADMIN_LIST,
@@ -485,6 +496,15 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                      " AND (?8 IS NULL OR id < ?8)"
                      " ORDER BY id DESC LIMIT ?9",
     [SQ_CALL_PRUNE] = "DELETE FROM calls WHERE received_at < ?1",
+    [SQ_REPLICA_BEAT] =
+	"INSERT INTO replicas (address, heartbeat, gone_at)"
+	" VALUES (?1, ?2, ?3) ON CONFLICT (address) DO UPDATE"
+	" SET heartbeat = excluded.heartbeat, gone_at = excluded.gone_at",
+    [SQ_REPLICA_LIST] =
+	"SELECT address FROM replicas WHERE gone_at >= ?1"
+	" ORDER BY address LIMIT ?2",
+    [SQ_REPLICA_PRUNE] = "DELETE FROM replicas WHERE gone_at < ?1",
+    [SQ_REPLICA_REMOVE] = "DELETE FROM replicas WHERE address = ?1",
     [SQ_DELIVERY_LIST_USER] = "SELECT l.device_id, l.secret_id,"
                               " l.secret_name, l.scope, l.scope_id,"
                               " ifnull(l.scope_name, ''), l.version,"
@@ -2799,6 +2819,103 @@ static int store_sqlite_calls_prune(void *h, int64_t before_s, size_t *removed,
 	return 0;
 }
 
+/* ---- Replicas ---- */
+
+static int store_sqlite_replica_beat(void *h, const char *address, int64_t now,
+                                     int64_t gone_at, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_REPLICA_BEAT, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, address);
+	store_sqlite_bind_int(db, s, 2, now);
+	store_sqlite_bind_int(db, s, 3, gone_at);
+	r = store_sqlite_step(db, s, "replica heartbeat", d);
+	store_sqlite_done(s);
+	return r < 0 ? r : 0;
+}
+
+static int store_sqlite_replica_list(void *h, int64_t now, size_t limit,
+                                     struct store_id_list *out, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	char **v = NULL, **nv, *addr;
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_REPLICA_LIST, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, now);
+	store_sqlite_bind_int(db, s, 2, (int64_t)limit);
+	while ((r = store_sqlite_step(db, s, "replicas", d)) == 1) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				r = diag_set(d, ERR_NOMEM, 0, 0,
+				             "out of memory");
+				goto out;
+			}
+			v = nv;
+		}
+		if (store_sqlite_col_str(s, 0, &addr) != 0 || addr == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+			goto out;
+		}
+		v[n++] = addr;
+	}
+	if (r < 0)
+		goto out;
+	out->v = v;
+	out->n = n;
+	v = NULL;
+	n = 0;
+	r = 0;
+out:
+	store_sqlite_done(s);
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return r;
+}
+
+static int store_sqlite_replica_prune(void *h, int64_t now, size_t *removed,
+                                      struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_REPLICA_PRUNE, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, now);
+	r = store_sqlite_step(db, s, "prune replicas", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	if (removed != NULL)
+		*removed = (size_t)sqlite3_changes(db->db);
+	return 0;
+}
+
+static int store_sqlite_replica_remove(void *h, const char *address,
+                                       struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_REPLICA_REMOVE, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, address);
+	r = store_sqlite_step(db, s, "remove replica", d);
+	store_sqlite_done(s);
+	return r < 0 ? r : 0;
+}
+
 /* ---- Admin tokens ---- */
 
 static int store_sqlite_admin_token_add(void *h, const char *name,
@@ -3229,6 +3346,10 @@ const struct store_backend store_backend_sqlite = {
     .call_through = store_sqlite_call_through,
     .calls_list = store_sqlite_calls_list,
     .calls_prune = store_sqlite_calls_prune,
+    .replica_beat = store_sqlite_replica_beat,
+    .replica_list = store_sqlite_replica_list,
+    .replica_prune = store_sqlite_replica_prune,
+    .replica_remove = store_sqlite_replica_remove,
     .admin_token_add = store_sqlite_admin_token_add,
     .admin_token_get = store_sqlite_admin_token_get,
     .admin_token_list = store_sqlite_admin_token_list,
