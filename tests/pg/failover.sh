@@ -10,7 +10,7 @@
 #   tests/pg/cluster.sh tests/pg/failover.sh mcpfleetd mcpfleetctl mcpfleet
 #
 # Replica 2's data directory holds copies of replica 1's shared key files
-# (the fleet CA and its key, the signing key and the master key) and of
+# (the fleet CA and its key, the signing, master and audit keys) and of
 # mcpfleetd.conf, which names the shared store, and a server key and
 # certificate of its own, issued here by the fleet CA with openssl: the
 # agent must accept any certificate of the fleet CA that names the host it
@@ -86,7 +86,7 @@ sed -n '/first admin token/{n;p}' "$dir/init.out" | tr -d ' \n' >"$dir/admin.tok
 echo "replica_heartbeat = 1" >>"$dir/r1/mcpfleetd.conf"
 # Replica 2 shares the key material and the store (see the header).
 mkdir -m 0700 "$dir/r2"
-for f in ca.crt ca.key signer.key master.key mcpfleetd.conf; do
+for f in ca.crt ca.key signer.key master.key audit.key mcpfleetd.conf; do
 	cp -p "$dir/r1/$f" "$dir/r2/$f" || die "cannot copy $f"
 done
 command -v openssl >/dev/null || die "no openssl command (apt-get install openssl)"
