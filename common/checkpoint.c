@@ -115,8 +115,8 @@ static int checkpoint_str(const json_t *doc, const char *key, const char **out,
 static int checkpoint_hash(const json_t *doc, const char *key, bool empty_ok,
                            char out[CRYPTO_HEX_LEN + 1], struct diag *d)
 {
-	const char *s;
-	size_t len, i;
+	const char *s = NULL;
+	size_t len = 0, i;
 	int r;
 
 	if ((r = checkpoint_str(doc, key, &s, &len, d)) != 0)
@@ -146,9 +146,9 @@ int checkpoint_from_json(json_t *doc, struct checkpoint *out, struct diag *d)
 	    "at",        "signer_key_id", "signer_public_key",
 	    "signature"};
 	struct checkpoint cp;
-	const char *key, *s;
+	const char *key, *s = NULL;
 	json_t *v;
-	size_t len, i;
+	size_t len = 0, i;
 	int r;
 
 	memset(&cp, 0, sizeof(cp));
