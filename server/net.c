@@ -40,7 +40,7 @@
 
 #define NET_DEFAULT_ADDRESS "127.0.0.1"
 #define NET_CHUNK           16384 /* response body bytes per write */
-#define NET_RX_KEEP         16384 /* reassembly memory kept between messages */
+#define NET_AGENT_RX        1024  /* lws' receive buffer per agent connection */
 #define NET_DISCARD_FACTOR  4     /* 413: drain bodies up to 4 x max_body */
 #define NET_LOG_LINE        512
 #define NET_KEEPALIVE_TICK  LWS_US_PER_SEC /* the keepalive sweep */
@@ -600,10 +600,9 @@ static int net_conn_receive(struct net *net, struct lws *wsi,
 		return 0;
 	if (net->cb.on_message != NULL)
 		net->cb.on_message(net->cb.arg, c, c->rx.data, c->rx.len);
-	if (c->rx.cap > NET_RX_KEEP)
-		buf_free(&c->rx);
-	else
-		buf_reset(&c->rx);
+	/* Messages in pieces are rare (a sync report): the memory goes with
+	 * them rather than stay with every idle connection. */
+	buf_free(&c->rx);
 	return 0;
 }
 
@@ -1819,10 +1818,13 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	net->ca_pem = cfg->ca_pem;
 	net->ca_len = cfg->ca_len;
 
-	/* lws reads the rx chunk size and the per-session size from here;
-	 * the agent port gets lws' default 4 KiB receive buffer, which it
-	 * allocates for every connection. */
+	/* lws reads the rx chunk size and the per-session size from here.
+	 * It allocates the receive buffer for every connection and keeps it
+	 * while the connection lasts: on the agent port 1 KiB rather than
+	 * its default 4 KiB (a larger message arrives in pieces that
+	 * net_conn_receive() puts together). */
 	net->agent_protocols[0].name = NET_SUBPROTOCOL;
+	net->agent_protocols[0].rx_buffer_size = NET_AGENT_RX;
 	net->agent_protocols[0].callback = net_agent_cb;
 	net->agent_protocols[0].per_session_data_size = sizeof(struct net_conn);
 	net->api_protocols[0].name = "http";
