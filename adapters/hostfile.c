@@ -83,7 +83,10 @@ struct hostfile_doc {
 /* The entries the host should hold, rendered. */
 struct hostfile_want {
 	const char *name;
-	json_t *entry;
+	json_t *entry; /* NULL when known */
+	const char
+	    *input; /* its inputs' hex (struct hostfile_input), or NULL */
+	bool known; /* as written (its inputs recorded, the file unchanged) */
 };
 
 const char *plan_op_name(enum plan_op op)
@@ -703,6 +706,145 @@ static int hostfile_source_digest(const struct server *s,
 	return r;
 }
 
+/* The inputs' hash of one string (NULL apart from ""). */
+static int hostfile_in_str(mbedtls_sha256_context *ctx, const char *v)
+{
+	uint64_t n = v != NULL ? (uint64_t)strlen(v) + 1 : 0;
+	int r = mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+	                                  sizeof(n));
+
+	if (v != NULL)
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)v,
+		                               (size_t)n);
+	return r;
+}
+
+static int hostfile_in_u64(mbedtls_sha256_context *ctx, uint64_t v)
+{
+	return mbedtls_sha256_update_ret(ctx, (const unsigned char *)&v,
+	                                 sizeof(v));
+}
+
+static int hostfile_in_strv(mbedtls_sha256_context *ctx, const struct strv *v)
+{
+	size_t i;
+	int r = hostfile_in_u64(ctx, v->n);
+
+	for (i = 0; i < v->n; i++)
+		r |= hostfile_in_str(ctx, v->v[i]);
+	return r;
+}
+
+static int hostfile_in_kv(mbedtls_sha256_context *ctx, const struct kvlist *l)
+{
+	size_t i;
+	int r = hostfile_in_u64(ctx, l->n);
+
+	for (i = 0; i < l->n; i++)
+		r |= hostfile_in_str(ctx, l->v[i].key) |
+		     hostfile_in_str(ctx, l->v[i].value);
+	return r;
+}
+
+static int hostfile_in_rate(mbedtls_sha256_context *ctx, struct rate rate)
+{
+	return hostfile_in_u64(ctx, rate.count) |
+	       hostfile_in_u64(ctx, rate.per_secs);
+}
+
+#if defined(__LP64__)
+/* Every field of struct server is hashed below: one added there must be
+ * added here too (then this size follows). */
+_Static_assert(sizeof(struct server) == 192,
+               "struct server changed: hash the new field in "
+               "hostfile_input_of()");
+#endif
+
+/* The inputs of one server (struct hostfile_input). */
+static int hostfile_input_of(const struct server *s, const char *version,
+                             struct hostfile_input *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	mbedtls_sha256_context ctx;
+	unsigned char md[32];
+	size_t i;
+	int r = 0;
+
+	out->hex[0] = '\0';
+	if (hostfile_has_vars(s) || s->secrets.n > 0)
+		return 0;
+	mbedtls_sha256_init(&ctx);
+	r |= mbedtls_sha256_starts_ret(&ctx, 0);
+	r |= hostfile_in_str(&ctx, version);
+	r |= hostfile_in_str(&ctx, s->name);
+	r |= hostfile_in_u64(&ctx, (uint64_t)s->transport);
+	r |= hostfile_in_u64(&ctx, (uint64_t)s->origin);
+	r |= hostfile_in_str(&ctx, s->command);
+	r |= hostfile_in_strv(&ctx, &s->args);
+	r |= hostfile_in_kv(&ctx, &s->env);
+	r |= hostfile_in_str(&ctx, s->url);
+	r |= hostfile_in_kv(&ctx, &s->headers);
+	r |= hostfile_in_u64(&ctx, s->has_hosts);
+	r |= hostfile_in_strv(&ctx, &s->hosts);
+	r |= hostfile_in_u64(&ctx, s->disabled);
+	r |= hostfile_in_strv(&ctx, &s->tools_allow);
+	r |= hostfile_in_strv(&ctx, &s->tools_deny);
+	r |= hostfile_in_u64(&ctx, (uint64_t)s->via);
+	r |= hostfile_in_rate(&ctx, s->rate);
+	r |= hostfile_in_u64(&ctx, s->tool_rates.n);
+	for (i = 0; i < s->tool_rates.n; i++)
+		r |= hostfile_in_str(&ctx, s->tool_rates.v[i].tools) |
+		     hostfile_in_rate(&ctx, s->tool_rates.v[i].rate);
+	r |= mbedtls_sha256_finish_ret(&ctx, md);
+	mbedtls_sha256_free(&ctx);
+	if (r != 0)
+		return -ERR_CRYPTO;
+	for (i = 0; i < HOSTFILE_INPUT_HEX / 2; i++) {
+		out->hex[2 * i] = digits[md[i] >> 4];
+		out->hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	out->hex[HOSTFILE_INPUT_HEX] = '\0';
+	return 0;
+}
+
+int hostfile_inputs(const struct server *servers, size_t n, const char *version,
+                    struct hostfile_input *out)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if ((r = hostfile_input_of(
+		         &servers[i],
+		         version != NULL ? version : HOSTFILE_RENDER_VERSION,
+		         &out[i])) != 0)
+			return r;
+	return 0;
+}
+
+/*
+ * True when prev records the entry name as written from input (hex):
+ * *at, where the last lookup left off, makes the usual case (prev's names
+ * in the order of the servers) one comparison.
+ */
+static bool hostfile_input_was(const struct host_state *prev, size_t *at,
+                               const char *name, const char *input)
+{
+	size_t i, k, n = prev->managed.n;
+
+	if (prev->inputs == NULL || input == NULL)
+		return false;
+	for (k = 0; k < n; k++) {
+		i = (*at + k) % n;
+		if (strcmp(prev->managed.v[i], name) != 0)
+			continue;
+		*at = i + 1;
+		return memcmp(prev->inputs + i * HOSTFILE_INPUT_HEX, input,
+		              HOSTFILE_INPUT_HEX) == 0;
+	}
+	return false;
+}
+
 static const char *hostfile_written(const struct host_state *st,
                                     const char *name)
 {
@@ -773,12 +915,13 @@ static int hostfile_warn_filters(struct host_plan *p, const struct adapter *a,
 
 static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
                            const struct server *servers, size_t nservers,
+                           const struct hostfile_input *inputs, bool trust,
                            const struct host_state *prev,
                            struct hostfile_want *want, size_t *nwant,
                            struct hostfile_skip *skips, size_t *nskips)
 {
 	const struct adapter *a = p->adapter;
-	size_t i;
+	size_t i, at = 0;
 	int r;
 
 	*nwant = 0;
@@ -798,6 +941,20 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 			         "disabled (%s has no disabled flag)",
 			         a->name)) != 0)
 				return r;
+			continue;
+		}
+		want[*nwant].input =
+		    inputs[i].hex[0] != '\0' ? inputs[i].hex : NULL;
+		if (trust && hostfile_input_was(prev, &at, s->name,
+		                                want[*nwant].input)) {
+			/* Written from these very inputs, in a file that is
+			 * as written: the entry is what a render would give. */
+			if ((r = hostfile_warn_filters(p, a, s)) != 0)
+				return r;
+			want[*nwant].name = s->name;
+			want[*nwant].entry = NULL;
+			want[*nwant].known = true;
+			(*nwant)++;
 			continue;
 		}
 		r = render_resolve_for(a, s, env, &resolved, &d);
@@ -858,6 +1015,7 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 		}
 		want[*nwant].name = s->name;
 		want[*nwant].entry = entry;
+		want[*nwant].known = false;
 		(*nwant)++;
 	}
 	return 0;
@@ -949,7 +1107,8 @@ static int hostfile_hash_json(mbedtls_sha256_context *ctx, const json_t *v)
 /*
  * Digest of what a file should hold: the render version, the host, the
  * path and every wanted entry, each hashed once per plan (hostfile_digest
- * takes it twice). Returns 0 or -ERR_CRYPTO.
+ * takes it twice): by its inputs when it has them (the render version is
+ * in those), else as rendered. Returns 0 or -ERR_CRYPTO.
  */
 static int hostfile_want_digest(const struct adapter *a, const char *path,
                                 const struct hostfile_want *want, size_t nwant,
@@ -969,10 +1128,18 @@ static int hostfile_want_digest(const struct adapter *a, const char *path,
 	r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)path,
 	                               strlen(path) + 1);
 	for (i = 0; i < nwant && r == 0; i++) {
+		unsigned char tag = want[i].input != NULL ? 'i' : 'j';
+
 		r |= mbedtls_sha256_update_ret(
 		    &ctx, (const unsigned char *)want[i].name,
 		    strlen(want[i].name) + 1);
-		r |= hostfile_hash_json(&ctx, want[i].entry);
+		r |= mbedtls_sha256_update_ret(&ctx, &tag, 1);
+		if (want[i].input != NULL)
+			r |= mbedtls_sha256_update_ret(
+			    &ctx, (const unsigned char *)want[i].input,
+			    HOSTFILE_INPUT_HEX);
+		else
+			r |= hostfile_hash_json(&ctx, want[i].entry);
 	}
 	r |= mbedtls_sha256_finish_ret(&ctx, md);
 	mbedtls_sha256_free(&ctx);
@@ -1052,6 +1219,15 @@ static bool hostfile_stamp_matches(const struct host_stamp *s,
 	       s->ctime_ns == now.ctime_ns;
 }
 
+/* True when two stamps are the same file as it was (digests aside). */
+static bool hostfile_stamp_same(const struct host_stamp *a,
+                                const struct host_stamp *b)
+{
+	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	       a->ctime_ns == b->ctime_ns;
+}
+
 static int hostfile_state_copy(const struct host_state *src,
                                struct host_state *dst)
 {
@@ -1068,6 +1244,8 @@ static int hostfile_state_copy(const struct host_state *src,
 		if ((r = kvlist_push(&dst->written, src->written.v[i].key,
 		                     src->written.v[i].value)) != 0)
 			return r;
+	if (src->inputs != NULL && (dst->inputs = strdup(src->inputs)) == NULL)
+		return -ERR_NOMEM;
 	dst->created_container = src->created_container;
 	dst->created_file = src->created_file;
 	dst->stamp = src->stamp;
@@ -1101,7 +1279,14 @@ struct hostfile_run {
 	size_t nedits;
 	struct diag d;
 	unsigned char wmd[32]; /* hostfile_want_digest() */
+	bool trusted;          /* some wanted entries are known (as written) */
+	struct buf inputs;     /* p->after.inputs in the making */
+	bool any_input;        /* inputs holds a digest, not only '-' */
 };
+
+/* The plan trusted prev's stamp, and the file turned out not to have it:
+ * plan again, rendering every entry. */
+#define HOSTFILE_DISTRUST 2
 
 /* The whole text p writes, as a new string (a rare need: the writer writes
  * the splice's pieces). The file's text when p changes nothing. */
@@ -1214,6 +1399,10 @@ static int hostfile_phase_read(struct hostfile_run *run)
 	}
 	r = fileio_read(p->loc.path, HOSTFILE_MAX_SIZE, &p->old_text,
 	                &p->old_len);
+	/* The known entries are as written only in the very file written. */
+	if (run->trusted &&
+	    (r != 0 || !hostfile_stamp_same(&p->read_stamp, &run->prev->stamp)))
+		return r == -ERR_NOMEM ? r : HOSTFILE_DISTRUST;
 	if (r == -ERR_NOENT) {
 		p->old_exists = false;
 		p->read = true;
@@ -1289,6 +1478,23 @@ static int hostfile_edit_push(struct hostfile_run *run, const char *name,
 	return 0;
 }
 
+/* Records name as ours once the plan is applied, with the inputs its entry
+ * is rendered from (NULL: none). */
+static int hostfile_managed_push(struct hostfile_run *run, const char *name,
+                                 const char *input)
+{
+	int r;
+
+	if ((r = strv_push(&run->p->after.managed, name)) != 0)
+		return r;
+	if (input != NULL) {
+		run->any_input = true;
+		return buf_append(&run->inputs, input, HOSTFILE_INPUT_HEX);
+	}
+	return buf_append(&run->inputs, "--------------------------------",
+	                  HOSTFILE_INPUT_HEX);
+}
+
 /* The adds and updates of what the host should hold. */
 static int hostfile_phase_wanted(struct hostfile_run *run)
 {
@@ -1301,6 +1507,18 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 		bool exists = strset_has(&run->inset, name);
 		bool ours = strset_has(&run->ours, name);
 
+		if (run->want[i].known) {
+			/* Ours and in the file, as it was written (else the
+			 * file is not what prev says: plan it afresh). */
+			if (!exists || !ours)
+				return HOSTFILE_DISTRUST;
+			if ((r = hostfile_managed_push(
+			         run, name, run->want[i].input)) != 0 ||
+			    (r = hostfile_item(p, name, PLAN_UNCHANGED,
+			                       NULL)) != 0)
+				return r;
+			continue;
+		}
 		if (exists && !ours && run->t->list) {
 			/* The user's own rule, the same as ours: in force,
 			 * and left to them. */
@@ -1323,7 +1541,8 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 				return r;
 			continue;
 		}
-		if ((r = strv_push(&p->after.managed, name)) != 0)
+		if ((r = hostfile_managed_push(run, name,
+		                               run->want[i].input)) != 0)
 			return r;
 		if (exists) {
 			bool same;
@@ -1381,7 +1600,7 @@ static int hostfile_phase_removed(struct hostfile_run *run)
 
 		if (ours && run->skips[i].held) {
 			/* Left in the file as it is, and still ours. */
-			if ((r = strv_push(&p->after.managed, name)) != 0 ||
+			if ((r = hostfile_managed_push(run, name, NULL)) != 0 ||
 			    (r = hostfile_item(p, name, PLAN_HELD,
 			                       run->skips[i].reason)) != 0)
 				return r;
@@ -1477,6 +1696,7 @@ static int hostfile_plan_file(struct host_plan *p,
                               const struct host_plan *base)
 {
 	struct hostfile_run run = {.p = p,
+	                           .inputs = BUF_INIT,
 	                           .t = t,
 	                           .prev = prev,
 	                           .base = base,
@@ -1484,9 +1704,12 @@ static int hostfile_plan_file(struct host_plan *p,
 	                           .nwant = nwant,
 	                           .skips = skips,
 	                           .nskips = nskips};
+	size_t i;
 	int r;
 
 	diag_clear(&run.d);
+	for (i = 0; i < nwant; i++)
+		run.trusted |= want[i].known;
 	if ((r = strset_init(&run.ours, prev->managed.v, prev->managed.n)) ==
 	        0 &&
 	    (r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
@@ -1502,7 +1725,14 @@ static int hostfile_plan_file(struct host_plan *p,
 		    (r = hostfile_named(&run)) == 0 &&
 		    (r = hostfile_phase_removed(&run)) == 0)
 			r = hostfile_phase_text(&run);
+		if (r == 0 && run.any_input) {
+			free(p->after.inputs);
+			if ((p->after.inputs = buf_steal(&run.inputs, NULL)) ==
+			    NULL)
+				r = -ERR_NOMEM;
+		}
 	}
+	buf_free(&run.inputs);
 	hostfile_doc_free(&run.doc);
 	strset_clear(&run.inset);
 	strset_clear(&run.ours);
@@ -1705,9 +1935,18 @@ static int hostfile_filters_settle(struct host_plan *p,
 	return 0;
 }
 
-int hostfile_plan(const struct adapter *a, const struct host_env *env,
-                  const struct server *servers, size_t nservers,
-                  const struct host_state *prev, struct host_plan *out)
+/*
+ * Plans one host. With trust, prev's stamp was the file's a moment ago:
+ * entries recorded with the same inputs are taken as written (the read
+ * then checks that stamp again: HOSTFILE_DISTRUST, nothing in *out, when
+ * the file is not the one written).
+ */
+static int hostfile_plan_once(const struct adapter *a,
+                              const struct host_env *env,
+                              const struct server *servers, size_t nservers,
+                              const struct hostfile_input *inputs, bool trust,
+                              const struct host_state *prev,
+                              struct host_plan *out)
 {
 	static const struct host_state none = {0};
 	const struct hostfile_target t = {a->format, a->key_path, a->key_depth,
@@ -1751,8 +1990,15 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 		r = -ERR_NOMEM;
 		goto out;
 	}
-	if ((r = hostfile_wanted(&p, env, servers, nservers, prev, want, &nwant,
-	                         skips, &nskips)) != 0 ||
+	if (trust) {
+		struct stat st;
+
+		trust = prev->stamp.valid && prev->inputs != NULL &&
+		        stat(p.loc.path, &st) == 0 &&
+		        hostfile_stamp_matches(&prev->stamp, &st);
+	}
+	if ((r = hostfile_wanted(&p, env, servers, nservers, inputs, trust,
+	                         prev, want, &nwant, skips, &nskips)) != 0 ||
 	    (r = hostfile_plan_file(&p, &t, want, nwant, skips, nskips, prev,
 	                            NULL)) != 0)
 		goto out;
@@ -1788,6 +2034,39 @@ out:
 	}
 	*out = p;
 	return 0;
+}
+
+int hostfile_plan_inputs(const struct adapter *a, const struct host_env *env,
+                         const struct server *servers, size_t nservers,
+                         const struct hostfile_input *inputs,
+                         const struct host_state *prev, struct host_plan *out)
+{
+	struct hostfile_input *own = NULL;
+	int r;
+
+	if (inputs == NULL && nservers > 0) {
+		if ((own = calloc(nservers, sizeof(*own))) == NULL)
+			return -ERR_NOMEM;
+		if ((r = hostfile_inputs(servers, nservers, NULL, own)) != 0) {
+			free(own);
+			return r;
+		}
+		inputs = own;
+	}
+	r = hostfile_plan_once(a, env, servers, nservers, inputs, true, prev,
+	                       out);
+	if (r == HOSTFILE_DISTRUST)
+		r = hostfile_plan_once(a, env, servers, nservers, inputs, false,
+		                       prev, out);
+	free(own);
+	return r;
+}
+
+int hostfile_plan(const struct adapter *a, const struct host_env *env,
+                  const struct server *servers, size_t nservers,
+                  const struct host_state *prev, struct host_plan *out)
+{
+	return hostfile_plan_inputs(a, env, servers, nservers, NULL, prev, out);
 }
 
 char *hostfile_backup_path(const char *path)
@@ -2009,6 +2288,8 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 	if ((a->path == NULL) != (b->path == NULL) ||
 	    (a->path != NULL && strcmp(a->path, b->path) != 0) ||
 	    a->managed.n != b->managed.n || a->written.n != b->written.n ||
+	    (a->inputs == NULL) != (b->inputs == NULL) ||
+	    (a->inputs != NULL && strcmp(a->inputs, b->inputs) != 0) ||
 	    a->created_container != b->created_container ||
 	    a->created_file != b->created_file ||
 	    a->stamp.valid != b->stamp.valid)
@@ -2045,6 +2326,7 @@ void host_state_clear(struct host_state *s)
 	if (s == NULL)
 		return;
 	free(s->path);
+	free(s->inputs);
 	strv_clear(&s->managed);
 	kvlist_clear(&s->written);
 	host_state_clear(s->filters);

@@ -82,6 +82,17 @@ static int state_host_parse(const char *id, const json_t *o,
 				goto fail;
 		}
 	}
+	v = json_object_get(o, "inputs");
+	/* A hint, as the stamp is: one that does not fit is none. */
+	if (json_is_string(v) &&
+	    json_string_length(v) == hs.managed.n * HOSTFILE_INPUT_HEX &&
+	    strspn(json_string_value(v), "0123456789abcdef-") ==
+	        json_string_length(v) &&
+	    hs.managed.n > 0 &&
+	    (hs.inputs = strdup(json_string_value(v))) == NULL) {
+		r = -ERR_NOMEM;
+		goto fail;
+	}
 	hs.created_container =
 	    json_is_true(json_object_get(o, "created_container"));
 	hs.created_file = json_is_true(json_object_get(o, "created_file"));
@@ -224,6 +235,9 @@ static json_t *state_host_json(const struct host_state *hs)
 		if (w != NULL)
 			bad |= json_object_set_new(o, "written", w);
 	}
+	if (hs->inputs != NULL)
+		bad |=
+		    json_object_set_new(o, "inputs", json_string(hs->inputs));
 	bad |= json_object_set_new(o, "created_container",
 	                           json_boolean(hs->created_container));
 	bad |= json_object_set_new(o, "created_file",
