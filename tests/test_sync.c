@@ -792,9 +792,10 @@ static void test_sync_known_entries_and_edits(void **state)
 	free(t);
 	/* Inputs one digit short: ignored, the plan is a full one. */
 	t = sandbox_read(sb, ".mcpfleet/state.json");
-	assert_non_null(at = strstr(t, "\"inputs\": \""));
-	at += strlen("\"inputs\": \"");
-	memmove(at, at + 1, strlen(at + 1) + 1);
+	assert_non_null(at = strstr(t, "\"inputs\": ["));
+	/* The table's first string, one digit fewer. */
+	assert_non_null(at = strchr(at + strlen("\"inputs\": ["), '"'));
+	memmove(at + 1, at + 2, strlen(at + 2) + 1);
 	sandbox_file(sb, ".mcpfleet/state.json", t);
 	free(t);
 	t = sandbox_read(sb, ".cursor/mcp.json");
