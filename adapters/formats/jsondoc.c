@@ -260,6 +260,24 @@ static uint64_t jdoc_swar_special(uint64_t w)
 	       highs;
 }
 
+/* True for the byte after a backslash of a two-byte escape (\n, ...). */
+static inline bool jdoc_simple_escape(unsigned c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '/':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't':
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Validates the escape at *qp (the backslash) and moves past it. */
 static int jdoc_scan_escape(struct jdoc_parser *jp, const unsigned char **qp)
 {
@@ -340,9 +358,15 @@ static int jdoc_scan_string(struct jdoc_parser *jp, size_t *pp, bool *escaped)
 		if (c == '"')
 			break;
 		if (c == '\\') {
+			/* The common escapes here, the rest (and every error)
+			 * in jdoc_scan_escape. */
+			esc = true;
+			if (end - q >= 2 && jdoc_simple_escape(q[1])) {
+				q += 2;
+				continue;
+			}
 			if ((r = jdoc_scan_escape(jp, &q)) != 0)
 				return r;
-			esc = true;
 		} else if (c < 0x20) {
 			return jdoc_fail(jp, (size_t)(q - s), ERR_PARSE,
 			                 "control character U+%04X in a string "
@@ -423,16 +447,27 @@ static int jdoc_skip_comment(struct jdoc_parser *jp, size_t *pp)
 	return 0;
 }
 
-/* Skips whitespace and, in JSONC, comments. */
-static int jdoc_skip(struct jdoc_parser *jp, size_t *pp)
+/* jdoc_skip past its first byte: runs of blanks, eight spaces at a time
+ * (the indentation of pretty-printed files). */
+static int jdoc_skip_run(struct jdoc_parser *jp, size_t *pp)
 {
+	const uint64_t spaces = 0x2020202020202020ull;
 	const unsigned char *s = jp->s;
 	size_t p = *pp, n = jp->len;
+	uint64_t w;
 	int r;
 
 	for (;;) {
-		while (p < n && jdoc_is_ws(s[p]))
+		for (;;) {
+			while (p < n && jdoc_is_ws(s[p]) && s[p] != ' ')
+				p++;
+			while (n - p >= 8 &&
+			       (memcpy(&w, s + p, 8), w == spaces))
+				p += 8;
+			if (p >= n || !jdoc_is_ws(s[p]))
+				break;
 			p++;
+		}
 		if (p >= n || s[p] != '/')
 			break;
 		if ((r = jdoc_skip_comment(jp, &p)) != 0)
@@ -440,6 +475,19 @@ static int jdoc_skip(struct jdoc_parser *jp, size_t *pp)
 	}
 	*pp = p;
 	return 0;
+}
+
+/* Skips whitespace and, in JSONC, comments: nothing to do, most often. */
+static inline int jdoc_skip(struct jdoc_parser *jp, size_t *pp)
+{
+	unsigned c;
+
+	if (*pp >= jp->len)
+		return 0;
+	c = jp->s[*pp];
+	if (!jdoc_is_ws(c) && c != '/')
+		return 0;
+	return jdoc_skip_run(jp, pp);
 }
 
 /*
