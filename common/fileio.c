@@ -27,13 +27,16 @@ static char *fileio_buffer(size_t cap)
 {
 	void *p;
 
-	if (cap < FILEIO_HUGE)
+	size_t whole = (cap + FILEIO_HUGE - 1) & ~(FILEIO_HUGE - 1);
+
+	if (cap < FILEIO_HUGE || whole < cap)
 		return malloc(cap);
-	if (posix_memalign(&p, FILEIO_HUGE, cap) != 0)
+	/* Whole huge pages: the tail too is one page fault. */
+	if (posix_memalign(&p, FILEIO_HUGE, whole) != 0)
 		return NULL;
 #ifdef MADV_HUGEPAGE
 	/* Only advice: without it the pages are the usual ones. */
-	(void)madvise(p, cap & ~(FILEIO_HUGE - 1), MADV_HUGEPAGE);
+	(void)madvise(p, whole, MADV_HUGEPAGE);
 #endif
 	return p;
 }
