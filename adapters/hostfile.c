@@ -1219,6 +1219,118 @@ static bool hostfile_stamp_matches(const struct host_stamp *s,
 	       s->ctime_ns == now.ctime_ns;
 }
 
+/*
+ * The digest of a file's text (struct host_stamp.text): MurmurHash3's
+ * 128-bit mixing over 16-byte blocks, the length folded in at the end. Not
+ * a cryptographic hash: it tells the text the sync left from an edited one
+ * (only someone who can write the file could make two collide, and they
+ * can write the file), at the speed of a copy of it.
+ */
+struct hostfile_th {
+	uint64_t h1, h2, len;
+	unsigned char tail[16];
+	size_t ntail;
+};
+
+static uint64_t hostfile_rotl(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t hostfile_fmix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+static void hostfile_th_block(struct hostfile_th *t, const unsigned char *b)
+{
+	const uint64_t c1 = 0x87c37b91114253d5ull, c2 = 0x4cf5ad432745937full;
+	uint64_t k1, k2;
+
+	memcpy(&k1, b, 8);
+	memcpy(&k2, b + 8, 8);
+	k1 *= c1;
+	k1 = hostfile_rotl(k1, 31);
+	k1 *= c2;
+	t->h1 ^= k1;
+	t->h1 = hostfile_rotl(t->h1, 27) + t->h2;
+	t->h1 = t->h1 * 5 + 0x52dce729;
+	k2 *= c2;
+	k2 = hostfile_rotl(k2, 33);
+	k2 *= c1;
+	t->h2 ^= k2;
+	t->h2 = hostfile_rotl(t->h2, 31) + t->h1;
+	t->h2 = t->h2 * 5 + 0x38495ab5;
+}
+
+static void hostfile_th_update(struct hostfile_th *t, const void *data,
+                               size_t n)
+{
+	const unsigned char *q = data;
+	size_t k;
+
+	if (n == 0)
+		return;
+	t->len += n;
+	if (t->ntail > 0) {
+		k = 16 - t->ntail < n ? 16 - t->ntail : n;
+		memcpy(t->tail + t->ntail, q, k);
+		t->ntail += k;
+		q += k;
+		n -= k;
+		if (t->ntail < 16)
+			return;
+		hostfile_th_block(t, t->tail);
+		t->ntail = 0;
+	}
+	for (; n >= 16; q += 16, n -= 16)
+		hostfile_th_block(t, q);
+	memcpy(t->tail, q, n);
+	t->ntail = n;
+}
+
+static void hostfile_th_hex(struct hostfile_th *t, char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	uint64_t h[2];
+	size_t i;
+
+	if (t->ntail > 0) {
+		memset(t->tail + t->ntail, 0, 16 - t->ntail);
+		hostfile_th_block(t, t->tail);
+	}
+	t->h1 ^= t->len;
+	t->h2 ^= t->len;
+	t->h1 += t->h2;
+	t->h2 += t->h1;
+	t->h1 = hostfile_fmix(t->h1);
+	t->h2 = hostfile_fmix(t->h2);
+	t->h1 += t->h2;
+	t->h2 += t->h1;
+	h[0] = t->h1;
+	h[1] = t->h2;
+	for (i = 0; i < 16; i++) {
+		unsigned v = (unsigned)(h[i / 8] >> (8 * (i % 8))) & 0xff;
+
+		hex[2 * i] = digits[v >> 4];
+		hex[2 * i + 1] = digits[v & 15];
+	}
+	hex[32] = '\0';
+}
+
+void hostfile_text_digest(const char *text, size_t len, char hex[33])
+{
+	struct hostfile_th t = {0};
+
+	hostfile_th_update(&t, text, len);
+	hostfile_th_hex(&t, hex);
+}
+
 /* True when two stamps are the same file as it was (digests aside). */
 static bool hostfile_stamp_same(const struct host_stamp *a,
                                 const struct host_stamp *b)
@@ -1382,26 +1494,58 @@ static int hostfile_phase_parse(struct hostfile_run *run);
 
 /* Reads the file (stat first: a change after the stat shows at the next
  * run) and parses it. */
+/*
+ * Stats and reads p's file (a change after the stat shows at the next run):
+ * p->read_stamp, p->old_text. Returns fileio_read's code, or 1 (nothing
+ * read) with *st's mode when the file is not a regular one.
+ */
+static int hostfile_read_text(struct host_plan *p, struct stat *st)
+{
+	if (stat(p->loc.path, st) == 0) {
+		if (!S_ISREG(st->st_mode))
+			return 1;
+		hostfile_stamp_from(&p->read_stamp, st);
+	}
+	return fileio_read(p->loc.path, HOSTFILE_MAX_SIZE, &p->old_text,
+	                   &p->old_len);
+}
+
+/* True when p's file, as read, is the one prev records as written: the
+ * same stamp, or the same text (a program rewrote the file unchanged). */
+static bool hostfile_as_written(struct host_plan *p,
+                                const struct host_state *prev)
+{
+	if (p->old_text == NULL || !prev->stamp.valid)
+		return false;
+	if (hostfile_stamp_same(&p->read_stamp, &prev->stamp))
+		return true;
+	if (prev->stamp.text[0] == '\0')
+		return false;
+	if (p->read_stamp.text[0] == '\0')
+		hostfile_text_digest(p->old_text, p->old_len,
+		                     p->read_stamp.text);
+	return strcmp(p->read_stamp.text, prev->stamp.text) == 0;
+}
+
 static int hostfile_phase_read(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
 	struct stat st;
-	int r;
+	char digest[65];
+	int r = 0;
 
-	if (stat(p->loc.path, &st) == 0) {
-		if (!S_ISREG(st.st_mode))
-			/* A FIFO, socket or device: never opened (a FIFO
-			 * would hang the sync), never replaced. */
-			return hostfile_block(run, "not a regular file (%s)",
-			                      hostfile_file_kind(st.st_mode));
-		hostfile_stamp_from(&p->after.stamp, &st);
-		p->read_stamp = p->after.stamp;
-	}
-	r = fileio_read(p->loc.path, HOSTFILE_MAX_SIZE, &p->old_text,
-	                &p->old_len);
-	/* The known entries are as written only in the very file written. */
-	if (run->trusted &&
-	    (r != 0 || !hostfile_stamp_same(&p->read_stamp, &run->prev->stamp)))
+	/* The plan's digest, which hostfile_phase_fast set, stays. */
+	memcpy(digest, p->after.stamp.digest, sizeof(digest));
+	/* Read already when the plan chose which entries are known. */
+	if (p->old_text == NULL && (r = hostfile_read_text(p, &st)) == 1)
+		/* A FIFO, socket or device: never opened (a FIFO would
+		 * hang the sync), never replaced. */
+		return hostfile_block(run, "not a regular file (%s)",
+		                      hostfile_file_kind(st.st_mode));
+	p->after.stamp = p->read_stamp;
+	memcpy(p->after.stamp.digest, digest, sizeof(digest));
+	/* The known entries are as written only in the file as written. */
+	if (run->trusted && (r != 0 || !hostfile_as_written(p, run->prev)))
 		return r == -ERR_NOMEM ? r : HOSTFILE_DISTRUST;
 	if (r == -ERR_NOENT) {
 		p->old_exists = false;
@@ -1680,6 +1824,14 @@ static int hostfile_phase_text(struct hostfile_run *run)
 		return r;
 	if (p->changed || !p->old_exists)
 		p->after.stamp.valid = false;
+	else if (p->after.stamp.valid) {
+		/* The file stays as read: its text is the one left. */
+		if (p->read_stamp.text[0] == '\0')
+			hostfile_text_digest(p->old_text, p->old_len,
+			                     p->read_stamp.text);
+		memcpy(p->after.stamp.text, p->read_stamp.text,
+		       sizeof(p->after.stamp.text));
+	}
 	return 0;
 }
 
@@ -1994,8 +2146,20 @@ static int hostfile_plan_once(const struct adapter *a,
 		struct stat st;
 
 		trust = prev->stamp.valid && prev->inputs != NULL &&
-		        stat(p.loc.path, &st) == 0 &&
-		        hostfile_stamp_matches(&prev->stamp, &st);
+		        stat(p.loc.path, &st) == 0;
+		/* Not the file written, yet maybe the same text: read it
+		 * now (the plan reads it anyway) and see. */
+		if (trust && !hostfile_stamp_matches(&prev->stamp, &st)) {
+			trust = prev->stamp.text[0] != '\0' &&
+			        hostfile_read_text(&p, &st) == 0 &&
+			        hostfile_as_written(&p, prev);
+			if (!trust) {
+				free(p.old_text);
+				p.old_text = NULL;
+				p.old_len = 0;
+				memset(&p.read_stamp, 0, sizeof(p.read_stamp));
+			}
+		}
 	}
 	if ((r = hostfile_wanted(&p, env, servers, nservers, inputs, trust,
 	                         prev, want, &nwant, skips, &nskips)) != 0 ||
@@ -2278,6 +2442,14 @@ static int hostfile_apply_file(struct host_plan *p,
 		return -ERR_IO;
 	}
 	hostfile_stamp_from(&p->after.stamp, &st);
+	{
+		struct hostfile_th t = {0};
+		size_t i;
+
+		for (i = 0; i < 3; i++)
+			hostfile_th_update(&t, iov[i].iov_base, iov[i].iov_len);
+		hostfile_th_hex(&t, p->after.stamp.text);
+	}
 	return 0;
 }
 
@@ -2309,7 +2481,8 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 	        a->stamp.size == b->stamp.size &&
 	        a->stamp.mtime_ns == b->stamp.mtime_ns &&
 	        a->stamp.ctime_ns == b->stamp.ctime_ns &&
-	        strcmp(a->stamp.digest, b->stamp.digest) == 0);
+	        strcmp(a->stamp.digest, b->stamp.digest) == 0 &&
+	        strcmp(a->stamp.text, b->stamp.text) == 0);
 }
 
 int host_state_copy(const struct host_state *src, struct host_state *dst)

@@ -47,6 +47,10 @@ struct host_stamp {
 	 * the ctime (0 in a state.json from before it was kept: no match). */
 	int64_t ctime_ns;
 	char digest[65]; /* hex SHA-256 of the plan's inputs */
+	/* A digest of the file's text as the sync left it (a 128-bit hash,
+	 * hex), "" when not known: the same text, though the file was
+	 * rewritten since (the stamp moved), is still as written. */
+	char text[33];
 };
 
 /* Hex digits of the digest of an entry's inputs (struct hostfile_input). */
@@ -154,6 +158,9 @@ int hostfile_plan_inputs(const struct adapter *a, const struct host_env *env,
                          const struct server *servers, size_t nservers,
                          const struct hostfile_input *inputs,
                          const struct host_state *prev, struct host_plan *out);
+
+/* The digest of a file's text, as struct host_stamp.text holds it. */
+void hostfile_text_digest(const char *text, size_t len, char hex[33]);
 
 /*
  * Writes a planned change: backs the old file up to <file>.bak (once per

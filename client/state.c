@@ -120,6 +120,15 @@ static int state_host_parse(const char *id, const json_t *o,
 			    json_object_get(stamp, "mtime_ns"));
 			hs.stamp.ctime_ns = json_integer_value(
 			    json_object_get(stamp, "ctime_ns"));
+			dg = json_object_get(stamp, "text");
+			/* A hint too: one that does not fit is none. */
+			if (json_is_string(dg) &&
+			    json_string_length(dg) ==
+			        sizeof(hs.stamp.text) - 1 &&
+			    strspn(json_string_value(dg), "0123456789abcdef") ==
+			        sizeof(hs.stamp.text) - 1)
+				memcpy(hs.stamp.text, json_string_value(dg),
+				       sizeof(hs.stamp.text));
 		}
 	}
 	v = json_object_get(o, "filters");
@@ -276,6 +285,9 @@ static json_t *state_host_json(const struct host_state *hs, json_t *inputs)
 		    "size", (json_int_t)hs->stamp.size, "mtime_ns",
 		    (json_int_t)hs->stamp.mtime_ns, "ctime_ns",
 		    (json_int_t)hs->stamp.ctime_ns, "digest", hs->stamp.digest);
+		if (stamp != NULL && hs->stamp.text[0] != '\0')
+			bad |= json_object_set_new(stamp, "text",
+			                           json_string(hs->stamp.text));
 		bad |= json_object_set_new(o, "stamp", stamp);
 	}
 	if (hs->filters != NULL)

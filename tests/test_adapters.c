@@ -1307,6 +1307,24 @@ static void test_adapters_edit(const char *path, const char *from,
 	free(text);
 }
 
+/* Replaces the file at path by a new one (a new inode) holding text. */
+static void test_adapters_rewrite(const char *path, const char *text,
+                                  size_t len)
+{
+	char *tmp = malloc(strlen(path) + 8);
+	struct stat a, b;
+
+	assert_non_null(tmp);
+	assert_int_equal(stat(path, &a), 0);
+	memcpy(tmp, path, strlen(path));
+	memcpy(tmp + strlen(path), ".other", 7);
+	tu_write(tmp, text, len);
+	assert_int_equal(rename(tmp, path), 0);
+	assert_int_equal(stat(path, &b), 0);
+	assert_true(a.st_ino != b.st_ino);
+	free(tmp);
+}
+
 /* Makes st's stamp the file's as it is now, as if the sync wrote it so. */
 static void test_adapters_restamp(struct host_state *st, const char *path)
 {
@@ -1426,6 +1444,26 @@ static void test_adapters_known_entries_of(const struct adapter *a)
 	    hostfile_plan(a, &env, cat3.servers, cat3.n, &forged, &p4), 0);
 	assert_int_equal(test_adapters_op(&p4, "alpha"), PLAN_UPDATE);
 	assert_int_equal(test_adapters_op(&p4, "beta"), PLAN_UNCHANGED);
+	host_plan_clear(&p4);
+	/* ... and so it is when a program rewrote the file since, with
+	 * the text prev records (a new inode, a new mtime): the text is
+	 * the one written. */
+	t = tu_read(loc.path, &len2);
+	hostfile_text_digest(t, len2, forged.stamp.text);
+	test_adapters_rewrite(loc.path, t, len2);
+	free(t);
+	assert_int_equal(
+	    hostfile_plan(a, &env, cat3.servers, cat3.n, &forged, &p4), 0);
+	assert_int_equal(test_adapters_op(&p4, "alpha"), PLAN_UPDATE);
+	assert_int_equal(test_adapters_op(&p4, "beta"), PLAN_UNCHANGED);
+	/* A text that is not the one recorded: planned afresh. */
+	host_plan_clear(&p4);
+	forged.stamp.text[0] ^= 1;
+	assert_int_equal(
+	    hostfile_plan(a, &env, cat3.servers, cat3.n, &forged, &p4), 0);
+	assert_int_equal(test_adapters_op(&p4, "beta"), PLAN_UPDATE);
+	forged.stamp.text[0] ^= 1;
+	test_adapters_restamp(&forged, loc.path);
 	/* ... unless its inputs were recorded under another render
 	 * version: then it is rendered, and written. */
 	test_adapters_inputs_as(&forged, &cat3, "mcpfleet-render-0");
