@@ -1221,14 +1221,15 @@ static bool hostfile_stamp_matches(const struct host_stamp *s,
 
 /*
  * The digest of a file's text (struct host_stamp.text): MurmurHash3's
- * 128-bit mixing over 16-byte blocks, the length folded in at the end. Not
+ * 128-bit mixing over 16-byte blocks, the odd and the even ones in two
+ * lanes (twice the speed), the length folded in at the end. Not
  * a cryptographic hash: it tells the text the sync left from an edited one
  * (only someone who can write the file could make two collide, and they
  * can write the file), at the speed of a copy of it.
  */
 struct hostfile_th {
-	uint64_t h1, h2, len;
-	unsigned char tail[16];
+	uint64_t h[2][2], len;
+	unsigned char tail[32];
 	size_t ntail;
 };
 
@@ -1247,7 +1248,8 @@ static uint64_t hostfile_fmix(uint64_t k)
 	return k;
 }
 
-static void hostfile_th_block(struct hostfile_th *t, const unsigned char *b)
+/* One 16-byte block into the lane h. */
+static void hostfile_th_mix(uint64_t h[2], const unsigned char *b)
 {
 	const uint64_t c1 = 0x87c37b91114253d5ull, c2 = 0x4cf5ad432745937full;
 	uint64_t k1, k2;
@@ -1257,15 +1259,22 @@ static void hostfile_th_block(struct hostfile_th *t, const unsigned char *b)
 	k1 *= c1;
 	k1 = hostfile_rotl(k1, 31);
 	k1 *= c2;
-	t->h1 ^= k1;
-	t->h1 = hostfile_rotl(t->h1, 27) + t->h2;
-	t->h1 = t->h1 * 5 + 0x52dce729;
+	h[0] ^= k1;
+	h[0] = hostfile_rotl(h[0], 27) + h[1];
+	h[0] = h[0] * 5 + 0x52dce729;
 	k2 *= c2;
 	k2 = hostfile_rotl(k2, 33);
 	k2 *= c1;
-	t->h2 ^= k2;
-	t->h2 = hostfile_rotl(t->h2, 31) + t->h1;
-	t->h2 = t->h2 * 5 + 0x38495ab5;
+	h[1] ^= k2;
+	h[1] = hostfile_rotl(h[1], 31) + h[0];
+	h[1] = h[1] * 5 + 0x38495ab5;
+}
+
+/* 32 bytes: a block in each lane. */
+static void hostfile_th_block(struct hostfile_th *t, const unsigned char *b)
+{
+	hostfile_th_mix(t->h[0], b);
+	hostfile_th_mix(t->h[1], b + 16);
 }
 
 static void hostfile_th_update(struct hostfile_th *t, const void *data,
@@ -1278,17 +1287,17 @@ static void hostfile_th_update(struct hostfile_th *t, const void *data,
 		return;
 	t->len += n;
 	if (t->ntail > 0) {
-		k = 16 - t->ntail < n ? 16 - t->ntail : n;
+		k = 32 - t->ntail < n ? 32 - t->ntail : n;
 		memcpy(t->tail + t->ntail, q, k);
 		t->ntail += k;
 		q += k;
 		n -= k;
-		if (t->ntail < 16)
+		if (t->ntail < 32)
 			return;
 		hostfile_th_block(t, t->tail);
 		t->ntail = 0;
 	}
-	for (; n >= 16; q += 16, n -= 16)
+	for (; n >= 32; q += 32, n -= 32)
 		hostfile_th_block(t, q);
 	memcpy(t->tail, q, n);
 	t->ntail = n;
@@ -1297,23 +1306,30 @@ static void hostfile_th_update(struct hostfile_th *t, const void *data,
 static void hostfile_th_hex(struct hostfile_th *t, char hex[33])
 {
 	static const char digits[] = "0123456789abcdef";
-	uint64_t h[2];
+	unsigned char lane[16];
+	uint64_t h[2], h1, h2;
 	size_t i;
 
 	if (t->ntail > 0) {
-		memset(t->tail + t->ntail, 0, 16 - t->ntail);
+		memset(t->tail + t->ntail, 0, 32 - t->ntail);
 		hostfile_th_block(t, t->tail);
 	}
-	t->h1 ^= t->len;
-	t->h2 ^= t->len;
-	t->h1 += t->h2;
-	t->h2 += t->h1;
-	t->h1 = hostfile_fmix(t->h1);
-	t->h2 = hostfile_fmix(t->h2);
-	t->h1 += t->h2;
-	t->h2 += t->h1;
-	h[0] = t->h1;
-	h[1] = t->h2;
+	/* The second lane's state as one more block of the first, then the
+	 * length, as MurmurHash3 ends. */
+	memcpy(lane, t->h[1], sizeof(lane));
+	hostfile_th_mix(t->h[0], lane);
+	h1 = t->h[0][0];
+	h2 = t->h[0][1];
+	h1 ^= t->len;
+	h2 ^= t->len;
+	h1 += h2;
+	h2 += h1;
+	h1 = hostfile_fmix(h1);
+	h2 = hostfile_fmix(h2);
+	h1 += h2;
+	h2 += h1;
+	h[0] = h1;
+	h[1] = h2;
 	for (i = 0; i < 16; i++) {
 		unsigned v = (unsigned)(h[i / 8] >> (8 * (i % 8))) & 0xff;
 
