@@ -2163,19 +2163,16 @@ static int hostfile_plan_once(const struct adapter *a,
 
 		trust = prev->stamp.valid && prev->inputs != NULL &&
 		        stat(p.loc.path, &st) == 0;
-		/* Not the file written, yet maybe the same text: read it
-		 * now (the plan reads it anyway) and see. */
-		if (trust && !hostfile_stamp_matches(&prev->stamp, &st)) {
+		/* Not the file written, yet maybe the same text (of the same
+		 * size): read it now, a read the plan keeps, and see. */
+		if (trust && !hostfile_stamp_matches(&prev->stamp, &st))
 			trust = prev->stamp.text[0] != '\0' &&
+			        (uint64_t)st.st_size == prev->stamp.size &&
 			        hostfile_read_text(&p, &st) == 0 &&
 			        hostfile_as_written(&p, prev);
-			if (!trust) {
-				free(p.old_text);
-				p.old_text = NULL;
-				p.old_len = 0;
-				memset(&p.read_stamp, 0, sizeof(p.read_stamp));
-			}
-		}
+		/* A read that failed is made again, and reported, later. */
+		if (p.old_text == NULL)
+			memset(&p.read_stamp, 0, sizeof(p.read_stamp));
 	}
 	if ((r = hostfile_wanted(&p, env, servers, nservers, inputs, trust,
 	                         prev, want, &nwant, skips, &nskips)) != 0 ||
@@ -2362,7 +2359,20 @@ struct hostfile_recheck {
 	struct host_plan *p;
 	bool existed;
 	struct stat linked;
+	const struct iovec *iov; /* the text written, in three pieces */
+	char text[33];           /* its digest, once taken ("" before) */
 };
+
+/* The digest of the text written (struct host_stamp.text). */
+static void hostfile_iov_digest(const struct iovec *iov, char hex[33])
+{
+	struct hostfile_th t = {0};
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		hostfile_th_update(&t, iov[i].iov_base, iov[i].iov_len);
+	hostfile_th_hex(&t, hex);
+}
 
 static int hostfile_recheck_pass(void *ctx)
 {
@@ -2372,6 +2382,9 @@ static int hostfile_recheck_pass(void *ctx)
 	struct stat now;
 	int r;
 
+	/* Taken while the text is written and synced, before the wait at the
+	 * gate, which is then no longer. */
+	hostfile_iov_digest(rc->iov, rc->text);
 	if ((r = rc->gate->pass(rc->gate->ctx)) != 0)
 		return r;
 	hostfile_stamp_from(&was, &rc->linked);
@@ -2389,7 +2402,7 @@ static int hostfile_recheck_pass(void *ctx)
 static int hostfile_apply_file(struct host_plan *p,
                                const struct fileio_gate *gate)
 {
-	struct hostfile_recheck rc = {gate, p, p->old_exists, {0}};
+	struct hostfile_recheck rc = {gate, p, p->old_exists, {0}, NULL, ""};
 	const struct fileio_gate recheck = {hostfile_recheck_pass, &rc};
 	size_t old_len = p->old_exists ? p->old_len : 0;
 	const struct iovec iov[3] = {
@@ -2401,6 +2414,7 @@ static int hostfile_apply_file(struct host_plan *p,
 	char *bak = NULL;
 	int r = 0;
 
+	rc.iov = iov;
 	if (p->status != HOST_OK || !p->changed)
 		return 0;
 	if (p->delete_file)
@@ -2458,14 +2472,9 @@ static int hostfile_apply_file(struct host_plan *p,
 		return -ERR_IO;
 	}
 	hostfile_stamp_from(&p->after.stamp, &st);
-	{
-		struct hostfile_th t = {0};
-		size_t i;
-
-		for (i = 0; i < 3; i++)
-			hostfile_th_update(&t, iov[i].iov_base, iov[i].iov_len);
-		hostfile_th_hex(&t, p->after.stamp.text);
-	}
+	if (rc.text[0] == '\0')
+		hostfile_iov_digest(iov, rc.text);
+	memcpy(p->after.stamp.text, rc.text, sizeof(rc.text));
 	return 0;
 }
 
