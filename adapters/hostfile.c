@@ -83,10 +83,9 @@ struct hostfile_doc {
 /* The entries the host should hold, rendered. */
 struct hostfile_want {
 	const char *name;
-	json_t *entry; /* NULL when known */
-	const char
-	    *input; /* its inputs' hex (struct hostfile_input), or NULL */
-	bool known; /* as written (its inputs recorded, the file unchanged) */
+	json_t *entry;     /* NULL when known */
+	const char *input; /* hex of its struct hostfile_input, or NULL */
+	bool known;        /* as written: not rendered (hostfile_wanted) */
 };
 
 const char *plan_op_name(enum plan_op op)
@@ -1412,8 +1411,8 @@ struct hostfile_run {
 	bool any_input;        /* inputs holds a digest, not only '-' */
 };
 
-/* The plan trusted prev's stamp, and the file turned out not to have it:
- * plan again, rendering every entry. */
+/* The plan took the file for the one written (its stamp), and the read
+ * found another: plan again, rendering every entry. */
 #define HOSTFILE_DISTRUST 2
 
 /* The whole text p writes, as a new string (a rare need: the writer writes
@@ -1508,8 +1507,6 @@ static int hostfile_phase_fast(struct hostfile_run *run)
 
 static int hostfile_phase_parse(struct hostfile_run *run);
 
-/* Reads the file (stat first: a change after the stat shows at the next
- * run) and parses it. */
 /*
  * Stats and reads p's file (a change after the stat shows at the next run):
  * p->read_stamp, p->old_text. Returns fileio_read's code, or 1 (nothing
@@ -1543,6 +1540,7 @@ static bool hostfile_as_written(struct host_plan *p,
 	return strcmp(p->read_stamp.text, prev->stamp.text) == 0;
 }
 
+/* Reads the file, unless the plan has already, and parses it. */
 static int hostfile_phase_read(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
@@ -2104,10 +2102,10 @@ static int hostfile_filters_settle(struct host_plan *p,
 }
 
 /*
- * Plans one host. With trust, prev's stamp was the file's a moment ago:
- * entries recorded with the same inputs are taken as written (the read
- * then checks that stamp again: HOSTFILE_DISTRUST, nothing in *out, when
- * the file is not the one written).
+ * Plans one host. With trust, and when the file is the one prev records as
+ * written (its stamp; else its text, read here to see), entries recorded
+ * with the same inputs are taken as written. The read checks the stamp
+ * again: HOSTFILE_DISTRUST, nothing in *out, when the file changed since.
  */
 static int hostfile_plan_once(const struct adapter *a,
                               const struct host_env *env,
