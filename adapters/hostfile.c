@@ -83,7 +83,9 @@ struct hostfile_doc {
 /* The entries the host should hold, rendered. */
 struct hostfile_want {
 	const char *name;
-	json_t *entry;
+	json_t *entry;     /* NULL when known */
+	const char *input; /* hex of its struct hostfile_input, or NULL */
+	bool known;        /* as written: not rendered (hostfile_wanted) */
 };
 
 const char *plan_op_name(enum plan_op op)
@@ -703,6 +705,145 @@ static int hostfile_source_digest(const struct server *s,
 	return r;
 }
 
+/* The inputs' hash of one string (NULL apart from ""). */
+static int hostfile_in_str(mbedtls_sha256_context *ctx, const char *v)
+{
+	uint64_t n = v != NULL ? (uint64_t)strlen(v) + 1 : 0;
+	int r = mbedtls_sha256_update_ret(ctx, (const unsigned char *)&n,
+	                                  sizeof(n));
+
+	if (v != NULL)
+		r |= mbedtls_sha256_update_ret(ctx, (const unsigned char *)v,
+		                               (size_t)n);
+	return r;
+}
+
+static int hostfile_in_u64(mbedtls_sha256_context *ctx, uint64_t v)
+{
+	return mbedtls_sha256_update_ret(ctx, (const unsigned char *)&v,
+	                                 sizeof(v));
+}
+
+static int hostfile_in_strv(mbedtls_sha256_context *ctx, const struct strv *v)
+{
+	size_t i;
+	int r = hostfile_in_u64(ctx, v->n);
+
+	for (i = 0; i < v->n; i++)
+		r |= hostfile_in_str(ctx, v->v[i]);
+	return r;
+}
+
+static int hostfile_in_kv(mbedtls_sha256_context *ctx, const struct kvlist *l)
+{
+	size_t i;
+	int r = hostfile_in_u64(ctx, l->n);
+
+	for (i = 0; i < l->n; i++)
+		r |= hostfile_in_str(ctx, l->v[i].key) |
+		     hostfile_in_str(ctx, l->v[i].value);
+	return r;
+}
+
+static int hostfile_in_rate(mbedtls_sha256_context *ctx, struct rate rate)
+{
+	return hostfile_in_u64(ctx, rate.count) |
+	       hostfile_in_u64(ctx, rate.per_secs);
+}
+
+#if defined(__LP64__)
+/* Every field of struct server is hashed below: one added there must be
+ * added here too (then this size follows). */
+_Static_assert(sizeof(struct server) == 192,
+               "struct server changed: hash the new field in "
+               "hostfile_input_of()");
+#endif
+
+/* The inputs of one server (struct hostfile_input). */
+static int hostfile_input_of(const struct server *s, const char *version,
+                             struct hostfile_input *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	mbedtls_sha256_context ctx;
+	unsigned char md[32];
+	size_t i;
+	int r = 0;
+
+	out->hex[0] = '\0';
+	if (hostfile_has_vars(s) || s->secrets.n > 0)
+		return 0;
+	mbedtls_sha256_init(&ctx);
+	r |= mbedtls_sha256_starts_ret(&ctx, 0);
+	r |= hostfile_in_str(&ctx, version);
+	r |= hostfile_in_str(&ctx, s->name);
+	r |= hostfile_in_u64(&ctx, (uint64_t)s->transport);
+	r |= hostfile_in_u64(&ctx, (uint64_t)s->origin);
+	r |= hostfile_in_str(&ctx, s->command);
+	r |= hostfile_in_strv(&ctx, &s->args);
+	r |= hostfile_in_kv(&ctx, &s->env);
+	r |= hostfile_in_str(&ctx, s->url);
+	r |= hostfile_in_kv(&ctx, &s->headers);
+	r |= hostfile_in_u64(&ctx, s->has_hosts);
+	r |= hostfile_in_strv(&ctx, &s->hosts);
+	r |= hostfile_in_u64(&ctx, s->disabled);
+	r |= hostfile_in_strv(&ctx, &s->tools_allow);
+	r |= hostfile_in_strv(&ctx, &s->tools_deny);
+	r |= hostfile_in_u64(&ctx, (uint64_t)s->via);
+	r |= hostfile_in_rate(&ctx, s->rate);
+	r |= hostfile_in_u64(&ctx, s->tool_rates.n);
+	for (i = 0; i < s->tool_rates.n; i++)
+		r |= hostfile_in_str(&ctx, s->tool_rates.v[i].tools) |
+		     hostfile_in_rate(&ctx, s->tool_rates.v[i].rate);
+	r |= mbedtls_sha256_finish_ret(&ctx, md);
+	mbedtls_sha256_free(&ctx);
+	if (r != 0)
+		return -ERR_CRYPTO;
+	for (i = 0; i < HOSTFILE_INPUT_HEX / 2; i++) {
+		out->hex[2 * i] = digits[md[i] >> 4];
+		out->hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	out->hex[HOSTFILE_INPUT_HEX] = '\0';
+	return 0;
+}
+
+int hostfile_inputs(const struct server *servers, size_t n, const char *version,
+                    struct hostfile_input *out)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if ((r = hostfile_input_of(
+		         &servers[i],
+		         version != NULL ? version : HOSTFILE_RENDER_VERSION,
+		         &out[i])) != 0)
+			return r;
+	return 0;
+}
+
+/*
+ * True when prev records the entry name as written from input (hex):
+ * *at, where the last lookup left off, makes the usual case (prev's names
+ * in the order of the servers) one comparison.
+ */
+static bool hostfile_input_was(const struct host_state *prev, size_t *at,
+                               const char *name, const char *input)
+{
+	size_t i, k, n = prev->managed.n;
+
+	if (prev->inputs == NULL || input == NULL)
+		return false;
+	for (k = 0; k < n; k++) {
+		i = (*at + k) % n;
+		if (strcmp(prev->managed.v[i], name) != 0)
+			continue;
+		*at = i + 1;
+		return memcmp(prev->inputs + i * HOSTFILE_INPUT_HEX, input,
+		              HOSTFILE_INPUT_HEX) == 0;
+	}
+	return false;
+}
+
 static const char *hostfile_written(const struct host_state *st,
                                     const char *name)
 {
@@ -773,12 +914,13 @@ static int hostfile_warn_filters(struct host_plan *p, const struct adapter *a,
 
 static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
                            const struct server *servers, size_t nservers,
+                           const struct hostfile_input *inputs, bool trust,
                            const struct host_state *prev,
                            struct hostfile_want *want, size_t *nwant,
                            struct hostfile_skip *skips, size_t *nskips)
 {
 	const struct adapter *a = p->adapter;
-	size_t i;
+	size_t i, at = 0;
 	int r;
 
 	*nwant = 0;
@@ -798,6 +940,20 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 			         "disabled (%s has no disabled flag)",
 			         a->name)) != 0)
 				return r;
+			continue;
+		}
+		want[*nwant].input =
+		    inputs[i].hex[0] != '\0' ? inputs[i].hex : NULL;
+		if (trust && hostfile_input_was(prev, &at, s->name,
+		                                want[*nwant].input)) {
+			/* Written from these very inputs, in a file that is
+			 * as written: the entry is what a render would give. */
+			if ((r = hostfile_warn_filters(p, a, s)) != 0)
+				return r;
+			want[*nwant].name = s->name;
+			want[*nwant].entry = NULL;
+			want[*nwant].known = true;
+			(*nwant)++;
 			continue;
 		}
 		r = render_resolve_for(a, s, env, &resolved, &d);
@@ -858,6 +1014,7 @@ static int hostfile_wanted(struct host_plan *p, const struct host_env *env,
 		}
 		want[*nwant].name = s->name;
 		want[*nwant].entry = entry;
+		want[*nwant].known = false;
 		(*nwant)++;
 	}
 	return 0;
@@ -949,7 +1106,8 @@ static int hostfile_hash_json(mbedtls_sha256_context *ctx, const json_t *v)
 /*
  * Digest of what a file should hold: the render version, the host, the
  * path and every wanted entry, each hashed once per plan (hostfile_digest
- * takes it twice). Returns 0 or -ERR_CRYPTO.
+ * takes it twice): by its inputs when it has them (the render version is
+ * in those), else as rendered. Returns 0 or -ERR_CRYPTO.
  */
 static int hostfile_want_digest(const struct adapter *a, const char *path,
                                 const struct hostfile_want *want, size_t nwant,
@@ -969,10 +1127,18 @@ static int hostfile_want_digest(const struct adapter *a, const char *path,
 	r |= mbedtls_sha256_update_ret(&ctx, (const unsigned char *)path,
 	                               strlen(path) + 1);
 	for (i = 0; i < nwant && r == 0; i++) {
+		unsigned char tag = want[i].input != NULL ? 'i' : 'j';
+
 		r |= mbedtls_sha256_update_ret(
 		    &ctx, (const unsigned char *)want[i].name,
 		    strlen(want[i].name) + 1);
-		r |= hostfile_hash_json(&ctx, want[i].entry);
+		r |= mbedtls_sha256_update_ret(&ctx, &tag, 1);
+		if (want[i].input != NULL)
+			r |= mbedtls_sha256_update_ret(
+			    &ctx, (const unsigned char *)want[i].input,
+			    HOSTFILE_INPUT_HEX);
+		else
+			r |= hostfile_hash_json(&ctx, want[i].entry);
 	}
 	r |= mbedtls_sha256_finish_ret(&ctx, md);
 	mbedtls_sha256_free(&ctx);
@@ -1052,6 +1218,143 @@ static bool hostfile_stamp_matches(const struct host_stamp *s,
 	       s->ctime_ns == now.ctime_ns;
 }
 
+/*
+ * The digest of a file's text (struct host_stamp.text): MurmurHash3's
+ * 128-bit mixing over 16-byte blocks, the odd and the even ones in two
+ * lanes (twice the speed), the length folded in at the end. Not
+ * a cryptographic hash: it tells the text the sync left from an edited one
+ * (only someone who can write the file could make two collide, and they
+ * can write the file), at the speed of a copy of it.
+ */
+struct hostfile_th {
+	uint64_t h[2][2], len;
+	unsigned char tail[32];
+	size_t ntail;
+};
+
+static uint64_t hostfile_rotl(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t hostfile_fmix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+/* One 16-byte block into the lane h. */
+static void hostfile_th_mix(uint64_t h[2], const unsigned char *b)
+{
+	const uint64_t c1 = 0x87c37b91114253d5ull, c2 = 0x4cf5ad432745937full;
+	uint64_t k1, k2;
+
+	memcpy(&k1, b, 8);
+	memcpy(&k2, b + 8, 8);
+	k1 *= c1;
+	k1 = hostfile_rotl(k1, 31);
+	k1 *= c2;
+	h[0] ^= k1;
+	h[0] = hostfile_rotl(h[0], 27) + h[1];
+	h[0] = h[0] * 5 + 0x52dce729;
+	k2 *= c2;
+	k2 = hostfile_rotl(k2, 33);
+	k2 *= c1;
+	h[1] ^= k2;
+	h[1] = hostfile_rotl(h[1], 31) + h[0];
+	h[1] = h[1] * 5 + 0x38495ab5;
+}
+
+/* 32 bytes: a block in each lane. */
+static void hostfile_th_block(struct hostfile_th *t, const unsigned char *b)
+{
+	hostfile_th_mix(t->h[0], b);
+	hostfile_th_mix(t->h[1], b + 16);
+}
+
+static void hostfile_th_update(struct hostfile_th *t, const void *data,
+                               size_t n)
+{
+	const unsigned char *q = data;
+	size_t k;
+
+	if (n == 0)
+		return;
+	t->len += n;
+	if (t->ntail > 0) {
+		k = 32 - t->ntail < n ? 32 - t->ntail : n;
+		memcpy(t->tail + t->ntail, q, k);
+		t->ntail += k;
+		q += k;
+		n -= k;
+		if (t->ntail < 32)
+			return;
+		hostfile_th_block(t, t->tail);
+		t->ntail = 0;
+	}
+	for (; n >= 32; q += 32, n -= 32)
+		hostfile_th_block(t, q);
+	memcpy(t->tail, q, n);
+	t->ntail = n;
+}
+
+static void hostfile_th_hex(struct hostfile_th *t, char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char lane[16];
+	uint64_t h[2], h1, h2;
+	size_t i;
+
+	if (t->ntail > 0) {
+		memset(t->tail + t->ntail, 0, 32 - t->ntail);
+		hostfile_th_block(t, t->tail);
+	}
+	/* The second lane's state as one more block of the first, then the
+	 * length, as MurmurHash3 ends. */
+	memcpy(lane, t->h[1], sizeof(lane));
+	hostfile_th_mix(t->h[0], lane);
+	h1 = t->h[0][0];
+	h2 = t->h[0][1];
+	h1 ^= t->len;
+	h2 ^= t->len;
+	h1 += h2;
+	h2 += h1;
+	h1 = hostfile_fmix(h1);
+	h2 = hostfile_fmix(h2);
+	h1 += h2;
+	h2 += h1;
+	h[0] = h1;
+	h[1] = h2;
+	for (i = 0; i < 16; i++) {
+		unsigned v = (unsigned)(h[i / 8] >> (8 * (i % 8))) & 0xff;
+
+		hex[2 * i] = digits[v >> 4];
+		hex[2 * i + 1] = digits[v & 15];
+	}
+	hex[32] = '\0';
+}
+
+void hostfile_text_digest(const char *text, size_t len, char hex[33])
+{
+	struct hostfile_th t = {0};
+
+	hostfile_th_update(&t, text, len);
+	hostfile_th_hex(&t, hex);
+}
+
+/* True when two stamps are the same file as it was (digests aside). */
+static bool hostfile_stamp_same(const struct host_stamp *a,
+                                const struct host_stamp *b)
+{
+	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	       a->ctime_ns == b->ctime_ns;
+}
+
 static int hostfile_state_copy(const struct host_state *src,
                                struct host_state *dst)
 {
@@ -1068,6 +1371,8 @@ static int hostfile_state_copy(const struct host_state *src,
 		if ((r = kvlist_push(&dst->written, src->written.v[i].key,
 		                     src->written.v[i].value)) != 0)
 			return r;
+	if (src->inputs != NULL && (dst->inputs = strdup(src->inputs)) == NULL)
+		return -ERR_NOMEM;
 	dst->created_container = src->created_container;
 	dst->created_file = src->created_file;
 	dst->stamp = src->stamp;
@@ -1101,7 +1406,14 @@ struct hostfile_run {
 	size_t nedits;
 	struct diag d;
 	unsigned char wmd[32]; /* hostfile_want_digest() */
+	bool trusted;          /* some wanted entries are known (as written) */
+	struct buf inputs;     /* p->after.inputs in the making */
+	bool any_input;        /* inputs holds a digest, not only '-' */
 };
+
+/* The plan took the file for the one written (its stamp), and the read
+ * found another: plan again, rendering every entry. */
+#define HOSTFILE_DISTRUST 2
 
 /* The whole text p writes, as a new string (a rare need: the writer writes
  * the splice's pieces). The file's text when p changes nothing. */
@@ -1195,25 +1507,60 @@ static int hostfile_phase_fast(struct hostfile_run *run)
 
 static int hostfile_phase_parse(struct hostfile_run *run);
 
-/* Reads the file (stat first: a change after the stat shows at the next
- * run) and parses it. */
+/*
+ * Stats and reads p's file (a change after the stat shows at the next run):
+ * p->read_stamp, p->old_text. Returns fileio_read's code, or 1 (nothing
+ * read) with *st's mode when the file is not a regular one.
+ */
+static int hostfile_read_text(struct host_plan *p, struct stat *st)
+{
+	if (stat(p->loc.path, st) == 0) {
+		if (!S_ISREG(st->st_mode))
+			return 1;
+		hostfile_stamp_from(&p->read_stamp, st);
+	}
+	return fileio_read(p->loc.path, HOSTFILE_MAX_SIZE, &p->old_text,
+	                   &p->old_len);
+}
+
+/* True when p's file, as read, is the one prev records as written: the
+ * same stamp, or the same text (a program rewrote the file unchanged). */
+static bool hostfile_as_written(struct host_plan *p,
+                                const struct host_state *prev)
+{
+	if (p->old_text == NULL || !prev->stamp.valid)
+		return false;
+	if (hostfile_stamp_same(&p->read_stamp, &prev->stamp))
+		return true;
+	if (prev->stamp.text[0] == '\0')
+		return false;
+	if (p->read_stamp.text[0] == '\0')
+		hostfile_text_digest(p->old_text, p->old_len,
+		                     p->read_stamp.text);
+	return strcmp(p->read_stamp.text, prev->stamp.text) == 0;
+}
+
+/* Reads the file, unless the plan has already, and parses it. */
 static int hostfile_phase_read(struct hostfile_run *run)
 {
 	struct host_plan *p = run->p;
 	struct stat st;
-	int r;
+	char digest[65];
+	int r = 0;
 
-	if (stat(p->loc.path, &st) == 0) {
-		if (!S_ISREG(st.st_mode))
-			/* A FIFO, socket or device: never opened (a FIFO
-			 * would hang the sync), never replaced. */
-			return hostfile_block(run, "not a regular file (%s)",
-			                      hostfile_file_kind(st.st_mode));
-		hostfile_stamp_from(&p->after.stamp, &st);
-		p->read_stamp = p->after.stamp;
-	}
-	r = fileio_read(p->loc.path, HOSTFILE_MAX_SIZE, &p->old_text,
-	                &p->old_len);
+	/* The plan's digest, which hostfile_phase_fast set, stays. */
+	memcpy(digest, p->after.stamp.digest, sizeof(digest));
+	/* Read already when the plan chose which entries are known. */
+	if (p->old_text == NULL && (r = hostfile_read_text(p, &st)) == 1)
+		/* A FIFO, socket or device: never opened (a FIFO would
+		 * hang the sync), never replaced. */
+		return hostfile_block(run, "not a regular file (%s)",
+		                      hostfile_file_kind(st.st_mode));
+	p->after.stamp = p->read_stamp;
+	memcpy(p->after.stamp.digest, digest, sizeof(digest));
+	/* The known entries are as written only in the file as written. */
+	if (run->trusted && (r != 0 || !hostfile_as_written(p, run->prev)))
+		return r == -ERR_NOMEM ? r : HOSTFILE_DISTRUST;
 	if (r == -ERR_NOENT) {
 		p->old_exists = false;
 		p->read = true;
@@ -1289,6 +1636,23 @@ static int hostfile_edit_push(struct hostfile_run *run, const char *name,
 	return 0;
 }
 
+/* Records name as ours once the plan is applied, with the inputs its entry
+ * is rendered from (NULL: none). */
+static int hostfile_managed_push(struct hostfile_run *run, const char *name,
+                                 const char *input)
+{
+	int r;
+
+	if ((r = strv_push(&run->p->after.managed, name)) != 0)
+		return r;
+	if (input != NULL) {
+		run->any_input = true;
+		return buf_append(&run->inputs, input, HOSTFILE_INPUT_HEX);
+	}
+	return buf_append(&run->inputs, "--------------------------------",
+	                  HOSTFILE_INPUT_HEX);
+}
+
 /* The adds and updates of what the host should hold. */
 static int hostfile_phase_wanted(struct hostfile_run *run)
 {
@@ -1301,6 +1665,18 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 		bool exists = strset_has(&run->inset, name);
 		bool ours = strset_has(&run->ours, name);
 
+		if (run->want[i].known) {
+			/* Ours and in the file, as it was written (else the
+			 * file is not what prev says: plan it afresh). */
+			if (!exists || !ours)
+				return HOSTFILE_DISTRUST;
+			if ((r = hostfile_managed_push(
+			         run, name, run->want[i].input)) != 0 ||
+			    (r = hostfile_item(p, name, PLAN_UNCHANGED,
+			                       NULL)) != 0)
+				return r;
+			continue;
+		}
 		if (exists && !ours && run->t->list) {
 			/* The user's own rule, the same as ours: in force,
 			 * and left to them. */
@@ -1323,7 +1699,8 @@ static int hostfile_phase_wanted(struct hostfile_run *run)
 				return r;
 			continue;
 		}
-		if ((r = strv_push(&p->after.managed, name)) != 0)
+		if ((r = hostfile_managed_push(run, name,
+		                               run->want[i].input)) != 0)
 			return r;
 		if (exists) {
 			bool same;
@@ -1381,7 +1758,7 @@ static int hostfile_phase_removed(struct hostfile_run *run)
 
 		if (ours && run->skips[i].held) {
 			/* Left in the file as it is, and still ours. */
-			if ((r = strv_push(&p->after.managed, name)) != 0 ||
+			if ((r = hostfile_managed_push(run, name, NULL)) != 0 ||
 			    (r = hostfile_item(p, name, PLAN_HELD,
 			                       run->skips[i].reason)) != 0)
 				return r;
@@ -1461,6 +1838,14 @@ static int hostfile_phase_text(struct hostfile_run *run)
 		return r;
 	if (p->changed || !p->old_exists)
 		p->after.stamp.valid = false;
+	else if (p->after.stamp.valid) {
+		/* The file stays as read: its text is the one left. */
+		if (p->read_stamp.text[0] == '\0')
+			hostfile_text_digest(p->old_text, p->old_len,
+			                     p->read_stamp.text);
+		memcpy(p->after.stamp.text, p->read_stamp.text,
+		       sizeof(p->after.stamp.text));
+	}
 	return 0;
 }
 
@@ -1477,6 +1862,7 @@ static int hostfile_plan_file(struct host_plan *p,
                               const struct host_plan *base)
 {
 	struct hostfile_run run = {.p = p,
+	                           .inputs = BUF_INIT,
 	                           .t = t,
 	                           .prev = prev,
 	                           .base = base,
@@ -1484,9 +1870,12 @@ static int hostfile_plan_file(struct host_plan *p,
 	                           .nwant = nwant,
 	                           .skips = skips,
 	                           .nskips = nskips};
+	size_t i;
 	int r;
 
 	diag_clear(&run.d);
+	for (i = 0; i < nwant; i++)
+		run.trusted |= want[i].known;
 	if ((r = strset_init(&run.ours, prev->managed.v, prev->managed.n)) ==
 	        0 &&
 	    (r = hostfile_want_digest(p->adapter, p->loc.path, want, nwant,
@@ -1502,7 +1891,14 @@ static int hostfile_plan_file(struct host_plan *p,
 		    (r = hostfile_named(&run)) == 0 &&
 		    (r = hostfile_phase_removed(&run)) == 0)
 			r = hostfile_phase_text(&run);
+		if (r == 0 && run.any_input) {
+			free(p->after.inputs);
+			if ((p->after.inputs = buf_steal(&run.inputs, NULL)) ==
+			    NULL)
+				r = -ERR_NOMEM;
+		}
 	}
+	buf_free(&run.inputs);
 	hostfile_doc_free(&run.doc);
 	strset_clear(&run.inset);
 	strset_clear(&run.ours);
@@ -1705,9 +2101,18 @@ static int hostfile_filters_settle(struct host_plan *p,
 	return 0;
 }
 
-int hostfile_plan(const struct adapter *a, const struct host_env *env,
-                  const struct server *servers, size_t nservers,
-                  const struct host_state *prev, struct host_plan *out)
+/*
+ * Plans one host. With trust, and when the file is the one prev records as
+ * written (its stamp; else its text, read here to see), entries recorded
+ * with the same inputs are taken as written. The read checks the stamp
+ * again: HOSTFILE_DISTRUST, nothing in *out, when the file changed since.
+ */
+static int hostfile_plan_once(const struct adapter *a,
+                              const struct host_env *env,
+                              const struct server *servers, size_t nservers,
+                              const struct hostfile_input *inputs, bool trust,
+                              const struct host_state *prev,
+                              struct host_plan *out)
 {
 	static const struct host_state none = {0};
 	const struct hostfile_target t = {a->format, a->key_path, a->key_depth,
@@ -1751,8 +2156,24 @@ int hostfile_plan(const struct adapter *a, const struct host_env *env,
 		r = -ERR_NOMEM;
 		goto out;
 	}
-	if ((r = hostfile_wanted(&p, env, servers, nservers, prev, want, &nwant,
-	                         skips, &nskips)) != 0 ||
+	if (trust) {
+		struct stat st;
+
+		trust = prev->stamp.valid && prev->inputs != NULL &&
+		        stat(p.loc.path, &st) == 0;
+		/* Not the file written, yet maybe the same text (of the same
+		 * size): read it now, a read the plan keeps, and see. */
+		if (trust && !hostfile_stamp_matches(&prev->stamp, &st))
+			trust = prev->stamp.text[0] != '\0' &&
+			        (uint64_t)st.st_size == prev->stamp.size &&
+			        hostfile_read_text(&p, &st) == 0 &&
+			        hostfile_as_written(&p, prev);
+		/* A read that failed is made again, and reported, later. */
+		if (p.old_text == NULL)
+			memset(&p.read_stamp, 0, sizeof(p.read_stamp));
+	}
+	if ((r = hostfile_wanted(&p, env, servers, nservers, inputs, trust,
+	                         prev, want, &nwant, skips, &nskips)) != 0 ||
 	    (r = hostfile_plan_file(&p, &t, want, nwant, skips, nskips, prev,
 	                            NULL)) != 0)
 		goto out;
@@ -1788,6 +2209,39 @@ out:
 	}
 	*out = p;
 	return 0;
+}
+
+int hostfile_plan_inputs(const struct adapter *a, const struct host_env *env,
+                         const struct server *servers, size_t nservers,
+                         const struct hostfile_input *inputs,
+                         const struct host_state *prev, struct host_plan *out)
+{
+	struct hostfile_input *own = NULL;
+	int r;
+
+	if (inputs == NULL && nservers > 0) {
+		if ((own = calloc(nservers, sizeof(*own))) == NULL)
+			return -ERR_NOMEM;
+		if ((r = hostfile_inputs(servers, nservers, NULL, own)) != 0) {
+			free(own);
+			return r;
+		}
+		inputs = own;
+	}
+	r = hostfile_plan_once(a, env, servers, nservers, inputs, true, prev,
+	                       out);
+	if (r == HOSTFILE_DISTRUST)
+		r = hostfile_plan_once(a, env, servers, nservers, inputs, false,
+		                       prev, out);
+	free(own);
+	return r;
+}
+
+int hostfile_plan(const struct adapter *a, const struct host_env *env,
+                  const struct server *servers, size_t nservers,
+                  const struct host_state *prev, struct host_plan *out)
+{
+	return hostfile_plan_inputs(a, env, servers, nservers, NULL, prev, out);
 }
 
 char *hostfile_backup_path(const char *path)
@@ -1903,7 +2357,20 @@ struct hostfile_recheck {
 	struct host_plan *p;
 	bool existed;
 	struct stat linked;
+	const struct iovec *iov; /* the text written, in three pieces */
+	char text[33];           /* its digest, once taken ("" before) */
 };
+
+/* The digest of the text written (struct host_stamp.text). */
+static void hostfile_iov_digest(const struct iovec *iov, char hex[33])
+{
+	struct hostfile_th t = {0};
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		hostfile_th_update(&t, iov[i].iov_base, iov[i].iov_len);
+	hostfile_th_hex(&t, hex);
+}
 
 static int hostfile_recheck_pass(void *ctx)
 {
@@ -1913,6 +2380,9 @@ static int hostfile_recheck_pass(void *ctx)
 	struct stat now;
 	int r;
 
+	/* Taken while the text is written and synced, before the wait at the
+	 * gate, which is then no longer. */
+	hostfile_iov_digest(rc->iov, rc->text);
 	if ((r = rc->gate->pass(rc->gate->ctx)) != 0)
 		return r;
 	hostfile_stamp_from(&was, &rc->linked);
@@ -1930,7 +2400,7 @@ static int hostfile_recheck_pass(void *ctx)
 static int hostfile_apply_file(struct host_plan *p,
                                const struct fileio_gate *gate)
 {
-	struct hostfile_recheck rc = {gate, p, p->old_exists, {0}};
+	struct hostfile_recheck rc = {gate, p, p->old_exists, {0}, NULL, ""};
 	const struct fileio_gate recheck = {hostfile_recheck_pass, &rc};
 	size_t old_len = p->old_exists ? p->old_len : 0;
 	const struct iovec iov[3] = {
@@ -1942,6 +2412,7 @@ static int hostfile_apply_file(struct host_plan *p,
 	char *bak = NULL;
 	int r = 0;
 
+	rc.iov = iov;
 	if (p->status != HOST_OK || !p->changed)
 		return 0;
 	if (p->delete_file)
@@ -1999,6 +2470,9 @@ static int hostfile_apply_file(struct host_plan *p,
 		return -ERR_IO;
 	}
 	hostfile_stamp_from(&p->after.stamp, &st);
+	if (rc.text[0] == '\0')
+		hostfile_iov_digest(iov, rc.text);
+	memcpy(p->after.stamp.text, rc.text, sizeof(rc.text));
 	return 0;
 }
 
@@ -2009,6 +2483,8 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 	if ((a->path == NULL) != (b->path == NULL) ||
 	    (a->path != NULL && strcmp(a->path, b->path) != 0) ||
 	    a->managed.n != b->managed.n || a->written.n != b->written.n ||
+	    (a->inputs == NULL) != (b->inputs == NULL) ||
+	    (a->inputs != NULL && strcmp(a->inputs, b->inputs) != 0) ||
 	    a->created_container != b->created_container ||
 	    a->created_file != b->created_file ||
 	    a->stamp.valid != b->stamp.valid)
@@ -2028,7 +2504,8 @@ bool host_state_equal(const struct host_state *a, const struct host_state *b)
 	        a->stamp.size == b->stamp.size &&
 	        a->stamp.mtime_ns == b->stamp.mtime_ns &&
 	        a->stamp.ctime_ns == b->stamp.ctime_ns &&
-	        strcmp(a->stamp.digest, b->stamp.digest) == 0);
+	        strcmp(a->stamp.digest, b->stamp.digest) == 0 &&
+	        strcmp(a->stamp.text, b->stamp.text) == 0);
 }
 
 int host_state_copy(const struct host_state *src, struct host_state *dst)
@@ -2045,6 +2522,7 @@ void host_state_clear(struct host_state *s)
 	if (s == NULL)
 		return;
 	free(s->path);
+	free(s->inputs);
 	strv_clear(&s->managed);
 	kvlist_clear(&s->written);
 	host_state_clear(s->filters);

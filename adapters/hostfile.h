@@ -47,7 +47,14 @@ struct host_stamp {
 	 * the ctime (0 in a state.json from before it was kept: no match). */
 	int64_t ctime_ns;
 	char digest[65]; /* hex SHA-256 of the plan's inputs */
+	/* A digest of the file's text as the sync left it (a 128-bit hash,
+	 * hex), "" when not known: the same text, though the file was
+	 * rewritten since (the stamp moved), is still as written. */
+	char text[33];
 };
+
+/* Hex digits of the digest of an entry's inputs (struct hostfile_input). */
+#define HOSTFILE_INPUT_HEX 32
 
 /* The managed state of one host, as state.json keeps it. */
 struct host_state {
@@ -60,6 +67,13 @@ struct host_state {
 	bool created_container; /* the key path object was made by us */
 	bool created_file;      /* the file was made by us */
 	struct host_stamp stamp;
+	/* For each name of managed, in its order, HOSTFILE_INPUT_HEX hex
+	 * digits: the digest of what its entry was rendered from (struct
+	 * hostfile_input), or as many '-' when it has none (the entry depends
+	 * on the environment, or is a rule). NULL when nothing is recorded.
+	 * While the file keeps stamp, an entry whose server has the same
+	 * digest now is known to be as written: it is not rendered again. */
+	char *inputs;
 	/* The rules in the host's second file (struct adapter_filters),
 	 * managed as above by rule; NULL when there is none. */
 	struct host_state *filters;
@@ -114,6 +128,39 @@ const char *host_status_name(enum host_status st);
 int hostfile_plan(const struct adapter *a, const struct host_env *env,
                   const struct server *servers, size_t nservers,
                   const struct host_state *prev, struct host_plan *out);
+
+/*
+ * What a server's entry is rendered from, the same for every host: a
+ * digest of the render version and of every field of the server as the
+ * planner is given it. hex is "" when the entry depends on more than that
+ * (a ${VAR} or ${host:VAR} in a value, sealed secrets): such an entry is
+ * rendered at every plan.
+ */
+struct hostfile_input {
+	char hex[HOSTFILE_INPUT_HEX + 1];
+};
+
+/*
+ * Fills out[0 .. n) with the inputs of servers[0 .. n), under the render
+ * version version (NULL: this build's; another one only for tests).
+ * Returns 0 or -ERR_CRYPTO.
+ */
+int hostfile_inputs(const struct server *servers, size_t n, const char *version,
+                    struct hostfile_input *out);
+
+/*
+ * hostfile_plan, given the servers' inputs (hostfile_inputs(), computed
+ * once for every host; NULL: computed here). The entries that prev records
+ * with the same inputs, in a file whose stamp is still prev's, are as
+ * written: they are neither rendered nor compared (PLAN_UNCHANGED).
+ */
+int hostfile_plan_inputs(const struct adapter *a, const struct host_env *env,
+                         const struct server *servers, size_t nservers,
+                         const struct hostfile_input *inputs,
+                         const struct host_state *prev, struct host_plan *out);
+
+/* The digest of a file's text, as struct host_stamp.text holds it. */
+void hostfile_text_digest(const char *text, size_t len, char hex[33]);
 
 /*
  * Writes a planned change: backs the old file up to <file>.bak (once per

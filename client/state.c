@@ -30,10 +30,14 @@ static int state_strv(const json_t *a, struct strv *out)
 	return 0;
 }
 
-/* Reads one host's state (id names it in messages) into *hs, which the
- * caller clears. */
+/*
+ * Reads one host's state (id names it in messages) into *hs, which the
+ * caller clears. inputs is the table of the hosts' inputs (a host names
+ * its own by index: most hosts have the same).
+ */
 static int state_host_parse(const char *id, const json_t *o,
-                            struct host_state *out, struct diag *d)
+                            const json_t *inputs, struct host_state *out,
+                            struct diag *d)
 {
 	struct host_state hs = {0};
 	const json_t *v, *stamp;
@@ -82,6 +86,20 @@ static int state_host_parse(const char *id, const json_t *o,
 				goto fail;
 		}
 	}
+	v = json_object_get(o, "inputs");
+	v = json_is_integer(v) && json_integer_value(v) >= 0
+	        ? json_array_get(inputs, (size_t)json_integer_value(v))
+	        : NULL;
+	/* A hint, as the stamp is: one that does not fit is none. */
+	if (json_is_string(v) &&
+	    json_string_length(v) == hs.managed.n * HOSTFILE_INPUT_HEX &&
+	    strspn(json_string_value(v), "0123456789abcdef-") ==
+	        json_string_length(v) &&
+	    hs.managed.n > 0 &&
+	    (hs.inputs = strdup(json_string_value(v))) == NULL) {
+		r = -ERR_NOMEM;
+		goto fail;
+	}
 	hs.created_container =
 	    json_is_true(json_object_get(o, "created_container"));
 	hs.created_file = json_is_true(json_object_get(o, "created_file"));
@@ -102,6 +120,15 @@ static int state_host_parse(const char *id, const json_t *o,
 			    json_object_get(stamp, "mtime_ns"));
 			hs.stamp.ctime_ns = json_integer_value(
 			    json_object_get(stamp, "ctime_ns"));
+			dg = json_object_get(stamp, "text");
+			/* A hint too: one that does not fit is none. */
+			if (json_is_string(dg) &&
+			    json_string_length(dg) ==
+			        sizeof(hs.stamp.text) - 1 &&
+			    strspn(json_string_value(dg), "0123456789abcdef") ==
+			        sizeof(hs.stamp.text) - 1)
+				memcpy(hs.stamp.text, json_string_value(dg),
+				       sizeof(hs.stamp.text));
 		}
 	}
 	v = json_object_get(o, "filters");
@@ -113,7 +140,7 @@ static int state_host_parse(const char *id, const json_t *o,
 			r = -ERR_NOMEM;
 			goto fail;
 		}
-		if ((r = state_host_parse(sub, v, hs.filters, d)) != 0)
+		if ((r = state_host_parse(sub, v, inputs, hs.filters, d)) != 0)
 			goto fail;
 	}
 	*out = hs;
@@ -124,12 +151,13 @@ fail:
 }
 
 static int state_host_from_json(const char *id, const json_t *o,
-                                struct agent_state *st, struct diag *d)
+                                const json_t *inputs, struct agent_state *st,
+                                struct diag *d)
 {
 	struct host_state hs = {0};
 	int r;
 
-	if ((r = state_host_parse(id, o, &hs, d)) == 0 &&
+	if ((r = state_host_parse(id, o, inputs, &hs, d)) == 0 &&
 	    (r = state_put(st, id, &hs)) != 0)
 		host_state_clear(&hs);
 	return r;
@@ -178,7 +206,9 @@ int state_load(const char *path, struct agent_state *out, struct diag *d)
 	}
 	json_object_foreach(hosts, key, v)
 	{
-		if ((r = state_host_from_json(key, v, &st, d)) != 0) {
+		if ((r = state_host_from_json(key, v,
+		                              json_object_get(root, "inputs"),
+		                              &st, d)) != 0) {
 			if (r != -ERR_NOMEM) {
 				char inner[sizeof(d->msg)];
 
@@ -197,7 +227,21 @@ out:
 	return r;
 }
 
-static json_t *state_host_json(const struct host_state *hs)
+/* The index of text in the table of inputs, added when new; -1 on ENOMEM. */
+static json_int_t state_input_index(json_t *table, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(table); i++)
+		if (strcmp(json_string_value(json_array_get(table, i)), text) ==
+		    0)
+			return (json_int_t)i;
+	if (json_array_append_new(table, json_string(text)) != 0)
+		return -1;
+	return (json_int_t)json_array_size(table) - 1;
+}
+
+static json_t *state_host_json(const struct host_state *hs, json_t *inputs)
 {
 	json_t *o = json_object(), *m = json_array(), *stamp;
 	size_t i;
@@ -224,6 +268,12 @@ static json_t *state_host_json(const struct host_state *hs)
 		if (w != NULL)
 			bad |= json_object_set_new(o, "written", w);
 	}
+	if (hs->inputs != NULL) {
+		json_int_t k = state_input_index(inputs, hs->inputs);
+
+		bad |= k < 0 ||
+		       json_object_set_new(o, "inputs", json_integer(k)) != 0;
+	}
 	bad |= json_object_set_new(o, "created_container",
 	                           json_boolean(hs->created_container));
 	bad |= json_object_set_new(o, "created_file",
@@ -235,11 +285,14 @@ static json_t *state_host_json(const struct host_state *hs)
 		    "size", (json_int_t)hs->stamp.size, "mtime_ns",
 		    (json_int_t)hs->stamp.mtime_ns, "ctime_ns",
 		    (json_int_t)hs->stamp.ctime_ns, "digest", hs->stamp.digest);
+		if (stamp != NULL && hs->stamp.text[0] != '\0')
+			bad |= json_object_set_new(stamp, "text",
+			                           json_string(hs->stamp.text));
 		bad |= json_object_set_new(o, "stamp", stamp);
 	}
 	if (hs->filters != NULL)
-		bad |= json_object_set_new(o, "filters",
-		                           state_host_json(hs->filters));
+		bad |= json_object_set_new(
+		    o, "filters", state_host_json(hs->filters, inputs));
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -249,16 +302,18 @@ static json_t *state_host_json(const struct host_state *hs)
 
 int state_save(const char *path, const struct agent_state *st)
 {
-	json_t *root, *hosts;
+	json_t *root, *hosts, *inputs;
 	char *text = NULL;
 	size_t i, len;
 	int r = 0, bad = 0;
 
 	root = json_object();
 	hosts = json_object();
-	if (root == NULL || hosts == NULL) {
+	inputs = json_array();
+	if (root == NULL || hosts == NULL || inputs == NULL) {
 		json_decref(root);
 		json_decref(hosts);
+		json_decref(inputs);
 		return -ERR_NOMEM;
 	}
 	bad |=
@@ -270,9 +325,14 @@ int state_save(const char *path, const struct agent_state *st)
 	if (st->pending)
 		bad |= json_object_set_new(root, "pending", json_true());
 	for (i = 0; i < st->n; i++)
-		bad |= json_object_set_new(hosts, st->hosts[i].id,
-		                           state_host_json(&st->hosts[i].st));
+		bad |= json_object_set_new(
+		    hosts, st->hosts[i].id,
+		    state_host_json(&st->hosts[i].st, inputs));
 	bad |= json_object_set_new(root, "hosts", hosts);
+	if (json_array_size(inputs) > 0)
+		bad |= json_object_set_new(root, "inputs", inputs);
+	else
+		json_decref(inputs);
 	if (bad || (text = jsonutil_dump_pretty(root, &len)) == NULL) {
 		r = -ERR_NOMEM;
 		goto out;

@@ -229,6 +229,7 @@ struct sync_job {
 	const struct sync_opts *o;
 	const struct server *servers;
 	size_t n;
+	const struct hostfile_input *inputs; /* of servers */
 	struct host_state prev;   /* the host's state before: for a re-plan */
 	struct host_state intent; /* what a crash may leave, when it grows */
 	bool grows;               /* intent records names prev does not */
@@ -300,9 +301,9 @@ static int sync_apply(struct sync_job *job)
 		return 0;
 	if (hostfile_apply_gated(p, job->gate) != -ERR_CONFLICT)
 		return 0;
-	if ((r = hostfile_plan(a, job->o->env, job->servers, job->n,
-	                       job->prev.path != NULL ? &job->prev : NULL,
-	                       &again)) != 0)
+	if ((r = hostfile_plan_inputs(
+	         a, job->o->env, job->servers, job->n, job->inputs,
+	         job->prev.path != NULL ? &job->prev : NULL, &again)) != 0)
 		return r;
 	host_plan_clear(p);
 	*p = again;
@@ -397,7 +398,8 @@ struct sync_planner {
 	const struct sync_opts *o;
 	const struct server *servers;
 	size_t n;
-	const struct agent_state *st; /* read-only while planners run */
+	const struct hostfile_input *inputs; /* of servers, for every host */
+	const struct agent_state *st;        /* read-only while planners run */
 	struct host_plan *plans;
 	struct sync_job *jobs;
 	const struct fileio_gate *gate;
@@ -440,9 +442,9 @@ static void *sync_plan_thread(void *arg)
 	       adapter_count) {
 		const struct adapter *a = adapter_registry[i];
 
-		if (hostfile_plan(a, pl->o->env, pl->servers, pl->n,
-		                  state_get(pl->st, a->id),
-		                  &pl->plans[i]) != 0 ||
+		if (hostfile_plan_inputs(a, pl->o->env, pl->servers, pl->n,
+		                         pl->inputs, state_get(pl->st, a->id),
+		                         &pl->plans[i]) != 0 ||
 		    sync_plan_started(pl, i) != 0)
 			__atomic_store_n(&pl->r, -ERR_NOMEM, __ATOMIC_RELAXED);
 	}
@@ -459,10 +461,12 @@ static void *sync_plan_thread(void *arg)
  */
 static int sync_plan_all(const struct sync_opts *o,
                          const struct server *servers, size_t n,
+                         const struct hostfile_input *inputs,
                          const struct agent_state *st, struct host_plan *plans,
                          struct sync_job *jobs, const struct fileio_gate *gate)
 {
-	struct sync_planner pl = {o, servers, n, st, plans, jobs, gate, 0, 0};
+	struct sync_planner pl = {o,     servers, n,    inputs, st,
+	                          plans, jobs,    gate, 0,      0};
 	pthread_t tids[SYNC_PLAN_THREADS - 1];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t k, started = 0, want;
@@ -471,6 +475,7 @@ static int sync_plan_all(const struct sync_opts *o,
 		jobs[k].o = o;
 		jobs[k].servers = servers;
 		jobs[k].n = n;
+		jobs[k].inputs = inputs;
 		jobs[k].p = &plans[k];
 	}
 	want = cpus > 1 ? (size_t)cpus : 1;
@@ -590,6 +595,7 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	bool grew = false;
 	int saved;
 	struct server *flat = NULL, *owned = NULL;
+	struct hostfile_input *inputs = NULL;
 	const char *launcher = o->launcher;
 	char self[4096];
 	bool changed = false, dirty = false;
@@ -677,8 +683,15 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	for (i = 0; o->ignore_stamps && i < st.n; i++)
 		st.hosts[i].st.stamp.valid = false;
 	if ((plans = calloc(adapter_count, sizeof(*plans))) == NULL ||
-	    (jobs = calloc(adapter_count, sizeof(*jobs))) == NULL)
+	    (jobs = calloc(adapter_count, sizeof(*jobs))) == NULL ||
+	    (m.n > 0 && (inputs = calloc(m.n, sizeof(*inputs))) == NULL))
 		goto nomem;
+	/* What each entry is rendered from, once for every host. */
+	if (hostfile_inputs(flat, m.n, NULL, inputs) != 0) {
+		fprintf(o->err, "mcpfleet: cannot compute a digest\n");
+		exit_code = EXIT_CONFIG;
+		goto out;
+	}
 	/* Write-ahead: every name about to be written is recorded before
 	 * the file that holds it is renamed into place, so that a crash
 	 * never leaves an entry of ours that the next sync would take for
@@ -686,7 +699,7 @@ int sync_run_report(const struct sync_opts *o, const struct catalogue *personal,
 	 * state.json lacks wait at the gate, before their renames, for it to
 	 * be saved (a crash before then leaves at most a temporary file,
 	 * which the next write of that file removes). */
-	r = sync_plan_all(o, flat, m.n, &st, plans, jobs, &gate_pass);
+	r = sync_plan_all(o, flat, m.n, inputs, &st, plans, jobs, &gate_pass);
 	for (i = 0; i < adapter_count; i++)
 		changed |= jobs[i].changes;
 	if (r == 0 && (r = sync_state_intent(&st, jobs, &grew)) == 0 && grew) {
@@ -763,6 +776,7 @@ out:
 	free(plans);
 	free(jobs);
 	free(flat);
+	free(inputs);
 	for (i = 0; owned != NULL && i < m.n; i++)
 		server_clear(&owned[i]);
 	free(owned);

@@ -9,10 +9,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
+
+/* Buffers of at least this many bytes are read into huge pages where the
+ * kernel has them (a 5 MB ~/.claude.json: 3 page faults, not 1,300). */
+#define FILEIO_HUGE ((size_t)2 << 20)
+
+/*
+ * A buffer for a file of cap bytes: a large one aligned to and advised for
+ * huge pages (freed with free() all the same). NULL on ENOMEM.
+ */
+static char *fileio_buffer(size_t cap)
+{
+	void *p;
+
+	size_t whole = (cap + FILEIO_HUGE - 1) & ~(FILEIO_HUGE - 1);
+
+	if (cap < FILEIO_HUGE || whole < cap)
+		return malloc(cap);
+	/* Whole huge pages: the tail too is one page fault. */
+	if (posix_memalign(&p, FILEIO_HUGE, whole) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	/* Only advice: without it the pages are the usual ones. */
+	(void)madvise(p, whole, MADV_HUGEPAGE);
+#endif
+	return p;
+}
 
 int fileio_read(const char *path, size_t max, char **data, size_t *len)
 {
@@ -45,7 +72,7 @@ int fileio_read(const char *path, size_t max, char **data, size_t *len)
 	 * for the NUL and one byte more: a file that did not grow meets its
 	 * EOF without the buffer growing (a copy of a 5 MB file). */
 	cap = (size_t)st.st_size + 2;
-	if ((p = malloc(cap)) == NULL) {
+	if ((p = fileio_buffer(cap)) == NULL) {
 		r = -ERR_NOMEM;
 		goto out;
 	}

@@ -3,8 +3,12 @@
 #include "jsonutil.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "buf.h"
+#include "err.h"
 
 const char *jsonutil_printable(const char *s)
 {
@@ -35,24 +39,194 @@ const char *jsonutil_printable(const char *s)
 	return out;
 }
 
+/* Nesting past this is taken for a loop (jansson refuses those too). */
+#define JSONUTIL_MAX_NEST 2048
+
+/* Length of the valid UTF-8 sequence at q (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), or 0. */
+static size_t jsonutil_utf8_len(const unsigned char *q, size_t avail)
+{
+	unsigned c = q[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	if (c < 0xe0)
+		return avail >= 2 && (q[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c < 0xf0) {
+		if (avail < 3 || (q[1] & 0xc0) != 0x80 ||
+		    (q[2] & 0xc0) != 0x80 || (c == 0xe0 && q[1] < 0xa0) ||
+		    (c == 0xed && q[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (avail < 4 || (q[1] & 0xc0) != 0x80 || (q[2] & 0xc0) != 0x80 ||
+	    (q[3] & 0xc0) != 0x80 || (c == 0xf0 && q[1] < 0x90) ||
+	    (c == 0xf4 && q[1] > 0x8f))
+		return 0;
+	return 4;
+}
+
+/* A string as jansson writes it: '"', '\\' and control characters escaped
+ * (\u with upper-case hex), the rest as it is; invalid UTF-8 fails. */
+static int jsonutil_put_string(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *q = (const unsigned char *)s;
+	size_t i = 0, run, k;
+	char esc[6];
+	int r = buf_putc(b, '"');
+
+	while (r == 0 && i < len) {
+		for (run = i; run < len && q[run] >= 0x20 && q[run] < 0x80 &&
+		              q[run] != '"' && q[run] != '\\';
+		     run++)
+			;
+		if (run > i && (r = buf_append(b, s + i, run - i)) != 0)
+			return r;
+		i = run;
+		if (i >= len)
+			break;
+		if (q[i] >= 0x80) {
+			if ((k = jsonutil_utf8_len(q + i, len - i)) == 0)
+				return -ERR_INVALID;
+			r = buf_append(b, s + i, k);
+			i += k;
+			continue;
+		}
+		esc[0] = '\\';
+		switch (q[i]) {
+		case '"':
+		case '\\':
+			esc[1] = (char)q[i];
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[q[i] >> 4];
+			esc[5] = hex[q[i] & 15];
+			r = buf_append(b, esc, 6);
+			i++;
+			continue;
+		}
+		r = buf_append(b, esc, 2);
+		i++;
+	}
+	return r != 0 ? r : buf_putc(b, '"');
+}
+
+/* A newline and the indentation of depth. */
+static int jsonutil_put_indent(struct buf *b, unsigned depth)
+{
+	int r = buf_reserve(b, 1 + 2 * (size_t)depth);
+
+	if (r != 0)
+		return r;
+	b->data[b->len++] = '\n';
+	memset(b->data + b->len, ' ', 2 * (size_t)depth);
+	b->len += 2 * (size_t)depth;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* v as json_dumps() writes it with JSON_INDENT(2) and JSON_ENCODE_ANY,
+ * byte for byte (reals are left to jansson itself). */
+static int jsonutil_put(struct buf *b, const json_t *v, unsigned depth)
+{
+	char *real;
+	size_t i, n;
+	void *it;
+	int r;
+
+	if (v == NULL || depth > JSONUTIL_MAX_NEST)
+		return -ERR_INVALID;
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		return buf_append(b, "null", 4);
+	case JSON_TRUE:
+		return buf_append(b, "true", 4);
+	case JSON_FALSE:
+		return buf_append(b, "false", 5);
+	case JSON_INTEGER:
+		return buf_printf(b, "%" JSON_INTEGER_FORMAT,
+		                  json_integer_value(v));
+	case JSON_REAL:
+		if ((real = json_dumps(v, JSON_ENCODE_ANY)) == NULL)
+			return -ERR_NOMEM;
+		r = buf_puts(b, real);
+		free(real);
+		return r;
+	case JSON_STRING:
+		return jsonutil_put_string(b, json_string_value(v),
+		                           json_string_length(v));
+	case JSON_ARRAY:
+		n = json_array_size(v);
+		if ((r = buf_putc(b, '[')) != 0 || n == 0)
+			return r != 0 ? r : buf_putc(b, ']');
+		for (i = 0; i < n; i++) {
+			if ((i > 0 && (r = buf_putc(b, ',')) != 0) ||
+			    (r = jsonutil_put_indent(b, depth + 1)) != 0 ||
+			    (r = jsonutil_put(b, json_array_get(v, i),
+			                      depth + 1)) != 0)
+				return r;
+		}
+		if ((r = jsonutil_put_indent(b, depth)) != 0)
+			return r;
+		return buf_putc(b, ']');
+	case JSON_OBJECT:
+		/* jansson's iterators take a non-const object, and change
+		 * nothing. */
+		it = json_object_iter((json_t *)(uintptr_t)v);
+		if ((r = buf_putc(b, '{')) != 0 || it == NULL)
+			return r != 0 ? r : buf_putc(b, '}');
+		for (i = 0; it != NULL; i++) {
+			if ((i > 0 && (r = buf_putc(b, ',')) != 0) ||
+			    (r = jsonutil_put_indent(b, depth + 1)) != 0 ||
+			    (r = jsonutil_put_string(
+			         b, json_object_iter_key(it),
+			         json_object_iter_key_len(it))) != 0 ||
+			    (r = buf_append(b, ": ", 2)) != 0 ||
+			    (r = jsonutil_put(b, json_object_iter_value(it),
+			                      depth + 1)) != 0)
+				return r;
+			it = json_object_iter_next((json_t *)(uintptr_t)v, it);
+		}
+		if ((r = jsonutil_put_indent(b, depth)) != 0)
+			return r;
+		return buf_putc(b, '}');
+	}
+	return -ERR_INVALID;
+}
+
 char *jsonutil_dump_pretty(const json_t *v, size_t *len)
 {
-	char *s, *t;
-	size_t n;
+	struct buf b = BUF_INIT;
 
-	s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	if ((t = realloc(s, n + 2)) == NULL) {
-		free(s);
+	/* What json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY) writes,
+	 * without its per-byte callbacks (this writes every host file that
+	 * a sync creates, and state.json). */
+	if (jsonutil_put(&b, v, 0) != 0 || buf_putc(&b, '\n') != 0) {
+		buf_free(&b);
 		return NULL;
 	}
-	t[n] = '\n';
-	t[n + 1] = '\0';
-	if (len != NULL)
-		*len = n + 1;
-	return t;
+	return buf_steal(&b, len);
 }
 
 static bool jsonutil_digit(unsigned char c)

@@ -1266,6 +1266,307 @@ static void test_adapters_qwen(void **state)
 	assert_non_null(strstr(d.msg, "headers.A: '$x' would be expanded"));
 }
 
+/* The op of the item named name in p (fails when there is none). */
+static enum plan_op test_adapters_op(const struct host_plan *p,
+                                     const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nitems; i++)
+		if (strcmp(p->items[i].name, name) == 0)
+			return p->items[i].op;
+	fail_msg("%s: no item %s", p->adapter->id, name);
+	return PLAN_SKIP;
+}
+
+static void test_adapters_parse_text(const char *text, struct catalogue *c)
+{
+	struct catalogue_opts opts = {.host_known = adapter_known};
+	struct diag d;
+
+	if (catalogue_parse(text, strlen(text), &opts, c, &d) != 0)
+		fail_msg("catalogue: %s", d.msg);
+}
+
+/* Replaces the first from in the file at path with to. */
+static void test_adapters_edit(const char *path, const char *from,
+                               const char *to)
+{
+	size_t len, n = strlen(from);
+	char *text = tu_read(path, &len), *at = strstr(text, from), *out;
+
+	assert_non_null(at);
+	out = malloc(len - n + strlen(to) + 1);
+	assert_non_null(out);
+	memcpy(out, text, (size_t)(at - text));
+	memcpy(out + (at - text), to, strlen(to));
+	memcpy(out + (at - text) + strlen(to), at + n,
+	       len - (size_t)(at - text) - n);
+	tu_write(path, out, len - n + strlen(to));
+	free(out);
+	free(text);
+}
+
+/* Replaces the file at path by a new one (a new inode) holding text. */
+static void test_adapters_rewrite(const char *path, const char *text,
+                                  size_t len)
+{
+	char *tmp = malloc(strlen(path) + 8);
+	struct stat a, b;
+
+	assert_non_null(tmp);
+	assert_int_equal(stat(path, &a), 0);
+	memcpy(tmp, path, strlen(path));
+	memcpy(tmp + strlen(path), ".other", 7);
+	tu_write(tmp, text, len);
+	assert_int_equal(rename(tmp, path), 0);
+	assert_int_equal(stat(path, &b), 0);
+	assert_true(a.st_ino != b.st_ino);
+	free(tmp);
+}
+
+/* Makes st's stamp the file's as it is now, as if the sync wrote it so. */
+static void test_adapters_restamp(struct host_state *st, const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	st->stamp.dev = (uint64_t)sb.st_dev;
+	st->stamp.ino = (uint64_t)sb.st_ino;
+	st->stamp.size = (uint64_t)sb.st_size;
+	st->stamp.mtime_ns =
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	st->stamp.ctime_ns =
+	    (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec;
+}
+
+/* st's inputs as recorded under render version version. */
+static void test_adapters_inputs_as(struct host_state *st,
+                                    const struct catalogue *c,
+                                    const char *version)
+{
+	struct hostfile_input *in = calloc(c->n, sizeof(*in));
+	size_t i, k;
+
+	assert_non_null(in);
+	assert_int_equal(hostfile_inputs(c->servers, c->n, version, in), 0);
+	assert_non_null(st->inputs);
+	for (i = 0; i < st->managed.n; i++)
+		for (k = 0; k < c->n; k++)
+			if (strcmp(c->servers[k].name, st->managed.v[i]) == 0 &&
+			    in[k].hex[0] != '\0')
+				memcpy(st->inputs + i * HOSTFILE_INPUT_HEX,
+				       in[k].hex, HOSTFILE_INPUT_HEX);
+	free(in);
+}
+
+/*
+ * Entries known to be as written (their inputs recorded, the file as the
+ * sync left it) are not rendered again, and the file's bytes are those of
+ * a full plan: only a changed server is re-rendered; an edited file is
+ * planned afresh; inputs recorded under another render version re-render.
+ * For a JSON, a TOML and both two-file hosts (rules in a file of their
+ * own, rules in the host's file).
+ */
+static void test_adapters_known_entries_of(const struct adapter *a)
+{
+	static const char c1[] =
+	    "{\"version\": 1, \"servers\": {"
+	    "\"alpha\": {\"command\": \"cmd-a1\", \"args\": [\"x\"]},"
+	    "\"beta\": {\"command\": \"cmd-b1\", \"tools\": {\"deny\": "
+	    "[\"drop_*\"]}},"
+	    "\"gamma\": {\"command\": \"cmd-g\", \"env\": {\"L\": "
+	    "\"${TEST_LEVEL}\"}}}}";
+	struct catalogue cat1 = {0}, cat2 = {0}, cat3 = {0};
+	struct test_env te = {0}, te2 = {0};
+	struct host_env env, env2;
+	struct host_location loc = {0}, loc2 = {0};
+	struct host_plan p1 = {0}, p2 = {0}, p3 = {0}, p4 = {0}, p5 = {0};
+	struct host_plan p6 = {0};
+	struct host_plan fresh = {0};
+	struct host_state forged = {0};
+	char *home = tu_mkdtemp(), *home2 = tu_mkdtemp(), *text2, *t;
+	char *c2 = strdup(c1), *c3;
+	size_t len2;
+	struct diag d;
+
+	/* c2: beta's command changed; c3: alpha's too. */
+	assert_non_null(c2);
+	memcpy(strstr(c2, "cmd-b1"), "cmd-b2", 6);
+	c3 = strdup(c2);
+	assert_non_null(c3);
+	memcpy(strstr(c3, "cmd-a1"), "cmd-a3", 6);
+	test_adapters_parse_text(c1, &cat1);
+	test_adapters_parse_text(c2, &cat2);
+	test_adapters_parse_text(c3, &cat3);
+	te.home = home;
+	te.os = HOST_OS_LINUX;
+	test_adapters_env(&te, &env);
+	te2 = te;
+	te2.home = home2;
+	test_adapters_env(&te2, &env2);
+	assert_int_equal(a->locate(&env, &loc, &d), 0);
+	assert_int_equal(a->locate(&env2, &loc2, &d), 0);
+	assert_int_equal(fileio_mkdirs(loc.marker, 0755), 0);
+	assert_int_equal(fileio_mkdirs(loc2.marker, 0755), 0);
+
+	/* What a full plan of c2 writes, in a home of its own. */
+	test_adapters_sync(a, &env2, &cat2, NULL, &fresh);
+	text2 = tu_read(loc2.path, &len2);
+
+	test_adapters_sync(a, &env, &cat1, NULL, &p1);
+	assert_non_null(p1.after.inputs);
+	assert_int_equal(strlen(p1.after.inputs),
+	                 p1.after.managed.n * HOSTFILE_INPUT_HEX);
+
+	/* One server changed: it alone is re-rendered; the bytes are a
+	 * full plan's. */
+	test_adapters_sync(a, &env, &cat2, &p1.after, &p2);
+	assert_int_equal(test_adapters_op(&p2, "alpha"), PLAN_UNCHANGED);
+	assert_int_equal(test_adapters_op(&p2, "beta"), PLAN_UPDATE);
+	assert_int_equal(test_adapters_op(&p2, "gamma"), PLAN_UNCHANGED);
+	tu_assert_file_eq(loc.path, text2, len2);
+
+	/* The user edits alpha (the stamp moves): planned afresh, alpha
+	 * compared and written back. */
+	test_adapters_edit(loc.path, "cmd-a1", "cmd-a1-mine");
+	test_adapters_sync(a, &env, &cat2, &p2.after, &p3);
+	assert_int_equal(test_adapters_op(&p3, "alpha"), PLAN_UPDATE);
+	tu_assert_file_eq(loc.path, text2, len2);
+
+	/* A file that is as written, said the stamp, but whose beta is not
+	 * what beta renders: beta is known, so left alone (proof that it is
+	 * not rendered) ... */
+	test_adapters_edit(loc.path, "cmd-b2", "cmd-b2-as-if-ours");
+	assert_int_equal(host_state_copy(&p3.after, &forged), 0);
+	test_adapters_restamp(&forged, loc.path);
+	assert_int_equal(
+	    hostfile_plan(a, &env, cat3.servers, cat3.n, &forged, &p4), 0);
+	assert_int_equal(test_adapters_op(&p4, "alpha"), PLAN_UPDATE);
+	assert_int_equal(test_adapters_op(&p4, "beta"), PLAN_UNCHANGED);
+	host_plan_clear(&p4);
+	/* ... and so it is when a program rewrote the file since, with
+	 * the text prev records (a new inode, a new mtime): the text is
+	 * the one written. */
+	t = tu_read(loc.path, &len2);
+	hostfile_text_digest(t, len2, forged.stamp.text);
+	test_adapters_rewrite(loc.path, t, len2);
+	free(t);
+	assert_int_equal(
+	    hostfile_plan(a, &env, cat3.servers, cat3.n, &forged, &p4), 0);
+	assert_int_equal(test_adapters_op(&p4, "alpha"), PLAN_UPDATE);
+	assert_int_equal(test_adapters_op(&p4, "beta"), PLAN_UNCHANGED);
+	/* A text that is not the one recorded: planned afresh. */
+	host_plan_clear(&p4);
+	forged.stamp.text[0] ^= 1;
+	assert_int_equal(
+	    hostfile_plan(a, &env, cat3.servers, cat3.n, &forged, &p4), 0);
+	assert_int_equal(test_adapters_op(&p4, "beta"), PLAN_UPDATE);
+	forged.stamp.text[0] ^= 1;
+	test_adapters_restamp(&forged, loc.path);
+	/* ... unless its inputs were recorded under another render
+	 * version: then it is rendered, and written. */
+	test_adapters_inputs_as(&forged, &cat3, "mcpfleet-render-0");
+	test_adapters_sync(a, &env, &cat3, &forged, &p5);
+	assert_int_equal(test_adapters_op(&p5, "alpha"), PLAN_UPDATE);
+	assert_int_equal(test_adapters_op(&p5, "beta"), PLAN_UPDATE);
+	t = tu_read(loc.path, &len2);
+	assert_null(strstr(t, "as-if-ours"));
+	free(t);
+	/* Back to c2: a full plan's bytes again. */
+	test_adapters_sync(a, &env, &cat2, &p5.after, &p6);
+	assert_int_equal(test_adapters_op(&p6, "beta"), PLAN_UNCHANGED);
+	tu_assert_file_eq(loc.path, text2, strlen(text2));
+
+	host_state_clear(&forged);
+	host_plan_clear(&fresh);
+	host_plan_clear(&p1);
+	host_plan_clear(&p2);
+	host_plan_clear(&p3);
+	host_plan_clear(&p4);
+	host_plan_clear(&p5);
+	host_plan_clear(&p6);
+	host_location_clear(&loc);
+	host_location_clear(&loc2);
+	catalogue_clear(&cat1);
+	catalogue_clear(&cat2);
+	catalogue_clear(&cat3);
+	free(text2);
+	free(c2);
+	free(c3);
+	tu_rmtree(home);
+	tu_rmtree(home2);
+	free(home);
+	free(home2);
+}
+
+static void test_adapters_known_entries(void **state)
+{
+	static const char *const ids[] = {"cursor", "codex", "claude-code",
+	                                  "opencode"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		test_adapters_known_entries_of(adapter_find(ids[i]));
+}
+
+/* The inputs of a server: every field counts, the render version too; a
+ * server with a ${VAR} has none (it is rendered every time). */
+static void test_adapters_inputs(void **state)
+{
+	static const char *const cats[] = {
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\"}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"d\"}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\", "
+	    "\"args\": [\"\"]}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\", "
+	    "\"env\": {\"A\": \"\"}}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\", "
+	    "\"disabled\": true}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\", "
+	    "\"hosts\": [\"cursor\"]}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\", "
+	    "\"tools\": {\"allow\": [\"a\"]}}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\", "
+	    "\"tools\": {\"deny\": [\"a\"]}}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"command\": \"c\", "
+	    "\"rate\": \"5/min\"}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"url\": "
+	    "\"https://x.example/mcp\"}}}",
+	    "{\"version\": 1, \"servers\": {\"s\": {\"url\": "
+	    "\"https://x.example/mcp\", \"type\": \"sse\"}}}",
+	};
+	struct hostfile_input in[sizeof(cats) / sizeof(cats[0])], again, other;
+	struct catalogue c = {0};
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(cats) / sizeof(cats[0]); i++) {
+		test_adapters_parse_text(cats[i], &c);
+		assert_int_equal(hostfile_inputs(c.servers, 1, NULL, &in[i]),
+		                 0);
+		assert_int_equal(strlen(in[i].hex), HOSTFILE_INPUT_HEX);
+		assert_int_equal(hostfile_inputs(c.servers, 1, NULL, &again),
+		                 0);
+		assert_string_equal(in[i].hex, again.hex);
+		assert_int_equal(
+		    hostfile_inputs(c.servers, 1, "mcpfleet-render-0", &other),
+		    0);
+		assert_string_not_equal(in[i].hex, other.hex);
+		catalogue_clear(&c);
+		for (k = 0; k < i; k++)
+			assert_string_not_equal(in[k].hex, in[i].hex);
+	}
+	test_adapters_parse_text("{\"version\": 1, \"servers\": {\"s\": "
+	                         "{\"command\": \"c\", \"args\": "
+	                         "[\"${HOME}\"]}}}",
+	                         &c);
+	assert_int_equal(hostfile_inputs(c.servers, 1, NULL, &again), 0);
+	assert_string_equal(again.hex, "");
+	catalogue_clear(&c);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest unit[] = {
@@ -1285,6 +1586,8 @@ int main(void)
 	    cmocka_unit_test(test_adapters_creates_file_dir),
 	    cmocka_unit_test(test_adapters_continue_cli_not_created),
 	    cmocka_unit_test(test_adapters_continue_cli_refused),
+	    cmocka_unit_test(test_adapters_known_entries),
+	    cmocka_unit_test(test_adapters_inputs),
 	};
 	struct CMUnitTest tests[64];
 	size_t i, n = 0;

@@ -758,6 +758,59 @@ static void test_sync_fast_sees_a_catalogue_change(void **state)
 	free(t);
 }
 
+/*
+ * state.json records each entry's inputs. An entry of a file the user
+ * edited since is planned afresh even when its server did not change; a
+ * record of inputs that does not fit (one digit short) is none.
+ */
+static void test_sync_known_entries_and_edits(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *const dirs[] = {".cursor", NULL};
+	const char *web2 = "{\"version\":1,\"servers\":{\"fs\":{\"command\":"
+	                   "\"npx\",\"args\":[\"-y\",\"fs\"]},\"web\":{\"url\":"
+	                   "\"http://127.0.0.1:3002/mcp\"}}}";
+	char *t, *at;
+
+	sandbox_dirs(sb, dirs);
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".mcpfleet/state.json");
+	assert_non_null(strstr(t, "\"inputs\""));
+	free(t);
+	/* The user edits fs; the catalogue changes web. */
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(at = strstr(t, "\"-y\""));
+	memcpy(at, "\"-n\"", 4);
+	sandbox_file(sb, ".cursor/mcp.json", t);
+	free(t);
+	assert_int_equal(sandbox_sync(sb, web2, NULL, false, false), EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(strstr(t, "\"-y\""));
+	assert_null(strstr(t, "\"-n\""));
+	assert_non_null(strstr(t, "3002"));
+	free(t);
+	/* Inputs one digit short: ignored, the plan is a full one. */
+	t = sandbox_read(sb, ".mcpfleet/state.json");
+	assert_non_null(at = strstr(t, "\"inputs\": ["));
+	/* The table's first string, one digit fewer. */
+	assert_non_null(at = strchr(at + strlen("\"inputs\": ["), '"'));
+	memmove(at + 1, at + 2, strlen(at + 2) + 1);
+	sandbox_file(sb, ".mcpfleet/state.json", t);
+	free(t);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(at = strstr(t, "\"-y\""));
+	memcpy(at, "\"-n\"", 4);
+	sandbox_file(sb, ".cursor/mcp.json", t);
+	free(t);
+	assert_int_equal(sandbox_sync(sb, TWO_SERVERS, NULL, false, false),
+	                 EXIT_OK);
+	t = sandbox_read(sb, ".cursor/mcp.json");
+	assert_non_null(strstr(t, "\"-y\""));
+	assert_non_null(strstr(t, "3001"));
+	free(t);
+}
+
 #define SB_TEST(fn)                                                            \
 	cmocka_unit_test_setup_teardown(fn, sandbox_setup, sandbox_teardown)
 
@@ -786,6 +839,7 @@ int main(void)
 	    SB_TEST(test_sync_fast_sees_a_new_host),
 	    SB_TEST(test_sync_fast_sees_a_removed_file),
 	    SB_TEST(test_sync_fast_sees_a_catalogue_change),
+	    SB_TEST(test_sync_known_entries_and_edits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,14 @@
 #define JDOC_SWAR_CTZ 0
 #endif
 
+/* x86-64 always has SSE2: sixteen bytes at a time where eight were. */
+#if defined(__SSE2__) && JDOC_SWAR_CTZ
+#include <emmintrin.h>
+#define JDOC_SSE2 1
+#else
+#define JDOC_SSE2 0
+#endif
+
 enum jdoc_kind { JDOC_KIND_OBJECT, JDOC_KIND_ARRAY };
 
 /* One open container. */
@@ -260,6 +268,66 @@ static uint64_t jdoc_swar_special(uint64_t w)
 	       highs;
 }
 
+/* True for the byte after a backslash of a two-byte escape (\n, ...). */
+static inline bool jdoc_simple_escape(unsigned c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '/':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't':
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Runs from q to the first byte that is '"', '\\', a control character or
+ * not ASCII, or to a byte fewer than eight before end. The caller looks at
+ * the byte it stops on (without ctz, the eight-byte step stops anywhere in
+ * the word that holds one).
+ */
+static inline const unsigned char *jdoc_run_to_special(const unsigned char *q,
+                                                       const unsigned char *end)
+{
+	uint64_t w, m;
+
+#if JDOC_SSE2
+	const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+	              blank = _mm_set1_epi8(0x20);
+
+	while (end - q >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+		/* Signed: both the control characters and the bytes of 0x80
+		 * and up are less than a blank. */
+		__m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		                                      _mm_cmpeq_epi8(v, bs)),
+		                         _mm_cmplt_epi8(v, blank));
+		unsigned mask = (unsigned)_mm_movemask_epi8(x);
+
+		if (mask != 0)
+			return q + __builtin_ctz(mask);
+		q += 16;
+	}
+#endif
+	while (end - q >= 8) {
+		memcpy(&w, q, 8);
+		if ((m = jdoc_swar_special(w)) != 0) {
+#if JDOC_SWAR_CTZ
+			q += (unsigned)__builtin_ctzll(m) >> 3;
+#endif
+			return q;
+		}
+		q += 8;
+	}
+	return q;
+}
+
 /* Validates the escape at *qp (the backslash) and moves past it. */
 static int jdoc_scan_escape(struct jdoc_parser *jp, const unsigned char **qp)
 {
@@ -317,22 +385,12 @@ static int jdoc_scan_string(struct jdoc_parser *jp, size_t *pp, bool *escaped)
 	const unsigned char *s = jp->s, *q = jp->s + *pp + 1;
 	const unsigned char *end = jp->s + jp->len;
 	bool esc = false;
-	uint64_t w, m;
 	unsigned c;
 	size_t k;
 	int r;
 
 	for (;;) {
-		while (end - q >= 8) {
-			memcpy(&w, q, 8);
-			if ((m = jdoc_swar_special(w)) != 0) {
-#if JDOC_SWAR_CTZ
-				q += (unsigned)__builtin_ctzll(m) >> 3;
-#endif
-				break;
-			}
-			q += 8;
-		}
+		q = jdoc_run_to_special(q, end);
 		if (q >= end)
 			return jdoc_fail(jp, *pp, ERR_PARSE,
 			                 "unterminated string");
@@ -340,9 +398,15 @@ static int jdoc_scan_string(struct jdoc_parser *jp, size_t *pp, bool *escaped)
 		if (c == '"')
 			break;
 		if (c == '\\') {
+			/* The common escapes here, the rest (and every error)
+			 * in jdoc_scan_escape. */
+			esc = true;
+			if (end - q >= 2 && jdoc_simple_escape(q[1])) {
+				q += 2;
+				continue;
+			}
 			if ((r = jdoc_scan_escape(jp, &q)) != 0)
 				return r;
-			esc = true;
 		} else if (c < 0x20) {
 			return jdoc_fail(jp, (size_t)(q - s), ERR_PARSE,
 			                 "control character U+%04X in a string "
@@ -423,16 +487,27 @@ static int jdoc_skip_comment(struct jdoc_parser *jp, size_t *pp)
 	return 0;
 }
 
-/* Skips whitespace and, in JSONC, comments. */
-static int jdoc_skip(struct jdoc_parser *jp, size_t *pp)
+/* jdoc_skip past its first byte: runs of blanks, eight spaces at a time
+ * (the indentation of pretty-printed files). */
+static int jdoc_skip_run(struct jdoc_parser *jp, size_t *pp)
 {
+	const uint64_t spaces = 0x2020202020202020ull;
 	const unsigned char *s = jp->s;
 	size_t p = *pp, n = jp->len;
+	uint64_t w;
 	int r;
 
 	for (;;) {
-		while (p < n && jdoc_is_ws(s[p]))
+		for (;;) {
+			while (p < n && jdoc_is_ws(s[p]) && s[p] != ' ')
+				p++;
+			while (n - p >= 8 &&
+			       (memcpy(&w, s + p, 8), w == spaces))
+				p += 8;
+			if (p >= n || !jdoc_is_ws(s[p]))
+				break;
 			p++;
+		}
 		if (p >= n || s[p] != '/')
 			break;
 		if ((r = jdoc_skip_comment(jp, &p)) != 0)
@@ -440,6 +515,19 @@ static int jdoc_skip(struct jdoc_parser *jp, size_t *pp)
 	}
 	*pp = p;
 	return 0;
+}
+
+/* Skips whitespace and, in JSONC, comments: nothing to do, most often. */
+static inline int jdoc_skip(struct jdoc_parser *jp, size_t *pp)
+{
+	unsigned c;
+
+	if (*pp >= jp->len)
+		return 0;
+	c = jp->s[*pp];
+	if (!jdoc_is_ws(c) && c != '/')
+		return 0;
+	return jdoc_skip_run(jp, pp);
 }
 
 /*
