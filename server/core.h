@@ -89,6 +89,14 @@ struct core {
 	size_t nadded;
 	pthread_t thread;
 	bool thread_started;
+	/* Replicas (docs/design.md, "Replicas"): a shared store, the
+	 * newest revision read from it, and the thread that listens. */
+	bool shared;
+	int64_t synced;
+	bool sync_retry; /* the last catch-up failed: again in a second */
+	struct replica *replica;
+	char *store_backend;
+	char *store_path;
 
 	/* Shared, under mu. */
 	pthread_mutex_t mu;
@@ -105,6 +113,7 @@ struct core {
 	struct core_dir *dir;
 	struct core_online *online; /* connected devices, sorted by id */
 	size_t nonline;
+	bool remote; /* another replica committed something */
 
 	/* Service thread only. */
 	struct hub *hub;
@@ -166,6 +175,11 @@ void core_submit_touch(struct core *c, const char *device_id,
 void core_submit_delivery(struct core *c, const char *device_id,
                           uint64_t revision, const int64_t *secret_ids,
                           size_t n);
+
+/* Replica thread -> core: another replica committed a change (or the
+ * listening connection was made again): the core thread reads the device
+ * directory and the newest revision from the store. */
+void core_remote_changed(struct core *c);
 
 /* Core -> hub: takes the newest publication (a reference the caller
  * releases with core_pub_release()), or NULL when none is new. */

@@ -22,11 +22,12 @@
 #include "store.h"
 
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
- * grant rates; and the two after it, as text. */
-#define TS_SCHEMA        3
-#define TS_SCHEMA_STR    "3"
-#define TS_SCHEMA_P1_STR "4"
-#define TS_SCHEMA_P2_STR "5"
+ * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
+ * share); and the two after it, as text. */
+#define TS_SCHEMA        4
+#define TS_SCHEMA_STR    "4"
+#define TS_SCHEMA_P1_STR "5"
+#define TS_SCHEMA_P2_STR "6"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
