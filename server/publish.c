@@ -786,7 +786,7 @@ int publish_load(struct store *st, const struct pki *pki,
 	struct store_revision rev;
 	struct publication *p = NULL;
 	const struct publication_entry *old;
-	int64_t top = since;
+	int64_t top = since, counter = 0;
 	size_t i, k = 0;
 	int r;
 
@@ -839,6 +839,12 @@ int publish_load(struct store *st, const struct pki *pki,
 	}
 	if ((uint64_t)rev.revision > p->revision)
 		p->revision = (uint64_t)rev.revision;
+	/* A revision without a device records nothing but moves the
+	 * counter. */
+	if ((r = store_revision_current(st, &counter, d)) != 0)
+		goto out;
+	if (counter > 0 && (uint64_t)counter > p->revision)
+		p->revision = (uint64_t)counter;
 	*out = p;
 	*synced = top;
 	p = NULL;

@@ -3458,11 +3458,12 @@ static int store_pg_notify(void *h, const char *payload, struct diag *d)
 /* A listening connection: a handle of its own, LISTEN sent once. */
 static int store_pg_listen_open(const char *path, void **l, struct diag *d)
 {
+	static const struct store_open_opts none = {NULL, 0};
 	struct store_pg *db = NULL;
 	void *h = NULL;
 	int r;
 
-	if ((r = store_pg_open(path, NULL, &h, d)) != 0)
+	if ((r = store_pg_open(path, &none, &h, d)) != 0)
 		return r;
 	db = h;
 	if ((r = store_pg_simple(db, "LISTEN " STORE_CHANNEL, "listen", NULL,
