@@ -21,6 +21,8 @@
 #include "web.h"
 
 #define CORE_ONLINE_ID_MAX 128
+/* Notifications from other replicas kept apart; beyond, read everything. */
+#define CORE_NOTES_MAX 4096
 
 enum core_job_kind {
 	CORE_JOB_EXCHANGE,
@@ -989,12 +991,33 @@ static void core_prune_calls(struct core *c, int64_t *next)
 		         n, (long long)c->conf.calls_retention);
 }
 
-void core_remote_changed(struct core *c)
+void core_remote_changed(struct core *c, const char *payload)
 {
+	char **v, *note = NULL;
+
 	pthread_mutex_lock(&c->mu);
-	c->remote = true;
+	if (payload == NULL || c->nremote_notes >= CORE_NOTES_MAX ||
+	    (note = strdup(payload)) == NULL ||
+	    (v = realloc(c->remote_notes,
+	                 (c->nremote_notes + 1) * sizeof(*v))) == NULL) {
+		/* Too many to tell apart, or no memory: read everything. */
+		free(note);
+		c->remote_all = true;
+	} else {
+		c->remote_notes = v;
+		v[c->nremote_notes++] = note;
+	}
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+}
+
+static void core_notes_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 /* Does b hold exactly a's entries at a's revision? */
@@ -1012,24 +1035,51 @@ static bool core_pub_same(const struct publication *a,
 }
 
 /*
- * Catches up with what other replicas committed (core thread): the device
- * directory (enrolled devices get in; devices revoked elsewhere that are
- * connected here get their revocation and are closed) and the newest
- * revision, as the replica that made it signed and recorded it. Returns 0
- * or the error, logged; the caller tries again later.
+ * An enrolled device that a notification named ("device ID"): into the
+ * directory, as core_enroll() puts its own (a known one is left alone).
+ * Returns 0, or 1 when the directory must be read whole (the device is
+ * revoked already), or the error.
  */
-static int core_sync(struct core *c)
+static int core_dir_sync_one(struct core *c, const char *id, struct diag *d)
 {
-	struct store_id_list newly = {NULL, 0};
-	struct publication *p = NULL;
-	int64_t synced = 0;
-	struct diag d;
+	struct store_device dev;
 	int r;
 
-	diag_clear(&d);
-	if ((r = core_dir_rebuild(c, &newly, &d)) != 0) {
-		core_log(c, CORE_LOG_WARN, "replicas: device directory: %s",
-		         d.msg);
+	memset(&dev, 0, sizeof(dev));
+	r = store_device_get(c->st, id, &dev, d);
+	if (r == -ERR_NOENT)
+		return 0; /* its enrollment was undone */
+	if (r != 0)
+		return r;
+	if (dev.status != STORE_DEVICE_ACTIVE)
+		r = 1;
+	else if ((r = core_dir_add(c, dev.cert_serial, dev.id,
+	                           dev.user_name)) == -ERR_EXISTS)
+		r = 0;
+	store_device_clear(&dev);
+	return r;
+}
+
+/* The directory after the notes (all: read it whole). */
+static int core_sync_dir(struct core *c, char **notes, size_t n, bool all,
+                         struct diag *d)
+{
+	struct store_id_list newly = {NULL, 0};
+	size_t i;
+	int r = 0;
+
+	for (i = 0; !all && i < n; i++) {
+		if (strncmp(notes[i], "device ", 7) == 0) {
+			if ((r = core_dir_sync_one(c, notes[i] + 7, d)) < 0)
+				return r;
+			all = r == 1;
+		} else if (strcmp(notes[i], "devices") == 0) {
+			all = true;
+		}
+	}
+	if (!all)
+		return 0;
+	if ((r = core_dir_rebuild(c, &newly, d)) != 0) {
 		store_id_list_free(&newly);
 		return r;
 	}
@@ -1039,12 +1089,51 @@ static int core_sync(struct core *c)
 		core_kick(c, (const char *const *)newly.v, newly.n);
 	}
 	store_id_list_free(&newly);
+	return 0;
+}
+
+/*
+ * Catches up with what other replicas committed (core thread), as their
+ * notifications say (notes, n of them; all: everything, after the
+ * listening connection was made again): the device directory (enrolled
+ * devices get in; devices revoked elsewhere that are connected here get
+ * their revocation and are closed) and the newest revision, as the replica
+ * that made it signed and recorded it. Returns 0 or the error, logged; the
+ * caller tries again later, reading everything.
+ */
+static int core_sync(struct core *c, char **notes, size_t n, bool all)
+{
+	struct publication *p = NULL;
+	bool pub = all, full = all;
+	int64_t synced = 0;
+	struct diag d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if (strncmp(notes[i], "revision ", 9) == 0)
+			pub = true;
+		else if (strncmp(notes[i], "prune ", 6) == 0)
+			pub = full = true;
+		else if (strncmp(notes[i], "device ", 7) != 0 &&
+		         strcmp(notes[i], "devices") != 0)
+			all = pub = full = true; /* unknown: everything */
+	}
+	diag_clear(&d);
+	if ((r = core_sync_dir(c, notes, n, all, &d)) != 0) {
+		core_log(c, CORE_LOG_WARN, "replicas: device directory: %s",
+		         d.msg);
+		return r;
+	}
+	if (!pub)
+		return 0;
 	diag_clear(&d);
 	r = publish_load(c->st, &c->pki, c->pub != NULL ? c->pub->p : NULL,
-	                 c->synced, &p, &synced, &d);
+	                 c->synced, full, &p, &synced, &d);
 	if (r == -ERR_NOENT) {
 		diag_clear(&d);
-		r = publish_load(c->st, &c->pki, NULL, 0, &p, &synced, &d);
+		r = publish_load(c->st, &c->pki, NULL, 0, true, &p, &synced,
+		                 &d);
 	}
 	if (r != 0) {
 		core_log(c, CORE_LOG_WARN, "replicas: revision: %s", d.msg);
@@ -1068,13 +1157,16 @@ static void *core_thread(void *arg)
 	struct core *c = arg;
 	struct core_job *jobs, *j, *answer, **atail;
 	int64_t next_prune = 0;
-	bool remote;
+	char **notes;
+	size_t nnotes;
+	bool remote_all;
 	struct diag d;
 
 	core_prune_calls(c, &next_prune);
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
-		while (!c->stop && c->jobs_head == NULL && !c->remote) {
+		while (!c->stop && c->jobs_head == NULL &&
+		       c->nremote_notes == 0 && !c->remote_all) {
 			struct timespec ts;
 
 			if (!c->sync_retry) {
@@ -1085,15 +1177,20 @@ static void *core_thread(void *arg)
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0)
-				c->remote = true;
+				c->remote_all = true;
 		}
 		jobs = c->jobs_head;
 		c->jobs_head = c->jobs_tail = NULL;
 		c->njobs = 0;
-		remote = c->remote;
-		c->remote = false;
+		notes = c->remote_notes;
+		nnotes = c->nremote_notes;
+		remote_all = c->remote_all;
+		c->remote_notes = NULL;
+		c->nremote_notes = 0;
+		c->remote_all = false;
 		if (c->stop && jobs == NULL) {
 			pthread_mutex_unlock(&c->mu);
+			core_notes_free(notes, nnotes);
 			break;
 		}
 		pthread_mutex_unlock(&c->mu);
@@ -1122,8 +1219,10 @@ static void *core_thread(void *arg)
 			if (core_publish(c, &d) != 0)
 				core_log(c, CORE_LOG_ERR, "publish: %s", d.msg);
 		}
-		if (remote && c->shared)
-			c->sync_retry = core_sync(c) != 0;
+		if ((nnotes > 0 || remote_all) && c->shared)
+			c->sync_retry =
+			    core_sync(c, notes, nnotes, remote_all) != 0;
+		core_notes_free(notes, nnotes);
 		while ((j = answer) != NULL) {
 			answer = j->next;
 			net_respond(c->net, j->ex);
@@ -1149,7 +1248,8 @@ static int core_first_revision(struct core *c, struct diag *d)
 
 	if (!c->shared)
 		return core_publish(c, d);
-	if ((r = publish_load(c->st, &c->pki, NULL, 0, &p, &synced, d)) != 0)
+	if ((r = publish_load(c->st, &c->pki, NULL, 0, true, &p, &synced, d)) !=
+	    0)
 		return r;
 	if (p->n == 0) {
 		publication_free(p);
@@ -1304,6 +1404,7 @@ void core_close(struct core *c)
 	free(c->online);
 	enroll_limiter_free(c->limiter);
 	replica_stop(c->replica);
+	core_notes_free(c->remote_notes, c->nremote_notes);
 	session_table_free(c->sessions);
 	store_close(c->st);
 	free(c->store_backend);

@@ -113,7 +113,11 @@ struct core {
 	struct core_dir *dir;
 	struct core_online *online; /* connected devices, sorted by id */
 	size_t nonline;
-	bool remote; /* another replica committed something */
+	/* What other replicas committed, as their notifications said
+	 * (core_remote_changed()), or remote_all: read everything. */
+	char **remote_notes;
+	size_t nremote_notes;
+	bool remote_all;
 
 	/* Service thread only. */
 	struct hub *hub;
@@ -176,10 +180,12 @@ void core_submit_delivery(struct core *c, const char *device_id,
                           uint64_t revision, const int64_t *secret_ids,
                           size_t n);
 
-/* Replica thread -> core: another replica committed a change (or the
- * listening connection was made again): the core thread reads the device
- * directory and the newest revision from the store. */
-void core_remote_changed(struct core *c);
+/* Replica thread -> core: a replica committed a change, payload its
+ * notification (store_notify(): "device ID", "devices", "revision N",
+ * "prune N"), or NULL when the listening connection was made again (read
+ * everything). The core thread reads what changed from the store:
+ * core_sync() in core.c. */
+void core_remote_changed(struct core *c, const char *payload);
 
 /* Core -> hub: takes the newest publication (a reference the caller
  * releases with core_pub_release()), or NULL when none is new. */

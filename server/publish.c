@@ -777,8 +777,41 @@ fail:
 	return r;
 }
 
+/* Fills p with base's entries and those of l (each newer than base's of
+ * its device, or a device base lacks). Returns 0 or the error, d set. */
+static int publish_load_add(const struct pki *pki,
+                            const struct publication *base,
+                            struct store_pub_entry_list *l,
+                            struct publication *p, int64_t *top, struct diag *d)
+{
+	struct publication *add = calloc(1, sizeof(*add));
+	size_t k;
+	int r = 0;
+
+	if (add == NULL ||
+	    (l->n > 0 && (add->v = calloc(l->n, sizeof(*add->v))) == NULL)) {
+		free(add);
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	}
+	for (k = 0; k < l->n && r == 0; k++) {
+		if (l->v[k].revision > *top)
+			*top = l->v[k].revision;
+		if ((r = publish_entry_load(pki->master, &l->v[k],
+		                            &add->v[add->n])) != 0)
+			r = diag_set(d, -r, 0, 0,
+			             "publish: the stored entry of %s: %s",
+			             l->v[k].device_id, err_str(r));
+		else
+			add->n++;
+	}
+	if (r == 0 && (r = publish_merge(base, add, p)) != 0)
+		r = diag_set(d, -r, 0, 0, "publish: %s", err_str(r));
+	publication_free(add);
+	return r;
+}
+
 int publish_load(struct store *st, const struct pki *pki,
-                 const struct publication *base, int64_t since,
+                 const struct publication *base, int64_t since, bool full,
                  struct publication **out, int64_t *synced, struct diag *d)
 {
 	struct store_pub_entry_list l = {NULL, 0};
@@ -790,10 +823,13 @@ int publish_load(struct store *st, const struct pki *pki,
 	size_t i, k = 0;
 	int r;
 
-	if (base == NULL)
+	if (base == NULL) {
 		since = 0;
+		full = true;
+	}
 	memset(&rev, 0, sizeof(rev));
-	if ((r = store_pub_entry_since(st, since, &l, &ids, d)) != 0)
+	if ((r = store_pub_entry_since(st, since, &l, full ? &ids : NULL, d)) !=
+	    0)
 		return r;
 	r = store_revision_latest(st, &rev, d);
 	if (r != 0 && r != -ERR_NOENT)
@@ -806,8 +842,16 @@ int publish_load(struct store *st, const struct pki *pki,
 	if (rev.revision > top)
 		top = rev.revision;
 	p->issued_at = rev.created_at;
+	if (!full) {
+		/* Only added or newer entries since: no walk of every id. */
+		if ((r = publish_load_add(pki, base, &l, p, &top, d)) != 0)
+			goto out;
+		for (i = 0; i < p->n; i++)
+			if (p->v[i]->revision > p->revision)
+				p->revision = p->v[i]->revision;
+	}
 	/* Both lists are in device id order: one walk merges them. */
-	for (i = 0; i < ids.n; i++) {
+	for (i = 0; full && i < ids.n; i++) {
 		struct publication_entry *e = NULL;
 
 		while (k < l.n && strcmp(l.v[k].device_id, ids.v[i]) < 0)

@@ -5,6 +5,7 @@
 #define MCPFLEET_PUBLISH_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,16 +101,18 @@ int publish_add(struct store *st, const struct pki *pki,
 /*
  * A revision that another replica made, as the shared store recorded it
  * (docs/design.md, "Replicas"): reads the entries signed after since and
- * carries base's entries (shared, not copied) for the others; a device
- * whose entry is gone from the store is gone from *out. Nothing is signed.
- * base may be NULL (since is then taken as 0: every entry is read). Returns
- * 0 with *out (free with publication_free()) and *synced, the newest
- * revision now read, or -ERR_NOENT when base lacks an entry that the store
- * holds unchanged since (call again with since 0), or another negative
- * code with d set.
+ * carries base's entries (shared, not copied) for the others. full: also
+ * reads the id of every stored entry, so that a device whose entry is gone
+ * from the store (pruned by a revision of every device) is gone from *out;
+ * otherwise base's entries all stay. Nothing is signed. base may be NULL
+ * (since is then taken as 0 and full as true: every entry is read).
+ * Returns 0 with *out (free with publication_free()) and *synced, the
+ * newest revision now read, or -ERR_NOENT when base lacks an entry that
+ * the store holds unchanged since (call again with since 0), or another
+ * negative code with d set.
  */
 int publish_load(struct store *st, const struct pki *pki,
-                 const struct publication *base, int64_t since,
+                 const struct publication *base, int64_t since, bool full,
                  struct publication **out, int64_t *synced, struct diag *d);
 
 /* The entry of device_id, or NULL (binary search). */

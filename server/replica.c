@@ -48,6 +48,12 @@ static bool replica_wait(struct replica *r, int fd, int ms, bool *ready)
 	return false;
 }
 
+/* One notification, for the core. */
+static void replica_note(void *arg, const char *payload)
+{
+	core_remote_changed(arg, payload);
+}
+
 static void *replica_thread(void *arg)
 {
 	struct replica *r = arg;
@@ -79,22 +85,20 @@ static void *replica_thread(void *arg)
 			         STORE_CHANNEL);
 			down_logged = false;
 			/* Whatever was committed while nobody listened. */
-			core_remote_changed(r->c);
+			core_remote_changed(r->c, NULL);
 		}
 		if (replica_wait(r, store_listener_fd(l), -1, &ready))
 			break;
 		if (!ready)
 			continue;
 		diag_clear(&d);
-		if (store_listener_read(l, &n, &d) != 0) {
+		if (store_listener_read(l, replica_note, r->c, &n, &d) != 0) {
 			core_log(r->c, CORE_LOG_WARN, "replicas: %s", d.msg);
 			store_listener_close(l);
 			l = NULL;
 			down_logged = true;
 			continue;
 		}
-		if (n > 0)
-			core_remote_changed(r->c);
 	}
 	store_listener_close(l);
 	return NULL;

@@ -12,9 +12,9 @@ struct replica;
 /*
  * Starts the listening thread for store backend/path (a shared store:
  * store_listen()). It holds a connection of its own that LISTENs on
- * STORE_CHANNEL and, each time notifications arrive, calls
- * core_remote_changed(c); when the connection is lost it connects again
- * (every second until it can) and calls core_remote_changed(c) once it
+ * STORE_CHANNEL and calls core_remote_changed(c, payload) for each
+ * notification; when the connection is lost it connects again (every
+ * second until it can) and calls core_remote_changed(c, NULL) once it
  * listens again, so that the core reads the tables anew and loses nothing
  * that was committed meanwhile. It never touches the network thread.
  * Returns 0 with *out (stop with replica_stop()), or a negative code with

@@ -1460,7 +1460,7 @@ static size_t ts_listen_wait(struct store_listener *l)
 	int i;
 
 	for (i = 0; i < 40 && got == 0; i++) {
-		tu_ok(store_listener_read(l, &n, &d), &d);
+		tu_ok(store_listener_read(l, NULL, NULL, &n, &d), &d);
 		got += n;
 		if (got == 0)
 			tu_sleep_ms(50);
@@ -1557,11 +1557,11 @@ static void test_store_pg_replication(void **state)
 	tu_ok(store_begin(f->st, &d), &d);
 	tu_ok(store_notify(f->st, "devices", &d), &d);
 	tu_sleep_ms(100);
-	tu_ok(store_listener_read(li, &n, &d), &d);
+	tu_ok(store_listener_read(li, NULL, NULL, &n, &d), &d);
 	assert_int_equal(n, 0);
 	tu_ok(store_rollback(f->st, &d), &d);
 	tu_sleep_ms(100);
-	tu_ok(store_listener_read(li, &n, &d), &d);
+	tu_ok(store_listener_read(li, NULL, NULL, &n, &d), &d);
 	assert_int_equal(n, 0);
 	tu_ok(store_begin(f->st, &d), &d);
 	tu_ok(store_notify(f->st, "devices", &d), &d);

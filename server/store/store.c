@@ -1369,8 +1369,12 @@ int store_device_create(struct store *st, const char *id, int64_t user_id,
 		return r;
 	r = st->be->device_create(st->h, id, user_id, hostname, os, cert_serial,
 	                          cert_fingerprint, store_now(st), d);
-	if (r == 0)
-		r = store_notify_op(st, "devices", d);
+	if (r == 0) {
+		char payload[STORE_NAME_MAX + 8];
+
+		(void)snprintf(payload, sizeof(payload), "device %s", id);
+		r = store_notify_op(st, payload, d);
+	}
 	return store_op_end(st, r, d);
 }
 
@@ -2480,6 +2484,13 @@ int store_pub_entry_prune(struct store *st, int64_t revision, struct diag *d)
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
 	r = st->be->pub_entry_prune(st->h, revision, d);
+	if (r == 0) {
+		char payload[48];
+
+		(void)snprintf(payload, sizeof(payload), "prune %" PRId64,
+		               revision);
+		r = store_notify_op(st, payload, d);
+	}
 	return store_op_end(st, r, d);
 }
 
@@ -2495,14 +2506,16 @@ int store_pub_entry_since(struct store *st, int64_t revision,
 		return store_not_shared(st, d);
 	if ((r = store_read_begin(st, d)) != 0)
 		return r;
-	r = st->be->pub_entry_since(st->h, revision, &l, &il, d);
+	r = st->be->pub_entry_since(st->h, revision, &l,
+	                            ids != NULL ? &il : NULL, d);
 	if ((r = store_read_end(st, r, d)) != 0) {
 		store_pub_entry_list_free(&l);
 		store_id_list_free(&il);
 		return r;
 	}
 	*out = l;
-	*ids = il;
+	if (ids != NULL)
+		*ids = il;
 	return 0;
 }
 
@@ -2615,12 +2628,14 @@ int store_listener_fd(const struct store_listener *l)
 	return l->be->listen_fd(l->h);
 }
 
-int store_listener_read(struct store_listener *l, size_t *count, struct diag *d)
+int store_listener_read(struct store_listener *l,
+                        void (*each)(void *arg, const char *payload), void *arg,
+                        size_t *count, struct diag *d)
 {
 	size_t n = 0;
 	int r;
 
-	if ((r = l->be->listen_read(l->h, &n, d)) != 0)
+	if ((r = l->be->listen_read(l->h, each, arg, &n, d)) != 0)
 		return r;
 	*count = n;
 	return 0;

@@ -912,12 +912,12 @@ struct store_pub_entry_list {
 int store_pub_entry_put(struct store *st, const struct store_pub_entry *e,
                         struct diag *d);
 /* Removes the entries signed before revision: after a revision that
- * holds every active device, the others' are gone. */
+ * holds every active device, the others' are gone. Notifies "prune N". */
 int store_pub_entry_prune(struct store *st, int64_t revision, struct diag *d);
-/* The entries signed after revision, with their bytes, and the ids of
- * every entry (a device whose id is missing there has none any more), in
- * one read snapshot. Returns 0 with *out and *ids (free with
- * store_pub_entry_list_free() and store_id_list_free()). */
+/* The entries signed after revision, with their bytes, and, when ids is
+ * not NULL, the ids of every entry (a device whose id is missing there has
+ * none any more), in one read snapshot. Returns 0 with *out and *ids (free
+ * with store_pub_entry_list_free() and store_id_list_free()). */
 int store_pub_entry_since(struct store *st, int64_t revision,
                           struct store_pub_entry_list *out,
                           struct store_id_list *ids, struct diag *d);
@@ -934,27 +934,37 @@ int store_revocation_put(struct store *st, const char *device_id,
 int store_revocation_get(struct store *st, const char *device_id, uint8_t **env,
                          size_t *len, struct diag *d);
 
-/* Sends a notification on STORE_CHANNEL with payload (up to 255 printable
- * bytes: "revision N", "devices"), delivered when the transaction that is
- * open commits (at once with none). A no-op for a store that is not
- * shared. */
+/*
+ * Sends a notification on STORE_CHANNEL with payload (up to 255 printable
+ * bytes), delivered when the transaction that is open commits (at once
+ * with none) and never when it rolls back. A no-op for a store that is not
+ * shared. The store sends these itself, each in the transaction of its
+ * change:
+ *   "device ID"    store_device_create(): a device enrolled;
+ *   "devices"      store_device_revoke(), store_device_revoke_user(),
+ *                  store_revocation_put(): read the directory again;
+ *   "revision N"   store_revision_record(): revision N and its entries;
+ *   "prune N"      store_pub_entry_prune(): entries before N are gone.
+ */
 int store_notify(struct store *st, const char *payload, struct diag *d);
 
 /*
  * A connection of its own that listens on STORE_CHANNEL (a shared store
  * only: -ERR_INVALID otherwise), made as store_open() makes one. Its
  * descriptor becomes readable when something arrives; store_listener_read()
- * consumes what did, without waiting, and returns 0 with *count (the
- * notifications received), or -ERR_IO when the connection was lost (close
- * it and listen again: notifications sent meanwhile are lost, so the
- * caller reads the tables again).
+ * consumes what did, without waiting, calls each (may be NULL) with every
+ * notification's payload (valid during the call), and returns 0 with
+ * *count (the notifications received), or -ERR_IO when the connection was
+ * lost (close it and listen again: notifications sent meanwhile are lost,
+ * so the caller reads the tables again).
  */
 struct store_listener;
 int store_listen(const char *backend_name, const char *path,
                  struct store_listener **out, struct diag *d);
 int store_listener_fd(const struct store_listener *l);
-int store_listener_read(struct store_listener *l, size_t *count,
-                        struct diag *d);
+int store_listener_read(struct store_listener *l,
+                        void (*each)(void *arg, const char *payload), void *arg,
+                        size_t *count, struct diag *d);
 void store_listener_close(struct store_listener *l);
 
 /* ---- Backend interface (store.c and the backends only) ---- */
@@ -1179,7 +1189,8 @@ struct store_backend {
 	int (*notify)(void *h, const char *payload, struct diag *d);
 	int (*listen_open)(const char *path, void **l, struct diag *d);
 	int (*listen_fd)(void *l);
-	int (*listen_read)(void *l, size_t *count, struct diag *d);
+	int (*listen_read)(void *l, void (*each)(void *, const char *),
+	                   void *arg, size_t *count, struct diag *d);
 	void (*listen_close)(void *l);
 
 	/* Copying (store_copy(), inside its transactions); a backend that

@@ -3398,7 +3398,8 @@ static int store_pg_pub_entry_since(void *h, int64_t revision,
 	         h, PQ_PUB_SINCE, &a, sizeof(*out->v), store_pg_read_pub_entry,
 	         store_pg_clear_pub_entry, &v, &n, "revision entries", d)) != 0)
 		return r;
-	if ((r = store_pg_collect(h, PQ_PUB_IDS, NULL, sizeof(char *),
+	if (ids != NULL &&
+	    (r = store_pg_collect(h, PQ_PUB_IDS, NULL, sizeof(char *),
 	                          store_pg_read_id, store_pg_clear_id, &w, &m,
 	                          "revision entries", d)) != 0) {
 		for (i = 0; i < n; i++)
@@ -3409,8 +3410,10 @@ static int store_pg_pub_entry_since(void *h, int64_t revision,
 	}
 	out->v = v;
 	out->n = n;
-	ids->v = w;
-	ids->n = m;
+	if (ids != NULL) {
+		ids->v = w;
+		ids->n = m;
+	}
 	return 0;
 }
 
@@ -3480,7 +3483,8 @@ static int store_pg_listen_fd(void *l)
 	return PQsocket(((struct store_pg *)l)->conn);
 }
 
-static int store_pg_listen_read(void *l, size_t *count, struct diag *d)
+static int store_pg_listen_read(void *l, void (*each)(void *, const char *),
+                                void *arg, size_t *count, struct diag *d)
 {
 	struct store_pg *db = l;
 	PGnotify *n;
@@ -3497,6 +3501,8 @@ static int store_pg_listen_read(void *l, size_t *count, struct diag *d)
 	}
 	while ((n = PQnotifies(db->conn)) != NULL) {
 		k++;
+		if (each != NULL)
+			each(arg, n->extra != NULL ? n->extra : "");
 		PQfreemem(n);
 	}
 	*count = k;

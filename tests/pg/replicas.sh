@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 T0=$(date +%s%N)
 fails=0
-ok() { echo "ok: $1"; }
+ok() { echo "ok: $1 [$((($(date +%s%N) - T0) / 1000000)) ms]"; }
 bad() { echo "FAIL: $1" >&2; fails=$((fails + 1)); }
 die() {
 	bad "$1"
@@ -118,7 +118,7 @@ done
 connected() { [ "$(ctl "$1" --json device show "${DEV[$2]}" | jget 'd["connected"]')" = True ]; }
 wait_until 10 connected 1 alice && wait_until 10 connected 2 bob && wait_until 10 connected 3 carol ||
 	die "the agents did not connect to their replicas"
-if ! connected 1 bob && ! connected 2 alice && ! connected 1 carol; then
+if ! connected 1 bob && ! connected 2 alice && ! connected 1 carol && ! connected 3 alice; then
 	ok "each agent is connected to the replica it enrolled at"
 else
 	bad "an agent is connected to another replica than its own"
@@ -141,6 +141,25 @@ wait_until 5 grep -q "replicas: revision $max1 from the store" "$W/r2.log" &&
 	grep -q "replicas: revision $max1 from the store" "$W/r3.log" &&
 	! grep -q "replicas: revision $max1 from the store" "$W/r1.log" &&
 	ok "replicas 2 and 3 serve the revision replica 1 signed" || bad "the revision was not loaded"
+
+# ---- a device enrolled on replica 3 is known to replica 1 ----
+# carol's agent moves to replica 1 (as an agent does when its replica goes
+# away): replica 1 learned of her device from the notification of its
+# enrollment, and serves her the envelope replica 1 signed and stored.
+kill "${APID[carol]}"
+wait "${APID[carol]}" 2>/dev/null
+python3 - "$W/carol/.mcpfleet/enrollment.json" "${AGENT[1]}" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["agent_port"] = int(sys.argv[2])
+open(sys.argv[1], "w").write(json.dumps(d))
+EOF
+sed -i '/fromone/d' "$W/carol/.codex/config.toml" 2>/dev/null
+HOME=$W/carol "$MCPFLEET" run >>"$W/agent-carol.log" 2>&1 &
+APID[carol]=$!
+wait_until 10 connected 1 carol && wait_until 10 has carol fromone &&
+	ok "carol, enrolled on replica 3, is served by replica 1" ||
+	bad "replica 1 does not serve carol: $(tail -n 3 "$W/agent-carol.log")"
 
 # ---- concurrent changes on three replicas: distinct numbers ----
 pids=()
