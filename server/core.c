@@ -1237,13 +1237,16 @@ static void *core_thread(void *arg)
 /*
  * The revision a starting daemon serves: in a shared store, the newest one
  * recorded, as the replica that made it signed it (a replica that starts
- * changes nothing, so it makes no revision); otherwise, or when the store
- * holds no entry yet, a new one.
+ * changes nothing, so it makes no revision); otherwise, or when the
+ * store's entries are not one per active device (a new fleet, one just
+ * migrated, or a replica that stopped between an enrollment and its
+ * revision), a new one.
  */
 static int core_first_revision(struct core *c, struct diag *d)
 {
 	struct publication *p = NULL;
 	int64_t synced = 0;
+	size_t i, active = 0;
 	int r;
 
 	if (!c->shared)
@@ -1251,7 +1254,12 @@ static int core_first_revision(struct core *c, struct diag *d)
 	if ((r = publish_load(c->st, &c->pki, NULL, 0, true, &p, &synced, d)) !=
 	    0)
 		return r;
-	if (p->n == 0) {
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->dir->n; i++)
+		if (!c->dir->v[i].revoked)
+			active++;
+	pthread_mutex_unlock(&c->mu);
+	if (p->n == 0 || p->n != active) {
 		publication_free(p);
 		return core_publish(c, d);
 	}
