@@ -2150,7 +2150,7 @@ void store_call_list_free(struct store_call_list *l)
 
 #define STORE_COPY_COLS 14
 
-/* Every table at the current schema (3), parents before children, with
+/* Every table at the current schema (4), parents before children, with
  * its columns; has_id marks the tables whose ids a counter hands out. */
 static const struct store_copy_table {
 	const char *name;
@@ -2195,6 +2195,9 @@ static const struct store_copy_table {
      {"id", "device_id", "user_name", "seq", "at_ms", "server", "method",
       "name", "duration_us", "outcome", "bytes_in", "bytes_out", "detail",
       "received_at"}},
+    {"sessions",
+     false,
+     {"id_hash", "csrf", "admin_hash", "created", "last_used"}},
     {"meta", false, {"key", "value"}},
 };
 
