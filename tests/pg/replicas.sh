@@ -266,8 +266,15 @@ wait_until 10 has bob afterpg && wait_until 10 has carol afterpg &&
 	bad "the change after the restart did not reach everyone"
 ctl 1 status >/dev/null && ok "replica 1 answers after the restart" || bad "replica 1 after the restart"
 
+# Every replica stops cleanly (under the sanitizers: without a report).
+for p in "${APID[@]}"; do kill "$p" 2>/dev/null; done
+for n in 1 2 3; do kill "${SPID[$n]}"; done
+for n in 1 2 3; do wait "${SPID[$n]}"; done
+APID=() SPID=()
 for n in 1 2 3; do
 	grep -q "error:" "$W/r$n.log" && bad "replica $n logged an error: $(grep "error:" "$W/r$n.log" | head -n 3)"
+	grep -q -e "Sanitizer" -e "runtime error" "$W/r$n.log" && bad "replica $n: a sanitizer report"
+	[ "$(tail -n 1 "$W/r$n.log")" = "mcpfleetd: stopped" ] || bad "replica $n did not stop cleanly"
 done
 echo "total $((($(date +%s%N) - T0) / 1000000)) ms"
 [ "$fails" -eq 0 ] || { echo "$fails failed" >&2; for f in "$W"/r*.log; do echo "-- $f"; tail -n 20 "$f"; done; exit 1; }
