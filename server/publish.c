@@ -497,34 +497,41 @@ static char *publish_ids_text(const int64_t *ids, size_t n)
 static int publish_share(struct store *st, const struct publication *p,
                          bool full, struct diag *d)
 {
-	struct store_pub_entry se;
-	size_t i;
+	struct store_pub_entry *v = NULL;
+	size_t i, n = 0;
 	int r = 0;
 
 	if (!store_shared(st))
 		return 0;
-	for (i = 0; i < p->n && r == 0; i++) {
+	if (p->n > 0 && (v = calloc(p->n, sizeof(*v))) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	for (i = 0; i < p->n; i++, n++) {
 		const struct publication_entry *e = p->v[i];
 
-		memset(&se, 0, sizeof(se));
-		se.device_id = e->device_id;
-		se.revision = (int64_t)e->revision;
-		se.user_id = e->user_id;
-		se.user = e->user;
-		se.envelope = e->envelope;
-		se.envelope_len = e->envelope_len;
-		se.omitted_json = e->omitted_json;
-		if (crypto_hex(e->view_hash, sizeof(e->view_hash), se.view_hash,
-		               sizeof(se.view_hash)) != 0 ||
-		    (se.secret_ids = publish_ids_text(e->secret_ids,
-		                                      e->nsecret_ids)) == NULL)
-			return diag_set(d, ERR_NOMEM, 0, 0,
-			                "publish: out of memory");
-		r = store_pub_entry_put(st, &se, d);
-		free(se.secret_ids);
+		v[i].device_id = e->device_id;
+		v[i].revision = (int64_t)e->revision;
+		v[i].user_id = e->user_id;
+		v[i].user = e->user;
+		v[i].envelope = e->envelope;
+		v[i].envelope_len = e->envelope_len;
+		v[i].omitted_json = e->omitted_json;
+		if (crypto_hex(e->view_hash, sizeof(e->view_hash),
+		               v[i].view_hash, sizeof(v[i].view_hash)) != 0 ||
+		    (v[i].secret_ids = publish_ids_text(
+		         e->secret_ids, e->nsecret_ids)) == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0,
+			             "publish: out of memory");
+			goto out;
+		}
 	}
-	if (r == 0 && full)
-		r = store_pub_entry_prune(st, (int64_t)p->revision, d);
+	if (full)
+		r = store_pub_entry_replace(st, v, n, (int64_t)p->revision, d);
+	for (i = 0; !full && r == 0 && i < n; i++)
+		r = store_pub_entry_put(st, &v[i], d);
+out:
+	for (i = 0; i < n; i++)
+		free(v[i].secret_ids);
+	free(v);
 	return r;
 }
 

@@ -1522,6 +1522,25 @@ static void test_store_pg_replication(void **state)
 	store_pub_entry_list_free(&l);
 	store_id_list_free(&ids);
 
+	/* A revision of every device replaces them all, in one copy whose
+	 * text survives as it was (backslashes, tabs, line breaks). */
+	e.device_id = "dev-c";
+	e.revision = 7;
+	e.omitted_json = "[{\"server\":\"a\\\\b\",\"reason\":\"x\ty\nz\"}]";
+	e.secret_ids = "1,2";
+	tu_ok(store_pub_entry_replace(f->st, &e, 1, 7, &d), &d);
+	ts_expect(store_pub_entry_replace(f->st, &e, 1, 8, &d), -ERR_INVALID,
+	          &d, "signed at 7, not 8");
+	tu_ok(store_pub_entry_since(f->st, 0, &l, &ids, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(ids.n, 1);
+	assert_string_equal(l.v[0].device_id, "dev-c");
+	assert_string_equal(l.v[0].omitted_json, e.omitted_json);
+	assert_string_equal(l.v[0].secret_ids, "1,2");
+	assert_memory_equal(l.v[0].envelope, env, sizeof(env));
+	store_pub_entry_list_free(&l);
+	store_id_list_free(&ids);
+
 	/* The revision counter never goes below a recorded revision. */
 	memset(&rev, 0, sizeof(rev));
 	rev.revision = 50;

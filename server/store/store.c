@@ -2455,13 +2455,11 @@ static int store_not_shared(const struct store *st, struct diag *d)
 	                st->be->name);
 }
 
-int store_pub_entry_put(struct store *st, const struct store_pub_entry *e,
-                        struct diag *d)
+static int store_check_pub_entry(const struct store_pub_entry *e,
+                                 struct diag *d)
 {
 	int r;
 
-	if (!store_shared(st))
-		return store_not_shared(st, d);
 	if ((r = store_check_device_id(e->device_id, d)) != 0 ||
 	    (r = store_check_id("revision", e->revision, d)) != 0 ||
 	    (r = store_check_hex("view hash", e->view_hash, STORE_HASH_HEX,
@@ -2472,9 +2470,53 @@ int store_pub_entry_put(struct store *st, const struct store_pub_entry *e,
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "revision entry of %s: a field is missing",
 		                e->device_id);
+	return 0;
+}
+
+int store_pub_entry_put(struct store *st, const struct store_pub_entry *e,
+                        struct diag *d)
+{
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_check_pub_entry(e, d)) != 0)
+		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
 	r = st->be->pub_entry_put(st->h, e, d);
+	return store_op_end(st, r, d);
+}
+
+int store_pub_entry_replace(struct store *st, const struct store_pub_entry *v,
+                            size_t n, int64_t revision, struct diag *d)
+{
+	char payload[48];
+	size_t i;
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_check_id("revision", revision, d)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if ((r = store_check_pub_entry(&v[i], d)) != 0)
+			return r;
+		if (v[i].revision != revision)
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "revision entry of %s: signed at %" PRId64
+			    ", not %" PRId64,
+			    v[i].device_id, v[i].revision, revision);
+	}
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->pub_entry_replace(st->h, v, n, d);
+	if (r == 0) {
+		(void)snprintf(payload, sizeof(payload), "prune %" PRId64,
+		               revision);
+		r = store_notify_op(st, payload, d);
+	}
 	return store_op_end(st, r, d);
 }
 

@@ -914,6 +914,12 @@ int store_pub_entry_put(struct store *st, const struct store_pub_entry *e,
 /* Removes the entries signed before revision: after a revision that
  * holds every active device, the others' are gone. Notifies "prune N". */
 int store_pub_entry_prune(struct store *st, int64_t revision, struct diag *d);
+/* Replaces every stored entry with the n of v, all signed at revision (a
+ * revision of every active device): what store_pub_entry_put() of each and
+ * store_pub_entry_prune(st, revision) do, as one bulk copy. Notifies
+ * "prune N". */
+int store_pub_entry_replace(struct store *st, const struct store_pub_entry *v,
+                            size_t n, int64_t revision, struct diag *d);
 /* The entries signed after revision, with their bytes, and, when ids is
  * not NULL, the ids of every entry (a device whose id is missing there has
  * none any more), in one read snapshot. Returns 0 with *out and *ids (free
@@ -1179,6 +1185,8 @@ struct store_backend {
 	int (*pub_entry_put)(void *h, const struct store_pub_entry *e,
 	                     struct diag *d);
 	int (*pub_entry_prune)(void *h, int64_t revision, struct diag *d);
+	int (*pub_entry_replace)(void *h, const struct store_pub_entry *v,
+	                         size_t n, struct diag *d);
 	int (*pub_entry_since)(void *h, int64_t revision,
 	                       struct store_pub_entry_list *out,
 	                       struct store_id_list *ids, struct diag *d);
