@@ -594,6 +594,10 @@ static int api_auth_session(struct api_call *c)
 	int r;
 
 	se = session_find(c->a->sessions, c->req->cookie, now);
+	if (se == NULL && session_find_error(c->a->sessions) != 0)
+		return api_fail(c, 500,
+		                "console sessions: the store cannot be read; "
+		                "try again");
 	if (se == NULL) {
 		c->clear_cookie = true;
 		return api_fail(c, 401,

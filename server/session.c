@@ -17,6 +17,7 @@ struct session_table {
 	size_t max;
 	struct enroll_limiter *limiter; /* sign-in attempts per address */
 	struct session found;           /* session_find()'s answer */
+	int err; /* the store's error in the last session_find(), or 0 */
 };
 
 void session_table_free(struct session_table *t)
@@ -136,6 +137,7 @@ static struct session *session_by_id(struct session_table *t, const char *id,
 	char tok[TOKEN_LEN + 1], hash[CRYPTO_HEX_LEN + 1];
 	struct store_session ss;
 	struct session *se = &t->found;
+	int r;
 
 	if (len != TOKEN_LEN)
 		return NULL;
@@ -144,8 +146,11 @@ static struct session *session_by_id(struct session_table *t, const char *id,
 	if (token_hash(tok, hash) != 0)
 		return NULL;
 	crypto_wipe(tok, sizeof(tok));
-	if (store_session_get(t->st, hash, &ss, NULL) != 0)
+	if ((r = store_session_get(t->st, hash, &ss, NULL)) != 0) {
+		if (r != -ERR_NOENT)
+			t->err = r;
 		return NULL;
+	}
 	crypto_wipe(se, sizeof(*se));
 	if (strlen(ss.csrf) != TOKEN_LEN) { /* not what session_new() made */
 		crypto_wipe(&ss, sizeof(ss));
@@ -171,9 +176,15 @@ struct session *session_find(struct session_table *t, const char *cookie_header,
 	struct session *se = NULL;
 	size_t len;
 
+	t->err = 0;
 	while (se == NULL && session_cookie_next(&p, &v, &len))
 		se = session_by_id(t, v, len, now);
 	return se;
+}
+
+int session_find_error(const struct session_table *t)
+{
+	return t->err;
 }
 
 int session_new(struct crypto_rng *rng, const char *admin_hash, int64_t now,

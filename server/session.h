@@ -85,6 +85,10 @@ int session_install(struct session_table *t, const char *cookie_header,
  * t, valid until the next session_find() on it. */
 struct session *session_find(struct session_table *t, const char *cookie_header,
                              int64_t now);
+/* Why the last session_find() found nothing when the store failed (a
+ * negative code), or 0 when no session matched: a store that is away is
+ * not a reason to sign a console out. */
+int session_find_error(const struct session_table *t);
 /* Does the Cookie header (NULL: none) carry SESSION_COOKIE at all? */
 bool session_has_cookie(const char *cookie_header);
 /* Records a request at now, which keeps the session alive (stored when

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "err.h"
 #include "session.h"
 #include "store.h"
@@ -167,6 +169,28 @@ static void test_session_install_replaces_and_evicts(void **state)
 	assert_int_equal(session_table_count(f->t, TS_NOW + 5), 4);
 }
 
+/* A store that cannot be read is told apart from an unknown session: the
+ * API then answers 500 and keeps the browser's cookie. */
+static void test_session_store_failure(void **state)
+{
+	struct ts *f = *state;
+	char c[128];
+	sqlite3 *db = NULL;
+
+	ts_open(f, TS_NOW, c, sizeof(c));
+	assert_non_null(session_find(f->t, c, TS_NOW));
+	assert_int_equal(session_find_error(f->t), 0);
+	assert_null(session_find(f->t, "__Host-mcpfleet_session=x", TS_NOW));
+	assert_int_equal(session_find_error(f->t), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "DROP TABLE sessions", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(session_find(f->t, c, TS_NOW));
+	assert_true(session_find_error(f->t) < 0);
+}
+
 static void test_session_csrf_and_origin(void **state)
 {
 	struct ts *f = *state;
@@ -227,6 +251,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_session_install_replaces_and_evicts, ts_setup,
 	        ts_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_store_failure,
+	                                    ts_setup, ts_teardown),
 	    cmocka_unit_test_setup_teardown(test_session_csrf_and_origin,
 	                                    ts_setup, ts_teardown),
 	    cmocka_unit_test_setup_teardown(test_session_login_rate, ts_setup,
