@@ -278,7 +278,7 @@ static int mcpfleetd_join(const struct mcpfleetd_opts *o)
 	char *path = NULL, *db = NULL;
 	struct diag d;
 	size_t i;
-	int rc = MCPFLEETD_EXIT_FAIL;
+	int r, rc = MCPFLEETD_EXIT_FAIL;
 
 	memset(&pki, 0, sizeof(pki));
 	diag_clear(&d);
@@ -286,8 +286,15 @@ static int mcpfleetd_join(const struct mcpfleetd_opts *o)
 		return mcpfleetd_usage_error(
 		    "%s", "--store and --join: a replica uses the store of "
 		          "the fleet it joins");
-	if (pki_conf_load(o->join, &conf, &d) != 0) {
-		fprintf(stderr, "mcpfleetd: init --join: %s\n", d.msg);
+	if ((r = pki_conf_load(o->join, &conf, &d)) != 0) {
+		if (r == -ERR_NOENT)
+			fprintf(stderr,
+			        "mcpfleetd: init --join: %s has no %s: it is "
+			        "not the data directory of an initialised "
+			        "replica\n",
+			        o->join, PKI_CONF_FILE);
+		else
+			fprintf(stderr, "mcpfleetd: init --join: %s\n", d.msg);
 		return MCPFLEETD_EXIT_FAIL;
 	}
 	if ((db = fileio_join(o->join, PKI_DB_FILE)) == NULL ||
