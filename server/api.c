@@ -595,6 +595,10 @@ static int api_auth_session(struct api_call *c)
 	int r;
 
 	se = session_find(c->a->sessions, c->req->cookie, now);
+	if (se == NULL && session_find_error(c->a->sessions) != 0)
+		return api_fail(c, 500,
+		                "console sessions: the store cannot be read; "
+		                "try again");
 	if (se == NULL) {
 		c->clear_cookie = true;
 		return api_fail(c, 401,
@@ -612,12 +616,12 @@ static int api_auth_session(struct api_call *c)
 		    "session");
 	if ((r = api_admin_load(c, se->admin_hash, true)) != 0) {
 		if (c->status == 401) {
-			session_drop(se);
+			session_drop(c->a->sessions, se);
 			c->clear_cookie = true;
 		}
 		return r;
 	}
-	session_touch(se, now);
+	session_touch(c->a->sessions, se, now);
 	c->session = se;
 	return 0;
 }
@@ -705,8 +709,14 @@ static int api_session_login(struct api_call *c)
 		r = api_fail(c, 500, "cannot make a session");
 		goto out;
 	}
-	if ((r = api_begin(c)) != 0 ||
-	    (r = api_answer(
+	/* The session and its audit row commit together. */
+	if ((r = api_begin(c)) != 0)
+		goto out;
+	if (session_install(t, c->req->cookie, &se, now) != 0) {
+		r = api_fail(c, 500, "cannot store the session");
+		goto out;
+	}
+	if ((r = api_answer(
 	         c, 201,
 	         json_pack("{s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name,
 	                   "csrf", se.csrf, "created_at", (json_int_t)now,
@@ -715,7 +725,6 @@ static int api_session_login(struct api_call *c)
 	    (r = api_commit(c, "session.login", c->admin.name, "{s:s}", "peer",
 	                    c->req->peer)) != 0)
 		goto out;
-	session_install(t, c->req->cookie, &se, now);
 out:
 	if (r != 0)
 		crypto_wipe(c->cookie, sizeof(c->cookie));
@@ -756,7 +765,7 @@ static int api_session_logout(struct api_call *c)
 	        0 ||
 	    (r = api_commit(c, "session.logout", c->admin.name, NULL)) != 0)
 		return r;
-	session_drop(c->session);
+	session_drop(c->a->sessions, c->session);
 	c->session = NULL;
 	c->clear_cookie = true;
 	return 0;

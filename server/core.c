@@ -17,11 +17,14 @@
 #include "fileio.h"
 #include "hub.h"
 #include "mcpfleet.pb-c.h"
+#include "replica.h"
 #include "session.h"
 #include "store.h"
 #include "web.h"
 
 #define CORE_ONLINE_ID_MAX 128
+/* Notifications from other replicas kept apart; beyond, read everything. */
+#define CORE_NOTES_MAX 4096
 
 enum core_job_kind {
 	CORE_JOB_EXCHANGE,
@@ -187,7 +190,37 @@ bool core_dir_known(struct core *c, const char *serial)
  * device keeps the revocation already signed for it; a newly revoked one
  * gets one signed now, at the current revision.
  */
-static int core_dir_rebuild(struct core *c, struct diag *d)
+/*
+ * The signed revocation of a revoked device in a shared store: the one
+ * stored, or, when none is yet, one signed now and stored unless another
+ * replica stored its own first; either way the stored bytes, so that every
+ * replica hands out the same revocation.
+ */
+static int core_revocation_shared(struct core *c, const struct store_device *sd,
+                                  int64_t rev, uint8_t **out, size_t *len,
+                                  struct diag *d)
+{
+	uint8_t *env = NULL;
+	size_t n = 0;
+	int r;
+
+	r = store_revocation_get(c->st, sd->id, out, len, d);
+	if (r != -ERR_NOENT)
+		return r;
+	r = publish_revocation(
+	    &c->pki, c->rng, sd->user_name, sd->id, (uint64_t)rev,
+	    sd->revoked_at, sd->revoke_reason != NULL ? sd->revoke_reason : "",
+	    &env, &n, d);
+	if (r == 0)
+		r = store_revocation_put(c->st, sd->id, env, n, d);
+	free(env);
+	if (r != 0)
+		return r;
+	return store_revocation_get(c->st, sd->id, out, len, d);
+}
+
+static int core_dir_rebuild(struct core *c, struct store_id_list *newly,
+                            struct diag *d)
 {
 	struct store_device_list l = {0};
 	struct core_dir *dir, *old;
@@ -232,6 +265,18 @@ static int core_dir_rebuild(struct core *c, struct diag *d)
 		if (!cd->revoked)
 			continue;
 		prev = core_dir_find(old, sd->cert_serial);
+		/* Active here until now: connected to this replica, maybe. */
+		if (newly != NULL && prev != NULL && !prev->revoked) {
+			char **v =
+			    realloc(newly->v, (newly->n + 1) * sizeof(*v));
+
+			if (v == NULL)
+				goto fail;
+			newly->v = v;
+			if ((v[newly->n] = strdup(sd->id)) == NULL)
+				goto fail;
+			newly->n++;
+		}
 		if (prev != NULL && prev->revocation != NULL) {
 			cd->revocation = malloc(prev->revocation_len);
 			if (cd->revocation == NULL)
@@ -241,11 +286,15 @@ static int core_dir_rebuild(struct core *c, struct diag *d)
 			cd->revocation_len = prev->revocation_len;
 			continue;
 		}
-		r = publish_revocation(
-		    &c->pki, c->rng, sd->user_name, sd->id, (uint64_t)rev,
-		    sd->revoked_at,
-		    sd->revoke_reason != NULL ? sd->revoke_reason : "",
-		    &cd->revocation, &cd->revocation_len, d);
+		if (c->shared)
+			r = core_revocation_shared(c, sd, rev, &cd->revocation,
+			                           &cd->revocation_len, d);
+		else
+			r = publish_revocation(
+			    &c->pki, c->rng, sd->user_name, sd->id,
+			    (uint64_t)rev, sd->revoked_at,
+			    sd->revoke_reason != NULL ? sd->revoke_reason : "",
+			    &cd->revocation, &cd->revocation_len, d);
 		if (r != 0)
 			goto fail;
 		r = -ERR_NOMEM;
@@ -393,6 +442,9 @@ static int core_publish(struct core *c, struct diag *d)
 
 	r = publish_build_with(c->st, &c->pki, core_settings(c, &set), c->rng,
 	                       &p, d);
+	/* Every active device anew: the store now holds exactly this. */
+	if (r == 0 && c->shared)
+		c->synced = (int64_t)p->revision;
 	if (r == 0)
 		r = core_publish_set(c, p, false, d);
 	if (r != 0)
@@ -420,6 +472,10 @@ static int core_publish_added(struct core *c, struct diag *d)
 	r = publish_add(c->st, &c->pki, core_settings(c, &set), c->rng,
 	                c->pub->p, (const char *const *)c->added, c->nadded, &p,
 	                d);
+	/* The store holds the base plus these only when the base was the
+	 * store's newest revision (no other replica's came between). */
+	if (r == 0 && c->shared && c->synced == (int64_t)p->revision - 1)
+		c->synced = (int64_t)p->revision;
 	if (r == 0)
 		r = core_publish_set(c, p, true, d);
 	return r;
@@ -821,17 +877,12 @@ static void core_hook_changed(void *arg)
 	c->dirty = true;
 }
 
-static void core_hook_revoked(void *arg, const char *const *ids, size_t n)
+/* Hands the hub devices to send their revocation to and close. */
+static void core_kick(struct core *c, const char *const *ids, size_t n)
 {
-	struct core *c = arg;
-	struct diag d;
 	char **k;
 	size_t i;
 
-	diag_clear(&d);
-	if (core_dir_rebuild(c, &d) != 0)
-		core_log(c, CORE_LOG_ERR, "device directory: %s", d.msg);
-	c->dirty = true;
 	pthread_mutex_lock(&c->mu);
 	k = realloc(c->kicks, (c->nkicks + n) * sizeof(*k));
 	if (k != NULL) {
@@ -842,6 +893,18 @@ static void core_hook_revoked(void *arg, const char *const *ids, size_t n)
 	}
 	pthread_mutex_unlock(&c->mu);
 	net_wake(c->net);
+}
+
+static void core_hook_revoked(void *arg, const char *const *ids, size_t n)
+{
+	struct core *c = arg;
+	struct diag d;
+
+	diag_clear(&d);
+	if (core_dir_rebuild(c, NULL, &d) != 0)
+		core_log(c, CORE_LOG_ERR, "device directory: %s", d.msg);
+	c->dirty = true;
+	core_kick(c, ids, n);
 }
 
 static void core_hook_device_extra(void *arg, const char *device_id,
@@ -943,7 +1006,7 @@ static void core_enroll(struct core *c, const struct net_request *req,
 	    core_added_push(c, res.device_id) == 0)
 		return;
 	diag_clear(&d);
-	if (core_dir_rebuild(c, &d) != 0)
+	if (core_dir_rebuild(c, NULL, &d) != 0)
 		core_log(c, CORE_LOG_ERR, "device directory: %s", d.msg);
 	c->dirty = true;
 }
@@ -1069,29 +1132,215 @@ static void core_prune_calls(struct core *c, int64_t *next)
 		         n, (long long)c->conf.calls_retention);
 }
 
+void core_remote_changed(struct core *c, const char *payload)
+{
+	char **v, *note = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	if (payload == NULL || c->nremote_notes >= CORE_NOTES_MAX ||
+	    (note = strdup(payload)) == NULL ||
+	    (v = realloc(c->remote_notes,
+	                 (c->nremote_notes + 1) * sizeof(*v))) == NULL) {
+		/* Too many to tell apart, or no memory: read everything. */
+		free(note);
+		c->remote_all = true;
+	} else {
+		c->remote_notes = v;
+		v[c->nremote_notes++] = note;
+	}
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void core_notes_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Does b hold exactly a's entries at a's revision? */
+static bool core_pub_same(const struct publication *a,
+                          const struct publication *b)
+{
+	size_t i;
+
+	if (a == NULL || a->n != b->n || a->revision != b->revision)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (a->v[i] != b->v[i])
+			return false;
+	return true;
+}
+
+/*
+ * An enrolled device that a notification named ("device ID"): into the
+ * directory, as core_enroll() puts its own (a known one is left alone).
+ * Returns 0, or 1 when the directory must be read whole (the device is
+ * revoked already), or the error.
+ */
+static int core_dir_sync_one(struct core *c, const char *id, struct diag *d)
+{
+	struct store_device dev;
+	int r;
+
+	memset(&dev, 0, sizeof(dev));
+	r = store_device_get(c->st, id, &dev, d);
+	if (r == -ERR_NOENT)
+		return 0; /* its enrollment was undone */
+	if (r != 0)
+		return r;
+	if (dev.status != STORE_DEVICE_ACTIVE)
+		r = 1;
+	else if ((r = core_dir_add(c, dev.cert_serial, dev.id,
+	                           dev.user_name)) == -ERR_EXISTS)
+		r = 0;
+	store_device_clear(&dev);
+	return r;
+}
+
+/* The directory after the notes (all: read it whole). */
+static int core_sync_dir(struct core *c, char **notes, size_t n, bool all,
+                         struct diag *d)
+{
+	struct store_id_list newly = {NULL, 0};
+	size_t i;
+	int r = 0;
+
+	for (i = 0; !all && i < n; i++) {
+		if (strncmp(notes[i], "device ", 7) == 0) {
+			if ((r = core_dir_sync_one(c, notes[i] + 7, d)) < 0)
+				return r;
+			all = r == 1;
+		} else if (strcmp(notes[i], "devices") == 0) {
+			all = true;
+		}
+	}
+	if (!all)
+		return 0;
+	if ((r = core_dir_rebuild(c, &newly, d)) != 0) {
+		store_id_list_free(&newly);
+		return r;
+	}
+	if (newly.n > 0) {
+		core_log(c, CORE_LOG_INFO,
+		         "replicas: %zu device(s) revoked elsewhere", newly.n);
+		core_kick(c, (const char *const *)newly.v, newly.n);
+	}
+	store_id_list_free(&newly);
+	return 0;
+}
+
+/*
+ * Catches up with what other replicas committed (core thread), as their
+ * notifications say (notes, n of them; all: everything, after the
+ * listening connection was made again): the device directory (enrolled
+ * devices get in; devices revoked elsewhere that are connected here get
+ * their revocation and are closed) and the newest revision, as the replica
+ * that made it signed and recorded it. Returns 0 or the error, logged; the
+ * caller tries again later, reading everything.
+ */
+static int core_sync(struct core *c, char **notes, size_t n, bool all)
+{
+	struct publication *p = NULL;
+	bool pub = all, full = all;
+	int64_t synced = 0;
+	struct diag d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if (strncmp(notes[i], "revision ", 9) == 0)
+			pub = true;
+		else if (strncmp(notes[i], "prune ", 6) == 0)
+			pub = full = true;
+		else if (strncmp(notes[i], "device ", 7) != 0 &&
+		         strcmp(notes[i], "devices") != 0)
+			all = pub = full = true; /* unknown: everything */
+	}
+	diag_clear(&d);
+	if ((r = core_sync_dir(c, notes, n, all, &d)) != 0) {
+		core_log(c, CORE_LOG_WARN, "replicas: device directory: %s",
+		         d.msg);
+		return r;
+	}
+	if (!pub)
+		return 0;
+	diag_clear(&d);
+	r = publish_load(c->st, &c->pki, c->pub != NULL ? c->pub->p : NULL,
+	                 c->synced, full, &p, &synced, &d);
+	if (r == -ERR_NOENT) {
+		diag_clear(&d);
+		r = publish_load(c->st, &c->pki, NULL, 0, true, &p, &synced,
+		                 &d);
+	}
+	if (r != 0) {
+		core_log(c, CORE_LOG_WARN, "replicas: revision: %s", d.msg);
+		return r;
+	}
+	c->synced = synced;
+	if (core_pub_same(c->pub != NULL ? c->pub->p : NULL, p)) {
+		publication_free(p);
+		return 0;
+	}
+	core_log(c, CORE_LOG_INFO, "replicas: revision %llu from the store",
+	         (unsigned long long)p->revision);
+	diag_clear(&d);
+	if ((r = core_publish_set(c, p, false, &d)) != 0)
+		core_log(c, CORE_LOG_ERR, "replicas: %s", d.msg);
+	return r;
+}
+
 static void *core_thread(void *arg)
 {
 	struct core *c = arg;
 	struct core_job *jobs, *j, *answer, **atail;
 	int64_t next_prune = 0;
-	struct timespec wake;
+	char **notes;
+	size_t nnotes;
+	bool remote_all;
 	struct diag d;
 
 	core_prune_calls(c, &next_prune);
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
-		/* Until a job comes, or the next heartbeat is due. */
-		wake.tv_sec = (time_t)c->next_beat;
-		wake.tv_nsec = 0;
-		while (!c->stop && c->jobs_head == NULL)
-			if (pthread_cond_timedwait(&c->cv, &c->mu, &wake) ==
-			    ETIMEDOUT)
+		/* Until a job or another replica's notification comes, the
+		 * next heartbeat is due, or, after a failed catch-up, a
+		 * second has passed. */
+		while (!c->stop && c->jobs_head == NULL &&
+		       c->nremote_notes == 0 && !c->remote_all) {
+			struct timespec ts, now;
+
+			ts.tv_sec = (time_t)c->next_beat;
+			ts.tv_nsec = 0;
+			if (c->sync_retry) {
+				clock_gettime(CLOCK_REALTIME, &now);
+				if (now.tv_sec + 1 < ts.tv_sec) {
+					ts = now;
+					ts.tv_sec += 1;
+				}
+			}
+			if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) ==
+			    ETIMEDOUT) {
+				if (c->sync_retry)
+					c->remote_all = true;
 				break;
+			}
+		}
 		jobs = c->jobs_head;
 		c->jobs_head = c->jobs_tail = NULL;
 		c->njobs = 0;
+		notes = c->remote_notes;
+		nnotes = c->nremote_notes;
+		remote_all = c->remote_all;
+		c->remote_notes = NULL;
+		c->nremote_notes = 0;
+		c->remote_all = false;
 		if (c->stop && jobs == NULL) {
 			pthread_mutex_unlock(&c->mu);
+			core_notes_free(notes, nnotes);
 			break;
 		}
 		pthread_mutex_unlock(&c->mu);
@@ -1121,6 +1370,10 @@ static void *core_thread(void *arg)
 			if (core_publish(c, &d) != 0)
 				core_log(c, CORE_LOG_ERR, "publish: %s", d.msg);
 		}
+		if ((nnotes > 0 || remote_all) && c->shared)
+			c->sync_retry =
+			    core_sync(c, notes, nnotes, remote_all) != 0;
+		core_notes_free(notes, nnotes);
 		while ((j = answer) != NULL) {
 			answer = j->next;
 			net_respond(c->net, j->ex);
@@ -1131,6 +1384,39 @@ static void *core_thread(void *arg)
 }
 
 /* ---- Life cycle ---- */
+
+/*
+ * The revision a starting daemon serves: in a shared store, the newest one
+ * recorded, as the replica that made it signed it (a replica that starts
+ * changes nothing, so it makes no revision); otherwise, or when the
+ * store's entries are not one per active device (a new fleet, one just
+ * migrated, or a replica that stopped between an enrollment and its
+ * revision), a new one.
+ */
+static int core_first_revision(struct core *c, struct diag *d)
+{
+	struct publication *p = NULL;
+	int64_t synced = 0;
+	size_t i, active = 0;
+	int r;
+
+	if (!c->shared)
+		return core_publish(c, d);
+	if ((r = publish_load(c->st, &c->pki, NULL, 0, true, &p, &synced, d)) !=
+	    0)
+		return r;
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->dir->n; i++)
+		if (!c->dir->v[i].revoked)
+			active++;
+	pthread_mutex_unlock(&c->mu);
+	if (p->n == 0 || p->n != active) {
+		publication_free(p);
+		return core_publish(c, d);
+	}
+	c->synced = synced;
+	return core_publish_set(c, p, false, d);
+}
 
 int core_open(struct core *c, const char *data_dir, const char *listen,
               int agent_port, int api_port, struct diag *d)
@@ -1180,7 +1466,9 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	if (r != 0)
 		return r;
 	r = store_open(backend, path, &c->st, d);
-	free(path);
+	if (r == 0 && (c->store_backend = strdup(backend)) == NULL)
+		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	c->store_path = path;
 	if (r != 0)
 		return r;
 	/* The audit chain is keyed; a data directory from before audit keys
@@ -1194,18 +1482,20 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 		        "mcpfleetd: created %s/%s: the audit chain is keyed "
 		        "from row %lld on\n",
 		        data_dir, PKI_AUDIT_KEY_FILE, (long long)keyed);
+	c->shared = store_shared(c->st);
 	r = enroll_limiter_new(c->conf.enroll_rate, &c->limiter);
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "enrollment limiter: %s",
 		                err_str(r));
-	r = session_table_new(API_SESSIONS_MAX, API_LOGIN_RATE, &c->sessions);
+	r = session_table_new(c->st, API_SESSIONS_MAX, API_LOGIN_RATE,
+	                      &c->sessions);
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "console sessions: %s",
 		                err_str(r));
-	r = core_dir_rebuild(c, d);
+	r = core_dir_rebuild(c, NULL, d);
 	if (r != 0)
 		return r;
-	r = core_publish(c, d);
+	r = core_first_revision(c, d);
 	if (r != 0)
 		return r;
 	r = hub_new(c, &c->hub);
@@ -1248,6 +1538,10 @@ int core_run(struct core *c)
 	if (pthread_create(&c->thread, NULL, core_thread, c) != 0)
 		return -ERR_INTERNAL;
 	c->thread_started = true;
+	diag_clear(&d);
+	if (c->shared && replica_start(c, c->store_backend, c->store_path,
+	                               &c->replica, &d) != 0)
+		core_log(c, CORE_LOG_ERR, "%s", d.msg);
 	/* The first revision was built before the loop existed. */
 	net_wake(c->net);
 	r = net_run(c->net);
@@ -1262,6 +1556,8 @@ int core_run(struct core *c)
 	if (c->agent_address[0] != '\0' &&
 	    store_replica_remove(c->st, c->agent_address, &d) != 0)
 		core_log(c, CORE_LOG_WARN, "replica set: %s", d.msg);
+	replica_stop(c->replica);
+	c->replica = NULL;
 	return r;
 }
 
@@ -1299,8 +1595,12 @@ void core_close(struct core *c)
 		free(c->online[i].id);
 	free(c->online);
 	enroll_limiter_free(c->limiter);
+	replica_stop(c->replica);
+	core_notes_free(c->remote_notes, c->nremote_notes);
 	session_table_free(c->sessions);
 	store_close(c->st);
+	free(c->store_backend);
+	free(c->store_path);
 	crypto_rng_free(c->rng);
 	pki_free(&c->pki);
 	free(c->data_dir);

@@ -98,6 +98,14 @@ struct core {
 	int64_t next_beat;
 	pthread_t thread;
 	bool thread_started;
+	/* Replicas (docs/design.md, "Replicas"): a shared store, the
+	 * newest revision read from it, and the thread that listens. */
+	bool shared;
+	int64_t synced;
+	bool sync_retry; /* the last catch-up failed: again in a second */
+	struct replica *replica;
+	char *store_backend;
+	char *store_path;
 
 	/* Shared, under mu. */
 	pthread_mutex_t mu;
@@ -116,6 +124,11 @@ struct core {
 	size_t nonline;
 	uint8_t *replicas_frame; /* a packed ServerFrame, for the hub */
 	size_t replicas_frame_len;
+	/* What other replicas committed, as their notifications said
+	 * (core_remote_changed()), or remote_all: read everything. */
+	char **remote_notes;
+	size_t nremote_notes;
+	bool remote_all;
 
 	/* Service thread only. */
 	struct hub *hub;
@@ -177,6 +190,13 @@ void core_submit_touch(struct core *c, const char *device_id,
 void core_submit_delivery(struct core *c, const char *device_id,
                           uint64_t revision, const int64_t *secret_ids,
                           size_t n);
+
+/* Replica thread -> core: a replica committed a change, payload its
+ * notification (store_notify(): "device ID", "devices", "revision N",
+ * "prune N"), or NULL when the listening connection was made again (read
+ * everything). The core thread reads what changed from the store:
+ * core_sync() in core.c. */
+void core_remote_changed(struct core *c, const char *payload);
 
 /* Core -> hub: takes the newest publication (a reference the caller
  * releases with core_pub_release()), or NULL when none is new. */

@@ -40,6 +40,10 @@ static void mcpfleetd_usage(FILE *f)
 	    "[--listen ADDR]\n"
 	    "                      [--agent-port P] [--api-port P] "
 	    "[--store LOCATION]\n"
+	    "       mcpfleetd init --join FIRST_DIR --data DIR "
+	    "[--name HOST]...\n"
+	    "                      [--listen ADDR] [--agent-port P] "
+	    "[--api-port P]\n"
 	    "       mcpfleetd serve --data DIR [--listen ADDR] "
 	    "[--agent-port P]\n"
 	    "                       [--api-port P] [-v]\n"
@@ -62,6 +66,14 @@ static void mcpfleetd_usage(FILE *f)
 	    "no password:\n"
 	    "put that in a password or service file. serve uses what init "
 	    "recorded.\n"
+	    "init --join makes DIR another replica of the fleet in FIRST_DIR, "
+	    "whose store\n"
+	    "must be PostgreSQL: it copies the fleet CA, the signing key and "
+	    "the master\n"
+	    "key, makes DIR's own server certificate for its --name values, "
+	    "and takes\n"
+	    "FIRST_DIR's settings and store; --listen and the ports "
+	    "override them.\n"
 	    "migrate copies DIR's SQLite store into an empty PostgreSQL "
 	    "database at\n"
 	    "LOCATION (ids, audit chain, revisions, delivery history) and "
@@ -125,6 +137,7 @@ struct mcpfleetd_opts {
 	const char *names[PKI_NAMES_MAX];
 	size_t nnames;
 	const char *store;
+	const char *join;
 	int verbose;
 };
 
@@ -138,6 +151,7 @@ static int mcpfleetd_parse(int argc, char **argv, bool init,
 	    {"agent-port", required_argument, NULL, 'a'},
 	    {"api-port", required_argument, NULL, 'p'},
 	    {"store", required_argument, NULL, 's'},
+	    {"join", required_argument, NULL, 'j'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -173,6 +187,12 @@ static int mcpfleetd_parse(int argc, char **argv, bool init,
 				    "%s", "--store is an init option (serve "
 				          "uses the store init recorded)");
 			o->store = optarg;
+			break;
+		case 'j':
+			if (!init)
+				return mcpfleetd_usage_error(
+				    "--join is an init option (%s)", optarg);
+			o->join = optarg;
 			break;
 		case 'a':
 			if (mcpfleetd_port(optarg, &o->agent_port) != 0)
@@ -258,6 +278,119 @@ static int mcpfleetd_check_empty(const char *dir, struct diag *d)
 	return 0;
 }
 
+/*
+ * mcpfleetd init --join FIRST --data DIR: another replica of FIRST's fleet
+ * (docs/design.md, "Replicas"). FIRST's configuration with this replica's
+ * names, address and ports; FIRST's shared key material (pki_join()); the
+ * same PostgreSQL store, which must answer, and an audit row
+ * "replica.join". No admin token: the fleet has its own already.
+ */
+static int mcpfleetd_join(const struct mcpfleetd_opts *o)
+{
+	struct pki_conf conf;
+	struct crypto_rng *rng = NULL;
+	struct store *st = NULL;
+	struct pki pki;
+	const char *backend = NULL;
+	char *path = NULL, *db = NULL;
+	struct diag d;
+	size_t i;
+	int r, rc = MCPFLEETD_EXIT_FAIL;
+
+	memset(&pki, 0, sizeof(pki));
+	diag_clear(&d);
+	if (o->store != NULL)
+		return mcpfleetd_usage_error(
+		    "%s", "--store and --join: a replica uses the store of "
+		          "the fleet it joins");
+	if ((r = pki_conf_load(o->join, &conf, &d)) != 0) {
+		if (r == -ERR_NOENT)
+			fprintf(stderr,
+			        "mcpfleetd: init --join: %s has no %s: it is "
+			        "not the data directory of an initialised "
+			        "replica\n",
+			        o->join, PKI_CONF_FILE);
+		else
+			fprintf(stderr, "mcpfleetd: init --join: %s\n", d.msg);
+		return MCPFLEETD_EXIT_FAIL;
+	}
+	if ((db = fileio_join(o->join, PKI_DB_FILE)) == NULL ||
+	    store_location(conf.store, db, &backend, &path, &d) != 0)
+		goto out;
+	if (strcmp(backend, "postgres") != 0) {
+		diag_set(&d, ERR_INVALID, 0, 0,
+		         "%s keeps its store in SQLite, which one daemon "
+		         "serves alone: replicas share a PostgreSQL store "
+		         "('mcpfleetd migrate --data %s --to postgres://...' "
+		         "first)",
+		         o->join, o->join);
+		goto out;
+	}
+	if (o->nnames > 0) {
+		conf.nnames = 0;
+		for (i = 0; i < o->nnames; i++) {
+			if (strlen(o->names[i]) > PKI_NAME_MAX ||
+			    o->names[i][0] == '\0') {
+				rc = mcpfleetd_usage_error(
+				    "--name: '%s' is not a host name",
+				    o->names[i]);
+				goto out;
+			}
+			memcpy(conf.names[conf.nnames++], o->names[i],
+			       strlen(o->names[i]) + 1);
+		}
+	}
+	if (o->listen != NULL) {
+		if (strlen(o->listen) >= sizeof(conf.listen)) {
+			rc = mcpfleetd_usage_error("--listen: '%s' is too long",
+			                           o->listen);
+			goto out;
+		}
+		memcpy(conf.listen, o->listen, strlen(o->listen) + 1);
+	}
+	if (o->agent_port >= 0)
+		conf.agent_port = o->agent_port;
+	if (o->api_port >= 0)
+		conf.api_port = o->api_port;
+	if (fileio_mkdirs(o->data, 0700) != 0) {
+		diag_set(&d, ERR_IO, 0, 0, "%s: cannot create: %s", o->data,
+		         strerror(errno));
+		goto out;
+	}
+	(void)chmod(o->data, 0700);
+	if (mcpfleetd_check_empty(o->data, &d) != 0 ||
+	    store_open(backend, path, &st, &d) != 0 ||
+	    crypto_rng_new("mcpfleetd init --join", &rng, &d) != 0 ||
+	    pki_join(o->join, o->data, &conf, rng, &d) != 0 ||
+	    pki_load(o->data, &pki, &d) != 0)
+		goto out;
+	if (store_begin(st, &d) != 0 ||
+	    store_audit_append(st, "system", "replica.join", o->data, NULL,
+	                       NULL, &d) != 0 ||
+	    store_commit(st, &d) != 0)
+		goto out;
+	if (pki_conf_write(o->data, &conf, &d) != 0)
+		goto out;
+	printf("mcpfleetd: %s joined the fleet of %s\n"
+	       "  agent port %d, API port %d, names:",
+	       o->data, o->join, conf.agent_port, conf.api_port);
+	for (i = 0; i < conf.nnames; i++)
+		printf(" %s", conf.names[i]);
+	printf("\n  fleet CA pin: %s (the same as every replica's)\n"
+	       "\nNext: mcpfleetd serve --data %s\n",
+	       pki.ca_pin, o->data);
+	rc = MCPFLEETD_EXIT_OK;
+out:
+	if (rc == MCPFLEETD_EXIT_FAIL)
+		fprintf(stderr, "mcpfleetd: init --join: %s\n", d.msg);
+	store_close(st);
+	pki_free(&pki);
+	crypto_rng_free(rng);
+	free(db);
+	free(path);
+	return rc;
+}
+
 static int mcpfleetd_init(int argc, char **argv)
 {
 	struct mcpfleetd_opts o;
@@ -276,6 +409,8 @@ static int mcpfleetd_init(int argc, char **argv)
 	r = mcpfleetd_parse(argc, argv, true, &o);
 	if (r != 0)
 		return r;
+	if (o.join != NULL)
+		return mcpfleetd_join(&o);
 	diag_clear(&d);
 	pki_conf_defaults(&conf);
 	if (o.nnames > 0) {

@@ -1262,3 +1262,130 @@ out:
 	free(path);
 	return r;
 }
+
+/* Reads dir/name into o (a copy of a file another data directory holds). */
+static int pki_copy_in(const char *dir, const char *name, bool secret,
+                       struct pki_out *o, struct diag *d)
+{
+	char *path = NULL, *data = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = pki_read(dir, name, secret, &path, &data, &len, d)) != 0)
+		return r;
+	free(path);
+	o->data = data;
+	o->len = len;
+	o->secret = true; /* wiped when freed, the certificate too */
+	return 0;
+}
+
+int pki_join(const char *from, const char *dir, const struct pki_conf *conf,
+             struct crypto_rng *rng, struct diag *d)
+{
+	struct pki_out f[PKI_NFILES];
+	struct crypto_key *ca = NULL, *srv = NULL;
+	const char *san[PKI_NAMES_MAX];
+	struct crypto_cert_req req;
+	struct diag sub;
+	struct pki probe;
+	size_t i;
+	int r;
+
+	memset(f, 0, sizeof(f));
+	memset(&probe, 0, sizeof(probe));
+	diag_clear(&sub);
+	if (!fileio_is_dir(dir)) {
+		r = diag_set(d, ERR_NOENT, 0, 0, "%s: not a directory", dir);
+		goto out;
+	}
+	if ((r = pki_conf_check(conf, &sub)) != 0) {
+		r = diag_set(d, r, 0, 0, "%s: %s", PKI_CONF_FILE, sub.msg);
+		goto out;
+	}
+	/* The first replica's material must be whole and sound: the
+	 * same checks as serving from it. */
+	if ((r = pki_load(from, &probe, d)) != 0)
+		goto out;
+	for (i = 0; i < PKI_NFILES; i++) {
+		if ((f[i].path = fileio_join(dir, pki_file_names[i])) == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+			goto out;
+		}
+		if (fileio_exists(f[i].path)) {
+			r = diag_set(d, ERR_EXISTS, 0, 0,
+			             "%s already exists; nothing was written",
+			             f[i].path);
+			goto out;
+		}
+	}
+	/* Shared: the fleet CA (agents pin it), the catalogue signing
+	 * key (agents verify with it), the master key (it seals
+	 * secrets), the audit key. */
+	if ((r = pki_copy_in(from, PKI_CA_CERT_FILE, false, &f[PKI_F_CA_CERT],
+	                     d)) != 0 ||
+	    (r = pki_copy_in(from, PKI_CA_KEY_FILE, true, &f[PKI_F_CA_KEY],
+	                     d)) != 0 ||
+	    (r = pki_copy_in(from, PKI_SIGNER_KEY_FILE, true,
+	                     &f[PKI_F_SIGNER_KEY], d)) != 0 ||
+	    (r = pki_copy_in(from, PKI_MASTER_KEY_FILE, true,
+	                     &f[PKI_F_MASTER_KEY], d)) != 0)
+		goto out;
+	/* And the audit key, which keys the shared store's chain: a
+	 * data directory from before audit keys gets it on its first
+	 * serve. */
+	if (!probe.audit_keyed) {
+		r = diag_set(d, ERR_NOENT, 0, 0,
+		             "%s/%s is missing: serve %s once (it creates the "
+		             "audit key), then join; nothing was written",
+		             from, PKI_AUDIT_KEY_FILE, from);
+		goto out;
+	}
+	if ((r = pki_copy_in(from, PKI_AUDIT_KEY_FILE, true,
+	                     &f[PKI_F_AUDIT_KEY], d)) != 0)
+		goto out;
+	if ((r = crypto_key_load_private(
+	         f[PKI_F_CA_KEY].data, f[PKI_F_CA_KEY].len, &ca, &sub)) != 0) {
+		r = pki_fail(d, r, PKI_CA_KEY_FILE, &sub);
+		goto out;
+	}
+	/* Its own: the server key and certificate, for its own names.
+	 */
+	if ((r = pki_make_key(rng, &srv, &f[PKI_F_SERVER_KEY], d)) != 0)
+		goto out;
+	for (i = 0; i < conf->nnames; i++)
+		san[i] = conf->names[i];
+	memset(&req, 0, sizeof(req));
+	req.cn = PKI_SERVER_CN;
+	req.org = PKI_ORG;
+	req.days = PKI_SERVER_DAYS;
+	req.purpose = CRYPTO_PURPOSE_SERVER;
+	req.san = san;
+	req.nsan = conf->nnames;
+	if ((r = crypto_cert_issue(rng, ca, f[PKI_F_CA_CERT].data,
+	                           f[PKI_F_CA_CERT].len, srv, &req,
+	                           &f[PKI_F_SERVER_CERT].data,
+	                           &f[PKI_F_SERVER_CERT].len, NULL, d)) != 0)
+		goto out;
+	for (i = 0; i < PKI_NFILES; i++) {
+		if (fileio_write_atomic(f[i].path, f[i].data, f[i].len,
+		                        PKI_FILE_MODE,
+		                        FILEIO_FORCE_MODE) != 0) {
+			r = diag_set(d, ERR_IO, 0, 0, "%s: %s", f[i].path,
+			             strerror(errno));
+			goto out;
+		}
+		f[i].written = true;
+	}
+	r = 0;
+out:
+	for (i = 0; i < PKI_NFILES; i++) {
+		if (r != 0 && f[i].written)
+			(void)unlink(f[i].path);
+		pki_out_free(&f[i]);
+	}
+	pki_free(&probe);
+	crypto_key_free(ca);
+	crypto_key_free(srv);
+	return r;
+}

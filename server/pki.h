@@ -139,6 +139,18 @@ int pki_create(const char *dir, const struct pki_conf *conf,
                struct crypto_rng *rng, struct diag *d);
 
 /*
+ * Makes dir (which must exist, 0700) the data directory of another replica
+ * of the fleet whose data directory is from (docs/design.md, "Replicas"):
+ * copies from's fleet CA certificate and key, catalogue signing key,
+ * master key and audit key, which every replica shares, and makes the replica's
+ * own server key and certificate (SAN = conf->names) signed by that CA. from
+ * must load as pki_load() loads it. Refuses (-ERR_EXISTS) as pki_create()
+ * does, writing nothing. Returns 0 or a negative code with d set.
+ */
+int pki_join(const char *from, const char *dir, const struct pki_conf *conf,
+             struct crypto_rng *rng, struct diag *d);
+
+/*
  * Loads what pki_create() wrote (audit.key may be absent: p->audit_keyed
  * false). Checks that each key file is not readable
  * by group or others (-ERR_PERM naming it), that the server certificate

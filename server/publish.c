@@ -4,6 +4,7 @@
 #include "publish.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,6 +466,75 @@ static int publish_fill(struct store *st, struct publish_work *w,
 	return publish_record(st, w, p, d);
 }
 
+/* Joins ids with ',' ("" for none) into a new string; NULL: no memory. */
+static char *publish_ids_text(const int64_t *ids, size_t n)
+{
+	size_t i, o = 0, cap = n * 21 + 1;
+	char *s = malloc(cap);
+	int k;
+
+	if (s == NULL)
+		return NULL;
+	s[0] = '\0';
+	for (i = 0; i < n; i++) {
+		k = snprintf(s + o, cap - o, i > 0 ? ",%lld" : "%lld",
+		             (long long)ids[i]);
+		if (k < 0 || (size_t)k >= cap - o) {
+			free(s);
+			return NULL;
+		}
+		o += (size_t)k;
+	}
+	return s;
+}
+
+/*
+ * Records p's entries in a shared store, in the revision's transaction
+ * (docs/design.md, "Replicas"): the other replicas serve these bytes rather
+ * than signing their own. full: p holds every active device, so entries
+ * signed before it are dropped. A store that is not shared keeps none.
+ */
+static int publish_share(struct store *st, const struct publication *p,
+                         bool full, struct diag *d)
+{
+	struct store_pub_entry *v = NULL;
+	size_t i, n = 0;
+	int r = 0;
+
+	if (!store_shared(st))
+		return 0;
+	if (p->n > 0 && (v = calloc(p->n, sizeof(*v))) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	for (i = 0; i < p->n; i++, n++) {
+		const struct publication_entry *e = p->v[i];
+
+		v[i].device_id = e->device_id;
+		v[i].revision = (int64_t)e->revision;
+		v[i].user_id = e->user_id;
+		v[i].user = e->user;
+		v[i].envelope = e->envelope;
+		v[i].envelope_len = e->envelope_len;
+		v[i].omitted_json = e->omitted_json;
+		if (crypto_hex(e->view_hash, sizeof(e->view_hash),
+		               v[i].view_hash, sizeof(v[i].view_hash)) != 0 ||
+		    (v[i].secret_ids = publish_ids_text(
+		         e->secret_ids, e->nsecret_ids)) == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0,
+			             "publish: out of memory");
+			goto out;
+		}
+	}
+	if (full)
+		r = store_pub_entry_replace(st, v, n, (int64_t)p->revision, d);
+	for (i = 0; !full && r == 0 && i < n; i++)
+		r = store_pub_entry_put(st, &v[i], d);
+out:
+	for (i = 0; i < n; i++)
+		free(v[i].secret_ids);
+	free(v);
+	return r;
+}
+
 int publish_build_with(struct store *st, const struct pki *pki,
                        const struct publish_settings *set,
                        struct crypto_rng *rng, struct publication **out,
@@ -497,7 +567,8 @@ int publish_build_with(struct store *st, const struct pki *pki,
 	if (w.nactive > 0 &&
 	    (r = publish_fill(st, &w, p, pki, set, rng, d)) != 0)
 		goto out;
-	if ((r = store_commit(st, d)) != 0)
+	if ((r = publish_share(st, p, true, d)) != 0 ||
+	    (r = store_commit(st, d)) != 0)
 		goto out;
 	*out = p;
 	p = NULL;
@@ -628,6 +699,8 @@ int publish_add(struct store *st, const struct pki *pki,
 	if (w.nactive > 0 &&
 	    (r = publish_fill(st, &w, add, pki, set, rng, d)) != 0)
 		goto out;
+	if ((r = publish_share(st, add, false, d)) != 0)
+		goto out;
 	if ((r = publish_merge(base, add, p)) != 0) {
 		r = diag_set(d, -r, 0, 0, "publish: %s", err_str(r));
 		goto out;
@@ -642,6 +715,195 @@ out:
 	publication_free(add);
 	publication_free(p);
 	publish_work_free(&w);
+	return r;
+}
+
+/* Parses a stored entry's "1,2,3" into e's secret ids. */
+static int publish_ids_parse(const char *s, struct publication_entry *e)
+{
+	size_t n = 0, i;
+	const char *p;
+	char *end;
+
+	if (*s == '\0')
+		return 0;
+	for (p = s, n = 1; *p != '\0'; p++)
+		if (*p == ',')
+			n++;
+	if ((e->secret_ids = calloc(n, sizeof(*e->secret_ids))) == NULL)
+		return -ERR_NOMEM;
+	for (i = 0, p = s; i < n; i++) {
+		long long v = strtoll(p, &end, 10);
+
+		if (end == p || v <= 0 || (*end != ',' && *end != '\0'))
+			return -ERR_IO;
+		e->secret_ids[i] = v;
+		p = *end == ',' ? end + 1 : end;
+	}
+	e->nsecret_ids = n;
+	return 0;
+}
+
+/* A publication entry from a stored one (taking its envelope). */
+static int publish_entry_load(const uint8_t *master, struct store_pub_entry *se,
+                              struct publication_entry **out)
+{
+	struct publication_entry *e = calloc(1, sizeof(*e));
+	size_t n;
+	int r = -ERR_NOMEM;
+
+	if (e == NULL)
+		return -ERR_NOMEM;
+	atomic_init(&e->refs, 1);
+	e->revision = (uint64_t)se->revision;
+	e->user_id = se->user_id;
+	if ((e->device_id = strdup(se->device_id)) == NULL ||
+	    (e->user = strdup(se->user)) == NULL ||
+	    (e->omitted_json = strdup(se->omitted_json)) == NULL)
+		goto fail;
+	if (crypto_unhex(se->view_hash, strlen(se->view_hash), e->view_hash,
+	                 sizeof(e->view_hash), &n) != 0 ||
+	    n != sizeof(e->view_hash)) {
+		r = -ERR_IO;
+		goto fail;
+	}
+	if ((r = publish_ids_parse(se->secret_ids, e)) != 0)
+		goto fail;
+	if (devsecret_derive(master, e->device_id, e->data_key) != 0 ||
+	    devsecret_key_id(e->data_key, e->data_key_id) != 0) {
+		r = -ERR_INTERNAL;
+		goto fail;
+	}
+	e->envelope = se->envelope;
+	e->envelope_len = se->envelope_len;
+	se->envelope = NULL;
+	*out = e;
+	return 0;
+fail:
+	publish_entry_release(e);
+	return r;
+}
+
+/* Fills p with base's entries and those of l (each newer than base's of
+ * its device, or a device base lacks). Returns 0 or the error, d set. */
+static int publish_load_add(const struct pki *pki,
+                            const struct publication *base,
+                            struct store_pub_entry_list *l,
+                            struct publication *p, int64_t *top, struct diag *d)
+{
+	struct publication *add = calloc(1, sizeof(*add));
+	size_t k;
+	int r = 0;
+
+	if (add == NULL ||
+	    (l->n > 0 && (add->v = calloc(l->n, sizeof(*add->v))) == NULL)) {
+		free(add);
+		return diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+	}
+	for (k = 0; k < l->n && r == 0; k++) {
+		if (l->v[k].revision > *top)
+			*top = l->v[k].revision;
+		if ((r = publish_entry_load(pki->master, &l->v[k],
+		                            &add->v[add->n])) != 0)
+			r = diag_set(d, -r, 0, 0,
+			             "publish: the stored entry of %s: %s",
+			             l->v[k].device_id, err_str(r));
+		else
+			add->n++;
+	}
+	if (r == 0 && (r = publish_merge(base, add, p)) != 0)
+		r = diag_set(d, -r, 0, 0, "publish: %s", err_str(r));
+	publication_free(add);
+	return r;
+}
+
+int publish_load(struct store *st, const struct pki *pki,
+                 const struct publication *base, int64_t since, bool full,
+                 struct publication **out, int64_t *synced, struct diag *d)
+{
+	struct store_pub_entry_list l = {NULL, 0};
+	struct store_id_list ids = {NULL, 0};
+	struct store_revision rev;
+	struct publication *p = NULL;
+	const struct publication_entry *old;
+	int64_t top = since, counter = 0;
+	size_t i, k = 0;
+	int r;
+
+	if (base == NULL) {
+		since = 0;
+		full = true;
+	}
+	memset(&rev, 0, sizeof(rev));
+	if ((r = store_pub_entry_since(st, since, &l, full ? &ids : NULL, d)) !=
+	    0)
+		return r;
+	r = store_revision_latest(st, &rev, d);
+	if (r != 0 && r != -ERR_NOENT)
+		goto out;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (ids.n > 0 && (p->v = calloc(ids.n, sizeof(*p->v))) == NULL)) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "publish: out of memory");
+		goto out;
+	}
+	if (rev.revision > top)
+		top = rev.revision;
+	p->issued_at = rev.created_at;
+	if (!full) {
+		/* Only added or newer entries since: no walk of every id. */
+		if ((r = publish_load_add(pki, base, &l, p, &top, d)) != 0)
+			goto out;
+		for (i = 0; i < p->n; i++)
+			if (p->v[i]->revision > p->revision)
+				p->revision = p->v[i]->revision;
+	}
+	/* Both lists are in device id order: one walk merges them. */
+	for (i = 0; full && i < ids.n; i++) {
+		struct publication_entry *e = NULL;
+
+		while (k < l.n && strcmp(l.v[k].device_id, ids.v[i]) < 0)
+			k++;
+		if (k < l.n && strcmp(l.v[k].device_id, ids.v[i]) == 0) {
+			if (l.v[k].revision > top)
+				top = l.v[k].revision;
+			if ((r = publish_entry_load(pki->master, &l.v[k],
+			                            &e)) != 0) {
+				r = diag_set(d, -r, 0, 0,
+				             "publish: the stored entry of %s: "
+				             "%s",
+				             ids.v[i], err_str(r));
+				goto out;
+			}
+		} else if ((old = publication_find(base, ids.v[i])) != NULL) {
+			e = (struct publication_entry *)(uintptr_t)old;
+			atomic_fetch_add(&e->refs, 1);
+		} else {
+			r = diag_set(d, ERR_NOENT, 0, 0,
+			             "publish: %s's entry is older than the "
+			             "revision held: read them all",
+			             ids.v[i]);
+			goto out;
+		}
+		p->v[p->n++] = e;
+		if (e->revision > p->revision)
+			p->revision = e->revision;
+	}
+	if ((uint64_t)rev.revision > p->revision)
+		p->revision = (uint64_t)rev.revision;
+	/* A revision without a device records nothing but moves the
+	 * counter. */
+	if ((r = store_revision_current(st, &counter, d)) != 0)
+		goto out;
+	if (counter > 0 && (uint64_t)counter > p->revision)
+		p->revision = (uint64_t)counter;
+	*out = p;
+	*synced = top;
+	p = NULL;
+	r = 0;
+out:
+	publication_free(p);
+	store_pub_entry_list_free(&l);
+	store_id_list_free(&ids);
 	return r;
 }
 

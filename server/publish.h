@@ -5,6 +5,7 @@
 #define MCPFLEET_PUBLISH_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,6 +97,23 @@ int publish_add(struct store *st, const struct pki *pki,
                 const struct publish_settings *set, struct crypto_rng *rng,
                 const struct publication *base, const char *const *ids,
                 size_t n, struct publication **out, struct diag *d);
+
+/*
+ * A revision that another replica made, as the shared store recorded it
+ * (docs/design.md, "Replicas"): reads the entries signed after since and
+ * carries base's entries (shared, not copied) for the others. full: also
+ * reads the id of every stored entry, so that a device whose entry is gone
+ * from the store (pruned by a revision of every device) is gone from *out;
+ * otherwise base's entries all stay. Nothing is signed. base may be NULL
+ * (since is then taken as 0 and full as true: every entry is read).
+ * Returns 0 with *out (free with publication_free()) and *synced, the
+ * newest revision now read, or -ERR_NOENT when base lacks an entry that
+ * the store holds unchanged since (call again with since 0), or another
+ * negative code with d set.
+ */
+int publish_load(struct store *st, const struct pki *pki,
+                 const struct publication *base, int64_t since, bool full,
+                 struct publication **out, int64_t *synced, struct diag *d);
 
 /* The entry of device_id, or NULL (binary search). */
 const struct publication_entry *publication_find(const struct publication *p,

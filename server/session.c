@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The web console's sessions: the table, its expiry, the cookie and the
- * checks against cross-site requests (session.h). */
+/* The web console's sessions: kept in the store, their expiry, the cookie
+ * and the checks against cross-site requests (session.h). */
 #include "session.h"
 
 #include <stdio.h>
@@ -10,37 +10,36 @@
 
 #include "enroll.h"
 #include "err.h"
+#include "store.h"
 
 struct session_table {
-	struct session *v;
+	struct store *st;
 	size_t max;
 	struct enroll_limiter *limiter; /* sign-in attempts per address */
+	struct session found;           /* session_find()'s answer */
+	int err; /* the store's error in the last session_find(), or 0 */
 };
 
 void session_table_free(struct session_table *t)
 {
 	if (t == NULL)
 		return;
-	if (t->v != NULL)
-		crypto_wipe(t->v, t->max * sizeof(*t->v));
-	free(t->v);
+	crypto_wipe(&t->found, sizeof(t->found));
 	enroll_limiter_free(t->limiter);
 	free(t);
 }
 
-int session_table_new(size_t max, unsigned login_rate,
+int session_table_new(struct store *st, size_t max, unsigned login_rate,
                       struct session_table **out)
 {
 	struct session_table *t = NULL;
 	int r;
 
-	if (max == 0 || login_rate == 0)
+	if (st == NULL || max == 0 || login_rate == 0)
 		return -ERR_INVALID;
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->v = calloc(max, sizeof(*t->v))) == NULL) {
-		r = -ERR_NOMEM;
-		goto out;
-	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -ERR_NOMEM;
+	t->st = st;
 	t->max = max;
 	if ((r = enroll_limiter_new(login_rate, &t->limiter)) != 0)
 		goto out;
@@ -51,34 +50,38 @@ out:
 	return r;
 }
 
-void session_drop(struct session *se)
+void session_drop(struct session_table *t, struct session *se)
 {
+	if (se->id_hash[0] != '\0')
+		(void)store_session_remove(t->st, se->id_hash, NULL);
 	crypto_wipe(se, sizeof(*se));
 }
 
-/* Is the slot a session still alive at now? Drops one that has expired
- * (SESSION_TTL after sign-in, or SESSION_IDLE after its last request), so
- * that an expired id is gone, not merely refused. */
-static bool session_live(struct session *se, int64_t now)
+/* Is a stored session still alive at now? (SESSION_TTL after sign-in, and
+ * SESSION_IDLE after its last request.) */
+static bool session_live(const struct session *se, int64_t now)
 {
-	if (se->id_hash[0] == '\0')
-		return false;
-	if (now - se->created >= SESSION_TTL ||
-	    now - se->last_used >= SESSION_IDLE) {
-		session_drop(se);
-		return false;
-	}
-	return true;
+	return now - se->created < SESSION_TTL &&
+	       now - se->last_used < SESSION_IDLE;
+}
+
+/* Removes the expired sessions and, while more than keep remain, the
+ * least recently used. Returns how many remain (0 on a store error). */
+static size_t session_prune(struct session_table *t, int64_t now, size_t keep)
+{
+	size_t left = 0;
+
+	if (store_session_prune(t->st, now - SESSION_TTL + 1,
+	                        now - SESSION_IDLE + 1, keep, &left, NULL) != 0)
+		return 0;
+	return left;
 }
 
 size_t session_table_count(struct session_table *t, int64_t now)
 {
-	size_t i, n = 0;
-
-	for (i = 0; t != NULL && i < t->max; i++)
-		if (session_live(&t->v[i], now))
-			n++;
-	return n;
+	if (t == NULL)
+		return 0;
+	return session_prune(t, now, t->max);
 }
 
 bool session_login_allow(struct session_table *t, const char *peer, int64_t now)
@@ -126,14 +129,15 @@ bool session_has_cookie(const char *cookie_header)
 	return session_cookie_next(&p, &v, &len);
 }
 
-/* The live session whose cookie value is the len bytes at id, or NULL.
- * Every slot is compared, in constant time, whichever matches. */
+/* The live session whose cookie value is the len bytes at id, read from
+ * the store into t->found, or NULL. An expired one is removed. */
 static struct session *session_by_id(struct session_table *t, const char *id,
                                      size_t len, int64_t now)
 {
 	char tok[TOKEN_LEN + 1], hash[CRYPTO_HEX_LEN + 1];
-	struct session *hit = NULL;
-	size_t i;
+	struct store_session ss;
+	struct session *se = &t->found;
+	int r;
 
 	if (len != TOKEN_LEN)
 		return NULL;
@@ -141,11 +145,28 @@ static struct session *session_by_id(struct session_table *t, const char *id,
 	tok[len] = '\0';
 	if (token_hash(tok, hash) != 0)
 		return NULL;
-	for (i = 0; i < t->max; i++)
-		if (session_live(&t->v[i], now) &&
-		    crypto_ct_equal(t->v[i].id_hash, hash, CRYPTO_HEX_LEN))
-			hit = &t->v[i];
-	return hit;
+	crypto_wipe(tok, sizeof(tok));
+	if ((r = store_session_get(t->st, hash, &ss, NULL)) != 0) {
+		if (r != -ERR_NOENT)
+			t->err = r;
+		return NULL;
+	}
+	crypto_wipe(se, sizeof(*se));
+	if (strlen(ss.csrf) != TOKEN_LEN) { /* not what session_new() made */
+		crypto_wipe(&ss, sizeof(ss));
+		return NULL;
+	}
+	memcpy(se->id_hash, ss.id_hash, sizeof(se->id_hash));
+	memcpy(se->csrf, ss.csrf, TOKEN_LEN + 1);
+	memcpy(se->admin_hash, ss.admin_hash, sizeof(se->admin_hash));
+	se->created = ss.created;
+	se->last_used = ss.last_used;
+	crypto_wipe(&ss, sizeof(ss));
+	if (!session_live(se, now)) {
+		session_drop(t, se);
+		return NULL;
+	}
+	return se;
 }
 
 struct session *session_find(struct session_table *t, const char *cookie_header,
@@ -155,26 +176,15 @@ struct session *session_find(struct session_table *t, const char *cookie_header,
 	struct session *se = NULL;
 	size_t len;
 
+	t->err = 0;
 	while (se == NULL && session_cookie_next(&p, &v, &len))
 		se = session_by_id(t, v, len, now);
 	return se;
 }
 
-/* The slot for a new session: a free or expired one, else the least
- * recently used, which is signed out. */
-static struct session *session_slot(struct session_table *t, int64_t now)
+int session_find_error(const struct session_table *t)
 {
-	struct session *lru = &t->v[0];
-	size_t i;
-
-	for (i = 0; i < t->max; i++) {
-		if (!session_live(&t->v[i], now))
-			return &t->v[i];
-		if (t->v[i].last_used < lru->last_used)
-			lru = &t->v[i];
-	}
-	session_drop(lru);
-	return lru;
+	return t->err;
 }
 
 int session_new(struct crypto_rng *rng, const char *admin_hash, int64_t now,
@@ -213,20 +223,35 @@ out:
 	return r;
 }
 
-void session_install(struct session_table *t, const char *cookie_header,
-                     const struct session *se, int64_t now)
+int session_install(struct session_table *t, const char *cookie_header,
+                    const struct session *se, int64_t now)
 {
+	struct store_session ss;
 	struct session *old;
+	int r;
 
 	/* A session the browser already had is replaced, not kept. */
 	while ((old = session_find(t, cookie_header, now)) != NULL)
-		session_drop(old);
-	*session_slot(t, now) = *se;
+		session_drop(t, old);
+	/* Room for this one. */
+	(void)session_prune(t, now, t->max - 1);
+	memset(&ss, 0, sizeof(ss));
+	memcpy(ss.id_hash, se->id_hash, sizeof(ss.id_hash));
+	(void)snprintf(ss.csrf, sizeof(ss.csrf), "%s", se->csrf);
+	memcpy(ss.admin_hash, se->admin_hash, sizeof(ss.admin_hash));
+	ss.created = se->created;
+	ss.last_used = se->last_used;
+	r = store_session_put(t->st, &ss, NULL);
+	crypto_wipe(&ss, sizeof(ss));
+	return r;
 }
 
-void session_touch(struct session *se, int64_t now)
+void session_touch(struct session_table *t, struct session *se, int64_t now)
 {
-	se->last_used = now;
+	if (now - se->last_used < SESSION_TOUCH_STEP)
+		return;
+	if (store_session_touch(t->st, se->id_hash, now, NULL) == 0)
+		se->last_used = now;
 }
 
 int64_t session_expires(const struct session *se)

@@ -7,11 +7,17 @@
  * user grants with tool lists, and org, team and user secrets in headers
  * and env. Prints medians (wall and CPU) and the ratio. Not a test.
  *   usage: bench_publish [RUNS] [DEVICES_PER_USER]
+ * With MCPFLEET_BENCH_PG set to a libpq connection string (an empty
+ * database it may wipe: tests/pg/cluster.sh's MCPFLEET_TEST_PG), the store is
+ * PostgreSQL, where a revision also records every device's envelope for the
+ * other replicas (docs/design.md, "Replicas").
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <libpq-fe.h>
 
 #include "benchutil.h"
 #include "crypto.h"
@@ -91,6 +97,32 @@ static const char *const bench_entries[BENCH_SERVERS] = {
     "\"${USER}\"], \"disabled\": true}",
 };
 
+/* MCPFLEET_BENCH_PG, or NULL: SQLite. */
+static const char *bench_pg;
+
+/* Empties the PostgreSQL database: one fresh schema per scale. */
+static void bench_pg_reset(void)
+{
+	PGconn *c = PQconnectdb(bench_pg);
+	PGresult *res;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "bench_publish: %s", PQerrorMessage(c));
+		exit(1);
+	}
+	res = PQexec(c, "SET client_min_messages = warning;"
+	                "DROP SCHEMA public CASCADE;"
+	                "CREATE SCHEMA public AUTHORIZATION pg_database_owner;"
+	                "GRANT USAGE ON SCHEMA public TO PUBLIC");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "bench_publish: reset: %s",
+		        PQresultErrorMessage(res));
+		exit(1);
+	}
+	PQclear(res);
+	PQfinish(c);
+}
+
 static void bench_setup(struct bench *b, size_t ndevices, size_t per_user)
 {
 	struct diag d;
@@ -104,7 +136,11 @@ static void bench_setup(struct bench *b, size_t ndevices, size_t per_user)
 	if (mkdtemp(b->dir) == NULL)
 		bench_die("mkdtemp", -ERR_IO, NULL);
 	(void)snprintf(b->path, sizeof(b->path), "%s/fleet.db", b->dir);
-	if ((r = store_open("sqlite", b->path, &b->st, &d)) != 0)
+	if (bench_pg != NULL)
+		bench_pg_reset();
+	if ((r = store_open(bench_pg != NULL ? "postgres" : "sqlite",
+	                    bench_pg != NULL ? bench_pg : b->path, &b->st,
+	                    &d)) != 0)
 		bench_die("store_open", r, &d);
 	store_set_now(b->st, 1700000000);
 	b->ndevices = ndevices;
@@ -365,9 +401,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	printf("bench_publish: %ld runs (per-view signing: at most 3), %ld "
-	       "device(s) per user, %d servers, %d teams; medians\n",
-	       runs, per_user, BENCH_SERVERS, BENCH_TEAMS);
+	bench_pg = getenv("MCPFLEET_BENCH_PG");
+	if (bench_pg != NULL && *bench_pg == '\0')
+		bench_pg = NULL;
+	printf("bench_publish: %s store, %ld runs (per-view signing: at most "
+	       "3), %ld device(s) per user, %d servers, %d teams; medians\n",
+	       bench_pg != NULL ? "PostgreSQL" : "SQLite", runs, per_user,
+	       BENCH_SERVERS, BENCH_TEAMS);
 	for (i = 0; i < sizeof(scales) / sizeof(scales[0]); i++)
 		bench_scale(scales[i], (size_t)per_user, (int)runs);
 	return 0;

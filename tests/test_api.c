@@ -128,9 +128,9 @@ static int ta_setup(void **state)
 	f->a.hooks.revoked = ta_hook_revoked;
 	f->a.hooks.device_extra = ta_hook_extra;
 	f->a.hooks.connected_count = ta_hook_connected;
-	assert_int_equal(
-	    session_table_new(API_SESSIONS_MAX, API_LOGIN_RATE, &f->a.sessions),
-	    0);
+	assert_int_equal(session_table_new(f->st, API_SESSIONS_MAX,
+	                                   API_LOGIN_RATE, &f->a.sessions),
+	                 0);
 	*state = f;
 	return 0;
 }
@@ -486,12 +486,16 @@ static void test_api_session_login(void **state)
 	assert_string_equal(ta_str(f->ans, "admin"), "test");
 	assert_int_equal(ta_int(f->ans, "expires_at"), TA_NOW + SESSION_TTL);
 	assert_int_equal(ta_int(f->ans, "idle_timeout"), SESSION_IDLE);
-	assert_true(strncmp(f->set_cookie, "mcpfleet_session=", 17) == 0);
-	assert_int_equal(strlen(con.cookie), 17 + TOKEN_LEN);
+	assert_true(strncmp(f->set_cookie, "__Host-mcpfleet_session=", 24) ==
+	            0);
+	assert_int_equal(strlen(con.cookie), 24 + TOKEN_LEN);
 	assert_non_null(strstr(f->set_cookie, "; HttpOnly"));
 	assert_non_null(strstr(f->set_cookie, "; Secure"));
 	assert_non_null(strstr(f->set_cookie, "; SameSite=Strict"));
-	assert_non_null(strstr(f->set_cookie, "; Path=/api/"));
+	/* __Host-: Secure, Path=/ and no Domain, or the browser drops it. */
+	assert_non_null(strstr(f->set_cookie, "; Path=/"));
+	assert_null(strstr(f->set_cookie, "Path=/api"));
+	assert_null(strstr(f->set_cookie, "Domain"));
 	assert_string_equal(f->cache_control, "no-store");
 	ta_audit_actor(f, "admin:test (console)", "session.login");
 	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 1);
@@ -567,7 +571,7 @@ static void test_api_session_cookie_auth(void **state)
 	assert_string_equal(ta_str(f->ans, "admin"), "test");
 	/* The cookie among others, and after a stale one of the same name. */
 	(void)snprintf(cookie, sizeof(cookie),
-	               "theme=dark; mcpfleet_session=stale0000; %s; x=y",
+	               "theme=dark; __Host-mcpfleet_session=stale0000; %s; x=y",
 	               con.cookie);
 	hd.cookie = cookie;
 	assert_int_equal(ta_request(f, &hd, "GET", "/api/v1/users", NULL), 200);
@@ -587,12 +591,12 @@ static void test_api_session_cookie_auth(void **state)
 	ta_expect(f, 404, "bearer");
 	/* An unknown session: 401, and the browser is told to drop it. */
 	hd.auth = NULL;
-	hd.cookie =
-	    "mcpfleet_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	hd.cookie = "__Host-mcpfleet_session="
+	            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 	ta_request(f, &hd, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, "sign in again");
 	assert_non_null(strstr(f->set_cookie, "Max-Age=0"));
-	hd.cookie = "other=1; mcpfleet_session=";
+	hd.cookie = "other=1; __Host-mcpfleet_session=";
 	ta_request(f, &hd, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, NULL);
 }
@@ -688,7 +692,7 @@ static void test_api_session_logout(void **state)
 	assert_int_equal(
 	    ta_console_call(f, &con, "DELETE", "/api/v1/session", NULL), 200);
 	assert_true(json_is_true(json_object_get(f->ans, "signed_out")));
-	assert_non_null(strstr(f->set_cookie, "mcpfleet_session=;"));
+	assert_non_null(strstr(f->set_cookie, "__Host-mcpfleet_session=;"));
 	assert_non_null(strstr(f->set_cookie, "Max-Age=0"));
 	ta_audit_actor(f, "admin:test (console)", "session.logout");
 	assert_int_equal(session_table_count(f->a.sessions, TA_NOW), 1);
@@ -813,8 +817,9 @@ static void test_api_session_max(void **state)
 	assert_int_equal(ta_console_call(f, &c, "GET", "/api/v1/users", NULL),
 	                 200);
 	/* Bad arguments. */
-	assert_int_equal(session_table_new(0, 1, &s), -ERR_INVALID);
-	assert_int_equal(session_table_new(1, 0, &s), -ERR_INVALID);
+	assert_int_equal(session_table_new(f->st, 0, 1, &s), -ERR_INVALID);
+	assert_int_equal(session_table_new(f->st, 1, 0, &s), -ERR_INVALID);
+	assert_int_equal(session_table_new(NULL, 1, 1, &s), -ERR_INVALID);
 	assert_null(s);
 	session_table_free(NULL);
 }

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "err.h"
 #include "session.h"
+#include "store.h"
 
 #define TS_NOW 1700000000
 #define TS_ADMIN                                                               \
@@ -15,6 +18,8 @@
 
 struct ts {
 	struct crypto_rng *rng;
+	char *dir, *path;
+	struct store *st;
 	struct session_table *t;
 };
 
@@ -26,7 +31,10 @@ static int ts_setup(void **state)
 	memset(&f, 0, sizeof(f));
 	diag_clear(&d);
 	tu_ok(crypto_rng_new("test_session", &f.rng, &d), &d);
-	assert_int_equal(session_table_new(4, 2, &f.t), 0);
+	f.dir = tu_mkdtemp();
+	f.path = tu_path(f.dir, "fleet.db");
+	tu_ok(store_open("sqlite", f.path, &f.st, &d), &d);
+	assert_int_equal(session_table_new(f.st, 4, 2, &f.t), 0);
 	*state = &f;
 	return 0;
 }
@@ -36,6 +44,10 @@ static int ts_teardown(void **state)
 	struct ts *f = *state;
 
 	session_table_free(f->t);
+	store_close(f->st);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f->path);
 	crypto_rng_free(f->rng);
 	return 0;
 }
@@ -49,7 +61,7 @@ static void ts_open(struct ts *f, int64_t now, char *cookie, size_t size)
 
 	assert_int_equal(
 	    session_new(f->rng, TS_ADMIN, now, &se, set, sizeof(set)), 0);
-	session_install(f->t, NULL, &se, now);
+	assert_int_equal(session_install(f->t, NULL, &se, now), 0);
 	assert_true(strcspn(set, ";") < size);
 	memcpy(cookie, set, strcspn(set, ";"));
 	cookie[strcspn(set, ";")] = '\0';
@@ -63,9 +75,11 @@ static void test_session_new_cookie(void **state)
 
 	assert_int_equal(
 	    session_new(f->rng, TS_ADMIN, TS_NOW, &se, set, sizeof(set)), 0);
-	assert_int_equal(strncmp(set, "mcpfleet_session=", 17), 0);
-	assert_int_equal(strcspn(set + 17, ";"), TOKEN_LEN);
-	assert_non_null(strstr(set, "; HttpOnly; Secure; SameSite=Strict"));
+	assert_int_equal(strncmp(set, "__Host-mcpfleet_session=", 24), 0);
+	assert_int_equal(strcspn(set + 24, ";"), TOKEN_LEN);
+	assert_non_null(
+	    strstr(set, "; HttpOnly; Secure; SameSite=Strict; Path=/"));
+	assert_null(strstr(set, "Domain"));
 	assert_string_equal(se.admin_hash, TS_ADMIN);
 	assert_int_equal(strlen(se.csrf), TOKEN_LEN);
 	assert_int_equal(session_expires(&se), TS_NOW + SESSION_TTL);
@@ -92,17 +106,19 @@ static void test_session_find_cookie_header(void **state)
 	assert_non_null(session_find(f->t, c, TS_NOW));
 	/* Among other cookies, after a stale session cookie of another
 	 * path. */
-	(void)snprintf(hdr, sizeof(hdr), "a=1; mcpfleet_session=stale; %s ;b=2",
-	               c);
+	(void)snprintf(hdr, sizeof(hdr),
+	               "a=1; __Host-mcpfleet_session=stale; %s ;b=2", c);
 	se = session_find(f->t, hdr, TS_NOW);
 	assert_non_null(se);
 	assert_true(session_has_cookie(hdr));
-	assert_false(session_has_cookie("a=1; mcpfleet_sessionx=2"));
+	assert_false(session_has_cookie("a=1; __Host-mcpfleet_sessionx=2"));
+	assert_false(session_has_cookie("a=1; mcpfleet_session=2"));
 	assert_false(session_has_cookie(NULL));
-	assert_null(session_find(f->t, "mcpfleet_session=stale", TS_NOW));
+	assert_null(
+	    session_find(f->t, "__Host-mcpfleet_session=stale", TS_NOW));
 	assert_null(session_find(f->t, NULL, TS_NOW));
 	/* Dropped: gone. */
-	session_drop(se);
+	session_drop(f->t, se);
 	assert_null(session_find(f->t, c, TS_NOW));
 }
 
@@ -122,7 +138,7 @@ static void test_session_expiry(void **state)
 	for (t = TS_NOW; t < TS_NOW + SESSION_TTL; t += SESSION_IDLE / 2) {
 		se = session_find(f->t, c, t);
 		assert_non_null(se);
-		session_touch(se, t);
+		session_touch(f->t, se, t);
 	}
 	assert_null(session_find(f->t, c, TS_NOW + SESSION_TTL));
 	assert_int_equal(session_table_count(f->t, TS_NOW + SESSION_TTL), 0);
@@ -147,10 +163,32 @@ static void test_session_install_replaces_and_evicts(void **state)
 	assert_int_equal(
 	    session_new(f->rng, TS_ADMIN, TS_NOW + 5, &se, set, sizeof(set)),
 	    0);
-	session_install(f->t, c[1], &se, TS_NOW + 5);
+	assert_int_equal(session_install(f->t, c[1], &se, TS_NOW + 5), 0);
 	assert_null(session_find(f->t, c[1], TS_NOW + 5));
 	assert_non_null(session_find(f->t, c[2], TS_NOW + 5));
 	assert_int_equal(session_table_count(f->t, TS_NOW + 5), 4);
+}
+
+/* A store that cannot be read is told apart from an unknown session: the
+ * API then answers 500 and keeps the browser's cookie. */
+static void test_session_store_failure(void **state)
+{
+	struct ts *f = *state;
+	char c[128];
+	sqlite3 *db = NULL;
+
+	ts_open(f, TS_NOW, c, sizeof(c));
+	assert_non_null(session_find(f->t, c, TS_NOW));
+	assert_int_equal(session_find_error(f->t), 0);
+	assert_null(session_find(f->t, "__Host-mcpfleet_session=x", TS_NOW));
+	assert_int_equal(session_find_error(f->t), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "DROP TABLE sessions", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(session_find(f->t, c, TS_NOW));
+	assert_true(session_find_error(f->t) < 0);
 }
 
 static void test_session_csrf_and_origin(void **state)
@@ -193,8 +231,9 @@ static void test_session_login_rate(void **state)
 	assert_false(session_login_allow(f->t, "192.0.2.1", TS_NOW));
 	assert_true(session_login_allow(f->t, "192.0.2.2", TS_NOW));
 	/* Bad arguments. */
-	assert_int_equal(session_table_new(0, 1, &t), -ERR_INVALID);
-	assert_int_equal(session_table_new(1, 0, &t), -ERR_INVALID);
+	assert_int_equal(session_table_new(f->st, 0, 1, &t), -ERR_INVALID);
+	assert_int_equal(session_table_new(f->st, 1, 0, &t), -ERR_INVALID);
+	assert_int_equal(session_table_new(NULL, 1, 1, &t), -ERR_INVALID);
 	assert_null(t);
 	session_table_free(NULL);
 	assert_int_equal(session_table_count(NULL, TS_NOW), 0);
@@ -212,6 +251,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_session_install_replaces_and_evicts, ts_setup,
 	        ts_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_store_failure,
+	                                    ts_setup, ts_teardown),
 	    cmocka_unit_test_setup_teardown(test_session_csrf_and_origin,
 	                                    ts_setup, ts_teardown),
 	    cmocka_unit_test_setup_teardown(test_session_login_rate, ts_setup,

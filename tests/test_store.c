@@ -22,11 +22,12 @@
 #include "store.h"
 
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
- * grant rates; and the two after it, as text. */
-#define TS_SCHEMA        4
-#define TS_SCHEMA_STR    "4"
-#define TS_SCHEMA_P1_STR "5"
-#define TS_SCHEMA_P2_STR "6"
+ * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
+ * share), 5 the replica set; and the two after it, as text. */
+#define TS_SCHEMA        5
+#define TS_SCHEMA_STR    "5"
+#define TS_SCHEMA_P1_STR "6"
+#define TS_SCHEMA_P2_STR "7"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -493,10 +494,10 @@ static void test_store_newer_schema_refused(void **state)
 
 	store_close(f->st);
 	f->st = NULL;
-	ts_set_version(f->path, "7");
+	ts_set_version(f->path, "9");
 	ts_expect(
 	    store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
-	    "schema version 7 is newer than this build knows (" TS_SCHEMA_STR
+	    "schema version 9 is newer than this build knows (" TS_SCHEMA_STR
 	    ")");
 	assert_null(st);
 	ts_set_version(f->path, TS_SCHEMA_STR);
@@ -1372,6 +1373,222 @@ static void test_store_revisions(void **state)
 	assert_int_equal(got.leaf_count, 10000);
 	assert_int_equal(got.created_at, TS_NOW);
 	assert_string_equal(got.signature, rev.signature);
+}
+
+/* ---- Console sessions ---- */
+
+static void ts_session(struct store_session *se, const char *seed, int64_t at)
+{
+	memset(se, 0, sizeof(*se));
+	ts_hash(seed, se->id_hash);
+	ts_hash("admin", se->admin_hash);
+	(void)snprintf(se->csrf, sizeof(se->csrf), "csrf-%s", seed);
+	se->created = at;
+	se->last_used = at;
+}
+
+static void test_store_sessions(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_session a, b, c, got;
+	size_t left = 99;
+	struct diag d;
+
+	ts_session(&a, "a", TS_NOW);
+	ts_session(&b, "b", TS_NOW + 1);
+	ts_session(&c, "c", TS_NOW + 2);
+	tu_ok(store_session_put(f->st, &a, &d), &d);
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_EXISTS, &d, "exists");
+	tu_ok(store_session_put(f->st, &b, &d), &d);
+	tu_ok(store_session_put(f->st, &c, &d), &d);
+	tu_ok(store_session_get(f->st, a.id_hash, &got, &d), &d);
+	assert_string_equal(got.csrf, "csrf-a");
+	assert_string_equal(got.admin_hash, a.admin_hash);
+	assert_int_equal(got.created, TS_NOW);
+	/* A restart (a new connection) still knows it. */
+	ts_reopen(f);
+	tu_ok(store_session_touch(f->st, a.id_hash, TS_NOW + 10, &d), &d);
+	tu_ok(store_session_get(f->st, a.id_hash, &got, &d), &d);
+	assert_int_equal(got.last_used, TS_NOW + 10);
+	/* Bad input is named. */
+	a.csrf[0] = '\0';
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_INVALID, &d, "CSRF");
+	ts_expect(store_session_get(f->st, "zz", &got, &d), -ERR_INVALID, &d,
+	          "session id hash");
+	/* Keep 2: the least recently used (b) goes; then expiry by use. */
+	tu_ok(store_session_prune(f->st, 0, 0, 2, &left, &d), &d);
+	assert_int_equal(left, 2);
+	ts_expect(store_session_get(f->st, b.id_hash, &got, &d), -ERR_NOENT, &d,
+	          "no such session");
+	tu_ok(store_session_prune(f->st, 0, TS_NOW + 5, 10, &left, &d), &d);
+	assert_int_equal(left, 1);
+	tu_ok(store_session_get(f->st, a.id_hash, &got, &d), &d);
+	/* And by age. */
+	tu_ok(store_session_prune(f->st, TS_NOW + 1, 0, 10, &left, &d), &d);
+	assert_int_equal(left, 0);
+	tu_ok(store_session_remove(f->st, a.id_hash, &d), &d);
+	ts_expect(store_session_touch(f->st, a.id_hash, TS_NOW, &d), -ERR_NOENT,
+	          &d, "no such session");
+}
+
+/* ---- Replication ---- */
+
+static void test_store_sqlite_not_shared(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_listener *l = NULL;
+	struct store_pub_entry e;
+	struct diag d;
+
+	if (ts_pg())
+		return; /* test_store_pg_replication */
+	assert_false(store_shared(f->st));
+	memset(&e, 0, sizeof(e));
+	ts_expect(store_pub_entry_put(f->st, &e, &d), -ERR_INVALID, &d,
+	          "not shared");
+	ts_expect(store_revocation_get(f->st, "dev-1", NULL, NULL, &d),
+	          -ERR_INVALID, &d, "use PostgreSQL");
+	tu_ok(store_notify(f->st, "devices", &d), &d);
+	ts_expect(store_listen("sqlite", f->path, &l, &d), -ERR_INVALID, &d,
+	          "sends no notifications");
+	assert_null(l);
+}
+
+/* Waits up to 2 s for notifications on l; returns how many came. */
+static size_t ts_listen_wait(struct store_listener *l)
+{
+	size_t n = 0, got = 0;
+	struct diag d;
+	int i;
+
+	for (i = 0; i < 40 && got == 0; i++) {
+		tu_ok(store_listener_read(l, NULL, NULL, &n, &d), &d);
+		got += n;
+		if (got == 0)
+			tu_sleep_ms(50);
+	}
+	return got;
+}
+
+static void test_store_pg_replication(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_pub_entry_list l = {NULL, 0};
+	struct store_id_list ids = {NULL, 0};
+	struct store_listener *li = NULL;
+	struct store_revision rev;
+	struct store_pub_entry e;
+	uint8_t env[3] = {1, 2, 3}, env2[2] = {9, 9}, *got = NULL;
+	size_t len = 0, n = 0;
+	int64_t uid = 0, next = 0;
+	struct diag d;
+
+	assert_true(store_shared(f->st));
+	tu_ok(store_listen("postgres", f->path, &li, &d), &d);
+	assert_true(store_listener_fd(li) >= 0);
+	tu_ok(store_user_add(f->st, "ann", NULL, &uid, &d), &d);
+	/* Entries: put, replace, read those after a revision. */
+	memset(&e, 0, sizeof(e));
+	e.user_id = uid;
+	e.user = "ann";
+	e.envelope = env;
+	e.envelope_len = sizeof(env);
+	ts_hash("view", e.view_hash);
+	e.secret_ids = "3,4";
+	e.omitted_json = "[]";
+	e.device_id = "dev-a";
+	e.revision = 5;
+	tu_ok(store_pub_entry_put(f->st, &e, &d), &d);
+	e.device_id = "dev-b";
+	tu_ok(store_pub_entry_put(f->st, &e, &d), &d);
+	e.revision = 6;
+	e.secret_ids = "";
+	tu_ok(store_pub_entry_put(f->st, &e, &d), &d);
+	tu_ok(store_pub_entry_since(f->st, 5, &l, &ids, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].device_id, "dev-b");
+	assert_int_equal(l.v[0].revision, 6);
+	assert_string_equal(l.v[0].secret_ids, "");
+	assert_int_equal(l.v[0].envelope_len, sizeof(env));
+	assert_memory_equal(l.v[0].envelope, env, sizeof(env));
+	assert_int_equal(ids.n, 2);
+	assert_string_equal(ids.v[0], "dev-a");
+	store_pub_entry_list_free(&l);
+	store_id_list_free(&ids);
+	/* A revision of every device drops the older entries. */
+	tu_ok(store_pub_entry_prune(f->st, 6, &d), &d);
+	tu_ok(store_pub_entry_since(f->st, 0, &l, &ids, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(ids.n, 1);
+	assert_string_equal(ids.v[0], "dev-b");
+	store_pub_entry_list_free(&l);
+	store_id_list_free(&ids);
+
+	/* A revision of every device replaces them all, in one copy whose
+	 * text survives as it was (backslashes, tabs, line breaks). */
+	e.device_id = "dev-c";
+	e.revision = 7;
+	e.omitted_json = "[{\"server\":\"a\\\\b\",\"reason\":\"x\ty\nz\"}]";
+	e.secret_ids = "1,2";
+	tu_ok(store_pub_entry_replace(f->st, &e, 1, 7, &d), &d);
+	ts_expect(store_pub_entry_replace(f->st, &e, 1, 8, &d), -ERR_INVALID,
+	          &d, "signed at 7, not 8");
+	tu_ok(store_pub_entry_since(f->st, 0, &l, &ids, &d), &d);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(ids.n, 1);
+	assert_string_equal(l.v[0].device_id, "dev-c");
+	assert_string_equal(l.v[0].omitted_json, e.omitted_json);
+	assert_string_equal(l.v[0].secret_ids, "1,2");
+	assert_memory_equal(l.v[0].envelope, env, sizeof(env));
+	store_pub_entry_list_free(&l);
+	store_id_list_free(&ids);
+
+	/* The revision counter never goes below a recorded revision. */
+	memset(&rev, 0, sizeof(rev));
+	rev.revision = 50;
+	ts_hash("root", rev.merkle_root);
+	ts_hash("sig", rev.signature);
+	(void)ts_listen_wait(li);
+	tu_ok(store_revision_record(f->st, &rev, &d), &d);
+	assert_true(ts_listen_wait(li) >= 1); /* "revision 50" */
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_revision_bump(f->st, &next, &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
+	assert_int_equal(next, 51);
+
+	/* A revocation is stored once: the first one put stays. */
+	tu_ok(store_device_create(f->st, "dev-a", uid, "h", "linux", "ab",
+	                          "0123456789abcdef0123456789abcdef0123456789a"
+	                          "bcdef0123456789abcdef",
+	                          &d),
+	      &d);
+	assert_true(ts_listen_wait(li) >= 1); /* "devices" */
+	ts_expect(store_revocation_get(f->st, "dev-a", &got, &len, &d),
+	          -ERR_NOENT, &d, "no revocation");
+	tu_ok(store_revocation_put(f->st, "dev-a", env, sizeof(env), &d), &d);
+	tu_ok(store_revocation_put(f->st, "dev-a", env2, sizeof(env2), &d), &d);
+	tu_ok(store_revocation_get(f->st, "dev-a", &got, &len, &d), &d);
+	assert_int_equal(len, sizeof(env));
+	assert_memory_equal(got, env, sizeof(env));
+	free(got);
+
+	/* A notification is delivered when its transaction commits, and
+	 * not at all when it rolls back. */
+	(void)ts_listen_wait(li);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_notify(f->st, "devices", &d), &d);
+	tu_sleep_ms(100);
+	tu_ok(store_listener_read(li, NULL, NULL, &n, &d), &d);
+	assert_int_equal(n, 0);
+	tu_ok(store_rollback(f->st, &d), &d);
+	tu_sleep_ms(100);
+	tu_ok(store_listener_read(li, NULL, NULL, &n, &d), &d);
+	assert_int_equal(n, 0);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_notify(f->st, "devices", &d), &d);
+	tu_ok(store_commit(f->st, &d), &d);
+	assert_int_equal(ts_listen_wait(li), 1);
+	store_listener_close(li);
 }
 
 /* ---- Audit log ---- */
@@ -2524,6 +2741,8 @@ int main(int argc, char **argv)
 	    TS(test_store_audit_checkpoint_truncation),
 	    TS(test_store_audit_rollback_leaves_no_row),
 	    TS(test_store_snapshot_and_scale),
+	    TS(test_store_sessions),
+	    TS(test_store_sqlite_not_shared),
 	};
 	const struct CMUnitTest pg_only[] = {
 	    TS(test_store_pg_concurrent_revisions_unique),
@@ -2531,6 +2750,7 @@ int main(int argc, char **argv)
 	    TS(test_store_pg_second_writer_refused),
 	    TS(test_store_pg_copy_from_sqlite),
 	    TS(test_store_pg_reconnects),
+	    TS(test_store_pg_replication),
 #undef TS
 	};
 	const char *only = argc > 1 ? argv[1] : NULL;

@@ -521,6 +521,16 @@ static int store_op_end(struct store *st, int r, struct diag *d)
 	return r;
 }
 
+/* The notification of a change, inside the mutation's own transaction or
+ * savepoint (a no-op for a store that is not shared). */
+static int store_notify_op(struct store *st, const char *payload,
+                           struct diag *d)
+{
+	if (st->be->notify == NULL)
+		return 0;
+	return st->be->notify(st->h, payload, d);
+}
+
 /* Reads that take more than one statement see one snapshot. */
 static int store_read_begin(struct store *st, struct diag *d)
 {
@@ -1365,6 +1375,12 @@ int store_device_create(struct store *st, const char *id, int64_t user_id,
 		return r;
 	r = st->be->device_create(st->h, id, user_id, hostname, os, cert_serial,
 	                          cert_fingerprint, store_now(st), d);
+	if (r == 0) {
+		char payload[STORE_NAME_MAX + 8];
+
+		(void)snprintf(payload, sizeof(payload), "device %s", id);
+		r = store_notify_op(st, payload, d);
+	}
 	return store_op_end(st, r, d);
 }
 
@@ -1451,6 +1467,8 @@ int store_device_revoke(struct store *st, const char *id, const char *reason,
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
 	r = st->be->device_revoke(st->h, id, reason, store_now(st), d);
+	if (r == 0)
+		r = store_notify_op(st, "devices", d);
 	return store_op_end(st, r, d);
 }
 
@@ -1471,6 +1489,8 @@ int store_device_revoke_user(struct store *st, int64_t user_id,
 		return r;
 	r = st->be->device_revoke_user(st->h, user_id, reason, store_now(st),
 	                               &l, d);
+	if (r == 0)
+		r = store_notify_op(st, "devices", d);
 	if ((r = store_op_end(st, r, d)) != 0)
 		goto out;
 	if (ids != NULL) {
@@ -1681,6 +1701,13 @@ int store_revision_record(struct store *st, const struct store_revision *rev,
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
 	r = st->be->revision_record(st->h, rev, store_now(st), d);
+	if (r == 0) {
+		char payload[48];
+
+		(void)snprintf(payload, sizeof(payload), "revision %" PRId64,
+		               rev->revision);
+		r = store_notify_op(st, payload, d);
+	}
 	return store_op_end(st, r, d);
 }
 
@@ -2408,7 +2435,7 @@ void store_call_list_free(struct store_call_list *l)
 
 #define STORE_COPY_COLS 14
 
-/* Every table at the current schema (3), parents before children, with
+/* Every table at the current schema (4), parents before children, with
  * its columns; has_id marks the tables whose ids a counter hands out. */
 static const struct store_copy_table {
 	const char *name;
@@ -2453,6 +2480,9 @@ static const struct store_copy_table {
      {"id", "device_id", "user_name", "seq", "at_ms", "server", "method",
       "name", "duration_us", "outcome", "bytes_in", "bytes_out", "detail",
       "received_at"}},
+    {"sessions",
+     false,
+     {"id_hash", "csrf", "admin_hash", "created", "last_used"}},
     {"meta", false, {"key", "value"}},
 };
 
@@ -2604,4 +2634,347 @@ out:
 	if (from_tx)
 		(void)from->be->tx(from->h, STORE_TX_ROLLBACK, NULL);
 	return r;
+}
+
+/* ---- Console sessions ---- */
+
+static int store_check_session(const struct store_session *se, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_hex("session id hash", se->id_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0 ||
+	    (r = store_check_hex("session admin token hash", se->admin_hash,
+	                         STORE_HASH_HEX, STORE_HASH_HEX, d)) != 0 ||
+	    (r = store_check_text("session CSRF token", se->csrf,
+	                          STORE_CSRF_MAX, false, d)) != 0)
+		return r;
+	return 0;
+}
+
+int store_session_put(struct store *st, const struct store_session *se,
+                      struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_session(se, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->session_put(st->h, se, d);
+	return store_op_end(st, r, d);
+}
+
+int store_session_get(struct store *st, const char *id_hash,
+                      struct store_session *out, struct diag *d)
+{
+	struct store_session v;
+	int r;
+
+	if ((r = store_check_hex("session id hash", id_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	memset(&v, 0, sizeof(v));
+	if ((r = st->be->session_get(st->h, id_hash, &v, d)) != 0)
+		return r;
+	*out = v;
+	explicit_bzero(&v, sizeof(v));
+	return 0;
+}
+
+int store_session_touch(struct store *st, const char *id_hash,
+                        int64_t last_used, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_hex("session id hash", id_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->session_touch(st->h, id_hash, last_used, d);
+	return store_op_end(st, r, d);
+}
+
+int store_session_remove(struct store *st, const char *id_hash, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_hex("session id hash", id_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->session_remove(st->h, id_hash, d);
+	return store_op_end(st, r, d);
+}
+
+int store_session_prune(struct store *st, int64_t created_before,
+                        int64_t used_before, size_t keep, size_t *left,
+                        struct diag *d)
+{
+	size_t n = 0;
+	int r;
+
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->session_prune(st->h, created_before, used_before, keep, &n,
+	                          d);
+	if ((r = store_op_end(st, r, d)) == 0 && left != NULL)
+		*left = n;
+	return r;
+}
+
+/* ---- Replication ---- */
+
+bool store_shared(const struct store *st)
+{
+	return st->be->pub_entry_put != NULL;
+}
+
+static int store_not_shared(const struct store *st, struct diag *d)
+{
+	return diag_set(d, ERR_INVALID, 0, 0,
+	                "the %s store is not shared by replicas (use "
+	                "PostgreSQL)",
+	                st->be->name);
+}
+
+static int store_check_pub_entry(const struct store_pub_entry *e,
+                                 struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(e->device_id, d)) != 0 ||
+	    (r = store_check_id("revision", e->revision, d)) != 0 ||
+	    (r = store_check_hex("view hash", e->view_hash, STORE_HASH_HEX,
+	                         STORE_HASH_HEX, d)) != 0)
+		return r;
+	if (e->envelope == NULL || e->envelope_len == 0 || e->user == NULL ||
+	    e->secret_ids == NULL || e->omitted_json == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "revision entry of %s: a field is missing",
+		                e->device_id);
+	return 0;
+}
+
+int store_pub_entry_put(struct store *st, const struct store_pub_entry *e,
+                        struct diag *d)
+{
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_check_pub_entry(e, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->pub_entry_put(st->h, e, d);
+	return store_op_end(st, r, d);
+}
+
+int store_pub_entry_replace(struct store *st, const struct store_pub_entry *v,
+                            size_t n, int64_t revision, struct diag *d)
+{
+	char payload[48];
+	size_t i;
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_check_id("revision", revision, d)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if ((r = store_check_pub_entry(&v[i], d)) != 0)
+			return r;
+		if (v[i].revision != revision)
+			return diag_set(
+			    d, ERR_INVALID, 0, 0,
+			    "revision entry of %s: signed at %" PRId64
+			    ", not %" PRId64,
+			    v[i].device_id, v[i].revision, revision);
+	}
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->pub_entry_replace(st->h, v, n, d);
+	if (r == 0) {
+		(void)snprintf(payload, sizeof(payload), "prune %" PRId64,
+		               revision);
+		r = store_notify_op(st, payload, d);
+	}
+	return store_op_end(st, r, d);
+}
+
+int store_pub_entry_prune(struct store *st, int64_t revision, struct diag *d)
+{
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->pub_entry_prune(st->h, revision, d);
+	if (r == 0) {
+		char payload[48];
+
+		(void)snprintf(payload, sizeof(payload), "prune %" PRId64,
+		               revision);
+		r = store_notify_op(st, payload, d);
+	}
+	return store_op_end(st, r, d);
+}
+
+int store_pub_entry_since(struct store *st, int64_t revision,
+                          struct store_pub_entry_list *out,
+                          struct store_id_list *ids, struct diag *d)
+{
+	struct store_pub_entry_list l = {NULL, 0};
+	struct store_id_list il = {NULL, 0};
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_read_begin(st, d)) != 0)
+		return r;
+	r = st->be->pub_entry_since(st->h, revision, &l,
+	                            ids != NULL ? &il : NULL, d);
+	if ((r = store_read_end(st, r, d)) != 0) {
+		store_pub_entry_list_free(&l);
+		store_id_list_free(&il);
+		return r;
+	}
+	*out = l;
+	if (ids != NULL)
+		*ids = il;
+	return 0;
+}
+
+void store_pub_entry_list_free(struct store_pub_entry_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].device_id);
+		free(l->v[i].user);
+		free(l->v[i].envelope);
+		free(l->v[i].secret_ids);
+		free(l->v[i].omitted_json);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int store_revocation_put(struct store *st, const char *device_id,
+                         const uint8_t *env, size_t len, struct diag *d)
+{
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_check_device_id(device_id, d)) != 0)
+		return r;
+	if (env == NULL || len == 0 || len > STORE_JSON_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "revocation of %s: empty or too large",
+		                device_id);
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->revocation_put(st->h, device_id, env, len, d);
+	if (r == 0)
+		r = store_notify_op(st, "devices", d);
+	return store_op_end(st, r, d);
+}
+
+int store_revocation_get(struct store *st, const char *device_id, uint8_t **env,
+                         size_t *len, struct diag *d)
+{
+	int r;
+
+	if (!store_shared(st))
+		return store_not_shared(st, d);
+	if ((r = store_check_device_id(device_id, d)) != 0)
+		return r;
+	return st->be->revocation_get(st->h, device_id, env, len, d);
+}
+
+int store_notify(struct store *st, const char *payload, struct diag *d)
+{
+	int r;
+
+	if (st->be->notify == NULL)
+		return 0;
+	if ((r = store_check_text("notification", payload, STORE_TEXT_MAX,
+	                          false, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->notify(st->h, payload, d);
+	return store_op_end(st, r, d);
+}
+
+struct store_listener {
+	const struct store_backend *be;
+	void *h;
+};
+
+int store_listen(const char *backend_name, const char *path,
+                 struct store_listener **out, struct diag *d)
+{
+	const struct store_backend *be = NULL;
+	struct store_listener *l;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++)
+		if (backend_name != NULL &&
+		    strcmp(store_backends[i]->name, backend_name) == 0)
+			be = store_backends[i];
+	if (be == NULL)
+		return diag_set(
+		    d, ERR_NOENT, 0, 0, "no store backend named '%s'",
+		    backend_name ? jsonutil_printable(backend_name) : "(null)");
+	if (be->listen_open == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "the %s store sends no notifications",
+		                be->name);
+	if (path == NULL)
+		return diag_set(d, ERR_INVALID, 0, 0, "store path is empty");
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+	l->be = be;
+	if ((r = be->listen_open(path, &l->h, d)) != 0) {
+		free(l);
+		return r;
+	}
+	*out = l;
+	return 0;
+}
+
+int store_listener_fd(const struct store_listener *l)
+{
+	return l->be->listen_fd(l->h);
+}
+
+int store_listener_read(struct store_listener *l,
+                        void (*each)(void *arg, const char *payload), void *arg,
+                        size_t *count, struct diag *d)
+{
+	size_t n = 0;
+	int r;
+
+	if ((r = l->be->listen_read(l->h, each, arg, &n, d)) != 0)
+		return r;
+	*count = n;
+	return 0;
+}
+
+void store_listener_close(struct store_listener *l)
+{
+	if (l == NULL)
+		return;
+	l->be->listen_close(l->h);
+	free(l);
 }

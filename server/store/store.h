@@ -906,6 +906,146 @@ void store_snapshot_free(struct store_snapshot *s);
 int store_copy(struct store *from, struct store *to, int64_t *rows,
                struct diag *d);
 
+/* ---- Console sessions ---- */
+
+/*
+ * A signed-in web console (server/session.c decides the rules; the store
+ * only keeps the rows, so that every replica sees every session and a
+ * restart signs no one out). id_hash is the SHA-256 of the cookie value
+ * (the value itself is never stored); csrf is the session's CSRF token;
+ * admin_hash the hash of the admin token that opened it.
+ */
+#define STORE_CSRF_MAX 64
+
+struct store_session {
+	char id_hash[STORE_HASH_HEX + 1];
+	char csrf[STORE_CSRF_MAX + 1];
+	char admin_hash[STORE_HASH_HEX + 1];
+	int64_t created;
+	int64_t last_used;
+};
+
+/* Stores a new session (hashes: 64 lowercase hex; csrf: 1..64 printable
+ * bytes). -ERR_EXISTS for a known id_hash. */
+int store_session_put(struct store *st, const struct store_session *se,
+                      struct diag *d);
+/* The session whose cookie hashes to id_hash; -ERR_NOENT. */
+int store_session_get(struct store *st, const char *id_hash,
+                      struct store_session *out, struct diag *d);
+/* Records a request at last_used. -ERR_NOENT. */
+int store_session_touch(struct store *st, const char *id_hash,
+                        int64_t last_used, struct diag *d);
+/* Removes one session; removing an unknown one returns 0. */
+int store_session_remove(struct store *st, const char *id_hash, struct diag *d);
+/*
+ * Removes the sessions created before created_before or last used before
+ * used_before, then, while more than keep remain, the least recently used
+ * ones. Returns 0 with *left (may be NULL), the sessions that remain.
+ */
+int store_session_prune(struct store *st, int64_t created_before,
+                        int64_t used_before, size_t keep, size_t *left,
+                        struct diag *d);
+
+/* ---- Replication: several daemons on one shared store ---- */
+
+/*
+ * A shared store (PostgreSQL) may serve several mcpfleetd replicas at once
+ * (docs/design.md, "Replicas"). The replica that makes a revision records
+ * each device's signed envelope with it, in the same transaction, and every
+ * replica serves those bytes: a revision is signed once whichever replica
+ * made it. Each committed change that a replica must learn of sends a
+ * notification in its transaction (NOTIFY on STORE_CHANNEL), which
+ * store_listen() receives. SQLite is not shared: store_shared() is false
+ * and the functions below answer -ERR_INVALID (store_notify() is a no-op).
+ */
+#define STORE_CHANNEL "mcpfleet_changes"
+
+/* True when other daemons may work on the same store at the same time. */
+bool store_shared(const struct store *st);
+
+/* One device's part of a recorded revision. */
+struct store_pub_entry {
+	char *device_id;
+	int64_t revision; /* the revision its envelope was signed at */
+	int64_t user_id;
+	char *user;
+	uint8_t *envelope; /* a packed SignedEnvelope */
+	size_t envelope_len;
+	char view_hash[STORE_HASH_HEX + 1];
+	char *secret_ids;   /* "" or decimal ids joined by ',' */
+	char *omitted_json; /* JSON array */
+};
+
+struct store_pub_entry_list {
+	struct store_pub_entry *v; /* ordered by device_id */
+	size_t n;
+};
+
+/* Stores (replacing) a device's entry; inside the revision's transaction. */
+int store_pub_entry_put(struct store *st, const struct store_pub_entry *e,
+                        struct diag *d);
+/* Removes the entries signed before revision: after a revision that
+ * holds every active device, the others' are gone. Notifies "prune N". */
+int store_pub_entry_prune(struct store *st, int64_t revision, struct diag *d);
+/* Replaces every stored entry with the n of v, all signed at revision (a
+ * revision of every active device): what store_pub_entry_put() of each and
+ * store_pub_entry_prune(st, revision) do, as one bulk copy. Notifies
+ * "prune N". */
+int store_pub_entry_replace(struct store *st, const struct store_pub_entry *v,
+                            size_t n, int64_t revision, struct diag *d);
+/* The entries signed after revision, with their bytes, and, when ids is
+ * not NULL, the ids of every entry (a device whose id is missing there has
+ * none any more), in one read snapshot. Returns 0 with *out and *ids (free
+ * with store_pub_entry_list_free() and store_id_list_free()). */
+int store_pub_entry_since(struct store *st, int64_t revision,
+                          struct store_pub_entry_list *out,
+                          struct store_id_list *ids, struct diag *d);
+void store_pub_entry_list_free(struct store_pub_entry_list *l);
+
+/*
+ * The signed revocation of a revoked device, stored once: the first one
+ * put wins, and store_revocation_put() returns 0 either way, so that every
+ * replica hands out the same bytes (read them back with
+ * store_revocation_get()). -ERR_NOENT when none is stored.
+ */
+int store_revocation_put(struct store *st, const char *device_id,
+                         const uint8_t *env, size_t len, struct diag *d);
+int store_revocation_get(struct store *st, const char *device_id, uint8_t **env,
+                         size_t *len, struct diag *d);
+
+/*
+ * Sends a notification on STORE_CHANNEL with payload (up to 255 printable
+ * bytes), delivered when the transaction that is open commits (at once
+ * with none) and never when it rolls back. A no-op for a store that is not
+ * shared. The store sends these itself, each in the transaction of its
+ * change:
+ *   "device ID"    store_device_create(): a device enrolled;
+ *   "devices"      store_device_revoke(), store_device_revoke_user(),
+ *                  store_revocation_put(): read the directory again;
+ *   "revision N"   store_revision_record(): revision N and its entries;
+ *   "prune N"      store_pub_entry_prune(): entries before N are gone.
+ */
+int store_notify(struct store *st, const char *payload, struct diag *d);
+
+/*
+ * A connection of its own that listens on STORE_CHANNEL (a shared store
+ * only: -ERR_INVALID otherwise), made as store_open() makes one. Its
+ * descriptor becomes readable when something arrives; store_listener_read()
+ * consumes what did, without waiting, calls each (may be NULL) with every
+ * notification's payload (valid during the call), and returns 0 with
+ * *count (the notifications received), or -ERR_IO when the connection was
+ * lost (close it and listen again: notifications sent meanwhile are lost,
+ * so the caller reads the tables again).
+ */
+struct store_listener;
+int store_listen(const char *backend_name, const char *path,
+                 struct store_listener **out, struct diag *d);
+int store_listener_fd(const struct store_listener *l);
+int store_listener_read(struct store_listener *l,
+                        void (*each)(void *arg, const char *payload), void *arg,
+                        size_t *count, struct diag *d);
+void store_listener_close(struct store_listener *l);
+
 /* ---- Backend interface (store.c and the backends only) ---- */
 
 /*
@@ -1115,6 +1255,37 @@ struct store_backend {
 	int (*replica_prune)(void *h, int64_t now, size_t *removed,
 	                     struct diag *d);
 	int (*replica_remove)(void *h, const char *address, struct diag *d);
+	/* Console sessions. */
+	int (*session_put)(void *h, const struct store_session *se,
+	                   struct diag *d);
+	int (*session_get)(void *h, const char *id_hash,
+	                   struct store_session *out, struct diag *d);
+	int (*session_touch)(void *h, const char *id_hash, int64_t last_used,
+	                     struct diag *d);
+	int (*session_remove)(void *h, const char *id_hash, struct diag *d);
+	int (*session_prune)(void *h, int64_t created_before,
+	                     int64_t used_before, size_t keep, size_t *left,
+	                     struct diag *d);
+
+	/* Replication: NULL in a backend that is not shared. */
+	int (*pub_entry_put)(void *h, const struct store_pub_entry *e,
+	                     struct diag *d);
+	int (*pub_entry_prune)(void *h, int64_t revision, struct diag *d);
+	int (*pub_entry_replace)(void *h, const struct store_pub_entry *v,
+	                         size_t n, struct diag *d);
+	int (*pub_entry_since)(void *h, int64_t revision,
+	                       struct store_pub_entry_list *out,
+	                       struct store_id_list *ids, struct diag *d);
+	int (*revocation_put)(void *h, const char *device_id,
+	                      const uint8_t *env, size_t len, struct diag *d);
+	int (*revocation_get)(void *h, const char *device_id, uint8_t **env,
+	                      size_t *len, struct diag *d);
+	int (*notify)(void *h, const char *payload, struct diag *d);
+	int (*listen_open)(const char *path, void **l, struct diag *d);
+	int (*listen_fd)(void *l);
+	int (*listen_read)(void *l, void (*each)(void *, const char *),
+	                   void *arg, size_t *count, struct diag *d);
+	void (*listen_close)(void *l);
 
 	/* Copying (store_copy(), inside its transactions); a backend that
 	 * is not copied from or to leaves the ones it does not need NULL.

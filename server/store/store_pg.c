@@ -12,6 +12,8 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
+
 /* The advisory lock every write transaction takes: (class, object). The
  * class is "mcfl", as SQLite's application id. */
 #define STORE_PG_LOCK_CLASS 1835230828
@@ -202,7 +204,33 @@ static const char *const store_pg_migrations[] = {
     "ALTER TABLE grants ADD COLUMN tool_rates TEXT;\n"
     "ALTER TABLE devices ADD COLUMN calls_dropped BIGINT NOT NULL\n"
     "  DEFAULT 0;\n",
-    /* 4: the replicas sharing the store, with their last heartbeat. */
+    /* 4: console sessions; and for replicas, each device's signed entry
+     * of the newest revision and each revoked device's revocation, so
+     * that what one replica signed every replica serves. */
+    "CREATE TABLE sessions (\n"
+    "  id_hash TEXT COLLATE \"C\" PRIMARY KEY,\n"
+    "  csrf TEXT NOT NULL,\n"
+    "  admin_hash TEXT NOT NULL,\n"
+    "  created BIGINT NOT NULL,\n"
+    "  last_used BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE pub_entries (\n"
+    "  device_id TEXT COLLATE \"C\" PRIMARY KEY,\n"
+    "  revision BIGINT NOT NULL,\n"
+    "  user_id BIGINT NOT NULL,\n"
+    "  user_name TEXT NOT NULL,\n"
+    "  envelope BYTEA NOT NULL,\n"
+    "  view_hash TEXT NOT NULL,\n"
+    "  secret_ids TEXT NOT NULL,\n"
+    "  omitted_json TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX pub_entries_revision ON pub_entries (revision);\n"
+    "CREATE TABLE revocations (\n"
+    "  device_id TEXT COLLATE \"C\" PRIMARY KEY\n"
+    "    REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  envelope BYTEA NOT NULL\n"
+    ");\n",
+    /* 5: the replicas sharing the store, with their last heartbeat. */
     "CREATE TABLE replicas (\n"
     "  address TEXT COLLATE \"C\" PRIMARY KEY,\n"
     "  heartbeat BIGINT NOT NULL,\n"
@@ -296,6 +324,21 @@ enum store_pg_sq {
 	PQ_AUDIT_LAST,
 	PQ_AUDIT_INSERT,
 	PQ_AUDIT_LIST,
+	PQ_SESSION_PUT,
+	PQ_SESSION_GET,
+	PQ_SESSION_TOUCH,
+	PQ_SESSION_REMOVE,
+	PQ_SESSION_EXPIRE,
+	PQ_SESSION_LRU,
+	PQ_SESSION_COUNT,
+	PQ_PUB_PUT,
+	PQ_PUB_PRUNE,
+	PQ_PUB_SINCE,
+	PQ_PUB_IDS,
+	PQ_REVOCATION_PUT,
+	PQ_REVOCATION_GET,
+	PQ_NOTIFY,
+	PQ_REVISION_BUMP,
 	PQ_COUNT_
 };
 
@@ -541,6 +584,49 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     [PQ_AUDIT_LIST] = "SELECT " PQ_AUDIT_COLS " FROM audit"
                       " WHERE id > $2 AND at >= $1 ORDER BY id LIMIT $3",
+    [PQ_SESSION_PUT] = "INSERT INTO sessions (id_hash, csrf, admin_hash,"
+                       " created, last_used) VALUES ($1, $2, $3, $4, $5)",
+    [PQ_SESSION_GET] = "SELECT id_hash, csrf, admin_hash, created,"
+                       " last_used FROM sessions WHERE id_hash = $1",
+    [PQ_SESSION_TOUCH] = "UPDATE sessions SET last_used = $2"
+                         " WHERE id_hash = $1",
+    [PQ_SESSION_REMOVE] = "DELETE FROM sessions WHERE id_hash = $1",
+    [PQ_SESSION_EXPIRE] = "DELETE FROM sessions WHERE created < $1"
+                          " OR last_used < $2",
+    [PQ_SESSION_LRU] = "DELETE FROM sessions WHERE id_hash IN"
+                       " (SELECT id_hash FROM sessions"
+                       " ORDER BY last_used, id_hash"
+                       " LIMIT greatest((SELECT count(*) FROM sessions)"
+                       " - $1, 0))",
+    [PQ_SESSION_COUNT] = "SELECT count(*) FROM sessions",
+    [PQ_PUB_PUT] = "INSERT INTO pub_entries (device_id, revision, user_id,"
+                   " user_name, envelope, view_hash, secret_ids,"
+                   " omitted_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                   " ON CONFLICT (device_id) DO UPDATE SET"
+                   " revision = excluded.revision,"
+                   " user_id = excluded.user_id,"
+                   " user_name = excluded.user_name,"
+                   " envelope = excluded.envelope,"
+                   " view_hash = excluded.view_hash,"
+                   " secret_ids = excluded.secret_ids,"
+                   " omitted_json = excluded.omitted_json",
+    [PQ_PUB_PRUNE] = "DELETE FROM pub_entries WHERE revision < $1",
+    [PQ_PUB_SINCE] = "SELECT device_id, revision, user_id, user_name,"
+                     " envelope, view_hash, secret_ids, omitted_json"
+                     " FROM pub_entries WHERE revision > $1"
+                     " ORDER BY device_id",
+    [PQ_PUB_IDS] = "SELECT device_id FROM pub_entries ORDER BY device_id",
+    [PQ_REVOCATION_PUT] = "INSERT INTO revocations (device_id, envelope)"
+                          " VALUES ($1, $2)"
+                          " ON CONFLICT (device_id) DO NOTHING",
+    [PQ_REVOCATION_GET] = "SELECT envelope FROM revocations"
+                          " WHERE device_id = $1",
+    [PQ_NOTIFY] = "SELECT pg_notify('" STORE_CHANNEL "', $1)",
+    /* Never below a recorded revision: the signed records rule. */
+    [PQ_REVISION_BUMP] = "UPDATE meta SET value = greatest(value,"
+                         " (SELECT coalesce(max(revision), 0)"
+                         " FROM revisions)) + 1"
+                         " WHERE key = 'revision' RETURNING value",
 };
 /* clang-format on */
 
@@ -2937,7 +3023,15 @@ static int store_pg_admin_token_revoke(void *h, int64_t id, struct diag *d)
  * bumping at once get two numbers, never one twice. */
 static int store_pg_revision_bump(void *h, int64_t *next, struct diag *d)
 {
-	return store_pg_meta(h, PQ_META_BUMP, "revision", next, d);
+	int r;
+
+	if ((r = store_pg_int1(h, PQ_REVISION_BUMP, NULL, next, "revision",
+	                       d)) == 0)
+		r = diag_set(d, ERR_IO, 0, 0,
+		             "store %s: meta 'revision' is "
+		             "missing",
+		             ((struct store_pg *)h)->label);
+	return r < 0 ? r : 0;
 }
 
 static int store_pg_revision_current(void *h, int64_t *cur, struct diag *d)
@@ -3216,6 +3310,454 @@ static int store_pg_id_floor_set(void *h, const char *table, int64_t floor,
 	return store_pg_simple(h, sql, table, NULL, d);
 }
 
+/* ---- Console sessions ---- */
+
+static int store_pg_read_session(const PGresult *s, int i, void *p)
+{
+	struct store_session *v = p;
+
+	if (store_pg_fixed(s, i, 0, v->id_hash, sizeof(v->id_hash)) != 0 ||
+	    store_pg_fixed(s, i, 1, v->csrf, sizeof(v->csrf)) != 0 ||
+	    store_pg_fixed(s, i, 2, v->admin_hash, sizeof(v->admin_hash)) != 0)
+		return -ERR_IO;
+	v->created = store_pg_int(s, i, 3);
+	v->last_used = store_pg_int(s, i, 4);
+	return 0;
+}
+
+static void store_pg_clear_session(void *p)
+{
+	explicit_bzero(p, sizeof(struct store_session));
+}
+
+static int store_pg_session_put(void *h, const struct store_session *se,
+                                struct diag *d)
+{
+	struct store_pg_args a = {0};
+	int r;
+
+	store_pg_arg_text(&a, se->id_hash);
+	store_pg_arg_text(&a, se->csrf);
+	store_pg_arg_text(&a, se->admin_hash);
+	store_pg_arg_int(&a, se->created);
+	store_pg_arg_int(&a, se->last_used);
+	r = store_pg_run(h, PQ_SESSION_PUT, &a, "add session", NULL, d);
+	if (r == -ERR_EXISTS)
+		r = diag_set(d, ERR_EXISTS, 0, 0, "the session exists");
+	return r;
+}
+
+static int store_pg_session_get(void *h, const char *id_hash,
+                                struct store_session *out, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	int r;
+
+	store_pg_arg_text(&a, id_hash);
+	r = store_pg_one(h, PQ_SESSION_GET, &a, store_pg_read_session,
+	                 store_pg_clear_session, out, sizeof(*out), "session",
+	                 d);
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0, "no such session");
+	return r < 0 ? r : 0;
+}
+
+static int store_pg_session_touch(void *h, const char *id_hash,
+                                  int64_t last_used, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	int64_t n = 0;
+	int r;
+
+	store_pg_arg_text(&a, id_hash);
+	store_pg_arg_int(&a, last_used);
+	if ((r = store_pg_run(h, PQ_SESSION_TOUCH, &a, "touch session", &n,
+	                      d)) != 0)
+		return r;
+	return n == 0 ? diag_set(d, ERR_NOENT, 0, 0, "no such session") : 0;
+}
+
+static int store_pg_session_remove(void *h, const char *id_hash, struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, id_hash);
+	return store_pg_run(h, PQ_SESSION_REMOVE, &a, "remove session", NULL,
+	                    d);
+}
+
+static int store_pg_session_prune(void *h, int64_t created_before,
+                                  int64_t used_before, size_t keep,
+                                  size_t *left, struct diag *d)
+{
+	struct store_pg_args a = {0}, b = {0};
+	int64_t n = 0;
+	int r;
+
+	store_pg_arg_int(&a, created_before);
+	store_pg_arg_int(&a, used_before);
+	if ((r = store_pg_run(h, PQ_SESSION_EXPIRE, &a, "expire sessions", NULL,
+	                      d)) != 0)
+		return r;
+	store_pg_arg_int(&b, (int64_t)keep);
+	if ((r = store_pg_run(h, PQ_SESSION_LRU, &b, "expire sessions", NULL,
+	                      d)) != 0)
+		return r;
+	if ((r = store_pg_int1(h, PQ_SESSION_COUNT, NULL, &n, "sessions", d)) <
+	    0)
+		return r;
+	*left = (size_t)n;
+	return 0;
+}
+
+/* ---- Replication ---- */
+
+static int store_pg_pub_entry_put(void *h, const struct store_pub_entry *e,
+                                  struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, e->device_id);
+	store_pg_arg_int(&a, e->revision);
+	store_pg_arg_int(&a, e->user_id);
+	store_pg_arg_text(&a, e->user);
+	store_pg_arg_blob(&a, e->envelope, e->envelope_len);
+	store_pg_arg_text(&a, e->view_hash);
+	store_pg_arg_text(&a, e->secret_ids);
+	store_pg_arg_text(&a, e->omitted_json);
+	return store_pg_run(h, PQ_PUB_PUT, &a, "record revision entry", NULL,
+	                    d);
+}
+
+static int store_pg_pub_entry_prune(void *h, int64_t revision, struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_int(&a, revision);
+	return store_pg_run(h, PQ_PUB_PRUNE, &a, "prune revision entries", NULL,
+	                    d);
+}
+
+/* Appends s to a COPY text row, its backslashes, tabs and line breaks
+ * escaped. */
+static int store_pg_copy_text(struct buf *b, const char *s)
+{
+	int r = 0;
+
+	for (; *s != '\0' && r == 0; s++) {
+		switch (*s) {
+		case '\\':
+			r = buf_puts(b, "\\\\");
+			break;
+		case '\t':
+			r = buf_puts(b, "\\t");
+			break;
+		case '\n':
+			r = buf_puts(b, "\\n");
+			break;
+		case '\r':
+			r = buf_puts(b, "\\r");
+			break;
+		default:
+			r = buf_putc(b, *s);
+		}
+	}
+	return r;
+}
+
+/* One entry as a COPY text row (the bytea as \\x and hex digits). */
+static int store_pg_copy_entry(struct buf *b, const struct store_pub_entry *e)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+	int r;
+
+	if ((r = store_pg_copy_text(b, e->device_id)) != 0 ||
+	    (r = buf_printf(b, "\t%" PRId64 "\t%" PRId64 "\t", e->revision,
+	                    e->user_id)) != 0 ||
+	    (r = store_pg_copy_text(b, e->user)) != 0 ||
+	    (r = buf_puts(b, "\t\\\\x")) != 0 ||
+	    (r = buf_reserve(b, 2 * e->envelope_len)) != 0)
+		return r;
+	for (i = 0; i < e->envelope_len; i++) {
+		b->data[b->len++] = hex[e->envelope[i] >> 4];
+		b->data[b->len++] = hex[e->envelope[i] & 15];
+	}
+	b->data[b->len] = '\0';
+	if ((r = buf_putc(b, '\t')) != 0 ||
+	    (r = store_pg_copy_text(b, e->view_hash)) != 0 ||
+	    (r = buf_putc(b, '\t')) != 0 ||
+	    (r = store_pg_copy_text(b, e->secret_ids)) != 0 ||
+	    (r = buf_putc(b, '\t')) != 0 ||
+	    (r = store_pg_copy_text(b, e->omitted_json)) != 0)
+		return r;
+	return buf_putc(b, '\n');
+}
+
+/* Every entry replaced: DELETE, then one COPY (a revision of 10,000
+ * devices is one round trip, not 10,000). */
+static int store_pg_pub_entry_replace(void *h, const struct store_pub_entry *v,
+                                      size_t n, struct diag *d)
+{
+	struct store_pg *db = h;
+	struct buf b = BUF_INIT;
+	PGresult *res = NULL;
+	char clean[384];
+	size_t i;
+	int r;
+
+	if ((r = store_pg_simple(db, "DELETE FROM pub_entries",
+	                         "replace revision entries", NULL, d)) != 0)
+		return r;
+	if (n == 0)
+		return 0;
+	res = PQexec(db->conn, "COPY pub_entries (device_id, revision,"
+	                       " user_id, user_name, envelope, view_hash,"
+	                       " secret_ids, omitted_json) FROM STDIN");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		r = store_pg_fail(db, res, "copy revision entries", d);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	for (i = 0; i < n; i++) {
+		if (store_pg_copy_entry(&b, &v[i]) != 0) {
+			r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+			(void)PQputCopyEnd(db->conn, "out of memory");
+			goto drain;
+		}
+		/* In pieces of about a megabyte. */
+		if (b.len >= (1u << 20) || i + 1 == n) {
+			if (PQputCopyData(db->conn, b.data, (int)b.len) != 1) {
+				store_pg_scrub(db, PQerrorMessage(db->conn),
+				               clean, sizeof(clean));
+				r = diag_set(
+				    d, ERR_IO, 0, 0,
+				    "store %s: copy revision entries: %s",
+				    db->label, clean);
+				goto drain;
+			}
+			buf_reset(&b);
+		}
+	}
+	if (PQputCopyEnd(db->conn, NULL) != 1) {
+		store_pg_scrub(db, PQerrorMessage(db->conn), clean,
+		               sizeof(clean));
+		r = diag_set(d, ERR_IO, 0, 0,
+		             "store %s: copy revision entries: %s", db->label,
+		             clean);
+	}
+drain:
+	/* The COPY's result, then the end of the command. */
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			r = store_pg_fail(db, res, "copy revision entries", d);
+		PQclear(res);
+	}
+	buf_free(&b);
+	return r;
+}
+
+/* Copies bytea column col into a new buffer. */
+static int store_pg_bytes(const PGresult *s, int i, int col, uint8_t **out,
+                          size_t *len)
+{
+	unsigned char *b;
+	size_t n = 0;
+
+	if (PQgetisnull(s, i, col))
+		return -ERR_IO;
+	b = PQunescapeBytea((const unsigned char *)PQgetvalue(s, i, col), &n);
+	if (b == NULL)
+		return -ERR_NOMEM;
+	if (n == 0 || (*out = malloc(n)) == NULL) {
+		PQfreemem(b);
+		return n == 0 ? -ERR_IO : -ERR_NOMEM;
+	}
+	memcpy(*out, b, n);
+	*len = n;
+	PQfreemem(b);
+	return 0;
+}
+
+static int store_pg_read_pub_entry(const PGresult *s, int i, void *p)
+{
+	struct store_pub_entry *e = p;
+	int r;
+
+	e->revision = store_pg_int(s, i, 1);
+	e->user_id = store_pg_int(s, i, 2);
+	if (store_pg_str(s, i, 0, &e->device_id) != 0 ||
+	    store_pg_str(s, i, 3, &e->user) != 0 ||
+	    store_pg_str(s, i, 6, &e->secret_ids) != 0 ||
+	    store_pg_str(s, i, 7, &e->omitted_json) != 0)
+		return -ERR_NOMEM;
+	if ((r = store_pg_bytes(s, i, 4, &e->envelope, &e->envelope_len)) != 0)
+		return r;
+	if (store_pg_fixed(s, i, 5, e->view_hash, sizeof(e->view_hash)) != 0 ||
+	    e->device_id == NULL || e->user == NULL || e->secret_ids == NULL ||
+	    e->omitted_json == NULL)
+		return -ERR_IO;
+	return 0;
+}
+
+static void store_pg_clear_pub_entry(void *p)
+{
+	struct store_pub_entry *e = p;
+
+	free(e->device_id);
+	free(e->user);
+	free(e->envelope);
+	free(e->secret_ids);
+	free(e->omitted_json);
+	memset(e, 0, sizeof(*e));
+}
+
+static int store_pg_read_id(const PGresult *s, int i, void *p)
+{
+	char **v = p;
+
+	return store_pg_str(s, i, 0, v) != 0 || *v == NULL ? -ERR_NOMEM : 0;
+}
+
+static void store_pg_clear_id(void *p)
+{
+	char **v = p;
+
+	free(*v);
+	*v = NULL;
+}
+
+static int store_pg_pub_entry_since(void *h, int64_t revision,
+                                    struct store_pub_entry_list *out,
+                                    struct store_id_list *ids, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	void *v = NULL, *w = NULL;
+	size_t n = 0, m = 0, i;
+	int r;
+
+	store_pg_arg_int(&a, revision);
+	if ((r = store_pg_collect(
+	         h, PQ_PUB_SINCE, &a, sizeof(*out->v), store_pg_read_pub_entry,
+	         store_pg_clear_pub_entry, &v, &n, "revision entries", d)) != 0)
+		return r;
+	if (ids != NULL &&
+	    (r = store_pg_collect(h, PQ_PUB_IDS, NULL, sizeof(char *),
+	                          store_pg_read_id, store_pg_clear_id, &w, &m,
+	                          "revision entries", d)) != 0) {
+		for (i = 0; i < n; i++)
+			store_pg_clear_pub_entry(
+			    &((struct store_pub_entry *)v)[i]);
+		free(v);
+		return r;
+	}
+	out->v = v;
+	out->n = n;
+	if (ids != NULL) {
+		ids->v = w;
+		ids->n = m;
+	}
+	return 0;
+}
+
+static int store_pg_revocation_put(void *h, const char *device_id,
+                                   const uint8_t *env, size_t len,
+                                   struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, device_id);
+	store_pg_arg_blob(&a, env, len);
+	return store_pg_run(h, PQ_REVOCATION_PUT, &a, "record revocation", NULL,
+	                    d);
+}
+
+static int store_pg_revocation_get(void *h, const char *device_id,
+                                   uint8_t **env, size_t *len, struct diag *d)
+{
+	struct store_pg *db = h;
+	struct store_pg_args a = {0};
+	PGresult *res = NULL;
+	int r;
+
+	store_pg_arg_text(&a, device_id);
+	if ((r = store_pg_exec(db, PQ_REVOCATION_GET, &a, "revocation", &res,
+	                       d)) != 0)
+		return r;
+	if (PQntuples(res) == 0)
+		r = diag_set(d, ERR_NOENT, 0, 0, "no revocation of %s stored",
+		             device_id);
+	else if ((r = store_pg_bytes(res, 0, 0, env, len)) != 0)
+		r = store_pg_read_fail(db, r, "revocation", d);
+	PQclear(res);
+	return r;
+}
+
+static int store_pg_notify(void *h, const char *payload, struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, payload);
+	return store_pg_run(h, PQ_NOTIFY, &a, "notify", NULL, d);
+}
+
+/* A listening connection: a handle of its own, LISTEN sent once. */
+static int store_pg_listen_open(const char *path, void **l, struct diag *d)
+{
+	static const struct store_open_opts none = {NULL, 0};
+	struct store_pg *db = NULL;
+	void *h = NULL;
+	int r;
+
+	if ((r = store_pg_open(path, &none, &h, d)) != 0)
+		return r;
+	db = h;
+	if ((r = store_pg_simple(db, "LISTEN " STORE_CHANNEL, "listen", NULL,
+	                         d)) != 0) {
+		store_pg_close(db);
+		return r;
+	}
+	*l = db;
+	return 0;
+}
+
+static int store_pg_listen_fd(void *l)
+{
+	return PQsocket(((struct store_pg *)l)->conn);
+}
+
+static int store_pg_listen_read(void *l, void (*each)(void *, const char *),
+                                void *arg, size_t *count, struct diag *d)
+{
+	struct store_pg *db = l;
+	PGnotify *n;
+	char clean[384];
+	size_t k = 0;
+
+	if (PQconsumeInput(db->conn) == 0 ||
+	    PQstatus(db->conn) != CONNECTION_OK) {
+		store_pg_scrub(db, PQerrorMessage(db->conn), clean,
+		               sizeof(clean));
+		return diag_set(d, ERR_IO, 0, 0,
+		                "store %s: listening connection lost: %s",
+		                db->label, clean);
+	}
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		k++;
+		if (each != NULL)
+			each(arg, n->extra != NULL ? n->extra : "");
+		PQfreemem(n);
+	}
+	*count = k;
+	return 0;
+}
+
+static void store_pg_listen_close(void *l)
+{
+	store_pg_close(l);
+}
+
 const struct store_backend store_backend_pg = {
     .name = "postgres",
     .schema_version = (int64_t)STORE_PG_NMIGRATIONS,
@@ -3291,4 +3833,20 @@ const struct store_backend store_backend_pg = {
     .table_count = store_pg_table_count,
     .table_insert = store_pg_table_insert,
     .id_floor_set = store_pg_id_floor_set,
+    .session_put = store_pg_session_put,
+    .session_get = store_pg_session_get,
+    .session_touch = store_pg_session_touch,
+    .session_remove = store_pg_session_remove,
+    .session_prune = store_pg_session_prune,
+    .pub_entry_put = store_pg_pub_entry_put,
+    .pub_entry_prune = store_pg_pub_entry_prune,
+    .pub_entry_replace = store_pg_pub_entry_replace,
+    .pub_entry_since = store_pg_pub_entry_since,
+    .revocation_put = store_pg_revocation_put,
+    .revocation_get = store_pg_revocation_get,
+    .notify = store_pg_notify,
+    .listen_open = store_pg_listen_open,
+    .listen_fd = store_pg_listen_fd,
+    .listen_read = store_pg_listen_read,
+    .listen_close = store_pg_listen_close,
 };

@@ -196,7 +196,16 @@ static const char *const store_sqlite_migrations[] = {
     "ALTER TABLE grants ADD COLUMN tool_rates TEXT;\n"
     "ALTER TABLE devices ADD COLUMN calls_dropped INTEGER NOT NULL\n"
     "  DEFAULT 0;\n",
-    /* 4: the replicas sharing the store, by agent address, with their
+    /* 4: console sessions, which outlive a restart. (PostgreSQL's 4 also
+     * holds what replicas share; SQLite serves one daemon.) */
+    "CREATE TABLE sessions (\n"
+    "  id_hash TEXT PRIMARY KEY,\n"
+    "  csrf TEXT NOT NULL,\n"
+    "  admin_hash TEXT NOT NULL,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  last_used INTEGER NOT NULL\n"
+    ");\n",
+    /* 5: the replicas sharing the store, by agent address, with their
      * last heartbeat and when they count as gone (Unix seconds). */
     "CREATE TABLE replicas (\n"
     "  address TEXT PRIMARY KEY,\n"
@@ -297,6 +306,13 @@ enum store_sqlite_sq {
 	SQ_AUDIT_LAST,
 	SQ_AUDIT_INSERT,
 	SQ_AUDIT_LIST,
+	SQ_SESSION_PUT,
+	SQ_SESSION_GET,
+	SQ_SESSION_TOUCH,
+	SQ_SESSION_REMOVE,
+	SQ_SESSION_EXPIRE,
+	SQ_SESSION_LRU,
+	SQ_SESSION_COUNT,
 	SQ_COUNT_
 };
 
@@ -534,6 +550,21 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_AUDIT_LIST] = "SELECT " SQ_AUDIT_COLS " FROM audit"
                       " WHERE id > ?2 AND at >= ?1 ORDER BY id LIMIT ?3",
+    [SQ_SESSION_PUT] = "INSERT INTO sessions (id_hash, csrf, admin_hash,"
+                       " created, last_used) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [SQ_SESSION_GET] = "SELECT id_hash, csrf, admin_hash, created,"
+                       " last_used FROM sessions WHERE id_hash = ?1",
+    [SQ_SESSION_TOUCH] = "UPDATE sessions SET last_used = ?2"
+                         " WHERE id_hash = ?1",
+    [SQ_SESSION_REMOVE] = "DELETE FROM sessions WHERE id_hash = ?1",
+    [SQ_SESSION_EXPIRE] = "DELETE FROM sessions WHERE created < ?1"
+                          " OR last_used < ?2",
+    [SQ_SESSION_LRU] = "DELETE FROM sessions WHERE id_hash IN"
+                       " (SELECT id_hash FROM sessions"
+                       " ORDER BY last_used, id_hash"
+                       " LIMIT max((SELECT count(*) FROM sessions)"
+                       " - ?1, 0))",
+    [SQ_SESSION_COUNT] = "SELECT count(*) FROM sessions",
 };
 /* clang-format on */
 
@@ -3292,6 +3323,129 @@ static int store_sqlite_id_floor_get(void *h, const char *table, int64_t *floor,
 	return store_sqlite_query_int(h, sql, floor, d);
 }
 
+/* ---- Console sessions ---- */
+
+static int store_sqlite_session_put(void *h, const struct store_session *se,
+                                    struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_SESSION_PUT, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, se->id_hash);
+	store_sqlite_bind_text(db, s, 2, se->csrf);
+	store_sqlite_bind_text(db, s, 3, se->admin_hash);
+	store_sqlite_bind_int(db, s, 4, se->created);
+	store_sqlite_bind_int(db, s, 5, se->last_used);
+	r = store_sqlite_step(db, s, "add session", d);
+	store_sqlite_done(s);
+	if (r == -ERR_EXISTS)
+		r = diag_set(d, ERR_EXISTS, 0, 0, "the session exists");
+	return r < 0 ? r : 0;
+}
+
+static int store_sqlite_session_get(void *h, const char *id_hash,
+                                    struct store_session *out, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_SESSION_GET, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, id_hash);
+	if ((r = store_sqlite_step(db, s, "session", d)) == 1) {
+		if (store_sqlite_col_fixed(s, 0, out->id_hash,
+		                           sizeof(out->id_hash)) != 0 ||
+		    store_sqlite_col_fixed(s, 1, out->csrf,
+		                           sizeof(out->csrf)) != 0 ||
+		    store_sqlite_col_fixed(s, 2, out->admin_hash,
+		                           sizeof(out->admin_hash)) != 0)
+			r = diag_set(d, ERR_IO, 0, 0,
+			             "store %s: session: a stored row is "
+			             "malformed",
+			             db->path);
+		else {
+			out->created = sqlite3_column_int64(s, 3);
+			out->last_used = sqlite3_column_int64(s, 4);
+			r = 0;
+		}
+	} else if (r == 0)
+		r = diag_set(d, ERR_NOENT, 0, 0, "no such session");
+	store_sqlite_done(s);
+	return r;
+}
+
+static int store_sqlite_session_touch(void *h, const char *id_hash,
+                                      int64_t last_used, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_SESSION_TOUCH, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, id_hash);
+	store_sqlite_bind_int(db, s, 2, last_used);
+	r = store_sqlite_step(db, s, "touch session", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	return sqlite3_changes(db->db) == 0
+	           ? diag_set(d, ERR_NOENT, 0, 0, "no such session")
+	           : 0;
+}
+
+static int store_sqlite_session_remove(void *h, const char *id_hash,
+                                       struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_SESSION_REMOVE, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, id_hash);
+	r = store_sqlite_step(db, s, "remove session", d);
+	store_sqlite_done(s);
+	return r < 0 ? r : 0;
+}
+
+static int store_sqlite_session_prune(void *h, int64_t created_before,
+                                      int64_t used_before, size_t keep,
+                                      size_t *left, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_SESSION_EXPIRE, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, created_before);
+	store_sqlite_bind_int(db, s, 2, used_before);
+	r = store_sqlite_step(db, s, "expire sessions", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	if ((r = store_sqlite_stmt(db, SQ_SESSION_LRU, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, (int64_t)keep);
+	r = store_sqlite_step(db, s, "expire sessions", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	if ((r = store_sqlite_stmt(db, SQ_SESSION_COUNT, &s, d)) != 0)
+		return r;
+	if ((r = store_sqlite_step(db, s, "sessions", d)) == 1) {
+		*left = (size_t)sqlite3_column_int64(s, 0);
+		r = 0;
+	}
+	store_sqlite_done(s);
+	return r < 0 ? r : 0;
+}
+
 const struct store_backend store_backend_sqlite = {
     .name = "sqlite",
     .schema_version = (int64_t)STORE_SQLITE_NMIGRATIONS,
@@ -3366,4 +3520,9 @@ const struct store_backend store_backend_sqlite = {
     .table_count = store_sqlite_table_count,
     .table_each = store_sqlite_table_each,
     .id_floor_get = store_sqlite_id_floor_get,
+    .session_put = store_sqlite_session_put,
+    .session_get = store_sqlite_session_get,
+    .session_touch = store_sqlite_session_touch,
+    .session_remove = store_sqlite_session_remove,
+    .session_prune = store_sqlite_session_prune,
 };

@@ -245,7 +245,7 @@ static void fuzz_api_init(void)
 	fuzz_api.a.token_ttl = 86400;
 	fuzz_api.a.hooks.changed = fuzz_api_changed;
 	fuzz_api.a.hooks.revoked = fuzz_api_revoked;
-	if (session_table_new(API_SESSIONS_MAX, API_LOGIN_RATE,
+	if (session_table_new(fuzz_api.st, API_SESSIONS_MAX, API_LOGIN_RATE,
 	                      &fuzz_api.a.sessions) != 0)
 		abort();
 

@@ -8,10 +8,11 @@
 #   tests/pg/cluster.sh COMMAND [ARG]...
 #
 # The command sees MCPFLEET_TEST_PG (socket conninfo, superuser, trust),
-# MCPFLEET_TEST_PG_TCP (a postgres:// URI without the password) and
-# MCPFLEET_TEST_PG_PASSWORD. PostgreSQL refuses to run as root, so as root
-# the cluster runs as the unprivileged user mcpfleet-test (created if
-# missing).
+# MCPFLEET_TEST_PG_TCP (a postgres:// URI without the password),
+# MCPFLEET_TEST_PG_PASSWORD and MCPFLEET_TEST_PG_RESTART (a script that
+# restarts the cluster, dropping every connection: pg_ctl restart -m fast).
+# PostgreSQL refuses to run as root, so as root the cluster runs as the
+# unprivileged user mcpfleet-test (created if missing).
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 COMMAND [ARG]..." >&2; exit 2; }
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -51,10 +52,17 @@ CREATE ROLE fleet LOGIN PASSWORD '$pw';
 CREATE DATABASE fleet OWNER fleet;
 SQL
 
+cat >"$dir/restart.sh" <<EOF
+#!/bin/sh
+exec $run_as "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -s restart
+EOF
+chmod 0755 "$dir/restart.sh"
+
 MCPFLEET_TEST_PG="host=$dir port=$port dbname=fleet user=mcpfleet"
 MCPFLEET_TEST_PG_TCP="postgres://fleet@127.0.0.1:$port/fleet"
 MCPFLEET_TEST_PG_PASSWORD=$pw
-export MCPFLEET_TEST_PG MCPFLEET_TEST_PG_TCP MCPFLEET_TEST_PG_PASSWORD
+MCPFLEET_TEST_PG_RESTART=$dir/restart.sh
+export MCPFLEET_TEST_PG MCPFLEET_TEST_PG_TCP MCPFLEET_TEST_PG_PASSWORD MCPFLEET_TEST_PG_RESTART
 set +e
 "$@"
 rc=$?

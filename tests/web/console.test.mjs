@@ -349,14 +349,17 @@ async function main() {
     await page.locator('#who', { hasText: 'initial' }).waitFor();
     await main.getByRole('heading', { name: 'Overview' }).waitFor();
     const cookies = await ctx.cookies(base + '/api/v1/');
-    const sc = cookies.find((c) => c.name === 'mcpfleet_session');
+    const sc = cookies.find((c) => c.name === '__Host-mcpfleet_session');
     assert.ok(sc, 'session cookie set');
     assert.equal(sc.httpOnly, true);
     assert.equal(sc.secure, true);
     assert.equal(sc.sameSite, 'Strict');
-    assert.equal(sc.path, '/api/');
+    // __Host-: the browser keeps it only Secure, for Path=/ and without
+    // Domain (a host-only cookie).
+    assert.equal(sc.path, '/');
+    assert.ok(!sc.domain.startsWith('.'), 'host-only cookie');
     assert.equal(await page.evaluate(() => document.cookie), '', 'the cookie is not readable by scripts');
-    pass('signed in: HttpOnly, Secure, SameSite=Strict cookie on /api/');
+    pass('signed in: a __Host- cookie, HttpOnly, Secure, SameSite=Strict, Path=/');
 
     // -- A change without the CSRF token is refused, even from the page.
     const forged = await page.evaluate(async () => (await fetch('/api/v1/users', {
