@@ -5,8 +5,9 @@
 # revision per change whichever replica made it, a change made on one
 # replica reaching the agents of the others, a revocation on one replica
 # closing the device on another within a second, console sessions that work
-# on every replica and outlive a restart, and PostgreSQL restarted under
-# them. Run under tests/pg/cluster.sh:
+# on every replica and outlive a restart, PostgreSQL restarted under
+# them, and a replica killed with SIGKILL: its agent back on another one at
+# the newest revision, the others answering. Run under tests/pg/cluster.sh:
 #   tests/pg/cluster.sh tests/pg/replicas.sh MCPFLEETD MCPFLEETCTL MCPFLEET
 set -u
 MCPFLEETD=$1 MCPFLEETCTL=$2 MCPFLEET=$3
@@ -104,6 +105,18 @@ for n in 1 2 3; do wait_until 10 up $n || die "replica $n did not come up"; done
 ok "three replicas serve one store"
 
 # ---- agents: alice on replica 1, bob on 2, carol on 3 ----
+# An agent starts at a place in the replica set that its device id picks
+# (common/replicas.c); the test places each one by giving it a set of one
+# replica. The server's Replicas frame then gives it all three, and it
+# stays where it is until it loses that connection.
+pin() { # USER N
+	python3 - "$W/$1/.mcpfleet/replicas.json" "127.0.0.1:${AGENT[$2]}" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["addresses"] = [sys.argv[2]]
+open(sys.argv[1], "w").write(json.dumps(d))
+EOF
+}
 for n in 1 2 3; do
 	u=$(echo alice bob carol | cut -d' ' -f$n)
 	ctl 1 user add "$u" >/dev/null || die "user add $u"
@@ -112,6 +125,7 @@ for n in 1 2 3; do
 	HOME=$W/$u timeout 20 "$MCPFLEET" enroll "$link" >"$W/enroll.out" 2>&1 ||
 		die "enroll $u at replica $n: $(cat "$W/enroll.out")"
 	DEV[$u]=$(jget 'd["device_id"]' <"$W/$u/.mcpfleet/enrollment.json")
+	pin "$u" "$n"
 	HOME=$W/$u "$MCPFLEET" run >>"$W/agent-$u.log" 2>&1 &
 	APID[$u]=$!
 done
@@ -165,12 +179,7 @@ same_bytes bob && same_bytes carol && same_bytes alice &&
 # enrollment, and serves her the envelope replica 1 signed and stored.
 kill "${APID[carol]}"
 wait "${APID[carol]}" 2>/dev/null
-python3 - "$W/carol/.mcpfleet/enrollment.json" "${AGENT[1]}" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-d["agent_port"] = int(sys.argv[2])
-open(sys.argv[1], "w").write(json.dumps(d))
-EOF
+pin carol 1
 HOME=$W/carol "$MCPFLEET" run >>"$W/agent-carol.log" 2>&1 &
 APID[carol]=$!
 wait_until 25 connected 1 carol && ! connected 3 carol &&
@@ -234,8 +243,18 @@ wait "${SPID[1]}" 2>/dev/null
 serve 1
 wait_until 10 up 1 || die "replica 1 did not come back"
 session_on 1 && ok "the session outlives replica 1's restart" || bad "the restart signed the console out"
-# Agents spread their reconnects over up to 10.5 s after losing a server.
-wait_until 25 connected 1 alice || bad "alice did not reconnect to replica 1"
+# Agents spread their reconnects over up to 10.5 s after losing a server,
+# and go on to the next replica of the set.
+connected_any() { connected 1 "$1" || connected 2 "$1" || connected 3 "$1"; }
+wait_until 25 connected_any alice && ok "alice, who lost replica 1, is connected again" ||
+	bad "alice did not reconnect"
+# Back on replica 1 for what follows.
+kill "${APID[alice]}"
+wait "${APID[alice]}" 2>/dev/null
+pin alice 1
+HOME=$W/alice "$MCPFLEET" run >>"$W/agent-alice.log" 2>&1 &
+APID[alice]=$!
+wait_until 25 connected 1 alice || bad "alice did not connect to replica 1 again"
 read -r n4 max4 <<<"$(revisions)"
 [ "$n4" = "$n3" ] && ok "a restarted replica makes no revision of its own" ||
 	bad "the restart made revisions: $n3 -> $n4"
@@ -275,12 +294,30 @@ wait_until 20 has bob afterpg && wait_until 20 has carol afterpg &&
 	bad "the change after the restart did not reach everyone"
 ctl 1 status >/dev/null && ok "replica 1 answers after the restart" || bad "replica 1 after the restart"
 
-# Every replica stops cleanly (under the sanitizers: without a report).
+# ---- kill -9 of replica 2: its agent moves, the others keep answering ----
+kill -9 "${SPID[2]}"
+wait "${SPID[2]}" 2>/dev/null
+unset "SPID[2]"
+t=$(now_ms)
+ctl 1 server add afterkill --via direct --command /bin/true >/dev/null &&
+	ctl 3 grant add afterkill --everyone >/dev/null &&
+	ok "replicas 1 and 3 take changes with replica 2 gone" || bad "changes after kill -9 of replica 2"
+moved() { connected 1 bob || connected 3 bob; }
+current() { # USER: the device applied the newest revision
+	[ "$(ctl 1 --json device show "${DEV[$1]}" | jget 'd["applied_revision"]')" = \
+		"$(psql_q "SELECT max(revision) FROM revisions")" ]
+}
+wait_until 30 moved && wait_until 30 has bob afterkill && wait_until 30 current bob &&
+	wait_until 30 has carol afterkill &&
+	ok "kill -9 of replica 2: bob is on another replica and at the newest revision ($(($(now_ms) - t)) ms)" ||
+	bad "bob did not come back after kill -9 of replica 2: $(tail -n 3 "$W/agent-bob.log")"
+
+# The survivors stop cleanly (under the sanitizers: without a report).
 for p in "${APID[@]}"; do kill "$p" 2>/dev/null; done
-for n in 1 2 3; do kill "${SPID[$n]}"; done
-for n in 1 2 3; do wait "${SPID[$n]}"; done
+for n in 1 3; do kill "${SPID[$n]}"; done
+for n in 1 3; do wait "${SPID[$n]}"; done
 APID=() SPID=()
-for n in 1 2 3; do
+for n in 1 3; do
 	grep -q "error:" "$W/r$n.log" && bad "replica $n logged an error: $(grep "error:" "$W/r$n.log" | head -n 3)"
 	grep -q -e "Sanitizer" -e "runtime error" "$W/r$n.log" && bad "replica $n: a sanitizer report"
 	[ "$(tail -n 1 "$W/r$n.log")" = "mcpfleetd: stopped" ] || bad "replica $n did not stop cleanly"
