@@ -197,8 +197,8 @@ int render_resolve_for(const struct adapter *a, const struct server *s,
                        struct diag *d);
 
 /* The literal() of the hosts that expand ${VAR} and ${VAR:-default} (Claude
- * Code everywhere, Droid in env and headers; fields: where): every "${"
- * becomes "${__MCPFLEET_LITERAL:-$}{", which they read as "${" (the
+ * Code everywhere but headers, Droid in env and headers; fields: where):
+ * every "${" becomes "${__MCPFLEET_LITERAL:-$}{", which they read as "${" (the
  * variable is reserved: never set it). */
 int render_literal_braces(unsigned where, unsigned field, const char *text,
                           size_t len, struct buf *out, struct diag *d);

@@ -1100,6 +1100,31 @@ static void test_adapters_literal_values(void **state)
 		assert_non_null(strstr(d.msg, "holds ${env:"));
 		buf_free(&b);
 	}
+	{
+		/* Claude Code expands headers twice: no escape, the server
+		 * is skipped; its URL takes the escape. */
+		const struct adapter *cc = adapter_find("claude-code");
+		struct buf b = BUF_INIT;
+
+		assert_int_equal(
+		    cc->literal(RENDER_KEEP_HEADERS, "${HOME}x", 8, &b, &d),
+		    -ERR_SKIP);
+		assert_non_null(strstr(d.msg, "holds ${"));
+		buf_reset(&b);
+		assert_int_equal(cc->literal(RENDER_KEEP_HEADERS,
+		                             "Bearer $HOME", 12, &b, &d),
+		                 0);
+		assert_int_equal(buf_putc(&b, '\0'), 0);
+		assert_string_equal(b.data, "Bearer $HOME");
+		buf_reset(&b);
+		assert_int_equal(
+		    cc->literal(RENDER_KEEP_URL, "https://h/${x}", 14, &b, &d),
+		    0);
+		assert_int_equal(buf_putc(&b, '\0'), 0);
+		assert_string_equal(b.data,
+		                    "https://h/${__MCPFLEET_LITERAL:-$}{x}");
+		buf_free(&b);
+	}
 }
 
 /* Copilot CLI expands $NAME and ${...} once everywhere: each escaped.

@@ -59,13 +59,19 @@ static int claude_code_render(const struct server *s, json_t **out,
 }
 
 /* Claude Code expands ${VAR} and ${VAR:-default} in every field of an
- * entry (tests/hosts/FINDINGS.md): written so that it reads the value. */
+ * entry (tests/hosts/FINDINGS.md): written so that it reads the value. In
+ * headers it expands twice, so that no escape survives: a header value
+ * holding "${" skips the server. */
 static int claude_code_literal(unsigned field, const char *text, size_t len,
                                struct buf *out, struct diag *d)
 {
+	static const char *const twice[] = {"${", NULL};
+
+	if (field == RENDER_KEEP_HEADERS)
+		return render_literal_refuse(RENDER_KEEP_HEADERS, twice, field,
+		                             text, len, out, d);
 	return render_literal_braces(RENDER_KEEP_COMMAND | RENDER_KEEP_ARGS |
-	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL |
-	                                 RENDER_KEEP_HEADERS,
+	                                 RENDER_KEEP_ENV | RENDER_KEEP_URL,
 	                             field, text, len, out, d);
 }
 

@@ -2,7 +2,8 @@
 # Values arrive literally: one server (tests/hosts/recorder.cjs, which records its argv and
 # its REC_* environment) synced by mcpfleet into every host with arguments and environment
 # values that hosts like to expand ($HOME, {env:HOME}, a variable whose value holds ${...}),
-# then started by each host's real CLI. For each host, the server must receive exactly the
+# and a remote one (tests/hosts/recorder-http.cjs, which records the X-Rec-* headers it is
+# sent) with such header values, then started by each host's real CLI. For each host, the server must receive exactly the
 # catalogue's values, or be left out of that host with a warning that names the field;
 # never a different value. cn also gets strings that YAML reads otherwise unquoted.
 #
@@ -24,10 +25,12 @@ T0=$(date +%s%N)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcpfleet-literal.XXXXXX")
 SB=$WORK/home
 MODEL_PID=
+HDR_PID=
 cleanup() {
     [ -n "$MODEL_PID" ] && kill "$MODEL_PID" 2>/dev/null || true
     [ -n "$CLINE_MODEL_PID" ] && kill "$CLINE_MODEL_PID" 2>/dev/null || true
     [ -n "$CN_MODEL_PID" ] && kill "$CN_MODEL_PID" 2>/dev/null || true
+    [ -n "$HDR_PID" ] && kill "$HDR_PID" 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ]; then echo "sandbox kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -62,6 +65,15 @@ mf "${add[@]}" || { cat "$WORK/mf.out"; exit 1; }
 mf "${adde[@]}" || { cat "$WORK/mf.out"; exit 1; }
 mf add rec-pem --command node --arg "$HERE/recorder.cjs" --arg "$WORK/rec-pem.jsonl" \
     --env "REC_PEM=$PEM" || { cat "$WORK/mf.out"; exit 1; }
+# A remote server takes header values (each host's HTTP client sends them as written).
+node "$HERE/recorder-http.cjs" "$WORK/rec-hdr.port" "$WORK/rec-hdr.jsonl" >/dev/null 2>&1 &
+HDR_PID=$!
+for _ in $(seq 50); do [ -s "$WORK/rec-hdr.port" ] && break; sleep 0.1; done
+HP=$(cat "$WORK/rec-hdr.port")
+# shellcheck disable=SC2016
+mf add rec-hdr --url "http://127.0.0.1:$HP/mcp" --header 'X-Rec-Dollar: $HOME' \
+    --header 'X-Rec-Opencode: {env:HOME}' --header 'X-Rec-Braces: ${LIT_BRACES}x' ||
+    { cat "$WORK/mf.out"; exit 1; }
 # cn alone gets a fourth: strings YAML would read otherwise, unless written quoted.
 LS=$(printf '\xe2\x80\xa8')
 YAMLV=('# not a comment' 'a: b' "it's \"q\"" 'ünï ✓ 😀' "line${LS}sep" 'back\slash' '- item'
@@ -77,6 +89,7 @@ want_args=$(printf '%s\n' "${ARGS[@]}")
 want_yaml=$(printf '%s\0' "${YAMLV[@]}" | node -e 'process.stdout.write(JSON.stringify(require("fs").readFileSync(0, "utf8").split("\0").slice(0, -1)))')
 want_env='{"REC_DOLLAR":"$HOME","REC_OPENCODE":"{env:HOME}","REC_BRACES":"${HOME}x"}'
 want_pem='{"REC_PEM":"-----BEGIN KEY-----\nAAAA\r\nBBBB\n-----END KEY-----"}'
+want_hdr='{"x-rec-dollar":"$HOME","x-rec-opencode":"{env:HOME}","x-rec-braces":"${HOME}x"}'
 
 node "$HERE/../exec/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >/dev/null 2>&1 &
 MODEL_PID=$!
@@ -114,6 +127,7 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
     fi
     local want=$want_env
     [ "$n" = rec-pem ] && want=$want_pem
+    [ "$n" = rec-hdr ] && want=$want_hdr
     diffs=$(A="$want_args" E="$want" Y="$want_yaml" G="$(head -1 "$rec")" N=$n node -e '
         const g = JSON.parse(process.env.G), out = [];
         if (process.env.N === "rec-yaml")
@@ -122,6 +136,9 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
         else if (process.env.N === "rec-args")
             process.env.A.trim().split("\n").forEach((v, i) => { if (g.argv[i] !== v)
                 out.push(`arg ${i + 1}: ${JSON.stringify(v)} arrived as ${JSON.stringify(g.argv[i])}`); });
+        else if (process.env.N === "rec-hdr")
+            for (const [k, v] of Object.entries(JSON.parse(process.env.E))) { if (g.headers[k] !== v)
+                out.push(`header ${k}: ${JSON.stringify(v)} arrived as ${JSON.stringify(g.headers[k])}`); }
         else
             for (const [k, v] of Object.entries(JSON.parse(process.env.E))) if (g.env[k] !== v)
                 out.push(`env ${k}: ${JSON.stringify(v)} arrived as ${JSON.stringify(g.env[k])}`);
@@ -129,12 +146,14 @@ check() { # CLI HOST SERVER: what the server recorded against what it must recei
     if [ -z "$diffs" ]; then pass "$c: $n: every value arrived exactly as written"; else fail "$c: $n: $diffs"; fi
 }
 for c in claude codex gemini opencode droid cline qwen copilot cn; do
-    rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl" "$WORK/rec-pem.jsonl" "$WORK/rec-yaml.jsonl"
+    rm -f "$WORK/rec-args.jsonl" "$WORK/rec-env.jsonl" "$WORK/rec-pem.jsonl" "$WORK/rec-yaml.jsonl" \
+        "$WORK/rec-hdr.jsonl"
     (cd "$SB" && start_host "$c") </dev/null >"$WORK/$c.out" 2>&1 || true
     host=$c; [ "$c" = claude ] && host=claude-code; [ "$c" = cn ] && host=continue-cli
     check "$c" "$host" rec-args
     check "$c" "$host" rec-env
     check "$c" "$host" rec-pem
+    check "$c" "$host" rec-hdr
     if [ "$c" = cn ]; then check "$c" "$host" rec-yaml; fi
 done
 echo "total $(since "$T0")"
