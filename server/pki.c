@@ -1038,15 +1038,71 @@ static int pki_make_key(struct crypto_rng *rng, struct crypto_key **key,
 	return crypto_key_write_private(*key, &o->data, &o->len, d);
 }
 
+/* Makes the server's key and its certificate for conf's names, signed by
+ * the CA (f[PKI_F_CA_CERT] holds its certificate), into f. */
+static int pki_server_issue(struct crypto_rng *rng, struct crypto_key *ca,
+                            const struct pki_conf *conf, struct pki_out *f,
+                            struct diag *d)
+{
+	const char *san[PKI_NAMES_MAX];
+	struct crypto_cert_req req;
+	struct crypto_key *srv = NULL;
+	size_t i;
+	int r;
+
+	if ((r = pki_make_key(rng, &srv, &f[PKI_F_SERVER_KEY], d)) != 0)
+		return r;
+	for (i = 0; i < conf->nnames; i++)
+		san[i] = conf->names[i];
+	memset(&req, 0, sizeof(req));
+	req.cn = PKI_SERVER_CN;
+	req.org = PKI_ORG;
+	req.days = PKI_SERVER_DAYS;
+	req.purpose = CRYPTO_PURPOSE_SERVER;
+	req.san = san;
+	req.nsan = conf->nnames;
+	r = crypto_cert_issue(
+	    rng, ca, f[PKI_F_CA_CERT].data, f[PKI_F_CA_CERT].len, srv, &req,
+	    &f[PKI_F_SERVER_CERT].data, &f[PKI_F_SERVER_CERT].len, NULL, d);
+	crypto_key_free(srv);
+	return r;
+}
+
+/* Writes every file of f (0600). Returns 0 or -ERR_IO with d set. */
+static int pki_write_all(struct pki_out *f, struct diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < PKI_NFILES; i++) {
+		if (fileio_write_atomic(f[i].path, f[i].data, f[i].len,
+		                        PKI_FILE_MODE, FILEIO_FORCE_MODE) != 0)
+			return diag_set(d, ERR_IO, 0, 0, "%s: %s", f[i].path,
+			                strerror(errno));
+		f[i].written = true;
+	}
+	return 0;
+}
+
+/* Frees f; on failure first removes what was written of it, so that the
+ * command can run again without being refused by its own leftovers. */
+static void pki_out_release(struct pki_out *f, bool failed)
+{
+	size_t i;
+
+	for (i = 0; i < PKI_NFILES; i++) {
+		if (failed && f[i].written)
+			(void)unlink(f[i].path);
+		pki_out_free(&f[i]);
+	}
+}
+
 int pki_create(const char *dir, const struct pki_conf *conf,
                struct crypto_rng *rng, struct diag *d)
 {
 	struct pki_out f[PKI_NFILES];
-	struct crypto_key *ca = NULL, *srv = NULL, *signer = NULL;
-	const char *san[PKI_NAMES_MAX];
+	struct crypto_key *ca = NULL, *signer = NULL;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN], audit[CRYPTO_SEAL_KEY_LEN];
 	struct crypto_ca_req careq;
-	struct crypto_cert_req req;
 	struct diag sub;
 	size_t i;
 	int r;
@@ -1090,21 +1146,7 @@ int pki_create(const char *dir, const struct pki_conf *conf,
 		goto out;
 
 	/* The server's TLS certificate, for every name it is reached by. */
-	if ((r = pki_make_key(rng, &srv, &f[PKI_F_SERVER_KEY], d)) != 0)
-		goto out;
-	for (i = 0; i < conf->nnames; i++)
-		san[i] = conf->names[i];
-	memset(&req, 0, sizeof(req));
-	req.cn = PKI_SERVER_CN;
-	req.org = PKI_ORG;
-	req.days = PKI_SERVER_DAYS;
-	req.purpose = CRYPTO_PURPOSE_SERVER;
-	req.san = san;
-	req.nsan = conf->nnames;
-	if ((r = crypto_cert_issue(rng, ca, f[PKI_F_CA_CERT].data,
-	                           f[PKI_F_CA_CERT].len, srv, &req,
-	                           &f[PKI_F_SERVER_CERT].data,
-	                           &f[PKI_F_SERVER_CERT].len, NULL, d)) != 0)
+	if ((r = pki_server_issue(rng, ca, conf, f, d)) != 0)
 		goto out;
 
 	/* The catalogue signing key: never the CA's, so that a leak of one
@@ -1142,29 +1184,14 @@ int pki_create(const char *dir, const struct pki_conf *conf,
 	                        &f[PKI_F_AUDIT_KEY].len, d)) != 0)
 		goto out;
 
-	for (i = 0; i < PKI_NFILES; i++) {
-		if (fileio_write_atomic(f[i].path, f[i].data, f[i].len,
-		                        PKI_FILE_MODE,
-		                        FILEIO_FORCE_MODE) != 0) {
-			r = diag_set(d, ERR_IO, 0, 0, "%s: %s", f[i].path,
-			             strerror(errno));
-			goto out;
-		}
-		f[i].written = true;
-	}
-	r = 0;
+	r = pki_write_all(f, d);
 out:
 	/* A failure half-way removes what this call wrote, so that running
 	 * init again is not refused by its own leftovers. */
-	for (i = 0; i < PKI_NFILES; i++) {
-		if (r != 0 && f[i].written)
-			(void)unlink(f[i].path);
-		pki_out_free(&f[i]);
-	}
+	pki_out_release(f, r != 0);
 	crypto_wipe(master, sizeof(master));
 	crypto_wipe(audit, sizeof(audit));
 	crypto_key_free(ca);
-	crypto_key_free(srv);
 	crypto_key_free(signer);
 	return r;
 }
@@ -1284,9 +1311,7 @@ int pki_join(const char *from, const char *dir, const struct pki_conf *conf,
              struct crypto_rng *rng, struct diag *d)
 {
 	struct pki_out f[PKI_NFILES];
-	struct crypto_key *ca = NULL, *srv = NULL;
-	const char *san[PKI_NAMES_MAX];
-	struct crypto_cert_req req;
+	struct crypto_key *ca = NULL;
 	struct diag sub;
 	struct pki probe;
 	size_t i;
@@ -1349,43 +1374,13 @@ int pki_join(const char *from, const char *dir, const struct pki_conf *conf,
 		r = pki_fail(d, r, PKI_CA_KEY_FILE, &sub);
 		goto out;
 	}
-	/* Its own: the server key and certificate, for its own names.
-	 */
-	if ((r = pki_make_key(rng, &srv, &f[PKI_F_SERVER_KEY], d)) != 0)
+	/* Its own: the server key and certificate, for its own names. */
+	if ((r = pki_server_issue(rng, ca, conf, f, d)) != 0)
 		goto out;
-	for (i = 0; i < conf->nnames; i++)
-		san[i] = conf->names[i];
-	memset(&req, 0, sizeof(req));
-	req.cn = PKI_SERVER_CN;
-	req.org = PKI_ORG;
-	req.days = PKI_SERVER_DAYS;
-	req.purpose = CRYPTO_PURPOSE_SERVER;
-	req.san = san;
-	req.nsan = conf->nnames;
-	if ((r = crypto_cert_issue(rng, ca, f[PKI_F_CA_CERT].data,
-	                           f[PKI_F_CA_CERT].len, srv, &req,
-	                           &f[PKI_F_SERVER_CERT].data,
-	                           &f[PKI_F_SERVER_CERT].len, NULL, d)) != 0)
-		goto out;
-	for (i = 0; i < PKI_NFILES; i++) {
-		if (fileio_write_atomic(f[i].path, f[i].data, f[i].len,
-		                        PKI_FILE_MODE,
-		                        FILEIO_FORCE_MODE) != 0) {
-			r = diag_set(d, ERR_IO, 0, 0, "%s: %s", f[i].path,
-			             strerror(errno));
-			goto out;
-		}
-		f[i].written = true;
-	}
-	r = 0;
+	r = pki_write_all(f, d);
 out:
-	for (i = 0; i < PKI_NFILES; i++) {
-		if (r != 0 && f[i].written)
-			(void)unlink(f[i].path);
-		pki_out_free(&f[i]);
-	}
+	pki_out_release(f, r != 0);
 	pki_free(&probe);
 	crypto_key_free(ca);
-	crypto_key_free(srv);
 	return r;
 }
