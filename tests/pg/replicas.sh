@@ -72,11 +72,11 @@ for n in 2 3; do
 		die "init --join r$n: $(cat "$W/join.out")"
 done
 same=1
-for f in ca.crt ca.key signer.key master.key; do
+for f in ca.crt ca.key signer.key master.key audit.key; do
 	cmp -s "$W/r1/$f" "$W/r2/$f" && cmp -s "$W/r1/$f" "$W/r3/$f" || same=0
 	[ "$(stat -c %a "$W/r2/$f")" = 600 ] || same=0
 done
-[ $same = 1 ] && ok "init --join copies the CA, signing and master keys (0600)" ||
+[ $same = 1 ] && ok "init --join copies the CA, signing, master and audit keys (0600)" ||
 	bad "the joined key material differs"
 ! cmp -s "$W/r1/server.key" "$W/r2/server.key" && ! cmp -s "$W/r2/server.crt" "$W/r3/server.crt" &&
 	grep -q "^agent_port = ${AGENT[2]}$" "$W/r2/mcpfleetd.conf" &&
