@@ -1485,6 +1485,43 @@ static void test_crypto_merkle_known_roots(void **state)
 	crypto_merkle_root(t, root);
 	assert_memory_equal(root, a, 32);
 	crypto_merkle_free(t);
+
+	/* Enough leaves to be hashed on two threads (odd, so that the
+	 * halves differ): the same root as from the leaf hashes one by
+	 * one. */
+	{
+		enum { TM_BIG = 3001 };
+		struct crypto_leaf *big = calloc(TM_BIG, sizeof(*big));
+		uint8_t *lh = malloc((size_t)TM_BIG * 32);
+		char(*text)[16] = calloc(TM_BIG, sizeof(*text));
+		struct crypto_merkle *t2 = NULL;
+		uint8_t r2[32];
+
+		assert_non_null(big);
+		assert_non_null(lh);
+		assert_non_null(text);
+		for (i = 0; i < TM_BIG; i++) {
+			int k =
+			    snprintf(text[i], sizeof(text[i]), "leaf %zu", i);
+
+			big[i].data = text[i];
+			big[i].len = (size_t)k;
+			assert_int_equal(crypto_merkle_leaf_hash(
+			                     text[i], (size_t)k, lh + i * 32),
+			                 0);
+		}
+		assert_int_equal(crypto_merkle_build(big, TM_BIG, &t, &d), 0);
+		assert_int_equal(
+		    crypto_merkle_build_hashes(lh, TM_BIG, &t2, &d), 0);
+		crypto_merkle_root(t, root);
+		crypto_merkle_root(t2, r2);
+		assert_memory_equal(root, r2, 32);
+		crypto_merkle_free(t);
+		crypto_merkle_free(t2);
+		free(text);
+		free(lh);
+		free(big);
+	}
 }
 
 static void test_crypto_merkle_proofs(void **state)
