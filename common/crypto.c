@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1749,65 +1748,26 @@ static int crypto_merkle_finish(struct crypto_merkle *t, struct diag *d)
 	return 0;
 }
 
-#define CRYPTO_MERKLE_SPLIT 1024 /* leaves worth a second thread */
-
-/* Leaves [from, to) of a tree being built, hashed into h. */
-struct crypto_merkle_part {
-	const struct crypto_leaf *leaves;
-	uint8_t *h;
-	size_t from, to;
-	int r; /* 0, or -ERR_CRYPTO */
-};
-
-static void *crypto_merkle_hash_part(void *arg)
-{
-	struct crypto_merkle_part *pt = arg;
-	size_t i;
-
-	for (i = pt->from; i < pt->to && pt->r == 0; i++)
-		if (crypto_merkle_leaf_hash(pt->leaves[i].data,
-		                            pt->leaves[i].len,
-		                            pt->h + i * CRYPTO_HASH_LEN) != 0)
-			pt->r = -ERR_CRYPTO;
-	return NULL;
-}
-
 int crypto_merkle_build(const struct crypto_leaf *leaves, size_t n,
                         struct crypto_merkle **out, struct diag *d)
 {
 	struct crypto_merkle *t = NULL;
-	struct crypto_merkle_part half[2];
-	pthread_t tid;
-	bool other = false;
 	size_t i;
 	int r;
 
 	if ((r = crypto_merkle_alloc(n, &t, d)) != 0)
 		return r;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (leaves[i].data == NULL && leaves[i].len > 0) {
 			r = diag_set(d, ERR_INVALID, 0, 0,
 			             "merkle: leaf %zu has no data", i);
 			goto out;
 		}
-	/* The leaves are most of a revision's work at 10,000 devices (one
-	 * SHA-256 over each device's payload): on two processors, half of
-	 * them on a thread of their own. */
-	half[0] = (struct crypto_merkle_part){leaves, t->h, 0, n, 0};
-	half[1] = half[0];
-	if (n >= CRYPTO_MERKLE_SPLIT && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
-		half[0].to = half[1].from = n / 2;
-		other = pthread_create(&tid, NULL, crypto_merkle_hash_part,
-		                       &half[1]) == 0;
-		if (!other)
-			half[0].to = n;
-	}
-	crypto_merkle_hash_part(&half[0]);
-	if (other)
-		pthread_join(tid, NULL);
-	if (half[0].r != 0 || (other && half[1].r != 0)) {
-		r = diag_set(d, ERR_CRYPTO, 0, 0, "merkle: hash");
-		goto out;
+		if (crypto_merkle_leaf_hash(leaves[i].data, leaves[i].len,
+		                            t->h + i * CRYPTO_HASH_LEN) != 0) {
+			r = diag_set(d, ERR_CRYPTO, 0, 0, "merkle: hash");
+			goto out;
+		}
 	}
 	if ((r = crypto_merkle_finish(t, d)) != 0)
 		goto out;
