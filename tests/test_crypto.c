@@ -1486,9 +1486,8 @@ static void test_crypto_merkle_known_roots(void **state)
 	assert_memory_equal(root, a, 32);
 	crypto_merkle_free(t);
 
-	/* Enough leaves to be hashed on two threads (odd, so that the
-	 * halves differ): the same root as from the leaf hashes one by
-	 * one. */
+	/* A tree of many leaves (an odd number): the same root as from
+	 * its leaf hashes one by one. */
 	{
 		enum { TM_BIG = 3001 };
 		struct crypto_leaf *big = calloc(TM_BIG, sizeof(*big));
