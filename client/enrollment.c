@@ -142,14 +142,41 @@ static int enrollment_port(const json_t *root, const char *path,
 	return 0;
 }
 
+/*
+ * Reads path (at most ENROLLMENT_JSON_MAX bytes) as JSON into *root. When
+ * the file is absent returns -ERR_NOENT with d set to "%s: " absent (the
+ * caller's words); any other failure names the file and the reason.
+ */
+static int enrollment_json_read(const char *path, const char *absent,
+                                json_t **root, struct diag *d)
+{
+	json_error_t je;
+	char *text = NULL;
+	size_t len;
+	int r;
+
+	*root = NULL;
+	r = fileio_read(path, ENROLLMENT_JSON_MAX, &text, &len);
+	if (r == -ERR_NOENT)
+		return diag_set(d, ERR_NOENT, 0, 0, "%s: %s", path, absent);
+	if (r != 0)
+		return diag_set(d, r, 0, 0, "%s: cannot read (%s)", path,
+		                r == -ERR_IO ? strerror(errno) : err_str(r));
+	*root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	free(text);
+	if (*root == NULL)
+		return diag_set(d, ERR_PARSE, (unsigned)je.line,
+		                (unsigned)je.column, "%s:%d:%d: %s", path,
+		                je.line, je.column, je.text);
+	return 0;
+}
+
 int enrollment_load(const char *home, struct enrollment *out, struct diag *d)
 {
 	struct enrollment e;
-	json_error_t je;
 	json_t *root = NULL;
 	const json_t *v;
-	char *path = NULL, *text = NULL;
-	size_t len;
+	char *path = NULL;
 	int r;
 
 	memset(&e, 0, sizeof(e));
@@ -157,24 +184,12 @@ int enrollment_load(const char *home, struct enrollment *out, struct diag *d)
 		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 		goto out;
 	}
-	r = fileio_read(path, ENROLLMENT_JSON_MAX, &text, &len);
-	if (r == -ERR_NOENT) {
-		r = diag_set(d, ERR_NOENT, 0, 0,
-		             "not enrolled (no %s; enroll with 'mcpfleet "
-		             "enroll LINK')",
-		             path);
-		goto out;
-	}
-	if (r != 0) {
-		r = diag_set(d, r, 0, 0, "%s: cannot read (%s)", path,
-		             r == -ERR_IO ? strerror(errno) : err_str(r));
-		goto out;
-	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL) {
-		r = diag_set(d, ERR_PARSE, (unsigned)je.line,
-		             (unsigned)je.column, "%s:%d:%d: %s", path, je.line,
-		             je.column, je.text);
+	if ((r = enrollment_json_read(path, "", &root, d)) != 0) {
+		if (r == -ERR_NOENT)
+			r = diag_set(d, ERR_NOENT, 0, 0,
+			             "not enrolled (no %s; enroll with "
+			             "'mcpfleet enroll LINK')",
+			             path);
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -233,7 +248,6 @@ int enrollment_load(const char *home, struct enrollment *out, struct diag *d)
 	r = 0;
 out:
 	json_decref(root);
-	free(text);
 	free(path);
 	return r;
 }
@@ -294,32 +308,16 @@ int enrollment_replicas_load(const char *home, struct enrollment_replicas *out,
 {
 	const char *v[REPLICAS_MAX];
 	struct diag sub;
-	json_error_t je;
 	json_t *root = NULL;
 	const json_t *a, *e;
-	char *path = NULL, *text = NULL;
-	size_t len, i;
+	char *path = NULL;
+	size_t i;
 	int r;
 
 	if ((path = fileio_join(home, ENROLLMENT_REPLICAS)) == NULL)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
-	r = fileio_read(path, ENROLLMENT_JSON_MAX, &text, &len);
-	if (r == -ERR_NOENT) {
-		r = diag_set(d, ERR_NOENT, 0, 0, "%s: none", path);
+	if ((r = enrollment_json_read(path, "none", &root, d)) != 0)
 		goto out;
-	}
-	if (r != 0) {
-		r = diag_set(d, r, 0, 0, "%s: cannot read (%s)", path,
-		             r == -ERR_IO ? strerror(errno) : err_str(r));
-		goto out;
-	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL) {
-		r = diag_set(d, ERR_PARSE, (unsigned)je.line,
-		             (unsigned)je.column, "%s:%d:%d: %s", path, je.line,
-		             je.column, je.text);
-		goto out;
-	}
 	if (!json_is_object(root) ||
 	    !json_is_integer(json_object_get(root, "version")) ||
 	    json_integer_value(json_object_get(root, "version")) !=
@@ -358,7 +356,6 @@ int enrollment_replicas_load(const char *home, struct enrollment_replicas *out,
 	r = 0;
 out:
 	json_decref(root);
-	free(text);
 	free(path);
 	return r;
 }
