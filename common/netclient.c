@@ -1013,6 +1013,13 @@ struct netclient_ws {
 	bool closing;
 	bool close_sent;
 	bool peer_closed;
+	/* The keepalive (netclient_ws_keepalive()). */
+	bool ping_due;  /* a websocket ping is to be written */
+	bool ping_sent; /* and nothing has come since */
+	bool hung_up;   /* the server was silent for hangup_ms */
+	int64_t last_rx; /* ms: the server's last frame, a pong included */
+	int64_t ping_ms;
+	int64_t hangup_ms;
 	int close_code;
 	int peer_code;
 	char close_reason[NETCLIENT_REASON_MAX + 1];
@@ -1118,6 +1125,18 @@ static int netclient_ws_writeable(struct netclient_ws *ws, struct lws *wsi)
 
 	if (ws->close_sent)
 		return -1;
+	if (ws->ping_due) {
+		unsigned char ping[LWS_PRE + 1];
+
+		/* Not empty: lws 4.1.6 reports no empty pong. */
+		ws->ping_due = false;
+		ping[LWS_PRE] = 'k';
+		if (lws_write(wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+			return -1;
+		if (ws->qhead != NULL || ws->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (m != NULL) {
 		ws->qhead = m->next;
 		if (ws->qhead == NULL)
@@ -1163,11 +1182,18 @@ static int netclient_ws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		ws->state = NETCLIENT_WS_OPEN;
 		ws->wsi = wsi;
+		ws->last_rx = netclient_now_ms();
 		if (ws->qhead != NULL || ws->closing)
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
+		ws->last_rx = netclient_now_ms();
+		ws->ping_sent = false;
 		return netclient_ws_receive(ws, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		ws->last_rx = netclient_now_ms();
+		ws->ping_sent = false;
+		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return netclient_ws_writeable(ws, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -1197,6 +1223,10 @@ static int netclient_ws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		else if (ws->closing)
 			netclient_ws_finish(ws, ws->close_code,
 			                    ws->close_reason);
+		else if (ws->hung_up)
+			netclient_ws_finish(ws, 1006,
+			                    "connection lost: nothing from the "
+			                    "server for too long");
 		else
 			netclient_ws_finish(ws, 1006, "connection lost");
 		return 0;
@@ -1223,8 +1253,8 @@ int netclient_ws_open(const struct netclient_ws_config *cfg,
 {
 	struct lws_client_connect_info ci;
 	struct netclient_ws *ws;
-	unsigned ping = cfg->ping_secs != 0 ? cfg->ping_secs : 40;
-	unsigned hangup = cfg->hangup_secs != 0 ? cfg->hangup_secs : 100;
+	unsigned ping = cfg->ping_secs != 0 ? cfg->ping_secs : 120;
+	unsigned hangup = cfg->hangup_secs != 0 ? cfg->hangup_secs : 150;
 	unsigned timeout =
 	    cfg->connect_timeout_ms != 0 ? cfg->connect_timeout_ms : 15000;
 	int r;
@@ -1248,8 +1278,10 @@ int netclient_ws_open(const struct netclient_ws_config *cfg,
 	ws->state = NETCLIENT_WS_CONNECTING;
 	ws->max_message =
 	    cfg->max_message != 0 ? cfg->max_message : NETCLIENT_MESSAGE_MAX;
-	ws->retry.secs_since_valid_ping = (uint16_t)ping;
-	ws->retry.secs_since_valid_hangup = (uint16_t)hangup;
+	/* The retry policy stays all zero: no validity timer of lws' own,
+	 * which only a pong would reset (netclient_ws_keepalive()). */
+	ws->ping_ms = (int64_t)ping * 1000;
+	ws->hangup_ms = (int64_t)hangup * 1000;
 	ws->protocols[0].name = NETCLIENT_SUBPROTOCOL;
 	ws->protocols[0].callback = netclient_ws_cb;
 	r = netclient_url_parse(cfg->url, "wss", &ws->url, d);
@@ -1318,6 +1350,39 @@ void netclient_ws_free(struct netclient_ws *ws)
 	free(ws);
 }
 
+/*
+ * The keepalive, from each netclient_ws_service(): a server that has said
+ * nothing for ping_ms gets a websocket ping, and one silent for hangup_ms
+ * is hung up on. Any frame counts: mcpfleetd pings with a Ping message
+ * once either side has been quiet for its own ping time, shorter than
+ * ours, so against it we never ping. Returns the ms until the next check
+ * is due.
+ */
+static int64_t netclient_ws_keepalive(struct netclient_ws *ws)
+{
+	int64_t quiet;
+
+	if (ws->state != NETCLIENT_WS_OPEN || ws->wsi == NULL ||
+	    ws->closing || ws->hung_up)
+		return INT64_MAX;
+	quiet = netclient_now_ms() - ws->last_rx;
+	if (quiet >= ws->hangup_ms) {
+		ws->hung_up = true;
+		lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK,
+		                LWS_TO_KILL_ASYNC);
+		return 0;
+	}
+	if (ws->ping_sent)
+		return ws->hangup_ms - quiet;
+	if (quiet >= ws->ping_ms) {
+		ws->ping_sent = true;
+		ws->ping_due = true;
+		lws_callback_on_writable(ws->wsi);
+		return ws->hangup_ms - quiet;
+	}
+	return ws->ping_ms - quiet;
+}
+
 int netclient_ws_service(struct netclient_ws *ws, int timeout_ms)
 {
 	int64_t left;
@@ -1336,6 +1401,10 @@ int netclient_ws_service(struct netclient_ws *ws, int timeout_ms)
 			timeout_ms = 0;
 		} else if (timeout_ms > left)
 			timeout_ms = (int)left;
+	} else {
+		left = netclient_ws_keepalive(ws);
+		if (timeout_ms > left)
+			timeout_ms = left > 0 ? (int)left : 1;
 	}
 	return netclient_service(ws->ctx, &ws->sul, timeout_ms) < 0
 	           ? -ERR_NETWORK

@@ -137,8 +137,10 @@ struct netclient_ws_config {
 	size_t key_len;
 	size_t max_message;          /* 0: NETCLIENT_MESSAGE_MAX */
 	unsigned connect_timeout_ms; /* TLS and upgrade; 0: 15000 */
-	unsigned ping_secs;          /* idle before our ping; 0: 40 */
-	unsigned hangup_secs;        /* idle before giving up; 0: 100 */
+	/* The server's silence before our websocket ping (0: 120) and
+	 * before hanging up (0: 150); any frame from it counts. */
+	unsigned ping_secs;
+	unsigned hangup_secs;
 };
 
 struct netclient_ws;

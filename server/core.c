@@ -1428,6 +1428,7 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 {
 	struct net_callbacks cb = hub_callbacks;
 	struct net_config nc;
+	uint8_t ping[NET_PING_MAX];
 	const char *backend = NULL;
 	char *db = NULL, *path = NULL;
 	int64_t keyed = 0;
@@ -1516,6 +1517,8 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	nc.cert_len = c->pki.server_cert_len;
 	nc.key_pem = c->pki.server_key_pem;
 	nc.key_len = c->pki.server_key_len;
+	nc.ping_message = ping;
+	nc.ping_len = hub_ping_message(ping);
 	cb.arg = c;
 	if ((r = net_create(&nc, &cb, &c->net, d)) != 0)
 		return r;

@@ -134,6 +134,18 @@ void hub_free(struct hub *h)
 	free(h);
 }
 
+size_t hub_ping_message(uint8_t out[NET_PING_MAX])
+{
+	Mcpfleet__V1__ServerFrame f = MCPFLEET__V1__SERVER_FRAME__INIT;
+	Mcpfleet__V1__Ping ping = MCPFLEET__V1__PING__INIT;
+
+	f.body_case = MCPFLEET__V1__SERVER_FRAME__BODY_PING;
+	f.ping = &ping;
+	if (mcpfleet__v1__server_frame__get_packed_size(&f) > NET_PING_MAX)
+		return 0;
+	return mcpfleet__v1__server_frame__pack(&f, out);
+}
+
 /* Tells hc the replica set (after its hello, and when the set changes). */
 static void hub_send_replicas(struct hub *h, struct hub_conn *hc)
 {

@@ -21,6 +21,11 @@ void hub_free(struct hub *h);
  */
 char *hub_report_json(const Mcpfleet__V1__SyncReport *rep);
 
+/* The keepalive ping as net sends it (net_config.ping_message): a packed
+ * ServerFrame with an empty Ping, which the agent answers with a Pong.
+ * Returns its length. */
+size_t hub_ping_message(uint8_t out[NET_PING_MAX]);
+
 /* The net callbacks, with arg = the core. */
 extern const struct net_callbacks hub_callbacks;
 

@@ -74,7 +74,7 @@ struct net_conn {
 	bool closing;     /* net_close() asked: close once the queue is out */
 	bool close_sent;  /* our close frame is on its way */
 	bool peer_closed; /* the peer's close frame arrived */
-	bool ping_due;    /* a websocket ping is to be written */
+	bool ping_due;    /* a keepalive ping is to be written */
 	bool ping_sent;   /* and no frame has come since */
 	bool hung_up;     /* silent too long: being dropped */
 	int close_code;
@@ -86,6 +86,7 @@ struct net_conn {
 	size_t qbytes;
 	struct buf rx;      /* a fragmented message being reassembled */
 	lws_usec_t last_rx; /* the peer's last frame, a pong included */
+	lws_usec_t last_tx; /* our last message or ping */
 };
 
 enum net_ex_state {
@@ -154,8 +155,13 @@ struct net {
 	size_t max_body;
 	size_t max_queue;
 	unsigned timeout_secs;
-	lws_usec_t ping_us;   /* agent port: idle time before a ping */
-	lws_usec_t hangup_us; /* and before hanging up */
+	lws_usec_t ping_us;   /* agent port: quiet time before a ping */
+	lws_usec_t hangup_us; /* the peer's silence before hanging up */
+	/* cfg->ping_message with LWS_PRE bytes of headroom; NULL: websocket
+	 * pings. */
+	unsigned char *ping_msg;
+	size_t ping_len;
+	unsigned faults_seen; /* tlsread_ws_faults() at the last sweep */
 	/* All zero: libwebsockets keeps no validity timer of its own on the
 	 * agent port (net_keepalive() does the work). */
 	lws_retry_bo_t retry;
@@ -619,15 +625,24 @@ static int net_conn_writeable(struct lws *wsi, struct net_conn *c)
 	if (c->close_sent)
 		return -1;
 	if (c->ping_due) {
-		unsigned char ping[LWS_PRE + 1];
+		unsigned char ping[LWS_PRE + NET_PING_MAX];
+		struct net *net = c->net;
+		enum lws_write_protocol how = LWS_WRITE_PING;
+		size_t plen = 1;
 
-		/* Not empty: lws 4.1.6 does not report an empty pong
-		 * (LWS_CALLBACK_RECEIVE_PONG), and the answer would go
-		 * unseen. */
+		/* A websocket ping is not empty: lws 4.1.6 does not report
+		 * an empty pong (LWS_CALLBACK_RECEIVE_PONG), and the answer
+		 * would go unseen. */
 		c->ping_due = false;
 		ping[LWS_PRE] = 'k';
-		if (lws_write(wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+		if (net->ping_msg != NULL) {
+			how = LWS_WRITE_BINARY;
+			plen = net->ping_len;
+			memcpy(ping + LWS_PRE, net->ping_msg, plen);
+		}
+		if (lws_write(wsi, ping + LWS_PRE, plen, how) < 0)
 			return -1;
+		c->last_tx = lws_now_usecs();
 		if (c->qhead != NULL || c->closing)
 			lws_callback_on_writable(wsi);
 		return 0;
@@ -643,6 +658,7 @@ static int net_conn_writeable(struct lws *wsi, struct net_conn *c)
 		free(m);
 		if (n < 0 || (size_t)n < len)
 			return -1;
+		c->last_tx = lws_now_usecs();
 		if (c->qhead != NULL || c->closing)
 			lws_callback_on_writable(wsi);
 		return 0;
@@ -1477,27 +1493,37 @@ static void net_listen_close(struct net *net)
 
 /*
  * The agent port's keepalive: one sweep a second over the open
- * connections pings those silent for ping_us and drops those silent for
- * hangup_us. libwebsockets 4.1.6 would keep a validity timer per
- * connection instead, in one sorted linked list per service thread: every
- * re-arm (each pong, each ping sent) walks the list. With 10,000 agents
- * that took ~40 s of CPU a minute while idle and stalled pushes for 2-4 s
- * during waves of pings (tests/bench_fleet.c).
+ * connections pings those where either side has been quiet for ping_us,
+ * and drops those whose peer has been silent for hangup_us. One ping,
+ * answered, tells both sides the other is there: the agent hangs up on a
+ * server it has not heard from (docs/design.md, "Keepalive"), so neither
+ * side pings on a timer of its own. libwebsockets 4.1.6 would keep a
+ * validity timer per connection instead, in one sorted linked list per
+ * service thread: every re-arm (each pong, each ping sent) walks the
+ * list. With 10,000 agents that took ~40 s of CPU a minute while idle and
+ * stalled pushes for 2-4 s during waves of pings (tests/bench_fleet.c).
  */
 static void net_keepalive(lws_sorted_usec_list_t *sul)
 {
 	struct net *net = lws_container_of(sul, struct net, keepalive);
-	lws_usec_t now = lws_now_usecs(), idle;
+	lws_usec_t now = lws_now_usecs(), early;
+	unsigned faults = tlsread_ws_faults();
+	bool look = faults != net->faults_seen;
 	struct net_conn *c;
 	char why[NET_REASON_MAX + 1];
 
+	/* (Half a tick early rather than a tick late.) */
+	early = now + NET_KEEPALIVE_TICK / 2 - net->ping_us;
+	net->faults_seen = faults;
 	for (c = net->conns; c != NULL; c = c->next) {
 		if (!c->established || c->closing || c->close_sent ||
 		    c->hung_up)
 			continue;
 		/* An unmasked ping or close never reaches
-		 * net_conn_receive(). */
-		if (tlsread_ws_fault(lws_get_ssl(c->wsi), why, sizeof(why))) {
+		 * net_conn_receive(); the connections are asked only when
+		 * some connection had a fault since the last sweep. */
+		if (look && tlsread_ws_fault(lws_get_ssl(c->wsi), why,
+		                             sizeof(why))) {
 			net_conn_free_queue(c);
 			c->closing = true;
 			c->close_code = NET_CLOSE_PROTOCOL;
@@ -1506,17 +1532,15 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 			lws_callback_on_writable(c->wsi);
 			continue;
 		}
-		idle = now - c->last_rx;
-		if (idle >= net->hangup_us) {
+		if (now - c->last_rx >= net->hangup_us) {
 			/* As lws' own keepalive: no close frame, and on_close
 			 * says 1006 "connection lost". */
 			c->hung_up = true;
 			lws_set_timeout(c->wsi,
 			                PENDING_TIMEOUT_WS_PONG_CHECK_GET_PONG,
 			                LWS_TO_KILL_ASYNC);
-		} else if (idle + NET_KEEPALIVE_TICK / 2 >= net->ping_us &&
-		           !c->ping_sent) {
-			/* (Half a tick early rather than a tick late.) */
+		} else if (!c->ping_sent &&
+		           (c->last_rx <= early || c->last_tx <= early)) {
 			c->ping_sent = true;
 			c->ping_due = true;
 			lws_callback_on_writable(c->wsi);
@@ -1556,7 +1580,7 @@ static int net_agent_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c == NULL || !c->opened)
 			return -1;
 		c->established = true;
-		c->last_rx = lws_now_usecs();
+		c->last_rx = c->last_tx = lws_now_usecs();
 		if (c->qhead != NULL || c->closing)
 			lws_callback_on_writable(wsi);
 		return 0;
@@ -1778,13 +1802,18 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "net: bad ports %d and %d", cfg->agent_port,
 		                cfg->api_port);
-	ping = cfg->ping_secs != 0 ? cfg->ping_secs : 30;
-	hangup = cfg->hangup_secs != 0 ? cfg->hangup_secs : 75;
+	ping = cfg->ping_secs != 0 ? cfg->ping_secs : 60;
+	hangup = cfg->hangup_secs != 0 ? cfg->hangup_secs : 150;
 	if (ping > 65535 || hangup > 65535 || hangup <= ping)
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "net: hang-up time (%u s) must exceed the ping "
 		                "time (%u s)",
 		                hangup, ping);
+	if (cfg->ping_len > NET_PING_MAX ||
+	    (cfg->ping_message != NULL && cfg->ping_len == 0))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "net: the ping message must be 1 to %d bytes",
+		                NET_PING_MAX);
 
 	net = calloc(1, sizeof(*net));
 	if (net == NULL)
@@ -1815,6 +1844,15 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	net->timeout_secs = cfg->timeout_secs != 0 ? cfg->timeout_secs : 10;
 	net->ping_us = (lws_usec_t)ping * LWS_US_PER_SEC;
 	net->hangup_us = (lws_usec_t)hangup * LWS_US_PER_SEC;
+	if (cfg->ping_message != NULL) {
+		net->ping_msg = malloc(cfg->ping_len);
+		if (net->ping_msg == NULL) {
+			r = diag_set(d, ERR_NOMEM, 0, 0, "net: out of memory");
+			goto out;
+		}
+		memcpy(net->ping_msg, cfg->ping_message, cfg->ping_len);
+		net->ping_len = cfg->ping_len;
+	}
 	net->ca_pem = cfg->ca_pem;
 	net->ca_len = cfg->ca_len;
 
@@ -1923,6 +1961,7 @@ void net_free(struct net *net)
 	}
 	SSL_CTX_free(net->client_ctx);
 	free(net->hs);
+	free(net->ping_msg);
 	pthread_mutex_lock(&net->lock);
 	net->done_head = net->done_tail = NULL;
 	pthread_mutex_unlock(&net->lock);

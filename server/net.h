@@ -38,6 +38,7 @@
 #define NET_QUEUE_MAX   (16u << 20) /* default bytes queued per connection */
 #define NET_REASON_MAX  123         /* close reason bytes (RFC 6455 5.5) */
 #define NET_PEER_MAX    64
+#define NET_PING_MAX    64 /* bytes of net_config.ping_message */
 #define NET_HEADER_MAX                                                         \
 	8192              /* one request header value, and all extra           \
 	                     response headers together */
@@ -220,8 +221,15 @@ struct net_config {
 	size_t max_message;      /* 0: NET_MESSAGE_MAX */
 	size_t max_body;         /* 0: NET_BODY_MAX */
 	size_t max_queue;        /* 0: NET_QUEUE_MAX */
-	unsigned ping_secs;      /* idle time before a ping; 0: 30 */
-	unsigned hangup_secs;    /* idle time before a hang-up; 0: 75 */
+	/* The agent port's keepalive: a ping once either side has been quiet
+	 * for ping_secs (0: 60), a hang-up once the peer has been silent for
+	 * hangup_secs (0: 150). The ping is ping_message, a binary message
+	 * of at most NET_PING_MAX bytes that the peer answers with any
+	 * message of its own (NULL: a websocket ping). */
+	unsigned ping_secs;
+	unsigned hangup_secs;
+	const void *ping_message;
+	size_t ping_len;
 	unsigned timeout_secs;   /* TLS handshake, headers, body; 0: 10 */
 	unsigned keepalive_secs; /* idle HTTP keep-alive; 0: 5 */
 	/* Agent connections accepted and not yet websockets (TLS and the

@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -222,9 +223,13 @@ static enum tlsread_state tlsread_eol(struct tlsread_conn *c)
 	return c->left > 0 ? TR_BODY : TR_LINE;
 }
 
+/* Websocket faults seen in this process: see tlsread_ws_faults(). */
+static atomic_uint tlsread_faults;
+
 static void tlsread_ws_unmasked(struct tlsread_conn *c, unsigned char b0)
 {
 	c->ws_fault = true;
+	atomic_fetch_add_explicit(&tlsread_faults, 1, memory_order_relaxed);
 	(void)snprintf(c->fault_msg, sizeof(c->fault_msg),
 	               "unmasked client frame (opcode %u)", b0 & 0x0fu);
 }
@@ -396,6 +401,11 @@ int tlsread_conn_ws_fault(const struct tlsread_conn *c, char *msg, size_t size)
 int tlsread_request(SSL *ssl, char *msg, size_t size)
 {
 	return tlsread_conn_request(tlsread_conn_of(ssl), msg, size);
+}
+
+unsigned tlsread_ws_faults(void)
+{
+	return atomic_load_explicit(&tlsread_faults, memory_order_relaxed);
 }
 
 int tlsread_ws_fault(SSL *ssl, char *msg, size_t size)

@@ -44,6 +44,11 @@ int tlsread_request(SSL *ssl, char *msg, size_t size);
  */
 int tlsread_ws_fault(SSL *ssl, char *msg, size_t size);
 
+/* How many connections have had a websocket fault in this process so far:
+ * a caller that saw the same count before need not ask each of its
+ * connections again. */
+unsigned tlsread_ws_faults(void);
+
 /*
  * The parser behind SSL_read(), one per connection, for the tests and the
  * fuzz target (tests/fuzz/fuzz_tlsread.c). tlsread_conn_new() returns a

@@ -22,7 +22,7 @@
  * -k DIR keeps the data directory and the agents' credentials in DIR; a
  * later run with the same DIR skips init and enrollment (and so measures
  * everything else again at a fraction of the cost). -I sets the idle
- * phase (default 65 s: two of the server's 30 s ping periods; 0 skips
+ * phase (default 65 s: more than the server's 60 s ping period; 0 skips
  * it). -T bounds the connect phase and the storm (default 900 s): an agent
  * still missing then fails the run. -l starts the daemon with that soft
  * RLIMIT_NOFILE (to check that it raises its own). -S skips the reconnect
@@ -75,6 +75,7 @@
 
 #define BF_PACE_TOTAL     64    /* handshakes in flight, all children */
 #define BF_SLICE_MS       10    /* a child's longest sleep */
+#define BF_HANGUP_US      (150 * 1000000LL) /* as netclient_ws_config */
 #define BF_CONNECT_SECS   15    /* the agent's connect timeout */
 #define BF_API_MS         60000 /* one admin API call */
 #define BF_PHASE_S        900   /* longest phase (default of -T) */
@@ -214,10 +215,12 @@ struct bf_dev {
 	struct lws *wsi;
 	enum bf_state state;
 	bool hello_due;
+	bool pong_due;    /* the server's Ping is to be answered */
 	bool done;        /* received an envelope since the mark */
 	unsigned attempt; /* failed sessions in a row, for the backoff */
 	int64_t retry_us; /* when DOWN: the next attempt */
 	int64_t open_us;  /* the last time it was established */
+	int64_t heard_us; /* the server's last frame */
 	int64_t rx_us;    /* the last envelope's arrival */
 	uint64_t rx_rev;  /* its revision, as the envelope says */
 	uint64_t applied; /* the last revision verified */
@@ -255,6 +258,7 @@ struct bf_agents {
 	unsigned long failures;
 	int64_t last_fail_us; /* the latest failure since the mark, or 0 */
 	unsigned long closes; /* open connections that dropped */
+	int64_t hangup_check_us;
 	/* verification */
 	const char *vname; /* a server the catalogue must (vwant) or must not
 	                      carry; NULL: not checked */
@@ -414,10 +418,17 @@ static void bf_dev_frame(struct bf_agents *ag, struct bf_dev *dev,
 	Mcpfleet__V1__ServerFrame *fr;
 	uint64_t rev;
 
+	dev->heard_us = now;
 	fr = mcpfleet__v1__server_frame__unpack(NULL, len, data);
 	if (fr == NULL) {
 		fprintf(stderr, "bench_fleet: %s: malformed frame\n", dev->id);
 		return;
+	}
+	if (fr->body_case == MCPFLEET__V1__SERVER_FRAME__BODY_PING) {
+		/* As the agent: a Pong. */
+		dev->pong_due = true;
+		if (dev->wsi != NULL)
+			lws_callback_on_writable(dev->wsi);
 	}
 	if (fr->body_case != MCPFLEET__V1__SERVER_FRAME__BODY_ENVELOPE) {
 		mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
@@ -462,18 +473,33 @@ static int bf_dev_receive(struct bf_agents *ag, struct bf_dev *dev,
 	return 0;
 }
 
-/* CLIENT_WRITEABLE: the hello, once per connection. */
-static int bf_dev_hello(struct bf_dev *dev, struct lws *wsi)
+/* CLIENT_WRITEABLE: the hello, once per connection, and a Pong for each
+ * Ping. */
+static int bf_dev_write(struct bf_dev *dev, struct lws *wsi)
 {
 	unsigned char frame[LWS_PRE + 512];
 	Mcpfleet__V1__AgentFrame fr;
 	Mcpfleet__V1__Hello hello;
+	Mcpfleet__V1__Pong pong;
 	size_t len;
 
+	mcpfleet__v1__agent_frame__init(&fr);
+	if (!dev->hello_due && dev->pong_due) {
+		dev->pong_due = false;
+		mcpfleet__v1__pong__init(&pong);
+		fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_PONG;
+		fr.pong = &pong;
+		len = mcpfleet__v1__agent_frame__pack(&fr, frame + LWS_PRE);
+		return lws_write(wsi, frame + LWS_PRE, len, LWS_WRITE_BINARY) <
+		               (int)len
+		           ? -1
+		           : 0;
+	}
 	if (!dev->hello_due)
 		return 0;
 	dev->hello_due = false;
-	mcpfleet__v1__agent_frame__init(&fr);
+	if (dev->pong_due)
+		lws_callback_on_writable(wsi);
 	mcpfleet__v1__hello__init(&hello);
 	hello.device_id = dev->id;
 	/* The agent verifies and applies before it could reconnect; here
@@ -549,14 +575,15 @@ static int bf_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		ag->inflight--;
 		dev->state = BF_OPEN;
 		dev->attempt = 0;
-		dev->open_us = bf_now_us();
+		dev->open_us = dev->heard_us = bf_now_us();
 		dev->hello_due = true;
+		dev->pong_due = false;
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (dev->state != BF_OPEN)
 			return 0;
-		return bf_dev_hello(dev, wsi);
+		return bf_dev_write(dev, wsi);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (dev->state != BF_OPEN)
 			return -1;
@@ -617,6 +644,24 @@ static void bf_dial_due(struct bf_agents *ag)
 	ag->next_dial = (ag->next_dial + k) % ag->n;
 }
 
+/* As the agent: a server silent for 150 s is hung up on. (The agent
+ * would ping it after 120 s; mcpfleetd pings every 60 s.) */
+static void bf_hangup_due(struct bf_agents *ag)
+{
+	int64_t now = bf_now_us();
+	size_t i;
+
+	if (now < ag->hangup_check_us)
+		return;
+	ag->hangup_check_us = now + 1000000;
+	for (i = 0; i < ag->n; i++)
+		if (ag->devs[i].state == BF_OPEN && ag->devs[i].wsi != NULL &&
+		    now - ag->devs[i].heard_us > BF_HANGUP_US) {
+			lws_set_timeout(ag->devs[i].wsi, PENDING_TIMEOUT_USER_OK,
+			                LWS_TO_KILL_ASYNC);
+		}
+}
+
 static void bf_sul_cb(lws_sorted_usec_list_t *sul)
 {
 	(void)sul; /* only here to end lws_service()'s wait */
@@ -666,9 +711,8 @@ static int bf_agents_context(struct bf_agents *ag, const char *ca, size_t calen)
 		return -ERR_CRYPTO;
 	ag->protocols[0].name = NETCLIENT_SUBPROTOCOL;
 	ag->protocols[0].callback = bf_lws_cb;
-	/* As the agent: netclient's ping and hang-up times. */
-	ag->retry.secs_since_valid_ping = 40;
-	ag->retry.secs_since_valid_hangup = 100;
+	/* ag->retry stays all zero: as the agent (common/netclient.c), no
+	 * validity timer of lws' own; bf_hangup_due() hangs up instead. */
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
@@ -1087,6 +1131,7 @@ static int bf_child(const struct bf_child_args *a, int in_fd, int out_fd)
 	(void)fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
 	while (!ag.quit) {
 		bf_dial_due(&ag);
+		bf_hangup_due(&ag);
 		lws_sul_schedule(ag.ctx, 0, &ag.sul, bf_sul_cb,
 		                 (lws_usec_t)BF_SLICE_MS * LWS_US_PER_MS);
 		if (lws_service(ag.ctx, 0) < 0)
@@ -1239,6 +1284,9 @@ static void bf_daemon_start(struct bf *b)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	/* Each start prints its pid: a profiler attaches to this one. */
+	printf("daemon: mcpfleetd pid %d\n", (int)b->pid);
+	fflush(stdout);
 }
 
 static void bf_daemon_stop(struct bf *b, int sig)
@@ -2561,9 +2609,9 @@ int main(int argc, char **argv)
 	bf_daemon_start(&b);
 	bf_wait_up(&b);
 	bf_daemon_nofile(&b, nofile, sizeof(nofile));
-	printf("bench_fleet: %zu agents in %u processes; mcpfleetd pid %d, "
-	       "agent port %d, open files (soft hard) %s; %s\n",
-	       b.n, b.procs, (int)b.pid, b.agent_port, nofile,
+	printf("bench_fleet: %zu agents in %u processes; agent port %d, "
+	       "the daemon's open files (soft hard) %s; %s\n",
+	       b.n, b.procs, b.agent_port, nofile,
 	       b.reuse ? "reusing the fleet enrolled in the kept directory"
 	               : "a new fleet");
 	fflush(stdout);

@@ -1494,10 +1494,27 @@ static void test_fleet_report_json_keeps_warnings(void **state)
 	free(text);
 }
 
+/* The keepalive ping the hub hands to net: a ServerFrame with a Ping,
+ * which the agent answers (test_agent). */
+static void test_fleet_ping_message(void **state)
+{
+	uint8_t buf[NET_PING_MAX];
+	Mcpfleet__V1__ServerFrame *f;
+	size_t len;
+
+	(void)state;
+	len = hub_ping_message(buf);
+	assert_in_range(len, 1, NET_PING_MAX);
+	assert_non_null(f = mcpfleet__v1__server_frame__unpack(NULL, len, buf));
+	assert_int_equal(f->body_case, MCPFLEET__V1__SERVER_FRAME__BODY_PING);
+	mcpfleet__v1__server_frame__free_unpacked(f, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fleet_report_json_keeps_warnings),
+	    cmocka_unit_test(test_fleet_ping_message),
 	    cmocka_unit_test(test_fleet_enroll_tokens),
 	    cmocka_unit_test(test_fleet_push_on_every_change),
 	    cmocka_unit_test(test_fleet_secrets_stay_with_their_user),

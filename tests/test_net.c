@@ -44,6 +44,7 @@ struct tn_core {
 	int cmd_code;
 	char cmd_reason[64];
 	char log[4096];
+	bool no_echo; /* on_message only counts */
 };
 
 struct tn_fixture {
@@ -58,6 +59,7 @@ struct tn_fixture {
 	pthread_t thread;
 	int agent_port, api_port;
 	unsigned ping_secs, hangup_secs; /* of nets started from here on */
+	const char *ping_message;
 	unsigned handshakes_max, timeout_secs; /* likewise; 0: defaults */
 	bool verbose;
 };
@@ -107,7 +109,8 @@ static void tn_on_message(void *arg, struct net_conn *c, const void *data,
 	core->messages++;
 	pthread_mutex_unlock(&core->mu);
 	/* Echo, so that the client sees the round trip. */
-	assert_int_equal(net_send(c, data, len), 0);
+	if (!core->no_echo)
+		assert_int_equal(net_send(c, data, len), 0);
 }
 
 static void tn_on_close(void *arg, struct net_conn *c, int code,
@@ -305,6 +308,8 @@ static struct net *tn_start_net(struct tn_fixture *f, const char *addr,
 	    .handshakes_max = f->handshakes_max,
 	    .ping_secs = f->ping_secs,
 	    .hangup_secs = f->hangup_secs,
+	    .ping_message = f->ping_message,
+	    .ping_len = f->ping_message != NULL ? strlen(f->ping_message) : 0,
 	};
 	struct net_callbacks cb = {
 	    .arg = &f->core,
@@ -1351,6 +1356,142 @@ static void test_net_ws_keepalive(void **state)
 	net_free(net);
 }
 
+/*
+ * With a ping message: a peer that keeps talking, to a server that says
+ * nothing back, still gets the ping once a second (either side quiet
+ * counts), and stays; left alone it is hung up on.
+ */
+static void test_net_ws_keepalive_message(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_ws_config cfg = {0};
+	struct netclient_ws *ws = NULL;
+	enum netclient_fail fail;
+	struct net *net;
+	struct diag d;
+	char url[64], why[NET_REASON_MAX + 1];
+	int64_t until, next = 0;
+	int opens, closes, pings = 0;
+	void *msg;
+	size_t len;
+	pthread_t t;
+
+	f->ping_secs = 1;
+	f->hangup_secs = 2;
+	f->ping_message = "ping!";
+	net = tn_start_net(f, NULL, &d);
+	f->ping_secs = f->hangup_secs = 0;
+	f->ping_message = NULL;
+	if (net == NULL)
+		fail_msg("net_create: %s", d.msg);
+	assert_int_equal(pthread_create(&t, NULL, tn_keepalive_thread, net), 0);
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent",
+	         net_agent_port(net));
+	cfg.url = url;
+	cfg.ca_pem = f->ca.cert_pem;
+	cfg.ca_len = f->ca.cert_len;
+	cfg.cert_pem = f->device.cert_pem;
+	cfg.cert_len = f->device.cert_len;
+	cfg.key_pem = f->device.key_pem;
+	cfg.key_len = f->device.key_len;
+	pthread_mutex_lock(&f->core.mu);
+	f->core.no_echo = true;
+	pthread_mutex_unlock(&f->core.mu);
+	opens = tn_get(f, &f->core.opens);
+	assert_int_equal(netclient_ws_open(&cfg, &ws, &d), 0);
+	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
+	assert_true(tn_wait_count(f, &f->core.opens, opens + 1));
+	closes = tn_get(f, &f->core.conn_closes);
+	until = tu_now_ms() + 3500;
+	while (tu_now_ms() < until) {
+		if (tu_now_ms() >= next) {
+			assert_int_equal(netclient_ws_send(ws, "tick", 4), 0);
+			next = tu_now_ms() + 300;
+		}
+		assert_int_equal(netclient_ws_service(ws, 20), 0);
+		while (netclient_ws_recv(ws, &msg, &len) == 0) {
+			assert_int_equal(len, 5);
+			assert_memory_equal(msg, "ping!", 5);
+			pings++;
+			free(msg);
+		}
+	}
+	assert_int_equal(netclient_ws_state(ws), NETCLIENT_WS_OPEN);
+	assert_int_equal(tn_get(f, &f->core.conn_closes), closes);
+	assert_in_range(pings, 2, 4);
+	assert_int_equal(tn_wait_conn_close(f, closes, why, sizeof(why)),
+	                 NET_CLOSE_ABNORMAL);
+	assert_string_equal(why, "connection lost");
+	pthread_mutex_lock(&f->core.mu);
+	f->core.no_echo = false;
+	pthread_mutex_unlock(&f->core.mu);
+	netclient_ws_free(ws);
+	net_stop(net);
+	pthread_join(t, NULL);
+	net_free(net);
+}
+
+/*
+ * The client's side: it pings a server that has said nothing for its ping
+ * time and stays while the pongs come; a server that stops answering is
+ * hung up on after the hang-up time. The server runs on this thread, so
+ * that it can stop.
+ */
+static void test_netclient_ws_keepalive(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct netclient_ws_config cfg = {0};
+	struct netclient_ws *ws = NULL;
+	struct net *net;
+	struct diag d;
+	char url[64];
+	const char *reason;
+	int64_t until;
+	int code;
+
+	net = tn_start_net(f, NULL, &d);
+	if (net == NULL)
+		fail_msg("net_create: %s", d.msg);
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent",
+	         net_agent_port(net));
+	cfg.url = url;
+	cfg.ca_pem = f->ca.cert_pem;
+	cfg.ca_len = f->ca.cert_len;
+	cfg.cert_pem = f->device.cert_pem;
+	cfg.cert_len = f->device.cert_len;
+	cfg.key_pem = f->device.key_pem;
+	cfg.key_len = f->device.key_len;
+	cfg.ping_secs = 1;
+	cfg.hangup_secs = 2;
+	assert_int_equal(netclient_ws_open(&cfg, &ws, &d), 0);
+	until = tu_now_ms() + TN_WAIT_MS;
+	while (netclient_ws_state(ws) == NETCLIENT_WS_CONNECTING &&
+	       tu_now_ms() < until) {
+		assert_int_equal(net_service_once(net, 10), 0);
+		assert_int_equal(netclient_ws_service(ws, 10), 0);
+	}
+	assert_int_equal(netclient_ws_state(ws), NETCLIENT_WS_OPEN);
+	/* Both serviced: the server (pinging after 60 s) answers ours. */
+	until = tu_now_ms() + 3500;
+	while (tu_now_ms() < until) {
+		assert_int_equal(net_service_once(net, 10), 0);
+		assert_int_equal(netclient_ws_service(ws, 10), 0);
+	}
+	assert_int_equal(netclient_ws_state(ws), NETCLIENT_WS_OPEN);
+	/* The server stops: hung up on within its two seconds. */
+	until = tu_now_ms() + 3000;
+	while (netclient_ws_state(ws) == NETCLIENT_WS_OPEN &&
+	       tu_now_ms() < until)
+		assert_int_equal(netclient_ws_service(ws, 20), 0);
+	assert_int_equal(netclient_ws_state(ws), NETCLIENT_WS_CLOSED);
+	assert_int_equal(netclient_ws_closed(ws, &code, &reason, NULL), 0);
+	assert_int_equal(code, 1006);
+	assert_string_equal(reason, "connection lost: nothing from the server "
+	                            "for too long");
+	netclient_ws_free(ws);
+	net_free(net);
+}
+
 static void *tn_v6_thread(void *p)
 {
 	assert_int_equal(net_run(p), 0);
@@ -1540,6 +1681,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_net_api_timeout, tn_setup),
 	    cmocka_unit_test_setup(test_net_ipv6_loopback, tn_setup),
 	    cmocka_unit_test_setup(test_net_ws_keepalive, tn_setup),
+	    cmocka_unit_test_setup(test_net_ws_keepalive_message, tn_setup),
+	    cmocka_unit_test_setup(test_netclient_ws_keepalive, tn_setup),
 	    cmocka_unit_test_setup(test_net_ws_handshake_cap, tn_setup),
 	};
 
