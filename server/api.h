@@ -79,4 +79,18 @@ struct api_ctx {
 void api_handle(const struct api_ctx *a, const struct net_request *req,
                 struct net_response *resp);
 
+/* One route of the table, for the tests and the documentation: its
+ * method, pattern (after API_PREFIX, "*" one segment), the ROLE_BIT()s of
+ * the roles that may call it, and what it does ("adding a server"). */
+struct api_route_info {
+	const char *method;
+	const char *pattern;
+	unsigned roles;
+	const char *what;
+};
+
+/* The number of routes, and route i (-ERR_NOENT past the end). */
+size_t api_route_count(void);
+int api_route_get(size_t i, struct api_route_info *out);
+
 #endif
