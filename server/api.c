@@ -15,6 +15,7 @@
 
 #include "catalogue.h"
 #include "checkpoint.h"
+#include "enroll.h"
 #include "jsonutil.h"
 #include "role.h"
 #include "session.h"
@@ -584,16 +585,22 @@ static int api_admin_load(struct api_call *c, const char *hash, bool console)
 /*
  * Audits a call refused for its role in its own transaction
  * ("access.refused", the caller as actor, the route as target, the role
- * it has and the roles it needs in the details). A refusal whose row
+ * it has and the roles it needs in the details), at most API_REFUSAL_RATE
+ * a minute per token when the context bounds it. A refusal whose row
  * cannot be written stands all the same.
  */
 static void api_access_refused(struct api_call *c, const struct api_route *rt,
                                const char *needs)
 {
-	char target[64], *text = NULL;
-	json_t *details;
+	char target[64], key[32], *text = NULL;
+	json_t *details = NULL;
 	struct diag d;
 
+	/* Bounded per token: a flood of refusals does not fill the log. */
+	(void)snprintf(key, sizeof(key), "admin-token:%" PRId64, c->admin.id);
+	if (c->a->refusals != NULL &&
+	    !enroll_limiter_allow(c->a->refusals, key, store_now(c->st)))
+		return;
 	(void)snprintf(target, sizeof(target), "%s %s", rt->method,
 	               rt->pattern);
 	details = json_pack("{s:s,s:s,s:s}", "actor_role",

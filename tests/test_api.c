@@ -14,6 +14,7 @@
 #include "api.h"
 #include "buf.h"
 #include "crypto.h"
+#include "enroll.h"
 #include "err.h"
 #include "role.h"
 #include "store.h"
@@ -144,6 +145,7 @@ static int ta_teardown(void **state)
 	free(f->text);
 	buf_free(&f->seen);
 	session_table_free(f->a.sessions);
+	enroll_limiter_free(f->a.refusals);
 	store_close(f->st);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
@@ -2208,6 +2210,37 @@ static void test_api_roles_refusal_audited(void **state)
 	store_audit_list_free(&l);
 }
 
+/* A flood of refusals writes a bounded number of rows per token: past the
+ * limit they are refused all the same, without a row, and the limit
+ * refills with time. */
+static void test_api_roles_refusals_bounded(void **state)
+{
+	struct ta *f = *state;
+	struct ta_roles rt;
+	size_t before;
+	int i;
+
+	ta_role_tokens(f, &rt);
+	assert_int_equal(enroll_limiter_new(3, &f->a.refusals), 0);
+	before = ta_refusals(f);
+	for (i = 0; i < 10; i++) {
+		ta_call_as(f, rt.auth[ROLE_AUDITOR], "DELETE",
+		           "/api/v1/teams/dev", NULL);
+		ta_expect(f, 403, "removing a team needs role admin or owner");
+	}
+	assert_int_equal(ta_refusals(f), before + 3);
+	/* Another token has a limit of its own. */
+	ta_call_as(f, rt.auth[ROLE_HELPDESK], "DELETE", "/api/v1/teams/dev",
+	           NULL);
+	ta_expect(f, 403, NULL);
+	assert_int_equal(ta_refusals(f), before + 4);
+	store_set_now(f->st, TA_NOW + 60);
+	ta_call_as(f, rt.auth[ROLE_AUDITOR], "DELETE", "/api/v1/teams/dev",
+	           NULL);
+	ta_expect(f, 403, NULL);
+	assert_int_equal(ta_refusals(f), before + 5);
+}
+
 /* The role is the token's as the store has it now, read on every request,
  * for a bearer token and a console session alike. */
 static void test_api_roles_follow_token(void **state)
@@ -2374,6 +2407,7 @@ int main(void)
 	    TA_TEST(test_api_roles_matrix),
 	    TA_TEST(test_api_roles_refusal_audited),
 	    TA_TEST(test_api_roles_follow_token),
+	    TA_TEST(test_api_roles_refusals_bounded),
 	    TA_TEST(test_api_status),
 	    TA_TEST(test_api_audit_failure_rolls_back),
 #undef TA_TEST
