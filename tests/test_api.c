@@ -2069,6 +2069,90 @@ static void test_api_roles_table(void **state)
 	assert_int_equal(api_route_get(n, &ri), -ERR_NOENT);
 }
 
+/* The set named in server/API.md's "roles" column. */
+static unsigned ta_doc_set(const char *cell, size_t n)
+{
+	static const struct {
+		const char *name;
+		unsigned set;
+	} sets[] = {
+	    {"read", ROLE_SET_READ},   {"helpdesk", ROLE_SET_HELPDESK},
+	    {"audit", ROLE_SET_AUDIT}, {"admin", ROLE_SET_ADMIN},
+	    {"owner", ROLE_SET_OWNER},
+	};
+	size_t i, len;
+
+	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		len = strlen(sets[i].name);
+		if (n >= len && strncmp(cell, sets[i].name, len) == 0 &&
+		    (n == len || cell[len] == ' '))
+			return sets[i].set;
+	}
+	return 0;
+}
+
+/* server/API.md gives every route of the table, with the roles it takes:
+ * "| `METHOD /api/v1/PATH` | ... | SET |", PATH's {name} being a "*". */
+static void test_api_roles_documented(void **state)
+{
+	struct api_route_info ri;
+	char *doc = tu_read_data("../server/API.md", NULL);
+	char want[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < api_route_count(); i++) {
+		const char *line, *p, *end, *cell;
+		bool found = false;
+		size_t k;
+
+		assert_int_equal(api_route_get(i, &ri), 0);
+		(void)snprintf(want, sizeof(want), "| `%s /api/v1/", ri.method);
+		for (line = doc; !found && (line = strstr(line, want)) != NULL;
+		     line++) {
+			/* The path, "{...}" against "*", up to "`" or "?". */
+			p = line + strlen(want);
+			for (k = 0; ri.pattern[k] != '\0'; k++) {
+				if (ri.pattern[k] == '*' && *p == '{') {
+					p = strchr(p, '}');
+					if (p == NULL)
+						break;
+					p++;
+				} else if (*p == ri.pattern[k]) {
+					p++;
+				} else {
+					break;
+				}
+			}
+			if (ri.pattern[k] != '\0' || (*p != '`' && *p != '?'))
+				continue;
+			found = true;
+			end = strchr(line, '\n');
+			assert_non_null(end);
+			/* The last cell: between the last two '|'. */
+			p = end - 1;
+			while (p > line && *p != '|')
+				p--;
+			end = p;
+			cell = p - 1;
+			while (cell > line && *cell != '|')
+				cell--;
+			cell++;
+			while (*cell == ' ')
+				cell++;
+			if (ta_doc_set(cell, (size_t)(end - cell)) != ri.roles)
+				fail_msg("API.md: %s %s: roles '%.*s' are not "
+				         "the table's 0x%x",
+				         ri.method, ri.pattern,
+				         (int)(end - cell), cell, ri.roles);
+		}
+		if (!found)
+			fail_msg("API.md does not list %s %s", ri.method,
+			         ri.pattern);
+	}
+	free(doc);
+}
+
 /*
  * Every route, called by a token of every role: a role the route does not
  * declare gets 403 naming what the route needs and what the caller has,
@@ -2404,6 +2488,7 @@ int main(void)
 	    TA_TEST(test_api_audit_checkpoint),
 	    TA_TEST(test_api_admin_tokens),
 	    TA_TEST(test_api_roles_table),
+	    TA_TEST(test_api_roles_documented),
 	    TA_TEST(test_api_roles_matrix),
 	    TA_TEST(test_api_roles_refusal_audited),
 	    TA_TEST(test_api_roles_follow_token),
