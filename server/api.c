@@ -68,7 +68,10 @@ struct api_call {
 	struct store_admin_token admin;
 	/* "admin:NAME", or "admin:NAME (console)" in a console session. */
 	char actor[STORE_NAME_MAX + 20];
-	/* Who the caller is in a refusal: "token 'NAME'". */
+	/* What the caller may call, and who it is in a refusal ("token
+	 * 'NAME'"): set by whatever authenticated it (an admin token, and
+	 * through it a console session). */
+	enum role role;
 	char who[STORE_NAME_MAX + 20];
 	const struct api_route *route; /* the route being called */
 	/* The console session, when its cookie authenticated the request. */
@@ -274,8 +277,8 @@ static int api_commit(struct api_call *c, const char *action,
 		details = json_object();
 	}
 	/* The row says with which role the actor made the change. */
-	if (api_set(details, "actor_role",
-	            json_string(role_name(c->admin.role))) != 0 ||
+	if (api_set(details, "actor_role", json_string(role_name(c->role))) !=
+	        0 ||
 	    (text = json_dumps(details, JSON_COMPACT)) == NULL) {
 		r = api_nomem(c);
 		goto out;
@@ -290,6 +293,33 @@ out:
 	json_decref(details);
 	free(text);
 	return r;
+}
+
+/*
+ * Appends one audit row in a transaction of its own, for a refusal: the
+ * call's own changes, if any, are not made. Takes details (NULL: a
+ * builder failed, and no row is written). A row that cannot be written is
+ * given up: the refusal stands all the same.
+ */
+static void api_audit_alone(struct api_call *c, const char *actor,
+                            const char *action, const char *target,
+                            json_t *details)
+{
+	char *text = NULL;
+	struct diag d;
+
+	if (details == NULL ||
+	    (text = json_dumps(details, JSON_COMPACT)) == NULL)
+		goto out;
+	if (store_begin(c->st, &d) != 0)
+		goto out;
+	if (store_audit_append(c->st, actor, action, target, text, NULL, &d) !=
+	        0 ||
+	    store_commit(c->st, &d) != 0)
+		(void)store_rollback(c->st, NULL);
+out:
+	json_decref(details);
+	free(text);
 }
 
 /* ---- Request input ---- */
@@ -579,6 +609,7 @@ static int api_admin_load(struct api_call *c, const char *hash, bool console)
 	n = snprintf(c->who, sizeof(c->who), "token '%s'", c->admin.name);
 	if (n < 0 || (size_t)n >= sizeof(c->who))
 		return api_fail(c, 500, "admin token name too long");
+	c->role = c->admin.role;
 	return 0;
 }
 
@@ -592,9 +623,7 @@ static int api_admin_load(struct api_call *c, const char *hash, bool console)
 static void api_access_refused(struct api_call *c, const struct api_route *rt,
                                const char *needs)
 {
-	char target[64], key[32], *text = NULL;
-	json_t *details = NULL;
-	struct diag d;
+	char target[64], key[32];
 
 	/* Bounded per token: a flood of refusals does not fill the log. */
 	(void)snprintf(key, sizeof(key), "admin-token:%" PRId64, c->admin.id);
@@ -603,21 +632,10 @@ static void api_access_refused(struct api_call *c, const struct api_route *rt,
 		return;
 	(void)snprintf(target, sizeof(target), "%s %s", rt->method,
 	               rt->pattern);
-	details = json_pack("{s:s,s:s,s:s}", "actor_role",
-	                    role_name(c->admin.role), "needs", needs, "path",
-	                    jsonutil_printable(c->req->path));
-	if (details == NULL ||
-	    (text = json_dumps(details, JSON_COMPACT)) == NULL)
-		goto out;
-	if (store_begin(c->st, &d) != 0)
-		goto out;
-	if (store_audit_append(c->st, c->actor, "access.refused", target, text,
-	                       NULL, &d) != 0 ||
-	    store_commit(c->st, &d) != 0)
-		(void)store_rollback(c->st, NULL);
-out:
-	json_decref(details);
-	free(text);
+	api_audit_alone(c, c->actor, "access.refused", target,
+	                json_pack("{s:s,s:s,s:s}", "actor_role",
+	                          role_name(c->role), "needs", needs, "path",
+	                          jsonutil_printable(c->req->path)));
 }
 
 /* May the authenticated caller call rt? A refusal is 403, naming the roles
@@ -626,12 +644,12 @@ static int api_role_check(struct api_call *c, const struct api_route *rt)
 {
 	char needs[64];
 
-	if (role_may(rt->roles, c->admin.role))
+	if (role_may(rt->roles, c->role))
 		return 0;
 	if (role_set_text(rt->roles, needs, sizeof(needs)) != 0)
 		(void)snprintf(needs, sizeof(needs), "?");
 	(void)role_refusal(c->err, sizeof(c->err), rt->what, rt->roles, c->who,
-	                   c->admin.role);
+	                   c->role);
 	c->status = 403;
 	api_access_refused(c, rt, needs);
 	return -ERR_PERM;
@@ -720,24 +738,11 @@ static int api_authenticate(struct api_call *c)
 static void api_login_refused(struct api_call *c)
 {
 	const char *peer = c->req->peer != NULL ? c->req->peer : "";
-	char actor[NET_PEER_MAX + 8], *text = NULL;
-	json_t *details;
-	struct diag d;
+	char actor[NET_PEER_MAX + 8];
 
 	(void)snprintf(actor, sizeof(actor), "peer:%s", peer);
-	details = json_pack("{s:s}", "reason", c->err);
-	if (details == NULL ||
-	    (text = json_dumps(details, JSON_COMPACT)) == NULL)
-		goto out;
-	if (store_begin(c->st, &d) != 0)
-		goto out;
-	if (store_audit_append(c->st, actor, "session.refused", peer, text,
-	                       NULL, &d) != 0 ||
-	    store_commit(c->st, &d) != 0)
-		(void)store_rollback(c->st, NULL);
-out:
-	json_decref(details);
-	free(text);
+	api_audit_alone(c, actor, "session.refused", peer,
+	                json_pack("{s:s}", "reason", c->err));
 }
 
 /* POST /session: an admin token in, a session cookie and its CSRF token
@@ -794,10 +799,10 @@ static int api_session_login(struct api_call *c)
 	if ((r = api_answer(
 	         c, 201,
 	         json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name,
-	                   "role", role_name(c->admin.role), "csrf", se.csrf,
-	                   "created_at", (json_int_t)now,
-	                   "expires_at", (json_int_t)session_expires(&se),
-	                   "idle_timeout", (json_int_t)SESSION_IDLE))) != 0 ||
+	                   "role", role_name(c->role), "csrf", se.csrf,
+	                   "created_at", (json_int_t)now, "expires_at",
+	                   (json_int_t)session_expires(&se), "idle_timeout",
+	                   (json_int_t)SESSION_IDLE))) != 0 ||
 	    (r = api_commit(c, "session.login", c->admin.name, "{s:s}", "peer",
 	                    c->req->peer)) != 0)
 		goto out;
@@ -819,13 +824,13 @@ static int api_session_show(struct api_call *c)
 		return api_fail(c, 404,
 		                "no console session: this request used a "
 		                "bearer token");
-	return api_answer(
-	    c, 200,
-	    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name,
-	              "role", role_name(c->admin.role), "csrf", se->csrf,
-	              "created_at", (json_int_t)se->created,
-	              "expires_at", (json_int_t)session_expires(se),
-	              "idle_timeout", (json_int_t)SESSION_IDLE));
+	return api_answer(c, 200,
+	                  json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin",
+	                            c->admin.name, "role", role_name(c->role),
+	                            "csrf", se->csrf, "created_at",
+	                            (json_int_t)se->created, "expires_at",
+	                            (json_int_t)session_expires(se),
+	                            "idle_timeout", (json_int_t)SESSION_IDLE));
 }
 
 /* DELETE /session: signs out, and tells the browser to drop the cookie. */
@@ -2093,8 +2098,8 @@ static int api_admin_token_create(struct api_call *c)
 
 	memset(tok, 0, sizeof(tok));
 	if (api_str(c, "role") != NULL &&
-	    (r = api_store_result(c, role_parse(api_str(c, "role"), "role",
-	                                        &role, &c->d))) != 0)
+	    (r = api_store_result(
+	         c, role_parse(api_str(c, "role"), "role", &role, &c->d))) != 0)
 		goto out;
 	if (c->a->rng == NULL || token_new(c->a->rng, tok, hash) != 0) {
 		r = api_fail(c, 500, "cannot make a token");
@@ -2102,8 +2107,8 @@ static int api_admin_token_create(struct api_call *c)
 	}
 	if ((r = api_begin(c)) != 0 ||
 	    (r = api_store_result(
-	         c, store_admin_token_add(c->st, api_str(c, "name"), role,
-	                                  hash, &id, &c->d))) != 0 ||
+	         c, store_admin_token_add(c->st, api_str(c, "name"), role, hash,
+	                                  &id, &c->d))) != 0 ||
 	    (r = api_store_result(c, store_admin_token_get_by_hash(
 	                                 c->st, hash, &t, &c->d))) != 0)
 		goto out;
@@ -2294,14 +2299,12 @@ static const char *const api_query_calls[] = {
  * for a refusal's message, handler, body fields and query parameters.
  * The sets are those of server/API.md, "Roles".
  */
-#define API_ROUTE(method, pattern, roles, what, handler, fields, query)       \
-	{method,                                                               \
-	 pattern,                                                              \
-	 (roles) + 0 * sizeof(char[(roles) != 0 ? 1 : -1]),                    \
-	 what,                                                                 \
-	 handler,                                                              \
-	 fields,                                                               \
-	 query}
+#define API_ROUTE(method, pattern, roles, what, handler, fields, query)        \
+	{                                                                      \
+		method, pattern,                                               \
+		    (roles) + 0 * sizeof(char[(roles) != 0 ? 1 : -1]), what,   \
+		    handler, fields, query                                     \
+	}
 
 /* Reading: every console role; helpdesk's work; the catalogue and audit's
  * reading; the catalogue's changes; the admin tokens. */
@@ -2312,42 +2315,40 @@ static const char *const api_query_calls[] = {
 #define API_R_OWNER    ROLE_SET_OWNER
 
 static const struct api_route api_routes[] = {
-    API_ROUTE("GET", "users", API_R_READ, "listing users", api_users_list,
-              NULL, NULL),
+    API_ROUTE("GET", "users", API_R_READ, "listing users", api_users_list, NULL,
+              NULL),
     API_ROUTE("POST", "users", API_R_HELPDESK, "adding a user", api_user_add,
               api_fields_user, NULL),
     API_ROUTE("GET", "users/*", API_R_READ, "showing a user", api_user_show,
               NULL, NULL),
     API_ROUTE("DELETE", "users/*", API_R_HELPDESK, "removing a user",
               api_user_remove, NULL, NULL),
-    API_ROUTE("POST", "users/*/offboard", API_R_HELPDESK,
-              "offboarding a user", api_user_offboard, api_fields_reason,
+    API_ROUTE("POST", "users/*/offboard", API_R_HELPDESK, "offboarding a user",
+              api_user_offboard, api_fields_reason, NULL),
+    API_ROUTE("GET", "teams", API_R_READ, "listing teams", api_teams_list, NULL,
               NULL),
-    API_ROUTE("GET", "teams", API_R_READ, "listing teams", api_teams_list,
-              NULL, NULL),
     API_ROUTE("POST", "teams", API_R_ADMIN, "adding a team", api_team_add,
               api_fields_name, NULL),
     API_ROUTE("GET", "teams/*", API_R_READ, "showing a team", api_team_show,
               NULL, NULL),
     API_ROUTE("DELETE", "teams/*", API_R_ADMIN, "removing a team",
               api_team_remove, NULL, NULL),
-    API_ROUTE("POST", "teams/*/members", API_R_ADMIN,
-              "adding a team member", api_member_add, api_fields_member,
-              NULL),
+    API_ROUTE("POST", "teams/*/members", API_R_ADMIN, "adding a team member",
+              api_member_add, api_fields_member, NULL),
     API_ROUTE("DELETE", "teams/*/members/*", API_R_ADMIN,
               "removing a team member", api_member_remove, NULL, NULL),
     API_ROUTE("GET", "servers", API_R_AUDIT, "listing servers",
               api_servers_list, NULL, NULL),
-    API_ROUTE("POST", "servers", API_R_ADMIN, "adding a server",
-              api_server_add, api_fields_server_add, NULL),
+    API_ROUTE("POST", "servers", API_R_ADMIN, "adding a server", api_server_add,
+              api_fields_server_add, NULL),
     API_ROUTE("GET", "servers/*", API_R_AUDIT, "showing a server",
               api_server_show, NULL, NULL),
     API_ROUTE("PUT", "servers/*", API_R_ADMIN, "changing a server",
               api_server_set, api_fields_server_set, NULL),
     API_ROUTE("DELETE", "servers/*", API_R_ADMIN, "removing a server",
               api_server_remove, NULL, NULL),
-    API_ROUTE("GET", "grants", API_R_AUDIT, "listing grants",
-              api_grants_list, NULL, api_query_server),
+    API_ROUTE("GET", "grants", API_R_AUDIT, "listing grants", api_grants_list,
+              NULL, api_query_server),
     API_ROUTE("POST", "grants", API_R_ADMIN, "adding a grant", api_grant_add,
               api_fields_grant, NULL),
     API_ROUTE("DELETE", "grants/*", API_R_ADMIN, "removing a grant",
@@ -2360,29 +2361,27 @@ static const struct api_route api_routes[] = {
               api_secret_remove, NULL, api_query_scope),
     API_ROUTE("GET", "tokens", API_R_READ, "listing enrollment tokens",
               api_tokens_list, NULL, NULL),
-    API_ROUTE("POST", "tokens", API_R_HELPDESK,
-              "creating an enrollment token", api_token_create,
-              api_fields_token, NULL),
+    API_ROUTE("POST", "tokens", API_R_HELPDESK, "creating an enrollment token",
+              api_token_create, api_fields_token, NULL),
     API_ROUTE("DELETE", "tokens/*", API_R_HELPDESK,
               "revoking an enrollment token", api_token_revoke, NULL, NULL),
-    API_ROUTE("GET", "devices", API_R_READ, "listing devices",
-              api_devices_list, NULL, api_query_user),
+    API_ROUTE("GET", "devices", API_R_READ, "listing devices", api_devices_list,
+              NULL, api_query_user),
     API_ROUTE("GET", "devices/*", API_R_READ, "showing a device",
               api_device_answer, NULL, NULL),
     API_ROUTE("POST", "devices/*/revoke", API_R_HELPDESK, "revoking a device",
               api_device_revoke, api_fields_reason, NULL),
     API_ROUTE("GET", "audit", API_R_AUDIT, "reading the audit log",
               api_audit_list, NULL, api_query_audit),
-    API_ROUTE("GET", "calls", API_R_AUDIT, "reading the calls",
-              api_calls_list, NULL, api_query_calls),
+    API_ROUTE("GET", "calls", API_R_AUDIT, "reading the calls", api_calls_list,
+              NULL, api_query_calls),
     API_ROUTE("GET", "audit/verify", API_R_AUDIT, "verifying the audit log",
               api_audit_verify, NULL, NULL),
     API_ROUTE("POST", "audit/verify", API_R_AUDIT,
               "verifying the audit log against a checkpoint",
               api_audit_verify_checkpoint, api_fields_checkpoint, NULL),
     API_ROUTE("GET", "audit/checkpoint", API_R_AUDIT,
-              "signing an audit checkpoint", api_audit_checkpoint, NULL,
-              NULL),
+              "signing an audit checkpoint", api_audit_checkpoint, NULL, NULL),
     API_ROUTE("GET", "admin-tokens", API_R_AUDIT, "listing admin tokens",
               api_admin_tokens_list, NULL, NULL),
     API_ROUTE("POST", "admin-tokens", API_R_OWNER, "creating an admin token",
@@ -2590,6 +2589,8 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	int r;
 
 	memset(&c, 0, sizeof(c));
+	/* No role until a credential gives one: role_may() refuses this. */
+	c.role = ROLE_COUNT_;
 	c.a = a;
 	c.req = req;
 	c.st = a->st;

@@ -87,8 +87,8 @@ struct api_ctx {
  * JSON body and status (errors: {"error": "message"} with 400, 401, 403,
  * 404, 405, 409, 413, 429 or 500). A route the caller's role may not call
  * (role.h; the table in api.c) is a 403 naming the roles it needs and the
- * one the caller has, audited as "access.refused". POST API_PREFIX "session" signs a
- * console in without either. Never returns a secret value.
+ * one the caller has, audited as "access.refused". POST API_PREFIX "session"
+ * signs a console in without either. Never returns a secret value.
  */
 void api_handle(const struct api_ctx *a, const struct net_request *req,
                 struct net_response *resp);

@@ -24,17 +24,17 @@ const char *role_name(enum role r)
 	return role_names[r];
 }
 
-int role_parse(const char *s, const char *what, enum role *out,
-               struct diag *d)
+int role_parse(const char *s, const char *what, enum role *out, struct diag *d)
 {
 	char shown[33];
 	size_t i, n;
 
 	if (s == NULL || *s == '\0')
-		return diag_set(d, ERR_INVALID, 0, 0,
-		                "%s is empty; roles are owner, admin, helpdesk, "
-		                "auditor and scim",
-		                what);
+		return diag_set(
+		    d, ERR_INVALID, 0, 0,
+		    "%s is empty; roles are owner, admin, helpdesk, "
+		    "auditor and scim",
+		    what);
 	for (i = 0; i < ROLE_COUNT_; i++)
 		if (strcmp(s, role_names[i]) == 0) {
 			*out = (enum role)i;
@@ -43,10 +43,10 @@ int role_parse(const char *s, const char *what, enum role *out,
 	/* The name is quoted cut short and without control bytes: it may come
 	 * from a request body or a database row. */
 	for (n = 0; s[n] != '\0' && n < sizeof(shown) - 1; n++)
-		shown[n] = (unsigned char)s[n] < 0x20 ||
-		                   (unsigned char)s[n] >= 0x7f
-		               ? '?'
-		               : s[n];
+		shown[n] =
+		    (unsigned char)s[n] < 0x20 || (unsigned char)s[n] >= 0x7f
+		        ? '?'
+		        : s[n];
 	shown[n] = '\0';
 	return diag_set(d, ERR_INVALID, 0, 0,
 	                "%s: unknown role '%s%s'; roles are owner, admin, "

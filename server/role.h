@@ -28,12 +28,12 @@ enum role {
 };
 
 /* A set of roles: one bit per role. */
-#define ROLE_BIT(r) (1u << (unsigned)(r))
+#define ROLE_BIT(r)       (1u << (unsigned)(r))
 #define ROLE_SET_OWNER    ROLE_BIT(ROLE_OWNER)
 #define ROLE_SET_ADMIN    (ROLE_SET_OWNER | ROLE_BIT(ROLE_ADMIN))
 #define ROLE_SET_HELPDESK (ROLE_SET_ADMIN | ROLE_BIT(ROLE_HELPDESK))
 /* Every role that may sign in to the console and read. */
-#define ROLE_SET_READ (ROLE_SET_HELPDESK | ROLE_BIT(ROLE_AUDITOR))
+#define ROLE_SET_READ  (ROLE_SET_HELPDESK | ROLE_BIT(ROLE_AUDITOR))
 #define ROLE_SET_AUDIT (ROLE_SET_ADMIN | ROLE_BIT(ROLE_AUDITOR))
 #define ROLE_SET_ALL   ((1u << ROLE_COUNT_) - 1u)
 
@@ -49,8 +49,7 @@ const char *role_name(enum role r);
 /* Parses a role name (exact, lower case). Returns 0 with *out, or
  * -ERR_INVALID naming the input and the roles there are. what names the
  * input in the message ("role", "admin token 'ci': role"). */
-int role_parse(const char *s, const char *what, enum role *out,
-               struct diag *d);
+int role_parse(const char *s, const char *what, enum role *out, struct diag *d);
 
 /* May a caller of role r call something open to the set? */
 bool role_may(unsigned set, enum role r);

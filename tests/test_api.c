@@ -116,8 +116,9 @@ static int ta_setup(void **state)
 	for (i = 0; i < sizeof(f->master); i++)
 		f->master[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(token_hash(TA_TOKEN, hash), 0);
-	assert_int_equal(
-	    store_admin_token_add(f->st, "test", ROLE_OWNER, hash, &f->admin_id, &d), 0);
+	assert_int_equal(store_admin_token_add(f->st, "test", ROLE_OWNER, hash,
+	                                       &f->admin_id, &d),
+	                 0);
 	f->a.st = f->st;
 	f->a.rng = f->rng;
 	f->a.master = f->master;
@@ -1944,19 +1945,19 @@ static void test_api_admin_tokens(void **state)
 	ta_call(f, "POST", "/api/v1/admin-tokens",
 	        "{\"name\":\"x\",\"role\":7}");
 	ta_expect(f, 400, "role");
-	assert_int_equal(ta_call(f, "POST", "/api/v1/admin-tokens",
-	                         "{\"name\":\"plain\"}"),
-	                 201);
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/admin-tokens", "{\"name\":\"plain\"}"),
+	    201);
 	assert_string_equal(ta_str(f->ans, "role"), "admin");
 	{
 		struct store_audit_list l;
 
 		ta_audit(f, &l);
 		assert_string_equal(l.v[l.n - 1].action, "admin-token.create");
-		assert_non_null(strstr(l.v[l.n - 1].details,
-		                       "\"role\":\"admin\""));
-		assert_non_null(strstr(l.v[l.n - 1].details,
-		                       "\"actor_role\":\"owner\""));
+		assert_non_null(
+		    strstr(l.v[l.n - 1].details, "\"role\":\"admin\""));
+		assert_non_null(
+		    strstr(l.v[l.n - 1].details, "\"actor_role\":\"owner\""));
 		store_audit_list_free(&l);
 	}
 
@@ -2225,9 +2226,10 @@ static void test_api_roles_matrix(void **state)
 
 		if (r == ROLE_SCIM) {
 			ta_login(f, rt.tok[r], NULL, &con);
-			ta_expect(f, 403, "signing in to the console needs role "
-			                  "auditor, helpdesk, admin or owner; "
-			                  "token 'scim' has role scim");
+			ta_expect(f, 403,
+			          "signing in to the console needs role "
+			          "auditor, helpdesk, admin or owner; "
+			          "token 'scim' has role scim");
 			assert_string_equal(f->set_cookie, "");
 			continue;
 		}
@@ -2257,8 +2259,9 @@ static void test_api_roles_refusal_audited(void **state)
 	rows = ta_audit_count(f);
 	ta_call_as(f, rt.auth[ROLE_AUDITOR], "POST", "/api/v1/users",
 	           "{\"name\":\"mallory\"}");
-	ta_expect(f, 403, "adding a user needs role helpdesk, admin or owner; "
-	                  "token 'auditor' has role auditor");
+	ta_expect(f, 403,
+	          "adding a user needs role helpdesk, admin or owner; "
+	          "token 'auditor' has role auditor");
 	ta_audit(f, &l);
 	assert_int_equal(l.n, rows + 1);
 	assert_string_equal(l.v[l.n - 1].actor, "admin:auditor");
@@ -2281,8 +2284,9 @@ static void test_api_roles_refusal_audited(void **state)
 	assert_int_equal(ta_login(f, rt.tok[ROLE_HELPDESK], NULL, &con), 201);
 	ta_console_call(f, &con, "POST", "/api/v1/servers",
 	                "{\"name\":\"github\",\"entry\":{}}");
-	ta_expect(f, 403, "adding a server needs role admin or owner; token "
-	                  "'helpdesk' has role helpdesk");
+	ta_expect(f, 403,
+	          "adding a server needs role admin or owner; token "
+	          "'helpdesk' has role helpdesk");
 	ta_audit_actor(f, "admin:helpdesk (console)", "access.refused");
 	assert_int_equal(ta_console_call(f, &con, "POST", "/api/v1/users",
 	                                 "{\"name\":\"dana\"}"),
@@ -2358,8 +2362,9 @@ static void test_api_roles_follow_token(void **state)
 	           "{\"name\":\"more\",\"role\":\"owner\"}");
 	ta_expect(f, 403, "creating an admin token needs role owner");
 	ta_call_as(f, rt.auth[ROLE_HELPDESK], "GET", "/api/v1/audit", NULL);
-	ta_expect(f, 403, "reading the audit log needs role auditor, admin or "
-	                  "owner");
+	ta_expect(f, 403,
+	          "reading the audit log needs role auditor, admin or "
+	          "owner");
 	/* The scim token may call nothing here, whatever the path. */
 	ta_call_as(f, rt.auth[ROLE_SCIM], "GET", "/api/v1/status", NULL);
 	ta_expect(f, 403, "token 'scim' has role scim");

@@ -845,7 +845,8 @@ static void tc_route(const struct net_request *req, json_t *body,
 		    resp, 409,
 		    "{\"ok\": false, \"error\": \"row 17: hash mismatch\", "
 		    "\"first_bad_id\": 17}");
-	else if (strcmp(m, "GET") == 0 && strcmp(p, "/api/v1/admin-tokens") == 0)
+	else if (strcmp(m, "GET") == 0 &&
+	         strcmp(p, "/api/v1/admin-tokens") == 0)
 		tc_answer(resp, 200,
 		          "[{\"id\": 1, \"name\": \"initial\", \"role\": "
 		          "\"owner\", \"created_at\": 1717200000, \"revoked\": "
@@ -1036,12 +1037,11 @@ static void test_ctl_live_list_table(void **state)
 	/* Admin tokens with their roles. */
 	assert_int_equal(tc_main(&f->io, "admin-token list", NULL, &o),
 	                 CTL_EXIT_OK);
-	assert_string_equal(o.out,
-	                    "ID  NAME     ROLE      REVOKED  CREATED\n"
-	                    "1   initial  owner     no       "
-	                    "2024-06-01T00:00:00Z\n"
-	                    "2   desk     helpdesk  yes      "
-	                    "2024-06-01T00:00:00Z\n");
+	assert_string_equal(o.out, "ID  NAME     ROLE      REVOKED  CREATED\n"
+	                           "1   initial  owner     no       "
+	                           "2024-06-01T00:00:00Z\n"
+	                           "2   desk     helpdesk  yes      "
+	                           "2024-06-01T00:00:00Z\n");
 	tc_out_free(&o);
 
 	/* An empty list is a header alone. */

@@ -1311,15 +1311,17 @@ static void test_store_admin_tokens(void **state)
 	ts_hash("a2", h2);
 	tu_ok(store_admin_token_add(f->st, "initial", ROLE_OWNER, h1, &id, &d),
 	      &d);
-	ts_expect(store_admin_token_add(f->st, "again", ROLE_ADMIN, h1, NULL, &d),
-	          -ERR_EXISTS, &d, "admin token with this hash exists");
+	ts_expect(
+	    store_admin_token_add(f->st, "again", ROLE_ADMIN, h1, NULL, &d),
+	    -ERR_EXISTS, &d, "admin token with this hash exists");
 	ts_expect(store_admin_token_add(f->st, "", ROLE_ADMIN, h2, NULL, &d),
 	          -ERR_INVALID, &d, "admin token name is empty");
-	ts_expect(store_admin_token_add(f->st, "odd", (enum role)ROLE_COUNT_, h2,
-	                                NULL, &d),
+	ts_expect(store_admin_token_add(f->st, "odd", (enum role)ROLE_COUNT_,
+	                                h2, NULL, &d),
 	          -ERR_INVALID, &d, "is not a role");
-	tu_ok(store_admin_token_add(f->st, "ci bot", ROLE_AUDITOR, h2, NULL, &d),
-	      &d);
+	tu_ok(
+	    store_admin_token_add(f->st, "ci bot", ROLE_AUDITOR, h2, NULL, &d),
+	    &d);
 	tu_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
 	assert_int_equal(t.id, id);
 	assert_string_equal(t.name, "initial");
@@ -1395,9 +1397,9 @@ static void test_store_admin_token_roles_migration(void **state)
 
 	ts_hash("old1", h1);
 	ts_hash("new1", h2);
-	tu_ok(store_admin_token_add(f->st, "initial", ROLE_AUDITOR, h1, NULL,
-	                            &d),
-	      &d);
+	tu_ok(
+	    store_admin_token_add(f->st, "initial", ROLE_AUDITOR, h1, NULL, &d),
+	    &d);
 	store_close(f->st);
 	f->st = NULL;
 	/* Back to schema 5: the table as it was, with a token written the way
@@ -2608,7 +2610,8 @@ static void ts_fill_for_copy(struct store *st, int64_t *bob_id)
 	                         &d),
 	      &d);
 	ts_hash("admin", hash);
-	tu_ok(store_admin_token_add(st, "initial", ROLE_OWNER, hash, NULL, &d), &d);
+	tu_ok(store_admin_token_add(st, "initial", ROLE_OWNER, hash, NULL, &d),
+	      &d);
 	ts_device(st, "dev-01", ann, "0a");
 	tu_ok(store_device_touch(st, "dev-01", TS_NOW + 5, 2, "{\"ok\": true}",
 	                         &d),
@@ -2827,8 +2830,8 @@ int main(int argc, char **argv)
 	    TS(test_store_newer_schema_refused),
 	    TS(test_store_foreign_database_refused),
 	    TS(test_store_migrations_idempotent),
-    TS(test_store_admin_token_roles),
-    TS(test_store_admin_token_roles_migration),
+	    TS(test_store_admin_token_roles),
+	    TS(test_store_admin_token_roles_migration),
 	    TS(test_store_transaction_rules),
 	    TS(test_store_second_handle_sees_commits),
 	    TS(test_store_users_crud),

@@ -356,8 +356,10 @@ static const struct ctl_col ctl_call_cols[] = {
 };
 
 static const struct ctl_col ctl_admin_token_cols[] = {
-    {"ID", "id", 0},           {"NAME", "name", 0},
-    {"ROLE", "role", 0},       {"REVOKED", "revoked", 0},
+    {"ID", "id", 0},
+    {"NAME", "name", 0},
+    {"ROLE", "role", 0},
+    {"REVOKED", "revoked", 0},
     {"CREATED", "created_at", CTL_COL_TIME},
     {NULL, NULL, 0},
 };

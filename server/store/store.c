@@ -1603,7 +1603,8 @@ int store_admin_token_add(struct store *st, const char *name, enum role role,
 
 	if ((unsigned)role >= ROLE_COUNT_)
 		return diag_set(d, ERR_INVALID, 0, 0,
-		                "admin token role %u is not a role", (unsigned)role);
+		                "admin token role %u is not a role",
+		                (unsigned)role);
 	if ((r = store_check_text("admin token name", name, STORE_NAME_MAX,
 	                          false, d)) != 0 ||
 	    (r = store_check_hex("token hash", token_hash, STORE_HASH_HEX,

@@ -2978,9 +2978,8 @@ static int store_pg_replica_remove(void *h, const char *address, struct diag *d)
 
 /* ---- Admin tokens ---- */
 
-static int store_pg_admin_token_add(void *h, const char *name,
-                                    const char *role, const char *token_hash,
-                                    int64_t now,
+static int store_pg_admin_token_add(void *h, const char *name, const char *role,
+                                    const char *token_hash, int64_t now,
                                     int64_t *id, struct diag *d)
 {
 	struct store_pg_args a = {0};
