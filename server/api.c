@@ -15,7 +15,9 @@
 
 #include "catalogue.h"
 #include "checkpoint.h"
+#include "enroll.h"
 #include "jsonutil.h"
+#include "role.h"
 #include "session.h"
 #include "token.h"
 
@@ -66,6 +68,12 @@ struct api_call {
 	struct store_admin_token admin;
 	/* "admin:NAME", or "admin:NAME (console)" in a console session. */
 	char actor[STORE_NAME_MAX + 20];
+	/* What the caller may call, and who it is in a refusal ("token
+	 * 'NAME'"): set by whatever authenticated it (an admin token, and
+	 * through it a console session). */
+	enum role role;
+	char who[STORE_NAME_MAX + 20];
+	const struct api_route *route; /* the route being called */
 	/* The console session, when its cookie authenticated the request. */
 	struct session *session;
 	char cookie[SESSION_COOKIE_MAX]; /* a Set-Cookie value to send, or "" */
@@ -80,9 +88,14 @@ struct api_call {
 	struct diag d;
 };
 
+/* One route. Every route says which roles may call it (role.h): routes
+ * are written with API_ROUTE(), which refuses to compile without a role,
+ * and a route whose set is empty is refused to everyone all the same. */
 struct api_route {
 	const char *method;
 	const char *pattern; /* segments after API_PREFIX; "*" captures one */
+	unsigned roles;      /* ROLE_BIT()s of the roles that may call it */
+	const char *what;    /* for a refusal: "adding a server" */
 	int (*handler)(struct api_call *c);
 	const struct api_field *fields; /* what the body may hold; NULL: no
 	                                   body */
@@ -260,11 +273,15 @@ static int api_commit(struct api_call *c, const char *action,
 		va_start(ap, details_fmt);
 		details = json_vpack_ex(NULL, 0, details_fmt, ap);
 		va_end(ap);
-		if (details == NULL ||
-		    (text = json_dumps(details, JSON_COMPACT)) == NULL) {
-			r = api_nomem(c);
-			goto out;
-		}
+	} else {
+		details = json_object();
+	}
+	/* The row says with which role the actor made the change. */
+	if (api_set(details, "actor_role", json_string(role_name(c->role))) !=
+	        0 ||
+	    (text = json_dumps(details, JSON_COMPACT)) == NULL) {
+		r = api_nomem(c);
+		goto out;
 	}
 	if ((r = api_store_result(c, store_audit_append(c->st, c->actor, action,
 	                                                target, text, NULL,
@@ -276,6 +293,33 @@ out:
 	json_decref(details);
 	free(text);
 	return r;
+}
+
+/*
+ * Appends one audit row in a transaction of its own, for a refusal: the
+ * call's own changes, if any, are not made. Takes details (NULL: a
+ * builder failed, and no row is written). A row that cannot be written is
+ * given up: the refusal stands all the same.
+ */
+static void api_audit_alone(struct api_call *c, const char *actor,
+                            const char *action, const char *target,
+                            json_t *details)
+{
+	char *text = NULL;
+	struct diag d;
+
+	if (details == NULL ||
+	    (text = json_dumps(details, JSON_COMPACT)) == NULL)
+		goto out;
+	if (store_begin(c->st, &d) != 0)
+		goto out;
+	if (store_audit_append(c->st, actor, action, target, text, NULL, &d) !=
+	        0 ||
+	    store_commit(c->st, &d) != 0)
+		(void)store_rollback(c->st, NULL);
+out:
+	json_decref(details);
+	free(text);
 }
 
 /* ---- Request input ---- */
@@ -562,7 +606,53 @@ static int api_admin_load(struct api_call *c, const char *hash, bool console)
 	             c->admin.name);
 	if (n < 0 || (size_t)n >= sizeof(c->actor))
 		return api_fail(c, 500, "admin token name too long");
+	n = snprintf(c->who, sizeof(c->who), "token '%s'", c->admin.name);
+	if (n < 0 || (size_t)n >= sizeof(c->who))
+		return api_fail(c, 500, "admin token name too long");
+	c->role = c->admin.role;
 	return 0;
+}
+
+/*
+ * Audits a call refused for its role in its own transaction
+ * ("access.refused", the caller as actor, the route as target, the role
+ * it has and the roles it needs in the details), at most API_REFUSAL_RATE
+ * a minute per token when the context bounds it. A refusal whose row
+ * cannot be written stands all the same.
+ */
+static void api_access_refused(struct api_call *c, const struct api_route *rt,
+                               const char *needs)
+{
+	char target[64], key[32];
+
+	/* Bounded per token: a flood of refusals does not fill the log. */
+	(void)snprintf(key, sizeof(key), "admin-token:%" PRId64, c->admin.id);
+	if (c->a->refusals != NULL &&
+	    !enroll_limiter_allow(c->a->refusals, key, store_now(c->st)))
+		return;
+	(void)snprintf(target, sizeof(target), "%s %s", rt->method,
+	               rt->pattern);
+	api_audit_alone(c, c->actor, "access.refused", target,
+	                json_pack("{s:s,s:s,s:s}", "actor_role",
+	                          role_name(c->role), "needs", needs, "path",
+	                          jsonutil_printable(c->req->path)));
+}
+
+/* May the authenticated caller call rt? A refusal is 403, naming the roles
+ * that may and the one the caller has, and is audited. */
+static int api_role_check(struct api_call *c, const struct api_route *rt)
+{
+	char needs[64];
+
+	if (role_may(rt->roles, c->role))
+		return 0;
+	if (role_set_text(rt->roles, needs, sizeof(needs)) != 0)
+		(void)snprintf(needs, sizeof(needs), "?");
+	(void)role_refusal(c->err, sizeof(c->err), rt->what, rt->roles, c->who,
+	                   c->role);
+	c->status = 403;
+	api_access_refused(c, rt, needs);
+	return -ERR_PERM;
 }
 
 /* Authorization: Bearer TOKEN, an admin token that is not revoked. */
@@ -648,24 +738,11 @@ static int api_authenticate(struct api_call *c)
 static void api_login_refused(struct api_call *c)
 {
 	const char *peer = c->req->peer != NULL ? c->req->peer : "";
-	char actor[NET_PEER_MAX + 8], *text = NULL;
-	json_t *details;
-	struct diag d;
+	char actor[NET_PEER_MAX + 8];
 
 	(void)snprintf(actor, sizeof(actor), "peer:%s", peer);
-	details = json_pack("{s:s}", "reason", c->err);
-	if (details == NULL ||
-	    (text = json_dumps(details, JSON_COMPACT)) == NULL)
-		goto out;
-	if (store_begin(c->st, &d) != 0)
-		goto out;
-	if (store_audit_append(c->st, actor, "session.refused", peer, text,
-	                       NULL, &d) != 0 ||
-	    store_commit(c->st, &d) != 0)
-		(void)store_rollback(c->st, NULL);
-out:
-	json_decref(details);
-	free(text);
+	api_audit_alone(c, actor, "session.refused", peer,
+	                json_pack("{s:s}", "reason", c->err));
 }
 
 /* POST /session: an admin token in, a session cookie and its CSRF token
@@ -704,6 +781,9 @@ static int api_session_login(struct api_call *c)
 			api_login_refused(c);
 		goto out;
 	}
+	/* A token whose role may not use the console (scim) opens none. */
+	if ((r = api_role_check(c, c->route)) != 0)
+		goto out;
 	if (session_new(c->a->rng, hash, now, &se, c->cookie,
 	                sizeof(c->cookie)) != 0) {
 		r = api_fail(c, 500, "cannot make a session");
@@ -718,10 +798,11 @@ static int api_session_login(struct api_call *c)
 	}
 	if ((r = api_answer(
 	         c, 201,
-	         json_pack("{s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name,
-	                   "csrf", se.csrf, "created_at", (json_int_t)now,
-	                   "expires_at", (json_int_t)session_expires(&se),
-	                   "idle_timeout", (json_int_t)SESSION_IDLE))) != 0 ||
+	         json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name,
+	                   "role", role_name(c->role), "csrf", se.csrf,
+	                   "created_at", (json_int_t)now, "expires_at",
+	                   (json_int_t)session_expires(&se), "idle_timeout",
+	                   (json_int_t)SESSION_IDLE))) != 0 ||
 	    (r = api_commit(c, "session.login", c->admin.name, "{s:s}", "peer",
 	                    c->req->peer)) != 0)
 		goto out;
@@ -743,12 +824,13 @@ static int api_session_show(struct api_call *c)
 		return api_fail(c, 404,
 		                "no console session: this request used a "
 		                "bearer token");
-	return api_answer(
-	    c, 200,
-	    json_pack("{s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name, "csrf",
-	              se->csrf, "created_at", (json_int_t)se->created,
-	              "expires_at", (json_int_t)session_expires(se),
-	              "idle_timeout", (json_int_t)SESSION_IDLE));
+	return api_answer(c, 200,
+	                  json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin",
+	                            c->admin.name, "role", role_name(c->role),
+	                            "csrf", se->csrf, "created_at",
+	                            (json_int_t)se->created, "expires_at",
+	                            (json_int_t)session_expires(se),
+	                            "idle_timeout", (json_int_t)SESSION_IDLE));
 }
 
 /* DELETE /session: signs out, and tells the browser to drop the cookie. */
@@ -1986,9 +2068,10 @@ static json_t *api_admin_token_json(struct api_call *c, const void *p)
 	const struct store_admin_token *t = p;
 
 	(void)c;
-	return json_pack("{s:I,s:s,s:I,s:b}", "id", (json_int_t)t->id, "name",
-	                 t->name, "created_at", (json_int_t)t->created_at,
-	                 "revoked", (int)t->revoked);
+	return json_pack("{s:I,s:s,s:s,s:I,s:b}", "id", (json_int_t)t->id,
+	                 "name", t->name, "role", role_name(t->role),
+	                 "created_at", (json_int_t)t->created_at, "revoked",
+	                 (int)t->revoked);
 }
 
 static int api_admin_tokens_list(struct api_call *c)
@@ -2008,19 +2091,24 @@ static int api_admin_token_create(struct api_call *c)
 {
 	char tok[TOKEN_LEN + 1], hash[CRYPTO_HEX_LEN + 1];
 	struct store_admin_token t = {0};
+	enum role role = ROLE_DEFAULT;
 	int64_t id = 0;
 	json_t *o = NULL;
 	int r;
 
 	memset(tok, 0, sizeof(tok));
+	if (api_str(c, "role") != NULL &&
+	    (r = api_store_result(
+	         c, role_parse(api_str(c, "role"), "role", &role, &c->d))) != 0)
+		goto out;
 	if (c->a->rng == NULL || token_new(c->a->rng, tok, hash) != 0) {
 		r = api_fail(c, 500, "cannot make a token");
 		goto out;
 	}
 	if ((r = api_begin(c)) != 0 ||
 	    (r = api_store_result(
-	         c, store_admin_token_add(c->st, api_str(c, "name"), hash, &id,
-	                                  &c->d))) != 0 ||
+	         c, store_admin_token_add(c->st, api_str(c, "name"), role, hash,
+	                                  &id, &c->d))) != 0 ||
 	    (r = api_store_result(c, store_admin_token_get_by_hash(
 	                                 c->st, hash, &t, &c->d))) != 0)
 		goto out;
@@ -2032,8 +2120,8 @@ static int api_admin_token_create(struct api_call *c)
 	r = api_answer(c, 201, o);
 	o = NULL;
 	if (r == 0)
-		r = api_commit(c, "admin-token.create", t.name, "{s:I}", "id",
-		               (json_int_t)id);
+		r = api_commit(c, "admin-token.create", t.name, "{s:I,s:s}",
+		               "id", (json_int_t)id, "role", role_name(t.role));
 out:
 	crypto_wipe(tok, sizeof(tok));
 	json_decref(o);
@@ -2186,6 +2274,12 @@ static const struct api_field api_fields_token[] = {
     {NULL, API_STRING, false, 0, 0},
 };
 
+static const struct api_field api_fields_admin_token[] = {
+    {"name", API_STRING, true, 0, 0},
+    {"role", API_STRING, false, 0, 0},
+    {NULL, API_STRING, false, 0, 0},
+};
+
 static const struct api_field api_fields_checkpoint[] = {
     {"checkpoint", API_OBJECT, true, 0, 0},
     {NULL, API_STRING, false, 0, 0},
@@ -2199,50 +2293,130 @@ static const char *const api_query_calls[] = {
     "user",  "device", "server", "tool",  "outcome",
     "since", "until",  "before", "limit", NULL};
 
+/*
+ * A route: method, pattern, the roles that may call it (a set that is not
+ * empty, or this does not compile: a negative array size), what it does
+ * for a refusal's message, handler, body fields and query parameters.
+ * The sets are those of server/API.md, "Roles".
+ */
+#define API_ROUTE(method, pattern, roles, what, handler, fields, query)        \
+	{                                                                      \
+		method, pattern,                                               \
+		    (roles) + 0 * sizeof(char[(roles) != 0 ? 1 : -1]), what,   \
+		    handler, fields, query                                     \
+	}
+
+/* Reading: every console role; helpdesk's work; the catalogue and audit's
+ * reading; the catalogue's changes; the admin tokens. */
+#define API_R_READ     ROLE_SET_READ
+#define API_R_HELPDESK ROLE_SET_HELPDESK
+#define API_R_AUDIT    ROLE_SET_AUDIT
+#define API_R_ADMIN    ROLE_SET_ADMIN
+#define API_R_OWNER    ROLE_SET_OWNER
+
 static const struct api_route api_routes[] = {
-    {"GET", "users", api_users_list, NULL, NULL},
-    {"POST", "users", api_user_add, api_fields_user, NULL},
-    {"GET", "users/*", api_user_show, NULL, NULL},
-    {"DELETE", "users/*", api_user_remove, NULL, NULL},
-    {"POST", "users/*/offboard", api_user_offboard, api_fields_reason, NULL},
-    {"GET", "teams", api_teams_list, NULL, NULL},
-    {"POST", "teams", api_team_add, api_fields_name, NULL},
-    {"GET", "teams/*", api_team_show, NULL, NULL},
-    {"DELETE", "teams/*", api_team_remove, NULL, NULL},
-    {"POST", "teams/*/members", api_member_add, api_fields_member, NULL},
-    {"DELETE", "teams/*/members/*", api_member_remove, NULL, NULL},
-    {"GET", "servers", api_servers_list, NULL, NULL},
-    {"POST", "servers", api_server_add, api_fields_server_add, NULL},
-    {"GET", "servers/*", api_server_show, NULL, NULL},
-    {"PUT", "servers/*", api_server_set, api_fields_server_set, NULL},
-    {"DELETE", "servers/*", api_server_remove, NULL, NULL},
-    {"GET", "grants", api_grants_list, NULL, api_query_server},
-    {"POST", "grants", api_grant_add, api_fields_grant, NULL},
-    {"DELETE", "grants/*", api_grant_remove, NULL, NULL},
-    {"GET", "secrets", api_secrets_list, NULL, NULL},
-    {"PUT", "secrets/*", api_secret_set, api_fields_secret, NULL},
-    {"DELETE", "secrets/*", api_secret_remove, NULL, api_query_scope},
-    {"GET", "tokens", api_tokens_list, NULL, NULL},
-    {"POST", "tokens", api_token_create, api_fields_token, NULL},
-    {"DELETE", "tokens/*", api_token_revoke, NULL, NULL},
-    {"GET", "devices", api_devices_list, NULL, api_query_user},
-    {"GET", "devices/*", api_device_answer, NULL, NULL},
-    {"POST", "devices/*/revoke", api_device_revoke, api_fields_reason, NULL},
-    {"GET", "audit", api_audit_list, NULL, api_query_audit},
-    {"GET", "calls", api_calls_list, NULL, api_query_calls},
-    {"GET", "audit/verify", api_audit_verify, NULL, NULL},
-    {"POST", "audit/verify", api_audit_verify_checkpoint, api_fields_checkpoint,
-     NULL},
-    {"GET", "audit/checkpoint", api_audit_checkpoint, NULL, NULL},
-    {"GET", "admin-tokens", api_admin_tokens_list, NULL, NULL},
-    {"POST", "admin-tokens", api_admin_token_create, api_fields_name, NULL},
-    {"DELETE", "admin-tokens/*", api_admin_token_revoke, NULL, NULL},
-    {"GET", "status", api_status, NULL, NULL},
-    /* Reached without authentication: see api_handle(). */
-    {"POST", "session", api_session_login, api_fields_login, NULL},
-    {"GET", "session", api_session_show, NULL, NULL},
-    {"DELETE", "session", api_session_logout, NULL, NULL},
+    API_ROUTE("GET", "users", API_R_READ, "listing users", api_users_list, NULL,
+              NULL),
+    API_ROUTE("POST", "users", API_R_HELPDESK, "adding a user", api_user_add,
+              api_fields_user, NULL),
+    API_ROUTE("GET", "users/*", API_R_READ, "showing a user", api_user_show,
+              NULL, NULL),
+    API_ROUTE("DELETE", "users/*", API_R_HELPDESK, "removing a user",
+              api_user_remove, NULL, NULL),
+    API_ROUTE("POST", "users/*/offboard", API_R_HELPDESK, "offboarding a user",
+              api_user_offboard, api_fields_reason, NULL),
+    API_ROUTE("GET", "teams", API_R_READ, "listing teams", api_teams_list, NULL,
+              NULL),
+    API_ROUTE("POST", "teams", API_R_ADMIN, "adding a team", api_team_add,
+              api_fields_name, NULL),
+    API_ROUTE("GET", "teams/*", API_R_READ, "showing a team", api_team_show,
+              NULL, NULL),
+    API_ROUTE("DELETE", "teams/*", API_R_ADMIN, "removing a team",
+              api_team_remove, NULL, NULL),
+    API_ROUTE("POST", "teams/*/members", API_R_ADMIN, "adding a team member",
+              api_member_add, api_fields_member, NULL),
+    API_ROUTE("DELETE", "teams/*/members/*", API_R_ADMIN,
+              "removing a team member", api_member_remove, NULL, NULL),
+    API_ROUTE("GET", "servers", API_R_AUDIT, "listing servers",
+              api_servers_list, NULL, NULL),
+    API_ROUTE("POST", "servers", API_R_ADMIN, "adding a server", api_server_add,
+              api_fields_server_add, NULL),
+    API_ROUTE("GET", "servers/*", API_R_AUDIT, "showing a server",
+              api_server_show, NULL, NULL),
+    API_ROUTE("PUT", "servers/*", API_R_ADMIN, "changing a server",
+              api_server_set, api_fields_server_set, NULL),
+    API_ROUTE("DELETE", "servers/*", API_R_ADMIN, "removing a server",
+              api_server_remove, NULL, NULL),
+    API_ROUTE("GET", "grants", API_R_AUDIT, "listing grants", api_grants_list,
+              NULL, api_query_server),
+    API_ROUTE("POST", "grants", API_R_ADMIN, "adding a grant", api_grant_add,
+              api_fields_grant, NULL),
+    API_ROUTE("DELETE", "grants/*", API_R_ADMIN, "removing a grant",
+              api_grant_remove, NULL, NULL),
+    API_ROUTE("GET", "secrets", API_R_AUDIT, "listing secrets",
+              api_secrets_list, NULL, NULL),
+    API_ROUTE("PUT", "secrets/*", API_R_ADMIN, "setting a secret",
+              api_secret_set, api_fields_secret, NULL),
+    API_ROUTE("DELETE", "secrets/*", API_R_ADMIN, "removing a secret",
+              api_secret_remove, NULL, api_query_scope),
+    API_ROUTE("GET", "tokens", API_R_READ, "listing enrollment tokens",
+              api_tokens_list, NULL, NULL),
+    API_ROUTE("POST", "tokens", API_R_HELPDESK, "creating an enrollment token",
+              api_token_create, api_fields_token, NULL),
+    API_ROUTE("DELETE", "tokens/*", API_R_HELPDESK,
+              "revoking an enrollment token", api_token_revoke, NULL, NULL),
+    API_ROUTE("GET", "devices", API_R_READ, "listing devices", api_devices_list,
+              NULL, api_query_user),
+    API_ROUTE("GET", "devices/*", API_R_READ, "showing a device",
+              api_device_answer, NULL, NULL),
+    API_ROUTE("POST", "devices/*/revoke", API_R_HELPDESK, "revoking a device",
+              api_device_revoke, api_fields_reason, NULL),
+    API_ROUTE("GET", "audit", API_R_AUDIT, "reading the audit log",
+              api_audit_list, NULL, api_query_audit),
+    API_ROUTE("GET", "calls", API_R_AUDIT, "reading the calls", api_calls_list,
+              NULL, api_query_calls),
+    API_ROUTE("GET", "audit/verify", API_R_AUDIT, "verifying the audit log",
+              api_audit_verify, NULL, NULL),
+    API_ROUTE("POST", "audit/verify", API_R_AUDIT,
+              "verifying the audit log against a checkpoint",
+              api_audit_verify_checkpoint, api_fields_checkpoint, NULL),
+    API_ROUTE("GET", "audit/checkpoint", API_R_AUDIT,
+              "signing an audit checkpoint", api_audit_checkpoint, NULL, NULL),
+    API_ROUTE("GET", "admin-tokens", API_R_AUDIT, "listing admin tokens",
+              api_admin_tokens_list, NULL, NULL),
+    API_ROUTE("POST", "admin-tokens", API_R_OWNER, "creating an admin token",
+              api_admin_token_create, api_fields_admin_token, NULL),
+    API_ROUTE("DELETE", "admin-tokens/*", API_R_OWNER,
+              "revoking an admin token", api_admin_token_revoke, NULL, NULL),
+    API_ROUTE("GET", "status", API_R_READ, "reading the status", api_status,
+              NULL, NULL),
+    /* Reached without authentication: see api_handle(); the role is
+     * checked once the token is known. */
+    API_ROUTE("POST", "session", API_R_READ, "signing in to the console",
+              api_session_login, api_fields_login, NULL),
+    API_ROUTE("GET", "session", API_R_READ, "showing the console session",
+              api_session_show, NULL, NULL),
+    API_ROUTE("DELETE", "session", API_R_READ, "signing out of the console",
+              api_session_logout, NULL, NULL),
 };
+
+#define API_NROUTES (sizeof(api_routes) / sizeof(api_routes[0]))
+
+size_t api_route_count(void)
+{
+	return API_NROUTES;
+}
+
+int api_route_get(size_t i, struct api_route_info *out)
+{
+	if (i >= API_NROUTES)
+		return -ERR_NOENT;
+	out->method = api_routes[i].method;
+	out->pattern = api_routes[i].pattern;
+	out->roles = api_routes[i].roles;
+	out->what = api_routes[i].what;
+	return 0;
+}
 
 /* Splits the path after API_PREFIX into segments, in place in buf. */
 static int api_split(struct api_call *c, char *buf, size_t size,
@@ -2306,7 +2480,7 @@ static int api_route(struct api_call *c, char *const *seg, size_t nseg,
 	bool path_known = false;
 	int n;
 
-	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+	for (i = 0; i < API_NROUTES; i++) {
 		const struct api_route *rt = &api_routes[i];
 
 		if (!api_match(rt->pattern, seg, nseg, args))
@@ -2415,6 +2589,8 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	int r;
 
 	memset(&c, 0, sizeof(c));
+	/* No role until a credential gives one: role_may() refuses this. */
+	c.role = ROLE_COUNT_;
 	c.a = a;
 	c.req = req;
 	c.st = a->st;
@@ -2424,9 +2600,11 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	if ((!login && (r = api_authenticate(&c)) != 0) ||
 	    (r = api_split(&c, path, sizeof(path), seg, &nseg)) != 0 ||
 	    (r = api_route(&c, seg, nseg, &rt)) != 0 ||
+	    (!login && (r = api_role_check(&c, rt)) != 0) ||
 	    (r = api_query_check(&c, rt)) != 0 ||
 	    (r = api_body_parse(&c, rt)) != 0)
 		goto out;
+	c.route = rt;
 	r = rt->handler(&c);
 out:
 	/* A handler that failed half-way leaves nothing behind. */

@@ -21,6 +21,14 @@
 #define API_SESSIONS_MAX 64
 #define API_LOGIN_RATE   10
 
+/* Calls refused for their role are audited at most API_REFUSAL_RATE a
+ * minute per admin token (a burst of as many, enroll.h's limiter), so that
+ * a flood of refused calls cannot grow the audit log without bound; past
+ * that they are refused all the same, without a row. */
+#define API_REFUSAL_RATE 30
+
+struct enroll_limiter;
+
 /* What the daemon core does after a committed change. Called on the
  * thread that called api_handle(), after the commit. */
 struct api_hooks {
@@ -57,6 +65,10 @@ struct api_ctx {
 	/* Console sessions, kept by the caller across requests; NULL: none
 	 * (a session cookie is ignored and sign-in answers 404). */
 	struct session_table *sessions;
+	/* The limit on refusals' audit rows, kept by the caller across
+	 * requests (enroll_limiter_new(API_REFUSAL_RATE)); NULL: every
+	 * refusal is audited. */
+	struct enroll_limiter *refusals;
 	/* The replica set's agent addresses, and the one of this replica,
 	 * for GET status (docs/design.md, "Replicas: the agents' side");
 	 * NULL / 0: none. */
@@ -73,10 +85,26 @@ struct api_ctx {
  * present, that is the Host), routes, validates, performs the change with
  * its audit row in one transaction, calls the hooks, and fills resp with a
  * JSON body and status (errors: {"error": "message"} with 400, 401, 403,
- * 404, 405, 409, 413, 429 or 500). POST API_PREFIX "session" signs a
- * console in without either. Never returns a secret value.
+ * 404, 405, 409, 413, 429 or 500). A route the caller's role may not call
+ * (role.h; the table in api.c) is a 403 naming the roles it needs and the
+ * one the caller has, audited as "access.refused". POST API_PREFIX "session"
+ * signs a console in without either. Never returns a secret value.
  */
 void api_handle(const struct api_ctx *a, const struct net_request *req,
                 struct net_response *resp);
+
+/* One route of the table, for the tests and the documentation: its
+ * method, pattern (after API_PREFIX, "*" one segment), the ROLE_BIT()s of
+ * the roles that may call it, and what it does ("adding a server"). */
+struct api_route_info {
+	const char *method;
+	const char *pattern;
+	unsigned roles;
+	const char *what;
+};
+
+/* The number of routes, and route i (-ERR_NOENT past the end). */
+size_t api_route_count(void);
+int api_route_get(size_t i, struct api_route_info *out);
 
 #endif

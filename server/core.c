@@ -1026,6 +1026,7 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	    .ca_pin = c->pki.ca_pin,
 	    .token_ttl = c->conf.token_ttl,
 	    .sessions = c->sessions,
+	    .refusals = c->refusals,
 	    .replicas = (const char *const *)c->replicas.v,
 	    .nreplicas = c->replicas.n,
 	    .replica = c->agent_address,
@@ -1493,6 +1494,10 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "enrollment limiter: %s",
 		                err_str(r));
+	r = enroll_limiter_new(API_REFUSAL_RATE, &c->refusals);
+	if (r != 0)
+		return diag_set(d, -r, 0, 0, "refusal audit limiter: %s",
+		                err_str(r));
 	r = session_table_new(c->st, API_SESSIONS_MAX, API_LOGIN_RATE,
 	                      &c->sessions);
 	if (r != 0)
@@ -1603,6 +1608,7 @@ void core_close(struct core *c)
 		free(c->online[i].id);
 	free(c->online);
 	enroll_limiter_free(c->limiter);
+	enroll_limiter_free(c->refusals);
 	replica_stop(c->replica);
 	core_notes_free(c->remote_notes, c->nremote_notes);
 	session_table_free(c->sessions);

@@ -86,6 +86,8 @@ struct core {
 	struct store *st;
 	struct enroll_limiter *limiter;
 	struct session_table *sessions; /* the web console's, in memory */
+	/* Bounds the audit rows of calls refused for their role (api.h). */
+	struct enroll_limiter *refusals;
 	struct core_pub *pub; /* the newest revision (the core's reference) */
 	bool dirty;           /* a change awaits its revision */
 	char **added;         /* devices enrolled since, awaiting theirs */

@@ -472,7 +472,8 @@ static int mcpfleetd_init(int argc, char **argv)
 		goto out;
 	}
 	if (store_begin(st, &d) != 0 ||
-	    store_admin_token_add(st, "initial", hash, NULL, &d) != 0 ||
+	    store_admin_token_add(st, "initial", ROLE_OWNER, hash, NULL, &d) !=
+	        0 ||
 	    store_audit_append(st, "system", "init", o.data, NULL, NULL, &d) !=
 	        0 ||
 	    store_commit(st, &d) != 0)

@@ -14,7 +14,9 @@
 #include "api.h"
 #include "buf.h"
 #include "crypto.h"
+#include "enroll.h"
 #include "err.h"
+#include "role.h"
 #include "store.h"
 #include "token.h"
 
@@ -114,8 +116,9 @@ static int ta_setup(void **state)
 	for (i = 0; i < sizeof(f->master); i++)
 		f->master[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(token_hash(TA_TOKEN, hash), 0);
-	assert_int_equal(
-	    store_admin_token_add(f->st, "test", hash, &f->admin_id, &d), 0);
+	assert_int_equal(store_admin_token_add(f->st, "test", ROLE_OWNER, hash,
+	                                       &f->admin_id, &d),
+	                 0);
 	f->a.st = f->st;
 	f->a.rng = f->rng;
 	f->a.master = f->master;
@@ -143,6 +146,7 @@ static int ta_teardown(void **state)
 	free(f->text);
 	buf_free(&f->seen);
 	session_table_free(f->a.sessions);
+	enroll_limiter_free(f->a.refusals);
 	store_close(f->st);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
@@ -457,13 +461,15 @@ static int ta_console_call(struct ta *f, const struct ta_console *con,
 	return ta_request(f, &hd, method, target, body);
 }
 
-/* Makes an admin token called name; its token and its revoke path. */
+/* Makes an owner's admin token called name; its token and its revoke
+ * path. */
 static void ta_admin_token(struct ta *f, const char *name, char *tok,
                            size_t toksize, char *target, size_t tsize)
 {
 	char body[128];
 
-	(void)snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+	(void)snprintf(body, sizeof(body),
+	               "{\"name\":\"%s\",\"role\":\"owner\"}", name);
 	ta_call(f, "POST", "/api/v1/admin-tokens", body);
 	ta_expect(f, 201, NULL);
 	(void)snprintf(tok, toksize, "%s", ta_str(f->ans, "token"));
@@ -1764,8 +1770,15 @@ static void test_api_audit(void **state)
 	assert_string_equal(ta_str(row, "prev_hash"),
 	                    "0000000000000000000000000000000000000000000000000"
 	                    "000000000000000");
-	assert_true(json_is_null(
-	    json_object_get(json_array_get(f->ans, 1), "details")));
+	/* A change without details of its own still names the actor's
+	 * role. */
+	assert_string_equal(
+	    ta_str(json_object_get(json_array_get(f->ans, 1), "details"),
+	           "actor_role"),
+	    "owner");
+	assert_int_equal(json_object_size(json_object_get(
+	                     json_array_get(f->ans, 1), "details")),
+	                 1);
 
 	assert_int_equal(
 	    ta_call(f, "GET", "/api/v1/audit?after=1&limit=2", NULL), 200);
@@ -1910,17 +1923,43 @@ static void test_api_admin_tokens(void **state)
 	char auth[TOKEN_MAX + 16], path[64];
 	json_int_t id;
 
-	assert_int_equal(
-	    ta_call(f, "POST", "/api/v1/admin-tokens", "{\"name\":\"ci\"}"),
-	    201);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/admin-tokens",
+	                         "{\"name\":\"ci\",\"role\":\"owner\"}"),
+	                 201);
 	id = ta_int(f->ans, "id");
 	assert_string_equal(ta_str(f->ans, "name"), "ci");
+	assert_string_equal(ta_str(f->ans, "role"), "owner");
 	assert_true(json_is_false(json_object_get(f->ans, "revoked")));
 	(void)snprintf(auth, sizeof(auth), "Bearer %s",
 	               ta_str(f->ans, "token"));
 	ta_audit_last(f, "admin-token.create", "ci");
 	ta_call(f, "POST", "/api/v1/admin-tokens", "{}");
 	ta_expect(f, 400, "field 'name' is missing");
+	/* An unknown role is refused by name; none is admin. */
+	ta_call(f, "POST", "/api/v1/admin-tokens",
+	        "{\"name\":\"x\",\"role\":\"superuser\"}");
+	ta_expect(f, 400, "unknown role 'superuser'");
+	ta_call(f, "POST", "/api/v1/admin-tokens",
+	        "{\"name\":\"x\",\"role\":\"Owner\"}");
+	ta_expect(f, 400, "unknown role 'Owner'");
+	ta_call(f, "POST", "/api/v1/admin-tokens",
+	        "{\"name\":\"x\",\"role\":7}");
+	ta_expect(f, 400, "role");
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/admin-tokens", "{\"name\":\"plain\"}"),
+	    201);
+	assert_string_equal(ta_str(f->ans, "role"), "admin");
+	{
+		struct store_audit_list l;
+
+		ta_audit(f, &l);
+		assert_string_equal(l.v[l.n - 1].action, "admin-token.create");
+		assert_non_null(
+		    strstr(l.v[l.n - 1].details, "\"role\":\"admin\""));
+		assert_non_null(
+		    strstr(l.v[l.n - 1].details, "\"actor_role\":\"owner\""));
+		store_audit_list_free(&l);
+	}
 
 	/* The new token works, and its rows name it. */
 	assert_int_equal(ta_call_as(f, auth, "POST", "/api/v1/users",
@@ -1934,7 +1973,9 @@ static void test_api_admin_tokens(void **state)
 		store_audit_list_free(&l);
 	}
 	assert_int_equal(ta_call(f, "GET", "/api/v1/admin-tokens", NULL), 200);
-	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(json_array_size(f->ans), 3);
+	assert_string_equal(ta_str(json_array_get(f->ans, 0), "role"), "owner");
+	assert_string_equal(ta_str(json_array_get(f->ans, 2), "role"), "admin");
 	assert_null(strstr(f->text, "token\""));
 	assert_null(strstr(f->text, "hash"));
 
@@ -1952,6 +1993,381 @@ static void test_api_admin_tokens(void **state)
 	ta_call_as(f, auth, "GET", "/api/v1/users", NULL);
 	ta_expect(f, 401, "revoked");
 	assert_int_equal(f->h.changed, 0);
+}
+
+/* ---- Roles ---- */
+
+/* An admin token of each role, made in the store: its Authorization
+ * header. */
+struct ta_roles {
+	char auth[ROLE_COUNT_][64];
+	char tok[ROLE_COUNT_][48];
+};
+
+static void ta_role_tokens(struct ta *f, struct ta_roles *rt)
+{
+	char hash[CRYPTO_HEX_LEN + 1];
+	struct diag d;
+	int r;
+
+	for (r = 0; r < ROLE_COUNT_; r++) {
+		(void)snprintf(rt->tok[r], sizeof(rt->tok[r]),
+		               "role-token-%s-0123456789", role_name(r));
+		(void)snprintf(rt->auth[r], sizeof(rt->auth[r]), "Bearer %s",
+		               rt->tok[r]);
+		assert_int_equal(token_hash(rt->tok[r], hash), 0);
+		if (store_admin_token_add(f->st, role_name(r), (enum role)r,
+		                          hash, NULL, &d) != 0)
+			fail_msg("admin token %s: %s", role_name(r), d.msg);
+	}
+}
+
+/* The number of access.refused rows. */
+static size_t ta_refusals(struct ta *f)
+{
+	struct store_audit_list l;
+	size_t i, n = 0;
+
+	ta_audit(f, &l);
+	for (i = 0; i < l.n; i++)
+		if (strcmp(l.v[i].action, "access.refused") == 0)
+			n++;
+	store_audit_list_free(&l);
+	return n;
+}
+
+/* Every route declares its roles: never none, always the owner, never
+ * scim (which /api/v1/ refuses), and what it does for the message. */
+static void test_api_roles_table(void **state)
+{
+	struct api_route_info ri;
+	size_t i, n = api_route_count();
+
+	(void)state;
+	assert_true(n >= 40);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(api_route_get(i, &ri), 0);
+		if (ri.roles == 0 || (ri.roles & ~(unsigned)ROLE_SET_ALL) != 0)
+			fail_msg("%s %s: roles 0x%x", ri.method, ri.pattern,
+			         ri.roles);
+		assert_true(role_may(ri.roles, ROLE_OWNER));
+		assert_false(role_may(ri.roles, ROLE_SCIM));
+		assert_non_null(ri.what);
+		assert_true(strlen(ri.what) > 4);
+		/* The auditor changes nothing: it may call GETs and the
+		 * verification of a checkpoint, and the console's session. */
+		if (role_may(ri.roles, ROLE_AUDITOR) &&
+		    strcmp(ri.method, "GET") != 0 &&
+		    strcmp(ri.pattern, "audit/verify") != 0 &&
+		    strcmp(ri.pattern, "session") != 0)
+			fail_msg("auditor may call %s %s", ri.method,
+			         ri.pattern);
+		/* Only the owner manages admin tokens. */
+		if (strncmp(ri.pattern, "admin-tokens", 12) == 0 &&
+		    strcmp(ri.method, "GET") != 0)
+			assert_int_equal(ri.roles, ROLE_SET_OWNER);
+	}
+	assert_int_equal(api_route_get(n, &ri), -ERR_NOENT);
+}
+
+/* The set named in server/API.md's "roles" column. */
+static unsigned ta_doc_set(const char *cell, size_t n)
+{
+	static const struct {
+		const char *name;
+		unsigned set;
+	} sets[] = {
+	    {"read", ROLE_SET_READ},   {"helpdesk", ROLE_SET_HELPDESK},
+	    {"audit", ROLE_SET_AUDIT}, {"admin", ROLE_SET_ADMIN},
+	    {"owner", ROLE_SET_OWNER},
+	};
+	size_t i, len;
+
+	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		len = strlen(sets[i].name);
+		if (n >= len && strncmp(cell, sets[i].name, len) == 0 &&
+		    (n == len || cell[len] == ' '))
+			return sets[i].set;
+	}
+	return 0;
+}
+
+/* server/API.md gives every route of the table, with the roles it takes:
+ * "| `METHOD /api/v1/PATH` | ... | SET |", PATH's {name} being a "*". */
+static void test_api_roles_documented(void **state)
+{
+	struct api_route_info ri;
+	char *doc = tu_read_data("../server/API.md", NULL);
+	char want[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < api_route_count(); i++) {
+		const char *line, *p, *end, *cell;
+		bool found = false;
+		size_t k;
+
+		assert_int_equal(api_route_get(i, &ri), 0);
+		(void)snprintf(want, sizeof(want), "| `%s /api/v1/", ri.method);
+		for (line = doc; !found && (line = strstr(line, want)) != NULL;
+		     line++) {
+			/* The path, "{...}" against "*", up to "`" or "?". */
+			p = line + strlen(want);
+			for (k = 0; ri.pattern[k] != '\0'; k++) {
+				if (ri.pattern[k] == '*' && *p == '{') {
+					p = strchr(p, '}');
+					if (p == NULL)
+						break;
+					p++;
+				} else if (*p == ri.pattern[k]) {
+					p++;
+				} else {
+					break;
+				}
+			}
+			if (ri.pattern[k] != '\0' || (*p != '`' && *p != '?'))
+				continue;
+			found = true;
+			end = strchr(line, '\n');
+			assert_non_null(end);
+			/* The last cell: between the last two '|'. */
+			p = end - 1;
+			while (p > line && *p != '|')
+				p--;
+			end = p;
+			cell = p - 1;
+			while (cell > line && *cell != '|')
+				cell--;
+			cell++;
+			while (*cell == ' ')
+				cell++;
+			if (ta_doc_set(cell, (size_t)(end - cell)) != ri.roles)
+				fail_msg("API.md: %s %s: roles '%.*s' are not "
+				         "the table's 0x%x",
+				         ri.method, ri.pattern,
+				         (int)(end - cell), cell, ri.roles);
+		}
+		if (!found)
+			fail_msg("API.md does not list %s %s", ri.method,
+			         ri.pattern);
+	}
+	free(doc);
+}
+
+/*
+ * Every route, called by a token of every role: a role the route does not
+ * declare gets 403 naming what the route needs and what the caller has,
+ * and an audit row; a role it declares gets past the check (whatever the
+ * handler then answers to the placeholder path and empty body).
+ */
+static void test_api_roles_matrix(void **state)
+{
+	struct ta *f = *state;
+	struct api_route_info ri;
+	struct ta_roles rt;
+	char path[256], want[256], roles[64], *p;
+	const char *q;
+	size_t i, before;
+	int r;
+
+	ta_role_tokens(f, &rt);
+	for (i = 0; i < api_route_count(); i++) {
+		assert_int_equal(api_route_get(i, &ri), 0);
+		/* Signing in carries no credentials: tested below. */
+		if (strcmp(ri.method, "POST") == 0 &&
+		    strcmp(ri.pattern, "session") == 0)
+			continue;
+		p = path + snprintf(path, sizeof(path), "/api/v1/");
+		for (q = ri.pattern; *q != '\0'; q++)
+			p += *q == '*' ? snprintf(p, 16, "none-77")
+			               : snprintf(p, 2, "%c", *q);
+		for (r = 0; r < ROLE_COUNT_; r++) {
+			const char *body =
+			    strcmp(ri.method, "GET") == 0 ||
+			            strcmp(ri.method, "DELETE") == 0
+			        ? NULL
+			        : "{}";
+
+			before = ta_refusals(f);
+			ta_call_as(f, rt.auth[r], ri.method, path, body);
+			if (role_may(ri.roles, (enum role)r)) {
+				if (f->status == 403 ||
+				    strstr(f->text, "needs role") != NULL)
+					fail_msg("%s %s as %s: %s", ri.method,
+					         path, role_name(r), f->text);
+				assert_int_equal(ta_refusals(f), before);
+				continue;
+			}
+			assert_int_equal(
+			    role_set_text(ri.roles, roles, sizeof(roles)), 0);
+			(void)snprintf(want, sizeof(want),
+			               "%s needs role %s; token '%s' has role "
+			               "%s",
+			               ri.what, roles, role_name(r),
+			               role_name(r));
+			if (f->status != 403 ||
+			    strcmp(ta_str(f->ans, "error"), want) != 0)
+				fail_msg("%s %s as %s: %d %s (want '%s')",
+				         ri.method, path, role_name(r),
+				         f->status, f->text, want);
+			assert_int_equal(ta_refusals(f), before + 1);
+		}
+	}
+	/* The wording of one, as users read it. */
+	ta_call_as(f, rt.auth[ROLE_HELPDESK], "POST", "/api/v1/servers",
+	           "{\"name\":\"github\",\"entry\":{}}");
+	ta_expect(f, 403, NULL);
+	assert_string_equal(ta_str(f->ans, "error"),
+	                    "adding a server needs role admin or owner; token "
+	                    "'helpdesk' has role helpdesk");
+	/* Signing in: every role but scim opens a console. */
+	for (r = 0; r < ROLE_COUNT_; r++) {
+		struct ta_console con;
+
+		if (r == ROLE_SCIM) {
+			ta_login(f, rt.tok[r], NULL, &con);
+			ta_expect(f, 403,
+			          "signing in to the console needs role "
+			          "auditor, helpdesk, admin or owner; "
+			          "token 'scim' has role scim");
+			assert_string_equal(f->set_cookie, "");
+			continue;
+		}
+		assert_int_equal(ta_login(f, rt.tok[r], NULL, &con), 201);
+		assert_string_equal(ta_str(f->ans, "role"), role_name(r));
+		assert_int_equal(
+		    ta_console_call(f, &con, "GET", "/api/v1/session", NULL),
+		    200);
+		assert_string_equal(ta_str(f->ans, "role"), role_name(r));
+	}
+	assert_int_equal(f->h.changed, 0);
+}
+
+/* A refusal's audit row: the caller, the route, the role it has and the
+ * roles it needs, in its own transaction (nothing else of the call
+ * stays). */
+static void test_api_roles_refusal_audited(void **state)
+{
+	struct ta *f = *state;
+	struct store_audit_list l;
+	struct ta_roles rt;
+	struct ta_console con;
+	size_t rows;
+	json_t *det;
+
+	ta_role_tokens(f, &rt);
+	rows = ta_audit_count(f);
+	ta_call_as(f, rt.auth[ROLE_AUDITOR], "POST", "/api/v1/users",
+	           "{\"name\":\"mallory\"}");
+	ta_expect(f, 403,
+	          "adding a user needs role helpdesk, admin or owner; "
+	          "token 'auditor' has role auditor");
+	ta_audit(f, &l);
+	assert_int_equal(l.n, rows + 1);
+	assert_string_equal(l.v[l.n - 1].actor, "admin:auditor");
+	assert_string_equal(l.v[l.n - 1].action, "access.refused");
+	assert_string_equal(l.v[l.n - 1].target, "POST users");
+	det = json_loads(l.v[l.n - 1].details, 0, NULL);
+	assert_non_null(det);
+	assert_string_equal(ta_str(det, "actor_role"), "auditor");
+	assert_string_equal(ta_str(det, "needs"), "helpdesk, admin or owner");
+	assert_string_equal(ta_str(det, "path"), "/api/v1/users");
+	json_decref(det);
+	store_audit_list_free(&l);
+	ta_call(f, "GET", "/api/v1/users/mallory", NULL);
+	ta_expect(f, 404, NULL);
+	/* The chain still verifies with the refusal in it. */
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit/verify", NULL), 200);
+
+	/* In the console: a helpdesk session cannot add a server; the row
+	 * names the console. A change it may make records its role. */
+	assert_int_equal(ta_login(f, rt.tok[ROLE_HELPDESK], NULL, &con), 201);
+	ta_console_call(f, &con, "POST", "/api/v1/servers",
+	                "{\"name\":\"github\",\"entry\":{}}");
+	ta_expect(f, 403,
+	          "adding a server needs role admin or owner; token "
+	          "'helpdesk' has role helpdesk");
+	ta_audit_actor(f, "admin:helpdesk (console)", "access.refused");
+	assert_int_equal(ta_console_call(f, &con, "POST", "/api/v1/users",
+	                                 "{\"name\":\"dana\"}"),
+	                 201);
+	ta_audit(f, &l);
+	assert_string_equal(l.v[l.n - 1].action, "user.add");
+	assert_non_null(
+	    strstr(l.v[l.n - 1].details, "\"actor_role\":\"helpdesk\""));
+	store_audit_list_free(&l);
+}
+
+/* A flood of refusals writes a bounded number of rows per token: past the
+ * limit they are refused all the same, without a row, and the limit
+ * refills with time. */
+static void test_api_roles_refusals_bounded(void **state)
+{
+	struct ta *f = *state;
+	struct ta_roles rt;
+	size_t before;
+	int i;
+
+	ta_role_tokens(f, &rt);
+	assert_int_equal(enroll_limiter_new(3, &f->a.refusals), 0);
+	before = ta_refusals(f);
+	for (i = 0; i < 10; i++) {
+		ta_call_as(f, rt.auth[ROLE_AUDITOR], "DELETE",
+		           "/api/v1/teams/dev", NULL);
+		ta_expect(f, 403, "removing a team needs role admin or owner");
+	}
+	assert_int_equal(ta_refusals(f), before + 3);
+	/* Another token has a limit of its own. */
+	ta_call_as(f, rt.auth[ROLE_HELPDESK], "DELETE", "/api/v1/teams/dev",
+	           NULL);
+	ta_expect(f, 403, NULL);
+	assert_int_equal(ta_refusals(f), before + 4);
+	store_set_now(f->st, TA_NOW + 60);
+	ta_call_as(f, rt.auth[ROLE_AUDITOR], "DELETE", "/api/v1/teams/dev",
+	           NULL);
+	ta_expect(f, 403, NULL);
+	assert_int_equal(ta_refusals(f), before + 5);
+}
+
+/* The role is the token's as the store has it now, read on every request,
+ * for a bearer token and a console session alike. */
+static void test_api_roles_follow_token(void **state)
+{
+	struct ta *f = *state;
+	struct ta_roles rt;
+	struct ta_console con;
+	sqlite3 *db;
+
+	ta_role_tokens(f, &rt);
+	assert_int_equal(ta_login(f, rt.tok[ROLE_ADMIN], NULL, &con), 201);
+	assert_int_equal(ta_console_call(f, &con, "POST", "/api/v1/teams",
+	                                 "{\"name\":\"ops\"}"),
+	                 201);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE admin_tokens SET role = "
+	                              "'auditor' WHERE name = 'admin'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	ta_console_call(f, &con, "POST", "/api/v1/teams", "{\"name\":\"qa\"}");
+	ta_expect(f, 403, "token 'admin' has role auditor");
+	assert_int_equal(
+	    ta_console_call(f, &con, "GET", "/api/v1/session", NULL), 200);
+	assert_string_equal(ta_str(f->ans, "role"), "auditor");
+	ta_call_as(f, rt.auth[ROLE_ADMIN], "DELETE", "/api/v1/teams/ops", NULL);
+	ta_expect(f, 403, "removing a team needs role admin or owner");
+	/* The owner's token alone makes admin tokens. */
+	ta_call_as(f, rt.auth[ROLE_AUDITOR], "POST", "/api/v1/admin-tokens",
+	           "{\"name\":\"more\",\"role\":\"owner\"}");
+	ta_expect(f, 403, "creating an admin token needs role owner");
+	ta_call_as(f, rt.auth[ROLE_HELPDESK], "GET", "/api/v1/audit", NULL);
+	ta_expect(f, 403,
+	          "reading the audit log needs role auditor, admin or "
+	          "owner");
+	/* The scim token may call nothing here, whatever the path. */
+	ta_call_as(f, rt.auth[ROLE_SCIM], "GET", "/api/v1/status", NULL);
+	ta_expect(f, 403, "token 'scim' has role scim");
 }
 
 /* ---- Status ---- */
@@ -2076,6 +2492,12 @@ int main(void)
 	    TA_TEST(test_api_audit),
 	    TA_TEST(test_api_audit_checkpoint),
 	    TA_TEST(test_api_admin_tokens),
+	    TA_TEST(test_api_roles_table),
+	    TA_TEST(test_api_roles_documented),
+	    TA_TEST(test_api_roles_matrix),
+	    TA_TEST(test_api_roles_refusal_audited),
+	    TA_TEST(test_api_roles_follow_token),
+	    TA_TEST(test_api_roles_refusals_bounded),
 	    TA_TEST(test_api_status),
 	    TA_TEST(test_api_audit_failure_rolls_back),
 #undef TA_TEST

@@ -301,6 +301,12 @@ static void test_ctl_build_requests(void **state)
 	tc_expect("status", NULL, "GET", "/api/v1/status", NULL);
 	tc_expect("admin-token create ci", NULL, "POST", "/api/v1/admin-tokens",
 	          "{\"name\": \"ci\"}");
+	tc_expect("admin-token create hd --role helpdesk", NULL, "POST",
+	          "/api/v1/admin-tokens",
+	          "{\"name\": \"hd\", \"role\": \"helpdesk\"}");
+	tc_expect("admin-token create --role=auditor audit", NULL, "POST",
+	          "/api/v1/admin-tokens",
+	          "{\"name\": \"audit\", \"role\": \"auditor\"}");
 	tc_expect("admin-token revoke 2", NULL, "DELETE",
 	          "/api/v1/admin-tokens/2", NULL);
 	tc_expect("secret list", NULL, "GET", "/api/v1/secrets", NULL);
@@ -839,6 +845,14 @@ static void tc_route(const struct net_request *req, json_t *body,
 		    resp, 409,
 		    "{\"ok\": false, \"error\": \"row 17: hash mismatch\", "
 		    "\"first_bad_id\": 17}");
+	else if (strcmp(m, "GET") == 0 &&
+	         strcmp(p, "/api/v1/admin-tokens") == 0)
+		tc_answer(resp, 200,
+		          "[{\"id\": 1, \"name\": \"initial\", \"role\": "
+		          "\"owner\", \"created_at\": 1717200000, \"revoked\": "
+		          "false}, {\"id\": 2, \"name\": \"desk\", \"role\": "
+		          "\"helpdesk\", \"created_at\": 1717200000, "
+		          "\"revoked\": true}]");
 	else if (strcmp(p, "/api/v1/admin-tokens") == 0)
 		tc_answer(resp, 400,
 		          "{\"error\": \"token " TC_TOKEN " is "
@@ -1019,6 +1033,16 @@ static void test_ctl_live_list_table(void **state)
 	assert_int_equal(o.errlen, 0);
 	tc_out_free(&o);
 	assert_string_equal(tc_last(f).auth, "Bearer " TC_TOKEN);
+
+	/* Admin tokens with their roles. */
+	assert_int_equal(tc_main(&f->io, "admin-token list", NULL, &o),
+	                 CTL_EXIT_OK);
+	assert_string_equal(o.out, "ID  NAME     ROLE      REVOKED  CREATED\n"
+	                           "1   initial  owner     no       "
+	                           "2024-06-01T00:00:00Z\n"
+	                           "2   desk     helpdesk  yes      "
+	                           "2024-06-01T00:00:00Z\n");
+	tc_out_free(&o);
 
 	/* An empty list is a header alone. */
 	assert_int_equal(tc_main(&f->io, "grant list", NULL, &o), CTL_EXIT_OK);

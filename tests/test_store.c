@@ -23,11 +23,12 @@
 
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
  * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
- * share), 5 the replica set; and the two after it, as text. */
-#define TS_SCHEMA        5
-#define TS_SCHEMA_STR    "5"
-#define TS_SCHEMA_P1_STR "6"
-#define TS_SCHEMA_P2_STR "7"
+ * share), 5 the replica set, 6 admin tokens' roles; and the two after it,
+ * as text. */
+#define TS_SCHEMA        6
+#define TS_SCHEMA_STR    "6"
+#define TS_SCHEMA_P1_STR "7"
+#define TS_SCHEMA_P2_STR "8"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -1308,17 +1309,28 @@ static void test_store_admin_tokens(void **state)
 
 	ts_hash("a1", h1);
 	ts_hash("a2", h2);
-	tu_ok(store_admin_token_add(f->st, "initial", h1, &id, &d), &d);
-	ts_expect(store_admin_token_add(f->st, "again", h1, NULL, &d),
-	          -ERR_EXISTS, &d, "admin token with this hash exists");
-	ts_expect(store_admin_token_add(f->st, "", h2, NULL, &d), -ERR_INVALID,
-	          &d, "admin token name is empty");
-	tu_ok(store_admin_token_add(f->st, "ci bot", h2, NULL, &d), &d);
+	tu_ok(store_admin_token_add(f->st, "initial", ROLE_OWNER, h1, &id, &d),
+	      &d);
+	ts_expect(
+	    store_admin_token_add(f->st, "again", ROLE_ADMIN, h1, NULL, &d),
+	    -ERR_EXISTS, &d, "admin token with this hash exists");
+	ts_expect(store_admin_token_add(f->st, "", ROLE_ADMIN, h2, NULL, &d),
+	          -ERR_INVALID, &d, "admin token name is empty");
+	ts_expect(store_admin_token_add(f->st, "odd", (enum role)ROLE_COUNT_,
+	                                h2, NULL, &d),
+	          -ERR_INVALID, &d, "is not a role");
+	tu_ok(
+	    store_admin_token_add(f->st, "ci bot", ROLE_AUDITOR, h2, NULL, &d),
+	    &d);
 	tu_ok(store_admin_token_get_by_hash(f->st, h1, &t, &d), &d);
 	assert_int_equal(t.id, id);
 	assert_string_equal(t.name, "initial");
 	assert_string_equal(t.token_hash, h1);
 	assert_false(t.revoked);
+	assert_int_equal(t.role, ROLE_OWNER);
+	store_admin_token_clear(&t);
+	tu_ok(store_admin_token_get_by_hash(f->st, h2, &t, &d), &d);
+	assert_int_equal(t.role, ROLE_AUDITOR);
 	store_admin_token_clear(&t);
 	tu_ok(store_admin_token_revoke(f->st, id, &d), &d);
 	ts_expect(store_admin_token_revoke(f->st, id, &d), -ERR_CONFLICT, &d,
@@ -1331,7 +1343,91 @@ static void test_store_admin_tokens(void **state)
 	tu_ok(store_admin_token_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[1].name, "ci bot");
+	assert_int_equal(l.v[0].role, ROLE_OWNER);
+	assert_int_equal(l.v[1].role, ROLE_AUDITOR);
 	store_admin_token_list_free(&l);
+}
+
+/* Every role is stored and read back as itself, in both backends, and
+ * the database refuses a name that is no role. */
+static void test_store_admin_token_roles(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_admin_token t;
+	char h[STORE_HASH_HEX + 1], seed[16], *msg;
+	int r;
+	struct diag d;
+
+	for (r = 0; r < ROLE_COUNT_; r++) {
+		(void)snprintf(seed, sizeof(seed), "role%d", r);
+		ts_hash(seed, h);
+		tu_ok(store_admin_token_add(f->st, role_name((enum role)r),
+		                            (enum role)r, h, NULL, &d),
+		      &d);
+		ts_reopen(f);
+		tu_ok(store_admin_token_get_by_hash(f->st, h, &t, &d), &d);
+		assert_int_equal(t.role, r);
+		assert_string_equal(t.name, role_name((enum role)r));
+		store_admin_token_clear(&t);
+	}
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
+	                                     "admin_tokens WHERE role = "
+	                                     "'helpdesk'"),
+	                 1);
+	msg = ts_sql_fails(f->path, "UPDATE admin_tokens SET role = 'root' "
+	                            "WHERE name = 'owner'");
+	if (strstr(msg, "CHECK") == NULL && strstr(msg, "check") == NULL)
+		fail_msg("not refused by the role's CHECK: %s", msg);
+	free(msg);
+}
+
+/*
+ * A database of schema 5, whose admin tokens had no role (each was a full
+ * admin), migrates to 6 with every token an owner; tokens made after are
+ * stored with their own role.
+ */
+static void test_store_admin_token_roles_migration(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_admin_token_list l = {NULL, 0};
+	struct store_admin_token t;
+	char h1[STORE_HASH_HEX + 1], h2[STORE_HASH_HEX + 1], sql[256];
+	int64_t v = 0;
+	struct diag d;
+
+	ts_hash("old1", h1);
+	ts_hash("new1", h2);
+	tu_ok(
+	    store_admin_token_add(f->st, "initial", ROLE_AUDITOR, h1, NULL, &d),
+	    &d);
+	store_close(f->st);
+	f->st = NULL;
+	/* Back to schema 5: the table as it was, with a token written the way
+	 * schema 5's build wrote it. */
+	ts_sql(f->path, "ALTER TABLE admin_tokens DROP COLUMN role");
+	(void)snprintf(sql, sizeof(sql),
+	               "INSERT INTO admin_tokens (name, token_hash, created_at,"
+	               " revoked) VALUES ('ci', '%064d', 1, 1)",
+	               7);
+	ts_sql(f->path, sql);
+	ts_set_version(f->path, "5");
+	tu_ok(store_open(ts_backend, f->path, &f->st, &d), &d);
+	store_set_now(f->st, TS_NOW);
+	tu_ok(store_schema_version(f->st, &v, &d), &d);
+	assert_int_equal(v, 6);
+	tu_ok(store_admin_token_list(f->st, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].name, "initial");
+	assert_int_equal(l.v[0].role, ROLE_OWNER);
+	assert_string_equal(l.v[1].name, "ci");
+	assert_int_equal(l.v[1].role, ROLE_OWNER);
+	assert_true(l.v[1].revoked);
+	store_admin_token_list_free(&l);
+	tu_ok(store_admin_token_add(f->st, "desk", ROLE_HELPDESK, h2, NULL, &d),
+	      &d);
+	tu_ok(store_admin_token_get_by_hash(f->st, h2, &t, &d), &d);
+	assert_int_equal(t.role, ROLE_HELPDESK);
+	store_admin_token_clear(&t);
 }
 
 static void test_store_revisions(void **state)
@@ -2514,7 +2610,8 @@ static void ts_fill_for_copy(struct store *st, int64_t *bob_id)
 	                         &d),
 	      &d);
 	ts_hash("admin", hash);
-	tu_ok(store_admin_token_add(st, "initial", hash, NULL, &d), &d);
+	tu_ok(store_admin_token_add(st, "initial", ROLE_OWNER, hash, NULL, &d),
+	      &d);
 	ts_device(st, "dev-01", ann, "0a");
 	tu_ok(store_device_touch(st, "dev-01", TS_NOW + 5, 2, "{\"ok\": true}",
 	                         &d),
@@ -2733,6 +2830,8 @@ int main(int argc, char **argv)
 	    TS(test_store_newer_schema_refused),
 	    TS(test_store_foreign_database_refused),
 	    TS(test_store_migrations_idempotent),
+	    TS(test_store_admin_token_roles),
+	    TS(test_store_admin_token_roles_migration),
 	    TS(test_store_transaction_rules),
 	    TS(test_store_second_handle_sees_commits),
 	    TS(test_store_users_crud),

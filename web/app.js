@@ -9,10 +9,23 @@
   const state = {
     csrf: null,   // the session's CSRF token, sent on every change
     admin: null,  // the admin token's name
+    role: null,   // its role: owner, admin, helpdesk or auditor
     seq: 0,       // render generation: a stale answer is dropped
   };
 
   const $ = (id) => document.getElementById(id);
+
+  // What each role may do: the sets of the API's routes (server/API.md,
+  // "Roles"). The API enforces them; the console leaves out what the API
+  // would refuse this role.
+  const ROLE_SETS = {
+    read: ['owner', 'admin', 'helpdesk', 'auditor'],
+    helpdesk: ['owner', 'admin', 'helpdesk'], // users, enrollment, revoking
+    audit: ['owner', 'admin', 'auditor'],     // catalogue, audit, calls
+    admin: ['owner', 'admin'],                // changing teams and the catalogue
+  };
+  const may = (set) => ROLE_SETS[set].includes(state.role);
+  const when = (set, node) => (may(set) ? node : null);
 
   // ---- DOM helpers ----
 
@@ -159,7 +172,10 @@
   function signedIn(s) {
     state.csrf = s.csrf;
     state.admin = s.admin;
+    state.role = s.role;
     $('who').textContent = s.admin;
+    $('role').textContent = s.role;
+    for (const a of document.querySelectorAll('.side a[data-need]')) a.parentElement.hidden = !may(a.dataset.need);
     $('login').hidden = true;
     $('app').hidden = false;
     if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/overview'; // hashchange routes
@@ -169,6 +185,7 @@
   function signedOut(msg) {
     state.csrf = null;
     state.admin = null;
+    state.role = null;
     state.seq++;
     $('main').replaceChildren();
     $('status').textContent = '';
@@ -233,7 +250,10 @@
       content = await fn(arg);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
-      content = [h('h1', { class: 'view-title' }, 'Something went wrong'), h('p', { class: 'note bad' }, err.message)];
+      // A 403 here is the role (a view reached by its address): the API's
+      // message says which role it needs.
+      const denied = err instanceof ApiError && err.status === 403;
+      content = [h('h1', { class: 'view-title' }, denied ? 'Not open to your role' : 'Something went wrong'), h('p', { class: 'note bad' }, err.message)];
     }
     if (seq !== state.seq) return; // another view was asked for meanwhile
     show(content);
@@ -275,20 +295,24 @@
   // ---- Overview ----
 
   views.overview = async () => {
+    // The catalogue's lists only for a role that may read them.
+    const cat = may('audit');
     const [status, users, teams, servers, grants, secrets] = await Promise.all([
       api('GET', 'status'), api('GET', 'users'), api('GET', 'teams'),
-      api('GET', 'servers'), api('GET', 'grants'), api('GET', 'secrets'),
+      cat ? api('GET', 'servers') : null, cat ? api('GET', 'grants') : null,
+      cat ? api('GET', 'secrets') : null,
     ]);
     const stat = (n, label, href) => h('section', { class: 'card stat' },
       h('a', { href }, h('span', { class: 'n' }, String(n)), ' ', label));
+    const count = (l, one, many, href) => (l ? stat(l.length, l.length === 1 ? one : many, href) : null);
     return [
       title('Overview'),
       h('div', { class: 'grid' },
-        stat(users.length, users.length === 1 ? 'user' : 'users', '#/users'),
-        stat(teams.length, teams.length === 1 ? 'team' : 'teams', '#/teams'),
-        stat(servers.length, servers.length === 1 ? 'server' : 'servers', '#/servers'),
-        stat(grants.length, grants.length === 1 ? 'grant' : 'grants', '#/grants'),
-        stat(secrets.length, secrets.length === 1 ? 'secret' : 'secrets', '#/secrets'),
+        count(users, 'user', 'users', '#/users'),
+        count(teams, 'team', 'teams', '#/teams'),
+        count(servers, 'server', 'servers', '#/servers'),
+        count(grants, 'grant', 'grants', '#/grants'),
+        count(secrets, 'secret', 'secrets', '#/secrets'),
         stat(status.devices.active, 'active devices', '#/devices'),
         stat(status.devices.connected, 'connected now', '#/devices'),
         stat(status.revision, 'catalogue revision', '#/audit')),
@@ -324,7 +348,7 @@
     });
     return [
       title('Users'),
-      card('Add a user', form, box),
+      when('helpdesk', card('Add a user', form, box)),
       card('All users', table([
         { label: 'Name', cell: (u) => link('users', u.name) },
         { label: 'Email', cell: (u) => u.email || '—' },
@@ -376,14 +400,14 @@
         h('dt', null, 'Created'), h('dd', null, timeCell(u.created_at)),
         h('dt', null, 'Teams'), h('dd', null, u.teams.length ? add(h('span'), u.teams.map((t, i) => [i ? ', ' : '', link('teams', t)])) : 'none'),
         h('dt', null, 'Devices'), h('dd', null, u.devices.length ? h('ul', { class: 'plain' }, u.devices.map((d) => h('li', null, link('devices', d)))) : 'none'))),
-      u.disabled ? null : h('section', { class: 'card danger-zone', 'aria-label': 'Offboard' },
+      u.disabled || !may('helpdesk') ? null : h('section', { class: 'card danger-zone', 'aria-label': 'Offboard' },
         h('h2', null, 'Offboard'),
         h('p', { class: 'muted' }, `Disables ${u.name}, revokes every device (their managed entries are wiped at once, or when they next connect) and every unused enrollment link, and lists the credentials that reached their devices, so that you rotate exactly those.`),
         offForm, offBox),
-      h('section', { class: 'card danger-zone', 'aria-label': 'Remove' },
+      when('helpdesk', h('section', { class: 'card danger-zone', 'aria-label': 'Remove' },
         h('h2', null, 'Remove'),
         h('p', { class: 'muted' }, 'Deletes the user record. Refused while the user has active devices or user-scoped secrets: offboard first.'),
-        h('div', { class: 'actions' }, rmBtn), rmBox),
+        h('div', { class: 'actions' }, rmBtn), rmBox)),
     ];
   }
 
@@ -427,7 +451,7 @@
     });
     return [
       title('Teams'),
-      card('Add a team', form, box),
+      when('admin', card('Add a team', form, box)),
       card('All teams', h('p', { class: 'muted small' }, 'Everyone belongs to the implicit team ', h('code', null, 'everyone'), ', which is not listed.'),
         table([
           { label: 'Name', cell: (t) => link('teams', t.name) },
@@ -479,13 +503,13 @@
       title(t.name),
       card('Members', table([
         { label: 'User', cell: (m) => link('users', m) },
-        { label: '', cell: (m) => removeMember(m) },
+        ...(may('admin') ? [{ label: '', cell: (m) => removeMember(m) }] : []),
       ], t.members, 'No members yet.'), memberBox),
-      card('Add a member', form, box),
-      h('section', { class: 'card danger-zone', 'aria-label': 'Remove team' },
+      when('admin', card('Add a member', form, box)),
+      when('admin', h('section', { class: 'card danger-zone', 'aria-label': 'Remove team' },
         h('h2', null, 'Remove team'),
         h('p', { class: 'muted' }, 'Refused while team-scoped secrets exist.'),
-        h('div', { class: 'actions' }, rmBtn), rmBox),
+        h('div', { class: 'actions' }, rmBtn), rmBox)),
     ];
   }
 
@@ -610,8 +634,8 @@
         { label: 'Via', cell: (s) => viaText(s.entry) },
         { label: 'Limits', cell: (s) => limitsText(s.entry) },
         { label: 'Updated', cell: (s) => timeCell(s.updated_at) },
-      ], servers, 'No servers yet: add the first one below.')),
-      card('Add a server', form, box),
+      ], servers, may('admin') ? 'No servers yet: add the first one below.' : 'No servers yet.')),
+      when('admin', card('Add a server', form, box)),
     ];
   };
 
@@ -654,12 +678,13 @@
     return [
       back('servers', 'Servers'),
       title(s.name),
-      card('Entry', h('p', { class: 'muted small' }, 'Created ', timeCell(s.created_at), ', updated ', timeCell(s.updated_at), '.'), form, box),
+      card('Entry', h('p', { class: 'muted small' }, 'Created ', timeCell(s.created_at), ', updated ', timeCell(s.updated_at), '.'),
+        may('admin') ? [form, box] : h('pre', { class: 'entry' }, JSON.stringify(s.entry, null, 2))),
       card('Grants', grantTable(s.grants, gBox, 'Nobody is granted this server yet.'), gBox,
-        h('p', null, h('a', { href: '#/grants' }, 'Grant it to someone'))),
-      h('section', { class: 'card danger-zone', 'aria-label': 'Remove server' },
+        when('admin', h('p', null, h('a', { href: '#/grants' }, 'Grant it to someone')))),
+      when('admin', h('section', { class: 'card danger-zone', 'aria-label': 'Remove server' },
         h('h2', null, 'Remove server'),
-        h('div', { class: 'actions' }, rmBtn), rmBox),
+        h('div', { class: 'actions' }, rmBtn), rmBox)),
     ];
   }
 
@@ -678,7 +703,7 @@
       { label: 'Rate', cell: (g) => (g.rate ? h('code', null, g.rate) : '—') },
       { label: 'Tool rates', cell: (g) => (g.tool_rates ? h('code', null, toolRatesText(g.tool_rates)) : '—') },
       { label: 'Created', cell: (g) => timeCell(g.created_at) },
-      {
+      ...(!may('admin') ? [] : [{
         label: '',
         cell: (g) => h('button', {
           type: 'button',
@@ -693,7 +718,7 @@
             });
           },
         }, 'Remove'),
-      },
+      }]),
     ], grants, emptyText);
   }
 
@@ -741,7 +766,7 @@
     });
     return [
       title('Grants'),
-      card('Add a grant', servers.length ? null : h('p', { class: 'note warn' }, 'Add a server first.'), form, box),
+      when('admin', card('Add a grant', servers.length ? null : h('p', { class: 'note warn' }, 'Add a server first.'), form, box)),
       card('All grants', grantTable(grants, listBox, 'No grants yet.'), listBox),
     ];
   };
@@ -781,13 +806,13 @@
     const scopeText = (s) => (s.scope === 'org' ? badge('organisation') : h('span', null, s.scope + ' ', link(s.scope === 'team' ? 'teams' : 'users', s.scope_name)));
     return [
       title('Secrets'),
-      card('Set a secret', h('p', { class: 'muted small' }, 'A user\'s value wins over their team\'s, which wins over the organisation\'s. Setting a secret again makes a new version and pushes it.'), form, box),
+      when('admin', card('Set a secret', h('p', { class: 'muted small' }, 'A user\'s value wins over their team\'s, which wins over the organisation\'s. Setting a secret again makes a new version and pushes it.'), form, box)),
       card('All secrets', table([
         { label: 'Name', cell: (s) => h('code', null, s.name) },
         { label: 'Scope', cell: scopeText },
         { label: 'Version', cell: (s) => String(s.version), cls: 'num' },
         { label: 'Updated', cell: (s) => timeCell(s.updated_at) },
-        {
+        ...(!may('admin') ? [] : [{
           label: '',
           cell: (s) => h('button', {
             type: 'button',
@@ -803,7 +828,7 @@
               });
             },
           }, 'Remove'),
-        },
+        }]),
       ], secrets, 'No secrets yet.'), listBox),
     ];
   };
@@ -888,7 +913,7 @@
         { label: 'Created', cell: (t) => timeCell(t.created_at) },
         {
           label: '',
-          cell: (t) => (t.revoked || t.uses_left <= 0 ? '' : h('button', {
+          cell: (t) => (t.revoked || t.uses_left <= 0 || !may('helpdesk') ? '' : h('button', {
             type: 'button',
             class: 'link',
             'aria-label': `Revoke enrollment link ${t.id}`,
@@ -907,7 +932,7 @@
     listHolder.append(tokenTable(tokens));
     return [
       title('Enrollment'),
-      card('Create an enrollment link', h('p', { class: 'muted small' }, 'One link enrolls a workstation for one user: ', h('code', null, 'mcpfleet enroll LINK'), '. It carries the server address, a one-time token and the fleet CA\'s fingerprint.'), form, box),
+      when('helpdesk', card('Create an enrollment link', h('p', { class: 'muted small' }, 'One link enrolls a workstation for one user: ', h('code', null, 'mcpfleet enroll LINK'), '. It carries the server address, a one-time token and the fleet CA\'s fingerprint.'), form, box)),
       shown,
       card('Enrollment links', listHolder, listBox),
     ];
@@ -991,14 +1016,14 @@
         h('dt', null, 'Applied revision'), h('dd', null, String(d.applied_revision)),
         h('dt', null, 'Enrolled'), h('dd', null, timeCell(d.enrolled_at)),
         h('dt', null, 'Last seen'), h('dd', null, timeCell(d.last_seen)),
-        h('dt', null, 'Calls dropped offline'), h('dd', null, String(d.calls_dropped || 0), ' (', h('a', { href: '#/calls/' + enc(d.id) }, 'its calls'), ')'),
+        h('dt', null, 'Calls dropped offline'), h('dd', null, String(d.calls_dropped || 0), may('audit') ? [' (', h('a', { href: '#/calls/' + enc(d.id) }, 'its calls'), ')'] : null),
         h('dt', null, 'Certificate'), h('dd', null, h('code', { class: 'small' }, `serial ${d.cert_serial}`), h('br'), h('code', { class: 'small' }, `sha256 ${d.cert_fingerprint}`)))),
       card('Last sync report', report),
       d.omitted && d.omitted.length ? card('Left out of its catalogue', table([
         { label: 'Server', cell: (o) => link('servers', o.server) },
         { label: 'Why', cell: (o) => o.reason },
       ], d.omitted, '')) : null,
-      d.status === 'revoked' ? null : h('section', { class: 'card danger-zone', 'aria-label': 'Revoke device' },
+      d.status === 'revoked' || !may('helpdesk') ? null : h('section', { class: 'card danger-zone', 'aria-label': 'Revoke device' },
         h('h2', null, 'Revoke'),
         h('p', { class: 'muted' }, 'Connected, it wipes every managed entry at once; offline, the moment it next connects. Its certificate never connects again.'),
         form, box),

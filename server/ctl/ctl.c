@@ -193,6 +193,11 @@ static const struct ctl_opt ctl_opts_scope_query[] = {
     {NULL, NULL, NULL, CTL_STRING, 0},
 };
 
+static const struct ctl_opt ctl_opts_admin_token[] = {
+    {"--role", "ROLE", "role", CTL_STRING, 0},
+    {NULL, NULL, NULL, CTL_STRING, 0},
+};
+
 static const struct ctl_opt ctl_opts_token[] = {
     {"--user", "U", "user", CTL_STRING, CTL_REQUIRED},
     {"--ttl", "DURATION", "ttl", CTL_DURATION, 0},
@@ -351,8 +356,11 @@ static const struct ctl_col ctl_call_cols[] = {
 };
 
 static const struct ctl_col ctl_admin_token_cols[] = {
-    {"ID", "id", 0},           {"NAME", "name", 0},
-    {"REVOKED", "revoked", 0}, {"CREATED", "created_at", CTL_COL_TIME},
+    {"ID", "id", 0},
+    {"NAME", "name", 0},
+    {"ROLE", "role", 0},
+    {"REVOKED", "revoked", 0},
+    {"CREATED", "created_at", CTL_COL_TIME},
     {NULL, NULL, 0},
 };
 
@@ -708,21 +716,30 @@ static const struct ctl_command ctl_commands[] = {
      .keys = "name",
      .method = "POST",
      .path = "admin-tokens",
-     .done = "admin token {name} created (id {id}); the token, shown only "
-             "this once:\n{token}",
-     .help = "Creates an admin token for this API."},
+     .opts = ctl_opts_admin_token,
+     .done = "admin token {name} created (id {id}, role {role}); the "
+             "token, shown only this once:\n{token}",
+     .help = "Creates an admin token for this API with a role: owner "
+             "(everything, admin tokens included), admin (the default: "
+             "catalogue, grants, secrets, users, teams, enrollment tokens, "
+             "devices), helpdesk (users, enrollment tokens, device "
+             "revocation and offboarding), auditor (reads everything, "
+             "changes nothing) or scim (the identity provider's "
+             "provisioning client: nothing under /api/v1/). Only an owner's "
+             "token may create or revoke admin tokens."},
     {.words = "admin-token list",
      .method = "GET",
      .path = "admin-tokens",
      .view = &ctl_admin_token_view,
-     .help = "Lists the admin tokens."},
+     .help = "Lists the admin tokens and their roles."},
     {.words = "admin-token revoke",
      .args = "ID",
      .keys = "-",
      .method = "DELETE",
      .path = "admin-tokens/{1}",
      .done = "admin token {1} revoked",
-     .help = "Revokes an admin token (not the one in use)."},
+     .help = "Revokes an admin token (not the one in use; an owner's "
+             "token only)."},
 };
 
 #define CTL_NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))

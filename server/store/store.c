@@ -1595,12 +1595,16 @@ void store_delivery_list_free(struct store_delivery_list *l)
 
 /* ---- Admin tokens ---- */
 
-int store_admin_token_add(struct store *st, const char *name,
+int store_admin_token_add(struct store *st, const char *name, enum role role,
                           const char *token_hash, int64_t *id, struct diag *d)
 {
 	int64_t nid = 0;
 	int r;
 
+	if ((unsigned)role >= ROLE_COUNT_)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "admin token role %u is not a role",
+		                (unsigned)role);
 	if ((r = store_check_text("admin token name", name, STORE_NAME_MAX,
 	                          false, d)) != 0 ||
 	    (r = store_check_hex("token hash", token_hash, STORE_HASH_HEX,
@@ -1608,8 +1612,8 @@ int store_admin_token_add(struct store *st, const char *name,
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
-	r = st->be->admin_token_add(st->h, name, token_hash, store_now(st),
-	                            &nid, d);
+	r = st->be->admin_token_add(st->h, name, role_name(role), token_hash,
+	                            store_now(st), &nid, d);
 	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
 		*id = nid;
 	return r;
@@ -2468,7 +2472,7 @@ static const struct store_copy_table {
       "scope_name", "version", "revision", "delivered_at"}},
     {"admin_tokens",
      true,
-     {"id", "name", "token_hash", "created_at", "revoked"}},
+     {"id", "name", "token_hash", "created_at", "revoked", "role"}},
     {"revisions",
      false,
      {"revision", "created_at", "leaf_count", "merkle_root", "signature"}},

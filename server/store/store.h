@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "role.h"
 
 /*
  * A store is opened by backend name ("sqlite", the embedded default, or
@@ -616,6 +617,7 @@ struct store_admin_token {
 	char token_hash[STORE_HASH_HEX + 1];
 	int64_t created_at;
 	bool revoked;
+	enum role role; /* what it may call (role.h) */
 };
 
 struct store_admin_token_list {
@@ -623,9 +625,10 @@ struct store_admin_token_list {
 	size_t n;
 };
 
-/* Stores an admin token by its hash. name: 1..128 printable bytes.
- * -ERR_EXISTS for a known hash. */
-int store_admin_token_add(struct store *st, const char *name,
+/* Stores an admin token by its hash, with its role. name: 1..128
+ * printable bytes. -ERR_INVALID for a role that is not one, -ERR_EXISTS
+ * for a known hash. */
+int store_admin_token_add(struct store *st, const char *name, enum role role,
                           const char *token_hash, int64_t *id, struct diag *d);
 /* Fetches an admin token by hash, revoked or not: the caller checks
  * ->revoked (free with store_admin_token_clear()). -ERR_NOENT. */
@@ -1202,7 +1205,7 @@ struct store_backend {
 	                          struct store_delivery_list *out,
 	                          struct diag *d);
 
-	int (*admin_token_add)(void *h, const char *name,
+	int (*admin_token_add)(void *h, const char *name, const char *role,
 	                       const char *token_hash, int64_t now, int64_t *id,
 	                       struct diag *d);
 	int (*admin_token_get)(void *h, const char *token_hash,

@@ -236,6 +236,13 @@ static const char *const store_pg_migrations[] = {
     "  heartbeat BIGINT NOT NULL,\n"
     "  gone_at BIGINT NOT NULL\n"
     ");\n",
+    /* 6: admin tokens' roles (server/role.h). The tokens made before were
+     * full admins, so they become owners; from then on every insert names
+     * its role, so the column keeps no default. */
+    "ALTER TABLE admin_tokens ADD COLUMN role TEXT COLLATE \"C\" NOT NULL\n"
+    "  DEFAULT 'owner'\n"
+    "  CHECK (role IN ('owner', 'admin', 'helpdesk', 'auditor', 'scim'));\n"
+    "ALTER TABLE admin_tokens ALTER COLUMN role DROP DEFAULT;\n",
 };
 
 #define STORE_PG_NMIGRATIONS                                                   \
@@ -381,7 +388,7 @@ enum store_pg_sq {
 	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
 	" d.revoke_reason, d.calls_dropped" \
 	" FROM devices d JOIN users u ON u.id = d.user_id"
-#define PQ_ADMIN_COLS "id, name, token_hash, created_at, revoked"
+#define PQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define PQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
 
 static const char *const store_pg_sql[PQ_COUNT_] = {
@@ -563,7 +570,7 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                               " ORDER BY l.secret_name, l.scope, l.scope_id,"
                               " l.version, l.device_id",
     [PQ_ADMIN_ADD] = "INSERT INTO admin_tokens (name, token_hash, created_at,"
-                     " revoked) VALUES ($1, $2, $3, 0)"
+                     " revoked, role) VALUES ($1, $2, $3, 0, $4)"
                      " ON CONFLICT DO NOTHING RETURNING id",
     [PQ_ADMIN_BY_HASH] = "SELECT " PQ_ADMIN_COLS " FROM admin_tokens"
                          " WHERE token_hash = $1",
@@ -1181,6 +1188,11 @@ static int store_pg_read_admin(const PGresult *s, int i, void *p)
 		return -ERR_IO;
 	t->created_at = store_pg_int(s, i, 3);
 	t->revoked = store_pg_int(s, i, 4) != 0;
+	/* The schema's CHECK keeps out any other name; a row that still
+	 * holds one was written behind the store's back. */
+	if (role_parse(PQgetvalue(s, i, 5), "admin token role", &t->role,
+	               NULL) != 0)
+		return -ERR_IO;
 	return store_pg_str(s, i, 1, &t->name);
 }
 
@@ -2966,7 +2978,7 @@ static int store_pg_replica_remove(void *h, const char *address, struct diag *d)
 
 /* ---- Admin tokens ---- */
 
-static int store_pg_admin_token_add(void *h, const char *name,
+static int store_pg_admin_token_add(void *h, const char *name, const char *role,
                                     const char *token_hash, int64_t now,
                                     int64_t *id, struct diag *d)
 {
@@ -2976,6 +2988,7 @@ static int store_pg_admin_token_add(void *h, const char *name,
 	store_pg_arg_text(&a, name);
 	store_pg_arg_text(&a, token_hash);
 	store_pg_arg_int(&a, now);
+	store_pg_arg_text(&a, role);
 	if ((r = store_pg_insert_id(h, PQ_ADMIN_ADD, &a, id, "add admin token",
 	                            d)) == 0)
 		r = diag_set(d, ERR_EXISTS, 0, 0,

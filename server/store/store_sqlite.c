@@ -212,6 +212,10 @@ static const char *const store_sqlite_migrations[] = {
     "  heartbeat INTEGER NOT NULL,\n"
     "  gone_at INTEGER NOT NULL\n"
     ") WITHOUT ROWID;\n",
+    /* 6: admin tokens' roles (server/role.h). The tokens made before were
+     * full admins, so they become owners; every insert names its role. */
+    "ALTER TABLE admin_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'owner'\n"
+    "  CHECK (role IN ('owner', 'admin', 'helpdesk', 'auditor', 'scim'));\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -355,7 +359,7 @@ enum store_sqlite_sq {
 	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
 	" d.revoke_reason, d.calls_dropped" \
 	" FROM devices d JOIN users u ON u.id = d.user_id"
-#define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked"
+#define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
 
 static const char *const store_sqlite_sql[SQ_COUNT_] = {
@@ -531,7 +535,7 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                               " ORDER BY l.secret_name, l.scope, l.scope_id,"
                               " l.version, l.device_id",
     [SQ_ADMIN_ADD] = "INSERT INTO admin_tokens (name, token_hash, created_at,"
-                     " revoked) VALUES (?1, ?2, ?3, 0) RETURNING id",
+                     " revoked, role) VALUES (?1, ?2, ?3, 0, ?4) RETURNING id",
     [SQ_ADMIN_BY_HASH] = "SELECT " SQ_ADMIN_COLS " FROM admin_tokens"
                          " WHERE token_hash = ?1",
     [SQ_ADMIN_LIST] = "SELECT " SQ_ADMIN_COLS " FROM admin_tokens"
@@ -1008,6 +1012,11 @@ static int store_sqlite_read_admin(sqlite3_stmt *s, void *p)
 		return -ERR_IO;
 	t->created_at = sqlite3_column_int64(s, 3);
 	t->revoked = sqlite3_column_int(s, 4) != 0;
+	/* The schema's CHECK keeps out any other name; a row that still
+	 * holds one was written behind the store's back. */
+	if (role_parse((const char *)sqlite3_column_text(s, 5),
+	               "admin token role", &t->role, NULL) != 0)
+		return -ERR_IO;
 	return store_sqlite_col_str(s, 1, &t->name);
 }
 
@@ -2950,6 +2959,7 @@ static int store_sqlite_replica_remove(void *h, const char *address,
 /* ---- Admin tokens ---- */
 
 static int store_sqlite_admin_token_add(void *h, const char *name,
+                                        const char *role,
                                         const char *token_hash, int64_t now,
                                         int64_t *id, struct diag *d)
 {
@@ -2962,6 +2972,7 @@ static int store_sqlite_admin_token_add(void *h, const char *name,
 	store_sqlite_bind_text(db, s, 1, name);
 	store_sqlite_bind_text(db, s, 2, token_hash);
 	store_sqlite_bind_int(db, s, 3, now);
+	store_sqlite_bind_text(db, s, 4, role);
 	if ((r = store_sqlite_int(db, s, id, "add admin token", d)) ==
 	    -ERR_EXISTS)
 		r = diag_set(d, ERR_EXISTS, 0, 0,

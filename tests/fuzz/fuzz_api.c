@@ -224,7 +224,8 @@ static void fuzz_api_init(void)
 	    crypto_hex(raw, sizeof(raw), fuzz_api.canary,
 	               sizeof(fuzz_api.canary)) != 0 ||
 	    token_hash(FUZZ_API_TOKEN, hash) != 0 ||
-	    store_admin_token_add(fuzz_api.st, "fuzz", hash, NULL, &d) != 0)
+	    store_admin_token_add(fuzz_api.st, "fuzz", ROLE_OWNER, hash, NULL,
+	                          &d) != 0)
 		abort();
 	memset(fuzz_api.master, 0x5a, sizeof(fuzz_api.master));
 	if (crypto_key_generate(fuzz_api.rng, &fuzz_api.signer, &d) != 0 ||

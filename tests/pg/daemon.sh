@@ -39,6 +39,8 @@ grep -q "^store = postgres:" "$dir/a/mcpfleetd.conf" && ok "the location is reco
 [ "$(psql_q "SELECT action FROM audit WHERE id = 1")" = "init" ] &&
 	[ "$(psql_q "SELECT count(*) FROM admin_tokens")" = "1" ] &&
 	ok "the init audit row and admin token are in PostgreSQL" || bad "no init row in PostgreSQL"
+[ "$(psql_q "SELECT role FROM admin_tokens")" = "owner" ] &&
+	ok "the first admin token is an owner" || bad "the first admin token is not an owner"
 
 # A second init on the same database is refused, and writes nothing.
 if "$bin" init --data "$dir/b" --store "postgres:$MCPFLEET_TEST_PG" >"$dir/out" 2>&1; then

@@ -347,6 +347,7 @@ async function main() {
     await page.getByLabel('Admin token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#who', { hasText: 'initial' }).waitFor();
+    await page.locator('#role', { hasText: 'owner' }).waitFor();
     await main.getByRole('heading', { name: 'Overview' }).waitFor();
     const cookies = await ctx.cookies(base + '/api/v1/');
     const sc = cookies.find((c) => c.name === '__Host-mcpfleet_session');
@@ -615,6 +616,87 @@ async function main() {
 
     await go('#/overview', 'Overview');
     await shot('overview');
+
+    // -- Roles: the owner makes a helpdesk and an auditor token (a bearer
+    // token from the page: the cookie is then ignored).
+    const adminToken = (name, role) => page.evaluate(async ([t, n, r]) => {
+      const res = await fetch('/api/v1/admin-tokens', {
+        method: 'POST', headers: { Authorization: 'Bearer ' + t, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: n, role: r }),
+      });
+      return { status: res.status, body: await res.json() };
+    }, [token, name, role]);
+    const desk = await adminToken('desk', 'helpdesk');
+    assert.equal(desk.status, 201, JSON.stringify(desk.body));
+    assert.equal(desk.body.role, 'helpdesk');
+    const audit = await adminToken('books', 'auditor');
+    assert.equal(audit.status, 201, JSON.stringify(audit.body));
+    // A change the session's role may not make, sent with the session's
+    // cookie and CSRF token: the API refuses it whatever the page shows.
+    const sessionCall = (method, apiPath, body) => page.evaluate(async ([m, p, b]) => {
+      const s = await (await fetch('/api/v1/session')).json();
+      const res = await fetch('/api/v1/' + p, {
+        method: m, headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf }, body: b ? JSON.stringify(b) : undefined,
+      });
+      return { status: res.status, body: await res.json() };
+    }, [method, apiPath, body]);
+    const signInAs = async (tok, name, role) => {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('Admin token').fill(tok);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.locator('#who', { hasText: name }).waitFor();
+      await page.locator('#role', { hasText: role }).waitFor();
+      await go('#/overview', 'Overview');
+    };
+    const nav = page.getByRole('navigation', { name: 'Sections' });
+
+    await signInAs(desk.body.token, 'desk', 'helpdesk');
+    assert.equal(await nav.getByRole('link', { name: 'Servers', exact: true }).isVisible(), false, 'helpdesk: no Servers section');
+    assert.equal(await nav.getByRole('link', { name: 'Audit log', exact: true }).isVisible(), false, 'helpdesk: no Audit section');
+    assert.equal(await main.getByText('servers', { exact: true }).count(), 0, 'helpdesk: no server count on the overview');
+    await go('#/users', 'Users');
+    await main.getByRole('heading', { name: 'Add a user' }).waitFor();
+    await go('#/tokens', 'Enrollment');
+    await main.getByRole('heading', { name: 'Create an enrollment link' }).waitFor();
+    await go('#/teams/dev', 'dev');
+    assert.equal(await main.getByRole('heading', { name: 'Add a member' }).count(), 0, 'helpdesk: no "Add a member"');
+    assert.equal(await main.getByRole('button', { name: /^Remove/ }).count(), 0, 'helpdesk: no team removal');
+    await go('#/servers', 'Not open to your role');
+    await main.getByText("listing servers needs role auditor, admin or owner; token 'desk' has role helpdesk").waitFor();
+    assert.equal(await main.getByRole('heading', { name: 'Add a server' }).count(), 0, 'helpdesk: no "Add a server"');
+    const refusedServer = await sessionCall('POST', 'servers', { name: 'sneaky', entry: { command: 'true' } });
+    assert.equal(refusedServer.status, 403);
+    assert.equal(refusedServer.body.error, "adding a server needs role admin or owner; token 'desk' has role helpdesk");
+    const deskUser = await sessionCall('POST', 'users', { name: 'carol' });
+    assert.equal(deskUser.status, 201, JSON.stringify(deskUser.body));
+    await go('#/users', 'Users');
+    await shot('helpdesk');
+    pass('roles: a helpdesk console sees no servers, audit or "Add a server", adds users; the API refuses it a server with the role it needs');
+
+    await signInAs(audit.body.token, 'books', 'auditor');
+    await go('#/servers', 'Servers');
+    await row('github').waitFor();
+    assert.equal(await main.getByRole('heading', { name: 'Add a server' }).count(), 0, 'auditor: no "Add a server"');
+    await go('#/servers/github', 'github');
+    await main.locator('pre', { hasText: '"url"' }).waitFor();
+    assert.equal(await main.getByRole('button').count(), 0, 'auditor: no button on a server');
+    for (const [hash, heading] of [['#/users', 'Users'], ['#/users/carol', 'carol'], ['#/teams', 'Teams'], ['#/teams/dev', 'dev'],
+      ['#/grants', 'Grants'], ['#/secrets', 'Secrets'], ['#/tokens', 'Enrollment'], ['#/devices', 'Devices']]) {
+      await go(hash, heading);
+      assert.equal(await main.locator('form').count(), 0, `auditor: no form on ${hash}`);
+      assert.equal(await main.getByRole('button').count(), 0, `auditor: no button on ${hash}`);
+    }
+    for (const [m, p, b, what] of [['POST', 'users', { name: 'eve' }, 'adding a user'], ['DELETE', 'servers/github', null, 'removing a server'],
+      ['PUT', 'secrets/X', { value: 'v' }, 'setting a secret'], ['POST', 'tokens', { user: 'carol' }, 'creating an enrollment token']]) {
+      const res = await sessionCall(m, p, b);
+      assert.equal(res.status, 403, `${m} ${p}`);
+      assert.match(res.body.error, new RegExp(`^${what} needs role .*; token 'books' has role auditor$`));
+    }
+    await go('#/audit', 'Audit log');
+    await row('access.refused').filter({ hasText: 'admin:desk (console)' }).filter({ hasText: 'POST servers' }).waitFor();
+    await main.getByRole('button', { name: 'Verify the chain' }).click();
+    await main.getByText('The chain is intact').waitFor();
+    await shot('auditor');
+    pass('roles: an auditor console reads everything and shows no form or button that changes anything; the API refuses its changes; it sees the refusals in the audit log');
 
     // -- Signing out ends the session on the server.
     await page.getByRole('button', { name: 'Sign out' }).click();
