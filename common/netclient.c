@@ -1014,9 +1014,9 @@ struct netclient_ws {
 	bool close_sent;
 	bool peer_closed;
 	/* The keepalive (netclient_ws_keepalive()). */
-	bool ping_due;  /* a websocket ping is to be written */
-	bool ping_sent; /* and nothing has come since */
-	bool hung_up;   /* the server was silent for hangup_ms */
+	bool ping_due;   /* a websocket ping is to be written */
+	bool ping_sent;  /* and nothing has come since */
+	bool hung_up;    /* the server was silent for hangup_ms */
 	int64_t last_rx; /* ms: the server's last frame, a pong included */
 	int64_t ping_ms;
 	int64_t hangup_ms;
@@ -1362,8 +1362,8 @@ static int64_t netclient_ws_keepalive(struct netclient_ws *ws)
 {
 	int64_t quiet;
 
-	if (ws->state != NETCLIENT_WS_OPEN || ws->wsi == NULL ||
-	    ws->closing || ws->hung_up)
+	if (ws->state != NETCLIENT_WS_OPEN || ws->wsi == NULL || ws->closing ||
+	    ws->hung_up)
 		return INT64_MAX;
 	quiet = netclient_now_ms() - ws->last_rx;
 	if (quiet >= ws->hangup_ms) {

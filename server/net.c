@@ -1522,8 +1522,8 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 		/* An unmasked ping or close never reaches
 		 * net_conn_receive(); the connections are asked only when
 		 * some connection had a fault since the last sweep. */
-		if (look && tlsread_ws_fault(lws_get_ssl(c->wsi), why,
-		                             sizeof(why))) {
+		if (look &&
+		    tlsread_ws_fault(lws_get_ssl(c->wsi), why, sizeof(why))) {
 			net_conn_free_queue(c);
 			c->closing = true;
 			c->close_code = NET_CLOSE_PROTOCOL;

@@ -218,9 +218,9 @@ struct net_config {
 	size_t cert_len;
 	const char *key_pem; /* its private key */
 	size_t key_len;
-	size_t max_message;      /* 0: NET_MESSAGE_MAX */
-	size_t max_body;         /* 0: NET_BODY_MAX */
-	size_t max_queue;        /* 0: NET_QUEUE_MAX */
+	size_t max_message; /* 0: NET_MESSAGE_MAX */
+	size_t max_body;    /* 0: NET_BODY_MAX */
+	size_t max_queue;   /* 0: NET_QUEUE_MAX */
 	/* The agent port's keepalive: a ping once either side has been quiet
 	 * for ping_secs (0: 60), a hang-up once the peer has been silent for
 	 * hangup_secs (0: 150). The ping is ping_message, a binary message

@@ -73,13 +73,13 @@
 #include "netclient.h"
 #include "token.h"
 
-#define BF_PACE_TOTAL     64    /* handshakes in flight, all children */
-#define BF_SLICE_MS       10    /* a child's longest sleep */
+#define BF_PACE_TOTAL     64 /* handshakes in flight, all children */
+#define BF_SLICE_MS       10 /* a child's longest sleep */
 #define BF_HANGUP_US      (150 * 1000000LL) /* as netclient_ws_config */
-#define BF_CONNECT_SECS   15    /* the agent's connect timeout */
-#define BF_API_MS         60000 /* one admin API call */
-#define BF_PHASE_S        900   /* longest phase (default of -T) */
-#define BF_PUSH_S         120   /* longest push */
+#define BF_CONNECT_SECS   15                /* the agent's connect timeout */
+#define BF_API_MS         60000             /* one admin API call */
+#define BF_PHASE_S        900               /* longest phase (default of -T) */
+#define BF_PUSH_S         120               /* longest push */
 #define BF_BASE_SERVERS   3
 #define BF_STORM_TARGET_S 30   /* everyone back after a kill -9 */
 #define BF_STORM_GRACE_S  5    /* failures allowed after listening */
@@ -657,7 +657,8 @@ static void bf_hangup_due(struct bf_agents *ag)
 	for (i = 0; i < ag->n; i++)
 		if (ag->devs[i].state == BF_OPEN && ag->devs[i].wsi != NULL &&
 		    now - ag->devs[i].heard_us > BF_HANGUP_US) {
-			lws_set_timeout(ag->devs[i].wsi, PENDING_TIMEOUT_USER_OK,
+			lws_set_timeout(ag->devs[i].wsi,
+			                PENDING_TIMEOUT_USER_OK,
 			                LWS_TO_KILL_ASYNC);
 		}
 }
