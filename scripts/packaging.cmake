@@ -88,7 +88,6 @@ if(MCPFLEET_ASAN OR MCPFLEET_UBSAN OR MCPFLEET_FUZZ)
   message(STATUS "packages: none from a sanitizer or fuzzing build")
   return()
 endif()
-set(MCPFLEET_PACKAGES ON)
 
 # The package version: the project's, and the Debian revision from the
 # top entry of deploy/debian/changelog, which must name this version.
@@ -107,18 +106,32 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE ${CMAKE_MATCH_2})
 # client/bridge.c) are invisible to dpkg-shlibdeps: name the Debian
 # packages that hold them. And net.c runs libwebsockets on libev through
 # Debian's evlib plugin, which libwebsockets loads itself.
+# Off Debian (no dpkg-query), or with those libraries built by hand, no
+# packages: the rest of the build does not need them.
+find_program(MCPFLEET_DPKG_QUERY dpkg-query)
 function(mf_deb_package_of file out)
-  get_filename_component(real ${file} REALPATH)
-  execute_process(COMMAND dpkg-query -S ${real}
+  get_filename_component(real "${file}" REALPATH)
+  set(${out} "" PARENT_SCOPE)
+  execute_process(COMMAND ${MCPFLEET_DPKG_QUERY} -S "${real}"
     OUTPUT_VARIABLE owner RESULT_VARIABLE rc ERROR_QUIET)
-  if(NOT rc EQUAL 0 OR NOT owner MATCHES "^([^:, ]+)")
-    message(FATAL_ERROR "packages: no Debian package holds ${real}")
+  if(rc EQUAL 0 AND owner MATCHES "^([^:, ]+)")
+    set(${out} ${CMAKE_MATCH_1} PARENT_SCOPE)
+  else()
+    message(STATUS "packages: none, no Debian package holds ${real}")
   endif()
-  set(${out} ${CMAKE_MATCH_1} PARENT_SCOPE)
 endfunction()
+if(NOT MCPFLEET_DPKG_QUERY)
+  message(STATUS "packages: none, no dpkg-query (not Debian)")
+  set(MCPFLEET_PACKAGES OFF)
+  return()
+endif()
 find_library(MCPFLEET_CURL_LIB NAMES curl HINTS ${CURL_LIBRARY_DIRS})
-mf_deb_package_of(${MCPFLEET_LWS_LIB} MF_DEB_LWS)
-mf_deb_package_of(${MCPFLEET_CURL_LIB} MF_DEB_CURL)
+mf_deb_package_of("${MCPFLEET_LWS_LIB}" MF_DEB_LWS)
+mf_deb_package_of("${MCPFLEET_CURL_LIB}" MF_DEB_CURL)
+if(NOT MF_DEB_LWS OR NOT MF_DEB_CURL)
+  set(MCPFLEET_PACKAGES OFF)
+  return()
+endif()
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME mcpfleet)
@@ -177,3 +190,4 @@ signed catalogue and runs fleet servers through an audited launcher.
 This package holds mcpfleet and its systemd user units.")
 
 include(CPack)
+set(MCPFLEET_PACKAGES ON)

@@ -98,15 +98,18 @@ uid=$(id -u "$user" 2>/dev/null || echo 0)
 dpkg-query -W -f='${Conffiles}\n' mcpfleetd | grep -q "^ /etc/default/mcpfleetd " &&
 	ok "/etc/default/mcpfleetd is a conffile" ||
 	bad "conffiles: $(dpkg-query -W -f='${Conffiles}' mcpfleetd)"
+unstripped=""
 for b in mcpfleetd mcpfleetctl mcpfleet; do
 	if [ ! -x "/usr/bin/$b" ]; then
-		bad "/usr/bin/$b is not installed"
+		unstripped="$unstripped $b (not installed)"
 	elif readelf -S "/usr/bin/$b" | grep -q '\.debug_\|\.symtab'; then
-		bad "/usr/bin/$b is not stripped"
+		unstripped="$unstripped $b"
 	fi
 done
+[ -z "$unstripped" ] && ok "/usr/bin/mcpfleetd, mcpfleetctl, mcpfleet: stripped" ||
+	bad "not stripped:$unstripped"
 [ -f /usr/share/man/man8/mcpfleetd.8.gz ] && [ -f /usr/share/man/man1/mcpfleetctl.1.gz ] &&
-	[ -f /usr/share/man/man1/mcpfleet.1.gz ] && ok "stripped programs and their manual pages" ||
+	[ -f /usr/share/man/man1/mcpfleet.1.gz ] && ok "manual pages" ||
 	bad "manual pages missing"
 for u in mcpfleet.service mcpfleet-sync.service mcpfleet-sync.path; do
 	[ -f "/usr/lib/systemd/user/$u" ] || bad "no user unit /usr/lib/systemd/user/$u"
@@ -114,6 +117,14 @@ done
 grep -q '^ExecStart=/usr/bin/mcpfleet run$' /usr/lib/systemd/user/mcpfleet.service &&
 	ok "the user units run /usr/bin/mcpfleet" ||
 	bad "mcpfleet.service: $(grep ExecStart /usr/lib/systemd/user/mcpfleet.service)"
+# A user manager's view of them (it wants a runtime directory, not a session).
+mkdir -m 700 "$dir/xdg"
+if (cd /usr/lib/systemd/user && XDG_RUNTIME_DIR=$dir/xdg systemd-analyze --user verify \
+	mcpfleet.service mcpfleet-sync.service mcpfleet-sync.path) >"$dir/verify.log" 2>&1; then
+	ok "systemd-analyze --user verify: the three user units"
+else
+	bad "systemd-analyze --user verify: $(cat "$dir/verify.log")"
+fi
 
 # The system unit: valid for systemd, hardened, and run the way it says.
 if systemd-analyze verify "$unit" >"$dir/verify.log" 2>&1; then
