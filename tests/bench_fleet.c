@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <openssl/bio.h>
@@ -244,7 +245,12 @@ struct bf_agents {
 	struct lws_context *ctx;
 	struct lws_protocols protocols[2];
 	lws_retry_bo_t retry;
-	lws_sorted_usec_list_t sul;
+	/* The libev loop lws runs on (as the daemon's, server/net.c): lws'
+	 * own poll() loop would walk every one of this child's sockets on
+	 * every wakeup. tick runs the child's own work every BF_SLICE_MS. */
+	struct ev_loop *loop;
+	void *foreign_loops[1];
+	ev_timer tick;
 	bool dialing;  /* connect DOWN agents when due */
 	unsigned pace; /* most handshakes in flight; 0: no cap */
 	size_t inflight;
@@ -663,11 +669,6 @@ static void bf_hangup_due(struct bf_agents *ag)
 		}
 }
 
-static void bf_sul_cb(lws_sorted_usec_list_t *sul)
-{
-	(void)sul; /* only here to end lws_service()'s wait */
-}
-
 /* The client SSL_CTX: the fleet CA as the only anchor, no certificate of
  * its own (each connection gets its device's, bf_dev_verify_server()). */
 static SSL_CTX *bf_ssl_ctx(const char *ca, size_t calen)
@@ -723,6 +724,12 @@ static int bf_agents_context(struct bf_agents *ag, const char *ca, size_t calen)
 	info.timeout_secs = BF_CONNECT_SECS;
 	info.connect_timeout_secs = BF_CONNECT_SECS;
 	info.provided_client_ssl_ctx = ag->sctx;
+	ag->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+	if (ag->loop == NULL)
+		return -ERR_INTERNAL;
+	ag->foreign_loops[0] = ag->loop;
+	info.options |= LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = ag->foreign_loops;
 	ag->ctx = lws_create_context(&info);
 	return ag->ctx != NULL ? 0 : -ERR_INTERNAL;
 }
@@ -1066,6 +1073,21 @@ struct bf_child_args {
 
 /* A child process: enrolls (or loads) its agents, then serves the
  * parent's commands until Q. Returns the exit status. */
+/* The child's own work, every BF_SLICE_MS on its loop. */
+static void bf_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct bf_agents *ag = w->data;
+
+	(void)revents;
+	bf_dial_due(ag);
+	bf_hangup_due(ag);
+	bf_commands(ag);
+	if (ag->marked && (ag->ndone == ag->n || bf_now_us() > ag->deadline_us))
+		bf_report(ag);
+	if (ag->quit)
+		ev_break(loop, EVBREAK_ALL);
+}
+
 static int bf_child(const struct bf_child_args *a, int in_fd, int out_fd)
 {
 	struct bf_agents ag;
@@ -1130,23 +1152,17 @@ static int bf_child(const struct bf_child_args *a, int in_fd, int out_fd)
 		goto out;
 	}
 	(void)fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
-	while (!ag.quit) {
-		bf_dial_due(&ag);
-		bf_hangup_due(&ag);
-		lws_sul_schedule(ag.ctx, 0, &ag.sul, bf_sul_cb,
-		                 (lws_usec_t)BF_SLICE_MS * LWS_US_PER_MS);
-		if (lws_service(ag.ctx, 0) < 0)
-			break;
-		lws_sul_cancel(&ag.sul);
-		bf_commands(&ag);
-		if (ag.marked &&
-		    (ag.ndone == ag.n || bf_now_us() > ag.deadline_us))
-			bf_report(&ag);
-	}
+	ev_timer_init(&ag.tick, bf_tick, 0., BF_SLICE_MS / 1000.);
+	ag.tick.data = &ag;
+	ev_timer_start(ag.loop, &ag.tick);
+	ev_run(ag.loop, 0);
+	ev_timer_stop(ag.loop, &ag.tick);
 	code = 0;
 out:
 	if (ag.ctx != NULL)
 		lws_context_destroy(ag.ctx);
+	if (ag.loop != NULL)
+		ev_loop_destroy(ag.loop);
 	SSL_CTX_free(ag.sctx);
 	for (i = 0; ag.devs != NULL && i < ag.n; i++)
 		bf_dev_clear(&ag.devs[i]);
