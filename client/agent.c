@@ -61,6 +61,7 @@ struct agent {
 	 * one tried or connected to now; url is its wss:// URL. */
 	struct enrollment_replicas reps;
 	size_t cur;
+	unsigned respread_ms; /* the replica's Replicas.respread_ms */
 	struct buf url;
 	char *enrollment_path;   /* the agent syncs only while it exists */
 	struct netclient_ws *ws; /* open or opening; NULL between tries */
@@ -147,9 +148,14 @@ unsigned agent_backoff_ms(unsigned attempt, unsigned min_ms, unsigned max_ms,
 	return (unsigned)(base / 2 + ((base * (uint64_t)rnd) >> 32));
 }
 
-unsigned agent_respread_ms(unsigned min_ms, uint32_t rnd)
+unsigned agent_respread_ms(unsigned min_ms, unsigned window_ms, uint32_t rnd)
 {
 	uint64_t span = (uint64_t)min_ms * AGENT_RESPREAD;
+
+	if (window_ms > AGENT_RESPREAD_MAX)
+		window_ms = AGENT_RESPREAD_MAX;
+	if (window_ms > span)
+		span = window_ms;
 
 	return (unsigned)(min_ms / 2 + ((span * rnd) >> 32));
 }
@@ -981,6 +987,8 @@ static void agent_replicas(struct agent *a, const Mcpfleet__V1__Replicas *rs)
 	struct diag d;
 	size_t i;
 
+	/* The replica's advice for when it goes away. */
+	a->respread_ms = rs->respread_ms;
 	diag_clear(&d);
 	memset(&next, 0, sizeof(next));
 	if (enrollment_replicas_set(
@@ -1515,7 +1523,7 @@ int agent_run(const struct agent_opts *o)
 			first = a.cur;
 			delay = agent_respread_ms(
 			    agent_opt(o->backoff_min_ms, AGENT_BACKOFF_MIN),
-			    rnd);
+			    a.respread_ms, rnd);
 		} else {
 			delay = agent_backoff_ms(
 			    attempt,

@@ -24,6 +24,8 @@
  * this many times the first delay (docs/design.md "Scale": a restarted server
  * must not meet its whole fleet in the same second). */
 #define AGENT_RESPREAD 10
+/* The most a replica's advice (Replicas.respread_ms) may widen it to. */
+#define AGENT_RESPREAD_MAX (300 * 1000)
 
 struct agent_opts {
 	const char *home;           /* $MCPFLEET_HOME */
@@ -90,11 +92,13 @@ int agent_status(const struct agent_opts *o, bool json);
 
 /*
  * The delay before the first reconnect after an established connection
- * was lost: uniform over [min_ms / 2, min_ms / 2 + AGENT_RESPREAD *
- * min_ms), taken from rnd (uniform over 32 bits). Every agent of a fleet
- * loses a restarting server at the same moment; this spreads them out.
+ * was lost: uniform over [min_ms / 2, min_ms / 2 + W), W the larger of
+ * AGENT_RESPREAD * min_ms and window_ms (the replica's advice, at most
+ * AGENT_RESPREAD_MAX; 0: none), taken from rnd (uniform over 32 bits).
+ * Every agent of a fleet loses a restarting server at the same moment;
+ * this spreads them out over what the server can take.
  */
-unsigned agent_respread_ms(unsigned min_ms, uint32_t rnd);
+unsigned agent_respread_ms(unsigned min_ms, unsigned window_ms, uint32_t rnd);
 
 /*
  * The delay before reconnect attempt number attempt (0, 1, ...): min_ms

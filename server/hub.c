@@ -20,6 +20,12 @@
 #define HUB_REPORT_NAMES    1024 /* managed names kept per host */
 #define HUB_REPORT_STRING   1024 /* bytes kept of one report string */
 #define HUB_REPORT_WARNINGS 16   /* warnings kept of one host */
+/* The respread advice (Replicas.respread_ms): a replica takes back about
+ * 400 agents a second on two cores (docs/BENCHMARKS.md), so a window of
+ * 2.5 ms per agent held; below the agents' own window (client/agent.h:
+ * AGENT_RESPREAD times AGENT_BACKOFF_MIN) it changes nothing. */
+#define HUB_RESPREAD_US     2500
+#define HUB_RESPREAD_OWN_MS 10000
 
 /* One agent connection. */
 struct hub_conn {
@@ -44,8 +50,10 @@ struct hub {
 	struct hub_conn *buckets[HUB_BUCKETS];
 	struct hub_conn *all;
 	size_t n;
-	uint8_t *replicas; /* the replica set, a packed ServerFrame */
-	size_t replicas_len;
+	/* The replica set, as core_take_replicas() gave it, unpacked: each
+	 * agent gets it with the respread window for this replica's count. */
+	Mcpfleet__V1__ServerFrame *replicas;
+	size_t advised; /* agents the last window sent to all was sized for */
 };
 
 static uint32_t hub_hash(const char *s)
@@ -130,7 +138,8 @@ void hub_free(struct hub *h)
 		hub_conn_free(hc);
 	}
 	core_pub_release(h->pub);
-	free(h->replicas);
+	if (h->replicas != NULL)
+		mcpfleet__v1__server_frame__free_unpacked(h->replicas, NULL);
 	free(h);
 }
 
@@ -146,14 +155,55 @@ size_t hub_ping_message(uint8_t out[NET_PING_MAX])
 	return mcpfleet__v1__server_frame__pack(&f, out);
 }
 
-/* Tells hc the replica set (after its hello, and when the set changes). */
+/* The window over which the agents of this replica should spread their
+ * first retry when it goes away: HUB_RESPREAD_US of a restarted replica's
+ * time for each (docs/design.md, "Keepalive"). */
+static uint32_t hub_respread_ms(size_t agents)
+{
+	uint64_t ms = (uint64_t)agents * HUB_RESPREAD_US / 1000;
+
+	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* Tells hc the replica set and the respread window (after its hello, when
+ * the set changes, and when the window has grown). */
 static void hub_send_replicas(struct hub *h, struct hub_conn *hc)
 {
+	uint8_t buf[4096], *p = buf;
+	size_t len;
+
 	if (h->replicas == NULL || !hc->hello || hc->closing)
 		return;
-	if (net_send(hc->nc, h->replicas, h->replicas_len) != 0)
-		core_log(h->core, CORE_LOG_WARN,
-		         "%s: cannot queue the replica set", hc->device_id);
+	h->replicas->replicas->respread_ms = hub_respread_ms(h->n);
+	len = mcpfleet__v1__server_frame__get_packed_size(h->replicas);
+	if (len > sizeof(buf) && (p = malloc(len)) == NULL)
+		goto fail;
+	mcpfleet__v1__server_frame__pack(h->replicas, p);
+	if (net_send(hc->nc, p, len) != 0)
+		goto fail;
+	if (p != buf)
+		free(p);
+	return;
+fail:
+	if (p != buf)
+		free(p);
+	core_log(h->core, CORE_LOG_WARN, "%s: cannot queue the replica set",
+	         hc->device_id);
+}
+
+/* Sends everyone the set again when the agents held have grown by half
+ * since the window everyone has was sized (past the agents' own window):
+ * a few times as a fleet connects, rather than once per agent. */
+static void hub_advise(struct hub *h)
+{
+	struct hub_conn *hc;
+
+	if (h->n < h->advised + h->advised / 2 ||
+	    hub_respread_ms(h->n) <= HUB_RESPREAD_OWN_MS)
+		return;
+	h->advised = h->n;
+	for (hc = h->all; hc != NULL; hc = hc->next)
+		hub_send_replicas(h, hc);
 }
 
 /*
@@ -532,6 +582,7 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 		core_submit_touch(c, hc->device_id, hc->applied, NULL);
 		hub_push(h, hc);
 		hub_send_replicas(h, hc);
+		hub_advise(h);
 		break;
 	case MCPFLEET__V1__AGENT_FRAME__BODY_REPORT:
 		if (!hc->hello) {
@@ -586,16 +637,31 @@ static void hub_on_wake(void *arg)
 	struct core_pub *pub;
 	struct hub_conn *hc;
 	struct core_ack *acks;
+	Mcpfleet__V1__ServerFrame *rs;
 	uint8_t *replicas;
 	char **kicks;
 	size_t i, n;
 
 	if ((replicas = core_take_replicas(c, &n)) != NULL) {
-		free(h->replicas);
-		h->replicas = replicas;
-		h->replicas_len = n;
-		for (hc = h->all; hc != NULL; hc = hc->next)
-			hub_send_replicas(h, hc);
+		rs = mcpfleet__v1__server_frame__unpack(NULL, n, replicas);
+		free(replicas);
+		if (rs == NULL ||
+		    rs->body_case !=
+		        MCPFLEET__V1__SERVER_FRAME__BODY_REPLICAS) {
+			if (rs != NULL)
+				mcpfleet__v1__server_frame__free_unpacked(rs,
+				                                          NULL);
+			core_log(c, CORE_LOG_WARN,
+			         "the replica set does not unpack");
+		} else {
+			if (h->replicas != NULL)
+				mcpfleet__v1__server_frame__free_unpacked(
+				    h->replicas, NULL);
+			h->replicas = rs;
+			h->advised = h->n;
+			for (hc = h->all; hc != NULL; hc = hc->next)
+				hub_send_replicas(h, hc);
+		}
 	}
 	acks = core_take_acks(c, &n);
 	for (i = 0; i < n; i++) {

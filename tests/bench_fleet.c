@@ -216,17 +216,18 @@ struct bf_dev {
 	struct lws *wsi;
 	enum bf_state state;
 	bool hello_due;
-	bool pong_due;    /* the server's Ping is to be answered */
-	bool done;        /* received an envelope since the mark */
-	unsigned attempt; /* failed sessions in a row, for the backoff */
-	int64_t retry_us; /* when DOWN: the next attempt */
-	int64_t open_us;  /* the last time it was established */
-	int64_t heard_us; /* the server's last frame */
-	int64_t rx_us;    /* the last envelope's arrival */
-	uint64_t rx_rev;  /* its revision, as the envelope says */
-	uint64_t applied; /* the last revision verified */
-	struct buf rx;    /* a fragmented message */
-	uint8_t *pending; /* the last envelope frame, not verified yet */
+	bool pong_due;        /* the server's Ping is to be answered */
+	bool done;            /* received an envelope since the mark */
+	unsigned attempt;     /* failed sessions in a row, for the backoff */
+	int64_t retry_us;     /* when DOWN: the next attempt */
+	int64_t open_us;      /* the last time it was established */
+	int64_t heard_us;     /* the server's last frame */
+	unsigned respread_ms; /* the server's Replicas.respread_ms */
+	int64_t rx_us;        /* the last envelope's arrival */
+	uint64_t rx_rev;      /* its revision, as the envelope says */
+	uint64_t applied;     /* the last revision verified */
+	struct buf rx;        /* a fragmented message */
+	uint8_t *pending;     /* the last envelope frame, not verified yet */
 	size_t pending_len;
 };
 
@@ -405,7 +406,8 @@ static void bf_dev_down(struct bf_agents *ag, struct bf_dev *dev)
 	/* As the real agent (client/agent.c): a lost connection's first
 	 * retry is spread out, unless -R asks for the old 1 s +-50%. */
 	if (was_open && !bf_old_retry) {
-		delay = agent_respread_ms(AGENT_BACKOFF_MIN, rnd);
+		delay =
+		    agent_respread_ms(AGENT_BACKOFF_MIN, dev->respread_ms, rnd);
 	} else {
 		delay = agent_backoff_ms(dev->attempt, AGENT_BACKOFF_MIN,
 		                         AGENT_BACKOFF_MAX, rnd);
@@ -430,6 +432,8 @@ static void bf_dev_frame(struct bf_agents *ag, struct bf_dev *dev,
 		fprintf(stderr, "bench_fleet: %s: malformed frame\n", dev->id);
 		return;
 	}
+	if (fr->body_case == MCPFLEET__V1__SERVER_FRAME__BODY_REPLICAS)
+		dev->respread_ms = fr->replicas->respread_ms;
 	if (fr->body_case == MCPFLEET__V1__SERVER_FRAME__BODY_PING) {
 		/* As the agent: a Pong. */
 		dev->pong_due = true;

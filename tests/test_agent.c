@@ -937,9 +937,15 @@ static void test_agent_backoff(void **state)
 		            90000);
 	}
 	/* After a lost connection: spread over ten times the first delay. */
-	assert_int_equal(agent_respread_ms(1000, 0), 500);
-	assert_int_equal(agent_respread_ms(1000, 0x80000000u), 5500);
-	d = agent_respread_ms(1000, 0xffffffffu);
+	assert_int_equal(agent_respread_ms(1000, 0, 0), 500);
+	assert_int_equal(agent_respread_ms(1000, 0, 0x80000000u), 5500);
+	/* A replica's advice widens the window, within AGENT_RESPREAD_MAX;
+	 * one narrower than the agent's own changes nothing. */
+	assert_int_equal(agent_respread_ms(1000, 25000, 0x80000000u), 13000);
+	assert_int_equal(agent_respread_ms(1000, 5000, 0x80000000u), 5500);
+	assert_int_equal(agent_respread_ms(1000, 900000, 0x80000000u),
+	                 500 + AGENT_RESPREAD_MAX / 2);
+	d = agent_respread_ms(1000, 0, 0xffffffffu);
 	assert_true(d >= 10400 && d < 10500);
 }
 

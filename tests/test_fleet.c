@@ -236,6 +236,7 @@ struct tf_agent {
 	uint64_t leaves; /* the leaf count of the last envelope's revision */
 	unsigned replica_frames; /* Replicas frames seen */
 	char replica[64];        /* the first address of the last one */
+	uint32_t respread_ms;    /* and its respread advice */
 };
 
 static void tf_agent_free(struct tf_agent *a)
@@ -562,6 +563,7 @@ static struct envelope_opened *tf_recv(struct tf_agent *a, int ms)
 		assert_int_equal(fr->replicas->n_agent_addresses, 1);
 		snprintf(a->replica, sizeof(a->replica), "%s",
 		         fr->replicas->agent_addresses[0]);
+		a->respread_ms = fr->replicas->respread_ms;
 		a->replica_frames++;
 		mcpfleet__v1__server_frame__free_unpacked(fr, NULL);
 		return tf_recv(a, ms);
@@ -858,6 +860,9 @@ static void test_fleet_push_on_every_change(void **state)
 	assert_true(a.replica_frames >= 1);
 	snprintf(why, sizeof(why), "127.0.0.1:%d", tf_fx->agent_port);
 	assert_string_equal(a.replica, why);
+	/* With its respread advice: 2.5 ms for each agent the replica holds
+	 * (this one). */
+	assert_int_equal(a.respread_ms, 2);
 	tf_ok(201, "PUT", "/api/v1/secrets/GH", "{\"value\": \"org-token\"}");
 	o = tf_wait_server(&a, "gh", true);
 	s = tf_server(o, "gh");
