@@ -38,10 +38,10 @@ static const struct {
 	const char *name;
 	bool required;
 } backup_files[] = {
-    {PKI_CONF_FILE, true},        {PKI_CA_CERT_FILE, true},
-    {PKI_CA_KEY_FILE, true},      {PKI_SERVER_CERT_FILE, true},
-    {PKI_SERVER_KEY_FILE, true},  {PKI_SIGNER_KEY_FILE, true},
-    {PKI_MASTER_KEY_FILE, true},  {PKI_AUDIT_KEY_FILE, false},
+    {PKI_CONF_FILE, true},       {PKI_CA_CERT_FILE, true},
+    {PKI_CA_KEY_FILE, true},     {PKI_SERVER_CERT_FILE, true},
+    {PKI_SERVER_KEY_FILE, true}, {PKI_SIGNER_KEY_FILE, true},
+    {PKI_MASTER_KEY_FILE, true}, {PKI_AUDIT_KEY_FILE, false},
     {PKI_DB_FILE, false},
 };
 #define BACKUP_NFILES (sizeof(backup_files) / sizeof(backup_files[0]))
@@ -72,7 +72,8 @@ static int backup_frame(struct buf *b, const char *name, mode_t mode,
 	char hex[65];
 
 	if (crypto_sha256(data, len, h) != 0)
-		return diag_set(d, ERR_CRYPTO, 0, 0, "%s: SHA-256 failed", name);
+		return diag_set(d, ERR_CRYPTO, 0, 0, "%s: SHA-256 failed",
+		                name);
 	backup_hex(h, hex);
 	if (buf_printf(b, "FILE %s %o %zu %s\n", name, (unsigned)(mode & 0777),
 	               len, hex) != 0 ||
@@ -92,11 +93,13 @@ static int backup_sqlite(const char *src, const char *dst, struct diag *d)
 	if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK) {
 		r = diag_set(d, ERR_IO, 0, 0, "%s: %s", src,
-		             from != NULL ? sqlite3_errmsg(from) : "cannot open");
+		             from != NULL ? sqlite3_errmsg(from)
+		                          : "cannot open");
 		goto out;
 	}
 	sqlite3_busy_timeout(from, 10000);
-	if (sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	if (sqlite3_open_v2(dst, &to,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	                    NULL) != SQLITE_OK) {
 		r = diag_set(d, ERR_IO, 0, 0, "%s: %s", dst,
 		             to != NULL ? sqlite3_errmsg(to) : "cannot open");
@@ -114,7 +117,8 @@ static int backup_sqlite(const char *src, const char *dst, struct diag *d)
 			break;
 		if (rc == SQLITE_OK)
 			continue;
-		if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && ++tries < 400) {
+		if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) &&
+		    ++tries < 400) {
 			sqlite3_sleep(25);
 			continue;
 		}
@@ -171,7 +175,8 @@ int backup_write(const char *data, const char *to, bool *postgres,
 			if ((tmp = malloc(tl)) != NULL)
 				snprintf(tmp, tl, "%s.db-XXXXXX", to);
 			if (tmp == NULL) {
-				r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+				r = diag_set(d, ERR_NOMEM, 0, 0,
+				             "out of memory");
 				goto out;
 			}
 			int fd = mkstemp(tmp);
@@ -185,7 +190,8 @@ int backup_write(const char *data, const char *to, bool *postgres,
 			close(fd);
 			if ((r = backup_sqlite(path, tmp, d)) != 0)
 				goto out;
-			if (fileio_read(tmp, BACKUP_FILE_MAX, &text, &len) != 0) {
+			if (fileio_read(tmp, BACKUP_FILE_MAX, &text, &len) !=
+			    0) {
 				r = diag_set(d, ERR_IO, 0, 0, "%s: %s", tmp,
 				             strerror(errno));
 				goto out;
@@ -196,14 +202,15 @@ int backup_write(const char *data, const char *to, bool *postgres,
 			sb.st_mode = 0600;
 		} else {
 			if ((p = fileio_join(data, name)) == NULL) {
-				r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+				r = diag_set(d, ERR_NOMEM, 0, 0,
+				             "out of memory");
 				goto out;
 			}
 			if (stat(p, &sb) != 0 && errno == ENOENT &&
 			    !backup_files[i].required)
 				continue;
-			if ((r = fileio_read(p, BACKUP_FILE_MAX, &text, &len)) !=
-			    0) {
+			if ((r = fileio_read(p, BACKUP_FILE_MAX, &text,
+			                     &len)) != 0) {
 				r = diag_set(d, ERR_IO, 0, 0, "%s: %s", p,
 				             r == -ERR_NOENT ? "no such file"
 				                             : strerror(errno));
@@ -255,15 +262,18 @@ static int backup_empty_dir(const char *dir, struct diag *d)
 	if (dp == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		return diag_set(d, ERR_IO, 0, 0, "%s: %s", dir, strerror(errno));
+		return diag_set(d, ERR_IO, 0, 0, "%s: %s", dir,
+		                strerror(errno));
 	}
 	while ((e = readdir(dp)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+		if (strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0) {
 			closedir(dp);
-			return diag_set(d, ERR_EXISTS, 0, 0,
-			                "%s: not empty: restore writes only into a "
-			                "new or empty directory",
-			                dir);
+			return diag_set(
+			    d, ERR_EXISTS, 0, 0,
+			    "%s: not empty: restore writes only into a "
+			    "new or empty directory",
+			    dir);
 		}
 	closedir(dp);
 	return 0;
@@ -286,9 +296,10 @@ static int backup_parse(const char *from, const char *a, size_t n,
 
 	*ne = 0;
 	if (n < off || memcmp(a, BACKUP_MAGIC, off) != 0)
-		return diag_set(d, ERR_PARSE, 0, 0,
-		                "%s: not an mcpfleetd backup (no \"%.*s\" header)",
-		                from, (int)off - 1, BACKUP_MAGIC);
+		return diag_set(
+		    d, ERR_PARSE, 0, 0,
+		    "%s: not an mcpfleetd backup (no \"%.*s\" header)", from,
+		    (int)off - 1, BACKUP_MAGIC);
 	for (;;) {
 		const char *nl = memchr(a + off, '\n', n - off);
 		char line[256], name[64];
@@ -297,9 +308,10 @@ static int backup_parse(const char *from, const char *a, size_t n,
 		int k;
 
 		if (nl == NULL || (size_t)(nl - (a + off)) >= sizeof(line))
-			return diag_set(d, ERR_PARSE, 0, 0,
-			                "%s: truncated at byte %zu (no END line)",
-			                from, off);
+			return diag_set(
+			    d, ERR_PARSE, 0, 0,
+			    "%s: truncated at byte %zu (no END line)", from,
+			    off);
 		memcpy(line, a + off, (size_t)(nl - (a + off)));
 		line[nl - (a + off)] = '\0';
 		if (strncmp(line, "END ", 4) == 0) {
@@ -312,15 +324,17 @@ static int backup_parse(const char *from, const char *a, size_t n,
 				                "SHA-256 failed");
 			backup_hex(h, hex);
 			if (strcmp(hex, want) != 0)
-				return diag_set(d, ERR_VERIFY, 0, 0,
-				                "%s: archive checksum mismatch: "
-				                "corrupted",
-				                from);
+				return diag_set(
+				    d, ERR_VERIFY, 0, 0,
+				    "%s: archive checksum mismatch: "
+				    "corrupted",
+				    from);
 			if (nf != *ne)
-				return diag_set(d, ERR_PARSE, 0, 0,
-				                "%s: END says %zu files, archive "
-				                "holds %zu",
-				                from, nf, *ne);
+				return diag_set(
+				    d, ERR_PARSE, 0, 0,
+				    "%s: END says %zu files, archive "
+				    "holds %zu",
+				    from, nf, *ne);
 			if ((size_t)(nl + 1 - a) != n)
 				return diag_set(d, ERR_PARSE, 0, 0,
 				                "%s: bytes after END", from);
@@ -330,12 +344,12 @@ static int backup_parse(const char *from, const char *a, size_t n,
 		           want) != 4 ||
 		    strlen(want) != 64)
 			return diag_set(d, ERR_PARSE, 0, 0,
-			                "%s: bad frame header at byte %zu", from,
-			                off);
+			                "%s: bad frame header at byte %zu",
+			                from, off);
 		if ((k = backup_known(name)) < 0)
 			return diag_set(d, ERR_PARSE, 0, 0,
-			                "%s: unknown file '%s' in archive", from,
-			                name);
+			                "%s: unknown file '%s' in archive",
+			                from, name);
 		for (size_t i = 0; i < *ne; i++)
 			if (strcmp(e[i].name, name) == 0)
 				return diag_set(d, ERR_PARSE, 0, 0,
@@ -381,10 +395,11 @@ int backup_restore(const char *from, const char *data, struct diag *d)
 	for (size_t i = 0; i < BACKUP_NFILES; i++) {
 		bool have = false;
 		for (size_t j = 0; j < ne; j++)
-			have = have || strcmp(e[j].name, backup_files[i].name) == 0;
+			have = have ||
+			       strcmp(e[j].name, backup_files[i].name) == 0;
 		if (backup_files[i].required && !have) {
-			r = diag_set(d, ERR_PARSE, 0, 0, "%s: holds no %s", from,
-			             backup_files[i].name);
+			r = diag_set(d, ERR_PARSE, 0, 0, "%s: holds no %s",
+			             from, backup_files[i].name);
 			goto out;
 		}
 	}
@@ -399,8 +414,8 @@ int backup_restore(const char *from, const char *data, struct diag *d)
 			goto out;
 		}
 		if (fileio_write_atomic(p, e[i].data, e[i].len,
-		                        e[i].mode | 0600, FILEIO_FORCE_MODE) !=
-		    0) {
+		                        e[i].mode | 0600,
+		                        FILEIO_FORCE_MODE) != 0) {
 			r = diag_set(d, ERR_IO, 0, 0, "%s: %s", p,
 			             strerror(errno));
 			goto out;

@@ -82,6 +82,14 @@ static void mcpfleetd_usage(FILE *f)
 	    "LOCATION (ids, audit chain, revisions, delivery history) and "
 	    "makes it DIR's\n"
 	    "store; stop serve first.\n"
+	    "backup writes DIR's store (copied online, while serve runs), "
+	    "keys and\n"
+	    "mcpfleetd.conf into FILE (0600: it holds the CA and master "
+	    "keys; with a\n"
+	    "PostgreSQL store, save the database with pg_dump). restore "
+	    "checks FILE\n"
+	    "whole, writes it into NEWDIR (new or empty) and verifies the "
+	    "audit chain.\n"
 	    "audit-verify checks DIR's audit chain offline, under DIR's "
 	    "audit key, and\n"
 	    "with --checkpoint a checkpoint from 'mcpfleetctl audit "
@@ -804,13 +812,14 @@ static int mcpfleetd_backup(int argc, char **argv)
 	       "and the master key)\n",
 	       data, to);
 	if (pg)
-		printf("  the store is PostgreSQL: %s holds the keys and %s but "
-		       "no database;\n"
-		       "  save the database with pg_dump (e.g. pg_dump -Fc -f "
-		       "fleet.dump DBNAME)\n"
-		       "  and keep both: one without the other restores "
-		       "nothing\n",
-		       to, PKI_CONF_FILE);
+		printf(
+		    "  the store is PostgreSQL: %s holds the keys and %s but "
+		    "no database;\n"
+		    "  save the database with pg_dump (e.g. pg_dump -Fc -f "
+		    "fleet.dump DBNAME)\n"
+		    "  and keep both: one without the other restores "
+		    "nothing\n",
+		    to, PKI_CONF_FILE);
 	return MCPFLEETD_EXIT_OK;
 }
 
