@@ -15,6 +15,7 @@
 #include "core.h"
 #include "fileio.h"
 #include "netclient.h"
+#include "backup.h"
 #include "pki.h"
 #include "store.h"
 #include "token.h"
@@ -49,6 +50,8 @@ static void mcpfleetd_usage(FILE *f)
 	    "                       [--api-port P] [-v]\n"
 	    "       mcpfleetd migrate --data DIR --to LOCATION\n"
 	    "       mcpfleetd audit-verify --data DIR [--checkpoint FILE]\n"
+	    "       mcpfleetd backup --data DIR --to FILE\n"
+	    "       mcpfleetd restore --from FILE --data NEWDIR\n"
 	    "       mcpfleetd version\n"
 	    "\n"
 	    "init creates DIR (0700) with the store, the fleet CA, the "
@@ -79,6 +82,14 @@ static void mcpfleetd_usage(FILE *f)
 	    "LOCATION (ids, audit chain, revisions, delivery history) and "
 	    "makes it DIR's\n"
 	    "store; stop serve first.\n"
+	    "backup writes DIR's store (copied online, while serve runs), "
+	    "keys and\n"
+	    "mcpfleetd.conf into FILE (0600: it holds the CA and master "
+	    "keys; with a\n"
+	    "PostgreSQL store, save the database with pg_dump). restore "
+	    "checks FILE\n"
+	    "whole, writes it into NEWDIR (new or empty) and verifies the "
+	    "audit chain.\n"
 	    "audit-verify checks DIR's audit chain offline, under DIR's "
 	    "audit key, and\n"
 	    "with --checkpoint a checkpoint from 'mcpfleetctl audit "
@@ -744,6 +755,102 @@ out:
 	return rc;
 }
 
+/* Parses --data and one more option (--to or --from) for backup and
+ * restore. Returns 0 or an exit status. */
+static int mcpfleetd_backup_args(int argc, char **argv, const char *other,
+                                 const char **data, const char **file)
+{
+	const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {other, required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:f:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			*data = optarg;
+			break;
+		case 'f':
+			*file = optarg;
+			break;
+		case 'h':
+			mcpfleetd_usage(stdout);
+			exit(MCPFLEETD_EXIT_OK);
+		default:
+			return mcpfleetd_usage_error("%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return mcpfleetd_usage_error("unexpected argument '%s'",
+		                             argv[optind]);
+	if (*data == NULL || *file == NULL)
+		return mcpfleetd_usage_error("--data and --%s are required",
+		                             other);
+	return 0;
+}
+
+/* mcpfleetd backup --data DIR --to FILE (README, "Backup and restore"). */
+static int mcpfleetd_backup(int argc, char **argv)
+{
+	const char *data = NULL, *to = NULL;
+	struct diag d;
+	bool pg = false;
+	int r;
+
+	if ((r = mcpfleetd_backup_args(argc, argv, "to", &data, &to)) != 0)
+		return r;
+	diag_clear(&d);
+	if (backup_write(data, to, &pg, &d) != 0) {
+		fprintf(stderr, "mcpfleetd: backup: %s\n", d.msg);
+		return MCPFLEETD_EXIT_FAIL;
+	}
+	printf("mcpfleetd: %s: backed up to %s (0600: it holds the CA key "
+	       "and the master key)\n",
+	       data, to);
+	if (pg)
+		printf(
+		    "  the store is PostgreSQL: %s holds the keys and %s but "
+		    "no database;\n"
+		    "  save the database with pg_dump (e.g. pg_dump -Fc -f "
+		    "fleet.dump DBNAME)\n"
+		    "  and keep both: one without the other restores "
+		    "nothing\n",
+		    to, PKI_CONF_FILE);
+	return MCPFLEETD_EXIT_OK;
+}
+
+/* mcpfleetd restore --from FILE --data NEWDIR, then audit-verify. */
+static int mcpfleetd_restore(int argc, char **argv)
+{
+	const char *data = NULL, *from = NULL;
+	struct diag d;
+	int r;
+
+	if ((r = mcpfleetd_backup_args(argc, argv, "from", &data, &from)) != 0)
+		return r;
+	diag_clear(&d);
+	if (backup_restore(from, data, &d) != 0) {
+		fprintf(stderr, "mcpfleetd: restore: %s\n", d.msg);
+		return MCPFLEETD_EXIT_FAIL;
+	}
+	printf("mcpfleetd: %s: restored from %s\n", data, from);
+	fflush(stdout);
+	char a0[] = "audit-verify", a1[] = "--data";
+	char *dir = strdup(data);
+	if (dir == NULL) {
+		fprintf(stderr, "mcpfleetd: restore: out of memory\n");
+		return MCPFLEETD_EXIT_FAIL;
+	}
+	char *av[] = {a0, a1, dir, NULL};
+	r = mcpfleetd_audit_verify(3, av);
+	free(dir);
+	return r;
+}
+
 static void mcpfleetd_on_signal(int sig)
 {
 	(void)sig;
@@ -841,6 +948,10 @@ int main(int argc, char **argv)
 		return mcpfleetd_migrate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit-verify") == 0)
 		return mcpfleetd_audit_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "backup") == 0)
+		return mcpfleetd_backup(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return mcpfleetd_restore(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("mcpfleetd %s\n", MCPFLEETD_VERSION);
