@@ -426,6 +426,21 @@ static int tn_setup(void **state)
 
 /* ---- Client helpers ---- */
 
+/* cfg for the device's websocket to the agent port port (url: its
+ * buffer, 64 bytes). */
+static void tn_ws_config(const struct tn_fixture *f, int port, char *url,
+                         struct netclient_ws_config *cfg)
+{
+	snprintf(url, 64, "wss://127.0.0.1:%d/agent", port);
+	cfg->url = url;
+	cfg->ca_pem = f->ca.cert_pem;
+	cfg->ca_len = f->ca.cert_len;
+	cfg->cert_pem = f->device.cert_pem;
+	cfg->cert_len = f->device.cert_len;
+	cfg->key_pem = f->device.key_pem;
+	cfg->key_len = f->device.key_len;
+}
+
 static struct netclient_ws *tn_ws_open(struct tn_fixture *f,
                                        const struct tu_cred *cred)
 {
@@ -1326,15 +1341,7 @@ static void test_net_ws_keepalive(void **state)
 	if (net == NULL)
 		fail_msg("net_create: %s", d.msg);
 	assert_int_equal(pthread_create(&t, NULL, tn_keepalive_thread, net), 0);
-	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent",
-	         net_agent_port(net));
-	cfg.url = url;
-	cfg.ca_pem = f->ca.cert_pem;
-	cfg.ca_len = f->ca.cert_len;
-	cfg.cert_pem = f->device.cert_pem;
-	cfg.cert_len = f->device.cert_len;
-	cfg.key_pem = f->device.key_pem;
-	cfg.key_len = f->device.key_len;
+	tn_ws_config(f, net_agent_port(net), url, &cfg);
 	opens = tn_get(f, &f->core.opens);
 	assert_int_equal(netclient_ws_open(&cfg, &ws, &d), 0);
 	assert_int_equal(netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d), 0);
@@ -1385,15 +1392,7 @@ static void test_net_ws_keepalive_message(void **state)
 	if (net == NULL)
 		fail_msg("net_create: %s", d.msg);
 	assert_int_equal(pthread_create(&t, NULL, tn_keepalive_thread, net), 0);
-	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent",
-	         net_agent_port(net));
-	cfg.url = url;
-	cfg.ca_pem = f->ca.cert_pem;
-	cfg.ca_len = f->ca.cert_len;
-	cfg.cert_pem = f->device.cert_pem;
-	cfg.cert_len = f->device.cert_len;
-	cfg.key_pem = f->device.key_pem;
-	cfg.key_len = f->device.key_len;
+	tn_ws_config(f, net_agent_port(net), url, &cfg);
 	pthread_mutex_lock(&f->core.mu);
 	f->core.no_echo = true;
 	pthread_mutex_unlock(&f->core.mu);
@@ -1452,15 +1451,7 @@ static void test_netclient_ws_keepalive(void **state)
 	net = tn_start_net(f, NULL, &d);
 	if (net == NULL)
 		fail_msg("net_create: %s", d.msg);
-	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent",
-	         net_agent_port(net));
-	cfg.url = url;
-	cfg.ca_pem = f->ca.cert_pem;
-	cfg.ca_len = f->ca.cert_len;
-	cfg.cert_pem = f->device.cert_pem;
-	cfg.cert_len = f->device.cert_len;
-	cfg.key_pem = f->device.key_pem;
-	cfg.key_len = f->device.key_len;
+	tn_ws_config(f, net_agent_port(net), url, &cfg);
 	cfg.ping_secs = 1;
 	cfg.hangup_secs = 2;
 	assert_int_equal(netclient_ws_open(&cfg, &ws, &d), 0);
@@ -1571,14 +1562,7 @@ static int64_t tn_ws_open_ms(struct tn_fixture *f, int port)
 	char url[64];
 	int64_t t0 = tu_now_ms(), ms = -1;
 
-	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/agent", port);
-	cfg.url = url;
-	cfg.ca_pem = f->ca.cert_pem;
-	cfg.ca_len = f->ca.cert_len;
-	cfg.cert_pem = f->device.cert_pem;
-	cfg.cert_len = f->device.cert_len;
-	cfg.key_pem = f->device.key_pem;
-	cfg.key_len = f->device.key_len;
+	tn_ws_config(f, port, url, &cfg);
 	cfg.connect_timeout_ms = TN_WAIT_MS;
 	if (netclient_ws_open(&cfg, &ws, &d) == 0 &&
 	    netclient_ws_wait_open(ws, TN_WAIT_MS, &fail, &d) == 0)
