@@ -2504,6 +2504,40 @@ static int api_route(struct api_call *c, char *const *seg, size_t nseg,
 	                jsonutil_printable(c->req->path));
 }
 
+int api_route_find(const char *method, const char *path, size_t *index)
+{
+	const char *args[API_ARGS_MAX];
+	char buf[API_PATH_MAX + 1], *seg[API_SEGS_MAX], *p, *slash;
+	size_t plen = sizeof(API_PREFIX) - 1, n = 0, i, found = API_NROUTES;
+
+	if (path == NULL || strncmp(path, API_PREFIX, plen) != 0 ||
+	    strlen(path + plen) >= sizeof(buf))
+		return -ERR_NOENT;
+	memcpy(buf, path + plen, strlen(path + plen) + 1);
+	for (p = buf;; p = slash + 1) {
+		if (*p == '\0' || n == API_SEGS_MAX)
+			return -ERR_NOENT;
+		seg[n++] = p;
+		if ((slash = strchr(p, '/')) == NULL)
+			break;
+		*slash = '\0';
+	}
+	for (i = 0; i < API_NROUTES; i++) {
+		if (!api_match(api_routes[i].pattern, seg, n, args))
+			continue;
+		if (method != NULL && strcmp(api_routes[i].method, method) == 0) {
+			found = i;
+			break;
+		}
+		if (found == API_NROUTES)
+			found = i;
+	}
+	if (found == API_NROUTES)
+		return -ERR_NOENT;
+	*index = found;
+	return 0;
+}
+
 /* ---- Answering ---- */
 
 /* Runs the hooks of a committed change, revocations first so that a
@@ -2575,6 +2609,34 @@ static void api_respond(struct api_call *c, int r, struct net_response *resp)
 	}
 	resp->status = c->status;
 	free(text);
+}
+
+int api_authorize(const struct api_ctx *a, const struct net_request *req,
+                  unsigned roles, const char *what, struct net_response *resp)
+{
+	const struct api_route rt = {
+	    .method = req->method,
+	    .pattern = req->path,
+	    .roles = roles,
+	    .what = what,
+	};
+	struct api_call c;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.role = ROLE_COUNT_;
+	c.a = a;
+	c.req = req;
+	c.st = a->st;
+	if ((r = api_authenticate(&c)) == 0)
+		r = api_role_check(&c, &rt);
+	if (r != 0)
+		api_respond(&c, r, resp);
+	if (store_in_transaction(c.st))
+		(void)store_rollback(c.st, NULL);
+	json_decref(c.out);
+	store_admin_token_clear(&c.admin);
+	return r;
 }
 
 void api_handle(const struct api_ctx *a, const struct net_request *req,

@@ -103,6 +103,23 @@ struct api_route_info {
 	const char *what;
 };
 
+/*
+ * Authenticates a request outside API_PREFIX as api_handle() does (an
+ * admin token, or a console session with its checks) and checks that the
+ * caller's role is in roles (ROLE_BIT()s), what naming the call in a
+ * refusal ("reading the metrics"). Returns 0 when it may, resp untouched;
+ * otherwise fills resp with the JSON error answer (401 with
+ * WWW-Authenticate: Bearer, or 403, audited as "access.refused") and
+ * returns a negative code.
+ */
+int api_authorize(const struct api_ctx *a, const struct net_request *req,
+                  unsigned roles, const char *what, struct net_response *resp);
+
+/* The route whose pattern matches path (which starts with API_PREFIX),
+ * one of method when the path has one, else the first of the path:
+ * *index for api_route_get(). Returns 0, or -ERR_NOENT for no route. */
+int api_route_find(const char *method, const char *path, size_t *index);
+
 /* The number of routes, and route i (-ERR_NOENT past the end). */
 size_t api_route_count(void);
 int api_route_get(size_t i, struct api_route_info *out);

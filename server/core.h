@@ -55,6 +55,7 @@ struct core_dir {
 struct core_pub {
 	struct publication *p;
 	atomic_int refs;
+	uint64_t published_ns; /* core_now_ns() when it was made or taken */
 	/* When p is the revision base plus the devices added (publish_add()),
 	 * and base is the one the hub holds, only those may have news. */
 	uint64_t base; /* 0: every device's view was built anew */
@@ -71,6 +72,7 @@ struct core_ack {
 };
 struct core_job;
 struct hub;
+struct metrics;
 
 struct core {
 	/* Fixed once serving. */
@@ -81,6 +83,15 @@ struct core {
 	struct net *net;
 	int verbose;
 	char agent_address[REPLICAS_ADDR_MAX + 1]; /* this replica's */
+	/* GET /metrics (metrics.h): the registry, whose atomics any thread
+	 * adds to, its route of each API route (api_route_get()) and of the
+	 * other paths, and the scrape token of metrics_token_file (NULL:
+	 * none). */
+	struct metrics *metrics;
+	size_t *route_slot;
+	size_t slot_enroll, slot_healthz, slot_metrics, slot_console,
+	    slot_other;
+	char *metrics_token;
 
 	/* Core thread only. */
 	struct store *st;
@@ -144,6 +155,9 @@ struct core {
 
 void core_log(const struct core *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A monotonic clock in nanoseconds, for the metrics' durations. */
+uint64_t core_now_ns(void);
 
 /* ---- Life cycle ---- */
 

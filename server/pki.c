@@ -68,7 +68,8 @@ static int pki_fail(struct diag *d, int r, const char *path,
 /* ---- Reading ---- */
 
 /*
- * Reads dir/name, a regular file of at most PKI_FILE_MAX bytes. A secret
+ * Reads dir/name (name alone when dir is NULL), a regular file of at most
+ * PKI_FILE_MAX bytes. A secret
  * file must not be readable or writable by group or others; the mode is
  * checked on the descriptor that is then read, so the check and the read
  * concern the same file. Returns 0 with *path (caller frees), *data (a new
@@ -84,7 +85,8 @@ static int pki_read(const char *dir, const char *name, bool secret,
 	ssize_t got;
 	int fd = -1, r;
 
-	if ((path = fileio_join(dir, name)) == NULL) {
+	path = dir != NULL ? fileio_join(dir, name) : strdup(name);
+	if (path == NULL) {
 		r = diag_set(d, ERR_NOMEM, 0, 0, "%s: out of memory", name);
 		goto out;
 	}
@@ -667,6 +669,10 @@ static int pki_conf_check(const struct pki_conf *c, struct diag *sub)
 	if (memchr(c->agent_address, '\0', sizeof(c->agent_address)) == NULL)
 		return diag_set(sub, ERR_INVALID, 0, 0,
 		                "agent_address is not terminated");
+	if (memchr(c->metrics_token_file, '\0',
+	           sizeof(c->metrics_token_file)) == NULL)
+		return diag_set(sub, ERR_INVALID, 0, 0,
+		                "metrics_token_file is not terminated");
 	if (c->agent_address[0] != '\0')
 		return pki_conf_address_check(c, c->agent_address, sub);
 	return 0;
@@ -687,6 +693,7 @@ enum {
 	PKI_K_STORE = 1u << 10,
 	PKI_K_ADDRESS = 1u << 11,
 	PKI_K_HEARTBEAT = 1u << 12,
+	PKI_K_METRICS = 1u << 13,
 };
 
 /* Applies one "key = value" line to c. */
@@ -727,6 +734,8 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 		bit = PKI_K_ADDRESS;
 	else if (strcmp(key, "replica_heartbeat") == 0)
 		bit = PKI_K_HEARTBEAT;
+	else if (strcmp(key, "metrics_token_file") == 0)
+		bit = PKI_K_METRICS;
 	else
 		return diag_set(d, ERR_PARSE, line, 0,
 		                "%s:%u: unknown key '%.64s'", path, line, key);
@@ -814,6 +823,15 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 			    "1 to 3600 seconds",
 			    path, line, v);
 		c->replica_heartbeat = n;
+		break;
+	case PKI_K_METRICS:
+		/* The file itself is read when the daemon starts. */
+		if (strlen(v) > PKI_PATH_MAX)
+			return diag_set(d, ERR_INVALID, line, 0,
+			                "%s:%u: metrics_token_file: longer than "
+			                "%d bytes",
+			                path, line, PKI_PATH_MAX);
+		memcpy(c->metrics_token_file, v, strlen(v) + 1);
 		break;
 	case PKI_K_SPOOL:
 		if (pki_conf_number(v, 65536, 256LL << 20, &n) != 0)
@@ -987,6 +1005,9 @@ int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d)
 	if (r == 0 && c->replica_heartbeat != PKI_DEFAULT_HEARTBEAT)
 		r = buf_printf(&b, "replica_heartbeat = %" PRId64 "\n",
 		               c->replica_heartbeat);
+	if (r == 0 && c->metrics_token_file[0] != '\0')
+		r = buf_printf(&b, "metrics_token_file = %s\n",
+		               c->metrics_token_file);
 	if (r != 0) {
 		r = diag_set(d, ERR_NOMEM, 0, 0, "%s: out of memory", path);
 		goto out;
@@ -999,6 +1020,44 @@ int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d)
 	r = 0;
 out:
 	buf_free(&b);
+	free(path);
+	return r;
+}
+
+int pki_token_file_read(const char *dir, const char *file, char **out,
+                        struct diag *d)
+{
+	char *path = NULL, *data = NULL;
+	size_t len = 0, read = 0, i;
+	int r;
+
+	if ((r = pki_read(file[0] == '/' ? NULL : dir, file, true, &path, &data,
+	                  &len, d)) != 0)
+		return r;
+	read = len;
+	if (len > 0 && data[len - 1] == '\n')
+		data[--len] = '\0';
+	if (len > 0 && data[len - 1] == '\r')
+		data[--len] = '\0';
+	for (i = 0; i < len; i++)
+		if ((unsigned char)data[i] <= 0x20 ||
+		    (unsigned char)data[i] >= 0x7f)
+			break;
+	if (i < len)
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "%s: byte %zu is not a visible ASCII character; "
+		             "the file holds the token alone, on one line",
+		             path, i + 1);
+	else if (len < PKI_TOKEN_MIN || len > PKI_TOKEN_MAX)
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "%s: the token has %zu characters, not %d to %d",
+		             path, len, PKI_TOKEN_MIN, PKI_TOKEN_MAX);
+	if (r == 0) {
+		*out = data;
+		data = NULL;
+	}
+	if (data != NULL)
+		crypto_secret_free(data, read + 1);
 	free(path);
 	return r;
 }

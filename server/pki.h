@@ -43,6 +43,9 @@ struct store;
 #define PKI_SERVER_DAYS        825
 #define PKI_DEVICE_DAYS        365 /* validity of an issued device cert */
 #define PKI_DEFAULT_HEARTBEAT  10  /* replica_heartbeat, seconds */
+#define PKI_PATH_MAX           512 /* metrics_token_file's value */
+#define PKI_TOKEN_MIN          16  /* characters of the scrape token */
+#define PKI_TOKEN_MAX          256
 
 /*
  * mcpfleetd.conf, a "key = value" file ('#' starts a comment line):
@@ -67,6 +70,11 @@ struct store;
  *   replica_heartbeat = 10        seconds between a replica's heartbeats
  *                                 in the store, 1..3600; one not heard of
  *                                 for three is dropped from the replica set
+ *   metrics_token_file = PATH     a file (mode 0600, absolute or relative
+ *                                 to the data directory) holding the
+ *                                 bearer token a Prometheus scraper may
+ *                                 read GET /metrics with (server/API.md,
+ *                                 "Metrics"); none by default
  * Unknown keys, a key other than name given twice and malformed values
  * are errors naming file and line.
  */
@@ -94,6 +102,8 @@ struct pki_conf {
 	 * period. */
 	char agent_address[REPLICAS_ADDR_MAX + 1];
 	int64_t replica_heartbeat;
+	/* The scrape token's file, "" for none (pki_token_file_read()). */
+	char metrics_token_file[PKI_PATH_MAX + 1];
 };
 
 /* Fills c with the defaults (names: "localhost", "127.0.0.1"). */
@@ -103,6 +113,17 @@ void pki_conf_defaults(struct pki_conf *c);
 int pki_conf_load(const char *dir, struct pki_conf *c, struct diag *d);
 /* Writes dir/mcpfleetd.conf (0600, atomically). */
 int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d);
+
+/*
+ * Reads the bearer token in file (absolute, or relative to dir): one line
+ * of PKI_TOKEN_MIN to PKI_TOKEN_MAX visible ASCII characters, a final
+ * newline allowed, in a regular file that group and others cannot read
+ * (-ERR_PERM). Returns 0 with *out (a new string; caller frees it with
+ * crypto_secret_free(*out, strlen(*out) + 1)), or a negative code with d
+ * naming the file and the reason.
+ */
+int pki_token_file_read(const char *dir, const char *file, char **out,
+                        struct diag *d);
 
 /* Everything mcpfleetd serves with, loaded from the data directory. */
 struct pki {

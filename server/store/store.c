@@ -490,6 +490,11 @@ int store_rollback(struct store *st, struct diag *d)
 	return st->be->tx(st->h, STORE_TX_ROLLBACK, d);
 }
 
+uint64_t store_errors(const struct store *st)
+{
+	return st->be->errors(st->h);
+}
+
 bool store_in_transaction(const struct store *st)
 {
 	return st->in_tx;

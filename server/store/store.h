@@ -162,6 +162,15 @@ int store_rollback(struct store *st, struct diag *d);
 /* True while a store_begin() transaction is open. */
 bool store_in_transaction(const struct store *st);
 
+/*
+ * The statements of this connection that failed since it was opened: the
+ * database refused or could not run them, ran out of memory, or returned
+ * a malformed row. Constraint violations, which are answers about bad
+ * input (-ERR_EXISTS, -ERR_NOENT, -ERR_INVALID), do not count. For
+ * mcpfleetd's mcpfleet_store_errors_total (server/API.md, "Metrics").
+ */
+uint64_t store_errors(const struct store *st);
+
 /* ---- Users ---- */
 
 struct store_user {
@@ -1096,6 +1105,9 @@ struct store_backend {
 	void (*close)(void *h);
 	int (*tx)(void *h, enum store_txop op, struct diag *d);
 	int (*schema_version_get)(void *h, int64_t *version, struct diag *d);
+	/* The statements of this connection that failed, as store_errors()
+	 * counts them. */
+	uint64_t (*errors)(void *h);
 
 	int (*user_add)(void *h, const char *name, const char *email,
 	                int64_t now, int64_t *id, struct diag *d);

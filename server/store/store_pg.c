@@ -651,6 +651,7 @@ struct store_pg {
 	char sqlstate[6];    /* of the last failed statement */
 	char constraint[64]; /* the constraint it broke, or "" */
 	bool prepared[PQ_COUNT_];
+	uint64_t errors; /* store_errors() */
 };
 
 /* Parameters of one statement, in text form except blobs. */
@@ -781,6 +782,8 @@ static int store_pg_fail(struct store_pg *db, const PGresult *res,
 		code = ERR_NOMEM;
 	else if (strcmp(state, "54000") == 0)
 		code = ERR_TOOBIG;
+	if (code == ERR_IO || code == ERR_NOMEM)
+		db->errors++;
 	if (state != NULL && strcmp(state, "55P03") == 0)
 		return diag_set(d, ERR_IO, 0, 0,
 		                "store %s: %s: busy: another writer held the "
@@ -1264,6 +1267,7 @@ static void store_pg_clear_call(void *p)
 static int store_pg_read_fail(struct store_pg *db, int r, const char *what,
                               struct diag *d)
 {
+	db->errors++;
 	if (r == -ERR_NOMEM)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 	return diag_set(d, r, 0, 0, "store %s: %s: a stored row is malformed",
@@ -3771,6 +3775,14 @@ static void store_pg_listen_close(void *l)
 	store_pg_close(l);
 }
 
+/* The failed statements of this connection (store_errors()). */
+static uint64_t store_pg_errors(void *h)
+{
+	const struct store_pg *db = h;
+
+	return db->errors;
+}
+
 const struct store_backend store_backend_pg = {
     .name = "postgres",
     .schema_version = (int64_t)STORE_PG_NMIGRATIONS,
@@ -3779,6 +3791,7 @@ const struct store_backend store_backend_pg = {
     .close = store_pg_close,
     .tx = store_pg_tx,
     .schema_version_get = store_pg_schema_version_get,
+    .errors = store_pg_errors,
     .user_add = store_pg_user_add,
     .user_get = store_pg_user_get,
     .user_list = store_pg_user_list,

@@ -579,6 +579,7 @@ struct store_sqlite {
 	int bind_rc; /* the first failed bind since the statement was taken */
 	int last_rc; /* the extended result code of the last failed step */
 	sqlite3_stmt *stmt[SQ_COUNT_];
+	uint64_t errors; /* store_errors() */
 };
 
 /* ---- Statement helpers ---- */
@@ -614,6 +615,8 @@ static int store_sqlite_fail(struct store_sqlite *db, int rc, const char *what,
 			break;
 		}
 	}
+	if (code == ERR_IO || code == ERR_NOMEM)
+		db->errors++;
 	return diag_set(d, code, 0, 0, "store %s: %s: %s", db->path, what,
 	                sqlite3_errmsg(db->db));
 }
@@ -691,6 +694,7 @@ static int store_sqlite_step(struct store_sqlite *db, sqlite3_stmt *s,
 
 	if (db->bind_rc != SQLITE_OK) {
 		db->last_rc = db->bind_rc;
+		db->errors++;
 		return diag_set(
 		    d, db->bind_rc == SQLITE_NOMEM ? ERR_NOMEM : ERR_INTERNAL,
 		    0, 0, "store %s: %s: cannot bind: %s", db->path, what,
@@ -1054,6 +1058,7 @@ static void store_sqlite_clear_audit(void *p)
 static int store_sqlite_read_fail(struct store_sqlite *db, int r,
                                   const char *what, struct diag *d)
 {
+	db->errors++;
 	if (r == -ERR_NOMEM)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
 	return diag_set(d, r, 0, 0, "store %s: %s: a stored row is malformed",
@@ -3457,6 +3462,14 @@ static int store_sqlite_session_prune(void *h, int64_t created_before,
 	return r < 0 ? r : 0;
 }
 
+/* The failed statements of this connection (store_errors()). */
+static uint64_t store_sqlite_errors(void *h)
+{
+	const struct store_sqlite *db = h;
+
+	return db->errors;
+}
+
 const struct store_backend store_backend_sqlite = {
     .name = "sqlite",
     .schema_version = (int64_t)STORE_SQLITE_NMIGRATIONS,
@@ -3464,6 +3477,7 @@ const struct store_backend store_backend_sqlite = {
     .close = store_sqlite_close,
     .tx = store_sqlite_tx,
     .schema_version_get = store_sqlite_schema_version_get,
+    .errors = store_sqlite_errors,
     .user_add = store_sqlite_user_add,
     .user_get = store_sqlite_user_get,
     .user_list = store_sqlite_user_list,
