@@ -86,6 +86,7 @@ struct core {
 	struct store *st;
 	struct enroll_limiter *limiter;
 	struct session_table *sessions; /* the web console's, in memory */
+	struct oidc *oidc; /* console sign-in with OpenID Connect, or NULL */
 	struct core_pub *pub; /* the newest revision (the core's reference) */
 	bool dirty;           /* a change awaits its revision */
 	char **added;         /* devices enrolled since, awaiting theirs */
