@@ -947,8 +947,10 @@ static void oidc_callback(struct oidc *o, const struct oidc_call_ctx *x,
 		oidc_refuse(x, req, resp, 403, id.email, why);
 		goto out;
 	}
-	(void)snprintf(identity, sizeof(identity), "oidc:%s", id.email);
-	if (session_new_identity(x->rng, identity, role, now, &se, cookie,
+	/* oidc_identity_read() refused an address too long for this. */
+	r = snprintf(identity, sizeof(identity), "oidc:%s", id.email);
+	if (r < 0 || (size_t)r >= sizeof(identity) ||
+	    session_new_identity(x->rng, identity, role, now, &se, cookie,
 	                         sizeof(cookie)) != 0) {
 		oidc_page(resp, 500, "cannot make a session");
 		goto out;
