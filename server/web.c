@@ -4,6 +4,7 @@
 #include "web.h"
 
 #include <string.h>
+#include <strings.h>
 
 const struct web_asset *web_find(const char *path)
 {
@@ -17,6 +18,94 @@ const struct web_asset *web_find(const char *path)
 		if (strcmp(web_assets[i].path, path) == 0)
 			return &web_assets[i];
 	return NULL;
+}
+
+/* Skips spaces and tabs. */
+static const char *web_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* Is the parameter list p (after a coding's ';', up to ',' or NUL) a
+ * q of zero ("q=0", "q=0.0", ..., RFC 9110, 12.4.2)? */
+static bool web_q_zero(const char *p)
+{
+	for (;;) {
+		p = web_ows(p);
+		if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+			p += 2;
+			if (*p++ != '0')
+				return false;
+			if (*p == '.')
+				for (p++; *p == '0'; p++)
+					;
+			p = web_ows(p);
+			return *p == '\0' || *p == ',' || *p == ';';
+		}
+		while (*p != '\0' && *p != ';' && *p != ',')
+			p++;
+		if (*p != ';')
+			return false;
+		p++;
+	}
+}
+
+bool web_accepts_gzip(const char *ae)
+{
+	const char *p = ae, *end;
+	size_t n;
+
+	if (p == NULL)
+		return false;
+	while (*p != '\0') {
+		p = web_ows(p);
+		for (end = p; *end != '\0' && *end != ',' && *end != ';' &&
+		              *end != ' ' && *end != '\t';
+		     end++)
+			;
+		n = (size_t)(end - p);
+		end = web_ows(end);
+		if (((n == 4 && strncasecmp(p, "gzip", 4) == 0) ||
+		     (n == 6 && strncasecmp(p, "x-gzip", 6) == 0) ||
+		     (n == 1 && *p == '*')) &&
+		    !(*end == ';' && web_q_zero(end + 1)))
+			return true;
+		p = strchr(end, ',');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	return false;
+}
+
+bool web_etag_matches(const char *inm, const char *etag)
+{
+	const char *p = inm, *end;
+	size_t n = strlen(etag);
+
+	if (p == NULL)
+		return false;
+	while (*p != '\0') {
+		p = web_ows(p);
+		if (*p == '*')
+			return true;
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if ((size_t)(end - p) == n && memcmp(p, etag, n) == 0)
+			return true;
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	return false;
 }
 
 /* The headers of every answer, an error page's included. */
@@ -45,6 +134,8 @@ void web_serve(const struct net_request *req, struct net_response *resp)
 	const struct web_asset *a = web_find(req->path);
 	bool get =
 	    strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+	const char *etag;
+	bool gz;
 
 	web_security_headers(resp);
 	if (a == NULL) {
@@ -56,14 +147,27 @@ void web_serve(const struct net_request *req, struct net_response *resp)
 		web_text(resp, 405, "use GET or HEAD\n");
 		return;
 	}
+	gz = a->gz != NULL && web_accepts_gzip(req->accept_encoding);
+	etag = gz ? a->etag_gz : a->etag;
 	buf_reset(&resp->body);
-	if (buf_append(&resp->body, a->data, a->len) != 0) {
+	(void)net_response_type(resp, a->type);
+	/* The names are not versioned: ask every time, so that an upgraded
+	 * mcpfleetd never runs with yesterday's script; the ETag makes the
+	 * asking cheap. */
+	(void)net_response_header(resp, "Cache-Control", "no-cache");
+	(void)net_response_header(resp, "ETag", etag);
+	if (a->gz != NULL)
+		(void)net_response_header(resp, "Vary", "Accept-Encoding");
+	if (web_etag_matches(req->if_none_match, etag)) {
+		resp->status = 304;
+		return;
+	}
+	if (gz)
+		(void)net_response_header(resp, "Content-Encoding", "gzip");
+	if (buf_append(&resp->body, gz ? a->gz : a->data,
+	               gz ? a->gzlen : a->len) != 0) {
 		web_text(resp, 500, "out of memory\n");
 		return;
 	}
-	(void)net_response_type(resp, a->type);
-	/* The names are not versioned: ask every time, so that an upgraded
-	 * mcpfleetd never runs with yesterday's script. */
-	(void)net_response_header(resp, "Cache-Control", "no-cache");
 	resp->status = 200;
 }
