@@ -1198,7 +1198,31 @@
     }
   }
 
+  // The colour scheme: the one chosen in the header (kept in this
+  // browser), else the system's; app.css reads <html data-theme>.
+  const THEME_KEY = 'mcpfleet.theme';
+  function applyTheme(choice) {
+    const t = choice === 'light' || choice === 'dark' ? choice : 'system';
+    if (t === 'system') delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = t;
+    $('theme').value = t;
+  }
+  function themeControl() {
+    let kept = null;
+    try { kept = localStorage.getItem(THEME_KEY); } catch (e) { /* storage off: the system's */ }
+    applyTheme(kept);
+    $('theme').addEventListener('change', (e) => {
+      const t = e.target.value;
+      try {
+        if (t === 'system') localStorage.removeItem(THEME_KEY);
+        else localStorage.setItem(THEME_KEY, t);
+      } catch (err) { /* not kept, applied all the same */ }
+      applyTheme(t);
+    });
+  }
+
   async function start() {
+    themeControl();
     $('login-form').addEventListener('submit', login);
     $('logout').addEventListener('click', logout);
     window.addEventListener('hashchange', () => route(true));
