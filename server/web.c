@@ -52,58 +52,59 @@ static bool web_q_zero(const char *p)
 	}
 }
 
+/* The next element of the comma-separated list at *p (a header value),
+ * without the spaces around it: its start, with *len, or NULL at the end
+ * (and for NULL). Moves *p past the element and its comma. */
+static const char *web_list_next(const char **p, size_t *len)
+{
+	const char *s, *end;
+
+	if (*p == NULL || **p == '\0')
+		return NULL;
+	s = web_ows(*p);
+	end = strchr(s, ',');
+	*p = end != NULL ? end + 1 : s + strlen(s);
+	if (end == NULL)
+		end = *p;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*len = (size_t)(end - s);
+	return s;
+}
+
 bool web_accepts_gzip(const char *ae)
 {
-	const char *p = ae, *end;
-	size_t n;
+	const char *p = ae, *s, *params;
+	size_t n, len;
 
-	if (p == NULL)
-		return false;
-	while (*p != '\0') {
-		p = web_ows(p);
-		for (end = p; *end != '\0' && *end != ',' && *end != ';' &&
-		              *end != ' ' && *end != '\t';
-		     end++)
+	while ((s = web_list_next(&p, &len)) != NULL) {
+		for (n = 0;
+		     n < len && s[n] != ';' && s[n] != ' ' && s[n] != '\t'; n++)
 			;
-		n = (size_t)(end - p);
-		end = web_ows(end);
-		if (((n == 4 && strncasecmp(p, "gzip", 4) == 0) ||
-		     (n == 6 && strncasecmp(p, "x-gzip", 6) == 0) ||
-		     (n == 1 && *p == '*')) &&
-		    !(*end == ';' && web_q_zero(end + 1)))
+		params = web_ows(s + n);
+		if (((n == 4 && strncasecmp(s, "gzip", 4) == 0) ||
+		     (n == 6 && strncasecmp(s, "x-gzip", 6) == 0) ||
+		     (n == 1 && *s == '*')) &&
+		    !(*params == ';' && web_q_zero(params + 1)))
 			return true;
-		p = strchr(end, ',');
-		if (p == NULL)
-			break;
-		p++;
 	}
 	return false;
 }
 
 bool web_etag_matches(const char *inm, const char *etag)
 {
-	const char *p = inm, *end;
-	size_t n = strlen(etag);
+	const char *p = inm, *s;
+	size_t n = strlen(etag), len;
 
-	if (p == NULL)
-		return false;
-	while (*p != '\0') {
-		p = web_ows(p);
-		if (*p == '*')
+	while ((s = web_list_next(&p, &len)) != NULL) {
+		if (len > 0 && *s == '*')
 			return true;
-		if (p[0] == 'W' && p[1] == '/')
-			p += 2;
-		end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if ((size_t)(end - p) == n && memcmp(p, etag, n) == 0)
+		if (len >= 2 && s[0] == 'W' && s[1] == '/') {
+			s += 2;
+			len -= 2;
+		}
+		if (len == n && memcmp(s, etag, n) == 0)
 			return true;
-		p = strchr(p, ',');
-		if (p == NULL)
-			break;
-		p++;
 	}
 	return false;
 }
