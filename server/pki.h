@@ -10,6 +10,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "oidcconf.h"
 #include "replicas.h"
 
 struct store;
@@ -104,6 +105,9 @@ struct pki_conf {
 	int64_t replica_heartbeat;
 	/* The scrape token's file, "" for none (pki_token_file_read()). */
 	char metrics_token_file[PKI_PATH_MAX + 1];
+	/* Console sign-in with OpenID Connect: the oidc_* keys
+	 * (server/oidcconf.h). */
+	struct oidc_conf oidc;
 };
 
 /* Fills c with the defaults (names: "localhost", "127.0.0.1"). */
