@@ -9,7 +9,7 @@ libsqlite3-dev libpq-dev postgresql libmbedtls-dev libcmocka-dev libjansson-dev
 libcurl4-openssl-dev
 dpkg-dev lintian adduser systemd
 clang clang-format libclang-rt-14-dev openssl nodejs npm
-chromium"
+chromium prometheus"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -17,7 +18,9 @@
 #include "enroll.h"
 #include "fileio.h"
 #include "hub.h"
+#include "metrics.h"
 #include "oidc.h"
+#include "role.h"
 #include "mcpfleet.pb-c.h"
 #include "replica.h"
 #include "session.h"
@@ -42,6 +45,8 @@ struct core_job {
 	struct net_exchange *ex;
 	const struct net_request *req;
 	struct net_response *resp;
+	uint64_t arrived_ns; /* core_now_ns() when it was queued */
+	size_t slot;         /* its route in the metrics (core_exchange()) */
 	/* CORE_JOB_TOUCH, CORE_JOB_DELIVERY */
 	char *device_id;
 	uint64_t revision;
@@ -54,6 +59,14 @@ struct core_job {
 };
 
 /* ---- Logging ---- */
+
+uint64_t core_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void core_log(const struct core *c, int level, const char *fmt, ...)
 {
@@ -412,6 +425,8 @@ static int core_publish_set(struct core *c, struct publication *p, bool added,
 		c->nadded = 0;
 	}
 	atomic_init(&cp->refs, 1);
+	cp->published_ns = core_now_ns();
+	metrics_revision(c->metrics, p->revision);
 	core_pub_release(c->pub);
 	c->pub = cp;
 	pthread_mutex_lock(&c->mu);
@@ -531,6 +546,28 @@ void core_submit_calls(struct core *c, const char *device_id,
 	core_enqueue(c, j);
 }
 
+/*
+ * Counts the outcomes of the added records of a stored batch. The store
+ * skips the records it holds already, the lowest seqs of a batch sent
+ * again; when it kept only some, those are the added highest.
+ */
+static void core_count_calls(struct core *c, const struct store_call_list *l,
+                             size_t added)
+{
+	size_t i, k, higher;
+
+	for (i = 0; i < l->n && added > 0; i++) {
+		if (added < l->n) {
+			for (k = 0, higher = 0; k < l->n; k++)
+				if (l->v[k].seq > l->v[i].seq)
+					higher++;
+			if (higher >= added)
+				continue;
+		}
+		metrics_calls(c->metrics, (unsigned)l->v[i].outcome, 1);
+	}
+}
+
 /* Stores a batch and queues its acknowledgement for the hub. */
 static void core_calls(struct core *c, const struct core_job *j)
 {
@@ -547,6 +584,7 @@ static void core_calls(struct core *c, const struct core_job *j)
 		         j->device_id, j->calls.n, d.msg);
 		return;
 	}
+	core_count_calls(c, &j->calls, added);
 	if (j->calls_dropped > 0 &&
 	    store_device_calls_dropped(c->st, j->device_id, j->calls_dropped,
 	                               &d) != 0)
@@ -825,6 +863,7 @@ void core_submit_exchange(struct core *c, struct net_exchange *ex,
 		return;
 	}
 	j->kind = CORE_JOB_EXCHANGE;
+	j->arrived_ns = core_now_ns();
 	j->ex = ex;
 	j->req = req;
 	j->resp = resp;
@@ -979,6 +1018,7 @@ static void core_enroll(struct core *c, const struct net_request *req,
 	int status = 500;
 
 	if (!enroll_limiter_allow(c->limiter, req->peer, store_now(c->st))) {
+		metrics_enroll(c->metrics, METRICS_ENROLL_RATE_LIMITED);
 		core_log(c, CORE_LOG_WARN,
 		         "enroll from %s: refused: rate limit", req->peer);
 		resp->status = 429;
@@ -992,12 +1032,16 @@ static void core_enroll(struct core *c, const struct net_request *req,
 	diag_clear(&d);
 	if (enroll_handle(&ex, req->peer, req->body, req->body_len, &status,
 	                  &resp->body, &res, &d) != 0) {
+		metrics_enroll(c->metrics, status >= 500
+		                               ? METRICS_ENROLL_ERROR
+		                               : METRICS_ENROLL_REFUSED);
 		core_log(c, CORE_LOG_WARN, "enroll from %s: refused: %s",
 		         req->peer, d.msg);
 		resp->status = status;
 		(void)net_response_type(resp, "text/plain");
 		return;
 	}
+	metrics_enroll(c->metrics, METRICS_ENROLL_ENROLLED);
 	resp->status = status;
 	(void)net_response_type(resp, "application/x-protobuf");
 	core_log(c, CORE_LOG_INFO, "enrolled %s for %s from %s", res.device_id,
@@ -1013,9 +1057,66 @@ static void core_enroll(struct core *c, const struct net_request *req,
 	c->dirty = true;
 }
 
-static void core_exchange(struct core *c, const struct net_request *req,
-                          struct net_response *resp)
+/* True when path is prefix or under it ("prefix/..."). */
+static bool core_path_under(const char *path, const char *prefix)
 {
+	size_t n = strlen(prefix);
+
+	return strncmp(path, prefix, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
+/* Refuses a method other than GET and HEAD; returns true when it did. */
+static bool core_get_only(struct net_response *resp, const char *method)
+{
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return false;
+	core_error(resp, 405, "use GET or HEAD");
+	(void)net_response_header(resp, "Allow", "GET, HEAD");
+	return true;
+}
+
+/*
+ * GET /metrics: the scrape token of metrics_token_file, or an admin token
+ * or console session whose role may read the audit (owner, admin,
+ * auditor), as api_authorize() checks it.
+ */
+static void core_metrics(struct core *c, const struct api_ctx *a,
+                         const struct net_request *req,
+                         struct net_response *resp)
+{
+	const char *h = req->authorization;
+	struct metrics_facts f = {0};
+
+	if (core_get_only(resp, req->method))
+		return;
+	if (!(c->metrics_token != NULL && h != NULL &&
+	      strncasecmp(h, "Bearer ", 7) == 0 &&
+	      strlen(h + 7) == strlen(c->metrics_token) &&
+	      crypto_ct_equal(h + 7, c->metrics_token,
+	                      strlen(c->metrics_token))) &&
+	    api_authorize(a, req, ROLE_SET_AUDIT, "reading the metrics",
+	                  resp) != 0)
+		return;
+	f.connected = core_hook_connected_count(c);
+	f.store_errors = store_errors(c->st);
+	f.process = true;
+	resp->status = 200;
+	(void)net_response_type(resp, METRICS_CONTENT_TYPE);
+	if (metrics_render(c->metrics, &f, &resp->body) != 0) {
+		core_error(resp, 500, "out of memory");
+		return;
+	}
+	(void)net_response_header(resp, "Cache-Control", "no-store");
+}
+
+/* Answers one request of the API port; returns its route in the
+ * metrics. */
+static size_t core_exchange(struct core *c, const struct net_request *req,
+                            struct net_response *resp)
+{
+	size_t route;
+
 	struct api_ctx a = {
 	    .st = c->st,
 	    .rng = c->rng,
@@ -1043,47 +1144,46 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	};
 
 	/* Console sign-in with OpenID Connect has paths of its own. */
-	if (strncmp(req->path, OIDC_PREFIX, strlen(OIDC_PREFIX)) == 0 &&
-	    (req->path[strlen(OIDC_PREFIX)] == '\0' ||
-	     req->path[strlen(OIDC_PREFIX)] == '/')) {
+	if (core_path_under(req->path, OIDC_PREFIX)) {
 		struct oidc_call_ctx x = {c->st, c->rng, c->sessions, 0};
 
 		oidc_handle(c->oidc, &x, req, resp);
-		return;
+		return c->slot_oidc;
 	}
-	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) == 0 ||
-	    strcmp(req->path, "/api/v1") == 0) {
+	if (core_path_under(req->path, "/api/v1")) {
 		api_handle(&a, req, resp);
-		return;
+		return api_route_find(req->method, req->path, &route) == 0
+		           ? c->route_slot[route]
+		           : c->slot_other;
 	}
 	if (strcmp(req->path, "/v1/enroll") == 0) {
 		if (strcmp(req->method, "POST") != 0) {
 			core_error(resp, 405, "use POST");
 			(void)net_response_header(resp, "Allow", "POST");
-			return;
-		}
-		core_enroll(c, req, resp);
-		return;
+		} else
+			core_enroll(c, req, resp);
+		return c->slot_enroll;
 	}
 	if (strcmp(req->path, "/healthz") == 0) {
-		if (strcmp(req->method, "GET") != 0 &&
-		    strcmp(req->method, "HEAD") != 0) {
-			core_error(resp, 405, "use GET or HEAD");
-			(void)net_response_header(resp, "Allow", "GET, HEAD");
-			return;
+		if (!core_get_only(resp, req->method)) {
+			resp->status = 200;
+			(void)net_response_type(resp, "text/plain");
+			(void)buf_puts(&resp->body, "ok\n");
 		}
-		resp->status = 200;
-		(void)net_response_type(resp, "text/plain");
-		(void)buf_puts(&resp->body, "ok\n");
-		return;
+		return c->slot_healthz;
+	}
+	if (strcmp(req->path, "/metrics") == 0) {
+		core_metrics(c, &a, req, resp);
+		return c->slot_metrics;
 	}
 	/* Everything else that is not an API is the web console's. */
 	if (strncmp(req->path, "/api/", 5) != 0 &&
 	    strncmp(req->path, "/v1/", 4) != 0) {
 		web_serve(req, resp);
-		return;
+		return c->slot_console;
 	}
 	core_error(resp, 404, "not found");
+	return c->slot_other;
 }
 
 static void core_job_run(struct core *c, struct core_job *j)
@@ -1094,7 +1194,7 @@ static void core_job_run(struct core *c, struct core_job *j)
 	diag_clear(&d);
 	switch (j->kind) {
 	case CORE_JOB_EXCHANGE:
-		core_exchange(c, j->req, j->resp);
+		j->slot = core_exchange(c, j->req, j->resp);
 		break;
 	case CORE_JOB_CALLS:
 		core_calls(c, j);
@@ -1377,6 +1477,9 @@ static void *core_thread(void *arg)
 		 * in this thread, so it sees the revision. */
 		while ((j = answer) != NULL) {
 			answer = j->next;
+			metrics_request(c->metrics, j->slot, j->req->method,
+			                j->resp->status,
+			                core_now_ns() - j->arrived_ns);
 			net_respond(c->net, j->ex);
 			core_job_free(j);
 		}
@@ -1467,6 +1570,68 @@ static int core_first_revision(struct core *c, struct diag *d)
 	return core_publish_set(c, p, false, d);
 }
 
+/*
+ * The metrics registry: a "route" label for each distinct pattern of the
+ * API's routes, and for the other paths of the API port; and the scrape
+ * token, when metrics_token_file names one.
+ */
+static int core_metrics_init(struct core *c, const char *data_dir,
+                             struct diag *d)
+{
+	static const char *const fixed[] = {"/v1/enroll", "/healthz",
+	                                    "/metrics",   OIDC_PREFIX,
+	                                    "console",    "other"};
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	size_t nroutes = api_route_count(), n = 0, i, k;
+	struct api_route_info ri;
+	char **names;
+	int r = 0;
+
+	names = calloc(nroutes + nfixed, sizeof(*names));
+	c->route_slot = calloc(nroutes > 0 ? nroutes : 1,
+	                       sizeof(*c->route_slot));
+	if (names == NULL || c->route_slot == NULL) {
+		r = -ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < nroutes && r == 0; i++) {
+		char full[256];
+
+		if (api_route_get(i, &ri) != 0)
+			break;
+		(void)snprintf(full, sizeof(full), "%s%s", API_PREFIX,
+		               ri.pattern);
+		for (k = 0; k < n && strcmp(names[k], full) != 0; k++)
+			;
+		if (k == n && (names[n++] = strdup(full)) == NULL)
+			r = -ERR_NOMEM;
+		c->route_slot[i] = k;
+	}
+	for (i = 0; i < nfixed && r == 0; i++)
+		if ((names[n++] = strdup(fixed[i])) == NULL)
+			r = -ERR_NOMEM;
+	if (r == 0) {
+		c->slot_enroll = n - nfixed;
+		c->slot_healthz = c->slot_enroll + 1;
+		c->slot_metrics = c->slot_enroll + 2;
+		c->slot_oidc = c->slot_enroll + 3;
+		c->slot_console = c->slot_enroll + 4;
+		c->slot_other = c->slot_enroll + 5;
+		r = metrics_new((const char *const *)names, n,
+		                (int64_t)time(NULL), &c->metrics);
+	}
+out:
+	for (i = 0; names != NULL && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r != 0)
+		return diag_set(d, ERR_NOMEM, 0, 0, "metrics: out of memory");
+	if (c->conf.metrics_token_file[0] == '\0')
+		return 0;
+	return pki_token_file_read(data_dir, c->conf.metrics_token_file,
+	                           &c->metrics_token, d);
+}
+
 int core_open(struct core *c, const char *data_dir, const char *listen,
               int agent_port, int api_port, struct diag *d)
 {
@@ -1546,7 +1711,8 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "console sessions: %s",
 		                err_str(r));
-	if ((r = core_oidc_init(c, data_dir, d)) != 0)
+	if ((r = core_oidc_init(c, data_dir, d)) != 0 ||
+	    (r = core_metrics_init(c, data_dir, d)) != 0)
 		return r;
 	r = core_dir_rebuild(c, NULL, d);
 	if (r != 0)
@@ -1658,6 +1824,11 @@ void core_close(struct core *c)
 	core_notes_free(c->remote_notes, c->nremote_notes);
 	session_table_free(c->sessions);
 	oidc_free(c->oidc);
+	metrics_free(c->metrics);
+	free(c->route_slot);
+	if (c->metrics_token != NULL)
+		crypto_secret_free(c->metrics_token,
+		                   strlen(c->metrics_token) + 1);
 	store_close(c->st);
 	free(c->store_backend);
 	free(c->store_path);

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "mcpfleet.pb-c.h"
+#include "metrics.h"
 #include "pbwire.h"
 #include "store.h"
 
@@ -38,6 +39,10 @@ struct hub_conn {
 	bool sent;        /* sent_hash holds what it was last sent */
 	bool closing;     /* revoked or refused: sends nothing more */
 	uint64_t applied; /* the revision it says it applied */
+	/* The metrics: since hello, applied counts in agents by revision;
+	 * push_rev (0: none) is the revision last sent, the latency of its
+	 * report counted from push_from_ns. */
+	uint64_t hello_ns, push_rev, push_from_ns;
 	char key_id[CRYPTO_HEX_LEN + 1]; /* the data key it holds, or "" */
 	uint8_t sent_hash[CRYPTO_HASH_LEN];
 	struct hub_conn *bnext;       /* same bucket */
@@ -325,6 +330,11 @@ static void hub_push(struct hub *h, struct hub_conn *hc)
 	}
 	memcpy(hc->sent_hash, e->view_hash, CRYPTO_HASH_LEN);
 	hc->sent = true;
+	metrics_push(h->core->metrics);
+	hc->push_rev = e->revision;
+	hc->push_from_ns = h->pub->published_ns > hc->hello_ns
+	                       ? h->pub->published_ns
+	                       : hc->hello_ns;
 	if (e->nsecret_ids > 0)
 		core_submit_delivery(h->core, hc->device_id, e->revision,
 		                     e->secret_ids, e->nsecret_ids);
@@ -540,6 +550,22 @@ static void hub_ack(struct hub *h, const struct core_ack *a)
 	(void)net_send(hc->nc, buf, n);
 }
 
+/* An agent reported that it applied revision: counted once it is news,
+ * with the latency of the push it answers. */
+static void hub_applied(struct hub *h, struct hub_conn *hc, uint64_t revision)
+{
+	struct metrics *m = h->core->metrics;
+
+	if (revision <= hc->applied)
+		return;
+	(void)metrics_agent_revision(m, true, hc->applied, true, revision);
+	hc->applied = revision;
+	if (hc->push_rev != 0 && revision >= hc->push_rev) {
+		metrics_push_applied(m, core_now_ns() - hc->push_from_ns);
+		hc->push_rev = 0;
+	}
+}
+
 static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
                            size_t len)
 {
@@ -574,6 +600,15 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 			                   "hello names another device");
 			break;
 		}
+		if (!hc->hello) {
+			hc->hello_ns = core_now_ns();
+			(void)metrics_agent_revision(
+			    c->metrics, false, 0, true,
+			    f->hello->applied_revision);
+		} else
+			(void)metrics_agent_revision(
+			    c->metrics, true, hc->applied, true,
+			    f->hello->applied_revision);
 		hc->hello = true;
 		hc->applied = f->hello->applied_revision;
 		(void)snprintf(hc->key_id, sizeof(hc->key_id), "%s",
@@ -590,8 +625,7 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 			                   "report before hello");
 			break;
 		}
-		if (f->report->revision > hc->applied)
-			hc->applied = f->report->revision;
+		hub_applied(h, hc, f->report->revision);
 		core_submit_touch(c, hc->device_id, hc->applied,
 		                  hub_report_json(f->report));
 		break;
@@ -625,6 +659,9 @@ static void hub_on_close(void *arg, struct net_conn *nc, int code,
 	core_log(c, CORE_LOG_INFO, "%s disconnected (%d %s)", hc->device_id,
 	         code, reason);
 	core_online_set(c, hc->device_id, 0, false);
+	if (hc->hello)
+		(void)metrics_agent_revision(c->metrics, true, hc->applied,
+		                             false, 0);
 	hub_unlink(h, hc);
 	hub_conn_free(hc);
 	net_conn_set_user(nc, NULL);

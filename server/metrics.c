@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define METRICS_NS 1000000000ull
+#define METRICS_NS UINT64_C(1000000000)
 
 /* The statuses counted apart; any other counts under its class ("4xx"). */
 static const int metrics_codes[] = {200, 201, 204, 304, 400, 401, 403,
