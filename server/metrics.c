@@ -3,6 +3,8 @@
  * text exposition format 0.0.4 (server/API.md, "Metrics"). */
 #include "metrics.h"
 
+#include "store.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,9 +32,6 @@ static const char *const metrics_enroll_names[METRICS_ENROLL_COUNT_] = {
     [METRICS_ENROLL_ERROR] = "error",
 };
 
-/* store.h's enum store_call_outcome, in order. */
-static const char *const metrics_call_names[METRICS_CALL_OUTCOMES] = {
-    "ok", "error", "denied", "rate_limited"};
 
 /* An API request's answer: a fast read, a store write, a revision built
  * on the way (seconds). */
@@ -597,6 +596,8 @@ static int metrics_render_process(struct metrics *m, struct buf *b)
 int metrics_render(struct metrics *m, const struct metrics_facts *f,
                    struct buf *b)
 {
+	const char *calls[METRICS_CALL_OUTCOMES];
+	size_t i;
 	int r;
 
 	r = metrics_one(b, "mcpfleet_agents_connected", "gauge",
@@ -636,12 +637,14 @@ int metrics_render(struct metrics *m, const struct metrics_facts *f,
 		    m->enroll, metrics_enroll_names, METRICS_ENROLL_COUNT_);
 	if (r == 0)
 		r = metrics_render_requests(m, b);
+	for (i = 0; i < METRICS_CALL_OUTCOMES; i++)
+		calls[i] = store_call_outcome_name((enum store_call_outcome)i);
 	if (r == 0)
 		r = metrics_render_outcomes(
 		    b, "mcpfleet_calls_total",
 		    "Launcher calls the agents uploaded and the store kept, "
 		    "by outcome.",
-		    m->calls, metrics_call_names, METRICS_CALL_OUTCOMES);
+		    m->calls, calls, METRICS_CALL_OUTCOMES);
 	if (r == 0)
 		r = metrics_one(b, "mcpfleet_store_errors_total", "counter",
 		                "Store statements that failed (constraint "

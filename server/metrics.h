@@ -90,8 +90,8 @@ enum metrics_enroll {
  * agents on older ones count as revision="older". */
 #define METRICS_REVISIONS 5
 
-/* The call outcomes of the launchers (store.h's enum store_call_outcome,
- * in that order). */
+/* The call outcomes of the launchers: store.h's enum store_call_outcome,
+ * named by store_call_outcome_name(). */
 #define METRICS_CALL_OUTCOMES 4
 
 /* A revision and how many connected agents applied it. */

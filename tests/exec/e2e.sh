@@ -335,6 +335,19 @@ if wait_until 15 calls_have 'd.some(c => c.name === "get-tiny-image" && c.outcom
 else
     fail "[calls] calls list: $(ctl --json calls list --user alice | head -c 800)"
 fi
+# The same calls in GET /metrics, by outcome.
+metric() { # NAME{LABELS}: its value
+    curl -s --cacert "$DATA/ca.crt" -H "Authorization: Bearer $(cat "$WORK/admin.token")" \
+        "https://127.0.0.1:$API_PORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'
+}
+if [ "$(metric 'mcpfleet_calls_total{outcome="denied"}')" -ge 1 ] &&
+        [ "$(metric 'mcpfleet_calls_total{outcome="rate_limited"}')" -ge 1 ] &&
+        [ "$(metric 'mcpfleet_calls_total{outcome="ok"}')" -ge 3 ]; then
+    pass "[calls] /metrics counts the calls by outcome"
+else
+    fail "[calls] /metrics: $(curl -s --cacert "$DATA/ca.crt" -H "Authorization: Bearer $(cat "$WORK/admin.token")" \
+        "https://127.0.0.1:$API_PORT/metrics" | grep calls_total)"
+fi
 # With the server down, calls are spooled and arrive once it is back.
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
