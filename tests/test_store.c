@@ -636,6 +636,28 @@ static void test_store_second_handle_sees_commits(void **state)
 
 /* ---- Users, teams, memberships ---- */
 
+/* store_errors() counts what failed, not the answers about bad input. */
+static void test_store_errors_counted(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	int64_t id = 0;
+	struct diag d;
+
+	assert_int_equal(store_errors(f->st), 0);
+	tu_ok(store_user_add(f->st, "ann", NULL, &id, &d), &d);
+	ts_expect(store_user_add(f->st, "ann", NULL, NULL, &d), -ERR_EXISTS,
+	          &d, "already exists");
+	ts_expect(store_user_add(f->st, "a b", NULL, NULL, &d), -ERR_INVALID,
+	          &d, "only letters, digits");
+	assert_int_equal(store_errors(f->st), 0);
+	/* A table gone under the store: the database cannot run it. */
+	ts_sql(f->path, ts_pg() ? "DROP TABLE teams CASCADE"
+	                        : "DROP TABLE memberships; DROP TABLE teams");
+	diag_clear(&d);
+	assert_true(store_team_add(f->st, "ops", &id, &d) < 0);
+	assert_true(store_errors(f->st) >= 1);
+}
+
 static void test_store_users_crud(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -2874,6 +2896,7 @@ int main(int argc, char **argv)
 	    TS(test_store_admin_token_roles_migration),
 	    TS(test_store_transaction_rules),
 	    TS(test_store_second_handle_sees_commits),
+	    TS(test_store_errors_counted),
 	    TS(test_store_users_crud),
 	    TS(test_store_teams_and_members),
 	    TS(test_store_servers_crud),
