@@ -2565,7 +2565,8 @@ int api_route_find(const char *method, const char *path, size_t *index)
 	for (i = 0; i < API_NROUTES; i++) {
 		if (!api_match(api_routes[i].pattern, seg, n, args))
 			continue;
-		if (method != NULL && strcmp(api_routes[i].method, method) == 0) {
+		if (method != NULL &&
+		    strcmp(api_routes[i].method, method) == 0) {
 			found = i;
 			break;
 		}

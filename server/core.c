@@ -1588,8 +1588,8 @@ static int core_metrics_init(struct core *c, const char *data_dir,
 	int r = 0;
 
 	names = calloc(nroutes + nfixed, sizeof(*names));
-	c->route_slot = calloc(nroutes > 0 ? nroutes : 1,
-	                       sizeof(*c->route_slot));
+	c->route_slot =
+	    calloc(nroutes > 0 ? nroutes : 1, sizeof(*c->route_slot));
 	if (names == NULL || c->route_slot == NULL) {
 		r = -ERR_NOMEM;
 		goto out;

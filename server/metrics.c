@@ -18,8 +18,8 @@
 /* The statuses counted apart; any other counts under its class ("4xx"). */
 static const int metrics_codes[] = {200, 201, 204, 304, 400, 401, 403,
                                     404, 405, 409, 413, 429, 500, 503};
-#define METRICS_NCODES   (sizeof(metrics_codes) / sizeof(metrics_codes[0]))
-#define METRICS_NSTATUS  (METRICS_NCODES + 5) /* and 1xx .. 5xx */
+#define METRICS_NCODES    (sizeof(metrics_codes) / sizeof(metrics_codes[0]))
+#define METRICS_NSTATUS   (METRICS_NCODES + 5) /* and 1xx .. 5xx */
 #define METRICS_NREVS_MAX 4096 /* distinct revisions of connected agents */
 
 static const char *const metrics_methods[METRICS_METHODS] = {
@@ -32,17 +32,14 @@ static const char *const metrics_enroll_names[METRICS_ENROLL_COUNT_] = {
     [METRICS_ENROLL_ERROR] = "error",
 };
 
-
 /* An API request's answer: a fast read, a store write, a revision built
  * on the way (seconds). */
 static const double metrics_api_bounds[] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-    0.25,  0.5,    1,     2.5,  5,     10};
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 /* From a revision to an agent's report of it: a push on a quiet fleet is
  * milliseconds, one behind a storm of reconnections minutes. */
 static const double metrics_push_bounds[] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1,     2.5,  5,     10,   30,  60,   300};
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 
 /* ---- Histograms ---- */
 
@@ -161,8 +158,7 @@ static int metrics_put_seconds(struct buf *b, uint64_t ns)
 }
 
 int metrics_write_seconds(struct buf *b, const char *name,
-                          const struct metrics_label *l, size_t nl,
-                          uint64_t ns)
+                          const struct metrics_label *l, size_t nl, uint64_t ns)
 {
 	if (metrics_series(b, name, l, nl) != 0 ||
 	    metrics_put_seconds(b, ns) != 0 || buf_putc(b, '\n') != 0)
@@ -234,12 +230,12 @@ int metrics_new(const char *const *names, size_t n, int64_t start_time,
 		return -ERR_NOMEM;
 	m->start_time = start_time;
 	pthread_mutex_init(&m->rev_mu, NULL);
-	(void)metrics_hist_init(
-	    &m->push_latency, metrics_push_bounds,
-	    sizeof(metrics_push_bounds) / sizeof(metrics_push_bounds[0]));
+	(void)metrics_hist_init(&m->push_latency, metrics_push_bounds,
+	                        sizeof(metrics_push_bounds) /
+	                            sizeof(metrics_push_bounds[0]));
 	m->routes = calloc(n > 0 ? n : 1, sizeof(*m->routes));
-	m->requests =
-	    calloc(cells > 0 ? cells * METRICS_NSTATUS : 1, sizeof(*m->requests));
+	m->requests = calloc(cells > 0 ? cells * METRICS_NSTATUS : 1,
+	                     sizeof(*m->requests));
 	m->latency = calloc(cells > 0 ? cells : 1, sizeof(*m->latency));
 	if (m->routes == NULL || m->requests == NULL || m->latency == NULL)
 		goto fail;
@@ -387,8 +383,8 @@ static int metrics_rev_add(struct metrics *m, uint64_t revision, int delta)
 	return 0;
 }
 
-int metrics_agent_revision(struct metrics *m, bool had, uint64_t from,
-                           bool has, uint64_t to)
+int metrics_agent_revision(struct metrics *m, bool had, uint64_t from, bool has,
+                           uint64_t to)
 {
 	int r = 0;
 
@@ -409,8 +405,9 @@ static int metrics_rev_cmp(const void *a, const void *b)
 {
 	const struct metrics_rev *x = a, *y = b;
 
-	return x->revision < y->revision ? 1 : x->revision > y->revision ? -1
-	                                                                   : 0;
+	return x->revision < y->revision   ? 1
+	       : x->revision > y->revision ? -1
+	                                   : 0;
 }
 
 /* mcpfleet_agents_by_revision: the newest METRICS_REVISIONS revisions of
@@ -486,8 +483,8 @@ static int metrics_render_requests(struct metrics *m, struct buf *b)
 				if (v == 0)
 					continue;
 				if (s < METRICS_NCODES)
-					(void)snprintf(code, sizeof(code),
-					               "%d", metrics_codes[s]);
+					(void)snprintf(code, sizeof(code), "%d",
+					               metrics_codes[s]);
 				else
 					(void)snprintf(code, sizeof(code),
 					               "%zuxx",
@@ -510,7 +507,8 @@ static int metrics_render_requests(struct metrics *m, struct buf *b)
 			cell = route * METRICS_METHODS + meth;
 			if (metrics_hist_count(&m->latency[cell]) == 0)
 				continue;
-			l[0] = (struct metrics_label){"route", m->routes[route]};
+			l[0] =
+			    (struct metrics_label){"route", m->routes[route]};
 			l[1] = (struct metrics_label){"method",
 			                              metrics_methods[meth]};
 			if (metrics_write_hist(b, dur, l, 2,
@@ -575,7 +573,8 @@ static int metrics_render_process(struct metrics *m, struct buf *b)
 		                (uint64_t)resident * (uint64_t)page);
 		if (r == 0)
 			r = metrics_one(b, "process_virtual_memory_bytes",
-			                "gauge", "Virtual memory size in bytes.",
+			                "gauge",
+			                "Virtual memory size in bytes.",
 			                (uint64_t)size * (uint64_t)page);
 	}
 	if (f != NULL)
@@ -605,11 +604,10 @@ int metrics_render(struct metrics *m, const struct metrics_facts *f,
 	if (r == 0)
 		r = metrics_render_revs(m, b);
 	if (r == 0)
-		r = metrics_one(
-		    b, "mcpfleet_revision_latest", "gauge",
-		    "The newest revision this replica serves.",
-		    atomic_load_explicit(&m->revision_latest,
-		                         memory_order_relaxed));
+		r = metrics_one(b, "mcpfleet_revision_latest", "gauge",
+		                "The newest revision this replica serves.",
+		                atomic_load_explicit(&m->revision_latest,
+		                                     memory_order_relaxed));
 	if (r == 0)
 		r = metrics_one(
 		    b, "mcpfleet_revisions_published_total", "counter",

@@ -159,8 +159,8 @@ void metrics_push_applied(struct metrics *m, uint64_t ns);
  * connects is (false, 0, true, to), one that leaves (true, from, false,
  * 0). Returns 0 or -ERR_NOMEM (the table then misses this agent).
  */
-int metrics_agent_revision(struct metrics *m, bool had, uint64_t from,
-                           bool has, uint64_t to);
+int metrics_agent_revision(struct metrics *m, bool had, uint64_t from, bool has,
+                           uint64_t to);
 
 /* What the registry does not count itself, read by the caller when it
  * renders. */

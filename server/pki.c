@@ -831,10 +831,11 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 	case PKI_K_METRICS:
 		/* The file itself is read when the daemon starts. */
 		if (strlen(v) > PKI_PATH_MAX)
-			return diag_set(d, ERR_INVALID, line, 0,
-			                "%s:%u: metrics_token_file: longer than "
-			                "%d bytes",
-			                path, line, PKI_PATH_MAX);
+			return diag_set(
+			    d, ERR_INVALID, line, 0,
+			    "%s:%u: metrics_token_file: longer than "
+			    "%d bytes",
+			    path, line, PKI_PATH_MAX);
 		memcpy(c->metrics_token_file, v, strlen(v) + 1);
 		break;
 	case PKI_K_SPOOL:

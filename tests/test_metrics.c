@@ -96,9 +96,9 @@ static void test_requests_by_route(void **state)
 	assert_int_equal(metrics_new(routes, 2, 1700000000, &m), 0);
 	metrics_request(m, 0, "POST", 201, 2000000);
 	metrics_request(m, 0, "POST", 201, 3000000);
-	metrics_request(m, 0, "GET", 418, 1000);      /* its class */
-	metrics_request(m, 1, "PROPFIND", 0, 1000);   /* other, 500 */
-	metrics_request(m, 2, "GET", 200, 1000);      /* no such route */
+	metrics_request(m, 0, "GET", 418, 1000);    /* its class */
+	metrics_request(m, 1, "PROPFIND", 0, 1000); /* other, 500 */
+	metrics_request(m, 2, "GET", 200, 1000);    /* no such route */
 	metrics_enroll(m, METRICS_ENROLL_RATE_LIMITED);
 	metrics_calls(m, 2, 5);
 	metrics_calls(m, 9, 5); /* no such outcome */

@@ -645,8 +645,8 @@ static void test_store_errors_counted(void **state)
 
 	assert_int_equal(store_errors(f->st), 0);
 	tu_ok(store_user_add(f->st, "ann", NULL, &id, &d), &d);
-	ts_expect(store_user_add(f->st, "ann", NULL, NULL, &d), -ERR_EXISTS,
-	          &d, "already exists");
+	ts_expect(store_user_add(f->st, "ann", NULL, NULL, &d), -ERR_EXISTS, &d,
+	          "already exists");
 	ts_expect(store_user_add(f->st, "a b", NULL, NULL, &d), -ERR_INVALID,
 	          &d, "only letters, digits");
 	assert_int_equal(store_errors(f->st), 0);
