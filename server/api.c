@@ -2652,6 +2652,30 @@ static void api_respond(struct api_call *c, int r, struct net_response *resp)
 	free(text);
 }
 
+/* A call of a, without role until a credential gives one (role_may()
+ * refuses ROLE_COUNT_). */
+static void api_call_init(struct api_call *c, const struct api_ctx *a,
+                          const struct net_request *req)
+{
+	memset(c, 0, sizeof(*c));
+	c->role = ROLE_COUNT_;
+	c->a = a;
+	c->req = req;
+	c->st = a->st;
+}
+
+/* Frees what a call holds, rolling back what it left open. */
+static void api_call_clear(struct api_call *c)
+{
+	if (store_in_transaction(c->st))
+		(void)store_rollback(c->st, NULL);
+	crypto_wipe(c->cookie, sizeof(c->cookie));
+	json_decref(c->out);
+	json_decref(c->body);
+	store_admin_token_clear(&c->admin);
+	store_id_list_free(&c->revoked);
+}
+
 int api_authorize(const struct api_ctx *a, const struct net_request *req,
                   unsigned roles, const char *what, struct net_response *resp)
 {
@@ -2664,19 +2688,12 @@ int api_authorize(const struct api_ctx *a, const struct net_request *req,
 	struct api_call c;
 	int r;
 
-	memset(&c, 0, sizeof(c));
-	c.role = ROLE_COUNT_;
-	c.a = a;
-	c.req = req;
-	c.st = a->st;
+	api_call_init(&c, a, req);
 	if ((r = api_authenticate(&c)) == 0)
 		r = api_role_check(&c, &rt);
 	if (r != 0)
 		api_respond(&c, r, resp);
-	if (store_in_transaction(c.st))
-		(void)store_rollback(c.st, NULL);
-	json_decref(c.out);
-	store_admin_token_clear(&c.admin);
+	api_call_clear(&c);
 	return r;
 }
 
@@ -2691,12 +2708,7 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	bool login;
 	int r;
 
-	memset(&c, 0, sizeof(c));
-	/* No role until a credential gives one: role_may() refuses this. */
-	c.role = ROLE_COUNT_;
-	c.a = a;
-	c.req = req;
-	c.st = a->st;
+	api_call_init(&c, a, req);
 	/* Signing in is the one request that carries no credentials. */
 	login = strcmp(req->method, "POST") == 0 &&
 	        strcmp(req->path, API_PREFIX "session") == 0;
@@ -2715,9 +2727,5 @@ out:
 		(void)store_rollback(c.st, NULL);
 	api_notify(&c);
 	api_respond(&c, r, resp);
-	crypto_wipe(c.cookie, sizeof(c.cookie));
-	json_decref(c.out);
-	json_decref(c.body);
-	store_admin_token_clear(&c.admin);
-	store_id_list_free(&c.revoked);
+	api_call_clear(&c);
 }
