@@ -183,7 +183,8 @@ int metrics_write_hist(struct buf *b, const char *name,
 	for (i = 0; i <= h->nbounds; i++)
 		counts[i] =
 		    atomic_load_explicit(&h->counts[i], memory_order_relaxed);
-	memcpy(ll, l, nl * sizeof(*l));
+	if (nl > 0)
+		memcpy(ll, l, nl * sizeof(*l));
 	ll[nl].name = "le";
 	ll[nl].value = le;
 	n = snprintf(full, sizeof(full), "%s_bucket", name);
@@ -431,7 +432,8 @@ static int metrics_render_revs(struct metrics *m, struct buf *b)
 	pthread_mutex_unlock(&m->rev_mu);
 	if (n > 0 && v == NULL)
 		return -ERR_NOMEM;
-	qsort(v, n, sizeof(*v), metrics_rev_cmp);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), metrics_rev_cmp);
 	if (metrics_write_head(b, name, "gauge",
 	                       "Connected agents by the revision they last "
 	                       "applied: the newest few, \"older\" for the "
