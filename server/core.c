@@ -33,6 +33,7 @@
 
 enum core_job_kind {
 	CORE_JOB_EXCHANGE,
+	CORE_JOB_OIDC, /* an exchange back from the provider's thread */
 	CORE_JOB_TOUCH,
 	CORE_JOB_DELIVERY,
 	CORE_JOB_CALLS,
@@ -47,6 +48,9 @@ struct core_job {
 	struct net_response *resp;
 	uint64_t arrived_ns; /* core_now_ns() when it was queued */
 	size_t slot;         /* its route in the metrics (core_exchange()) */
+	/* A sign-in step that needs the provider (oidc_begin()): the job
+	 * goes to the provider's thread and comes back as CORE_JOB_OIDC. */
+	struct oidc_pending *oidc;
 	/* CORE_JOB_TOUCH, CORE_JOB_DELIVERY */
 	char *device_id;
 	uint64_t revision;
@@ -829,6 +833,7 @@ static void core_job_free(struct core_job *j)
 	free(j->report_json);
 	free(j->secret_ids);
 	store_call_list_free(&j->calls);
+	oidc_pending_free(j->oidc);
 	free(j);
 }
 
@@ -1110,10 +1115,12 @@ static void core_metrics(struct core *c, const struct api_ctx *a,
 	(void)net_response_header(resp, "Cache-Control", "no-store");
 }
 
-/* Answers one request of the API port; returns its route in the
+/* Answers one request of the API port, or sets *oidc to the sign-in
+ * step that must ask the provider first; returns its route in the
  * metrics. */
 static size_t core_exchange(struct core *c, const struct net_request *req,
-                            struct net_response *resp)
+                            struct net_response *resp,
+                            struct oidc_pending **oidc)
 {
 	size_t route;
 
@@ -1147,7 +1154,7 @@ static size_t core_exchange(struct core *c, const struct net_request *req,
 	if (core_path_under(req->path, OIDC_PREFIX)) {
 		struct oidc_call_ctx x = {c->st, c->rng, c->sessions, 0};
 
-		oidc_handle(c->oidc, &x, req, resp);
+		*oidc = oidc_begin(c->oidc, &x, req, resp);
 		return c->slot_oidc;
 	}
 	if (core_path_under(req->path, "/api/v1")) {
@@ -1194,8 +1201,15 @@ static void core_job_run(struct core *c, struct core_job *j)
 	diag_clear(&d);
 	switch (j->kind) {
 	case CORE_JOB_EXCHANGE:
-		j->slot = core_exchange(c, j->req, j->resp);
+		j->slot = core_exchange(c, j->req, j->resp, &j->oidc);
 		break;
+	case CORE_JOB_OIDC: {
+		struct oidc_call_ctx x = {c->st, c->rng, c->sessions, 0};
+
+		oidc_finish(c->oidc, &x, j->req, j->oidc, j->resp);
+		j->oidc = NULL;
+		break;
+	}
 	case CORE_JOB_CALLS:
 		core_calls(c, j);
 		break;
@@ -1400,6 +1414,55 @@ static int core_sync(struct core *c, char **notes, size_t n, bool all)
 	return r;
 }
 
+/* Hands an exchange's sign-in step to the provider's thread (or, when
+ * that thread could not be started, asks the provider here). */
+static void core_oidc_submit(struct core *c, struct core_job *j)
+{
+	if (!c->oidc_started) {
+		oidc_provider(c->oidc, j->oidc);
+		j->kind = CORE_JOB_OIDC;
+		j->next = NULL;
+		core_enqueue(c, j);
+		return;
+	}
+	pthread_mutex_lock(&c->oidc_mu);
+	j->next = NULL;
+	if (c->oidc_tail != NULL)
+		c->oidc_tail->next = j;
+	else
+		c->oidc_head = j;
+	c->oidc_tail = j;
+	pthread_cond_signal(&c->oidc_cv);
+	pthread_mutex_unlock(&c->oidc_mu);
+}
+
+/* The provider's thread: asks the provider for each queued step, one at a
+ * time, and hands the job back to the core to finish and answer. */
+static void *core_oidc_thread(void *arg)
+{
+	struct core *c = arg;
+	struct core_job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&c->oidc_mu);
+		while (!c->oidc_stop && c->oidc_head == NULL)
+			pthread_cond_wait(&c->oidc_cv, &c->oidc_mu);
+		if (c->oidc_stop) {
+			pthread_mutex_unlock(&c->oidc_mu);
+			break;
+		}
+		j = c->oidc_head;
+		if ((c->oidc_head = j->next) == NULL)
+			c->oidc_tail = NULL;
+		pthread_mutex_unlock(&c->oidc_mu);
+		oidc_provider(c->oidc, j->oidc);
+		j->kind = CORE_JOB_OIDC;
+		j->next = NULL;
+		core_enqueue(c, j);
+	}
+	return NULL;
+}
+
 /*
  * The core thread: takes every queued job and runs them, answers the
  * requests among them, then makes one new revision if any of them changed
@@ -1466,7 +1529,10 @@ static void *core_thread(void *arg)
 			jobs = j->next;
 			j->next = NULL;
 			core_job_run(c, j);
-			if (j->kind == CORE_JOB_EXCHANGE) {
+			if (j->kind == CORE_JOB_EXCHANGE && j->oidc != NULL)
+				core_oidc_submit(c, j);
+			else if (j->kind == CORE_JOB_EXCHANGE ||
+			         j->kind == CORE_JOB_OIDC) {
 				*atail = j;
 				atail = &j->next;
 			} else
@@ -1646,6 +1712,8 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	pthread_mutex_init(&c->oidc_mu, NULL);
+	pthread_cond_init(&c->oidc_cv, NULL);
 	c->data_dir = strdup(data_dir);
 	if (c->data_dir == NULL)
 		return diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
@@ -1762,6 +1830,13 @@ int core_run(struct core *c)
 	if (pthread_create(&c->thread, NULL, core_thread, c) != 0)
 		return -ERR_INTERNAL;
 	c->thread_started = true;
+	if (c->oidc != NULL &&
+	    pthread_create(&c->oidc_thread, NULL, core_oidc_thread, c) == 0)
+		c->oidc_started = true;
+	else if (c->oidc != NULL)
+		core_log(c, CORE_LOG_ERR,
+		         "no thread for the identity provider's calls: "
+		         "sign-ins ask it on the core thread");
 	diag_clear(&d);
 	if (c->shared && replica_start(c, c->store_backend, c->store_path,
 	                               &c->replica, &d) != 0)
@@ -1775,6 +1850,16 @@ int core_run(struct core *c)
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
 	c->thread_started = false;
+	/* A sign-in the provider is still answering finishes first (at
+	 * most OIDC_HTTP_SECS per call); its exchange dies with the net. */
+	if (c->oidc_started) {
+		pthread_mutex_lock(&c->oidc_mu);
+		c->oidc_stop = true;
+		pthread_cond_signal(&c->oidc_cv);
+		pthread_mutex_unlock(&c->oidc_mu);
+		pthread_join(c->oidc_thread, NULL);
+		c->oidc_started = false;
+	}
 	/* Stopping: the other replicas need not wait for it to go stale. */
 	diag_clear(&d);
 	if (c->agent_address[0] != '\0' &&
@@ -1799,6 +1884,10 @@ void core_close(struct core *c)
 	/* Deferred exchanges still queued die with the net. */
 	while ((j = c->jobs_head) != NULL) {
 		c->jobs_head = j->next;
+		core_job_free(j);
+	}
+	while ((j = c->oidc_head) != NULL) {
+		c->oidc_head = j->next;
 		core_job_free(j);
 	}
 	net_free(c->net);
@@ -1837,5 +1926,7 @@ void core_close(struct core *c)
 	free(c->data_dir);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->oidc_cv);
+	pthread_mutex_destroy(&c->oidc_mu);
 	memset(c, 0, sizeof(*c));
 }

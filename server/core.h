@@ -112,6 +112,16 @@ struct core {
 	int64_t next_beat;
 	pthread_t thread;
 	bool thread_started;
+	/* The provider calls of console sign-ins (oidc_provider()), on a
+	 * thread of their own so that a slow provider holds neither the API
+	 * nor publishing: the core hands it the exchange's job, and it hands
+	 * the job back. Its queue is under oidc_mu. */
+	pthread_t oidc_thread;
+	bool oidc_started;
+	pthread_mutex_t oidc_mu;
+	pthread_cond_t oidc_cv;
+	struct core_job *oidc_head, *oidc_tail;
+	bool oidc_stop;
 	/* Replicas (docs/design.md, "Replicas"): a shared store, the
 	 * newest revision read from it, and the thread that listens. */
 	bool shared;

@@ -662,30 +662,48 @@ static int64_t oidc_now(const struct oidc_call_ctx *x)
 	return x->now != 0 ? x->now : store_now(x->st);
 }
 
-/* GET OIDC_PREFIX "/login": to the provider, with a new state. */
+/*
+ * A sign-in step between oidc_begin() and oidc_finish(): what the
+ * browser brought (the opened state cookie, the code) and what the
+ * provider answered.
+ */
+struct oidc_pending {
+	bool login; /* GET /login; else /callback */
+	int64_t now;
+	struct oidc_state s;
+	char *code;
+	/* oidc_provider()'s answer: status 0, or the refusal's status, the
+	 * person's address when known, and why. */
+	int status;
+	char why[OIDC_REASON_MAX];
+	struct oidc_identity id;
+	const char *role;
+	char auth_ep[OIDC_URL_MAX + 1]; /* login: a copy of o's */
+};
+
+void oidc_pending_free(struct oidc_pending *p)
+{
+	if (p == NULL)
+		return;
+	if (p->code != NULL)
+		crypto_secret_free(p->code, strlen(p->code) + 1);
+	oidc_identity_clear(&p->id);
+	crypto_wipe(p, sizeof(*p));
+	free(p);
+}
+
+/* GET OIDC_PREFIX "/login", after the provider's discovery document: to
+ * the provider, with a new state. */
 static void oidc_login(struct oidc *o, const struct oidc_call_ctx *x,
-                       const struct net_request *req, struct net_response *resp)
+                       const struct oidc_pending *p, struct net_response *resp)
 {
 	char scratch[CRYPTO_HEX_LEN + 1], challenge[64];
 	char cookie[OIDC_COOKIE_MAX];
 	uint8_t md[CRYPTO_HASH_LEN];
 	struct oidc_state s;
 	struct buf url = BUF_INIT;
-	struct diag d;
-	int64_t now = oidc_now(x);
 
 	memset(&s, 0, sizeof(s));
-	diag_clear(&d);
-	if (!session_login_allow(x->sessions, req->peer, now)) {
-		oidc_page(resp, 429,
-		          "too many sign-in attempts from this address; wait a "
-		          "minute");
-		goto out;
-	}
-	if (oidc_discover(o, now, &d) != 0) {
-		oidc_refuse(x, req, resp, 502, NULL, d.msg);
-		goto out;
-	}
 	if (token_new(x->rng, s.state, scratch) != 0 ||
 	    token_new(x->rng, s.nonce, scratch) != 0 ||
 	    token_new(x->rng, s.verifier, scratch) != 0 ||
@@ -695,7 +713,7 @@ static void oidc_login(struct oidc *o, const struct oidc_call_ctx *x,
 		oidc_page(resp, 500, "cannot make a sign-in state");
 		goto out;
 	}
-	s.expires = now + OIDC_STATE_TTL;
+	s.expires = p->now + OIDC_STATE_TTL;
 	if (oidc_state_seal(o, x->rng, &s, cookie, sizeof(cookie)) != 0) {
 		oidc_page(resp, 500, "cannot seal the sign-in state");
 		goto out;
@@ -719,9 +737,9 @@ static void oidc_login(struct oidc *o, const struct oidc_call_ctx *x,
 		                    "S256",
 		                    NULL};
 
-		if (buf_puts(&url, o->auth_ep) != 0 ||
+		if (buf_puts(&url, p->auth_ep) != 0 ||
 		    buf_puts(&url,
-		             strchr(o->auth_ep, '?') != NULL ? "&" : "?") !=
+		             strchr(p->auth_ep, '?') != NULL ? "&" : "?") !=
 		        0 ||
 		    oidc_form(&url, kv) != 0 || buf_append(&url, "", 1) != 0) {
 			oidc_page(resp, 500, "out of memory");
@@ -799,9 +817,9 @@ nomem:
 
 /* Exchanges the code and verifies the ID token into *id. Returns 0, or a
  * negative code with why filled. */
-static int oidc_exchange(struct oidc *o, const struct oidc_call_ctx *x,
-                         const char *code, const struct oidc_state *s,
-                         struct oidc_identity *id, char *why, size_t whysize)
+static int oidc_exchange(struct oidc *o, int64_t now, const char *code,
+                         const struct oidc_state *s, struct oidc_identity *id,
+                         char *why, size_t whysize)
 {
 	struct buf form = BUF_INIT;
 	struct jwt_expect ex;
@@ -849,7 +867,7 @@ static int oidc_exchange(struct oidc *o, const struct oidc_call_ctx *x,
 	ex.issuer = o->conf.issuer;
 	ex.audience = o->conf.client_id;
 	ex.nonce = s->nonce;
-	ex.now = oidc_now(x);
+	ex.now = now;
 	ex.leeway = JWT_LEEWAY;
 	r = jwt_verify(idt, o->keys, &ex, &claims, &d);
 	if (r == -ERR_NOENT) {
@@ -872,30 +890,27 @@ out:
 	return r;
 }
 
-/* GET OIDC_PREFIX "/callback": the provider sends the browser back. */
-static void oidc_callback(struct oidc *o, const struct oidc_call_ctx *x,
-                          const struct net_request *req,
-                          struct net_response *resp)
+/*
+ * GET OIDC_PREFIX "/callback", before the provider is asked: the browser
+ * must bring back this server's sealed state, in time, with the state
+ * and a code. Returns the pending step, or NULL with resp answered.
+ */
+static struct oidc_pending *oidc_callback_begin(struct oidc *o,
+                                                const struct oidc_call_ctx *x,
+                                                const struct net_request *req,
+                                                struct net_response *resp)
 {
 	const char *code = net_request_param(req, "code");
 	const char *state = net_request_param(req, "state");
 	const char *err = net_request_param(req, "error");
 	const char *errd = net_request_param(req, "error_description");
-	char why[OIDC_REASON_MAX], identity[SESSION_IDENTITY_MAX + 1];
-	char cookie[SESSION_COOKIE_MAX];
-	struct oidc_identity id;
+	char why[OIDC_REASON_MAX];
+	struct oidc_pending *p;
 	struct oidc_state s;
-	struct session se;
-	const char *role;
-	struct diag d;
 	int64_t now = oidc_now(x);
 	int r;
 
-	memset(&id, 0, sizeof(id));
 	memset(&s, 0, sizeof(s));
-	memset(&se, 0, sizeof(se));
-	memset(cookie, 0, sizeof(cookie));
-	diag_clear(&d);
 	if (err != NULL) {
 		(void)snprintf(why, sizeof(why),
 		               "the identity provider refused: %.100s%s%.200s",
@@ -903,7 +918,7 @@ static void oidc_callback(struct oidc *o, const struct oidc_call_ctx *x,
 		               errd != NULL ? ": " : "",
 		               errd != NULL ? jsonutil_printable(errd) : "");
 		oidc_refuse(x, req, resp, 403, NULL, why);
-		goto out;
+		return NULL;
 	}
 	r = oidc_state_open(o, req->cookie, &s);
 	if (r != 0) {
@@ -915,42 +930,61 @@ static void oidc_callback(struct oidc *o, const struct oidc_call_ctx *x,
 		          "again"
 		        : "the sign-in state cookie was not made by this "
 		          "server; sign in again");
-		goto out;
+		return NULL;
 	}
 	if (now > s.expires) {
 		oidc_refuse(x, req, resp, 400, NULL,
 		            "the sign-in took more than 10 minutes; sign in "
 		            "again");
-		goto out;
+		goto refused;
 	}
 	if (state == NULL || strlen(state) != TOKEN_LEN ||
 	    !crypto_ct_equal(state, s.state, TOKEN_LEN)) {
 		oidc_refuse(x, req, resp, 400, NULL,
 		            "the state the provider sent back is not this "
 		            "browser's sign-in; sign in again");
-		goto out;
+		goto refused;
 	}
 	if (code == NULL || *code == '\0' || strlen(code) > 2048) {
 		oidc_refuse(x, req, resp, 400, NULL,
 		            "the provider sent no authorization code");
-		goto out;
+		goto refused;
 	}
-	if (oidc_discover(o, now, &d) != 0) {
-		oidc_refuse(x, req, resp, 502, NULL, d.msg);
-		goto out;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->code = strdup(code)) == NULL) {
+		free(p);
+		oidc_page(resp, 500, "out of memory");
+		goto refused;
 	}
-	if (oidc_exchange(o, x, code, &s, &id, why, sizeof(why)) != 0) {
-		oidc_refuse(x, req, resp, 403, id.email, why);
-		goto out;
-	}
-	if ((role = oidc_role_for(&o->conf, &id, why, sizeof(why))) == NULL) {
-		oidc_refuse(x, req, resp, 403, id.email, why);
-		goto out;
-	}
+	p->now = now;
+	p->s = s;
+	crypto_wipe(&s, sizeof(s));
+	return p;
+refused:
+	crypto_wipe(&s, sizeof(s));
+	return NULL;
+}
+
+/* GET OIDC_PREFIX "/callback", once the provider answered: a session for
+ * the person, or the refusal. */
+static void oidc_callback(const struct oidc_call_ctx *x,
+                          const struct net_request *req,
+                          const struct oidc_pending *p,
+                          struct net_response *resp)
+{
+	char identity[SESSION_IDENTITY_MAX + 1];
+	char cookie[SESSION_COOKIE_MAX];
+	struct session se;
+	struct diag d;
+	int r;
+
+	memset(&se, 0, sizeof(se));
+	memset(cookie, 0, sizeof(cookie));
+	diag_clear(&d);
 	/* oidc_identity_read() refused an address too long for this. */
-	r = snprintf(identity, sizeof(identity), "oidc:%s", id.email);
+	r = snprintf(identity, sizeof(identity), "oidc:%s", p->id.email);
 	if (r < 0 || (size_t)r >= sizeof(identity) ||
-	    session_new_identity(x->rng, identity, role, now, &se, cookie,
+	    session_new_identity(x->rng, identity, p->role, p->now, &se, cookie,
 	                         sizeof(cookie)) != 0) {
 		oidc_page(resp, 500, "cannot make a session");
 		goto out;
@@ -964,13 +998,13 @@ static void oidc_callback(struct oidc *o, const struct oidc_call_ctx *x,
 		json_t *det =
 		    json_pack("{s:s,s:s,s:s,s:s}", "peer",
 		              req->peer != NULL ? req->peer : "", "via", "oidc",
-		              "subject", id.subject, "role", role);
+		              "subject", p->id.subject, "role", p->role);
 		char *text = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL;
 
 		json_decref(det);
-		r = text == NULL
-		        ? -ERR_NOMEM
-		        : session_install(x->sessions, req->cookie, &se, now);
+		r = text == NULL ? -ERR_NOMEM
+		                 : session_install(x->sessions, req->cookie,
+		                                   &se, p->now);
 		if (r == 0)
 			r = store_audit_append(x->st, identity, "session.login",
 			                       identity, text, NULL, &d);
@@ -990,28 +1024,28 @@ static void oidc_callback(struct oidc *o, const struct oidc_call_ctx *x,
 	                          OIDC_COOKIE "=" OIDC_COOKIE_ATTRS
 	                                      "; Max-Age=0");
 out:
-	oidc_identity_clear(&id);
-	crypto_wipe(&s, sizeof(s));
 	crypto_wipe(&se, sizeof(se));
 	crypto_wipe(cookie, sizeof(cookie));
 }
 
-void oidc_handle(struct oidc *o, const struct oidc_call_ctx *x,
-                 const struct net_request *req, struct net_response *resp)
+struct oidc_pending *oidc_begin(struct oidc *o, const struct oidc_call_ctx *x,
+                                const struct net_request *req,
+                                struct net_response *resp)
 {
 	const char *rest = req->path + strlen(OIDC_PREFIX);
 	bool get =
 	    strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+	struct oidc_pending *p;
 
 	if (strcmp(rest, "") != 0 && strcmp(rest, "/login") != 0 &&
 	    strcmp(rest, "/callback") != 0) {
 		oidc_json(resp, 404, json_pack("{s:s}", "error", "not found"));
-		return;
+		return NULL;
 	}
 	if (!get) {
 		oidc_json(resp, 405, json_pack("{s:s}", "error", "use GET"));
 		(void)net_response_header(resp, "Allow", "GET, HEAD");
-		return;
+		return NULL;
 	}
 	if (*rest == '\0') {
 		oidc_json(resp, 200,
@@ -1022,7 +1056,7 @@ void oidc_handle(struct oidc *o, const struct oidc_call_ctx *x,
 		                                    ? o->conf.label
 		                                    : "your identity provider",
 		                                "login", OIDC_PREFIX "/login"));
-		return;
+		return NULL;
 	}
 	if (o == NULL || x->sessions == NULL) {
 		oidc_json(
@@ -1030,10 +1064,67 @@ void oidc_handle(struct oidc *o, const struct oidc_call_ctx *x,
 		    json_pack("{s:s}", "error",
 		              "sign-in with OpenID Connect is not "
 		              "configured (oidc_issuer in mcpfleetd.conf)"));
+		return NULL;
+	}
+	if (strcmp(rest, "/callback") == 0)
+		return oidc_callback_begin(o, x, req, resp);
+	if (!session_login_allow(x->sessions, req->peer, oidc_now(x))) {
+		oidc_page(resp, 429,
+		          "too many sign-in attempts from this address; wait a "
+		          "minute");
+		return NULL;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		oidc_page(resp, 500, "out of memory");
+		return NULL;
+	}
+	p->login = true;
+	p->now = oidc_now(x);
+	return p;
+}
+
+void oidc_provider(struct oidc *o, struct oidc_pending *p)
+{
+	struct diag d;
+
+	diag_clear(&d);
+	if (oidc_discover(o, p->now, &d) != 0) {
+		p->status = 502;
+		(void)snprintf(p->why, sizeof(p->why), "%s", d.msg);
 		return;
 	}
-	if (strcmp(rest, "/login") == 0)
-		oidc_login(o, x, req, resp);
+	if (p->login) {
+		memcpy(p->auth_ep, o->auth_ep, sizeof(p->auth_ep));
+		return;
+	}
+	if (oidc_exchange(o, p->now, p->code, &p->s, &p->id, p->why,
+	                  sizeof(p->why)) != 0 ||
+	    (p->role = oidc_role_for(&o->conf, &p->id, p->why,
+	                             sizeof(p->why))) == NULL)
+		p->status = 403;
+}
+
+void oidc_finish(struct oidc *o, const struct oidc_call_ctx *x,
+                 const struct net_request *req, struct oidc_pending *p,
+                 struct net_response *resp)
+{
+	if (p->status != 0)
+		oidc_refuse(x, req, resp, p->status,
+		            p->login ? NULL : p->id.email, p->why);
+	else if (p->login)
+		oidc_login(o, x, p, resp);
 	else
-		oidc_callback(o, x, req, resp);
+		oidc_callback(x, req, p, resp);
+	oidc_pending_free(p);
+}
+
+void oidc_handle(struct oidc *o, const struct oidc_call_ctx *x,
+                 const struct net_request *req, struct net_response *resp)
+{
+	struct oidc_pending *p = oidc_begin(o, x, req, resp);
+
+	if (p == NULL)
+		return;
+	oidc_provider(o, p);
+	oidc_finish(o, x, req, p, resp);
 }

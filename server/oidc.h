@@ -44,7 +44,8 @@ const char *oidc_role_for(const struct oidc_conf *c,
                           size_t whysize);
 
 /* The provider client: configuration, client secret, cached discovery
- * document and JWKS. Used on one thread (the core's). */
+ * document and JWKS. oidc_begin() and oidc_finish() run on the store's
+ * thread (the core's), oidc_provider() on one other thread at a time. */
 struct oidc;
 
 /*
@@ -71,12 +72,32 @@ struct oidc_call_ctx {
 };
 
 /*
- * Answers a request under OIDC_PREFIX (o may be NULL: sign-in with OIDC
- * is off): GET OIDC_PREFIX (is it on, and the button's label), GET
- * OIDC_PREFIX "/login" (302 to the provider, with the state cookie), GET
- * OIDC_PREFIX "/callback" (302 to the console with a session cookie, or a
- * plain page that says why not, audited as "session.refused").
+ * A request under OIDC_PREFIX (o may be NULL: sign-in with OIDC is off):
+ * GET OIDC_PREFIX (is it on, and the button's label), GET OIDC_PREFIX
+ * "/login" (302 to the provider, with the state cookie), GET OIDC_PREFIX
+ * "/callback" (302 to the console with a session cookie, or a plain page
+ * that says why not, audited as "session.refused"). It is answered in
+ * three steps, so that the provider's slowness (up to OIDC_HTTP_SECS per
+ * call) holds no thread that others wait on:
+ *
+ * oidc_begin() (the store's thread) answers what needs no provider and
+ * returns NULL, or returns the step that does; oidc_provider() (any
+ * thread, one at a time: it keeps the discovery document and the JWKS)
+ * asks the provider; oidc_finish() (the store's thread) answers, audits,
+ * makes the session, and frees the step.
  */
+struct oidc_pending;
+
+struct oidc_pending *oidc_begin(struct oidc *o, const struct oidc_call_ctx *x,
+                                const struct net_request *req,
+                                struct net_response *resp);
+void oidc_provider(struct oidc *o, struct oidc_pending *p);
+void oidc_finish(struct oidc *o, const struct oidc_call_ctx *x,
+                 const struct net_request *req, struct oidc_pending *p,
+                 struct net_response *resp);
+/* Frees a step that will not be finished (the daemon stops). */
+void oidc_pending_free(struct oidc_pending *p);
+/* The three steps on the calling thread. */
 void oidc_handle(struct oidc *o, const struct oidc_call_ctx *x,
                  const struct net_request *req, struct net_response *resp);
 

@@ -148,6 +148,10 @@ const PEOPLE = {
 // claims; the token is then signed again with the provider's key, so only
 // the claim is wrong.
 let tamper = null;
+// Milliseconds the token endpoint waits before it answers (0: none), and
+// whether a token request has arrived since it was set.
+let slowToken = 0;
+let tokenAsked = false;
 
 function b64url(buf) {
   return Buffer.from(buf).toString('base64url');
@@ -197,6 +201,11 @@ async function startProvider(cache, port, certs, redirect) {
   });
   const handle = provider.callback();
   const server = https.createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
+    if (slowToken && req.method === 'POST' && req.url.startsWith('/token')) {
+      tokenAsked = true;
+      setTimeout(() => handle(req, res), slowToken);
+      return;
+    }
     if (tamper && req.method === 'POST' && req.url.startsWith('/token')) {
       // The answer is written at once by res.end(body), its headers not
       // yet sent: swap the body and its length there.
@@ -409,6 +418,24 @@ async function main() {
     await page.locator('#reason').filter({ hasText: 'ID token: expired' }).waitFor();
     pass('an expired ID token is refused');
     tamper = null;
+    await ctx.clearCookies();
+
+    // -- A slow provider holds no one else: while it takes 4 s over the
+    // code exchange, the API answers at once.
+    slowToken = 4000;
+    tokenAsked = false;
+    const slowSignIn = signIn('ada@example.com');
+    await waitFor('the token request', () => tokenAsked);
+    const t0 = Date.now();
+    await adminGet(base, token, 'status');
+    const took = Date.now() - t0;
+    assert.ok(took < 1500, `GET status took ${took} ms while the provider was answering`);
+    await slowSignIn;
+    await page.locator('#who').filter({ hasText: 'oidc:ada@example.com' }).waitFor();
+    slowToken = 0;
+    pass(`the API answers in ${took} ms while the provider takes 4 s over a sign-in's code exchange`);
+    await page.locator('#logout').click();
+    await page.locator('#login-token').waitFor();
     await ctx.clearCookies();
 
     // -- Hal, in fleet-helpdesk: users and devices, not the catalogue.
