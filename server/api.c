@@ -1015,21 +1015,80 @@ static json_t *api_delivery_json(struct api_call *c, const void *p)
 	                 (json_int_t)dl->delivered_at);
 }
 
-/* Disables the user, revokes every active device and unused token, and
- * lists what was ever delivered to them: one transaction, one audit
- * row. */
 static json_t *api_call_json(struct api_call *c, const void *p);
 
-static int api_user_offboard(struct api_call *c)
+int api_offboard_user(struct store *st, const struct store_user *u,
+                      const char *actor, const char *reason, json_t **report,
+                      json_t **audit, struct store_id_list *revoked,
+                      struct diag *d)
 {
-	const char *reason = api_str(c, "reason");
-	struct store_user u = {0};
 	struct store_id_list ids = {0};
 	struct store_delivery_list dl = {0};
 	struct store_call_list calls = {0};
 	struct store_call_filter cf = {0};
 	size_t ntokens = 0;
-	json_t *devices = NULL;
+	json_t *devices = NULL, *rep = NULL, *aud = NULL;
+	char *text = NULL;
+	int r;
+
+	if ((r = store_user_set_disabled(st, u->id, true, d)) != 0 ||
+	    (r = store_device_revoke_user(st, u->id, reason, &ids, d)) != 0 ||
+	    (r = store_token_revoke_user(st, u->id, &ntokens, d)) != 0 ||
+	    (r = store_delivery_list_user(st, u->id, &dl, d)) != 0)
+		goto out;
+	/* What they did last through the launchers, for the report. */
+	cf.user = u->name;
+	cf.limit = API_OFFBOARD_CALLS;
+	if ((r = store_calls_list(st, &cf, &calls, d)) != 0)
+		goto out;
+	/* The JSON builders take no call: they read only the element. */
+	if ((devices = api_strings_at(ids.v, ids.n, sizeof(*ids.v), 0)) ==
+	        NULL ||
+	    (rep = json_pack(
+	         "{s:s,s:b,s:O,s:I,s:o,s:o,s:I,s:s,s:s?}", "user", u->name,
+	         "disabled", 1, "devices_revoked", devices, "tokens_revoked",
+	         (json_int_t)ntokens, "deliveries",
+	         api_array(NULL, dl.v, dl.n, sizeof(*dl.v), api_delivery_json),
+	         "last_calls",
+	         api_array(NULL, calls.v, calls.n, sizeof(*calls.v),
+	                   api_call_json),
+	         "offboarded_at", (json_int_t)store_now(st), "by", actor,
+	         "reason", reason)) == NULL ||
+	    (aud = json_pack("{s:s?,s:O,s:I}", "reason", reason,
+	                     "devices_revoked", devices, "tokens_revoked",
+	                     (json_int_t)ntokens)) == NULL ||
+	    (text = json_dumps(rep, JSON_COMPACT)) == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "offboarding '%s': out of memory",
+		             u->name);
+		goto out;
+	}
+	if ((r = store_offboarding_add(st, u->id, actor, text, NULL, d)) != 0)
+		goto out;
+	*report = rep;
+	*audit = aud;
+	*revoked = ids;
+	rep = aud = NULL;
+	ids.v = NULL;
+	ids.n = 0;
+out:
+	free(text);
+	json_decref(devices);
+	json_decref(rep);
+	json_decref(aud);
+	store_id_list_free(&ids);
+	store_delivery_list_free(&dl);
+	store_call_list_free(&calls);
+	return r;
+}
+
+/* POST /users/{name}/offboard: api_offboard_user() in one transaction
+ * with its audit row; the report is the answer. */
+static int api_user_offboard(struct api_call *c)
+{
+	const char *reason = api_str(c, "reason");
+	struct store_user u = {0};
+	struct store_id_list ids = {0};
+	json_t *report = NULL, *audit = NULL;
 	int r;
 
 	c->changed = true;
@@ -1037,50 +1096,50 @@ static int api_user_offboard(struct api_call *c)
 	    (r = api_store_result(
 	         c, store_user_get(c->st, c->arg[0], &u, &c->d))) != 0 ||
 	    (r = api_store_result(
-	         c, store_user_set_disabled(c->st, u.id, true, &c->d))) != 0 ||
-	    (r = api_store_result(c, store_device_revoke_user(
-	                                 c->st, u.id, reason, &ids, &c->d))) !=
-	        0 ||
-	    (r = api_store_result(c, store_token_revoke_user(
-	                                 c->st, u.id, &ntokens, &c->d))) != 0 ||
-	    (r = api_store_result(
-	         c, store_delivery_list_user(c->st, u.id, &dl, &c->d))) != 0)
+	         c, api_offboard_user(c->st, &u, c->actor, reason, &report,
+	                              &audit, &ids, &c->d))) != 0)
 		goto out;
-	/* What they did last through the launchers, for the report. */
-	cf.user = u.name;
-	cf.limit = API_OFFBOARD_CALLS;
-	if ((r = api_store_result(
-	         c, store_calls_list(c->st, &cf, &calls, &c->d))) != 0)
+	if ((r = api_answer(c, 200, report)) != 0)
 		goto out;
-	if ((devices = api_strings_at(ids.v, ids.n, sizeof(*ids.v), 0)) ==
-	    NULL) {
-		r = api_nomem(c);
-		goto out;
-	}
-	if ((r = api_answer(
-	         c, 200,
-	         json_pack(
-	             "{s:s,s:b,s:O,s:I,s:o,s:o}", "user", u.name, "disabled", 1,
-	             "devices_revoked", devices, "tokens_revoked",
-	             (json_int_t)ntokens, "deliveries",
-	             api_array(c, dl.v, dl.n, sizeof(*dl.v), api_delivery_json),
-	             "last_calls",
-	             api_array(c, calls.v, calls.n, sizeof(*calls.v),
-	                       api_call_json)))) != 0)
-		goto out;
-	if ((r = api_commit(c, "user.offboard", u.name, "{s:s?,s:O,s:I}",
-	                    "reason", reason, "devices_revoked", devices,
-	                    "tokens_revoked", (json_int_t)ntokens)) != 0)
+	report = NULL;
+	if ((r = api_commit(c, "user.offboard", u.name, "O", audit)) != 0)
 		goto out;
 	c->revoked = ids;
 	ids.v = NULL;
 	ids.n = 0;
 out:
-	json_decref(devices);
+	json_decref(report);
+	json_decref(audit);
 	store_user_clear(&u);
 	store_id_list_free(&ids);
-	store_delivery_list_free(&dl);
-	store_call_list_free(&calls);
+	return r;
+}
+
+/* GET /users/{name}/offboarding: the newest stored report. */
+static int api_user_offboarding(struct api_call *c)
+{
+	struct store_user u = {0};
+	struct store_offboarding o = {0};
+	int r;
+
+	if ((r = api_store_result(
+	         c, store_user_get(c->st, c->arg[0], &u, &c->d))) != 0)
+		goto out;
+	r = store_offboarding_last(c->st, u.id, &o, &c->d);
+	if (r == -ERR_NOENT) {
+		diag_clear(&c->d);
+		r = api_fail(c, 404,
+		             "user '%s' has no offboarding report: they were "
+		             "never offboarded",
+		             u.name);
+		goto out;
+	}
+	if ((r = api_store_result(c, r)) != 0)
+		goto out;
+	r = api_answer(c, 200, api_json_text(o.report_json));
+out:
+	store_user_clear(&u);
+	store_offboarding_clear(&o);
 	return r;
 }
 
@@ -2365,6 +2424,9 @@ static const struct api_route api_routes[] = {
               api_user_remove, NULL, NULL),
     API_ROUTE("POST", "users/*/offboard", API_R_HELPDESK, "offboarding a user",
               api_user_offboard, api_fields_reason, NULL),
+    API_ROUTE("GET", "users/*/offboarding", API_R_READ,
+              "reading an offboarding report", api_user_offboarding, NULL,
+              NULL),
     API_ROUTE("GET", "teams", API_R_READ, "listing teams", api_teams_list, NULL,
               NULL),
     API_ROUTE("POST", "teams", API_R_ADMIN, "adding a team", api_team_add,

@@ -274,6 +274,8 @@ static void test_ctl_build_requests(void **state)
 	          "/api/v1/users/alice/offboard", "{}");
 	tc_expect("user offboard alice --reason left", NULL, "POST",
 	          "/api/v1/users/alice/offboard", "{\"reason\": \"left\"}");
+	tc_expect("user offboarding alice", NULL, "GET",
+	          "/api/v1/users/alice/offboarding", NULL);
 	tc_expect("team add dev", NULL, "POST", "/api/v1/teams",
 	          "{\"name\": \"dev\"}");
 	tc_expect("team member add dev alice", NULL, "POST",
@@ -616,7 +618,8 @@ static void test_ctl_help(void **state)
 	/* A blank line between groups, none within one. */
 	assert_non_null(strstr(o.out, "  user add NAME [--email E]\n"
 	                              "  user list\n"));
-	assert_non_null(strstr(o.out, "[--reason R]\n\n  team add NAME\n"));
+	assert_non_null(
+	    strstr(o.out, "user offboarding NAME\n\n  team add NAME\n"));
 	tc_out_free(&o);
 
 	assert_int_equal(tc_build("user add --help", NULL, &req, &o),

@@ -24,11 +24,11 @@
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
  * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
  * share), 5 the replica set, 6 admin tokens' roles, 7 sessions' identity
- * and role; and the two after it, as text. */
-#define TS_SCHEMA        7
-#define TS_SCHEMA_STR    "7"
-#define TS_SCHEMA_P1_STR "8"
-#define TS_SCHEMA_P2_STR "9"
+ * and role, 8 offboarding reports; and the two after it, as text. */
+#define TS_SCHEMA        8
+#define TS_SCHEMA_STR    "8"
+#define TS_SCHEMA_P1_STR "9"
+#define TS_SCHEMA_P2_STR "10"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -372,8 +372,8 @@ static void test_store_open_creates_schema(void **state)
 		        "'secrets', 'devices', 'enroll_tokens', "
 		        "'deliveries', 'admin_tokens', 'revisions', "
 		        "'audit', 'meta', 'calls', 'replicas', "
-		        "'mcpfleet_schema')"),
-		    16);
+		        "'offboardings', 'mcpfleet_schema')"),
+		    17);
 		return;
 	}
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
@@ -384,8 +384,8 @@ static void test_store_open_creates_schema(void **state)
 	                                     "'devices', 'enroll_tokens', "
 	                                     "'deliveries', 'admin_tokens', "
 	                                     "'revisions', 'audit', 'meta', "
-	                                     "'replicas')"),
-	                 14);
+	                                     "'replicas', 'offboardings')"),
+	                 15);
 	/* WAL, owner-only. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(
@@ -1232,6 +1232,65 @@ static void test_store_removal_rules(void **state)
 
 /* ---- Deliveries ---- */
 
+/* Offboarding reports: stored in the transaction, the newest read back,
+ * gone with their user. */
+static void test_store_offboarding_reports(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_offboarding o = {0};
+	int64_t ann = 0, bob = 0, id1 = 0, id2 = 0;
+	struct diag d;
+
+	tu_ok(store_user_add(f->st, "ann", NULL, &ann, &d), &d);
+	tu_ok(store_user_add(f->st, "bob", NULL, &bob, &d), &d);
+	ts_expect(store_offboarding_last(f->st, ann, &o, &d), -ERR_NOENT, &d,
+	          "was never offboarded");
+	tu_ok(store_offboarding_add(f->st, ann, "admin:root",
+	                            "{\"user\":\"ann\",\"n\":1}", &id1, &d),
+	      &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_offboarding_add(f->st, ann, "scim:okta",
+	                            "{\"user\":\"ann\",\"n\":2}", &id2, &d),
+	      &d);
+	tu_ok(store_commit(f->st, &d), &d);
+	assert_true(id2 > id1);
+	tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+	assert_int_equal(o.id, id2);
+	assert_int_equal(o.user_id, ann);
+	assert_string_equal(o.actor, "scim:okta");
+	assert_string_equal(o.report_json, "{\"user\":\"ann\",\"n\":2}");
+	assert_int_equal(o.created_at, TS_NOW);
+	store_offboarding_clear(&o);
+	/* A rolled back report is not kept. */
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_offboarding_add(f->st, ann, "admin:root", "{\"n\":3}",
+	                            NULL, &d),
+	      &d);
+	tu_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+	assert_int_equal(o.id, id2);
+	store_offboarding_clear(&o);
+	ts_expect(store_offboarding_last(f->st, bob, &o, &d), -ERR_NOENT, &d,
+	          "never offboarded");
+	/* Bad input is refused with its reason. */
+	ts_expect(store_offboarding_add(f->st, ann, "admin:root", "[1]", NULL,
+	                                &d),
+	          -ERR_INVALID, &d, "offboarding report must be a JSON object");
+	ts_expect(store_offboarding_add(f->st, ann, "admin:root", "{", NULL,
+	                                &d),
+	          -ERR_INVALID, &d, "offboarding report");
+	ts_expect(store_offboarding_add(f->st, ann, "", "{}", NULL, &d),
+	          -ERR_INVALID, &d, "offboarding actor");
+	ts_expect(store_offboarding_add(f->st, 999, "admin:root", "{}", NULL,
+	                                &d),
+	          -ERR_NOENT, &d, "999");
+	/* The reports go with their user. */
+	tu_ok(store_user_remove(f->st, ann, &d), &d);
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
+	                                     "offboardings"),
+	                 0);
+}
+
 static void test_store_deliveries_for_offboarding(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -1403,7 +1462,9 @@ static void test_store_admin_token_roles_migration(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	/* Back to schema 5: the tables as they were (7's session columns
-	 * too), with a token written the way schema 5's build wrote it. */
+	 * and 8's offboardings too), with a token written the way schema 5's
+	 * build wrote it. */
+	ts_sql(f->path, "DROP TABLE offboardings");
 	ts_sql(f->path, "ALTER TABLE admin_tokens DROP COLUMN role");
 	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN identity");
 	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN role");
@@ -1430,6 +1491,33 @@ static void test_store_admin_token_roles_migration(void **state)
 	tu_ok(store_admin_token_get_by_hash(f->st, h2, &t, &d), &d);
 	assert_int_equal(t.role, ROLE_HELPDESK);
 	store_admin_token_clear(&t);
+}
+
+/* A database of schema 7 migrates to 8: its users get offboarding
+ * reports. */
+static void test_store_offboarding_migration(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_offboarding o = {0};
+	int64_t v = 0, ann = 0;
+	struct diag d;
+
+	tu_ok(store_user_add(f->st, "ann", NULL, &ann, &d), &d);
+	store_close(f->st);
+	f->st = NULL;
+	ts_sql(f->path, "DROP TABLE offboardings");
+	ts_set_version(f->path, "7");
+	tu_ok(store_open(ts_backend, f->path, &f->st, &d), &d);
+	store_set_now(f->st, TS_NOW);
+	tu_ok(store_schema_version(f->st, &v, &d), &d);
+	assert_int_equal(v, TS_SCHEMA);
+	ts_expect(store_offboarding_last(f->st, ann, &o, &d), -ERR_NOENT, &d,
+	          "never offboarded");
+	tu_ok(store_offboarding_add(f->st, ann, "admin:root", "{}", NULL, &d),
+	      &d);
+	tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+	assert_string_equal(o.report_json, "{}");
+	store_offboarding_clear(&o);
 }
 
 static void test_store_revisions(void **state)
@@ -2883,6 +2971,8 @@ int main(int argc, char **argv)
 	    TS(test_store_device_revoke),
 	    TS(test_store_removal_rules),
 	    TS(test_store_deliveries_for_offboarding),
+	    TS(test_store_offboarding_reports),
+	    TS(test_store_offboarding_migration),
 	    TS(test_store_admin_tokens),
 	    TS(test_store_revisions),
 	    TS(test_store_audit_chain_verifies),

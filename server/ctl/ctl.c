@@ -383,6 +383,17 @@ static const struct ctl_col ctl_offboard_cols[] = {
     {NULL, NULL, 0},
 };
 
+/* A stored report also says when, by whom and why. */
+static const struct ctl_col ctl_offboarding_cols[] = {
+    {"USER", "user", 0},
+    {"OFFBOARDED", "offboarded_at", CTL_COL_TIME},
+    {"BY", "by", 0},
+    {"REASON", "reason", 0},
+    {"DEVICES REVOKED", "devices_revoked", 0},
+    {"TOKENS REVOKED", "tokens_revoked", 0},
+    {NULL, NULL, 0},
+};
+
 static const struct ctl_col ctl_delivery_cols[] = {
     {"SECRET", "secret", 0},
     {"SCOPE", "scope", 0},
@@ -426,6 +437,16 @@ static const struct ctl_view ctl_admin_token_view = {.cols =
 static const struct ctl_view ctl_status_view = {.cols = ctl_status_cols};
 static const struct ctl_view ctl_offboard_view = {
     .cols = ctl_offboard_cols,
+    .nested = "deliveries",
+    .nested_title = "Credentials delivered to the user's devices (rotate "
+                    "these)",
+    .nested_cols = ctl_delivery_cols,
+    .nested2 = "last_calls",
+    .nested2_title = "Their last calls through the launchers",
+    .nested2_cols = ctl_call_cols,
+};
+static const struct ctl_view ctl_offboarding_view = {
+    .cols = ctl_offboarding_cols,
     .nested = "deliveries",
     .nested_title = "Credentials delivered to the user's devices (rotate "
                     "these)",
@@ -481,7 +502,17 @@ static const struct ctl_command ctl_commands[] = {
      .help = "Disables a user, revokes all their devices and unused "
              "enrollment tokens, and lists every credential their devices "
              "received, so that only those need rotating, then their last "
-             "20 calls through the launchers."},
+             "20 calls through the launchers. The report is kept: see user "
+             "offboarding."},
+    {.words = "user offboarding",
+     .args = "NAME",
+     .keys = "-",
+     .method = "GET",
+     .path = "users/{1}/offboarding",
+     .view = &ctl_offboarding_view,
+     .help = "Shows the stored report of the user's last offboarding (by "
+             "user offboard or by SCIM): when, by whom, what was revoked "
+             "and the credentials to rotate."},
     {.words = "team add",
      .args = "NAME",
      .keys = "name",

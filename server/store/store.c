@@ -623,6 +623,48 @@ int store_user_set_disabled(struct store *st, int64_t id, bool disabled,
 	return store_op_end(st, r, d);
 }
 
+/* ---- Offboarding reports ---- */
+
+int store_offboarding_add(struct store *st, int64_t user_id, const char *actor,
+                          const char *report_json, int64_t *id, struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0 ||
+	    (r = store_check_text("offboarding actor", actor, STORE_TEXT_MAX,
+	                          false, d)) != 0 ||
+	    (r = store_check_json("offboarding report", report_json,
+	                          STORE_JSON_MAX, STORE_JSON_OBJECT, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->offboarding_add(st->h, user_id, actor, report_json,
+	                            store_now(st), &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_offboarding_last(struct store *st, int64_t user_id,
+                           struct store_offboarding *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	return st->be->offboarding_last(st->h, user_id, out, d);
+}
+
+void store_offboarding_clear(struct store_offboarding *o)
+{
+	if (o == NULL)
+		return;
+	free(o->actor);
+	free(o->report_json);
+	memset(o, 0, sizeof(*o));
+}
+
 void store_user_clear(struct store_user *u)
 {
 	if (u == NULL)
@@ -2488,6 +2530,9 @@ static const struct store_copy_table {
      false,
      {"id_hash", "csrf", "admin_hash", "created", "last_used", "identity",
       "role"}},
+    {"offboardings",
+     true,
+     {"id", "user_id", "actor", "report_json", "created_at"}},
     {"meta", false, {"key", "value"}},
 };
 

@@ -200,6 +200,33 @@ int store_user_set_disabled(struct store *st, int64_t id, bool disabled,
 void store_user_clear(struct store_user *u);
 void store_user_list_free(struct store_user_list *l);
 
+/* ---- Offboarding reports ---- */
+
+/* What an offboarding did and what to rotate (server/API.md, "Users"),
+ * kept for the user's page and SCIM: every offboarding of a user is a row,
+ * and the newest one is the one shown. */
+struct store_offboarding {
+	int64_t id;
+	int64_t user_id;
+	char *actor;       /* who offboarded ("admin:NAME", "scim:NAME") */
+	char *report_json; /* the JSON object POST .../offboard answered */
+	int64_t created_at;
+};
+
+/* Stores a report for user_id: report_json a JSON object of at most
+ * STORE_JSON_MAX bytes, actor 1 to STORE_TEXT_MAX printable bytes.
+ * Returns 0 with *id (may be NULL), -ERR_INVALID, -ERR_NOENT (no such
+ * user). Run it in the offboarding's transaction. */
+int store_offboarding_add(struct store *st, int64_t user_id, const char *actor,
+                          const char *report_json, int64_t *id,
+                          struct diag *d);
+/* The newest report of user_id. Returns 0 with *out (free with
+ * store_offboarding_clear()), or -ERR_NOENT when the user was never
+ * offboarded. */
+int store_offboarding_last(struct store *st, int64_t user_id,
+                           struct store_offboarding *out, struct diag *d);
+void store_offboarding_clear(struct store_offboarding *o);
+
 /* ---- Teams and memberships ---- */
 
 /* The implicit team every user belongs to; never stored, and no stored
@@ -1113,6 +1140,11 @@ struct store_backend {
 	int (*user_remove)(void *h, int64_t id, struct diag *d);
 	int (*user_set_disabled)(void *h, int64_t id, bool disabled,
 	                         struct diag *d);
+	int (*offboarding_add)(void *h, int64_t user_id, const char *actor,
+	                       const char *report_json, int64_t now,
+	                       int64_t *id, struct diag *d);
+	int (*offboarding_last)(void *h, int64_t user_id,
+	                        struct store_offboarding *out, struct diag *d);
 
 	int (*team_add)(void *h, const char *name, int64_t now, int64_t *id,
 	                struct diag *d);

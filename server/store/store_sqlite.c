@@ -222,6 +222,16 @@ static const char *const store_sqlite_migrations[] = {
      * admin_hash is then "". */
     "ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';\n"
     "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT '';\n",
+    /* 8: offboarding reports, kept for the user's page and SCIM (every
+     * offboarding a row; the newest is shown). They go with their user. */
+    "CREATE TABLE offboardings (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+    "  actor TEXT NOT NULL,\n"
+    "  report_json TEXT NOT NULL,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX offboardings_user ON offboardings (user_id, id);\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -323,6 +333,8 @@ enum store_sqlite_sq {
 	SQ_SESSION_EXPIRE,
 	SQ_SESSION_LRU,
 	SQ_SESSION_COUNT,
+	SQ_OFFBOARDING_ADD,
+	SQ_OFFBOARDING_LAST,
 	SQ_COUNT_
 };
 
@@ -577,6 +589,12 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                        " LIMIT max((SELECT count(*) FROM sessions)"
                        " - ?1, 0))",
     [SQ_SESSION_COUNT] = "SELECT count(*) FROM sessions",
+    [SQ_OFFBOARDING_ADD] = "INSERT INTO offboardings (user_id, actor,"
+                           " report_json, created_at)"
+                           " VALUES (?1, ?2, ?3, ?4) RETURNING id",
+    [SQ_OFFBOARDING_LAST] = "SELECT id, user_id, actor, report_json,"
+                            " created_at FROM offboardings"
+                            " WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
 };
 /* clang-format on */
 
@@ -1643,6 +1661,78 @@ static int store_sqlite_user_set_disabled(void *h, int64_t id, bool disabled,
 	if (sqlite3_changes(db->db) == 0)
 		return diag_set(d, ERR_NOENT, 0, 0, "no user with id %" PRId64,
 		                id);
+	return 0;
+}
+
+/* ---- Offboarding reports ---- */
+
+static int store_sqlite_offboarding_add(void *h, int64_t user_id,
+                                        const char *actor,
+                                        const char *report_json, int64_t now,
+                                        int64_t *id, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	char name[STORE_NAME_MAX + 1];
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	/* A clear "no user" rather than a foreign key failure. */
+	if ((r = store_sqlite_name(db, SQ_USER_NAME, "user", user_id, name,
+	                           d)) != 0)
+		return r;
+	if ((r = store_sqlite_stmt(db, SQ_OFFBOARDING_ADD, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, user_id);
+	store_sqlite_bind_text(db, s, 2, actor);
+	store_sqlite_bind_text(db, s, 3, report_json);
+	store_sqlite_bind_int(db, s, 4, now);
+	if ((r = store_sqlite_int(db, s, id, "store offboarding report", d)) ==
+	    0)
+		r = diag_set(d, ERR_INTERNAL, 0, 0,
+		             "store offboarding report: no id");
+	return r < 0 ? r : 0;
+}
+
+static int store_sqlite_read_offboarding(sqlite3_stmt *s, void *p)
+{
+	struct store_offboarding *o = p;
+
+	o->id = sqlite3_column_int64(s, 0);
+	o->user_id = sqlite3_column_int64(s, 1);
+	o->created_at = sqlite3_column_int64(s, 4);
+	if (store_sqlite_col_str(s, 2, &o->actor) != 0 ||
+	    store_sqlite_col_str(s, 3, &o->report_json) != 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void store_sqlite_clear_offboarding(void *p)
+{
+	store_offboarding_clear(p);
+}
+
+static int store_sqlite_offboarding_last(void *h, int64_t user_id,
+                                         struct store_offboarding *out,
+                                         struct diag *d)
+{
+	struct store_sqlite *db = h;
+	struct store_offboarding o;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_OFFBOARDING_LAST, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, user_id);
+	r = store_sqlite_one(db, s, store_sqlite_read_offboarding,
+	                     store_sqlite_clear_offboarding, &o, sizeof(o),
+	                     "offboarding report", d);
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0,
+		                "user %" PRId64 " was never offboarded",
+		                user_id);
+	if (r < 0)
+		return r;
+	*out = o;
 	return 0;
 }
 
@@ -3483,6 +3573,8 @@ const struct store_backend store_backend_sqlite = {
     .user_list = store_sqlite_user_list,
     .user_remove = store_sqlite_user_remove,
     .user_set_disabled = store_sqlite_user_set_disabled,
+    .offboarding_add = store_sqlite_offboarding_add,
+    .offboarding_last = store_sqlite_offboarding_last,
     .team_add = store_sqlite_team_add,
     .team_get = store_sqlite_team_get,
     .team_list = store_sqlite_team_list,
