@@ -257,6 +257,24 @@ static const char *const store_pg_migrations[] = {
     "  created_at BIGINT NOT NULL\n"
     ");\n"
     "CREATE INDEX offboardings_user ON offboardings (user_id, id);\n",
+    /* 9: what SCIM provisioning keeps of users and teams beyond their
+     * rows (server/scim.c); a user deleted by SCIM stays, offboarded,
+     * with deleted = 1. */
+    "CREATE TABLE scim_users (\n"
+    "  user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,\n"
+    "  external_id TEXT COLLATE \"C\" UNIQUE,\n"
+    "  attrs_json TEXT NOT NULL,\n"
+    "  deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),\n"
+    "  updated_at BIGINT NOT NULL,\n"
+    "  version BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE scim_groups (\n"
+    "  team_id BIGINT PRIMARY KEY REFERENCES teams (id) ON DELETE CASCADE,\n"
+    "  external_id TEXT COLLATE \"C\" UNIQUE,\n"
+    "  attrs_json TEXT NOT NULL,\n"
+    "  updated_at BIGINT NOT NULL,\n"
+    "  version BIGINT NOT NULL\n"
+    ");\n",
 };
 
 #define STORE_PG_NMIGRATIONS                                                   \
@@ -278,6 +296,7 @@ enum store_pg_sq {
 	PQ_USER_ACTIVE_DEVICES,
 	PQ_USER_REMOVE,
 	PQ_USER_SET_DISABLED,
+	PQ_USER_SET_EMAIL,
 	PQ_TEAM_ADD,
 	PQ_TEAM_BY_NAME,
 	PQ_TEAM_BY_ID,
@@ -354,6 +373,12 @@ enum store_pg_sq {
 	PQ_SESSION_COUNT,
 	PQ_OFFBOARDING_ADD,
 	PQ_OFFBOARDING_LAST,
+	PQ_SCIM_USER_GET,
+	PQ_SCIM_GROUP_GET,
+	PQ_SCIM_USER_FIND,
+	PQ_SCIM_GROUP_FIND,
+	PQ_SCIM_USER_PUT,
+	PQ_SCIM_GROUP_PUT,
 	PQ_PUB_PUT,
 	PQ_PUB_PRUNE,
 	PQ_PUB_SINCE,
@@ -429,6 +454,7 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                                " WHERE user_id = $1 AND status = 'active'",
     [PQ_USER_REMOVE] = "DELETE FROM users WHERE id = $1",
     [PQ_USER_SET_DISABLED] = "UPDATE users SET disabled = $2 WHERE id = $1",
+    [PQ_USER_SET_EMAIL] = "UPDATE users SET email = $2 WHERE id = $1",
     [PQ_TEAM_ADD] = "INSERT INTO teams (name, created_at) VALUES ($1, $2)"
                     " ON CONFLICT DO NOTHING RETURNING id",
     [PQ_TEAM_BY_NAME] = "SELECT id, name, created_at FROM teams"
@@ -630,6 +656,33 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_OFFBOARDING_LAST] = "SELECT id, user_id, actor, report_json,"
                             " created_at FROM offboardings"
                             " WHERE user_id = $1 ORDER BY id DESC LIMIT 1",
+    [PQ_SCIM_USER_GET] = "SELECT user_id, external_id, attrs_json, deleted,"
+                         " updated_at, version FROM scim_users"
+                         " WHERE user_id = $1",
+    [PQ_SCIM_GROUP_GET] = "SELECT team_id, external_id, attrs_json, 0,"
+                          " updated_at, version FROM scim_groups"
+                          " WHERE team_id = $1",
+    [PQ_SCIM_USER_FIND] = "SELECT user_id FROM scim_users"
+                          " WHERE external_id = $1",
+    [PQ_SCIM_GROUP_FIND] = "SELECT team_id FROM scim_groups"
+                           " WHERE external_id = $1",
+    [PQ_SCIM_USER_PUT] = "INSERT INTO scim_users (user_id, external_id,"
+                         " attrs_json, deleted, updated_at, version)"
+                         " VALUES ($1, $2, $3, $4, $5, 1)"
+                         " ON CONFLICT (user_id) DO UPDATE SET"
+                         " external_id = excluded.external_id,"
+                         " attrs_json = excluded.attrs_json,"
+                         " deleted = excluded.deleted,"
+                         " updated_at = excluded.updated_at,"
+                         " version = scim_users.version + 1",
+    [PQ_SCIM_GROUP_PUT] = "INSERT INTO scim_groups (team_id, external_id,"
+                          " attrs_json, updated_at, version)"
+                          " VALUES ($1, $2, $3, $4, 1)"
+                          " ON CONFLICT (team_id) DO UPDATE SET"
+                          " external_id = excluded.external_id,"
+                          " attrs_json = excluded.attrs_json,"
+                          " updated_at = excluded.updated_at,"
+                          " version = scim_groups.version + 1",
     [PQ_PUB_PUT] = "INSERT INTO pub_entries (device_id, revision, user_id,"
                    " user_name, envelope, view_hash, secret_ids,"
                    " omitted_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -1998,6 +2051,24 @@ static int store_pg_user_set_disabled(void *h, int64_t id, bool disabled,
 	return 0;
 }
 
+static int store_pg_user_set_email(void *h, int64_t id, const char *email,
+                                   struct diag *d)
+{
+	struct store_pg_args a = {0};
+	int64_t n = 0;
+	int r;
+
+	store_pg_arg_int(&a, id);
+	store_pg_arg_text(&a, email);
+	if ((r = store_pg_run(h, PQ_USER_SET_EMAIL, &a, "set user email", &n,
+	                      d)) != 0)
+		return r;
+	if (n == 0)
+		return diag_set(d, ERR_NOENT, 0, 0, "no user with id %" PRId64,
+		                id);
+	return 0;
+}
+
 /* ---- Offboarding reports ---- */
 
 static int store_pg_offboarding_add(void *h, int64_t user_id,
@@ -2061,6 +2132,97 @@ static int store_pg_offboarding_last(void *h, int64_t user_id,
 		return r;
 	*out = o;
 	return 0;
+}
+
+/* ---- SCIM resources ---- */
+
+static int store_pg_read_scim(const PGresult *s, int i, void *p)
+{
+	struct store_scim *v = p;
+
+	v->id = store_pg_int(s, i, 0);
+	v->deleted = store_pg_int(s, i, 3) != 0;
+	v->updated_at = store_pg_int(s, i, 4);
+	v->version = store_pg_int(s, i, 5);
+	if (store_pg_str(s, i, 1, &v->external_id) != 0 ||
+	    store_pg_str(s, i, 2, &v->attrs_json) != 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void store_pg_clear_scim(void *p)
+{
+	store_scim_clear(p);
+}
+
+static int store_pg_scim_get(void *h, enum store_scim_kind kind, int64_t id,
+                             struct store_scim *out, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	struct store_scim v;
+	int r;
+
+	store_pg_arg_int(&a, id);
+	r = store_pg_one(h,
+	                 kind == STORE_SCIM_USER ? PQ_SCIM_USER_GET
+	                                         : PQ_SCIM_GROUP_GET,
+	                 &a, store_pg_read_scim, store_pg_clear_scim, &v,
+	                 sizeof(v), "SCIM resource", d);
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0,
+		                "%s %" PRId64 " has no SCIM record",
+		                kind == STORE_SCIM_USER ? "user" : "team", id);
+	if (r < 0)
+		return r;
+	*out = v;
+	return 0;
+}
+
+static int store_pg_scim_find(void *h, enum store_scim_kind kind,
+                              const char *external_id, int64_t *id,
+                              struct diag *d)
+{
+	struct store_pg_args a = {0};
+	int64_t v = 0;
+	int r;
+
+	store_pg_arg_text(&a, external_id);
+	if ((r = store_pg_int1(h,
+	                       kind == STORE_SCIM_USER ? PQ_SCIM_USER_FIND
+	                                               : PQ_SCIM_GROUP_FIND,
+	                       &a, &v, "SCIM externalId", d)) < 0)
+		return r;
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0, "no %s with externalId '%s'",
+		                kind == STORE_SCIM_USER ? "user" : "team",
+		                external_id);
+	*id = v;
+	return 0;
+}
+
+static int store_pg_scim_put(void *h, enum store_scim_kind kind, int64_t id,
+                             const char *external_id, const char *attrs_json,
+                             bool deleted, int64_t now, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	char name[STORE_NAME_MAX + 1];
+	int r;
+
+	/* A clear "no user" rather than a foreign key failure. */
+	if ((r = store_pg_name(
+	         h, kind == STORE_SCIM_USER ? PQ_USER_NAME : PQ_TEAM_NAME,
+	         kind == STORE_SCIM_USER ? "user" : "team", id, name, d)) != 0)
+		return r;
+	store_pg_arg_int(&a, id);
+	store_pg_arg_text(&a, external_id);
+	store_pg_arg_text(&a, attrs_json);
+	if (kind == STORE_SCIM_USER)
+		store_pg_arg_int(&a, deleted ? 1 : 0);
+	store_pg_arg_int(&a, now);
+	return store_pg_run(h,
+	                    kind == STORE_SCIM_USER ? PQ_SCIM_USER_PUT
+	                                            : PQ_SCIM_GROUP_PUT,
+	                    &a, "store SCIM record", NULL, d);
 }
 
 /* ---- Teams and memberships ---- */
@@ -3878,8 +4040,12 @@ const struct store_backend store_backend_pg = {
     .user_list = store_pg_user_list,
     .user_remove = store_pg_user_remove,
     .user_set_disabled = store_pg_user_set_disabled,
+    .user_set_email = store_pg_user_set_email,
     .offboarding_add = store_pg_offboarding_add,
     .offboarding_last = store_pg_offboarding_last,
+    .scim_get = store_pg_scim_get,
+    .scim_find = store_pg_scim_find,
+    .scim_put = store_pg_scim_put,
     .team_add = store_pg_team_add,
     .team_get = store_pg_team_get,
     .team_list = store_pg_team_list,
