@@ -18,6 +18,7 @@
 #include "enroll.h"
 #include "jsonutil.h"
 #include "role.h"
+#include "scim.h"
 #include "session.h"
 #include "token.h"
 
@@ -2679,6 +2680,110 @@ static void api_respond(struct api_call *c, int r, struct net_response *resp)
 	free(text);
 }
 
+/* ---- SCIM provisioning (server/scim.c) ---- */
+
+/* The one "route" SCIM is to the role check and its refusals. */
+static const struct api_route api_scim_route = API_ROUTE(
+    "*", "/scim/v2/*", ROLE_BIT(ROLE_SCIM), "SCIM provisioning", NULL, NULL,
+    NULL);
+
+static void api_scim_respond(struct api_call *c, struct scim_call *sc,
+                             struct net_response *resp)
+{
+	static const char nomem[] =
+	    "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],"
+	    "\"status\":\"500\",\"detail\":\"out of memory\"}\n";
+	char *text = NULL;
+
+	/* A refusal before SCIM was reached: api.c's message, SCIM's
+	 * form. */
+	if (sc->out == NULL && sc->status != 204) {
+		if (c->status < 400) {
+			c->status = 500;
+			(void)snprintf(c->err, sizeof(c->err), "internal error");
+		}
+		sc->status = c->status;
+		sc->out = scim_error_json(c->status, NULL, c->err);
+	}
+	(void)net_response_type(resp, "application/scim+json");
+	(void)net_response_header(resp, "Cache-Control", "no-store");
+	(void)net_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (sc->status == 401)
+		(void)net_response_header(resp, "WWW-Authenticate", "Bearer");
+	if (sc->status == 201 && sc->location[0] != '\0')
+		(void)net_response_header(resp, "Location", sc->location);
+	if (sc->status < 300 && sc->etag[0] != '\0')
+		(void)net_response_header(resp, "ETag", sc->etag);
+	buf_reset(&resp->body);
+	resp->status = sc->status;
+	if (sc->status == 204)
+		return;
+	if (sc->out == NULL || (text = json_dumps(sc->out, JSON_COMPACT)) ==
+	                           NULL ||
+	    buf_puts(&resp->body, text) != 0 || buf_putc(&resp->body, '\n') != 0) {
+		resp->status = 500;
+		buf_reset(&resp->body);
+		(void)buf_puts(&resp->body, nomem);
+	}
+	free(text);
+}
+
+/*
+ * A request under /scim/v2: a bearer admin token of role scim, and no
+ * other (a console session or an owner's token is refused, so that the
+ * identity provider's credential does one thing and the audit log tells
+ * its changes apart), then scim_handle() with the hooks run after its
+ * commit.
+ */
+static void api_scim(const struct api_ctx *a, const struct net_request *req,
+                     struct net_response *resp)
+{
+	struct scim_call sc;
+	struct api_call c;
+	char actor[STORE_TEXT_MAX + 1];
+	const struct api_hooks *h = &a->hooks;
+	const char *host = req->host != NULL && *req->host != '\0'
+	                       ? req->host
+	                       : a->link_host;
+
+	memset(&c, 0, sizeof(c));
+	memset(&sc, 0, sizeof(sc));
+	c.role = ROLE_COUNT_;
+	c.a = a;
+	c.req = req;
+	c.st = a->st;
+	if (req->authorization == NULL || *req->authorization == '\0') {
+		(void)api_fail(&c, 401,
+		               "missing admin token (Authorization: Bearer "
+		               "TOKEN of an admin token with role scim)");
+		goto out;
+	}
+	if (api_auth_bearer(&c) != 0 || api_role_check(&c, &api_scim_route) != 0)
+		goto out;
+	(void)snprintf(actor, sizeof(actor), "scim:%s", c.admin.name);
+	sc.st = a->st;
+	sc.req = req;
+	sc.actor = actor;
+	if ((size_t)snprintf(sc.base, sizeof(sc.base), "https://%s" SCIM_PREFIX,
+	                     jsonutil_printable(host)) >= sizeof(sc.base))
+		(void)snprintf(sc.base, sizeof(sc.base), SCIM_PREFIX);
+	scim_handle(&sc);
+	if (store_in_transaction(a->st))
+		(void)store_rollback(a->st, NULL);
+	if (sc.committed) {
+		if (sc.revoked.n > 0 && h->revoked != NULL)
+			h->revoked(h->arg, (const char *const *)sc.revoked.v,
+			           sc.revoked.n);
+		if (sc.changed && h->changed != NULL)
+			h->changed(h->arg);
+	}
+out:
+	api_scim_respond(&c, &sc, resp);
+	json_decref(sc.out);
+	store_id_list_free(&sc.revoked);
+	store_admin_token_clear(&c.admin);
+}
+
 void api_handle(const struct api_ctx *a, const struct net_request *req,
                 struct net_response *resp)
 {
@@ -2690,6 +2795,13 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	bool login;
 	int r;
 
+	/* SCIM has its paths, credential and answers (server/scim.c). */
+	if (strncmp(req->path, SCIM_PREFIX, strlen(SCIM_PREFIX)) == 0 &&
+	    (req->path[strlen(SCIM_PREFIX)] == '\0' ||
+	     req->path[strlen(SCIM_PREFIX)] == '/')) {
+		api_scim(a, req, resp);
+		return;
+	}
 	memset(&c, 0, sizeof(c));
 	/* No role until a credential gives one: role_may() refuses this. */
 	c.role = ROLE_COUNT_;

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "scim.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "hub.h"
@@ -1051,8 +1052,11 @@ static void core_exchange(struct core *c, const struct net_request *req,
 		oidc_handle(c->oidc, &x, req, resp);
 		return;
 	}
+	/* SCIM provisioning (server/scim.c) goes through the API too. */
 	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) == 0 ||
-	    strcmp(req->path, "/api/v1") == 0) {
+	    strcmp(req->path, "/api/v1") == 0 ||
+	    strncmp(req->path, SCIM_PREFIX "/", strlen(SCIM_PREFIX) + 1) == 0 ||
+	    strcmp(req->path, SCIM_PREFIX) == 0) {
 		api_handle(&a, req, resp);
 		return;
 	}
