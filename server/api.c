@@ -1059,8 +1059,8 @@ int api_offboard_user(struct store *st, const struct store_user *u,
 	                     "devices_revoked", devices, "tokens_revoked",
 	                     (json_int_t)ntokens)) == NULL ||
 	    (text = json_dumps(rep, JSON_COMPACT)) == NULL) {
-		r = diag_set(d, ERR_NOMEM, 0, 0, "offboarding '%s': out of memory",
-		             u->name);
+		r = diag_set(d, ERR_NOMEM, 0, 0,
+		             "offboarding '%s': out of memory", u->name);
 		goto out;
 	}
 	if ((r = store_offboarding_add(st, u->id, actor, text, NULL, d)) != 0)
@@ -1096,9 +1096,9 @@ static int api_user_offboard(struct api_call *c)
 	if ((r = api_begin(c)) != 0 ||
 	    (r = api_store_result(
 	         c, store_user_get(c->st, c->arg[0], &u, &c->d))) != 0 ||
-	    (r = api_store_result(
-	         c, api_offboard_user(c->st, &u, c->actor, reason, &report,
-	                              &audit, &ids, &c->d))) != 0)
+	    (r = api_store_result(c, api_offboard_user(c->st, &u, c->actor,
+	                                               reason, &report, &audit,
+	                                               &ids, &c->d))) != 0)
 		goto out;
 	if ((r = api_answer(c, 200, report)) != 0)
 		goto out;
@@ -2683,9 +2683,9 @@ static void api_respond(struct api_call *c, int r, struct net_response *resp)
 /* ---- SCIM provisioning (server/scim.c) ---- */
 
 /* The one "route" SCIM is to the role check and its refusals. */
-static const struct api_route api_scim_route = API_ROUTE(
-    "*", "/scim/v2/*", ROLE_BIT(ROLE_SCIM), "SCIM provisioning", NULL, NULL,
-    NULL);
+static const struct api_route api_scim_route =
+    API_ROUTE("*", "/scim/v2/*", ROLE_BIT(ROLE_SCIM), "SCIM provisioning", NULL,
+              NULL, NULL);
 
 static void api_scim_respond(struct api_call *c, struct scim_call *sc,
                              struct net_response *resp)
@@ -2700,7 +2700,8 @@ static void api_scim_respond(struct api_call *c, struct scim_call *sc,
 	if (sc->out == NULL && sc->status != 204) {
 		if (c->status < 400) {
 			c->status = 500;
-			(void)snprintf(c->err, sizeof(c->err), "internal error");
+			(void)snprintf(c->err, sizeof(c->err),
+			               "internal error");
 		}
 		sc->status = c->status;
 		sc->out = scim_error_json(c->status, NULL, c->err);
@@ -2718,9 +2719,10 @@ static void api_scim_respond(struct api_call *c, struct scim_call *sc,
 	resp->status = sc->status;
 	if (sc->status == 204)
 		return;
-	if (sc->out == NULL || (text = json_dumps(sc->out, JSON_COMPACT)) ==
-	                           NULL ||
-	    buf_puts(&resp->body, text) != 0 || buf_putc(&resp->body, '\n') != 0) {
+	if (sc->out == NULL ||
+	    (text = json_dumps(sc->out, JSON_COMPACT)) == NULL ||
+	    buf_puts(&resp->body, text) != 0 ||
+	    buf_putc(&resp->body, '\n') != 0) {
 		resp->status = 500;
 		buf_reset(&resp->body);
 		(void)buf_puts(&resp->body, nomem);
@@ -2742,9 +2744,8 @@ static void api_scim(const struct api_ctx *a, const struct net_request *req,
 	struct api_call c;
 	char actor[STORE_TEXT_MAX + 1];
 	const struct api_hooks *h = &a->hooks;
-	const char *host = req->host != NULL && *req->host != '\0'
-	                       ? req->host
-	                       : a->link_host;
+	const char *host =
+	    req->host != NULL && *req->host != '\0' ? req->host : a->link_host;
 
 	memset(&c, 0, sizeof(c));
 	memset(&sc, 0, sizeof(sc));
@@ -2758,7 +2759,8 @@ static void api_scim(const struct api_ctx *a, const struct net_request *req,
 		               "TOKEN of an admin token with role scim)");
 		goto out;
 	}
-	if (api_auth_bearer(&c) != 0 || api_role_check(&c, &api_scim_route) != 0)
+	if (api_auth_bearer(&c) != 0 ||
+	    api_role_check(&c, &api_scim_route) != 0)
 		goto out;
 	(void)snprintf(actor, sizeof(actor), "scim:%s", c.admin.name);
 	sc.st = a->st;

@@ -466,8 +466,7 @@ static int scim_path_parse(struct scim_call *c, const char *s,
 	           scim_is_urn(s, SCIM_SCHEMA_GROUP ":", &ulen)) {
 		s += ulen;
 	}
-	for (n = 0; isalnum((unsigned char)*s) || *s == '_' || *s == '$';
-	     s++) {
+	for (n = 0; isalnum((unsigned char)*s) || *s == '_' || *s == '$'; s++) {
 		if (n == sizeof(p->attr) - 1)
 			goto bad;
 		p->attr[n++] = *s;
@@ -482,10 +481,11 @@ static int scim_path_parse(struct scim_call *c, const char *s,
 		memcpy(sub, s + 1, (size_t)(close - s - 1));
 		sub[close - s - 1] = '\0';
 		if (scim_filter_parse(c, sub, &f) != 0)
-			return scim_fail(c, 400, "invalidPath",
-			                 "path '%s': the filter must be 'ATTRIBUTE "
-			                 "eq \"VALUE\"'",
-			                 jsonutil_printable(orig));
+			return scim_fail(
+			    c, 400, "invalidPath",
+			    "path '%s': the filter must be 'ATTRIBUTE "
+			    "eq \"VALUE\"'",
+			    jsonutil_printable(orig));
 		p->has_filter = true;
 		(void)snprintf(p->fattr, sizeof(p->fattr), "%s", f.attr);
 		(void)snprintf(p->fvalue, sizeof(p->fvalue), "%s", f.value);
@@ -548,8 +548,8 @@ static void scim_remove_values(json_t *a, json_t *list)
 		json_t *v = scim_key(json_array_get(a, i), "value", NULL);
 
 		for (j = 0; j < json_array_size(list); j++) {
-			json_t *w = scim_key(json_array_get(list, j), "value",
-			                     NULL);
+			json_t *w =
+			    scim_key(json_array_get(list, j), "value", NULL);
 
 			if (json_is_string(v) && json_is_string(w) &&
 			    strcmp(json_string_value(v),
@@ -703,10 +703,11 @@ static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
 			if (json_array_set(cur, i, value) != 0)
 				return scim_nomem(c);
 		} else {
-			return scim_fail(c, 400, "invalidValue",
-			                 "'%s' selects elements: the value must "
-			                 "be an object",
-			                 jsonutil_printable(path));
+			return scim_fail(
+			    c, 400, "invalidValue",
+			    "'%s' selects elements: the value must "
+			    "be an object",
+			    jsonutil_printable(path));
 		}
 	}
 	/* Setting a sub-attribute of an element that is not there yet
@@ -748,7 +749,8 @@ static int scim_patch(struct scim_call *c, json_t *body, json_t *doc)
 
 		if (name == NULL)
 			return scim_fail(c, 400, "invalidSyntax",
-			                 "Operations[%zu]: \"op\" is missing", i);
+			                 "Operations[%zu]: \"op\" is missing",
+			                 i);
 		/* Entra ID writes "Replace" and "Add". */
 		if (strcasecmp(name, "add") == 0)
 			op = SCIM_OP_ADD;
@@ -762,15 +764,16 @@ static int scim_patch(struct scim_call *c, json_t *body, json_t *doc)
 			                 "replace or remove",
 			                 i, jsonutil_printable(name));
 		if (pathv != NULL && !json_is_null(pathv) && path == NULL)
-			return scim_fail(c, 400, "invalidPath",
-			                 "Operations[%zu]: path is not a string",
-			                 i);
+			return scim_fail(
+			    c, 400, "invalidPath",
+			    "Operations[%zu]: path is not a string", i);
 		if (path == NULL || *path == '\0') {
 			if (op == SCIM_OP_REMOVE)
-				return scim_fail(c, 400, "noTarget",
-				                 "Operations[%zu]: remove needs a "
-				                 "path",
-				                 i);
+				return scim_fail(
+				    c, 400, "noTarget",
+				    "Operations[%zu]: remove needs a "
+				    "path",
+				    i);
 			r = scim_patch_object(c, doc, op, value);
 		} else {
 			r = scim_patch_path(c, doc, op, path, value);
@@ -787,9 +790,9 @@ static int scim_patch(struct scim_call *c, json_t *body, json_t *doc)
 static json_t *scim_user_json(struct scim_call *c, const struct store_user *u,
                               const struct store_scim *rec)
 {
-	static const char *const kept[] = {"name",  "displayName",
+	static const char *const kept[] = {"name",     "displayName",
 	                                   "nickName", "title",
-	                                   "emails", SCIM_SCHEMA_ENTERPRISE};
+	                                   "emails",   SCIM_SCHEMA_ENTERPRISE};
 	json_t *o, *attrs = NULL, *v;
 	size_t i;
 
@@ -816,9 +819,9 @@ static json_t *scim_user_json(struct scim_call *c, const struct store_user *u,
 	/* A user made by an admin has the email of its row. */
 	if (json_object_get(o, "emails") == NULL && u->email != NULL &&
 	    u->email[0] != '\0' &&
-	    json_object_set_new(o, "emails",
-	                        json_pack("[{s:s,s:b}]", "value", u->email,
-	                                  "primary", 1)) != 0)
+	    json_object_set_new(
+	        o, "emails",
+	        json_pack("[{s:s,s:b}]", "value", u->email, "primary", 1)) != 0)
 		goto fail;
 	if (json_object_set_new(
 	        o, "meta",
@@ -1040,35 +1043,35 @@ static int scim_user_write(struct scim_call *c, const struct store_user *u,
                            const struct scim_user_in *in)
 {
 	char *text = NULL;
-	const char *old_email = u->email != NULL && u->email[0] != '\0'
-	                            ? u->email
-	                            : NULL;
+	const char *old_email =
+	    u->email != NULL && u->email[0] != '\0' ? u->email : NULL;
 	int r;
 
 	/* The name is in device certificates, the audit log and calls. */
 	if (strcmp(in->user_name, u->name) != 0)
-		return scim_fail(c, 400, "mutability",
-		                 "userName cannot change from '%s' to '%s': "
-		                 "mcpfleet names users in device certificates, "
-		                 "the audit log and calls; provision a new user "
-		                 "instead",
-		                 u->name, jsonutil_printable(in->user_name));
+		return scim_fail(
+		    c, 400, "mutability",
+		    "userName cannot change from '%s' to '%s': "
+		    "mcpfleet names users in device certificates, "
+		    "the audit log and calls; provision a new user "
+		    "instead",
+		    u->name, jsonutil_printable(in->user_name));
 	if ((text = json_dumps(in->attrs, JSON_COMPACT)) == NULL)
 		return scim_nomem(c);
 	if ((r = scim_begin(c)) != 0)
 		goto out;
 	if ((old_email == NULL) != (in->email == NULL) ||
 	    (old_email != NULL && strcmp(old_email, in->email) != 0))
-		if ((r = scim_store(c, store_user_set_email(c->st, u->id,
-		                                            in->email,
-		                                            &c->d))) != 0)
+		if ((r = scim_store(c, store_user_set_email(
+		                           c->st, u->id, in->email, &c->d))) !=
+		    0)
 			goto out;
 	if ((r = scim_store(c, store_scim_put(c->st, STORE_SCIM_USER, u->id,
 	                                      in->external_id, text, false,
 	                                      &c->d))) != 0 ||
-	    (r = scim_audit(c, "scim.user.update", u->name,
-	                    json_pack("{s:s?}", "externalId",
-	                              in->external_id))) != 0)
+	    (r = scim_audit(
+	         c, "scim.user.update", u->name,
+	         json_pack("{s:s?}", "externalId", in->external_id))) != 0)
 		goto out;
 	if (!u->disabled && !in->active) {
 		if ((r = scim_offboard(c, u)) != 0)
@@ -1104,8 +1107,8 @@ static int scim_user_create(struct scim_call *c, json_t *body)
 	diag_clear(&c->d);
 	if (r == 0) {
 		r = scim_fail(c, 409, "uniqueness",
-		              "userName '%s' is taken by user %" PRId64,
-		              u.name, u.id);
+		              "userName '%s' is taken by user %" PRId64, u.name,
+		              u.id);
 		goto out;
 	}
 	if (in.external_id != NULL &&
@@ -1134,8 +1137,8 @@ static int scim_user_create(struct scim_call *c, json_t *body)
 	/* Provisioned inactive: disabled from the start (nothing to
 	 * revoke yet). */
 	if (!in.active &&
-	    ((r = scim_store(c, store_user_set_disabled(c->st, id, true,
-	                                                &c->d))) != 0 ||
+	    ((r = scim_store(
+	          c, store_user_set_disabled(c->st, id, true, &c->d))) != 0 ||
 	     (r = scim_audit(c, "user.disable", in.user_name, NULL)) != 0))
 		goto out;
 	if ((r = scim_commit(c)) != 0)
@@ -1212,8 +1215,8 @@ static int scim_users_list(struct scim_call *c)
 			if (strcasecmp(a, "userName") == 0)
 				keep = strcasecmp(u->name, f.value) == 0;
 			else if (strcasecmp(a, "id") == 0)
-				keep = strcmp(json_string_value(json_object_get(
-				                  res, "id")),
+				keep = strcmp(json_string_value(
+				                  json_object_get(res, "id")),
 				              f.value) == 0;
 			else if (strcasecmp(a, "externalId") == 0)
 				keep = json_is_string(json_object_get(
@@ -1338,8 +1341,8 @@ static int scim_team_name(struct scim_call *c, const char *display,
 
 		if (isalnum(ch) && ch < 0x80)
 			out[n++] = (char)ch;
-		else if (n > 0 && (ch == '.' || ch == '_' || ch == '@' ||
-		                   ch == '-'))
+		else if (n > 0 &&
+		         (ch == '.' || ch == '_' || ch == '@' || ch == '-'))
 			out[n++] = (char)ch;
 		else if (n > 0 && out[n - 1] != '-')
 			out[n++] = '-';
@@ -1421,8 +1424,8 @@ static json_t *scim_group_read(struct scim_call *c, const struct store_team *t,
 		*r = scim_store(c, *r);
 		goto out;
 	}
-	if ((*r = scim_store(c, store_member_users(c->st, t->id, &mem,
-	                                           &c->d))) != 0)
+	if ((*r = scim_store(
+	         c, store_member_users(c->st, t->id, &mem, &c->d))) != 0)
 		goto out;
 	if ((res = scim_group_json(c, t, has ? &rec : NULL, &mem)) == NULL)
 		*r = scim_nomem(c);
@@ -1502,8 +1505,8 @@ static int scim_group_read_in(struct scim_call *c, json_t *doc,
 		                 "a Group has at most %d members",
 		                 SCIM_MEMBERS_MAX);
 	if (json_array_size(mem) > 0 &&
-	    (in->members = calloc(json_array_size(mem),
-	                          sizeof(*in->members))) == NULL)
+	    (in->members =
+	         calloc(json_array_size(mem), sizeof(*in->members))) == NULL)
 		return scim_nomem(c);
 	json_array_foreach(mem, i, e)
 	{
@@ -1511,10 +1514,11 @@ static int scim_group_read_in(struct scim_call *c, json_t *doc,
 		int64_t id = 0;
 
 		if (s == NULL || scim_parse_id(s, &id) != 0)
-			return scim_fail(c, 400, "invalidValue",
-			                 "members[%zu].value must be the id of a "
-			                 "User (\"12\")",
-			                 i);
+			return scim_fail(
+			    c, 400, "invalidValue",
+			    "members[%zu].value must be the id of a "
+			    "User (\"12\")",
+			    i);
 		in->members[n++] = id;
 	}
 	qsort(in->members, n, sizeof(*in->members), scim_id_cmp);
@@ -1540,8 +1544,8 @@ static int scim_group_members(struct scim_call *c, const struct store_team *t,
 	size_t i;
 	int r;
 
-	if ((r = scim_store(c, store_member_users(c->st, t->id, &cur,
-	                                          &c->d))) != 0)
+	if ((r = scim_store(
+	         c, store_member_users(c->st, t->id, &cur, &c->d))) != 0)
 		goto out;
 	if (cur.n > 0 && (have = calloc(cur.n, sizeof(*have))) == NULL) {
 		r = scim_nomem(c);
@@ -1556,9 +1560,9 @@ static int scim_group_members(struct scim_call *c, const struct store_team *t,
 		if ((r = scim_store(c, store_member_remove(c->st, t->id,
 		                                           cur.v[i].id,
 		                                           &c->d))) != 0 ||
-		    (r = scim_audit(c, "team.member.remove", t->name,
-		                    json_pack("{s:s}", "user",
-		                              cur.v[i].name))) != 0)
+		    (r = scim_audit(
+		         c, "team.member.remove", t->name,
+		         json_pack("{s:s}", "user", cur.v[i].name))) != 0)
 			goto out;
 		c->changed = true;
 	}
@@ -1607,9 +1611,8 @@ static int scim_group_write(struct scim_call *c, const struct store_team *t,
 	                                      &c->d))) != 0 ||
 	    (!created &&
 	     (r = scim_audit(c, "scim.group.update", t->name,
-	                     json_pack("{s:s,s:s?}", "displayName",
-	                               in->display, "externalId",
-	                               in->external_id))) != 0) ||
+	                     json_pack("{s:s,s:s?}", "displayName", in->display,
+	                               "externalId", in->external_id))) != 0) ||
 	    (r = scim_group_members(c, t, in)) != 0)
 		goto out;
 out:
@@ -1706,12 +1709,12 @@ static int scim_groups_list(struct scim_call *c)
 			                      : "externalId";
 
 			v = json_object_get(res, key);
-			keep = json_is_string(v) &&
-			       (strcmp(key, "displayName") == 0
-			            ? strcasecmp(json_string_value(v),
-			                         f.value) == 0
-			            : strcmp(json_string_value(v), f.value) ==
-			                  0);
+			keep =
+			    json_is_string(v) &&
+			    (strcmp(key, "displayName") == 0
+			         ? strcasecmp(json_string_value(v), f.value) ==
+			               0
+			         : strcmp(json_string_value(v), f.value) == 0);
 		}
 		if (keep && json_array_append(all, res) != 0) {
 			json_decref(res);
@@ -1758,11 +1761,11 @@ static int scim_groups(struct scim_call *c, const char *id_s, json_t *body)
 		/* The team goes, with its grants and memberships. */
 		c->changed = true;
 		if ((r = scim_begin(c)) != 0 ||
-		    (r = scim_store(c, store_team_remove(c->st, t.id,
-		                                         &c->d))) != 0 ||
-		    (r = scim_audit(c, "team.remove", t.name,
-		                    json_pack("{s:I}", "id",
-		                              (json_int_t)t.id))) != 0 ||
+		    (r = scim_store(
+		         c, store_team_remove(c->st, t.id, &c->d))) != 0 ||
+		    (r = scim_audit(
+		         c, "team.remove", t.name,
+		         json_pack("{s:I}", "id", (json_int_t)t.id))) != 0 ||
 		    (r = scim_commit(c)) != 0)
 			goto out;
 		c->status = 204;
@@ -1796,11 +1799,11 @@ static json_t *scim_attr(const char *name, const char *type, bool multi,
                          bool required, const char *mutability,
                          const char *uniqueness, json_t *subs)
 {
-	json_t *a = json_pack(
-	    "{s:s,s:s,s:b,s:b,s:b,s:s,s:s,s:s}", "name", name, "type", type,
-	    "multiValued", (int)multi, "required", (int)required, "caseExact",
-	    0, "mutability", mutability, "returned", "default", "uniqueness",
-	    uniqueness);
+	json_t *a =
+	    json_pack("{s:s,s:s,s:b,s:b,s:b,s:s,s:s,s:s}", "name", name, "type",
+	              type, "multiValued", (int)multi, "required",
+	              (int)required, "caseExact", 0, "mutability", mutability,
+	              "returned", "default", "uniqueness", uniqueness);
 
 	if (a != NULL && subs != NULL &&
 	    json_object_set_new(a, "subAttributes", subs) != 0) {
@@ -1924,8 +1927,7 @@ static json_t *scim_spc(struct scim_call *c)
 
 /* GET of a discovery path (rest: after SCIM_PREFIX). Returns 1 when rest
  * is not one. */
-static int scim_discovery(struct scim_call *c, const char *coll,
-                          const char *id)
+static int scim_discovery(struct scim_call *c, const char *coll, const char *id)
 {
 	json_t *v = NULL;
 
@@ -2032,11 +2034,12 @@ void scim_handle(struct scim_call *c)
 	            strcmp(coll, "Schemas") == 0;
 	if (!discovery && strcmp(coll, "Users") != 0 &&
 	    strcmp(coll, "Groups") != 0) {
-		(void)scim_fail(c, 404, NULL,
-		                "no SCIM resource '%s': there are Users, Groups, "
-		                "ServiceProviderConfig, ResourceTypes and "
-		                "Schemas",
-		                jsonutil_printable(coll));
+		(void)scim_fail(
+		    c, 404, NULL,
+		    "no SCIM resource '%s': there are Users, Groups, "
+		    "ServiceProviderConfig, ResourceTypes and "
+		    "Schemas",
+		    jsonutil_printable(coll));
 		return;
 	}
 	if (!scim_method_ok(c, discovery, has_id)) {

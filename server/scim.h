@@ -26,8 +26,8 @@ struct scim_call {
 	/* In: */
 	struct store *st;
 	const struct net_request *req;
-	const char *actor;          /* the audit actor: "scim:TOKEN_NAME" */
-	char base[SCIM_BASE_MAX];   /* "https://HOST/scim/v2", for locations */
+	const char *actor;        /* the audit actor: "scim:TOKEN_NAME" */
+	char base[SCIM_BASE_MAX]; /* "https://HOST/scim/v2", for locations */
 	/* Out: the status and the answer (NULL: none, as for 204), a
 	 * Location and an ETag to send ("" none). */
 	int status;

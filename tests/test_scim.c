@@ -209,8 +209,9 @@ static int tsc_call_as(struct tsc *f, const char *auth, const char *method,
 	f->ans = NULL;
 	f->status = resp.status;
 	if (resp.status != 204) {
-		f->ans = json_loadb(resp.body.data != NULL ? resp.body.data : "",
-		                    resp.body.len, 0, &jerr);
+		f->ans =
+		    json_loadb(resp.body.data != NULL ? resp.body.data : "",
+		               resp.body.len, 0, &jerr);
 		if (f->ans == NULL)
 			fail_msg("answer is not JSON: %s: %.*s", jerr.text,
 			         (int)resp.body.len,
@@ -360,9 +361,8 @@ static void test_scim_discovery(void **state)
 	    "oauthbearertoken");
 	assert_int_equal(tsc_call(f, "GET", "/scim/v2/ResourceTypes", NULL),
 	                 200);
-	assert_int_equal(json_integer_value(
-	                     json_object_get(f->ans, "totalResults")),
-	                 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(f->ans, "totalResults")), 2);
 	r = json_array_get(json_object_get(f->ans, "Resources"), 0);
 	assert_string_equal(tsc_str(r, "endpoint"), "/Users");
 	assert_int_equal(
@@ -372,12 +372,11 @@ static void test_scim_discovery(void **state)
 	r = json_array_get(json_object_get(f->ans, "Resources"), 0);
 	assert_string_equal(tsc_str(r, "id"),
 	                    "urn:ietf:params:scim:schemas:core:2.0:User");
-	assert_int_equal(
-	    tsc_call(f, "GET",
-	             "/scim/v2/Schemas/"
-	             "urn:ietf:params:scim:schemas:core:2.0:Group",
-	             NULL),
-	    200);
+	assert_int_equal(tsc_call(f, "GET",
+	                          "/scim/v2/Schemas/"
+	                          "urn:ietf:params:scim:schemas:core:2.0:Group",
+	                          NULL),
+	                 200);
 	assert_string_equal(tsc_str(f->ans, "name"), "Group");
 	tsc_call(f, "GET", "/scim/v2/Bulk", NULL);
 	tsc_error(f, 404, NULL, "there are Users, Groups");
@@ -445,25 +444,28 @@ static void test_scim_users_okta(void **state)
 	    json_integer_value(json_object_get(f->ans, "startIndex")), 1);
 	r = json_array_get(json_object_get(f->ans, "Resources"), 0);
 	assert_string_equal(tsc_str(r, "id"), id);
-	assert_string_equal(json_string_value(json_array_get(
-	                        json_object_get(f->ans, "schemas"), 0)),
-	                    "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+	assert_string_equal(
+	    json_string_value(
+	        json_array_get(json_object_get(f->ans, "schemas"), 0)),
+	    "urn:ietf:params:scim:api:messages:2.0:ListResponse");
 	/* userName is caseExact false; none found is an empty list. */
 	assert_int_equal(
-	    tsc_call(f, "GET",
-	             "/scim/v2/Users?filter=userName+eq+%22ANN%40example.com%22",
-	             NULL),
+	    tsc_call(
+	        f, "GET",
+	        "/scim/v2/Users?filter=userName+eq+%22ANN%40example.com%22",
+	        NULL),
 	    200);
 	assert_int_equal(
 	    json_integer_value(json_object_get(f->ans, "totalResults")), 1);
 	assert_int_equal(
 	    tsc_call(f, "GET",
-	             "/scim/v2/Users?filter=userName%20eq%20%22nobody%22", NULL),
+	             "/scim/v2/Users?filter=userName%20eq%20%22nobody%22",
+	             NULL),
 	    200);
 	assert_int_equal(
 	    json_integer_value(json_object_get(f->ans, "totalResults")), 0);
-	assert_int_equal(
-	    json_array_size(json_object_get(f->ans, "Resources")), 0);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "Resources")),
+	                 0);
 
 	/* GET by id, then Okta's deactivation: PATCH replace active. */
 	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
@@ -482,8 +484,8 @@ static void test_scim_users_okta(void **state)
 	/* Okta's reactivation is a PUT of the whole user. */
 	assert_int_equal(tsc_call(f, "PUT", target, tsc_okta_user), 200);
 	assert_true(json_is_true(json_object_get(f->ans, "active")));
-	assert_string_equal(
-	    tsc_str(json_object_get(f->ans, "meta"), "version"), "W/\"3\"");
+	assert_string_equal(tsc_str(json_object_get(f->ans, "meta"), "version"),
+	                    "W/\"3\"");
 	free(id);
 }
 
@@ -515,17 +517,18 @@ static void test_scim_users_paging(void **state)
 	assert_int_equal(
 	    tsc_call(f, "GET", "/scim/v2/Users?startIndex=5&count=10", NULL),
 	    200);
-	assert_int_equal(
-	    json_array_size(json_object_get(f->ans, "Resources")), 1);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "Resources")),
+	                 1);
 	assert_int_equal(tsc_call(f, "GET", "/scim/v2/Users?count=0", NULL),
 	                 200);
-	assert_int_equal(
-	    json_array_size(json_object_get(f->ans, "Resources")), 0);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "Resources")),
+	                 0);
 	assert_int_equal(
 	    json_integer_value(json_object_get(f->ans, "totalResults")), 5);
 	assert_int_equal(
 	    tsc_call(f, "GET",
-	             "/scim/v2/Users?filter=externalId%20eq%20%22ext-3%22", NULL),
+	             "/scim/v2/Users?filter=externalId%20eq%20%22ext-3%22",
+	             NULL),
 	    200);
 	assert_int_equal(
 	    json_integer_value(json_object_get(f->ans, "totalResults")), 1);
@@ -562,8 +565,8 @@ static void test_scim_users_entra(void **state)
 	struct diag d;
 	json_t *rep;
 
-	assert_int_equal(
-	    tsc_call(f, "POST", "/scim/v2/Users", tsc_entra_user), 201);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_entra_user),
+	                 201);
 	id = tsc_id(f);
 	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
 	/* Entra's lookup, before it creates: encoded quotes and @. */
@@ -611,9 +614,9 @@ static void test_scim_users_entra(void **state)
 	store_user_clear(&u);
 
 	/* Enrolled devices, then Entra's deactivation: a string "False". */
-	assert_int_equal(store_device_create(f->st, "dev-1",
-	                                     tsc_user_id(f, "bo@contoso.com"),
-	                                     "laptop", "linux", "0a", TS_FP, &d),
+	assert_int_equal(store_device_create(
+	                     f->st, "dev-1", tsc_user_id(f, "bo@contoso.com"),
+	                     "laptop", "linux", "0a", TS_FP, &d),
 	                 0);
 	assert_int_equal(store_device_create(f->st, "dev-2",
 	                                     tsc_user_id(f, "bo@contoso.com"),
@@ -637,9 +640,8 @@ static void test_scim_users_entra(void **state)
 	assert_non_null(strstr(dev.revoke_reason, "SCIM"));
 	store_device_clear(&dev);
 	/* The report is stored, by the SCIM token. */
-	assert_int_equal(store_offboarding_last(f->st,
-	                                        tsc_user_id(f, "bo@contoso.com"),
-	                                        &o, &d),
+	assert_int_equal(store_offboarding_last(
+	                     f->st, tsc_user_id(f, "bo@contoso.com"), &o, &d),
 	                 0);
 	assert_string_equal(o.actor, "scim:okta");
 	rep = json_loads(o.report_json, 0, NULL);
@@ -655,9 +657,8 @@ static void test_scim_users_entra(void **state)
 
 		(void)snprintf(p, sizeof(p),
 		               "/api/v1/users/bo@contoso.com/offboarding");
-		assert_int_equal(tsc_call_as(f, "Bearer " TS_OWNER, "GET", p,
-		                             NULL),
-		                 200);
+		assert_int_equal(
+		    tsc_call_as(f, "Bearer " TS_OWNER, "GET", p, NULL), 200);
 		assert_string_equal(tsc_str(f->ans, "by"), "scim:okta");
 	}
 	/* Deactivating again revokes nothing more. */
@@ -674,8 +675,7 @@ static void test_scim_users_entra(void **state)
 	tsc_error(f, 400, "invalidSyntax", "op 'Move'");
 	tsc_call(f, "PATCH", target, "{\"Operations\":[]}");
 	tsc_error(f, 400, "invalidSyntax", "Operations");
-	tsc_call(f, "PATCH", target,
-	         "{\"Operations\":[{\"op\":\"remove\"}]}");
+	tsc_call(f, "PATCH", target, "{\"Operations\":[{\"op\":\"remove\"}]}");
 	tsc_error(f, 400, "noTarget", "remove needs a path");
 	tsc_call(f, "PATCH", target,
 	         "{\"Operations\":[{\"op\":\"replace\",\"path\":\"a b\","
@@ -716,10 +716,9 @@ static void test_scim_users_delete(void **state)
 	                 201);
 	id = tsc_id(f);
 	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
-	assert_int_equal(store_device_create(f->st, "dev-9",
-	                                     tsc_user_id(f, "ann@example.com"),
-	                                     "laptop", "linux", "09", TS_FP,
-	                                     &d),
+	assert_int_equal(store_device_create(
+	                     f->st, "dev-9", tsc_user_id(f, "ann@example.com"),
+	                     "laptop", "linux", "09", TS_FP, &d),
 	                 0);
 	assert_int_equal(tsc_call(f, "DELETE", target, NULL), 204);
 	assert_int_equal(f->nrevoked, 1);
@@ -753,8 +752,8 @@ static void test_scim_groups(void **state)
 	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_okta_user),
 	                 201);
 	ann = tsc_id(f);
-	assert_int_equal(
-	    tsc_call(f, "POST", "/scim/v2/Users", tsc_entra_user), 201);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_entra_user),
+	                 201);
 	bo = tsc_id(f);
 
 	/* Okta pushes a group with its members. */
@@ -792,10 +791,10 @@ static void test_scim_groups(void **state)
 	    200);
 	assert_int_equal(
 	    json_integer_value(json_object_get(f->ans, "totalResults")), 1);
-	assert_int_equal(tsc_call(f, "GET",
-	                          "/scim/v2/Groups?filter=displayName+eq+%22x%22",
-	                          NULL),
-	                 200);
+	assert_int_equal(
+	    tsc_call(f, "GET", "/scim/v2/Groups?filter=displayName+eq+%22x%22",
+	             NULL),
+	    200);
 	assert_int_equal(
 	    json_integer_value(json_object_get(f->ans, "totalResults")), 0);
 
@@ -888,9 +887,9 @@ int main(void)
 {
 #define TSC(fn) cmocka_unit_test_setup_teardown(fn, tsc_setup, tsc_teardown)
 	const struct CMUnitTest tests[] = {
-	    TSC(test_scim_auth),         TSC(test_scim_discovery),
-	    TSC(test_scim_users_okta),   TSC(test_scim_users_paging),
-	    TSC(test_scim_users_entra),  TSC(test_scim_users_delete),
+	    TSC(test_scim_auth),        TSC(test_scim_discovery),
+	    TSC(test_scim_users_okta),  TSC(test_scim_users_paging),
+	    TSC(test_scim_users_entra), TSC(test_scim_users_delete),
 	    TSC(test_scim_groups),
 	};
 

@@ -1265,8 +1265,8 @@ static void test_store_offboarding_reports(void **state)
 	store_offboarding_clear(&o);
 	/* A rolled back report is not kept. */
 	tu_ok(store_begin(f->st, &d), &d);
-	tu_ok(store_offboarding_add(f->st, ann, "admin:root", "{\"n\":3}",
-	                            NULL, &d),
+	tu_ok(store_offboarding_add(f->st, ann, "admin:root", "{\"n\":3}", NULL,
+	                            &d),
 	      &d);
 	tu_ok(store_rollback(f->st, &d), &d);
 	tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
@@ -1275,17 +1275,17 @@ static void test_store_offboarding_reports(void **state)
 	ts_expect(store_offboarding_last(f->st, bob, &o, &d), -ERR_NOENT, &d,
 	          "never offboarded");
 	/* Bad input is refused with its reason. */
-	ts_expect(store_offboarding_add(f->st, ann, "admin:root", "[1]", NULL,
-	                                &d),
-	          -ERR_INVALID, &d, "offboarding report must be a JSON object");
-	ts_expect(store_offboarding_add(f->st, ann, "admin:root", "{", NULL,
-	                                &d),
-	          -ERR_INVALID, &d, "offboarding report");
+	ts_expect(
+	    store_offboarding_add(f->st, ann, "admin:root", "[1]", NULL, &d),
+	    -ERR_INVALID, &d, "offboarding report must be a JSON object");
+	ts_expect(
+	    store_offboarding_add(f->st, ann, "admin:root", "{", NULL, &d),
+	    -ERR_INVALID, &d, "offboarding report");
 	ts_expect(store_offboarding_add(f->st, ann, "", "{}", NULL, &d),
 	          -ERR_INVALID, &d, "offboarding actor");
-	ts_expect(store_offboarding_add(f->st, 999, "admin:root", "{}", NULL,
-	                                &d),
-	          -ERR_NOENT, &d, "999");
+	ts_expect(
+	    store_offboarding_add(f->st, 999, "admin:root", "{}", NULL, &d),
+	    -ERR_NOENT, &d, "999");
 	/* The reports go with their user. */
 	tu_ok(store_user_remove(f->st, ann, &d), &d);
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
@@ -1337,9 +1337,9 @@ static void test_store_scim_records(void **state)
 	ts_expect(store_scim_put(f->st, STORE_SCIM_USER, bob, "okta-1", "{}",
 	                         false, &d),
 	          -ERR_EXISTS, &d, "externalId 'okta-1' already names user");
-	tu_ok(store_scim_put(f->st, STORE_SCIM_USER, bob, NULL, "{}", false,
-	                     &d),
-	      &d);
+	tu_ok(
+	    store_scim_put(f->st, STORE_SCIM_USER, bob, NULL, "{}", false, &d),
+	    &d);
 	tu_ok(store_scim_get(f->st, STORE_SCIM_USER, bob, &v, &d), &d);
 	assert_null(v.external_id);
 	store_scim_clear(&v);
@@ -1353,18 +1353,18 @@ static void test_store_scim_records(void **state)
 	assert_int_equal(v.version, 1);
 	store_scim_clear(&v);
 	/* Bad input. */
-	ts_expect(store_scim_put(f->st, STORE_SCIM_USER, 999, NULL, "{}",
-	                         false, &d),
-	          -ERR_NOENT, &d, "no user with id 999");
-	ts_expect(store_scim_put(f->st, STORE_SCIM_GROUP, 999, NULL, "{}",
-	                         false, &d),
-	          -ERR_NOENT, &d, "no team with id 999");
-	ts_expect(store_scim_put(f->st, STORE_SCIM_USER, ann, NULL, "[]",
-	                         false, &d),
-	          -ERR_INVALID, &d, "SCIM attributes must be a JSON object");
-	ts_expect(store_scim_put(f->st, STORE_SCIM_USER, ann, "", "{}", false,
-	                         &d),
-	          -ERR_INVALID, &d, "externalId");
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_USER, 999, NULL, "{}", false, &d),
+	    -ERR_NOENT, &d, "no user with id 999");
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_GROUP, 999, NULL, "{}", false, &d),
+	    -ERR_NOENT, &d, "no team with id 999");
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_USER, ann, NULL, "[]", false, &d),
+	    -ERR_INVALID, &d, "SCIM attributes must be a JSON object");
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_USER, ann, "", "{}", false, &d),
+	    -ERR_INVALID, &d, "externalId");
 	/* The email setter the SCIM user PUT uses. */
 	tu_ok(store_user_set_email(f->st, ann, "ann@y.org", &d), &d);
 	tu_ok(store_user_get_id(f->st, ann, &u, &d), &d);
@@ -1376,8 +1376,8 @@ static void test_store_scim_records(void **state)
 	/* Records go with their user and team. */
 	tu_ok(store_user_remove(f->st, ann, &d), &d);
 	tu_ok(store_team_remove(f->st, dev, &d), &d);
-	assert_int_equal(
-	    ts_sql_int(f->path, "SELECT count(*) FROM scim_users"), 1);
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM scim_users"),
+	                 1);
 	assert_int_equal(
 	    ts_sql_int(f->path, "SELECT count(*) FROM scim_groups"), 0);
 }

@@ -756,7 +756,8 @@ static const struct ctl_command ctl_commands[] = {
              "devices), helpdesk (users, enrollment tokens, device "
              "revocation and offboarding), auditor (reads everything, "
              "changes nothing) or scim (the identity provider's "
-             "provisioning client: nothing under /api/v1/). Only an owner's "
+             "provisioning client: SCIM 2.0 at https://SERVER:PORT/scim/v2 "
+             "and nothing under /api/v1/). Only an owner's "
              "token may create or revoke admin tokens."},
     {.words = "admin-token list",
      .method = "GET",

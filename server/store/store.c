@@ -687,7 +687,8 @@ static int store_check_scim_kind(enum store_scim_kind kind, struct diag *d)
 {
 	if (kind != STORE_SCIM_USER && kind != STORE_SCIM_GROUP)
 		return diag_set(d, ERR_INVALID, 0, 0,
-		                "SCIM resource kind %d is not valid", (int)kind);
+		                "SCIM resource kind %d is not valid",
+		                (int)kind);
 	return 0;
 }
 
@@ -726,7 +727,8 @@ int store_scim_put(struct store *st, enum store_scim_kind kind, int64_t id,
 	     (r = store_check_text("externalId", external_id, STORE_TEXT_MAX,
 	                           false, d)) != 0) ||
 	    (r = store_check_json("SCIM attributes", attrs_json,
-	                          STORE_DETAILS_MAX, STORE_JSON_OBJECT, d)) != 0)
+	                          STORE_DETAILS_MAX, STORE_JSON_OBJECT, d)) !=
+	        0)
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
@@ -737,11 +739,11 @@ int store_scim_put(struct store *st, enum store_scim_kind kind, int64_t id,
 
 		r = st->be->scim_find(st->h, kind, external_id, &other, d);
 		if (r == 0 && other != id)
-			r = diag_set(d, ERR_EXISTS, 0, 0,
-			             "externalId '%s' already names %s %" PRId64,
-			             jsonutil_printable(external_id),
-			             kind == STORE_SCIM_USER ? "user" : "team",
-			             other);
+			r = diag_set(
+			    d, ERR_EXISTS, 0, 0,
+			    "externalId '%s' already names %s %" PRId64,
+			    jsonutil_printable(external_id),
+			    kind == STORE_SCIM_USER ? "user" : "team", other);
 		else if (r == 0 || r == -ERR_NOENT) {
 			diag_clear(d);
 			r = 0;

@@ -222,8 +222,7 @@ struct store_offboarding {
  * Returns 0 with *id (may be NULL), -ERR_INVALID, -ERR_NOENT (no such
  * user). Run it in the offboarding's transaction. */
 int store_offboarding_add(struct store *st, int64_t user_id, const char *actor,
-                          const char *report_json, int64_t *id,
-                          struct diag *d);
+                          const char *report_json, int64_t *id, struct diag *d);
 /* The newest report of user_id. Returns 0 with *out (free with
  * store_offboarding_clear()), or -ERR_NOENT when the user was never
  * offboarded. */

@@ -2071,17 +2071,16 @@ static int store_pg_user_set_email(void *h, int64_t id, const char *email,
 
 /* ---- Offboarding reports ---- */
 
-static int store_pg_offboarding_add(void *h, int64_t user_id,
-                                    const char *actor, const char *report_json,
-                                    int64_t now, int64_t *id, struct diag *d)
+static int store_pg_offboarding_add(void *h, int64_t user_id, const char *actor,
+                                    const char *report_json, int64_t now,
+                                    int64_t *id, struct diag *d)
 {
 	struct store_pg_args a = {0};
 	char name[STORE_NAME_MAX + 1];
 	int r;
 
 	/* A clear "no user" rather than a foreign key failure. */
-	if ((r = store_pg_name(h, PQ_USER_NAME, "user", user_id, name, d)) !=
-	    0)
+	if ((r = store_pg_name(h, PQ_USER_NAME, "user", user_id, name, d)) != 0)
 		return r;
 	store_pg_arg_int(&a, user_id);
 	store_pg_arg_text(&a, actor);
@@ -2163,11 +2162,10 @@ static int store_pg_scim_get(void *h, enum store_scim_kind kind, int64_t id,
 	int r;
 
 	store_pg_arg_int(&a, id);
-	r = store_pg_one(h,
-	                 kind == STORE_SCIM_USER ? PQ_SCIM_USER_GET
-	                                         : PQ_SCIM_GROUP_GET,
-	                 &a, store_pg_read_scim, store_pg_clear_scim, &v,
-	                 sizeof(v), "SCIM resource", d);
+	r = store_pg_one(
+	    h, kind == STORE_SCIM_USER ? PQ_SCIM_USER_GET : PQ_SCIM_GROUP_GET,
+	    &a, store_pg_read_scim, store_pg_clear_scim, &v, sizeof(v),
+	    "SCIM resource", d);
 	if (r == 0)
 		return diag_set(d, ERR_NOENT, 0, 0,
 		                "%s %" PRId64 " has no SCIM record",
@@ -2193,9 +2191,9 @@ static int store_pg_scim_find(void *h, enum store_scim_kind kind,
 	                       &a, &v, "SCIM externalId", d)) < 0)
 		return r;
 	if (r == 0)
-		return diag_set(d, ERR_NOENT, 0, 0, "no %s with externalId '%s'",
-		                kind == STORE_SCIM_USER ? "user" : "team",
-		                external_id);
+		return diag_set(
+		    d, ERR_NOENT, 0, 0, "no %s with externalId '%s'",
+		    kind == STORE_SCIM_USER ? "user" : "team", external_id);
 	*id = v;
 	return 0;
 }
@@ -2219,10 +2217,9 @@ static int store_pg_scim_put(void *h, enum store_scim_kind kind, int64_t id,
 	if (kind == STORE_SCIM_USER)
 		store_pg_arg_int(&a, deleted ? 1 : 0);
 	store_pg_arg_int(&a, now);
-	return store_pg_run(h,
-	                    kind == STORE_SCIM_USER ? PQ_SCIM_USER_PUT
-	                                            : PQ_SCIM_GROUP_PUT,
-	                    &a, "store SCIM record", NULL, d);
+	return store_pg_run(
+	    h, kind == STORE_SCIM_USER ? PQ_SCIM_USER_PUT : PQ_SCIM_GROUP_PUT,
+	    &a, "store SCIM record", NULL, d);
 }
 
 /* ---- Teams and memberships ---- */

@@ -1832,9 +1832,8 @@ static void store_sqlite_clear_scim(void *p)
 	store_scim_clear(p);
 }
 
-static int store_sqlite_scim_get(void *h, enum store_scim_kind kind,
-                                 int64_t id, struct store_scim *out,
-                                 struct diag *d)
+static int store_sqlite_scim_get(void *h, enum store_scim_kind kind, int64_t id,
+                                 struct store_scim *out, struct diag *d)
 {
 	struct store_sqlite *db = h;
 	struct store_scim v;
@@ -1878,15 +1877,15 @@ static int store_sqlite_scim_find(void *h, enum store_scim_kind kind,
 	if ((r = store_sqlite_int(db, s, &v, "SCIM externalId", d)) < 0)
 		return r;
 	if (r == 0)
-		return diag_set(d, ERR_NOENT, 0, 0, "no %s with externalId '%s'",
-		                kind == STORE_SCIM_USER ? "user" : "team",
-		                external_id);
+		return diag_set(
+		    d, ERR_NOENT, 0, 0, "no %s with externalId '%s'",
+		    kind == STORE_SCIM_USER ? "user" : "team", external_id);
 	*id = v;
 	return 0;
 }
 
-static int store_sqlite_scim_put(void *h, enum store_scim_kind kind,
-                                 int64_t id, const char *external_id,
+static int store_sqlite_scim_put(void *h, enum store_scim_kind kind, int64_t id,
+                                 const char *external_id,
                                  const char *attrs_json, bool deleted,
                                  int64_t now, struct diag *d)
 {
