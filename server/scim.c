@@ -416,6 +416,42 @@ static json_t *scim_list(json_t *all, int64_t start, int64_t count)
 	                 (json_int_t)json_array_size(page), "Resources", page);
 }
 
+/*
+ * The query of a list: its paging, and its filter (f->attr "" for none),
+ * which may name one of attrs (NULL-terminated). Returns 0, or -1 with the
+ * answer set; what names the resources in a refusal ("Users").
+ */
+static int scim_list_query(struct scim_call *c, const char *what,
+                           const char *const *attrs, struct scim_filter *f,
+                           int64_t *start, int64_t *count)
+{
+	const char *fs = net_request_param(c->req, "filter");
+	char names[128];
+	size_t i, used = 0;
+	int n;
+
+	if (scim_paging(c, start, count) != 0)
+		return -1;
+	if (fs == NULL || *fs == '\0')
+		return 0;
+	if (scim_filter_parse(c, fs, f) != 0)
+		return -1;
+	for (i = 0; attrs[i] != NULL; i++)
+		if (strcasecmp(f->attr, attrs[i]) == 0)
+			return 0;
+	names[0] = '\0';
+	for (i = 0; attrs[i] != NULL; i++) {
+		n = snprintf(names + used, sizeof(names) - used, "%s%s",
+		             i == 0 ? "" : ", ", attrs[i]);
+		if (n < 0 || (size_t)n >= sizeof(names) - used)
+			break;
+		used += (size_t)n;
+	}
+	return scim_fail(c, 400, "invalidFilter",
+	                 "filter: %s can be filtered by %s with eq, not '%s'",
+	                 what, names, f->attr);
+}
+
 /* ---- PATCH (RFC 7644 3.5.2) ---- */
 
 /* A parsed path: [URN:]attr[[filter]][.sub]. */
@@ -1153,7 +1189,8 @@ out:
 
 static int scim_users_list(struct scim_call *c)
 {
-	const char *fs = net_request_param(c->req, "filter");
+	static const char *const attrs[] = {"userName",     "externalId", "id",
+	                                    "emails.value", "emails",     NULL};
 	struct scim_filter f = {{0}, {0}};
 	struct store_user_list l = {0};
 	json_t *all = NULL;
@@ -1161,22 +1198,8 @@ static int scim_users_list(struct scim_call *c)
 	size_t i;
 	int r;
 
-	if ((r = scim_paging(c, &start, &count)) != 0)
+	if ((r = scim_list_query(c, "Users", attrs, &f, &start, &count)) != 0)
 		return r;
-	if (fs != NULL && *fs != '\0') {
-		if ((r = scim_filter_parse(c, fs, &f)) != 0)
-			return r;
-		if (strcasecmp(f.attr, "userName") != 0 &&
-		    strcasecmp(f.attr, "externalId") != 0 &&
-		    strcasecmp(f.attr, "id") != 0 &&
-		    strcasecmp(f.attr, "emails.value") != 0 &&
-		    strcasecmp(f.attr, "emails") != 0)
-			return scim_fail(c, 400, "invalidFilter",
-			                 "filter: Users can be filtered by "
-			                 "userName, externalId, id or "
-			                 "emails.value, not '%s'",
-			                 f.attr);
-	}
 	if ((r = scim_store(c, store_user_list(c->st, &l, &c->d))) != 0)
 		goto out;
 	if ((all = json_array()) == NULL) {
@@ -1521,7 +1544,8 @@ static int scim_group_read_in(struct scim_call *c, json_t *doc,
 			    i);
 		in->members[n++] = id;
 	}
-	qsort(in->members, n, sizeof(*in->members), scim_id_cmp);
+	if (n > 0)
+		qsort(in->members, n, sizeof(*in->members), scim_id_cmp);
 	for (i = 0, in->nmembers = 0; i < n; i++)
 		if (in->nmembers == 0 ||
 		    in->members[in->nmembers - 1] != in->members[i])
@@ -1553,7 +1577,8 @@ static int scim_group_members(struct scim_call *c, const struct store_team *t,
 	}
 	for (i = 0; i < cur.n; i++)
 		have[i] = cur.v[i].id;
-	qsort(have, cur.n, sizeof(*have), scim_id_cmp);
+	if (cur.n > 0) /* qsort() takes no NULL, even for nothing */
+		qsort(have, cur.n, sizeof(*have), scim_id_cmp);
 	for (i = 0; i < cur.n; i++) {
 		if (scim_has_id(in->members, in->nmembers, cur.v[i].id))
 			continue;
@@ -1667,7 +1692,8 @@ out:
 
 static int scim_groups_list(struct scim_call *c)
 {
-	const char *fs = net_request_param(c->req, "filter");
+	static const char *const attrs[] = {"displayName", "externalId", "id",
+	                                    NULL};
 	struct scim_filter f = {{0}, {0}};
 	struct store_team_list l = {0};
 	json_t *all = NULL;
@@ -1675,20 +1701,8 @@ static int scim_groups_list(struct scim_call *c)
 	size_t i;
 	int r;
 
-	if ((r = scim_paging(c, &start, &count)) != 0)
+	if ((r = scim_list_query(c, "Groups", attrs, &f, &start, &count)) != 0)
 		return r;
-	if (fs != NULL && *fs != '\0') {
-		if ((r = scim_filter_parse(c, fs, &f)) != 0)
-			return r;
-		if (strcasecmp(f.attr, "displayName") != 0 &&
-		    strcasecmp(f.attr, "externalId") != 0 &&
-		    strcasecmp(f.attr, "id") != 0)
-			return scim_fail(c, 400, "invalidFilter",
-			                 "filter: Groups can be filtered by "
-			                 "displayName, externalId or id, not "
-			                 "'%s'",
-			                 f.attr);
-	}
 	if ((r = scim_store(c, store_team_list(c->st, &l, &c->d))) != 0)
 		goto out;
 	if ((all = json_array()) == NULL) {

@@ -375,16 +375,8 @@ static const struct ctl_col ctl_status_cols[] = {
     {NULL, NULL, 0},
 };
 
+/* An offboarding: who, when, by whom and why, and what it revoked. */
 static const struct ctl_col ctl_offboard_cols[] = {
-    {"USER", "user", 0},
-    {"DISABLED", "disabled", 0},
-    {"DEVICES REVOKED", "devices_revoked", 0},
-    {"TOKENS REVOKED", "tokens_revoked", 0},
-    {NULL, NULL, 0},
-};
-
-/* A stored report also says when, by whom and why. */
-static const struct ctl_col ctl_offboarding_cols[] = {
     {"USER", "user", 0},
     {"OFFBOARDED", "offboarded_at", CTL_COL_TIME},
     {"BY", "by", 0},
@@ -435,18 +427,9 @@ static const struct ctl_view ctl_call_view = {.cols = ctl_call_cols};
 static const struct ctl_view ctl_admin_token_view = {.cols =
                                                          ctl_admin_token_cols};
 static const struct ctl_view ctl_status_view = {.cols = ctl_status_cols};
+/* An offboarding's report, as offboard answers it and as it is stored. */
 static const struct ctl_view ctl_offboard_view = {
     .cols = ctl_offboard_cols,
-    .nested = "deliveries",
-    .nested_title = "Credentials delivered to the user's devices (rotate "
-                    "these)",
-    .nested_cols = ctl_delivery_cols,
-    .nested2 = "last_calls",
-    .nested2_title = "Their last calls through the launchers",
-    .nested2_cols = ctl_call_cols,
-};
-static const struct ctl_view ctl_offboarding_view = {
-    .cols = ctl_offboarding_cols,
     .nested = "deliveries",
     .nested_title = "Credentials delivered to the user's devices (rotate "
                     "these)",
@@ -509,7 +492,7 @@ static const struct ctl_command ctl_commands[] = {
      .keys = "-",
      .method = "GET",
      .path = "users/{1}/offboarding",
-     .view = &ctl_offboarding_view,
+     .view = &ctl_offboard_view,
      .help = "Shows the stored report of the user's last offboarding (by "
              "user offboard or by SCIM): when, by whom, what was revoked "
              "and the credentials to rotate."},
