@@ -656,6 +656,11 @@ static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
 
 	if (scim_path_parse(c, path, &p) != 0)
 		return -1;
+	if (op != SCIM_OP_REMOVE && value == NULL)
+		return scim_fail(c, 400, "invalidValue",
+		                 "%s of '%s' needs a value",
+		                 op == SCIM_OP_ADD ? "add" : "replace",
+		                 jsonutil_printable(path));
 	if (p.urn[0] != '\0') {
 		base = scim_key(doc, p.urn, NULL);
 		if (!json_is_object(base)) {
@@ -680,11 +685,6 @@ static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
 				scim_del(base, p.attr);
 			return 0;
 		}
-		if (value == NULL)
-			return scim_fail(c, 400, "invalidValue",
-			                 "%s of '%s' needs a value",
-			                 op == SCIM_OP_ADD ? "add" : "replace",
-			                 jsonutil_printable(path));
 		if (p.sub[0] != '\0') {
 			if (!json_is_object(cur) &&
 			    scim_set(base, p.attr, cur = json_object()) != 0)
@@ -916,6 +916,7 @@ struct scim_user_in {
 	const char *user_name;
 	const char *external_id; /* NULL: none */
 	bool active;
+	bool has_active;   /* false: the body did not say */
 	const char *email; /* the primary one; NULL: none */
 	json_t *attrs;
 };
@@ -946,9 +947,12 @@ static int scim_user_read(struct scim_call *c, json_t *doc,
 	if (in->external_id != NULL && in->external_id[0] == '\0')
 		in->external_id = NULL;
 	v = scim_key(doc, "active", NULL);
-	if (v != NULL && !json_is_null(v) && scim_bool(v, &in->active) != 0)
-		return scim_fail(c, 400, "invalidValue",
-		                 "active must be true or false");
+	if (v != NULL && !json_is_null(v)) {
+		if (scim_bool(v, &in->active) != 0)
+			return scim_fail(c, 400, "invalidValue",
+			                 "active must be true or false");
+		in->has_active = true;
+	}
 	if ((in->attrs = json_object()) == NULL)
 		return scim_nomem(c);
 	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -1109,10 +1113,12 @@ static int scim_user_write(struct scim_call *c, const struct store_user *u,
 	         c, "scim.user.update", u->name,
 	         json_pack("{s:s?}", "externalId", in->external_id))) != 0)
 		goto out;
-	if (!u->disabled && !in->active) {
+	/* A body that does not say leaves the state as it is: a PUT without
+	 * active never enables an offboarded user by accident. */
+	if (in->has_active && !u->disabled && !in->active) {
 		if ((r = scim_offboard(c, u)) != 0)
 			goto out;
-	} else if (u->disabled && in->active) {
+	} else if (in->has_active && u->disabled && in->active) {
 		/* Enabled again: new enrollment links work; the revoked
 		 * devices stay revoked. */
 		if ((r = scim_store(c, store_user_set_disabled(

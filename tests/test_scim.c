@@ -669,7 +669,18 @@ static void test_scim_users_entra(void **state)
 	    200);
 	assert_int_equal(f->revoked_calls, 1);
 
+	/* A PUT that does not say active leaves her offboarded. */
+	assert_int_equal(
+	    tsc_call(f, "PUT", target, "{\"userName\":\"bo@contoso.com\"}"),
+	    200);
+	assert_true(json_is_false(json_object_get(f->ans, "active")));
+	assert_null(json_object_get(f->ans, "emails"));
+
 	/* Mistakes, each named. */
+	tsc_call(f, "PATCH", target,
+	         "{\"Operations\":[{\"op\":\"replace\",\"path\":"
+	         "\"emails[type eq \\\"work\\\"].value\"}]}");
+	tsc_error(f, 400, "invalidValue", "needs a value");
 	tsc_call(f, "PATCH", target,
 	         "{\"Operations\":[{\"op\":\"Move\",\"path\":\"title\"}]}");
 	tsc_error(f, 400, "invalidSyntax", "op 'Move'");
