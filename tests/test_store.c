@@ -2851,6 +2851,16 @@ static void ts_fill_for_copy(struct store *st, int64_t *bob_id)
 	calls[0] = ts_call(1, "search", STORE_CALL_OK, 1000);
 	calls[1] = ts_call(2, "delete", STORE_CALL_DENIED, 2000);
 	tu_ok(store_calls_insert(st, "dev-01", calls, 2, NULL, NULL, &d), &d);
+	/* An offboarding report and SCIM records. */
+	tu_ok(store_offboarding_add(st, ann, "scim:okta", "{\"user\":\"ann\"}",
+	                            NULL, &d),
+	      &d);
+	tu_ok(store_scim_put(st, STORE_SCIM_USER, ann, "okta-ann", "{}", false,
+	                     &d),
+	      &d);
+	tu_ok(store_scim_put(st, STORE_SCIM_GROUP, dev_team, "okta-dev",
+	                     "{\"displayName\":\"Dev\"}", false, &d),
+	      &d);
 	/* bob goes: his id must not come back after the copy. */
 	tu_ok(store_user_remove(st, bob, &d), &d);
 	tu_ok(store_audit_append(st, "admin:root", "user.remove", "bob",
@@ -2980,6 +2990,25 @@ static void test_store_pg_copy_from_sqlite(void **state)
 	assert_int_equal(dev.applied_revision, 2);
 	assert_string_equal(dev.report_json, "{\"ok\": true}");
 	store_device_clear(&dev);
+	{
+		struct store_offboarding o = {0};
+		struct store_scim rec = {0};
+
+		tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+		assert_string_equal(o.actor, "scim:okta");
+		store_offboarding_clear(&o);
+		tu_ok(store_scim_find(f->st, STORE_SCIM_USER, "okta-ann", &id,
+		                      &d),
+		      &d);
+		assert_int_equal(id, ann);
+		tu_ok(store_scim_find(f->st, STORE_SCIM_GROUP, "okta-dev", &id,
+		                      &d),
+		      &d);
+		tu_ok(store_scim_get(f->st, STORE_SCIM_GROUP, id, &rec, &d),
+		      &d);
+		assert_string_equal(rec.external_id, "okta-dev");
+		store_scim_clear(&rec);
+	}
 	/* Counters go on where the source stopped; bob's id stays his. */
 	tu_ok(store_revision_bump(f->st, &v, &d), &d);
 	assert_int_equal(v, 3);

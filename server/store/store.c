@@ -2580,7 +2580,7 @@ void store_call_list_free(struct store_call_list *l)
 
 #define STORE_COPY_COLS 14
 
-/* Every table at the current schema (4), parents before children, with
+/* Every table at the current schema, parents before children, with
  * its columns; has_id marks the tables whose ids a counter hands out. */
 static const struct store_copy_table {
 	const char *name;

@@ -719,8 +719,9 @@ struct store_pg {
 	PGconn *conn;
 	char *label;    /* the connection without its password, for messages */
 	char *password; /* only to scrub it from messages; wiped on close */
-	/* The tables whose copy INSERT is prepared (store_copy()). */
-	char copy_prepared[16][24];
+	/* The tables whose copy INSERT is prepared (store_copy()): room for
+	 * every table of store.c's list, with some to spare. */
+	char copy_prepared[32][24];
 	size_t ncopy_prepared;
 	/* A transaction is open: a lost connection then fails it rather
 	 * than reconnecting half-way. */
