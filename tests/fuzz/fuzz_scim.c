@@ -234,7 +234,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		target = line + strlen(line);
 	/* Only SCIM paths: the rest is fuzz_api's. */
-	if (strncmp(target, "/scim/v2", 8) != 0)
+	if (strncmp(target, "/scim/v2", 8) != 0 ||
+	    (target[8] != '\0' && target[8] != '/' && target[8] != '?'))
 		return 0;
 	/* The body is NUL-terminated, as net.c hands it over. */
 	if ((body = malloc(body_len + 1)) == NULL)
