@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates
 libwebsockets-dev libwebsockets-evlib-ev libev-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
 libsqlite3-dev libpq-dev postgresql libmbedtls-dev libcmocka-dev libjansson-dev
-libcurl4-openssl-dev
+libcurl4-openssl-dev curl jq
 dpkg-dev lintian adduser systemd
 clang clang-format libclang-rt-14-dev openssl nodejs npm
 chromium prometheus"

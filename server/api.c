@@ -18,6 +18,7 @@
 #include "enroll.h"
 #include "jsonutil.h"
 #include "role.h"
+#include "scim.h"
 #include "session.h"
 #include "token.h"
 
@@ -1015,72 +1016,131 @@ static json_t *api_delivery_json(struct api_call *c, const void *p)
 	                 (json_int_t)dl->delivered_at);
 }
 
-/* Disables the user, revokes every active device and unused token, and
- * lists what was ever delivered to them: one transaction, one audit
- * row. */
 static json_t *api_call_json(struct api_call *c, const void *p);
 
-static int api_user_offboard(struct api_call *c)
+int api_offboard_user(struct store *st, const struct store_user *u,
+                      const char *actor, const char *reason, json_t **report,
+                      json_t **audit, struct store_id_list *revoked,
+                      struct diag *d)
 {
-	const char *reason = api_str(c, "reason");
-	struct store_user u = {0};
 	struct store_id_list ids = {0};
 	struct store_delivery_list dl = {0};
 	struct store_call_list calls = {0};
 	struct store_call_filter cf = {0};
 	size_t ntokens = 0;
-	json_t *devices = NULL;
+	json_t *devices = NULL, *rep = NULL, *aud = NULL;
+	char *text = NULL;
+	int r;
+
+	if ((r = store_user_set_disabled(st, u->id, true, d)) != 0 ||
+	    (r = store_device_revoke_user(st, u->id, reason, &ids, d)) != 0 ||
+	    (r = store_token_revoke_user(st, u->id, &ntokens, d)) != 0 ||
+	    (r = store_delivery_list_user(st, u->id, &dl, d)) != 0)
+		goto out;
+	/* What they did last through the launchers, for the report. */
+	cf.user = u->name;
+	cf.limit = API_OFFBOARD_CALLS;
+	if ((r = store_calls_list(st, &cf, &calls, d)) != 0)
+		goto out;
+	/* The JSON builders take no call: they read only the element. */
+	if ((devices = api_strings_at(ids.v, ids.n, sizeof(*ids.v), 0)) ==
+	        NULL ||
+	    (rep = json_pack(
+	         "{s:s,s:b,s:O,s:I,s:o,s:o,s:I,s:s,s:s?}", "user", u->name,
+	         "disabled", 1, "devices_revoked", devices, "tokens_revoked",
+	         (json_int_t)ntokens, "deliveries",
+	         api_array(NULL, dl.v, dl.n, sizeof(*dl.v), api_delivery_json),
+	         "last_calls",
+	         api_array(NULL, calls.v, calls.n, sizeof(*calls.v),
+	                   api_call_json),
+	         "offboarded_at", (json_int_t)store_now(st), "by", actor,
+	         "reason", reason)) == NULL ||
+	    (aud = json_pack("{s:s?,s:O,s:I}", "reason", reason,
+	                     "devices_revoked", devices, "tokens_revoked",
+	                     (json_int_t)ntokens)) == NULL ||
+	    (text = json_dumps(rep, JSON_COMPACT)) == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0,
+		             "offboarding '%s': out of memory", u->name);
+		goto out;
+	}
+	if ((r = store_offboarding_add(st, u->id, actor, text, NULL, d)) != 0)
+		goto out;
+	*report = rep;
+	*audit = aud;
+	*revoked = ids;
+	rep = aud = NULL;
+	ids.v = NULL;
+	ids.n = 0;
+out:
+	free(text);
+	json_decref(devices);
+	json_decref(rep);
+	json_decref(aud);
+	store_id_list_free(&ids);
+	store_delivery_list_free(&dl);
+	store_call_list_free(&calls);
+	return r;
+}
+
+/* POST /users/{name}/offboard: api_offboard_user() in one transaction
+ * with its audit row; the report is the answer. */
+static int api_user_offboard(struct api_call *c)
+{
+	const char *reason = api_str(c, "reason");
+	struct store_user u = {0};
+	struct store_id_list ids = {0};
+	json_t *report = NULL, *audit = NULL;
 	int r;
 
 	c->changed = true;
 	if ((r = api_begin(c)) != 0 ||
 	    (r = api_store_result(
 	         c, store_user_get(c->st, c->arg[0], &u, &c->d))) != 0 ||
-	    (r = api_store_result(
-	         c, store_user_set_disabled(c->st, u.id, true, &c->d))) != 0 ||
-	    (r = api_store_result(c, store_device_revoke_user(
-	                                 c->st, u.id, reason, &ids, &c->d))) !=
-	        0 ||
-	    (r = api_store_result(c, store_token_revoke_user(
-	                                 c->st, u.id, &ntokens, &c->d))) != 0 ||
-	    (r = api_store_result(
-	         c, store_delivery_list_user(c->st, u.id, &dl, &c->d))) != 0)
+	    (r = api_store_result(c, api_offboard_user(c->st, &u, c->actor,
+	                                               reason, &report, &audit,
+	                                               &ids, &c->d))) != 0)
 		goto out;
-	/* What they did last through the launchers, for the report. */
-	cf.user = u.name;
-	cf.limit = API_OFFBOARD_CALLS;
-	if ((r = api_store_result(
-	         c, store_calls_list(c->st, &cf, &calls, &c->d))) != 0)
+	if ((r = api_answer(c, 200, report)) != 0)
 		goto out;
-	if ((devices = api_strings_at(ids.v, ids.n, sizeof(*ids.v), 0)) ==
-	    NULL) {
-		r = api_nomem(c);
-		goto out;
-	}
-	if ((r = api_answer(
-	         c, 200,
-	         json_pack(
-	             "{s:s,s:b,s:O,s:I,s:o,s:o}", "user", u.name, "disabled", 1,
-	             "devices_revoked", devices, "tokens_revoked",
-	             (json_int_t)ntokens, "deliveries",
-	             api_array(c, dl.v, dl.n, sizeof(*dl.v), api_delivery_json),
-	             "last_calls",
-	             api_array(c, calls.v, calls.n, sizeof(*calls.v),
-	                       api_call_json)))) != 0)
-		goto out;
-	if ((r = api_commit(c, "user.offboard", u.name, "{s:s?,s:O,s:I}",
-	                    "reason", reason, "devices_revoked", devices,
-	                    "tokens_revoked", (json_int_t)ntokens)) != 0)
+	report = NULL;
+	if ((r = api_commit(c, "user.offboard", u.name, "O", audit)) != 0)
 		goto out;
 	c->revoked = ids;
 	ids.v = NULL;
 	ids.n = 0;
 out:
-	json_decref(devices);
+	json_decref(report);
+	json_decref(audit);
 	store_user_clear(&u);
 	store_id_list_free(&ids);
-	store_delivery_list_free(&dl);
-	store_call_list_free(&calls);
+	return r;
+}
+
+/* GET /users/{name}/offboarding: the newest stored report. */
+static int api_user_offboarding(struct api_call *c)
+{
+	struct store_user u = {0};
+	struct store_offboarding o = {0};
+	int r;
+
+	if ((r = api_store_result(
+	         c, store_user_get(c->st, c->arg[0], &u, &c->d))) != 0)
+		goto out;
+	r = store_offboarding_last(c->st, u.id, &o, &c->d);
+	if (r == -ERR_NOENT) {
+		diag_clear(&c->d);
+		r = api_fail(c, 404,
+		             "user '%s' has no offboarding report: they were "
+		             "never offboarded",
+		             u.name);
+		goto out;
+	}
+	if ((r = api_store_result(c, r)) != 0)
+		goto out;
+	r = api_answer(c, 200, api_json_text(o.report_json));
+out:
+	store_user_clear(&u);
+	store_offboarding_clear(&o);
 	return r;
 }
 
@@ -2365,6 +2425,9 @@ static const struct api_route api_routes[] = {
               api_user_remove, NULL, NULL),
     API_ROUTE("POST", "users/*/offboard", API_R_HELPDESK, "offboarding a user",
               api_user_offboard, api_fields_reason, NULL),
+    API_ROUTE("GET", "users/*/offboarding", API_R_READ,
+              "reading an offboarding report", api_user_offboarding, NULL,
+              NULL),
     API_ROUTE("GET", "teams", API_R_READ, "listing teams", api_teams_list, NULL,
               NULL),
     API_ROUTE("POST", "teams", API_R_ADMIN, "adding a team", api_team_add,
@@ -2697,6 +2760,108 @@ int api_authorize(const struct api_ctx *a, const struct net_request *req,
 	return r;
 }
 
+/* ---- SCIM provisioning (server/scim.c) ---- */
+
+/* The one "route" SCIM is to the role check and its refusals. */
+static const struct api_route api_scim_route =
+    API_ROUTE("*", "/scim/v2/*", ROLE_BIT(ROLE_SCIM), "SCIM provisioning", NULL,
+              NULL, NULL);
+
+static void api_scim_respond(struct api_call *c, struct scim_call *sc,
+                             struct net_response *resp)
+{
+	static const char nomem[] =
+	    "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],"
+	    "\"status\":\"500\",\"detail\":\"out of memory\"}\n";
+	char *text = NULL;
+
+	/* A refusal before SCIM was reached: api.c's message, SCIM's
+	 * form. */
+	if (sc->out == NULL && sc->status != 204) {
+		if (c->status < 400) {
+			c->status = 500;
+			(void)snprintf(c->err, sizeof(c->err),
+			               "internal error");
+		}
+		sc->status = c->status;
+		sc->out = scim_error_json(c->status, NULL, c->err);
+	}
+	(void)net_response_type(resp, "application/scim+json");
+	(void)net_response_header(resp, "Cache-Control", "no-store");
+	(void)net_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (sc->status == 401)
+		(void)net_response_header(resp, "WWW-Authenticate", "Bearer");
+	if (sc->status == 201 && sc->location[0] != '\0')
+		(void)net_response_header(resp, "Location", sc->location);
+	if (sc->status < 300 && sc->etag[0] != '\0')
+		(void)net_response_header(resp, "ETag", sc->etag);
+	buf_reset(&resp->body);
+	resp->status = sc->status;
+	if (sc->status == 204)
+		return;
+	if (sc->out == NULL ||
+	    (text = json_dumps(sc->out, JSON_COMPACT)) == NULL ||
+	    buf_puts(&resp->body, text) != 0 ||
+	    buf_putc(&resp->body, '\n') != 0) {
+		resp->status = 500;
+		buf_reset(&resp->body);
+		(void)buf_puts(&resp->body, nomem);
+	}
+	free(text);
+}
+
+/*
+ * A request under /scim/v2: a bearer admin token of role scim, and no
+ * other (a console session or an owner's token is refused, so that the
+ * identity provider's credential does one thing and the audit log tells
+ * its changes apart), then scim_handle() with the hooks run after its
+ * commit.
+ */
+static void api_scim(const struct api_ctx *a, const struct net_request *req,
+                     struct net_response *resp)
+{
+	struct scim_call sc;
+	struct api_call c;
+	char actor[STORE_TEXT_MAX + 1];
+	const struct api_hooks *h = &a->hooks;
+	const char *host =
+	    req->host != NULL && *req->host != '\0' ? req->host : a->link_host;
+
+	api_call_init(&c, a, req);
+	memset(&sc, 0, sizeof(sc));
+	if (req->authorization == NULL || *req->authorization == '\0') {
+		(void)api_fail(&c, 401,
+		               "missing admin token (Authorization: Bearer "
+		               "TOKEN of an admin token with role scim)");
+		goto out;
+	}
+	if (api_auth_bearer(&c) != 0 ||
+	    api_role_check(&c, &api_scim_route) != 0)
+		goto out;
+	(void)snprintf(actor, sizeof(actor), "scim:%s", c.admin.name);
+	sc.st = a->st;
+	sc.req = req;
+	sc.actor = actor;
+	if ((size_t)snprintf(sc.base, sizeof(sc.base), "https://%s" SCIM_PREFIX,
+	                     jsonutil_printable(host)) >= sizeof(sc.base))
+		(void)snprintf(sc.base, sizeof(sc.base), SCIM_PREFIX);
+	scim_handle(&sc);
+	if (store_in_transaction(a->st))
+		(void)store_rollback(a->st, NULL);
+	if (sc.committed) {
+		if (sc.revoked.n > 0 && h->revoked != NULL)
+			h->revoked(h->arg, (const char *const *)sc.revoked.v,
+			           sc.revoked.n);
+		if (sc.changed && h->changed != NULL)
+			h->changed(h->arg);
+	}
+out:
+	api_scim_respond(&c, &sc, resp);
+	json_decref(sc.out);
+	store_id_list_free(&sc.revoked);
+	api_call_clear(&c);
+}
+
 void api_handle(const struct api_ctx *a, const struct net_request *req,
                 struct net_response *resp)
 {
@@ -2708,6 +2873,13 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	bool login;
 	int r;
 
+	/* SCIM has its paths, credential and answers (server/scim.c). */
+	if (strncmp(req->path, SCIM_PREFIX, strlen(SCIM_PREFIX)) == 0 &&
+	    (req->path[strlen(SCIM_PREFIX)] == '\0' ||
+	     req->path[strlen(SCIM_PREFIX)] == '/')) {
+		api_scim(a, req, resp);
+		return;
+	}
 	api_call_init(&c, a, req);
 	/* Signing in is the one request that carries no credentials. */
 	login = strcmp(req->method, "POST") == 0 &&

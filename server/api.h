@@ -93,6 +93,23 @@ struct api_ctx {
 void api_handle(const struct api_ctx *a, const struct net_request *req,
                 struct net_response *resp);
 
+/*
+ * Offboards user u inside the caller's transaction (server/API.md, "Users",
+ * offboard): disables them, revokes every active device and unused
+ * enrollment token, lists the secrets ever delivered to their devices and
+ * their last calls, and stores that report (store_offboarding_add(), with
+ * actor, reason and the time). The caller appends the "user.offboard"
+ * audit row with *audit as its details, commits, and hands *revoked to the
+ * revocation hook. Both POST .../offboard and SCIM (server/scim.c) call
+ * it. Returns 0 with *report and *audit (the caller json_decref()s both)
+ * and *revoked (free with store_id_list_free()), or a store error with d
+ * set.
+ */
+int api_offboard_user(struct store *st, const struct store_user *u,
+                      const char *actor, const char *reason, json_t **report,
+                      json_t **audit, struct store_id_list *revoked,
+                      struct diag *d);
+
 /* One route of the table, for the tests and the documentation: its
  * method, pattern (after API_PREFIX, "*" one segment), the ROLE_BIT()s of
  * the roles that may call it, and what it does ("adding a server"). */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "scim.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "hub.h"
@@ -1157,8 +1158,12 @@ static size_t core_exchange(struct core *c, const struct net_request *req,
 		*oidc = oidc_begin(c->oidc, &x, req, resp);
 		return c->slot_oidc;
 	}
-	if (core_path_under(req->path, "/api/v1")) {
+	/* SCIM provisioning (server/scim.c) goes through the API too. */
+	if (core_path_under(req->path, "/api/v1") ||
+	    core_path_under(req->path, SCIM_PREFIX)) {
 		api_handle(&a, req, resp);
+		if (core_path_under(req->path, SCIM_PREFIX))
+			return c->slot_scim;
 		return api_route_find(req->method, req->path, &route) == 0
 		           ? c->route_slot[route]
 		           : c->slot_other;
@@ -1644,9 +1649,9 @@ static int core_first_revision(struct core *c, struct diag *d)
 static int core_metrics_init(struct core *c, const char *data_dir,
                              struct diag *d)
 {
-	static const char *const fixed[] = {"/v1/enroll", "/healthz",
-	                                    "/metrics",   OIDC_PREFIX,
-	                                    "console",    "other"};
+	static const char *const fixed[] = {
+	    "/v1/enroll", "/healthz", "/metrics", OIDC_PREFIX,
+	    SCIM_PREFIX,  "console",  "other"};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t nroutes = api_route_count(), n = 0, i, k;
 	struct api_route_info ri;
@@ -1681,8 +1686,9 @@ static int core_metrics_init(struct core *c, const char *data_dir,
 		c->slot_healthz = c->slot_enroll + 1;
 		c->slot_metrics = c->slot_enroll + 2;
 		c->slot_oidc = c->slot_enroll + 3;
-		c->slot_console = c->slot_enroll + 4;
-		c->slot_other = c->slot_enroll + 5;
+		c->slot_scim = c->slot_enroll + 4;
+		c->slot_console = c->slot_enroll + 5;
+		c->slot_other = c->slot_enroll + 6;
 		r = metrics_new((const char *const *)names, n,
 		                (int64_t)time(NULL), &c->metrics);
 	}

@@ -89,8 +89,8 @@ struct core {
 	 * none). */
 	struct metrics *metrics;
 	size_t *route_slot;
-	size_t slot_enroll, slot_healthz, slot_metrics, slot_oidc, slot_console,
-	    slot_other;
+	size_t slot_enroll, slot_healthz, slot_metrics, slot_oidc, slot_scim,
+	    slot_console, slot_other;
 	char *metrics_token;
 
 	/* Core thread only. */

@@ -1148,6 +1148,45 @@ static void test_api_offboard(void **state)
 	ta_expect(f, 404, "no user named 'nobody'");
 }
 
+/* The report is stored and read back later, the newest first. */
+static void test_api_offboarding_report(void **state)
+{
+	struct ta *f = *state;
+	json_t *v;
+
+	ta_seed(f);
+	ta_device(f, "dev-1", "alice", "0a");
+	ta_call(f, "GET", "/api/v1/users/alice/offboarding", NULL);
+	ta_expect(f, 404, "user 'alice' has no offboarding report");
+	ta_call(f, "GET", "/api/v1/users/nobody/offboarding", NULL);
+	ta_expect(f, 404, "no user named 'nobody'");
+
+	assert_int_equal(ta_call(f, "POST", "/api/v1/users/alice/offboard",
+	                         "{\"reason\":\"left\"}"),
+	                 200);
+	assert_int_equal(ta_int(f->ans, "offboarded_at"), TA_NOW);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/users/alice/offboarding", NULL), 200);
+	assert_string_equal(ta_str(f->ans, "user"), "alice");
+	assert_string_equal(ta_str(f->ans, "reason"), "left");
+	assert_string_equal(ta_str(f->ans, "by"), "admin:test");
+	assert_int_equal(ta_int(f->ans, "offboarded_at"), TA_NOW);
+	v = json_object_get(f->ans, "devices_revoked");
+	assert_int_equal(json_array_size(v), 1);
+	assert_string_equal(json_string_value(json_array_get(v, 0)), "dev-1");
+	assert_non_null(json_object_get(f->ans, "deliveries"));
+
+	/* A second offboarding replaces what is shown. */
+	assert_int_equal(
+	    ta_call(f, "POST", "/api/v1/users/alice/offboard", NULL), 200);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/users/alice/offboarding", NULL), 200);
+	assert_true(json_is_null(json_object_get(f->ans, "reason")) ||
+	            json_object_get(f->ans, "reason") == NULL);
+	assert_int_equal(
+	    json_array_size(json_object_get(f->ans, "devices_revoked")), 0);
+}
+
 /* ---- Teams ---- */
 
 static void test_api_teams(void **state)
@@ -2482,6 +2521,7 @@ int main(void)
 	    TA_TEST(test_api_content_type),
 	    TA_TEST(test_api_users),
 	    TA_TEST(test_api_offboard),
+	    TA_TEST(test_api_offboarding_report),
 	    TA_TEST(test_api_teams),
 	    TA_TEST(test_api_servers),
 	    TA_TEST(test_api_grants),

@@ -274,6 +274,8 @@ static void test_ctl_build_requests(void **state)
 	          "/api/v1/users/alice/offboard", "{}");
 	tc_expect("user offboard alice --reason left", NULL, "POST",
 	          "/api/v1/users/alice/offboard", "{\"reason\": \"left\"}");
+	tc_expect("user offboarding alice", NULL, "GET",
+	          "/api/v1/users/alice/offboarding", NULL);
 	tc_expect("team add dev", NULL, "POST", "/api/v1/teams",
 	          "{\"name\": \"dev\"}");
 	tc_expect("team member add dev alice", NULL, "POST",
@@ -616,7 +618,8 @@ static void test_ctl_help(void **state)
 	/* A blank line between groups, none within one. */
 	assert_non_null(strstr(o.out, "  user add NAME [--email E]\n"
 	                              "  user list\n"));
-	assert_non_null(strstr(o.out, "[--reason R]\n\n  team add NAME\n"));
+	assert_non_null(
+	    strstr(o.out, "user offboarding NAME\n\n  team add NAME\n"));
 	tc_out_free(&o);
 
 	assert_int_equal(tc_build("user add --help", NULL, &req, &o),
@@ -767,7 +770,8 @@ static const char tc_offboard[] =
     "[\"dev-1\", \"dev-2\"], \"tokens_revoked\": 2, \"deliveries\": "
     "[{\"secret\": \"GITHUB_TOKEN\", \"scope\": \"user\", \"scope_name\": "
     "\"alice\", \"version\": 3, \"device\": \"dev-1\", \"revision\": 12, "
-    "\"delivered_at\": 1717200000}]}";
+    "\"delivered_at\": 1717200000}], \"offboarded_at\": 1717200060, "
+    "\"by\": \"admin:hd\", \"reason\": \"left\"}";
 
 static const char tc_server[] =
     "{\"id\": 2, \"name\": \"gh\", \"entry\": {\"url\": \"https://x/mcp\", "
@@ -800,7 +804,8 @@ static void tc_route(const struct net_request *req, json_t *body,
 			                         TC_NOW));
 	} else if (strcmp(p, "/api/v1/users/crash") == 0)
 		tc_answer(resp, 500, "{\"error\": \"store failure\"}");
-	else if (strcmp(p, "/api/v1/users/alice/offboard") == 0)
+	else if (strcmp(p, "/api/v1/users/alice/offboard") == 0 ||
+	         strcmp(p, "/api/v1/users/alice/offboarding") == 0)
 		tc_answer(resp, 200, tc_offboard);
 	else if (strcmp(p, "/api/v1/servers/gh") == 0)
 		tc_answer(resp, 200, tc_server);
@@ -1291,7 +1296,9 @@ static void test_ctl_live_object_views(void **state)
 	    "user alice offboarded\n"
 	    "\n"
 	    "USER             alice\n"
-	    "DISABLED         yes\n"
+	    "OFFBOARDED       2024-06-01T00:01:00Z\n"
+	    "BY               admin:hd\n"
+	    "REASON           left\n"
 	    "DEVICES REVOKED  dev-1,dev-2\n"
 	    "TOKENS REVOKED   2\n"
 	    "\n"
@@ -1302,6 +1309,12 @@ static void test_ctl_live_object_views(void **state)
 	    "2024-06-01T00:00:00Z\n");
 	tc_out_free(&o);
 	assert_string_equal(tc_last(f).body, "{\"reason\":\"left\"}");
+	/* The stored report reads the same. */
+	assert_int_equal(tc_main(&f->io, "user offboarding alice", NULL, &o),
+	                 CTL_EXIT_OK);
+	assert_non_null(strstr(o.out, "BY               admin:hd\n"));
+	assert_non_null(strstr(o.out, "GITHUB_TOKEN  user   alice"));
+	tc_out_free(&o);
 
 	assert_int_equal(tc_main(&f->io, "server show gh", NULL, &o),
 	                 CTL_EXIT_OK);

@@ -24,11 +24,12 @@
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
  * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
  * share), 5 the replica set, 6 admin tokens' roles, 7 sessions' identity
- * and role; and the two after it, as text. */
-#define TS_SCHEMA        7
-#define TS_SCHEMA_STR    "7"
-#define TS_SCHEMA_P1_STR "8"
-#define TS_SCHEMA_P2_STR "9"
+ * and role, 8 offboarding reports, 9 SCIM records; and the two after it,
+ * as text. */
+#define TS_SCHEMA        9
+#define TS_SCHEMA_STR    "9"
+#define TS_SCHEMA_P1_STR "10"
+#define TS_SCHEMA_P2_STR "11"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -372,8 +373,9 @@ static void test_store_open_creates_schema(void **state)
 		        "'secrets', 'devices', 'enroll_tokens', "
 		        "'deliveries', 'admin_tokens', 'revisions', "
 		        "'audit', 'meta', 'calls', 'replicas', "
+		        "'offboardings', 'scim_users', 'scim_groups', "
 		        "'mcpfleet_schema')"),
-		    16);
+		    19);
 		return;
 	}
 	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
@@ -384,8 +386,9 @@ static void test_store_open_creates_schema(void **state)
 	                                     "'devices', 'enroll_tokens', "
 	                                     "'deliveries', 'admin_tokens', "
 	                                     "'revisions', 'audit', 'meta', "
-	                                     "'replicas')"),
-	                 14);
+	                                     "'replicas', 'offboardings', "
+	                                     "'scim_users', 'scim_groups')"),
+	                 17);
 	/* WAL, owner-only. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(
@@ -495,11 +498,10 @@ static void test_store_newer_schema_refused(void **state)
 
 	store_close(f->st);
 	f->st = NULL;
-	ts_set_version(f->path, "9");
-	ts_expect(
-	    store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
-	    "schema version 9 is newer than this build knows (" TS_SCHEMA_STR
-	    ")");
+	ts_set_version(f->path, TS_SCHEMA_P1_STR);
+	ts_expect(store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
+	          "schema version " TS_SCHEMA_P1_STR
+	          " is newer than this build knows (" TS_SCHEMA_STR ")");
 	assert_null(st);
 	ts_set_version(f->path, TS_SCHEMA_STR);
 	ts_reopen(f);
@@ -1254,6 +1256,154 @@ static void test_store_removal_rules(void **state)
 
 /* ---- Deliveries ---- */
 
+/* Offboarding reports: stored in the transaction, the newest read back,
+ * gone with their user. */
+static void test_store_offboarding_reports(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_offboarding o = {0};
+	int64_t ann = 0, bob = 0, id1 = 0, id2 = 0;
+	struct diag d;
+
+	tu_ok(store_user_add(f->st, "ann", NULL, &ann, &d), &d);
+	tu_ok(store_user_add(f->st, "bob", NULL, &bob, &d), &d);
+	ts_expect(store_offboarding_last(f->st, ann, &o, &d), -ERR_NOENT, &d,
+	          "was never offboarded");
+	tu_ok(store_offboarding_add(f->st, ann, "admin:root",
+	                            "{\"user\":\"ann\",\"n\":1}", &id1, &d),
+	      &d);
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_offboarding_add(f->st, ann, "scim:okta",
+	                            "{\"user\":\"ann\",\"n\":2}", &id2, &d),
+	      &d);
+	tu_ok(store_commit(f->st, &d), &d);
+	assert_true(id2 > id1);
+	tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+	assert_int_equal(o.id, id2);
+	assert_int_equal(o.user_id, ann);
+	assert_string_equal(o.actor, "scim:okta");
+	assert_string_equal(o.report_json, "{\"user\":\"ann\",\"n\":2}");
+	assert_int_equal(o.created_at, TS_NOW);
+	store_offboarding_clear(&o);
+	/* A rolled back report is not kept. */
+	tu_ok(store_begin(f->st, &d), &d);
+	tu_ok(store_offboarding_add(f->st, ann, "admin:root", "{\"n\":3}", NULL,
+	                            &d),
+	      &d);
+	tu_ok(store_rollback(f->st, &d), &d);
+	tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+	assert_int_equal(o.id, id2);
+	store_offboarding_clear(&o);
+	ts_expect(store_offboarding_last(f->st, bob, &o, &d), -ERR_NOENT, &d,
+	          "never offboarded");
+	/* Bad input is refused with its reason. */
+	ts_expect(
+	    store_offboarding_add(f->st, ann, "admin:root", "[1]", NULL, &d),
+	    -ERR_INVALID, &d, "offboarding report must be a JSON object");
+	ts_expect(
+	    store_offboarding_add(f->st, ann, "admin:root", "{", NULL, &d),
+	    -ERR_INVALID, &d, "offboarding report");
+	ts_expect(store_offboarding_add(f->st, ann, "", "{}", NULL, &d),
+	          -ERR_INVALID, &d, "offboarding actor");
+	ts_expect(
+	    store_offboarding_add(f->st, 999, "admin:root", "{}", NULL, &d),
+	    -ERR_NOENT, &d, "999");
+	/* The reports go with their user. */
+	tu_ok(store_user_remove(f->st, ann, &d), &d);
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM "
+	                                     "offboardings"),
+	                 0);
+}
+
+/* SCIM records: put creates then replaces with version + 1, externalIds
+ * are unique per kind, and a record goes with its user or team. */
+static void test_store_scim_records(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_scim v = {0};
+	struct store_user u = {0};
+	int64_t ann = 0, bob = 0, dev = 0, id = 0;
+	struct diag d;
+
+	tu_ok(store_user_add(f->st, "ann", "ann@x.org", &ann, &d), &d);
+	tu_ok(store_user_add(f->st, "bob", NULL, &bob, &d), &d);
+	tu_ok(store_team_add(f->st, "dev", &dev, &d), &d);
+	ts_expect(store_scim_get(f->st, STORE_SCIM_USER, ann, &v, &d),
+	          -ERR_NOENT, &d, "has no SCIM record");
+	ts_expect(store_scim_find(f->st, STORE_SCIM_USER, "okta-1", &id, &d),
+	          -ERR_NOENT, &d, "no user with externalId 'okta-1'");
+
+	tu_ok(store_scim_put(f->st, STORE_SCIM_USER, ann, "okta-1",
+	                     "{\"displayName\":\"Ann\"}", false, &d),
+	      &d);
+	tu_ok(store_scim_get(f->st, STORE_SCIM_USER, ann, &v, &d), &d);
+	assert_int_equal(v.id, ann);
+	assert_string_equal(v.external_id, "okta-1");
+	assert_string_equal(v.attrs_json, "{\"displayName\":\"Ann\"}");
+	assert_false(v.deleted);
+	assert_int_equal(v.version, 1);
+	assert_int_equal(v.updated_at, TS_NOW);
+	store_scim_clear(&v);
+	store_set_now(f->st, TS_NOW + 5);
+	tu_ok(store_scim_put(f->st, STORE_SCIM_USER, ann, "okta-1", "{}", true,
+	                     &d),
+	      &d);
+	tu_ok(store_scim_get(f->st, STORE_SCIM_USER, ann, &v, &d), &d);
+	assert_true(v.deleted);
+	assert_int_equal(v.version, 2);
+	assert_int_equal(v.updated_at, TS_NOW + 5);
+	store_scim_clear(&v);
+	tu_ok(store_scim_find(f->st, STORE_SCIM_USER, "okta-1", &id, &d), &d);
+	assert_int_equal(id, ann);
+	/* An externalId names one user; a team may have the same one. */
+	ts_expect(store_scim_put(f->st, STORE_SCIM_USER, bob, "okta-1", "{}",
+	                         false, &d),
+	          -ERR_EXISTS, &d, "externalId 'okta-1' already names user");
+	tu_ok(
+	    store_scim_put(f->st, STORE_SCIM_USER, bob, NULL, "{}", false, &d),
+	    &d);
+	tu_ok(store_scim_get(f->st, STORE_SCIM_USER, bob, &v, &d), &d);
+	assert_null(v.external_id);
+	store_scim_clear(&v);
+	tu_ok(store_scim_put(f->st, STORE_SCIM_GROUP, dev, "okta-1",
+	                     "{\"displayName\":\"Dev team\"}", false, &d),
+	      &d);
+	tu_ok(store_scim_find(f->st, STORE_SCIM_GROUP, "okta-1", &id, &d), &d);
+	assert_int_equal(id, dev);
+	tu_ok(store_scim_get(f->st, STORE_SCIM_GROUP, dev, &v, &d), &d);
+	assert_string_equal(v.attrs_json, "{\"displayName\":\"Dev team\"}");
+	assert_int_equal(v.version, 1);
+	store_scim_clear(&v);
+	/* Bad input. */
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_USER, 999, NULL, "{}", false, &d),
+	    -ERR_NOENT, &d, "no user with id 999");
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_GROUP, 999, NULL, "{}", false, &d),
+	    -ERR_NOENT, &d, "no team with id 999");
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_USER, ann, NULL, "[]", false, &d),
+	    -ERR_INVALID, &d, "SCIM attributes must be a JSON object");
+	ts_expect(
+	    store_scim_put(f->st, STORE_SCIM_USER, ann, "", "{}", false, &d),
+	    -ERR_INVALID, &d, "externalId");
+	/* The email setter the SCIM user PUT uses. */
+	tu_ok(store_user_set_email(f->st, ann, "ann@y.org", &d), &d);
+	tu_ok(store_user_get_id(f->st, ann, &u, &d), &d);
+	assert_string_equal(u.email, "ann@y.org");
+	store_user_clear(&u);
+	tu_ok(store_user_set_email(f->st, ann, NULL, &d), &d);
+	ts_expect(store_user_set_email(f->st, 999, "a@b", &d), -ERR_NOENT, &d,
+	          "no user with id 999");
+	/* Records go with their user and team. */
+	tu_ok(store_user_remove(f->st, ann, &d), &d);
+	tu_ok(store_team_remove(f->st, dev, &d), &d);
+	assert_int_equal(ts_sql_int(f->path, "SELECT count(*) FROM scim_users"),
+	                 1);
+	assert_int_equal(
+	    ts_sql_int(f->path, "SELECT count(*) FROM scim_groups"), 0);
+}
+
 static void test_store_deliveries_for_offboarding(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -1425,7 +1575,11 @@ static void test_store_admin_token_roles_migration(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	/* Back to schema 5: the tables as they were (7's session columns
-	 * too), with a token written the way schema 5's build wrote it. */
+	 * and 8's offboardings too), with a token written the way schema 5's
+	 * build wrote it. */
+	ts_sql(f->path, "DROP TABLE offboardings");
+	ts_sql(f->path, "DROP TABLE scim_users");
+	ts_sql(f->path, "DROP TABLE scim_groups");
 	ts_sql(f->path, "ALTER TABLE admin_tokens DROP COLUMN role");
 	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN identity");
 	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN role");
@@ -1452,6 +1606,35 @@ static void test_store_admin_token_roles_migration(void **state)
 	tu_ok(store_admin_token_get_by_hash(f->st, h2, &t, &d), &d);
 	assert_int_equal(t.role, ROLE_HELPDESK);
 	store_admin_token_clear(&t);
+}
+
+/* A database of schema 7 migrates to 8: its users get offboarding
+ * reports. */
+static void test_store_offboarding_migration(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_offboarding o = {0};
+	int64_t v = 0, ann = 0;
+	struct diag d;
+
+	tu_ok(store_user_add(f->st, "ann", NULL, &ann, &d), &d);
+	store_close(f->st);
+	f->st = NULL;
+	ts_sql(f->path, "DROP TABLE offboardings");
+	ts_sql(f->path, "DROP TABLE scim_users");
+	ts_sql(f->path, "DROP TABLE scim_groups");
+	ts_set_version(f->path, "7");
+	tu_ok(store_open(ts_backend, f->path, &f->st, &d), &d);
+	store_set_now(f->st, TS_NOW);
+	tu_ok(store_schema_version(f->st, &v, &d), &d);
+	assert_int_equal(v, TS_SCHEMA);
+	ts_expect(store_offboarding_last(f->st, ann, &o, &d), -ERR_NOENT, &d,
+	          "never offboarded");
+	tu_ok(store_offboarding_add(f->st, ann, "admin:root", "{}", NULL, &d),
+	      &d);
+	tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+	assert_string_equal(o.report_json, "{}");
+	store_offboarding_clear(&o);
 }
 
 static void test_store_revisions(void **state)
@@ -2690,6 +2873,16 @@ static void ts_fill_for_copy(struct store *st, int64_t *bob_id)
 	calls[0] = ts_call(1, "search", STORE_CALL_OK, 1000);
 	calls[1] = ts_call(2, "delete", STORE_CALL_DENIED, 2000);
 	tu_ok(store_calls_insert(st, "dev-01", calls, 2, NULL, NULL, &d), &d);
+	/* An offboarding report and SCIM records. */
+	tu_ok(store_offboarding_add(st, ann, "scim:okta", "{\"user\":\"ann\"}",
+	                            NULL, &d),
+	      &d);
+	tu_ok(store_scim_put(st, STORE_SCIM_USER, ann, "okta-ann", "{}", false,
+	                     &d),
+	      &d);
+	tu_ok(store_scim_put(st, STORE_SCIM_GROUP, dev_team, "okta-dev",
+	                     "{\"displayName\":\"Dev\"}", false, &d),
+	      &d);
 	/* bob goes: his id must not come back after the copy. */
 	tu_ok(store_user_remove(st, bob, &d), &d);
 	tu_ok(store_audit_append(st, "admin:root", "user.remove", "bob",
@@ -2819,6 +3012,25 @@ static void test_store_pg_copy_from_sqlite(void **state)
 	assert_int_equal(dev.applied_revision, 2);
 	assert_string_equal(dev.report_json, "{\"ok\": true}");
 	store_device_clear(&dev);
+	{
+		struct store_offboarding o = {0};
+		struct store_scim rec = {0};
+
+		tu_ok(store_offboarding_last(f->st, ann, &o, &d), &d);
+		assert_string_equal(o.actor, "scim:okta");
+		store_offboarding_clear(&o);
+		tu_ok(store_scim_find(f->st, STORE_SCIM_USER, "okta-ann", &id,
+		                      &d),
+		      &d);
+		assert_int_equal(id, ann);
+		tu_ok(store_scim_find(f->st, STORE_SCIM_GROUP, "okta-dev", &id,
+		                      &d),
+		      &d);
+		tu_ok(store_scim_get(f->st, STORE_SCIM_GROUP, id, &rec, &d),
+		      &d);
+		assert_string_equal(rec.external_id, "okta-dev");
+		store_scim_clear(&rec);
+	}
 	/* Counters go on where the source stopped; bob's id stays his. */
 	tu_ok(store_revision_bump(f->st, &v, &d), &d);
 	assert_int_equal(v, 3);
@@ -2906,6 +3118,9 @@ int main(int argc, char **argv)
 	    TS(test_store_device_revoke),
 	    TS(test_store_removal_rules),
 	    TS(test_store_deliveries_for_offboarding),
+	    TS(test_store_offboarding_reports),
+	    TS(test_store_offboarding_migration),
+	    TS(test_store_scim_records),
 	    TS(test_store_admin_tokens),
 	    TS(test_store_revisions),
 	    TS(test_store_audit_chain_verifies),

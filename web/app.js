@@ -362,6 +362,9 @@
 
   async function userView(name, extra) {
     const u = await api('GET', 'users/' + enc(name));
+    // A disabled user's page shows the stored report of their last
+    // offboarding, whoever made it (console, mcpfleetctl or SCIM).
+    if (!extra && u.disabled) extra = await storedOffboarding(u.name);
     const reasonIn = field('Reason', h('input', { autocomplete: 'off' }), { hint: 'optional, kept in the audit log', cls: 'grow' });
     const offBox = errorBox();
     const offBtn = h('button', { type: 'submit', class: 'danger' }, `Offboard ${u.name}`);
@@ -413,9 +416,20 @@
     ];
   }
 
+  // The stored report, or null when there is none (disabled, never offboarded).
+  async function storedOffboarding(name) {
+    try {
+      return offboardResult(await api('GET', `users/${enc(name)}/offboarding`));
+    } catch (e) {
+      if (e.status === 404) return null;
+      throw e;
+    }
+  }
+
   function offboardResult(res) {
     return h('section', { class: 'card', 'aria-label': 'Offboarding result', id: 'offboard-result' },
       h('h2', null, `${res.user} was offboarded`),
+      res.offboarded_at ? h('p', { class: 'muted' }, 'On ', timeCell(res.offboarded_at), ` by ${res.by}`, res.reason ? ` (${res.reason})` : '', '.') : null,
       h('p', { class: 'note ok' },
         `Devices revoked: ${res.devices_revoked.length ? res.devices_revoked.join(', ') : 'none'}. `,
         `Enrollment links revoked: ${res.tokens_revoked}.`),

@@ -375,9 +375,12 @@ static const struct ctl_col ctl_status_cols[] = {
     {NULL, NULL, 0},
 };
 
+/* An offboarding: who, when, by whom and why, and what it revoked. */
 static const struct ctl_col ctl_offboard_cols[] = {
     {"USER", "user", 0},
-    {"DISABLED", "disabled", 0},
+    {"OFFBOARDED", "offboarded_at", CTL_COL_TIME},
+    {"BY", "by", 0},
+    {"REASON", "reason", 0},
     {"DEVICES REVOKED", "devices_revoked", 0},
     {"TOKENS REVOKED", "tokens_revoked", 0},
     {NULL, NULL, 0},
@@ -424,6 +427,7 @@ static const struct ctl_view ctl_call_view = {.cols = ctl_call_cols};
 static const struct ctl_view ctl_admin_token_view = {.cols =
                                                          ctl_admin_token_cols};
 static const struct ctl_view ctl_status_view = {.cols = ctl_status_cols};
+/* An offboarding's report, as offboard answers it and as it is stored. */
 static const struct ctl_view ctl_offboard_view = {
     .cols = ctl_offboard_cols,
     .nested = "deliveries",
@@ -481,7 +485,17 @@ static const struct ctl_command ctl_commands[] = {
      .help = "Disables a user, revokes all their devices and unused "
              "enrollment tokens, and lists every credential their devices "
              "received, so that only those need rotating, then their last "
-             "20 calls through the launchers."},
+             "20 calls through the launchers. The report is kept: see user "
+             "offboarding."},
+    {.words = "user offboarding",
+     .args = "NAME",
+     .keys = "-",
+     .method = "GET",
+     .path = "users/{1}/offboarding",
+     .view = &ctl_offboard_view,
+     .help = "Shows the stored report of the user's last offboarding (by "
+             "user offboard or by SCIM): when, by whom, what was revoked "
+             "and the credentials to rotate."},
     {.words = "team add",
      .args = "NAME",
      .keys = "name",
@@ -725,7 +739,8 @@ static const struct ctl_command ctl_commands[] = {
              "devices), helpdesk (users, enrollment tokens, device "
              "revocation and offboarding), auditor (reads everything, "
              "changes nothing) or scim (the identity provider's "
-             "provisioning client: nothing under /api/v1/). Only an owner's "
+             "provisioning client: SCIM 2.0 at https://SERVER:PORT/scim/v2 "
+             "and nothing under /api/v1/). Only an owner's "
              "token may create or revoke admin tokens."},
     {.words = "admin-token list",
      .method = "GET",

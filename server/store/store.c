@@ -628,6 +628,147 @@ int store_user_set_disabled(struct store *st, int64_t id, bool disabled,
 	return store_op_end(st, r, d);
 }
 
+int store_user_set_email(struct store *st, int64_t id, const char *email,
+                         struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", id, d)) != 0 ||
+	    (email != NULL &&
+	     (r = store_check_text("email", email, STORE_TEXT_MAX, true, d)) !=
+	         0))
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->user_set_email(st->h, id, email, d);
+	return store_op_end(st, r, d);
+}
+
+/* ---- Offboarding reports ---- */
+
+int store_offboarding_add(struct store *st, int64_t user_id, const char *actor,
+                          const char *report_json, int64_t *id, struct diag *d)
+{
+	int64_t nid = 0;
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0 ||
+	    (r = store_check_text("offboarding actor", actor, STORE_TEXT_MAX,
+	                          false, d)) != 0 ||
+	    (r = store_check_json("offboarding report", report_json,
+	                          STORE_JSON_MAX, STORE_JSON_OBJECT, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->offboarding_add(st->h, user_id, actor, report_json,
+	                            store_now(st), &nid, d);
+	if ((r = store_op_end(st, r, d)) == 0 && id != NULL)
+		*id = nid;
+	return r;
+}
+
+int store_offboarding_last(struct store *st, int64_t user_id,
+                           struct store_offboarding *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_id("user id", user_id, d)) != 0)
+		return r;
+	return st->be->offboarding_last(st->h, user_id, out, d);
+}
+
+void store_offboarding_clear(struct store_offboarding *o)
+{
+	if (o == NULL)
+		return;
+	free(o->actor);
+	free(o->report_json);
+	memset(o, 0, sizeof(*o));
+}
+
+/* ---- SCIM resources ---- */
+
+static int store_check_scim_kind(enum store_scim_kind kind, struct diag *d)
+{
+	if (kind != STORE_SCIM_USER && kind != STORE_SCIM_GROUP)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "SCIM resource kind %d is not valid",
+		                (int)kind);
+	return 0;
+}
+
+int store_scim_get(struct store *st, enum store_scim_kind kind, int64_t id,
+                   struct store_scim *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_scim_kind(kind, d)) != 0 ||
+	    (r = store_check_id("SCIM resource id", id, d)) != 0)
+		return r;
+	return st->be->scim_get(st->h, kind, id, out, d);
+}
+
+int store_scim_find(struct store *st, enum store_scim_kind kind,
+                    const char *external_id, int64_t *id, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_scim_kind(kind, d)) != 0 ||
+	    (r = store_check_text("externalId", external_id, STORE_TEXT_MAX,
+	                          false, d)) != 0)
+		return r;
+	return st->be->scim_find(st->h, kind, external_id, id, d);
+}
+
+int store_scim_put(struct store *st, enum store_scim_kind kind, int64_t id,
+                   const char *external_id, const char *attrs_json,
+                   bool deleted, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_scim_kind(kind, d)) != 0 ||
+	    (r = store_check_id("SCIM resource id", id, d)) != 0 ||
+	    (external_id != NULL &&
+	     (r = store_check_text("externalId", external_id, STORE_TEXT_MAX,
+	                           false, d)) != 0) ||
+	    (r = store_check_json("SCIM attributes", attrs_json,
+	                          STORE_DETAILS_MAX, STORE_JSON_OBJECT, d)) !=
+	        0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	/* An externalId names one resource: a clear refusal, before the
+	 * unique index would give a bare one. */
+	if (external_id != NULL) {
+		int64_t other = 0;
+
+		r = st->be->scim_find(st->h, kind, external_id, &other, d);
+		if (r == 0 && other != id)
+			r = diag_set(
+			    d, ERR_EXISTS, 0, 0,
+			    "externalId '%s' already names %s %" PRId64,
+			    jsonutil_printable(external_id),
+			    kind == STORE_SCIM_USER ? "user" : "team", other);
+		else if (r == 0 || r == -ERR_NOENT) {
+			diag_clear(d);
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = st->be->scim_put(st->h, kind, id, external_id, attrs_json,
+		                     deleted, store_now(st), d);
+	return store_op_end(st, r, d);
+}
+
+void store_scim_clear(struct store_scim *v)
+{
+	if (v == NULL)
+		return;
+	free(v->external_id);
+	free(v->attrs_json);
+	memset(v, 0, sizeof(*v));
+}
+
 void store_user_clear(struct store_user *u)
 {
 	if (u == NULL)
@@ -2444,7 +2585,7 @@ void store_call_list_free(struct store_call_list *l)
 
 #define STORE_COPY_COLS 14
 
-/* Every table at the current schema (4), parents before children, with
+/* Every table at the current schema, parents before children, with
  * its columns; has_id marks the tables whose ids a counter hands out. */
 static const struct store_copy_table {
 	const char *name;
@@ -2493,6 +2634,16 @@ static const struct store_copy_table {
      false,
      {"id_hash", "csrf", "admin_hash", "created", "last_used", "identity",
       "role"}},
+    {"offboardings",
+     true,
+     {"id", "user_id", "actor", "report_json", "created_at"}},
+    {"scim_users",
+     false,
+     {"user_id", "external_id", "attrs_json", "deleted", "updated_at",
+      "version"}},
+    {"scim_groups",
+     false,
+     {"team_id", "external_id", "attrs_json", "updated_at", "version"}},
     {"meta", false, {"key", "value"}},
 };
 

@@ -206,8 +206,76 @@ int store_user_remove(struct store *st, int64_t id, struct diag *d);
 /* Disables or enables a user: a disabled user's tokens cannot enroll. */
 int store_user_set_disabled(struct store *st, int64_t id, bool disabled,
                             struct diag *d);
+/* Sets or clears (NULL) a user's email: up to 255 printable bytes.
+ * Returns 0, -ERR_INVALID or -ERR_NOENT. */
+int store_user_set_email(struct store *st, int64_t id, const char *email,
+                         struct diag *d);
 void store_user_clear(struct store_user *u);
 void store_user_list_free(struct store_user_list *l);
+
+/* ---- Offboarding reports ---- */
+
+/* What an offboarding did and what to rotate (server/API.md, "Users"),
+ * kept for the user's page and SCIM: every offboarding of a user is a row,
+ * and the newest one is the one shown. */
+struct store_offboarding {
+	int64_t id;
+	int64_t user_id;
+	char *actor;       /* who offboarded ("admin:NAME", "scim:NAME") */
+	char *report_json; /* the JSON object POST .../offboard answered */
+	int64_t created_at;
+};
+
+/* Stores a report for user_id: report_json a JSON object of at most
+ * STORE_JSON_MAX bytes, actor 1 to STORE_TEXT_MAX printable bytes.
+ * Returns 0 with *id (may be NULL), -ERR_INVALID, -ERR_NOENT (no such
+ * user). Run it in the offboarding's transaction. */
+int store_offboarding_add(struct store *st, int64_t user_id, const char *actor,
+                          const char *report_json, int64_t *id, struct diag *d);
+/* The newest report of user_id. Returns 0 with *out (free with
+ * store_offboarding_clear()), or -ERR_NOENT when the user was never
+ * offboarded. */
+int store_offboarding_last(struct store *st, int64_t user_id,
+                           struct store_offboarding *out, struct diag *d);
+void store_offboarding_clear(struct store_offboarding *o);
+
+/* ---- SCIM resources ---- */
+
+/* What SCIM provisioning keeps of a user or team beyond its row
+ * (server/scim.c, docs/design.md "Provisioning with SCIM"). */
+enum store_scim_kind {
+	STORE_SCIM_USER,  /* id is a user's */
+	STORE_SCIM_GROUP, /* id is a team's */
+};
+
+struct store_scim {
+	int64_t id;        /* the user's or the team's id */
+	char *external_id; /* the identity provider's id; NULL: none */
+	char *attrs_json;  /* a JSON object of the SCIM attributes kept */
+	bool deleted;      /* users: deleted by SCIM (offboarded, kept) */
+	int64_t updated_at;
+	int64_t version; /* 1 at the first store_scim_put(), then +1 */
+};
+
+/* The SCIM record of user or team id. Returns 0 with *out (free with
+ * store_scim_clear()), or -ERR_NOENT when it has none. */
+int store_scim_get(struct store *st, enum store_scim_kind kind, int64_t id,
+                   struct store_scim *out, struct diag *d);
+/* The id of the user or team whose externalId is external_id. Returns 0
+ * with *id, or -ERR_NOENT. */
+int store_scim_find(struct store *st, enum store_scim_kind kind,
+                    const char *external_id, int64_t *id, struct diag *d);
+/*
+ * Creates or replaces the SCIM record of user or team id: external_id
+ * NULL or 1 to STORE_TEXT_MAX printable bytes, attrs_json a JSON object
+ * of at most STORE_DETAILS_MAX bytes; updated_at is now and version one
+ * more than before. Returns 0, -ERR_INVALID, -ERR_NOENT (no such user or
+ * team), or -ERR_EXISTS when another has that externalId.
+ */
+int store_scim_put(struct store *st, enum store_scim_kind kind, int64_t id,
+                   const char *external_id, const char *attrs_json,
+                   bool deleted, struct diag *d);
+void store_scim_clear(struct store_scim *v);
 
 /* ---- Teams and memberships ---- */
 
@@ -1125,6 +1193,20 @@ struct store_backend {
 	int (*user_remove)(void *h, int64_t id, struct diag *d);
 	int (*user_set_disabled)(void *h, int64_t id, bool disabled,
 	                         struct diag *d);
+	int (*user_set_email)(void *h, int64_t id, const char *email,
+	                      struct diag *d);
+	int (*offboarding_add)(void *h, int64_t user_id, const char *actor,
+	                       const char *report_json, int64_t now,
+	                       int64_t *id, struct diag *d);
+	int (*offboarding_last)(void *h, int64_t user_id,
+	                        struct store_offboarding *out, struct diag *d);
+	int (*scim_get)(void *h, enum store_scim_kind kind, int64_t id,
+	                struct store_scim *out, struct diag *d);
+	int (*scim_find)(void *h, enum store_scim_kind kind,
+	                 const char *external_id, int64_t *id, struct diag *d);
+	int (*scim_put)(void *h, enum store_scim_kind kind, int64_t id,
+	                const char *external_id, const char *attrs_json,
+	                bool deleted, int64_t now, struct diag *d);
 
 	int (*team_add)(void *h, const char *name, int64_t now, int64_t *id,
 	                struct diag *d);

@@ -222,6 +222,35 @@ static const char *const store_sqlite_migrations[] = {
      * admin_hash is then "". */
     "ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';\n"
     "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT '';\n",
+    /* 8: offboarding reports, kept for the user's page and SCIM (every
+     * offboarding a row; the newest is shown). They go with their user. */
+    "CREATE TABLE offboardings (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+    "  actor TEXT NOT NULL,\n"
+    "  report_json TEXT NOT NULL,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX offboardings_user ON offboardings (user_id, id);\n",
+    /* 9: what SCIM provisioning keeps of users and teams beyond their
+     * rows (server/scim.c): the identity provider's externalId, the
+     * attributes mcpfleet has no column for, and a version for ETags. A
+     * user deleted by SCIM stays, offboarded, with deleted = 1. */
+    "CREATE TABLE scim_users (\n"
+    "  user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,\n"
+    "  external_id TEXT UNIQUE,\n"
+    "  attrs_json TEXT NOT NULL,\n"
+    "  deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  version INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE scim_groups (\n"
+    "  team_id INTEGER PRIMARY KEY REFERENCES teams (id) ON DELETE CASCADE,\n"
+    "  external_id TEXT UNIQUE,\n"
+    "  attrs_json TEXT NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  version INTEGER NOT NULL\n"
+    ");\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -249,6 +278,7 @@ enum store_sqlite_sq {
 	SQ_USER_ACTIVE_DEVICES,
 	SQ_USER_REMOVE,
 	SQ_USER_SET_DISABLED,
+	SQ_USER_SET_EMAIL,
 	SQ_TEAM_ADD,
 	SQ_TEAM_BY_NAME,
 	SQ_TEAM_BY_ID,
@@ -323,6 +353,14 @@ enum store_sqlite_sq {
 	SQ_SESSION_EXPIRE,
 	SQ_SESSION_LRU,
 	SQ_SESSION_COUNT,
+	SQ_OFFBOARDING_ADD,
+	SQ_OFFBOARDING_LAST,
+	SQ_SCIM_USER_GET,
+	SQ_SCIM_GROUP_GET,
+	SQ_SCIM_USER_FIND,
+	SQ_SCIM_GROUP_FIND,
+	SQ_SCIM_USER_PUT,
+	SQ_SCIM_GROUP_PUT,
 	SQ_COUNT_
 };
 
@@ -393,6 +431,7 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                                " WHERE user_id = ?1 AND status = 'active'",
     [SQ_USER_REMOVE] = "DELETE FROM users WHERE id = ?1",
     [SQ_USER_SET_DISABLED] = "UPDATE users SET disabled = ?2 WHERE id = ?1",
+    [SQ_USER_SET_EMAIL] = "UPDATE users SET email = ?2 WHERE id = ?1",
     [SQ_TEAM_ADD] = "INSERT INTO teams (name, created_at) VALUES (?1, ?2)"
                     " RETURNING id",
     [SQ_TEAM_BY_NAME] = "SELECT id, name, created_at FROM teams"
@@ -577,6 +616,39 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                        " LIMIT max((SELECT count(*) FROM sessions)"
                        " - ?1, 0))",
     [SQ_SESSION_COUNT] = "SELECT count(*) FROM sessions",
+    [SQ_OFFBOARDING_ADD] = "INSERT INTO offboardings (user_id, actor,"
+                           " report_json, created_at)"
+                           " VALUES (?1, ?2, ?3, ?4) RETURNING id",
+    [SQ_OFFBOARDING_LAST] = "SELECT id, user_id, actor, report_json,"
+                            " created_at FROM offboardings"
+                            " WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
+    [SQ_SCIM_USER_GET] = "SELECT user_id, external_id, attrs_json, deleted,"
+                         " updated_at, version FROM scim_users"
+                         " WHERE user_id = ?1",
+    [SQ_SCIM_GROUP_GET] = "SELECT team_id, external_id, attrs_json, 0,"
+                          " updated_at, version FROM scim_groups"
+                          " WHERE team_id = ?1",
+    [SQ_SCIM_USER_FIND] = "SELECT user_id FROM scim_users"
+                          " WHERE external_id = ?1",
+    [SQ_SCIM_GROUP_FIND] = "SELECT team_id FROM scim_groups"
+                           " WHERE external_id = ?1",
+    [SQ_SCIM_USER_PUT] = "INSERT INTO scim_users (user_id, external_id,"
+                         " attrs_json, deleted, updated_at, version)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, 1)"
+                         " ON CONFLICT (user_id) DO UPDATE SET"
+                         " external_id = excluded.external_id,"
+                         " attrs_json = excluded.attrs_json,"
+                         " deleted = excluded.deleted,"
+                         " updated_at = excluded.updated_at,"
+                         " version = scim_users.version + 1",
+    [SQ_SCIM_GROUP_PUT] = "INSERT INTO scim_groups (team_id, external_id,"
+                          " attrs_json, updated_at, version)"
+                          " VALUES (?1, ?2, ?3, ?5, 1)"
+                          " ON CONFLICT (team_id) DO UPDATE SET"
+                          " external_id = excluded.external_id,"
+                          " attrs_json = excluded.attrs_json,"
+                          " updated_at = excluded.updated_at,"
+                          " version = scim_groups.version + 1",
 };
 /* clang-format on */
 
@@ -1649,6 +1721,203 @@ static int store_sqlite_user_set_disabled(void *h, int64_t id, bool disabled,
 		return diag_set(d, ERR_NOENT, 0, 0, "no user with id %" PRId64,
 		                id);
 	return 0;
+}
+
+static int store_sqlite_user_set_email(void *h, int64_t id, const char *email,
+                                       struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_USER_SET_EMAIL, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, id);
+	store_sqlite_bind_text(db, s, 2, email);
+	r = store_sqlite_step(db, s, "set user email", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(db->db) == 0)
+		return diag_set(d, ERR_NOENT, 0, 0, "no user with id %" PRId64,
+		                id);
+	return 0;
+}
+
+/* ---- Offboarding reports ---- */
+
+static int store_sqlite_offboarding_add(void *h, int64_t user_id,
+                                        const char *actor,
+                                        const char *report_json, int64_t now,
+                                        int64_t *id, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	char name[STORE_NAME_MAX + 1];
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	/* A clear "no user" rather than a foreign key failure. */
+	if ((r = store_sqlite_name(db, SQ_USER_NAME, "user", user_id, name,
+	                           d)) != 0)
+		return r;
+	if ((r = store_sqlite_stmt(db, SQ_OFFBOARDING_ADD, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, user_id);
+	store_sqlite_bind_text(db, s, 2, actor);
+	store_sqlite_bind_text(db, s, 3, report_json);
+	store_sqlite_bind_int(db, s, 4, now);
+	if ((r = store_sqlite_int(db, s, id, "store offboarding report", d)) ==
+	    0)
+		r = diag_set(d, ERR_INTERNAL, 0, 0,
+		             "store offboarding report: no id");
+	return r < 0 ? r : 0;
+}
+
+static int store_sqlite_read_offboarding(sqlite3_stmt *s, void *p)
+{
+	struct store_offboarding *o = p;
+
+	o->id = sqlite3_column_int64(s, 0);
+	o->user_id = sqlite3_column_int64(s, 1);
+	o->created_at = sqlite3_column_int64(s, 4);
+	if (store_sqlite_col_str(s, 2, &o->actor) != 0 ||
+	    store_sqlite_col_str(s, 3, &o->report_json) != 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void store_sqlite_clear_offboarding(void *p)
+{
+	store_offboarding_clear(p);
+}
+
+static int store_sqlite_offboarding_last(void *h, int64_t user_id,
+                                         struct store_offboarding *out,
+                                         struct diag *d)
+{
+	struct store_sqlite *db = h;
+	struct store_offboarding o;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_OFFBOARDING_LAST, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, user_id);
+	r = store_sqlite_one(db, s, store_sqlite_read_offboarding,
+	                     store_sqlite_clear_offboarding, &o, sizeof(o),
+	                     "offboarding report", d);
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0,
+		                "user %" PRId64 " was never offboarded",
+		                user_id);
+	if (r < 0)
+		return r;
+	*out = o;
+	return 0;
+}
+
+/* ---- SCIM resources ---- */
+
+static int store_sqlite_read_scim(sqlite3_stmt *s, void *p)
+{
+	struct store_scim *v = p;
+
+	v->id = sqlite3_column_int64(s, 0);
+	v->deleted = sqlite3_column_int(s, 3) != 0;
+	v->updated_at = sqlite3_column_int64(s, 4);
+	v->version = sqlite3_column_int64(s, 5);
+	if (store_sqlite_col_str(s, 1, &v->external_id) != 0 ||
+	    store_sqlite_col_str(s, 2, &v->attrs_json) != 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void store_sqlite_clear_scim(void *p)
+{
+	store_scim_clear(p);
+}
+
+static int store_sqlite_scim_get(void *h, enum store_scim_kind kind, int64_t id,
+                                 struct store_scim *out, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	struct store_scim v;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db,
+	                           kind == STORE_SCIM_USER ? SQ_SCIM_USER_GET
+	                                                   : SQ_SCIM_GROUP_GET,
+	                           &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, id);
+	r = store_sqlite_one(db, s, store_sqlite_read_scim,
+	                     store_sqlite_clear_scim, &v, sizeof(v),
+	                     "SCIM resource", d);
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0,
+		                "%s %" PRId64 " has no SCIM record",
+		                kind == STORE_SCIM_USER ? "user" : "team", id);
+	if (r < 0)
+		return r;
+	*out = v;
+	return 0;
+}
+
+static int store_sqlite_scim_find(void *h, enum store_scim_kind kind,
+                                  const char *external_id, int64_t *id,
+                                  struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int64_t v = 0;
+	int r;
+
+	if ((r = store_sqlite_stmt(db,
+	                           kind == STORE_SCIM_USER ? SQ_SCIM_USER_FIND
+	                                                   : SQ_SCIM_GROUP_FIND,
+	                           &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, external_id);
+	if ((r = store_sqlite_int(db, s, &v, "SCIM externalId", d)) < 0)
+		return r;
+	if (r == 0)
+		return diag_set(
+		    d, ERR_NOENT, 0, 0, "no %s with externalId '%s'",
+		    kind == STORE_SCIM_USER ? "user" : "team", external_id);
+	*id = v;
+	return 0;
+}
+
+static int store_sqlite_scim_put(void *h, enum store_scim_kind kind, int64_t id,
+                                 const char *external_id,
+                                 const char *attrs_json, bool deleted,
+                                 int64_t now, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	char name[STORE_NAME_MAX + 1];
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	/* A clear "no user" rather than a foreign key failure. */
+	if ((r = store_sqlite_name(
+	         db, kind == STORE_SCIM_USER ? SQ_USER_NAME : SQ_TEAM_NAME,
+	         kind == STORE_SCIM_USER ? "user" : "team", id, name, d)) != 0)
+		return r;
+	if ((r = store_sqlite_stmt(db,
+	                           kind == STORE_SCIM_USER ? SQ_SCIM_USER_PUT
+	                                                   : SQ_SCIM_GROUP_PUT,
+	                           &s, d)) != 0)
+		return r;
+	store_sqlite_bind_int(db, s, 1, id);
+	store_sqlite_bind_text(db, s, 2, external_id);
+	store_sqlite_bind_text(db, s, 3, attrs_json);
+	if (kind == STORE_SCIM_USER)
+		store_sqlite_bind_int(db, s, 4, deleted ? 1 : 0);
+	store_sqlite_bind_int(db, s, 5, now);
+	r = store_sqlite_step(db, s, "store SCIM record", d);
+	store_sqlite_done(s);
+	return r < 0 ? r : 0;
 }
 
 /* ---- Teams and memberships ---- */
@@ -3497,6 +3766,12 @@ const struct store_backend store_backend_sqlite = {
     .user_list = store_sqlite_user_list,
     .user_remove = store_sqlite_user_remove,
     .user_set_disabled = store_sqlite_user_set_disabled,
+    .user_set_email = store_sqlite_user_set_email,
+    .offboarding_add = store_sqlite_offboarding_add,
+    .offboarding_last = store_sqlite_offboarding_last,
+    .scim_get = store_sqlite_scim_get,
+    .scim_find = store_sqlite_scim_find,
+    .scim_put = store_sqlite_scim_put,
     .team_add = store_sqlite_team_add,
     .team_get = store_sqlite_team_get,
     .team_list = store_sqlite_team_list,

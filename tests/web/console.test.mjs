@@ -598,6 +598,12 @@ async function main() {
     await main.getByText('disabled (offboarded)').waitFor();
     await shot('offboard');
     pass('users: alice offboarded; the credentials to rotate are listed' + (AGENT ? ' (GITHUB_TOKEN v1), then her last calls' : ''));
+    // The report is stored: her page shows it again later.
+    await go('#/users', 'Users');
+    await go('#/users/alice', 'alice');
+    await main.locator('#offboard-result', { hasText: 'left the company' }).waitFor();
+    if (AGENT) await main.locator('#offboard-result tbody tr', { hasText: 'GITHUB_TOKEN' }).waitFor();
+    pass('users: alice\'s stored offboarding report is on her page later, with its reason');
     await go('#/users/mallory', 'mallory');
     await main.getByRole('button', { name: 'Remove mallory' }).click();
     await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();

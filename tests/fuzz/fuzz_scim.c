@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: SCIM provisioning (server/scim.c through api_handle) with an
+ * arbitrary method, path, query and body, as the identity provider's
+ * token, against a store in a temporary directory that holds a user with
+ * a device, a team and a group.
+ *
+ * Input format: the first line is "METHOD TARGET", TARGET a path under
+ * /scim/v2 with an optional "?a=b&c" query (taken as already decoded, as
+ * libwebsockets hands it over); everything after the first newline is the
+ * body.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "crypto.h"
+#include "store.h"
+#include "token.h"
+
+#define FUZZ_SCIM_TOKEN "fuzz-scim-token"
+#define FUZZ_SCIM_LINE  8192
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct {
+	char dir[256];
+	char db[300];
+	struct store *st;
+	struct crypto_rng *rng;
+	uint8_t master[CRYPTO_SEAL_KEY_LEN];
+	struct api_ctx a;
+} fuzz_scim;
+
+static void fuzz_scim_changed(void *arg)
+{
+	(void)arg;
+}
+
+static void fuzz_scim_revoked(void *arg, const char *const *ids, size_t n)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < n; i++)
+		if (ids[i] == NULL || ids[i][0] == '\0')
+			abort();
+}
+
+static void fuzz_scim_cleanup(void)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	char path[320];
+	size_t i;
+
+	store_close(fuzz_scim.st);
+	crypto_rng_free(fuzz_scim.rng);
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s%s", fuzz_scim.db,
+		               suffix[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(fuzz_scim.dir);
+}
+
+/* Answers one request; aborts when the answer breaks an invariant: a
+ * status SCIM does not give, a 500 (the store is healthy), a transaction
+ * left open, or an answer that is not a SCIM message. Returns the
+ * status. */
+static int fuzz_scim_call(const char *method, char *target, const char *body,
+                          size_t body_len)
+{
+	struct net_param params[NET_PARAMS_MAX];
+	struct net_request req;
+	struct net_response resp;
+	char *q, *next, st[16];
+	json_t *ans, *v;
+	int status;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	if ((q = strchr(target, '?')) != NULL) {
+		*q++ = '\0';
+		for (; q != NULL && req.nparams < NET_PARAMS_MAX; q = next) {
+			char *eq;
+
+			if ((next = strpbrk(q, "&;")) != NULL)
+				*next++ = '\0';
+			params[req.nparams].name = q;
+			params[req.nparams].value = "";
+			if ((eq = strchr(q, '=')) != NULL) {
+				*eq = '\0';
+				params[req.nparams].value = eq + 1;
+			}
+			req.nparams++;
+		}
+	}
+	req.method = method;
+	req.path = target;
+	req.params = params;
+	req.host = "fleet.example:7444";
+	req.origin = "";
+	req.authorization = "Bearer " FUZZ_SCIM_TOKEN;
+	req.content_type = "application/scim+json";
+	req.cookie = "";
+	req.csrf_token = "";
+	req.body = body;
+	req.body_len = body_len;
+	req.peer = "127.0.0.1";
+
+	api_handle(&fuzz_scim.a, &req, &resp);
+
+	status = resp.status;
+	switch (status) {
+	case 200:
+	case 201:
+	case 204:
+	case 400:
+	case 403:
+	case 404:
+	case 405:
+	case 409:
+	case 413:
+	case 415:
+		break;
+	default:
+		abort();
+	}
+	if (store_in_transaction(fuzz_scim.st))
+		abort();
+	if (strcmp(resp.content_type, "application/scim+json") != 0)
+		abort();
+	if (status == 204) {
+		if (resp.body.len != 0)
+			abort();
+	} else {
+		if (resp.body.data == NULL ||
+		    (ans = json_loads(resp.body.data, 0, NULL)) == NULL ||
+		    !json_is_array(json_object_get(ans, "schemas")))
+			abort();
+		/* An error says its status, as a string. */
+		(void)snprintf(st, sizeof(st), "%d", status);
+		v = json_object_get(ans, "status");
+		if (status >= 400 && (!json_is_string(v) ||
+		                      strcmp(json_string_value(v), st) != 0))
+			abort();
+		json_decref(ans);
+	}
+	buf_free(&resp.body);
+	buf_free(&resp.headers);
+	return status;
+}
+
+/* One setup request that must succeed. */
+static void fuzz_scim_seed(const char *method, const char *path,
+                           const char *body)
+{
+	char target[128];
+
+	(void)snprintf(target, sizeof(target), "%s", path);
+	if (fuzz_scim_call(method, target, body, strlen(body)) >= 300)
+		abort();
+}
+
+static void fuzz_scim_init(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char hash[CRYPTO_HEX_LEN + 1];
+	struct diag d;
+
+	(void)snprintf(fuzz_scim.dir, sizeof(fuzz_scim.dir),
+	               "%s/mcpfleet-fuzz-scim-XXXXXX",
+	               tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(fuzz_scim.dir) == NULL)
+		abort();
+	(void)snprintf(fuzz_scim.db, sizeof(fuzz_scim.db), "%s/fleet.db",
+	               fuzz_scim.dir);
+	if (store_open("sqlite", fuzz_scim.db, &fuzz_scim.st, &d) != 0)
+		abort();
+	atexit(fuzz_scim_cleanup);
+	store_set_now(fuzz_scim.st, 1700000000);
+	if (crypto_rng_new("fuzz_scim", &fuzz_scim.rng, &d) != 0 ||
+	    token_hash(FUZZ_SCIM_TOKEN, hash) != 0 ||
+	    store_admin_token_add(fuzz_scim.st, "idp", ROLE_SCIM, hash, NULL,
+	                          &d) != 0)
+		abort();
+	memset(fuzz_scim.master, 0x5a, sizeof(fuzz_scim.master));
+	fuzz_scim.a.st = fuzz_scim.st;
+	fuzz_scim.a.rng = fuzz_scim.rng;
+	fuzz_scim.a.master = fuzz_scim.master;
+	fuzz_scim.a.link_host = "fleet.example";
+	fuzz_scim.a.api_port = 7444;
+	fuzz_scim.a.token_ttl = 86400;
+	fuzz_scim.a.hooks.changed = fuzz_scim_changed;
+	fuzz_scim.a.hooks.revoked = fuzz_scim_revoked;
+
+	/* User 1 with a device, user 2, group 1 with user 1 in it. */
+	fuzz_scim_seed("POST", "/scim/v2/Users",
+	               "{\"userName\":\"ann@example.com\",\"externalId\":"
+	               "\"x1\",\"emails\":[{\"value\":\"ann@example.com\","
+	               "\"type\":\"work\",\"primary\":true}]}");
+	fuzz_scim_seed("POST", "/scim/v2/Users", "{\"userName\":\"bo\"}");
+	fuzz_scim_seed("POST", "/scim/v2/Groups",
+	               "{\"displayName\":\"Dev Team\",\"members\":[{\"value\":"
+	               "\"1\"}]}");
+	if (store_device_create(fuzz_scim.st, "dev-1", 1, "laptop", "linux",
+	                        "0a",
+	                        "00112233445566778899aabbccddeeff00112233445566"
+	                        "778899aabbccddeeff",
+	                        &d) != 0)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char line[FUZZ_SCIM_LINE];
+	const uint8_t *nl = memchr(data, '\n', size);
+	size_t llen = nl != NULL ? (size_t)(nl - data) : size;
+	size_t body_len = nl != NULL ? size - llen - 1 : 0;
+	char *target, *body;
+
+	if (fuzz_scim.st == NULL)
+		fuzz_scim_init();
+	if (llen >= sizeof(line))
+		llen = sizeof(line) - 1;
+	memcpy(line, data, llen);
+	line[llen] = '\0';
+	if ((target = strchr(line, ' ')) != NULL)
+		*target++ = '\0';
+	else
+		target = line + strlen(line);
+	/* Only SCIM paths: the rest is fuzz_api's. */
+	if (strncmp(target, "/scim/v2", 8) != 0 ||
+	    (target[8] != '\0' && target[8] != '/' && target[8] != '?'))
+		return 0;
+	/* The body is NUL-terminated, as net.c hands it over. */
+	if ((body = malloc(body_len + 1)) == NULL)
+		return 0;
+	if (body_len > 0)
+		memcpy(body, nl + 1, body_len);
+	body[body_len] = '\0';
+	fuzz_scim_call(line, target, body, body_len);
+	free(body);
+	return 0;
+}
