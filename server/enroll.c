@@ -403,7 +403,7 @@ static int enroll_txn_run(const struct enroll_ctx *ctx,
 	if ((r = store_device_create(ctx->st, device_id, t->tok.user_id,
 	                             req->facts->hostname, req->facts->os,
 	                             t->info.serial, t->info.fingerprint,
-	                             &sub)) != 0) {
+	                             (int64_t)t->info.not_after, &sub)) != 0) {
 		r = diag_set(why, r, 0, 0, "cannot record the device: %s",
 		             sub.msg);
 		goto out;

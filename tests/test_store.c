@@ -332,7 +332,7 @@ static void ts_device(struct store *st, const char *id, int64_t user,
 	struct diag d;
 
 	ts_hash(id, fp);
-	tu_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp,
+	tu_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp, 0,
 	                          &d),
 	      &d);
 }
@@ -1121,16 +1121,16 @@ static void test_store_device_revoke(void **state)
 	ts_device(f->st, "dev-z", bob, "ff");
 	ts_hash("x", fp);
 	ts_expect(store_device_create(f->st, "dev-a", ann, "h", "linux", "99",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_EXISTS, &d, "device 'dev-a' already exists");
 	ts_expect(store_device_create(f->st, "dev-d", ann, "h", "linux", "0a",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_EXISTS, &d, "serial 0a is already registered");
 	ts_expect(store_device_create(f->st, "dev-d", 999, "h", "linux", "0d",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_NOENT, &d, "no user with id 999");
 	ts_expect(store_device_create(f->st, "dev-d", ann, "h", "linux", "0D",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_INVALID, &d, "lowercase hex");
 
 	tu_ok(store_device_get_by_serial(f->st, "0b", &dev, &d), &d);
@@ -1670,7 +1670,7 @@ static void test_store_pg_replication(void **state)
 	tu_ok(store_device_create(f->st, "dev-a", uid, "h", "linux", "ab",
 	                          "0123456789abcdef0123456789abcdef0123456789a"
 	                          "bcdef0123456789abcdef",
-	                          &d),
+	                          0, &d),
 	      &d);
 	assert_true(ts_listen_wait(li) >= 1); /* "devices" */
 	ts_expect(store_revocation_get(f->st, "dev-a", &got, &len, &d),
@@ -2137,7 +2137,7 @@ static void test_store_snapshot_and_scale(void **state)
 		(void)snprintf(name, sizeof(name), "dev-%05x", i);
 		(void)snprintf(serial, sizeof(serial), "%08x", i + 1);
 		tu_ok(store_device_create(f->st, name, ids[i], "host", "linux",
-		                          serial, fp, &d),
+		                          serial, fp, 0, &d),
 		      &d);
 		tu_ok(store_member_add(f->st, teams[i % 10], ids[i], &d), &d);
 	}
