@@ -105,6 +105,8 @@ enum net_field {
 	NET_F_CTYPE,
 	NET_F_COOKIE,
 	NET_F_CSRF,
+	NET_F_AENC,
+	NET_F_INM,
 	NET_F_COUNT_
 };
 
@@ -923,6 +925,8 @@ static void net_ex_fix(struct net_exchange *ex)
 	ex->req.content_type = s + ex->off[NET_F_CTYPE];
 	ex->req.cookie = s + ex->off[NET_F_COOKIE];
 	ex->req.csrf_token = s + ex->off[NET_F_CSRF];
+	ex->req.accept_encoding = s + ex->off[NET_F_AENC];
+	ex->req.if_none_match = s + ex->off[NET_F_INM];
 	for (i = 0; i < ex->req.nparams; i++) {
 		ex->params[i].name = s + ex->param_off[i][0];
 		ex->params[i].value = s + ex->param_off[i][1];
@@ -1045,6 +1049,8 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	    {WSI_TOKEN_HTTP_AUTHORIZATION, NET_F_AUTH, "Authorization"},
 	    {WSI_TOKEN_HTTP_CONTENT_TYPE, NET_F_CTYPE, "Content-Type"},
 	    {WSI_TOKEN_HTTP_COOKIE, NET_F_COOKIE, "Cookie"},
+	    {WSI_TOKEN_HTTP_ACCEPT_ENCODING, NET_F_AENC, "Accept-Encoding"},
+	    {WSI_TOKEN_HTTP_IF_NONE_MATCH, NET_F_INM, "If-None-Match"},
 	};
 	struct net_exchange *ex;
 	char *tmp = NULL, *uri = NULL, cl[32], msg[96];

@@ -111,8 +111,10 @@ struct net_request {
 	const char *authorization;
 	const char *content_type;
 	const char *cookie;
-	const char *csrf_token; /* X-CSRF-Token */
-	const char *body;       /* NUL-terminated; body_len bytes */
+	const char *csrf_token;      /* X-CSRF-Token */
+	const char *accept_encoding; /* Accept-Encoding */
+	const char *if_none_match;   /* If-None-Match */
+	const char *body;            /* NUL-terminated; body_len bytes */
 	size_t body_len;
 	const char *peer; /* numeric address of the client, for rate limits */
 };

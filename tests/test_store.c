@@ -23,12 +23,13 @@
 
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
  * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
- * share), 5 the replica set, 6 admin tokens' roles; and the two after it,
- * as text. */
-#define TS_SCHEMA        6
-#define TS_SCHEMA_STR    "6"
-#define TS_SCHEMA_P1_STR "7"
-#define TS_SCHEMA_P2_STR "8"
+ * share), 5 the replica set, 6 admin tokens' roles, 7 sessions' identity
+ * and role, 8 device certificates' expiry and the ones renewals replaced;
+ * and the two after it, as text. */
+#define TS_SCHEMA        8
+#define TS_SCHEMA_STR    "8"
+#define TS_SCHEMA_P1_STR "9"
+#define TS_SCHEMA_P2_STR "10"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -495,10 +496,10 @@ static void test_store_newer_schema_refused(void **state)
 
 	store_close(f->st);
 	f->st = NULL;
-	ts_set_version(f->path, "9");
+	ts_set_version(f->path, TS_SCHEMA_P2_STR);
 	ts_expect(
 	    store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
-	    "schema version 9 is newer than this build knows (" TS_SCHEMA_STR
+	    "schema version " TS_SCHEMA_P2_STR " is newer than this build knows (" TS_SCHEMA_STR
 	    ")");
 	assert_null(st);
 	ts_set_version(f->path, TS_SCHEMA_STR);
@@ -1195,6 +1196,110 @@ static void test_store_device_revoke(void **state)
 	store_device_list_free(&l);
 }
 
+/*
+ * Renewal: the new certificate becomes the device's, the one it replaces
+ * still names the device until it expires, a serial is never reused, and a
+ * revoked or unknown device cannot renew. A database of schema 7 migrates
+ * to 8 with its devices' expiry unknown (0).
+ */
+static void test_store_device_renew(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_device_cert_list certs = {NULL, 0};
+	struct store_device dev;
+	char fp[STORE_HASH_HEX + 1], fp2[STORE_HASH_HEX + 1];
+	int64_t ann, v = 0;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	ts_device(f->st, "dev-o", ann, "0f");
+	store_close(f->st);
+	f->st = NULL;
+	/* Back to schema 7: a device enrolled before the expiry was kept. */
+	ts_sql(f->path, "DROP TABLE device_certs");
+	ts_sql(f->path, "ALTER TABLE devices DROP COLUMN cert_not_after");
+	ts_set_version(f->path, "7");
+	ts_reopen(f);
+	tu_ok(store_schema_version(f->st, &v, &d), &d);
+	assert_int_equal(v, TS_SCHEMA);
+	tu_ok(store_device_get(f->st, "dev-o", &dev, &d), &d);
+	assert_int_equal(dev.cert_not_after, 0);
+	store_device_clear(&dev);
+
+	ts_hash("a", fp);
+	ts_hash("b", fp2);
+	tu_ok(store_device_create(f->st, "dev-a", ann, "h", "linux", "0a", fp,
+	                          TS_NOW + 100, &d),
+	      &d);
+	ts_expect(store_device_create(f->st, "dev-b", ann, "h", "linux", "0b",
+	                              fp, -1, &d),
+	          -ERR_INVALID, &d, "expiry is negative");
+	tu_ok(store_device_renew(f->st, "dev-a", "1a", fp2, TS_NOW + 200, &d),
+	      &d);
+	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	assert_string_equal(dev.cert_serial, "1a");
+	assert_string_equal(dev.cert_fingerprint, fp2);
+	assert_int_equal(dev.cert_not_after, TS_NOW + 200);
+	store_device_clear(&dev);
+	/* The replaced serial still names the device (and its state). */
+	tu_ok(store_device_get_by_serial(f->st, "0a", &dev, &d), &d);
+	assert_string_equal(dev.id, "dev-a");
+	assert_string_equal(dev.cert_serial, "1a");
+	store_device_clear(&dev);
+	tu_ok(store_device_certs(f->st, &certs, &d), &d);
+	assert_int_equal(certs.n, 1);
+	assert_string_equal(certs.v[0].serial, "0a");
+	assert_string_equal(certs.v[0].device_id, "dev-a");
+	assert_int_equal(certs.v[0].not_after, TS_NOW + 100);
+	store_device_cert_list_free(&certs);
+	/* No serial twice, current or earlier, this device's or another's. */
+	ts_expect(store_device_renew(f->st, "dev-a", "0a", fp, TS_NOW + 300,
+	                             &d),
+	          -ERR_EXISTS, &d, "serial 0a is already registered");
+	ts_expect(store_device_renew(f->st, "dev-a", "0f", fp, TS_NOW + 300,
+	                             &d),
+	          -ERR_EXISTS, &d, "serial 0f is already registered");
+	ts_expect(store_device_renew(f->st, "dev-q", "2a", fp, TS_NOW + 300,
+	                             &d),
+	          -ERR_NOENT, &d, "no device 'dev-q'");
+	ts_expect(store_device_renew(f->st, "dev-a", "2A", fp, TS_NOW + 300,
+	                             &d),
+	          -ERR_INVALID, &d, "lowercase hex");
+	ts_expect(store_device_renew(f->st, "dev-a", "2a", fp, -5, &d),
+	          -ERR_INVALID, &d, "expiry is negative");
+	/* 0a expired: the next renewal forgets it and keeps 1a. */
+	store_set_now(f->st, TS_NOW + 150);
+	tu_ok(store_device_renew(f->st, "dev-a", "2a", fp, TS_NOW + 400, &d),
+	      &d);
+	ts_expect(store_device_get_by_serial(f->st, "0a", &dev, &d),
+	          -ERR_NOENT, &d, "serial 0a");
+	tu_ok(store_device_certs(f->st, &certs, &d), &d);
+	assert_int_equal(certs.n, 1);
+	assert_string_equal(certs.v[0].serial, "1a");
+	store_device_cert_list_free(&certs);
+	/* Unknown expiry (schema 7's device) is kept with its device. */
+	tu_ok(store_device_renew(f->st, "dev-o", "1f", fp, TS_NOW + 400, &d),
+	      &d);
+	tu_ok(store_device_get_by_serial(f->st, "0f", &dev, &d), &d);
+	assert_string_equal(dev.id, "dev-o");
+	store_device_clear(&dev);
+	/* Revoked: no renewal, and every serial it had stays revoked. */
+	tu_ok(store_device_revoke(f->st, "dev-a", "lost", &d), &d);
+	ts_expect(store_device_renew(f->st, "dev-a", "3a", fp, TS_NOW + 500,
+	                             &d),
+	          -ERR_CONFLICT, &d, "device 'dev-a' is revoked");
+	tu_ok(store_device_get_by_serial(f->st, "1a", &dev, &d), &d);
+	assert_int_equal(dev.status, STORE_DEVICE_REVOKED);
+	store_device_clear(&dev);
+	/* The user's removal takes the devices and their earlier
+	 * certificates. */
+	tu_ok(store_device_revoke(f->st, "dev-o", NULL, &d), &d);
+	tu_ok(store_user_remove(f->st, ann, &d), &d);
+	tu_ok(store_device_certs(f->st, &certs, &d), &d);
+	assert_int_equal(certs.n, 0);
+	store_device_cert_list_free(&certs);
+}
+
 static void test_store_removal_rules(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -1402,9 +1507,14 @@ static void test_store_admin_token_roles_migration(void **state)
 	    &d);
 	store_close(f->st);
 	f->st = NULL;
-	/* Back to schema 5: the table as it was, with a token written the way
-	 * schema 5's build wrote it. */
+	/* Back to schema 5: the tables as they were (7's session columns
+	 * and 8's certificates too), with a token written the way schema
+	 * 5's build wrote it. */
 	ts_sql(f->path, "ALTER TABLE admin_tokens DROP COLUMN role");
+	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN identity");
+	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN role");
+	ts_sql(f->path, "DROP TABLE device_certs");
+	ts_sql(f->path, "ALTER TABLE devices DROP COLUMN cert_not_after");
 	(void)snprintf(sql, sizeof(sql),
 	               "INSERT INTO admin_tokens (name, token_hash, created_at,"
 	               " revoked) VALUES ('ci', '%064d', 1, 1)",
@@ -1414,7 +1524,7 @@ static void test_store_admin_token_roles_migration(void **state)
 	tu_ok(store_open(ts_backend, f->path, &f->st, &d), &d);
 	store_set_now(f->st, TS_NOW);
 	tu_ok(store_schema_version(f->st, &v, &d), &d);
-	assert_int_equal(v, 6);
+	assert_int_equal(v, TS_SCHEMA);
 	tu_ok(store_admin_token_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[0].name, "initial");
@@ -1525,6 +1635,44 @@ static void test_store_sessions(void **state)
 	tu_ok(store_session_remove(f->st, a.id_hash, &d), &d);
 	ts_expect(store_session_touch(f->st, a.id_hash, TS_NOW, &d), -ERR_NOENT,
 	          &d, "no such session");
+}
+
+/* A session an identity provider opened: a person and a role, no token. */
+static void test_store_session_identity(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_session a, got;
+	struct diag d;
+
+	ts_session(&a, "p", TS_NOW);
+	a.admin_hash[0] = '\0';
+	(void)snprintf(a.identity, sizeof(a.identity), "oidc:ada@example.com");
+	(void)snprintf(a.role, sizeof(a.role), "helpdesk");
+	tu_ok(store_session_put(f->st, &a, &d), &d);
+	ts_reopen(f);
+	tu_ok(store_session_get(f->st, a.id_hash, &got, &d), &d);
+	assert_string_equal(got.identity, "oidc:ada@example.com");
+	assert_string_equal(got.role, "helpdesk");
+	assert_string_equal(got.admin_hash, "");
+	/* A token's session reads back without either. */
+	ts_session(&a, "t", TS_NOW);
+	tu_ok(store_session_put(f->st, &a, &d), &d);
+	tu_ok(store_session_get(f->st, a.id_hash, &got, &d), &d);
+	assert_string_equal(got.identity, "");
+	assert_string_equal(got.role, "");
+	/* One or the other: not both, not an identity without a role. */
+	ts_session(&a, "both", TS_NOW);
+	(void)snprintf(a.identity, sizeof(a.identity), "oidc:x@example.com");
+	(void)snprintf(a.role, sizeof(a.role), "admin");
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_INVALID, &d,
+	          "names no identity or role");
+	a.admin_hash[0] = '\0';
+	a.role[0] = '\0';
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_INVALID, &d,
+	          "session role is empty");
+	a.identity[0] = '\0';
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_INVALID, &d,
+	          "session admin token hash");
 }
 
 /* ---- Replication ---- */
@@ -2841,6 +2989,7 @@ int main(int argc, char **argv)
 	    TS(test_store_secret_versions_increment),
 	    TS(test_store_token_lifecycle),
 	    TS(test_store_device_revoke),
+	    TS(test_store_device_renew),
 	    TS(test_store_removal_rules),
 	    TS(test_store_deliveries_for_offboarding),
 	    TS(test_store_admin_tokens),
@@ -2856,6 +3005,7 @@ int main(int argc, char **argv)
 	    TS(test_store_audit_rollback_leaves_no_row),
 	    TS(test_store_snapshot_and_scale),
 	    TS(test_store_sessions),
+	    TS(test_store_session_identity),
 	    TS(test_store_sqlite_not_shared),
 	};
 	const struct CMUnitTest pg_only[] = {

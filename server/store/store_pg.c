@@ -20,7 +20,7 @@
 #define STORE_PG_LOCK_WRITE 1
 /* How long a writer waits for another (SQLite's busy timeout). */
 #define STORE_PG_LOCK_MS    5000
-#define STORE_PG_ARGS_MAX   14
+#define STORE_PG_ARGS_MAX   15
 #define STORE_PG_MIN_SERVER 120000 /* PostgreSQL 12 */
 
 /*
@@ -243,7 +243,11 @@ static const char *const store_pg_migrations[] = {
     "  DEFAULT 'owner'\n"
     "  CHECK (role IN ('owner', 'admin', 'helpdesk', 'auditor', 'scim'));\n"
     "ALTER TABLE admin_tokens ALTER COLUMN role DROP DEFAULT;\n",
-    /* 7: certificate renewal (docs/design.md, "Certificate renewal"): when
+    /* 7: the identity and role of a session opened by an identity
+     * provider's sign-in (admin_hash then ""). */
+    "ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT '';\n",
+    /* 8: certificate renewal (docs/design.md, "Certificate renewal"): when
      * each device's certificate expires (0: issued before), and the
      * certificates a renewal replaced, which still name their device until
      * they expire (not_after 0: unknown, kept with the device). */
@@ -629,9 +633,11 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_AUDIT_LIST] = "SELECT " PQ_AUDIT_COLS " FROM audit"
                       " WHERE id > $2 AND at >= $1 ORDER BY id LIMIT $3",
     [PQ_SESSION_PUT] = "INSERT INTO sessions (id_hash, csrf, admin_hash,"
-                       " created, last_used) VALUES ($1, $2, $3, $4, $5)",
+                       " created, last_used, identity, role)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [PQ_SESSION_GET] = "SELECT id_hash, csrf, admin_hash, created,"
-                       " last_used FROM sessions WHERE id_hash = $1",
+                       " last_used, identity, role FROM sessions"
+                       " WHERE id_hash = $1",
     [PQ_SESSION_TOUCH] = "UPDATE sessions SET last_used = $2"
                          " WHERE id_hash = $1",
     [PQ_SESSION_REMOVE] = "DELETE FROM sessions WHERE id_hash = $1",
@@ -3453,7 +3459,10 @@ static int store_pg_read_session(const PGresult *s, int i, void *p)
 
 	if (store_pg_fixed(s, i, 0, v->id_hash, sizeof(v->id_hash)) != 0 ||
 	    store_pg_fixed(s, i, 1, v->csrf, sizeof(v->csrf)) != 0 ||
-	    store_pg_fixed(s, i, 2, v->admin_hash, sizeof(v->admin_hash)) != 0)
+	    store_pg_fixed(s, i, 2, v->admin_hash, sizeof(v->admin_hash)) !=
+	        0 ||
+	    store_pg_fixed(s, i, 5, v->identity, sizeof(v->identity)) != 0 ||
+	    store_pg_fixed(s, i, 6, v->role, sizeof(v->role)) != 0)
 		return -ERR_IO;
 	v->created = store_pg_int(s, i, 3);
 	v->last_used = store_pg_int(s, i, 4);
@@ -3476,6 +3485,8 @@ static int store_pg_session_put(void *h, const struct store_session *se,
 	store_pg_arg_text(&a, se->admin_hash);
 	store_pg_arg_int(&a, se->created);
 	store_pg_arg_int(&a, se->last_used);
+	store_pg_arg_text(&a, se->identity);
+	store_pg_arg_text(&a, se->role);
 	r = store_pg_run(h, PQ_SESSION_PUT, &a, "add session", NULL, d);
 	if (r == -ERR_EXISTS)
 		r = diag_set(d, ERR_EXISTS, 0, 0, "the session exists");
