@@ -55,6 +55,7 @@ struct core_job {
 	int64_t calls_dropped; /* the agent's count */
 	/* CORE_JOB_RENEW (with device_id) */
 	char *serial;
+	char *cert_key_id;
 	char *req_device_id;
 	uint8_t *csr;
 	size_t csr_len;
@@ -645,19 +646,22 @@ struct core_ack *core_take_acks(struct core *c, size_t *n)
 }
 
 void core_submit_renew(struct core *c, const char *device_id,
-                       const char *serial, const char *req_device_id,
-                       const uint8_t *csr, size_t csr_len)
+                       const char *serial, const char *cert_key_id,
+                       const char *req_device_id, const uint8_t *csr,
+                       size_t csr_len)
 {
 	struct core_job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL || (j->device_id = strdup(device_id)) == NULL ||
 	    (j->serial = strdup(serial)) == NULL ||
-	    (j->req_device_id = strdup(req_device_id != NULL ? req_device_id
-	                                                     : "")) == NULL ||
+	    (j->cert_key_id = strdup(cert_key_id)) == NULL ||
+	    (j->req_device_id =
+	         strdup(req_device_id != NULL ? req_device_id : "")) == NULL ||
 	    (csr_len > 0 && (j->csr = malloc(csr_len)) == NULL)) {
 		if (j != NULL) {
 			free(j->device_id);
 			free(j->serial);
+			free(j->cert_key_id);
 			free(j->req_device_id);
 		}
 		free(j);
@@ -685,8 +689,9 @@ static void core_renew(struct core *c, const struct core_job *j)
 	struct diag d;
 
 	diag_clear(&d);
-	if (renew_handle(&ctx, j->device_id, j->serial, j->req_device_id,
-	                 j->csr, j->csr_len, &out, &res, &d) != 0) {
+	if (renew_handle(&ctx, j->device_id, j->serial, j->cert_key_id,
+	                 j->req_device_id, j->csr, j->csr_len, &out, &res,
+	                 &d) != 0) {
 		core_log(c, CORE_LOG_WARN, "%s: certificate renewal refused: %s",
 		         j->device_id, d.msg);
 	} else {
@@ -952,6 +957,7 @@ static void core_job_free(struct core_job *j)
 	free(j->secret_ids);
 	store_call_list_free(&j->calls);
 	free(j->serial);
+	free(j->cert_key_id);
 	free(j->req_device_id);
 	free(j->csr);
 	free(j);

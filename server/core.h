@@ -228,14 +228,15 @@ void core_submit_calls(struct core *c, const char *device_id,
 struct core_ack *core_take_acks(struct core *c, size_t *n);
 /*
  * Renews the certificate of device_id, connected with the certificate
- * serial, on the core thread (renew_handle() with the RenewRequest's
- * device id and CSR, copied); the answer reaches the hub through
+ * serial whose key is cert_key_id, on the core thread (renew_handle() with the
+ * RenewRequest's device id and CSR, copied); the answer reaches the hub through
  * core_take_frames(). Not answered only when memory runs out: the agent
  * asks again later.
  */
 void core_submit_renew(struct core *c, const char *device_id,
-                       const char *serial, const char *req_device_id,
-                       const uint8_t *csr, size_t csr_len);
+                       const char *serial, const char *cert_key_id,
+                       const char *req_device_id, const uint8_t *csr,
+                       size_t csr_len);
 /* The frames waiting for the hub (caller frees each device_id and data,
  * then the array). Service thread. */
 struct core_frame *core_take_frames(struct core *c, size_t *n);

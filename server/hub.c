@@ -41,6 +41,9 @@ struct hub_conn {
 	unsigned renewals; /* RenewRequests this connection made */
 	uint64_t applied; /* the revision it says it applied */
 	char key_id[CRYPTO_HEX_LEN + 1]; /* the data key it holds, or "" */
+	/* Its certificate's key (net_identity.key_id): a renewal brings
+	 * another. */
+	char cert_key_id[CRYPTO_HEX_LEN + 1];
 	uint8_t sent_hash[CRYPTO_HASH_LEN];
 	struct hub_conn *bnext;       /* same bucket */
 	struct hub_conn *prev, *next; /* every connection */
@@ -371,6 +374,8 @@ static int hub_on_open(void *arg, struct net_conn *nc,
 	hc->user = strdup(dev.user);
 	hc->serial = strdup(dev.serial);
 	hc->since = (int64_t)time(NULL);
+	(void)snprintf(hc->cert_key_id, sizeof(hc->cert_key_id), "%s",
+	               id->key_id);
 	if (hc->device_id == NULL || hc->user == NULL || hc->serial == NULL) {
 		hub_conn_free(hc);
 		goto out;
@@ -612,7 +617,7 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 			                   "too many certificate renewals");
 			break;
 		}
-		core_submit_renew(c, hc->device_id, hc->serial,
+		core_submit_renew(c, hc->device_id, hc->serial, hc->cert_key_id,
 		                  f->renew->device_id, f->renew->csr_pem.data,
 		                  f->renew->csr_pem.len);
 		break;

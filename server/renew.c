@@ -196,11 +196,12 @@ out:
 }
 
 int renew_handle(const struct renew_ctx *ctx, const char *device_id,
-                 const char *serial, const char *req_device_id,
-                 const uint8_t *csr, size_t csr_len, struct buf *out,
-                 struct renew_result *res, struct diag *d)
+                 const char *serial, const char *cert_key_id,
+                 const char *req_device_id, const uint8_t *csr, size_t csr_len,
+                 struct buf *out, struct renew_result *res, struct diag *d)
 {
 	struct crypto_key *pub = NULL;
+	char cn[CRYPTO_CN_MAX + 1], key_id[CRYPTO_HEX_LEN + 1];
 	struct diag why, sub;
 	bool server_fault = false;
 	int r;
@@ -232,9 +233,26 @@ int renew_handle(const struct renew_ctx *ctx, const char *device_id,
 		             "csr_pem holds a NUL byte");
 		goto refuse;
 	}
-	if ((r = crypto_csr_parse((const char *)csr, csr_len, &pub, &sub)) !=
-	    0) {
+	if ((r = crypto_csr_parse_cn((const char *)csr, csr_len, &pub, cn,
+	                             &sub)) != 0) {
 		r = diag_set(&why, r, 0, 0, "csr_pem: %s", sub.msg);
+		goto refuse;
+	}
+	if (strcmp(cn, device_id) != 0) {
+		r = diag_set(&why, ERR_PERM, 0, 0,
+		             "csr_pem: subject CN '%s' is not device %s", cn,
+		             device_id);
+		goto refuse;
+	}
+	if ((r = crypto_key_id(pub, key_id)) != 0) {
+		server_fault = true;
+		r = diag_set(&why, r, 0, 0, "csr_pem: cannot hash its key");
+		goto refuse;
+	}
+	if (cert_key_id == NULL || strcmp(key_id, cert_key_id) == 0) {
+		r = diag_set(&why, ERR_INVALID, 0, 0,
+		             "csr_pem: the key is the current certificate's; "
+		             "a renewal needs a new key");
 		goto refuse;
 	}
 	if (ctx->pki == NULL || ctx->pki->ca_key == NULL ||
@@ -244,8 +262,8 @@ int renew_handle(const struct renew_ctx *ctx, const char *device_id,
 		             "the server's CA is not loaded");
 		goto refuse;
 	}
-	if ((r = renew_run(ctx, device_id, serial, pub, out, res,
-	                   &server_fault, &why)) == 0)
+	if ((r = renew_run(ctx, device_id, serial, pub, out, res, &server_fault,
+	                   &why)) == 0)
 		goto out;
 refuse:
 	renew_audit_refusal(ctx, device_id, why.msg);

@@ -32,11 +32,14 @@ struct renew_result {
 
 /*
  * Handles one RenewRequest of the device device_id, connected with the
- * certificate whose serial is serial (as the hub knows them from the TLS
- * handshake): device_id (the request's) and csr (csr_len bytes of PEM, the
- * request's csr_pem) as the agent sent them. In this order: the request's
- * device id must be the connection's; the CSR at most RENEW_CSR_MAX bytes,
- * without a NUL, parsing and self-signed (crypto_csr_parse); then, in one
+ * certificate whose serial is serial and whose key is cert_key_id (as the
+ * hub knows them from the TLS handshake; crypto_key_id()): req_device_id
+ * (the request's) and csr (csr_len bytes of PEM, the request's csr_pem) as
+ * the agent sent them. In this order: the request's device id must be the
+ * connection's; the CSR at most RENEW_CSR_MAX bytes, without a NUL,
+ * parsing and self-signed (crypto_csr_parse_cn), its subject CN the device
+ * id, its key another than cert_key_id (a renewal rotates the key); then, in
+ * one
  * store transaction: the connection's serial must still name device_id,
  * the device be active and its user enabled; a certificate is issued
  * (CN = device_id, clientAuth, ctx->device_days, the server choosing the
@@ -54,8 +57,8 @@ struct renew_result {
  * another code for the server's failures.
  */
 int renew_handle(const struct renew_ctx *ctx, const char *device_id,
-                 const char *serial, const char *req_device_id,
-                 const uint8_t *csr, size_t csr_len, struct buf *out,
-                 struct renew_result *res, struct diag *d);
+                 const char *serial, const char *cert_key_id,
+                 const char *req_device_id, const uint8_t *csr, size_t csr_len,
+                 struct buf *out, struct renew_result *res, struct diag *d);
 
 #endif
