@@ -16,9 +16,9 @@
  * The files, in $MCPFLEET_HOME. enrollment.json is written last and
  * removed first: the machine is enrolled exactly when it exists.
  */
-#define ENROLLMENT_FILE      "enrollment.json"
-#define ENROLLMENT_KEY       "device.key" /* 0600, never leaves the machine */
-#define ENROLLMENT_CERT      "device.crt"
+#define ENROLLMENT_FILE "enrollment.json"
+#define ENROLLMENT_KEY  "device.key" /* 0600, never leaves the machine */
+#define ENROLLMENT_CERT "device.crt"
 /* 0600: a renewed key and certificate, until they replace device.key and
  * device.crt (client/certrenew.c) */
 #define ENROLLMENT_RENEWED   "device.renewed"

@@ -692,8 +692,9 @@ static void core_renew(struct core *c, const struct core_job *j)
 	if (renew_handle(&ctx, j->device_id, j->serial, j->cert_key_id,
 	                 j->req_device_id, j->csr, j->csr_len, &out, &res,
 	                 &d) != 0) {
-		core_log(c, CORE_LOG_WARN, "%s: certificate renewal refused: %s",
-		         j->device_id, d.msg);
+		core_log(c, CORE_LOG_WARN,
+		         "%s: certificate renewal refused: %s", j->device_id,
+		         d.msg);
 	} else {
 		core_log(c, CORE_LOG_INFO,
 		         "%s: certificate renewed: serial %s replaces %s",

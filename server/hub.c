@@ -35,11 +35,11 @@ struct hub_conn {
 	char *user;
 	char *serial;
 	int64_t since;
-	bool hello;       /* the agent said hello: it may be sent envelopes */
-	bool sent;        /* sent_hash holds what it was last sent */
-	bool closing;     /* revoked or refused: sends nothing more */
+	bool hello;        /* the agent said hello: it may be sent envelopes */
+	bool sent;         /* sent_hash holds what it was last sent */
+	bool closing;      /* revoked or refused: sends nothing more */
 	unsigned renewals; /* RenewRequests this connection made */
-	uint64_t applied; /* the revision it says it applied */
+	uint64_t applied;  /* the revision it says it applied */
 	char key_id[CRYPTO_HEX_LEN + 1]; /* the data key it holds, or "" */
 	/* Its certificate's key (net_identity.key_id): a renewal brings
 	 * another. */

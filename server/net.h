@@ -82,8 +82,8 @@ struct net_identity {
 	/* Lowercase hex SHA-256 of its DER SubjectPublicKeyInfo, as
 	 * crypto_key_id(): a renewal must bring another key. */
 	char key_id[64 + 1];
-	char cn[64 + 1];          /* subject CN */
-	char peer[NET_PEER_MAX];  /* numeric address of the peer */
+	char cn[64 + 1];         /* subject CN */
+	char peer[NET_PEER_MAX]; /* numeric address of the peer */
 };
 
 /* One query parameter, percent-decoded by libwebsockets ('+' is a space). */

@@ -43,8 +43,8 @@ struct store;
 #define PKI_CA_YEARS           20
 #define PKI_SERVER_DAYS        825
 #define PKI_DAYS_MAX           36500 /* crypto_cert_req's limit */
-#define PKI_DEVICE_DAYS        365 /* validity of an issued device cert */
-#define PKI_DEFAULT_HEARTBEAT  10  /* replica_heartbeat, seconds */
+#define PKI_DEVICE_DAYS        365   /* validity of an issued device cert */
+#define PKI_DEFAULT_HEARTBEAT  10    /* replica_heartbeat, seconds */
 
 /*
  * mcpfleetd.conf, a "key = value" file ('#' starts a comment line):

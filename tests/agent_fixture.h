@@ -40,10 +40,10 @@
 #include "spool.h"
 #include "sync.h"
 
-#define TA_WAIT_MS  8000
-#define TA_USER     "alice"
-#define TA_MAX_HOST 64
-#define TA_QUEUE    16
+#define TA_WAIT_MS       8000
+#define TA_USER          "alice"
+#define TA_MAX_HOST      64
+#define TA_QUEUE         16
 #define TA_RENEW_REFUSAL "renewals are off in this test"
 
 /* The last sync report the fake server received, flattened. */

@@ -333,8 +333,8 @@ static void ts_device(struct store *st, const char *id, int64_t user,
 	struct diag d;
 
 	ts_hash(id, fp);
-	tu_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp, 0,
-	                          &d),
+	tu_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp,
+	                          0, &d),
 	      &d);
 }
 
@@ -497,10 +497,9 @@ static void test_store_newer_schema_refused(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	ts_set_version(f->path, TS_SCHEMA_P2_STR);
-	ts_expect(
-	    store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
-	    "schema version " TS_SCHEMA_P2_STR " is newer than this build knows (" TS_SCHEMA_STR
-	    ")");
+	ts_expect(store_open(ts_backend, f->path, &st, &d), -ERR_INVALID, &d,
+	          "schema version " TS_SCHEMA_P2_STR
+	          " is newer than this build knows (" TS_SCHEMA_STR ")");
 	assert_null(st);
 	ts_set_version(f->path, TS_SCHEMA_STR);
 	ts_reopen(f);
@@ -1253,26 +1252,26 @@ static void test_store_device_renew(void **state)
 	assert_int_equal(certs.v[0].not_after, TS_NOW + 100);
 	store_device_cert_list_free(&certs);
 	/* No serial twice, current or earlier, this device's or another's. */
-	ts_expect(store_device_renew(f->st, "dev-a", "0a", fp, TS_NOW + 300,
-	                             &d),
-	          -ERR_EXISTS, &d, "serial 0a is already registered");
-	ts_expect(store_device_renew(f->st, "dev-a", "0f", fp, TS_NOW + 300,
-	                             &d),
-	          -ERR_EXISTS, &d, "serial 0f is already registered");
-	ts_expect(store_device_renew(f->st, "dev-q", "2a", fp, TS_NOW + 300,
-	                             &d),
-	          -ERR_NOENT, &d, "no device 'dev-q'");
-	ts_expect(store_device_renew(f->st, "dev-a", "2A", fp, TS_NOW + 300,
-	                             &d),
-	          -ERR_INVALID, &d, "lowercase hex");
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "0a", fp, TS_NOW + 300, &d),
+	    -ERR_EXISTS, &d, "serial 0a is already registered");
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "0f", fp, TS_NOW + 300, &d),
+	    -ERR_EXISTS, &d, "serial 0f is already registered");
+	ts_expect(
+	    store_device_renew(f->st, "dev-q", "2a", fp, TS_NOW + 300, &d),
+	    -ERR_NOENT, &d, "no device 'dev-q'");
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "2A", fp, TS_NOW + 300, &d),
+	    -ERR_INVALID, &d, "lowercase hex");
 	ts_expect(store_device_renew(f->st, "dev-a", "2a", fp, -5, &d),
 	          -ERR_INVALID, &d, "expiry is negative");
 	/* 0a expired: the next renewal forgets it and keeps 1a. */
 	store_set_now(f->st, TS_NOW + 150);
 	tu_ok(store_device_renew(f->st, "dev-a", "2a", fp, TS_NOW + 400, &d),
 	      &d);
-	ts_expect(store_device_get_by_serial(f->st, "0a", &dev, &d),
-	          -ERR_NOENT, &d, "serial 0a");
+	ts_expect(store_device_get_by_serial(f->st, "0a", &dev, &d), -ERR_NOENT,
+	          &d, "serial 0a");
 	tu_ok(store_device_certs(f->st, &certs, &d), &d);
 	assert_int_equal(certs.n, 1);
 	assert_string_equal(certs.v[0].serial, "1a");
@@ -1285,9 +1284,9 @@ static void test_store_device_renew(void **state)
 	store_device_clear(&dev);
 	/* Revoked: no renewal, and every serial it had stays revoked. */
 	tu_ok(store_device_revoke(f->st, "dev-a", "lost", &d), &d);
-	ts_expect(store_device_renew(f->st, "dev-a", "3a", fp, TS_NOW + 500,
-	                             &d),
-	          -ERR_CONFLICT, &d, "device 'dev-a' is revoked");
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "3a", fp, TS_NOW + 500, &d),
+	    -ERR_CONFLICT, &d, "device 'dev-a' is revoked");
 	tu_ok(store_device_get_by_serial(f->st, "1a", &dev, &d), &d);
 	assert_int_equal(dev.status, STORE_DEVICE_REVOKED);
 	store_device_clear(&dev);

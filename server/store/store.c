@@ -1354,6 +1354,22 @@ void store_token_list_free(struct store_token_list *l)
 
 /* ---- Devices ---- */
 
+/* A device certificate's serial, fingerprint and expiry (0: unknown). */
+static int store_check_cert(const char *serial, const char *fingerprint,
+                            int64_t not_after, struct diag *d)
+{
+	int r;
+
+	if (not_after < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "certificate expiry is negative");
+	if ((r = store_check_hex("certificate serial", serial, 1,
+	                         STORE_SERIAL_MAX, d)) != 0)
+		return r;
+	return store_check_hex("certificate fingerprint", fingerprint,
+	                       STORE_HASH_HEX, STORE_HASH_HEX, d);
+}
+
 int store_device_create(struct store *st, const char *id, int64_t user_id,
                         const char *hostname, const char *os,
                         const char *cert_serial, const char *cert_fingerprint,
@@ -1361,18 +1377,13 @@ int store_device_create(struct store *st, const char *id, int64_t user_id,
 {
 	int r;
 
-	if (cert_not_after < 0)
-		return diag_set(d, ERR_INVALID, 0, 0,
-		                "certificate expiry is negative");
-	if ((r = store_check_device_id(id, d)) != 0 ||
+	if ((r = store_check_cert(cert_serial, cert_fingerprint, cert_not_after,
+	                          d)) != 0 ||
+	    (r = store_check_device_id(id, d)) != 0 ||
 	    (r = store_check_id("user id", user_id, d)) != 0 ||
 	    (r = store_check_text("hostname", hostname, STORE_TEXT_MAX, false,
 	                          d)) != 0 ||
-	    (r = store_check_text("os", os, STORE_TEXT_MAX, false, d)) != 0 ||
-	    (r = store_check_hex("certificate serial", cert_serial, 1,
-	                         STORE_SERIAL_MAX, d)) != 0 ||
-	    (r = store_check_hex("certificate fingerprint", cert_fingerprint,
-	                         STORE_HASH_HEX, STORE_HASH_HEX, d)) != 0)
+	    (r = store_check_text("os", os, STORE_TEXT_MAX, false, d)) != 0)
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
@@ -1394,14 +1405,9 @@ int store_device_renew(struct store *st, const char *id,
 {
 	int r;
 
-	if (cert_not_after < 0)
-		return diag_set(d, ERR_INVALID, 0, 0,
-		                "certificate expiry is negative");
-	if ((r = store_check_device_id(id, d)) != 0 ||
-	    (r = store_check_hex("certificate serial", cert_serial, 1,
-	                         STORE_SERIAL_MAX, d)) != 0 ||
-	    (r = store_check_hex("certificate fingerprint", cert_fingerprint,
-	                         STORE_HASH_HEX, STORE_HASH_HEX, d)) != 0)
+	if ((r = store_check_cert(cert_serial, cert_fingerprint, cert_not_after,
+	                          d)) != 0 ||
+	    (r = store_check_device_id(id, d)) != 0)
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
@@ -2512,7 +2518,9 @@ static const struct store_copy_table {
      {"id", "user_id", "hostname", "os", "cert_serial", "cert_fingerprint",
       "enrolled_at", "last_seen", "applied_revision", "report_json", "status",
       "revoked_at", "revoke_reason", "calls_dropped", "cert_not_after"}},
-    {"device_certs", false, {"serial", "device_id", "not_after", "replaced_at"}},
+    {"device_certs",
+     false,
+     {"serial", "device_id", "not_after", "replaced_at"}},
     {"enroll_tokens",
      true,
      {"id", "token_hash", "user_id", "expires_at", "uses_left", "revoked",

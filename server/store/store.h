@@ -550,8 +550,8 @@ int store_device_create(struct store *st, const char *id, int64_t user_id,
 /* A certificate a renewal replaced, still known (docs/design.md,
  * "Certificate renewal"). */
 struct store_device_cert {
-	char *serial;    /* lowercase hex */
-	char *device_id; /* whose it was */
+	char *serial;      /* lowercase hex */
+	char *device_id;   /* whose it was */
 	int64_t not_after; /* 0: issued before the store recorded it */
 };
 

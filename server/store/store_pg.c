@@ -2707,8 +2707,8 @@ static int store_pg_device_renew(void *h, const char *id,
 		if (n == 0)
 			return diag_set(d, ERR_NOENT, 0, 0, "no device '%s'",
 			                id);
-		return diag_set(d, ERR_CONFLICT, 0, 0,
-		                "device '%s' is revoked", id);
+		return diag_set(d, ERR_CONFLICT, 0, 0, "device '%s' is revoked",
+		                id);
 	}
 	store_pg_arg_text(&e, id);
 	store_pg_arg_text(&e, cert_serial);
@@ -2744,10 +2744,9 @@ static int store_pg_device_certs(void *h, struct store_device_cert_list *out,
 {
 	struct store_pg_args a = {0};
 
-	return STORE_PG_LIST(h, PQ_DEVICE_CERT_LIST, &a, out,
-	                     store_pg_read_device_cert,
-	                     store_pg_clear_device_cert, "device certificates",
-	                     d);
+	return STORE_PG_LIST(
+	    h, PQ_DEVICE_CERT_LIST, &a, out, store_pg_read_device_cert,
+	    store_pg_clear_device_cert, "device certificates", d);
 }
 
 static int store_pg_device_get(void *h, const char *id, const char *cert_serial,

@@ -2555,8 +2555,8 @@ static int store_sqlite_device_renew(void *h, const char *id,
 		                "certificate serial %s is already registered",
 		                cert_serial);
 	if ((r = store_sqlite_text_int(db, SQ_DEVICE_CERT_PRUNE, id, now,
-	                               "forget expired certificates", &n,
-	                               d)) != 0 ||
+	                               "forget expired certificates", &n, d)) !=
+	        0 ||
 	    (r = store_sqlite_text_int(db, SQ_DEVICE_CERT_KEEP, id, now,
 	                               "keep the replaced certificate", &n,
 	                               d)) != 0)
@@ -2573,8 +2573,8 @@ static int store_sqlite_device_renew(void *h, const char *id,
 		if (r == 0)
 			return diag_set(d, ERR_NOENT, 0, 0, "no device '%s'",
 			                id);
-		return diag_set(d, ERR_CONFLICT, 0, 0,
-		                "device '%s' is revoked", id);
+		return diag_set(d, ERR_CONFLICT, 0, 0, "device '%s' is revoked",
+		                id);
 	}
 	if ((r = store_sqlite_stmt(db, SQ_DEVICE_CERT_SET, &s, d)) != 0)
 		return r;
