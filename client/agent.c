@@ -1794,6 +1794,22 @@ static bool agent_seen_on(const struct agent_seen *seen, const char *address)
 	return seen->connected && strcmp(seen->replica, address) == 0;
 }
 
+/* When the installed device certificate expires (Unix seconds), or 0 when
+ * it cannot be read. */
+static int64_t agent_cert_expiry(const char *home)
+{
+	char *path = fileio_join(home, ENROLLMENT_CERT), *pem = NULL;
+	int64_t renew_at = 0, not_after = 0;
+	size_t len = 0;
+
+	if (path == NULL || fileio_read(path, CRYPTO_PEM_MAX, &pem, &len) != 0 ||
+	    certrenew_when(pem, len, 0, &renew_at, &not_after, NULL) != 0)
+		not_after = 0;
+	free(pem);
+	free(path);
+	return not_after;
+}
+
 static json_t *agent_status_json(const struct agent_opts *o,
                                  const struct enrollment *e, bool enrolled,
                                  const struct agent_seen *seen,
@@ -1831,6 +1847,14 @@ static json_t *agent_status_json(const struct agent_opts *o,
 		json_object_set_new(
 		    root, "last_drift",
 		    agent_drift_json(seen->drift_at, seen->drift_hosts));
+	if (root != NULL && enrolled) {
+		int64_t na = agent_cert_expiry(o->home);
+
+		json_object_set_new(json_object_get(root, "enrollment"),
+		                    "cert_not_after",
+		                    na > 0 ? json_integer((json_int_t)na)
+		                           : json_null());
+	}
 	if (root != NULL && (rl = json_array()) != NULL) {
 		for (i = 0; i < reps->n; i++)
 			json_array_append_new(
@@ -1879,6 +1903,10 @@ static void agent_status_human(const struct agent_opts *o,
 		fprintf(o->out,
 		        "enrolled   %s (user %s) with %s:%d, since %s\n",
 		        e->device_id, e->user, e->server, e->api_port, t);
+		agent_time(agent_cert_expiry(o->home), t, sizeof(t));
+		fprintf(o->out,
+		        "cert       expires %s ('mcpfleet run' renews it)\n",
+		        t);
 	} else {
 		fprintf(o->out, "enrolled   no (join a fleet with 'mcpfleet "
 		                "enroll LINK')\n");

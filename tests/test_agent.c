@@ -699,6 +699,8 @@ static void test_agent_run_apply_replay_drift(void **state)
 		assert_int_equal(ta_cli(b, &out, &err, 1, argv), EXIT_OK);
 		assert_non_null(strstr(out, b->device_id));
 		assert_non_null(strstr(out, "revision   6"));
+		/* The certificate's expiry, a date (not "never"). */
+		assert_non_null(strstr(out, "cert       expires 2"));
 		assert_non_null(strstr(out, "not running"));
 		/* The drift repaired above is the last one. */
 		assert_non_null(strstr(out, "last drift"));
