@@ -1802,7 +1802,8 @@ static int64_t agent_cert_expiry(const char *home)
 	int64_t renew_at = 0, not_after = 0;
 	size_t len = 0;
 
-	if (path == NULL || fileio_read(path, CRYPTO_PEM_MAX, &pem, &len) != 0 ||
+	if (path == NULL ||
+	    fileio_read(path, CRYPTO_PEM_MAX, &pem, &len) != 0 ||
 	    certrenew_when(pem, len, 0, &renew_at, &not_after, NULL) != 0)
 		not_after = 0;
 	free(pem);
@@ -1850,10 +1851,9 @@ static json_t *agent_status_json(const struct agent_opts *o,
 	if (root != NULL && enrolled) {
 		int64_t na = agent_cert_expiry(o->home);
 
-		json_object_set_new(json_object_get(root, "enrollment"),
-		                    "cert_not_after",
-		                    na > 0 ? json_integer((json_int_t)na)
-		                           : json_null());
+		json_object_set_new(
+		    json_object_get(root, "enrollment"), "cert_not_after",
+		    na > 0 ? json_integer((json_int_t)na) : json_null());
 	}
 	if (root != NULL && (rl = json_array()) != NULL) {
 		for (i = 0; i < reps->n; i++)
