@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "mcpfleet.pb-c.h"
+#include "pbwire.h"
 
 /* Packs a ServerFrame with a RenewResponse (cert, or the error) into out. */
 static int renew_pack(const char *cert, size_t cert_len, const char *error,
@@ -18,8 +19,6 @@ static int renew_pack(const char *cert, size_t cert_len, const char *error,
 {
 	Mcpfleet__V1__ServerFrame f;
 	Mcpfleet__V1__RenewResponse rsp;
-	size_t n;
-	int r;
 
 	mcpfleet__v1__renew_response__init(&rsp);
 	/* The generated struct has no const: these are only read. */
@@ -29,14 +28,7 @@ static int renew_pack(const char *cert, size_t cert_len, const char *error,
 	mcpfleet__v1__server_frame__init(&f);
 	f.body_case = MCPFLEET__V1__SERVER_FRAME__BODY_RENEW;
 	f.renew = &rsp;
-	n = mcpfleet__v1__server_frame__get_packed_size(&f);
-	buf_reset(out);
-	if ((r = buf_reserve(out, n)) != 0)
-		return r;
-	mcpfleet__v1__server_frame__pack(&f, (uint8_t *)out->data);
-	out->len = n;
-	out->data[n] = '\0';
-	return 0;
+	return pbwire_pack(&f.base, out);
 }
 
 /* Appends the refusal's row, in its own transaction; a refusal stands
