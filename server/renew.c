@@ -119,6 +119,18 @@ static int renew_run(const struct renew_ctx *ctx, const char *device_id,
 		             user.name);
 		goto out;
 	}
+	if (dev.cert_renewed_at != 0 &&
+	    store_now(ctx->st) - dev.cert_renewed_at < RENEW_MIN_GAP) {
+		*server_fault = false;
+		r = diag_set(
+		    why, ERR_PERM, 0, 0,
+		    "device %s renewed its certificate %lld s ago: "
+		    "at most one renewal every %d s",
+		    device_id,
+		    (long long)(store_now(ctx->st) - dev.cert_renewed_at),
+		    RENEW_MIN_GAP);
+		goto out;
+	}
 	if (strlen(user.name) > STORE_NAME_MAX) {
 		r = diag_set(why, ERR_INTERNAL, 0, 0, "bad user name");
 		goto out;

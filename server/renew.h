@@ -15,6 +15,9 @@
 #include "store.h"
 
 #define RENEW_CSR_MAX 8192 /* a P-256 CSR in PEM is about 500 bytes */
+/* Seconds a device waits between renewals: each one is a signature, an
+ * audit row and a kept certificate (the agent's own wait is longer). */
+#define RENEW_MIN_GAP 600
 
 /* What the handler needs (all borrowed). */
 struct renew_ctx {
@@ -41,7 +44,8 @@ struct renew_result {
  * id, its key another than cert_key_id (a renewal rotates the key); then, in
  * one
  * store transaction: the connection's serial must still name device_id,
- * the device be active and its user enabled; a certificate is issued
+ * the device be active, its user enabled and its last renewal at least
+ * RENEW_MIN_GAP seconds ago; a certificate is issued
  * (CN = device_id, clientAuth, ctx->device_days, the server choosing the
  * subject), recorded (store_device_renew(): the old serial stays known) and
  * audited "device.renew" (actor "device:ID", details {"user", "serial",

@@ -252,6 +252,31 @@ static void test_renew_issues_for_the_new_key(void **state)
 	store_audit_list_free(&l);
 	tu_ok(store_audit_verify(f->st, NULL, NULL, &d), &d);
 	tr_answer_free(&a);
+
+	/* Renewing again at once is refused; RENEW_MIN_GAP later it is
+	 * not (the connection now with the new certificate and key). */
+	{
+		struct crypto_key *k3 = NULL;
+		char serial2[2 * CRYPTO_SERIAL_MAX + 1], *csr3 = NULL;
+		size_t len3 = 0;
+
+		memcpy(serial2, info.serial, sizeof(serial2));
+		tu_ok(crypto_key_generate(f->rng, &k3, &d), &d);
+		tu_ok(crypto_csr_create(f->rng, k3, TR_DEV, &csr3, &len3, &d),
+		      &d);
+		tr_renew(f, serial2, want, TR_DEV, csr3, len3, &a);
+		tr_expect_refused(
+		    f, &a, -ERR_PERM,
+		    "renewed its certificate 0 s ago: at most one "
+		    "renewal every 600 s");
+		store_set_now(f->st, f->now + RENEW_MIN_GAP);
+		tr_renew(f, serial2, want, TR_DEV, csr3, len3, &a);
+		if (a.r != 0)
+			fail_msg("renewal after the gap: %s", a.d.msg);
+		tr_answer_free(&a);
+		free(csr3);
+		crypto_key_free(k3);
+	}
 }
 
 static void test_renew_refusals(void **state)

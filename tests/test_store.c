@@ -1233,10 +1233,14 @@ static void test_store_device_renew(void **state)
 	ts_expect(store_device_create(f->st, "dev-b", ann, "h", "linux", "0b",
 	                              fp, -1, &d),
 	          -ERR_INVALID, &d, "expiry is negative");
+	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	assert_int_equal(dev.cert_renewed_at, 0);
+	store_device_clear(&dev);
 	tu_ok(store_device_renew(f->st, "dev-a", "1a", fp2, TS_NOW + 200, &d),
 	      &d);
 	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
 	assert_string_equal(dev.cert_serial, "1a");
+	assert_int_equal(dev.cert_renewed_at, TS_NOW);
 	assert_string_equal(dev.cert_fingerprint, fp2);
 	assert_int_equal(dev.cert_not_after, TS_NOW + 200);
 	store_device_clear(&dev);
@@ -1276,6 +1280,9 @@ static void test_store_device_renew(void **state)
 	assert_int_equal(certs.n, 1);
 	assert_string_equal(certs.v[0].serial, "1a");
 	store_device_cert_list_free(&certs);
+	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	assert_int_equal(dev.cert_renewed_at, TS_NOW + 150);
+	store_device_clear(&dev);
 	/* Unknown expiry (schema 7's device) is kept with its device. */
 	tu_ok(store_device_renew(f->st, "dev-o", "1f", fp, TS_NOW + 400, &d),
 	      &d);

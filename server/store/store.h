@@ -518,8 +518,11 @@ struct store_device {
 	 * agent's count: it only grows). */
 	int64_t calls_dropped;
 	/* When cert_serial's certificate expires (Unix seconds); 0 for one
-	 * issued before the store recorded it (schema 7). */
+	 * issued before the store recorded it (before schema 8). */
 	int64_t cert_not_after;
+	/* When a renewal issued cert_serial's certificate (Unix seconds); 0
+	 * when no renewal is known (docs/design.md, "Certificate renewal"). */
+	int64_t cert_renewed_at;
 };
 
 struct store_device_list {

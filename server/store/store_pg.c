@@ -409,7 +409,9 @@ enum store_pg_sq {
 	"SELECT d.id, d.user_id, u.name, d.hostname, d.os, d.cert_serial," \
 	" d.cert_fingerprint, d.enrolled_at, d.last_seen," \
 	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
-	" d.revoke_reason, d.calls_dropped, d.cert_not_after" \
+	" d.revoke_reason, d.calls_dropped, d.cert_not_after," \
+	" COALESCE((SELECT max(c.replaced_at) FROM device_certs c" \
+	" WHERE c.device_id = d.id), 0)" \
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define PQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define PQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
@@ -1177,6 +1179,7 @@ static int store_pg_read_device(const PGresult *s, int i, void *p)
 	v->revoked_at = store_pg_int(s, i, 12);
 	v->calls_dropped = store_pg_int(s, i, 14);
 	v->cert_not_after = store_pg_int(s, i, 15);
+	v->cert_renewed_at = store_pg_int(s, i, 16);
 	if (store_pg_str(s, i, 0, &v->id) != 0 ||
 	    store_pg_str(s, i, 2, &v->user_name) != 0 ||
 	    store_pg_str(s, i, 3, &v->hostname) != 0 ||

@@ -381,7 +381,9 @@ enum store_sqlite_sq {
 	"SELECT d.id, d.user_id, u.name, d.hostname, d.os, d.cert_serial," \
 	" d.cert_fingerprint, d.enrolled_at, d.last_seen," \
 	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
-	" d.revoke_reason, d.calls_dropped, d.cert_not_after" \
+	" d.revoke_reason, d.calls_dropped, d.cert_not_after," \
+	" COALESCE((SELECT max(c.replaced_at) FROM device_certs c" \
+	" WHERE c.device_id = d.id), 0)" \
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
@@ -1001,6 +1003,7 @@ static int store_sqlite_read_device(sqlite3_stmt *s, void *p)
 	v->revoked_at = sqlite3_column_int64(s, 12);
 	v->calls_dropped = sqlite3_column_int64(s, 14);
 	v->cert_not_after = sqlite3_column_int64(s, 15);
+	v->cert_renewed_at = sqlite3_column_int64(s, 16);
 	if (store_sqlite_col_str(s, 0, &v->id) != 0 ||
 	    store_sqlite_col_str(s, 2, &v->user_name) != 0 ||
 	    store_sqlite_col_str(s, 3, &v->hostname) != 0 ||
