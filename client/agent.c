@@ -20,6 +20,7 @@
 
 #include "agentsock.h"
 #include "buf.h"
+#include "certrenew.h"
 #include "crypto.h"
 #include "devsecret.h"
 #include "enrollment.h"
@@ -95,6 +96,13 @@ struct agent {
 	bool have_key;
 	char data_key_id[CRYPTO_HEX_LEN + 1];
 	bool revoked;
+	/* Certificate renewal: the request out on this connection (its new
+	 * key), when the certificate is due and when renewal may be tried
+	 * again (Unix seconds). */
+	struct certrenew renew;
+	bool renew_sent;
+	bool renewed; /* new credentials: reconnect with them */
+	int64_t renew_at, renew_after, cert_not_after;
 	size_t shown_sessions, shown_spooled; /* as agent.status last said */
 	bool exited; /* agent_run is returning: agent.status says so */
 	bool done;   /* stop serving: revoked or unenrolled */
@@ -1018,6 +1026,132 @@ static void agent_replicas(struct agent *a, const Mcpfleet__V1__Replicas *rs)
 	agent_status_write(a);
 }
 
+/* ---- Certificate renewal ---- */
+
+static void agent_time(int64_t t, char *buf, size_t size);
+
+/* When the certificate in a->creds is due for renewal (a->renew_at). */
+static void agent_renew_schedule(struct agent *a)
+{
+	struct diag d;
+
+	diag_clear(&d);
+	if (certrenew_when(a->creds.cert_pem, a->creds.cert_len,
+	                   a->o->renew_before_s, &a->renew_at,
+	                   &a->cert_not_after, &d) != 0) {
+		agent_log(a, "certificate renewal is off: %s", d.msg);
+		a->renew_at = INT64_MAX;
+	}
+}
+
+/* Connected and said hello: asks for a new certificate once the current
+ * one is due, one request per connection at most. */
+static void agent_renew_maybe(struct agent *a)
+{
+	int64_t now = (int64_t)time(NULL);
+	char when[64];
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	struct diag d;
+
+	if (a->renew_sent || a->renewed || now < a->renew_at ||
+	    now < a->renew_after || a->ws == NULL ||
+	    netclient_ws_state(a->ws) != NETCLIENT_WS_OPEN)
+		return;
+	diag_clear(&d);
+	if (certrenew_start(a->rng, a->e.device_id, &a->renew, &frame, &len,
+	                    &d) != 0 ||
+	    netclient_ws_send(a->ws, frame, len) != 0) {
+		agent_log(a, "certificate renewal: %s; trying again in %d s",
+		          d.msg[0] ? d.msg : "the request could not be queued",
+		          AGENT_RENEW_LOST);
+		certrenew_clear(&a->renew);
+		a->renew_after = now + AGENT_RENEW_LOST;
+		free(frame);
+		return;
+	}
+	free(frame);
+	a->renew_sent = true;
+	agent_time(a->cert_not_after, when, sizeof(when));
+	agent_log(a, "the device certificate expires %s: asking for a new one",
+	          when);
+}
+
+/* The server's RenewResponse: the new certificate installed and used from
+ * the next connection, which follows at once; or why not. */
+static void agent_renew_answer(struct agent *a,
+                               const Mcpfleet__V1__RenewResponse *rs)
+{
+	struct enrollment_creds creds;
+	int64_t now = (int64_t)time(NULL), not_after = 0;
+	char when[64];
+	struct diag d;
+
+	if (!a->renew_sent) {
+		agent_log(a, "ignored a certificate renewal nothing asked for");
+		return;
+	}
+	a->renew_sent = false;
+	a->renew_after = now + AGENT_RENEW_RETRY;
+	diag_clear(&d);
+	if (rs->certificate_pem.len == 0) {
+		certrenew_clear(&a->renew);
+		agent_log(a,
+		          "certificate renewal refused: %s; trying again in "
+		          "%d h",
+		          rs->error != NULL && rs->error[0] != '\0'
+		              ? jsonutil_printable(rs->error)
+		              : "no reason given",
+		          AGENT_RENEW_RETRY / 3600);
+		return;
+	}
+	if (certrenew_install(a->o->home, a->e.device_id, a->creds.ca_pem,
+	                      a->creds.ca_len, &a->renew,
+	                      rs->certificate_pem.data, rs->certificate_pem.len,
+	                      &not_after, &d) != 0) {
+		agent_log(a,
+		          "the renewed certificate was not installed: %s; "
+		          "trying again in %d h",
+		          d.msg, AGENT_RENEW_RETRY / 3600);
+		return;
+	}
+	/* On disk now; the old credentials stay in use should the new ones
+	 * not load (the next start tries them again). */
+	if (enrollment_creds_load(a->o->home, &creds, &d) != 0) {
+		agent_log(a, "the renewed certificate cannot be loaded: %s",
+		          d.msg);
+		return;
+	}
+	enrollment_creds_clear(&a->creds);
+	a->creds = creds;
+	agent_renew_schedule(a);
+	a->renew_after = now + AGENT_RENEW_GAP;
+	a->renewed = true;
+	agent_time(not_after, when, sizeof(when));
+	agent_log(a,
+	          "certificate renewed, valid until %s: reconnecting with it",
+	          when);
+	(void)netclient_ws_close(a->ws, 1000, "certificate renewed");
+}
+
+/* The connection ended with a request out and no answer. A server that
+ * does not know the frame closes the connection as a protocol error
+ * (1002): it is asked again only hours later, so that renewal never keeps
+ * an agent reconnecting. */
+static void agent_renew_unanswered(struct agent *a, int code)
+{
+	int wait = code == 1002 ? AGENT_RENEW_RETRY : AGENT_RENEW_LOST;
+
+	certrenew_clear(&a->renew);
+	a->renew_sent = false;
+	a->renew_after = (int64_t)time(NULL) + wait;
+	agent_log(a,
+	          "the connection closed (%d) before the certificate renewal "
+	          "was answered%s; trying again in %d s",
+	          code, code == 1002 ? " (a server without renewal?)" : "",
+	          wait);
+}
+
 static void agent_frame(struct agent *a, const uint8_t *data, size_t len)
 {
 	Mcpfleet__V1__ServerFrame *f;
@@ -1058,6 +1192,9 @@ static void agent_frame(struct agent *a, const uint8_t *data, size_t len)
 		break;
 	case MCPFLEET__V1__SERVER_FRAME__BODY_REPLICAS:
 		agent_replicas(a, f->replicas);
+		break;
+	case MCPFLEET__V1__SERVER_FRAME__BODY_RENEW:
+		agent_renew_answer(a, f->renew);
 		break;
 	default:
 		agent_log(a, "ignored a ServerFrame without a body");
@@ -1330,18 +1467,21 @@ static bool agent_session(struct agent *a)
 	a->calls_inflight = 0;
 	while (netclient_ws_state(a->ws) == NETCLIENT_WS_OPEN) {
 		agent_drain(a);
-		if (agent_stopped(a))
+		if (agent_stopped(a) || a->renewed)
 			break;
 		agent_tick(a);
 		agent_calls_send(a);
+		agent_renew_maybe(a);
 		if (netclient_ws_service(a->ws, AGENT_SLICE_MS) != 0)
 			break;
 	}
 	agent_drain(a);
-	if (netclient_ws_state(a->ws) == NETCLIENT_WS_OPEN) {
+	if (netclient_ws_state(a->ws) == NETCLIENT_WS_OPEN || a->renewed) {
 		/* Our choice to leave: say so and let the frame go out. */
-		(void)netclient_ws_close(
-		    a->ws, 1000, a->done ? "agent done" : "agent stopping");
+		if (!a->renewed)
+			(void)netclient_ws_close(a->ws, 1000,
+			                         a->done ? "agent done"
+			                                 : "agent stopping");
 		until = agent_now_ms() + AGENT_CLOSE_WAIT_MS;
 		while (netclient_ws_state(a->ws) != NETCLIENT_WS_CLOSED &&
 		       agent_now_ms() < until)
@@ -1350,11 +1490,16 @@ static bool agent_session(struct agent *a)
 		goto out;
 	}
 	(void)netclient_ws_closed(a->ws, &code, &reason, &fail);
+	if (a->renew_sent)
+		agent_renew_unanswered(a, code);
 	agent_set_connected(a, false);
 	agent_set_error(a, "connection to %s closed (%d%s%s)", a->url.data,
 	                code, reason && reason[0] ? ": " : "",
 	                reason ? jsonutil_printable(reason) : "");
 out:
+	if (a->renew_sent)
+		agent_renew_unanswered(a, 0);
+	a->renewed = false;
 	netclient_ws_free(a->ws);
 	a->ws = NULL;
 	return opened;
@@ -1386,6 +1531,7 @@ static int agent_setup(struct agent *a)
 	struct agent_settings set = {0};
 	struct diag d;
 	char *state_path = NULL, *spool_path = NULL;
+	bool done = false;
 	int r, code = EXIT_CONFIG;
 
 	diag_clear(&d);
@@ -1394,6 +1540,12 @@ static int agent_setup(struct agent *a)
 		code = r == -ERR_NOENT ? EXIT_NOT_ENROLLED : EXIT_CONFIG;
 		goto out;
 	}
+	/* A renewal a crash interrupted is finished first. */
+	if (certrenew_finish(o->home, &done, &d) != 0)
+		fprintf(o->err, "mcpfleet: warning: %s\n", d.msg);
+	else if (done)
+		fprintf(o->err, "mcpfleet: finished installing the renewed "
+		                "device certificate\n");
 	if (enrollment_creds_load(o->home, &a->creds, &d) != 0) {
 		fprintf(o->err,
 		        "mcpfleet: run: %s (enroll again: 'mcpfleet unenroll', "
@@ -1405,6 +1557,7 @@ static int agent_setup(struct agent *a)
 		fprintf(o->err, "mcpfleet: run: %s\n", d.msg);
 		goto out;
 	}
+	agent_renew_schedule(a);
 	/* The replica set; an enrollment without one has the server it
 	 * enrolled with. */
 	r = enrollment_replicas_load(o->home, &a->reps, &d);
@@ -1555,6 +1708,7 @@ out:
 	agent_watch_clear(&a);
 	catalogue_clear(&a.fleet);
 	enrollment_creds_clear(&a.creds);
+	certrenew_clear(&a.renew);
 	explicit_bzero(a.data_key, sizeof(a.data_key));
 	crypto_rng_free(a.rng);
 	buf_free(&a.url);
@@ -1640,6 +1794,23 @@ static bool agent_seen_on(const struct agent_seen *seen, const char *address)
 	return seen->connected && strcmp(seen->replica, address) == 0;
 }
 
+/* When the installed device certificate expires (Unix seconds), or 0 when
+ * it cannot be read. */
+static int64_t agent_cert_expiry(const char *home)
+{
+	char *path = fileio_join(home, ENROLLMENT_CERT), *pem = NULL;
+	int64_t renew_at = 0, not_after = 0;
+	size_t len = 0;
+
+	if (path == NULL ||
+	    fileio_read(path, CRYPTO_PEM_MAX, &pem, &len) != 0 ||
+	    certrenew_when(pem, len, 0, &renew_at, &not_after, NULL) != 0)
+		not_after = 0;
+	free(pem);
+	free(path);
+	return not_after;
+}
+
 static json_t *agent_status_json(const struct agent_opts *o,
                                  const struct enrollment *e, bool enrolled,
                                  const struct agent_seen *seen,
@@ -1677,6 +1848,13 @@ static json_t *agent_status_json(const struct agent_opts *o,
 		json_object_set_new(
 		    root, "last_drift",
 		    agent_drift_json(seen->drift_at, seen->drift_hosts));
+	if (root != NULL && enrolled) {
+		int64_t na = agent_cert_expiry(o->home);
+
+		json_object_set_new(
+		    json_object_get(root, "enrollment"), "cert_not_after",
+		    na > 0 ? json_integer((json_int_t)na) : json_null());
+	}
 	if (root != NULL && (rl = json_array()) != NULL) {
 		for (i = 0; i < reps->n; i++)
 			json_array_append_new(
@@ -1725,6 +1903,10 @@ static void agent_status_human(const struct agent_opts *o,
 		fprintf(o->out,
 		        "enrolled   %s (user %s) with %s:%d, since %s\n",
 		        e->device_id, e->user, e->server, e->api_port, t);
+		agent_time(agent_cert_expiry(o->home), t, sizeof(t));
+		fprintf(o->out,
+		        "cert       expires %s ('mcpfleet run' renews it)\n",
+		        t);
 	} else {
 		fprintf(o->out, "enrolled   no (join a fleet with 'mcpfleet "
 		                "enroll LINK')\n");

@@ -26,6 +26,13 @@
 #define AGENT_RESPREAD 10
 /* The most a replica's advice (Replicas.respread_ms) may widen it to. */
 #define AGENT_RESPREAD_MAX (300 * 1000)
+/* Certificate renewal (docs/design.md, "Certificate renewal"), seconds: the
+ * wait after a refusal or a connection closed as not understood (an older
+ * server), after a connection lost with a request out, and after a
+ * renewal before the next. */
+#define AGENT_RENEW_RETRY (6 * 3600)
+#define AGENT_RENEW_LOST  600
+#define AGENT_RENEW_GAP   3600
 
 struct agent_opts {
 	const char *home;           /* $MCPFLEET_HOME */
@@ -41,6 +48,9 @@ struct agent_opts {
 	unsigned backoff_max_ms;
 	unsigned connect_timeout_ms; /* 0: 15000 */
 	bool no_watch;               /* no inotify, only the periodic check */
+	/* Renew the device certificate this many seconds before it expires;
+	 * 0: once a third of its lifetime is left ("run --renew-before"). */
+	int64_t renew_before_s;
 };
 
 /*

@@ -51,8 +51,13 @@ void cli_usage(FILE *f)
 	    "Fleet:\n"
 	    "  enroll LINK                 join a fleet with the link your "
 	    "administrator gave\n"
-	    "  run                         stay connected: apply updates, "
-	    "report, reconnect\n"
+	    "  run [--renew-before SECONDS]\n"
+	    "                              stay connected: apply updates, "
+	    "report, reconnect;\n"
+	    "                              renew the device certificate "
+	    "SECONDS before it\n"
+	    "                              expires (default: a third of its "
+	    "lifetime left)\n"
 	    "  status [--json]             enrollment, connection, "
 	    "revision, hosts\n"
 	    "  unenroll                    remove every fleet entry and the "
@@ -437,10 +442,30 @@ static int cli_run(const struct cli *c, int argc, char **argv)
 {
 	struct agent_opts o;
 	struct sigaction sa;
+	char *end;
+	long long v;
+	int i;
 
-	if (cli_switches(c, argc, argv, NULL, NULL) != 0)
-		return EXIT_CONFIG;
 	cli_agent_opts(c, &o);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--renew-before") != 0)
+			return cli_error(c, "run: unknown option '%s'",
+			                 jsonutil_printable(argv[i]));
+		if (i + 1 >= argc)
+			return cli_error(c,
+			                 "run: --renew-before needs a number "
+			                 "of seconds");
+		errno = 0;
+		v = strtoll(argv[++i], &end, 10);
+		if (errno != 0 || end == argv[i] || *end != '\0' || v < 1 ||
+		    v > 36500LL * 86400)
+			return cli_error(
+			    c,
+			    "run: --renew-before: '%s' is not 1 to "
+			    "3153600000 seconds",
+			    jsonutil_printable(argv[i]));
+		o.renew_before_s = (int64_t)v;
+	}
 	o.stop = &cli_stop;
 	/* No SA_RESTART: a signal should cut a wait short. */
 	memset(&sa, 0, sizeof(sa));

@@ -518,8 +518,8 @@ int enrollment_remove(const char *home, struct diag *d)
 	static const char *const names[] = {
 	    ENROLLMENT_FILE,    ENROLLMENT_CATALOGUE, ENROLLMENT_REPLICAS,
 	    ENROLLMENT_DATAKEY, ENROLLMENT_KEY,       ENROLLMENT_CERT,
-	    ENROLLMENT_CA,      ENROLLMENT_SIGNER,    SPOOL_FILE,
-	    SPOOL_HELD_FILE,
+	    ENROLLMENT_RENEWED, ENROLLMENT_CA,        ENROLLMENT_SIGNER,
+	    SPOOL_FILE,         SPOOL_HELD_FILE,
 	};
 	struct buf tmp = BUF_INIT;
 	size_t i;
@@ -714,6 +714,56 @@ static int enrollment_pem(const ProtobufCBinaryData *b, const char *what,
 	return 0;
 }
 
+int enrollment_cert_check(const char *cert, size_t cert_len, const char *ca,
+                          size_t ca_len, const char *device_id,
+                          struct crypto_key *key, struct crypto_cert_info *out,
+                          struct diag *d)
+{
+	struct crypto_cert_info info;
+	struct crypto_key *pub = NULL;
+	char want[CRYPTO_HEX_LEN + 1], got[CRYPTO_HEX_LEN + 1];
+	struct diag inner;
+	int r;
+
+	diag_clear(&inner);
+	if ((r = crypto_cert_verify(cert, cert_len, ca, ca_len,
+	                            CRYPTO_PURPOSE_CLIENT, &inner)) != 0) {
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "certificate_pem: does not chain to the fleet CA: "
+		             "%s",
+		             inner.msg);
+		goto out;
+	}
+	if ((r = crypto_cert_parse(cert, cert_len, &info, &pub, &inner)) != 0) {
+		r = diag_set(d, ERR_INVALID, 0, 0, "certificate_pem: %s",
+		             inner.msg);
+		goto out;
+	}
+	if (strcmp(info.cn, device_id) != 0) {
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "certificate_pem: its CN '%s' is not the device "
+		             "id '%s'",
+		             jsonutil_printable(info.cn), device_id);
+		goto out;
+	}
+	if (crypto_key_id(key, want) != 0 || crypto_key_id(pub, got) != 0) {
+		r = diag_set(d, ERR_CRYPTO, 0, 0, "cannot hash a public key");
+		goto out;
+	}
+	if (strcmp(want, got) != 0) {
+		r = diag_set(d, ERR_INVALID, 0, 0,
+		             "certificate_pem: certifies another key than the "
+		             "one this device generated");
+		goto out;
+	}
+	if (out != NULL)
+		*out = info;
+	r = 0;
+out:
+	crypto_key_free(pub);
+	return r;
+}
+
 /*
  * Checks an EnrollResponse before anything is written: every field, the CA
  * against the pin, the certificate against the CA, our key and the device
@@ -724,9 +774,7 @@ static int enrollment_check(const Mcpfleet__V1__EnrollResponse *a,
                             const char *pin, struct crypto_key *key,
                             struct diag *d)
 {
-	struct crypto_cert_info info;
-	struct crypto_key *pub = NULL, *signer = NULL;
-	char want[CRYPTO_HEX_LEN + 1], got[CRYPTO_HEX_LEN + 1];
+	struct crypto_key *signer = NULL;
 	struct diag inner;
 	int r;
 
@@ -770,40 +818,11 @@ static int enrollment_check(const Mcpfleet__V1__EnrollResponse *a,
 		             inner.msg);
 		goto out;
 	}
-	if ((r = crypto_cert_verify((const char *)a->certificate_pem.data,
-	                            a->certificate_pem.len,
-	                            (const char *)a->ca_pem.data, a->ca_pem.len,
-	                            CRYPTO_PURPOSE_CLIENT, &inner)) != 0) {
-		r = diag_set(d, ERR_INVALID, 0, 0,
-		             "certificate_pem: does not chain to the fleet CA: "
-		             "%s",
-		             inner.msg);
+	if ((r = enrollment_cert_check(
+	         (const char *)a->certificate_pem.data, a->certificate_pem.len,
+	         (const char *)a->ca_pem.data, a->ca_pem.len, a->device_id, key,
+	         NULL, d)) != 0)
 		goto out;
-	}
-	if ((r = crypto_cert_parse((const char *)a->certificate_pem.data,
-	                           a->certificate_pem.len, &info, &pub,
-	                           &inner)) != 0) {
-		r = diag_set(d, ERR_INVALID, 0, 0, "certificate_pem: %s",
-		             inner.msg);
-		goto out;
-	}
-	if (strcmp(info.cn, a->device_id) != 0) {
-		r = diag_set(d, ERR_INVALID, 0, 0,
-		             "certificate_pem: its CN '%s' is not the device "
-		             "id '%s'",
-		             jsonutil_printable(info.cn), a->device_id);
-		goto out;
-	}
-	if (crypto_key_id(key, want) != 0 || crypto_key_id(pub, got) != 0) {
-		r = diag_set(d, ERR_CRYPTO, 0, 0, "cannot hash a public key");
-		goto out;
-	}
-	if (strcmp(want, got) != 0) {
-		r = diag_set(d, ERR_INVALID, 0, 0,
-		             "certificate_pem: certifies another key than the "
-		             "one this device generated");
-		goto out;
-	}
 	if ((r = crypto_key_load_public((const char *)a->signer_public_pem.data,
 	                                a->signer_public_pem.len, &signer,
 	                                &inner)) != 0) {
@@ -813,7 +832,6 @@ static int enrollment_check(const Mcpfleet__V1__EnrollResponse *a,
 	}
 	r = 0;
 out:
-	crypto_key_free(pub);
 	crypto_key_free(signer);
 	return r;
 }

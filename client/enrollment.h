@@ -16,9 +16,12 @@
  * The files, in $MCPFLEET_HOME. enrollment.json is written last and
  * removed first: the machine is enrolled exactly when it exists.
  */
-#define ENROLLMENT_FILE      "enrollment.json"
-#define ENROLLMENT_KEY       "device.key" /* 0600, never leaves the machine */
-#define ENROLLMENT_CERT      "device.crt"
+#define ENROLLMENT_FILE "enrollment.json"
+#define ENROLLMENT_KEY  "device.key" /* 0600, never leaves the machine */
+#define ENROLLMENT_CERT "device.crt"
+/* 0600: a renewed key and certificate, until they replace device.key and
+ * device.crt (client/certrenew.c) */
+#define ENROLLMENT_RENEWED   "device.renewed"
 #define ENROLLMENT_CA        "ca.crt"
 #define ENROLLMENT_SIGNER    "signer.pub"
 #define ENROLLMENT_CATALOGUE "catalogue.pb" /* the last verified envelope */
@@ -143,6 +146,18 @@ int enrollment_replicas_save(const char *home,
  * code with d naming the file and the reason.
  */
 int enrollment_creds_load(const char *home, struct enrollment_creds *out,
+                          struct diag *d);
+
+/*
+ * Checks a client certificate the server issued to this device: it chains
+ * to ca (the fleet CA) for TLS client use, its CN is device_id and it
+ * certifies key (the one this device generated). Returns 0 with *out (may
+ * be NULL) describing it, or -ERR_INVALID / -ERR_CRYPTO with d naming the
+ * check ("certificate_pem: ...").
+ */
+int enrollment_cert_check(const char *cert, size_t cert_len, const char *ca,
+                          size_t ca_len, const char *device_id,
+                          struct crypto_key *key, struct crypto_cert_info *out,
                           struct diag *d);
 
 /* Frees what creds hold (wiping the key) and zeroes them. NULL-safe. */

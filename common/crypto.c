@@ -1004,9 +1004,10 @@ out:
 	return r;
 }
 
-/* Copies the subject's one CN, printable, into out ("" when absent). */
-static int crypto_crt_cn(const mbedtls_x509_name *name, char *out,
-                         size_t outsize, struct diag *d)
+/* Copies the subject's one CN, printable, into out ("" when absent); what
+ * names the certificate or CSR in d. */
+static int crypto_crt_cn(const mbedtls_x509_name *name, const char *what,
+                         char *out, size_t outsize, struct diag *d)
 {
 	const mbedtls_x509_name *found = NULL;
 	size_t i;
@@ -1017,7 +1018,7 @@ static int crypto_crt_cn(const mbedtls_x509_name *name, char *out,
 			continue;
 		if (found != NULL)
 			return diag_set(d, ERR_INVALID, 0, 0,
-			                "certificate: more than one CN");
+			                "%s: more than one CN", what);
 		found = name;
 	}
 	if (found == NULL) {
@@ -1026,13 +1027,13 @@ static int crypto_crt_cn(const mbedtls_x509_name *name, char *out,
 	}
 	if (found->val.len >= outsize)
 		return diag_set(d, ERR_INVALID, 0, 0,
-		                "certificate: CN of %zu bytes is too long",
+		                "%s: CN of %zu bytes is too long", what,
 		                found->val.len);
 	for (i = 0; i < found->val.len; i++)
 		if (found->val.p[i] < 0x20 || found->val.p[i] == 0x7f)
 			return diag_set(d, ERR_INVALID, 0, 0,
-			                "certificate: CN holds a control "
-			                "character");
+			                "%s: CN holds a control character",
+			                what);
 	memcpy(out, found->val.p, found->val.len);
 	out[found->val.len] = '\0';
 	return 0;
@@ -1069,8 +1070,8 @@ static int crypto_crt_info(const mbedtls_x509_crt *crt,
 	               sizeof(info.fingerprint)) != 0)
 		return diag_set(d, ERR_CRYPTO, 0, 0,
 		                "certificate: fingerprint");
-	if ((r = crypto_crt_cn(&crt->subject, info.cn, sizeof(info.cn), d)) !=
-	    0)
+	if ((r = crypto_crt_cn(&crt->subject, "certificate", info.cn,
+	                       sizeof(info.cn), d)) != 0)
 		return r;
 	info.not_before = crypto_time_from_x509(&crt->valid_from);
 	info.not_after = crypto_time_from_x509(&crt->valid_to);
@@ -1152,7 +1153,8 @@ int crypto_cert_verify(const char *pem, size_t len, const char *ca_pem,
 	if ((r = crypto_crt_load(ca_pem, ca_len, "CA certificate", false, &ca,
 	                         d)) != 0)
 		goto out;
-	if (crypto_crt_cn(&crt.subject, cn, sizeof(cn), NULL) != 0)
+	if (crypto_crt_cn(&crt.subject, "certificate", cn, sizeof(cn), NULL) !=
+	    0)
 		memcpy(cn, "?", 2);
 	mret =
 	    mbedtls_x509_crt_verify(&crt, &ca, NULL, NULL, &flags, NULL, NULL);
@@ -1442,6 +1444,12 @@ out:
 int crypto_csr_parse(const char *pem, size_t len, struct crypto_key **pub,
                      struct diag *d)
 {
+	return crypto_csr_parse_cn(pem, len, pub, NULL, d);
+}
+
+int crypto_csr_parse_cn(const char *pem, size_t len, struct crypto_key **pub,
+                        char *cn, struct diag *d)
+{
 	mbedtls_x509_csr csr;
 	const mbedtls_md_info_t *md;
 	unsigned char *buf = NULL;
@@ -1490,6 +1498,9 @@ int crypto_csr_parse(const char *pem, size_t len, struct crypto_key **pub,
 		    "CSR: the signature does not match its public key");
 		goto out;
 	}
+	if (cn != NULL && (r = crypto_crt_cn(&csr.subject, "CSR", cn,
+	                                     CRYPTO_CN_MAX + 1, d)) != 0)
+		goto out;
 	r = crypto_key_from_pk(&csr.pk, "CSR key", pub, d);
 out:
 	mbedtls_x509_csr_free(&csr);

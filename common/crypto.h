@@ -163,6 +163,12 @@ int crypto_csr_create(struct crypto_rng *rng, struct crypto_key *key,
  */
 int crypto_csr_parse(const char *pem, size_t len, struct crypto_key **pub,
                      struct diag *d);
+/* As crypto_csr_parse(), and writes the subject's CN into cn (CRYPTO_CN_MAX
+ * + 1 bytes, "" when it has none; may be NULL): a renewal checks it names
+ * the device. -ERR_INVALID as well for more than one CN, or one too long or
+ * holding a control character. */
+int crypto_csr_parse_cn(const char *pem, size_t len, struct crypto_key **pub,
+                        char *cn, struct diag *d);
 
 /* ---- Certificates ---- */
 

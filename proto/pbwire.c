@@ -123,3 +123,17 @@ int pbwire_check_strings(const ProtobufCMessageDescriptor *desc,
 		return diag_set(d, ERR_PARSE, 0, 0, "no message");
 	return pbwire_walk(desc, data, data + len, 0, path, 0, d);
 }
+
+int pbwire_pack(const ProtobufCMessage *m, struct buf *out)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	int r;
+
+	buf_reset(out);
+	if ((r = buf_reserve(out, n)) != 0)
+		return r;
+	(void)protobuf_c_message_pack(m, (uint8_t *)out->data);
+	out->len = n;
+	out->data[n] = '\0';
+	return 0;
+}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Checks on the protobuf wire bytes that protobuf-c's decoded structs no
- * longer show. */
+ * longer show, and packing a message into a buffer. */
 #ifndef MCPFLEET_PBWIRE_H
 #define MCPFLEET_PBWIRE_H
 
@@ -9,6 +9,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "buf.h"
 #include "err.h"
 
 /*
@@ -22,5 +23,9 @@
  */
 int pbwire_check_strings(const ProtobufCMessageDescriptor *desc,
                          const uint8_t *data, size_t len, struct diag *d);
+
+/* Packs m into out, whose old content is dropped (NUL-terminated after
+ * out->len bytes). Returns 0 or -ERR_NOMEM. */
+int pbwire_pack(const ProtobufCMessage *m, struct buf *out);
 
 #endif

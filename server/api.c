@@ -1842,13 +1842,14 @@ out:
 static json_t *api_device_base(const struct store_device *dev)
 {
 	return json_pack(
-	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:I,s:s,s:o,s:s?,"
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:o,s:I,s:s,s:o,s:s?,"
 	    "s:I,s:b,s:n}",
 	    "id", dev->id, "user", dev->user_name, "hostname", dev->hostname,
 	    "os", dev->os, "cert_serial", dev->cert_serial, "cert_fingerprint",
-	    dev->cert_fingerprint, "enrolled_at", (json_int_t)dev->enrolled_at,
-	    "last_seen", api_time(dev->last_seen), "applied_revision",
-	    (json_int_t)dev->applied_revision, "status",
+	    dev->cert_fingerprint, "cert_not_after",
+	    api_time(dev->cert_not_after), "enrolled_at",
+	    (json_int_t)dev->enrolled_at, "last_seen", api_time(dev->last_seen),
+	    "applied_revision", (json_int_t)dev->applied_revision, "status",
 	    dev->status == STORE_DEVICE_REVOKED ? "revoked" : "active",
 	    "revoked_at", api_time(dev->revoked_at), "revoke_reason",
 	    dev->revoke_reason, "calls_dropped", (json_int_t)dev->calls_dropped,

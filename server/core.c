@@ -23,6 +23,7 @@
 #include "oidc.h"
 #include "role.h"
 #include "mcpfleet.pb-c.h"
+#include "renew.h"
 #include "replica.h"
 #include "session.h"
 #include "store.h"
@@ -38,6 +39,7 @@ enum core_job_kind {
 	CORE_JOB_TOUCH,
 	CORE_JOB_DELIVERY,
 	CORE_JOB_CALLS,
+	CORE_JOB_RENEW,
 };
 
 struct core_job {
@@ -61,6 +63,12 @@ struct core_job {
 	/* CORE_JOB_CALLS */
 	struct store_call_list calls;
 	int64_t calls_dropped; /* the agent's count */
+	/* CORE_JOB_RENEW (with device_id) */
+	char *serial;
+	char *cert_key_id;
+	char *req_device_id;
+	uint8_t *csr;
+	size_t csr_len;
 };
 
 /* ---- Logging ---- */
@@ -239,9 +247,65 @@ static int core_revocation_shared(struct core *c, const struct store_device *sd,
 	return store_revocation_get(c->st, sd->id, out, len, d);
 }
 
+/* The index in l (ordered by id) of device id, or l->n. */
+static size_t core_dir_device_index(const struct store_device_list *l,
+                                    const char *id)
+{
+	size_t lo = 0, hi = l->n, mid;
+	int k;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		k = strcmp(l->v[mid].id, id);
+		if (k == 0)
+			return mid;
+		if (k < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return l->n;
+}
+
+/*
+ * Adds to dir (whose first l->n entries are l's devices, in l's order) an
+ * entry for every earlier certificate of a device that is still known
+ * (docs/design.md, "Certificate renewal"): the same device, user and
+ * revocation under the old serial. Returns 0 or -ERR_NOMEM.
+ */
+static int core_dir_add_certs(struct core_dir *dir,
+                              const struct store_device_list *l,
+                              const struct store_device_cert_list *certs)
+{
+	struct core_device *v, *cd;
+	size_t i, k;
+
+	if (certs->n == 0)
+		return 0;
+	v = realloc(dir->v, (dir->n + certs->n) * sizeof(*v));
+	if (v == NULL)
+		return -ERR_NOMEM;
+	dir->v = v;
+	dir->cap = dir->n + certs->n;
+	for (i = 0; i < certs->n; i++) {
+		k = core_dir_device_index(l, certs->v[i].device_id);
+		if (k == l->n)
+			continue; /* removed meanwhile */
+		cd = &dir->v[dir->n];
+		if (core_device_copy(&dir->v[k], cd) != 0)
+			return -ERR_NOMEM;
+		dir->n++;
+		free(cd->serial);
+		if ((cd->serial = strdup(certs->v[i].serial)) == NULL)
+			return -ERR_NOMEM;
+	}
+	return 0;
+}
+
 static int core_dir_rebuild(struct core *c, struct store_id_list *newly,
                             struct diag *d)
 {
+	struct store_device_cert_list certs = {0};
 	struct store_device_list l = {0};
 	struct core_dir *dir, *old;
 	const struct core_device *prev;
@@ -252,6 +316,8 @@ static int core_dir_rebuild(struct core *c, struct store_id_list *newly,
 	r = store_device_list(c->st, 0, &l, d);
 	if (r != 0)
 		return r;
+	if ((r = store_device_certs(c->st, &certs, d)) != 0)
+		goto out;
 	r = store_revision_current(c->st, &rev, d);
 	if (r != 0)
 		goto out;
@@ -319,6 +385,8 @@ static int core_dir_rebuild(struct core *c, struct store_id_list *newly,
 			goto fail;
 		r = -ERR_NOMEM;
 	}
+	if (core_dir_add_certs(dir, &l, &certs) != 0)
+		goto fail;
 	qsort(dir->v, dir->n, sizeof(*dir->v), core_device_cmp);
 	core_dir_release(old);
 	pthread_mutex_lock(&c->mu);
@@ -335,6 +403,7 @@ fail:
 		diag_set(d, ERR_NOMEM, 0, 0, "device directory: out of memory");
 out:
 	store_device_list_free(&l);
+	store_device_cert_list_free(&certs);
 	return r;
 }
 
@@ -619,6 +688,103 @@ struct core_ack *core_take_acks(struct core *c, size_t *n)
 	return a;
 }
 
+void core_submit_renew(struct core *c, const char *device_id,
+                       const char *serial, const char *cert_key_id,
+                       const char *req_device_id, const uint8_t *csr,
+                       size_t csr_len)
+{
+	struct core_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || (j->device_id = strdup(device_id)) == NULL ||
+	    (j->serial = strdup(serial)) == NULL ||
+	    (j->cert_key_id = strdup(cert_key_id)) == NULL ||
+	    (j->req_device_id =
+	         strdup(req_device_id != NULL ? req_device_id : "")) == NULL ||
+	    (csr_len > 0 && (j->csr = malloc(csr_len)) == NULL)) {
+		if (j != NULL) {
+			free(j->device_id);
+			free(j->serial);
+			free(j->cert_key_id);
+			free(j->req_device_id);
+		}
+		free(j);
+		return; /* unanswered: the agent asks again later */
+	}
+	if (csr_len > 0)
+		memcpy(j->csr, csr, csr_len);
+	j->csr_len = csr_len;
+	j->kind = CORE_JOB_RENEW;
+	core_enqueue(c, j);
+}
+
+/* Renews a device's certificate and queues the answer for the hub. */
+static void core_renew(struct core *c, const struct core_job *j)
+{
+	struct renew_ctx ctx = {
+	    .st = c->st,
+	    .pki = &c->pki,
+	    .rng = c->rng,
+	    .device_days = c->conf.device_days,
+	};
+	struct renew_result res;
+	struct buf out = BUF_INIT;
+	struct core_frame *f;
+	struct diag d;
+
+	diag_clear(&d);
+	if (renew_handle(&ctx, j->device_id, j->serial, j->cert_key_id,
+	                 j->req_device_id, j->csr, j->csr_len, &out, &res,
+	                 &d) != 0) {
+		core_log(c, CORE_LOG_WARN,
+		         "%s: certificate renewal refused: %s", j->device_id,
+		         d.msg);
+	} else {
+		core_log(c, CORE_LOG_INFO,
+		         "%s: certificate renewed: serial %s replaces %s",
+		         j->device_id, res.cert.serial, j->serial);
+		/* The new serial beside the old one, which stays valid until
+		 * it expires; should that fail, everything again. */
+		if (core_dir_add(c, res.cert.serial, j->device_id, res.user) !=
+		    0) {
+			diag_clear(&d);
+			if (core_dir_rebuild(c, NULL, &d) != 0)
+				core_log(c, CORE_LOG_ERR,
+				         "device directory: %s", d.msg);
+		}
+	}
+	if (out.len == 0) {
+		buf_free(&out);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	f = realloc(c->frames, (c->nframes + 1) * sizeof(*f));
+	if (f != NULL) {
+		c->frames = f;
+		f[c->nframes].data = (uint8_t *)out.data;
+		f[c->nframes].len = out.len;
+		if ((f[c->nframes].device_id = strdup(j->device_id)) != NULL) {
+			c->nframes++;
+			out = (struct buf)BUF_INIT;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	buf_free(&out);
+	net_wake(c->net);
+}
+
+struct core_frame *core_take_frames(struct core *c, size_t *n)
+{
+	struct core_frame *f;
+
+	pthread_mutex_lock(&c->mu);
+	f = c->frames;
+	*n = c->nframes;
+	c->frames = NULL;
+	c->nframes = 0;
+	pthread_mutex_unlock(&c->mu);
+	return f;
+}
+
 char **core_take_kicks(struct core *c, size_t *n)
 {
 	char **k;
@@ -835,6 +1001,10 @@ static void core_job_free(struct core_job *j)
 	free(j->secret_ids);
 	store_call_list_free(&j->calls);
 	oidc_pending_free(j->oidc);
+	free(j->serial);
+	free(j->cert_key_id);
+	free(j->req_device_id);
+	free(j->csr);
 	free(j);
 }
 
@@ -1217,6 +1387,9 @@ static void core_job_run(struct core *c, struct core_job *j)
 	}
 	case CORE_JOB_CALLS:
 		core_calls(c, j);
+		break;
+	case CORE_JOB_RENEW:
+		core_renew(c, j);
 		break;
 	case CORE_JOB_TOUCH:
 		if (store_device_touch(c->st, j->device_id, store_now(c->st),
@@ -1910,6 +2083,11 @@ void core_close(struct core *c)
 	for (i = 0; i < c->nacks; i++)
 		free(c->acks[i].device_id);
 	free(c->acks);
+	for (i = 0; i < c->nframes; i++) {
+		free(c->frames[i].device_id);
+		free(c->frames[i].data);
+	}
+	free(c->frames);
 	for (i = 0; i < c->nonline; i++)
 		free(c->online[i].id);
 	free(c->online);

@@ -70,6 +70,13 @@ struct core_ack {
 	char *device_id;
 	uint64_t through;
 };
+/* A frame for one device's connection: a packed ServerFrame (a
+ * RenewResponse). */
+struct core_frame {
+	char *device_id;
+	uint8_t *data;
+	size_t len;
+};
 struct core_job;
 struct hub;
 struct metrics;
@@ -143,6 +150,8 @@ struct core {
 	size_t nkicks;
 	struct core_ack *acks; /* call batches stored, for the hub */
 	size_t nacks;
+	struct core_frame *frames; /* renewals' answers, for the hub */
+	size_t nframes;
 	struct core_dir *dir;
 	struct core_online *online; /* connected devices, sorted by id */
 	size_t nonline;
@@ -241,6 +250,20 @@ void core_submit_calls(struct core *c, const char *device_id,
 /* The acknowledgements waiting for the hub (caller frees each device_id,
  * then the array). Service thread. */
 struct core_ack *core_take_acks(struct core *c, size_t *n);
+/*
+ * Renews the certificate of device_id, connected with the certificate
+ * serial whose key is cert_key_id, on the core thread (renew_handle() with the
+ * RenewRequest's device id and CSR, copied); the answer reaches the hub through
+ * core_take_frames(). Not answered only when memory runs out: the agent
+ * asks again later.
+ */
+void core_submit_renew(struct core *c, const char *device_id,
+                       const char *serial, const char *cert_key_id,
+                       const char *req_device_id, const uint8_t *csr,
+                       size_t csr_len);
+/* The frames waiting for the hub (caller frees each device_id and data,
+ * then the array). Service thread. */
+struct core_frame *core_take_frames(struct core *c, size_t *n);
 /* Core -> hub: takes the replica set as a packed ServerFrame (a new
  * buffer the caller frees; *len its size) when it changed since the last
  * call, else NULL. */

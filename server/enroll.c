@@ -317,8 +317,6 @@ static int enroll_pack(const struct enroll_ctx *ctx, const char *device_id,
                        struct buf *out)
 {
 	Mcpfleet__V1__EnrollResponse rsp;
-	size_t n;
-	int r;
 
 	mcpfleet__v1__enroll_response__init(&rsp);
 	/* The generated struct has no const: these are only read. */
@@ -333,14 +331,7 @@ static int enroll_pack(const struct enroll_ctx *ctx, const char *device_id,
 	rsp.agent_port = (uint32_t)ctx->agent_port;
 	rsp.agent_addresses = (char **)(uintptr_t)ctx->agent_addresses;
 	rsp.n_agent_addresses = ctx->nagent_addresses;
-	n = mcpfleet__v1__enroll_response__get_packed_size(&rsp);
-	buf_reset(out);
-	if ((r = buf_reserve(out, n)) != 0)
-		return r;
-	mcpfleet__v1__enroll_response__pack(&rsp, (uint8_t *)out->data);
-	out->len = n;
-	out->data[n] = '\0';
-	return 0;
+	return pbwire_pack(&rsp.base, out);
 }
 
 /*
@@ -403,7 +394,7 @@ static int enroll_txn_run(const struct enroll_ctx *ctx,
 	if ((r = store_device_create(ctx->st, device_id, t->tok.user_id,
 	                             req->facts->hostname, req->facts->os,
 	                             t->info.serial, t->info.fingerprint,
-	                             &sub)) != 0) {
+	                             (int64_t)t->info.not_after, &sub)) != 0) {
 		r = diag_set(why, r, 0, 0, "cannot record the device: %s",
 		             sub.msg);
 		goto out;

@@ -27,6 +27,7 @@
  * AGENT_RESPREAD times AGENT_BACKOFF_MIN) it changes nothing. */
 #define HUB_RESPREAD_US     2500
 #define HUB_RESPREAD_OWN_MS 10000
+#define HUB_RENEWALS_MAX    3 /* RenewRequests one connection may make */
 
 /* One agent connection. */
 struct hub_conn {
@@ -35,15 +36,19 @@ struct hub_conn {
 	char *user;
 	char *serial;
 	int64_t since;
-	bool hello;       /* the agent said hello: it may be sent envelopes */
-	bool sent;        /* sent_hash holds what it was last sent */
-	bool closing;     /* revoked or refused: sends nothing more */
-	uint64_t applied; /* the revision it says it applied */
+	bool hello;        /* the agent said hello: it may be sent envelopes */
+	bool sent;         /* sent_hash holds what it was last sent */
+	bool closing;      /* revoked or refused: sends nothing more */
+	unsigned renewals; /* RenewRequests this connection made */
+	uint64_t applied;  /* the revision it says it applied */
 	/* The metrics: since hello, applied counts in agents by revision;
 	 * push_rev (0: none) is the revision last sent, the latency of its
 	 * report counted from push_from_ns. */
 	uint64_t hello_ns, push_rev, push_from_ns;
 	char key_id[CRYPTO_HEX_LEN + 1]; /* the data key it holds, or "" */
+	/* Its certificate's key (net_identity.key_id): a renewal brings
+	 * another. */
+	char cert_key_id[CRYPTO_HEX_LEN + 1];
 	uint8_t sent_hash[CRYPTO_HASH_LEN];
 	struct hub_conn *bnext;       /* same bucket */
 	struct hub_conn *prev, *next; /* every connection */
@@ -379,6 +384,8 @@ static int hub_on_open(void *arg, struct net_conn *nc,
 	hc->user = strdup(dev.user);
 	hc->serial = strdup(dev.serial);
 	hc->since = (int64_t)time(NULL);
+	(void)snprintf(hc->cert_key_id, sizeof(hc->cert_key_id), "%s",
+	               id->key_id);
 	if (hc->device_id == NULL || hc->user == NULL || hc->serial == NULL) {
 		hub_conn_free(hc);
 		goto out;
@@ -631,6 +638,23 @@ static void hub_on_message(void *arg, struct net_conn *nc, const void *data,
 		break;
 	case MCPFLEET__V1__AGENT_FRAME__BODY_PONG:
 		break;
+	case MCPFLEET__V1__AGENT_FRAME__BODY_RENEW:
+		/* An agent asks once per connection; a few more are
+		 * tolerated, a flood of certificates is not. */
+		if (!hc->hello) {
+			hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
+			                   "renewal before hello");
+			break;
+		}
+		if (++hc->renewals > HUB_RENEWALS_MAX) {
+			hub_protocol_error(h, hc, NET_CLOSE_POLICY,
+			                   "too many certificate renewals");
+			break;
+		}
+		core_submit_renew(c, hc->device_id, hc->serial, hc->cert_key_id,
+		                  f->renew->device_id, f->renew->csr_pem.data,
+		                  f->renew->csr_pem.len);
+		break;
 	case MCPFLEET__V1__AGENT_FRAME__BODY_CALLS:
 		if (!hc->hello) {
 			hub_protocol_error(h, hc, NET_CLOSE_PROTOCOL,
@@ -674,6 +698,7 @@ static void hub_on_wake(void *arg)
 	struct core_pub *pub;
 	struct hub_conn *hc;
 	struct core_ack *acks;
+	struct core_frame *frames;
 	Mcpfleet__V1__ServerFrame *rs;
 	uint8_t *replicas;
 	char **kicks;
@@ -706,6 +731,20 @@ static void hub_on_wake(void *arg)
 		free(acks[i].device_id);
 	}
 	free(acks);
+	frames = core_take_frames(c, &n);
+	for (i = 0; i < n; i++) {
+		/* Gone meanwhile: the agent asks again on its next
+		 * connection, and the certificate issued stays unused. */
+		hc = hub_find(h, frames[i].device_id);
+		if (hc != NULL && !hc->closing &&
+		    net_send(hc->nc, frames[i].data, frames[i].len) != 0)
+			core_log(c, CORE_LOG_WARN,
+			         "%s: cannot queue its new certificate",
+			         hc->device_id);
+		free(frames[i].device_id);
+		free(frames[i].data);
+	}
+	free(frames);
 	kicks = core_take_kicks(c, &n);
 	for (i = 0; i < n; i++) {
 		hc = hub_find(h, kicks[i]);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -52,6 +53,7 @@ static void mcpfleetd_usage(FILE *f)
 	    "       mcpfleetd audit-verify --data DIR [--checkpoint FILE]\n"
 	    "       mcpfleetd backup --data DIR --to FILE\n"
 	    "       mcpfleetd restore --from FILE --data NEWDIR\n"
+	    "       mcpfleetd cert renew --data DIR [--days N]\n"
 	    "       mcpfleetd version\n"
 	    "\n"
 	    "init creates DIR (0700) with the store, the fleet CA, the "
@@ -96,6 +98,16 @@ static void mcpfleetd_usage(FILE *f)
 	    "checkpoint' against\n"
 	    "it and DIR's signing key: for an auditor's copy of DIR, with a "
 	    "trusted build.\n"
+	    "cert renew replaces DIR/server.crt with a new certificate for "
+	    "the same key\n"
+	    "and names (mcpfleetd.conf), signed by the fleet CA, valid N "
+	    "days (default\n"
+	    "825); serve uses it from its next start. Agents pin the CA, "
+	    "not this\n"
+	    "certificate: they reconnect without enrolling again. Device "
+	    "certificates\n"
+	    "(device_days) the agents renew themselves over their "
+	    "connection.\n"
 	    "serve runs the agent port (mutual TLS, default 7443) and the API "
 	    "port\n"
 	    "(default 7444) until SIGTERM or SIGINT. In a DIR from before "
@@ -933,6 +945,81 @@ static int mcpfleetd_serve(int argc, char **argv)
 	return r == 0 ? MCPFLEETD_EXIT_OK : MCPFLEETD_EXIT_FAIL;
 }
 
+/*
+ * mcpfleetd cert renew --data DIR [--days N]: a new server certificate for
+ * the same key and names, signed by the fleet CA (pki_server_renew()).
+ */
+static int mcpfleetd_cert(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"days", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *data = NULL;
+	struct crypto_cert_info info;
+	struct crypto_rng *rng = NULL;
+	unsigned long days = PKI_SERVER_DAYS;
+	char *end, when[32];
+	struct diag d;
+	struct tm tm;
+	time_t t;
+	int ch, rc = MCPFLEETD_EXIT_FAIL;
+
+	if (argc < 2 || strcmp(argv[1], "renew") != 0)
+		return mcpfleetd_usage_error(
+		    "%s", argc < 2 ? "cert: which? ('cert renew')"
+		                   : "cert: the only one is 'cert renew'");
+	argc--;
+	argv++;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:n:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			data = optarg;
+			break;
+		case 'n':
+			errno = 0;
+			days = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    optarg[0] == '-' || days < 1 || days > PKI_DAYS_MAX)
+				return mcpfleetd_usage_error(
+				    "--days: '%s' is not 1 to %d", optarg,
+				    PKI_DAYS_MAX);
+			break;
+		case 'h':
+			mcpfleetd_usage(stdout);
+			exit(MCPFLEETD_EXIT_OK);
+		default:
+			return mcpfleetd_usage_error("%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return mcpfleetd_usage_error("unexpected argument '%s'",
+		                             argv[optind]);
+	if (data == NULL)
+		return mcpfleetd_usage_error("%s", "--data DIR is required");
+	diag_clear(&d);
+	if (crypto_rng_new("mcpfleetd cert renew", &rng, &d) == 0 &&
+	    pki_server_renew(data, (unsigned)days, rng, &info, &d) == 0) {
+		t = info.not_after;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+		             &tm) == 0)
+			(void)snprintf(when, sizeof(when), "%lld",
+			               (long long)info.not_after);
+		printf("%s/%s: renewed, serial %s, valid until %s; restart "
+		       "serve to use it\n",
+		       data, PKI_SERVER_CERT_FILE, info.serial, when);
+		rc = MCPFLEETD_EXIT_OK;
+	} else {
+		fprintf(stderr, "mcpfleetd: cert renew: %s\n", d.msg);
+	}
+	crypto_rng_free(rng);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); /* docs/transport.md, G14 */
@@ -952,6 +1039,8 @@ int main(int argc, char **argv)
 		return mcpfleetd_backup(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0)
 		return mcpfleetd_restore(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cert") == 0)
+		return mcpfleetd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 ||
 	    strcmp(argv[1], "--version") == 0) {
 		printf("mcpfleetd %s\n", MCPFLEETD_VERSION);

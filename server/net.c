@@ -289,6 +289,7 @@ static int net_identity_of(X509 *x, struct net_identity *id)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	BIGNUM *bn = NULL;
+	unsigned char *der = NULL;
 	char *hex = NULL;
 	char *h;
 	int n, r = -ERR_INVALID;
@@ -307,6 +308,12 @@ static int net_identity_of(X509 *x, struct net_identity *id)
 	    crypto_hex(md, mdlen, id->fingerprint, sizeof(id->fingerprint)) !=
 	        0)
 		goto out;
+	/* The key as the certificate encodes it, not re-encoded. */
+	if ((n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) <= 0 ||
+	    EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != CRYPTO_HASH_LEN ||
+	    crypto_hex(md, mdlen, id->key_id, sizeof(id->key_id)) != 0)
+		goto out;
 	/* G2: the CN itself, not lws' "everything after /CN=". A CN that
 	 * does not fit, or hides a NUL, is no identity at all. */
 	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
@@ -317,6 +324,7 @@ static int net_identity_of(X509 *x, struct net_identity *id)
 		goto out;
 	r = 0;
 out:
+	OPENSSL_free(der);
 	OPENSSL_free(hex);
 	BN_free(bn);
 	return r;

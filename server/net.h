@@ -79,8 +79,11 @@ struct net_identity {
 	/* Lowercase hex of the serial, as crypto_cert_info.serial. */
 	char serial[2 * 20 + 1];
 	char fingerprint[64 + 1]; /* lowercase hex SHA-256 of the DER */
-	char cn[64 + 1];          /* subject CN */
-	char peer[NET_PEER_MAX];  /* numeric address of the peer */
+	/* Lowercase hex SHA-256 of its DER SubjectPublicKeyInfo, as
+	 * crypto_key_id(): a renewal must bring another key. */
+	char key_id[64 + 1];
+	char cn[64 + 1];         /* subject CN */
+	char peer[NET_PEER_MAX]; /* numeric address of the peer */
 };
 
 /* One query parameter, percent-decoded by libwebsockets ('+' is a space). */

@@ -1104,33 +1104,112 @@ static int pki_make_key(struct crypto_rng *rng, struct crypto_key **key,
 	return crypto_key_write_private(*key, &o->data, &o->len, d);
 }
 
+/* Issues the server's certificate for its key srv and conf's names, valid
+ * days, signed by the CA ca whose certificate is ca_pem. */
+static int pki_server_cert(struct crypto_rng *rng, struct crypto_key *ca,
+                           const char *ca_pem, size_t ca_len,
+                           struct crypto_key *srv, const struct pki_conf *conf,
+                           unsigned days, char **pem, size_t *len,
+                           struct crypto_cert_info *info, struct diag *d)
+{
+	const char *san[PKI_NAMES_MAX];
+	struct crypto_cert_req req;
+	size_t i;
+
+	for (i = 0; i < conf->nnames; i++)
+		san[i] = conf->names[i];
+	memset(&req, 0, sizeof(req));
+	req.cn = PKI_SERVER_CN;
+	req.org = PKI_ORG;
+	req.days = days;
+	req.purpose = CRYPTO_PURPOSE_SERVER;
+	req.san = san;
+	req.nsan = conf->nnames;
+	return crypto_cert_issue(rng, ca, ca_pem, ca_len, srv, &req, pem, len,
+	                         info, d);
+}
+
 /* Makes the server's key and its certificate for conf's names, signed by
  * the CA (f[PKI_F_CA_CERT] holds its certificate), into f. */
 static int pki_server_issue(struct crypto_rng *rng, struct crypto_key *ca,
                             const struct pki_conf *conf, struct pki_out *f,
                             struct diag *d)
 {
-	const char *san[PKI_NAMES_MAX];
-	struct crypto_cert_req req;
 	struct crypto_key *srv = NULL;
-	size_t i;
 	int r;
 
 	if ((r = pki_make_key(rng, &srv, &f[PKI_F_SERVER_KEY], d)) != 0)
 		return r;
-	for (i = 0; i < conf->nnames; i++)
-		san[i] = conf->names[i];
-	memset(&req, 0, sizeof(req));
-	req.cn = PKI_SERVER_CN;
-	req.org = PKI_ORG;
-	req.days = PKI_SERVER_DAYS;
-	req.purpose = CRYPTO_PURPOSE_SERVER;
-	req.san = san;
-	req.nsan = conf->nnames;
-	r = crypto_cert_issue(
-	    rng, ca, f[PKI_F_CA_CERT].data, f[PKI_F_CA_CERT].len, srv, &req,
-	    &f[PKI_F_SERVER_CERT].data, &f[PKI_F_SERVER_CERT].len, NULL, d);
+	r = pki_server_cert(rng, ca, f[PKI_F_CA_CERT].data,
+	                    f[PKI_F_CA_CERT].len, srv, conf, PKI_SERVER_DAYS,
+	                    &f[PKI_F_SERVER_CERT].data,
+	                    &f[PKI_F_SERVER_CERT].len, NULL, d);
 	crypto_key_free(srv);
+	return r;
+}
+
+int pki_server_renew(const char *dir, unsigned days, struct crypto_rng *rng,
+                     struct crypto_cert_info *out, struct diag *d)
+{
+	struct pki_conf conf;
+	struct crypto_cert_info info;
+	struct crypto_key *ca = NULL, *srv = NULL;
+	struct diag sub;
+	char *ca_pem = NULL, *ca_path = NULL, *pem = NULL, *path = NULL;
+	size_t ca_len = 0, len = 0;
+	int r;
+
+	diag_clear(&sub);
+	if (days < 1 || days > PKI_DAYS_MAX)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "--days: %u is not 1 to %d", days,
+		                PKI_DAYS_MAX);
+	if (!fileio_is_dir(dir))
+		return diag_set(d, ERR_NOENT, 0, 0, "%s: not a directory", dir);
+	/* The names the server is reached by, as init recorded them. */
+	pki_conf_defaults(&conf);
+	if ((r = pki_conf_load(dir, &conf, d)) != 0)
+		goto out;
+	/* The fleet CA and its key; the server's key, kept: only the
+	 * certificate changes, in one atomic write. */
+	if ((r = pki_read(dir, PKI_CA_CERT_FILE, false, &ca_path, &ca_pem,
+	                  &ca_len, d)) != 0 ||
+	    (r = pki_read_key(dir, PKI_CA_KEY_FILE, &ca, NULL, NULL, d)) != 0 ||
+	    (r = pki_read_key(dir, PKI_SERVER_KEY_FILE, &srv, NULL, NULL, d)) !=
+	        0)
+		goto out;
+	if ((path = fileio_join(dir, PKI_CA_KEY_FILE)) == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	if ((r = pki_key_check(ca, ca_pem, ca_len, rng, path, ca_path, d)) != 0)
+		goto out;
+	if ((r = pki_server_cert(rng, ca, ca_pem, ca_len, srv, &conf, days,
+	                         &pem, &len, &info, &sub)) != 0) {
+		r = diag_set(d, r, 0, 0, "cannot issue the certificate: %s",
+		             sub.msg);
+		goto out;
+	}
+	free(path);
+	if ((path = fileio_join(dir, PKI_SERVER_CERT_FILE)) == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	if (fileio_write_atomic(path, pem, len, PKI_FILE_MODE,
+	                        FILEIO_FORCE_MODE) != 0) {
+		r = diag_set(d, ERR_IO, 0, 0, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (out != NULL)
+		*out = info;
+	r = 0;
+out:
+	crypto_key_free(ca);
+	crypto_key_free(srv);
+	free(ca_pem);
+	free(ca_path);
+	free(pem);
+	free(path);
 	return r;
 }
 

@@ -42,10 +42,11 @@ struct store;
 #define PKI_PIN_LEN            (7 + CRYPTO_HEX_LEN) /* "sha256:" + hex */
 #define PKI_CA_YEARS           20
 #define PKI_SERVER_DAYS        825
-#define PKI_DEVICE_DAYS        365 /* validity of an issued device cert */
-#define PKI_DEFAULT_HEARTBEAT  10  /* replica_heartbeat, seconds */
-#define PKI_PATH_MAX           512 /* metrics_token_file's value */
-#define PKI_TOKEN_MIN          16  /* characters of the scrape token */
+#define PKI_DAYS_MAX           36500 /* crypto_cert_req's limit */
+#define PKI_DEVICE_DAYS        365   /* validity of an issued device cert */
+#define PKI_DEFAULT_HEARTBEAT  10    /* replica_heartbeat, seconds */
+#define PKI_PATH_MAX           512   /* metrics_token_file's value */
+#define PKI_TOKEN_MIN          16    /* characters of the scrape token */
 #define PKI_TOKEN_MAX          256
 
 /*
@@ -162,6 +163,19 @@ struct pki {
  */
 int pki_create(const char *dir, const struct pki_conf *conf,
                struct crypto_rng *rng, struct diag *d);
+
+/*
+ * Renews the server certificate in dir (mcpfleetd cert renew): a new one for
+ * the same server key and the names of dir/mcpfleetd.conf (those init gave
+ * it), signed by dir's fleet CA, valid days (1 to PKI_DAYS_MAX), replaces
+ * server.crt atomically; serve loads it when it starts. Agents pin the
+ * CA, not this certificate, so they keep connecting. Works on an expired
+ * certificate, which pki_load() refuses. Returns 0 with *out (may be NULL)
+ * describing the new certificate; -ERR_INVALID for days, -ERR_NOENT for a
+ * missing directory or file, another code with d naming the file.
+ */
+int pki_server_renew(const char *dir, unsigned days, struct crypto_rng *rng,
+                     struct crypto_cert_info *out, struct diag *d);
 
 /*
  * Makes dir (which must exist, 0700) the data directory of another replica

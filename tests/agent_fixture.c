@@ -366,6 +366,27 @@ void ta_on_message(void *arg, struct net_conn *c, const void *data, size_t len)
 	case MCPFLEET__V1__AGENT_FRAME__BODY_CALLS:
 		ta_on_calls(core, c, f->calls);
 		break;
+	case MCPFLEET__V1__AGENT_FRAME__BODY_RENEW:
+		core->renews++;
+		if (core->renew_unknown) {
+			/* As server/hub.c before renewal: not a body it
+			 * knows. */
+			net_close(c, 1002, "frame without a body");
+		} else {
+			Mcpfleet__V1__ServerFrame sf;
+			Mcpfleet__V1__RenewResponse rs;
+			uint8_t buf[256];
+			size_t n;
+
+			mcpfleet__v1__server_frame__init(&sf);
+			mcpfleet__v1__renew_response__init(&rs);
+			rs.error = (char *)(uintptr_t)TA_RENEW_REFUSAL;
+			sf.body_case = MCPFLEET__V1__SERVER_FRAME__BODY_RENEW;
+			sf.renew = &rs;
+			n = mcpfleet__v1__server_frame__pack(&sf, buf);
+			assert_int_equal(net_send(c, buf, n), 0);
+		}
+		break;
 	default:
 		fail_msg("an agent frame without a body");
 	}
@@ -631,6 +652,8 @@ int ta_setup(void **state)
 	f->core.call_batches = 0;
 	f->core.ncalls = 0;
 	f->core.opens = f->core.closes = 0;
+	f->core.renews = 0;
+	f->core.renew_unknown = false;
 	pthread_mutex_unlock(&f->core.mu);
 	/* The box rides along in the fixture's state slot. */
 	*state = b;

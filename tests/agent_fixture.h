@@ -27,6 +27,8 @@
 #include "agent.h"
 #include "cli.h"
 #include "agentsock.h"
+#include "buf.h"
+#include "certrenew.h"
 #include "crypto.h"
 #include "devsecret.h"
 #include "enrollment.h"
@@ -38,10 +40,11 @@
 #include "spool.h"
 #include "sync.h"
 
-#define TA_WAIT_MS  8000
-#define TA_USER     "alice"
-#define TA_MAX_HOST 64
-#define TA_QUEUE    16
+#define TA_WAIT_MS       8000
+#define TA_USER          "alice"
+#define TA_MAX_HOST      64
+#define TA_QUEUE         16
+#define TA_RENEW_REFUSAL "renewals are off in this test"
 
 /* The last sync report the fake server received, flattened. */
 struct ta_report {
@@ -68,6 +71,11 @@ struct ta_core {
 	size_t qlen[TA_QUEUE];
 	size_t nq;
 	bool close_after; /* close the connection once the queue is sent */
+	/* RenewRequests seen; answered as a server without renewal does
+	 * (a 1002 close) when renew_unknown, else refused with
+	 * TA_RENEW_REFUSAL. */
+	int renews;
+	bool renew_unknown;
 	int device_seq;
 	/* The calls audit: what CallBatches brought, acknowledged at once. */
 	int call_batches;

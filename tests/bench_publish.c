@@ -229,7 +229,7 @@ static void bench_setup(struct bench *b, size_t ndevices, size_t per_user)
 			bench_die("hash", -ERR_CRYPTO, NULL);
 		if ((r = store_device_create(b->st, name,
 		                             b->users[i % b->nusers], "laptop",
-		                             "linux", serial, fp, &d)) != 0)
+		                             "linux", serial, fp, 0, &d)) != 0)
 			bench_die("device", r, &d);
 	}
 	if ((r = store_commit(b->st, &d)) != 0)

@@ -699,6 +699,8 @@ static void test_agent_run_apply_replay_drift(void **state)
 		assert_int_equal(ta_cli(b, &out, &err, 1, argv), EXIT_OK);
 		assert_non_null(strstr(out, b->device_id));
 		assert_non_null(strstr(out, "revision   6"));
+		/* The certificate's expiry, a date (not "never"). */
+		assert_non_null(strstr(out, "cert       expires 2"));
 		assert_non_null(strstr(out, "not running"));
 		/* The drift repaired above is the last one. */
 		assert_non_null(strstr(out, "last drift"));
@@ -919,6 +921,181 @@ static void test_agent_unenroll_while_running(void **state)
 	assert_true(ta_no_enrollment_files(b->mfhome));
 }
 
+/* ---- Certificate renewal ---- */
+
+/* A server that does not know RenewRequest closes the connection (1002):
+ * the agent reconnects and is served as before, and asks again only hours
+ * later, not on every connection. */
+static void test_agent_renew_old_server(void **state)
+{
+	struct ta_box *b = *state;
+	struct ta_fixture *f = ta_fx;
+	char *log;
+
+	ta_enroll_ok(f, b);
+	b->ao.renew_before_s = 2 * 86400; /* the 1-day certificate is due */
+	pthread_mutex_lock(&f->core.mu);
+	f->core.renew_unknown = true;
+	pthread_mutex_unlock(&f->core.mu);
+	ta_agent_start(b);
+	assert_true(ta_wait(f, &f->core.renews, 1));
+	assert_true(ta_wait(f, &f->core.hellos, 2));
+	/* Many reconnect delays (50 to 200 ms here) later: no second
+	 * request, no second close. */
+	usleep(1500 * 1000);
+	assert_int_equal(ta_get(f, &f->core.renews), 1);
+	assert_int_equal(ta_get(f, &f->core.hellos), 2);
+	assert_int_equal(ta_agent_stop(b), EXIT_OK);
+	log = ta_log(b);
+	assert_non_null(strstr(log, "asking for a new one"));
+	assert_non_null(strstr(log, "a server without renewal?"));
+	assert_non_null(strstr(log, "trying again in 21600 s"));
+	free(log);
+	/* The enrolled credentials are untouched. */
+	assert_false(ta_exists(b->mfhome, ENROLLMENT_RENEWED));
+}
+
+/* A refusal keeps the connection and the certificate; no new request
+ * for hours. */
+static void test_agent_renew_refused(void **state)
+{
+	struct ta_box *b = *state;
+	struct ta_fixture *f = ta_fx;
+	char *log, *before, *after;
+
+	ta_enroll_ok(f, b);
+	before = ta_read_rel(b, ".mcpfleet/" ENROLLMENT_CERT);
+	b->ao.renew_before_s = 2 * 86400;
+	ta_agent_start(b);
+	assert_true(ta_wait(f, &f->core.renews, 1));
+	usleep(800 * 1000);
+	assert_int_equal(ta_get(f, &f->core.renews), 1);
+	assert_int_equal(ta_get(f, &f->core.closes), 0);
+	assert_int_equal(ta_agent_stop(b), EXIT_OK);
+	log = ta_log(b);
+	assert_non_null(strstr(log,
+	                       "certificate renewal refused: " TA_RENEW_REFUSAL
+	                       "; trying again in 6 h"));
+	free(log);
+	after = ta_read_rel(b, ".mcpfleet/" ENROLLMENT_CERT);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+/* Installing a renewed certificate: checked first, then key and
+ * certificate in one file, then in place; an interrupted installation is
+ * finished at the next start, a torn one dropped. */
+static void test_agent_renew_install(void **state)
+{
+	struct ta_box *b = *state;
+	struct ta_fixture *f = ta_fx;
+	struct certrenew r = {0};
+	struct crypto_key *other = NULL;
+	char *cert, *bad, *p, *text, *key_pem = NULL;
+	size_t len, blen, klen = 0;
+	int64_t not_after = 0;
+	uint8_t *frame = NULL;
+	bool done = true;
+	struct diag d;
+
+	ta_enroll_ok(f, b);
+	/* Nothing to finish. */
+	tu_ok(certrenew_finish(b->mfhome, &done, &d), &d);
+	assert_false(done);
+	tu_ok(certrenew_start(f->rng, b->device_id, &r, &frame, &len, &d), &d);
+	free(frame);
+	/* A certificate for another key, or another device: refused,
+	 * nothing written, and the key is gone. */
+	tu_ok(crypto_key_generate(f->rng, &other, &d), &d);
+	bad = ta_issue(f, other, b->device_id, CRYPTO_PURPOSE_CLIENT, NULL, 0,
+	               &blen);
+	assert_int_equal(certrenew_install(b->mfhome, b->device_id,
+	                                   f->ca.cert_pem, f->ca.cert_len, &r,
+	                                   (const uint8_t *)bad, blen,
+	                                   &not_after, &d),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(d.msg, "another key"));
+	assert_null(r.key);
+	assert_false(ta_exists(b->mfhome, ENROLLMENT_RENEWED));
+	free(bad);
+	tu_ok(certrenew_start(f->rng, b->device_id, &r, &frame, &len, &d), &d);
+	free(frame);
+	cert = ta_issue(f, r.key, "dev-someone-else", CRYPTO_PURPOSE_CLIENT,
+	                NULL, 0, &len);
+	assert_int_equal(certrenew_install(b->mfhome, b->device_id,
+	                                   f->ca.cert_pem, f->ca.cert_len, &r,
+	                                   (const uint8_t *)cert, len,
+	                                   &not_after, &d),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(d.msg, "is not the device id"));
+	free(cert);
+	/* The right one: in place, the intermediate file gone. */
+	tu_ok(certrenew_start(f->rng, b->device_id, &r, &frame, &len, &d), &d);
+	free(frame);
+	tu_ok(crypto_key_write_private(r.key, &key_pem, &klen, &d), &d);
+	cert = ta_issue(f, r.key, b->device_id, CRYPTO_PURPOSE_CLIENT, NULL, 0,
+	                &len);
+	tu_ok(certrenew_install(b->mfhome, b->device_id, f->ca.cert_pem,
+	                        f->ca.cert_len, &r, (const uint8_t *)cert, len,
+	                        &not_after, &d),
+	      &d);
+	assert_true(not_after > (int64_t)time(NULL));
+	assert_false(ta_exists(b->mfhome, ENROLLMENT_RENEWED));
+	text = ta_read_rel(b, ".mcpfleet/" ENROLLMENT_CERT);
+	assert_string_equal(text, cert);
+	free(text);
+	text = ta_read_rel(b, ".mcpfleet/" ENROLLMENT_KEY);
+	assert_string_equal(text, key_pem);
+	free(text);
+	/* A crash after the intermediate file: the next start finishes. */
+	p = tu_path(b->mfhome, ENROLLMENT_RENEWED);
+	{
+		struct buf both = BUF_INIT;
+		char *okey = NULL, *ocert;
+		size_t olen = 0, oclen;
+
+		tu_ok(crypto_key_write_private(other, &okey, &olen, &d), &d);
+		ocert = ta_issue(f, other, b->device_id, CRYPTO_PURPOSE_CLIENT,
+		                 NULL, 0, &oclen);
+		assert_int_equal(buf_append(&both, okey, olen), 0);
+		assert_int_equal(buf_append(&both, ocert, oclen), 0);
+		tu_write(p, both.data, both.len);
+		tu_ok(certrenew_finish(b->mfhome, &done, &d), &d);
+		assert_true(done);
+		assert_false(ta_exists(b->mfhome, ENROLLMENT_RENEWED));
+		text = ta_read_rel(b, ".mcpfleet/" ENROLLMENT_CERT);
+		assert_string_equal(text, ocert);
+		free(text);
+		/* A torn one (the key of one, the certificate of another)
+		 * is dropped, the installed pair kept. */
+		buf_reset(&both);
+		assert_int_equal(buf_append(&both, key_pem, klen), 0);
+		assert_int_equal(buf_append(&both, ocert, oclen), 0);
+		tu_write(p, both.data, both.len);
+		tu_ok(certrenew_finish(b->mfhome, &done, &d), &d);
+		assert_false(done);
+		assert_false(ta_exists(b->mfhome, ENROLLMENT_RENEWED));
+		text = ta_read_rel(b, ".mcpfleet/" ENROLLMENT_CERT);
+		assert_string_equal(text, ocert);
+		free(text);
+		buf_free(&both);
+		crypto_secret_free(okey, olen);
+		free(ocert);
+	}
+	/* And the credentials load. */
+	{
+		struct enrollment_creds c;
+
+		tu_ok(enrollment_creds_load(b->mfhome, &c, &d), &d);
+		enrollment_creds_clear(&c);
+	}
+	free(p);
+	free(cert);
+	crypto_secret_free(key_pem, klen);
+	crypto_key_free(other);
+}
+
 static void test_agent_backoff(void **state)
 {
 	unsigned i, d;
@@ -953,6 +1130,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_agent_backoff),
+	    cmocka_unit_test_setup_teardown(test_agent_renew_old_server,
+	                                    ta_setup, ta_teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_renew_refused, ta_setup,
+	                                    ta_teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_renew_install, ta_setup,
+	                                    ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_link_bad, ta_setup,
 	                                    ta_teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_enroll_ok, ta_setup,

@@ -353,7 +353,7 @@ static void ta_device(struct ta *f, const char *id, const char *user,
 	struct diag d;
 
 	if (store_device_create(f->st, id, ta_user(f, user), "laptop", "linux",
-	                        serial, TA_FP, &d) != 0)
+	                        serial, TA_FP, 0, &d) != 0)
 		fail_msg("device_create: %s", d.msg);
 }
 

@@ -630,6 +630,14 @@ static void test_net_ws_good_cert_round_trip(void **state)
 	pthread_mutex_lock(&f->core.mu);
 	assert_string_equal(f->core.id.serial, f->device.info.serial);
 	assert_string_equal(f->core.id.fingerprint, f->device.info.fingerprint);
+	{
+		/* The key id as crypto_key_id() has it: a renewal compares
+		 * them (server/renew.c). */
+		char kid[CRYPTO_HEX_LEN + 1];
+
+		assert_int_equal(crypto_key_id(f->device.key, kid), 0);
+		assert_string_equal(f->core.id.key_id, kid);
+	}
 	assert_string_equal(f->core.id.cn, "dev-0001");
 	assert_string_equal(f->core.id.peer, "127.0.0.1");
 	pthread_mutex_unlock(&f->core.mu);

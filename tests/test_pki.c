@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -615,6 +616,66 @@ static void tp_write_conf(const char *dir, const char *text)
 	free(path);
 }
 
+/* cert renew: a new server certificate for the same key and names, from
+ * the same CA; the directory still loads; bad input changes nothing. */
+static void test_pki_server_renew(void **state)
+{
+	struct tp_fixture *f = *state;
+	struct crypto_cert_info info, got;
+	struct pki p1, p2;
+	struct diag d;
+	char cmd[4096], out1[2048], out2[2048], *path, *nodir;
+	int64_t now = (int64_t)time(NULL);
+
+	tp_create(f);
+	diag_clear(&d);
+	tp_expect(pki_server_renew(f->dir, 10, f->rng, &info, &d), -ERR_NOENT,
+	          &d, PKI_CONF_FILE);
+	if (pki_conf_write(f->dir, &f->conf, &d) != 0)
+		fail_msg("conf: %s", d.msg);
+	memset(&p1, 0, sizeof(p1));
+	memset(&p2, 0, sizeof(p2));
+	if (pki_load(f->dir, &p1, &d) != 0)
+		fail_msg("pki_load: %s", d.msg);
+	path = tu_path(f->dir, PKI_SERVER_CERT_FILE);
+	tp_cmd(cmd, sizeof(cmd),
+	       "openssl x509 -in '%s' -noout -ext subjectAltName", path);
+	assert_int_equal(tp_run(cmd, out1, sizeof(out1)), 0);
+
+	tp_expect(pki_server_renew(f->dir, 0, f->rng, &info, &d), -ERR_INVALID,
+	          &d, "--days: 0 is not 1 to 36500");
+	nodir = tu_path(f->dir, "nope");
+	tp_expect(pki_server_renew(nodir, 10, f->rng, &info, &d), -ERR_NOENT,
+	          &d, "not a directory");
+	free(nodir);
+	if (pki_server_renew(f->dir, 10, f->rng, &info, &d) != 0)
+		fail_msg("renew: %s", d.msg);
+	assert_true((int64_t)info.not_after >= now + 10 * 86400 - 5 &&
+	            (int64_t)info.not_after <= now + 10 * 86400 + 5);
+	if (pki_load(f->dir, &p2, &d) != 0)
+		fail_msg("pki_load after renew: %s", d.msg);
+	/* Another certificate, the same key and CA, the same names. */
+	assert_string_not_equal(p1.server_cert_pem, p2.server_cert_pem);
+	assert_string_equal(p1.server_key_pem, p2.server_key_pem);
+	assert_string_equal(p1.ca_pin, p2.ca_pin);
+	assert_int_equal(
+	    crypto_cert_verify(p2.server_cert_pem, p2.server_cert_len,
+	                       p2.ca_pem, p2.ca_len, CRYPTO_PURPOSE_SERVER, &d),
+	    0);
+	assert_int_equal(crypto_cert_parse(p2.server_cert_pem,
+	                                   p2.server_cert_len, &got, NULL, &d),
+	                 0);
+	assert_string_equal(got.serial, info.serial);
+	assert_string_equal(got.cn, "mcpfleetd");
+	assert_int_equal(tp_run(cmd, out2, sizeof(out2)), 0);
+	assert_string_equal(out1, out2);
+	assert_non_null(strstr(out2, "fleet.example.com"));
+	assert_int_equal(tp_mode(f->dir, PKI_SERVER_CERT_FILE), 0600);
+	free(path);
+	pki_free(&p1);
+	pki_free(&p2);
+}
+
 static void test_pki_conf_round_trip(void **state)
 {
 	struct tp_fixture *f = *state;
@@ -918,6 +979,8 @@ int main(void)
 	                                    tp_setup, tp_teardown),
 	    cmocka_unit_test_setup_teardown(test_pki_load_missing_file,
 	                                    tp_setup, tp_teardown),
+	    cmocka_unit_test_setup_teardown(test_pki_server_renew, tp_setup,
+	                                    tp_teardown),
 	    cmocka_unit_test_setup_teardown(test_pki_conf_round_trip, tp_setup,
 	                                    tp_teardown),
 	    cmocka_unit_test_setup_teardown(test_pki_conf_comments_and_defaults,

@@ -129,7 +129,7 @@ static void tp_device(struct tp_fixture *f, const char *id, int64_t user,
 	assert_int_equal(crypto_sha256(id, strlen(id), h), 0);
 	assert_int_equal(crypto_hex(h, sizeof(h), fp, sizeof(fp)), 0);
 	tu_ok(store_device_create(f->st, id, user, "laptop", "linux", serial,
-	                          fp, &d),
+	                          fp, 0, &d),
 	      &d);
 }
 

@@ -616,11 +616,11 @@ static void test_scim_users_entra(void **state)
 	/* Enrolled devices, then Entra's deactivation: a string "False". */
 	assert_int_equal(store_device_create(
 	                     f->st, "dev-1", tsc_user_id(f, "bo@contoso.com"),
-	                     "laptop", "linux", "0a", TS_FP, &d),
+	                     "laptop", "linux", "0a", TS_FP, 0, &d),
 	                 0);
-	assert_int_equal(store_device_create(f->st, "dev-2",
-	                                     tsc_user_id(f, "bo@contoso.com"),
-	                                     "desk", "linux", "0b", TS_FP, &d),
+	assert_int_equal(store_device_create(
+	                     f->st, "dev-2", tsc_user_id(f, "bo@contoso.com"),
+	                     "desk", "linux", "0b", TS_FP, 0, &d),
 	                 0);
 	assert_int_equal(
 	    tsc_call(f, "PATCH", target,
@@ -729,7 +729,7 @@ static void test_scim_users_delete(void **state)
 	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
 	assert_int_equal(store_device_create(
 	                     f->st, "dev-9", tsc_user_id(f, "ann@example.com"),
-	                     "laptop", "linux", "09", TS_FP, &d),
+	                     "laptop", "linux", "09", TS_FP, 0, &d),
 	                 0);
 	assert_int_equal(tsc_call(f, "DELETE", target, NULL), 204);
 	assert_int_equal(f->nrevoked, 1);

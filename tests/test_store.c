@@ -24,12 +24,13 @@
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
  * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
  * share), 5 the replica set, 6 admin tokens' roles, 7 sessions' identity
- * and role, 8 offboarding reports, 9 SCIM records; and the two after it,
- * as text. */
-#define TS_SCHEMA        9
-#define TS_SCHEMA_STR    "9"
-#define TS_SCHEMA_P1_STR "10"
-#define TS_SCHEMA_P2_STR "11"
+ * and role, 8 offboarding reports, 9 SCIM records, 10 device
+ * certificates' expiry and the ones renewals replaced; and the two after
+ * it, as text. */
+#define TS_SCHEMA        10
+#define TS_SCHEMA_STR    "10"
+#define TS_SCHEMA_P1_STR "11"
+#define TS_SCHEMA_P2_STR "12"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -228,6 +229,18 @@ static void ts_set_version(const char *path, const char *v)
 	ts_sql(path, sql);
 }
 
+/* Takes the database back to schema 7: what migrations 8 (offboarding
+ * reports), 9 (SCIM records) and 10 (certificate renewal) added goes. */
+static void ts_back_to_7(const char *path)
+{
+	ts_sql(path, "DROP TABLE offboardings");
+	ts_sql(path, "DROP TABLE scim_users");
+	ts_sql(path, "DROP TABLE scim_groups");
+	ts_sql(path, "DROP TABLE device_certs");
+	ts_sql(path, "ALTER TABLE devices DROP COLUMN cert_not_after");
+	ts_set_version(path, "7");
+}
+
 /* Whether the table exists. */
 static int64_t ts_table_exists(const char *path, const char *name)
 {
@@ -334,7 +347,7 @@ static void ts_device(struct store *st, const char *id, int64_t user,
 
 	ts_hash(id, fp);
 	tu_ok(store_device_create(st, id, user, "laptop", "linux", serial, fp,
-	                          &d),
+	                          0, &d),
 	      &d);
 }
 
@@ -1145,16 +1158,16 @@ static void test_store_device_revoke(void **state)
 	ts_device(f->st, "dev-z", bob, "ff");
 	ts_hash("x", fp);
 	ts_expect(store_device_create(f->st, "dev-a", ann, "h", "linux", "99",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_EXISTS, &d, "device 'dev-a' already exists");
 	ts_expect(store_device_create(f->st, "dev-d", ann, "h", "linux", "0a",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_EXISTS, &d, "serial 0a is already registered");
 	ts_expect(store_device_create(f->st, "dev-d", 999, "h", "linux", "0d",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_NOENT, &d, "no user with id 999");
 	ts_expect(store_device_create(f->st, "dev-d", ann, "h", "linux", "0D",
-	                              fp, &d),
+	                              fp, 0, &d),
 	          -ERR_INVALID, &d, "lowercase hex");
 
 	tu_ok(store_device_get_by_serial(f->st, "0b", &dev, &d), &d);
@@ -1217,6 +1230,115 @@ static void test_store_device_revoke(void **state)
 	assert_int_equal(l.n, 4);
 	assert_int_equal(l.v[3].status, STORE_DEVICE_ACTIVE);
 	store_device_list_free(&l);
+}
+
+/*
+ * Renewal: the new certificate becomes the device's, the one it replaces
+ * still names the device until it expires, a serial is never reused, and a
+ * revoked or unknown device cannot renew. A database of schema 7 migrates
+ * to 8 with its devices' expiry unknown (0).
+ */
+static void test_store_device_renew(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_device_cert_list certs = {NULL, 0};
+	struct store_device dev;
+	char fp[STORE_HASH_HEX + 1], fp2[STORE_HASH_HEX + 1];
+	int64_t ann, v = 0;
+	struct diag d;
+
+	ann = ts_user(f->st, "ann");
+	ts_device(f->st, "dev-o", ann, "0f");
+	store_close(f->st);
+	f->st = NULL;
+	/* Back to schema 7: a device enrolled before the expiry was kept. */
+	ts_back_to_7(f->path);
+	ts_reopen(f);
+	tu_ok(store_schema_version(f->st, &v, &d), &d);
+	assert_int_equal(v, TS_SCHEMA);
+	tu_ok(store_device_get(f->st, "dev-o", &dev, &d), &d);
+	assert_int_equal(dev.cert_not_after, 0);
+	store_device_clear(&dev);
+
+	ts_hash("a", fp);
+	ts_hash("b", fp2);
+	tu_ok(store_device_create(f->st, "dev-a", ann, "h", "linux", "0a", fp,
+	                          TS_NOW + 100, &d),
+	      &d);
+	ts_expect(store_device_create(f->st, "dev-b", ann, "h", "linux", "0b",
+	                              fp, -1, &d),
+	          -ERR_INVALID, &d, "expiry is negative");
+	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	assert_int_equal(dev.cert_renewed_at, 0);
+	store_device_clear(&dev);
+	tu_ok(store_device_renew(f->st, "dev-a", "1a", fp2, TS_NOW + 200, &d),
+	      &d);
+	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	assert_string_equal(dev.cert_serial, "1a");
+	assert_int_equal(dev.cert_renewed_at, TS_NOW);
+	assert_string_equal(dev.cert_fingerprint, fp2);
+	assert_int_equal(dev.cert_not_after, TS_NOW + 200);
+	store_device_clear(&dev);
+	/* The replaced serial still names the device (and its state). */
+	tu_ok(store_device_get_by_serial(f->st, "0a", &dev, &d), &d);
+	assert_string_equal(dev.id, "dev-a");
+	assert_string_equal(dev.cert_serial, "1a");
+	store_device_clear(&dev);
+	tu_ok(store_device_certs(f->st, &certs, &d), &d);
+	assert_int_equal(certs.n, 1);
+	assert_string_equal(certs.v[0].serial, "0a");
+	assert_string_equal(certs.v[0].device_id, "dev-a");
+	assert_int_equal(certs.v[0].not_after, TS_NOW + 100);
+	store_device_cert_list_free(&certs);
+	/* No serial twice, current or earlier, this device's or another's. */
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "0a", fp, TS_NOW + 300, &d),
+	    -ERR_EXISTS, &d, "serial 0a is already registered");
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "0f", fp, TS_NOW + 300, &d),
+	    -ERR_EXISTS, &d, "serial 0f is already registered");
+	ts_expect(
+	    store_device_renew(f->st, "dev-q", "2a", fp, TS_NOW + 300, &d),
+	    -ERR_NOENT, &d, "no device 'dev-q'");
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "2A", fp, TS_NOW + 300, &d),
+	    -ERR_INVALID, &d, "lowercase hex");
+	ts_expect(store_device_renew(f->st, "dev-a", "2a", fp, -5, &d),
+	          -ERR_INVALID, &d, "expiry is negative");
+	/* 0a expired: the next renewal forgets it and keeps 1a. */
+	store_set_now(f->st, TS_NOW + 150);
+	tu_ok(store_device_renew(f->st, "dev-a", "2a", fp, TS_NOW + 400, &d),
+	      &d);
+	ts_expect(store_device_get_by_serial(f->st, "0a", &dev, &d), -ERR_NOENT,
+	          &d, "serial 0a");
+	tu_ok(store_device_certs(f->st, &certs, &d), &d);
+	assert_int_equal(certs.n, 1);
+	assert_string_equal(certs.v[0].serial, "1a");
+	store_device_cert_list_free(&certs);
+	tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+	assert_int_equal(dev.cert_renewed_at, TS_NOW + 150);
+	store_device_clear(&dev);
+	/* Unknown expiry (schema 7's device) is kept with its device. */
+	tu_ok(store_device_renew(f->st, "dev-o", "1f", fp, TS_NOW + 400, &d),
+	      &d);
+	tu_ok(store_device_get_by_serial(f->st, "0f", &dev, &d), &d);
+	assert_string_equal(dev.id, "dev-o");
+	store_device_clear(&dev);
+	/* Revoked: no renewal, and every serial it had stays revoked. */
+	tu_ok(store_device_revoke(f->st, "dev-a", "lost", &d), &d);
+	ts_expect(
+	    store_device_renew(f->st, "dev-a", "3a", fp, TS_NOW + 500, &d),
+	    -ERR_CONFLICT, &d, "device 'dev-a' is revoked");
+	tu_ok(store_device_get_by_serial(f->st, "1a", &dev, &d), &d);
+	assert_int_equal(dev.status, STORE_DEVICE_REVOKED);
+	store_device_clear(&dev);
+	/* The user's removal takes the devices and their earlier
+	 * certificates. */
+	tu_ok(store_device_revoke(f->st, "dev-o", NULL, &d), &d);
+	tu_ok(store_user_remove(f->st, ann, &d), &d);
+	tu_ok(store_device_certs(f->st, &certs, &d), &d);
+	assert_int_equal(certs.n, 0);
+	store_device_cert_list_free(&certs);
 }
 
 static void test_store_removal_rules(void **state)
@@ -1575,11 +1697,9 @@ static void test_store_admin_token_roles_migration(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	/* Back to schema 5: the tables as they were (7's session columns
-	 * and 8's offboardings too), with a token written the way schema 5's
-	 * build wrote it. */
-	ts_sql(f->path, "DROP TABLE offboardings");
-	ts_sql(f->path, "DROP TABLE scim_users");
-	ts_sql(f->path, "DROP TABLE scim_groups");
+	 * and 8's offboardings, 9's SCIM records and 10's certificates too),
+	 * with a token written the way schema 5's build wrote it. */
+	ts_back_to_7(f->path);
 	ts_sql(f->path, "ALTER TABLE admin_tokens DROP COLUMN role");
 	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN identity");
 	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN role");
@@ -1620,10 +1740,7 @@ static void test_store_offboarding_migration(void **state)
 	tu_ok(store_user_add(f->st, "ann", NULL, &ann, &d), &d);
 	store_close(f->st);
 	f->st = NULL;
-	ts_sql(f->path, "DROP TABLE offboardings");
-	ts_sql(f->path, "DROP TABLE scim_users");
-	ts_sql(f->path, "DROP TABLE scim_groups");
-	ts_set_version(f->path, "7");
+	ts_back_to_7(f->path);
 	tu_ok(store_open(ts_backend, f->path, &f->st, &d), &d);
 	store_set_now(f->st, TS_NOW);
 	tu_ok(store_schema_version(f->st, &v, &d), &d);
@@ -1915,7 +2032,7 @@ static void test_store_pg_replication(void **state)
 	tu_ok(store_device_create(f->st, "dev-a", uid, "h", "linux", "ab",
 	                          "0123456789abcdef0123456789abcdef0123456789a"
 	                          "bcdef0123456789abcdef",
-	                          &d),
+	                          0, &d),
 	      &d);
 	assert_true(ts_listen_wait(li) >= 1); /* "devices" */
 	ts_expect(store_revocation_get(f->st, "dev-a", &got, &len, &d),
@@ -2382,7 +2499,7 @@ static void test_store_snapshot_and_scale(void **state)
 		(void)snprintf(name, sizeof(name), "dev-%05x", i);
 		(void)snprintf(serial, sizeof(serial), "%08x", i + 1);
 		tu_ok(store_device_create(f->st, name, ids[i], "host", "linux",
-		                          serial, fp, &d),
+		                          serial, fp, 0, &d),
 		      &d);
 		tu_ok(store_member_add(f->st, teams[i % 10], ids[i], &d), &d);
 	}
@@ -3116,6 +3233,7 @@ int main(int argc, char **argv)
 	    TS(test_store_secret_versions_increment),
 	    TS(test_store_token_lifecycle),
 	    TS(test_store_device_revoke),
+	    TS(test_store_device_renew),
 	    TS(test_store_removal_rules),
 	    TS(test_store_deliveries_for_offboarding),
 	    TS(test_store_offboarding_reports),

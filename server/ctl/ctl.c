@@ -331,6 +331,7 @@ static const struct ctl_col ctl_device_cols[] = {
     {"CONNECTED SINCE", "connected_since", CTL_COL_TIME | CTL_COL_DETAIL},
     {"CERT SERIAL", "cert_serial", CTL_COL_DETAIL},
     {"CERT SHA-256", "cert_fingerprint", CTL_COL_DETAIL},
+    {"CERT EXPIRES", "cert_not_after", CTL_COL_TIME | CTL_COL_DETAIL},
     {"REVOKED", "revoked_at", CTL_COL_TIME | CTL_COL_DETAIL},
     {"REVOKE REASON", "revoke_reason", CTL_COL_DETAIL},
     {"CALLS DROPPED", "calls_dropped", CTL_COL_DETAIL},

@@ -1500,27 +1500,42 @@ void store_token_list_free(struct store_token_list *l)
 
 /* ---- Devices ---- */
 
-int store_device_create(struct store *st, const char *id, int64_t user_id,
-                        const char *hostname, const char *os,
-                        const char *cert_serial, const char *cert_fingerprint,
-                        struct diag *d)
+/* A device certificate's serial, fingerprint and expiry (0: unknown). */
+static int store_check_cert(const char *serial, const char *fingerprint,
+                            int64_t not_after, struct diag *d)
 {
 	int r;
 
-	if ((r = store_check_device_id(id, d)) != 0 ||
+	if (not_after < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "certificate expiry is negative");
+	if ((r = store_check_hex("certificate serial", serial, 1,
+	                         STORE_SERIAL_MAX, d)) != 0)
+		return r;
+	return store_check_hex("certificate fingerprint", fingerprint,
+	                       STORE_HASH_HEX, STORE_HASH_HEX, d);
+}
+
+int store_device_create(struct store *st, const char *id, int64_t user_id,
+                        const char *hostname, const char *os,
+                        const char *cert_serial, const char *cert_fingerprint,
+                        int64_t cert_not_after, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_cert(cert_serial, cert_fingerprint, cert_not_after,
+	                          d)) != 0 ||
+	    (r = store_check_device_id(id, d)) != 0 ||
 	    (r = store_check_id("user id", user_id, d)) != 0 ||
 	    (r = store_check_text("hostname", hostname, STORE_TEXT_MAX, false,
 	                          d)) != 0 ||
-	    (r = store_check_text("os", os, STORE_TEXT_MAX, false, d)) != 0 ||
-	    (r = store_check_hex("certificate serial", cert_serial, 1,
-	                         STORE_SERIAL_MAX, d)) != 0 ||
-	    (r = store_check_hex("certificate fingerprint", cert_fingerprint,
-	                         STORE_HASH_HEX, STORE_HASH_HEX, d)) != 0)
+	    (r = store_check_text("os", os, STORE_TEXT_MAX, false, d)) != 0)
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;
 	r = st->be->device_create(st->h, id, user_id, hostname, os, cert_serial,
-	                          cert_fingerprint, store_now(st), d);
+	                          cert_fingerprint, cert_not_after,
+	                          store_now(st), d);
 	if (r == 0) {
 		char payload[STORE_NAME_MAX + 8];
 
@@ -1528,6 +1543,47 @@ int store_device_create(struct store *st, const char *id, int64_t user_id,
 		r = store_notify_op(st, payload, d);
 	}
 	return store_op_end(st, r, d);
+}
+
+int store_device_renew(struct store *st, const char *id,
+                       const char *cert_serial, const char *cert_fingerprint,
+                       int64_t cert_not_after, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_cert(cert_serial, cert_fingerprint, cert_not_after,
+	                          d)) != 0 ||
+	    (r = store_check_device_id(id, d)) != 0)
+		return r;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->device_renew(st->h, id, cert_serial, cert_fingerprint,
+	                         cert_not_after, store_now(st), d);
+	/* Other replicas read their directories again: the new serial. */
+	if (r == 0)
+		r = store_notify_op(st, "devices", d);
+	return store_op_end(st, r, d);
+}
+
+int store_device_certs(struct store *st, struct store_device_cert_list *out,
+                       struct diag *d)
+{
+	return st->be->device_certs(st->h, out, d);
+}
+
+void store_device_cert_list_free(struct store_device_cert_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].serial);
+		free(l->v[i].device_id);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
 int store_device_get(struct store *st, const char *id, struct store_device *out,
@@ -2583,7 +2639,7 @@ void store_call_list_free(struct store_call_list *l)
 
 /* ---- Copying a store ---- */
 
-#define STORE_COPY_COLS 14
+#define STORE_COPY_COLS 15
 
 /* Every table at the current schema, parents before children, with
  * its columns; has_id marks the tables whose ids a counter hands out. */
@@ -2607,7 +2663,10 @@ static const struct store_copy_table {
      false,
      {"id", "user_id", "hostname", "os", "cert_serial", "cert_fingerprint",
       "enrolled_at", "last_seen", "applied_revision", "report_json", "status",
-      "revoked_at", "revoke_reason", "calls_dropped"}},
+      "revoked_at", "revoke_reason", "calls_dropped", "cert_not_after"}},
+    {"device_certs",
+     false,
+     {"serial", "device_id", "not_after", "replaced_at"}},
     {"enroll_tokens",
      true,
      {"id", "token_hash", "user_id", "expires_at", "uses_left", "revoked",

@@ -594,6 +594,12 @@ struct store_device {
 	/* Call records its full spool dropped while offline, in total (the
 	 * agent's count: it only grows). */
 	int64_t calls_dropped;
+	/* When cert_serial's certificate expires (Unix seconds); 0 for one
+	 * issued before the store recorded it (before schema 10). */
+	int64_t cert_not_after;
+	/* When a renewal issued cert_serial's certificate (Unix seconds); 0
+	 * when no renewal is known (docs/design.md, "Certificate renewal"). */
+	int64_t cert_renewed_at;
 };
 
 struct store_device_list {
@@ -611,16 +617,50 @@ struct store_id_list {
  * Records a newly enrolled, active device.
  * id: [A-Za-z0-9][A-Za-z0-9._-]{0,127}; hostname, os: up to 255 printable
  * bytes; cert_serial: 1..40 lowercase hex digits, cert_fingerprint: 64 (as
- * struct crypto_cert_info has them, which is how the hub will look them up).
+ * struct crypto_cert_info has them, which is how the hub will look them up);
+ * cert_not_after: when the certificate expires (0: unknown).
  * Returns 0; -ERR_NOENT for a missing user, -ERR_EXISTS for a known id or
  * serial.
  */
 int store_device_create(struct store *st, const char *id, int64_t user_id,
                         const char *hostname, const char *os,
                         const char *cert_serial, const char *cert_fingerprint,
-                        struct diag *d);
-/* Fetches a device by id or by certificate serial (free with
- * store_device_clear()). -ERR_NOENT. */
+                        int64_t cert_not_after, struct diag *d);
+
+/* A certificate a renewal replaced, still known (docs/design.md,
+ * "Certificate renewal"). */
+struct store_device_cert {
+	char *serial;      /* lowercase hex */
+	char *device_id;   /* whose it was */
+	int64_t not_after; /* 0: issued before the store recorded it */
+};
+
+struct store_device_cert_list {
+	struct store_device_cert *v; /* ordered by serial */
+	size_t n;
+};
+
+/*
+ * Records a renewal of an active device's certificate: the new serial,
+ * fingerprint and expiry become the device's, and the one they replace is
+ * kept among its earlier certificates (store_device_certs()), so that it
+ * still names the device (and its revocation) until it expires. Earlier
+ * certificates already expired at store_now() are forgotten. Arguments as
+ * store_device_create()'s. Returns 0; -ERR_NOENT for an unknown device,
+ * -ERR_CONFLICT for a revoked one, -ERR_EXISTS for a serial any device
+ * has or had. Notifies "devices".
+ */
+int store_device_renew(struct store *st, const char *id,
+                       const char *cert_serial, const char *cert_fingerprint,
+                       int64_t cert_not_after, struct diag *d);
+/* The earlier certificates of every device (free with
+ * store_device_cert_list_free()). */
+int store_device_certs(struct store *st, struct store_device_cert_list *out,
+                       struct diag *d);
+void store_device_cert_list_free(struct store_device_cert_list *l);
+
+/* Fetches a device by id or by certificate serial, its current one or an
+ * earlier one still known (free with store_device_clear()). -ERR_NOENT. */
 int store_device_get(struct store *st, const char *id, struct store_device *out,
                      struct diag *d);
 int store_device_get_by_serial(struct store *st, const char *cert_serial,
@@ -1283,8 +1323,15 @@ struct store_backend {
 	int (*device_create)(void *h, const char *id, int64_t user_id,
 	                     const char *hostname, const char *os,
 	                     const char *cert_serial,
-	                     const char *cert_fingerprint, int64_t now,
+	                     const char *cert_fingerprint,
+	                     int64_t cert_not_after, int64_t now,
 	                     struct diag *d);
+	int (*device_renew)(void *h, const char *id, const char *cert_serial,
+	                    const char *cert_fingerprint,
+	                    int64_t cert_not_after, int64_t now,
+	                    struct diag *d);
+	int (*device_certs)(void *h, struct store_device_cert_list *out,
+	                    struct diag *d);
 	int (*device_get)(void *h, const char *id, const char *cert_serial,
 	                  struct store_device *out, struct diag *d);
 	int (*device_list)(void *h, int64_t user_id,

@@ -20,7 +20,7 @@
 #define STORE_PG_LOCK_WRITE 1
 /* How long a writer waits for another (SQLite's busy timeout). */
 #define STORE_PG_LOCK_MS    5000
-#define STORE_PG_ARGS_MAX   14
+#define STORE_PG_ARGS_MAX   15
 #define STORE_PG_MIN_SERVER 120000 /* PostgreSQL 12 */
 
 /*
@@ -275,6 +275,20 @@ static const char *const store_pg_migrations[] = {
     "  updated_at BIGINT NOT NULL,\n"
     "  version BIGINT NOT NULL\n"
     ");\n",
+    /* 10: certificate renewal (docs/design.md, "Certificate renewal"): when
+     * each device's certificate expires (0: issued before), and the
+     * certificates a renewal replaced, which still name their device until
+     * they expire (not_after 0: unknown, kept with the device). */
+    "ALTER TABLE devices ADD COLUMN cert_not_after BIGINT NOT NULL\n"
+    "  DEFAULT 0;\n"
+    "CREATE TABLE device_certs (\n"
+    "  serial TEXT COLLATE \"C\" PRIMARY KEY,\n"
+    "  device_id TEXT COLLATE \"C\" NOT NULL\n"
+    "    REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  not_after BIGINT NOT NULL,\n"
+    "  replaced_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX device_certs_device ON device_certs (device_id);\n",
 };
 
 #define STORE_PG_NMIGRATIONS                                                   \
@@ -344,6 +358,11 @@ enum store_pg_sq {
 	PQ_DEVICE_STATUS,
 	PQ_DEVICE_REVOKE,
 	PQ_DEVICE_REVOKE_USER,
+	PQ_DEVICE_SERIAL_USED,
+	PQ_DEVICE_CERT_PRUNE,
+	PQ_DEVICE_CERT_KEEP,
+	PQ_DEVICE_CERT_SET,
+	PQ_DEVICE_CERT_LIST,
 	PQ_DELIVERY_RECORD,
 	PQ_DELIVERY_LIST_USER,
 	PQ_CALL_INSERT,
@@ -427,7 +446,9 @@ enum store_pg_sq {
 	"SELECT d.id, d.user_id, u.name, d.hostname, d.os, d.cert_serial," \
 	" d.cert_fingerprint, d.enrolled_at, d.last_seen," \
 	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
-	" d.revoke_reason, d.calls_dropped" \
+	" d.revoke_reason, d.calls_dropped, d.cert_not_after," \
+	" COALESCE((SELECT max(c.replaced_at) FROM device_certs c" \
+	" WHERE c.device_id = d.id), 0)" \
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define PQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define PQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
@@ -536,10 +557,28 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_TOKEN_REVOKE_USER] = "UPDATE enroll_tokens SET revoked = 1"
                              " WHERE user_id = $1 AND revoked = 0",
     [PQ_DEVICE_CREATE] = "INSERT INTO devices (id, user_id, hostname, os,"
-                         " cert_serial, cert_fingerprint, enrolled_at)"
-                         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         " cert_serial, cert_fingerprint, enrolled_at,"
+                         " cert_not_after)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     [PQ_DEVICE_BY_ID] = PQ_DEVICE_SELECT " WHERE d.id = $1",
-    [PQ_DEVICE_BY_SERIAL] = PQ_DEVICE_SELECT " WHERE d.cert_serial = $1",
+    [PQ_DEVICE_BY_SERIAL] = PQ_DEVICE_SELECT
+    " WHERE d.cert_serial = $1 OR d.id ="
+    " (SELECT device_id FROM device_certs WHERE serial = $1)",
+    [PQ_DEVICE_SERIAL_USED] = "SELECT 1 FROM devices WHERE cert_serial = $1"
+                              " UNION ALL SELECT 1 FROM device_certs"
+                              " WHERE serial = $1",
+    [PQ_DEVICE_CERT_PRUNE] = "DELETE FROM device_certs WHERE device_id = $1"
+                             " AND not_after <> 0 AND not_after < $2",
+    [PQ_DEVICE_CERT_KEEP] = "INSERT INTO device_certs (serial, device_id,"
+                            " not_after, replaced_at)"
+                            " SELECT cert_serial, id, cert_not_after, $2"
+                            " FROM devices WHERE id = $1"
+                            " AND status = 'active'",
+    [PQ_DEVICE_CERT_SET] = "UPDATE devices SET cert_serial = $2,"
+                           " cert_fingerprint = $3, cert_not_after = $4"
+                           " WHERE id = $1",
+    [PQ_DEVICE_CERT_LIST] = "SELECT serial, device_id, not_after"
+                            " FROM device_certs ORDER BY serial",
     [PQ_DEVICE_LIST_ALL] = PQ_DEVICE_SELECT " ORDER BY d.id",
     [PQ_DEVICE_LIST_USER] = PQ_DEVICE_SELECT " WHERE d.user_id = $1"
                                              " ORDER BY d.id",
@@ -1214,6 +1253,8 @@ static int store_pg_read_device(const PGresult *s, int i, void *p)
 		return -ERR_IO;
 	v->revoked_at = store_pg_int(s, i, 12);
 	v->calls_dropped = store_pg_int(s, i, 14);
+	v->cert_not_after = store_pg_int(s, i, 15);
+	v->cert_renewed_at = store_pg_int(s, i, 16);
 	if (store_pg_str(s, i, 0, &v->id) != 0 ||
 	    store_pg_str(s, i, 2, &v->user_name) != 0 ||
 	    store_pg_str(s, i, 3, &v->hostname) != 0 ||
@@ -2846,7 +2887,8 @@ static int store_pg_token_revoke_user(void *h, int64_t user_id, size_t *count,
 static int store_pg_device_create(void *h, const char *id, int64_t user_id,
                                   const char *hostname, const char *os,
                                   const char *cert_serial,
-                                  const char *cert_fingerprint, int64_t now,
+                                  const char *cert_fingerprint,
+                                  int64_t cert_not_after, int64_t now,
                                   struct diag *d)
 {
 	struct store_pg *db = h;
@@ -2864,6 +2906,7 @@ static int store_pg_device_create(void *h, const char *id, int64_t user_id,
 	store_pg_arg_text(&a, cert_serial);
 	store_pg_arg_text(&a, cert_fingerprint);
 	store_pg_arg_int(&a, now);
+	store_pg_arg_int(&a, cert_not_after);
 	r = store_pg_run(db, PQ_DEVICE_CREATE, &a, "create device", NULL, d);
 	if (r == -ERR_EXISTS && strcmp(db->constraint, "devices_pkey") == 0)
 		r = diag_set(d, ERR_EXISTS, 0, 0, "device '%s' already exists",
@@ -2873,6 +2916,87 @@ static int store_pg_device_create(void *h, const char *id, int64_t user_id,
 		             "certificate serial %s is already registered",
 		             cert_serial);
 	return r;
+}
+
+static int store_pg_device_renew(void *h, const char *id,
+                                 const char *cert_serial,
+                                 const char *cert_fingerprint,
+                                 int64_t cert_not_after, int64_t now,
+                                 struct diag *d)
+{
+	struct store_pg_args a = {0}, b = {0}, c = {0}, e = {0};
+	PGresult *res = NULL;
+	int64_t n = 0;
+	int r;
+
+	store_pg_arg_text(&a, cert_serial);
+	if ((r = store_pg_exec(h, PQ_DEVICE_SERIAL_USED, &a,
+	                       "certificate serial", &res, d)) != 0)
+		return r;
+	n = PQntuples(res);
+	PQclear(res);
+	if (n > 0)
+		return diag_set(d, ERR_EXISTS, 0, 0,
+		                "certificate serial %s is already registered",
+		                cert_serial);
+	store_pg_arg_text(&b, id);
+	store_pg_arg_int(&b, now);
+	if ((r = store_pg_run(h, PQ_DEVICE_CERT_PRUNE, &b,
+	                      "forget expired certificates", NULL, d)) != 0 ||
+	    (r = store_pg_run(h, PQ_DEVICE_CERT_KEEP, &b,
+	                      "keep the replaced certificate", &n, d)) != 0)
+		return r;
+	if (n == 0) {
+		/* Unknown or revoked: which, as store_device_revoke() says. */
+		store_pg_arg_text(&c, id);
+		if ((r = store_pg_exec(h, PQ_DEVICE_STATUS, &c, "device", &res,
+		                       d)) != 0)
+			return r;
+		n = PQntuples(res);
+		PQclear(res);
+		if (n == 0)
+			return diag_set(d, ERR_NOENT, 0, 0, "no device '%s'",
+			                id);
+		return diag_set(d, ERR_CONFLICT, 0, 0, "device '%s' is revoked",
+		                id);
+	}
+	store_pg_arg_text(&e, id);
+	store_pg_arg_text(&e, cert_serial);
+	store_pg_arg_text(&e, cert_fingerprint);
+	store_pg_arg_int(&e, cert_not_after);
+	return store_pg_run(h, PQ_DEVICE_CERT_SET, &e,
+	                    "renew device certificate", NULL, d);
+}
+
+static int store_pg_read_device_cert(const PGresult *s, int i, void *p)
+{
+	struct store_device_cert *v = p;
+
+	v->not_after = store_pg_int(s, i, 2);
+	if (store_pg_str(s, i, 0, &v->serial) != 0 ||
+	    store_pg_str(s, i, 1, &v->device_id) != 0 || v->serial == NULL ||
+	    v->device_id == NULL)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void store_pg_clear_device_cert(void *p)
+{
+	struct store_device_cert *v = p;
+
+	free(v->serial);
+	free(v->device_id);
+	memset(v, 0, sizeof(*v));
+}
+
+static int store_pg_device_certs(void *h, struct store_device_cert_list *out,
+                                 struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	return STORE_PG_LIST(
+	    h, PQ_DEVICE_CERT_LIST, &a, out, store_pg_read_device_cert,
+	    store_pg_clear_device_cert, "device certificates", d);
 }
 
 static int store_pg_device_get(void *h, const char *id, const char *cert_serial,
@@ -4093,6 +4217,8 @@ const struct store_backend store_backend_pg = {
     .device_calls_dropped = store_pg_device_calls_dropped,
     .device_revoke = store_pg_device_revoke,
     .device_revoke_user = store_pg_device_revoke_user,
+    .device_renew = store_pg_device_renew,
+    .device_certs = store_pg_device_certs,
     .delivery_record = store_pg_delivery_record,
     .delivery_list_user = store_pg_delivery_list_user,
     .call_insert = store_pg_call_insert,

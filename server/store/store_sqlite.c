@@ -251,6 +251,19 @@ static const char *const store_sqlite_migrations[] = {
     "  updated_at INTEGER NOT NULL,\n"
     "  version INTEGER NOT NULL\n"
     ");\n",
+    /* 10: certificate renewal (docs/design.md, "Certificate renewal"): when
+     * each device's certificate expires (0: issued before), and the
+     * certificates a renewal replaced, which still name their device until
+     * they expire (not_after 0: unknown, kept with the device). */
+    "ALTER TABLE devices ADD COLUMN cert_not_after INTEGER NOT NULL\n"
+    "  DEFAULT 0;\n"
+    "CREATE TABLE device_certs (\n"
+    "  serial TEXT PRIMARY KEY,\n"
+    "  device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,\n"
+    "  not_after INTEGER NOT NULL,\n"
+    "  replaced_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX device_certs_device ON device_certs (device_id);\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -326,6 +339,11 @@ enum store_sqlite_sq {
 	SQ_DEVICE_STATUS,
 	SQ_DEVICE_REVOKE,
 	SQ_DEVICE_REVOKE_USER,
+	SQ_DEVICE_SERIAL_USED,
+	SQ_DEVICE_CERT_PRUNE,
+	SQ_DEVICE_CERT_KEEP,
+	SQ_DEVICE_CERT_SET,
+	SQ_DEVICE_CERT_LIST,
 	SQ_DELIVERY_RECORD,
 	SQ_DELIVERY_LIST_USER,
 	SQ_CALL_INSERT,
@@ -401,7 +419,9 @@ enum store_sqlite_sq {
 	"SELECT d.id, d.user_id, u.name, d.hostname, d.os, d.cert_serial," \
 	" d.cert_fingerprint, d.enrolled_at, d.last_seen," \
 	" d.applied_revision, d.report_json, d.status, d.revoked_at," \
-	" d.revoke_reason, d.calls_dropped" \
+	" d.revoke_reason, d.calls_dropped, d.cert_not_after," \
+	" COALESCE((SELECT max(c.replaced_at) FROM device_certs c" \
+	" WHERE c.device_id = d.id), 0)" \
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
@@ -510,10 +530,28 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_TOKEN_REVOKE_USER] = "UPDATE enroll_tokens SET revoked = 1"
                              " WHERE user_id = ?1 AND revoked = 0",
     [SQ_DEVICE_CREATE] = "INSERT INTO devices (id, user_id, hostname, os,"
-                         " cert_serial, cert_fingerprint, enrolled_at)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         " cert_serial, cert_fingerprint, enrolled_at,"
+                         " cert_not_after)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_DEVICE_BY_ID] = SQ_DEVICE_SELECT " WHERE d.id = ?1",
-    [SQ_DEVICE_BY_SERIAL] = SQ_DEVICE_SELECT " WHERE d.cert_serial = ?1",
+    [SQ_DEVICE_BY_SERIAL] = SQ_DEVICE_SELECT
+    " WHERE d.cert_serial = ?1 OR d.id ="
+    " (SELECT device_id FROM device_certs WHERE serial = ?1)",
+    [SQ_DEVICE_SERIAL_USED] = "SELECT 1 FROM devices WHERE cert_serial = ?1"
+                              " UNION ALL SELECT 1 FROM device_certs"
+                              " WHERE serial = ?1",
+    [SQ_DEVICE_CERT_PRUNE] = "DELETE FROM device_certs WHERE device_id = ?1"
+                             " AND not_after <> 0 AND not_after < ?2",
+    [SQ_DEVICE_CERT_KEEP] = "INSERT INTO device_certs (serial, device_id,"
+                            " not_after, replaced_at)"
+                            " SELECT cert_serial, id, cert_not_after, ?2"
+                            " FROM devices WHERE id = ?1"
+                            " AND status = 'active'",
+    [SQ_DEVICE_CERT_SET] = "UPDATE devices SET cert_serial = ?2,"
+                           " cert_fingerprint = ?3, cert_not_after = ?4"
+                           " WHERE id = ?1",
+    [SQ_DEVICE_CERT_LIST] = "SELECT serial, device_id, not_after"
+                            " FROM device_certs ORDER BY serial",
     [SQ_DEVICE_LIST_ALL] = SQ_DEVICE_SELECT " ORDER BY d.id",
     [SQ_DEVICE_LIST_USER] = SQ_DEVICE_SELECT " WHERE d.user_id = ?1"
                                              " ORDER BY d.id",
@@ -1040,6 +1078,8 @@ static int store_sqlite_read_device(sqlite3_stmt *s, void *p)
 		return -ERR_IO;
 	v->revoked_at = sqlite3_column_int64(s, 12);
 	v->calls_dropped = sqlite3_column_int64(s, 14);
+	v->cert_not_after = sqlite3_column_int64(s, 15);
+	v->cert_renewed_at = sqlite3_column_int64(s, 16);
 	if (store_sqlite_col_str(s, 0, &v->id) != 0 ||
 	    store_sqlite_col_str(s, 2, &v->user_name) != 0 ||
 	    store_sqlite_col_str(s, 3, &v->hostname) != 0 ||
@@ -2715,7 +2755,8 @@ static int store_sqlite_token_revoke_user(void *h, int64_t user_id,
 static int store_sqlite_device_create(void *h, const char *id, int64_t user_id,
                                       const char *hostname, const char *os,
                                       const char *cert_serial,
-                                      const char *cert_fingerprint, int64_t now,
+                                      const char *cert_fingerprint,
+                                      int64_t cert_not_after, int64_t now,
                                       struct diag *d)
 {
 	struct store_sqlite *db = h;
@@ -2734,6 +2775,7 @@ static int store_sqlite_device_create(void *h, const char *id, int64_t user_id,
 	store_sqlite_bind_text(db, s, 5, cert_serial);
 	store_sqlite_bind_text(db, s, 6, cert_fingerprint);
 	store_sqlite_bind_int(db, s, 7, now);
+	store_sqlite_bind_int(db, s, 8, cert_not_after);
 	r = store_sqlite_step(db, s, "create device", d);
 	store_sqlite_done(s);
 	if (r == -ERR_EXISTS && db->last_rc == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -2744,6 +2786,125 @@ static int store_sqlite_device_create(void *h, const char *id, int64_t user_id,
 		             "certificate serial %s is already registered",
 		             cert_serial);
 	return r < 0 ? r : 0;
+}
+
+/* Runs statement q with a text and an integer parameter; *changes gets the
+ * rows it changed. */
+static int store_sqlite_text_int(struct store_sqlite *db,
+                                 enum store_sqlite_sq q, const char *t,
+                                 int64_t v, const char *what, int *changes,
+                                 struct diag *d)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, q, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, t);
+	store_sqlite_bind_int(db, s, 2, v);
+	r = store_sqlite_step(db, s, what, d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	*changes = sqlite3_changes(db->db);
+	return 0;
+}
+
+static int store_sqlite_device_renew(void *h, const char *id,
+                                     const char *cert_serial,
+                                     const char *cert_fingerprint,
+                                     int64_t cert_not_after, int64_t now,
+                                     struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	int r, n = 0;
+
+	if ((r = store_sqlite_stmt(db, SQ_DEVICE_SERIAL_USED, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, cert_serial);
+	r = store_sqlite_step(db, s, "certificate serial", d);
+	store_sqlite_done(s);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return diag_set(d, ERR_EXISTS, 0, 0,
+		                "certificate serial %s is already registered",
+		                cert_serial);
+	if ((r = store_sqlite_text_int(db, SQ_DEVICE_CERT_PRUNE, id, now,
+	                               "forget expired certificates", &n, d)) !=
+	        0 ||
+	    (r = store_sqlite_text_int(db, SQ_DEVICE_CERT_KEEP, id, now,
+	                               "keep the replaced certificate", &n,
+	                               d)) != 0)
+		return r;
+	if (n == 0) {
+		/* Unknown or revoked: which, as store_device_revoke() says. */
+		if ((r = store_sqlite_stmt(db, SQ_DEVICE_STATUS, &s, d)) != 0)
+			return r;
+		store_sqlite_bind_text(db, s, 1, id);
+		r = store_sqlite_step(db, s, "device", d);
+		store_sqlite_done(s);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return diag_set(d, ERR_NOENT, 0, 0, "no device '%s'",
+			                id);
+		return diag_set(d, ERR_CONFLICT, 0, 0, "device '%s' is revoked",
+		                id);
+	}
+	if ((r = store_sqlite_stmt(db, SQ_DEVICE_CERT_SET, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, id);
+	store_sqlite_bind_text(db, s, 2, cert_serial);
+	store_sqlite_bind_text(db, s, 3, cert_fingerprint);
+	store_sqlite_bind_int(db, s, 4, cert_not_after);
+	r = store_sqlite_step(db, s, "renew device certificate", d);
+	store_sqlite_done(s);
+	return r < 0 ? r : 0;
+}
+
+static int store_sqlite_read_device_cert(sqlite3_stmt *s, void *p)
+{
+	struct store_device_cert *v = p;
+
+	v->not_after = sqlite3_column_int64(s, 2);
+	if (store_sqlite_col_str(s, 0, &v->serial) != 0 ||
+	    store_sqlite_col_str(s, 1, &v->device_id) != 0 ||
+	    v->serial == NULL || v->device_id == NULL)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+static void store_sqlite_clear_device_cert(void *p)
+{
+	struct store_device_cert *v = p;
+
+	free(v->serial);
+	free(v->device_id);
+	memset(v, 0, sizeof(*v));
+}
+
+static int store_sqlite_device_certs(void *h,
+                                     struct store_device_cert_list *out,
+                                     struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	void *v = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_DEVICE_CERT_LIST, &s, d)) != 0)
+		return r;
+	if ((r = store_sqlite_collect(db, s, sizeof(*out->v),
+	                              store_sqlite_read_device_cert,
+	                              store_sqlite_clear_device_cert, &v, &n,
+	                              "device certificates", d)) != 0)
+		return r;
+	out->v = v;
+	out->n = n;
+	return 0;
 }
 
 static int store_sqlite_device_get(void *h, const char *id,
@@ -3808,6 +3969,8 @@ const struct store_backend store_backend_sqlite = {
     .device_calls_dropped = store_sqlite_device_calls_dropped,
     .device_revoke = store_sqlite_device_revoke,
     .device_revoke_user = store_sqlite_device_revoke_user,
+    .device_renew = store_sqlite_device_renew,
+    .device_certs = store_sqlite_device_certs,
     .delivery_record = store_sqlite_delivery_record,
     .delivery_list_user = store_sqlite_delivery_list_user,
     .call_insert = store_sqlite_call_insert,

@@ -268,7 +268,7 @@ static void fuzz_api_init(void)
 	                        "0a",
 	                        "00112233445566778899aabbccddeeff00112233445566"
 	                        "778899aabbccddeeff",
-	                        &d) != 0)
+	                        0, &d) != 0)
 		abort();
 	fuzz_api_seed("POST", "/api/v1/session",
 	              "{\"token\":\"" FUZZ_API_TOKEN "\"}");

@@ -211,7 +211,7 @@ static void fuzz_scim_init(void)
 	                        "0a",
 	                        "00112233445566778899aabbccddeeff00112233445566"
 	                        "778899aabbccddeeff",
-	                        &d) != 0)
+	                        0, &d) != 0)
 		abort();
 }
 
