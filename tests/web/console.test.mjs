@@ -302,7 +302,11 @@ async function main() {
       // policy violation or a script error is a failure.
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push('console: ' + m.text());
     });
-    page.on('dialog', (d) => d.accept());
+    // The console asks in the page (a <dialog>), never with window.confirm.
+    page.on('dialog', (d) => {
+      problems.push(`a window dialog: ${d.message()}`);
+      d.dismiss();
+    });
     const shot = async (name) => {
       const file = path.join(OUT, `console-${name}.png`);
       await page.screenshot({ path: file, fullPage: true });
@@ -319,9 +323,22 @@ async function main() {
         for (const x of c.querySelectorAll('code, pre, textarea')) x.remove(); // data shown as JSON may say null
         return c.textContent;
       });
-      assert.doesNotMatch(prose, /\b(null|undefined|NaN)\b|\[object /, `view ${hash}`);
+      const stray = /.{0,200}(\b(null|undefined|NaN)\b|\[object ).{0,200}/.exec(prose);
+      assert.equal(stray, null, `view ${hash} shows: ${stray && stray[0]}`);
     };
     const row = (text) => main.locator('tbody tr', { hasText: text });
+    // The in-page confirmation of a destructive change: it names what goes
+    // and has the focus on Cancel; how: confirm, cancel or escape.
+    const confirmDlg = async (text, how = 'confirm') => {
+      const dlg = page.getByRole('dialog');
+      await dlg.waitFor();
+      assert.match(await dlg.textContent(), text);
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
+      if (how === 'confirm') await dlg.locator('button.danger').click();
+      else if (how === 'escape') await page.keyboard.press('Escape');
+      else await dlg.getByRole('button', { name: 'Cancel' }).click();
+      await dlg.waitFor({ state: 'detached' });
+    };
     // A field by the start of its label (labels carry hints after it).
     const lbl = (l) => main.locator('input, select, textarea')
       .and(main.getByLabel(new RegExp('^' + l.replace(/[()]/g, '\\$&') + '\\b')));
@@ -399,6 +416,73 @@ async function main() {
     await main.getByRole('button', { name: 'Add member' }).click();
     await main.getByRole('button', { name: 'Remove alice from dev' }).waitFor();
     pass('teams: dev added, alice is a member');
+
+    // -- Lists: search, filters, sort and pages, kept in the address.
+    await page.evaluate(async () => {
+      const { csrf } = await (await fetch('/api/v1/session')).json();
+      for (let i = 1; i <= 28; i++) {
+        const r = await fetch('/api/v1/users', {
+          method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ name: `u${String(i).padStart(2, '0')}` }),
+        });
+        if (r.status !== 201) throw new Error('POST /api/v1/users: ' + r.status);
+      }
+    });
+    const listStatus = main.locator('.list-status');
+    const firstCell = () => main.locator('tbody tr').first().locator('td').first().textContent();
+    const hashOf = () => page.evaluate(() => location.hash);
+    await go('#/users', 'Users');
+    await listStatus.filter({ hasText: '30 users · page 1 of 2' }).waitFor();
+    assert.equal(await main.locator('tbody tr').count(), 25);
+    await main.getByRole('button', { name: 'Next →' }).click();
+    await listStatus.filter({ hasText: 'page 2 of 2' }).waitFor();
+    assert.equal(await main.locator('tbody tr').count(), 5);
+    assert.equal(await hashOf(), '#/users?page=2');
+    const nameSort = main.getByRole('button', { name: 'Name', exact: true });
+    await nameSort.click();
+    await listStatus.filter({ hasText: 'page 1 of 2' }).waitFor();
+    assert.equal(await firstCell(), 'alice');
+    await nameSort.click();
+    await main.locator('th[aria-sort="descending"]', { hasText: 'Name' }).waitFor();
+    assert.equal(await firstCell(), 'u28');
+    assert.equal(await hashOf(), '#/users?sort=name&dir=desc');
+    await lbl('Search').fill('u0');
+    await listStatus.filter({ hasText: '9 of 30 users match' }).waitFor();
+    assert.equal(await firstCell(), 'u09');
+    await lbl('Team').selectOption('dev');
+    await main.getByText('No users match.').waitFor();
+    await lbl('Search').fill('');
+    await listStatus.filter({ hasText: /^1 user$/ }).waitFor();
+    assert.equal(await firstCell(), 'alice');
+    assert.equal(await hashOf(), '#/users?sort=name&dir=desc&team=dev');
+    await lbl('Status').selectOption('disabled');
+    await main.getByText('No users match.').waitFor();
+    await lbl('Status').selectOption('active');
+    await listStatus.filter({ hasText: /^1 user$/ }).waitFor();
+    await shot('users-list');
+    pass('lists: 30 users in pages of 25, sorted by name both ways, searched, filtered by team and status, all in the address');
+    await page.reload();
+    await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    await listStatus.filter({ hasText: /^1 user$/ }).waitFor();
+    assert.equal(await lbl('Team').inputValue(), 'dev');
+    assert.equal(await lbl('Status').inputValue(), 'active');
+    assert.equal(await firstCell(), 'alice');
+    pass('lists: a reload shows the same list (team dev, active, sorted by name)');
+    await page.goBack(); // to status disabled
+    await main.getByText('No users match.').waitFor();
+    assert.equal(await lbl('Status').inputValue(), 'disabled');
+    await page.goBack(); // to status any
+    await waitFor('status any after back', async () => (await lbl('Status').inputValue()) === '');
+    assert.equal(await lbl('Team').inputValue(), 'dev');
+    await page.goBack(); // to the search "u0", before the team
+    await listStatus.filter({ hasText: '9 of 30 users match' }).waitFor();
+    assert.equal(await lbl('Team').inputValue(), '');
+    assert.equal(await lbl('Search').inputValue(), 'u0');
+    await page.goBack(); // sorted by name, ascending
+    await main.locator('th[aria-sort="ascending"]', { hasText: 'Name' }).waitFor();
+    assert.equal(await firstCell(), 'alice');
+    await page.goForward();
+    await main.locator('th[aria-sort="descending"]', { hasText: 'Name' }).waitFor();
+    pass('lists: back and forward walk the list states (filters, search and sort restored)');
 
     // -- Servers: validation errors, then a good entry.
     await go('#/servers', 'Servers');
@@ -480,6 +564,7 @@ async function main() {
     await main.getByRole('button', { name: 'Set secret' }).click();
     await row('ORG_KEY').waitFor();
     await main.getByRole('button', { name: 'Remove secret ORG_KEY' }).click();
+    await confirmDlg(/^Remove secret ORG_KEY of the organisation\?Every version of ORG_KEY/);
     await row('ORG_KEY').waitFor({ state: 'detached' });
     await shot('secrets');
     const html = await page.content();
@@ -493,6 +578,7 @@ async function main() {
     await main.locator('#enroll-link').waitFor();
     await main.getByRole('button', { name: 'Done' }).click();
     await main.getByRole('button', { name: /^Revoke enrollment link/ }).first().click();
+    await confirmDlg(/^Revoke enrollment link \d+ of alice\?.*can no longer enroll a workstation for alice/);
     await row('revoked').waitFor();
     pass('enrollment: a link created, then revoked from the list');
     await lbl('User').fill('alice');
@@ -533,14 +619,15 @@ async function main() {
       assert.equal(await main.locator('tbody tr').count(), 3);
       await row('delete_repository').filter({ hasText: 'alice' }).filter({ hasText: 'denied by the grant' }).waitFor();
       await lbl('Outcome').selectOption('denied');
-      await main.getByRole('button', { name: 'Filter' }).click();
       await main.getByText('1 call shown').waitFor();
       assert.equal(await main.locator('tbody tr').count(), 1);
+      assert.equal(await hashOf(), '#/calls?outcome=denied');
       await lbl('Outcome').selectOption('');
       await lbl('Server').fill('everything');
-      await main.getByRole('button', { name: 'Filter' }).click();
       await row('test://static/resource/1').waitFor();
+      await main.getByText('1 call shown').waitFor();
       assert.equal(await main.locator('tbody tr').count(), 1);
+      assert.equal(await hashOf(), '#/calls?server=everything');
       await shot('calls');
       pass('calls: the Calls page lists them with alice and the device; the outcome and server filters work');
       const agentLog = fs.openSync(path.join(work, 'agent.log'), 'a');
@@ -577,6 +664,7 @@ async function main() {
 
       await lbl('Reason').fill('laptop lost');
       await main.getByRole('button', { name: 'Revoke device' }).click();
+      await confirmDlg(new RegExp(`^Revoke device .+ of alice\\?.*\\(${dev}\\) of alice will stop receiving updates, its fleet entries are wiped within seconds`));
       await main.getByText('laptop lost').waitFor();
       const code = await waitFor('the agent to exit', () => (agent.exitCode !== null ? { code: agent.exitCode } : null), 30_000);
       assert.equal(code.code, 4, 'mcpfleet run exits 4 when revoked');
@@ -590,6 +678,7 @@ async function main() {
     await go('#/users/alice', 'alice');
     await lbl('Reason').fill('left the company');
     await main.getByRole('button', { name: 'Offboard alice' }).click();
+    await confirmDlg(/^Offboard alice\?This disables alice, (revokes 1 device \(dev-[^)]+\)|who has no device)/);
     await main.locator('#offboard-result').waitFor();
     if (AGENT) {
       await main.locator('#offboard-result tbody tr', { hasText: 'GITHUB_TOKEN' }).waitFor();
@@ -599,16 +688,31 @@ async function main() {
     await shot('offboard');
     pass('users: alice offboarded; the credentials to rotate are listed' + (AGENT ? ' (GITHUB_TOKEN v1), then her last calls' : ''));
     await go('#/users/mallory', 'mallory');
+    const mallory = async () => page.evaluate(async () => (await fetch('/api/v1/users/mallory')).status);
     await main.getByRole('button', { name: 'Remove mallory' }).click();
+    await confirmDlg(/^Remove user mallory\?The record of mallory \(<img src=x/, 'escape');
+    await main.getByRole('button', { name: 'Remove mallory' }).click();
+    await confirmDlg(/^Remove user mallory\?/, 'cancel');
+    assert.equal(await mallory(), 200, 'mallory is still there after Escape and Cancel');
+    await main.getByRole('heading', { name: 'mallory', level: 1 }).waitFor();
+    await main.getByRole('button', { name: 'Remove mallory' }).click();
+    await confirmDlg(/^Remove user mallory\?/);
     await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    assert.equal(await mallory(), 404);
     assert.equal(await row('mallory').count(), 0);
-    pass('users: mallory removed');
+    pass('users: removing mallory asks in the page, naming her; Escape and Cancel leave her, confirming removes her');
 
     // -- The audit log, with console actors, and its verification.
     await go('#/audit', 'Audit log');
     await row('user.add').first().waitFor();
     await row('admin:initial (console)').first().waitFor();
-    await row('session.refused').first().waitFor();
+    await lbl('Action').fill('session.refused');
+    await listStatus.filter({ hasText: /^1 of \d+ rows match$/ }).waitFor();
+    await row('session.refused').waitFor();
+    await lbl('Action').fill('user.');
+    await listStatus.filter({ hasText: /^3\d of \d+ rows match$/ }).waitFor();
+    assert.equal(await main.locator('tbody tr', { hasNotText: 'user.' }).count(), 0);
+    await lbl('Action').fill('');
     await main.getByRole('button', { name: 'Verify the chain' }).click();
     await main.getByText('The chain is intact').waitFor();
     await shot('audit');
@@ -683,7 +787,8 @@ async function main() {
       ['#/grants', 'Grants'], ['#/secrets', 'Secrets'], ['#/tokens', 'Enrollment'], ['#/devices', 'Devices']]) {
       await go(hash, heading);
       assert.equal(await main.locator('form').count(), 0, `auditor: no form on ${hash}`);
-      assert.equal(await main.getByRole('button').count(), 0, `auditor: no button on ${hash}`);
+      // Only the lists' own buttons: sorting and pages.
+      assert.equal(await main.locator('button:not(th > button.sort, .pager > button)').count(), 0, `auditor: no button on ${hash}`);
     }
     for (const [m, p, b, what] of [['POST', 'users', { name: 'eve' }, 'adding a user'], ['DELETE', 'servers/github', null, 'removing a server'],
       ['PUT', 'secrets/X', { value: 'v' }, 'setting a secret'], ['POST', 'tokens', { user: 'carol' }, 'creating an enrollment token']]) {
