@@ -759,8 +759,6 @@
 
   // ---- Servers ----
 
-  const ENTRY_EXAMPLE = '{\n  "command": "npx",\n  "args": ["-y", "@modelcontextprotocol/server-everything"],\n  "env": { "API_KEY": "${secret:EVERYTHING_KEY}" }\n}';
-
   // Parses the textarea: an object, or an error the admin can act on.
   function parseEntry(text) {
     let v;
@@ -773,12 +771,6 @@
     return v;
   }
 
-  function entryEditor(initial, box) {
-    const ta = h('textarea', { spellcheck: 'false', rows: 12, 'aria-describedby': box.id });
-    ta.value = initial;
-    return field('Entry (canonical JSON)', ta, { cls: 'full', hint: 'exactly one of "command" (stdio) or "url" (remote); ${secret:NAME} is filled in per user' });
-  }
-
   function summary(entry) {
     if (!entry) return '—';
     if (entry.url) return h('span', null, badge(entry.type || 'http', 'info'), ' ', h('code', null, entry.url));
@@ -786,9 +778,7 @@
     return '—';
   }
 
-  // How the hosts reach a server and its rate limits: small controls over
-  // the entry's "via", "rate" and "tool_rates", kept in step with the JSON.
-  // On save the controls win; editing the JSON updates them.
+  // Tool rates as the form writes them: GLOB=RATE, comma-separated.
   const parseToolRates = (text) => {
     const out = {};
     for (const item of list(text)) {
@@ -800,41 +790,217 @@
   };
   const toolRatesText = (tr) => (tr && typeof tr === 'object' ? Object.entries(tr).map(([g, r]) => `${g}=${r}`).join(', ') : '');
 
-  function launchControls(entryIn) {
-    const viaSel = field('Via', h('select', null,
-      h('option', { value: '' }, 'default (launcher)'),
-      h('option', { value: 'launcher' }, 'launcher: mcpfleet exec'),
-      h('option', { value: 'direct' }, 'direct: in the host files')), { hint: 'how the hosts run it' });
-    const rateIn = field('Rate', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: '60/min' }), { hint: 'calls per user; empty: none' });
-    const toolIn = field('Tool rates', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: 'delete_*=5/hour' }), { hint: 'GLOB=RATE, comma-separated', cls: 'grow' });
-    const load = () => {
-      let e;
-      try {
-        e = JSON.parse(entryIn.input.value);
-      } catch (err) {
-        return;
+  // The form of a server entry (docs/design.md, "Canonical server
+  // schema"; the API checks it with common/catalogue.c): a control for each
+  // field, and the canonical JSON as the "Advanced" view. The JSON is what
+  // is saved; a control changed rewrites it, the JSON edited refills the
+  // controls, and what no control shows (a field of a later version) stays
+  // as written. save(name, entry) sends it; an error of the API that names
+  // a field is shown next to that field. Returns the form.
+  function serverForm(entry, withName, action, save) {
+    const box = errorBox();
+    const text = (label, props, o) => field(label, h('input', { autocomplete: 'off', spellcheck: 'false', ...props }), o);
+    const area = (label, o) => field(label, h('textarea', { spellcheck: 'false', rows: 3, class: 'short' }), { cls: 'grow', ...o });
+    const select = (label, options, o) => field(label, h('select', null, options.map(([v, t]) => h('option', { value: v }, t))), o);
+    const disabledIn = h('input', { type: 'checkbox', id: nextId('f') });
+    const f = {
+      name: withName ? text('Name', { required: true, pattern: '[A-Za-z0-9_-]{1,64}' }, { hint: 'letters, digits, _ and -' }) : null,
+      transport: select('Transport', [['stdio', 'stdio: a command on the workstation'], ['http', 'http: a remote server'], ['sse', 'sse: a remote server (server-sent events)']]),
+      command: text('Command', { placeholder: 'npx' }, { cls: 'grow' }),
+      args: area('Arguments', { hint: 'one per line' }),
+      env: area('Environment', { hint: 'NAME=value, one per line' }),
+      url: text('URL', { type: 'url', placeholder: 'https://mcp.example.com/mcp' }, { cls: 'grow' }),
+      headers: area('Headers', { hint: 'Name: value, one per line' }),
+      hosts: text('Hosts', { placeholder: 'cursor, claude-code' }, { hint: 'comma-separated; empty: every host' }),
+      allow: text('Tools allowed', {}, { hint: 'comma-separated; empty: all' }),
+      deny: text('Tools denied', {}, { hint: 'comma-separated' }),
+      disabled: { wrap: h('div', { class: 'field check' }, h('label', { for: disabledIn.id }, disabledIn, ' Disabled'), h('span', { class: 'hint' }, 'kept in the catalogue, left out of the hosts')), input: disabledIn },
+      via: select('Via', [['', 'default (launcher)'], ['launcher', 'launcher: mcpfleet exec'], ['direct', 'direct: in the host files']], { hint: 'how the hosts run it' }),
+      rate: text('Rate', { placeholder: '60/min' }, { hint: 'calls per user; empty: none' }),
+      toolRates: text('Tool rates', { placeholder: 'delete_*=5/hour' }, { hint: 'GLOB=RATE, comma-separated', cls: 'grow' }),
+      json: field('Entry (canonical JSON)', h('textarea', { spellcheck: 'false', rows: 12 }), { cls: 'full', hint: 'exactly one of "command" (stdio) or "url" (remote); ${secret:NAME} is filled in per user in command, args, env, url and headers' }),
+    };
+    const advanced = h('details', { class: 'advanced' }, h('summary', null, 'Advanced: the canonical JSON'), f.json.wrap);
+    // Each field's own error, under it, read with it.
+    for (const fl of Object.values(f)) {
+      if (!fl) continue;
+      fl.error = h('p', { class: 'error field-error', role: 'alert', id: nextId('err') });
+      fl.wrap.append(fl.error);
+      fl.input.setAttribute('aria-describedby', fl.error.id);
+    }
+    // fromApi: the API's answer to the last save, which the next save asks
+    // again; else the page's own reading of the field, which blocks a save.
+    const fieldError = (fl, msg, fromApi) => {
+      fl.error.textContent = msg;
+      fl.fromApi = !!fromApi;
+      if (msg) fl.input.setAttribute('aria-invalid', 'true');
+      else fl.input.removeAttribute('aria-invalid');
+    };
+    const clearErrors = () => { for (const fl of Object.values(f)) if (fl) fieldError(fl, ''); };
+    const stdio = h('div', { class: 'inline' }, f.command.wrap, f.args.wrap, f.env.wrap);
+    const remote = h('div', { class: 'inline' }, f.url.wrap, f.headers.wrap);
+    const shown = () => {
+      stdio.hidden = f.transport.input.value !== 'stdio';
+      remote.hidden = !stdio.hidden;
+    };
+
+    const lines = (t) => t.split('\n').map((x) => x.trim()).filter((x) => x.length > 0);
+    const pairs = (fl, sep, how) => {
+      const out = {};
+      for (const l of lines(fl.input.value)) {
+        const i = l.indexOf(sep);
+        if (i <= 0) throw Object.assign(new Error(`"${l}" is not ${how}.`), { field: fl });
+        out[l.slice(0, i).trim()] = l.slice(i + 1).trim();
       }
-      if (!e || typeof e !== 'object') return;
-      viaSel.input.value = e.via === 'launcher' || e.via === 'direct' ? e.via : '';
-      rateIn.input.value = typeof e.rate === 'string' ? e.rate : '';
-      toolIn.input.value = toolRatesText(e.tool_rates);
+      return out;
     };
-    entryIn.input.addEventListener('input', load);
-    load();
-    return {
-      wrap: h('div', { class: 'inline' }, viaSel.wrap, rateIn.wrap, toolIn.wrap),
-      // Writes the controls into entry (an object) and returns it.
-      apply(entry) {
-        if (viaSel.input.value) entry.via = viaSel.input.value;
-        else delete entry.via;
-        if (rateIn.input.value.trim()) entry.rate = rateIn.input.value.trim();
-        else delete entry.rate;
-        const tr = parseToolRates(toolIn.input.value);
-        if (Object.keys(tr).length) entry.tool_rates = tr;
-        else delete entry.tool_rates;
-        return entry;
-      },
+    const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    const strs = (v) => (Array.isArray(v) ? v.map(String) : []);
+    const kv = (v, sep) => (isObj(v) ? Object.entries(v).map(([k, x]) => `${k}${sep}${x}`).join('\n') : '');
+
+    // The controls from an entry.
+    function fill(e) {
+      if (e.command !== undefined) f.transport.input.value = 'stdio';
+      else if (e.url !== undefined) f.transport.input.value = e.type === 'sse' ? 'sse' : 'http';
+      f.command.input.value = typeof e.command === 'string' ? e.command : '';
+      f.args.input.value = strs(e.args).join('\n');
+      f.env.input.value = kv(e.env, '=');
+      f.url.input.value = typeof e.url === 'string' ? e.url : '';
+      f.headers.input.value = kv(e.headers, ': ');
+      f.hosts.input.value = strs(e.hosts).join(', ');
+      f.allow.input.value = strs(isObj(e.tools) ? e.tools.allow : null).join(', ');
+      f.deny.input.value = strs(isObj(e.tools) ? e.tools.deny : null).join(', ');
+      f.disabled.input.checked = e.disabled === true;
+      f.via.input.value = e.via === 'launcher' || e.via === 'direct' ? e.via : '';
+      f.rate.input.value = typeof e.rate === 'string' ? e.rate : '';
+      f.toolRates.input.value = toolRatesText(e.tool_rates);
+      shown();
+    }
+
+    // An entry from the controls, over base (what they do not show stays);
+    // a control that cannot be read throws with .field set.
+    function build(base) {
+      const e = { ...base };
+      const put = (k, v, keep) => { if (keep) e[k] = v; else delete e[k]; };
+      if (f.transport.input.value === 'stdio') {
+        const args = lines(f.args.input.value);
+        const env = pairs(f.env, '=', 'NAME=value');
+        put('command', f.command.input.value.trim(), true);
+        put('args', args, args.length);
+        put('env', env, Object.keys(env).length);
+        for (const k of ['url', 'headers']) delete e[k];
+        if (e.type !== 'stdio') delete e.type;
+      } else {
+        const headers = pairs(f.headers, ':', 'Name: value');
+        put('url', f.url.input.value.trim(), true);
+        put('headers', headers, Object.keys(headers).length);
+        for (const k of ['command', 'args', 'env']) delete e[k];
+        if (f.transport.input.value === 'sse') e.type = 'sse';
+        else if (e.type !== 'http') delete e.type;
+      }
+      const hosts = list(f.hosts.input.value);
+      put('hosts', hosts, hosts.length);
+      const tools = isObj(base.tools) ? { ...base.tools } : {};
+      for (const [k, fl] of [['allow', f.allow], ['deny', f.deny]]) {
+        const l = list(fl.input.value);
+        if (l.length) tools[k] = l;
+        else delete tools[k];
+      }
+      put('tools', tools, Object.keys(tools).length);
+      put('disabled', true, f.disabled.input.checked);
+      put('via', f.via.input.value, f.via.input.value);
+      put('rate', f.rate.input.value.trim(), f.rate.input.value.trim());
+      let tr;
+      try {
+        tr = parseToolRates(f.toolRates.input.value);
+      } catch (err) {
+        throw Object.assign(err, { field: f.toolRates });
+      }
+      put('tool_rates', tr, Object.keys(tr).length);
+      return e;
+    }
+
+    let base = entry || {};
+    const fromControls = () => {
+      clearErrors();
+      try {
+        base = build(base);
+        f.json.input.value = JSON.stringify(base, null, 2);
+      } catch (err) {
+        fieldError(err.field || f.json, err.message);
+      }
     };
+    const fromJson = () => {
+      clearErrors();
+      try {
+        base = parseEntry(f.json.input.value);
+        fill(base);
+      } catch (err) {
+        fieldError(f.json, err.message);
+      }
+    };
+    fill(base);
+    if (entry) f.json.input.value = JSON.stringify(entry, null, 2);
+    else fromControls();
+    for (const [k, fl] of Object.entries(f)) {
+      if (!fl || k === 'name' || k === 'json') continue;
+      fl.input.addEventListener('input', fromControls);
+      fl.input.addEventListener('change', () => { shown(); fromControls(); });
+    }
+    f.json.input.addEventListener('input', fromJson);
+    if (f.name) f.name.input.addEventListener('input', () => fieldError(f.name, ''));
+
+    // Where the API's message puts the fault: "field 'name': …" or "field
+    // 'entry': servers.NAME.FIELD[.SUB]: reason" (common/catalogue.c).
+    const plain = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+    function apiField(msg) {
+      const named = /^field 'name': (.*)$/s.exec(msg);
+      if (named && f.name) return { fl: f.name, text: plain(named[1]) };
+      const m = /^field 'entry': servers\.[A-Za-z0-9_-]+(?:\.([^:]*))?: (.*)$/s.exec(msg);
+      if (!m) return null;
+      const [top, ...rest] = (m[1] || '').split('.');
+      const sub = rest.join('.');
+      const at = {
+        command: f.command, args: f.args, env: f.env, url: f.url, headers: f.headers, type: f.transport, hosts: f.hosts,
+        tools: sub.startsWith('deny') ? f.deny : f.allow, disabled: f.disabled, via: f.via, rate: f.rate, tool_rates: f.toolRates,
+      };
+      let fl = top ? at[top.replace(/\[.*$/, '')] : null;
+      if (!top && /exactly one of 'command'/.test(m[2])) fl = f.transport.input.value === 'stdio' ? f.command : f.url;
+      const text = (sub ? sub + ': ' : '') + m[2];
+      return { fl: fl || f.json, text: plain(text) };
+    }
+
+    const labelOf = (fl) => (fl === f.json ? 'the JSON' : fl.wrap.querySelector('label').firstChild.textContent.trim());
+    const submit = h('button', { type: 'submit' }, action);
+    const form = h('form', { novalidate: true, class: 'server-form' },
+      f.name ? h('div', { class: 'inline' }, f.name.wrap, f.transport.wrap) : h('div', { class: 'inline' }, f.transport.wrap),
+      stdio, remote,
+      h('div', { class: 'inline' }, f.hosts.wrap, f.allow.wrap, f.deny.wrap, f.disabled.wrap),
+      h('div', { class: 'inline' }, f.via.wrap, f.rate.wrap, f.toolRates.wrap),
+      advanced, box, h('div', { class: 'actions' }, submit));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      busy(submit, box, async () => {
+        const pending = Object.values(f).find((fl) => fl && fl.error.textContent && !fl.fromApi);
+        if (pending) {
+          if (pending === f.json) advanced.open = true;
+          pending.input.focus();
+          throw new Error(`Not saved: ${labelOf(pending)} needs fixing (see the message under it).`);
+        }
+        clearErrors();
+        try {
+          await save(f.name ? f.name.input.value.trim() : null, parseEntry(f.json.input.value));
+        } catch (err) {
+          const where = err instanceof ApiError && err.status === 400 ? apiField(err.message) : null;
+          if (!where) throw err;
+          fieldError(where.fl, where.text, true);
+          if (where.fl === f.json) advanced.open = true;
+          where.fl.input.focus();
+          throw new Error(`Not saved: ${labelOf(where.fl)}: ${where.text}`);
+        }
+      });
+    });
+    return form;
   }
 
   // stdio for a command; else the entry's type, http when it names none.
@@ -850,26 +1016,10 @@
   views.servers = async (name) => {
     if (name) return serverView(name);
     const [servers, grants, teams] = await Promise.all([api('GET', 'servers'), api('GET', 'grants'), api('GET', 'teams')]);
-    const box = errorBox();
-    const nameIn = field('Name', h('input', { required: true, autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9_-]{1,64}' }), { hint: 'letters, digits, _ and -' });
-    const entryIn = entryEditor(ENTRY_EXAMPLE, box);
-    const launch = launchControls(entryIn);
-    const submit = h('button', { type: 'submit' }, 'Add server');
-    const form = h('form', { novalidate: true }, h('div', { class: 'inline' }, nameIn.wrap), entryIn.wrap, launch.wrap, h('div', { class: 'actions' }, submit));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      entryIn.input.removeAttribute('aria-invalid');
-      busy(submit, box, async () => {
-        try {
-          const entry = launch.apply(parseEntry(entryIn.input.value));
-          const s = await api('POST', 'servers', { name: nameIn.input.value.trim(), entry });
-          toast(`Server ${s.name} added`);
-          location.hash = '#/servers/' + enc(s.name);
-        } catch (e) {
-          entryIn.input.setAttribute('aria-invalid', 'true');
-          throw e;
-        }
-      });
+    const form = serverForm(null, true, 'Add server', async (name, entry) => {
+      const s = await api('POST', 'servers', { name, entry });
+      toast(`Server ${s.name} added`);
+      location.hash = '#/servers/' + enc(s.name);
     });
     // A server's team: one granted to that team, or to everyone.
     const grantedTo = (srv, team) => grants.some((g) => g.server === srv.name
@@ -880,7 +1030,7 @@
       empty: may('admin') ? 'No servers yet: add the first one below.' : 'No servers yet.',
       search: (s) => `${s.name} ${JSON.stringify(s.entry)}`,
       filters: [
-        { key: 'transport', label: 'Transport', options: [['', 'any'], ['stdio', 'stdio'], ['http', 'http'], ['sse', 'sse']], test: (s, v) => transportOf(s.entry) === v },
+        { key: 'transport', label: 'Runs', options: [['', 'any'], ['stdio', 'stdio'], ['http', 'http'], ['sse', 'sse']], test: (s, v) => transportOf(s.entry) === v },
         { key: 'team', label: 'Granted to', options: [['', 'anyone'], ['everyone', 'everyone']].concat(teams.map((t) => [t.name, 'team ' + t.name])), test: grantedTo },
       ],
       load: async () => servers,
@@ -897,31 +1047,16 @@
     return [
       title('Servers'),
       card('Catalogue', catalogue.wrap),
-      when('admin', card('Add a server', form, box)),
+      when('admin', card('Add a server', form)),
     ];
   };
 
   async function serverView(name) {
     const s = await api('GET', 'servers/' + enc(name));
-    const box = errorBox();
-    const entryIn = entryEditor(JSON.stringify(s.entry, null, 2), box);
-    const launch = launchControls(entryIn);
-    const save = h('button', { type: 'submit' }, 'Save');
-    const form = h('form', { novalidate: true }, entryIn.wrap, launch.wrap, h('div', { class: 'actions' }, save));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      entryIn.input.removeAttribute('aria-invalid');
-      busy(save, box, async () => {
-        try {
-          const entry = launch.apply(parseEntry(entryIn.input.value));
-          await api('PUT', 'servers/' + enc(s.name), { entry });
-          toast(`Server ${s.name} saved: devices get it now`);
-          rerender();
-        } catch (e) {
-          entryIn.input.setAttribute('aria-invalid', 'true');
-          throw e;
-        }
-      });
+    const form = serverForm(s.entry, false, 'Save', async (unused, entry) => {
+      await api('PUT', 'servers/' + enc(s.name), { entry });
+      toast(`Server ${s.name} saved: devices get it now`);
+      rerender();
     });
     const rmBox = errorBox();
     const rmBtn = h('button', {
@@ -942,7 +1077,7 @@
       back('servers', 'Servers'),
       title(s.name),
       card('Entry', h('p', { class: 'muted small' }, 'Created ', timeCell(s.created_at), ', updated ', timeCell(s.updated_at), '.'),
-        may('admin') ? [form, box] : h('pre', { class: 'entry' }, JSON.stringify(s.entry, null, 2))),
+        may('admin') ? form : h('pre', { class: 'entry' }, JSON.stringify(s.entry, null, 2))),
       card('Grants', grantTable(s.grants, gBox, 'Nobody is granted this server yet.'), gBox,
         when('admin', h('p', null, h('a', { href: '#/grants' }, 'Grant it to someone')))),
       when('admin', h('section', { class: 'card danger-zone', 'aria-label': 'Remove server' },

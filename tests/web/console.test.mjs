@@ -484,51 +484,110 @@ async function main() {
     await main.locator('th[aria-sort="descending"]', { hasText: 'Name' }).waitFor();
     pass('lists: back and forward walk the list states (filters, search and sort restored)');
 
-    // -- Servers: validation errors, then a good entry.
+    // -- Servers: the form, with the canonical JSON kept in step both ways;
+    // the API's errors shown under the field they name.
+    await go('#/servers', 'Servers');
+    const entry = lbl('Entry');
+    const advanced = () => main.locator('details.advanced > summary').click();
+    const fieldError = (label) => lbl(label).locator('xpath=..').locator('.field-error');
+    const addServer = () => main.getByRole('button', { name: 'Add server' }).click();
+    await lbl('Name').fill('Bad name');
+    await lbl('Transport').selectOption('http');
+    await lbl('URL').fill('ftp://docs.example.com/mcp');
+    await lbl('Headers').fill('Authorization: Bearer ${secret:DOCS_TOKEN}\nX-Team: dev');
+    await lbl('Tools denied').fill('delete_page');
+    await advanced();
+    assert.deepEqual(JSON.parse(await entry.inputValue()), {
+      url: 'ftp://docs.example.com/mcp', headers: { Authorization: 'Bearer ${secret:DOCS_TOKEN}', 'X-Team': 'dev' }, tools: { deny: ['delete_page'] },
+    });
+    await addServer();
+    await fieldError('Name').filter({ hasText: /^Server name .*Bad name/ }).waitFor();
+    assert.equal(await lbl('Name').getAttribute('aria-invalid'), 'true');
+    await lbl('Name').fill('docs');
+    await addServer();
+    await fieldError('URL').filter({ hasText: 'Must be an http:// or https:// URL' }).waitFor();
+    assert.equal(await lbl('URL').getAttribute('aria-invalid'), 'true');
+    assert.equal(await lbl('Name').getAttribute('aria-invalid'), null);
+    await main.getByRole('alert').filter({ hasText: 'Not saved: URL: Must be an http:// or https:// URL' }).waitFor();
+    await shot('server-error');
+    // The JSON edited: the controls follow.
+    const docs = {
+      url: 'https://docs.example.com/mcp', type: 'sse', headers: { Authorization: 'Bearer ${secret:DOCS_TOKEN}' }, hosts: ['cursor'], tools: { deny: ['delete_page'] },
+    };
+    await entry.fill(JSON.stringify(docs));
+    assert.equal(await lbl('Transport').inputValue(), 'sse');
+    assert.equal(await lbl('URL').inputValue(), docs.url);
+    assert.equal(await lbl('Headers').inputValue(), 'Authorization: Bearer ${secret:DOCS_TOKEN}');
+    assert.equal(await lbl('Hosts').inputValue(), 'cursor');
+    assert.equal(await lbl('URL').getAttribute('aria-invalid'), null);
+    await addServer();
+    await main.getByRole('heading', { name: 'docs', level: 1 }).waitFor();
+    assert.deepEqual(JSON.parse(await lbl('Entry').inputValue()), docs);
+    assert.equal(await lbl('Transport').inputValue(), 'sse');
+    pass('servers: the form builds the JSON and the JSON refills the form; a bad name and a bad URL are shown under their fields in plain words; docs added');
+
     await go('#/servers', 'Servers');
     await lbl('Name').fill('github');
-    const entry = lbl('Entry');
+    await advanced();
     await entry.fill('{"url": ');
-    await main.getByRole('button', { name: 'Add server' }).click();
-    await main.getByRole('alert').filter({ hasText: 'not valid JSON' }).waitFor();
+    await fieldError('Entry').filter({ hasText: 'not valid JSON' }).waitFor();
     assert.equal(await entry.getAttribute('aria-invalid'), 'true');
+    await addServer();
+    await main.getByRole('alert').filter({ hasText: 'Not saved: the JSON needs fixing' }).waitFor();
     await entry.fill('{"url": "https://api.example.com/mcp", "command": "npx"}');
-    await main.getByRole('button', { name: 'Add server' }).click();
-    await main.getByRole('alert').filter({ hasText: "field 'entry'" }).waitFor();
-    const apiError = await main.getByRole('alert').filter({ hasText: "field 'entry'" }).textContent();
-    await shot('server-error');
+    await addServer();
+    await fieldError('Command').filter({ hasText: "Needs exactly one of 'command' (stdio) or 'url' (remote)" }).waitFor();
+    const apiError = await fieldError('Command').textContent();
     await entry.fill(JSON.stringify({
       url: 'https://api.example.com/mcp', type: 'http',
       headers: { Authorization: 'Bearer ${secret:GITHUB_TOKEN}' }, tools: { deny: ['delete_repository'] },
     }, null, 2));
     await lbl('Rate').fill('120/min');
+    await lbl('Tool rates').fill('delete_*');
+    await fieldError('Tool rates').filter({ hasText: 'write it as GLOB=RATE' }).waitFor();
     await lbl('Tool rates').fill('delete_*=5/hour');
-    await main.getByRole('button', { name: 'Add server' }).click();
+    assert.equal(await fieldError('Tool rates').textContent(), '');
+    await addServer();
     await main.getByRole('heading', { name: 'github', level: 1 }).waitFor();
     {
       const saved = JSON.parse(await lbl('Entry').inputValue());
+      assert.equal(saved.type, 'http');
       assert.equal(saved.rate, '120/min');
       assert.deepEqual(saved.tool_rates, { 'delete_*': '5/hour' });
       assert.equal(await lbl('Via').inputValue(), '');
       assert.equal(await lbl('Rate').inputValue(), '120/min');
     }
     await shot('server');
-    pass(`servers: invalid JSON and an invalid entry are refused with the reason (${apiError.trim()}); github added`);
-    // A second server, whose command is markup, edited in place.
+    pass(`servers: invalid JSON and an invalid entry are refused with the reason by the field (${apiError.trim()}); github added`);
+    // A second server, through the form, whose command is markup, edited
+    // in place.
     await go('#/servers', 'Servers');
     await lbl('Name').fill('everything');
-    await entry.fill('{"command": "<b>npx</b>", "args": ["-y", "@modelcontextprotocol/server-everything"]}');
-    await main.getByRole('button', { name: 'Add server' }).click();
+    await lbl('Command').fill('<b>npx</b>');
+    await lbl('Arguments').fill('-y\n@modelcontextprotocol/server-everything');
+    await lbl('Environment').fill('API_KEY=${secret:EVERYTHING_KEY}');
+    await advanced();
+    assert.deepEqual(JSON.parse(await entry.inputValue()), {
+      command: '<b>npx</b>', args: ['-y', '@modelcontextprotocol/server-everything'], env: { API_KEY: '${secret:EVERYTHING_KEY}' },
+    });
+    await addServer();
     await main.getByRole('heading', { name: 'everything', level: 1 }).waitFor();
+    await advanced();
     await lbl('Entry').fill('{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"], "tools": {"deny": ["echo"]}}');
+    assert.equal(await lbl('Command').inputValue(), 'npx');
+    assert.equal(await lbl('Tools denied').inputValue(), 'echo');
     await lbl('Via').selectOption('direct');
+    assert.equal(JSON.parse(await lbl('Entry').inputValue()).via, 'direct');
     await main.getByRole('button', { name: 'Save' }).click();
     await page.locator('#toast', { hasText: 'saved' }).waitFor();
     await go('#/servers', 'Servers');
     await row('everything').filter({ hasText: 'npx -y @modelcontextprotocol/server-everything' }).filter({ hasText: 'direct' }).waitFor();
     await row('github').filter({ hasText: '120/min; delete_*=5/hour' }).waitFor();
     assert.equal(await main.locator('b').count(), 0);
-    pass('servers: everything added, then edited (PUT) to via direct; github shows its rate limits');
+    await lbl('Runs').selectOption('sse');
+    await main.locator('.list-status', { hasText: /^1 of 3 servers match$/ }).waitFor();
+    await row('docs').waitFor();
+    pass('servers: everything added through the form, then edited (PUT) to via direct; github shows its rate limits; the list filters by transport');
 
     // -- Grants.
     await go('#/grants', 'Grants');
