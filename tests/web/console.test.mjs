@@ -780,6 +780,41 @@ async function main() {
     await go('#/overview', 'Overview');
     await shot('overview');
 
+    // -- A phone's width: no page scrolls sideways (tables scroll inside
+    // their box), the sections, headings and list controls stay in view,
+    // and a confirmation fits.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const nav390 = page.getByRole('navigation', { name: 'Sections' });
+    const narrow = [];
+    const inView = async (loc, what) => {
+      const b = await loc.boundingBox();
+      if (!(b && b.width > 0 && b.x >= 0 && b.x + b.width <= 390)) narrow.push(`${what} is not within 390 px: ${JSON.stringify(b)}`);
+    };
+    for (const [hash, heading, control] of [['#/overview', 'Overview'], ['#/users', 'Users', 'Search'], ['#/users/alice', 'alice'],
+      ['#/teams', 'Teams'], ['#/teams/dev', 'dev'], ['#/servers', 'Servers', 'Runs'], ['#/servers/github', 'github', 'Transport'],
+      ['#/grants', 'Grants', 'Server'], ['#/secrets', 'Secrets', 'Name'], ['#/tokens', 'Enrollment', 'User'],
+      ['#/devices', 'Devices', 'Status'], ['#/calls', 'Calls', 'Outcome'], ['#/audit', 'Audit log', 'Action']]) {
+      await go(hash, heading);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > 390) narrow.push(`${hash}: the page is ${width} px wide at a 390 px viewport`);
+      await inView(main.getByRole('heading', { level: 1, name: heading }), `${hash}: its heading`);
+      await inView(nav390.getByRole('link', { name: 'Users', exact: true }), `${hash}: the sections`);
+      await inView(page.getByRole('button', { name: 'Sign out' }), `${hash}: Sign out`);
+      if (control) await inView(lbl(control).first(), `${hash}: ${control}`);
+    }
+    await go('#/servers/github', 'github');
+    await main.getByRole('button', { name: 'Remove github' }).click();
+    await inView(page.getByRole('dialog'), 'the confirmation');
+    await inView(page.getByRole('dialog').locator('button.danger'), 'its Remove button');
+    await shot('phone-dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await go('#/users', 'Users');
+    await shot('phone-users');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    assert.deepEqual(narrow, []);
+    pass('390 px: no page scrolls sideways; headings, sections, Sign out, list controls and a confirmation stay in view');
+
     // -- Roles: the owner makes a helpdesk and an auditor token (a bearer
     // token from the page: the cookie is then ignored).
     const adminToken = (name, role) => page.evaluate(async ([t, n, r]) => {
