@@ -1015,7 +1015,10 @@
 
   views.servers = async (name) => {
     if (name) return serverView(name);
-    const [servers, grants, teams] = await Promise.all([api('GET', 'servers'), api('GET', 'grants'), api('GET', 'teams')]);
+    // The catalogue first: a role that may not read it is told so in the
+    // catalogue's words, not in the grants'.
+    const servers = await api('GET', 'servers');
+    const [grants, teams] = await Promise.all([api('GET', 'grants'), api('GET', 'teams')]);
     const form = serverForm(null, true, 'Add server', async (name, entry) => {
       const s = await api('POST', 'servers', { name, entry });
       toast(`Server ${s.name} added`);
