@@ -123,7 +123,7 @@
 
   // The one list of the console: a search box, filters, sortable column
   // headers and pages, all kept in the address (QUERY keys q, sort, dir,
-  // page, before and each filter's key). spec:
+  // page, from and each filter's key). spec:
   //   columns  [{label, cell, cls, key, value}]: value(row) makes the
   //            column sortable, under its key
   //   search   (row) => the text the search box looks in; none: no box
@@ -132,7 +132,9 @@
   //            bool}]; a filter without test is applied by load
   //   server   the keys whose change calls load again
   //   load     async (get) => rows (paged here), or {rows, next}: the API
-  //            pages, next is the cursor of the older page (key before)
+  //            pages, next is the cursor of the next page (key from); a
+  //            column's sort is then the API's order, in server too
+  //   shown    (get) => the order of an API-paged list, for its status
   //   page     rows per page (25); noun ['user', 'users']; empty: the
   //            text for an empty list; caption
   // Returns {wrap, ready}: ready settles when the first rows are shown,
@@ -162,22 +164,25 @@
       return render(false);
     }
 
-    // A changed filter or search starts again at the first page.
-    function changed(k, input, push) {
+    // A changed filter or search starts again at the first page. Every
+    // control is written, so that one typed in while another waited for
+    // its pause is not lost.
+    function changed(push) {
       clearTimeout(timer);
-      write({ [k]: input.value.trim(), page: '', before: '' }, push).catch(() => {});
+      const values = Object.fromEntries(Object.entries(inputs).map(([k, input]) => [k, input.value.trim()]));
+      write({ ...values, page: '', from: '' }, push).catch(() => {});
     }
 
     function control(k, input) {
       inputs[k] = input;
       if (input.tagName === 'SELECT') {
-        input.addEventListener('change', () => changed(k, input, true));
+        input.addEventListener('change', () => changed(true));
       } else {
         input.addEventListener('input', () => {
           clearTimeout(timer);
-          timer = setTimeout(() => changed(k, input, false), 250);
+          timer = setTimeout(() => changed(false), 250);
         });
-        input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') changed(k, input, false); });
+        input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') changed(false); });
       }
       return input;
     }
@@ -197,7 +202,7 @@
         type: 'button',
         class: 'sort',
         title: `Sort by ${c.label}`,
-        onclick: () => write({ sort: c.key, dir: on && dir === 1 ? 'desc' : '', page: '' }, true).catch(() => {}),
+        onclick: () => write({ sort: c.key, dir: on && dir === 1 ? 'desc' : '', page: '', from: '' }, true).catch(() => {}),
       }, c.label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, on ? (dir === 1 ? ' ▲' : ' ▼') : ' ↕'));
     }
 
@@ -253,10 +258,10 @@
         pager = pages > 1 ? [pageButton('← Previous', { page: pg - 1 > 1 ? pg - 1 : '' }, pg <= 1),
           pageButton('Next →', { page: pg + 1 }, pg >= pages)] : null;
       } else {
-        const older = get(q, 'before') !== '';
-        status = `${noun(matched)} shown, newest first` + (older ? ', older than the newest page' : '');
-        pager = older || cache.next ? [pageButton('Newest', { before: '' }, !older),
-          pageButton('Older →', { before: cache.next || '' }, !cache.next)] : null;
+        const later = get(q, 'from') !== '';
+        status = `${noun(matched)} shown` + (spec.shown ? ', ' + spec.shown((k) => get(q, k)) : '') + (later ? ', after the first page' : '');
+        pager = later || cache.next ? [pageButton('First page', { from: '' }, !later),
+          pageButton('Next page →', { from: cache.next || '' }, !cache.next)] : null;
       }
       const cols = spec.columns.map((c) => {
         if (!c.value) return c;
@@ -1495,13 +1500,14 @@
         { key: 'outcome', label: 'Outcome', options: [['', 'any'], ['ok', 'ok'], ['error', 'error'], ['denied', 'denied'], ['rate_limited', 'rate limited']] },
         { key: 'since', label: 'Since', options: PERIODS, initial: '604800' },
       ],
-      server: keys.concat(['since', 'before']),
+      server: keys.concat(['since', 'from']),
+      shown: () => 'newest first',
       load: async (get) => {
         const q = new URLSearchParams();
         for (const k of keys) if (get(k)) q.set(k, get(k));
         const since = sinceOf(get('since'));
         if (since) q.set('since', String(since));
-        if (get('before')) q.set('before', get('before'));
+        if (get('from')) q.set('before', get('from'));
         q.set('limit', String(PAGE));
         const rows = await api('GET', 'calls?' + q.toString());
         return { rows, next: rows.length === PAGE ? String(rows[rows.length - 1].id) : null };
@@ -1521,52 +1527,44 @@
     const verifyOut = h('div', { role: 'status', 'aria-live': 'polite' });
     const verifyBtn = h('button', { type: 'button' }, 'Verify the chain');
     const box = errorBox();
-    const note = h('div');
     const actions = h('datalist', { id: 'audit-actions' });
-    const PAGE = 1000;  // rows per request
-    const KEEP = 2000;  // rows read at most: the newest of the period
-
-    // The API filters by time and pages oldest first; the newest KEEP rows
-    // of the period are read, then searched, filtered and sorted here,
-    // newest first unless sorted otherwise.
+    const PAGE = 100;
+    const seen = new Set(); // the actions of the rows read, offered as values
+    // The API filters and pages (newest first, or oldest first sorted by
+    // Id or Time ascending): a page is one request however long the log.
+    const oldest = (get) => (get('sort') === 'id' || get('sort') === 'at') && get('dir') !== 'desc';
     async function load(get) {
+      const q = new URLSearchParams();
       const since = sinceOf(get('since'));
-      let rows = [];
-      let after = 0;
-      let dropped = false;
-      for (let i = 0; i < 100; i++) {
-        const page = await api('GET', `audit?since=${since}&after=${after}&limit=${PAGE}`);
-        rows = rows.concat(page);
-        if (rows.length > KEEP) {
-          rows = rows.slice(-KEEP);
-          dropped = true;
-        }
-        if (page.length < PAGE) break;
-        after = page[page.length - 1].id;
-      }
-      note.replaceChildren(dropped ? h('p', { class: 'note warn' }, `Reading the newest ${KEEP} rows of the period: choose a shorter one to see older rows.`) : '');
-      actions.replaceChildren(...[...new Set(rows.map((r) => r.action))].sort(compare).map((x) => h('option', { value: x })));
-      return rows.reverse();
+      if (since) q.set('since', String(since));
+      for (const k of ['action', 'actor']) if (get(k)) q.set(k, get(k));
+      q.set('order', oldest(get) ? 'oldest' : 'newest');
+      if (get('from')) q.set(oldest(get) ? 'after' : 'before', get('from'));
+      q.set('limit', String(PAGE));
+      const rows = await api('GET', 'audit?' + q.toString());
+      const before = seen.size;
+      for (const r of rows) seen.add(r.action);
+      if (seen.size !== before) actions.replaceChildren(...[...seen].sort(compare).map((x) => h('option', { value: x })));
+      return { rows, next: rows.length === PAGE ? String(rows[rows.length - 1].id) : null };
     }
     const rowsList = listing({
       noun: ['row', 'rows'],
       caption: 'Audit rows',
-      page: 50,
       empty: 'Nothing in this period.',
-      search: (r) => `${r.target || ''} ${r.details ? JSON.stringify(r.details) : ''}`,
       filters: [
         { key: 'since', label: 'Period', options: PERIODS, initial: '604800' },
-        { key: 'action', label: 'Action', hint: 'or its start, user.', list: 'audit-actions', test: (r, v) => r.action === v || (v.endsWith('.') && r.action.startsWith(v)) },
-        { key: 'actor', label: 'Actor', hint: 'contains', test: (r, v) => r.actor.toLowerCase().includes(v.toLowerCase()) },
+        { key: 'action', label: 'Action', hint: 'or its start: user.', list: 'audit-actions' },
+        { key: 'actor', label: 'Actor', hint: 'or a part of it' },
       ],
-      server: ['since'],
+      server: ['since', 'action', 'actor', 'sort', 'dir', 'from'],
+      shown: (get) => (oldest(get) ? 'oldest first' : 'newest first'),
       load,
       columns: [
         { label: 'Id', key: 'id', value: (r) => r.id, cell: (r) => String(r.id), cls: 'num' },
-        { label: 'Time', key: 'at', value: (r) => r.at, cell: (r) => timeCell(r.at), cls: 'when' },
-        { label: 'Actor', key: 'actor', value: (r) => r.actor, cell: (r) => r.actor },
-        { label: 'Action', key: 'action', value: (r) => r.action, cell: (r) => h('code', null, r.action) },
-        { label: 'Target', key: 'target', value: (r) => r.target || '', cell: (r) => r.target || '—' },
+        { label: 'Time', key: 'at', value: (r) => r.id, cell: (r) => timeCell(r.at), cls: 'when' },
+        { label: 'Actor', cell: (r) => r.actor },
+        { label: 'Action', cell: (r) => h('code', null, r.action) },
+        { label: 'Target', cell: (r) => r.target || '—' },
         { label: 'Details', cell: (r) => (r.details ? h('code', null, JSON.stringify(r.details)) : '—'), cls: 'details' },
       ],
     });
@@ -1584,7 +1582,7 @@
       title('Audit log'),
       card('Integrity', h('p', { class: 'muted small' }, 'Every change is a row whose hash covers the row before it, so an edited or deleted row breaks the chain.'),
         h('div', { class: 'actions' }, verifyBtn), verifyOut, box),
-      card('Rows', note, rowsList.wrap, actions),
+      card('Rows', rowsList.wrap, actions),
     ];
   };
 

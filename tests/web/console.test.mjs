@@ -765,13 +765,46 @@ async function main() {
     await go('#/audit', 'Audit log');
     await row('user.add').first().waitFor();
     await row('admin:initial (console)').first().waitFor();
+    // Filtered and paged by the API: an action, an action's start, an
+    // actor; newest first, or oldest first by the Id header. More than a
+    // page of rows first: 70 teams added.
+    await page.evaluate(async () => {
+      const { csrf } = await (await fetch('/api/v1/session')).json();
+      for (let i = 1; i <= 70; i++) {
+        const r = await fetch('/api/v1/teams', {
+          method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ name: `t${i}` }),
+        });
+        if (r.status !== 201) throw new Error('POST /api/v1/teams: ' + r.status);
+      }
+    });
+    await page.reload();
+    await main.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
     await lbl('Action').fill('session.refused');
-    await listStatus.filter({ hasText: /^1 of \d+ rows match$/ }).waitFor();
+    await listStatus.filter({ hasText: /^1 row shown, newest first$/ }).waitFor();
     await row('session.refused').waitFor();
+    assert.equal(await hashOf(), '#/audit?action=session.refused');
     await lbl('Action').fill('user.');
-    await listStatus.filter({ hasText: /^3\d of \d+ rows match$/ }).waitFor();
+    await listStatus.filter({ hasText: /^3\d rows shown, newest first$/ }).waitFor();
     assert.equal(await main.locator('tbody tr', { hasNotText: 'user.' }).count(), 0);
+    assert.match(await main.locator('tbody tr').first().textContent(), /user\.remove|user\.offboard/);
+    await lbl('Actor').fill('(console)');
+    await listStatus.filter({ hasText: /^3\d rows shown, newest first$/ }).waitFor();
     await lbl('Action').fill('');
+    await lbl('Actor').fill('');
+    await listStatus.filter({ hasText: /^100 rows shown, newest first$/ }).waitFor();
+    const newestId = Number(await firstCell());
+    await main.getByRole('button', { name: 'Next page →' }).click();
+    await listStatus.filter({ hasText: 'after the first page' }).waitFor();
+    assert.equal(Number(await firstCell()), newestId - 100);
+    await main.getByRole('button', { name: 'Id', exact: true }).click();
+    await listStatus.filter({ hasText: /^100 rows shown, oldest first$/ }).waitFor();
+    assert.equal(await firstCell(), '1');
+    await row('session.refused').first().waitFor();
+    await page.goBack();
+    await listStatus.filter({ hasText: 'after the first page' }).waitFor();
+    assert.equal(Number(await firstCell()), newestId - 100);
+    await go('#/audit', 'Audit log');
+    pass('audit: filtered by action, an action\'s start and actor, paged and sorted by the API, back to the page before');
     await main.getByRole('button', { name: 'Verify the chain' }).click();
     await main.getByText('The chain is intact').waitFor();
     await shot('audit');
