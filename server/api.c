@@ -1992,7 +1992,8 @@ static int api_audit_list(struct api_call *c)
 
 	if ((r = api_query_int(c, "since", 0, INT64_MAX, 0, &f.since)) != 0 ||
 	    (r = api_query_int(c, "until", 0, INT64_MAX, 0, &f.until)) != 0 ||
-	    (r = api_query_int(c, "after", 0, INT64_MAX, 0, &f.after_id)) != 0 ||
+	    (r = api_query_int(c, "after", 0, INT64_MAX, 0, &f.after_id)) !=
+	        0 ||
 	    (r = api_query_int(c, "before", 0, INT64_MAX, 0, &f.before_id)) !=
 	        0 ||
 	    (r = api_query_int(c, "limit", 1, STORE_AUDIT_LIMIT,
@@ -2003,14 +2004,14 @@ static int api_audit_list(struct api_call *c)
 		goto out;
 	if (order != NULL && strcmp(order, "newest") != 0 &&
 	    strcmp(order, "oldest") != 0) {
-		r = api_fail(c, 400,
-		             "query parameter 'order' must be oldest or newest");
+		r = api_fail(
+		    c, 400, "query parameter 'order' must be oldest or newest");
 		goto out;
 	}
 	f.newest = order != NULL && strcmp(order, "newest") == 0;
 	f.limit = (size_t)limit;
-	if ((r = api_store_result(c, store_audit_find(c->st, &f, &l,
-	                                              &c->d))) != 0)
+	if ((r = api_store_result(c, store_audit_find(c->st, &f, &l, &c->d))) !=
+	    0)
 		goto out;
 	r = api_answer_list(c, l.v, l.n, sizeof(*l.v), api_audit_json);
 out:
@@ -2362,9 +2363,9 @@ static const struct api_field api_fields_checkpoint[] = {
 static const char *const api_query_server[] = {"server", NULL};
 static const char *const api_query_user[] = {"user", NULL};
 static const char *const api_query_scope[] = {"team", "user", NULL};
-static const char *const api_query_audit[] = {
-    "since", "until", "after", "before", "action", "actor", "order", "limit",
-    NULL};
+static const char *const api_query_audit[] = {"since",  "until",  "after",
+                                              "before", "action", "actor",
+                                              "order",  "limit",  NULL};
 static const char *const api_query_calls[] = {
     "user",  "device", "server", "tool",  "outcome",
     "since", "until",  "before", "limit", NULL};

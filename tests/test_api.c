@@ -1799,9 +1799,9 @@ static void test_api_audit(void **state)
 	assert_int_equal(json_array_size(f->ans), 2);
 	assert_int_equal(ta_int(json_array_get(f->ans, 0), "id"), 4);
 	assert_int_equal(ta_int(json_array_get(f->ans, 1), "id"), 3);
-	assert_int_equal(ta_call(f, "GET",
-	                         "/api/v1/audit?order=newest&before=3", NULL),
-	                 200);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?order=newest&before=3", NULL),
+	    200);
 	assert_int_equal(json_array_size(f->ans), 2);
 	assert_int_equal(ta_int(json_array_get(f->ans, 0), "id"), 2);
 	assert_int_equal(
@@ -1818,10 +1818,10 @@ static void test_api_audit(void **state)
 	                 200);
 	assert_true(json_array_size(f->ans) >= 1);
 	for (i = 0; i < (int64_t)json_array_size(f->ans); i++)
-		assert_int_equal(strncmp(ta_str(json_array_get(f->ans, (size_t)i),
-		                                "action"),
-		                         "user.", 5),
-		                 0);
+		assert_int_equal(
+		    strncmp(ta_str(json_array_get(f->ans, (size_t)i), "action"),
+		            "user.", 5),
+		    0);
 	assert_int_equal(
 	    ta_call(f, "GET", "/api/v1/audit?actor=test&action=", NULL), 200);
 	assert_int_equal(json_array_size(f->ans), 4);

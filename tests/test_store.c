@@ -1901,8 +1901,8 @@ static void test_store_audit_find_filters(void **state)
 	assert_int_equal(l.v[0].id, 2);
 	assert_int_equal(l.v[2].id, 4);
 	store_audit_list_free(&l);
-	q = (struct store_audit_filter){.after_id = 2, .before_id = 5,
-	                                .limit = 100};
+	q = (struct store_audit_filter){
+	    .after_id = 2, .before_id = 5, .limit = 100};
 	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	store_audit_list_free(&l);

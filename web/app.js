@@ -975,7 +975,7 @@
       return { fl: fl || f.json, text: plain(text) };
     }
 
-    const labelOf = (fl) => (fl === f.json ? 'the JSON' : fl.wrap.querySelector('label').firstChild.textContent.trim());
+    const labelOf = (fl) => (fl === f.json ? 'the JSON' : fl === f.disabled ? 'Disabled' : fl.wrap.querySelector('label').firstChild.textContent.trim());
     const submit = h('button', { type: 'submit' }, action);
     const form = h('form', { novalidate: true, class: 'server-form' },
       f.name ? h('div', { class: 'inline' }, f.name.wrap, f.transport.wrap) : h('div', { class: 'inline' }, f.transport.wrap),

@@ -1945,8 +1945,7 @@ int store_audit_find(struct store *st, const struct store_audit_filter *f,
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "audit list limit must be 1 to %d",
 		                STORE_AUDIT_LIMIT);
-	if (f->since < 0 || f->until < 0 || f->after_id < 0 ||
-	    f->before_id < 0)
+	if (f->since < 0 || f->until < 0 || f->after_id < 0 || f->before_id < 0)
 		return diag_set(d, ERR_INVALID, 0, 0,
 		                "audit list bounds must not be negative");
 	return st->be->audit_find(st->h, f, out, d);

@@ -699,7 +699,7 @@ struct store_audit {
 };
 
 struct store_audit_list {
-	struct store_audit *v; /* ordered by id (store_audit_find(): as asked) */
+	struct store_audit *v; /* by id; store_audit_find(): as asked */
 	size_t n;
 };
 

@@ -3217,11 +3217,9 @@ static int store_pg_audit_find(void *h, const struct store_audit_filter *f,
 	store_pg_arg_id(&a, f->after_id);
 	store_pg_arg_id(&a, f->before_id);
 	store_pg_arg_int(&a, (int64_t)f->limit);
-	return STORE_PG_LIST(h,
-	                     f->newest ? PQ_AUDIT_FIND_NEWEST
-	                               : PQ_AUDIT_FIND_OLDEST,
-	                     &a, out, store_pg_read_audit, store_pg_clear_audit,
-	                     "audit", d);
+	return STORE_PG_LIST(
+	    h, f->newest ? PQ_AUDIT_FIND_NEWEST : PQ_AUDIT_FIND_OLDEST, &a, out,
+	    store_pg_read_audit, store_pg_clear_audit, "audit", d);
 }
 
 static int store_pg_audit_list(void *h, int64_t since, int64_t after_id,

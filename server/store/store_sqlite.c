@@ -3219,8 +3219,7 @@ static int store_sqlite_audit_seal_set(void *h, int64_t seal, struct diag *d)
 /* store_audit_find(): an action ending in '.' finds the actions it
  * starts; an actor, the actors holding it. */
 static int store_sqlite_audit_find(void *h, const struct store_audit_filter *f,
-                                   struct store_audit_list *out,
-                                   struct diag *d)
+                                   struct store_audit_list *out, struct diag *d)
 {
 	struct store_sqlite *db = h;
 	sqlite3_stmt *s = NULL;
@@ -3228,10 +3227,9 @@ static int store_sqlite_audit_find(void *h, const struct store_audit_filter *f,
 	size_t n = 0;
 	int r;
 
-	if ((r = store_sqlite_stmt(db,
-	                           f->newest ? SQ_AUDIT_FIND_NEWEST
-	                                     : SQ_AUDIT_FIND_OLDEST,
-	                           &s, d)) != 0)
+	if ((r = store_sqlite_stmt(
+	         db, f->newest ? SQ_AUDIT_FIND_NEWEST : SQ_AUDIT_FIND_OLDEST,
+	         &s, d)) != 0)
 		return r;
 	store_sqlite_bind_text(db, s, 1, f->action);
 	store_sqlite_bind_text(db, s, 2, f->actor);
