@@ -397,7 +397,9 @@ enum store_pg_sq {
 #define PQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define PQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
 /* store_audit_find()'s filter: $1 action (ending in '.': a prefix), $2 a
- * part of the actor, $3 $4 the time, $5 $6 the ids. */
+ * part of the actor, $3 $4 the time, $5 $6 the ids, as bounds of the key
+ * (coalesce, not "IS NULL OR"), so that a page deep in a long log is an
+ * index range. */
 #define PQ_AUDIT_WHERE                                                        \
 	" WHERE ($1::text IS NULL OR action = $1::text"                       \
 	" OR (right($1::text, 1) = '.'"                                       \
@@ -405,8 +407,8 @@ enum store_pg_sq {
 	" AND ($2::text IS NULL OR strpos(actor, $2::text) > 0)"              \
 	" AND ($3::bigint IS NULL OR at >= $3::bigint)"                       \
 	" AND ($4::bigint IS NULL OR at < $4::bigint)"                        \
-	" AND ($5::bigint IS NULL OR id > $5::bigint)"                        \
-	" AND ($6::bigint IS NULL OR id < $6::bigint)"
+	" AND id > coalesce($5::bigint, 0)"                                   \
+	" AND id < coalesce($6::bigint, 9223372036854775807)"
 
 static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_WRITE_LOCK] = "SELECT pg_advisory_xact_lock("

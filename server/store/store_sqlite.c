@@ -370,13 +370,16 @@ enum store_sqlite_sq {
 #define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
 /* store_audit_find()'s filter: ?1 action (ending in '.': a prefix), ?2 a
- * part of the actor, ?3 ?4 the time, ?5 ?6 the ids. */
+ * part of the actor, ?3 ?4 the time, ?5 ?6 the ids, as bounds of the rowid
+ * (coalesce, not "IS NULL OR"), so that a page deep in a long log is a
+ * range, not a scan from the end. */
 #define SQ_AUDIT_WHERE                                                        \
 	" WHERE (?1 IS NULL OR action = ?1 OR (substr(?1, -1) = '.'"          \
 	" AND substr(action, 1, length(?1)) = ?1))"                           \
 	" AND (?2 IS NULL OR instr(actor, ?2) > 0)"                           \
 	" AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4)"           \
-	" AND (?5 IS NULL OR id > ?5) AND (?6 IS NULL OR id < ?6)"
+	" AND id > coalesce(?5, 0)"                                            \
+	" AND id < coalesce(?6, 9223372036854775807)"
 
 static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
