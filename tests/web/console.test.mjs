@@ -689,6 +689,23 @@ async function main() {
       assert.equal(await hashOf(), '#/calls?server=everything');
       await shot('calls');
       pass('calls: the Calls page lists them with alice and the device; the outcome and server filters work');
+      // 120 older calls: pages of 100 from the API, on with its cursor.
+      const more = Array.from({ length: 120 }, (_, i) => ({
+        seq: 4 + i, at_ms: now - 3_600_000 + i * 1000, server: 'github', method: 'tools/call', name: 'list_issues', duration_us: 500, outcome: 'ok', bytes_in: 50, bytes_out: 900,
+      }));
+      assert.equal(await sendCalls(srv.agentPort, home, dev, more), 123);
+      await go('#/calls?tool=list_issues', 'Calls');
+      assert.equal(await lbl('Tool').inputValue(), 'list_issues');
+      await listStatus.filter({ hasText: /^100 calls shown, newest first$/ }).waitFor();
+      await main.getByRole('button', { name: 'Next page →' }).click();
+      await listStatus.filter({ hasText: /^20 calls shown, newest first, after the first page$/ }).waitFor();
+      assert.match(await hashOf(), /^#\/calls\?tool=list_issues&from=\d+$/);
+      assert.equal(await main.getByRole('button', { name: 'Next page →' }).isDisabled(), true);
+      await page.goBack();
+      await listStatus.filter({ hasText: /^100 calls shown, newest first$/ }).waitFor();
+      // A last denied one: the newest, as offboarding lists it below.
+      assert.equal(await sendCalls(srv.agentPort, home, dev, [{ ...calls[1], seq: 124, at_ms: now - 5000 }]), 124);
+      pass('calls: 120 more calls come in pages of 100 from the API, the next page by its cursor in the address, back to the first');
       const agentLog = fs.openSync(path.join(work, 'agent.log'), 'a');
       agent = spawn(AGENT, ['run'], { env, stdio: ['ignore', agentLog, agentLog] });
       fs.closeSync(agentLog);
@@ -717,7 +734,7 @@ async function main() {
       await main.getByRole('link', { name: 'its calls' }).click();
       await main.getByRole('heading', { name: 'Calls', level: 1 }).waitFor();
       assert.equal(await lbl('Device').inputValue(), dev);
-      await row('search_code').waitFor();
+      await row('list_issues').first().waitFor();
       await go('#/devices/' + dev, new RegExp(dev));
       pass('devices: connected, applied revision, the last sync report per host (cursor: ok, 1 warning: a deny list it cannot enforce), 4 calls dropped offline and a link to its calls');
 
