@@ -149,7 +149,13 @@
     const holder = h('div', { class: 'list-body' });
     const inputs = {};
     const controls = [];
-    const get = (q, k) => q.get(k) ?? (byKey[k] && byKey[k].initial) ?? '';
+    // A key's value in the address; for a select, one of its options (a
+    // pasted link naming a team since removed shows the whole list).
+    const get = (q, k) => {
+      const f = byKey[k];
+      const v = q.get(k) ?? (f && f.initial) ?? '';
+      return f && f.options && !f.options.some(([o]) => o === v) ? f.initial ?? '' : v;
+    };
     let timer = null;
     let cache = null; // {key, rows, next}: what load last answered
     let seq = 0;
@@ -216,8 +222,6 @@
       box.textContent = '';
       for (const [k, input] of Object.entries(inputs)) {
         if (document.activeElement !== input) input.value = get(q, k);
-        // A value the address names that the select lacks: the default.
-        if (input.tagName === 'SELECT' && input.selectedIndex < 0) input.value = (byKey[k] && byKey[k].initial) ?? '';
       }
       const key = JSON.stringify(server.map((k) => get(q, k)));
       if (!cache || cache.key !== key) {

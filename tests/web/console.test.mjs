@@ -482,7 +482,10 @@ async function main() {
     assert.equal(await firstCell(), 'alice');
     await page.goForward();
     await main.locator('th[aria-sort="descending"]', { hasText: 'Name' }).waitFor();
-    pass('lists: back and forward walk the list states (filters, search and sort restored)');
+    await go('#/users?team=gone&q=u1', 'Users');
+    await listStatus.filter({ hasText: '10 of 30 users match' }).waitFor(); // u10 to u19
+    assert.equal(await lbl('Team').inputValue(), '');
+    pass('lists: back and forward walk the list states (filters, search and sort restored); a link naming a team that is not there lists every team');
 
     // -- Servers: the form, with the canonical JSON kept in step both ways;
     // the API's errors shown under the field they name.
