@@ -2025,19 +2025,54 @@ static json_t *api_audit_json(struct api_call *c, const void *p)
 	                 "prev_hash", a->prev_hash);
 }
 
+/* An optional text parameter: NULL when absent or empty, else at most
+ * max bytes. */
+static int api_query_text(struct api_call *c, const char *key, size_t max,
+                          const char **out)
+{
+	const char *v = net_request_param(c->req, key);
+
+	if (v != NULL && strlen(v) > max)
+		return api_fail(c, 400,
+		                "query parameter '%s' is longer than %zu bytes",
+		                key, max);
+	*out = v != NULL && *v != '\0' ? v : NULL;
+	return 0;
+}
+
+/* GET audit: oldest first (paging on with after), or with order=newest
+ * newest first (paging on with before), filtered by action, actor and
+ * time (server/API.md, "Audit"). */
 static int api_audit_list(struct api_call *c)
 {
+	struct store_audit_filter f = {0};
 	struct store_audit_list l = {0};
-	int64_t since = 0, after = 0, limit = 0;
+	const char *order = NULL;
+	int64_t limit = 0;
 	int r;
 
-	if ((r = api_query_int(c, "since", 0, INT64_MAX, 0, &since)) != 0 ||
-	    (r = api_query_int(c, "after", 0, INT64_MAX, 0, &after)) != 0 ||
+	if ((r = api_query_int(c, "since", 0, INT64_MAX, 0, &f.since)) != 0 ||
+	    (r = api_query_int(c, "until", 0, INT64_MAX, 0, &f.until)) != 0 ||
+	    (r = api_query_int(c, "after", 0, INT64_MAX, 0, &f.after_id)) !=
+	        0 ||
+	    (r = api_query_int(c, "before", 0, INT64_MAX, 0, &f.before_id)) !=
+	        0 ||
 	    (r = api_query_int(c, "limit", 1, STORE_AUDIT_LIMIT,
 	                       API_AUDIT_DEFAULT, &limit)) != 0 ||
-	    (r = api_store_result(c, store_audit_list(c->st, since, after,
-	                                              (size_t)limit, &l,
-	                                              &c->d))) != 0)
+	    (r = api_query_text(c, "action", 255, &f.action)) != 0 ||
+	    (r = api_query_text(c, "actor", 255, &f.actor)) != 0 ||
+	    (r = api_query_text(c, "order", 16, &order)) != 0)
+		goto out;
+	if (order != NULL && strcmp(order, "newest") != 0 &&
+	    strcmp(order, "oldest") != 0) {
+		r = api_fail(
+		    c, 400, "query parameter 'order' must be oldest or newest");
+		goto out;
+	}
+	f.newest = order != NULL && strcmp(order, "newest") == 0;
+	f.limit = (size_t)limit;
+	if ((r = api_store_result(c, store_audit_find(c->st, &f, &l, &c->d))) !=
+	    0)
 		goto out;
 	r = api_answer_list(c, l.v, l.n, sizeof(*l.v), api_audit_json);
 out:
@@ -2389,7 +2424,9 @@ static const struct api_field api_fields_checkpoint[] = {
 static const char *const api_query_server[] = {"server", NULL};
 static const char *const api_query_user[] = {"user", NULL};
 static const char *const api_query_scope[] = {"team", "user", NULL};
-static const char *const api_query_audit[] = {"since", "after", "limit", NULL};
+static const char *const api_query_audit[] = {"since",  "until",  "after",
+                                              "before", "action", "actor",
+                                              "order",  "limit",  NULL};
 static const char *const api_query_calls[] = {
     "user",  "device", "server", "tool",  "outcome",
     "since", "until",  "before", "limit", NULL};

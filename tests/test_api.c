@@ -1832,6 +1832,48 @@ static void test_api_audit(void **state)
 	ta_expect(f, 400, "limit");
 	ta_call(f, "GET", "/api/v1/audit?since=yesterday", NULL);
 	ta_expect(f, 400, "since");
+	/* Newest first, paged with before; filtered by action and actor. */
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?order=newest&limit=2", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(ta_int(json_array_get(f->ans, 0), "id"), 4);
+	assert_int_equal(ta_int(json_array_get(f->ans, 1), "id"), 3);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?order=newest&before=3", NULL),
+	    200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(ta_int(json_array_get(f->ans, 0), "id"), 2);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?action=user.add", NULL), 200);
+	assert_true(json_array_size(f->ans) >= 1 &&
+	            json_array_size(f->ans) < 4);
+	assert_string_equal(ta_str(json_array_get(f->ans, 0), "target"),
+	                    "alice");
+	for (i = 0; i < (int64_t)json_array_size(f->ans); i++)
+		assert_string_equal(
+		    ta_str(json_array_get(f->ans, (size_t)i), "action"),
+		    "user.add");
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit?action=user.", NULL),
+	                 200);
+	assert_true(json_array_size(f->ans) >= 1);
+	for (i = 0; i < (int64_t)json_array_size(f->ans); i++)
+		assert_int_equal(
+		    strncmp(ta_str(json_array_get(f->ans, (size_t)i), "action"),
+		            "user.", 5),
+		    0);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?actor=test&action=", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 4);
+	assert_int_equal(ta_call(f, "GET", "/api/v1/audit?actor=nobody", NULL),
+	                 200);
+	assert_int_equal(json_array_size(f->ans), 0);
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/audit?until=1700000000", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 0);
+	ta_call(f, "GET", "/api/v1/audit?order=sideways", NULL);
+	ta_expect(f, 400, "'order' must be oldest or newest");
+	ta_call(f, "GET", "/api/v1/audit?before=-1", NULL);
+	ta_expect(f, 400, "before");
 
 	assert_int_equal(ta_call(f, "GET", "/api/v1/audit/verify", NULL), 200);
 	assert_true(json_is_true(json_object_get(f->ans, "ok")));

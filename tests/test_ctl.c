@@ -299,6 +299,12 @@ static void test_ctl_build_requests(void **state)
 	          "/api/v1/devices/dev-1/revoke", "{\"reason\": \"lost\"}");
 	tc_expect("audit list --since 1h --limit 5", NULL, "GET",
 	          "/api/v1/audit?since=1717196400&limit=5", NULL);
+	tc_expect("audit list --action user. --actor ci --order newest "
+	          "--before 90 --until 1h",
+	          NULL, "GET",
+	          "/api/v1/audit?until=1717196400&action=user.&actor=ci&"
+	          "order=newest&before=90",
+	          NULL);
 	tc_expect("audit verify", NULL, "GET", "/api/v1/audit/verify", NULL);
 	tc_expect("status", NULL, "GET", "/api/v1/status", NULL);
 	tc_expect("admin-token create ci", NULL, "POST", "/api/v1/admin-tokens",

@@ -2145,6 +2145,98 @@ static void test_store_audit_chain_verifies(void **state)
 	          -ERR_INVALID, &d, "audit details must be a JSON object");
 }
 
+/* store_audit_find(): by action (exact, or a prefix ending in '.'), a
+ * part of the actor, time and ids, oldest or newest first; the same on
+ * both backends. */
+static void test_store_audit_find_filters(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_audit_filter q = {.limit = 100};
+	struct store_audit_list l = {NULL, 0};
+	static const char *const rows[][2] = {
+	    {"admin:root", "user.add"},
+	    {"admin:root (console)", "user.offboard"},
+	    {"admin:ci", "server.add"},
+	    {"admin:root (console)", "user.add"},
+	    {"peer:127.0.0.1", "session.refused"},
+	    {"admin:ci", "users.bulk"},
+	};
+	struct diag d;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		store_set_now(f->st, TS_NOW + (int64_t)i * 10);
+		tu_ok(store_audit_append(f->st, rows[i][0], rows[i][1], "t",
+		                         NULL, NULL, &d),
+		      &d);
+	}
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 6);
+	assert_int_equal(l.v[0].id, 1);
+	store_audit_list_free(&l);
+	/* Newest first, paged with before. */
+	q.newest = true;
+	q.limit = 2;
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.v[0].id, 6);
+	assert_int_equal(l.v[1].id, 5);
+	q.before_id = l.v[1].id;
+	store_audit_list_free(&l);
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.v[0].id, 4);
+	store_audit_list_free(&l);
+	/* An action exactly; "user." every user.* and not users.bulk. */
+	q = (struct store_audit_filter){.action = "user.add", .limit = 100};
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.v[1].id, 4);
+	store_audit_list_free(&l);
+	q.action = "user.";
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	for (i = 0; i < l.n; i++)
+		assert_int_equal(strncmp(l.v[i].action, "user.", 5), 0);
+	store_audit_list_free(&l);
+	q.action = "user";
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 0);
+	store_audit_list_free(&l);
+	/* A part of the actor, with an action and a time window. */
+	q = (struct store_audit_filter){.actor = "root", .limit = 100};
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	store_audit_list_free(&l);
+	q.actor = "(console)";
+	q.action = "user.";
+	q.newest = true;
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.v[0].id, 4);
+	assert_string_equal(l.v[1].action, "user.offboard");
+	store_audit_list_free(&l);
+	q = (struct store_audit_filter){
+	    .since = TS_NOW + 10, .until = TS_NOW + 40, .limit = 100};
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.v[0].id, 2);
+	assert_int_equal(l.v[2].id, 4);
+	store_audit_list_free(&l);
+	q = (struct store_audit_filter){
+	    .after_id = 2, .before_id = 5, .limit = 100};
+	tu_ok(store_audit_find(f->st, &q, &l, &d), &d);
+	assert_int_equal(l.n, 2);
+	store_audit_list_free(&l);
+	q.limit = 0;
+	ts_expect(store_audit_find(f->st, &q, &l, &d), -ERR_INVALID, &d,
+	          "limit");
+	q.limit = 1;
+	q.before_id = -1;
+	ts_expect(store_audit_find(f->st, &q, &l, &d), -ERR_INVALID, &d,
+	          "negative");
+}
+
 static void test_store_audit_edited_row_named(void **state)
 {
 	struct ts_fixture *f = ts_fx(state);
@@ -3242,6 +3334,7 @@ int main(int argc, char **argv)
 	    TS(test_store_admin_tokens),
 	    TS(test_store_revisions),
 	    TS(test_store_audit_chain_verifies),
+	    TS(test_store_audit_find_filters),
 	    TS(test_store_audit_edited_row_named),
 	    TS(test_store_audit_relinked_row_named),
 	    TS(test_store_audit_deleted_row_named),

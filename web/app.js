@@ -95,8 +95,193 @@
     return h('div', { class: 'table-wrap' },
       h('table', null,
         caption ? h('caption', { class: 'sr' }, caption) : null,
-        h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col', class: c.cls }, c.label)))),
+        h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col', class: c.cls, 'aria-sort': c.sorted }, c.label)))),
         h('tbody', null, rows.map((r) => h('tr', null, cols.map((c) => h('td', { class: c.cls }, c.cell(r))))))));
+  }
+
+  // ---- Lists: search, filters, sort and pages, kept in the address ----
+
+  // The query of the address (#/VIEW?QUERY).
+  function hashQuery() {
+    const i = location.hash.indexOf('?');
+    return new URLSearchParams(i < 0 ? '' : location.hash.slice(i + 1));
+  }
+
+  // Writes q into the address without routing again. push makes a history
+  // entry (back shows the list as it was); else the entry is replaced, as
+  // while typing in a search box.
+  function setHashQuery(q, push) {
+    const text = q.toString();
+    const url = (location.hash.split('?')[0] || '#/overview') + (text ? '?' + text : '');
+    if (url === location.hash) return;
+    history[push ? 'pushState' : 'replaceState'](null, '', url);
+    routed = location.href;
+  }
+
+  const compare = (a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b
+    : String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: 'base' }));
+
+  // The one list of the console: a search box, filters, sortable column
+  // headers and pages, all kept in the address (QUERY keys q, sort, dir,
+  // page, from and each filter's key). spec:
+  //   columns  [{label, cell, cls, key, value}]: value(row) makes the
+  //            column sortable, under its key
+  //   search   (row) => the text the search box looks in; none: no box
+  //   filters  [{key, label, options: [[value, text]…] (a select; else a
+  //            text input), initial, hint, list, test: (row, value) =>
+  //            bool}]; a filter without test is applied by load
+  //   server   the keys whose change calls load again
+  //   load     async (get) => rows (paged here), or {rows, next}: the API
+  //            pages, next is the cursor of the next page (key from); a
+  //            column's sort is then the API's order, in server too
+  //   shown    (get) => the order of an API-paged list, for its status
+  //   page     rows per page (25); noun ['user', 'users']; empty: the
+  //            text for an empty list; caption
+  // Returns {wrap, ready}: ready settles when the first rows are shown,
+  // rejected when they could not be read.
+  function listing(spec) {
+    const PAGE = spec.page || 25;
+    const filters = spec.filters || [];
+    const byKey = Object.fromEntries(filters.map((f) => [f.key, f]));
+    const server = spec.server || [];
+    const [one, many] = spec.noun;
+    const box = errorBox();
+    const holder = h('div', { class: 'list-body' });
+    const inputs = {};
+    const controls = [];
+    // A key's value in the address; for a select, one of its options (a
+    // pasted link naming a team since removed shows the whole list).
+    const get = (q, k) => {
+      const f = byKey[k];
+      const v = q.get(k) ?? (f && f.initial) ?? '';
+      return f && f.options && !f.options.some(([o]) => o === v) ? f.initial ?? '' : v;
+    };
+    let timer = null;
+    let cache = null; // {key, rows, next}: what load last answered
+    let seq = 0;
+
+    function write(changes, push) {
+      const q = hashQuery();
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === '' || v === null || String(v) === String((byKey[k] && byKey[k].initial) ?? '')) q.delete(k);
+        else q.set(k, String(v));
+      }
+      setHashQuery(q, push);
+      return render(false);
+    }
+
+    // A changed filter or search starts again at the first page. Every
+    // control is written, so that one typed in while another waited for
+    // its pause is not lost.
+    function changed(push) {
+      clearTimeout(timer);
+      const values = Object.fromEntries(Object.entries(inputs).map(([k, input]) => [k, input.value.trim()]));
+      write({ ...values, page: '', from: '' }, push).catch(() => {});
+    }
+
+    function control(k, input) {
+      inputs[k] = input;
+      if (input.tagName === 'SELECT') {
+        input.addEventListener('change', () => changed(true));
+      } else {
+        input.addEventListener('input', () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => changed(false), 250);
+        });
+        input.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') changed(false); });
+      }
+      return input;
+    }
+
+    if (spec.search) {
+      controls.push(field('Search', control('q', h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false' })), { cls: 'grow' }).wrap);
+    }
+    for (const f of filters) {
+      const input = f.options
+        ? h('select', null, f.options.map(([v, t]) => h('option', { value: v }, t)))
+        : h('input', { autocomplete: 'off', spellcheck: 'false', list: f.list, placeholder: f.placeholder });
+      controls.push(field(f.label, control(f.key, input), { hint: f.hint }).wrap);
+    }
+
+    function sortHeader(c, on, dir) {
+      return h('button', {
+        type: 'button',
+        class: 'sort',
+        title: `Sort by ${c.label}`,
+        onclick: () => write({ sort: c.key, dir: on && dir === 1 ? 'desc' : '', page: '', from: '' }, true).catch(() => {}),
+      }, c.label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, on ? (dir === 1 ? ' ▲' : ' ▼') : ' ↕'));
+    }
+
+    function pageButton(text, changes, disabled) {
+      return h('button', { type: 'button', class: 'secondary', disabled, onclick: () => write(changes, true).catch(() => {}) }, text);
+    }
+
+    async function render(first) {
+      const q = hashQuery();
+      const my = ++seq;
+      box.textContent = '';
+      for (const [k, input] of Object.entries(inputs)) {
+        if (document.activeElement !== input) input.value = get(q, k);
+      }
+      const key = JSON.stringify(server.map((k) => get(q, k)));
+      if (!cache || cache.key !== key) {
+        let got;
+        try {
+          got = await spec.load((k) => get(q, k));
+        } catch (err) {
+          if (first) throw err;
+          if (my === seq) showError(box, err);
+          return;
+        }
+        if (my !== seq) return;
+        cache = Array.isArray(got) ? { key, rows: got, next: undefined } : { key, rows: got.rows, next: got.next };
+      }
+      let rows = cache.rows;
+      const needle = get(q, 'q').trim().toLowerCase();
+      if (needle && spec.search) rows = rows.filter((r) => spec.search(r).toLowerCase().includes(needle));
+      for (const f of filters) {
+        const v = get(q, f.key);
+        if (f.test && v !== '') rows = rows.filter((r) => f.test(r, v));
+      }
+      const sortCol = spec.columns.find((c) => c.value && c.key === get(q, 'sort'));
+      const dir = get(q, 'dir') === 'desc' ? -1 : 1;
+      if (sortCol) {
+        rows = rows.map((r, i) => [sortCol.value(r), i, r])
+          .sort((a, b) => compare(a[0], b[0]) * dir || a[1] - b[1]).map((x) => x[2]);
+      }
+      const matched = rows.length;
+      const noun = (n) => `${n} ${n === 1 ? one : many}`;
+      let status;
+      let pager;
+      if (cache.next === undefined) {
+        const pages = Math.max(1, Math.ceil(matched / PAGE));
+        const pg = Math.min(Math.max(1, parseInt(get(q, 'page'), 10) || 1), pages);
+        rows = rows.slice((pg - 1) * PAGE, pg * PAGE);
+        status = (matched === cache.rows.length ? noun(matched) : `${matched} of ${noun(cache.rows.length)} match`)
+          + (pages > 1 ? ` · page ${pg} of ${pages}` : '');
+        pager = pages > 1 ? [pageButton('← Previous', { page: pg - 1 > 1 ? pg - 1 : '' }, pg <= 1),
+          pageButton('Next →', { page: pg + 1 }, pg >= pages)] : null;
+      } else {
+        const later = get(q, 'from') !== '';
+        status = `${noun(matched)} shown` + (spec.shown ? ', ' + spec.shown((k) => get(q, k)) : '') + (later ? ', after the first page' : '');
+        pager = later || cache.next ? [pageButton('First page', { from: '' }, !later),
+          pageButton('Next page →', { from: cache.next || '' }, !cache.next)] : null;
+      }
+      const cols = spec.columns.map((c) => {
+        if (!c.value) return c;
+        const on = c === sortCol;
+        return { ...c, label: sortHeader(c, on, dir), sorted: on ? (dir === 1 ? 'ascending' : 'descending') : null };
+      });
+      holder.replaceChildren();
+      add(holder, [h('p', { class: 'muted small list-status', role: 'status' }, status),
+        table(cols, rows, cache.rows.length ? `No ${many} match.` : spec.empty, spec.caption),
+        pager ? h('nav', { class: 'pager actions', 'aria-label': `Pages of ${many}` }, pager) : null]);
+    }
+
+    return {
+      wrap: [controls.length ? h('div', { class: 'inline list-controls', role: 'search', 'aria-label': `Find ${many}` }, controls) : null, box, holder],
+      ready: render(true),
+    };
   }
 
   function card(title, ...kids) {
@@ -110,6 +295,35 @@
     clearTimeout(toast.timer);
     toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
   }
+
+  // Asks before a destructive change, in the page: a modal <dialog> whose
+  // heading and text name exactly what goes. Cancel has the focus and is
+  // the default; Escape cancels. Resolves true when the admin confirms.
+  function ask(heading, text, action) {
+    return new Promise((resolve) => {
+      const head = h('h2', { id: nextId('dlg') }, heading);
+      const body = h('p', { id: nextId('dlg') }, text);
+      const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+      const ok = h('button', { type: 'button', class: 'danger' }, action);
+      const dlg = h('dialog', { class: 'confirm', 'aria-labelledby': head.id, 'aria-describedby': body.id },
+        head, body, h('div', { class: 'actions' }, cancel, ok));
+      const done = (yes) => {
+        resolve(yes);
+        if (dlg.open) dlg.close();
+        dlg.remove();
+      };
+      cancel.addEventListener('click', () => done(false));
+      ok.addEventListener('click', () => done(true));
+      dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); done(false); });
+      dlg.addEventListener('close', () => done(false)); // settled already: no-op
+      document.body.append(dlg);
+      dlg.showModal();
+      cancel.focus();
+    });
+  }
+
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  const joined = (l) => l.join(', ');
 
   // Runs fn with the button disabled; shows a failure in box.
   async function busy(button, box, fn) {
@@ -227,9 +441,19 @@
   // ---- Routing ----
 
   const views = {};
+  let routed = null; // the address route() last showed
 
+  // Back and forward fire popstate, and hashchange too when the part
+  // before the query differs: the view is shown once per address.
+  function navigated() {
+    if (location.href !== routed) route(true);
+  }
+
+  // The address is #/VIEW[/ARG][?QUERY]: QUERY holds a list's search,
+  // filters, sort and page (listing()), so that a reload, back and forward
+  // and a pasted link show the same list.
   function parseHash() {
-    const parts = location.hash.replace(/^#\/?/, '').split('/');
+    const parts = location.hash.replace(/^#\/?/, '').split('?')[0].split('/');
     return { view: parts[0] || 'overview', arg: parts.length > 1 ? decodeURIComponent(parts.slice(1).join('/')) : null };
   }
 
@@ -238,6 +462,7 @@
   // the same one.
   async function route(moved) {
     if (!state.csrf) return;
+    routed = location.href;
     const { view, arg } = parseHash();
     const fn = views[view] || views.overview;
     for (const a of document.querySelectorAll('.side a')) {
@@ -332,7 +557,7 @@
 
   views.users = async (name) => {
     if (name) return userView(name);
-    const users = await api('GET', 'users');
+    const [users, teams] = await Promise.all([api('GET', 'users'), api('GET', 'teams')]);
     const box = errorBox();
     const nameIn = field('Name', h('input', { required: true, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': box.id }), { hint: 'e.g. new.hire' });
     const emailIn = field('Email', h('input', { type: 'email', autocomplete: 'off' }), { hint: 'optional' });
@@ -348,15 +573,34 @@
         rerender();
       });
     });
+    const all = listing({
+      noun: ['user', 'users'],
+      caption: 'Users',
+      empty: 'No users yet.',
+      search: (u) => `${u.name} ${u.email || ''}`,
+      filters: [
+        { key: 'status', label: 'Status', options: [['', 'any'], ['active', 'active'], ['disabled', 'disabled']], test: (u, v) => (v === 'disabled') === !!u.disabled },
+        { key: 'team', label: 'Team', options: [['', 'any']].concat(teams.map((t) => [t.name, t.name])) },
+      ],
+      server: ['team'],
+      // A team's members come with the team.
+      load: async (get) => {
+        if (!get('team')) return users;
+        const t = await api('GET', 'teams/' + enc(get('team')));
+        return users.filter((u) => t.members.includes(u.name));
+      },
+      columns: [
+        { label: 'Name', key: 'name', value: (u) => u.name, cell: (u) => link('users', u.name) },
+        { label: 'Email', key: 'email', value: (u) => u.email || '', cell: (u) => u.email || '—' },
+        { label: 'Status', key: 'status', value: (u) => (u.disabled ? 1 : 0), cell: (u) => (u.disabled ? badge('disabled', 'bad') : badge('active', 'ok')) },
+        { label: 'Created', key: 'created', value: (u) => u.created_at, cell: (u) => timeCell(u.created_at) },
+      ],
+    });
+    await all.ready;
     return [
       title('Users'),
       when('helpdesk', card('Add a user', form, box)),
-      card('All users', table([
-        { label: 'Name', cell: (u) => link('users', u.name) },
-        { label: 'Email', cell: (u) => u.email || '—' },
-        { label: 'Status', cell: (u) => (u.disabled ? badge('disabled', 'bad') : badge('active', 'ok')) },
-        { label: 'Created', cell: (u) => timeCell(u.created_at) },
-      ], users, 'No users yet.')),
+      card('All users', all.wrap),
     ];
   };
 
@@ -369,9 +613,10 @@
     const offBox = errorBox();
     const offBtn = h('button', { type: 'submit', class: 'danger' }, `Offboard ${u.name}`);
     const offForm = h('form', { class: 'inline' }, reasonIn.wrap, offBtn);
-    offForm.addEventListener('submit', (ev) => {
+    offForm.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      if (!window.confirm(`Offboard ${u.name}? This disables the user and revokes every device and unused enrollment link at once.`)) return;
+      const devs = u.devices.length ? `, revokes ${plural(u.devices.length, 'device', 'devices')} (${joined(u.devices)}), whose fleet entries are wiped within seconds or when they next connect,` : ', who has no device,';
+      if (!(await ask(`Offboard ${u.name}?`, `This disables ${u.name}${devs} and revokes every unused enrollment link of theirs.`, `Offboard ${u.name}`))) return;
       busy(offBtn, offBox, async () => {
         const body = {};
         if (reasonIn.input.value.trim()) body.reason = reasonIn.input.value.trim();
@@ -386,8 +631,9 @@
     const rmBtn = h('button', {
       type: 'button',
       class: 'danger',
-      onclick: () => {
-        if (!window.confirm(`Remove user ${u.name}? Their grants and memberships go with them.`)) return;
+      onclick: async () => {
+        const teams = u.teams.length ? ` and their ${plural(u.teams.length, 'membership', 'memberships')} (${joined(u.teams)})` : '';
+        if (!(await ask(`Remove user ${u.name}?`, `The record of ${u.name}${u.email ? ` (${u.email})` : ''} is deleted, with their grants${teams}.`, `Remove ${u.name}`))) return;
         busy(rmBtn, rmBox, async () => {
           await api('DELETE', 'users/' + enc(u.name));
           toast(`User ${u.name} removed`);
@@ -495,18 +741,23 @@
       type: 'button',
       class: 'link',
       'aria-label': `Remove ${user} from ${t.name}`,
-      onclick: (ev) => busy(ev.currentTarget, memberBox, async () => {
-        await api('DELETE', `teams/${enc(t.name)}/members/${enc(user)}`);
-        toast(`${user} left ${t.name}`);
-        rerender();
-      }),
+      onclick: async (ev) => {
+        const btn = ev.currentTarget;
+        if (!(await ask(`Remove ${user} from team ${t.name}?`, `${user} loses what the grants to ${t.name} give them; their devices update within seconds.`, 'Remove from team'))) return;
+        busy(btn, memberBox, async () => {
+          await api('DELETE', `teams/${enc(t.name)}/members/${enc(user)}`);
+          toast(`${user} left ${t.name}`);
+          rerender();
+        });
+      },
     }, 'Remove');
     const rmBox = errorBox();
     const rmBtn = h('button', {
       type: 'button',
       class: 'danger',
-      onclick: () => {
-        if (!window.confirm(`Remove team ${t.name}? Its memberships and grants go with it.`)) return;
+      onclick: async () => {
+        const members = t.members.length ? `its ${plural(t.members.length, 'membership', 'memberships')} (${joined(t.members)})` : 'its memberships (none)';
+        if (!(await ask(`Remove team ${t.name}?`, `Team ${t.name} is deleted, with ${members} and its grants.`, `Remove ${t.name}`))) return;
         busy(rmBtn, rmBox, async () => {
           await api('DELETE', 'teams/' + enc(t.name));
           toast(`Team ${t.name} removed`);
@@ -531,8 +782,6 @@
 
   // ---- Servers ----
 
-  const ENTRY_EXAMPLE = '{\n  "command": "npx",\n  "args": ["-y", "@modelcontextprotocol/server-everything"],\n  "env": { "API_KEY": "${secret:EVERYTHING_KEY}" }\n}';
-
   // Parses the textarea: an object, or an error the admin can act on.
   function parseEntry(text) {
     let v;
@@ -545,12 +794,6 @@
     return v;
   }
 
-  function entryEditor(initial, box) {
-    const ta = h('textarea', { spellcheck: 'false', rows: 12, 'aria-describedby': box.id });
-    ta.value = initial;
-    return field('Entry (canonical JSON)', ta, { cls: 'full', hint: 'exactly one of "command" (stdio) or "url" (remote); ${secret:NAME} is filled in per user' });
-  }
-
   function summary(entry) {
     if (!entry) return '—';
     if (entry.url) return h('span', null, badge(entry.type || 'http', 'info'), ' ', h('code', null, entry.url));
@@ -558,9 +801,7 @@
     return '—';
   }
 
-  // How the hosts reach a server and its rate limits: small controls over
-  // the entry's "via", "rate" and "tool_rates", kept in step with the JSON.
-  // On save the controls win; editing the JSON updates them.
+  // Tool rates as the form writes them: GLOB=RATE, comma-separated.
   const parseToolRates = (text) => {
     const out = {};
     for (const item of list(text)) {
@@ -572,43 +813,221 @@
   };
   const toolRatesText = (tr) => (tr && typeof tr === 'object' ? Object.entries(tr).map(([g, r]) => `${g}=${r}`).join(', ') : '');
 
-  function launchControls(entryIn) {
-    const viaSel = field('Via', h('select', null,
-      h('option', { value: '' }, 'default (launcher)'),
-      h('option', { value: 'launcher' }, 'launcher: mcpfleet exec'),
-      h('option', { value: 'direct' }, 'direct: in the host files')), { hint: 'how the hosts run it' });
-    const rateIn = field('Rate', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: '60/min' }), { hint: 'calls per user; empty: none' });
-    const toolIn = field('Tool rates', h('input', { autocomplete: 'off', spellcheck: 'false', placeholder: 'delete_*=5/hour' }), { hint: 'GLOB=RATE, comma-separated', cls: 'grow' });
-    const load = () => {
-      let e;
-      try {
-        e = JSON.parse(entryIn.input.value);
-      } catch (err) {
-        return;
+  // The form of a server entry (docs/design.md, "Canonical server
+  // schema"; the API checks it with common/catalogue.c): a control for each
+  // field, and the canonical JSON as the "Advanced" view. The JSON is what
+  // is saved; a control changed rewrites it, the JSON edited refills the
+  // controls, and what no control shows (a field of a later version) stays
+  // as written. save(name, entry) sends it; an error of the API that names
+  // a field is shown next to that field. Returns the form.
+  function serverForm(entry, withName, action, save) {
+    const box = errorBox();
+    const text = (label, props, o) => field(label, h('input', { autocomplete: 'off', spellcheck: 'false', ...props }), o);
+    const area = (label, o) => field(label, h('textarea', { spellcheck: 'false', rows: 3, class: 'short' }), { cls: 'grow', ...o });
+    const select = (label, options, o) => field(label, h('select', null, options.map(([v, t]) => h('option', { value: v }, t))), o);
+    const disabledIn = h('input', { type: 'checkbox', id: nextId('f') });
+    const f = {
+      name: withName ? text('Name', { required: true, pattern: '[A-Za-z0-9_-]{1,64}' }, { hint: 'letters, digits, _ and -' }) : null,
+      transport: select('Transport', [['stdio', 'stdio: a command on the workstation'], ['http', 'http: a remote server'], ['sse', 'sse: a remote server (server-sent events)']]),
+      command: text('Command', { placeholder: 'npx' }, { cls: 'grow' }),
+      args: area('Arguments', { hint: 'one per line' }),
+      env: area('Environment', { hint: 'NAME=value, one per line' }),
+      url: text('URL', { type: 'url', placeholder: 'https://mcp.example.com/mcp' }, { cls: 'grow' }),
+      headers: area('Headers', { hint: 'Name: value, one per line' }),
+      hosts: text('Hosts', { placeholder: 'cursor, claude-code' }, { hint: 'comma-separated; empty: every host' }),
+      allow: text('Tools allowed', {}, { hint: 'comma-separated; empty: all' }),
+      deny: text('Tools denied', {}, { hint: 'comma-separated' }),
+      disabled: { wrap: h('div', { class: 'field check' }, h('label', { for: disabledIn.id }, disabledIn, ' Disabled'), h('span', { class: 'hint' }, 'kept in the catalogue, left out of the hosts')), input: disabledIn },
+      via: select('Via', [['', 'default (launcher)'], ['launcher', 'launcher: mcpfleet exec'], ['direct', 'direct: in the host files']], { hint: 'how the hosts run it' }),
+      rate: text('Rate', { placeholder: '60/min' }, { hint: 'calls per user; empty: none' }),
+      toolRates: text('Tool rates', { placeholder: 'delete_*=5/hour' }, { hint: 'GLOB=RATE, comma-separated', cls: 'grow' }),
+      json: field('Entry (canonical JSON)', h('textarea', { spellcheck: 'false', rows: 12 }), { cls: 'full', hint: 'exactly one of "command" (stdio) or "url" (remote); ${secret:NAME} is filled in per user in command, args, env, url and headers' }),
+    };
+    const advanced = h('details', { class: 'advanced' }, h('summary', null, 'Advanced: the canonical JSON'), f.json.wrap);
+    // Each field's own error, under it, read with it.
+    for (const fl of Object.values(f)) {
+      if (!fl) continue;
+      fl.error = h('p', { class: 'error field-error', role: 'alert', id: nextId('err') });
+      fl.wrap.append(fl.error);
+      fl.input.setAttribute('aria-describedby', fl.error.id);
+    }
+    // fromApi: the API's answer to the last save, which the next save asks
+    // again; else the page's own reading of the field, which blocks a save.
+    const fieldError = (fl, msg, fromApi) => {
+      fl.error.textContent = msg;
+      fl.fromApi = !!fromApi;
+      if (msg) fl.input.setAttribute('aria-invalid', 'true');
+      else fl.input.removeAttribute('aria-invalid');
+    };
+    const clearErrors = () => { for (const fl of Object.values(f)) if (fl) fieldError(fl, ''); };
+    const stdio = h('div', { class: 'inline' }, f.command.wrap, f.args.wrap, f.env.wrap);
+    const remote = h('div', { class: 'inline' }, f.url.wrap, f.headers.wrap);
+    const shown = () => {
+      stdio.hidden = f.transport.input.value !== 'stdio';
+      remote.hidden = !stdio.hidden;
+    };
+
+    const lines = (t) => t.split('\n').map((x) => x.trim()).filter((x) => x.length > 0);
+    const pairs = (fl, sep, how) => {
+      const out = {};
+      for (const l of lines(fl.input.value)) {
+        const i = l.indexOf(sep);
+        if (i <= 0) throw Object.assign(new Error(`"${l}" is not ${how}.`), { field: fl });
+        out[l.slice(0, i).trim()] = l.slice(i + 1).trim();
       }
-      if (!e || typeof e !== 'object') return;
-      viaSel.input.value = e.via === 'launcher' || e.via === 'direct' ? e.via : '';
-      rateIn.input.value = typeof e.rate === 'string' ? e.rate : '';
-      toolIn.input.value = toolRatesText(e.tool_rates);
+      return out;
     };
-    entryIn.input.addEventListener('input', load);
-    load();
-    return {
-      wrap: h('div', { class: 'inline' }, viaSel.wrap, rateIn.wrap, toolIn.wrap),
-      // Writes the controls into entry (an object) and returns it.
-      apply(entry) {
-        if (viaSel.input.value) entry.via = viaSel.input.value;
-        else delete entry.via;
-        if (rateIn.input.value.trim()) entry.rate = rateIn.input.value.trim();
-        else delete entry.rate;
-        const tr = parseToolRates(toolIn.input.value);
-        if (Object.keys(tr).length) entry.tool_rates = tr;
-        else delete entry.tool_rates;
-        return entry;
-      },
+    const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    const strs = (v) => (Array.isArray(v) ? v.map(String) : []);
+    const kv = (v, sep) => (isObj(v) ? Object.entries(v).map(([k, x]) => `${k}${sep}${x}`).join('\n') : '');
+
+    // The controls from an entry.
+    function fill(e) {
+      if (e.command !== undefined) f.transport.input.value = 'stdio';
+      else if (e.url !== undefined) f.transport.input.value = e.type === 'sse' ? 'sse' : 'http';
+      f.command.input.value = typeof e.command === 'string' ? e.command : '';
+      f.args.input.value = strs(e.args).join('\n');
+      f.env.input.value = kv(e.env, '=');
+      f.url.input.value = typeof e.url === 'string' ? e.url : '';
+      f.headers.input.value = kv(e.headers, ': ');
+      f.hosts.input.value = strs(e.hosts).join(', ');
+      f.allow.input.value = strs(isObj(e.tools) ? e.tools.allow : null).join(', ');
+      f.deny.input.value = strs(isObj(e.tools) ? e.tools.deny : null).join(', ');
+      f.disabled.input.checked = e.disabled === true;
+      f.via.input.value = e.via === 'launcher' || e.via === 'direct' ? e.via : '';
+      f.rate.input.value = typeof e.rate === 'string' ? e.rate : '';
+      f.toolRates.input.value = toolRatesText(e.tool_rates);
+      shown();
+    }
+
+    // An entry from the controls, over base (what they do not show stays);
+    // a control that cannot be read throws with .field set.
+    function build(base) {
+      const e = { ...base };
+      const put = (k, v, keep) => { if (keep) e[k] = v; else delete e[k]; };
+      if (f.transport.input.value === 'stdio') {
+        const args = lines(f.args.input.value);
+        const env = pairs(f.env, '=', 'NAME=value');
+        put('command', f.command.input.value.trim(), true);
+        put('args', args, args.length);
+        put('env', env, Object.keys(env).length);
+        for (const k of ['url', 'headers']) delete e[k];
+        if (e.type !== 'stdio') delete e.type;
+      } else {
+        const headers = pairs(f.headers, ':', 'Name: value');
+        put('url', f.url.input.value.trim(), true);
+        put('headers', headers, Object.keys(headers).length);
+        for (const k of ['command', 'args', 'env']) delete e[k];
+        if (f.transport.input.value === 'sse') e.type = 'sse';
+        else if (e.type !== 'http') delete e.type;
+      }
+      const hosts = list(f.hosts.input.value);
+      put('hosts', hosts, hosts.length);
+      const tools = isObj(base.tools) ? { ...base.tools } : {};
+      for (const [k, fl] of [['allow', f.allow], ['deny', f.deny]]) {
+        const l = list(fl.input.value);
+        if (l.length) tools[k] = l;
+        else delete tools[k];
+      }
+      put('tools', tools, Object.keys(tools).length);
+      put('disabled', true, f.disabled.input.checked);
+      put('via', f.via.input.value, f.via.input.value);
+      put('rate', f.rate.input.value.trim(), f.rate.input.value.trim());
+      let tr;
+      try {
+        tr = parseToolRates(f.toolRates.input.value);
+      } catch (err) {
+        throw Object.assign(err, { field: f.toolRates });
+      }
+      put('tool_rates', tr, Object.keys(tr).length);
+      return e;
+    }
+
+    let base = entry || {};
+    const fromControls = () => {
+      clearErrors();
+      try {
+        base = build(base);
+        f.json.input.value = JSON.stringify(base, null, 2);
+      } catch (err) {
+        fieldError(err.field || f.json, err.message);
+      }
     };
+    const fromJson = () => {
+      clearErrors();
+      try {
+        base = parseEntry(f.json.input.value);
+        fill(base);
+      } catch (err) {
+        fieldError(f.json, err.message);
+      }
+    };
+    fill(base);
+    if (entry) f.json.input.value = JSON.stringify(entry, null, 2);
+    else fromControls();
+    for (const [k, fl] of Object.entries(f)) {
+      if (!fl || k === 'name' || k === 'json') continue;
+      fl.input.addEventListener('input', fromControls);
+      fl.input.addEventListener('change', () => { shown(); fromControls(); });
+    }
+    f.json.input.addEventListener('input', fromJson);
+    if (f.name) f.name.input.addEventListener('input', () => fieldError(f.name, ''));
+
+    // Where the API's message puts the fault: "field 'name': …" or "field
+    // 'entry': servers.NAME.FIELD[.SUB]: reason" (common/catalogue.c).
+    const plain = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+    function apiField(msg) {
+      const named = /^field 'name': (.*)$/s.exec(msg);
+      if (named && f.name) return { fl: f.name, text: plain(named[1]) };
+      const m = /^field 'entry': servers\.[A-Za-z0-9_-]+(?:\.([^:]*))?: (.*)$/s.exec(msg);
+      if (!m) return null;
+      const [top, ...rest] = (m[1] || '').split('.');
+      const sub = rest.join('.');
+      const at = {
+        command: f.command, args: f.args, env: f.env, url: f.url, headers: f.headers, type: f.transport, hosts: f.hosts,
+        tools: sub.startsWith('deny') ? f.deny : f.allow, disabled: f.disabled, via: f.via, rate: f.rate, tool_rates: f.toolRates,
+      };
+      let fl = top ? at[top.replace(/\[.*$/, '')] : null;
+      if (!top && /exactly one of 'command'/.test(m[2])) fl = f.transport.input.value === 'stdio' ? f.command : f.url;
+      const text = (sub ? sub + ': ' : '') + m[2];
+      return { fl: fl || f.json, text: plain(text) };
+    }
+
+    const labelOf = (fl) => (fl === f.json ? 'the JSON' : fl === f.disabled ? 'Disabled' : fl.wrap.querySelector('label').firstChild.textContent.trim());
+    const submit = h('button', { type: 'submit' }, action);
+    const form = h('form', { novalidate: true, class: 'server-form' },
+      f.name ? h('div', { class: 'inline' }, f.name.wrap, f.transport.wrap) : h('div', { class: 'inline' }, f.transport.wrap),
+      stdio, remote,
+      h('div', { class: 'inline' }, f.hosts.wrap, f.allow.wrap, f.deny.wrap, f.disabled.wrap),
+      h('div', { class: 'inline' }, f.via.wrap, f.rate.wrap, f.toolRates.wrap),
+      advanced, box, h('div', { class: 'actions' }, submit));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      busy(submit, box, async () => {
+        const pending = Object.values(f).find((fl) => fl && fl.error.textContent && !fl.fromApi);
+        if (pending) {
+          if (pending === f.json) advanced.open = true;
+          pending.input.focus();
+          throw new Error(`Not saved: ${labelOf(pending)} needs fixing (see the message under it).`);
+        }
+        clearErrors();
+        try {
+          await save(f.name ? f.name.input.value.trim() : null, parseEntry(f.json.input.value));
+        } catch (err) {
+          const where = err instanceof ApiError && err.status === 400 ? apiField(err.message) : null;
+          if (!where) throw err;
+          fieldError(where.fl, where.text, true);
+          if (where.fl === f.json) advanced.open = true;
+          where.fl.input.focus();
+          throw new Error(`Not saved: ${labelOf(where.fl)}: ${where.text}`);
+        }
+      });
+    });
+    return form;
   }
 
+  // stdio for a command; else the entry's type, http when it names none.
+  const transportOf = (e) => (!e ? '' : e.command ? 'stdio' : e.type || 'http');
   const viaText = (e) => (e && e.via ? e.via : 'launcher');
   const limitsText = (e) => {
     const parts = [];
@@ -619,70 +1038,59 @@
 
   views.servers = async (name) => {
     if (name) return serverView(name);
+    // The catalogue first: a role that may not read it is told so in the
+    // catalogue's words, not in the grants'.
     const servers = await api('GET', 'servers');
-    const box = errorBox();
-    const nameIn = field('Name', h('input', { required: true, autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9_-]{1,64}' }), { hint: 'letters, digits, _ and -' });
-    const entryIn = entryEditor(ENTRY_EXAMPLE, box);
-    const launch = launchControls(entryIn);
-    const submit = h('button', { type: 'submit' }, 'Add server');
-    const form = h('form', { novalidate: true }, h('div', { class: 'inline' }, nameIn.wrap), entryIn.wrap, launch.wrap, h('div', { class: 'actions' }, submit));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      entryIn.input.removeAttribute('aria-invalid');
-      busy(submit, box, async () => {
-        try {
-          const entry = launch.apply(parseEntry(entryIn.input.value));
-          const s = await api('POST', 'servers', { name: nameIn.input.value.trim(), entry });
-          toast(`Server ${s.name} added`);
-          location.hash = '#/servers/' + enc(s.name);
-        } catch (e) {
-          entryIn.input.setAttribute('aria-invalid', 'true');
-          throw e;
-        }
-      });
+    const [grants, teams] = await Promise.all([api('GET', 'grants'), api('GET', 'teams')]);
+    const form = serverForm(null, true, 'Add server', async (name, entry) => {
+      const s = await api('POST', 'servers', { name, entry });
+      toast(`Server ${s.name} added`);
+      location.hash = '#/servers/' + enc(s.name);
     });
+    // A server's team: one granted to that team, or to everyone.
+    const grantedTo = (srv, team) => grants.some((g) => g.server === srv.name
+      && (team === 'everyone' ? g.target === 'everyone' : g.target === 'team' && g.target_name === team));
+    const catalogue = listing({
+      noun: ['server', 'servers'],
+      caption: 'Servers',
+      empty: may('admin') ? 'No servers yet: add the first one below.' : 'No servers yet.',
+      search: (s) => `${s.name} ${JSON.stringify(s.entry)}`,
+      filters: [
+        { key: 'transport', label: 'Runs', options: [['', 'any'], ['stdio', 'stdio'], ['http', 'http'], ['sse', 'sse']], test: (s, v) => transportOf(s.entry) === v },
+        { key: 'team', label: 'Granted to', options: [['', 'anyone'], ['everyone', 'everyone']].concat(teams.map((t) => [t.name, 'team ' + t.name])), test: grantedTo },
+      ],
+      load: async () => servers,
+      columns: [
+        { label: 'Name', key: 'name', value: (s) => s.name, cell: (s) => link('servers', s.name) },
+        { label: 'Runs', key: 'runs', value: (s) => transportOf(s.entry), cell: (s) => summary(s.entry) },
+        { label: 'Hosts', cell: (s) => (s.entry && s.entry.hosts ? s.entry.hosts.join(', ') : 'all') },
+        { label: 'Via', key: 'via', value: (s) => viaText(s.entry), cell: (s) => viaText(s.entry) },
+        { label: 'Limits', cell: (s) => limitsText(s.entry) },
+        { label: 'Updated', key: 'updated', value: (s) => s.updated_at, cell: (s) => timeCell(s.updated_at) },
+      ],
+    });
+    await catalogue.ready;
     return [
       title('Servers'),
-      card('Catalogue', table([
-        { label: 'Name', cell: (s) => link('servers', s.name) },
-        { label: 'Runs', cell: (s) => summary(s.entry) },
-        { label: 'Hosts', cell: (s) => (s.entry && s.entry.hosts ? s.entry.hosts.join(', ') : 'all') },
-        { label: 'Via', cell: (s) => viaText(s.entry) },
-        { label: 'Limits', cell: (s) => limitsText(s.entry) },
-        { label: 'Updated', cell: (s) => timeCell(s.updated_at) },
-      ], servers, may('admin') ? 'No servers yet: add the first one below.' : 'No servers yet.')),
-      when('admin', card('Add a server', form, box)),
+      card('Catalogue', catalogue.wrap),
+      when('admin', card('Add a server', form)),
     ];
   };
 
   async function serverView(name) {
     const s = await api('GET', 'servers/' + enc(name));
-    const box = errorBox();
-    const entryIn = entryEditor(JSON.stringify(s.entry, null, 2), box);
-    const launch = launchControls(entryIn);
-    const save = h('button', { type: 'submit' }, 'Save');
-    const form = h('form', { novalidate: true }, entryIn.wrap, launch.wrap, h('div', { class: 'actions' }, save));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      entryIn.input.removeAttribute('aria-invalid');
-      busy(save, box, async () => {
-        try {
-          const entry = launch.apply(parseEntry(entryIn.input.value));
-          await api('PUT', 'servers/' + enc(s.name), { entry });
-          toast(`Server ${s.name} saved: devices get it now`);
-          rerender();
-        } catch (e) {
-          entryIn.input.setAttribute('aria-invalid', 'true');
-          throw e;
-        }
-      });
+    const form = serverForm(s.entry, false, 'Save', async (unused, entry) => {
+      await api('PUT', 'servers/' + enc(s.name), { entry });
+      toast(`Server ${s.name} saved: devices get it now`);
+      rerender();
     });
     const rmBox = errorBox();
     const rmBtn = h('button', {
       type: 'button',
       class: 'danger',
-      onclick: () => {
-        if (!window.confirm(`Remove server ${s.name}? It goes from every device, and its grants go with it.`)) return;
+      onclick: async () => {
+        const grants = s.grants.length ? `its ${plural(s.grants.length, 'grant', 'grants')}` : 'its grants (none)';
+        if (!(await ask(`Remove server ${s.name}?`, `${s.name} goes from every device within seconds, and ${grants} with it.`, `Remove ${s.name}`))) return;
         busy(rmBtn, rmBox, async () => {
           await api('DELETE', 'servers/' + enc(s.name));
           toast(`Server ${s.name} removed`);
@@ -695,7 +1103,7 @@
       back('servers', 'Servers'),
       title(s.name),
       card('Entry', h('p', { class: 'muted small' }, 'Created ', timeCell(s.created_at), ', updated ', timeCell(s.updated_at), '.'),
-        may('admin') ? [form, box] : h('pre', { class: 'entry' }, JSON.stringify(s.entry, null, 2))),
+        may('admin') ? form : h('pre', { class: 'entry' }, JSON.stringify(s.entry, null, 2))),
       card('Grants', grantTable(s.grants, gBox, 'Nobody is granted this server yet.'), gBox,
         when('admin', h('p', null, h('a', { href: '#/grants' }, 'Grant it to someone')))),
       when('admin', h('section', { class: 'card danger-zone', 'aria-label': 'Remove server' },
@@ -725,9 +1133,11 @@
           type: 'button',
           class: 'link',
           'aria-label': `Remove grant ${g.id}`,
-          onclick: (ev) => {
-            if (!window.confirm(`Remove grant ${g.id} of ${g.server}?`)) return;
-            busy(ev.currentTarget, box, async () => {
+          onclick: async (ev) => {
+            const btn = ev.currentTarget;
+            const to = g.target === 'everyone' ? 'everyone' : `${g.target} ${g.target_name}`;
+            if (!(await ask(`Remove grant ${g.id}?`, `The grant of ${g.server} to ${to} goes: whoever reaches ${g.server} only through it loses it on their devices within seconds.`, 'Remove grant'))) return;
+            busy(btn, box, async () => {
               await api('DELETE', 'grants/' + g.id);
               toast(`Grant ${g.id} removed`);
               rerender();
@@ -834,9 +1244,11 @@
             type: 'button',
             class: 'link',
             'aria-label': `Remove secret ${s.name}` + (s.scope_name ? ` of ${s.scope} ${s.scope_name}` : ''),
-            onclick: (ev) => {
-              if (!window.confirm(`Remove secret ${s.name} (${s.scope}${s.scope_name ? ' ' + s.scope_name : ''})?`)) return;
-              busy(ev.currentTarget, listBox, async () => {
+            onclick: async (ev) => {
+              const btn = ev.currentTarget;
+              const of = s.scope === 'org' ? 'the organisation' : `${s.scope} ${s.scope_name}`;
+              if (!(await ask(`Remove secret ${s.name} of ${of}?`, `Every version of ${s.name} for ${of} is deleted; entries that use \${secret:${s.name}} no longer get this value.`, 'Remove secret'))) return;
+              busy(btn, listBox, async () => {
                 const q = s.scope === 'org' ? '' : `?${s.scope}=${enc(s.scope_name)}`;
                 await api('DELETE', 'secrets/' + enc(s.name) + q);
                 toast(`Secret ${s.name} removed`);
@@ -933,9 +1345,10 @@
             type: 'button',
             class: 'link',
             'aria-label': `Revoke enrollment link ${t.id}`,
-            onclick: (ev) => {
-              if (!window.confirm(`Revoke enrollment link ${t.id} for ${t.user}?`)) return;
-              busy(ev.currentTarget, listBox, async () => {
+            onclick: async (ev) => {
+              const btn = ev.currentTarget;
+              if (!(await ask(`Revoke enrollment link ${t.id} of ${t.user}?`, `Link ${t.id} (${plural(t.uses_left, 'use', 'uses')} left) can no longer enroll a workstation for ${t.user}.`, 'Revoke link'))) return;
+              busy(btn, listBox, async () => {
                 await api('DELETE', 'tokens/' + t.id);
                 toast(`Enrollment link ${t.id} revoked`);
                 await refreshTokenList();
@@ -968,18 +1381,32 @@
   views.devices = async (id) => {
     if (id) return deviceView(id);
     const devices = await api('GET', 'devices');
+    const owners = [...new Set(devices.map((d) => d.user))].sort(compare);
+    const all = listing({
+      noun: ['device', 'devices'],
+      caption: 'Devices',
+      empty: 'No devices enrolled yet: create an enrollment link.',
+      search: (d) => `${d.id} ${d.user} ${d.hostname} ${d.os}`,
+      filters: [
+        { key: 'status', label: 'Status', options: [['', 'any'], ['active', 'active'], ['revoked', 'revoked'], ['connected', 'connected now']], test: (d, v) => (v === 'connected' ? !!d.connected : d.status === v) },
+        { key: 'user', label: 'User', options: [['', 'anyone']].concat(owners.map((u) => [u, u])), test: (d, v) => d.user === v },
+      ],
+      load: async () => devices,
+      columns: [
+        { label: 'Device', key: 'id', value: (d) => d.id, cell: (d) => link('devices', d.id, h('code', null, d.id)) },
+        { label: 'User', key: 'user', value: (d) => d.user, cell: (d) => link('users', d.user) },
+        { label: 'Host name', key: 'host', value: (d) => d.hostname, cell: (d) => d.hostname },
+        { label: 'OS', key: 'os', value: (d) => d.os, cell: (d) => d.os },
+        { label: 'Status', key: 'status', value: (d) => d.status, cell: deviceState },
+        { label: 'Connection', key: 'conn', value: (d) => (d.connected ? 0 : 1), cell: connected },
+        { label: 'Applied revision', key: 'revision', value: (d) => d.applied_revision, cell: (d) => String(d.applied_revision), cls: 'num' },
+        { label: 'Last seen', key: 'seen', value: (d) => d.last_seen || 0, cell: (d) => timeCell(d.last_seen) },
+      ],
+    });
+    await all.ready;
     return [
       title('Devices'),
-      card('All devices', table([
-        { label: 'Device', cell: (d) => link('devices', d.id, h('code', null, d.id)) },
-        { label: 'User', cell: (d) => link('users', d.user) },
-        { label: 'Host name', cell: (d) => d.hostname },
-        { label: 'OS', cell: (d) => d.os },
-        { label: 'Status', cell: deviceState },
-        { label: 'Connection', cell: connected },
-        { label: 'Applied revision', cell: (d) => String(d.applied_revision), cls: 'num' },
-        { label: 'Last seen', cell: (d) => timeCell(d.last_seen) },
-      ], devices, 'No devices enrolled yet: create an enrollment link.')),
+      card('All devices', all.wrap),
     ];
   };
 
@@ -992,9 +1419,9 @@
     const reasonIn = field('Reason', h('input', { autocomplete: 'off' }), { hint: 'optional, e.g. laptop lost', cls: 'grow' });
     const revokeBtn = h('button', { type: 'submit', class: 'danger' }, 'Revoke device');
     const form = h('form', { class: 'inline' }, reasonIn.wrap, revokeBtn);
-    form.addEventListener('submit', (ev) => {
+    form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      if (!window.confirm(`Revoke ${d.id} (${d.hostname}, ${d.user})? Its managed entries are wiped and its certificate never connects again.`)) return;
+      if (!(await ask(`Revoke device ${d.hostname} of ${d.user}?`, `${d.hostname} (${d.id}) of ${d.user} will stop receiving updates, its fleet entries are wiped within seconds (or when it next connects), and its certificate never connects again.`, 'Revoke device'))) return;
       busy(revokeBtn, box, async () => {
         const body = {};
         if (reasonIn.input.value.trim()) body.reason = reasonIn.input.value.trim();
@@ -1032,7 +1459,7 @@
         h('dt', null, 'Applied revision'), h('dd', null, String(d.applied_revision)),
         h('dt', null, 'Enrolled'), h('dd', null, timeCell(d.enrolled_at)),
         h('dt', null, 'Last seen'), h('dd', null, timeCell(d.last_seen)),
-        h('dt', null, 'Calls dropped offline'), h('dd', null, String(d.calls_dropped || 0), may('audit') ? [' (', h('a', { href: '#/calls/' + enc(d.id) }, 'its calls'), ')'] : null),
+        h('dt', null, 'Calls dropped offline'), h('dd', null, String(d.calls_dropped || 0), may('audit') ? [' (', h('a', { href: '#/calls?device=' + enc(d.id) }, 'its calls'), ')'] : null),
         h('dt', null, 'Certificate'), h('dd', null, h('code', { class: 'small' }, `serial ${d.cert_serial}`), h('br'), h('code', { class: 'small' }, `sha256 ${d.cert_fingerprint}`)))),
       card('Last sync report', report),
       d.omitted && d.omitted.length ? card('Left out of its catalogue', table([
@@ -1051,132 +1478,114 @@
   const fmtDuration = (us) => (us >= 1e6 ? `${(us / 1e6).toFixed(1)} s` : us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us} µs`);
   const outcomeBadge = (o) => badge(o, o === 'ok' ? 'ok' : o === 'error' ? 'bad' : 'warn');
 
-  function callTable(rows, emptyText) {
-    return table([
-      { label: 'Time', cell: (c) => timeCell(c.at), cls: 'when' },
-      { label: 'User', cell: (c) => link('users', c.user) },
-      { label: 'Device', cell: (c) => link('devices', c.device) },
-      { label: 'Server', cell: (c) => c.server },
-      { label: 'Method', cell: (c) => h('code', null, c.method) },
-      { label: 'Name', cell: (c) => h('code', null, c.name || '—') },
-      { label: 'Outcome', cell: (c) => h('span', null, outcomeBadge(c.outcome), c.detail ? h('span', { class: 'muted small' }, ' ', c.detail) : null) },
-      { label: 'Duration', cell: (c) => fmtDuration(c.duration_us), cls: 'num' },
-      { label: 'Bytes in/out', cell: (c) => `${c.bytes_in} / ${c.bytes_out}`, cls: 'num' },
-    ], rows, emptyText);
-  }
+  const callColumns = [
+    { label: 'Time', cell: (c) => timeCell(c.at), cls: 'when' },
+    { label: 'User', cell: (c) => link('users', c.user) },
+    { label: 'Device', cell: (c) => link('devices', c.device) },
+    { label: 'Server', cell: (c) => c.server },
+    { label: 'Method', cell: (c) => h('code', null, c.method) },
+    { label: 'Name', cell: (c) => h('code', null, c.name || '—') },
+    { label: 'Outcome', cell: (c) => h('span', null, outcomeBadge(c.outcome), c.detail ? h('span', { class: 'muted small' }, ' ', c.detail) : null) },
+    { label: 'Duration', cell: (c) => fmtDuration(c.duration_us), cls: 'num' },
+    { label: 'Bytes in/out', cell: (c) => `${c.bytes_in} / ${c.bytes_out}`, cls: 'num' },
+  ];
 
-  // #/calls/DEVICE opens the page filtered to that device.
+  const callTable = (rows, emptyText) => table(callColumns, rows, emptyText);
+
+  // The periods the Calls and Audit pages offer, in seconds back from now.
+  const PERIODS = [['3600', 'Last hour'], ['86400', 'Last 24 hours'], ['604800', 'Last 7 days'], ['2592000', 'Last 30 days'], ['0', 'Everything']];
+  const sinceOf = (secs) => (Number(secs) ? Math.max(0, Math.floor(Date.now() / 1000) - Number(secs)) : 0);
+
+  // The API filters and pages the calls (newest first, on with before):
+  // every filter here is one of its parameters. #/calls/DEVICE, the
+  // address of old links, opens the page filtered to that device.
   views.calls = async (device) => {
+    if (device) {
+      history.replaceState(null, '', '#/calls?device=' + enc(device));
+      routed = location.href;
+    }
     const PAGE = 100;
-    const box = errorBox();
-    const holder = h('div');
-    const text = (label, hint) => field(label, h('input', { autocomplete: 'off', spellcheck: 'false' }), { hint });
-    const userIn = text('User');
-    const deviceIn = text('Device', 'dev-…');
-    if (device) deviceIn.input.value = device;
-    const serverIn = text('Server');
-    const toolIn = text('Tool', 'exact name');
-    const outcomeSel = field('Outcome', h('select', null,
-      h('option', { value: '' }, 'any'), h('option', { value: 'ok' }, 'ok'), h('option', { value: 'error' }, 'error'),
-      h('option', { value: 'denied' }, 'denied'), h('option', { value: 'rate_limited' }, 'rate limited')));
-    const sinceSel = field('Since', h('select', null,
-      h('option', { value: 3600 }, 'Last hour'),
-      h('option', { value: 86400 }, 'Last 24 hours'),
-      h('option', { value: 7 * 86400, selected: true }, 'Last 7 days'),
-      h('option', { value: 30 * 86400 }, 'Last 30 days'),
-      h('option', { value: 0 }, 'Everything')));
-    const apply = h('button', { type: 'submit' }, 'Filter');
-    const older = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Older');
-    const form = h('form', { class: 'inline', novalidate: true }, userIn.wrap, deviceIn.wrap, serverIn.wrap, toolIn.wrap, outcomeSel.wrap, sinceSel.wrap, apply);
-    let rows = [];
-    let before = 0;
-
-    function query() {
-      const q = new URLSearchParams();
-      const put = (k, v) => { if (v.trim()) q.set(k, v.trim()); };
-      put('user', userIn.input.value);
-      put('device', deviceIn.input.value);
-      put('server', serverIn.input.value);
-      put('tool', toolIn.input.value);
-      put('outcome', outcomeSel.input.value);
-      const secs = Number(sinceSel.input.value);
-      if (secs) q.set('since', String(Math.max(0, Math.floor(Date.now() / 1000) - secs)));
-      q.set('limit', String(PAGE));
-      if (before) q.set('before', String(before));
-      return q.toString();
-    }
-
-    // A page of the newest calls (fresh) or the next older one.
-    async function load(fresh) {
-      if (fresh) {
-        rows = [];
-        before = 0;
-      }
-      const page = await api('GET', 'calls?' + query());
-      rows = rows.concat(page);
-      before = page.length === PAGE ? page[page.length - 1].id : 0;
-      older.hidden = before === 0;
-      holder.replaceChildren(
-        h('p', { class: 'muted small', role: 'status' }, `${rows.length} call${rows.length === 1 ? '' : 's'} shown, newest first.`),
-        callTable(rows, 'No calls match.'));
-    }
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      busy(apply, box, () => load(true));
+    const keys = ['user', 'device', 'server', 'tool', 'outcome'];
+    const calls = listing({
+      noun: ['call', 'calls'],
+      caption: 'Calls',
+      empty: 'No calls match.',
+      filters: [
+        { key: 'user', label: 'User' },
+        { key: 'device', label: 'Device', hint: 'dev-…' },
+        { key: 'server', label: 'Server' },
+        { key: 'tool', label: 'Tool', hint: 'exact name' },
+        { key: 'outcome', label: 'Outcome', options: [['', 'any'], ['ok', 'ok'], ['error', 'error'], ['denied', 'denied'], ['rate_limited', 'rate limited']] },
+        { key: 'since', label: 'Since', options: PERIODS, initial: '604800' },
+      ],
+      server: keys.concat(['since', 'from']),
+      shown: () => 'newest first',
+      load: async (get) => {
+        const q = new URLSearchParams();
+        for (const k of keys) if (get(k)) q.set(k, get(k));
+        const since = sinceOf(get('since'));
+        if (since) q.set('since', String(since));
+        if (get('from')) q.set('before', get('from'));
+        q.set('limit', String(PAGE));
+        const rows = await api('GET', 'calls?' + q.toString());
+        return { rows, next: rows.length === PAGE ? String(rows[rows.length - 1].id) : null };
+      },
+      columns: callColumns,
     });
-    older.addEventListener('click', () => busy(older, box, () => load(false)));
-    await load(true);
+    await calls.ready;
     return [
       title('Calls'),
-      card('Filter', h('p', { class: 'muted small' }, 'Every tools/call, resources/read and prompts/get the launchers ran, with its outcome: never the arguments or the results.'), form, box),
-      card('Calls', holder, h('div', { class: 'actions' }, older)),
+      card('Calls', h('p', { class: 'muted small' }, 'Every tools/call, resources/read and prompts/get the launchers ran, with its outcome: never the arguments or the results.'), calls.wrap),
     ];
   };
 
   // ---- Audit ----
 
   views.audit = async () => {
-    const sinceSel = field('Show', h('select', null,
-      h('option', { value: 86400 }, 'Last 24 hours'),
-      h('option', { value: 7 * 86400, selected: true }, 'Last 7 days'),
-      h('option', { value: 30 * 86400 }, 'Last 30 days'),
-      h('option', { value: 0 }, 'Everything')));
-    const holder = h('div');
     const verifyOut = h('div', { role: 'status', 'aria-live': 'polite' });
     const verifyBtn = h('button', { type: 'button' }, 'Verify the chain');
     const box = errorBox();
-    const PAGE = 1000;  // rows per request
-    const KEEP = 2000;  // rows shown at most: the newest of the period
-
-    // The API pages oldest first; the console shows the newest first.
-    async function load() {
-      const secs = Number(sinceSel.input.value);
-      const since = secs ? Math.max(0, Math.floor(Date.now() / 1000) - secs) : 0;
-      let rows = [];
-      let after = 0;
-      let dropped = false;
-      for (let i = 0; i < 100; i++) {
-        const page = await api('GET', `audit?since=${since}&after=${after}&limit=${PAGE}`);
-        rows = rows.concat(page);
-        if (rows.length > KEEP) {
-          rows = rows.slice(-KEEP);
-          dropped = true;
-        }
-        if (page.length < PAGE) break;
-        after = page[page.length - 1].id;
-      }
-      holder.replaceChildren(
-        dropped ? h('p', { class: 'note warn' }, `Showing the newest ${KEEP} rows of the period.`) : '',
-        table([
-          { label: 'Id', cell: (r) => String(r.id), cls: 'num' },
-          { label: 'Time', cell: (r) => timeCell(r.at), cls: 'when' },
-          { label: 'Actor', cell: (r) => r.actor },
-          { label: 'Action', cell: (r) => h('code', null, r.action) },
-          { label: 'Target', cell: (r) => r.target || '—' },
-          { label: 'Details', cell: (r) => (r.details ? h('code', null, JSON.stringify(r.details)) : '—'), cls: 'details' },
-        ], rows.reverse(), 'Nothing in this period.'));
+    const actions = h('datalist', { id: 'audit-actions' });
+    const PAGE = 100;
+    const seen = new Set(); // the actions of the rows read, offered as values
+    // The API filters and pages (newest first, or oldest first sorted by
+    // Id or Time ascending): a page is one request however long the log.
+    const oldest = (get) => (get('sort') === 'id' || get('sort') === 'at') && get('dir') !== 'desc';
+    async function load(get) {
+      const q = new URLSearchParams();
+      const since = sinceOf(get('since'));
+      if (since) q.set('since', String(since));
+      for (const k of ['action', 'actor']) if (get(k)) q.set(k, get(k));
+      q.set('order', oldest(get) ? 'oldest' : 'newest');
+      if (get('from')) q.set(oldest(get) ? 'after' : 'before', get('from'));
+      q.set('limit', String(PAGE));
+      const rows = await api('GET', 'audit?' + q.toString());
+      const before = seen.size;
+      for (const r of rows) seen.add(r.action);
+      if (seen.size !== before) actions.replaceChildren(...[...seen].sort(compare).map((x) => h('option', { value: x })));
+      return { rows, next: rows.length === PAGE ? String(rows[rows.length - 1].id) : null };
     }
-    sinceSel.input.addEventListener('change', () => busy(null, box, load));
+    const rowsList = listing({
+      noun: ['row', 'rows'],
+      caption: 'Audit rows',
+      empty: 'Nothing in this period.',
+      filters: [
+        { key: 'since', label: 'Period', options: PERIODS, initial: '604800' },
+        { key: 'action', label: 'Action', hint: 'or its start: user.', list: 'audit-actions' },
+        { key: 'actor', label: 'Actor', hint: 'or a part of it' },
+      ],
+      server: ['since', 'action', 'actor', 'sort', 'dir', 'from'],
+      shown: (get) => (oldest(get) ? 'oldest first' : 'newest first'),
+      load,
+      columns: [
+        { label: 'Id', key: 'id', value: (r) => r.id, cell: (r) => String(r.id), cls: 'num' },
+        { label: 'Time', key: 'at', value: (r) => r.id, cell: (r) => timeCell(r.at), cls: 'when' },
+        { label: 'Actor', cell: (r) => r.actor },
+        { label: 'Action', cell: (r) => h('code', null, r.action) },
+        { label: 'Target', cell: (r) => r.target || '—' },
+        { label: 'Details', cell: (r) => (r.details ? h('code', null, JSON.stringify(r.details)) : '—'), cls: 'details' },
+      ],
+    });
     verifyBtn.addEventListener('click', () => busy(verifyBtn, box, async () => {
       try {
         const v = await api('GET', 'audit/verify');
@@ -1186,12 +1595,12 @@
         verifyOut.replaceChildren(h('p', { class: 'note bad' }, 'The chain is broken: ' + e.message));
       }
     }));
-    await load();
+    await rowsList.ready;
     return [
       title('Audit log'),
       card('Integrity', h('p', { class: 'muted small' }, 'Every change is a row whose hash covers the row before it, so an edited or deleted row breaks the chain.'),
-        h('div', { class: 'actions' }, verifyBtn), verifyOut),
-      card('Rows', h('div', { class: 'inline' }, sinceSel.wrap), box, holder),
+        h('div', { class: 'actions' }, verifyBtn), verifyOut, box),
+      card('Rows', rowsList.wrap, actions),
     ];
   };
 
@@ -1239,7 +1648,8 @@
     themeControl();
     $('login-form').addEventListener('submit', login);
     $('logout').addEventListener('click', logout);
-    window.addEventListener('hashchange', () => route(true));
+    window.addEventListener('hashchange', navigated);
+    window.addEventListener('popstate', navigated);
     oidcOffer();
     try {
       const s = await api('GET', 'session');

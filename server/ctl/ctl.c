@@ -212,7 +212,12 @@ static const struct ctl_opt ctl_opts_user_query[] = {
 
 static const struct ctl_opt ctl_opts_audit[] = {
     {"--since", "T", "since", CTL_SINCE, CTL_QUERY},
+    {"--until", "T", "until", CTL_SINCE, CTL_QUERY},
+    {"--action", "A", "action", CTL_STRING, CTL_QUERY},
+    {"--actor", "S", "actor", CTL_STRING, CTL_QUERY},
+    {"--order", "O", "order", CTL_STRING, CTL_QUERY},
     {"--after", "ID", "after", CTL_COUNT, CTL_QUERY},
+    {"--before", "ID", "before", CTL_COUNT, CTL_QUERY},
     {"--limit", "N", "limit", CTL_COUNT, CTL_QUERY},
     {NULL, NULL, NULL, CTL_STRING, 0},
 };
@@ -681,9 +686,12 @@ static const struct ctl_command ctl_commands[] = {
      .path = "audit",
      .opts = ctl_opts_audit,
      .view = &ctl_audit_view,
-     .help = "Lists the audit log, oldest first. --since takes Unix "
-             "seconds, a UTC date (2024-06-01 or 2024-06-01T12:00:00Z) or "
-             "a duration ago (1h, 7d); --after ID starts after a row."},
+     .help = "Lists the audit log, oldest first (--order newest: newest "
+             "first). --since and --until take Unix seconds, a UTC date "
+             "(2024-06-01 or 2024-06-01T12:00:00Z) or a duration ago (1h, "
+             "7d); --action takes an action, or its start ending in '.' "
+             "(user.); --actor a part of the actor; --after ID and "
+             "--before ID page on from a row."},
     {.words = "calls list",
      .method = "GET",
      .path = "calls",

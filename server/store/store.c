@@ -2140,6 +2140,19 @@ int store_audit_list(struct store *st, int64_t since, int64_t after_id,
 	return st->be->audit_list(st->h, since, after_id, limit, out, d);
 }
 
+int store_audit_find(struct store *st, const struct store_audit_filter *f,
+                     struct store_audit_list *out, struct diag *d)
+{
+	if (f->limit == 0 || f->limit > STORE_AUDIT_LIMIT)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "audit list limit must be 1 to %d",
+		                STORE_AUDIT_LIMIT);
+	if (f->since < 0 || f->until < 0 || f->after_id < 0 || f->before_id < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "audit list bounds must not be negative");
+	return st->be->audit_find(st->h, f, out, d);
+}
+
 /* What store_audit_check_page() carries from one page to the next. */
 struct store_audit_walk {
 	int64_t expect;                /* the id the next row must have */

@@ -816,8 +816,20 @@ struct store_audit {
 };
 
 struct store_audit_list {
-	struct store_audit *v; /* ordered by id */
+	struct store_audit *v; /* by id; store_audit_find(): as asked */
 	size_t n;
+};
+
+/* What store_audit_find() selects; NULL or 0 fields select everything. */
+struct store_audit_filter {
+	const char *action; /* exactly; ending in '.', every action it starts */
+	const char *actor;  /* actors holding it: "admin:ci" finds "admin:ci
+	                     * (console)" */
+	int64_t since, until; /* at >= since, at < until (0: open) */
+	int64_t after_id;     /* id > after (0: open) */
+	int64_t before_id;    /* id < before (0: open) */
+	bool newest;          /* newest first; else oldest first */
+	size_t limit;         /* 1..STORE_AUDIT_LIMIT */
 };
 
 #define STORE_AUDIT_KEY_LEN 32
@@ -853,6 +865,10 @@ int store_audit_append(struct store *st, const char *actor, const char *action,
 int store_audit_list(struct store *st, int64_t since, int64_t after_id,
                      size_t limit, struct store_audit_list *out,
                      struct diag *d);
+/* Up to f->limit rows as f selects, in its order (free with
+ * store_audit_list_free()). */
+int store_audit_find(struct store *st, const struct store_audit_filter *f,
+                     struct store_audit_list *out, struct diag *d);
 /*
  * Walks the whole chain. Returns 0 (and *rows, may be NULL, the number of
  * rows checked) when every row's hash matches its content, links to the
@@ -1382,6 +1398,8 @@ struct store_backend {
 	int (*audit_list)(void *h, int64_t since, int64_t after_id,
 	                  size_t limit, struct store_audit_list *out,
 	                  struct diag *d);
+	int (*audit_find)(void *h, const struct store_audit_filter *f,
+	                  struct store_audit_list *out, struct diag *d);
 	/* The seal of the head (store.c's keyed MAC of the last row's id and
 	 * hash; 0 when none was ever written), and writing it. */
 	int (*audit_seal_get)(void *h, int64_t *seal, struct diag *d);

@@ -383,6 +383,8 @@ enum store_pg_sq {
 	PQ_AUDIT_LAST,
 	PQ_AUDIT_INSERT,
 	PQ_AUDIT_LIST,
+	PQ_AUDIT_FIND_OLDEST,
+	PQ_AUDIT_FIND_NEWEST,
 	PQ_SESSION_PUT,
 	PQ_SESSION_GET,
 	PQ_SESSION_TOUCH,
@@ -452,6 +454,19 @@ enum store_pg_sq {
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define PQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define PQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
+/* store_audit_find()'s filter: $1 action (ending in '.': a prefix), $2 a
+ * part of the actor, $3 $4 the time, $5 $6 the ids, as bounds of the key
+ * (coalesce, not "IS NULL OR"), so that a page deep in a long log is an
+ * index range. */
+#define PQ_AUDIT_WHERE                                                        \
+	" WHERE ($1::text IS NULL OR action = $1::text"                       \
+	" OR (right($1::text, 1) = '.'"                                       \
+	" AND left(action, length($1::text)) = $1::text))"                    \
+	" AND ($2::text IS NULL OR strpos(actor, $2::text) > 0)"              \
+	" AND ($3::bigint IS NULL OR at >= $3::bigint)"                       \
+	" AND ($4::bigint IS NULL OR at < $4::bigint)"                        \
+	" AND id > coalesce($5::bigint, 0)"                                   \
+	" AND id < coalesce($6::bigint, 9223372036854775807)"
 
 static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_WRITE_LOCK] = "SELECT pg_advisory_xact_lock("
@@ -672,6 +687,10 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     [PQ_AUDIT_LIST] = "SELECT " PQ_AUDIT_COLS " FROM audit"
                       " WHERE id > $2 AND at >= $1 ORDER BY id LIMIT $3",
+    [PQ_AUDIT_FIND_OLDEST] = "SELECT " PQ_AUDIT_COLS " FROM audit" PQ_AUDIT_WHERE
+                             " ORDER BY id LIMIT $7::bigint",
+    [PQ_AUDIT_FIND_NEWEST] = "SELECT " PQ_AUDIT_COLS " FROM audit" PQ_AUDIT_WHERE
+                             " ORDER BY id DESC LIMIT $7::bigint",
     [PQ_SESSION_PUT] = "INSERT INTO sessions (id_hash, csrf, admin_hash,"
                        " created, last_used, identity, role)"
                        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -3557,6 +3576,25 @@ static int store_pg_audit_seal_set(void *h, int64_t seal, struct diag *d)
 	return store_pg_run(h, PQ_META_UPSERT, &a, "audit seal", NULL, d);
 }
 
+/* store_audit_find(): an action ending in '.' finds the actions it
+ * starts; an actor, the actors holding it. */
+static int store_pg_audit_find(void *h, const struct store_audit_filter *f,
+                               struct store_audit_list *out, struct diag *d)
+{
+	struct store_pg_args a = {0};
+
+	store_pg_arg_text(&a, f->action);
+	store_pg_arg_text(&a, f->actor);
+	store_pg_arg_id(&a, f->since);
+	store_pg_arg_id(&a, f->until);
+	store_pg_arg_id(&a, f->after_id);
+	store_pg_arg_id(&a, f->before_id);
+	store_pg_arg_int(&a, (int64_t)f->limit);
+	return STORE_PG_LIST(
+	    h, f->newest ? PQ_AUDIT_FIND_NEWEST : PQ_AUDIT_FIND_OLDEST, &a, out,
+	    store_pg_read_audit, store_pg_clear_audit, "audit", d);
+}
+
 static int store_pg_audit_list(void *h, int64_t since, int64_t after_id,
                                size_t limit, struct store_audit_list *out,
                                struct diag *d)
@@ -4240,6 +4278,7 @@ const struct store_backend store_backend_pg = {
     .audit_last = store_pg_audit_last,
     .audit_insert = store_pg_audit_insert,
     .audit_list = store_pg_audit_list,
+    .audit_find = store_pg_audit_find,
     .audit_seal_get = store_pg_audit_seal_get,
     .audit_seal_set = store_pg_audit_seal_set,
     .table_count = store_pg_table_count,

@@ -364,6 +364,8 @@ enum store_sqlite_sq {
 	SQ_AUDIT_LAST,
 	SQ_AUDIT_INSERT,
 	SQ_AUDIT_LIST,
+	SQ_AUDIT_FIND_OLDEST,
+	SQ_AUDIT_FIND_NEWEST,
 	SQ_SESSION_PUT,
 	SQ_SESSION_GET,
 	SQ_SESSION_TOUCH,
@@ -425,6 +427,17 @@ enum store_sqlite_sq {
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
+/* store_audit_find()'s filter: ?1 action (ending in '.': a prefix), ?2 a
+ * part of the actor, ?3 ?4 the time, ?5 ?6 the ids, as bounds of the rowid
+ * (coalesce, not "IS NULL OR"), so that a page deep in a long log is a
+ * range, not a scan from the end. */
+#define SQ_AUDIT_WHERE                                                        \
+	" WHERE (?1 IS NULL OR action = ?1 OR (substr(?1, -1) = '.'"          \
+	" AND substr(action, 1, length(?1)) = ?1))"                           \
+	" AND (?2 IS NULL OR instr(actor, ?2) > 0)"                           \
+	" AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4)"           \
+	" AND id > coalesce(?5, 0)"                                            \
+	" AND id < coalesce(?6, 9223372036854775807)"
 
 static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -637,6 +650,10 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_AUDIT_LIST] = "SELECT " SQ_AUDIT_COLS " FROM audit"
                       " WHERE id > ?2 AND at >= ?1 ORDER BY id LIMIT ?3",
+    [SQ_AUDIT_FIND_OLDEST] = "SELECT " SQ_AUDIT_COLS " FROM audit" SQ_AUDIT_WHERE
+                             " ORDER BY id LIMIT ?7",
+    [SQ_AUDIT_FIND_NEWEST] = "SELECT " SQ_AUDIT_COLS " FROM audit" SQ_AUDIT_WHERE
+                             " ORDER BY id DESC LIMIT ?7",
     [SQ_SESSION_PUT] = "INSERT INTO sessions (id_hash, csrf, admin_hash,"
                        " created, last_used, identity, role)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -3637,6 +3654,37 @@ static int store_sqlite_audit_seal_set(void *h, int64_t seal, struct diag *d)
 	return r < 0 ? r : 0;
 }
 
+/* store_audit_find(): an action ending in '.' finds the actions it
+ * starts; an actor, the actors holding it. */
+static int store_sqlite_audit_find(void *h, const struct store_audit_filter *f,
+                                   struct store_audit_list *out, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	sqlite3_stmt *s = NULL;
+	void *v = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = store_sqlite_stmt(
+	         db, f->newest ? SQ_AUDIT_FIND_NEWEST : SQ_AUDIT_FIND_OLDEST,
+	         &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, f->action);
+	store_sqlite_bind_text(db, s, 2, f->actor);
+	store_sqlite_bind_opt(db, s, 3, f->since);
+	store_sqlite_bind_opt(db, s, 4, f->until);
+	store_sqlite_bind_opt(db, s, 5, f->after_id);
+	store_sqlite_bind_opt(db, s, 6, f->before_id);
+	store_sqlite_bind_int(db, s, 7, (int64_t)f->limit);
+	if ((r = store_sqlite_collect(
+	         db, s, sizeof(*out->v), store_sqlite_read_audit,
+	         store_sqlite_clear_audit, &v, &n, "audit", d)) != 0)
+		return r;
+	out->v = v;
+	out->n = n;
+	return 0;
+}
+
 static int store_sqlite_audit_list(void *h, int64_t since, int64_t after_id,
                                    size_t limit, struct store_audit_list *out,
                                    struct diag *d)
@@ -3992,6 +4040,7 @@ const struct store_backend store_backend_sqlite = {
     .audit_last = store_sqlite_audit_last,
     .audit_insert = store_sqlite_audit_insert,
     .audit_list = store_sqlite_audit_list,
+    .audit_find = store_sqlite_audit_find,
     .audit_seal_get = store_sqlite_audit_seal_get,
     .audit_seal_set = store_sqlite_audit_seal_set,
     .table_count = store_sqlite_table_count,

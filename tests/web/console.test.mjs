@@ -302,7 +302,11 @@ async function main() {
       // policy violation or a script error is a failure.
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push('console: ' + m.text());
     });
-    page.on('dialog', (d) => d.accept());
+    // The console asks in the page (a <dialog>), never with window.confirm.
+    page.on('dialog', (d) => {
+      problems.push(`a window dialog: ${d.message()}`);
+      d.dismiss();
+    });
     const shot = async (name) => {
       const file = path.join(OUT, `console-${name}.png`);
       await page.screenshot({ path: file, fullPage: true });
@@ -319,9 +323,22 @@ async function main() {
         for (const x of c.querySelectorAll('code, pre, textarea')) x.remove(); // data shown as JSON may say null
         return c.textContent;
       });
-      assert.doesNotMatch(prose, /\b(null|undefined|NaN)\b|\[object /, `view ${hash}`);
+      const stray = /.{0,200}(\b(null|undefined|NaN)\b|\[object ).{0,200}/.exec(prose);
+      assert.equal(stray, null, `view ${hash} shows: ${stray && stray[0]}`);
     };
     const row = (text) => main.locator('tbody tr', { hasText: text });
+    // The in-page confirmation of a destructive change: it names what goes
+    // and has the focus on Cancel; how: confirm, cancel or escape.
+    const confirmDlg = async (text, how = 'confirm') => {
+      const dlg = page.getByRole('dialog');
+      await dlg.waitFor();
+      assert.match(await dlg.textContent(), text);
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
+      if (how === 'confirm') await dlg.locator('button.danger').click();
+      else if (how === 'escape') await page.keyboard.press('Escape');
+      else await dlg.getByRole('button', { name: 'Cancel' }).click();
+      await dlg.waitFor({ state: 'detached' });
+    };
     // A field by the start of its label (labels carry hints after it).
     const lbl = (l) => main.locator('input, select, textarea')
       .and(main.getByLabel(new RegExp('^' + l.replace(/[()]/g, '\\$&') + '\\b')));
@@ -400,51 +417,180 @@ async function main() {
     await main.getByRole('button', { name: 'Remove alice from dev' }).waitFor();
     pass('teams: dev added, alice is a member');
 
-    // -- Servers: validation errors, then a good entry.
+    // -- Lists: search, filters, sort and pages, kept in the address.
+    await page.evaluate(async () => {
+      const { csrf } = await (await fetch('/api/v1/session')).json();
+      for (let i = 1; i <= 28; i++) {
+        const r = await fetch('/api/v1/users', {
+          method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ name: `u${String(i).padStart(2, '0')}` }),
+        });
+        if (r.status !== 201) throw new Error('POST /api/v1/users: ' + r.status);
+      }
+    });
+    const listStatus = main.locator('.list-status');
+    const firstCell = () => main.locator('tbody tr').first().locator('td').first().textContent();
+    const hashOf = () => page.evaluate(() => location.hash);
+    await go('#/users', 'Users');
+    await listStatus.filter({ hasText: '30 users · page 1 of 2' }).waitFor();
+    assert.equal(await main.locator('tbody tr').count(), 25);
+    await main.getByRole('button', { name: 'Next →' }).click();
+    await listStatus.filter({ hasText: 'page 2 of 2' }).waitFor();
+    assert.equal(await main.locator('tbody tr').count(), 5);
+    assert.equal(await hashOf(), '#/users?page=2');
+    const nameSort = main.getByRole('button', { name: 'Name', exact: true });
+    await nameSort.click();
+    await listStatus.filter({ hasText: 'page 1 of 2' }).waitFor();
+    assert.equal(await firstCell(), 'alice');
+    await nameSort.click();
+    await main.locator('th[aria-sort="descending"]', { hasText: 'Name' }).waitFor();
+    assert.equal(await firstCell(), 'u28');
+    assert.equal(await hashOf(), '#/users?sort=name&dir=desc');
+    await lbl('Search').fill('u0');
+    await listStatus.filter({ hasText: '9 of 30 users match' }).waitFor();
+    assert.equal(await firstCell(), 'u09');
+    await lbl('Team').selectOption('dev');
+    await main.getByText('No users match.').waitFor();
+    await lbl('Search').fill('');
+    await listStatus.filter({ hasText: /^1 user$/ }).waitFor();
+    assert.equal(await firstCell(), 'alice');
+    assert.equal(await hashOf(), '#/users?sort=name&dir=desc&team=dev');
+    await lbl('Status').selectOption('disabled');
+    await main.getByText('No users match.').waitFor();
+    await lbl('Status').selectOption('active');
+    await listStatus.filter({ hasText: /^1 user$/ }).waitFor();
+    await shot('users-list');
+    pass('lists: 30 users in pages of 25, sorted by name both ways, searched, filtered by team and status, all in the address');
+    await page.reload();
+    await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    await listStatus.filter({ hasText: /^1 user$/ }).waitFor();
+    assert.equal(await lbl('Team').inputValue(), 'dev');
+    assert.equal(await lbl('Status').inputValue(), 'active');
+    assert.equal(await firstCell(), 'alice');
+    pass('lists: a reload shows the same list (team dev, active, sorted by name)');
+    await page.goBack(); // to status disabled
+    await main.getByText('No users match.').waitFor();
+    assert.equal(await lbl('Status').inputValue(), 'disabled');
+    await page.goBack(); // to status any
+    await waitFor('status any after back', async () => (await lbl('Status').inputValue()) === '');
+    assert.equal(await lbl('Team').inputValue(), 'dev');
+    await page.goBack(); // to the search "u0", before the team
+    await listStatus.filter({ hasText: '9 of 30 users match' }).waitFor();
+    assert.equal(await lbl('Team').inputValue(), '');
+    assert.equal(await lbl('Search').inputValue(), 'u0');
+    await page.goBack(); // sorted by name, ascending
+    await main.locator('th[aria-sort="ascending"]', { hasText: 'Name' }).waitFor();
+    assert.equal(await firstCell(), 'alice');
+    await page.goForward();
+    await main.locator('th[aria-sort="descending"]', { hasText: 'Name' }).waitFor();
+    await go('#/users?team=gone&q=u1', 'Users');
+    await listStatus.filter({ hasText: '10 of 30 users match' }).waitFor(); // u10 to u19
+    assert.equal(await lbl('Team').inputValue(), '');
+    pass('lists: back and forward walk the list states (filters, search and sort restored); a link naming a team that is not there lists every team');
+
+    // -- Servers: the form, with the canonical JSON kept in step both ways;
+    // the API's errors shown under the field they name.
+    await go('#/servers', 'Servers');
+    const entry = lbl('Entry');
+    const advanced = () => main.locator('details.advanced > summary').click();
+    const fieldError = (label) => lbl(label).locator('xpath=..').locator('.field-error');
+    const addServer = () => main.getByRole('button', { name: 'Add server' }).click();
+    await lbl('Name').fill('Bad name');
+    await lbl('Transport').selectOption('http');
+    await lbl('URL').fill('ftp://docs.example.com/mcp');
+    await lbl('Headers').fill('Authorization: Bearer ${secret:DOCS_TOKEN}\nX-Team: dev');
+    await lbl('Tools denied').fill('delete_page');
+    await advanced();
+    assert.deepEqual(JSON.parse(await entry.inputValue()), {
+      url: 'ftp://docs.example.com/mcp', headers: { Authorization: 'Bearer ${secret:DOCS_TOKEN}', 'X-Team': 'dev' }, tools: { deny: ['delete_page'] },
+    });
+    await addServer();
+    await fieldError('Name').filter({ hasText: /^Server name .*Bad name/ }).waitFor();
+    assert.equal(await lbl('Name').getAttribute('aria-invalid'), 'true');
+    await lbl('Name').fill('docs');
+    await addServer();
+    await fieldError('URL').filter({ hasText: 'Must be an http:// or https:// URL' }).waitFor();
+    assert.equal(await lbl('URL').getAttribute('aria-invalid'), 'true');
+    assert.equal(await lbl('Name').getAttribute('aria-invalid'), null);
+    await main.getByRole('alert').filter({ hasText: 'Not saved: URL: Must be an http:// or https:// URL' }).waitFor();
+    await shot('server-error');
+    // The JSON edited: the controls follow.
+    const docs = {
+      url: 'https://docs.example.com/mcp', type: 'sse', headers: { Authorization: 'Bearer ${secret:DOCS_TOKEN}' }, hosts: ['cursor'], tools: { deny: ['delete_page'] },
+    };
+    await entry.fill(JSON.stringify(docs));
+    assert.equal(await lbl('Transport').inputValue(), 'sse');
+    assert.equal(await lbl('URL').inputValue(), docs.url);
+    assert.equal(await lbl('Headers').inputValue(), 'Authorization: Bearer ${secret:DOCS_TOKEN}');
+    assert.equal(await lbl('Hosts').inputValue(), 'cursor');
+    assert.equal(await lbl('URL').getAttribute('aria-invalid'), null);
+    await addServer();
+    await main.getByRole('heading', { name: 'docs', level: 1 }).waitFor();
+    assert.deepEqual(JSON.parse(await lbl('Entry').inputValue()), docs);
+    assert.equal(await lbl('Transport').inputValue(), 'sse');
+    pass('servers: the form builds the JSON and the JSON refills the form; a bad name and a bad URL are shown under their fields in plain words; docs added');
+
     await go('#/servers', 'Servers');
     await lbl('Name').fill('github');
-    const entry = lbl('Entry');
+    await advanced();
     await entry.fill('{"url": ');
-    await main.getByRole('button', { name: 'Add server' }).click();
-    await main.getByRole('alert').filter({ hasText: 'not valid JSON' }).waitFor();
+    await fieldError('Entry').filter({ hasText: 'not valid JSON' }).waitFor();
     assert.equal(await entry.getAttribute('aria-invalid'), 'true');
+    await addServer();
+    await main.getByRole('alert').filter({ hasText: 'Not saved: the JSON needs fixing' }).waitFor();
     await entry.fill('{"url": "https://api.example.com/mcp", "command": "npx"}');
-    await main.getByRole('button', { name: 'Add server' }).click();
-    await main.getByRole('alert').filter({ hasText: "field 'entry'" }).waitFor();
-    const apiError = await main.getByRole('alert').filter({ hasText: "field 'entry'" }).textContent();
-    await shot('server-error');
+    await addServer();
+    await fieldError('Command').filter({ hasText: "Needs exactly one of 'command' (stdio) or 'url' (remote)" }).waitFor();
+    const apiError = await fieldError('Command').textContent();
     await entry.fill(JSON.stringify({
       url: 'https://api.example.com/mcp', type: 'http',
       headers: { Authorization: 'Bearer ${secret:GITHUB_TOKEN}' }, tools: { deny: ['delete_repository'] },
     }, null, 2));
     await lbl('Rate').fill('120/min');
+    await lbl('Tool rates').fill('delete_*');
+    await fieldError('Tool rates').filter({ hasText: 'write it as GLOB=RATE' }).waitFor();
     await lbl('Tool rates').fill('delete_*=5/hour');
-    await main.getByRole('button', { name: 'Add server' }).click();
+    assert.equal(await fieldError('Tool rates').textContent(), '');
+    await addServer();
     await main.getByRole('heading', { name: 'github', level: 1 }).waitFor();
     {
       const saved = JSON.parse(await lbl('Entry').inputValue());
+      assert.equal(saved.type, 'http');
       assert.equal(saved.rate, '120/min');
       assert.deepEqual(saved.tool_rates, { 'delete_*': '5/hour' });
       assert.equal(await lbl('Via').inputValue(), '');
       assert.equal(await lbl('Rate').inputValue(), '120/min');
     }
     await shot('server');
-    pass(`servers: invalid JSON and an invalid entry are refused with the reason (${apiError.trim()}); github added`);
-    // A second server, whose command is markup, edited in place.
+    pass(`servers: invalid JSON and an invalid entry are refused with the reason by the field (${apiError.trim()}); github added`);
+    // A second server, through the form, whose command is markup, edited
+    // in place.
     await go('#/servers', 'Servers');
     await lbl('Name').fill('everything');
-    await entry.fill('{"command": "<b>npx</b>", "args": ["-y", "@modelcontextprotocol/server-everything"]}');
-    await main.getByRole('button', { name: 'Add server' }).click();
+    await lbl('Command').fill('<b>npx</b>');
+    await lbl('Arguments').fill('-y\n@modelcontextprotocol/server-everything');
+    await lbl('Environment').fill('API_KEY=${secret:EVERYTHING_KEY}');
+    await advanced();
+    assert.deepEqual(JSON.parse(await entry.inputValue()), {
+      command: '<b>npx</b>', args: ['-y', '@modelcontextprotocol/server-everything'], env: { API_KEY: '${secret:EVERYTHING_KEY}' },
+    });
+    await addServer();
     await main.getByRole('heading', { name: 'everything', level: 1 }).waitFor();
+    await advanced();
     await lbl('Entry').fill('{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"], "tools": {"deny": ["echo"]}}');
+    assert.equal(await lbl('Command').inputValue(), 'npx');
+    assert.equal(await lbl('Tools denied').inputValue(), 'echo');
     await lbl('Via').selectOption('direct');
+    assert.equal(JSON.parse(await lbl('Entry').inputValue()).via, 'direct');
     await main.getByRole('button', { name: 'Save' }).click();
     await page.locator('#toast', { hasText: 'saved' }).waitFor();
     await go('#/servers', 'Servers');
     await row('everything').filter({ hasText: 'npx -y @modelcontextprotocol/server-everything' }).filter({ hasText: 'direct' }).waitFor();
     await row('github').filter({ hasText: '120/min; delete_*=5/hour' }).waitFor();
     assert.equal(await main.locator('b').count(), 0);
-    pass('servers: everything added, then edited (PUT) to via direct; github shows its rate limits');
+    await lbl('Runs').selectOption('sse');
+    await main.locator('.list-status', { hasText: /^1 of 3 servers match$/ }).waitFor();
+    await row('docs').waitFor();
+    pass('servers: everything added through the form, then edited (PUT) to via direct; github shows its rate limits; the list filters by transport');
 
     // -- Grants.
     await go('#/grants', 'Grants');
@@ -480,6 +626,7 @@ async function main() {
     await main.getByRole('button', { name: 'Set secret' }).click();
     await row('ORG_KEY').waitFor();
     await main.getByRole('button', { name: 'Remove secret ORG_KEY' }).click();
+    await confirmDlg(/^Remove secret ORG_KEY of the organisation\?Every version of ORG_KEY/);
     await row('ORG_KEY').waitFor({ state: 'detached' });
     await shot('secrets');
     const html = await page.content();
@@ -493,6 +640,7 @@ async function main() {
     await main.locator('#enroll-link').waitFor();
     await main.getByRole('button', { name: 'Done' }).click();
     await main.getByRole('button', { name: /^Revoke enrollment link/ }).first().click();
+    await confirmDlg(/^Revoke enrollment link \d+ of alice\?.*can no longer enroll a workstation for alice/);
     await row('revoked').waitFor();
     pass('enrollment: a link created, then revoked from the list');
     await lbl('User').fill('alice');
@@ -533,16 +681,34 @@ async function main() {
       assert.equal(await main.locator('tbody tr').count(), 3);
       await row('delete_repository').filter({ hasText: 'alice' }).filter({ hasText: 'denied by the grant' }).waitFor();
       await lbl('Outcome').selectOption('denied');
-      await main.getByRole('button', { name: 'Filter' }).click();
       await main.getByText('1 call shown').waitFor();
       assert.equal(await main.locator('tbody tr').count(), 1);
+      assert.equal(await hashOf(), '#/calls?outcome=denied');
       await lbl('Outcome').selectOption('');
       await lbl('Server').fill('everything');
-      await main.getByRole('button', { name: 'Filter' }).click();
       await row('test://static/resource/1').waitFor();
+      await main.getByText('1 call shown').waitFor();
       assert.equal(await main.locator('tbody tr').count(), 1);
+      assert.equal(await hashOf(), '#/calls?server=everything');
       await shot('calls');
       pass('calls: the Calls page lists them with alice and the device; the outcome and server filters work');
+      // 120 older calls: pages of 100 from the API, on with its cursor.
+      const more = Array.from({ length: 120 }, (_, i) => ({
+        seq: 4 + i, at_ms: now - 3_600_000 + i * 1000, server: 'github', method: 'tools/call', name: 'list_issues', duration_us: 500, outcome: 'ok', bytes_in: 50, bytes_out: 900,
+      }));
+      assert.equal(await sendCalls(srv.agentPort, home, dev, more), 123);
+      await go('#/calls?tool=list_issues', 'Calls');
+      assert.equal(await lbl('Tool').inputValue(), 'list_issues');
+      await listStatus.filter({ hasText: /^100 calls shown, newest first$/ }).waitFor();
+      await main.getByRole('button', { name: 'Next page →' }).click();
+      await listStatus.filter({ hasText: /^20 calls shown, newest first, after the first page$/ }).waitFor();
+      assert.match(await hashOf(), /^#\/calls\?tool=list_issues&from=\d+$/);
+      assert.equal(await main.getByRole('button', { name: 'Next page →' }).isDisabled(), true);
+      await page.goBack();
+      await listStatus.filter({ hasText: /^100 calls shown, newest first$/ }).waitFor();
+      // A last denied one: the newest, as offboarding lists it below.
+      assert.equal(await sendCalls(srv.agentPort, home, dev, [{ ...calls[1], seq: 124, at_ms: now - 5000 }]), 124);
+      pass('calls: 120 more calls come in pages of 100 from the API, the next page by its cursor in the address, back to the first');
       const agentLog = fs.openSync(path.join(work, 'agent.log'), 'a');
       agent = spawn(AGENT, ['run'], { env, stdio: ['ignore', agentLog, agentLog] });
       fs.closeSync(agentLog);
@@ -571,12 +737,13 @@ async function main() {
       await main.getByRole('link', { name: 'its calls' }).click();
       await main.getByRole('heading', { name: 'Calls', level: 1 }).waitFor();
       assert.equal(await lbl('Device').inputValue(), dev);
-      await row('search_code').waitFor();
+      await row('list_issues').first().waitFor();
       await go('#/devices/' + dev, new RegExp(dev));
       pass('devices: connected, applied revision, the last sync report per host (cursor: ok, 1 warning: a deny list it cannot enforce), 4 calls dropped offline and a link to its calls');
 
       await lbl('Reason').fill('laptop lost');
       await main.getByRole('button', { name: 'Revoke device' }).click();
+      await confirmDlg(new RegExp(`^Revoke device .+ of alice\\?.*\\(${dev}\\) of alice will stop receiving updates, its fleet entries are wiped within seconds`));
       await main.getByText('laptop lost').waitFor();
       const code = await waitFor('the agent to exit', () => (agent.exitCode !== null ? { code: agent.exitCode } : null), 30_000);
       assert.equal(code.code, 4, 'mcpfleet run exits 4 when revoked');
@@ -590,6 +757,7 @@ async function main() {
     await go('#/users/alice', 'alice');
     await lbl('Reason').fill('left the company');
     await main.getByRole('button', { name: 'Offboard alice' }).click();
+    await confirmDlg(/^Offboard alice\?This disables alice, (revokes 1 device \(dev-[^)]+\)|who has no device)/);
     await main.locator('#offboard-result').waitFor();
     if (AGENT) {
       await main.locator('#offboard-result tbody tr', { hasText: 'GITHUB_TOKEN' }).waitFor();
@@ -605,16 +773,64 @@ async function main() {
     if (AGENT) await main.locator('#offboard-result tbody tr', { hasText: 'GITHUB_TOKEN' }).waitFor();
     pass('users: alice\'s stored offboarding report is on her page later, with its reason');
     await go('#/users/mallory', 'mallory');
+    const mallory = async () => page.evaluate(async () => (await fetch('/api/v1/users/mallory')).status);
     await main.getByRole('button', { name: 'Remove mallory' }).click();
+    await confirmDlg(/^Remove user mallory\?The record of mallory \(<img src=x/, 'escape');
+    await main.getByRole('button', { name: 'Remove mallory' }).click();
+    await confirmDlg(/^Remove user mallory\?/, 'cancel');
+    assert.equal(await mallory(), 200, 'mallory is still there after Escape and Cancel');
+    await main.getByRole('heading', { name: 'mallory', level: 1 }).waitFor();
+    await main.getByRole('button', { name: 'Remove mallory' }).click();
+    await confirmDlg(/^Remove user mallory\?/);
     await main.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    assert.equal(await mallory(), 404);
     assert.equal(await row('mallory').count(), 0);
-    pass('users: mallory removed');
+    pass('users: removing mallory asks in the page, naming her; Escape and Cancel leave her, confirming removes her');
 
     // -- The audit log, with console actors, and its verification.
     await go('#/audit', 'Audit log');
     await row('user.add').first().waitFor();
     await row('admin:initial (console)').first().waitFor();
+    // Filtered and paged by the API: an action, an action's start, an
+    // actor; newest first, or oldest first by the Id header. More than a
+    // page of rows first: 70 teams added.
+    await page.evaluate(async () => {
+      const { csrf } = await (await fetch('/api/v1/session')).json();
+      for (let i = 1; i <= 70; i++) {
+        const r = await fetch('/api/v1/teams', {
+          method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ name: `t${i}` }),
+        });
+        if (r.status !== 201) throw new Error('POST /api/v1/teams: ' + r.status);
+      }
+    });
+    await page.reload();
+    await main.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+    await lbl('Action').fill('session.refused');
+    await listStatus.filter({ hasText: /^1 row shown, newest first$/ }).waitFor();
+    await row('session.refused').waitFor();
+    assert.equal(await hashOf(), '#/audit?action=session.refused');
+    await lbl('Action').fill('user.');
+    await listStatus.filter({ hasText: /^3\d rows shown, newest first$/ }).waitFor();
+    assert.equal(await main.locator('tbody tr', { hasNotText: 'user.' }).count(), 0);
+    assert.match(await main.locator('tbody tr').first().textContent(), /user\.remove|user\.offboard/);
+    await lbl('Actor').fill('(console)');
+    await listStatus.filter({ hasText: /^3\d rows shown, newest first$/ }).waitFor();
+    await lbl('Action').fill('');
+    await lbl('Actor').fill('');
+    await listStatus.filter({ hasText: /^100 rows shown, newest first$/ }).waitFor();
+    const newestId = Number(await firstCell());
+    await main.getByRole('button', { name: 'Next page →' }).click();
+    await listStatus.filter({ hasText: 'after the first page' }).waitFor();
+    assert.equal(Number(await firstCell()), newestId - 100);
+    await main.getByRole('button', { name: 'Id', exact: true }).click();
+    await listStatus.filter({ hasText: /^100 rows shown, oldest first$/ }).waitFor();
+    assert.equal(await firstCell(), '1');
     await row('session.refused').first().waitFor();
+    await page.goBack();
+    await listStatus.filter({ hasText: 'after the first page' }).waitFor();
+    assert.equal(Number(await firstCell()), newestId - 100);
+    await go('#/audit', 'Audit log');
+    pass('audit: filtered by action, an action\'s start and actor, paged and sorted by the API, back to the page before');
     await main.getByRole('button', { name: 'Verify the chain' }).click();
     await main.getByText('The chain is intact').waitFor();
     await shot('audit');
@@ -622,6 +838,41 @@ async function main() {
 
     await go('#/overview', 'Overview');
     await shot('overview');
+
+    // -- A phone's width: no page scrolls sideways (tables scroll inside
+    // their box), the sections, headings and list controls stay in view,
+    // and a confirmation fits.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const nav390 = page.getByRole('navigation', { name: 'Sections' });
+    const narrow = [];
+    const inView = async (loc, what) => {
+      const b = await loc.boundingBox();
+      if (!(b && b.width > 0 && b.x >= 0 && b.x + b.width <= 390)) narrow.push(`${what} is not within 390 px: ${JSON.stringify(b)}`);
+    };
+    for (const [hash, heading, control] of [['#/overview', 'Overview'], ['#/users', 'Users', 'Search'], ['#/users/alice', 'alice'],
+      ['#/teams', 'Teams'], ['#/teams/dev', 'dev'], ['#/servers', 'Servers', 'Runs'], ['#/servers/github', 'github', 'Transport'],
+      ['#/grants', 'Grants', 'Server'], ['#/secrets', 'Secrets', 'Name'], ['#/tokens', 'Enrollment', 'User'],
+      ['#/devices', 'Devices', 'Status'], ['#/calls', 'Calls', 'Outcome'], ['#/audit', 'Audit log', 'Action']]) {
+      await go(hash, heading);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > 390) narrow.push(`${hash}: the page is ${width} px wide at a 390 px viewport`);
+      await inView(main.getByRole('heading', { level: 1, name: heading }), `${hash}: its heading`);
+      await inView(nav390.getByRole('link', { name: 'Users', exact: true }), `${hash}: the sections`);
+      await inView(page.getByRole('button', { name: 'Sign out' }), `${hash}: Sign out`);
+      if (control) await inView(lbl(control).first(), `${hash}: ${control}`);
+    }
+    await go('#/servers/github', 'github');
+    await main.getByRole('button', { name: 'Remove github' }).click();
+    await inView(page.getByRole('dialog'), 'the confirmation');
+    await inView(page.getByRole('dialog').locator('button.danger'), 'its Remove button');
+    await shot('phone-dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await go('#/users', 'Users');
+    await shot('phone-users');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    assert.deepEqual(narrow, []);
+    pass('390 px: no page scrolls sideways; headings, sections, Sign out, list controls and a confirmation stay in view');
 
     // -- Roles: the owner makes a helpdesk and an auditor token (a bearer
     // token from the page: the cookie is then ignored).
@@ -689,7 +940,8 @@ async function main() {
       ['#/grants', 'Grants'], ['#/secrets', 'Secrets'], ['#/tokens', 'Enrollment'], ['#/devices', 'Devices']]) {
       await go(hash, heading);
       assert.equal(await main.locator('form').count(), 0, `auditor: no form on ${hash}`);
-      assert.equal(await main.getByRole('button').count(), 0, `auditor: no button on ${hash}`);
+      // Only the lists' own buttons: sorting and pages.
+      assert.equal(await main.locator('button:not(th > button.sort, .pager > button)').count(), 0, `auditor: no button on ${hash}`);
     }
     for (const [m, p, b, what] of [['POST', 'users', { name: 'eve' }, 'adding a user'], ['DELETE', 'servers/github', null, 'removing a server'],
       ['PUT', 'secrets/X', { value: 'v' }, 'setting a secret'], ['POST', 'tokens', { user: 'carol' }, 'creating an enrollment token']]) {
