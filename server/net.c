@@ -11,10 +11,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -105,6 +107,9 @@ enum net_field {
 	NET_F_CTYPE,
 	NET_F_COOKIE,
 	NET_F_CSRF,
+	NET_F_LAST_ID,
+	NET_F_ACCEPT_ENC,
+	NET_F_INM,
 	NET_F_COUNT_
 };
 
@@ -128,6 +133,25 @@ struct net_exchange {
 	size_t param_off[NET_PARAMS_MAX][2];
 	struct net_param params[NET_PARAMS_MAX];
 	char peer[NET_PEER_MAX];
+	/* An event stream (net_response_stream()): promised (counted in
+	 * net->nstreams) once the core asked, open once back on the service
+	 * thread; out holds what waits for the client from out_off on. */
+	bool stream;
+	bool stream_open;
+	bool stream_reset; /* the client's Last-Event-ID is not replayable */
+	bool stream_drop;  /* too slow, or too old: close it */
+	uint64_t stream_after; /* replay the ring's events after this one */
+	struct buf out;
+	size_t out_off;
+	lws_usec_t stream_since; /* opened */
+	lws_usec_t stream_last;  /* last event or comment queued */
+};
+
+/* One event as every stream gets it, kept in net->ring for replays. */
+struct net_frame {
+	uint64_t seq;
+	size_t len;
+	char data[];
 };
 
 /* The per-session data of the API protocol; lws frees it on every
@@ -199,6 +223,18 @@ struct net {
 	unsigned handshakes;
 	unsigned handshakes_max; /* cfg->handshakes_max */
 	bool accept_paused;      /* agent_io stopped: handshakes_max, EMFILE */
+	/* Event streams: the settings, the last event's number (written on
+	 * the service thread, read by net_response_stream() on any), the
+	 * streams open or promised, and the last NET_STREAM_RING events,
+	 * ring[seq % NET_STREAM_RING] (service thread). */
+	unsigned max_streams;
+	size_t stream_queue;
+	lws_usec_t stream_heartbeat_us;
+	lws_usec_t stream_max_us;
+	char epoch[17]; /* hex, tells this net's event ids from another's */
+	atomic_uint_fast64_t stream_seq;
+	atomic_size_t nstreams;
+	struct net_frame *ring[NET_STREAM_RING];
 	/* Handed to both vhosts as their client SSL_CTX and freed by us:
 	 * left to itself, lws 4.1.6 builds one for the first vhost and never
 	 * frees it (one SSL_CTX and the system CA store leaked per net). */
@@ -877,6 +913,9 @@ static void net_ex_free(struct net *net, struct net_exchange *ex)
 	buf_free(&ex->store);
 	buf_free(&ex->resp.body);
 	buf_free(&ex->resp.headers);
+	buf_free(&ex->out);
+	if (ex->stream)
+		atomic_fetch_sub(&net->nstreams, 1);
 	free(ex);
 }
 
@@ -923,6 +962,9 @@ static void net_ex_fix(struct net_exchange *ex)
 	ex->req.content_type = s + ex->off[NET_F_CTYPE];
 	ex->req.cookie = s + ex->off[NET_F_COOKIE];
 	ex->req.csrf_token = s + ex->off[NET_F_CSRF];
+	ex->req.last_event_id = s + ex->off[NET_F_LAST_ID];
+	ex->req.accept_encoding = s + ex->off[NET_F_ACCEPT_ENC];
+	ex->req.if_none_match = s + ex->off[NET_F_INM];
 	for (i = 0; i < ex->req.nparams; i++) {
 		ex->params[i].name = s + ex->param_off[i][0];
 		ex->params[i].value = s + ex->param_off[i][1];
@@ -984,6 +1026,8 @@ static int net_http_refuse(struct net_exchange *ex, int status, const char *msg,
 	return 0;
 }
 
+static void net_stream_open(struct net *net, struct net_exchange *ex);
+
 /* Hands a complete request to the core. */
 static int net_http_dispatch(struct net *net, struct net_http *h)
 {
@@ -1004,6 +1048,8 @@ static int net_http_dispatch(struct net *net, struct net_http *h)
 		return 0;
 	}
 	ex->state = NET_EX_WRITE;
+	if (ex->stream)
+		net_stream_open(net, ex);
 	lws_callback_on_writable(ex->wsi);
 	return 0;
 }
@@ -1045,6 +1091,9 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	    {WSI_TOKEN_HTTP_AUTHORIZATION, NET_F_AUTH, "Authorization"},
 	    {WSI_TOKEN_HTTP_CONTENT_TYPE, NET_F_CTYPE, "Content-Type"},
 	    {WSI_TOKEN_HTTP_COOKIE, NET_F_COOKIE, "Cookie"},
+	    {WSI_TOKEN_HTTP_ACCEPT_ENCODING, NET_F_ACCEPT_ENC,
+	     "Accept-Encoding"},
+	    {WSI_TOKEN_HTTP_IF_NONE_MATCH, NET_F_INM, "If-None-Match"},
 	};
 	struct net_exchange *ex;
 	char *tmp = NULL, *uri = NULL, cl[32], msg[96];
@@ -1113,7 +1162,21 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 		goto out;
 	}
 	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
-	                 &ex->off[NET_F_CSRF]) != 0 ||
+	                 &ex->off[NET_F_CSRF]) != 0) {
+		r = net_http_refuse(ex, 400, "too many query parameters", true);
+		goto out;
+	}
+	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
+	                        "last-event-id:", 14);
+	if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
+		r = net_http_refuse(ex, 400,
+		                    "header Last-Event-ID holds a control "
+		                    "character",
+		                    true);
+		goto out;
+	}
+	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
+	                 &ex->off[NET_F_LAST_ID]) != 0 ||
 	    net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
 		r = net_http_refuse(ex, 400, "too many query parameters", true);
 		goto out;
@@ -1182,54 +1245,100 @@ static int net_http_body(struct net_http *h, const void *in, size_t len)
 	return 0;
 }
 
+/* Writes the status line and headers of ex's response: content_len
+ * bytes of body, or LWS_ILLEGAL_HTTP_CONTENT_LEN for a stream (lws then
+ * says "Connection: close" itself). Returns 0 or -1. */
+static int net_http_headers(struct lws *wsi, struct net_exchange *ex,
+                            lws_filepos_t content_len)
+{
+	unsigned char hb[LWS_PRE + NET_HEADER_MAX + 1024];
+	unsigned char *start = hb + LWS_PRE, *p = start;
+	unsigned char *end = hb + sizeof(hb) - 1;
+	struct net_response *resp = &ex->resp;
+	const char *name, *value;
+	size_t off;
+
+	if (resp->status < 100 || resp->status > 599)
+		resp->status = 500;
+	if (lws_add_http_common_headers(
+	        wsi, (unsigned)resp->status,
+	        resp->content_type[0] != '\0' ? resp->content_type : NULL,
+	        content_len, &p, end) != 0)
+		return -1;
+	for (off = 0; off < resp->headers.len;) {
+		name = resp->headers.data + off;
+		value = name + strlen(name) + 1;
+		off = (size_t)(value - resp->headers.data) + strlen(value) + 1;
+		if (lws_add_http_header_by_name(wsi,
+		                                (const unsigned char *)name,
+		                                (const unsigned char *)value,
+		                                (int)strlen(value), &p, end) != 0)
+			return -1;
+	}
+	if (ex->close_after &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+	                                 (const unsigned char *)"close", 5, &p,
+	                                 end) != 0)
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end) != 0)
+		return -1;
+	ex->headers_sent = true;
+	return 0;
+}
+
+/* An open stream's turn to write: its headers, then what it has queued,
+ * NET_CHUNK bytes at a time. */
+static int net_stream_writeable(struct lws *wsi, struct net_exchange *ex)
+{
+	unsigned char cb[LWS_PRE + NET_CHUNK];
+	size_t n;
+
+	if (ex->stream_drop)
+		return -1;
+	if (!ex->headers_sent) {
+		if (net_http_headers(wsi, ex, LWS_ILLEGAL_HTTP_CONTENT_LEN) !=
+		    0)
+			return -1;
+		/* From now on it lasts until stream_max_us, the sweep's
+		 * business (net_streams_sweep()). */
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	} else if (ex->out_off < ex->out.len) {
+		n = ex->out.len - ex->out_off;
+		if (n > NET_CHUNK)
+			n = NET_CHUNK;
+		memcpy(cb + LWS_PRE, ex->out.data + ex->out_off, n);
+		if (lws_write(wsi, cb + LWS_PRE, n, LWS_WRITE_HTTP) != (int)n)
+			return -1;
+		ex->out_off += n;
+		if (ex->out_off == ex->out.len) {
+			buf_reset(&ex->out);
+			ex->out_off = 0;
+		}
+	}
+	if (ex->out_off < ex->out.len)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
 /* LWS_CALLBACK_HTTP_WRITEABLE: the headers, then the body in chunks. */
 static int net_http_writeable(struct net *net, struct lws *wsi,
                               struct net_http *h)
 {
-	unsigned char hb[LWS_PRE + NET_HEADER_MAX + 1024];
 	unsigned char cb[LWS_PRE + NET_CHUNK];
-	unsigned char *start, *p, *end;
 	struct net_exchange *ex = h != NULL ? h->ex : NULL;
 	struct net_response *resp;
-	const char *name, *value;
-	size_t off, n, total;
+	size_t n, total;
 	bool close_after;
 
 	if (ex == NULL || ex->state != NET_EX_WRITE)
 		return 0;
+	if (ex->stream_open)
+		return net_stream_writeable(wsi, ex);
 	resp = &ex->resp;
 	total = ex->head_only ? 0 : resp->body.len;
 	if (!ex->headers_sent) {
-		start = hb + LWS_PRE;
-		p = start;
-		end = hb + sizeof(hb) - 1;
-		if (resp->status < 100 || resp->status > 599)
-			resp->status = 500;
-		if (lws_add_http_common_headers(wsi, (unsigned)resp->status,
-		                                resp->content_type[0] != '\0'
-		                                    ? resp->content_type
-		                                    : NULL,
-		                                resp->body.len, &p, end) != 0)
+		if (net_http_headers(wsi, ex, resp->body.len) != 0)
 			return -1;
-		for (off = 0; off < resp->headers.len;) {
-			name = resp->headers.data + off;
-			value = name + strlen(name) + 1;
-			off = (size_t)(value - resp->headers.data) +
-			      strlen(value) + 1;
-			if (lws_add_http_header_by_name(
-			        wsi, (const unsigned char *)name,
-			        (const unsigned char *)value,
-			        (int)strlen(value), &p, end) != 0)
-				return -1;
-		}
-		if (ex->close_after &&
-		    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-		                                 (const unsigned char *)"close",
-		                                 5, &p, end) != 0)
-			return -1;
-		if (lws_finalize_write_http_header(wsi, start, &p, end) != 0)
-			return -1;
-		ex->headers_sent = true;
 		if (total > 0) {
 			lws_callback_on_writable(wsi);
 			return 0;
@@ -1258,6 +1367,201 @@ static int net_http_writeable(struct net *net, struct lws *wsi,
 	if (close_after)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- Event streams ---- */
+
+/* Queues bytes for an open stream; one whose reader has fallen more than
+ * stream_queue behind is dropped instead. */
+static void net_stream_queue(struct net *net, struct net_exchange *ex,
+                             const char *data, size_t len)
+{
+	if (ex->stream_drop || ex->wsi == NULL)
+		return;
+	if (ex->out.len - ex->out_off + len > net->stream_queue) {
+		net_log(net, NET_LOG_INFO,
+		        "API port: %s: event stream dropped: more than %zu "
+		        "bytes wait for the client",
+		        ex->peer, net->stream_queue);
+		ex->stream_drop = true;
+		lws_callback_on_writable(ex->wsi);
+		return;
+	}
+	if (ex->out_off > 0 && ex->out_off >= ex->out.len / 2) {
+		memmove(ex->out.data, ex->out.data + ex->out_off,
+		        ex->out.len - ex->out_off);
+		ex->out.len -= ex->out_off;
+		ex->out_off = 0;
+	}
+	if (buf_append(&ex->out, data, len) != 0) {
+		ex->stream_drop = true;
+		lws_callback_on_writable(ex->wsi);
+		return;
+	}
+	ex->stream_last = lws_now_usecs();
+	if (ex->headers_sent)
+		lws_callback_on_writable(ex->wsi);
+}
+
+int net_response_stream(struct net *net, struct net_response *resp,
+                        const char *last_event_id)
+{
+	struct net_exchange *ex;
+	unsigned long long n = 0;
+	uint64_t seq = atomic_load(&net->stream_seq);
+	size_t elen = strlen(net->epoch), open;
+	char *endp;
+
+	if (resp == NULL)
+		return -ERR_INVALID;
+	ex = (struct net_exchange *)((char *)resp -
+	                             offsetof(struct net_exchange, resp));
+	if (ex->net != net || ex->stream)
+		return -ERR_INVALID;
+	open = atomic_fetch_add(&net->nstreams, 1);
+	if (open >= net->max_streams) {
+		atomic_fetch_sub(&net->nstreams, 1);
+		return -ERR_TOOBIG;
+	}
+	ex->stream = true;
+	ex->stream_after = seq;
+	if (last_event_id != NULL && *last_event_id != '\0') {
+		/* "EPOCH-N" of this net, N given out already: replayable if
+		 * the ring still holds its successors (net_stream_open()). */
+		if (strncmp(last_event_id, net->epoch, elen) == 0 &&
+		    last_event_id[elen] == '-' &&
+		    last_event_id[elen + 1] >= '0' &&
+		    last_event_id[elen + 1] <= '9') {
+			errno = 0;
+			n = strtoull(last_event_id + elen + 1, &endp, 10);
+			if (errno != 0 || *endp != '\0' || n > seq)
+				ex->stream_reset = true;
+			else
+				ex->stream_after = n;
+		} else {
+			ex->stream_reset = true;
+		}
+	}
+	resp->status = 200;
+	(void)net_response_type(resp, "text/event-stream");
+	buf_reset(&resp->body);
+	return 0;
+}
+
+size_t net_stream_count(const struct net *net)
+{
+	return atomic_load(&net->nstreams);
+}
+
+/* A stream's exchange is back on the service thread: it opens, with the
+ * retry delay and what it missed (or "reset"). */
+static void net_stream_open(struct net *net, struct net_exchange *ex)
+{
+	static const char reset[] = "event: reset\ndata: {}\n\n";
+	uint64_t seq = atomic_load(&net->stream_seq), i;
+	struct net_frame *f;
+	char retry[32];
+	int n;
+
+	ex->stream_open = true;
+	ex->close_after = false; /* lws says so itself for a stream */
+	ex->stream_since = ex->stream_last = lws_now_usecs();
+	n = snprintf(retry, sizeof(retry), "retry: %u\n\n",
+	             (unsigned)NET_STREAM_RETRY_MS);
+	net_stream_queue(net, ex, retry, (size_t)n);
+	for (i = ex->stream_after + 1; !ex->stream_reset && i <= seq; i++) {
+		f = net->ring[i % NET_STREAM_RING];
+		if (f == NULL || f->seq != i)
+			ex->stream_reset = true;
+	}
+	if (ex->stream_reset) {
+		net_stream_queue(net, ex, reset, sizeof(reset) - 1);
+		return;
+	}
+	for (i = ex->stream_after + 1; i <= seq; i++) {
+		f = net->ring[i % NET_STREAM_RING];
+		net_stream_queue(net, ex, f->data, f->len);
+	}
+}
+
+static bool net_event_name_ok(const char *event)
+{
+	size_t n = strlen(event), i;
+
+	if (n == 0 || n > NET_EVENT_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((event[i] >= 'a' && event[i] <= 'z') ||
+		      (event[i] >= 'A' && event[i] <= 'Z') ||
+		      (event[i] >= '0' && event[i] <= '9') ||
+		      strchr("_.-", event[i]) != NULL))
+			return false;
+	return true;
+}
+
+int net_stream_event(struct net *net, const char *event, const char *data)
+{
+	struct net_exchange *ex;
+	struct net_frame *f;
+	struct buf b = {0};
+	const char *p, *nl;
+	uint64_t seq = atomic_load(&net->stream_seq) + 1;
+	size_t dlen = strlen(data);
+	int r = -ERR_NOMEM;
+
+	if (!net_event_name_ok(event) || dlen > NET_EVENT_DATA_MAX ||
+	    strchr(data, '\r') != NULL)
+		return -ERR_INVALID;
+	if (buf_printf(&b, "id: %s-%llu\nevent: %s\n", net->epoch,
+	               (unsigned long long)seq, event) != 0)
+		goto out;
+	for (p = data;; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (buf_puts(&b, "data: ") != 0 ||
+		    buf_append(&b, p,
+		               nl != NULL ? (size_t)(nl - p) : strlen(p)) != 0 ||
+		    buf_putc(&b, '\n') != 0)
+			goto out;
+		if (nl == NULL)
+			break;
+	}
+	if (buf_putc(&b, '\n') != 0)
+		goto out;
+	f = malloc(sizeof(*f) + b.len);
+	if (f == NULL)
+		goto out;
+	f->seq = seq;
+	f->len = b.len;
+	memcpy(f->data, b.data, b.len);
+	free(net->ring[seq % NET_STREAM_RING]);
+	net->ring[seq % NET_STREAM_RING] = f;
+	atomic_store(&net->stream_seq, seq);
+	for (ex = net->exchanges; ex != NULL; ex = ex->next)
+		if (ex->stream_open)
+			net_stream_queue(net, ex, f->data, f->len);
+	r = 0;
+out:
+	buf_free(&b);
+	return r;
+}
+
+/* Once a second: a comment on a quiet stream, so that the client and
+ * any proxy see it is alive; the end of one open for stream_max_us. */
+static void net_streams_sweep(struct net *net, lws_usec_t now)
+{
+	static const char beat[] = ": keepalive\n\n";
+	struct net_exchange *ex;
+
+	for (ex = net->exchanges; ex != NULL; ex = ex->next) {
+		if (!ex->stream_open || ex->stream_drop || ex->wsi == NULL)
+			continue;
+		if (now - ex->stream_since >= net->stream_max_us) {
+			ex->stream_drop = true;
+			lws_callback_on_writable(ex->wsi);
+		} else if (now - ex->stream_last >= net->stream_heartbeat_us) {
+			net_stream_queue(net, ex, beat, sizeof(beat) - 1);
+		}
+	}
 }
 
 /* LWS_CALLBACK_CLOSED_HTTP and HTTP_DROP_PROTOCOL: lws frees h next. An
@@ -1307,6 +1611,8 @@ static void net_on_cancel(struct net *net)
 			continue;
 		}
 		ex->state = NET_EX_WRITE;
+		if (ex->stream)
+			net_stream_open(net, ex);
 		lws_callback_on_writable(ex->wsi);
 	}
 }
@@ -1548,6 +1854,9 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 	}
 	net_handshake_expire(net, now);
 	net_accept_resume(net); /* after EMFILE */
+	net_streams_sweep(net, now);
+	if (net->cb.on_tick != NULL)
+		net->cb.on_tick(net->cb.arg);
 	lws_sul_schedule(net->ctx, 0, &net->keepalive, net_keepalive,
 	                 NET_KEEPALIVE_TICK);
 }
@@ -1842,6 +2151,31 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	if (net->max_queue < net->max_message)
 		net->max_queue = net->max_message;
 	net->timeout_secs = cfg->timeout_secs != 0 ? cfg->timeout_secs : 10;
+	net->max_streams =
+	    cfg->max_streams != 0 ? cfg->max_streams : NET_STREAMS_MAX;
+	net->stream_queue =
+	    cfg->stream_queue != 0 ? cfg->stream_queue : NET_STREAM_QUEUE_MAX;
+	net->stream_heartbeat_us =
+	    (lws_usec_t)(cfg->stream_heartbeat_secs != 0
+	                     ? cfg->stream_heartbeat_secs
+	                     : 20) *
+	    LWS_US_PER_SEC;
+	net->stream_max_us =
+	    (lws_usec_t)(cfg->stream_max_secs != 0 ? cfg->stream_max_secs
+	                                           : 300) *
+	    LWS_US_PER_SEC;
+	atomic_init(&net->stream_seq, 0);
+	atomic_init(&net->nstreams, 0);
+	{
+		/* Unlike its predecessor's: a client's Last-Event-ID from
+		 * before a restart is not taken for one of this net's. */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		(void)snprintf(net->epoch, sizeof(net->epoch), "%llx",
+		               (unsigned long long)ts.tv_sec * 1000000000ull +
+		                   (unsigned long long)ts.tv_nsec);
+	}
 	net->ping_us = (lws_usec_t)ping * LWS_US_PER_SEC;
 	net->hangup_us = (lws_usec_t)hangup * LWS_US_PER_SEC;
 	if (cfg->ping_message != NULL) {
@@ -1941,6 +2275,7 @@ out:
 void net_free(struct net *net)
 {
 	struct net_exchange *ex;
+	size_t i;
 
 	if (net == NULL)
 		return;
@@ -1967,6 +2302,8 @@ void net_free(struct net *net)
 	pthread_mutex_unlock(&net->lock);
 	while ((ex = net->exchanges) != NULL)
 		net_ex_free(net, ex);
+	for (i = 0; i < NET_STREAM_RING; i++)
+		free(net->ring[i]);
 	pthread_mutex_destroy(&net->lock);
 	free(net);
 }

@@ -112,6 +112,9 @@ struct net_request {
 	const char *content_type;
 	const char *cookie;
 	const char *csrf_token; /* X-CSRF-Token */
+	const char *last_event_id;   /* Last-Event-ID (an event stream's) */
+	const char *accept_encoding; /* Accept-Encoding */
+	const char *if_none_match;   /* If-None-Match */
 	const char *body;       /* NUL-terminated; body_len bytes */
 	size_t body_len;
 	const char *peer; /* numeric address of the client, for rate limits */
@@ -199,6 +202,9 @@ struct net_callbacks {
 
 	/* A line worth logging, e.g. a refused handshake. Optional. */
 	void (*on_log)(void *arg, int level, const char *msg);
+
+	/* Once a second, on the service thread. Optional. */
+	void (*on_tick)(void *arg);
 };
 
 /* What to serve. PEM inputs are copied or loaded before net_create()
@@ -237,6 +243,16 @@ struct net_config {
 	 * one finishes, and the rest wait in the kernel's backlog.
 	 * 0: NET_HANDSHAKES_MAX. */
 	unsigned handshakes_max;
+	/* Event streams (net_response_stream()): at most max_streams open
+	 * at once (0: NET_STREAMS_MAX), each dropped once more than
+	 * stream_queue bytes wait for its reader (0: NET_STREAM_QUEUE_MAX),
+	 * a comment after stream_heartbeat_secs without an event (0: 20), and
+	 * each closed after stream_max_secs (0: 300), so that its client,
+	 * which reconnects by itself, shows its credentials again. */
+	unsigned max_streams;
+	size_t stream_queue;
+	unsigned stream_heartbeat_secs;
+	unsigned stream_max_secs;
 };
 
 /*
@@ -309,5 +325,50 @@ size_t net_conn_count(const struct net *net);
  * after this call.
  */
 void net_respond(struct net *net, struct net_exchange *ex);
+
+/* ---- Event streams (text/event-stream, on the API port) ---- */
+
+#define NET_STREAMS_MAX      64
+#define NET_STREAM_QUEUE_MAX (1u << 20)
+/* Events kept for a client that comes back with Last-Event-ID. */
+#define NET_STREAM_RING 512
+/* The reconnection delay each stream announces ("retry:"), ms. */
+#define NET_STREAM_RETRY_MS 3000
+/* Longest event name, and the most bytes of one event's data. */
+#define NET_EVENT_NAME_MAX 32
+#define NET_EVENT_DATA_MAX 65536
+
+/*
+ * Makes resp an event stream instead of a response: its status 200, its
+ * content type "text/event-stream", the extra headers set, no
+ * Content-Length, and no body (resp->body is dropped). Once the headers
+ * are out the stream announces "retry: NET_STREAM_RETRY_MS" and then
+ * carries every net_stream_event() from then on, a ": keepalive" comment
+ * whenever stream_heartbeat_secs pass without one, until the client goes,
+ * stream_max_secs pass, its queue passes stream_queue bytes (the slow
+ * reader is dropped, never waited for) or net_free(). A last_event_id
+ * ("" or NULL: none) that this net gave out and whose successors are
+ * still among the last NET_STREAM_RING events gets those successors
+ * first; any other gets an event "reset" (data "{}"): the client has
+ * missed something and should read afresh. Any thread, before
+ * net_respond(). Returns 0, or -ERR_BUSY when max_streams are open or
+ * promised already (answer 503), -ERR_INVALID for a response that is not
+ * an exchange's.
+ */
+int net_response_stream(struct net *net, struct net_response *resp,
+                        const char *last_event_id);
+
+/*
+ * Sends one event to every open stream: "id: ID", "event: event", one
+ * "data:" line per line of data, and a blank line. IDs are
+ * "EPOCH-N", EPOCH this net's and N counting up from 1. event: 1 to
+ * NET_EVENT_NAME_MAX bytes of [A-Za-z0-9_.-]; data: at most
+ * NET_EVENT_DATA_MAX bytes without CR or NUL. Service thread only.
+ * Returns 0, -ERR_INVALID or -ERR_NOMEM (no stream is sent anything).
+ */
+int net_stream_event(struct net *net, const char *event, const char *data);
+
+/* Streams open or promised now. Any thread. */
+size_t net_stream_count(const struct net *net);
 
 #endif
