@@ -3,13 +3,24 @@
 # of {path, content type, bytes, length} (server/web.h). Run by the build:
 #   cmake -DSRC=web-dir -DFILES=a.html,b.js -DOUT=file.c -P embed-web.cmake
 # No xxd: file(READ ... HEX) does the work.
-cmake_minimum_required(VERSION 3.18)
+cmake_minimum_required(VERSION 3.19)
 if(NOT DEFINED SRC OR NOT DEFINED FILES OR NOT DEFINED OUT)
   message(FATAL_ERROR "embed-web.cmake: SRC, FILES and OUT are required")
 endif()
 string(REPLACE "," ";" files "${FILES}")
 
 string(REPEAT "0x[0-9a-f][0-9a-f]," 16 row)
+# A file's bytes as C initialisers, 16 a line, and their count.
+function(web_embed_bytes file out_bytes out_len)
+  file(READ "${file}" hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR n "${hexlen} / 2")
+  # A trailing NUL (added by the caller) keeps an empty file a valid array.
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," b "${hex}")
+  string(REGEX REPLACE "(${row})" "\\1\n\t" b "${b}")
+  set(${out_bytes} "${b}" PARENT_SCOPE)
+  set(${out_len} ${n} PARENT_SCOPE)
+endfunction()
 set(body "")
 set(table "")
 set(i 0)
@@ -32,14 +43,30 @@ foreach(name IN LISTS files)
   else()
     message(FATAL_ERROR "embed-web.cmake: ${name}: no content type for it")
   endif()
-  file(READ "${SRC}/${name}" hex HEX)
-  string(LENGTH "${hex}" hexlen)
-  math(EXPR len "${hexlen} / 2")
-  # 16 bytes a line; a trailing NUL keeps an empty file a valid array.
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  string(REGEX REPLACE "(${row})" "\\1\n\t" bytes "${bytes}")
+  # The entity tag: the file's SHA-256, cut to 128 bits; the gzip form
+  # (RFC 9110, 8.8.3: a strong tag per representation) adds "-gz".
+  file(SHA256 "${SRC}/${name}" sum)
+  string(SUBSTRING "${sum}" 0 32 tag)
+  web_embed_bytes("${SRC}/${name}" bytes len)
   string(APPEND body "/* ${name} */\nstatic const unsigned char web_data_${i}[] = {\n\t${bytes}0x00};\n\n")
-  string(APPEND table "\t{\"/${name}\", \"${type}\", web_data_${i}, ${len}},\n")
+  # Text is also kept gzipped, compressed once here; a form no smaller
+  # than the file is left out.
+  set(gz "NULL")
+  set(gzlen 0)
+  if(type MATCHES "^text/|svg")
+    get_filename_component(gzdir "${OUT}" DIRECTORY)
+    set(gzfile "${gzdir}/web-gz/${name}.gz")
+    file(MAKE_DIRECTORY "${gzdir}/web-gz")
+    file(ARCHIVE_CREATE OUTPUT "${gzfile}" PATHS "${SRC}/${name}"
+      FORMAT raw COMPRESSION GZip COMPRESSION_LEVEL 9)
+    web_embed_bytes("${gzfile}" zbytes zlen)
+    if(zlen LESS len)
+      string(APPEND body "static const unsigned char web_gz_${i}[] = {\n\t${zbytes}0x00};\n\n")
+      set(gz "web_gz_${i}")
+      set(gzlen ${zlen})
+    endif()
+  endif()
+  string(APPEND table "\t{\"/${name}\", \"${type}\", web_data_${i}, ${len}, \"\\\"${tag}\\\"\", ${gz}, ${gzlen}, \"\\\"${tag}-gz\\\"\"},\n")
   math(EXPR i "${i} + 1")
 endforeach()
 

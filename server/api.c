@@ -66,13 +66,15 @@ struct api_call {
 	const char *arg[API_ARGS_MAX]; /* the "*" segments of the route */
 	json_t *body;                  /* the body object, or NULL */
 	struct store_admin_token admin;
-	/* "admin:NAME", or "admin:NAME (console)" in a console session. */
-	char actor[STORE_NAME_MAX + 20];
+	/* "admin:NAME", or "admin:NAME (console)" in a console session, or
+	 * "oidc:EMAIL (console)" in one that an identity provider opened. */
+	char actor[STORE_TEXT_MAX + 1];
 	/* What the caller may call, and who it is in a refusal ("token
-	 * 'NAME'"): set by whatever authenticated it (an admin token, and
-	 * through it a console session). */
+	 * 'NAME'", "'oidc:EMAIL'"): set by whatever authenticated it (an
+	 * admin token, and through it a console session, or a session an
+	 * identity provider opened). */
 	enum role role;
-	char who[STORE_NAME_MAX + 20];
+	char who[STORE_TEXT_MAX + 1];
 	const struct api_route *route; /* the route being called */
 	/* The console session, when its cookie authenticated the request. */
 	struct session *session;
@@ -625,8 +627,14 @@ static void api_access_refused(struct api_call *c, const struct api_route *rt,
 {
 	char target[64], key[32];
 
-	/* Bounded per token: a flood of refusals does not fill the log. */
-	(void)snprintf(key, sizeof(key), "admin-token:%" PRId64, c->admin.id);
+	/* Bounded per token, or per session for a person an identity
+	 * provider signed in: a flood of refusals does not fill the log. */
+	if (c->session != NULL && c->session->identity[0] != '\0')
+		(void)snprintf(key, sizeof(key), "session:%.16s",
+		               c->session->id_hash);
+	else
+		(void)snprintf(key, sizeof(key), "admin-token:%" PRId64,
+		               c->admin.id);
 	if (c->a->refusals != NULL &&
 	    !enroll_limiter_allow(c->a->refusals, key, store_now(c->st)))
 		return;
@@ -682,7 +690,7 @@ static int api_auth_session(struct api_call *c)
 {
 	struct session *se;
 	int64_t now = store_now(c->st);
-	int r;
+	int r, n;
 
 	se = session_find(c->a->sessions, c->req->cookie, now);
 	if (se == NULL && session_find_error(c->a->sessions) != 0)
@@ -704,7 +712,24 @@ static int api_auth_session(struct api_call *c)
 		    c, 403,
 		    "missing or wrong X-CSRF-Token for this console "
 		    "session");
-	if ((r = api_admin_load(c, se->admin_hash, true)) != 0) {
+	if (se->identity[0] != '\0') {
+		/* A person an identity provider signed in (server/oidc.c):
+		 * the actor is that person, and se->role the role name the
+		 * configuration mapped them to. */
+		n = snprintf(c->actor, sizeof(c->actor), "%s (console)",
+		             se->identity);
+		if (n < 0 || (size_t)n >= sizeof(c->actor))
+			return api_fail(c, 500, "session identity too long");
+		(void)snprintf(c->who, sizeof(c->who), "'%s'", se->identity);
+		/* Checked when it was mapped; a session row that no longer
+		 * names a role (a downgrade, a hand edit) ends here. */
+		if (role_parse(se->role, "console session: role", &c->role,
+		               &c->d) != 0) {
+			session_drop(c->a->sessions, se);
+			c->clear_cookie = true;
+			return api_fail(c, 401, "%s; sign in again", c->d.msg);
+		}
+	} else if ((r = api_admin_load(c, se->admin_hash, true)) != 0) {
 		if (c->status == 401) {
 			session_drop(c->a->sessions, se);
 			c->clear_cookie = true;
@@ -824,6 +849,17 @@ static int api_session_show(struct api_call *c)
 		return api_fail(c, 404,
 		                "no console session: this request used a "
 		                "bearer token");
+	/* "admin" is the token's name; a person signed in by the identity
+	 * provider has an "identity" instead. */
+	if (se->identity[0] != '\0')
+		return api_answer(
+		    c, 200,
+		    json_pack("{s:n,s:s,s:s,s:s,s:I,s:I,s:I}", "admin",
+		              "identity", se->identity, "role",
+		              role_name(c->role), "csrf", se->csrf,
+		              "created_at", (json_int_t)se->created,
+		              "expires_at", (json_int_t)session_expires(se),
+		              "idle_timeout", (json_int_t)SESSION_IDLE));
 	return api_answer(c, 200,
 	                  json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin",
 	                            c->admin.name, "role", role_name(c->role),
@@ -845,7 +881,11 @@ static int api_session_logout(struct api_call *c)
 	if ((r = api_begin(c)) != 0 ||
 	    (r = api_answer(c, 200, json_pack("{s:b}", "signed_out", 1))) !=
 	        0 ||
-	    (r = api_commit(c, "session.logout", c->admin.name, NULL)) != 0)
+	    (r = api_commit(c, "session.logout",
+	                    c->session->identity[0] != '\0'
+	                        ? c->session->identity
+	                        : c->admin.name,
+	                    NULL)) != 0)
 		return r;
 	session_drop(c->a->sessions, c->session);
 	c->session = NULL;

@@ -10,12 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "api.h"
 #include "enroll.h"
 #include "fileio.h"
 #include "hub.h"
+#include "oidc.h"
 #include "mcpfleet.pb-c.h"
 #include "replica.h"
 #include "session.h"
@@ -1040,6 +1042,15 @@ static void core_exchange(struct core *c, const struct net_request *req,
 	        },
 	};
 
+	/* Console sign-in with OpenID Connect has paths of its own. */
+	if (strncmp(req->path, OIDC_PREFIX, strlen(OIDC_PREFIX)) == 0 &&
+	    (req->path[strlen(OIDC_PREFIX)] == '\0' ||
+	     req->path[strlen(OIDC_PREFIX)] == '/')) {
+		struct oidc_call_ctx x = {c->st, c->rng, c->sessions, 0};
+
+		oidc_handle(c->oidc, &x, req, resp);
+		return;
+	}
 	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) == 0 ||
 	    strcmp(req->path, "/api/v1") == 0) {
 		api_handle(&a, req, resp);
@@ -1392,6 +1403,38 @@ static void *core_thread(void *arg)
 /* ---- Life cycle ---- */
 
 /*
+ * Console sign-in with OpenID Connect, when mcpfleetd.conf configures it:
+ * its redirect URI defaults to the first name and the API port.
+ */
+static int core_oidc_init(struct core *c, const char *data_dir, struct diag *d)
+{
+	const char *name = c->conf.names[0];
+	char redirect[OIDC_URL_MAX + 1];
+	int n, r;
+
+	if (c->conf.oidc.issuer[0] == '\0')
+		return 0;
+	n = snprintf(redirect, sizeof(redirect),
+	             strchr(name, ':') != NULL ? "https://[%s]:%d%s"
+	                                       : "https://%s:%d%s",
+	             name, c->conf.api_port, OIDC_PREFIX "/callback");
+	if (n < 0 || (size_t)n >= sizeof(redirect))
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "oidc: the redirect URI is too long");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return diag_set(d, ERR_INTERNAL, 0, 0,
+		                "oidc: libcurl cannot start");
+	if ((r = oidc_new(&c->conf.oidc, data_dir, redirect, c->pki.master,
+	                  &c->oidc, d)) != 0)
+		return r;
+	fprintf(stderr,
+	        "mcpfleetd: console sign-in with %s; the redirect URI to "
+	        "register there is %s\n",
+	        c->conf.oidc.issuer, oidc_redirect_uri(c->oidc));
+	return 0;
+}
+
+/*
  * The revision a starting daemon serves: in a shared store, the newest one
  * recorded, as the replica that made it signed it (a replica that starts
  * changes nothing, so it makes no revision); otherwise, or when the
@@ -1503,6 +1546,8 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "console sessions: %s",
 		                err_str(r));
+	if ((r = core_oidc_init(c, data_dir, d)) != 0)
+		return r;
 	r = core_dir_rebuild(c, NULL, d);
 	if (r != 0)
 		return r;
@@ -1612,6 +1657,7 @@ void core_close(struct core *c)
 	replica_stop(c->replica);
 	core_notes_free(c->remote_notes, c->nremote_notes);
 	session_table_free(c->sessions);
+	oidc_free(c->oidc);
 	store_close(c->st);
 	free(c->store_backend);
 	free(c->store_path);

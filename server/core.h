@@ -88,6 +88,7 @@ struct core {
 	struct session_table *sessions; /* the web console's, in memory */
 	/* Bounds the audit rows of calls refused for their role (api.h). */
 	struct enroll_limiter *refusals;
+	struct oidc *oidc;    /* console sign-in with OpenID Connect, or NULL */
 	struct core_pub *pub; /* the newest revision (the core's reference) */
 	bool dirty;           /* a change awaits its revision */
 	char **added;         /* devices enrolled since, awaiting theirs */

@@ -107,8 +107,8 @@ enum net_field {
 	NET_F_CTYPE,
 	NET_F_COOKIE,
 	NET_F_CSRF,
+	NET_F_AENC,
 	NET_F_LAST_ID,
-	NET_F_ACCEPT_ENC,
 	NET_F_INM,
 	NET_F_COUNT_
 };
@@ -143,15 +143,29 @@ struct net_exchange {
 	uint64_t stream_after; /* replay the ring's events after this one */
 	struct buf out;
 	size_t out_off;
-	lws_usec_t stream_since; /* opened */
-	lws_usec_t stream_last;  /* last event or comment queued */
+	lws_usec_t stream_since;  /* opened */
+	lws_usec_t stream_last;   /* last event or comment queued */
+	lws_usec_t stream_max_us; /* its lifetime */
+	uint64_t stream_id;       /* net_stream_end()'s */
+	unsigned stream_mask;     /* the events it carries */
 };
 
 /* One event as every stream gets it, kept in net->ring for replays. */
 struct net_frame {
 	uint64_t seq;
+	unsigned mask;
 	size_t len;
 	char data[];
+};
+
+/* Posted by any thread for the service thread, under net->lock: an
+ * event (text: its name, NUL, its data, NUL) or, with stream_id, the end
+ * of that stream. */
+struct net_pending {
+	struct net_pending *next;
+	unsigned mask;
+	uint64_t stream_id;
+	char text[];
 };
 
 /* The per-session data of the API protocol; lws frees it on every
@@ -198,9 +212,11 @@ struct net {
 	char ca_error[160];
 	atomic_int stop;
 	atomic_int wake;
-	pthread_mutex_t lock; /* guards done_head/done_tail */
+	pthread_mutex_t lock; /* guards done_head/done_tail, pend_* */
 	struct net_exchange *done_head;
 	struct net_exchange *done_tail;
+	struct net_pending *pend_head; /* net_stream_event(), _end() */
+	struct net_pending *pend_tail;
 	struct net_exchange *exchanges; /* every live exchange */
 	struct net_conn *conns;         /* every opened connection */
 	size_t nconns;
@@ -234,6 +250,7 @@ struct net {
 	char epoch[17]; /* hex, tells this net's event ids from another's */
 	atomic_uint_fast64_t stream_seq;
 	atomic_size_t nstreams;
+	atomic_uint_fast64_t stream_ids; /* the last stream's id */
 	struct net_frame *ring[NET_STREAM_RING];
 	/* Handed to both vhosts as their client SSL_CTX and freed by us:
 	 * left to itself, lws 4.1.6 builds one for the first vhost and never
@@ -962,8 +979,8 @@ static void net_ex_fix(struct net_exchange *ex)
 	ex->req.content_type = s + ex->off[NET_F_CTYPE];
 	ex->req.cookie = s + ex->off[NET_F_COOKIE];
 	ex->req.csrf_token = s + ex->off[NET_F_CSRF];
+	ex->req.accept_encoding = s + ex->off[NET_F_AENC];
 	ex->req.last_event_id = s + ex->off[NET_F_LAST_ID];
-	ex->req.accept_encoding = s + ex->off[NET_F_ACCEPT_ENC];
 	ex->req.if_none_match = s + ex->off[NET_F_INM];
 	for (i = 0; i < ex->req.nparams; i++) {
 		ex->params[i].name = s + ex->param_off[i][0];
@@ -1091,8 +1108,7 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	    {WSI_TOKEN_HTTP_AUTHORIZATION, NET_F_AUTH, "Authorization"},
 	    {WSI_TOKEN_HTTP_CONTENT_TYPE, NET_F_CTYPE, "Content-Type"},
 	    {WSI_TOKEN_HTTP_COOKIE, NET_F_COOKIE, "Cookie"},
-	    {WSI_TOKEN_HTTP_ACCEPT_ENCODING, NET_F_ACCEPT_ENC,
-	     "Accept-Encoding"},
+	    {WSI_TOKEN_HTTP_ACCEPT_ENCODING, NET_F_AENC, "Accept-Encoding"},
 	    {WSI_TOKEN_HTTP_IF_NONE_MATCH, NET_F_INM, "If-None-Match"},
 	};
 	struct net_exchange *ex;
@@ -1269,10 +1285,10 @@ static int net_http_headers(struct lws *wsi, struct net_exchange *ex,
 		name = resp->headers.data + off;
 		value = name + strlen(name) + 1;
 		off = (size_t)(value - resp->headers.data) + strlen(value) + 1;
-		if (lws_add_http_header_by_name(wsi,
-		                                (const unsigned char *)name,
-		                                (const unsigned char *)value,
-		                                (int)strlen(value), &p, end) != 0)
+		if (lws_add_http_header_by_name(
+		        wsi, (const unsigned char *)name,
+		        (const unsigned char *)value, (int)strlen(value), &p,
+		        end) != 0)
 			return -1;
 	}
 	if (ex->close_after &&
@@ -1404,15 +1420,16 @@ static void net_stream_queue(struct net *net, struct net_exchange *ex,
 }
 
 int net_response_stream(struct net *net, struct net_response *resp,
-                        const char *last_event_id)
+                        const struct net_stream_opts *o, uint64_t *id)
 {
 	struct net_exchange *ex;
+	const char *last = o != NULL ? o->last_event_id : NULL;
 	unsigned long long n = 0;
 	uint64_t seq = atomic_load(&net->stream_seq);
 	size_t elen = strlen(net->epoch), open;
 	char *endp;
 
-	if (resp == NULL)
+	if (resp == NULL || o == NULL || o->mask == 0)
 		return -ERR_INVALID;
 	ex = (struct net_exchange *)((char *)resp -
 	                             offsetof(struct net_exchange, resp));
@@ -1424,16 +1441,20 @@ int net_response_stream(struct net *net, struct net_response *resp,
 		return -ERR_TOOBIG;
 	}
 	ex->stream = true;
+	ex->stream_id = atomic_fetch_add(&net->stream_ids, 1) + 1;
+	ex->stream_mask = o->mask;
+	ex->stream_max_us = net->stream_max_us;
+	if (o->max_secs != 0 &&
+	    (lws_usec_t)o->max_secs * LWS_US_PER_SEC < ex->stream_max_us)
+		ex->stream_max_us = (lws_usec_t)o->max_secs * LWS_US_PER_SEC;
 	ex->stream_after = seq;
-	if (last_event_id != NULL && *last_event_id != '\0') {
+	if (last != NULL && *last != '\0') {
 		/* "EPOCH-N" of this net, N given out already: replayable if
 		 * the ring still holds its successors (net_stream_open()). */
-		if (strncmp(last_event_id, net->epoch, elen) == 0 &&
-		    last_event_id[elen] == '-' &&
-		    last_event_id[elen + 1] >= '0' &&
-		    last_event_id[elen + 1] <= '9') {
+		if (strncmp(last, net->epoch, elen) == 0 && last[elen] == '-' &&
+		    last[elen + 1] >= '0' && last[elen + 1] <= '9') {
 			errno = 0;
-			n = strtoull(last_event_id + elen + 1, &endp, 10);
+			n = strtoull(last + elen + 1, &endp, 10);
 			if (errno != 0 || *endp != '\0' || n > seq)
 				ex->stream_reset = true;
 			else
@@ -1444,7 +1465,10 @@ int net_response_stream(struct net *net, struct net_response *resp,
 	}
 	resp->status = 200;
 	(void)net_response_type(resp, "text/event-stream");
-	buf_reset(&resp->body);
+	(void)net_response_header(resp, "Cache-Control", "no-store");
+	(void)net_response_header(resp, "X-Accel-Buffering", "no");
+	if (id != NULL)
+		*id = ex->stream_id;
 	return 0;
 }
 
@@ -1453,8 +1477,9 @@ size_t net_stream_count(const struct net *net)
 	return atomic_load(&net->nstreams);
 }
 
-/* A stream's exchange is back on the service thread: it opens, with the
- * retry delay and what it missed (or "reset"). */
+/* A stream's exchange is back on the service thread: it opens with the
+ * retry delay, a "reset" when what it missed is gone, what the core put
+ * in the body, and what it missed. */
 static void net_stream_open(struct net *net, struct net_exchange *ex)
 {
 	static const char reset[] = "event: reset\ndata: {}\n\n";
@@ -1474,13 +1499,18 @@ static void net_stream_open(struct net *net, struct net_exchange *ex)
 		if (f == NULL || f->seq != i)
 			ex->stream_reset = true;
 	}
-	if (ex->stream_reset) {
+	if (ex->stream_reset)
 		net_stream_queue(net, ex, reset, sizeof(reset) - 1);
+	if (ex->resp.body.len > 0)
+		net_stream_queue(net, ex, ex->resp.body.data,
+		                 ex->resp.body.len);
+	buf_free(&ex->resp.body);
+	if (ex->stream_reset)
 		return;
-	}
 	for (i = ex->stream_after + 1; i <= seq; i++) {
 		f = net->ring[i % NET_STREAM_RING];
-		net_stream_queue(net, ex, f->data, f->len);
+		if ((f->mask & ex->stream_mask) != 0)
+			net_stream_queue(net, ex, f->data, f->len);
 	}
 }
 
@@ -1499,54 +1529,166 @@ static bool net_event_name_ok(const char *event)
 	return true;
 }
 
-int net_stream_event(struct net *net, const char *event, const char *data)
+int net_event_append(struct buf *b, const char *id, const char *event,
+                     const char *data)
+{
+	const char *p, *nl;
+	size_t len = b->len;
+
+	if (event == NULL || data == NULL || !net_event_name_ok(event) ||
+	    strlen(data) > NET_EVENT_DATA_MAX || strchr(data, '\r') != NULL)
+		return -ERR_INVALID;
+	if ((id != NULL && buf_printf(b, "id: %s\n", id) != 0) ||
+	    buf_printf(b, "event: %s\n", event) != 0)
+		goto fail;
+	for (p = data;; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (buf_puts(b, "data: ") != 0 ||
+		    buf_append(
+		        b, p, nl != NULL ? (size_t)(nl - p) : strlen(p)) != 0 ||
+		    buf_putc(b, '\n') != 0)
+			goto fail;
+		if (nl == NULL)
+			break;
+	}
+	if (buf_putc(b, '\n') != 0)
+		goto fail;
+	return 0;
+fail:
+	b->len = len;
+	if (b->data != NULL)
+		b->data[len] = '\0';
+	return -ERR_NOMEM;
+}
+
+int net_stream_event(struct net *net, unsigned mask, const char *event,
+                     const char *data)
+{
+	struct net_pending *e;
+	size_t elen, dlen;
+
+	if (mask == 0 || event == NULL || data == NULL ||
+	    !net_event_name_ok(event) ||
+	    (dlen = strlen(data)) > NET_EVENT_DATA_MAX ||
+	    strchr(data, '\r') != NULL)
+		return -ERR_INVALID;
+	elen = strlen(event);
+	e = malloc(sizeof(*e) + elen + 1 + dlen + 1);
+	if (e == NULL)
+		return -ERR_NOMEM;
+	e->next = NULL;
+	e->mask = mask;
+	e->stream_id = 0;
+	memcpy(e->text, event, elen + 1);
+	memcpy(e->text + elen + 1, data, dlen + 1);
+	pthread_mutex_lock(&net->lock);
+	if (net->pend_tail != NULL)
+		net->pend_tail->next = e;
+	else
+		net->pend_head = e;
+	net->pend_tail = e;
+	pthread_mutex_unlock(&net->lock);
+	lws_cancel_service(net->ctx);
+	return 0;
+}
+
+int net_stream_end(struct net *net, uint64_t stream_id)
+{
+	struct net_pending *e;
+
+	if (stream_id == 0)
+		return -ERR_INVALID;
+	e = malloc(sizeof(*e) + 1);
+	if (e == NULL)
+		return -ERR_NOMEM;
+	e->next = NULL;
+	e->mask = 0;
+	e->stream_id = stream_id;
+	e->text[0] = '\0';
+	pthread_mutex_lock(&net->lock);
+	if (net->pend_tail != NULL)
+		net->pend_tail->next = e;
+	else
+		net->pend_head = e;
+	net->pend_tail = e;
+	pthread_mutex_unlock(&net->lock);
+	lws_cancel_service(net->ctx);
+	return 0;
+}
+
+/* Ends the streams with this id (one at most): dropped at once, so that
+ * its client reconnects and shows its credentials again. */
+static void net_stream_close_id(struct net *net, uint64_t stream_id)
+{
+	struct net_exchange *ex;
+
+	for (ex = net->exchanges; ex != NULL; ex = ex->next)
+		if (ex->stream && ex->stream_id == stream_id) {
+			if (ex->stream_open && ex->wsi != NULL) {
+				ex->stream_drop = true;
+				lws_callback_on_writable(ex->wsi);
+			} else {
+				/* Not open yet: it opens dead. */
+				ex->stream_drop = true;
+			}
+		}
+}
+
+/* Numbers one posted event, keeps it in the ring and queues it for every
+ * open stream whose mask it shares (service thread). */
+static void net_stream_publish(struct net *net, const struct net_pending *e)
 {
 	struct net_exchange *ex;
 	struct net_frame *f;
 	struct buf b = {0};
-	const char *p, *nl;
 	uint64_t seq = atomic_load(&net->stream_seq) + 1;
-	size_t dlen = strlen(data);
-	int r = -ERR_NOMEM;
+	const char *event = e->text, *data = e->text + strlen(e->text) + 1;
+	char id[sizeof(net->epoch) + 24];
 
-	if (!net_event_name_ok(event) || dlen > NET_EVENT_DATA_MAX ||
-	    strchr(data, '\r') != NULL)
-		return -ERR_INVALID;
-	if (buf_printf(&b, "id: %s-%llu\nevent: %s\n", net->epoch,
-	               (unsigned long long)seq, event) != 0)
-		goto out;
-	for (p = data;; p = nl + 1) {
-		nl = strchr(p, '\n');
-		if (buf_puts(&b, "data: ") != 0 ||
-		    buf_append(&b, p,
-		               nl != NULL ? (size_t)(nl - p) : strlen(p)) != 0 ||
-		    buf_putc(&b, '\n') != 0)
-			goto out;
-		if (nl == NULL)
-			break;
+	(void)snprintf(id, sizeof(id), "%s-%llu", net->epoch,
+	               (unsigned long long)seq);
+	if (net_event_append(&b, id, event, data) != 0 ||
+	    (f = malloc(sizeof(*f) + b.len)) == NULL) {
+		net_log(net, NET_LOG_WARN,
+		        "API port: out of memory: event '%s' not sent", event);
+		buf_free(&b);
+		return;
 	}
-	if (buf_putc(&b, '\n') != 0)
-		goto out;
-	f = malloc(sizeof(*f) + b.len);
-	if (f == NULL)
-		goto out;
 	f->seq = seq;
+	f->mask = e->mask;
 	f->len = b.len;
 	memcpy(f->data, b.data, b.len);
+	buf_free(&b);
 	free(net->ring[seq % NET_STREAM_RING]);
 	net->ring[seq % NET_STREAM_RING] = f;
 	atomic_store(&net->stream_seq, seq);
 	for (ex = net->exchanges; ex != NULL; ex = ex->next)
-		if (ex->stream_open)
+		if (ex->stream_open && (ex->stream_mask & f->mask) != 0)
 			net_stream_queue(net, ex, f->data, f->len);
-	r = 0;
-out:
-	buf_free(&b);
-	return r;
+}
+
+/* What other threads posted (net_stream_event(), net_stream_end()), in
+ * order. */
+static void net_streams_drain(struct net *net)
+{
+	struct net_pending *e, *next;
+
+	pthread_mutex_lock(&net->lock);
+	e = net->pend_head;
+	net->pend_head = net->pend_tail = NULL;
+	pthread_mutex_unlock(&net->lock);
+	for (; e != NULL; e = next) {
+		next = e->next;
+		if (e->stream_id != 0)
+			net_stream_close_id(net, e->stream_id);
+		else
+			net_stream_publish(net, e);
+		free(e);
+	}
 }
 
 /* Once a second: a comment on a quiet stream, so that the client and
- * any proxy see it is alive; the end of one open for stream_max_us. */
+ * any proxy see it is alive; the end of one open for its lifetime. */
 static void net_streams_sweep(struct net *net, lws_usec_t now)
 {
 	static const char beat[] = ": keepalive\n\n";
@@ -1555,7 +1697,7 @@ static void net_streams_sweep(struct net *net, lws_usec_t now)
 	for (ex = net->exchanges; ex != NULL; ex = ex->next) {
 		if (!ex->stream_open || ex->stream_drop || ex->wsi == NULL)
 			continue;
-		if (now - ex->stream_since >= net->stream_max_us) {
+		if (now - ex->stream_since >= ex->stream_max_us) {
 			ex->stream_drop = true;
 			lws_callback_on_writable(ex->wsi);
 		} else if (now - ex->stream_last >= net->stream_heartbeat_us) {
@@ -1599,6 +1741,7 @@ static void net_on_cancel(struct net *net)
 
 	if (atomic_exchange(&net->wake, 0) != 0 && net->cb.on_wake != NULL)
 		net->cb.on_wake(net->cb.arg);
+	net_streams_drain(net);
 	pthread_mutex_lock(&net->lock);
 	ex = net->done_head;
 	net->done_head = net->done_tail = NULL;
@@ -2155,17 +2298,17 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	    cfg->max_streams != 0 ? cfg->max_streams : NET_STREAMS_MAX;
 	net->stream_queue =
 	    cfg->stream_queue != 0 ? cfg->stream_queue : NET_STREAM_QUEUE_MAX;
-	net->stream_heartbeat_us =
-	    (lws_usec_t)(cfg->stream_heartbeat_secs != 0
-	                     ? cfg->stream_heartbeat_secs
-	                     : 20) *
-	    LWS_US_PER_SEC;
+	net->stream_heartbeat_us = (lws_usec_t)(cfg->stream_heartbeat_secs != 0
+	                                            ? cfg->stream_heartbeat_secs
+	                                            : 20) *
+	                           LWS_US_PER_SEC;
 	net->stream_max_us =
 	    (lws_usec_t)(cfg->stream_max_secs != 0 ? cfg->stream_max_secs
 	                                           : 300) *
 	    LWS_US_PER_SEC;
 	atomic_init(&net->stream_seq, 0);
 	atomic_init(&net->nstreams, 0);
+	atomic_init(&net->stream_ids, 0);
 	{
 		/* Unlike its predecessor's: a client's Last-Event-ID from
 		 * before a restart is not taken for one of this net's. */
@@ -2275,6 +2418,7 @@ out:
 void net_free(struct net *net)
 {
 	struct net_exchange *ex;
+	struct net_pending *pe;
 	size_t i;
 
 	if (net == NULL)
@@ -2304,6 +2448,10 @@ void net_free(struct net *net)
 		net_ex_free(net, ex);
 	for (i = 0; i < NET_STREAM_RING; i++)
 		free(net->ring[i]);
+	while ((pe = net->pend_head) != NULL) {
+		net->pend_head = pe->next;
+		free(pe);
+	}
 	pthread_mutex_destroy(&net->lock);
 	free(net);
 }

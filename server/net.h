@@ -111,11 +111,11 @@ struct net_request {
 	const char *authorization;
 	const char *content_type;
 	const char *cookie;
-	const char *csrf_token; /* X-CSRF-Token */
+	const char *csrf_token;      /* X-CSRF-Token */
 	const char *last_event_id;   /* Last-Event-ID (an event stream's) */
 	const char *accept_encoding; /* Accept-Encoding */
 	const char *if_none_match;   /* If-None-Match */
-	const char *body;       /* NUL-terminated; body_len bytes */
+	const char *body;            /* NUL-terminated; body_len bytes */
 	size_t body_len;
 	const char *peer; /* numeric address of the client, for rate limits */
 };
@@ -338,35 +338,65 @@ void net_respond(struct net *net, struct net_exchange *ex);
 #define NET_EVENT_NAME_MAX 32
 #define NET_EVENT_DATA_MAX 65536
 
-/*
- * Makes resp an event stream instead of a response: its status 200, its
- * content type "text/event-stream", the extra headers set, no
- * Content-Length, and no body (resp->body is dropped). Once the headers
- * are out the stream announces "retry: NET_STREAM_RETRY_MS" and then
- * carries every net_stream_event() from then on, a ": keepalive" comment
- * whenever stream_heartbeat_secs pass without one, until the client goes,
- * stream_max_secs pass, its queue passes stream_queue bytes (the slow
- * reader is dropped, never waited for) or net_free(). A last_event_id
- * ("" or NULL: none) that this net gave out and whose successors are
- * still among the last NET_STREAM_RING events gets those successors
- * first; any other gets an event "reset" (data "{}"): the client has
- * missed something and should read afresh. Any thread, before
- * net_respond(). Returns 0, or -ERR_BUSY when max_streams are open or
- * promised already (answer 503), -ERR_INVALID for a response that is not
- * an exchange's.
- */
-int net_response_stream(struct net *net, struct net_response *resp,
-                        const char *last_event_id);
+/* How an event stream opens (net_response_stream()). */
+struct net_stream_opts {
+	/* The client's Last-Event-ID header ("" or NULL: none). */
+	const char *last_event_id;
+	/* The events it carries: those posted with a mask that shares a bit
+	 * with this one (nonzero). */
+	unsigned mask;
+	/* Ends it sooner than the net's stream_max_secs (0: that), e.g. when
+	 * the credential it was opened with expires. */
+	unsigned max_secs;
+};
 
 /*
- * Sends one event to every open stream: "id: ID", "event: event", one
- * "data:" line per line of data, and a blank line. IDs are
- * "EPOCH-N", EPOCH this net's and N counting up from 1. event: 1 to
- * NET_EVENT_NAME_MAX bytes of [A-Za-z0-9_.-]; data: at most
- * NET_EVENT_DATA_MAX bytes without CR or NUL. Service thread only.
- * Returns 0, -ERR_INVALID or -ERR_NOMEM (no stream is sent anything).
+ * Makes resp an event stream instead of a response: its status 200, its
+ * content type "text/event-stream", "Cache-Control: no-store", the extra
+ * headers set, no Content-Length. Once the headers are out the stream
+ * announces "retry: NET_STREAM_RETRY_MS", then sends what resp->body
+ * holds (events the core wrote with net_event_append(), e.g. the state
+ * now), then every net_stream_event() for its mask from then on, and a
+ * ": keepalive" comment whenever stream_heartbeat_secs pass without one,
+ * until the client goes, its lifetime passes, its queue passes
+ * stream_queue bytes (the slow reader is dropped, never waited for),
+ * net_stream_end() or net_free(). A Last-Event-ID that this net gave out
+ * and whose successors are still among the last NET_STREAM_RING events
+ * gets those successors after the body; any other gets an event "reset"
+ * (data "{}") before it: the client has missed something and should
+ * read afresh. Any thread, before net_respond(). Returns 0 with *id (if
+ * not NULL) the stream's id for net_stream_end(), -ERR_TOOBIG when
+ * max_streams are open or promised already (answer 503), -ERR_INVALID
+ * for a response that is not an exchange's or a mask of 0.
  */
-int net_stream_event(struct net *net, const char *event, const char *data);
+int net_response_stream(struct net *net, struct net_response *resp,
+                        const struct net_stream_opts *o, uint64_t *id);
+
+/*
+ * Appends one event to b in text/event-stream form: "id: ID" (when id
+ * is not NULL), "event: EVENT", one "data:" line per line of data, a
+ * blank line. event: 1 to NET_EVENT_NAME_MAX bytes of [A-Za-z0-9_.-];
+ * data: at most NET_EVENT_DATA_MAX bytes without CR. Returns 0,
+ * -ERR_INVALID or -ERR_NOMEM (b unchanged).
+ */
+int net_event_append(struct buf *b, const char *id, const char *event,
+                     const char *data);
+
+/*
+ * Sends one event to every open stream whose mask shares a bit with
+ * mask (as net_event_append(), with id "EPOCH-N": EPOCH this net's, N
+ * counting up from 1 in the order the service thread takes them), and
+ * keeps it for replays. Any thread: the event is copied and sent by the
+ * service thread. Returns 0, -ERR_INVALID (a bad name or data, a mask of
+ * 0) or -ERR_NOMEM.
+ */
+int net_stream_event(struct net *net, unsigned mask, const char *event,
+                     const char *data);
+
+/* Ends the stream with this id (net_response_stream()) if it is still
+ * open: its credential no longer holds. Any thread. Returns 0,
+ * -ERR_INVALID for id 0 or -ERR_NOMEM. */
+int net_stream_end(struct net *net, uint64_t stream_id);
 
 /* Streams open or promised now. Any thread. */
 size_t net_stream_count(const struct net *net);

@@ -520,6 +520,7 @@ void pki_conf_defaults(struct pki_conf *c)
 	c->call_spool_max = PKI_DEFAULT_SPOOL;
 	c->calls_retention = PKI_DEFAULT_KEEP;
 	c->replica_heartbeat = PKI_DEFAULT_HEARTBEAT;
+	oidc_conf_defaults(&c->oidc);
 }
 
 /* A decimal number in [min, max], digits only. */
@@ -667,9 +668,10 @@ static int pki_conf_check(const struct pki_conf *c, struct diag *sub)
 	if (memchr(c->agent_address, '\0', sizeof(c->agent_address)) == NULL)
 		return diag_set(sub, ERR_INVALID, 0, 0,
 		                "agent_address is not terminated");
-	if (c->agent_address[0] != '\0')
-		return pki_conf_address_check(c, c->agent_address, sub);
-	return 0;
+	if (c->agent_address[0] != '\0' &&
+	    (r = pki_conf_address_check(c, c->agent_address, sub)) != 0)
+		return r;
+	return oidc_conf_check(&c->oidc, sub);
 }
 
 /* Keys seen so far, to refuse a repeated one. */
@@ -701,6 +703,8 @@ static int pki_conf_apply(struct pki_conf *c, const char *key, const char *v,
 	int r;
 
 	diag_clear(&sub);
+	if (oidc_conf_key(key)) /* console sign-in: server/oidcconf.c */
+		return oidc_conf_apply(&c->oidc, key, v, path, line, d);
 	if (strcmp(key, "listen") == 0)
 		bit = PKI_K_LISTEN;
 	else if (strcmp(key, "agent_port") == 0)
@@ -987,6 +991,8 @@ int pki_conf_write(const char *dir, const struct pki_conf *c, struct diag *d)
 	if (r == 0 && c->replica_heartbeat != PKI_DEFAULT_HEARTBEAT)
 		r = buf_printf(&b, "replica_heartbeat = %" PRId64 "\n",
 		               c->replica_heartbeat);
+	if (r == 0)
+		r = oidc_conf_format(&c->oidc, &b);
 	if (r != 0) {
 		r = diag_set(d, ERR_NOMEM, 0, 0, "%s: out of memory", path);
 		goto out;

@@ -10,6 +10,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "oidcconf.h"
 #include "replicas.h"
 
 struct store;
@@ -94,6 +95,9 @@ struct pki_conf {
 	 * period. */
 	char agent_address[REPLICAS_ADDR_MAX + 1];
 	int64_t replica_heartbeat;
+	/* Console sign-in with OpenID Connect: the oidc_* keys
+	 * (server/oidcconf.h). */
+	struct oidc_conf oidc;
 };
 
 /* Fills c with the defaults (names: "localhost", "127.0.0.1"). */

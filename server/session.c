@@ -12,6 +12,10 @@
 #include "err.h"
 #include "store.h"
 
+_Static_assert(SESSION_IDENTITY_MAX == STORE_IDENTITY_MAX &&
+                   SESSION_ROLE_MAX == STORE_ROLE_MAX,
+               "a session's identity and role fit the store's");
+
 struct session_table {
 	struct store *st;
 	size_t max;
@@ -159,6 +163,8 @@ static struct session *session_by_id(struct session_table *t, const char *id,
 	memcpy(se->id_hash, ss.id_hash, sizeof(se->id_hash));
 	memcpy(se->csrf, ss.csrf, TOKEN_LEN + 1);
 	memcpy(se->admin_hash, ss.admin_hash, sizeof(se->admin_hash));
+	memcpy(se->identity, ss.identity, sizeof(se->identity));
+	memcpy(se->role, ss.role, sizeof(se->role));
 	se->created = ss.created;
 	se->last_used = ss.last_used;
 	crypto_wipe(&ss, sizeof(ss));
@@ -187,27 +193,34 @@ int session_find_error(const struct session_table *t)
 	return t->err;
 }
 
-int session_new(struct crypto_rng *rng, const char *admin_hash, int64_t now,
-                struct session *se, char *cookie, size_t size)
+/* Is s 1..max printable ASCII bytes? */
+static bool session_text_ok(const char *s, size_t max)
+{
+	size_t i, n = strnlen(s, max + 1);
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* session_new() and session_new_identity(): s already holds who. */
+static int session_make(struct crypto_rng *rng, struct session *s, int64_t now,
+                        struct session *se, char *cookie, size_t size)
 {
 	char sid[TOKEN_LEN + 1], scratch[CRYPTO_HEX_LEN + 1];
-	struct session s;
 	int r, n;
 
-	memset(&s, 0, sizeof(s));
 	memset(sid, 0, sizeof(sid));
-	if (strlen(admin_hash) != CRYPTO_HEX_LEN) {
-		r = -ERR_INVALID;
-		goto out;
-	}
-	if (rng == NULL || token_new(rng, sid, s.id_hash) != 0 ||
-	    token_new(rng, s.csrf, scratch) != 0) {
+	if (rng == NULL || token_new(rng, sid, s->id_hash) != 0 ||
+	    token_new(rng, s->csrf, scratch) != 0) {
 		r = -ERR_CRYPTO;
 		goto out;
 	}
-	memcpy(s.admin_hash, admin_hash, CRYPTO_HEX_LEN + 1);
-	s.created = now;
-	s.last_used = now;
+	s->created = now;
+	s->last_used = now;
 	n = snprintf(cookie, size, "%s=%s" SESSION_COOKIE_ATTRS, SESSION_COOKIE,
 	             sid);
 	if (n < 0 || (size_t)n >= size) {
@@ -215,12 +228,39 @@ int session_new(struct crypto_rng *rng, const char *admin_hash, int64_t now,
 		r = -ERR_TRUNC;
 		goto out;
 	}
-	*se = s;
+	*se = *s;
 	r = 0;
 out:
-	crypto_wipe(&s, sizeof(s));
+	crypto_wipe(s, sizeof(*s));
 	crypto_wipe(sid, sizeof(sid));
 	return r;
+}
+
+int session_new_identity(struct crypto_rng *rng, const char *identity,
+                         const char *role, int64_t now, struct session *se,
+                         char *cookie, size_t size)
+{
+	struct session s;
+
+	memset(&s, 0, sizeof(s));
+	if (!session_text_ok(identity, SESSION_IDENTITY_MAX) ||
+	    !session_text_ok(role, SESSION_ROLE_MAX))
+		return -ERR_INVALID;
+	memcpy(s.identity, identity, strlen(identity) + 1);
+	memcpy(s.role, role, strlen(role) + 1);
+	return session_make(rng, &s, now, se, cookie, size);
+}
+
+int session_new(struct crypto_rng *rng, const char *admin_hash, int64_t now,
+                struct session *se, char *cookie, size_t size)
+{
+	struct session s;
+
+	memset(&s, 0, sizeof(s));
+	if (strlen(admin_hash) != CRYPTO_HEX_LEN)
+		return -ERR_INVALID;
+	memcpy(s.admin_hash, admin_hash, CRYPTO_HEX_LEN + 1);
+	return session_make(rng, &s, now, se, cookie, size);
 }
 
 int session_install(struct session_table *t, const char *cookie_header,
@@ -239,6 +279,8 @@ int session_install(struct session_table *t, const char *cookie_header,
 	memcpy(ss.id_hash, se->id_hash, sizeof(ss.id_hash));
 	(void)snprintf(ss.csrf, sizeof(ss.csrf), "%s", se->csrf);
 	memcpy(ss.admin_hash, se->admin_hash, sizeof(ss.admin_hash));
+	memcpy(ss.identity, se->identity, sizeof(ss.identity));
+	memcpy(ss.role, se->role, sizeof(ss.role));
 	ss.created = se->created;
 	ss.last_used = se->last_used;
 	r = store_session_put(t->st, &ss, NULL);

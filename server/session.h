@@ -27,15 +27,24 @@
 #define SESSION_COOKIE_CLEAR                                                   \
 	SESSION_COOKIE "=" SESSION_COOKIE_ATTRS "; Max-Age=0"
 
-/* One signed-in console. Only the SHA-256 of the cookie value is kept;
- * the admin token that opened it is checked again on every request by its
- * hash, so revoking that token ends the session. */
+/* The longest identity and role name a session holds (store.h). */
+#define SESSION_IDENTITY_MAX 240
+#define SESSION_ROLE_MAX     32
+
+/* One signed-in console. Only the SHA-256 of the cookie value is kept.
+ * Opened by an admin token, it holds that token's hash, which is checked
+ * again on every request, so revoking the token ends the session; opened
+ * by an identity provider's sign-in (server/oidc.c), it holds instead the
+ * person ("oidc:EMAIL") and the role name the configuration mapped them
+ * to, and admin_hash is "". */
 struct session {
 	char id_hash[CRYPTO_HEX_LEN + 1]; /* "" when none */
 	char csrf[TOKEN_LEN + 1];
 	char admin_hash[CRYPTO_HEX_LEN + 1];
 	int64_t created;
 	int64_t last_used;
+	char identity[SESSION_IDENTITY_MAX + 1]; /* "" for a token's */
+	char role[SESSION_ROLE_MAX + 1];         /* "" for a token's */
 };
 
 /*
@@ -73,6 +82,12 @@ bool session_login_allow(struct session_table *t, const char *peer,
  */
 int session_new(struct crypto_rng *rng, const char *admin_hash, int64_t now,
                 struct session *se, char *cookie, size_t size);
+/* As session_new(), for a person an identity provider signed in: identity
+ * (1..SESSION_IDENTITY_MAX printable bytes) and role (1..SESSION_ROLE_MAX)
+ * instead of an admin token; -ERR_INVALID for either out of bounds. */
+int session_new_identity(struct crypto_rng *rng, const char *identity,
+                         const char *role, int64_t now, struct session *se,
+                         char *cookie, size_t size);
 /* Stores se, signing out the sessions that the Cookie header (NULL: none)
  * already names, the expired ones, and the least recently used ones while
  * more than max would remain. Returns 0 or the store's error. */

@@ -823,6 +823,78 @@ static void test_pki_conf_errors_name_the_line(void **state)
 	}
 }
 
+/* The oidc_* keys (server/oidcconf.c): read, written back, and refused
+ * with the file, line and key named. */
+static void test_pki_conf_oidc(void **state)
+{
+	struct tp_fixture *f = *state;
+	struct pki_conf c, back;
+	const char *groups[] = {"staff", "fleet-help", "fleet-audit"};
+	struct diag d;
+
+	tp_write_conf(f->dir,
+	              "oidc_issuer = https://idp.example.com/tenant\n"
+	              "oidc_client_id = mcpfleet\n"
+	              "oidc_client_secret_file = /etc/mcpfleet/oidc-secret\n"
+	              "oidc_email_domains = example.com,  Example.ORG\n"
+	              "oidc_role_helpdesk = fleet-help\n"
+	              "oidc_role_auditor = fleet-audit, auditors\n"
+	              "oidc_groups_claim = roles\n"
+	              "oidc_ca_file = /etc/ssl/private-idp.pem\n"
+	              "oidc_label = Okta\n");
+	diag_clear(&d);
+	if (pki_conf_load(f->dir, &c, &d) != 0)
+		fail_msg("pki_conf_load: %s", d.msg);
+	assert_string_equal(c.oidc.issuer, "https://idp.example.com/tenant");
+	assert_int_equal(c.oidc.ndomains, 2);
+	assert_string_equal(c.oidc.domains[1], "Example.ORG");
+	assert_string_equal(c.oidc.groups_claim, "roles");
+	assert_string_equal(c.oidc.scopes, "openid email profile");
+	/* The most privileged role that a group maps to; none: refused. */
+	assert_string_equal(oidc_conf_role(&c.oidc, groups, 3), "helpdesk");
+	assert_string_equal(oidc_conf_role(&c.oidc, groups + 2, 1), "auditor");
+	assert_null(oidc_conf_role(&c.oidc, groups, 1));
+	assert_true(oidc_conf_email_ok(&c.oidc, "ada@example.org"));
+	assert_false(oidc_conf_email_ok(&c.oidc, "ada@example.org.evil"));
+	assert_false(oidc_conf_email_ok(&c.oidc, "example.com"));
+	/* Written back and read again the same. */
+	if (pki_conf_write(f->dir, &c, &d) != 0)
+		fail_msg("pki_conf_write: %s", d.msg);
+	if (pki_conf_load(f->dir, &back, &d) != 0)
+		fail_msg("pki_conf_load: %s", d.msg);
+	assert_memory_equal(&back.oidc, &c.oidc, sizeof(c.oidc));
+
+	tp_conf_bad(f->dir, "oidc_issuer = http://idp.example.com\n",
+	            -ERR_INVALID, 1,
+	            "oidc_issuer: 'http://idp.example.com' is "
+	            "not an https:// URL");
+	tp_conf_bad(f->dir, "name = a.example\noidc_client_secret = x\n",
+	            -ERR_PARSE, 2, "unknown key 'oidc_client_secret'");
+	tp_conf_bad(f->dir, "oidc_role_root = admins\n", -ERR_PARSE, 1,
+	            "unknown key 'oidc_role_root'");
+	tp_conf_bad(f->dir, "oidc_default_role = scim\n", -ERR_INVALID, 1,
+	            "oidc_default_role: 'scim' is not owner, admin");
+	tp_conf_bad(f->dir, "oidc_client_id = a\noidc_client_id = b\n",
+	            -ERR_PARSE, 2, "'oidc_client_id' is set twice");
+	tp_conf_bad(f->dir, "oidc_email_domains = @example.com\n", -ERR_INVALID,
+	            1, "not a domain");
+	tp_conf_bad(f->dir, "oidc_role_admin = ,\n", -ERR_INVALID, 1,
+	            "oidc_role_admin: no names");
+	tp_conf_bad(f->dir, "oidc_scopes = email\n", -ERR_INVALID, 1,
+	            "must hold 'openid'");
+	/* The section as a whole. */
+	tp_conf_bad(f->dir, "oidc_client_id = a\n", -ERR_INVALID, 0,
+	            "oidc_ keys without oidc_issuer");
+	tp_conf_bad(f->dir,
+	            "oidc_issuer = https://idp.example.com\n"
+	            "oidc_client_id = a\n",
+	            -ERR_INVALID, 0, "oidc_client_secret_file is missing");
+	tp_conf_bad(f->dir,
+	            "oidc_issuer = https://idp.example.com\n"
+	            "oidc_client_id = a\noidc_client_secret_file = s\n",
+	            -ERR_INVALID, 0, "no one would get a role");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +924,8 @@ int main(void)
 	                                    tp_setup, tp_teardown),
 	    cmocka_unit_test_setup_teardown(test_pki_conf_errors_name_the_line,
 	                                    tp_setup, tp_teardown),
+	    cmocka_unit_test_setup_teardown(test_pki_conf_oidc, tp_setup,
+	                                    tp_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,12 +23,12 @@
 
 /* The schema version this build creates: 1 the initial one, 2 calls, 3
  * grant rates, 4 console sessions (and, in PostgreSQL, what replicas
- * share), 5 the replica set, 6 admin tokens' roles; and the two after it,
- * as text. */
-#define TS_SCHEMA        6
-#define TS_SCHEMA_STR    "6"
-#define TS_SCHEMA_P1_STR "7"
-#define TS_SCHEMA_P2_STR "8"
+ * share), 5 the replica set, 6 admin tokens' roles, 7 sessions' identity
+ * and role; and the two after it, as text. */
+#define TS_SCHEMA        7
+#define TS_SCHEMA_STR    "7"
+#define TS_SCHEMA_P1_STR "8"
+#define TS_SCHEMA_P2_STR "9"
 
 #define TS_NOW 1700000000 /* the fixed clock of every test */
 
@@ -1402,9 +1402,11 @@ static void test_store_admin_token_roles_migration(void **state)
 	    &d);
 	store_close(f->st);
 	f->st = NULL;
-	/* Back to schema 5: the table as it was, with a token written the way
-	 * schema 5's build wrote it. */
+	/* Back to schema 5: the tables as they were (7's session columns
+	 * too), with a token written the way schema 5's build wrote it. */
 	ts_sql(f->path, "ALTER TABLE admin_tokens DROP COLUMN role");
+	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN identity");
+	ts_sql(f->path, "ALTER TABLE sessions DROP COLUMN role");
 	(void)snprintf(sql, sizeof(sql),
 	               "INSERT INTO admin_tokens (name, token_hash, created_at,"
 	               " revoked) VALUES ('ci', '%064d', 1, 1)",
@@ -1414,7 +1416,7 @@ static void test_store_admin_token_roles_migration(void **state)
 	tu_ok(store_open(ts_backend, f->path, &f->st, &d), &d);
 	store_set_now(f->st, TS_NOW);
 	tu_ok(store_schema_version(f->st, &v, &d), &d);
-	assert_int_equal(v, 6);
+	assert_int_equal(v, TS_SCHEMA);
 	tu_ok(store_admin_token_list(f->st, &l, &d), &d);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.v[0].name, "initial");
@@ -1525,6 +1527,44 @@ static void test_store_sessions(void **state)
 	tu_ok(store_session_remove(f->st, a.id_hash, &d), &d);
 	ts_expect(store_session_touch(f->st, a.id_hash, TS_NOW, &d), -ERR_NOENT,
 	          &d, "no such session");
+}
+
+/* A session an identity provider opened: a person and a role, no token. */
+static void test_store_session_identity(void **state)
+{
+	struct ts_fixture *f = ts_fx(state);
+	struct store_session a, got;
+	struct diag d;
+
+	ts_session(&a, "p", TS_NOW);
+	a.admin_hash[0] = '\0';
+	(void)snprintf(a.identity, sizeof(a.identity), "oidc:ada@example.com");
+	(void)snprintf(a.role, sizeof(a.role), "helpdesk");
+	tu_ok(store_session_put(f->st, &a, &d), &d);
+	ts_reopen(f);
+	tu_ok(store_session_get(f->st, a.id_hash, &got, &d), &d);
+	assert_string_equal(got.identity, "oidc:ada@example.com");
+	assert_string_equal(got.role, "helpdesk");
+	assert_string_equal(got.admin_hash, "");
+	/* A token's session reads back without either. */
+	ts_session(&a, "t", TS_NOW);
+	tu_ok(store_session_put(f->st, &a, &d), &d);
+	tu_ok(store_session_get(f->st, a.id_hash, &got, &d), &d);
+	assert_string_equal(got.identity, "");
+	assert_string_equal(got.role, "");
+	/* One or the other: not both, not an identity without a role. */
+	ts_session(&a, "both", TS_NOW);
+	(void)snprintf(a.identity, sizeof(a.identity), "oidc:x@example.com");
+	(void)snprintf(a.role, sizeof(a.role), "admin");
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_INVALID, &d,
+	          "names no identity or role");
+	a.admin_hash[0] = '\0';
+	a.role[0] = '\0';
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_INVALID, &d,
+	          "session role is empty");
+	a.identity[0] = '\0';
+	ts_expect(store_session_put(f->st, &a, &d), -ERR_INVALID, &d,
+	          "session admin token hash");
 }
 
 /* ---- Replication ---- */
@@ -2856,6 +2896,7 @@ int main(int argc, char **argv)
 	    TS(test_store_audit_rollback_leaves_no_row),
 	    TS(test_store_snapshot_and_scale),
 	    TS(test_store_sessions),
+	    TS(test_store_session_identity),
 	    TS(test_store_sqlite_not_shared),
 	};
 	const struct CMUnitTest pg_only[] = {

@@ -21,8 +21,10 @@ struct tw_answer {
 	struct buf headers;
 };
 
-static void tw_serve(const char *method, const char *path,
-                     struct tw_answer *out)
+/* Answers method path with the request headers Accept-Encoding ae and
+ * If-None-Match inm (NULL: absent, as net.c never gives). */
+static void tw_serve_with(const char *method, const char *path, const char *ae,
+                          const char *inm, struct tw_answer *out)
 {
 	struct net_request req;
 	struct net_response resp;
@@ -31,6 +33,8 @@ static void tw_serve(const char *method, const char *path,
 	memset(&resp, 0, sizeof(resp));
 	req.method = method;
 	req.path = path;
+	req.accept_encoding = ae != NULL ? ae : "";
+	req.if_none_match = inm != NULL ? inm : "";
 	req.host = "fleet.example:7444";
 	req.origin = "";
 	req.authorization = "";
@@ -45,6 +49,12 @@ static void tw_serve(const char *method, const char *path,
 	(void)snprintf(out->type, sizeof(out->type), "%s", resp.content_type);
 	out->body = resp.body;
 	out->headers = resp.headers;
+}
+
+static void tw_serve(const char *method, const char *path,
+                     struct tw_answer *out)
+{
+	tw_serve_with(method, path, NULL, NULL, out);
 }
 
 static void tw_free(struct tw_answer *a)
@@ -148,6 +158,132 @@ static void test_web_assets(void **state)
 		tw_free(&a);
 		free(src);
 	}
+}
+
+/* What gzip -dc makes of n bytes. */
+static char *tw_gunzip(const void *data, size_t n, size_t *outlen)
+{
+	char *dir = tu_mkdtemp(), path[512], cmd[600];
+	char *out;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "%s/x.gz", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+	(void)snprintf(cmd, sizeof(cmd), "gzip -dc '%s' > '%s/x'", path, dir);
+	assert_int_equal(system(cmd), 0);
+	(void)snprintf(path, sizeof(path), "%s/x", dir);
+	out = tu_read(path, outlen);
+	tu_rmtree(dir);
+	free(dir);
+	return out;
+}
+
+/* Accept-Encoding with gzip gets the build's gzipped form, which gzip
+ * reads back to the file; without it, or with q=0, the file itself. Both
+ * say Vary: Accept-Encoding, each with its own ETag. */
+static void test_web_gzip(void **state)
+{
+	static const char *const takes[] = {
+	    "gzip", "gzip, deflate, br",       "br;q=1.0, GZIP;q=0.5", "x-gzip",
+	    "*",    "deflate , gzip ; q=0.001"};
+	static const char *const refuses[] = {
+	    "",      "identity", "br, deflate", "gzip;q=0", "gzip; q=0.000, br",
+	    "gzipx", "*;q=0"};
+	const struct web_asset *js = web_find("/app.js");
+	struct tw_answer a;
+	size_t i, n = 0;
+	char *plain;
+
+	(void)state;
+	for (i = 0; i < sizeof(takes) / sizeof(takes[0]); i++)
+		if (!web_accepts_gzip(takes[i]))
+			fail_msg("'%s' takes gzip", takes[i]);
+	for (i = 0; i < sizeof(refuses) / sizeof(refuses[0]); i++)
+		if (web_accepts_gzip(refuses[i]))
+			fail_msg("'%s' does not take gzip", refuses[i]);
+	assert_false(web_accepts_gzip(NULL));
+	assert_non_null(js->gz);
+	assert_true(js->gzlen < js->len / 2);
+	tw_serve_with("GET", "/app.js", "gzip, deflate, br", NULL, &a);
+	assert_int_equal(a.status, 200);
+	tw_expect_header(&a, "Content-Encoding", "gzip");
+	tw_expect_header(&a, "Vary", "Accept-Encoding");
+	tw_expect_header(&a, "ETag", js->etag_gz);
+	tw_expect_security(&a);
+	assert_int_equal(a.body.len, js->gzlen);
+	plain = tw_gunzip(a.body.data, a.body.len, &n);
+	assert_int_equal(n, js->len);
+	assert_memory_equal(plain, js->data, n);
+	free(plain);
+	tw_free(&a);
+	tw_serve_with("GET", "/app.js", "gzip;q=0", NULL, &a);
+	assert_null(tw_header(&a, "Content-Encoding"));
+	tw_expect_header(&a, "Vary", "Accept-Encoding");
+	tw_expect_header(&a, "ETag", js->etag);
+	assert_int_equal(a.body.len, js->len);
+	tw_free(&a);
+	assert_string_not_equal(js->etag, js->etag_gz);
+}
+
+/* If-None-Match naming the ETag of the form that would be sent gets 304
+ * with no body (and the ETag); another tag, or the other form's, 200. */
+static void test_web_etag(void **state)
+{
+	const struct web_asset *css = web_find("/app.css");
+	char list[256], weak[128];
+	struct tw_answer a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < web_nassets; i++) {
+		const char *t = web_assets[i].etag;
+
+		/* A quoted SHA-256 prefix of 128 bits. */
+		assert_int_equal(strlen(t), 34);
+		assert_true(t[0] == '"' && t[33] == '"');
+		assert_int_equal(strspn(t + 1, "0123456789abcdef"), 32);
+	}
+	tw_serve_with("GET", "/app.css", NULL, css->etag, &a);
+	assert_int_equal(a.status, 304);
+	assert_int_equal(a.body.len, 0);
+	tw_expect_header(&a, "ETag", css->etag);
+	tw_expect_header(&a, "Cache-Control", "no-cache");
+	tw_expect_security(&a);
+	tw_free(&a);
+	(void)snprintf(list, sizeof(list), "\"abc\", %s , \"def\"",
+	               css->etag_gz);
+	tw_serve_with("GET", "/app.css", "gzip", list, &a);
+	assert_int_equal(a.status, 304);
+	tw_free(&a);
+	(void)snprintf(weak, sizeof(weak), "W/%s", css->etag);
+	tw_serve_with("HEAD", "/app.css", NULL, weak, &a);
+	assert_int_equal(a.status, 304);
+	tw_free(&a);
+	tw_serve_with("GET", "/app.css", NULL, "*", &a);
+	assert_int_equal(a.status, 304);
+	tw_free(&a);
+	/* The gzipped form's tag does not stand for the file, nor the
+	 * reverse, nor a tag of another file or an older build. */
+	tw_serve_with("GET", "/app.css", NULL, css->etag_gz, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body.len, css->len);
+	tw_free(&a);
+	tw_serve_with("GET", "/app.css", "gzip", css->etag, &a);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.body.len, css->gzlen);
+	tw_free(&a);
+	tw_serve_with("GET", "/app.css", NULL, web_find("/app.js")->etag, &a);
+	assert_int_equal(a.status, 200);
+	tw_free(&a);
+	tw_serve_with("GET", "/app.css", NULL,
+	              "\"00000000000000000000000000000000\"", &a);
+	assert_int_equal(a.status, 200);
+	tw_free(&a);
+	assert_false(web_etag_matches(NULL, css->etag));
+	assert_false(web_etag_matches("", css->etag));
 }
 
 /* HEAD answers as GET would, body included: net.c sends its length as
@@ -287,6 +423,8 @@ int main(void)
 	    cmocka_unit_test(test_web_index),
 	    cmocka_unit_test(test_web_assets),
 	    cmocka_unit_test(test_web_head),
+	    cmocka_unit_test(test_web_gzip),
+	    cmocka_unit_test(test_web_etag),
 	    cmocka_unit_test(test_web_not_found),
 	    cmocka_unit_test(test_web_methods),
 	    cmocka_unit_test(test_web_csp_friendly),

@@ -8,7 +8,7 @@
 (() => {
   const state = {
     csrf: null,   // the session's CSRF token, sent on every change
-    admin: null,  // the admin token's name
+    admin: null,  // the admin token's name, or the person ("oidc:EMAIL")
     role: null,   // its role: owner, admin, helpdesk or auditor
     seq: 0,       // render generation: a stale answer is dropped
   };
@@ -171,9 +171,11 @@
 
   function signedIn(s) {
     state.csrf = s.csrf;
-    state.admin = s.admin;
+    // A person the identity provider signed in has an identity instead
+    // of an admin token's name.
+    state.admin = s.admin || s.identity;
     state.role = s.role;
-    $('who').textContent = s.admin;
+    $('who').textContent = state.admin;
     $('role').textContent = s.role;
     for (const a of document.querySelectorAll('.side a[data-need]')) a.parentElement.hidden = !may(a.dataset.need);
     $('login').hidden = true;
@@ -1181,10 +1183,50 @@
 
   // ---- Start ----
 
+  // The "Sign in with ..." link, when mcpfleetd.conf configures an
+  // OpenID provider (server/API.md, "Single sign-on").
+  async function oidcOffer() {
+    try {
+      const res = await fetch('/api/v1/oidc', { credentials: 'same-origin' });
+      const o = res.ok ? await res.json() : null;
+      if (!o || !o.enabled) return;
+      $('login-oidc-link').textContent = `Sign in with ${o.label}`;
+      $('login-oidc-link').href = o.login;
+      $('login-oidc').hidden = false;
+    } catch (e) {
+      // No offer: the token form stays.
+    }
+  }
+
+  // The colour scheme: the one chosen in the header (kept in this
+  // browser), else the system's; app.css reads <html data-theme>.
+  const THEME_KEY = 'mcpfleet.theme';
+  function applyTheme(choice) {
+    const t = choice === 'light' || choice === 'dark' ? choice : 'system';
+    if (t === 'system') delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = t;
+    $('theme').value = t;
+  }
+  function themeControl() {
+    let kept = null;
+    try { kept = localStorage.getItem(THEME_KEY); } catch (e) { /* storage off: the system's */ }
+    applyTheme(kept);
+    $('theme').addEventListener('change', (e) => {
+      const t = e.target.value;
+      try {
+        if (t === 'system') localStorage.removeItem(THEME_KEY);
+        else localStorage.setItem(THEME_KEY, t);
+      } catch (err) { /* not kept, applied all the same */ }
+      applyTheme(t);
+    });
+  }
+
   async function start() {
+    themeControl();
     $('login-form').addEventListener('submit', login);
     $('logout').addEventListener('click', logout);
     window.addEventListener('hashchange', () => route(true));
+    oidcOffer();
     try {
       const s = await api('GET', 'session');
       signedIn(s);

@@ -2486,7 +2486,8 @@ static const struct store_copy_table {
       "received_at"}},
     {"sessions",
      false,
-     {"id_hash", "csrf", "admin_hash", "created", "last_used"}},
+     {"id_hash", "csrf", "admin_hash", "created", "last_used", "identity",
+      "role"}},
     {"meta", false, {"key", "value"}},
 };
 
@@ -2648,10 +2649,25 @@ static int store_check_session(const struct store_session *se, struct diag *d)
 
 	if ((r = store_check_hex("session id hash", se->id_hash, STORE_HASH_HEX,
 	                         STORE_HASH_HEX, d)) != 0 ||
-	    (r = store_check_hex("session admin token hash", se->admin_hash,
-	                         STORE_HASH_HEX, STORE_HASH_HEX, d)) != 0 ||
 	    (r = store_check_text("session CSRF token", se->csrf,
 	                          STORE_CSRF_MAX, false, d)) != 0)
+		return r;
+	/* A token's session, or an identity's with its role: one of them. */
+	if (se->admin_hash[0] != '\0' || se->identity[0] == '\0') {
+		if ((r = store_check_hex("session admin token hash",
+		                         se->admin_hash, STORE_HASH_HEX,
+		                         STORE_HASH_HEX, d)) != 0)
+			return r;
+		if (se->identity[0] != '\0' || se->role[0] != '\0')
+			return diag_set(d, ERR_INVALID, 0, 0,
+			                "session: an admin token's session "
+			                "names no identity or role");
+		return 0;
+	}
+	if ((r = store_check_text("session identity", se->identity,
+	                          STORE_IDENTITY_MAX, false, d)) != 0 ||
+	    (r = store_check_text("session role", se->role, STORE_ROLE_MAX,
+	                          false, d)) != 0)
 		return r;
 	return 0;
 }

@@ -916,9 +916,14 @@ int store_copy(struct store *from, struct store *to, int64_t *rows,
  * only keeps the rows, so that every replica sees every session and a
  * restart signs no one out). id_hash is the SHA-256 of the cookie value
  * (the value itself is never stored); csrf is the session's CSRF token;
- * admin_hash the hash of the admin token that opened it.
+ * admin_hash the hash of the admin token that opened it, or "" for a
+ * session that an identity provider's sign-in opened (server/oidc.c): then
+ * identity names the person ("oidc:EMAIL") and role the role name the
+ * configuration mapped them to. A token's session has both "".
  */
-#define STORE_CSRF_MAX 64
+#define STORE_CSRF_MAX     64
+#define STORE_IDENTITY_MAX 240 /* "oidc:EMAIL"; with " (console)" an actor */
+#define STORE_ROLE_MAX     32
 
 struct store_session {
 	char id_hash[STORE_HASH_HEX + 1];
@@ -926,10 +931,13 @@ struct store_session {
 	char admin_hash[STORE_HASH_HEX + 1];
 	int64_t created;
 	int64_t last_used;
+	char identity[STORE_IDENTITY_MAX + 1];
+	char role[STORE_ROLE_MAX + 1];
 };
 
 /* Stores a new session (hashes: 64 lowercase hex; csrf: 1..64 printable
- * bytes). -ERR_EXISTS for a known id_hash. */
+ * bytes; either an admin_hash, or an identity and a role, each 1..max
+ * printable bytes). -ERR_EXISTS for a known id_hash. */
 int store_session_put(struct store *st, const struct store_session *se,
                       struct diag *d);
 /* The session whose cookie hashes to id_hash; -ERR_NOENT. */

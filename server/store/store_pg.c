@@ -243,6 +243,10 @@ static const char *const store_pg_migrations[] = {
     "  DEFAULT 'owner'\n"
     "  CHECK (role IN ('owner', 'admin', 'helpdesk', 'auditor', 'scim'));\n"
     "ALTER TABLE admin_tokens ALTER COLUMN role DROP DEFAULT;\n",
+    /* 7: the identity and role of a session opened by an identity
+     * provider's sign-in (admin_hash then ""). */
+    "ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT '';\n",
 };
 
 #define STORE_PG_NMIGRATIONS                                                   \
@@ -592,9 +596,11 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_AUDIT_LIST] = "SELECT " PQ_AUDIT_COLS " FROM audit"
                       " WHERE id > $2 AND at >= $1 ORDER BY id LIMIT $3",
     [PQ_SESSION_PUT] = "INSERT INTO sessions (id_hash, csrf, admin_hash,"
-                       " created, last_used) VALUES ($1, $2, $3, $4, $5)",
+                       " created, last_used, identity, role)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [PQ_SESSION_GET] = "SELECT id_hash, csrf, admin_hash, created,"
-                       " last_used FROM sessions WHERE id_hash = $1",
+                       " last_used, identity, role FROM sessions"
+                       " WHERE id_hash = $1",
     [PQ_SESSION_TOUCH] = "UPDATE sessions SET last_used = $2"
                          " WHERE id_hash = $1",
     [PQ_SESSION_REMOVE] = "DELETE FROM sessions WHERE id_hash = $1",
@@ -3331,7 +3337,10 @@ static int store_pg_read_session(const PGresult *s, int i, void *p)
 
 	if (store_pg_fixed(s, i, 0, v->id_hash, sizeof(v->id_hash)) != 0 ||
 	    store_pg_fixed(s, i, 1, v->csrf, sizeof(v->csrf)) != 0 ||
-	    store_pg_fixed(s, i, 2, v->admin_hash, sizeof(v->admin_hash)) != 0)
+	    store_pg_fixed(s, i, 2, v->admin_hash, sizeof(v->admin_hash)) !=
+	        0 ||
+	    store_pg_fixed(s, i, 5, v->identity, sizeof(v->identity)) != 0 ||
+	    store_pg_fixed(s, i, 6, v->role, sizeof(v->role)) != 0)
 		return -ERR_IO;
 	v->created = store_pg_int(s, i, 3);
 	v->last_used = store_pg_int(s, i, 4);
@@ -3354,6 +3363,8 @@ static int store_pg_session_put(void *h, const struct store_session *se,
 	store_pg_arg_text(&a, se->admin_hash);
 	store_pg_arg_int(&a, se->created);
 	store_pg_arg_int(&a, se->last_used);
+	store_pg_arg_text(&a, se->identity);
+	store_pg_arg_text(&a, se->role);
 	r = store_pg_run(h, PQ_SESSION_PUT, &a, "add session", NULL, d);
 	if (r == -ERR_EXISTS)
 		r = diag_set(d, ERR_EXISTS, 0, 0, "the session exists");

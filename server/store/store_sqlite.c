@@ -216,6 +216,12 @@ static const char *const store_sqlite_migrations[] = {
      * full admins, so they become owners; every insert names its role. */
     "ALTER TABLE admin_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'owner'\n"
     "  CHECK (role IN ('owner', 'admin', 'helpdesk', 'auditor', 'scim'));\n",
+    /* 7: a console session opened by an identity provider's sign-in
+     * names the person and the role the configuration mapped them to
+     * (docs/design.md, "Console sign-in with OpenID Connect"); its
+     * admin_hash is then "". */
+    "ALTER TABLE sessions ADD COLUMN identity TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE sessions ADD COLUMN role TEXT NOT NULL DEFAULT '';\n",
 };
 
 #define STORE_SQLITE_NMIGRATIONS                                               \
@@ -555,9 +561,11 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_AUDIT_LIST] = "SELECT " SQ_AUDIT_COLS " FROM audit"
                       " WHERE id > ?2 AND at >= ?1 ORDER BY id LIMIT ?3",
     [SQ_SESSION_PUT] = "INSERT INTO sessions (id_hash, csrf, admin_hash,"
-                       " created, last_used) VALUES (?1, ?2, ?3, ?4, ?5)",
+                       " created, last_used, identity, role)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [SQ_SESSION_GET] = "SELECT id_hash, csrf, admin_hash, created,"
-                       " last_used FROM sessions WHERE id_hash = ?1",
+                       " last_used, identity, role FROM sessions"
+                       " WHERE id_hash = ?1",
     [SQ_SESSION_TOUCH] = "UPDATE sessions SET last_used = ?2"
                          " WHERE id_hash = ?1",
     [SQ_SESSION_REMOVE] = "DELETE FROM sessions WHERE id_hash = ?1",
@@ -3350,6 +3358,8 @@ static int store_sqlite_session_put(void *h, const struct store_session *se,
 	store_sqlite_bind_text(db, s, 3, se->admin_hash);
 	store_sqlite_bind_int(db, s, 4, se->created);
 	store_sqlite_bind_int(db, s, 5, se->last_used);
+	store_sqlite_bind_text(db, s, 6, se->identity);
+	store_sqlite_bind_text(db, s, 7, se->role);
 	r = store_sqlite_step(db, s, "add session", d);
 	store_sqlite_done(s);
 	if (r == -ERR_EXISTS)
@@ -3373,7 +3383,11 @@ static int store_sqlite_session_get(void *h, const char *id_hash,
 		    store_sqlite_col_fixed(s, 1, out->csrf,
 		                           sizeof(out->csrf)) != 0 ||
 		    store_sqlite_col_fixed(s, 2, out->admin_hash,
-		                           sizeof(out->admin_hash)) != 0)
+		                           sizeof(out->admin_hash)) != 0 ||
+		    store_sqlite_col_fixed(s, 5, out->identity,
+		                           sizeof(out->identity)) != 0 ||
+		    store_sqlite_col_fixed(s, 6, out->role,
+		                           sizeof(out->role)) != 0)
 			r = diag_set(d, ERR_IO, 0, 0,
 			             "store %s: session: a stored row is "
 			             "malformed",

@@ -698,6 +698,32 @@ async function main() {
     await shot('auditor');
     pass('roles: an auditor console reads everything and shows no form or button that changes anything; the API refuses its changes; it sees the refusals in the audit log');
 
+    // -- The colour scheme: the system's, or the one chosen in the header,
+    // kept across a reload.
+    const LIGHT = 'rgb(244, 246, 249)';
+    const DARK = 'rgb(17, 21, 27)';
+    const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const theme = page.getByLabel('Theme');
+    await page.emulateMedia({ colorScheme: 'light' });
+    assert.equal(await theme.inputValue(), 'system');
+    assert.equal(await bg(), LIGHT);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await bg(), DARK);
+    await theme.selectOption('light');
+    assert.equal(await bg(), LIGHT);
+    await page.reload();
+    await page.locator('#who').filter({ hasText: 'books' }).waitFor();
+    assert.equal(await theme.inputValue(), 'light');
+    assert.equal(await bg(), LIGHT);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await theme.selectOption('dark');
+    assert.equal(await bg(), DARK);
+    await shot('dark');
+    await theme.selectOption('system');
+    assert.equal(await bg(), LIGHT);
+    assert.equal(await page.evaluate(() => localStorage.getItem('mcpfleet.theme')), null);
+    pass('theme: the system\'s scheme by default; light or dark chosen in the header wins over it and is kept across a reload');
+
     // -- Signing out ends the session on the server.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Admin token').waitFor();
