@@ -2304,7 +2304,7 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	                           LWS_US_PER_SEC;
 	net->stream_max_us =
 	    (lws_usec_t)(cfg->stream_max_secs != 0 ? cfg->stream_max_secs
-	                                           : 300) *
+	                                           : NET_STREAM_MAX_SECS) *
 	    LWS_US_PER_SEC;
 	atomic_init(&net->stream_seq, 0);
 	atomic_init(&net->nstreams, 0);

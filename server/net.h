@@ -246,8 +246,9 @@ struct net_config {
 	/* Event streams (net_response_stream()): at most max_streams open
 	 * at once (0: NET_STREAMS_MAX), each dropped once more than
 	 * stream_queue bytes wait for its reader (0: NET_STREAM_QUEUE_MAX),
-	 * a comment after stream_heartbeat_secs without an event (0: 20), and
-	 * each closed after stream_max_secs (0: 300), so that its client,
+	 * a comment after stream_heartbeat_secs without an event (0:
+	 * NET_STREAM_BEAT_SECS), and each closed after stream_max_secs (0:
+	 * NET_STREAM_MAX_SECS), so that its client,
 	 * which reconnects by itself, shows its credentials again. */
 	unsigned max_streams;
 	size_t stream_queue;
@@ -329,6 +330,8 @@ void net_respond(struct net *net, struct net_exchange *ex);
 /* ---- Event streams (text/event-stream, on the API port) ---- */
 
 #define NET_STREAMS_MAX      64
+#define NET_STREAM_MAX_SECS  300 /* a stream's lifetime */
+#define NET_STREAM_BEAT_SECS 20  /* a comment after this long quiet */
 #define NET_STREAM_QUEUE_MAX (1u << 20)
 /* Events kept for a client that comes back with Last-Event-ID. */
 #define NET_STREAM_RING 512
