@@ -2685,6 +2685,8 @@ static void api_notify(struct api_call *c)
 		           c->revoked.n);
 	if (c->changed && h->changed != NULL)
 		h->changed(h->arg);
+	if (h->committed != NULL)
+		h->committed(h->arg);
 }
 
 /* An error answer. Messages may quote input cut at any byte: a message

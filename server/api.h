@@ -57,6 +57,9 @@ struct api_hooks {
 	/* Optional: how many agents are connected now, for
 	 * GET /api/v1/status; NULL reports 0. */
 	size_t (*connected_count)(void *arg);
+	/* Optional: any change was committed (the console's live counters
+	 * may have moved), after changed and revoked. */
+	void (*committed)(void *arg);
 	/* Optional: makes resp an event stream for an authenticated
 	 * GET API_PREFIX "events" (server/API.md, "Events"). Returns 0, or
 	 * -ERR_TOOBIG (answered 503) or another code (500); NULL: 404. */

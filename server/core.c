@@ -884,6 +884,13 @@ static void core_hook_changed(void *arg)
 	c->dirty = true;
 }
 
+static void core_hook_committed(void *arg)
+{
+	struct core *c = arg;
+
+	live_mark_counts(c->live); /* the overview's counters */
+}
+
 /* Hands the hub devices to send their revocation to and close. */
 static void core_kick(struct core *c, const char *const *ids, size_t n)
 {
@@ -1056,6 +1063,7 @@ void core_api_ctx(struct core *c, struct api_ctx *a)
 	            .revoked = core_hook_revoked,
 	            .device_extra = core_hook_device_extra,
 	            .connected_count = core_hook_connected_count,
+	            .committed = core_hook_committed,
 	            .stream = core_hook_stream,
 	        },
 	};
