@@ -1111,6 +1111,15 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	    {WSI_TOKEN_HTTP_ACCEPT_ENCODING, NET_F_AENC, "Accept-Encoding"},
 	    {WSI_TOKEN_HTTP_IF_NONE_MATCH, NET_F_INM, "If-None-Match"},
 	};
+	/* ... and those lws has no token for, by their lowercase name. */
+	static const struct {
+		const char *lname;
+		enum net_field field;
+		const char *name;
+	} custom[] = {
+	    {"x-csrf-token:", NET_F_CSRF, "X-CSRF-Token"},
+	    {"last-event-id:", NET_F_LAST_ID, "Last-Event-ID"},
+	};
 	struct net_exchange *ex;
 	char *tmp = NULL, *uri = NULL, cl[32], msg[96];
 	size_t length = 0, i;
@@ -1168,32 +1177,25 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 			goto out;
 		}
 	}
-	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
-	                        "x-csrf-token:", 13);
-	if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
-		r = net_http_refuse(ex, 400,
-		                    "header X-CSRF-Token holds a control "
-		                    "character",
-		                    true);
-		goto out;
+	for (i = 0; i < sizeof(custom) / sizeof(custom[0]); i++) {
+		n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
+		                        custom[i].lname,
+		                        (int)strlen(custom[i].lname));
+		if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
+			(void)snprintf(msg, sizeof(msg),
+			               "header %s holds a control character",
+			               custom[i].name);
+			r = net_http_refuse(ex, 400, msg, true);
+			goto out;
+		}
+		if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
+		                 &ex->off[custom[i].field]) != 0) {
+			r = net_http_refuse(ex, 431, "request header too large",
+			                    true);
+			goto out;
+		}
 	}
-	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
-	                 &ex->off[NET_F_CSRF]) != 0) {
-		r = net_http_refuse(ex, 400, "too many query parameters", true);
-		goto out;
-	}
-	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
-	                        "last-event-id:", 14);
-	if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
-		r = net_http_refuse(ex, 400,
-		                    "header Last-Event-ID holds a control "
-		                    "character",
-		                    true);
-		goto out;
-	}
-	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
-	                 &ex->off[NET_F_LAST_ID]) != 0 ||
-	    net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
+	if (net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
 		r = net_http_refuse(ex, 400, "too many query parameters", true);
 		goto out;
 	}
@@ -1561,6 +1563,19 @@ fail:
 	return -ERR_NOMEM;
 }
 
+/* Hands e to the service thread (net_streams_drain()). */
+static void net_pend_push(struct net *net, struct net_pending *e)
+{
+	pthread_mutex_lock(&net->lock);
+	if (net->pend_tail != NULL)
+		net->pend_tail->next = e;
+	else
+		net->pend_head = e;
+	net->pend_tail = e;
+	pthread_mutex_unlock(&net->lock);
+	lws_cancel_service(net->ctx);
+}
+
 int net_stream_event(struct net *net, unsigned mask, const char *event,
                      const char *data)
 {
@@ -1581,14 +1596,7 @@ int net_stream_event(struct net *net, unsigned mask, const char *event,
 	e->stream_id = 0;
 	memcpy(e->text, event, elen + 1);
 	memcpy(e->text + elen + 1, data, dlen + 1);
-	pthread_mutex_lock(&net->lock);
-	if (net->pend_tail != NULL)
-		net->pend_tail->next = e;
-	else
-		net->pend_head = e;
-	net->pend_tail = e;
-	pthread_mutex_unlock(&net->lock);
-	lws_cancel_service(net->ctx);
+	net_pend_push(net, e);
 	return 0;
 }
 
@@ -1605,14 +1613,7 @@ int net_stream_end(struct net *net, uint64_t stream_id)
 	e->mask = 0;
 	e->stream_id = stream_id;
 	e->text[0] = '\0';
-	pthread_mutex_lock(&net->lock);
-	if (net->pend_tail != NULL)
-		net->pend_tail->next = e;
-	else
-		net->pend_head = e;
-	net->pend_tail = e;
-	pthread_mutex_unlock(&net->lock);
-	lws_cancel_service(net->ctx);
+	net_pend_push(net, e);
 	return 0;
 }
 
