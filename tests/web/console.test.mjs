@@ -24,7 +24,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 
 import * as harness from './harness.mjs';
-import { CHROMIUM, agentEnv, ensureChromium, ensurePlaywright, log, stop, waitFor } from './harness.mjs';
+import { CHROMIUM, agentEnv, ensureChromium, ensurePlaywright, log, pass, run, stop, waitFor } from './harness.mjs';
 
 const [daemonArg, outArg, agentArg] = process.argv.slice(2);
 if (!daemonArg) {
@@ -35,11 +35,6 @@ const DAEMON = path.resolve(daemonArg);
 const OUT = path.resolve(outArg || '.');
 const AGENT = agentArg ? path.resolve(agentArg) : null;
 
-let passed = 0;
-const pass = (msg) => {
-  passed++;
-  log('PASS: ' + msg);
-};
 
 // ---- Chromium, playwright-core, mcpfleetd: tests/web/harness.mjs ----
 
@@ -637,11 +632,4 @@ async function main() {
   }
 }
 
-main().then(() => {
-  console.log(`${passed} passed, 0 failed`);
-  process.exit(0);
-}, (err) => {
-  console.error('FAIL:', err && err.stack ? err.stack : err);
-  console.log(`${passed} passed, 1 failed`);
-  process.exit(1);
-});
+run(main);

@@ -20,6 +20,24 @@ const T0 = Date.now();
 
 export const log = (msg) => console.log(`[${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}`);
 
+let passed = 0;
+export const pass = (msg) => {
+  passed++;
+  log('PASS: ' + msg);
+};
+
+// Runs the test's main() and exits 0 when it passes, 1 with the error.
+export function run(main) {
+  main().then(() => {
+    console.log(`${passed} passed, 0 failed`);
+    process.exit(0);
+  }, (err) => {
+    console.error('FAIL:', err && err.stack ? err.stack : err);
+    console.log(`${passed} passed, 1 failed`);
+    process.exit(1);
+  });
+}
+
 // ---- Chromium and playwright-core ----
 
 function haveChromium() {

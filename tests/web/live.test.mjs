@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import * as harness from './harness.mjs';
-import { CHROMIUM, agentEnv, ensureChromium, ensurePlaywright, log, stop, waitFor } from './harness.mjs';
+import { CHROMIUM, agentEnv, ensureChromium, ensurePlaywright, log, pass, run, stop, waitFor } from './harness.mjs';
 
 const [daemonArg, agentArg] = process.argv.slice(2);
 if (!daemonArg || !agentArg) {
@@ -30,11 +30,6 @@ if (!daemonArg || !agentArg) {
 const DAEMON = path.resolve(daemonArg);
 const AGENT = path.resolve(agentArg);
 
-let passed = 0;
-const pass = (msg) => {
-  passed++;
-  log('PASS: ' + msg);
-};
 
 const init = (data) => harness.init(DAEMON, data);
 const serve = (data, logFile, agentPort, apiPort) => harness.serve(DAEMON, data, logFile, agentPort, apiPort);
@@ -199,11 +194,4 @@ async function main() {
   }
 }
 
-main().then(() => {
-  console.log(`${passed} passed, 0 failed`);
-  process.exit(0);
-}, (err) => {
-  console.error('FAIL:', err && err.stack ? err.stack : err);
-  console.log(`${passed} passed, 1 failed`);
-  process.exit(1);
-});
+run(main);
