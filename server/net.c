@@ -138,8 +138,9 @@ struct net_exchange {
 	 * thread; out holds what waits for the client from out_off on. */
 	bool stream;
 	bool stream_open;
-	bool stream_reset; /* the client's Last-Event-ID is not replayable */
-	bool stream_drop;  /* too slow, or too old: close it */
+	bool stream_reset;   /* the client's Last-Event-ID is not replayable */
+	bool stream_drop;    /* too slow, or too old: close it */
+	bool stream_counted; /* holds a place in net->nstreams */
 	uint64_t stream_after; /* replay the ring's events after this one */
 	struct buf out;
 	size_t out_off;
@@ -931,7 +932,7 @@ static void net_ex_free(struct net *net, struct net_exchange *ex)
 	buf_free(&ex->resp.body);
 	buf_free(&ex->resp.headers);
 	buf_free(&ex->out);
-	if (ex->stream)
+	if (ex->stream_counted)
 		atomic_fetch_sub(&net->nstreams, 1);
 	free(ex);
 }
@@ -1389,6 +1390,20 @@ static int net_http_writeable(struct net *net, struct lws *wsi,
 
 /* ---- Event streams ---- */
 
+/* Ends a stream: its connection is closed at its next writeable (lws may
+ * still flush what it holds for a while), and from now on it neither
+ * gets events nor takes one of max_streams' places. */
+static void net_stream_drop(struct net *net, struct net_exchange *ex)
+{
+	if (!ex->stream_drop && ex->stream_counted) {
+		ex->stream_counted = false;
+		atomic_fetch_sub(&net->nstreams, 1);
+	}
+	ex->stream_drop = true;
+	if (ex->stream_open && ex->wsi != NULL)
+		lws_callback_on_writable(ex->wsi);
+}
+
 /* Queues bytes for an open stream; one whose reader has fallen more than
  * stream_queue behind is dropped instead. */
 static void net_stream_queue(struct net *net, struct net_exchange *ex,
@@ -1401,8 +1416,7 @@ static void net_stream_queue(struct net *net, struct net_exchange *ex,
 		        "API port: %s: event stream dropped: more than %zu "
 		        "bytes wait for the client",
 		        ex->peer, net->stream_queue);
-		ex->stream_drop = true;
-		lws_callback_on_writable(ex->wsi);
+		net_stream_drop(net, ex);
 		return;
 	}
 	if (ex->out_off > 0 && ex->out_off >= ex->out.len / 2) {
@@ -1412,8 +1426,7 @@ static void net_stream_queue(struct net *net, struct net_exchange *ex,
 		ex->out_off = 0;
 	}
 	if (buf_append(&ex->out, data, len) != 0) {
-		ex->stream_drop = true;
-		lws_callback_on_writable(ex->wsi);
+		net_stream_drop(net, ex);
 		return;
 	}
 	ex->stream_last = lws_now_usecs();
@@ -1443,6 +1456,7 @@ int net_response_stream(struct net *net, struct net_response *resp,
 		return -ERR_TOOBIG;
 	}
 	ex->stream = true;
+	ex->stream_counted = true;
 	ex->stream_id = atomic_fetch_add(&net->stream_ids, 1) + 1;
 	ex->stream_mask = o->mask;
 	ex->stream_max_us = net->stream_max_us;
@@ -1624,15 +1638,8 @@ static void net_stream_close_id(struct net *net, uint64_t stream_id)
 	struct net_exchange *ex;
 
 	for (ex = net->exchanges; ex != NULL; ex = ex->next)
-		if (ex->stream && ex->stream_id == stream_id) {
-			if (ex->stream_open && ex->wsi != NULL) {
-				ex->stream_drop = true;
-				lws_callback_on_writable(ex->wsi);
-			} else {
-				/* Not open yet: it opens dead. */
-				ex->stream_drop = true;
-			}
-		}
+		if (ex->stream && ex->stream_id == stream_id)
+			net_stream_drop(net, ex); /* not open yet: opens dead */
 }
 
 /* Numbers one posted event, keeps it in the ring and queues it for every
@@ -1699,8 +1706,7 @@ static void net_streams_sweep(struct net *net, lws_usec_t now)
 		if (!ex->stream_open || ex->stream_drop || ex->wsi == NULL)
 			continue;
 		if (now - ex->stream_since >= ex->stream_max_us) {
-			ex->stream_drop = true;
-			lws_callback_on_writable(ex->wsi);
+			net_stream_drop(net, ex);
 		} else if (now - ex->stream_last >= net->stream_heartbeat_us) {
 			net_stream_queue(net, ex, beat, sizeof(beat) - 1);
 		}

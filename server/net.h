@@ -401,7 +401,8 @@ int net_stream_event(struct net *net, unsigned mask, const char *event,
  * -ERR_INVALID for id 0 or -ERR_NOMEM. */
 int net_stream_end(struct net *net, uint64_t stream_id);
 
-/* Streams open or promised now. Any thread. */
+/* Streams open or promised now (an ended one no longer counts, though its
+ * connection may linger while lws flushes it). Any thread. */
 size_t net_stream_count(const struct net *net);
 
 #endif
