@@ -1638,8 +1638,10 @@ static void net_stream_close_id(struct net *net, uint64_t stream_id)
 	struct net_exchange *ex;
 
 	for (ex = net->exchanges; ex != NULL; ex = ex->next)
-		if (ex->stream && ex->stream_id == stream_id)
-			net_stream_drop(net, ex); /* not open yet: opens dead */
+		/* One the core holds is not read: it is the core's. */
+		if (ex->state != NET_EX_CORE && ex->stream &&
+		    ex->stream_id == stream_id)
+			net_stream_drop(net, ex);
 }
 
 /* Numbers one posted event, keeps it in the ring and queues it for every
@@ -1676,15 +1678,11 @@ static void net_stream_publish(struct net *net, const struct net_pending *e)
 }
 
 /* What other threads posted (net_stream_event(), net_stream_end()), in
- * order. */
-static void net_streams_drain(struct net *net)
+ * order (takes the list). */
+static void net_streams_drain(struct net *net, struct net_pending *e)
 {
-	struct net_pending *e, *next;
+	struct net_pending *next;
 
-	pthread_mutex_lock(&net->lock);
-	e = net->pend_head;
-	net->pend_head = net->pend_tail = NULL;
-	pthread_mutex_unlock(&net->lock);
 	for (; e != NULL; e = next) {
 		next = e->next;
 		if (e->stream_id != 0)
@@ -1745,13 +1743,18 @@ void net_respond(struct net *net, struct net_exchange *ex)
 static void net_on_cancel(struct net *net)
 {
 	struct net_exchange *ex, *next;
+	struct net_pending *pend;
 
 	if (atomic_exchange(&net->wake, 0) != 0 && net->cb.on_wake != NULL)
 		net->cb.on_wake(net->cb.arg);
-	net_streams_drain(net);
+	/* Both lists at once, the answers handled first: a stream that the
+	 * core ended right after answering is open by the time its end is
+	 * read. */
 	pthread_mutex_lock(&net->lock);
 	ex = net->done_head;
 	net->done_head = net->done_tail = NULL;
+	pend = net->pend_head;
+	net->pend_head = net->pend_tail = NULL;
 	pthread_mutex_unlock(&net->lock);
 	for (; ex != NULL; ex = next) {
 		next = ex->done_next;
@@ -1765,6 +1768,7 @@ static void net_on_cancel(struct net *net)
 			net_stream_open(net, ex);
 		lws_callback_on_writable(ex->wsi);
 	}
+	net_streams_drain(net, pend);
 }
 
 /* ---- The agent port's listener ---- */

@@ -11,10 +11,12 @@
   const REDRAW_MS = 1000; // a busy fleet redraws a view at most this often
   const RETRY_MIN_MS = 3000; // after a stream the browser gave up on
   const RETRY_MAX_MS = 30000;
+  const LOST_MS = 5000; // "reconnecting" once the stream is away this long
 
   let source = null; // the EventSource, while signed in
   let retryTimer = null;
   let retryMs = RETRY_MIN_MS;
+  let lostTimer = null;
   let redrawTimer = null;
   let redrawDue = false;
   let lastRedraw = 0;
@@ -119,6 +121,8 @@
     source = null;
     clearTimeout(retryTimer);
     retryTimer = null;
+    clearTimeout(lostTimer);
+    lostTimer = null;
     retryMs = RETRY_MIN_MS;
     $('live').hidden = true;
     $('live-push').hidden = true;
@@ -147,13 +151,25 @@
     // Back after a gap, the stream replays what was missed, or says
     // "reset" when it cannot (the daemon restarted).
     es.addEventListener('open', () => {
+      clearTimeout(lostTimer);
+      lostTimer = null;
       indicator('live', 'live');
       retryMs = RETRY_MIN_MS;
     });
     es.addEventListener('error', () => {
       if (source !== es) return;
-      if (es.readyState === EventSource.CLOSED) gaveUp();
-      else indicator('reconnecting', 'reconnecting');
+      if (es.readyState === EventSource.CLOSED) {
+        gaveUp();
+        return;
+      }
+      // The daemon ends every stream after a few minutes and the
+      // browser is back 3 s later: only a longer gap is worth showing.
+      if (lostTimer === null) {
+        lostTimer = setTimeout(() => {
+          lostTimer = null;
+          if (source === es && es.readyState !== EventSource.OPEN) indicator('reconnecting', 'reconnecting');
+        }, LOST_MS);
+      }
     });
     es.addEventListener('device', (ev) => { const d = parse(ev); if (d) onDevice(d); });
     es.addEventListener('devices', () => { if (app().current().view === 'devices') redrawSoon(); });
