@@ -185,6 +185,10 @@ async function main() {
     pass('no script error in either tab');
     await ctx.close();
     ctx = null;
+    const code = await stop(daemon);
+    daemon = null;
+    assert.equal(code, 0, `mcpfleetd exited with ${code} on SIGTERM: ${fs.readFileSync(daemonLog, 'utf8').slice(-3000)}`);
+    pass('mcpfleetd stopped cleanly on SIGTERM, streams and all');
   } finally {
     if (ctx) await ctx.close().catch(() => {});
     await stop(agent);
