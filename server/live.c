@@ -255,6 +255,15 @@ int live_open(struct live *l, struct core *c, const struct net_request *req,
 			l->streams[keep++] = l->streams[i];
 	}
 	l->nstreams = keep;
+	/* A client that opens stream after stream must not grow the list
+	 * without bound: past LIVE_STREAMS_KEPT the oldest is forgotten (if
+	 * it is still open, it still ends at its lifetime). */
+	if (l->nstreams >= LIVE_STREAMS_KEPT) {
+		live_stream_clear(&l->streams[0]);
+		memmove(&l->streams[0], &l->streams[1],
+		        (l->nstreams - 1) * sizeof(*l->streams));
+		l->nstreams--;
+	}
 	st.opened = now;
 	st.authorization = strdup(req->authorization);
 	st.cookie = strdup(req->cookie);

@@ -24,6 +24,9 @@
 #define LIVE_COUNTS_MS 1000
 /* Every open stream's credentials are checked again this often (s). */
 #define LIVE_RECHECK_SECS 10
+/* Streams whose credentials the core keeps to check (those opened in
+ * the last NET_STREAM_MAX_SECS, the oldest forgotten first). */
+#define LIVE_STREAMS_KEPT (4 * NET_STREAMS_MAX)
 
 struct live;
 struct core;
