@@ -2009,8 +2009,6 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 	net_handshake_expire(net, now);
 	net_accept_resume(net); /* after EMFILE */
 	net_streams_sweep(net, now);
-	if (net->cb.on_tick != NULL)
-		net->cb.on_tick(net->cb.arg);
 	lws_sul_schedule(net->ctx, 0, &net->keepalive, net_keepalive,
 	                 NET_KEEPALIVE_TICK);
 }

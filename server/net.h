@@ -15,10 +15,10 @@
 /*
  * Threading. Everything here runs on the service thread, the one inside
  * net_run() or net_service_once(): every callback, and every function but
- * net_wake(), net_stop() and net_respond(), which any thread (net_stop()
- * also a signal handler) may call. A core thread that wants to send hands
- * its work over (a locked queue of its own), calls net_wake(), and sends
- * from its on_wake callback.
+ * net_wake(), net_stop(), net_respond() and the event streams' (below),
+ * which any thread (net_stop() also a signal handler) may call. A core
+ * thread that wants to send hands its work over (a locked queue of its
+ * own), calls net_wake(), and sends from its on_wake callback.
  *
  * SIGPIPE: writes to a socket whose peer went away raise SIGPIPE; the
  * program ignores it once at start (signal(SIGPIPE, SIG_IGN)), as both
@@ -202,9 +202,6 @@ struct net_callbacks {
 
 	/* A line worth logging, e.g. a refused handshake. Optional. */
 	void (*on_log)(void *arg, int level, const char *msg);
-
-	/* Once a second, on the service thread. Optional. */
-	void (*on_tick)(void *arg);
 };
 
 /* What to serve. PEM inputs are copied or loaded before net_create()
