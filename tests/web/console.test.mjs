@@ -24,7 +24,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 
 import * as harness from './harness.mjs';
-import { CHROMIUM, agentEnv, ensureChromium, ensurePlaywright, log, pass, run, stop, waitFor } from './harness.mjs';
+import { agentEnv, ensureChromium, ensurePlaywright, log, pass, run, stop, waitFor } from './harness.mjs';
 
 const [daemonArg, outArg, agentArg] = process.argv.slice(2);
 if (!daemonArg) {
@@ -164,16 +164,8 @@ async function main() {
     const base = `https://127.0.0.1:${srv.port}`;
     log(`mcpfleetd: ${base}`);
 
-    ctx = await chromium.launchPersistentContext(path.join(work, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      ignoreHTTPSErrors: true, // the fleet CA is our own
-      viewport: { width: 1280, height: 900 },
+    ctx = await harness.launch(chromium, path.join(work, 'chromium-profile'), {
       permissions: ['clipboard-read', 'clipboard-write'],
-      locale: 'en-GB',
-      timezoneId: 'UTC',
     });
     const page = ctx.pages()[0] || (await ctx.newPage());
     page.setDefaultTimeout(15_000);

@@ -155,3 +155,20 @@ export function agentEnv(home) {
     LANG: 'C.UTF-8',
   };
 }
+
+// Debian's Chromium, headless, with a profile in dir: the fleet CA is our
+// own, so its certificate errors are ignored; a fixed size, locale and
+// time zone. extra adds options (permissions).
+export function launch(chromium, dir, extra = {}) {
+  return chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1280, height: 900 },
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+    ...extra,
+  });
+}

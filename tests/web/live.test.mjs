@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import * as harness from './harness.mjs';
-import { CHROMIUM, agentEnv, ensureChromium, ensurePlaywright, log, pass, run, stop, waitFor } from './harness.mjs';
+import { agentEnv, ensureChromium, ensurePlaywright, log, pass, run, stop, waitFor } from './harness.mjs';
 
 const [daemonArg, agentArg] = process.argv.slice(2);
 if (!daemonArg || !agentArg) {
@@ -78,16 +78,7 @@ async function main() {
     const api = (method, p, body) => apiCall(srv.port, token, method, p, body);
     log(`mcpfleetd: ${base}`);
 
-    ctx = await chromium.launchPersistentContext(path.join(work, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      ignoreHTTPSErrors: true,
-      viewport: { width: 1280, height: 900 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
+    ctx = await harness.launch(chromium, path.join(work, 'chromium-profile'));
     const overview = ctx.pages()[0] || (await ctx.newPage());
     const loads = new Map(); // page -> main-frame loads (a reload counts)
     const watch = (page, name) => {
