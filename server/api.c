@@ -85,8 +85,13 @@ struct api_call {
 	json_t *out; /* the answer */
 	char err[API_ERR_MAX];
 	char allow[API_ALLOW_MAX]; /* methods of the path, for a 405 */
-	bool committed;            /* a change is durable: run the hooks */
-	bool changed;              /* ... and it can alter a view */
+	/* An event stream (GET events, or api_recheck()): its session is
+	 * not kept alive by it, and the hooks open it. */
+	bool passive;
+	bool stream;
+	int64_t until;  /* when the credential lapses (Unix s), 0: unknown */
+	bool committed; /* a change is durable: run the hooks */
+	bool changed;   /* ... and it can alter a view */
 	struct store_id_list revoked;
 	struct diag d;
 };
@@ -737,7 +742,13 @@ static int api_auth_session(struct api_call *c)
 		}
 		return r;
 	}
-	session_touch(c->a->sessions, se, now);
+	/* A console that only watches (its event stream reconnecting by
+	 * itself) is idle all the same. */
+	if (!c->passive)
+		session_touch(c->a->sessions, se, now);
+	c->until = session_expires(se);
+	if (se->last_used + SESSION_IDLE < c->until)
+		c->until = se->last_used + SESSION_IDLE;
 	c->session = se;
 	return 0;
 }
@@ -1866,6 +1877,16 @@ static json_t *api_device_extra(struct api_call *c, const char *id, json_t *o)
 	return o;
 }
 
+json_t *api_device_object(const struct api_hooks *h,
+                          const struct store_device *dev)
+{
+	json_t *o = api_device_base(dev);
+
+	if (o != NULL && h->device_extra != NULL)
+		h->device_extra(h->arg, dev->id, o);
+	return o;
+}
+
 static json_t *api_device_json(struct api_call *c, const void *p)
 {
 	const struct store_device *dev = p;
@@ -2305,19 +2326,17 @@ out:
 
 /* ---- Status ---- */
 
-static int api_status(struct api_call *c)
+/* The devices' counters of GET status and of the console's overview. */
+static int api_device_counts(const struct api_ctx *a, int64_t *revision,
+                             json_t **out, struct diag *d)
 {
-	const struct api_hooks *h = &c->a->hooks;
 	struct store_device_list l = {0};
-	int64_t revision = 0, active = 0, revoked = 0;
+	int64_t active = 0, revoked = 0;
 	size_t connected = 0, i;
-	json_t *reps;
 	int r;
 
-	if ((r = api_store_result(
-	         c, store_revision_current(c->st, &revision, &c->d))) != 0 ||
-	    (r = api_store_result(c, store_device_list(c->st, 0, &l, &c->d))) !=
-	        0)
+	if ((r = store_revision_current(a->st, revision, d)) != 0 ||
+	    (r = store_device_list(a->st, 0, &l, d)) != 0)
 		goto out;
 	for (i = 0; i < l.n; i++) {
 		if (l.v[i].status == STORE_DEVICE_ACTIVE)
@@ -2325,24 +2344,96 @@ static int api_status(struct api_call *c)
 		else
 			revoked++;
 	}
-	if (h->connected_count != NULL)
-		connected = h->connected_count(h->arg);
-	if ((reps = json_array()) == NULL) {
-		r = api_nomem(c);
-		goto out;
-	}
-	for (i = 0; i < c->a->nreplicas; i++)
-		json_array_append_new(reps, json_string(c->a->replicas[i]));
-	r = api_answer(c, 200,
-	               json_pack("{s:I,s:{s:I,s:I,s:I},s:s,s:s?,s:o}",
-	                         "revision", (json_int_t)revision, "devices",
-	                         "active", (json_int_t)active, "revoked",
-	                         (json_int_t)revoked, "connected",
-	                         (json_int_t)connected, "version", API_VERSION,
-	                         "replica", c->a->replica, "replicas", reps));
+	if (a->hooks.connected_count != NULL)
+		connected = a->hooks.connected_count(a->hooks.arg);
+	*out =
+	    json_pack("{s:I,s:I,s:I}", "active", (json_int_t)active, "revoked",
+	              (json_int_t)revoked, "connected", (json_int_t)connected);
+	if (*out == NULL)
+		r = diag_set(d, ERR_NOMEM, 0, 0, "status: out of memory");
 out:
 	store_device_list_free(&l);
 	return r;
+}
+
+static int api_status(struct api_call *c)
+{
+	int64_t revision = 0;
+	json_t *reps, *devices = NULL;
+	size_t i;
+	int r;
+
+	if ((r = api_store_result(
+	         c, api_device_counts(c->a, &revision, &devices, &c->d))) != 0)
+		return r;
+	if ((reps = json_array()) == NULL) {
+		json_decref(devices);
+		return api_nomem(c);
+	}
+	for (i = 0; i < c->a->nreplicas; i++)
+		json_array_append_new(reps, json_string(c->a->replicas[i]));
+	return api_answer(c, 200,
+	                  json_pack("{s:I,s:o,s:s,s:s?,s:o}", "revision",
+	                            (json_int_t)revision, "devices", devices,
+	                            "version", API_VERSION, "replica",
+	                            c->a->replica, "replicas", reps));
+}
+
+int api_overview(const struct api_ctx *a, bool catalogue, json_t **out,
+                 struct diag *d)
+{
+	struct store_user_list users = {0};
+	struct store_team_list teams = {0};
+	struct store_server_list servers = {0};
+	struct store_grant_list grants = {0};
+	struct store_secret_list secrets = {0};
+	int64_t revision = 0;
+	json_t *devices = NULL, *o = NULL;
+	int r;
+
+	if ((r = api_device_counts(a, &revision, &devices, d)) != 0 ||
+	    (r = store_user_list(a->st, &users, d)) != 0 ||
+	    (r = store_team_list(a->st, &teams, d)) != 0 ||
+	    (catalogue && ((r = store_server_list(a->st, &servers, d)) != 0 ||
+	                   (r = store_grant_list(a->st, 0, &grants, d)) != 0 ||
+	                   (r = store_secret_list(a->st, &secrets, d)) != 0)))
+		goto out;
+	o = json_pack("{s:I,s:O,s:I,s:I}", "revision", (json_int_t)revision,
+	              "devices", devices, "users", (json_int_t)users.n, "teams",
+	              (json_int_t)teams.n);
+	if (o != NULL && catalogue &&
+	    (json_object_set_new(o, "servers",
+	                         json_integer((json_int_t)servers.n)) != 0 ||
+	     json_object_set_new(o, "grants",
+	                         json_integer((json_int_t)grants.n)) != 0 ||
+	     json_object_set_new(o, "secrets",
+	                         json_integer((json_int_t)secrets.n)) != 0)) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (o == NULL) {
+		r = diag_set(d, ERR_NOMEM, 0, 0, "overview: out of memory");
+		goto out;
+	}
+	*out = o;
+out:
+	json_decref(devices);
+	store_user_list_free(&users);
+	store_team_list_free(&teams);
+	store_server_list_free(&servers);
+	store_grant_list_free(&grants);
+	store_secret_list_free(&secrets);
+	return r;
+}
+
+/* GET events: the console's live view (server/API.md, "Events"). The
+ * hooks make the answer a stream once the call is through. */
+static int api_events(struct api_call *c)
+{
+	if (c->a->hooks.stream == NULL)
+		return api_fail(c, 404, "no event streams on this server");
+	c->stream = true;
+	return 0;
 }
 
 /* ---- Routing ---- */
@@ -2531,6 +2622,8 @@ static const struct api_route api_routes[] = {
               "revoking an admin token", api_admin_token_revoke, NULL, NULL),
     API_ROUTE("GET", "status", API_R_READ, "reading the status", api_status,
               NULL, NULL),
+    API_ROUTE("GET", "events", API_R_READ, "following the live events",
+              api_events, NULL, NULL),
     /* Reached without authentication: see api_handle(); the role is
      * checked once the token is known. */
     API_ROUTE("POST", "session", API_R_READ, "signing in to the console",
@@ -2546,6 +2639,39 @@ static const struct api_route api_routes[] = {
 size_t api_route_count(void)
 {
 	return API_NROUTES;
+}
+
+int api_recheck(const struct api_ctx *a, const char *authorization,
+                const char *cookie)
+{
+	struct net_request req = {
+	    .method = "GET",
+	    .path = API_PREFIX "events",
+	    .host = "",
+	    .origin = "",
+	    .authorization = authorization != NULL ? authorization : "",
+	    .cookie = cookie != NULL ? cookie : "",
+	    .csrf_token = "",
+	    .body = "",
+	    .peer = "",
+	};
+	struct api_call c;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.role = ROLE_COUNT_;
+	c.a = a;
+	c.req = &req;
+	c.st = a->st;
+	c.passive = true;
+	r = api_authenticate(&c);
+	if (r == 0 && (ROLE_BIT(c.role) & API_R_READ) == 0)
+		r = -ERR_PERM;
+	if (store_in_transaction(c.st))
+		(void)store_rollback(c.st, NULL);
+	crypto_wipe(c.cookie, sizeof(c.cookie));
+	store_admin_token_clear(&c.admin);
+	return r;
 }
 
 int api_route_get(size_t i, struct api_route_info *out)
@@ -2695,6 +2821,8 @@ static void api_notify(struct api_call *c)
 		           c->revoked.n);
 	if (c->changed && h->changed != NULL)
 		h->changed(h->arg);
+	if (h->committed != NULL)
+		h->committed(h->arg);
 }
 
 /* An error answer. Messages may quote input cut at any byte: a message
@@ -2922,6 +3050,7 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	/* Signing in is the one request that carries no credentials. */
 	login = strcmp(req->method, "POST") == 0 &&
 	        strcmp(req->path, API_PREFIX "session") == 0;
+	c.passive = strcmp(req->path, API_PREFIX "events") == 0;
 	if ((!login && (r = api_authenticate(&c)) != 0) ||
 	    (r = api_split(&c, path, sizeof(path), seg, &nseg)) != 0 ||
 	    (r = api_route(&c, seg, nseg, &rt)) != 0 ||
@@ -2936,6 +3065,25 @@ out:
 	if (store_in_transaction(c.st))
 		(void)store_rollback(c.st, NULL);
 	api_notify(&c);
+	if (r == 0 && c.stream) {
+		struct api_stream info = {
+		    .role = c.role,
+		    .until = c.until,
+		};
+
+		r = a->hooks.stream(a->hooks.arg, req, resp, &info);
+		if (r == 0)
+			goto done;
+		if (r == -ERR_TOOBIG)
+			(void)api_fail(&c, 503,
+			               "too many event streams open; try "
+			               "again later");
+		else
+			(void)api_fail(&c, 500,
+			               "cannot open the event stream: %s",
+			               err_str(r));
+	}
 	api_respond(&c, r, resp);
+done:
 	api_call_clear(&c);
 }

@@ -3,6 +3,7 @@
 #ifndef MCPFLEET_API_H
 #define MCPFLEET_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +11,7 @@
 
 #include "crypto.h"
 #include "net.h"
+#include "role.h"
 #include "session.h"
 #include "store.h"
 
@@ -29,6 +31,15 @@
 
 struct enroll_limiter;
 
+/* Who opened an event stream (GET API_PREFIX "events"), for the hook that
+ * opens it. */
+struct api_stream {
+	enum role role;
+	/* When the console session lapses (Unix seconds: its lifetime or,
+	 * sooner, its idle limit), or 0 for an admin token. */
+	int64_t until;
+};
+
 /* What the daemon core does after a committed change. Called on the
  * thread that called api_handle(), after the commit. */
 struct api_hooks {
@@ -46,6 +57,14 @@ struct api_hooks {
 	/* Optional: how many agents are connected now, for
 	 * GET /api/v1/status; NULL reports 0. */
 	size_t (*connected_count)(void *arg);
+	/* Optional: any change was committed (the console's live counters
+	 * may have moved), after changed and revoked. */
+	void (*committed)(void *arg);
+	/* Optional: makes resp an event stream for an authenticated
+	 * GET API_PREFIX "events" (server/API.md, "Events"). Returns 0, or
+	 * -ERR_TOOBIG (answered 503) or another code (500); NULL: 404. */
+	int (*stream)(void *arg, const struct net_request *req,
+	              struct net_response *resp, const struct api_stream *s);
 };
 
 struct api_ctx {
@@ -109,6 +128,24 @@ int api_offboard_user(struct store *st, const struct store_user *u,
                       const char *actor, const char *reason, json_t **report,
                       json_t **audit, struct store_id_list *revoked,
                       struct diag *d);
+/* A device as GET API_PREFIX "devices" lists it, live facts (h's
+ * device_extra) included. Returns a new object, or NULL (no memory). */
+json_t *api_device_object(const struct api_hooks *h,
+                          const struct store_device *dev);
+
+/* The console overview's counters: "revision", "devices" (as GET status
+ * has them), "users", "teams" and, with catalogue, "servers", "grants",
+ * "secrets". Returns 0 with *out (a new object), or the store's error
+ * with d set. */
+int api_overview(const struct api_ctx *a, bool catalogue, json_t **out,
+                 struct diag *d);
+
+/* Do these credentials (a request's Authorization and Cookie headers)
+ * still open an event stream? Checks the admin token or the console
+ * session as api_handle() does, without keeping the session alive.
+ * Returns 0, -ERR_PERM for a role without it, or another code. */
+int api_recheck(const struct api_ctx *a, const char *authorization,
+                const char *cookie);
 
 /* One route of the table, for the tests and the documentation: its
  * method, pattern (after API_PREFIX, "*" one segment), the ROLE_BIT()s of

@@ -19,6 +19,7 @@
 #include "enroll.h"
 #include "fileio.h"
 #include "hub.h"
+#include "live.h"
 #include "metrics.h"
 #include "oidc.h"
 #include "role.h"
@@ -510,6 +511,7 @@ static int core_publish_set(struct core *c, struct publication *p, bool added,
 	core_pub_release(old);
 	core_log(c, CORE_LOG_INFO, "revision %llu: %zu device(s)",
 	         (unsigned long long)p->revision, p->n);
+	live_mark_counts(c->live);
 	if (c->net != NULL)
 		net_wake(c->net);
 	return 0;
@@ -987,6 +989,9 @@ void core_online_set(struct core *c, const char *device_id, int64_t since,
 			c->nonline++;
 		}
 	}
+	/* The console's live view: the core thread reads the rest. */
+	live_mark_device(c->live, device_id);
+	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -1094,6 +1099,13 @@ static void core_hook_changed(void *arg)
 	c->dirty = true;
 }
 
+static void core_hook_committed(void *arg)
+{
+	struct core *c = arg;
+
+	live_mark_counts(c->live); /* the overview's counters */
+}
+
 /* Hands the hub devices to send their revocation to and close. */
 static void core_kick(struct core *c, const char *const *ids, size_t n)
 {
@@ -1116,11 +1128,14 @@ static void core_hook_revoked(void *arg, const char *const *ids, size_t n)
 {
 	struct core *c = arg;
 	struct diag d;
+	size_t i;
 
 	diag_clear(&d);
 	if (core_dir_rebuild(c, NULL, &d) != 0)
 		core_log(c, CORE_LOG_ERR, "device directory: %s", d.msg);
 	c->dirty = true;
+	for (i = 0; i < n; i++)
+		live_mark_device(c->live, ids[i]);
 	core_kick(c, ids, n);
 }
 
@@ -1222,6 +1237,7 @@ static void core_enroll(struct core *c, const struct net_request *req,
 	(void)net_response_type(resp, "application/x-protobuf");
 	core_log(c, CORE_LOG_INFO, "enrolled %s for %s from %s", res.device_id,
 	         res.user, req->peer);
+	live_mark_device(c->live, res.device_id);
 	/* The new device alone: into the directory, and into a revision of
 	 * its own. Should either fail, the old way: everything again. */
 	if (core_dir_add(c, res.cert.serial, res.device_id, res.user) == 0 &&
@@ -1286,16 +1302,18 @@ static void core_metrics(struct core *c, const struct api_ctx *a,
 	(void)net_response_header(resp, "Cache-Control", "no-store");
 }
 
-/* Answers one request of the API port, or sets *oidc to the sign-in
- * step that must ask the provider first; returns its route in the
- * metrics. */
-static size_t core_exchange(struct core *c, const struct net_request *req,
+static int core_hook_stream(void *arg, const struct net_request *req,
                             struct net_response *resp,
-                            struct oidc_pending **oidc)
+                            const struct api_stream *st)
 {
-	size_t route;
+	struct core *c = arg;
 
-	struct api_ctx a = {
+	return live_open(c->live, c, req, resp, st);
+}
+
+void core_api_ctx(struct core *c, struct api_ctx *a)
+{
+	*a = (struct api_ctx){
 	    .st = c->st,
 	    .rng = c->rng,
 	    .master = c->pki.master,
@@ -1318,9 +1336,23 @@ static size_t core_exchange(struct core *c, const struct net_request *req,
 	            .revoked = core_hook_revoked,
 	            .device_extra = core_hook_device_extra,
 	            .connected_count = core_hook_connected_count,
+	            .committed = core_hook_committed,
+	            .stream = core_hook_stream,
 	        },
 	};
+}
 
+/* Answers one request of the API port, or sets *oidc to the sign-in
+ * step that must ask the provider first; returns its route in the
+ * metrics. */
+static size_t core_exchange(struct core *c, const struct net_request *req,
+                            struct net_response *resp,
+                            struct oidc_pending **oidc)
+{
+	struct api_ctx a;
+	size_t route;
+
+	core_api_ctx(c, &a);
 	/* Console sign-in with OpenID Connect has paths of its own. */
 	if (core_path_under(req->path, OIDC_PREFIX)) {
 		struct oidc_call_ctx x = {c->st, c->rng, c->sessions, 0};
@@ -1397,6 +1429,8 @@ static void core_job_run(struct core *c, struct core_job *j)
 		                       j->report_json, &d) != 0)
 			core_log(c, CORE_LOG_WARN, "%s: %s", j->device_id,
 			         d.msg);
+		else
+			live_mark_device(c->live, j->device_id);
 		break;
 	case CORE_JOB_DELIVERY:
 		for (i = 0; i < j->nsecrets; i++)
@@ -1486,6 +1520,7 @@ static int core_dir_sync_one(struct core *c, const char *id, struct diag *d)
 	int r;
 
 	memset(&dev, 0, sizeof(dev));
+	live_mark_device(c->live, id); /* another replica's news */
 	r = store_device_get(c->st, id, &dev, d);
 	if (r == -ERR_NOENT)
 		return 0; /* its enrollment was undone */
@@ -1652,7 +1687,7 @@ static void *core_thread(void *arg)
 {
 	struct core *c = arg;
 	struct core_job *jobs, *j, *answer, **atail;
-	int64_t next_prune = 0;
+	int64_t next_prune = 0, live_next = 0;
 	char **notes;
 	size_t nnotes;
 	bool remote_all;
@@ -1665,11 +1700,17 @@ static void *core_thread(void *arg)
 		 * next heartbeat is due, or, after a failed catch-up, a
 		 * second has passed. */
 		while (!c->stop && c->jobs_head == NULL &&
-		       c->nremote_notes == 0 && !c->remote_all) {
+		       c->nremote_notes == 0 && !c->remote_all &&
+		       !live_due(c->live)) {
 			struct timespec ts, now;
 
 			ts.tv_sec = (time_t)c->next_beat;
 			ts.tv_nsec = 0;
+			/* The live view's counters, held back a moment. */
+			if (live_next != 0 && live_next / 1000 < ts.tv_sec) {
+				ts.tv_sec = (time_t)(live_next / 1000);
+				ts.tv_nsec = (long)(live_next % 1000) * 1000000;
+			}
 			if (c->sync_retry) {
 				clock_gettime(CLOCK_REALTIME, &now);
 				if (now.tv_sec + 1 < ts.tv_sec) {
@@ -1743,6 +1784,7 @@ static void *core_thread(void *arg)
 			c->sync_retry =
 			    core_sync(c, notes, nnotes, remote_all) != 0;
 		core_notes_free(notes, nnotes);
+		live_next = live_flush(c->live, c);
 	}
 	return NULL;
 }
@@ -1953,6 +1995,8 @@ int core_open(struct core *c, const char *data_dir, const char *listen,
 	if (r != 0)
 		return diag_set(d, -r, 0, 0, "refusal audit limiter: %s",
 		                err_str(r));
+	if ((r = live_new(&c->live)) != 0)
+		return diag_set(d, -r, 0, 0, "live events: %s", err_str(r));
 	r = session_table_new(c->st, API_SESSIONS_MAX, API_LOGIN_RATE,
 	                      &c->sessions);
 	if (r != 0)
@@ -2096,6 +2140,7 @@ void core_close(struct core *c)
 	replica_stop(c->replica);
 	core_notes_free(c->remote_notes, c->nremote_notes);
 	session_table_free(c->sessions);
+	live_free(c->live);
 	oidc_free(c->oidc);
 	metrics_free(c->metrics);
 	free(c->route_slot);

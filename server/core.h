@@ -80,6 +80,8 @@ struct core_frame {
 struct core_job;
 struct hub;
 struct metrics;
+struct live;
+struct api_ctx;
 
 struct core {
 	/* Fixed once serving. */
@@ -106,7 +108,10 @@ struct core {
 	struct session_table *sessions; /* the web console's, in memory */
 	/* Bounds the audit rows of calls refused for their role (api.h). */
 	struct enroll_limiter *refusals;
-	struct oidc *oidc;    /* console sign-in with OpenID Connect, or NULL */
+	struct oidc *oidc; /* console sign-in with OpenID Connect, or NULL */
+	/* The console's live events (live.h): marked from both threads,
+	 * sent from this one. */
+	struct live *live;
 	struct core_pub *pub; /* the newest revision (the core's reference) */
 	bool dirty;           /* a change awaits its revision */
 	char **added;         /* devices enrolled since, awaiting theirs */
@@ -200,6 +205,10 @@ void core_stop(struct core *c);
 
 /* Frees everything core_open() made. */
 void core_close(struct core *c);
+
+/* The API's context for the core thread's store and hooks (the one
+ * api_handle() gets). Core thread. */
+void core_api_ctx(struct core *c, struct api_ctx *a);
 
 /* ---- Mailbox (both threads) ---- */
 

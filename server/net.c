@@ -11,10 +11,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -106,6 +108,7 @@ enum net_field {
 	NET_F_COOKIE,
 	NET_F_CSRF,
 	NET_F_AENC,
+	NET_F_LAST_ID,
 	NET_F_INM,
 	NET_F_COUNT_
 };
@@ -130,6 +133,40 @@ struct net_exchange {
 	size_t param_off[NET_PARAMS_MAX][2];
 	struct net_param params[NET_PARAMS_MAX];
 	char peer[NET_PEER_MAX];
+	/* An event stream (net_response_stream()): promised (counted in
+	 * net->nstreams) once the core asked, open once back on the service
+	 * thread; out holds what waits for the client from out_off on. */
+	bool stream;
+	bool stream_open;
+	bool stream_reset;   /* the client's Last-Event-ID is not replayable */
+	bool stream_drop;    /* too slow, or too old: close it */
+	bool stream_counted; /* holds a place in net->nstreams */
+	uint64_t stream_after; /* replay the ring's events after this one */
+	struct buf out;
+	size_t out_off;
+	lws_usec_t stream_since;  /* opened */
+	lws_usec_t stream_last;   /* last event or comment queued */
+	lws_usec_t stream_max_us; /* its lifetime */
+	uint64_t stream_id;       /* net_stream_end()'s */
+	unsigned stream_mask;     /* the events it carries */
+};
+
+/* One event as every stream gets it, kept in net->ring for replays. */
+struct net_frame {
+	uint64_t seq;
+	unsigned mask;
+	size_t len;
+	char data[];
+};
+
+/* Posted by any thread for the service thread, under net->lock: an
+ * event (text: its name, NUL, its data, NUL) or, with stream_id, the end
+ * of that stream. */
+struct net_pending {
+	struct net_pending *next;
+	unsigned mask;
+	uint64_t stream_id;
+	char text[];
 };
 
 /* The per-session data of the API protocol; lws frees it on every
@@ -176,9 +213,11 @@ struct net {
 	char ca_error[160];
 	atomic_int stop;
 	atomic_int wake;
-	pthread_mutex_t lock; /* guards done_head/done_tail */
+	pthread_mutex_t lock; /* guards done_head/done_tail, pend_* */
 	struct net_exchange *done_head;
 	struct net_exchange *done_tail;
+	struct net_pending *pend_head; /* net_stream_event(), _end() */
+	struct net_pending *pend_tail;
 	struct net_exchange *exchanges; /* every live exchange */
 	struct net_conn *conns;         /* every opened connection */
 	size_t nconns;
@@ -201,6 +240,19 @@ struct net {
 	unsigned handshakes;
 	unsigned handshakes_max; /* cfg->handshakes_max */
 	bool accept_paused;      /* agent_io stopped: handshakes_max, EMFILE */
+	/* Event streams: the settings, the last event's number (written on
+	 * the service thread, read by net_response_stream() on any), the
+	 * streams open or promised, and the last NET_STREAM_RING events,
+	 * ring[seq % NET_STREAM_RING] (service thread). */
+	unsigned max_streams;
+	size_t stream_queue;
+	lws_usec_t stream_heartbeat_us;
+	lws_usec_t stream_max_us;
+	char epoch[17]; /* hex, tells this net's event ids from another's */
+	atomic_uint_fast64_t stream_seq;
+	atomic_size_t nstreams;
+	atomic_uint_fast64_t stream_ids; /* the last stream's id */
+	struct net_frame *ring[NET_STREAM_RING];
 	/* Handed to both vhosts as their client SSL_CTX and freed by us:
 	 * left to itself, lws 4.1.6 builds one for the first vhost and never
 	 * frees it (one SSL_CTX and the system CA store leaked per net). */
@@ -887,6 +939,9 @@ static void net_ex_free(struct net *net, struct net_exchange *ex)
 	buf_free(&ex->store);
 	buf_free(&ex->resp.body);
 	buf_free(&ex->resp.headers);
+	buf_free(&ex->out);
+	if (ex->stream_counted)
+		atomic_fetch_sub(&net->nstreams, 1);
 	free(ex);
 }
 
@@ -934,6 +989,7 @@ static void net_ex_fix(struct net_exchange *ex)
 	ex->req.cookie = s + ex->off[NET_F_COOKIE];
 	ex->req.csrf_token = s + ex->off[NET_F_CSRF];
 	ex->req.accept_encoding = s + ex->off[NET_F_AENC];
+	ex->req.last_event_id = s + ex->off[NET_F_LAST_ID];
 	ex->req.if_none_match = s + ex->off[NET_F_INM];
 	for (i = 0; i < ex->req.nparams; i++) {
 		ex->params[i].name = s + ex->param_off[i][0];
@@ -996,6 +1052,8 @@ static int net_http_refuse(struct net_exchange *ex, int status, const char *msg,
 	return 0;
 }
 
+static void net_stream_open(struct net *net, struct net_exchange *ex);
+
 /* Hands a complete request to the core. */
 static int net_http_dispatch(struct net *net, struct net_http *h)
 {
@@ -1016,6 +1074,8 @@ static int net_http_dispatch(struct net *net, struct net_http *h)
 		return 0;
 	}
 	ex->state = NET_EX_WRITE;
+	if (ex->stream)
+		net_stream_open(net, ex);
 	lws_callback_on_writable(ex->wsi);
 	return 0;
 }
@@ -1059,6 +1119,15 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 	    {WSI_TOKEN_HTTP_COOKIE, NET_F_COOKIE, "Cookie"},
 	    {WSI_TOKEN_HTTP_ACCEPT_ENCODING, NET_F_AENC, "Accept-Encoding"},
 	    {WSI_TOKEN_HTTP_IF_NONE_MATCH, NET_F_INM, "If-None-Match"},
+	};
+	/* ... and those lws has no token for, by their lowercase name. */
+	static const struct {
+		const char *lname;
+		enum net_field field;
+		const char *name;
+	} custom[] = {
+	    {"x-csrf-token:", NET_F_CSRF, "X-CSRF-Token"},
+	    {"last-event-id:", NET_F_LAST_ID, "Last-Event-ID"},
 	};
 	struct net_exchange *ex;
 	char *tmp = NULL, *uri = NULL, cl[32], msg[96];
@@ -1117,18 +1186,25 @@ static int net_http_begin(struct net *net, struct lws *wsi, struct net_http *h,
 			goto out;
 		}
 	}
-	n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
-	                        "x-csrf-token:", 13);
-	if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
-		r = net_http_refuse(ex, 400,
-		                    "header X-CSRF-Token holds a control "
-		                    "character",
-		                    true);
-		goto out;
+	for (i = 0; i < sizeof(custom) / sizeof(custom[0]); i++) {
+		n = lws_hdr_custom_copy(wsi, tmp, NET_HEADER_MAX + 1,
+		                        custom[i].lname,
+		                        (int)strlen(custom[i].lname));
+		if (n > 0 && net_field_bad(tmp, (size_t)n) != (size_t)n) {
+			(void)snprintf(msg, sizeof(msg),
+			               "header %s holds a control character",
+			               custom[i].name);
+			r = net_http_refuse(ex, 400, msg, true);
+			goto out;
+		}
+		if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
+		                 &ex->off[custom[i].field]) != 0) {
+			r = net_http_refuse(ex, 431, "request header too large",
+			                    true);
+			goto out;
+		}
 	}
-	if (net_ex_store(ex, tmp, n > 0 ? (size_t)n : 0,
-	                 &ex->off[NET_F_CSRF]) != 0 ||
-	    net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
+	if (net_ex_params(ex, wsi, tmp, NET_HEADER_MAX + 1) != 0) {
 		r = net_http_refuse(ex, 400, "too many query parameters", true);
 		goto out;
 	}
@@ -1196,54 +1272,100 @@ static int net_http_body(struct net_http *h, const void *in, size_t len)
 	return 0;
 }
 
+/* Writes the status line and headers of ex's response: content_len
+ * bytes of body, or LWS_ILLEGAL_HTTP_CONTENT_LEN for a stream (lws then
+ * says "Connection: close" itself). Returns 0 or -1. */
+static int net_http_headers(struct lws *wsi, struct net_exchange *ex,
+                            lws_filepos_t content_len)
+{
+	unsigned char hb[LWS_PRE + NET_HEADER_MAX + 1024];
+	unsigned char *start = hb + LWS_PRE, *p = start;
+	unsigned char *end = hb + sizeof(hb) - 1;
+	struct net_response *resp = &ex->resp;
+	const char *name, *value;
+	size_t off;
+
+	if (resp->status < 100 || resp->status > 599)
+		resp->status = 500;
+	if (lws_add_http_common_headers(
+	        wsi, (unsigned)resp->status,
+	        resp->content_type[0] != '\0' ? resp->content_type : NULL,
+	        content_len, &p, end) != 0)
+		return -1;
+	for (off = 0; off < resp->headers.len;) {
+		name = resp->headers.data + off;
+		value = name + strlen(name) + 1;
+		off = (size_t)(value - resp->headers.data) + strlen(value) + 1;
+		if (lws_add_http_header_by_name(
+		        wsi, (const unsigned char *)name,
+		        (const unsigned char *)value, (int)strlen(value), &p,
+		        end) != 0)
+			return -1;
+	}
+	if (ex->close_after &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+	                                 (const unsigned char *)"close", 5, &p,
+	                                 end) != 0)
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end) != 0)
+		return -1;
+	ex->headers_sent = true;
+	return 0;
+}
+
+/* An open stream's turn to write: its headers, then what it has queued,
+ * NET_CHUNK bytes at a time. */
+static int net_stream_writeable(struct lws *wsi, struct net_exchange *ex)
+{
+	unsigned char cb[LWS_PRE + NET_CHUNK];
+	size_t n;
+
+	if (ex->stream_drop)
+		return -1;
+	if (!ex->headers_sent) {
+		if (net_http_headers(wsi, ex, LWS_ILLEGAL_HTTP_CONTENT_LEN) !=
+		    0)
+			return -1;
+		/* From now on it lasts until stream_max_us, the sweep's
+		 * business (net_streams_sweep()). */
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	} else if (ex->out_off < ex->out.len) {
+		n = ex->out.len - ex->out_off;
+		if (n > NET_CHUNK)
+			n = NET_CHUNK;
+		memcpy(cb + LWS_PRE, ex->out.data + ex->out_off, n);
+		if (lws_write(wsi, cb + LWS_PRE, n, LWS_WRITE_HTTP) != (int)n)
+			return -1;
+		ex->out_off += n;
+		if (ex->out_off == ex->out.len) {
+			buf_reset(&ex->out);
+			ex->out_off = 0;
+		}
+	}
+	if (ex->out_off < ex->out.len)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
 /* LWS_CALLBACK_HTTP_WRITEABLE: the headers, then the body in chunks. */
 static int net_http_writeable(struct net *net, struct lws *wsi,
                               struct net_http *h)
 {
-	unsigned char hb[LWS_PRE + NET_HEADER_MAX + 1024];
 	unsigned char cb[LWS_PRE + NET_CHUNK];
-	unsigned char *start, *p, *end;
 	struct net_exchange *ex = h != NULL ? h->ex : NULL;
 	struct net_response *resp;
-	const char *name, *value;
-	size_t off, n, total;
+	size_t n, total;
 	bool close_after;
 
 	if (ex == NULL || ex->state != NET_EX_WRITE)
 		return 0;
+	if (ex->stream_open)
+		return net_stream_writeable(wsi, ex);
 	resp = &ex->resp;
 	total = ex->head_only ? 0 : resp->body.len;
 	if (!ex->headers_sent) {
-		start = hb + LWS_PRE;
-		p = start;
-		end = hb + sizeof(hb) - 1;
-		if (resp->status < 100 || resp->status > 599)
-			resp->status = 500;
-		if (lws_add_http_common_headers(wsi, (unsigned)resp->status,
-		                                resp->content_type[0] != '\0'
-		                                    ? resp->content_type
-		                                    : NULL,
-		                                resp->body.len, &p, end) != 0)
+		if (net_http_headers(wsi, ex, resp->body.len) != 0)
 			return -1;
-		for (off = 0; off < resp->headers.len;) {
-			name = resp->headers.data + off;
-			value = name + strlen(name) + 1;
-			off = (size_t)(value - resp->headers.data) +
-			      strlen(value) + 1;
-			if (lws_add_http_header_by_name(
-			        wsi, (const unsigned char *)name,
-			        (const unsigned char *)value,
-			        (int)strlen(value), &p, end) != 0)
-				return -1;
-		}
-		if (ex->close_after &&
-		    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-		                                 (const unsigned char *)"close",
-		                                 5, &p, end) != 0)
-			return -1;
-		if (lws_finalize_write_http_header(wsi, start, &p, end) != 0)
-			return -1;
-		ex->headers_sent = true;
 		if (total > 0) {
 			lws_callback_on_writable(wsi);
 			return 0;
@@ -1272,6 +1394,329 @@ static int net_http_writeable(struct net *net, struct lws *wsi,
 	if (close_after)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- Event streams ---- */
+
+/* Ends a stream: its connection is closed at its next writeable (lws may
+ * still flush what it holds for a while), and from now on it neither
+ * gets events nor takes one of max_streams' places. */
+static void net_stream_drop(struct net *net, struct net_exchange *ex)
+{
+	if (!ex->stream_drop && ex->stream_counted) {
+		ex->stream_counted = false;
+		atomic_fetch_sub(&net->nstreams, 1);
+	}
+	ex->stream_drop = true;
+	if (ex->stream_open && ex->wsi != NULL)
+		lws_callback_on_writable(ex->wsi);
+}
+
+/* Queues bytes for an open stream; one whose reader has fallen more than
+ * stream_queue behind is dropped instead. */
+static void net_stream_queue(struct net *net, struct net_exchange *ex,
+                             const char *data, size_t len)
+{
+	if (ex->stream_drop || ex->wsi == NULL)
+		return;
+	if (ex->out.len - ex->out_off + len > net->stream_queue) {
+		net_log(net, NET_LOG_INFO,
+		        "API port: %s: event stream dropped: more than %zu "
+		        "bytes wait for the client",
+		        ex->peer, net->stream_queue);
+		net_stream_drop(net, ex);
+		return;
+	}
+	if (ex->out_off > 0 && ex->out_off >= ex->out.len / 2) {
+		memmove(ex->out.data, ex->out.data + ex->out_off,
+		        ex->out.len - ex->out_off);
+		ex->out.len -= ex->out_off;
+		ex->out_off = 0;
+	}
+	if (buf_append(&ex->out, data, len) != 0) {
+		net_stream_drop(net, ex);
+		return;
+	}
+	ex->stream_last = lws_now_usecs();
+	if (ex->headers_sent)
+		lws_callback_on_writable(ex->wsi);
+}
+
+int net_response_stream(struct net *net, struct net_response *resp,
+                        const struct net_stream_opts *o, uint64_t *id)
+{
+	struct net_exchange *ex;
+	const char *last = o != NULL ? o->last_event_id : NULL;
+	unsigned long long n = 0;
+	uint64_t seq = atomic_load(&net->stream_seq);
+	size_t elen = strlen(net->epoch), open;
+	char *endp;
+
+	if (resp == NULL || o == NULL || o->mask == 0)
+		return -ERR_INVALID;
+	ex = (struct net_exchange *)((char *)resp -
+	                             offsetof(struct net_exchange, resp));
+	if (ex->net != net || ex->stream)
+		return -ERR_INVALID;
+	open = atomic_fetch_add(&net->nstreams, 1);
+	if (open >= net->max_streams) {
+		atomic_fetch_sub(&net->nstreams, 1);
+		return -ERR_TOOBIG;
+	}
+	ex->stream = true;
+	ex->stream_counted = true;
+	ex->stream_id = atomic_fetch_add(&net->stream_ids, 1) + 1;
+	ex->stream_mask = o->mask;
+	ex->stream_max_us = net->stream_max_us;
+	if (o->max_secs != 0 &&
+	    (lws_usec_t)o->max_secs * LWS_US_PER_SEC < ex->stream_max_us)
+		ex->stream_max_us = (lws_usec_t)o->max_secs * LWS_US_PER_SEC;
+	ex->stream_after = seq;
+	if (last != NULL && *last != '\0') {
+		/* "EPOCH-N" of this net, N given out already: replayable if
+		 * the ring still holds its successors (net_stream_open()). */
+		if (strncmp(last, net->epoch, elen) == 0 && last[elen] == '-' &&
+		    last[elen + 1] >= '0' && last[elen + 1] <= '9') {
+			errno = 0;
+			n = strtoull(last + elen + 1, &endp, 10);
+			if (errno != 0 || *endp != '\0' || n > seq)
+				ex->stream_reset = true;
+			else
+				ex->stream_after = n;
+		} else {
+			ex->stream_reset = true;
+		}
+	}
+	resp->status = 200;
+	(void)net_response_type(resp, "text/event-stream");
+	(void)net_response_header(resp, "Cache-Control", "no-store");
+	(void)net_response_header(resp, "X-Accel-Buffering", "no");
+	if (id != NULL)
+		*id = ex->stream_id;
+	return 0;
+}
+
+size_t net_stream_count(const struct net *net)
+{
+	return atomic_load(&net->nstreams);
+}
+
+/* A stream's exchange is back on the service thread: it opens with the
+ * retry delay, a "reset" when what it missed is gone, what the core put
+ * in the body, and what it missed. */
+static void net_stream_open(struct net *net, struct net_exchange *ex)
+{
+	static const char reset[] = "event: reset\ndata: {}\n\n";
+	uint64_t seq = atomic_load(&net->stream_seq), i;
+	struct net_frame *f;
+	char retry[32];
+	int n;
+
+	ex->stream_open = true;
+	ex->close_after = false; /* lws says so itself for a stream */
+	ex->stream_since = ex->stream_last = lws_now_usecs();
+	n = snprintf(retry, sizeof(retry), "retry: %u\n\n",
+	             (unsigned)NET_STREAM_RETRY_MS);
+	net_stream_queue(net, ex, retry, (size_t)n);
+	for (i = ex->stream_after + 1; !ex->stream_reset && i <= seq; i++) {
+		f = net->ring[i % NET_STREAM_RING];
+		if (f == NULL || f->seq != i)
+			ex->stream_reset = true;
+	}
+	if (ex->stream_reset)
+		net_stream_queue(net, ex, reset, sizeof(reset) - 1);
+	if (ex->resp.body.len > 0)
+		net_stream_queue(net, ex, ex->resp.body.data,
+		                 ex->resp.body.len);
+	buf_free(&ex->resp.body);
+	if (ex->stream_reset)
+		return;
+	for (i = ex->stream_after + 1; i <= seq; i++) {
+		f = net->ring[i % NET_STREAM_RING];
+		if ((f->mask & ex->stream_mask) != 0)
+			net_stream_queue(net, ex, f->data, f->len);
+	}
+}
+
+static bool net_event_name_ok(const char *event)
+{
+	size_t n = strlen(event), i;
+
+	if (n == 0 || n > NET_EVENT_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((event[i] >= 'a' && event[i] <= 'z') ||
+		      (event[i] >= 'A' && event[i] <= 'Z') ||
+		      (event[i] >= '0' && event[i] <= '9') ||
+		      strchr("_.-", event[i]) != NULL))
+			return false;
+	return true;
+}
+
+int net_event_append(struct buf *b, const char *id, const char *event,
+                     const char *data)
+{
+	const char *p, *nl;
+	size_t len = b->len;
+
+	if (event == NULL || data == NULL || !net_event_name_ok(event) ||
+	    strlen(data) > NET_EVENT_DATA_MAX || strchr(data, '\r') != NULL)
+		return -ERR_INVALID;
+	if ((id != NULL && buf_printf(b, "id: %s\n", id) != 0) ||
+	    buf_printf(b, "event: %s\n", event) != 0)
+		goto fail;
+	for (p = data;; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (buf_puts(b, "data: ") != 0 ||
+		    buf_append(
+		        b, p, nl != NULL ? (size_t)(nl - p) : strlen(p)) != 0 ||
+		    buf_putc(b, '\n') != 0)
+			goto fail;
+		if (nl == NULL)
+			break;
+	}
+	if (buf_putc(b, '\n') != 0)
+		goto fail;
+	return 0;
+fail:
+	b->len = len;
+	if (b->data != NULL)
+		b->data[len] = '\0';
+	return -ERR_NOMEM;
+}
+
+/* Hands e to the service thread (net_streams_drain()). */
+static void net_pend_push(struct net *net, struct net_pending *e)
+{
+	pthread_mutex_lock(&net->lock);
+	if (net->pend_tail != NULL)
+		net->pend_tail->next = e;
+	else
+		net->pend_head = e;
+	net->pend_tail = e;
+	pthread_mutex_unlock(&net->lock);
+	lws_cancel_service(net->ctx);
+}
+
+int net_stream_event(struct net *net, unsigned mask, const char *event,
+                     const char *data)
+{
+	struct net_pending *e;
+	size_t elen, dlen;
+
+	if (mask == 0 || event == NULL || data == NULL ||
+	    !net_event_name_ok(event) ||
+	    (dlen = strlen(data)) > NET_EVENT_DATA_MAX ||
+	    strchr(data, '\r') != NULL)
+		return -ERR_INVALID;
+	elen = strlen(event);
+	e = malloc(sizeof(*e) + elen + 1 + dlen + 1);
+	if (e == NULL)
+		return -ERR_NOMEM;
+	e->next = NULL;
+	e->mask = mask;
+	e->stream_id = 0;
+	memcpy(e->text, event, elen + 1);
+	memcpy(e->text + elen + 1, data, dlen + 1);
+	net_pend_push(net, e);
+	return 0;
+}
+
+int net_stream_end(struct net *net, uint64_t stream_id)
+{
+	struct net_pending *e;
+
+	if (stream_id == 0)
+		return -ERR_INVALID;
+	e = malloc(sizeof(*e) + 1);
+	if (e == NULL)
+		return -ERR_NOMEM;
+	e->next = NULL;
+	e->mask = 0;
+	e->stream_id = stream_id;
+	e->text[0] = '\0';
+	net_pend_push(net, e);
+	return 0;
+}
+
+/* Ends the streams with this id (one at most): dropped at once, so that
+ * its client reconnects and shows its credentials again. */
+static void net_stream_close_id(struct net *net, uint64_t stream_id)
+{
+	struct net_exchange *ex;
+
+	for (ex = net->exchanges; ex != NULL; ex = ex->next)
+		/* One the core holds is not read: it is the core's. */
+		if (ex->state != NET_EX_CORE && ex->stream &&
+		    ex->stream_id == stream_id)
+			net_stream_drop(net, ex);
+}
+
+/* Numbers one posted event, keeps it in the ring and queues it for every
+ * open stream whose mask it shares (service thread). */
+static void net_stream_publish(struct net *net, const struct net_pending *e)
+{
+	struct net_exchange *ex;
+	struct net_frame *f;
+	struct buf b = {0};
+	uint64_t seq = atomic_load(&net->stream_seq) + 1;
+	const char *event = e->text, *data = e->text + strlen(e->text) + 1;
+	char id[sizeof(net->epoch) + 24];
+
+	(void)snprintf(id, sizeof(id), "%s-%llu", net->epoch,
+	               (unsigned long long)seq);
+	if (net_event_append(&b, id, event, data) != 0 ||
+	    (f = malloc(sizeof(*f) + b.len)) == NULL) {
+		net_log(net, NET_LOG_WARN,
+		        "API port: out of memory: event '%s' not sent", event);
+		buf_free(&b);
+		return;
+	}
+	f->seq = seq;
+	f->mask = e->mask;
+	f->len = b.len;
+	memcpy(f->data, b.data, b.len);
+	buf_free(&b);
+	free(net->ring[seq % NET_STREAM_RING]);
+	net->ring[seq % NET_STREAM_RING] = f;
+	atomic_store(&net->stream_seq, seq);
+	for (ex = net->exchanges; ex != NULL; ex = ex->next)
+		if (ex->stream_open && (ex->stream_mask & f->mask) != 0)
+			net_stream_queue(net, ex, f->data, f->len);
+}
+
+/* What other threads posted (net_stream_event(), net_stream_end()), in
+ * order (takes the list). */
+static void net_streams_drain(struct net *net, struct net_pending *e)
+{
+	struct net_pending *next;
+
+	for (; e != NULL; e = next) {
+		next = e->next;
+		if (e->stream_id != 0)
+			net_stream_close_id(net, e->stream_id);
+		else
+			net_stream_publish(net, e);
+		free(e);
+	}
+}
+
+/* Once a second: a comment on a quiet stream, so that the client and
+ * any proxy see it is alive; the end of one open for its lifetime. */
+static void net_streams_sweep(struct net *net, lws_usec_t now)
+{
+	static const char beat[] = ": keepalive\n\n";
+	struct net_exchange *ex;
+
+	for (ex = net->exchanges; ex != NULL; ex = ex->next) {
+		if (!ex->stream_open || ex->stream_drop || ex->wsi == NULL)
+			continue;
+		if (now - ex->stream_since >= ex->stream_max_us) {
+			net_stream_drop(net, ex);
+		} else if (now - ex->stream_last >= net->stream_heartbeat_us) {
+			net_stream_queue(net, ex, beat, sizeof(beat) - 1);
+		}
+	}
 }
 
 /* LWS_CALLBACK_CLOSED_HTTP and HTTP_DROP_PROTOCOL: lws frees h next. An
@@ -1306,12 +1751,18 @@ void net_respond(struct net *net, struct net_exchange *ex)
 static void net_on_cancel(struct net *net)
 {
 	struct net_exchange *ex, *next;
+	struct net_pending *pend;
 
 	if (atomic_exchange(&net->wake, 0) != 0 && net->cb.on_wake != NULL)
 		net->cb.on_wake(net->cb.arg);
+	/* Both lists at once, the answers handled first: a stream that the
+	 * core ended right after answering is open by the time its end is
+	 * read. */
 	pthread_mutex_lock(&net->lock);
 	ex = net->done_head;
 	net->done_head = net->done_tail = NULL;
+	pend = net->pend_head;
+	net->pend_head = net->pend_tail = NULL;
 	pthread_mutex_unlock(&net->lock);
 	for (; ex != NULL; ex = next) {
 		next = ex->done_next;
@@ -1321,8 +1772,11 @@ static void net_on_cancel(struct net *net)
 			continue;
 		}
 		ex->state = NET_EX_WRITE;
+		if (ex->stream)
+			net_stream_open(net, ex);
 		lws_callback_on_writable(ex->wsi);
 	}
+	net_streams_drain(net, pend);
 }
 
 /* ---- The agent port's listener ---- */
@@ -1562,6 +2016,7 @@ static void net_keepalive(lws_sorted_usec_list_t *sul)
 	}
 	net_handshake_expire(net, now);
 	net_accept_resume(net); /* after EMFILE */
+	net_streams_sweep(net, now);
 	lws_sul_schedule(net->ctx, 0, &net->keepalive, net_keepalive,
 	                 NET_KEEPALIVE_TICK);
 }
@@ -1856,6 +2311,31 @@ int net_create(const struct net_config *cfg, const struct net_callbacks *cb,
 	if (net->max_queue < net->max_message)
 		net->max_queue = net->max_message;
 	net->timeout_secs = cfg->timeout_secs != 0 ? cfg->timeout_secs : 10;
+	net->max_streams =
+	    cfg->max_streams != 0 ? cfg->max_streams : NET_STREAMS_MAX;
+	net->stream_queue =
+	    cfg->stream_queue != 0 ? cfg->stream_queue : NET_STREAM_QUEUE_MAX;
+	net->stream_heartbeat_us = (lws_usec_t)(cfg->stream_heartbeat_secs != 0
+	                                            ? cfg->stream_heartbeat_secs
+	                                            : 20) *
+	                           LWS_US_PER_SEC;
+	net->stream_max_us =
+	    (lws_usec_t)(cfg->stream_max_secs != 0 ? cfg->stream_max_secs
+	                                           : NET_STREAM_MAX_SECS) *
+	    LWS_US_PER_SEC;
+	atomic_init(&net->stream_seq, 0);
+	atomic_init(&net->nstreams, 0);
+	atomic_init(&net->stream_ids, 0);
+	{
+		/* Unlike its predecessor's: a client's Last-Event-ID from
+		 * before a restart is not taken for one of this net's. */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		(void)snprintf(net->epoch, sizeof(net->epoch), "%llx",
+		               (unsigned long long)ts.tv_sec * 1000000000ull +
+		                   (unsigned long long)ts.tv_nsec);
+	}
 	net->ping_us = (lws_usec_t)ping * LWS_US_PER_SEC;
 	net->hangup_us = (lws_usec_t)hangup * LWS_US_PER_SEC;
 	if (cfg->ping_message != NULL) {
@@ -1955,6 +2435,8 @@ out:
 void net_free(struct net *net)
 {
 	struct net_exchange *ex;
+	struct net_pending *pe;
+	size_t i;
 
 	if (net == NULL)
 		return;
@@ -1981,6 +2463,12 @@ void net_free(struct net *net)
 	pthread_mutex_unlock(&net->lock);
 	while ((ex = net->exchanges) != NULL)
 		net_ex_free(net, ex);
+	for (i = 0; i < NET_STREAM_RING; i++)
+		free(net->ring[i]);
+	while ((pe = net->pend_head) != NULL) {
+		net->pend_head = pe->next;
+		free(pe);
+	}
 	pthread_mutex_destroy(&net->lock);
 	free(net);
 }

@@ -15,10 +15,10 @@
 /*
  * Threading. Everything here runs on the service thread, the one inside
  * net_run() or net_service_once(): every callback, and every function but
- * net_wake(), net_stop() and net_respond(), which any thread (net_stop()
- * also a signal handler) may call. A core thread that wants to send hands
- * its work over (a locked queue of its own), calls net_wake(), and sends
- * from its on_wake callback.
+ * net_wake(), net_stop(), net_respond() and the event streams' (below),
+ * which any thread (net_stop() also a signal handler) may call. A core
+ * thread that wants to send hands its work over (a locked queue of its
+ * own), calls net_wake(), and sends from its on_wake callback.
  *
  * SIGPIPE: writes to a socket whose peer went away raise SIGPIPE; the
  * program ignores it once at start (signal(SIGPIPE, SIG_IGN)), as both
@@ -115,6 +115,7 @@ struct net_request {
 	const char *content_type;
 	const char *cookie;
 	const char *csrf_token;      /* X-CSRF-Token */
+	const char *last_event_id;   /* Last-Event-ID (an event stream's) */
 	const char *accept_encoding; /* Accept-Encoding */
 	const char *if_none_match;   /* If-None-Match */
 	const char *body;            /* NUL-terminated; body_len bytes */
@@ -242,6 +243,17 @@ struct net_config {
 	 * one finishes, and the rest wait in the kernel's backlog.
 	 * 0: NET_HANDSHAKES_MAX. */
 	unsigned handshakes_max;
+	/* Event streams (net_response_stream()): at most max_streams open
+	 * at once (0: NET_STREAMS_MAX), each dropped once more than
+	 * stream_queue bytes wait for its reader (0: NET_STREAM_QUEUE_MAX),
+	 * a comment after stream_heartbeat_secs without an event (0:
+	 * NET_STREAM_BEAT_SECS), and each closed after stream_max_secs (0:
+	 * NET_STREAM_MAX_SECS), so that its client,
+	 * which reconnects by itself, shows its credentials again. */
+	unsigned max_streams;
+	size_t stream_queue;
+	unsigned stream_heartbeat_secs;
+	unsigned stream_max_secs;
 };
 
 /*
@@ -314,5 +326,83 @@ size_t net_conn_count(const struct net *net);
  * after this call.
  */
 void net_respond(struct net *net, struct net_exchange *ex);
+
+/* ---- Event streams (text/event-stream, on the API port) ---- */
+
+#define NET_STREAMS_MAX      64
+#define NET_STREAM_MAX_SECS  300 /* a stream's lifetime */
+#define NET_STREAM_BEAT_SECS 20  /* a comment after this long quiet */
+#define NET_STREAM_QUEUE_MAX (1u << 20)
+/* Events kept for a client that comes back with Last-Event-ID. */
+#define NET_STREAM_RING 512
+/* The reconnection delay each stream announces ("retry:"), ms. */
+#define NET_STREAM_RETRY_MS 3000
+/* Longest event name, and the most bytes of one event's data. */
+#define NET_EVENT_NAME_MAX 32
+#define NET_EVENT_DATA_MAX 65536
+
+/* How an event stream opens (net_response_stream()). */
+struct net_stream_opts {
+	/* The client's Last-Event-ID header ("" or NULL: none). */
+	const char *last_event_id;
+	/* The events it carries: those posted with a mask that shares a bit
+	 * with this one (nonzero). */
+	unsigned mask;
+	/* Ends it sooner than the net's stream_max_secs (0: that), e.g. when
+	 * the credential it was opened with expires. */
+	unsigned max_secs;
+};
+
+/*
+ * Makes resp an event stream instead of a response: its status 200, its
+ * content type "text/event-stream", "Cache-Control: no-store", the extra
+ * headers set, no Content-Length. Once the headers are out the stream
+ * announces "retry: NET_STREAM_RETRY_MS", then sends what resp->body
+ * holds (events the core wrote with net_event_append(), e.g. the state
+ * now), then every net_stream_event() for its mask from then on, and a
+ * ": keepalive" comment whenever stream_heartbeat_secs pass without one,
+ * until the client goes, its lifetime passes, its queue passes
+ * stream_queue bytes (the slow reader is dropped, never waited for),
+ * net_stream_end() or net_free(). A Last-Event-ID that this net gave out
+ * and whose successors are still among the last NET_STREAM_RING events
+ * gets those successors after the body; any other gets an event "reset"
+ * (data "{}") before it: the client has missed something and should
+ * read afresh. Any thread, before net_respond(). Returns 0 with *id (if
+ * not NULL) the stream's id for net_stream_end(), -ERR_TOOBIG when
+ * max_streams are open or promised already (answer 503), -ERR_INVALID
+ * for a response that is not an exchange's or a mask of 0.
+ */
+int net_response_stream(struct net *net, struct net_response *resp,
+                        const struct net_stream_opts *o, uint64_t *id);
+
+/*
+ * Appends one event to b in text/event-stream form: "id: ID" (when id
+ * is not NULL), "event: EVENT", one "data:" line per line of data, a
+ * blank line. event: 1 to NET_EVENT_NAME_MAX bytes of [A-Za-z0-9_.-];
+ * data: at most NET_EVENT_DATA_MAX bytes without CR. Returns 0,
+ * -ERR_INVALID or -ERR_NOMEM (b unchanged).
+ */
+int net_event_append(struct buf *b, const char *id, const char *event,
+                     const char *data);
+
+/*
+ * Sends one event to every open stream whose mask shares a bit with
+ * mask (as net_event_append(), with id "EPOCH-N": EPOCH this net's, N
+ * counting up from 1 in the order the service thread takes them), and
+ * keeps it for replays. Any thread: the event is copied and sent by the
+ * service thread. Returns 0, -ERR_INVALID (a bad name or data, a mask of
+ * 0) or -ERR_NOMEM.
+ */
+int net_stream_event(struct net *net, unsigned mask, const char *event,
+                     const char *data);
+
+/* Ends the stream with this id (net_response_stream()) if it is still
+ * open: its credential no longer holds. Any thread. Returns 0,
+ * -ERR_INVALID for id 0 or -ERR_NOMEM. */
+int net_stream_end(struct net *net, uint64_t stream_id);
+
+/* Streams open or promised now (an ended one no longer counts, though its
+ * connection may linger while lws flushes it). Any thread. */
+size_t net_stream_count(const struct net *net);
 
 #endif

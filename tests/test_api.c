@@ -37,6 +37,11 @@ struct ta_hooks {
 	size_t nrevoked;
 	int extra;
 	size_t connected;
+	/* The stream hook: calls, what it was told, what it answers. */
+	int streams;
+	enum role stream_role;
+	int64_t stream_until;
+	int stream_result;
 };
 
 struct ta {
@@ -2544,6 +2549,103 @@ static void test_api_audit_failure_rolls_back(void **state)
 	    ta_call(f, "POST", "/api/v1/users", "{\"name\":\"alice\"}"), 201);
 }
 
+/* ---- Events ---- */
+
+static int ta_hook_stream(void *arg, const struct net_request *req,
+                          struct net_response *resp, const struct api_stream *s)
+{
+	struct ta *f = arg;
+
+	(void)req;
+	f->h.streams++;
+	f->h.stream_role = s->role;
+	f->h.stream_until = s->until;
+	if (f->h.stream_result != 0)
+		return f->h.stream_result;
+	/* What the daemon would stream, as something ta_request() reads. */
+	resp->status = 200;
+	(void)net_response_type(resp, "application/json");
+	buf_reset(&resp->body);
+	(void)buf_puts(&resp->body, "{\"stream\":true}");
+	return 0;
+}
+
+/* GET events: authenticated and role-checked like any call, then handed
+ * to the stream hook with the role and when a session lapses; 404
+ * without the hook, 503 when it has no room; reading the stream does not
+ * keep a console session alive; api_recheck() says when credentials
+ * stop holding. */
+static void test_api_events_stream(void **state)
+{
+	struct ta *f = *state;
+	struct ta_console con;
+	struct ta_roles rt;
+	char tok[64], target[64], auth[96];
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/events", NULL), 404);
+	assert_non_null(strstr(f->text, "no event streams"));
+	f->a.hooks.stream = ta_hook_stream;
+
+	assert_int_equal(ta_call(f, "GET", "/api/v1/events", NULL), 200);
+	assert_int_equal(f->h.streams, 1);
+	assert_int_equal(f->h.stream_role, ROLE_OWNER);
+	assert_int_equal(f->h.stream_until, 0);
+	assert_int_equal(ta_call_as(f, NULL, "GET", "/api/v1/events", NULL),
+	                 401);
+	assert_int_equal(
+	    ta_call_as(f, "Bearer nope", "GET", "/api/v1/events", NULL), 401);
+	assert_int_equal(ta_call(f, "POST", "/api/v1/events", "{}"), 405);
+	assert_int_equal(f->h.streams, 1);
+
+	ta_role_tokens(f, &rt);
+	assert_int_equal(ta_call_as(f, rt.auth[ROLE_HELPDESK], "GET",
+	                            "/api/v1/events", NULL),
+	                 200);
+	assert_int_equal(f->h.stream_role, ROLE_HELPDESK);
+	assert_int_equal(
+	    ta_call_as(f, rt.auth[ROLE_AUDITOR], "GET", "/api/v1/events", NULL),
+	    200);
+	assert_int_not_equal(
+	    ta_call_as(f, rt.auth[ROLE_SCIM], "GET", "/api/v1/events", NULL),
+	    200);
+	assert_int_equal(f->h.streams, 3);
+
+	f->h.stream_result = -ERR_TOOBIG;
+	assert_int_equal(ta_call(f, "GET", "/api/v1/events", NULL), 503);
+	assert_non_null(strstr(f->text, "too many event streams"));
+	f->h.stream_result = -ERR_NOMEM;
+	assert_int_equal(ta_call(f, "GET", "/api/v1/events", NULL), 500);
+	f->h.stream_result = 0;
+
+	/* A console's stream ends when its session would: idle since its
+	 * last real request. Streams alone do not keep it alive. */
+	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
+	assert_int_equal(
+	    ta_console_call(f, &con, "GET", "/api/v1/events", NULL), 200);
+	assert_int_equal(f->h.stream_until, TA_NOW + SESSION_IDLE);
+	store_set_now(f->st, TA_NOW + SESSION_IDLE - 60);
+	assert_int_equal(
+	    ta_console_call(f, &con, "GET", "/api/v1/events", NULL), 200);
+	assert_int_equal(f->h.stream_until, TA_NOW + SESSION_IDLE);
+	assert_int_equal(api_recheck(&f->a, "", con.cookie), 0);
+	store_set_now(f->st, TA_NOW + SESSION_IDLE + 1);
+	assert_int_not_equal(api_recheck(&f->a, "", con.cookie), 0);
+	assert_int_equal(
+	    ta_console_call(f, &con, "GET", "/api/v1/status", NULL), 401);
+	store_set_now(f->st, TA_NOW);
+
+	/* A token's streams hold until it is revoked. */
+	ta_admin_token(f, "watcher", tok, sizeof(tok), target, sizeof(target));
+	(void)snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	assert_int_equal(api_recheck(&f->a, auth, ""), 0);
+	assert_int_equal(api_recheck(&f->a, rt.auth[ROLE_HELPDESK], ""), 0);
+	assert_int_not_equal(api_recheck(&f->a, rt.auth[ROLE_SCIM], ""), 0);
+	assert_int_equal(ta_call(f, "DELETE", target, NULL), 200);
+	assert_int_not_equal(api_recheck(&f->a, auth, ""), 0);
+	assert_int_not_equal(api_recheck(&f->a, "", ""), 0);
+	assert_false(store_in_transaction(f->st));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2577,6 +2679,7 @@ int main(void)
 	    TA_TEST(test_api_roles_table),
 	    TA_TEST(test_api_roles_documented),
 	    TA_TEST(test_api_roles_matrix),
+	    TA_TEST(test_api_events_stream),
 	    TA_TEST(test_api_roles_refusal_audited),
 	    TA_TEST(test_api_roles_follow_token),
 	    TA_TEST(test_api_roles_refusals_bounded),

@@ -3,6 +3,7 @@
  * temporary data directory, driven over its admin API and by small test
  * agents that enroll, connect with their certificates and verify every
  * envelope they are sent. */
+#define _GNU_SOURCE /* strcasestr */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -27,6 +28,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "hub.h"
+#include "live.h"
 #include "mcpfleet.pb-c.h"
 #include "netclient.h"
 #include "token.h"
@@ -1515,11 +1517,284 @@ static void test_fleet_ping_message(void **state)
 	mcpfleet__v1__server_frame__free_unpacked(f, NULL);
 }
 
+/* ---- The console's live events (GET /api/v1/events) ---- */
+
+/* A stream being read: everything it sent so far, and how far the test
+ * has looked. */
+struct tf_live {
+	struct tu_tls t;
+	struct buf b;
+	size_t pos;
+	bool closed;
+};
+
+/* Opens the stream with "Authorization: Bearer token" (NULL: none) and
+ * reads its answer's head; returns the status. */
+static int tf_live_open(struct tf_live *l, const char *token)
+{
+	char req[512], *end;
+	int n, status = 0;
+
+	memset(l, 0, sizeof(*l));
+	n = snprintf(req, sizeof(req),
+	             "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	             "Accept: text/event-stream\r\n%s%s%s\r\n",
+	             token != NULL ? "Authorization: Bearer " : "",
+	             token != NULL ? token : "", token != NULL ? "\r\n" : "");
+	assert_true(n > 0 && (size_t)n < sizeof(req));
+	tu_tls_open(tf_fx->api_port, NULL, NULL, &l->t);
+	tu_tls_write(&l->t, req, (size_t)n);
+	for (int64_t deadline = tu_now_ms() + TF_WAIT_MS;
+	     tu_now_ms() < deadline;) {
+		char chunk[4096];
+		struct pollfd pfd = {.fd = l->t.fd, .events = POLLIN};
+
+		if (SSL_pending(l->t.ssl) == 0 && poll(&pfd, 1, 50) != 1)
+			continue;
+		n = SSL_read(l->t.ssl, chunk, sizeof(chunk));
+		if (n <= 0) {
+			l->closed = true;
+			break;
+		}
+		assert_int_equal(buf_append(&l->b, chunk, (size_t)n), 0);
+		if ((end = strstr(l->b.data, "\r\n\r\n")) != NULL) {
+			l->pos = (size_t)(end + 4 - l->b.data);
+			break;
+		}
+	}
+	if (l->b.len > 0)
+		sscanf(l->b.data, "HTTP/1.1 %d", &status);
+	return status;
+}
+
+static void tf_live_close(struct tf_live *l)
+{
+	tu_tls_close(&l->t);
+	buf_free(&l->b);
+}
+
+/*
+ * The next event called name whose data holds match (NULL: any) within
+ * ms, as JSON (the caller frees it); NULL when none came or the stream
+ * ended. Events passed over are dropped.
+ */
+static json_t *tf_live_next(struct tf_live *l, const char *name,
+                            const char *match, int ms)
+{
+	int64_t deadline = tu_now_ms() + ms;
+	char head[64], chunk[8192], *ev, *data, *nl;
+	json_t *j;
+	int n;
+
+	snprintf(head, sizeof(head), "event: %s\ndata: ", name);
+	for (;;) {
+		while ((ev = strstr(l->b.data + l->pos, head)) != NULL) {
+			data = ev + strlen(head);
+			if ((nl = strstr(data, "\n\n")) == NULL)
+				break; /* not all here yet */
+			l->pos = (size_t)(nl + 2 - l->b.data);
+			*nl = '\0';
+			j = NULL;
+			if (match == NULL || strstr(data, match) != NULL)
+				j = json_loads(data, 0, NULL);
+			*nl = '\n';
+			if (j != NULL)
+				return j;
+		}
+		if (l->closed || tu_now_ms() > deadline)
+			return NULL;
+		struct pollfd pfd = {.fd = l->t.fd, .events = POLLIN};
+		if (SSL_pending(l->t.ssl) == 0 && poll(&pfd, 1, 50) != 1)
+			continue;
+		n = SSL_read(l->t.ssl, chunk, sizeof(chunk));
+		if (n <= 0)
+			l->closed = true;
+		else
+			assert_int_equal(buf_append(&l->b, chunk, (size_t)n),
+			                 0);
+	}
+}
+
+/* Whether the daemon ends the stream within ms. */
+static bool tf_live_ends(struct tf_live *l, int ms)
+{
+	json_t *j = tf_live_next(l, "no-such-event", NULL, ms);
+
+	json_decref(j);
+	return l->closed;
+}
+
+static json_int_t tf_int(const json_t *o, const char *path)
+{
+	const json_t *v = o;
+	char key[64];
+	const char *p = path, *dot;
+
+	while (v != NULL && *p != '\0') {
+		dot = strchr(p, '.');
+		snprintf(key, sizeof(key), "%.*s",
+		         (int)(dot != NULL ? (size_t)(dot - p) : strlen(p)), p);
+		v = json_object_get(v, key);
+		p = dot != NULL ? dot + 1 : p + strlen(p);
+	}
+	if (!json_is_integer(v))
+		fail_msg("no integer %s", path);
+	return json_integer_value(v);
+}
+
+/* The agent's sync report: it applied revision. */
+static void tf_report(struct tf_agent *a, uint64_t revision)
+{
+	Mcpfleet__V1__AgentFrame fr;
+	Mcpfleet__V1__SyncReport rep;
+
+	mcpfleet__v1__agent_frame__init(&fr);
+	mcpfleet__v1__sync_report__init(&rep);
+	rep.revision = revision;
+	rep.synced_at = time(NULL);
+	fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_REPORT;
+	fr.report = &rep;
+	tf_send_frame(a, &fr);
+	a->applied = revision;
+	/* Sent by the client's service loop. */
+	for (int64_t until = tu_now_ms() + 300; tu_now_ms() < until;)
+		assert_int_equal(netclient_ws_service(a->ws, 20), 0);
+}
+
+/* The live view follows an agent that enrolls, connects, is pushed a
+ * server, reports it and goes: its device, the overview's counters and
+ * "reached N of M" of the latest revision, as they happen. A stream
+ * needs a role that reads devices, carries the catalogue's counts only
+ * to one that reads the catalogue, and ends with its admin token. */
+static void test_fleet_live_events(void **state)
+{
+	struct tf_live l, h;
+	struct envelope_opened *o;
+	struct tf_agent a;
+	json_t *j, *tok;
+	char match[128], token[TOKEN_MAX + 1], path[64];
+	json_int_t connected, active, rev;
+
+	(void)state;
+	assert_int_equal(tf_live_open(&l, NULL), 401);
+	tf_live_close(&l);
+	assert_int_equal(tf_live_open(&l, "mft_not-a-real-token"), 401);
+	tf_live_close(&l);
+
+	assert_int_equal(tf_live_open(&l, tf_fx->token), 200);
+	assert_non_null(
+	    strcasestr(l.b.data, "content-type: text/event-stream"));
+	/* It opens with the counters and the progress as they are. */
+	assert_non_null(j = tf_live_next(&l, "overview", NULL, TF_WAIT_MS));
+	connected = tf_int(j, "devices.connected");
+	active = tf_int(j, "devices.active");
+	assert_non_null(json_object_get(j, "servers")); /* an owner's */
+	json_decref(j);
+	assert_non_null(j = tf_live_next(&l, "push", NULL, TF_WAIT_MS));
+	json_decref(j);
+
+	tf_ok(201, "POST", "/api/v1/users", "{\"name\": \"lena\"}");
+	tf_agent_enroll(&a, "lena");
+	snprintf(match, sizeof(match), "\"id\":\"%s\"", a.device_id);
+	/* Enrolled: the device, and one more active. */
+	assert_non_null(j = tf_live_next(&l, "device", match, TF_WAIT_MS));
+	assert_string_equal(json_string_value(json_object_get(j, "user")),
+	                    "lena");
+	assert_true(json_is_false(json_object_get(j, "connected")));
+	json_decref(j);
+	assert_non_null(j = tf_live_next(&l, "overview", NULL, TF_WAIT_MS));
+	assert_int_equal(tf_int(j, "devices.active"), active + 1);
+	json_decref(j);
+
+	tf_agent_connect(&a);
+	assert_non_null(j = tf_live_next(&l, "device", match, TF_WAIT_MS));
+	while (!json_is_true(json_object_get(j, "connected"))) {
+		json_decref(j);
+		assert_non_null(
+		    j = tf_live_next(&l, "device", match, TF_WAIT_MS));
+	}
+	json_decref(j);
+	assert_non_null(j = tf_live_next(&l, "overview", NULL, TF_WAIT_MS));
+	while (tf_int(j, "devices.connected") != connected + 1) {
+		json_decref(j);
+		assert_non_null(
+		    j = tf_live_next(&l, "overview", NULL, TF_WAIT_MS));
+	}
+	json_decref(j);
+
+	/* A server for everyone: a new revision, not yet reached by the
+	 * agent, then reached once it reports it. */
+	tf_ok(201, "POST", "/api/v1/servers",
+	      "{\"name\": \"live\", \"entry\": {\"command\": \"live-mcp\"}}");
+	tf_ok(201, "POST", "/api/v1/grants",
+	      "{\"server\": \"live\", \"everyone\": true}");
+	o = tf_wait_server(&a, "live", true);
+	rev = (json_int_t)o->revision;
+	tf_opened_free(o);
+	snprintf(match, sizeof(match), "{\"revision\":%lld,", (long long)rev);
+	assert_non_null(j = tf_live_next(&l, "push", match, TF_WAIT_MS));
+	assert_true(tf_int(j, "reached") < tf_int(j, "devices"));
+	json_decref(j);
+	tf_report(&a, (uint64_t)rev);
+	snprintf(match, sizeof(match), "\"applied_revision\":%lld",
+	         (long long)rev);
+	assert_non_null(j = tf_live_next(&l, "device", match, TF_WAIT_MS));
+	json_decref(j);
+	/* Every device with a view has it: "reached 1 of 1" in a fleet of
+	 * one. */
+	assert_non_null(j = tf_live_next(&l, "push", NULL, TF_WAIT_MS));
+	while (tf_int(j, "reached") != tf_int(j, "devices")) {
+		json_decref(j);
+		assert_non_null(j = tf_live_next(&l, "push", NULL, TF_WAIT_MS));
+	}
+	assert_int_equal(tf_int(j, "revision"), rev);
+	assert_true(tf_int(j, "devices") >= 1);
+	json_decref(j);
+
+	/* Gone: disconnected. */
+	netclient_ws_free(a.ws);
+	a.ws = NULL;
+	snprintf(match, sizeof(match), "\"id\":\"%s\"", a.device_id);
+	for (;;) {
+		assert_non_null(
+		    j = tf_live_next(&l, "device", match, TF_WAIT_MS));
+		if (json_is_false(json_object_get(j, "connected")))
+			break;
+		json_decref(j);
+	}
+	json_decref(j);
+	tf_live_close(&l);
+
+	/* A helpdesk token reads devices, not the catalogue: its overview
+	 * has no catalogue counts; revoked, its stream ends. */
+	assert_int_equal(tf_api("POST", "/api/v1/admin-tokens",
+	                        "{\"name\": \"desk\", \"role\": \"helpdesk\"}",
+	                        &tok),
+	                 201);
+	snprintf(token, sizeof(token), "%s",
+	         json_string_value(json_object_get(tok, "token")));
+	snprintf(path, sizeof(path), "/api/v1/admin-tokens/%lld",
+	         (long long)tf_int(tok, "id"));
+	json_decref(tok);
+	assert_int_equal(tf_live_open(&h, token), 200);
+	assert_non_null(j = tf_live_next(&h, "overview", NULL, TF_WAIT_MS));
+	assert_null(json_object_get(j, "servers"));
+	assert_non_null(json_object_get(j, "users"));
+	json_decref(j);
+	tf_ok(200, "DELETE", path, NULL);
+	assert_true(tf_live_ends(&h, (LIVE_RECHECK_SECS + 5) * 1000));
+	tf_live_close(&h);
+	assert_int_equal(tf_live_open(&h, token), 401);
+	tf_live_close(&h);
+	tf_agent_free(&a);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fleet_report_json_keeps_warnings),
 	    cmocka_unit_test(test_fleet_ping_message),
+	    cmocka_unit_test(test_fleet_live_events),
 	    cmocka_unit_test(test_fleet_enroll_tokens),
 	    cmocka_unit_test(test_fleet_push_on_every_change),
 	    cmocka_unit_test(test_fleet_secrets_stay_with_their_user),

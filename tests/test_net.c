@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of server/net.c and common/netclient.c over loopback: mutual TLS,
- * refusals, close codes, size caps, cross-thread sends and the API port. */
+ * refusals, close codes, size caps, cross-thread sends, the API port and
+ * its event streams. */
+#define _GNU_SOURCE /* strcasestr */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -45,6 +47,11 @@ struct tn_core {
 	char cmd_reason[64];
 	char log[4096];
 	bool no_echo; /* on_message only counts */
+	/* /events: the net its streams are on (NULL: the group's), the id
+	 * of the latest stream opened, the streams refused. */
+	struct net *snet;
+	uint64_t stream_id;
+	int streams_refused;
 };
 
 struct tn_fixture {
@@ -61,6 +68,8 @@ struct tn_fixture {
 	unsigned ping_secs, hangup_secs; /* of nets started from here on */
 	const char *ping_message;
 	unsigned handshakes_max, timeout_secs; /* likewise; 0: defaults */
+	unsigned max_streams, stream_heartbeat_secs, stream_max_secs;
+	size_t stream_queue;
 	bool verbose;
 };
 
@@ -185,6 +194,48 @@ static void *tn_defer_thread(void *p)
 	return NULL;
 }
 
+/* GET /events?mask=N&max=S: an event stream of mask N (default 1) and
+ * lifetime S (default the net's) that opens
+ * with a "hello" event, or a 503 when there are too many. */
+static int tn_events(struct tn_core *core, const struct net_request *req,
+                     struct net_response *resp)
+{
+	struct net_stream_opts o = {
+	    .last_event_id = req->last_event_id,
+	    .mask = 1,
+	};
+	const char *m = net_request_param(req, "mask");
+	const char *max = net_request_param(req, "max");
+	struct net *net;
+	uint64_t id = 0;
+	int r;
+
+	if (m != NULL)
+		o.mask = (unsigned)strtoul(m, NULL, 10);
+	if (max != NULL)
+		o.max_secs = (unsigned)strtoul(max, NULL, 10);
+	pthread_mutex_lock(&core->mu);
+	net = core->snet != NULL ? core->snet : tn_fx->net;
+	pthread_mutex_unlock(&core->mu);
+	r = net_response_stream(net, resp, &o, &id);
+	if (r == -ERR_TOOBIG) {
+		pthread_mutex_lock(&core->mu);
+		core->streams_refused++;
+		pthread_mutex_unlock(&core->mu);
+		resp->status = 503;
+		assert_int_equal(
+		    buf_puts(&resp->body, "too many event streams"), 0);
+		return NET_DONE;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(
+	    net_event_append(&resp->body, NULL, "hello", "{\"n\":1}"), 0);
+	pthread_mutex_lock(&core->mu);
+	core->stream_id = id;
+	pthread_mutex_unlock(&core->mu);
+	return NET_DONE;
+}
+
 static int tn_on_request(void *arg, struct net_exchange *ex,
                          const struct net_request *req,
                          struct net_response *resp)
@@ -233,6 +284,8 @@ static int tn_on_request(void *arg, struct net_exchange *ex,
 		pthread_detach(t);
 		return NET_DEFER;
 	}
+	if (strcmp(req->path, "/events") == 0)
+		return tn_events(arg, req, resp);
 	resp->status = 404;
 	assert_int_equal(buf_puts(&resp->body, "no such page"), 0);
 	return NET_DONE;
@@ -310,6 +363,10 @@ static struct net *tn_start_net(struct tn_fixture *f, const char *addr,
 	    .hangup_secs = f->hangup_secs,
 	    .ping_message = f->ping_message,
 	    .ping_len = f->ping_message != NULL ? strlen(f->ping_message) : 0,
+	    .max_streams = f->max_streams,
+	    .stream_queue = f->stream_queue,
+	    .stream_heartbeat_secs = f->stream_heartbeat_secs,
+	    .stream_max_secs = f->stream_max_secs,
 	};
 	struct net_callbacks cb = {
 	    .arg = &f->core,
@@ -1644,6 +1701,260 @@ static void test_net_ws_handshake_cap(void **state)
 	net_free(net);
 }
 
+/* ---- Event streams on the API port ---- */
+
+/* Opens GET path as an event stream on port and reads until want. */
+static size_t tn_stream_open(int port, const char *path, const char *last_id,
+                             struct tu_tls *t, const char *want, char *out,
+                             size_t size)
+{
+	char req[512];
+	int n;
+
+	n = snprintf(req, sizeof(req),
+	             "GET %s HTTP/1.1\r\nHost: localhost\r\n"
+	             "Accept: text/event-stream\r\n%s%s%s\r\n",
+	             path, last_id != NULL ? "Last-Event-ID: " : "",
+	             last_id != NULL ? last_id : "",
+	             last_id != NULL ? "\r\n" : "");
+	assert_true(n > 0 && (size_t)n < sizeof(req));
+	tu_tls_open(port, NULL, NULL, t);
+	tu_tls_write(t, req, (size_t)n);
+	return tu_tls_read(t, want, out, size);
+}
+
+/* Whether the peer closes the stream within ms (what it sends before is
+ * read and dropped). */
+static bool tn_stream_closes(struct tu_tls *t, int64_t ms)
+{
+	int64_t deadline = tu_now_ms() + ms;
+	struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+	char b[4096];
+
+	while (tu_now_ms() < deadline) {
+		if (SSL_pending(t->ssl) == 0 && poll(&pfd, 1, 50) != 1)
+			continue;
+		if (SSL_read(t->ssl, b, sizeof(b)) <= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Reads from t until want (at most 200 bytes) has come, within ms;
+ * what comes is dropped as it is read. */
+static bool tn_stream_until(struct tu_tls *t, const char *want, int64_t ms)
+{
+	int64_t deadline = tu_now_ms() + ms;
+	struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+	char b[4096 + 256];
+	size_t keep = 0, wl = strlen(want);
+	int n;
+
+	while (tu_now_ms() < deadline) {
+		if (SSL_pending(t->ssl) == 0 && poll(&pfd, 1, 50) != 1)
+			continue;
+		n = SSL_read(t->ssl, b + keep, 4096);
+		if (n <= 0)
+			return false;
+		if (tu_has(b, keep + (size_t)n, want))
+			return true;
+		keep += (size_t)n;
+		if (keep > wl) {
+			memmove(b, b + keep - wl, wl);
+			keep = wl;
+		}
+	}
+	return false;
+}
+
+/* A stream's answer, its opening event, events of its mask only, each
+ * with an id, data split into lines; a Last-Event-ID gets what came
+ * after it, a foreign one a reset. */
+static void test_net_stream_events_and_replay(void **state)
+{
+	struct tn_fixture *f = *state;
+	char out[8192], first[64];
+	struct tu_tls t;
+	const char *p;
+	size_t n, i;
+
+	n = tn_stream_open(f->api_port, "/events?mask=1", NULL, &t,
+	                   "event: hello", out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 200"));
+	assert_non_null(strcasestr(out, "content-type: text/event-stream"));
+	assert_null(strcasestr(out, "content-length:"));
+	assert_non_null(strstr(out, "retry: 3000\n\n"));
+	assert_non_null(strstr(out, "event: hello\ndata: {\"n\":1}\n\n"));
+
+	assert_int_equal(net_stream_event(f->net, 1, "device", "{\"a\":1}"), 0);
+	assert_int_equal(net_stream_event(f->net, 2, "secret", "{\"b\":2}"), 0);
+	assert_int_equal(net_stream_event(f->net, 1, "device", "one\ntwo"), 0);
+	n = tu_tls_read(&t, "data: two\n\n", out, sizeof(out));
+	assert_true(n > 0);
+	assert_null(strstr(out, "secret"));
+	p = strstr(out, "id: ");
+	assert_non_null(p);
+	for (i = 0; p[4 + i] != '\n' && i < sizeof(first) - 1; i++)
+		first[i] = p[4 + i];
+	first[i] = '\0';
+	assert_non_null(strchr(first, '-'));
+	assert_non_null(strstr(p, "\nevent: device\ndata: {\"a\":1}\n\n"));
+	assert_non_null(strstr(out, "event: device\ndata: one\ndata: two\n\n"));
+	tu_tls_close(&t);
+
+	/* Missed while away: replayed after the opening event. */
+	assert_int_equal(net_stream_event(f->net, 1, "device", "missed"), 0);
+	tu_sleep_ms(100);
+	n = tn_stream_open(f->api_port, "/events?mask=1", first, &t,
+	                   "data: missed\n\n", out, sizeof(out));
+	assert_non_null(strstr(out, "data: one\ndata: two\n\n"));
+	assert_null(strstr(out, "data: {\"a\":1}"));
+	assert_null(strstr(out, "event: reset"));
+	assert_true(strstr(out, "event: hello") < strstr(out, "data: one"));
+	tu_tls_close(&t);
+
+	/* Another daemon's id, or a number not given out yet: reset. */
+	n = tn_stream_open(f->api_port, "/events", "0123abcd-7", &t,
+	                   "event: hello", out, sizeof(out));
+	assert_non_null(strstr(out, "event: reset\ndata: {}\n\n"));
+	assert_null(strstr(out, "missed"));
+	tu_tls_close(&t);
+	snprintf(out, sizeof(out), "%.*s-999999",
+	         (int)(strchr(first, '-') - first), first);
+	n = tn_stream_open(f->api_port, "/events", out, &t, "event: hello", out,
+	                   sizeof(out));
+	assert_non_null(strstr(out, "event: reset"));
+	tu_tls_close(&t);
+
+	/* Bad events are refused before anything is sent. */
+	assert_int_equal(net_stream_event(f->net, 1, "", "x"), -ERR_INVALID);
+	assert_int_equal(net_stream_event(f->net, 1, "a b", "x"), -ERR_INVALID);
+	assert_int_equal(net_stream_event(f->net, 1, "x", "a\rb"),
+	                 -ERR_INVALID);
+	assert_int_equal(net_stream_event(f->net, 0, "x", "y"), -ERR_INVALID);
+	assert_int_equal(net_stream_end(f->net, 0), -ERR_INVALID);
+}
+
+/* Waits until net has want streams open or promised. */
+static bool tn_wait_streams(struct net *net, size_t want)
+{
+	int64_t deadline = tu_now_ms() + TN_WAIT_MS;
+
+	while (net_stream_count(net) != want) {
+		if (tu_now_ms() > deadline)
+			return false;
+		tu_sleep_ms(5);
+	}
+	return true;
+}
+
+/* max_streams, then 503; a keepalive comment on a quiet stream; the end
+ * of a stream at its lifetime and by net_stream_end(); a reader that
+ * falls stream_queue behind is dropped, the others keep theirs. */
+static void test_net_stream_limits(void **state)
+{
+	struct tn_fixture *f = *state;
+	struct tu_tls a, b, c, slow;
+	char out[8192], *big;
+	struct net *net;
+	struct diag d;
+	uint64_t id;
+	pthread_t th;
+	int port, k, rcv = 4096;
+	size_t n;
+	int64_t t0;
+
+	f->max_streams = 2;
+	f->stream_queue = 256 * 1024;
+	f->stream_heartbeat_secs = 1;
+	f->stream_max_secs = 60;
+	net = tn_start_net(f, NULL, &d);
+	f->max_streams = f->stream_heartbeat_secs = f->stream_max_secs = 0;
+	f->stream_queue = 0;
+	if (net == NULL)
+		fail_msg("net_create: %s", d.msg);
+	assert_int_equal(pthread_create(&th, NULL, tn_cap_thread, net), 0);
+	port = net_api_port(net);
+	pthread_mutex_lock(&f->core.mu);
+	f->core.snet = net;
+	pthread_mutex_unlock(&f->core.mu);
+
+	t0 = tu_now_ms();
+	tn_stream_open(port, "/events?max=3", NULL, &a, "event: hello", out,
+	               sizeof(out));
+	assert_non_null(strstr(out, "event: hello"));
+	tn_stream_open(port, "/events", NULL, &b, "event: hello", out,
+	               sizeof(out));
+	assert_non_null(strstr(out, "event: hello"));
+	pthread_mutex_lock(&f->core.mu);
+	id = f->core.stream_id;
+	pthread_mutex_unlock(&f->core.mu);
+	assert_int_equal(net_stream_count(net), 2);
+	n = tn_stream_open(port, "/events", NULL, &c, "too many", out,
+	                   sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 503"));
+	assert_non_null(strstr(out, "too many event streams"));
+	tu_tls_close(&c);
+
+	/* Quiet for a second: a comment. */
+	n = tu_tls_read(&a, ": keepalive\n\n", out, sizeof(out));
+	assert_non_null(strstr(out, ": keepalive\n\n"));
+	/* Ended by the core: b goes, a stays. */
+	assert_int_equal(net_stream_end(net, id), 0);
+	assert_true(tn_stream_closes(&b, 2000));
+	tu_tls_close(&b);
+	assert_true(tn_wait_streams(net, 1));
+	/* At its lifetime (3 s, shorter than the net's) a goes too, and
+	 * the place is free. */
+	assert_true(tn_stream_closes(&a, TN_WAIT_MS));
+	assert_true(tu_now_ms() - t0 >= 2500);
+	tu_tls_close(&a);
+	assert_true(tn_wait_streams(net, 0));
+
+	/* A reader that reads nothing while events are posted. */
+	tu_tls_open(port, NULL, NULL, &slow);
+	assert_int_equal(
+	    setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)), 0);
+	tu_tls_write(&slow, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n", 34);
+	tn_stream_open(port, "/events", NULL, &a, "event: hello", out,
+	               sizeof(out));
+	assert_true(tn_wait_streams(net, 2));
+	big = malloc(32 * 1024 + 1);
+	assert_non_null(big);
+	memset(big, 'x', 32 * 1024);
+	big[32 * 1024] = '\0';
+	/* Until it is dropped: what the kernel's buffers take varies, so
+	 * up to 64 MiB. */
+	for (k = 0; k < 2048 && net_stream_count(net) == 2; k++) {
+		char mark[32];
+
+		snprintf(mark, sizeof(mark), "k%d", k);
+		memcpy(big + 32 * 1024 - 8, mark, strlen(mark) + 1);
+		assert_int_equal(net_stream_event(net, 1, "big", big), 0);
+		/* a reads each as it comes. */
+		snprintf(mark, sizeof(mark), "k%d\n\n", k);
+		assert_true(tn_stream_until(&a, mark, TN_WAIT_MS));
+	}
+	free(big);
+	assert_true(tn_wait_streams(net, 1));
+	pthread_mutex_lock(&f->core.mu);
+	assert_non_null(strstr(f->core.log, "event stream dropped"));
+	pthread_mutex_unlock(&f->core.mu);
+	assert_int_equal(net_stream_event(net, 1, "after", "still here"), 0);
+	assert_true(tn_stream_until(&a, "data: still here\n\n", TN_WAIT_MS));
+	tu_tls_close(&a);
+	tu_tls_close(&slow);
+
+	pthread_mutex_lock(&f->core.mu);
+	f->core.snet = NULL;
+	pthread_mutex_unlock(&f->core.mu);
+	net_stop(net);
+	pthread_join(th, NULL);
+	net_free(net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1676,6 +1987,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_net_ws_keepalive_message, tn_setup),
 	    cmocka_unit_test_setup(test_netclient_ws_keepalive, tn_setup),
 	    cmocka_unit_test_setup(test_net_ws_handshake_cap, tn_setup),
+	    cmocka_unit_test_setup(test_net_stream_events_and_replay, tn_setup),
+	    cmocka_unit_test_setup(test_net_stream_limits, tn_setup),
 	};
 
 	/* The program's duty (G14): a vanished peer must not kill it. */

@@ -133,6 +133,7 @@ static void test_web_assets(void **state)
 	    {"index.html", "text/html; charset=utf-8"},
 	    {"app.css", "text/css; charset=utf-8"},
 	    {"app.js", "text/javascript; charset=utf-8"},
+	    {"live.js", "text/javascript; charset=utf-8"},
 	    {"favicon.svg", "image/svg+xml"},
 	};
 	char path[64], rel[64];
@@ -387,6 +388,7 @@ static void test_web_csp_friendly(void **state)
 	};
 	const struct web_asset *idx = web_find("/index.html");
 	const struct web_asset *js = web_find("/app.js");
+	const struct web_asset *live = web_find("/live.js");
 	const struct web_asset *css = web_find("/app.css");
 	const char *p, *q;
 	size_t i, scripts = 0;
@@ -409,10 +411,13 @@ static void test_web_csp_friendly(void **state)
 		assert_true(strncmp(q, "></script>", 10) == 0);
 		scripts++;
 	}
-	assert_int_equal(scripts, 1);
-	for (i = 0; i < sizeof(js_bad) / sizeof(js_bad[0]); i++)
+	assert_int_equal(scripts, 2); /* app.js, live.js */
+	for (i = 0; i < sizeof(js_bad) / sizeof(js_bad[0]); i++) {
 		if (strstr((const char *)js->data, js_bad[i]) != NULL)
 			fail_msg("app.js holds '%s'", js_bad[i]);
+		if (strstr((const char *)live->data, js_bad[i]) != NULL)
+			fail_msg("live.js holds '%s'", js_bad[i]);
+	}
 	assert_null(strstr((const char *)css->data, "@import"));
 	assert_null(strstr((const char *)css->data, "url("));
 }

@@ -396,6 +396,7 @@
     $('app').hidden = false;
     if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/overview'; // hashchange routes
     else route();
+    document.dispatchEvent(new CustomEvent('mcpfleet:signedin', { detail: { role: s.role } }));
   }
 
   function signedOut(msg) {
@@ -410,6 +411,7 @@
     $('login-error').textContent = msg || '';
     $('login-token').value = '';
     $('login-token').focus();
+    document.dispatchEvent(new CustomEvent('mcpfleet:signedout'));
   }
 
   async function login(ev) {
@@ -1658,6 +1660,18 @@
       signedOut(e.status === 401 ? '' : e.message);
     }
   }
+
+  // For web/live.js, the live view: which view is shown, drawing it again
+  // in place (no navigation, focus and scroll kept), the header's status,
+  // and whether a console is signed in.
+  window.mcpfleet = {
+    current: parseHash,
+    redraw: () => route(),
+    refreshStatus,
+    signedIn: () => state.csrf !== null,
+    // Asks the API whether the session still holds (a 401 signs out).
+    checkSession: () => api('GET', 'session').then(() => true, (e) => e.status !== 401),
+  };
 
   start();
 })();

@@ -19,16 +19,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 
-const SKIP = 77;
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const T0 = Date.now();
+import * as harness from './harness.mjs';
+import { agentEnv, ensureChromium, ensurePlaywright, log, pass, run, stop, waitFor } from './harness.mjs';
 
 const [daemonArg, outArg, agentArg] = process.argv.slice(2);
 if (!daemonArg) {
@@ -39,126 +35,11 @@ const DAEMON = path.resolve(daemonArg);
 const OUT = path.resolve(outArg || '.');
 const AGENT = agentArg ? path.resolve(agentArg) : null;
 
-let passed = 0;
-const log = (msg) => console.log(`[${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}`);
-const pass = (msg) => {
-  passed++;
-  log('PASS: ' + msg);
-};
 
-// ---- Chromium and playwright-core ----
+// ---- Chromium, playwright-core, mcpfleetd: tests/web/harness.mjs ----
 
-function haveChromium() {
-  return fs.existsSync(CHROMIUM) && spawnSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).status === 0;
-}
-
-// Debian's package, as scripts/deps.sh installs it; here only if missing.
-function ensureChromium() {
-  if (haveChromium()) return;
-  if (process.env.CHROMIUM) {
-    console.log(`SKIP: ${CHROMIUM} (CHROMIUM) does not run`);
-    process.exit(SKIP);
-  }
-  log('chromium is missing: installing the Debian package');
-  const root = process.getuid && process.getuid() === 0;
-  const pre = root ? [] : ['sudo', '-n'];
-  const run = (args) => spawnSync(pre.length ? pre[0] : args[0], pre.length ? pre.slice(1).concat(args) : args.slice(1), {
-    stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 900_000,
-  });
-  run(['apt-get', 'update', '-qq']);
-  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium']);
-  if (!haveChromium()) {
-    console.log('SKIP: chromium is not installed and could not be (apt-get install chromium failed)');
-    process.exit(SKIP);
-  }
-}
-
-// playwright-core, pinned by tests/web/package.json and its lock, installed
-// once into the cache and reused while they do not change.
-function ensurePlaywright() {
-  const cache = path.join(process.env.MCPFLEET_CACHE || path.join(os.homedir(), '.cache', 'mcpfleet'), 'webpeers');
-  fs.mkdirSync(cache, { recursive: true });
-  const pkg = fs.readFileSync(path.join(HERE, 'package.json'));
-  const lock = fs.readFileSync(path.join(HERE, 'package-lock.json'));
-  const want = crypto.createHash('sha256').update(pkg).update(lock).digest('hex') + ` node-${process.versions.node.split('.')[0]}`;
-  const stamp = path.join(cache, '.stamp');
-  const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
-  if (have !== want || !fs.existsSync(path.join(cache, 'node_modules', 'playwright-core'))) {
-    log(`playwright-core: installing into ${cache}`);
-    fs.rmSync(path.join(cache, 'node_modules'), { recursive: true, force: true });
-    fs.rmSync(stamp, { force: true });
-    fs.writeFileSync(path.join(cache, 'package.json'), pkg);
-    fs.writeFileSync(path.join(cache, 'package-lock.json'), lock);
-    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: cache, encoding: 'utf8', timeout: 600_000,
-      // The library only: Playwright must not fetch a browser of its own.
-      env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' },
-    });
-    if (r.status !== 0) {
-      console.error(r.stdout, r.stderr);
-      throw new Error('npm ci of playwright-core failed');
-    }
-    fs.writeFileSync(stamp, want);
-  } else {
-    log(`playwright-core: reusing ${cache}`);
-  }
-  return createRequire(path.join(cache, 'package.json'))('playwright-core');
-}
-
-// ---- mcpfleetd ----
-
-async function waitFor(what, fn, ms = 15_000, every = 100) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
-
-function init(data) {
-  const r = spawnSync(DAEMON, ['init', '--data', data, '--name', '127.0.0.1'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mcpfleetd init: ${r.stderr}`);
-  const m = /first admin token[^\n]*\n\s*(\S+)/.exec(r.stdout);
-  if (!m) throw new Error('no admin token in: ' + r.stdout);
-  return m[1];
-}
-
-async function serve(data, logFile) {
-  const fd = fs.openSync(logFile, 'a');
-  const p = spawn(DAEMON, ['serve', '--data', data, '--agent-port', '0', '--api-port', '0'], { stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  const port = await waitFor('mcpfleetd to listen', () => {
-    if (p.exitCode !== null) throw new Error('mcpfleetd exited: ' + fs.readFileSync(logFile, 'utf8'));
-    const m = /agent port (\d+), API port (\d+)/.exec(fs.readFileSync(logFile, 'utf8'));
-    return m ? { agent: Number(m[1]), api: Number(m[2]) } : 0;
-  });
-  return { proc: p, port: port.api, agentPort: port.agent };
-}
-
-async function stop(p, ms = 10_000) {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return p ? p.exitCode : null;
-  const done = new Promise((r) => p.once('exit', (code) => r(code)));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), ms);
-  const code = await done;
-  clearTimeout(t);
-  return code;
-}
-
-// ---- The agent (optional) ----
-
-// A sandbox HOME: no host's relocation variable leaks in from outside.
-function agentEnv(home) {
-  return {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: home,
-    MCPFLEET_HOME: path.join(home, '.mcpfleet'),
-    XDG_CONFIG_HOME: path.join(home, '.config'),
-    LANG: 'C.UTF-8',
-  };
-}
+const init = (data) => harness.init(DAEMON, data);
+const serve = (data, logFile) => harness.serve(DAEMON, data, logFile);
 
 // ---- The agent port, spoken directly: hello and a CallBatch ----
 
@@ -283,16 +164,8 @@ async function main() {
     const base = `https://127.0.0.1:${srv.port}`;
     log(`mcpfleetd: ${base}`);
 
-    ctx = await chromium.launchPersistentContext(path.join(work, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      ignoreHTTPSErrors: true, // the fleet CA is our own
-      viewport: { width: 1280, height: 900 },
+    ctx = await harness.launch(chromium, path.join(work, 'chromium-profile'), {
       permissions: ['clipboard-read', 'clipboard-write'],
-      locale: 'en-GB',
-      timezoneId: 'UTC',
     });
     const page = ctx.pages()[0] || (await ctx.newPage());
     page.setDefaultTimeout(15_000);
@@ -1009,11 +882,4 @@ async function main() {
   }
 }
 
-main().then(() => {
-  console.log(`${passed} passed, 0 failed`);
-  process.exit(0);
-}, (err) => {
-  console.error('FAIL:', err && err.stack ? err.stack : err);
-  console.log(`${passed} passed, 1 failed`);
-  process.exit(1);
-});
+run(main);
