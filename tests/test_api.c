@@ -1903,6 +1903,90 @@ static void test_api_audit(void **state)
 /* GET audit/checkpoint signs the verified head; POST audit/verify checks a
  * checkpoint's signature against the server's key and the chain against
  * it. */
+/* GET calls: newest first paging on with before, order=oldest oldest
+ * first paging on with after, the filters in either order, and the audit
+ * list's 400s for a bad order or cursor. */
+static void test_api_calls_order(void **state)
+{
+	struct ta *f = *state;
+	int64_t ids[5];
+	struct diag d;
+	size_t i;
+
+	ta_seed(f);
+	ta_device(f, "dev-1", "alice", "0a");
+	for (i = 0; i < 5; i++) {
+		struct store_call call = {
+		    .seq = i + 1,
+		    .at_ms = 1000 * (int64_t)(i + 1),
+		    .server = (char *)(uintptr_t) "gh",
+		    .method = (char *)(uintptr_t) "tools/call",
+		    .name = (char *)(uintptr_t)(i == 3 ? "other" : "search"),
+		    .outcome = STORE_CALL_OK,
+		};
+
+		assert_int_equal(store_calls_insert(f->st, "dev-1", &call, 1,
+		                                    NULL, NULL, &d),
+		                 0);
+	}
+	assert_int_equal(ta_call(f, "GET", "/api/v1/calls", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 5);
+	for (i = 0; i < 5; i++) {
+		ids[i] = ta_int(json_array_get(f->ans, 4 - i), "id");
+		assert_int_equal(ta_int(json_array_get(f->ans, 4 - i), "seq"),
+		                 (int64_t)i + 1);
+	}
+	/* order=newest is the default spelled out. */
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/calls?order=newest&limit=2", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(ta_int(json_array_get(f->ans, 0), "id"), ids[4]);
+
+	/* Oldest first, on from the last id with after. */
+	assert_int_equal(
+	    ta_call(f, "GET", "/api/v1/calls?order=oldest&limit=2", NULL), 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(ta_int(json_array_get(f->ans, 0), "seq"), 1);
+	assert_int_equal(ta_int(json_array_get(f->ans, 1), "id"), ids[1]);
+	{
+		char url[128];
+
+		snprintf(url, sizeof(url),
+		         "/api/v1/calls?order=oldest&limit=2&after=%lld",
+		         (long long)ids[1]);
+		assert_int_equal(ta_call(f, "GET", url, NULL), 200);
+		assert_int_equal(json_array_size(f->ans), 2);
+		assert_int_equal(ta_int(json_array_get(f->ans, 0), "seq"), 3);
+		assert_int_equal(ta_int(json_array_get(f->ans, 1), "seq"), 4);
+		/* The filters hold in this order too. */
+		snprintf(url, sizeof(url),
+		         "/api/v1/calls?order=oldest&tool=search&after=%lld",
+		         (long long)ids[1]);
+		assert_int_equal(ta_call(f, "GET", url, NULL), 200);
+		assert_int_equal(json_array_size(f->ans), 2);
+		assert_int_equal(ta_int(json_array_get(f->ans, 0), "seq"), 3);
+		assert_int_equal(ta_int(json_array_get(f->ans, 1), "seq"), 5);
+		snprintf(url, sizeof(url),
+		         "/api/v1/calls?order=oldest&after=%lld",
+		         (long long)ids[4]);
+		assert_int_equal(ta_call(f, "GET", url, NULL), 200);
+		assert_int_equal(json_array_size(f->ans), 0);
+	}
+	assert_int_equal(ta_call(f, "GET",
+	                         "/api/v1/calls?order=oldest&since=3&until=5",
+	                         NULL),
+	                 200);
+	assert_int_equal(json_array_size(f->ans), 2);
+	assert_int_equal(ta_int(json_array_get(f->ans, 0), "seq"), 3);
+
+	ta_call(f, "GET", "/api/v1/calls?order=sideways", NULL);
+	ta_expect(f, 400, "'order' must be oldest or newest");
+	ta_call(f, "GET", "/api/v1/calls?after=-1", NULL);
+	ta_expect(f, 400, "after");
+	ta_call(f, "GET", "/api/v1/calls?order=oldest&order=newest", NULL);
+	ta_expect(f, 400, "given twice");
+}
+
 static void test_api_audit_checkpoint(void **state)
 {
 	static const uint8_t key[STORE_AUDIT_KEY_LEN] = {1, 2, 3};
@@ -2674,6 +2758,7 @@ int main(void)
 	    TA_TEST(test_api_token_link_host),
 	    TA_TEST(test_api_devices),
 	    TA_TEST(test_api_audit),
+	    TA_TEST(test_api_calls_order),
 	    TA_TEST(test_api_audit_checkpoint),
 	    TA_TEST(test_api_admin_tokens),
 	    TA_TEST(test_api_roles_table),
