@@ -2798,26 +2798,17 @@ static void test_store_calls(void **state)
 	assert_int_equal(l.v[2].seq, 12);
 	assert_true(l.v[0].id < l.v[1].id && l.v[1].id < l.v[2].id);
 	store_call_list_free(&l);
+	/* One a page: 10, 11, 12, then the end. */
 	flt.limit = 1;
-	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
-	assert_int_equal(l.n, 1);
-	assert_int_equal(l.v[0].seq, 10);
-	flt.after_id = l.v[0].id;
-	store_call_list_free(&l);
-	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
-	assert_int_equal(l.n, 1);
-	assert_int_equal(l.v[0].seq, 11);
-	flt.after_id = l.v[0].id;
-	store_call_list_free(&l);
-	flt.name = "search";
-	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
-	assert_int_equal(l.n, 1);
-	assert_int_equal(l.v[0].seq, 12);
-	flt.after_id = l.v[0].id;
-	store_call_list_free(&l);
-	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
-	assert_int_equal(l.n, 0);
-	store_call_list_free(&l);
+	for (uint64_t seq = 10; seq <= 13; seq++) {
+		tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+		assert_int_equal(l.n, seq <= 12 ? 1 : 0);
+		if (l.n == 1) {
+			assert_int_equal(l.v[0].seq, seq);
+			flt.after_id = l.v[0].id;
+		}
+		store_call_list_free(&l);
+	}
 	/* after and before together, in either order: the call between. */
 	memset(&flt, 0, sizeof(flt));
 	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
@@ -2836,6 +2827,13 @@ static void test_store_calls(void **state)
 		tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
 		assert_int_equal(l.n, 1);
 		assert_int_equal(l.v[0].seq, 11);
+		store_call_list_free(&l);
+		/* A filter on from the cursor: past 11 (delete_repo) to 12. */
+		flt.before_id = 0;
+		flt.name = "search";
+		tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.v[0].seq, 12);
 		store_call_list_free(&l);
 	}
 	flt.after_id = -1;
