@@ -1990,10 +1990,50 @@ static json_t *api_call_json(struct api_call *c, const void *p)
 	    "detail", v->detail, "received_at", (json_int_t)v->received_at);
 }
 
+/* An optional text parameter: NULL when absent or empty, else at most
+ * max bytes. */
+static int api_query_text(struct api_call *c, const char *key, size_t max,
+                          const char **out)
+{
+	const char *v = net_request_param(c->req, key);
+
+	if (v != NULL && strlen(v) > max)
+		return api_fail(c, 400,
+		                "query parameter '%s' is longer than %zu bytes",
+		                key, max);
+	*out = v != NULL && *v != '\0' ? v : NULL;
+	return 0;
+}
+
+/* order=oldest|newest into *newest; absent or empty, newest_default.
+ * The audit and calls lists share it (server/API.md). */
+static int api_query_order(struct api_call *c, bool newest_default,
+                           bool *newest)
+{
+	const char *order = NULL;
+	int r;
+
+	if ((r = api_query_text(c, "order", 16, &order)) != 0)
+		return r;
+	if (order == NULL)
+		*newest = newest_default;
+	else if (strcmp(order, "newest") == 0)
+		*newest = true;
+	else if (strcmp(order, "oldest") == 0)
+		*newest = false;
+	else
+		return api_fail(
+		    c, 400, "query parameter 'order' must be oldest or newest");
+	return 0;
+}
+
+/* GET calls: newest first (paging on with before), or with order=oldest
+ * oldest first (paging on with after), filtered (server/API.md, "Calls"). */
 static int api_calls_list(struct api_call *c)
 {
 	struct store_call_filter f = {0};
 	struct store_call_list l = {0};
+	bool newest = true;
 	int64_t limit;
 	int r;
 
@@ -2007,11 +2047,15 @@ static int api_calls_list(struct api_call *c)
 	                       &f.since_ms)) != 0 ||
 	    (r = api_query_int(c, "until", 0, INT64_MAX / 1000, 0,
 	                       &f.until_ms)) != 0 ||
+	    (r = api_query_int(c, "after", 0, INT64_MAX, 0, &f.after_id)) !=
+	        0 ||
 	    (r = api_query_int(c, "before", 0, INT64_MAX, 0, &f.before_id)) !=
 	        0 ||
 	    (r = api_query_int(c, "limit", 1, STORE_CALL_LIMIT, 100, &limit)) !=
-	        0)
+	        0 ||
+	    (r = api_query_order(c, true, &newest)) != 0)
 		goto out;
+	f.oldest = !newest;
 	f.limit = (size_t)limit;
 	f.since_ms *= 1000;
 	f.until_ms *= 1000;
@@ -2046,21 +2090,6 @@ static json_t *api_audit_json(struct api_call *c, const void *p)
 	                 "prev_hash", a->prev_hash);
 }
 
-/* An optional text parameter: NULL when absent or empty, else at most
- * max bytes. */
-static int api_query_text(struct api_call *c, const char *key, size_t max,
-                          const char **out)
-{
-	const char *v = net_request_param(c->req, key);
-
-	if (v != NULL && strlen(v) > max)
-		return api_fail(c, 400,
-		                "query parameter '%s' is longer than %zu bytes",
-		                key, max);
-	*out = v != NULL && *v != '\0' ? v : NULL;
-	return 0;
-}
-
 /* GET audit: oldest first (paging on with after), or with order=newest
  * newest first (paging on with before), filtered by action, actor and
  * time (server/API.md, "Audit"). */
@@ -2068,7 +2097,6 @@ static int api_audit_list(struct api_call *c)
 {
 	struct store_audit_filter f = {0};
 	struct store_audit_list l = {0};
-	const char *order = NULL;
 	int64_t limit = 0;
 	int r;
 
@@ -2082,15 +2110,8 @@ static int api_audit_list(struct api_call *c)
 	                       API_AUDIT_DEFAULT, &limit)) != 0 ||
 	    (r = api_query_text(c, "action", 255, &f.action)) != 0 ||
 	    (r = api_query_text(c, "actor", 255, &f.actor)) != 0 ||
-	    (r = api_query_text(c, "order", 16, &order)) != 0)
+	    (r = api_query_order(c, false, &f.newest)) != 0)
 		goto out;
-	if (order != NULL && strcmp(order, "newest") != 0 &&
-	    strcmp(order, "oldest") != 0) {
-		r = api_fail(
-		    c, 400, "query parameter 'order' must be oldest or newest");
-		goto out;
-	}
-	f.newest = order != NULL && strcmp(order, "newest") == 0;
 	f.limit = (size_t)limit;
 	if ((r = api_store_result(c, store_audit_find(c->st, &f, &l, &c->d))) !=
 	    0)
@@ -2519,8 +2540,8 @@ static const char *const api_query_audit[] = {"since",  "until",  "after",
                                               "before", "action", "actor",
                                               "order",  "limit",  NULL};
 static const char *const api_query_calls[] = {
-    "user",  "device", "server", "tool",  "outcome",
-    "since", "until",  "before", "limit", NULL};
+    "user",  "device", "server", "tool",  "outcome", "since",
+    "until", "after",  "before", "order", "limit",   NULL};
 
 /*
  * A route: method, pattern, the roles that may call it (a set that is not

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1903,6 +1904,82 @@ static void test_api_audit(void **state)
 /* GET audit/checkpoint signs the verified head; POST audit/verify checks a
  * checkpoint's signature against the server's key and the chain against
  * it. */
+/* GET calls?QUERY (printf-style) must answer 200 with the calls of these
+ * seqs, in this order ("3,4"; "" for none). */
+static void ta_calls_expect(struct ta *f, const char *seqs, const char *fmt,
+                            ...) __attribute__((format(printf, 3, 4)));
+static void ta_calls_expect(struct ta *f, const char *seqs, const char *fmt,
+                            ...)
+{
+	char url[256], got[256] = "";
+	size_t i, len = 0;
+	va_list ap;
+	int n;
+
+	n = snprintf(url, sizeof(url), "/api/v1/calls?");
+	va_start(ap, fmt);
+	(void)vsnprintf(url + n, sizeof(url) - (size_t)n, fmt, ap);
+	va_end(ap);
+	assert_int_equal(ta_call(f, "GET", url, NULL), 200);
+	for (i = 0; i < json_array_size(f->ans) && len < sizeof(got); i++)
+		len += (size_t)snprintf(
+		    got + len, sizeof(got) - len, "%s%lld", i ? "," : "",
+		    (long long)ta_int(json_array_get(f->ans, i), "seq"));
+	assert_string_equal(got, seqs);
+}
+
+/* GET calls: newest first paging on with before, order=oldest oldest
+ * first paging on with after, the filters in either order, and the audit
+ * list's 400s for a bad order or cursor. */
+static void test_api_calls_order(void **state)
+{
+	struct ta *f = *state;
+	long long ids[5];
+	struct diag d;
+	size_t i;
+
+	ta_seed(f);
+	ta_device(f, "dev-1", "alice", "0a");
+	for (i = 0; i < 5; i++) {
+		struct store_call call = {
+		    .seq = i + 1,
+		    .at_ms = 1000 * (int64_t)(i + 1),
+		    .server = (char *)(uintptr_t) "gh",
+		    .method = (char *)(uintptr_t) "tools/call",
+		    .name = (char *)(uintptr_t)(i == 3 ? "other" : "search"),
+		    .outcome = STORE_CALL_OK,
+		};
+
+		assert_int_equal(store_calls_insert(f->st, "dev-1", &call, 1,
+		                                    NULL, NULL, &d),
+		                 0);
+	}
+	ta_calls_expect(f, "5,4,3,2,1", "limit=10");
+	for (i = 0; i < 5; i++)
+		ids[i] = ta_int(json_array_get(f->ans, 4 - i), "id");
+	/* Newest first, the default spelled out, on with before. */
+	ta_calls_expect(f, "5,4", "order=newest&limit=2");
+	ta_calls_expect(f, "3,2", "order=newest&limit=2&before=%lld", ids[3]);
+	/* Oldest first, on from the last id with after. */
+	ta_calls_expect(f, "1,2", "order=oldest&limit=2");
+	ta_calls_expect(f, "3,4", "order=oldest&limit=2&after=%lld", ids[1]);
+	ta_calls_expect(f, "5", "order=oldest&limit=2&after=%lld", ids[3]);
+	ta_calls_expect(f, "", "order=oldest&after=%lld", ids[4]);
+	/* The filters hold in this order too; both cursors bound a window. */
+	ta_calls_expect(f, "3,5", "order=oldest&tool=search&after=%lld",
+	                ids[1]);
+	ta_calls_expect(f, "3,4", "order=oldest&since=3&until=5");
+	ta_calls_expect(f, "2,3,4", "order=oldest&after=%lld&before=%lld",
+	                ids[0], ids[4]);
+
+	ta_call(f, "GET", "/api/v1/calls?order=sideways", NULL);
+	ta_expect(f, 400, "'order' must be oldest or newest");
+	ta_call(f, "GET", "/api/v1/calls?after=-1", NULL);
+	ta_expect(f, 400, "after");
+	ta_call(f, "GET", "/api/v1/calls?order=oldest&order=newest", NULL);
+	ta_expect(f, 400, "given twice");
+}
+
 static void test_api_audit_checkpoint(void **state)
 {
 	static const uint8_t key[STORE_AUDIT_KEY_LEN] = {1, 2, 3};
@@ -2674,6 +2751,7 @@ int main(void)
 	    TA_TEST(test_api_token_link_host),
 	    TA_TEST(test_api_devices),
 	    TA_TEST(test_api_audit),
+	    TA_TEST(test_api_calls_order),
 	    TA_TEST(test_api_audit_checkpoint),
 	    TA_TEST(test_api_admin_tokens),
 	    TA_TEST(test_api_roles_table),

@@ -2788,6 +2788,57 @@ static void test_store_calls(void **state)
 	flt.outcome = "maybe";
 	ts_expect(store_calls_list(f->st, &flt, &l, &d), -ERR_INVALID, &d,
 	          "outcome");
+	/* Oldest first, paging forwards from the after cursor, filters
+	 * still applied; both cursors together bound a window. */
+	memset(&flt, 0, sizeof(flt));
+	flt.oldest = true;
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.v[0].seq, 10);
+	assert_int_equal(l.v[2].seq, 12);
+	assert_true(l.v[0].id < l.v[1].id && l.v[1].id < l.v[2].id);
+	store_call_list_free(&l);
+	/* One a page: 10, 11, 12, then the end. */
+	flt.limit = 1;
+	for (uint64_t seq = 10; seq <= 13; seq++) {
+		tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+		assert_int_equal(l.n, seq <= 12 ? 1 : 0);
+		if (l.n == 1) {
+			assert_int_equal(l.v[0].seq, seq);
+			flt.after_id = l.v[0].id;
+		}
+		store_call_list_free(&l);
+	}
+	/* after and before together, in either order: the call between. */
+	memset(&flt, 0, sizeof(flt));
+	tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+	assert_int_equal(l.n, 3);
+	{
+		int64_t hi = l.v[0].id, lo = l.v[2].id;
+
+		store_call_list_free(&l);
+		flt.after_id = lo;
+		flt.before_id = hi;
+		tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.v[0].seq, 11);
+		store_call_list_free(&l);
+		flt.oldest = true;
+		tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.v[0].seq, 11);
+		store_call_list_free(&l);
+		/* A filter on from the cursor: past 11 (delete_repo) to 12. */
+		flt.before_id = 0;
+		flt.name = "search";
+		tu_ok(store_calls_list(f->st, &flt, &l, &d), &d);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.v[0].seq, 12);
+		store_call_list_free(&l);
+	}
+	flt.after_id = -1;
+	ts_expect(store_calls_list(f->st, &flt, &l, &d), -ERR_INVALID, &d,
+	          "must not be negative");
 	/* One bad record refuses the batch, naming it. */
 	v[0] = ts_call(14, "fine", STORE_CALL_OK, 4000);
 	v[1] = ts_call(13, "x\ny", STORE_CALL_OK, 4000);

@@ -1481,7 +1481,7 @@
   const outcomeBadge = (o) => badge(o, o === 'ok' ? 'ok' : o === 'error' ? 'bad' : 'warn');
 
   const callColumns = [
-    { label: 'Time', cell: (c) => timeCell(c.at), cls: 'when' },
+    { label: 'Time', key: 'at', value: (c) => c.id, cell: (c) => timeCell(c.at), cls: 'when' },
     { label: 'User', cell: (c) => link('users', c.user) },
     { label: 'Device', cell: (c) => link('devices', c.device) },
     { label: 'Server', cell: (c) => c.server },
@@ -1498,15 +1498,35 @@
   const PERIODS = [['3600', 'Last hour'], ['86400', 'Last 24 hours'], ['604800', 'Last 7 days'], ['2592000', 'Last 30 days'], ['0', 'Everything']];
   const sinceOf = (secs) => (Number(secs) ? Math.max(0, Math.floor(Date.now() / 1000) - Number(secs)) : 0);
 
-  // The API filters and pages the calls (newest first, on with before):
-  // every filter here is one of its parameters. #/calls/DEVICE, the
-  // address of old links, opens the page filtered to that device.
+  // The order of a list the API pages by id (the Calls and Audit pages):
+  // newest first, or oldest first while one of the columns keys (Id,
+  // Time) is sorted ascending; a page is one request however long the
+  // list. query sets the API's order and the address's cursor (from) as
+  // before or after; next is the cursor of the page after rows.
+  function idOrder(keys, limit) {
+    const oldest = (get) => keys.includes(get('sort')) && get('dir') !== 'desc';
+    return {
+      server: ['sort', 'dir', 'from'],
+      shown: (get) => (oldest(get) ? 'oldest first' : 'newest first'),
+      query: (q, get) => {
+        q.set('order', oldest(get) ? 'oldest' : 'newest');
+        if (get('from')) q.set(oldest(get) ? 'after' : 'before', get('from'));
+        q.set('limit', String(limit));
+      },
+      next: (rows) => (rows.length === limit ? String(rows[rows.length - 1].id) : null),
+    };
+  }
+
+  // The API filters and pages the calls (newest first, or oldest first
+  // sorted by Time ascending): every filter here is one of its
+  // parameters. #/calls/DEVICE, the address of old links, opens the page
+  // filtered to that device.
   views.calls = async (device) => {
     if (device) {
       history.replaceState(null, '', '#/calls?device=' + enc(device));
       routed = location.href;
     }
-    const PAGE = 100;
+    const order = idOrder(['at'], 100);
     const keys = ['user', 'device', 'server', 'tool', 'outcome'];
     const calls = listing({
       noun: ['call', 'calls'],
@@ -1520,17 +1540,16 @@
         { key: 'outcome', label: 'Outcome', options: [['', 'any'], ['ok', 'ok'], ['error', 'error'], ['denied', 'denied'], ['rate_limited', 'rate limited']] },
         { key: 'since', label: 'Since', options: PERIODS, initial: '604800' },
       ],
-      server: keys.concat(['since', 'from']),
-      shown: () => 'newest first',
+      server: keys.concat(['since'], order.server),
+      shown: order.shown,
       load: async (get) => {
         const q = new URLSearchParams();
         for (const k of keys) if (get(k)) q.set(k, get(k));
         const since = sinceOf(get('since'));
         if (since) q.set('since', String(since));
-        if (get('from')) q.set('before', get('from'));
-        q.set('limit', String(PAGE));
+        order.query(q, get);
         const rows = await api('GET', 'calls?' + q.toString());
-        return { rows, next: rows.length === PAGE ? String(rows[rows.length - 1].id) : null };
+        return { rows, next: order.next(rows) };
       },
       columns: callColumns,
     });
@@ -1548,24 +1567,21 @@
     const verifyBtn = h('button', { type: 'button' }, 'Verify the chain');
     const box = errorBox();
     const actions = h('datalist', { id: 'audit-actions' });
-    const PAGE = 100;
     const seen = new Set(); // the actions of the rows read, offered as values
     // The API filters and pages (newest first, or oldest first sorted by
-    // Id or Time ascending): a page is one request however long the log.
-    const oldest = (get) => (get('sort') === 'id' || get('sort') === 'at') && get('dir') !== 'desc';
+    // Id or Time ascending).
+    const order = idOrder(['id', 'at'], 100);
     async function load(get) {
       const q = new URLSearchParams();
       const since = sinceOf(get('since'));
       if (since) q.set('since', String(since));
       for (const k of ['action', 'actor']) if (get(k)) q.set(k, get(k));
-      q.set('order', oldest(get) ? 'oldest' : 'newest');
-      if (get('from')) q.set(oldest(get) ? 'after' : 'before', get('from'));
-      q.set('limit', String(PAGE));
+      order.query(q, get);
       const rows = await api('GET', 'audit?' + q.toString());
       const before = seen.size;
       for (const r of rows) seen.add(r.action);
       if (seen.size !== before) actions.replaceChildren(...[...seen].sort(compare).map((x) => h('option', { value: x })));
-      return { rows, next: rows.length === PAGE ? String(rows[rows.length - 1].id) : null };
+      return { rows, next: order.next(rows) };
     }
     const rowsList = listing({
       noun: ['row', 'rows'],
@@ -1576,8 +1592,8 @@
         { key: 'action', label: 'Action', hint: 'or its start: user.', list: 'audit-actions' },
         { key: 'actor', label: 'Actor', hint: 'or a part of it' },
       ],
-      server: ['since', 'action', 'actor', 'sort', 'dir', 'from'],
-      shown: (get) => (oldest(get) ? 'oldest first' : 'newest first'),
+      server: ['since', 'action', 'actor'].concat(order.server),
+      shown: order.shown,
       load,
       columns: [
         { label: 'Id', key: 'id', value: (r) => r.id, cell: (r) => String(r.id), cls: 'num' },

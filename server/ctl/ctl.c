@@ -235,6 +235,8 @@ static const struct ctl_opt ctl_opts_calls[] = {
     {"--outcome", "O", "outcome", CTL_STRING, CTL_QUERY},
     {"--since", "T", "since", CTL_SINCE, CTL_QUERY},
     {"--until", "T", "until", CTL_SINCE, CTL_QUERY},
+    {"--order", "O", "order", CTL_STRING, CTL_QUERY},
+    {"--after", "ID", "after", CTL_COUNT, CTL_QUERY},
     {"--before", "ID", "before", CTL_COUNT, CTL_QUERY},
     {"--limit", "N", "limit", CTL_COUNT, CTL_QUERY},
     {NULL, NULL, NULL, CTL_STRING, 0},
@@ -698,9 +700,10 @@ static const struct ctl_command ctl_commands[] = {
      .opts = ctl_opts_calls,
      .view = &ctl_call_view,
      .help = "Lists the tool calls, resource reads and prompt gets made "
-             "through the launchers, newest first (100 unless --limit, at "
-             "most 1000; --before ID pages on): who, on which device and "
-             "server, the outcome (ok, error, denied, rate_limited), the "
+             "through the launchers, newest first (--order oldest: oldest "
+             "first; 100 unless --limit, at most 1000; --before ID pages on "
+             "newest first, --after ID oldest first): who, on which device "
+             "and server, the outcome (ok, error, denied, rate_limited), the "
              "duration in microseconds and the bytes. Never arguments or "
              "results. --since and --until as for audit list."},
     {.words = "audit verify",

@@ -2547,9 +2547,11 @@ int store_calls_list(struct store *st, const struct store_call_filter *f,
 		                "outcome: '%s' is not ok, error, denied or "
 		                "rate_limited",
 		                g.outcome);
-	if (g.since_ms < 0 || g.until_ms < 0 || g.before_id < 0)
+	if (g.since_ms < 0 || g.until_ms < 0 || g.after_id < 0 ||
+	    g.before_id < 0)
 		return diag_set(d, ERR_INVALID, 0, 0,
-		                "since, until and before must not be negative");
+		                "since, until, after and before must not be "
+		                "negative");
 	if ((r = store_read_begin(st, d)) != 0)
 		return r;
 	r = st->be->calls_list(st->h, &g, out, d);

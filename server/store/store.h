@@ -945,7 +945,7 @@ struct store_call {
 };
 
 struct store_call_list {
-	struct store_call *v; /* newest first */
+	struct store_call *v; /* as store_call_filter.oldest asks */
 	size_t n;
 };
 
@@ -954,7 +954,9 @@ struct store_call_filter {
 	const char *user, *device_id, *server, *name;
 	const char *outcome; /* "ok", "error", "denied", "rate_limited" */
 	int64_t since_ms, until_ms; /* at_ms >= since, < until (0: open) */
-	int64_t before_id;          /* id < before (paging; 0: from the top) */
+	int64_t after_id;           /* id > after (paging; 0: open) */
+	int64_t before_id;          /* id < before (paging; 0: open) */
+	bool oldest;                /* oldest first; else newest first */
 	size_t limit;               /* 1..STORE_CALL_LIMIT; 0: 100 */
 };
 

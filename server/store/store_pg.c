@@ -367,7 +367,8 @@ enum store_pg_sq {
 	PQ_DELIVERY_LIST_USER,
 	PQ_CALL_INSERT,
 	PQ_CALL_THROUGH,
-	PQ_CALL_LIST,
+	PQ_CALL_LIST_NEWEST,
+	PQ_CALL_LIST_OLDEST,
 	PQ_CALL_PRUNE,
 	PQ_REPLICA_BEAT,
 	PQ_REPLICA_LIST,
@@ -454,6 +455,22 @@ enum store_pg_sq {
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define PQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define PQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
+/* The id bounds as ranges (coalesce, not "IS NULL OR"), so that either
+ * order walks the primary key from the cursor on. */
+#define PQ_CALL_COLS                                                          \
+	"id, device_id, user_name, seq, at_ms, server, method, name,"        \
+	" duration_us, outcome, bytes_in, bytes_out, detail, received_at"
+#define PQ_CALL_WHERE                                                         \
+	" WHERE ($1::text IS NULL OR user_name = $1::text)"                   \
+	" AND ($2::text IS NULL OR device_id = $2::text)"                     \
+	" AND ($3::text IS NULL OR server = $3::text)"                        \
+	" AND ($4::text IS NULL OR name = $4::text)"                          \
+	" AND ($5::integer IS NULL OR outcome = $5::integer)"                 \
+	" AND ($6::bigint IS NULL OR at_ms >= $6::bigint)"                    \
+	" AND ($7::bigint IS NULL OR at_ms < $7::bigint)"                     \
+	" AND id < coalesce($8::bigint, 9223372036854775807)"                 \
+	" AND id > coalesce($9::bigint, 0)"
+
 /* store_audit_find()'s filter: $1 action (ending in '.': a prefix), $2 a
  * part of the actor, $3 $4 the time, $5 $6 the ids, as bounds of the key
  * (coalesce, not "IS NULL OR"), so that a page deep in a long log is an
@@ -634,18 +651,10 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
     [PQ_CALL_THROUGH] = "SELECT coalesce(max(seq), 0) FROM calls"
                         " WHERE device_id = $1",
     /* One statement for every filter: a NULL parameter selects all. */
-    [PQ_CALL_LIST] = "SELECT id, device_id, user_name, seq, at_ms, server,"
-                     " method, name, duration_us, outcome, bytes_in,"
-                     " bytes_out, detail, received_at FROM calls"
-                     " WHERE ($1::text IS NULL OR user_name = $1::text)"
-                     " AND ($2::text IS NULL OR device_id = $2::text)"
-                     " AND ($3::text IS NULL OR server = $3::text)"
-                     " AND ($4::text IS NULL OR name = $4::text)"
-                     " AND ($5::integer IS NULL OR outcome = $5::integer)"
-                     " AND ($6::bigint IS NULL OR at_ms >= $6::bigint)"
-                     " AND ($7::bigint IS NULL OR at_ms < $7::bigint)"
-                     " AND ($8::bigint IS NULL OR id < $8::bigint)"
-                     " ORDER BY id DESC LIMIT $9::bigint",
+    [PQ_CALL_LIST_NEWEST] = "SELECT " PQ_CALL_COLS " FROM calls" PQ_CALL_WHERE
+                            " ORDER BY id DESC LIMIT $10::bigint",
+    [PQ_CALL_LIST_OLDEST] = "SELECT " PQ_CALL_COLS " FROM calls" PQ_CALL_WHERE
+                            " ORDER BY id LIMIT $10::bigint",
     [PQ_CALL_PRUNE] = "DELETE FROM calls WHERE received_at < $1",
     [PQ_REPLICA_BEAT] =
 	"INSERT INTO replicas (address, heartbeat, gone_at)"
@@ -3276,9 +3285,11 @@ static int store_pg_calls_list(void *h, const struct store_call_filter *f,
 	store_pg_arg_id(&a, f->since_ms);
 	store_pg_arg_id(&a, f->until_ms);
 	store_pg_arg_id(&a, f->before_id);
+	store_pg_arg_id(&a, f->after_id);
 	store_pg_arg_int(&a, (int64_t)f->limit);
-	return STORE_PG_LIST(h, PQ_CALL_LIST, &a, out, store_pg_read_call,
-	                     store_pg_clear_call, "calls", d);
+	return STORE_PG_LIST(
+	    h, f->oldest ? PQ_CALL_LIST_OLDEST : PQ_CALL_LIST_NEWEST, &a, out,
+	    store_pg_read_call, store_pg_clear_call, "calls", d);
 }
 
 static int store_pg_calls_prune(void *h, int64_t before_s, size_t *removed,

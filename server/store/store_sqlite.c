@@ -348,7 +348,8 @@ enum store_sqlite_sq {
 	SQ_DELIVERY_LIST_USER,
 	SQ_CALL_INSERT,
 	SQ_CALL_THROUGH,
-	SQ_CALL_LIST,
+	SQ_CALL_LIST_NEWEST,
+	SQ_CALL_LIST_OLDEST,
 	SQ_CALL_PRUNE,
 	SQ_REPLICA_BEAT,
 	SQ_REPLICA_LIST,
@@ -427,6 +428,20 @@ enum store_sqlite_sq {
 	" FROM devices d JOIN users u ON u.id = d.user_id"
 #define SQ_ADMIN_COLS "id, name, token_hash, created_at, revoked, role"
 #define SQ_AUDIT_COLS "id, at, actor, action, target, details, prev_hash, hash"
+/* The id bounds as ranges (coalesce, not "IS NULL OR"), so that either
+ * order walks the primary key from the cursor on. */
+#define SQ_CALL_COLS                                                          \
+	"id, device_id, user_name, seq, at_ms, server, method, name,"        \
+	" duration_us, outcome, bytes_in, bytes_out, detail, received_at"
+#define SQ_CALL_WHERE                                                         \
+	" WHERE (?1 IS NULL OR user_name = ?1)"                               \
+	" AND (?2 IS NULL OR device_id = ?2)"                                 \
+	" AND (?3 IS NULL OR server = ?3) AND (?4 IS NULL OR name = ?4)"      \
+	" AND (?5 IS NULL OR outcome = ?5)"                                   \
+	" AND (?6 IS NULL OR at_ms >= ?6) AND (?7 IS NULL OR at_ms < ?7)"     \
+	" AND id < coalesce(?8, 9223372036854775807)"                         \
+	" AND id > coalesce(?9, 0)"
+
 /* store_audit_find()'s filter: ?1 action (ending in '.': a prefix), ?2 a
  * part of the actor, ?3 ?4 the time, ?5 ?6 the ids, as bounds of the rowid
  * (coalesce, not "IS NULL OR"), so that a page deep in a long log is a
@@ -599,18 +614,10 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
     [SQ_CALL_THROUGH] = "SELECT ifnull(max(seq), 0) FROM calls"
                         " WHERE device_id = ?1",
     /* One statement for every filter: a NULL parameter selects all. */
-    [SQ_CALL_LIST] = "SELECT id, device_id, user_name, seq, at_ms, server,"
-                     " method, name, duration_us, outcome, bytes_in,"
-                     " bytes_out, detail, received_at FROM calls"
-                     " WHERE (?1 IS NULL OR user_name = ?1)"
-                     " AND (?2 IS NULL OR device_id = ?2)"
-                     " AND (?3 IS NULL OR server = ?3)"
-                     " AND (?4 IS NULL OR name = ?4)"
-                     " AND (?5 IS NULL OR outcome = ?5)"
-                     " AND (?6 IS NULL OR at_ms >= ?6)"
-                     " AND (?7 IS NULL OR at_ms < ?7)"
-                     " AND (?8 IS NULL OR id < ?8)"
-                     " ORDER BY id DESC LIMIT ?9",
+    [SQ_CALL_LIST_NEWEST] = "SELECT " SQ_CALL_COLS " FROM calls" SQ_CALL_WHERE
+                            " ORDER BY id DESC LIMIT ?10",
+    [SQ_CALL_LIST_OLDEST] = "SELECT " SQ_CALL_COLS " FROM calls" SQ_CALL_WHERE
+                            " ORDER BY id LIMIT ?10",
     [SQ_CALL_PRUNE] = "DELETE FROM calls WHERE received_at < ?1",
     [SQ_REPLICA_BEAT] =
 	"INSERT INTO replicas (address, heartbeat, gone_at)"
@@ -3277,7 +3284,9 @@ static int store_sqlite_calls_list(void *h, const struct store_call_filter *f,
 	size_t n = 0;
 	int r;
 
-	if ((r = store_sqlite_stmt(db, SQ_CALL_LIST, &s, d)) != 0)
+	if ((r = store_sqlite_stmt(
+	         db, f->oldest ? SQ_CALL_LIST_OLDEST : SQ_CALL_LIST_NEWEST, &s,
+	         d)) != 0)
 		return r;
 	store_sqlite_bind_text(db, s, 1, f->user);
 	store_sqlite_bind_text(db, s, 2, f->device_id);
@@ -3290,7 +3299,8 @@ static int store_sqlite_calls_list(void *h, const struct store_call_filter *f,
 	store_sqlite_bind_opt(db, s, 6, f->since_ms);
 	store_sqlite_bind_opt(db, s, 7, f->until_ms);
 	store_sqlite_bind_opt(db, s, 8, f->before_id);
-	store_sqlite_bind_int(db, s, 9, (int64_t)f->limit);
+	store_sqlite_bind_opt(db, s, 9, f->after_id);
+	store_sqlite_bind_int(db, s, 10, (int64_t)f->limit);
 	if ((r = store_sqlite_collect(
 	         db, s, sizeof(*out->v), store_sqlite_read_call,
 	         store_sqlite_clear_call, &v, &n, "calls", d)) != 0)

@@ -566,9 +566,12 @@ async function main() {
       await shot('calls');
       pass('calls: the Calls page lists them with alice and the device; the outcome and server filters work');
       // 120 older calls: pages of 100 from the API, on with its cursor.
+      // Each its own bytes in (50 the first, 169 the last), to tell them
+      // apart.
       const more = Array.from({ length: 120 }, (_, i) => ({
-        seq: 4 + i, at_ms: now - 3_600_000 + i * 1000, server: 'github', method: 'tools/call', name: 'list_issues', duration_us: 500, outcome: 'ok', bytes_in: 50, bytes_out: 900,
+        seq: 4 + i, at_ms: now - 3_600_000 + i * 1000, server: 'github', method: 'tools/call', name: 'list_issues', duration_us: 500, outcome: 'ok', bytes_in: 50 + i, bytes_out: 900,
       }));
+      const bytesAt = (i) => main.locator('tbody tr').nth(i).locator('td').last().textContent();
       assert.equal(await sendCalls(srv.agentPort, home, dev, more), 123);
       await go('#/calls?tool=list_issues', 'Calls');
       assert.equal(await lbl('Tool').inputValue(), 'list_issues');
@@ -579,9 +582,31 @@ async function main() {
       assert.equal(await main.getByRole('button', { name: 'Next page →' }).isDisabled(), true);
       await page.goBack();
       await listStatus.filter({ hasText: /^100 calls shown, newest first$/ }).waitFor();
+      assert.equal(await bytesAt(0), '169 / 900');
+      // The Time header: oldest first from the API, paged on by after.
+      await main.getByRole('button', { name: 'Time', exact: true }).click();
+      await listStatus.filter({ hasText: /^100 calls shown, oldest first$/ }).waitFor();
+      assert.equal(await hashOf(), '#/calls?tool=list_issues&sort=at');
+      assert.equal(await main.locator('th[aria-sort="ascending"]').textContent(), 'Time ▲');
+      assert.equal(await bytesAt(0), '50 / 900');
+      assert.equal(await bytesAt(99), '149 / 900');
+      await main.getByRole('button', { name: 'Next page →' }).click();
+      await listStatus.filter({ hasText: /^20 calls shown, oldest first, after the first page$/ }).waitFor();
+      assert.match(await hashOf(), /^#\/calls\?tool=list_issues&sort=at&from=\d+$/);
+      assert.equal(await bytesAt(0), '150 / 900');
+      assert.equal(await bytesAt(19), '169 / 900');
+      assert.equal(await main.getByRole('button', { name: 'Next page →' }).isDisabled(), true);
+      await page.goBack();
+      await listStatus.filter({ hasText: /^100 calls shown, oldest first$/ }).waitFor();
+      assert.equal(await bytesAt(0), '50 / 900');
+      // Again: newest first, as the API answers without an order.
+      await main.getByRole('button', { name: 'Time', exact: true }).click();
+      await listStatus.filter({ hasText: /^100 calls shown, newest first$/ }).waitFor();
+      assert.equal(await hashOf(), '#/calls?tool=list_issues&sort=at&dir=desc');
+      assert.equal(await bytesAt(0), '169 / 900');
       // A last denied one: the newest, as offboarding lists it below.
       assert.equal(await sendCalls(srv.agentPort, home, dev, [{ ...calls[1], seq: 124, at_ms: now - 5000 }]), 124);
-      pass('calls: 120 more calls come in pages of 100 from the API, the next page by its cursor in the address, back to the first');
+      pass('calls: 120 more calls come in pages of 100 from the API, the next page by its cursor in the address, back to the first; the Time header sorts them oldest first through the API (paged on, back) and newest first again');
       const agentLog = fs.openSync(path.join(work, 'agent.log'), 'a');
       agent = spawn(AGENT, ['run'], { env, stdio: ['ignore', agentLog, agentLog] });
       fs.closeSync(agentLog);
