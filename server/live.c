@@ -337,6 +337,21 @@ int64_t live_flush(struct live *l, struct core *c)
 		l->counts = false;
 	pthread_mutex_unlock(&l->mu);
 
+	/* No one is watching: no store reads on the core thread. A console
+	 * that comes back with its Last-Event-ID is told to read the device
+	 * list again ("devices" is kept for replays), and every stream opens
+	 * with the counters and the push progress as they are then. */
+	if (net_stream_count(c->net) == 0) {
+		for (i = 0; i < n; i++)
+			free(ids[i]);
+		if (n > 0 || overflow)
+			live_send(c, LIVE_MASK_ALL, "devices", json_object());
+		if (counts && now >= l->next_counts)
+			l->next_counts = now + LIVE_COUNTS_MS;
+		else if (counts)
+			next = l->next_counts;
+		return next;
+	}
 	core_api_ctx(c, &a);
 	for (i = 0; i < n; i++) {
 		memset(&dev, 0, sizeof(dev));
