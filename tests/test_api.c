@@ -162,23 +162,6 @@ static int ta_teardown(void **state)
 	return 0;
 }
 
-/* The value of response header name, or "". */
-static void ta_header(const struct net_response *resp, const char *name,
-                      char *out, size_t size)
-{
-	const char *p = resp->headers.data, *end = p + resp->headers.len;
-
-	out[0] = '\0';
-	while (p != NULL && p < end) {
-		const char *value = p + strlen(p) + 1;
-		size_t n = strlen(name);
-
-		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0')
-			(void)snprintf(out, size, "%s", value);
-		p = value + strlen(value) + 1;
-	}
-}
-
 /* The request headers a call sends; NULL fields are sent empty, a NULL
  * peer as 127.0.0.1. */
 struct ta_hdrs {
@@ -251,10 +234,12 @@ static int ta_request(struct ta *f, const struct ta_hdrs *hd,
 	f->ans = json_loads(f->text, JSON_DECODE_ANY, &jerr);
 	if (f->ans == NULL)
 		fail_msg("answer is not JSON: %s: %s", jerr.text, f->text);
-	ta_header(&resp, "Allow", f->allow, sizeof(f->allow));
-	ta_header(&resp, "WWW-Authenticate", f->www_auth, sizeof(f->www_auth));
-	ta_header(&resp, "Set-Cookie", f->set_cookie, sizeof(f->set_cookie));
-	ta_header(&resp, "Cache-Control", f->cache_control,
+	tu_header(&resp.headers, "Allow", f->allow, sizeof(f->allow));
+	tu_header(&resp.headers, "WWW-Authenticate", f->www_auth,
+	          sizeof(f->www_auth));
+	tu_header(&resp.headers, "Set-Cookie", f->set_cookie,
+	          sizeof(f->set_cookie));
+	tu_header(&resp.headers, "Cache-Control", f->cache_control,
 	          sizeof(f->cache_control));
 	buf_free(&resp.body);
 	buf_free(&resp.headers);

@@ -65,24 +65,6 @@ static int to_teardown(void **state)
 	return 0;
 }
 
-/* The value of response header name (the last one), or "": the headers
- * are kept as "name:\0value\0" pairs. */
-static void to_header(const struct net_response *resp, const char *name,
-                      char *out, size_t size)
-{
-	const char *p = resp->headers.data, *end = p + resp->headers.len;
-	size_t n = strlen(name);
-
-	out[0] = '\0';
-	while (p != NULL && p < end) {
-		const char *value = p + strlen(p) + 1;
-
-		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0')
-			(void)snprintf(out, size, "%s", value);
-		p = value + strlen(value) + 1;
-	}
-}
-
 /* Answers GET path?query (params: name, value pairs) with cookie. */
 static int to_get(struct to *f, struct oidc *o, const char *method,
                   const char *path, const struct net_param *params,
@@ -113,7 +95,7 @@ static int to_get(struct to *f, struct oidc *o, const char *method,
 	(void)snprintf(body, bodysize, "%.*s", (int)resp.body.len,
 	               resp.body.data != NULL ? resp.body.data : "");
 	if (setcookie != NULL)
-		to_header(&resp, "Set-Cookie", setcookie, setsize);
+		tu_header(&resp.headers, "Set-Cookie", setcookie, setsize);
 	buf_free(&resp.body);
 	buf_free(&resp.headers);
 	return status;

@@ -113,23 +113,6 @@ static int tsc_teardown(void **state)
 	return 0;
 }
 
-static void tsc_header(const struct net_response *resp, const char *name,
-                       char *out, size_t size)
-{
-	const char *p = resp->headers.data, *end = p + resp->headers.len;
-
-	out[0] = '\0';
-	while (p != NULL && p < end) {
-		const char *value = p + strlen(p) + 1;
-		size_t n = strlen(name);
-
-		/* Kept as "name:\0value\0" (server/net.c). */
-		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0')
-			(void)snprintf(out, size, "%s", value);
-		p = value + strlen(value) + 1;
-	}
-}
-
 /* Percent-decodes s in place, '+' kept: what libwebsockets hands over
  * (tests/test_net.c). */
 static void tsc_decode(char *s)
@@ -203,8 +186,8 @@ static int tsc_call_as(struct tsc *f, const char *auth, const char *method,
 
 	assert_false(store_in_transaction(f->st));
 	(void)snprintf(f->type, sizeof(f->type), "%s", resp.content_type);
-	tsc_header(&resp, "Location", f->location, sizeof(f->location));
-	tsc_header(&resp, "ETag", f->etag, sizeof(f->etag));
+	tu_header(&resp.headers, "Location", f->location, sizeof(f->location));
+	tu_header(&resp.headers, "ETag", f->etag, sizeof(f->etag));
 	json_decref(f->ans);
 	f->ans = NULL;
 	f->status = resp.status;

@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 
+#include "buf.h"
 #include "fileio.h"
 
 #ifndef TEST_DATA
@@ -249,4 +250,20 @@ void tu_tls_close(struct tu_tls *t)
 	SSL_CTX_free(t->ctx);
 	close(t->fd);
 	ERR_clear_error();
+}
+
+void tu_header(const struct buf *headers, const char *name, char *out,
+               size_t size)
+{
+	const char *p = headers->data, *end = p + headers->len;
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	while (p != NULL && p < end) {
+		const char *value = p + strlen(p) + 1;
+
+		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0')
+			(void)snprintf(out, size, "%s", value);
+		p = value + strlen(value) + 1;
+	}
 }

@@ -86,4 +86,11 @@ void tu_tls_close(struct tu_tls *t);
 /* Whether want occurs in the n bytes at s (which may hold NULs). */
 bool tu_has(const char *s, size_t n, const char *want);
 
+/* The value of header name in a response's headers (kept as
+ * "name:\0value\0" pairs, server/net.c), the last one when several, into
+ * out; "" when there is none. */
+struct buf;
+void tu_header(const struct buf *headers, const char *name, char *out,
+               size_t size);
+
 #endif
