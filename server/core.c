@@ -1291,6 +1291,7 @@ static void core_metrics(struct core *c, const struct api_ctx *a,
 	                  resp) != 0)
 		return;
 	f.connected = core_hook_connected_count(c);
+	f.streams = net_stream_count(c->net);
 	f.store_errors = store_errors(c->st);
 	f.process = true;
 	resp->status = 200;

@@ -606,6 +606,11 @@ int metrics_render(struct metrics *m, const struct metrics_facts *f,
 	if (r == 0)
 		r = metrics_render_revs(m, b);
 	if (r == 0)
+		r = metrics_one(b, "mcpfleet_console_streams", "gauge",
+		                "Console event streams (GET /api/v1/events) "
+		                "open on this replica now.",
+		                f->streams);
+	if (r == 0)
 		r = metrics_one(b, "mcpfleet_revision_latest", "gauge",
 		                "The newest revision this replica serves.",
 		                atomic_load_explicit(&m->revision_latest,

@@ -166,6 +166,7 @@ int metrics_agent_revision(struct metrics *m, bool had, uint64_t from, bool has,
  * renders. */
 struct metrics_facts {
 	uint64_t connected;    /* agents connected now (distinct devices) */
+	uint64_t streams;      /* console event streams open now */
 	uint64_t store_errors; /* the store's failures (store_errors()) */
 	bool process;          /* add the process_* metrics from /proc */
 };

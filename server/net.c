@@ -1701,8 +1701,28 @@ static void net_streams_drain(struct net *net, struct net_pending *e)
 	}
 }
 
-/* Once a second: a comment on a quiet stream, so that the client and
- * any proxy see it is alive; the end of one open for its lifetime. */
+/*
+ * Whether a stream's client has gone. lws does not read an HTTP/1.1
+ * connection while its response is being written, so it would learn of
+ * a closed one only when a write fails, at the next heartbeat. A client
+ * sends nothing on an event stream (the API port speaks no HTTP/2, so
+ * the connection is the stream's alone): the end of the connection, or
+ * any byte at all (a TLS close_notify, or a request it has no business
+ * sending), means it is done with it.
+ */
+static bool net_stream_gone(struct lws *wsi)
+{
+	char c;
+	ssize_t n =
+	    recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n >= 0 ||
+	       (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Once a second: the end of a stream whose client went away or that was
+ * open for its lifetime; a comment on a quiet one, so that the client and
+ * any proxy see it is alive. */
 static void net_streams_sweep(struct net *net, lws_usec_t now)
 {
 	static const char beat[] = ": keepalive\n\n";
@@ -1711,7 +1731,8 @@ static void net_streams_sweep(struct net *net, lws_usec_t now)
 	for (ex = net->exchanges; ex != NULL; ex = ex->next) {
 		if (!ex->stream_open || ex->stream_drop || ex->wsi == NULL)
 			continue;
-		if (now - ex->stream_since >= ex->stream_max_us) {
+		if (now - ex->stream_since >= ex->stream_max_us ||
+		    net_stream_gone(ex->wsi)) {
 			net_stream_drop(net, ex);
 		} else if (now - ex->stream_last >= net->stream_heartbeat_us) {
 			net_stream_queue(net, ex, beat, sizeof(beat) - 1);

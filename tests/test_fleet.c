@@ -141,8 +141,10 @@ static void tf_stop(struct tf_fixture *f)
 
 /* One API call: returns the status, *out the parsed JSON answer (may be
  * NULL). */
-static int tf_api(const char *method, const char *path, const char *body,
-                  json_t **out)
+/* An API call as the fixture's owner: its status, and its body in *text
+ * (the caller frees it; "" for none) when text is not NULL. */
+static int tf_api_text(const char *method, const char *path, const char *body,
+                       char **text)
 {
 	struct tf_fixture *f = tf_fx;
 	char url[256], auth[TOKEN_MAX + 16];
@@ -171,13 +173,29 @@ static int tf_api(const char *method, const char *path, const char *body,
 	if (netclient_https(&req, &resp, &fail, &d) != 0)
 		fail_msg("%s %s: %s", method, path, d.msg);
 	status = resp.status;
-	if (out != NULL) {
-		*out = json_loads(resp.body != NULL ? resp.body : "", 0, NULL);
-		if (*out == NULL)
-			fail_msg("%s %s: %d, not JSON: %s", method, path,
-			         status, resp.body);
+	if (text != NULL) {
+		*text = strdup(resp.body != NULL ? resp.body : "");
+		assert_non_null(*text);
 	}
 	netclient_response_free(&resp);
+	return status;
+}
+
+/* An API call whose answer is JSON, in *out (NULL: not read). */
+static int tf_api(const char *method, const char *path, const char *body,
+                  json_t **out)
+{
+	char *text = NULL;
+	int status =
+	    tf_api_text(method, path, body, out != NULL ? &text : NULL);
+
+	if (out != NULL) {
+		*out = json_loads(text, 0, NULL);
+		if (*out == NULL)
+			fail_msg("%s %s: %d, not JSON: %s", method, path,
+			         status, text);
+	}
+	free(text);
 	return status;
 }
 
@@ -1665,6 +1683,54 @@ static json_int_t tf_int(const json_t *o, const char *path)
 	return json_integer_value(v);
 }
 
+/* Waits until the daemon holds want console event streams open, as its
+ * /metrics tells. */
+static void tf_wait_streams(uint64_t want)
+{
+	static const char name[] = "\nmcpfleet_console_streams ";
+	unsigned long long n = ~0ULL;
+	char *text, *p;
+
+	for (int64_t until = tu_now_ms() + TF_WAIT_MS;;
+	     (void)poll(NULL, 0, 20)) {
+		assert_int_equal(tf_api_text("GET", "/metrics", NULL, &text),
+		                 200);
+		p = strstr(text, name);
+		assert_non_null(p);
+		n = strtoull(p + strlen(name), NULL, 10);
+		free(text);
+		if (n == want)
+			return;
+		if (tu_now_ms() > until)
+			fail_msg("%llu console streams open, not %llu", n,
+			         (unsigned long long)want);
+	}
+}
+
+/* Waits until the daemon counts want agents connected, serving a's
+ * connection meanwhile (a NULL: none). */
+static void tf_wait_connected(struct tf_agent *a, json_int_t want)
+{
+	json_int_t n;
+	json_t *j;
+
+	for (int64_t until = tu_now_ms() + TF_WAIT_MS;;) {
+		if (a != NULL)
+			assert_int_equal(netclient_ws_service(a->ws, 20), 0);
+		else
+			(void)poll(NULL, 0, 20);
+		assert_int_equal(tf_api("GET", "/api/v1/status", NULL, &j),
+		                 200);
+		n = tf_int(j, "devices.connected");
+		json_decref(j);
+		if (n == want)
+			return;
+		if (tu_now_ms() > until)
+			fail_msg("%lld agents connected, not %lld",
+			         (long long)n, (long long)want);
+	}
+}
+
 /* The agent's sync report: it applied revision. */
 static void tf_report(struct tf_agent *a, uint64_t revision)
 {
@@ -1793,11 +1859,11 @@ static void test_fleet_live_events(void **state)
 	/* With no stream open nothing is read for one (docs/design.md, "The
 	 * live console"): a console back with its Last-Event-ID is told to
 	 * read the device list again. */
-	for (int64_t until = tu_now_ms() + 1000; tu_now_ms() < until;)
-		(void)poll(NULL, 0, 50); /* the daemon sees the stream go */
+	tf_wait_streams(0);
+	/* Seen connected: the core thread has flushed the mark before it
+	 * takes the stream below. */
 	tf_agent_connect(&a);
-	for (int64_t until = tu_now_ms() + 500; tu_now_ms() < until;)
-		assert_int_equal(netclient_ws_service(a.ws, 20), 0);
+	tf_wait_connected(&a, connected + 1);
 	assert_int_equal(tf_live_open_after(&l, tf_fx->token, last), 200);
 	assert_non_null(j = tf_live_next(&l, "devices", NULL, TF_WAIT_MS));
 	json_decref(j);
@@ -1805,16 +1871,7 @@ static void test_fleet_live_events(void **state)
 	/* Gone again, as the tests after this one expect. */
 	netclient_ws_free(a.ws);
 	a.ws = NULL;
-	for (int64_t until = tu_now_ms() + TF_WAIT_MS;;
-	     (void)poll(NULL, 0, 50)) {
-		assert_int_equal(tf_api("GET", "/api/v1/status", NULL, &j),
-		                 200);
-		rev = tf_int(j, "devices.connected");
-		json_decref(j);
-		if (rev == connected)
-			break;
-		assert_true(tu_now_ms() < until);
-	}
+	tf_wait_connected(NULL, connected);
 
 	/* A helpdesk token reads devices, not the catalogue: its overview
 	 * has no catalogue counts; revoked, its stream ends. */

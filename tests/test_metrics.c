@@ -79,7 +79,8 @@ static void test_seconds_and_escaping(void **state)
 /* Renders m with connected agents into a fresh buffer (caller frees). */
 static char *render(struct metrics *m, uint64_t connected)
 {
-	struct metrics_facts f = {.connected = connected, .store_errors = 3};
+	struct metrics_facts f = {
+	    .connected = connected, .streams = 2, .store_errors = 3};
 	struct buf b = BUF_INIT;
 
 	assert_int_equal(metrics_render(m, &f, &b), 0);
@@ -148,6 +149,7 @@ static void test_agents_by_revision(void **state)
 	assert_int_equal(metrics_agent_revision(m, true, 0, true, 7), 0);
 	t = render(m, 9);
 	has_line(t, "mcpfleet_agents_connected 9");
+	has_line(t, "mcpfleet_console_streams 2");
 	has_line(t, "mcpfleet_agents_by_revision{revision=\"7\"} 3");
 	has_line(t, "mcpfleet_agents_by_revision{revision=\"3\"} 1");
 	/* The newest five named: 7 6 5 4 3; 2 is older, 1 is gone. */

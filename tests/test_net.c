@@ -1767,6 +1767,19 @@ static bool tn_stream_until(struct tu_tls *t, const char *want, int64_t ms)
 	return false;
 }
 
+/* Waits until net has want streams open or promised. */
+static bool tn_wait_streams(struct net *net, size_t want)
+{
+	int64_t deadline = tu_now_ms() + TN_WAIT_MS;
+
+	while (net_stream_count(net) != want) {
+		if (tu_now_ms() > deadline)
+			return false;
+		tu_sleep_ms(5);
+	}
+	return true;
+}
+
 /* A stream's answer, its opening event, events of its mask only, each
  * with an id, data split into lines; a Last-Event-ID gets what came
  * after it, a foreign one a reset. */
@@ -1834,19 +1847,24 @@ static void test_net_stream_events_and_replay(void **state)
 	                 -ERR_INVALID);
 	assert_int_equal(net_stream_event(f->net, 0, "x", "y"), -ERR_INVALID);
 	assert_int_equal(net_stream_end(f->net, 0), -ERR_INVALID);
-}
 
-/* Waits until net has want streams open or promised. */
-static bool tn_wait_streams(struct net *net, size_t want)
-{
-	int64_t deadline = tu_now_ms() + TN_WAIT_MS;
+	/* A client that goes, with a TLS close_notify or without, gives
+	 * its place back within the sweep's second, not at the next
+	 * heartbeat's failed write (20 s here). */
+	assert_true(tn_wait_streams(f->net, 0));
+	for (i = 0; i < 2; i++) {
+		int64_t t0;
 
-	while (net_stream_count(net) != want) {
-		if (tu_now_ms() > deadline)
-			return false;
-		tu_sleep_ms(5);
+		tn_stream_open(f->api_port, "/events", NULL, &t, "event: hello",
+		               out, sizeof(out));
+		assert_true(tn_wait_streams(f->net, 1));
+		if (i == 1)
+			(void)SSL_shutdown(t.ssl);
+		t0 = tu_now_ms();
+		tu_tls_close(&t);
+		assert_true(tn_wait_streams(f->net, 0));
+		assert_true(tu_now_ms() - t0 < 2500);
 	}
-	return true;
 }
 
 /* max_streams, then 503; a keepalive comment on a quiet stream; the end
