@@ -3061,9 +3061,7 @@ void api_handle(const struct api_ctx *a, const struct net_request *req,
 	int r;
 
 	/* SCIM has its paths, credential and answers (server/scim.c). */
-	if (strncmp(req->path, SCIM_PREFIX, strlen(SCIM_PREFIX)) == 0 &&
-	    (req->path[strlen(SCIM_PREFIX)] == '\0' ||
-	     req->path[strlen(SCIM_PREFIX)] == '/')) {
+	if (net_request_under(req, SCIM_PREFIX)) {
 		api_scim(a, req, resp);
 		return;
 	}

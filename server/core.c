@@ -1249,15 +1249,6 @@ static void core_enroll(struct core *c, const struct net_request *req,
 	c->dirty = true;
 }
 
-/* True when path is prefix or under it ("prefix/..."). */
-static bool core_path_under(const char *path, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	return strncmp(path, prefix, n) == 0 &&
-	       (path[n] == '\0' || path[n] == '/');
-}
-
 /* Refuses a method other than GET and HEAD; returns true when it did. */
 static bool core_get_only(struct net_response *resp, const char *method)
 {
@@ -1355,17 +1346,17 @@ static size_t core_exchange(struct core *c, const struct net_request *req,
 
 	core_api_ctx(c, &a);
 	/* Console sign-in with OpenID Connect has paths of its own. */
-	if (core_path_under(req->path, OIDC_PREFIX)) {
+	if (net_request_under(req, OIDC_PREFIX)) {
 		struct oidc_call_ctx x = {c->st, c->rng, c->sessions, 0};
 
 		*oidc = oidc_begin(c->oidc, &x, req, resp);
 		return c->slot_oidc;
 	}
 	/* SCIM provisioning (server/scim.c) goes through the API too. */
-	if (core_path_under(req->path, "/api/v1") ||
-	    core_path_under(req->path, SCIM_PREFIX)) {
+	if (net_request_under(req, "/api/v1") ||
+	    net_request_under(req, SCIM_PREFIX)) {
 		api_handle(&a, req, resp);
-		if (core_path_under(req->path, SCIM_PREFIX))
+		if (net_request_under(req, SCIM_PREFIX))
 			return c->slot_scim;
 		return api_route_find(req->method, req->path, &route) == 0
 		           ? c->route_slot[route]

@@ -881,6 +881,14 @@ const char *net_request_param(const struct net_request *req, const char *name)
 	return NULL;
 }
 
+bool net_request_under(const struct net_request *req, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(req->path, prefix, n) == 0 &&
+	       (req->path[n] == '\0' || req->path[n] == '/');
+}
+
 int net_response_type(struct net_response *resp, const char *type)
 {
 	const char *p;

@@ -126,6 +126,9 @@ struct net_request {
 /* Returns the value of the first query parameter called name, or NULL. */
 const char *net_request_param(const struct net_request *req, const char *name);
 
+/* Whether req's path is prefix or under it ("prefix/..."). */
+bool net_request_under(const struct net_request *req, const char *prefix);
+
 /*
  * The response the core fills: status (0 means 500), an optional content
  * type, the body (append with buf_*()), extra headers through

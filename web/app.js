@@ -85,6 +85,16 @@
     return h('time', { datetime: new Date(t * 1000).toISOString(), title: new Date(t * 1000).toISOString() }, fmtTime(t));
   }
 
+  // A device certificate's end: the agent renews it over its connection
+  // before then; one near its end that is still in use did not.
+  function certExpiry(d) {
+    if (!d.cert_not_after) return null;
+    const left = d.cert_not_after * 1000 - Date.now();
+    const live = d.status !== 'revoked';
+    return h('span', { class: 'small' }, 'valid until ', timeCell(d.cert_not_after),
+      live && left <= 0 ? [' ', badge('expired', 'bad')] : live && left < 7 * 86400 * 1000 ? [' ', badge('expires in under 7 days', 'warn')] : null);
+  }
+
   const badge = (text, kind) => h('span', { class: 'badge' + (kind ? ' ' + kind : '') }, text);
 
   const link = (view, name, text) => h('a', { href: `#/${view}/${encodeURIComponent(name)}` }, text === undefined ? name : text);
@@ -1462,7 +1472,7 @@
         h('dt', null, 'Enrolled'), h('dd', null, timeCell(d.enrolled_at)),
         h('dt', null, 'Last seen'), h('dd', null, timeCell(d.last_seen)),
         h('dt', null, 'Calls dropped offline'), h('dd', null, String(d.calls_dropped || 0), may('audit') ? [' (', h('a', { href: '#/calls?device=' + enc(d.id) }, 'its calls'), ')'] : null),
-        h('dt', null, 'Certificate'), h('dd', null, h('code', { class: 'small' }, `serial ${d.cert_serial}`), h('br'), h('code', { class: 'small' }, `sha256 ${d.cert_fingerprint}`)))),
+        h('dt', null, 'Certificate'), h('dd', null, h('code', { class: 'small' }, `serial ${d.cert_serial}`), h('br'), h('code', { class: 'small' }, `sha256 ${d.cert_fingerprint}`), h('br'), certExpiry(d)))),
       card('Last sync report', report),
       d.omitted && d.omitted.length ? card('Left out of its catalogue', table([
         { label: 'Server', cell: (o) => link('servers', o.server) },

@@ -631,13 +631,15 @@ async function main() {
       // its report is not a plain ok.
       await row('cursor').filter({ hasText: 'ok, 1 warning' }).filter({ hasText: 'cannot be enforced by Cursor' }).waitFor();
       await main.locator('dd', { hasText: /^4 \(its calls\)$/ }).waitFor();
+      const certEnd = await main.locator('dd', { hasText: 'valid until' }).locator('time').getAttribute('datetime');
+      assert.ok(Date.parse(certEnd) > Date.now() + 86400_000, `the device certificate is valid until ${certEnd}, past tomorrow`);
       await shot('device');
       await main.getByRole('link', { name: 'its calls' }).click();
       await main.getByRole('heading', { name: 'Calls', level: 1 }).waitFor();
       assert.equal(await lbl('Device').inputValue(), dev);
       await row('list_issues').first().waitFor();
       await go('#/devices/' + dev, new RegExp(dev));
-      pass('devices: connected, applied revision, the last sync report per host (cursor: ok, 1 warning: a deny list it cannot enforce), 4 calls dropped offline and a link to its calls');
+      pass('devices: connected, applied revision, the last sync report per host (cursor: ok, 1 warning: a deny list it cannot enforce), 4 calls dropped offline and a link to its calls, the end of its certificate');
 
       await lbl('Reason').fill('laptop lost');
       await main.getByRole('button', { name: 'Revoke device' }).click();
