@@ -2425,7 +2425,8 @@ static void bf_watch_child(const struct bf *b, int ready_fd)
 	       "reopened)\n",
 	       b->watch, events, (double)bytes / 1024, reopened);
 	fflush(stdout);
-	_exit(0);
+	/* Each stream opens with the overview and the push progress. */
+	_exit(events >= 2ULL * b->watch ? 0 : 4);
 }
 
 /* Starts the watchers' process; returns once every stream is open. */
@@ -2524,7 +2525,8 @@ static void bf_push_phase(struct bf *b, struct bf_result *res,
 	bf_push_alloc(b, res);
 	if (b->watch > 0)
 		bf_push_alloc(b, watched);
-	(void)snprintf(tag, sizeof(tag), " (%u consoles)", b->watch);
+	(void)snprintf(tag, sizeof(tag), " (%u console%s)", b->watch,
+	               b->watch == 1 ? "" : "s");
 	for (i = 0; i < b->pushes; i++) {
 		bf_push_pair(b, res, i, "");
 		if (b->watch == 0)
