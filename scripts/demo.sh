@@ -9,6 +9,10 @@
 # touched, and every process it starts is stopped at the end.
 #   usage: scripts/demo.sh [SANDBOX_DIR]   (default /tmp/mcpfleet-demo)
 #   MCPFLEET_DEMO_PORTS="AGENT API"        (default "17443 17444")
+#   MCPFLEET_BUILD=DIR                     (the build tree, default build/)
+#   MCPFLEET_DEMO_BUILT=1                  (use DIR's binaries as they are:
+#                                           no packages, no cmake; the test
+#                                           suite's way)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 sandbox=${1:-/tmp/mcpfleet-demo}
@@ -16,11 +20,13 @@ ports=${MCPFLEET_DEMO_PORTS:-17443 17444}
 agent_port=${ports% *}
 api_port=${ports#* }
 
-sh "$top/scripts/deps.sh"
 build="${MCPFLEET_BUILD:-$top/build}"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" \
-	--target mcpfleet mcpfleetd mcpfleetctl >/dev/null
+if [ "${MCPFLEET_DEMO_BUILT:-0}" != 1 ]; then
+	sh "$top/scripts/deps.sh"
+	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" \
+		--target mcpfleet mcpfleetd mcpfleetctl >/dev/null
+fi
 mcpfleet="$build/mcpfleet"
 mcpfleetd="$build/mcpfleetd"
 mcpfleetctl="$build/mcpfleetctl"

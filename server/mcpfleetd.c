@@ -532,41 +532,31 @@ out:
 }
 
 /*
- * mcpfleetd migrate --data DIR --to LOCATION: copies the data directory's
- * SQLite store into an empty PostgreSQL database (store_copy(): every
- * row with its ids, the audit chain verified before the commit), records
- * the move in the copied audit log and points mcpfleetd.conf at the new
- * store. fleet.db is kept as it was, unused. Stop serve first: the copy
- * holds the SQLite write lock, and a running daemon keeps the old store
- * until it restarts.
+ * The options of a command on a data directory: --data DIR, one more
+ * (--OTHER VALUE: --to, --from, --checkpoint, --days), --help, and no
+ * argument besides. With other_required, --OTHER must be given. Returns 0
+ * or an exit status.
  */
-static int mcpfleetd_migrate(int argc, char **argv)
+static int mcpfleetd_data_args(int argc, char **argv, const char *other,
+                               bool other_required, const char **data,
+                               const char **value)
 {
-	static const struct option longopts[] = {
+	const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
-	    {"to", required_argument, NULL, 't'},
+	    {other, required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *data = NULL, *to = NULL, *backend = NULL;
-	struct store *src = NULL, *dst = NULL;
-	struct crypto_rng *rng = NULL;
-	struct pki_conf conf;
-	struct pki pki;
-	struct diag d;
-	char *db = NULL, *path = NULL;
-	int64_t rows = 0, checked = 0;
-	int ch, rc = MCPFLEETD_EXIT_FAIL;
+	int ch;
 
-	memset(&pki, 0, sizeof(pki));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:t:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:o:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			data = optarg;
+			*data = optarg;
 			break;
-		case 't':
-			to = optarg;
+		case 'o':
+			*value = optarg;
 			break;
 		case 'h':
 			mcpfleetd_usage(stdout);
@@ -578,9 +568,40 @@ static int mcpfleetd_migrate(int argc, char **argv)
 	if (optind < argc)
 		return mcpfleetd_usage_error("unexpected argument '%s'",
 		                             argv[optind]);
-	if (data == NULL || to == NULL)
-		return mcpfleetd_usage_error(
-		    "%s", "migrate wants --data DIR and --to LOCATION");
+	if (*data == NULL || (other_required && *value == NULL))
+		return other_required
+		           ? mcpfleetd_usage_error(
+		                 "--data and --%s are required", other)
+		           : mcpfleetd_usage_error("%s",
+		                                   "--data DIR is required");
+	return 0;
+}
+
+/*
+ * mcpfleetd migrate --data DIR --to LOCATION: copies the data directory's
+ * SQLite store into an empty PostgreSQL database (store_copy(): every
+ * row with its ids, the audit chain verified before the commit), records
+ * the move in the copied audit log and points mcpfleetd.conf at the new
+ * store. fleet.db is kept as it was, unused. Stop serve first: the copy
+ * holds the SQLite write lock, and a running daemon keeps the old store
+ * until it restarts.
+ */
+static int mcpfleetd_migrate(int argc, char **argv)
+{
+	const char *data = NULL, *to = NULL, *backend = NULL;
+	struct store *src = NULL, *dst = NULL;
+	struct crypto_rng *rng = NULL;
+	struct pki_conf conf;
+	struct pki pki;
+	struct diag d;
+	char *db = NULL, *path = NULL;
+	int64_t rows = 0, checked = 0;
+	int rc = MCPFLEETD_EXIT_FAIL;
+
+	memset(&pki, 0, sizeof(pki));
+	if ((rc = mcpfleetd_data_args(argc, argv, "to", true, &data, &to)) != 0)
+		return rc;
+	rc = MCPFLEETD_EXIT_FAIL;
 	diag_clear(&d);
 	if (strlen(to) > PKI_STORE_MAX)
 		return mcpfleetd_usage_error("--to: longer than %d bytes",
@@ -658,12 +679,6 @@ out:
  */
 static int mcpfleetd_audit_verify(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {"checkpoint", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *data = NULL, *file = NULL, *backend = NULL;
 	struct store_audit_head want, head;
 	struct checkpoint cp;
@@ -674,31 +689,13 @@ static int mcpfleetd_audit_verify(int argc, char **argv)
 	char *db = NULL, *path = NULL, *text = NULL;
 	size_t len = 0;
 	int64_t bad = 0;
-	int ch, r, rc = MCPFLEETD_EXIT_FAIL;
+	int r, rc = MCPFLEETD_EXIT_FAIL;
 
 	memset(&pki, 0, sizeof(pki));
 	memset(&cp, 0, sizeof(cp));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			data = optarg;
-			break;
-		case 'c':
-			file = optarg;
-			break;
-		case 'h':
-			mcpfleetd_usage(stdout);
-			exit(MCPFLEETD_EXIT_OK);
-		default:
-			return mcpfleetd_usage_error("%s", "bad option");
-		}
-	}
-	if (optind < argc)
-		return mcpfleetd_usage_error("unexpected argument '%s'",
-		                             argv[optind]);
-	if (data == NULL)
-		return mcpfleetd_usage_error("%s", "--data DIR is required");
+	if ((r = mcpfleetd_data_args(argc, argv, "checkpoint", false, &data,
+	                             &file)) != 0)
+		return r;
 	diag_clear(&d);
 	diag_clear(&sub);
 	if (file != NULL) {
@@ -767,44 +764,6 @@ out:
 	return rc;
 }
 
-/* Parses --data and one more option (--to or --from) for backup and
- * restore. Returns 0 or an exit status. */
-static int mcpfleetd_backup_args(int argc, char **argv, const char *other,
-                                 const char **data, const char **file)
-{
-	const struct option longopts[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {other, required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:f:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			*data = optarg;
-			break;
-		case 'f':
-			*file = optarg;
-			break;
-		case 'h':
-			mcpfleetd_usage(stdout);
-			exit(MCPFLEETD_EXIT_OK);
-		default:
-			return mcpfleetd_usage_error("%s", "bad option");
-		}
-	}
-	if (optind < argc)
-		return mcpfleetd_usage_error("unexpected argument '%s'",
-		                             argv[optind]);
-	if (*data == NULL || *file == NULL)
-		return mcpfleetd_usage_error("--data and --%s are required",
-		                             other);
-	return 0;
-}
-
 /* mcpfleetd backup --data DIR --to FILE (README, "Backup and restore"). */
 static int mcpfleetd_backup(int argc, char **argv)
 {
@@ -813,7 +772,7 @@ static int mcpfleetd_backup(int argc, char **argv)
 	bool pg = false;
 	int r;
 
-	if ((r = mcpfleetd_backup_args(argc, argv, "to", &data, &to)) != 0)
+	if ((r = mcpfleetd_data_args(argc, argv, "to", true, &data, &to)) != 0)
 		return r;
 	diag_clear(&d);
 	if (backup_write(data, to, &pg, &d) != 0) {
@@ -842,7 +801,8 @@ static int mcpfleetd_restore(int argc, char **argv)
 	struct diag d;
 	int r;
 
-	if ((r = mcpfleetd_backup_args(argc, argv, "from", &data, &from)) != 0)
+	if ((r = mcpfleetd_data_args(argc, argv, "from", true, &data, &from)) !=
+	    0)
 		return r;
 	diag_clear(&d);
 	if (backup_restore(from, data, &d) != 0) {
@@ -951,13 +911,7 @@ static int mcpfleetd_serve(int argc, char **argv)
  */
 static int mcpfleetd_cert(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {"days", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *data = NULL;
+	const char *data = NULL, *dayss = NULL;
 	struct crypto_cert_info info;
 	struct crypto_rng *rng = NULL;
 	unsigned long days = PKI_SERVER_DAYS;
@@ -965,41 +919,24 @@ static int mcpfleetd_cert(int argc, char **argv)
 	struct diag d;
 	struct tm tm;
 	time_t t;
-	int ch, rc = MCPFLEETD_EXIT_FAIL;
+	int rc = MCPFLEETD_EXIT_FAIL;
 
 	if (argc < 2 || strcmp(argv[1], "renew") != 0)
 		return mcpfleetd_usage_error(
 		    "%s", argc < 2 ? "cert: which? ('cert renew')"
 		                   : "cert: the only one is 'cert renew'");
-	argc--;
-	argv++;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:n:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			data = optarg;
-			break;
-		case 'n':
-			errno = 0;
-			days = strtoul(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    optarg[0] == '-' || days < 1 || days > PKI_DAYS_MAX)
-				return mcpfleetd_usage_error(
-				    "--days: '%s' is not 1 to %d", optarg,
-				    PKI_DAYS_MAX);
-			break;
-		case 'h':
-			mcpfleetd_usage(stdout);
-			exit(MCPFLEETD_EXIT_OK);
-		default:
-			return mcpfleetd_usage_error("%s", "bad option");
-		}
+	if ((rc = mcpfleetd_data_args(argc - 1, argv + 1, "days", false, &data,
+	                              &dayss)) != 0)
+		return rc;
+	rc = MCPFLEETD_EXIT_FAIL;
+	if (dayss != NULL) {
+		errno = 0;
+		days = strtoul(dayss, &end, 10);
+		if (errno != 0 || end == dayss || *end != '\0' ||
+		    dayss[0] == '-' || days < 1 || days > PKI_DAYS_MAX)
+			return mcpfleetd_usage_error(
+			    "--days: '%s' is not 1 to %d", dayss, PKI_DAYS_MAX);
 	}
-	if (optind < argc)
-		return mcpfleetd_usage_error("unexpected argument '%s'",
-		                             argv[optind]);
-	if (data == NULL)
-		return mcpfleetd_usage_error("%s", "--data DIR is required");
 	diag_clear(&d);
 	if (crypto_rng_new("mcpfleetd cert renew", &rng, &d) == 0 &&
 	    pki_server_renew(data, (unsigned)days, rng, &info, &d) == 0) {

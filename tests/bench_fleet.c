@@ -17,7 +17,8 @@
  *
  *   usage: bench_fleet PATH-TO-MCPFLEETD [-n AGENTS] [-j PROCS] [-u USERS]
  *                      [-p PUSHES] [-I IDLE_SECS] [-T PHASE_SECS] [-V K]
- *                      [-l NOFILE] [-k DIR] [-S] [-R] [-C]
+ *                      [-l NOFILE] [-k DIR] [-W CONSOLES] [-S] [-R] [-r]
+ *                      [-C]
  *
  * -k DIR keeps the data directory and the agents' credentials in DIR; a
  * later run with the same DIR skips init and enrollment (and so measures
@@ -28,7 +29,12 @@
  * RLIMIT_NOFILE (to check that it raises its own). -S skips the reconnect
  * storm; -R retries a lost connection as the agent did before its
  * respread; -C (the CI smoke test) also fails the run when a connection
- * attempt failed while the daemon was up. One process holds at most
+ * attempt failed while the daemon was up. As the real agent, each agent
+ * sends a sync report for every envelope it receives (three hosts), which
+ * the daemon stores; -r leaves the reports out (the figures before they
+ * were sent). -W N follows each push with the same push made while N
+ * console event streams (GET /api/v1/events, the live console) are open
+ * and read, and prints both rounds. One process holds at most
  * ~19,900 files here, so -j must keep N / PROCS under the soft limit.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
@@ -217,6 +223,7 @@ struct bf_dev {
 	enum bf_state state;
 	bool hello_due;
 	bool pong_due;        /* the server's Ping is to be answered */
+	bool report_due;      /* a SyncReport for rx_rev is to be sent */
 	bool done;            /* received an envelope since the mark */
 	unsigned attempt;     /* failed sessions in a row, for the backoff */
 	int64_t retry_us;     /* when DOWN: the next attempt */
@@ -378,6 +385,7 @@ static void bf_settle_dev(struct bf_agents *ag, struct bf_dev *dev,
 /* -R: retry a lost connection after 1 s +-50% as the agent did before
  * agent_respread_ms(), to measure the storm both ways. */
 static bool bf_old_retry;
+static bool bf_no_reports; /* -r: agents send no sync reports */
 
 /* The connection of dev has ended (or never began): back off as the agent
  * does (client/agent.c: 1 s doubling up to 60 s, times 0.5 to 1.5). */
@@ -400,6 +408,7 @@ static void bf_dev_down(struct bf_agents *ag, struct bf_dev *dev)
 	dev->state = BF_DOWN;
 	dev->wsi = NULL;
 	dev->hello_due = false;
+	dev->report_due = false;
 	buf_free(&dev->rx);
 	if (crypto_random(ag->rng, &rnd, sizeof(rnd)) != 0)
 		rnd = (uint32_t)bf_now_us() * 2654435761u;
@@ -456,6 +465,12 @@ static void bf_dev_frame(struct bf_agents *ag, struct bf_dev *dev,
 	dev->pending_len = len;
 	dev->rx_us = now;
 	dev->rx_rev = rev;
+	/* As the agent: a sync report once it applied the view (here: at
+	 * once), unless -r leaves them out. */
+	if (!bf_no_reports && dev->wsi != NULL) {
+		dev->report_due = true;
+		lws_callback_on_writable(dev->wsi);
+	}
 	if (ag->marked && !dev->done && now >= ag->t0_us) {
 		dev->done = true;
 		ag->ndone++;
@@ -483,8 +498,45 @@ static int bf_dev_receive(struct bf_agents *ag, struct bf_dev *dev,
 	return 0;
 }
 
-/* CLIENT_WRITEABLE: the hello, once per connection, and a Pong for each
- * Ping. */
+/* A sync report for revision, as the agent sends one after it applied
+ * a view: three hosts, each with the fleet's entries it manages. */
+static int bf_dev_report(struct lws *wsi, uint64_t revision)
+{
+	static char *managed[] = {"github", "filesystem", "linear"};
+	static char hosts[][16] = {"claude-code", "cursor", "vscode"};
+	unsigned char frame[LWS_PRE + 1024];
+	Mcpfleet__V1__AgentFrame fr;
+	Mcpfleet__V1__SyncReport rep;
+	Mcpfleet__V1__HostReport hr[3], *hp[3];
+	size_t len, i;
+
+	mcpfleet__v1__agent_frame__init(&fr);
+	mcpfleet__v1__sync_report__init(&rep);
+	for (i = 0; i < 3; i++) {
+		mcpfleet__v1__host_report__init(&hr[i]);
+		hr[i].host = hosts[i];
+		hr[i].status = MCPFLEET__V1__HOST_STATUS__HOST_STATUS_OK;
+		hr[i].n_managed = 3;
+		hr[i].managed = managed;
+		hp[i] = &hr[i];
+	}
+	rep.revision = revision;
+	rep.synced_at = (int64_t)time(NULL);
+	rep.n_hosts = 3;
+	rep.hosts = hp;
+	fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_REPORT;
+	fr.report = &rep;
+	len = mcpfleet__v1__agent_frame__get_packed_size(&fr);
+	if (len > sizeof(frame) - LWS_PRE)
+		return -1;
+	mcpfleet__v1__agent_frame__pack(&fr, frame + LWS_PRE);
+	return lws_write(wsi, frame + LWS_PRE, len, LWS_WRITE_BINARY) < (int)len
+	           ? -1
+	           : 0;
+}
+
+/* CLIENT_WRITEABLE: the hello, once per connection, a Pong for each Ping
+ * and a report for each envelope; one frame per call. */
 static int bf_dev_write(struct bf_dev *dev, struct lws *wsi)
 {
 	unsigned char frame[LWS_PRE + 512];
@@ -494,8 +546,16 @@ static int bf_dev_write(struct bf_dev *dev, struct lws *wsi)
 	size_t len;
 
 	mcpfleet__v1__agent_frame__init(&fr);
+	if (!dev->hello_due && dev->report_due) {
+		dev->report_due = false;
+		if (dev->pong_due)
+			lws_callback_on_writable(wsi);
+		return bf_dev_report(wsi, dev->rx_rev);
+	}
 	if (!dev->hello_due && dev->pong_due) {
 		dev->pong_due = false;
+		if (dev->report_due)
+			lws_callback_on_writable(wsi);
 		mcpfleet__v1__pong__init(&pong);
 		fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_PONG;
 		fr.pong = &pong;
@@ -508,7 +568,7 @@ static int bf_dev_write(struct bf_dev *dev, struct lws *wsi)
 	if (!dev->hello_due)
 		return 0;
 	dev->hello_due = false;
-	if (dev->pong_due)
+	if (dev->pong_due || dev->report_due)
 		lws_callback_on_writable(wsi);
 	mcpfleet__v1__hello__init(&hello);
 	hello.device_id = dev->id;
@@ -1198,7 +1258,8 @@ struct bf {
 	size_t verify_every;
 	long nofile;
 	bool storm;
-	bool check; /* -C: a failed attempt while the daemon is up fails */
+	bool check;     /* -C: a failed attempt while the daemon is up fails */
+	unsigned watch; /* -W: console event streams open in a second round */
 	const char *keep;
 	char *dir;
 	char *data;
@@ -2031,6 +2092,7 @@ struct bf_result {
 	double *push_p99_ms;
 	double *push_api_ms;
 	size_t npush;
+	double push_cpu_ms; /* the daemon's, over the whole push phase */
 	double storm_listen_ms;
 	double storm_open_s;
 	double storm_rx_s;
@@ -2205,13 +2267,204 @@ static double bf_push_one(struct bf *b, struct bf_result *res,
 	return all;
 }
 
-static void bf_push_phase(struct bf *b, struct bf_result *res)
-{
-	char name[64], body[256], path[128], label[64], verify[80];
-	unsigned i;
-	json_t *j;
-	int64_t gid;
+/* ---- Console watchers (-W) ---- */
 
+/* One console's event stream, as the browser holds it. */
+struct bf_stream {
+	int fd;
+	SSL *ssl;
+	char tail[8]; /* the last bytes read, for a mark split across reads */
+};
+
+static bool bf_watch_quit;
+
+/* How often mark occurs in the n bytes at p. */
+static unsigned long bf_count_marks(const char *p, size_t n, const char *mark)
+{
+	size_t i, m = strlen(mark);
+	unsigned long k = 0;
+
+	for (i = 0; i + m <= n; i++)
+		if (p[i] == mark[0] && memcmp(p + i, mark, m) == 0)
+			k++;
+	return k;
+}
+
+static void bf_watch_on_term(int sig)
+{
+	(void)sig;
+	bf_watch_quit = true;
+}
+
+/* Opens GET /api/v1/events on the API port as the bench's owner, the
+ * server checked against the fleet CA; returns 0 once the 200 is in. */
+static int bf_stream_open(const struct bf *b, SSL_CTX *ctx,
+                          struct bf_stream *st)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char req[512], head[4096];
+	size_t got = 0;
+	int n;
+
+	st->ssl = NULL;
+	memset(st->tail, 0, sizeof(st->tail));
+	sa.sin_port = htons((uint16_t)b->api_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((st->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	if (connect(st->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    (st->ssl = SSL_new(ctx)) == NULL ||
+	    SSL_set_fd(st->ssl, st->fd) != 1 || SSL_connect(st->ssl) != 1)
+		goto fail;
+	n = snprintf(req, sizeof(req),
+	             "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	             "Accept: text/event-stream\r\nAuthorization: Bearer "
+	             "%s\r\n\r\n",
+	             b->token);
+	if (n <= 0 || (size_t)n >= sizeof(req) ||
+	    SSL_write(st->ssl, req, n) != n)
+		goto fail;
+	while (got < sizeof(head) - 1 &&
+	       (n = SSL_read(st->ssl, head + got,
+	                     (int)(sizeof(head) - 1 - got))) > 0) {
+		got += (size_t)n;
+		head[got] = '\0';
+		if (strstr(head, "\r\n\r\n") != NULL)
+			break;
+	}
+	if (got < 12 || strncmp(head, "HTTP/1.1 200", 12) != 0)
+		goto fail;
+	return 0;
+fail:
+	SSL_free(st->ssl);
+	st->ssl = NULL;
+	close(st->fd);
+	st->fd = -1;
+	return -1;
+}
+
+static void bf_stream_close(struct bf_stream *st)
+{
+	SSL_free(st->ssl);
+	if (st->fd >= 0)
+		close(st->fd);
+	st->ssl = NULL;
+	st->fd = -1;
+}
+
+/* The watchers' process: b->watch streams open and read as they come;
+ * one that ends is opened again. At SIGTERM it prints what came. */
+static void bf_watch_child(const struct bf *b, int ready_fd)
+{
+	static const char mark[] = "\nevent: ";
+	struct bf_stream *st = calloc(b->watch, sizeof(*st));
+	struct pollfd *pfd = calloc(b->watch, sizeof(*pfd));
+	unsigned long long events = 0, bytes = 0, reopened = 0;
+	char chunk[16384], scan[sizeof(chunk) + 8];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	BIO *bio = BIO_new_mem_buf(b->ca_pem, (int)b->ca_len);
+	X509 *ca =
+	    bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned i;
+	int n;
+
+	signal(SIGTERM, bf_watch_on_term);
+	if (st == NULL || pfd == NULL || ctx == NULL || ca == NULL ||
+	    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca) != 1)
+		_exit(3);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	for (i = 0; i < b->watch; i++)
+		if (bf_stream_open(b, ctx, &st[i]) != 0) {
+			fprintf(stderr,
+			        "bench_fleet: watcher %u: the event "
+			        "stream did not open\n",
+			        i);
+			_exit(3);
+		}
+	if (bf_write_all(ready_fd, "W", 1) != 0)
+		_exit(3);
+	close(ready_fd);
+	while (!bf_watch_quit) {
+		for (i = 0; i < b->watch; i++)
+			pfd[i] =
+			    (struct pollfd){.fd = st[i].fd, .events = POLLIN};
+		if (poll(pfd, b->watch, 100) <= 0)
+			continue;
+		for (i = 0; i < b->watch; i++) {
+			if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) ==
+			    0)
+				continue;
+			do {
+				n = SSL_read(st[i].ssl, chunk, sizeof(chunk));
+				if (n <= 0)
+					break;
+				bytes += (unsigned long long)n;
+				/* Count the marks, one split across two reads
+				 * too. */
+				memcpy(scan, st[i].tail, sizeof(st[i].tail));
+				memcpy(scan + sizeof(st[i].tail), chunk,
+				       (size_t)n);
+				events += bf_count_marks(
+				    scan, sizeof(st[i].tail) + (size_t)n, mark);
+				memcpy(st[i].tail, scan + (size_t)n,
+				       sizeof(st[i].tail));
+			} while (SSL_pending(st[i].ssl) > 0);
+			if (n <= 0) {
+				int e = SSL_get_error(st[i].ssl, n);
+
+				if (e == SSL_ERROR_WANT_READ)
+					continue;
+				bf_stream_close(&st[i]);
+				reopened++;
+				if (bf_stream_open(b, ctx, &st[i]) != 0)
+					_exit(3);
+			}
+		}
+	}
+	printf("watch: %u console streams got %llu events, %.1f KB (%llu "
+	       "reopened)\n",
+	       b->watch, events, (double)bytes / 1024, reopened);
+	fflush(stdout);
+	/* Each stream opens with the overview and the push progress. */
+	_exit(events >= 2ULL * b->watch ? 0 : 4);
+}
+
+/* Starts the watchers' process; returns once every stream is open. */
+static pid_t bf_watch_start(struct bf *b)
+{
+	int fds[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		bf_die("pipe: %s", strerror(errno));
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		bf_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		bf_on_die = NULL;
+		close(fds[0]);
+		bf_watch_child(b, fds[1]);
+	}
+	close(fds[1]);
+	if (read(fds[0], &c, 1) != 1)
+		bf_die("the console watchers did not start");
+	close(fds[0]);
+	return pid;
+}
+
+static void bf_watch_stop(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		bf_die("the console watchers failed");
+}
+
+static void bf_push_alloc(struct bf *b, struct bf_result *res)
+{
 	res->push_all_ms = calloc(2 * b->pushes + 1, sizeof(double));
 	res->push_median_ms = calloc(2 * b->pushes + 1, sizeof(double));
 	res->push_p99_ms = calloc(2 * b->pushes + 1, sizeof(double));
@@ -2219,35 +2472,71 @@ static void bf_push_phase(struct bf *b, struct bf_result *res)
 	if (res->push_all_ms == NULL || res->push_median_ms == NULL ||
 	    res->push_p99_ms == NULL || res->push_api_ms == NULL)
 		bf_die("out of memory");
+}
+
+/* Push i: a new server granted to everyone, and the grant removed; the
+ * daemon's CPU over both added to res. tag names the round. */
+static void bf_push_pair(struct bf *b, struct bf_result *res, unsigned i,
+                         const char *tag)
+{
+	static unsigned seq; /* server names, across rounds */
+	char name[64], body[256], path[128], label[64], verify[80];
+	double cpu = bf_daemon_cpu_ms(b);
+	json_t *j;
+	int64_t gid;
+
+	(void)snprintf(name, sizeof(name), "bench-push-%d-%u", (int)getpid(),
+	               seq++);
+	(void)snprintf(body, sizeof(body),
+	               "{\"name\": \"%s\", \"entry\": {\"url\": "
+	               "\"https://mcp.example/%u\"}}",
+	               name, i);
+	/* Not granted yet: nobody's view changes, nothing is sent. */
+	json_decref(bf_api_ok(b, 201, "POST", "/api/v1/servers", body, NULL));
+	(void)snprintf(body, sizeof(body),
+	               "{\"server\": \"%s\", \"everyone\": true}", name);
+	(void)snprintf(label, sizeof(label), "%u: grant everyone%s", i + 1,
+	               tag);
+	(void)snprintf(verify, sizeof(verify), "+%s", name);
+	(void)bf_push_one(b, res, label, "POST", "/api/v1/grants", body, 201,
+	                  verify, &j);
+	gid = (int64_t)json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	(void)snprintf(path, sizeof(path), "/api/v1/grants/%lld",
+	               (long long)gid);
+	(void)snprintf(label, sizeof(label), "%u: remove grant%s", i + 1, tag);
+	(void)snprintf(verify, sizeof(verify), "-%s", name);
+	(void)bf_push_one(b, res, label, "DELETE", path, NULL, 200, verify, &j);
+	json_decref(j);
+	(void)snprintf(path, sizeof(path), "/api/v1/servers/%s", name);
+	json_decref(bf_api_ok(b, 200, "DELETE", path, NULL, NULL));
+	res->push_cpu_ms += bf_daemon_cpu_ms(b) - cpu;
+}
+
+/* The pushes; with -W, each one again with the consoles watching, so
+ * that the two rounds alternate and share the machine's state. */
+static void bf_push_phase(struct bf *b, struct bf_result *res,
+                          struct bf_result *watched)
+{
+	char tag[64];
+	unsigned i;
+	pid_t wp;
+
+	bf_push_alloc(b, res);
+	if (b->watch > 0)
+		bf_push_alloc(b, watched);
+	(void)snprintf(tag, sizeof(tag), " (%u console%s)", b->watch,
+	               b->watch == 1 ? "" : "s");
 	for (i = 0; i < b->pushes; i++) {
-		(void)snprintf(name, sizeof(name), "bench-push-%d-%u",
-		               (int)getpid(), i);
-		(void)snprintf(body, sizeof(body),
-		               "{\"name\": \"%s\", \"entry\": {\"url\": "
-		               "\"https://mcp.example/%u\"}}",
-		               name, i);
-		/* Not granted yet: nobody's view changes, nothing is sent. */
-		json_decref(
-		    bf_api_ok(b, 201, "POST", "/api/v1/servers", body, NULL));
-		(void)snprintf(body, sizeof(body),
-		               "{\"server\": \"%s\", \"everyone\": true}",
-		               name);
-		(void)snprintf(label, sizeof(label), "%u: grant everyone",
-		               i + 1);
-		(void)snprintf(verify, sizeof(verify), "+%s", name);
-		(void)bf_push_one(b, res, label, "POST", "/api/v1/grants", body,
-		                  201, verify, &j);
-		gid = (int64_t)json_integer_value(json_object_get(j, "id"));
-		json_decref(j);
-		(void)snprintf(path, sizeof(path), "/api/v1/grants/%lld",
-		               (long long)gid);
-		(void)snprintf(label, sizeof(label), "%u: remove grant", i + 1);
-		(void)snprintf(verify, sizeof(verify), "-%s", name);
-		(void)bf_push_one(b, res, label, "DELETE", path, NULL, 200,
-		                  verify, &j);
-		json_decref(j);
-		(void)snprintf(path, sizeof(path), "/api/v1/servers/%s", name);
-		json_decref(bf_api_ok(b, 200, "DELETE", path, NULL, NULL));
+		bf_push_pair(b, res, i, "");
+		if (b->watch == 0)
+			continue;
+		wp = bf_watch_start(b);
+		bf_push_pair(b, watched, i, tag);
+		bf_watch_stop(wp);
+		/* The daemon sees the streams go within its one-second sweep:
+		 * the next push is unwatched again. */
+		(void)poll(NULL, 0, 1500);
 	}
 }
 
@@ -2388,14 +2677,41 @@ static void bf_stop_phase(struct bf *b, struct bf_result *res)
 	fflush(stdout);
 }
 
-static void bf_summary(struct bf *b, struct bf_result *res)
+/* The push figures of one round (label: "push", or how it was
+ * watched). */
+static void bf_push_lines(const struct bf_result *res, const char *label)
 {
 	double all[256], med[256], p99[256], api[256];
 	size_t i, n = res->npush < 256 ? res->npush : 256;
 
+	if (n == 0)
+		return;
 	for (i = 0; i < n; i++) {
 		all[i] = res->push_all_ms[i];
 		med[i] = res->push_median_ms[i];
+		p99[i] = res->push_p99_ms[i];
+		api[i] = res->push_api_ms[i];
+	}
+	printf("  %-26s %8.1f ms median, %.1f ms max (%zu pushes): all agents "
+	       "have it\n",
+	       label, bf_median(all, n), bf_max(all, n), n);
+	printf("  %-26s %8.1f ms / %.1f ms p50 / p99 agent (medians over the "
+	       "pushes)\n",
+	       "", bf_median(med, n), bf_median(p99, n));
+	printf("  %-26s %8.1f ms median, %.1f ms max: the API's answer\n", "",
+	       bf_median(api, n), bf_max(api, n));
+	printf("  %-26s %8.1f ms server CPU per push\n", "",
+	       res->push_cpu_ms / (double)n);
+}
+
+static void bf_summary(struct bf *b, struct bf_result *res,
+                       struct bf_result *watched)
+{
+	double all[256], p99[256], api[256];
+	size_t i, n = res->npush < 256 ? res->npush : 256;
+
+	for (i = 0; i < n; i++) {
+		all[i] = res->push_all_ms[i];
 		p99[i] = res->push_p99_ms[i];
 		api[i] = res->push_api_ms[i];
 	}
@@ -2414,23 +2730,16 @@ static void bf_summary(struct bf *b, struct bf_result *res)
 	       "connection\n",
 	       res->idle_rss_kb / 1024, res->conn_rss_kb / 1024,
 	       (res->conn_rss_kb - res->idle_rss_kb) / (double)b->n);
-	if (n > 0) {
-		double mx = bf_max(all, n), mxa = bf_max(api, n);
+	if (n > 0 && b->idle_s > 0)
+		printf("  idle, all connected        %8.2f s    server CPU per "
+		       "minute\n",
+		       res->idle_cpu_ms_per_min / 1e3);
+	bf_push_lines(res, "push");
+	if (watched != NULL && watched->npush > 0) {
+		char label[64];
 
-		if (b->idle_s > 0)
-			printf("  idle, all connected        %8.2f s    server "
-			       "CPU per "
-			       "minute\n",
-			       res->idle_cpu_ms_per_min / 1e3);
-		printf("  push, all agents have it   %8.1f ms median, %.1f ms "
-		       "max (%zu pushes)\n",
-		       bf_median(all, n), mx, n);
-		printf("  push, p50 / p99 agent      %8.1f ms / %.1f ms "
-		       "(medians over the pushes)\n",
-		       bf_median(med, n), bf_median(p99, n));
-		printf("  push, API answer           %8.1f ms median, %.1f ms "
-		       "max\n",
-		       bf_median(api, n), mxa);
+		(void)snprintf(label, sizeof(label), "watched by %u", b->watch);
+		bf_push_lines(watched, label);
 	}
 	if (b->storm)
 		printf("  storm: all back + served   %8.2f s    (listening "
@@ -2443,24 +2752,31 @@ static void bf_summary(struct bf *b, struct bf_result *res)
 		printf("  stop: SIGTERM in a storm   %8.0f ms\n", res->stop_ms);
 	printf("  envelopes verified         %8lu      (%lu bad)\n",
 	       res->verified, res->verify_bad);
-	printf("BF n=%zu procs=%u enroll_per_s=%.1f connect_s=%.2f "
-	       "connect_cpu_ms_per_conn=%.3f idle_rss_mb=%.1f "
-	       "conn_rss_mb=%.1f kb_per_conn=%.1f idle_cpu_s_per_min=%.2f "
-	       "push_all_median_ms=%.1f "
-	       "push_all_max_ms=%.1f push_api_median_ms=%.1f "
-	       "storm_listen_ms=%.0f storm_all_s=%.2f storm_attempts=%lu "
-	       "storm_failures=%lu storm_cpu_s=%.1f storm_last_fail_s=%.2f "
-	       "stop_ms=%.0f push_p99_median_ms=%.1f\n",
-	       b->n, b->procs, res->enroll_rate, res->connect_s,
-	       res->connect_cpu_ms / (double)b->n, res->idle_rss_kb / 1024,
-	       res->conn_rss_kb / 1024,
-	       (res->conn_rss_kb - res->idle_rss_kb) / (double)b->n,
-	       res->idle_cpu_ms_per_min / 1e3, n > 0 ? bf_median(all, n) : 0,
-	       n > 0 ? bf_max(all, n) : 0, n > 0 ? bf_median(api, n) : 0,
-	       res->storm_listen_ms, res->storm_rx_s, res->storm_attempts,
-	       res->storm_failures, res->storm_cpu_ms / 1e3,
-	       res->storm_last_fail_s, res->stop_ms,
-	       n > 0 ? bf_median(p99, n) : 0);
+	printf(
+	    "BF n=%zu procs=%u enroll_per_s=%.1f connect_s=%.2f "
+	    "connect_cpu_ms_per_conn=%.3f idle_rss_mb=%.1f "
+	    "conn_rss_mb=%.1f kb_per_conn=%.1f idle_cpu_s_per_min=%.2f "
+	    "push_all_median_ms=%.1f "
+	    "push_all_max_ms=%.1f push_api_median_ms=%.1f "
+	    "storm_listen_ms=%.0f storm_all_s=%.2f storm_attempts=%lu "
+	    "storm_failures=%lu storm_cpu_s=%.1f storm_last_fail_s=%.2f "
+	    "stop_ms=%.0f push_p99_median_ms=%.1f push_cpu_ms=%.1f "
+	    "watch=%u watched_push_all_median_ms=%.1f "
+	    "watched_push_api_median_ms=%.1f watched_push_cpu_ms=%.1f\n",
+	    b->n, b->procs, res->enroll_rate, res->connect_s,
+	    res->connect_cpu_ms / (double)b->n, res->idle_rss_kb / 1024,
+	    res->conn_rss_kb / 1024,
+	    (res->conn_rss_kb - res->idle_rss_kb) / (double)b->n,
+	    res->idle_cpu_ms_per_min / 1e3, n > 0 ? bf_median(all, n) : 0,
+	    n > 0 ? bf_max(all, n) : 0, n > 0 ? bf_median(api, n) : 0,
+	    res->storm_listen_ms, res->storm_rx_s, res->storm_attempts,
+	    res->storm_failures, res->storm_cpu_ms / 1e3,
+	    res->storm_last_fail_s, res->stop_ms, n > 0 ? bf_median(p99, n) : 0,
+	    n > 0 ? res->push_cpu_ms / (double)n : 0, b->watch,
+	    bf_median(watched->push_all_ms, watched->npush),
+	    bf_median(watched->push_api_ms, watched->npush),
+	    watched->npush > 0 ? watched->push_cpu_ms / (double)watched->npush
+	                       : 0);
 }
 
 static struct bf *bf_global; /* for bf_die() */
@@ -2495,18 +2811,17 @@ static void bf_teardown(void)
 
 static void bf_usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: bench_fleet PATH-TO-MCPFLEETD [-n AGENTS] [-j PROCS] "
-	    "[-u USERS] [-p PUSHES] [-I IDLE_SECS] [-V K] [-l NOFILE] [-k DIR] "
-	    "[-S] [-R] [-C]\n");
+	fprintf(stderr,
+	        "usage: bench_fleet PATH-TO-MCPFLEETD [-n AGENTS] [-j PROCS] "
+	        "[-u USERS] [-p PUSHES] [-I IDLE_SECS] [-T PHASE_SECS] [-V K] "
+	        "[-l NOFILE] [-k DIR] [-W CONSOLES] [-S] [-R] [-r] [-C]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct bf b;
-	struct bf_result res;
+	struct bf_result res, watched;
 	struct rlimit rl;
 	long long v;
 	unsigned k;
@@ -2515,6 +2830,7 @@ int main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	memset(&res, 0, sizeof(res));
+	memset(&watched, 0, sizeof(watched));
 	b.n = 10000;
 	b.procs = 4;
 	b.users = 100;
@@ -2527,7 +2843,7 @@ int main(int argc, char **argv)
 		bf_usage();
 	b.daemon = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:SRC")) != -1) {
+	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:W:SRrC")) != -1) {
 		switch (opt) {
 		case 'n':
 			if (bf_number(optarg, 1, 1000000, &v) != 0)
@@ -2577,6 +2893,14 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			bf_old_retry = true;
+			break;
+		case 'r':
+			bf_no_reports = true;
+			break;
+		case 'W':
+			if (bf_number(optarg, 1, 60, &v) != 0)
+				bf_usage();
+			b.watch = (unsigned)v;
 			break;
 		case 'C':
 			b.check = true;
@@ -2653,12 +2977,12 @@ int main(int argc, char **argv)
 	bf_connect_phase(&b, &res);
 	if (b.idle_s > 0)
 		bf_idle_phase(&b, &res);
-	bf_push_phase(&b, &res);
+	bf_push_phase(&b, &res, &watched);
 	if (b.storm) {
 		bf_storm_phase(&b, &res);
 		bf_stop_phase(&b, &res);
 	}
-	bf_summary(&b, &res);
+	bf_summary(&b, &res, &watched);
 
 	bf_send_all(&b, "Q\n");
 	for (k = 0; k < b.procs; k++) {
