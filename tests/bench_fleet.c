@@ -2474,6 +2474,14 @@ static void bf_push_alloc(struct bf *b, struct bf_result *res)
 		bf_die("out of memory");
 }
 
+static void bf_push_free(struct bf_result *res)
+{
+	free(res->push_all_ms);
+	free(res->push_median_ms);
+	free(res->push_p99_ms);
+	free(res->push_api_ms);
+}
+
 /* Push i: a new server granted to everyone, and the grant removed; the
  * daemon's CPU over both added to res. tag names the round. */
 static void bf_push_pair(struct bf *b, struct bf_result *res, unsigned i,
@@ -3000,10 +3008,8 @@ int main(int argc, char **argv)
 	free(b.kids);
 	free(b.tokens);
 	free(b.enroll_at);
-	free(res.push_all_ms);
-	free(res.push_median_ms);
-	free(res.push_p99_ms);
-	free(res.push_api_ms);
+	bf_push_free(&res);
+	bf_push_free(&watched);
 	free(b.ca_pem);
 	free(b.dir);
 	free(b.data);
