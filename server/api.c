@@ -782,6 +782,44 @@ static void api_login_refused(struct api_call *c)
 	                json_pack("{s:s}", "reason", c->err));
 }
 
+/*
+ * A console session as the API shows it: who ("admin", the token's name;
+ * a person signed in by the identity provider has an "identity" instead),
+ * the role, what the role may do by the names of the console's controls
+ * ("may": so that the console holds no copy of the role table), the CSRF
+ * token and the times. NULL when out of memory.
+ */
+static json_t *api_session_object(const struct api_call *c,
+                                  const struct session *se)
+{
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:{s:b,s:b,s:b,s:b,s:b}}",
+	                      "role", role_name(c->role), "csrf", se->csrf,
+	                      "created_at", (json_int_t)se->created,
+	                      "expires_at", (json_int_t)session_expires(se),
+	                      "idle_timeout", (json_int_t)SESSION_IDLE, "may",
+	                      "read", role_may(ROLE_SET_READ, c->role),
+	                      "helpdesk", role_may(ROLE_SET_HELPDESK, c->role),
+	                      "audit", role_may(ROLE_SET_AUDIT, c->role),
+	                      "admin", role_may(ROLE_SET_ADMIN, c->role),
+	                      "owner", role_may(ROLE_SET_OWNER, c->role));
+
+	if (o == NULL)
+		return NULL;
+	if (se->identity[0] != '\0') {
+		if (json_object_set_new(o, "admin", json_null()) != 0 ||
+		    json_object_set_new(o, "identity",
+		                        json_string(se->identity)) != 0)
+			goto fail;
+	} else if (json_object_set_new(o, "admin",
+	                               json_string(c->admin.name)) != 0) {
+		goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 /* POST /session: an admin token in, a session cookie and its CSRF token
  * out. */
 static int api_session_login(struct api_call *c)
@@ -833,13 +871,7 @@ static int api_session_login(struct api_call *c)
 		r = api_fail(c, 500, "cannot store the session");
 		goto out;
 	}
-	if ((r = api_answer(
-	         c, 201,
-	         json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin", c->admin.name,
-	                   "role", role_name(c->role), "csrf", se.csrf,
-	                   "created_at", (json_int_t)now, "expires_at",
-	                   (json_int_t)session_expires(&se), "idle_timeout",
-	                   (json_int_t)SESSION_IDLE))) != 0 ||
+	if ((r = api_answer(c, 201, api_session_object(c, &se))) != 0 ||
 	    (r = api_commit(c, "session.login", c->admin.name, "{s:s}", "peer",
 	                    c->req->peer)) != 0)
 		goto out;
@@ -861,24 +893,7 @@ static int api_session_show(struct api_call *c)
 		return api_fail(c, 404,
 		                "no console session: this request used a "
 		                "bearer token");
-	/* "admin" is the token's name; a person signed in by the identity
-	 * provider has an "identity" instead. */
-	if (se->identity[0] != '\0')
-		return api_answer(
-		    c, 200,
-		    json_pack("{s:n,s:s,s:s,s:s,s:I,s:I,s:I}", "admin",
-		              "identity", se->identity, "role",
-		              role_name(c->role), "csrf", se->csrf,
-		              "created_at", (json_int_t)se->created,
-		              "expires_at", (json_int_t)session_expires(se),
-		              "idle_timeout", (json_int_t)SESSION_IDLE));
-	return api_answer(c, 200,
-	                  json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "admin",
-	                            c->admin.name, "role", role_name(c->role),
-	                            "csrf", se->csrf, "created_at",
-	                            (json_int_t)se->created, "expires_at",
-	                            (json_int_t)session_expires(se),
-	                            "idle_timeout", (json_int_t)SESSION_IDLE));
+	return api_answer(c, 200, api_session_object(c, se));
 }
 
 /* DELETE /session: signs out, and tells the browser to drop the cookie. */

@@ -481,6 +481,8 @@ static void test_api_session_login(void **state)
 	/* A good admin token: 201, the cookie, a CSRF token, an audit row. */
 	assert_int_equal(ta_login(f, TA_TOKEN, NULL, &con), 201);
 	assert_string_equal(ta_str(f->ans, "admin"), "test");
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(f->ans, "may"), "owner")));
 	assert_int_equal(ta_int(f->ans, "expires_at"), TA_NOW + SESSION_TTL);
 	assert_int_equal(ta_int(f->ans, "idle_timeout"), SESSION_IDLE);
 	assert_true(strncmp(f->set_cookie, "__Host-mcpfleet_session=", 24) ==
@@ -2430,6 +2432,21 @@ static void test_api_roles_refusal_audited(void **state)
 	/* In the console: a helpdesk session cannot add a server; the row
 	 * names the console. A change it may make records its role. */
 	assert_int_equal(ta_login(f, rt.tok[ROLE_HELPDESK], NULL, &con), 201);
+	/* The session says what its role may do, by the console's names. */
+	{
+		static const char *const sets[] = {"read", "helpdesk", "audit",
+		                                   "admin", "owner"};
+		const json_t *may = json_object_get(f->ans, "may");
+
+		for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++)
+			assert_true(
+			    json_is_boolean(json_object_get(may, sets[k])));
+		assert_true(json_is_true(json_object_get(may, "read")));
+		assert_true(json_is_true(json_object_get(may, "helpdesk")));
+		assert_true(json_is_false(json_object_get(may, "audit")));
+		assert_true(json_is_false(json_object_get(may, "admin")));
+		assert_true(json_is_false(json_object_get(may, "owner")));
+	}
 	ta_console_call(f, &con, "POST", "/api/v1/servers",
 	                "{\"name\":\"github\",\"entry\":{}}");
 	ta_expect(f, 403,

@@ -10,21 +10,16 @@
     csrf: null,   // the session's CSRF token, sent on every change
     admin: null,  // the admin token's name, or the person ("oidc:EMAIL")
     role: null,   // its role: owner, admin, helpdesk or auditor
+    may: null,    // the session's "may": what that role may do
     seq: 0,       // render generation: a stale answer is dropped
   };
 
   const $ = (id) => document.getElementById(id);
 
-  // What each role may do: the sets of the API's routes (server/API.md,
-  // "Roles"). The API enforces them; the console leaves out what the API
-  // would refuse this role.
-  const ROLE_SETS = {
-    read: ['owner', 'admin', 'helpdesk', 'auditor'],
-    helpdesk: ['owner', 'admin', 'helpdesk'], // users, enrollment, revoking
-    audit: ['owner', 'admin', 'auditor'],     // catalogue, audit, calls
-    admin: ['owner', 'admin'],                // changing teams and the catalogue
-  };
-  const may = (set) => ROLE_SETS[set].includes(state.role);
+  // What the session's role may do, as the API says in the session
+  // ("may": read, helpdesk, audit, admin, owner; server/API.md, "Roles"):
+  // the console leaves out what the API would refuse this role.
+  const may = (set) => Boolean(state.may && state.may[set]);
   const when = (set, node) => (may(set) ? node : null);
 
   // ---- DOM helpers ----
@@ -399,6 +394,7 @@
     // of an admin token's name.
     state.admin = s.admin || s.identity;
     state.role = s.role;
+    state.may = s.may;
     $('who').textContent = state.admin;
     $('role').textContent = s.role;
     for (const a of document.querySelectorAll('.side a[data-need]')) a.parentElement.hidden = !may(a.dataset.need);
@@ -413,6 +409,7 @@
     state.csrf = null;
     state.admin = null;
     state.role = null;
+    state.may = null;
     state.seq++;
     $('main').replaceChildren();
     $('status').textContent = '';
