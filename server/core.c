@@ -33,6 +33,8 @@
 #define CORE_ONLINE_ID_MAX 128
 /* Notifications from other replicas kept apart; beyond, read everything. */
 #define CORE_NOTES_MAX 4096
+/* Sync reports stored in one transaction at most (core_touch_run()). */
+#define CORE_TOUCH_BATCH 512
 
 enum core_job_kind {
 	CORE_JOB_EXCHANGE,
@@ -1669,6 +1671,45 @@ static void *core_oidc_thread(void *arg)
 }
 
 /*
+ * Runs the sync reports (CORE_JOB_TOUCH) queued one after another from
+ * first on, CORE_TOUCH_BATCH at most, in one transaction, and frees them;
+ * returns the job after them. Each report is a savepoint of its own in it,
+ * so a bad one fails alone, and the reports of a fleet after a push cost
+ * one commit a batch instead of one each (with PostgreSQL, a round trip
+ * and a flush to disk each). When the transaction cannot start or commit,
+ * they are stored one at a time.
+ */
+static struct core_job *core_touch_run(struct core *c, struct core_job *first)
+{
+	struct core_job *j, *end = first;
+	struct diag d;
+	size_t n = 0;
+	bool tx;
+
+	while (end != NULL && end->kind == CORE_JOB_TOUCH &&
+	       n < CORE_TOUCH_BATCH) {
+		end = end->next;
+		n++;
+	}
+	diag_clear(&d);
+	tx = store_begin(c->st, &d) == 0;
+	for (j = first; j != end; j = j->next)
+		core_job_run(c, j);
+	if (tx && store_commit(c->st, &d) != 0) {
+		core_log(c, CORE_LOG_WARN,
+		         "%zu sync reports: %s; storing them one at a time", n,
+		         d.msg);
+		for (j = first; j != end; j = j->next)
+			core_job_run(c, j);
+	}
+	while ((j = first) != end) {
+		first = j->next;
+		core_job_free(j);
+	}
+	return end;
+}
+
+/*
  * The core thread: takes every queued job and runs them, answers the
  * requests among them, then makes one new revision if any of them changed
  * something, and hands it to the hub. An admin's answer does not wait for
@@ -1737,6 +1778,11 @@ static void *core_thread(void *arg)
 		answer = NULL;
 		atail = &answer;
 		while ((j = jobs) != NULL) {
+			if (j->kind == CORE_JOB_TOUCH && j->next != NULL &&
+			    j->next->kind == CORE_JOB_TOUCH) {
+				jobs = core_touch_run(c, j);
+				continue;
+			}
 			jobs = j->next;
 			j->next = NULL;
 			core_job_run(c, j);

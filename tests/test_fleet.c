@@ -1179,12 +1179,38 @@ static void tf_burst_finish(struct tf_burst *b)
  * first envelope, and those that queued together share a revision (never
  * more revisions than enrollments).
  */
+/* Queues the agent's sync report: it applied revision (sent by the
+ * client's service loop). */
+static void tf_report_queue(struct tf_agent *a, uint64_t revision)
+{
+	Mcpfleet__V1__AgentFrame fr;
+	Mcpfleet__V1__SyncReport rep;
+
+	mcpfleet__v1__agent_frame__init(&fr);
+	mcpfleet__v1__sync_report__init(&rep);
+	rep.revision = revision;
+	rep.synced_at = time(NULL);
+	fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_REPORT;
+	fr.report = &rep;
+	tf_send_frame(a, &fr);
+	a->applied = revision;
+}
+
+/* The agent's sync report, sent. */
+static void tf_report(struct tf_agent *a, uint64_t revision)
+{
+	tf_report_queue(a, revision);
+	for (int64_t until = tu_now_ms() + 300; tu_now_ms() < until;)
+		assert_int_equal(netclient_ws_service(a->ws, 20), 0);
+}
+
 static void test_fleet_enroll_burst_shares_revisions(void **state)
 {
 	struct tf_burst b[TF_ENROLL_BURST];
 	struct tf_agent a[TF_ENROLL_BURST];
 	struct envelope_opened *o;
 	char why[256], tok[TOKEN_MAX + 1];
+	uint64_t rev[TF_ENROLL_BURST];
 	int64_t before, after;
 	size_t i;
 
@@ -1225,7 +1251,35 @@ static void test_fleet_enroll_burst_shares_revisions(void **state)
 		assert_string_equal(o->catalogue->user, "jay");
 		assert_non_null(tf_server(o, "jay-fs"));
 		assert_true(a[i].leaves >= 1 && a[i].leaves <= TF_ENROLL_BURST);
+		rev[i] = o->revision;
 		tf_opened_free(o);
+	}
+	/* Their reports at once (the core stores a run of them in one
+	 * transaction): each device has its applied revision. */
+	for (i = 0; i < TF_ENROLL_BURST; i++)
+		tf_report_queue(&a[i], rev[i]);
+	for (int64_t until = tu_now_ms() + 300; tu_now_ms() < until;)
+		for (i = 0; i < TF_ENROLL_BURST; i++)
+			assert_int_equal(netclient_ws_service(a[i].ws, 5), 0);
+	for (i = 0; i < TF_ENROLL_BURST; i++) {
+		char path[96];
+		json_t *j;
+
+		snprintf(path, sizeof(path), "/api/v1/devices/%s",
+		         a[i].device_id);
+		for (int64_t until = tu_now_ms() + TF_WAIT_MS;;
+		     (void)poll(NULL, 0, 20)) {
+			assert_int_equal(tf_api("GET", path, NULL, &j), 200);
+			after = (int64_t)json_integer_value(
+			    json_object_get(j, "applied_revision"));
+			json_decref(j);
+			if (after == (int64_t)rev[i])
+				break;
+			if (tu_now_ms() > until)
+				fail_msg("%s: applied %lld, not %llu",
+				         a[i].device_id, (long long)after,
+				         (unsigned long long)rev[i]);
+		}
 	}
 	for (i = 0; i < TF_ENROLL_BURST; i++)
 		tf_agent_free(&a[i]);
@@ -1729,25 +1783,6 @@ static void tf_wait_connected(struct tf_agent *a, json_int_t want)
 			fail_msg("%lld agents connected, not %lld",
 			         (long long)n, (long long)want);
 	}
-}
-
-/* The agent's sync report: it applied revision. */
-static void tf_report(struct tf_agent *a, uint64_t revision)
-{
-	Mcpfleet__V1__AgentFrame fr;
-	Mcpfleet__V1__SyncReport rep;
-
-	mcpfleet__v1__agent_frame__init(&fr);
-	mcpfleet__v1__sync_report__init(&rep);
-	rep.revision = revision;
-	rep.synced_at = time(NULL);
-	fr.body_case = MCPFLEET__V1__AGENT_FRAME__BODY_REPORT;
-	fr.report = &rep;
-	tf_send_frame(a, &fr);
-	a->applied = revision;
-	/* Sent by the client's service loop. */
-	for (int64_t until = tu_now_ms() + 300; tu_now_ms() < until;)
-		assert_int_equal(netclient_ws_service(a->ws, 20), 0);
 }
 
 /* The live view follows an agent that enrolls, connects, is pushed a
