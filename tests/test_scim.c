@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests: server/scim.c, SCIM 2.0 provisioning, through api_handle()
- * over a store in a temporary directory, with the request shapes Okta and
- * Entra ID send. */
+ * over a store in a temporary directory, with the request shapes Okta,
+ * Entra ID and Google Workspace send, and list filters. */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,6 +269,72 @@ static int64_t tsc_user_id(struct tsc *f, const char *name)
 	return id;
 }
 
+/* GET of coll ("Users") with filter percent-encoded as the identity
+ * providers do, and query (NULL: none) after it. Returns the status. */
+static int tsc_list(struct tsc *f, const char *coll, const char *filter,
+                    const char *query)
+{
+	char target[1800];
+	size_t n;
+	const char *p;
+
+	n = (size_t)snprintf(target, sizeof(target),
+	                     "/scim/v2/%s?filter=", coll);
+	for (p = filter; *p != '\0'; p++) {
+		assert_true(n + 4 < sizeof(target));
+		if (isalnum((unsigned char)*p) || strchr("-._~", *p) != NULL)
+			target[n++] = *p;
+		else
+			n += (size_t)snprintf(target + n, sizeof(target) - n,
+			                      "%%%02X", (unsigned char)*p);
+	}
+	target[n] = '\0';
+	if (query != NULL) {
+		assert_true(n + strlen(query) + 2 < sizeof(target));
+		(void)snprintf(target + n, sizeof(target) - n, "&%s", query);
+	}
+	return tsc_call(f, "GET", target, NULL);
+}
+
+/* The userNames (or displayNames) of the last ListResponse, in order,
+ * joined by ','; "" for none. Checks totalResults counts them. */
+static const char *tsc_names(struct tsc *f)
+{
+	static char out[1024];
+	json_t *res = json_object_get(f->ans, "Resources"), *r;
+	size_t i, n = 0;
+
+	if (f->status != 200)
+		fail_msg("expected 200, got %d: %s", f->status,
+		         f->ans != NULL ? json_dumps(f->ans, 0) : "");
+	out[0] = '\0';
+	json_array_foreach(res, i, r)
+	{
+		const char *name =
+		    json_string_value(json_object_get(r, "userName"));
+
+		if (name == NULL)
+			name = tsc_str(r, "displayName");
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s",
+		                      i > 0 ? "," : "", name);
+		assert_true(n < sizeof(out));
+	}
+	return out;
+}
+
+/* Asserts the list filter on coll selects names (joined by ','). */
+static void tsc_filter(struct tsc *f, const char *coll, const char *filter,
+                       const char *names)
+{
+	tsc_list(f, coll, filter, NULL);
+	if (strcmp(tsc_names(f), names) != 0)
+		fail_msg("%s?filter=%s: got '%s', expected '%s'", coll, filter,
+		         tsc_names(f), names);
+	assert_int_equal(
+	    json_integer_value(json_object_get(f->ans, "totalResults")),
+	    json_array_size(json_object_get(f->ans, "Resources")));
+}
+
 /* The request Okta sends to create a user. */
 static const char tsc_okta_user[] =
     "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
@@ -335,6 +402,9 @@ static void test_scim_discovery(void **state)
 	    json_object_get(json_object_get(f->ans, "patch"), "supported")));
 	assert_true(json_is_true(
 	    json_object_get(json_object_get(f->ans, "filter"), "supported")));
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(f->ans, "filter"), "maxResults")),
+	                 1000);
 	assert_false(json_is_true(
 	    json_object_get(json_object_get(f->ans, "bulk"), "supported")));
 	assert_string_equal(
@@ -732,6 +802,185 @@ static void test_scim_users_delete(void **state)
 	free(id);
 }
 
+/* The request Google Workspace's automated provisioning sends to create
+ * a user: userName is the primary email, name and emails from the
+ * directory. */
+static const char tsc_google_user[] =
+    "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+    "\"userName\":\"cy@example.com\","
+    "\"name\":{\"givenName\":\"Cy\",\"familyName\":\"Ng\"},"
+    "\"displayName\":\"Cy Ng\","
+    "\"emails\":[{\"value\":\"cy@example.com\",\"type\":\"work\","
+    "\"primary\":true}],"
+    "\"active\":true}";
+
+/* Google Workspace: the probe it sends when the app is set up, its
+ * lookup by userName before it creates, the create, a suspension as a
+ * PATCH of active, and the lookups it makes after. */
+static void test_scim_users_google(void **state)
+{
+	struct tsc *f = *state;
+	char *id, target[256];
+	struct store_user u;
+	struct diag d;
+
+	/* The probe: count=1 and nothing else. */
+	assert_int_equal(tsc_call(f, "GET", "/scim/v2/Users?count=1", NULL),
+	                 200);
+	assert_int_equal(
+	    json_integer_value(json_object_get(f->ans, "totalResults")), 0);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "Resources")),
+	                 0);
+	assert_int_equal(
+	    tsc_call(f, "GET",
+	             "/scim/v2/Users?filter=userName%20eq%20%22cy%40example."
+	             "com%22",
+	             NULL),
+	    200);
+	assert_string_equal(tsc_names(f), "");
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_google_user),
+	                 201);
+	id = tsc_id(f);
+	assert_string_equal(tsc_str(f->ans, "displayName"), "Cy Ng");
+	assert_int_equal(tsc_call(f, "GET", "/scim/v2/Users?count=1", NULL),
+	                 200);
+	assert_string_equal(tsc_names(f), "cy@example.com");
+	assert_int_equal(
+	    tsc_call(f, "GET",
+	             "/scim/v2/Users?filter=userName%20eq%20%22cy%40example."
+	             "com%22",
+	             NULL),
+	    200);
+	assert_string_equal(tsc_names(f), "cy@example.com");
+	/* Suspending the user in the directory: replace active. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
+	assert_int_equal(
+	    tsc_call(f, "PATCH", target,
+	             "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:"
+	             "PatchOp\"],\"Operations\":[{\"op\":\"replace\","
+	             "\"path\":\"active\",\"value\":false}]}"),
+	    200);
+	assert_true(json_is_false(json_object_get(f->ans, "active")));
+	assert_int_equal(store_user_get(f->st, "cy@example.com", &u, &d), 0);
+	assert_true(u.disabled);
+	store_user_clear(&u);
+	tsc_filter(f, "Users",
+	           "userName eq \"cy@example.com\" and active eq "
+	           "false",
+	           "cy@example.com");
+	tsc_filter(f, "Users", "active eq true", "");
+	/* The primary work email, as a value filter. */
+	tsc_filter(f, "Users", "emails[type eq \"work\" and primary eq true]",
+	           "cy@example.com");
+	free(id);
+}
+
+/* Compound filters over a few users: each answer is what RFC 7644
+ * 3.4.2.2 says, whether the store's lookup or the list answered it. */
+static void test_scim_users_filters(void **state)
+{
+	static const char *const bodies[] = {
+	    "{\"userName\":\"ann@example.com\",\"externalId\":\"e-a\","
+	    "\"title\":\"Engineer\",\"name\":{\"givenName\":\"Ann\","
+	    "\"familyName\":\"Lee\"},\"emails\":[{\"value\":"
+	    "\"ann@example.com\",\"type\":\"work\",\"primary\":true}],"
+	    "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
+	    "{\"department\":\"R&D\"}}",
+	    "{\"userName\":\"bo@contoso.com\",\"externalId\":\"e-b\","
+	    "\"title\":\"Manager\",\"emails\":[{\"value\":"
+	    "\"bo@contoso.com\",\"type\":\"work\"},{\"value\":"
+	    "\"bo@home.org\",\"type\":\"home\"}]}",
+	    "{\"userName\":\"cy@example.com\",\"active\":false,"
+	    "\"title\":\"engineer\",\"emails\":[{\"value\":"
+	    "\"cy@example.com\"}]}",
+	    "{\"userName\":\"dee@other.org\"}",
+	};
+	struct tsc *f = *state;
+	char filter[256], *ann = NULL, *dee = NULL, target[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		assert_int_equal(
+		    tsc_call(f, "POST", "/scim/v2/Users", bodies[i]), 201);
+		if (i == 0)
+			ann = tsc_id(f);
+		if (i == 3)
+			dee = tsc_id(f);
+	}
+	tsc_filter(f, "Users", "title eq \"engineer\" and active eq true",
+	           "ann@example.com");
+	tsc_filter(f, "Users",
+	           "title eq \"engineer\" or userName ew \"contoso.com\"",
+	           "ann@example.com,bo@contoso.com,cy@example.com");
+	tsc_filter(f, "Users",
+	           "userName ew \"example.com\" and not (active eq false) or "
+	           "title eq \"manager\"",
+	           "ann@example.com,bo@contoso.com");
+	tsc_filter(f, "Users",
+	           "userName ew \"example.com\" and (not (active eq false) or "
+	           "title eq \"manager\")",
+	           "ann@example.com");
+	tsc_filter(f, "Users",
+	           "emails[type eq \"home\" and value co \"@home.org\"]",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users",
+	           "emails[type eq \"work\" and value co \"@home.org\"]", "");
+	tsc_filter(f, "Users", "not (emails pr)", "dee@other.org");
+	tsc_filter(f, "Users", "emails.value sw \"cy@\"", "cy@example.com");
+	tsc_filter(f, "Users", "name.familyName eq \"LEE\"", "ann@example.com");
+	tsc_filter(f, "Users", "title eq null", "dee@other.org");
+	tsc_filter(f, "Users",
+	           "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
+	           "department eq \"r&d\"",
+	           "ann@example.com");
+	/* The store's lookups, alone and and-ed; a userName in another case
+	 * is found all the same. */
+	tsc_filter(f, "Users", "userName eq \"bo@contoso.com\"",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users", "userName eq \"BO@Contoso.com\" and title pr",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users",
+	           "userName eq \"bo@contoso.com\" and active eq "
+	           "false",
+	           "");
+	tsc_filter(f, "Users", "externalId eq \"e-b\" and title pr",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users", "externalId eq \"E-B\"", "");
+	tsc_filter(f, "Users", "externalId eq \"none\"", "");
+	(void)snprintf(filter, sizeof(filter), "id eq \"%s\"", ann);
+	tsc_filter(f, "Users", filter, "ann@example.com");
+	tsc_filter(f, "Users", "id eq \"x1\"", "");
+	/* Times: every user was made at the store's now. */
+	tsc_filter(f, "Users", "meta.created eq \"2023-11-14T22:13:20Z\"",
+	           "ann@example.com,bo@contoso.com,cy@example.com,"
+	           "dee@other.org");
+	tsc_filter(f, "Users",
+	           "meta.lastModified gt \"2023-11-14T23:13:20+01:00\"", "");
+	/* Paging counts the matches. */
+	assert_int_equal(
+	    tsc_list(f, "Users", "active eq true", "startIndex=2&count=1"),
+	    200);
+	assert_string_equal(tsc_names(f), "bo@contoso.com");
+	assert_int_equal(
+	    json_integer_value(json_object_get(f->ans, "totalResults")), 3);
+	/* A user SCIM deleted is no longer listed, by lookup or filter. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", dee);
+	assert_int_equal(tsc_call(f, "DELETE", target, NULL), 204);
+	tsc_filter(f, "Users", "userName eq \"dee@other.org\"", "");
+	tsc_filter(f, "Users", "not (emails pr)", "");
+	/* Errors name what and where. */
+	tsc_list(f, "Users", "title eq \"x\" and phone pr", NULL);
+	tsc_error(f, 400, "invalidFilter",
+	          "filter: unknown attribute 'phone' of Users (at byte 18)");
+	tsc_list(f, "Users", "(title pr", NULL);
+	tsc_error(f, 400, "invalidFilter",
+	          "filter: expected ')' at byte 10 to close the '(' at byte 1");
+	tsc_list(f, "Users", "active eq \"maybe\"", NULL);
+	tsc_error(f, 400, "invalidFilter", "is a boolean");
+	free(ann);
+	free(dee);
+}
+
 /* ---- Groups ---- */
 
 static void test_scim_groups(void **state)
@@ -877,14 +1126,98 @@ static void test_scim_groups(void **state)
 	free(gid);
 }
 
+/* Filters on Groups: displayName by the team it names or, renamed, by
+ * the list; members; PATCH paths whose filters are compound. */
+static void test_scim_groups_filters(void **state)
+{
+	static const char patch_head[] =
+	    "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+	    "\"Operations\":[";
+	struct tsc *f = *state;
+	char *ann, *bo, *plat, *sec, body[1024], filter[256], target[128];
+
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_okta_user),
+	                 201);
+	ann = tsc_id(f);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_entra_user),
+	                 201);
+	bo = tsc_id(f);
+	(void)snprintf(body, sizeof(body),
+	               "{\"displayName\":\"Platform Team\",\"externalId\":"
+	               "\"00g1\",\"members\":[{\"value\":\"%s\"}]}",
+	               ann);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Groups", body), 201);
+	plat = tsc_id(f);
+	(void)snprintf(body, sizeof(body),
+	               "{\"displayName\":\"Security\",\"members\":[{"
+	               "\"value\":\"%s\"},{\"value\":\"%s\"}]}",
+	               ann, bo);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Groups", body), 201);
+	sec = tsc_id(f);
+
+	tsc_filter(f, "Groups", "displayName eq \"Platform Team\"",
+	           "Platform Team");
+	tsc_filter(f, "Groups", "displayName eq \"platform team\"",
+	           "Platform Team");
+	tsc_filter(f, "Groups", "externalId eq \"00g1\"", "Platform Team");
+	(void)snprintf(filter, sizeof(filter), "members[value eq \"%s\"]", bo);
+	tsc_filter(f, "Groups", filter, "Security");
+	(void)snprintf(filter, sizeof(filter), "members.value eq \"%s\"", ann);
+	tsc_filter(f, "Groups", filter, "Platform Team,Security");
+	tsc_filter(f, "Groups",
+	           "displayName sw \"s\" or externalId pr and members pr",
+	           "Platform Team,Security");
+	tsc_filter(f, "Groups", "not (externalId pr)", "Security");
+	/* Renamed, the team keeps its name: the list finds the group. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Groups/%s", plat);
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"replace\",\"path\":\"displayName\","
+	               "\"value\":\"Infra\"}]}",
+	               patch_head);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	tsc_filter(f, "Groups", "displayName eq \"INFRA\"", "Infra");
+	tsc_filter(f, "Groups", "displayName eq \"Platform Team\"", "");
+	tsc_list(f, "Groups", "userName eq \"x\"", NULL);
+	tsc_error(f, 400, "invalidFilter",
+	          "filter: unknown attribute 'userName' of Groups");
+
+	/* A PATCH path with an or in its filter removes both members. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Groups/%s", sec);
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"remove\",\"path\":\"members[value eq "
+	               "\\\"%s\\\" or value eq \\\"%s\\\"]\"}]}",
+	               patch_head, ann, bo);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "members")),
+	                 0);
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"remove\",\"path\":\"members[id eq "
+	               "\\\"1\\\"]\"}]}",
+	               patch_head);
+	tsc_call(f, "PATCH", target, body);
+	tsc_error(f, 400, "invalidPath",
+	          "its filter: unknown attribute 'id' of members (at byte 1)");
+	/* A ']' in a quoted value does not end the filter. */
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"remove\",\"path\":\"members[value eq "
+	               "\\\"a]b\\\"]\"}]}",
+	               patch_head);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	free(ann);
+	free(bo);
+	free(plat);
+	free(sec);
+}
+
 int main(void)
 {
 #define TSC(fn) cmocka_unit_test_setup_teardown(fn, tsc_setup, tsc_teardown)
 	const struct CMUnitTest tests[] = {
-	    TSC(test_scim_auth),        TSC(test_scim_discovery),
-	    TSC(test_scim_users_okta),  TSC(test_scim_users_paging),
-	    TSC(test_scim_users_entra), TSC(test_scim_users_delete),
-	    TSC(test_scim_groups),
+	    TSC(test_scim_auth),         TSC(test_scim_discovery),
+	    TSC(test_scim_users_okta),   TSC(test_scim_users_paging),
+	    TSC(test_scim_users_entra),  TSC(test_scim_users_delete),
+	    TSC(test_scim_users_google), TSC(test_scim_users_filters),
+	    TSC(test_scim_groups),       TSC(test_scim_groups_filters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
