@@ -686,47 +686,34 @@ static int scimf_unary(struct scimf_p *p)
 	return scimf_attr_exp(p);
 }
 
-/* and binds tighter than or (RFC 7644 3.4.2.2). */
-static int scimf_and(struct scimf_p *p)
+/* A chain of terms joined by or (and false) or by and (and true), the
+ * terms of an or being and-chains: and binds tighter than or (RFC 7644
+ * 3.4.2.2). */
+static int scimf_chain(struct scimf_p *p, bool and)
 {
+	const char *word = and? "and" : "or";
 	int l, r;
 
-	if ((l = scimf_unary(p)) < 0)
+	if ((l = and? scimf_unary(p) : scimf_chain(p, true)) < 0)
 		return -1;
 	for (;;) {
 		size_t back = p->pos;
 
 		scimf_skip(p);
-		if (p->pos == back || !scimf_word(p, "and")) {
+		if (p->pos == back || !scimf_word(p, word)) {
 			p->pos = back;
 			return l;
 		}
-		p->pos += 3;
-		if ((r = scimf_unary(p)) < 0 ||
-		    (l = scimf_node(p, SCIMF_AND, l, r)) < 0)
+		p->pos += strlen(word);
+		if ((r = and? scimf_unary(p) : scimf_chain(p, true)) < 0 ||
+		    (l = scimf_node(p, and? SCIMF_AND : SCIMF_OR, l, r)) < 0)
 			return -1;
 	}
 }
 
 static int scimf_or(struct scimf_p *p)
 {
-	int l, r;
-
-	if ((l = scimf_and(p)) < 0)
-		return -1;
-	for (;;) {
-		size_t back = p->pos;
-
-		scimf_skip(p);
-		if (p->pos == back || !scimf_word(p, "or")) {
-			p->pos = back;
-			return l;
-		}
-		p->pos += 2;
-		if ((r = scimf_and(p)) < 0 ||
-		    (l = scimf_node(p, SCIMF_OR, l, r)) < 0)
-			return -1;
-	}
+	return scimf_chain(p, false);
 }
 
 static int scimf_run(struct scimf_p *p)
@@ -893,7 +880,9 @@ static bool scimf_one(const struct scimf_node *n, enum scimf_op op, json_t *x)
 		               json_integer_value(x));
 		text = num;
 	} else if (json_is_boolean(x)) {
+		/* An attribute no schema types: "True" is true too. */
 		text = json_is_true(x) ? "true" : "false";
+		exact = false;
 	} else {
 		return false;
 	}

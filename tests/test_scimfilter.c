@@ -382,6 +382,18 @@ static void test_scimfilter_elements(void **state)
 	e = tf_load("{\"type\":\"Work\",\"primary\":true}");
 	assert_false(scimf_match(&f, e));
 	json_decref(e);
+	/* Entra ID's roles[primary eq "True"]: a string for a boolean. */
+	{
+		struct scimf g;
+
+		assert_int_equal(scimf_parse_elements("primary eq \"True\"",
+		                                      &scimf_users, NULL,
+		                                      "roles", &g, err),
+		                 0);
+		e = tf_load("{\"primary\":true}");
+		assert_true(scimf_match(&g, e));
+		json_decref(e);
+	}
 	/* What a match says, for an element to add. */
 	e = json_object();
 	assert_int_equal(scimf_seed(&f, e, err), 0);
