@@ -4,6 +4,8 @@
  * Entra ID and Google Workspace send, and list filters. */
 #include "testutil.h"
 
+#include "api_fixture.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,8 +30,8 @@
 #define TS_ERROR      "urn:ietf:params:scim:api:messages:2.0:Error"
 
 struct tsc {
-	char *dir;
-	char *path;
+	char dir[API_FIXTURE_DIR_MAX];
+	char path[API_FIXTURE_DB_MAX];
 	struct store *st;
 	struct crypto_rng *rng;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
@@ -65,11 +67,9 @@ static void tsc_hook_revoked(void *arg, const char *const *ids, size_t n)
 static void tsc_token(struct tsc *f, const char *name, enum role role,
                       const char *token)
 {
-	char hash[CRYPTO_HEX_LEN + 1];
 	struct diag d;
 
-	assert_int_equal(token_hash(token, hash), 0);
-	if (store_admin_token_add(f->st, name, role, hash, NULL, &d) != 0)
+	if (api_fixture_token(f->st, name, role, token, NULL, &d) != 0)
 		fail_msg("admin token: %s", d.msg);
 }
 
@@ -79,20 +79,12 @@ static int tsc_setup(void **state)
 	struct diag d;
 
 	assert_non_null(f);
-	f->dir = tu_mkdtemp();
-	f->path = tu_path(f->dir, "fleet.db");
-	if (store_open("sqlite", f->path, &f->st, &d) != 0)
-		fail_msg("store_open: %s", d.msg);
-	store_set_now(f->st, TS_NOW);
+	if (api_fixture_store(TS_NOW, f->dir, f->path, &f->st, &d) != 0)
+		fail_msg("store: %s", d.msg);
 	assert_int_equal(crypto_rng_new("test_scim", &f->rng, &d), 0);
 	tsc_token(f, "okta", ROLE_SCIM, TS_SCIM_TOKEN);
 	tsc_token(f, "root", ROLE_OWNER, TS_OWNER);
-	f->a.st = f->st;
-	f->a.rng = f->rng;
-	f->a.master = f->master;
-	f->a.link_host = "fleet.example";
-	f->a.api_port = 7444;
-	f->a.token_ttl = 86400;
+	api_fixture_ctx(&f->a, f->st, f->rng, f->master);
 	f->a.hooks.arg = f;
 	f->a.hooks.changed = tsc_hook_changed;
 	f->a.hooks.revoked = tsc_hook_revoked;
@@ -108,29 +100,8 @@ static int tsc_teardown(void **state)
 	store_close(f->st);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
-	free(f->dir);
-	free(f->path);
 	free(f);
 	return 0;
-}
-
-/* Percent-decodes s in place, '+' kept: what libwebsockets hands over
- * (tests/test_net.c). */
-static void tsc_decode(char *s)
-{
-	char *w = s;
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '%' && s[1] != '\0' && s[2] != '\0') {
-			char hex[3] = {s[1], s[2], '\0'};
-
-			*w++ = (char)strtol(hex, NULL, 16);
-			s += 2;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
 }
 
 /*
@@ -144,31 +115,14 @@ static int tsc_call_as(struct tsc *f, const char *auth, const char *method,
 	struct net_request req;
 	struct net_response resp;
 	struct net_param params[8];
-	char path[2048], *q, *amp;
+	char path[2048];
 	json_error_t jerr;
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	assert_true(strlen(target) < sizeof(path));
 	memcpy(path, target, strlen(target) + 1);
-	if ((q = strchr(path, '?')) != NULL) {
-		*q++ = '\0';
-		while (q != NULL && req.nparams < 8) {
-			char *eq;
-
-			if ((amp = strchr(q, '&')) != NULL)
-				*amp++ = '\0';
-			params[req.nparams].name = q;
-			params[req.nparams].value = "";
-			if ((eq = strchr(q, '=')) != NULL) {
-				*eq = '\0';
-				tsc_decode(eq + 1);
-				params[req.nparams].value = eq + 1;
-			}
-			req.nparams++;
-			q = amp;
-		}
-	}
+	req.nparams = api_fixture_query(path, params, 8, "&", true);
 	req.id = 1;
 	req.method = method;
 	req.path = path;

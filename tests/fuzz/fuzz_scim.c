@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_fixture.h"
 #include "crypto.h"
 #include "scimfilter.h"
 #include "store.h"
@@ -35,8 +36,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct {
-	char dir[256];
-	char db[300];
+	char dir[API_FIXTURE_DIR_MAX];
+	char db[API_FIXTURE_DB_MAX];
 	struct store *st;
 	struct crypto_rng *rng;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
@@ -61,21 +62,12 @@ static void fuzz_scim_revoked(void *arg, const char *const *ids, size_t n)
 
 static void fuzz_scim_cleanup(void)
 {
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char path[320];
-	size_t i;
-
 	store_close(fuzz_scim.st);
 	crypto_rng_free(fuzz_scim.rng);
 	json_decref(fuzz_scim.user);
 	json_decref(fuzz_scim.group);
 	json_decref(fuzz_scim.element);
-	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		(void)snprintf(path, sizeof(path), "%s%s", fuzz_scim.db,
-		               suffix[i]);
-		(void)unlink(path);
-	}
-	(void)rmdir(fuzz_scim.dir);
+	api_fixture_remove(fuzz_scim.dir, fuzz_scim.db);
 }
 
 /* Answers one request; aborts when the answer breaks an invariant: a
@@ -88,28 +80,14 @@ static int fuzz_scim_call(const char *method, char *target, const char *body,
 	struct net_param params[NET_PARAMS_MAX];
 	struct net_request req;
 	struct net_response resp;
-	char *q, *next, st[16];
+	char st[16];
 	json_t *ans, *v;
 	int status;
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
-	if ((q = strchr(target, '?')) != NULL) {
-		*q++ = '\0';
-		for (; q != NULL && req.nparams < NET_PARAMS_MAX; q = next) {
-			char *eq;
-
-			if ((next = strpbrk(q, "&;")) != NULL)
-				*next++ = '\0';
-			params[req.nparams].name = q;
-			params[req.nparams].value = "";
-			if ((eq = strchr(q, '=')) != NULL) {
-				*eq = '\0';
-				params[req.nparams].value = eq + 1;
-			}
-			req.nparams++;
-		}
-	}
+	req.nparams =
+	    api_fixture_query(target, params, NET_PARAMS_MAX, "&;", false);
 	req.method = method;
 	req.path = target;
 	req.params = params;
@@ -179,33 +157,19 @@ static void fuzz_scim_seed(const char *method, const char *path,
 
 static void fuzz_scim_init(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char hash[CRYPTO_HEX_LEN + 1];
 	struct diag d;
 
-	(void)snprintf(fuzz_scim.dir, sizeof(fuzz_scim.dir),
-	               "%s/mcpfleet-fuzz-scim-XXXXXX",
-	               tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fuzz_scim.dir) == NULL)
-		abort();
-	(void)snprintf(fuzz_scim.db, sizeof(fuzz_scim.db), "%s/fleet.db",
-	               fuzz_scim.dir);
-	if (store_open("sqlite", fuzz_scim.db, &fuzz_scim.st, &d) != 0)
+	if (api_fixture_store(1700000000, fuzz_scim.dir, fuzz_scim.db,
+	                      &fuzz_scim.st, &d) != 0)
 		abort();
 	atexit(fuzz_scim_cleanup);
-	store_set_now(fuzz_scim.st, 1700000000);
 	if (crypto_rng_new("fuzz_scim", &fuzz_scim.rng, &d) != 0 ||
-	    token_hash(FUZZ_SCIM_TOKEN, hash) != 0 ||
-	    store_admin_token_add(fuzz_scim.st, "idp", ROLE_SCIM, hash, NULL,
-	                          &d) != 0)
+	    api_fixture_token(fuzz_scim.st, "idp", ROLE_SCIM, FUZZ_SCIM_TOKEN,
+	                      NULL, &d) != 0)
 		abort();
 	memset(fuzz_scim.master, 0x5a, sizeof(fuzz_scim.master));
-	fuzz_scim.a.st = fuzz_scim.st;
-	fuzz_scim.a.rng = fuzz_scim.rng;
-	fuzz_scim.a.master = fuzz_scim.master;
-	fuzz_scim.a.link_host = "fleet.example";
-	fuzz_scim.a.api_port = 7444;
-	fuzz_scim.a.token_ttl = 86400;
+	api_fixture_ctx(&fuzz_scim.a, fuzz_scim.st, fuzz_scim.rng,
+	                fuzz_scim.master);
 	fuzz_scim.a.hooks.changed = fuzz_scim_changed;
 	fuzz_scim.a.hooks.revoked = fuzz_scim_revoked;
 
