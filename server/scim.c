@@ -382,10 +382,18 @@ static int scim_list_query(struct scim_call *c,
 struct scim_path {
 	char urn[128]; /* "" core, else an extension's URN */
 	char attr[64];
-	bool has_filter;
-	struct scimf filter; /* on the elements of attr */
+	/* The filter on the elements of attr (NULL: none), on the heap: a
+	 * PATCH's paths recurse as deep as its value's objects nest. Free
+	 * with scim_path_clear(). */
+	struct scimf *filter;
 	char sub[64];
 };
+
+static void scim_path_clear(struct scim_path *p)
+{
+	free(p->filter);
+	p->filter = NULL;
+}
 
 static bool scim_is_urn(const char *s, const char *urn, size_t *len)
 {
@@ -414,8 +422,8 @@ static const char *scim_path_close(const char *s)
 	return NULL;
 }
 
-/* Parses the path s of a PATCH on schema's resources. Returns 0 with *p,
- * or -1 with the answer set. */
+/* Parses the path s of a PATCH on schema's resources. Returns 0 with *p
+ * (clear it with scim_path_clear()), or -1 with the answer set. */
 static int scim_path_parse(struct scim_call *c, const char *s,
                            const struct scimf_schema *schema,
                            struct scim_path *p)
@@ -457,13 +465,16 @@ static int scim_path_parse(struct scim_call *c, const char *s,
 			goto bad;
 		memcpy(sub, s + 1, (size_t)(close - s - 1));
 		sub[close - s - 1] = '\0';
+		if ((p->filter = malloc(sizeof(*p->filter))) == NULL)
+			return scim_nomem(c);
 		if (scimf_parse_elements(sub, schema,
 		                         p->urn[0] != '\0' ? p->urn : NULL,
-		                         p->attr, &p->filter, err) != 0)
+		                         p->attr, p->filter, err) != 0) {
+			scim_path_clear(p);
 			return scim_fail(c, 400, "invalidPath",
 			                 "path '%s': its filter: %s",
 			                 jsonutil_printable(orig), err);
-		p->has_filter = true;
+		}
 		s = close + 1;
 	}
 	if (*s == '.') {
@@ -480,6 +491,7 @@ static int scim_path_parse(struct scim_call *c, const char *s,
 		goto bad;
 	return 0;
 bad:
+	scim_path_clear(p);
 	return scim_fail(c, 400, "invalidPath",
 	                 "path '%s' is not an attribute path (e.g. "
 	                 "\"active\", \"name.givenName\", "
@@ -568,52 +580,50 @@ static int scim_patch_object(struct scim_call *c,
 	return 0;
 }
 
-static int scim_patch_path(struct scim_call *c,
-                           const struct scimf_schema *schema, json_t *doc,
-                           enum scim_op op, const char *path, json_t *value)
+/* One operation of a PATCH at path, parsed into p. */
+static int scim_patch_at(struct scim_call *c, const struct scimf_schema *schema,
+                         json_t *doc, enum scim_op op, const char *path,
+                         const struct scim_path *p, json_t *value)
 {
-	struct scim_path p;
 	json_t *base = doc, *cur, *e;
 	size_t i;
 	bool matched = false;
 
-	if (scim_path_parse(c, path, schema, &p) != 0)
-		return -1;
 	if (op != SCIM_OP_REMOVE && value == NULL)
 		return scim_fail(c, 400, "invalidValue",
 		                 "%s of '%s' needs a value",
 		                 op == SCIM_OP_ADD ? "add" : "replace",
 		                 jsonutil_printable(path));
-	if (p.urn[0] != '\0') {
-		base = scim_key(doc, p.urn, NULL);
+	if (p->urn[0] != '\0') {
+		base = scim_key(doc, p->urn, NULL);
 		if (!json_is_object(base)) {
 			if (op == SCIM_OP_REMOVE)
 				return 0;
-			if (scim_set(doc, p.urn, base = json_object()) != 0)
+			if (scim_set(doc, p->urn, base = json_object()) != 0)
 				return scim_nomem(c);
 		}
-		if (p.attr[0] == '\0') /* the whole extension */
+		if (p->attr[0] == '\0') /* the whole extension */
 			return op == SCIM_OP_REMOVE
-			           ? (scim_del(doc, p.urn), 0)
+			           ? (scim_del(doc, p->urn), 0)
 			           : scim_patch_object(c, schema, base, op,
 			                               value);
 	}
-	cur = scim_key(base, p.attr, NULL);
-	if (!p.has_filter) {
+	cur = scim_key(base, p->attr, NULL);
+	if (p->filter == NULL) {
 		if (op == SCIM_OP_REMOVE) {
-			if (p.sub[0] != '\0')
-				scim_del(cur, p.sub);
+			if (p->sub[0] != '\0')
+				scim_del(cur, p->sub);
 			else if (json_is_array(cur) && json_is_array(value))
 				scim_remove_values(cur, value);
 			else
-				scim_del(base, p.attr);
+				scim_del(base, p->attr);
 			return 0;
 		}
-		if (p.sub[0] != '\0') {
+		if (p->sub[0] != '\0') {
 			if (!json_is_object(cur) &&
-			    scim_set(base, p.attr, cur = json_object()) != 0)
+			    scim_set(base, p->attr, cur = json_object()) != 0)
 				return scim_nomem(c);
-			return scim_set(cur, p.sub, json_deep_copy(value)) == 0
+			return scim_set(cur, p->sub, json_deep_copy(value)) == 0
 			           ? 0
 			           : scim_nomem(c);
 		}
@@ -635,7 +645,7 @@ static int scim_patch_path(struct scim_call *c,
 		if (op == SCIM_OP_ADD && json_is_object(cur) &&
 		    json_is_object(value))
 			return scim_patch_object(c, schema, cur, op, value);
-		return scim_set(base, p.attr, json_deep_copy(value)) == 0
+		return scim_set(base, p->attr, json_deep_copy(value)) == 0
 		           ? 0
 		           : scim_nomem(c);
 	}
@@ -643,21 +653,21 @@ static int scim_patch_path(struct scim_call *c,
 	if (!json_is_array(cur)) {
 		if (op == SCIM_OP_REMOVE)
 			return 0;
-		if (scim_set(base, p.attr, cur = json_array()) != 0)
+		if (scim_set(base, p->attr, cur = json_array()) != 0)
 			return scim_nomem(c);
 	}
 	for (i = json_array_size(cur); i-- > 0;) {
 		e = json_array_get(cur, i);
-		if (!scimf_match(&p.filter, e))
+		if (!scimf_match(p->filter, e))
 			continue;
 		matched = true;
 		if (op == SCIM_OP_REMOVE) {
-			if (p.sub[0] != '\0')
-				scim_del(e, p.sub);
+			if (p->sub[0] != '\0')
+				scim_del(e, p->sub);
 			else
 				(void)json_array_remove(cur, i);
-		} else if (p.sub[0] != '\0') {
-			if (scim_set(e, p.sub, json_deep_copy(value)) != 0)
+		} else if (p->sub[0] != '\0') {
+			if (scim_set(e, p->sub, json_deep_copy(value)) != 0)
 				return scim_nomem(c);
 		} else if (json_is_object(value)) {
 			if (json_array_set(cur, i, value) != 0)
@@ -673,20 +683,34 @@ static int scim_patch_path(struct scim_call *c,
 	/* Setting a sub-attribute of an element that is not there yet
 	 * (Entra ID: emails[type eq "work"].value on a user without one)
 	 * adds that element. */
-	if (!matched && op != SCIM_OP_REMOVE && p.sub[0] != '\0') {
+	if (!matched && op != SCIM_OP_REMOVE && p->sub[0] != '\0') {
 		char err[SCIMF_ERR_MAX];
 		int r;
 
 		if ((e = json_object()) == NULL ||
 		    json_array_append_new(cur, e) != 0)
 			return scim_nomem(c);
-		if ((r = scimf_seed(&p.filter, e, err)) == -1)
+		if ((r = scimf_seed(p->filter, e, err)) == -1)
 			return scim_fail(c, 400, "noTarget", "path '%s': %s",
 			                 jsonutil_printable(path), err);
-		if (r != 0 || scim_set(e, p.sub, json_deep_copy(value)) != 0)
+		if (r != 0 || scim_set(e, p->sub, json_deep_copy(value)) != 0)
 			return scim_nomem(c);
 	}
 	return 0;
+}
+
+static int scim_patch_path(struct scim_call *c,
+                           const struct scimf_schema *schema, json_t *doc,
+                           enum scim_op op, const char *path, json_t *value)
+{
+	struct scim_path p;
+	int r;
+
+	if (scim_path_parse(c, path, schema, &p) != 0)
+		return -1;
+	r = scim_patch_at(c, schema, doc, op, path, &p, value);
+	scim_path_clear(&p);
+	return r;
 }
 
 /* Applies a PatchOp body to doc, the resource as SCIM shows it. Returns

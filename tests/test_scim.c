@@ -722,6 +722,39 @@ static void test_scim_users_entra(void **state)
 
 /* DELETE offboards and deletes the user from SCIM's view; the user, with
  * its report, stays for the admins. */
+/* A PATCH whose object merges into one nested 1,000 deep recurses
+ * without a filter's worth of stack at each level, and answers. */
+static void test_scim_users_patch_deep(void **state)
+{
+	enum { TSC_DEEP = 1000 };
+	struct tsc *f = *state;
+	char *nest = malloc(TSC_DEEP * 6 + 16), *body = NULL, *id, target[128];
+	size_t i, n = 0;
+
+	assert_non_null(nest);
+	for (i = 0; i < TSC_DEEP; i++)
+		n += (size_t)snprintf(nest + n, 8, "{\"a\":");
+	n += (size_t)snprintf(nest + n, 8, "1");
+	for (i = 0; i < TSC_DEEP; i++)
+		nest[n++] = '}';
+	nest[n] = '\0';
+	body = malloc(n + 256);
+	assert_non_null(body);
+	(void)snprintf(body, n + 256, "{\"userName\":\"deep\",\"name\":%s}",
+	               nest);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", body), 201);
+	id = tsc_id(f);
+	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
+	(void)snprintf(body, n + 256,
+	               "{\"Operations\":[{\"op\":\"add\",\"path\":\"name\","
+	               "\"value\":%s}]}",
+	               nest);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	free(nest);
+	free(body);
+	free(id);
+}
+
 static void test_scim_users_delete(void **state)
 {
 	struct tsc *f = *state;
@@ -1167,11 +1200,17 @@ int main(void)
 {
 #define TSC(fn) cmocka_unit_test_setup_teardown(fn, tsc_setup, tsc_teardown)
 	const struct CMUnitTest tests[] = {
-	    TSC(test_scim_auth),         TSC(test_scim_discovery),
-	    TSC(test_scim_users_okta),   TSC(test_scim_users_paging),
-	    TSC(test_scim_users_entra),  TSC(test_scim_users_delete),
-	    TSC(test_scim_users_google), TSC(test_scim_users_filters),
-	    TSC(test_scim_groups),       TSC(test_scim_groups_filters),
+	    TSC(test_scim_auth),
+	    TSC(test_scim_discovery),
+	    TSC(test_scim_users_okta),
+	    TSC(test_scim_users_paging),
+	    TSC(test_scim_users_entra),
+	    TSC(test_scim_users_delete),
+	    TSC(test_scim_users_patch_deep),
+	    TSC(test_scim_users_google),
+	    TSC(test_scim_users_filters),
+	    TSC(test_scim_groups),
+	    TSC(test_scim_groups_filters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
