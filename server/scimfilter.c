@@ -18,9 +18,20 @@
 
 /* caseExact: id, externalId and the ids of references (RFC 7643 3.1, 4.2
  * members.value); every other string compares in any case. */
-static const struct scimf_attr scimf_user_attrs[] = {
+
+/* What every resource has (RFC 7643 3.1). */
+static const struct scimf_attr scimf_common_attrs[] = {
     {NULL, "id", NULL, SCIMF_STRING, false, true},
     {NULL, "externalId", NULL, SCIMF_STRING, false, true},
+    {NULL, "meta", NULL, SCIMF_COMPLEX, false, false},
+    {NULL, "meta", "resourceType", SCIMF_STRING, false, true},
+    {NULL, "meta", "created", SCIMF_DATETIME, false, false},
+    {NULL, "meta", "lastModified", SCIMF_DATETIME, false, false},
+    {NULL, "meta", "location", SCIMF_STRING, false, true},
+    {NULL, "meta", "version", SCIMF_STRING, false, true},
+};
+
+static const struct scimf_attr scimf_user_attrs[] = {
     {NULL, "userName", NULL, SCIMF_STRING, false, false},
     {NULL, "name", NULL, SCIMF_COMPLEX, false, false},
     {NULL, "name", "formatted", SCIMF_STRING, false, false},
@@ -38,12 +49,6 @@ static const struct scimf_attr scimf_user_attrs[] = {
     {NULL, "emails", "type", SCIMF_STRING, true, false},
     {NULL, "emails", "primary", SCIMF_BOOLEAN, true, false},
     {NULL, "emails", "display", SCIMF_STRING, true, false},
-    {NULL, "meta", NULL, SCIMF_COMPLEX, false, false},
-    {NULL, "meta", "resourceType", SCIMF_STRING, false, true},
-    {NULL, "meta", "created", SCIMF_DATETIME, false, false},
-    {NULL, "meta", "lastModified", SCIMF_DATETIME, false, false},
-    {NULL, "meta", "location", SCIMF_STRING, false, true},
-    {NULL, "meta", "version", SCIMF_STRING, false, true},
     {SCIMF_E, "employeeNumber", NULL, SCIMF_STRING, false, false},
     {SCIMF_E, "costCenter", NULL, SCIMF_STRING, false, false},
     {SCIMF_E, "organization", NULL, SCIMF_STRING, false, false},
@@ -55,20 +60,12 @@ static const struct scimf_attr scimf_user_attrs[] = {
 };
 
 static const struct scimf_attr scimf_group_attrs[] = {
-    {NULL, "id", NULL, SCIMF_STRING, false, true},
-    {NULL, "externalId", NULL, SCIMF_STRING, false, true},
     {NULL, "displayName", NULL, SCIMF_STRING, false, false},
     {NULL, "members", NULL, SCIMF_COMPLEX, true, false},
     {NULL, "members", "value", SCIMF_STRING, true, true},
     {NULL, "members", "display", SCIMF_STRING, true, false},
     {NULL, "members", "type", SCIMF_STRING, true, false},
     {NULL, "members", "$ref", SCIMF_STRING, true, true},
-    {NULL, "meta", NULL, SCIMF_COMPLEX, false, false},
-    {NULL, "meta", "resourceType", SCIMF_STRING, false, true},
-    {NULL, "meta", "created", SCIMF_DATETIME, false, false},
-    {NULL, "meta", "lastModified", SCIMF_DATETIME, false, false},
-    {NULL, "meta", "location", SCIMF_STRING, false, true},
-    {NULL, "meta", "version", SCIMF_STRING, false, true},
 };
 
 const struct scimf_schema scimf_users = {
@@ -86,18 +83,33 @@ static bool scimf_same(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
+static const struct scimf_attr *scimf_find_in(const struct scimf_attr *v,
+                                              size_t n, const char *urn,
+                                              const char *name, const char *sub)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (scimf_same(v[i].urn, urn) && scimf_same(v[i].name, name) &&
+		    scimf_same(v[i].sub, sub))
+			return &v[i];
+	return NULL;
+}
+
+/* urn:name.sub of schema's resources, or NULL. */
 static const struct scimf_attr *scimf_find(const struct scimf_schema *s,
                                            const char *urn, const char *name,
                                            const char *sub)
 {
-	size_t i;
+	const struct scimf_attr *a =
+	    scimf_find_in(s->attrs, s->n, urn, name, sub);
 
-	for (i = 0; i < s->n; i++)
-		if (scimf_same(s->attrs[i].urn, urn) &&
-		    scimf_same(s->attrs[i].name, name) &&
-		    scimf_same(s->attrs[i].sub, sub))
-			return &s->attrs[i];
-	return NULL;
+	if (a != NULL)
+		return a;
+	return scimf_find_in(scimf_common_attrs,
+	                     sizeof(scimf_common_attrs) /
+	                         sizeof(scimf_common_attrs[0]),
+	                     urn, name, sub);
 }
 
 /* ---- Times ---- */

@@ -289,6 +289,15 @@ static void tsc_filter(struct tsc *f, const char *coll, const char *filter,
 	    json_array_size(json_object_get(f->ans, "Resources")));
 }
 
+/* Asserts the list filter on coll is refused as invalidFilter with a
+ * detail holding needle. */
+static void tsc_filter_bad(struct tsc *f, const char *coll, const char *filter,
+                           const char *needle)
+{
+	tsc_list(f, coll, filter, NULL);
+	tsc_error(f, 400, "invalidFilter", needle);
+}
+
 /* The request Okta sends to create a user. */
 static const char tsc_okta_user[] =
     "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
@@ -956,14 +965,13 @@ static void test_scim_users_filters(void **state)
 	tsc_filter(f, "Users", "userName eq \"dee@other.org\"", "");
 	tsc_filter(f, "Users", "not (emails pr)", "");
 	/* Errors name what and where. */
-	tsc_list(f, "Users", "title eq \"x\" and phone pr", NULL);
-	tsc_error(f, 400, "invalidFilter",
-	          "filter: unknown attribute 'phone' of Users (at byte 18)");
-	tsc_list(f, "Users", "(title pr", NULL);
-	tsc_error(f, 400, "invalidFilter",
-	          "filter: expected ')' at byte 10 to close the '(' at byte 1");
-	tsc_list(f, "Users", "active eq \"maybe\"", NULL);
-	tsc_error(f, 400, "invalidFilter", "is a boolean");
+	tsc_filter_bad(
+	    f, "Users", "title eq \"x\" and phone pr",
+	    "filter: unknown attribute 'phone' of Users (at byte 18)");
+	tsc_filter_bad(f, "Users", "(title pr",
+	               "filter: expected ')' at byte 10 to close the '(' at "
+	               "byte 1");
+	tsc_filter_bad(f, "Users", "active eq \"maybe\"", "is a boolean");
 	free(ann);
 	free(dee);
 }
@@ -1164,9 +1172,8 @@ static void test_scim_groups_filters(void **state)
 	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
 	tsc_filter(f, "Groups", "displayName eq \"INFRA\"", "Infra");
 	tsc_filter(f, "Groups", "displayName eq \"Platform Team\"", "");
-	tsc_list(f, "Groups", "userName eq \"x\"", NULL);
-	tsc_error(f, 400, "invalidFilter",
-	          "filter: unknown attribute 'userName' of Groups");
+	tsc_filter_bad(f, "Groups", "userName eq \"x\"",
+	               "filter: unknown attribute 'userName' of Groups");
 
 	/* A PATCH path with an or in its filter removes both members. */
 	(void)snprintf(target, sizeof(target), "/scim/v2/Groups/%s", sec);
