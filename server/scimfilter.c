@@ -16,8 +16,9 @@
 
 #define SCIMF_E SCIMF_URN_ENTERPRISE
 
-/* caseExact: id, externalId and the ids of references (RFC 7643 3.1, 4.2
- * members.value); every other string compares in any case. */
+/* caseExact as RFC 7643 has it: id and externalId (3.1), meta's
+ * resourceType, location and version, and $ref; every other string
+ * compares in any case, as the Schemas resources say. */
 
 /* What every resource has (RFC 7643 3.1). */
 static const struct scimf_attr scimf_common_attrs[] = {
@@ -55,14 +56,14 @@ static const struct scimf_attr scimf_user_attrs[] = {
     {SCIMF_E, "division", NULL, SCIMF_STRING, false, false},
     {SCIMF_E, "department", NULL, SCIMF_STRING, false, false},
     {SCIMF_E, "manager", NULL, SCIMF_COMPLEX, false, false},
-    {SCIMF_E, "manager", "value", SCIMF_STRING, false, true},
+    {SCIMF_E, "manager", "value", SCIMF_STRING, false, false},
     {SCIMF_E, "manager", "displayName", SCIMF_STRING, false, false},
 };
 
 static const struct scimf_attr scimf_group_attrs[] = {
     {NULL, "displayName", NULL, SCIMF_STRING, false, false},
     {NULL, "members", NULL, SCIMF_COMPLEX, true, false},
-    {NULL, "members", "value", SCIMF_STRING, true, true},
+    {NULL, "members", "value", SCIMF_STRING, true, false},
     {NULL, "members", "display", SCIMF_STRING, true, false},
     {NULL, "members", "type", SCIMF_STRING, true, false},
     {NULL, "members", "$ref", SCIMF_STRING, true, true},
