@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "jsonutil.h"
+#include "scimfilter.h"
 
 #define SCIM_SCHEMA_USER  "urn:ietf:params:scim:schemas:core:2.0:User"
 #define SCIM_SCHEMA_GROUP "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -33,7 +34,6 @@
 #define SCIM_COUNT_MAX     1000 /* a page holds at most this many */
 #define SCIM_OPS_MAX       1000 /* operations in one PATCH */
 #define SCIM_MEMBERS_MAX   10000
-#define SCIM_FILTER_MAX    512
 #define SCIM_PATH_MAX      512
 /* Why an identity provider's deactivation revoked the devices. */
 #define SCIM_REASON "deactivated by the identity provider (SCIM)"
@@ -297,69 +297,6 @@ static int scim_commit(struct scim_call *c)
 
 /* ---- Filters and paging (RFC 7644 3.4.2) ---- */
 
-/* The one filter form identity providers send: ATTR eq "VALUE". */
-struct scim_filter {
-	char attr[64];
-	char value[SCIM_FILTER_MAX];
-};
-
-/* Parses filter (the query parameter, already percent-decoded). Returns
- * 0 with *f, or -1 with the answer set. */
-/* A space between a filter's words; a '+' too, which a query string
- * spells a space with (outside the quoted value, where no '+' belongs). */
-static bool scim_is_space(char ch)
-{
-	return ch == ' ' || ch == '+';
-}
-
-static int scim_filter_parse(struct scim_call *c, const char *s,
-                             struct scim_filter *f)
-{
-	size_t n = 0;
-
-	while (scim_is_space(*s))
-		s++;
-	while ((isalnum((unsigned char)*s) || *s == '.' || *s == ':' ||
-	        *s == '_' || *s == '$') &&
-	       n < sizeof(f->attr) - 1)
-		f->attr[n++] = *s++;
-	f->attr[n] = '\0';
-	if (n == 0 || !scim_is_space(*s))
-		goto bad;
-	while (scim_is_space(*s))
-		s++;
-	if (strncasecmp(s, "eq", 2) != 0 || !scim_is_space(s[2]))
-		return scim_fail(c, 400, "invalidFilter",
-		                 "filter: only 'ATTRIBUTE eq \"VALUE\"' is "
-		                 "supported");
-	for (s += 2; scim_is_space(*s); s++)
-		;
-	if (*s++ != '"')
-		goto bad;
-	for (n = 0; *s != '\0' && *s != '"'; s++) {
-		if (*s == '\\' && s[1] != '\0')
-			s++;
-		if (n == sizeof(f->value) - 1)
-			return scim_fail(c, 400, "invalidFilter",
-			                 "filter: the value is longer than %d "
-			                 "bytes",
-			                 SCIM_FILTER_MAX - 1);
-		f->value[n++] = *s;
-	}
-	f->value[n] = '\0';
-	if (*s++ != '"')
-		goto bad;
-	while (scim_is_space(*s))
-		s++;
-	if (*s != '\0')
-		goto bad;
-	return 0;
-bad:
-	return scim_fail(c, 400, "invalidFilter",
-	                 "filter: expected 'ATTRIBUTE eq \"VALUE\"' (e.g. "
-	                 "userName eq \"ann@example.com\")");
-}
-
 /* startIndex and count. Returns 0, or -1 with the answer set. */
 static int scim_paging(struct scim_call *c, int64_t *start, int64_t *count)
 {
@@ -417,39 +354,26 @@ static json_t *scim_list(json_t *all, int64_t start, int64_t count)
 }
 
 /*
- * The query of a list: its paging, and its filter (f->attr "" for none),
- * which may name one of attrs (NULL-terminated). Returns 0, or -1 with the
- * answer set; what names the resources in a refusal ("Users").
+ * The query of a list: its paging, and its filter on schema's resources
+ * into *f (*has_filter false: none). Returns 0, or -1 with the answer
+ * set.
  */
-static int scim_list_query(struct scim_call *c, const char *what,
-                           const char *const *attrs, struct scim_filter *f,
-                           int64_t *start, int64_t *count)
+static int scim_list_query(struct scim_call *c,
+                           const struct scimf_schema *schema, struct scimf *f,
+                           bool *has_filter, int64_t *start, int64_t *count)
 {
 	const char *fs = net_request_param(c->req, "filter");
-	char names[128];
-	size_t i, used = 0;
-	int n;
+	char err[SCIMF_ERR_MAX];
 
+	*has_filter = false;
 	if (scim_paging(c, start, count) != 0)
 		return -1;
 	if (fs == NULL || *fs == '\0')
 		return 0;
-	if (scim_filter_parse(c, fs, f) != 0)
-		return -1;
-	for (i = 0; attrs[i] != NULL; i++)
-		if (strcasecmp(f->attr, attrs[i]) == 0)
-			return 0;
-	names[0] = '\0';
-	for (i = 0; attrs[i] != NULL; i++) {
-		n = snprintf(names + used, sizeof(names) - used, "%s%s",
-		             i == 0 ? "" : ", ", attrs[i]);
-		if (n < 0 || (size_t)n >= sizeof(names) - used)
-			break;
-		used += (size_t)n;
-	}
-	return scim_fail(c, 400, "invalidFilter",
-	                 "filter: %s can be filtered by %s with eq, not '%s'",
-	                 what, names, f->attr);
+	if (scimf_parse(fs, schema, f, err) != 0)
+		return scim_fail(c, 400, "invalidFilter", "filter: %s", err);
+	*has_filter = true;
+	return 0;
 }
 
 /* ---- PATCH (RFC 7644 3.5.2) ---- */
@@ -458,11 +382,18 @@ static int scim_list_query(struct scim_call *c, const char *what,
 struct scim_path {
 	char urn[128]; /* "" core, else an extension's URN */
 	char attr[64];
-	bool has_filter;
-	char fattr[64];
-	char fvalue[SCIM_FILTER_MAX];
+	/* The filter on the elements of attr (NULL: none), on the heap: a
+	 * PATCH's paths recurse as deep as its value's objects nest. Free
+	 * with scim_path_clear(). */
+	struct scimf *filter;
 	char sub[64];
 };
+
+static void scim_path_clear(struct scim_path *p)
+{
+	free(p->filter);
+	p->filter = NULL;
+}
 
 static bool scim_is_urn(const char *s, const char *urn, size_t *len)
 {
@@ -474,13 +405,32 @@ static bool scim_is_urn(const char *s, const char *urn, size_t *len)
 	return true;
 }
 
+/* The ']' that closes the value filter opening at s ('['), outside its
+ * quoted strings, or NULL. */
+static const char *scim_path_close(const char *s)
+{
+	bool quoted = false;
+
+	for (s++; *s != '\0'; s++) {
+		if (quoted && *s == '\\' && s[1] != '\0')
+			s++;
+		else if (*s == '"')
+			quoted = !quoted;
+		else if (!quoted && *s == ']')
+			return s;
+	}
+	return NULL;
+}
+
+/* Parses the path s of a PATCH on schema's resources. Returns 0 with *p
+ * (clear it with scim_path_clear()), or -1 with the answer set. */
 static int scim_path_parse(struct scim_call *c, const char *s,
+                           const struct scimf_schema *schema,
                            struct scim_path *p)
 {
 	const char *orig = s;
 	size_t n, ulen = 0;
-	char sub[SCIM_FILTER_MAX + 80];
-	struct scim_filter f;
+	char sub[SCIM_PATH_MAX], err[SCIMF_ERR_MAX];
 	const char *close;
 
 	memset(p, 0, sizeof(*p));
@@ -511,20 +461,20 @@ static int scim_path_parse(struct scim_call *c, const char *s,
 	if (n == 0)
 		goto bad;
 	if (*s == '[') {
-		if ((close = strchr(s, ']')) == NULL ||
-		    (size_t)(close - s - 1) >= sizeof(sub))
+		if ((close = scim_path_close(s)) == NULL)
 			goto bad;
 		memcpy(sub, s + 1, (size_t)(close - s - 1));
 		sub[close - s - 1] = '\0';
-		if (scim_filter_parse(c, sub, &f) != 0)
-			return scim_fail(
-			    c, 400, "invalidPath",
-			    "path '%s': the filter must be 'ATTRIBUTE "
-			    "eq \"VALUE\"'",
-			    jsonutil_printable(orig));
-		p->has_filter = true;
-		(void)snprintf(p->fattr, sizeof(p->fattr), "%s", f.attr);
-		(void)snprintf(p->fvalue, sizeof(p->fvalue), "%s", f.value);
+		if ((p->filter = malloc(sizeof(*p->filter))) == NULL)
+			return scim_nomem(c);
+		if (scimf_parse_elements(sub, schema,
+		                         p->urn[0] != '\0' ? p->urn : NULL,
+		                         p->attr, p->filter, err) != 0) {
+			scim_path_clear(p);
+			return scim_fail(c, 400, "invalidPath",
+			                 "path '%s': its filter: %s",
+			                 jsonutil_printable(orig), err);
+		}
 		s = close + 1;
 	}
 	if (*s == '.') {
@@ -541,30 +491,12 @@ static int scim_path_parse(struct scim_call *c, const char *s,
 		goto bad;
 	return 0;
 bad:
+	scim_path_clear(p);
 	return scim_fail(c, 400, "invalidPath",
 	                 "path '%s' is not an attribute path (e.g. "
 	                 "\"active\", \"name.givenName\", "
 	                 "\"members[value eq \\\"12\\\"]\")",
 	                 jsonutil_printable(orig));
-}
-
-/* Does element e of a multi-valued attribute match the path's filter? */
-static bool scim_match(json_t *e, const struct scim_path *p)
-{
-	json_t *v = scim_key(e, p->fattr, NULL);
-	char num[32];
-	bool b;
-
-	if (json_is_string(v))
-		return strcmp(json_string_value(v), p->fvalue) == 0;
-	if (json_is_integer(v)) {
-		(void)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		               json_integer_value(v));
-		return strcmp(num, p->fvalue) == 0;
-	}
-	if (scim_bool(v, &b) == 0)
-		return strcasecmp(p->fvalue, b ? "true" : "false") == 0;
-	return false;
 }
 
 enum scim_op {
@@ -597,14 +529,16 @@ static void scim_remove_values(json_t *a, json_t *list)
 	}
 }
 
-static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
-                           const char *path, json_t *value);
+static int scim_patch_path(struct scim_call *c,
+                           const struct scimf_schema *schema, json_t *doc,
+                           enum scim_op op, const char *path, json_t *value);
 
 /* An add or replace without a path: every member of value is an attribute
  * path of its own (Entra ID sends "name.givenName" keys this way), and an
  * extension's URN key holds an object of its attributes. */
-static int scim_patch_object(struct scim_call *c, json_t *doc, enum scim_op op,
-                             json_t *value)
+static int scim_patch_object(struct scim_call *c,
+                             const struct scimf_schema *schema, json_t *doc,
+                             enum scim_op op, json_t *value)
 {
 	const char *k;
 	json_t *v, *ext;
@@ -640,56 +574,56 @@ static int scim_patch_object(struct scim_call *c, json_t *doc, enum scim_op op,
 		    sizeof(path))
 			return scim_fail(c, 400, "invalidPath",
 			                 "attribute name too long");
-		if ((r = scim_patch_path(c, doc, op, path, v)) != 0)
+		if ((r = scim_patch_path(c, schema, doc, op, path, v)) != 0)
 			return r;
 	}
 	return 0;
 }
 
-static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
-                           const char *path, json_t *value)
+/* One operation of a PATCH at path, parsed into p. */
+static int scim_patch_at(struct scim_call *c, const struct scimf_schema *schema,
+                         json_t *doc, enum scim_op op, const char *path,
+                         const struct scim_path *p, json_t *value)
 {
-	struct scim_path p;
 	json_t *base = doc, *cur, *e;
 	size_t i;
 	bool matched = false;
 
-	if (scim_path_parse(c, path, &p) != 0)
-		return -1;
 	if (op != SCIM_OP_REMOVE && value == NULL)
 		return scim_fail(c, 400, "invalidValue",
 		                 "%s of '%s' needs a value",
 		                 op == SCIM_OP_ADD ? "add" : "replace",
 		                 jsonutil_printable(path));
-	if (p.urn[0] != '\0') {
-		base = scim_key(doc, p.urn, NULL);
+	if (p->urn[0] != '\0') {
+		base = scim_key(doc, p->urn, NULL);
 		if (!json_is_object(base)) {
 			if (op == SCIM_OP_REMOVE)
 				return 0;
-			if (scim_set(doc, p.urn, base = json_object()) != 0)
+			if (scim_set(doc, p->urn, base = json_object()) != 0)
 				return scim_nomem(c);
 		}
-		if (p.attr[0] == '\0') /* the whole extension */
+		if (p->attr[0] == '\0') /* the whole extension */
 			return op == SCIM_OP_REMOVE
-			           ? (scim_del(doc, p.urn), 0)
-			           : scim_patch_object(c, base, op, value);
+			           ? (scim_del(doc, p->urn), 0)
+			           : scim_patch_object(c, schema, base, op,
+			                               value);
 	}
-	cur = scim_key(base, p.attr, NULL);
-	if (!p.has_filter) {
+	cur = scim_key(base, p->attr, NULL);
+	if (p->filter == NULL) {
 		if (op == SCIM_OP_REMOVE) {
-			if (p.sub[0] != '\0')
-				scim_del(cur, p.sub);
+			if (p->sub[0] != '\0')
+				scim_del(cur, p->sub);
 			else if (json_is_array(cur) && json_is_array(value))
 				scim_remove_values(cur, value);
 			else
-				scim_del(base, p.attr);
+				scim_del(base, p->attr);
 			return 0;
 		}
-		if (p.sub[0] != '\0') {
+		if (p->sub[0] != '\0') {
 			if (!json_is_object(cur) &&
-			    scim_set(base, p.attr, cur = json_object()) != 0)
+			    scim_set(base, p->attr, cur = json_object()) != 0)
 				return scim_nomem(c);
-			return scim_set(cur, p.sub, json_deep_copy(value)) == 0
+			return scim_set(cur, p->sub, json_deep_copy(value)) == 0
 			           ? 0
 			           : scim_nomem(c);
 		}
@@ -710,8 +644,8 @@ static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
 		/* An object added to an object merges into it. */
 		if (op == SCIM_OP_ADD && json_is_object(cur) &&
 		    json_is_object(value))
-			return scim_patch_object(c, cur, op, value);
-		return scim_set(base, p.attr, json_deep_copy(value)) == 0
+			return scim_patch_object(c, schema, cur, op, value);
+		return scim_set(base, p->attr, json_deep_copy(value)) == 0
 		           ? 0
 		           : scim_nomem(c);
 	}
@@ -719,21 +653,21 @@ static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
 	if (!json_is_array(cur)) {
 		if (op == SCIM_OP_REMOVE)
 			return 0;
-		if (scim_set(base, p.attr, cur = json_array()) != 0)
+		if (scim_set(base, p->attr, cur = json_array()) != 0)
 			return scim_nomem(c);
 	}
 	for (i = json_array_size(cur); i-- > 0;) {
 		e = json_array_get(cur, i);
-		if (!scim_match(e, &p))
+		if (!scimf_match(p->filter, e))
 			continue;
 		matched = true;
 		if (op == SCIM_OP_REMOVE) {
-			if (p.sub[0] != '\0')
-				scim_del(e, p.sub);
+			if (p->sub[0] != '\0')
+				scim_del(e, p->sub);
 			else
 				(void)json_array_remove(cur, i);
-		} else if (p.sub[0] != '\0') {
-			if (scim_set(e, p.sub, json_deep_copy(value)) != 0)
+		} else if (p->sub[0] != '\0') {
+			if (scim_set(e, p->sub, json_deep_copy(value)) != 0)
 				return scim_nomem(c);
 		} else if (json_is_object(value)) {
 			if (json_array_set(cur, i, value) != 0)
@@ -749,19 +683,40 @@ static int scim_patch_path(struct scim_call *c, json_t *doc, enum scim_op op,
 	/* Setting a sub-attribute of an element that is not there yet
 	 * (Entra ID: emails[type eq "work"].value on a user without one)
 	 * adds that element. */
-	if (!matched && op != SCIM_OP_REMOVE && p.sub[0] != '\0') {
+	if (!matched && op != SCIM_OP_REMOVE && p->sub[0] != '\0') {
+		char err[SCIMF_ERR_MAX];
+		int r;
+
 		if ((e = json_object()) == NULL ||
-		    json_array_append_new(cur, e) != 0 ||
-		    scim_set(e, p.fattr, json_string(p.fvalue)) != 0 ||
-		    scim_set(e, p.sub, json_deep_copy(value)) != 0)
+		    json_array_append_new(cur, e) != 0)
+			return scim_nomem(c);
+		if ((r = scimf_seed(p->filter, e, err)) == -1)
+			return scim_fail(c, 400, "noTarget", "path '%s': %s",
+			                 jsonutil_printable(path), err);
+		if (r != 0 || scim_set(e, p->sub, json_deep_copy(value)) != 0)
 			return scim_nomem(c);
 	}
 	return 0;
 }
 
+static int scim_patch_path(struct scim_call *c,
+                           const struct scimf_schema *schema, json_t *doc,
+                           enum scim_op op, const char *path, json_t *value)
+{
+	struct scim_path p;
+	int r;
+
+	if (scim_path_parse(c, path, schema, &p) != 0)
+		return -1;
+	r = scim_patch_at(c, schema, doc, op, path, &p, value);
+	scim_path_clear(&p);
+	return r;
+}
+
 /* Applies a PatchOp body to doc, the resource as SCIM shows it. Returns
  * 0, or -1 with the answer set. */
-static int scim_patch(struct scim_call *c, json_t *body, json_t *doc)
+static int scim_patch(struct scim_call *c, const struct scimf_schema *schema,
+                      json_t *body, json_t *doc)
 {
 	json_t *ops = scim_key(body, "Operations", NULL), *o;
 	size_t i;
@@ -810,9 +765,9 @@ static int scim_patch(struct scim_call *c, json_t *body, json_t *doc)
 				    "Operations[%zu]: remove needs a "
 				    "path",
 				    i);
-			r = scim_patch_object(c, doc, op, value);
+			r = scim_patch_object(c, schema, doc, op, value);
 		} else {
-			r = scim_patch_path(c, doc, op, path, value);
+			r = scim_patch_path(c, schema, doc, op, path, value);
 		}
 		if (r != 0)
 			return r;
@@ -1193,88 +1148,120 @@ out:
 	return r;
 }
 
+/* The SCIM view of user u into *res, NULL when SCIM deleted them.
+ * Returns 0, or -1 with the answer set. */
+static int scim_user_view(struct scim_call *c, const struct store_user *u,
+                          json_t **res)
+{
+	struct store_scim rec = {0};
+	bool has = false, deleted;
+	int r;
+
+	*res = NULL;
+	r = store_scim_get(c->st, STORE_SCIM_USER, u->id, &rec, &c->d);
+	if (r == 0)
+		has = true;
+	else if (r == -ERR_NOENT)
+		diag_clear(&c->d);
+	else
+		return scim_store(c, r);
+	deleted = has && rec.deleted;
+	if (!deleted)
+		*res = scim_user_json(c, u, has ? &rec : NULL);
+	store_scim_clear(&rec);
+	if (!deleted && *res == NULL)
+		return scim_nomem(c);
+	return 0;
+}
+
+/* Appends res (taken; NULL: none) to all when f (NULL: none) matches it.
+ * Returns 0, or -1 with the answer set. */
+static int scim_keep(struct scim_call *c, json_t *all, json_t *res,
+                     const struct scimf *f)
+{
+	int r = 0;
+
+	if (res != NULL && (f == NULL || scimf_match(f, res)) &&
+	    json_array_append(all, res) != 0)
+		r = scim_nomem(c);
+	json_decref(res);
+	return r;
+}
+
+/*
+ * The users filter f selects, found with the store's lookups when f
+ * requires an id, externalId or userName ("userName eq \"x\"", alone or
+ * and-ed), the identity providers' common query. Returns 1 with the
+ * matches in all, 0 when the list must be read instead, or -1 with the
+ * answer set.
+ */
+static int scim_users_lookup(struct scim_call *c, const struct scimf *f,
+                             json_t *all)
+{
+	struct store_user u = {0};
+	const char *v, *name = NULL;
+	int64_t id = 0;
+	json_t *res;
+	int r;
+
+	if ((v = scimf_required_eq(f, "id")) != NULL) {
+		if (scim_parse_id(v, &id) != 0)
+			return 1; /* no user has that id */
+		r = store_user_get_id(c->st, id, &u, &c->d);
+	} else if ((v = scimf_required_eq(f, "externalId")) != NULL) {
+		r = store_scim_find(c->st, STORE_SCIM_USER, v, &id, &c->d);
+		if (r == 0)
+			r = store_user_get_id(c->st, id, &u, &c->d);
+	} else if ((name = scimf_required_eq(f, "userName")) != NULL) {
+		r = store_user_get(c->st, name, &u, &c->d);
+	} else {
+		return 0;
+	}
+	if (r == -ERR_NOENT) {
+		diag_clear(&c->d);
+		/* userName compares in any case (RFC 7643 4.1.1): a miss of
+		 * this spelling reads the list. */
+		return name != NULL ? 0 : 1;
+	}
+	if (r != 0)
+		return scim_store(c, r);
+	r = scim_user_view(c, &u, &res);
+	store_user_clear(&u);
+	if (r != 0)
+		return -1;
+	if (name != NULL && (res == NULL || !scimf_match(f, res))) {
+		json_decref(res);
+		return 0;
+	}
+	return scim_keep(c, all, res, f) == 0 ? 1 : -1;
+}
+
 static int scim_users_list(struct scim_call *c)
 {
-	static const char *const attrs[] = {"userName",     "externalId", "id",
-	                                    "emails.value", "emails",     NULL};
-	struct scim_filter f = {{0}, {0}};
+	struct scimf f;
+	bool has_f = false;
 	struct store_user_list l = {0};
-	json_t *all = NULL;
+	json_t *all = NULL, *res;
 	int64_t start, count;
 	size_t i;
 	int r;
 
-	if ((r = scim_list_query(c, "Users", attrs, &f, &start, &count)) != 0)
+	if ((r = scim_list_query(c, &scimf_users, &f, &has_f, &start,
+	                         &count)) != 0)
 		return r;
-	if ((r = scim_store(c, store_user_list(c->st, &l, &c->d))) != 0)
+	if ((all = json_array()) == NULL)
+		return scim_nomem(c);
+	r = has_f ? scim_users_lookup(c, &f, all) : 0;
+	if (r < 0)
 		goto out;
-	if ((all = json_array()) == NULL) {
-		r = scim_nomem(c);
-		goto out;
-	}
-	for (i = 0; i < l.n; i++) {
-		const struct store_user *u = &l.v[i];
-		struct store_scim rec = {0};
-		bool has = false, keep = true;
-		json_t *res;
-
-		r = store_scim_get(c->st, STORE_SCIM_USER, u->id, &rec, &c->d);
-		if (r == 0)
-			has = true;
-		else if (r == -ERR_NOENT)
-			diag_clear(&c->d);
-		else {
-			r = scim_store(c, r);
+	if (r == 0) {
+		if ((r = scim_store(c, store_user_list(c->st, &l, &c->d))) != 0)
 			goto out;
-		}
-		if (has && rec.deleted) {
-			store_scim_clear(&rec);
-			continue;
-		}
-		res = scim_user_json(c, u, has ? &rec : NULL);
-		store_scim_clear(&rec);
-		if (res == NULL) {
-			r = scim_nomem(c);
-			goto out;
-		}
-		if (f.attr[0] != '\0') {
-			const char *a = f.attr;
-
-			/* userName and emails are caseExact false. */
-			if (strcasecmp(a, "userName") == 0)
-				keep = strcasecmp(u->name, f.value) == 0;
-			else if (strcasecmp(a, "id") == 0)
-				keep = strcmp(json_string_value(
-				                  json_object_get(res, "id")),
-				              f.value) == 0;
-			else if (strcasecmp(a, "externalId") == 0)
-				keep = json_is_string(json_object_get(
-				           res, "externalId")) &&
-				       strcmp(json_string_value(json_object_get(
-				                  res, "externalId")),
-				              f.value) == 0;
-			else {
-				json_t *em = json_object_get(res, "emails"), *e;
-				size_t j;
-
-				keep = false;
-				json_array_foreach(em, j, e)
-				{
-					const char *ev = json_string_value(
-					    json_object_get(e, "value"));
-
-					if (ev != NULL &&
-					    strcasecmp(ev, f.value) == 0)
-						keep = true;
-				}
-			}
-		}
-		if (keep && json_array_append(all, res) != 0) {
-			json_decref(res);
-			r = scim_nomem(c);
-			goto out;
-		}
-		json_decref(res);
+		for (i = 0; i < l.n; i++)
+			if ((r = scim_user_view(c, &l.v[i], &res)) != 0 ||
+			    (r = scim_keep(c, all, res, has_f ? &f : NULL)) !=
+			        0)
+				goto out;
 	}
 	r = scim_answer(c, 200, scim_list(all, start, count));
 	all = NULL;
@@ -1342,7 +1329,7 @@ static int scim_users(struct scim_call *c, const char *id, json_t *body)
 			r = scim_nomem(c);
 			goto out;
 		}
-		if ((r = scim_patch(c, body, doc)) == 0 &&
+		if ((r = scim_patch(c, &scimf_users, body, doc)) == 0 &&
 		    (r = scim_user_read(c, doc, &in)) == 0)
 			r = scim_user_write(c, &u, &in);
 	}
@@ -1358,9 +1345,10 @@ out:
 
 /* A team name from a displayName: letters, digits and . _ @ - kept, a run
  * of anything else one '-', starting with a letter or digit
- * ("Platform Team" is platform team's "Platform-Team"). */
-static int scim_team_name(struct scim_call *c, const char *display,
-                          char out[STORE_NAME_MAX + 1])
+ * ("Platform Team" is platform team's "Platform-Team"); false when that
+ * leaves nothing. */
+static bool scim_team_name_make(const char *display,
+                                char out[STORE_NAME_MAX + 1])
 {
 	size_t n = 0;
 	const char *p;
@@ -1379,7 +1367,14 @@ static int scim_team_name(struct scim_call *c, const char *display,
 	while (n > 0 && out[n - 1] == '-')
 		n--;
 	out[n] = '\0';
-	if (n == 0)
+	return n > 0;
+}
+
+/* As scim_team_name_make(); returns 0, or -1 with the answer set. */
+static int scim_team_name(struct scim_call *c, const char *display,
+                          char out[STORE_NAME_MAX + 1])
+{
+	if (!scim_team_name_make(display, out))
 		return scim_fail(c, 400, "invalidValue",
 		                 "displayName '%s' has no letter or digit to "
 		                 "name a team with",
@@ -1696,52 +1691,84 @@ out:
 	return r;
 }
 
+/*
+ * The groups filter f selects, found with the store's lookups when f
+ * requires an id, externalId or displayName, as scim_users_lookup() does
+ * for users. A displayName is looked up by the team name it makes.
+ * Returns 1 with the matches in all, 0 when the list must be read
+ * instead, or -1 with the answer set.
+ */
+static int scim_groups_lookup(struct scim_call *c, const struct scimf *f,
+                              json_t *all)
+{
+	struct store_team t = {0};
+	char name[STORE_NAME_MAX + 1];
+	const char *v, *display = NULL;
+	int64_t id = 0;
+	json_t *res;
+	int r;
+
+	if ((v = scimf_required_eq(f, "id")) != NULL) {
+		if (scim_parse_id(v, &id) != 0)
+			return 1;
+		r = store_team_get_id(c->st, id, &t, &c->d);
+	} else if ((v = scimf_required_eq(f, "externalId")) != NULL) {
+		r = store_scim_find(c->st, STORE_SCIM_GROUP, v, &id, &c->d);
+		if (r == 0)
+			r = store_team_get_id(c->st, id, &t, &c->d);
+	} else if ((display = scimf_required_eq(f, "displayName")) != NULL) {
+		if (!scim_team_name_make(display, name))
+			return 0;
+		r = store_team_get(c->st, name, &t, &c->d);
+	} else {
+		return 0;
+	}
+	if (r == -ERR_NOENT) {
+		diag_clear(&c->d);
+		/* A displayName changed since the team was named, or one
+		 * that differs in case: the list tells. */
+		return display != NULL ? 0 : 1;
+	}
+	if (r != 0)
+		return scim_store(c, r);
+	res = scim_group_read(c, &t, &r);
+	store_team_clear(&t);
+	if (res == NULL)
+		return -1;
+	if (display != NULL && !scimf_match(f, res)) {
+		json_decref(res);
+		return 0;
+	}
+	return scim_keep(c, all, res, f) == 0 ? 1 : -1;
+}
+
 static int scim_groups_list(struct scim_call *c)
 {
-	static const char *const attrs[] = {"displayName", "externalId", "id",
-	                                    NULL};
-	struct scim_filter f = {{0}, {0}};
+	struct scimf f;
+	bool has_f = false;
 	struct store_team_list l = {0};
-	json_t *all = NULL;
+	json_t *all = NULL, *res;
 	int64_t start, count;
 	size_t i;
 	int r;
 
-	if ((r = scim_list_query(c, "Groups", attrs, &f, &start, &count)) != 0)
+	if ((r = scim_list_query(c, &scimf_groups, &f, &has_f, &start,
+	                         &count)) != 0)
 		return r;
-	if ((r = scim_store(c, store_team_list(c->st, &l, &c->d))) != 0)
+	if ((all = json_array()) == NULL)
+		return scim_nomem(c);
+	r = has_f ? scim_groups_lookup(c, &f, all) : 0;
+	if (r < 0)
 		goto out;
-	if ((all = json_array()) == NULL) {
-		r = scim_nomem(c);
-		goto out;
-	}
-	for (i = 0; i < l.n; i++) {
-		json_t *res = scim_group_read(c, &l.v[i], &r), *v;
-		bool keep = true;
-
-		if (res == NULL)
+	if (r == 0) {
+		if ((r = scim_store(c, store_team_list(c->st, &l, &c->d))) != 0)
 			goto out;
-		if (f.attr[0] != '\0') {
-			const char *key = strcasecmp(f.attr, "displayName") == 0
-			                      ? "displayName"
-			                  : strcasecmp(f.attr, "id") == 0
-			                      ? "id"
-			                      : "externalId";
-
-			v = json_object_get(res, key);
-			keep =
-			    json_is_string(v) &&
-			    (strcmp(key, "displayName") == 0
-			         ? strcasecmp(json_string_value(v), f.value) ==
-			               0
-			         : strcmp(json_string_value(v), f.value) == 0);
+		for (i = 0; i < l.n; i++) {
+			if ((res = scim_group_read(c, &l.v[i], &r)) == NULL ||
+			    (r = scim_keep(c, all, res, has_f ? &f : NULL)) !=
+			        0)
+				goto out;
 		}
-		if (keep && json_array_append(all, res) != 0) {
-			json_decref(res);
-			r = scim_nomem(c);
-			goto out;
-		}
-		json_decref(res);
 	}
 	r = scim_answer(c, 200, scim_list(all, start, count));
 	all = NULL;
@@ -1794,7 +1821,7 @@ static int scim_groups(struct scim_call *c, const char *id_s, json_t *body)
 	} else {
 		if (strcmp(m, "PATCH") == 0) {
 			if ((doc = scim_group_read(c, &t, &r)) == NULL ||
-			    (r = scim_patch(c, body, doc)) != 0)
+			    (r = scim_patch(c, &scimf_groups, body, doc)) != 0)
 				goto out;
 			body = doc;
 		}

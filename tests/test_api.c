@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "api.h"
+#include "api_fixture.h"
 #include "buf.h"
 #include "crypto.h"
 #include "enroll.h"
@@ -46,8 +47,8 @@ struct ta_hooks {
 };
 
 struct ta {
-	char *dir;
-	char *path;
+	char dir[API_FIXTURE_DIR_MAX];
+	char path[API_FIXTURE_DB_MAX];
 	struct store *st;
 	struct crypto_rng *rng;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
@@ -107,31 +108,20 @@ static size_t ta_hook_connected(void *arg)
 static int ta_setup(void **state)
 {
 	struct ta *f = calloc(1, sizeof(*f));
-	char hash[CRYPTO_HEX_LEN + 1];
 	struct diag d;
 	size_t i;
 
 	assert_non_null(f);
-	f->dir = tu_mkdtemp();
-	f->path = tu_path(f->dir, "fleet.db");
-	diag_clear(&d);
-	if (store_open("sqlite", f->path, &f->st, &d) != 0)
-		fail_msg("store_open: %s", d.msg);
-	store_set_now(f->st, TA_NOW);
+	if (api_fixture_store(TA_NOW, f->dir, f->path, &f->st, &d) != 0)
+		fail_msg("store: %s", d.msg);
 	assert_int_equal(crypto_rng_new("test_api", &f->rng, &d), 0);
 	for (i = 0; i < sizeof(f->master); i++)
 		f->master[i] = (uint8_t)(i * 7 + 1);
-	assert_int_equal(token_hash(TA_TOKEN, hash), 0);
-	assert_int_equal(store_admin_token_add(f->st, "test", ROLE_OWNER, hash,
-	                                       &f->admin_id, &d),
-	                 0);
-	f->a.st = f->st;
-	f->a.rng = f->rng;
-	f->a.master = f->master;
-	f->a.link_host = "fleet.example";
-	f->a.api_port = 7444;
+	if (api_fixture_token(f->st, "test", ROLE_OWNER, TA_TOKEN, &f->admin_id,
+	                      &d) != 0)
+		fail_msg("admin token: %s", d.msg);
+	api_fixture_ctx(&f->a, f->st, f->rng, f->master);
 	f->a.ca_pin = TA_PIN;
-	f->a.token_ttl = 86400;
 	f->a.hooks.arg = f;
 	f->a.hooks.changed = ta_hook_changed;
 	f->a.hooks.revoked = ta_hook_revoked;
@@ -156,8 +146,6 @@ static int ta_teardown(void **state)
 	store_close(f->st);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
-	free(f->dir);
-	free(f->path);
 	free(f);
 	return 0;
 }
@@ -183,30 +171,14 @@ static int ta_request(struct ta *f, const struct ta_hdrs *hd,
 	struct net_request req;
 	struct net_response resp;
 	struct net_param params[8];
-	char path[1024], *q, *amp;
+	char path[1024];
 	json_error_t jerr;
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	assert_true(strlen(target) < sizeof(path));
 	memcpy(path, target, strlen(target) + 1);
-	if ((q = strchr(path, '?')) != NULL) {
-		*q++ = '\0';
-		while (q != NULL && req.nparams < 8) {
-			char *eq;
-
-			if ((amp = strchr(q, '&')) != NULL)
-				*amp++ = '\0';
-			params[req.nparams].name = q;
-			params[req.nparams].value = "";
-			if ((eq = strchr(q, '=')) != NULL) {
-				*eq = '\0';
-				params[req.nparams].value = eq + 1;
-			}
-			req.nparams++;
-			q = amp;
-		}
-	}
+	req.nparams = api_fixture_query(path, params, 8, "&", false);
 	req.id = 1;
 	req.method = method;
 	req.path = path;

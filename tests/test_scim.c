@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests: server/scim.c, SCIM 2.0 provisioning, through api_handle()
- * over a store in a temporary directory, with the request shapes Okta and
- * Entra ID send. */
+ * over a store in a temporary directory, with the request shapes Okta,
+ * Entra ID and Google Workspace send, and list filters. */
 #include "testutil.h"
 
+#include "api_fixture.h"
+
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +30,8 @@
 #define TS_ERROR      "urn:ietf:params:scim:api:messages:2.0:Error"
 
 struct tsc {
-	char *dir;
-	char *path;
+	char dir[API_FIXTURE_DIR_MAX];
+	char path[API_FIXTURE_DB_MAX];
 	struct store *st;
 	struct crypto_rng *rng;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
@@ -64,11 +67,9 @@ static void tsc_hook_revoked(void *arg, const char *const *ids, size_t n)
 static void tsc_token(struct tsc *f, const char *name, enum role role,
                       const char *token)
 {
-	char hash[CRYPTO_HEX_LEN + 1];
 	struct diag d;
 
-	assert_int_equal(token_hash(token, hash), 0);
-	if (store_admin_token_add(f->st, name, role, hash, NULL, &d) != 0)
+	if (api_fixture_token(f->st, name, role, token, NULL, &d) != 0)
 		fail_msg("admin token: %s", d.msg);
 }
 
@@ -78,20 +79,12 @@ static int tsc_setup(void **state)
 	struct diag d;
 
 	assert_non_null(f);
-	f->dir = tu_mkdtemp();
-	f->path = tu_path(f->dir, "fleet.db");
-	if (store_open("sqlite", f->path, &f->st, &d) != 0)
-		fail_msg("store_open: %s", d.msg);
-	store_set_now(f->st, TS_NOW);
+	if (api_fixture_store(TS_NOW, f->dir, f->path, &f->st, &d) != 0)
+		fail_msg("store: %s", d.msg);
 	assert_int_equal(crypto_rng_new("test_scim", &f->rng, &d), 0);
 	tsc_token(f, "okta", ROLE_SCIM, TS_SCIM_TOKEN);
 	tsc_token(f, "root", ROLE_OWNER, TS_OWNER);
-	f->a.st = f->st;
-	f->a.rng = f->rng;
-	f->a.master = f->master;
-	f->a.link_host = "fleet.example";
-	f->a.api_port = 7444;
-	f->a.token_ttl = 86400;
+	api_fixture_ctx(&f->a, f->st, f->rng, f->master);
 	f->a.hooks.arg = f;
 	f->a.hooks.changed = tsc_hook_changed;
 	f->a.hooks.revoked = tsc_hook_revoked;
@@ -107,29 +100,8 @@ static int tsc_teardown(void **state)
 	store_close(f->st);
 	crypto_rng_free(f->rng);
 	tu_rmtree(f->dir);
-	free(f->dir);
-	free(f->path);
 	free(f);
 	return 0;
-}
-
-/* Percent-decodes s in place, '+' kept: what libwebsockets hands over
- * (tests/test_net.c). */
-static void tsc_decode(char *s)
-{
-	char *w = s;
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '%' && s[1] != '\0' && s[2] != '\0') {
-			char hex[3] = {s[1], s[2], '\0'};
-
-			*w++ = (char)strtol(hex, NULL, 16);
-			s += 2;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
 }
 
 /*
@@ -143,31 +115,14 @@ static int tsc_call_as(struct tsc *f, const char *auth, const char *method,
 	struct net_request req;
 	struct net_response resp;
 	struct net_param params[8];
-	char path[2048], *q, *amp;
+	char path[2048];
 	json_error_t jerr;
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	assert_true(strlen(target) < sizeof(path));
 	memcpy(path, target, strlen(target) + 1);
-	if ((q = strchr(path, '?')) != NULL) {
-		*q++ = '\0';
-		while (q != NULL && req.nparams < 8) {
-			char *eq;
-
-			if ((amp = strchr(q, '&')) != NULL)
-				*amp++ = '\0';
-			params[req.nparams].name = q;
-			params[req.nparams].value = "";
-			if ((eq = strchr(q, '=')) != NULL) {
-				*eq = '\0';
-				tsc_decode(eq + 1);
-				params[req.nparams].value = eq + 1;
-			}
-			req.nparams++;
-			q = amp;
-		}
-	}
+	req.nparams = api_fixture_query(path, params, 8, "&", true);
 	req.id = 1;
 	req.method = method;
 	req.path = path;
@@ -268,6 +223,81 @@ static int64_t tsc_user_id(struct tsc *f, const char *name)
 	return id;
 }
 
+/* GET of coll ("Users") with filter percent-encoded as the identity
+ * providers do, and query (NULL: none) after it. Returns the status. */
+static int tsc_list(struct tsc *f, const char *coll, const char *filter,
+                    const char *query)
+{
+	char target[1800];
+	size_t n;
+	const char *p;
+
+	n = (size_t)snprintf(target, sizeof(target),
+	                     "/scim/v2/%s?filter=", coll);
+	for (p = filter; *p != '\0'; p++) {
+		assert_true(n + 4 < sizeof(target));
+		if (isalnum((unsigned char)*p) || strchr("-._~", *p) != NULL)
+			target[n++] = *p;
+		else
+			n += (size_t)snprintf(target + n, sizeof(target) - n,
+			                      "%%%02X", (unsigned char)*p);
+	}
+	target[n] = '\0';
+	if (query != NULL) {
+		assert_true(n + strlen(query) + 2 < sizeof(target));
+		(void)snprintf(target + n, sizeof(target) - n, "&%s", query);
+	}
+	return tsc_call(f, "GET", target, NULL);
+}
+
+/* The userNames (or displayNames) of the last ListResponse, in order,
+ * joined by ','; "" for none. Checks totalResults counts them. */
+static const char *tsc_names(struct tsc *f)
+{
+	static char out[1024];
+	json_t *res = json_object_get(f->ans, "Resources"), *r;
+	size_t i, n = 0;
+
+	if (f->status != 200)
+		fail_msg("expected 200, got %d: %s", f->status,
+		         f->ans != NULL ? json_dumps(f->ans, 0) : "");
+	out[0] = '\0';
+	json_array_foreach(res, i, r)
+	{
+		const char *name =
+		    json_string_value(json_object_get(r, "userName"));
+
+		if (name == NULL)
+			name = tsc_str(r, "displayName");
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s",
+		                      i > 0 ? "," : "", name);
+		assert_true(n < sizeof(out));
+	}
+	return out;
+}
+
+/* Asserts the list filter on coll selects names (joined by ','). */
+static void tsc_filter(struct tsc *f, const char *coll, const char *filter,
+                       const char *names)
+{
+	tsc_list(f, coll, filter, NULL);
+	if (strcmp(tsc_names(f), names) != 0)
+		fail_msg("%s?filter=%s: got '%s', expected '%s'", coll, filter,
+		         tsc_names(f), names);
+	assert_int_equal(
+	    json_integer_value(json_object_get(f->ans, "totalResults")),
+	    json_array_size(json_object_get(f->ans, "Resources")));
+}
+
+/* Asserts the list filter on coll is refused as invalidFilter with a
+ * detail holding needle. */
+static void tsc_filter_bad(struct tsc *f, const char *coll, const char *filter,
+                           const char *needle)
+{
+	tsc_list(f, coll, filter, NULL);
+	tsc_error(f, 400, "invalidFilter", needle);
+}
+
 /* The request Okta sends to create a user. */
 static const char tsc_okta_user[] =
     "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
@@ -335,6 +365,9 @@ static void test_scim_discovery(void **state)
 	    json_object_get(json_object_get(f->ans, "patch"), "supported")));
 	assert_true(json_is_true(
 	    json_object_get(json_object_get(f->ans, "filter"), "supported")));
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(f->ans, "filter"), "maxResults")),
+	                 1000);
 	assert_false(json_is_true(
 	    json_object_get(json_object_get(f->ans, "bulk"), "supported")));
 	assert_string_equal(
@@ -524,13 +557,13 @@ static void test_scim_users_paging(void **state)
 	         "{\"userName\":\"other\",\"externalId\":\"ext-3\"}");
 	tsc_error(f, 409, "uniqueness", "externalId 'ext-3' already names");
 	/* Bad filters and paging. */
-	tsc_call(f, "GET", "/scim/v2/Users?filter=userName%20sw%20%22u%22",
+	tsc_call(f, "GET", "/scim/v2/Users?filter=phoneNumbers%20eq%20%22x%22",
 	         NULL);
-	tsc_error(f, 400, "invalidFilter", "eq");
-	tsc_call(f, "GET", "/scim/v2/Users?filter=title%20eq%20%22x%22", NULL);
-	tsc_error(f, 400, "invalidFilter", "not 'title'");
+	tsc_error(f, 400, "invalidFilter",
+	          "filter: unknown attribute 'phoneNumbers' of Users (at byte "
+	          "1)");
 	tsc_call(f, "GET", "/scim/v2/Users?filter=userName%20eq%20u", NULL);
-	tsc_error(f, 400, "invalidFilter", NULL);
+	tsc_error(f, 400, "invalidFilter", "expected a value");
 	tsc_call(f, "GET", "/scim/v2/Users?count=many", NULL);
 	tsc_error(f, 400, "invalidValue", "count 'many' is not an integer");
 }
@@ -698,6 +731,39 @@ static void test_scim_users_entra(void **state)
 
 /* DELETE offboards and deletes the user from SCIM's view; the user, with
  * its report, stays for the admins. */
+/* A PATCH whose object merges into one nested 1,000 deep recurses
+ * without a filter's worth of stack at each level, and answers. */
+static void test_scim_users_patch_deep(void **state)
+{
+	enum { TSC_DEEP = 1000 };
+	struct tsc *f = *state;
+	char *nest = malloc(TSC_DEEP * 6 + 16), *body = NULL, *id, target[128];
+	size_t i, n = 0;
+
+	assert_non_null(nest);
+	for (i = 0; i < TSC_DEEP; i++)
+		n += (size_t)snprintf(nest + n, 8, "{\"a\":");
+	n += (size_t)snprintf(nest + n, 8, "1");
+	for (i = 0; i < TSC_DEEP; i++)
+		nest[n++] = '}';
+	nest[n] = '\0';
+	body = malloc(n + 256);
+	assert_non_null(body);
+	(void)snprintf(body, n + 256, "{\"userName\":\"deep\",\"name\":%s}",
+	               nest);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", body), 201);
+	id = tsc_id(f);
+	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
+	(void)snprintf(body, n + 256,
+	               "{\"Operations\":[{\"op\":\"add\",\"path\":\"name\","
+	               "\"value\":%s}]}",
+	               nest);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	free(nest);
+	free(body);
+	free(id);
+}
+
 static void test_scim_users_delete(void **state)
 {
 	struct tsc *f = *state;
@@ -730,6 +796,184 @@ static void test_scim_users_delete(void **state)
 	tsc_call(f, "DELETE", target, NULL);
 	tsc_error(f, 404, NULL, NULL);
 	free(id);
+}
+
+/* The request Google Workspace's automated provisioning sends to create
+ * a user: userName is the primary email, name and emails from the
+ * directory. */
+static const char tsc_google_user[] =
+    "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+    "\"userName\":\"cy@example.com\","
+    "\"name\":{\"givenName\":\"Cy\",\"familyName\":\"Ng\"},"
+    "\"displayName\":\"Cy Ng\","
+    "\"emails\":[{\"value\":\"cy@example.com\",\"type\":\"work\","
+    "\"primary\":true}],"
+    "\"active\":true}";
+
+/* Google Workspace: the probe it sends when the app is set up, its
+ * lookup by userName before it creates, the create, a suspension as a
+ * PATCH of active, and the lookups it makes after. */
+static void test_scim_users_google(void **state)
+{
+	struct tsc *f = *state;
+	char *id, target[256];
+	struct store_user u;
+	struct diag d;
+
+	/* The probe: count=1 and nothing else. */
+	assert_int_equal(tsc_call(f, "GET", "/scim/v2/Users?count=1", NULL),
+	                 200);
+	assert_int_equal(
+	    json_integer_value(json_object_get(f->ans, "totalResults")), 0);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "Resources")),
+	                 0);
+	assert_int_equal(
+	    tsc_call(f, "GET",
+	             "/scim/v2/Users?filter=userName%20eq%20%22cy%40example."
+	             "com%22",
+	             NULL),
+	    200);
+	assert_string_equal(tsc_names(f), "");
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_google_user),
+	                 201);
+	id = tsc_id(f);
+	assert_string_equal(tsc_str(f->ans, "displayName"), "Cy Ng");
+	assert_int_equal(tsc_call(f, "GET", "/scim/v2/Users?count=1", NULL),
+	                 200);
+	assert_string_equal(tsc_names(f), "cy@example.com");
+	assert_int_equal(
+	    tsc_call(f, "GET",
+	             "/scim/v2/Users?filter=userName%20eq%20%22cy%40example."
+	             "com%22",
+	             NULL),
+	    200);
+	assert_string_equal(tsc_names(f), "cy@example.com");
+	/* Suspending the user in the directory: replace active. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
+	assert_int_equal(
+	    tsc_call(f, "PATCH", target,
+	             "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:"
+	             "PatchOp\"],\"Operations\":[{\"op\":\"replace\","
+	             "\"path\":\"active\",\"value\":false}]}"),
+	    200);
+	assert_true(json_is_false(json_object_get(f->ans, "active")));
+	assert_int_equal(store_user_get(f->st, "cy@example.com", &u, &d), 0);
+	assert_true(u.disabled);
+	store_user_clear(&u);
+	tsc_filter(f, "Users",
+	           "userName eq \"cy@example.com\" and active eq "
+	           "false",
+	           "cy@example.com");
+	tsc_filter(f, "Users", "active eq true", "");
+	/* The primary work email, as a value filter. */
+	tsc_filter(f, "Users", "emails[type eq \"work\" and primary eq true]",
+	           "cy@example.com");
+	free(id);
+}
+
+/* Compound filters over a few users: each answer is what RFC 7644
+ * 3.4.2.2 says, whether the store's lookup or the list answered it. */
+static void test_scim_users_filters(void **state)
+{
+	static const char *const bodies[] = {
+	    "{\"userName\":\"ann@example.com\",\"externalId\":\"e-a\","
+	    "\"title\":\"Engineer\",\"name\":{\"givenName\":\"Ann\","
+	    "\"familyName\":\"Lee\"},\"emails\":[{\"value\":"
+	    "\"ann@example.com\",\"type\":\"work\",\"primary\":true}],"
+	    "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
+	    "{\"department\":\"R&D\"}}",
+	    "{\"userName\":\"bo@contoso.com\",\"externalId\":\"e-b\","
+	    "\"title\":\"Manager\",\"emails\":[{\"value\":"
+	    "\"bo@contoso.com\",\"type\":\"work\"},{\"value\":"
+	    "\"bo@home.org\",\"type\":\"home\"}]}",
+	    "{\"userName\":\"cy@example.com\",\"active\":false,"
+	    "\"title\":\"engineer\",\"emails\":[{\"value\":"
+	    "\"cy@example.com\"}]}",
+	    "{\"userName\":\"dee@other.org\"}",
+	};
+	struct tsc *f = *state;
+	char filter[256], *ann = NULL, *dee = NULL, target[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		assert_int_equal(
+		    tsc_call(f, "POST", "/scim/v2/Users", bodies[i]), 201);
+		if (i == 0)
+			ann = tsc_id(f);
+		if (i == 3)
+			dee = tsc_id(f);
+	}
+	tsc_filter(f, "Users", "title eq \"engineer\" and active eq true",
+	           "ann@example.com");
+	tsc_filter(f, "Users",
+	           "title eq \"engineer\" or userName ew \"contoso.com\"",
+	           "ann@example.com,bo@contoso.com,cy@example.com");
+	tsc_filter(f, "Users",
+	           "userName ew \"example.com\" and not (active eq false) or "
+	           "title eq \"manager\"",
+	           "ann@example.com,bo@contoso.com");
+	tsc_filter(f, "Users",
+	           "userName ew \"example.com\" and (not (active eq false) or "
+	           "title eq \"manager\")",
+	           "ann@example.com");
+	tsc_filter(f, "Users",
+	           "emails[type eq \"home\" and value co \"@home.org\"]",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users",
+	           "emails[type eq \"work\" and value co \"@home.org\"]", "");
+	tsc_filter(f, "Users", "not (emails pr)", "dee@other.org");
+	tsc_filter(f, "Users", "emails.value sw \"cy@\"", "cy@example.com");
+	tsc_filter(f, "Users", "name.familyName eq \"LEE\"", "ann@example.com");
+	tsc_filter(f, "Users", "title eq null", "dee@other.org");
+	tsc_filter(f, "Users",
+	           "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
+	           "department eq \"r&d\"",
+	           "ann@example.com");
+	/* The store's lookups, alone and and-ed; a userName in another case
+	 * is found all the same. */
+	tsc_filter(f, "Users", "userName eq \"bo@contoso.com\"",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users", "userName eq \"BO@Contoso.com\" and title pr",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users",
+	           "userName eq \"bo@contoso.com\" and active eq "
+	           "false",
+	           "");
+	tsc_filter(f, "Users", "externalId eq \"e-b\" and title pr",
+	           "bo@contoso.com");
+	tsc_filter(f, "Users", "externalId eq \"E-B\"", "");
+	tsc_filter(f, "Users", "externalId eq \"none\"", "");
+	(void)snprintf(filter, sizeof(filter), "id eq \"%s\"", ann);
+	tsc_filter(f, "Users", filter, "ann@example.com");
+	tsc_filter(f, "Users", "id eq \"x1\"", "");
+	/* Times: every user was made at the store's now. */
+	tsc_filter(f, "Users", "meta.created eq \"2023-11-14T22:13:20Z\"",
+	           "ann@example.com,bo@contoso.com,cy@example.com,"
+	           "dee@other.org");
+	tsc_filter(f, "Users",
+	           "meta.lastModified gt \"2023-11-14T23:13:20+01:00\"", "");
+	/* Paging counts the matches. */
+	assert_int_equal(
+	    tsc_list(f, "Users", "active eq true", "startIndex=2&count=1"),
+	    200);
+	assert_string_equal(tsc_names(f), "bo@contoso.com");
+	assert_int_equal(
+	    json_integer_value(json_object_get(f->ans, "totalResults")), 3);
+	/* A user SCIM deleted is no longer listed, by lookup or filter. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", dee);
+	assert_int_equal(tsc_call(f, "DELETE", target, NULL), 204);
+	tsc_filter(f, "Users", "userName eq \"dee@other.org\"", "");
+	tsc_filter(f, "Users", "not (emails pr)", "");
+	/* Errors name what and where. */
+	tsc_filter_bad(
+	    f, "Users", "title eq \"x\" and phone pr",
+	    "filter: unknown attribute 'phone' of Users (at byte 18)");
+	tsc_filter_bad(f, "Users", "(title pr",
+	               "filter: expected ')' at byte 10 to close the '(' at "
+	               "byte 1");
+	tsc_filter_bad(f, "Users", "active eq \"maybe\"", "is a boolean");
+	free(ann);
+	free(dee);
 }
 
 /* ---- Groups ---- */
@@ -877,14 +1121,103 @@ static void test_scim_groups(void **state)
 	free(gid);
 }
 
+/* Filters on Groups: displayName by the team it names or, renamed, by
+ * the list; members; PATCH paths whose filters are compound. */
+static void test_scim_groups_filters(void **state)
+{
+	static const char patch_head[] =
+	    "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],"
+	    "\"Operations\":[";
+	struct tsc *f = *state;
+	char *ann, *bo, *plat, *sec, body[1024], filter[256], target[128];
+
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_okta_user),
+	                 201);
+	ann = tsc_id(f);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", tsc_entra_user),
+	                 201);
+	bo = tsc_id(f);
+	(void)snprintf(body, sizeof(body),
+	               "{\"displayName\":\"Platform Team\",\"externalId\":"
+	               "\"00g1\",\"members\":[{\"value\":\"%s\"}]}",
+	               ann);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Groups", body), 201);
+	plat = tsc_id(f);
+	(void)snprintf(body, sizeof(body),
+	               "{\"displayName\":\"Security\",\"members\":[{"
+	               "\"value\":\"%s\"},{\"value\":\"%s\"}]}",
+	               ann, bo);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Groups", body), 201);
+	sec = tsc_id(f);
+
+	tsc_filter(f, "Groups", "displayName eq \"Platform Team\"",
+	           "Platform Team");
+	tsc_filter(f, "Groups", "displayName eq \"platform team\"",
+	           "Platform Team");
+	tsc_filter(f, "Groups", "externalId eq \"00g1\"", "Platform Team");
+	(void)snprintf(filter, sizeof(filter), "members[value eq \"%s\"]", bo);
+	tsc_filter(f, "Groups", filter, "Security");
+	(void)snprintf(filter, sizeof(filter), "members.value eq \"%s\"", ann);
+	tsc_filter(f, "Groups", filter, "Platform Team,Security");
+	tsc_filter(f, "Groups",
+	           "displayName sw \"s\" or externalId pr and members pr",
+	           "Platform Team,Security");
+	tsc_filter(f, "Groups", "not (externalId pr)", "Security");
+	/* Renamed, the team keeps its name: the list finds the group. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Groups/%s", plat);
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"replace\",\"path\":\"displayName\","
+	               "\"value\":\"Infra\"}]}",
+	               patch_head);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	tsc_filter(f, "Groups", "displayName eq \"INFRA\"", "Infra");
+	tsc_filter(f, "Groups", "displayName eq \"Platform Team\"", "");
+	tsc_filter_bad(f, "Groups", "userName eq \"x\"",
+	               "filter: unknown attribute 'userName' of Groups");
+
+	/* A PATCH path with an or in its filter removes both members. */
+	(void)snprintf(target, sizeof(target), "/scim/v2/Groups/%s", sec);
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"remove\",\"path\":\"members[value eq "
+	               "\\\"%s\\\" or value eq \\\"%s\\\"]\"}]}",
+	               patch_head, ann, bo);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	assert_int_equal(json_array_size(json_object_get(f->ans, "members")),
+	                 0);
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"remove\",\"path\":\"members[id eq "
+	               "\\\"1\\\"]\"}]}",
+	               patch_head);
+	tsc_call(f, "PATCH", target, body);
+	tsc_error(f, 400, "invalidPath",
+	          "its filter: unknown attribute 'id' of members (at byte 1)");
+	/* A ']' in a quoted value does not end the filter. */
+	(void)snprintf(body, sizeof(body),
+	               "%s{\"op\":\"remove\",\"path\":\"members[value eq "
+	               "\\\"a]b\\\"]\"}]}",
+	               patch_head);
+	assert_int_equal(tsc_call(f, "PATCH", target, body), 200);
+	free(ann);
+	free(bo);
+	free(plat);
+	free(sec);
+}
+
 int main(void)
 {
 #define TSC(fn) cmocka_unit_test_setup_teardown(fn, tsc_setup, tsc_teardown)
 	const struct CMUnitTest tests[] = {
-	    TSC(test_scim_auth),        TSC(test_scim_discovery),
-	    TSC(test_scim_users_okta),  TSC(test_scim_users_paging),
-	    TSC(test_scim_users_entra), TSC(test_scim_users_delete),
+	    TSC(test_scim_auth),
+	    TSC(test_scim_discovery),
+	    TSC(test_scim_users_okta),
+	    TSC(test_scim_users_paging),
+	    TSC(test_scim_users_entra),
+	    TSC(test_scim_users_delete),
+	    TSC(test_scim_users_patch_deep),
+	    TSC(test_scim_users_google),
+	    TSC(test_scim_users_filters),
 	    TSC(test_scim_groups),
+	    TSC(test_scim_groups_filters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

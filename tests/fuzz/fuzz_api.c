@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_fixture.h"
 #include "crypto.h"
 #include "store.h"
 #include "token.h"
@@ -29,8 +30,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct {
-	char dir[256];
-	char db[300];
+	char dir[API_FIXTURE_DIR_MAX];
+	char db[API_FIXTURE_DB_MAX];
 	struct store *st;
 	struct crypto_rng *rng;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
@@ -71,21 +72,12 @@ static void fuzz_api_revoked(void *arg, const char *const *ids, size_t n)
 
 static void fuzz_api_cleanup(void)
 {
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char path[320];
-	size_t i;
-
 	session_table_free(fuzz_api.a.sessions);
 	store_close(fuzz_api.st);
 	crypto_key_free(fuzz_api.signer);
 	free(fuzz_api.signer_pem);
 	crypto_rng_free(fuzz_api.rng);
-	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		(void)snprintf(path, sizeof(path), "%s%s", fuzz_api.db,
-		               suffix[i]);
-		(void)unlink(path);
-	}
-	(void)rmdir(fuzz_api.dir);
+	api_fixture_remove(fuzz_api.dir, fuzz_api.db);
 }
 
 /* Keeps the first console session's cookie and CSRF token. */
@@ -118,28 +110,13 @@ static int fuzz_api_call(const char *method, char *target, const char *auth,
 	struct net_param params[NET_PARAMS_MAX];
 	struct net_request req;
 	struct net_response resp;
-	char *q, *next;
 	json_t *ans;
 	int status;
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
-	if ((q = strchr(target, '?')) != NULL) {
-		*q++ = '\0';
-		for (; q != NULL && req.nparams < NET_PARAMS_MAX; q = next) {
-			char *eq;
-
-			if ((next = strpbrk(q, "&;")) != NULL)
-				*next++ = '\0';
-			params[req.nparams].name = q;
-			params[req.nparams].value = "";
-			if ((eq = strchr(q, '=')) != NULL) {
-				*eq = '\0';
-				params[req.nparams].value = eq + 1;
-			}
-			req.nparams++;
-		}
-	}
+	req.nparams =
+	    api_fixture_query(target, params, NET_PARAMS_MAX, "&;", false);
 	req.method = method;
 	req.path = target;
 	req.params = params;
@@ -203,29 +180,20 @@ static void fuzz_api_seed(const char *method, const char *path,
 /* A store with an admin token, a little data and the canary secret. */
 static void fuzz_api_init(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char hash[CRYPTO_HEX_LEN + 1], body[128];
+	char body[128];
 	uint8_t raw[16];
 	struct diag d;
 
-	(void)snprintf(fuzz_api.dir, sizeof(fuzz_api.dir),
-	               "%s/mcpfleet-fuzz-api-XXXXXX",
-	               tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fuzz_api.dir) == NULL)
-		abort();
-	(void)snprintf(fuzz_api.db, sizeof(fuzz_api.db), "%s/fleet.db",
-	               fuzz_api.dir);
-	if (store_open("sqlite", fuzz_api.db, &fuzz_api.st, &d) != 0)
+	if (api_fixture_store(1700000000, fuzz_api.dir, fuzz_api.db,
+	                      &fuzz_api.st, &d) != 0)
 		abort();
 	atexit(fuzz_api_cleanup);
-	store_set_now(fuzz_api.st, 1700000000);
 	if (crypto_rng_new("fuzz_api", &fuzz_api.rng, &d) != 0 ||
 	    crypto_random(fuzz_api.rng, raw, sizeof(raw)) != 0 ||
 	    crypto_hex(raw, sizeof(raw), fuzz_api.canary,
 	               sizeof(fuzz_api.canary)) != 0 ||
-	    token_hash(FUZZ_API_TOKEN, hash) != 0 ||
-	    store_admin_token_add(fuzz_api.st, "fuzz", ROLE_OWNER, hash, NULL,
-	                          &d) != 0)
+	    api_fixture_token(fuzz_api.st, "fuzz", ROLE_OWNER, FUZZ_API_TOKEN,
+	                      NULL, &d) != 0)
 		abort();
 	memset(fuzz_api.master, 0x5a, sizeof(fuzz_api.master));
 	if (crypto_key_generate(fuzz_api.rng, &fuzz_api.signer, &d) != 0 ||
@@ -237,13 +205,9 @@ static void fuzz_api_init(void)
 	fuzz_api.a.signer = fuzz_api.signer;
 	fuzz_api.a.signer_pub_pem = fuzz_api.signer_pem;
 	fuzz_api.a.signer_key_id = fuzz_api.signer_id;
-	fuzz_api.a.st = fuzz_api.st;
-	fuzz_api.a.rng = fuzz_api.rng;
-	fuzz_api.a.master = fuzz_api.master;
-	fuzz_api.a.link_host = "fleet.example";
-	fuzz_api.a.api_port = 7444;
+	api_fixture_ctx(&fuzz_api.a, fuzz_api.st, fuzz_api.rng,
+	                fuzz_api.master);
 	fuzz_api.a.ca_pin = "sha256:00";
-	fuzz_api.a.token_ttl = 86400;
 	fuzz_api.a.hooks.changed = fuzz_api_changed;
 	fuzz_api.a.hooks.revoked = fuzz_api_revoked;
 	if (session_table_new(fuzz_api.st, API_SESSIONS_MAX, API_LOGIN_RATE,

@@ -9,6 +9,12 @@
  * /scim/v2 with an optional "?a=b&c" query (taken as already decoded, as
  * libwebsockets hands it over); everything after the first newline is the
  * body.
+ *
+ * A list's filter is also parsed on its own for both resource types and
+ * as a PATCH path's value filter, evaluated on a user, a group and an
+ * element, and checked: "not (FILTER)" matches exactly what FILTER does
+ * not, and a lookup value scimf_required_eq() gives is one the filter
+ * holds.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,7 +24,9 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_fixture.h"
 #include "crypto.h"
+#include "scimfilter.h"
 #include "store.h"
 #include "token.h"
 
@@ -28,12 +36,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct {
-	char dir[256];
-	char db[300];
+	char dir[API_FIXTURE_DIR_MAX];
+	char db[API_FIXTURE_DB_MAX];
 	struct store *st;
 	struct crypto_rng *rng;
 	uint8_t master[CRYPTO_SEAL_KEY_LEN];
 	struct api_ctx a;
+	json_t *user, *group, *element;
 } fuzz_scim;
 
 static void fuzz_scim_changed(void *arg)
@@ -53,18 +62,12 @@ static void fuzz_scim_revoked(void *arg, const char *const *ids, size_t n)
 
 static void fuzz_scim_cleanup(void)
 {
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char path[320];
-	size_t i;
-
 	store_close(fuzz_scim.st);
 	crypto_rng_free(fuzz_scim.rng);
-	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		(void)snprintf(path, sizeof(path), "%s%s", fuzz_scim.db,
-		               suffix[i]);
-		(void)unlink(path);
-	}
-	(void)rmdir(fuzz_scim.dir);
+	json_decref(fuzz_scim.user);
+	json_decref(fuzz_scim.group);
+	json_decref(fuzz_scim.element);
+	api_fixture_remove(fuzz_scim.dir, fuzz_scim.db);
 }
 
 /* Answers one request; aborts when the answer breaks an invariant: a
@@ -77,28 +80,14 @@ static int fuzz_scim_call(const char *method, char *target, const char *body,
 	struct net_param params[NET_PARAMS_MAX];
 	struct net_request req;
 	struct net_response resp;
-	char *q, *next, st[16];
+	char st[16];
 	json_t *ans, *v;
 	int status;
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
-	if ((q = strchr(target, '?')) != NULL) {
-		*q++ = '\0';
-		for (; q != NULL && req.nparams < NET_PARAMS_MAX; q = next) {
-			char *eq;
-
-			if ((next = strpbrk(q, "&;")) != NULL)
-				*next++ = '\0';
-			params[req.nparams].name = q;
-			params[req.nparams].value = "";
-			if ((eq = strchr(q, '=')) != NULL) {
-				*eq = '\0';
-				params[req.nparams].value = eq + 1;
-			}
-			req.nparams++;
-		}
-	}
+	req.nparams =
+	    api_fixture_query(target, params, NET_PARAMS_MAX, "&;", false);
 	req.method = method;
 	req.path = target;
 	req.params = params;
@@ -168,33 +157,19 @@ static void fuzz_scim_seed(const char *method, const char *path,
 
 static void fuzz_scim_init(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char hash[CRYPTO_HEX_LEN + 1];
 	struct diag d;
 
-	(void)snprintf(fuzz_scim.dir, sizeof(fuzz_scim.dir),
-	               "%s/mcpfleet-fuzz-scim-XXXXXX",
-	               tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fuzz_scim.dir) == NULL)
-		abort();
-	(void)snprintf(fuzz_scim.db, sizeof(fuzz_scim.db), "%s/fleet.db",
-	               fuzz_scim.dir);
-	if (store_open("sqlite", fuzz_scim.db, &fuzz_scim.st, &d) != 0)
+	if (api_fixture_store(1700000000, fuzz_scim.dir, fuzz_scim.db,
+	                      &fuzz_scim.st, &d) != 0)
 		abort();
 	atexit(fuzz_scim_cleanup);
-	store_set_now(fuzz_scim.st, 1700000000);
 	if (crypto_rng_new("fuzz_scim", &fuzz_scim.rng, &d) != 0 ||
-	    token_hash(FUZZ_SCIM_TOKEN, hash) != 0 ||
-	    store_admin_token_add(fuzz_scim.st, "idp", ROLE_SCIM, hash, NULL,
-	                          &d) != 0)
+	    api_fixture_token(fuzz_scim.st, "idp", ROLE_SCIM, FUZZ_SCIM_TOKEN,
+	                      NULL, &d) != 0)
 		abort();
 	memset(fuzz_scim.master, 0x5a, sizeof(fuzz_scim.master));
-	fuzz_scim.a.st = fuzz_scim.st;
-	fuzz_scim.a.rng = fuzz_scim.rng;
-	fuzz_scim.a.master = fuzz_scim.master;
-	fuzz_scim.a.link_host = "fleet.example";
-	fuzz_scim.a.api_port = 7444;
-	fuzz_scim.a.token_ttl = 86400;
+	api_fixture_ctx(&fuzz_scim.a, fuzz_scim.st, fuzz_scim.rng,
+	                fuzz_scim.master);
 	fuzz_scim.a.hooks.changed = fuzz_scim_changed;
 	fuzz_scim.a.hooks.revoked = fuzz_scim_revoked;
 
@@ -207,12 +182,83 @@ static void fuzz_scim_init(void)
 	fuzz_scim_seed("POST", "/scim/v2/Groups",
 	               "{\"displayName\":\"Dev Team\",\"members\":[{\"value\":"
 	               "\"1\"}]}");
+	fuzz_scim.user = json_loads(
+	    "{\"id\":\"1\",\"userName\":\"ann@example.com\","
+	    "\"active\":true,\"externalId\":\"x1\",\"title\":\"Eng\","
+	    "\"name\":{\"givenName\":\"Ann\",\"familyName\":\"Lee\"},"
+	    "\"emails\":[{\"value\":\"ann@example.com\",\"type\":\"work\","
+	    "\"primary\":true},{\"value\":\"a@home.org\"}],"
+	    "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
+	    "{\"department\":\"R&D\",\"manager\":{\"value\":\"2\"}},"
+	    "\"meta\":{\"resourceType\":\"User\",\"created\":"
+	    "\"2023-11-14T22:13:20Z\",\"lastModified\":"
+	    "\"2024-01-01T00:00:00Z\"}}",
+	    0, NULL);
+	fuzz_scim.group =
+	    json_loads("{\"id\":\"1\",\"displayName\":\"Dev Team\",\"members\":"
+	               "[{\"value\":\"1\",\"display\":\"ann\"}],\"meta\":{"
+	               "\"created\":\"2023-11-14T22:13:20Z\"}}",
+	               0, NULL);
+	fuzz_scim.element = json_loads(
+	    "{\"value\":\"1\",\"type\":\"work\",\"primary\":true}", 0, NULL);
+	if (fuzz_scim.user == NULL || fuzz_scim.group == NULL ||
+	    fuzz_scim.element == NULL)
+		abort();
 	if (store_device_create(fuzz_scim.st, "dev-1", 1, "laptop", "linux",
 	                        "0a",
 	                        "00112233445566778899aabbccddeeff00112233445566"
 	                        "778899aabbccddeeff",
 	                        0, &d) != 0)
 		abort();
+}
+
+/* Is v (from scimf_required_eq()) a string inside f's own text? */
+static void fuzz_scim_owned(const struct scimf *f, const char *v)
+{
+	if (v != NULL &&
+	    (v < f->text || v >= f->text + sizeof(f->text) ||
+	     memchr(v, '\0', (size_t)(f->text + sizeof(f->text) - v)) == NULL))
+		abort();
+}
+
+/* The filter s parsed and evaluated directly; aborts on a broken
+ * invariant. */
+static void fuzz_scim_filter(const char *s)
+{
+	static const char *const names[] = {"id", "externalId", "userName",
+	                                    "displayName"};
+	const struct scimf_schema *schemas[2] = {&scimf_users, &scimf_groups};
+	json_t *res[2] = {fuzz_scim.user, fuzz_scim.group}, *e;
+	static struct scimf f, neg;
+	char err[SCIMF_ERR_MAX], wrapped[SCIMF_LEN_MAX + 16];
+	size_t i, j;
+
+	for (i = 0; i < 2; i++) {
+		err[0] = '\0';
+		if (scimf_parse(s, schemas[i], &f, err) != 0) {
+			if (err[0] == '\0')
+				abort();
+			continue;
+		}
+		for (j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+			fuzz_scim_owned(&f, scimf_required_eq(&f, names[j]));
+		if (strlen(s) + 7 > sizeof(wrapped))
+			continue;
+		(void)snprintf(wrapped, sizeof(wrapped), "not (%s)", s);
+		if (scimf_parse(wrapped, schemas[i], &neg, err) == 0 &&
+		    scimf_match(&neg, res[i]) == scimf_match(&f, res[i]))
+			abort();
+	}
+	if (scimf_parse_elements(s, &scimf_users, NULL, "emails", &f, err) ==
+	        0 &&
+	    (e = json_object()) != NULL) {
+		(void)scimf_match(&f, fuzz_scim.element);
+		(void)scimf_seed(&f, e, err);
+		json_decref(e);
+	}
+	if (scimf_parse_elements(s, &scimf_users, NULL, "addresses", &f, err) ==
+	    0)
+		(void)scimf_match(&f, fuzz_scim.element);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -243,7 +289,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (body_len > 0)
 		memcpy(body, nl + 1, body_len);
 	body[body_len] = '\0';
-	fuzz_scim_call(line, target, body, body_len);
+	{
+		/* The filter, before fuzz_scim_call() cuts the query. */
+		const char *fp = strstr(target, "filter=");
+		char filter[FUZZ_SCIM_LINE];
+		size_t n;
+
+		filter[0] = '\0';
+		if (fp != NULL) {
+			fp += 7;
+			n = strcspn(fp, "&;");
+			memcpy(filter, fp, n);
+			filter[n] = '\0';
+		}
+		fuzz_scim_call(line, target, body, body_len);
+		if (fp != NULL)
+			fuzz_scim_filter(filter);
+	}
 	free(body);
 	return 0;
 }

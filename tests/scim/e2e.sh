@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # SCIM provisioning end to end, as an identity provider drives it: the real
 # mcpfleetd on loopback over TLS, a token of role scim, curl sending the
-# request shapes Entra ID and Okta send (a URL-encoded filter, a mixed-case
-# "Replace" with a string "False"), a real agent enrolled for the
+# request shapes Entra ID and Okta send (a URL-encoded filter, a compound
+# one, a mixed-case "Replace" with a string "False"), a real agent enrolled for the
 # provisioned user and running, then deactivation by SCIM: the agent is
 # revoked while online and exits, the report is stored and shown.
 #   tests/scim/e2e.sh build/mcpfleetd build/mcpfleetctl build/mcpfleet
@@ -91,6 +91,20 @@ ok "POST /Users: ann@example.com is User $uid"
 scim GET '/Users?filter=userName%20eq%20%22ann%40example.com%22'
 [ "$(field .totalResults)" = 1 ] && [ "$(field '.Resources[0].id')" = "$uid" ] &&
 	ok "filter userName eq finds her" || bad "filter: $(cat "$dir/body")"
+# Compound filters (RFC 7644 3.4.2.2), percent-encoded whole.
+uri() { jq -rn --arg f "$1" '$f|@uri'; }
+scim GET "/Users?filter=$(uri 'emails[type eq "work" and value ew "@EXAMPLE.com"] and (active eq true or title pr) and meta.created le "2100-01-01T00:00:00Z"')"
+[ "$(status)" = 200 ] && [ "$(field .totalResults)" = 1 ] && [ "$(field '.Resources[0].id')" = "$uid" ] &&
+	ok "compound filter (value filter, and, or, a dateTime) finds her" ||
+	bad "compound filter: $(cat "$dir/status") $(cat "$dir/body")"
+scim GET "/Users?filter=$(uri 'userName eq "ann@example.com" and not (active eq true)')"
+[ "$(status)" = 200 ] && [ "$(field .totalResults)" = 0 ] &&
+	ok "compound filter with not: none" || bad "not filter: $(cat "$dir/body")"
+scim GET "/Users?filter=$(uri 'emails[type eq "work"')"
+[ "$(status)" = 400 ] && [ "$(field .scimType)" = invalidFilter ] &&
+	field .detail | grep -q "expected ']' at byte 22" &&
+	ok "a bad filter is 400 invalidFilter, naming where" ||
+	bad "bad filter: $(cat "$dir/status") $(cat "$dir/body")"
 "$ctl" user show ann@example.com >"$dir/show" 2>&1 && grep -q "ann@example.com" "$dir/show" &&
 	ok "mcpfleetctl user show ann@example.com" || bad "user show: $(cat "$dir/show")"
 
