@@ -17,8 +17,8 @@
  *
  *   usage: bench_fleet PATH-TO-MCPFLEETD [-n AGENTS] [-j PROCS] [-u USERS]
  *                      [-p PUSHES] [-I IDLE_SECS] [-T PHASE_SECS] [-V K]
- *                      [-l NOFILE] [-k DIR] [-W CONSOLES] [-S] [-R] [-r]
- *                      [-C]
+ *                      [-l NOFILE] [-k DIR] [-W CONSOLES] [-P PG_LOCATION]
+ *                      [-S] [-R] [-r] [-C]
  *
  * -k DIR keeps the data directory and the agents' credentials in DIR; a
  * later run with the same DIR skips init and enrollment (and so measures
@@ -34,7 +34,9 @@
  * the daemon stores; -r leaves the reports out (the figures before they
  * were sent). -W N follows each push with the same push made while N
  * console event streams (GET /api/v1/events, the live console) are open
- * and read, and prints both rounds. One process holds at most
+ * and read, and prints both rounds. -P LOCATION keeps a new fleet's store
+ * in PostgreSQL (init --store: an empty database; tests/pg/cluster.sh
+ * makes one). One process holds at most
  * ~19,900 files here, so -j must keep N / PROCS under the soft limit.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
@@ -1260,6 +1262,7 @@ struct bf {
 	bool storm;
 	bool check;     /* -C: a failed attempt while the daemon is up fails */
 	unsigned watch; /* -W: console event streams open in a second round */
+	const char *store; /* -P: init --store LOCATION (PostgreSQL) */
 	const char *keep;
 	char *dir;
 	char *data;
@@ -1664,7 +1667,7 @@ static void bf_init_fleet(struct bf *b)
 	char out[8192], ap[16], pp[16], *p, *e, *path;
 	char init[] = "init", data[] = "--data", name[] = "--name",
 	     ip[] = "127.0.0.1", lh[] = "localhost", agent[] = "--agent-port",
-	     api[] = "--api-port", listen[] = "--listen";
+	     api[] = "--api-port", listen[] = "--listen", store[] = "--store";
 	char *argv[] = {(char *)(uintptr_t)b->daemon,
 	                init,
 	                data,
@@ -1679,8 +1682,15 @@ static void bf_init_fleet(struct bf *b)
 	                ap,
 	                api,
 	                pp,
+	                NULL,
+	                NULL,
 	                NULL};
 	struct buf conf = BUF_INIT;
+
+	if (b->store != NULL) { /* -P: the store in PostgreSQL */
+		argv[14] = store;
+		argv[15] = (char *)(uintptr_t)b->store;
+	}
 
 	b->agent_port = bf_free_port();
 	b->api_port = bf_free_port();
@@ -2091,6 +2101,7 @@ struct bf_result {
 	double *push_median_ms;
 	double *push_p99_ms;
 	double *push_api_ms;
+	double *push_after_ms; /* an admin call right after all had it */
 	size_t npush;
 	double push_cpu_ms; /* the daemon's, over the whole push phase */
 	double storm_listen_ms;
@@ -2235,7 +2246,7 @@ static double bf_push_one(struct bf *b, struct bf_result *res,
                           const char *verify, json_t **answer)
 {
 	struct bf_phase p;
-	double api_ms, all, med, p99;
+	double api_ms, after_ms, all, med, p99;
 	unsigned long checked, bad;
 
 	int64_t t0 = bf_mark_all(b, BF_PUSH_S), tapi = bf_now_us();
@@ -2243,6 +2254,10 @@ static double bf_push_one(struct bf *b, struct bf_result *res,
 	*answer = bf_api_ok(b, want, method, path, body, &api_ms);
 	if (bf_collect(b, 'P', BF_PUSH_S + 60) != 0)
 		bf_die("push: no report");
+	/* An admin's call as the fleet's reports come in: it waits behind
+	 * them on the core thread. */
+	json_decref(
+	    bf_api_ok(b, 200, "GET", "/api/v1/status", NULL, &after_ms));
 	bf_phase_parse(b, &p, t0, tapi);
 	all = bf_max(p.rx_ms, p.nrx);
 	med = bf_median(p.rx_ms, p.nrx);
@@ -2251,10 +2266,10 @@ static double bf_push_one(struct bf *b, struct bf_result *res,
 	res->verified += checked;
 	res->verify_bad += bad;
 	printf("push %-22s API answered in %6.1f ms; %zu/%zu agents had it "
-	       "after %7.1f ms (p50 %6.1f ms, p99 %6.1f ms); verified %lu, "
-	       "bad %lu%s\n",
-	       label, api_ms, p.done, p.total, all, med, p99, checked, bad,
-	       p.closes > 0 ? " (connections dropped!)" : "");
+	       "after %7.1f ms (p50 %6.1f ms, p99 %6.1f ms); a status call "
+	       "then %6.1f ms; verified %lu, bad %lu%s\n",
+	       label, api_ms, p.done, p.total, all, med, p99, after_ms, checked,
+	       bad, p.closes > 0 ? " (connections dropped!)" : "");
 	fflush(stdout);
 	if (p.done != p.total)
 		bf_die("push: %zu agents missing", p.total - p.done);
@@ -2262,6 +2277,7 @@ static double bf_push_one(struct bf *b, struct bf_result *res,
 	res->push_median_ms[res->npush] = med;
 	res->push_p99_ms[res->npush] = p99;
 	res->push_api_ms[res->npush] = api_ms;
+	res->push_after_ms[res->npush] = after_ms;
 	res->npush++;
 	bf_phase_free(&p);
 	return all;
@@ -2469,8 +2485,10 @@ static void bf_push_alloc(struct bf *b, struct bf_result *res)
 	res->push_median_ms = calloc(2 * b->pushes + 1, sizeof(double));
 	res->push_p99_ms = calloc(2 * b->pushes + 1, sizeof(double));
 	res->push_api_ms = calloc(2 * b->pushes + 1, sizeof(double));
+	res->push_after_ms = calloc(2 * b->pushes + 1, sizeof(double));
 	if (res->push_all_ms == NULL || res->push_median_ms == NULL ||
-	    res->push_p99_ms == NULL || res->push_api_ms == NULL)
+	    res->push_p99_ms == NULL || res->push_api_ms == NULL ||
+	    res->push_after_ms == NULL)
 		bf_die("out of memory");
 }
 
@@ -2480,6 +2498,7 @@ static void bf_push_free(struct bf_result *res)
 	free(res->push_median_ms);
 	free(res->push_p99_ms);
 	free(res->push_api_ms);
+	free(res->push_after_ms);
 }
 
 /* Push i: a new server granted to everyone, and the grant removed; the
@@ -2708,6 +2727,11 @@ static void bf_push_lines(const struct bf_result *res, const char *label)
 	       "", bf_median(med, n), bf_median(p99, n));
 	printf("  %-26s %8.1f ms median, %.1f ms max: the API's answer\n", "",
 	       bf_median(api, n), bf_max(api, n));
+	for (i = 0; i < n; i++)
+		api[i] = res->push_after_ms[i];
+	printf("  %-26s %8.1f ms median, %.1f ms max: a status call once all "
+	       "had it\n",
+	       "", bf_median(api, n), bf_max(api, n));
 	printf("  %-26s %8.1f ms server CPU per push\n", "",
 	       res->push_cpu_ms / (double)n);
 }
@@ -2851,7 +2875,7 @@ int main(int argc, char **argv)
 		bf_usage();
 	b.daemon = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:W:SRrC")) != -1) {
+	while ((opt = getopt(argc, argv, "n:j:u:p:V:l:k:I:T:W:P:SRrC")) != -1) {
 		switch (opt) {
 		case 'n':
 			if (bf_number(optarg, 1, 1000000, &v) != 0)
@@ -2904,6 +2928,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			bf_no_reports = true;
+			break;
+		case 'P':
+			b.store = optarg;
 			break;
 		case 'W':
 			if (bf_number(optarg, 1, 60, &v) != 0)

@@ -1195,6 +1195,39 @@ static void test_store_device_revoke(void **state)
 	store_device_clear(&dev);
 	ts_expect(store_device_touch(f->st, "dev-q", 1, 1, NULL, &d),
 	          -ERR_NOENT, &d, "no device 'dev-q'");
+	/* Many at once: an unknown device passed over, a NULL report keeps
+	 * the stored one; one bad entry and nothing is stored. */
+	{
+		const struct store_touch many[] = {
+		    {"dev-a", TS_NOW + 20, 9, NULL},
+		    {"dev-q", TS_NOW + 20, 9, "{}"},
+		    {"dev-c", TS_NOW + 21, 4, "{\"claude\": \"a \\\" b\"}"},
+		};
+		const struct store_touch bad[] = {
+		    {"dev-a", TS_NOW + 30, 10, NULL},
+		    {"dev-c", TS_NOW + 30, 10, "[1]"},
+		};
+
+		tu_ok(store_device_touch_many(f->st, many, 3, &d), &d);
+		tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+		assert_int_equal(dev.last_seen, TS_NOW + 20);
+		assert_int_equal(dev.applied_revision, 9);
+		assert_string_equal(dev.report_json,
+		                    "{\"codex\": {\"status\": \"ok\"}}");
+		store_device_clear(&dev);
+		tu_ok(store_device_get(f->st, "dev-c", &dev, &d), &d);
+		assert_int_equal(dev.last_seen, TS_NOW + 21);
+		assert_int_equal(dev.applied_revision, 4);
+		assert_string_equal(dev.report_json,
+		                    "{\"claude\": \"a \\\" b\"}");
+		store_device_clear(&dev);
+		ts_expect(store_device_touch_many(f->st, bad, 2, &d),
+		          -ERR_INVALID, &d, "device report");
+		tu_ok(store_device_get(f->st, "dev-a", &dev, &d), &d);
+		assert_int_equal(dev.applied_revision, 9);
+		store_device_clear(&dev);
+		tu_ok(store_device_touch_many(f->st, bad, 0, &d), &d);
+	}
 
 	store_set_now(f->st, TS_NOW + 100);
 	tu_ok(store_device_revoke(f->st, "dev-b", "lost laptop", &d), &d);

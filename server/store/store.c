@@ -1616,20 +1616,49 @@ int store_device_list(struct store *st, int64_t user_id,
 	return st->be->device_list(st->h, user_id, out, d);
 }
 
+/* The checks of one device's sync report. */
+static int store_check_touch(const struct store_touch *t, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_device_id(t->id, d)) != 0)
+		return r;
+	if (t->last_seen < 0 || t->applied_revision < 0)
+		return diag_set(d, ERR_INVALID, 0, 0,
+		                "device %s: negative time or revision", t->id);
+	if (t->report_json != NULL &&
+	    (r = store_check_json("device report", t->report_json,
+	                          STORE_JSON_MAX, STORE_JSON_OBJECT, d)) != 0)
+		return r;
+	return 0;
+}
+
+int store_device_touch_many(struct store *st, const struct store_touch *v,
+                            size_t n, struct diag *d)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if ((r = store_check_touch(&v[i], d)) != 0)
+			return r;
+	if (n == 0)
+		return 0;
+	if ((r = store_op_begin(st, d)) != 0)
+		return r;
+	r = st->be->device_touch_many(st->h, v, n, d);
+	return store_op_end(st, r, d);
+}
+
 int store_device_touch(struct store *st, const char *id, int64_t last_seen,
                        int64_t applied_revision, const char *report_json,
                        struct diag *d)
 {
+	const struct store_touch t = {id, last_seen, applied_revision,
+	                              report_json};
 	int r;
 
-	if ((r = store_check_device_id(id, d)) != 0)
-		return r;
-	if (last_seen < 0 || applied_revision < 0)
-		return diag_set(d, ERR_INVALID, 0, 0,
-		                "device %s: negative time or revision", id);
-	if (report_json != NULL &&
-	    (r = store_check_json("device report", report_json, STORE_JSON_MAX,
-	                          STORE_JSON_OBJECT, d)) != 0)
+	if ((r = store_check_touch(&t, d)) != 0)
 		return r;
 	if ((r = store_op_begin(st, d)) != 0)
 		return r;

@@ -674,6 +674,22 @@ int store_device_list(struct store *st, int64_t user_id,
 int store_device_touch(struct store *st, const char *id, int64_t last_seen,
                        int64_t applied_revision, const char *report_json,
                        struct diag *d);
+/* One device's sync report, for store_device_touch_many(). */
+struct store_touch {
+	const char *id;
+	int64_t last_seen;
+	int64_t applied_revision;
+	const char *report_json; /* NULL: the stored report stays */
+};
+/*
+ * store_device_touch() for n devices at once, all or nothing, in one
+ * statement where the backend can (PostgreSQL: one round trip for all,
+ * instead of one each). Every entry is checked first (-ERR_INVALID naming
+ * the first bad one, and nothing is stored); an unknown device is passed
+ * over.
+ */
+int store_device_touch_many(struct store *st, const struct store_touch *v,
+                            size_t n, struct diag *d);
 /* Records the agent's count of call records dropped (the highest one seen
  * is kept). -ERR_NOENT for an unknown device. */
 int store_device_calls_dropped(struct store *st, const char *id,
@@ -1357,6 +1373,8 @@ struct store_backend {
 	int (*device_touch)(void *h, const char *id, int64_t last_seen,
 	                    int64_t applied_revision, const char *report_json,
 	                    struct diag *d);
+	int (*device_touch_many)(void *h, const struct store_touch *v, size_t n,
+	                         struct diag *d);
 	int (*device_calls_dropped)(void *h, const char *id, int64_t dropped,
 	                            struct diag *d);
 	int (*device_revoke)(void *h, const char *id, const char *reason,

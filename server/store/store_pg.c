@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "buf.h"
@@ -354,6 +355,7 @@ enum store_pg_sq {
 	PQ_DEVICE_LIST_ALL,
 	PQ_DEVICE_LIST_USER,
 	PQ_DEVICE_TOUCH,
+	PQ_DEVICE_TOUCH_MANY,
 	PQ_DEVICE_CALLS_DROPPED,
 	PQ_DEVICE_STATUS,
 	PQ_DEVICE_REVOKE,
@@ -622,6 +624,13 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                         " applied_revision = $3,"
                         " report_json = coalesce($4, report_json)"
                         " WHERE id = $1",
+    [PQ_DEVICE_TOUCH_MANY] =
+        "UPDATE devices AS d SET last_seen = v.last_seen,"
+        " applied_revision = v.applied_revision,"
+        " report_json = coalesce(v.report_json, d.report_json)"
+        " FROM jsonb_to_recordset($1::jsonb) AS v(id text,"
+        " last_seen bigint, applied_revision bigint, report_json text)"
+        " WHERE d.id = v.id",
     [PQ_DEVICE_STATUS] = "SELECT status FROM devices WHERE id = $1",
     [PQ_DEVICE_REVOKE] = "UPDATE devices SET status = 'revoked',"
                          " revoked_at = $2, revoke_reason = $3"
@@ -3082,6 +3091,39 @@ static int store_pg_device_touch(void *h, const char *id, int64_t last_seen,
 	return 0;
 }
 
+/* One statement for all: the reports go as one JSON array of rows. */
+static int store_pg_device_touch_many(void *h, const struct store_touch *v,
+                                      size_t n, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	json_t *rows = json_array(), *row;
+	char *text = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; rows != NULL && i < n; i++) {
+		row =
+		    json_pack("{s:s,s:I,s:I,s:s?}", "id", v[i].id, "last_seen",
+		              (json_int_t)v[i].last_seen, "applied_revision",
+		              (json_int_t)v[i].applied_revision, "report_json",
+		              v[i].report_json);
+		if (row == NULL || json_array_append_new(rows, row) != 0) {
+			json_decref(rows);
+			rows = NULL;
+		}
+	}
+	if (rows == NULL || (text = json_dumps(rows, JSON_COMPACT)) == NULL) {
+		json_decref(rows);
+		return diag_set(d, ERR_NOMEM, 0, 0,
+		                "touch devices: out of memory");
+	}
+	json_decref(rows);
+	store_pg_arg_text(&a, text);
+	r = store_pg_run(h, PQ_DEVICE_TOUCH_MANY, &a, "touch devices", NULL, d);
+	free(text);
+	return r;
+}
+
 static int store_pg_device_calls_dropped(void *h, const char *id,
                                          int64_t dropped, struct diag *d)
 {
@@ -4263,6 +4305,7 @@ const struct store_backend store_backend_pg = {
     .device_get = store_pg_device_get,
     .device_list = store_pg_device_list,
     .device_touch = store_pg_device_touch,
+    .device_touch_many = store_pg_device_touch_many,
     .device_calls_dropped = store_pg_device_calls_dropped,
     .device_revoke = store_pg_device_revoke,
     .device_revoke_user = store_pg_device_revoke_user,
