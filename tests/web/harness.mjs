@@ -78,7 +78,7 @@ export function ensurePeers(dir, name, main) {
   const stamp = path.join(cache, '.stamp');
   const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
   if (have !== want || !fs.existsSync(path.join(cache, 'node_modules', main))) {
-    log(`npm peers: installing ${path.relative(path.join(HERE, '..'), path.join(dir, 'package.json'))} into ${cache}`);
+    log(`npm peers: installing ${path.relative(path.join(HERE, '..', '..'), path.join(dir, 'package.json'))} into ${cache}`);
     fs.rmSync(path.join(cache, 'node_modules'), { recursive: true, force: true });
     fs.rmSync(stamp, { force: true });
     fs.writeFileSync(path.join(cache, 'package.json'), pkg);
