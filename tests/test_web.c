@@ -205,7 +205,8 @@ static void test_web_gzip(void **state)
 	free(plain);
 	tw_free(&a);
 	tw_serve_with("GET", "/app.js", "gzip;q=0", NULL, &a);
-	assert_false(tu_header(&a.headers, "Content-Encoding", enc, sizeof(enc)));
+	assert_false(
+	    tu_header(&a.headers, "Content-Encoding", enc, sizeof(enc)));
 	tw_expect_header(&a, "Vary", "Accept-Encoding");
 	tw_expect_header(&a, "ETag", js->etag);
 	assert_int_equal(a.body.len, js->len);

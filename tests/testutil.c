@@ -263,7 +263,8 @@ bool tu_header(const struct buf *headers, const char *name, char *out,
 	while (p != NULL && p < end) {
 		const char *value = p + strlen(p) + 1;
 
-		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0') {
+		if (strncmp(p, name, n) == 0 && p[n] == ':' &&
+		    p[n + 1] == '\0') {
 			(void)snprintf(out, size, "%s", value);
 			found = true;
 		}
