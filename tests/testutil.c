@@ -252,18 +252,23 @@ void tu_tls_close(struct tu_tls *t)
 	ERR_clear_error();
 }
 
-void tu_header(const struct buf *headers, const char *name, char *out,
+bool tu_header(const struct buf *headers, const char *name, char *out,
                size_t size)
 {
 	const char *p = headers->data, *end = p + headers->len;
 	size_t n = strlen(name);
+	bool found = false;
 
 	out[0] = '\0';
 	while (p != NULL && p < end) {
 		const char *value = p + strlen(p) + 1;
 
-		if (strncmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == '\0')
+		if (strncmp(p, name, n) == 0 && p[n] == ':' &&
+		    p[n + 1] == '\0') {
 			(void)snprintf(out, size, "%s", value);
+			found = true;
+		}
 		p = value + strlen(value) + 1;
 	}
+	return found;
 }

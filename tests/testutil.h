@@ -88,9 +88,9 @@ bool tu_has(const char *s, size_t n, const char *want);
 
 /* The value of header name in a response's headers (kept as
  * "name:\0value\0" pairs, server/net.c), the last one when several, into
- * out; "" when there is none. */
+ * out; "" when there is none. Whether there is one. */
 struct buf;
-void tu_header(const struct buf *headers, const char *name, char *out,
+bool tu_header(const struct buf *headers, const char *name, char *out,
                size_t size);
 
 #endif

@@ -14,7 +14,7 @@
 #
 #   tests/exec/e2e.sh MCPFLEETD MCPFLEETCTL MCPFLEET
 #
-# Environment: MCPFLEET_CACHE and HOSTS_TIMEOUT as for tests/hosts/run.sh; KEEP=1 keeps
+# Environment: MCPFLEET_CACHE, HOSTS_TIMEOUT and HOSTS_WAIT as for tests/hosts/run.sh; KEEP=1 keeps
 # the sandbox. Everything listens on and talks to 127.0.0.1 only.
 set -euo pipefail
 shopt -s lastpipe
@@ -168,8 +168,8 @@ fi
 
 # The real host CLIs connect to all three through the launcher.
 MFRE=$(printf '%s' "$MCPFLEET" | sed 's/[.[\*^$()+?{|]/\\&/g')
-expect_launched() { # TAG CLI NAME
-    local tag=$1 c=$2 n=$3 out=$WORK/$1.$2 re
+launched() { # TAG CLI NAME: the CLI's list shows NAME connected through the launcher
+    local tag=$1 c=$2 n=$3 re
     case $c in
         claude) re="^$n: $MFRE exec $n - ✔ Connected\$" ;;
         # codex mcp list starts no server: enabled is all it can show
@@ -178,16 +178,25 @@ expect_launched() { # TAG CLI NAME
         opencode) re="^[^ ]+ +✓ $n connected\$" ;;
         droid) re="^  $n  stdio  connected  \\[user\\]\$" ;;
     esac
-    if grep -Eq -- "$re" "$out"; then
+    grep -Eq -- "$re" "$WORK/$tag.$c"
+}
+expect_launched() { # TAG CLI NAME
+    local tag=$1 c=$2 n=$3
+    if launched "$tag" "$c" "$n"; then
         if [ "$c" = codex ]; then pass "[$tag] codex: $n enabled as a launcher entry (connected: see [model])"; else
         pass "[$tag] $c: $n connected through the launcher"; fi
     else
         fail "[$tag] $c: $n not connected through the launcher"
-        show "$out"
+        show "$WORK/$tag.$c"
     fi
 }
+launch_ready() { # TAG CLI: for list_all, which lists again until all four are connected
+    local n
+    for n in ev-stdio ev-http ev-sse; do launched "$1" "$2" "$n" || return 1; done
+    list_shows "$1" "$2" my-own connected
+}
 SB=$WORK/alice
-list_all launch
+list_all launch launch_ready
 for c in $CLIS; do
     for n in ev-stdio ev-http ev-sse; do expect_launched launch "$c" "$n"; done
     expect launch "$c" my-own connected
@@ -226,9 +235,10 @@ ask_model() { # CLI: one prompt; its requests in $WORK/model.CLI.log, the tools 
     t=$(date +%s%N)
     MRC=0
     set_host_env
+    codex_wait
     rm -f "$WORK/model.log"
     case $c in
-        claude) (cd "$SB" && "${host_env[@]}" ANTHROPIC_BASE_URL="http://127.0.0.1:$MP" \
+        claude) (cd "$SB" && "${host_env[@]}" "${CLAUDE_WAIT[@]}" ANTHROPIC_BASE_URL="http://127.0.0.1:$MP" \
             ANTHROPIC_API_KEY=sk-fake DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 \
             timeout "$TMO" "$BIN/claude" -p "say ok" >"$WORK/model.$c.out" 2>&1) || MRC=$? ;;
         # features.plugins=false and no metrics exporter: codex exec would otherwise look up
@@ -237,7 +247,7 @@ ask_model() { # CLI: one prompt; its requests in $WORK/model.CLI.log, the tools 
         codex) (cd "$SB" && "${host_env[@]}" FAKE_MODEL_KEY=fake timeout "$TMO" "$BIN/codex" exec \
             --skip-git-repo-check -c model=fake-model -c model_provider=fake \
             -c "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:$MP/v1\",env_key=\"FAKE_MODEL_KEY\",wire_api=\"responses\"}" \
-            -c features.plugins=false -c 'otel.metrics_exporter="none"' \
+            -c features.plugins=false -c 'otel.metrics_exporter="none"' "${CODEX_WAIT[@]}" \
             "say ok" >"$WORK/model.$c.out" 2>&1) || MRC=$? ;;
         gemini) (cd "$SB" && "${host_env[@]}" GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:$MP" \
             GEMINI_API_KEY=fake GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" \

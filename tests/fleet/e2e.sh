@@ -9,7 +9,7 @@
 #
 #   tests/fleet/e2e.sh MCPFLEETD MCPFLEETCTL MCPFLEET
 #
-# Environment: MCPFLEET_CACHE and HOSTS_TIMEOUT as for tests/hosts/run.sh; PUSHES (timed
+# Environment: MCPFLEET_CACHE, HOSTS_TIMEOUT and HOSTS_WAIT as for tests/hosts/run.sh; PUSHES (timed
 # org-wide pushes, default 3); KEEP=1 keeps the sandbox (server data and log, homes,
 # agent logs, CLI outputs). Everything listens on and talks to 127.0.0.1 only.
 set -euo pipefail
@@ -126,10 +126,15 @@ for u in alice bob; do
     fi
 done
 
-# the real host CLIs
+# the real host CLIs, each listing again until its servers are connected (lib.sh);
+# codex connects to nothing when it lists, and shows everything-http's header as its Auth
+onboard_ready() { # TAG CLI
+    if [ "$2" = codex ]; then list_shows "$1" codex my-own connected; return; fi
+    shows_connected "$1" "$2" everything-stdio everything-http my-own
+}
 for u in alice bob; do
     SB=$WORK/$u
-    list_all "onboard-$u"
+    list_all "onboard-$u" onboard_ready
     for c in $CLIS; do
         expect "onboard-$u" "$c" everything-stdio connected
         if [ "$c" = codex ]; then

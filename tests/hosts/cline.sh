@@ -57,9 +57,28 @@ cline_providers() { # points Cline in $SB at the fake model, as a user would
         { cat "$WORK/cline-auth.out" >&2; echo "cline auth failed" >&2; exit 2; }
 }
 
-# cline_run TAG: one prompt in $SB; the servers whose tools were offered go one a line
-# to $WORK/TAG.cline. Local backend: no hub daemon is left behind.
+# cline_run TAG [NAME...]: one prompt in $SB; the servers whose tools were offered go one
+# a line to $WORK/TAG.cline. Local backend: no hub daemon is left behind. With NAMEs,
+# a run that did not end or did not offer each NAME's tools is run again, for LIST_WAIT
+# seconds at most (lib.sh): Cline gives a stdio server a few seconds to initialize,
+# which a loaded machine can miss; cline_expect judges the last run.
 cline_run() {
+    local tag=$1 end
+    shift
+    end=$(($(date +%s) + LIST_WAIT))
+    cline_run_once "$tag"
+    while [ $# -gt 0 ] && ! cline_offered "$tag" "$@" && [ "$(date +%s)" -lt "$end" ]; do
+        note "[$tag] cline did not offer the tools of each of $*; running it again"
+        cline_run_once "$tag"
+    done
+}
+cline_offered() { # TAG NAME...: the last run ended and offered each NAME's tools
+    local tag=$1 n
+    shift
+    grep -q '"type":"run_result"' "$WORK/$tag.cline.raw" || return 1
+    for n in "$@"; do grep -qx -- "$n" "$WORK/$tag.cline" || return 1; done
+}
+cline_run_once() { # TAG
     local tag=$1 t rc=0 f
     t=$(date +%s%N)
     f=$(cline_file)

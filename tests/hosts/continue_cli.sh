@@ -79,10 +79,25 @@ cn_http_requests() {
     echo "${n:-0}"
 }
 
-# cn_run TAG: one headless prompt in $SB; the number of servers whose tools were
+# cn_run TAG [N]: one headless prompt in $SB; the number of servers whose tools were
 # offered goes to $WORK/TAG.cn, the requests server-everything's HTTP side got
-# meanwhile to $WORK/TAG.cn.http.
+# meanwhile to $WORK/TAG.cn.http. With N, a run that did not answer or offered the
+# tools of fewer than N servers (one still starting on a loaded machine) is run again,
+# for LIST_WAIT seconds at most (lib.sh); cn_expect judges the last run.
 cn_run() {
+    local tag=$1 end
+    end=$(($(date +%s) + LIST_WAIT))
+    cn_run_once "$tag"
+    while [ -n "${2:-}" ] && [ "$(date +%s)" -lt "$end" ]; do
+        if [ "$(cat "$WORK/$tag.cn.rc")" = 0 ] && grep -qx ok "$WORK/$tag.cn.raw" &&
+            [ "$(cat "$WORK/$tag.cn")" -ge "$2" ]; then
+            return
+        fi
+        note "[$tag] cn did not offer the tools of $2 server(s); running it again"
+        cn_run_once "$tag"
+    done
+}
+cn_run_once() { # TAG
     local tag=$1 t rc=0 f before
     t=$(date +%s%N)
     f=$(cn_file)

@@ -8,7 +8,7 @@
 #
 #   tests/hosts/filters.sh MCPFLEET
 #
-# Environment: MCPFLEET_CACHE, HOSTS_TIMEOUT as for run.sh; KEEP=1 keeps the sandbox.
+# Environment: MCPFLEET_CACHE, HOSTS_TIMEOUT, HOSTS_WAIT as for run.sh; KEEP=1 keeps the sandbox.
 # Loopback only.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +37,7 @@ mf add evdeny --command node --arg "$SE" --arg stdio --tools-deny get-tiny-image
 mf add evallow --command node --arg "$SE" --arg stdio --tools-allow echo,get-sum
 mf sync
 cp "$WORK/mf.out" "$WORK/sync.out"
+codex_wait
 echo "-- sync:"; sed 's/^/   | /' "$WORK/sync.out"
 
 node "$HERE/../exec/fake-model.cjs" "$WORK/model.port" "$WORK/model.log" >"$WORK/fake-model.out" 2>&1 &
@@ -69,13 +70,13 @@ ask() { # CLI: one prompt against the fake model; the tools offered in $WORK/off
     t=$(date +%s%N)
     rm -f "$WORK/model.log"
     case $c in
-        claude) (cd "$SB" && "${host_env[@]}" ANTHROPIC_BASE_URL="http://127.0.0.1:$MP" \
+        claude) (cd "$SB" && "${host_env[@]}" "${CLAUDE_WAIT[@]}" ANTHROPIC_BASE_URL="http://127.0.0.1:$MP" \
             ANTHROPIC_API_KEY=sk-fake DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 \
             timeout "$TMO" "$BIN/claude" -p "say ok") ;;
         codex) (cd "$SB" && "${host_env[@]}" FAKE_MODEL_KEY=fake timeout "$TMO" "$BIN/codex" exec \
             --skip-git-repo-check -c model=fake-model -c model_provider=fake \
             -c "model_providers.fake={name=\"fake\",base_url=\"http://127.0.0.1:$MP/v1\",env_key=\"FAKE_MODEL_KEY\",wire_api=\"responses\"}" \
-            -c features.plugins=false -c 'otel.metrics_exporter="none"' "say ok") ;;
+            -c features.plugins=false -c 'otel.metrics_exporter="none"' "${CODEX_WAIT[@]}" "say ok") ;;
         gemini) (cd "$SB" && "${host_env[@]}" GOOGLE_GEMINI_BASE_URL="http://127.0.0.1:$MP" \
             GEMINI_API_KEY=fake GEMINI_CLI_TRUST_WORKSPACE=true timeout "$TMO" "$BIN/gemini" \
             --approval-mode yolo -p "say ok") ;;
@@ -93,9 +94,17 @@ ask() { # CLI: one prompt against the fake model; the tools offered in $WORK/off
 }
 has() { grep -qx -- "$2 $3" "$WORK/offered.$1"; } # CLI SERVER TOOL
 warned() { grep -q -- "$1: $2: $3 cannot be enforced" "$WORK/sync.out"; } # HOST SERVER FILTER
+started() { has "$1" evdeny echo && has "$1" evallow echo; } # CLI: it started both servers
 for c in claude codex gemini qwen copilot opencode; do
     host=$c; [ "$c" = claude ] && host=claude-code
+    # A host that gave up on a server still starting (a loaded machine) asks again, for
+    # LIST_WAIT seconds at most (lib.sh); what it then offers is judged as before.
+    end=$(($(date +%s) + LIST_WAIT))
     ask "$c"
+    while ! started "$c" && [ "$(date +%s)" -lt "$end" ]; do
+        note "$c did not offer the tools of both servers; asking again"
+        ask "$c"
+    done
     if ! has "$c" evdeny echo; then
         fail "$c: evdeny's echo not offered: the host did not start the server"
         tail -5 "$WORK/$c.out" | sed 's/^/    | /'

@@ -9,7 +9,8 @@
 # and "${LIST_PIDS[@]}".
 #
 # Environment: MCPFLEET_CACHE (default ~/.cache/mcpfleet; packages go to its hostpeers/),
-# HOSTS_TIMEOUT (seconds per CLI call, default 60).
+# HOSTS_TIMEOUT (seconds per CLI call, default 60), HOSTS_WAIT (seconds a host's command
+# is run again while it does not show what the phase waits for, default 90: list_all).
 
 HOSTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TMO=${HOSTS_TIMEOUT:-60}
@@ -368,30 +369,75 @@ set_host_env() { # host_env=(env -i ...): how the hosts are run, in HOME=$SB
         "FACTORY_AIRGAP_ENABLED=1" "COPILOT_OFFLINE=true")
 }
 
+# A prompt run (claude -p, codex exec) starts the host's servers, and by default sends
+# its first request with whatever tools are up by then (claude after at most 5 s, codex
+# at once): on a loaded machine a stdio server can miss it. Told so, they wait for their
+# servers, up to TMO - 10 seconds, which costs nothing while they start fast. Claude
+# Code: MCP_CONNECTION_NONBLOCKING=false (wait before the first query), for at most
+# MCP_CONNECT_TIMEOUT_MS, and MCP_TIMEOUT for a server's startup; codex: each server
+# required (its start awaited; one that cannot start fails the run) with that
+# startup_timeout_sec (10 s by default), as -c overrides, so its file stays as synced.
+MCP_WAIT=$((TMO > 20 ? TMO - 10 : 10))
+# shellcheck disable=SC2034 # for the sourcing scripts
+CLAUDE_WAIT=(MCP_CONNECTION_NONBLOCKING=false "MCP_CONNECT_TIMEOUT_MS=$((MCP_WAIT * 1000))"
+    "MCP_TIMEOUT=$((MCP_WAIT * 1000))")
+codex_wait() { # sets CODEX_WAIT: the codex -c options for each server of codex's file in $SB
+    local n
+    CODEX_WAIT=()
+    while read -r n; do
+        CODEX_WAIT+=(-c "mcp_servers.$n.required=true" -c "mcp_servers.$n.startup_timeout_sec=$MCP_WAIT")
+    done < <(sed -n 's/^\[mcp_servers\.\([A-Za-z0-9_-]*\)\] *$/\1/p' "$(hostfile codex)")
+}
+
 CLIS="claude codex gemini opencode droid"
-list_all() { # $1 = phase tag; output in $WORK/$1.<cli>
-    local tag=$1 c pid t
+# HOSTS_WAIT (seconds, default 90): how long list_all keeps listing again a CLI whose
+# list does not yet show what the phase waits for.
+LIST_WAIT=${HOSTS_WAIT:-90}
+list_one() { # TAG CLI: one "CLI mcp list" in $SB; output in $WORK/TAG.CLI (.raw, .rc, .time)
+    local tag=$1 c=$2 t1 cpid rc=0
+    cd "$SB" || exit 1
+    t1=$(date +%s%N)
+    "${host_env[@]}" timeout "$TMO" "$BIN/$c" mcp list </dev/null >"$WORK/$tag.$c.raw" 2>&1 &
+    cpid=$!
+    trap 'kill $cpid 2>/dev/null; exit 143' TERM
+    wait $cpid || rc=$?
+    echo "$c $(since "$t1")" >"$WORK/$tag.$c.time"
+    sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$WORK/$tag.$c.raw" >"$WORK/$tag.$c"
+    echo "$rc" >"$WORK/$tag.$c.rc"
+}
+# list_all TAG [READY ARGS...]: every CLI of $CLIS lists its servers in $SB, all at once;
+# output in $WORK/TAG.CLI. With READY, "READY TAG CLI ARGS..." says (0) whether that
+# CLI's list shows what the phase waits for; a CLI whose list does not is listed again
+# until it does or LIST_WAIT seconds have passed, and the expect that follows judges
+# its last list. The hosts give their servers a fixed time to connect (droid 5 s for
+# all, gemini 5 s each, tests/hosts/FINDINGS.md), which a stdio server starting on a
+# loaded machine can miss; a list is only an observation, so listing again is safe.
+list_all() {
+    local tag=$1 c pid t end round=1 todo
+    shift
     t=$(date +%s%N)
+    end=$((t + LIST_WAIT * 1000000000))
     set_host_env
     mkdir -p "$WORK/pre-$tag"
     for h in $HOSTS; do cp -p "$(hostfile "$h")" "$WORK/pre-$tag/$h"; done
-    for c in $CLIS; do
-        (
-            cd "$SB" || exit 1
-            t1=$(date +%s%N)
-            "${host_env[@]}" timeout "$TMO" "$BIN/$c" mcp list </dev/null >"$WORK/$tag.$c.raw" 2>&1 &
-            cpid=$!
-            trap 'kill $cpid 2>/dev/null; exit 143' TERM
-            rc=0
-            wait $cpid || rc=$?
-            echo "$c $(since "$t1")" >"$WORK/$tag.$c.time"
-            sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$WORK/$tag.$c.raw" >"$WORK/$tag.$c"
-            echo "$rc" >"$WORK/$tag.$c.rc"
-        ) &
-        LIST_PIDS+=("$!")
+    todo=$CLIS
+    while :; do
+        for c in $todo; do
+            list_one "$tag" "$c" &
+            LIST_PIDS+=("$!")
+        done
+        for pid in "${LIST_PIDS[@]}"; do wait "$pid" || true; done
+        LIST_PIDS=()
+        [ $# -gt 0 ] || break
+        local again=
+        for c in $todo; do "$1" "$tag" "$c" "${@:2}" || again="$again $c"; done
+        todo=${again# }
+        if [ -z "$todo" ] || [ "$(date +%s%N)" -ge "$end" ]; then break; fi
+        round=$((round + 1))
+        note "[$tag] listing again (round $round, after $(since "$t")): $todo"
+        sleep 1
     done
-    for pid in "${LIST_PIDS[@]}"; do wait "$pid" || true; done
-    LIST_PIDS=()
+    [ -z "$todo" ] || [ $# = 0 ] || note "[$tag] still not ready after $(since "$t"): $todo"
     echo "[$tag] host lists took $(since "$t") ($(cat "$WORK/$tag".*.time | tr '\n' ' ' | sed 's/ $//'))"
     # listing is only an observation: undo anything a host wrote into its own file
     for h in $HOSTS; do
@@ -402,16 +448,13 @@ list_all() { # $1 = phase tag; output in $WORK/$1.<cli>
     done
 }
 
-# expect TAG CLI NAME STATE   STATE: connected | listed | absent
-# Patterns are the CLIs' real output formats (see FINDINGS.md), ANSI stripped.
-expect() {
+# list_shows TAG CLI NAME STATE: whether $WORK/TAG.CLI (exit 0) shows NAME in STATE
+# (connected | listed | absent). Patterns are the CLIs' real output formats (see
+# FINDINGS.md), ANSI stripped.
+list_shows() {
     local tag=$1 c=$2 name=$3 state=$4 out=$WORK/$1.$2 re kind=stdio
     [[ $name == *http* ]] && kind=http
-    if [ "$(cat "$out.rc")" != 0 ]; then
-        fail "[$tag] $c mcp list: exit $(cat "$out.rc") (wanted $name $state)"
-        show "$out"
-        return
-    fi
+    [ "$(cat "$out.rc")" = 0 ] || return 1
     case $state in
         listed|absent)
             case $c in
@@ -444,13 +487,30 @@ expect() {
                 copilot:http) re="^  $name \\(http\\)\$" ;;
             esac ;;
     esac
+    if [ "$state" = absent ]; then ! grep -Eq -- "$re" "$out"; else grep -Eq -- "$re" "$out"; fi
+}
+shows_connected() { # TAG CLI NAME...: a READY for list_all: every NAME connected
+    local tag=$1 c=$2 n
+    shift 2
+    for n in "$@"; do list_shows "$tag" "$c" "$n" connected || return 1; done
+}
+
+# expect TAG CLI NAME STATE   STATE: connected | listed | absent (as list_shows)
+expect() {
+    local tag=$1 c=$2 name=$3 state=$4 out=$WORK/$1.$2 kind=stdio
+    [[ $name == *http* ]] && kind=http
+    if [ "$(cat "$out.rc")" != 0 ]; then
+        fail "[$tag] $c mcp list: exit $(cat "$out.rc") (wanted $name $state)"
+        show "$out"
+        return
+    fi
     local what="$state"
     [ "$c:$state" = codex:connected ] && { [ $kind = http ] && what="enabled and reachable" || what="enabled"; }
     [ "$c:$state" = copilot:connected ] && what="listed as $kind"
     if [ "$state" = absent ]; then
-        if grep -Eq -- "$re" "$out"; then fail "[$tag] $c: $name is still listed"; show "$out"; else pass "[$tag] $c: $name absent"; fi
+        if list_shows "$tag" "$c" "$name" absent; then pass "[$tag] $c: $name absent"; else fail "[$tag] $c: $name is still listed"; show "$out"; fi
     else
-        if grep -Eq -- "$re" "$out"; then pass "[$tag] $c: $name $what"; else fail "[$tag] $c: $name not $what"; show "$out"; fi
+        if list_shows "$tag" "$c" "$name" "$state"; then pass "[$tag] $c: $name $what"; else fail "[$tag] $c: $name not $what"; show "$out"; fi
     fi
 }
 

@@ -11,7 +11,8 @@
 #   tests/hosts/run.sh --selfcheck-broken  writes wrong shapes on purpose: must FAIL
 #
 # Environment: MCPFLEET_CACHE (default ~/.cache/mcpfleet; packages go to its hostpeers/),
-# HOSTS_TIMEOUT (seconds per CLI call, default 60), KEEP=1 keeps the sandbox,
+# HOSTS_TIMEOUT (seconds per CLI call, default 60), HOSTS_WAIT (seconds a phase lists
+# again a CLI whose servers are not connected yet, default 90), KEEP=1 keeps the sandbox,
 # BASELINE=1 also checks the untouched fixture in the real test.
 # Everything listens on and talks to 127.0.0.1 only. See tests/hosts/FINDINGS.md.
 set -euo pipefail
@@ -114,20 +115,24 @@ mf_check() { # description, then mcpfleet args: PASS when it exits 0
     if [ $rc = 0 ]; then pass "mcpfleet $d"; else fail "mcpfleet $d: exit $rc"; show "$WORK/mcpfleet.out"; fi
 }
 
+# Each list waits (a bounded relisting, lib.sh) for the servers its phase expects
+# connected; not in the broken mode, whose servers are not meant to connect.
+if [ "$MODE" = broken ]; then LIST_WAIT=0; fi
+
 # The baseline proves the fixture (every host accepts the user's own entry). The
 # selfchecks run it; the real test skips it to save a round of host starts, since its
 # last phase checks the same files (byte-identical) for the same thing.
 if [ "$MODE" != real ] || [ "${BASELINE:-0}" = 1 ]; then
     echo "== baseline: every host lists the user's own entry"
-    list_all baseline
+    list_all baseline shows_connected my-own
     for c in $CLIS; do
         expect baseline "$c" my-own connected
         expect baseline "$c" everything-stdio absent
     done
-    cline_run baseline
+    cline_run baseline my-own
     cline_expect baseline my-own connected
     cline_expect baseline everything-stdio absent
-    cn_run baseline
+    cn_run baseline 1
     cn_expect baseline 1 unused
 fi
 
@@ -152,16 +157,16 @@ case $MODE in
     broken) render_all broken ;;
 esac
 
-list_all synced
+list_all synced shows_connected everything-stdio everything-http my-own
 for c in $CLIS; do
     expect synced "$c" everything-stdio connected
     expect synced "$c" everything-http connected
     expect synced "$c" my-own connected
 done
 cursor_expect synced everything-stdio everything-http my-own
-cline_run synced
+cline_run synced everything-stdio everything-http my-own
 for n in everything-stdio everything-http my-own; do cline_expect synced "$n" connected; done
-cn_run synced
+cn_run synced 3
 cn_expect synced 3 used
 
 echo "== remove both and sync"
@@ -180,18 +185,18 @@ case $MODE in
         ;;
 esac
 
-list_all removed
+list_all removed shows_connected my-own
 for c in $CLIS; do
     expect removed "$c" everything-stdio absent
     expect removed "$c" everything-http absent
     expect removed "$c" my-own connected
 done
 cursor_expect removed '!everything-stdio' '!everything-http' my-own
-cline_run removed
+cline_run removed my-own
 cline_expect removed everything-stdio absent
 cline_expect removed everything-http absent
 cline_expect removed my-own connected
-cn_run removed
+cn_run removed 1
 cn_expect removed 1 unused
 
 for h in $HOSTS; do

@@ -19,23 +19,23 @@
 //
 // Environment: MCPFLEET_CACHE (default ~/.cache/mcpfleet; the npm peers go
 // to its oidcpeers/), CHROMIUM (default /usr/bin/chromium), KEEP=1 keeps
-// the scratch directory. Exit 0 pass, 1 fail, 77 skip (Chromium, openssl
-// or npm missing).
+// the scratch directory. Exit 0 pass, 1 fail, 77 skip (Chromium cannot be
+// installed, openssl or npm missing). What it shares with the console's
+// browser tests comes from tests/web/harness.mjs.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  SKIP, ensureChromium, ensurePeers, init, launch, log, pass, run, serve, stop, waitFor,
+} from '../web/harness.mjs';
 
-const SKIP = 77;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const T0 = Date.now();
 const CLIENT_ID = 'mcpfleet-console';
 
 const [daemonArg, outArg] = process.argv.slice(2);
@@ -46,57 +46,10 @@ if (!daemonArg) {
 const DAEMON = path.resolve(daemonArg);
 const OUT = path.resolve(outArg || '.');
 
-let passed = 0;
-const log = (msg) => console.log(`[${((Date.now() - T0) / 1000).toFixed(1)}s] ${msg}`);
-const pass = (msg) => {
-  passed++;
-  log('PASS: ' + msg);
-};
-
 function need(cmd, args) {
   if (spawnSync(cmd, args, { encoding: 'utf8' }).status !== 0) {
     console.log(`SKIP: ${cmd} is not available`);
     process.exit(SKIP);
-  }
-}
-
-// oidc-provider and playwright-core, pinned by tests/oidc/package.json and
-// its lock, installed once into the cache and reused while they do not
-// change (as tests/web/console.test.mjs does for its peers).
-function ensurePeers() {
-  const cache = path.join(process.env.MCPFLEET_CACHE || path.join(os.homedir(), '.cache', 'mcpfleet'), 'oidcpeers');
-  fs.mkdirSync(cache, { recursive: true });
-  const pkg = fs.readFileSync(path.join(HERE, 'package.json'));
-  const lock = fs.readFileSync(path.join(HERE, 'package-lock.json'));
-  const want = crypto.createHash('sha256').update(pkg).update(lock).digest('hex') + ` node-${process.versions.node.split('.')[0]}`;
-  const stamp = path.join(cache, '.stamp');
-  const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
-  if (have !== want || !fs.existsSync(path.join(cache, 'node_modules', 'oidc-provider'))) {
-    log(`npm peers: installing into ${cache}`);
-    fs.rmSync(path.join(cache, 'node_modules'), { recursive: true, force: true });
-    fs.rmSync(stamp, { force: true });
-    fs.writeFileSync(path.join(cache, 'package.json'), pkg);
-    fs.writeFileSync(path.join(cache, 'package-lock.json'), lock);
-    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: cache, encoding: 'utf8', timeout: 600_000,
-      env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' },
-    });
-    if (r.status !== 0) {
-      console.error(r.stdout, r.stderr);
-      throw new Error('npm ci of the OIDC test peers failed');
-    }
-    fs.writeFileSync(stamp, want);
-  }
-  return cache;
-}
-
-async function waitFor(what, fn, ms = 15_000, every = 100) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
   }
 }
 
@@ -168,8 +121,7 @@ function tampered(body, key) {
   return JSON.stringify(answer);
 }
 
-async function startProvider(cache, port, certs, redirect) {
-  const req = createRequire(path.join(cache, 'package.json'));
+async function startProvider(req, port, certs, redirect) {
   const { default: Provider } = await import(pathToFileURL(req.resolve('oidc-provider')).href);
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'test-rs256', use: 'sig', alg: 'RS256' };
@@ -225,35 +177,6 @@ async function startProvider(cache, port, certs, redirect) {
   return { issuer, server };
 }
 
-function init(data) {
-  const r = spawnSync(DAEMON, ['init', '--data', data, '--name', '127.0.0.1'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mcpfleetd init: ${r.stderr}`);
-  const m = /first admin token[^\n]*\n\s*(\S+)/.exec(r.stdout);
-  if (!m) throw new Error('no admin token in: ' + r.stdout);
-  return m[1];
-}
-
-async function serve(data, apiPort, logFile) {
-  const fd = fs.openSync(logFile, 'a');
-  const p = spawn(DAEMON, ['serve', '--data', data, '--agent-port', '0', '--api-port', String(apiPort)],
-    { stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  await waitFor('mcpfleetd to listen', () => {
-    if (p.exitCode !== null) throw new Error('mcpfleetd exited: ' + fs.readFileSync(logFile, 'utf8'));
-    return /agent port (\d+), API port (\d+)/.test(fs.readFileSync(logFile, 'utf8'));
-  });
-  return p;
-}
-
-async function stop(p, ms = 10_000) {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), ms);
-  await done;
-  clearTimeout(t);
-}
-
 // The admin API with the first admin token (the test's own checks).
 async function adminGet(base, token, p) {
   const res = await fetch(base + '/api/v1/' + p, { headers: { Authorization: 'Bearer ' + token } });
@@ -262,11 +185,12 @@ async function adminGet(base, token, p) {
 }
 
 async function main() {
-  need(CHROMIUM, ['--version']);
+  ensureChromium();
   need('openssl', ['version']);
   need('npm', ['--version']);
-  const cache = ensurePeers();
-  const { chromium } = createRequire(path.join(cache, 'package.json'))('playwright-core');
+  // oidc-provider and playwright-core, pinned by tests/oidc/package.json.
+  const peers = ensurePeers(HERE, 'oidcpeers', 'oidc-provider');
+  const { chromium } = peers('playwright-core');
   fs.mkdirSync(OUT, { recursive: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpfleet-oidc-'));
   const data = path.join(work, 'data');
@@ -281,9 +205,9 @@ async function main() {
     const [idpPort, apiPort] = [await freePort(), await freePort()];
     const base = `https://127.0.0.1:${apiPort}`;
     const redirect = `${base}/api/v1/oidc/callback`;
-    idp = await startProvider(cache, idpPort, certs, redirect);
+    idp = await startProvider(peers, idpPort, certs, redirect);
     log(`provider: ${idp.issuer}`);
-    const token = init(data);
+    const token = init(DAEMON, data);
     fs.writeFileSync(path.join(data, 'oidc-secret'), 'test-client-secret\n', { mode: 0o600 });
     // The redirect URI is left to its default: the first name and the API
     // port, which mcpfleetd logs for the administrator to register.
@@ -301,7 +225,7 @@ async function main() {
       '',
     ].join('\n'));
     const logFile = path.join(work, 'mcpfleetd.log');
-    daemon = await serve(data, apiPort, logFile);
+    daemon = (await serve(DAEMON, data, logFile, 0, apiPort)).proc;
     assert.match(fs.readFileSync(logFile, 'utf8'), new RegExp(`redirect URI to register there is ${redirect.replace(/[.]/g, '\\.')}`));
     pass('mcpfleetd logs the redirect URI to register');
 
@@ -309,15 +233,8 @@ async function main() {
     assert.deepEqual(offer, { enabled: true, label: 'Test IdP', login: '/api/v1/oidc/login' });
     pass('GET /api/v1/oidc offers the provider');
 
-    ctx = await chromium.launchPersistentContext(path.join(work, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      ignoreHTTPSErrors: true, // both CAs are the test's own
-      viewport: { width: 1280, height: 900 },
-      locale: 'en-GB',
-    });
+    // Both CAs are the test's own: launch() ignores certificate errors.
+    ctx = await launch(chromium, path.join(work, 'chromium-profile'));
     // The provider's dev pages import a web font: not on loopback.
     await ctx.route(/^https:\/\/fonts\./, (r) => r.abort());
     const page = ctx.pages()[0] || (await ctx.newPage());
@@ -506,7 +423,6 @@ async function main() {
     }
     pass('every refusal is audited as session.refused with its reason');
     assert.deepEqual(problems, []);
-    log(`OK: ${passed} checks`);
   } finally {
     if (ctx) await ctx.close().catch(() => {});
     await stop(daemon);
@@ -516,7 +432,4 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error('FAIL:', e && e.stack ? e.stack : e);
-  process.exit(1);
-});
+run(main);

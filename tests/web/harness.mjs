@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// What the browser tests share (console.test.mjs, live.test.mjs): Debian's
-// Chromium and a pinned playwright-core, and a real mcpfleetd (init, serve
-// on the ports asked or the kernel's, stop), and a sandbox HOME for the
-// agent. Environment: MCPFLEET_CACHE (default ~/.cache/mcpfleet;
-// playwright-core goes to its webpeers/), CHROMIUM (default
-// /usr/bin/chromium).
+// What the browser tests share (console.test.mjs, live.test.mjs and
+// ../oidc/oidc.test.mjs): Debian's Chromium and pinned npm peers
+// (playwright-core), a real mcpfleetd (init, serve on the ports asked or the
+// kernel's, stop), and a sandbox HOME for the agent. Environment:
+// MCPFLEET_CACHE (default ~/.cache/mcpfleet; the peers go to its webpeers/,
+// oidcpeers/), CHROMIUM (default /usr/bin/chromium).
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -65,36 +65,42 @@ export function ensureChromium() {
   }
 }
 
-// playwright-core, pinned by tests/web/package.json and its lock, installed
-// once into the cache and reused while they do not change.
-export function ensurePlaywright() {
-  const cache = path.join(process.env.MCPFLEET_CACHE || path.join(os.homedir(), '.cache', 'mcpfleet'), 'webpeers');
+// The npm peers of a test directory (its package.json and lock pin them),
+// installed once with npm ci into the cache's NAME/ and reused while they do
+// not change; main is a package the install must hold. Returns a require()
+// for them. Playwright fetches no browser of its own: Debian's is used.
+export function ensurePeers(dir, name, main) {
+  const cache = path.join(process.env.MCPFLEET_CACHE || path.join(os.homedir(), '.cache', 'mcpfleet'), name);
   fs.mkdirSync(cache, { recursive: true });
-  const pkg = fs.readFileSync(path.join(HERE, 'package.json'));
-  const lock = fs.readFileSync(path.join(HERE, 'package-lock.json'));
+  const pkg = fs.readFileSync(path.join(dir, 'package.json'));
+  const lock = fs.readFileSync(path.join(dir, 'package-lock.json'));
   const want = crypto.createHash('sha256').update(pkg).update(lock).digest('hex') + ` node-${process.versions.node.split('.')[0]}`;
   const stamp = path.join(cache, '.stamp');
   const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
-  if (have !== want || !fs.existsSync(path.join(cache, 'node_modules', 'playwright-core'))) {
-    log(`playwright-core: installing into ${cache}`);
+  if (have !== want || !fs.existsSync(path.join(cache, 'node_modules', main))) {
+    log(`npm peers: installing ${path.relative(path.join(HERE, '..', '..'), path.join(dir, 'package.json'))} into ${cache}`);
     fs.rmSync(path.join(cache, 'node_modules'), { recursive: true, force: true });
     fs.rmSync(stamp, { force: true });
     fs.writeFileSync(path.join(cache, 'package.json'), pkg);
     fs.writeFileSync(path.join(cache, 'package-lock.json'), lock);
     const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
       cwd: cache, encoding: 'utf8', timeout: 600_000,
-      // The library only: Playwright must not fetch a browser of its own.
       env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' },
     });
     if (r.status !== 0) {
-      console.error(r.stdout, r.stderr);
-      throw new Error('npm ci of playwright-core failed');
+      console.error(r.stdout, r.stderr, r.error || '');
+      throw new Error(`npm ci of ${path.join(dir, 'package.json')} into ${cache} failed`);
     }
     fs.writeFileSync(stamp, want);
   } else {
-    log(`playwright-core: reusing ${cache}`);
+    log(`npm peers: reusing ${cache}`);
   }
-  return createRequire(path.join(cache, 'package.json'))('playwright-core');
+  return createRequire(path.join(cache, 'package.json'));
+}
+
+// playwright-core, pinned by tests/web/package.json and its lock.
+export function ensurePlaywright() {
+  return ensurePeers(HERE, 'webpeers', 'playwright-core')('playwright-core');
 }
 
 // ---- mcpfleetd ----
