@@ -271,3 +271,26 @@ bool jsonutil_scan_number(const unsigned char *t, size_t n, size_t *pp)
 	*pp = p;
 	return ok;
 }
+
+size_t jsonutil_depth(const char *t, size_t n)
+{
+	size_t i, depth = 0, max = 0;
+	bool in_string = false;
+
+	for (i = 0; i < n; i++) {
+		if (in_string) {
+			if (t[i] == '\\')
+				i++;
+			else if (t[i] == '"')
+				in_string = false;
+		} else if (t[i] == '"') {
+			in_string = true;
+		} else if (t[i] == '{' || t[i] == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if ((t[i] == '}' || t[i] == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return max;
+}

@@ -31,4 +31,12 @@ char *jsonutil_dump_pretty(const json_t *v, size_t *len);
  */
 bool jsonutil_scan_number(const unsigned char *t, size_t n, size_t *pp);
 
+/*
+ * How deep the arrays and objects of the JSON text t (n bytes) nest, read
+ * without parsing or recursion (strings skipped, escapes honoured): 0 for
+ * a scalar, 1 for {"a": 1}. For refusing a document nested past what its
+ * reader would walk before a parser builds it.
+ */
+size_t jsonutil_depth(const char *t, size_t n);
+
 #endif

@@ -29,7 +29,11 @@
 #define SCIM_MSG_LIST      "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 #define SCIM_MSG_PATCH     "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-#define SCIM_BODY_MAX      (1u << 20) /* as the API: bodies up to 1 MiB */
+#define SCIM_BODY_MAX (1u << 20) /* as the API: bodies up to 1 MiB */
+/* No SCIM resource nests deeper than a few levels (an extension's complex
+ * attribute of a multi-valued one); a body that does is refused before it
+ * is parsed, so nothing walks it recursively. */
+#define SCIM_DEPTH_MAX     32
 #define SCIM_COUNT_DEFAULT 100
 #define SCIM_COUNT_MAX     1000 /* a page holds at most this many */
 #define SCIM_OPS_MAX       1000 /* operations in one PATCH */
@@ -2023,6 +2027,12 @@ static int scim_body(struct scim_call *c, json_t **out)
 		return scim_fail(c, 413, NULL,
 		                 "the body is larger than %u bytes",
 		                 SCIM_BODY_MAX);
+	if (jsonutil_depth(c->req->body, c->req->body_len) > SCIM_DEPTH_MAX)
+		return scim_fail(
+		    c, 400, "invalidSyntax",
+		    "the body nests arrays and objects deeper than "
+		    "%d levels",
+		    SCIM_DEPTH_MAX);
 	*out = json_loadb(c->req->body, c->req->body_len,
 	                  JSON_REJECT_DUPLICATES, &jerr);
 	if (*out == NULL)

@@ -146,11 +146,41 @@ static void test_jsonutil_dump_refuses_bad_utf8(void **state)
 	}
 }
 
+/* Nesting as a reader would walk it: brackets in strings, escaped quotes
+ * and unbalanced text do not count. */
+static void test_jsonutil_depth(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t depth;
+	} cases[] = {
+	    {"", 0},
+	    {"12", 0},
+	    {"\"{[\"", 0},
+	    {"{\"a\": 1}", 1},
+	    {"[[], [[]], {}]", 3},
+	    {"{\"k\": \"}}\\\"{{\", \"v\": [{\"x\": [1]}]}", 4},
+	    {"]]]]{", 1},
+	    {"{\"a\": {\"b\": {\"c\": [\"\\\\\"]}}}", 4},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (jsonutil_depth(cases[i].text, strlen(cases[i].text)) !=
+		    cases[i].depth)
+			fail_msg("%s: depth %zu, not %zu", cases[i].text,
+			         jsonutil_depth(cases[i].text,
+			                        strlen(cases[i].text)),
+			         cases[i].depth);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_jsonutil_dump_is_janssons),
 	    cmocka_unit_test(test_jsonutil_dump_refuses_bad_utf8),
+	    cmocka_unit_test(test_jsonutil_depth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -731,30 +731,41 @@ static void test_scim_users_entra(void **state)
 
 /* DELETE offboards and deletes the user from SCIM's view; the user, with
  * its report, stays for the admins. */
-/* A PATCH whose object merges into one nested 1,000 deep recurses
- * without a filter's worth of stack at each level, and answers. */
-static void test_scim_users_patch_deep(void **state)
+/* A body nested 1,000 deep is refused before it is parsed; one a PATCH
+ * merges 25 deep into a stored one answers. */
+static char *tsc_nest(size_t deep)
 {
-	enum { TSC_DEEP = 1000 };
-	struct tsc *f = *state;
-	char *nest = malloc(TSC_DEEP * 6 + 16), *body = NULL, *id, target[128];
+	char *nest = malloc(deep * 6 + 16);
 	size_t i, n = 0;
 
 	assert_non_null(nest);
-	for (i = 0; i < TSC_DEEP; i++)
+	for (i = 0; i < deep; i++)
 		n += (size_t)snprintf(nest + n, 8, "{\"a\":");
 	n += (size_t)snprintf(nest + n, 8, "1");
-	for (i = 0; i < TSC_DEEP; i++)
+	for (i = 0; i < deep; i++)
 		nest[n++] = '}';
 	nest[n] = '\0';
-	body = malloc(n + 256);
+	return nest;
+}
+
+static void test_scim_users_patch_deep(void **state)
+{
+	struct tsc *f = *state;
+	char *nest = tsc_nest(1000), *body, *id, target[128];
+	size_t size = strlen(nest) + 256;
+
+	body = malloc(size);
 	assert_non_null(body);
-	(void)snprintf(body, n + 256, "{\"userName\":\"deep\",\"name\":%s}",
-	               nest);
+	(void)snprintf(body, size, "{\"userName\":\"deep\",\"name\":%s}", nest);
+	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", body), 400);
+	tsc_error(f, 400, "invalidSyntax", "deeper than 32 levels");
+	free(nest);
+	nest = tsc_nest(25);
+	(void)snprintf(body, size, "{\"userName\":\"deep\",\"name\":%s}", nest);
 	assert_int_equal(tsc_call(f, "POST", "/scim/v2/Users", body), 201);
 	id = tsc_id(f);
 	(void)snprintf(target, sizeof(target), "/scim/v2/Users/%s", id);
-	(void)snprintf(body, n + 256,
+	(void)snprintf(body, size,
 	               "{\"Operations\":[{\"op\":\"add\",\"path\":\"name\","
 	               "\"value\":%s}]}",
 	               nest);
