@@ -1046,8 +1046,10 @@ static int scim_user_write(struct scim_call *c, const struct store_user *u,
 	    u->email != NULL && u->email[0] != '\0' ? u->email : NULL;
 	int r;
 
-	/* The name is in device certificates, the audit log and calls. */
-	if (strcmp(in->user_name, u->name) != 0)
+	/* The name is in device certificates, the audit log and calls. A
+	 * change of case only is the same userName (RFC 7643 4.1.1: not
+	 * caseExact), and the stored spelling stays. */
+	if (strcasecmp(in->user_name, u->name) != 0)
 		return scim_fail(
 		    c, 400, "mutability",
 		    "userName cannot change from '%s' to '%s': "
@@ -1104,12 +1106,14 @@ static int scim_user_create(struct scim_call *c, json_t *body)
 
 	if ((r = scim_user_read(c, body, &in)) != 0)
 		goto out;
-	r = store_user_get(c->st, in.user_name, &u, &c->d);
+	/* Unique in any case (RFC 7643 4.1.1): "Ann@x" takes "ann@x". */
+	r = store_user_get_nocase(c->st, in.user_name, &u, &c->d);
 	diag_clear(&c->d);
 	if (r == 0) {
 		r = scim_fail(c, 409, "uniqueness",
-		              "userName '%s' is taken by user %" PRId64, u.name,
-		              u.id);
+		              "userName '%s' is taken by user %" PRId64
+		              " ('%s')",
+		              jsonutil_printable(in.user_name), u.id, u.name);
 		goto out;
 	}
 	if (in.external_id != NULL &&

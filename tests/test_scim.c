@@ -442,9 +442,14 @@ static void test_scim_users_okta(void **state)
 		store_user_clear(&u);
 	}
 
-	/* Okta's second try: 409 uniqueness. */
+	/* Okta's second try: 409 uniqueness; in another case too, as
+	 * userName is unique in any case (RFC 7643 4.1.1). */
 	tsc_call(f, "POST", "/scim/v2/Users", tsc_okta_user);
 	tsc_error(f, 409, "uniqueness", "userName 'ann@example.com' is taken");
+	tsc_call(f, "POST", "/scim/v2/Users",
+	         "{\"userName\":\"Ann@Example.COM\"}");
+	tsc_error(f, 409, "uniqueness",
+	          "userName 'Ann@Example.COM' is taken by user");
 
 	/* Okta looks a user up by userName, encoded, with paging. */
 	assert_int_equal(
@@ -716,6 +721,14 @@ static void test_scim_users_entra(void **state)
 	         "{\"Operations\":[{\"op\":\"replace\",\"path\":\"userName\","
 	         "\"value\":\"bo2@contoso.com\"}]}");
 	tsc_error(f, 400, "mutability", "userName cannot change");
+	/* A change of case only is the same userName: accepted, and the
+	 * stored spelling stays. */
+	assert_int_equal(
+	    tsc_call(f, "PATCH", target,
+	             "{\"Operations\":[{\"op\":\"replace\",\"path\":"
+	             "\"userName\",\"value\":\"Bo@Contoso.com\"}]}"),
+	    200);
+	assert_string_equal(tsc_str(f->ans, "userName"), "bo@contoso.com");
 	tsc_call(f, "PATCH", target, "{\"Operations\":");
 	tsc_error(f, 400, "invalidSyntax", "not JSON");
 	tsc_call(f, "GET", "/scim/v2/Users/999", NULL);

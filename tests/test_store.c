@@ -679,7 +679,7 @@ static void test_store_users_crud(void **state)
 	struct store_user_list l = {NULL, 0};
 	struct store_user u;
 	char long_name[STORE_NAME_MAX + 2];
-	int64_t id = 0, id2;
+	int64_t id = 0, id2, id3 = 0;
 	struct diag d;
 
 	tu_ok(store_user_add(f->st, "ann@example.com", "ann@example.com", &id,
@@ -716,6 +716,20 @@ static void test_store_users_crud(void **state)
 	          "no user named 'nobody'");
 	ts_expect(store_user_get_id(f->st, 999, &u, &d), -ERR_NOENT, &d,
 	          "no user with id 999");
+	/* In any case: the oldest of the spellings. */
+	ts_expect(store_user_get(f->st, "Ann@Example.com", &u, &d), -ERR_NOENT,
+	          &d, "no user named");
+	tu_ok(store_user_add(f->st, "ANN@example.com", NULL, &id3, &d), &d);
+	tu_ok(store_user_get_nocase(f->st, "Ann@Example.com", &u, &d), &d);
+	assert_int_equal(u.id, id);
+	assert_string_equal(u.name, "ann@example.com");
+	store_user_clear(&u);
+	tu_ok(store_user_remove(f->st, id3, &d), &d);
+	tu_ok(store_user_get_nocase(f->st, "BOB.Smith_2-X", &u, &d), &d);
+	assert_int_equal(u.id, id2);
+	store_user_clear(&u);
+	ts_expect(store_user_get_nocase(f->st, "nobody", &u, &d), -ERR_NOENT,
+	          &d, "no user named 'nobody' in any case");
 
 	tu_ok(store_user_set_disabled(f->st, id, true, &d), &d);
 	tu_ok(store_user_get_id(f->st, id, &u, &d), &d);

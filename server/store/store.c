@@ -587,6 +587,16 @@ int store_user_get(struct store *st, const char *name, struct store_user *out,
 	return st->be->user_get(st->h, name, 0, out, d);
 }
 
+int store_user_get_nocase(struct store *st, const char *name,
+                          struct store_user *out, struct diag *d)
+{
+	int r;
+
+	if ((r = store_check_name("user name", name, d)) != 0)
+		return r;
+	return st->be->user_get_nocase(st->h, name, out, d);
+}
+
 int store_user_get_id(struct store *st, int64_t id, struct store_user *out,
                       struct diag *d)
 {

@@ -196,6 +196,11 @@ int store_user_add(struct store *st, const char *name, const char *email,
  * with store_user_clear()), or -ERR_NOENT ("no user named 'x'"). */
 int store_user_get(struct store *st, const char *name, struct store_user *out,
                    struct diag *d);
+/* The user whose name is name in any case (ASCII: names are ASCII), the
+ * oldest when several are; for SCIM, whose userName is unique in any
+ * case (RFC 7643). -ERR_NOENT when none. */
+int store_user_get_nocase(struct store *st, const char *name,
+                          struct store_user *out, struct diag *d);
 int store_user_get_id(struct store *st, int64_t id, struct store_user *out,
                       struct diag *d);
 /* Every user. Returns 0 with *out (free with store_user_list_free()). */
@@ -1263,6 +1268,8 @@ struct store_backend {
 	                int64_t now, int64_t *id, struct diag *d);
 	int (*user_get)(void *h, const char *name, int64_t id,
 	                struct store_user *out, struct diag *d);
+	int (*user_get_nocase)(void *h, const char *name,
+	                       struct store_user *out, struct diag *d);
 	int (*user_list)(void *h, struct store_user_list *out, struct diag *d);
 	int (*user_remove)(void *h, int64_t id, struct diag *d);
 	int (*user_set_disabled)(void *h, int64_t id, bool disabled,

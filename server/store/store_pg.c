@@ -305,6 +305,7 @@ enum store_pg_sq {
 	PQ_META_UPSERT,
 	PQ_USER_ADD,
 	PQ_USER_BY_NAME,
+	PQ_USER_BY_NAME_NOCASE,
 	PQ_USER_BY_ID,
 	PQ_USER_NAME,
 	PQ_USER_LIST,
@@ -502,6 +503,9 @@ static const char *const store_pg_sql[PQ_COUNT_] = {
                     " RETURNING id",
     [PQ_USER_BY_NAME] = "SELECT " PQ_USER_COLS " FROM users u"
                         " WHERE u.name = $1",
+    [PQ_USER_BY_NAME_NOCASE] = "SELECT " PQ_USER_COLS " FROM users u"
+                               " WHERE lower(u.name) = lower($1)"
+                               " ORDER BY u.id LIMIT 1",
     [PQ_USER_BY_ID] = "SELECT " PQ_USER_COLS " FROM users u WHERE u.id = $1",
     [PQ_USER_NAME] = "SELECT name FROM users WHERE id = $1",
     [PQ_USER_LIST] = "SELECT " PQ_USER_COLS " FROM users u ORDER BY u.name",
@@ -2052,6 +2056,25 @@ static int store_pg_user_get(void *h, const char *name, int64_t id,
 	if (r == 0)
 		return diag_set(d, ERR_NOENT, 0, 0, "no user with id %" PRId64,
 		                id);
+	if (r < 0)
+		return r;
+	*out = u;
+	return 0;
+}
+
+static int store_pg_user_get_nocase(void *h, const char *name,
+                                    struct store_user *out, struct diag *d)
+{
+	struct store_pg_args a = {0};
+	struct store_user u;
+	int r;
+
+	store_pg_arg_text(&a, name);
+	r = store_pg_one(h, PQ_USER_BY_NAME_NOCASE, &a, store_pg_read_user,
+	                 store_pg_clear_user, &u, sizeof(u), "user", d);
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0,
+		                "no user named '%s' in any case", name);
 	if (r < 0)
 		return r;
 	*out = u;
@@ -4263,6 +4286,7 @@ const struct store_backend store_backend_pg = {
     .errors = store_pg_errors,
     .user_add = store_pg_user_add,
     .user_get = store_pg_user_get,
+    .user_get_nocase = store_pg_user_get_nocase,
     .user_list = store_pg_user_list,
     .user_remove = store_pg_user_remove,
     .user_set_disabled = store_pg_user_set_disabled,

@@ -285,6 +285,7 @@ enum store_sqlite_sq {
 	SQ_META_UPSERT,
 	SQ_USER_ADD,
 	SQ_USER_BY_NAME,
+	SQ_USER_BY_NAME_NOCASE,
 	SQ_USER_BY_ID,
 	SQ_USER_NAME,
 	SQ_USER_LIST,
@@ -472,6 +473,9 @@ static const char *const store_sqlite_sql[SQ_COUNT_] = {
                     " VALUES (?1, ?2, 0, ?3) RETURNING id",
     [SQ_USER_BY_NAME] = "SELECT " SQ_USER_COLS " FROM users u"
                         " WHERE u.name = ?1",
+    [SQ_USER_BY_NAME_NOCASE] = "SELECT " SQ_USER_COLS " FROM users u"
+                               " WHERE u.name = ?1 COLLATE NOCASE"
+                               " ORDER BY u.id LIMIT 1",
     [SQ_USER_BY_ID] = "SELECT " SQ_USER_COLS " FROM users u WHERE u.id = ?1",
     [SQ_USER_NAME] = "SELECT name FROM users WHERE id = ?1",
     [SQ_USER_LIST] = "SELECT " SQ_USER_COLS " FROM users u ORDER BY u.name",
@@ -1680,6 +1684,28 @@ static int store_sqlite_user_get(void *h, const char *name, int64_t id,
 	if (r == 0)
 		return diag_set(d, ERR_NOENT, 0, 0, "no user with id %" PRId64,
 		                id);
+	if (r < 0)
+		return r;
+	*out = u;
+	return 0;
+}
+
+static int store_sqlite_user_get_nocase(void *h, const char *name,
+                                        struct store_user *out, struct diag *d)
+{
+	struct store_sqlite *db = h;
+	struct store_user u;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_sqlite_stmt(db, SQ_USER_BY_NAME_NOCASE, &s, d)) != 0)
+		return r;
+	store_sqlite_bind_text(db, s, 1, name);
+	r = store_sqlite_one(db, s, store_sqlite_read_user,
+	                     store_sqlite_clear_user, &u, sizeof(u), "user", d);
+	if (r == 0)
+		return diag_set(d, ERR_NOENT, 0, 0,
+		                "no user named '%s' in any case", name);
 	if (r < 0)
 		return r;
 	*out = u;
@@ -4007,6 +4033,7 @@ const struct store_backend store_backend_sqlite = {
     .errors = store_sqlite_errors,
     .user_add = store_sqlite_user_add,
     .user_get = store_sqlite_user_get,
+    .user_get_nocase = store_sqlite_user_get_nocase,
     .user_list = store_sqlite_user_list,
     .user_remove = store_sqlite_user_remove,
     .user_set_disabled = store_sqlite_user_set_disabled,
