@@ -901,7 +901,14 @@ static void core_replicas_beat(struct core *c)
 	if (now < c->next_beat &&
 	    c->next_beat - now <= c->conf.replica_heartbeat)
 		return;
-	c->next_beat = now + c->conf.replica_heartbeat;
+	/* For its first three periods a replica beats every second: replicas
+	 * started together each see only those registered before them at
+	 * their first beat, and an agent told a set of one then has nowhere
+	 * to go should that replica die before its next beat. */
+	if (c->beats_fast_until == 0)
+		c->beats_fast_until = now + 3 * c->conf.replica_heartbeat;
+	c->next_beat =
+	    now + (now < c->beats_fast_until ? 1 : c->conf.replica_heartbeat);
 	diag_clear(&d);
 	if (store_replica_beat(c->st, c->agent_address,
 	                       c->conf.replica_heartbeat, &d) != 0 ||

@@ -122,6 +122,7 @@ struct core {
 	 */
 	struct store_id_list replicas;
 	int64_t next_beat;
+	int64_t beats_fast_until; /* Unix seconds: see core_replicas_beat() */
 	pthread_t thread;
 	bool thread_started;
 	/* The provider calls of console sign-ins (oidc_provider()), on a

@@ -295,6 +295,11 @@ wait_until 20 has bob afterpg && wait_until 20 has carol afterpg &&
 ctl 1 status >/dev/null && ok "replica 1 answers after the restart" || bad "replica 1 after the restart"
 
 # ---- kill -9 of replica 2: its agent moves, the others keep answering ----
+# It can only if it was told the whole set (replicas started together beat
+# every second at first, so that none hands out a set of one for long).
+knows3() { grep -q "the fleet has 3 replicas" "$W/agent-bob.log"; }
+wait_until 10 knows3 && ok "bob was told all three replicas" ||
+	bad "bob does not know the three replicas: $(grep 'the fleet has' "$W/agent-bob.log" | tail -n 1)"
 kill -9 "${SPID[2]}"
 wait "${SPID[2]}" 2>/dev/null
 unset "SPID[2]"
