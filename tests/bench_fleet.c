@@ -2739,14 +2739,8 @@ static void bf_push_lines(const struct bf_result *res, const char *label)
 static void bf_summary(struct bf *b, struct bf_result *res,
                        struct bf_result *watched)
 {
-	double all[256], p99[256], api[256];
-	size_t i, n = res->npush < 256 ? res->npush : 256;
+	size_t n = res->npush;
 
-	for (i = 0; i < n; i++) {
-		all[i] = res->push_all_ms[i];
-		p99[i] = res->push_p99_ms[i];
-		api[i] = res->push_api_ms[i];
-	}
 	printf("\nsummary: %zu agents, %u processes\n", b->n, b->procs);
 	if (res->enroll_rate > 0)
 		printf("  enrollment                 %8.1f /s   server %.2f "
@@ -2784,31 +2778,33 @@ static void bf_summary(struct bf *b, struct bf_result *res,
 		printf("  stop: SIGTERM in a storm   %8.0f ms\n", res->stop_ms);
 	printf("  envelopes verified         %8lu      (%lu bad)\n",
 	       res->verified, res->verify_bad);
-	printf(
-	    "BF n=%zu procs=%u enroll_per_s=%.1f connect_s=%.2f "
-	    "connect_cpu_ms_per_conn=%.3f idle_rss_mb=%.1f "
-	    "conn_rss_mb=%.1f kb_per_conn=%.1f idle_cpu_s_per_min=%.2f "
-	    "push_all_median_ms=%.1f "
-	    "push_all_max_ms=%.1f push_api_median_ms=%.1f "
-	    "storm_listen_ms=%.0f storm_all_s=%.2f storm_attempts=%lu "
-	    "storm_failures=%lu storm_cpu_s=%.1f storm_last_fail_s=%.2f "
-	    "stop_ms=%.0f push_p99_median_ms=%.1f push_cpu_ms=%.1f "
-	    "watch=%u watched_push_all_median_ms=%.1f "
-	    "watched_push_api_median_ms=%.1f watched_push_cpu_ms=%.1f\n",
-	    b->n, b->procs, res->enroll_rate, res->connect_s,
-	    res->connect_cpu_ms / (double)b->n, res->idle_rss_kb / 1024,
-	    res->conn_rss_kb / 1024,
-	    (res->conn_rss_kb - res->idle_rss_kb) / (double)b->n,
-	    res->idle_cpu_ms_per_min / 1e3, n > 0 ? bf_median(all, n) : 0,
-	    n > 0 ? bf_max(all, n) : 0, n > 0 ? bf_median(api, n) : 0,
-	    res->storm_listen_ms, res->storm_rx_s, res->storm_attempts,
-	    res->storm_failures, res->storm_cpu_ms / 1e3,
-	    res->storm_last_fail_s, res->stop_ms, n > 0 ? bf_median(p99, n) : 0,
-	    n > 0 ? res->push_cpu_ms / (double)n : 0, b->watch,
-	    bf_median(watched->push_all_ms, watched->npush),
-	    bf_median(watched->push_api_ms, watched->npush),
-	    watched->npush > 0 ? watched->push_cpu_ms / (double)watched->npush
-	                       : 0);
+	printf("BF n=%zu procs=%u enroll_per_s=%.1f connect_s=%.2f "
+	       "connect_cpu_ms_per_conn=%.3f idle_rss_mb=%.1f "
+	       "conn_rss_mb=%.1f kb_per_conn=%.1f idle_cpu_s_per_min=%.2f "
+	       "push_all_median_ms=%.1f "
+	       "push_all_max_ms=%.1f push_api_median_ms=%.1f "
+	       "storm_listen_ms=%.0f storm_all_s=%.2f storm_attempts=%lu "
+	       "storm_failures=%lu storm_cpu_s=%.1f storm_last_fail_s=%.2f "
+	       "stop_ms=%.0f push_p99_median_ms=%.1f push_cpu_ms=%.1f "
+	       "watch=%u watched_push_all_median_ms=%.1f "
+	       "watched_push_api_median_ms=%.1f watched_push_cpu_ms=%.1f\n",
+	       b->n, b->procs, res->enroll_rate, res->connect_s,
+	       res->connect_cpu_ms / (double)b->n, res->idle_rss_kb / 1024,
+	       res->conn_rss_kb / 1024,
+	       (res->conn_rss_kb - res->idle_rss_kb) / (double)b->n,
+	       res->idle_cpu_ms_per_min / 1e3,
+	       n > 0 ? bf_median(res->push_all_ms, n) : 0,
+	       n > 0 ? bf_max(res->push_all_ms, n) : 0,
+	       n > 0 ? bf_median(res->push_api_ms, n) : 0, res->storm_listen_ms,
+	       res->storm_rx_s, res->storm_attempts, res->storm_failures,
+	       res->storm_cpu_ms / 1e3, res->storm_last_fail_s, res->stop_ms,
+	       n > 0 ? bf_median(res->push_p99_ms, n) : 0,
+	       n > 0 ? res->push_cpu_ms / (double)n : 0, b->watch,
+	       bf_median(watched->push_all_ms, watched->npush),
+	       bf_median(watched->push_api_ms, watched->npush),
+	       watched->npush > 0
+	           ? watched->push_cpu_ms / (double)watched->npush
+	           : 0);
 }
 
 static struct bf *bf_global; /* for bf_die() */
