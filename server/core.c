@@ -1681,9 +1681,10 @@ static void *core_oidc_thread(void *arg)
  * Stores the sync reports (CORE_JOB_TOUCH) queued one after another from
  * first on, CORE_TOUCH_BATCH at most, with one store call
  * (store_device_touch_many(): with PostgreSQL one round trip instead of
- * several each, which at 10,000 agents held the core for seconds after
- * every push), and frees them; returns the job after them. When that
- * fails they are stored one at a time, each failure logged as its own.
+ * several each, which at 2,000 agents held the core for a second after
+ * every push: docs/BENCHMARKS.md), and frees them; returns the job after them.
+ * When that fails they are stored one at a time, each failure logged as its
+ * own.
  */
 static struct core_job *core_touch_run(struct core *c, struct core_job *first)
 {
